@@ -1,0 +1,81 @@
+// `dptrain evaluate` and `dptrain predict`: a preset model with weights from an .h5 file.
+#include <cstdio>
+#include <memory>
+#include "apps/options.h"
+#include "core/data/npy.h"
+#include "core/error.h"
+#include "core/losses.h"
+#include "kernels/gemm.h"
+#include "parallel/devices.h"
+#include "parallel/trainer.h"
+
+namespace dpt::app {
+
+namespace {
+
+struct EvalOptions {
+  ModelOptions m;
+  std::string output;
+  int64_t show = 10;
+};
+
+void run_evaluate(const EvalOptions& o) {
+  const Preset& p = find_preset(o.m.model);
+  const int threads = resolved_threads(o.m.threads);
+  kernels::set_cpu_threads(threads);
+  auto model = build_model(o.m, p);
+  LoadedData d = load_data(o.m, p);
+  const Dataset& data = d.heldout ? *d.heldout : d.train;
+  auto opt = make_optimizer(p.optimizer);
+  Trainer trainer(*model, select_devices("", 1), loss_from_name(o.m.loss), *opt, threads);
+  const EvalResult r = trainer.evaluate(data, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
+  std::printf("evaluated %s on %lld %s samples of %s\nloss: %.4f - accuracy: %.4f\n", p.name.c_str(),
+              (long long)data.size(), d.heldout ? d.heldout_name.c_str() : "", d.description.c_str(), r.loss, r.accuracy);
+}
+
+void run_predict(const EvalOptions& o) {
+  const Preset& p = find_preset(o.m.model);
+  if (!o.output.empty()) check_writable(o.output, "predictions");
+  const int threads = resolved_threads(o.m.threads);
+  kernels::set_cpu_threads(threads);
+  auto model = build_model(o.m, p);
+  ModelOptions all = o.m;
+  all.validation_split = 0;  // predict every sample of the data
+  LoadedData d = load_data(all, p);
+  auto opt = make_optimizer(p.optimizer);
+  Trainer trainer(*model, select_devices("", 1), LossKind::categorical_crossentropy, *opt, threads);
+  const std::vector<float> out = trainer.predict(d.train, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
+  const int64_t width = shape_numel(model->output_shape()), n = d.train.size();
+  if (!o.output.empty()) {
+    write_npy(o.output, {n, width}, out.data());
+    std::printf("wrote predictions (%lld, %lld) to %s\n", (long long)n, (long long)width, o.output.c_str());
+  }
+  for (int64_t i = 0; i < std::min(o.show, n); ++i) {
+    const float* row = out.data() + i * width;
+    const int64_t cls = std::max_element(row, row + width) - row;
+    std::printf("sample %lld: class %lld (p=%.4f)\n", (long long)i, (long long)cls, row[cls]);
+  }
+}
+
+void add_eval_options(CLI::App* cmd, EvalOptions& o) {
+  add_model_options(*cmd, o.m, true);
+  cmd->add_option("--weights", o.m.weights, "weights file (.h5, Keras save_weights layout)")->required();
+}
+
+}  // namespace
+
+void setup_eval(CLI::App& app) {
+  auto e = std::make_shared<EvalOptions>();
+  CLI::App* ev = app.add_subcommand("evaluate", "loss and accuracy of saved weights on the held-out data");
+  add_eval_options(ev, *e);
+  ev->callback([e] { run_evaluate(*e); });
+
+  auto p = std::make_shared<EvalOptions>();
+  CLI::App* pr = app.add_subcommand("predict", "predictions of saved weights for every sample of the data");
+  add_eval_options(pr, *p);
+  pr->add_option("--output", p->output, "write the predictions as .npy (float32, (samples, outputs))");
+  pr->add_option("--show", p->show, "print the predicted class of the first N samples")->check(kNonNegative);
+  pr->callback([p] { run_predict(*p); });
+}
+
+}  // namespace dpt::app

@@ -1,0 +1,43 @@
+// `dptrain summary`, `dptrain models`, `dptrain devices`.
+#include <cstdio>
+#include <memory>
+#include "apps/options.h"
+#include "parallel/devices.h"
+
+namespace dpt::app {
+
+void setup_info(CLI::App& app) {
+  auto model = std::make_shared<std::string>(kDefaultPreset);
+  CLI::App* s = app.add_subcommand("summary", "Keras's model.summary() table for a preset");
+  s->add_option("--model", *model, "model preset")->capture_default_str();
+  s->callback([model] {
+    const Preset& p = find_preset(*model);
+    auto m = p.make();
+    m->build(p.input, 0);
+    std::printf("%s", m->summary().c_str());
+  });
+
+  CLI::App* m = app.add_subcommand("models", "list the model presets");
+  m->callback([] {
+    for (auto& p : presets()) {
+      std::string shape = shape_str(p.input);
+      std::printf("%-12s input %-12s %s%s\n", p.name.c_str(), shape.c_str(), p.description.c_str(),
+                  p.name == kDefaultPreset ? " (default)" : "");
+    }
+  });
+
+  CLI::App* d = app.add_subcommand("devices", "list the visible GPUs (or say why there are none)");
+  d->callback([] {
+    std::string why;
+    const auto gpus = visible_gpus(&why);
+    if (gpus.empty()) {
+      std::printf("no GPU available: %s\nCPU replicas are available (--replicas N)\n", why.c_str());
+      return;
+    }
+    for (auto& g : gpus)
+      std::printf("cuda:%d  %s  %.1f GiB  compute capability %d.%d\n", g.index, g.name.c_str(),
+                  double(g.memory_bytes) / (1 << 30), g.cc_major, g.cc_minor);
+  });
+}
+
+}  // namespace dpt::app

@@ -1,0 +1,90 @@
+// Shared option handling: data selection, model building, validators.
+#include "apps/options.h"
+#include <unistd.h>
+#include <filesystem>
+#include <thread>
+#include "core/data/spec.h"
+#include "core/error.h"
+#include "core/io/hdf5_weights.h"
+
+namespace fs = std::filesystem;
+
+namespace dpt::app {
+
+static CLI::Validator number_check(const std::string& desc, bool (*ok)(double), const std::string& rule) {
+  return CLI::Validator(
+      [ok, rule](std::string& s) -> std::string {
+        double v = 0;
+        size_t pos = 0;
+        try {
+          v = std::stod(s, &pos);
+        } catch (...) {
+          return "'" + s + "' is not a number";
+        }
+        if (pos != s.size()) return "'" + s + "' is not a number";
+        return ok(v) ? std::string() : "must be " + rule + ", got " + s;
+      },
+      desc);
+}
+
+const CLI::Validator kPositive = number_check("> 0", [](double v) { return v > 0; }, "> 0");
+const CLI::Validator kNonNegative = number_check(">= 0", [](double v) { return v >= 0; }, ">= 0");
+const CLI::Validator kFraction = number_check("in [0, 1)", [](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
+
+void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
+  cmd.add_option("--model", o.model, "model preset (see `dptrain models`)")->capture_default_str();
+  if (with_data) {
+    cmd.add_option("--data", o.data, std::string("data spec: ") + kDataSpecHelp + " (default: the preset's)");
+    cmd.add_option("--validation-split", o.validation_split,
+                   "fraction of the data held out at its end, as Keras's validation_split (default 0.2 unless the "
+                   "data has a test split)")
+        ->check(kFraction);
+    cmd.add_option("--loss", o.loss, "categorical_crossentropy | sparse_categorical_crossentropy | binary_crossentropy | "
+                                     "mean_squared_error")
+        ->capture_default_str();
+  }
+  cmd.add_option("--batch-size", o.batch_size, "global batch size (default: the preset's)")->check(kPositive);
+  cmd.add_option("--seed", o.seed, "seed for initial weights, shuffling and dropout")->capture_default_str();
+  cmd.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(kPositive);
+}
+
+int resolved_threads(int threads) {
+  if (threads > 0) return threads;
+  const unsigned hc = std::thread::hardware_concurrency();
+  return hc ? int(hc) : 1;
+}
+
+LoadedData load_data(const ModelOptions& o, const Preset& p) {
+  const std::string spec = o.data.empty() ? p.default_data : o.data;
+  DataSplits s = load_data_spec(spec, o.seed);
+  LoadedData d;
+  d.description = s.description;
+  d.train = std::move(s.train);
+  if (o.validation_split > 0 || (o.validation_split < 0 && !s.test)) {
+    Dataset val;
+    split_validation(d.train, o.validation_split < 0 ? 0.2 : o.validation_split, &val);
+    d.heldout = std::move(val);
+    d.heldout_name = "validation";
+  } else if (s.test && o.validation_split != 0) {
+    d.heldout = std::move(s.test);
+    d.heldout_name = "test";
+  }
+  return d;
+}
+
+std::unique_ptr<Sequential> build_model(const ModelOptions& o, const Preset& p) {
+  auto m = p.make();
+  m->build(p.input, o.seed);
+  if (!o.weights.empty()) load_weights(*m, o.weights);
+  return m;
+}
+
+void check_writable(const std::string& path, const char* what) {
+  if (path.empty()) return;
+  const fs::path dir = fs::absolute(path).parent_path();
+  DPT_CHECK(fs::is_directory(dir), "cannot write " << what << " '" << path << "': folder '" << dir.string() << "' does not exist");
+  DPT_CHECK(access(dir.c_str(), W_OK) == 0, "cannot write " << what << " '" << path << "': folder '" << dir.string() << "' is not writable");
+  DPT_CHECK(!fs::is_directory(path), "cannot write " << what << " '" << path << "': it is a folder");
+}
+
+}  // namespace dpt::app

@@ -1,0 +1,46 @@
+// Options and helpers shared by the dptrain subcommands.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+#include "core/data/dataset.h"
+#include "core/presets.h"
+
+namespace dpt::app {
+
+struct ModelOptions {
+  std::string model = "digits-cnn";
+  std::string data;  // empty: the preset's default
+  uint64_t seed = 1337;
+  int threads = 0;   // 0: all cores
+  int64_t batch_size = 0;  // 0: the preset's default
+  std::string loss = "categorical_crossentropy";
+  double validation_split = -1;  // < 0: 0.2 when the data has no test split
+  std::string weights;           // initial weights (.h5)
+};
+
+void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data);
+int resolved_threads(int threads);
+// The training data and held-out data the options select (test split, or the validation split).
+struct LoadedData {
+  Dataset train;
+  std::optional<Dataset> heldout;
+  std::string heldout_name;  // "validation" or "test"
+  std::string description;
+};
+LoadedData load_data(const ModelOptions& o, const Preset& p);
+// Builds the preset's model (and loads --weights if given).
+std::unique_ptr<Sequential> build_model(const ModelOptions& o, const Preset& p);
+// Fails early (before any training) when `path` cannot be written.
+void check_writable(const std::string& path, const char* what);
+
+// CLI11 validators with clear messages.
+extern const CLI::Validator kPositive;
+extern const CLI::Validator kNonNegative;
+extern const CLI::Validator kFraction;  // [0, 1)
+
+void setup_train(CLI::App& app);
+void setup_eval(CLI::App& app);
+void setup_info(CLI::App& app);
+void setup_bench(CLI::App& app);
+
+}  // namespace dpt::app

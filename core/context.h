@@ -1,0 +1,25 @@
+// Context: what one replica computes with (device, threads, the step's random key, CUDA handles).
+// Passed explicitly to every forward/backward; never a global.
+#pragma once
+#include <cstdint>
+#include "core/device.h"
+
+namespace dpt {
+
+// Keys every per-sample random draw (dropout masks): the same draw for a sample whatever the
+// replica count, because it depends on the global sample index, never on the slice.
+struct StepKey {
+  uint64_t seed = 0;
+  int64_t epoch = 0;
+  int64_t step = 0;
+  int64_t row_offset = 0;  // global index of this replica's first row in the global batch
+};
+
+struct Context {
+  Device device;
+  int threads = 1;          // CPU threads this replica may use (OpenMP + BLAS)
+  StepKey key;
+  void* cuda = nullptr;     // the CUDA backend's stream/handles (opaque: core never sees CUDA headers)
+};
+
+}  // namespace dpt

@@ -1,0 +1,40 @@
+// Dataset: samples x (N, sample_shape...) in float, targets y (N, y_dim). Class labels are kept as
+// indices (y_dim 1) and expanded to one-hot only where the loss wants it.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+#include "core/tensor.h"
+
+namespace dpt {
+
+struct Dataset {
+  Shape sample_shape;
+  std::vector<float> x;
+  std::vector<float> y;
+  int64_t y_dim = 1;
+  bool y_is_index = true;   // y holds class indices 0..num_classes-1
+  int64_t num_classes = 0;  // 0 when unknown / regression
+
+  int64_t size() const;
+  int64_t sample_numel() const { return shape_numel(sample_shape); }
+  // Rows [begin, end) as a new dataset.
+  Dataset slice(int64_t begin, int64_t end) const;
+  // Class indices -> one-hot rows of width num_classes.
+  void to_one_hot();
+  // Checks sizes, label range and finiteness; `what` names the source in errors.
+  void validate(const std::string& what) const;
+};
+
+// A loaded data spec: training samples and, where the format has one, a test split.
+struct DataSplits {
+  Dataset train;
+  std::optional<Dataset> test;
+  std::string description;
+};
+
+// Keras's validation_split: the last `fraction` of the samples (before any shuffling).
+void split_validation(Dataset& data, double fraction, Dataset* val);
+
+}  // namespace dpt

@@ -1,0 +1,223 @@
+// CIFAR-10 binary, MNIST IDX (zlib reads plain and .gz alike), HDF5 x/y, .npy pairs, synthetic.
+#include "core/data/readers.h"
+#include <zlib.h>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include "core/data/npy.h"
+#include "core/error.h"
+#include "core/io/hdf5_util.h"
+
+namespace fs = std::filesystem;
+
+namespace dpt {
+
+// ---- CIFAR-10 ----------------------------------------------------------------------------------
+static void append_cifar_file(const fs::path& p, Dataset& d) {
+  constexpr int64_t kRec = 1 + 3072;
+  std::ifstream f(p, std::ios::binary);
+  DPT_CHECK(f, "cannot open '" << p.string() << "'");
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  DPT_CHECK(!bytes.empty() && bytes.size() % kRec == 0,
+            "'" << p.string() << "' is truncated or not a CIFAR-10 binary batch: " << bytes.size()
+                << " bytes is not a whole number of 3073-byte records");
+  const int64_t n = int64_t(bytes.size()) / kRec;
+  const size_t base = d.x.size();
+  d.x.resize(base + size_t(n) * 3072);
+  for (int64_t i = 0; i < n; ++i) {
+    const unsigned char* r = bytes.data() + i * kRec;
+    DPT_CHECK(r[0] < 10, "'" << p.string() << "': record " << i << " has label " << int(r[0]) << ", outside 0..9");
+    d.y.push_back(float(r[0]));
+    float* dst = d.x.data() + base + size_t(i) * 3072;
+    for (int c = 0; c < 3; ++c)  // CHW planes -> HWC
+      for (int px = 0; px < 1024; ++px) dst[px * 3 + c] = float(r[1 + c * 1024 + px]) / 255.f;
+  }
+}
+
+DataSplits load_cifar10(const std::string& dir) {
+  fs::path root = dir;
+  if (!fs::exists(root / "data_batch_1.bin") && fs::exists(root / "cifar-10-batches-bin")) root /= "cifar-10-batches-bin";
+  DPT_CHECK(fs::exists(root / "data_batch_1.bin") || fs::exists(root / "test_batch.bin"),
+            "no CIFAR-10 binary files in '" << dir << "': expected data_batch_1.bin ... data_batch_5.bin and "
+                                               "test_batch.bin (the 'CIFAR-10 binary version')");
+  DataSplits s;
+  s.train.sample_shape = {32, 32, 3};
+  s.train.num_classes = 10;
+  for (int b = 1; b <= 5; ++b)
+    if (fs::exists(root / ("data_batch_" + std::to_string(b) + ".bin")))
+      append_cifar_file(root / ("data_batch_" + std::to_string(b) + ".bin"), s.train);
+  if (fs::exists(root / "test_batch.bin")) {
+    Dataset t;
+    t.sample_shape = {32, 32, 3};
+    t.num_classes = 10;
+    append_cifar_file(root / "test_batch.bin", t);
+    s.test = std::move(t);
+  }
+  DPT_CHECK(s.train.size() > 0, "no CIFAR-10 training batches (data_batch_*.bin) in '" << root.string() << "'");
+  s.description = "cifar10 (" + std::to_string(s.train.size()) + " train" +
+                  (s.test ? ", " + std::to_string(s.test->size()) + " test" : std::string()) + ")";
+  return s;
+}
+
+// ---- MNIST IDX ---------------------------------------------------------------------------------
+static std::vector<unsigned char> read_gz_or_plain(const fs::path& p) {
+  gzFile f = gzopen(p.string().c_str(), "rb");
+  DPT_CHECK(f, "cannot open '" << p.string() << "'");
+  std::vector<unsigned char> out;
+  unsigned char buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) out.insert(out.end(), buf, buf + n);
+  int err = 0;
+  const char* msg = gzerror(f, &err);
+  const bool bad = n < 0 || (err != Z_OK && err != Z_STREAM_END);
+  const std::string what = msg ? msg : "";
+  gzclose(f);
+  DPT_CHECK(!bad, "'" << p.string() << "' is corrupt or truncated (" << what << ")");
+  return out;
+}
+
+static uint32_t be32(const unsigned char* p) { return (uint32_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3]; }
+
+static fs::path find_idx(const fs::path& dir, const std::string& stem) {
+  for (const std::string& name : {stem, stem + ".gz"})
+    if (fs::exists(dir / name)) return dir / name;
+  std::string alt = stem;  // some mirrors use "train-images.idx3-ubyte"
+  alt[alt.find('-', 6)] = '.';
+  for (const std::string& name : {alt, alt + ".gz"})
+    if (fs::exists(dir / name)) return dir / name;
+  return {};
+}
+
+static Dataset read_mnist_pair(const fs::path& images, const fs::path& labels) {
+  auto img = read_gz_or_plain(images);
+  auto lab = read_gz_or_plain(labels);
+  DPT_CHECK(img.size() >= 16 && be32(img.data()) == 2051,
+            "'" << images.string() << "' is not an IDX image file (magic 2051 expected)");
+  DPT_CHECK(lab.size() >= 8 && be32(lab.data()) == 2049,
+            "'" << labels.string() << "' is not an IDX label file (magic 2049 expected)");
+  const int64_t n = be32(img.data() + 4), h = be32(img.data() + 8), w = be32(img.data() + 12);
+  DPT_CHECK(int64_t(img.size()) == 16 + n * h * w, "'" << images.string() << "' is truncated: header says " << n
+                                                       << " images of " << h << "x" << w << ", file holds "
+                                                       << img.size() - 16 << " pixel bytes");
+  const int64_t nl = be32(lab.data() + 4);
+  DPT_CHECK(int64_t(lab.size()) == 8 + nl, "'" << labels.string() << "' is truncated");
+  DPT_CHECK(nl == n, "'" << images.string() << "' has " << n << " images but '" << labels.string() << "' has " << nl << " labels");
+  Dataset d;
+  d.sample_shape = {h, w, 1};
+  d.num_classes = 10;
+  d.x.resize(size_t(n * h * w));
+  for (size_t i = 0; i < d.x.size(); ++i) d.x[i] = float(img[16 + i]) / 255.f;
+  d.y.resize(size_t(n));
+  for (int64_t i = 0; i < n; ++i) {
+    DPT_CHECK(lab[8 + i] < 10, "'" << labels.string() << "': label " << int(lab[8 + i]) << " at " << i << " is outside 0..9");
+    d.y[size_t(i)] = float(lab[8 + i]);
+  }
+  return d;
+}
+
+DataSplits load_mnist(const std::string& dir) {
+  const fs::path root = dir;
+  const fs::path ti = find_idx(root, "train-images-idx3-ubyte"), tl = find_idx(root, "train-labels-idx1-ubyte");
+  DPT_CHECK(!ti.empty() && !tl.empty(), "no MNIST files in '" << dir << "': expected train-images-idx3-ubyte and "
+                                                                  "train-labels-idx1-ubyte (plain or .gz)");
+  DataSplits s;
+  s.train = read_mnist_pair(ti, tl);
+  const fs::path vi = find_idx(root, "t10k-images-idx3-ubyte"), vl = find_idx(root, "t10k-labels-idx1-ubyte");
+  if (!vi.empty() && !vl.empty()) s.test = read_mnist_pair(vi, vl);
+  s.description = "mnist (" + std::to_string(s.train.size()) + " train" +
+                  (s.test ? ", " + std::to_string(s.test->size()) + " test" : std::string()) + ")";
+  return s;
+}
+
+// ---- labels shared by HDF5 and npy --------------------------------------------------------------
+// Labels of shape (N,) or (N, 1) are class indices; (N, C>1) are one-hot / probability rows.
+static void set_labels(Dataset& d, const std::vector<double>& y, const Shape& yshape, int64_t n, const std::string& what) {
+  DPT_CHECK(!yshape.empty() && yshape[0] == n, what << ": " << n << " samples but labels of shape " << shape_str(yshape));
+  const int64_t cols = n ? int64_t(y.size()) / n : 1;
+  d.y.assign(y.begin(), y.end());
+  if (cols == 1) {
+    d.y_dim = 1;
+    d.y_is_index = true;
+    double mx = 0;
+    for (double v : y) {
+      DPT_CHECK(v >= 0 && v == std::floor(v), what << ": label " << v << " is not a class index (a whole number >= 0)");
+      mx = std::max(mx, v);
+    }
+    d.num_classes = int64_t(mx) + 1;
+  } else {
+    d.y_dim = cols;
+    d.y_is_index = false;
+    d.num_classes = cols;
+  }
+}
+
+// ---- HDF5 --------------------------------------------------------------------------------------
+static std::vector<double> read_h5_doubles(hid_t file, const std::string& name, const std::string& path, Shape* shape,
+                                           bool* is_u8) {
+  DPT_CHECK(H5Lexists(file, name.c_str(), H5P_DEFAULT) > 0,
+            "'" << path << "' has no dataset '" << name << "' (name the datasets with h5:FILE:XNAME,YNAME)");
+  h5::Id ds(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
+  DPT_CHECK(ds.valid(), "cannot open dataset '" << name << "' in '" << path << "'");
+  h5::Id type(H5Dget_type(ds.get()), H5Tclose);
+  const H5T_class_t cls = H5Tget_class(type.get());
+  DPT_CHECK(cls == H5T_INTEGER || cls == H5T_FLOAT, "dataset '" << name << "' in '" << path << "' is not numeric");
+  *is_u8 = cls == H5T_INTEGER && H5Tget_size(type.get()) == 1 && H5Tget_sign(type.get()) == H5T_SGN_NONE;
+  shape->clear();
+  for (hsize_t d : h5::dataset_dims(ds.get())) shape->push_back(int64_t(d));
+  std::vector<double> v(size_t(shape_numel(*shape)));
+  DPT_CHECK(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0,
+            "reading dataset '" << name << "' of '" << path << "' failed: the file is corrupt or truncated");
+  return v;
+}
+
+Dataset load_hdf5_dataset(const std::string& file, const std::string& xn, const std::string& yn) {
+  h5::quiet_errors();
+  DPT_CHECK(fs::exists(file), "cannot open '" << file << "': no such file");
+  DPT_CHECK(H5Fis_hdf5(file.c_str()) > 0, "'" << file << "' is not an HDF5 file (or is truncated)");
+  h5::Id f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  DPT_CHECK(f.valid(), "cannot open HDF5 file '" << file << "' (corrupt or truncated?)");
+  Shape xs, ys;
+  bool xu8 = false, yu8 = false;
+  auto x = read_h5_doubles(f.get(), xn, file, &xs, &xu8);
+  auto y = read_h5_doubles(f.get(), yn, file, &ys, &yu8);
+  DPT_CHECK(xs.size() >= 2, "dataset '" << xn << "' in '" << file << "' must be (samples, ...), got " << shape_str(xs));
+  Dataset d;
+  d.sample_shape.assign(xs.begin() + 1, xs.end());
+  d.x.resize(x.size());
+  for (size_t i = 0; i < x.size(); ++i) d.x[i] = float(xu8 ? x[i] / 255.0 : x[i]);
+  set_labels(d, y, ys, xs[0], "'" + file + "'");
+  return d;
+}
+
+// ---- npy ---------------------------------------------------------------------------------------
+Dataset load_npy_dataset(const std::string& xf, const std::string& yf) {
+  NpyArray x = read_npy(xf), y = read_npy(yf);
+  DPT_CHECK(x.dtype == "f4" || x.dtype == "f8" || x.dtype == "u1",
+            "'" << xf << "': samples must be float32, float64 or uint8, got dtype '" << x.dtype << "'");
+  DPT_CHECK(x.shape.size() >= 2, "'" << xf << "' must be (samples, ...), got " << shape_str(x.shape));
+  Dataset d;
+  d.sample_shape.assign(x.shape.begin() + 1, x.shape.end());
+  d.x.resize(x.values.size());
+  const bool u8 = x.dtype == "u1";
+  for (size_t i = 0; i < x.values.size(); ++i) d.x[i] = float(u8 ? x.values[i] / 255.0 : x.values[i]);
+  set_labels(d, y.values, y.shape, x.shape[0], "'" + yf + "'");
+  return d;
+}
+
+// ---- synthetic ---------------------------------------------------------------------------------
+Dataset make_synthetic(const Shape& shape, int64_t classes, int64_t n, uint64_t seed) {
+  DPT_CHECK(classes >= 1 && n >= 1, "synthetic data needs >= 1 class and >= 1 sample");
+  Dataset d;
+  d.sample_shape = shape;
+  d.num_classes = classes;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  d.x.resize(size_t(n * shape_numel(shape)));
+  for (auto& v : d.x) v = u(rng);
+  d.y.resize(size_t(n));
+  for (auto& v : d.y) v = float(rng() % uint64_t(classes));
+  return d;
+}
+
+}  // namespace dpt

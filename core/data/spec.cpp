@@ -1,0 +1,77 @@
+// Parses a data spec and loads it.
+#include "core/data/spec.h"
+#include <sstream>
+#include "core/data/digits.h"
+#include "core/data/readers.h"
+#include "core/error.h"
+
+namespace dpt {
+
+const char* const kDataSpecHelp =
+    "digits | synthetic:H,W,C:CLASSES:N | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE,YFILE";
+
+static std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, sep)) out.push_back(part);
+  if (!s.empty() && s.back() == sep) out.push_back("");
+  return out;
+}
+
+static int64_t parse_int(const std::string& s, const std::string& spec) {
+  size_t pos = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(s, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  DPT_CHECK(pos == s.size() && !s.empty() && v > 0, "bad data spec '" << spec << "': '" << s << "' is not a positive whole number (expected " << kDataSpecHelp << ")");
+  return v;
+}
+
+DataSplits load_data_spec(const std::string& spec, uint64_t seed) {
+  const size_t colon = spec.find(':');
+  const std::string kind = spec.substr(0, colon), rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  DataSplits s;
+  if (kind == "digits" && rest.empty()) {
+    s.train = load_digits();
+    s.description = "digits (1797 samples, 8x8x1, 10 classes; embedded)";
+  } else if (kind == "synthetic") {
+    auto parts = split(rest, ':');
+    DPT_CHECK(parts.size() == 3, "bad data spec '" << spec << "': expected synthetic:H,W,C:CLASSES:N");
+    Shape shape;
+    for (auto& d : split(parts[0], ',')) shape.push_back(parse_int(d, spec));
+    s.train = make_synthetic(shape, parse_int(parts[1], spec), parse_int(parts[2], spec), seed);
+    s.description = "synthetic " + shape_str(shape) + " x " + parts[2] + ", " + parts[1] + " classes";
+  } else if (kind == "cifar10" && !rest.empty()) {
+    s = load_cifar10(rest);
+  } else if (kind == "mnist" && !rest.empty()) {
+    s = load_mnist(rest);
+  } else if (kind == "h5" && !rest.empty()) {
+    std::string file = rest, xn = "x", yn = "y";
+    const size_t c = rest.rfind(':');
+    if (c != std::string::npos && rest.find(',', c) != std::string::npos) {
+      auto names = split(rest.substr(c + 1), ',');
+      DPT_CHECK(names.size() == 2 && !names[0].empty() && !names[1].empty(), "bad data spec '" << spec << "': expected h5:FILE:XNAME,YNAME");
+      file = rest.substr(0, c);
+      xn = names[0];
+      yn = names[1];
+    }
+    s.train = load_hdf5_dataset(file, xn, yn);
+    s.description = "h5 " + file;
+  } else if (kind == "npy" && !rest.empty()) {
+    auto files = split(rest, ',');
+    DPT_CHECK(files.size() == 2, "bad data spec '" << spec << "': expected npy:XFILE,YFILE");
+    s.train = load_npy_dataset(files[0], files[1]);
+    s.description = "npy " + files[0];
+  } else {
+    DPT_FAIL("unknown data spec '" << spec << "' (expected " << kDataSpecHelp << ")");
+  }
+  s.train.validate(s.description);
+  if (s.test) s.test->validate(s.description + " test split");
+  return s;
+}
+
+}  // namespace dpt

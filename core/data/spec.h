@@ -1,0 +1,12 @@
+// Data specs on the command line: digits | synthetic:H,W,C:CLASSES:N | cifar10:DIR | mnist:DIR |
+// h5:FILE[:XNAME,YNAME] | npy:XFILE,YFILE
+#pragma once
+#include <string>
+#include "core/data/dataset.h"
+
+namespace dpt {
+
+DataSplits load_data_spec(const std::string& spec, uint64_t seed);
+extern const char* const kDataSpecHelp;
+
+}  // namespace dpt

@@ -1,0 +1,3 @@
+// core's view of the error type (defined in the lowest layer, kernels/error.h).
+#pragma once
+#include "kernels/error.h"

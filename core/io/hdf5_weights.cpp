@@ -1,0 +1,184 @@
+// Keras legacy HDF5 weights: writing (fixed-length name arrays) and reading (fixed or variable
+// length strings, empty float64 weight_names for weightless layers).
+#include "core/io/hdf5_weights.h"
+#include <unistd.h>
+#include <cstring>
+#include <filesystem>
+#include "core/io/hdf5_util.h"
+
+namespace fs = std::filesystem;
+
+namespace dpt {
+
+namespace {
+
+constexpr const char* kKerasVersion = "2.15.0";  // the layout version readers check (>= 2: no Keras 1 conversion)
+
+void write_fixed_string_array(hid_t obj, const char* name, const std::vector<std::string>& values, const std::string& file) {
+  if (values.empty()) {  // what h5py writes for np.array([]): float64 of shape (0,)
+    hsize_t zero = 0;
+    h5::Id space(H5Screate_simple(1, &zero, nullptr), H5Sclose);
+    h5::Id a(H5Acreate2(obj, name, H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    DPT_CHECK(a.valid(), "writing attribute '" << name << "' to '" << file << "' failed");
+    return;
+  }
+  size_t len = 1;
+  for (auto& v : values) len = std::max(len, v.size());
+  std::vector<char> buf(len * values.size(), '\0');
+  for (size_t i = 0; i < values.size(); ++i) std::memcpy(buf.data() + i * len, values[i].data(), values[i].size());
+  h5::Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), len);
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  hsize_t n = values.size();
+  h5::Id space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  h5::Id a(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  DPT_CHECK(a.valid() && H5Awrite(a.get(), type.get(), buf.data()) >= 0,
+            "writing attribute '" << name << "' to '" << file << "' failed");
+}
+
+void write_vlen_string_attr(hid_t obj, const char* name, const std::string& value, const std::string& file) {
+  h5::Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  h5::Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  h5::Id a(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  const char* p = value.c_str();
+  DPT_CHECK(a.valid() && H5Awrite(a.get(), type.get(), &p) >= 0, "writing attribute '" << name << "' to '" << file << "' failed");
+}
+
+// Reads a string-array attribute in any encoding real files use; an empty numeric array gives {}.
+std::vector<std::string> read_string_array(hid_t obj, const char* name, const std::string& file) {
+  DPT_CHECK(H5Aexists(obj, name) > 0, "'" << file << "' has no '" << name << "' attribute: not a Keras weights file");
+  h5::Id a(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+  h5::Id type(H5Aget_type(a.get()), H5Tclose);
+  h5::Id space(H5Aget_space(a.get()), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<std::string> out;
+  if (H5Tget_class(type.get()) != H5T_STRING) {
+    DPT_CHECK(n == 0, "attribute '" << name << "' in '" << file << "' is not a list of names");
+    return out;
+  }
+  if (H5Tis_variable_str(type.get()) > 0) {
+    std::vector<char*> ptrs(size_t(n), nullptr);
+    h5::Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    DPT_CHECK(H5Aread(a.get(), mem.get(), ptrs.data()) >= 0, "reading '" << name << "' from '" << file << "' failed");
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  } else {
+    const size_t len = H5Tget_size(type.get());
+    std::vector<char> buf(len * size_t(n));
+    DPT_CHECK(H5Aread(a.get(), type.get(), buf.data()) >= 0, "reading '" << name << "' from '" << file << "' failed");
+    for (hssize_t i = 0; i < n; ++i) out.emplace_back(strnlen(buf.data() + i * len, len) ? std::string(buf.data() + i * len, strnlen(buf.data() + i * len, len)) : "");
+  }
+  return out;
+}
+
+// Keras splits very long attributes into name0, name1, ...: read either form.
+std::vector<std::string> read_names(hid_t obj, const std::string& name, const std::string& file) {
+  if (H5Aexists(obj, name.c_str()) > 0) return read_string_array(obj, name.c_str(), file);
+  std::vector<std::string> all;
+  for (int k = 0; H5Aexists(obj, (name + std::to_string(k)).c_str()) > 0; ++k) {
+    auto part = read_string_array(obj, (name + std::to_string(k)).c_str(), file);
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  DPT_CHECK(!all.empty() || H5Aexists(obj, (name + "0").c_str()) > 0,
+            "'" << file << "' has no '" << name << "' attribute: not a Keras legacy weights file");
+  return all;
+}
+
+}  // namespace
+
+void save_weights(const Sequential& model, const std::string& path) {
+  h5::quiet_errors();
+  const fs::path target = fs::absolute(path);
+  const fs::path dir = target.parent_path();
+  DPT_CHECK(fs::is_directory(dir), "cannot save weights to '" << path << "': folder '" << dir.string() << "' does not exist");
+  const std::string tmp = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(getpid()))).string();
+  {
+    h5::Id f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    DPT_CHECK(f.valid(), "cannot save weights to '" << path << "': folder '" << dir.string() << "' is not writable");
+    std::vector<std::string> names;
+    for (auto& l : model.layers()) names.push_back(l->name());
+    write_fixed_string_array(f.get(), "layer_names", names, path);
+    write_vlen_string_attr(f.get(), "backend", "tensorflow", path);
+    write_vlen_string_attr(f.get(), "keras_version", kKerasVersion, path);
+    h5::Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    for (auto& l : model.layers()) {
+      h5::Id g(H5Gcreate2(f.get(), l->name().c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+      DPT_CHECK(g.valid(), "writing group '" << l->name() << "' to '" << path << "' failed");
+      std::vector<std::string> wnames;
+      for (auto& w : model.weights()) {
+        if (w.layer != l.get()) continue;
+        wnames.push_back(w.keras_name());
+        std::vector<hsize_t> dims(w.spec.shape.begin(), w.spec.shape.end());
+        h5::Id space(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
+        h5::Id ds(H5Dcreate2(g.get(), w.keras_name().c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT,
+                             H5P_DEFAULT),
+                  H5Dclose);
+        DPT_CHECK(ds.valid() && H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w.data) >= 0,
+                  "writing '" << w.keras_name() << "' to '" << path << "' failed (disk full?)");
+      }
+      write_fixed_string_array(g.get(), "weight_names", wnames, path);
+    }
+    DPT_CHECK(H5Fflush(f.get(), H5F_SCOPE_GLOBAL) >= 0, "flushing '" << tmp << "' failed (disk full?)");
+  }
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    fs::remove(tmp);
+    DPT_FAIL("cannot save weights to '" << path << "': " << ec.message());
+  }
+}
+
+void load_weights(Sequential& model, const std::string& path) {
+  h5::quiet_errors();
+  DPT_CHECK(fs::exists(path), "cannot load weights: '" << path << "' does not exist");
+  DPT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "cannot load weights: '" << path << "' is not an HDF5 file (or is truncated)");
+  h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  DPT_CHECK(f.valid(), "cannot open '" << path << "' (corrupt or truncated?)");
+  hid_t root = f.get();
+  h5::Id mw;
+  if (H5Lexists(root, "model_weights", H5P_DEFAULT) > 0) {  // a full-model file: weights live in model_weights/
+    mw = h5::Id(H5Gopen2(root, "model_weights", H5P_DEFAULT), H5Gclose);
+    root = mw.get();
+  }
+  // File layers with weights, in order, each with its weight names.
+  std::vector<std::pair<std::string, std::vector<std::string>>> file_layers;
+  for (auto& name : read_names(root, "layer_names", path)) {
+    h5::Id g(H5Gopen2(root, name.c_str(), H5P_DEFAULT), H5Gclose);
+    DPT_CHECK(g.valid(), "'" << path << "' lists layer '" << name << "' but has no group for it (corrupt file?)");
+    auto wn = read_names(g.get(), "weight_names", path);
+    if (!wn.empty()) file_layers.push_back({name, wn});
+  }
+  std::vector<Layer*> ours;
+  for (auto& l : model.layers())
+    if (!l->params().empty()) ours.push_back(l.get());
+  DPT_CHECK(ours.size() == file_layers.size(), "cannot load '" << path << "': it holds weights for " << file_layers.size()
+                                                               << " layers but the model has " << ours.size()
+                                                               << " layers with weights");
+  for (size_t i = 0; i < ours.size(); ++i) {
+    std::vector<const WeightRef*> refs;
+    for (auto& w : model.weights())
+      if (w.layer == ours[i]) refs.push_back(&w);
+    auto& [fname, wnames] = file_layers[i];
+    DPT_CHECK(refs.size() == wnames.size(), "cannot load '" << path << "': layer '" << fname << "' has " << wnames.size()
+                                                            << " weights in the file but layer '" << ours[i]->name()
+                                                            << "' (" << ours[i]->class_name() << ") has " << refs.size());
+    h5::Id g(H5Gopen2(root, fname.c_str(), H5P_DEFAULT), H5Gclose);
+    for (size_t k = 0; k < refs.size(); ++k) {
+      h5::Id ds(H5Dopen2(g.get(), wnames[k].c_str(), H5P_DEFAULT), H5Dclose);
+      DPT_CHECK(ds.valid(), "'" << path << "': weight '" << wnames[k] << "' of layer '" << fname << "' is missing");
+      auto dims = h5::dataset_dims(ds.get());
+      Shape shape(dims.begin(), dims.end());
+      DPT_CHECK(shape == refs[k]->spec.shape, "cannot load '" << path << "': weight '" << wnames[k] << "' has shape "
+                                                             << shape_str(shape) << " but layer '" << ours[i]->name()
+                                                             << "' expects " << shape_str(refs[k]->spec.shape));
+      DPT_CHECK(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, refs[k]->data) >= 0,
+                "reading '" << wnames[k] << "' from '" << path << "' failed: the file is corrupt or truncated");
+    }
+  }
+}
+
+}  // namespace dpt

@@ -1,0 +1,75 @@
+// Layer's shape/device checks and dispatch.
+#include "core/layer.h"
+#include "core/error.h"
+
+namespace dpt {
+
+Activation activation_from_name(const std::string& n) {
+  if (n == "linear" || n.empty() || n == "None") return Activation::linear;
+  if (n == "relu") return Activation::relu;
+  if (n == "sigmoid") return Activation::sigmoid;
+  if (n == "tanh") return Activation::tanh;
+  if (n == "softmax") return Activation::softmax;
+  DPT_FAIL("unknown activation '" << n << "' (supported: linear, relu, sigmoid, tanh, softmax)");
+}
+
+std::string activation_name(Activation a) {
+  switch (a) {
+    case Activation::relu: return "relu";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::tanh: return "tanh";
+    case Activation::softmax: return "softmax";
+    default: return "linear";
+  }
+}
+
+Shape Layer::build(const Shape& input) {
+  in_ = input;
+  out_ = compute_output_shape(input);
+  for (int64_t d : out_)
+    DPT_CHECK(d > 0, "layer '" << name_ << "' (" << class_name() << ") would produce an empty output "
+                                << shape_str(out_) << " from input " << shape_str(input)
+                                << ": the input is too small for its kernel/pool size");
+  return out_;
+}
+
+void Layer::bind(std::vector<float*> weights, std::vector<float*> grads) {
+  w_ = std::move(weights);
+  g_ = std::move(grads);
+}
+
+static void check_shape(const Layer& l, const char* what, const Tensor& t, const Shape& expect) {
+  DPT_CHECK(t.rank() == expect.size() + 1 && std::equal(expect.begin(), expect.end(), t.shape().begin() + 1),
+            "layer '" << l.name() << "' expects " << what << " of shape (batch, " << shape_str(expect).substr(1)
+                      << " but got " << shape_str(t.shape()));
+}
+
+void Layer::forward(Context& ctx, const Tensor& x, Tensor& y, bool training) {
+  check_shape(*this, "input", x, in_);
+  check_shape(*this, "output", y, out_);
+  DPT_CHECK(x.dim(0) == y.dim(0), "layer '" << name_ << "': batch of input and output differ");
+  DPT_CHECK(x.device() == ctx.device && y.device() == ctx.device,
+            "layer '" << name_ << "': tensors on " << x.device().str() << " but the replica runs on " << ctx.device.str());
+  if (ctx.device.is_cpu())
+    forward_cpu(ctx, x, y, training);
+  else
+    forward_cuda(ctx, x, y, training);
+}
+
+void Layer::backward(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  check_shape(*this, "output gradient", dy, out_);
+  if (dx) check_shape(*this, "input gradient", *dx, in_);
+  if (ctx.device.is_cpu())
+    backward_cpu(ctx, x, y, dy, dx);
+  else
+    backward_cuda(ctx, x, y, dy, dx);
+}
+
+void Layer::forward_cuda(Context&, const Tensor&, Tensor&, bool) {
+  DPT_FAIL(class_name() << " layer '" << name_ << "' has no CUDA implementation in this build");
+}
+void Layer::backward_cuda(Context&, const Tensor&, const Tensor&, Tensor&, Tensor*) {
+  DPT_FAIL(class_name() << " layer '" << name_ << "' has no CUDA implementation in this build");
+}
+
+}  // namespace dpt

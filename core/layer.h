@@ -1,0 +1,79 @@
+// Layer: one Keras layer. Shapes exclude the batch dimension. forward/backward are non-virtual:
+// they check shapes and devices, then dispatch to the device's implementation (a missing one is an
+// error, never a silent fallback). Parameter gradients accumulate (+=); input gradients are
+// overwritten. Weights and gradients are views into the model's two arenas.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+#include "core/context.h"
+#include "core/tensor.h"
+#include "kernels/activation_math.h"
+
+namespace dpt {
+
+using kernels::Activation;
+Activation activation_from_name(const std::string& name);  // Keras names; throws on unknown
+std::string activation_name(Activation a);
+
+enum class Init { glorot_uniform, zeros, ones };
+
+struct ParamSpec {
+  std::string name;   // Keras's variable name: "kernel", "bias", "gamma", "moving_mean", ...
+  Shape shape;
+  Init init = Init::zeros;
+  bool trainable = true;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::string class_name() const = 0;    // Keras class: "Dense"
+  virtual std::string default_name() const = 0;  // Keras's base name: "dense"
+  virtual std::unique_ptr<Layer> clone() const = 0;  // same configuration, unbuilt
+  virtual std::string config_str() const { return ""; }  // for models listings
+
+  const std::string& name() const { return name_; }
+  void set_name(std::string n) { name_ = std::move(n); }
+
+  Shape build(const Shape& input);  // returns the output shape
+  const Shape& input_shape() const { return in_; }
+  const Shape& output_shape() const { return out_; }
+  virtual std::vector<ParamSpec> params() const { return {}; }
+  void bind(std::vector<float*> weights, std::vector<float*> grads);
+  const std::vector<float*>& weights() const { return w_; }
+  const std::vector<float*>& grads() const { return g_; }
+
+  // Per-replica buffers for a batch of up to max_batch rows; scratch shared by all layers.
+  virtual void prepare(int64_t max_batch) {}
+  virtual int64_t workspace_elems(int64_t batch) const { return 0; }
+  void set_workspace(float* work, int64_t elems) { work_ = work; work_elems_ = elems; }
+
+  // The activation applied at this layer's output (Dense/Conv2D/Activation), for loss fusion.
+  virtual Activation output_activation() const { return Activation::linear; }
+  // When set, backward receives dy already taken with respect to the pre-activation.
+  void set_fused_output_grad(bool on) { fused_grad_ = on; }
+
+  // x: (n, input_shape...) -> y: (n, output_shape...). y is written whole.
+  void forward(Context& ctx, const Tensor& x, Tensor& y, bool training);
+  // dy may be overwritten (in-place activation gradient). dx may be null (first layer).
+  void backward(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx);
+
+ protected:
+  virtual Shape compute_output_shape(const Shape& in) = 0;
+  virtual void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) = 0;
+  virtual void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) = 0;
+  virtual void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training);
+  virtual void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx);
+  // Rows of the (rows, last dim) view a pointwise op sees.
+  static int64_t rows_of(const Tensor& t) { return t.numel() / t.shape().back(); }
+
+  std::string name_;
+  Shape in_, out_;
+  std::vector<float*> w_, g_;
+  float* work_ = nullptr;
+  int64_t work_elems_ = 0;
+  bool fused_grad_ = false;
+};
+
+}  // namespace dpt

@@ -1,0 +1,20 @@
+// Activation layer on the CPU.
+#include "core/layers/activation.h"
+#include <algorithm>
+#include "kernels/activation.h"
+
+namespace dpt {
+
+void ActivationLayer::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  kernels::activation_forward_cpu(act_, x.data(), y.data(), rows_of(x), in_.back());
+}
+
+void ActivationLayer::backward_cpu(Context&, const Tensor&, const Tensor& y, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (fused_grad_)
+    std::copy(dy.data(), dy.data() + dy.numel(), dx->data());
+  else
+    kernels::activation_backward_cpu(act_, y.data(), dy.data(), dx->data(), rows_of(y), in_.back());
+}
+
+}  // namespace dpt

@@ -1,0 +1,25 @@
+// Activation(name): linear, relu, sigmoid, tanh, softmax (softmax over the last axis).
+#pragma once
+#include "core/layer.h"
+
+namespace dpt {
+
+class ActivationLayer : public Layer {
+ public:
+  explicit ActivationLayer(Activation act) : act_(act) {}
+  std::string class_name() const override { return "Activation"; }
+  std::string default_name() const override { return "activation"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<ActivationLayer>(act_); }
+  std::string config_str() const override { return "activation=" + activation_name(act_); }
+  Activation output_activation() const override { return act_; }
+
+ protected:
+  Shape compute_output_shape(const Shape& in) override { return in; }
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  Activation act_;
+};
+
+}  // namespace dpt

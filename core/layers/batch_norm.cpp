@@ -1,0 +1,69 @@
+// BatchNormalization on the CPU: sums -> statistics -> normalise; backward from the saved stats.
+#include "core/layers/batch_norm.h"
+#include <algorithm>
+#include <cmath>
+#include "core/error.h"
+#include "kernels/batchnorm.h"
+
+namespace dpt {
+
+BatchNormalization::BatchNormalization(BatchNormConfig cfg) : cfg_(cfg) {
+  DPT_CHECK(cfg.momentum >= 0 && cfg.momentum <= 1, "BatchNormalization momentum must be in [0, 1], got " << cfg.momentum);
+  DPT_CHECK(cfg.epsilon > 0, "BatchNormalization epsilon must be > 0, got " << cfg.epsilon);
+}
+
+std::string BatchNormalization::config_str() const {
+  return "momentum=" + std::to_string(cfg_.momentum) + ", epsilon=" + std::to_string(cfg_.epsilon);
+}
+
+std::vector<ParamSpec> BatchNormalization::params() const {
+  const int64_t C = in_.back();
+  return {{"gamma", {C}, Init::ones},
+          {"beta", {C}, Init::zeros},
+          {"moving_mean", {C}, Init::zeros, false},
+          {"moving_variance", {C}, Init::ones, false}};
+}
+
+void BatchNormalization::prepare(int64_t) {
+  const size_t C = size_t(in_.back());
+  mean_.assign(C, 0.f);
+  var_.assign(C, 0.f);
+  invstd_.assign(C, 0.f);
+  sum_.assign(2 * C, 0.0);
+  sumsq_.assign(C, 0.0);
+}
+
+void BatchNormalization::forward_cpu(Context&, const Tensor& x, Tensor& y, bool training) {
+  const int64_t C = in_.back(), rows = rows_of(x);
+  float *gamma = w_[0], *beta = w_[1], *mmean = w_[2], *mvar = w_[3];
+  if (!training) {
+    for (int64_t c = 0; c < C; ++c) invstd_[c] = float(1.0 / std::sqrt(double(mvar[c]) + cfg_.epsilon));
+    kernels::bn_apply_cpu(x.data(), rows, C, mmean, invstd_.data(), gamma, beta, y.data());
+    return;
+  }
+  std::fill(sum_.begin(), sum_.begin() + C, 0.0);
+  std::fill(sumsq_.begin(), sumsq_.end(), 0.0);
+  kernels::bn_sums_cpu(x.data(), rows, C, sum_.data(), sumsq_.data());
+  count_ = double(rows);
+  kernels::bn_stats_from_sums(sum_.data(), sumsq_.data(), count_, C, cfg_.epsilon, mean_.data(), var_.data(),
+                              invstd_.data());
+  kernels::bn_apply_cpu(x.data(), rows, C, mean_.data(), invstd_.data(), gamma, beta, y.data());
+  if (rows > 0) kernels::bn_update_moving_cpu(mmean, mvar, mean_.data(), var_.data(), float(cfg_.momentum), C);
+}
+
+void BatchNormalization::backward_cpu(Context&, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
+  const int64_t C = in_.back(), rows = rows_of(x);
+  double* sum_dy = sum_.data();
+  double* sum_dy_xhat = sum_.data() + C;
+  std::fill(sum_.begin(), sum_.end(), 0.0);
+  kernels::bn_backward_sums_cpu(x.data(), dy.data(), rows, C, mean_.data(), invstd_.data(), sum_dy, sum_dy_xhat);
+  for (int64_t c = 0; c < C; ++c) {
+    g_[0][c] += float(sum_dy_xhat[c]);
+    g_[1][c] += float(sum_dy[c]);
+  }
+  if (dx)
+    kernels::bn_backward_apply_cpu(x.data(), dy.data(), rows, C, mean_.data(), invstd_.data(), w_[0], sum_dy,
+                                   sum_dy_xhat, count_, dx->data());
+}
+
+}  // namespace dpt

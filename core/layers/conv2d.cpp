@@ -1,0 +1,79 @@
+// Conv2D on the CPU: NHWC im2col + GEMM (kernels/conv2d), then the fused activation.
+#include "core/layers/conv2d.h"
+#include <algorithm>
+#include "core/error.h"
+#include "kernels/activation.h"
+
+namespace dpt {
+
+namespace {
+constexpr int64_t kMaxConvWorkspace = int64_t(8) << 20;  // elements (32 MiB) of im2col scratch
+}
+
+Conv2D::Conv2D(Conv2DConfig cfg) : cfg_(cfg) {
+  DPT_CHECK(cfg.filters >= 1, "Conv2D filters must be >= 1, got " << cfg.filters);
+  DPT_CHECK(cfg.kh >= 1 && cfg.kw >= 1, "Conv2D kernel_size must be >= 1, got (" << cfg.kh << ", " << cfg.kw << ")");
+  DPT_CHECK(cfg.sh >= 1 && cfg.sw >= 1, "Conv2D strides must be >= 1, got (" << cfg.sh << ", " << cfg.sw << ")");
+}
+
+std::string Conv2D::config_str() const {
+  return "filters=" + std::to_string(cfg_.filters) + ", kernel_size=(" + std::to_string(cfg_.kh) + ", " +
+         std::to_string(cfg_.kw) + "), strides=(" + std::to_string(cfg_.sh) + ", " + std::to_string(cfg_.sw) +
+         "), padding=" + (cfg_.same ? "same" : "valid") + ", activation=" + activation_name(cfg_.activation);
+}
+
+Shape Conv2D::compute_output_shape(const Shape& in) {
+  DPT_CHECK(in.size() == 3, "Conv2D expects inputs of shape (height, width, channels), got " << shape_str(in));
+  int64_t oh, ow;
+  kernels::conv_out_size(in[0], cfg_.kh, cfg_.sh, cfg_.same, &oh, &pad_top_);
+  kernels::conv_out_size(in[1], cfg_.kw, cfg_.sw, cfg_.same, &ow, &pad_left_);
+  return {oh, ow, cfg_.filters};
+}
+
+std::vector<ParamSpec> Conv2D::params() const {
+  std::vector<ParamSpec> p{{"kernel", {cfg_.kh, cfg_.kw, in_[2], cfg_.filters}, Init::glorot_uniform}};
+  if (cfg_.use_bias) p.push_back({"bias", {cfg_.filters}, Init::zeros});
+  return p;
+}
+
+kernels::Conv2dGeom Conv2D::geom(int64_t n) const {
+  kernels::Conv2dGeom g;
+  g.n = n;
+  g.h = in_[0];
+  g.w = in_[1];
+  g.c = in_[2];
+  g.kh = cfg_.kh;
+  g.kw = cfg_.kw;
+  g.sh = cfg_.sh;
+  g.sw = cfg_.sw;
+  g.pad_top = pad_top_;
+  g.pad_left = pad_left_;
+  g.oh = out_[0];
+  g.ow = out_[1];
+  g.oc = cfg_.filters;
+  return g;
+}
+
+int64_t Conv2D::workspace_elems(int64_t batch) const {
+  const kernels::Conv2dGeom g = geom(batch);
+  const int64_t min = kernels::conv2d_min_workspace(g);
+  return std::max(min, std::min(batch * min, kMaxConvWorkspace));
+}
+
+void Conv2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  const kernels::Conv2dGeom g = geom(x.dim(0));
+  DPT_CHECK(work_elems_ >= kernels::conv2d_min_workspace(g), "Conv2D '" << name_ << "': workspace not prepared");
+  kernels::conv2d_forward_cpu<float>(g, x.data(), w_[0], cfg_.use_bias ? w_[1] : nullptr, y.data(), work_,
+                                     work_elems_);
+  kernels::activation_forward_cpu(cfg_.activation, y.data(), y.data(), rows_of(y), cfg_.filters);
+}
+
+void Conv2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  const kernels::Conv2dGeom g = geom(x.dim(0));
+  if (!fused_grad_)
+    kernels::activation_backward_cpu(cfg_.activation, y.data(), dy.data(), dy.data(), rows_of(y), cfg_.filters);
+  kernels::conv2d_backward_cpu<float>(g, x.data(), w_[0], dy.data(), dx ? dx->data() : nullptr, g_[0],
+                                      cfg_.use_bias ? g_[1] : nullptr, work_, work_elems_);
+}
+
+}  // namespace dpt

@@ -1,0 +1,48 @@
+// Dense on the CPU: one GEMM forward, two backward, bias and activation through kernels/.
+#include "core/layers/dense.h"
+#include "core/error.h"
+#include "kernels/activation.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+
+namespace dpt {
+
+Dense::Dense(int64_t units, Activation act, bool use_bias) : units_(units), act_(act), use_bias_(use_bias) {
+  DPT_CHECK(units >= 1, "Dense units must be >= 1, got " << units);
+}
+
+std::unique_ptr<Layer> Dense::clone() const { return std::make_unique<Dense>(units_, act_, use_bias_); }
+
+std::string Dense::config_str() const {
+  return "units=" + std::to_string(units_) + ", activation=" + activation_name(act_);
+}
+
+Shape Dense::compute_output_shape(const Shape& in) {
+  DPT_CHECK(!in.empty(), "Dense needs an input with at least one axis");
+  Shape out = in;
+  out.back() = units_;
+  return out;
+}
+
+std::vector<ParamSpec> Dense::params() const {
+  std::vector<ParamSpec> p{{"kernel", {in_.back(), units_}, Init::glorot_uniform}};
+  if (use_bias_) p.push_back({"bias", {units_}, Init::zeros});
+  return p;
+}
+
+void Dense::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  const int64_t rows = rows_of(x), in = in_.back();
+  kernels::gemm_cpu<float>(false, false, rows, units_, in, 1.f, x.data(), w_[0], 0.f, y.data());
+  if (use_bias_) kernels::bias_add_cpu(y.data(), w_[1], rows, units_);
+  kernels::activation_forward_cpu(act_, y.data(), y.data(), rows, units_);
+}
+
+void Dense::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  const int64_t rows = rows_of(x), in = in_.back();
+  if (!fused_grad_) kernels::activation_backward_cpu(act_, y.data(), dy.data(), dy.data(), rows, units_);
+  kernels::gemm_cpu<float>(true, false, in, units_, rows, 1.f, x.data(), dy.data(), 1.f, g_[0]);
+  if (use_bias_) kernels::bias_grad_cpu(dy.data(), g_[1], rows, units_);
+  if (dx) kernels::gemm_cpu<float>(false, true, rows, in, units_, 1.f, dy.data(), w_[0], 0.f, dx->data());
+}
+
+}  // namespace dpt

@@ -1,0 +1,74 @@
+// Pooling layers on the CPU through kernels/pooling.
+#include "core/layers/pooling.h"
+#include "core/error.h"
+#include "kernels/conv2d.h"
+
+namespace dpt {
+
+Pool2D::Pool2D(bool is_max, Pool2DConfig cfg) : max_(is_max), cfg_(cfg) {
+  if (cfg_.sh == 0) cfg_.sh = cfg_.ph;
+  if (cfg_.sw == 0) cfg_.sw = cfg_.pw;
+  DPT_CHECK(cfg_.ph >= 1 && cfg_.pw >= 1 && cfg_.sh >= 1 && cfg_.sw >= 1,
+            "pool_size and strides must be >= 1, got pool (" << cfg_.ph << ", " << cfg_.pw << ") strides ("
+                                                            << cfg_.sh << ", " << cfg_.sw << ")");
+}
+
+std::string Pool2D::config_str() const {
+  return "pool_size=(" + std::to_string(cfg_.ph) + ", " + std::to_string(cfg_.pw) + "), strides=(" +
+         std::to_string(cfg_.sh) + ", " + std::to_string(cfg_.sw) + "), padding=" + (cfg_.same ? "same" : "valid");
+}
+
+Shape Pool2D::compute_output_shape(const Shape& in) {
+  DPT_CHECK(in.size() == 3, class_name() << " expects inputs of shape (height, width, channels), got " << shape_str(in));
+  int64_t oh, ow;
+  kernels::conv_out_size(in[0], cfg_.ph, cfg_.sh, cfg_.same, &oh, &pad_top_);
+  kernels::conv_out_size(in[1], cfg_.pw, cfg_.sw, cfg_.same, &ow, &pad_left_);
+  return {oh, ow, in[2]};
+}
+
+kernels::Pool2dGeom Pool2D::geom(int64_t n) const {
+  kernels::Pool2dGeom g;
+  g.n = n;
+  g.h = in_[0];
+  g.w = in_[1];
+  g.c = in_[2];
+  g.ph = cfg_.ph;
+  g.pw = cfg_.pw;
+  g.sh = cfg_.sh;
+  g.sw = cfg_.sw;
+  g.pad_top = pad_top_;
+  g.pad_left = pad_left_;
+  g.oh = out_[0];
+  g.ow = out_[1];
+  return g;
+}
+
+void Pool2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  if (max_)
+    kernels::max_pool_forward_cpu(geom(x.dim(0)), x.data(), y.data());
+  else
+    kernels::avg_pool_forward_cpu(geom(x.dim(0)), x.data(), y.data());
+}
+
+void Pool2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (max_)
+    kernels::max_pool_backward_cpu(geom(x.dim(0)), x.data(), y.data(), dy.data(), dx->data());
+  else
+    kernels::avg_pool_backward_cpu(geom(x.dim(0)), dy.data(), dx->data());
+}
+
+Shape GlobalAveragePooling2D::compute_output_shape(const Shape& in) {
+  DPT_CHECK(in.size() == 3, "GlobalAveragePooling2D expects (height, width, channels), got " << shape_str(in));
+  return {in[2]};
+}
+
+void GlobalAveragePooling2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  kernels::global_avg_pool_forward_cpu(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2]);
+}
+
+void GlobalAveragePooling2D::backward_cpu(Context&, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (dx) kernels::global_avg_pool_backward_cpu(dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2]);
+}
+
+}  // namespace dpt

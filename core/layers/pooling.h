@@ -1,0 +1,52 @@
+// MaxPooling2D, AveragePooling2D (pool_size, strides = pool_size by default, valid/same) and
+// GlobalAveragePooling2D, channels_last.
+#pragma once
+#include "core/layer.h"
+#include "kernels/pooling.h"
+
+namespace dpt {
+
+struct Pool2DConfig {
+  int64_t ph = 2, pw = 2;
+  int64_t sh = 0, sw = 0;  // 0: same as the pool size (Keras's strides=None)
+  bool same = false;
+};
+
+class Pool2D : public Layer {
+ public:
+  Pool2D(bool is_max, Pool2DConfig cfg);
+  std::string class_name() const override { return max_ ? "MaxPooling2D" : "AveragePooling2D"; }
+  std::string default_name() const override { return max_ ? "max_pooling2d" : "average_pooling2d"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Pool2D>(max_, cfg_); }
+  std::string config_str() const override;
+  const Pool2DConfig& config() const { return cfg_; }
+  bool is_max() const { return max_; }
+
+ protected:
+  Shape compute_output_shape(const Shape& in) override;
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  kernels::Pool2dGeom geom(int64_t n) const;
+  bool max_;
+  Pool2DConfig cfg_;
+  int64_t pad_top_ = 0, pad_left_ = 0;
+};
+
+inline std::unique_ptr<Layer> MaxPooling2D(Pool2DConfig c = {}) { return std::make_unique<Pool2D>(true, c); }
+inline std::unique_ptr<Layer> AveragePooling2D(Pool2DConfig c = {}) { return std::make_unique<Pool2D>(false, c); }
+
+class GlobalAveragePooling2D : public Layer {
+ public:
+  std::string class_name() const override { return "GlobalAveragePooling2D"; }
+  std::string default_name() const override { return "global_average_pooling2d"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<GlobalAveragePooling2D>(); }
+
+ protected:
+  Shape compute_output_shape(const Shape& in) override;
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+};
+
+}  // namespace dpt

@@ -1,0 +1,46 @@
+// Loss names and dispatch to kernels/loss.
+#include "core/losses.h"
+#include "core/error.h"
+#include "kernels/loss.h"
+
+namespace dpt {
+
+LossKind loss_from_name(const std::string& n) {
+  if (n == "categorical_crossentropy") return LossKind::categorical_crossentropy;
+  if (n == "sparse_categorical_crossentropy") return LossKind::sparse_categorical_crossentropy;
+  if (n == "binary_crossentropy") return LossKind::binary_crossentropy;
+  if (n == "mean_squared_error" || n == "mse") return LossKind::mean_squared_error;
+  DPT_FAIL("unknown loss '" << n
+                            << "' (supported: categorical_crossentropy, sparse_categorical_crossentropy, "
+                               "binary_crossentropy, mean_squared_error)");
+}
+
+std::string loss_name(LossKind k) {
+  switch (k) {
+    case LossKind::categorical_crossentropy: return "categorical_crossentropy";
+    case LossKind::sparse_categorical_crossentropy: return "sparse_categorical_crossentropy";
+    case LossKind::binary_crossentropy: return "binary_crossentropy";
+    default: return "mean_squared_error";
+  }
+}
+
+bool loss_fuses_with(LossKind k, kernels::Activation last) {
+  return ((k == LossKind::categorical_crossentropy || k == LossKind::sparse_categorical_crossentropy) &&
+          last == kernels::Activation::softmax) ||
+         (k == LossKind::binary_crossentropy && last == kernels::Activation::sigmoid);
+}
+
+bool loss_wants_one_hot(LossKind k) { return k == LossKind::categorical_crossentropy; }
+
+double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad) {
+  const int64_t rows = pred.dim(0), cols = rows ? pred.numel() / rows : 0;
+  const int64_t tcols = rows ? target.numel() / rows : 0;
+  const int64_t want = k == LossKind::sparse_categorical_crossentropy ? 1 : cols;
+  DPT_CHECK(target.dim(0) == rows && tcols == want,
+            loss_name(k) << " expects targets of shape (batch, " << want << ") for predictions of shape "
+                         << shape_str(pred.shape()) << ", got " << shape_str(target.shape()));
+  return kernels::loss_cpu<float>(k, fused, pred.data(), target.data(), rows, cols, scale,
+                                  grad ? grad->data() : nullptr);
+}
+
+}  // namespace dpt

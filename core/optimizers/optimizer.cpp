@@ -1,0 +1,112 @@
+// Optimizers: Keras defaults, slot management, dispatch to the flat update kernels.
+#include "core/optimizers/optimizer.h"
+#include <sstream>
+#include "core/error.h"
+#include "kernels/optimizer.h"
+
+namespace dpt {
+
+void Optimizer::build(int64_t n, Device device) {
+  n_ = n;
+  slots_.clear();
+  for (size_t i = 0; i < slot_names().size(); ++i) slots_.emplace_back(Shape{n}, device);
+}
+
+void Optimizer::apply(Context& ctx, float* w, const float* g) {
+  DPT_CHECK(slots_.size() == slot_names().size(), class_name() << " used before build()");
+  DPT_CHECK(ctx.device.is_cpu(), class_name() << " has no CUDA implementation in this build");
+  std::vector<float*> s;
+  for (auto& t : slots_) s.push_back(t.data());
+  ++iterations_;
+  update_cpu(w, g, s, n_);
+}
+
+std::vector<std::pair<std::string, Tensor*>> Optimizer::slots() {
+  std::vector<std::pair<std::string, Tensor*>> r;
+  auto names = slot_names();
+  for (size_t i = 0; i < slots_.size(); ++i) r.push_back({names[i], &slots_[i]});
+  return r;
+}
+
+std::string Optimizer::describe() const {
+  std::ostringstream os;
+  os << class_name() << "(learning_rate=" << lr_ << params_str() << ")";
+  return os.str();
+}
+
+// ---- SGD ----
+SGD::SGD(double lr, double momentum, bool nesterov) : momentum_(momentum), nesterov_(nesterov) {
+  lr_ = lr;
+  DPT_CHECK(momentum >= 0 && momentum <= 1, "SGD momentum must be in [0, 1], got " << momentum);
+}
+std::unique_ptr<Optimizer> SGD::clone() const { return std::make_unique<SGD>(lr_, momentum_, nesterov_); }
+std::vector<std::string> SGD::slot_names() const {
+  return momentum_ > 0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
+}
+void SGD::update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) {
+  kernels::sgd_update_cpu<float>(w, g, s.empty() ? nullptr : s[0], n, float(lr_), float(momentum_), nesterov_);
+}
+std::string SGD::params_str() const {
+  return ", momentum=" + std::to_string(momentum_) + (nesterov_ ? ", nesterov=True" : "");
+}
+
+// ---- RMSprop ----
+RMSprop::RMSprop(double lr, double rho, double momentum, double epsilon, bool centered)
+    : rho_(rho), momentum_(momentum), epsilon_(epsilon), centered_(centered) {
+  lr_ = lr;
+  DPT_CHECK(rho >= 0 && rho < 1, "RMSprop rho must be in [0, 1), got " << rho);
+  DPT_CHECK(momentum >= 0 && momentum <= 1, "RMSprop momentum must be in [0, 1], got " << momentum);
+}
+std::unique_ptr<Optimizer> RMSprop::clone() const {
+  return std::make_unique<RMSprop>(lr_, rho_, momentum_, epsilon_, centered_);
+}
+std::vector<std::string> RMSprop::slot_names() const {
+  std::vector<std::string> s{"velocity"};
+  if (momentum_ > 0) s.push_back("momentum");
+  if (centered_) s.push_back("average_gradient");
+  return s;
+}
+void RMSprop::update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) {
+  float* mom = momentum_ > 0 ? s[1] : nullptr;
+  float* mg = centered_ ? s.back() : nullptr;
+  kernels::rmsprop_update_cpu<float>(w, g, s[0], mom, mg, n, float(lr_), float(rho_), float(momentum_),
+                                     float(epsilon_), centered_);
+}
+std::string RMSprop::params_str() const {
+  return ", rho=" + std::to_string(rho_) + ", momentum=" + std::to_string(momentum_) +
+         (centered_ ? ", centered=True" : "");
+}
+
+// ---- Adam ----
+Adam::Adam(double lr, double b1, double b2, double epsilon, bool amsgrad)
+    : b1_(b1), b2_(b2), epsilon_(epsilon), amsgrad_(amsgrad) {
+  lr_ = lr;
+  DPT_CHECK(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1, "Adam beta_1 and beta_2 must be in [0, 1)");
+}
+std::unique_ptr<Optimizer> Adam::clone() const { return std::make_unique<Adam>(lr_, b1_, b2_, epsilon_, amsgrad_); }
+std::vector<std::string> Adam::slot_names() const {
+  std::vector<std::string> s{"momentum", "velocity"};
+  if (amsgrad_) s.push_back("velocity_hat");
+  return s;
+}
+void Adam::update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) {
+  const double alpha = kernels::adam_alpha(lr_, b1_, b2_, iterations_);
+  kernels::adam_update_cpu<float>(w, g, s[0], s[1], amsgrad_ ? s[2] : nullptr, n, float(alpha), float(b1_),
+                                  float(b2_), float(epsilon_), amsgrad_);
+}
+std::string Adam::params_str() const {
+  return ", beta_1=" + std::to_string(b1_) + ", beta_2=" + std::to_string(b2_) + (amsgrad_ ? ", amsgrad=True" : "");
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c) {
+  const double lr = c.learning_rate;
+  DPT_CHECK(lr < 0 || lr > 0, "learning rate must be > 0, got " << lr);
+  if (c.name == "sgd") return std::make_unique<SGD>(lr > 0 ? lr : 0.01, c.momentum < 0 ? 0.0 : c.momentum, c.nesterov);
+  if (c.name == "rmsprop")
+    return std::make_unique<RMSprop>(lr > 0 ? lr : 0.001, c.rho, c.momentum < 0 ? 0.0 : c.momentum, c.epsilon,
+                                     c.centered);
+  if (c.name == "adam") return std::make_unique<Adam>(lr > 0 ? lr : 0.001, c.beta_1, c.beta_2, c.epsilon, c.amsgrad);
+  DPT_FAIL("unknown optimizer '" << c.name << "' (supported: sgd, rmsprop, adam)");
+}
+
+}  // namespace dpt

@@ -1,0 +1,121 @@
+// The presets. cifar10-cnn is the model of the Keras multi-GPU example.
+#include "core/presets.h"
+#include "core/error.h"
+#include "core/layers/activation.h"
+#include "core/layers/conv2d.h"
+#include "core/layers/dense.h"
+#include "core/layers/dropout.h"
+#include "core/layers/flatten.h"
+#include "core/layers/pooling.h"
+
+namespace dpt {
+
+const char* const kDefaultPreset = "digits-cnn";
+
+namespace {
+
+std::unique_ptr<Layer> conv(int64_t filters, int64_t k, bool same, Activation a) {
+  Conv2DConfig c;
+  c.filters = filters;
+  c.kh = c.kw = k;
+  c.same = same;
+  c.activation = a;
+  return std::make_unique<Conv2D>(c);
+}
+std::unique_ptr<Layer> dense(int64_t units, Activation a) { return std::make_unique<Dense>(units, a); }
+
+std::unique_ptr<Sequential> digits_mlp() {
+  auto m = std::make_unique<Sequential>("digits-mlp");
+  m->add(std::make_unique<Flatten>());
+  m->add(dense(64, Activation::relu));
+  m->add(dense(64, Activation::relu));
+  m->add(dense(10, Activation::softmax));
+  return m;
+}
+
+std::unique_ptr<Sequential> digits_cnn() {
+  auto m = std::make_unique<Sequential>("digits-cnn");
+  m->add(conv(32, 3, true, Activation::relu));
+  m->add(MaxPooling2D());
+  m->add(conv(64, 3, true, Activation::relu));
+  m->add(MaxPooling2D());
+  m->add(std::make_unique<Flatten>());
+  m->add(dense(64, Activation::relu));
+  m->add(std::make_unique<Dropout>(0.25));
+  m->add(dense(10, Activation::softmax));
+  return m;
+}
+
+std::unique_ptr<Sequential> mnist_mlp() {  // Keras's mnist_mlp example: 784-512-512-10
+  auto m = std::make_unique<Sequential>("mnist-mlp");
+  m->add(std::make_unique<Flatten>());
+  m->add(dense(512, Activation::relu));
+  m->add(std::make_unique<Dropout>(0.2));
+  m->add(dense(512, Activation::relu));
+  m->add(std::make_unique<Dropout>(0.2));
+  m->add(dense(10, Activation::softmax));
+  return m;
+}
+
+std::unique_ptr<Sequential> mnist_cnn() {  // Keras's mnist_cnn example
+  auto m = std::make_unique<Sequential>("mnist-cnn");
+  m->add(conv(32, 3, false, Activation::relu));
+  m->add(conv(64, 3, false, Activation::relu));
+  m->add(MaxPooling2D());
+  m->add(std::make_unique<Dropout>(0.25));
+  m->add(std::make_unique<Flatten>());
+  m->add(dense(128, Activation::relu));
+  m->add(std::make_unique<Dropout>(0.5));
+  m->add(dense(10, Activation::softmax));
+  return m;
+}
+
+std::unique_ptr<Sequential> cifar10_cnn() {  // the Keras multi-GPU example's model
+  auto m = std::make_unique<Sequential>("cifar10-cnn");
+  m->add(conv(32, 3, false, Activation::relu));
+  m->add(MaxPooling2D());
+  m->add(conv(64, 3, false, Activation::relu));
+  m->add(MaxPooling2D());
+  m->add(conv(128, 3, false, Activation::relu));
+  m->add(MaxPooling2D());
+  m->add(std::make_unique<Flatten>());
+  m->add(dense(128, Activation::relu));
+  m->add(dense(10, Activation::softmax));
+  return m;
+}
+
+OptimizerConfig opt(const std::string& name, double lr, double momentum = -1) {
+  OptimizerConfig c;
+  c.name = name;
+  c.learning_rate = lr;
+  c.momentum = momentum;
+  return c;
+}
+
+}  // namespace
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> all = {
+      {"digits-mlp", "Flatten -> Dense(64,relu) -> Dense(64,relu) -> Dense(10,softmax)", {8, 8, 1}, 10, "digits",
+       opt("adam", 0.001), 30, 32, digits_mlp},
+      {"digits-cnn", "Conv2D(32,3,same) -> MaxPool -> Conv2D(64,3,same) -> MaxPool -> Dense(64) -> Dropout(0.25) -> Dense(10)",
+       {8, 8, 1}, 10, "digits", opt("adam", 0.001), 20, 32, digits_cnn},
+      {"mnist-mlp", "Keras mnist_mlp: Flatten -> Dense(512,relu) -> Dropout(0.2) -> Dense(512,relu) -> Dropout(0.2) -> Dense(10)",
+       {28, 28, 1}, 10, "synthetic:28,28,1:10:2048", opt("rmsprop", 0.001), 20, 128, mnist_mlp},
+      {"mnist-cnn", "Keras mnist_cnn: Conv2D(32,3) -> Conv2D(64,3) -> MaxPool -> Dropout -> Dense(128) -> Dropout -> Dense(10)",
+       {28, 28, 1}, 10, "synthetic:28,28,1:10:2048", opt("adam", 0.001), 12, 128, mnist_cnn},
+      {"cifar10-cnn", "Keras multi-GPU example: 3x [Conv2D(32/64/128,3,relu) -> MaxPool] -> Dense(128,relu) -> Dense(10)",
+       {32, 32, 3}, 10, "synthetic:32,32,3:10:2048", opt("rmsprop", 1e-4, 0.9), 20, 128, cifar10_cnn},
+  };
+  return all;
+}
+
+const Preset& find_preset(const std::string& name) {
+  for (auto& p : presets())
+    if (p.name == name) return p;
+  std::string names;
+  for (auto& p : presets()) names += (names.empty() ? "" : ", ") + p.name;
+  DPT_FAIL("unknown model preset '" << name << "' (available: " << names << ")");
+}
+
+}  // namespace dpt

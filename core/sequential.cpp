@@ -1,0 +1,202 @@
+// Sequential: building, arenas, initialisation, the per-replica forward/backward and summary.
+#include "core/sequential.h"
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <random>
+#include <sstream>
+#include "core/error.h"
+
+namespace dpt {
+
+Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
+  DPT_CHECK(!built(), "cannot add layers to model '" << name_ << "' after it is built");
+  layers_.push_back(std::move(layer));
+  return *this;
+}
+
+static void init_weight(const ParamSpec& s, float* w, std::mt19937_64& rng) {
+  const int64_t n = shape_numel(s.shape);
+  switch (s.init) {
+    case Init::zeros: std::fill(w, w + n, 0.f); break;
+    case Init::ones: std::fill(w, w + n, 1.f); break;
+    case Init::glorot_uniform: {
+      // Keras: fan_in = receptive * in, fan_out = receptive * out, limit = sqrt(6 / (fan_in + fan_out)).
+      int64_t receptive = 1;
+      for (size_t i = 0; i + 2 < s.shape.size(); ++i) receptive *= s.shape[i];
+      const double fan_in = double(receptive * s.shape[s.shape.size() - 2]);
+      const double fan_out = double(receptive * s.shape.back());
+      const double limit = std::sqrt(6.0 / (fan_in + fan_out));
+      std::uniform_real_distribution<double> u(-limit, limit);
+      for (int64_t i = 0; i < n; ++i) w[i] = float(u(rng));
+      break;
+    }
+  }
+}
+
+void Sequential::build(const Shape& input_shape, uint64_t seed) {
+  DPT_CHECK(!layers_.empty(), "model '" << name_ << "' has no layers");
+  DPT_CHECK(!built(), "model '" << name_ << "' is already built");
+  input_shape_ = input_shape;
+  std::map<std::string, int> counts;
+  for (auto& l : layers_) {
+    if (l->name().empty()) {
+      int& k = counts[l->default_name()];
+      l->set_name(k == 0 ? l->default_name() : l->default_name() + "_" + std::to_string(k));
+      ++k;
+    }
+  }
+  Shape s = input_shape;
+  std::vector<std::pair<Layer*, ParamSpec>> specs;
+  for (auto& l : layers_) {
+    s = l->build(s);
+    for (auto& p : l->params()) specs.push_back({l.get(), p});
+  }
+  int64_t trainable = 0, total = 0;
+  for (auto& [l, p] : specs) {
+    total += shape_numel(p.shape);
+    if (p.trainable) trainable += shape_numel(p.shape);
+  }
+  params_ = Tensor({total});
+  grads_ = Tensor({trainable});
+  int64_t off_t = 0, off_n = trainable;
+  for (auto& [l, p] : specs) {
+    const int64_t n = shape_numel(p.shape);
+    int64_t off = p.trainable ? off_t : off_n;
+    (p.trainable ? off_t : off_n) += n;
+    weights_.push_back({l, p, params_.data() + off, p.trainable ? grads_.data() + off : nullptr, off});
+  }
+  for (auto& l : layers_) {
+    std::vector<float*> w, g;
+    for (auto& ref : weights_)
+      if (ref.layer == l.get()) {
+        w.push_back(ref.data);
+        g.push_back(ref.grad);
+      }
+    l->bind(w, g);
+  }
+  std::mt19937_64 rng(seed);
+  for (auto& ref : weights_) init_weight(ref.spec, ref.data, rng);
+}
+
+std::unique_ptr<Sequential> Sequential::clone() const {
+  auto m = std::make_unique<Sequential>(name_);
+  for (auto& l : layers_) {
+    auto c = l->clone();
+    c->set_name(l->name());
+    m->add(std::move(c));
+  }
+  if (built()) {
+    m->build(input_shape_, 0);
+    m->copy_params_from(*this);
+  }
+  return m;
+}
+
+void Sequential::copy_params_from(const Sequential& other) {
+  DPT_CHECK(other.num_params() == num_params() && other.num_trainable() == num_trainable(),
+            "models '" << name_ << "' and '" << other.name_ << "' have different parameter layouts");
+  std::memcpy(params(), other.params(), sizeof(float) * size_t(num_params()));
+}
+
+void Sequential::zero_grads() { std::fill(grads(), grads() + num_trainable(), 0.f); }
+
+void Sequential::prepare(int64_t max_batch) {
+  DPT_CHECK(built(), "model '" << name_ << "' must be built before use");
+  DPT_CHECK(max_batch >= 1, "batch size must be >= 1, got " << max_batch);
+  if (max_batch <= max_batch_) return;
+  max_batch_ = max_batch;
+  outputs_.clear();
+  int64_t biggest = shape_numel(input_shape_), work = 0;
+  for (auto& l : layers_) {
+    Shape s = l->output_shape();
+    s.insert(s.begin(), max_batch);
+    outputs_.emplace_back(s);
+    biggest = std::max(biggest, shape_numel(l->output_shape()));
+    work = std::max(work, l->workspace_elems(max_batch));
+    l->prepare(max_batch);
+  }
+  grad_buf_[0] = Tensor({max_batch * biggest});
+  grad_buf_[1] = Tensor({max_batch * biggest});
+  work_ = Tensor({std::max<int64_t>(work, 1)});
+  for (auto& l : layers_) l->set_workspace(work_.data(), work_.numel());
+}
+
+static Tensor with_batch(const Tensor& buf, int64_t n, const Shape& sample) {
+  Shape s = sample;
+  s.insert(s.begin(), n);
+  return Tensor::view(buf.data(), s, buf.device());
+}
+
+Tensor Sequential::forward(Context& ctx, const Tensor& x, bool training) {
+  const int64_t n = x.dim(0);
+  DPT_CHECK(n <= max_batch_, "batch of " << n << " rows exceeds the prepared " << max_batch_);
+  DPT_CHECK(x.rank() == input_shape_.size() + 1 && std::equal(input_shape_.begin(), input_shape_.end(), x.shape().begin() + 1),
+            "model '" << name_ << "' expects input of shape (batch, " << shape_str(input_shape_).substr(1)
+                      << " but the data has shape " << shape_str(x.shape()));
+  last_n_ = n;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Tensor in = i == 0 ? x.view() : outputs_[i - 1].rows(0, n);
+    Tensor out = outputs_[i].rows(0, n);
+    layers_[i]->forward(ctx, in, out, training);
+  }
+  return outputs_.back().rows(0, n);
+}
+
+Tensor Sequential::output_grad(int64_t n) {
+  const size_t L = layers_.size();
+  return with_batch(grad_buf_[0], n, layers_[L - 1]->output_shape());
+}
+
+void Sequential::backward(Context& ctx, const Tensor& x) {
+  const int64_t n = last_n_;
+  const size_t L = layers_.size();
+  for (size_t k = 0; k < L; ++k) {
+    const size_t i = L - 1 - k;
+    Tensor dy = with_batch(grad_buf_[k % 2], n, layers_[i]->output_shape());
+    Tensor in = i == 0 ? x.view() : outputs_[i - 1].rows(0, n);
+    Tensor out = outputs_[i].rows(0, n);
+    if (i == 0) {
+      layers_[i]->backward(ctx, in, out, dy, nullptr);
+    } else {
+      Tensor dx = with_batch(grad_buf_[(k + 1) % 2], n, layers_[i]->input_shape());
+      layers_[i]->backward(ctx, in, out, dy, &dx);
+    }
+  }
+}
+
+std::string Sequential::summary() const {
+  std::ostringstream os;
+  auto line = [&](char c) { os << std::string(65, c) << "\n"; };
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
+    std::string sa = a.size() > 28 ? a.substr(0, 28) : a, sb = b.size() > 25 ? b.substr(0, 25) : b;
+    os << sa << std::string(29 - sa.size(), ' ') << sb << std::string(26 - sb.size(), ' ') << c << "\n";
+  };
+  os << "Model: \"" << name_ << "\"\n";
+  line('_');
+  row(" Layer (type)", "Output Shape", "Param #");
+  line('=');
+  int64_t total = 0, trainable = 0;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = *layers_[i];
+    int64_t count = 0;
+    for (auto& p : l.params()) {
+      count += shape_numel(p.shape);
+      if (p.trainable) trainable += shape_numel(p.shape);
+    }
+    total += count;
+    std::string shape = shape_str(l.output_shape());
+    shape = "(None, " + shape.substr(1);
+    if (l.output_shape().size() == 1) shape = "(None, " + std::to_string(l.output_shape()[0]) + ")";
+    row(" " + l.name() + " (" + l.class_name() + ")", shape, std::to_string(count));
+    if (i + 1 < layers_.size()) os << "\n";
+  }
+  line('=');
+  os << "Total params: " << total << "\nTrainable params: " << trainable
+     << "\nNon-trainable params: " << total - trainable << "\n";
+  line('_');
+  return os.str();
+}
+
+}  // namespace dpt

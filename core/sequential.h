@@ -1,0 +1,74 @@
+// Sequential: an ordered stack of layers with one parameter arena and one gradient arena.
+// Arena layout: trainable weights first (the gradient arena mirrors exactly this prefix, so one
+// all-reduce and one flat optimizer call serve them all), then non-trainable ones (BatchNorm's
+// moving statistics). A Sequential is also one replica's compute state: activation buffers,
+// gradient ping-pong buffers and scratch, sized once by prepare(max_batch).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+#include "core/layer.h"
+
+namespace dpt {
+
+struct WeightRef {
+  Layer* layer;
+  ParamSpec spec;
+  float* data;       // in the parameter arena
+  float* grad;       // in the gradient arena; null when not trainable
+  int64_t offset;    // element offset in the parameter arena
+  std::string keras_name() const { return layer->name() + "/" + spec.name + ":0"; }
+};
+
+class Sequential {
+ public:
+  explicit Sequential(std::string name = "sequential") : name_(std::move(name)) {}
+  Sequential& add(std::unique_ptr<Layer> layer);
+
+  // Names layers as Keras does (dense, dense_1, ...), infers shapes, lays out the arenas and
+  // initialises weights (glorot_uniform kernels, zero biases) from the seed.
+  void build(const Shape& input_shape, uint64_t seed);
+  bool built() const { return !params_.shape().empty(); }
+  std::unique_ptr<Sequential> clone() const;  // same layers and weights, no replica buffers
+
+  const std::string& name() const { return name_; }
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return layers_.back()->output_shape(); }
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  const std::vector<WeightRef>& weights() const { return weights_; }
+
+  float* params() const { return params_.data(); }
+  float* grads() const { return grads_.data(); }
+  int64_t num_params() const { return params_.numel(); }
+  int64_t num_trainable() const { return grads_.numel(); }
+  void copy_params_from(const Sequential& other);
+  void zero_grads();
+
+  // Replica buffers for up to max_batch rows. Calling again with a smaller batch is free.
+  void prepare(int64_t max_batch);
+  int64_t max_batch() const { return max_batch_; }
+  // x: (n, input_shape...), n <= max_batch. Returns a view of the last layer's output.
+  Tensor forward(Context& ctx, const Tensor& x, bool training);
+  // Where the loss writes d(loss)/d(output) for the last forward's n rows.
+  Tensor output_grad(int64_t n);
+  // Backward through all layers from output_grad(n); parameter gradients accumulate.
+  void backward(Context& ctx, const Tensor& x);
+  // Ask the last layer to take the loss's gradient as already w.r.t. its pre-activation.
+  void set_fused_output_grad(bool on) { layers_.back()->set_fused_output_grad(on); }
+
+  std::string summary() const;  // Keras's model.summary() table
+
+ private:
+  std::string name_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  Shape input_shape_;
+  Tensor params_, grads_;
+  std::vector<WeightRef> weights_;
+  int64_t max_batch_ = 0;
+  std::vector<Tensor> outputs_;   // per layer: (max_batch, out...)
+  Tensor grad_buf_[2];            // ping-pong for dy/dx
+  Tensor work_;
+  int64_t last_n_ = 0;
+};
+
+}  // namespace dpt

@@ -1,0 +1,77 @@
+// Tensor and Buffer: allocation and views.
+#include "core/tensor.h"
+#include <cstdlib>
+#include <cstring>
+#include "core/error.h"
+
+namespace dpt {
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& s) {
+  std::string r = "(";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
+Buffer::Buffer(Device device, size_t bytes) : device_(device), bytes_(bytes) {
+  DPT_CHECK(device.is_cpu(), "device memory on " << device.str()
+                                                 << " is allocated by the CUDA backend, not by core::Buffer");
+  if (bytes == 0) return;
+  ptr_ = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  DPT_CHECK(ptr_, "out of host memory allocating " << bytes << " bytes");
+  std::memset(ptr_, 0, bytes);
+}
+
+Buffer& Buffer::operator=(Buffer&& o) noexcept {
+  if (this != &o) {
+    release();
+    device_ = o.device_;
+    ptr_ = o.ptr_;
+    bytes_ = o.bytes_;
+    o.ptr_ = nullptr;
+    o.bytes_ = 0;
+  }
+  return *this;
+}
+
+Buffer::~Buffer() { release(); }
+
+void Buffer::release() {
+  std::free(ptr_);
+  ptr_ = nullptr;
+  bytes_ = 0;
+}
+
+Tensor::Tensor(Shape shape, Device device)
+    : shape_(std::move(shape)), device_(device), buffer_(device, size_t(shape_numel(shape_)) * sizeof(float)) {
+  data_ = static_cast<float*>(buffer_.data());
+}
+
+Tensor Tensor::view(float* data, Shape shape, Device device) {
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.device_ = device;
+  t.data_ = data;
+  return t;
+}
+
+Tensor Tensor::rows(int64_t begin, int64_t count) const {
+  DPT_CHECK(rank() >= 1 && begin >= 0 && count >= 0 && begin + count <= shape_[0],
+            "rows [" << begin << ", " << begin + count << ") out of range for shape " << shape_str(shape_));
+  Shape s = shape_;
+  s[0] = count;
+  const int64_t row = shape_[0] ? numel() / shape_[0] : 0;
+  return view(data_ + begin * row, s, device_);
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  DPT_CHECK(shape_numel(shape) == numel(), "cannot view " << shape_str(shape_) << " as " << shape_str(shape));
+  return view(data_, std::move(shape), device_);
+}
+
+}  // namespace dpt

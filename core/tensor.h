@@ -1,0 +1,66 @@
+// Tensor: a float array with a shape on a device, owning its memory (move-only) or viewing
+// memory owned elsewhere (a model's arenas, a batch buffer). Shapes: row-major, NHWC for images.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+#include "core/device.h"
+
+namespace dpt {
+
+using Shape = std::vector<int64_t>;
+int64_t shape_numel(const Shape& s);
+std::string shape_str(const Shape& s);  // "(8, 8, 1)"
+
+// Move-only owner of device memory; remembers its device. CPU memory is 64-byte aligned.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(Device device, size_t bytes);
+  ~Buffer();
+  Buffer(Buffer&& o) noexcept { *this = std::move(o); }
+  Buffer& operator=(Buffer&& o) noexcept;
+  Buffer(const Buffer&) = delete;             // copies of device memory are never implicit
+  Buffer& operator=(const Buffer&) = delete;
+  void* data() const { return ptr_; }
+  size_t bytes() const { return bytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void release();
+  Device device_;
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(Shape shape, Device device = Device::cpu());  // owning, zero-filled
+  static Tensor view(float* data, Shape shape, Device device = Device::cpu());
+  Tensor(Tensor&&) noexcept = default;
+  Tensor& operator=(Tensor&&) noexcept = default;
+  Tensor(const Tensor&) = delete;
+  Tensor& operator=(const Tensor&) = delete;
+
+  Tensor view() const { return view(data_, shape_, device_); }
+  // Rows [begin, begin+count) of the first dimension, as a view.
+  Tensor rows(int64_t begin, int64_t count) const;
+  Tensor reshaped(Shape shape) const;  // a view with the same element count
+
+  float* data() const { return data_; }
+  const Shape& shape() const { return shape_; }
+  int64_t dim(size_t i) const { return shape_[i]; }
+  size_t rank() const { return shape_.size(); }
+  int64_t numel() const { return shape_numel(shape_); }
+  Device device() const { return device_; }
+  bool owns() const { return buffer_.data() != nullptr; }
+
+ private:
+  Shape shape_;
+  Device device_;
+  float* data_ = nullptr;
+  Buffer buffer_;
+};
+
+}  // namespace dpt

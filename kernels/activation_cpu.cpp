@@ -1,0 +1,62 @@
+// CPU activations: pointwise through activation_math.h; softmax row by row (max-subtracted).
+#include "kernels/activation.h"
+#include <algorithm>
+#include <cmath>
+
+namespace dpt::kernels {
+
+template <typename T>
+void activation_forward_cpu(Activation a, const T* x, T* y, int64_t rows, int64_t cols) {
+  if (a == Activation::softmax) {
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* xr = x + r * cols;
+      T* yr = y + r * cols;
+      T m = *std::max_element(xr, xr + cols);
+      T s = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        yr[c] = std::exp(xr[c] - m);
+        s += yr[c];
+      }
+      T inv = T(1) / s;
+      for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
+    }
+    return;
+  }
+  const int64_t n = rows * cols;
+  if (a == Activation::linear) {
+    if (x != y) std::copy(x, x + n, y);
+    return;
+  }
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) y[i] = activation_fwd(a, x[i]);
+}
+
+template <typename T>
+void activation_backward_cpu(Activation a, const T* y, const T* dy, T* dx, int64_t rows, int64_t cols) {
+  if (a == Activation::softmax) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* yr = y + r * cols;
+      const T* dyr = dy + r * cols;
+      T* dxr = dx + r * cols;
+      T dot = 0;
+      for (int64_t c = 0; c < cols; ++c) dot += yr[c] * dyr[c];
+      for (int64_t c = 0; c < cols; ++c) dxr[c] = yr[c] * (dyr[c] - dot);
+    }
+    return;
+  }
+  const int64_t n = rows * cols;
+  if (a == Activation::linear) {
+    if (dx != dy) std::copy(dy, dy + n, dx);
+    return;
+  }
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) dx[i] = activation_bwd(a, y[i], dy[i]);
+}
+
+template void activation_forward_cpu<float>(Activation, const float*, float*, int64_t, int64_t);
+template void activation_forward_cpu<double>(Activation, const double*, double*, int64_t, int64_t);
+template void activation_backward_cpu<float>(Activation, const float*, const float*, float*, int64_t, int64_t);
+template void activation_backward_cpu<double>(Activation, const double*, const double*, double*, int64_t, int64_t);
+
+}  // namespace dpt::kernels

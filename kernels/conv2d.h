@@ -1,0 +1,39 @@
+// 2-D convolution, NHWC activations and Keras's (kh, kw, in, out) kernel, as im2col + one GEMM:
+// the kernel seen as a (kh*kw*in, out) matrix multiplies the (N*oh*ow, kh*kw*in) patch matrix.
+#pragma once
+#include <cstdint>
+
+namespace dpt::kernels {
+
+struct Conv2dGeom {
+  int64_t n = 0, h = 0, w = 0, c = 0;     // input (N, H, W, C)
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1; // kernel size and strides
+  int64_t pad_top = 0, pad_left = 0;      // 'same' padding (extra rows/cols go bottom/right, as TF)
+  int64_t oh = 0, ow = 0, oc = 0;         // output (N, oh, ow, oc)
+  int64_t patch() const { return kh * kw * c; }
+  int64_t out_pixels() const { return oh * ow; }
+  bool is_pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_top == 0 && pad_left == 0; }
+};
+
+// Output size and padding for one spatial dim, TensorFlow's rules: valid -> floor((in-k)/s)+1,
+// same -> ceil(in/s) with pad_total = max((out-1)*s + k - in, 0), pad_before = pad_total/2.
+void conv_out_size(int64_t in, int64_t k, int64_t s, bool same, int64_t* out, int64_t* pad_before);
+
+// Elements of scratch the forward/backward need to process at least one sample at a time.
+int64_t conv2d_min_workspace(const Conv2dGeom& g);
+
+// y = conv(x, kernel) + bias; work holds work_elems scratch elements (>= conv2d_min_workspace).
+template <typename T>
+void conv2d_forward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* bias, T* y, T* work,
+                        int64_t work_elems);
+// dkernel += ..., dbias += ...; dx (if not null) is overwritten. work as for forward (x2 inside).
+template <typename T>
+void conv2d_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* dy, T* dx, T* dkernel,
+                         T* dbias, T* work, int64_t work_elems);
+
+template <typename T>
+void im2col_nhwc_cpu(const Conv2dGeom& g, const T* x, int64_t samples, T* col);
+template <typename T>
+void col2im_nhwc_cpu(const Conv2dGeom& g, const T* col, int64_t samples, T* dx);
+
+}  // namespace dpt::kernels

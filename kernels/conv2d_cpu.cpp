@@ -1,0 +1,145 @@
+// CPU Conv2D: NHWC im2col (patch order ky, kx, ci = Keras's kernel order) + OpenBLAS GEMM,
+// processed in chunks of samples so the patch matrix fits the workspace.
+#include "kernels/conv2d.h"
+#include <algorithm>
+#include <cstring>
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+
+namespace dpt::kernels {
+
+void conv_out_size(int64_t in, int64_t k, int64_t s, bool same, int64_t* out, int64_t* pad_before) {
+  if (same) {
+    *out = (in + s - 1) / s;
+    int64_t total = std::max<int64_t>((*out - 1) * s + k - in, 0);
+    *pad_before = total / 2;
+  } else {
+    *out = in >= k ? (in - k) / s + 1 : 0;
+    *pad_before = 0;
+  }
+}
+
+int64_t conv2d_min_workspace(const Conv2dGeom& g) {
+  return g.is_pointwise() ? 0 : 2 * g.out_pixels() * g.patch();
+}
+
+template <typename T>
+void im2col_nhwc_cpu(const Conv2dGeom& g, const T* x, int64_t samples, T* col) {
+  const int64_t K = g.patch();
+  const int64_t rowlen = g.kw * g.c;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t s = 0; s < samples; ++s) {
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      const T* xs = x + s * g.h * g.w * g.c;
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        T* dst = col + ((s * g.oh + oy) * g.ow + ox) * K;
+        const int64_t x0 = ox * g.sw - g.pad_left;
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          const int64_t iy = oy * g.sh - g.pad_top + ky;
+          T* d = dst + ky * rowlen;
+          if (iy < 0 || iy >= g.h) {
+            std::fill(d, d + rowlen, T(0));
+            continue;
+          }
+          if (x0 >= 0 && x0 + g.kw <= g.w) {  // whole kernel row inside: one contiguous copy
+            std::memcpy(d, xs + (iy * g.w + x0) * g.c, sizeof(T) * rowlen);
+            continue;
+          }
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const int64_t ix = x0 + kx;
+            if (ix < 0 || ix >= g.w)
+              std::fill(d + kx * g.c, d + (kx + 1) * g.c, T(0));
+            else
+              std::memcpy(d + kx * g.c, xs + (iy * g.w + ix) * g.c, sizeof(T) * g.c);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void col2im_nhwc_cpu(const Conv2dGeom& g, const T* col, int64_t samples, T* dx) {
+  const int64_t K = g.patch();
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < samples; ++s) {
+    T* dxs = dx + s * g.h * g.w * g.c;
+    std::fill(dxs, dxs + g.h * g.w * g.c, T(0));
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const T* src = col + ((s * g.oh + oy) * g.ow + ox) * K;
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          const int64_t iy = oy * g.sh - g.pad_top + ky;
+          if (iy < 0 || iy >= g.h) continue;
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const int64_t ix = ox * g.sw - g.pad_left + kx;
+            if (ix < 0 || ix >= g.w) continue;
+            const T* v = src + (ky * g.kw + kx) * g.c;
+            T* d = dxs + (iy * g.w + ix) * g.c;
+            for (int64_t ci = 0; ci < g.c; ++ci) d[ci] += v[ci];
+          }
+        }
+      }
+    }
+  }
+}
+
+// How many samples one chunk may hold so that `per_sample_buffers` patch matrices fit in work.
+static int64_t chunk_samples(const Conv2dGeom& g, int64_t work_elems, int per_sample_buffers) {
+  const int64_t per = g.out_pixels() * g.patch() * per_sample_buffers;
+  if (per == 0) return g.n;
+  return std::max<int64_t>(1, std::min<int64_t>(g.n, work_elems / per));
+}
+
+template <typename T>
+void conv2d_forward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* bias, T* y, T* work,
+                        int64_t work_elems) {
+  const int64_t P = g.out_pixels(), K = g.patch();
+  if (g.is_pointwise()) {
+    gemm_cpu<T>(false, false, g.n * P, g.oc, K, T(1), x, kernel, T(0), y);
+  } else {
+    const int64_t chunk = chunk_samples(g, work_elems, 1);
+    for (int64_t s0 = 0; s0 < g.n; s0 += chunk) {
+      const int64_t ns = std::min(chunk, g.n - s0);
+      im2col_nhwc_cpu(g, x + s0 * g.h * g.w * g.c, ns, work);
+      gemm_cpu<T>(false, false, ns * P, g.oc, K, T(1), work, kernel, T(0), y + s0 * P * g.oc);
+    }
+  }
+  if (bias) bias_add_cpu(y, bias, g.n * P, g.oc);
+}
+
+template <typename T>
+void conv2d_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* dy, T* dx, T* dkernel,
+                         T* dbias, T* work, int64_t work_elems) {
+  const int64_t P = g.out_pixels(), K = g.patch();
+  if (dbias) bias_grad_cpu(dy, dbias, g.n * P, g.oc);
+  if (g.is_pointwise()) {
+    gemm_cpu<T>(true, false, K, g.oc, g.n * P, T(1), x, dy, T(1), dkernel);
+    if (dx) gemm_cpu<T>(false, true, g.n * P, K, g.oc, T(1), dy, kernel, T(0), dx);
+    return;
+  }
+  const int64_t chunk = chunk_samples(g, work_elems, 2);
+  T* col = work;
+  T* dcol = work + chunk * P * K;
+  for (int64_t s0 = 0; s0 < g.n; s0 += chunk) {
+    const int64_t ns = std::min(chunk, g.n - s0);
+    const T* dys = dy + s0 * P * g.oc;
+    im2col_nhwc_cpu(g, x + s0 * g.h * g.w * g.c, ns, col);
+    gemm_cpu<T>(true, false, K, g.oc, ns * P, T(1), col, dys, T(1), dkernel);
+    if (dx) {
+      gemm_cpu<T>(false, true, ns * P, K, g.oc, T(1), dys, kernel, T(0), dcol);
+      col2im_nhwc_cpu(g, dcol, ns, dx + s0 * g.h * g.w * g.c);
+    }
+  }
+}
+
+#define DPT_INSTANTIATE(T)                                                                               \
+  template void im2col_nhwc_cpu<T>(const Conv2dGeom&, const T*, int64_t, T*);                            \
+  template void col2im_nhwc_cpu<T>(const Conv2dGeom&, const T*, int64_t, T*);                            \
+  template void conv2d_forward_cpu<T>(const Conv2dGeom&, const T*, const T*, const T*, T*, T*, int64_t); \
+  template void conv2d_backward_cpu<T>(const Conv2dGeom&, const T*, const T*, const T*, T*, T*, T*, T*, int64_t);
+DPT_INSTANTIATE(float)
+DPT_INSTANTIATE(double)
+#undef DPT_INSTANTIATE
+
+}  // namespace dpt::kernels

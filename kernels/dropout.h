@@ -1,0 +1,17 @@
+// Dropout on (rows, cols): element (r, c) is kept when uniform_at(seed, epoch, step,
+// (row_offset + r) * cols + c) >= rate. Backward applies the same mask to dy.
+#pragma once
+#include <cstdint>
+#include "kernels/random_math.h"
+
+namespace dpt::kernels {
+
+struct DropoutKey {
+  uint64_t seed;
+  int64_t epoch, step, row_offset;
+};
+
+template <typename T>
+void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key);
+
+}  // namespace dpt::kernels

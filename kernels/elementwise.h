@@ -1,0 +1,17 @@
+// Small elementwise helpers on (rows, cols) arrays: bias add, bias gradient, fills and copies.
+#pragma once
+#include <cstdint>
+
+namespace dpt::kernels {
+
+// y[r, c] += bias[c]
+template <typename T>
+void bias_add_cpu(T* y, const T* bias, int64_t rows, int64_t cols);
+// db[c] += sum_r dy[r, c]
+template <typename T>
+void bias_grad_cpu(const T* dy, T* db, int64_t rows, int64_t cols);
+// Sum of squares and finiteness of an array (replica checksums, NaN checks).
+template <typename T>
+bool all_finite_cpu(const T* x, int64_t n);
+
+}  // namespace dpt::kernels

@@ -1,0 +1,35 @@
+// CPU GEMM through OpenBLAS's cblas (row-major), float and double.
+#include "kernels/gemm.h"
+#include <cblas.h>
+#include <omp.h>
+
+namespace dpt::kernels {
+
+template <>
+void gemm_cpu<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                     const float* B, float beta, float* C) {
+  if (M == 0 || N == 0) return;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)(ta ? M : K), B,
+              (blasint)(tb ? K : N), beta, C, (blasint)N);
+}
+
+template <>
+void gemm_cpu<double>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                      const double* B, double beta, double* C) {
+  if (M == 0 || N == 0) return;
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)(ta ? M : K), B,
+              (blasint)(tb ? K : N), beta, C, (blasint)N);
+}
+
+void set_cpu_threads(int threads) {
+  if (threads < 1) threads = 1;
+  // The OpenMP build of OpenBLAS sizes its team from the caller's omp_get_max_threads().
+  omp_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+}
+
+int cpu_thread_count() { return omp_get_max_threads(); }
+
+}  // namespace dpt::kernels

@@ -1,0 +1,21 @@
+// Losses and accuracy on (rows, cols) predictions. Targets: (rows, cols) for categorical, binary
+// and MSE; (rows, 1) class indices for sparse categorical.
+#pragma once
+#include <cstdint>
+#include "kernels/loss_math.h"
+
+namespace dpt::kernels {
+
+// Returns the sum over rows of the per-sample losses. When grad is given, writes
+// scale * d(sum of losses)/d(pred); with fused = true, the gradient is taken with respect to the
+// last layer's pre-activation instead (softmax for the cross-entropies, sigmoid for binary),
+// the numerically stable (p - y) form.
+template <typename T>
+double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64_t rows, int64_t cols, T scale,
+                T* grad);
+
+// Sum over rows of per-sample accuracy (0/1, or a fraction of columns for binary).
+template <typename T>
+double accuracy_sum_cpu(AccuracyKind kind, const T* pred, const T* target, int64_t rows, int64_t cols);
+
+}  // namespace dpt::kernels

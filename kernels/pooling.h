@@ -1,0 +1,30 @@
+// 2-D max and average pooling in NHWC, TensorFlow's padding rules; global average pooling.
+#pragma once
+#include <cstdint>
+
+namespace dpt::kernels {
+
+struct Pool2dGeom {
+  int64_t n = 0, h = 0, w = 0, c = 0;
+  int64_t ph = 2, pw = 2, sh = 2, sw = 2;
+  int64_t pad_top = 0, pad_left = 0;
+  int64_t oh = 0, ow = 0;
+};
+
+// Max pooling ignores padded cells; its gradient goes to the first maximum in scan order.
+template <typename T>
+void max_pool_forward_cpu(const Pool2dGeom& g, const T* x, T* y);
+template <typename T>
+void max_pool_backward_cpu(const Pool2dGeom& g, const T* x, const T* y, const T* dy, T* dx);
+// Average pooling divides by the number of real (unpadded) cells, as TF does with 'same'.
+template <typename T>
+void avg_pool_forward_cpu(const Pool2dGeom& g, const T* x, T* y);
+template <typename T>
+void avg_pool_backward_cpu(const Pool2dGeom& g, const T* dy, T* dx);
+// x: (N, HW, C) -> y: (N, C)
+template <typename T>
+void global_avg_pool_forward_cpu(const T* x, T* y, int64_t n, int64_t hw, int64_t c);
+template <typename T>
+void global_avg_pool_backward_cpu(const T* dy, T* dx, int64_t n, int64_t hw, int64_t c);
+
+}  // namespace dpt::kernels

@@ -1,0 +1,136 @@
+// CPU pooling loops (NHWC: the channel loop is innermost and contiguous).
+#include "kernels/pooling.h"
+#include <algorithm>
+#include <limits>
+
+namespace dpt::kernels {
+
+namespace {
+struct Window {
+  int64_t y0, y1, x0, x1;  // clipped to the input
+};
+inline Window window(const Pool2dGeom& g, int64_t oy, int64_t ox) {
+  int64_t y0 = oy * g.sh - g.pad_top, x0 = ox * g.sw - g.pad_left;
+  return {std::max<int64_t>(y0, 0), std::min(y0 + g.ph, g.h), std::max<int64_t>(x0, 0), std::min(x0 + g.pw, g.w)};
+}
+}  // namespace
+
+template <typename T>
+void max_pool_forward_cpu(const Pool2dGeom& g, const T* x, T* y) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t s = 0; s < g.n; ++s) {
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      const T* xs = x + s * g.h * g.w * g.c;
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        T* yo = y + ((s * g.oh + oy) * g.ow + ox) * g.c;
+        std::fill(yo, yo + g.c, -std::numeric_limits<T>::infinity());
+        Window wd = window(g, oy, ox);
+        for (int64_t iy = wd.y0; iy < wd.y1; ++iy)
+          for (int64_t ix = wd.x0; ix < wd.x1; ++ix) {
+            const T* xi = xs + (iy * g.w + ix) * g.c;
+            for (int64_t c = 0; c < g.c; ++c) yo[c] = std::max(yo[c], xi[c]);
+          }
+      }
+    }
+  }
+}
+
+template <typename T>
+void max_pool_backward_cpu(const Pool2dGeom& g, const T* x, const T* y, const T* dy, T* dx) {
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < g.n; ++s) {
+    const T* xs = x + s * g.h * g.w * g.c;
+    T* dxs = dx + s * g.h * g.w * g.c;
+    std::fill(dxs, dxs + g.h * g.w * g.c, T(0));
+    for (int64_t oy = 0; oy < g.oh; ++oy)
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const int64_t o = ((s * g.oh + oy) * g.ow + ox) * g.c;
+        Window wd = window(g, oy, ox);
+        for (int64_t c = 0; c < g.c; ++c) {
+          bool done = false;
+          for (int64_t iy = wd.y0; iy < wd.y1 && !done; ++iy)
+            for (int64_t ix = wd.x0; ix < wd.x1; ++ix) {
+              const int64_t i = (iy * g.w + ix) * g.c + c;
+              if (xs[i] == y[o + c]) {
+                dxs[i] += dy[o + c];
+                done = true;
+                break;
+              }
+            }
+        }
+      }
+  }
+}
+
+template <typename T>
+void avg_pool_forward_cpu(const Pool2dGeom& g, const T* x, T* y) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t s = 0; s < g.n; ++s) {
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      const T* xs = x + s * g.h * g.w * g.c;
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        T* yo = y + ((s * g.oh + oy) * g.ow + ox) * g.c;
+        std::fill(yo, yo + g.c, T(0));
+        Window wd = window(g, oy, ox);
+        for (int64_t iy = wd.y0; iy < wd.y1; ++iy)
+          for (int64_t ix = wd.x0; ix < wd.x1; ++ix) {
+            const T* xi = xs + (iy * g.w + ix) * g.c;
+            for (int64_t c = 0; c < g.c; ++c) yo[c] += xi[c];
+          }
+        const T inv = T(1) / T((wd.y1 - wd.y0) * (wd.x1 - wd.x0));
+        for (int64_t c = 0; c < g.c; ++c) yo[c] *= inv;
+      }
+    }
+  }
+}
+
+template <typename T>
+void avg_pool_backward_cpu(const Pool2dGeom& g, const T* dy, T* dx) {
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < g.n; ++s) {
+    T* dxs = dx + s * g.h * g.w * g.c;
+    std::fill(dxs, dxs + g.h * g.w * g.c, T(0));
+    for (int64_t oy = 0; oy < g.oh; ++oy)
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const T* dyo = dy + ((s * g.oh + oy) * g.ow + ox) * g.c;
+        Window wd = window(g, oy, ox);
+        const T inv = T(1) / T((wd.y1 - wd.y0) * (wd.x1 - wd.x0));
+        for (int64_t iy = wd.y0; iy < wd.y1; ++iy)
+          for (int64_t ix = wd.x0; ix < wd.x1; ++ix) {
+            T* d = dxs + (iy * g.w + ix) * g.c;
+            for (int64_t c = 0; c < g.c; ++c) d[c] += dyo[c] * inv;
+          }
+      }
+  }
+}
+
+template <typename T>
+void global_avg_pool_forward_cpu(const T* x, T* y, int64_t n, int64_t hw, int64_t c) {
+  for (int64_t s = 0; s < n; ++s) {
+    T* ys = y + s * c;
+    std::fill(ys, ys + c, T(0));
+    for (int64_t p = 0; p < hw; ++p)
+      for (int64_t k = 0; k < c; ++k) ys[k] += x[(s * hw + p) * c + k];
+    for (int64_t k = 0; k < c; ++k) ys[k] /= T(hw);
+  }
+}
+
+template <typename T>
+void global_avg_pool_backward_cpu(const T* dy, T* dx, int64_t n, int64_t hw, int64_t c) {
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t p = 0; p < hw; ++p)
+      for (int64_t k = 0; k < c; ++k) dx[(s * hw + p) * c + k] = dy[s * c + k] / T(hw);
+}
+
+#define DPT_INSTANTIATE(T)                                                                    \
+  template void max_pool_forward_cpu<T>(const Pool2dGeom&, const T*, T*);                     \
+  template void max_pool_backward_cpu<T>(const Pool2dGeom&, const T*, const T*, const T*, T*); \
+  template void avg_pool_forward_cpu<T>(const Pool2dGeom&, const T*, T*);                     \
+  template void avg_pool_backward_cpu<T>(const Pool2dGeom&, const T*, T*);                    \
+  template void global_avg_pool_forward_cpu<T>(const T*, T*, int64_t, int64_t, int64_t);      \
+  template void global_avg_pool_backward_cpu<T>(const T*, T*, int64_t, int64_t, int64_t);
+DPT_INSTANTIATE(float)
+DPT_INSTANTIATE(double)
+#undef DPT_INSTANTIATE
+
+}  // namespace dpt::kernels
