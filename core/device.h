@@ -16,6 +16,8 @@ struct Device {
   bool is_cuda() const { return kind == DeviceKind::cuda; }
   bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
   bool operator!=(const Device& o) const { return !(*this == o); }
+  // CPU replicas all share host memory; a GPU's memory is its own.
+  bool same_memory(const Device& o) const { return kind == o.kind && (is_cpu() || index == o.index); }
   std::string str() const { return (is_cpu() ? "cpu:" : "cuda:") + std::to_string(index); }
 };
 

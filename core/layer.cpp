@@ -48,7 +48,7 @@ void Layer::forward(Context& ctx, const Tensor& x, Tensor& y, bool training) {
   check_shape(*this, "input", x, in_);
   check_shape(*this, "output", y, out_);
   DPT_CHECK(x.dim(0) == y.dim(0), "layer '" << name_ << "': batch of input and output differ");
-  DPT_CHECK(x.device() == ctx.device && y.device() == ctx.device,
+  DPT_CHECK(x.device().same_memory(ctx.device) && y.device().same_memory(ctx.device),
             "layer '" << name_ << "': tensors on " << x.device().str() << " but the replica runs on " << ctx.device.str());
   if (ctx.device.is_cpu())
     forward_cpu(ctx, x, y, training);

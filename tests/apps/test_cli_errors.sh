@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Bad input gets one clear line and a non-zero exit (never a crash): each case checks the exit
+# status is 1..2 (not a signal) and that stderr holds the expected words.
+set -uo pipefail
+bin="$1"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fails=0
+expect() {  # expect "words" args...
+  local words="$1"; shift
+  "$bin" "$@" > "$dir/out" 2> "$dir/err"
+  local rc=$?
+  if [ $rc -eq 0 ] || [ $rc -gt 2 ] || [ "$(wc -l < "$dir/err")" -ne 1 ]; then
+    echo "FAIL (exit $rc): dptrain $*"; cat "$dir/err"; fails=$((fails+1)); return
+  fi
+  if ! grep -qF -- "$words" "$dir/err"; then
+    echo "FAIL (message): dptrain $* -> $(cat "$dir/err")  [wanted: $words]"; fails=$((fails+1)); return
+  fi
+  echo "ok: dptrain $* -> $(head -1 "$dir/err")"
+}
+expect "unknown model preset 'vgg' (available: digits-mlp, digits-cnn" train --model vgg
+expect "--optimizer: adagrad not in {sgd,rmsprop,adam}" train --optimizer adagrad
+expect "unknown loss 'hinge'" train --loss hinge
+expect "unknown subcommand 'frobnicate' (available: train, evaluate, predict, summary, models, devices, bench)" frobnicate
+expect "--batch-size: must be > 0, got 0" train --batch-size 0
+expect "--lr: must be > 0, got -0.1" train --lr=-0.1
+expect "--lr: must be > 0, got 0" train --lr 0
+expect "--validation-split: must be in [0, 1), got 1" train --validation-split 1
+expect "--epochs: must be > 0, got 0" train --epochs 0
+expect "no MNIST files in '$dir/missing'" train --model mnist-mlp --data "mnist:$dir/missing"
+head -c 5000 /dev/urandom > "$dir/data_batch_1.bin"
+expect "data_batch_1.bin' is truncated or not a CIFAR-10 binary batch" train --model cifar10-cnn --data "cifar10:$dir"
+expect "training samples have shape (32, 32, 3) but model 'digits-cnn' expects inputs of shape (8, 8, 1)" \
+  train --data synthetic:32,32,3:10:64 --epochs 1
+expect "training labels span 12 classes but model 'digits-cnn' outputs 10" train --data synthetic:8,8,1:12:64 --epochs 1
+expect "cannot write weights '/nonexistent/dir/w.h5': folder '/nonexistent/dir' does not exist" \
+  train --save-weights /nonexistent/dir/w.h5
+expect "unknown data spec 'imagenet'" train --data imagenet
+expect "does not exist" evaluate --weights "$dir/none.h5"
+# A NaN loss stops training with the epoch and step; the weights saved before are kept.
+"$bin" train --epochs 1 --save-weights "$dir/keep.h5" --verbose 0 > /dev/null
+before=$(md5sum < "$dir/keep.h5")
+# finite samples so large that the activations overflow (written as .npy without numpy)
+python3 - "$dir" <<'PY'
+import struct, sys
+def npy(path, descr, shape, fmt, values):
+    h = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (descr, ",".join(map(str, shape)) + ("," if len(shape) == 1 else ""))
+    h += " " * (63 - (10 + len(h)) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + struct.pack("<%d%s" % (len(values), fmt), *values))
+npy(sys.argv[1] + "/huge_x.npy", "<f4", (16, 8, 8, 1), "f", [3e38] * 1024)
+npy(sys.argv[1] + "/huge_y.npy", "<i8", (16,), "q", [i % 10 for i in range(16)])
+PY
+expect "loss became NaN at epoch 2, step 1; training stopped" \
+  train --data "npy:$dir/huge_x.npy,$dir/huge_y.npy" --validation-split 0 --epochs 3 --batch-size 8 --save-weights "$dir/keep.h5" --verbose 0
+[ "$(md5sum < "$dir/keep.h5")" = "$before" ] || { echo "FAIL: saved weights changed after a failed run"; fails=$((fails+1)); }
+if [ $fails -ne 0 ]; then echo "$fails failures"; exit 1; fi
+echo "PASS"

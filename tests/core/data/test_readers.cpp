@@ -1,0 +1,189 @@
+// Every reader on small files written here in that format, and on truncated/corrupt ones.
+#include <catch2/catch.hpp>
+#include <hdf5.h>
+#include <zlib.h>
+#include <cstdio>
+#include <fstream>
+#include "core/data/digits.h"
+#include "core/data/npy.h"
+#include "core/data/readers.h"
+#include "core/data/spec.h"
+#include "test_util.h"
+
+using namespace dpt;
+using Catch::Contains;
+
+namespace {
+void write_bytes(const std::string& path, const std::vector<unsigned char>& b) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+}
+void put_be32(std::vector<unsigned char>& b, uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) b.push_back((unsigned char)(v >> s));
+}
+// Minimal .npy writer for integer labels (write_npy covers float32).
+void write_npy_i64(const std::string& path, const std::vector<int64_t>& v) {
+  std::string h = "{'descr': '<i8', 'fortran_order': False, 'shape': (" + std::to_string(v.size()) + ",), }";
+  h += std::string(63 - (10 + h.size()) % 64, ' ') + "\n";
+  std::ofstream f(path, std::ios::binary);
+  f.write("\x93NUMPY\x01\x00", 8);
+  const char hl[2] = {char(h.size() & 0xff), char(h.size() >> 8)};
+  f.write(hl, 2);
+  f.write(h.data(), std::streamsize(h.size()));
+  f.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * 8));
+}
+}  // namespace
+
+TEST_CASE("embedded digits: 1797 samples, scikit-learn's class counts, pixels in [0, 1]", "[data]") {
+  Dataset d = load_digits();
+  REQUIRE(d.size() == 1797);
+  CHECK(d.sample_shape == Shape{8, 8, 1});
+  std::vector<int> counts(10, 0);
+  for (float y : d.y) counts[size_t(y)]++;
+  CHECK(counts == std::vector<int>{178, 182, 177, 183, 181, 182, 181, 179, 174, 180});
+  CHECK(*std::max_element(d.x.begin(), d.x.end()) == 1.f);
+  CHECK(*std::min_element(d.x.begin(), d.x.end()) == 0.f);
+  CHECK(d.y[0] == 0.f);
+  CHECK(d.y[1] == 1.f);
+  CHECK(d.x[2] == 5.f / 16.f);  // digits.data[0][2] == 5
+}
+
+TEST_CASE("validation split takes the last fraction, as Keras", "[data]") {
+  Dataset d = make_synthetic({2}, 3, 10, 1);
+  const float first_val = d.x[8 * 2];
+  Dataset val;
+  split_validation(d, 0.2, &val);
+  CHECK(d.size() == 8);
+  CHECK(val.size() == 2);
+  CHECK(val.x[0] == first_val);
+  CHECK_THROWS_WITH(split_validation(d, 1.0, &val), "validation split must be in [0, 1), got 1");
+}
+
+TEST_CASE("CIFAR-10 binary: CHW planes become HWC, truncated files are errors", "[data][cifar]") {
+  const std::string dir = test::temp_dir("cifar");
+  std::vector<unsigned char> rec(2 * 3073);
+  for (int r = 0; r < 2; ++r) {
+    rec[r * 3073] = (unsigned char)(r + 3);
+    for (int i = 0; i < 3072; ++i) rec[r * 3073 + 1 + i] = (unsigned char)((i / 1024) * 100 + i % 7);
+  }
+  write_bytes(dir + "/data_batch_1.bin", rec);
+  write_bytes(dir + "/test_batch.bin", std::vector<unsigned char>(rec.begin(), rec.begin() + 3073));
+  DataSplits s = load_cifar10(dir);
+  REQUIRE(s.train.size() == 2);
+  REQUIRE(s.test);
+  CHECK(s.test->size() == 1);
+  CHECK(s.train.sample_shape == Shape{32, 32, 3});
+  CHECK(s.train.y == std::vector<float>{3, 4});
+  // pixel 1 (row 0, col 1): R = 0*100 + 1, G = 100 + (1025 % 7), B = 200 + (2049 % 7)
+  CHECK(s.train.x[3 + 0] == Catch::Detail::Approx(1 / 255.0));
+  CHECK(s.train.x[3 + 1] == Catch::Detail::Approx((100 + 1025 % 7) / 255.0));
+  CHECK(s.train.x[3 + 2] == Catch::Detail::Approx((200 + 2049 % 7) / 255.0));
+  write_bytes(dir + "/data_batch_2.bin", std::vector<unsigned char>(rec.begin(), rec.begin() + 4000));
+  CHECK_THROWS_WITH(load_cifar10(dir), Contains("data_batch_2.bin' is truncated or not a CIFAR-10 binary batch"));
+  CHECK_THROWS_WITH(load_cifar10(dir + "/nothing"), Contains("no CIFAR-10 binary files in"));
+}
+
+TEST_CASE("MNIST IDX, plain and gzip; bad magic and truncation are errors", "[data][mnist]") {
+  const std::string dir = test::temp_dir("mnist");
+  std::vector<unsigned char> img, lab;
+  put_be32(img, 2051), put_be32(img, 3), put_be32(img, 2), put_be32(img, 2);
+  for (int i = 0; i < 12; ++i) img.push_back((unsigned char)(i * 20));
+  put_be32(lab, 2049), put_be32(lab, 3);
+  lab.insert(lab.end(), {7, 0, 9});
+  write_bytes(dir + "/train-images-idx3-ubyte", img);
+  gzFile gz = gzopen((dir + "/train-labels-idx1-ubyte.gz").c_str(), "wb");
+  gzwrite(gz, lab.data(), unsigned(lab.size()));
+  gzclose(gz);
+  DataSplits s = load_mnist(dir);
+  REQUIRE(s.train.size() == 3);
+  CHECK(s.train.sample_shape == Shape{2, 2, 1});
+  CHECK(s.train.y == std::vector<float>{7, 0, 9});
+  CHECK(s.train.x[5] == Catch::Detail::Approx(100 / 255.0));
+  CHECK_FALSE(s.test);
+  img.resize(20);  // truncated pixel data
+  write_bytes(dir + "/train-images-idx3-ubyte", img);
+  CHECK_THROWS_WITH(load_mnist(dir), Contains("train-images-idx3-ubyte' is truncated"));
+  img[3] = 0;  // bad magic
+  write_bytes(dir + "/train-images-idx3-ubyte", img);
+  CHECK_THROWS_WITH(load_mnist(dir), Contains("is not an IDX image file (magic 2051 expected)"));
+  write_bytes(dir + "/train-labels-idx1-ubyte.gz", {0x1f, 0x8b, 8, 0, 0, 0});  // a torn gzip stream
+  CHECK_THROWS(load_mnist(dir));
+}
+
+TEST_CASE("HDF5 x/y datasets, uint8 scaled, selectable names, errors", "[data][hdf5]") {
+  const std::string dir = test::temp_dir("h5");
+  const std::string path = dir + "/d.h5";
+  {
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t xd[4] = {3, 2, 2, 1}, yd[1] = {3};
+    unsigned char x[12];
+    for (int i = 0; i < 12; ++i) x[i] = (unsigned char)(i * 10);
+    int64_t y[3] = {2, 0, 1};
+    hid_t sx = H5Screate_simple(4, xd, nullptr), sy = H5Screate_simple(1, yd, nullptr);
+    for (const char* n : {"x", "images"}) {
+      hid_t ds = H5Dcreate2(f, n, H5T_STD_U8LE, sx, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      H5Dwrite(ds, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+      H5Dclose(ds);
+    }
+    for (const char* n : {"y", "labels"}) {
+      hid_t ds = H5Dcreate2(f, n, H5T_STD_I64LE, sy, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, y);
+      H5Dclose(ds);
+    }
+    H5Sclose(sx), H5Sclose(sy), H5Fclose(f);
+  }
+  Dataset d = load_hdf5_dataset(path);
+  CHECK(d.size() == 3);
+  CHECK(d.sample_shape == Shape{2, 2, 1});
+  CHECK(d.x[11] == Catch::Detail::Approx(110 / 255.0));
+  CHECK(d.y == std::vector<float>{2, 0, 1});
+  CHECK(d.num_classes == 3);
+  DataSplits s = load_data_spec("h5:" + path + ":images,labels", 0);
+  CHECK(s.train.size() == 3);
+  CHECK_THROWS_WITH(load_hdf5_dataset(path, "pixels", "y"), Contains("has no dataset 'pixels'"));
+  write_bytes(dir + "/bad.h5", {1, 2, 3, 4});
+  CHECK_THROWS_WITH(load_hdf5_dataset(dir + "/bad.h5"), Contains("is not an HDF5 file"));
+}
+
+TEST_CASE(".npy pairs: float32 samples, integer or one-hot labels, truncation", "[data][npy]") {
+  const std::string dir = test::temp_dir("npy");
+  std::vector<float> x{0.f, 0.5f, 1.f, 0.25f, 0.75f, 0.1f};
+  write_npy(dir + "/x.npy", {3, 2}, x.data());
+  write_npy_i64(dir + "/y.npy", {1, 0, 4});
+  Dataset d = load_npy_dataset(dir + "/x.npy", dir + "/y.npy");
+  CHECK(d.sample_shape == Shape{2});
+  CHECK(d.x == x);
+  CHECK(d.y == std::vector<float>{1, 0, 4});
+  CHECK(d.num_classes == 5);
+  std::vector<float> oh{0, 1, 1, 0, 0, 1};
+  write_npy(dir + "/yoh.npy", {3, 2}, oh.data());
+  Dataset o = load_npy_dataset(dir + "/x.npy", dir + "/yoh.npy");
+  CHECK_FALSE(o.y_is_index);
+  CHECK(o.y_dim == 2);
+  NpyArray back = read_npy(dir + "/x.npy");
+  CHECK(back.shape == Shape{3, 2});
+  CHECK(back.dtype == "f4");
+  // Truncate the data part.
+  std::ifstream in(dir + "/x.npy", std::ios::binary);
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  bytes.resize(bytes.size() - 5);
+  write_bytes(dir + "/short.npy", bytes);
+  CHECK_THROWS_WITH(read_npy(dir + "/short.npy"), Contains("short.npy' is truncated"));
+  write_bytes(dir + "/junk.npy", {'h', 'e', 'l', 'l', 'o', 0, 0, 0, 0, 0});
+  CHECK_THROWS_WITH(read_npy(dir + "/junk.npy"), Contains("is not a NumPy .npy file"));
+  CHECK_THROWS_WITH(load_npy_dataset(dir + "/x.npy", dir + "/missing.npy"), Contains("cannot open"));
+}
+
+TEST_CASE("data specs: synthetic, errors with the expected forms, labels out of range", "[data][spec]") {
+  DataSplits s = load_data_spec("synthetic:4,4,3:5:20", 7);
+  CHECK(s.train.size() == 20);
+  CHECK(s.train.sample_shape == Shape{4, 4, 3});
+  CHECK(s.train.num_classes == 5);
+  CHECK_THROWS_WITH(load_data_spec("imagenet:/data", 0),
+                    "unknown data spec 'imagenet:/data' (expected digits | synthetic:H,W,C:CLASSES:N | cifar10:DIR | "
+                    "mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE,YFILE)");
+  CHECK_THROWS_WITH(load_data_spec("synthetic:4,x,3:5:20", 0), Contains("'x' is not a positive whole number"));
+  Dataset d = make_synthetic({2}, 3, 4, 1);
+  d.y[2] = 3;
+  CHECK_THROWS_WITH(d.validate("mydata"), "mydata: label 3 of sample 2 is outside the 3 classes [0, 2]");
+}

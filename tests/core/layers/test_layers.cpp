@@ -1,0 +1,220 @@
+// Layers through the Layer/Sequential API (float): hand-computed forwards, Keras names and shapes,
+// BatchNormalization's two modes, dropout's split-independence, and a whole-model gradient check.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include "core/layers/activation.h"
+#include "core/layers/batch_norm.h"
+#include "core/layers/conv2d.h"
+#include "core/layers/dense.h"
+#include "core/layers/dropout.h"
+#include "core/layers/flatten.h"
+#include "core/layers/pooling.h"
+#include "core/losses.h"
+#include "core/sequential.h"
+#include "test_util.h"
+
+using namespace dpt;
+
+namespace {
+Tensor make(Shape s, const std::vector<float>& v) {
+  Tensor t(std::move(s));
+  std::copy(v.begin(), v.end(), t.data());
+  return t;
+}
+}  // namespace
+
+TEST_CASE("Dense forward by hand with bias and relu", "[layers]") {
+  Dense d(2, Activation::relu);
+  d.set_name("dense");
+  d.build({3});
+  std::vector<float> kernel{1, -1, 2, 0, 0, 1}, bias{0.5f, -10.f}, gk(6), gb(2);
+  d.bind({kernel.data(), bias.data()}, {gk.data(), gb.data()});
+  Tensor x = make({2, 3}, {1, 2, 3, 0, 1, 0});
+  Tensor y({2, 2});
+  Context ctx;
+  d.forward(ctx, x, y, true);
+  // row0: [1+4+0, -1+0+3] + bias = [5.5, -8] -> relu [5.5, 0]; row1: [2, 0] + bias -> [2.5, 0]
+  CHECK(std::vector<float>(y.data(), y.data() + 4) == std::vector<float>{5.5f, 0.f, 2.5f, 0.f});
+  Tensor bad({2, 4});
+  CHECK_THROWS_WITH(d.forward(ctx, bad, y, true), "layer 'dense' expects input of shape (batch, 3,) but got (2, 4)");
+}
+
+TEST_CASE("Keras layer names, output shapes, parameter shapes and summary", "[layers][sequential]") {
+  Sequential m("net");
+  Conv2DConfig c;
+  c.filters = 8;
+  c.kh = c.kw = 3;
+  c.same = true;
+  m.add(std::make_unique<Conv2D>(c));
+  c.same = false;
+  c.sh = c.sw = 2;
+  m.add(std::make_unique<Conv2D>(c));
+  m.add(MaxPooling2D());
+  m.add(std::make_unique<BatchNormalization>());
+  m.add(std::make_unique<GlobalAveragePooling2D>());
+  m.add(std::make_unique<Dense>(4, Activation::tanh));
+  m.add(std::make_unique<Dropout>(0.5));
+  m.add(std::make_unique<Dense>(3));
+  m.add(std::make_unique<ActivationLayer>(Activation::softmax));
+  m.build({11, 11, 2}, 1);
+  std::vector<std::string> names;
+  for (auto& l : m.layers()) names.push_back(l->name());
+  CHECK(names == std::vector<std::string>{"conv2d", "conv2d_1", "max_pooling2d", "batch_normalization",
+                                          "global_average_pooling2d", "dense", "dropout", "dense_1", "activation"});
+  CHECK(m.layers()[0]->output_shape() == Shape{11, 11, 8});
+  CHECK(m.layers()[1]->output_shape() == Shape{5, 5, 8});  // floor((11-3)/2)+1
+  CHECK(m.layers()[2]->output_shape() == Shape{2, 2, 8});
+  CHECK(m.layers()[4]->output_shape() == Shape{8});
+  CHECK(m.output_shape() == Shape{3});
+  CHECK(m.weights()[0].keras_name() == "conv2d/kernel:0");
+  CHECK(m.weights()[0].spec.shape == Shape{3, 3, 2, 8});
+  // 3*3*2*8+8 + 3*3*8*8+8 + 4*8 (BN) + 8*4+4 + 4*3+3
+  CHECK(m.num_params() == 152 + 584 + 32 + 36 + 15);
+  CHECK(m.num_trainable() == m.num_params() - 16);  // moving_mean and moving_variance
+  // Trainable weights first in the arena; BN's moving statistics after them, without gradients.
+  for (auto& w : m.weights()) {
+    if (w.spec.trainable)
+      CHECK((w.offset < m.num_trainable() && w.grad != nullptr));
+    else
+      CHECK((w.offset >= m.num_trainable() && w.grad == nullptr));
+  }
+  const std::string s = m.summary();
+  CHECK(s.find("conv2d_1 (Conv2D)") != std::string::npos);
+  CHECK(s.find("(None, 5, 5, 8)") != std::string::npos);
+  CHECK(s.find("Total params: 819") != std::string::npos);
+  CHECK(s.find("Non-trainable params: 16") != std::string::npos);
+}
+
+TEST_CASE("glorot_uniform kernels within Keras's limit, zero biases, BN ones/zeros", "[layers][init]") {
+  Sequential m;
+  m.add(std::make_unique<Dense>(30));
+  m.add(std::make_unique<BatchNormalization>());
+  m.build({20}, 5);
+  const double limit = std::sqrt(6.0 / (20 + 30));
+  const auto& k = m.weights()[0];
+  double mx = 0, sum = 0;
+  for (int i = 0; i < 600; ++i) {
+    mx = std::max(mx, double(std::abs(k.data[i])));
+    sum += k.data[i];
+  }
+  CHECK(mx <= limit);
+  CHECK(mx > 0.9 * limit);
+  CHECK(std::abs(sum / 600) < 0.05);
+  for (int i = 0; i < 30; ++i) {
+    CHECK(m.weights()[1].data[i] == 0.f);  // bias
+    CHECK(m.weights()[2].data[i] == 1.f);  // gamma
+    CHECK(m.weights()[5].data[i] == 1.f);  // moving_variance
+  }
+}
+
+TEST_CASE("BatchNormalization: batch statistics in training, moving statistics at inference", "[layers][bn]") {
+  BatchNormalization bn;
+  bn.set_name("bn");
+  bn.build({1});
+  bn.prepare(2);
+  std::vector<float> gamma{2}, beta{1}, mmean{0}, mvar{1}, gg{0}, gb{0};
+  bn.bind({gamma.data(), beta.data(), mmean.data(), mvar.data()}, {gg.data(), gb.data(), nullptr, nullptr});
+  Tensor x = make({2, 1}, {1, 3});  // mean 2, biased variance 1
+  Tensor y({2, 1});
+  Context ctx;
+  bn.forward(ctx, x, y, true);
+  const float s = float(1 / std::sqrt(1 + 1e-3));
+  CHECK(y.data()[0] == Catch::Detail::Approx(2 * -1 * s + 1));
+  CHECK(y.data()[1] == Catch::Detail::Approx(2 * 1 * s + 1));
+  CHECK(mmean[0] == Catch::Detail::Approx(0.02));  // 0 * 0.99 + 2 * 0.01
+  CHECK(mvar[0] == Catch::Detail::Approx(1.0));    // 1 * 0.99 + 1 * 0.01
+  mmean[0] = 1;
+  mvar[0] = 4;
+  bn.forward(ctx, x, y, false);
+  CHECK(y.data()[0] == Catch::Detail::Approx(2 * (1 - 1) / std::sqrt(4 + 1e-3) + 1));
+  CHECK(y.data()[1] == Catch::Detail::Approx(2 * (3 - 1) / std::sqrt(4 + 1e-3) + 1));
+  CHECK(mmean[0] == 1.f);  // inference leaves the moving statistics alone
+}
+
+TEST_CASE("Dropout: inverted scaling, identity at inference, masks independent of the batch split", "[layers][dropout]") {
+  Dropout d(0.25);
+  d.set_name("dropout");
+  d.build({50});
+  const auto xv = test::random_vecf(8 * 50, 3, 0.5f, 1.5f);
+  Tensor x = make({8, 50}, xv), y({8, 50});
+  Context ctx;
+  ctx.key = {42, 1, 3, 0};
+  d.forward(ctx, x, y, false);
+  CHECK(std::equal(xv.begin(), xv.end(), y.data()));
+  d.forward(ctx, x, y, true);
+  int dropped = 0;
+  for (int i = 0; i < 400; ++i) {
+    if (y.data()[i] == 0.f)
+      ++dropped;
+    else
+      CHECK(y.data()[i] == Catch::Detail::Approx(xv[i] / 0.75f));
+  }
+  CHECK(dropped > 60);
+  CHECK(dropped < 140);
+  // The same global rows in two slices (rows 0..2 and 3..7) get the same masks.
+  Tensor y1({3, 50}), y2({5, 50});
+  Tensor x1 = x.rows(0, 3), x2 = x.rows(3, 5);
+  ctx.key.row_offset = 0;
+  d.forward(ctx, x1, y1, true);
+  ctx.key.row_offset = 3;
+  d.forward(ctx, x2, y2, true);
+  CHECK(std::equal(y1.data(), y1.data() + 150, y.data()));
+  CHECK(std::equal(y2.data(), y2.data() + 250, y.data() + 150));
+  CHECK_THROWS_WITH(Dropout(1.0), "Dropout rate must be in [0, 1), got 1");
+}
+
+TEST_CASE("bad layer configurations are clear errors", "[layers]") {
+  CHECK_THROWS_WITH(Dense(0), "Dense units must be >= 1, got 0");
+  CHECK_THROWS_WITH(activation_from_name("gelu"),
+                    "unknown activation 'gelu' (supported: linear, relu, sigmoid, tanh, softmax)");
+  Sequential m("tiny");
+  Conv2DConfig c;
+  c.kh = c.kw = 5;
+  m.add(std::make_unique<Conv2D>(c));
+  CHECK_THROWS_WITH(m.build({3, 3, 1}, 0),
+                    Catch::Contains("would produce an empty output (-1, -1, 1) from input (3, 3, 1)") ||
+                        Catch::Contains("would produce an empty output (0, 0, 1) from input (3, 3, 1)"));
+}
+
+TEST_CASE("whole-model gradients (float) match finite differences of the loss", "[layers][grad][sequential]") {
+  Sequential m("gradnet");
+  Conv2DConfig c;
+  c.filters = 3;
+  c.kh = c.kw = 2;
+  c.same = true;
+  c.activation = Activation::tanh;
+  m.add(std::make_unique<Conv2D>(c));
+  m.add(std::make_unique<BatchNormalization>());
+  m.add(AveragePooling2D());
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Dense>(5, Activation::sigmoid));
+  m.add(std::make_unique<Dense>(4, Activation::softmax));
+  m.build({4, 4, 2}, 9);
+  m.prepare(3);
+  m.set_fused_output_grad(true);
+  const auto xv = test::random_vecf(3 * 32, 1);
+  Tensor x = make({3, 4, 4, 2}, xv);
+  Tensor t = make({3, 1}, {0, 3, 1});
+  Context ctx;
+  auto loss = [&] {
+    Tensor out = m.forward(ctx, x, true);
+    return loss_sum(LossKind::sparse_categorical_crossentropy, true, out, t, 1.f, nullptr) / 3.0;
+  };
+  m.zero_grads();
+  Tensor out = m.forward(ctx, x, true);
+  Tensor g = m.output_grad(3);
+  loss_sum(LossKind::sparse_categorical_crossentropy, true, out, t, 1.f / 3, &g);
+  m.backward(ctx, x);
+  std::vector<double> analytic(m.grads(), m.grads() + m.num_trainable()), numeric(size_t(m.num_trainable()));
+  for (int64_t i = 0; i < m.num_trainable(); ++i) {
+    float& w = m.params()[i];
+    const float keep = w;
+    w = keep + 1e-2f;
+    const double lp = loss();
+    w = keep - 1e-2f;
+    const double lm = loss();
+    w = keep;
+    numeric[size_t(i)] = (lp - lm) / 2e-2;
+  }
+  CHECK(test::worst_ratio(analytic, numeric, 2e-3, 2e-2) <= 1.0);
+}

@@ -1,0 +1,99 @@
+// Hand-computed forward cases for conv, pooling, losses and accuracy.
+#include <catch2/catch.hpp>
+#include <vector>
+#include "kernels/conv2d.h"
+#include "kernels/loss.h"
+#include "kernels/pooling.h"
+
+using namespace dpt::kernels;
+
+TEST_CASE("conv2d forward by hand: valid and same padding, Keras kernel order", "[kernels][conv]") {
+  std::vector<float> x{1, 2, 3, 4, 5, 6, 7, 8, 9};  // (1, 3, 3, 1)
+  std::vector<float> k{1, 0, 0, 1};                  // (2, 2, 1, 1): k[0,0] = k[1,1] = 1
+  std::vector<float> b{0.5f};
+  Conv2dGeom g;
+  g.n = 1, g.h = 3, g.w = 3, g.c = 1, g.kh = 2, g.kw = 2, g.oc = 1;
+  conv_out_size(3, 2, 1, false, &g.oh, &g.pad_top);
+  conv_out_size(3, 2, 1, false, &g.ow, &g.pad_left);
+  REQUIRE(g.oh == 2);
+  std::vector<float> y(4), work(64);
+  conv2d_forward_cpu<float>(g, x.data(), k.data(), b.data(), y.data(), work.data(), 64);
+  CHECK(y == std::vector<float>{6.5f, 8.5f, 12.5f, 14.5f});
+
+  conv_out_size(3, 2, 1, true, &g.oh, &g.pad_top);  // same: out 3, pad_total 1 -> top 0, bottom 1
+  conv_out_size(3, 2, 1, true, &g.ow, &g.pad_left);
+  REQUIRE(g.oh == 3);
+  REQUIRE(g.pad_top == 0);
+  std::vector<float> ys(9);
+  conv2d_forward_cpu<float>(g, x.data(), k.data(), nullptr, ys.data(), work.data(), 64);
+  CHECK(ys == std::vector<float>{6, 8, 3, 12, 14, 6, 7, 8, 9});
+
+  // Channels: x (1,1,1,2) = [a, b], kernel (1,1,2,3) row-major [ci][co].
+  std::vector<float> x2{2, 3}, k2{1, 2, 3, 4, 5, 6};
+  Conv2dGeom p;
+  p.n = 1, p.h = 1, p.w = 1, p.c = 2, p.oh = 1, p.ow = 1, p.oc = 3;
+  std::vector<float> y2(3);
+  conv2d_forward_cpu<float>(p, x2.data(), k2.data(), nullptr, y2.data(), work.data(), 0);
+  CHECK(y2 == std::vector<float>{2 * 1 + 3 * 4, 2 * 2 + 3 * 5, 2 * 3 + 3 * 6});
+
+  int64_t out, pad;
+  conv_out_size(7, 3, 2, true, &out, &pad);  // TF: ceil(7/2) = 4, pad_total = max(3*2+3-7, 0) = 2
+  CHECK(out == 4);
+  CHECK(pad == 1);
+  conv_out_size(6, 3, 2, false, &out, &pad);  // floor((6-3)/2)+1 = 2
+  CHECK(out == 2);
+}
+
+TEST_CASE("pooling forward by hand, TF padding rules", "[kernels][pool]") {
+  std::vector<float> x(16);
+  for (int i = 0; i < 16; ++i) x[i] = float(i + 1);  // (1, 4, 4, 1)
+  Pool2dGeom g;
+  g.n = 1, g.h = 4, g.w = 4, g.c = 1, g.oh = 2, g.ow = 2;
+  std::vector<float> y(4);
+  max_pool_forward_cpu(g, x.data(), y.data());
+  CHECK(y == std::vector<float>{6, 8, 14, 16});
+  avg_pool_forward_cpu(g, x.data(), y.data());
+  CHECK(y == std::vector<float>{3.5f, 5.5f, 11.5f, 13.5f});
+
+  // 'same' 2x2/2 on 3x3: the averages count only real cells (as TensorFlow).
+  std::vector<float> x3{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  Pool2dGeom s;
+  s.n = 1, s.h = 3, s.w = 3, s.c = 1;
+  conv_out_size(3, 2, 2, true, &s.oh, &s.pad_top);
+  conv_out_size(3, 2, 2, true, &s.ow, &s.pad_left);
+  REQUIRE(s.oh == 2);
+  avg_pool_forward_cpu(s, x3.data(), y.data());
+  CHECK(y == std::vector<float>{3, 4.5f, 7.5f, 9});
+  max_pool_forward_cpu(s, x3.data(), y.data());
+  CHECK(y == std::vector<float>{5, 6, 8, 9});
+
+  std::vector<float> gx{1, 10, 3, 20, 5, 30, 7, 40};  // (1, 4 pixels, 2 channels)
+  std::vector<float> gy(2);
+  global_avg_pool_forward_cpu(gx.data(), gy.data(), 1, 4, 2);
+  CHECK(gy == std::vector<float>{4, 25});
+}
+
+TEST_CASE("losses and accuracy by hand (Keras's values)", "[kernels][loss]") {
+  std::vector<float> p{0.7f, 0.2f, 0.1f}, onehot{1, 0, 0}, label{0};
+  CHECK(loss_cpu<float>(LossKind::categorical_crossentropy, false, p.data(), onehot.data(), 1, 3, 1.f, nullptr) ==
+        Catch::Detail::Approx(0.35667494).epsilon(1e-6));
+  CHECK(loss_cpu<float>(LossKind::sparse_categorical_crossentropy, false, p.data(), label.data(), 1, 3, 1.f, nullptr) ==
+        Catch::Detail::Approx(0.35667494).epsilon(1e-6));
+  std::vector<float> bp{0.8f, 0.3f}, by{1, 0};
+  CHECK(loss_cpu<float>(LossKind::binary_crossentropy, false, bp.data(), by.data(), 1, 2, 1.f, nullptr) ==
+        Catch::Detail::Approx(0.28990925).epsilon(1e-6));
+  std::vector<float> mp{1, 2}, my{0, 4};
+  CHECK(loss_cpu<float>(LossKind::mean_squared_error, false, mp.data(), my.data(), 1, 2, 1.f, nullptr) == Catch::Detail::Approx(2.5));
+  // A probability of exactly 0 is clipped to 1e-7 as Keras does: -log(1e-7).
+  std::vector<float> p0{0.f, 1.f};
+  std::vector<float> y0{1, 0};
+  CHECK(loss_cpu<float>(LossKind::categorical_crossentropy, false, p0.data(), y0.data(), 1, 2, 1.f, nullptr) ==
+        Catch::Detail::Approx(16.118095).epsilon(1e-5));
+
+  std::vector<float> preds{0.1f, 0.7f, 0.2f, 0.5f, 0.3f, 0.2f};  // argmax 1, 0
+  std::vector<float> idx{1, 2}, oh{0, 1, 0, 0, 0, 1};
+  CHECK(accuracy_sum_cpu<float>(AccuracyKind::sparse_categorical, preds.data(), idx.data(), 2, 3) == 1.0);
+  CHECK(accuracy_sum_cpu<float>(AccuracyKind::categorical, preds.data(), oh.data(), 2, 3) == 1.0);
+  std::vector<float> bpred{0.6f, 0.4f, 0.51f}, btrue{1, 1, 0};
+  CHECK(accuracy_sum_cpu<float>(AccuracyKind::binary, bpred.data(), btrue.data(), 3, 1) == 1.0);
+}

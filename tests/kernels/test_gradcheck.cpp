@@ -1,0 +1,190 @@
+// Finite-difference gradient checks, in double precision, of every CPU kernel with a backward:
+// the scalar checked is L = sum(r .* forward(x)) with random r, so dL/dy = r.
+#include <catch2/catch.hpp>
+#include "kernels/activation.h"
+#include "kernels/batchnorm.h"
+#include "kernels/conv2d.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#include "kernels/loss.h"
+#include "kernels/pooling.h"
+#include "test_util.h"
+
+using namespace dpt;
+using namespace dpt::kernels;
+using dpt::test::dot;
+using dpt::test::numeric_grad;
+using dpt::test::random_vec;
+using dpt::test::worst_ratio;
+
+namespace {
+constexpr double kAtol = 1e-7, kRtol = 1e-6;
+}
+
+TEST_CASE("activation gradients match finite differences (double)", "[kernels][grad]") {
+  const int64_t rows = 3, cols = 5;
+  for (Activation a : {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax}) {
+    auto x = random_vec(rows * cols, 11 + int(a), -2, 2);
+    auto r = random_vec(rows * cols, 99);
+    std::vector<double> y(x.size()), dx(x.size());
+    auto f = [&] {
+      activation_forward_cpu(a, x.data(), y.data(), rows, cols);
+      return dot(y, r);
+    };
+    f();
+    activation_backward_cpu(a, y.data(), r.data(), dx.data(), rows, cols);
+    auto num = numeric_grad(f, x);
+    INFO("activation " << int(a));
+    CHECK(worst_ratio(dx, num, kAtol, kRtol) <= 1.0);
+  }
+}
+
+TEST_CASE("dense (GEMM + bias) gradients match finite differences (double)", "[kernels][grad]") {
+  const int64_t n = 4, in = 3, out = 5;
+  auto x = random_vec(n * in, 1), w = random_vec(in * out, 2), b = random_vec(out, 3), r = random_vec(n * out, 4);
+  std::vector<double> y(n * out);
+  auto f = [&] {
+    gemm_cpu<double>(false, false, n, out, in, 1.0, x.data(), w.data(), 0.0, y.data());
+    bias_add_cpu(y.data(), b.data(), n, out);
+    return dot(y, r);
+  };
+  std::vector<double> dw(w.size(), 0.0), db(b.size(), 0.0), dx(x.size());
+  gemm_cpu<double>(true, false, in, out, n, 1.0, x.data(), r.data(), 1.0, dw.data());
+  bias_grad_cpu(r.data(), db.data(), n, out);
+  gemm_cpu<double>(false, true, n, in, out, 1.0, r.data(), w.data(), 0.0, dx.data());
+  CHECK(worst_ratio(dw, numeric_grad(f, w), kAtol, kRtol) <= 1.0);
+  CHECK(worst_ratio(db, numeric_grad(f, b), kAtol, kRtol) <= 1.0);
+  CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
+}
+
+static Conv2dGeom make_conv(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, bool same, int64_t oc) {
+  Conv2dGeom g;
+  g.n = n, g.h = h, g.w = w, g.c = c, g.kh = k, g.kw = k, g.sh = s, g.sw = s, g.oc = oc;
+  conv_out_size(h, k, s, same, &g.oh, &g.pad_top);
+  conv_out_size(w, k, s, same, &g.ow, &g.pad_left);
+  return g;
+}
+
+TEST_CASE("conv2d gradients match finite differences (double), valid/same, strides, 1x1", "[kernels][grad]") {
+  struct Case {
+    int64_t h, w, k, s;
+    bool same;
+  };
+  for (Case cs : {Case{5, 6, 3, 1, false}, Case{5, 6, 3, 1, true}, Case{7, 5, 3, 2, true}, Case{6, 6, 2, 2, false},
+                  Case{4, 4, 1, 1, false}, Case{5, 5, 1, 2, true}}) {
+    const Conv2dGeom g = make_conv(2, cs.h, cs.w, 3, cs.k, cs.s, cs.same, 4);
+    auto x = random_vec(g.n * g.h * g.w * g.c, 5), k = random_vec(g.kh * g.kw * g.c * g.oc, 6), b = random_vec(g.oc, 7);
+    auto r = random_vec(g.n * g.oh * g.ow * g.oc, 8);
+    std::vector<double> y(r.size());
+    // Small workspace: forces processing in chunks of one sample.
+    const int64_t ws = conv2d_min_workspace(g);
+    std::vector<double> work(size_t(std::max<int64_t>(ws, 1)));
+    auto f = [&] {
+      conv2d_forward_cpu<double>(g, x.data(), k.data(), b.data(), y.data(), work.data(), ws);
+      return dot(y, r);
+    };
+    std::vector<double> dk(k.size(), 0.0), db(b.size(), 0.0), dx(x.size());
+    conv2d_backward_cpu<double>(g, x.data(), k.data(), r.data(), dx.data(), dk.data(), db.data(), work.data(), ws);
+    INFO("h=" << cs.h << " w=" << cs.w << " k=" << cs.k << " s=" << cs.s << " same=" << cs.same);
+    CHECK(worst_ratio(dk, numeric_grad(f, k), kAtol, kRtol) <= 1.0);
+    CHECK(worst_ratio(db, numeric_grad(f, b), kAtol, kRtol) <= 1.0);
+    CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
+  }
+}
+
+TEST_CASE("pooling gradients match finite differences (double)", "[kernels][grad]") {
+  for (bool same : {false, true}) {
+    for (int64_t s : {1, 2}) {
+      Pool2dGeom g;
+      g.n = 2, g.h = 5, g.w = 5, g.c = 3, g.ph = 2, g.pw = 2, g.sh = s, g.sw = s;
+      conv_out_size(g.h, g.ph, g.sh, same, &g.oh, &g.pad_top);
+      conv_out_size(g.w, g.pw, g.sw, same, &g.ow, &g.pad_left);
+      auto x = random_vec(g.n * g.h * g.w * g.c, 21 + s), r = random_vec(g.n * g.oh * g.ow * g.c, 22);
+      std::vector<double> y(r.size()), dx(x.size());
+      auto fmax = [&] {
+        max_pool_forward_cpu(g, x.data(), y.data());
+        return dot(y, r);
+      };
+      fmax();
+      max_pool_backward_cpu(g, x.data(), y.data(), r.data(), dx.data());
+      INFO("same=" << same << " stride=" << s);
+      CHECK(worst_ratio(dx, numeric_grad(fmax, x), kAtol, kRtol) <= 1.0);
+      auto favg = [&] {
+        avg_pool_forward_cpu(g, x.data(), y.data());
+        return dot(y, r);
+      };
+      avg_pool_backward_cpu(g, r.data(), dx.data());
+      CHECK(worst_ratio(dx, numeric_grad(favg, x), kAtol, kRtol) <= 1.0);
+    }
+  }
+  auto x = random_vec(2 * 6 * 3, 31), r = random_vec(2 * 3, 32);
+  std::vector<double> y(6), dx(x.size());
+  auto fg = [&] {
+    global_avg_pool_forward_cpu(x.data(), y.data(), 2, 6, 3);
+    return dot(y, r);
+  };
+  global_avg_pool_backward_cpu(r.data(), dx.data(), 2, 6, 3);
+  CHECK(worst_ratio(dx, numeric_grad(fg, x), kAtol, kRtol) <= 1.0);
+}
+
+TEST_CASE("batch normalization (training mode) gradients match finite differences (double)", "[kernels][grad]") {
+  const int64_t rows = 7, C = 3;
+  auto x = random_vec(rows * C, 41, -2, 3), gamma = random_vec(C, 42, 0.5, 1.5), beta = random_vec(C, 43),
+       r = random_vec(rows * C, 44);
+  std::vector<double> y(x.size()), mean(C), var(C), invstd(C);
+  auto f = [&] {
+    std::vector<double> sum(C, 0.0), sumsq(C, 0.0);
+    bn_sums_cpu(x.data(), rows, C, sum.data(), sumsq.data());
+    bn_stats_from_sums(sum.data(), sumsq.data(), double(rows), C, 1e-3, mean.data(), var.data(), invstd.data());
+    bn_apply_cpu(x.data(), rows, C, mean.data(), invstd.data(), gamma.data(), beta.data(), y.data());
+    return dot(y, r);
+  };
+  f();
+  std::vector<double> sdy(C, 0.0), sdyx(C, 0.0), dx(x.size());
+  bn_backward_sums_cpu(x.data(), r.data(), rows, C, mean.data(), invstd.data(), sdy.data(), sdyx.data());
+  bn_backward_apply_cpu(x.data(), r.data(), rows, C, mean.data(), invstd.data(), gamma.data(), sdy.data(), sdyx.data(),
+                        double(rows), dx.data());
+  CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
+  CHECK(worst_ratio(sdyx, numeric_grad(f, gamma), kAtol, kRtol) <= 1.0);  // dgamma = sum(dy * xhat)
+  CHECK(worst_ratio(sdy, numeric_grad(f, beta), kAtol, kRtol) <= 1.0);    // dbeta = sum(dy)
+}
+
+TEST_CASE("loss gradients match finite differences (double), unfused and fused", "[kernels][grad][loss]") {
+  const int64_t rows = 4, cols = 5;
+  const double scale = 1.0 / rows;
+  auto logits = random_vec(rows * cols, 51, -2, 2);
+  std::vector<double> onehot(rows * cols, 0.0), labels(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    labels[r] = double((r * 3) % cols);
+    onehot[r * cols + (r * 3) % cols] = 1.0;
+  }
+  auto soft = random_vec(rows * cols, 52, 0.05, 0.95);  // targets for BCE / MSE
+  struct Case {
+    LossKind kind;
+    Activation act;
+    const std::vector<double>* target;
+  };
+  for (Case cs : {Case{LossKind::categorical_crossentropy, Activation::softmax, &onehot},
+                  Case{LossKind::sparse_categorical_crossentropy, Activation::softmax, &labels},
+                  Case{LossKind::binary_crossentropy, Activation::sigmoid, &soft},
+                  Case{LossKind::mean_squared_error, Activation::tanh, &soft}}) {
+    std::vector<double> p(logits.size());
+    auto f = [&] {
+      activation_forward_cpu(cs.act, logits.data(), p.data(), rows, cols);
+      return scale * loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, 1.0, nullptr);
+    };
+    f();
+    const auto num = numeric_grad(f, logits);
+    // Unfused: d loss / d p, then through the activation's backward.
+    std::vector<double> dp(p.size()), dz(p.size());
+    loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, scale, dp.data());
+    activation_backward_cpu(cs.act, p.data(), dp.data(), dz.data(), rows, cols);
+    INFO("loss " << int(cs.kind));
+    CHECK(worst_ratio(dz, num, kAtol, 1e-5) <= 1.0);
+    if (cs.kind != LossKind::mean_squared_error) {  // fused (p - y) form at the pre-activation
+      std::vector<double> dzf(p.size());
+      loss_cpu<double>(cs.kind, true, p.data(), cs.target->data(), rows, cols, scale, dzf.data());
+      CHECK(worst_ratio(dzf, num, kAtol, 1e-5) <= 1.0);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// The training loop: learning, Keras's History, N replicas equal one device, errors.
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
+#include "core/data/digits.h"
+#include "core/data/readers.h"
+#include "core/presets.h"
+#include "parallel/trainer.h"
+
+using namespace dpt;
+using Catch::Contains;
+
+namespace {
+
+std::unique_ptr<Sequential> build(const std::string& preset, uint64_t seed) {
+  const Preset& p = find_preset(preset);
+  auto m = p.make();
+  m->build(p.input, seed);
+  return m;
+}
+
+std::vector<Device> cpus(int n) {
+  std::vector<Device> d;
+  for (int i = 0; i < n; ++i) d.push_back(Device::cpu(i));
+  return d;
+}
+
+// Largest |w_a - w_b| over the largest |w_a|.
+double rel_diff(const Sequential& a, const Sequential& b) {
+  double diff = 0, mx = 0;
+  for (int64_t i = 0; i < a.num_params(); ++i) {
+    diff = std::max(diff, double(std::abs(a.params()[i] - b.params()[i])));
+    mx = std::max(mx, double(std::abs(a.params()[i])));
+  }
+  return diff / mx;
+}
+
+}  // namespace
+
+TEST_CASE("fit learns the digits and records Keras's History", "[trainer]") {
+  auto m = build("digits-mlp", 1);
+  Dataset train = load_digits(), val;
+  split_validation(train, 0.2, &val);
+  Adam opt(0.003);
+  Trainer t(*m, cpus(1), LossKind::categorical_crossentropy, opt, 2);
+  FitOptions fo;
+  fo.epochs = 5;
+  fo.batch_size = 64;
+  fo.verbose = 0;
+  const History h = t.fit(train, &val, fo, {});
+  CHECK(h.keys() == std::vector<std::string>{"loss", "accuracy", "val_loss", "val_accuracy"});
+  REQUIRE(h.at("loss").size() == 5);
+  CHECK(h.at("loss").back() < h.at("loss").front() / 3);
+  CHECK(h.at("val_accuracy").back() > 0.85);
+  // The template holds the trained weights: evaluating it again gives the last val numbers.
+  Trainer again(*m, cpus(1), LossKind::categorical_crossentropy, opt, 2);
+  const EvalResult r = again.evaluate(val, 100);
+  CHECK(r.accuracy == Catch::Detail::Approx(h.at("val_accuracy").back()));
+  CHECK(r.loss == Catch::Detail::Approx(h.at("val_loss").back()).epsilon(1e-5));
+}
+
+TEST_CASE("N CPU replicas give the weights of one device (divisible, not, smaller than N; dropout)",
+          "[trainer][replicas]") {
+  Dataset data = make_synthetic({8, 8, 1}, 10, 37, 5);
+  struct Case {
+    int replicas;
+    int64_t batch;
+  };
+  for (Case cs : {Case{2, 12}, Case{3, 12}, Case{4, 12}, Case{4, 10}, Case{4, 3}}) {
+    auto one = build("digits-cnn", 11), many = build("digits-cnn", 11);
+    SGD opt(0.1, 0.9);
+    FitOptions fo;
+    fo.epochs = 2;
+    fo.batch_size = cs.batch;
+    fo.steps_per_epoch = 3;
+    fo.verbose = 0;
+    fo.seed = 3;
+    Trainer(*one, cpus(1), LossKind::categorical_crossentropy, opt, 1).fit(data, nullptr, fo, {});
+    Trainer(*many, cpus(cs.replicas), LossKind::categorical_crossentropy, opt, 1).fit(data, nullptr, fo, {});
+    INFO("replicas " << cs.replicas << " batch " << cs.batch);
+    CHECK(rel_diff(*one, *many) <= 1e-5);
+  }
+}
+
+TEST_CASE("evaluate and predict agree across replica counts", "[trainer][replicas]") {
+  auto m = build("digits-cnn", 2);
+  Dataset data = make_synthetic({8, 8, 1}, 10, 23, 9);
+  Adam opt;
+  Trainer t1(*m, cpus(1), LossKind::sparse_categorical_crossentropy, opt, 1);
+  Trainer t3(*m, cpus(3), LossKind::sparse_categorical_crossentropy, opt, 1);
+  const auto p1 = t1.predict(data, 7), p3 = t3.predict(data, 7);
+  REQUIRE(p1.size() == 230);
+  for (size_t i = 0; i < p1.size(); ++i) CHECK(p1[i] == Catch::Detail::Approx(p3[i]).epsilon(1e-5));
+  const EvalResult e1 = t1.evaluate(data, 7), e3 = t3.evaluate(data, 7);
+  CHECK(e1.loss == Catch::Detail::Approx(e3.loss).epsilon(1e-5));
+  CHECK(e1.accuracy == e3.accuracy);
+}
+
+TEST_CASE("training stops with the epoch and step when the loss is not finite", "[trainer][errors]") {
+  auto m = build("digits-mlp", 1);
+  Dataset data = make_synthetic({8, 8, 1}, 10, 16, 1);
+  for (auto& v : data.x) v = 3e37f;  // finite inputs whose activations overflow
+  SGD opt(0.01);
+  Trainer t(*m, cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  FitOptions fo;
+  fo.verbose = 0;
+  fo.batch_size = 8;
+  CHECK_THROWS_WITH(t.fit(data, nullptr, fo, {}), Contains("loss became NaN at epoch 1, step 2; training stopped"));
+}
+
+TEST_CASE("data that does not fit the model is a clear error", "[trainer][errors]") {
+  auto m = build("digits-cnn", 1);
+  Adam opt;
+  Trainer t(*m, cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  FitOptions fo;
+  fo.verbose = 0;
+  Dataset wrong = make_synthetic({28, 28, 1}, 10, 4, 1);
+  CHECK_THROWS_WITH(t.fit(wrong, nullptr, fo, {}),
+                    "training samples have shape (28, 28, 1) but model 'digits-cnn' expects inputs of shape (8, 8, 1)");
+  Dataset many = make_synthetic({8, 8, 1}, 12, 4, 1);
+  CHECK_THROWS_WITH(t.fit(many, nullptr, fo, {}), "training labels span 12 classes but model 'digits-cnn' outputs 10");
+  fo.batch_size = 0;
+  Dataset ok = make_synthetic({8, 8, 1}, 10, 4, 1);
+  CHECK_THROWS_WITH(t.fit(ok, nullptr, fo, {}), "batch size must be >= 1, got 0");
+}

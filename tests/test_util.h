@@ -1,0 +1,22 @@
+// Test helpers: fresh random inputs (never zeros), central-difference gradients, comparisons.
+#pragma once
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace dpt::test {
+
+std::vector<double> random_vec(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0);
+std::vector<float> random_vecf(size_t n, uint64_t seed, float lo = -1.f, float hi = 1.f);
+// d f / d x[i] by central differences; x is restored.
+std::vector<double> numeric_grad(const std::function<double()>& f, std::vector<double>& x, double eps = 1e-6);
+// Largest |a - b| / (atol + rtol * |b|); <= 1 means within tolerance.
+double worst_ratio(const std::vector<double>& a, const std::vector<double>& b, double atol, double rtol);
+double dot(const std::vector<double>& a, const std::vector<double>& b);
+// A fresh temporary folder for files a test writes.
+std::string temp_dir(const std::string& tag);
+// The shared Keras fixtures folder, or "" when absent.
+std::string keras_fixtures();
+
+}  // namespace dpt::test
