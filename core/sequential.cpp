@@ -78,6 +78,9 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
   }
   std::mt19937_64 rng(seed);
   for (auto& ref : weights_) init_weight(ref.spec, ref.data, rng);
+  // Layers before the first one with weights need no gradient (the input needs none).
+  first_weighted_ = 0;
+  while (first_weighted_ < layers_.size() && layers_[first_weighted_]->params().empty()) ++first_weighted_;
 }
 
 std::unique_ptr<Sequential> Sequential::clone() const {
@@ -111,7 +114,7 @@ void Sequential::prepare(int64_t max_batch) {
   int64_t biggest = shape_numel(input_shape_), work = 0;
   for (auto& l : layers_) {
     Shape s = l->output_shape();
-    s.insert(s.begin(), max_batch);
+    s.insert_front(max_batch);
     outputs_.emplace_back(s);
     biggest = std::max(biggest, shape_numel(l->output_shape()));
     work = std::max(work, l->workspace_elems(max_batch));
@@ -125,7 +128,7 @@ void Sequential::prepare(int64_t max_batch) {
 
 static Tensor with_batch(const Tensor& buf, int64_t n, const Shape& sample) {
   Shape s = sample;
-  s.insert(s.begin(), n);
+  s.insert_front(n);
   return Tensor::view(buf.data(), s, buf.device());
 }
 
@@ -152,12 +155,13 @@ Tensor Sequential::output_grad(int64_t n) {
 void Sequential::backward(Context& ctx, const Tensor& x) {
   const int64_t n = last_n_;
   const size_t L = layers_.size();
-  for (size_t k = 0; k < L; ++k) {
+  const size_t first = first_weighted_;
+  for (size_t k = 0; k + first < L; ++k) {
     const size_t i = L - 1 - k;
     Tensor dy = with_batch(grad_buf_[k % 2], n, layers_[i]->output_shape());
     Tensor in = i == 0 ? x.view() : outputs_[i - 1].rows(0, n);
     Tensor out = outputs_[i].rows(0, n);
-    if (i == 0) {
+    if (i == first) {
       layers_[i]->backward(ctx, in, out, dy, nullptr);
     } else {
       Tensor dx = with_batch(grad_buf_[(k + 1) % 2], n, layers_[i]->input_shape());

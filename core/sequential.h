@@ -69,6 +69,7 @@ class Sequential {
   Tensor grad_buf_[2];            // ping-pong for dy/dx
   Tensor work_;
   int64_t last_n_ = 0;
+  size_t first_weighted_ = 0;  // layers before it have no weights: backward stops there
 };
 
 }  // namespace dpt

@@ -2,9 +2,28 @@
 #include "core/tensor.h"
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include "core/error.h"
 
 namespace dpt {
+
+namespace {
+std::atomic<int64_t> g_buffer_allocations{0};
+}
+
+int64_t buffer_allocations() { return g_buffer_allocations.load(); }
+
+void Shape::push_back(int64_t d) {
+  DPT_CHECK(n_ < kMaxRank, "tensors have at most " << kMaxRank << " dimensions");
+  d_[n_++] = d;
+}
+
+void Shape::insert_front(int64_t d) {
+  DPT_CHECK(n_ < kMaxRank, "tensors have at most " << kMaxRank << " dimensions");
+  for (size_t i = n_; i > 0; --i) d_[i] = d_[i - 1];
+  d_[0] = d;
+  ++n_;
+}
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
@@ -22,6 +41,7 @@ Buffer::Buffer(Device device, size_t bytes) : device_(device), bytes_(bytes) {
   DPT_CHECK(device.is_cpu(), "device memory on " << device.str()
                                                  << " is allocated by the CUDA backend, not by core::Buffer");
   if (bytes == 0) return;
+  ++g_buffer_allocations;
   ptr_ = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
   DPT_CHECK(ptr_, "out of host memory allocating " << bytes << " bytes");
   std::memset(ptr_, 0, bytes);

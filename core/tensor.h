@@ -1,15 +1,50 @@
 // Tensor: a float array with a shape on a device, owning its memory (move-only) or viewing
 // memory owned elsewhere (a model's arenas, a batch buffer). Shapes: row-major, NHWC for images.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 #include "core/device.h"
 
 namespace dpt {
 
-using Shape = std::vector<int64_t>;
+// A shape: up to kMaxRank dimensions stored inline, so making views (every layer, every step)
+// never touches the heap.
+class Shape {
+ public:
+  static constexpr size_t kMaxRank = 8;
+  Shape() = default;
+  Shape(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.end()); }
+  template <typename It>
+  Shape(It first, It last) { assign(first, last); }
+  template <typename It>
+  void assign(It first, It last) {
+    n_ = 0;
+    for (; first != last; ++first) push_back(int64_t(*first));
+  }
+  void push_back(int64_t d);
+  void insert_front(int64_t d);  // (batch, ...) from a sample shape
+  void clear() { n_ = 0; }
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  int64_t& operator[](size_t i) { return d_[i]; }
+  int64_t operator[](size_t i) const { return d_[i]; }
+  int64_t back() const { return d_[n_ - 1]; }
+  int64_t& back() { return d_[n_ - 1]; }
+  const int64_t* begin() const { return d_; }
+  const int64_t* end() const { return d_ + n_; }
+  bool operator==(const Shape& o) const { return n_ == o.n_ && std::equal(begin(), end(), o.begin()); }
+  bool operator!=(const Shape& o) const { return !(*this == o); }
+
+ private:
+  int64_t d_[kMaxRank] = {};
+  size_t n_ = 0;
+};
 int64_t shape_numel(const Shape& s);
+// How many Buffers this process has allocated (tests check the steady-state step adds none).
+int64_t buffer_allocations();
 std::string shape_str(const Shape& s);  // "(8, 8, 1)"
 
 // Move-only owner of device memory; remembers its device. CPU memory is 64-byte aligned.

@@ -5,6 +5,20 @@
 
 namespace dpt::kernels {
 
+namespace {
+// Runs f(i) for i in [0, n), split across the OpenMP team when n is large enough to pay for it.
+template <typename F>
+void pointwise(int64_t n, F f) {
+  if (n < 65536) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+}  // namespace
+
 template <typename T>
 void activation_forward_cpu(Activation a, const T* x, T* y, int64_t rows, int64_t cols) {
   if (a == Activation::softmax) {
@@ -24,12 +38,13 @@ void activation_forward_cpu(Activation a, const T* x, T* y, int64_t rows, int64_
     return;
   }
   const int64_t n = rows * cols;
-  if (a == Activation::linear) {
-    if (x != y) std::copy(x, x + n, y);
-    return;
+  switch (a) {  // one loop per activation, so each vectorises
+    case Activation::relu: pointwise(n, [=](int64_t i) { y[i] = relu_fwd(x[i]); }); break;
+    case Activation::sigmoid: pointwise(n, [=](int64_t i) { y[i] = sigmoid_fwd(x[i]); }); break;
+    case Activation::tanh: pointwise(n, [=](int64_t i) { y[i] = tanh_fwd(x[i]); }); break;
+    default:
+      if (x != y) std::copy(x, x + n, y);
   }
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) y[i] = activation_fwd(a, x[i]);
 }
 
 template <typename T>
@@ -46,12 +61,13 @@ void activation_backward_cpu(Activation a, const T* y, const T* dy, T* dx, int64
     return;
   }
   const int64_t n = rows * cols;
-  if (a == Activation::linear) {
-    if (dx != dy) std::copy(dy, dy + n, dx);
-    return;
+  switch (a) {
+    case Activation::relu: pointwise(n, [=](int64_t i) { dx[i] = relu_bwd(y[i], dy[i]); }); break;
+    case Activation::sigmoid: pointwise(n, [=](int64_t i) { dx[i] = sigmoid_bwd(y[i], dy[i]); }); break;
+    case Activation::tanh: pointwise(n, [=](int64_t i) { dx[i] = tanh_bwd(y[i], dy[i]); }); break;
+    default:
+      if (dx != dy) std::copy(dy, dy + n, dx);
   }
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) dx[i] = activation_bwd(a, y[i], dy[i]);
 }
 
 template void activation_forward_cpu<float>(Activation, const float*, float*, int64_t, int64_t);

@@ -15,14 +15,14 @@ DPT_HD T relu_bwd(T y, T dy) { return y > T(0) ? dy : T(0); }
 template <typename T>
 DPT_HD T sigmoid_fwd(T x) {
   // Stable for large |x|: never exponentiates a large positive number.
-  if (x >= T(0)) return T(1) / (T(1) + exp(-x));
-  T e = exp(x);
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  T e = std::exp(x);
   return e / (T(1) + e);
 }
 template <typename T>
 DPT_HD T sigmoid_bwd(T y, T dy) { return dy * y * (T(1) - y); }
 template <typename T>
-DPT_HD T tanh_fwd(T x) { return tanh(x); }
+DPT_HD T tanh_fwd(T x) { return std::tanh(x); }
 template <typename T>
 DPT_HD T tanh_bwd(T y, T dy) { return dy * (T(1) - y * y); }
 

@@ -3,6 +3,7 @@
 #include "kernels/conv2d.h"
 #include <algorithm>
 #include <cstring>
+#include <omp.h>
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 
@@ -20,7 +21,7 @@ void conv_out_size(int64_t in, int64_t k, int64_t s, bool same, int64_t* out, in
 }
 
 int64_t conv2d_min_workspace(const Conv2dGeom& g) {
-  return g.is_pointwise() ? 0 : 2 * g.out_pixels() * g.patch();
+  return g.is_pointwise() ? 0 : 2 * g.out_pixels() * g.patch() + g.patch() * g.oc + g.oc;
 }
 
 template <typename T>
@@ -42,7 +43,12 @@ void im2col_nhwc_cpu(const Conv2dGeom& g, const T* x, int64_t samples, T* col) {
             continue;
           }
           if (x0 >= 0 && x0 + g.kw <= g.w) {  // whole kernel row inside: one contiguous copy
-            std::memcpy(d, xs + (iy * g.w + x0) * g.c, sizeof(T) * rowlen);
+            const T* src = xs + (iy * g.w + x0) * g.c;
+            if (rowlen <= 32) {
+              for (int64_t k = 0; k < rowlen; ++k) d[k] = src[k];
+            } else {
+              std::memcpy(d, src, sizeof(T) * rowlen);
+            }
             continue;
           }
           for (int64_t kx = 0; kx < g.kw; ++kx) {
@@ -84,52 +90,96 @@ void col2im_nhwc_cpu(const Conv2dGeom& g, const T* col, int64_t samples, T* dx) 
   }
 }
 
-// How many samples one chunk may hold so that `per_sample_buffers` patch matrices fit in work.
-static int64_t chunk_samples(const Conv2dGeom& g, int64_t work_elems, int per_sample_buffers) {
-  const int64_t per = g.out_pixels() * g.patch() * per_sample_buffers;
-  if (per == 0) return g.n;
-  return std::max<int64_t>(1, std::min<int64_t>(g.n, work_elems / per));
+// Convolutions are parallel over samples: each OpenMP thread takes chunks of samples and runs
+// im2col and a single-threaded GEMM on them (the OpenMP build of OpenBLAS runs single-threaded
+// inside a parallel region). Skinny GEMMs (few filters, small patches) scale far better this way
+// than through BLAS's own threading. Backward sums per-thread weight-gradient partials in thread
+// order, so a run is deterministic for a given thread count.
+namespace {
+
+struct Plan {
+  int threads;
+  int64_t chunk;  // samples per chunk
+};
+
+// per_sample: scratch elements one sample needs; fixed: per-thread scratch independent of samples.
+Plan plan(int64_t n, int64_t per_sample, int64_t fixed, int64_t work_elems) {
+  int t = std::max(1, std::min<int>(omp_get_max_threads(), int(n)));
+  while (t > 1 && work_elems / t < per_sample + fixed) --t;
+  if (per_sample == 0) return {t, n};
+  // The largest chunk that fits, then evened out so every thread gets the same number of samples.
+  const int64_t fit = std::max<int64_t>(1, (work_elems / t - fixed) / per_sample);
+  const int64_t rounds = (n + t * fit - 1) / (t * fit);
+  return {t, (n + t * rounds - 1) / (t * rounds)};
 }
+
+}  // namespace
 
 template <typename T>
 void conv2d_forward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* bias, T* y, T* work,
                         int64_t work_elems) {
-  const int64_t P = g.out_pixels(), K = g.patch();
+  const int64_t P = g.out_pixels(), K = g.patch(), in_s = g.h * g.w * g.c;
+  const T beta = bias ? T(1) : T(0);
   if (g.is_pointwise()) {
-    gemm_cpu<T>(false, false, g.n * P, g.oc, K, T(1), x, kernel, T(0), y);
-  } else {
-    const int64_t chunk = chunk_samples(g, work_elems, 1);
-    for (int64_t s0 = 0; s0 < g.n; s0 += chunk) {
-      const int64_t ns = std::min(chunk, g.n - s0);
-      im2col_nhwc_cpu(g, x + s0 * g.h * g.w * g.c, ns, work);
-      gemm_cpu<T>(false, false, ns * P, g.oc, K, T(1), work, kernel, T(0), y + s0 * P * g.oc);
+    if (bias) bias_fill_cpu(y, bias, g.n * P, g.oc);
+    gemm_cpu<T>(false, false, g.n * P, g.oc, K, T(1), x, kernel, beta, y);
+    return;
+  }
+  const Plan pl = plan(g.n, P * K, 0, work_elems);
+#pragma omp parallel num_threads(pl.threads)
+  {
+    const int tid = omp_get_thread_num();
+    T* col = work + int64_t(tid) * (work_elems / pl.threads);
+    for (int64_t s0 = tid * pl.chunk; s0 < g.n; s0 += int64_t(pl.threads) * pl.chunk) {
+      const int64_t ns = std::min(pl.chunk, g.n - s0);
+      T* ys = y + s0 * P * g.oc;
+      im2col_nhwc_cpu(g, x + s0 * in_s, ns, col);
+      if (bias) bias_fill_cpu(ys, bias, ns * P, g.oc);
+      gemm_cpu<T>(false, false, ns * P, g.oc, K, T(1), col, kernel, beta, ys);
     }
   }
-  if (bias) bias_add_cpu(y, bias, g.n * P, g.oc);
 }
 
 template <typename T>
 void conv2d_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* dy, T* dx, T* dkernel,
                          T* dbias, T* work, int64_t work_elems) {
-  const int64_t P = g.out_pixels(), K = g.patch();
-  if (dbias) bias_grad_cpu(dy, dbias, g.n * P, g.oc);
+  const int64_t P = g.out_pixels(), K = g.patch(), in_s = g.h * g.w * g.c;
   if (g.is_pointwise()) {
+    if (dbias) bias_grad_cpu(dy, dbias, g.n * P, g.oc);
     gemm_cpu<T>(true, false, K, g.oc, g.n * P, T(1), x, dy, T(1), dkernel);
     if (dx) gemm_cpu<T>(false, true, g.n * P, K, g.oc, T(1), dy, kernel, T(0), dx);
     return;
   }
-  const int64_t chunk = chunk_samples(g, work_elems, 2);
-  T* col = work;
-  T* dcol = work + chunk * P * K;
-  for (int64_t s0 = 0; s0 < g.n; s0 += chunk) {
-    const int64_t ns = std::min(chunk, g.n - s0);
-    const T* dys = dy + s0 * P * g.oc;
-    im2col_nhwc_cpu(g, x + s0 * g.h * g.w * g.c, ns, col);
-    gemm_cpu<T>(true, false, K, g.oc, ns * P, T(1), col, dys, T(1), dkernel);
-    if (dx) {
-      gemm_cpu<T>(false, true, ns * P, K, g.oc, T(1), dys, kernel, T(0), dcol);
-      col2im_nhwc_cpu(g, dcol, ns, dx + s0 * g.h * g.w * g.c);
+  const int64_t partial = K * g.oc + g.oc;  // one thread's dkernel and dbias
+  const Plan pl = plan(g.n, (dx ? 2 : 1) * P * K, partial, work_elems);
+  const int64_t per_thread = work_elems / pl.threads;
+#pragma omp parallel num_threads(pl.threads)
+  {
+    const int tid = omp_get_thread_num();
+    T* base = work + int64_t(tid) * per_thread;
+    T* pk = base;                // partial dkernel (K, oc)
+    T* pb = base + K * g.oc;     // partial dbias (oc)
+    T* col = base + partial;
+    T* dcol = col + pl.chunk * P * K;
+    std::fill(pk, pk + partial, T(0));
+    for (int64_t s0 = tid * pl.chunk; s0 < g.n; s0 += int64_t(pl.threads) * pl.chunk) {
+      const int64_t ns = std::min(pl.chunk, g.n - s0);
+      const T* dys = dy + s0 * P * g.oc;
+      im2col_nhwc_cpu(g, x + s0 * in_s, ns, col);
+      gemm_cpu<T>(true, false, K, g.oc, ns * P, T(1), col, dys, T(1), pk);
+      if (dbias) bias_grad_cpu(dys, pb, ns * P, g.oc);
+      if (dx) {
+        gemm_cpu<T>(false, true, ns * P, K, g.oc, T(1), dys, kernel, T(0), dcol);
+        col2im_nhwc_cpu(g, dcol, ns, dx + s0 * in_s);
+      }
     }
+  }
+  // Reduce the partials in thread order (deterministic for a given thread count).
+  for (int t = 0; t < pl.threads; ++t) {
+    const T* pk = work + int64_t(t) * per_thread;
+    for (int64_t i = 0; i < K * g.oc; ++i) dkernel[i] += pk[i];
+    if (dbias)
+      for (int64_t i = 0; i < g.oc; ++i) dbias[i] += pk[K * g.oc + i];
   }
 }
 

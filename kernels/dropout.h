@@ -1,5 +1,6 @@
-// Dropout on (rows, cols): element (r, c) is kept when uniform_at(seed, epoch, step,
-// (row_offset + r) * cols + c) >= rate. Backward applies the same mask to dy.
+// Dropout on (rows, cols): element (r, c) is kept when
+// uniform_in_row(row_key(seed, epoch, step, row_offset + r), c) >= rate, so a sample's mask depends
+// on its global index, never on how the batch was split. Backward applies the same mask to dy.
 #pragma once
 #include <cstdint>
 #include "kernels/random_math.h"

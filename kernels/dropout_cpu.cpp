@@ -5,13 +5,14 @@ namespace dpt::kernels {
 
 template <typename T>
 void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key) {
+  const T scale = T(1.0 / (1.0 - double(rate)));
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)
   for (int64_t r = 0; r < rows; ++r) {
-    const uint64_t base = uint64_t(key.row_offset + r) * uint64_t(cols);
-    for (int64_t c = 0; c < cols; ++c) {
-      const float u = uniform_at(key.seed, uint64_t(key.epoch), uint64_t(key.step), base + uint64_t(c));
-      y[r * cols + c] = dropout_value(x[r * cols + c], u, rate);
-    }
+    const uint32_t k = row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + r));
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) yr[c] = dropout_value(xr[c], uniform_in_row(k, uint32_t(c)), rate, scale);
   }
 }
 

@@ -4,6 +4,9 @@
 
 namespace dpt::kernels {
 
+// y[r, c] = bias[c] (then a GEMM with beta = 1 adds the product: no separate zeroing or bias pass)
+template <typename T>
+void bias_fill_cpu(T* y, const T* bias, int64_t rows, int64_t cols);
 // y[r, c] += bias[c]
 template <typename T>
 void bias_add_cpu(T* y, const T* bias, int64_t rows, int64_t cols);

@@ -1,5 +1,6 @@
 // CPU elementwise helpers.
 #include "kernels/elementwise.h"
+#include <algorithm>
 #include <cmath>
 
 namespace dpt::kernels {
@@ -11,6 +12,12 @@ void bias_add_cpu(T* y, const T* bias, int64_t rows, int64_t cols) {
     T* yr = y + r * cols;
     for (int64_t c = 0; c < cols; ++c) yr[c] += bias[c];
   }
+}
+
+template <typename T>
+void bias_fill_cpu(T* y, const T* bias, int64_t rows, int64_t cols) {
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+  for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + cols, y + r * cols);
 }
 
 template <typename T>
@@ -30,6 +37,8 @@ bool all_finite_cpu(const T* x, int64_t n) {
 
 template void bias_add_cpu<float>(float*, const float*, int64_t, int64_t);
 template void bias_add_cpu<double>(double*, const double*, int64_t, int64_t);
+template void bias_fill_cpu<float>(float*, const float*, int64_t, int64_t);
+template void bias_fill_cpu<double>(double*, const double*, int64_t, int64_t);
 template void bias_grad_cpu<float>(const float*, float*, int64_t, int64_t);
 template void bias_grad_cpu<double>(const double*, double*, int64_t, int64_t);
 template bool all_finite_cpu<float>(const float*, int64_t);

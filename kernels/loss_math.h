@@ -15,13 +15,13 @@ DPT_HD T clip_prob(T p) {
   const T eps = T(kLossEpsilon);
   return p < eps ? eps : (p > T(1) - eps ? T(1) - eps : p);
 }
-// -y * log(p), p clipped as Keras clips probabilities.
+// -y * std::log(p), p clipped as Keras clips probabilities.
 template <typename T>
-DPT_HD T xent_term(T p, T y) { return y == T(0) ? T(0) : -y * log(clip_prob(p)); }
+DPT_HD T xent_term(T p, T y) { return y == T(0) ? T(0) : -y * std::log(clip_prob(p)); }
 template <typename T>
 DPT_HD T bce_term(T p, T y) {
   const T q = clip_prob(p);
-  return -(y * log(q) + (T(1) - y) * log(T(1) - q));
+  return -(y * std::log(q) + (T(1) - y) * std::log(T(1) - q));
 }
 // d bce / d p (unfused: the last layer is not a sigmoid)
 template <typename T>

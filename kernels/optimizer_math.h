@@ -27,7 +27,7 @@ DPT_HD void rmsprop_step(T& w, T g, T& ms, T& mom, T& mg, T lr, T rho, T momentu
     mg = rho * mg + (T(1) - rho) * g;
     denom = ms - mg * mg + eps;
   }
-  const T inc = lr * g / sqrt(denom);
+  const T inc = lr * g / std::sqrt(denom);
   if (momentum > T(0)) {
     mom = momentum * mom + inc;
     w -= mom;
@@ -47,7 +47,7 @@ DPT_HD void adam_step(T& w, T g, T& m, T& v, T& vhat, T alpha, T b1, T b2, T eps
     vhat = vhat > v ? vhat : v;
     vv = vhat;
   }
-  w -= alpha * m / (sqrt(vv) + eps);
+  w -= alpha * m / (std::sqrt(vv) + eps);
 }
 
 // alpha for Adam at 1-based step t.

@@ -12,10 +12,12 @@ struct Pool2dGeom {
 };
 
 // Max pooling ignores padded cells; its gradient goes to the first maximum in scan order.
+// Forward records, when argmax is given, each output's source offset within its sample;
+// backward scatters dy through those offsets (dx is overwritten).
 template <typename T>
-void max_pool_forward_cpu(const Pool2dGeom& g, const T* x, T* y);
+void max_pool_forward_cpu(const Pool2dGeom& g, const T* x, T* y, int32_t* argmax);
 template <typename T>
-void max_pool_backward_cpu(const Pool2dGeom& g, const T* x, const T* y, const T* dy, T* dx);
+void max_pool_backward_cpu(const Pool2dGeom& g, const int32_t* argmax, const T* dy, T* dx);
 // Average pooling divides by the number of real (unpadded) cells, as TF does with 'same'.
 template <typename T>
 void avg_pool_forward_cpu(const Pool2dGeom& g, const T* x, T* y);

@@ -1,7 +1,6 @@
 // CPU pooling loops (NHWC: the channel loop is innermost and contiguous).
 #include "kernels/pooling.h"
 #include <algorithm>
-#include <limits>
 
 namespace dpt::kernels {
 
@@ -16,19 +15,35 @@ inline Window window(const Pool2dGeom& g, int64_t oy, int64_t ox) {
 }  // namespace
 
 template <typename T>
-void max_pool_forward_cpu(const Pool2dGeom& g, const T* x, T* y) {
+void max_pool_forward_cpu(const Pool2dGeom& g, const T* x, T* y, int32_t* argmax) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t s = 0; s < g.n; ++s) {
     for (int64_t oy = 0; oy < g.oh; ++oy) {
       const T* xs = x + s * g.h * g.w * g.c;
       for (int64_t ox = 0; ox < g.ow; ++ox) {
-        T* yo = y + ((s * g.oh + oy) * g.ow + ox) * g.c;
-        std::fill(yo, yo + g.c, -std::numeric_limits<T>::infinity());
-        Window wd = window(g, oy, ox);
+        const int64_t o = ((s * g.oh + oy) * g.ow + ox) * g.c;
+        T* yo = y + o;
+        const Window wd = window(g, oy, ox);
+        const int64_t first = (wd.y0 * g.w + wd.x0) * g.c;
+        std::copy(xs + first, xs + first + g.c, yo);
+        if (argmax)
+          for (int64_t c = 0; c < g.c; ++c) argmax[o + c] = int32_t(first + c);
         for (int64_t iy = wd.y0; iy < wd.y1; ++iy)
           for (int64_t ix = wd.x0; ix < wd.x1; ++ix) {
-            const T* xi = xs + (iy * g.w + ix) * g.c;
-            for (int64_t c = 0; c < g.c; ++c) yo[c] = std::max(yo[c], xi[c]);
+            const int64_t base = (iy * g.w + ix) * g.c;
+            const T* xi = xs + base;
+            if (argmax) {
+              int32_t* am = argmax + o;
+              const int32_t b32 = int32_t(base);
+#pragma omp simd
+              for (int64_t c = 0; c < g.c; ++c) {
+                const bool gt = xi[c] > yo[c];  // strict: the first maximum in scan order wins ties
+                yo[c] = gt ? xi[c] : yo[c];
+                am[c] = gt ? b32 + int32_t(c) : am[c];
+              }
+            } else {
+              for (int64_t c = 0; c < g.c; ++c) yo[c] = std::max(yo[c], xi[c]);
+            }
           }
       }
     }
@@ -36,29 +51,15 @@ void max_pool_forward_cpu(const Pool2dGeom& g, const T* x, T* y) {
 }
 
 template <typename T>
-void max_pool_backward_cpu(const Pool2dGeom& g, const T* x, const T* y, const T* dy, T* dx) {
+void max_pool_backward_cpu(const Pool2dGeom& g, const int32_t* argmax, const T* dy, T* dx) {
+  const int64_t in_sample = g.h * g.w * g.c, out_sample = g.oh * g.ow * g.c;
 #pragma omp parallel for schedule(static)
   for (int64_t s = 0; s < g.n; ++s) {
-    const T* xs = x + s * g.h * g.w * g.c;
-    T* dxs = dx + s * g.h * g.w * g.c;
-    std::fill(dxs, dxs + g.h * g.w * g.c, T(0));
-    for (int64_t oy = 0; oy < g.oh; ++oy)
-      for (int64_t ox = 0; ox < g.ow; ++ox) {
-        const int64_t o = ((s * g.oh + oy) * g.ow + ox) * g.c;
-        Window wd = window(g, oy, ox);
-        for (int64_t c = 0; c < g.c; ++c) {
-          bool done = false;
-          for (int64_t iy = wd.y0; iy < wd.y1 && !done; ++iy)
-            for (int64_t ix = wd.x0; ix < wd.x1; ++ix) {
-              const int64_t i = (iy * g.w + ix) * g.c + c;
-              if (xs[i] == y[o + c]) {
-                dxs[i] += dy[o + c];
-                done = true;
-                break;
-              }
-            }
-        }
-      }
+    T* dxs = dx + s * in_sample;
+    std::fill(dxs, dxs + in_sample, T(0));
+    const int32_t* am = argmax + s * out_sample;
+    const T* dys = dy + s * out_sample;
+    for (int64_t o = 0; o < out_sample; ++o) dxs[am[o]] += dys[o];
   }
 }
 
@@ -123,8 +124,8 @@ void global_avg_pool_backward_cpu(const T* dy, T* dx, int64_t n, int64_t hw, int
 }
 
 #define DPT_INSTANTIATE(T)                                                                    \
-  template void max_pool_forward_cpu<T>(const Pool2dGeom&, const T*, T*);                     \
-  template void max_pool_backward_cpu<T>(const Pool2dGeom&, const T*, const T*, const T*, T*); \
+  template void max_pool_forward_cpu<T>(const Pool2dGeom&, const T*, T*, int32_t*);           \
+  template void max_pool_backward_cpu<T>(const Pool2dGeom&, const int32_t*, const T*, T*);    \
   template void avg_pool_forward_cpu<T>(const Pool2dGeom&, const T*, T*);                     \
   template void avg_pool_backward_cpu<T>(const Pool2dGeom&, const T*, T*);                    \
   template void global_avg_pool_forward_cpu<T>(const T*, T*, int64_t, int64_t, int64_t);      \

@@ -19,10 +19,29 @@ DPT_HD float uniform_at(uint64_t seed, uint64_t a, uint64_t b, uint64_t index) {
   return float(h >> 40) * (1.0f / 16777216.0f);
 }
 
-// Inverted dropout: kept elements are scaled by 1/(1-rate) so inference needs no change.
+// 32-bit finaliser (murmur3's fmix32): vectorises with AVX2, for per-element draws.
+DPT_HD uint32_t fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  return h ^ (h >> 16);
+}
+
+// Key of one row of draws: a function of (seed, epoch, step) and the row's global index only.
+DPT_HD uint32_t row_key(uint64_t seed, uint64_t epoch, uint64_t step, uint64_t global_row) {
+  return uint32_t(mix64(seed ^ mix64(epoch ^ mix64(step ^ mix64(global_row)))));
+}
+
+// Uniform in [0, 1) for column `col` of a row keyed by row_key (24 random bits).
+DPT_HD float uniform_in_row(uint32_t key, uint32_t col) {
+  return float(fmix32(key ^ (col * 0x9e3779b9u)) >> 8) * (1.0f / 16777216.0f);
+}
+
+// Inverted dropout: kept elements are scaled by scale = 1/(1-rate) so inference needs no change.
 template <typename T>
-DPT_HD T dropout_value(T x, float u, float rate) {
-  return u < rate ? T(0) : x * T(1.0 / (1.0 - double(rate)));
+DPT_HD T dropout_value(T x, float u, float rate, T scale) {
+  return u < rate ? T(0) : x * scale;
 }
 
 }  // namespace dpt::kernels

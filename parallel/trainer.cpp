@@ -84,7 +84,7 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
   if (global_batch > batch_cap_ || like.y_dim != y_dim_) {
     batch_cap_ = std::max(global_batch, batch_cap_);
     Shape xs = template_.input_shape();
-    xs.insert(xs.begin(), batch_cap_);
+    xs.insert_front(batch_cap_);
     x_buf_ = Tensor(xs);
     y_buf_ = Tensor({batch_cap_, like.y_dim});
     y_dim_ = like.y_dim;

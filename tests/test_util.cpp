@@ -1,11 +1,36 @@
 // Test helpers.
 #include "test_util.h"
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <cmath>
 #include <filesystem>
 #include <unistd.h>
 
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_news{0};
+}  // namespace
+
+// The test binary's operator new counts allocations while an AllocationCounter is alive.
+void* operator new(size_t n) {
+  if (g_counting.load(std::memory_order_relaxed)) g_news.fetch_add(1, std::memory_order_relaxed);
+  void* p = std::malloc(n ? n : 1);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
 namespace dpt::test {
+
+AllocationCounter::AllocationCounter() {
+  g_news = 0;
+  g_counting = true;
+}
+AllocationCounter::~AllocationCounter() { g_counting = false; }
+long AllocationCounter::count() const { return g_news.load(); }
 
 std::vector<double> random_vec(size_t n, uint64_t seed, double lo, double hi) {
   std::mt19937_64 rng(seed);

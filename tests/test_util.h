@@ -14,6 +14,13 @@ std::vector<double> numeric_grad(const std::function<double()>& f, std::vector<d
 // Largest |a - b| / (atol + rtol * |b|); <= 1 means within tolerance.
 double worst_ratio(const std::vector<double>& a, const std::vector<double>& b, double atol, double rtol);
 double dot(const std::vector<double>& a, const std::vector<double>& b);
+// Counts operator new calls made while counting is on (the test binary replaces operator new).
+struct AllocationCounter {
+  AllocationCounter();   // starts counting from zero
+  ~AllocationCounter();  // stops counting
+  long count() const;
+};
+
 // A fresh temporary folder for files a test writes.
 std::string temp_dir(const std::string& tag);
 // The shared Keras fixtures folder, or "" when absent.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include "core/error.h"
 #include "kernels/activation.h"
+#include "kernels/gemm.h"
 
 namespace dpt {
 
@@ -55,9 +56,11 @@ kernels::Conv2dGeom Conv2D::geom(int64_t n) const {
 }
 
 int64_t Conv2D::workspace_elems(int64_t batch) const {
+  // Room for the whole batch's patch matrices (up to a cap), and at least one sample per thread.
   const kernels::Conv2dGeom g = geom(batch);
   const int64_t min = kernels::conv2d_min_workspace(g);
-  return std::max(min, std::min(batch * min, kMaxConvWorkspace));
+  const int64_t threads = std::max(1, kernels::cpu_thread_count());
+  return std::max(min * threads, std::min(batch * min, kMaxConvWorkspace));
 }
 
 void Conv2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {

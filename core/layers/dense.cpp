@@ -32,8 +32,8 @@ std::vector<ParamSpec> Dense::params() const {
 
 void Dense::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
   const int64_t rows = rows_of(x), in = in_.back();
-  kernels::gemm_cpu<float>(false, false, rows, units_, in, 1.f, x.data(), w_[0], 0.f, y.data());
-  if (use_bias_) kernels::bias_add_cpu(y.data(), w_[1], rows, units_);
+  if (use_bias_) kernels::bias_fill_cpu(y.data(), w_[1], rows, units_);
+  kernels::gemm_cpu<float>(false, false, rows, units_, in, 1.f, x.data(), w_[0], use_bias_ ? 1.f : 0.f, y.data());
   kernels::activation_forward_cpu(act_, y.data(), y.data(), rows, units_);
 }
 

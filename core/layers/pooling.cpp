@@ -43,9 +43,13 @@ kernels::Pool2dGeom Pool2D::geom(int64_t n) const {
   return g;
 }
 
-void Pool2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+void Pool2D::prepare(int64_t max_batch) {
+  if (max_) argmax_.assign(size_t(max_batch * shape_numel(out_)), 0);
+}
+
+void Pool2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool training) {
   if (max_)
-    kernels::max_pool_forward_cpu(geom(x.dim(0)), x.data(), y.data());
+    kernels::max_pool_forward_cpu(geom(x.dim(0)), x.data(), y.data(), training ? argmax_.data() : nullptr);
   else
     kernels::avg_pool_forward_cpu(geom(x.dim(0)), x.data(), y.data());
 }
@@ -53,7 +57,7 @@ void Pool2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
 void Pool2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
   if (!dx) return;
   if (max_)
-    kernels::max_pool_backward_cpu(geom(x.dim(0)), x.data(), y.data(), dy.data(), dx->data());
+    kernels::max_pool_backward_cpu(geom(x.dim(0)), argmax_.data(), dy.data(), dx->data());
   else
     kernels::avg_pool_backward_cpu(geom(x.dim(0)), dy.data(), dx->data());
 }

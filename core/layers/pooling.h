@@ -21,6 +21,7 @@ class Pool2D : public Layer {
   std::string config_str() const override;
   const Pool2DConfig& config() const { return cfg_; }
   bool is_max() const { return max_; }
+  void prepare(int64_t max_batch) override;
 
  protected:
   Shape compute_output_shape(const Shape& in) override;
@@ -32,6 +33,7 @@ class Pool2D : public Layer {
   bool max_;
   Pool2DConfig cfg_;
   int64_t pad_top_ = 0, pad_left_ = 0;
+  std::vector<int32_t> argmax_;  // per output element of the last training forward (max pooling)
 };
 
 inline std::unique_ptr<Layer> MaxPooling2D(Pool2DConfig c = {}) { return std::make_unique<Pool2D>(true, c); }

@@ -9,16 +9,19 @@ namespace dpt {
 void Optimizer::build(int64_t n, Device device) {
   n_ = n;
   slots_.clear();
-  for (size_t i = 0; i < slot_names().size(); ++i) slots_.emplace_back(Shape{n}, device);
+  slot_ptrs_.clear();
+  for (size_t i = 0; i < slot_names().size(); ++i) {
+    slots_.emplace_back(Shape{n}, device);
+    slot_ptrs_.push_back(slots_.back().data());
+  }
+  built_ = true;
 }
 
 void Optimizer::apply(Context& ctx, float* w, const float* g) {
-  DPT_CHECK(slots_.size() == slot_names().size(), class_name() << " used before build()");
+  DPT_CHECK(built_, class_name() << " used before build()");
   DPT_CHECK(ctx.device.is_cpu(), class_name() << " has no CUDA implementation in this build");
-  std::vector<float*> s;
-  for (auto& t : slots_) s.push_back(t.data());
   ++iterations_;
-  update_cpu(w, g, s, n_);
+  update_cpu(w, g, slot_ptrs_, n_);
 }
 
 std::vector<std::pair<std::string, Tensor*>> Optimizer::slots() {

@@ -45,6 +45,8 @@ class Optimizer {
   int64_t iterations_ = 0;
   int64_t n_ = 0;
   std::vector<Tensor> slots_;
+  std::vector<float*> slot_ptrs_;  // set by build(), so apply() never allocates
+  bool built_ = false;
 };
 
 class SGD : public Optimizer {

@@ -50,7 +50,7 @@ TEST_CASE("pooling forward by hand, TF padding rules", "[kernels][pool]") {
   Pool2dGeom g;
   g.n = 1, g.h = 4, g.w = 4, g.c = 1, g.oh = 2, g.ow = 2;
   std::vector<float> y(4);
-  max_pool_forward_cpu(g, x.data(), y.data());
+  max_pool_forward_cpu(g, x.data(), y.data(), nullptr);
   CHECK(y == std::vector<float>{6, 8, 14, 16});
   avg_pool_forward_cpu(g, x.data(), y.data());
   CHECK(y == std::vector<float>{3.5f, 5.5f, 11.5f, 13.5f});
@@ -64,7 +64,7 @@ TEST_CASE("pooling forward by hand, TF padding rules", "[kernels][pool]") {
   REQUIRE(s.oh == 2);
   avg_pool_forward_cpu(s, x3.data(), y.data());
   CHECK(y == std::vector<float>{3, 4.5f, 7.5f, 9});
-  max_pool_forward_cpu(s, x3.data(), y.data());
+  max_pool_forward_cpu(s, x3.data(), y.data(), nullptr);
   CHECK(y == std::vector<float>{5, 6, 8, 9});
 
   std::vector<float> gx{1, 10, 3, 20, 5, 30, 7, 40};  // (1, 4 pixels, 2 channels)

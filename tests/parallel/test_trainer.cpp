@@ -6,6 +6,7 @@
 #include "core/data/readers.h"
 #include "core/presets.h"
 #include "parallel/trainer.h"
+#include "test_util.h"
 
 using namespace dpt;
 using Catch::Contains;
@@ -122,4 +123,35 @@ TEST_CASE("data that does not fit the model is a clear error", "[trainer][errors
   fo.batch_size = 0;
   Dataset ok = make_synthetic({8, 8, 1}, 10, 4, 1);
   CHECK_THROWS_WITH(t.fit(ok, nullptr, fo, {}), "batch size must be >= 1, got 0");
+}
+
+TEST_CASE("steady-state training steps allocate nothing", "[trainer][alloc]") {
+  for (int replicas : {1, 3}) {
+    auto m = build("digits-cnn", 4);  // Conv2D, pooling, Dense, Dropout
+    Dataset data = make_synthetic({8, 8, 1}, 10, 64, 2);
+    data.to_one_hot();
+    Adam opt;
+    Trainer t(*m, cpus(replicas), LossKind::categorical_crossentropy, opt, 2);
+    t.prepare(32, data);
+    std::vector<int64_t> idx(32);
+    for (int64_t i = 0; i < 32; ++i) idx[size_t(i)] = i;
+    double correct = 0;
+    for (int step = 0; step < 3; ++step) {  // warm-up: lazily created runtime state
+      t.load_batch(data, idx.data(), 32);
+      t.train_step(32, 0, step, &correct);
+    }
+    const int64_t buffers = buffer_allocations();
+    long news = 0;
+    {
+      test::AllocationCounter counter;
+      for (int step = 3; step < 8; ++step) {
+        t.load_batch(data, idx.data(), 32);
+        t.train_step(32, 0, step, &correct);
+      }
+      news = counter.count();
+    }
+    INFO("replicas " << replicas);
+    CHECK(news == 0);
+    CHECK(buffer_allocations() == buffers);
+  }
 }

@@ -53,7 +53,7 @@ std::vector<double> read_h5(const std::string& file, const char* name, std::vect
 std::vector<float> infer(Sequential& m, const std::vector<float>& x, int64_t n) {
   m.prepare(n);
   Shape s = m.input_shape();
-  s.insert(s.begin(), n);
+  s.insert_front(n);
   Tensor t(s);
   std::copy(x.begin(), x.end(), t.data());
   Context ctx;

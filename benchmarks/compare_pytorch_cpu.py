@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Training throughput on the CPU: dptrain vs PyTorch (eager) on the same models, data shape,
+batch size, optimizer and thread count. Prints both samples/s and the ratio dptrain / PyTorch.
+
+    python3 benchmarks/compare_pytorch_cpu.py --threads 1 2 --batch-size 128
+
+Needs `pip install torch`. Both sides train on synthetic data of the model's input shape with
+categorical cross-entropy; steps are timed after warm-up, median step time reported.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def torch_model(name, torch):
+    nn = torch.nn
+    if name == "cifar10-cnn":  # the Keras multi-GPU example, as dptrain's preset
+        return nn.Sequential(
+            nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 128, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, 10)), (3, 32, 32), \
+            lambda p: torch.optim.RMSprop(p, lr=1e-4, alpha=0.9, eps=1e-7, momentum=0.9)
+    if name == "mnist-mlp":  # Keras's mnist_mlp
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
+            nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 10)), (1, 28, 28), \
+            lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7)
+    raise SystemExit(f"no PyTorch twin for {name}")
+
+
+def bench_torch(name, threads, batch, steps, warmup, channels_last):
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model, shape, make_opt = torch_model(name, torch)
+    opt = make_opt(model.parameters())
+    x = torch.rand(batch, *shape)
+    y = torch.randint(0, 10, (batch,))
+    if channels_last and len(shape) == 3:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    loss_fn = torch.nn.CrossEntropyLoss()  # softmax + categorical cross-entropy, fused
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    med = times[len(times) // 2]
+    return batch / med, med * 1000
+
+
+def bench_dptrain(binary, name, threads, batch, steps, warmup):
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "b.json")
+        subprocess.run([binary, "bench", "--model", name, "--batch-size", str(batch), "--threads", str(threads),
+                        "--steps", str(steps), "--warmup", str(warmup), "--json", out],
+                       check=True, stdout=subprocess.DEVNULL)
+        r = json.load(open(out))["results"][0]
+        # samples/s from the median step, like the PyTorch side
+        return batch / (r["step_ms"] / 1000), r["step_ms"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=["cifar10-cnn", "mnist-mlp"])
+    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--dptrain", default=os.path.join(ROOT, "build", "dptrain"))
+    ap.add_argument("--torch-channels-last", action="store_true", help="also try PyTorch with channels_last")
+    ap.add_argument("--json", help="write the rows as JSON")
+    a = ap.parse_args()
+    try:
+        import torch
+    except ImportError:
+        sys.exit("PyTorch is not installed: pip install torch")
+    if not os.path.exists(a.dptrain):
+        sys.exit(f"{a.dptrain} not found: build first (bash scripts/build.sh)")
+    rows = []
+    print(f"torch {torch.__version__}, batch {a.batch_size}, {a.steps} timed steps after {a.warmup} warm-up "
+          f"(median step), CPU: {os.cpu_count()} cores")
+    print(f"{'model':12} {'threads':>7} {'dptrain s/s':>12} {'pytorch s/s':>12} {'ratio':>7}")
+    for m in a.models:
+        for t in a.threads:
+            d_sps, d_ms = bench_dptrain(a.dptrain, m, t, a.batch_size, a.steps, a.warmup)
+            p_sps, p_ms = bench_torch(m, t, a.batch_size, a.steps, a.warmup, False)
+            row = {"model": m, "threads": t, "batch": a.batch_size, "dptrain_samples_per_sec": d_sps,
+                   "pytorch_samples_per_sec": p_sps, "ratio": d_sps / p_sps}
+            if a.torch_channels_last and m != "mnist-mlp":
+                row["pytorch_channels_last_samples_per_sec"] = bench_torch(m, t, a.batch_size, a.steps, a.warmup, True)[0]
+            rows.append(row)
+            extra = f"  (torch channels_last {row['pytorch_channels_last_samples_per_sec']:.0f})" \
+                if "pytorch_channels_last_samples_per_sec" in row else ""
+            print(f"{m:12} {t:7d} {d_sps:12.0f} {p_sps:12.0f} {d_sps / p_sps:7.2f}x{extra}", flush=True)
+    if a.json:
+        json.dump(rows, open(a.json, "w"), indent=2)
+
+
+if __name__ == "__main__":
+    main()
