@@ -9,10 +9,10 @@ void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)
   for (int64_t r = 0; r < rows; ++r) {
     const uint32_t k = row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + r));
-    const T* xr = x + r * cols;
-    T* yr = y + r * cols;
-#pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) yr[c] = dropout_value(xr[c], uniform_in_row(k, uint32_t(c)), rate, scale);
+    const T* __restrict xr = x + r * cols;
+    T* __restrict yr = y + r * cols;
+    const int32_t n = int32_t(cols);
+    for (int32_t c = 0; c < n; ++c) yr[c] = dropout_value(xr[c], uniform_in_row(k, uint32_t(c)), rate, scale);
   }
 }
 

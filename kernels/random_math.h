@@ -16,7 +16,7 @@ DPT_HD uint64_t mix64(uint64_t z) {  // splitmix64 finaliser
 // Uniform in [0, 1) with 24 random bits (exact in float).
 DPT_HD float uniform_at(uint64_t seed, uint64_t a, uint64_t b, uint64_t index) {
   const uint64_t h = mix64(seed ^ mix64(a ^ mix64(b ^ mix64(index))));
-  return float(h >> 40) * (1.0f / 16777216.0f);
+  return float(int32_t(h >> 40)) * (1.0f / 16777216.0f);
 }
 
 // 32-bit finaliser (murmur3's fmix32): vectorises with AVX2, for per-element draws.
@@ -35,13 +35,16 @@ DPT_HD uint32_t row_key(uint64_t seed, uint64_t epoch, uint64_t step, uint64_t g
 
 // Uniform in [0, 1) for column `col` of a row keyed by row_key (24 random bits).
 DPT_HD float uniform_in_row(uint32_t key, uint32_t col) {
-  return float(fmix32(key ^ (col * 0x9e3779b9u)) >> 8) * (1.0f / 16777216.0f);
+  // via int32 (exact: < 2^24) so the conversion vectorises (AVX2 has no unsigned convert)
+  return float(int32_t(fmix32(key ^ (col * 0x9e3779b9u)) >> 8)) * (1.0f / 16777216.0f);
 }
 
 // Inverted dropout: kept elements are scaled by scale = 1/(1-rate) so inference needs no change.
+// Written as a multiply by the 0-or-scale mask (as Keras applies it), so the loop vectorises.
 template <typename T>
 DPT_HD T dropout_value(T x, float u, float rate, T scale) {
-  return u < rate ? T(0) : x * scale;
+  const T mask = u >= rate ? scale : T(0);
+  return x * mask;
 }
 
 }  // namespace dpt::kernels
