@@ -6,6 +6,14 @@
 
 namespace dpt {
 
+namespace {
+std::string num(double v) {  // 0.9, 0.001, 1e-07: as Python prints them
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+}  // namespace
+
 void Optimizer::build(int64_t n, Device device) {
   n_ = n;
   slots_.clear();
@@ -50,7 +58,7 @@ void SGD::update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n
   kernels::sgd_update_cpu<float>(w, g, s.empty() ? nullptr : s[0], n, float(lr_), float(momentum_), nesterov_);
 }
 std::string SGD::params_str() const {
-  return ", momentum=" + std::to_string(momentum_) + (nesterov_ ? ", nesterov=True" : "");
+  return ", momentum=" + num(momentum_) + (nesterov_ ? ", nesterov=True" : "");
 }
 
 // ---- RMSprop ----
@@ -76,7 +84,7 @@ void RMSprop::update_cpu(float* w, const float* g, std::vector<float*>& s, int64
                                      float(epsilon_), centered_);
 }
 std::string RMSprop::params_str() const {
-  return ", rho=" + std::to_string(rho_) + ", momentum=" + std::to_string(momentum_) +
+  return ", rho=" + num(rho_) + ", momentum=" + num(momentum_) +
          (centered_ ? ", centered=True" : "");
 }
 
@@ -98,7 +106,7 @@ void Adam::update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t 
                                   float(b2_), float(epsilon_), amsgrad_);
 }
 std::string Adam::params_str() const {
-  return ", beta_1=" + std::to_string(b1_) + ", beta_2=" + std::to_string(b2_) + (amsgrad_ ? ", amsgrad=True" : "");
+  return ", beta_1=" + num(b1_) + ", beta_2=" + num(b2_) + (amsgrad_ ? ", amsgrad=True" : "");
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c) {
