@@ -1,8 +1,10 @@
-// `dptrain bench`: steady-state training samples/s on synthetic data; table and JSON.
+// `dptrain bench`: training throughput on synthetic data for one or more replica counts
+// (weak or strong scaling), as a table and as JSON.
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include "apps/options.h"
 #include "core/error.h"
 #include "kernels/gemm.h"
@@ -15,32 +17,91 @@ namespace {
 
 struct BenchOptions {
   std::string model = "cifar10-cnn";
-  int64_t batch_size = 128;
+  std::string replicas, gpus;  // lists of counts: "1,2,4"
+  int64_t per_replica = 0, global = 0, batch = 0;
   int steps = 20, warmup = 3, threads = 0;
+  std::string strategy = "allreduce";
   uint64_t seed = 1337;
   std::string json;
 };
 
+std::vector<int> counts(const std::string& list, const char* flag) {
+  std::vector<int> out;
+  std::stringstream ss(list);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    int v = 0;
+    try {
+      v = std::stoi(part);
+    } catch (...) {
+      DPT_FAIL(flag << " takes a list of counts like 1,2,4; got '" << list << "'");
+    }
+    DPT_CHECK(v >= 1, flag << " counts must be >= 1, got " << v);
+    out.push_back(v);
+  }
+  return out;
+}
+
 void run_bench(const BenchOptions& o) {
   const Preset& p = find_preset(o.model);
   check_writable(o.json, "JSON results");
+  DPT_CHECK(o.replicas.empty() || o.gpus.empty(), "give either --replicas or --gpus, not both");
+  const int given = (o.per_replica > 0) + (o.global > 0) + (o.batch > 0);
+  DPT_CHECK(given <= 1, "give one of --batch-size-per-replica, --global-batch-size and --batch-size");
   const int threads = resolved_threads(o.threads);
   kernels::set_cpu_threads(threads);
-  const auto devices = select_devices("", 1);
-  const BenchResult r = run_train_bench(p, devices, o.batch_size, o.steps, o.warmup, threads, o.seed);
-  std::printf("model %s | device cpu | threads %d | %d steps after %d warm-up\n", p.name.c_str(), threads, o.steps, o.warmup);
-  std::printf("%8s %12s %12s %10s\n", "replicas", "global_batch", "samples/s", "ms/step");
-  std::printf("%8d %12lld %12.1f %10.2f\n", r.replicas, (long long)r.global_batch, r.samples_per_sec, r.step_ms);
+  std::vector<std::vector<Device>> sets;
+  std::string device = "cpu";
+  if (!o.gpus.empty()) {
+    std::string why;
+    const auto vis = visible_gpus(&why);
+    DPT_CHECK(!vis.empty(), "--gpus " << o.gpus << " asked for GPUs, but " << why);
+    device = vis[0].name;
+    for (int c : counts(o.gpus, "--gpus")) {
+      if (c > int(vis.size())) {
+        std::printf("note: skipping %d GPUs: only %zu visible\n", c, vis.size());
+        continue;
+      }
+      sets.push_back(select_devices(std::to_string(c), 0));
+    }
+  } else {
+    for (int c : counts(o.replicas.empty() ? "1" : o.replicas, "--replicas")) sets.push_back(select_devices("", c));
+  }
+  DPT_CHECK(!sets.empty(), "nothing to run");
+  BenchConfig cfg;
+  cfg.weak = o.global == 0 && o.batch == 0;
+  cfg.batch = o.per_replica > 0 ? o.per_replica : o.global > 0 ? o.global : o.batch > 0 ? o.batch : 128;
+  cfg.steps = o.steps;
+  cfg.warmup = o.warmup;
+  cfg.threads = threads;
+  cfg.parallel.strategy = strategy_from_name(o.strategy);
+  cfg.seed = o.seed;
+  const auto rows = run_scaling_bench(p, sets, cfg);
+  std::printf("model %s | device %s | %d threads in all | strategy %s | %s scaling, %s batch %lld | median of %d "
+              "steps after %d warm-up\n",
+              p.name.c_str(), device.c_str(), threads, o.strategy.c_str(), cfg.weak ? "weak" : "strong",
+              cfg.weak ? "per-replica" : "global", (long long)cfg.batch, o.steps, o.warmup);
+  std::printf("%8s %12s %12s %8s %10s %9s %12s %14s\n", "replicas", "global_batch", "samples/s", "speedup", "efficiency",
+              "ms/step", "reduce ms", "bytes reduced");
+  for (auto& r : rows)
+    std::printf("%8d %12lld %12.1f %8.2f %10.2f %9.2f %12.3f %14lld\n", r.replicas, (long long)r.global_batch,
+                r.samples_per_sec, r.speedup, r.efficiency, r.step_ms, r.allreduce_ms, (long long)r.bytes_reduced);
   if (!o.json.empty()) {
     nlohmann::ordered_json j;
     j["model"] = p.name;
-    j["device"] = "cpu";
+    j["device"] = device;
     j["threads"] = threads;
-    j["results"] = nlohmann::ordered_json::array(
-        {{{"replicas", r.replicas}, {"global_batch", r.global_batch}, {"samples_per_sec", r.samples_per_sec},
-          {"step_ms", r.step_ms}}});
+    j["strategy"] = o.strategy;
+    j["scaling"] = cfg.weak ? "weak" : "strong";
+    j["results"] = nlohmann::ordered_json::array();
+    for (auto& r : rows)
+      j["results"].push_back({{"replicas", r.replicas}, {"global_batch", r.global_batch},
+                              {"samples_per_sec", r.samples_per_sec}, {"step_ms", r.step_ms},
+                              {"allreduce_ms", r.allreduce_ms}, {"bytes_reduced", r.bytes_reduced},
+                              {"speedup", r.speedup}, {"efficiency", r.efficiency}});
     std::ofstream f(o.json);
     f << j.dump(2) << "\n";
+    f.close();
     DPT_CHECK(f, "writing '" << o.json << "' failed");
   }
 }
@@ -49,12 +110,21 @@ void run_bench(const BenchOptions& o) {
 
 void setup_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* cmd = app.add_subcommand("bench", "training throughput on synthetic data of the model's input shape");
+  CLI::App* cmd = app.add_subcommand("bench", "training throughput and scaling on synthetic data of the model's input shape");
   cmd->add_option("--model", o->model, "model preset")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "global batch size")->check(kPositive)->capture_default_str();
+  cmd->add_option("--replicas", o->replicas, "CPU replica counts to run, e.g. 1,2 (default 1)");
+  cmd->add_option("--gpus", o->gpus, "GPU counts to run, e.g. 1,2,4,8 (counts above those visible are skipped)");
+  cmd->add_option("--batch-size-per-replica", o->per_replica, "weak scaling: this batch on every replica (default 128)")
+      ->check(kPositive);
+  cmd->add_option("--global-batch-size", o->global, "strong scaling: this global batch split over the replicas")
+      ->check(kPositive);
+  cmd->add_option("--batch-size", o->batch, "same as --global-batch-size")->check(kPositive);
   cmd->add_option("--steps", o->steps, "timed steps")->check(kPositive)->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "untimed warm-up steps")->check(kNonNegative)->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (default: all cores)")->check(kPositive);
+  cmd->add_option("--threads", o->threads, "CPU threads in all, split over the replicas (default: all cores)")
+      ->check(kPositive);
+  cmd->add_option("--strategy", o->strategy, "allreduce | ps")->check(CLI::IsMember({"allreduce", "ps"}))
+      ->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed")->capture_default_str();
   cmd->add_option("--json", o->json, "also write the results as JSON");
   cmd->callback([o] { run_bench(*o); });

@@ -27,7 +27,8 @@ void run_evaluate(const EvalOptions& o) {
   LoadedData d = load_data(o.m, p);
   const Dataset& data = d.heldout ? *d.heldout : d.train;
   auto opt = make_optimizer(p.optimizer);
-  Trainer trainer(*model, select_devices("", 1), loss_from_name(o.m.loss), *opt, threads);
+  const ParallelSetup par = parallel_setup(o.m);
+  Trainer trainer(*model, par.devices, loss_from_name(o.m.loss), *opt, threads, par.options);
   const EvalResult r = trainer.evaluate(data, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
   std::printf("evaluated %s on %lld %s samples of %s\nloss: %.4f - accuracy: %.4f\n", p.name.c_str(),
               (long long)data.size(), d.heldout ? d.heldout_name.c_str() : "", d.description.c_str(), r.loss, r.accuracy);
@@ -43,7 +44,8 @@ void run_predict(const EvalOptions& o) {
   all.validation_split = 0;  // predict every sample of the data
   LoadedData d = load_data(all, p);
   auto opt = make_optimizer(p.optimizer);
-  Trainer trainer(*model, select_devices("", 1), LossKind::categorical_crossentropy, *opt, threads);
+  const ParallelSetup par = parallel_setup(o.m);
+  Trainer trainer(*model, par.devices, LossKind::categorical_crossentropy, *opt, threads, par.options);
   const std::vector<float> out = trainer.predict(d.train, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
   const int64_t width = shape_numel(model->output_shape()), n = d.train.size();
   if (!o.output.empty()) {
@@ -59,6 +61,7 @@ void run_predict(const EvalOptions& o) {
 
 void add_eval_options(CLI::App* cmd, EvalOptions& o) {
   add_model_options(*cmd, o.m, true);
+  add_parallel_options(*cmd, o.m);
   cmd->add_option("--weights", o.m.weights, "weights file (.h5, Keras save_weights layout)")->required();
 }
 

@@ -48,8 +48,8 @@ void run_train(const TrainOptions& o) {
   auto model = build_model(o.m, p);
   auto opt = make_optimizer(optimizer_config(o, p));
   const LossKind loss = loss_from_name(o.m.loss);
-  const auto devices = select_devices("", 1);
-  Trainer trainer(*model, devices, loss, *opt, threads);
+  const ParallelSetup par = parallel_setup(o.m);
+  Trainer trainer(*model, par.devices, loss, *opt, threads, par.options);
 
   FitOptions fo;
   fo.epochs = o.epochs > 0 ? o.epochs : p.epochs;
@@ -59,8 +59,8 @@ void run_train(const TrainOptions& o) {
   fo.seed = o.m.seed;
   fo.verbose = o.verbose;
   if (o.verbose > 0) {
-    std::printf("dptrain: model %s (%lld params) | %d CPU replica (cpu:0, %d threads) | global batch %lld\n",
-                p.name.c_str(), (long long)model->num_params(), trainer.replicas(), threads, (long long)fo.batch_size);
+    std::printf("dptrain: model %s (%lld params) | %s\n", p.name.c_str(), (long long)model->num_params(),
+                par.describe(threads, fo.batch_size).c_str());
     std::printf("data: %s | train %lld samples", d.description.c_str(), (long long)d.train.size());
     if (d.heldout) std::printf(", %s %lld samples", d.heldout_name.c_str(), (long long)d.heldout->size());
     std::printf("\noptimizer: %s | loss: %s\n", opt->describe().c_str(), loss_name(loss).c_str());
@@ -87,6 +87,7 @@ void setup_train(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "train a model (default: digits-cnn on the embedded digits data)");
   add_model_options(*cmd, o->m, true);
+  add_parallel_options(*cmd, o->m);
   cmd->add_option("--epochs", o->epochs, "epochs (default: the preset's)")->check(kPositive);
   cmd->add_option("--optimizer", o->optimizer, "sgd | rmsprop | adam (default: the preset's)")
       ->check(CLI::IsMember({"sgd", "rmsprop", "adam"}));

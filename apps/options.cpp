@@ -6,6 +6,7 @@
 #include "core/data/spec.h"
 #include "core/error.h"
 #include "core/io/hdf5_weights.h"
+#include "parallel/devices.h"
 
 namespace fs = std::filesystem;
 
@@ -46,6 +47,48 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
   cmd.add_option("--batch-size", o.batch_size, "global batch size (default: the preset's)")->check(kPositive);
   cmd.add_option("--seed", o.seed, "seed for initial weights, shuffling and dropout")->capture_default_str();
   cmd.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(kPositive);
+}
+
+void add_parallel_options(CLI::App& cmd, ModelOptions& o) {
+  cmd.add_option("--gpus", o.gpus, "GPUs: N (the first N), a list like 0,2, or all (among CUDA_VISIBLE_DEVICES)");
+  cmd.add_option("--replicas", o.replicas, "N CPU replicas, one thread each with threads/N CPU threads (default 1)")
+      ->check(kPositive);
+  cmd.add_option("--strategy", o.strategy, "allreduce (every replica updates) | ps (parameter server: replica 0 "
+                                           "updates and broadcasts)")
+      ->check(CLI::IsMember({"allreduce", "ps"}))
+      ->capture_default_str();
+  cmd.add_flag("--sync-batchnorm", o.sync_batchnorm, "share BatchNormalization batch statistics across replicas");
+  cmd.add_option("--check-replicas", o.check_replicas, "compare the replicas' weight checksums every N steps")
+      ->check(kNonNegative);
+}
+
+ParallelSetup parallel_setup(const ModelOptions& o) {
+  ParallelSetup p;
+  p.devices = select_devices(o.gpus, o.replicas);
+  p.options.strategy = strategy_from_name(o.strategy);
+  p.options.sync_batchnorm = o.sync_batchnorm;
+  p.options.check_every = o.check_replicas;
+  return p;
+}
+
+std::string ParallelSetup::describe(int threads, int64_t global_batch) const {
+  const int64_t n = int64_t(devices.size());
+  std::string devs;
+  for (auto& d : devices) devs += (devs.empty() ? "" : ", ") + d.str();
+  std::string s = std::to_string(n) + (devices[0].is_cpu() ? " CPU" : " GPU") + (n == 1 ? " replica (" : " replicas (") +
+                  devs + ")";
+  if (devices[0].is_cpu()) {
+    const int t = std::max(1, threads / int(n));
+    s += ", " + std::to_string(t) + (t == 1 ? " thread" : " threads") + (n > 1 ? " each" : "");
+  }
+  s += " | global batch " + std::to_string(global_batch);
+  if (n > 1) {
+    const int64_t step = global_batch / n;
+    s += " = " + std::to_string(step) + " per replica" +
+         (global_batch % n ? " (the last takes " + std::to_string(global_batch - (n - 1) * step) + ")" : "") +
+         " | strategy " + strategy_name(options.strategy) + (options.sync_batchnorm ? ", synchronised batch norm" : "");
+  }
+  return s;
 }
 
 int resolved_threads(int threads) {

@@ -4,6 +4,7 @@
 #include <string>
 #include "core/data/dataset.h"
 #include "core/presets.h"
+#include "parallel/trainer.h"
 
 namespace dpt::app {
 
@@ -16,9 +17,23 @@ struct ModelOptions {
   std::string loss = "categorical_crossentropy";
   double validation_split = -1;  // < 0: 0.2 when the data has no test split
   std::string weights;           // initial weights (.h5)
+  // Data parallelism
+  std::string gpus;              // --gpus N|LIST|all
+  int replicas = 0;              // --replicas N (CPU replicas)
+  std::string strategy = "allreduce";
+  bool sync_batchnorm = false;
+  int64_t check_replicas = 0;
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data);
+// --gpus, --replicas, --strategy, --sync-batchnorm, --check-replicas
+void add_parallel_options(CLI::App& cmd, ModelOptions& o);
+struct ParallelSetup {
+  std::vector<Device> devices;
+  ParallelOptions options;
+  std::string describe(int threads, int64_t global_batch) const;  // "3 CPU replicas (...), ..."
+};
+ParallelSetup parallel_setup(const ModelOptions& o);
 int resolved_threads(int threads);
 // The training data and held-out data the options select (test split, or the validation split).
 struct LoadedData {

@@ -2,6 +2,7 @@
 // Passed explicitly to every forward/backward; never a global.
 #pragma once
 #include <cstdint>
+#include "core/collective.h"
 #include "core/device.h"
 
 namespace dpt {
@@ -20,6 +21,7 @@ struct Context {
   int threads = 1;          // CPU threads this replica may use (OpenMP + BLAS)
   StepKey key;
   void* cuda = nullptr;     // the CUDA backend's stream/handles (opaque: core never sees CUDA headers)
+  BatchSync* batch_sync = nullptr;  // set for synchronised BatchNormalization across replicas
 };
 
 }  // namespace dpt

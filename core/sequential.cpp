@@ -78,6 +78,16 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
   }
   std::mt19937_64 rng(seed);
   for (auto& ref : weights_) init_weight(ref.spec, ref.data, rng);
+  grad_range_.assign(layers_.size(), {0, 0});
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    int64_t lo = -1, hi = -1;
+    for (auto& ref : weights_)
+      if (ref.layer == layers_[i].get() && ref.spec.trainable) {
+        if (lo < 0) lo = ref.offset;
+        hi = ref.offset + shape_numel(ref.spec.shape);
+      }
+    if (lo >= 0) grad_range_[i] = {lo, hi};
+  }
   // Layers before the first one with weights need no gradient (the input needs none).
   first_weighted_ = 0;
   while (first_weighted_ < layers_.size() && layers_[first_weighted_]->params().empty()) ++first_weighted_;
@@ -152,7 +162,7 @@ Tensor Sequential::output_grad(int64_t n) {
   return with_batch(grad_buf_[0], n, layers_[L - 1]->output_shape());
 }
 
-void Sequential::backward(Context& ctx, const Tensor& x) {
+void Sequential::backward(Context& ctx, const Tensor& x, GradReadyHook* hook) {
   const int64_t n = last_n_;
   const size_t L = layers_.size();
   const size_t first = first_weighted_;
@@ -167,6 +177,14 @@ void Sequential::backward(Context& ctx, const Tensor& x) {
       Tensor dx = with_batch(grad_buf_[(k + 1) % 2], n, layers_[i]->input_shape());
       layers_[i]->backward(ctx, in, out, dy, &dx);
     }
+    if (hook && grad_range_[i].second > grad_range_[i].first) hook->ready(grad_range_[i].first, grad_range_[i].second);
+  }
+}
+
+void Sequential::emit_grad_ranges(GradReadyHook* hook) const {
+  for (size_t k = 0; k < layers_.size(); ++k) {
+    const size_t i = layers_.size() - 1 - k;
+    if (grad_range_[i].second > grad_range_[i].first) hook->ready(grad_range_[i].first, grad_range_[i].second);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include "core/collective.h"
 #include "core/layer.h"
 
 namespace dpt {
@@ -51,8 +52,12 @@ class Sequential {
   Tensor forward(Context& ctx, const Tensor& x, bool training);
   // Where the loss writes d(loss)/d(output) for the last forward's n rows.
   Tensor output_grad(int64_t n);
-  // Backward through all layers from output_grad(n); parameter gradients accumulate.
-  void backward(Context& ctx, const Tensor& x);
+  // Backward through all layers from output_grad(n); parameter gradients accumulate. When a
+  // hook is given, it is told each layer's gradient range as soon as that layer is done.
+  void backward(Context& ctx, const Tensor& x, GradReadyHook* hook = nullptr);
+  // Tells the hook every layer's range, in backward's order, without computing (a replica with
+  // an empty slice still joins the gradient collectives, with zero gradients).
+  void emit_grad_ranges(GradReadyHook* hook) const;
   // Ask the last layer to take the loss's gradient as already w.r.t. its pre-activation.
   void set_fused_output_grad(bool on) { layers_.back()->set_fused_output_grad(on); }
 
@@ -70,6 +75,7 @@ class Sequential {
   Tensor work_;
   int64_t last_n_ = 0;
   size_t first_weighted_ = 0;  // layers before it have no weights: backward stops there
+  std::vector<std::pair<int64_t, int64_t>> grad_range_;  // per layer: [begin, end) in the gradient arena
 };
 
 }  // namespace dpt

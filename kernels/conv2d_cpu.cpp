@@ -119,6 +119,7 @@ template <typename T>
 void conv2d_forward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* bias, T* y, T* work,
                         int64_t work_elems) {
   const int64_t P = g.out_pixels(), K = g.patch(), in_s = g.h * g.w * g.c;
+  if (g.n == 0) return;
   const T beta = bias ? T(1) : T(0);
   if (g.is_pointwise()) {
     if (bias) bias_fill_cpu(y, bias, g.n * P, g.oc);
@@ -144,6 +145,7 @@ template <typename T>
 void conv2d_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* dy, T* dx, T* dkernel,
                          T* dbias, T* work, int64_t work_elems) {
   const int64_t P = g.out_pixels(), K = g.patch(), in_s = g.h * g.w * g.c;
+  if (g.n == 0) return;
   if (g.is_pointwise()) {
     if (dbias) bias_grad_cpu(dy, dbias, g.n * P, g.oc);
     gemm_cpu<T>(true, false, K, g.oc, g.n * P, T(1), x, dy, T(1), dkernel);

@@ -1,6 +1,5 @@
 // CUDA error reporting and device counting (safe on machines with no driver and no GPU).
 #include "kernels/cuda_check.h"
-#include <cstdlib>
 
 namespace dpt::kernels {
 
@@ -23,25 +22,6 @@ const char* cublas_status_string(cublasStatus_t s) {
     case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
     default: return "unknown cuBLAS status";
   }
-}
-
-int visible_cuda_devices(std::string* why_none) {
-  int count = 0;  // cudaGetDeviceCount may leave it unwritten on failure (no driver): keep 0
-  cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess) {
-    if (why_none) {
-      const char* cvd = std::getenv("CUDA_VISIBLE_DEVICES");
-      *why_none = std::string("the CUDA runtime reports: ") + cudaGetErrorString(e) +
-                  " (is the NVIDIA driver installed? CUDA_VISIBLE_DEVICES=" + (cvd ? cvd : "<unset>") + ")";
-    }
-    cudaGetLastError();  // clear the sticky error
-    return 0;
-  }
-  if (count == 0 && why_none) {
-    const char* cvd = std::getenv("CUDA_VISIBLE_DEVICES");
-    *why_none = std::string("the driver sees no GPU (CUDA_VISIBLE_DEVICES=") + (cvd ? cvd : "<unset>") + ")";
-  }
-  return count;
 }
 
 }  // namespace dpt::kernels

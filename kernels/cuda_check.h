@@ -13,8 +13,6 @@ namespace dpt::kernels {
 [[noreturn]] void throw_cuda_error(const char* lib, const char* call, const std::string& what, const char* file,
                                    int line);
 const char* cublas_status_string(cublasStatus_t s);
-// Number of visible GPUs; 0 (never an exception) when there is no driver or no device.
-int visible_cuda_devices(std::string* why_none);
 
 }  // namespace dpt::kernels
 

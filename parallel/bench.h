@@ -1,21 +1,37 @@
-// Training-throughput benchmark: steady-state steps on synthetic data of the model's input shape.
+// Scaling benchmark: steady-state training throughput of a preset on synthetic data of its input
+// shape, for several replica counts (weak scaling: a fixed batch per replica; strong scaling: a
+// fixed global batch), with the time spent reducing gradients.
 #pragma once
 #include <string>
 #include <vector>
 #include "core/device.h"
 #include "core/presets.h"
+#include "parallel/trainer.h"
 
 namespace dpt {
 
-struct BenchResult {
+struct BenchRow {
   int replicas = 1;
   int64_t global_batch = 0;
-  double samples_per_sec = 0;
-  double step_ms = 0;       // median step time
-  double step_ms_mean = 0;
+  double samples_per_sec = 0;  // from the median step
+  double step_ms = 0;          // median step time
+  double allreduce_ms = 0;     // mean per step, replica-averaged time in gradient/weight collectives
+  int64_t bytes_reduced = 0;   // per replica per step
+  // Against the first row; efficiency = speedup / (compute used / the first row's), where compute
+  // is GPUs for GPU replicas and threads for CPU replicas (which share the --threads).
+  double speedup = 1, efficiency = 1;
 };
 
-BenchResult run_train_bench(const Preset& preset, const std::vector<Device>& devices, int64_t global_batch,
-                            int steps, int warmup, int threads, uint64_t seed);
+struct BenchConfig {
+  int64_t batch = 128;      // per replica (weak) or global (strong)
+  bool weak = true;
+  int steps = 20, warmup = 3, threads = 1;
+  ParallelOptions parallel;
+  uint64_t seed = 1337;
+};
+
+// One row per device set (e.g. {cpu:0}, {cpu:0, cpu:1}); speedup/efficiency against the first.
+std::vector<BenchRow> run_scaling_bench(const Preset& preset, const std::vector<std::vector<Device>>& device_sets,
+                                        const BenchConfig& cfg);
 
 }  // namespace dpt

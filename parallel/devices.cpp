@@ -6,8 +6,7 @@
 #include <sstream>
 #include "core/error.h"
 #ifdef DPT_HAVE_CUDA
-#include <cuda_runtime.h>
-#include "kernels/cuda_check.h"
+#include "kernels/cuda_devices.h"
 #endif
 
 namespace dpt {
@@ -23,12 +22,7 @@ bool built_with_cuda() {
 std::vector<GpuInfo> visible_gpus(std::string* why_none) {
   std::vector<GpuInfo> out;
 #ifdef DPT_HAVE_CUDA
-  const int n = kernels::visible_cuda_devices(why_none);
-  for (int i = 0; i < n; ++i) {
-    cudaDeviceProp p{};
-    if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
-    out.push_back({i, p.name, p.totalGlobalMem, p.major, p.minor});
-  }
+  for (auto& d : kernels::cuda_devices(why_none)) out.push_back({d.index, d.name, d.memory_bytes, d.cc_major, d.cc_minor});
 #else
   if (why_none) *why_none = "this dptrain was built without CUDA (configure with -DDPT_WITH_CUDA=ON on a machine with nvcc)";
 #endif

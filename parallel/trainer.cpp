@@ -1,6 +1,8 @@
-// The training loop: batches, slices, per-replica forward/backward, gradient sum, updates, logs.
+// The training loop: batches, slices, per-replica forward/backward on replica threads, bucketed
+// gradient collectives, updates, logs.
 #include "parallel/trainer.h"
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -8,30 +10,127 @@
 #include "core/error.h"
 #include "kernels/gemm.h"
 #include "kernels/random_math.h"
+#include "parallel/communicator.h"
+#include "parallel/replica_pool.h"
 #include "parallel/slicing.h"
 
 namespace dpt {
+
+Strategy strategy_from_name(const std::string& n) {
+  if (n == "allreduce") return Strategy::allreduce;
+  if (n == "ps") return Strategy::parameter_server;
+  DPT_FAIL("unknown strategy '" << n << "' (supported: allreduce, ps)");
+}
+
+std::string strategy_name(Strategy s) { return s == Strategy::allreduce ? "allreduce" : "ps"; }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Gathers the gradient ranges backward reports (they arrive in reverse layer order, each ending
+// where the pending bucket begins) and reduces a bucket once it is big enough.
+class BucketReducer : public GradReadyHook {
+ public:
+  void setup(Communicator* comm, int rank, float* grads, int64_t bucket_elems, bool to_root) {
+    comm_ = comm;
+    rank_ = rank;
+    grads_ = grads;
+    bucket_ = std::max<int64_t>(bucket_elems, 1);
+    to_root_ = to_root;
+  }
+  void begin_step() {
+    lo_ = hi_ = -1;
+    seconds_ = 0;
+    bytes_ = 0;
+  }
+  void ready(int64_t begin, int64_t end) override {
+    if (hi_ < 0) hi_ = end;
+    DPT_CHECK(end == (lo_ < 0 ? hi_ : lo_), "gradient ranges must arrive in reverse arena order");
+    lo_ = begin;
+    if (hi_ - lo_ >= bucket_) flush();
+  }
+  void flush() {
+    if (lo_ < 0 || hi_ <= lo_) return;
+    const auto t = Clock::now();
+    if (to_root_)
+      comm_->reduce_sum(rank_, grads_ + lo_, hi_ - lo_, 0);
+    else
+      comm_->all_reduce_sum(rank_, grads_ + lo_, hi_ - lo_);
+    seconds_ += std::chrono::duration<double>(Clock::now() - t).count();
+    bytes_ += (hi_ - lo_) * int64_t(sizeof(float));
+    hi_ = lo_;
+  }
+  double seconds_ = 0;
+  int64_t bytes_ = 0;
+
+ private:
+  Communicator* comm_ = nullptr;
+  int rank_ = 0;
+  float* grads_ = nullptr;
+  int64_t bucket_ = 1;
+  bool to_root_ = false;
+  int64_t lo_ = -1, hi_ = -1;
+};
+
+class CommBatchSync : public BatchSync {
+ public:
+  CommBatchSync(Communicator* comm, int rank) : comm_(comm), rank_(rank) {}
+  void sum(double* data, int64_t n) override { comm_->all_reduce_sum(rank_, data, n); }
+
+ private:
+  Communicator* comm_;
+  int rank_;
+};
+
+uint64_t checksum(const float* p, int64_t n) {  // FNV-1a over the bits
+  uint64_t h = 1469598103934665603ULL;
+  const auto* b = reinterpret_cast<const unsigned char*>(p);
+  for (int64_t i = 0; i < n * int64_t(sizeof(float)); ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+}  // namespace
 
 struct Trainer::Replica {
   std::unique_ptr<Sequential> model;
   std::unique_ptr<Optimizer> opt;
   Context ctx;
+  BucketReducer reducer;
+  std::unique_ptr<CommBatchSync> sync;
+  double loss = 0, correct = 0;
 };
 
-Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, const Optimizer& optimizer, int threads)
-    : template_(model), loss_(loss), threads_(std::max(threads, 1)) {
+Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, const Optimizer& optimizer, int threads,
+                 ParallelOptions options)
+    : template_(model), loss_(loss), threads_(std::max(threads, 1)), popt_(options) {
   DPT_CHECK(model.built(), "model '" << model.name() << "' must be built before training");
   DPT_CHECK(!devices.empty(), "no devices to train on");
-  for (const Device& d : devices) {
+  DPT_CHECK(popt_.check_every >= 0, "--check-replicas must be >= 0, got " << popt_.check_every);
+  const int N = int(devices.size());
+  comm_ = std::make_unique<HostCommunicator>(N);
+  for (int r = 0; r < N; ++r) {
+    const Device& d = devices[size_t(r)];
     DPT_CHECK(d.is_cpu(), "training on " << d.str() << " needs the CUDA layer backend, which this build does not have yet; "
                                                     "train on CPU replicas (--replicas N) instead");
-    auto r = std::make_unique<Replica>();
-    r->model = model.clone();
-    r->opt = optimizer.clone();
-    r->opt->build(model.num_trainable(), d);
-    r->ctx.device = d;
-    r->ctx.threads = std::max(1, threads_ / int(devices.size()));
-    replicas_.push_back(std::move(r));
+    auto rep = std::make_unique<Replica>();
+    rep->model = model.clone();
+    rep->opt = optimizer.clone();
+    rep->opt->build(model.num_trainable(), d);
+    rep->ctx.device = d;
+    rep->ctx.threads = std::max(1, threads_ / N);
+    rep->reducer.setup(comm_.get(), r, rep->model->grads(), popt_.bucket_bytes / int64_t(sizeof(float)),
+                       popt_.strategy == Strategy::parameter_server);
+    if (popt_.sync_batchnorm && N > 1) {
+      rep->sync = std::make_unique<CommBatchSync>(comm_.get(), r);
+      rep->ctx.batch_sync = rep->sync.get();
+    }
+    replicas_.push_back(std::move(rep));
+  }
+  if (N > 1) {
+    pool_ = std::make_unique<ReplicaPool>(
+        N, [this](int r) { kernels::set_cpu_threads(replicas_[size_t(r)]->ctx.threads); },
+        [this] { comm_->abort(); });
   }
   fused_ = loss_fuses_with(loss, model.layers().back()->output_activation());
   for (auto& r : replicas_) r->model->set_fused_output_grad(fused_);
@@ -41,6 +140,17 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
 Trainer::~Trainer() = default;
 
 const Optimizer& Trainer::optimizer() const { return *replicas_[0]->opt; }
+Sequential& Trainer::replica_model(int r) { return *replicas_.at(size_t(r))->model; }
+
+template <typename F>
+void Trainer::on_replicas(F& f) {
+  if (pool_) {
+    pool_->run(f);
+  } else {
+    kernels::set_cpu_threads(replicas_[0]->ctx.threads);
+    f(0);
+  }
+}
 
 void Trainer::check_data(const Dataset& d, const char* what) const {
   DPT_CHECK(d.sample_shape == template_.input_shape(),
@@ -101,33 +211,63 @@ void Trainer::load_batch(const Dataset& data, const int64_t* idx, int64_t n) {
 }
 
 double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* correct) {
-  const int64_t N = replicas();
-  double total = 0;
-  for (int64_t r = 0; r < N; ++r) {
+  const int N = replicas();
+  const int64_t T = template_.num_trainable();
+  const bool ps = popt_.strategy == Strategy::parameter_server;
+  auto work = [&](int r) {
     Replica& rep = *replicas_[size_t(r)];
-    kernels::set_cpu_threads(rep.ctx.threads);
-    rep.model->zero_grads();
+    Sequential& m = *rep.model;
     const Slice s = batch_slice(rows, N, r);
-    if (s.count == 0) continue;  // an empty slice does no work this step
-    rep.ctx.key = {seed_, epoch, step, s.offset};
-    Tensor x = x_buf_.rows(s.offset, s.count), y = y_buf_.rows(s.offset, s.count);
-    Tensor out = rep.model->forward(rep.ctx, x, true);
-    Tensor g = rep.model->output_grad(s.count);
-    total += loss_sum(loss_, fused_, out, y, 1.f / float(rows), &g);
-    if (correct) *correct += accuracy_sum(acc_, out, y);
-    rep.model->backward(rep.ctx, x);
-  }
-  if (N > 1) {  // host sum of the gradient arenas (the communicator of the data-parallel issue replaces this)
-    float* g0 = replicas_[0]->model->grads();
-    const int64_t n = template_.num_trainable();
-    for (int64_t r = 1; r < N; ++r) {
-      const float* gr = replicas_[size_t(r)]->model->grads();
-      for (int64_t i = 0; i < n; ++i) g0[i] += gr[i];
+    rep.loss = rep.correct = 0;
+    rep.reducer.begin_step();
+    m.zero_grads();
+    GradReadyHook* hook = N > 1 ? &rep.reducer : nullptr;
+    // A replica with an empty slice does no work, but still joins the collectives (and, with
+    // synchronised batch norm, runs its zero rows through the model to join the statistics sums).
+    if (s.count > 0 || rep.ctx.batch_sync) {
+      rep.ctx.key = {seed_, epoch, step, s.offset};
+      Tensor x = x_buf_.rows(s.offset, s.count), y = y_buf_.rows(s.offset, s.count);
+      Tensor out = m.forward(rep.ctx, x, true);
+      Tensor g = m.output_grad(s.count);
+      if (s.count > 0) {
+        rep.loss = loss_sum(loss_, fused_, out, y, 1.f / float(rows), &g);
+        rep.correct = correct ? accuracy_sum(acc_, out, y) : 0;
+      }
+      m.backward(rep.ctx, x, hook);
+    } else if (hook) {
+      m.emit_grad_ranges(hook);
     }
-    for (int64_t r = 1; r < N; ++r) std::memcpy(replicas_[size_t(r)]->model->grads(), g0, sizeof(float) * size_t(n));
+    if (hook) rep.reducer.flush();
+    if (!ps || r == 0) rep.opt->apply(rep.ctx, m.params(), m.grads());
+    if (ps && N > 1) {  // the server's updated weights go back to every worker
+      const auto t = Clock::now();
+      comm_->broadcast(r, m.params(), T, 0);
+      rep.reducer.seconds_ += std::chrono::duration<double>(Clock::now() - t).count();
+      rep.reducer.bytes_ += T * int64_t(sizeof(float));
+    }
+  };
+  on_replicas(work);
+  double total = 0, comm_s = 0;
+  for (auto& rep : replicas_) {  // rank order: the same sum whatever the thread timing
+    total += rep->loss;
+    if (correct) *correct += rep->correct;
+    comm_s += rep->reducer.seconds_;
   }
-  for (auto& rep : replicas_) rep->opt->apply(rep->ctx, rep->model->params(), rep->model->grads());
+  last_.comm_ms = 1000.0 * comm_s / N;
+  last_.bytes_reduced = replicas_[0]->reducer.bytes_;
+  ++steps_done_;
+  if (popt_.check_every > 0 && steps_done_ % popt_.check_every == 0) check_replicas(epoch, step);
   return total;
+}
+
+void Trainer::check_replicas(int64_t epoch, int64_t step) const {
+  const int64_t n = template_.num_params();
+  const uint64_t ref = checksum(replicas_[0]->model->params(), n);
+  std::string bad;
+  for (size_t r = 1; r < replicas_.size(); ++r)
+    if (checksum(replicas_[r]->model->params(), n) != ref) bad += (bad.empty() ? "" : ", ") + std::to_string(r);
+  DPT_CHECK(bad.empty(), "replica weights diverged at epoch " << epoch + 1 << ", step " << step + 1 << ": replica(s) "
+                                                              << bad << " differ from replica 0; training stopped");
 }
 
 History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOptions& opt,
@@ -204,22 +344,28 @@ EvalResult Trainer::evaluate(const Dataset& data_in, int64_t batch_size) {
 
 EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
   prepare(batch_size, data);
-  const int64_t n = data.size(), N = replicas();
+  const int64_t n = data.size();
+  const int N = replicas();
   std::vector<int64_t> idx(size_t(std::min(batch_size, n)));
   double loss_total = 0, correct = 0;
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t rows = std::min(batch_size, n - start);
     std::iota(idx.begin(), idx.begin() + rows, start);
     load_batch(data, idx.data(), rows);
-    for (int64_t r = 0; r < N; ++r) {
+    auto work = [&](int r) {
       Replica& rep = *replicas_[size_t(r)];
-      kernels::set_cpu_threads(rep.ctx.threads);
+      rep.loss = rep.correct = 0;
       const Slice s = batch_slice(rows, N, r);
-      if (s.count == 0) continue;
+      if (s.count == 0) return;
       Tensor x = x_buf_.rows(s.offset, s.count), y = y_buf_.rows(s.offset, s.count);
       Tensor out = rep.model->forward(rep.ctx, x, false);
-      loss_total += loss_sum(loss_, fused_, out, y, 1.f, nullptr);
-      correct += accuracy_sum(acc_, out, y);
+      rep.loss = loss_sum(loss_, fused_, out, y, 1.f, nullptr);
+      rep.correct = accuracy_sum(acc_, out, y);
+    };
+    on_replicas(work);
+    for (auto& rep : replicas_) {
+      loss_total += rep->loss;
+      correct += rep->correct;
     }
   }
   return {loss_total / double(n), correct / double(n)};
@@ -231,25 +377,38 @@ std::vector<float> Trainer::predict(const Dataset& data, int64_t batch_size) {
                                   << "' expects inputs of shape " << shape_str(template_.input_shape()));
   const int64_t width = shape_numel(template_.output_shape());
   prepare(batch_size, data);
-  const int64_t n = data.size(), N = replicas();
+  const int64_t n = data.size();
+  const int N = replicas();
   std::vector<float> out(size_t(n * width));
   std::vector<int64_t> idx(size_t(std::min(batch_size, n)));
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t rows = std::min(batch_size, n - start);
     std::iota(idx.begin(), idx.begin() + rows, start);
     load_batch(data, idx.data(), rows);
-    for (int64_t r = 0; r < N; ++r) {
+    auto work = [&](int r) {  // outputs land in order: replica r writes rows [offset, offset+count)
       Replica& rep = *replicas_[size_t(r)];
-      kernels::set_cpu_threads(rep.ctx.threads);
       const Slice s = batch_slice(rows, N, r);
-      if (s.count == 0) continue;
+      if (s.count == 0) return;
       Tensor o = rep.model->forward(rep.ctx, x_buf_.rows(s.offset, s.count), false);
       std::memcpy(out.data() + (start + s.offset) * width, o.data(), sizeof(float) * size_t(o.numel()));
-    }
+    };
+    on_replicas(work);
   }
   return out;
 }
 
-void Trainer::sync_template() { template_.copy_params_from(*replicas_[0]->model); }
+void Trainer::sync_template() {
+  template_.copy_params_from(*replicas_[0]->model);
+  const int64_t T = template_.num_trainable(), P = template_.num_params();
+  if (replicas_.size() < 2 || P == T) return;
+  // Non-trainable weights (moving statistics) differ when each replica normalised its own slice:
+  // the template gets their average, as multi_gpu_model's merged model does.
+  float* dst = template_.params();
+  for (int64_t i = T; i < P; ++i) {
+    double s = 0;
+    for (auto& rep : replicas_) s += rep->model->params()[i];
+    dst[i] = float(s / double(replicas_.size()));
+  }
+}
 
 }  // namespace dpt

@@ -1,7 +1,9 @@
-// The one training loop. A Trainer owns N replicas of a template model (one per device), splits
-// each global batch with Keras's get_slice, sums the replicas' gradients (each replica's loss is
-// its per-sample losses over the global batch size, so the sum equals one device on the whole
-// batch) and applies the same optimizer update on every replica. One device is the N = 1 case.
+// The one training loop. A Trainer owns N replicas of a template model (one per device, each
+// driven by its own host thread), splits each global batch with Keras's get_slice, and sums the
+// replicas' gradients through a Communicator, bucket by bucket in reverse layer order as backward
+// produces them. Each replica's loss is its per-sample losses over the *global* batch size, so
+// the sum equals one device on the whole batch. Every replica then applies the same update
+// (allreduce), or replica 0 alone updates and broadcasts the weights (parameter server).
 // After fit the template holds the merged weights: that is the model users save.
 #pragma once
 #include <memory>
@@ -15,6 +17,20 @@
 #include "core/sequential.h"
 
 namespace dpt {
+
+class Communicator;
+class ReplicaPool;
+
+enum class Strategy { allreduce, parameter_server };
+Strategy strategy_from_name(const std::string& name);  // "allreduce" | "ps"
+std::string strategy_name(Strategy s);
+
+struct ParallelOptions {
+  Strategy strategy = Strategy::allreduce;
+  bool sync_batchnorm = false;   // all-reduce BatchNormalization's batch sums (N replicas == 1 device)
+  int64_t check_every = 0;       // compare replica weight checksums every N steps (0: never)
+  int64_t bucket_bytes = 1 << 20;  // gradient all-reduce bucket size
+};
 
 struct FitOptions {
   int64_t epochs = 1;
@@ -30,9 +46,15 @@ struct EvalResult {
   double accuracy = 0;
 };
 
+struct StepStats {
+  double comm_ms = 0;          // mean over replicas of the time spent in gradient/weight collectives
+  int64_t bytes_reduced = 0;   // bytes each replica sent into gradient/weight collectives
+};
+
 class Trainer {
  public:
-  Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, const Optimizer& optimizer, int threads);
+  Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, const Optimizer& optimizer, int threads,
+          ParallelOptions options = {});
   ~Trainer();
 
   History fit(const Dataset& train, const Dataset* val, const FitOptions& opt, const std::vector<Callback*>& callbacks);
@@ -40,16 +62,20 @@ class Trainer {
   // Outputs for every sample, in order: (N, output width).
   std::vector<float> predict(const Dataset& data, int64_t batch_size);
 
-  // One training step on a global batch already in the trainer's batch buffers (used by fit and
-  // the benchmark). Returns the summed per-sample loss; adds to *correct.
+  // One training step on a global batch already in the batch buffers (fit and the benchmark).
+  // Returns the summed per-sample loss; adds the correct count to *correct when given.
   double train_step(int64_t rows, int64_t epoch, int64_t step, double* correct);
   void prepare(int64_t global_batch, const Dataset& like);
-  // Fills the batch buffers with rows idx[0..n) of data.
-  void load_batch(const Dataset& data, const int64_t* idx, int64_t n);
+  void load_batch(const Dataset& data, const int64_t* idx, int64_t n);  // rows idx[0..n) of data
+  const StepStats& last_step() const { return last_; }
 
-  // Copies replica 0's weights into the template model.
+  // The template gets replica 0's weights, with non-trainable weights (BatchNormalization's
+  // moving statistics) averaged over the replicas.
   void sync_template();
+  // Throws naming the replicas whose weights differ from replica 0's.
+  void check_replicas(int64_t epoch, int64_t step) const;
   int replicas() const { return int(replicas_.size()); }
+  Sequential& replica_model(int r);  // for tests
   LossKind loss() const { return loss_; }
   AccuracyKind accuracy_kind() const { return acc_; }
   const Optimizer& optimizer() const;
@@ -57,19 +83,26 @@ class Trainer {
  private:
   struct Replica;
   Dataset targets_for(const Dataset& d) const;
-  EvalResult evaluate_targets(const Dataset& data, int64_t batch_size);
   void check_data(const Dataset& d, const char* what) const;
+  EvalResult evaluate_targets(const Dataset& data, int64_t batch_size);
+  template <typename F>
+  void on_replicas(F& f);
 
   Sequential& template_;
   std::vector<std::unique_ptr<Replica>> replicas_;
+  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<ReplicaPool> pool_;
   LossKind loss_;
   AccuracyKind acc_;
   bool fused_;
   int threads_;
+  ParallelOptions popt_;
   int64_t batch_cap_ = 0;
   Tensor x_buf_, y_buf_;
   int64_t y_dim_ = 0;
   uint64_t seed_ = 0;
+  int64_t steps_done_ = 0;
+  StepStats last_;
 };
 
 }  // namespace dpt

@@ -29,11 +29,10 @@ void BatchNormalization::prepare(int64_t) {
   mean_.assign(C, 0.f);
   var_.assign(C, 0.f);
   invstd_.assign(C, 0.f);
-  sum_.assign(2 * C, 0.0);
-  sumsq_.assign(C, 0.0);
+  sum_.assign(2 * C + 1, 0.0);
 }
 
-void BatchNormalization::forward_cpu(Context&, const Tensor& x, Tensor& y, bool training) {
+void BatchNormalization::forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) {
   const int64_t C = in_.back(), rows = rows_of(x);
   float *gamma = w_[0], *beta = w_[1], *mmean = w_[2], *mvar = w_[3];
   if (!training) {
@@ -41,26 +40,30 @@ void BatchNormalization::forward_cpu(Context&, const Tensor& x, Tensor& y, bool 
     kernels::bn_apply_cpu(x.data(), rows, C, mmean, invstd_.data(), gamma, beta, y.data());
     return;
   }
-  std::fill(sum_.begin(), sum_.begin() + C, 0.0);
-  std::fill(sumsq_.begin(), sumsq_.end(), 0.0);
-  kernels::bn_sums_cpu(x.data(), rows, C, sum_.data(), sumsq_.data());
-  count_ = double(rows);
-  kernels::bn_stats_from_sums(sum_.data(), sumsq_.data(), count_, C, cfg_.epsilon, mean_.data(), var_.data(),
+  std::fill(sum_.begin(), sum_.end(), 0.0);
+  kernels::bn_sums_cpu(x.data(), rows, C, sum_.data(), sum_.data() + C);
+  sum_[size_t(2 * C)] = double(rows);
+  if (ctx.batch_sync) ctx.batch_sync->sum(sum_.data(), 2 * C + 1);  // synchronised: global batch statistics
+  count_ = sum_[size_t(2 * C)];
+  kernels::bn_stats_from_sums(sum_.data(), sum_.data() + C, count_, C, cfg_.epsilon, mean_.data(), var_.data(),
                               invstd_.data());
   kernels::bn_apply_cpu(x.data(), rows, C, mean_.data(), invstd_.data(), gamma, beta, y.data());
-  if (rows > 0) kernels::bn_update_moving_cpu(mmean, mvar, mean_.data(), var_.data(), float(cfg_.momentum), C);
+  if (count_ > 0) kernels::bn_update_moving_cpu(mmean, mvar, mean_.data(), var_.data(), float(cfg_.momentum), C);
 }
 
-void BatchNormalization::backward_cpu(Context&, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
+void BatchNormalization::backward_cpu(Context& ctx, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
   const int64_t C = in_.back(), rows = rows_of(x);
   double* sum_dy = sum_.data();
   double* sum_dy_xhat = sum_.data() + C;
   std::fill(sum_.begin(), sum_.end(), 0.0);
   kernels::bn_backward_sums_cpu(x.data(), dy.data(), rows, C, mean_.data(), invstd_.data(), sum_dy, sum_dy_xhat);
+  // gamma/beta gradients are this replica's share (the gradient all-reduce sums the shares) ...
   for (int64_t c = 0; c < C; ++c) {
     g_[0][c] += float(sum_dy_xhat[c]);
     g_[1][c] += float(sum_dy[c]);
   }
+  // ... while the input gradient needs the sums over the whole batch when statistics are shared.
+  if (ctx.batch_sync) ctx.batch_sync->sum(sum_.data(), 2 * C);
   if (dx)
     kernels::bn_backward_apply_cpu(x.data(), dy.data(), rows, C, mean_.data(), invstd_.data(), w_[0], sum_dy,
                                    sum_dy_xhat, count_, dx->data());

@@ -29,9 +29,10 @@ class BatchNormalization : public Layer {
 
  private:
   BatchNormConfig cfg_;
-  // Per-replica statistics of the last training forward (used by backward), and sums.
+  // Per-replica statistics of the last training forward (used by backward), and the sums
+  // (forward: sum(C), sum of squares(C), count; backward: sum dy(C), sum dy*xhat(C)).
   std::vector<float> mean_, var_, invstd_;
-  std::vector<double> sum_, sumsq_;
+  std::vector<double> sum_;
   double count_ = 0;
 };
 

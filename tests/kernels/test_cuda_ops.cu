@@ -7,6 +7,7 @@
 #include <vector>
 #include "kernels/activation.h"
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_devices.h"
 #include "kernels/optimizer.h"
 
 using namespace dpt::kernels;
@@ -15,7 +16,7 @@ namespace {
 
 bool have_gpu() {
   std::string why;
-  if (visible_cuda_devices(&why) > 0) return true;
+  if (!cuda_devices(&why).empty()) return true;
   WARN("SKIPPED (no GPU): " << why);
   return false;
 }

@@ -1,0 +1,56 @@
+// Communicator: collectives over the N replicas of one model. Each replica calls the same
+// collectives in the same order with its rank and its own buffer. HostCommunicator serves
+// in-process CPU replicas (one thread each); the NCCL communicator serves GPU replicas.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace dpt {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int size() const = 0;
+  // Afterwards every replica's buffer holds the elementwise sum (the same bits everywhere).
+  virtual void all_reduce_sum(int rank, float* data, int64_t n) = 0;
+  virtual void all_reduce_sum(int rank, double* data, int64_t n) = 0;
+  // Afterwards root's buffer holds the sum; the others' are unchanged.
+  virtual void reduce_sum(int rank, float* data, int64_t n, int root) = 0;
+  // Afterwards every buffer holds root's values.
+  virtual void broadcast(int rank, float* data, int64_t n, int root) = 0;
+  virtual void barrier(int rank) = 0;
+  // Wakes every replica waiting in a collective with an error (a replica failed).
+  virtual void abort() = 0;
+};
+
+// In-process collectives over shared memory. Sums run in rank order, so results are
+// deterministic; each rank reduces its own share of the elements (reduce-scatter) and writes
+// the sums to every buffer (all-gather), between two barriers.
+class HostCommunicator : public Communicator {
+ public:
+  explicit HostCommunicator(int size);
+  int size() const override { return size_; }
+  void all_reduce_sum(int rank, float* data, int64_t n) override;
+  void all_reduce_sum(int rank, double* data, int64_t n) override;
+  void reduce_sum(int rank, float* data, int64_t n, int root) override;
+  void broadcast(int rank, float* data, int64_t n, int root) override;
+  void barrier(int rank) override;
+  void abort() override;
+
+ private:
+  template <typename T>
+  void reduce_impl(int rank, T* data, int64_t n, int root);  // root < 0: all ranks get the sum
+  void wait_all();
+
+  int size_;
+  std::vector<void*> posted_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  uint64_t generation_ = 0;
+  bool aborted_ = false;
+};
+
+}  // namespace dpt
