@@ -36,50 +36,57 @@ static std::string cvd() {
 
 std::vector<Device> select_devices(const std::string& gpus, int replicas) {
   DPT_CHECK(gpus.empty() || replicas == 0, "give either --gpus or --replicas, not both");
-  if (!gpus.empty()) {
-    std::string why;
-    const auto vis = visible_gpus(&why);
-    DPT_CHECK(built_with_cuda(), "--gpus " << gpus << " asked for GPUs, but " << why);
-    DPT_CHECK(!vis.empty(), "--gpus " << gpus << " asked for GPUs, but none is visible: " << why);
-    std::vector<int> idx;
-    if (gpus == "all") {
-      for (auto& g : vis) idx.push_back(g.index);
-    } else if (gpus.find(',') == std::string::npos) {
-      int n = 0;
-      try {
-        n = std::stoi(gpus);
-      } catch (...) {
-        DPT_FAIL("--gpus takes N, a list like 0,2, or 'all'; got '" << gpus << "'");
-      }
-      DPT_CHECK(n >= 1, "--gpus must ask for at least 1 GPU, got " << n);
-      DPT_CHECK(n <= int(vis.size()), "--gpus " << n << " asked for " << n << " GPUs but only " << vis.size()
-                                                << " are visible (" << cvd() << ")");
-      for (int i = 0; i < n; ++i) idx.push_back(i);
-    } else {
-      std::stringstream ss(gpus);
-      std::string part;
-      while (std::getline(ss, part, ',')) {
-        try {
-          idx.push_back(std::stoi(part));
-        } catch (...) {
-          DPT_FAIL("--gpus list must hold GPU indices like 0,1; got '" << gpus << "'");
-        }
-      }
-    }
-    std::set<int> seen;
-    for (int i : idx) {
-      DPT_CHECK(seen.insert(i).second, "--gpus " << gpus << " names GPU " << i << " twice");
-      DPT_CHECK(i >= 0 && i < int(vis.size()), "--gpus " << gpus << " names GPU " << i << " but the visible GPUs are 0.."
-                                                         << vis.size() - 1 << " (" << cvd() << ")");
-    }
+  if (gpus.empty()) {
+    DPT_CHECK(replicas >= 0, "--replicas must be >= 1, got " << replicas);
     std::vector<Device> d;
-    for (int i : idx) d.push_back(Device::cuda(i));
+    for (int i = 0; i < std::max(replicas, 1); ++i) d.push_back(Device::cpu(i));
     return d;
   }
-  DPT_CHECK(replicas >= 0, "--replicas must be >= 1, got " << replicas);
-  const int n = replicas == 0 ? 1 : replicas;
+  // The request itself first: N (the first N GPUs), a list of indices, or all.
+  int first_n = -1;
+  std::vector<int> idx;
+  if (gpus != "all" && gpus.find(',') == std::string::npos) {
+    try {
+      size_t pos = 0;
+      first_n = std::stoi(gpus, &pos);
+      DPT_CHECK(pos == gpus.size(), "");
+    } catch (...) {
+      DPT_FAIL("--gpus takes N, a list like 0,2, or 'all'; got '" << gpus << "'");
+    }
+    DPT_CHECK(first_n >= 1, "--gpus must ask for at least 1 GPU, got " << first_n);
+  } else if (gpus != "all") {
+    std::stringstream ss(gpus);
+    std::string part;
+    std::set<int> seen;
+    while (std::getline(ss, part, ',')) {
+      int i = -1;
+      try {
+        size_t pos = 0;
+        i = std::stoi(part, &pos);
+        DPT_CHECK(pos == part.size() && i >= 0, "");
+      } catch (...) {
+        DPT_FAIL("--gpus list must hold GPU indices like 0,1; got '" << gpus << "'");
+      }
+      DPT_CHECK(seen.insert(i).second, "--gpus " << gpus << " names GPU " << i << " twice");
+      idx.push_back(i);
+    }
+  }
+  // Then what exists.
+  std::string why;
+  const auto vis = visible_gpus(&why);
+  DPT_CHECK(!vis.empty(), "--gpus " << gpus << " asked for GPUs, but " << why);
+  if (gpus == "all")
+    for (auto& g : vis) idx.push_back(g.index);
+  if (first_n > 0) {
+    DPT_CHECK(first_n <= int(vis.size()), "--gpus " << first_n << " asked for " << first_n << " GPUs but only "
+                                                    << vis.size() << " are visible (" << cvd() << ")");
+    for (int i = 0; i < first_n; ++i) idx.push_back(i);
+  }
+  for (int i : idx)
+    DPT_CHECK(i < int(vis.size()), "--gpus " << gpus << " names GPU " << i << " but the visible GPUs are 0.."
+                                             << vis.size() - 1 << " (" << cvd() << ")");
   std::vector<Device> d;
-  for (int i = 0; i < n; ++i) d.push_back(Device::cpu(i));
+  for (int i : idx) d.push_back(Device::cuda(i));
   return d;
 }
 

@@ -261,7 +261,8 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
 }
 
 void Trainer::check_replicas(int64_t epoch, int64_t step) const {
-  const int64_t n = template_.num_params();
+  // Trainable weights must be identical; moving statistics too when they are synchronised.
+  const int64_t n = popt_.sync_batchnorm ? template_.num_params() : template_.num_trainable();
   const uint64_t ref = checksum(replicas_[0]->model->params(), n);
   std::string bad;
   for (size_t r = 1; r < replicas_.size(); ++r)
@@ -409,6 +410,9 @@ void Trainer::sync_template() {
     for (auto& rep : replicas_) s += rep->model->params()[i];
     dst[i] = float(s / double(replicas_.size()));
   }
+  // The replicas adopt the merged statistics, so replicas and template agree from here on (in
+  // Keras the replicas share the template's variables).
+  for (auto& rep : replicas_) std::memcpy(rep->model->params() + T, dst + T, sizeof(float) * size_t(P - T));
 }
 
 }  // namespace dpt

@@ -70,7 +70,7 @@ class Trainer {
   const StepStats& last_step() const { return last_; }
 
   // The template gets replica 0's weights, with non-trainable weights (BatchNormalization's
-  // moving statistics) averaged over the replicas.
+  // moving statistics) averaged over the replicas; the replicas then adopt those averages.
   void sync_template();
   // Throws naming the replicas whose weights differ from replica 0's.
   void check_replicas(int64_t epoch, int64_t step) const;

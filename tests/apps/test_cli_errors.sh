@@ -36,6 +36,15 @@ expect "training labels span 12 classes but model 'digits-cnn' outputs 10" train
 expect "cannot write weights '/nonexistent/dir/w.h5': folder '/nonexistent/dir' does not exist" \
   train --save-weights /nonexistent/dir/w.h5
 expect "unknown data spec 'imagenet'" train --data imagenet
+expect "--replicas: must be > 0, got 0" train --replicas 0
+expect "--strategy: ring not in {allreduce,ps}" train --strategy ring
+expect "--gpus 0,0 names GPU 0 twice" train --gpus 0,0
+expect "give either --gpus or --replicas, not both" train --gpus 1 --replicas 2
+if "$bin" devices | grep -q "^cuda:"; then
+  expect "GPUs but only" train --gpus 64
+else
+  expect "--gpus 2 asked for GPUs, but" train --gpus 2
+fi
 expect "does not exist" evaluate --weights "$dir/none.h5"
 # A NaN loss stops training with the epoch and step; the weights saved before are kept.
 "$bin" train --epochs 1 --save-weights "$dir/keep.h5" --verbose 0 > /dev/null

@@ -1,0 +1,248 @@
+// Data parallelism on CPU replicas: N replicas equal one device (largest relative differences are
+// printed for the notes), synchronised batch norm, ps == allreduce, replica checks, device errors,
+// and the saved file is the template's, loadable into a one-device model.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include "core/data/readers.h"
+#include "core/io/hdf5_weights.h"
+#include "core/layers/batch_norm.h"
+#include "core/layers/conv2d.h"
+#include "core/layers/dense.h"
+#include "core/layers/dropout.h"
+#include "core/layers/flatten.h"
+#include "core/layers/pooling.h"
+#include "core/presets.h"
+#include "parallel/devices.h"
+#include "parallel/parallel_model.h"
+#include "test_util.h"
+
+using namespace dpt;
+using Catch::Contains;
+
+namespace {
+
+// Conv -> BN -> pool -> Dense -> Dropout -> Dense: every kind of per-replica state at once.
+std::unique_ptr<Sequential> bn_model(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("bn-net");
+  Conv2DConfig c;
+  c.filters = 6;
+  c.kh = c.kw = 3;
+  c.same = true;
+  c.activation = Activation::relu;
+  m->add(std::make_unique<Conv2D>(c));
+  m->add(std::make_unique<BatchNormalization>());
+  m->add(MaxPooling2D());
+  m->add(std::make_unique<Flatten>());
+  m->add(std::make_unique<Dense>(16, Activation::relu));
+  m->add(std::make_unique<Dropout>(0.3));
+  m->add(std::make_unique<Dense>(10, Activation::softmax));
+  m->build({8, 8, 1}, seed);
+  return m;
+}
+
+std::vector<Device> cpus(int n) { return select_devices("", n); }
+
+double rel_diff(const Sequential& a, const Sequential& b) {
+  double diff = 0, mx = 0;
+  for (int64_t i = 0; i < a.num_params(); ++i) {
+    diff = std::max(diff, double(std::abs(a.params()[i] - b.params()[i])));
+    mx = std::max(mx, double(std::abs(a.params()[i])));
+  }
+  return diff / mx;
+}
+
+struct Case {
+  int replicas;
+  int64_t batch;
+};
+const Case kCases[] = {{2, 12}, {3, 12}, {4, 12}, {4, 10}, {4, 3}};
+
+double train_and_compare(const Case& cs, ParallelOptions po, bool bn, const Optimizer& opt) {
+  Dataset data = make_synthetic({8, 8, 1}, 10, 41, 5);
+  auto one = bn ? bn_model(11) : find_preset("digits-cnn").make();
+  auto many = bn ? bn_model(11) : find_preset("digits-cnn").make();
+  if (!bn) {
+    one->build({8, 8, 1}, 11);
+    many->build({8, 8, 1}, 11);
+  }
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = cs.batch;
+  fo.steps_per_epoch = 3;
+  fo.verbose = 0;
+  fo.seed = 3;
+  ParallelOptions single = po;
+  Trainer(*one, cpus(1), LossKind::categorical_crossentropy, opt, 1, single).fit(data, nullptr, fo, {});
+  Trainer(*many, cpus(cs.replicas), LossKind::categorical_crossentropy, opt, 1, po).fit(data, nullptr, fo, {});
+  return rel_diff(*one, *many);
+}
+
+}  // namespace
+
+TEST_CASE("N replicas equal one device: weights after several steps (dropout; divisible, not, smaller than N)",
+          "[parallel][equivalence]") {
+  SGD opt(0.1, 0.9);
+  for (const Case& cs : kCases) {
+    const double d = train_and_compare(cs, {}, false, opt);
+    std::printf("equivalence digits-cnn (dropout) R=%d B=%lld: max|dw|/max|w| = %.3g\n", cs.replicas,
+                (long long)cs.batch, d);
+    INFO("R=" << cs.replicas << " B=" << cs.batch);
+    CHECK(d <= 1e-5);
+  }
+}
+
+TEST_CASE("synchronised batch norm: N replicas equal one device, moving statistics included",
+          "[parallel][equivalence][bn]") {
+  Adam opt(0.01);
+  ParallelOptions po;
+  po.sync_batchnorm = true;
+  for (const Case& cs : kCases) {
+    const double d = train_and_compare(cs, po, true, opt);
+    std::printf("equivalence bn-net --sync-batchnorm R=%d B=%lld: max|dw|/max|w| = %.3g\n", cs.replicas,
+                (long long)cs.batch, d);
+    INFO("R=" << cs.replicas << " B=" << cs.batch);
+    CHECK(d <= 1e-5);
+  }
+  // Without synchronisation each replica normalises its own slice, as multi_gpu_model does:
+  // the result differs from one device (the flag is what makes them equal).
+  const double unsynced = train_and_compare({4, 12}, {}, true, opt);
+  CHECK(unsynced > 1e-4);
+}
+
+TEST_CASE("without sync, the template's moving statistics are the replicas' average", "[parallel][bn]") {
+  auto m = bn_model(2);
+  Dataset data = make_synthetic({8, 8, 1}, 10, 12, 9);
+  data.to_one_hot();
+  Adam opt;
+  Trainer t(*m, cpus(3), LossKind::categorical_crossentropy, opt, 1);
+  t.prepare(12, data);
+  std::vector<int64_t> idx(12);
+  for (int i = 0; i < 12; ++i) idx[size_t(i)] = i;
+  t.load_batch(data, idx.data(), 12);
+  for (int step = 0; step < 3; ++step) t.train_step(12, 0, step, nullptr);
+  const int64_t T = m->num_trainable(), P = m->num_params();
+  REQUIRE(P > T);
+  std::vector<std::vector<float>> before;  // each replica normalised its own slice
+  for (int r = 0; r < 3; ++r) before.emplace_back(t.replica_model(r).params() + T, t.replica_model(r).params() + P);
+  CHECK(before[0] != before[1]);
+  t.sync_template();
+  for (int64_t i = T; i < P; ++i) {
+    const size_t k = size_t(i - T);
+    const double avg = (double(before[0][k]) + before[1][k] + before[2][k]) / 3;
+    CHECK(m->params()[i] == Catch::Detail::Approx(avg).epsilon(1e-6));
+  }
+  for (int r = 0; r < 3; ++r)  // the replicas adopt the merged weights
+    CHECK(std::memcmp(m->params(), t.replica_model(r).params(), sizeof(float) * size_t(P)) == 0);
+}
+
+TEST_CASE("parameter server gives the same weights as all-reduce", "[parallel][ps]") {
+  RMSprop opt(0.01, 0.9, 0.5);
+  ParallelOptions ps;
+  ps.strategy = Strategy::parameter_server;
+  for (const Case& cs : {Case{3, 10}, Case{4, 3}}) {
+    Dataset data = make_synthetic({8, 8, 1}, 10, 30, 1);
+    const Preset& p = find_preset("digits-cnn");
+    auto a = p.make(), b = p.make();
+    a->build(p.input, 4);
+    b->build(p.input, 4);
+    FitOptions fo;
+    fo.batch_size = cs.batch;
+    fo.steps_per_epoch = 4;
+    fo.verbose = 0;
+    Trainer(*a, cpus(cs.replicas), LossKind::categorical_crossentropy, opt, 1).fit(data, nullptr, fo, {});
+    Trainer tb(*b, cpus(cs.replicas), LossKind::categorical_crossentropy, opt, 1, ps);
+    tb.fit(data, nullptr, fo, {});
+    const double d = rel_diff(*a, *b);
+    std::printf("ps vs allreduce R=%d B=%lld: max|dw|/max|w| = %.3g\n", cs.replicas, (long long)cs.batch, d);
+    CHECK(d == 0.0);  // the same rank-ordered sums and the same update arithmetic
+    for (int r = 1; r < cs.replicas; ++r)
+      CHECK(std::memcmp(tb.replica_model(r).params(), tb.replica_model(0).params(),
+                        sizeof(float) * size_t(b->num_trainable())) == 0);
+  }
+}
+
+TEST_CASE("evaluate and predict give the same outputs for every replica count", "[parallel]") {
+  auto m = bn_model(6);
+  Dataset data = make_synthetic({8, 8, 1}, 10, 23, 9);
+  Adam opt;
+  Trainer t1(*m, cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  const auto p1 = t1.predict(data, 7);
+  const EvalResult e1 = t1.evaluate(data, 7);
+  for (int R : {2, 3, 4}) {
+    Trainer tr(*m, cpus(R), LossKind::categorical_crossentropy, opt, 1);
+    const auto pr = tr.predict(data, 7);
+    REQUIRE(pr.size() == p1.size());
+    for (size_t i = 0; i < pr.size(); ++i) REQUIRE(pr[i] == Catch::Detail::Approx(p1[i]).epsilon(1e-6));
+    const EvalResult er = tr.evaluate(data, 7);
+    CHECK(er.loss == Catch::Detail::Approx(e1.loss).epsilon(1e-6));
+    CHECK(er.accuracy == e1.accuracy);
+  }
+}
+
+TEST_CASE("replica consistency check names the replicas that diverged", "[parallel][check]") {
+  const Preset& p = find_preset("digits-cnn");
+  auto m = p.make();
+  m->build(p.input, 1);
+  Adam opt;
+  ParallelOptions po;
+  po.check_every = 1;
+  Trainer t(*m, cpus(4), LossKind::categorical_crossentropy, opt, 1, po);
+  Dataset data = make_synthetic({8, 8, 1}, 10, 16, 3);
+  FitOptions fo;
+  fo.batch_size = 8;
+  fo.epochs = 1;
+  fo.verbose = 0;
+  t.fit(data, nullptr, fo, {});  // passes the check every step
+  t.replica_model(2).params()[5] += 1.f;
+  t.replica_model(3).params()[0] -= 1.f;
+  CHECK_THROWS_WITH(t.check_replicas(0, 6),
+                    "replica weights diverged at epoch 1, step 7: replica(s) 2, 3 differ from replica 0; training stopped");
+}
+
+TEST_CASE("device selection errors say what was asked and what exists", "[parallel][devices]") {
+  CHECK(select_devices("", 0).size() == 1);
+  CHECK(select_devices("", 3)[2] == Device::cpu(2));
+  CHECK_THROWS_WITH(select_devices("", -2), "--replicas must be >= 1, got -2");
+  CHECK_THROWS_WITH(select_devices("1", 2), "give either --gpus or --replicas, not both");
+  CHECK_THROWS_WITH(select_devices("0", 0), "--gpus must ask for at least 1 GPU, got 0");
+  CHECK_THROWS_WITH(select_devices("1,0,1", 0), "--gpus 1,0,1 names GPU 1 twice");
+  CHECK_THROWS_WITH(select_devices("two", 0), "--gpus takes N, a list like 0,2, or 'all'; got 'two'");
+  std::string why;
+  if (visible_gpus(&why).empty()) {
+    CHECK_THROWS_WITH(select_devices("2", 0), Contains("--gpus 2 asked for GPUs, but "));
+    CHECK_THROWS_WITH(select_devices("all", 0), Contains(built_with_cuda() ? "CUDA_VISIBLE_DEVICES" : "built without CUDA"));
+    const Preset& p = find_preset("digits-mlp");
+    auto m = p.make();
+    m->build(p.input, 1);
+    CHECK_THROWS_WITH(multi_gpu_model(*m, 2), Contains("asked for GPUs"));
+  } else {
+    const int n = int(visible_gpus(nullptr).size());
+    CHECK_THROWS_WITH(select_devices(std::to_string(n + 1), 0),
+                      Contains("asked for " + std::to_string(n + 1) + " GPUs but only " + std::to_string(n)));
+  }
+}
+
+TEST_CASE("ParallelModel: after fit the template holds the merged weights and saves for one device",
+          "[parallel][template]") {
+  const std::string dir = test::temp_dir("pm");
+  auto tmpl = bn_model(8);
+  ParallelModel pm(*tmpl, cpus(3), 2);
+  RMSprop opt(0.01);
+  pm.compile(LossKind::sparse_categorical_crossentropy, opt);
+  Dataset data = make_synthetic({8, 8, 1}, 10, 30, 4);
+  FitOptions fo;
+  fo.batch_size = 10;
+  fo.epochs = 2;
+  fo.verbose = 0;
+  pm.fit(data, nullptr, fo);
+  const auto want = pm.predict(data, 10);
+  save_weights(pm.template_model(), dir + "/merged.h5");
+  auto single = bn_model(99);
+  load_weights(*single, dir + "/merged.h5");
+  Adam any;
+  Trainer one(*single, cpus(1), LossKind::sparse_categorical_crossentropy, any, 1);
+  const auto got = one.predict(data, 30);
+  for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == Catch::Detail::Approx(want[i]).epsilon(1e-6));
+}
