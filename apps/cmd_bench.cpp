@@ -19,7 +19,7 @@ struct BenchOptions {
   std::string model = "cifar10-cnn";
   std::string replicas, gpus;  // lists of counts: "1,2,4"
   int64_t per_replica = 0, global = 0, batch = 0;
-  int steps = 20, warmup = 3, threads = 0;
+  int steps = 20, warmup = 5, threads = 0;
   std::string strategy = "allreduce";
   uint64_t seed = 1337;
   std::string json;
@@ -74,18 +74,35 @@ void run_bench(const BenchOptions& o) {
   cfg.steps = o.steps;
   cfg.warmup = o.warmup;
   cfg.threads = threads;
-  cfg.parallel.strategy = strategy_from_name(o.strategy);
   cfg.seed = o.seed;
-  const auto rows = run_scaling_bench(p, sets, cfg);
-  std::printf("model %s | device %s | %d threads in all | strategy %s | %s scaling, %s batch %lld | median of %d "
-              "steps after %d warm-up\n",
-              p.name.c_str(), device.c_str(), threads, o.strategy.c_str(), cfg.weak ? "weak" : "strong",
-              cfg.weak ? "per-replica" : "global", (long long)cfg.batch, o.steps, o.warmup);
-  std::printf("%8s %12s %12s %8s %10s %9s %12s %14s\n", "replicas", "global_batch", "samples/s", "speedup", "efficiency",
-              "ms/step", "reduce ms", "bytes reduced");
-  for (auto& r : rows)
-    std::printf("%8d %12lld %12.1f %8.2f %10.2f %9.2f %12.3f %14lld\n", r.replicas, (long long)r.global_batch,
-                r.samples_per_sec, r.speedup, r.efficiency, r.step_ms, r.allreduce_ms, (long long)r.bytes_reduced);
+  std::vector<std::string> strategies;
+  std::stringstream ss(o.strategy);
+  for (std::string part; std::getline(ss, part, ',');) {
+    strategy_from_name(part);  // validates
+    strategies.push_back(part);
+  }
+  std::printf("model %s | device %s | %d threads in all | %s scaling, %s batch %lld | median of %d steps after %d "
+              "warm-up\n",
+              p.name.c_str(), device.c_str(), threads, cfg.weak ? "weak" : "strong", cfg.weak ? "per-replica" : "global",
+              (long long)cfg.batch, o.steps, o.warmup);
+  std::printf("%9s %8s %12s %12s %8s %10s %9s %12s %14s\n", "strategy", "replicas", "global_batch", "samples/s",
+              "speedup", "efficiency", "ms/step", "reduce ms", "bytes reduced");
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  for (const std::string& st : strategies) {
+    cfg.parallel.strategy = strategy_from_name(st);
+    for (auto& r : run_scaling_bench(p, sets, cfg)) {
+      std::printf("%9s %8d %12lld %12.1f %8.2f %10.2f %9.2f %12.3f %14lld\n", st.c_str(), r.replicas,
+                  (long long)r.global_batch, r.samples_per_sec, r.speedup, r.efficiency, r.step_ms, r.allreduce_ms,
+                  (long long)r.bytes_reduced);
+      std::fflush(stdout);
+      nlohmann::ordered_json row = {{"replicas", r.replicas},        {"global_batch", r.global_batch},
+                                    {"samples_per_sec", r.samples_per_sec}, {"step_ms", r.step_ms},
+                                    {"allreduce_ms", r.allreduce_ms},  {"bytes_reduced", r.bytes_reduced},
+                                    {"speedup", r.speedup},            {"efficiency", r.efficiency}};
+      if (strategies.size() > 1) row["strategy"] = st;
+      results.push_back(row);
+    }
+  }
   if (!o.json.empty()) {
     nlohmann::ordered_json j;
     j["model"] = p.name;
@@ -93,12 +110,7 @@ void run_bench(const BenchOptions& o) {
     j["threads"] = threads;
     j["strategy"] = o.strategy;
     j["scaling"] = cfg.weak ? "weak" : "strong";
-    j["results"] = nlohmann::ordered_json::array();
-    for (auto& r : rows)
-      j["results"].push_back({{"replicas", r.replicas}, {"global_batch", r.global_batch},
-                              {"samples_per_sec", r.samples_per_sec}, {"step_ms", r.step_ms},
-                              {"allreduce_ms", r.allreduce_ms}, {"bytes_reduced", r.bytes_reduced},
-                              {"speedup", r.speedup}, {"efficiency", r.efficiency}});
+    j["results"] = results;
     std::ofstream f(o.json);
     f << j.dump(2) << "\n";
     f.close();
@@ -123,8 +135,7 @@ void setup_bench(CLI::App& app) {
   cmd->add_option("--warmup", o->warmup, "untimed warm-up steps")->check(kNonNegative)->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads in all, split over the replicas (default: all cores)")
       ->check(kPositive);
-  cmd->add_option("--strategy", o->strategy, "allreduce | ps")->check(CLI::IsMember({"allreduce", "ps"}))
-      ->capture_default_str();
+  cmd->add_option("--strategy", o->strategy, "allreduce | ps | allreduce,ps (compare both)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed")->capture_default_str();
   cmd->add_option("--json", o->json, "also write the results as JSON");
   cmd->callback([o] { run_bench(*o); });

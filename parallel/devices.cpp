@@ -11,6 +11,10 @@
 
 namespace dpt {
 
+// Whether replicas can train on GPUs (the CUDA layer backend). Until it lands, the default with no
+// --gpus/--replicas is one CPU replica even where GPUs are visible, and --gpus is refused clearly.
+constexpr bool kGpuTrainingAvailable = false;
+
 bool built_with_cuda() {
 #ifdef DPT_HAVE_CUDA
   return true;
@@ -36,6 +40,10 @@ static std::string cvd() {
 
 std::vector<Device> select_devices(const std::string& gpus, int replicas) {
   DPT_CHECK(gpus.empty() || replicas == 0, "give either --gpus or --replicas, not both");
+  if (gpus.empty() && replicas == 0 && kGpuTrainingAvailable) {
+    std::string why;
+    if (!visible_gpus(&why).empty()) return select_devices("all", 0);  // Keras's default: every visible GPU
+  }
   if (gpus.empty()) {
     DPT_CHECK(replicas >= 0, "--replicas must be >= 1, got " << replicas);
     std::vector<Device> d;
