@@ -23,6 +23,9 @@ void conv_out_size(int64_t in, int64_t k, int64_t s, bool same, int64_t* out, in
 int64_t conv2d_min_workspace(const Conv2dGeom& g);
 
 // y = conv(x, kernel) + bias; work holds work_elems scratch elements (>= conv2d_min_workspace).
+// When bias directly follows kernel in memory (as in a model's arena), [kernel; bias] is used as
+// one (kh*kw*in + 1, out) matrix against patches with a trailing 1: the bias costs no extra pass,
+// and backward gets dbias from the same GEMM (when dbias directly follows dkernel).
 template <typename T>
 void conv2d_forward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* bias, T* y, T* work,
                         int64_t work_elems);
@@ -31,8 +34,9 @@ template <typename T>
 void conv2d_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* dy, T* dx, T* dkernel,
                          T* dbias, T* work, int64_t work_elems);
 
+// Patch rows of length ld (>= patch()); when ld > patch() the extra column holds 1.
 template <typename T>
-void im2col_nhwc_cpu(const Conv2dGeom& g, const T* x, int64_t samples, T* col);
+void im2col_nhwc_cpu(const Conv2dGeom& g, const T* x, int64_t samples, T* col, int64_t ld);
 template <typename T>
 void col2im_nhwc_cpu(const Conv2dGeom& g, const T* col, int64_t samples, T* dx);
 

@@ -8,7 +8,7 @@
 namespace dpt {
 
 namespace {
-constexpr int64_t kMaxConvWorkspace = int64_t(8) << 20;  // elements (32 MiB) of im2col scratch
+constexpr int64_t kMaxConvWorkspace = int64_t(2) << 20;  // elements (8 MiB) of im2col scratch
 }
 
 Conv2D::Conv2D(Conv2DConfig cfg) : cfg_(cfg) {

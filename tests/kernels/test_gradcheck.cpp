@@ -89,6 +89,18 @@ TEST_CASE("conv2d gradients match finite differences (double), valid/same, strid
     CHECK(worst_ratio(dk, numeric_grad(f, k), kAtol, kRtol) <= 1.0);
     CHECK(worst_ratio(db, numeric_grad(f, b), kAtol, kRtol) <= 1.0);
     CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
+    // The arena layout: bias directly after the kernel (one GEMM for both), same function.
+    std::vector<double> kb(k), dkb(k.size() + b.size(), 0.0), dx2(x.size()), y2(y.size());
+    kb.insert(kb.end(), b.begin(), b.end());
+    conv2d_forward_cpu<double>(g, x.data(), kb.data(), kb.data() + k.size(), y2.data(), work.data(), ws);
+    f();
+    CHECK(worst_ratio(y2, y, 1e-12, 1e-12) <= 1.0);
+    conv2d_backward_cpu<double>(g, x.data(), kb.data(), r.data(), dx2.data(), dkb.data(), dkb.data() + k.size(),
+                                work.data(), ws);
+    std::vector<double> both(dk);
+    both.insert(both.end(), db.begin(), db.end());
+    CHECK(worst_ratio(dkb, both, 1e-12, 1e-10) <= 1.0);
+    CHECK(worst_ratio(dx2, dx, 1e-12, 1e-12) <= 1.0);
   }
 }
 
