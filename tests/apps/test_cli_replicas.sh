@@ -5,7 +5,9 @@ set -euo pipefail
 bin="$1"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-common=(train --epochs 2 --batch-size 10 --verbose 0 --seed 7)
+# SGD with momentum over 20 steps: Adam would amplify last-bit differences of gradients near zero
+# (its step is ~lr*sign(g) there), which says nothing about the data-parallel arithmetic.
+common=(train --epochs 2 --steps-per-epoch 10 --batch-size 10 --optimizer sgd --lr 0.05 --momentum 0.9 --verbose 0 --seed 7)
 "$bin" "${common[@]}" --replicas 1 --save-weights "$dir/r1.h5"
 "$bin" "${common[@]}" --replicas 3 --save-weights "$dir/r3.h5"
 "$bin" "${common[@]}" --replicas 3 --strategy ps --check-replicas 5 --save-weights "$dir/ps.h5"
@@ -24,6 +26,6 @@ mx = max(abs(v) for v in r1)
 for name, other in (("--replicas 3", r3), ("--replicas 3 --strategy ps", ps)):
     rel = max(abs(a - b) for a, b in zip(r1, other)) / mx
     print(f"{name} vs --replicas 1: max relative difference of predictions {rel:.3g}")
-    assert rel <= 1e-4, rel
+    assert rel <= 1e-5, rel
 print("PASS")
 PY
