@@ -1,23 +1,11 @@
 // CPU activations: pointwise through activation_math.h; softmax row by row (max-subtracted).
 #include "kernels/activation.h"
+#include "kernels/cpu_loops.h"
 #include <algorithm>
 #include <cmath>
 
 namespace dpt::kernels {
 
-namespace {
-// Runs f(i) for i in [0, n), split across the OpenMP team when n is large enough to pay for it.
-template <typename F>
-void pointwise(int64_t n, F f) {
-  if (n < 65536) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) f(i);
-}
-}  // namespace
 
 template <typename T>
 void activation_forward_cpu(Activation a, const T* x, T* y, int64_t rows, int64_t cols) {
@@ -39,9 +27,9 @@ void activation_forward_cpu(Activation a, const T* x, T* y, int64_t rows, int64_
   }
   const int64_t n = rows * cols;
   switch (a) {  // one loop per activation, so each vectorises
-    case Activation::relu: pointwise(n, [=](int64_t i) { y[i] = relu_fwd(x[i]); }); break;
-    case Activation::sigmoid: pointwise(n, [=](int64_t i) { y[i] = sigmoid_fwd(x[i]); }); break;
-    case Activation::tanh: pointwise(n, [=](int64_t i) { y[i] = tanh_fwd(x[i]); }); break;
+    case Activation::relu: parallel_elementwise(n, [=](int64_t i) { y[i] = relu_fwd(x[i]); }); break;
+    case Activation::sigmoid: parallel_elementwise(n, [=](int64_t i) { y[i] = sigmoid_fwd(x[i]); }); break;
+    case Activation::tanh: parallel_elementwise(n, [=](int64_t i) { y[i] = tanh_fwd(x[i]); }); break;
     default:
       if (x != y) std::copy(x, x + n, y);
   }
@@ -62,9 +50,9 @@ void activation_backward_cpu(Activation a, const T* y, const T* dy, T* dx, int64
   }
   const int64_t n = rows * cols;
   switch (a) {
-    case Activation::relu: pointwise(n, [=](int64_t i) { dx[i] = relu_bwd(y[i], dy[i]); }); break;
-    case Activation::sigmoid: pointwise(n, [=](int64_t i) { dx[i] = sigmoid_bwd(y[i], dy[i]); }); break;
-    case Activation::tanh: pointwise(n, [=](int64_t i) { dx[i] = tanh_bwd(y[i], dy[i]); }); break;
+    case Activation::relu: parallel_elementwise(n, [=](int64_t i) { dx[i] = relu_bwd(y[i], dy[i]); }); break;
+    case Activation::sigmoid: parallel_elementwise(n, [=](int64_t i) { dx[i] = sigmoid_bwd(y[i], dy[i]); }); break;
+    case Activation::tanh: parallel_elementwise(n, [=](int64_t i) { dx[i] = tanh_bwd(y[i], dy[i]); }); break;
     default:
       if (dx != dy) std::copy(dy, dy + n, dx);
   }

@@ -1,34 +1,23 @@
 // CPU optimizer loops: each element through the shared formula in optimizer_math.h.
 #include "kernels/optimizer.h"
+#include "kernels/cpu_loops.h"
 
 namespace dpt::kernels {
 
-namespace {
 // The loops are specialised on the optimizer's flags so each compiles to one branch-free,
 // vectorised pass; the per-element arithmetic is the shared formula of optimizer_math.h.
-template <typename F>
-void elementwise(int64_t n, F f) {
-  if (n < 65536) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) f(i);
-}
-}  // namespace
 
 template <typename T>
 void sgd_update_cpu(T* w, const T* g, T* v, int64_t n, T lr, T momentum, bool nesterov) {
   if (momentum == T(0) || !v) {
-    elementwise(n, [=](int64_t i) {
+    parallel_elementwise(n, [=](int64_t i) {
       T unused = 0;
       sgd_step(w[i], g[i], unused, lr, T(0), false);
     });
   } else if (nesterov) {
-    elementwise(n, [=](int64_t i) { sgd_step(w[i], g[i], v[i], lr, momentum, true); });
+    parallel_elementwise(n, [=](int64_t i) { sgd_step(w[i], g[i], v[i], lr, momentum, true); });
   } else {
-    elementwise(n, [=](int64_t i) { sgd_step(w[i], g[i], v[i], lr, momentum, false); });
+    parallel_elementwise(n, [=](int64_t i) { sgd_step(w[i], g[i], v[i], lr, momentum, false); });
   }
 }
 
@@ -37,19 +26,19 @@ void rmsprop_update_cpu(T* w, const T* g, T* ms, T* mom, T* mg, int64_t n, T lr,
                         bool centered) {
   const bool use_mom = momentum > T(0) && mom;
   if (centered && use_mom) {
-    elementwise(n, [=](int64_t i) { rmsprop_step(w[i], g[i], ms[i], mom[i], mg[i], lr, rho, momentum, eps, true); });
+    parallel_elementwise(n, [=](int64_t i) { rmsprop_step(w[i], g[i], ms[i], mom[i], mg[i], lr, rho, momentum, eps, true); });
   } else if (centered) {
-    elementwise(n, [=](int64_t i) {
+    parallel_elementwise(n, [=](int64_t i) {
       T unused = 0;
       rmsprop_step(w[i], g[i], ms[i], unused, mg[i], lr, rho, T(0), eps, true);
     });
   } else if (use_mom) {
-    elementwise(n, [=](int64_t i) {
+    parallel_elementwise(n, [=](int64_t i) {
       T unused = 0;
       rmsprop_step(w[i], g[i], ms[i], mom[i], unused, lr, rho, momentum, eps, false);
     });
   } else {
-    elementwise(n, [=](int64_t i) {
+    parallel_elementwise(n, [=](int64_t i) {
       T u1 = 0, u2 = 0;
       rmsprop_step(w[i], g[i], ms[i], u1, u2, lr, rho, T(0), eps, false);
     });
@@ -59,9 +48,9 @@ void rmsprop_update_cpu(T* w, const T* g, T* ms, T* mom, T* mg, int64_t n, T lr,
 template <typename T>
 void adam_update_cpu(T* w, const T* g, T* m, T* v, T* vhat, int64_t n, T alpha, T b1, T b2, T eps, bool amsgrad) {
   if (amsgrad && vhat) {
-    elementwise(n, [=](int64_t i) { adam_step(w[i], g[i], m[i], v[i], vhat[i], alpha, b1, b2, eps, true); });
+    parallel_elementwise(n, [=](int64_t i) { adam_step(w[i], g[i], m[i], v[i], vhat[i], alpha, b1, b2, eps, true); });
   } else {
-    elementwise(n, [=](int64_t i) {
+    parallel_elementwise(n, [=](int64_t i) {
       T unused = 0;
       adam_step(w[i], g[i], m[i], v[i], unused, alpha, b1, b2, eps, false);
     });

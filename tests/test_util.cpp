@@ -1,5 +1,6 @@
 // Test helpers.
 #include "test_util.h"
+#include "core/sequential.h"
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -31,6 +32,21 @@ AllocationCounter::AllocationCounter() {
 }
 AllocationCounter::~AllocationCounter() { g_counting = false; }
 long AllocationCounter::count() const { return g_news.load(); }
+
+std::vector<Device> cpus(int n) {
+  std::vector<Device> d;
+  for (int i = 0; i < n; ++i) d.push_back(Device::cpu(i));
+  return d;
+}
+
+double rel_diff(const Sequential& a, const Sequential& b) {
+  double diff = 0, mx = 0;
+  for (int64_t i = 0; i < a.num_params(); ++i) {
+    diff = std::max(diff, double(std::abs(a.params()[i] - b.params()[i])));
+    mx = std::max(mx, double(std::abs(a.params()[i])));
+  }
+  return diff / mx;
+}
 
 std::vector<double> random_vec(size_t n, uint64_t seed, double lo, double hi) {
   std::mt19937_64 rng(seed);

@@ -5,7 +5,18 @@
 #include <string>
 #include <vector>
 
+namespace dpt {
+class Sequential;
+struct Device;
+}
+
 namespace dpt::test {
+
+// n CPU devices cpu:0..cpu:n-1.
+std::vector<Device> cpus(int n);
+// Largest |w_a - w_b| over the largest |w_a|, over all weights.
+double rel_diff(const Sequential& a, const Sequential& b);
+
 
 std::vector<double> random_vec(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0);
 std::vector<float> random_vecf(size_t n, uint64_t seed, float lo = -1.f, float hi = 1.f);

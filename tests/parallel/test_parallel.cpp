@@ -19,6 +19,8 @@
 #include "test_util.h"
 
 using namespace dpt;
+using dpt::test::cpus;
+using dpt::test::rel_diff;
 using Catch::Contains;
 
 namespace {
@@ -42,16 +44,6 @@ std::unique_ptr<Sequential> bn_model(uint64_t seed) {
   return m;
 }
 
-std::vector<Device> cpus(int n) { return select_devices("", n); }
-
-double rel_diff(const Sequential& a, const Sequential& b) {
-  double diff = 0, mx = 0;
-  for (int64_t i = 0; i < a.num_params(); ++i) {
-    diff = std::max(diff, double(std::abs(a.params()[i] - b.params()[i])));
-    mx = std::max(mx, double(std::abs(a.params()[i])));
-  }
-  return diff / mx;
-}
 
 struct Case {
   int replicas;

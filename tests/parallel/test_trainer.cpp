@@ -9,6 +9,8 @@
 #include "test_util.h"
 
 using namespace dpt;
+using dpt::test::cpus;
+using dpt::test::rel_diff;
 using Catch::Contains;
 
 namespace {
@@ -20,21 +22,7 @@ std::unique_ptr<Sequential> build(const std::string& preset, uint64_t seed) {
   return m;
 }
 
-std::vector<Device> cpus(int n) {
-  std::vector<Device> d;
-  for (int i = 0; i < n; ++i) d.push_back(Device::cpu(i));
-  return d;
-}
 
-// Largest |w_a - w_b| over the largest |w_a|.
-double rel_diff(const Sequential& a, const Sequential& b) {
-  double diff = 0, mx = 0;
-  for (int64_t i = 0; i < a.num_params(); ++i) {
-    diff = std::max(diff, double(std::abs(a.params()[i] - b.params()[i])));
-    mx = std::max(mx, double(std::abs(a.params()[i])));
-  }
-  return diff / mx;
-}
 
 }  // namespace
 
@@ -58,29 +46,6 @@ TEST_CASE("fit learns the digits and records Keras's History", "[trainer]") {
   const EvalResult r = again.evaluate(val, 100);
   CHECK(r.accuracy == Catch::Detail::Approx(h.at("val_accuracy").back()));
   CHECK(r.loss == Catch::Detail::Approx(h.at("val_loss").back()).epsilon(1e-5));
-}
-
-TEST_CASE("N CPU replicas give the weights of one device (divisible, not, smaller than N; dropout)",
-          "[trainer][replicas]") {
-  Dataset data = make_synthetic({8, 8, 1}, 10, 37, 5);
-  struct Case {
-    int replicas;
-    int64_t batch;
-  };
-  for (Case cs : {Case{2, 12}, Case{3, 12}, Case{4, 12}, Case{4, 10}, Case{4, 3}}) {
-    auto one = build("digits-cnn", 11), many = build("digits-cnn", 11);
-    SGD opt(0.1, 0.9);
-    FitOptions fo;
-    fo.epochs = 2;
-    fo.batch_size = cs.batch;
-    fo.steps_per_epoch = 3;
-    fo.verbose = 0;
-    fo.seed = 3;
-    Trainer(*one, cpus(1), LossKind::categorical_crossentropy, opt, 1).fit(data, nullptr, fo, {});
-    Trainer(*many, cpus(cs.replicas), LossKind::categorical_crossentropy, opt, 1).fit(data, nullptr, fo, {});
-    INFO("replicas " << cs.replicas << " batch " << cs.batch);
-    CHECK(rel_diff(*one, *many) <= 1e-5);
-  }
 }
 
 TEST_CASE("evaluate and predict agree across replica counts", "[trainer][replicas]") {
