@@ -99,7 +99,7 @@ const std::vector<Preset>& presets() {
       {"digits-mlp", "Flatten -> Dense(64,relu) -> Dense(64,relu) -> Dense(10,softmax)", {8, 8, 1}, 10, "digits",
        opt("adam", 0.001), 30, 32, digits_mlp},
       {"digits-cnn", "Conv2D(32,3,same) -> MaxPool -> Conv2D(64,3,same) -> MaxPool -> Dense(64) -> Dropout(0.25) -> Dense(10)",
-       {8, 8, 1}, 10, "digits", opt("adam", 0.001), 30, 32, digits_cnn},
+       {8, 8, 1}, 10, "digits", opt("adam", 0.001), 20, 32, digits_cnn},
       {"mnist-mlp", "Keras mnist_mlp: Flatten -> Dense(512,relu) -> Dropout(0.2) -> Dense(512,relu) -> Dropout(0.2) -> Dense(10)",
        {28, 28, 1}, 10, "synthetic:28,28,1:10:2048", opt("rmsprop", 0.001), 20, 128, mnist_mlp},
       {"mnist-cnn", "Keras mnist_cnn: Conv2D(32,3) -> Conv2D(64,3) -> MaxPool -> Dropout -> Dense(128) -> Dropout -> Dense(10)",

@@ -11,8 +11,8 @@ acc=$(python3 -c "import json,sys; h=json.load(open(sys.argv[1])); print(h['val_
 echo "final val_accuracy: $acc"
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.95 else 1)" "$acc" || { echo "FAIL: val_accuracy $acc < 0.95"; exit 1; }
 head -1 "$dir/log.csv" | grep -qx "epoch,accuracy,loss,val_accuracy,val_loss" || { echo "FAIL: CSV header"; exit 1; }
-[ "$(wc -l < "$dir/log.csv")" -eq 31 ] || { echo "FAIL: CSV rows"; exit 1; }
-grep -q "^Epoch 30/30 - 45/45 - " "$dir/out.txt" || { echo "FAIL: per-epoch line format"; exit 1; }
+[ "$(wc -l < "$dir/log.csv")" -eq 21 ] || { echo "FAIL: CSV rows"; exit 1; }
+grep -q "^Epoch 20/20 - 45/45 - " "$dir/out.txt" || { echo "FAIL: per-epoch line format"; exit 1; }
 # evaluate with the saved weights gives the last epoch's validation accuracy
 "$bin" evaluate --weights "$dir/w.h5" > "$dir/eval.txt"
 cat "$dir/eval.txt"
