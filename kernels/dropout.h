@@ -15,4 +15,7 @@ struct DropoutKey {
 template <typename T>
 void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key);
 
+void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
+                  void* stream);
+
 }  // namespace dpt::kernels

@@ -17,4 +17,8 @@ void bias_grad_cpu(const T* dy, T* db, int64_t rows, int64_t cols);
 template <typename T>
 bool all_finite_cpu(const T* x, int64_t n);
 
+void bias_fill_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream);
+void bias_add_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream);
+void bias_grad_cuda(const float* dy, float* db, int64_t rows, int64_t cols, void* stream);  // db += column sums
+
 }  // namespace dpt::kernels

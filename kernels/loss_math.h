@@ -32,4 +32,72 @@ DPT_HD T bce_grad(T p, T y) {
 template <typename T>
 DPT_HD T sq_term(T p, T y) { return (p - y) * (p - y); }
 
+// One sample's loss (row of `cols` predictions p against targets y; y is one class index for sparse
+// categorical), and, when g is given, scale * d(loss)/d(p) -- or with respect to the pre-activation
+// when fused (softmax for the cross-entropies, sigmoid for binary): the stable (p - y) form.
+template <typename T>
+DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t cols, T scale, T* g) {
+  T sample = 0;
+  switch (kind) {
+    case LossKind::categorical_crossentropy: {
+      T ysum = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        sample += xent_term(p[c], y[c]);
+        ysum += y[c];
+      }
+      if (g)
+        for (int64_t c = 0; c < cols; ++c)
+          g[c] = fused ? scale * (p[c] * ysum - y[c]) : (y[c] == T(0) ? T(0) : -scale * y[c] / clip_prob(p[c]));
+      break;
+    }
+    case LossKind::sparse_categorical_crossentropy: {
+      const int64_t label = int64_t(y[0]);
+      sample = -std::log(clip_prob(p[label]));
+      if (g) {
+        for (int64_t c = 0; c < cols; ++c) g[c] = fused ? scale * p[c] : T(0);
+        g[label] += fused ? -scale : -scale / clip_prob(p[label]);
+      }
+      break;
+    }
+    case LossKind::binary_crossentropy: {
+      for (int64_t c = 0; c < cols; ++c) sample += bce_term(p[c], y[c]);
+      sample /= T(cols);
+      if (g)
+        for (int64_t c = 0; c < cols; ++c) g[c] = scale / T(cols) * (fused ? p[c] - y[c] : bce_grad(p[c], y[c]));
+      break;
+    }
+    case LossKind::mean_squared_error: {
+      for (int64_t c = 0; c < cols; ++c) sample += sq_term(p[c], y[c]);
+      sample /= T(cols);
+      if (g)
+        for (int64_t c = 0; c < cols; ++c) g[c] = scale * T(2) * (p[c] - y[c]) / T(cols);
+      break;
+    }
+  }
+  return sample;
+}
+
+// Index of the first maximum (numpy/TF argmax).
+template <typename T>
+DPT_HD int64_t argmax_row(const T* v, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (v[i] > v[best]) best = i;
+  return best;
+}
+
+// One sample's accuracy: 0 or 1, or the fraction of matching columns for binary.
+template <typename T>
+DPT_HD T accuracy_row(AccuracyKind kind, const T* p, const T* y, int64_t cols) {
+  switch (kind) {
+    case AccuracyKind::categorical: return argmax_row(p, cols) == argmax_row(y, cols) ? T(1) : T(0);
+    case AccuracyKind::sparse_categorical: return argmax_row(p, cols) == int64_t(y[0]) ? T(1) : T(0);
+    default: {
+      int64_t ok = 0;
+      for (int64_t c = 0; c < cols; ++c) ok += (p[c] > T(0.5)) == (y[c] > T(0.5));
+      return T(ok) / T(cols);
+    }
+  }
+}
+
 }  // namespace dpt::kernels

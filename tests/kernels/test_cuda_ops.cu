@@ -8,6 +8,9 @@
 #include "kernels/activation.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_devices.h"
+#include "kernels/dropout.h"
+#include "kernels/elementwise.h"
+#include "kernels/loss.h"
 #include "kernels/optimizer.h"
 
 using namespace dpt::kernels;
@@ -106,4 +109,69 @@ TEST_CASE("CUDA optimizer updates match the CPU loops", "[gpu][optimizer]") {
     DPT_CUDA_CHECK(cudaDeviceSynchronize());
     expect_close(dw.get(n), w, 1e-6, 1e-5);
   }
+}
+
+TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)", "[gpu][loss]") {
+  if (!have_gpu()) return;
+  const int64_t rows = 301, cols = 10;
+  std::vector<float> p(rows * cols), onehot(rows * cols, 0.f), labels(rows), soft = rnd(rows * cols, 9, 0.05f, 0.95f);
+  const auto logits = rnd(rows * cols, 8, -3.f, 3.f);
+  activation_forward_cpu(Activation::softmax, logits.data(), p.data(), rows, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    labels[r] = float((r * 7) % cols);
+    onehot[r * cols + (r * 7) % cols] = 1.f;
+  }
+  struct Case {
+    LossKind kind;
+    AccuracyKind acc;
+    const std::vector<float>* target;
+  };
+  for (Case cs : {Case{LossKind::categorical_crossentropy, AccuracyKind::categorical, &onehot},
+                  Case{LossKind::sparse_categorical_crossentropy, AccuracyKind::sparse_categorical, &labels},
+                  Case{LossKind::binary_crossentropy, AccuracyKind::binary, &soft},
+                  Case{LossKind::mean_squared_error, AccuracyKind::categorical, &soft}}) {
+    for (bool fused : {false, true}) {
+      std::vector<float> g(p.size());
+      const double want = loss_cpu<float>(cs.kind, fused, p.data(), cs.target->data(), rows, cols, 1.f / rows, g.data());
+      const double want_acc = accuracy_sum_cpu<float>(cs.acc, p.data(), cs.target->data(), rows, cols);
+      DevBuf dp(p), dt(*cs.target), dg(std::vector<float>(p.size(), -7.f)), dl(std::vector<float>(rows, -7.f)),
+          da(std::vector<float>(rows, -7.f));
+      loss_rows_cuda(cs.kind, fused, dp.p, dt.p, rows, cols, 1.f / rows, dg.p, dl.p, nullptr);
+      accuracy_rows_cuda(cs.acc, dp.p, dt.p, rows, cols, da.p, nullptr);
+      DPT_CUDA_CHECK(cudaDeviceSynchronize());
+      double got = 0, got_acc = 0;
+      for (float v : dl.get(rows)) got += v;
+      for (float v : da.get(rows)) got_acc += v;
+      INFO("loss " << int(cs.kind) << " fused " << fused);
+      CHECK(std::abs(got - want) <= 1e-4 * std::abs(want) + 1e-6);
+      CHECK(got_acc == want_acc);
+      expect_close(dg.get(p.size()), g, 1e-7, 1e-5);
+    }
+  }
+}
+
+TEST_CASE("CUDA dropout draws the CPU's masks; bias kernels match", "[gpu][dropout]") {
+  if (!have_gpu()) return;
+  const int64_t rows = 65, cols = 333;
+  const auto x = rnd(rows * cols, 21, 0.5f, 1.5f), bias = rnd(cols, 22);
+  const DropoutKey key{1234, 2, 17, 40};
+  std::vector<float> y(x.size());
+  dropout_cpu(x.data(), y.data(), rows, cols, 0.3f, key);
+  DevBuf dx(x), dy(std::vector<float>(x.size(), -7.f));
+  dropout_cuda(dx.p, dy.p, rows, cols, 0.3f, key, nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  expect_close(dy.get(x.size()), y, 0, 1e-6);  // the same keep/drop decisions, element by element
+
+  std::vector<float> filled(x.size()), added = x, db(cols, 0.5f);
+  bias_fill_cpu(filled.data(), bias.data(), rows, cols);
+  bias_add_cpu(added.data(), bias.data(), rows, cols);
+  bias_grad_cpu(x.data(), db.data(), rows, cols);
+  DevBuf df(std::vector<float>(x.size(), -7.f)), da(x), dbias(bias), ddb(std::vector<float>(cols, 0.5f));
+  bias_fill_cuda(df.p, dbias.p, rows, cols, nullptr);
+  bias_add_cuda(da.p, dbias.p, rows, cols, nullptr);
+  bias_grad_cuda(dx.p, ddb.p, rows, cols, nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  expect_close(df.get(x.size()), filled, 0, 0);
+  expect_close(da.get(x.size()), added, 1e-7, 1e-6);
+  expect_close(ddb.get(cols), db, 1e-5, 1e-5);
 }

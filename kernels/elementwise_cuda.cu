@@ -1,0 +1,67 @@
+// CUDA elementwise helpers (bias) and dropout through the shared counter-based mask.
+#include "kernels/cuda_check.h"
+#include "kernels/dropout.h"
+#include "kernels/elementwise.h"
+
+namespace dpt::kernels {
+
+namespace {
+unsigned blocks(int64_t n) {
+  const int64_t b = (n + 255) / 256;
+  return unsigned(b < 8192 ? (b > 0 ? b : 1) : 8192);
+}
+}  // namespace
+
+__global__ void bias_rows_kernel(float* y, const float* bias, int64_t rows, int64_t cols, bool add) {
+  const int64_t n = rows * cols;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = (add ? y[i] : 0.f) + bias[i % cols];
+}
+
+// One thread per column, walking the rows (neighbouring threads read neighbouring addresses).
+__global__ void bias_grad_kernel(const float* dy, float* db, int64_t rows, int64_t cols) {
+  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (c >= cols) return;
+  float s = 0.f;
+  for (int64_t r = 0; r < rows; ++r) s += dy[r * cols + c];
+  db[c] += s;
+}
+
+__global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t cols, float rate, float scale,
+                               DropoutKey key) {
+  const int64_t n = rows * cols;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / cols, c = i % cols;
+    const uint32_t k = row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + r));
+    y[i] = dropout_value(x[i], uniform_in_row(k, uint32_t(c)), rate, scale);
+  }
+}
+
+void bias_fill_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream) {
+  if (rows * cols == 0) return;
+  bias_rows_kernel<<<blocks(rows * cols), 256, 0, static_cast<cudaStream_t>(stream)>>>(y, bias, rows, cols, false);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void bias_add_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream) {
+  if (rows * cols == 0) return;
+  bias_rows_kernel<<<blocks(rows * cols), 256, 0, static_cast<cudaStream_t>(stream)>>>(y, bias, rows, cols, true);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void bias_grad_cuda(const float* dy, float* db, int64_t rows, int64_t cols, void* stream) {
+  if (cols == 0) return;
+  bias_grad_kernel<<<unsigned((cols + 127) / 128), 128, 0, static_cast<cudaStream_t>(stream)>>>(dy, db, rows, cols);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
+                  void* stream) {
+  if (rows * cols == 0) return;
+  const float scale = float(1.0 / (1.0 - double(rate)));
+  dropout_kernel<<<blocks(rows * cols), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, y, rows, cols, rate, scale,
+                                                                                     key);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace dpt::kernels

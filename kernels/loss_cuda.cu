@@ -1,0 +1,40 @@
+// CUDA losses and accuracy: one thread per sample through the shared per-row formulas.
+#include "kernels/cuda_check.h"
+#include "kernels/loss.h"
+
+namespace dpt::kernels {
+
+__global__ void loss_rows_kernel(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows,
+                                 int64_t cols, int64_t tcols, float scale, float* grad, float* row_loss) {
+  const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (r >= rows) return;
+  row_loss[r] = loss_row(kind, fused, pred + r * cols, target + r * tcols, cols, scale,
+                         grad ? grad + r * cols : nullptr);
+}
+
+__global__ void accuracy_rows_kernel(AccuracyKind kind, const float* pred, const float* target, int64_t rows,
+                                     int64_t cols, int64_t tcols, float* row_acc) {
+  const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (r >= rows) return;
+  row_acc[r] = accuracy_row(kind, pred + r * cols, target + r * tcols, cols);
+}
+
+void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows, int64_t cols,
+                    float scale, float* grad, float* row_loss, void* stream) {
+  if (rows == 0) return;
+  const int64_t tcols = kind == LossKind::sparse_categorical_crossentropy ? 1 : cols;
+  loss_rows_kernel<<<unsigned((rows + 127) / 128), 128, 0, static_cast<cudaStream_t>(stream)>>>(
+      kind, fused, pred, target, rows, cols, tcols, scale, grad, row_loss);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void accuracy_rows_cuda(AccuracyKind kind, const float* pred, const float* target, int64_t rows, int64_t cols,
+                        float* row_acc, void* stream) {
+  if (rows == 0) return;
+  const int64_t tcols = kind == AccuracyKind::sparse_categorical ? 1 : cols;
+  accuracy_rows_kernel<<<unsigned((rows + 127) / 128), 128, 0, static_cast<cudaStream_t>(stream)>>>(
+      kind, pred, target, rows, cols, tcols, row_acc);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace dpt::kernels
