@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <memory>
 #include "apps/options.h"
+#include "core/io/inspect.h"
 #include "parallel/devices.h"
 
 namespace dpt::app {
@@ -24,6 +25,16 @@ void setup_info(CLI::App& app) {
       std::printf("%-12s input %-12s %s%s\n", p.name.c_str(), shape.c_str(), p.description.c_str(),
                   p.name == kDefaultPreset ? " (default)" : "");
     }
+  });
+
+  auto file = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* in = app.add_subcommand("inspect", "what a weights/model .h5 file holds: format, Keras version, layers");
+  in->add_option("file", *file, "the .h5 file")->required();
+  in->add_flag("--json", *json, "print JSON");
+  in->callback([file, json] {
+    const FileInfo info = inspect_file(*file);
+    std::printf("%s\n", (*json ? inspect_json(info, *file) : inspect_text(info, *file)).c_str());
   });
 
   CLI::App* d = app.add_subcommand("devices", "list the visible GPUs (or say why there are none)");

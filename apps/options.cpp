@@ -47,6 +47,7 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
   cmd.add_option("--batch-size", o.batch_size, "global batch size (default: the preset's)")->check(kPositive);
   cmd.add_option("--seed", o.seed, "seed for initial weights, shuffling and dropout")->capture_default_str();
   cmd.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(kPositive);
+  cmd.add_flag("--by-name", o.by_name, "load --weights by layer name instead of layer order (legacy .h5 files)");
 }
 
 void add_parallel_options(CLI::App& cmd, ModelOptions& o) {
@@ -118,7 +119,11 @@ LoadedData load_data(const ModelOptions& o, const Preset& p) {
 std::unique_ptr<Sequential> build_model(const ModelOptions& o, const Preset& p) {
   auto m = p.make();
   m->build(p.input, o.seed);
-  if (!o.weights.empty()) load_weights(*m, o.weights);
+  if (!o.weights.empty()) {
+    LoadOptions lo;
+    lo.by_name = o.by_name;
+    load_weights(*m, o.weights, lo);
+  }
   return m;
 }
 

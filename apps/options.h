@@ -17,6 +17,7 @@ struct ModelOptions {
   std::string loss = "categorical_crossentropy";
   double validation_split = -1;  // < 0: 0.2 when the data has no test split
   std::string weights;           // initial weights (.h5)
+  bool by_name = false;          // load --weights by layer name (legacy .h5)
   // Data parallelism
   std::string gpus;              // --gpus N|LIST|all
   int replicas = 0;              // --replicas N (CPU replicas)

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include "core/io/hdf5_util.h"
 
 namespace fs = std::filesystem;
@@ -132,18 +133,59 @@ void save_weights(const Sequential& model, const std::string& path) {
   }
 }
 
-void load_weights(Sequential& model, const std::string& path) {
+namespace {
+
+h5::Id open_readable(const std::string& path) {
   h5::quiet_errors();
   DPT_CHECK(fs::exists(path), "cannot load weights: '" << path << "' does not exist");
   DPT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "cannot load weights: '" << path << "' is not an HDF5 file (or is truncated)");
   h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   DPT_CHECK(f.valid(), "cannot open '" << path << "' (corrupt or truncated?)");
-  hid_t root = f.get();
-  h5::Id mw;
-  if (H5Lexists(root, "model_weights", H5P_DEFAULT) > 0) {  // a full-model file: weights live in model_weights/
-    mw = h5::Id(H5Gopen2(root, "model_weights", H5P_DEFAULT), H5Gclose);
-    root = mw.get();
-  }
+  return f;
+}
+
+bool has_link(hid_t loc, const std::string& name) { return H5Lexists(loc, name.c_str(), H5P_DEFAULT) > 0; }
+
+WeightsFormat detect(hid_t root) {
+  if (H5Aexists(root, "layer_names") > 0 || H5Aexists(root, "layer_names0") > 0) return WeightsFormat::legacy_weights;
+  if (has_link(root, "model_weights")) return WeightsFormat::legacy_model;
+  if (has_link(root, "layers") && has_link(root, "vars")) return WeightsFormat::keras3_weights;
+  return WeightsFormat::unknown;
+}
+
+// Reads dataset `name` under `group` into ref, checking its shape.
+void read_weight(hid_t group, const std::string& name, const WeightRef& ref, const std::string& path,
+                 const std::string& where) {
+  h5::Id ds(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
+  DPT_CHECK(ds.valid(), "'" << path << "': weight '" << name << "' of " << where << " is missing");
+  auto dims = h5::dataset_dims(ds.get());
+  Shape shape(dims.begin(), dims.end());
+  DPT_CHECK(shape == ref.spec.shape, "cannot load '" << path << "': " << where << " weight '" << name << "' has shape "
+                                                     << shape_str(shape) << " but layer '" << ref.layer->name()
+                                                     << "' expects " << shape_str(ref.spec.shape) << " for "
+                                                     << ref.spec.name);
+  DPT_CHECK(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, ref.data) >= 0,
+            "reading '" << name << "' from '" << path << "' failed: the file is corrupt or truncated");
+}
+
+std::vector<const WeightRef*> refs_of(const Sequential& model, const Layer* layer) {
+  std::vector<const WeightRef*> r;
+  for (auto& w : model.weights())
+    if (w.layer == layer) r.push_back(&w);
+  return r;
+}
+
+void load_layer_group(const Sequential& model, Layer* layer, hid_t root, const std::string& fname,
+                      const std::vector<std::string>& wnames, const std::string& path) {
+  auto refs = refs_of(model, layer);
+  DPT_CHECK(refs.size() == wnames.size(), "cannot load '" << path << "': layer '" << fname << "' has " << wnames.size()
+                                                          << " weights in the file but layer '" << layer->name() << "' ("
+                                                          << layer->class_name() << ") has " << refs.size());
+  h5::Id g(H5Gopen2(root, fname.c_str(), H5P_DEFAULT), H5Gclose);
+  for (size_t k = 0; k < refs.size(); ++k) read_weight(g.get(), wnames[k], *refs[k], path, "layer '" + fname + "'");
+}
+
+void load_legacy(Sequential& model, hid_t root, const std::string& path, bool by_name) {
   // File layers with weights, in order, each with its weight names.
   std::vector<std::pair<std::string, std::vector<std::string>>> file_layers;
   for (auto& name : read_names(root, "layer_names", path)) {
@@ -155,29 +197,93 @@ void load_weights(Sequential& model, const std::string& path) {
   std::vector<Layer*> ours;
   for (auto& l : model.layers())
     if (!l->params().empty()) ours.push_back(l.get());
+  if (by_name) {
+    for (Layer* l : ours)
+      for (auto& [fname, wnames] : file_layers)
+        if (fname == l->name()) load_layer_group(model, l, root, fname, wnames, path);
+    return;
+  }
   DPT_CHECK(ours.size() == file_layers.size(), "cannot load '" << path << "': it holds weights for " << file_layers.size()
                                                                << " layers but the model has " << ours.size()
                                                                << " layers with weights");
-  for (size_t i = 0; i < ours.size(); ++i) {
-    std::vector<const WeightRef*> refs;
-    for (auto& w : model.weights())
-      if (w.layer == ours[i]) refs.push_back(&w);
-    auto& [fname, wnames] = file_layers[i];
-    DPT_CHECK(refs.size() == wnames.size(), "cannot load '" << path << "': layer '" << fname << "' has " << wnames.size()
-                                                            << " weights in the file but layer '" << ours[i]->name()
-                                                            << "' (" << ours[i]->class_name() << ") has " << refs.size());
-    h5::Id g(H5Gopen2(root, fname.c_str(), H5P_DEFAULT), H5Gclose);
-    for (size_t k = 0; k < refs.size(); ++k) {
-      h5::Id ds(H5Dopen2(g.get(), wnames[k].c_str(), H5P_DEFAULT), H5Dclose);
-      DPT_CHECK(ds.valid(), "'" << path << "': weight '" << wnames[k] << "' of layer '" << fname << "' is missing");
-      auto dims = h5::dataset_dims(ds.get());
-      Shape shape(dims.begin(), dims.end());
-      DPT_CHECK(shape == refs[k]->spec.shape, "cannot load '" << path << "': weight '" << wnames[k] << "' has shape "
-                                                             << shape_str(shape) << " but layer '" << ours[i]->name()
-                                                             << "' expects " << shape_str(refs[k]->spec.shape));
-      DPT_CHECK(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, refs[k]->data) >= 0,
-                "reading '" << wnames[k] << "' from '" << path << "' failed: the file is corrupt or truncated");
+  for (size_t i = 0; i < ours.size(); ++i)
+    load_layer_group(model, ours[i], root, file_layers[i].first, file_layers[i].second, path);
+}
+
+// Keras 3: layers/<key>/vars/<0..n-1>, key = class snake name + per-class counter in model order.
+void load_keras3(Sequential& model, hid_t root, const std::string& path) {
+  std::map<std::string, int> counts;
+  int with_weights = 0;
+  for (auto& l : model.layers()) {
+    int& k = counts[l->default_name()];
+    const std::string key = k == 0 ? l->default_name() : l->default_name() + "_" + std::to_string(k);
+    ++k;
+    auto refs = refs_of(model, l.get());
+    if (refs.empty()) continue;
+    ++with_weights;
+    const std::string vars = "layers/" + key + "/vars";
+    DPT_CHECK(has_link(root, "layers/" + key) && has_link(root, vars),
+              "cannot load '" << path << "': it has no weights for layer '" << l->name() << "' (" << l->class_name()
+                              << ", expected group " << vars << ")");
+    h5::Id g(H5Gopen2(root, vars.c_str(), H5P_DEFAULT), H5Gclose);
+    H5G_info_t info{};
+    H5Gget_info(g.get(), &info);
+    DPT_CHECK(info.nlinks == refs.size(), "cannot load '" << path << "': " << vars << " holds " << info.nlinks
+                                                          << " weights but layer '" << l->name() << "' ("
+                                                          << l->class_name() << ") has " << refs.size());
+    for (size_t i = 0; i < refs.size(); ++i) read_weight(g.get(), std::to_string(i), *refs[i], path, vars);
+  }
+  // Every layer of the file with weights must have been used.
+  h5::Id layers(H5Gopen2(root, "layers", H5P_DEFAULT), H5Gclose);
+  H5G_info_t info{};
+  H5Gget_info(layers.get(), &info);
+  int file_with_weights = 0;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    char name[512] = {};
+    H5Lget_name_by_idx(layers.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+    h5::Id v(H5Gopen2(layers.get(), (std::string(name) + "/vars").c_str(), H5P_DEFAULT), H5Gclose);
+    H5G_info_t vi{};
+    if (v.valid() && H5Gget_info(v.get(), &vi) >= 0 && vi.nlinks > 0) ++file_with_weights;
+  }
+  DPT_CHECK(file_with_weights == with_weights, "cannot load '" << path << "': it holds weights for " << file_with_weights
+                                                               << " layers but the model has " << with_weights
+                                                               << " layers with weights");
+}
+
+}  // namespace
+
+WeightsFormat weights_format(const std::string& path) {
+  h5::Id f = open_readable(path);
+  return detect(f.get());
+}
+
+std::string format_name(WeightsFormat f) {
+  switch (f) {
+    case WeightsFormat::legacy_weights: return "Keras legacy weights (save_weights .h5)";
+    case WeightsFormat::legacy_model: return "Keras legacy full model (model.save .h5)";
+    case WeightsFormat::keras3_weights: return "Keras 3 weights (.weights.h5)";
+    default: return "unknown";
+  }
+}
+
+void load_weights(Sequential& model, const std::string& path, LoadOptions options) {
+  h5::Id f = open_readable(path);
+  const WeightsFormat fmt = detect(f.get());
+  switch (fmt) {
+    case WeightsFormat::legacy_weights: load_legacy(model, f.get(), path, options.by_name); return;
+    case WeightsFormat::legacy_model: {
+      h5::Id mw(H5Gopen2(f.get(), "model_weights", H5P_DEFAULT), H5Gclose);
+      load_legacy(model, mw.get(), path, options.by_name);
+      return;
     }
+    case WeightsFormat::keras3_weights:
+      DPT_CHECK(!options.by_name, "'" << path << "' is a Keras 3 .weights.h5 file, which Keras loads by structure: "
+                                          "--by-name applies to legacy .h5 files only");
+      load_keras3(model, f.get(), path);
+      return;
+    default:
+      DPT_FAIL("cannot load weights from '" << path << "': it is HDF5 but neither a Keras weights file (no "
+                                               "layer_names attribute, model_weights group or layers/ group)");
   }
 }
 

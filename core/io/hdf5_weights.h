@@ -9,7 +9,19 @@
 namespace dpt {
 
 void save_weights(const Sequential& model, const std::string& path);
-// Loads by topological order (layers without weights skipped, as Keras does).
-void load_weights(Sequential& model, const std::string& path);
+
+// Reads, in whatever layout the file has: Keras's legacy save_weights file, a legacy full-model
+// file (its model_weights group), or a Keras 3 .weights.h5 file (layers/<key>/vars/<i>, where the
+// key is the layer class's snake-case name counted per class in model order: conv2d, conv2d_1, ...).
+// Legacy files load by topological order (layers without weights skipped, as Keras does), or with
+// by_name by matching layer names (layers with no match keep their weights, as Keras does).
+struct LoadOptions {
+  bool by_name = false;
+};
+void load_weights(Sequential& model, const std::string& path, LoadOptions options = {});
+
+enum class WeightsFormat { legacy_weights, legacy_model, keras3_weights, unknown };
+WeightsFormat weights_format(const std::string& path);
+std::string format_name(WeightsFormat f);
 
 }  // namespace dpt

@@ -21,7 +21,7 @@ expect() {  # expect "words" args...
 expect "unknown model preset 'vgg' (available: digits-mlp, digits-cnn" train --model vgg
 expect "--optimizer: adagrad not in {sgd,rmsprop,adam}" train --optimizer adagrad
 expect "unknown loss 'hinge'" train --loss hinge
-expect "unknown subcommand 'frobnicate' (available: train, evaluate, predict, summary, models, devices, bench)" frobnicate
+expect "unknown subcommand 'frobnicate' (available: train, evaluate, predict, summary, models, inspect, devices, bench)" frobnicate
 expect "--batch-size: must be > 0, got 0" train --batch-size 0
 expect "--lr: must be > 0, got -0.1" train --lr=-0.1
 expect "--lr: must be > 0, got 0" train --lr 0
@@ -46,6 +46,7 @@ else
   expect "--gpus 2 asked for GPUs, but" train --gpus 2
 fi
 expect "does not exist" evaluate --weights "$dir/none.h5"
+expect "is not an HDF5 file" inspect "$dir/data_batch_1.bin"
 # A NaN loss stops training with the epoch and step; the weights saved before are kept.
 "$bin" train --epochs 1 --save-weights "$dir/keep.h5" --verbose 0 > /dev/null
 before=$(md5sum < "$dir/keep.h5")

@@ -30,4 +30,9 @@ assert \"'shape':(1797,10)\" in h.replace(' ', ''), h
 assert len(b) == 10 + hl + 1797 * 10 * 4
 print('predict .npy ok:', h.strip())
 " "$dir/p.npy"
+"$bin" inspect "$dir/w.h5" > "$dir/inspect.txt"
+grep -q "Keras legacy weights (save_weights .h5)" "$dir/inspect.txt" && grep -q "^total params: 35914$" "$dir/inspect.txt" \
+  || { echo "FAIL: inspect"; cat "$dir/inspect.txt"; exit 1; }
+# --by-name loads the same file into the same architecture
+"$bin" evaluate --weights "$dir/w.h5" --by-name | grep -q "accuracy: $got" || { echo "FAIL: --by-name"; exit 1; }
 echo "PASS"

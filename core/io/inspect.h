@@ -1,0 +1,36 @@
+// What an HDF5 weights/model file holds, for `dptrain inspect`: its format, Keras version and
+// backend, and its layers in order with weight names, shapes, dtypes and parameter counts.
+#pragma once
+#include <string>
+#include <vector>
+#include "core/io/hdf5_weights.h"
+
+namespace dpt {
+
+struct FileWeight {
+  std::string name;
+  Shape shape;
+  std::string dtype;  // float32, float64, ...
+};
+
+struct FileLayer {
+  std::string name;
+  std::vector<FileWeight> weights;
+  int64_t params() const;
+};
+
+struct FileInfo {
+  WeightsFormat format = WeightsFormat::unknown;
+  std::string keras_version, backend;
+  std::string model_class;          // from model_config, when present
+  bool training_config = false;
+  int64_t optimizer_weights = 0;    // arrays of optimizer state in the file
+  std::vector<FileLayer> layers;
+  int64_t params() const;
+};
+
+FileInfo inspect_file(const std::string& path);
+std::string inspect_text(const FileInfo& info, const std::string& path);
+std::string inspect_json(const FileInfo& info, const std::string& path);
+
+}  // namespace dpt
