@@ -19,8 +19,15 @@ struct EvalOptions {
   int64_t show = 10;
 };
 
+void require_weights(const EvalOptions& o, const char* cmd) {
+  const bool file_model = o.m.model.size() > 3 && o.m.model.compare(o.m.model.size() - 3, 3, ".h5") == 0;
+  DPT_CHECK(!o.m.weights.empty() || file_model, cmd << " needs trained weights: --weights FILE.h5, or --model FILE.h5 "
+                                                        "holding a whole model");
+}
+
 void run_evaluate(const EvalOptions& o) {
-  const Preset& p = find_preset(o.m.model);
+  require_weights(o, "evaluate");
+  const Preset p = model_preset(o.m.model, o.m.seed);
   const int threads = resolved_threads(o.m.threads);
   kernels::set_cpu_threads(threads);
   auto model = build_model(o.m, p);
@@ -35,7 +42,8 @@ void run_evaluate(const EvalOptions& o) {
 }
 
 void run_predict(const EvalOptions& o) {
-  const Preset& p = find_preset(o.m.model);
+  require_weights(o, "predict");
+  const Preset p = model_preset(o.m.model, o.m.seed);
   if (!o.output.empty()) check_writable(o.output, "predictions");
   const int threads = resolved_threads(o.m.threads);
   kernels::set_cpu_threads(threads);
@@ -62,7 +70,7 @@ void run_predict(const EvalOptions& o) {
 void add_eval_options(CLI::App* cmd, EvalOptions& o) {
   add_model_options(*cmd, o.m, true);
   add_parallel_options(*cmd, o.m);
-  cmd->add_option("--weights", o.m.weights, "weights file (.h5, Keras save_weights layout)")->required();
+  cmd->add_option("--weights", o.m.weights, "weights file (.h5: Keras legacy or Keras 3 layout; optional with --model FILE.h5)");
 }
 
 }  // namespace

@@ -10,11 +10,11 @@ namespace dpt::app {
 void setup_info(CLI::App& app) {
   auto model = std::make_shared<std::string>(kDefaultPreset);
   CLI::App* s = app.add_subcommand("summary", "Keras's model.summary() table for a preset");
-  s->add_option("--model", *model, "model preset")->capture_default_str();
+  s->add_option("--model", *model, "model preset, or a Keras FILE.h5 / FILE.json")->capture_default_str();
   s->callback([model] {
-    const Preset& p = find_preset(*model);
+    const Preset p = model_preset(*model, 0);
     auto m = p.make();
-    m->build(p.input, 0);
+    if (!m->built()) m->build(p.input, 0);
     std::printf("%s", m->summary().c_str());
   });
 

@@ -38,7 +38,7 @@ OptimizerConfig optimizer_config(const TrainOptions& o, const Preset& p) {
 }
 
 void run_train(const TrainOptions& o) {
-  const Preset& p = find_preset(o.m.model);
+  const Preset p = model_preset(o.m.model, o.m.seed);
   check_writable(o.save_weights, "weights");
   check_writable(o.history, "history");
   check_writable(o.csv_log, "CSV log");

@@ -6,6 +6,7 @@
 #include "core/data/spec.h"
 #include "core/error.h"
 #include "core/io/hdf5_weights.h"
+#include "core/io/keras_config.h"
 #include "parallel/devices.h"
 
 namespace fs = std::filesystem;
@@ -33,7 +34,9 @@ const CLI::Validator kNonNegative = number_check(">= 0", [](double v) { return v
 const CLI::Validator kFraction = number_check("in [0, 1)", [](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
-  cmd.add_option("--model", o.model, "model preset (see `dptrain models`)")->capture_default_str();
+  cmd.add_option("--model", o.model, "model preset (see `dptrain models`), or a Keras model: FILE.h5 (model.save) "
+                                     "or FILE.json (model.to_json)")
+      ->capture_default_str();
   if (with_data) {
     cmd.add_option("--data", o.data, std::string("data spec: ") + kDataSpecHelp + " (default: the preset's)");
     cmd.add_option("--validation-split", o.validation_split,
@@ -99,6 +102,8 @@ int resolved_threads(int threads) {
 }
 
 LoadedData load_data(const ModelOptions& o, const Preset& p) {
+  DPT_CHECK(!o.data.empty() || !p.default_data.empty(),
+            "--model " << o.model << " is a model file: give the data with --data SPEC (" << kDataSpecHelp << ")");
   const std::string spec = o.data.empty() ? p.default_data : o.data;
   DataSplits s = load_data_spec(spec, o.seed);
   LoadedData d;
@@ -116,9 +121,28 @@ LoadedData load_data(const ModelOptions& o, const Preset& p) {
   return d;
 }
 
+static bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+Preset model_preset(const std::string& model, uint64_t seed) {
+  if (!ends_with(model, ".h5") && !ends_with(model, ".json")) return find_preset(model);
+  auto probe = load_keras_model(model, seed);
+  Preset p;
+  p.name = probe->name();
+  p.description = "Keras model from " + model;
+  p.input = probe->input_shape();
+  p.classes = shape_numel(probe->output_shape());
+  p.optimizer.name = "rmsprop";  // Keras's compile() default
+  p.epochs = 1;                  // Keras's fit() defaults
+  p.batch_size = 32;
+  p.make = [model, seed] { return load_keras_model(model, seed); };
+  return p;
+}
+
 std::unique_ptr<Sequential> build_model(const ModelOptions& o, const Preset& p) {
   auto m = p.make();
-  m->build(p.input, o.seed);
+  if (!m->built()) m->build(p.input, o.seed);
   if (!o.weights.empty()) {
     LoadOptions lo;
     lo.by_name = o.by_name;

@@ -44,6 +44,9 @@ struct LoadedData {
   std::string description;
 };
 LoadedData load_data(const ModelOptions& o, const Preset& p);
+// The preset named by --model, or for a Keras model file (FILE.h5 from model.save, FILE.json from
+// model.to_json) a preset built from it with Keras's fit defaults (rmsprop, batch 32, 1 epoch).
+Preset model_preset(const std::string& model, uint64_t seed);
 // Builds the preset's model (and loads --weights if given).
 std::unique_ptr<Sequential> build_model(const ModelOptions& o, const Preset& p);
 // Fails early (before any training) when `path` cannot be written.

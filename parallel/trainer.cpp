@@ -153,6 +153,7 @@ void Trainer::on_replicas(F& f) {
 }
 
 void Trainer::check_data(const Dataset& d, const char* what) const {
+  DPT_CHECK(d.has_labels(), what << " data has no labels: give them (for .npy data: npy:XFILE,YFILE)");
   DPT_CHECK(d.sample_shape == template_.input_shape(),
             what << " samples have shape " << shape_str(d.sample_shape) << " but model '" << template_.name()
                  << "' expects inputs of shape " << shape_str(template_.input_shape()));

@@ -37,9 +37,10 @@ void Dataset::validate(const std::string& what) const {
   const int64_t s = sample_numel();
   DPT_CHECK(s > 0, what << ": samples have an empty shape " << shape_str(sample_shape));
   DPT_CHECK(int64_t(x.size()) % s == 0, what << ": data size " << x.size() << " is not a multiple of the sample size " << s);
+  DPT_CHECK(size() > 0, what << ": no samples");
+  if (!has_labels()) return;  // samples only (predict)
   DPT_CHECK(int64_t(y.size()) == size() * y_dim,
             what << ": " << size() << " samples but " << y.size() / std::max<int64_t>(y_dim, 1) << " labels");
-  DPT_CHECK(size() > 0, what << ": no samples");
   for (size_t i = 0; i < x.size(); ++i)
     DPT_CHECK(std::isfinite(x[i]), what << ": sample " << i / size_t(s) << " holds a NaN or Inf value");
   if (y_is_index) {

@@ -16,6 +16,7 @@ struct Dataset {
   int64_t y_dim = 1;
   bool y_is_index = true;   // y holds class indices 0..num_classes-1
   int64_t num_classes = 0;  // 0 when unknown / regression
+  bool has_labels() const { return y_dim > 0; }
 
   int64_t size() const;
   int64_t sample_numel() const { return shape_numel(sample_shape); }

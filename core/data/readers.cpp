@@ -192,7 +192,7 @@ Dataset load_hdf5_dataset(const std::string& file, const std::string& xn, const 
 
 // ---- npy ---------------------------------------------------------------------------------------
 Dataset load_npy_dataset(const std::string& xf, const std::string& yf) {
-  NpyArray x = read_npy(xf), y = read_npy(yf);
+  NpyArray x = read_npy(xf);
   DPT_CHECK(x.dtype == "f4" || x.dtype == "f8" || x.dtype == "u1",
             "'" << xf << "': samples must be float32, float64 or uint8, got dtype '" << x.dtype << "'");
   DPT_CHECK(x.shape.size() >= 2, "'" << xf << "' must be (samples, ...), got " << shape_str(x.shape));
@@ -201,6 +201,12 @@ Dataset load_npy_dataset(const std::string& xf, const std::string& yf) {
   d.x.resize(x.values.size());
   const bool u8 = x.dtype == "u1";
   for (size_t i = 0; i < x.values.size(); ++i) d.x[i] = float(u8 ? x.values[i] / 255.0 : x.values[i]);
+  if (yf.empty()) {  // samples only: enough to predict
+    d.y_dim = 0;
+    d.y_is_index = false;
+    return d;
+  }
+  NpyArray y = read_npy(yf);
   set_labels(d, y.values, y.shape, x.shape[0], "'" + yf + "'");
   return d;
 }

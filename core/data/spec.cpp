@@ -8,7 +8,7 @@
 namespace dpt {
 
 const char* const kDataSpecHelp =
-    "digits | synthetic:H,W,C:CLASSES:N | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE,YFILE";
+    "digits | synthetic:H,W,C:CLASSES:N | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE]";
 
 static std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -63,8 +63,8 @@ DataSplits load_data_spec(const std::string& spec, uint64_t seed) {
     s.description = "h5 " + file;
   } else if (kind == "npy" && !rest.empty()) {
     auto files = split(rest, ',');
-    DPT_CHECK(files.size() == 2, "bad data spec '" << spec << "': expected npy:XFILE,YFILE");
-    s.train = load_npy_dataset(files[0], files[1]);
+    DPT_CHECK(files.size() == 1 || files.size() == 2, "bad data spec '" << spec << "': expected npy:XFILE,YFILE (or npy:XFILE to predict)");
+    s.train = load_npy_dataset(files[0], files.size() == 2 ? files[1] : "");
     s.description = "npy " + files[0];
   } else {
     DPT_FAIL("unknown data spec '" << spec << "' (expected " << kDataSpecHelp << ")");

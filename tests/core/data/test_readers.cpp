@@ -173,6 +173,9 @@ TEST_CASE(".npy pairs: float32 samples, integer or one-hot labels, truncation", 
   write_bytes(dir + "/junk.npy", {'h', 'e', 'l', 'l', 'o', 0, 0, 0, 0, 0});
   CHECK_THROWS_WITH(read_npy(dir + "/junk.npy"), Contains("is not a NumPy .npy file"));
   CHECK_THROWS_WITH(load_npy_dataset(dir + "/x.npy", dir + "/missing.npy"), Contains("cannot open"));
+  Dataset unlabelled = load_npy_dataset(dir + "/x.npy", "");  // enough to predict
+  CHECK(unlabelled.size() == 3);
+  CHECK_FALSE(unlabelled.has_labels());
 }
 
 TEST_CASE("data specs: synthetic, errors with the expected forms, labels out of range", "[data][spec]") {
@@ -182,7 +185,7 @@ TEST_CASE("data specs: synthetic, errors with the expected forms, labels out of 
   CHECK(s.train.num_classes == 5);
   CHECK_THROWS_WITH(load_data_spec("imagenet:/data", 0),
                     "unknown data spec 'imagenet:/data' (expected digits | synthetic:H,W,C:CLASSES:N | cifar10:DIR | "
-                    "mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE,YFILE)");
+                    "mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE])");
   CHECK_THROWS_WITH(load_data_spec("synthetic:4,x,3:5:20", 0), Contains("'x' is not a positive whole number"));
   Dataset d = make_synthetic({2}, 3, 4, 1);
   d.y[2] = 3;
