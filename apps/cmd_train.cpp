@@ -1,12 +1,17 @@
 // `dptrain train`: fit a preset model on a data spec with Keras's semantics and progress output.
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include "apps/options.h"
 #include "core/callbacks/progbar.h"
 #include "core/error.h"
 #include "core/io/hdf5_weights.h"
 #include "core/losses.h"
 #include "kernels/gemm.h"
+#include "core/io/keras_model.h"
+#include "parallel/checkpoint.h"
 #include "parallel/devices.h"
 #include "parallel/trainer.h"
 
@@ -21,9 +26,20 @@ struct TrainOptions {
   double lr = 0, momentum = -1;
   bool nesterov = false, no_shuffle = false;
   int64_t steps_per_epoch = 0;
-  std::string save_weights, history, csv_log;
+  std::string save_weights, history, csv_log, save_model;
+  std::string checkpoint_dir;
+  int64_t checkpoint_every = 0, keep = 0;
+  bool resume = false;
   int verbose = 1;
 };
+
+// SIGINT/SIGTERM ask the run to stop after the current step (the handler only sets flags).
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_signal{0};
+extern "C" void on_stop_signal(int sig) {
+  g_signal.store(sig);
+  g_stop.store(true);
+}
 
 OptimizerConfig optimizer_config(const TrainOptions& o, const Preset& p) {
   OptimizerConfig c = p.optimizer;
@@ -38,15 +54,29 @@ OptimizerConfig optimizer_config(const TrainOptions& o, const Preset& p) {
 }
 
 void run_train(const TrainOptions& o) {
-  const Preset p = model_preset(o.m.model, o.m.seed);
+  DPT_CHECK(!o.resume || !o.checkpoint_dir.empty(), "--resume needs --checkpoint-dir DIR (where the checkpoints are)");
+  std::optional<CheckpointFile> resume_from;
+  ModelOptions mo = o.m;
+  if (o.resume) {
+    resume_from = newest_checkpoint(o.checkpoint_dir);
+    DPT_CHECK(resume_from, "--resume: no complete checkpoint (ckpt_*.h5) in '" << o.checkpoint_dir << "'");
+    mo.seed = resume_from->state.seed;  // the run's randomness continues from its own seed
+    mo.weights = resume_from->path;
+  }
+  const Preset p = model_preset(mo.model, mo.seed);
   check_writable(o.save_weights, "weights");
+  check_writable(o.save_model, "model");
   check_writable(o.history, "history");
   check_writable(o.csv_log, "CSV log");
   const int threads = resolved_threads(o.m.threads);
   kernels::set_cpu_threads(threads);
-  LoadedData d = load_data(o.m, p);
-  auto model = build_model(o.m, p);
+  LoadedData d = load_data(mo, p);
+  auto model = build_model(mo, p);
   auto opt = make_optimizer(optimizer_config(o, p));
+  if (resume_from) {
+    opt->build(model->num_trainable(), Device::cpu());
+    load_optimizer_state(resume_from->path, *model, *opt);
+  }
   const LossKind loss = loss_from_name(o.m.loss);
   const ParallelSetup par = parallel_setup(o.m);
   Trainer trainer(*model, par.devices, loss, *opt, threads, par.options);
@@ -56,8 +86,19 @@ void run_train(const TrainOptions& o) {
   fo.batch_size = o.m.batch_size > 0 ? o.m.batch_size : p.batch_size;
   fo.shuffle = !o.no_shuffle;
   fo.steps_per_epoch = o.steps_per_epoch;
-  fo.seed = o.m.seed;
+  fo.seed = mo.seed;
   fo.verbose = o.verbose;
+  if (resume_from) {
+    DPT_CHECK(resume_from->state.batch_size == fo.batch_size,
+              "--resume: the checkpoint was trained with batch size " << resume_from->state.batch_size << ", not "
+                                                                      << fo.batch_size << "; give --batch-size "
+                                                                      << resume_from->state.batch_size);
+    DPT_CHECK(resume_from->state.epoch < fo.epochs || (resume_from->state.epoch == fo.epochs && resume_from->state.step == 0),
+              "--resume: the checkpoint is at epoch " << resume_from->state.epoch << ", past --epochs " << fo.epochs);
+    trainer.set_optimizer_state(*opt);
+    fo.initial_epoch = resume_from->state.epoch;
+    fo.initial_step = resume_from->state.step;
+  }
   if (o.verbose > 0) {
     std::printf("dptrain: model %s (%lld params) | %s\n", p.name.c_str(), (long long)model->num_params(),
                 par.describe(threads, fo.batch_size).c_str());
@@ -66,18 +107,46 @@ void run_train(const TrainOptions& o) {
     std::printf("\noptimizer: %s | loss: %s\n", opt->describe().c_str(), loss_name(loss).c_str());
     std::fflush(stdout);
   }
+  if (resume_from && o.verbose > 0)
+    std::printf("resuming from %s: epoch %lld, step %lld (seed %llu)\n", resume_from->path.c_str(),
+                (long long)fo.initial_epoch, (long long)fo.initial_step, (unsigned long long)fo.seed);
   ProgressBar bar;
   std::unique_ptr<CSVLogger> csv;
   std::vector<Callback*> cbs{&bar};
+  const TrainingState base{0, 0, fo.seed, fo.batch_size};
+  Checkpointer checkpoints(trainer, *model, o.checkpoint_dir.empty() ? "." : o.checkpoint_dir,
+                           o.checkpoint_dir.empty() ? 0 : std::max<int64_t>(o.checkpoint_every, 1), o.keep, base);
+  cbs.push_back(&checkpoints);
+  fo.stop = &g_stop;
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   if (!o.csv_log.empty()) {
     csv = std::make_unique<CSVLogger>(o.csv_log);
     cbs.push_back(csv.get());
   }
   const History h = trainer.fit(d.train, d.heldout ? &*d.heldout : nullptr, fo, cbs);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   if (!o.history.empty()) h.save_json(o.history);
+  if (trainer.was_stopped()) {
+    const std::string path = checkpoints.save(trainer.stopped_epoch(), trainer.stopped_step());
+    const int sig = g_signal.load();
+    std::fprintf(stderr,
+                 "dptrain: stopped by %s after epoch %lld, step %lld; checkpoint written to %s (continue with --resume "
+                 "--checkpoint-dir %s)\n",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)trainer.stopped_epoch(), (long long)trainer.stopped_step(),
+                 path.c_str(), o.checkpoint_dir.empty() ? "." : o.checkpoint_dir.c_str());
+    throw ExitRequest{128 + (sig ? sig : SIGINT)};
+  }
   if (!o.save_weights.empty()) {
     save_weights(*model, o.save_weights);
     if (o.verbose > 0) std::printf("saved weights to %s\n", o.save_weights.c_str());
+  }
+  if (!o.save_model.empty()) {
+    TrainingState done = base;
+    done.epoch = fo.epochs;
+    save_model(*model, o.save_model, loss, &trainer.optimizer(), &done);
+    if (o.verbose > 0) std::printf("saved model to %s\n", o.save_model.c_str());
   }
 }
 
@@ -98,6 +167,12 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--steps-per-epoch", o->steps_per_epoch, "steps per epoch (default: all batches)")->check(kPositive);
   cmd->add_option("--weights", o->m.weights, "start from these weights (.h5, Keras save_weights layout)");
   cmd->add_option("--save-weights", o->save_weights, "write the final weights (Keras save_weights HDF5 layout)");
+  cmd->add_option("--save-model", o->save_model, "write the whole model (Keras model.save .h5 layout, with optimizer "
+                                                 "state and what --resume needs)");
+  cmd->add_option("--checkpoint-dir", o->checkpoint_dir, "write checkpoints DIR/ckpt_{epoch:04d}.h5");
+  cmd->add_option("--checkpoint-every", o->checkpoint_every, "epochs between checkpoints (default 1)")->check(kPositive);
+  cmd->add_option("--keep", o->keep, "keep only the newest K checkpoints (default: all)")->check(kPositive);
+  cmd->add_flag("--resume", o->resume, "continue from the newest complete checkpoint in --checkpoint-dir");
   cmd->add_option("--history", o->history, "write the History as JSON");
   cmd->add_option("--csv-log", o->csv_log, "write per-epoch logs as CSV (Keras's CSVLogger columns)");
   cmd->add_option("--verbose", o->verbose, "0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line per epoch")

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dptrain: error: %s (see 'dptrain %s--help')\n", e.what(),
                  argc > 1 && argv[1][0] != '-' ? (std::string(argv[1]) + " ").c_str() : "");
     return 2;
+  } catch (const dpt::app::ExitRequest& e) {
+    return e.code;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dptrain: error: %s\n", e.what());
     return 1;

@@ -52,6 +52,11 @@ std::unique_ptr<Sequential> build_model(const ModelOptions& o, const Preset& p);
 // Fails early (before any training) when `path` cannot be written.
 void check_writable(const std::string& path, const char* what);
 
+// Thrown to end the program with a given exit status (after an interrupted, checkpointed run).
+struct ExitRequest {
+  int code;
+};
+
 // CLI11 validators with clear messages.
 extern const CLI::Validator kPositive;
 extern const CLI::Validator kNonNegative;

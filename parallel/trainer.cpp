@@ -215,6 +215,9 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
   const int N = replicas();
   const int64_t T = template_.num_trainable();
   const bool ps = popt_.strategy == Strategy::parameter_server;
+  // Per-replica batch statistics give per-replica moving statistics; they are merged every step,
+  // so replicas stay identical (a checkpoint at any step then resumes exactly).
+  const bool merge_stats = N > 1 && !popt_.sync_batchnorm && template_.num_params() > T;
   auto work = [&](int r) {
     Replica& rep = *replicas_[size_t(r)];
     Sequential& m = *rep.model;
@@ -239,6 +242,12 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
       m.emit_grad_ranges(hook);
     }
     if (hook) rep.reducer.flush();
+    if (merge_stats) {  // moving statistics: every replica takes the average (rank-order sum / N)
+      const int64_t P = m.num_params();
+      comm_->all_reduce_sum(r, m.params() + T, P - T);
+      const float inv = 1.f / float(N);
+      for (int64_t i = T; i < P; ++i) m.params()[i] *= inv;
+    }
     if (!ps || r == 0) rep.opt->apply(rep.ctx, m.params(), m.grads());
     if (ps && N > 1) {  // the server's updated weights go back to every worker
       const auto t = Clock::now();
@@ -261,9 +270,12 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
   return total;
 }
 
+void Trainer::set_optimizer_state(const Optimizer& state) {
+  for (auto& rep : replicas_) rep->opt->copy_state_from(state);
+}
+
 void Trainer::check_replicas(int64_t epoch, int64_t step) const {
-  // Trainable weights must be identical; moving statistics too when they are synchronised.
-  const int64_t n = popt_.sync_batchnorm ? template_.num_params() : template_.num_trainable();
+  const int64_t n = template_.num_params();  // trainable weights and merged moving statistics
   const uint64_t ref = checksum(replicas_[0]->model->params(), n);
   std::string bad;
   for (size_t r = 1; r < replicas_.size(); ++r)
@@ -277,6 +289,8 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
   DPT_CHECK(opt.epochs >= 1, "epochs must be >= 1, got " << opt.epochs);
   DPT_CHECK(opt.batch_size >= 1, "batch size must be >= 1, got " << opt.batch_size);
   DPT_CHECK(opt.steps_per_epoch >= 0, "steps per epoch must be >= 0, got " << opt.steps_per_epoch);
+  DPT_CHECK(opt.initial_epoch >= 0 && opt.initial_epoch <= opt.epochs,
+            "initial epoch " << opt.initial_epoch << " is past the last epoch " << opt.epochs);
   check_data(train_in, "training");
   if (val_in) check_data(*val_in, "validation");
   const Dataset train = targets_for(train_in);
@@ -301,7 +315,10 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
   for (auto* c : cbs) c->on_train_begin(info);
 
   std::vector<int64_t> perm(static_cast<size_t>(n));
-  for (int64_t epoch = 0; epoch < opt.epochs; ++epoch) {
+  was_stopped_ = false;
+  stopped_epoch_ = opt.epochs;
+  stopped_step_ = 0;
+  for (int64_t epoch = opt.initial_epoch; epoch < opt.epochs && !was_stopped_; ++epoch) {
     std::iota(perm.begin(), perm.end(), 0);
     if (opt.shuffle) {
       std::mt19937_64 rng(kernels::mix64(opt.seed ^ kernels::mix64(uint64_t(epoch) + 1)));
@@ -311,7 +328,12 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     for (auto* c : cbs) c->on_epoch_begin(epoch);
     double loss_total = 0, correct = 0;
     int64_t seen = 0, cursor = 0;
-    for (int64_t step = 0; step < steps; ++step) {
+    const int64_t first_step = epoch == opt.initial_epoch ? opt.initial_step : 0;
+    for (int64_t step = 0; step < first_step; ++step) {  // resume: the same batches as the interrupted run
+      if (cursor >= n) cursor = 0;
+      cursor += std::min(B, n - cursor);
+    }
+    for (int64_t step = first_step; step < steps; ++step) {
       if (cursor >= n) cursor = 0;  // --steps-per-epoch beyond the data wraps around
       const int64_t rows = std::min(B, n - cursor);
       load_batch(train, perm.data() + cursor, rows);
@@ -326,13 +348,25 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       logs.set(0, loss_total / double(seen));
       logs.set(1, correct / double(seen));
       for (auto* c : cbs) c->on_batch_end(step, logs);
+      if (opt.stop && opt.stop->load() && step + 1 < steps) {  // finish this step, then stop
+        was_stopped_ = true;
+        stopped_epoch_ = epoch;
+        stopped_step_ = step + 1;
+        break;
+      }
     }
+    if (was_stopped_) break;
     if (val) {
       const EvalResult r = evaluate_targets(*val, B);
       logs.set(2, r.loss);
       logs.set(3, r.accuracy);
     }
     for (auto* c : cbs) c->on_epoch_end(epoch, logs);
+    if (opt.stop && opt.stop->load() && epoch + 1 < opt.epochs) {  // stopped at an epoch boundary
+      was_stopped_ = true;
+      stopped_epoch_ = epoch + 1;
+      stopped_step_ = 0;
+    }
   }
   sync_template();
   for (auto* c : cbs) c->on_train_end();
@@ -400,20 +434,8 @@ std::vector<float> Trainer::predict(const Dataset& data, int64_t batch_size) {
 }
 
 void Trainer::sync_template() {
+  // Replicas are identical (weights by construction, moving statistics merged every step).
   template_.copy_params_from(*replicas_[0]->model);
-  const int64_t T = template_.num_trainable(), P = template_.num_params();
-  if (replicas_.size() < 2 || P == T) return;
-  // Non-trainable weights (moving statistics) differ when each replica normalised its own slice:
-  // the template gets their average, as multi_gpu_model's merged model does.
-  float* dst = template_.params();
-  for (int64_t i = T; i < P; ++i) {
-    double s = 0;
-    for (auto& rep : replicas_) s += rep->model->params()[i];
-    dst[i] = float(s / double(replicas_.size()));
-  }
-  // The replicas adopt the merged statistics, so replicas and template agree from here on (in
-  // Keras the replicas share the template's variables).
-  for (auto& rep : replicas_) std::memcpy(rep->model->params() + T, dst + T, sizeof(float) * size_t(P - T));
 }
 
 }  // namespace dpt

@@ -6,6 +6,7 @@
 // (allreduce), or replica 0 alone updates and broadcasts the weights (parameter server).
 // After fit the template holds the merged weights: that is the model users save.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <vector>
 #include "core/callbacks/callback.h"
@@ -33,7 +34,10 @@ struct ParallelOptions {
 };
 
 struct FitOptions {
-  int64_t epochs = 1;
+  int64_t epochs = 1;           // as Keras: the epoch to train up to (with initial_epoch, the final index)
+  int64_t initial_epoch = 0;    // Keras's initial_epoch: epochs already done (resume)
+  int64_t initial_step = 0;     // steps already done within initial_epoch (resume after an interrupt)
+  const std::atomic<bool>* stop = nullptr;  // checked after every step (SIGINT/SIGTERM)
   int64_t batch_size = 32;
   bool shuffle = true;
   int64_t steps_per_epoch = 0;  // 0: ceil(samples / batch) (the last partial batch is used)
@@ -68,9 +72,16 @@ class Trainer {
   void prepare(int64_t global_batch, const Dataset& like);
   void load_batch(const Dataset& data, const int64_t* idx, int64_t n);  // rows idx[0..n) of data
   const StepStats& last_step() const { return last_; }
+  // Where the last fit stopped: epochs completed and steps into the next (after a stop request).
+  int64_t stopped_epoch() const { return stopped_epoch_; }
+  int64_t stopped_step() const { return stopped_step_; }
+  bool was_stopped() const { return was_stopped_; }
+  // Every replica's optimizer takes this state (resuming).
+  void set_optimizer_state(const Optimizer& state);
 
-  // The template gets replica 0's weights, with non-trainable weights (BatchNormalization's
-  // moving statistics) averaged over the replicas; the replicas then adopt those averages.
+  // The template gets the replicas' weights. Without --sync-batchnorm each replica normalises with
+  // its own slice, and the moving statistics this gives are averaged across replicas every step
+  // (in Keras the replicas share the template's variables), so all replicas stay identical.
   void sync_template();
   // Throws naming the replicas whose weights differ from replica 0's.
   void check_replicas(int64_t epoch, int64_t step) const;
@@ -103,6 +114,8 @@ class Trainer {
   uint64_t seed_ = 0;
   int64_t steps_done_ = 0;
   StepStats last_;
+  int64_t stopped_epoch_ = 0, stopped_step_ = 0;
+  bool was_stopped_ = false;
 };
 
 }  // namespace dpt

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include "core/io/hdf5_util.h"
 
@@ -63,6 +64,7 @@ std::vector<std::string> read_string_array(hid_t obj, const char* name, const st
     std::vector<char*> ptrs(size_t(n), nullptr);
     h5::Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(type.get()));  // ASCII or UTF-8, as the file has it
     DPT_CHECK(H5Aread(a.get(), mem.get(), ptrs.data()) >= 0, "reading '" << name << "' from '" << file << "' failed");
     for (char* p : ptrs) out.emplace_back(p ? p : "");
     H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
@@ -90,47 +92,71 @@ std::vector<std::string> read_names(hid_t obj, const std::string& name, const st
 
 }  // namespace
 
-void save_weights(const Sequential& model, const std::string& path) {
+void write_h5_atomically(const std::string& path, const char* what, const std::function<void(hid_t)>& write) {
   h5::quiet_errors();
   const fs::path target = fs::absolute(path);
   const fs::path dir = target.parent_path();
-  DPT_CHECK(fs::is_directory(dir), "cannot save weights to '" << path << "': folder '" << dir.string() << "' does not exist");
+  DPT_CHECK(fs::is_directory(dir), "cannot save " << what << " to '" << path << "': folder '" << dir.string() << "' does not exist");
   const std::string tmp = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(getpid()))).string();
-  {
+  try {
     h5::Id f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-    DPT_CHECK(f.valid(), "cannot save weights to '" << path << "': folder '" << dir.string() << "' is not writable");
-    std::vector<std::string> names;
-    for (auto& l : model.layers()) names.push_back(l->name());
-    write_fixed_string_array(f.get(), "layer_names", names, path);
-    write_vlen_string_attr(f.get(), "backend", "tensorflow", path);
-    write_vlen_string_attr(f.get(), "keras_version", kKerasVersion, path);
-    h5::Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-    H5Pset_create_intermediate_group(lcpl.get(), 1);
-    for (auto& l : model.layers()) {
-      h5::Id g(H5Gcreate2(f.get(), l->name().c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
-      DPT_CHECK(g.valid(), "writing group '" << l->name() << "' to '" << path << "' failed");
-      std::vector<std::string> wnames;
-      for (auto& w : model.weights()) {
-        if (w.layer != l.get()) continue;
-        wnames.push_back(w.keras_name());
-        std::vector<hsize_t> dims(w.spec.shape.begin(), w.spec.shape.end());
-        h5::Id space(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
-        h5::Id ds(H5Dcreate2(g.get(), w.keras_name().c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT,
-                             H5P_DEFAULT),
-                  H5Dclose);
-        DPT_CHECK(ds.valid() && H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w.data) >= 0,
-                  "writing '" << w.keras_name() << "' to '" << path << "' failed (disk full?)");
-      }
-      write_fixed_string_array(g.get(), "weight_names", wnames, path);
-    }
+    DPT_CHECK(f.valid(), "cannot save " << what << " to '" << path << "': folder '" << dir.string() << "' is not writable");
+    write(f.get());
     DPT_CHECK(H5Fflush(f.get(), H5F_SCOPE_GLOBAL) >= 0, "flushing '" << tmp << "' failed (disk full?)");
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);  // never leave a torn file behind; the previous file is untouched
+    throw;
   }
   std::error_code ec;
   fs::rename(tmp, target, ec);
   if (ec) {
-    fs::remove(tmp);
-    DPT_FAIL("cannot save weights to '" << path << "': " << ec.message());
+    fs::remove(tmp, ec);
+    DPT_FAIL("cannot save " << what << " to '" << path << "': " << ec.message());
   }
+}
+
+void write_vlen_attr(hid_t obj, const char* name, const std::string& value) {
+  write_vlen_string_attr(obj, name, value, "");
+}
+
+void write_weights_group(hid_t root, const Sequential& model, const std::string& path) {
+  std::vector<std::string> names;
+  for (auto& l : model.layers()) names.push_back(l->name());
+  write_fixed_string_array(root, "layer_names", names, path);
+  write_vlen_string_attr(root, "backend", "tensorflow", path);
+  write_vlen_string_attr(root, "keras_version", kKerasVersion, path);
+  h5::Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  for (auto& l : model.layers()) {
+    h5::Id g(H5Gcreate2(root, l->name().c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    DPT_CHECK(g.valid(), "writing group '" << l->name() << "' to '" << path << "' failed");
+    std::vector<std::string> wnames;
+    for (auto& w : model.weights()) {
+      if (w.layer != l.get()) continue;
+      wnames.push_back(w.keras_name());
+      write_dataset(g.get(), w.keras_name(), w.spec.shape, w.data, path);
+    }
+    write_fixed_string_array(g.get(), "weight_names", wnames, path);
+  }
+}
+
+void write_dataset(hid_t group, const std::string& name, const Shape& shape, const float* data, const std::string& path) {
+  h5::Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  h5::Id space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
+  h5::Id ds(H5Dcreate2(group, name.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  DPT_CHECK(ds.valid() && H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0,
+            "writing '" << name << "' to '" << path << "' failed (disk full?)");
+}
+
+void write_string_list(hid_t obj, const char* name, const std::vector<std::string>& values) {
+  write_fixed_string_array(obj, name, values, "");
+}
+
+void save_weights(const Sequential& model, const std::string& path) {
+  write_h5_atomically(path, "weights", [&](hid_t f) { write_weights_group(f, model, path); });
 }
 
 namespace {

@@ -3,7 +3,10 @@
 // <layer>/<weight name>, e.g. dense/dense/kernel:0. Files are written to a temporary file in the
 // same folder and renamed, so a failed save never leaves a torn file or loses the previous one.
 #pragma once
+#include <hdf5.h>
+#include <functional>
 #include <string>
+#include <vector>
 #include "core/sequential.h"
 
 namespace dpt {
@@ -19,6 +22,15 @@ struct LoadOptions {
   bool by_name = false;
 };
 void load_weights(Sequential& model, const std::string& path, LoadOptions options = {});
+
+// Building blocks shared with the full-model writer.
+// Creates `path` through a temporary file in the same folder, flushed then renamed.
+void write_h5_atomically(const std::string& path, const char* what, const std::function<void(hid_t)>& write);
+// layer_names/backend/keras_version attributes and one group per layer (the legacy layout).
+void write_weights_group(hid_t group, const Sequential& model, const std::string& path);
+void write_dataset(hid_t group, const std::string& name, const Shape& shape, const float* data, const std::string& path);
+void write_vlen_attr(hid_t obj, const char* name, const std::string& value);
+void write_string_list(hid_t obj, const char* name, const std::vector<std::string>& values);  // fixed-length
 
 enum class WeightsFormat { legacy_weights, legacy_model, keras3_weights, unknown };
 WeightsFormat weights_format(const std::string& path);

@@ -35,6 +35,7 @@ std::string string_attr(hid_t obj, const char* name) {
     char* p = nullptr;
     h5::Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(t.get()));  // ASCII or UTF-8, as the file has it
     if (H5Aread(a.get(), mem.get(), &p) < 0 || !p) return "";
     std::string s(p);
     H5free_memory(p);
@@ -69,6 +70,7 @@ std::vector<std::string> names_attr(hid_t obj, const char* name) {
     std::vector<char*> p(size_t(n), nullptr);
     h5::Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(t.get()));  // ASCII or UTF-8, as the file has it
     H5Aread(a.get(), mem.get(), p.data());
     for (char* c : p) out.emplace_back(c ? c : "");
     H5Dvlen_reclaim(mem.get(), sp.get(), H5P_DEFAULT, p.data());

@@ -170,6 +170,7 @@ std::string read_model_config(const std::string& path) {
     char* p = nullptr;
     h5::Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(t.get()));  // ASCII or UTF-8, as the file has it
     DPT_CHECK(H5Aread(a.get(), mem.get(), &p) >= 0 && p, "reading model_config of '" << path << "' failed");
     out = p;
     H5free_memory(p);

@@ -1,5 +1,6 @@
 // Optimizers: Keras defaults, slot management, dispatch to the flat update kernels.
 #include "core/optimizers/optimizer.h"
+#include <algorithm>
 #include <sstream>
 #include "core/error.h"
 #include "kernels/optimizer.h"
@@ -30,6 +31,14 @@ void Optimizer::apply(Context& ctx, float* w, const float* g) {
   DPT_CHECK(ctx.device.is_cpu(), class_name() << " has no CUDA implementation in this build");
   ++iterations_;
   update_cpu(w, g, slot_ptrs_, n_);
+}
+
+void Optimizer::copy_state_from(const Optimizer& other) {
+  DPT_CHECK(other.class_name() == class_name() && other.slots_.size() == slots_.size() && other.n_ == n_,
+            "cannot take the state of " << other.describe() << " into " << describe());
+  for (size_t i = 0; i < slots_.size(); ++i)
+    std::copy(other.slots_[i].data(), other.slots_[i].data() + n_, slots_[i].data());
+  iterations_ = other.iterations_;
 }
 
 std::vector<std::pair<std::string, Tensor*>> Optimizer::slots() {

@@ -33,6 +33,13 @@ class Optimizer {
   double learning_rate() const { return lr_; }
   void set_learning_rate(double lr) { lr_ = lr; }
   int64_t iterations() const { return iterations_; }
+  void set_iterations(int64_t n) { iterations_ = n; }
+  // Slots and iterations from another optimizer of the same class and size (resume, replicas).
+  void copy_state_from(const Optimizer& other);
+  // Keras's config: {"learning_rate": ..., "beta_1": ...} (for training_config / optimizer_config).
+  virtual std::vector<std::pair<std::string, double>> config() const = 0;
+  // tf.keras's name for slot i ("m", "v", "vhat"; "rms", "momentum", "mg"; "momentum").
+  virtual std::string tf_slot_name(size_t i) const = 0;
   // Slots by Keras-style name ("momentum", "velocity", ...), for checkpoints.
   std::vector<std::pair<std::string, Tensor*>> slots();
   std::string describe() const;
@@ -54,6 +61,12 @@ class SGD : public Optimizer {
   explicit SGD(double lr = 0.01, double momentum = 0.0, bool nesterov = false);
   std::string class_name() const override { return "SGD"; }
   std::unique_ptr<Optimizer> clone() const override;
+  std::vector<std::pair<std::string, double>> config() const override {
+    return {{"learning_rate", lr_}, {"momentum", momentum_}, {"nesterov", nesterov_ ? 1.0 : 0.0}};
+  }
+  std::string tf_slot_name(size_t i) const override {
+    return "momentum";
+  }
 
  protected:
   std::vector<std::string> slot_names() const override;
@@ -71,6 +84,13 @@ class RMSprop : public Optimizer {
                    bool centered = false);
   std::string class_name() const override { return "RMSprop"; }
   std::unique_ptr<Optimizer> clone() const override;
+  std::vector<std::pair<std::string, double>> config() const override {
+    return {{"learning_rate", lr_}, {"rho", rho_}, {"momentum", momentum_}, {"epsilon", epsilon_}, {"centered", centered_ ? 1.0 : 0.0}};
+  }
+  std::string tf_slot_name(size_t i) const override {
+    const auto n = slot_names()[i];
+    return n == "velocity" ? "rms" : n == "average_gradient" ? "mg" : n;
+  }
 
  protected:
   std::vector<std::string> slot_names() const override;
@@ -88,6 +108,13 @@ class Adam : public Optimizer {
                 bool amsgrad = false);
   std::string class_name() const override { return "Adam"; }
   std::unique_ptr<Optimizer> clone() const override;
+  std::vector<std::pair<std::string, double>> config() const override {
+    return {{"learning_rate", lr_}, {"beta_1", b1_}, {"beta_2", b2_}, {"epsilon", epsilon_}, {"amsgrad", amsgrad_ ? 1.0 : 0.0}};
+  }
+  std::string tf_slot_name(size_t i) const override {
+    static const char* const names[] = {"m", "v", "vhat"};
+    return names[i];
+  }
 
  protected:
   std::vector<std::string> slot_names() const override;

@@ -103,30 +103,30 @@ TEST_CASE("synchronised batch norm: N replicas equal one device, moving statisti
   CHECK(unsynced > 1e-4);
 }
 
-TEST_CASE("without sync, the template's moving statistics are the replicas' average", "[parallel][bn]") {
-  auto m = bn_model(2);
+TEST_CASE("without sync, moving statistics are merged every step and replicas stay identical", "[parallel][bn]") {
   Dataset data = make_synthetic({8, 8, 1}, 10, 12, 9);
   data.to_one_hot();
-  Adam opt;
-  Trainer t(*m, cpus(3), LossKind::categorical_crossentropy, opt, 1);
-  t.prepare(12, data);
-  std::vector<int64_t> idx(12);
-  for (int i = 0; i < 12; ++i) idx[size_t(i)] = i;
-  t.load_batch(data, idx.data(), 12);
-  for (int step = 0; step < 3; ++step) t.train_step(12, 0, step, nullptr);
-  const int64_t T = m->num_trainable(), P = m->num_params();
+  auto run = [&](int replicas, std::unique_ptr<Trainer>& t, std::unique_ptr<Sequential>& m) {
+    m = bn_model(2);
+    static Adam opt;
+    t = std::make_unique<Trainer>(*m, cpus(replicas), LossKind::categorical_crossentropy, opt, 1);
+    t->prepare(12, data);
+    std::vector<int64_t> idx(12);
+    for (int i = 0; i < 12; ++i) idx[size_t(i)] = i;
+    t->load_batch(data, idx.data(), 12);
+    for (int step = 0; step < 3; ++step) t->train_step(12, 0, step, nullptr);
+  };
+  std::unique_ptr<Trainer> t3, t1;
+  std::unique_ptr<Sequential> m3, m1;
+  run(3, t3, m3);
+  run(1, t1, m1);
+  const int64_t T = m3->num_trainable(), P = m3->num_params();
   REQUIRE(P > T);
-  std::vector<std::vector<float>> before;  // each replica normalised its own slice
-  for (int r = 0; r < 3; ++r) before.emplace_back(t.replica_model(r).params() + T, t.replica_model(r).params() + P);
-  CHECK(before[0] != before[1]);
-  t.sync_template();
-  for (int64_t i = T; i < P; ++i) {
-    const size_t k = size_t(i - T);
-    const double avg = (double(before[0][k]) + before[1][k] + before[2][k]) / 3;
-    CHECK(m->params()[i] == Catch::Detail::Approx(avg).epsilon(1e-6));
-  }
-  for (int r = 0; r < 3; ++r)  // the replicas adopt the merged weights
-    CHECK(std::memcmp(m->params(), t.replica_model(r).params(), sizeof(float) * size_t(P)) == 0);
+  for (int r = 1; r < 3; ++r)  // the whole arena, moving statistics included
+    CHECK(std::memcmp(t3->replica_model(r).params(), t3->replica_model(0).params(), sizeof(float) * size_t(P)) == 0);
+  // Per-slice statistics: not what one device computes over the whole batch.
+  CHECK(std::memcmp(t3->replica_model(0).params() + T, t1->replica_model(0).params() + T, sizeof(float) * size_t(P - T)) != 0);
+  t3->check_replicas(0, 2);  // passes: nothing diverged
 }
 
 TEST_CASE("parameter server gives the same weights as all-reduce", "[parallel][ps]") {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Our files in Keras: keras.models.load_model reads `--save-model`, a Keras model loads
+# `--save-weights`, h5py shows Keras's structure, and Keras predicts what dptrain predicts (1e-5).
+# Skipped, saying so, where Keras is not installed (pip install keras torch).
+set -uo pipefail
+bin="$1"
+export KERAS_BACKEND="${KERAS_BACKEND:-torch}"
+if ! python3 -c "import keras, h5py, numpy" 2>/dev/null; then
+  echo "SKIPPED (no Keras): pip install keras h5py torch to run the Keras round-trip test"
+  exit 0
+fi
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+python3 -c "import numpy as np; np.save('$dir/x.npy', np.random.default_rng(1).uniform(0, 1, (16, 8, 8, 1)).astype('float32'))"
+"$bin" train --model digits-cnn --epochs 2 --verbose 0 --save-model "$dir/m.h5" --save-weights "$dir/w.h5" || exit 1
+"$bin" predict --model digits-cnn --weights "$dir/w.h5" --data "npy:$dir/x.npy" --output "$dir/ours.npy" --show 0 > /dev/null || exit 1
+python3 - "$dir" <<'PY' 2>&1 | grep -v -E "WARNING|warn|^$"
+import sys, h5py, numpy as np, keras
+d = sys.argv[1]
+x, ours = np.load(d + "/x.npy"), np.load(d + "/ours.npy")
+with h5py.File(d + "/m.h5", "r") as f:
+    assert {"model_config", "training_config", "keras_version", "backend"} <= set(f.attrs), dict(f.attrs)
+    assert {"model_weights", "optimizer_weights", "dptrain"} <= set(f), list(f)
+    names = [n.decode() if isinstance(n, bytes) else n for n in f["optimizer_weights"].attrs["weight_names"]]
+    assert names[0] == "Adam/iter:0" and names[1] == "Adam/conv2d/kernel/m:0", names[:3]
+with h5py.File(d + "/w.h5", "r") as f:
+    assert [n.decode() for n in f.attrs["layer_names"]][:2] == ["conv2d", "max_pooling2d"]
+    assert f["dense/dense/kernel:0"].shape == (256, 64)
+m = keras.models.load_model(d + "/m.h5", compile=False)  # Keras's own loader: config + weights
+worst = float(np.abs(m.predict(x, verbose=0) - ours).max())
+print(f"keras.models.load_model(--save-model) vs dptrain predict: max |diff| = {worst:.3g}")
+assert worst <= 1e-5, worst
+m2 = keras.models.load_model(d + "/m.h5", compile=False)
+for w in m2.weights:
+    w.assign(np.zeros(w.shape, "float32"))
+m2.load_weights(d + "/w.h5")  # Keras's loader for the legacy save_weights layout
+worst2 = float(np.abs(m2.predict(x, verbose=0) - ours).max())
+print(f"keras load_weights(--save-weights) vs dptrain predict: max |diff| = {worst2:.3g}")
+assert worst2 <= 1e-5, worst2
+print("PASS")
+PY
+exit "${PIPESTATUS[0]}"
