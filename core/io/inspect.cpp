@@ -151,6 +151,8 @@ FileInfo inspect_file(const std::string& path) {
         h5::Id ow(H5Gopen2(root, "optimizer_weights", H5P_DEFAULT), H5Gclose);
         info.optimizer_weights = count_datasets(ow.get());
       }
+      f.reset();
+      info.has_state = read_training_state(path, &info.state);
       break;
     }
     case WeightsFormat::keras3_weights: {
@@ -178,7 +180,9 @@ FileInfo inspect_file(const std::string& path) {
 
 std::string inspect_text(const FileInfo& info, const std::string& path) {
   std::ostringstream os;
-  os << path << ": " << format_name(info.format) << "\n";
+  os << path << ": " << (info.has_state ? "dptrain checkpoint (" + format_name(info.format) + " + resume state)"
+                                         : format_name(info.format))
+     << "\n";
   if (!info.keras_version.empty()) os << "keras_version: " << info.keras_version << "\n";
   if (!info.backend.empty()) os << "backend: " << info.backend << "\n";
   if (!info.model_class.empty()) os << "model: " << info.model_class << (info.training_config ? " (with training_config)" : "") << "\n";
@@ -190,13 +194,16 @@ std::string inspect_text(const FileInfo& info, const std::string& path) {
   }
   os << "total params: " << info.params() << "\n";
   os << "optimizer state: " << (info.optimizer_weights ? std::to_string(info.optimizer_weights) + " arrays" : "none") << "\n";
+  if (info.has_state)
+    os << "resume state: " << info.state.epoch << " epochs done, " << info.state.step << " steps into the next, seed "
+       << info.state.seed << ", batch size " << info.state.batch_size << "\n";
   return os.str();
 }
 
 std::string inspect_json(const FileInfo& info, const std::string& path) {
   nlohmann::ordered_json j;
   j["file"] = path;
-  j["format"] = format_name(info.format);
+  j["format"] = info.has_state ? "dptrain checkpoint" : format_name(info.format);
   j["keras_version"] = info.keras_version;
   j["backend"] = info.backend;
   if (!info.model_class.empty()) j["model_class"] = info.model_class;
@@ -211,6 +218,9 @@ std::string inspect_json(const FileInfo& info, const std::string& path) {
   }
   j["params"] = info.params();
   j["optimizer_weights"] = info.optimizer_weights;
+  if (info.has_state)
+    j["resume_state"] = {{"epoch", info.state.epoch}, {"step", info.state.step}, {"seed", info.state.seed},
+                         {"batch_size", info.state.batch_size}};
   return j.dump(2);
 }
 

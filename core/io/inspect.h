@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 #include "core/io/hdf5_weights.h"
+#include "core/io/keras_model.h"
 
 namespace dpt {
 
@@ -26,6 +27,8 @@ struct FileInfo {
   bool training_config = false;
   int64_t optimizer_weights = 0;    // arrays of optimizer state in the file
   std::vector<FileLayer> layers;
+  bool has_state = false;           // a dptrain checkpoint: the resume state below is valid
+  TrainingState state;
   int64_t params() const;
 };
 

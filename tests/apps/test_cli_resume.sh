@@ -30,4 +30,19 @@ for w in full resumed; do
 done
 cmp "$dir/full.npy" "$dir/resumed.npy" || { echo "FAIL: resumed run differs from the uninterrupted one"; exit 1; }
 echo "resumed run predicts byte-identical outputs"
+ck=$(ls "$dir/ck"/ckpt_*_step*.h5 | head -1)
+"$bin" inspect "$ck" | grep -E "^(.*dptrain checkpoint|resume state: 1 epochs done)" || { echo "FAIL: inspect checkpoint"; exit 1; }
+
+# SIGTERM: the same, exit status 143.
+"$bin" "${common[@]}" --checkpoint-dir "$dir/ck2" > /dev/null 2> "$dir/run3.err" &
+pid=$!
+for _ in $(seq 1 400); do [ -f "$dir/ck2/ckpt_0001.h5" ] && break; sleep 0.02; done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+if [ $rc -ne 0 ]; then
+  [ $rc -eq 143 ] || { echo "FAIL: exit status $rc after SIGTERM (143 expected)"; exit 1; }
+  grep -q "stopped by SIGTERM" "$dir/run3.err" || { echo "FAIL: SIGTERM message"; exit 1; }
+  echo "SIGTERM: exit 143 with a checkpoint"
+fi
 echo "PASS"
