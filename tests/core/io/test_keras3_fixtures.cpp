@@ -22,7 +22,7 @@ using Catch::Contains;
 
 namespace {
 
-const std::string kDir = std::string(DPT_SOURCE_DIR) + "/tests/fixtures/keras3/";
+const std::string kDir = std::string(DPT_SOURCE_DIR) + "/tests/fixtures/keras_written/";
 
 std::unique_ptr<Layer> conv(int64_t f, int64_t kh, int64_t kw, int64_t sh, int64_t sw, bool same, Activation a) {
   Conv2DConfig c;
@@ -77,19 +77,25 @@ std::vector<float> infer(Sequential& m, const NpyArray& x) {
 
 }  // namespace
 
-TEST_CASE("Keras 3 files (weights.h5 and legacy full model) reproduce Keras's predictions", "[io][keras]") {
+TEST_CASE("Keras 3 and tf-keras 2 files reproduce Keras's predictions", "[io][keras]") {
+  struct Case {
+    std::string data, file;
+    WeightsFormat format;
+  };
   for (const std::string name : {"mlp", "cnn", "gap"}) {
-    const NpyArray x = read_npy(kDir + name + "_x.npy"), want = read_npy(kDir + name + "_y.npy");
-    for (const std::string file : {name + ".weights.h5", name + "_legacy.h5"}) {
+    for (const Case& cs : {Case{name, name + ".weights.h5", WeightsFormat::keras3_weights},
+                           Case{name, name + "_legacy.h5", WeightsFormat::legacy_model},
+                           Case{name + "_tfk", name + "_tfk.h5", WeightsFormat::legacy_weights},
+                           Case{name + "_tfk", name + "_tfk_model.h5", WeightsFormat::legacy_model}}) {
+      const NpyArray x = read_npy(kDir + cs.data + "_x.npy"), want = read_npy(kDir + cs.data + "_y.npy");
       auto m = build(name);
-      CHECK(weights_format(kDir + file) ==
-            (file.find("legacy") != std::string::npos ? WeightsFormat::legacy_model : WeightsFormat::keras3_weights));
-      load_weights(*m, kDir + file);
+      CHECK(weights_format(kDir + cs.file) == cs.format);
+      load_weights(*m, kDir + cs.file);
       const auto got = infer(*m, x);
       REQUIRE(got.size() == want.values.size());
       double worst = 0;
       for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want.values[i]));
-      std::printf("keras3 fixture %s: max |dptrain - keras| = %.3g\n", file.c_str(), worst);
+      std::printf("keras fixture %s: max |dptrain - keras| = %.3g\n", cs.file.c_str(), worst);
       CHECK(worst <= 1e-5);
     }
   }

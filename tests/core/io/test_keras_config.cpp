@@ -10,7 +10,7 @@ using namespace dpt;
 using Catch::Contains;
 
 namespace {
-const std::string kDir = std::string(DPT_SOURCE_DIR) + "/tests/fixtures/keras3/";
+const std::string kDir = std::string(DPT_SOURCE_DIR) + "/tests/fixtures/keras_written/";
 
 std::vector<float> infer(Sequential& m, const std::vector<double>& xv, int64_t n) {
   m.prepare(n);
@@ -31,12 +31,16 @@ double worst(const std::vector<float>& a, const std::vector<double>& b) {
 }
 }  // namespace
 
-TEST_CASE("Keras 3 full-model files build the model and reproduce Keras's predictions", "[io][config]") {
+TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce Keras's predictions", "[io][config]") {
   for (const std::string name : {"mlp", "cnn", "gap"}) {
     auto m = load_keras_model(kDir + name + "_legacy.h5", 0);
     CHECK(m->name() == name);
     const NpyArray x = read_npy(kDir + name + "_x.npy"), y = read_npy(kDir + name + "_y.npy");
     CHECK(worst(infer(*m, x.values, x.shape[0]), y.values) <= 1e-5);
+    // tf-keras 2.21's model.save: the Keras 2 config form.
+    auto k2 = load_keras_model(kDir + name + "_tfk_model.h5", 0);
+    const NpyArray x2 = read_npy(kDir + name + "_tfk_x.npy"), y2 = read_npy(kDir + name + "_tfk_y.npy");
+    CHECK(worst(infer(*k2, x2.values, x2.shape[0]), y2.values) <= 1e-5);
   }
   auto m = load_keras_model(kDir + "cnn_legacy.h5", 0);
   CHECK(m->layers()[1]->name() == "batch_normalization");
