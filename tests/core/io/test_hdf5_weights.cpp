@@ -177,3 +177,32 @@ TEST_CASE("real Keras files: weights load by order and reproduce Keras's predict
     for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Catch::Detail::Approx(want.values[i]).epsilon(1e-5).margin(1e-5));
   }
 }
+
+TEST_CASE("layer_names split into layer_names0/1 chunks (as Keras writes long lists) still load", "[io][hdf5]") {
+  const std::string dir = test::temp_dir("chunks");
+  const Preset& p = find_preset("digits-mlp");
+  auto a = p.make();
+  a->build(p.input, 1);
+  save_weights(*a, dir + "/w.h5");
+  {  // rewrite the root attribute as two chunks, the way Keras splits attributes over 64 KiB
+    hid_t f = H5Fopen((dir + "/w.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Adelete(f, "layer_names");
+    const std::vector<std::vector<std::string>> parts{{"flatten", "dense"}, {"dense_1", "dense_2"}};
+    for (size_t k = 0; k < parts.size(); ++k) {
+      hid_t t = H5Tcopy(H5T_C_S1);
+      H5Tset_size(t, 8);
+      hsize_t n = parts[k].size();
+      hid_t sp = H5Screate_simple(1, &n, nullptr);
+      std::vector<char> buf(8 * n, '\0');
+      for (size_t i = 0; i < n; ++i) std::memcpy(buf.data() + 8 * i, parts[k][i].data(), parts[k][i].size());
+      hid_t at = H5Acreate2(f, ("layer_names" + std::to_string(k)).c_str(), t, sp, H5P_DEFAULT, H5P_DEFAULT);
+      H5Awrite(at, t, buf.data());
+      H5Aclose(at), H5Sclose(sp), H5Tclose(t);
+    }
+    H5Fclose(f);
+  }
+  auto b = p.make();
+  b->build(p.input, 2);
+  load_weights(*b, dir + "/w.h5");
+  CHECK(std::memcmp(a->params(), b->params(), sizeof(float) * size_t(a->num_params())) == 0);
+}
