@@ -1,5 +1,11 @@
 // Test helpers.
 #include "test_util.h"
+#include "core/layers/batch_norm.h"
+#include "core/layers/conv2d.h"
+#include "core/layers/dense.h"
+#include "core/layers/dropout.h"
+#include "core/layers/flatten.h"
+#include "core/layers/pooling.h"
 #include "core/sequential.h"
 #include <algorithm>
 #include <atomic>
@@ -32,6 +38,35 @@ AllocationCounter::AllocationCounter() {
 }
 AllocationCounter::~AllocationCounter() { g_counting = false; }
 long AllocationCounter::count() const { return g_news.load(); }
+
+std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("bn-net");
+  Conv2DConfig c;
+  c.filters = 4;
+  c.kh = c.kw = 3;
+  c.same = true;
+  c.activation = Activation::relu;
+  m->add(std::make_unique<Conv2D>(c));
+  m->add(std::make_unique<BatchNormalization>());
+  m->add(MaxPooling2D());
+  m->add(std::make_unique<Flatten>());
+  m->add(std::make_unique<Dense>(12, Activation::relu));
+  m->add(std::make_unique<Dropout>(0.25));
+  m->add(std::make_unique<Dense>(10, Activation::softmax));
+  m->build({8, 8, 1}, seed);
+  return m;
+}
+
+std::vector<float> infer(Sequential& m, const std::vector<double>& x, int64_t n) {
+  m.prepare(n);
+  Shape s = m.input_shape();
+  s.insert_front(n);
+  Tensor t(s);
+  for (size_t i = 0; i < x.size(); ++i) t.data()[i] = float(x[i]);
+  Context ctx;
+  Tensor out = m.forward(ctx, t, false);
+  return std::vector<float>(out.data(), out.data() + out.numel());
+}
 
 std::vector<Device> cpus(int n) {
   std::vector<Device> d;

@@ -1,6 +1,7 @@
 // Test helpers: fresh random inputs (never zeros), central-difference gradients, comparisons.
 #pragma once
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -11,6 +12,12 @@ struct Device;
 }
 
 namespace dpt::test {
+
+// Conv2D(4,3,same,relu) -> BatchNormalization -> MaxPool -> Flatten -> Dense(12,relu) ->
+// Dropout(0.25) -> Dense(10,softmax) on 8x8x1: every kind of per-replica state in one small model.
+std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed);
+// The model's inference outputs for n samples x (row-major, the model's input shape).
+std::vector<float> infer(Sequential& m, const std::vector<double>& x, int64_t n);
 
 // n CPU devices cpu:0..cpu:n-1.
 std::vector<Device> cpus(int n);

@@ -22,23 +22,6 @@ using dpt::test::cpus;
 
 namespace {
 
-std::unique_ptr<Sequential> net(uint64_t seed) {
-  auto m = std::make_unique<Sequential>("ck-net");
-  Conv2DConfig c;
-  c.filters = 4;
-  c.kh = c.kw = 3;
-  c.same = true;
-  c.activation = Activation::relu;
-  m->add(std::make_unique<Conv2D>(c));
-  m->add(std::make_unique<BatchNormalization>());
-  m->add(MaxPooling2D());
-  m->add(std::make_unique<Flatten>());
-  m->add(std::make_unique<Dense>(12, Activation::relu));
-  m->add(std::make_unique<Dropout>(0.25));
-  m->add(std::make_unique<Dense>(10, Activation::softmax));
-  m->build({8, 8, 1}, seed);
-  return m;
-}
 
 // Stops the run after a given global step.
 struct StopAt : Callback {
@@ -55,7 +38,7 @@ struct StopAt : Callback {
 
 TEST_CASE("save_model -> file -> model: weights, config and optimizer state round trip exactly", "[io][model]") {
   const std::string dir = test::temp_dir("model");
-  auto m = net(3);
+  auto m = test::bn_dropout_net(3);
   Adam opt(0.01, 0.9, 0.999, 1e-7, true);
   Dataset data = make_synthetic({8, 8, 1}, 10, 24, 1);
   Trainer t(*m, cpus(1), LossKind::categorical_crossentropy, opt, 1);
@@ -98,12 +81,12 @@ TEST_CASE("resume from a checkpoint is bit-identical to an uninterrupted run", "
       fo.verbose = 0;
       fo.seed = 5;
       // Uninterrupted.
-      auto a = net(1);
+      auto a = test::bn_dropout_net(1);
       Adam opt(0.005);
       Trainer ta(*a, cpus(replicas), LossKind::categorical_crossentropy, opt, 1);
       ta.fit(data, nullptr, fo, {});
       // Interrupted: at the end of epoch 2, or after step 2 of epoch 2 (0-based), then resumed.
-      auto b = net(1);
+      auto b = test::bn_dropout_net(1);
       Trainer tb(*b, cpus(replicas), LossKind::categorical_crossentropy, opt, 1);
       std::atomic<bool> stop{false};
       StopAt stopper;
@@ -121,7 +104,7 @@ TEST_CASE("resume from a checkpoint is bit-identical to an uninterrupted run", "
       const auto found = newest_checkpoint(dir);
       REQUIRE(found);
       // A fresh process would do this: model from the preset, weights and state from the file.
-      auto c = net(77);
+      auto c = test::bn_dropout_net(77);
       load_weights(*c, found->path);
       Adam fresh(0.005);
       fresh.build(c->num_trainable(), Device::cpu());
@@ -140,7 +123,7 @@ TEST_CASE("resume from a checkpoint is bit-identical to an uninterrupted run", "
 
 TEST_CASE("checkpoints: every N epochs, keep K, newest complete one found", "[checkpoint]") {
   const std::string dir = test::temp_dir("ckpts");
-  auto m = net(2);
+  auto m = test::bn_dropout_net(2);
   SGD opt(0.05, 0.9);
   Trainer t(*m, cpus(2), LossKind::categorical_crossentropy, opt, 1);
   Checkpointer ck(t, *m, dir, 2, 2, TrainingState{0, 0, 1, 8});

@@ -25,24 +25,6 @@ using Catch::Contains;
 
 namespace {
 
-// Conv -> BN -> pool -> Dense -> Dropout -> Dense: every kind of per-replica state at once.
-std::unique_ptr<Sequential> bn_model(uint64_t seed) {
-  auto m = std::make_unique<Sequential>("bn-net");
-  Conv2DConfig c;
-  c.filters = 6;
-  c.kh = c.kw = 3;
-  c.same = true;
-  c.activation = Activation::relu;
-  m->add(std::make_unique<Conv2D>(c));
-  m->add(std::make_unique<BatchNormalization>());
-  m->add(MaxPooling2D());
-  m->add(std::make_unique<Flatten>());
-  m->add(std::make_unique<Dense>(16, Activation::relu));
-  m->add(std::make_unique<Dropout>(0.3));
-  m->add(std::make_unique<Dense>(10, Activation::softmax));
-  m->build({8, 8, 1}, seed);
-  return m;
-}
 
 
 struct Case {
@@ -53,8 +35,8 @@ const Case kCases[] = {{2, 12}, {3, 12}, {4, 12}, {4, 10}, {4, 3}};
 
 double train_and_compare(const Case& cs, ParallelOptions po, bool bn, const Optimizer& opt) {
   Dataset data = make_synthetic({8, 8, 1}, 10, 41, 5);
-  auto one = bn ? bn_model(11) : find_preset("digits-cnn").make();
-  auto many = bn ? bn_model(11) : find_preset("digits-cnn").make();
+  auto one = bn ? test::bn_dropout_net(11) : find_preset("digits-cnn").make();
+  auto many = bn ? test::bn_dropout_net(11) : find_preset("digits-cnn").make();
   if (!bn) {
     one->build({8, 8, 1}, 11);
     many->build({8, 8, 1}, 11);
@@ -107,7 +89,7 @@ TEST_CASE("without sync, moving statistics are merged every step and replicas st
   Dataset data = make_synthetic({8, 8, 1}, 10, 12, 9);
   data.to_one_hot();
   auto run = [&](int replicas, std::unique_ptr<Trainer>& t, std::unique_ptr<Sequential>& m) {
-    m = bn_model(2);
+    m = test::bn_dropout_net(2);
     static Adam opt;
     t = std::make_unique<Trainer>(*m, cpus(replicas), LossKind::categorical_crossentropy, opt, 1);
     t->prepare(12, data);
@@ -156,7 +138,7 @@ TEST_CASE("parameter server gives the same weights as all-reduce", "[parallel][p
 }
 
 TEST_CASE("evaluate and predict give the same outputs for every replica count", "[parallel]") {
-  auto m = bn_model(6);
+  auto m = test::bn_dropout_net(6);
   Dataset data = make_synthetic({8, 8, 1}, 10, 23, 9);
   Adam opt;
   Trainer t1(*m, cpus(1), LossKind::categorical_crossentropy, opt, 1);
@@ -219,7 +201,7 @@ TEST_CASE("device selection errors say what was asked and what exists", "[parall
 TEST_CASE("ParallelModel: after fit the template holds the merged weights and saves for one device",
           "[parallel][template]") {
   const std::string dir = test::temp_dir("pm");
-  auto tmpl = bn_model(8);
+  auto tmpl = test::bn_dropout_net(8);
   ParallelModel pm(*tmpl, cpus(3), 2);
   RMSprop opt(0.01);
   pm.compile(LossKind::sparse_categorical_crossentropy, opt);
@@ -231,7 +213,7 @@ TEST_CASE("ParallelModel: after fit the template holds the merged weights and sa
   pm.fit(data, nullptr, fo);
   const auto want = pm.predict(data, 10);
   save_weights(pm.template_model(), dir + "/merged.h5");
-  auto single = bn_model(99);
+  auto single = test::bn_dropout_net(99);
   load_weights(*single, dir + "/merged.h5");
   Adam any;
   Trainer one(*single, cpus(1), LossKind::sparse_categorical_crossentropy, any, 1);

@@ -49,17 +49,6 @@ std::vector<double> read_h5(const std::string& file, const char* name, std::vect
   return v;
 }
 
-// Runs the model in inference mode on x (n rows).
-std::vector<float> infer(Sequential& m, const std::vector<float>& x, int64_t n) {
-  m.prepare(n);
-  Shape s = m.input_shape();
-  s.insert_front(n);
-  Tensor t(s);
-  std::copy(x.begin(), x.end(), t.data());
-  Context ctx;
-  Tensor out = m.forward(ctx, t, false);
-  return std::vector<float>(out.data(), out.data() + out.numel());
-}
 
 }  // namespace
 
@@ -147,7 +136,7 @@ TEST_CASE("real Keras files: weights load by order and reproduce Keras's predict
     std::vector<hsize_t> dims;
     auto x = read_h5(dir + "simple_sparse_xent_mlp_keras_2_inputs_and_outputs.h5", "inputs/dense_1_input", &dims);
     auto want = read_h5(dir + "simple_sparse_xent_mlp_keras_2_inputs_and_outputs.h5", "predictions/activation_1", &dims);
-    auto got = infer(m, std::vector<float>(x.begin(), x.end()), 3);
+    auto got = test::infer(m, x, 3);
     for (size_t i = 0; i < want.size(); ++i) CHECK(got[i] == Catch::Detail::Approx(want[i]).margin(1e-5));
     // The full-model file (model_weights group) loads the same weights.
     Sequential m2("mlp");
@@ -172,7 +161,7 @@ TEST_CASE("real Keras files: weights load by order and reproduce Keras's predict
     const std::string dir = fx + "/dl4j_cnn_batch_norm/";
     load_weights(m, dir + "cnn_batch_norm.h5");
     NpyArray x = read_npy(dir + "input.npy"), want = read_npy(dir + "predictions.npy");
-    auto got = infer(m, std::vector<float>(x.values.begin(), x.values.end()), x.shape[0]);
+    auto got = test::infer(m, x.values, x.shape[0]);
     REQUIRE(got.size() == want.values.size());
     for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Catch::Detail::Approx(want.values[i]).epsilon(1e-5).margin(1e-5));
   }

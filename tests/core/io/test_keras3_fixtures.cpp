@@ -63,17 +63,6 @@ std::unique_ptr<Sequential> build(const std::string& name) {
   return m;
 }
 
-std::vector<float> infer(Sequential& m, const NpyArray& x) {
-  const int64_t n = x.shape[0];
-  m.prepare(n);
-  Shape s = m.input_shape();
-  s.insert_front(n);
-  Tensor t(s);
-  for (size_t i = 0; i < x.values.size(); ++i) t.data()[i] = float(x.values[i]);
-  Context ctx;
-  Tensor out = m.forward(ctx, t, false);
-  return std::vector<float>(out.data(), out.data() + out.numel());
-}
 
 }  // namespace
 
@@ -91,7 +80,7 @@ TEST_CASE("Keras 3 and tf-keras 2 files reproduce Keras's predictions", "[io][ke
       auto m = build(name);
       CHECK(weights_format(kDir + cs.file) == cs.format);
       load_weights(*m, kDir + cs.file);
-      const auto got = infer(*m, x);
+      const auto got = test::infer(*m, x.values, x.shape[0]);
       REQUIRE(got.size() == want.values.size());
       double worst = 0;
       for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want.values[i]));

@@ -12,16 +12,6 @@ using Catch::Contains;
 namespace {
 const std::string kDir = std::string(DPT_SOURCE_DIR) + "/tests/fixtures/keras_written/";
 
-std::vector<float> infer(Sequential& m, const std::vector<double>& xv, int64_t n) {
-  m.prepare(n);
-  Shape s = m.input_shape();
-  s.insert_front(n);
-  Tensor t(s);
-  for (size_t i = 0; i < xv.size(); ++i) t.data()[i] = float(xv[i]);
-  Context ctx;
-  Tensor out = m.forward(ctx, t, false);
-  return std::vector<float>(out.data(), out.data() + out.numel());
-}
 
 double worst(const std::vector<float>& a, const std::vector<double>& b) {
   REQUIRE(a.size() == b.size());
@@ -36,11 +26,11 @@ TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce
     auto m = load_keras_model(kDir + name + "_legacy.h5", 0);
     CHECK(m->name() == name);
     const NpyArray x = read_npy(kDir + name + "_x.npy"), y = read_npy(kDir + name + "_y.npy");
-    CHECK(worst(infer(*m, x.values, x.shape[0]), y.values) <= 1e-5);
+    CHECK(worst(test::infer(*m, x.values, x.shape[0]), y.values) <= 1e-5);
     // tf-keras 2.21's model.save: the Keras 2 config form.
     auto k2 = load_keras_model(kDir + name + "_tfk_model.h5", 0);
     const NpyArray x2 = read_npy(kDir + name + "_tfk_x.npy"), y2 = read_npy(kDir + name + "_tfk_y.npy");
-    CHECK(worst(infer(*k2, x2.values, x2.shape[0]), y2.values) <= 1e-5);
+    CHECK(worst(test::infer(*k2, x2.values, x2.shape[0]), y2.values) <= 1e-5);
   }
   auto m = load_keras_model(kDir + "cnn_legacy.h5", 0);
   CHECK(m->layers()[1]->name() == "batch_normalization");
@@ -56,7 +46,7 @@ TEST_CASE("Keras 2 configs: list form, {name, layers} form, to_json files", "[io
   {  // Keras 2.1.3 model.save(): config is the list of layers
     auto m = load_keras_model(fx + "/dl4j_cnn_batch_norm/cnn_batch_norm.h5", 0);
     const NpyArray x = read_npy(fx + "/dl4j_cnn_batch_norm/input.npy"), y = read_npy(fx + "/dl4j_cnn_batch_norm/predictions.npy");
-    CHECK(worst(infer(*m, x.values, x.shape[0]), y.values) <= 1e-5);
+    CHECK(worst(test::infer(*m, x.values, x.shape[0]), y.values) <= 1e-5);
   }
   {  // Keras 2.3.1 to_json() + save_weights()
     const std::string d = fx + "/dl4j_simple_sparse_xent/simple_sparse_xent_mlp_keras_2_";
