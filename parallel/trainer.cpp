@@ -8,6 +8,8 @@
 #include <numeric>
 #include <random>
 #include "core/error.h"
+#include "core/io/hdf5_weights.h"
+#include "core/io/keras_model.h"
 #include "kernels/gemm.h"
 #include "kernels/random_math.h"
 #include "parallel/communicator.h"
@@ -270,6 +272,33 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
   return total;
 }
 
+double Trainer::learning_rate() const { return replicas_[0]->opt->learning_rate(); }
+
+void Trainer::set_learning_rate(double lr) {
+  DPT_CHECK(lr > 0 && std::isfinite(lr), "learning rate must be > 0, got " << lr);
+  for (auto& rep : replicas_) rep->opt->set_learning_rate(lr);
+}
+
+std::vector<float> Trainer::get_weights() {
+  sync_template();
+  return std::vector<float>(template_.params(), template_.params() + template_.num_params());
+}
+
+void Trainer::set_weights(const std::vector<float>& w) {
+  DPT_CHECK(int64_t(w.size()) == template_.num_params(), "set_weights: " << w.size() << " values for "
+                                                                        << template_.num_params() << " weights");
+  std::copy(w.begin(), w.end(), template_.params());
+  for (auto& rep : replicas_) rep->model->copy_params_from(template_);
+}
+
+void Trainer::save_template(const std::string& path, bool weights_only) {
+  sync_template();
+  if (weights_only)
+    save_weights(template_, path);
+  else
+    save_model(template_, path, loss_, replicas_[0]->opt.get(), nullptr);
+}
+
 void Trainer::set_optimizer_state(const Optimizer& state) {
   for (auto& rep : replicas_) rep->opt->copy_state_from(state);
 }
@@ -308,10 +337,13 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     logs.add("val_loss");
     logs.add("val_accuracy");
   }
+  const size_t lr_log = logs.names.size();
+  if (opt.log_learning_rate) logs.add("learning_rate");
   History history;
   std::vector<Callback*> cbs = user_callbacks;
   cbs.push_back(&history);
-  TrainInfo info{opt.epochs, steps, n, opt.verbose};
+  stop_requested_ = false;
+  TrainInfo info{opt.epochs, steps, n, opt.verbose, opt.initial_epoch, this};
   for (auto* c : cbs) c->on_train_begin(info);
 
   std::vector<int64_t> perm(static_cast<size_t>(n));
@@ -336,6 +368,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     for (int64_t step = first_step; step < steps; ++step) {
       if (cursor >= n) cursor = 0;  // --steps-per-epoch beyond the data wraps around
       const int64_t rows = std::min(B, n - cursor);
+      for (auto* c : cbs) c->on_batch_begin(step);  // may set the learning rate for this step
       load_batch(train, perm.data() + cursor, rows);
       cursor += rows;
       const double l = train_step(rows, epoch, step, &correct);
@@ -347,6 +380,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       seen += rows;
       logs.set(0, loss_total / double(seen));
       logs.set(1, correct / double(seen));
+      if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
       for (auto* c : cbs) c->on_batch_end(step, logs);
       if (opt.stop && opt.stop->load() && step + 1 < steps) {  // finish this step, then stop
         was_stopped_ = true;
@@ -361,7 +395,9 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       logs.set(2, r.loss);
       logs.set(3, r.accuracy);
     }
+    if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
     for (auto* c : cbs) c->on_epoch_end(epoch, logs);
+    if (stop_requested_) break;  // a callback stopped training (Keras's model.stop_training)
     if (opt.stop && opt.stop->load() && epoch + 1 < opt.epochs) {  // stopped at an epoch boundary
       was_stopped_ = true;
       stopped_epoch_ = epoch + 1;

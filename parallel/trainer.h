@@ -38,6 +38,7 @@ struct FitOptions {
   int64_t initial_epoch = 0;    // Keras's initial_epoch: epochs already done (resume)
   int64_t initial_step = 0;     // steps already done within initial_epoch (resume after an interrupt)
   const std::atomic<bool>* stop = nullptr;  // checked after every step (SIGINT/SIGTERM)
+  bool log_learning_rate = false;  // add "learning_rate" to the logs (when schedules may change it)
   int64_t batch_size = 32;
   bool shuffle = true;
   int64_t steps_per_epoch = 0;  // 0: ceil(samples / batch) (the last partial batch is used)
@@ -55,7 +56,7 @@ struct StepStats {
   int64_t bytes_reduced = 0;   // bytes each replica sent into gradient/weight collectives
 };
 
-class Trainer {
+class Trainer : public TrainContext {
  public:
   Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, const Optimizer& optimizer, int threads,
           ParallelOptions options = {});
@@ -78,6 +79,14 @@ class Trainer {
   bool was_stopped() const { return was_stopped_; }
   // Every replica's optimizer takes this state (resuming).
   void set_optimizer_state(const Optimizer& state);
+
+  // TrainContext, for callbacks.
+  double learning_rate() const override;
+  void set_learning_rate(double lr) override;
+  void stop_training() override { stop_requested_ = true; }
+  std::vector<float> get_weights() override;
+  void set_weights(const std::vector<float>& w) override;
+  void save_template(const std::string& path, bool weights_only) override;
 
   // The template gets the replicas' weights. Without --sync-batchnorm each replica normalises with
   // its own slice, and the moving statistics this gives are averaged across replicas every step
@@ -116,6 +125,7 @@ class Trainer {
   StepStats last_;
   int64_t stopped_epoch_ = 0, stopped_step_ = 0;
   bool was_stopped_ = false;
+  bool stop_requested_ = false;  // by a callback (EarlyStopping, TerminateOnNaN)
 };
 
 }  // namespace dpt

@@ -23,18 +23,41 @@ struct Logs {
   void clear() { present.assign(present.size(), false); }
 };
 
+// What a callback may do to the run (Keras's self.model.stop_training, optimizer.learning_rate,
+// get_weights/set_weights). Implemented by the trainer; the weights are the merged template's.
+class TrainContext {
+ public:
+  virtual ~TrainContext() = default;
+  virtual double learning_rate() const = 0;
+  virtual void set_learning_rate(double lr) = 0;  // every replica, from the next step on
+  virtual void stop_training() = 0;               // after the current epoch
+  virtual std::vector<float> get_weights() = 0;   // the merged weights (all of them)
+  virtual void set_weights(const std::vector<float>& w) = 0;  // into the template and every replica
+  virtual void save_template(const std::string& path, bool weights_only) = 0;
+};
+
 struct TrainInfo {
   int64_t epochs = 0;
   int64_t steps_per_epoch = 0;
   int64_t samples = 0;
   int verbose = 1;
+  int64_t initial_epoch = 0;
+  TrainContext* context = nullptr;
 };
+
+// Finds a log by name; -1 when absent.
+inline int log_index(const Logs& logs, const std::string& name) {
+  for (size_t i = 0; i < logs.names.size(); ++i)
+    if (logs.names[i] == name) return int(i);
+  return -1;
+}
 
 class Callback {
  public:
   virtual ~Callback() = default;
   virtual void on_train_begin(const TrainInfo&) {}
   virtual void on_epoch_begin(int64_t epoch) {}
+  virtual void on_batch_begin(int64_t step) {}
   virtual void on_batch_end(int64_t step, const Logs& logs) {}
   virtual void on_epoch_end(int64_t epoch, const Logs& logs) {}
   virtual void on_train_end() {}

@@ -11,7 +11,8 @@ std::string format_logs(const Logs& logs) {
   char buf[64];
   for (size_t i = 0; i < logs.names.size(); ++i) {
     if (!logs.present[i]) continue;
-    std::snprintf(buf, sizeof buf, "%.4f", logs.values[i]);
+    const double v = logs.values[i];  // Keras's Progbar: %.4f, or %.4e below 1e-3
+    std::snprintf(buf, sizeof buf, std::abs(v) > 1e-3 || v == 0 ? "%.4f" : "%.4e", v);
     s += " - " + logs.names[i] + ": " + buf;
   }
   return s;

@@ -1,0 +1,242 @@
+// EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, ModelCheckpoint (Keras 3 semantics).
+#include "core/callbacks/control.h"
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include "core/error.h"
+
+namespace dpt {
+
+MonitorMode monitor_mode_from_name(const std::string& n) {
+  if (n == "auto") return MonitorMode::auto_;
+  if (n == "min") return MonitorMode::min;
+  if (n == "max") return MonitorMode::max;
+  DPT_FAIL("unknown mode '" << n << "' (supported: auto, min, max)");
+}
+
+Monitor::Monitor(std::string name, MonitorMode mode, double min_delta) : name_(std::move(name)), min_delta_(std::abs(min_delta)) {
+  max_ = mode == MonitorMode::max ||
+         (mode == MonitorMode::auto_ && (name_.find("acc") != std::string::npos || name_.find("auc") != std::string::npos));
+  reset();
+}
+
+void Monitor::reset() { best = max_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity(); }
+
+void Monitor::check_name(const std::vector<std::string>& available, const char* who) const {
+  for (auto& a : available)
+    if (a == name_) return;
+  std::string list;
+  for (auto& a : available) list += (list.empty() ? "" : ", ") + a;
+  DPT_FAIL(who << " monitors '" << name_ << "', which this run does not log (available: " << list << ")");
+}
+
+bool Monitor::improves(double v, double ref) const { return max_ ? v - min_delta_ > ref : v + min_delta_ < ref; }
+
+double Monitor::read(const Logs& logs) const {
+  const int i = log_index(logs, name_);
+  return i >= 0 && logs.present[size_t(i)] ? logs.values[size_t(i)] : std::nan("");
+}
+
+// ---- EarlyStopping ----
+EarlyStopping::EarlyStopping(std::string monitor, double min_delta, int64_t patience, MonitorMode mode, bool restore)
+    : monitor_(std::move(monitor), mode, min_delta), patience_(patience), restore_(restore) {
+  DPT_CHECK(patience >= 0, "EarlyStopping patience must be >= 0, got " << patience);
+}
+
+void EarlyStopping::on_train_begin(const TrainInfo& info) {
+  info_ = info;
+  wait_ = stopped_epoch_ = best_epoch_ = 0;
+  monitor_.reset();
+  best_weights_.clear();
+  names_checked_ = false;
+}
+
+void EarlyStopping::on_epoch_end(int64_t epoch, const Logs& logs) {
+  if (!names_checked_) {
+    monitor_.check_name(logs.names, "EarlyStopping");
+    names_checked_ = true;
+  }
+  const double current = monitor_.read(logs);
+  if (std::isnan(current)) return;
+  if (restore_ && best_weights_.empty() && info_.context) best_weights_ = info_.context->get_weights();
+  ++wait_;
+  if (monitor_.improves(current, monitor_.best)) {
+    monitor_.best = current;
+    best_epoch_ = epoch;
+    if (restore_ && info_.context) best_weights_ = info_.context->get_weights();
+    wait_ = 0;
+    return;
+  }
+  if (wait_ >= patience_ && epoch > 0) {
+    stopped_epoch_ = epoch;
+    if (info_.context) {
+      info_.context->stop_training();
+      if (restore_ && !best_weights_.empty()) info_.context->set_weights(best_weights_);
+    }
+  }
+}
+
+void EarlyStopping::on_train_end() {
+  if (stopped_epoch_ > 0 && info_.verbose > 0) {
+    std::printf("Epoch %lld: early stopping\n", (long long)stopped_epoch_ + 1);
+    if (restore_ && !best_weights_.empty())
+      std::printf("Restoring model weights from the end of the best epoch: %lld.\n", (long long)best_epoch_ + 1);
+  }
+}
+
+// ---- ReduceLROnPlateau ----
+ReduceLROnPlateau::ReduceLROnPlateau(std::string monitor, double factor, int64_t patience, MonitorMode mode,
+                                     double min_delta, int64_t cooldown, double min_lr)
+    : monitor_(std::move(monitor), mode, min_delta), factor_(factor), min_lr_(min_lr), patience_(patience),
+      cooldown_(cooldown) {
+  DPT_CHECK(factor > 0 && factor < 1, "ReduceLROnPlateau factor must be in (0, 1), got " << factor);
+  DPT_CHECK(patience >= 0, "ReduceLROnPlateau patience must be >= 0, got " << patience);
+  DPT_CHECK(cooldown >= 0, "ReduceLROnPlateau cooldown must be >= 0, got " << cooldown);
+  DPT_CHECK(min_lr >= 0, "ReduceLROnPlateau min_lr must be >= 0, got " << min_lr);
+}
+
+void ReduceLROnPlateau::on_train_begin(const TrainInfo& info) {
+  info_ = info;
+  monitor_.reset();
+  wait_ = cooldown_counter_ = 0;
+  reduced_at_.clear();
+  names_checked_ = false;
+}
+
+void ReduceLROnPlateau::on_epoch_end(int64_t epoch, const Logs& logs) {
+  if (!names_checked_) {
+    monitor_.check_name(logs.names, "ReduceLROnPlateau");
+    names_checked_ = true;
+  }
+  const double current = monitor_.read(logs);
+  if (std::isnan(current)) return;
+  if (cooldown_counter_ > 0) {
+    --cooldown_counter_;
+    wait_ = 0;
+  }
+  if (monitor_.improves(current, monitor_.best)) {
+    monitor_.best = current;
+    wait_ = 0;
+  } else if (cooldown_counter_ == 0) {
+    if (++wait_ >= patience_ && info_.context) {
+      const double old_lr = info_.context->learning_rate();
+      if (float(old_lr) > float(min_lr_)) {  // float32 both sides, as Keras compares them
+        const double new_lr = std::max(old_lr * factor_, min_lr_);
+        info_.context->set_learning_rate(new_lr);
+        reduced_at_.push_back(epoch);
+        if (info_.verbose > 0)
+          std::printf("Epoch %lld: ReduceLROnPlateau reducing learning rate to %g.\n", (long long)epoch + 1, new_lr);
+        cooldown_counter_ = cooldown_;
+        wait_ = 0;
+      }
+    }
+  }
+}
+
+// ---- LearningRateScheduler ----
+LearningRateScheduler::LearningRateScheduler(Schedule schedule) : schedule_(std::move(schedule)) {}
+
+void LearningRateScheduler::on_train_begin(const TrainInfo& info) { info_ = info; }
+
+void LearningRateScheduler::on_epoch_begin(int64_t epoch) {
+  if (!info_.context) return;
+  const double lr = schedule_(epoch, info_.context->learning_rate());
+  DPT_CHECK(std::isfinite(lr) && lr > 0, "the learning-rate schedule gave " << lr << " for epoch " << epoch + 1);
+  info_.context->set_learning_rate(lr);
+}
+
+std::unique_ptr<LearningRateScheduler> LearningRateScheduler::from_spec(const std::string& spec) {
+  std::smatch m;
+  auto base = std::make_shared<double>(-1);  // lr0: the learning rate when the schedule first runs
+  auto lr0 = [base](double lr) {
+    if (*base < 0) *base = lr;
+    return *base;
+  };
+  if (std::regex_match(spec, m, std::regex("step:([0-9]+):([0-9.eE+-]+)"))) {
+    const int64_t every = std::stoll(m[1]);
+    const double gamma = std::stod(m[2]);
+    DPT_CHECK(every >= 1 && gamma > 0, "--lr-schedule " << spec << ": EVERY must be >= 1 and GAMMA > 0");
+    return std::make_unique<LearningRateScheduler>(
+        [=](int64_t epoch, double lr) { return lr0(lr) * std::pow(gamma, double(epoch / every)); });
+  }
+  if (std::regex_match(spec, m, std::regex("exp:([0-9.eE+-]+)"))) {
+    const double gamma = std::stod(m[1]);
+    DPT_CHECK(gamma > 0, "--lr-schedule " << spec << ": GAMMA must be > 0");
+    return std::make_unique<LearningRateScheduler>([=](int64_t epoch, double lr) { return lr0(lr) * std::pow(gamma, double(epoch)); });
+  }
+  if (spec == "cosine") {
+    auto sched = std::make_unique<LearningRateScheduler>(nullptr);
+    LearningRateScheduler* self = sched.get();
+    sched->schedule_ = [=](int64_t epoch, double lr) {
+      const double e = double(std::max<int64_t>(self->info_.epochs, 1));
+      return std::max(lr0(lr) * 0.5 * (1 + std::cos(M_PI * double(epoch) / e)), lr0(lr) * 1e-6);
+    };
+    return sched;
+  }
+  DPT_FAIL("unknown --lr-schedule '" << spec << "' (expected step:EVERY:GAMMA, exp:GAMMA or cosine)");
+}
+
+// ---- ModelCheckpoint ----
+std::string format_checkpoint_path(const std::string& pattern, int64_t epoch, const Logs& logs) {
+  static const std::regex field("\\{([A-Za-z_][A-Za-z0-9_]*)(:([0-9.]*)([dfeg]))?\\}");
+  std::string out;
+  auto begin = pattern.cbegin();
+  for (std::sregex_iterator it(pattern.begin(), pattern.end(), field), end; it != end; ++it) {
+    const std::smatch& m = *it;
+    out.append(begin, m[0].first);
+    begin = m[0].second;
+    const std::string name = m[1];
+    double value = 0;
+    if (name == "epoch") {
+      value = double(epoch + 1);
+    } else {
+      const int i = log_index(logs, name);
+      DPT_CHECK(i >= 0 && logs.present[size_t(i)], "checkpoint path '" << pattern << "' names {" << name
+                                                                       << "}, which this run does not log");
+      value = logs.values[size_t(i)];
+    }
+    const std::string spec = m[3], conv = m[4];
+    char buf[64];
+    if (conv.empty() || conv == "d")
+      std::snprintf(buf, sizeof buf, ("%" + spec + "lld").c_str(), (long long)std::llround(value));
+    else
+      std::snprintf(buf, sizeof buf, ("%" + spec + conv).c_str(), value);
+    out += buf;
+  }
+  out.append(begin, pattern.cend());
+  return out;
+}
+
+ModelCheckpoint::ModelCheckpoint(std::string filepath, std::string monitor, MonitorMode mode, bool best_only,
+                                 bool weights_only)
+    : filepath_(std::move(filepath)), monitor_(std::move(monitor), mode, 0), best_only_(best_only),
+      weights_only_(weights_only) {}
+
+void ModelCheckpoint::on_train_begin(const TrainInfo& info) {
+  info_ = info;
+  monitor_.reset();
+  names_checked_ = false;
+}
+
+void ModelCheckpoint::on_epoch_end(int64_t epoch, const Logs& logs) {
+  if (best_only_ && !names_checked_) {
+    monitor_.check_name(logs.names, "ModelCheckpoint");
+    names_checked_ = true;
+  }
+  if (best_only_) {
+    const double current = monitor_.read(logs);
+    if (std::isnan(current) || !monitor_.improves(current, monitor_.best)) return;
+    monitor_.best = current;
+  }
+  const std::string path = format_checkpoint_path(filepath_, epoch, logs);
+  if (info_.context) info_.context->save_template(path, weights_only_);
+  saved_.push_back(path);
+  if (info_.verbose > 0 && best_only_)
+    std::printf("Epoch %lld: %s improved to %.5f, saving model to %s\n", (long long)epoch + 1, monitor_.name().c_str(),
+                monitor_.best, path.c_str());
+}
+
+}  // namespace dpt

@@ -1,0 +1,142 @@
+// Callbacks on scripted loss sequences (Keras 3's semantics, traced by hand).
+#include <catch2/catch.hpp>
+#include <cmath>
+#include "core/callbacks/control.h"
+
+using namespace dpt;
+using Catch::Contains;
+
+namespace {
+
+struct FakeContext : TrainContext {
+  double lr = 0.1;
+  bool stopped = false;
+  std::vector<float> weights{0.f};
+  std::vector<std::string> saved;
+  double learning_rate() const override { return lr; }
+  void set_learning_rate(double v) override { lr = v; }
+  void stop_training() override { stopped = true; }
+  std::vector<float> get_weights() override { return weights; }
+  void set_weights(const std::vector<float>& w) override { weights = w; }
+  void save_template(const std::string& path, bool) override { saved.push_back(path); }
+};
+
+Logs make_logs() {
+  Logs l;
+  for (const char* n : {"loss", "accuracy", "val_loss", "val_accuracy"}) l.add(n);
+  return l;
+}
+
+// Runs epochs with the given val_loss (and val_accuracy = 1 - val_loss); weights[0] = epoch.
+template <typename CB>
+int64_t run(CB& cb, FakeContext& ctx, const std::vector<double>& val_loss) {
+  TrainInfo info;
+  info.epochs = int64_t(val_loss.size());
+  info.context = &ctx;
+  info.verbose = 0;
+  cb.on_train_begin(info);
+  Logs logs = make_logs();
+  int64_t e = 0;
+  for (; e < int64_t(val_loss.size()) && !ctx.stopped; ++e) {
+    cb.on_epoch_begin(e);
+    ctx.weights = {float(e)};
+    logs.set(0, 1.0);
+    logs.set(1, 0.5);
+    logs.set(2, val_loss[size_t(e)]);
+    logs.set(3, 1.0 - val_loss[size_t(e)]);
+    cb.on_epoch_end(e, logs);
+  }
+  cb.on_train_end();
+  return e;  // epochs run
+}
+
+}  // namespace
+
+TEST_CASE("EarlyStopping stops at the right epoch and restores the best weights", "[callbacks]") {
+  FakeContext ctx;
+  EarlyStopping es("val_loss", 0, 2, MonitorMode::auto_, true);
+  // best 0.8 at epoch 1; epochs 2 and 3 do not improve: wait reaches 2 at epoch 3.
+  CHECK(run(es, ctx, {1.0, 0.8, 0.9, 0.85, 0.7, 0.6}) == 4);
+  CHECK(es.stopped_epoch() == 3);
+  CHECK(es.best_epoch() == 1);
+  CHECK(ctx.weights == std::vector<float>{1.f});  // the end of epoch 1
+  // min_delta: 0.95 -> 0.9 is not an improvement of at least 0.1.
+  FakeContext c2;
+  EarlyStopping md("val_loss", 0.1, 1);
+  CHECK(run(md, c2, {1.0, 0.95, 0.9, 0.5}) == 2);
+  CHECK(md.stopped_epoch() == 1);
+  // 'auto' is 'max' for accuracy; patience 0 stops at the first non-improvement (never at epoch 0).
+  FakeContext c3;
+  EarlyStopping acc("val_accuracy", 0, 0);
+  CHECK(run(acc, c3, {0.5, 0.4, 0.45, 0.3}) == 3);  // val_accuracy 0.5, 0.6, 0.55: stops at epoch 2
+  FakeContext c4;
+  EarlyStopping never("val_loss", 0, 1);
+  CHECK(run(never, c4, {1.0, 0.9, 0.8, 0.7}) == 4);
+  CHECK(never.stopped_epoch() == 0);
+}
+
+TEST_CASE("ReduceLROnPlateau lowers the rate after patience, respects cooldown and min_lr", "[callbacks]") {
+  FakeContext ctx;
+  ReduceLROnPlateau r("val_loss", 0.5, 1, MonitorMode::auto_, 1e-4, 2, 0.02);
+  run(r, ctx, {1, 1, 1, 1, 1, 1, 1, 1});
+  // Epoch 0 sets the best; 1 reduces (cooldown 2); 2 is in cooldown; 3 reduces; 5 would reduce
+  // 0.025 -> max(0.0125, 0.02) = 0.02; 7 finds lr == min_lr and stops reducing.
+  CHECK(r.reductions() == std::vector<int64_t>{1, 3, 5});
+  CHECK(ctx.lr == Catch::Detail::Approx(0.02));
+  FakeContext c2;
+  ReduceLROnPlateau improving("val_loss", 0.1, 2);
+  run(improving, c2, {1, 0.9, 0.8, 0.7});
+  CHECK(improving.reductions().empty());
+  CHECK(c2.lr == 0.1);
+  CHECK_THROWS_WITH(ReduceLROnPlateau("val_loss", 1.5), "ReduceLROnPlateau factor must be in (0, 1), got 1.5");
+  CHECK_THROWS_WITH(ReduceLROnPlateau("val_loss", 0.5, -1), "ReduceLROnPlateau patience must be >= 0, got -1");
+  CHECK_THROWS_WITH(EarlyStopping("val_loss", 0, -3), "EarlyStopping patience must be >= 0, got -3");
+}
+
+TEST_CASE("an unknown monitor is an error listing the available logs", "[callbacks]") {
+  FakeContext ctx;
+  EarlyStopping es("val_los");
+  CHECK_THROWS_WITH(run(es, ctx, {1.0}),
+                    "EarlyStopping monitors 'val_los', which this run does not log (available: loss, accuracy, "
+                    "val_loss, val_accuracy)");
+  CHECK_THROWS_WITH(monitor_mode_from_name("up"), "unknown mode 'up' (supported: auto, min, max)");
+}
+
+TEST_CASE("learning-rate schedules: step, exponential, cosine", "[callbacks][schedule]") {
+  auto curve = [](const std::string& spec, int epochs) {
+    FakeContext ctx;
+    auto s = LearningRateScheduler::from_spec(spec);
+    std::vector<double> lrs;
+    TrainInfo info;
+    info.epochs = epochs;
+    info.context = &ctx;
+    s->on_train_begin(info);
+    for (int e = 0; e < epochs; ++e) {
+      s->on_epoch_begin(e);
+      lrs.push_back(ctx.lr);
+    }
+    return lrs;
+  };
+  const auto step = curve("step:2:0.5", 5);
+  CHECK(step == std::vector<double>{0.1, 0.1, 0.05, 0.05, 0.025});
+  const auto ex = curve("exp:0.9", 3);
+  CHECK(ex[2] == Catch::Detail::Approx(0.1 * 0.81));
+  const auto cs = curve("cosine", 4);
+  CHECK(cs[0] == Catch::Detail::Approx(0.1));
+  CHECK(cs[2] == Catch::Detail::Approx(0.05));
+  CHECK(cs[3] == Catch::Detail::Approx(0.1 * (1 + std::cos(M_PI * 0.75)) / 2));
+  CHECK_THROWS_WITH(LearningRateScheduler::from_spec("linear"),
+                    "unknown --lr-schedule 'linear' (expected step:EVERY:GAMMA, exp:GAMMA or cosine)");
+}
+
+TEST_CASE("ModelCheckpoint fills Keras's filename fields and saves only improvements", "[callbacks][checkpoint]") {
+  Logs logs = make_logs();
+  logs.set(2, 0.12345);
+  CHECK(format_checkpoint_path("m_{epoch:02d}_{val_loss:.2f}.h5", 4, logs) == "m_05_0.12.h5");
+  CHECK(format_checkpoint_path("my_model_{epoch}.h5", 9, logs) == "my_model_10.h5");
+  CHECK_THROWS_WITH(format_checkpoint_path("{nope}.h5", 0, logs), Contains("names {nope}, which this run does not log"));
+  FakeContext ctx;
+  ModelCheckpoint best("best_{epoch}.h5", "val_loss", MonitorMode::auto_, true);
+  run(best, ctx, {0.9, 1.0, 0.7, 0.8, 0.6});
+  CHECK(ctx.saved == std::vector<std::string>{"best_1.h5", "best_3.h5", "best_5.h5"});
+}
