@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include "apps/options.h"
+#include "core/callbacks/control.h"
 #include "core/callbacks/progbar.h"
 #include "core/error.h"
 #include "core/io/hdf5_weights.h"
@@ -31,6 +32,13 @@ struct TrainOptions {
   int64_t checkpoint_every = 0, keep = 0;
   bool resume = false;
   int verbose = 1;
+  // Training control (Keras callbacks)
+  int64_t early_stopping = -1;  // patience; < 0: off
+  std::string monitor = "val_loss";
+  bool restore_best = false;
+  std::string reduce_lr;        // FACTOR:PATIENCE
+  std::string lr_schedule;
+  std::string save_best;
 };
 
 // SIGINT/SIGTERM ask the run to stop after the current step (the handler only sets flags).
@@ -117,6 +125,27 @@ void run_train(const TrainOptions& o) {
   Checkpointer checkpoints(trainer, *model, o.checkpoint_dir.empty() ? "." : o.checkpoint_dir,
                            o.checkpoint_dir.empty() ? 0 : std::max<int64_t>(o.checkpoint_every, 1), o.keep, base);
   cbs.push_back(&checkpoints);
+  std::vector<std::unique_ptr<Callback>> control;
+  if (o.early_stopping >= 0)
+    control.push_back(std::make_unique<EarlyStopping>(o.monitor, 0.0, o.early_stopping, MonitorMode::auto_, o.restore_best));
+  if (!o.reduce_lr.empty()) {
+    double factor = 0;
+    long long patience = -1;
+    char extra = 0;
+    DPT_CHECK(std::sscanf(o.reduce_lr.c_str(), "%lf:%lld%c", &factor, &patience, &extra) == 2,
+              "--reduce-lr-on-plateau takes FACTOR:PATIENCE, e.g. 0.5:3; got '" << o.reduce_lr << "'");
+    control.push_back(std::make_unique<ReduceLROnPlateau>(o.monitor, factor, patience));
+    fo.log_learning_rate = true;
+  }
+  if (!o.lr_schedule.empty()) {
+    control.push_back(LearningRateScheduler::from_spec(o.lr_schedule));
+    fo.log_learning_rate = true;
+  }
+  if (!o.save_best.empty()) {
+    check_writable(o.save_best, "best model");
+    control.push_back(std::make_unique<ModelCheckpoint>(o.save_best, o.monitor, MonitorMode::auto_, true, false));
+  }
+  for (auto& c : control) cbs.insert(cbs.begin(), c.get());  // before the progress bar, as Keras orders them
   fo.stop = &g_stop;
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
@@ -173,6 +202,16 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--checkpoint-every", o->checkpoint_every, "epochs between checkpoints (default 1)")->check(kPositive);
   cmd->add_option("--keep", o->keep, "keep only the newest K checkpoints (default: all)")->check(kPositive);
   cmd->add_flag("--resume", o->resume, "continue from the newest complete checkpoint in --checkpoint-dir");
+  cmd->add_option("--early-stopping", o->early_stopping, "stop when --monitor has not improved for PATIENCE epochs")
+      ->check(kNonNegative);
+  cmd->add_option("--monitor", o->monitor, "the log early stopping, the plateau rule and --save-best watch")
+      ->capture_default_str();
+  cmd->add_flag("--restore-best-weights", o->restore_best, "with --early-stopping: end with the best epoch's weights");
+  cmd->add_option("--reduce-lr-on-plateau", o->reduce_lr, "FACTOR:PATIENCE: multiply the learning rate by FACTOR "
+                                                           "when --monitor has not improved for PATIENCE epochs");
+  cmd->add_option("--lr-schedule", o->lr_schedule, "step:EVERY:GAMMA | exp:GAMMA | cosine (per epoch)");
+  cmd->add_option("--save-best", o->save_best, "save the model whenever --monitor improves (path may hold {epoch}, "
+                                               "{val_loss:.2f}, ...)");
   cmd->add_option("--history", o->history, "write the History as JSON");
   cmd->add_option("--csv-log", o->csv_log, "write per-epoch logs as CSV (Keras's CSVLogger columns)");
   cmd->add_option("--verbose", o->verbose, "0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line per epoch")

@@ -343,7 +343,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
   std::vector<Callback*> cbs = user_callbacks;
   cbs.push_back(&history);
   stop_requested_ = false;
-  TrainInfo info{opt.epochs, steps, n, opt.verbose, opt.initial_epoch, this};
+  TrainInfo info{opt.epochs, steps, n, opt.verbose, opt.initial_epoch, this, logs.names};
   for (auto* c : cbs) c->on_train_begin(info);
 
   std::vector<int64_t> perm(static_cast<size_t>(n));

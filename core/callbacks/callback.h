@@ -43,6 +43,7 @@ struct TrainInfo {
   int verbose = 1;
   int64_t initial_epoch = 0;
   TrainContext* context = nullptr;
+  std::vector<std::string> log_names;  // what on_epoch_end's logs will hold
 };
 
 // Finds a log by name; -1 when absent.

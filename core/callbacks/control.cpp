@@ -48,6 +48,7 @@ EarlyStopping::EarlyStopping(std::string monitor, double min_delta, int64_t pati
 
 void EarlyStopping::on_train_begin(const TrainInfo& info) {
   info_ = info;
+  if (!info.log_names.empty()) monitor_.check_name(info.log_names, "EarlyStopping");  // before any training
   wait_ = stopped_epoch_ = best_epoch_ = 0;
   monitor_.reset();
   best_weights_.clear();
@@ -100,6 +101,7 @@ ReduceLROnPlateau::ReduceLROnPlateau(std::string monitor, double factor, int64_t
 
 void ReduceLROnPlateau::on_train_begin(const TrainInfo& info) {
   info_ = info;
+  if (!info.log_names.empty()) monitor_.check_name(info.log_names, "ReduceLROnPlateau");
   monitor_.reset();
   wait_ = cooldown_counter_ = 0;
   reduced_at_.clear();
@@ -217,6 +219,7 @@ ModelCheckpoint::ModelCheckpoint(std::string filepath, std::string monitor, Moni
 
 void ModelCheckpoint::on_train_begin(const TrainInfo& info) {
   info_ = info;
+  if (best_only_ && !info.log_names.empty()) monitor_.check_name(info.log_names, "ModelCheckpoint");
   monitor_.reset();
   names_checked_ = false;
 }

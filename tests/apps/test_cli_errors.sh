@@ -37,6 +37,13 @@ expect "cannot write weights '/nonexistent/dir/w.h5': folder '/nonexistent/dir' 
   train --save-weights /nonexistent/dir/w.h5
 expect "unknown data spec 'imagenet'" train --data imagenet
 expect "--replicas: must be > 0, got 0" train --replicas 0
+expect "EarlyStopping monitors 'val_acc', which this run does not log (available: loss, accuracy, val_loss, val_accuracy)" \
+  train --early-stopping 2 --monitor val_acc
+expect "ReduceLROnPlateau factor must be in (0, 1), got 1.5" train --reduce-lr-on-plateau 1.5:2
+expect "--reduce-lr-on-plateau takes FACTOR:PATIENCE" train --reduce-lr-on-plateau 0.5
+expect "ReduceLROnPlateau patience must be >= 0, got -2" train --reduce-lr-on-plateau 0.5:-2
+expect "--early-stopping: must be >= 0, got -1" train --early-stopping=-1
+expect "unknown --lr-schedule 'linear'" train --lr-schedule linear
 expect "--strategy: ring not in {allreduce,ps}" train --strategy ring
 expect "--gpus 0,0 names GPU 0 twice" train --gpus 0,0
 expect "give either --gpus or --replicas, not both" train --gpus 1 --replicas 2
