@@ -1,4 +1,5 @@
 // `dptrain train`: fit a preset model on a data spec with Keras's semantics and progress output.
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -39,6 +40,7 @@ struct TrainOptions {
   std::string reduce_lr;        // FACTOR:PATIENCE
   std::string lr_schedule;
   std::string save_best;
+  std::string class_weight;  // balanced | FILE.json
 };
 
 // SIGINT/SIGTERM ask the run to stop after the current step (the handler only sets flags).
@@ -146,6 +148,15 @@ void run_train(const TrainOptions& o) {
     control.push_back(std::make_unique<ModelCheckpoint>(o.save_best, o.monitor, MonitorMode::auto_, true, false));
   }
   for (auto& c : control) cbs.insert(cbs.begin(), c.get());  // before the progress bar, as Keras orders them
+  if (!o.class_weight.empty()) {
+    DPT_CHECK(d.train.y_is_index || d.train.y_dim > 1, "--class-weight needs class labels");
+    std::vector<float> labels(size_t(d.train.size()));
+    for (int64_t i = 0; i < d.train.size(); ++i) {
+      const float* row = d.train.y.data() + i * d.train.y_dim;
+      labels[size_t(i)] = d.train.y_is_index ? row[0] : float(std::max_element(row, row + d.train.y_dim) - row);
+    }
+    fo.class_weight = class_weights(o.class_weight, labels, std::max<int64_t>(d.train.num_classes, p.classes));
+  }
   fo.stop = &g_stop;
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
@@ -212,6 +223,8 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--lr-schedule", o->lr_schedule, "step:EVERY:GAMMA | exp:GAMMA | cosine (per epoch)");
   cmd->add_option("--save-best", o->save_best, "save the model whenever --monitor improves (path may hold {epoch}, "
                                                "{val_loss:.2f}, ...)");
+  cmd->add_option("--class-weight", o->class_weight, "balanced, or a JSON file {\"0\": 1.0, \"1\": 3.5}: weigh each "
+                                                     "sample's loss by its class, as Keras's class_weight");
   cmd->add_option("--history", o->history, "write the History as JSON");
   cmd->add_option("--csv-log", o->csv_log, "write per-epoch logs as CSV (Keras's CSVLogger columns)");
   cmd->add_option("--verbose", o->verbose, "0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line per epoch")

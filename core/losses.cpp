@@ -1,5 +1,7 @@
 // Loss names and dispatch to kernels/loss.
 #include "core/losses.h"
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include "core/error.h"
 #include "kernels/loss.h"
 
@@ -32,7 +34,8 @@ bool loss_fuses_with(LossKind k, kernels::Activation last) {
 
 bool loss_wants_one_hot(LossKind k) { return k == LossKind::categorical_crossentropy; }
 
-double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad) {
+double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad,
+                const float* row_weight) {
   const int64_t rows = pred.dim(0), cols = rows ? pred.numel() / rows : 0;
   const int64_t tcols = rows ? target.numel() / rows : 0;
   const int64_t want = k == LossKind::sparse_categorical_crossentropy ? 1 : cols;
@@ -40,7 +43,38 @@ double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target
             loss_name(k) << " expects targets of shape (batch, " << want << ") for predictions of shape "
                          << shape_str(pred.shape()) << ", got " << shape_str(target.shape()));
   return kernels::loss_cpu<float>(k, fused, pred.data(), target.data(), rows, cols, scale,
-                                  grad ? grad->data() : nullptr);
+                                  grad ? grad->data() : nullptr, row_weight);
+}
+
+std::vector<double> class_weights(const std::string& spec, const std::vector<float>& labels, int64_t classes) {
+  DPT_CHECK(classes >= 1, "class weights need class labels");
+  std::vector<double> w(size_t(classes), 1.0);
+  if (spec == "balanced") {
+    std::vector<int64_t> count(size_t(classes), 0);
+    for (float y : labels) count[size_t(y)]++;
+    for (int64_t c = 0; c < classes; ++c)
+      w[size_t(c)] = count[size_t(c)] ? double(labels.size()) / (double(classes) * double(count[size_t(c)])) : 1.0;
+    return w;
+  }
+  std::ifstream f(spec);
+  DPT_CHECK(f, "--class-weight takes 'balanced' or a JSON file; cannot open '" << spec << "'");
+  nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+  DPT_CHECK(!j.is_discarded() && j.is_object(), "'" << spec << "' is not a JSON object like {\"0\": 1.0, \"1\": 3.5}");
+  for (auto& [key, value] : j.items()) {
+    size_t pos = 0;
+    long long c = -1;
+    try {
+      c = std::stoll(key, &pos);
+    } catch (...) {
+      pos = 0;
+    }
+    DPT_CHECK(pos == key.size() && c >= 0 && c < classes,
+              "'" << spec << "' weighs class '" << key << "', but the classes are 0.." << classes - 1);
+    DPT_CHECK(value.is_number() && value.get<double>() >= 0,
+              "'" << spec << "': the weight of class " << key << " must be a number >= 0");
+    w[size_t(c)] = value.get<double>();
+  }
+  return w;
 }
 
 }  // namespace dpt

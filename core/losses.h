@@ -2,6 +2,7 @@
 // sigmoid + binary cross-entropy take the stable (p - y) gradient at the pre-activation.
 #pragma once
 #include <string>
+#include <vector>
 #include "core/tensor.h"
 #include "kernels/activation_math.h"
 #include "kernels/loss_math.h"
@@ -17,6 +18,12 @@ bool loss_fuses_with(LossKind k, kernels::Activation last);
 bool loss_wants_one_hot(LossKind k);
 
 // Sum over the rows of per-sample losses; writes scale * d(sum)/d(pred) into grad when given.
-double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad);
+// row_weight (nullable): per-sample weights (class weights), one per row.
+double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad,
+                const float* row_weight = nullptr);
+
+// Keras's class_weight: "balanced" (n / (classes * count_c), as scikit-learn) or a JSON file
+// {"0": 1.0, "3": 2.5} (classes not named weigh 1). labels: class indices.
+std::vector<double> class_weights(const std::string& spec, const std::vector<float>& labels, int64_t classes);
 
 }  // namespace dpt

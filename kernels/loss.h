@@ -10,9 +10,11 @@ namespace dpt::kernels {
 // scale * d(sum of losses)/d(pred); with fused = true, the gradient is taken with respect to the
 // last layer's pre-activation instead (softmax for the cross-entropies, sigmoid for binary),
 // the numerically stable (p - y) form.
+// row_weight (nullable): each sample's loss and gradient are multiplied by its weight (Keras's
+// class_weight / sample_weight; the sum is still over the batch size, as Keras reduces it).
 template <typename T>
 double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64_t rows, int64_t cols, T scale,
-                T* grad);
+                T* grad, const T* row_weight = nullptr);
 
 // Sum over rows of per-sample accuracy (0/1, or a fraction of columns for binary).
 template <typename T>

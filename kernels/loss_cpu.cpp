@@ -5,11 +5,14 @@ namespace dpt::kernels {
 
 template <typename T>
 double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64_t rows, int64_t cols, T scale,
-                T* grad) {
+                T* grad, const T* row_weight) {
   const int64_t tcols = kind == LossKind::sparse_categorical_crossentropy ? 1 : cols;
   double total = 0;
-  for (int64_t r = 0; r < rows; ++r)
-    total += loss_row(kind, fused, pred + r * cols, target + r * tcols, cols, scale, grad ? grad + r * cols : nullptr);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T w = row_weight ? row_weight[r] : T(1);
+    total += double(w) * double(loss_row(kind, fused, pred + r * cols, target + r * tcols, cols, scale * w,
+                                         grad ? grad + r * cols : nullptr));
+  }
   return total;
 }
 
@@ -21,8 +24,10 @@ double accuracy_sum_cpu(AccuracyKind kind, const T* pred, const T* target, int64
   return correct;
 }
 
-template double loss_cpu<float>(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*);
-template double loss_cpu<double>(LossKind, bool, const double*, const double*, int64_t, int64_t, double, double*);
+template double loss_cpu<float>(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*,
+                                 const float*);
+template double loss_cpu<double>(LossKind, bool, const double*, const double*, int64_t, int64_t, double, double*,
+                                  const double*);
 template double accuracy_sum_cpu<float>(AccuracyKind, const float*, const float*, int64_t, int64_t);
 template double accuracy_sum_cpu<double>(AccuracyKind, const double*, const double*, int64_t, int64_t);
 

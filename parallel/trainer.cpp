@@ -202,6 +202,7 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
     y_buf_ = Tensor({batch_cap_, like.y_dim});
     y_dim_ = like.y_dim;
   }
+  if (int64_t(w_buf_.size()) < batch_cap_) w_buf_.assign(size_t(batch_cap_), 1.f);
 }
 
 void Trainer::load_batch(const Dataset& data, const int64_t* idx, int64_t n) {
@@ -210,6 +211,7 @@ void Trainer::load_batch(const Dataset& data, const int64_t* idx, int64_t n) {
     std::memcpy(x_buf_.data() + i * s, data.x.data() + idx[i] * s, sizeof(float) * size_t(s));
     if (!data.y.empty())
       std::memcpy(y_buf_.data() + i * y_dim_, data.y.data() + idx[i] * y_dim_, sizeof(float) * size_t(y_dim_));
+    if (use_w_) w_buf_[size_t(i)] = train_w_[size_t(idx[i])];
   }
 }
 
@@ -236,7 +238,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
       Tensor out = m.forward(rep.ctx, x, true);
       Tensor g = m.output_grad(s.count);
       if (s.count > 0) {
-        rep.loss = loss_sum(loss_, fused_, out, y, 1.f / float(rows), &g);
+        rep.loss = loss_sum(loss_, fused_, out, y, 1.f / float(rows), &g, use_w_ ? w_buf_.data() + s.offset : nullptr);
         rep.correct = correct ? accuracy_sum(acc_, out, y) : 0;
       }
       m.backward(rep.ctx, x, hook);
@@ -327,6 +329,17 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
   if (val_in) val = targets_for(*val_in);
   seed_ = opt.seed;
   prepare(opt.batch_size, train);
+  use_w_ = !opt.class_weight.empty();
+  if (use_w_) {  // each sample's class weight, from its label
+    train_w_.resize(size_t(train.size()));
+    for (int64_t i = 0; i < train.size(); ++i) {
+      const float* row = train.y.data() + i * train.y_dim;
+      const int64_t cls = train.y_is_index ? int64_t(row[0]) : int64_t(std::max_element(row, row + train.y_dim) - row);
+      DPT_CHECK(cls < int64_t(opt.class_weight.size()), "class weights cover " << opt.class_weight.size()
+                                                                               << " classes, but a label is " << cls);
+      train_w_[size_t(i)] = float(opt.class_weight[size_t(cls)]);
+    }
+  }
 
   const int64_t n = train.size(), B = opt.batch_size;
   const int64_t steps = opt.steps_per_epoch > 0 ? opt.steps_per_epoch : (n + B - 1) / B;
@@ -405,6 +418,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     }
   }
   sync_template();
+  use_w_ = false;  // class weights apply to training only (Keras's val_loss is unweighted)
   for (auto* c : cbs) c->on_train_end();
   return history;
 }

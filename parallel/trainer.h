@@ -39,6 +39,7 @@ struct FitOptions {
   int64_t initial_step = 0;     // steps already done within initial_epoch (resume after an interrupt)
   const std::atomic<bool>* stop = nullptr;  // checked after every step (SIGINT/SIGTERM)
   bool log_learning_rate = false;  // add "learning_rate" to the logs (when schedules may change it)
+  std::vector<double> class_weight;  // Keras's class_weight, one per class (empty: none)
   int64_t batch_size = 32;
   bool shuffle = true;
   int64_t steps_per_epoch = 0;  // 0: ceil(samples / batch) (the last partial batch is used)
@@ -119,6 +120,8 @@ class Trainer : public TrainContext {
   ParallelOptions popt_;
   int64_t batch_cap_ = 0;
   Tensor x_buf_, y_buf_;
+  std::vector<float> train_w_, w_buf_;  // per-sample class weights of the training set, and of the batch
+  bool use_w_ = false;
   int64_t y_dim_ = 0;
   uint64_t seed_ = 0;
   int64_t steps_done_ = 0;

@@ -1,5 +1,8 @@
 // Loss names, the fusion rule, Keras's choice of accuracy, and shape errors.
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include "core/losses.h"
 #include "core/metrics.h"
 
@@ -36,4 +39,30 @@ TEST_CASE("loss target shape mismatch is a clear error", "[losses]") {
   CHECK_THROWS_WITH(loss_sum(LossKind::categorical_crossentropy, false, p, t, 1.f, nullptr),
                     "categorical_crossentropy expects targets of shape (batch, 3) for predictions of shape (2, 3), "
                     "got (2, 2)");
+}
+
+TEST_CASE("class weights: weighted loss and gradient by hand; balanced and JSON weights", "[losses][class_weight]") {
+  // Two samples, softmax outputs, sparse labels 0 and 1, weights 0.5 and 3.
+  Tensor p({2, 2}), t({2, 1}), g({2, 2}), g1({2, 2});
+  const float pv[] = {0.8f, 0.2f, 0.4f, 0.6f};
+  std::copy(pv, pv + 4, p.data());
+  t.data()[0] = 0, t.data()[1] = 1;
+  const float w[] = {0.5f, 3.f};
+  const double want = 0.5 * -std::log(0.8) + 3.0 * -std::log(0.6);
+  CHECK(loss_sum(LossKind::sparse_categorical_crossentropy, true, p, t, 0.5f, &g, w) == Catch::Detail::Approx(want));
+  loss_sum(LossKind::sparse_categorical_crossentropy, true, p, t, 0.5f, &g1, nullptr);
+  for (int i = 0; i < 4; ++i) CHECK(g.data()[i] == Catch::Detail::Approx(g1.data()[i] * w[i / 2]));
+  CHECK(g.data()[0] == Catch::Detail::Approx(0.5 * 0.5 * (0.8 - 1)));  // scale 1/B * w * (p - y)
+
+  const std::vector<float> labels{0, 0, 0, 1};
+  const auto balanced = class_weights("balanced", labels, 2);
+  CHECK(balanced[0] == Catch::Detail::Approx(4.0 / 6));  // n / (classes * count)
+  CHECK(balanced[1] == Catch::Detail::Approx(2.0));
+  const std::string file = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/dpt_cw.json";
+  std::ofstream(file) << R"({"1": 4.5})";
+  const auto fromfile = class_weights(file, labels, 3);
+  CHECK(fromfile == std::vector<double>{1.0, 4.5, 1.0});
+  std::ofstream(file) << R"({"7": 2.0})";
+  CHECK_THROWS_WITH(class_weights(file, labels, 3), Catch::Contains("weighs class '7', but the classes are 0..2"));
+  CHECK_THROWS_WITH(class_weights("nope.json", labels, 3), Catch::Contains("cannot open 'nope.json'"));
 }

@@ -220,3 +220,27 @@ TEST_CASE("ParallelModel: after fit the template holds the merged weights and sa
   const auto got = one.predict(data, 30);
   for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == Catch::Detail::Approx(want[i]).epsilon(1e-6));
 }
+
+TEST_CASE("class weights: the same weights for 1 and 3 replicas, and not those of an unweighted run",
+          "[parallel][class_weight]") {
+  Dataset data = make_synthetic({8, 8, 1}, 10, 37, 5);
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = 10;
+  fo.steps_per_epoch = 3;
+  fo.verbose = 0;
+  fo.class_weight = {1, 2, 0.5, 1, 3, 1, 1, 0.25, 1, 1};
+  SGD opt(0.1, 0.9);
+  const Preset& p = find_preset("digits-cnn");
+  auto one = p.make(), three = p.make(), plain = p.make();
+  for (auto* m : {one.get(), three.get(), plain.get()}) m->build(p.input, 3);
+  Trainer(*one, cpus(1), LossKind::categorical_crossentropy, opt, 1).fit(data, nullptr, fo, {});
+  Trainer(*three, cpus(3), LossKind::categorical_crossentropy, opt, 1).fit(data, nullptr, fo, {});
+  FitOptions unweighted = fo;
+  unweighted.class_weight.clear();
+  Trainer(*plain, cpus(1), LossKind::categorical_crossentropy, opt, 1).fit(data, nullptr, unweighted, {});
+  const double d = rel_diff(*one, *three);
+  std::printf("class weights R=3 vs R=1: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+  CHECK(rel_diff(*one, *plain) > 1e-3);
+}
