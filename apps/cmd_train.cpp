@@ -41,6 +41,8 @@ struct TrainOptions {
   std::string lr_schedule;
   std::string save_best;
   std::string class_weight;  // balanced | FILE.json
+  std::string scale_lr = "none";
+  double warmup_epochs = 0;
 };
 
 // SIGINT/SIGTERM ask the run to stop after the current step (the handler only sets flags).
@@ -143,11 +145,19 @@ void run_train(const TrainOptions& o) {
     control.push_back(LearningRateScheduler::from_spec(o.lr_schedule));
     fo.log_learning_rate = true;
   }
+  const double base_lr = opt->learning_rate();
+  const double target_lr = scaled_learning_rate(base_lr, o.scale_lr, trainer.replicas());
+  if (!resume_from) trainer.set_learning_rate(target_lr);  // a resumed run keeps its saved optimizer state
+  if (o.warmup_epochs > 0) {
+    control.push_back(std::make_unique<LearningRateWarmup>(base_lr, target_lr, o.warmup_epochs));
+    fo.log_learning_rate = true;
+  }
+  if (o.scale_lr != "none") fo.log_learning_rate = true;
   if (!o.save_best.empty()) {
     check_writable(o.save_best, "best model");
     control.push_back(std::make_unique<ModelCheckpoint>(o.save_best, o.monitor, MonitorMode::auto_, true, false));
   }
-  for (auto& c : control) cbs.insert(cbs.begin(), c.get());  // before the progress bar, as Keras orders them
+  for (auto it = control.rbegin(); it != control.rend(); ++it) cbs.insert(cbs.begin(), it->get());  // before the bar
   if (!o.class_weight.empty()) {
     DPT_CHECK(d.train.y_is_index || d.train.y_dim > 1, "--class-weight needs class labels");
     std::vector<float> labels(size_t(d.train.size()));
@@ -225,6 +235,13 @@ void setup_train(CLI::App& app) {
                                                "{val_loss:.2f}, ...)");
   cmd->add_option("--class-weight", o->class_weight, "balanced, or a JSON file {\"0\": 1.0, \"1\": 3.5}: weigh each "
                                                      "sample's loss by its class, as Keras's class_weight");
+  cmd->add_option("--scale-lr", o->scale_lr, "large batches: scale the learning rate by the replica count (linear) "
+                                             "or its square root (sqrt)")
+      ->check(CLI::IsMember({"linear", "sqrt", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--warmup-epochs", o->warmup_epochs, "ramp the learning rate per step from the unscaled to the "
+                                                       "scaled value over N epochs (Goyal et al. 2017)")
+      ->check(kNonNegative);
   cmd->add_option("--history", o->history, "write the History as JSON");
   cmd->add_option("--csv-log", o->csv_log, "write per-epoch logs as CSV (Keras's CSVLogger columns)");
   cmd->add_option("--verbose", o->verbose, "0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line per epoch")

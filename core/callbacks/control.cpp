@@ -181,6 +181,34 @@ std::unique_ptr<LearningRateScheduler> LearningRateScheduler::from_spec(const st
   DPT_FAIL("unknown --lr-schedule '" << spec << "' (expected step:EVERY:GAMMA, exp:GAMMA or cosine)");
 }
 
+// ---- warmup and scaling ----
+LearningRateWarmup::LearningRateWarmup(double base_lr, double target_lr, double warmup_epochs)
+    : base_(base_lr), target_(target_lr), epochs_(warmup_epochs) {
+  DPT_CHECK(warmup_epochs >= 0, "--warmup-epochs must be >= 0, got " << warmup_epochs);
+  DPT_CHECK(base_lr > 0 && target_lr > 0, "warmup learning rates must be > 0");
+}
+
+void LearningRateWarmup::on_train_begin(const TrainInfo& info) { info_ = info; }
+
+double LearningRateWarmup::lr_at(int64_t t) const {
+  const double total = epochs_ * double(std::max<int64_t>(info_.steps_per_epoch, 1));
+  if (total <= 0 || double(t) >= total) return target_;
+  return base_ + (target_ - base_) * double(t) / total;
+}
+
+void LearningRateWarmup::on_batch_begin(int64_t step) {
+  const int64_t t = epoch_ * info_.steps_per_epoch + step;
+  if (!info_.context || double(t) > epochs_ * double(info_.steps_per_epoch)) return;  // done: leave the rate alone
+  info_.context->set_learning_rate(lr_at(t));
+}
+
+double scaled_learning_rate(double lr, const std::string& rule, int replicas) {
+  if (rule == "none") return lr;
+  if (rule == "linear") return lr * replicas;
+  if (rule == "sqrt") return lr * std::sqrt(double(replicas));
+  DPT_FAIL("unknown --scale-lr '" << rule << "' (supported: linear, sqrt, none)");
+}
+
 // ---- ModelCheckpoint ----
 std::string format_checkpoint_path(const std::string& pattern, int64_t epoch, const Logs& logs) {
   static const std::regex field("\\{([A-Za-z_][A-Za-z0-9_]*)(:([0-9.]*)([dfeg]))?\\}");

@@ -85,6 +85,26 @@ class LearningRateScheduler : public Callback {
   TrainInfo info_;
 };
 
+// Goyal et al.'s warmup: from base_lr, linearly per step to target_lr over warmup_epochs, then
+// target_lr (later callbacks, e.g. a schedule, take over from there).
+class LearningRateWarmup : public Callback {
+ public:
+  LearningRateWarmup(double base_lr, double target_lr, double warmup_epochs);
+  void on_train_begin(const TrainInfo& info) override;
+  void on_epoch_begin(int64_t epoch) override { epoch_ = epoch; }
+  void on_batch_begin(int64_t step) override;
+  double lr_at(int64_t global_step) const;  // the rate for a step (0-based)
+
+ private:
+  double base_, target_, epochs_;
+  TrainInfo info_;
+  int64_t epoch_ = 0;
+};
+
+// Large-batch scaling of the learning rate by the replica count: linear (lr * N), sqrt
+// (lr * sqrt(N)) or none.
+double scaled_learning_rate(double lr, const std::string& rule, int replicas);
+
 // Saves the model (or its weights) each epoch, or only when the monitored value improves. The
 // path may hold Keras-style fields: {epoch}, {epoch:02d}, {val_loss:.2f}, any log name.
 class ModelCheckpoint : public Callback {

@@ -44,6 +44,7 @@ expect "--reduce-lr-on-plateau takes FACTOR:PATIENCE" train --reduce-lr-on-plate
 expect "ReduceLROnPlateau patience must be >= 0, got -2" train --reduce-lr-on-plateau 0.5:-2
 expect "--early-stopping: must be >= 0, got -1" train --early-stopping=-1
 expect "unknown --lr-schedule 'linear'" train --lr-schedule linear
+expect "--scale-lr: cubic not in {linear,sqrt,none}" train --scale-lr cubic
 echo '{"12": 2.0}' > "$dir/cw.json"
 expect "weighs class '12', but the classes are 0..9" train --class-weight "$dir/cw.json"
 expect "--strategy: ring not in {allreduce,ps}" train --strategy ring

@@ -140,3 +140,32 @@ TEST_CASE("ModelCheckpoint fills Keras's filename fields and saves only improvem
   run(best, ctx, {0.9, 1.0, 0.7, 0.8, 0.6});
   CHECK(ctx.saved == std::vector<std::string>{"best_1.h5", "best_3.h5", "best_5.h5"});
 }
+
+TEST_CASE("large-batch rules: linear/sqrt scaling and per-step linear warmup", "[callbacks][warmup]") {
+  CHECK(scaled_learning_rate(0.1, "linear", 4) == Catch::Detail::Approx(0.4));
+  CHECK(scaled_learning_rate(0.1, "sqrt", 4) == Catch::Detail::Approx(0.2));
+  CHECK(scaled_learning_rate(0.1, "none", 4) == 0.1);
+  CHECK_THROWS_WITH(scaled_learning_rate(0.1, "cubic", 4), "unknown --scale-lr 'cubic' (supported: linear, sqrt, none)");
+  // From 0.1 to 0.4 over 2 epochs of 4 steps: +0.0375 per step, then 0.4 from step 8 on.
+  FakeContext ctx;
+  LearningRateWarmup w(0.1, 0.4, 2);
+  TrainInfo info;
+  info.steps_per_epoch = 4;
+  info.context = &ctx;
+  w.on_train_begin(info);
+  std::vector<double> seen;
+  for (int e = 0; e < 3; ++e) {
+    w.on_epoch_begin(e);
+    for (int s = 0; s < 4; ++s) {
+      w.on_batch_begin(s);
+      seen.push_back(ctx.lr);
+    }
+  }
+  for (int t = 0; t < 12; ++t)
+    CHECK(seen[size_t(t)] == Catch::Detail::Approx(t < 8 ? 0.1 + 0.0375 * t : 0.4));
+  ctx.lr = 0.01;  // after warmup, other callbacks own the rate
+  w.on_epoch_begin(5);
+  w.on_batch_begin(0);
+  CHECK(ctx.lr == 0.01);
+  CHECK_THROWS_WITH(LearningRateWarmup(0.1, 0.2, -1), "--warmup-epochs must be >= 0, got -1");
+}

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include "core/callbacks/control.h"
 #include "core/data/readers.h"
 #include "core/io/hdf5_weights.h"
 #include "core/layers/batch_norm.h"
@@ -243,4 +244,34 @@ TEST_CASE("class weights: the same weights for 1 and 3 replicas, and not those o
   std::printf("class weights R=3 vs R=1: max|dw|/max|w| = %.3g\n", d);
   CHECK(d <= 1e-5);
   CHECK(rel_diff(*one, *plain) > 1e-3);
+}
+
+TEST_CASE("callbacks run once per step on the host: identical runs for 1 and 3 replicas", "[parallel][callbacks]") {
+  Dataset train = make_synthetic({8, 8, 1}, 10, 50, 5), val = make_synthetic({8, 8, 1}, 10, 20, 6);
+  auto run = [&](int replicas, Sequential& m, std::vector<int64_t>* reduced) {
+    SGD opt(0.05, 0.9);
+    Trainer t(m, cpus(replicas), LossKind::categorical_crossentropy, opt, 1);
+    LearningRateWarmup warm(0.05, 0.15, 1.5);
+    auto sched = LearningRateScheduler::from_spec("step:2:0.5");
+    ReduceLROnPlateau plateau("val_loss", 0.5, 1, MonitorMode::auto_, 0.0);
+    EarlyStopping stop("val_loss", 0.0, 3);
+    FitOptions fo;
+    fo.epochs = 6;
+    fo.batch_size = 10;
+    fo.verbose = 0;
+    fo.log_learning_rate = true;
+    fo.class_weight = {1, 2, 1, 1, 0.5, 1, 1, 1, 3, 1};
+    const History h = t.fit(train, &val, fo, {sched.get(), &warm, &plateau, &stop});
+    *reduced = plateau.reductions();
+    return h.at("learning_rate");
+  };
+  const Preset& p = find_preset("digits-cnn");
+  auto a = p.make(), b = p.make();
+  a->build(p.input, 8);
+  b->build(p.input, 8);
+  std::vector<int64_t> ra, rb;
+  const auto lra = run(1, *a, &ra), lrb = run(3, *b, &rb);
+  CHECK(lra == lrb);  // the same learning rate every epoch
+  CHECK(ra == rb);    // the plateau rule acted at the same epochs
+  CHECK(rel_diff(*a, *b) <= 1e-5);
 }
