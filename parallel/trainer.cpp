@@ -361,6 +361,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
 
   std::vector<int64_t> perm(static_cast<size_t>(n));
   was_stopped_ = false;
+  bool nan_stop = false;
   stopped_epoch_ = opt.epochs;
   stopped_step_ = 0;
   for (int64_t epoch = opt.initial_epoch; epoch < opt.epochs && !was_stopped_; ++epoch) {
@@ -385,16 +386,21 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       load_batch(train, perm.data() + cursor, rows);
       cursor += rows;
       const double l = train_step(rows, epoch, step, &correct);
-      DPT_CHECK(std::isfinite(l), "loss became " << (std::isnan(l) ? "NaN" : "Inf") << " at epoch " << epoch + 1
-                                                 << ", step " << step + 1
-                                                 << "; training stopped (try a lower learning rate or check the data "
-                                                    "for extreme values)");
       loss_total += l;
       seen += rows;
       logs.set(0, loss_total / double(seen));
       logs.set(1, correct / double(seen));
       if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
       for (auto* c : cbs) c->on_batch_end(step, logs);
+      if (!std::isfinite(l)) {
+        nan_stop = stop_requested_;  // TerminateOnNaN stopped the run; otherwise it is an error
+        DPT_CHECK(nan_stop, "loss became " << (std::isnan(l) ? "NaN" : "Inf") << " at epoch " << epoch + 1 << ", step "
+                                           << step + 1
+                                           << "; training stopped (try a lower learning rate or check the data "
+                                              "for extreme values)");
+        break;
+      }
+      if (stop_requested_) break;  // Keras checks stop_training after every batch
       if (opt.stop && opt.stop->load() && step + 1 < steps) {  // finish this step, then stop
         was_stopped_ = true;
         stopped_epoch_ = epoch;
@@ -402,7 +408,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
         break;
       }
     }
-    if (was_stopped_) break;
+    if (was_stopped_ || nan_stop) break;
     if (val) {
       const EvalResult r = evaluate_targets(*val, B);
       logs.set(2, r.loss);

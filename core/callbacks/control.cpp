@@ -181,6 +181,15 @@ std::unique_ptr<LearningRateScheduler> LearningRateScheduler::from_spec(const st
   DPT_FAIL("unknown --lr-schedule '" << spec << "' (expected step:EVERY:GAMMA, exp:GAMMA or cosine)");
 }
 
+// ---- TerminateOnNaN ----
+void TerminateOnNaN::on_batch_end(int64_t step, const Logs& logs) {
+  const int i = log_index(logs, "loss");
+  if (i < 0 || std::isfinite(logs.values[size_t(i)])) return;
+  std::printf("Batch %lld: Invalid loss, terminating training\n", (long long)step);
+  terminated_ = true;
+  if (info_.context) info_.context->stop_training();
+}
+
 // ---- warmup and scaling ----
 LearningRateWarmup::LearningRateWarmup(double base_lr, double target_lr, double warmup_epochs)
     : base_(base_lr), target_(target_lr), epochs_(warmup_epochs) {

@@ -85,6 +85,19 @@ class LearningRateScheduler : public Callback {
   TrainInfo info_;
 };
 
+// Stops training at the first batch whose loss is NaN or Inf (Keras's TerminateOnNaN). Without
+// it, a non-finite loss is an error naming the epoch and step.
+class TerminateOnNaN : public Callback {
+ public:
+  void on_train_begin(const TrainInfo& info) override { info_ = info; }
+  void on_batch_end(int64_t step, const Logs& logs) override;
+  bool terminated() const { return terminated_; }
+
+ private:
+  TrainInfo info_;
+  bool terminated_ = false;
+};
+
 // Goyal et al.'s warmup: from base_lr, linearly per step to target_lr over warmup_epochs, then
 // target_lr (later callbacks, e.g. a schedule, take over from there).
 class LearningRateWarmup : public Callback {

@@ -169,3 +169,19 @@ TEST_CASE("large-batch rules: linear/sqrt scaling and per-step linear warmup", "
   CHECK(ctx.lr == 0.01);
   CHECK_THROWS_WITH(LearningRateWarmup(0.1, 0.2, -1), "--warmup-epochs must be >= 0, got -1");
 }
+
+TEST_CASE("TerminateOnNaN stops at the first non-finite loss", "[callbacks]") {
+  FakeContext ctx;
+  TerminateOnNaN t;
+  TrainInfo info;
+  info.context = &ctx;
+  t.on_train_begin(info);
+  Logs logs = make_logs();
+  logs.set(0, 1.5);
+  t.on_batch_end(0, logs);
+  CHECK_FALSE(ctx.stopped);
+  logs.set(0, std::nan(""));
+  t.on_batch_end(1, logs);
+  CHECK(ctx.stopped);
+  CHECK(t.terminated());
+}

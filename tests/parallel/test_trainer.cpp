@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cmath>
+#include "core/callbacks/control.h"
 #include "core/data/digits.h"
 #include "core/data/readers.h"
 #include "core/presets.h"
@@ -72,6 +73,14 @@ TEST_CASE("training stops with the epoch and step when the loss is not finite", 
   fo.verbose = 0;
   fo.batch_size = 8;
   CHECK_THROWS_WITH(t.fit(data, nullptr, fo, {}), Contains("loss became NaN at epoch 1, step 2; training stopped"));
+  // With Keras's TerminateOnNaN the run ends there without an error.
+  auto m2 = build("digits-mlp", 1);
+  Trainer t2(*m2, cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  TerminateOnNaN nan_stop;
+  fo.epochs = 3;
+  const History h = t2.fit(data, nullptr, fo, {&nan_stop});
+  CHECK(nan_stop.terminated());
+  CHECK(h.keys().empty());  // stopped inside the first epoch: no epoch ended
 }
 
 TEST_CASE("data that does not fit the model is a clear error", "[trainer][errors]") {
