@@ -8,6 +8,8 @@
 #include "kernels/activation.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_devices.h"
+#include "kernels/cuda_resources.h"
+#include "kernels/gemm.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/loss.h"
@@ -174,4 +176,31 @@ TEST_CASE("CUDA dropout draws the CPU's masks; bias kernels match", "[gpu][dropo
   expect_close(df.get(x.size()), filled, 0, 0);
   expect_close(da.get(x.size()), added, 1e-7, 1e-6);
   expect_close(ddb.get(cols), db, 1e-5, 1e-5);
+}
+
+TEST_CASE("cuBLAS GEMM (row-major mapping, all transposes) matches the CPU GEMM; RAII buffers round-trip",
+          "[gpu][gemm]") {
+  if (!have_gpu()) return;
+  CudaResources res(0);
+  const int64_t M = 67, N = 45, K = 129;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      const auto a = rnd(M * K, 31), b = rnd(K * N, 32), c0 = rnd(M * N, 33);
+      std::vector<float> c = c0;
+      gemm_cpu<float>(ta, tb, M, N, K, 0.7f, a.data(), b.data(), 0.3f, c.data());
+      DeviceBuffer da(0, a.size() * 4), db(0, b.size() * 4), dc(0, c0.size() * 4);
+      da.upload(a.data(), a.size() * 4);
+      db.upload(b.data(), b.size() * 4);
+      dc.upload(c0.data(), c0.size() * 4);
+      gemm_cuda(res, ta, tb, M, N, K, 0.7f, da.floats(), db.floats(), 0.3f, dc.floats());
+      res.synchronize();
+      std::vector<float> got(c.size());
+      dc.download(got.data(), got.size() * 4);
+      INFO("trans_a " << ta << " trans_b " << tb);
+      expect_close(got, c, 1e-4, 1e-4);  // FP32 (no TF32): sums of 129 products
+    }
+  DeviceBuffer moved(0, 64);
+  DeviceBuffer other = std::move(moved);
+  CHECK(moved.data() == nullptr);
+  CHECK(other.bytes() == 64);
 }

@@ -1,0 +1,63 @@
+// Move-only owners of CUDA resources: device memory (DeviceBuffer) and one replica's compute
+// stream with its cuBLAS and cuDNN handles (CudaResources). Destructors log, never throw.
+// Include only from CUDA backend files.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+#include <cstddef>
+#include <vector>
+
+namespace dpt::kernels {
+
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(int device, size_t bytes);
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer&& o) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;  // copies of device memory are never implicit
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* data() const { return ptr_; }
+  float* floats() const { return static_cast<float*>(ptr_); }
+  size_t bytes() const { return bytes_; }
+  int device() const { return device_; }
+  void upload(const void* host, size_t bytes, cudaStream_t stream = nullptr);
+  void download(void* host, size_t bytes, cudaStream_t stream = nullptr) const;
+
+ private:
+  void release() noexcept;
+  int device_ = -1;
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+class CudaResources {
+ public:
+  // Creates a non-blocking stream and the handles on `device`; TF32 is off unless allow_tf32.
+  explicit CudaResources(int device, bool allow_tf32 = false);
+  ~CudaResources();
+  CudaResources(const CudaResources&) = delete;
+  CudaResources& operator=(const CudaResources&) = delete;
+  int device() const { return device_; }
+  cudaStream_t stream() const { return stream_; }
+  cublasHandle_t cublas() const { return cublas_; }
+  cudnnHandle_t cudnn() const { return cudnn_; }
+  void synchronize() const;
+
+ private:
+  int device_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  cudnnHandle_t cudnn_ = nullptr;
+};
+
+// Row-major C(M,N) = alpha * op(A) * op(B) + beta * C on the GPU through cuBLAS, the same contract
+// as gemm_cpu. cuBLAS is column-major: a row-major matrix read column-major is its transpose, so
+// row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, i.e. cublasSgemm with the
+// operands swapped (B first), M and N swapped, and each operand's transpose flag kept.
+void gemm_cuda(const CudaResources& r, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+               const float* A, const float* B, float beta, float* C);
+
+}  // namespace dpt::kernels
