@@ -13,9 +13,6 @@ void bias_add_cpu(T* y, const T* bias, int64_t rows, int64_t cols);
 // db[c] += sum_r dy[r, c]
 template <typename T>
 void bias_grad_cpu(const T* dy, T* db, int64_t rows, int64_t cols);
-// Sum of squares and finiteness of an array (replica checksums, NaN checks).
-template <typename T>
-bool all_finite_cpu(const T* x, int64_t n);
 
 void bias_fill_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream);
 void bias_add_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream);

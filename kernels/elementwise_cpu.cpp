@@ -28,20 +28,11 @@ void bias_grad_cpu(const T* dy, T* db, int64_t rows, int64_t cols) {
   }
 }
 
-template <typename T>
-bool all_finite_cpu(const T* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(x[i])) return false;
-  return true;
-}
-
 template void bias_add_cpu<float>(float*, const float*, int64_t, int64_t);
 template void bias_add_cpu<double>(double*, const double*, int64_t, int64_t);
 template void bias_fill_cpu<float>(float*, const float*, int64_t, int64_t);
 template void bias_fill_cpu<double>(double*, const double*, int64_t, int64_t);
 template void bias_grad_cpu<float>(const float*, float*, int64_t, int64_t);
 template void bias_grad_cpu<double>(const double*, double*, int64_t, int64_t);
-template bool all_finite_cpu<float>(const float*, int64_t);
-template bool all_finite_cpu<double>(const double*, int64_t);
 
 }  // namespace dpt::kernels

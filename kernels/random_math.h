@@ -13,12 +13,6 @@ DPT_HD uint64_t mix64(uint64_t z) {  // splitmix64 finaliser
   return z ^ (z >> 31);
 }
 
-// Uniform in [0, 1) with 24 random bits (exact in float).
-DPT_HD float uniform_at(uint64_t seed, uint64_t a, uint64_t b, uint64_t index) {
-  const uint64_t h = mix64(seed ^ mix64(a ^ mix64(b ^ mix64(index))));
-  return float(int32_t(h >> 40)) * (1.0f / 16777216.0f);
-}
-
 // 32-bit finaliser (murmur3's fmix32): vectorises with AVX2, for per-element draws.
 DPT_HD uint32_t fmix32(uint32_t h) {
   h ^= h >> 16;

@@ -23,9 +23,17 @@ Monitor::Monitor(std::string name, MonitorMode mode, double min_delta) : name_(s
   reset();
 }
 
-void Monitor::reset() { best = max_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity(); }
+void Monitor::reset() {
+  best = max_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  checked_ = false;
+}
 
-void Monitor::check_name(const std::vector<std::string>& available, const char* who) const {
+void Monitor::check_once(const std::vector<std::string>& available, const char* who) {
+  if (!checked_ && !available.empty()) check_name(available, who);
+}
+
+void Monitor::check_name(const std::vector<std::string>& available, const char* who) {
+  checked_ = true;
   for (auto& a : available)
     if (a == name_) return;
   std::string list;
@@ -48,18 +56,14 @@ EarlyStopping::EarlyStopping(std::string monitor, double min_delta, int64_t pati
 
 void EarlyStopping::on_train_begin(const TrainInfo& info) {
   info_ = info;
-  if (!info.log_names.empty()) monitor_.check_name(info.log_names, "EarlyStopping");  // before any training
-  wait_ = stopped_epoch_ = best_epoch_ = 0;
   monitor_.reset();
+  monitor_.check_once(info.log_names, "EarlyStopping");  // before any training
+  wait_ = stopped_epoch_ = best_epoch_ = 0;
   best_weights_.clear();
-  names_checked_ = false;
 }
 
 void EarlyStopping::on_epoch_end(int64_t epoch, const Logs& logs) {
-  if (!names_checked_) {
-    monitor_.check_name(logs.names, "EarlyStopping");
-    names_checked_ = true;
-  }
+  monitor_.check_once(logs.names, "EarlyStopping");
   const double current = monitor_.read(logs);
   if (std::isnan(current)) return;
   if (restore_ && best_weights_.empty() && info_.context) best_weights_ = info_.context->get_weights();
@@ -101,18 +105,14 @@ ReduceLROnPlateau::ReduceLROnPlateau(std::string monitor, double factor, int64_t
 
 void ReduceLROnPlateau::on_train_begin(const TrainInfo& info) {
   info_ = info;
-  if (!info.log_names.empty()) monitor_.check_name(info.log_names, "ReduceLROnPlateau");
   monitor_.reset();
+  monitor_.check_once(info.log_names, "ReduceLROnPlateau");
   wait_ = cooldown_counter_ = 0;
   reduced_at_.clear();
-  names_checked_ = false;
 }
 
 void ReduceLROnPlateau::on_epoch_end(int64_t epoch, const Logs& logs) {
-  if (!names_checked_) {
-    monitor_.check_name(logs.names, "ReduceLROnPlateau");
-    names_checked_ = true;
-  }
+  monitor_.check_once(logs.names, "ReduceLROnPlateau");
   const double current = monitor_.read(logs);
   if (std::isnan(current)) return;
   if (cooldown_counter_ > 0) {
@@ -256,16 +256,12 @@ ModelCheckpoint::ModelCheckpoint(std::string filepath, std::string monitor, Moni
 
 void ModelCheckpoint::on_train_begin(const TrainInfo& info) {
   info_ = info;
-  if (best_only_ && !info.log_names.empty()) monitor_.check_name(info.log_names, "ModelCheckpoint");
   monitor_.reset();
-  names_checked_ = false;
+  if (best_only_) monitor_.check_once(info.log_names, "ModelCheckpoint");
 }
 
 void ModelCheckpoint::on_epoch_end(int64_t epoch, const Logs& logs) {
-  if (best_only_ && !names_checked_) {
-    monitor_.check_name(logs.names, "ModelCheckpoint");
-    names_checked_ = true;
-  }
+  if (best_only_) monitor_.check_once(logs.names, "ModelCheckpoint");
   if (best_only_) {
     const double current = monitor_.read(logs);
     if (std::isnan(current) || !monitor_.improves(current, monitor_.best)) return;

@@ -17,8 +17,10 @@ MonitorMode monitor_mode_from_name(const std::string& name);  // auto | min | ma
 class Monitor {
  public:
   Monitor(std::string name, MonitorMode mode, double min_delta);
-  void reset();
-  void check_name(const std::vector<std::string>& available, const char* who) const;
+  void reset();  // best back to +/-inf; the name is checked again
+  void check_name(const std::vector<std::string>& available, const char* who);
+  // Checks the name against the first logs seen (when train begin could not: no log names given).
+  void check_once(const std::vector<std::string>& available, const char* who);
   bool improves(double value, double reference) const;  // beyond min_delta
   double read(const Logs& logs) const;
   const std::string& name() const { return name_; }
@@ -28,6 +30,7 @@ class Monitor {
   std::string name_;
   bool max_;
   double min_delta_;
+  bool checked_ = false;
 };
 
 class EarlyStopping : public Callback {
@@ -46,7 +49,6 @@ class EarlyStopping : public Callback {
   bool restore_;
   TrainInfo info_;
   int64_t wait_ = 0, stopped_epoch_ = 0, best_epoch_ = 0;
-  bool names_checked_ = false;
   std::vector<float> best_weights_;
 };
 
@@ -65,7 +67,6 @@ class ReduceLROnPlateau : public Callback {
   int64_t patience_, cooldown_;
   TrainInfo info_;
   int64_t wait_ = 0, cooldown_counter_ = 0;
-  bool names_checked_ = false;
   std::vector<int64_t> reduced_at_;
 };
 
@@ -133,7 +134,6 @@ class ModelCheckpoint : public Callback {
   Monitor monitor_;
   bool best_only_, weights_only_;
   TrainInfo info_;
-  bool names_checked_ = false;
   std::vector<std::string> saved_;
 };
 
