@@ -7,6 +7,10 @@
 
 namespace dpt {
 
+namespace kernels {
+class CudaResources;  // the CUDA backend's per-replica stream and handles (opaque here)
+}
+
 // Keys every per-sample random draw (dropout masks): the same draw for a sample whatever the
 // replica count, because it depends on the global sample index, never on the slice.
 struct StepKey {
@@ -20,7 +24,7 @@ struct Context {
   Device device;
   int threads = 1;          // CPU threads this replica may use (OpenMP + BLAS)
   StepKey key;
-  void* cuda = nullptr;     // the CUDA backend's stream/handles (opaque: core never sees CUDA headers)
+  kernels::CudaResources* cuda = nullptr;  // set for a replica on a GPU (core never sees CUDA headers)
   BatchSync* batch_sync = nullptr;  // set for synchronised BatchNormalization across replicas
 };
 

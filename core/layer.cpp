@@ -1,6 +1,7 @@
 // Layer's shape/device checks and dispatch.
 #include "core/layer.h"
 #include "core/error.h"
+#include "kernels/cuda_backend.h"
 
 namespace dpt {
 
@@ -63,6 +64,11 @@ void Layer::backward(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy,
     backward_cpu(ctx, x, y, dy, dx);
   else
     backward_cuda(ctx, x, y, dy, dx);
+}
+
+void* Layer::stream(Context& ctx) {
+  DPT_CHECK(ctx.cuda, "replica on " << ctx.device.str() << " has no CUDA stream");
+  return kernels::cuda_stream_of(*ctx.cuda);
 }
 
 void Layer::forward_cuda(Context&, const Tensor&, Tensor&, bool) {

@@ -44,8 +44,9 @@ class Layer {
   const std::vector<float*>& weights() const { return w_; }
   const std::vector<float*>& grads() const { return g_; }
 
-  // Per-replica buffers for a batch of up to max_batch rows; scratch shared by all layers.
-  virtual void prepare(int64_t max_batch) {}
+  // Per-replica buffers for a batch of up to max_batch rows on ctx's device (GPU layers also
+  // reserve their scratch on ctx.cuda here, so a step never allocates); scratch shared by all layers.
+  virtual void prepare(int64_t max_batch, Context& ctx) {}
   virtual int64_t workspace_elems(int64_t batch) const { return 0; }
   void set_workspace(float* work, int64_t elems) { work_ = work; work_elems_ = elems; }
 
@@ -67,6 +68,7 @@ class Layer {
   virtual void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx);
   // Rows of the (rows, last dim) view a pointwise op sees.
   static int64_t rows_of(const Tensor& t) { return t.numel() / t.shape().back(); }
+  static void* stream(Context& ctx);  // the replica's CUDA stream
 
   std::string name_;
   Shape in_, out_;

@@ -107,32 +107,59 @@ std::unique_ptr<Sequential> Sequential::clone() const {
   return m;
 }
 
-void Sequential::copy_params_from(const Sequential& other) {
+void Sequential::copy_params_from(const Sequential& other, kernels::CudaResources* r) {
   DPT_CHECK(other.num_params() == num_params() && other.num_trainable() == num_trainable(),
             "models '" << name_ << "' and '" << other.name_ << "' have different parameter layouts");
-  std::memcpy(params(), other.params(), sizeof(float) * size_t(num_params()));
+  copy_floats(params(), device(), other.params(), other.device(), num_params(), r);
 }
 
-void Sequential::zero_grads() { std::fill(grads(), grads() + num_trainable(), 0.f); }
+void Sequential::zero_grads(kernels::CudaResources* r) { zero_floats(grads(), device(), num_trainable(), r); }
 
-void Sequential::prepare(int64_t max_batch) {
+void Sequential::to_device(Device device) {
+  DPT_CHECK(built() && max_batch_ == 0, "model '" << name_ << "' moves to a device after build, before prepare");
+  if (device == this->device()) return;
+  Tensor params(params_.shape(), device), grads(grads_.shape(), device);
+  copy_floats(params.data(), device, params_.data(), params_.device(), params_.numel());
+  for (auto& ref : weights_) {
+    ref.data = params.data() + ref.offset;
+    if (ref.grad) ref.grad = grads.data() + ref.offset;
+  }
+  for (auto& l : layers_) {
+    std::vector<float*> w, g;
+    for (auto& ref : weights_)
+      if (ref.layer == l.get()) {
+        w.push_back(ref.data);
+        g.push_back(ref.grad);
+      }
+    l->bind(w, g);
+  }
+  params_ = std::move(params);
+  grads_ = std::move(grads);
+}
+
+void Sequential::prepare(int64_t max_batch, Context* ctx_in) {
   DPT_CHECK(built(), "model '" << name_ << "' must be built before use");
   DPT_CHECK(max_batch >= 1, "batch size must be >= 1, got " << max_batch);
   if (max_batch <= max_batch_) return;
+  Context cpu;
+  Context& ctx = ctx_in ? *ctx_in : cpu;
+  const Device dev = device();
+  DPT_CHECK(ctx.device.same_memory(dev), "model '" << name_ << "' lives on " << dev.str() << " but is prepared for "
+                                                   << ctx.device.str());
   max_batch_ = max_batch;
   outputs_.clear();
   int64_t biggest = shape_numel(input_shape_), work = 0;
   for (auto& l : layers_) {
     Shape s = l->output_shape();
     s.insert_front(max_batch);
-    outputs_.emplace_back(s);
+    outputs_.emplace_back(s, dev);
     biggest = std::max(biggest, shape_numel(l->output_shape()));
+    l->prepare(max_batch, ctx);
     work = std::max(work, l->workspace_elems(max_batch));
-    l->prepare(max_batch);
   }
-  grad_buf_[0] = Tensor({max_batch * biggest});
-  grad_buf_[1] = Tensor({max_batch * biggest});
-  work_ = Tensor({std::max<int64_t>(work, 1)});
+  grad_buf_[0] = Tensor({max_batch * biggest}, dev);
+  grad_buf_[1] = Tensor({max_batch * biggest}, dev);
+  work_ = Tensor({std::max<int64_t>(work, 1)}, dev);
   for (auto& l : layers_) l->set_workspace(work_.data(), work_.numel());
 }
 

@@ -30,7 +30,11 @@ class Sequential {
   // initialises weights (glorot_uniform kernels, zero biases) from the seed.
   void build(const Shape& input_shape, uint64_t seed);
   bool built() const { return !params_.shape().empty(); }
-  std::unique_ptr<Sequential> clone() const;  // same layers and weights, no replica buffers
+  std::unique_ptr<Sequential> clone() const;  // same layers and weights (on the CPU), no replica buffers
+  // Moves the arenas to a device (after build, before prepare): a GPU replica's weights and
+  // gradients then live in its GPU's memory, and the layers compute there.
+  void to_device(Device device);
+  Device device() const { return params_.device(); }
 
   const std::string& name() const { return name_; }
   const Shape& input_shape() const { return input_shape_; }
@@ -42,11 +46,13 @@ class Sequential {
   float* grads() const { return grads_.data(); }
   int64_t num_params() const { return params_.numel(); }
   int64_t num_trainable() const { return grads_.numel(); }
-  void copy_params_from(const Sequential& other);
-  void zero_grads();
+  // Copies between devices as needed; with r, ordered on its stream.
+  void copy_params_from(const Sequential& other, kernels::CudaResources* r = nullptr);
+  void zero_grads(kernels::CudaResources* r = nullptr);
 
-  // Replica buffers for up to max_batch rows. Calling again with a smaller batch is free.
-  void prepare(int64_t max_batch);
+  // Replica buffers for up to max_batch rows, on the model's device (ctx: that device's context;
+  // null for a CPU model). Calling again with a smaller batch is free.
+  void prepare(int64_t max_batch, Context* ctx = nullptr);
   int64_t max_batch() const { return max_batch_; }
   // x: (n, input_shape...), n <= max_batch. Returns a view of the last layer's output.
   Tensor forward(Context& ctx, const Tensor& x, bool training);

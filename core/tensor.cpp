@@ -4,6 +4,7 @@
 #include <cstring>
 #include <atomic>
 #include "core/error.h"
+#include "kernels/cuda_backend.h"
 
 namespace dpt {
 
@@ -37,12 +38,15 @@ std::string shape_str(const Shape& s) {
   return r + (s.size() == 1 ? ",)" : ")");
 }
 
-Buffer::Buffer(Device device, size_t bytes) : device_(device), bytes_(bytes) {
-  DPT_CHECK(device.is_cpu(), "device memory on " << device.str()
-                                                 << " is allocated by the CUDA backend, not by core::Buffer");
+Buffer::Buffer(Device device, size_t bytes, bool pinned) : device_(device), bytes_(bytes), pinned_(pinned) {
   if (bytes == 0) return;
   ++g_buffer_allocations;
-  ptr_ = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (device.is_cuda()) {
+    ptr_ = kernels::cuda_malloc(device.index, bytes);
+    kernels::cuda_zero(ptr_, bytes, nullptr);
+    return;
+  }
+  ptr_ = pinned ? kernels::cuda_host_alloc(bytes) : std::aligned_alloc(64, (bytes + 63) / 64 * 64);
   DPT_CHECK(ptr_, "out of host memory allocating " << bytes << " bytes");
   std::memset(ptr_, 0, bytes);
 }
@@ -53,6 +57,7 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
     device_ = o.device_;
     ptr_ = o.ptr_;
     bytes_ = o.bytes_;
+    pinned_ = o.pinned_;
     o.ptr_ = nullptr;
     o.bytes_ = 0;
   }
@@ -61,14 +66,21 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
 
 Buffer::~Buffer() { release(); }
 
-void Buffer::release() {
-  std::free(ptr_);
+void Buffer::release() noexcept {
+  if (ptr_) {
+    if (device_.is_cuda())
+      kernels::cuda_free(device_.index, ptr_);
+    else if (pinned_)
+      kernels::cuda_host_free(ptr_);
+    else
+      std::free(ptr_);
+  }
   ptr_ = nullptr;
   bytes_ = 0;
 }
 
-Tensor::Tensor(Shape shape, Device device)
-    : shape_(std::move(shape)), device_(device), buffer_(device, size_t(shape_numel(shape_)) * sizeof(float)) {
+Tensor::Tensor(Shape shape, Device device, bool pinned)
+    : shape_(std::move(shape)), device_(device), buffer_(device, size_t(shape_numel(shape_)) * sizeof(float), pinned) {
   data_ = static_cast<float*>(buffer_.data());
 }
 
@@ -92,6 +104,23 @@ Tensor Tensor::rows(int64_t begin, int64_t count) const {
 Tensor Tensor::reshaped(Shape shape) const {
   DPT_CHECK(shape_numel(shape) == numel(), "cannot view " << shape_str(shape_) << " as " << shape_str(shape));
   return view(data_, std::move(shape), device_);
+}
+
+void copy_floats(float* dst, Device dst_device, const float* src, Device src_device, int64_t n,
+                 kernels::CudaResources* r) {
+  if (n <= 0 || dst == src) return;
+  if (dst_device.is_cpu() && src_device.is_cpu())
+    std::memcpy(dst, src, sizeof(float) * size_t(n));
+  else
+    kernels::cuda_copy(dst, src, sizeof(float) * size_t(n), r);
+}
+
+void zero_floats(float* p, Device device, int64_t n, kernels::CudaResources* r) {
+  if (n <= 0) return;
+  if (device.is_cpu())
+    std::memset(p, 0, sizeof(float) * size_t(n));
+  else
+    kernels::cuda_zero(p, sizeof(float) * size_t(n), r);
 }
 
 }  // namespace dpt

@@ -10,6 +10,10 @@
 
 namespace dpt {
 
+namespace kernels {
+class CudaResources;
+}
+
 // A shape: up to kMaxRank dimensions stored inline, so making views (every layer, every step)
 // never touches the heap.
 class Shape {
@@ -47,11 +51,13 @@ int64_t shape_numel(const Shape& s);
 int64_t buffer_allocations();
 std::string shape_str(const Shape& s);  // "(8, 8, 1)"
 
-// Move-only owner of device memory; remembers its device. CPU memory is 64-byte aligned.
+// Move-only owner of memory on a device; remembers its device. CPU memory is 64-byte aligned, or
+// page-locked (pinned: for asynchronous copies to GPUs); GPU memory comes from the CUDA backend.
+// All of it is zero-filled.
 class Buffer {
  public:
   Buffer() = default;
-  Buffer(Device device, size_t bytes);
+  Buffer(Device device, size_t bytes, bool pinned = false);
   ~Buffer();
   Buffer(Buffer&& o) noexcept { *this = std::move(o); }
   Buffer& operator=(Buffer&& o) noexcept;
@@ -62,16 +68,17 @@ class Buffer {
   Device device() const { return device_; }
 
  private:
-  void release();
+  void release() noexcept;
   Device device_;
   void* ptr_ = nullptr;
   size_t bytes_ = 0;
+  bool pinned_ = false;
 };
 
 class Tensor {
  public:
   Tensor() = default;
-  explicit Tensor(Shape shape, Device device = Device::cpu());  // owning, zero-filled
+  explicit Tensor(Shape shape, Device device = Device::cpu(), bool pinned = false);  // owning, zero-filled
   static Tensor view(float* data, Shape shape, Device device = Device::cpu());
   Tensor(Tensor&&) noexcept = default;
   Tensor& operator=(Tensor&&) noexcept = default;
@@ -97,5 +104,11 @@ class Tensor {
   float* data_ = nullptr;
   Buffer buffer_;
 };
+
+// Copies n floats between any two memories (host, pinned, GPU). With resources r, a copy that
+// touches a GPU is ordered on r's stream (asynchronous); without, it is complete on return.
+void copy_floats(float* dst, Device dst_device, const float* src, Device src_device, int64_t n,
+                 kernels::CudaResources* r = nullptr);
+void zero_floats(float* p, Device device, int64_t n, kernels::CudaResources* r = nullptr);
 
 }  // namespace dpt

@@ -1,6 +1,7 @@
 // CPU batch normalisation (channels last).
 #include "kernels/batchnorm.h"
 #include <cmath>
+#include "kernels/batchnorm_math.h"
 
 namespace dpt::kernels {
 
@@ -19,14 +20,7 @@ void bn_sums_cpu(const T* x, int64_t rows, int64_t C, double* sum, double* sumsq
 template <typename T>
 void bn_stats_from_sums(const double* sum, const double* sumsq, double count, int64_t C, double eps, T* mean,
                         T* var, T* invstd) {
-  for (int64_t c = 0; c < C; ++c) {
-    const double m = count > 0 ? sum[c] / count : 0.0;
-    double v = count > 0 ? sumsq[c] / count - m * m : 0.0;
-    if (v < 0) v = 0;
-    mean[c] = T(m);
-    var[c] = T(v);
-    invstd[c] = T(1.0 / std::sqrt(v + eps));
-  }
+  for (int64_t c = 0; c < C; ++c) bn_stat(sum[c], sumsq[c], count, eps, mean + c, var + c, invstd + c);
 }
 
 template <typename T>
@@ -53,18 +47,15 @@ void bn_backward_apply_cpu(const T* x, const T* dy, int64_t rows, int64_t C, con
                            const T* gamma, const double* sum_dy, const double* sum_dy_xhat, double count, T* dx) {
 #pragma omp parallel for schedule(static) if (rows * C > 65536)
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < C; ++c) {
-      const double xhat = (double(x[r * C + c]) - mean[c]) * invstd[c];
-      dx[r * C + c] = T(double(gamma[c]) * invstd[c] / count *
-                        (count * dy[r * C + c] - sum_dy[c] - xhat * sum_dy_xhat[c]));
-    }
+    for (int64_t c = 0; c < C; ++c)
+      dx[r * C + c] = bn_dx(x[r * C + c], dy[r * C + c], mean[c], invstd[c], gamma[c], sum_dy[c], sum_dy_xhat[c], count);
 }
 
 template <typename T>
 void bn_update_moving_cpu(T* moving_mean, T* moving_var, const T* mean, const T* var, T momentum, int64_t C) {
   for (int64_t c = 0; c < C; ++c) {
-    moving_mean[c] = moving_mean[c] * momentum + mean[c] * (T(1) - momentum);
-    moving_var[c] = moving_var[c] * momentum + var[c] * (T(1) - momentum);
+    moving_mean[c] = bn_moving(moving_mean[c], mean[c], momentum);
+    moving_var[c] = bn_moving(moving_var[c], var[c], momentum);
   }
 }
 

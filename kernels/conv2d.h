@@ -1,9 +1,12 @@
 // 2-D convolution, NHWC activations and Keras's (kh, kw, in, out) kernel, as im2col + one GEMM:
 // the kernel seen as a (kh*kw*in, out) matrix multiplies the (N*oh*ow, kh*kw*in) patch matrix.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace dpt::kernels {
+
+class CudaResources;
 
 struct Conv2dGeom {
   int64_t n = 0, h = 0, w = 0, c = 0;     // input (N, H, W, C)
@@ -39,5 +42,24 @@ template <typename T>
 void im2col_nhwc_cpu(const Conv2dGeom& g, const T* x, int64_t samples, T* col, int64_t ld);
 template <typename T>
 void col2im_nhwc_cpu(const Conv2dGeom& g, const T* col, int64_t samples, T* dx);
+
+// CUDA through cuDNN in NHWC. A plan (per layer and replica) holds the descriptors, the chosen
+// algorithms (FP32 FMA math unless the resources allow TF32), the private copy of the kernel in
+// cuDNN's KRSC filter layout (out, kh, kw, in) and its gradient, and, where TensorFlow's 'same'
+// padding is asymmetric (cuDNN pads symmetrically), a zero-padded copy of the input.
+// Created with g.n = the largest batch; reserves r's scratch for cuDNN's workspace.
+struct ConvPlan;
+ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g);
+void conv2d_plan_destroy(ConvPlan* p) noexcept;
+struct ConvPlanDeleter {
+  void operator()(ConvPlan* p) const noexcept { conv2d_plan_destroy(p); }
+};
+// y = conv(x, kernel) + bias (bias nullable); refreshes the plan's KRSC copy of kernel.
+void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* kernel,
+                         const float* bias, float* y);
+// dkernel += ..., dbias += ... (nullable); dx (nullable) is overwritten. Uses the KRSC copy the
+// forward made of the same weights.
+void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* dy,
+                          float* dx, float* dkernel, float* dbias);
 
 }  // namespace dpt::kernels

@@ -1,23 +1,83 @@
-// DeviceBuffer, CudaResources and the cuBLAS GEMM.
+// DeviceBuffer, CudaResources, the backend's memory entry points (cuda_backend.h) and the cuBLAS GEMM.
 #include "kernels/cuda_resources.h"
 #include <cstdio>
 #include <utility>
 #include "kernels/cuda_check.h"
+#include "kernels/gemm.h"
 
 namespace dpt::kernels {
 
-DeviceBuffer::DeviceBuffer(int device, size_t bytes) : device_(device), bytes_(bytes) {
-  if (bytes == 0) return;
+void* cuda_malloc(int device, size_t bytes) {
+  if (bytes == 0) return nullptr;
   DPT_CUDA_CHECK(cudaSetDevice(device));
-  const cudaError_t e = cudaMalloc(&ptr_, bytes);
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes);
   if (e != cudaSuccess) {
-    cudaGetLastError();
+    cudaGetLastError();  // clear the sticky-free allocation error
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
-    DPT_FAIL("out of GPU memory on cuda:" << device << ": needed " << bytes / (1 << 20) << " MiB more with "
-                                          << free_b / (1 << 20) << " MiB free of " << total_b / (1 << 20)
-                                          << " MiB (try a smaller per-replica batch)");
+    DPT_FAIL("out of GPU memory on cuda:" << device << ": asked for " << (bytes + (1 << 20) - 1) / (1 << 20)
+                                          << " MiB with " << free_b / (1 << 20) << " MiB free of "
+                                          << total_b / (1 << 20) << " MiB");
   }
+  return p;
+}
+
+void cuda_free(int device, void* p) noexcept {
+  if (!p) return;
+  cudaSetDevice(device);
+  const cudaError_t e = cudaFree(p);  // destructors log, never throw
+  if (e != cudaSuccess) std::fprintf(stderr, "dptrain: warning: cudaFree on cuda:%d: %s\n", device, cudaGetErrorString(e));
+}
+
+void* cuda_host_alloc(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = nullptr;
+  DPT_CUDA_CHECK(cudaHostAlloc(&p, bytes, cudaHostAllocPortable));
+  return p;
+}
+
+void cuda_host_free(void* p) noexcept {
+  if (!p) return;
+  const cudaError_t e = cudaFreeHost(p);
+  if (e != cudaSuccess) std::fprintf(stderr, "dptrain: warning: cudaFreeHost: %s\n", cudaGetErrorString(e));
+}
+
+void cuda_copy(void* dst, const void* src, size_t bytes, CudaResources* r) {
+  if (bytes == 0) return;
+  if (r) {
+    DPT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, r->stream()));
+  } else {
+    DPT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+  }
+}
+
+void cuda_zero(void* p, size_t bytes, CudaResources* r) {
+  if (bytes == 0) return;
+  if (r) {
+    DPT_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, r->stream()));
+  } else {
+    DPT_CUDA_CHECK(cudaMemset(p, 0, bytes));
+    DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+}
+
+bool cuda_backend_linked() { return true; }
+void cuda_set_device(int device) { DPT_CUDA_CHECK(cudaSetDevice(device)); }
+CudaResources* cuda_resources_create(int device, bool allow_tf32) { return new CudaResources(device, allow_tf32); }
+void cuda_resources_destroy(CudaResources* r) noexcept {
+  if (!r) return;
+  cudaSetDevice(r->device());
+  const cudaError_t e = cudaStreamSynchronize(r->stream());
+  if (e != cudaSuccess) std::fprintf(stderr, "dptrain: warning: on cuda:%d: %s\n", r->device(), cudaGetErrorString(e));
+  delete r;
+}
+void* cuda_stream_of(CudaResources& r) { return r.stream(); }
+void cuda_stream_sync(CudaResources& r) { r.synchronize(); }
+void cuda_reserve_scratch(CudaResources& r, size_t bytes) { r.reserve(bytes); }
+
+DeviceBuffer::DeviceBuffer(int device, size_t bytes) : device_(device), bytes_(bytes) {
+  ptr_ = cuda_malloc(device, bytes);
 }
 
 DeviceBuffer::~DeviceBuffer() { release(); }
@@ -35,9 +95,7 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
 }
 
 void DeviceBuffer::release() noexcept {
-  if (!ptr_) return;
-  const cudaError_t e = cudaFree(ptr_);  // destructors log, never throw
-  if (e != cudaSuccess) std::fprintf(stderr, "dptrain: warning: cudaFree on cuda:%d: %s\n", device_, cudaGetErrorString(e));
+  cuda_free(device_, ptr_);
   ptr_ = nullptr;
   bytes_ = 0;
 }
@@ -54,7 +112,7 @@ void DeviceBuffer::download(void* host, size_t bytes, cudaStream_t stream) const
   DPT_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
-CudaResources::CudaResources(int device, bool allow_tf32) : device_(device) {
+CudaResources::CudaResources(int device, bool allow_tf32) : device_(device), tf32_(allow_tf32) {
   DPT_CUDA_CHECK(cudaSetDevice(device));
   DPT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   DPT_CUBLAS_CHECK(cublasCreate(&cublas_));
@@ -67,6 +125,7 @@ CudaResources::CudaResources(int device, bool allow_tf32) : device_(device) {
 
 CudaResources::~CudaResources() {
   cudaSetDevice(device_);
+  scratch_ = DeviceBuffer();
   if (cudnn_) cudnnDestroy(cudnn_);
   if (cublas_) cublasDestroy(cublas_);
   if (stream_) {
@@ -75,7 +134,23 @@ CudaResources::~CudaResources() {
   }
 }
 
-void CudaResources::synchronize() const { DPT_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+void CudaResources::synchronize() const {
+  DPT_CUDA_CHECK(cudaSetDevice(device_));
+  DPT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaResources::reserve(size_t bytes) {
+  if (bytes <= scratch_.bytes()) return;
+  synchronize();
+  scratch_ = DeviceBuffer();
+  scratch_ = DeviceBuffer(device_, (bytes + 255) / 256 * 256);
+}
+
+void* CudaResources::scratch(size_t bytes) const {
+  DPT_CHECK(bytes <= scratch_.bytes(), "cuda:" << device_ << ": a kernel needs " << bytes << " bytes of scratch but "
+                                              << scratch_.bytes() << " were reserved at prepare time");
+  return scratch_.data();
+}
 
 void gemm_cuda(const CudaResources& r, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                const float* B, float beta, float* C) {

@@ -7,6 +7,7 @@
 #include <cudnn.h>
 #include <cstddef>
 #include <vector>
+#include "kernels/cuda_backend.h"
 
 namespace dpt::kernels {
 
@@ -41,23 +42,23 @@ class CudaResources {
   CudaResources(const CudaResources&) = delete;
   CudaResources& operator=(const CudaResources&) = delete;
   int device() const { return device_; }
+  bool tf32() const { return tf32_; }
   cudaStream_t stream() const { return stream_; }
   cublasHandle_t cublas() const { return cublas_; }
   cudnnHandle_t cudnn() const { return cudnn_; }
   void synchronize() const;
+  // Shared scratch (cuDNN workspace, partial sums): reserve() at prepare time grows it (after a
+  // synchronise, so no pending kernel loses its memory); scratch(bytes) checks it is big enough.
+  void reserve(size_t bytes);
+  void* scratch(size_t bytes) const;
 
  private:
   int device_;
+  bool tf32_;
+  DeviceBuffer scratch_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
 };
-
-// Row-major C(M,N) = alpha * op(A) * op(B) + beta * C on the GPU through cuBLAS, the same contract
-// as gemm_cpu. cuBLAS is column-major: a row-major matrix read column-major is its transpose, so
-// row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, i.e. cublasSgemm with the
-// operands swapped (B first), M and N swapped, and each operand's transpose flag kept.
-void gemm_cuda(const CudaResources& r, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-               const float* A, const float* B, float beta, float* C);
 
 }  // namespace dpt::kernels

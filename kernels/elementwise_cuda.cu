@@ -1,5 +1,6 @@
-// CUDA elementwise helpers (bias) and dropout through the shared counter-based mask.
+// CUDA elementwise helpers (bias, scaling) and dropout through the shared counter-based mask.
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_reduce.cuh"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 
@@ -18,13 +19,19 @@ __global__ void bias_rows_kernel(float* y, const float* bias, int64_t rows, int6
     y[i] = (add ? y[i] : 0.f) + bias[i % cols];
 }
 
-// One thread per column, walking the rows (neighbouring threads read neighbouring addresses).
-__global__ void bias_grad_kernel(const float* dy, float* db, int64_t rows, int64_t cols) {
-  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (c >= cols) return;
-  float s = 0.f;
-  for (int64_t r = 0; r < rows; ++r) s += dy[r * cols + c];
-  db[c] += s;
+struct LoadRows {
+  const float* x;
+  int64_t cols;
+  __device__ void operator()(int64_t r, int64_t c, double* v) const { v[0] = x[r * cols + c]; }
+};
+struct AddToFloats {
+  float* out;
+  __device__ void operator()(int, int64_t c, double s) const { out[c] += float(s); }
+};
+
+__global__ void scale_kernel(float* x, int64_t n, float s) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    x[i] *= s;
 }
 
 __global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t cols, float rate, float scale,
@@ -49,9 +56,13 @@ void bias_add_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void
   DPT_CUDA_LAUNCH_CHECK();
 }
 
-void bias_grad_cuda(const float* dy, float* db, int64_t rows, int64_t cols, void* stream) {
-  if (cols == 0) return;
-  bias_grad_kernel<<<unsigned((cols + 127) / 128), 128, 0, static_cast<cudaStream_t>(stream)>>>(dy, db, rows, cols);
+void bias_grad_cuda(const float* dy, float* db, int64_t rows, int64_t cols, CudaResources& r) {
+  column_reduce_cuda<1>(r, LoadRows{dy, cols}, AddToFloats{db}, rows, cols);
+}
+
+void scale_cuda(float* x, int64_t n, float s, CudaResources& r) {
+  if (n == 0) return;
+  scale_kernel<<<blocks(n), 256, 0, r.stream()>>>(x, n, s);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -23,7 +23,7 @@ double accuracy_sum_cpu(AccuracyKind kind, const T* pred, const T* target, int64
 // CUDA: one thread per row through loss_row/accuracy_row. Writes each row's loss (and accuracy)
 // to device arrays, so the host reads one sum per step instead of synchronising per call.
 void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows, int64_t cols,
-                    float scale, float* grad, float* row_loss, void* stream);
+                    float scale, float* grad, float* row_loss, const float* row_weight, void* stream);
 void accuracy_rows_cuda(AccuracyKind kind, const float* pred, const float* target, int64_t rows, int64_t cols,
                         float* row_acc, void* stream);
 

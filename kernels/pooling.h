@@ -29,4 +29,13 @@ void global_avg_pool_forward_cpu(const T* x, T* y, int64_t n, int64_t hw, int64_
 template <typename T>
 void global_avg_pool_backward_cpu(const T* dy, T* dx, int64_t n, int64_t hw, int64_t c);
 
+// CUDA: one thread per output (forward) or per input cell (backward, gathering from the outputs
+// whose windows cover it, in the CPU's order: deterministic, no atomics, the same tie rule).
+void max_pool_forward_cuda(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax, void* stream);
+void max_pool_backward_cuda(const Pool2dGeom& g, const int32_t* argmax, const float* dy, float* dx, void* stream);
+void avg_pool_forward_cuda(const Pool2dGeom& g, const float* x, float* y, void* stream);
+void avg_pool_backward_cuda(const Pool2dGeom& g, const float* dy, float* dx, void* stream);
+void global_avg_pool_forward_cuda(const float* x, float* y, int64_t n, int64_t hw, int64_t c, void* stream);
+void global_avg_pool_backward_cuda(const float* dy, float* dx, int64_t n, int64_t hw, int64_t c, void* stream);
+
 }  // namespace dpt::kernels

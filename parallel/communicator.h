@@ -1,13 +1,21 @@
 // Communicator: collectives over the N replicas of one model. Each replica calls the same
 // collectives in the same order with its rank and its own buffer. HostCommunicator serves
 // in-process CPU replicas (one thread each); the NCCL communicator serves GPU replicas.
+// On GPUs a collective is asynchronous: it runs on a communication stream after the work already
+// queued on the rank's compute stream, and join(rank) makes the compute stream's later work wait
+// for every collective issued so far (so gradient buckets reduce while backward goes on).
 #pragma once
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 namespace dpt {
+
+namespace kernels {
+class CudaResources;
+}
 
 class Communicator {
  public:
@@ -21,9 +29,17 @@ class Communicator {
   // Afterwards every buffer holds root's values.
   virtual void broadcast(int rank, float* data, int64_t n, int root) = 0;
   virtual void barrier(int rank) = 0;
+  // The rank's compute stream waits for its collectives so far (a no-op for host replicas).
+  virtual void join(int rank) {}
   // Wakes every replica waiting in a collective with an error (a replica failed).
   virtual void abort() = 0;
 };
+
+// NCCL over GPU replicas: one communicator per device from ncclCommInitAll, one communication
+// stream each, ordered against the rank's compute stream (compute[rank]) by events. Defined by
+// the CUDA backend; a build without it says so.
+std::unique_ptr<Communicator> make_nccl_communicator(const std::vector<int>& devices,
+                                                     const std::vector<kernels::CudaResources*>& compute);
 
 // In-process collectives over shared memory. Sums run in rank order, so results are
 // deterministic; each rank reduces its own share of the elements (reduce-scatter) and writes

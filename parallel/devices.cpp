@@ -5,15 +5,13 @@
 #include <set>
 #include <sstream>
 #include "core/error.h"
+#include "kernels/cuda_backend.h"
 #ifdef DPT_HAVE_CUDA
 #include "kernels/cuda_devices.h"
 #endif
 
 namespace dpt {
 
-// Whether replicas can train on GPUs (the CUDA layer backend). Until it lands, the default with no
-// --gpus/--replicas is one CPU replica even where GPUs are visible, and --gpus is refused clearly.
-constexpr bool kGpuTrainingAvailable = false;
 
 bool built_with_cuda() {
 #ifdef DPT_HAVE_CUDA
@@ -40,7 +38,8 @@ static std::string cvd() {
 
 std::vector<Device> select_devices(const std::string& gpus, int replicas) {
   DPT_CHECK(gpus.empty() || replicas == 0, "give either --gpus or --replicas, not both");
-  if (gpus.empty() && replicas == 0 && kGpuTrainingAvailable) {
+  // Keras's default (every visible GPU) where this binary has the CUDA backend; else one CPU replica.
+  if (gpus.empty() && replicas == 0 && kernels::cuda_backend_linked()) {
     std::string why;
     if (!visible_gpus(&why).empty()) return select_devices("all", 0);  // Keras's default: every visible GPU
   }

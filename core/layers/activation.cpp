@@ -1,4 +1,4 @@
-// Activation layer on the CPU.
+// Activation layer on the CPU and on CUDA.
 #include "core/layers/activation.h"
 #include <algorithm>
 #include "kernels/activation.h"
@@ -15,6 +15,18 @@ void ActivationLayer::backward_cpu(Context&, const Tensor&, const Tensor& y, Ten
     std::copy(dy.data(), dy.data() + dy.numel(), dx->data());
   else
     kernels::activation_backward_cpu(act_, y.data(), dy.data(), dx->data(), rows_of(y), in_.back());
+}
+
+void ActivationLayer::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
+  kernels::activation_forward_cuda(act_, x.data(), y.data(), rows_of(x), in_.back(), stream(ctx));
+}
+
+void ActivationLayer::backward_cuda(Context& ctx, const Tensor&, const Tensor& y, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (fused_grad_)
+    copy_floats(dx->data(), ctx.device, dy.data(), ctx.device, dy.numel(), ctx.cuda);
+  else
+    kernels::activation_backward_cuda(act_, y.data(), dy.data(), dx->data(), rows_of(y), in_.back(), stream(ctx));
 }
 
 }  // namespace dpt

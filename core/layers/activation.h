@@ -17,6 +17,8 @@ class ActivationLayer : public Layer {
   Shape compute_output_shape(const Shape& in) override { return in; }
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
   void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
  private:
   Activation act_;

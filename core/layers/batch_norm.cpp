@@ -4,6 +4,8 @@
 #include <cmath>
 #include "core/error.h"
 #include "kernels/batchnorm.h"
+#include "kernels/cuda_backend.h"
+#include "kernels/elementwise.h"
 
 namespace dpt {
 
@@ -24,8 +26,15 @@ std::vector<ParamSpec> BatchNormalization::params() const {
           {"moving_variance", {C}, Init::ones, false}};
 }
 
-void BatchNormalization::prepare(int64_t) {
+void BatchNormalization::prepare(int64_t, Context& ctx) {
   const size_t C = size_t(in_.back());
+  if (ctx.device.is_cuda()) {
+    stats_ = Buffer(ctx.device, 3 * C * sizeof(float));
+    fsum_ = Buffer(ctx.device, (2 * C + 1) * sizeof(double));
+    bsum_ = Buffer(ctx.device, 2 * C * sizeof(double));
+    kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(2 * int64_t(C)));
+    return;
+  }
   mean_.assign(C, 0.f);
   var_.assign(C, 0.f);
   invstd_.assign(C, 0.f);
@@ -67,6 +76,37 @@ void BatchNormalization::backward_cpu(Context& ctx, const Tensor& x, const Tenso
   if (dx)
     kernels::bn_backward_apply_cpu(x.data(), dy.data(), rows, C, mean_.data(), invstd_.data(), w_[0], sum_dy,
                                    sum_dy_xhat, count_, dx->data());
+}
+
+// The same steps on the GPU: sums -> (all-reduce) -> statistics -> normalise, without the host.
+void BatchNormalization::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) {
+  const int64_t C = in_.back(), rows = rows_of(x);
+  float *gamma = w_[0], *beta = w_[1], *mmean = w_[2], *mvar = w_[3];
+  auto* st = static_cast<float*>(stats_.data());
+  float *mean = st, *var = st + C, *invstd = st + 2 * C;
+  void* s = stream(ctx);
+  if (!training) {
+    kernels::bn_invstd_cuda(mvar, C, cfg_.epsilon, invstd, s);
+    kernels::bn_apply_cuda(x.data(), rows, C, mmean, invstd, gamma, beta, y.data(), s);
+    return;
+  }
+  auto* sums = static_cast<double*>(fsum_.data());
+  kernels::bn_sums_cuda(x.data(), rows, C, sums, *ctx.cuda);
+  if (ctx.batch_sync) ctx.batch_sync->sum(sums, 2 * C + 1);  // synchronised: global batch statistics
+  kernels::bn_stats_cuda(sums, C, cfg_.epsilon, mean, var, invstd, s);
+  kernels::bn_apply_cuda(x.data(), rows, C, mean, invstd, gamma, beta, y.data(), s);
+  kernels::bn_update_moving_cuda(mmean, mvar, mean, var, float(cfg_.momentum), C, sums + 2 * C, s);
+}
+
+void BatchNormalization::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
+  const int64_t C = in_.back(), rows = rows_of(x);
+  auto* st = static_cast<float*>(stats_.data());
+  auto* sums = static_cast<double*>(bsum_.data());
+  kernels::bn_backward_sums_cuda(x.data(), dy.data(), rows, C, st, st + 2 * C, sums, g_[0], g_[1], *ctx.cuda);
+  if (ctx.batch_sync) ctx.batch_sync->sum(sums, 2 * C);
+  if (dx)
+    kernels::bn_backward_apply_cuda(x.data(), dy.data(), rows, C, st, st + 2 * C, w_[0], sums,
+                                    static_cast<const double*>(fsum_.data()) + 2 * C, dx->data(), stream(ctx));
 }
 
 }  // namespace dpt

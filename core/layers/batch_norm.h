@@ -19,13 +19,15 @@ class BatchNormalization : public Layer {
   std::unique_ptr<Layer> clone() const override { return std::make_unique<BatchNormalization>(cfg_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
-  void prepare(int64_t max_batch) override;
+  void prepare(int64_t max_batch, Context& ctx) override;
   const BatchNormConfig& config() const { return cfg_; }
 
  protected:
   Shape compute_output_shape(const Shape& in) override { return in; }
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
   void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
  private:
   BatchNormConfig cfg_;
@@ -34,6 +36,10 @@ class BatchNormalization : public Layer {
   std::vector<float> mean_, var_, invstd_;
   std::vector<double> sum_;
   double count_ = 0;
+  // On a GPU the same, in device memory: stats_ = mean, var, invstd (3C floats); fsum_ = the
+  // forward sums and the count (2C + 1 doubles, all-reduced as one when synchronised); bsum_ = the
+  // backward sums (2C doubles). The count never goes to the host.
+  Buffer stats_, fsum_, bsum_;
 };
 
 }  // namespace dpt

@@ -1,4 +1,4 @@
-// Conv2D on the CPU: NHWC im2col + GEMM (kernels/conv2d), then the fused activation.
+// Conv2D: on the CPU NHWC im2col + GEMM, on CUDA cuDNN (kernels/conv2d); then the fused activation.
 #include "core/layers/conv2d.h"
 #include <algorithm>
 #include "core/error.h"
@@ -55,7 +55,13 @@ kernels::Conv2dGeom Conv2D::geom(int64_t n) const {
   return g;
 }
 
+void Conv2D::prepare(int64_t max_batch, Context& ctx) {
+  on_cuda_ = ctx.device.is_cuda();
+  if (on_cuda_) plan_.reset(kernels::conv2d_plan_create(*ctx.cuda, geom(max_batch)));
+}
+
 int64_t Conv2D::workspace_elems(int64_t batch) const {
+  if (on_cuda_) return 0;  // cuDNN's workspace lives in the replica's CUDA scratch
   // Room for the whole batch's patch matrices (up to a cap), and at least one sample per thread.
   const kernels::Conv2dGeom g = geom(batch);
   const int64_t min = kernels::conv2d_min_workspace(g);
@@ -77,6 +83,21 @@ void Conv2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy
     kernels::activation_backward_cpu(cfg_.activation, y.data(), dy.data(), dy.data(), rows_of(y), cfg_.filters);
   kernels::conv2d_backward_cpu<float>(g, x.data(), w_[0], dy.data(), dx ? dx->data() : nullptr, g_[0],
                                       cfg_.use_bias ? g_[1] : nullptr, work_, work_elems_);
+}
+
+void Conv2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
+  DPT_CHECK(plan_, "Conv2D '" << name_ << "': not prepared on " << ctx.device.str());
+  kernels::conv2d_forward_cuda(*ctx.cuda, *plan_, geom(x.dim(0)), x.data(), w_[0], cfg_.use_bias ? w_[1] : nullptr,
+                               y.data());
+  kernels::activation_forward_cuda(cfg_.activation, y.data(), y.data(), rows_of(y), cfg_.filters, stream(ctx));
+}
+
+void Conv2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  if (!fused_grad_)
+    kernels::activation_backward_cuda(cfg_.activation, y.data(), dy.data(), dy.data(), rows_of(y), cfg_.filters,
+                                      stream(ctx));
+  kernels::conv2d_backward_cuda(*ctx.cuda, *plan_, geom(x.dim(0)), x.data(), dy.data(), dx ? dx->data() : nullptr,
+                                g_[0], cfg_.use_bias ? g_[1] : nullptr);
 }
 
 }  // namespace dpt

@@ -20,6 +20,9 @@ class Dense : public Layer {
   Shape compute_output_shape(const Shape& in) override;
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
   void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void prepare(int64_t max_batch, Context& ctx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
  private:
   int64_t units_;

@@ -36,4 +36,23 @@ void Dropout::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Tensor& d
   kernels::dropout_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_));
 }
 
+void Dropout::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) {
+  last_training_ = training && rate_ > 0;
+  if (!last_training_) {
+    copy_floats(y.data(), ctx.device, x.data(), ctx.device, x.numel(), ctx.cuda);
+    return;
+  }
+  kernels::dropout_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_), stream(ctx));
+}
+
+void Dropout::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (!last_training_) {
+    copy_floats(dx->data(), ctx.device, dy.data(), ctx.device, dy.numel(), ctx.cuda);
+    return;
+  }
+  kernels::dropout_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+                        stream(ctx));
+}
+
 }  // namespace dpt

@@ -14,6 +14,8 @@ class Flatten : public Layer {
   Shape compute_output_shape(const Shape& in) override { return {shape_numel(in)}; }
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
   void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 };
 
 }  // namespace dpt

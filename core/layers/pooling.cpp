@@ -1,4 +1,4 @@
-// Pooling layers on the CPU through kernels/pooling.
+// Pooling layers on the CPU and on CUDA through kernels/pooling.
 #include "core/layers/pooling.h"
 #include "core/error.h"
 #include "kernels/conv2d.h"
@@ -43,13 +43,15 @@ kernels::Pool2dGeom Pool2D::geom(int64_t n) const {
   return g;
 }
 
-void Pool2D::prepare(int64_t max_batch) {
-  if (max_) argmax_.assign(size_t(max_batch * shape_numel(out_)), 0);
+void Pool2D::prepare(int64_t max_batch, Context& ctx) {
+  if (max_) argmax_ = Buffer(ctx.device, size_t(max_batch * shape_numel(out_)) * sizeof(int32_t));
 }
+
+static int32_t* ints(const Buffer& b) { return static_cast<int32_t*>(b.data()); }
 
 void Pool2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool training) {
   if (max_)
-    kernels::max_pool_forward_cpu(geom(x.dim(0)), x.data(), y.data(), training ? argmax_.data() : nullptr);
+    kernels::max_pool_forward_cpu(geom(x.dim(0)), x.data(), y.data(), training ? ints(argmax_) : nullptr);
   else
     kernels::avg_pool_forward_cpu(geom(x.dim(0)), x.data(), y.data());
 }
@@ -57,9 +59,24 @@ void Pool2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool training) {
 void Pool2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
   if (!dx) return;
   if (max_)
-    kernels::max_pool_backward_cpu(geom(x.dim(0)), argmax_.data(), dy.data(), dx->data());
+    kernels::max_pool_backward_cpu(geom(x.dim(0)), ints(argmax_), dy.data(), dx->data());
   else
     kernels::avg_pool_backward_cpu(geom(x.dim(0)), dy.data(), dx->data());
+}
+
+void Pool2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) {
+  if (max_)
+    kernels::max_pool_forward_cuda(geom(x.dim(0)), x.data(), y.data(), training ? ints(argmax_) : nullptr, stream(ctx));
+  else
+    kernels::avg_pool_forward_cuda(geom(x.dim(0)), x.data(), y.data(), stream(ctx));
+}
+
+void Pool2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (max_)
+    kernels::max_pool_backward_cuda(geom(x.dim(0)), ints(argmax_), dy.data(), dx->data(), stream(ctx));
+  else
+    kernels::avg_pool_backward_cuda(geom(x.dim(0)), dy.data(), dx->data(), stream(ctx));
 }
 
 Shape GlobalAveragePooling2D::compute_output_shape(const Shape& in) {
@@ -73,6 +90,14 @@ void GlobalAveragePooling2D::forward_cpu(Context&, const Tensor& x, Tensor& y, b
 
 void GlobalAveragePooling2D::backward_cpu(Context&, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
   if (dx) kernels::global_avg_pool_backward_cpu(dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2]);
+}
+
+void GlobalAveragePooling2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
+  kernels::global_avg_pool_forward_cuda(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2], stream(ctx));
+}
+
+void GlobalAveragePooling2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (dx) kernels::global_avg_pool_backward_cuda(dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2], stream(ctx));
 }
 
 }  // namespace dpt

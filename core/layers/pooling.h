@@ -21,19 +21,22 @@ class Pool2D : public Layer {
   std::string config_str() const override;
   const Pool2DConfig& config() const { return cfg_; }
   bool is_max() const { return max_; }
-  void prepare(int64_t max_batch) override;
+  void prepare(int64_t max_batch, Context& ctx) override;
 
  protected:
   Shape compute_output_shape(const Shape& in) override;
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
   void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
  private:
   kernels::Pool2dGeom geom(int64_t n) const;
   bool max_;
   Pool2DConfig cfg_;
   int64_t pad_top_ = 0, pad_left_ = 0;
-  std::vector<int32_t> argmax_;  // per output element of the last training forward (max pooling)
+  // Per output element of the last training forward (max pooling), on the replica's device.
+  Buffer argmax_;
 };
 
 inline std::unique_ptr<Layer> MaxPooling2D(Pool2DConfig c = {}) { return std::make_unique<Pool2D>(true, c); }
@@ -49,6 +52,8 @@ class GlobalAveragePooling2D : public Layer {
   Shape compute_output_shape(const Shape& in) override;
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
   void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 };
 
 }  // namespace dpt

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 #include "core/error.h"
+#include "kernels/cuda_backend.h"
 #include "kernels/optimizer.h"
 
 namespace dpt {
@@ -17,6 +18,7 @@ std::string num(double v) {  // 0.9, 0.001, 1e-07: as Python prints them
 
 void Optimizer::build(int64_t n, Device device) {
   n_ = n;
+  device_ = device;
   slots_.clear();
   slot_ptrs_.clear();
   for (size_t i = 0; i < slot_names().size(); ++i) {
@@ -28,16 +30,20 @@ void Optimizer::build(int64_t n, Device device) {
 
 void Optimizer::apply(Context& ctx, float* w, const float* g) {
   DPT_CHECK(built_, class_name() << " used before build()");
-  DPT_CHECK(ctx.device.is_cpu(), class_name() << " has no CUDA implementation in this build");
+  DPT_CHECK(ctx.device.same_memory(device_), class_name() << " state lives on " << device_.str()
+                                                          << " but the replica runs on " << ctx.device.str());
   ++iterations_;
-  update_cpu(w, g, slot_ptrs_, n_);
+  if (ctx.device.is_cuda())
+    update_cuda(kernels::cuda_stream_of(*ctx.cuda), w, g, slot_ptrs_, n_);
+  else
+    update_cpu(w, g, slot_ptrs_, n_);
 }
 
 void Optimizer::copy_state_from(const Optimizer& other) {
   DPT_CHECK(other.class_name() == class_name() && other.slots_.size() == slots_.size() && other.n_ == n_,
             "cannot take the state of " << other.describe() << " into " << describe());
   for (size_t i = 0; i < slots_.size(); ++i)
-    std::copy(other.slots_[i].data(), other.slots_[i].data() + n_, slots_[i].data());
+    copy_floats(slots_[i].data(), device_, other.slots_[i].data(), other.device_, n_);
   iterations_ = other.iterations_;
 }
 
@@ -66,6 +72,10 @@ std::vector<std::string> SGD::slot_names() const {
 void SGD::update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) {
   kernels::sgd_update_cpu<float>(w, g, s.empty() ? nullptr : s[0], n, float(lr_), float(momentum_), nesterov_);
 }
+void SGD::update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) {
+  kernels::sgd_update_cuda(w, g, s.empty() ? nullptr : s[0], n, float(lr_), float(momentum_), nesterov_, stream);
+}
+
 std::string SGD::params_str() const {
   return ", momentum=" + num(momentum_) + (nesterov_ ? ", nesterov=True" : "");
 }
@@ -92,6 +102,13 @@ void RMSprop::update_cpu(float* w, const float* g, std::vector<float*>& s, int64
   kernels::rmsprop_update_cpu<float>(w, g, s[0], mom, mg, n, float(lr_), float(rho_), float(momentum_),
                                      float(epsilon_), centered_);
 }
+void RMSprop::update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) {
+  float* mom = momentum_ > 0 ? s[1] : nullptr;
+  float* mg = centered_ ? s.back() : nullptr;
+  kernels::rmsprop_update_cuda(w, g, s[0], mom, mg, n, float(lr_), float(rho_), float(momentum_), float(epsilon_),
+                               centered_, stream);
+}
+
 std::string RMSprop::params_str() const {
   return ", rho=" + num(rho_) + ", momentum=" + num(momentum_) +
          (centered_ ? ", centered=True" : "");
@@ -114,6 +131,12 @@ void Adam::update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t 
   kernels::adam_update_cpu<float>(w, g, s[0], s[1], amsgrad_ ? s[2] : nullptr, n, float(alpha), float(b1_),
                                   float(b2_), float(epsilon_), amsgrad_);
 }
+void Adam::update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) {
+  const double alpha = kernels::adam_alpha(lr_, b1_, b2_, iterations_);
+  kernels::adam_update_cuda(w, g, s[0], s[1], amsgrad_ ? s[2] : nullptr, n, float(alpha), float(b1_), float(b2_),
+                            float(epsilon_), amsgrad_, stream);
+}
+
 std::string Adam::params_str() const {
   return ", beta_1=" + num(b1_) + ", beta_2=" + num(b2_) + (amsgrad_ ? ", amsgrad=True" : "");
 }

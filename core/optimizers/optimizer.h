@@ -43,14 +43,18 @@ class Optimizer {
   // Slots by Keras-style name ("momentum", "velocity", ...), for checkpoints.
   std::vector<std::pair<std::string, Tensor*>> slots();
   std::string describe() const;
+  Device device() const { return device_; }
 
  protected:
   virtual std::vector<std::string> slot_names() const = 0;
   virtual void update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) = 0;
+  // The same formulas as kernels on the replica's stream (kernels/optimizer_cuda.cu).
+  virtual void update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) = 0;
   virtual std::string params_str() const = 0;
   double lr_ = 0.001;
   int64_t iterations_ = 0;
   int64_t n_ = 0;
+  Device device_;
   std::vector<Tensor> slots_;
   std::vector<float*> slot_ptrs_;  // set by build(), so apply() never allocates
   bool built_ = false;
@@ -71,6 +75,7 @@ class SGD : public Optimizer {
  protected:
   std::vector<std::string> slot_names() const override;
   void update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  void update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
   std::string params_str() const override;
 
  private:
@@ -95,6 +100,7 @@ class RMSprop : public Optimizer {
  protected:
   std::vector<std::string> slot_names() const override;
   void update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  void update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
   std::string params_str() const override;
 
  private:
@@ -119,6 +125,7 @@ class Adam : public Optimizer {
  protected:
   std::vector<std::string> slot_names() const override;
   void update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  void update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
   std::string params_str() const override;
 
  private:

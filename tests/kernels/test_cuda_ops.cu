@@ -138,7 +138,7 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)"
       const double want_acc = accuracy_sum_cpu<float>(cs.acc, p.data(), cs.target->data(), rows, cols);
       DevBuf dp(p), dt(*cs.target), dg(std::vector<float>(p.size(), -7.f)), dl(std::vector<float>(rows, -7.f)),
           da(std::vector<float>(rows, -7.f));
-      loss_rows_cuda(cs.kind, fused, dp.p, dt.p, rows, cols, 1.f / rows, dg.p, dl.p, nullptr);
+      loss_rows_cuda(cs.kind, fused, dp.p, dt.p, rows, cols, 1.f / rows, dg.p, dl.p, nullptr, nullptr);
       accuracy_rows_cuda(cs.acc, dp.p, dt.p, rows, cols, da.p, nullptr);
       DPT_CUDA_CHECK(cudaDeviceSynchronize());
       double got = 0, got_acc = 0;
@@ -150,6 +150,19 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)"
       expect_close(dg.get(p.size()), g, 1e-7, 1e-5);
     }
   }
+  // Per-row weights (class weights) scale each row's loss and gradient, as on the CPU.
+  const auto w = rnd(rows, 10, 0.2f, 3.f);
+  std::vector<float> g(p.size());
+  const double want = loss_cpu<float>(LossKind::categorical_crossentropy, true, p.data(), onehot.data(), rows, cols,
+                                      1.f / rows, g.data(), w.data());
+  DevBuf dp(p), dt(onehot), dw(w), dg(std::vector<float>(p.size(), -7.f)), dl(std::vector<float>(rows, -7.f));
+  loss_rows_cuda(LossKind::categorical_crossentropy, true, dp.p, dt.p, rows, cols, 1.f / rows, dg.p, dl.p, dw.p,
+                 nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  double got = 0;
+  for (float v : dl.get(rows)) got += v;
+  CHECK(std::abs(got - want) <= 1e-4 * std::abs(want));
+  expect_close(dg.get(p.size()), g, 1e-7, 1e-5);
 }
 
 TEST_CASE("CUDA dropout draws the CPU's masks; bias kernels match", "[gpu][dropout]") {
@@ -171,7 +184,9 @@ TEST_CASE("CUDA dropout draws the CPU's masks; bias kernels match", "[gpu][dropo
   DevBuf df(std::vector<float>(x.size(), -7.f)), da(x), dbias(bias), ddb(std::vector<float>(cols, 0.5f));
   bias_fill_cuda(df.p, dbias.p, rows, cols, nullptr);
   bias_add_cuda(da.p, dbias.p, rows, cols, nullptr);
-  bias_grad_cuda(dx.p, ddb.p, rows, cols, nullptr);
+  CudaResources res(0);
+  res.reserve(cuda_reduce_scratch_bytes(cols));
+  bias_grad_cuda(dx.p, ddb.p, rows, cols, res);
   DPT_CUDA_CHECK(cudaDeviceSynchronize());
   expect_close(df.get(x.size()), filled, 0, 0);
   expect_close(da.get(x.size()), added, 1e-7, 1e-6);

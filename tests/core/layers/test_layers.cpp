@@ -111,12 +111,12 @@ TEST_CASE("BatchNormalization: batch statistics in training, moving statistics a
   BatchNormalization bn;
   bn.set_name("bn");
   bn.build({1});
-  bn.prepare(2);
+  Context ctx;
+  bn.prepare(2, ctx);
   std::vector<float> gamma{2}, beta{1}, mmean{0}, mvar{1}, gg{0}, gb{0};
   bn.bind({gamma.data(), beta.data(), mmean.data(), mvar.data()}, {gg.data(), gb.data(), nullptr, nullptr});
   Tensor x = make({2, 1}, {1, 3});  // mean 2, biased variance 1
   Tensor y({2, 1});
-  Context ctx;
   bn.forward(ctx, x, y, true);
   const float s = float(1 / std::sqrt(1 + 1e-3));
   CHECK(y.data()[0] == Catch::Detail::Approx(2 * -1 * s + 1));

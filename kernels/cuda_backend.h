@@ -1,0 +1,40 @@
+// The CUDA backend's entry points for core/ and parallel/, declared without CUDA headers (core
+// never sees them). Exactly one implementation is linked into a binary, chosen by CMake: the CUDA
+// one (kernels/cuda_resources.cpp and the *_cuda.cu files) or kernels/cuda_none.cpp, whose every
+// entry throws "built without CUDA". The CPU test binary always links the latter (no cuBLAS).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace dpt::kernels {
+
+class CudaResources;  // one replica's stream, cuBLAS/cuDNN handles and scratch (cuda_resources.h)
+
+bool cuda_backend_linked();
+// Owned by the caller; destroy with cuda_resources_destroy (synchronises, logs, never throws).
+CudaResources* cuda_resources_create(int device, bool allow_tf32);
+void cuda_resources_destroy(CudaResources* r) noexcept;
+struct CudaResourcesDeleter {
+  void operator()(CudaResources* r) const noexcept { cuda_resources_destroy(r); }
+};
+void* cuda_stream_of(CudaResources& r);
+void cuda_stream_sync(CudaResources& r);
+// Scratch shared by one replica's layers (used one kernel at a time on its stream): grown here,
+// at prepare time, never during a step.
+void cuda_reserve_scratch(CudaResources& r, size_t bytes);
+void cuda_set_device(int device);
+
+// Device memory (errors name the device, the bytes asked and the bytes free).
+void* cuda_malloc(int device, size_t bytes);
+void cuda_free(int device, void* p) noexcept;
+// Page-locked host memory (fast, asynchronous host <-> device copies).
+void* cuda_host_alloc(size_t bytes);
+void cuda_host_free(void* p) noexcept;
+// Copies between any two memories (unified addressing). With r: ordered on r's stream
+// (asynchronous); without: complete on return.
+void cuda_copy(void* dst, const void* src, size_t bytes, CudaResources* r);
+void cuda_zero(void* p, size_t bytes, CudaResources* r);
+// x *= s on the device.
+void scale_cuda(float* x, int64_t n, float s, CudaResources& r);
+
+}  // namespace dpt::kernels

@@ -1,0 +1,81 @@
+// The CUDA backend's entry points in a build (or a binary, like the CPU test binary) without it:
+// each one says so. Linked instead of the CUDA implementation, never beside it.
+#include "kernels/error.h"
+#include "kernels/activation.h"
+#include "kernels/batchnorm.h"
+#include "kernels/conv2d.h"
+#include "kernels/cuda_backend.h"
+#include "kernels/dropout.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#include "kernels/loss.h"
+#include "kernels/optimizer.h"
+#include "kernels/pooling.h"
+
+namespace dpt::kernels {
+
+namespace {
+[[noreturn]] void no_cuda() {
+  DPT_FAIL("this dptrain was built without CUDA (no nvcc at configure time), so it cannot use GPUs; "
+           "rebuild where the CUDA toolkit is installed, or train on CPU replicas (--replicas N)");
+}
+}  // namespace
+
+bool cuda_backend_linked() { return false; }
+CudaResources* cuda_resources_create(int, bool) { no_cuda(); }
+void cuda_resources_destroy(CudaResources*) noexcept {}
+void* cuda_stream_of(CudaResources&) { no_cuda(); }
+void cuda_stream_sync(CudaResources&) { no_cuda(); }
+void cuda_reserve_scratch(CudaResources&, size_t) { no_cuda(); }
+void cuda_set_device(int) { no_cuda(); }
+void* cuda_malloc(int, size_t) { no_cuda(); }
+void cuda_free(int, void*) noexcept {}
+void* cuda_host_alloc(size_t) { no_cuda(); }
+void cuda_host_free(void*) noexcept {}
+void cuda_copy(void*, const void*, size_t, CudaResources*) { no_cuda(); }
+void cuda_zero(void*, size_t, CudaResources*) { no_cuda(); }
+void scale_cuda(float*, int64_t, float, CudaResources&) { no_cuda(); }
+
+void gemm_cuda(const CudaResources&, bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float,
+               float*) { no_cuda(); }
+void activation_forward_cuda(Activation, const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
+void activation_backward_cuda(Activation, const float*, const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
+void bias_fill_cuda(float*, const float*, int64_t, int64_t, void*) { no_cuda(); }
+void bias_add_cuda(float*, const float*, int64_t, int64_t, void*) { no_cuda(); }
+void bias_grad_cuda(const float*, float*, int64_t, int64_t, CudaResources&) { no_cuda(); }
+void dropout_cuda(const float*, float*, int64_t, int64_t, float, const DropoutKey&, void*) { no_cuda(); }
+void loss_rows_cuda(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*, float*, const float*,
+                    void*) { no_cuda(); }
+void accuracy_rows_cuda(AccuracyKind, const float*, const float*, int64_t, int64_t, float*, void*) { no_cuda(); }
+void sgd_update_cuda(float*, const float*, float*, int64_t, float, float, bool, void*) { no_cuda(); }
+void rmsprop_update_cuda(float*, const float*, float*, float*, float*, int64_t, float, float, float, float, bool,
+                         void*) { no_cuda(); }
+void adam_update_cuda(float*, const float*, float*, float*, float*, int64_t, float, float, float, float, bool, void*) {
+  no_cuda();
+}
+ConvPlan* conv2d_plan_create(CudaResources&, const Conv2dGeom&) { no_cuda(); }
+void conv2d_plan_destroy(ConvPlan*) noexcept {}
+void conv2d_forward_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, const float*,
+                         float*) { no_cuda(); }
+void conv2d_backward_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, float*, float*,
+                          float*) { no_cuda(); }
+void max_pool_forward_cuda(const Pool2dGeom&, const float*, float*, int32_t*, void*) { no_cuda(); }
+void max_pool_backward_cuda(const Pool2dGeom&, const int32_t*, const float*, float*, void*) { no_cuda(); }
+void avg_pool_forward_cuda(const Pool2dGeom&, const float*, float*, void*) { no_cuda(); }
+void avg_pool_backward_cuda(const Pool2dGeom&, const float*, float*, void*) { no_cuda(); }
+void global_avg_pool_forward_cuda(const float*, float*, int64_t, int64_t, int64_t, void*) { no_cuda(); }
+void global_avg_pool_backward_cuda(const float*, float*, int64_t, int64_t, int64_t, void*) { no_cuda(); }
+void bn_sums_cuda(const float*, int64_t, int64_t, double*, CudaResources&) { no_cuda(); }
+void bn_stats_cuda(const double*, int64_t, double, float*, float*, float*, void*) { no_cuda(); }
+void bn_invstd_cuda(const float*, int64_t, double, float*, void*) { no_cuda(); }
+void bn_apply_cuda(const float*, int64_t, int64_t, const float*, const float*, const float*, const float*, float*,
+                   void*) { no_cuda(); }
+void bn_update_moving_cuda(float*, float*, const float*, const float*, float, int64_t, const double*, void*) {
+  no_cuda();
+}
+void bn_backward_sums_cuda(const float*, const float*, int64_t, int64_t, const float*, const float*, double*, float*,
+                           float*, CudaResources&) { no_cuda(); }
+void bn_backward_apply_cuda(const float*, const float*, int64_t, int64_t, const float*, const float*, const float*,
+                            const double*, const double*, float*, void*) { no_cuda(); }
+
+}  // namespace dpt::kernels

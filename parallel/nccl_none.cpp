@@ -1,0 +1,11 @@
+// make_nccl_communicator in a build (or binary) without the CUDA backend.
+#include "core/error.h"
+#include "parallel/communicator.h"
+
+namespace dpt {
+
+std::unique_ptr<Communicator> make_nccl_communicator(const std::vector<int>&, const std::vector<kernels::CudaResources*>&) {
+  DPT_FAIL("this dptrain was built without CUDA, so it has no NCCL communicator for GPU replicas");
+}
+
+}  // namespace dpt
