@@ -10,9 +10,12 @@
 #include "core/error.h"
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_model.h"
+#include "kernels/cuda_backend.h"
 #include "kernels/gemm.h"
+#include "kernels/loss.h"
 #include "kernels/random_math.h"
 #include "parallel/communicator.h"
+#include "parallel/prefetcher.h"
 #include "parallel/replica_pool.h"
 #include "parallel/slicing.h"
 
@@ -54,7 +57,7 @@ class BucketReducer : public GradReadyHook {
   }
   void flush() {
     if (lo_ < 0 || hi_ <= lo_) return;
-    const auto t = Clock::now();
+    const auto t = Clock::now();  // on GPUs: the time to enqueue (the reduction runs on the comm stream)
     if (to_root_)
       comm_->reduce_sum(rank_, grads_ + lo_, hi_ - lo_, 0);
     else
@@ -78,12 +81,17 @@ class BucketReducer : public GradReadyHook {
 class CommBatchSync : public BatchSync {
  public:
   CommBatchSync(Communicator* comm, int rank) : comm_(comm), rank_(rank) {}
-  void sum(double* data, int64_t n) override { comm_->all_reduce_sum(rank_, data, n); }
+  void sum(double* data, int64_t n) override {
+    comm_->all_reduce_sum(rank_, data, n);
+    comm_->join(rank_);  // the statistics are needed right away
+  }
 
  private:
   Communicator* comm_;
   int rank_;
 };
+
+int64_t mib(int64_t bytes) { return (bytes + (1 << 20) - 1) >> 20; }
 
 uint64_t checksum(const float* p, int64_t n) {  // FNV-1a over the bits
   uint64_t h = 1469598103934665603ULL;
@@ -95,12 +103,21 @@ uint64_t checksum(const float* p, int64_t n) {  // FNV-1a over the bits
 }  // namespace
 
 struct Trainer::Replica {
+  // Declared first, destroyed last: the model's GPU state is released on its device first.
+  std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter> cuda;
   std::unique_ptr<Sequential> model;
   std::unique_ptr<Optimizer> opt;
   Context ctx;
   BucketReducer reducer;
   std::unique_ptr<CommBatchSync> sync;
+  // GPU replicas: the batch slice on the GPU, and per-row loss | accuracy (device, pinned host).
+  Tensor x, y, w, rows_dev, rows_host;
+  int64_t cap = 0;  // rows these hold
+  bool want_rows = false;
   double loss = 0, correct = 0;
+  void enter() const {  // the calling thread works on this replica's GPU
+    if (cuda) kernels::cuda_set_device(ctx.device.index);
+  }
 };
 
 Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, const Optimizer& optimizer, int threads,
@@ -110,25 +127,44 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
   DPT_CHECK(!devices.empty(), "no devices to train on");
   DPT_CHECK(popt_.check_every >= 0, "--check-replicas must be >= 0, got " << popt_.check_every);
   const int N = int(devices.size());
-  comm_ = std::make_unique<HostCommunicator>(N);
+  gpu_ = devices[0].is_cuda();
+  for (const Device& d : devices)
+    DPT_CHECK(d.is_cuda() == gpu_, "replicas must all be CPUs or all be GPUs, got " << devices[0].str() << " and "
+                                                                                   << d.str());
+  std::vector<int> gpu_index;
+  std::vector<kernels::CudaResources*> streams;
   for (int r = 0; r < N; ++r) {
     const Device& d = devices[size_t(r)];
-    DPT_CHECK(d.is_cpu(), "training on " << d.str() << " needs the CUDA layer backend, which this build does not have yet; "
-                                                    "train on CPU replicas (--replicas N) instead");
     auto rep = std::make_unique<Replica>();
-    rep->model = model.clone();
-    rep->opt = optimizer.clone();
-    rep->opt->build(model.num_trainable(), d);
     rep->ctx.device = d;
     rep->ctx.threads = std::max(1, threads_ / N);
-    rep->reducer.setup(comm_.get(), r, rep->model->grads(), popt_.bucket_bytes / int64_t(sizeof(float)),
-                       popt_.strategy == Strategy::parameter_server);
-    if (popt_.sync_batchnorm && N > 1) {
-      rep->sync = std::make_unique<CommBatchSync>(comm_.get(), r);
-      rep->ctx.batch_sync = rep->sync.get();
+    if (gpu_) {  // a compute stream with cuBLAS/cuDNN handles per GPU; weights and state on the GPU
+      rep->cuda.reset(kernels::cuda_resources_create(d.index, popt_.tf32));
+      rep->ctx.cuda = rep->cuda.get();
+      gpu_index.push_back(d.index);
+      streams.push_back(rep->cuda.get());
     }
+    rep->model = model.clone();
+    rep->model->to_device(d);
+    rep->opt = optimizer.clone();
+    rep->opt->build(model.num_trainable(), d);
     replicas_.push_back(std::move(rep));
   }
+  // One GPU makes no NCCL call; N GPUs share one NCCL communicator; CPU replicas share memory.
+  if (gpu_ && N > 1)
+    comm_ = make_nccl_communicator(gpu_index, streams);
+  else
+    comm_ = std::make_unique<HostCommunicator>(N);
+  for (int r = 0; r < N; ++r) {
+    Replica& rep = *replicas_[size_t(r)];
+    rep.reducer.setup(comm_.get(), r, rep.model->grads(), popt_.bucket_bytes / int64_t(sizeof(float)),
+                      popt_.strategy == Strategy::parameter_server);
+    if (popt_.sync_batchnorm && N > 1) {
+      rep.sync = std::make_unique<CommBatchSync>(comm_.get(), r);
+      rep.ctx.batch_sync = rep.sync.get();
+    }
+  }
+  prefetch_ = std::make_unique<Prefetcher>();
   if (N > 1) {
     pool_ = std::make_unique<ReplicaPool>(
         N, [this](int r) { kernels::set_cpu_threads(replicas_[size_t(r)]->ctx.threads); },
@@ -139,9 +175,23 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
   acc_ = accuracy_for(loss, shape_numel(model.output_shape()));
 }
 
-Trainer::~Trainer() = default;
+Trainer::~Trainer() {
+  pool_.reset();  // replica threads end before the replicas' GPU state goes
+  comm_.reset();
+}
 
-const Optimizer& Trainer::optimizer() const { return *replicas_[0]->opt; }
+const Optimizer& Trainer::optimizer() const {
+  const Optimizer& opt = *replicas_[0]->opt;
+  if (!gpu_) return opt;
+  if (!host_opt_) {
+    host_opt_ = opt.clone();
+    host_opt_->build(template_.num_trainable(), Device::cpu());
+  }
+  kernels::cuda_stream_sync(*replicas_[0]->cuda);
+  host_opt_->set_learning_rate(opt.learning_rate());
+  host_opt_->copy_state_from(opt);
+  return *host_opt_;
+}
 Sequential& Trainer::replica_model(int r) { return *replicas_.at(size_t(r))->model; }
 
 template <typename F>
@@ -150,6 +200,7 @@ void Trainer::on_replicas(F& f) {
     pool_->run(f);
   } else {
     kernels::set_cpu_threads(replicas_[0]->ctx.threads);
+    replicas_[0]->enter();
     f(0);
   }
 }
@@ -192,27 +243,112 @@ Dataset Trainer::targets_for(const Dataset& d) const {
 void Trainer::prepare(int64_t global_batch, const Dataset& like) {
   DPT_CHECK(global_batch >= 1, "batch size must be >= 1, got " << global_batch);
   const int64_t N = replicas();
-  const int64_t biggest_slice = global_batch - (N - 1) * (global_batch / N);
-  for (auto& r : replicas_) r->model->prepare(std::max<int64_t>(biggest_slice, 1));
-  if (global_batch > batch_cap_ || like.y_dim != y_dim_) {
+  const int64_t slice = std::max<int64_t>(global_batch - (N - 1) * (global_batch / N), 1);
+  const bool new_y = like.y_dim != y_dim_;
+  try {
+    for (auto& r : replicas_) {
+      r->enter();
+      r->model->prepare(slice, &r->ctx);
+      if (r->cuda && (slice > r->cap || new_y)) {  // the replica's slice buffers on its GPU
+        r->cap = std::max(slice, r->cap);
+        Shape xs = template_.input_shape();
+        xs.insert_front(r->cap);
+        r->x = Tensor(xs, r->ctx.device);
+        r->y = Tensor({r->cap, like.y_dim}, r->ctx.device);
+        r->w = Tensor({r->cap}, r->ctx.device);
+        r->rows_dev = Tensor({2 * r->cap}, r->ctx.device);
+        r->rows_host = Tensor({2 * r->cap}, Device::cpu(), true);
+      }
+    }
+  } catch (const Error& e) {
+    if (!gpu_ || std::string(e.what()).find("out of GPU memory") == std::string::npos) throw;
+    // What one replica holds: weights, gradients, optimizer slots, and per row of its slice the
+    // input, every layer's output and two gradient buffers.
+    int64_t per_row = shape_numel(template_.input_shape()) + like.y_dim, biggest = per_row;
+    for (auto& l : template_.layers()) {
+      per_row += shape_numel(l->output_shape());
+      biggest = std::max(biggest, shape_numel(l->output_shape()));
+    }
+    const int64_t P = template_.num_params(), T = template_.num_trainable();
+    const int64_t need = 4 * (P + T * int64_t(1 + replicas_[0]->opt->slots().size()) + slice * (per_row + 2 * biggest));
+    DPT_FAIL(e.what() << ". A per-replica batch of " << slice << " (global batch " << global_batch << " over " << N
+                      << " GPU" << (N > 1 ? "s" : "") << ") needs about " << mib(need)
+                      << " MiB per GPU for weights, optimizer state and activations (plus cuDNN workspace): "
+                         "lower --batch-size or add GPUs");
+  }
+  if (global_batch > batch_cap_ || new_y) {
     batch_cap_ = std::max(global_batch, batch_cap_);
     Shape xs = template_.input_shape();
     xs.insert_front(batch_cap_);
-    x_buf_ = Tensor(xs);
-    y_buf_ = Tensor({batch_cap_, like.y_dim});
+    for (int b = 0; b < 2; ++b) {  // pinned for GPU replicas: asynchronous uploads
+      x_buf_[b] = Tensor(xs, Device::cpu(), gpu_);
+      y_buf_[b] = Tensor({batch_cap_, like.y_dim}, Device::cpu(), gpu_);
+      w_buf_[b] = Tensor({batch_cap_}, Device::cpu(), gpu_);
+    }
     y_dim_ = like.y_dim;
   }
-  if (int64_t(w_buf_.size()) < batch_cap_) w_buf_.assign(size_t(batch_cap_), 1.f);
 }
 
-void Trainer::load_batch(const Dataset& data, const int64_t* idx, int64_t n) {
+void Trainer::load_batch(const Dataset& data, const int64_t* idx, int64_t n) { load_into(cur_, data, idx, n); }
+
+void Trainer::load_into(int slot, const Dataset& data, const int64_t* idx, int64_t n) {
   const int64_t s = data.sample_numel();
+  float *x = x_buf_[slot].data(), *y = y_buf_[slot].data(), *w = w_buf_[slot].data();
   for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(x_buf_.data() + i * s, data.x.data() + idx[i] * s, sizeof(float) * size_t(s));
-    if (!data.y.empty())
-      std::memcpy(y_buf_.data() + i * y_dim_, data.y.data() + idx[i] * y_dim_, sizeof(float) * size_t(y_dim_));
-    if (use_w_) w_buf_[size_t(i)] = train_w_[size_t(idx[i])];
+    std::memcpy(x + i * s, data.x.data() + idx[i] * s, sizeof(float) * size_t(s));
+    if (!data.y.empty()) std::memcpy(y + i * y_dim_, data.y.data() + idx[i] * y_dim_, sizeof(float) * size_t(y_dim_));
+    w[i] = use_w_ ? train_w_[size_t(idx[i])] : 1.f;
   }
+}
+
+Tensor Trainer::slice_for(Replica& rep, const Tensor& all, Tensor& dev, int64_t offset, int64_t count) {
+  Tensor host = all.rows(offset, count);
+  if (!rep.cuda) return host;
+  Tensor d = dev.rows(0, count);
+  copy_floats(d.data(), rep.ctx.device, host.data(), Device::cpu(), host.numel(), rep.cuda.get());
+  return d;
+}
+
+void Trainer::replica_loss(Replica& rep, const Tensor& out, const Tensor& y, float scale, Tensor* grad, const float* w,
+                           bool want_accuracy) {
+  const int64_t n = out.dim(0);
+  if (!rep.cuda) {
+    rep.loss = loss_sum(loss_, fused_, out, y, scale, grad, w);
+    rep.correct = want_accuracy ? accuracy_sum(acc_, out, y) : 0;
+    return;
+  }
+  // One thread per row through the CPU's per-row formulas; the rows come to the host once, after
+  // the step's last kernel (finish_rows), and are summed there in row order.
+  const int64_t cols = n ? out.numel() / n : 0;
+  void* s = kernels::cuda_stream_of(*rep.cuda);
+  float* rows = rep.rows_dev.data();
+  kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale, grad ? grad->data() : nullptr, rows, w, s);
+  if (want_accuracy) kernels::accuracy_rows_cuda(acc_, out.data(), y.data(), n, cols, rows + rep.cap, s);
+  copy_floats(rep.rows_host.data(), Device::cpu(), rows, rep.ctx.device, n, rep.cuda.get());
+  if (want_accuracy)
+    copy_floats(rep.rows_host.data() + rep.cap, Device::cpu(), rows + rep.cap, rep.ctx.device, n, rep.cuda.get());
+  rep.want_rows = want_accuracy;
+}
+
+void Trainer::finish_rows(Replica& rep, int64_t count) {
+  if (!rep.cuda) return;
+  kernels::cuda_stream_sync(*rep.cuda);
+  if (count == 0) return;
+  const float* h = rep.rows_host.data();
+  double loss = 0, correct = 0;
+  for (int64_t i = 0; i < count; ++i) loss += h[i];
+  if (rep.want_rows)
+    for (int64_t i = 0; i < count; ++i) correct += h[rep.cap + i];
+  rep.loss = loss;
+  rep.correct = correct;
+}
+
+void Trainer::scale_floats(Replica& rep, float* p, int64_t n, float s) {
+  if (rep.cuda) {
+    kernels::scale_cuda(p, n, s, *rep.cuda);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) p[i] *= s;
 }
 
 double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* correct) {
@@ -224,23 +360,23 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
   const bool merge_stats = N > 1 && !popt_.sync_batchnorm && template_.num_params() > T;
   auto work = [&](int r) {
     Replica& rep = *replicas_[size_t(r)];
+    rep.enter();
     Sequential& m = *rep.model;
     const Slice s = batch_slice(rows, N, r);
     rep.loss = rep.correct = 0;
     rep.reducer.begin_step();
-    m.zero_grads();
+    m.zero_grads(rep.ctx.cuda);
     GradReadyHook* hook = N > 1 ? &rep.reducer : nullptr;
     // A replica with an empty slice does no work, but still joins the collectives (and, with
     // synchronised batch norm, runs its zero rows through the model to join the statistics sums).
     if (s.count > 0 || rep.ctx.batch_sync) {
       rep.ctx.key = {seed_, epoch, step, s.offset};
-      Tensor x = x_buf_.rows(s.offset, s.count), y = y_buf_.rows(s.offset, s.count);
+      Tensor x = slice_for(rep, x_buf_[cur_], rep.x, s.offset, s.count);
+      Tensor y = slice_for(rep, y_buf_[cur_], rep.y, s.offset, s.count);
+      const float* w = use_w_ ? slice_for(rep, w_buf_[cur_], rep.w, s.offset, s.count).data() : nullptr;
       Tensor out = m.forward(rep.ctx, x, true);
       Tensor g = m.output_grad(s.count);
-      if (s.count > 0) {
-        rep.loss = loss_sum(loss_, fused_, out, y, 1.f / float(rows), &g, use_w_ ? w_buf_.data() + s.offset : nullptr);
-        rep.correct = correct ? accuracy_sum(acc_, out, y) : 0;
-      }
+      if (s.count > 0) replica_loss(rep, out, y, 1.f / float(rows), &g, w, correct != nullptr);
       m.backward(rep.ctx, x, hook);
     } else if (hook) {
       m.emit_grad_ranges(hook);
@@ -249,16 +385,19 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
     if (merge_stats) {  // moving statistics: every replica takes the average (rank-order sum / N)
       const int64_t P = m.num_params();
       comm_->all_reduce_sum(r, m.params() + T, P - T);
-      const float inv = 1.f / float(N);
-      for (int64_t i = T; i < P; ++i) m.params()[i] *= inv;
+      comm_->join(r);
+      scale_floats(rep, m.params() + T, P - T, 1.f / float(N));
     }
+    comm_->join(r);  // GPUs: the update waits for the last gradient bucket
     if (!ps || r == 0) rep.opt->apply(rep.ctx, m.params(), m.grads());
     if (ps && N > 1) {  // the server's updated weights go back to every worker
       const auto t = Clock::now();
       comm_->broadcast(r, m.params(), T, 0);
+      comm_->join(r);
       rep.reducer.seconds_ += std::chrono::duration<double>(Clock::now() - t).count();
       rep.reducer.bytes_ += T * int64_t(sizeof(float));
     }
+    finish_rows(rep, s.count);
   };
   on_replicas(work);
   double total = 0, comm_s = 0;
@@ -290,7 +429,10 @@ void Trainer::set_weights(const std::vector<float>& w) {
   DPT_CHECK(int64_t(w.size()) == template_.num_params(), "set_weights: " << w.size() << " values for "
                                                                         << template_.num_params() << " weights");
   std::copy(w.begin(), w.end(), template_.params());
-  for (auto& rep : replicas_) rep->model->copy_params_from(template_);
+  for (auto& rep : replicas_) {
+    if (rep->cuda) kernels::cuda_stream_sync(*rep->cuda);
+    rep->model->copy_params_from(template_);
+  }
 }
 
 void Trainer::save_template(const std::string& path, bool weights_only) {
@@ -307,10 +449,18 @@ void Trainer::set_optimizer_state(const Optimizer& state) {
 
 void Trainer::check_replicas(int64_t epoch, int64_t step) const {
   const int64_t n = template_.num_params();  // trainable weights and merged moving statistics
-  const uint64_t ref = checksum(replicas_[0]->model->params(), n);
+  std::vector<float> host;
+  auto sum_of = [&](const Replica& rep) {
+    if (!rep.cuda) return checksum(rep.model->params(), n);
+    host.resize(size_t(n));
+    kernels::cuda_stream_sync(*rep.cuda);
+    copy_floats(host.data(), Device::cpu(), rep.model->params(), rep.ctx.device, n);
+    return checksum(host.data(), n);
+  };
+  const uint64_t ref = sum_of(*replicas_[0]);
   std::string bad;
   for (size_t r = 1; r < replicas_.size(); ++r)
-    if (checksum(replicas_[r]->model->params(), n) != ref) bad += (bad.empty() ? "" : ", ") + std::to_string(r);
+    if (sum_of(*replicas_[r]) != ref) bad += (bad.empty() ? "" : ", ") + std::to_string(r);
   DPT_CHECK(bad.empty(), "replica weights diverged at epoch " << epoch + 1 << ", step " << step + 1 << ": replica(s) "
                                                               << bad << " differ from replica 0; training stopped");
 }
@@ -329,6 +479,16 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
   if (val_in) val = targets_for(*val_in);
   seed_ = opt.seed;
   prepare(opt.batch_size, train);
+  if (replicas() > 1) {  // every replica starts from replica 0's weights (as multi_gpu_model's replicas share them)
+    auto bcast = [&](int r) {
+      Replica& rep = *replicas_[size_t(r)];
+      rep.enter();
+      comm_->broadcast(r, rep.model->params(), template_.num_params(), 0);
+      comm_->join(r);
+      if (rep.cuda) kernels::cuda_stream_sync(*rep.cuda);
+    };
+    on_replicas(bcast);
+  }
   use_w_ = !opt.class_weight.empty();
   if (use_w_) {  // each sample's class weight, from its label
     train_w_.resize(size_t(train.size()));
@@ -374,18 +534,34 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     for (auto* c : cbs) c->on_epoch_begin(epoch);
     double loss_total = 0, correct = 0;
     int64_t seen = 0, cursor = 0;
-    const int64_t first_step = epoch == opt.initial_epoch ? opt.initial_step : 0;
-    for (int64_t step = 0; step < first_step; ++step) {  // resume: the same batches as the interrupted run
+    auto take = [&]() {  // the next batch: [start, start + rows) of perm (--steps-per-epoch wraps around)
       if (cursor >= n) cursor = 0;
-      cursor += std::min(B, n - cursor);
-    }
-    for (int64_t step = first_step; step < steps; ++step) {
-      if (cursor >= n) cursor = 0;  // --steps-per-epoch beyond the data wraps around
-      const int64_t rows = std::min(B, n - cursor);
-      for (auto* c : cbs) c->on_batch_begin(step);  // may set the learning rate for this step
-      load_batch(train, perm.data() + cursor, rows);
+      const int64_t start = cursor, rows = std::min(B, n - cursor);
       cursor += rows;
-      const double l = train_step(rows, epoch, step, &correct);
+      return std::make_pair(start, rows);
+    };
+    const int64_t first_step = epoch == opt.initial_epoch ? opt.initial_step : 0;
+    for (int64_t step = 0; step < first_step; ++step) take();  // resume: the same batches as the interrupted run
+    std::pair<int64_t, int64_t> batch{0, 0}, next = take();
+    load_into(cur_, train, perm.data() + next.first, next.second);
+    auto load_next = [&] { load_into(1 - cur_, train, perm.data() + next.first, next.second); };
+    for (int64_t step = first_step; step < steps; ++step) {
+      batch = next;
+      const int64_t rows = batch.second;
+      for (auto* c : cbs) c->on_batch_begin(step);  // may set the learning rate for this step
+      if (step + 1 < steps) {  // the input pipeline prepares the next batch while this one trains
+        next = take();
+        prefetch_->start(load_next);
+      }
+      double l = 0;
+      try {
+        l = train_step(rows, epoch, step, &correct);
+      } catch (...) {
+        prefetch_->wait();
+        throw;
+      }
+      prefetch_->wait();
+      if (step + 1 < steps) cur_ = 1 - cur_;
       loss_total += l;
       seen += rows;
       logs.set(0, loss_total / double(seen));
@@ -446,13 +622,15 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
     load_batch(data, idx.data(), rows);
     auto work = [&](int r) {
       Replica& rep = *replicas_[size_t(r)];
+      rep.enter();
       rep.loss = rep.correct = 0;
       const Slice s = batch_slice(rows, N, r);
       if (s.count == 0) return;
-      Tensor x = x_buf_.rows(s.offset, s.count), y = y_buf_.rows(s.offset, s.count);
+      Tensor x = slice_for(rep, x_buf_[cur_], rep.x, s.offset, s.count);
+      Tensor y = slice_for(rep, y_buf_[cur_], rep.y, s.offset, s.count);
       Tensor out = rep.model->forward(rep.ctx, x, false);
-      rep.loss = loss_sum(loss_, fused_, out, y, 1.f, nullptr);
-      rep.correct = accuracy_sum(acc_, out, y);
+      replica_loss(rep, out, y, 1.f, nullptr, nullptr, true);
+      finish_rows(rep, s.count);
     };
     on_replicas(work);
     for (auto& rep : replicas_) {
@@ -479,10 +657,13 @@ std::vector<float> Trainer::predict(const Dataset& data, int64_t batch_size) {
     load_batch(data, idx.data(), rows);
     auto work = [&](int r) {  // outputs land in order: replica r writes rows [offset, offset+count)
       Replica& rep = *replicas_[size_t(r)];
+      rep.enter();
       const Slice s = batch_slice(rows, N, r);
       if (s.count == 0) return;
-      Tensor o = rep.model->forward(rep.ctx, x_buf_.rows(s.offset, s.count), false);
-      std::memcpy(out.data() + (start + s.offset) * width, o.data(), sizeof(float) * size_t(o.numel()));
+      Tensor o = rep.model->forward(rep.ctx, slice_for(rep, x_buf_[cur_], rep.x, s.offset, s.count), false);
+      copy_floats(out.data() + (start + s.offset) * width, Device::cpu(), o.data(), rep.ctx.device, o.numel(),
+                  rep.ctx.cuda);
+      if (rep.cuda) kernels::cuda_stream_sync(*rep.cuda);
     };
     on_replicas(work);
   }
@@ -491,6 +672,7 @@ std::vector<float> Trainer::predict(const Dataset& data, int64_t batch_size) {
 
 void Trainer::sync_template() {
   // Replicas are identical (weights by construction, moving statistics merged every step).
+  if (replicas_[0]->cuda) kernels::cuda_stream_sync(*replicas_[0]->cuda);
   template_.copy_params_from(*replicas_[0]->model);
 }
 

@@ -20,6 +20,7 @@
 namespace dpt {
 
 class Communicator;
+class Prefetcher;
 class ReplicaPool;
 
 enum class Strategy { allreduce, parameter_server };
@@ -31,6 +32,7 @@ struct ParallelOptions {
   bool sync_batchnorm = false;   // all-reduce BatchNormalization's batch sums (N replicas == 1 device)
   int64_t check_every = 0;       // compare replica weight checksums every N steps (0: never)
   int64_t bucket_bytes = 1 << 20;  // gradient all-reduce bucket size
+  bool tf32 = false;             // GPUs: allow TF32 tensor cores in cuBLAS/cuDNN (--tf32)
 };
 
 struct FitOptions {
@@ -72,7 +74,9 @@ class Trainer : public TrainContext {
   // Returns the summed per-sample loss; adds the correct count to *correct when given.
   double train_step(int64_t rows, int64_t epoch, int64_t step, double* correct);
   void prepare(int64_t global_batch, const Dataset& like);
-  void load_batch(const Dataset& data, const int64_t* idx, int64_t n);  // rows idx[0..n) of data
+  // Rows idx[0..n) of data into the current batch buffers (fit loads the next batch into the
+  // spare buffers on its prefetch thread while the current one trains).
+  void load_batch(const Dataset& data, const int64_t* idx, int64_t n);
   const StepStats& last_step() const { return last_; }
   // Where the last fit stopped: epochs completed and steps into the next (after a stop request).
   int64_t stopped_epoch() const { return stopped_epoch_; }
@@ -80,6 +84,7 @@ class Trainer : public TrainContext {
   bool was_stopped() const { return was_stopped_; }
   // Every replica's optimizer takes this state (resuming).
   void set_optimizer_state(const Optimizer& state);
+  bool on_gpus() const { return gpu_; }
 
   // TrainContext, for callbacks.
   double learning_rate() const override;
@@ -99,10 +104,21 @@ class Trainer : public TrainContext {
   Sequential& replica_model(int r);  // for tests
   LossKind loss() const { return loss_; }
   AccuracyKind accuracy_kind() const { return acc_; }
+  // Replica 0's optimizer state, on the host (copied from the GPU for GPU replicas).
   const Optimizer& optimizer() const;
 
  private:
   struct Replica;
+  void load_into(int slot, const Dataset& data, const int64_t* idx, int64_t n);
+  // This replica's slice of the current batch buffer, on its device (a GPU replica's slice is
+  // copied on its stream).
+  Tensor slice_for(Replica& rep, const Tensor& all, Tensor& dev, int64_t offset, int64_t count);
+  // Loss (and accuracy) of a replica's outputs; on a GPU the per-row values land on the host at
+  // finish_rows, after the step's last kernel.
+  void replica_loss(Replica& rep, const Tensor& out, const Tensor& y, float scale, Tensor* grad, const float* w,
+                    bool want_accuracy);
+  void finish_rows(Replica& rep, int64_t count);
+  void scale_floats(Replica& rep, float* p, int64_t n, float s);
   Dataset targets_for(const Dataset& d) const;
   void check_data(const Dataset& d, const char* what) const;
   EvalResult evaluate_targets(const Dataset& data, int64_t batch_size);
@@ -119,8 +135,13 @@ class Trainer : public TrainContext {
   int threads_;
   ParallelOptions popt_;
   int64_t batch_cap_ = 0;
-  Tensor x_buf_, y_buf_;
-  std::vector<float> train_w_, w_buf_;  // per-sample class weights of the training set, and of the batch
+  bool gpu_ = false;
+  // Double-buffered host batches (pinned for GPU replicas): slot cur_ trains, the other loads.
+  Tensor x_buf_[2], y_buf_[2], w_buf_[2];
+  int cur_ = 0;
+  std::unique_ptr<Prefetcher> prefetch_;
+  mutable std::unique_ptr<Optimizer> host_opt_;
+  std::vector<float> train_w_;  // per-sample class weights of the training set
   bool use_w_ = false;
   int64_t y_dim_ = 0;
   uint64_t seed_ = 0;
