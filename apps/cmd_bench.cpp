@@ -23,6 +23,8 @@ struct BenchOptions {
   std::string strategy = "allreduce";
   uint64_t seed = 1337;
   std::string json;
+  bool tf32 = false;
+  int64_t allreduce_mib = 64;
 };
 
 std::vector<int> counts(const std::string& list, const char* flag) {
@@ -75,6 +77,7 @@ void run_bench(const BenchOptions& o) {
   cfg.warmup = o.warmup;
   cfg.threads = threads;
   cfg.seed = o.seed;
+  cfg.parallel.tf32 = o.tf32;
   std::vector<std::string> strategies;
   std::stringstream ss(o.strategy);
   for (std::string part; std::getline(ss, part, ',');) {
@@ -103,8 +106,35 @@ void run_bench(const BenchOptions& o) {
       results.push_back(row);
     }
   }
+  // All-reduce bandwidth for each multi-replica set: at the model's gradient size and at a large
+  // size (nccl-tests' convention: busbw = algbw * 2(n-1)/n).
+  nlohmann::ordered_json ar = nlohmann::ordered_json::array();
+  bool header = false;
+  int64_t grad_bytes = 0;
+  {
+    auto m = p.make();
+    m->build(p.input, o.seed);
+    grad_bytes = m->num_trainable() * 4;
+  }
+  for (auto& devices : sets) {
+    if (devices.size() < 2) continue;
+    if (!header) {
+      std::printf("all-reduce (float32 sum, %s; busbw = algbw * 2(n-1)/n as nccl-tests):\n",
+                  devices[0].is_cuda() ? "NCCL" : "host shared memory");
+      std::printf("%8s %14s %10s %12s %12s\n", "replicas", "bytes", "ms", "algbw GB/s", "busbw GB/s");
+      header = true;
+    }
+    for (int64_t bytes : {grad_bytes, o.allreduce_mib << 20}) {
+      const AllReduceRow r = run_allreduce_bench(devices, bytes, std::max(o.steps, 5), 3);
+      std::printf("%8d %14lld %10.3f %12.2f %12.2f\n", r.replicas, (long long)r.bytes, r.ms, r.algbw_gbs, r.busbw_gbs);
+      std::fflush(stdout);
+      ar.push_back({{"replicas", r.replicas}, {"bytes", r.bytes}, {"ms", r.ms}, {"algbw_gbs", r.algbw_gbs},
+                    {"busbw_gbs", r.busbw_gbs}});
+    }
+  }
   if (!o.json.empty()) {
     nlohmann::ordered_json j;
+    j["allreduce"] = ar;
     j["model"] = p.name;
     j["device"] = device;
     j["threads"] = threads;
@@ -138,6 +168,10 @@ void setup_bench(CLI::App& app) {
   cmd->add_option("--strategy", o->strategy, "allreduce | ps | allreduce,ps (compare both)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed")->capture_default_str();
   cmd->add_option("--json", o->json, "also write the results as JSON");
+  cmd->add_flag("--tf32", o->tf32, "GPUs: allow TF32 tensor cores (FP32 math by default)");
+  cmd->add_option("--allreduce-mib", o->allreduce_mib, "size of the large all-reduce bandwidth test (MiB)")
+      ->check(kPositive)
+      ->capture_default_str();
   cmd->callback([o] { run_bench(*o); });
 }
 

@@ -1,5 +1,6 @@
 // `dptrain summary`, `dptrain models`, `dptrain devices`.
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include "apps/options.h"
 #include "core/io/inspect.h"
@@ -45,9 +46,22 @@ void setup_info(CLI::App& app) {
       std::printf("no GPU available: %s\nCPU replicas are available (--replicas N)\n", why.c_str());
       return;
     }
+    const char* env = std::getenv("CUDA_VISIBLE_DEVICES");
+    std::printf("%zu visible GPU%s (%s)\n", gpus.size(), gpus.size() == 1 ? "" : "s",
+                env ? ("CUDA_VISIBLE_DEVICES=" + std::string(env)).c_str() : "CUDA_VISIBLE_DEVICES is unset");
     for (auto& g : gpus)
       std::printf("cuda:%d  %s  %.1f GiB  compute capability %d.%d\n", g.index, g.name.c_str(),
                   double(g.memory_bytes) / (1 << 30), g.cc_major, g.cc_minor);
+    if (gpus.size() > 1) {  // peer access matrix: can row's GPU read column's memory directly
+      std::printf("peer access (row reads column):\n%8s", "");
+      for (auto& b : gpus) std::printf(" cuda:%-3d", b.index);
+      std::printf("\n");
+      for (auto& a : gpus) {
+        std::printf("cuda:%-3d", a.index);
+        for (auto& b : gpus) std::printf(" %8s", a.index == b.index ? "-" : gpu_peer_access(a.index, b.index) ? "yes" : "no");
+        std::printf("\n");
+      }
+    }
   });
 }
 

@@ -64,6 +64,7 @@ void add_parallel_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_flag("--sync-batchnorm", o.sync_batchnorm, "share BatchNormalization batch statistics across replicas");
   cmd.add_option("--check-replicas", o.check_replicas, "compare the replicas' weight checksums every N steps")
       ->check(kNonNegative);
+  cmd.add_flag("--tf32", o.tf32, "GPUs: allow TF32 tensor cores in cuBLAS/cuDNN (faster; FP32 math by default)");
 }
 
 ParallelSetup parallel_setup(const ModelOptions& o) {
@@ -72,6 +73,7 @@ ParallelSetup parallel_setup(const ModelOptions& o) {
   p.options.strategy = strategy_from_name(o.strategy);
   p.options.sync_batchnorm = o.sync_batchnorm;
   p.options.check_every = o.check_replicas;
+  p.options.tf32 = o.tf32;
   return p;
 }
 

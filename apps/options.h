@@ -24,6 +24,7 @@ struct ModelOptions {
   std::string strategy = "allreduce";
   bool sync_batchnorm = false;
   int64_t check_replicas = 0;
+  bool tf32 = false;             // --tf32
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data);

@@ -146,7 +146,7 @@ void Sequential::prepare(int64_t max_batch, Context* ctx_in) {
   const Device dev = device();
   DPT_CHECK(ctx.device.same_memory(dev), "model '" << name_ << "' lives on " << dev.str() << " but is prepared for "
                                                    << ctx.device.str());
-  max_batch_ = max_batch;
+  max_batch_ = 0;  // until every buffer exists (an out-of-memory error leaves it unprepared)
   outputs_.clear();
   int64_t biggest = shape_numel(input_shape_), work = 0;
   for (auto& l : layers_) {
@@ -161,6 +161,7 @@ void Sequential::prepare(int64_t max_batch, Context* ctx_in) {
   grad_buf_[1] = Tensor({max_batch * biggest}, dev);
   work_ = Tensor({std::max<int64_t>(work, 1)}, dev);
   for (auto& l : layers_) l->set_workspace(work_.data(), work_.numel());
+  max_batch_ = max_batch;
 }
 
 static Tensor with_batch(const Tensor& buf, int64_t n, const Shape& sample) {

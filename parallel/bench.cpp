@@ -6,6 +6,9 @@
 #include "core/data/readers.h"
 #include "core/error.h"
 #include "core/losses.h"
+#include "kernels/cuda_backend.h"
+#include "parallel/communicator.h"
+#include "parallel/replica_pool.h"
 
 namespace dpt {
 
@@ -19,6 +22,7 @@ static BenchRow bench_one(const Preset& preset, const std::vector<Device>& devic
   Dataset data = make_synthetic(preset.input, preset.classes, B, cfg.seed);
   data.to_one_hot();
   trainer.prepare(B, data);
+  DPT_CHECK(B >= N, "a global batch of " << B << " cannot be split over " << N << " replicas");
   std::vector<int64_t> idx(static_cast<size_t>(B));
   std::iota(idx.begin(), idx.end(), 0);
   trainer.load_batch(data, idx.data(), B);
@@ -41,6 +45,61 @@ static BenchRow bench_one(const Preset& preset, const std::vector<Device>& devic
   r.allreduce_ms = comm / cfg.steps;
   r.bytes_reduced = trainer.last_step().bytes_reduced;
   return r;
+}
+
+AllReduceRow run_allreduce_bench(const std::vector<Device>& devices, int64_t bytes, int iters, int warmup) {
+  const int N = int(devices.size());
+  DPT_CHECK(N >= 2, "an all-reduce benchmark needs at least 2 replicas");
+  DPT_CHECK(iters >= 1 && bytes >= 4, "all-reduce benchmark: iterations and bytes must be positive");
+  const bool gpu = devices[0].is_cuda();
+  const int64_t n = bytes / 4;
+  std::vector<std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter>> res;
+  std::vector<kernels::CudaResources*> streams;
+  std::vector<int> index;
+  std::vector<Tensor> bufs;
+  for (const Device& d : devices) {
+    if (gpu) {
+      res.emplace_back(kernels::cuda_resources_create(d.index, false));
+      streams.push_back(res.back().get());
+      index.push_back(d.index);
+    }
+    bufs.emplace_back(Shape{n}, d);
+  }
+  std::unique_ptr<Communicator> comm;
+  if (gpu)
+    comm = make_nccl_communicator(index, streams);
+  else
+    comm = std::make_unique<HostCommunicator>(N);
+  std::vector<double> ms;
+  int count = 0;
+  auto work = [&](int r) {
+    if (gpu) kernels::cuda_set_device(index[size_t(r)]);
+    for (int i = 0; i < count; ++i) {
+      comm->all_reduce_sum(r, bufs[size_t(r)].data(), n);
+      comm->join(r);
+    }
+    if (gpu) kernels::cuda_stream_sync(*streams[size_t(r)]);
+  };
+  {
+    ReplicaPool pool(N, nullptr, [&] { comm->abort(); });
+    count = warmup;
+    pool.run(work);
+    count = 1;
+    using Clock = std::chrono::steady_clock;
+    for (int i = 0; i < iters; ++i) {  // one all-reduce per dispatch: each timed to completion
+      const auto a = Clock::now();
+      pool.run(work);
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
+    }
+  }
+  std::sort(ms.begin(), ms.end());
+  AllReduceRow row;
+  row.replicas = N;
+  row.bytes = n * 4;
+  row.ms = ms[ms.size() / 2];
+  row.algbw_gbs = double(row.bytes) / (row.ms / 1000.0) / 1e9;
+  row.busbw_gbs = row.algbw_gbs * 2.0 * (N - 1) / N;
+  return row;
 }
 
 std::vector<BenchRow> run_scaling_bench(const Preset& preset, const std::vector<std::vector<Device>>& device_sets,

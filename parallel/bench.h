@@ -30,6 +30,17 @@ struct BenchConfig {
   uint64_t seed = 1337;
 };
 
+// All-reduce bandwidth the way nccl-tests reports it: algbw = bytes / time, busbw = algbw * 2(n-1)/n
+// (the bytes each link carries in a ring all-reduce), through the communicator training uses
+// (NCCL for GPUs, shared memory for CPU replicas). Needs at least 2 devices.
+struct AllReduceRow {
+  int replicas = 0;
+  int64_t bytes = 0;
+  double ms = 0;         // median over iterations
+  double algbw_gbs = 0, busbw_gbs = 0;
+};
+AllReduceRow run_allreduce_bench(const std::vector<Device>& devices, int64_t bytes, int iters, int warmup);
+
 // One row per device set (e.g. {cpu:0}, {cpu:0, cpu:1}); speedup/efficiency against the first.
 std::vector<BenchRow> run_scaling_bench(const Preset& preset, const std::vector<std::vector<Device>>& device_sets,
                                         const BenchConfig& cfg);

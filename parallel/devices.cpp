@@ -31,6 +31,14 @@ std::vector<GpuInfo> visible_gpus(std::string* why_none) {
   return out;
 }
 
+bool gpu_peer_access(int a, int b) {
+#ifdef DPT_HAVE_CUDA
+  return kernels::cuda_peer_access(a, b);
+#else
+  return false;
+#endif
+}
+
 static std::string cvd() {
   const char* v = std::getenv("CUDA_VISIBLE_DEVICES");
   return v ? std::string("CUDA_VISIBLE_DEVICES=") + v : "CUDA_VISIBLE_DEVICES is unset";

@@ -1,0 +1,49 @@
+// GPU test helpers: whether a GPU is there (else the test says it was skipped and why), and
+// copies between host vectors and device tensors.
+#pragma once
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+#include "core/tensor.h"
+#include "parallel/devices.h"
+
+namespace dpt::test {
+
+inline int gpu_count() {
+  std::string why;
+  const auto g = visible_gpus(&why);
+  if (g.empty()) WARN("SKIPPED (no GPU): " << why);
+  return int(g.size());
+}
+
+inline Tensor to_gpu(const std::vector<float>& h, Shape s, int dev = 0) {
+  Tensor t(s, Device::cuda(dev));
+  copy_floats(t.data(), t.device(), h.data(), Device::cpu(), t.numel());
+  return t;
+}
+
+inline std::vector<float> to_host(const float* p, Device d, int64_t n) {
+  std::vector<float> h(static_cast<size_t>(n));
+  copy_floats(h.data(), Device::cpu(), p, d, n);
+  return h;
+}
+
+// float32 tolerance: |gpu - cpu| <= atol + rtol * |cpu| element by element.
+inline void expect_close(const std::vector<float>& got, const std::vector<float>& ref, double atol, double rtol,
+                         const std::string& what) {
+  REQUIRE(got.size() == ref.size());
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double r = std::abs(double(got[i]) - ref[i]) / (atol + rtol * std::abs(double(ref[i])));
+    if (r > worst) {
+      worst = r;
+      at = i;
+    }
+  }
+  INFO(what << ": worst element " << at << " gpu " << got[at] << " cpu " << ref[at] << " (ratio to tolerance "
+            << worst << ")");
+  CHECK(worst <= 1.0);
+}
+
+}  // namespace dpt::test

@@ -1,0 +1,153 @@
+// Every layer's CUDA forward and backward against the CPU reference, on fresh random inputs
+// (never zeros), weights and accumulated gradients, float32 tolerance abs + rel*|ref|: outputs,
+// input gradients and parameter gradients (which must accumulate, +=, like the CPU's).
+#include <functional>
+#include <memory>
+#include "core/context.h"
+#include "core/layers/activation.h"
+#include "core/layers/batch_norm.h"
+#include "core/layers/conv2d.h"
+#include "core/layers/dense.h"
+#include "core/layers/dropout.h"
+#include "core/layers/flatten.h"
+#include "core/layers/pooling.h"
+#include "gpu/gpu_test_util.h"
+#include "kernels/cuda_backend.h"
+#include "test_util.h"
+
+using namespace dpt;
+using dpt::test::expect_close;
+using dpt::test::random_vecf;
+
+namespace {
+
+struct LayerCase {
+  std::string what;
+  std::function<std::unique_ptr<Layer>()> make;
+  Shape in;
+  bool training = true;
+};
+
+void compare_layer(const LayerCase& c, int64_t n, uint64_t seed) {
+  INFO("layer " << c.what << " batch " << n << (c.training ? " training" : " inference"));
+  auto cpu = c.make(), gpu = c.make();
+  cpu->set_name("layer");
+  gpu->set_name("layer");
+  const Shape out = cpu->build(c.in);
+  gpu->build(c.in);
+  // Weights and (non-zero) accumulated gradients, the same on both sides.
+  std::vector<std::vector<float>> w, g;
+  std::vector<Tensor> dw, dg;
+  std::vector<float*> cw, cg, gw, gg;
+  uint64_t s = seed;
+  for (auto& p : cpu->params()) {
+    const size_t k = size_t(shape_numel(p.shape));
+    const bool positive = p.name == "moving_variance" || p.name == "gamma";
+    w.push_back(random_vecf(k, ++s, positive ? 0.5f : -1.f, positive ? 1.5f : 1.f));
+    g.push_back(random_vecf(k, ++s));
+  }
+  for (size_t i = 0; i < w.size(); ++i) {
+    dw.push_back(test::to_gpu(w[i], {int64_t(w[i].size())}));
+    dg.push_back(test::to_gpu(g[i], {int64_t(g[i].size())}));
+    cw.push_back(w[i].data());
+    gw.push_back(dw[i].data());
+    const bool trainable = cpu->params()[i].trainable;
+    cg.push_back(trainable ? g[i].data() : nullptr);
+    gg.push_back(trainable ? dg[i].data() : nullptr);
+  }
+  cpu->bind(cw, cg);
+  gpu->bind(gw, gg);
+  std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter> res(kernels::cuda_resources_create(0, false));
+  Context cctx, gctx;
+  cctx.key = gctx.key = {7, 1, 2, 5};
+  gctx.device = Device::cuda(0);
+  gctx.cuda = res.get();
+  cpu->prepare(n, cctx);
+  gpu->prepare(n, gctx);
+  Tensor cwork({std::max<int64_t>(cpu->workspace_elems(n), 1)});
+  cpu->set_workspace(cwork.data(), cwork.numel());
+  Shape xs = c.in, ys = out;
+  xs.insert_front(n);
+  ys.insert_front(n);
+  const auto xh = random_vecf(size_t(shape_numel(xs)), ++s, -2.f, 2.f);
+  const auto dyh = random_vecf(size_t(shape_numel(ys)), ++s);
+  Tensor x(xs), y(ys), dy(ys), dx(xs);
+  std::copy(xh.begin(), xh.end(), x.data());
+  std::copy(dyh.begin(), dyh.end(), dy.data());
+  Tensor gx = test::to_gpu(xh, xs), gy(ys, gctx.device), gdy = test::to_gpu(dyh, ys), gdx(xs, gctx.device);
+  cpu->forward(cctx, x, y, c.training);
+  gpu->forward(gctx, gx, gy, c.training);
+  kernels::cuda_stream_sync(*res);
+  expect_close(test::to_host(gy.data(), gctx.device, gy.numel()), std::vector<float>(y.data(), y.data() + y.numel()),
+               1e-5, 1e-4, "forward output");
+  if (!c.training) return;
+  cpu->backward(cctx, x, y, dy, &dx);
+  gpu->backward(gctx, gx, gy, gdy, &gdx);
+  kernels::cuda_stream_sync(*res);
+  expect_close(test::to_host(gdx.data(), gctx.device, gdx.numel()),
+               std::vector<float>(dx.data(), dx.data() + dx.numel()), 1e-5, 1e-4, "input gradient");
+  for (size_t i = 0; i < w.size(); ++i) {
+    expect_close(test::to_host(dw[i].data(), gctx.device, dw[i].numel()), w[i], 1e-5, 1e-4,
+                 "weight " + cpu->params()[i].name + " (moving statistics update)");
+    if (cpu->params()[i].trainable)
+      expect_close(test::to_host(dg[i].data(), gctx.device, dg[i].numel()), g[i], 1e-4, 1e-4,
+                   "gradient of " + cpu->params()[i].name);
+  }
+}
+
+Conv2DConfig conv(int64_t f, int64_t k, int64_t s, bool same, Activation a) {
+  Conv2DConfig c;
+  c.filters = f;
+  c.kh = c.kw = k;
+  c.sh = c.sw = s;
+  c.same = same;
+  c.activation = a;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gradients", "[gpu][layers]") {
+  if (test::gpu_count() == 0) return;
+  Pool2DConfig max_same;
+  max_same.same = true;
+  Pool2DConfig avg3;
+  avg3.ph = avg3.pw = 3;
+  avg3.sh = avg3.sw = 2;
+  avg3.same = true;
+  Pool2DConfig overlap;
+  overlap.ph = overlap.pw = 3;
+  overlap.sh = overlap.sw = 1;
+  const std::vector<LayerCase> cases = {
+      {"Dense relu", [] { return std::make_unique<Dense>(37, Activation::relu); }, {53}},
+      {"Dense softmax on (rows, 3, 20)", [] { return std::make_unique<Dense>(11, Activation::softmax); }, {3, 20}},
+      {"Dense tanh no bias", [] { return std::make_unique<Dense>(9, Activation::tanh, false); }, {17}},
+      {"Conv2D 3x3 same relu", [] { return std::make_unique<Conv2D>(conv(8, 3, 1, true, Activation::relu)); }, {9, 10, 3}},
+      {"Conv2D 3x3 valid sigmoid", [] { return std::make_unique<Conv2D>(conv(5, 3, 1, false, Activation::sigmoid)); },
+       {8, 7, 4}},
+      {"Conv2D 3x3 stride 2 same (asymmetric padding)",
+       [] { return std::make_unique<Conv2D>(conv(6, 3, 2, true, Activation::linear)); }, {10, 8, 2}},
+      {"Conv2D 2x2 same (padding only bottom/right)",
+       [] { return std::make_unique<Conv2D>(conv(4, 2, 1, true, Activation::relu)); }, {6, 6, 3}},
+      {"Conv2D 1x1", [] { return std::make_unique<Conv2D>(conv(7, 1, 1, false, Activation::linear)); }, {5, 5, 6}},
+      {"MaxPooling2D 2x2", [] { return MaxPooling2D(); }, {8, 6, 5}},
+      {"MaxPooling2D same on odd sizes", [max_same] { return MaxPooling2D(max_same); }, {7, 5, 3}},
+      {"MaxPooling2D 3x3 stride 1 (overlapping)", [overlap] { return MaxPooling2D(overlap); }, {6, 6, 2}},
+      {"AveragePooling2D 3x3 stride 2 same", [avg3] { return AveragePooling2D(avg3); }, {7, 8, 3}},
+      {"GlobalAveragePooling2D", [] { return std::make_unique<GlobalAveragePooling2D>(); }, {5, 4, 6}},
+      {"Flatten", [] { return std::make_unique<Flatten>(); }, {3, 4, 5}},
+      {"Dropout 0.4", [] { return std::make_unique<Dropout>(0.4); }, {33}},
+      {"Activation sigmoid", [] { return std::make_unique<ActivationLayer>(Activation::sigmoid); }, {4, 9}},
+      {"Activation softmax", [] { return std::make_unique<ActivationLayer>(Activation::softmax); }, {12}},
+      {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},
+      {"BatchNormalization (features)", [] { return std::make_unique<BatchNormalization>(); }, {19}},
+  };
+  uint64_t seed = 100;
+  for (const auto& c : cases) {
+    compare_layer(c, 13, seed += 50);
+    compare_layer(c, 1, seed += 50);
+    LayerCase inference = c;
+    inference.training = false;
+    compare_layer(inference, 6, seed += 50);
+  }
+}

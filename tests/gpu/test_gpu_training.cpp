@@ -1,0 +1,157 @@
+// Training on GPUs through the one training loop: 1 GPU against the CPU (weights within 1e-4
+// relative after several steps), N GPUs (NCCL, as many as are visible) against one device, the
+// NCCL communicator's sums, evaluate/predict, and the out-of-memory message.
+#include <cmath>
+#include <cstdio>
+#include "core/data/readers.h"
+#include "core/presets.h"
+#include "gpu/gpu_test_util.h"
+#include "kernels/cuda_backend.h"
+#include "parallel/communicator.h"
+#include "parallel/replica_pool.h"
+#include "parallel/trainer.h"
+#include "test_util.h"
+
+using namespace dpt;
+using Catch::Contains;
+
+namespace {
+
+std::vector<Device> gpus(int n) {
+  std::vector<Device> d;
+  for (int i = 0; i < n; ++i) d.push_back(Device::cuda(i));
+  return d;
+}
+
+std::unique_ptr<Sequential> model_for(const std::string& which) {
+  if (which == "bn-net") return test::bn_dropout_net(11);
+  auto m = find_preset(which).make();
+  m->build(find_preset(which).input, 11);
+  return m;
+}
+
+// Trains the same model from the same weights on `a` and on `b`; returns rel_diff of the weights.
+double train_pair(const std::string& which, const std::vector<Device>& a, const std::vector<Device>& b, int64_t batch,
+                  ParallelOptions po, const std::string& optimizer = "adam") {
+  auto ma = model_for(which), mb = model_for(which);
+  const Shape in = ma->input_shape();
+  Dataset data = make_synthetic(in, shape_numel(ma->output_shape()), 96, 5);
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = batch;
+  fo.steps_per_epoch = 4;
+  fo.verbose = 0;
+  fo.seed = 3;
+  OptimizerConfig oc;
+  oc.name = optimizer;
+  auto opt = make_optimizer(oc);
+  Trainer(*ma, a, LossKind::categorical_crossentropy, *opt, 1, po).fit(data, nullptr, fo, {});
+  Trainer(*mb, b, LossKind::categorical_crossentropy, *opt, 1, po).fit(data, nullptr, fo, {});
+  return test::rel_diff(*ma, *mb);
+}
+
+}  // namespace
+
+TEST_CASE("1 GPU trains like the CPU: weights within 1e-4 relative after 8 steps", "[gpu][training]") {
+  if (test::gpu_count() == 0) return;
+  for (const char* which : {"digits-cnn", "bn-net", "mnist-mlp"})
+    for (const char* opt : {"adam", "sgd", "rmsprop"}) {
+      const double d = train_pair(which, test::cpus(1), gpus(1), 24, {}, opt);
+      std::printf("1 GPU vs CPU %s (%s): max|dw|/max|w| = %.3g\n", which, opt, d);
+      INFO(which << " " << opt);
+      CHECK(d < 1e-4);
+    }
+}
+
+TEST_CASE("1 GPU: evaluate and predict match the CPU; fit reports the same losses", "[gpu][training]") {
+  if (test::gpu_count() == 0) return;
+  auto mc = model_for("digits-cnn"), mg = model_for("digits-cnn");
+  Dataset data = make_synthetic({8, 8, 1}, 10, 50, 9);
+  OptimizerConfig oc;
+  auto opt = make_optimizer(oc);
+  Trainer tc(*mc, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1);
+  Trainer tg(*mg, gpus(1), LossKind::categorical_crossentropy, *opt, 1);
+  const EvalResult ec = tc.evaluate(data, 16), eg = tg.evaluate(data, 16);
+  CHECK(std::abs(ec.loss - eg.loss) <= 1e-5 * std::abs(ec.loss));
+  CHECK(ec.accuracy == eg.accuracy);
+  test::expect_close(tg.predict(data, 7), tc.predict(data, 7), 1e-6, 1e-4, "predictions");
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = 16;
+  fo.verbose = 0;
+  const History hc = tc.fit(data, &data, fo, {}), hg = tg.fit(data, &data, fo, {});
+  for (const char* k : {"loss", "val_loss"})
+    for (size_t e = 0; e < 2; ++e) {
+      INFO(k << " epoch " << e);
+      CHECK(std::abs(hc.at(k)[e] - hg.at(k)[e]) <= 1e-4 * std::abs(hc.at(k)[e]));
+    }
+}
+
+TEST_CASE("N GPUs (NCCL) equal one device; ps and sync batch norm too", "[gpu][nccl]") {
+  const int n = test::gpu_count();
+  if (n == 0) return;
+  if (n < 2) {
+    WARN("SKIPPED (no GPU): NCCL across GPUs needs 2 visible GPUs, this machine has 1");
+    return;
+  }
+  for (int k = 2; k <= n; ++k) {
+    for (int64_t batch : {int64_t(24), int64_t(4 * k - 1)}) {
+      const double d = train_pair("digits-cnn", test::cpus(1), gpus(k), batch, {});
+      std::printf("%d GPUs vs CPU digits-cnn B=%lld: max|dw|/max|w| = %.3g\n", k, (long long)batch, d);
+      CHECK(d < 1e-4);
+    }
+    ParallelOptions ps;
+    ps.strategy = Strategy::parameter_server;
+    CHECK(train_pair("digits-cnn", test::cpus(1), gpus(k), 24, ps) < 1e-4);
+    ParallelOptions sync;
+    sync.sync_batchnorm = true;
+    CHECK(train_pair("bn-net", test::cpus(1), gpus(k), 24, sync) < 1e-4);
+  }
+}
+
+TEST_CASE("NCCL communicator: sums, reduce to root and broadcast over the visible GPUs", "[gpu][nccl]") {
+  const int n = test::gpu_count();
+  if (n == 0) return;
+  if (n < 2) {
+    WARN("SKIPPED (no GPU): NCCL across GPUs needs 2 visible GPUs, this machine has 1");
+    return;
+  }
+  std::vector<std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter>> res;
+  std::vector<kernels::CudaResources*> streams;
+  std::vector<int> idx;
+  std::vector<Tensor> bufs;
+  std::vector<std::vector<float>> host;
+  const int64_t len = 1000003;
+  for (int r = 0; r < n; ++r) {
+    res.emplace_back(kernels::cuda_resources_create(r, false));
+    streams.push_back(res.back().get());
+    idx.push_back(r);
+    host.push_back(test::random_vecf(size_t(len), 90 + r));
+    bufs.push_back(test::to_gpu(host.back(), {len}, r));
+  }
+  auto comm = make_nccl_communicator(idx, streams);
+  std::vector<float> want(size_t(len), 0.f);
+  for (auto& h : host)
+    for (int64_t i = 0; i < len; ++i) want[size_t(i)] += h[size_t(i)];
+  auto work = [&](int r) {
+    kernels::cuda_set_device(r);
+    comm->all_reduce_sum(r, bufs[size_t(r)].data(), len);
+    comm->join(r);
+    kernels::cuda_stream_sync(*streams[size_t(r)]);
+  };
+  ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(work);
+  for (int r = 0; r < n; ++r) test::expect_close(test::to_host(bufs[size_t(r)].data(), Device::cuda(r), len), want, 1e-5, 1e-5, "all-reduce");
+}
+
+TEST_CASE("out of GPU memory names the per-replica batch and the memory needed", "[gpu][oom]") {
+  if (test::gpu_count() == 0) return;
+  auto m = model_for("cifar10-cnn");
+  OptimizerConfig oc;
+  auto opt = make_optimizer(oc);
+  Trainer t(*m, gpus(1), LossKind::categorical_crossentropy, *opt, 1);
+  Dataset like = make_synthetic({32, 32, 3}, 10, 4, 1);
+  like.to_one_hot();
+  REQUIRE_THROWS_WITH(t.prepare(int64_t(20) << 20, like),
+                      Contains("out of GPU memory") && Contains("per-replica batch of 20971520") &&
+                          Contains("MiB per GPU"));
+}
