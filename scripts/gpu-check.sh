@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run on the lent GPU machine (device tool, carry [".carry"]): unpacks the prefix made by
 # scripts/gpu-prepare.sh, finds cuDNN and NCCL in the PyTorch environment's pip packages, builds
-# dptrain with CUDA there, runs every GPU test and the CPU suite, lists the devices, and writes a
-# short report to $OUT/report.md (full log: $OUT/gpu-check.log).
+# dptrain with CUDA there, runs every GPU test and the CPU suite, lists the devices, trains the
+# default model on the GPU, runs the GPU benchmarks (scaling + all-reduce busbw, and dptrain vs
+# PyTorch eager), and writes a short report to $OUT/report.md (full log: $OUT/gpu-check.log).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-$PWD/gpu-report}"
@@ -42,6 +43,17 @@ gpu_rc=0
 step "CPU tests on this machine"
 cpu_rc=0
 (cd build-gpu && ctest -LE gpu --output-on-failure) >> "$log" 2>&1 || cpu_rc=$?
+step "default training on the GPU"
+./build-gpu/dptrain train --gpus 1 --history "$out/history.json" > "$out/train.txt" 2>&1 || echo "train FAILED" >> "$out/train.txt"
+step "benchmarks"
+./build-gpu/dptrain bench --model cifar10-cnn --gpus 1,2,4,8 --batch-size-per-replica 512 --steps 30 \
+  --json "$out/bench-cifar.json" > "$out/bench.txt" 2>&1 || echo "bench FAILED" >> "$out/bench.txt"
+./build-gpu/dptrain bench --model mnist-mlp --gpus 1,2,4,8 --batch-size-per-replica 512 --steps 30 \
+  >> "$out/bench.txt" 2>&1 || echo "bench FAILED" >> "$out/bench.txt"
+"$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain --batch-size 512 --json "$out/vs-pytorch.json" \
+  > "$out/vs-pytorch.txt" 2>&1 || echo "compare FAILED" >> "$out/vs-pytorch.txt"
+"$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain --batch-size 512 --tf32 \
+  >> "$out/vs-pytorch.txt" 2>&1 || echo "compare (tf32) FAILED" >> "$out/vs-pytorch.txt"
 
 {
   echo "# dptrain GPU check"
@@ -54,6 +66,19 @@ cpu_rc=0
   echo "GPU tests: $([ $gpu_rc -eq 0 ] && echo passed || echo FAILED) ($(grep -E '^(All tests passed|test cases:)' "$out/gpu-tests.txt" | tail -1))"
   grep -E "SKIPPED" "$out/gpu-tests.txt" | head -3
   echo "CPU tests: $([ $cpu_rc -eq 0 ] && echo passed || echo FAILED)"
+  echo
+  echo "Default training on 1 GPU (last lines):"
+  echo '```'
+  tail -4 "$out/train.txt"
+  echo '```'
+  echo "Benchmarks:"
+  echo '```'
+  cat "$out/bench.txt" "$out/vs-pytorch.txt"
+  echo '```'
+  echo "1 GPU vs CPU / N GPUs vs CPU (weights, max|dw|/max|w|):"
+  echo '```'
+  grep -E "GPU" "$out/gpu-tests.txt" | grep "max|dw|" | head -20
+  echo '```'
 } > "$out/report.md"
 cat "$out/report.md"
 [ $gpu_rc -eq 0 ] && [ $cpu_rc -eq 0 ]
