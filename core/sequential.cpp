@@ -117,7 +117,7 @@ void Sequential::zero_grads(kernels::CudaResources* r) { zero_floats(grads(), de
 
 void Sequential::to_device(Device device) {
   DPT_CHECK(built() && max_batch_ == 0, "model '" << name_ << "' moves to a device after build, before prepare");
-  if (device == this->device()) return;
+  if (device.same_memory(this->device())) return;  // CPU replicas share host memory
   Tensor params(params_.shape(), device), grads(grads_.shape(), device);
   copy_floats(params.data(), device, params_.data(), params_.device(), params_.numel());
   for (auto& ref : weights_) {

@@ -29,3 +29,17 @@ for name, other in (("--replicas 3", r3), ("--replicas 3 --strategy ps", ps)):
     assert rel <= 1e-5, rel
 print("PASS")
 PY
+# The scaling benchmark with 1 and 2 replicas, and the all-reduce bandwidth table (nccl-tests'
+# busbw convention) it prints for the 2-replica set; its JSON holds both.
+"$bin" bench --model digits-mlp --replicas 1,2 --steps 3 --warmup 1 --allreduce-mib 1 --json "$dir/b.json" > "$dir/b.txt"
+grep -q "busbw GB/s" "$dir/b.txt"
+python3 - "$dir/b.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert [r["replicas"] for r in j["results"]] == [1, 2], j["results"]
+ar = j["allreduce"]
+assert len(ar) == 2 and all(r["replicas"] == 2 and r["busbw_gbs"] > 0 for r in ar), ar
+# busbw = algbw * 2(n-1)/n: equal to algbw for n = 2
+assert all(abs(r["busbw_gbs"] - r["algbw_gbs"]) <= 1e-9 * r["algbw_gbs"] for r in ar), ar
+print("bench PASS")
+PY
