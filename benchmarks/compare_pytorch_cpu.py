@@ -55,6 +55,12 @@ def bench_torch(name, threads, batch, steps, warmup, channels_last):
         loss.backward()
         opt.step()
 
+    med = median_step(step, steps, warmup)
+    return batch / med, med * 1000
+
+
+def median_step(step, steps, warmup):
+    """Median wall time of one call of step() (seconds), after warm-up calls."""
     for _ in range(warmup):
         step()
     times = []
@@ -63,8 +69,7 @@ def bench_torch(name, threads, batch, steps, warmup, channels_last):
         step()
         times.append(time.perf_counter() - t)
     times.sort()
-    med = times[len(times) // 2]
-    return batch / med, med * 1000
+    return times[len(times) // 2]
 
 
 def bench_dptrain(binary, name, threads, batch, steps, warmup):

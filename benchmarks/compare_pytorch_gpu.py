@@ -16,10 +16,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_pytorch_cpu import ROOT, torch_model  # noqa: E402  (the same PyTorch twins of the presets)
+from compare_pytorch_cpu import ROOT, median_step, torch_model  # noqa: E402  (the same twins and timing)
 
 
 def bench_torch(name, batch, steps, warmup, tf32, channels_last):
@@ -47,15 +46,7 @@ def bench_torch(name, batch, steps, warmup, tf32, channels_last):
         opt.step()
         torch.cuda.synchronize()
 
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    times.sort()
-    return batch / times[len(times) // 2]
+    return batch / median_step(step, steps, warmup)
 
 
 def bench_dptrain(binary, name, gpus, batch, steps, warmup, tf32):

@@ -35,6 +35,18 @@ static void init_weight(const ParamSpec& s, float* w, std::mt19937_64& rng) {
   }
 }
 
+void Sequential::bind_layers() {  // each layer's views into the arenas
+  for (auto& l : layers_) {
+    std::vector<float*> w, g;
+    for (auto& ref : weights_)
+      if (ref.layer == l.get()) {
+        w.push_back(ref.data);
+        g.push_back(ref.grad);
+      }
+    l->bind(w, g);
+  }
+}
+
 void Sequential::build(const Shape& input_shape, uint64_t seed) {
   DPT_CHECK(!layers_.empty(), "model '" << name_ << "' has no layers");
   DPT_CHECK(!built(), "model '" << name_ << "' is already built");
@@ -67,15 +79,7 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
     (p.trainable ? off_t : off_n) += n;
     weights_.push_back({l, p, params_.data() + off, p.trainable ? grads_.data() + off : nullptr, off});
   }
-  for (auto& l : layers_) {
-    std::vector<float*> w, g;
-    for (auto& ref : weights_)
-      if (ref.layer == l.get()) {
-        w.push_back(ref.data);
-        g.push_back(ref.grad);
-      }
-    l->bind(w, g);
-  }
+  bind_layers();
   std::mt19937_64 rng(seed);
   for (auto& ref : weights_) init_weight(ref.spec, ref.data, rng);
   grad_range_.assign(layers_.size(), {0, 0});
@@ -124,15 +128,7 @@ void Sequential::to_device(Device device) {
     ref.data = params.data() + ref.offset;
     if (ref.grad) ref.grad = grads.data() + ref.offset;
   }
-  for (auto& l : layers_) {
-    std::vector<float*> w, g;
-    for (auto& ref : weights_)
-      if (ref.layer == l.get()) {
-        w.push_back(ref.data);
-        g.push_back(ref.grad);
-      }
-    l->bind(w, g);
-  }
+  bind_layers();
   params_ = std::move(params);
   grads_ = std::move(grads);
 }

@@ -70,6 +70,7 @@ class Sequential {
   std::string summary() const;  // Keras's model.summary() table
 
  private:
+  void bind_layers();
   std::string name_;
   std::vector<std::unique_ptr<Layer>> layers_;
   Shape input_shape_;
