@@ -440,7 +440,7 @@ void Trainer::save_template(const std::string& path, bool weights_only) {
   if (weights_only)
     save_weights(template_, path);
   else
-    save_model(template_, path, loss_, replicas_[0]->opt.get(), nullptr);
+    save_model(template_, path, loss_, &optimizer(), nullptr);  // a host copy of the state on GPUs
 }
 
 void Trainer::set_optimizer_state(const Optimizer& state) {

@@ -1,84 +1,161 @@
 #!/usr/bin/env bash
 # Run on the lent GPU machine (device tool, carry [".carry"]): unpacks the prefix made by
 # scripts/gpu-prepare.sh, finds cuDNN and NCCL in the PyTorch environment's pip packages, builds
-# dptrain with CUDA there, runs every GPU test and the CPU suite, lists the devices, trains the
-# default model on the GPU, runs the GPU benchmarks (scaling + all-reduce busbw, and dptrain vs
-# PyTorch eager), and writes a short report to $OUT/report.md (full log: $OUT/gpu-check.log).
+# dptrain with CUDA there, and then, by phase:
+#   tests  every GPU test (each CUDA op and layer vs the CPU, 1 GPU vs CPU training, NCCL with the
+#          visible GPUs), `dptrain devices`, the default training on 1 GPU, and the CPU suite;
+#   bench  `dptrain bench --gpus 1,2,4,8` (scaling + all-reduce busbw) and dptrain vs PyTorch eager;
+#   all    both (the default).
+# Each step has its own time limit, so one device call (10 minutes at most) always ends with a
+# report: $OUT/report.md (appended per phase), the full log $OUT/gpu-check.log, the GPU tests'
+# output and the benchmarks' JSON. A second call for another phase reuses build-gpu/ while the
+# machine is still warm, and rebuilds it otherwise.
+#   bash scripts/gpu-check.sh [all|tests|bench]
 set -uo pipefail
 cd "$(dirname "$0")/.."
+phase="${1:-all}"
+case "$phase" in all | tests | bench) ;; *) echo "usage: bash scripts/gpu-check.sh [all|tests|bench]"; exit 2 ;; esac
 out="${OUT:-$PWD/gpu-report}"
 mkdir -p "$out"
+tmp=$(mktemp -d)  # step outputs; only a few files go to $OUT (the device tool brings back 8 at most)
 log="$out/gpu-check.log"
-: > "$log"
-step() { echo "== $*" | tee -a "$log"; }
-fail() { echo "gpu-check: $*" | tee -a "$log"; printf '# dptrain GPU check\n\nFAILED: %s\n' "$*" > "$out/report.md"; exit 1; }
+report="$out/report.md"
+touch "$log"
+[ -f "$report" ] || printf '# dptrain GPU check\n\n' > "$report"
+step() { echo "== $(date +%T) $*" | tee -a "$log"; }
+fail() { echo "gpu-check: $*" | tee -a "$log"; printf '\nFAILED: %s\n' "$*" >> "$report"; exit 1; }
+# Runs a step under a time limit; its output goes to the log and to $tmp/NAME.
+limited() {
+  local secs=$1 name=$2
+  shift 2
+  local rc=0
+  timeout -k 10 "$secs" "$@" > "$tmp/$name" 2>&1 || rc=$?
+  cat "$tmp/$name" >> "$log"
+  [ $rc -eq 124 ] && echo "(stopped after $secs s)" >> "$tmp/$name"
+  return $rc
+}
 
 [ -f .carry/gpu-deps.tar.xz ] || fail "no .carry/gpu-deps.tar.xz: run scripts/gpu-prepare.sh here first and carry .carry"
 deps=/tmp/dptrain-deps
-rm -rf "$deps" && mkdir -p "$deps" && tar -C "$deps" -xJf .carry/gpu-deps.tar.xz || fail "unpacking the deps failed"
+stamp=$(cksum < .carry/gpu-deps.tar.xz)
+if [ "$(cat "$deps/.stamp" 2>/dev/null)" != "$stamp" ]; then  # unpacked again only when changed (no rebuild)
+  rm -rf "$deps" && mkdir -p "$deps" && tar -C "$deps" -xJf .carry/gpu-deps.tar.xz || fail "unpacking the deps failed"
+  echo "$stamp" > "$deps/.stamp"
+fi
 prefix="$deps/prefix"
 py=$(command -v python3)
-nv=$("$py" -c 'import nvidia.cudnn as c, os; print(os.path.dirname(list(c.__path__)[0]))' 2>/dev/null) ||
+site=$("$py" -c 'import nvidia.cudnn as c, os; print(os.path.dirname(list(c.__path__)[0]))' 2>/dev/null) ||
   fail "no nvidia-cudnn Python package next to $py"
-cudnn="$nv/cudnn"
-nccl="$nv/nccl"
+cudnn="$site/cudnn"
+nccl="$site/nccl"
+[ -f "$nccl/include/nccl.h" ] || fail "no nvidia-nccl Python package next to $py ($nccl)"
 export PATH="/usr/local/cuda/bin:$PATH"
-export LD_LIBRARY_PATH="$prefix/lib:$cudnn/lib:$nccl/lib:${LD_LIBRARY_PATH:-}"
+# cuDNN and NCCL are the ones PyTorch loads; dptrain's own non-CUDA libraries (the carried prefix)
+# are put on the library path of dptrain's processes only (run_dpt), never of python's.
+export LD_LIBRARY_PATH="$cudnn/lib:$nccl/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+dpt_ld="$prefix/lib:$LD_LIBRARY_PATH"
+run_dpt() { LD_LIBRARY_PATH="$dpt_ld" "$@"; }
+# cuBLAS: the toolkit's, else the pip package's (nvidia/cu13 has only libcublas.so.13 and its headers:
+# give the linker the plain names and the compilers the include folder).
+links="$deps/links"
+mkdir -p "$links"
+extra_inc=""
+if ! ls /usr/local/cuda/lib64/libcublas.so /usr/local/cuda/lib/libcublas.so >/dev/null 2>&1 ||
+   [ ! -f /usr/local/cuda/include/cublas_v2.h ]; then
+  cu="$site/cu13"
+  [ -f "$cu/lib/libcublas.so.13" ] || fail "no cuBLAS in /usr/local/cuda nor in $cu"
+  ln -sf "$cu/lib/libcublas.so.13" "$links/libcublas.so"
+  ln -sf "$cu/lib/libcublasLt.so.13" "$links/libcublasLt.so"
+  extra_inc="-isystem $cu/include"
+  export LD_LIBRARY_PATH="$cu/lib:$LD_LIBRARY_PATH"
+  dpt_ld="$prefix/lib:$LD_LIBRARY_PATH"
+fi
 step "machine"
-{ nvidia-smi -L; nvcc --version | tail -2; cmake --version | head -1; echo "cuDNN: $cudnn"; echo "NCCL: $nccl"; } >> "$log" 2>&1
+{
+  nvidia-smi -L; nvcc --version | tail -2; cmake --version | head -1; echo "python: $py"
+  echo "cuDNN: $cudnn ($(ls "$cudnn/lib" | grep -E '^libcudnn\.so' | tr '\n' ' '))"
+  echo "NCCL: $nccl"; echo "cuBLAS links: $(ls "$links" | tr '\n' ' ')"
+  ls /usr/local/cuda/lib64 2>/dev/null | grep -E '^lib(cudart|cublas|cudnn|nccl)' | tr '\n' ' '; echo
+  "$py" -c 'import torch; print("torch", torch.__version__, "cuDNN", torch.backends.cudnn.version(), "NCCL", torch.cuda.nccl.version())'
+} >> "$log" 2>&1
 
 step "configure + build (CUDA ON, sm_90)"
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDPT_WITH_CUDA=ON \
   -DCMAKE_PREFIX_PATH="$prefix" -DHDF5_ROOT="$prefix" -DHDF5_C_COMPILER_EXECUTABLE=HDF5_C_COMPILER_EXECUTABLE-NOTFOUND \
-  -DCMAKE_LIBRARY_PATH="$prefix/lib" -DCMAKE_INCLUDE_PATH="$prefix/include" \
+  -DCMAKE_LIBRARY_PATH="$prefix/lib;$links" -DCMAKE_INCLUDE_PATH="$prefix/include" \
+  -DCMAKE_CXX_FLAGS="$extra_inc" -DCMAKE_CUDA_FLAGS="$extra_inc" \
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$prefix/lib" \
   -DCUDNN_ROOT="$cudnn" -DNCCL_ROOT="$nccl" >> "$log" 2>&1 || fail "configure failed (see gpu-check.log)"
 cmake --build build-gpu -j "$(nproc)" >> "$log" 2>&1 || fail "build failed (see gpu-check.log)"
+# For python (compare_pytorch_gpu.py): dptrain with its library path, PyTorch's untouched.
+printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s/build-gpu/dptrain" "$@"\n' "$dpt_ld" "$PWD" > build-gpu/dptrain-env
+chmod +x build-gpu/dptrain-env
 
-step "devices"
-./build-gpu/dptrain devices 2>&1 | tee -a "$log" > "$out/devices.txt"
-step "GPU tests"
-gpu_rc=0
-(cd build-gpu && ctest -L gpu --output-on-failure -V) >> "$log" 2>&1 || gpu_rc=$?
-./build-gpu/tests/dpt_tests_gpu -s > "$out/gpu-tests.txt" 2>&1 || gpu_rc=1
-step "CPU tests on this machine"
-cpu_rc=0
-(cd build-gpu && ctest -LE gpu --output-on-failure) >> "$log" 2>&1 || cpu_rc=$?
-step "default training on the GPU"
-./build-gpu/dptrain train --gpus 1 --history "$out/history.json" > "$out/train.txt" 2>&1 || echo "train FAILED" >> "$out/train.txt"
-step "benchmarks"
-./build-gpu/dptrain bench --model cifar10-cnn --gpus 1,2,4,8 --batch-size-per-replica 512 --steps 30 \
-  --json "$out/bench-cifar.json" > "$out/bench.txt" 2>&1 || echo "bench FAILED" >> "$out/bench.txt"
-./build-gpu/dptrain bench --model mnist-mlp --gpus 1,2,4,8 --batch-size-per-replica 512 --steps 30 \
-  >> "$out/bench.txt" 2>&1 || echo "bench FAILED" >> "$out/bench.txt"
-"$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain --batch-size 512 --json "$out/vs-pytorch.json" \
-  > "$out/vs-pytorch.txt" 2>&1 || echo "compare FAILED" >> "$out/vs-pytorch.txt"
-"$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain --batch-size 512 --tf32 \
-  >> "$out/vs-pytorch.txt" 2>&1 || echo "compare (tf32) FAILED" >> "$out/vs-pytorch.txt"
+tests_rc=0
+if [ "$phase" != bench ]; then
+  step "devices"
+  run_dpt ./build-gpu/dptrain devices > "$tmp/devices" 2>&1
+  cat "$tmp/devices" >> "$log"
+  step "GPU tests"
+  gpu_rc=0
+  limited 300 gpu-tests env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/tests/dpt_tests_gpu -d yes || gpu_rc=$?
+  cp "$tmp/gpu-tests" "$out/gpu-tests.txt"
+  if [ $gpu_rc -ne 0 ]; then gpu_state=FAILED
+  elif grep -q "SKIPPED (no GPU)" "$tmp/gpu-tests"; then gpu_state="passed, some SKIPPED (see below)"
+  else gpu_state=passed; fi
+  step "default training on the GPU"
+  train_rc=0
+  limited 180 train env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain train --gpus 1 --history "$out/history.json" ||
+    train_rc=$?
+  step "CPU tests on this machine"
+  cpu_rc=0
+  limited 300 cpu-tests env LD_LIBRARY_PATH="$dpt_ld" ctest --test-dir build-gpu -LE gpu --output-on-failure ||
+    cpu_rc=$?
+  {
+    echo "## Tests ($(date -u +%F))"
+    echo '```'
+    nvidia-smi -L 2>/dev/null
+    cat "$tmp/devices"
+    echo '```'
+    echo "GPU tests: $gpu_state ($(grep -E '^(All tests passed|test cases:)' "$tmp/gpu-tests" | tail -1))"
+    echo '```'
+    grep -E "SKIPPED" "$tmp/gpu-tests" | sort | uniq -c
+    grep -E "max\|dw\||FAILED|failed" "$tmp/gpu-tests" | head -40
+    echo '```'
+    echo "Default training on 1 GPU: $([ $train_rc -eq 0 ] && echo done || echo "FAILED (rc $train_rc)")"
+    echo '```'
+    tail -5 "$tmp/train"
+    echo '```'
+    echo "CPU tests: $([ $cpu_rc -eq 0 ] && echo passed || echo "FAILED (rc $cpu_rc)") ($(grep -E 'tests passed' "$tmp/cpu-tests"))"
+    echo
+  } >> "$report"
+  [ $gpu_rc -eq 0 ] && [ $train_rc -eq 0 ] && [ $cpu_rc -eq 0 ] || tests_rc=1
+fi
 
-{
-  echo "# dptrain GPU check"
-  echo
-  echo '```'
-  nvidia-smi -L 2>/dev/null
-  cat "$out/devices.txt"
-  echo '```'
-  echo
-  echo "GPU tests: $([ $gpu_rc -eq 0 ] && echo passed || echo FAILED) ($(grep -E '^(All tests passed|test cases:)' "$out/gpu-tests.txt" | tail -1))"
-  grep -E "SKIPPED" "$out/gpu-tests.txt" | head -3
-  echo "CPU tests: $([ $cpu_rc -eq 0 ] && echo passed || echo FAILED)"
-  echo
-  echo "Default training on 1 GPU (last lines):"
-  echo '```'
-  tail -4 "$out/train.txt"
-  echo '```'
-  echo "Benchmarks:"
-  echo '```'
-  cat "$out/bench.txt" "$out/vs-pytorch.txt"
-  echo '```'
-  echo "1 GPU vs CPU / N GPUs vs CPU (weights, max|dw|/max|w|):"
-  echo '```'
-  grep -E "GPU" "$out/gpu-tests.txt" | grep "max|dw|" | head -20
-  echo '```'
-} > "$out/report.md"
-cat "$out/report.md"
-[ $gpu_rc -eq 0 ] && [ $cpu_rc -eq 0 ]
+bench_rc=0
+if [ "$phase" != tests ]; then
+  step "benchmarks: scaling and all-reduce"
+  limited 150 bench-cifar env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench --model cifar10-cnn --gpus 1,2,4,8 \
+    --batch-size-per-replica 512 --steps 30 --json "$out/bench-cifar.json" || bench_rc=1
+  limited 120 bench-mlp env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench --model mnist-mlp --gpus 1,2,4,8 \
+    --batch-size-per-replica 512 --steps 30 || bench_rc=1
+  step "benchmarks: dptrain vs PyTorch eager"
+  limited 200 vs-fp32 "$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain-env --batch-size 512 \
+    --json "$out/vs-pytorch.json" || bench_rc=1
+  limited 200 vs-tf32 "$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain-env --batch-size 512 --tf32 ||
+    bench_rc=1
+  {
+    echo "## Benchmarks ($(date -u +%F)$([ $bench_rc -eq 0 ] || echo ", SOME FAILED"))"
+    echo '```'
+    cat "$tmp/bench-cifar" "$tmp/bench-mlp"
+    echo "-- FP32"
+    cat "$tmp/vs-fp32"
+    echo "-- TF32 (--tf32)"
+    cat "$tmp/vs-tf32"
+    echo '```'
+    echo
+  } >> "$report"
+fi
+rm -rf "$tmp"
+cat "$report"
+[ $tests_rc -eq 0 ] && [ $bench_rc -eq 0 ]

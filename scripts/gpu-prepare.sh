@@ -22,14 +22,21 @@ cp /usr/include/zlib.h /usr/include/zconf.h "$p/include/"
 cp -r /usr/share/cmake/CLI11 /usr/share/cmake/nlohmann_json "$p/share/cmake/"
 cp -r /usr/lib/cmake/Catch2 "$p/lib/cmake/"
 cp "$(dpkg -L catch2 | grep -E 'libCatch2WithMain\.a$')" "$p/lib/"  # named by Catch2's targets file
-# Shared libraries dptrain and the tests link, except the C/C++ runtime and CUDA.
+# Shared libraries dptrain and the tests link, except the C/C++ runtime and anything of CUDA's
+# (cudart, cuBLAS, cuDNN, NCCL: the GPU machine has its own, and they alone are hundreds of MB)
+# and libgomp (it comes with the compiler there).
 for bin in build/dptrain build/tests/dpt_tests_cpu; do
   ldd "$bin" | awk '/=>/ {print $3}'
-done | sort -u | grep -vE '/(libc|libm|libstdc\+\+|libgcc_s|libdl|libpthread|librt|libresolv|ld-linux[^/]*)\.so|libcuda|libcudart' |
+done | sort -u | grep -vE '/(libc|libm|libstdc\+\+|libgcc_s|libdl|libpthread|librt|libresolv|ld-linux[^/]*)\.so' |
+  grep -vE '^/usr/local/cuda|/lib(cuda|cudart|cublas|cublasLt|cudnn[a-z_]*|nccl)\.so|/libgomp\.so' |
   while read -r lib; do cp -L "$lib" "$p/lib/"; done
 # Link-time names.
 (cd "$p/lib" && ln -sf libhdf5_serial.so.103 libhdf5.so && ln -sf libhdf5_serial.so.103 libhdf5_serial.so &&
   ln -sf libopenblas.so.0 libopenblas.so && ln -sf libz.so.1 libz.so)
 mkdir -p .carry
+rm -f .carry/gpu-deps.tar.xz
 tar -C "$stage" -cJf .carry/gpu-deps.tar.xz prefix
-echo "gpu-prepare: wrote .carry/gpu-deps.tar.xz ($(du -h .carry/gpu-deps.tar.xz | cut -f1))"
+size=$(stat -c %s .carry/gpu-deps.tar.xz)
+echo "gpu-prepare: wrote .carry/gpu-deps.tar.xz ($((size / 1048576)) MiB)"
+# The device tool carries at most 64 MiB, the working tree included.
+[ "$size" -lt $((48 * 1048576)) ] || { echo "gpu-prepare: .carry/gpu-deps.tar.xz is too large to carry (limit 64 MiB with the tree)"; exit 1; }
