@@ -40,6 +40,11 @@ class Communicator {
 // the CUDA backend; a build without it says so.
 std::unique_ptr<Communicator> make_nccl_communicator(const std::vector<int>& devices,
                                                      const std::vector<kernels::CudaResources*>& compute);
+// Several replicas on ONE GPU (NCCL allows one rank per device): the same asynchronous collectives
+// through a communication stream and rank-ordered sum kernels, so a single-GPU machine runs the
+// multi-replica GPU path. For tests and checks; the CLI gives each GPU one replica.
+std::unique_ptr<Communicator> make_shared_gpu_communicator(int device,
+                                                           const std::vector<kernels::CudaResources*>& compute);
 
 // In-process collectives over shared memory. Sums run in rank order, so results are
 // deterministic; each rank reduces its own share of the elements (reduce-scatter) and writes

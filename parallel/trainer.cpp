@@ -131,6 +131,13 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
   for (const Device& d : devices)
     DPT_CHECK(d.is_cuda() == gpu_, "replicas must all be CPUs or all be GPUs, got " << devices[0].str() << " and "
                                                                                    << d.str());
+  if (gpu_ && N > 1) {  // NCCL takes one rank per GPU; all replicas on one GPU is the other option
+    std::vector<int> idx;
+    for (const Device& d : devices) idx.push_back(d.index);
+    std::sort(idx.begin(), idx.end());
+    DPT_CHECK(idx.front() == idx.back() || std::adjacent_find(idx.begin(), idx.end()) == idx.end(),
+              "GPU replicas must be on distinct GPUs (or all on one GPU), got a GPU twice among " << N);
+  }
   std::vector<int> gpu_index;
   std::vector<kernels::CudaResources*> streams;
   for (int r = 0; r < N; ++r) {
@@ -151,9 +158,13 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
     replicas_.push_back(std::move(rep));
   }
   // One GPU makes no NCCL call; N GPUs share one NCCL communicator; CPU replicas share memory.
-  if (gpu_ && N > 1)
+  // Replicas that all sit on one GPU (tests on a single-GPU machine) sum through that GPU.
+  const bool one_gpu = gpu_ && std::count(gpu_index.begin(), gpu_index.end(), gpu_index[0]) == N;
+  if (gpu_ && N > 1 && one_gpu) {
+    comm_ = make_shared_gpu_communicator(gpu_index[0], streams);
+  } else if (gpu_ && N > 1) {
     comm_ = make_nccl_communicator(gpu_index, streams);
-  else
+  } else
     comm_ = std::make_unique<HostCommunicator>(N);
   for (int r = 0; r < N; ++r) {
     Replica& rep = *replicas_[size_t(r)];

@@ -1,9 +1,13 @@
 // Training on GPUs through the one training loop: 1 GPU against the CPU (weights within 1e-4
-// relative after several steps), N GPUs (NCCL, as many as are visible) against one device, the
-// NCCL communicator's sums, evaluate/predict, and the out-of-memory message.
+// relative after several steps), several replicas sharing one GPU (the multi-replica GPU path
+// without NCCL, so a one-GPU machine checks it), N GPUs (NCCL, as many as are visible) against
+// one device, both communicators' sums, evaluate/predict, the optimizer state of a model saved
+// from a GPU, and the out-of-memory message.
 #include <cmath>
 #include <cstdio>
 #include "core/data/readers.h"
+#include "core/io/keras_model.h"
+#include "core/optimizers/optimizer.h"
 #include "core/presets.h"
 #include "gpu/gpu_test_util.h"
 #include "kernels/cuda_backend.h"
@@ -22,6 +26,8 @@ std::vector<Device> gpus(int n) {
   for (int i = 0; i < n; ++i) d.push_back(Device::cuda(i));
   return d;
 }
+
+std::vector<Device> on_gpu0(int replicas) { return std::vector<Device>(size_t(replicas), Device::cuda(0)); }
 
 std::unique_ptr<Sequential> model_for(const std::string& which) {
   if (which == "bn-net") return test::bn_dropout_net(11);
@@ -106,6 +112,113 @@ TEST_CASE("N GPUs (NCCL) equal one device; ps and sync batch norm too", "[gpu][n
     ParallelOptions sync;
     sync.sync_batchnorm = true;
     CHECK(train_pair("bn-net", test::cpus(1), gpus(k), 24, sync) < 1e-4);
+  }
+}
+
+TEST_CASE("Replicas sharing one GPU equal one device: buckets, ps, sync batch norm, moving statistics",
+          "[gpu][replicas]") {
+  if (test::gpu_count() == 0) return;
+  // The Trainer's multi-replica GPU path (comm stream, events, join, ps, sync BN) without NCCL.
+  for (int k : {2, 3}) {
+    for (int64_t batch : {int64_t(24), int64_t(4 * k - 1)}) {
+      ParallelOptions po;
+      po.bucket_bytes = 4096;  // several buckets in flight during backward
+      const double d = train_pair("digits-cnn", test::cpus(1), on_gpu0(k), batch, po);
+      std::printf("%d replicas on 1 GPU vs CPU digits-cnn B=%lld: max|dw|/max|w| = %.3g\n", k, (long long)batch, d);
+      CHECK(d < 1e-4);
+    }
+    ParallelOptions ps;
+    ps.strategy = Strategy::parameter_server;
+    const double dps = train_pair("digits-cnn", test::cpus(1), on_gpu0(k), 24, ps);
+    std::printf("%d replicas on 1 GPU vs CPU digits-cnn ps: max|dw|/max|w| = %.3g\n", k, dps);
+    CHECK(dps < 1e-4);
+    ParallelOptions sync;
+    sync.sync_batchnorm = true;
+    const double dsync = train_pair("bn-net", test::cpus(1), on_gpu0(k), 24, sync);
+    std::printf("%d replicas on 1 GPU vs CPU bn-net sync BN: max|dw|/max|w| = %.3g\n", k, dsync);
+    CHECK(dsync < 1e-4);
+    // Per-replica statistics, merged every step: the same as k CPU replicas.
+    const double dbn = train_pair("bn-net", test::cpus(k), on_gpu0(k), 24, {});
+    std::printf("%d replicas on 1 GPU vs %d CPU replicas bn-net: max|dw|/max|w| = %.3g\n", k, k, dbn);
+    CHECK(dbn < 1e-4);
+  }
+}
+
+TEST_CASE("Shared-GPU communicator: sums, reduce to root and broadcast between replicas of one GPU",
+          "[gpu][replicas]") {
+  if (test::gpu_count() == 0) return;
+  const int n = 3;
+  std::vector<std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter>> res;
+  std::vector<kernels::CudaResources*> streams;
+  std::vector<Tensor> f, d;
+  std::vector<std::vector<float>> host;
+  const int64_t len = 100003;
+  for (int r = 0; r < n; ++r) {
+    res.emplace_back(kernels::cuda_resources_create(0, false));
+    streams.push_back(res.back().get());
+    host.push_back(test::random_vecf(size_t(len), 50 + r));
+    f.push_back(test::to_gpu(host.back(), {len}));
+    d.push_back(test::to_gpu(host.back(), {len}));  // reduce-to-root target
+  }
+  auto comm = make_shared_gpu_communicator(0, streams);
+  std::vector<float> want(size_t(len), 0.f);
+  for (int64_t i = 0; i < len; ++i)
+    for (int r = 0; r < n; ++r) want[size_t(i)] += host[size_t(r)][size_t(i)];  // rank order, as the kernel
+  auto work = [&](int r) {
+    kernels::cuda_set_device(0);
+    comm->all_reduce_sum(r, f[size_t(r)].data(), len);
+    comm->reduce_sum(r, d[size_t(r)].data(), len, 1);
+    comm->join(r);
+    kernels::cuda_stream_sync(*streams[size_t(r)]);
+  };
+  ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(work);
+  for (int r = 0; r < n; ++r) {
+    CHECK(test::to_host(f[size_t(r)].data(), Device::cuda(0), len) == want);  // bit for bit
+    const auto got = test::to_host(d[size_t(r)].data(), Device::cuda(0), len);
+    CHECK(got == (r == 1 ? want : host[size_t(r)]));
+  }
+  auto bcast = [&](int r) {
+    comm->broadcast(r, f[size_t(r)].data(), len, 2);
+    comm->join(r);
+    kernels::cuda_stream_sync(*streams[size_t(r)]);
+  };
+  for (int r = 0; r < n; ++r) copy_floats(f[size_t(r)].data(), Device::cuda(0), host[size_t(r)].data(), Device::cpu(), len);
+  ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(bcast);
+  for (int r = 0; r < n; ++r) CHECK(test::to_host(f[size_t(r)].data(), Device::cuda(0), len) == host[2]);
+}
+
+TEST_CASE("A model saved while training on a GPU holds the optimizer state of the CPU run", "[gpu][training]") {
+  if (test::gpu_count() == 0) return;
+  auto mc = model_for("mnist-mlp"), mg = model_for("mnist-mlp");
+  Dataset data = make_synthetic(mc->input_shape(), 10, 64, 4);
+  OptimizerConfig oc;
+  oc.name = "adam";
+  auto opt = make_optimizer(oc);
+  Trainer tc(*mc, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1);
+  Trainer tg(*mg, gpus(1), LossKind::categorical_crossentropy, *opt, 1);
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = 16;
+  fo.verbose = 0;
+  tc.fit(data, nullptr, fo, {});
+  tg.fit(data, nullptr, fo, {});
+  const std::string dir = test::temp_dir("gpu_save");
+  const std::string pc = dir + "/cpu.h5", pg = dir + "/gpu.h5";
+  tc.save_template(pc, false);
+  tg.save_template(pg, false);  // the ModelCheckpoint path: weights and optimizer state from the GPU
+  auto sc = make_optimizer(oc), sg = make_optimizer(oc);
+  sc->build(mc->num_trainable(), Device::cpu());
+  sg->build(mg->num_trainable(), Device::cpu());
+  load_optimizer_state(pc, *mc, *sc);
+  load_optimizer_state(pg, *mg, *sg);
+  CHECK(sg->iterations() == sc->iterations());
+  auto a = sc->slots(), b = sg->slots();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const Tensor& x = *a[i].second;
+    const Tensor& y = *b[i].second;
+    test::expect_close(std::vector<float>(y.data(), y.data() + y.numel()),
+                       std::vector<float>(x.data(), x.data() + x.numel()), 1e-6, 1e-3, "optimizer slot " + a[i].first);
   }
 }
 

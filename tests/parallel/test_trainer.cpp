@@ -99,6 +99,17 @@ TEST_CASE("data that does not fit the model is a clear error", "[trainer][errors
   CHECK_THROWS_WITH(t.fit(ok, nullptr, fo, {}), "batch size must be >= 1, got 0");
 }
 
+TEST_CASE("replica devices are checked before any device is touched", "[trainer][errors]") {
+  auto m = build("mnist-mlp", 1);
+  Adam opt;
+  // Checked before any CUDA call, so the messages hold on machines without a GPU too.
+  CHECK_THROWS_WITH(Trainer(*m, {Device::cuda(0), Device::cuda(1), Device::cuda(0)}, LossKind::categorical_crossentropy,
+                            opt, 1),
+                    "GPU replicas must be on distinct GPUs (or all on one GPU), got a GPU twice among 3");
+  CHECK_THROWS_WITH(Trainer(*m, {Device::cpu(), Device::cuda(0)}, LossKind::categorical_crossentropy, opt, 1),
+                    "replicas must all be CPUs or all be GPUs, got cpu:0 and cuda:0");
+}
+
 TEST_CASE("steady-state training steps allocate nothing", "[trainer][alloc]") {
   for (int replicas : {1, 3}) {
     auto m = build("digits-cnn", 4);  // Conv2D, pooling, Dense, Dropout
