@@ -26,6 +26,8 @@ void cuda_set_device(int device);
 
 // Device memory (errors name the device, the bytes asked and the bytes free).
 void* cuda_malloc(int device, size_t bytes);
+// How many device allocations this process has made (tests: none in a steady-state step).
+int64_t cuda_malloc_count();
 void cuda_free(int device, void* p) noexcept;
 // Page-locked host memory (fast, asynchronous host <-> device copies).
 void* cuda_host_alloc(size_t bytes);

@@ -29,6 +29,7 @@ void cuda_stream_sync(CudaResources&) { no_cuda(); }
 void cuda_reserve_scratch(CudaResources&, size_t) { no_cuda(); }
 void cuda_set_device(int) { no_cuda(); }
 void* cuda_malloc(int, size_t) { no_cuda(); }
+int64_t cuda_malloc_count() { return 0; }
 void cuda_free(int, void*) noexcept {}
 void* cuda_host_alloc(size_t) { no_cuda(); }
 void cuda_host_free(void*) noexcept {}

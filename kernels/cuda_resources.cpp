@@ -1,5 +1,6 @@
 // DeviceBuffer, CudaResources, the backend's memory entry points (cuda_backend.h) and the cuBLAS GEMM.
 #include "kernels/cuda_resources.h"
+#include <atomic>
 #include <cstdio>
 #include <utility>
 #include "kernels/cuda_check.h"
@@ -7,8 +8,15 @@
 
 namespace dpt::kernels {
 
+namespace {
+std::atomic<int64_t> g_cuda_mallocs{0};
+}
+
+int64_t cuda_malloc_count() { return g_cuda_mallocs.load(); }
+
 void* cuda_malloc(int device, size_t bytes) {
   if (bytes == 0) return nullptr;
+  ++g_cuda_mallocs;
   DPT_CUDA_CHECK(cudaSetDevice(device));
   void* p = nullptr;
   const cudaError_t e = cudaMalloc(&p, bytes);

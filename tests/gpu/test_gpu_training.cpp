@@ -256,6 +256,43 @@ TEST_CASE("NCCL communicator: sums, reduce to root and broadcast over the visibl
   for (int r = 0; r < n; ++r) test::expect_close(test::to_host(bufs[size_t(r)].data(), Device::cuda(r), len), want, 1e-5, 1e-5, "all-reduce");
 }
 
+TEST_CASE("steady-state GPU training steps allocate no device memory", "[gpu][alloc]") {
+  if (test::gpu_count() == 0) return;
+  for (int replicas : {1, 2}) {
+    auto m = model_for("bn-net");  // Conv2D, BatchNormalization, pooling, Dense, Dropout
+    Dataset data = make_synthetic(m->input_shape(), 10, 64, 2);
+    data.to_one_hot();
+    OptimizerConfig oc;
+    auto opt = make_optimizer(oc);
+    ParallelOptions po;
+    po.sync_batchnorm = replicas > 1;
+    Trainer t(*m, on_gpu0(replicas), LossKind::categorical_crossentropy, *opt, 1, po);
+    t.prepare(32, data);
+    std::vector<int64_t> idx(32);
+    for (int64_t i = 0; i < 32; ++i) idx[size_t(i)] = i;
+    double correct = 0;
+    for (int step = 0; step < 3; ++step) {  // warm-up: lazily created runtime state
+      t.load_batch(data, idx.data(), 32);
+      t.train_step(32, 0, step, &correct);
+    }
+    const int64_t device = kernels::cuda_malloc_count(), buffers = buffer_allocations();
+    long news = 0;
+    {
+      test::AllocationCounter counter;
+      for (int step = 3; step < 8; ++step) {
+        t.load_batch(data, idx.data(), 32);
+        t.train_step(32, 0, step, &correct);
+      }
+      news = counter.count();
+    }
+    // Host allocations are reported, not asserted: cuDNN/NCCL may allocate inside their calls.
+    std::printf("%d replica(s) on 1 GPU: host operator new calls in 5 steady-state steps: %ld\n", replicas, news);
+    INFO("replicas " << replicas);
+    CHECK(kernels::cuda_malloc_count() == device);
+    CHECK(buffer_allocations() == buffers);
+  }
+}
+
 TEST_CASE("out of GPU memory names the per-replica batch and the memory needed", "[gpu][oom]") {
   if (test::gpu_count() == 0) return;
   auto m = model_for("cifar10-cnn");
