@@ -7,6 +7,7 @@
 #include "core/layers/flatten.h"
 #include "core/layers/pooling.h"
 #include "core/sequential.h"
+#include "parallel/trainer.h"
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -123,6 +124,23 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
   return s;
+}
+
+long steady_state_news(Trainer& t, const Dataset& data, int64_t batch, int warmup, int steps) {
+  t.prepare(batch, data);
+  std::vector<int64_t> idx(static_cast<size_t>(batch));
+  for (int64_t i = 0; i < batch; ++i) idx[size_t(i)] = i;
+  double correct = 0;
+  for (int step = 0; step < warmup; ++step) {  // lazily created runtime state
+    t.load_batch(data, idx.data(), batch);
+    t.train_step(batch, 0, step, &correct);
+  }
+  AllocationCounter counter;
+  for (int step = warmup; step < warmup + steps; ++step) {
+    t.load_batch(data, idx.data(), batch);
+    t.train_step(batch, 0, step, &correct);
+  }
+  return counter.count();
 }
 
 std::string temp_dir(const std::string& tag) {

@@ -8,6 +8,8 @@
 
 namespace dpt {
 class Sequential;
+class Trainer;
+struct Dataset;
 struct Device;
 }
 
@@ -38,6 +40,10 @@ struct AllocationCounter {
   ~AllocationCounter();  // stops counting
   long count() const;
 };
+
+// Prepares t for `batch`, trains `warmup` steps and then `steps` more on the first `batch` samples
+// of data; returns the operator new calls the latter made.
+long steady_state_news(Trainer& t, const Dataset& data, int64_t batch, int warmup, int steps);
 
 // A fresh temporary folder for files a test writes.
 std::string temp_dir(const std::string& tag);

@@ -267,24 +267,9 @@ TEST_CASE("steady-state GPU training steps allocate no device memory", "[gpu][al
     ParallelOptions po;
     po.sync_batchnorm = replicas > 1;
     Trainer t(*m, on_gpu0(replicas), LossKind::categorical_crossentropy, *opt, 1, po);
-    t.prepare(32, data);
-    std::vector<int64_t> idx(32);
-    for (int64_t i = 0; i < 32; ++i) idx[size_t(i)] = i;
-    double correct = 0;
-    for (int step = 0; step < 3; ++step) {  // warm-up: lazily created runtime state
-      t.load_batch(data, idx.data(), 32);
-      t.train_step(32, 0, step, &correct);
-    }
+    t.prepare(32, data);  // every buffer exists from here on
     const int64_t device = kernels::cuda_malloc_count(), buffers = buffer_allocations();
-    long news = 0;
-    {
-      test::AllocationCounter counter;
-      for (int step = 3; step < 8; ++step) {
-        t.load_batch(data, idx.data(), 32);
-        t.train_step(32, 0, step, &correct);
-      }
-      news = counter.count();
-    }
+    const long news = test::steady_state_news(t, data, 32, 3, 5);
     // Host allocations are reported, not asserted: cuDNN/NCCL may allocate inside their calls.
     std::printf("%d replica(s) on 1 GPU: host operator new calls in 5 steady-state steps: %ld\n", replicas, news);
     INFO("replicas " << replicas);

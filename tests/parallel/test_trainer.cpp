@@ -118,23 +118,8 @@ TEST_CASE("steady-state training steps allocate nothing", "[trainer][alloc]") {
     Adam opt;
     Trainer t(*m, cpus(replicas), LossKind::categorical_crossentropy, opt, 2);
     t.prepare(32, data);
-    std::vector<int64_t> idx(32);
-    for (int64_t i = 0; i < 32; ++i) idx[size_t(i)] = i;
-    double correct = 0;
-    for (int step = 0; step < 3; ++step) {  // warm-up: lazily created runtime state
-      t.load_batch(data, idx.data(), 32);
-      t.train_step(32, 0, step, &correct);
-    }
     const int64_t buffers = buffer_allocations();
-    long news = 0;
-    {
-      test::AllocationCounter counter;
-      for (int step = 3; step < 8; ++step) {
-        t.load_batch(data, idx.data(), 32);
-        t.train_step(32, 0, step, &correct);
-      }
-      news = counter.count();
-    }
+    const long news = test::steady_state_news(t, data, 32, 3, 5);
     INFO("replicas " << replicas);
     CHECK(news == 0);
     CHECK(buffer_allocations() == buffers);
