@@ -5,16 +5,18 @@
 #   tests  every GPU test (each CUDA op and layer vs the CPU, 1 GPU vs CPU training, NCCL with the
 #          visible GPUs), `dptrain devices`, the default training on 1 GPU, and the CPU suite;
 #   bench  `dptrain bench --gpus 1,2,4,8` (scaling + all-reduce busbw) and dptrain vs PyTorch eager;
-#   all    both (the default).
+#   all    both (the default);
+#   sanitize  the op and layer GPU tests under compute-sanitizer (memcheck, then racecheck on the
+#          reductions): slow, so a phase of its own.
 # Each step has its own time limit, so one device call (10 minutes at most) always ends with a
 # report: $OUT/report.md (appended per phase), the full log $OUT/gpu-check.log, the GPU tests'
 # output and the benchmarks' JSON. A second call for another phase reuses build-gpu/ while the
 # machine is still warm, and rebuilds it otherwise.
-#   bash scripts/gpu-check.sh [all|tests|bench]
+#   bash scripts/gpu-check.sh [all|tests|bench|sanitize]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 phase="${1:-all}"
-case "$phase" in all | tests | bench) ;; *) echo "usage: bash scripts/gpu-check.sh [all|tests|bench]"; exit 2 ;; esac
+case "$phase" in all | tests | bench | sanitize) ;; *) echo "usage: bash scripts/gpu-check.sh [all|tests|bench|sanitize]"; exit 2 ;; esac
 out="${OUT:-$PWD/gpu-report}"
 mkdir -p "$out"
 tmp=$(mktemp -d)  # step outputs; only a few files go to $OUT (the device tool brings back 8 at most)
@@ -92,7 +94,7 @@ printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s/build-gpu/dptrain" "$@"\n' "$dp
 chmod +x build-gpu/dptrain-env
 
 tests_rc=0
-if [ "$phase" != bench ]; then
+if [ "$phase" = tests ] || [ "$phase" = all ]; then
   step "devices"
   run_dpt ./build-gpu/dptrain devices > "$tmp/devices" 2>&1
   cat "$tmp/devices" >> "$log"
@@ -120,8 +122,14 @@ if [ "$phase" != bench ]; then
     echo "GPU tests: $gpu_state ($(grep -E '^(All tests passed|test cases:)' "$tmp/gpu-tests" | tail -1))"
     echo '```'
     grep -E "SKIPPED" "$tmp/gpu-tests" | sort | uniq -c
-    grep -E "max\|dw\||FAILED|failed" "$tmp/gpu-tests" | head -40
+    grep -E "max\|dw\||host operator new" "$tmp/gpu-tests" | head -40
     echo '```'
+    if grep -q "FAILED" "$tmp/gpu-tests"; then
+      echo "Failures (first 120 lines; all of them in gpu-tests.txt):"
+      echo '```'
+      grep -B3 -A10 "FAILED" "$tmp/gpu-tests" | head -120
+      echo '```'
+    fi
     echo "Default training on 1 GPU: $([ $train_rc -eq 0 ] && echo done || echo "FAILED (rc $train_rc)")"
     echo '```'
     tail -5 "$tmp/train"
@@ -133,7 +141,7 @@ if [ "$phase" != bench ]; then
 fi
 
 bench_rc=0
-if [ "$phase" != tests ]; then
+if [ "$phase" = bench ] || [ "$phase" = all ]; then
   step "benchmarks: scaling and all-reduce"
   limited 150 bench-cifar env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench --model cifar10-cnn --gpus 1,2,4,8 \
     --batch-size-per-replica 512 --steps 30 --json "$out/bench-cifar.json" || bench_rc=1
@@ -156,6 +164,23 @@ if [ "$phase" != tests ]; then
     echo
   } >> "$report"
 fi
+san_rc=0
+if [ "$phase" = sanitize ]; then
+  step "compute-sanitizer"
+  cs=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+  [ -n "$cs" ] || fail "no compute-sanitizer on this machine"
+  limited 400 memcheck env LD_LIBRARY_PATH="$dpt_ld" "$cs" --tool memcheck --error-exitcode 3 \
+    ./build-gpu/tests/dpt_tests_gpu "[layers],[activation],[optimizer],[loss],[dropout]" || san_rc=$?
+  limited 150 racecheck env LD_LIBRARY_PATH="$dpt_ld" "$cs" --tool racecheck --error-exitcode 3 \
+    ./build-gpu/tests/dpt_tests_gpu "[dropout]" || san_rc=$?  # the bias-gradient reduction's shared memory
+  {
+    echo "## compute-sanitizer ($(date -u +%F)): $([ $san_rc -eq 0 ] && echo clean || echo "FOUND ERRORS (rc $san_rc)")"
+    echo '```'
+    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|test cases" "$tmp/memcheck" "$tmp/racecheck" | head -60
+    echo '```'
+    echo
+  } >> "$report"
+fi
 rm -rf "$tmp"
 cat "$report"
-[ $tests_rc -eq 0 ] && [ $bench_rc -eq 0 ]
+[ $tests_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ $san_rc -eq 0 ]
