@@ -1,5 +1,6 @@
 // Deterministic column reductions over (rows, cols) data for the CUDA kernels: pass 1 writes
-// kReduceChunks partial sums (double) per column and quantity, pass 2 adds them in chunk order.
+// cuda_reduce_chunks(rows, cols) partial sums (double) per column and quantity, pass 2 adds them
+// in chunk order.
 // The same input gives the same bits on every run (no atomics). Include from .cu files only.
 #pragma once
 #include "kernels/cuda_check.h"
@@ -19,12 +20,14 @@ __global__ void column_partials_kernel(Load load, int64_t rows, int64_t cols, do
   const int64_t r0 = chunk * per, r1 = r0 + per < rows ? r0 + per : rows;
   double acc[K];
   for (int k = 0; k < K; ++k) acc[k] = 0.0;
-  if (c < cols)
-    for (int64_t r = r0 + threadIdx.y; r < r1; r += kReduceRowsPerBlock) {
+  if (c < cols) {
+#pragma unroll 4
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kReduceRowsPerBlock) {  // several loads in flight
       double v[K];
       load(r, c, v);
       for (int k = 0; k < K; ++k) acc[k] += v[k];
     }
+  }
   for (int k = 0; k < K; ++k) sh[k][threadIdx.y][threadIdx.x] = acc[k];
   __syncthreads();
   if (threadIdx.y == 0 && c < cols)
@@ -37,13 +40,13 @@ __global__ void column_partials_kernel(Load load, int64_t rows, int64_t cols, do
 
 // Store: __device__ void operator()(int k, int64_t col, double sum) const.
 template <int K, typename Store>
-__global__ void column_finish_kernel(Store store, int64_t cols, const double* partial) {
+__global__ void column_finish_kernel(Store store, int64_t cols, int64_t chunks, const double* partial) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= K * cols) return;
   const int k = int(i / cols);
   const int64_t c = i % cols;
   double s = 0.0;
-  for (int64_t chunk = 0; chunk < kReduceChunks; ++chunk) s += partial[(chunk * K + k) * cols + c];
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) s += partial[(chunk * K + k) * cols + c];
   store(k, c, s);
 }
 
@@ -51,10 +54,11 @@ template <int K, typename Load, typename Store>
 void column_reduce_cuda(CudaResources& r, Load load, Store store, int64_t rows, int64_t cols) {
   if (cols == 0) return;
   auto* partial = static_cast<double*>(r.scratch(cuda_reduce_scratch_bytes(K * cols)));
-  const dim3 grid(unsigned((cols + 31) / 32), unsigned(kReduceChunks)), block(32, kReduceRowsPerBlock);
+  const int64_t chunks = cuda_reduce_chunks(rows, cols);
+  const dim3 grid(unsigned((cols + 31) / 32), unsigned(chunks)), block(32, kReduceRowsPerBlock);
   column_partials_kernel<K><<<grid, block, 0, r.stream()>>>(load, rows, cols, partial);
   DPT_CUDA_LAUNCH_CHECK();
-  column_finish_kernel<K><<<unsigned((K * cols + 127) / 128), 128, 0, r.stream()>>>(store, cols, partial);
+  column_finish_kernel<K><<<unsigned((K * cols + 127) / 128), 128, 0, r.stream()>>>(store, cols, chunks, partial);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

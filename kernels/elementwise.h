@@ -7,10 +7,27 @@ namespace dpt::kernels {
 
 class CudaResources;
 
-// Column sums on the GPU reduce in two deterministic passes: kReduceChunks partial sums per
-// column (double) in the replica's scratch, then one ordered sum per column.
-constexpr int64_t kReduceChunks = 64;
-inline size_t cuda_reduce_scratch_bytes(int64_t cols) { return size_t(kReduceChunks * cols) * sizeof(double); }
+// Column sums on the GPU reduce in two deterministic passes: the rows are cut into chunks, each
+// block (32 columns x one chunk) writes partial sums (double) to the replica's scratch, then one
+// ordered sum per column adds them in chunk order. The chunk count gives the GPU about
+// kReduceTargetBlocks blocks (a tall, narrow conv-bias gradient would otherwise read hundreds of
+// MB through a few dozen blocks) and depends only on (rows, cols): the same shapes give the same
+// bits on every run.
+constexpr int64_t kReduceTargetBlocks = 512;
+constexpr int64_t kReduceMinRowsPerChunk = 64;
+inline int64_t cuda_reduce_chunks(int64_t rows, int64_t cols) {
+  const int64_t col_blocks = (cols + 31) / 32;
+  const int64_t by_blocks = (kReduceTargetBlocks + col_blocks - 1) / col_blocks;
+  const int64_t by_rows = (rows + kReduceMinRowsPerChunk - 1) / kReduceMinRowsPerChunk;
+  const int64_t c = by_blocks < by_rows ? by_blocks : by_rows;
+  return c > 1 ? c : 1;
+}
+// Scratch for K quantities over cols columns (kcols = K * cols, K <= 2) whatever the rows: the
+// partials take chunks * kcols doubles, and chunks <= kReduceTargetBlocks / ceil(cols / 32) + 1,
+// so chunks * kcols <= 2 * 32 * kReduceTargetBlocks + kcols.
+inline size_t cuda_reduce_scratch_bytes(int64_t kcols) {
+  return size_t(64 * kReduceTargetBlocks + kcols) * sizeof(double);
+}
 
 // y[r, c] = bias[c] (then a GEMM with beta = 1 adds the product: no separate zeroing or bias pass)
 template <typename T>

@@ -1,7 +1,8 @@
-// Hand-computed forward cases for conv, pooling, losses and accuracy.
+// Hand-computed forward cases for conv, pooling, losses and accuracy; the GPU reductions' sizing.
 #include <catch2/catch.hpp>
 #include <vector>
 #include "kernels/conv2d.h"
+#include "kernels/elementwise.h"
 #include "kernels/loss.h"
 #include "kernels/pooling.h"
 
@@ -96,4 +97,22 @@ TEST_CASE("losses and accuracy by hand (Keras's values)", "[kernels][loss]") {
   CHECK(accuracy_sum_cpu<float>(AccuracyKind::categorical, preds.data(), oh.data(), 2, 3) == 1.0);
   std::vector<float> bpred{0.6f, 0.4f, 0.51f}, btrue{1, 1, 0};
   CHECK(accuracy_sum_cpu<float>(AccuracyKind::binary, bpred.data(), btrue.data(), 3, 1) == 1.0);
+}
+
+TEST_CASE("GPU column reductions: enough row chunks to fill the GPU, scratch bounded for any rows",
+          "[kernels][reduce]") {
+  using namespace dpt::kernels;
+  CHECK(cuda_reduce_chunks(0, 10) == 1);
+  CHECK(cuda_reduce_chunks(64, 10) == 1);
+  CHECK(cuda_reduce_chunks(65, 10) == 2);
+  CHECK(cuda_reduce_chunks(512 * 30 * 30, 32) == kReduceTargetBlocks);  // cifar10-cnn's first conv bias
+  CHECK(cuda_reduce_chunks(512 * 30 * 30, 64) == kReduceTargetBlocks / 2);
+  CHECK(cuda_reduce_chunks(512, 128) == 8);  // a Dense bias: 64 rows a chunk at least
+  // What the kernels use (chunks * K * cols doubles) never exceeds what prepare reserves.
+  for (int64_t cols : {1, 7, 31, 32, 33, 100, 512, 1000, 4097, 100000})
+    for (int64_t rows : {1, 63, 1000, 123457, 10000000})
+      for (int64_t K : {1, 2}) {
+        INFO("rows " << rows << " cols " << cols << " K " << K);
+        CHECK(size_t(cuda_reduce_chunks(rows, cols) * K * cols) * sizeof(double) <= cuda_reduce_scratch_bytes(K * cols));
+      }
 }

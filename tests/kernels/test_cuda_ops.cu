@@ -191,6 +191,22 @@ TEST_CASE("CUDA dropout draws the CPU's masks; bias kernels match", "[gpu][dropo
   expect_close(df.get(x.size()), filled, 0, 0);
   expect_close(da.get(x.size()), added, 1e-7, 1e-6);
   expect_close(ddb.get(cols), db, 1e-5, 1e-5);
+
+  // A tall, narrow gradient (a conv bias): hundreds of row chunks, a partial column block.
+  const int64_t tall = 40009, narrow = 37;
+  const auto t = rnd(tall * narrow, 23, 0.5f, 1.5f);
+  std::vector<float> want(narrow, 0.25f);
+  for (int64_t c = 0; c < narrow; ++c) {
+    double sum = 0;
+    for (int64_t r = 0; r < tall; ++r) sum += t[size_t(r * narrow + c)];
+    want[size_t(c)] += float(sum);
+  }
+  CHECK(cuda_reduce_chunks(tall, narrow) == kReduceTargetBlocks / 2);
+  DevBuf dt(t), dsum(std::vector<float>(narrow, 0.25f));
+  res.reserve(cuda_reduce_scratch_bytes(narrow));
+  bias_grad_cuda(dt.p, dsum.p, tall, narrow, res);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  expect_close(dsum.get(narrow), want, 1e-5, 1e-6);  // double partial sums: as exact as the reference
 }
 
 TEST_CASE("cuBLAS GEMM (row-major mapping, all transposes) matches the CPU GEMM; RAII buffers round-trip",
