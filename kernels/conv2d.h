@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include "kernels/activation_math.h"
 
 namespace dpt::kernels {
 
@@ -54,12 +55,14 @@ void conv2d_plan_destroy(ConvPlan* p) noexcept;
 struct ConvPlanDeleter {
   void operator()(ConvPlan* p) const noexcept { conv2d_plan_destroy(p); }
 };
-// y = conv(x, kernel) + bias (bias nullable); refreshes the plan's KRSC copy of kernel.
+// y = act(conv(x, kernel) + bias) (bias nullable; bias and activation in one pass); refreshes
+// the plan's KRSC copy of kernel.
 void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* kernel,
-                         const float* bias, float* y);
-// dkernel += ..., dbias += ... (nullable); dx (nullable) is overwritten. Uses the KRSC copy the
-// forward made of the same weights.
-void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* dy,
-                          float* dx, float* dkernel, float* dbias);
+                         const float* bias, Activation act, float* y);
+// dy = act'(y) * dy in place (act linear when the loss already gave the pre-activation gradient),
+// fused with dbias += ... (nullable); then dkernel += ...; dx (nullable) is overwritten. Uses the
+// KRSC copy the forward made of the same weights.
+void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* y,
+                          Activation act, float* dy, float* dx, float* dkernel, float* dbias);
 
 }  // namespace dpt::kernels

@@ -188,7 +188,7 @@ void conv2d_plan_destroy(ConvPlan* p) noexcept {
 }
 
 void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* kernel,
-                         const float* bias, float* y) {
+                         const float* bias, Activation act, float* y) {
   if (g.n == 0) return;
   set_batch(r, p, g, g.n, p.reserved);
   const int64_t rsc = g.kh * g.kw * g.c;
@@ -204,13 +204,15 @@ void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, con
   const float one = 1.f, zero = 0.f;
   DPT_CUDNN_CHECK(cudnnConvolutionForward(r.cudnn(), &one, p.xd, in, p.wd, p.filter.data(), p.cd, p.fwd,
                                           r.scratch(p.fwd_ws), p.fwd_ws, &zero, p.yd, y));
-  if (bias) bias_add_cuda(y, bias, g.n * g.oh * g.ow, g.oc, r.stream());
+  bias_activation_cuda(act, y, bias, g.n * g.oh * g.ow, g.oc, r);  // one pass for both
 }
 
-void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* dy,
-                          float* dx, float* dkernel, float* dbias) {
+void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* y,
+                          Activation act, float* dy, float* dx, float* dkernel, float* dbias) {
   if (g.n == 0) return;
   set_batch(r, p, g, g.n, p.reserved);
+  // The activation's gradient (in place) and the bias gradient in one pass, before cuDNN reads dy.
+  activation_bias_grad_cuda(act, y, dy, dbias, g.n * g.oh * g.ow, g.oc, r);
   const float one = 1.f, zero = 0.f;
   const int64_t rsc = g.kh * g.kw * g.c;
   const float* in = p.padded ? p.xpad.floats() : x;  // the forward's padded copy of this x
@@ -219,7 +221,6 @@ void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, co
                                                  p.dfilter.data()));
   krsc_grad_add_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(p.dfilter.floats(), dkernel, rsc, g.oc);
   DPT_CUDA_LAUNCH_CHECK();
-  if (dbias) bias_grad_cuda(dy, dbias, g.n * g.oh * g.ow, g.oc, r);
   if (!dx) return;
   float* out = p.padded ? p.dxpad.floats() : dx;
   DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wd, p.filter.data(), p.yd, dy, p.cd, p.bwd_data,

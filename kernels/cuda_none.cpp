@@ -41,9 +41,12 @@ void gemm_cuda(const CudaResources&, bool, bool, int64_t, int64_t, int64_t, floa
                float*) { no_cuda(); }
 void activation_forward_cuda(Activation, const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
 void activation_backward_cuda(Activation, const float*, const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
-void bias_fill_cuda(float*, const float*, int64_t, int64_t, void*) { no_cuda(); }
 void bias_add_cuda(float*, const float*, int64_t, int64_t, void*) { no_cuda(); }
 void bias_grad_cuda(const float*, float*, int64_t, int64_t, CudaResources&) { no_cuda(); }
+void bias_activation_cuda(Activation, float*, const float*, int64_t, int64_t, CudaResources&) { no_cuda(); }
+void activation_bias_grad_cuda(Activation, const float*, float*, float*, int64_t, int64_t, CudaResources&) {
+  no_cuda();
+}
 void dropout_cuda(const float*, float*, int64_t, int64_t, float, const DropoutKey&, void*) { no_cuda(); }
 void loss_rows_cuda(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*, float*, const float*,
                     void*) { no_cuda(); }
@@ -57,9 +60,9 @@ void adam_update_cuda(float*, const float*, float*, float*, float*, int64_t, flo
 ConvPlan* conv2d_plan_create(CudaResources&, const Conv2dGeom&) { no_cuda(); }
 void conv2d_plan_destroy(ConvPlan*) noexcept {}
 void conv2d_forward_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, const float*,
-                         float*) { no_cuda(); }
-void conv2d_backward_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, float*, float*,
-                          float*) { no_cuda(); }
+                         Activation, float*) { no_cuda(); }
+void conv2d_backward_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, Activation, float*,
+                          float*, float*, float*) { no_cuda(); }
 void max_pool_forward_cuda(const Pool2dGeom&, const float*, float*, int32_t*, void*) { no_cuda(); }
 void max_pool_backward_cuda(const Pool2dGeom&, const int32_t*, const float*, float*, void*) { no_cuda(); }
 void avg_pool_forward_cuda(const Pool2dGeom&, const float*, float*, void*) { no_cuda(); }

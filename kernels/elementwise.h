@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include "kernels/activation_math.h"
 
 namespace dpt::kernels {
 
@@ -39,9 +40,14 @@ void bias_add_cpu(T* y, const T* bias, int64_t rows, int64_t cols);
 template <typename T>
 void bias_grad_cpu(const T* dy, T* db, int64_t rows, int64_t cols);
 
-void bias_fill_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream);
 void bias_add_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream);
 // db += column sums (scratch: cuda_reduce_scratch_bytes(cols)).
 void bias_grad_cuda(const float* dy, float* db, int64_t rows, int64_t cols, CudaResources& r);
+// Fused layer epilogues (one pass over the output instead of two):
+// y = a(y + bias) (bias nullable); softmax adds the bias, then normalises each row.
+void bias_activation_cuda(Activation a, float* y, const float* bias, int64_t rows, int64_t cols, CudaResources& r);
+// dy = a'(y) * dy in place and db += its column sums (db nullable; scratch as bias_grad_cuda).
+void activation_bias_grad_cuda(Activation a, const float* y, float* dy, float* db, int64_t rows, int64_t cols,
+                               CudaResources& r);
 
 }  // namespace dpt::kernels

@@ -1,4 +1,6 @@
-// CUDA elementwise helpers (bias, scaling) and dropout through the shared counter-based mask.
+// CUDA elementwise helpers (bias, scaling, the fused bias/activation epilogues of Dense and
+// Conv2D) and dropout through the shared counter-based mask.
+#include "kernels/activation.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_reduce.cuh"
 #include "kernels/dropout.h"
@@ -13,10 +15,10 @@ unsigned blocks(int64_t n) {
 }
 }  // namespace
 
-__global__ void bias_rows_kernel(float* y, const float* bias, int64_t rows, int64_t cols, bool add) {
+__global__ void bias_add_kernel(float* y, const float* bias, int64_t rows, int64_t cols) {
   const int64_t n = rows * cols;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = (add ? y[i] : 0.f) + bias[i % cols];
+    y[i] += bias[i % cols];
 }
 
 struct LoadRows {
@@ -28,6 +30,26 @@ struct AddToFloats {
   float* out;
   __device__ void operator()(int, int64_t c, double s) const { out[c] += float(s); }
 };
+
+// The activation's gradient, written back to dy as it is summed: each (r, c) is loaded once.
+struct LoadActivationGrad {
+  Activation a;
+  const float* y;
+  float* dy;
+  int64_t cols;
+  __device__ void operator()(int64_t r, int64_t c, double* v) const {
+    const int64_t i = r * cols + c;
+    const float g = activation_bwd(a, y[i], dy[i]);
+    dy[i] = g;
+    v[0] = g;
+  }
+};
+
+__global__ void bias_activation_kernel(Activation a, float* y, const float* bias, int64_t rows, int64_t cols) {
+  const int64_t n = rows * cols;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = activation_fwd(a, bias ? y[i] + bias[i % cols] : y[i]);
+}
 
 __global__ void scale_kernel(float* x, int64_t n, float s) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
@@ -44,20 +66,40 @@ __global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t c
   }
 }
 
-void bias_fill_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream) {
-  if (rows * cols == 0) return;
-  bias_rows_kernel<<<blocks(rows * cols), 256, 0, static_cast<cudaStream_t>(stream)>>>(y, bias, rows, cols, false);
-  DPT_CUDA_LAUNCH_CHECK();
-}
-
 void bias_add_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream) {
   if (rows * cols == 0) return;
-  bias_rows_kernel<<<blocks(rows * cols), 256, 0, static_cast<cudaStream_t>(stream)>>>(y, bias, rows, cols, true);
+  bias_add_kernel<<<blocks(rows * cols), 256, 0, static_cast<cudaStream_t>(stream)>>>(y, bias, rows, cols);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
 void bias_grad_cuda(const float* dy, float* db, int64_t rows, int64_t cols, CudaResources& r) {
   column_reduce_cuda<1>(r, LoadRows{dy, cols}, AddToFloats{db}, rows, cols);
+}
+
+void bias_activation_cuda(Activation a, float* y, const float* bias, int64_t rows, int64_t cols, CudaResources& r) {
+  if (rows * cols == 0) return;
+  if (a == Activation::softmax) {  // a row operation: the bias first, then the rows
+    if (bias) bias_add_cuda(y, bias, rows, cols, r.stream());
+    activation_forward_cuda(a, y, y, rows, cols, r.stream());
+    return;
+  }
+  if (a == Activation::linear && !bias) return;
+  bias_activation_kernel<<<blocks(rows * cols), 256, 0, r.stream()>>>(a, y, bias, rows, cols);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void activation_bias_grad_cuda(Activation a, const float* y, float* dy, float* db, int64_t rows, int64_t cols,
+                               CudaResources& r) {
+  if (a == Activation::softmax || a == Activation::linear) {  // softmax is a row operation; linear has no pass
+    activation_backward_cuda(a, y, dy, dy, rows, cols, r.stream());
+    if (db) bias_grad_cuda(dy, db, rows, cols, r);
+    return;
+  }
+  if (!db) {
+    activation_backward_cuda(a, y, dy, dy, rows, cols, r.stream());
+    return;
+  }
+  column_reduce_cuda<1>(r, LoadActivationGrad{a, y, dy, cols}, AddToFloats{db}, rows, cols);
 }
 
 void scale_cuda(float* x, int64_t n, float s, CudaResources& r) {

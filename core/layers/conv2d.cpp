@@ -88,16 +88,13 @@ void Conv2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy
 void Conv2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
   DPT_CHECK(plan_, "Conv2D '" << name_ << "': not prepared on " << ctx.device.str());
   kernels::conv2d_forward_cuda(*ctx.cuda, *plan_, geom(x.dim(0)), x.data(), w_[0], cfg_.use_bias ? w_[1] : nullptr,
-                               y.data());
-  kernels::activation_forward_cuda(cfg_.activation, y.data(), y.data(), rows_of(y), cfg_.filters, stream(ctx));
+                               cfg_.activation, y.data());
 }
 
 void Conv2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
-  if (!fused_grad_)
-    kernels::activation_backward_cuda(cfg_.activation, y.data(), dy.data(), dy.data(), rows_of(y), cfg_.filters,
-                                      stream(ctx));
-  kernels::conv2d_backward_cuda(*ctx.cuda, *plan_, geom(x.dim(0)), x.data(), dy.data(), dx ? dx->data() : nullptr,
-                                g_[0], cfg_.use_bias ? g_[1] : nullptr);
+  kernels::conv2d_backward_cuda(*ctx.cuda, *plan_, geom(x.dim(0)), x.data(), y.data(),
+                                fused_grad_ ? kernels::Activation::linear : cfg_.activation, dy.data(),
+                                dx ? dx->data() : nullptr, g_[0], cfg_.use_bias ? g_[1] : nullptr);
 }
 
 }  // namespace dpt

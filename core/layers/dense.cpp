@@ -53,16 +53,16 @@ void Dense::prepare(int64_t, Context& ctx) {
 // The same three GEMMs through cuBLAS (gemm_cuda maps row-major onto column-major).
 void Dense::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
   const int64_t rows = rows_of(x), in = in_.back();
-  if (use_bias_) kernels::bias_fill_cuda(y.data(), w_[1], rows, units_, stream(ctx));
-  kernels::gemm_cuda(*ctx.cuda, false, false, rows, units_, in, 1.f, x.data(), w_[0], use_bias_ ? 1.f : 0.f, y.data());
-  kernels::activation_forward_cuda(act_, y.data(), y.data(), rows, units_, stream(ctx));
+  kernels::gemm_cuda(*ctx.cuda, false, false, rows, units_, in, 1.f, x.data(), w_[0], 0.f, y.data());
+  kernels::bias_activation_cuda(act_, y.data(), use_bias_ ? w_[1] : nullptr, rows, units_, *ctx.cuda);  // one pass
 }
 
 void Dense::backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
   const int64_t rows = rows_of(x), in = in_.back();
-  if (!fused_grad_) kernels::activation_backward_cuda(act_, y.data(), dy.data(), dy.data(), rows, units_, stream(ctx));
+  // The activation's gradient (unless the loss gave it) and the bias gradient in one pass.
+  kernels::activation_bias_grad_cuda(fused_grad_ ? kernels::Activation::linear : act_, y.data(), dy.data(),
+                                     use_bias_ ? g_[1] : nullptr, rows, units_, *ctx.cuda);
   kernels::gemm_cuda(*ctx.cuda, true, false, in, units_, rows, 1.f, x.data(), dy.data(), 1.f, g_[0]);
-  if (use_bias_) kernels::bias_grad_cuda(dy.data(), g_[1], rows, units_, *ctx.cuda);
   if (dx) kernels::gemm_cuda(*ctx.cuda, false, true, rows, in, units_, 1.f, dy.data(), w_[0], 0.f, dx->data());
 }
 

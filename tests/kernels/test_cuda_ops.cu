@@ -177,18 +177,15 @@ TEST_CASE("CUDA dropout draws the CPU's masks; bias kernels match", "[gpu][dropo
   DPT_CUDA_CHECK(cudaDeviceSynchronize());
   expect_close(dy.get(x.size()), y, 0, 1e-6);  // the same keep/drop decisions, element by element
 
-  std::vector<float> filled(x.size()), added = x, db(cols, 0.5f);
-  bias_fill_cpu(filled.data(), bias.data(), rows, cols);
+  std::vector<float> added = x, db(cols, 0.5f);
   bias_add_cpu(added.data(), bias.data(), rows, cols);
   bias_grad_cpu(x.data(), db.data(), rows, cols);
-  DevBuf df(std::vector<float>(x.size(), -7.f)), da(x), dbias(bias), ddb(std::vector<float>(cols, 0.5f));
-  bias_fill_cuda(df.p, dbias.p, rows, cols, nullptr);
+  DevBuf da(x), dbias(bias), ddb(std::vector<float>(cols, 0.5f));
   bias_add_cuda(da.p, dbias.p, rows, cols, nullptr);
   CudaResources res(0);
   res.reserve(cuda_reduce_scratch_bytes(cols));
   bias_grad_cuda(dx.p, ddb.p, rows, cols, res);
   DPT_CUDA_CHECK(cudaDeviceSynchronize());
-  expect_close(df.get(x.size()), filled, 0, 0);
   expect_close(da.get(x.size()), added, 1e-7, 1e-6);
   expect_close(ddb.get(cols), db, 1e-5, 1e-5);
 
@@ -207,6 +204,34 @@ TEST_CASE("CUDA dropout draws the CPU's masks; bias kernels match", "[gpu][dropo
   bias_grad_cuda(dt.p, dsum.p, tall, narrow, res);
   DPT_CUDA_CHECK(cudaDeviceSynchronize());
   expect_close(dsum.get(narrow), want, 1e-5, 1e-6);  // double partial sums: as exact as the reference
+}
+
+TEST_CASE("CUDA fused epilogues: bias + activation, activation gradient + bias gradient, match the CPU steps",
+          "[gpu][activation]") {
+  if (!have_gpu()) return;
+  CudaResources res(0);
+  const int64_t rows = 2053, cols = 45;  // several row chunks, a partial column block
+  res.reserve(cuda_reduce_scratch_bytes(cols));
+  const auto x = rnd(rows * cols, 61, -2.f, 2.f), bias = rnd(cols, 62), dyh = rnd(rows * cols, 63);
+  for (Activation a : {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax})
+    for (bool with_bias : {true, false}) {
+      INFO("activation " << int(a) << (with_bias ? " with bias" : " without bias"));
+      // CPU: the unfused steps.
+      std::vector<float> y = x, dy = dyh, db(cols, 0.5f);
+      if (with_bias) bias_add_cpu(y.data(), bias.data(), rows, cols);
+      activation_forward_cpu(a, y.data(), y.data(), rows, cols);
+      activation_backward_cpu(a, y.data(), dy.data(), dy.data(), rows, cols);
+      if (with_bias) bias_grad_cpu(dy.data(), db.data(), rows, cols);
+      // GPU: the fused ones.
+      DevBuf gy(x), gb(bias), gdy(dyh), gdb(std::vector<float>(cols, 0.5f));
+      bias_activation_cuda(a, gy.p, with_bias ? gb.p : nullptr, rows, cols, res);
+      res.synchronize();
+      expect_close(gy.get(x.size()), y, 1e-6, 1e-5);
+      activation_bias_grad_cuda(a, gy.p, gdy.p, with_bias ? gdb.p : nullptr, rows, cols, res);
+      res.synchronize();
+      expect_close(gdy.get(x.size()), dy, 1e-6, 1e-5);
+      expect_close(gdb.get(cols), db, 1e-4, 1e-5);
+    }
 }
 
 TEST_CASE("cuBLAS GEMM (row-major mapping, all transposes) matches the CPU GEMM; RAII buffers round-trip",
