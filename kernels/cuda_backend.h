@@ -35,6 +35,10 @@ void cuda_host_free(void* p) noexcept;
 // Copies between any two memories (unified addressing). With r: ordered on r's stream
 // (asynchronous); without: complete on return.
 void cuda_copy(void* dst, const void* src, size_t bytes, CudaResources* r);
+// Input uploads on r's copy stream (any thread; from pinned memory they overlap r's compute
+// stream), and the compute stream's later work waiting for every upload queued so far.
+void cuda_upload(void* dst, const void* src, size_t bytes, CudaResources& r);
+void cuda_wait_uploads(CudaResources& r);
 void cuda_zero(void* p, size_t bytes, CudaResources* r);
 // x *= s on the device.
 void scale_cuda(float* x, int64_t n, float s, CudaResources& r);

@@ -34,6 +34,8 @@ void cuda_free(int, void*) noexcept {}
 void* cuda_host_alloc(size_t) { no_cuda(); }
 void cuda_host_free(void*) noexcept {}
 void cuda_copy(void*, const void*, size_t, CudaResources*) { no_cuda(); }
+void cuda_upload(void*, const void*, size_t, CudaResources&) { no_cuda(); }
+void cuda_wait_uploads(CudaResources&) { no_cuda(); }
 void cuda_zero(void*, size_t, CudaResources*) { no_cuda(); }
 void scale_cuda(float*, int64_t, float, CudaResources&) { no_cuda(); }
 

@@ -60,6 +60,18 @@ void cuda_copy(void* dst, const void* src, size_t bytes, CudaResources* r) {
   }
 }
 
+void cuda_upload(void* dst, const void* src, size_t bytes, CudaResources& r) {
+  if (bytes == 0) return;
+  DPT_CUDA_CHECK(cudaSetDevice(r.device()));  // the calling thread may be the input pipeline's
+  DPT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, r.copy_stream()));
+}
+
+void cuda_wait_uploads(CudaResources& r) {
+  DPT_CUDA_CHECK(cudaSetDevice(r.device()));
+  DPT_CUDA_CHECK(cudaEventRecord(r.uploads_done(), r.copy_stream()));
+  DPT_CUDA_CHECK(cudaStreamWaitEvent(r.stream(), r.uploads_done(), 0));
+}
+
 void cuda_zero(void* p, size_t bytes, CudaResources* r) {
   if (bytes == 0) return;
   if (r) {
@@ -76,8 +88,10 @@ CudaResources* cuda_resources_create(int device, bool allow_tf32) { return new C
 void cuda_resources_destroy(CudaResources* r) noexcept {
   if (!r) return;
   cudaSetDevice(r->device());
-  const cudaError_t e = cudaStreamSynchronize(r->stream());
-  if (e != cudaSuccess) std::fprintf(stderr, "dptrain: warning: on cuda:%d: %s\n", r->device(), cudaGetErrorString(e));
+  for (cudaStream_t s : {r->copy_stream(), r->stream()}) {
+    const cudaError_t e = cudaStreamSynchronize(s);
+    if (e != cudaSuccess) std::fprintf(stderr, "dptrain: warning: on cuda:%d: %s\n", r->device(), cudaGetErrorString(e));
+  }
   delete r;
 }
 void* cuda_stream_of(CudaResources& r) { return r.stream(); }
@@ -130,6 +144,8 @@ CudaResources::CudaResources(int device, bool allow_tf32) : device_(device), tf3
   DPT_CUBLAS_CHECK(cublasSetMathMode(cublas_, allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   DPT_CUDNN_CHECK(cudnnCreate(&cudnn_));
   DPT_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+  DPT_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
+  DPT_CUDA_CHECK(cudaEventCreateWithFlags(&uploads_done_, cudaEventDisableTiming));
 }
 
 CudaResources::~CudaResources() {
@@ -137,8 +153,10 @@ CudaResources::~CudaResources() {
   scratch_ = DeviceBuffer();
   if (cudnn_) cudnnDestroy(cudnn_);
   if (cublas_) cublasDestroy(cublas_);
-  if (stream_) {
-    const cudaError_t e = cudaStreamDestroy(stream_);
+  if (uploads_done_) cudaEventDestroy(uploads_done_);
+  for (cudaStream_t s : {copy_stream_, stream_}) {
+    if (!s) continue;
+    const cudaError_t e = cudaStreamDestroy(s);
     if (e != cudaSuccess) std::fprintf(stderr, "dptrain: warning: cudaStreamDestroy: %s\n", cudaGetErrorString(e));
   }
 }

@@ -1,5 +1,5 @@
 // Move-only owners of CUDA resources: device memory (DeviceBuffer) and one replica's compute
-// stream with its cuBLAS and cuDNN handles (CudaResources). Destructors log, never throw.
+// stream with its cuBLAS and cuDNN handles and an upload stream (CudaResources). Destructors log, never throw.
 // Include only from CUDA backend files.
 #pragma once
 #include <cublas_v2.h>
@@ -44,6 +44,8 @@ class CudaResources {
   int device() const { return device_; }
   bool tf32() const { return tf32_; }
   cudaStream_t stream() const { return stream_; }
+  cudaStream_t copy_stream() const { return copy_stream_; }  // input uploads (cuda_upload)
+  cudaEvent_t uploads_done() const { return uploads_done_; }
   cublasHandle_t cublas() const { return cublas_; }
   cudnnHandle_t cudnn() const { return cudnn_; }
   void synchronize() const;
@@ -56,7 +58,8 @@ class CudaResources {
   int device_;
   bool tf32_;
   DeviceBuffer scratch_;
-  cudaStream_t stream_ = nullptr;
+  cudaStream_t stream_ = nullptr, copy_stream_ = nullptr;
+  cudaEvent_t uploads_done_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
 };

@@ -110,8 +110,9 @@ struct Trainer::Replica {
   Context ctx;
   BucketReducer reducer;
   std::unique_ptr<CommBatchSync> sync;
-  // GPU replicas: the batch slice on the GPU, and per-row loss | accuracy (device, pinned host).
-  Tensor x, y, w, rows_dev, rows_host;
+  // GPU replicas: the batch slices on the GPU (one per host slot), and per-row loss | accuracy
+  // (device, pinned host).
+  Tensor x[2], y[2], w[2], rows_dev, rows_host;
   int64_t cap = 0;  // rows these hold
   bool want_rows = false;
   double loss = 0, correct = 0;
@@ -262,11 +263,14 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
       r->model->prepare(slice, &r->ctx);
       if (r->cuda && (slice > r->cap || new_y)) {  // the replica's slice buffers on its GPU
         r->cap = std::max(slice, r->cap);
+        uploaded_[0] = uploaded_[1] = false;  // new device slots (freeing the old ones waited for the GPU)
         Shape xs = template_.input_shape();
         xs.insert_front(r->cap);
-        r->x = Tensor(xs, r->ctx.device);
-        r->y = Tensor({r->cap, like.y_dim}, r->ctx.device);
-        r->w = Tensor({r->cap}, r->ctx.device);
+        for (int b = 0; b < 2; ++b) {
+          r->x[b] = Tensor(xs, r->ctx.device);
+          r->y[b] = Tensor({r->cap, like.y_dim}, r->ctx.device);
+          r->w[b] = Tensor({r->cap}, r->ctx.device);
+        }
         r->rows_dev = Tensor({2 * r->cap}, r->ctx.device);
         r->rows_host = Tensor({2 * r->cap}, Device::cpu(), true);
       }
@@ -302,7 +306,34 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
 
 void Trainer::load_batch(const Dataset& data, const int64_t* idx, int64_t n) { load_into(cur_, data, idx, n); }
 
+void Trainer::load_next(const Dataset& data, const int64_t* idx, int64_t n) {
+  const int slot = 1 - cur_;
+  load_into(slot, data, idx, n);
+  if (!gpu_) return;
+  const int N = replicas();
+  const int64_t sx = shape_numel(template_.input_shape());
+  for (int r = 0; r < N; ++r) {  // the slot's device buffers were last read by a finished step
+    Replica& rep = *replicas_[size_t(r)];
+    const Slice sl = batch_slice(n, N, r);
+    auto up = [&](Tensor& dev, const Tensor& host, int64_t width) {
+      kernels::cuda_upload(dev.data(), host.data() + sl.offset * width, size_t(sl.count * width) * sizeof(float),
+                           *rep.cuda);
+    };
+    up(rep.x[slot], x_buf_[slot], sx);
+    up(rep.y[slot], y_buf_[slot], y_dim_);
+    if (use_w_) up(rep.w[slot], w_buf_[slot], 1);
+  }
+  uploaded_[slot] = true;
+}
+
 void Trainer::load_into(int slot, const Dataset& data, const int64_t* idx, int64_t n) {
+  if (uploaded_[slot]) {  // an upload of a batch no step used (training stopped) may still read the slot
+    for (auto& rep : replicas_) {
+      kernels::cuda_wait_uploads(*rep->cuda);
+      kernels::cuda_stream_sync(*rep->cuda);
+    }
+    uploaded_[slot] = false;
+  }
   const int64_t s = data.sample_numel();
   float *x = x_buf_[slot].data(), *y = y_buf_[slot].data(), *w = w_buf_[slot].data();
   for (int64_t i = 0; i < n; ++i) {
@@ -382,9 +413,18 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
     // synchronised batch norm, runs its zero rows through the model to join the statistics sums).
     if (s.count > 0 || rep.ctx.batch_sync) {
       rep.ctx.key = {seed_, epoch, step, s.offset};
-      Tensor x = slice_for(rep, x_buf_[cur_], rep.x, s.offset, s.count);
-      Tensor y = slice_for(rep, y_buf_[cur_], rep.y, s.offset, s.count);
-      const float* w = use_w_ ? slice_for(rep, w_buf_[cur_], rep.w, s.offset, s.count).data() : nullptr;
+      Tensor x, y;
+      const float* w = nullptr;
+      if (uploaded_[cur_]) {  // uploaded during the previous step: wait for the copies, no new ones
+        kernels::cuda_wait_uploads(*rep.cuda);
+        x = rep.x[cur_].rows(0, s.count);
+        y = rep.y[cur_].rows(0, s.count);
+        if (use_w_) w = rep.w[cur_].data();
+      } else {
+        x = slice_for(rep, x_buf_[cur_], rep.x[cur_], s.offset, s.count);
+        y = slice_for(rep, y_buf_[cur_], rep.y[cur_], s.offset, s.count);
+        if (use_w_) w = slice_for(rep, w_buf_[cur_], rep.w[cur_], s.offset, s.count).data();
+      }
       Tensor out = m.forward(rep.ctx, x, true);
       Tensor g = m.output_grad(s.count);
       if (s.count > 0) replica_loss(rep, out, y, 1.f / float(rows), &g, w, correct != nullptr);
@@ -411,6 +451,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
     finish_rows(rep, s.count);
   };
   on_replicas(work);
+  uploaded_[cur_] = false;  // consumed: a batch is uploaded once per step, as in fit
   double total = 0, comm_s = 0;
   for (auto& rep : replicas_) {  // rank order: the same sum whatever the thread timing
     total += rep->loss;
@@ -555,14 +596,14 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     for (int64_t step = 0; step < first_step; ++step) take();  // resume: the same batches as the interrupted run
     std::pair<int64_t, int64_t> batch{0, 0}, next = take();
     load_into(cur_, train, perm.data() + next.first, next.second);
-    auto load_next = [&] { load_into(1 - cur_, train, perm.data() + next.first, next.second); };
+    auto load_next_batch = [&] { load_next(train, perm.data() + next.first, next.second); };
     for (int64_t step = first_step; step < steps; ++step) {
       batch = next;
       const int64_t rows = batch.second;
       for (auto* c : cbs) c->on_batch_begin(step);  // may set the learning rate for this step
       if (step + 1 < steps) {  // the input pipeline prepares the next batch while this one trains
         next = take();
-        prefetch_->start(load_next);
+        prefetch_->start(load_next_batch);
       }
       double l = 0;
       try {
@@ -572,7 +613,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
         throw;
       }
       prefetch_->wait();
-      if (step + 1 < steps) cur_ = 1 - cur_;
+      if (step + 1 < steps) next_batch();
       loss_total += l;
       seen += rows;
       logs.set(0, loss_total / double(seen));
@@ -637,8 +678,8 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
       rep.loss = rep.correct = 0;
       const Slice s = batch_slice(rows, N, r);
       if (s.count == 0) return;
-      Tensor x = slice_for(rep, x_buf_[cur_], rep.x, s.offset, s.count);
-      Tensor y = slice_for(rep, y_buf_[cur_], rep.y, s.offset, s.count);
+      Tensor x = slice_for(rep, x_buf_[cur_], rep.x[cur_], s.offset, s.count);
+      Tensor y = slice_for(rep, y_buf_[cur_], rep.y[cur_], s.offset, s.count);
       Tensor out = rep.model->forward(rep.ctx, x, false);
       replica_loss(rep, out, y, 1.f, nullptr, nullptr, true);
       finish_rows(rep, s.count);
@@ -671,7 +712,7 @@ std::vector<float> Trainer::predict(const Dataset& data, int64_t batch_size) {
       rep.enter();
       const Slice s = batch_slice(rows, N, r);
       if (s.count == 0) return;
-      Tensor o = rep.model->forward(rep.ctx, slice_for(rep, x_buf_[cur_], rep.x, s.offset, s.count), false);
+      Tensor o = rep.model->forward(rep.ctx, slice_for(rep, x_buf_[cur_], rep.x[cur_], s.offset, s.count), false);
       copy_floats(out.data() + (start + s.offset) * width, Device::cpu(), o.data(), rep.ctx.device, o.numel(),
                   rep.ctx.cuda);
       if (rep.cuda) kernels::cuda_stream_sync(*rep.cuda);

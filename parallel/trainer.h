@@ -77,6 +77,11 @@ class Trainer : public TrainContext {
   // Rows idx[0..n) of data into the current batch buffers (fit loads the next batch into the
   // spare buffers on its prefetch thread while the current one trains).
   void load_batch(const Dataset& data, const int64_t* idx, int64_t n);
+  // The same into the spare buffers, and for GPU replicas each one's slice straight on to its GPU
+  // on its upload stream, overlapping the step in flight; next_batch() then makes them current.
+  // fit runs load_next on its prefetch thread; the benchmark times steps the same way.
+  void load_next(const Dataset& data, const int64_t* idx, int64_t n);
+  void next_batch() { cur_ = 1 - cur_; }
   const StepStats& last_step() const { return last_; }
   // Where the last fit stopped: epochs completed and steps into the next (after a stop request).
   int64_t stopped_epoch() const { return stopped_epoch_; }
@@ -139,6 +144,8 @@ class Trainer : public TrainContext {
   // Double-buffered host batches (pinned for GPU replicas): slot cur_ trains, the other loads.
   Tensor x_buf_[2], y_buf_[2], w_buf_[2];
   int cur_ = 0;
+  // GPU replicas: slot s already sits (or is being uploaded) in their device slot s.
+  bool uploaded_[2] = {false, false};
   std::unique_ptr<Prefetcher> prefetch_;
   mutable std::unique_ptr<Optimizer> host_opt_;
   std::vector<float> train_w_;  // per-sample class weights of the training set

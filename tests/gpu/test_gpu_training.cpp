@@ -69,6 +69,30 @@ TEST_CASE("1 GPU trains like the CPU: weights within 1e-4 relative after 8 steps
     }
 }
 
+TEST_CASE("GPU fit with class weights and uploads ahead matches the CPU, on 1 GPU and 3 replicas of it",
+          "[gpu][training]") {
+  if (test::gpu_count() == 0) return;
+  for (int k : {1, 3}) {
+    auto mc = model_for("digits-cnn"), mg = model_for("digits-cnn");
+    Dataset data = make_synthetic(mc->input_shape(), 10, 70, 8);
+    FitOptions fo;
+    fo.epochs = 2;
+    fo.batch_size = 16;  // 5 steps an epoch, the last one short: uploads ahead of 4 of them
+    fo.verbose = 0;
+    fo.seed = 5;
+    fo.class_weight = {1.0, 2.0, 0.5, 1.0, 3.0, 1.0, 1.0, 0.25, 1.0, 1.5};
+    OptimizerConfig oc;
+    auto opt = make_optimizer(oc);
+    const History hc = Trainer(*mc, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1).fit(data, nullptr, fo, {});
+    const History hg = Trainer(*mg, on_gpu0(k), LossKind::categorical_crossentropy, *opt, 1).fit(data, nullptr, fo, {});
+    const double d = test::rel_diff(*mc, *mg);
+    std::printf("%d replica(s) on 1 GPU vs CPU digits-cnn, class weights: max|dw|/max|w| = %.3g\n", k, d);
+    INFO(k << " replica(s)");
+    CHECK(d < 1e-4);
+    for (size_t e = 0; e < 2; ++e) CHECK(std::abs(hc.at("loss")[e] - hg.at("loss")[e]) <= 1e-4 * std::abs(hc.at("loss")[e]));
+  }
+}
+
 TEST_CASE("1 GPU: evaluate and predict match the CPU; fit reports the same losses", "[gpu][training]") {
   if (test::gpu_count() == 0) return;
   auto mc = model_for("digits-cnn"), mg = model_for("digits-cnn");
