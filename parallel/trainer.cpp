@@ -277,9 +277,9 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
     }
   } catch (const Error& e) {
     if (!gpu_ || std::string(e.what()).find("out of GPU memory") == std::string::npos) throw;
-    // What one replica holds: weights, gradients, optimizer slots, and per row of its slice the
-    // input, every layer's output and two gradient buffers.
-    int64_t per_row = shape_numel(template_.input_shape()) + like.y_dim, biggest = per_row;
+    // What one replica holds: weights, gradients, optimizer slots, and per row of its slice two
+    // input slots, every layer's output and two gradient buffers.
+    int64_t per_row = 2 * (shape_numel(template_.input_shape()) + like.y_dim), biggest = per_row / 2;
     for (auto& l : template_.layers()) {
       per_row += shape_numel(l->output_shape());
       biggest = std::max(biggest, shape_numel(l->output_shape()));
