@@ -36,9 +36,11 @@ void cuda_host_free(void* p) noexcept;
 // (asynchronous); without: complete on return.
 void cuda_copy(void* dst, const void* src, size_t bytes, CudaResources* r);
 // Input uploads on r's copy stream (any thread; from pinned memory they overlap r's compute
-// stream), and the compute stream's later work waiting for every upload queued so far.
+// stream). cuda_uploads_queued marks the uploads queued so far as input slot `slot` (0 or 1);
+// cuda_wait_uploads makes the compute stream's later work wait for that slot's uploads only.
 void cuda_upload(void* dst, const void* src, size_t bytes, CudaResources& r);
-void cuda_wait_uploads(CudaResources& r);
+void cuda_uploads_queued(CudaResources& r, int slot);
+void cuda_wait_uploads(CudaResources& r, int slot);
 void cuda_zero(void* p, size_t bytes, CudaResources* r);
 // x *= s on the device.
 void scale_cuda(float* x, int64_t n, float s, CudaResources& r);

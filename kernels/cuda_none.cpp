@@ -35,7 +35,8 @@ void* cuda_host_alloc(size_t) { no_cuda(); }
 void cuda_host_free(void*) noexcept {}
 void cuda_copy(void*, const void*, size_t, CudaResources*) { no_cuda(); }
 void cuda_upload(void*, const void*, size_t, CudaResources&) { no_cuda(); }
-void cuda_wait_uploads(CudaResources&) { no_cuda(); }
+void cuda_uploads_queued(CudaResources&, int) { no_cuda(); }
+void cuda_wait_uploads(CudaResources&, int) { no_cuda(); }
 void cuda_zero(void*, size_t, CudaResources*) { no_cuda(); }
 void scale_cuda(float*, int64_t, float, CudaResources&) { no_cuda(); }
 

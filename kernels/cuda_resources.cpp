@@ -66,10 +66,14 @@ void cuda_upload(void* dst, const void* src, size_t bytes, CudaResources& r) {
   DPT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, r.copy_stream()));
 }
 
-void cuda_wait_uploads(CudaResources& r) {
+void cuda_uploads_queued(CudaResources& r, int slot) {
   DPT_CUDA_CHECK(cudaSetDevice(r.device()));
-  DPT_CUDA_CHECK(cudaEventRecord(r.uploads_done(), r.copy_stream()));
-  DPT_CUDA_CHECK(cudaStreamWaitEvent(r.stream(), r.uploads_done(), 0));
+  DPT_CUDA_CHECK(cudaEventRecord(r.uploads_done(slot), r.copy_stream()));
+}
+
+void cuda_wait_uploads(CudaResources& r, int slot) {
+  DPT_CUDA_CHECK(cudaSetDevice(r.device()));
+  DPT_CUDA_CHECK(cudaStreamWaitEvent(r.stream(), r.uploads_done(slot), 0));
 }
 
 void cuda_zero(void* p, size_t bytes, CudaResources* r) {
@@ -145,7 +149,7 @@ CudaResources::CudaResources(int device, bool allow_tf32) : device_(device), tf3
   DPT_CUDNN_CHECK(cudnnCreate(&cudnn_));
   DPT_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
   DPT_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
-  DPT_CUDA_CHECK(cudaEventCreateWithFlags(&uploads_done_, cudaEventDisableTiming));
+  for (cudaEvent_t& e : uploads_done_) DPT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
 }
 
 CudaResources::~CudaResources() {
@@ -153,7 +157,8 @@ CudaResources::~CudaResources() {
   scratch_ = DeviceBuffer();
   if (cudnn_) cudnnDestroy(cudnn_);
   if (cublas_) cublasDestroy(cublas_);
-  if (uploads_done_) cudaEventDestroy(uploads_done_);
+  for (cudaEvent_t e : uploads_done_)
+    if (e) cudaEventDestroy(e);
   for (cudaStream_t s : {copy_stream_, stream_}) {
     if (!s) continue;
     const cudaError_t e = cudaStreamDestroy(s);

@@ -45,7 +45,7 @@ class CudaResources {
   bool tf32() const { return tf32_; }
   cudaStream_t stream() const { return stream_; }
   cudaStream_t copy_stream() const { return copy_stream_; }  // input uploads (cuda_upload)
-  cudaEvent_t uploads_done() const { return uploads_done_; }
+  cudaEvent_t uploads_done(int slot) const { return uploads_done_[slot]; }
   cublasHandle_t cublas() const { return cublas_; }
   cudnnHandle_t cudnn() const { return cudnn_; }
   void synchronize() const;
@@ -59,7 +59,7 @@ class CudaResources {
   bool tf32_;
   DeviceBuffer scratch_;
   cudaStream_t stream_ = nullptr, copy_stream_ = nullptr;
-  cudaEvent_t uploads_done_ = nullptr;
+  cudaEvent_t uploads_done_[2] = {nullptr, nullptr};  // per input slot
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
 };

@@ -322,6 +322,7 @@ void Trainer::load_next(const Dataset& data, const int64_t* idx, int64_t n) {
     up(rep.x[slot], x_buf_[slot], sx);
     up(rep.y[slot], y_buf_[slot], y_dim_);
     if (use_w_) up(rep.w[slot], w_buf_[slot], 1);
+    kernels::cuda_uploads_queued(*rep.cuda, slot);  // the step using this slot waits for these alone
   }
   uploaded_[slot] = true;
 }
@@ -329,7 +330,7 @@ void Trainer::load_next(const Dataset& data, const int64_t* idx, int64_t n) {
 void Trainer::load_into(int slot, const Dataset& data, const int64_t* idx, int64_t n) {
   if (uploaded_[slot]) {  // an upload of a batch no step used (training stopped) may still read the slot
     for (auto& rep : replicas_) {
-      kernels::cuda_wait_uploads(*rep->cuda);
+      kernels::cuda_wait_uploads(*rep->cuda, slot);
       kernels::cuda_stream_sync(*rep->cuda);
     }
     uploaded_[slot] = false;
@@ -416,7 +417,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
       Tensor x, y;
       const float* w = nullptr;
       if (uploaded_[cur_]) {  // uploaded during the previous step: wait for the copies, no new ones
-        kernels::cuda_wait_uploads(*rep.cuda);
+        kernels::cuda_wait_uploads(*rep.cuda, cur_);
         x = rep.x[cur_].rows(0, s.count);
         y = rep.y[cur_].rows(0, s.count);
         if (use_w_) w = rep.w[cur_].data();

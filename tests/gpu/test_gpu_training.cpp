@@ -143,7 +143,7 @@ TEST_CASE("Replicas sharing one GPU equal one device: buckets, ps, sync batch no
           "[gpu][replicas]") {
   if (test::gpu_count() == 0) return;
   // The Trainer's multi-replica GPU path (comm stream, events, join, ps, sync BN) without NCCL.
-  for (int k : {2, 3}) {
+  for (int k : {2, 3, 4}) {  // with the 1-GPU tests: 1, 2, 3 and 4 replicas, as DESIGN asks
     for (int64_t batch : {int64_t(24), int64_t(4 * k - 1)}) {
       ParallelOptions po;
       po.bucket_bytes = 4096;  // several buckets in flight during backward
