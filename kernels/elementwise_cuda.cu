@@ -90,16 +90,12 @@ void bias_activation_cuda(Activation a, float* y, const float* bias, int64_t row
 
 void activation_bias_grad_cuda(Activation a, const float* y, float* dy, float* db, int64_t rows, int64_t cols,
                                CudaResources& r) {
-  if (a == Activation::softmax || a == Activation::linear) {  // softmax is a row operation; linear has no pass
-    activation_backward_cuda(a, y, dy, dy, rows, cols, r.stream());
-    if (db) bias_grad_cuda(dy, db, rows, cols, r);
+  if (db && a != Activation::linear && a != Activation::softmax) {  // softmax is a row operation
+    column_reduce_cuda<1>(r, LoadActivationGrad{a, y, dy, cols}, AddToFloats{db}, rows, cols);
     return;
   }
-  if (!db) {
-    activation_backward_cuda(a, y, dy, dy, rows, cols, r.stream());
-    return;
-  }
-  column_reduce_cuda<1>(r, LoadActivationGrad{a, y, dy, cols}, AddToFloats{db}, rows, cols);
+  activation_backward_cuda(a, y, dy, dy, rows, cols, r.stream());  // linear: nothing to do
+  if (db) bias_grad_cuda(dy, db, rows, cols, r);
 }
 
 void scale_cuda(float* x, int64_t n, float s, CudaResources& r) {

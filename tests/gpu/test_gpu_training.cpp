@@ -27,6 +27,13 @@ std::vector<Device> gpus(int n) {
   return d;
 }
 
+// The visible GPUs when NCCL can run across them (2 or more); else says the test was skipped.
+int nccl_gpus() {
+  const int n = test::gpu_count();
+  if (n == 1) WARN("SKIPPED (no GPU): NCCL across GPUs needs 2 visible GPUs, this machine has 1");
+  return n;
+}
+
 std::vector<Device> on_gpu0(int replicas) { return std::vector<Device>(size_t(replicas), Device::cuda(0)); }
 
 std::unique_ptr<Sequential> model_for(const std::string& which) {
@@ -118,12 +125,8 @@ TEST_CASE("1 GPU: evaluate and predict match the CPU; fit reports the same losse
 }
 
 TEST_CASE("N GPUs (NCCL) equal one device; ps and sync batch norm too", "[gpu][nccl]") {
-  const int n = test::gpu_count();
-  if (n == 0) return;
-  if (n < 2) {
-    WARN("SKIPPED (no GPU): NCCL across GPUs needs 2 visible GPUs, this machine has 1");
-    return;
-  }
+  const int n = nccl_gpus();
+  if (n < 2) return;
   for (int k = 2; k <= n; ++k) {
     for (int64_t batch : {int64_t(24), int64_t(4 * k - 1)}) {
       const double d = train_pair("digits-cnn", test::cpus(1), gpus(k), batch, {});
@@ -247,12 +250,8 @@ TEST_CASE("A model saved while training on a GPU holds the optimizer state of th
 }
 
 TEST_CASE("NCCL communicator: sums, reduce to root and broadcast over the visible GPUs", "[gpu][nccl]") {
-  const int n = test::gpu_count();
-  if (n == 0) return;
-  if (n < 2) {
-    WARN("SKIPPED (no GPU): NCCL across GPUs needs 2 visible GPUs, this machine has 1");
-    return;
-  }
+  const int n = nccl_gpus();
+  if (n < 2) return;
   std::vector<std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter>> res;
   std::vector<kernels::CudaResources*> streams;
   std::vector<int> idx;
