@@ -62,7 +62,7 @@ run_dpt() { LD_LIBRARY_PATH="$dpt_ld" "$@"; }
 links="$deps/links"
 mkdir -p "$links"
 extra_inc=""
-if ! ls /usr/local/cuda/lib64/libcublas.so /usr/local/cuda/lib/libcublas.so >/dev/null 2>&1 ||
+if { [ ! -e /usr/local/cuda/lib64/libcublas.so ] && [ ! -e /usr/local/cuda/lib/libcublas.so ]; } ||
    [ ! -f /usr/local/cuda/include/cublas_v2.h ]; then
   cu="$site/cu13"
   [ -f "$cu/lib/libcublas.so.13" ] || fail "no cuBLAS in /usr/local/cuda nor in $cu"
