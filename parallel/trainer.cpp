@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -190,6 +191,22 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
 Trainer::~Trainer() {
   pool_.reset();  // replica threads end before the replicas' GPU state goes
   comm_.reset();
+  for (int slot = 0; slot < 2; ++slot) {
+    try {
+      drain_uploads(slot);
+    } catch (const std::exception& e) {  // destructors log, never throw
+      std::fprintf(stderr, "dptrain: warning: %s\n", e.what());
+    }
+  }
+}
+
+void Trainer::drain_uploads(int slot) {
+  if (!uploaded_[slot]) return;  // an upload of a batch no step used may still read the slot's buffers
+  for (auto& rep : replicas_) {
+    kernels::cuda_wait_uploads(*rep->cuda, slot);
+    kernels::cuda_stream_sync(*rep->cuda);
+  }
+  uploaded_[slot] = false;
 }
 
 const Optimizer& Trainer::optimizer() const {
@@ -328,13 +345,7 @@ void Trainer::load_next(const Dataset& data, const int64_t* idx, int64_t n) {
 }
 
 void Trainer::load_into(int slot, const Dataset& data, const int64_t* idx, int64_t n) {
-  if (uploaded_[slot]) {  // an upload of a batch no step used (training stopped) may still read the slot
-    for (auto& rep : replicas_) {
-      kernels::cuda_wait_uploads(*rep->cuda, slot);
-      kernels::cuda_stream_sync(*rep->cuda);
-    }
-    uploaded_[slot] = false;
-  }
+  drain_uploads(slot);  // (training stopped with the next batch uploaded)
   const int64_t s = data.sample_numel();
   float *x = x_buf_[slot].data(), *y = y_buf_[slot].data(), *w = w_buf_[slot].data();
   for (int64_t i = 0; i < n; ++i) {

@@ -115,6 +115,8 @@ class Trainer : public TrainContext {
  private:
   struct Replica;
   void load_into(int slot, const Dataset& data, const int64_t* idx, int64_t n);
+  // Waits for any upload from host slot `slot` that no step consumed.
+  void drain_uploads(int slot);
   // This replica's slice of the current batch buffer, on its device (a GPU replica's slice is
   // copied on its stream).
   Tensor slice_for(Replica& rep, const Tensor& all, Tensor& dev, int64_t offset, int64_t count);
