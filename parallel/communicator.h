@@ -1,6 +1,7 @@
 // Communicator: collectives over the N replicas of one model. Each replica calls the same
 // collectives in the same order with its rank and its own buffer. HostCommunicator serves
-// in-process CPU replicas (one thread each); the NCCL communicator serves GPU replicas.
+// in-process CPU replicas (one thread each); the NCCL communicator serves GPU replicas, one per
+// GPU; the shared-GPU communicator serves several replicas on one GPU.
 // On GPUs a collective is asynchronous: it runs on a communication stream after the work already
 // queued on the rank's compute stream, and join(rank) makes the compute stream's later work wait
 // for every collective issued so far (so gradient buckets reduce while backward goes on).
