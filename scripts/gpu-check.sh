@@ -100,10 +100,10 @@ if [ "$phase" = tests ] || [ "$phase" = all ]; then
   cat "$tmp/devices" >> "$log"
   step "GPU tests"
   gpu_rc=0
-  limited 300 gpu-tests env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/tests/dpt_tests_gpu -d yes || gpu_rc=$?
+  limited 240 gpu-tests env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/tests/dpt_tests_gpu -d yes || gpu_rc=$?
   if [ $gpu_rc -ne 0 ]; then  # again with synchronous launches: a kernel's fault then names its launch
     step "GPU tests again with CUDA_LAUNCH_BLOCKING=1"
-    limited 240 gpu-tests-blocking env CUDA_LAUNCH_BLOCKING=1 LD_LIBRARY_PATH="$dpt_ld" \
+    limited 150 gpu-tests-blocking env CUDA_LAUNCH_BLOCKING=1 LD_LIBRARY_PATH="$dpt_ld" \
       ./build-gpu/tests/dpt_tests_gpu -d yes || true
     { echo; echo "==== again with CUDA_LAUNCH_BLOCKING=1"; cat "$tmp/gpu-tests-blocking"; } >> "$tmp/gpu-tests"
   fi
@@ -111,15 +111,7 @@ if [ "$phase" = tests ] || [ "$phase" = all ]; then
   if [ $gpu_rc -ne 0 ]; then gpu_state=FAILED
   elif grep -q "SKIPPED (no GPU)" "$tmp/gpu-tests"; then gpu_state="passed, some SKIPPED (see below)"
   else gpu_state=passed; fi
-  step "default training on the GPU"
-  train_rc=0
-  limited 180 train env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain train --gpus 1 --history "$out/history.json" ||
-    train_rc=$?
-  step "CPU tests on this machine"
-  cpu_rc=0
-  limited 300 cpu-tests env LD_LIBRARY_PATH="$dpt_ld" ctest --test-dir build-gpu -LE gpu --output-on-failure ||
-    cpu_rc=$?
-  {
+  {  # written at once: a later step that runs out of time leaves this in the report
     echo "## Tests ($(date -u +%F))"
     echo '```'
     nvidia-smi -L 2>/dev/null
@@ -136,39 +128,46 @@ if [ "$phase" = tests ] || [ "$phase" = all ]; then
       grep -B3 -A10 "FAILED" "$tmp/gpu-tests" | head -120
       echo '```'
     fi
+  } >> "$report"
+  step "default training on the GPU"
+  train_rc=0
+  limited 150 train env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain train --gpus 1 --history "$out/history.json" ||
+    train_rc=$?
+  {
     echo "Default training on 1 GPU: $([ $train_rc -eq 0 ] && echo done || echo "FAILED (rc $train_rc)")"
     echo '```'
     tail -5 "$tmp/train"
     echo '```'
-    echo "CPU tests: $([ $cpu_rc -eq 0 ] && echo passed || echo "FAILED (rc $cpu_rc)") ($(grep -E 'tests passed' "$tmp/cpu-tests"))"
-    echo
   } >> "$report"
+  step "CPU tests on this machine"
+  cpu_rc=0
+  limited 150 cpu-tests env LD_LIBRARY_PATH="$dpt_ld" ctest --test-dir build-gpu -LE gpu --output-on-failure ||
+    cpu_rc=$?
+  printf 'CPU tests: %s (%s)\n\n' "$([ $cpu_rc -eq 0 ] && echo passed || echo "FAILED (rc $cpu_rc)")" \
+    "$(grep -E 'tests passed' "$tmp/cpu-tests")" >> "$report"
   [ $gpu_rc -eq 0 ] && [ $train_rc -eq 0 ] && [ $cpu_rc -eq 0 ] || tests_rc=1
 fi
 
 bench_rc=0
 if [ "$phase" = bench ] || [ "$phase" = all ]; then
   step "benchmarks: scaling and all-reduce"
+  printf '## Benchmarks (%s)\n' "$(date -u +%F)" >> "$report"
+  section() { { echo "$1"; echo '```'; cat "$tmp/$2"; echo '```'; } >> "$report"; }  # as each step ends
   limited 150 bench-cifar env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench --model cifar10-cnn --gpus 1,2,4,8 \
     --batch-size-per-replica 512 --steps 30 --json "$out/bench-cifar.json" || bench_rc=1
+  section "cifar10-cnn, 512 a replica:" bench-cifar
   limited 120 bench-mlp env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench --model mnist-mlp --gpus 1,2,4,8 \
     --batch-size-per-replica 512 --steps 30 || bench_rc=1
+  section "mnist-mlp, 512 a replica:" bench-mlp
   step "benchmarks: dptrain vs PyTorch eager"
-  limited 200 vs-fp32 "$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain-env --batch-size 512 \
+  limited 160 vs-fp32 "$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain-env --batch-size 512 \
     --json "$out/vs-pytorch.json" || bench_rc=1
-  limited 200 vs-tf32 "$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain-env --batch-size 512 --tf32 ||
+  section "dptrain vs PyTorch eager, FP32:" vs-fp32
+  limited 160 vs-tf32 "$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain-env --batch-size 512 --tf32 ||
     bench_rc=1
-  {
-    echo "## Benchmarks ($(date -u +%F)$([ $bench_rc -eq 0 ] || echo ", SOME FAILED"))"
-    echo '```'
-    cat "$tmp/bench-cifar" "$tmp/bench-mlp"
-    echo "-- FP32"
-    cat "$tmp/vs-fp32"
-    echo "-- TF32 (--tf32)"
-    cat "$tmp/vs-tf32"
-    echo '```'
-    echo
-  } >> "$report"
+  section "dptrain vs PyTorch eager, TF32 (--tf32 on both):" vs-tf32
+  [ $bench_rc -eq 0 ] || printf 'SOME BENCHMARKS FAILED (see above)\n' >> "$report"
+  echo >> "$report"
 fi
 san_rc=0
 if [ "$phase" = sanitize ]; then
