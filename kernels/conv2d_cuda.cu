@@ -86,6 +86,18 @@ __global__ void crop_kernel(const float* dxpad, float* dx, int64_t n, int64_t h,
 
 namespace {
 
+// The first (fastest) usable algorithm of cuDNN's ranking whose workspace fits `limit`; with
+// prefer_deterministic, a deterministic one if any fits.
+template <typename Perf>
+decltype(Perf::algo) pick_algo(const Perf* perf, int got, size_t limit, bool prefer_deterministic, const char* what) {
+  for (int pass = prefer_deterministic ? 0 : 1; pass < 2; ++pass)
+    for (int i = 0; i < got; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit &&
+          (pass == 1 || perf[i].determinism == CUDNN_DETERMINISTIC))
+        return perf[i].algo;
+  DPT_FAIL("cuDNN offers no " << what << " algorithm for this Conv2D within " << (limit >> 20) << " MiB of workspace");
+}
+
 // Descriptors for batch n, and the fastest algorithms whose workspace fits `limit` bytes
 // (deterministic ones preferred for the backward passes, so a run repeats bit for bit).
 void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, size_t limit) {
@@ -104,40 +116,18 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
   int got = 0;
   cudnnConvolutionFwdAlgoPerf_t fp[kMax];
   DPT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(r.cudnn(), p.xd, p.wd, p.cd, p.yd, kMax, &got, fp));
-  bool found = false;
-  for (int i = 0; i < got && !found; ++i)
-    if (fp[i].status == CUDNN_STATUS_SUCCESS && fp[i].memory <= limit) {
-      p.fwd = fp[i].algo;
-      found = true;
-    }
-  DPT_CHECK(found, "cuDNN offers no forward algorithm for this Conv2D within " << (limit >> 20) << " MiB of workspace");
+  p.fwd = pick_algo(fp, got, limit, false, "forward");
   DPT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(r.cudnn(), p.xd, p.wd, p.cd, p.yd, p.fwd, &p.fwd_ws));
 
   cudnnConvolutionBwdDataAlgoPerf_t dp[kMax];
   DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(r.cudnn(), p.wd, p.yd, p.cd, p.xd, kMax, &got, dp));
-  found = false;
-  for (int pass = 0; pass < 2 && !found; ++pass)
-    for (int i = 0; i < got && !found; ++i)
-      if (dp[i].status == CUDNN_STATUS_SUCCESS && dp[i].memory <= limit &&
-          (pass == 1 || dp[i].determinism == CUDNN_DETERMINISTIC)) {
-        p.bwd_data = dp[i].algo;
-        found = true;
-      }
-  DPT_CHECK(found, "cuDNN offers no backward-data algorithm for this Conv2D within " << (limit >> 20) << " MiB");
+  p.bwd_data = pick_algo(dp, got, limit, true, "backward-data");
   DPT_CUDNN_CHECK(
       cudnnGetConvolutionBackwardDataWorkspaceSize(r.cudnn(), p.wd, p.yd, p.cd, p.xd, p.bwd_data, &p.bwd_data_ws));
 
   cudnnConvolutionBwdFilterAlgoPerf_t wp[kMax];
   DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(r.cudnn(), p.xd, p.yd, p.cd, p.wd, kMax, &got, wp));
-  found = false;
-  for (int pass = 0; pass < 2 && !found; ++pass)
-    for (int i = 0; i < got && !found; ++i)
-      if (wp[i].status == CUDNN_STATUS_SUCCESS && wp[i].memory <= limit &&
-          (pass == 1 || wp[i].determinism == CUDNN_DETERMINISTIC)) {
-        p.bwd_filter = wp[i].algo;
-        found = true;
-      }
-  DPT_CHECK(found, "cuDNN offers no backward-filter algorithm for this Conv2D within " << (limit >> 20) << " MiB");
+  p.bwd_filter = pick_algo(wp, got, limit, true, "backward-filter");
   DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(r.cudnn(), p.xd, p.yd, p.cd, p.wd, p.bwd_filter,
                                                                  &p.bwd_filter_ws));
   p.desc_n = n;
