@@ -23,7 +23,7 @@ struct BenchOptions {
   std::string strategy = "allreduce";
   uint64_t seed = 1337;
   std::string json;
-  bool tf32 = false;
+  bool tf32 = false, deterministic = false;
   int64_t allreduce_mib = 64;
 };
 
@@ -78,6 +78,7 @@ void run_bench(const BenchOptions& o) {
   cfg.threads = threads;
   cfg.seed = o.seed;
   cfg.parallel.tf32 = o.tf32;
+  cfg.parallel.deterministic = o.deterministic;
   std::vector<std::string> strategies;
   std::stringstream ss(o.strategy);
   for (std::string part; std::getline(ss, part, ',');) {
@@ -169,6 +170,7 @@ void setup_bench(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "seed")->capture_default_str();
   cmd->add_option("--json", o->json, "also write the results as JSON");
   cmd->add_flag("--tf32", o->tf32, "GPUs: allow TF32 tensor cores (FP32 math by default)");
+  cmd->add_flag("--deterministic", o->deterministic, "GPUs: bit-reproducible convolution algorithms only (slower)");
   cmd->add_option("--allreduce-mib", o->allreduce_mib, "size of the large all-reduce bandwidth test (MiB)")
       ->check(kPositive)
       ->capture_default_str();

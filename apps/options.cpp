@@ -65,6 +65,9 @@ void add_parallel_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_option("--check-replicas", o.check_replicas, "compare the replicas' weight checksums every N steps")
       ->check(kNonNegative);
   cmd.add_flag("--tf32", o.tf32, "GPUs: allow TF32 tensor cores in cuBLAS/cuDNN (faster; FP32 math by default)");
+  cmd.add_flag("--deterministic", o.deterministic,
+               "GPUs: only convolution algorithms that repeat bit for bit (as Keras's enable_op_determinism; "
+               "slower: by default the fastest measured ones are used, some of which add with atomics)");
 }
 
 ParallelSetup parallel_setup(const ModelOptions& o) {
@@ -74,6 +77,7 @@ ParallelSetup parallel_setup(const ModelOptions& o) {
   p.options.sync_batchnorm = o.sync_batchnorm;
   p.options.check_every = o.check_replicas;
   p.options.tf32 = o.tf32;
+  p.options.deterministic = o.deterministic;
   return p;
 }
 

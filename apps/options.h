@@ -25,6 +25,7 @@ struct ModelOptions {
   bool sync_batchnorm = false;
   int64_t check_replicas = 0;
   bool tf32 = false;             // --tf32
+  bool deterministic = false;    // --deterministic
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data);

@@ -47,7 +47,12 @@ def bench_torch(name, batch, steps, warmup, tf32, channels_last):
         opt.step()
         torch.cuda.synchronize()
 
-    return batch / median_step(step, steps, warmup)
+    for _ in range(warmup):
+        step()
+    torch.cuda.profiler.start()  # a profiler attached with --profile-from-start off records the timed steps only
+    t = median_step(step, steps, 0)
+    torch.cuda.profiler.stop()
+    return batch / t
 
 
 def bench_dptrain(binary, name, gpus, batch, steps, warmup, tf32):
@@ -71,6 +76,7 @@ def main():
     ap.add_argument("--tf32", action="store_true", help="allow TF32 on both sides")
     ap.add_argument("--dptrain", default=os.path.join(ROOT, "build", "dptrain"))
     ap.add_argument("--json", help="write the rows as JSON")
+    ap.add_argument("--torch-only", action="store_true", help="time PyTorch (NCHW) alone, e.g. under a profiler")
     a = ap.parse_args()
     try:
         import torch
@@ -78,6 +84,10 @@ def main():
         sys.exit("PyTorch is not installed: pip install torch")
     if not torch.cuda.is_available():
         sys.exit("no CUDA GPU visible to PyTorch: this benchmark needs one (nothing was measured)")
+    if a.torch_only:
+        for m in a.models:
+            print(f"{m:12} pytorch {bench_torch(m, a.batch_size, a.steps, a.warmup, a.tf32, False):.0f} samples/s")
+        return
     if not os.path.exists(a.dptrain):
         sys.exit(f"{a.dptrain} not found: build first")
     print(f"torch {torch.__version__} on {torch.cuda.get_device_name(0)}, batch {a.batch_size}, "

@@ -4,7 +4,11 @@
 // padding puts an odd extra row/column at the bottom/right, which cuDNN's symmetric padding cannot
 // express: then the input is copied into a zero-padded buffer and convolved without padding.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <string>
+#include <vector>
 #include "kernels/conv2d.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_resources.h"
@@ -25,15 +29,21 @@ unsigned blocks(int64_t n) {
 }
 }  // namespace
 
+struct ConvAlgos {
+  int64_t n = -1;
+  cudnnConvolutionFwdAlgo_t fwd{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
+  size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+};
+
 struct ConvPlan {
   int device = 0;
   cudnnTensorDescriptor_t xd = nullptr, yd = nullptr;
   cudnnFilterDescriptor_t wd = nullptr;
   cudnnConvolutionDescriptor_t cd = nullptr;
-  cudnnConvolutionFwdAlgo_t fwd{};
-  cudnnConvolutionBwdDataAlgo_t bwd_data{};
-  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
-  size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+  ConvAlgos algos;              // for desc_n
+  std::vector<ConvAlgos> known;  // measured, one per batch size seen
   size_t reserved = 0;   // scratch bytes reserved on the resources
   int64_t desc_n = -1;   // the batch the descriptors and algorithms are set for
   bool padded = false;   // asymmetric 'same' padding: convolve an explicitly padded copy
@@ -86,51 +96,96 @@ __global__ void crop_kernel(const float* dxpad, float* dx, int64_t n, int64_t h,
 
 namespace {
 
-// The first (fastest) usable algorithm of cuDNN's ranking whose workspace fits `limit`; with
-// prefer_deterministic, a deterministic one if any fits.
+// The first usable algorithm of cuDNN's ranking whose workspace fits `limit` (deterministic ones
+// only when asked).
 template <typename Perf>
-decltype(Perf::algo) pick_algo(const Perf* perf, int got, size_t limit, bool prefer_deterministic, const char* what) {
-  for (int pass = prefer_deterministic ? 0 : 1; pass < 2; ++pass)
-    for (int i = 0; i < got; ++i)
-      if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit &&
-          (pass == 1 || perf[i].determinism == CUDNN_DETERMINISTIC))
-        return perf[i].algo;
-  DPT_FAIL("cuDNN offers no " << what << " algorithm for this Conv2D within " << (limit >> 20) << " MiB of workspace");
+decltype(Perf::algo) pick_algo(const Perf* perf, int got, size_t limit, bool deterministic, const char* what) {
+  for (int i = 0; i < got; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit &&
+        (!deterministic || perf[i].determinism == CUDNN_DETERMINISTIC))
+      return perf[i].algo;
+  DPT_FAIL("cuDNN offers no " << (deterministic ? "deterministic " : "") << what
+                              << " algorithm for this Conv2D within " << (limit >> 20) << " MiB of workspace");
 }
 
-// Descriptors for batch n, and the fastest algorithms whose workspace fits `limit` bytes
-// (deterministic ones preferred for the backward passes, so a run repeats bit for bit).
+// DPT_CUDNN_LOG=1 prints each measured ranking to stderr (which algorithm, time, workspace, determinism).
+template <typename Perf>
+void log_ranking(const Perf* perf, int got, int picked, const char* what, const Conv2dGeom& g, int64_t n) {
+  static const bool on = [] {
+    const char* v = std::getenv("DPT_CUDNN_LOG");
+    return v && *v && std::string(v) != "0";
+  }();
+  if (!on) return;
+  std::fprintf(stderr, "cuDNN %s (%lld,%lld,%lld,%lld)->%lld k%lldx%lld:", what, (long long)n, (long long)g.h,
+               (long long)g.w, (long long)g.c, (long long)g.oc, (long long)g.kh, (long long)g.kw);
+  for (int i = 0; i < got; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS)
+      std::fprintf(stderr, " %s%d=%.3fms/%zuKiB%s", int(perf[i].algo) == picked ? "*" : "", int(perf[i].algo),
+                   double(perf[i].time), perf[i].memory >> 10, perf[i].determinism == CUDNN_DETERMINISTIC ? "" : "(nd)");
+  std::fprintf(stderr, "\n");
+}
+
+// Descriptors for batch n and its algorithms, remembered per batch size (a plan sees two at most in
+// a fit: the batch and the last, smaller one). By default the fastest whose workspace fits `limit`
+// bytes, timed by cuDNN (cudnnFind*, as PyTorch's cudnn.benchmark and TensorFlow's autotuning), even
+// where it adds with atomics (backward-filter's fastest often does: a few ulps from run to run).
+// With r.deterministic() (--deterministic), only algorithms that repeat bit for bit, taken from
+// cuDNN's heuristic ranking: a choice that timings cannot change between runs.
 void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, size_t limit) {
   if (p.desc_n == n) return;
   const int64_t h = p.padded ? p.hp : g.h, w = p.padded ? p.wp : g.w;
   DPT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(n), int(g.c), int(h), int(w)));
   DPT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(n), int(g.oc), int(g.oh),
                                              int(g.ow)));
+  p.desc_n = n;
+  for (const ConvAlgos& a : p.known)
+    if (a.n == n) {
+      p.algos = a;
+      return;
+    }
   int outs[4] = {0, 0, 0, 0};
   DPT_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(p.cd, p.xd, p.wd, 4, outs));
   DPT_CHECK(outs[0] == n && outs[1] == g.oc && outs[2] == g.oh && outs[3] == g.ow,
             "cuDNN computes a convolution output of (" << outs[0] << ", " << outs[2] << ", " << outs[3] << ", "
                                                         << outs[1] << ") where TensorFlow's rules give (" << n
                                                         << ", " << g.oh << ", " << g.ow << ", " << g.oc << ")");
+  // cudnnFind* runs every algorithm on memory of its own and synchronises the device: a plan-time
+  // cost (milliseconds), never a steady-state one.
+  const bool det = r.deterministic();
   const int kMax = 16;
   int got = 0;
+  ConvAlgos a;
+  a.n = n;
   cudnnConvolutionFwdAlgoPerf_t fp[kMax];
-  DPT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(r.cudnn(), p.xd, p.wd, p.cd, p.yd, kMax, &got, fp));
-  p.fwd = pick_algo(fp, got, limit, false, "forward");
-  DPT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(r.cudnn(), p.xd, p.wd, p.cd, p.yd, p.fwd, &p.fwd_ws));
+  if (det)
+    DPT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(r.cudnn(), p.xd, p.wd, p.cd, p.yd, kMax, &got, fp));
+  else
+    DPT_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(r.cudnn(), p.xd, p.wd, p.cd, p.yd, kMax, &got, fp));
+  a.fwd = pick_algo(fp, got, limit, det, "forward");
+  log_ranking(fp, got, int(a.fwd), "forward", g, n);
+  DPT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(r.cudnn(), p.xd, p.wd, p.cd, p.yd, a.fwd, &a.fwd_ws));
 
   cudnnConvolutionBwdDataAlgoPerf_t dp[kMax];
-  DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(r.cudnn(), p.wd, p.yd, p.cd, p.xd, kMax, &got, dp));
-  p.bwd_data = pick_algo(dp, got, limit, true, "backward-data");
+  if (det)
+    DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(r.cudnn(), p.wd, p.yd, p.cd, p.xd, kMax, &got, dp));
+  else
+    DPT_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(r.cudnn(), p.wd, p.yd, p.cd, p.xd, kMax, &got, dp));
+  a.bwd_data = pick_algo(dp, got, limit, det, "backward-data");
+  log_ranking(dp, got, int(a.bwd_data), "backward-data", g, n);
   DPT_CUDNN_CHECK(
-      cudnnGetConvolutionBackwardDataWorkspaceSize(r.cudnn(), p.wd, p.yd, p.cd, p.xd, p.bwd_data, &p.bwd_data_ws));
+      cudnnGetConvolutionBackwardDataWorkspaceSize(r.cudnn(), p.wd, p.yd, p.cd, p.xd, a.bwd_data, &a.bwd_data_ws));
 
   cudnnConvolutionBwdFilterAlgoPerf_t wp[kMax];
-  DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(r.cudnn(), p.xd, p.yd, p.cd, p.wd, kMax, &got, wp));
-  p.bwd_filter = pick_algo(wp, got, limit, true, "backward-filter");
-  DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(r.cudnn(), p.xd, p.yd, p.cd, p.wd, p.bwd_filter,
-                                                                 &p.bwd_filter_ws));
-  p.desc_n = n;
+  if (det)
+    DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(r.cudnn(), p.xd, p.yd, p.cd, p.wd, kMax, &got, wp));
+  else
+    DPT_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(r.cudnn(), p.xd, p.yd, p.cd, p.wd, kMax, &got, wp));
+  a.bwd_filter = pick_algo(wp, got, limit, det, "backward-filter");
+  log_ranking(wp, got, int(a.bwd_filter), "backward-filter", g, n);
+  DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(r.cudnn(), p.xd, p.yd, p.cd, p.wd, a.bwd_filter,
+                                                                 &a.bwd_filter_ws));
+  p.known.push_back(a);
+  p.algos = a;
 }
 
 }  // namespace
@@ -166,7 +221,7 @@ ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g) {
     p->dxpad = DeviceBuffer(r.device(), bytes);
   }
   set_batch(r, *p, g, g.n, kMaxWorkspace);
-  p->reserved = std::max<size_t>({p->fwd_ws, p->bwd_data_ws, p->bwd_filter_ws, cuda_reduce_scratch_bytes(g.oc)});
+  p->reserved = std::max<size_t>({p->algos.fwd_ws, p->algos.bwd_data_ws, p->algos.bwd_filter_ws, cuda_reduce_scratch_bytes(g.oc)});
   r.reserve(p->reserved);
   return p.release();
 }
@@ -192,8 +247,8 @@ void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, con
     in = p.xpad.floats();
   }
   const float one = 1.f, zero = 0.f;
-  DPT_CUDNN_CHECK(cudnnConvolutionForward(r.cudnn(), &one, p.xd, in, p.wd, p.filter.data(), p.cd, p.fwd,
-                                          r.scratch(p.fwd_ws), p.fwd_ws, &zero, p.yd, y));
+  DPT_CUDNN_CHECK(cudnnConvolutionForward(r.cudnn(), &one, p.xd, in, p.wd, p.filter.data(), p.cd, p.algos.fwd,
+                                          r.scratch(p.algos.fwd_ws), p.algos.fwd_ws, &zero, p.yd, y));
   bias_activation_cuda(act, y, bias, g.n * g.oh * g.ow, g.oc, r);  // one pass for both
 }
 
@@ -206,15 +261,15 @@ void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, co
   const float one = 1.f, zero = 0.f;
   const int64_t rsc = g.kh * g.kw * g.c;
   const float* in = p.padded ? p.xpad.floats() : x;  // the forward's padded copy of this x
-  DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xd, in, p.yd, dy, p.cd, p.bwd_filter,
-                                                 r.scratch(p.bwd_filter_ws), p.bwd_filter_ws, &zero, p.wd,
+  DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xd, in, p.yd, dy, p.cd, p.algos.bwd_filter,
+                                                 r.scratch(p.algos.bwd_filter_ws), p.algos.bwd_filter_ws, &zero, p.wd,
                                                  p.dfilter.data()));
   krsc_grad_add_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(p.dfilter.floats(), dkernel, rsc, g.oc);
   DPT_CUDA_LAUNCH_CHECK();
   if (!dx) return;
   float* out = p.padded ? p.dxpad.floats() : dx;
-  DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wd, p.filter.data(), p.yd, dy, p.cd, p.bwd_data,
-                                               r.scratch(p.bwd_data_ws), p.bwd_data_ws, &zero, p.xd, out));
+  DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wd, p.filter.data(), p.yd, dy, p.cd, p.algos.bwd_data,
+                                               r.scratch(p.algos.bwd_data_ws), p.algos.bwd_data_ws, &zero, p.xd, out));
   if (p.padded) {
     crop_kernel<<<blocks(g.n * g.h * g.w * g.c), 256, 0, r.stream()>>>(out, dx, g.n, g.h, g.w, g.c, p.hp, p.wp,
                                                                        g.pad_top, g.pad_left);

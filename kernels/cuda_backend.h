@@ -12,7 +12,9 @@ class CudaResources;  // one replica's stream, cuBLAS/cuDNN handles and scratch 
 
 bool cuda_backend_linked();
 // Owned by the caller; destroy with cuda_resources_destroy (synchronises, logs, never throws).
-CudaResources* cuda_resources_create(int device, bool allow_tf32);
+// deterministic: only algorithms that repeat bit for bit, chosen by a ranking that does not depend
+// on timings (--deterministic); otherwise the fastest measured ones (as cudnn.benchmark).
+CudaResources* cuda_resources_create(int device, bool allow_tf32, bool deterministic = false);
 void cuda_resources_destroy(CudaResources* r) noexcept;
 struct CudaResourcesDeleter {
   void operator()(CudaResources* r) const noexcept { cuda_resources_destroy(r); }
@@ -28,6 +30,9 @@ void cuda_set_device(int device);
 void* cuda_malloc(int device, size_t bytes);
 // How many device allocations this process has made (tests: none in a steady-state step).
 int64_t cuda_malloc_count();
+// Marks the region a profiler attached with --profile-from-start off records (Nsight Compute, nsys):
+// dptrain bench brackets its timed steps. Without a profiler attached it does nothing.
+void cuda_profiler_range(bool start);
 void cuda_free(int device, void* p) noexcept;
 // Page-locked host memory (fast, asynchronous host <-> device copies).
 void* cuda_host_alloc(size_t bytes);

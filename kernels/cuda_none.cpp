@@ -22,7 +22,7 @@ namespace {
 }  // namespace
 
 bool cuda_backend_linked() { return false; }
-CudaResources* cuda_resources_create(int, bool) { no_cuda(); }
+CudaResources* cuda_resources_create(int, bool, bool) { no_cuda(); }
 void cuda_resources_destroy(CudaResources*) noexcept {}
 void* cuda_stream_of(CudaResources&) { no_cuda(); }
 void cuda_stream_sync(CudaResources&) { no_cuda(); }
@@ -30,6 +30,7 @@ void cuda_reserve_scratch(CudaResources&, size_t) { no_cuda(); }
 void cuda_set_device(int) { no_cuda(); }
 void* cuda_malloc(int, size_t) { no_cuda(); }
 int64_t cuda_malloc_count() { return 0; }
+void cuda_profiler_range(bool) {}
 void cuda_free(int, void*) noexcept {}
 void* cuda_host_alloc(size_t) { no_cuda(); }
 void cuda_host_free(void*) noexcept {}

@@ -38,16 +38,26 @@ __global__ void column_partials_kernel(Load load, int64_t rows, int64_t cols, do
     }
 }
 
-// Store: __device__ void operator()(int k, int64_t col, double sum) const.
+constexpr int kFinishThreads = 128;
+
+// Store: __device__ void operator()(int k, int64_t col, double sum) const. One block per column and
+// quantity: thread t adds chunks t, t + 128, ... in order, then a fixed tree adds the threads' sums
+// (the same order on every run).
 template <int K, typename Store>
 __global__ void column_finish_kernel(Store store, int64_t cols, int64_t chunks, const double* partial) {
-  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (i >= K * cols) return;
+  __shared__ double sh[kFinishThreads];
+  const int64_t i = blockIdx.x;  // k * cols + c
   const int k = int(i / cols);
   const int64_t c = i % cols;
   double s = 0.0;
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) s += partial[(chunk * K + k) * cols + c];
-  store(k, c, s);
+  for (int64_t chunk = threadIdx.x; chunk < chunks; chunk += kFinishThreads) s += partial[(chunk * K + k) * cols + c];
+  sh[threadIdx.x] = s;
+  __syncthreads();
+  for (int half = kFinishThreads / 2; half > 0; half /= 2) {
+    if (int(threadIdx.x) < half) sh[threadIdx.x] += sh[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) store(k, c, sh[0]);
 }
 
 template <int K, typename Load, typename Store>
@@ -58,7 +68,7 @@ void column_reduce_cuda(CudaResources& r, Load load, Store store, int64_t rows, 
   const dim3 grid(unsigned((cols + 31) / 32), unsigned(chunks)), block(32, kReduceRowsPerBlock);
   column_partials_kernel<K><<<grid, block, 0, r.stream()>>>(load, rows, cols, partial);
   DPT_CUDA_LAUNCH_CHECK();
-  column_finish_kernel<K><<<unsigned((K * cols + 127) / 128), 128, 0, r.stream()>>>(store, cols, chunks, partial);
+  column_finish_kernel<K><<<unsigned(K * cols), kFinishThreads, 0, r.stream()>>>(store, cols, chunks, partial);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -1,5 +1,6 @@
 // DeviceBuffer, CudaResources, the backend's memory entry points (cuda_backend.h) and the cuBLAS GEMM.
 #include "kernels/cuda_resources.h"
+#include <cuda_profiler_api.h>
 #include <atomic>
 #include <cstdio>
 #include <utility>
@@ -13,6 +14,8 @@ std::atomic<int64_t> g_cuda_mallocs{0};
 }
 
 int64_t cuda_malloc_count() { return g_cuda_mallocs.load(); }
+
+void cuda_profiler_range(bool start) { DPT_CUDA_CHECK(start ? cudaProfilerStart() : cudaProfilerStop()); }
 
 void* cuda_malloc(int device, size_t bytes) {
   if (bytes == 0) return nullptr;
@@ -88,7 +91,9 @@ void cuda_zero(void* p, size_t bytes, CudaResources* r) {
 
 bool cuda_backend_linked() { return true; }
 void cuda_set_device(int device) { DPT_CUDA_CHECK(cudaSetDevice(device)); }
-CudaResources* cuda_resources_create(int device, bool allow_tf32) { return new CudaResources(device, allow_tf32); }
+CudaResources* cuda_resources_create(int device, bool allow_tf32, bool deterministic) {
+  return new CudaResources(device, allow_tf32, deterministic);
+}
 void cuda_resources_destroy(CudaResources* r) noexcept {
   if (!r) return;
   cudaSetDevice(r->device());
@@ -138,7 +143,8 @@ void DeviceBuffer::download(void* host, size_t bytes, cudaStream_t stream) const
   DPT_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
-CudaResources::CudaResources(int device, bool allow_tf32) : device_(device), tf32_(allow_tf32) {
+CudaResources::CudaResources(int device, bool allow_tf32, bool deterministic)
+    : device_(device), tf32_(allow_tf32), deterministic_(deterministic) {
   DPT_CUDA_CHECK(cudaSetDevice(device));
   DPT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   DPT_CUBLAS_CHECK(cublasCreate(&cublas_));

@@ -36,13 +36,15 @@ class DeviceBuffer {
 
 class CudaResources {
  public:
-  // Creates a non-blocking stream and the handles on `device`; TF32 is off unless allow_tf32.
-  explicit CudaResources(int device, bool allow_tf32 = false);
+  // Creates a non-blocking stream and the handles on `device`; TF32 is off unless allow_tf32;
+  // deterministic restricts cuDNN to bit-reproducible algorithms picked without timing them.
+  explicit CudaResources(int device, bool allow_tf32 = false, bool deterministic = false);
   ~CudaResources();
   CudaResources(const CudaResources&) = delete;
   CudaResources& operator=(const CudaResources&) = delete;
   int device() const { return device_; }
   bool tf32() const { return tf32_; }
+  bool deterministic() const { return deterministic_; }
   cudaStream_t stream() const { return stream_; }
   cudaStream_t copy_stream() const { return copy_stream_; }  // input uploads (cuda_upload)
   cudaEvent_t uploads_done(int slot) const { return uploads_done_[slot]; }
@@ -57,6 +59,7 @@ class CudaResources {
  private:
   int device_;
   bool tf32_;
+  bool deterministic_;
   DeviceBuffer scratch_;
   cudaStream_t stream_ = nullptr, copy_stream_ = nullptr;
   cudaEvent_t uploads_done_[2] = {nullptr, nullptr};  // per input slot

@@ -33,6 +33,7 @@ static BenchRow bench_one(const Preset& preset, const std::vector<Device>& devic
     // As fit's input pipeline: the next batch is loaded into the spare buffers (untimed here, on
     // fit's prefetch thread there) and, on GPUs, its upload is queued to overlap this step.
     trainer.load_next(data, idx.data(), B);
+    if (i == cfg.warmup && devices[0].is_cuda()) kernels::cuda_profiler_range(true);  // the timed steps only
     const auto a = Clock::now();
     trainer.train_step(B, 0, i, nullptr);
     const auto b = Clock::now();
@@ -41,6 +42,7 @@ static BenchRow bench_one(const Preset& preset, const std::vector<Device>& devic
     ms.push_back(std::chrono::duration<double, std::milli>(b - a).count());
     comm += trainer.last_step().comm_ms;
   }
+  if (devices[0].is_cuda()) kernels::cuda_profiler_range(false);
   std::sort(ms.begin(), ms.end());
   BenchRow r;
   r.replicas = N;

@@ -148,7 +148,7 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
     rep->ctx.device = d;
     rep->ctx.threads = std::max(1, threads_ / N);
     if (gpu_) {  // a compute stream with cuBLAS/cuDNN handles per GPU; weights and state on the GPU
-      rep->cuda.reset(kernels::cuda_resources_create(d.index, popt_.tf32));
+      rep->cuda.reset(kernels::cuda_resources_create(d.index, popt_.tf32, popt_.deterministic));
       rep->ctx.cuda = rep->cuda.get();
       gpu_index.push_back(d.index);
       streams.push_back(rep->cuda.get());

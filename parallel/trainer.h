@@ -33,6 +33,7 @@ struct ParallelOptions {
   int64_t check_every = 0;       // compare replica weight checksums every N steps (0: never)
   int64_t bucket_bytes = 1 << 20;  // gradient all-reduce bucket size
   bool tf32 = false;             // GPUs: allow TF32 tensor cores in cuBLAS/cuDNN (--tf32)
+  bool deterministic = false;    // GPUs: bit-reproducible cuDNN algorithms only (--deterministic)
 };
 
 struct FitOptions {

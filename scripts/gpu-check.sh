@@ -7,7 +7,9 @@
 #   bench  `dptrain bench --gpus 1,2,4,8` (scaling + all-reduce busbw) and dptrain vs PyTorch eager;
 #   all    both (the default);
 #   sanitize  the op and layer GPU tests under compute-sanitizer (memcheck, then racecheck on the
-#          reductions): slow, so a phase of its own.
+#          reductions): slow, so a phase of its own;
+#   profile  cifar10-cnn at batch 512 on 1 GPU: cuDNN's measured algorithm rankings, the benchmark,
+#          and Nsight Compute's time of every kernel of the timed steps, dptrain's and PyTorch's.
 # Each step has its own time limit, so one device call (10 minutes at most) always ends with a
 # report: $OUT/report.md (appended per phase), the full log $OUT/gpu-check.log, the GPU tests'
 # output and the benchmarks' JSON. A second call for another phase reuses build-gpu/ while the
@@ -16,7 +18,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 phase="${1:-all}"
-case "$phase" in all | tests | bench | sanitize) ;; *) echo "usage: bash scripts/gpu-check.sh [all|tests|bench|sanitize]"; exit 2 ;; esac
+case "$phase" in all | tests | bench | sanitize | profile) ;;
+  *) echo "usage: bash scripts/gpu-check.sh [all|tests|bench|sanitize|profile]"; exit 2 ;; esac
 out="${OUT:-$PWD/gpu-report}"
 mkdir -p "$out"
 tmp=$(mktemp -d)  # step outputs; only a few files go to $OUT (the device tool brings back 8 at most)
@@ -186,6 +189,31 @@ if [ "$phase" = sanitize ]; then
     echo
   } >> "$report"
 fi
+prof_rc=0
+if [ "$phase" = profile ]; then
+  step "profile: cifar10-cnn, batch 512, 1 GPU"
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)
+  [ -n "$ncu" ] || fail "no ncu (Nsight Compute) on this machine"
+  limited 120 prof-bench env DPT_CUDNN_LOG=1 LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench --model cifar10-cnn \
+    --gpus 1 --batch-size-per-replica 512 --steps 30 || prof_rc=1
+  # The card's clocks are left as they are (--clock-control none); only the timed steps are recorded.
+  nargs=(--profile-from-start off --clock-control none --metrics gpu__time_duration.sum --csv --print-units base
+         --print-kernel-base function)
+  limited 150 prof-dpt env LD_LIBRARY_PATH="$dpt_ld" "$ncu" "${nargs[@]}" ./build-gpu/dptrain bench \
+    --model cifar10-cnn --gpus 1 --batch-size-per-replica 512 --steps 5 --warmup 3 || prof_rc=1
+  limited 150 prof-torch "$ncu" "${nargs[@]}" "$py" benchmarks/compare_pytorch_gpu.py --models cifar10-cnn \
+    --batch-size 512 --steps 5 --warmup 3 --torch-only || prof_rc=1
+  cp "$tmp/prof-dpt" "$out/prof-dpt.txt"; cp "$tmp/prof-torch" "$out/prof-torch.txt"
+  {
+    echo "## Profile ($(date -u +%F)): cifar10-cnn, batch 512, FP32, 1 GPU"
+    echo '```'
+    cat "$tmp/prof-bench"
+    "$py" benchmarks/kernel_times.py "$tmp/prof-dpt" 5 --title dptrain 2>&1
+    "$py" benchmarks/kernel_times.py "$tmp/prof-torch" 5 --title "PyTorch eager (NCHW)" 2>&1
+    echo '```'
+    echo
+  } >> "$report"
+fi
 rm -rf "$tmp"
 cat "$report"
-[ $tests_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ $san_rc -eq 0 ]
+[ $tests_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ $san_rc -eq 0 ] && [ $prof_rc -eq 0 ]

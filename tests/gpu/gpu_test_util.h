@@ -28,8 +28,9 @@ inline std::vector<float> to_host(const float* p, Device d, int64_t n) {
   return h;
 }
 
-// float32 tolerance: |gpu - cpu| <= atol + rtol * |cpu| element by element.
-inline void expect_close(const std::vector<float>& got, const std::vector<float>& ref, double atol, double rtol,
+// float32 tolerance: |gpu - cpu| <= atol + rtol * |cpu| element by element. Returns the worst
+// element's ratio to its tolerance.
+inline double expect_close(const std::vector<float>& got, const std::vector<float>& ref, double atol, double rtol,
                          const std::string& what) {
   REQUIRE(got.size() == ref.size());
   double worst = 0;
@@ -44,6 +45,7 @@ inline void expect_close(const std::vector<float>& got, const std::vector<float>
   INFO(what << ": worst element " << at << " gpu " << got[at] << " cpu " << ref[at] << " (ratio to tolerance "
             << worst << ")");
   CHECK(worst <= 1.0);
+  return worst;
 }
 
 }  // namespace dpt::test
