@@ -50,6 +50,17 @@ __device__ void covering(I i, I pad, I k, I s, I out, I& lo, I& hi) {
   if (hi > out) hi = out;
 }
 
+// Output offset o -> (sample s, row oy, column ox, channel c).
+template <typename I>
+__device__ void output_coords(const Geom<I>& g, I o, I& c, I& ox, I& oy, I& s) {
+  c = o % g.c;
+  o /= g.c;
+  ox = o % g.ow;
+  o /= g.ow;
+  oy = o % g.oh;
+  s = o / g.oh;
+}
+
 }  // namespace
 
 #define DPT_GRID_STRIDE(I, i, n) for (I i = I(blockIdx.x) * I(blockDim.x) + I(threadIdx.x); i < (n); i += I(gridDim.x) * I(blockDim.x))
@@ -58,12 +69,8 @@ template <typename I>
 __global__ void max_pool_forward_kernel(Geom<I> g, const float* __restrict__ x, float* __restrict__ y,
                                         int32_t* __restrict__ argmax) {
   DPT_GRID_STRIDE(I, o, g.n * g.oh * g.ow * g.c) {
-    I rest = o;
-    const I c = rest % g.c;
-    rest /= g.c;
-    const I ox = rest % g.ow;
-    rest /= g.ow;
-    const I oy = rest % g.oh, s = rest / g.oh;
+    I c, ox, oy, s;
+    output_coords(g, o, c, ox, oy, s);
     I y0, y1, x0, x1;
     pool_window(g, oy, ox, y0, y1, x0, x1);
     const float* xs = x + int64_t(s) * (g.h * g.w * g.c);
@@ -107,12 +114,8 @@ __global__ void max_pool_backward_kernel(Geom<I> g, const int32_t* __restrict__ 
 template <typename I>
 __global__ void avg_pool_forward_kernel(Geom<I> g, const float* __restrict__ x, float* __restrict__ y) {
   DPT_GRID_STRIDE(I, o, g.n * g.oh * g.ow * g.c) {
-    I rest = o;
-    const I c = rest % g.c;
-    rest /= g.c;
-    const I ox = rest % g.ow;
-    rest /= g.ow;
-    const I oy = rest % g.oh, s = rest / g.oh;
+    I c, ox, oy, s;
+    output_coords(g, o, c, ox, oy, s);
     I y0, y1, x0, x1;
     pool_window(g, oy, ox, y0, y1, x0, x1);
     const float* xs = x + int64_t(s) * (g.h * g.w * g.c);
