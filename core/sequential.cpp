@@ -181,6 +181,12 @@ Tensor Sequential::forward(Context& ctx, const Tensor& x, bool training) {
   return outputs_.back().rows(0, n);
 }
 
+Tensor Sequential::output_of(size_t i) const {
+  DPT_CHECK(i < outputs_.size(), "model '" << name_ << "' has " << layers_.size() << " layers, not " << i + 1
+                                           << " (or was not prepared)");
+  return outputs_[i].rows(0, last_n_);
+}
+
 Tensor Sequential::output_grad(int64_t n) {
   const size_t L = layers_.size();
   return with_batch(grad_buf_[0], n, layers_[L - 1]->output_shape());

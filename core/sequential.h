@@ -58,6 +58,8 @@ class Sequential {
   Tensor forward(Context& ctx, const Tensor& x, bool training);
   // Where the loss writes d(loss)/d(output) for the last forward's n rows.
   Tensor output_grad(int64_t n);
+  // The last forward's output of layers()[i] (a view of its n rows, on the model's device).
+  Tensor output_of(size_t i) const;
   // Backward through all layers from output_grad(n); parameter gradients accumulate. When a
   // hook is given, it is told each layer's gradient range as soon as that layer is done.
   void backward(Context& ctx, const Tensor& x, GradReadyHook* hook = nullptr);

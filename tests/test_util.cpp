@@ -6,7 +6,11 @@
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
 #include "core/layers/pooling.h"
+#include "core/context.h"
+#include "core/data/dataset.h"
+#include "core/losses.h"
 #include "core/sequential.h"
+#include <catch2/catch.hpp>
 #include "parallel/trainer.h"
 #include <algorithm>
 #include <atomic>
@@ -39,6 +43,62 @@ AllocationCounter::AllocationCounter() {
 }
 AllocationCounter::~AllocationCounter() { g_counting = false; }
 long AllocationCounter::count() const { return g_news.load(); }
+
+std::unique_ptr<Sequential> cifar_prefix(int depth, uint64_t seed) {
+  auto m = std::make_unique<Sequential>("prefix");
+  const int64_t filters[3] = {32, 64, 128};
+  for (int i = 0; i < depth; ++i) {
+    if (i % 2 == 0) {
+      Conv2DConfig c;
+      c.filters = filters[i / 2];
+      c.kh = c.kw = 3;
+      c.activation = Activation::relu;
+      m->add(std::make_unique<Conv2D>(c));
+    } else {
+      m->add(MaxPooling2D());
+    }
+  }
+  m->add(std::make_unique<Flatten>());
+  m->add(std::make_unique<Dense>(10, Activation::softmax));
+  m->build({32, 32, 3}, seed);
+  return m;
+}
+
+std::vector<float> cpu_step_gradients(Sequential& m, const Dataset& d, int64_t n,
+                                      const std::vector<std::vector<int32_t>>* routing, std::vector<int64_t>* differing) {
+  REQUIRE(m.device().is_cpu());
+  REQUIRE(d.y_is_index);
+  Context ctx;
+  m.prepare(n, &ctx);
+  m.set_fused_output_grad(true);  // softmax + cross-entropy, as the Trainer does
+  Shape xs = d.sample_shape;
+  xs.insert_front(n);
+  Tensor x(xs), y({n, d.num_classes});
+  std::copy(d.x.begin(), d.x.begin() + n * d.sample_numel(), x.data());
+  for (int64_t i = 0; i < n; ++i) y.data()[i * d.num_classes + int64_t(d.y[size_t(i)])] = 1.f;
+  const Tensor out = m.forward(ctx, x, true);
+  if (routing) {
+    size_t k = 0;
+    if (differing) differing->clear();
+    for (auto& l : m.layers()) {
+      auto* pool = dynamic_cast<Pool2D*>(l.get());
+      if (!pool || !pool->is_max()) continue;
+      REQUIRE(k < routing->size());
+      const std::vector<int32_t> own = pool->routing(n);
+      REQUIRE(own.size() == (*routing)[k].size());
+      int64_t diff = 0;
+      for (size_t i = 0; i < own.size(); ++i) diff += own[i] != (*routing)[k][i];
+      if (differing) differing->push_back(diff);
+      pool->set_routing((*routing)[k++]);
+    }
+    REQUIRE(k == routing->size());
+  }
+  Tensor g = m.output_grad(n);
+  loss_sum(LossKind::categorical_crossentropy, true, out, y, 1.f / float(n), &g);
+  m.zero_grads();
+  m.backward(ctx, x);
+  return std::vector<float>(m.grads(), m.grads() + m.num_trainable());
+}
 
 std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed) {
   auto m = std::make_unique<Sequential>("bn-net");

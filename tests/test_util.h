@@ -1,5 +1,6 @@
 // Test helpers: fresh random inputs (never zeros), central-difference gradients, comparisons.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <random>
@@ -18,6 +19,17 @@ namespace dpt::test {
 // Conv2D(4,3,same,relu) -> BatchNormalization -> MaxPool -> Flatten -> Dense(12,relu) ->
 // Dropout(0.25) -> Dense(10,softmax) on 8x8x1: every kind of per-replica state in one small model.
 std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed);
+// The first `depth` layers of cifar10-cnn's conv/pool stack (Conv2D(32), MaxPooling2D, Conv2D(64),
+// MaxPooling2D, Conv2D(128), MaxPooling2D; 3x3 valid relu, 2x2 pools) then Flatten and
+// Dense(10, softmax), built on 32x32x3 from `seed`.
+std::unique_ptr<Sequential> cifar_prefix(int depth, uint64_t seed);
+// One step's gradient (categorical cross-entropy, mean over the first n samples of d, labels as
+// class indices) by forward and backward on the CPU model m. Where `routing` is given, the k-th
+// max-pooling layer's backward scatters through routing[k] (another device's choice) instead of
+// its own; `differing` then gets, per max-pooling layer, the outputs whose routing differed.
+std::vector<float> cpu_step_gradients(Sequential& m, const Dataset& d, int64_t n,
+                                      const std::vector<std::vector<int32_t>>* routing = nullptr,
+                                      std::vector<int64_t>* differing = nullptr);
 // The model's inference outputs for n samples x (row-major, the model's input shape).
 std::vector<float> infer(Sequential& m, const std::vector<double>& x, int64_t n);
 

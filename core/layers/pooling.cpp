@@ -2,6 +2,7 @@
 #include "core/layers/pooling.h"
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "kernels/cuda_backend.h"
 
 namespace dpt {
 
@@ -48,6 +49,30 @@ void Pool2D::prepare(int64_t max_batch, Context& ctx) {
 }
 
 static int32_t* ints(const Buffer& b) { return static_cast<int32_t*>(b.data()); }
+
+std::vector<int32_t> Pool2D::routing(int64_t n) const {
+  DPT_CHECK(max_, name_ << ": only max pooling routes its gradient");
+  const size_t count = size_t(n * shape_numel(out_));
+  DPT_CHECK(count * sizeof(int32_t) <= argmax_.bytes(), name_ << ": " << n << " rows exceed the prepared batch");
+  std::vector<int32_t> r(count);
+  if (argmax_.device().is_cpu())
+    std::copy(ints(argmax_), ints(argmax_) + count, r.data());
+  else
+    kernels::cuda_copy(r.data(), argmax_.data(), count * sizeof(int32_t), nullptr);
+  return r;
+}
+
+void Pool2D::set_routing(const std::vector<int32_t>& r) {
+  DPT_CHECK(max_, name_ << ": only max pooling routes its gradient");
+  DPT_CHECK(r.size() * sizeof(int32_t) <= argmax_.bytes(), name_ << ": a routing of " << r.size()
+                                                                 << " outputs exceeds the prepared batch");
+  const int64_t in_sample = shape_numel(in_);
+  for (int32_t v : r) DPT_CHECK(v >= 0 && v < in_sample, name_ << ": routing offset " << v << " is outside a sample (of " << in_sample << " inputs)");
+  if (argmax_.device().is_cpu())
+    std::copy(r.begin(), r.end(), ints(argmax_));
+  else
+    kernels::cuda_copy(argmax_.data(), r.data(), r.size() * sizeof(int32_t), nullptr);
+}
 
 void Pool2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool training) {
   if (max_)

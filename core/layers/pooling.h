@@ -22,6 +22,13 @@ class Pool2D : public Layer {
   const Pool2DConfig& config() const { return cfg_; }
   bool is_max() const { return max_; }
   void prepare(int64_t max_batch, Context& ctx) override;
+  // Max pooling's routing in the last training forward: for each output of the first n rows,
+  // the offset within its sample of the input it took (the first maximum in scan order). Where
+  // two inputs of a window are within rounding of each other, two devices may route differently;
+  // set_routing makes the next backward scatter through another device's choice (tests use it
+  // to compare GPU and CPU gradients through the same routing).
+  std::vector<int32_t> routing(int64_t n) const;
+  void set_routing(const std::vector<int32_t>& r);
 
  protected:
   Shape compute_output_shape(const Shape& in) override;
