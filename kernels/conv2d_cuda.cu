@@ -1,21 +1,28 @@
-// Conv2D on the GPU through cuDNN, NHWC. Keras's (kh, kw, in, out) kernel stays the canonical
-// copy; the plan keeps cuDNN's KRSC filter (out, kh, kw, in), refreshed by each forward, and turns
-// its gradient back into Keras's layout (adding, as gradients accumulate). TensorFlow's 'same'
-// padding puts an odd extra row/column at the bottom/right, which cuDNN's symmetric padding cannot
-// express: then the input is copied into a zero-padded buffer and convolved without padding.
+// Conv2D on the GPU through cuDNN. Activations stay NHWC and Keras's (kh, kw, in, out) kernel
+// stays the canonical copy. Each pass (forward, backward-data, backward-filter) runs in the layout
+// measured fastest for its shape and batch: NHWC directly (cuDNN's KRSC filter, out, kh, kw, in),
+// or NCHW with tiled transposes around cuDNN (its KCRS filter, out, in, kh, kw). FP32 NHWC kernels
+// are often slower than NCHW ones (on an H100, cifar10-cnn's forward took 545 us NHWC where
+// PyTorch's NCHW took 297 us), and a transpose costs one pass over the tensor. The forward's
+// transpose back to NHWC carries the bias and activation, in place of their own pass. The plan
+// keeps the filter copies (refreshed by each forward) and turns the filter gradient back into
+// Keras's layout (adding, as gradients accumulate). TensorFlow's 'same' padding puts an odd extra
+// row/column at the bottom/right, which cuDNN's symmetric padding cannot express: then the input
+// is copied into a zero-padded buffer and convolved without padding (NHWC only).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
+#include "kernels/activation_math.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_resources.h"
 #include "kernels/elementwise.h"
 
 // The legacy convolution API (cudnnConvolutionForward, ..._v7 heuristics) is deprecated in cuDNN 9
-// but kept; it is the direct way to run one NHWC convolution.
+// but kept; it is the direct way to run one convolution in a given layout.
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 namespace dpt::kernels {
@@ -31,28 +38,38 @@ unsigned blocks(int64_t n) {
 
 struct ConvAlgos {
   int64_t n = -1;
+  bool fwd_nchw = false, bwd_data_nchw = false, bwd_filter_nchw = false;
   cudnnConvolutionFwdAlgo_t fwd{};
   cudnnConvolutionBwdDataAlgo_t bwd_data{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
   size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+  bool any_nchw() const { return fwd_nchw || bwd_data_nchw || bwd_filter_nchw; }
 };
 
 struct ConvPlan {
   int device = 0;
-  cudnnTensorDescriptor_t xd = nullptr, yd = nullptr;
-  cudnnFilterDescriptor_t wd = nullptr;
+  cudnnTensorDescriptor_t xd = nullptr, yd = nullptr;    // NHWC
+  cudnnTensorDescriptor_t xdt = nullptr, ydt = nullptr;  // NCHW
+  cudnnFilterDescriptor_t wd = nullptr, wdt = nullptr;   // KRSC, KCRS
   cudnnConvolutionDescriptor_t cd = nullptr;
-  ConvAlgos algos;              // for desc_n
-  std::vector<ConvAlgos> known;  // measured, one per batch size seen
-  size_t reserved = 0;   // scratch bytes reserved on the resources
-  int64_t desc_n = -1;   // the batch the descriptors and algorithms are set for
-  bool padded = false;   // asymmetric 'same' padding: convolve an explicitly padded copy
+  ConvAlgos algos;               // for desc_n
+  std::vector<ConvAlgos> known;  // one per batch size seen
+  size_t reserved = 0;           // scratch bytes reserved on the resources
+  int64_t desc_n = -1;           // the batch the descriptors and algorithms are set for
+  bool padded = false;           // asymmetric 'same' padding: convolve an explicitly padded copy
   int64_t hp = 0, wp = 0;
+  ConvLayout layout = ConvLayout::automatic;
+  // Measured at plan creation (largest batch), per sample: one transpose of x and of y.
+  double x_transpose_ms = 0, y_transpose_ms = 0;
   DeviceBuffer filter, dfilter, xpad, dxpad;
+  // NCHW passes: the KCRS filter, x (forward to backward-filter; then backward-data's dx), y / dy.
+  // Allocated when the largest batch's choice uses NCHW; smaller batches use NCHW only then.
+  DeviceBuffer filter_t, x_t, y_t;
   ~ConvPlan() {
-    if (xd) cudnnDestroyTensorDescriptor(xd);
-    if (yd) cudnnDestroyTensorDescriptor(yd);
-    if (wd) cudnnDestroyFilterDescriptor(wd);
+    for (cudnnTensorDescriptor_t t : {xd, yd, xdt, ydt})
+      if (t) cudnnDestroyTensorDescriptor(t);
+    for (cudnnFilterDescriptor_t f : {wd, wdt})
+      if (f) cudnnDestroyFilterDescriptor(f);
     if (cd) cudnnDestroyConvolutionDescriptor(cd);
   }
 };
@@ -76,6 +93,22 @@ __global__ void krsc_grad_add_kernel(const float* dfilter, float* dkernel, int64
   }
 }
 
+// filter[o][i][r][s] = kernel[r][s][i][o]  (rs = kh * kw)
+__global__ void kernel_to_kcrs_kernel(const float* kernel, float* filter, int64_t rs, int64_t c, int64_t oc) {
+  DPT_GRID_STRIDE(j, rs * c * oc) {
+    const int64_t o = j / (c * rs), i = (j / rs) % c, q = j % rs;
+    filter[j] = kernel[(q * c + i) * oc + o];
+  }
+}
+
+// dkernel[r][s][i][o] += dfilter[o][i][r][s]
+__global__ void kcrs_grad_add_kernel(const float* dfilter, float* dkernel, int64_t rs, int64_t c, int64_t oc) {
+  DPT_GRID_STRIDE(j, rs * c * oc) {
+    const int64_t o = j % oc, i = (j / oc) % c, q = j / (oc * c);
+    dkernel[j] += dfilter[(o * c + i) * rs + q];
+  }
+}
+
 // xpad (n, hp, wp, c) = x placed at (pad_top, pad_left), zeros around.
 __global__ void pad_kernel(const float* x, float* xpad, int64_t n, int64_t h, int64_t w, int64_t c, int64_t hp,
                            int64_t wp, int64_t top, int64_t left) {
@@ -94,48 +127,171 @@ __global__ void crop_kernel(const float* dxpad, float* dx, int64_t n, int64_t h,
   }
 }
 
-namespace {
-
-// The first usable algorithm of cuDNN's ranking whose workspace fits `limit` (deterministic ones
-// only when asked).
-template <typename Perf>
-decltype(Perf::algo) pick_algo(const Perf* perf, int got, size_t limit, bool deterministic, const char* what) {
-  for (int i = 0; i < got; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit &&
-        (!deterministic || perf[i].determinism == CUDNN_DETERMINISTIC))
-      return perf[i].algo;
-  DPT_FAIL("cuDNN offers no " << (deterministic ? "deterministic " : "") << what
-                              << " algorithm for this Conv2D within " << (limit >> 20) << " MiB of workspace");
+// Per sample, dst (cols, rows) = src (rows, cols) transposed through a 32x32 shared-memory tile (both
+// sides coalesced). With `epilogue`, dst = act(src + bias[row]) (bias nullable): NCHW -> NHWC with
+// rows = channels carries a convolution's bias and activation.
+constexpr int kTile = 32, kTileRows = 8;
+__global__ void transpose_kernel(const float* __restrict__ src, float* __restrict__ dst, int64_t n, int rows, int cols,
+                                 bool epilogue, Activation act, const float* __restrict__ bias) {
+  __shared__ float tile[kTile][kTile + 1];
+  const int c0 = int(blockIdx.x) * kTile, r0 = int(blockIdx.y) * kTile;
+  const int64_t per = int64_t(rows) * cols;
+  for (int64_t s = blockIdx.z; s < n; s += gridDim.z) {
+    const float* sp = src + s * per;
+    float* dp = dst + s * per;
+    for (int j = int(threadIdx.y); j < kTile; j += kTileRows) {
+      const int r = r0 + j, c = c0 + int(threadIdx.x);
+      if (r < rows && c < cols) tile[j][threadIdx.x] = sp[int64_t(r) * cols + c];
+    }
+    __syncthreads();
+    for (int j = int(threadIdx.y); j < kTile; j += kTileRows) {
+      const int c = c0 + j, r = r0 + int(threadIdx.x);
+      if (r < rows && c < cols) {
+        float v = tile[threadIdx.x][j];
+        if (epilogue) v = activation_fwd(act, bias ? v + bias[r] : v);
+        dp[int64_t(c) * rows + r] = v;
+      }
+    }
+    __syncthreads();
+  }
 }
 
-// DPT_CUDNN_LOG=1 prints each measured ranking to stderr (which algorithm, time, workspace, determinism).
-template <typename Perf>
-void log_ranking(const Perf* perf, int got, int picked, const char* what, const Conv2dGeom& g, int64_t n) {
+namespace {
+
+void transpose(const float* src, float* dst, int64_t n, int64_t rows, int64_t cols, cudaStream_t stream,
+               bool epilogue = false, Activation act = Activation::linear, const float* bias = nullptr) {
+  if (n * rows * cols == 0) return;
+  DPT_CHECK(rows < INT32_MAX && cols < INT32_MAX && (rows + kTile - 1) / kTile <= 65535,
+            "transpose of a (" << rows << ", " << cols << ") sample is too large");
+  const dim3 grid(unsigned((cols + kTile - 1) / kTile), unsigned((rows + kTile - 1) / kTile),
+                  unsigned(std::min<int64_t>(n, 65535)));
+  transpose_kernel<<<grid, dim3(kTile, kTileRows), 0, stream>>>(src, dst, n, int(rows), int(cols), epilogue, act, bias);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+// cuDNN's ranking of one pass: by default cudnnFind* (each algorithm timed, as PyTorch's
+// cudnn.benchmark and TensorFlow's autotuning), even where it adds with atomics (backward-filter's
+// fastest often does: a few ulps from run to run); with r.deterministic() (--deterministic) the
+// heuristic ranking (_v7), untimed, bit-reproducible algorithms only. The first usable one whose
+// workspace fits `limit`: its algorithm, workspace and time (ms; 0 when not timed).
+struct Ranked {
+  int algo = -1;
+  size_t ws = 0;
+  double ms = 0;
+  bool ok() const { return algo >= 0; }
+};
+
+// DPT_CUDNN_LOG=1 prints each ranking to stderr (which algorithm, time, workspace, determinism).
+bool cudnn_log_on() {
   static const bool on = [] {
     const char* v = std::getenv("DPT_CUDNN_LOG");
     return v && *v && std::string(v) != "0";
   }();
-  if (!on) return;
-  std::fprintf(stderr, "cuDNN %s (%lld,%lld,%lld,%lld)->%lld k%lldx%lld:", what, (long long)n, (long long)g.h,
-               (long long)g.w, (long long)g.c, (long long)g.oc, (long long)g.kh, (long long)g.kw);
-  for (int i = 0; i < got; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS)
-      std::fprintf(stderr, " %s%d=%.3fms/%zuKiB%s", int(perf[i].algo) == picked ? "*" : "", int(perf[i].algo),
-                   double(perf[i].time), perf[i].memory >> 10, perf[i].determinism == CUDNN_DETERMINISTIC ? "" : "(nd)");
-  std::fprintf(stderr, "\n");
+  return on;
 }
 
-// Descriptors for batch n and its algorithms, remembered per batch size (a plan sees two at most in
-// a fit: the batch and the last, smaller one). By default the fastest whose workspace fits `limit`
-// bytes, timed by cuDNN (cudnnFind*, as PyTorch's cudnn.benchmark and TensorFlow's autotuning), even
-// where it adds with atomics (backward-filter's fastest often does: a few ulps from run to run).
-// With r.deterministic() (--deterministic), only algorithms that repeat bit for bit, taken from
-// cuDNN's heuristic ranking: a choice that timings cannot change between runs.
+template <typename Perf>
+Ranked first_fitting(const Perf* perf, int got, size_t limit, bool deterministic, const char* what, const char* layout,
+                     const Conv2dGeom& g, int64_t n) {
+  Ranked best;
+  for (int i = 0; i < got && !best.ok(); ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit &&
+        (!deterministic || perf[i].determinism == CUDNN_DETERMINISTIC))
+      best = {int(perf[i].algo), perf[i].memory, double(perf[i].time)};
+  if (cudnn_log_on()) {
+    std::fprintf(stderr, "cuDNN %s %s (%lld,%lld,%lld,%lld)->%lld k%lldx%lld:", what, layout, (long long)n,
+                 (long long)g.h, (long long)g.w, (long long)g.c, (long long)g.oc, (long long)g.kh, (long long)g.kw);
+    for (int i = 0; i < got; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS)
+        std::fprintf(stderr, " %s%d=%.3fms/%zuKiB%s", int(perf[i].algo) == best.algo ? "*" : "", int(perf[i].algo),
+                     double(perf[i].time), perf[i].memory >> 10,
+                     perf[i].determinism == CUDNN_DETERMINISTIC ? "" : "(nd)");
+    std::fprintf(stderr, "\n");
+  }
+  return best;
+}
+
+enum class Pass { forward, backward_data, backward_filter };
+const char* pass_name(Pass p) {
+  return p == Pass::forward ? "forward" : p == Pass::backward_data ? "backward-data" : "backward-filter";
+}
+
+// One pass's ranking with the given descriptors (x, filter, y); its workspace as cuDNN sizes it.
+Ranked rank(CudaResources& r, Pass pass, cudnnTensorDescriptor_t xd, cudnnFilterDescriptor_t wd,
+            cudnnConvolutionDescriptor_t cd, cudnnTensorDescriptor_t yd, size_t limit, bool nchw, const Conv2dGeom& g,
+            int64_t n) {
+  const bool det = r.deterministic();
+  const char* layout = nchw ? "NCHW" : "NHWC";
+  constexpr int kMax = 16;
+  int got = 0;
+  Ranked best;
+  if (pass == Pass::forward) {
+    cudnnConvolutionFwdAlgoPerf_t perf[kMax];
+    DPT_CUDNN_CHECK(det ? cudnnGetConvolutionForwardAlgorithm_v7(r.cudnn(), xd, wd, cd, yd, kMax, &got, perf)
+                        : cudnnFindConvolutionForwardAlgorithm(r.cudnn(), xd, wd, cd, yd, kMax, &got, perf));
+    best = first_fitting(perf, got, limit, det, pass_name(pass), layout, g, n);
+    if (best.ok())
+      DPT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(r.cudnn(), xd, wd, cd, yd,
+                                                              cudnnConvolutionFwdAlgo_t(best.algo), &best.ws));
+  } else if (pass == Pass::backward_data) {
+    cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
+    DPT_CUDNN_CHECK(det ? cudnnGetConvolutionBackwardDataAlgorithm_v7(r.cudnn(), wd, yd, cd, xd, kMax, &got, perf)
+                        : cudnnFindConvolutionBackwardDataAlgorithm(r.cudnn(), wd, yd, cd, xd, kMax, &got, perf));
+    best = first_fitting(perf, got, limit, det, pass_name(pass), layout, g, n);
+    if (best.ok())
+      DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(r.cudnn(), wd, yd, cd, xd,
+                                                                   cudnnConvolutionBwdDataAlgo_t(best.algo), &best.ws));
+  } else {
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
+    DPT_CUDNN_CHECK(det ? cudnnGetConvolutionBackwardFilterAlgorithm_v7(r.cudnn(), xd, yd, cd, wd, kMax, &got, perf)
+                        : cudnnFindConvolutionBackwardFilterAlgorithm(r.cudnn(), xd, yd, cd, wd, kMax, &got, perf));
+    best = first_fitting(perf, got, limit, det, pass_name(pass), layout, g, n);
+    if (best.ok())
+      DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+          r.cudnn(), xd, yd, cd, wd, cudnnConvolutionBwdFilterAlgo_t(best.algo), &best.ws));
+  }
+  return best;
+}
+
+// Milliseconds per sample of one transpose of an (n, rows, cols) tensor, timed on r's stream.
+double time_transpose(CudaResources& r, int64_t n, int64_t rows, int64_t cols) {
+  const size_t bytes = size_t(n * rows * cols) * sizeof(float);
+  DeviceBuffer a(r.device(), bytes), b(r.device(), bytes);
+  cudaEvent_t start = nullptr, stop = nullptr;
+  DPT_CUDA_CHECK(cudaEventCreate(&start));
+  const cudaError_t e = cudaEventCreate(&stop);
+  if (e != cudaSuccess) cudaEventDestroy(start);
+  DPT_CUDA_CHECK(e);
+  float ms = 0;
+  try {
+    transpose(a.floats(), b.floats(), n, rows, cols, r.stream());  // warm-up
+    DPT_CUDA_CHECK(cudaEventRecord(start, r.stream()));
+    for (int i = 0; i < 3; ++i) transpose(a.floats(), b.floats(), n, rows, cols, r.stream());
+    DPT_CUDA_CHECK(cudaEventRecord(stop, r.stream()));
+    DPT_CUDA_CHECK(cudaEventSynchronize(stop));
+    DPT_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  } catch (...) {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    throw;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return double(ms) / 3.0 / double(n);
+}
+
+// Descriptors for batch n and its algorithms and layouts, remembered per batch size (a plan sees
+// two at most in a fit: the batch and the last, smaller one). cudnnFind* runs every algorithm on
+// memory of its own and synchronises the device: a plan-time cost (milliseconds), never a
+// steady-state one.
 void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, size_t limit) {
   if (p.desc_n == n) return;
   const int64_t h = p.padded ? p.hp : g.h, w = p.padded ? p.wp : g.w;
   DPT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(n), int(g.c), int(h), int(w)));
   DPT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(n), int(g.oc), int(g.oh),
+                                             int(g.ow)));
+  DPT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.xdt, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(g.c), int(h), int(w)));
+  DPT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.ydt, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(g.oc), int(g.oh),
                                              int(g.ow)));
   p.desc_n = n;
   for (const ConvAlgos& a : p.known)
@@ -149,41 +305,65 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
             "cuDNN computes a convolution output of (" << outs[0] << ", " << outs[2] << ", " << outs[3] << ", "
                                                         << outs[1] << ") where TensorFlow's rules give (" << n
                                                         << ", " << g.oh << ", " << g.ow << ", " << g.oc << ")");
-  // cudnnFind* runs every algorithm on memory of its own and synchronises the device: a plan-time
-  // cost (milliseconds), never a steady-state one.
-  const bool det = r.deterministic();
-  const int kMax = 16;
-  int got = 0;
+  // Which layouts may run: NCHW needs an unpadded convolution and, after the largest batch, its
+  // buffers; automatic choice needs timings (not --deterministic).
+  const bool first = p.known.empty();
+  const bool nchw_possible = !p.padded && (first || p.x_t.data() != nullptr);
+  const bool try_nhwc = p.layout != ConvLayout::nchw || !nchw_possible;
+  const bool try_nchw = nchw_possible && (p.layout == ConvLayout::nchw ||
+                                          (p.layout == ConvLayout::automatic && !r.deterministic()));
+  Ranked nhwc[3], nchw[3];
+  for (Pass pass : {Pass::forward, Pass::backward_data, Pass::backward_filter}) {
+    const int k = int(pass);
+    if (try_nhwc) nhwc[k] = rank(r, pass, p.xd, p.wd, p.cd, p.yd, limit, false, g, n);
+    if (try_nchw) nchw[k] = rank(r, pass, p.xdt, p.wdt, p.cd, p.ydt, limit, true, g, n);
+    DPT_CHECK(nhwc[k].ok() || nchw[k].ok(), "cuDNN offers no " << (r.deterministic() ? "deterministic " : "")
+                                                               << pass_name(pass) << " algorithm for this Conv2D within "
+                                                               << (limit >> 20) << " MiB of workspace");
+  }
+  // Costs: cuDNN's times plus the transposes each choice adds (x and y transposes measured per
+  // sample). The forward's NCHW -> NHWC transpose replaces the bias/activation pass: not counted.
+  const double tx = p.x_transpose_ms * double(n), ty = p.y_transpose_ms * double(n);
+  const bool forced = p.layout == ConvLayout::nchw;
   ConvAlgos a;
   a.n = n;
-  cudnnConvolutionFwdAlgoPerf_t fp[kMax];
-  if (det)
-    DPT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(r.cudnn(), p.xd, p.wd, p.cd, p.yd, kMax, &got, fp));
-  else
-    DPT_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(r.cudnn(), p.xd, p.wd, p.cd, p.yd, kMax, &got, fp));
-  a.fwd = pick_algo(fp, got, limit, det, "forward");
-  log_ranking(fp, got, int(a.fwd), "forward", g, n);
-  DPT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(r.cudnn(), p.xd, p.wd, p.cd, p.yd, a.fwd, &a.fwd_ws));
-
-  cudnnConvolutionBwdDataAlgoPerf_t dp[kMax];
-  if (det)
-    DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(r.cudnn(), p.wd, p.yd, p.cd, p.xd, kMax, &got, dp));
-  else
-    DPT_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(r.cudnn(), p.wd, p.yd, p.cd, p.xd, kMax, &got, dp));
-  a.bwd_data = pick_algo(dp, got, limit, det, "backward-data");
-  log_ranking(dp, got, int(a.bwd_data), "backward-data", g, n);
-  DPT_CUDNN_CHECK(
-      cudnnGetConvolutionBackwardDataWorkspaceSize(r.cudnn(), p.wd, p.yd, p.cd, p.xd, a.bwd_data, &a.bwd_data_ws));
-
-  cudnnConvolutionBwdFilterAlgoPerf_t wp[kMax];
-  if (det)
-    DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(r.cudnn(), p.xd, p.yd, p.cd, p.wd, kMax, &got, wp));
-  else
-    DPT_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(r.cudnn(), p.xd, p.yd, p.cd, p.wd, kMax, &got, wp));
-  a.bwd_filter = pick_algo(wp, got, limit, det, "backward-filter");
-  log_ranking(wp, got, int(a.bwd_filter), "backward-filter", g, n);
-  DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(r.cudnn(), p.xd, p.yd, p.cd, p.wd, a.bwd_filter,
-                                                                 &a.bwd_filter_ws));
+  a.fwd_nchw = nchw[0].ok() && (!nhwc[0].ok() || forced || nchw[0].ms + tx < nhwc[0].ms);
+  // Backward: both passes read dy; one transpose of dy serves both NCHW passes.
+  bool have = false;
+  double best = 0;
+  for (int dl = 0; dl < 2; ++dl)
+    for (int fl = 0; fl < 2; ++fl) {
+      const Ranked& d = dl ? nchw[1] : nhwc[1];
+      const Ranked& f = fl ? nchw[2] : nhwc[2];
+      if (!d.ok() || !f.ok()) continue;
+      const double cost = forced ? double(2 - dl - fl)  // as many NCHW passes as are possible
+                                 : d.ms + f.ms + ((dl || fl) ? ty : 0) + (dl ? tx : 0) + ((fl && !a.fwd_nchw) ? tx : 0);
+      if (!have || cost < best) {
+        have = true;
+        best = cost;
+        a.bwd_data_nchw = dl;
+        a.bwd_filter_nchw = fl;
+      }
+    }
+  const Ranked& f = a.fwd_nchw ? nchw[0] : nhwc[0];
+  const Ranked& d = a.bwd_data_nchw ? nchw[1] : nhwc[1];
+  const Ranked& wf = a.bwd_filter_nchw ? nchw[2] : nhwc[2];
+  a.fwd = cudnnConvolutionFwdAlgo_t(f.algo);
+  a.bwd_data = cudnnConvolutionBwdDataAlgo_t(d.algo);
+  a.bwd_filter = cudnnConvolutionBwdFilterAlgo_t(wf.algo);
+  a.fwd_ws = f.ws;
+  a.bwd_data_ws = d.ws;
+  a.bwd_filter_ws = wf.ws;
+  if (cudnn_log_on())
+    std::fprintf(stderr, "cuDNN layouts for batch %lld: forward %s, backward-data %s, backward-filter %s "
+                         "(transposes %.3f ms x, %.3f ms y)\n",
+                 (long long)n, a.fwd_nchw ? "NCHW" : "NHWC", a.bwd_data_nchw ? "NCHW" : "NHWC",
+                 a.bwd_filter_nchw ? "NCHW" : "NHWC", tx, ty);
+  if (first && a.any_nchw()) {  // buffers for the largest batch
+    p.filter_t = DeviceBuffer(r.device(), p.filter.bytes());
+    p.x_t = DeviceBuffer(r.device(), size_t(n * g.h * g.w * g.c) * sizeof(float));
+    p.y_t = DeviceBuffer(r.device(), size_t(n * g.oh * g.ow * g.oc) * sizeof(float));
+  }
   p.known.push_back(a);
   p.algos = a;
 }
@@ -196,7 +376,10 @@ ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g) {
   DPT_CUDA_CHECK(cudaSetDevice(r.device()));
   DPT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->xd));
   DPT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->yd));
+  DPT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->xdt));
+  DPT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->ydt));
   DPT_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->wd));
+  DPT_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->wdt));
   DPT_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->cd));
   // TensorFlow: pad_total = max((out - 1) * stride + k - in, 0), the odd one at the bottom/right.
   const int64_t pad_h = std::max<int64_t>((g.oh - 1) * g.sh + g.kh - g.h, 0);
@@ -205,7 +388,10 @@ ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g) {
   p->padded = (g.pad_top > 0 || g.pad_left > 0 || bottom > 0 || right > 0) && (bottom != g.pad_top || right != g.pad_left);
   p->hp = g.h + g.pad_top + std::max<int64_t>(bottom, 0);
   p->wp = g.w + g.pad_left + std::max<int64_t>(right, 0);
+  p->layout = r.conv_layout();
   DPT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, int(g.oc), int(g.c),
+                                             int(g.kh), int(g.kw)));
+  DPT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wdt, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(g.oc), int(g.c),
                                              int(g.kh), int(g.kw)));
   DPT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->cd, p->padded ? 0 : int(g.pad_top), p->padded ? 0 : int(g.pad_left),
                                                   int(g.sh), int(g.sw), 1, 1, CUDNN_CROSS_CORRELATION,
@@ -219,6 +405,10 @@ ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g) {
     const size_t bytes = size_t(g.n * p->hp * p->wp * g.c) * sizeof(float);
     p->xpad = DeviceBuffer(r.device(), bytes);
     p->dxpad = DeviceBuffer(r.device(), bytes);
+  }
+  if (!p->padded && p->layout == ConvLayout::automatic && !r.deterministic()) {
+    p->x_transpose_ms = time_transpose(r, g.n, g.h * g.w, g.c);
+    p->y_transpose_ms = time_transpose(r, g.n, g.oc, g.oh * g.ow);
   }
   set_batch(r, *p, g, g.n, kMaxWorkspace);
   p->reserved = std::max<size_t>({p->algos.fwd_ws, p->algos.bwd_data_ws, p->algos.bwd_filter_ws, cuda_reduce_scratch_bytes(g.oc)});
@@ -236,9 +426,31 @@ void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, con
                          const float* bias, Activation act, float* y) {
   if (g.n == 0) return;
   set_batch(r, p, g, g.n, p.reserved);
-  const int64_t rsc = g.kh * g.kw * g.c;
-  kernel_to_krsc_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(kernel, p.filter.floats(), rsc, g.oc);
-  DPT_CUDA_LAUNCH_CHECK();
+  const ConvAlgos& a = p.algos;
+  const int64_t rs = g.kh * g.kw, rsc = rs * g.c;
+  // The filter copies the passes of this step read (backward-data reads the forward's).
+  if (!a.fwd_nchw || !a.bwd_data_nchw) {
+    kernel_to_krsc_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(kernel, p.filter.floats(), rsc, g.oc);
+    DPT_CUDA_LAUNCH_CHECK();
+  }
+  if (a.fwd_nchw || a.bwd_data_nchw) {
+    kernel_to_kcrs_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(kernel, p.filter_t.floats(), rs, g.c, g.oc);
+    DPT_CUDA_LAUNCH_CHECK();
+  }
+  const float one = 1.f, zero = 0.f;
+  if (a.fwd_nchw) {
+    // x (n, h*w, c) -> (n, c, h*w); y_t (n, oc, oh*ow) -> y (n, oh*ow, oc) with bias and activation.
+    transpose(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
+    DPT_CUDNN_CHECK(cudnnConvolutionForward(r.cudnn(), &one, p.xdt, p.x_t.data(), p.wdt, p.filter_t.data(), p.cd, a.fwd,
+                                            r.scratch(a.fwd_ws), a.fwd_ws, &zero, p.ydt, p.y_t.data()));
+    if (act == Activation::softmax) {  // a row operation: transpose, then the fused pass
+      transpose(p.y_t.floats(), y, g.n, g.oc, g.oh * g.ow, r.stream());
+      bias_activation_cuda(act, y, bias, g.n * g.oh * g.ow, g.oc, r);
+    } else {
+      transpose(p.y_t.floats(), y, g.n, g.oc, g.oh * g.ow, r.stream(), true, act, bias);
+    }
+    return;
+  }
   const float* in = x;
   if (p.padded) {
     pad_kernel<<<blocks(g.n * p.hp * p.wp * g.c), 256, 0, r.stream()>>>(x, p.xpad.floats(), g.n, g.h, g.w, g.c, p.hp,
@@ -246,9 +458,8 @@ void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, con
     DPT_CUDA_LAUNCH_CHECK();
     in = p.xpad.floats();
   }
-  const float one = 1.f, zero = 0.f;
-  DPT_CUDNN_CHECK(cudnnConvolutionForward(r.cudnn(), &one, p.xd, in, p.wd, p.filter.data(), p.cd, p.algos.fwd,
-                                          r.scratch(p.algos.fwd_ws), p.algos.fwd_ws, &zero, p.yd, y));
+  DPT_CUDNN_CHECK(cudnnConvolutionForward(r.cudnn(), &one, p.xd, in, p.wd, p.filter.data(), p.cd, a.fwd,
+                                          r.scratch(a.fwd_ws), a.fwd_ws, &zero, p.yd, y));
   bias_activation_cuda(act, y, bias, g.n * g.oh * g.ow, g.oc, r);  // one pass for both
 }
 
@@ -256,20 +467,39 @@ void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, co
                           Activation act, float* dy, float* dx, float* dkernel, float* dbias) {
   if (g.n == 0) return;
   set_batch(r, p, g, g.n, p.reserved);
+  const ConvAlgos& a = p.algos;
   // The activation's gradient (in place) and the bias gradient in one pass, before cuDNN reads dy.
   activation_bias_grad_cuda(act, y, dy, dbias, g.n * g.oh * g.ow, g.oc, r);
   const float one = 1.f, zero = 0.f;
-  const int64_t rsc = g.kh * g.kw * g.c;
-  const float* in = p.padded ? p.xpad.floats() : x;  // the forward's padded copy of this x
-  DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xd, in, p.yd, dy, p.cd, p.algos.bwd_filter,
-                                                 r.scratch(p.algos.bwd_filter_ws), p.algos.bwd_filter_ws, &zero, p.wd,
-                                                 p.dfilter.data()));
-  krsc_grad_add_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(p.dfilter.floats(), dkernel, rsc, g.oc);
+  const int64_t rs = g.kh * g.kw, rsc = rs * g.c;
+  const bool nchw_dy = a.bwd_filter_nchw || (dx && a.bwd_data_nchw);
+  if (nchw_dy) transpose(dy, p.y_t.floats(), g.n, g.oh * g.ow, g.oc, r.stream());  // (n, oc, oh*ow)
+  if (a.bwd_filter_nchw) {
+    // x_t holds this step's x in NCHW when the forward ran NCHW.
+    if (!a.fwd_nchw) transpose(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
+    DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xdt, p.x_t.data(), p.ydt, p.y_t.data(), p.cd,
+                                                   a.bwd_filter, r.scratch(a.bwd_filter_ws), a.bwd_filter_ws, &zero,
+                                                   p.wdt, p.dfilter.data()));
+    kcrs_grad_add_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(p.dfilter.floats(), dkernel, rs, g.c, g.oc);
+  } else {
+    const float* in = p.padded ? p.xpad.floats() : x;  // the forward's padded copy of this x
+    DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xd, in, p.yd, dy, p.cd, a.bwd_filter,
+                                                   r.scratch(a.bwd_filter_ws), a.bwd_filter_ws, &zero, p.wd,
+                                                   p.dfilter.data()));
+    krsc_grad_add_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(p.dfilter.floats(), dkernel, rsc, g.oc);
+  }
   DPT_CUDA_LAUNCH_CHECK();
   if (!dx) return;
+  if (a.bwd_data_nchw) {  // into x_t (backward-filter, before, was its last reader), then to NHWC
+    DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wdt, p.filter_t.data(), p.ydt, p.y_t.data(), p.cd,
+                                                 a.bwd_data, r.scratch(a.bwd_data_ws), a.bwd_data_ws, &zero, p.xdt,
+                                                 p.x_t.data()));
+    transpose(p.x_t.floats(), dx, g.n, g.c, g.h * g.w, r.stream());
+    return;
+  }
   float* out = p.padded ? p.dxpad.floats() : dx;
-  DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wd, p.filter.data(), p.yd, dy, p.cd, p.algos.bwd_data,
-                                               r.scratch(p.algos.bwd_data_ws), p.algos.bwd_data_ws, &zero, p.xd, out));
+  DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wd, p.filter.data(), p.yd, dy, p.cd, a.bwd_data,
+                                               r.scratch(a.bwd_data_ws), a.bwd_data_ws, &zero, p.xd, out));
   if (p.padded) {
     crop_kernel<<<blocks(g.n * g.h * g.w * g.c), 256, 0, r.stream()>>>(out, dx, g.n, g.h, g.w, g.c, p.hp, p.wp,
                                                                        g.pad_top, g.pad_left);

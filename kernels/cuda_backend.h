@@ -19,6 +19,14 @@ void cuda_resources_destroy(CudaResources* r) noexcept;
 struct CudaResourcesDeleter {
   void operator()(CudaResources* r) const noexcept { cuda_resources_destroy(r); }
 };
+// Where cuDNN runs a convolution (dptrain's activations stay NHWC): automatic picks, per plan, batch
+// size and pass (forward, backward-data, backward-filter), NHWC or NCHW with transposes around it,
+// by measured time (NHWC only with --deterministic); nhwc and nchw force one (for tests and
+// comparisons; a convolution whose 'same' padding is asymmetric always runs NHWC). New resources
+// take DPT_CONV_LAYOUT=auto|nhwc|nchw from the environment (auto when unset).
+enum class ConvLayout { automatic, nhwc, nchw };
+ConvLayout conv_layout_from_env();  // throws naming the variable and its value when it is not one of the three
+void cuda_set_conv_layout(CudaResources& r, ConvLayout layout);  // for plans created afterwards
 void* cuda_stream_of(CudaResources& r);
 void cuda_stream_sync(CudaResources& r);
 // Scratch shared by one replica's layers (used one kernel at a time on its stream): grown here,

@@ -3,6 +3,8 @@
 #include <cuda_profiler_api.h>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <utility>
 #include "kernels/cuda_check.h"
 #include "kernels/gemm.h"
@@ -91,6 +93,16 @@ void cuda_zero(void* p, size_t bytes, CudaResources* r) {
 
 bool cuda_backend_linked() { return true; }
 void cuda_set_device(int device) { DPT_CUDA_CHECK(cudaSetDevice(device)); }
+ConvLayout conv_layout_from_env() {
+  const char* v = std::getenv("DPT_CONV_LAYOUT");
+  if (!v || !*v || std::string(v) == "auto") return ConvLayout::automatic;
+  if (std::string(v) == "nhwc") return ConvLayout::nhwc;
+  if (std::string(v) == "nchw") return ConvLayout::nchw;
+  DPT_FAIL("DPT_CONV_LAYOUT must be auto, nhwc or nchw, got '" << v << "'");
+}
+
+void cuda_set_conv_layout(CudaResources& r, ConvLayout layout) { r.set_conv_layout(layout); }
+
 CudaResources* cuda_resources_create(int device, bool allow_tf32, bool deterministic) {
   return new CudaResources(device, allow_tf32, deterministic);
 }
@@ -144,7 +156,7 @@ void DeviceBuffer::download(void* host, size_t bytes, cudaStream_t stream) const
 }
 
 CudaResources::CudaResources(int device, bool allow_tf32, bool deterministic)
-    : device_(device), tf32_(allow_tf32), deterministic_(deterministic) {
+    : device_(device), tf32_(allow_tf32), deterministic_(deterministic), conv_layout_(conv_layout_from_env()) {
   DPT_CUDA_CHECK(cudaSetDevice(device));
   DPT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   DPT_CUBLAS_CHECK(cublasCreate(&cublas_));

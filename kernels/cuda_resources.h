@@ -45,6 +45,8 @@ class CudaResources {
   int device() const { return device_; }
   bool tf32() const { return tf32_; }
   bool deterministic() const { return deterministic_; }
+  ConvLayout conv_layout() const { return conv_layout_; }
+  void set_conv_layout(ConvLayout l) { conv_layout_ = l; }
   cudaStream_t stream() const { return stream_; }
   cudaStream_t copy_stream() const { return copy_stream_; }  // input uploads (cuda_upload)
   cudaEvent_t uploads_done(int slot) const { return uploads_done_[slot]; }
@@ -60,6 +62,7 @@ class CudaResources {
   int device_;
   bool tf32_;
   bool deterministic_;
+  ConvLayout conv_layout_;
   DeviceBuffer scratch_;
   cudaStream_t stream_ = nullptr, copy_stream_ = nullptr;
   cudaEvent_t uploads_done_[2] = {nullptr, nullptr};  // per input slot

@@ -159,6 +159,9 @@ if [ "$phase" = bench ] || [ "$phase" = all ]; then
   limited 150 bench-cifar env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench --model cifar10-cnn --gpus 1,2,4,8 \
     --batch-size-per-replica 512 --steps 30 --json "$out/bench-cifar.json" || bench_rc=1
   section "cifar10-cnn, 512 a replica:" bench-cifar
+  limited 90 bench-nhwc env DPT_CONV_LAYOUT=nhwc LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench \
+    --model cifar10-cnn --gpus 1 --batch-size-per-replica 512 --steps 30 || bench_rc=1
+  section "cifar10-cnn, 1 GPU, every convolution pass in NHWC (DPT_CONV_LAYOUT=nhwc), for comparison:" bench-nhwc
   limited 120 bench-mlp env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench --model mnist-mlp --gpus 1,2,4,8 \
     --batch-size-per-replica 512 --steps 30 || bench_rc=1
   section "mnist-mlp, 512 a replica:" bench-mlp

@@ -1,6 +1,7 @@
 // Every layer's CUDA forward and backward against the CPU reference, on fresh random inputs
 // (never zeros), weights and accumulated gradients, float32 tolerance abs + rel*|ref|: outputs,
 // input gradients and parameter gradients (which must accumulate, +=, like the CPU's).
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -29,8 +30,13 @@ struct LayerCase {
   bool training = true;
 };
 
-void compare_layer(const LayerCase& c, int64_t n, uint64_t seed) {
-  INFO("layer " << c.what << " batch " << n << (c.training ? " training" : " inference"));
+// Prepares both layers for max(n, prepared) rows (a plan made for a larger batch, then used for a
+// smaller one) and runs n. layout: where cuDNN runs convolutions (automatic: measured).
+void compare_layer(const LayerCase& c, int64_t n, uint64_t seed,
+                   kernels::ConvLayout layout = kernels::ConvLayout::automatic, int64_t prepared = 0) {
+  INFO("layer " << c.what << " batch " << n << (c.training ? " training" : " inference") << " layout "
+                << (layout == kernels::ConvLayout::nhwc ? "NHWC" : layout == kernels::ConvLayout::nchw ? "NCHW" : "measured")
+                << " prepared for " << std::max(n, prepared));
   auto cpu = c.make(), gpu = c.make();
   cpu->set_name("layer");
   gpu->set_name("layer");
@@ -59,13 +65,14 @@ void compare_layer(const LayerCase& c, int64_t n, uint64_t seed) {
   cpu->bind(cw, cg);
   gpu->bind(gw, gg);
   std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter> res(kernels::cuda_resources_create(0, false));
+  kernels::cuda_set_conv_layout(*res, layout);
   Context cctx, gctx;
   cctx.key = gctx.key = {7, 1, 2, 5};
   gctx.device = Device::cuda(0);
   gctx.cuda = res.get();
-  cpu->prepare(n, cctx);
-  gpu->prepare(n, gctx);
-  Tensor cwork({std::max<int64_t>(cpu->workspace_elems(n), 1)});
+  cpu->prepare(std::max(n, prepared), cctx);
+  gpu->prepare(std::max(n, prepared), gctx);
+  Tensor cwork({std::max<int64_t>(cpu->workspace_elems(std::max(n, prepared)), 1)});
   cpu->set_workspace(cwork.data(), cwork.numel());
   Shape xs = c.in, ys = out;
   xs.insert_front(n);
@@ -167,4 +174,32 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
     inference.training = false;
     compare_layer(inference, 6, seed += 50);
   }
+}
+
+TEST_CASE("CUDA Conv2D in each layout (NHWC; NCHW transposed around cuDNN) matches the CPU", "[gpu][layers]") {
+  if (test::gpu_count() == 0) return;
+  const std::vector<LayerCase> cases = {
+      {"Conv2D 32 3x3 valid relu on 32x32x3 (cifar10-cnn)",
+       [] { return std::make_unique<Conv2D>(conv(32, 3, 1, false, Activation::relu)); }, {32, 32, 3}},
+      {"Conv2D 64 3x3 valid relu on 15x15x32 (cifar10-cnn)",
+       [] { return std::make_unique<Conv2D>(conv(64, 3, 1, false, Activation::relu)); }, {15, 15, 32}},
+      {"Conv2D 128 3x3 valid relu on 6x6x64 (cifar10-cnn)",
+       [] { return std::make_unique<Conv2D>(conv(128, 3, 1, false, Activation::relu)); }, {6, 6, 64}},
+      {"Conv2D 3x3 same (symmetric padding) tanh, 40 filters on 9x11x5",
+       [] { return std::make_unique<Conv2D>(conv(40, 3, 1, true, Activation::tanh)); }, {9, 11, 5}},
+      {"Conv2D 3x3 valid softmax over 6 filters", [] { return std::make_unique<Conv2D>(conv(6, 3, 1, false, Activation::softmax)); },
+       {7, 6, 4}},
+      {"Conv2D 3x3 stride 2 same (asymmetric padding: NHWC in every layout)",
+       [] { return std::make_unique<Conv2D>(conv(6, 3, 2, true, Activation::linear)); }, {10, 8, 2}},
+      {"Conv2D 1x1", [] { return std::make_unique<Conv2D>(conv(7, 1, 1, false, Activation::linear)); }, {5, 5, 6}},
+  };
+  uint64_t seed = 9000;
+  for (const auto layout : {kernels::ConvLayout::nhwc, kernels::ConvLayout::nchw, kernels::ConvLayout::automatic})
+    for (const auto& c : cases) {
+      compare_layer(c, 13, seed += 50, layout);
+      compare_layer(c, 5, seed += 50, layout, 13);  // the plan's second batch size
+      LayerCase inference = c;
+      inference.training = false;
+      compare_layer(inference, 6, seed += 50, layout);
+    }
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include "core/callbacks/callback.h"
 #include "core/data/readers.h"
 #include "core/io/keras_model.h"
@@ -104,44 +105,51 @@ TEST_CASE("--deterministic: two GPU runs of a CNN give the same bits; the defaul
 TEST_CASE("cifar10-cnn's prefixes: one step's gradients on 1 GPU match the CPU's through the same routing",
           "[gpu][training]") {
   if (test::gpu_count() == 0) return;
-  for (int depth = 1; depth <= 6; ++depth) {  // conv, pool, conv, pool, conv, pool
-    auto mg = test::cifar_prefix(depth, 11), mc = test::cifar_prefix(depth, 11);
-    const std::vector<float> w0(mg->params(), mg->params() + mg->num_trainable());
-    const Dataset data = make_synthetic(mg->input_shape(), 10, 48, 5);
-    FitOptions fo;
-    fo.batch_size = 48;
-    fo.shuffle = false;
-    fo.verbose = 0;
-    OptimizerConfig oc;
-    oc.name = "sgd";
-    oc.learning_rate = 1.0;
-    auto opt = make_optimizer(oc);
-    Trainer tg(*mg, gpus(1), LossKind::categorical_crossentropy, *opt, 1);
-    tg.fit(data, nullptr, fo, {});
-    std::vector<std::vector<int32_t>> routing;
-    for (const auto& l : tg.replica_model(0).layers())
-      if (auto* p = dynamic_cast<const Pool2D*>(l.get()); p && p->is_max()) routing.push_back(p->routing(48));
-    std::vector<int64_t> differing;
-    const std::vector<float> gc = test::cpu_step_gradients(*mc, data, 48, &routing, &differing);
-    std::printf("prefix of %d layers: outputs routed differently from the CPU per MaxPooling:", depth);
-    for (int64_t d : differing) std::printf(" %lld", (long long)d);
-    std::printf("; GPU vs CPU gradients through the GPU's routing, max|dg|/max|g|:");
-    for (const auto& w : mc->weights()) {
-      double d = 0, m = 0;
-      for (int64_t i = w.offset; i < w.offset + shape_numel(w.spec.shape); ++i) {
-        const double gpu = double(w0[size_t(i)]) - double(mg->params()[i]);  // SGD, lr 1: w0 - w1
-        d = std::max(d, std::abs(gpu - double(gc[size_t(i)])));
-        m = std::max(m, std::abs(double(gc[size_t(i)])));
+  // Every convolution layout (DPT_CONV_LAYOUT, read when the Trainer makes its GPU resources).
+  struct RestoreLayout {
+    ~RestoreLayout() { ::unsetenv("DPT_CONV_LAYOUT"); }
+  } restore;
+  for (const char* layout : {"auto", "nhwc", "nchw"}) {
+    for (int depth = 1; depth <= 6; ++depth) {  // conv, pool, conv, pool, conv, pool
+      ::setenv("DPT_CONV_LAYOUT", layout, 1);
+      auto mg = test::cifar_prefix(depth, 11), mc = test::cifar_prefix(depth, 11);
+      const std::vector<float> w0(mg->params(), mg->params() + mg->num_trainable());
+      const Dataset data = make_synthetic(mg->input_shape(), 10, 48, 5);
+      FitOptions fo;
+      fo.batch_size = 48;
+      fo.shuffle = false;
+      fo.verbose = 0;
+      OptimizerConfig oc;
+      oc.name = "sgd";
+      oc.learning_rate = 1.0;
+      auto opt = make_optimizer(oc);
+      Trainer tg(*mg, gpus(1), LossKind::categorical_crossentropy, *opt, 1);
+      tg.fit(data, nullptr, fo, {});
+      std::vector<std::vector<int32_t>> routing;
+      for (const auto& l : tg.replica_model(0).layers())
+        if (auto* p = dynamic_cast<const Pool2D*>(l.get()); p && p->is_max()) routing.push_back(p->routing(48));
+      std::vector<int64_t> differing;
+      const std::vector<float> gc = test::cpu_step_gradients(*mc, data, 48, &routing, &differing);
+      std::printf("%s, prefix of %d layers: outputs routed differently from the CPU per MaxPooling:", layout, depth);
+      for (int64_t d : differing) std::printf(" %lld", (long long)d);
+      std::printf("; GPU vs CPU gradients through the GPU's routing, max|dg|/max|g|:");
+      for (const auto& w : mc->weights()) {
+        double d = 0, m = 0;
+        for (int64_t i = w.offset; i < w.offset + shape_numel(w.spec.shape); ++i) {
+          const double gpu = double(w0[size_t(i)]) - double(mg->params()[i]);  // SGD, lr 1: w0 - w1
+          d = std::max(d, std::abs(gpu - double(gc[size_t(i)])));
+          m = std::max(m, std::abs(double(gc[size_t(i)])));
+        }
+        std::printf(" %s/%s %.2g", w.layer->name().c_str(), w.spec.name.c_str(), d / m);
+        INFO(layout << ", prefix of " << depth << " layers, gradient of " << w.layer->name() << "/" << w.spec.name);
+        CHECK(d / m < 1e-4);
       }
-      std::printf(" %s/%s %.2g", w.layer->name().c_str(), w.spec.name.c_str(), d / m);
-      INFO("prefix of " << depth << " layers, gradient of " << w.layer->name() << "/" << w.spec.name);
-      CHECK(d / m < 1e-4);
-    }
-    std::printf("\n");
-    for (size_t k = 0; k < differing.size(); ++k) {  // near-ties only: a wrong routing differs almost everywhere
-      INFO("prefix of " << depth << " layers, MaxPooling " << k << ": " << differing[k] << " of "
-                        << routing[k].size() << " outputs routed differently");
-      CHECK(differing[k] * 1000 <= int64_t(routing[k].size()));
+      std::printf("\n");
+      for (size_t k = 0; k < differing.size(); ++k) {  // near-ties only: a wrong routing differs almost everywhere
+        INFO(layout << ", prefix of " << depth << " layers, MaxPooling " << k << ": " << differing[k] << " of "
+                          << routing[k].size() << " outputs routed differently");
+        CHECK(differing[k] * 1000 <= int64_t(routing[k].size()));
+      }
     }
   }
 }
