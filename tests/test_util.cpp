@@ -9,6 +9,7 @@
 #include "core/context.h"
 #include "core/data/dataset.h"
 #include "core/losses.h"
+#include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
 #include <catch2/catch.hpp>
 #include "parallel/trainer.h"
@@ -62,6 +63,21 @@ std::unique_ptr<Sequential> cifar_prefix(int depth, uint64_t seed) {
   m->add(std::make_unique<Dense>(10, Activation::softmax));
   m->build({32, 32, 3}, seed);
   return m;
+}
+
+std::unique_ptr<Trainer> sgd_one_step(Sequential& m, const std::vector<Device>& devices, const Dataset& d, int64_t n) {
+  FitOptions fo;
+  fo.batch_size = n;
+  fo.steps_per_epoch = 1;
+  fo.shuffle = false;
+  fo.verbose = 0;
+  OptimizerConfig oc;
+  oc.name = "sgd";
+  oc.learning_rate = 1.0;
+  auto opt = make_optimizer(oc);
+  auto t = std::make_unique<Trainer>(m, devices, LossKind::categorical_crossentropy, *opt, 1);
+  t->fit(d, nullptr, fo, {});
+  return t;
 }
 
 std::vector<float> cpu_step_gradients(Sequential& m, const Dataset& d, int64_t n,

@@ -23,6 +23,10 @@ std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed);
 // MaxPooling2D, Conv2D(128), MaxPooling2D; 3x3 valid relu, 2x2 pools) then Flatten and
 // Dense(10, softmax), built on 32x32x3 from `seed`.
 std::unique_ptr<Sequential> cifar_prefix(int depth, uint64_t seed);
+// Trains m one SGD step (learning rate 1, categorical cross-entropy) on the first n samples of d,
+// unshuffled, on `devices`; the Trainer is returned so its replicas can be inspected. The step's
+// gradient is then the weights before minus after.
+std::unique_ptr<Trainer> sgd_one_step(Sequential& m, const std::vector<Device>& devices, const Dataset& d, int64_t n);
 // One step's gradient (categorical cross-entropy, mean over the first n samples of d, labels as
 // class indices) by forward and backward on the CPU model m. Where `routing` is given, the k-th
 // max-pooling layer's backward scatters through routing[k] (another device's choice) instead of

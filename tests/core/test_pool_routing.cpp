@@ -9,7 +9,6 @@
 #include <cstdio>
 #include "core/data/readers.h"
 #include "core/layers/pooling.h"
-#include "core/optimizers/optimizer.h"
 #include "parallel/trainer.h"
 #include "test_util.h"
 
@@ -48,15 +47,7 @@ TEST_CASE("one step by hand equals the Trainer's step, and replaying a model's o
   auto mt = test::cifar_prefix(6, 11), mh = test::cifar_prefix(6, 11);
   const std::vector<float> w0(mt->params(), mt->params() + mt->num_trainable());
   const Dataset data = make_synthetic(mt->input_shape(), 10, 48, 5);
-  FitOptions fo;
-  fo.batch_size = 48;
-  fo.shuffle = false;
-  fo.verbose = 0;
-  OptimizerConfig oc;
-  oc.name = "sgd";
-  oc.learning_rate = 1.0;
-  auto opt = make_optimizer(oc);
-  Trainer(*mt, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1).fit(data, nullptr, fo, {});
+  test::sgd_one_step(*mt, test::cpus(1), data, 48);
   std::vector<float> trained(size_t(mt->num_trainable()));  // w0 - w1 = the gradient (SGD, lr 1)
   for (size_t i = 0; i < trained.size(); ++i) trained[i] = w0[i] - mt->params()[i];
 

@@ -121,6 +121,18 @@ Conv2DConfig conv(int64_t f, int64_t k, int64_t s, bool same, Activation a) {
   return c;
 }
 
+// cifar10-cnn's three convolutions at their shapes.
+std::vector<LayerCase> cifar_conv_cases() {
+  return {
+      {"Conv2D 32 3x3 valid relu on 32x32x3 (cifar10-cnn)",
+       [] { return std::make_unique<Conv2D>(conv(32, 3, 1, false, Activation::relu)); }, {32, 32, 3}},
+      {"Conv2D 64 3x3 valid relu on 15x15x32 (cifar10-cnn)",
+       [] { return std::make_unique<Conv2D>(conv(64, 3, 1, false, Activation::relu)); }, {15, 15, 32}},
+      {"Conv2D 128 3x3 valid relu on 6x6x64 (cifar10-cnn)",
+       [] { return std::make_unique<Conv2D>(conv(128, 3, 1, false, Activation::relu)); }, {6, 6, 64}},
+  };
+}
+
 }  // namespace
 
 TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gradients", "[gpu][layers]") {
@@ -134,7 +146,7 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
   Pool2DConfig overlap;
   overlap.ph = overlap.pw = 3;
   overlap.sh = overlap.sw = 1;
-  const std::vector<LayerCase> cases = {
+  std::vector<LayerCase> cases = {
       {"Dense relu", [] { return std::make_unique<Dense>(37, Activation::relu); }, {53}},
       {"Dense softmax on (rows, 3, 20)", [] { return std::make_unique<Dense>(11, Activation::softmax); }, {3, 20}},
       {"Dense tanh no bias", [] { return std::make_unique<Dense>(9, Activation::tanh, false); }, {17}},
@@ -148,12 +160,6 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
       {"Conv2D 1x1", [] { return std::make_unique<Conv2D>(conv(7, 1, 1, false, Activation::linear)); }, {5, 5, 6}},
       {"MaxPooling2D 2x2", [] { return MaxPooling2D(); }, {8, 6, 5}},
       {"MaxPooling2D 2x2 on 13x13 (the last row and column dropped)", [] { return MaxPooling2D(); }, {13, 13, 6}},
-      {"Conv2D 32 3x3 valid relu on 32x32x3 (cifar10-cnn)",
-       [] { return std::make_unique<Conv2D>(conv(32, 3, 1, false, Activation::relu)); }, {32, 32, 3}},
-      {"Conv2D 64 3x3 valid relu on 15x15x32 (cifar10-cnn)",
-       [] { return std::make_unique<Conv2D>(conv(64, 3, 1, false, Activation::relu)); }, {15, 15, 32}},
-      {"Conv2D 128 3x3 valid relu on 6x6x64 (cifar10-cnn)",
-       [] { return std::make_unique<Conv2D>(conv(128, 3, 1, false, Activation::relu)); }, {6, 6, 64}},
       {"MaxPooling2D same on odd sizes", [max_same] { return MaxPooling2D(max_same); }, {7, 5, 3}},
       {"MaxPooling2D 3x3 stride 1 (overlapping)", [overlap] { return MaxPooling2D(overlap); }, {6, 6, 2}},
       {"AveragePooling2D 3x3 stride 2 same", [avg3] { return AveragePooling2D(avg3); }, {7, 8, 3}},
@@ -165,6 +171,7 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},
       {"BatchNormalization (features)", [] { return std::make_unique<BatchNormalization>(); }, {19}},
   };
+  for (auto& c : cifar_conv_cases()) cases.push_back(c);
   uint64_t seed = 100;
   for (const auto& c : cases) {
     if (c.what.find("cifar10-cnn") != std::string::npos) compare_layer(c, 48, seed += 50);
@@ -178,13 +185,8 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
 
 TEST_CASE("CUDA Conv2D in each layout (NHWC; NCHW transposed around cuDNN) matches the CPU", "[gpu][layers]") {
   if (test::gpu_count() == 0) return;
-  const std::vector<LayerCase> cases = {
-      {"Conv2D 32 3x3 valid relu on 32x32x3 (cifar10-cnn)",
-       [] { return std::make_unique<Conv2D>(conv(32, 3, 1, false, Activation::relu)); }, {32, 32, 3}},
-      {"Conv2D 64 3x3 valid relu on 15x15x32 (cifar10-cnn)",
-       [] { return std::make_unique<Conv2D>(conv(64, 3, 1, false, Activation::relu)); }, {15, 15, 32}},
-      {"Conv2D 128 3x3 valid relu on 6x6x64 (cifar10-cnn)",
-       [] { return std::make_unique<Conv2D>(conv(128, 3, 1, false, Activation::relu)); }, {6, 6, 64}},
+  std::vector<LayerCase> cases = cifar_conv_cases();
+  const std::vector<LayerCase> more = {
       {"Conv2D 3x3 same (symmetric padding) tanh, 40 filters on 9x11x5",
        [] { return std::make_unique<Conv2D>(conv(40, 3, 1, true, Activation::tanh)); }, {9, 11, 5}},
       {"Conv2D 3x3 valid softmax over 6 filters", [] { return std::make_unique<Conv2D>(conv(6, 3, 1, false, Activation::softmax)); },
@@ -193,6 +195,7 @@ TEST_CASE("CUDA Conv2D in each layout (NHWC; NCHW transposed around cuDNN) match
        [] { return std::make_unique<Conv2D>(conv(6, 3, 2, true, Activation::linear)); }, {10, 8, 2}},
       {"Conv2D 1x1", [] { return std::make_unique<Conv2D>(conv(7, 1, 1, false, Activation::linear)); }, {5, 5, 6}},
   };
+  cases.insert(cases.end(), more.begin(), more.end());
   uint64_t seed = 9000;
   for (const auto layout : {kernels::ConvLayout::nhwc, kernels::ConvLayout::nchw, kernels::ConvLayout::automatic})
     for (const auto& c : cases) {

@@ -115,18 +115,9 @@ TEST_CASE("cifar10-cnn's prefixes: one step's gradients on 1 GPU match the CPU's
       auto mg = test::cifar_prefix(depth, 11), mc = test::cifar_prefix(depth, 11);
       const std::vector<float> w0(mg->params(), mg->params() + mg->num_trainable());
       const Dataset data = make_synthetic(mg->input_shape(), 10, 48, 5);
-      FitOptions fo;
-      fo.batch_size = 48;
-      fo.shuffle = false;
-      fo.verbose = 0;
-      OptimizerConfig oc;
-      oc.name = "sgd";
-      oc.learning_rate = 1.0;
-      auto opt = make_optimizer(oc);
-      Trainer tg(*mg, gpus(1), LossKind::categorical_crossentropy, *opt, 1);
-      tg.fit(data, nullptr, fo, {});
+      const auto tg = test::sgd_one_step(*mg, gpus(1), data, 48);
       std::vector<std::vector<int32_t>> routing;
-      for (const auto& l : tg.replica_model(0).layers())
+      for (const auto& l : tg->replica_model(0).layers())
         if (auto* p = dynamic_cast<const Pool2D*>(l.get()); p && p->is_max()) routing.push_back(p->routing(48));
       std::vector<int64_t> differing;
       const std::vector<float> gc = test::cpu_step_gradients(*mc, data, 48, &routing, &differing);
