@@ -257,26 +257,14 @@ Ranked rank(CudaResources& r, Pass pass, cudnnTensorDescriptor_t xd, cudnnFilter
 double time_transpose(CudaResources& r, int64_t n, int64_t rows, int64_t cols) {
   const size_t bytes = size_t(n * rows * cols) * sizeof(float);
   DeviceBuffer a(r.device(), bytes), b(r.device(), bytes);
-  cudaEvent_t start = nullptr, stop = nullptr;
-  DPT_CUDA_CHECK(cudaEventCreate(&start));
-  const cudaError_t e = cudaEventCreate(&stop);
-  if (e != cudaSuccess) cudaEventDestroy(start);
-  DPT_CUDA_CHECK(e);
+  CudaEvent start, stop;
+  transpose(a.floats(), b.floats(), n, rows, cols, r.stream());  // warm-up
+  DPT_CUDA_CHECK(cudaEventRecord(start.get(), r.stream()));
+  for (int i = 0; i < 3; ++i) transpose(a.floats(), b.floats(), n, rows, cols, r.stream());
+  DPT_CUDA_CHECK(cudaEventRecord(stop.get(), r.stream()));
+  DPT_CUDA_CHECK(cudaEventSynchronize(stop.get()));
   float ms = 0;
-  try {
-    transpose(a.floats(), b.floats(), n, rows, cols, r.stream());  // warm-up
-    DPT_CUDA_CHECK(cudaEventRecord(start, r.stream()));
-    for (int i = 0; i < 3; ++i) transpose(a.floats(), b.floats(), n, rows, cols, r.stream());
-    DPT_CUDA_CHECK(cudaEventRecord(stop, r.stream()));
-    DPT_CUDA_CHECK(cudaEventSynchronize(stop));
-    DPT_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  } catch (...) {
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    throw;
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  DPT_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
   return double(ms) / 3.0 / double(n);
 }
 

@@ -93,6 +93,23 @@ void cuda_zero(void* p, size_t bytes, CudaResources* r) {
 
 bool cuda_backend_linked() { return true; }
 void cuda_set_device(int device) { DPT_CUDA_CHECK(cudaSetDevice(device)); }
+CudaEvent::CudaEvent(bool timing) {
+  DPT_CUDA_CHECK(cudaEventCreateWithFlags(&e_, timing ? cudaEventDefault : cudaEventDisableTiming));
+}
+
+CudaEvent::~CudaEvent() {
+  if (e_) cudaEventDestroy(e_);
+}
+
+CudaEvent& CudaEvent::operator=(CudaEvent&& o) noexcept {
+  if (this != &o) {
+    if (e_) cudaEventDestroy(e_);
+    e_ = o.e_;
+    o.e_ = nullptr;
+  }
+  return *this;
+}
+
 ConvLayout conv_layout_from_env() {
   const char* v = std::getenv("DPT_CONV_LAYOUT");
   if (!v || !*v || std::string(v) == "auto") return ConvLayout::automatic;

@@ -34,6 +34,21 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
+// A move-only CUDA event on the current device (timing on unless asked otherwise).
+class CudaEvent {
+ public:
+  explicit CudaEvent(bool timing = true);
+  ~CudaEvent();
+  CudaEvent(CudaEvent&& o) noexcept : e_(o.e_) { o.e_ = nullptr; }
+  CudaEvent& operator=(CudaEvent&& o) noexcept;
+  CudaEvent(const CudaEvent&) = delete;
+  CudaEvent& operator=(const CudaEvent&) = delete;
+  cudaEvent_t get() const { return e_; }
+
+ private:
+  cudaEvent_t e_ = nullptr;
+};
+
 class CudaResources {
  public:
   // Creates a non-blocking stream and the handles on `device`; TF32 is off unless allow_tf32;
