@@ -275,12 +275,14 @@ double time_transpose(CudaResources& r, int64_t n, int64_t rows, int64_t cols) {
 void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, size_t limit) {
   if (p.desc_n == n) return;
   const int64_t h = p.padded ? p.hp : g.h, w = p.padded ? p.wp : g.w;
-  DPT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(n), int(g.c), int(h), int(w)));
-  DPT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(n), int(g.oc), int(g.oh),
-                                             int(g.ow)));
-  DPT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.xdt, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(g.c), int(h), int(w)));
-  DPT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.ydt, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(g.oc), int(g.oh),
-                                             int(g.ow)));
+  DPT_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(p.xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(n), int(g.c), int(h), int(w)));
+  DPT_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(p.yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(n), int(g.oc), int(g.oh), int(g.ow)));
+  DPT_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(p.xdt, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(g.c), int(h), int(w)));
+  DPT_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(p.ydt, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(g.oc), int(g.oh), int(g.ow)));
   p.desc_n = n;
   for (const ConvAlgos& a : p.known)
     if (a.n == n) {
@@ -291,23 +293,23 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
   DPT_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(p.cd, p.xd, p.wd, 4, outs));
   DPT_CHECK(outs[0] == n && outs[1] == g.oc && outs[2] == g.oh && outs[3] == g.ow,
             "cuDNN computes a convolution output of (" << outs[0] << ", " << outs[2] << ", " << outs[3] << ", "
-                                                        << outs[1] << ") where TensorFlow's rules give (" << n
-                                                        << ", " << g.oh << ", " << g.ow << ", " << g.oc << ")");
+                                                       << outs[1] << ") where TensorFlow's rules give (" << n << ", "
+                                                       << g.oh << ", " << g.ow << ", " << g.oc << ")");
   // Which layouts may run: NCHW needs an unpadded convolution and, after the largest batch, its
   // buffers; automatic choice needs timings (not --deterministic).
   const bool first = p.known.empty();
   const bool nchw_possible = !p.padded && (first || p.x_t.data() != nullptr);
   const bool try_nhwc = p.layout != ConvLayout::nchw || !nchw_possible;
-  const bool try_nchw = nchw_possible && (p.layout == ConvLayout::nchw ||
-                                          (p.layout == ConvLayout::automatic && !r.deterministic()));
+  const bool try_nchw =
+      nchw_possible && (p.layout == ConvLayout::nchw || (p.layout == ConvLayout::automatic && !r.deterministic()));
   Ranked nhwc[3], nchw[3];
   for (Pass pass : {Pass::forward, Pass::backward_data, Pass::backward_filter}) {
     const int k = int(pass);
     if (try_nhwc) nhwc[k] = rank(r, pass, p.xd, p.wd, p.cd, p.yd, limit, false, g, n);
     if (try_nchw) nchw[k] = rank(r, pass, p.xdt, p.wdt, p.cd, p.ydt, limit, true, g, n);
-    DPT_CHECK(nhwc[k].ok() || nchw[k].ok(), "cuDNN offers no " << (r.deterministic() ? "deterministic " : "")
-                                                               << pass_name(pass) << " algorithm for this Conv2D within "
-                                                               << (limit >> 20) << " MiB of workspace");
+    DPT_CHECK(nhwc[k].ok() || nchw[k].ok(),
+              "cuDNN offers no " << (r.deterministic() ? "deterministic " : "") << pass_name(pass)
+                                 << " algorithm for this Conv2D within " << (limit >> 20) << " MiB of workspace");
   }
   // Costs: cuDNN's times plus the transposes each choice adds (x and y transposes measured per
   // sample). The forward's NCHW -> NHWC transpose replaces the bias/activation pass: not counted.
@@ -343,8 +345,9 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
   a.bwd_data_ws = d.ws;
   a.bwd_filter_ws = wf.ws;
   if (cudnn_log_on())
-    std::fprintf(stderr, "cuDNN layouts for batch %lld: forward %s, backward-data %s, backward-filter %s "
-                         "(transposes %.3f ms x, %.3f ms y)\n",
+    std::fprintf(stderr,
+                 "cuDNN layouts for batch %lld: forward %s, backward-data %s, backward-filter %s "
+                 "(transposes %.3f ms x, %.3f ms y)\n",
                  (long long)n, a.fwd_nchw ? "NCHW" : "NHWC", a.bwd_data_nchw ? "NCHW" : "NHWC",
                  a.bwd_filter_nchw ? "NCHW" : "NHWC", tx, ty);
   if (first && a.any_nchw()) {  // buffers for the largest batch
@@ -373,17 +376,18 @@ ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g) {
   const int64_t pad_h = std::max<int64_t>((g.oh - 1) * g.sh + g.kh - g.h, 0);
   const int64_t pad_w = std::max<int64_t>((g.ow - 1) * g.sw + g.kw - g.w, 0);
   const int64_t bottom = pad_h - g.pad_top, right = pad_w - g.pad_left;
-  p->padded = (g.pad_top > 0 || g.pad_left > 0 || bottom > 0 || right > 0) && (bottom != g.pad_top || right != g.pad_left);
+  p->padded =
+      (g.pad_top > 0 || g.pad_left > 0 || bottom > 0 || right > 0) && (bottom != g.pad_top || right != g.pad_left);
   p->hp = g.h + g.pad_top + std::max<int64_t>(bottom, 0);
   p->wp = g.w + g.pad_left + std::max<int64_t>(right, 0);
   p->layout = r.conv_layout();
-  DPT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, int(g.oc), int(g.c),
-                                             int(g.kh), int(g.kw)));
+  DPT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, int(g.oc), int(g.c), int(g.kh),
+                                             int(g.kw)));
   DPT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wdt, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(g.oc), int(g.c),
                                              int(g.kh), int(g.kw)));
-  DPT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->cd, p->padded ? 0 : int(g.pad_top), p->padded ? 0 : int(g.pad_left),
-                                                  int(g.sh), int(g.sw), 1, 1, CUDNN_CROSS_CORRELATION,
-                                                  CUDNN_DATA_FLOAT));
+  DPT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->cd, p->padded ? 0 : int(g.pad_top),
+                                                  p->padded ? 0 : int(g.pad_left), int(g.sh), int(g.sw), 1, 1,
+                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   // FP32 FMA math tracks the CPU; TF32 tensor cores only when --tf32 allows them.
   DPT_CUDNN_CHECK(cudnnSetConvolutionMathType(p->cd, r.tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
   const size_t kernel_bytes = size_t(g.kh * g.kw * g.c * g.oc) * sizeof(float);
@@ -399,7 +403,8 @@ ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g) {
     p->y_transpose_ms = time_transpose(r, g.n, g.oc, g.oh * g.ow);
   }
   set_batch(r, *p, g, g.n, kMaxWorkspace);
-  p->reserved = std::max<size_t>({p->algos.fwd_ws, p->algos.bwd_data_ws, p->algos.bwd_filter_ws, cuda_reduce_scratch_bytes(g.oc)});
+  p->reserved = std::max<size_t>(
+      {p->algos.fwd_ws, p->algos.bwd_data_ws, p->algos.bwd_filter_ws, cuda_reduce_scratch_bytes(g.oc)});
   r.reserve(p->reserved);
   return p.release();
 }

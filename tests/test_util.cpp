@@ -1,25 +1,25 @@
 // Test helpers.
 #include "test_util.h"
+#include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <new>
+#include "core/context.h"
+#include "core/data/dataset.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
 #include "core/layers/pooling.h"
-#include "core/context.h"
-#include "core/data/dataset.h"
 #include "core/losses.h"
 #include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
-#include <catch2/catch.hpp>
 #include "parallel/trainer.h"
-#include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <new>
-#include <cmath>
-#include <filesystem>
-#include <unistd.h>
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -81,7 +81,8 @@ std::unique_ptr<Trainer> sgd_one_step(Sequential& m, const std::vector<Device>& 
 }
 
 std::vector<float> cpu_step_gradients(Sequential& m, const Dataset& d, int64_t n,
-                                      const std::vector<std::vector<int32_t>>* routing, std::vector<int64_t>* differing) {
+                                      const std::vector<std::vector<int32_t>>* routing,
+                                      std::vector<int64_t>* differing) {
   REQUIRE(m.device().is_cpu());
   REQUIRE(d.y_is_index);
   Context ctx;

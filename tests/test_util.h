@@ -12,7 +12,7 @@ class Sequential;
 class Trainer;
 struct Dataset;
 struct Device;
-}
+}  // namespace dpt
 
 namespace dpt::test {
 
@@ -41,7 +41,6 @@ std::vector<float> infer(Sequential& m, const std::vector<double>& x, int64_t n)
 std::vector<Device> cpus(int n);
 // Largest |w_a - w_b| over the largest |w_a|, over all weights.
 double rel_diff(const Sequential& a, const Sequential& b);
-
 
 std::vector<double> random_vec(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0);
 std::vector<float> random_vecf(size_t n, uint64_t seed, float lo = -1.f, float hi = 1.f);

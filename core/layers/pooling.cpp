@@ -10,8 +10,8 @@ Pool2D::Pool2D(bool is_max, Pool2DConfig cfg) : max_(is_max), cfg_(cfg) {
   if (cfg_.sh == 0) cfg_.sh = cfg_.ph;
   if (cfg_.sw == 0) cfg_.sw = cfg_.pw;
   DPT_CHECK(cfg_.ph >= 1 && cfg_.pw >= 1 && cfg_.sh >= 1 && cfg_.sw >= 1,
-            "pool_size and strides must be >= 1, got pool (" << cfg_.ph << ", " << cfg_.pw << ") strides ("
-                                                            << cfg_.sh << ", " << cfg_.sw << ")");
+            "pool_size and strides must be >= 1, got pool (" << cfg_.ph << ", " << cfg_.pw << ") strides (" << cfg_.sh
+                                                             << ", " << cfg_.sw << ")");
 }
 
 std::string Pool2D::config_str() const {
@@ -20,7 +20,8 @@ std::string Pool2D::config_str() const {
 }
 
 Shape Pool2D::compute_output_shape(const Shape& in) {
-  DPT_CHECK(in.size() == 3, class_name() << " expects inputs of shape (height, width, channels), got " << shape_str(in));
+  DPT_CHECK(in.size() == 3,
+            class_name() << " expects inputs of shape (height, width, channels), got " << shape_str(in));
   int64_t oh, ow;
   kernels::conv_out_size(in[0], cfg_.ph, cfg_.sh, cfg_.same, &oh, &pad_top_);
   kernels::conv_out_size(in[1], cfg_.pw, cfg_.sw, cfg_.same, &ow, &pad_left_);
@@ -64,10 +65,12 @@ std::vector<int32_t> Pool2D::routing(int64_t n) const {
 
 void Pool2D::set_routing(const std::vector<int32_t>& r) {
   DPT_CHECK(max_, name_ << ": only max pooling routes its gradient");
-  DPT_CHECK(r.size() * sizeof(int32_t) <= argmax_.bytes(), name_ << ": a routing of " << r.size()
-                                                                 << " outputs exceeds the prepared batch");
+  DPT_CHECK(r.size() * sizeof(int32_t) <= argmax_.bytes(),
+            name_ << ": a routing of " << r.size() << " outputs exceeds the prepared batch");
   const int64_t in_sample = shape_numel(in_);
-  for (int32_t v : r) DPT_CHECK(v >= 0 && v < in_sample, name_ << ": routing offset " << v << " is outside a sample (of " << in_sample << " inputs)");
+  for (int32_t v : r)
+    DPT_CHECK(v >= 0 && v < in_sample,
+              name_ << ": routing offset " << v << " is outside a sample (of " << in_sample << " inputs)");
   if (argmax_.device().is_cpu())
     std::copy(r.begin(), r.end(), ints(argmax_));
   else

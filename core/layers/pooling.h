@@ -26,7 +26,8 @@ class Pool2D : public Layer {
   // the offset within its sample of the input it took (the first maximum in scan order). Where
   // two inputs of a window are within rounding of each other, two devices may route differently;
   // set_routing makes the next backward scatter through another device's choice (tests use it
-  // to compare GPU and CPU gradients through the same routing).
+  // to compare GPU and CPU gradients through the same routing). Both copy synchronously: call
+  // them between steps (after fit or a forward on the CPU), not while the replica's stream runs.
   std::vector<int32_t> routing(int64_t n) const;
   void set_routing(const std::vector<int32_t>& r);
 

@@ -3,8 +3,8 @@
 // other, devices that round differently (a GPU's summation order, a CPU's) route differently and
 // their gradients legitimately differ. These tests pin that down on the CPU, and the replay of
 // another device's routing (Pool2D::set_routing) that the GPU tests compare through.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
 #include "core/data/readers.h"
@@ -110,14 +110,18 @@ TEST_CASE("a max-pool window within rounding of a tie decides 1% of cifar10-cnn'
   for (auto& [what, d] : per_param(*mf, g0, g1)) {
     std::printf(" %s %.2g", what.c_str(), d);
     INFO(what);
-    if (what == "conv2d_2/kernel") CHECK(d > 1e-2);
-    else if (what == "conv2d_2/bias" || what.rfind("dense", 0) == 0) CHECK(d < 1e-5);
-    else CHECK(d > 1e-4);  // the earlier layers follow through conv2d_2's input gradient
+    if (what == "conv2d_2/kernel")
+      CHECK(d > 1e-2);
+    else if (what == "conv2d_2/bias" || what.rfind("dense", 0) == 0)
+      CHECK(d < 1e-5);
+    else
+      CHECK(d > 1e-4);  // the earlier layers follow through conv2d_2's input gradient
   }
   std::printf("\n");
 }
 
-TEST_CASE("Pool2D::set_routing refuses offsets outside a sample and routings longer than the batch", "[pooling][routing]") {
+TEST_CASE("Pool2D::set_routing refuses offsets outside a sample and routings longer than the batch",
+          "[pooling][routing]") {
   auto m = test::cifar_prefix(2, 11);
   const Dataset data = make_synthetic(m->input_shape(), 10, 4, 5);
   test::cpu_step_gradients(*m, data, 4);

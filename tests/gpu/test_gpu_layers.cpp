@@ -35,7 +35,9 @@ struct LayerCase {
 void compare_layer(const LayerCase& c, int64_t n, uint64_t seed,
                    kernels::ConvLayout layout = kernels::ConvLayout::automatic, int64_t prepared = 0) {
   INFO("layer " << c.what << " batch " << n << (c.training ? " training" : " inference") << " layout "
-                << (layout == kernels::ConvLayout::nhwc ? "NHWC" : layout == kernels::ConvLayout::nchw ? "NCHW" : "measured")
+                << (layout == kernels::ConvLayout::nhwc   ? "NHWC"
+                    : layout == kernels::ConvLayout::nchw ? "NCHW"
+                                                          : "measured")
                 << " prepared for " << std::max(n, prepared));
   auto cpu = c.make(), gpu = c.make();
   cpu->set_name("layer");
@@ -125,11 +127,14 @@ Conv2DConfig conv(int64_t f, int64_t k, int64_t s, bool same, Activation a) {
 std::vector<LayerCase> cifar_conv_cases() {
   return {
       {"Conv2D 32 3x3 valid relu on 32x32x3 (cifar10-cnn)",
-       [] { return std::make_unique<Conv2D>(conv(32, 3, 1, false, Activation::relu)); }, {32, 32, 3}},
+       [] { return std::make_unique<Conv2D>(conv(32, 3, 1, false, Activation::relu)); },
+       {32, 32, 3}},
       {"Conv2D 64 3x3 valid relu on 15x15x32 (cifar10-cnn)",
-       [] { return std::make_unique<Conv2D>(conv(64, 3, 1, false, Activation::relu)); }, {15, 15, 32}},
+       [] { return std::make_unique<Conv2D>(conv(64, 3, 1, false, Activation::relu)); },
+       {15, 15, 32}},
       {"Conv2D 128 3x3 valid relu on 6x6x64 (cifar10-cnn)",
-       [] { return std::make_unique<Conv2D>(conv(128, 3, 1, false, Activation::relu)); }, {6, 6, 64}},
+       [] { return std::make_unique<Conv2D>(conv(128, 3, 1, false, Activation::relu)); },
+       {6, 6, 64}},
   };
 }
 
@@ -150,13 +155,18 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
       {"Dense relu", [] { return std::make_unique<Dense>(37, Activation::relu); }, {53}},
       {"Dense softmax on (rows, 3, 20)", [] { return std::make_unique<Dense>(11, Activation::softmax); }, {3, 20}},
       {"Dense tanh no bias", [] { return std::make_unique<Dense>(9, Activation::tanh, false); }, {17}},
-      {"Conv2D 3x3 same relu", [] { return std::make_unique<Conv2D>(conv(8, 3, 1, true, Activation::relu)); }, {9, 10, 3}},
-      {"Conv2D 3x3 valid sigmoid", [] { return std::make_unique<Conv2D>(conv(5, 3, 1, false, Activation::sigmoid)); },
+      {"Conv2D 3x3 same relu",
+       [] { return std::make_unique<Conv2D>(conv(8, 3, 1, true, Activation::relu)); },
+       {9, 10, 3}},
+      {"Conv2D 3x3 valid sigmoid",
+       [] { return std::make_unique<Conv2D>(conv(5, 3, 1, false, Activation::sigmoid)); },
        {8, 7, 4}},
       {"Conv2D 3x3 stride 2 same (asymmetric padding)",
-       [] { return std::make_unique<Conv2D>(conv(6, 3, 2, true, Activation::linear)); }, {10, 8, 2}},
+       [] { return std::make_unique<Conv2D>(conv(6, 3, 2, true, Activation::linear)); },
+       {10, 8, 2}},
       {"Conv2D 2x2 same (padding only bottom/right)",
-       [] { return std::make_unique<Conv2D>(conv(4, 2, 1, true, Activation::relu)); }, {6, 6, 3}},
+       [] { return std::make_unique<Conv2D>(conv(4, 2, 1, true, Activation::relu)); },
+       {6, 6, 3}},
       {"Conv2D 1x1", [] { return std::make_unique<Conv2D>(conv(7, 1, 1, false, Activation::linear)); }, {5, 5, 6}},
       {"MaxPooling2D 2x2", [] { return MaxPooling2D(); }, {8, 6, 5}},
       {"MaxPooling2D 2x2 on 13x13 (the last row and column dropped)", [] { return MaxPooling2D(); }, {13, 13, 6}},
@@ -188,11 +198,14 @@ TEST_CASE("CUDA Conv2D in each layout (NHWC; NCHW transposed around cuDNN) match
   std::vector<LayerCase> cases = cifar_conv_cases();
   const std::vector<LayerCase> more = {
       {"Conv2D 3x3 same (symmetric padding) tanh, 40 filters on 9x11x5",
-       [] { return std::make_unique<Conv2D>(conv(40, 3, 1, true, Activation::tanh)); }, {9, 11, 5}},
-      {"Conv2D 3x3 valid softmax over 6 filters", [] { return std::make_unique<Conv2D>(conv(6, 3, 1, false, Activation::softmax)); },
+       [] { return std::make_unique<Conv2D>(conv(40, 3, 1, true, Activation::tanh)); },
+       {9, 11, 5}},
+      {"Conv2D 3x3 valid softmax over 6 filters",
+       [] { return std::make_unique<Conv2D>(conv(6, 3, 1, false, Activation::softmax)); },
        {7, 6, 4}},
       {"Conv2D 3x3 stride 2 same (asymmetric padding: NHWC in every layout)",
-       [] { return std::make_unique<Conv2D>(conv(6, 3, 2, true, Activation::linear)); }, {10, 8, 2}},
+       [] { return std::make_unique<Conv2D>(conv(6, 3, 2, true, Activation::linear)); },
+       {10, 8, 2}},
       {"Conv2D 1x1", [] { return std::make_unique<Conv2D>(conv(7, 1, 1, false, Activation::linear)); }, {5, 5, 6}},
   };
   cases.insert(cases.end(), more.begin(), more.end());

@@ -138,7 +138,7 @@ TEST_CASE("cifar10-cnn's prefixes: one step's gradients on 1 GPU match the CPU's
       std::printf("\n");
       for (size_t k = 0; k < differing.size(); ++k) {  // near-ties only: a wrong routing differs almost everywhere
         INFO(layout << ", prefix of " << depth << " layers, MaxPooling " << k << ": " << differing[k] << " of "
-                          << routing[k].size() << " outputs routed differently");
+                    << routing[k].size() << " outputs routed differently");
         CHECK(differing[k] * 1000 <= int64_t(routing[k].size()));
       }
     }
@@ -159,13 +159,15 @@ TEST_CASE("GPU fit with class weights and uploads ahead matches the CPU, on 1 GP
     fo.class_weight = {1.0, 2.0, 0.5, 1.0, 3.0, 1.0, 1.0, 0.25, 1.0, 1.5};
     OptimizerConfig oc;
     auto opt = make_optimizer(oc);
-    const History hc = Trainer(*mc, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1).fit(data, nullptr, fo, {});
+    const History hc =
+        Trainer(*mc, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1).fit(data, nullptr, fo, {});
     const History hg = Trainer(*mg, on_gpu0(k), LossKind::categorical_crossentropy, *opt, 1).fit(data, nullptr, fo, {});
     const double d = test::rel_diff(*mc, *mg);
     std::printf("%d replica(s) on 1 GPU vs CPU digits-cnn, class weights: max|dw|/max|w| = %.3g\n", k, d);
     INFO(k << " replica(s)");
     CHECK(d < 1e-4);
-    for (size_t e = 0; e < 2; ++e) CHECK(std::abs(hc.at("loss")[e] - hg.at("loss")[e]) <= 1e-4 * std::abs(hc.at("loss")[e]));
+    for (size_t e = 0; e < 2; ++e)
+      CHECK(std::abs(hc.at("loss")[e] - hg.at("loss")[e]) <= 1e-4 * std::abs(hc.at("loss")[e]));
   }
 }
 
@@ -179,8 +181,7 @@ struct StopAfterStep : Callback {  // stops training after step 1 (Keras's model
 };
 }  // namespace
 
-TEST_CASE("GPU fit stopped with the next batch already uploaded, then fit again, matches the CPU",
-          "[gpu][training]") {
+TEST_CASE("GPU fit stopped with the next batch already uploaded, then fit again, matches the CPU", "[gpu][training]") {
   if (test::gpu_count() == 0) return;
   auto mc = model_for("digits-cnn"), mg = model_for("digits-cnn");
   Dataset data = make_synthetic(mc->input_shape(), 10, 64, 6);
@@ -311,7 +312,8 @@ TEST_CASE("Shared-GPU communicator: sums, reduce to root and broadcast between r
     comm->join(r);
     kernels::cuda_stream_sync(*streams[size_t(r)]);
   };
-  for (int r = 0; r < n; ++r) copy_floats(f[size_t(r)].data(), Device::cuda(0), host[size_t(r)].data(), Device::cpu(), len);
+  for (int r = 0; r < n; ++r)
+    copy_floats(f[size_t(r)].data(), Device::cuda(0), host[size_t(r)].data(), Device::cpu(), len);
   ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(bcast);
   for (int r = 0; r < n; ++r) CHECK(test::to_host(f[size_t(r)].data(), Device::cuda(0), len) == host[2]);
 }
@@ -378,7 +380,8 @@ TEST_CASE("NCCL communicator: sums, reduce to root and broadcast over the visibl
     kernels::cuda_stream_sync(*streams[size_t(r)]);
   };
   ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(work);
-  for (int r = 0; r < n; ++r) test::expect_close(test::to_host(bufs[size_t(r)].data(), Device::cuda(r), len), want, 1e-5, 1e-5, "all-reduce");
+  for (int r = 0; r < n; ++r)
+    test::expect_close(test::to_host(bufs[size_t(r)].data(), Device::cuda(r), len), want, 1e-5, 1e-5, "all-reduce");
 }
 
 TEST_CASE("steady-state GPU training steps allocate no device memory", "[gpu][alloc]") {
@@ -411,7 +414,7 @@ TEST_CASE("out of GPU memory names the per-replica batch and the memory needed",
   Trainer t(*m, gpus(1), LossKind::categorical_crossentropy, *opt, 1);
   Dataset like = make_synthetic({32, 32, 3}, 10, 4, 1);
   like.to_one_hot();
-  REQUIRE_THROWS_WITH(t.prepare(int64_t(20) << 20, like),
-                      Contains("out of GPU memory") && Contains("per-replica batch of 20971520") &&
-                          Contains("MiB per GPU"));
+  REQUIRE_THROWS_WITH(t.prepare(int64_t(20) << 20, like), Contains("out of GPU memory") &&
+                                                              Contains("per-replica batch of 20971520") &&
+                                                              Contains("MiB per GPU"));
 }
