@@ -54,6 +54,9 @@ class Layer {
   virtual Activation output_activation() const { return Activation::linear; }
   // When set, backward receives dy already taken with respect to the pre-activation.
   void set_fused_output_grad(bool on) { fused_grad_ = on; }
+  // Whether backward will be asked for dx (a model's first weighted layer, and the layers before
+  // it, never are): set before prepare, so a backend can leave out what only dx needs.
+  void set_input_grad_needed(bool on) { input_grad_needed_ = on; }
 
   // x: (n, input_shape...) -> y: (n, output_shape...). y is written whole.
   void forward(Context& ctx, const Tensor& x, Tensor& y, bool training);
@@ -76,6 +79,7 @@ class Layer {
   float* work_ = nullptr;
   int64_t work_elems_ = 0;
   bool fused_grad_ = false;
+  bool input_grad_needed_ = true;
 };
 
 }  // namespace dpt

@@ -145,13 +145,15 @@ void Sequential::prepare(int64_t max_batch, Context* ctx_in) {
   max_batch_ = 0;  // until every buffer exists (an out-of-memory error leaves it unprepared)
   outputs_.clear();
   int64_t biggest = shape_numel(input_shape_), work = 0;
-  for (auto& l : layers_) {
-    Shape s = l->output_shape();
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& l = *layers_[i];
+    Shape s = l.output_shape();
     s.insert_front(max_batch);
     outputs_.emplace_back(s, dev);
-    biggest = std::max(biggest, shape_numel(l->output_shape()));
-    l->prepare(max_batch, ctx);
-    work = std::max(work, l->workspace_elems(max_batch));
+    biggest = std::max(biggest, shape_numel(l.output_shape()));
+    l.set_input_grad_needed(i > first_weighted_);  // backward passes the first weighted layer no dx
+    l.prepare(max_batch, ctx);
+    work = std::max(work, l.workspace_elems(max_batch));
   }
   grad_buf_[0] = Tensor({max_batch * biggest}, dev);
   grad_buf_[1] = Tensor({max_batch * biggest}, dev);

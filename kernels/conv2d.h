@@ -48,9 +48,10 @@ void col2im_nhwc_cpu(const Conv2dGeom& g, const T* col, int64_t samples, T* dx);
 // algorithms (FP32 FMA math unless the resources allow TF32), the private copy of the kernel in
 // cuDNN's KRSC filter layout (out, kh, kw, in) and its gradient, and, where TensorFlow's 'same'
 // padding is asymmetric (cuDNN pads symmetrically), a zero-padded copy of the input.
-// Created with g.n = the largest batch; reserves r's scratch for cuDNN's workspace.
+// Created with g.n = the largest batch; reserves r's scratch for cuDNN's workspace. Without
+// needs_dx (a model's first weighted layer) backward-data is never planned and backward takes no dx.
 struct ConvPlan;
-ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g);
+ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g, bool needs_dx = true);
 void conv2d_plan_destroy(ConvPlan* p) noexcept;
 struct ConvPlanDeleter {
   void operator()(ConvPlan* p) const noexcept { conv2d_plan_destroy(p); }

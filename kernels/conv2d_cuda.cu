@@ -56,6 +56,7 @@ struct ConvPlan {
   std::vector<ConvAlgos> known;  // one per batch size seen
   size_t reserved = 0;           // scratch bytes reserved on the resources
   int64_t desc_n = -1;           // the batch the descriptors and algorithms are set for
+  bool needs_dx = true;          // false: backward-data is never run (a model's first weighted layer)
   bool padded = false;           // asymmetric 'same' padding: convolve an explicitly padded copy
   int64_t hp = 0, wp = 0;
   ConvLayout layout = ConvLayout::automatic;
@@ -305,6 +306,7 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
   Ranked nhwc[3], nchw[3];
   for (Pass pass : {Pass::forward, Pass::backward_data, Pass::backward_filter}) {
     const int k = int(pass);
+    if (pass == Pass::backward_data && !p.needs_dx) continue;
     if (try_nhwc) nhwc[k] = rank(r, pass, p.xd, p.wd, p.cd, p.yd, limit, false, g, n);
     if (try_nchw) nchw[k] = rank(r, pass, p.xdt, p.wdt, p.cd, p.ydt, limit, true, g, n);
     DPT_CHECK(nhwc[k].ok() || nchw[k].ok(),
@@ -319,9 +321,11 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
   a.n = n;
   a.fwd_nchw = nchw[0].ok() && (!nhwc[0].ok() || forced || nchw[0].ms + tx < nhwc[0].ms);
   // Backward: both passes read dy; one transpose of dy serves both NCHW passes.
+  // Without dx, backward-data costs nothing and never runs (its algorithm stays unused).
+  if (!p.needs_dx) nhwc[1] = {0, 0, 0.0};
   bool have = false;
   double best = 0;
-  for (int dl = 0; dl < 2; ++dl)
+  for (int dl = 0; dl < (p.needs_dx ? 2 : 1); ++dl)
     for (int fl = 0; fl < 2; ++fl) {
       const Ranked& d = dl ? nchw[1] : nhwc[1];
       const Ranked& f = fl ? nchw[2] : nhwc[2];
@@ -361,7 +365,7 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
 
 }  // namespace
 
-ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g) {
+ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g, bool needs_dx) {
   auto p = std::make_unique<ConvPlan>();
   p->device = r.device();
   DPT_CUDA_CHECK(cudaSetDevice(r.device()));
@@ -381,6 +385,7 @@ ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g) {
   p->hp = g.h + g.pad_top + std::max<int64_t>(bottom, 0);
   p->wp = g.w + g.pad_left + std::max<int64_t>(right, 0);
   p->layout = r.conv_layout();
+  p->needs_dx = needs_dx;
   DPT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, int(g.oc), int(g.c), int(g.kh),
                                              int(g.kw)));
   DPT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wdt, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(g.oc), int(g.c),
@@ -422,7 +427,7 @@ void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, con
   const ConvAlgos& a = p.algos;
   const int64_t rs = g.kh * g.kw, rsc = rs * g.c;
   // The filter copies the passes of this step read (backward-data reads the forward's).
-  if (!a.fwd_nchw || !a.bwd_data_nchw) {
+  if (!a.fwd_nchw || (p.needs_dx && !a.bwd_data_nchw)) {
     kernel_to_krsc_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(kernel, p.filter.floats(), rsc, g.oc);
     DPT_CUDA_LAUNCH_CHECK();
   }
@@ -461,6 +466,7 @@ void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, co
   if (g.n == 0) return;
   set_batch(r, p, g, g.n, p.reserved);
   const ConvAlgos& a = p.algos;
+  DPT_CHECK(!dx || p.needs_dx, "Conv2D: an input gradient was asked of a plan made without one");
   // The activation's gradient (in place) and the bias gradient in one pass, before cuDNN reads dy.
   activation_bias_grad_cuda(act, y, dy, dbias, g.n * g.oh * g.ow, g.oc, r);
   const float one = 1.f, zero = 0.f;

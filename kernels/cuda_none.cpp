@@ -63,7 +63,7 @@ void rmsprop_update_cuda(float*, const float*, float*, float*, float*, int64_t, 
 void adam_update_cuda(float*, const float*, float*, float*, float*, int64_t, float, float, float, float, bool, void*) {
   no_cuda();
 }
-ConvPlan* conv2d_plan_create(CudaResources&, const Conv2dGeom&) { no_cuda(); }
+ConvPlan* conv2d_plan_create(CudaResources&, const Conv2dGeom&, bool) { no_cuda(); }
 void conv2d_plan_destroy(ConvPlan*) noexcept {}
 void conv2d_forward_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, const float*,
                          Activation, float*) { no_cuda(); }

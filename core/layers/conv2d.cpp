@@ -57,7 +57,7 @@ kernels::Conv2dGeom Conv2D::geom(int64_t n) const {
 
 void Conv2D::prepare(int64_t max_batch, Context& ctx) {
   on_cuda_ = ctx.device.is_cuda();
-  if (on_cuda_) plan_.reset(kernels::conv2d_plan_create(*ctx.cuda, geom(max_batch)));
+  if (on_cuda_) plan_.reset(kernels::conv2d_plan_create(*ctx.cuda, geom(max_batch), input_grad_needed_));
 }
 
 int64_t Conv2D::workspace_elems(int64_t batch) const {
