@@ -87,7 +87,9 @@ std::vector<float> cpu_step_gradients(Sequential& m, const Dataset& d, int64_t n
   REQUIRE(d.y_is_index);
   Context ctx;
   m.prepare(n, &ctx);
-  m.set_fused_output_grad(true);  // softmax + cross-entropy, as the Trainer does
+  // As the Trainer: softmax + cross-entropy hands the last layer d(loss)/d(pre-activation).
+  const bool fused = loss_fuses_with(LossKind::categorical_crossentropy, m.layers().back()->output_activation());
+  m.set_fused_output_grad(fused);
   Shape xs = d.sample_shape;
   xs.insert_front(n);
   Tensor x(xs), y({n, d.num_classes});
@@ -111,7 +113,7 @@ std::vector<float> cpu_step_gradients(Sequential& m, const Dataset& d, int64_t n
     REQUIRE(k == routing->size());
   }
   Tensor g = m.output_grad(n);
-  loss_sum(LossKind::categorical_crossentropy, true, out, y, 1.f / float(n), &g);
+  loss_sum(LossKind::categorical_crossentropy, fused, out, y, 1.f / float(n), &g);
   m.zero_grads();
   m.backward(ctx, x);
   return std::vector<float>(m.grads(), m.grads() + m.num_trainable());
