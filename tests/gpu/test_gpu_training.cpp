@@ -1,8 +1,9 @@
 // Training on GPUs through the one training loop: 1 GPU against the CPU (weights within 1e-4
 // relative after several steps), several replicas sharing one GPU (the multi-replica GPU path
 // without NCCL, so a one-GPU machine checks it), N GPUs (NCCL, as many as are visible) against
-// one device, both communicators' sums, evaluate/predict, the optimizer state of a model saved
-// from a GPU, and the out-of-memory message.
+// one device, both communicators' collectives (NCCL with one rank where one GPU is visible), NCCL's
+// error message, evaluate/predict, the optimizer state of a model saved from a GPU, and the
+// out-of-memory message.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -353,35 +354,103 @@ TEST_CASE("A model saved while training on a GPU holds the optimizer state of th
   }
 }
 
+// NCCL over every visible GPU; with one GPU, NCCL with one rank (its collectives copy or leave the
+// buffer): the calls, streams, events and error checks run, the sums across GPUs need 2.
 TEST_CASE("NCCL communicator: sums, reduce to root and broadcast over the visible GPUs", "[gpu][nccl]") {
-  const int n = nccl_gpus();
-  if (n < 2) return;
+  const int n = test::gpu_count();
+  if (n == 0) return;
+  if (n == 1) WARN("NCCL runs with one rank here: sums across GPUs need 2 visible GPUs, this machine has 1");
   std::vector<std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter>> res;
   std::vector<kernels::CudaResources*> streams;
   std::vector<int> idx;
-  std::vector<Tensor> bufs;
+  std::vector<Tensor> f, g;
   std::vector<std::vector<float>> host;
+  std::vector<std::vector<double>> hostd;
   const int64_t len = 1000003;
   for (int r = 0; r < n; ++r) {
     res.emplace_back(kernels::cuda_resources_create(r, false));
     streams.push_back(res.back().get());
     idx.push_back(r);
     host.push_back(test::random_vecf(size_t(len), 90 + r));
-    bufs.push_back(test::to_gpu(host.back(), {len}, r));
+    hostd.push_back(test::random_vec(size_t(len), 190 + r));
+  }
+  // Copies on each rank's compute stream, which the collectives wait for (its streams do not wait
+  // for the legacy default stream). Doubles (batch-norm statistics are reduced in double) travel in
+  // a float tensor of twice the length.
+  auto upload = [&](const float* h, int64_t count, int r) {
+    Tensor t(Shape{count}, Device::cuda(r));
+    copy_floats(t.data(), t.device(), h, Device::cpu(), count, streams[size_t(r)]);
+    return t;
+  };
+  std::vector<Tensor> d;
+  for (int r = 0; r < n; ++r) {
+    f.push_back(upload(host[size_t(r)].data(), len, r));
+    g.push_back(upload(host[size_t(r)].data(), len, r));
+    d.push_back(upload(reinterpret_cast<const float*>(hostd[size_t(r)].data()), 2 * len, r));
   }
   auto comm = make_nccl_communicator(idx, streams);
+  REQUIRE(comm->size() == n);
   std::vector<float> want(size_t(len), 0.f);
-  for (auto& h : host)
-    for (int64_t i = 0; i < len; ++i) want[size_t(i)] += h[size_t(i)];
+  std::vector<double> wantd(size_t(len), 0.0);
+  for (int r = 0; r < n; ++r)
+    for (int64_t i = 0; i < len; ++i) {
+      want[size_t(i)] += host[size_t(r)][size_t(i)];
+      wantd[size_t(i)] += hostd[size_t(r)][size_t(i)];
+    }
+  const int root = n - 1;
   auto work = [&](int r) {
     kernels::cuda_set_device(r);
-    comm->all_reduce_sum(r, bufs[size_t(r)].data(), len);
+    comm->all_reduce_sum(r, f[size_t(r)].data(), len);
+    comm->all_reduce_sum(r, reinterpret_cast<double*>(d[size_t(r)].data()), len);
+    comm->reduce_sum(r, g[size_t(r)].data(), len, root);
     comm->join(r);
+    comm->barrier(r);
     kernels::cuda_stream_sync(*streams[size_t(r)]);
   };
   ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(work);
-  for (int r = 0; r < n; ++r)
-    test::expect_close(test::to_host(bufs[size_t(r)].data(), Device::cuda(r), len), want, 1e-5, 1e-5, "all-reduce");
+  for (int r = 0; r < n; ++r) {
+    test::expect_close(test::to_host(f[size_t(r)].data(), Device::cuda(r), len), want, 1e-5, 1e-5, "all-reduce");
+    test::expect_close(test::to_host(g[size_t(r)].data(), Device::cuda(r), len), r == root ? want : host[size_t(r)],
+                       1e-5, 1e-5, "reduce to the root");
+    const auto got = test::to_host(d[size_t(r)].data(), Device::cuda(r), 2 * len);
+    const double* gd = reinterpret_cast<const double*>(got.data());
+    double worst = 0;
+    for (int64_t i = 0; i < len; ++i) worst = std::max(worst, std::abs(gd[i] - wantd[size_t(i)]));
+    INFO("double all-reduce on rank " << r);
+    CHECK(worst <= 1e-12);
+  }
+  auto bcast = [&](int r) {
+    kernels::cuda_set_device(r);
+    copy_floats(f[size_t(r)].data(), Device::cuda(r), host[size_t(r)].data(), Device::cpu(), len, streams[size_t(r)]);
+    comm->broadcast(r, f[size_t(r)].data(), len, 0);
+    comm->join(r);
+    kernels::cuda_stream_sync(*streams[size_t(r)]);
+  };
+  ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(bcast);
+  for (int r = 0; r < n; ++r) CHECK(test::to_host(f[size_t(r)].data(), Device::cuda(r), len) == host[0]);
+  std::printf("NCCL communicator over %d GPU%s: all-reduce (float, double), reduce, broadcast, barrier checked\n", n,
+              n == 1 ? " (one rank)" : "s");
+}
+
+// A failing NCCL call names ncclGetErrorString's reason and the devices. NCCL refuses two ranks on
+// one GPU (ncclInvalidUsage), which any machine with a GPU can show.
+TEST_CASE("NCCL failures name NCCL's reason and the devices", "[gpu][nccl]") {
+  if (test::gpu_count() == 0) return;
+  std::vector<std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter>> res;
+  std::vector<kernels::CudaResources*> streams;
+  for (int r = 0; r < 2; ++r) {
+    res.emplace_back(kernels::cuda_resources_create(0, false));
+    streams.push_back(res.back().get());
+  }
+  try {
+    make_nccl_communicator({0, 0}, streams);
+    FAIL("NCCL accepted two ranks on one GPU");
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK_THAT(what, Contains("NCCL could not create communicators over 2 GPUs (cuda:0, cuda:0): "));
+    CHECK_THAT(what, Contains("invalid usage"));
+  }
 }
 
 TEST_CASE("steady-state GPU training steps allocate no device memory", "[gpu][alloc]") {
