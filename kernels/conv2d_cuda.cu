@@ -17,6 +17,7 @@
 #include <vector>
 #include "kernels/activation_math.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_layout.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_resources.h"
 #include "kernels/elementwise.h"
@@ -212,13 +213,12 @@ Ranked first_fitting(const Perf* perf, int got, size_t limit, bool deterministic
   return best;
 }
 
-enum class Pass { forward, backward_data, backward_filter };
-const char* pass_name(Pass p) {
-  return p == Pass::forward ? "forward" : p == Pass::backward_data ? "backward-data" : "backward-filter";
+const char* pass_name(ConvPass p) {
+  return p == kConvForward ? "forward" : p == kConvBackwardData ? "backward-data" : "backward-filter";
 }
 
 // One pass's ranking with the given descriptors (x, filter, y); its workspace as cuDNN sizes it.
-Ranked rank(CudaResources& r, Pass pass, cudnnTensorDescriptor_t xd, cudnnFilterDescriptor_t wd,
+Ranked rank(CudaResources& r, ConvPass pass, cudnnTensorDescriptor_t xd, cudnnFilterDescriptor_t wd,
             cudnnConvolutionDescriptor_t cd, cudnnTensorDescriptor_t yd, size_t limit, bool nchw, const Conv2dGeom& g,
             int64_t n) {
   const bool det = r.deterministic();
@@ -226,7 +226,7 @@ Ranked rank(CudaResources& r, Pass pass, cudnnTensorDescriptor_t xd, cudnnFilter
   constexpr int kMax = 16;
   int got = 0;
   Ranked best;
-  if (pass == Pass::forward) {
+  if (pass == kConvForward) {
     cudnnConvolutionFwdAlgoPerf_t perf[kMax];
     DPT_CUDNN_CHECK(det ? cudnnGetConvolutionForwardAlgorithm_v7(r.cudnn(), xd, wd, cd, yd, kMax, &got, perf)
                         : cudnnFindConvolutionForwardAlgorithm(r.cudnn(), xd, wd, cd, yd, kMax, &got, perf));
@@ -234,7 +234,7 @@ Ranked rank(CudaResources& r, Pass pass, cudnnTensorDescriptor_t xd, cudnnFilter
     if (best.ok())
       DPT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(r.cudnn(), xd, wd, cd, yd,
                                                               cudnnConvolutionFwdAlgo_t(best.algo), &best.ws));
-  } else if (pass == Pass::backward_data) {
+  } else if (pass == kConvBackwardData) {
     cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
     DPT_CUDNN_CHECK(det ? cudnnGetConvolutionBackwardDataAlgorithm_v7(r.cudnn(), wd, yd, cd, xd, kMax, &got, perf)
                         : cudnnFindConvolutionBackwardDataAlgorithm(r.cudnn(), wd, yd, cd, xd, kMax, &got, perf));
@@ -304,41 +304,29 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
   const bool try_nchw =
       nchw_possible && (p.layout == ConvLayout::nchw || (p.layout == ConvLayout::automatic && !r.deterministic()));
   Ranked nhwc[3], nchw[3];
-  for (Pass pass : {Pass::forward, Pass::backward_data, Pass::backward_filter}) {
-    const int k = int(pass);
-    if (pass == Pass::backward_data && !p.needs_dx) continue;
+  for (ConvPass pass : {kConvForward, kConvBackwardData, kConvBackwardFilter}) {
+    const int k = pass;
+    if (pass == kConvBackwardData && !p.needs_dx) continue;
     if (try_nhwc) nhwc[k] = rank(r, pass, p.xd, p.wd, p.cd, p.yd, limit, false, g, n);
     if (try_nchw) nchw[k] = rank(r, pass, p.xdt, p.wdt, p.cd, p.ydt, limit, true, g, n);
     DPT_CHECK(nhwc[k].ok() || nchw[k].ok(),
               "cuDNN offers no " << (r.deterministic() ? "deterministic " : "") << pass_name(pass)
                                  << " algorithm for this Conv2D within " << (limit >> 20) << " MiB of workspace");
   }
-  // Costs: cuDNN's times plus the transposes each choice adds (x and y transposes measured per
-  // sample). The forward's NCHW -> NHWC transpose replaces the bias/activation pass: not counted.
+  // Costs: cuDNN's times plus the transposes each choice adds (measured per sample).
   const double tx = p.x_transpose_ms * double(n), ty = p.y_transpose_ms * double(n);
-  const bool forced = p.layout == ConvLayout::nchw;
+  ConvPassTime tn[3], tc[3];
+  for (int k = 0; k < 3; ++k) {
+    tn[k] = {nhwc[k].ok(), nhwc[k].ms};
+    tc[k] = {nchw[k].ok(), nchw[k].ms};
+  }
+  const ConvLayoutChoice choice = choose_conv_layouts(tn, tc, tx, ty, p.needs_dx, p.layout == ConvLayout::nchw);
   ConvAlgos a;
   a.n = n;
-  a.fwd_nchw = nchw[0].ok() && (!nhwc[0].ok() || forced || nchw[0].ms + tx < nhwc[0].ms);
-  // Backward: both passes read dy; one transpose of dy serves both NCHW passes.
-  // Without dx, backward-data costs nothing and never runs (its algorithm stays unused).
-  if (!p.needs_dx) nhwc[1] = {0, 0, 0.0};
-  bool have = false;
-  double best = 0;
-  for (int dl = 0; dl < (p.needs_dx ? 2 : 1); ++dl)
-    for (int fl = 0; fl < 2; ++fl) {
-      const Ranked& d = dl ? nchw[1] : nhwc[1];
-      const Ranked& f = fl ? nchw[2] : nhwc[2];
-      if (!d.ok() || !f.ok()) continue;
-      const double cost = forced ? double(2 - dl - fl)  // as many NCHW passes as are possible
-                                 : d.ms + f.ms + ((dl || fl) ? ty : 0) + (dl ? tx : 0) + ((fl && !a.fwd_nchw) ? tx : 0);
-      if (!have || cost < best) {
-        have = true;
-        best = cost;
-        a.bwd_data_nchw = dl;
-        a.bwd_filter_nchw = fl;
-      }
-    }
+  a.fwd_nchw = choice.forward_nchw;
+  a.bwd_data_nchw = choice.backward_data_nchw;
+  a.bwd_filter_nchw = choice.backward_filter_nchw;
+  if (!p.needs_dx) nhwc[1] = {0, 0, 0.0};  // never run: any algorithm, no workspace
   const Ranked& f = a.fwd_nchw ? nchw[0] : nhwc[0];
   const Ranked& d = a.bwd_data_nchw ? nchw[1] : nhwc[1];
   const Ranked& wf = a.bwd_filter_nchw ? nchw[2] : nhwc[2];

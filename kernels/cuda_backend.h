@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include "kernels/conv2d_layout.h"
 
 namespace dpt::kernels {
 
@@ -19,13 +20,8 @@ void cuda_resources_destroy(CudaResources* r) noexcept;
 struct CudaResourcesDeleter {
   void operator()(CudaResources* r) const noexcept { cuda_resources_destroy(r); }
 };
-// Where cuDNN runs a convolution (dptrain's activations stay NHWC): automatic picks, per plan, batch
-// size and pass (forward, backward-data, backward-filter), NHWC or NCHW with transposes around it,
-// by measured time (NHWC only with --deterministic); nhwc and nchw force one (for tests and
-// comparisons; a convolution whose 'same' padding is asymmetric always runs NHWC). New resources
-// take DPT_CONV_LAYOUT=auto|nhwc|nchw from the environment (auto when unset).
-enum class ConvLayout { automatic, nhwc, nchw };
-ConvLayout conv_layout_from_env();  // throws naming the variable and its value when it is not one of the three
+// Where cuDNN runs convolutions (ConvLayout, kernels/conv2d_layout.h); resources start with
+// DPT_CONV_LAYOUT's.
 void cuda_set_conv_layout(CudaResources& r, ConvLayout layout);  // for plans created afterwards
 void* cuda_stream_of(CudaResources& r);
 void cuda_stream_sync(CudaResources& r);

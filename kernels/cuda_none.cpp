@@ -24,7 +24,6 @@ namespace {
 bool cuda_backend_linked() { return false; }
 CudaResources* cuda_resources_create(int, bool, bool) { no_cuda(); }
 void cuda_resources_destroy(CudaResources*) noexcept {}
-ConvLayout conv_layout_from_env() { no_cuda(); }
 void cuda_set_conv_layout(CudaResources&, ConvLayout) { no_cuda(); }
 void* cuda_stream_of(CudaResources&) { no_cuda(); }
 void cuda_stream_sync(CudaResources&) { no_cuda(); }

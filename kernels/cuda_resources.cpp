@@ -3,8 +3,6 @@
 #include <cuda_profiler_api.h>
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
-#include <string>
 #include <utility>
 #include "kernels/cuda_check.h"
 #include "kernels/gemm.h"
@@ -108,14 +106,6 @@ CudaEvent& CudaEvent::operator=(CudaEvent&& o) noexcept {
     o.e_ = nullptr;
   }
   return *this;
-}
-
-ConvLayout conv_layout_from_env() {
-  const char* v = std::getenv("DPT_CONV_LAYOUT");
-  if (!v || !*v || std::string(v) == "auto") return ConvLayout::automatic;
-  if (std::string(v) == "nhwc") return ConvLayout::nhwc;
-  if (std::string(v) == "nchw") return ConvLayout::nchw;
-  DPT_FAIL("DPT_CONV_LAYOUT must be auto, nhwc or nchw, got '" << v << "'");
 }
 
 void cuda_set_conv_layout(CudaResources& r, ConvLayout layout) { r.set_conv_layout(layout); }
