@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Our files in Keras: keras.models.load_model reads `--save-model`, a Keras model loads
 # `--save-weights`, h5py shows Keras's structure, and Keras predicts what dptrain predicts (1e-5).
-# Skipped, saying so, where Keras is not installed (pip install keras torch).
+# Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it to build/keras-env's, made by
+# scripts/keras-env.sh), else python3. Skipped, saying so, where that has no Keras.
 set -uo pipefail
 bin="$1"
-export KERAS_BACKEND="${KERAS_BACKEND:-torch}"
-if ! python3 -c "import keras, h5py, numpy" 2>/dev/null; then
-  echo "SKIPPED (no Keras): pip install keras h5py torch to run the Keras round-trip test"
+py="${DPT_KERAS_PYTHON:-python3}"
+export KERAS_BACKEND="${KERAS_BACKEND:-jax}"
+if ! "$py" -c "import keras, h5py, numpy" 2>/dev/null; then
+  echo "SKIPPED (no Keras): no keras, h5py and numpy for $py; bash scripts/keras-env.sh installs them"
   exit 0
 fi
+"$py" -c "import keras; print('Keras', keras.__version__, 'backend', keras.backend.backend())" 2>/dev/null
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-python3 -c "import numpy as np; np.save('$dir/x.npy', np.random.default_rng(1).uniform(0, 1, (16, 8, 8, 1)).astype('float32'))"
+"$py" -c "import numpy as np; np.save('$dir/x.npy', np.random.default_rng(1).uniform(0, 1, (16, 8, 8, 1)).astype('float32'))"
 "$bin" train --model digits-cnn --epochs 2 --verbose 0 --save-model "$dir/m.h5" --save-weights "$dir/w.h5" || exit 1
 "$bin" predict --model digits-cnn --weights "$dir/w.h5" --data "npy:$dir/x.npy" --output "$dir/ours.npy" --show 0 > /dev/null || exit 1
-python3 - "$dir" <<'PY' 2>&1 | grep -v -E "WARNING|warn|^$"
+"$py" - "$dir" <<'PY' 2>&1 | grep -v -E "WARNING|warn|^$"
 import sys, h5py, numpy as np, keras
 d = sys.argv[1]
 x, ours = np.load(d + "/x.npy"), np.load(d + "/ours.npy")
