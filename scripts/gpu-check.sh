@@ -7,19 +7,23 @@
 #   bench  `dptrain bench --gpus 1,2,4,8` (scaling + all-reduce busbw) and dptrain vs PyTorch eager;
 #   all    both (the default);
 #   sanitize  the op and layer GPU tests under compute-sanitizer (memcheck, then racecheck on the
-#          reductions): slow, so a phase of its own;
+#          reductions): slow, so not part of all;
 #   profile  cifar10-cnn at batch 512 on 1 GPU: cuDNN's measured algorithm rankings, the benchmark,
 #          and Nsight Compute's time of every kernel of the timed steps, dptrain's and PyTorch's.
 # Each step has its own time limit, so one device call (10 minutes at most) always ends with a
 # report: $OUT/report.md (appended per phase), the full log $OUT/gpu-check.log, the GPU tests'
-# output and the benchmarks' JSON. A second call for another phase reuses build-gpu/ while the
-# machine is still warm, and rebuilds it otherwise.
-#   bash scripts/gpu-check.sh [all|tests|bench|sanitize]
+# output and the benchmarks' JSON. Several phases may be named in one call (a machine is warm for
+# only 30 s after a call, so each call usually starts a fresh one and builds again):
+#   bash scripts/gpu-check.sh [PHASE...]     (default: all; e.g. `tests bench`, `bench profile`)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-phase="${1:-all}"
-case "$phase" in all | tests | bench | sanitize | profile) ;;
-  *) echo "usage: bash scripts/gpu-check.sh [all|tests|bench|sanitize|profile]"; exit 2 ;; esac
+phases=" ${*:-all} "
+for p in $phases; do
+  case "$p" in all | tests | bench | sanitize | profile) ;;
+    *) echo "usage: bash scripts/gpu-check.sh [all|tests|bench|sanitize|profile]..."; exit 2 ;; esac
+done
+# Whether this call runs phase $1 (all = tests and bench).
+want() { [[ "$phases" == *" $1 "* ]] || { [[ "$phases" == *" all "* ]] && { [ "$1" = tests ] || [ "$1" = bench ]; }; }; }
 out="${OUT:-$PWD/gpu-report}"
 mkdir -p "$out"
 tmp=$(mktemp -d)  # step outputs; only a few files go to $OUT (the device tool brings back 8 at most)
@@ -97,7 +101,7 @@ printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s/build-gpu/dptrain" "$@"\n' "$dp
 chmod +x build-gpu/dptrain-env
 
 tests_rc=0
-if [ "$phase" = tests ] || [ "$phase" = all ]; then
+if want tests; then
   step "devices"
   run_dpt ./build-gpu/dptrain devices > "$tmp/devices" 2>&1
   cat "$tmp/devices" >> "$log"
@@ -152,7 +156,7 @@ if [ "$phase" = tests ] || [ "$phase" = all ]; then
 fi
 
 bench_rc=0
-if [ "$phase" = bench ] || [ "$phase" = all ]; then
+if want bench; then
   step "benchmarks: scaling and all-reduce"
   printf '## Benchmarks (%s)\n' "$(date -u +%F)" >> "$report"
   section() { { echo "$1"; echo '```'; cat "$tmp/$2"; echo '```'; } >> "$report"; }  # as each step ends
@@ -176,7 +180,7 @@ if [ "$phase" = bench ] || [ "$phase" = all ]; then
   echo >> "$report"
 fi
 san_rc=0
-if [ "$phase" = sanitize ]; then
+if want sanitize; then
   step "compute-sanitizer"
   cs=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
   [ -n "$cs" ] || fail "no compute-sanitizer on this machine"
@@ -193,7 +197,7 @@ if [ "$phase" = sanitize ]; then
   } >> "$report"
 fi
 prof_rc=0
-if [ "$phase" = profile ]; then
+if want profile; then
   step "profile: cifar10-cnn, batch 512, 1 GPU"
   ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)
   [ -n "$ncu" ] || fail "no ncu (Nsight Compute) on this machine"
