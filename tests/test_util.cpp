@@ -8,8 +8,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <new>
+#include "core/callbacks/callback.h"
 #include "core/context.h"
 #include "core/data/dataset.h"
+#include "core/data/readers.h"
+#include "core/io/hdf5_weights.h"
+#include "core/io/keras_model.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
@@ -19,6 +23,7 @@
 #include "core/losses.h"
 #include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
+#include "parallel/checkpoint.h"
 #include "parallel/trainer.h"
 
 namespace {
@@ -146,6 +151,66 @@ std::vector<float> infer(Sequential& m, const std::vector<double>& x, int64_t n)
   Context ctx;
   Tensor out = m.forward(ctx, t, false);
   return std::vector<float>(out.data(), out.data() + out.numel());
+}
+
+namespace {
+// Raises the stop flag after a given step of a given epoch (as SIGINT would).
+struct StopAt : Callback {
+  std::atomic<bool>* flag = nullptr;
+  int64_t epoch = 0, step = 0, current_epoch = 0;
+  void on_epoch_begin(int64_t e) override { current_epoch = e; }
+  void on_batch_end(int64_t s, const Logs&) override {
+    if (current_epoch == epoch && s == step) flag->store(true);
+  }
+};
+}  // namespace
+
+std::pair<std::unique_ptr<Sequential>, std::unique_ptr<Sequential>> train_and_resume(const std::vector<Device>& devices,
+                                                                                     const ParallelOptions& po,
+                                                                                     bool mid_epoch,
+                                                                                     const std::string& dir) {
+  Dataset data = make_synthetic({8, 8, 1}, 10, 40, 6);
+  FitOptions fo;
+  fo.epochs = 4;
+  fo.batch_size = 10;
+  fo.verbose = 0;
+  fo.seed = 5;
+  // Uninterrupted.
+  auto a = bn_dropout_net(1);
+  Adam opt(0.005);
+  Trainer ta(*a, devices, LossKind::categorical_crossentropy, opt, 1, po);
+  ta.fit(data, nullptr, fo, {});
+  // Interrupted: at the end of epoch 2, or after step 2 of epoch 2 (0-based), then resumed.
+  auto b = bn_dropout_net(1);
+  Trainer tb(*b, devices, LossKind::categorical_crossentropy, opt, 1, po);
+  std::atomic<bool> stop{false};
+  StopAt stopper;
+  stopper.flag = &stop;
+  stopper.epoch = mid_epoch ? 2 : 1;
+  stopper.step = mid_epoch ? 1 : 3;
+  Checkpointer ck(tb, *b, dir, 0, 0, TrainingState{0, 0, fo.seed, fo.batch_size});
+  FitOptions fb = fo;
+  fb.stop = &stop;
+  tb.fit(data, nullptr, fb, {&stopper});
+  REQUIRE(tb.was_stopped());
+  CHECK(tb.stopped_epoch() == 2);
+  CHECK(tb.stopped_step() == (mid_epoch ? 2 : 0));
+  ck.save(tb.stopped_epoch(), tb.stopped_step());
+  const auto found = newest_checkpoint(dir);
+  REQUIRE(found);
+  // A fresh process would do this: model from the preset, weights and state from the file.
+  auto c = bn_dropout_net(77);
+  load_weights(*c, found->path);
+  Adam fresh(0.005);
+  fresh.build(c->num_trainable(), Device::cpu());
+  load_optimizer_state(found->path, *c, fresh);
+  Trainer tc(*c, devices, LossKind::categorical_crossentropy, fresh, 1, po);
+  tc.set_optimizer_state(fresh);
+  FitOptions fc = fo;
+  fc.initial_epoch = found->state.epoch;
+  fc.initial_step = found->state.step;
+  tc.fit(data, nullptr, fc, {});
+  return {std::move(a), std::move(c)};
 }
 
 std::vector<Device> cpus(int n) {

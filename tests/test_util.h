@@ -5,6 +5,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dpt {
@@ -12,6 +13,7 @@ class Sequential;
 class Trainer;
 struct Dataset;
 struct Device;
+struct ParallelOptions;
 }  // namespace dpt
 
 namespace dpt::test {
@@ -36,6 +38,15 @@ std::vector<float> cpu_step_gradients(Sequential& m, const Dataset& d, int64_t n
                                       std::vector<int64_t>* differing = nullptr);
 // The model's inference outputs for n samples x (row-major, the model's input shape).
 std::vector<float> infer(Sequential& m, const std::vector<double>& x, int64_t n);
+
+// Resuming, as a fresh process would: a bn_dropout_net trained with Adam for 4 epochs of 4 steps
+// (40 samples, batch 10, seed 5) on `devices`, uninterrupted; and again, stopped by the stop flag at
+// the end of epoch 2 (or after its step 2 with mid_epoch), checkpointed into dir, then a new model
+// and optimizer loaded from that checkpoint and trained to the end. Returns both final models.
+std::pair<std::unique_ptr<Sequential>, std::unique_ptr<Sequential>> train_and_resume(const std::vector<Device>& devices,
+                                                                                     const ParallelOptions& po,
+                                                                                     bool mid_epoch,
+                                                                                     const std::string& dir);
 
 // n CPU devices cpu:0..cpu:n-1.
 std::vector<Device> cpus(int n);

@@ -94,6 +94,26 @@ TEST_CASE("--deterministic: two GPU runs of a CNN give the same bits; the defaul
   CHECK(fast < 1e-5);
 }
 
+// Checkpoints resume exactly on GPUs too: with --deterministic, a run stopped (at an epoch end or
+// mid-epoch), checkpointed, and resumed by a fresh model from the file ends on the uninterrupted
+// run's bits (Conv2D, BatchNormalization, Dropout, Adam), on 1 GPU and on 2 replicas of it.
+TEST_CASE("--deterministic: a GPU run resumed from a checkpoint is bit-identical to the uninterrupted one",
+          "[gpu][training][resume]") {
+  if (test::gpu_count() == 0) return;
+  ParallelOptions det;
+  det.deterministic = true;
+  for (int replicas : {1, 2})
+    for (bool mid_epoch : {false, true}) {
+      INFO(replicas << " replica(s) on cuda:0" << (mid_epoch ? ", stopped mid-epoch" : ", stopped at an epoch end"));
+      const std::string dir = test::temp_dir("gpu-resume" + std::to_string(replicas) + (mid_epoch ? "m" : "e"));
+      const auto [a, c] = test::train_and_resume(on_gpu0(replicas), det, mid_epoch, dir);
+      const double d = test::rel_diff(*a, *c);
+      std::printf("resumed vs uninterrupted on %d GPU replica(s)%s: max|dw|/max|w| = %.3g\n", replicas,
+                  mid_epoch ? " (stopped mid-epoch)" : "", d);
+      CHECK(d == 0.0);
+    }
+}
+
 // Growing prefixes of cifar10-cnn (conv, pool, conv, pool, conv, pool, then Flatten and Dense): the
 // gradients of one SGD step (lr 1) on 48 samples through the Trainer on 1 GPU, layer by layer,
 // against the CPU's by hand through the GPU's max-pool routing, within 1e-4 of each weight's

@@ -20,22 +20,6 @@
 using namespace dpt;
 using dpt::test::cpus;
 
-namespace {
-
-
-// Stops the run after a given global step.
-struct StopAt : Callback {
-  std::atomic<bool>* flag;
-  int64_t epoch, step;
-  int64_t current_epoch = 0;
-  void on_epoch_begin(int64_t e) override { current_epoch = e; }
-  void on_batch_end(int64_t s, const Logs&) override {
-    if (current_epoch == epoch && s == step) flag->store(true);
-  }
-};
-
-}  // namespace
-
 TEST_CASE("save_model -> file -> model: weights, config and optimizer state round trip exactly", "[io][model]") {
   const std::string dir = test::temp_dir("model");
   auto m = test::bn_dropout_net(3);
@@ -71,51 +55,11 @@ TEST_CASE("save_model -> file -> model: weights, config and optimizer state roun
 }
 
 TEST_CASE("resume from a checkpoint is bit-identical to an uninterrupted run", "[checkpoint][resume]") {
-  Dataset data = make_synthetic({8, 8, 1}, 10, 40, 6);
   for (int replicas : {1, 3}) {
     for (bool mid_epoch : {false, true}) {
-      const std::string dir = test::temp_dir("resume" + std::to_string(replicas) + (mid_epoch ? "m" : "e"));
-      FitOptions fo;
-      fo.epochs = 4;
-      fo.batch_size = 10;
-      fo.verbose = 0;
-      fo.seed = 5;
-      // Uninterrupted.
-      auto a = test::bn_dropout_net(1);
-      Adam opt(0.005);
-      Trainer ta(*a, cpus(replicas), LossKind::categorical_crossentropy, opt, 1);
-      ta.fit(data, nullptr, fo, {});
-      // Interrupted: at the end of epoch 2, or after step 2 of epoch 2 (0-based), then resumed.
-      auto b = test::bn_dropout_net(1);
-      Trainer tb(*b, cpus(replicas), LossKind::categorical_crossentropy, opt, 1);
-      std::atomic<bool> stop{false};
-      StopAt stopper;
-      stopper.flag = &stop;
-      stopper.epoch = mid_epoch ? 2 : 1;
-      stopper.step = mid_epoch ? 1 : 3;
-      Checkpointer ck(tb, *b, dir, 0, 0, TrainingState{0, 0, fo.seed, fo.batch_size});
-      FitOptions fb = fo;
-      fb.stop = &stop;
-      tb.fit(data, nullptr, fb, {&stopper});
-      REQUIRE(tb.was_stopped());
-      CHECK(tb.stopped_epoch() == 2);
-      CHECK(tb.stopped_step() == (mid_epoch ? 2 : 0));
-      ck.save(tb.stopped_epoch(), tb.stopped_step());
-      const auto found = newest_checkpoint(dir);
-      REQUIRE(found);
-      // A fresh process would do this: model from the preset, weights and state from the file.
-      auto c = test::bn_dropout_net(77);
-      load_weights(*c, found->path);
-      Adam fresh(0.005);
-      fresh.build(c->num_trainable(), Device::cpu());
-      load_optimizer_state(found->path, *c, fresh);
-      Trainer tc(*c, cpus(replicas), LossKind::categorical_crossentropy, fresh, 1);
-      tc.set_optimizer_state(fresh);
-      FitOptions fc = fo;
-      fc.initial_epoch = found->state.epoch;
-      fc.initial_step = found->state.step;
-      tc.fit(data, nullptr, fc, {});
       INFO("replicas " << replicas << (mid_epoch ? ", stopped mid-epoch" : ", stopped at an epoch end"));
+      const std::string dir = test::temp_dir("resume" + std::to_string(replicas) + (mid_epoch ? "m" : "e"));
+      const auto [a, c] = test::train_and_resume(cpus(replicas), {}, mid_epoch, dir);
       CHECK(std::memcmp(a->params(), c->params(), sizeof(float) * size_t(a->num_params())) == 0);
     }
   }
