@@ -129,10 +129,17 @@ __global__ void crop_kernel(const float* dxpad, float* dx, int64_t n, int64_t h,
   }
 }
 
-// Per sample, dst (cols, rows) = src (rows, cols) transposed through a 32x32 shared-memory tile (both
-// sides coalesced). With `epilogue`, dst = act(src + bias[row]) (bias nullable): NCHW -> NHWC with
-// rows = channels carries a convolution's bias and activation.
+// Per sample, dst (cols, rows) = src (rows, cols) transposed. With `epilogue`, dst = act(src +
+// bias[row]) (bias nullable): NCHW -> NHWC with rows = channels carries a convolution's bias and
+// activation. Both sides a tile or more: through a 32x32 shared-memory tile (reads and writes
+// coalesced). A side under a tile (an RGB input's 3 channels, a layer of 6 filters) would leave
+// most of each tile idle: then one thread per element, walking the other side, so that the long
+// side's accesses stay coalesced and the short side's come in runs.
 constexpr int kTile = 32, kTileRows = 8;
+__device__ __forceinline__ float transpose_value(float v, int r, bool epilogue, Activation act, const float* bias) {
+  return epilogue ? activation_fwd(act, bias ? v + bias[r] : v) : v;
+}
+
 __global__ void transpose_kernel(const float* __restrict__ src, float* __restrict__ dst, int64_t n, int rows, int cols,
                                  bool epilogue, Activation act, const float* __restrict__ bias) {
   __shared__ float tile[kTile][kTile + 1];
@@ -148,14 +155,32 @@ __global__ void transpose_kernel(const float* __restrict__ src, float* __restric
     __syncthreads();
     for (int j = int(threadIdx.y); j < kTile; j += kTileRows) {
       const int c = c0 + j, r = r0 + int(threadIdx.x);
-      if (r < rows && c < cols) {
-        float v = tile[threadIdx.x][j];
-        if (epilogue) v = activation_fwd(act, bias ? v + bias[r] : v);
-        dp[int64_t(c) * rows + r] = v;
-      }
+      if (r < rows && c < cols) dp[int64_t(c) * rows + r] = transpose_value(tile[threadIdx.x][j], r, epilogue, act, bias);
     }
     __syncthreads();
   }
+}
+
+// Few columns: thread i reads src element i of its sample (coalesced) and writes it to dst's
+// row i % cols, in `cols` runs a warp. Few rows: thread i writes dst element i (coalesced) and
+// reads it from src in `rows` runs. Per sample rows * cols < 2^31 (32-bit index arithmetic).
+__global__ void transpose_small_kernel(const float* __restrict__ src, float* __restrict__ dst, int64_t n, int rows,
+                                       int cols, bool by_source, bool epilogue, Activation act,
+                                       const float* __restrict__ bias) {
+  const int per = rows * cols;
+  const int i = int(blockIdx.x) * int(blockDim.x) + int(threadIdx.x);
+  if (i >= per) return;
+  int r, c;
+  if (by_source) {
+    r = i / cols;
+    c = i - r * cols;
+  } else {
+    c = i / rows;
+    r = i - c * rows;
+  }
+  const int from = r * cols + c, to = c * rows + r;
+  for (int64_t s = blockIdx.z; s < n; s += gridDim.z)
+    dst[s * per + to] = transpose_value(src[s * per + from], r, epilogue, act, bias);
 }
 
 namespace {
@@ -163,11 +188,19 @@ namespace {
 void transpose(const float* src, float* dst, int64_t n, int64_t rows, int64_t cols, cudaStream_t stream,
                bool epilogue = false, Activation act = Activation::linear, const float* bias = nullptr) {
   if (n * rows * cols == 0) return;
-  DPT_CHECK(rows < INT32_MAX && cols < INT32_MAX && (rows + kTile - 1) / kTile <= 65535,
-            "transpose of a (" << rows << ", " << cols << ") sample is too large");
-  const dim3 grid(unsigned((cols + kTile - 1) / kTile), unsigned((rows + kTile - 1) / kTile),
-                  unsigned(std::min<int64_t>(n, 65535)));
-  transpose_kernel<<<grid, dim3(kTile, kTileRows), 0, stream>>>(src, dst, n, int(rows), int(cols), epilogue, act, bias);
+  const unsigned samples = unsigned(std::min<int64_t>(n, 65535));
+  if (rows < kTile || cols < kTile) {
+    DPT_CHECK(rows * cols < INT32_MAX, "transpose of a (" << rows << ", " << cols << ") sample is too large");
+    const dim3 grid(unsigned((rows * cols + 255) / 256), 1, samples);
+    transpose_small_kernel<<<grid, 256, 0, stream>>>(src, dst, n, int(rows), int(cols), cols < kTile, epilogue, act,
+                                                     bias);
+  } else {
+    DPT_CHECK(rows < INT32_MAX && cols < INT32_MAX && (rows + kTile - 1) / kTile <= 65535,
+              "transpose of a (" << rows << ", " << cols << ") sample is too large");
+    const dim3 grid(unsigned((cols + kTile - 1) / kTile), unsigned((rows + kTile - 1) / kTile), samples);
+    transpose_kernel<<<grid, dim3(kTile, kTileRows), 0, stream>>>(src, dst, n, int(rows), int(cols), epilogue, act,
+                                                                   bias);
+  }
   DPT_CUDA_LAUNCH_CHECK();
 }
 
