@@ -108,11 +108,11 @@ if want tests; then
   step "GPU tests"
   gpu_rc=0
   limited 240 gpu-tests env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/tests/dpt_tests_gpu -d yes || gpu_rc=$?
-  if [ $gpu_rc -ne 0 ]; then  # again with synchronous launches: a kernel's fault then names its launch
-    step "GPU tests again with CUDA_LAUNCH_BLOCKING=1"
-    limited 150 gpu-tests-blocking env CUDA_LAUNCH_BLOCKING=1 LD_LIBRARY_PATH="$dpt_ld" \
+  if [ $gpu_rc -ne 0 ]; then  # again with synchronous launches (a kernel's fault then names its launch)
+    step "GPU tests again with CUDA_LAUNCH_BLOCKING=1 DPT_CUDNN_LOG=1"  # and cuDNN's algorithms named
+    limited 150 gpu-tests-blocking env CUDA_LAUNCH_BLOCKING=1 DPT_CUDNN_LOG=1 LD_LIBRARY_PATH="$dpt_ld" \
       ./build-gpu/tests/dpt_tests_gpu -d yes || true
-    { echo; echo "==== again with CUDA_LAUNCH_BLOCKING=1"; cat "$tmp/gpu-tests-blocking"; } >> "$tmp/gpu-tests"
+    { echo; echo "==== again with CUDA_LAUNCH_BLOCKING=1 DPT_CUDNN_LOG=1"; cat "$tmp/gpu-tests-blocking"; } >> "$tmp/gpu-tests"
   fi
   cp "$tmp/gpu-tests" "$out/gpu-tests.txt"
   if [ $gpu_rc -ne 0 ]; then gpu_state=FAILED
