@@ -14,8 +14,8 @@ ConvLayout conv_layout_from_env() {
   DPT_FAIL("DPT_CONV_LAYOUT must be auto, nhwc or nchw, got '" << v << "'");
 }
 
-ConvLayoutChoice choose_conv_layouts(const ConvPassTime (&nhwc)[3], const ConvPassTime (&nchw)[3], double tx,
-                                     double ty, bool needs_dx, bool forced_nchw) {
+ConvLayoutChoice choose_conv_layouts(const ConvPassTime (&nhwc)[3], const ConvPassTime (&nchw)[3], double tx, double ty,
+                                     bool needs_dx, bool forced_nchw) {
   ConvLayoutChoice c;
   const ConvPassTime& fn = nhwc[kConvForward];
   const ConvPassTime& fc = nchw[kConvForward];
@@ -28,9 +28,9 @@ ConvLayoutChoice choose_conv_layouts(const ConvPassTime (&nhwc)[3], const ConvPa
       const ConvPassTime& d = !needs_dx ? none : dl ? nchw[kConvBackwardData] : nhwc[kConvBackwardData];
       const ConvPassTime& f = fl ? nchw[kConvBackwardFilter] : nhwc[kConvBackwardFilter];
       if (!d.ok || !f.ok) continue;
-      const double cost = forced_nchw ? double(2 - dl - fl)  // as many NCHW passes as there are
-                                      : d.ms + f.ms + ((dl || fl) ? ty : 0) + (dl ? tx : 0) +
-                                            ((fl && !c.forward_nchw) ? tx : 0);
+      const double cost =
+          forced_nchw ? double(2 - dl - fl)  // as many NCHW passes as there are
+                      : d.ms + f.ms + ((dl || fl) ? ty : 0) + (dl ? tx : 0) + ((fl && !c.forward_nchw) ? tx : 0);
       if (!have || cost < best) {
         have = true;
         best = cost;

@@ -34,7 +34,7 @@ struct ConvLayoutChoice {
 // - forced_nchw: every pass NCHW where NCHW has an algorithm.
 // A layout whose pass has no algorithm (not ok) is never chosen for it; the caller makes sure one
 // of the two has.
-ConvLayoutChoice choose_conv_layouts(const ConvPassTime (&nhwc)[3], const ConvPassTime (&nchw)[3], double tx,
-                                     double ty, bool needs_dx, bool forced_nchw);
+ConvLayoutChoice choose_conv_layouts(const ConvPassTime (&nhwc)[3], const ConvPassTime (&nchw)[3], double tx, double ty,
+                                     bool needs_dx, bool forced_nchw);
 
 }  // namespace dpt::kernels

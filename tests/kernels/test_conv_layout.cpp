@@ -116,8 +116,7 @@ TEST_CASE("DPT_CONV_LAYOUT selects the convolution layout, and a bad value is an
   setenv("DPT_CONV_LAYOUT", "nchw", 1);
   CHECK(conv_layout_from_env() == ConvLayout::nchw);
   setenv("DPT_CONV_LAYOUT", "NCHW4", 1);
-  CHECK_THROWS_WITH(conv_layout_from_env(),
-                    Catch::Contains("DPT_CONV_LAYOUT must be auto, nhwc or nchw, got 'NCHW4'"));
+  CHECK_THROWS_WITH(conv_layout_from_env(), Catch::Contains("DPT_CONV_LAYOUT must be auto, nhwc or nchw, got 'NCHW4'"));
   if (old)
     setenv("DPT_CONV_LAYOUT", saved.c_str(), 1);
   else
