@@ -8,7 +8,8 @@
 // keeps the filter copies (refreshed by each forward) and turns the filter gradient back into
 // Keras's layout (adding, as gradients accumulate). TensorFlow's 'same' padding puts an odd extra
 // row/column at the bottom/right, which cuDNN's symmetric padding cannot express: then the input
-// is copied into a zero-padded buffer and convolved without padding (NHWC only).
+// is copied into a zero-padded buffer and convolved without padding (NHWC only). The layout
+// changes themselves (transposes, filter conversions, padding) are reorder_cuda.cu's.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_resources.h"
 #include "kernels/elementwise.h"
+#include "kernels/reorder.h"
 
 // The legacy convolution API (cudnnConvolutionForward, ..._v7 heuristics) is deprecated in cuDNN 9
 // but kept; it is the direct way to run one convolution in a given layout.
@@ -30,11 +32,6 @@ namespace dpt::kernels {
 
 namespace {
 constexpr size_t kMaxWorkspace = size_t(512) << 20;
-
-unsigned blocks(int64_t n) {
-  const int64_t b = (n + 255) / 256;
-  return unsigned(b < 16384 ? (b > 0 ? b : 1) : 16384);
-}
 }  // namespace
 
 struct ConvAlgos {
@@ -76,133 +73,7 @@ struct ConvPlan {
   }
 };
 
-#define DPT_GRID_STRIDE(i, n) \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
-
-// filter[o][r][s][i] = kernel[r][s][i][o]
-__global__ void kernel_to_krsc_kernel(const float* kernel, float* filter, int64_t rsc, int64_t oc) {
-  DPT_GRID_STRIDE(j, rsc * oc) {
-    const int64_t o = j / rsc, q = j % rsc;
-    filter[j] = kernel[q * oc + o];
-  }
-}
-
-// dkernel[r][s][i][o] += dfilter[o][r][s][i]
-__global__ void krsc_grad_add_kernel(const float* dfilter, float* dkernel, int64_t rsc, int64_t oc) {
-  DPT_GRID_STRIDE(j, rsc * oc) {
-    const int64_t q = j / oc, o = j % oc;
-    dkernel[j] += dfilter[o * rsc + q];
-  }
-}
-
-// filter[o][i][r][s] = kernel[r][s][i][o]  (rs = kh * kw)
-__global__ void kernel_to_kcrs_kernel(const float* kernel, float* filter, int64_t rs, int64_t c, int64_t oc) {
-  DPT_GRID_STRIDE(j, rs * c * oc) {
-    const int64_t o = j / (c * rs), i = (j / rs) % c, q = j % rs;
-    filter[j] = kernel[(q * c + i) * oc + o];
-  }
-}
-
-// dkernel[r][s][i][o] += dfilter[o][i][r][s]
-__global__ void kcrs_grad_add_kernel(const float* dfilter, float* dkernel, int64_t rs, int64_t c, int64_t oc) {
-  DPT_GRID_STRIDE(j, rs * c * oc) {
-    const int64_t o = j % oc, i = (j / oc) % c, q = j / (oc * c);
-    dkernel[j] += dfilter[(o * c + i) * rs + q];
-  }
-}
-
-// xpad (n, hp, wp, c) = x placed at (pad_top, pad_left), zeros around.
-__global__ void pad_kernel(const float* x, float* xpad, int64_t n, int64_t h, int64_t w, int64_t c, int64_t hp,
-                           int64_t wp, int64_t top, int64_t left) {
-  DPT_GRID_STRIDE(j, n * hp * wp * c) {
-    const int64_t k = j % c, xx = (j / c) % wp - left, yy = (j / (c * wp)) % hp - top, s = j / (c * wp * hp);
-    xpad[j] = (yy >= 0 && yy < h && xx >= 0 && xx < w) ? x[((s * h + yy) * w + xx) * c + k] : 0.f;
-  }
-}
-
-// dx (n, h, w, c) = the interior of dxpad.
-__global__ void crop_kernel(const float* dxpad, float* dx, int64_t n, int64_t h, int64_t w, int64_t c, int64_t hp,
-                            int64_t wp, int64_t top, int64_t left) {
-  DPT_GRID_STRIDE(j, n * h * w * c) {
-    const int64_t k = j % c, xx = (j / c) % w, yy = (j / (c * w)) % h, s = j / (c * w * h);
-    dx[j] = dxpad[((s * hp + yy + top) * wp + xx + left) * c + k];
-  }
-}
-
-// Per sample, dst (cols, rows) = src (rows, cols) transposed. With `epilogue`, dst = act(src +
-// bias[row]) (bias nullable): NCHW -> NHWC with rows = channels carries a convolution's bias and
-// activation. Both sides a tile or more: through a 32x32 shared-memory tile (reads and writes
-// coalesced). A side under a tile (an RGB input's 3 channels, a layer of 6 filters) would leave
-// most of each tile idle: then one thread per element, walking the other side, so that the long
-// side's accesses stay coalesced and the short side's come in runs.
-constexpr int kTile = 32, kTileRows = 8;
-__device__ __forceinline__ float transpose_value(float v, int r, bool epilogue, Activation act, const float* bias) {
-  return epilogue ? activation_fwd(act, bias ? v + bias[r] : v) : v;
-}
-
-__global__ void transpose_kernel(const float* __restrict__ src, float* __restrict__ dst, int64_t n, int rows, int cols,
-                                 bool epilogue, Activation act, const float* __restrict__ bias) {
-  __shared__ float tile[kTile][kTile + 1];
-  const int c0 = int(blockIdx.x) * kTile, r0 = int(blockIdx.y) * kTile;
-  const int64_t per = int64_t(rows) * cols;
-  for (int64_t s = blockIdx.z; s < n; s += gridDim.z) {
-    const float* sp = src + s * per;
-    float* dp = dst + s * per;
-    for (int j = int(threadIdx.y); j < kTile; j += kTileRows) {
-      const int r = r0 + j, c = c0 + int(threadIdx.x);
-      if (r < rows && c < cols) tile[j][threadIdx.x] = sp[int64_t(r) * cols + c];
-    }
-    __syncthreads();
-    for (int j = int(threadIdx.y); j < kTile; j += kTileRows) {
-      const int c = c0 + j, r = r0 + int(threadIdx.x);
-      if (r < rows && c < cols) dp[int64_t(c) * rows + r] = transpose_value(tile[threadIdx.x][j], r, epilogue, act, bias);
-    }
-    __syncthreads();
-  }
-}
-
-// Few columns: thread i reads src element i of its sample (coalesced) and writes it to dst's
-// row i % cols, in `cols` runs a warp. Few rows: thread i writes dst element i (coalesced) and
-// reads it from src in `rows` runs. Per sample rows * cols < 2^31 (32-bit index arithmetic).
-__global__ void transpose_small_kernel(const float* __restrict__ src, float* __restrict__ dst, int64_t n, int rows,
-                                       int cols, bool by_source, bool epilogue, Activation act,
-                                       const float* __restrict__ bias) {
-  const int per = rows * cols;
-  const int i = int(blockIdx.x) * int(blockDim.x) + int(threadIdx.x);
-  if (i >= per) return;
-  int r, c;
-  if (by_source) {
-    r = i / cols;
-    c = i - r * cols;
-  } else {
-    c = i / rows;
-    r = i - c * rows;
-  }
-  const int from = r * cols + c, to = c * rows + r;
-  for (int64_t s = blockIdx.z; s < n; s += gridDim.z)
-    dst[s * per + to] = transpose_value(src[s * per + from], r, epilogue, act, bias);
-}
-
 namespace {
-
-void transpose(const float* src, float* dst, int64_t n, int64_t rows, int64_t cols, cudaStream_t stream,
-               bool epilogue = false, Activation act = Activation::linear, const float* bias = nullptr) {
-  if (n * rows * cols == 0) return;
-  const unsigned samples = unsigned(std::min<int64_t>(n, 65535));
-  if (rows < kTile || cols < kTile) {
-    DPT_CHECK(rows * cols < INT32_MAX, "transpose of a (" << rows << ", " << cols << ") sample is too large");
-    const dim3 grid(unsigned((rows * cols + 255) / 256), 1, samples);
-    transpose_small_kernel<<<grid, 256, 0, stream>>>(src, dst, n, int(rows), int(cols), cols < kTile, epilogue, act,
-                                                     bias);
-  } else {
-    DPT_CHECK(rows < INT32_MAX && cols < INT32_MAX && (rows + kTile - 1) / kTile <= 65535,
-              "transpose of a (" << rows << ", " << cols << ") sample is too large");
-    const dim3 grid(unsigned((cols + kTile - 1) / kTile), unsigned((rows + kTile - 1) / kTile), samples);
-    transpose_kernel<<<grid, dim3(kTile, kTileRows), 0, stream>>>(src, dst, n, int(rows), int(cols), epilogue, act,
-                                                                   bias);
-  }
-  DPT_CUDA_LAUNCH_CHECK();
-}
 
 // cuDNN's ranking of one pass: by default cudnnFind* (each algorithm timed, as PyTorch's
 // cudnn.benchmark and TensorFlow's autotuning), even where it adds with atomics (backward-filter's
@@ -292,9 +163,9 @@ double time_transpose(CudaResources& r, int64_t n, int64_t rows, int64_t cols) {
   const size_t bytes = size_t(n * rows * cols) * sizeof(float);
   DeviceBuffer a(r.device(), bytes), b(r.device(), bytes);
   CudaEvent start, stop;
-  transpose(a.floats(), b.floats(), n, rows, cols, r.stream());  // warm-up
+  transpose_cuda(a.floats(), b.floats(), n, rows, cols, r.stream());  // warm-up
   DPT_CUDA_CHECK(cudaEventRecord(start.get(), r.stream()));
-  for (int i = 0; i < 3; ++i) transpose(a.floats(), b.floats(), n, rows, cols, r.stream());
+  for (int i = 0; i < 3; ++i) transpose_cuda(a.floats(), b.floats(), n, rows, cols, r.stream());
   DPT_CUDA_CHECK(cudaEventRecord(stop.get(), r.stream()));
   DPT_CUDA_CHECK(cudaEventSynchronize(stop.get()));
   float ms = 0;
@@ -446,35 +317,29 @@ void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, con
   if (g.n == 0) return;
   set_batch(r, p, g, g.n, p.reserved);
   const ConvAlgos& a = p.algos;
-  const int64_t rs = g.kh * g.kw, rsc = rs * g.c;
+  const int64_t rs = g.kh * g.kw;
   // The filter copies the passes of this step read (backward-data reads the forward's).
-  if (!a.fwd_nchw || (p.needs_dx && !a.bwd_data_nchw)) {
-    kernel_to_krsc_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(kernel, p.filter.floats(), rsc, g.oc);
-    DPT_CUDA_LAUNCH_CHECK();
-  }
-  if (a.fwd_nchw || a.bwd_data_nchw) {
-    kernel_to_kcrs_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(kernel, p.filter_t.floats(), rs, g.c, g.oc);
-    DPT_CUDA_LAUNCH_CHECK();
-  }
+  if (!a.fwd_nchw || (p.needs_dx && !a.bwd_data_nchw))
+    filter_from_kernel_cuda(FilterLayout::krsc, kernel, p.filter.floats(), rs, g.c, g.oc, r.stream());
+  if (a.fwd_nchw || a.bwd_data_nchw)
+    filter_from_kernel_cuda(FilterLayout::kcrs, kernel, p.filter_t.floats(), rs, g.c, g.oc, r.stream());
   const float one = 1.f, zero = 0.f;
   if (a.fwd_nchw) {
     // x (n, h*w, c) -> (n, c, h*w); y_t (n, oc, oh*ow) -> y (n, oh*ow, oc) with bias and activation.
-    transpose(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
+    transpose_cuda(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
     DPT_CUDNN_CHECK(cudnnConvolutionForward(r.cudnn(), &one, p.xdt, p.x_t.data(), p.wdt, p.filter_t.data(), p.cd, a.fwd,
                                             r.scratch(a.fwd_ws), a.fwd_ws, &zero, p.ydt, p.y_t.data()));
     if (act == Activation::softmax) {  // a row operation: transpose, then the fused pass
-      transpose(p.y_t.floats(), y, g.n, g.oc, g.oh * g.ow, r.stream());
+      transpose_cuda(p.y_t.floats(), y, g.n, g.oc, g.oh * g.ow, r.stream());
       bias_activation_cuda(act, y, bias, g.n * g.oh * g.ow, g.oc, r);
     } else {
-      transpose(p.y_t.floats(), y, g.n, g.oc, g.oh * g.ow, r.stream(), true, act, bias);
+      transpose_cuda(p.y_t.floats(), y, g.n, g.oc, g.oh * g.ow, r.stream(), bias, act);
     }
     return;
   }
   const float* in = x;
   if (p.padded) {
-    pad_kernel<<<blocks(g.n * p.hp * p.wp * g.c), 256, 0, r.stream()>>>(x, p.xpad.floats(), g.n, g.h, g.w, g.c, p.hp,
-                                                                        p.wp, g.pad_top, g.pad_left);
-    DPT_CUDA_LAUNCH_CHECK();
+    pad_nhwc_cuda(x, p.xpad.floats(), g.n, g.h, g.w, g.c, p.hp, p.wp, g.pad_top, g.pad_left, r.stream());
     in = p.xpad.floats();
   }
   DPT_CUDNN_CHECK(cudnnConvolutionForward(r.cudnn(), &one, p.xd, in, p.wd, p.filter.data(), p.cd, a.fwd,
@@ -491,40 +356,35 @@ void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, co
   // The activation's gradient (in place) and the bias gradient in one pass, before cuDNN reads dy.
   activation_bias_grad_cuda(act, y, dy, dbias, g.n * g.oh * g.ow, g.oc, r);
   const float one = 1.f, zero = 0.f;
-  const int64_t rs = g.kh * g.kw, rsc = rs * g.c;
+  const int64_t rs = g.kh * g.kw;
   const bool nchw_dy = a.bwd_filter_nchw || (dx && a.bwd_data_nchw);
-  if (nchw_dy) transpose(dy, p.y_t.floats(), g.n, g.oh * g.ow, g.oc, r.stream());  // (n, oc, oh*ow)
+  if (nchw_dy) transpose_cuda(dy, p.y_t.floats(), g.n, g.oh * g.ow, g.oc, r.stream());  // (n, oc, oh*ow)
   if (a.bwd_filter_nchw) {
     // x_t holds this step's x in NCHW when the forward ran NCHW.
-    if (!a.fwd_nchw) transpose(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
+    if (!a.fwd_nchw) transpose_cuda(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
     DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xdt, p.x_t.data(), p.ydt, p.y_t.data(), p.cd,
                                                    a.bwd_filter, r.scratch(a.bwd_filter_ws), a.bwd_filter_ws, &zero,
                                                    p.wdt, p.dfilter.data()));
-    kcrs_grad_add_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(p.dfilter.floats(), dkernel, rs, g.c, g.oc);
+    kernel_grad_add_cuda(FilterLayout::kcrs, p.dfilter.floats(), dkernel, rs, g.c, g.oc, r.stream());
   } else {
     const float* in = p.padded ? p.xpad.floats() : x;  // the forward's padded copy of this x
     DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xd, in, p.yd, dy, p.cd, a.bwd_filter,
                                                    r.scratch(a.bwd_filter_ws), a.bwd_filter_ws, &zero, p.wd,
                                                    p.dfilter.data()));
-    krsc_grad_add_kernel<<<blocks(rsc * g.oc), 256, 0, r.stream()>>>(p.dfilter.floats(), dkernel, rsc, g.oc);
+    kernel_grad_add_cuda(FilterLayout::krsc, p.dfilter.floats(), dkernel, rs, g.c, g.oc, r.stream());
   }
-  DPT_CUDA_LAUNCH_CHECK();
   if (!dx) return;
   if (a.bwd_data_nchw) {  // into x_t (backward-filter, before, was its last reader), then to NHWC
     DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wdt, p.filter_t.data(), p.ydt, p.y_t.data(), p.cd,
                                                  a.bwd_data, r.scratch(a.bwd_data_ws), a.bwd_data_ws, &zero, p.xdt,
                                                  p.x_t.data()));
-    transpose(p.x_t.floats(), dx, g.n, g.c, g.h * g.w, r.stream());
+    transpose_cuda(p.x_t.floats(), dx, g.n, g.c, g.h * g.w, r.stream());
     return;
   }
   float* out = p.padded ? p.dxpad.floats() : dx;
   DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wd, p.filter.data(), p.yd, dy, p.cd, a.bwd_data,
                                                r.scratch(a.bwd_data_ws), a.bwd_data_ws, &zero, p.xd, out));
-  if (p.padded) {
-    crop_kernel<<<blocks(g.n * g.h * g.w * g.c), 256, 0, r.stream()>>>(out, dx, g.n, g.h, g.w, g.c, p.hp, p.wp,
-                                                                       g.pad_top, g.pad_left);
-    DPT_CUDA_LAUNCH_CHECK();
-  }
+  if (p.padded) crop_nhwc_cuda(out, dx, g.n, g.h, g.w, g.c, p.hp, p.wp, g.pad_top, g.pad_left, r.stream());
 }
 
 }  // namespace dpt::kernels

@@ -1,11 +1,14 @@
-// GPU test helpers: whether a GPU is there (else the test says it was skipped and why), and
-// copies between host vectors and device tensors.
+// GPU test helpers: whether a GPU is there (else the test says it was skipped and why), copies
+// between host vectors and device tensors, and training the same model on two device lists.
 #pragma once
 #include <catch2/catch.hpp>
+#include <memory>
 #include <string>
 #include <vector>
+#include "core/sequential.h"
 #include "core/tensor.h"
 #include "parallel/devices.h"
+#include "parallel/trainer.h"
 
 namespace dpt::test {
 
@@ -31,7 +34,7 @@ inline std::vector<float> to_host(const float* p, Device d, int64_t n) {
 // float32 tolerance: |gpu - cpu| <= atol + rtol * |cpu| element by element. Returns the worst
 // element's ratio to its tolerance.
 inline double expect_close(const std::vector<float>& got, const std::vector<float>& ref, double atol, double rtol,
-                         const std::string& what) {
+                           const std::string& what) {
   REQUIRE(got.size() == ref.size());
   double worst = 0;
   size_t at = 0;
@@ -42,10 +45,22 @@ inline double expect_close(const std::vector<float>& got, const std::vector<floa
       at = i;
     }
   }
-  INFO(what << ": worst element " << at << " gpu " << got[at] << " cpu " << ref[at] << " (ratio to tolerance "
-            << worst << ")");
+  INFO(what << ": worst element " << at << " gpu " << got[at] << " cpu " << ref[at] << " (ratio to tolerance " << worst
+            << ")");
   CHECK(worst <= 1.0);
   return worst;
 }
+
+// The first n GPUs; `replicas` replicas sharing cuda:0.
+std::vector<Device> gpus(int n);
+std::vector<Device> on_gpu0(int replicas);
+
+// A preset by name, or "bn-net" (test::bn_dropout_net), built with seed 11.
+std::unique_ptr<Sequential> model_for(const std::string& which);
+
+// Trains the same model from the same weights on `a` and on `b` (2 epochs of 4 steps of `batch`,
+// synthetic data, categorical cross-entropy); returns rel_diff of the two results' weights.
+double train_pair(const std::string& which, const std::vector<Device>& a, const std::vector<Device>& b, int64_t batch,
+                  ParallelOptions po, const std::string& optimizer = "adam");
 
 }  // namespace dpt::test

@@ -9,11 +9,12 @@
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_devices.h"
 #include "kernels/cuda_resources.h"
-#include "kernels/gemm.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
+#include "kernels/gemm.h"
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
+#include "kernels/reorder.h"
 
 using namespace dpt::kernels;
 
@@ -60,7 +61,8 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& ref, 
 TEST_CASE("CUDA activations match the CPU reference", "[gpu][activation]") {
   if (!have_gpu()) return;
   const int64_t rows = 37, cols = 129;
-  for (Activation a : {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax, Activation::linear}) {
+  for (Activation a :
+       {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax, Activation::linear}) {
     const auto x = rnd(rows * cols, 1 + int(a)), dy = rnd(rows * cols, 50 + int(a));
     std::vector<float> y(x.size()), dx(x.size());
     activation_forward_cpu(a, x.data(), y.data(), rows, cols);
@@ -94,7 +96,8 @@ TEST_CASE("CUDA optimizer updates match the CPU loops", "[gpu][optimizer]") {
     std::vector<float> w = w0, ms(n, 0.f), mom(n, 0.f), mg(n, 0.f);
     DevBuf dw(w0), dg(g), dms(ms), dmom(mom), dmg(mg);
     for (int s = 0; s < 3; ++s) {
-      rmsprop_update_cpu<float>(w.data(), g.data(), ms.data(), mom.data(), mg.data(), n, 1e-3f, 0.9f, 0.9f, 1e-7f, true);
+      rmsprop_update_cpu<float>(w.data(), g.data(), ms.data(), mom.data(), mg.data(), n, 1e-3f, 0.9f, 0.9f, 1e-7f,
+                                true);
       rmsprop_update_cuda(dw.p, dg.p, dms.p, dmom.p, dmg.p, n, 1e-3f, 0.9f, 0.9f, 1e-7f, true, nullptr);
     }
     DPT_CUDA_CHECK(cudaDeviceSynchronize());
@@ -134,7 +137,8 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)"
                   Case{LossKind::mean_squared_error, AccuracyKind::categorical, &soft}}) {
     for (bool fused : {false, true}) {
       std::vector<float> g(p.size());
-      const double want = loss_cpu<float>(cs.kind, fused, p.data(), cs.target->data(), rows, cols, 1.f / rows, g.data());
+      const double want =
+          loss_cpu<float>(cs.kind, fused, p.data(), cs.target->data(), rows, cols, 1.f / rows, g.data());
       const double want_acc = accuracy_sum_cpu<float>(cs.acc, p.data(), cs.target->data(), rows, cols);
       DevBuf dp(p), dt(*cs.target), dg(std::vector<float>(p.size(), -7.f)), dl(std::vector<float>(rows, -7.f)),
           da(std::vector<float>(rows, -7.f));
@@ -213,7 +217,8 @@ TEST_CASE("CUDA fused epilogues: bias + activation, activation gradient + bias g
   const int64_t rows = 2053, cols = 45;  // several row chunks, a partial column block
   res.reserve(cuda_reduce_scratch_bytes(cols));
   const auto x = rnd(rows * cols, 61, -2.f, 2.f), bias = rnd(cols, 62), dyh = rnd(rows * cols, 63);
-  for (Activation a : {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax})
+  for (Activation a :
+       {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax})
     for (bool with_bias : {true, false}) {
       INFO("activation " << int(a) << (with_bias ? " with bias" : " without bias"));
       // CPU: the unfused steps.
@@ -259,4 +264,99 @@ TEST_CASE("cuBLAS GEMM (row-major mapping, all transposes) matches the CPU GEMM;
   DeviceBuffer other = std::move(moved);
   CHECK(moved.data() == nullptr);
   CHECK(other.bytes() == 64);
+}
+
+// The layout changes around cuDNN (reorder_cuda.cu) against plain loops over the named indices.
+TEST_CASE("CUDA transposes: both kernels, partial tiles, many samples, bias + activation epilogue", "[gpu][reorder]") {
+  if (!have_gpu()) return;
+  struct Case {
+    int64_t n, rows, cols;
+  };
+  // (1024, 3) and (3, 1024): the RGB input's two transposes (one-thread-per-element kernel, each
+  // index mode); (900, 32) / (32, 900): cifar10-cnn's conv1 output (tiled); (45, 77): partial
+  // tiles both ways; more than 65535 samples: the grid's sample loop, in both kernels.
+  for (const Case k : {Case{3, 1024, 3}, Case{3, 3, 1024}, Case{2, 900, 32}, Case{2, 32, 900}, Case{3, 45, 77},
+                       Case{4, 7, 5}, Case{1, 1, 1}, Case{65541, 2, 3}, Case{65538, 33, 32}})
+    for (Activation act : {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh})
+      for (bool with_bias : {false, true}) {
+        if ((act != Activation::linear || with_bias) && k.n > 100) continue;  // the epilogue once per shape is enough
+        const size_t total = size_t(k.n * k.rows * k.cols);
+        const auto x = rnd(total, unsigned(7 + k.rows + k.cols)), bias = rnd(size_t(k.rows), 77);
+        std::vector<float> ref(total);
+        for (int64_t s = 0; s < k.n; ++s)
+          for (int64_t r = 0; r < k.rows; ++r)
+            for (int64_t c = 0; c < k.cols; ++c) {
+              float v = x[size_t((s * k.rows + r) * k.cols + c)];
+              if (with_bias) v += bias[size_t(r)];
+              ref[size_t((s * k.cols + c) * k.rows + r)] = activation_fwd(act, v);
+            }
+        DevBuf dx(x), dy(std::vector<float>(total, -7.f)), db(bias);
+        transpose_cuda(dx.p, dy.p, k.n, k.rows, k.cols, nullptr, with_bias ? db.p : nullptr, act);
+        DPT_CUDA_CHECK(cudaDeviceSynchronize());
+        INFO("n " << k.n << " (" << k.rows << ", " << k.cols << ") activation " << int(act) << " bias " << with_bias);
+        if (act == Activation::linear) {
+          const auto got = dy.get(total);
+          size_t bad = 0;
+          for (size_t i = 0; i < total; ++i) bad += got[i] != ref[i];
+          REQUIRE(bad == 0);  // a transpose (and a float add) is exact
+        } else {
+          expect_close(dy.get(total), ref, 1e-6, 1e-6);
+        }
+      }
+  REQUIRE_THROWS_WITH(transpose_cuda(nullptr, nullptr, 1, 2, 2, nullptr, nullptr, Activation::softmax),
+                      Catch::Contains("softmax is not an elementwise epilogue"));
+}
+
+TEST_CASE("CUDA filter conversions (KRSC, KCRS) and their gradient adds follow Keras's kernel indices",
+          "[gpu][reorder]") {
+  if (!have_gpu()) return;
+  struct Case {
+    int64_t kh, kw, c, oc;
+  };
+  for (const Case k : {Case{3, 3, 3, 32}, Case{1, 1, 7, 5}, Case{3, 2, 64, 33}})
+    for (FilterLayout layout : {FilterLayout::krsc, FilterLayout::kcrs}) {
+      const int64_t rs = k.kh * k.kw, total = rs * k.c * k.oc;
+      const auto kernel = rnd(size_t(total), 11), dfilter = rnd(size_t(total), 12), dk0 = rnd(size_t(total), 13);
+      std::vector<float> filter(static_cast<size_t>(total)), dkernel = dk0;
+      for (int64_t q = 0; q < rs; ++q)  // q = r * kw + s; Keras's kernel is (kh, kw, in, out)
+        for (int64_t i = 0; i < k.c; ++i)
+          for (int64_t o = 0; o < k.oc; ++o) {
+            const size_t from = size_t((q * k.c + i) * k.oc + o);
+            const size_t to =
+                layout == FilterLayout::krsc ? size_t((o * rs + q) * k.c + i) : size_t((o * k.c + i) * rs + q);
+            filter[to] = kernel[from];
+            dkernel[from] += dfilter[to];
+          }
+      DevBuf dkern(kernel), dfilt(std::vector<float>(size_t(total), -7.f)), ddf(dfilter), ddk(dk0);
+      filter_from_kernel_cuda(layout, dkern.p, dfilt.p, rs, k.c, k.oc, nullptr);
+      kernel_grad_add_cuda(layout, ddf.p, ddk.p, rs, k.c, k.oc, nullptr);
+      DPT_CUDA_CHECK(cudaDeviceSynchronize());
+      INFO((layout == FilterLayout::krsc ? "KRSC" : "KCRS")
+           << " kernel " << k.kh << "x" << k.kw << "x" << k.c << "x" << k.oc);
+      REQUIRE(dfilt.get(size_t(total)) == filter);
+      REQUIRE(ddk.get(size_t(total)) == dkernel);  // the same float adds in the same order
+    }
+}
+
+TEST_CASE("CUDA NHWC zero-padding and cropping place the image at (top, left)", "[gpu][reorder]") {
+  if (!have_gpu()) return;
+  // TensorFlow's 'same' with an odd total puts the extra row/column at the bottom/right.
+  const int64_t n = 3, h = 5, w = 4, c = 3, hp = 6, wp = 7, top = 0, left = 1;
+  const auto x = rnd(size_t(n * h * w * c), 21), big = rnd(size_t(n * hp * wp * c), 22);
+  std::vector<float> padded(size_t(n * hp * wp * c), 0.f), cropped(x.size());
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t yy = 0; yy < h; ++yy)
+      for (int64_t xx = 0; xx < w; ++xx)
+        for (int64_t k = 0; k < c; ++k) {
+          const size_t in = size_t(((s * h + yy) * w + xx) * c + k);
+          const size_t out = size_t(((s * hp + yy + top) * wp + xx + left) * c + k);
+          padded[out] = x[in];
+          cropped[in] = big[out];
+        }
+  DevBuf dx(x), dpad(std::vector<float>(padded.size(), -7.f)), dbig(big), dcrop(std::vector<float>(x.size(), -7.f));
+  pad_nhwc_cuda(dx.p, dpad.p, n, h, w, c, hp, wp, top, left, nullptr);
+  crop_nhwc_cuda(dbig.p, dcrop.p, n, h, w, c, hp, wp, top, left, nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  REQUIRE(dpad.get(padded.size()) == padded);
+  REQUIRE(dcrop.get(x.size()) == cropped);
 }

@@ -1,0 +1,44 @@
+// GPU test helpers shared by the GPU training and replica tests (see gpu_test_util.h).
+#include "gpu/gpu_test_util.h"
+#include "core/data/readers.h"
+#include "core/optimizers/optimizer.h"
+#include "core/presets.h"
+#include "test_util.h"
+
+namespace dpt::test {
+
+std::vector<Device> gpus(int n) {
+  std::vector<Device> d;
+  for (int i = 0; i < n; ++i) d.push_back(Device::cuda(i));
+  return d;
+}
+
+std::vector<Device> on_gpu0(int replicas) { return std::vector<Device>(size_t(replicas), Device::cuda(0)); }
+
+std::unique_ptr<Sequential> model_for(const std::string& which) {
+  if (which == "bn-net") return bn_dropout_net(11);
+  auto m = find_preset(which).make();
+  m->build(find_preset(which).input, 11);
+  return m;
+}
+
+double train_pair(const std::string& which, const std::vector<Device>& a, const std::vector<Device>& b, int64_t batch,
+                  ParallelOptions po, const std::string& optimizer) {
+  auto ma = model_for(which), mb = model_for(which);
+  const Shape in = ma->input_shape();
+  Dataset data = make_synthetic(in, shape_numel(ma->output_shape()), 96, 5);
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = batch;
+  fo.steps_per_epoch = 4;
+  fo.verbose = 0;
+  fo.seed = 3;
+  OptimizerConfig oc;
+  oc.name = optimizer;
+  auto opt = make_optimizer(oc);
+  Trainer(*ma, a, LossKind::categorical_crossentropy, *opt, 1, po).fit(data, nullptr, fo, {});
+  Trainer(*mb, b, LossKind::categorical_crossentropy, *opt, 1, po).fit(data, nullptr, fo, {});
+  return rel_diff(*ma, *mb);
+}
+
+}  // namespace dpt::test
