@@ -3,17 +3,16 @@
 #include <cfloat>
 #include "kernels/activation.h"
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.cuh"
 
 namespace dpt::kernels {
 
 __global__ void activation_forward_kernel(Activation a, const float* x, float* y, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = activation_fwd(a, x[i]);
+  DPT_GRID_STRIDE(i, n) y[i] = activation_fwd(a, x[i]);
 }
 
 __global__ void activation_backward_kernel(Activation a, const float* y, const float* dy, float* dx, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    dx[i] = activation_bwd(a, y[i], dy[i]);
+  DPT_GRID_STRIDE(i, n) dx[i] = activation_bwd(a, y[i], dy[i]);
 }
 
 // Block-wide reduction over the row; blockDim.x is a power of two <= 1024.
@@ -22,8 +21,9 @@ __device__ float block_reduce(float v, float* shared) {
   shared[threadIdx.x] = v;
   __syncthreads();
   for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) shared[threadIdx.x] = kMax ? fmaxf(shared[threadIdx.x], shared[threadIdx.x + s])
-                                                    : shared[threadIdx.x] + shared[threadIdx.x + s];
+    if (threadIdx.x < s)
+      shared[threadIdx.x] =
+          kMax ? fmaxf(shared[threadIdx.x], shared[threadIdx.x + s]) : shared[threadIdx.x] + shared[threadIdx.x + s];
     __syncthreads();
   }
   float r = shared[0];
@@ -60,7 +60,6 @@ static int row_threads(int64_t cols) {
   while (t < cols && t < 1024) t <<= 1;
   return t;
 }
-static int grid_for(int64_t n) { return int((n + 255) / 256 < 65535 * 4 ? (n + 255) / 256 : 65535 * 4); }
 
 void activation_forward_cuda(Activation a, const float* x, float* y, int64_t rows, int64_t cols, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
@@ -73,7 +72,7 @@ void activation_forward_cuda(Activation a, const float* x, float* y, int64_t row
     if (x != y) DPT_CUDA_CHECK(cudaMemcpyAsync(y, x, n * sizeof(float), cudaMemcpyDeviceToDevice, s));
     return;
   } else {
-    activation_forward_kernel<<<grid_for(n), 256, 0, s>>>(a, x, y, n);
+    activation_forward_kernel<<<grid_blocks(n), kBlockThreads, 0, s>>>(a, x, y, n);
   }
   DPT_CUDA_LAUNCH_CHECK();
 }
@@ -90,7 +89,7 @@ void activation_backward_cuda(Activation a, const float* y, const float* dy, flo
     if (dx != dy) DPT_CUDA_CHECK(cudaMemcpyAsync(dx, dy, n * sizeof(float), cudaMemcpyDeviceToDevice, s));
     return;
   } else {
-    activation_backward_kernel<<<grid_for(n), 256, 0, s>>>(a, y, dy, dx, n);
+    activation_backward_kernel<<<grid_blocks(n), kBlockThreads, 0, s>>>(a, y, dy, dx, n);
   }
   DPT_CUDA_LAUNCH_CHECK();
 }

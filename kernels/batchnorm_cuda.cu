@@ -2,16 +2,12 @@
 // for the rest, all through batchnorm_math.h (the CPU's formulas).
 #include "kernels/batchnorm.h"
 #include "kernels/batchnorm_math.h"
+#include "kernels/cuda_launch.cuh"
 #include "kernels/cuda_reduce.cuh"
 
 namespace dpt::kernels {
 
 namespace {
-
-unsigned blocks(int64_t n) {
-  const int64_t b = (n + 255) / 256;
-  return unsigned(b < 8192 ? (b > 0 ? b : 1) : 8192);
-}
 
 struct LoadSums {  // x and x^2
   const float* x;
@@ -58,9 +54,6 @@ struct StoreBackwardSums {  // this replica's share of dbeta/dgamma, and the sum
 
 }  // namespace
 
-#define DPT_GRID_STRIDE(i, n) \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
-
 __global__ void bn_stats_kernel(const double* sums, int64_t C, double eps, float* mean, float* var, float* invstd) {
   DPT_GRID_STRIDE(c, C) bn_stat(sums[c], sums[C + c], sums[2 * C], eps, mean + c, var + c, invstd + c);
 }
@@ -101,27 +94,28 @@ void bn_sums_cuda(const float* x, int64_t rows, int64_t C, double* sums, CudaRes
 }
 
 void bn_stats_cuda(const double* sums, int64_t C, double eps, float* mean, float* var, float* invstd, void* stream) {
-  bn_stats_kernel<<<blocks(C), 256, 0, static_cast<cudaStream_t>(stream)>>>(sums, C, eps, mean, var, invstd);
+  bn_stats_kernel<<<grid_blocks(C), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(sums, C, eps, mean, var,
+                                                                                           invstd);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
 void bn_invstd_cuda(const float* var, int64_t C, double eps, float* invstd, void* stream) {
-  bn_invstd_kernel<<<blocks(C), 256, 0, static_cast<cudaStream_t>(stream)>>>(var, C, eps, invstd);
+  bn_invstd_kernel<<<grid_blocks(C), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(var, C, eps, invstd);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
 void bn_apply_cuda(const float* x, int64_t rows, int64_t C, const float* mean, const float* invstd, const float* gamma,
                    const float* beta, float* y, void* stream) {
   if (rows * C == 0) return;
-  bn_apply_kernel<<<blocks(rows * C), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, rows, C, mean, invstd, gamma,
-                                                                                    beta, y);
+  bn_apply_kernel<<<grid_blocks(rows * C), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      x, rows, C, mean, invstd, gamma, beta, y);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
 void bn_update_moving_cuda(float* moving_mean, float* moving_var, const float* mean, const float* var, float momentum,
                            int64_t C, const double* count, void* stream) {
-  bn_update_moving_kernel<<<blocks(C), 256, 0, static_cast<cudaStream_t>(stream)>>>(moving_mean, moving_var, mean,
-                                                                                    var, momentum, C, count);
+  bn_update_moving_kernel<<<grid_blocks(C), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      moving_mean, moving_var, mean, var, momentum, C, count);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
@@ -132,10 +126,10 @@ void bn_backward_sums_cuda(const float* x, const float* dy, int64_t rows, int64_
 }
 
 void bn_backward_apply_cuda(const float* x, const float* dy, int64_t rows, int64_t C, const float* mean,
-                            const float* invstd, const float* gamma, const double* sums, const double* count,
-                            float* dx, void* stream) {
+                            const float* invstd, const float* gamma, const double* sums, const double* count, float* dx,
+                            void* stream) {
   if (rows * C == 0) return;
-  bn_backward_apply_kernel<<<blocks(rows * C), 256, 0, static_cast<cudaStream_t>(stream)>>>(
+  bn_backward_apply_kernel<<<grid_blocks(rows * C), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       x, dy, rows, C, mean, invstd, gamma, sums, count, dx);
   DPT_CUDA_LAUNCH_CHECK();
 }

@@ -2,23 +2,16 @@
 // Conv2D) and dropout through the shared counter-based mask.
 #include "kernels/activation.h"
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.cuh"
 #include "kernels/cuda_reduce.cuh"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 
 namespace dpt::kernels {
 
-namespace {
-unsigned blocks(int64_t n) {
-  const int64_t b = (n + 255) / 256;
-  return unsigned(b < 8192 ? (b > 0 ? b : 1) : 8192);
-}
-}  // namespace
-
 __global__ void bias_add_kernel(float* y, const float* bias, int64_t rows, int64_t cols) {
   const int64_t n = rows * cols;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] += bias[i % cols];
+  DPT_GRID_STRIDE(i, n) y[i] += bias[i % cols];
 }
 
 struct LoadRows {
@@ -47,19 +40,17 @@ struct LoadActivationGrad {
 
 __global__ void bias_activation_kernel(Activation a, float* y, const float* bias, int64_t rows, int64_t cols) {
   const int64_t n = rows * cols;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = activation_fwd(a, bias ? y[i] + bias[i % cols] : y[i]);
+  DPT_GRID_STRIDE(i, n) y[i] = activation_fwd(a, bias ? y[i] + bias[i % cols] : y[i]);
 }
 
 __global__ void scale_kernel(float* x, int64_t n, float s) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    x[i] *= s;
+  DPT_GRID_STRIDE(i, n) x[i] *= s;
 }
 
 __global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t cols, float rate, float scale,
                                DropoutKey key) {
   const int64_t n = rows * cols;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  DPT_GRID_STRIDE(i, n) {
     const int64_t r = i / cols, c = i % cols;
     const uint32_t k = row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + r));
     y[i] = dropout_value(x[i], uniform_in_row(k, uint32_t(c)), rate, scale);
@@ -68,7 +59,8 @@ __global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t c
 
 void bias_add_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream) {
   if (rows * cols == 0) return;
-  bias_add_kernel<<<blocks(rows * cols), 256, 0, static_cast<cudaStream_t>(stream)>>>(y, bias, rows, cols);
+  bias_add_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(y, bias, rows,
+                                                                                                     cols);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
@@ -84,7 +76,7 @@ void bias_activation_cuda(Activation a, float* y, const float* bias, int64_t row
     return;
   }
   if (a == Activation::linear && !bias) return;
-  bias_activation_kernel<<<blocks(rows * cols), 256, 0, r.stream()>>>(a, y, bias, rows, cols);
+  bias_activation_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, r.stream()>>>(a, y, bias, rows, cols);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
@@ -100,7 +92,7 @@ void activation_bias_grad_cuda(Activation a, const float* y, float* dy, float* d
 
 void scale_cuda(float* x, int64_t n, float s, CudaResources& r) {
   if (n == 0) return;
-  scale_kernel<<<blocks(n), 256, 0, r.stream()>>>(x, n, s);
+  scale_kernel<<<grid_blocks(n), kBlockThreads, 0, r.stream()>>>(x, n, s);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
@@ -108,8 +100,8 @@ void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float ra
                   void* stream) {
   if (rows * cols == 0) return;
   const float scale = float(1.0 / (1.0 - double(rate)));
-  dropout_kernel<<<blocks(rows * cols), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, y, rows, cols, rate, scale,
-                                                                                     key);
+  dropout_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, rows, cols,
+                                                                                                    rate, scale, key);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -10,8 +10,8 @@ __global__ void loss_rows_kernel(LossKind kind, bool fused, const float* pred, c
   const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (r >= rows) return;
   const float w = row_weight ? row_weight[r] : 1.f;  // as loss_cpu: the weight scales loss and gradient
-  row_loss[r] = w * loss_row(kind, fused, pred + r * cols, target + r * tcols, cols, scale * w,
-                             grad ? grad + r * cols : nullptr);
+  row_loss[r] =
+      w * loss_row(kind, fused, pred + r * cols, target + r * tcols, cols, scale * w, grad ? grad + r * cols : nullptr);
 }
 
 __global__ void accuracy_rows_kernel(AccuracyKind kind, const float* pred, const float* target, int64_t rows,

@@ -7,16 +7,12 @@
 #include <climits>
 #include <cstdint>
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.cuh"
 #include "kernels/pooling.h"
 
 namespace dpt::kernels {
 
 namespace {
-
-unsigned blocks(int64_t n) {
-  const int64_t b = (n + 255) / 256;
-  return unsigned(b < 16384 ? (b > 0 ? b : 1) : 16384);
-}
 
 // The geometry in the kernels' index type: 32-bit whenever every index fits (64-bit division and
 // remainder are emulated on the GPU, several times the cost of the memory traffic here).
@@ -26,10 +22,11 @@ struct Geom {
 };
 template <typename I>
 Geom<I> geom(const Pool2dGeom& g) {
-  return {I(g.n), I(g.h), I(g.w), I(g.c), I(g.ph), I(g.pw), I(g.sh), I(g.sw), I(g.pad_top), I(g.pad_left), I(g.oh), I(g.ow)};
+  return {I(g.n),  I(g.h),  I(g.w),       I(g.c),        I(g.ph), I(g.pw),
+          I(g.sh), I(g.sw), I(g.pad_top), I(g.pad_left), I(g.oh), I(g.ow)};
 }
 // 32-bit indices when n elements, plus one grid-stride step past them, stay below 2^31.
-bool fits_int32(int64_t n) { return n + int64_t(16384) * 256 < INT32_MAX; }
+bool fits_int32(int64_t n) { return n + kMaxGridBlocks * kBlockThreads < INT32_MAX; }
 
 // The window of output (oy, ox), clipped to the input.
 template <typename I>
@@ -63,12 +60,10 @@ __device__ void output_coords(const Geom<I>& g, I o, I& c, I& ox, I& oy, I& s) {
 
 }  // namespace
 
-#define DPT_GRID_STRIDE(I, i, n) for (I i = I(blockIdx.x) * I(blockDim.x) + I(threadIdx.x); i < (n); i += I(gridDim.x) * I(blockDim.x))
-
 template <typename I>
 __global__ void max_pool_forward_kernel(Geom<I> g, const float* __restrict__ x, float* __restrict__ y,
                                         int32_t* __restrict__ argmax) {
-  DPT_GRID_STRIDE(I, o, g.n * g.oh * g.ow * g.c) {
+  DPT_GRID_STRIDE_AS(I, o, g.n * g.oh * g.ow * g.c) {
     I c, ox, oy, s;
     output_coords(g, o, c, ox, oy, s);
     I y0, y1, x0, x1;
@@ -94,7 +89,7 @@ template <typename I>
 __global__ void max_pool_backward_kernel(Geom<I> g, const int32_t* __restrict__ argmax, const float* __restrict__ dy,
                                          float* __restrict__ dx) {
   const I in_sample = g.h * g.w * g.c;
-  DPT_GRID_STRIDE(I, i, g.n * in_sample) {
+  DPT_GRID_STRIDE_AS(I, i, g.n * in_sample) {
     const I s = i / in_sample, at = i - s * in_sample;
     const I c = at % g.c, ix = (at / g.c) % g.w, iy = at / (g.c * g.w);
     I oy0, oy1, ox0, ox1;
@@ -113,7 +108,7 @@ __global__ void max_pool_backward_kernel(Geom<I> g, const int32_t* __restrict__ 
 
 template <typename I>
 __global__ void avg_pool_forward_kernel(Geom<I> g, const float* __restrict__ x, float* __restrict__ y) {
-  DPT_GRID_STRIDE(I, o, g.n * g.oh * g.ow * g.c) {
+  DPT_GRID_STRIDE_AS(I, o, g.n * g.oh * g.ow * g.c) {
     I c, ox, oy, s;
     output_coords(g, o, c, ox, oy, s);
     I y0, y1, x0, x1;
@@ -129,7 +124,7 @@ __global__ void avg_pool_forward_kernel(Geom<I> g, const float* __restrict__ x, 
 template <typename I>
 __global__ void avg_pool_backward_kernel(Geom<I> g, const float* __restrict__ dy, float* __restrict__ dx) {
   const I in_sample = g.h * g.w * g.c;
-  DPT_GRID_STRIDE(I, i, g.n * in_sample) {
+  DPT_GRID_STRIDE_AS(I, i, g.n * in_sample) {
     const I s = i / in_sample, at = i - s * in_sample;
     const I c = at % g.c, ix = (at / g.c) % g.w, iy = at / (g.c * g.w);
     I oy0, oy1, ox0, ox1;
@@ -148,7 +143,7 @@ __global__ void avg_pool_backward_kernel(Geom<I> g, const float* __restrict__ dy
 
 template <typename I>
 __global__ void global_avg_pool_forward_kernel(const float* __restrict__ x, float* __restrict__ y, I n, I hw, I c) {
-  DPT_GRID_STRIDE(I, o, n * c) {
+  DPT_GRID_STRIDE_AS(I, o, n * c) {
     const I s = o / c, k = o - s * c;
     float sum = 0.f;
     for (I p = 0; p < hw; ++p) sum += __ldg(x + (s * hw + p) * c + k);
@@ -158,23 +153,23 @@ __global__ void global_avg_pool_forward_kernel(const float* __restrict__ x, floa
 
 template <typename I>
 __global__ void global_avg_pool_backward_kernel(const float* __restrict__ dy, float* __restrict__ dx, I n, I hw, I c) {
-  DPT_GRID_STRIDE(I, i, n * hw * c) {
+  DPT_GRID_STRIDE_AS(I, i, n * hw * c) {
     const I k = i % c, s = i / (hw * c);
     dx[i] = __ldg(dy + s * c + k) / float(hw);
   }
 }
 
 // Launches kernel<int> when every index of `total` elements fits 32 bits, kernel<int64_t> otherwise.
-#define DPT_POOL_LAUNCH(kernel, total, stream, g, ...)                                                     \
-  do {                                                                                                     \
-    const int64_t n_ = (total);                                                                            \
-    if (n_ == 0) break;                                                                                    \
-    const auto st_ = static_cast<cudaStream_t>(stream);                                                    \
-    if (fits_int32(std::max<int64_t>(n_, (g).n * (g).h * (g).w * (g).c)))                                  \
-      kernel<int><<<blocks(n_), 256, 0, st_>>>(geom<int>(g), __VA_ARGS__);                                 \
-    else                                                                                                   \
-      kernel<int64_t><<<blocks(n_), 256, 0, st_>>>(geom<int64_t>(g), __VA_ARGS__);                         \
-    DPT_CUDA_LAUNCH_CHECK();                                                                               \
+#define DPT_POOL_LAUNCH(kernel, total, stream, g, ...)                                            \
+  do {                                                                                            \
+    const int64_t n_ = (total);                                                                   \
+    if (n_ == 0) break;                                                                           \
+    const auto st_ = static_cast<cudaStream_t>(stream);                                           \
+    if (fits_int32(std::max<int64_t>(n_, (g).n * (g).h * (g).w * (g).c)))                         \
+      kernel<int><<<grid_blocks(n_), kBlockThreads, 0, st_>>>(geom<int>(g), __VA_ARGS__);         \
+    else                                                                                          \
+      kernel<int64_t><<<grid_blocks(n_), kBlockThreads, 0, st_>>>(geom<int64_t>(g), __VA_ARGS__); \
+    DPT_CUDA_LAUNCH_CHECK();                                                                      \
   } while (0)
 
 void max_pool_forward_cuda(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax, void* stream) {
@@ -197,18 +192,23 @@ void avg_pool_backward_cuda(const Pool2dGeom& g, const float* dy, float* dx, voi
 void global_avg_pool_forward_cuda(const float* x, float* y, int64_t n, int64_t hw, int64_t c, void* stream) {
   if (n * c == 0) return;
   if (fits_int32(n * hw * c))
-    global_avg_pool_forward_kernel<int><<<blocks(n * c), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, y, int(n), int(hw), int(c));
+    global_avg_pool_forward_kernel<int>
+        <<<grid_blocks(n * c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, int(n), int(hw), int(c));
   else
-    global_avg_pool_forward_kernel<int64_t><<<blocks(n * c), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, y, n, hw, c);
+    global_avg_pool_forward_kernel<int64_t>
+        <<<grid_blocks(n * c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, n, hw, c);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
 void global_avg_pool_backward_cuda(const float* dy, float* dx, int64_t n, int64_t hw, int64_t c, void* stream) {
   if (n * hw * c == 0) return;
   if (fits_int32(n * hw * c))
-    global_avg_pool_backward_kernel<int><<<blocks(n * hw * c), 256, 0, static_cast<cudaStream_t>(stream)>>>(dy, dx, int(n), int(hw), int(c));
+    global_avg_pool_backward_kernel<int>
+        <<<grid_blocks(n * hw * c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(dy, dx, int(n), int(hw),
+                                                                                           int(c));
   else
-    global_avg_pool_backward_kernel<int64_t><<<blocks(n * hw * c), 256, 0, static_cast<cudaStream_t>(stream)>>>(dy, dx, n, hw, c);
+    global_avg_pool_backward_kernel<int64_t>
+        <<<grid_blocks(n * hw * c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(dy, dx, n, hw, c);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

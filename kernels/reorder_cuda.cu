@@ -3,19 +3,10 @@
 #include <algorithm>
 #include <cstdint>
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.cuh"
 #include "kernels/reorder.h"
 
 namespace dpt::kernels {
-
-namespace {
-unsigned blocks(int64_t n) {
-  const int64_t b = (n + 255) / 256;
-  return unsigned(b < 16384 ? (b > 0 ? b : 1) : 16384);
-}
-}  // namespace
-
-#define DPT_GRID_STRIDE(i, n) \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
 // filter[o][r][s][i] = kernel[r][s][i][o]  (rsc = kh * kw * in)
 __global__ void kernel_to_krsc_kernel(const float* kernel, float* filter, int64_t rsc, int64_t oc) {
@@ -126,8 +117,8 @@ void transpose_cuda(const float* src, float* dst, int64_t n, int64_t rows, int64
   const unsigned samples = unsigned(std::min<int64_t>(n, 65535));
   if (rows < kTile || cols < kTile) {
     DPT_CHECK(rows * cols < INT32_MAX, "transpose of a (" << rows << ", " << cols << ") sample is too large");
-    const dim3 grid(unsigned((rows * cols + 255) / 256), 1, samples);
-    transpose_small_kernel<<<grid, 256, 0, s>>>(src, dst, n, int(rows), int(cols), cols < kTile, act, bias);
+    const dim3 grid(unsigned((rows * cols + kBlockThreads - 1) / kBlockThreads), 1, samples);
+    transpose_small_kernel<<<grid, kBlockThreads, 0, s>>>(src, dst, n, int(rows), int(cols), cols < kTile, act, bias);
   } else {
     DPT_CHECK(rows < INT32_MAX && cols < INT32_MAX && (rows + kTile - 1) / kTile <= 65535,
               "transpose of a (" << rows << ", " << cols << ") sample is too large");
@@ -143,9 +134,9 @@ void filter_from_kernel_cuda(FilterLayout layout, const float* kernel, float* fi
   if (total == 0) return;
   const auto s = static_cast<cudaStream_t>(stream);
   if (layout == FilterLayout::krsc)
-    kernel_to_krsc_kernel<<<blocks(total), 256, 0, s>>>(kernel, filter, rs * c, oc);
+    kernel_to_krsc_kernel<<<grid_blocks(total), kBlockThreads, 0, s>>>(kernel, filter, rs * c, oc);
   else
-    kernel_to_kcrs_kernel<<<blocks(total), 256, 0, s>>>(kernel, filter, rs, c, oc);
+    kernel_to_kcrs_kernel<<<grid_blocks(total), kBlockThreads, 0, s>>>(kernel, filter, rs, c, oc);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
@@ -155,9 +146,9 @@ void kernel_grad_add_cuda(FilterLayout layout, const float* dfilter, float* dker
   if (total == 0) return;
   const auto s = static_cast<cudaStream_t>(stream);
   if (layout == FilterLayout::krsc)
-    krsc_grad_add_kernel<<<blocks(total), 256, 0, s>>>(dfilter, dkernel, rs * c, oc);
+    krsc_grad_add_kernel<<<grid_blocks(total), kBlockThreads, 0, s>>>(dfilter, dkernel, rs * c, oc);
   else
-    kcrs_grad_add_kernel<<<blocks(total), 256, 0, s>>>(dfilter, dkernel, rs, c, oc);
+    kcrs_grad_add_kernel<<<grid_blocks(total), kBlockThreads, 0, s>>>(dfilter, dkernel, rs, c, oc);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
@@ -165,7 +156,8 @@ void pad_nhwc_cuda(const float* x, float* xpad, int64_t n, int64_t h, int64_t w,
                    int64_t top, int64_t left, void* stream) {
   const int64_t total = n * hp * wp * c;
   if (total == 0) return;
-  pad_kernel<<<blocks(total), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, xpad, n, h, w, c, hp, wp, top, left);
+  pad_kernel<<<grid_blocks(total), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, xpad, n, h, w, c, hp, wp,
+                                                                                          top, left);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
@@ -173,7 +165,8 @@ void crop_nhwc_cuda(const float* dxpad, float* dx, int64_t n, int64_t h, int64_t
                     int64_t top, int64_t left, void* stream) {
   const int64_t total = n * h * w * c;
   if (total == 0) return;
-  crop_kernel<<<blocks(total), 256, 0, static_cast<cudaStream_t>(stream)>>>(dxpad, dx, n, h, w, c, hp, wp, top, left);
+  crop_kernel<<<grid_blocks(total), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(dxpad, dx, n, h, w, c, hp,
+                                                                                           wp, top, left);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

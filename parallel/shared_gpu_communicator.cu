@@ -8,6 +8,7 @@
 // barrier makes the "done" event visible before any rank joins.
 #include <cstdio>
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.cuh"
 #include "kernels/cuda_resources.h"
 #include "parallel/communicator.h"
 
@@ -25,7 +26,7 @@ struct Buffers {
 // root < 0: every buffer gets the sum; otherwise only root's.
 template <typename T>
 __global__ void shared_sum_kernel(Buffers<T> b, int ranks, int64_t n, int root) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  DPT_GRID_STRIDE(i, n) {
     T s = b.p[0][i];
     for (int r = 1; r < ranks; ++r) s += b.p[r][i];
     if (root >= 0) {
@@ -34,11 +35,6 @@ __global__ void shared_sum_kernel(Buffers<T> b, int ranks, int64_t n, int root) 
       for (int r = 0; r < ranks; ++r) b.p[r][i] = s;
     }
   }
-}
-
-unsigned blocks(int64_t n) {
-  const int64_t b = (n + 255) / 256;
-  return unsigned(b < 4096 ? (b > 0 ? b : 1) : 4096);
 }
 
 class SharedGpuCommunicator : public Communicator {
@@ -85,9 +81,7 @@ class SharedGpuCommunicator : public Communicator {
     host_.barrier(rank);
   }
 
-  void join(int rank) override {
-    DPT_CUDA_CHECK(cudaStreamWaitEvent(compute_[size_t(rank)]->stream(), done_, 0));
-  }
+  void join(int rank) override { DPT_CUDA_CHECK(cudaStreamWaitEvent(compute_[size_t(rank)]->stream(), done_, 0)); }
 
   void abort() override { host_.abort(); }
 
@@ -98,7 +92,7 @@ class SharedGpuCommunicator : public Communicator {
       if (n == 0) return;
       Buffers<T> b{};
       for (int r = 0; r < size(); ++r) b.p[r] = static_cast<T*>(posted_[size_t(r)]);
-      shared_sum_kernel<T><<<blocks(n), 256, 0, stream_>>>(b, size(), n, root);
+      shared_sum_kernel<T><<<kernels::grid_blocks(n), kernels::kBlockThreads, 0, stream_>>>(b, size(), n, root);
       DPT_CUDA_LAUNCH_CHECK();
     });
   }
