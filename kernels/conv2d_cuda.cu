@@ -217,7 +217,9 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
               "cuDNN offers no " << (r.deterministic() ? "deterministic " : "") << pass_name(pass)
                                  << " algorithm for this Conv2D within " << (limit >> 20) << " MiB of workspace");
   }
-  // Costs: cuDNN's times plus the transposes each choice adds (measured per sample).
+  // Costs: cuDNN's times plus the transposes each choice adds (measured per sample). dy's NCHW copy
+  // is written by the activation-gradient pass that runs anyway, so its full transpose (ty) is an
+  // upper bound: NCHW backward passes are chosen only when they win even so.
   const double tx = p.x_transpose_ms * double(n), ty = p.y_transpose_ms * double(n);
   ConvPassTime tn[3], tc[3];
   for (int k = 0; k < 3; ++k) {
@@ -353,12 +355,16 @@ void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, co
   set_batch(r, p, g, g.n, p.reserved);
   const ConvAlgos& a = p.algos;
   DPT_CHECK(!dx || p.needs_dx, "Conv2D: an input gradient was asked of a plan made without one");
-  // The activation's gradient (in place) and the bias gradient in one pass, before cuDNN reads dy.
-  activation_bias_grad_cuda(act, y, dy, dbias, g.n * g.oh * g.ow, g.oc, r);
+  // The activation's gradient and the bias gradient in one pass, before cuDNN reads dy: in place, and
+  // when an NCHW pass reads dy, to y_t (n, oc, oh*ow) too (in place only if an NHWC pass reads it).
   const float one = 1.f, zero = 0.f;
   const int64_t rs = g.kh * g.kw;
   const bool nchw_dy = a.bwd_filter_nchw || (dx && a.bwd_data_nchw);
-  if (nchw_dy) transpose_cuda(dy, p.y_t.floats(), g.n, g.oh * g.ow, g.oc, r.stream());  // (n, oc, oh*ow)
+  if (nchw_dy)
+    activation_bias_grad_nchw_cuda(act, y, dy, dbias, g.n, g.oh * g.ow, g.oc, p.y_t.floats(),
+                                   !a.bwd_filter_nchw || (dx && !a.bwd_data_nchw), r);
+  else
+    activation_bias_grad_cuda(act, y, dy, dbias, g.n * g.oh * g.ow, g.oc, r);
   if (a.bwd_filter_nchw) {
     // x_t holds this step's x in NCHW when the forward ran NCHW.
     if (!a.fwd_nchw) transpose_cuda(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());

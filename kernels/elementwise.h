@@ -49,5 +49,11 @@ void bias_activation_cuda(Activation a, float* y, const float* bias, int64_t row
 // dy = a'(y) * dy in place and db += its column sums (db nullable; scratch as bias_grad_cuda).
 void activation_bias_grad_cuda(Activation a, const float* y, float* dy, float* db, int64_t rows, int64_t cols,
                                CudaResources& r);
+// The same for a convolution whose backward passes run in NCHW, in one pass where it took two: dy
+// (n, hw, cols) NHWC gives its activation gradient to dy_nchw (n, cols, hw), and also back to dy in
+// place when keep_nhwc (a pass still reads NHWC); db += its column sums (db nullable; scratch as
+// bias_grad_cuda).
+void activation_bias_grad_nchw_cuda(Activation a, const float* y, float* dy, float* db, int64_t n, int64_t hw,
+                                    int64_t cols, float* dy_nchw, bool keep_nhwc, CudaResources& r);
 
 }  // namespace dpt::kernels

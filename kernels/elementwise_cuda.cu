@@ -6,6 +6,7 @@
 #include "kernels/cuda_reduce.cuh"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
+#include "kernels/reorder.h"
 
 namespace dpt::kernels {
 
@@ -88,6 +89,81 @@ void activation_bias_grad_cuda(Activation a, const float* y, float* dy, float* d
   }
   activation_backward_cuda(a, y, dy, dy, rows, cols, r.stream());  // linear: nothing to do
   if (db) bias_grad_cuda(dy, db, rows, cols, r);
+}
+
+// activation_bias_grad_nchw_cuda's pass: a block takes 32 columns (channels) of its chunk of rows
+// (positions n*hw), 32 rows at a time through a shared tile: read y and dy along the channels
+// (coalesced), write the gradient back in place (kNhwc) and, from the tile, to NCHW along the
+// positions (coalesced); each thread sums its column's gradients in double, and the block leaves
+// one partial sum per column and chunk, as column_partials_kernel does (column_finish_kernel adds
+// them in chunk order: the same bits every run). Index type I: 32-bit when every index fits.
+template <typename I, bool kNhwc>
+__global__ void activation_grad_nchw_kernel(Activation a, const float* __restrict__ y, float* dy,
+                                            float* __restrict__ dt, I rows, I hw, I cols, double* partial) {
+  __shared__ float tile[32][33];
+  __shared__ double sums[kReduceRowsPerBlock][33];
+  const I tx = I(threadIdx.x), ty = I(threadIdx.y), c0 = I(blockIdx.x) * 32;
+  const I per = (rows + I(gridDim.y) - 1) / I(gridDim.y), r0 = I(blockIdx.y) * per;
+  const I r1 = r0 + per < rows ? r0 + per : rows;
+  double acc = 0.0;
+  for (I rt = r0; rt < r1; rt += 32) {
+    for (I j = ty; j < 32; j += kReduceRowsPerBlock) {
+      const I r = rt + j, c = c0 + tx;
+      if (r < r1 && c < cols) {
+        const I i = r * cols + c;
+        const float g = activation_bwd(a, y[i], dy[i]);
+        if (kNhwc) dy[i] = g;
+        acc += g;
+        tile[j][tx] = g;
+      }
+    }
+    __syncthreads();
+    const I r = rt + tx, s = r / hw, p = r - s * hw;
+    for (I j = ty; j < 32; j += kReduceRowsPerBlock) {
+      const I c = c0 + j;
+      if (r < r1 && c < cols) dt[(s * cols + c) * hw + p] = tile[tx][j];
+    }
+    __syncthreads();
+  }
+  if (!partial) return;
+  sums[ty][tx] = acc;
+  __syncthreads();
+  if (ty == 0 && c0 + tx < cols) {
+    double t = 0.0;
+    for (int j = 0; j < kReduceRowsPerBlock; ++j) t += sums[j][tx];
+    partial[int64_t(blockIdx.y) * cols + c0 + tx] = t;
+  }
+}
+
+void activation_bias_grad_nchw_cuda(Activation a, const float* y, float* dy, float* db, int64_t n, int64_t hw,
+                                    int64_t cols, float* dy_nchw, bool keep_nhwc, CudaResources& r) {
+  const int64_t rows = n * hw;
+  if (rows * cols == 0) return;
+  if (a == Activation::softmax) {  // a row operation: its own pass, then the transpose
+    activation_bias_grad_cuda(a, y, dy, db, rows, cols, r);
+    transpose_cuda(dy, dy_nchw, n, hw, cols, r.stream());
+    return;
+  }
+  double* partial = db ? static_cast<double*>(r.scratch(cuda_reduce_scratch_bytes(cols))) : nullptr;
+  const int64_t chunks = cuda_reduce_chunks(rows, cols);
+  const dim3 grid(unsigned((cols + 31) / 32), unsigned(chunks)), block(32, kReduceRowsPerBlock);
+  const bool small = rows * cols + 64 * cols < INT32_MAX;  // every index, and one tile past the end
+  if (small && keep_nhwc)
+    activation_grad_nchw_kernel<int, true>
+        <<<grid, block, 0, r.stream()>>>(a, y, dy, dy_nchw, int(rows), int(hw), int(cols), partial);
+  else if (small)
+    activation_grad_nchw_kernel<int, false>
+        <<<grid, block, 0, r.stream()>>>(a, y, dy, dy_nchw, int(rows), int(hw), int(cols), partial);
+  else if (keep_nhwc)
+    activation_grad_nchw_kernel<int64_t, true>
+        <<<grid, block, 0, r.stream()>>>(a, y, dy, dy_nchw, rows, hw, cols, partial);
+  else
+    activation_grad_nchw_kernel<int64_t, false>
+        <<<grid, block, 0, r.stream()>>>(a, y, dy, dy_nchw, rows, hw, cols, partial);
+  DPT_CUDA_LAUNCH_CHECK();
+  if (!db) return;
+  column_finish_kernel<1><<<unsigned(cols), kFinishThreads, 0, r.stream()>>>(AddToFloats{db}, cols, chunks, partial);
+  DPT_CUDA_LAUNCH_CHECK();
 }
 
 void scale_cuda(float* x, int64_t n, float s, CudaResources& r) {

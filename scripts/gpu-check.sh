@@ -160,9 +160,12 @@ if want bench; then
   step "benchmarks: scaling and all-reduce"
   printf '## Benchmarks (%s)\n' "$(date -u +%F)" >> "$report"
   section() { { echo "$1"; echo '```'; cat "$tmp/$2"; echo '```'; } >> "$report"; }  # as each step ends
-  limited 150 bench-cifar env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench --model cifar10-cnn --gpus 1,2,4,8 \
-    --batch-size-per-replica 512 --steps 30 --json "$out/bench-cifar.json" || bench_rc=1
-  section "cifar10-cnn, 512 a replica:" bench-cifar
+  # DPT_CUDNN_LOG=1: the layouts each convolution chose go in the report (cuDNN's rankings in the log).
+  limited 150 bench-cifar env DPT_CUDNN_LOG=1 LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench \
+    --model cifar10-cnn --gpus 1,2,4,8 --batch-size-per-replica 512 --steps 30 --json "$out/bench-cifar.json" ||
+    bench_rc=1
+  grep -vE '^cuDNN (forward|backward)' "$tmp/bench-cifar" > "$tmp/bench-cifar-short"
+  section "cifar10-cnn, 512 a replica (with the convolutions' layouts):" bench-cifar-short
   limited 90 bench-nhwc env DPT_CONV_LAYOUT=nhwc LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench \
     --model cifar10-cnn --gpus 1 --batch-size-per-replica 512 --steps 30 || bench_rc=1
   section "cifar10-cnn, 1 GPU, every convolution pass in NHWC (DPT_CONV_LAYOUT=nhwc), for comparison:" bench-nhwc

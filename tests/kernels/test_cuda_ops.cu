@@ -239,6 +239,51 @@ TEST_CASE("CUDA fused epilogues: bias + activation, activation gradient + bias g
     }
 }
 
+TEST_CASE("CUDA activation gradient + bias gradient written to NCHW (and in place) match the CPU steps",
+          "[gpu][activation][reorder]") {
+  if (!have_gpu()) return;
+  CudaResources res(0);
+  struct Case {
+    int64_t n, hw, cols;
+    Activation a;
+  };
+  // cifar10-cnn's three conv outputs (900x32, 169x64, 16x128), partial tiles and column blocks, a
+  // softmax (a row operation: its own pass, then a transpose).
+  for (const Case k :
+       {Case{3, 900, 32, Activation::relu}, Case{2, 169, 64, Activation::sigmoid}, Case{5, 16, 128, Activation::tanh},
+        Case{4, 7, 45, Activation::linear}, Case{3, 37, 5, Activation::relu}, Case{2, 9, 10, Activation::softmax}}) {
+    const int64_t rows = k.n * k.hw, total = rows * k.cols;
+    res.reserve(cuda_reduce_scratch_bytes(k.cols));
+    for (bool with_bias : {true, false})
+      for (bool keep : {true, false}) {
+        INFO("n " << k.n << " hw " << k.hw << " cols " << k.cols << " activation " << int(k.a)
+                  << (with_bias ? " with bias" : "") << (keep ? ", NHWC kept" : ""));
+        std::vector<float> y = rnd(size_t(total), 71, -2.f, 2.f);
+        activation_forward_cpu(k.a, y.data(), y.data(), rows, k.cols);
+        const auto dy0 = rnd(size_t(total), 72);
+        std::vector<float> dy = dy0, db(size_t(k.cols), 0.5f), nchw(static_cast<size_t>(total));
+        activation_backward_cpu(k.a, y.data(), dy.data(), dy.data(), rows, k.cols);
+        if (with_bias) bias_grad_cpu(dy.data(), db.data(), rows, k.cols);
+        for (int64_t s = 0; s < k.n; ++s)
+          for (int64_t p = 0; p < k.hw; ++p)
+            for (int64_t c = 0; c < k.cols; ++c)
+              nchw[size_t((s * k.cols + c) * k.hw + p)] = dy[size_t((s * k.hw + p) * k.cols + c)];
+        DevBuf gy(y), gdy(dy0), gdb(std::vector<float>(size_t(k.cols), 0.5f)),
+            gt(std::vector<float>(size_t(total), -7.f));
+        activation_bias_grad_nchw_cuda(k.a, gy.p, gdy.p, with_bias ? gdb.p : nullptr, k.n, k.hw, k.cols, gt.p, keep,
+                                       res);
+        res.synchronize();
+        expect_close(gt.get(size_t(total)), nchw, 1e-6, 1e-5);
+        // In place when kept; else dy is left as it came (softmax's fallback always writes it).
+        if (keep || k.a == Activation::softmax)
+          expect_close(gdy.get(size_t(total)), dy, 1e-6, 1e-5);
+        else
+          REQUIRE(gdy.get(size_t(total)) == dy0);
+        expect_close(gdb.get(size_t(k.cols)), db, 1e-4, 1e-5);
+      }
+  }
+}
+
 TEST_CASE("cuBLAS GEMM (row-major mapping, all transposes) matches the CPU GEMM; RAII buffers round-trip",
           "[gpu][gemm]") {
   if (!have_gpu()) return;
