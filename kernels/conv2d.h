@@ -10,10 +10,10 @@ namespace dpt::kernels {
 class CudaResources;
 
 struct Conv2dGeom {
-  int64_t n = 0, h = 0, w = 0, c = 0;     // input (N, H, W, C)
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1; // kernel size and strides
-  int64_t pad_top = 0, pad_left = 0;      // 'same' padding (extra rows/cols go bottom/right, as TF)
-  int64_t oh = 0, ow = 0, oc = 0;         // output (N, oh, ow, oc)
+  int64_t n = 0, h = 0, w = 0, c = 0;      // input (N, H, W, C)
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1;  // kernel size and strides
+  int64_t pad_top = 0, pad_left = 0;       // 'same' padding (extra rows/cols go bottom/right, as TF)
+  int64_t oh = 0, ow = 0, oc = 0;          // output (N, oh, ow, oc)
   int64_t patch() const { return kh * kw * c; }
   int64_t out_pixels() const { return oh * ow; }
   bool is_pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_top == 0 && pad_left == 0; }
@@ -35,8 +35,8 @@ void conv2d_forward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const 
                         int64_t work_elems);
 // dkernel += ..., dbias += ...; dx (if not null) is overwritten. work as for forward (x2 inside).
 template <typename T>
-void conv2d_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* dy, T* dx, T* dkernel,
-                         T* dbias, T* work, int64_t work_elems);
+void conv2d_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* dy, T* dx, T* dkernel, T* dbias,
+                         T* work, int64_t work_elems);
 
 // Patch rows of length ld (>= patch()); when ld > patch() the extra column holds 1.
 template <typename T>
@@ -44,12 +44,14 @@ void im2col_nhwc_cpu(const Conv2dGeom& g, const T* x, int64_t samples, T* col, i
 template <typename T>
 void col2im_nhwc_cpu(const Conv2dGeom& g, const T* col, int64_t samples, T* dx);
 
-// CUDA through cuDNN in NHWC. A plan (per layer and replica) holds the descriptors, the chosen
-// algorithms (FP32 FMA math unless the resources allow TF32), the private copy of the kernel in
-// cuDNN's KRSC filter layout (out, kh, kw, in) and its gradient, and, where TensorFlow's 'same'
-// padding is asymmetric (cuDNN pads symmetrically), a zero-padded copy of the input.
-// Created with g.n = the largest batch; reserves r's scratch for cuDNN's workspace. Without
-// needs_dx (a model's first weighted layer) backward-data is never planned and backward takes no dx.
+// CUDA: each pass through cuDNN (NHWC, or NCHW between transposes) or as im2col + a cuBLAS GEMM,
+// by measurement (conv2d_layout.h). A plan (per layer and replica) holds the descriptors, the
+// chosen routes and algorithms (FP32 FMA math unless the resources allow TF32), the private copies
+// of the kernel in cuDNN's filter layouts and their gradient, the buffers its routes need, and,
+// where TensorFlow's 'same' padding is asymmetric (cuDNN pads symmetrically), a zero-padded copy
+// of the input. Created with g.n = the largest batch; reserves r's scratch for cuDNN's workspace.
+// Without needs_dx (a model's first weighted layer) backward-data is never planned and backward
+// takes no dx.
 struct ConvPlan;
 ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g, bool needs_dx = true);
 void conv2d_plan_destroy(ConvPlan* p) noexcept;
@@ -57,13 +59,13 @@ struct ConvPlanDeleter {
   void operator()(ConvPlan* p) const noexcept { conv2d_plan_destroy(p); }
 };
 // y = act(conv(x, kernel) + bias) (bias nullable; bias and activation in one pass); refreshes
-// the plan's KRSC copy of kernel.
+// the plan's filter copies of kernel.
 void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* kernel,
                          const float* bias, Activation act, float* y);
-// dy = act'(y) * dy in place (act linear when the loss already gave the pre-activation gradient),
-// fused with dbias += ... (nullable); then dkernel += ...; dx (nullable) is overwritten. Uses the
-// KRSC copy the forward made of the same weights.
-void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* y,
-                          Activation act, float* dy, float* dx, float* dkernel, float* dbias);
+// dy = act'(y) * dy (act linear when the loss already gave the pre-activation gradient), fused
+// with dbias += ... (nullable); then dkernel += ...; dx (nullable) is overwritten. kernel: the
+// weights of the forward, whose filter copies it also uses. dy is scratch afterwards.
+void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* kernel,
+                          const float* y, Activation act, float* dy, float* dx, float* dkernel, float* dbias);
 
 }  // namespace dpt::kernels

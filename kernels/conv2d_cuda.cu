@@ -18,6 +18,7 @@
 #include <vector>
 #include "kernels/activation_math.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_gemm.h"
 #include "kernels/conv2d_layout.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_resources.h"
@@ -36,12 +37,11 @@ constexpr size_t kMaxWorkspace = size_t(512) << 20;
 
 struct ConvAlgos {
   int64_t n = -1;
-  bool fwd_nchw = false, bwd_data_nchw = false, bwd_filter_nchw = false;
+  ConvLayoutChoice route;  // each pass's route; cuDNN's algorithm and workspace for those it runs
   cudnnConvolutionFwdAlgo_t fwd{};
   cudnnConvolutionBwdDataAlgo_t bwd_data{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
   size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
-  bool any_nchw() const { return fwd_nchw || bwd_data_nchw || bwd_filter_nchw; }
 };
 
 struct ConvPlan {
@@ -58,12 +58,16 @@ struct ConvPlan {
   bool padded = false;           // asymmetric 'same' padding: convolve an explicitly padded copy
   int64_t hp = 0, wp = 0;
   ConvLayout layout = ConvLayout::automatic;
-  // Measured at plan creation (largest batch), per sample: one transpose of x and of y.
+  // Measured at plan creation (largest batch), per sample: one transpose of x and of y; the GEMM
+  // route's passes, im2col and col2im.
   double x_transpose_ms = 0, y_transpose_ms = 0;
+  ConvGemmTimes gemm;
   DeviceBuffer filter, dfilter, xpad, dxpad;
   // NCHW passes: the KCRS filter, x (forward to backward-filter; then backward-data's dx), y / dy.
-  // Allocated when the largest batch's choice uses NCHW; smaller batches use NCHW only then.
-  DeviceBuffer filter_t, x_t, y_t;
+  // GEMM passes: the patch matrix (forward to backward-filter; then backward-data's patch
+  // gradients). Allocated when the largest batch's choice uses the route; smaller batches use it
+  // only then.
+  DeviceBuffer filter_t, x_t, y_t, col;
   ~ConvPlan() {
     for (cudnnTensorDescriptor_t t : {xd, yd, xdt, ydt})
       if (t) cudnnDestroyTensorDescriptor(t);
@@ -162,15 +166,7 @@ Ranked rank(CudaResources& r, ConvPass pass, cudnnTensorDescriptor_t xd, cudnnFi
 double time_transpose(CudaResources& r, int64_t n, int64_t rows, int64_t cols) {
   const size_t bytes = size_t(n * rows * cols) * sizeof(float);
   DeviceBuffer a(r.device(), bytes), b(r.device(), bytes);
-  CudaEvent start, stop;
-  transpose_cuda(a.floats(), b.floats(), n, rows, cols, r.stream());  // warm-up
-  DPT_CUDA_CHECK(cudaEventRecord(start.get(), r.stream()));
-  for (int i = 0; i < 3; ++i) transpose_cuda(a.floats(), b.floats(), n, rows, cols, r.stream());
-  DPT_CUDA_CHECK(cudaEventRecord(stop.get(), r.stream()));
-  DPT_CUDA_CHECK(cudaEventSynchronize(stop.get()));
-  float ms = 0;
-  DPT_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
-  return double(ms) / 3.0 / double(n);
+  return time_on_stream(r, [&] { transpose_cuda(a.floats(), b.floats(), n, rows, cols, r.stream()); }) / double(n);
 }
 
 // Descriptors for batch n and its algorithms and layouts, remembered per batch size (a plan sees
@@ -200,42 +196,45 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
             "cuDNN computes a convolution output of (" << outs[0] << ", " << outs[2] << ", " << outs[3] << ", "
                                                        << outs[1] << ") where TensorFlow's rules give (" << n << ", "
                                                        << g.oh << ", " << g.ow << ", " << g.oc << ")");
-  // Which layouts may run: NCHW needs an unpadded convolution and, after the largest batch, its
-  // buffers; automatic choice needs timings (not --deterministic).
+  // Which routes may run: NCHW needs an unpadded convolution, GEMM a patch matrix within the
+  // workspace limit, and after the largest batch each its buffers; automatic choice needs timings
+  // (not --deterministic).
   const bool first = p.known.empty();
+  const bool timed = p.layout == ConvLayout::automatic && !r.deterministic();
   const bool nchw_possible = !p.padded && (first || p.x_t.data() != nullptr);
-  const bool try_nhwc = p.layout != ConvLayout::nchw || !nchw_possible;
-  const bool try_nchw =
-      nchw_possible && (p.layout == ConvLayout::nchw || (p.layout == ConvLayout::automatic && !r.deterministic()));
+  const bool gemm_possible = p.gemm.pass[kConvForward].ok && (first || p.col.data() != nullptr);
+  const bool try_nchw = nchw_possible && (p.layout == ConvLayout::nchw || timed);
+  const bool try_gemm = gemm_possible && (p.layout == ConvLayout::gemm || timed);
+  const bool try_nhwc =
+      (p.layout != ConvLayout::nchw || !nchw_possible) && (p.layout != ConvLayout::gemm || !gemm_possible);
   Ranked nhwc[3], nchw[3];
+  ConvTimes t;
   for (ConvPass pass : {kConvForward, kConvBackwardData, kConvBackwardFilter}) {
     const int k = pass;
     if (pass == kConvBackwardData && !p.needs_dx) continue;
     if (try_nhwc) nhwc[k] = rank(r, pass, p.xd, p.wd, p.cd, p.yd, limit, false, g, n);
     if (try_nchw) nchw[k] = rank(r, pass, p.xdt, p.wdt, p.cd, p.ydt, limit, true, g, n);
-    DPT_CHECK(nhwc[k].ok() || nchw[k].ok(),
+    t[int(ConvRoute::nhwc)][k] = {nhwc[k].ok(), nhwc[k].ms};
+    t[int(ConvRoute::nchw)][k] = {nchw[k].ok(), nchw[k].ms};
+    t[int(ConvRoute::gemm)][k] = {try_gemm && p.gemm.pass[k].ok, p.gemm.pass[k].ms * double(n)};
+    DPT_CHECK(nhwc[k].ok() || nchw[k].ok() || t[int(ConvRoute::gemm)][k].ok,
               "cuDNN offers no " << (r.deterministic() ? "deterministic " : "") << pass_name(pass)
                                  << " algorithm for this Conv2D within " << (limit >> 20) << " MiB of workspace");
   }
-  // Costs: cuDNN's times plus the transposes each choice adds (measured per sample). dy's NCHW copy
-  // is written by the activation-gradient pass that runs anyway, so its full transpose (ty) is an
-  // upper bound: NCHW backward passes are chosen only when they win even so.
-  const double tx = p.x_transpose_ms * double(n), ty = p.y_transpose_ms * double(n);
-  ConvPassTime tn[3], tc[3];
-  for (int k = 0; k < 3; ++k) {
-    tn[k] = {nhwc[k].ok(), nhwc[k].ms};
-    tc[k] = {nchw[k].ok(), nchw[k].ms};
-  }
-  const ConvLayoutChoice choice = choose_conv_layouts(tn, tc, tx, ty, p.needs_dx, p.layout == ConvLayout::nchw);
+  // Costs: each route's times plus the transposes or patch matrices it adds (measured per sample).
+  // dy's NCHW copy is written by the activation-gradient pass that runs anyway, so its full
+  // transpose (ty) is an upper bound: NCHW backward passes are chosen only when they win even so.
+  const double dn = double(n);
+  const ConvExtraCosts extra{p.x_transpose_ms * dn, p.y_transpose_ms * dn, p.gemm.im2col_ms * dn,
+                             p.gemm.col2im_ms * dn};
   ConvAlgos a;
   a.n = n;
-  a.fwd_nchw = choice.forward_nchw;
-  a.bwd_data_nchw = choice.backward_data_nchw;
-  a.bwd_filter_nchw = choice.backward_filter_nchw;
-  if (!p.needs_dx) nhwc[1] = {0, 0, 0.0};  // never run: any algorithm, no workspace
-  const Ranked& f = a.fwd_nchw ? nchw[0] : nhwc[0];
-  const Ranked& d = a.bwd_data_nchw ? nchw[1] : nhwc[1];
-  const Ranked& wf = a.bwd_filter_nchw ? nchw[2] : nhwc[2];
+  a.route = choose_conv_layouts(t, extra, p.needs_dx, p.layout);
+  if (!p.needs_dx) nhwc[1] = {0, 0, 0.0};              // never run: any algorithm, no workspace
+  auto pick = [&](ConvRoute route, int k) -> Ranked {  // GEMM: no cuDNN algorithm, no workspace
+    return route == ConvRoute::nchw ? nchw[k] : route == ConvRoute::gemm ? Ranked{0, 0, 0.0} : nhwc[k];
+  };
+  const Ranked f = pick(a.route.forward, 0), d = pick(a.route.backward_data, 1), wf = pick(a.route.backward_filter, 2);
   a.fwd = cudnnConvolutionFwdAlgo_t(f.algo);
   a.bwd_data = cudnnConvolutionBwdDataAlgo_t(d.algo);
   a.bwd_filter = cudnnConvolutionBwdFilterAlgo_t(wf.algo);
@@ -245,14 +244,15 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
   if (cudnn_log_on())
     std::fprintf(stderr,
                  "cuDNN layouts for batch %lld: forward %s, backward-data %s, backward-filter %s "
-                 "(transposes %.3f ms x, %.3f ms y)\n",
-                 (long long)n, a.fwd_nchw ? "NCHW" : "NHWC", a.bwd_data_nchw ? "NCHW" : "NHWC",
-                 a.bwd_filter_nchw ? "NCHW" : "NHWC", tx, ty);
-  if (first && a.any_nchw()) {  // buffers for the largest batch
+                 "(transposes %.3f ms x, %.3f ms y; im2col %.3f ms, col2im %.3f ms)\n",
+                 (long long)n, conv_route_name(a.route.forward), conv_route_name(a.route.backward_data),
+                 conv_route_name(a.route.backward_filter), extra.tx, extra.ty, extra.im2col, extra.col2im);
+  if (first && a.route.any(ConvRoute::nchw)) {  // buffers for the largest batch
     p.filter_t = DeviceBuffer(r.device(), p.filter.bytes());
     p.x_t = DeviceBuffer(r.device(), size_t(n * g.h * g.w * g.c) * sizeof(float));
     p.y_t = DeviceBuffer(r.device(), size_t(n * g.oh * g.ow * g.oc) * sizeof(float));
   }
+  if (first && a.route.any(ConvRoute::gemm)) p.col = DeviceBuffer(r.device(), conv_gemm_col_bytes(g));
   p.known.push_back(a);
   p.algos = a;
 }
@@ -297,10 +297,12 @@ ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g, bool needs_d
     p->xpad = DeviceBuffer(r.device(), bytes);
     p->dxpad = DeviceBuffer(r.device(), bytes);
   }
-  if (!p->padded && p->layout == ConvLayout::automatic && !r.deterministic()) {
+  const bool timed = p->layout == ConvLayout::automatic && !r.deterministic();
+  if (!p->padded && timed) {
     p->x_transpose_ms = time_transpose(r, g.n, g.h * g.w, g.c);
     p->y_transpose_ms = time_transpose(r, g.n, g.oc, g.oh * g.ow);
   }
+  if (timed || p->layout == ConvLayout::gemm) p->gemm = time_conv_gemm(r, g, needs_dx, kMaxWorkspace);
   set_batch(r, *p, g, g.n, kMaxWorkspace);
   p->reserved = std::max<size_t>(
       {p->algos.fwd_ws, p->algos.bwd_data_ws, p->algos.bwd_filter_ws, cuda_reduce_scratch_bytes(g.oc)});
@@ -320,13 +322,21 @@ void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, con
   set_batch(r, p, g, g.n, p.reserved);
   const ConvAlgos& a = p.algos;
   const int64_t rs = g.kh * g.kw;
-  // The filter copies the passes of this step read (backward-data reads the forward's).
-  if (!a.fwd_nchw || (p.needs_dx && !a.bwd_data_nchw))
+  // The filter copies the passes of this step read (backward-data reads the forward's); the GEMM
+  // route reads Keras's kernel itself.
+  const ConvLayoutChoice& route = a.route;
+  const bool data_runs = p.needs_dx;
+  if (route.forward == ConvRoute::nhwc || (data_runs && route.backward_data == ConvRoute::nhwc))
     filter_from_kernel_cuda(FilterLayout::krsc, kernel, p.filter.floats(), rs, g.c, g.oc, r.stream());
-  if (a.fwd_nchw || a.bwd_data_nchw)
+  if (route.forward == ConvRoute::nchw || (data_runs && route.backward_data == ConvRoute::nchw))
     filter_from_kernel_cuda(FilterLayout::kcrs, kernel, p.filter_t.floats(), rs, g.c, g.oc, r.stream());
+  if (route.forward == ConvRoute::gemm) {  // y = patches . kernel, then bias and activation in one pass
+    conv2d_gemm_forward_cuda(r, g, x, kernel, p.col.floats(), y);
+    bias_activation_cuda(act, y, bias, g.n * g.oh * g.ow, g.oc, r);
+    return;
+  }
   const float one = 1.f, zero = 0.f;
-  if (a.fwd_nchw) {
+  if (route.forward == ConvRoute::nchw) {
     // x (n, h*w, c) -> (n, c, h*w); y_t (n, oc, oh*ow) -> y (n, oh*ow, oc) with bias and activation.
     transpose_cuda(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
     DPT_CUDNN_CHECK(cudnnConvolutionForward(r.cudnn(), &one, p.xdt, p.x_t.data(), p.wdt, p.filter_t.data(), p.cd, a.fwd,
@@ -349,8 +359,8 @@ void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, con
   bias_activation_cuda(act, y, bias, g.n * g.oh * g.ow, g.oc, r);  // one pass for both
 }
 
-void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* y,
-                          Activation act, float* dy, float* dx, float* dkernel, float* dbias) {
+void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* kernel,
+                          const float* y, Activation act, float* dy, float* dx, float* dkernel, float* dbias) {
   if (g.n == 0) return;
   set_batch(r, p, g, g.n, p.reserved);
   const ConvAlgos& a = p.algos;
@@ -359,28 +369,39 @@ void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, co
   // when an NCHW pass reads dy, to y_t (n, oc, oh*ow) too (in place only if an NHWC pass reads it).
   const float one = 1.f, zero = 0.f;
   const int64_t rs = g.kh * g.kw;
-  const bool nchw_dy = a.bwd_filter_nchw || (dx && a.bwd_data_nchw);
-  if (nchw_dy)
+  const ConvLayoutChoice& route = a.route;
+  const bool filter_nchw = route.backward_filter == ConvRoute::nchw;
+  const bool data_nchw = dx && route.backward_data == ConvRoute::nchw;
+  if (filter_nchw || data_nchw)
     activation_bias_grad_nchw_cuda(act, y, dy, dbias, g.n, g.oh * g.ow, g.oc, p.y_t.floats(),
-                                   !a.bwd_filter_nchw || (dx && !a.bwd_data_nchw), r);
+                                   !filter_nchw || (dx && !data_nchw), r);
   else
     activation_bias_grad_cuda(act, y, dy, dbias, g.n * g.oh * g.ow, g.oc, r);
-  if (a.bwd_filter_nchw) {
+  if (route.backward_filter == ConvRoute::gemm) {  // straight into Keras's kernel gradient
+    conv2d_gemm_backward_filter_cuda(r, g, x, dy, p.col.floats(), route.forward == ConvRoute::gemm, dkernel);
+  } else if (filter_nchw) {
     // x_t holds this step's x in NCHW when the forward ran NCHW.
-    if (!a.fwd_nchw) transpose_cuda(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
+    if (route.forward != ConvRoute::nchw) transpose_cuda(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
     DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xdt, p.x_t.data(), p.ydt, p.y_t.data(), p.cd,
                                                    a.bwd_filter, r.scratch(a.bwd_filter_ws), a.bwd_filter_ws, &zero,
                                                    p.wdt, p.dfilter.data()));
     kernel_grad_add_cuda(FilterLayout::kcrs, p.dfilter.floats(), dkernel, rs, g.c, g.oc, r.stream());
   } else {
-    const float* in = p.padded ? p.xpad.floats() : x;  // the forward's padded copy of this x
+    // The forward's padded copy of this x (made here when the forward took another route).
+    if (p.padded && route.forward != ConvRoute::nhwc)
+      pad_nhwc_cuda(x, p.xpad.floats(), g.n, g.h, g.w, g.c, p.hp, p.wp, g.pad_top, g.pad_left, r.stream());
+    const float* in = p.padded ? p.xpad.floats() : x;
     DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xd, in, p.yd, dy, p.cd, a.bwd_filter,
                                                    r.scratch(a.bwd_filter_ws), a.bwd_filter_ws, &zero, p.wd,
                                                    p.dfilter.data()));
     kernel_grad_add_cuda(FilterLayout::krsc, p.dfilter.floats(), dkernel, rs, g.c, g.oc, r.stream());
   }
   if (!dx) return;
-  if (a.bwd_data_nchw) {  // into x_t (backward-filter, before, was its last reader), then to NHWC
+  if (route.backward_data == ConvRoute::gemm) {  // into col (backward-filter, before, was its last reader)
+    conv2d_gemm_backward_data_cuda(r, g, dy, kernel, p.col.floats(), dx);
+    return;
+  }
+  if (data_nchw) {  // into x_t (backward-filter, before, was its last reader), then to NHWC
     DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wdt, p.filter_t.data(), p.ydt, p.y_t.data(), p.cd,
                                                  a.bwd_data, r.scratch(a.bwd_data_ws), a.bwd_data_ws, &zero, p.xdt,
                                                  p.x_t.data()));

@@ -66,8 +66,10 @@ ConvPlan* conv2d_plan_create(CudaResources&, const Conv2dGeom&, bool) { no_cuda(
 void conv2d_plan_destroy(ConvPlan*) noexcept {}
 void conv2d_forward_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, const float*,
                          Activation, float*) { no_cuda(); }
-void conv2d_backward_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, Activation, float*,
-                          float*, float*, float*) { no_cuda(); }
+void conv2d_backward_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, const float*,
+                          Activation, float*, float*, float*, float*) {
+  no_cuda();
+}
 void max_pool_forward_cuda(const Pool2dGeom&, const float*, float*, int32_t*, void*) { no_cuda(); }
 void max_pool_backward_cuda(const Pool2dGeom&, const int32_t*, const float*, float*, void*) { no_cuda(); }
 void avg_pool_forward_cuda(const Pool2dGeom&, const float*, float*, void*) { no_cuda(); }

@@ -217,9 +217,9 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
     const int64_t need = 4 * (P + T * int64_t(1 + replicas_[0]->opt->slots().size()) + slice * (per_row + 2 * biggest));
     DPT_FAIL(e.what() << ". A per-replica batch of " << slice << " (global batch " << global_batch << " over " << N
                       << " GPU" << (N > 1 ? "s" : "") << ") needs about " << mib(need)
-                      << " MiB per GPU for weights, optimizer state and activations (plus cuDNN workspace, and transposed "
-                         "copies where a convolution runs NCHW): "
-                         "lower --batch-size or add GPUs");
+                      << " MiB per GPU for weights, optimizer state and activations (plus cuDNN workspace, "
+                         "transposed copies where a convolution runs NCHW, and patch matrices where it runs as a "
+                         "GEMM): lower --batch-size or add GPUs");
   }
   if (global_batch > batch_cap_ || new_y) {
     batch_cap_ = std::max(global_batch, batch_cap_);

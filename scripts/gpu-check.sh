@@ -166,9 +166,12 @@ if want bench; then
     bench_rc=1
   grep -vE '^cuDNN (forward|backward)' "$tmp/bench-cifar" > "$tmp/bench-cifar-short"
   section "cifar10-cnn, 512 a replica (with the convolutions' layouts):" bench-cifar-short
-  limited 90 bench-nhwc env DPT_CONV_LAYOUT=nhwc LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench \
-    --model cifar10-cnn --gpus 1 --batch-size-per-replica 512 --steps 30 || bench_rc=1
-  section "cifar10-cnn, 1 GPU, every convolution pass in NHWC (DPT_CONV_LAYOUT=nhwc), for comparison:" bench-nhwc
+  for route in nhwc nchw gemm; do  # each route forced, for comparison with the measured choice
+    limited 90 "bench-$route" env DPT_CONV_LAYOUT=$route LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench \
+      --model cifar10-cnn --gpus 1 --batch-size-per-replica 512 --steps 30 || bench_rc=1
+    section "cifar10-cnn, 1 GPU, every convolution pass on one route (DPT_CONV_LAYOUT=$route), for comparison:" \
+      "bench-$route"
+  done
   limited 120 bench-mlp env LD_LIBRARY_PATH="$dpt_ld" ./build-gpu/dptrain bench --model mnist-mlp --gpus 1,2,4,8 \
     --batch-size-per-replica 512 --steps 30 || bench_rc=1
   section "mnist-mlp, 512 a replica:" bench-mlp

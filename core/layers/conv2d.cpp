@@ -92,7 +92,7 @@ void Conv2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
 }
 
 void Conv2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
-  kernels::conv2d_backward_cuda(*ctx.cuda, *plan_, geom(x.dim(0)), x.data(), y.data(),
+  kernels::conv2d_backward_cuda(*ctx.cuda, *plan_, geom(x.dim(0)), x.data(), w_[0], y.data(),
                                 fused_grad_ ? kernels::Activation::linear : cfg_.activation, dy.data(),
                                 dx ? dx->data() : nullptr, g_[0], cfg_.use_bias ? g_[1] : nullptr);
 }

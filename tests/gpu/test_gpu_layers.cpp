@@ -37,6 +37,7 @@ void compare_layer(const LayerCase& c, int64_t n, uint64_t seed,
   INFO("layer " << c.what << " batch " << n << (c.training ? " training" : " inference") << " layout "
                 << (layout == kernels::ConvLayout::nhwc   ? "NHWC"
                     : layout == kernels::ConvLayout::nchw ? "NCHW"
+                    : layout == kernels::ConvLayout::gemm ? "GEMM"
                                                           : "measured")
                 << " prepared for " << std::max(n, prepared));
   auto cpu = c.make(), gpu = c.make();
@@ -193,7 +194,8 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
   }
 }
 
-TEST_CASE("CUDA Conv2D in each layout (NHWC; NCHW transposed around cuDNN) matches the CPU", "[gpu][layers]") {
+TEST_CASE("CUDA Conv2D on each route (cuDNN NHWC; cuDNN NCHW between transposes; im2col + GEMM) matches the CPU",
+          "[gpu][layers]") {
   if (test::gpu_count() == 0) return;
   std::vector<LayerCase> cases = cifar_conv_cases();
   const std::vector<LayerCase> more = {
@@ -203,14 +205,15 @@ TEST_CASE("CUDA Conv2D in each layout (NHWC; NCHW transposed around cuDNN) match
       {"Conv2D 3x3 valid softmax over 6 filters",
        [] { return std::make_unique<Conv2D>(conv(6, 3, 1, false, Activation::softmax)); },
        {7, 6, 4}},
-      {"Conv2D 3x3 stride 2 same (asymmetric padding: NHWC in every layout)",
+      {"Conv2D 3x3 stride 2 same (asymmetric padding: NHWC or GEMM)",
        [] { return std::make_unique<Conv2D>(conv(6, 3, 2, true, Activation::linear)); },
        {10, 8, 2}},
       {"Conv2D 1x1", [] { return std::make_unique<Conv2D>(conv(7, 1, 1, false, Activation::linear)); }, {5, 5, 6}},
   };
   cases.insert(cases.end(), more.begin(), more.end());
   uint64_t seed = 9000;
-  for (const auto layout : {kernels::ConvLayout::nhwc, kernels::ConvLayout::nchw, kernels::ConvLayout::automatic})
+  for (const auto layout : {kernels::ConvLayout::nhwc, kernels::ConvLayout::nchw, kernels::ConvLayout::gemm,
+                            kernels::ConvLayout::automatic})
     for (const auto& c : cases) {
       compare_layer(c, 13, seed += 50, layout);
       compare_layer(c, 5, seed += 50, layout, 13);  // the plan's second batch size

@@ -81,7 +81,7 @@ TEST_CASE("cifar10-cnn's prefixes: one step's gradients on 1 GPU match the CPU's
   struct RestoreLayout {
     ~RestoreLayout() { ::unsetenv("DPT_CONV_LAYOUT"); }
   } restore;
-  for (const char* layout : {"auto", "nhwc", "nchw"}) {
+  for (const char* layout : {"auto", "nhwc", "nchw", "gemm"}) {
     for (int depth = 1; depth <= 6; ++depth) {  // conv, pool, conv, pool, conv, pool
       ::setenv("DPT_CONV_LAYOUT", layout, 1);
       auto mg = test::cifar_prefix(depth, 11), mc = test::cifar_prefix(depth, 11);

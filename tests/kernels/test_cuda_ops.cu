@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 #include "kernels/activation.h"
+#include "kernels/conv2d.h"
+#include "kernels/conv2d_gemm.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_devices.h"
 #include "kernels/cuda_resources.h"
@@ -404,4 +406,40 @@ TEST_CASE("CUDA NHWC zero-padding and cropping place the image at (top, left)", 
   DPT_CUDA_CHECK(cudaDeviceSynchronize());
   REQUIRE(dpad.get(padded.size()) == padded);
   REQUIRE(dcrop.get(x.size()) == cropped);
+}
+
+// The GEMM route's patch matrix and its sums back into the image (conv2d_gemm_cuda.cu) against the
+// CPU's im2col and col2im: the same copies, and the same float additions in the same order.
+TEST_CASE("CUDA im2col and col2im give the CPU's patch matrix and sums, bit for bit", "[gpu][conv][reorder]") {
+  if (!have_gpu()) return;
+  struct Case {
+    int64_t n, h, w, c, kh, kw, sh, sw;
+    bool same;
+  };
+  // cifar10-cnn's three convolutions, TensorFlow's asymmetric 'same' at stride 2, 1x1, a 5x3
+  // kernel with unequal strides, more channels than a warp has lanes.
+  for (const Case k :
+       {Case{4, 32, 32, 3, 3, 3, 1, 1, false}, Case{3, 15, 15, 32, 3, 3, 1, 1, false},
+        Case{3, 6, 6, 64, 3, 3, 1, 1, false}, Case{2, 10, 8, 2, 3, 3, 2, 2, true}, Case{2, 5, 5, 6, 1, 1, 1, 1, false},
+        Case{2, 9, 7, 3, 5, 3, 2, 1, true}, Case{1, 7, 7, 40, 3, 3, 1, 1, true}}) {
+    Conv2dGeom g;
+    g.n = k.n, g.h = k.h, g.w = k.w, g.c = k.c, g.kh = k.kh, g.kw = k.kw, g.sh = k.sh, g.sw = k.sw;
+    conv_out_size(k.h, k.kh, k.sh, k.same, &g.oh, &g.pad_top);
+    conv_out_size(k.w, k.kw, k.sw, k.same, &g.ow, &g.pad_left);
+    g.oc = 1;
+    INFO("x (" << k.n << ", " << k.h << ", " << k.w << ", " << k.c << ") kernel " << k.kh << "x" << k.kw << " stride "
+               << k.sh << "x" << k.sw << (k.same ? " same" : " valid"));
+    const size_t xs = size_t(g.n * g.h * g.w * g.c), cs = conv_gemm_col_bytes(g) / sizeof(float);
+    REQUIRE(cs == size_t(g.n * g.oh * g.ow * g.patch()));
+    const auto x = rnd(xs, 81), dcol = rnd(cs, 82);
+    std::vector<float> col(cs), dx(xs);
+    im2col_nhwc_cpu<float>(g, x.data(), g.n, col.data(), g.patch());
+    col2im_nhwc_cpu<float>(g, dcol.data(), g.n, dx.data());
+    DevBuf gx(x), gcol(std::vector<float>(cs, -7.f)), gdcol(dcol), gdx(std::vector<float>(xs, -7.f));
+    im2col_nhwc_cuda(g, gx.p, gcol.p, nullptr);
+    col2im_nhwc_cuda(g, gdcol.p, gdx.p, nullptr);
+    DPT_CUDA_CHECK(cudaDeviceSynchronize());
+    REQUIRE(gcol.get(cs) == col);
+    REQUIRE(gdx.get(xs) == dx);
+  }
 }
