@@ -1,23 +1,23 @@
-// Conv2D on the GPU through cuDNN. Activations stay NHWC and Keras's (kh, kw, in, out) kernel
-// stays the canonical copy. Each pass (forward, backward-data, backward-filter) runs in the layout
-// measured fastest for its shape and batch: NHWC directly (cuDNN's KRSC filter, out, kh, kw, in),
-// or NCHW with tiled transposes around cuDNN (its KCRS filter, out, in, kh, kw). FP32 NHWC kernels
-// are often slower than NCHW ones (on an H100, cifar10-cnn's forward took 545 us NHWC where
-// PyTorch's NCHW took 297 us), and a transpose costs one pass over the tensor. The forward's
-// transpose back to NHWC carries the bias and activation, in place of their own pass. The plan
-// keeps the filter copies (refreshed by each forward) and turns the filter gradient back into
-// Keras's layout (adding, as gradients accumulate). TensorFlow's 'same' padding puts an odd extra
-// row/column at the bottom/right, which cuDNN's symmetric padding cannot express: then the input
-// is copied into a zero-padded buffer and convolved without padding (NHWC only). The layout
-// changes themselves (transposes, filter conversions, padding) are reorder_cuda.cu's.
+// Conv2D on the GPU. Activations stay NHWC and Keras's (kh, kw, in, out) kernel stays the canonical
+// copy. Each pass (forward, backward-data, backward-filter) takes the route measured fastest for its
+// shape and batch (conv2d_layout.h): cuDNN on NHWC (its KRSC filter, out, kh, kw, in); cuDNN on NCHW
+// with tiled transposes around it (its KCRS filter, out, in, kh, kw); or im2col + one cuBLAS GEMM
+// against Keras's kernel (conv2d_gemm_cuda.cu). FP32 NHWC kernels are often slower than NCHW ones
+// (on an H100, cifar10-cnn's forward took 545 us NHWC where PyTorch's NCHW took 297 us), and a
+// transpose costs one pass over the tensor. The forward's transpose back to NHWC carries the bias
+// and activation, in place of their own pass. The plan keeps the filter copies (refreshed by each
+// forward) and turns the filter gradient back into Keras's layout (adding, as gradients
+// accumulate). TensorFlow's 'same' padding puts an odd extra row/column at the bottom/right, which
+// cuDNN's symmetric padding cannot express: then cuDNN convolves a zero-padded copy of the input
+// (NHWC only), or the GEMM's patches hold the padding. The layout changes themselves are
+// reorder_cuda.cu's, and cuDNN's algorithm ranking conv2d_cudnn.cpp's.
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
-#include <string>
 #include <vector>
 #include "kernels/activation_math.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_cudnn.h"
 #include "kernels/conv2d_gemm.h"
 #include "kernels/conv2d_layout.h"
 #include "kernels/cuda_check.h"
@@ -79,89 +79,6 @@ struct ConvPlan {
 
 namespace {
 
-// cuDNN's ranking of one pass: by default cudnnFind* (each algorithm timed, as PyTorch's
-// cudnn.benchmark and TensorFlow's autotuning), even where it adds with atomics (backward-filter's
-// fastest often does: a few ulps from run to run); with r.deterministic() (--deterministic) the
-// heuristic ranking (_v7), untimed, bit-reproducible algorithms only. The first usable one whose
-// workspace fits `limit`: its algorithm, workspace and time (ms; 0 when not timed).
-struct Ranked {
-  int algo = -1;
-  size_t ws = 0;
-  double ms = 0;
-  bool ok() const { return algo >= 0; }
-};
-
-// DPT_CUDNN_LOG=1 prints each ranking to stderr (which algorithm, time, workspace, determinism).
-bool cudnn_log_on() {
-  static const bool on = [] {
-    const char* v = std::getenv("DPT_CUDNN_LOG");
-    return v && *v && std::string(v) != "0";
-  }();
-  return on;
-}
-
-template <typename Perf>
-Ranked first_fitting(const Perf* perf, int got, size_t limit, bool deterministic, const char* what, const char* layout,
-                     const Conv2dGeom& g, int64_t n) {
-  Ranked best;
-  for (int i = 0; i < got && !best.ok(); ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit &&
-        (!deterministic || perf[i].determinism == CUDNN_DETERMINISTIC))
-      best = {int(perf[i].algo), perf[i].memory, double(perf[i].time)};
-  if (cudnn_log_on()) {
-    std::fprintf(stderr, "cuDNN %s %s (%lld,%lld,%lld,%lld)->%lld k%lldx%lld:", what, layout, (long long)n,
-                 (long long)g.h, (long long)g.w, (long long)g.c, (long long)g.oc, (long long)g.kh, (long long)g.kw);
-    for (int i = 0; i < got; ++i)
-      if (perf[i].status == CUDNN_STATUS_SUCCESS)
-        std::fprintf(stderr, " %s%d=%.3fms/%zuKiB%s", int(perf[i].algo) == best.algo ? "*" : "", int(perf[i].algo),
-                     double(perf[i].time), perf[i].memory >> 10,
-                     perf[i].determinism == CUDNN_DETERMINISTIC ? "" : "(nd)");
-    std::fprintf(stderr, "\n");
-  }
-  return best;
-}
-
-const char* pass_name(ConvPass p) {
-  return p == kConvForward ? "forward" : p == kConvBackwardData ? "backward-data" : "backward-filter";
-}
-
-// One pass's ranking with the given descriptors (x, filter, y); its workspace as cuDNN sizes it.
-Ranked rank(CudaResources& r, ConvPass pass, cudnnTensorDescriptor_t xd, cudnnFilterDescriptor_t wd,
-            cudnnConvolutionDescriptor_t cd, cudnnTensorDescriptor_t yd, size_t limit, bool nchw, const Conv2dGeom& g,
-            int64_t n) {
-  const bool det = r.deterministic();
-  const char* layout = nchw ? "NCHW" : "NHWC";
-  constexpr int kMax = 16;
-  int got = 0;
-  Ranked best;
-  if (pass == kConvForward) {
-    cudnnConvolutionFwdAlgoPerf_t perf[kMax];
-    DPT_CUDNN_CHECK(det ? cudnnGetConvolutionForwardAlgorithm_v7(r.cudnn(), xd, wd, cd, yd, kMax, &got, perf)
-                        : cudnnFindConvolutionForwardAlgorithm(r.cudnn(), xd, wd, cd, yd, kMax, &got, perf));
-    best = first_fitting(perf, got, limit, det, pass_name(pass), layout, g, n);
-    if (best.ok())
-      DPT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(r.cudnn(), xd, wd, cd, yd,
-                                                              cudnnConvolutionFwdAlgo_t(best.algo), &best.ws));
-  } else if (pass == kConvBackwardData) {
-    cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
-    DPT_CUDNN_CHECK(det ? cudnnGetConvolutionBackwardDataAlgorithm_v7(r.cudnn(), wd, yd, cd, xd, kMax, &got, perf)
-                        : cudnnFindConvolutionBackwardDataAlgorithm(r.cudnn(), wd, yd, cd, xd, kMax, &got, perf));
-    best = first_fitting(perf, got, limit, det, pass_name(pass), layout, g, n);
-    if (best.ok())
-      DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(r.cudnn(), wd, yd, cd, xd,
-                                                                   cudnnConvolutionBwdDataAlgo_t(best.algo), &best.ws));
-  } else {
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
-    DPT_CUDNN_CHECK(det ? cudnnGetConvolutionBackwardFilterAlgorithm_v7(r.cudnn(), xd, yd, cd, wd, kMax, &got, perf)
-                        : cudnnFindConvolutionBackwardFilterAlgorithm(r.cudnn(), xd, yd, cd, wd, kMax, &got, perf));
-    best = first_fitting(perf, got, limit, det, pass_name(pass), layout, g, n);
-    if (best.ok())
-      DPT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-          r.cudnn(), xd, yd, cd, wd, cudnnConvolutionBwdFilterAlgo_t(best.algo), &best.ws));
-  }
-  return best;
-}
-
 // Milliseconds per sample of one transpose of an (n, rows, cols) tensor, timed on r's stream.
 double time_transpose(CudaResources& r, int64_t n, int64_t rows, int64_t cols) {
   const size_t bytes = size_t(n * rows * cols) * sizeof(float);
@@ -212,13 +129,13 @@ void set_batch(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, int64_t n, si
   for (ConvPass pass : {kConvForward, kConvBackwardData, kConvBackwardFilter}) {
     const int k = pass;
     if (pass == kConvBackwardData && !p.needs_dx) continue;
-    if (try_nhwc) nhwc[k] = rank(r, pass, p.xd, p.wd, p.cd, p.yd, limit, false, g, n);
-    if (try_nchw) nchw[k] = rank(r, pass, p.xdt, p.wdt, p.cd, p.ydt, limit, true, g, n);
+    if (try_nhwc) nhwc[k] = cudnn_rank(r, pass, p.xd, p.wd, p.cd, p.yd, limit, false, g, n);
+    if (try_nchw) nchw[k] = cudnn_rank(r, pass, p.xdt, p.wdt, p.cd, p.ydt, limit, true, g, n);
     t[int(ConvRoute::nhwc)][k] = {nhwc[k].ok(), nhwc[k].ms};
     t[int(ConvRoute::nchw)][k] = {nchw[k].ok(), nchw[k].ms};
     t[int(ConvRoute::gemm)][k] = {try_gemm && p.gemm.pass[k].ok, p.gemm.pass[k].ms * double(n)};
     DPT_CHECK(nhwc[k].ok() || nchw[k].ok() || t[int(ConvRoute::gemm)][k].ok,
-              "cuDNN offers no " << (r.deterministic() ? "deterministic " : "") << pass_name(pass)
+              "cuDNN offers no " << (r.deterministic() ? "deterministic " : "") << conv_pass_name(pass)
                                  << " algorithm for this Conv2D within " << (limit >> 20) << " MiB of workspace");
   }
   // Costs: each route's times plus the transposes or patch matrices it adds (measured per sample).
