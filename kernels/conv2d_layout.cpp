@@ -33,43 +33,31 @@ int forced_route(ConvLayout l) {
 
 ConvLayoutChoice choose_conv_layouts(const ConvTimes& t, const ConvExtraCosts& c, bool needs_dx, ConvLayout forced) {
   const int want = forced_route(forced);
+  const ConvPassTime none{true, 0.0};  // backward-data when no dx is wanted
   ConvLayoutChoice ch;
-  // Forward: alone (its cost does not depend on the backward's choice).
   bool have = false;
   double best = 0;
-  for (int r = 0; r < kConvRoutes; ++r) {
-    const ConvPassTime& f = t[r][kConvForward];
-    if (!f.ok) continue;
-    const double cost = f.ms + (r == int(ConvRoute::nchw) ? c.tx : 0) + (r == int(ConvRoute::gemm) ? c.im2col : 0) +
-                        (want >= 0 && r != want ? kOffRoute : 0);
-    if (!have || cost < best) {
-      have = true;
-      best = cost;
-      ch.forward = ConvRoute(r);
-    }
-  }
-  // Backward: the pair, given the forward.
-  const ConvPassTime none{true, 0.0};  // backward-data when no dx is wanted
-  const bool fwd_nchw = ch.forward == ConvRoute::nchw, fwd_gemm = ch.forward == ConvRoute::gemm;
-  have = false;
-  for (int dl = 0; dl < (needs_dx ? kConvRoutes : 1); ++dl)
-    for (int fl = 0; fl < kConvRoutes; ++fl) {
-      const ConvPassTime& d = needs_dx ? t[dl][kConvBackwardData] : none;
-      const ConvPassTime& f = t[fl][kConvBackwardFilter];
-      if (!d.ok || !f.ok) continue;
-      const bool d_nchw = dl == int(ConvRoute::nchw), f_nchw = fl == int(ConvRoute::nchw);
-      const bool d_gemm = dl == int(ConvRoute::gemm), f_gemm = fl == int(ConvRoute::gemm);
-      const int off = want < 0 ? 0 : (needs_dx && dl != want) + (fl != want);
-      const double cost = d.ms + f.ms + ((d_nchw || f_nchw) ? c.ty : 0) + (d_nchw ? c.tx : 0) +
-                          ((f_nchw && !fwd_nchw) ? c.tx : 0) + (d_gemm ? c.col2im : 0) +
-                          ((f_gemm && !fwd_gemm) ? c.im2col : 0) + off * kOffRoute;
-      if (!have || cost < best) {
-        have = true;
-        best = cost;
-        ch.backward_data = ConvRoute(dl);
-        ch.backward_filter = ConvRoute(fl);
+  for (int fr = 0; fr < kConvRoutes; ++fr)
+    for (int dr = 0; dr < (needs_dx ? kConvRoutes : 1); ++dr)
+      for (int wr = 0; wr < kConvRoutes; ++wr) {
+        const ConvPassTime& f = t[fr][kConvForward];
+        const ConvPassTime& d = needs_dx ? t[dr][kConvBackwardData] : none;
+        const ConvPassTime& w = t[wr][kConvBackwardFilter];
+        if (!f.ok || !d.ok || !w.ok) continue;
+        const bool f_nchw = fr == int(ConvRoute::nchw), d_nchw = dr == int(ConvRoute::nchw),
+                   w_nchw = wr == int(ConvRoute::nchw);
+        const bool f_gemm = fr == int(ConvRoute::gemm), d_gemm = dr == int(ConvRoute::gemm),
+                   w_gemm = wr == int(ConvRoute::gemm);
+        const int off = want < 0 ? 0 : (fr != want) + (needs_dx && dr != want) + (wr != want);
+        const double cost = f.ms + d.ms + w.ms + (f_nchw ? c.tx : 0) + ((d_nchw || w_nchw) ? c.ty : 0) +
+                            (d_nchw ? c.tx : 0) + ((w_nchw && !f_nchw) ? c.tx : 0) + (f_gemm ? c.im2col : 0) +
+                            ((w_gemm && !f_gemm) ? c.im2col : 0) + (d_gemm ? c.col2im : 0) + off * kOffRoute;
+        if (!have || cost < best) {
+          have = true;
+          best = cost;
+          ch = {ConvRoute(fr), ConvRoute(dr), ConvRoute(wr)};
+        }
       }
-    }
   return ch;
 }
 

@@ -38,8 +38,9 @@ struct ConvLayoutChoice {
   bool any(ConvRoute r) const { return forward == r || backward_data == r || backward_filter == r; }
 };
 
-// The forward takes the route whose time plus what it adds is smallest; then the two backward
-// passes the pair that is, given the forward (ties go to NHWC, then NCHW):
+// The three routes, one per pass, whose times plus what they add make the smallest training step
+// (all three at once: a forward's route can save the backward a transpose or a patch matrix; ties
+// go to NHWC, then NCHW, forward first):
 // - NCHW forward transposes x (tx). Its transpose back to NHWC carries the bias and activation,
 //   which NHWC does in a pass of its own, so that one is not counted.
 // - NCHW backward: one transpose of dy (ty) serves both NCHW passes; backward-data transposes dx

@@ -119,9 +119,16 @@ TEST_CASE("conv layout: GEMM counts its patch matrix, made once for forward and 
   CHECK(reuse.forward == kGemm);  // 0.25 + 0.5 = 0.75 < 1.0
   CHECK(reuse.backward_filter == kGemm);
   CHECK(reuse.backward_data == kNhwc);  // 9 in GEMM
-  const auto fresh = pick(times(0.5, 1, 1.0, -1, -1, -1, 0.25, 9, 0.625), 0, 0, true, ConvLayout::automatic, 0.5, 0);
-  CHECK(fresh.forward == kNhwc);  // 0.25 + 0.5 = 0.75 > 0.5
-  CHECK(fresh.backward_filter == kNhwc);
+  // The routes are chosen together: a forward of 0.5 in NHWC beats 0.75 in GEMM alone, but the
+  // GEMM forward's patches make backward-filter 0.625 instead of 1.0 (or 1.125 with its own im2col):
+  // 0.75 + 1 + 0.625 = 2.375 < 0.5 + 1 + 1.0 = 2.5.
+  const auto joint = pick(times(0.5, 1, 1.0, -1, -1, -1, 0.25, 9, 0.625), 0, 0, true, ConvLayout::automatic, 0.5, 0);
+  CHECK(joint.forward == kGemm);
+  CHECK(joint.backward_filter == kGemm);
+  // With a 0.25 forward in NHWC: 0.25 + 1 + 1.0 = 2.25 < 2.375.
+  const auto fresh = pick(times(0.25, 1, 1.0, -1, -1, -1, 0.25, 9, 0.625), 0, 0, true, ConvLayout::automatic, 0.5, 0);
+  CHECK(fresh.forward == kNhwc);
+  CHECK(fresh.backward_filter == kNhwc);  // 0.625 + im2col 0.5 = 1.125 > 1.0
   // Backward-data: GEMM 0.5 + col2im 0.25 = 0.75 beats NHWC 1.0 and NCHW 0.25 + ty 0.25 + tx 0.5 = 1.0.
   const auto d = pick(times(1, 1.0, 1, 2, 0.25, 2, 2, 0.5, 2), 0.5, 0.25, true, ConvLayout::automatic, 0, 0.25);
   CHECK(d.backward_data == kGemm);
