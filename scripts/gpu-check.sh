@@ -191,10 +191,10 @@ if want sanitize; then
   cs=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
   [ -n "$cs" ] || fail "no compute-sanitizer on this machine"
   limited 400 memcheck env LD_LIBRARY_PATH="$dpt_ld" "$cs" --tool memcheck --error-exitcode 3 \
-    ./build-gpu/tests/dpt_tests_gpu "[layers],[activation],[optimizer],[loss],[dropout],[reorder]" || san_rc=$?
+    ./build-gpu/tests/dpt_tests_gpu "[layers],[activation],[optimizer],[loss],[dropout],[reorder]~[big]" || san_rc=$?
   # Shared memory: the bias-gradient reduction ([dropout]'s bias kernels) and the tiled transpose.
   limited 150 racecheck env LD_LIBRARY_PATH="$dpt_ld" "$cs" --tool racecheck --error-exitcode 3 \
-    ./build-gpu/tests/dpt_tests_gpu "[dropout],[reorder]" || san_rc=$?
+    ./build-gpu/tests/dpt_tests_gpu "[dropout],[reorder]~[big]" || san_rc=$?
   {
     echo "## compute-sanitizer ($(date -u +%F)): $([ $san_rc -eq 0 ] && echo clean || echo "FOUND ERRORS (rc $san_rc)")"
     echo '```'

@@ -313,20 +313,19 @@ TEST_CASE("cuBLAS GEMM (row-major mapping, all transposes) matches the CPU GEMM;
   CHECK(other.bytes() == 64);
 }
 
-// The layout changes around cuDNN (reorder_cuda.cu) against plain loops over the named indices.
-TEST_CASE("CUDA transposes: both kernels, partial tiles, many samples, bias + activation epilogue", "[gpu][reorder]") {
-  if (!have_gpu()) return;
-  struct Case {
-    int64_t n, rows, cols;
-  };
-  // (1024, 3) and (3, 1024): the RGB input's two transposes (one-thread-per-element kernel, each
-  // index mode); (900, 32) / (32, 900): cifar10-cnn's conv1 output (tiled); (45, 77): partial
-  // tiles both ways; more than 65535 samples: the grid's sample loop, in both kernels.
-  for (const Case k : {Case{3, 1024, 3}, Case{3, 3, 1024}, Case{2, 900, 32}, Case{2, 32, 900}, Case{3, 45, 77},
-                       Case{4, 7, 5}, Case{1, 1, 1}, Case{65541, 2, 3}, Case{65538, 33, 32}})
+namespace {
+
+struct TransposeCase {
+  int64_t n, rows, cols;
+};
+
+// transpose_cuda against a loop over (sample, row, column), with each activation and with and
+// without a bias where `epilogues`; a plain transpose must be exact.
+void check_transposes(const std::vector<TransposeCase>& cases, bool epilogues) {
+  for (const TransposeCase k : cases)
     for (Activation act : {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh})
       for (bool with_bias : {false, true}) {
-        if ((act != Activation::linear || with_bias) && k.n > 100) continue;  // the epilogue once per shape is enough
+        if (!epilogues && (act != Activation::linear || with_bias)) continue;
         const size_t total = size_t(k.n * k.rows * k.cols);
         const auto x = rnd(total, unsigned(7 + k.rows + k.cols)), bias = rnd(size_t(k.rows), 77);
         std::vector<float> ref(total);
@@ -350,8 +349,26 @@ TEST_CASE("CUDA transposes: both kernels, partial tiles, many samples, bias + ac
           expect_close(dy.get(total), ref, 1e-6, 1e-6);
         }
       }
+}
+
+}  // namespace
+
+// The layout changes around cuDNN (reorder_cuda.cu) against plain loops over the named indices.
+TEST_CASE("CUDA transposes: both kernels, partial tiles, bias + activation epilogue", "[gpu][reorder]") {
+  if (!have_gpu()) return;
+  // (1024, 3) and (3, 1024): the RGB input's two transposes (one-thread-per-element kernel, each
+  // index mode); (900, 32) / (32, 900): cifar10-cnn's conv1 output (tiled); (45, 77): partial
+  // tiles both ways.
+  check_transposes({{3, 1024, 3}, {3, 3, 1024}, {2, 900, 32}, {2, 32, 900}, {3, 45, 77}, {4, 7, 5}, {1, 1, 1}}, true);
   REQUIRE_THROWS_WITH(transpose_cuda(nullptr, nullptr, 1, 2, 2, nullptr, nullptr, Activation::softmax),
                       Catch::Contains("softmax is not an elementwise epilogue"));
+}
+
+// More samples than a grid's z dimension holds: the kernels' sample loop. Large (277 MB), so not
+// run under compute-sanitizer ([big]).
+TEST_CASE("CUDA transposes of more than 65535 samples", "[gpu][reorder][big]") {
+  if (!have_gpu()) return;
+  check_transposes({{65541, 2, 3}, {65538, 33, 32}}, false);
 }
 
 TEST_CASE("CUDA filter conversions (KRSC, KCRS) and their gradient adds follow Keras's kernel indices",
