@@ -31,6 +31,16 @@ Shape Layer::build(const Shape& input) {
     DPT_CHECK(d > 0, "layer '" << name_ << "' (" << class_name() << ") would produce an empty output "
                                 << shape_str(out_) << " from input " << shape_str(input)
                                 << ": the input is too small for its kernel/pool size");
+  // Sizes beyond 64 bits (a config's huge units or filters) are errors naming the layer.
+  auto check_size = [&](const Shape& s, const std::string& what) {
+    try {
+      shape_numel(s);
+    } catch (const Error& e) {
+      DPT_FAIL("layer '" << name_ << "' (" << class_name() << "): " << what << ": " << e.what());
+    }
+  };
+  check_size(out_, "output");
+  for (const ParamSpec& p : params()) check_size(p.shape, "weight '" + p.name + "'");
   return out_;
 }
 

@@ -67,9 +67,15 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
   }
   int64_t trainable = 0, total = 0;
   for (auto& [l, p] : specs) {
-    total += shape_numel(p.shape);
-    if (p.trainable) trainable += shape_numel(p.shape);
+    const int64_t n = shape_numel(p.shape);
+    DPT_CHECK(!__builtin_add_overflow(total, n, &total), "model '" << name_ << "' has more weights than fit in 64 bits");
+    if (p.trainable) trainable += n;
   }
+  int64_t with_grads = 0;
+  DPT_CHECK(!__builtin_add_overflow(total, trainable, &with_grads),
+            "model '" << name_ << "' has more weights than fit in 64 bits");
+  check_host_bytes(checked_mul(with_grads, int64_t(sizeof(float)), "the model's weights"),
+                   "model '" + name_ + "' (" + std::to_string(total) + " weights and their gradients)");
   params_ = Tensor({total});
   grads_ = Tensor({trainable});
   int64_t off_t = 0, off_n = trainable;

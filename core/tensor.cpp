@@ -1,5 +1,7 @@
 // Tensor and Buffer: allocation and views.
 #include "core/tensor.h"
+#include <unistd.h>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <atomic>
@@ -28,8 +30,46 @@ void Shape::insert_front(int64_t d) {
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    DPT_CHECK(d >= 0, "shape " << shape_str(s) << " has a negative dimension");
+    DPT_CHECK(!__builtin_mul_overflow(n, d, &n), "shape " << shape_str(s) << " has more elements than fit in 64 bits");
+  }
   return n;
+}
+
+int64_t checked_mul(int64_t a, int64_t b, const char* what) {
+  int64_t r = 0;
+  DPT_CHECK(a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, &r), what << " is too large: " << a << " x " << b
+                                                                         << " exceeds 64-bit sizes");
+  return r;
+}
+
+namespace {
+std::atomic<int64_t> g_host_limit{0};  // 0: physical memory
+}  // namespace
+
+int64_t host_memory_limit() {
+  if (const int64_t l = g_host_limit.load()) return l;
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? int64_t(pages) * page : INT64_MAX;
+}
+
+void set_host_memory_limit(int64_t bytes) { g_host_limit = bytes; }
+
+std::string bytes_str(double b) {
+  char out[32];
+  if (b >= 1024.0 * double(1 << 30)) std::snprintf(out, sizeof out, "%.1f TiB", b / 1024.0 / double(1 << 30));
+  else if (b >= double(1 << 30)) std::snprintf(out, sizeof out, "%.1f GiB", b / double(1 << 30));
+  else if (b >= double(1 << 20)) std::snprintf(out, sizeof out, "%.0f MiB", b / double(1 << 20));
+  else if (b >= 1024) std::snprintf(out, sizeof out, "%.0f KiB", b / 1024);
+  else std::snprintf(out, sizeof out, "%.0f bytes", b);
+  return out;
+}
+
+void check_host_bytes(int64_t bytes, const std::string& what) {
+  const int64_t limit = host_memory_limit();
+  DPT_CHECK(bytes <= limit, what << " needs " << bytes_str(double(bytes)) << " of memory, more than this machine's "
+                                 << bytes_str(double(limit)));
 }
 
 std::string shape_str(const Shape& s) {

@@ -46,7 +46,18 @@ class Shape {
   int64_t d_[kMaxRank] = {};
   size_t n_ = 0;
 };
+// The product of the dimensions; an error where one is negative or the product exceeds int64.
 int64_t shape_numel(const Shape& s);
+// a * b for sizes (both >= 0); an error naming `what` where the product exceeds int64.
+int64_t checked_mul(int64_t a, int64_t b, const char* what);
+// Host memory that one allocation of user-sized data (a dataset, a model's weights) may take before
+// it is refused with a message rather than attempted: the machine's physical memory by default.
+int64_t host_memory_limit();
+void set_host_memory_limit(int64_t bytes);  // tests and fuzzers: a smaller limit
+// An error "WHAT needs X of memory, more than this machine's Y" where bytes exceeds the limit.
+void check_host_bytes(int64_t bytes, const std::string& what);
+// Bytes in words: "3.2 GiB", "512 MiB", "40 KiB", "12 bytes".
+std::string bytes_str(double bytes);
 // How many Buffers this process has allocated (tests check the steady-state step adds none).
 int64_t buffer_allocations();
 std::string shape_str(const Shape& s);  // "(8, 8, 1)"

@@ -11,8 +11,9 @@ namespace dpt::kernels {
 
 void conv_out_size(int64_t in, int64_t k, int64_t s, bool same, int64_t* out, int64_t* pad_before) {
   if (same) {
-    *out = (in + s - 1) / s;
-    int64_t total = std::max<int64_t>((*out - 1) * s + k - in, 0);
+    *out = in / s + (in % s != 0);  // ceil(in / s), without overflow for any sizes
+    // (out - 1) * s <= in - 1: the padding needed, max((out - 1) * s + k - in, 0), without overflow.
+    int64_t total = std::max<int64_t>((*out - 1) * s - in + k, 0);
     *pad_before = total / 2;
   } else {
     *out = in >= k ? (in - k) / s + 1 : 0;

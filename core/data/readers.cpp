@@ -1,6 +1,7 @@
 // CIFAR-10 binary, MNIST IDX (zlib reads plain and .gz alike), HDF5 x/y, .npy pairs, synthetic.
 #include "core/data/readers.h"
 #include <zlib.h>
+#include <climits>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -97,7 +98,9 @@ static Dataset read_mnist_pair(const fs::path& images, const fs::path& labels) {
   DPT_CHECK(lab.size() >= 8 && be32(lab.data()) == 2049,
             "'" << labels.string() << "' is not an IDX label file (magic 2049 expected)");
   const int64_t n = be32(img.data() + 4), h = be32(img.data() + 8), w = be32(img.data() + 12);
-  DPT_CHECK(int64_t(img.size()) == 16 + n * h * w, "'" << images.string() << "' is truncated: header says " << n
+  // Each factor is below 2^32: n * h * w fits 128 bits.
+  const unsigned __int128 pixels = (unsigned __int128)uint64_t(n) * uint64_t(h) * uint64_t(w);
+  DPT_CHECK(pixels == img.size() - 16, "'" << images.string() << "' is truncated or corrupt: its header says " << n
                                                        << " images of " << h << "x" << w << ", file holds "
                                                        << img.size() - 16 << " pixel bytes");
   const int64_t nl = be32(lab.data() + 4);
@@ -142,6 +145,7 @@ static void set_labels(Dataset& d, const std::vector<double>& y, const Shape& ys
     double mx = 0;
     for (double v : y) {
       DPT_CHECK(v >= 0 && v == std::floor(v), what << ": label " << v << " is not a class index (a whole number >= 0)");
+      DPT_CHECK(v < double(INT32_MAX), what << ": label " << v << " is too large to be a class index");
       mx = std::max(mx, v);
     }
     d.num_classes = int64_t(mx) + 1;
@@ -165,7 +169,10 @@ static std::vector<double> read_h5_doubles(hid_t file, const std::string& name, 
   *is_u8 = cls == H5T_INTEGER && H5Tget_size(type.get()) == 1 && H5Tget_sign(type.get()) == H5T_SGN_NONE;
   shape->clear();
   for (hsize_t d : h5::dataset_dims(ds.get())) shape->push_back(int64_t(d));
-  std::vector<double> v(size_t(shape_numel(*shape)));
+  const int64_t count = shape_numel(*shape);
+  check_host_bytes(checked_mul(count, int64_t(sizeof(double)), "dataset"),
+                   "dataset '" + name + "' " + shape_str(*shape) + " of '" + path + "'");
+  std::vector<double> v(static_cast<size_t>(count));
   DPT_CHECK(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0,
             "reading dataset '" << name << "' of '" << path << "' failed: the file is corrupt or truncated");
   return v;
@@ -219,7 +226,10 @@ Dataset make_synthetic(const Shape& shape, int64_t classes, int64_t n, uint64_t 
   d.num_classes = classes;
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> u(0.f, 1.f);
-  d.x.resize(size_t(n * shape_numel(shape)));
+  const int64_t numel = checked_mul(n, shape_numel(shape), "synthetic data");
+  check_host_bytes(checked_mul(numel, int64_t(sizeof(float)), "synthetic data"),
+                   "synthetic data of " + std::to_string(n) + " samples of shape " + shape_str(shape));
+  d.x.resize(size_t(numel));
   for (auto& v : d.x) v = u(rng);
   d.y.resize(size_t(n));
   for (auto& v : d.y) v = float(rng() % uint64_t(classes));

@@ -21,12 +21,47 @@ using json = nlohmann::json;
 
 namespace {
 
+// A JSON value's kind in Keras's words, for messages.
+std::string kind_of(const json& v) {
+  if (v.is_number_integer()) return "the integer " + v.dump();
+  if (v.is_number()) return "the number " + v.dump();
+  if (v.is_string()) return "the string " + v.dump();
+  if (v.is_boolean()) return v.get<bool>() ? "True" : "False";
+  if (v.is_null()) return "None";
+  if (v.is_array()) return "a list";
+  return "a dict";
+}
+
+// v as T, or an error naming where it is and what was expected.
+template <typename T>
+T as(const json& v, const std::string& where) {
+  if constexpr (std::is_same_v<T, bool>) {
+    DPT_CHECK(v.is_boolean(), where << " must be True or False, got " << kind_of(v));
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    DPT_CHECK(v.is_string(), where << " must be a string, got " << kind_of(v));
+  } else if constexpr (std::is_integral_v<T>) {
+    DPT_CHECK(v.is_number_integer(), where << " must be a whole number, got " << kind_of(v));
+    DPT_CHECK(!v.is_number_unsigned() || v.get<uint64_t>() <= uint64_t(INT64_MAX), where << " " << v.dump() << " is too large");
+  } else {
+    DPT_CHECK(v.is_number(), where << " must be a number, got " << kind_of(v));
+  }
+  return v.get<T>();
+}
+
+// obj[key] as T; fallback when obj is not a dict or has no (or a null) key.
+template <typename T>
+T value_or(const json& obj, const char* key, T fallback, const std::string& where) {
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return fallback;
+  return as<T>(obj[key], where + " '" + key + "'");
+}
+
 struct LayerCtx {
   std::string source, cls, name;
   const json& cfg;
+  std::string where() const { return source + ": layer '" + name + "' (" + cls + "):"; }
   template <typename T>
   T get(const char* key, T fallback) const {
-    return cfg.contains(key) && !cfg[key].is_null() ? cfg[key].get<T>() : fallback;
+    return value_or<T>(cfg, key, fallback, where());
   }
   [[noreturn]] void unsupported(const std::string& what) const {
     DPT_FAIL(source << ": layer '" << name << "' (" << cls << "): " << what << " is not supported");
@@ -37,8 +72,9 @@ struct LayerCtx {
 std::pair<int64_t, int64_t> pair_of(const LayerCtx& c, const char* key, std::pair<int64_t, int64_t> fallback) {
   if (!c.cfg.contains(key) || c.cfg[key].is_null()) return fallback;
   const json& v = c.cfg[key];
-  if (v.is_number_integer()) return {v.get<int64_t>(), v.get<int64_t>()};
-  if (v.is_array() && v.size() == 2) return {v[0].get<int64_t>(), v[1].get<int64_t>()};
+  const std::string where = c.where() + " '" + key + "'";
+  if (v.is_number_integer()) return {as<int64_t>(v, where), as<int64_t>(v, where)};
+  if (v.is_array() && v.size() == 2) return {as<int64_t>(v[0], where + "[0]"), as<int64_t>(v[1], where + "[1]")};
   c.unsupported(std::string(key) + "=" + v.dump());
 }
 
@@ -56,7 +92,9 @@ void channels_last(const LayerCtx& c) {
 Activation activation_of(const LayerCtx& c) {
   const json& a = c.cfg.contains("activation") ? c.cfg["activation"] : json("linear");
   std::string name = a.is_string() ? a.get<std::string>() : a.is_null() ? "linear" : "";
-  if (name.empty() && a.is_object() && a.contains("class_name")) name = a["class_name"].get<std::string>();
+  if (name.empty() && a.is_object() && a.contains("class_name"))
+    name = as<std::string>(a["class_name"], c.where() + " 'activation' class_name");
+  if (name.empty()) c.unsupported("activation=" + a.dump());
   try {
     return activation_from_name(name);
   } catch (const Error&) {
@@ -103,7 +141,8 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   if (c.cls == "Activation") return std::make_unique<ActivationLayer>(activation_of(c));
   if (c.cls == "BatchNormalization") {
     const json& ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);
-    const int64_t axis = ax.is_array() ? (ax.size() == 1 ? ax[0].get<int64_t>() : 0) : ax.get<int64_t>();
+    const int64_t axis = ax.is_array() ? (ax.size() == 1 ? as<int64_t>(ax[0], c.where() + " 'axis'[0]") : 0)
+                                       : as<int64_t>(ax, c.where() + " 'axis'");
     if (axis == 0 || (ax.is_array() && ax.size() != 1)) c.unsupported("axis=" + ax.dump() + " (the last axis only)");
     if (!c.get<bool>("center", true) || !c.get<bool>("scale", true)) c.unsupported("center=False or scale=False");
     BatchNormConfig b;
@@ -117,44 +156,75 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
                     << "BatchNormalization)");
 }
 
-Shape shape_from(const json& dims) {  // [null, d1, d2, ...] -> (d1, d2, ...)
+// [null, d1, d2, ...] -> (d1, d2, ...), each a whole number >= 1.
+Shape shape_from(const json& dims, const std::string& where) {
+  DPT_CHECK(dims.is_array() && dims.size() >= 2,
+            where << " must be a list [None, d1, ...] (batch, then the sample's dimensions), got " << dims.dump());
   Shape s;
-  for (size_t i = 1; i < dims.size(); ++i) s.push_back(dims[i].get<int64_t>());
+  DPT_CHECK(dims.size() - 1 <= Shape::kMaxRank, where << " " << dims.dump() << " has more than " << Shape::kMaxRank << " sample dimensions");
+  for (size_t i = 1; i < dims.size(); ++i) {
+    const int64_t d = as<int64_t>(dims[i], where + "[" + std::to_string(i) + "]");
+    DPT_CHECK(d >= 1, where << " " << dims.dump() << " has a dimension below 1 (" << d << ")");
+    s.push_back(d);
+  }
   return s;
+}
+
+std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::string& source) {
+  DPT_CHECK(j.is_object(), source << " is not a Keras model config (not a JSON object)");
+  const std::string cls = value_or<std::string>(j, "class_name", "", source + ": the model's");
+  DPT_CHECK(cls == "Sequential", source << ": only Sequential models are supported, this is a '" << cls << "'");
+  DPT_CHECK(j.contains("config") && (j["config"].is_object() || j["config"].is_array()),
+            source << ": the model has no 'config' dict (or list of layers)");
+  const json& cfg = j["config"];
+  // Keras 2 older form: config is the list of layers.
+  DPT_CHECK(cfg.is_array() || (cfg.contains("layers") && cfg["layers"].is_array()),
+            source << ": the model's config has no list of 'layers'");
+  const json& layers = cfg.is_array() ? cfg : cfg["layers"];
+  const std::string name = value_or<std::string>(cfg, "name", "sequential", source + ": the model's");
+  auto model = std::make_unique<Sequential>(name);
+  Shape input;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const json& l = layers[i];
+    const std::string at = source + ": layer " + std::to_string(i);
+    DPT_CHECK(l.is_object() && l.contains("config") && l["config"].is_object(),
+              at << " is not a {class_name, config} dict");
+    const std::string lcls = value_or<std::string>(l, "class_name", "", at + "'s");
+    const json& lc = l["config"];
+    const std::string lname = value_or<std::string>(lc, "name", "", at + " (" + lcls + "):");
+    const std::string where = source + ": layer '" + lname + "' (" + lcls + "):";
+    if (lcls == "InputLayer") {  // Keras 3 (batch_shape) and Keras 2 (batch_input_shape)
+      for (const char* k : {"batch_shape", "batch_input_shape"})
+        if (lc.contains(k)) input = shape_from(lc[k], where + " '" + k + "'");
+      continue;
+    }
+    if (input.empty() && lc.contains("batch_input_shape"))
+      input = shape_from(lc["batch_input_shape"], where + " 'batch_input_shape'");
+    std::unique_ptr<Layer> layer;
+    try {
+      layer = make_layer(LayerCtx{source, lcls, lname, lc});
+    } catch (const Error& e) {  // the layer's own checks (units >= 1, ...): say which layer
+      if (std::string(e.what()).rfind(source, 0) == 0) throw;
+      DPT_FAIL(where << " " << e.what());
+    }
+    if (!lname.empty()) layer->set_name(lname);
+    model->add(std::move(layer));
+  }
+  if (input.empty() && j.contains("build_config") && j["build_config"].is_object() &&
+      j["build_config"].contains("input_shape"))
+    input = shape_from(j["build_config"]["input_shape"], source + ": build_config 'input_shape'");
+  DPT_CHECK(!input.empty(), source << ": the config gives no input shape (no InputLayer, batch_input_shape or build_config)");
+  DPT_CHECK(!model->layers().empty(), source << ": the model has no layers");
+  model->build(input, seed);
+  return model;
 }
 
 }  // namespace
 
 std::unique_ptr<Sequential> model_from_keras_json(const std::string& text, uint64_t seed, const std::string& source) {
-  json j = json::parse(text, nullptr, false);
-  DPT_CHECK(!j.is_discarded() && j.is_object(), source << " is not a Keras model config (not a JSON object)");
-  const std::string cls = j.value("class_name", "");
-  DPT_CHECK(cls == "Sequential", source << ": only Sequential models are supported, this is a '" << cls << "'");
-  const json& cfg = j["config"];
-  const json& layers = cfg.is_array() ? cfg : cfg["layers"];  // Keras 2 older form: config is the list
-  const std::string name = cfg.is_object() ? cfg.value("name", "sequential") : "sequential";
-  auto model = std::make_unique<Sequential>(name);
-  Shape input;
-  for (const json& l : layers) {
-    const std::string lcls = l.value("class_name", "");
-    const json& lc = l["config"];
-    const std::string lname = lc.value("name", "");
-    if (lcls == "InputLayer") {  // Keras 3 (batch_shape) and Keras 2 (batch_input_shape)
-      for (const char* k : {"batch_shape", "batch_input_shape"})
-        if (lc.contains(k)) input = shape_from(lc[k]);
-      continue;
-    }
-    if (input.empty() && lc.contains("batch_input_shape")) input = shape_from(lc["batch_input_shape"]);
-    auto layer = make_layer(LayerCtx{source, lcls, lname, lc});
-    if (!lname.empty()) layer->set_name(lname);
-    model->add(std::move(layer));
-  }
-  if (input.empty() && j.contains("build_config") && j["build_config"].contains("input_shape"))
-    input = shape_from(j["build_config"]["input_shape"]);
-  DPT_CHECK(!input.empty(), source << ": the config gives no input shape (no InputLayer, batch_input_shape or build_config)");
-  DPT_CHECK(!model->layers().empty(), source << ": the model has no layers");
-  model->build(input, seed);
-  return model;
+  const json j = json::parse(text, nullptr, false);
+  DPT_CHECK(!j.is_discarded(), source << " is not a Keras model config (not valid JSON)");
+  return from_json(j, seed, source);
 }
 
 std::string read_model_config(const std::string& path) {

@@ -36,6 +36,10 @@ expect "training labels span 12 classes but model 'digits-cnn' outputs 10" train
 expect "cannot write weights '/nonexistent/dir/w.h5': folder '/nonexistent/dir' does not exist" \
   train --save-weights /nonexistent/dir/w.h5
 expect "unknown data spec 'imagenet'" train --data imagenet
+expect "synthetic data of 10 samples of shape (100000, 100000, 100000) needs 36379.8 TiB of memory, more than this machine's" \
+  train --data synthetic:100000,100000,100000:10:10
+printf '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"name": "d", "units": "ten", "batch_input_shape": [null, 4]}}]}}' > "$dir/bad.json"
+expect "'$dir/bad.json': layer 'd' (Dense): 'units' must be a whole number, got the string \"ten\"" train --model "$dir/bad.json"
 expect "--replicas: must be > 0, got 0" train --replicas 0
 expect "EarlyStopping monitors 'val_acc', which this run does not log (available: loss, accuracy, val_loss, val_accuracy)" \
   train --early-stopping 2 --monitor val_acc

@@ -4,7 +4,9 @@
 #include <zlib.h>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include "core/data/digits.h"
+#include "core/error.h"
 #include "core/data/npy.h"
 #include "core/data/readers.h"
 #include "core/data/spec.h"
@@ -190,4 +192,88 @@ TEST_CASE("data specs: synthetic, errors with the expected forms, labels out of 
   Dataset d = make_synthetic({2}, 3, 4, 1);
   d.y[2] = 3;
   CHECK_THROWS_WITH(d.validate("mydata"), "mydata: label 3 of sample 2 is outside the 3 classes [0, 2]");
+}
+
+namespace {
+// A .npy file of the given header dict and raw data bytes.
+void write_npy_raw(const std::string& path, const std::string& dict, size_t data_bytes) {
+  std::string h = dict;
+  h += std::string(63 - (10 + h.size()) % 64, ' ') + "\n";
+  std::vector<unsigned char> b{0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(h.size() & 0xff),
+                               (unsigned char)(h.size() >> 8)};
+  b.insert(b.end(), h.begin(), h.end());
+  b.resize(b.size() + data_bytes, 0);
+  write_bytes(path, b);
+}
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
+// Found by scripts/fuzz.sh (or by reading for it): sizes in headers and specs are checked, without
+// overflow, against the file or the machine's memory before anything is allocated.
+TEST_CASE("sizes in headers and specs are checked before allocating", "[data][fuzz]") {
+  const std::string dir = test::temp_dir("sizes");
+  const std::string p = dir + "/a.npy";
+  auto npy_error = [&](const std::string& dict, size_t bytes) {
+    write_npy_raw(p, dict, bytes);
+    return error_of([&] { read_npy(p); });
+  };
+  // A huge declared shape is truncation (the data must be in the file), not an allocation attempt.
+  CHECK(npy_error("{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 1000), }", 16) ==
+        "'" + p + "' is truncated: expected 40000000000000 bytes of data for shape (100000, 100000, 1000), found 16");
+  CHECK(npy_error("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 16) ==
+        "shape (4294967296, 4294967296) has more elements than fit in 64 bits");
+  CHECK(npy_error("{'descr': '<f4', 'fortran_order': False, 'shape': (3, -1), }", 16) ==
+        "'" + p + "': .npy header: 'shape' (3, -1) is not a tuple of whole numbers");
+  CHECK(npy_error("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 16) ==
+        "'" + p + "': .npy header: 'shape' (99999999999999999999,) is not a tuple of whole numbers");
+  CHECK(npy_error("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", 16) ==
+        "'" + p + "': unsupported .npy dtype 'c8' (use float32, float64, uint8 or integers)");
+  CHECK(npy_error("{'descr': '<f4', 'shape': (2,), }", 16) == "'" + p + "': .npy header has no 'fortran_order'");
+  CHECK(npy_error("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 8) ==
+        "'" + p + "': Fortran-order arrays are not supported; save with np.ascontiguousarray");
+  // Forms numpy writes: scalars "()", one axis "(5,)", spaces, Python 2's "3L".
+  write_npy_raw(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 4);
+  CHECK(read_npy(p).shape == Shape{});
+  write_npy_raw(p, "{'descr': '<u1', 'fortran_order': False, 'shape': ( 2L , 3 ), }", 6);
+  CHECK(read_npy(p).shape == Shape{2, 3});
+  write_npy_raw(p, "{'descr':'|u1','fortran_order':False,'shape':(5,)}", 5);
+  CHECK(read_npy(p).shape == Shape{5});
+
+  // Float labels far beyond any class count (once cast to int64 without a check).
+  std::vector<float> xs{1, 2}, ys{4.7e30f, 0};
+  write_npy(dir + "/x.npy", {2, 1}, xs.data());
+  write_npy(dir + "/y.npy", {2}, ys.data());
+  CHECK(error_of([&] { load_npy_dataset(dir + "/x.npy", dir + "/y.npy"); }) ==
+        "'" + dir + "/y.npy': label 4.7e+30 is too large to be a class index");
+
+  // An IDX header of 2^32-1 images of 2^32-1 x 2^32-1 pixels: compared with the file, no overflow.
+  std::vector<unsigned char> img, lab;
+  put_be32(img, 2051), put_be32(img, 0xffffffffu), put_be32(img, 0xffffffffu), put_be32(img, 0xffffffffu);
+  img.resize(img.size() + 4, 0);
+  put_be32(lab, 2049), put_be32(lab, 1), lab.push_back(0);
+  write_bytes(dir + "/train-images-idx3-ubyte", img);
+  write_bytes(dir + "/train-labels-idx1-ubyte", lab);
+  CHECK_THROWS_WITH(load_mnist(dir), Contains("train-images-idx3-ubyte' is truncated or corrupt: its header says "
+                                              "4294967295 images of 4294967295x4294967295, file holds 4 pixel bytes"));
+
+  // Synthetic data larger than memory is refused with its size; so is one past 64-bit sizes.
+  set_host_memory_limit(int64_t(1) << 30);
+  CHECK(error_of([] { load_data_spec("synthetic:1000,1000,3:10:100", 0); }) ==
+        "synthetic data of 100 samples of shape (1000, 1000, 3) needs 1.1 GiB of memory, more than this machine's 1.0 GiB");
+  CHECK(error_of([] { load_data_spec("synthetic:3037000500,3037000500:10:10", 0); }) ==
+        "shape (3037000500, 3037000500) has more elements than fit in 64 bits");
+  CHECK(error_of([] { load_data_spec("synthetic:100000,100000,100000:10:10", 0); }) ==
+        "synthetic data of 10 samples of shape (100000, 100000, 100000) needs 36379.8 TiB of memory, more than this "
+        "machine's 1.0 GiB");
+  CHECK(error_of([] { load_data_spec("synthetic:1000000000,1000000000,5:10:10", 0); }) ==
+        "synthetic data is too large: 10 x 5000000000000000000 exceeds 64-bit sizes");
+  set_host_memory_limit(0);  // back to the machine's memory
+  CHECK(host_memory_limit() > (int64_t(1) << 30));
 }

@@ -2,6 +2,7 @@
 // 2.3.1 ({name, layers} form, model.to_json()), tf.keras 2.2.4; predictions match Keras's.
 #include <catch2/catch.hpp>
 #include "core/data/npy.h"
+#include "core/error.h"
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_config.h"
 #include "test_util.h"
@@ -83,6 +84,58 @@ TEST_CASE("unsupported configs name the layer and the option", "[io][config]") {
                     Contains("layer 'd' (Dense): activation 'gelu' (supported: linear, relu, sigmoid, tanh, softmax)"));
   CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Functional", "config": {}})", 0, "f.json"),
                     "f.json: only Sequential models are supported, this is a 'Functional'");
-  CHECK_THROWS_WITH(model_from_keras_json("[1, 2", 0, "bad.json"), "bad.json is not a Keras model config (not a JSON object)");
+  CHECK_THROWS_WITH(model_from_keras_json("[1, 2", 0, "bad.json"), "bad.json is not a Keras model config (not valid JSON)");
+  CHECK_THROWS_WITH(model_from_keras_json("[1, 2]", 0, "bad.json"), "bad.json is not a Keras model config (not a JSON object)");
   CHECK_THROWS_WITH(load_keras_model(kDir + "cnn.weights.h5", 0), Contains("has no model_config: it holds weights only"));
+}
+
+// Found by scripts/fuzz.sh: wrong JSON types and impossible sizes used to escape as the JSON
+// library's own exceptions (or a failed allocation); each is now dptrain's error, naming the place.
+TEST_CASE("malformed configs are errors naming the layer, the key and what was expected", "[io][config]") {
+  auto cfg = [](const std::string& layer, const std::string& input = "[null, 8, 8, 3]") {
+    return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": )" + input + R"(, "name": "input"}}, )" + layer + "]}}";
+  };
+  auto err = [](const std::string& text) {
+    try {
+      model_from_keras_json(text, 0, "m.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": "ten"}})")) ==
+        "m.json: layer 'd' (Dense): 'units' must be a whole number, got the string \"ten\"");
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 4.5}})")) ==
+        "m.json: layer 'd' (Dense): 'units' must be a whole number, got the number 4.5");
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 0}})")) ==
+        "m.json: layer 'd' (Dense): Dense units must be >= 1, got 0");
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 18446744073709551615}})")) ==
+        "m.json: layer 'd' (Dense): 'units' 18446744073709551615 is too large");
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 2, "use_bias": 1}})")) ==
+        "m.json: layer 'd' (Dense): 'use_bias' must be True or False, got the integer 1");
+  CHECK(err(cfg(R"({"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": [3, "3"]}})")) ==
+        "m.json: layer 'c' (Conv2D): 'kernel_size'[1] must be a whole number, got the string \"3\"");
+  CHECK(err(cfg(R"({"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": 3, "padding": 1}})")) ==
+        "m.json: layer 'c' (Conv2D): 'padding' must be a string, got the integer 1");
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": 3}})")) ==
+        "m.json: layer 'd' (Dense): activation=3 is not supported");
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 2}})", "[null, -8, 3]")) ==
+        "m.json: layer 'input' (InputLayer): 'batch_shape' [null,-8,3] has a dimension below 1 (-8)");
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 2}})", "[null, null, 3]")) ==
+        "m.json: layer 'input' (InputLayer): 'batch_shape'[1] must be a whole number, got None");
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 2}})", "8")) ==
+        "m.json: layer 'input' (InputLayer): 'batch_shape' must be a list [None, d1, ...] (batch, then the sample's "
+        "dimensions), got 8");
+  CHECK(err(cfg(R"([1, 2])")) == "m.json: layer 1 is not a {class_name, config} dict");
+  CHECK(err(R"({"class_name": "Sequential"})") == "m.json: the model has no 'config' dict (or list of layers)");
+  CHECK(err(R"({"class_name": "Sequential", "config": {"layers": 3}})") ==
+        "m.json: the model's config has no list of 'layers'");
+  CHECK(err(R"({"class_name": 7, "config": []})") == "m.json: the model's 'class_name' must be a string, got the integer 7");
+  set_host_memory_limit(int64_t(1) << 30);
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 100000000}})")) ==
+        "model 's' (400000000 weights and their gradients) needs 3.0 GiB of memory, more than this machine's 1.0 GiB");
+  set_host_memory_limit(0);
+  CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 4611686018427387904}})")) ==
+        "layer 'd' (Dense): output: shape (8, 8, 4611686018427387904) has more elements than fit in 64 bits");
 }
