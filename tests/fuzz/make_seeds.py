@@ -1,0 +1,54 @@
+"""Writes the fuzzers' seed inputs in tests/fuzz/seeds/ (run from the repository root with a Python
+that has h5py and numpy, e.g. build/keras-env/bin/python):
+  keras_config/  the model_config of each full-model fixture in tests/fixtures/keras_written/
+  npy/           .npy samples and labels, joined by "\n--\n" (fuzz_npy.cpp splits them there)
+  idx/           an MNIST IDX image file and label file, joined the same way
+  synthetic_spec/ what follows "synthetic:" in --data
+"""
+import glob
+import io
+import os
+import struct
+
+import h5py
+import numpy as np
+
+OUT = "tests/fuzz/seeds/"
+
+
+def npy(a):
+    b = io.BytesIO()
+    np.save(b, a)
+    return b.getvalue()
+
+
+def main():
+    for d in ("keras_config", "npy", "idx", "synthetic_spec"):
+        os.makedirs(OUT + d, exist_ok=True)
+    for f in sorted(glob.glob("tests/fixtures/keras_written/*.h5")):
+        with h5py.File(f) as h:
+            c = h.attrs.get("model_config")
+        if c is None:
+            continue
+        if isinstance(c, bytes):
+            c = c.decode()
+        with open(OUT + "keras_config/" + os.path.basename(f).replace(".h5", ".json"), "w") as o:
+            o.write(c)
+    x = np.random.RandomState(0).rand(3, 2, 2, 1).astype(np.float32)
+    sep = b"\n--\n"
+    seeds = {
+        "npy/pair_f4_i8": npy(x) + sep + npy(np.array([0, 1, 2])),
+        "npy/x_u1_only": npy((x * 255).astype(np.uint8)),
+        "npy/pair_onehot": npy(x.astype(np.float64)) + sep + npy(np.eye(3, dtype=np.float32)),
+        "idx/pair": struct.pack(">IIII", 2051, 2, 3, 3) + bytes(range(18)) + sep
+        + struct.pack(">II", 2049, 2) + bytes([3, 7]),
+        "synthetic_spec/small": b"8,8,1:10:16",
+        "synthetic_spec/rgb": b"4,4,3:2:5",
+    }
+    for name, data in seeds.items():
+        with open(OUT + name, "wb") as o:
+            o.write(data)
+
+
+if __name__ == "__main__":
+    main()
