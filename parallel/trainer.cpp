@@ -184,14 +184,17 @@ Dataset Trainer::targets_for(const Dataset& d) const {
 void Trainer::prepare(int64_t global_batch, const Dataset& like) {
   DPT_CHECK(global_batch >= 1, "batch size must be >= 1, got " << global_batch);
   const int64_t N = replicas();
-  const int64_t slice = std::max<int64_t>(global_batch - (N - 1) * (global_batch / N), 1);
+  // The last replica's slice is the largest (slicing.h); replicas with no rows keep one.
+  const int64_t largest = std::max<int64_t>(max_slice_rows(global_batch, N, N - 1), 1);
   const bool new_y = like.y_dim != y_dim_;
   try {
-    for (auto& r : replicas_) {
+    for (int i = 0; i < int(N); ++i) {
+      Replica* r = replicas_[size_t(i)].get();
+      const int64_t rows = std::max<int64_t>(max_slice_rows(global_batch, N, i), 1);
       r->enter();
-      r->model->prepare(slice, &r->ctx);
-      if (r->cuda && (slice > r->cap || new_y)) {  // the replica's slice buffers on its GPU
-        r->cap = std::max(slice, r->cap);
+      r->model->prepare(rows, &r->ctx);
+      if (r->cuda && (rows > r->cap || new_y)) {  // the replica's slice buffers on its GPU
+        r->cap = std::max(rows, r->cap);
         uploaded_[0] = uploaded_[1] = false;  // new device slots (freeing the old ones waited for the GPU)
         Shape xs = template_.input_shape();
         xs.insert_front(r->cap);
@@ -214,8 +217,8 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
       biggest = std::max(biggest, shape_numel(l->output_shape()));
     }
     const int64_t P = template_.num_params(), T = template_.num_trainable();
-    const int64_t need = 4 * (P + T * int64_t(1 + replicas_[0]->opt->slots().size()) + slice * (per_row + 2 * biggest));
-    DPT_FAIL(e.what() << ". A per-replica batch of " << slice << " (global batch " << global_batch << " over " << N
+    const int64_t need = 4 * (P + T * int64_t(1 + replicas_[0]->opt->slots().size()) + largest * (per_row + 2 * biggest));
+    DPT_FAIL(e.what() << ". A per-replica batch of " << largest << " (global batch " << global_batch << " over " << N
                       << " GPU" << (N > 1 ? "s" : "") << ") needs about " << mib(need)
                       << " MiB per GPU for weights, optimizer state and activations (plus cuDNN workspace, "
                          "transposed copies where a convolution runs NCHW, and patch matrices where it runs as a "

@@ -17,6 +17,7 @@
 #include "core/presets.h"
 #include "parallel/devices.h"
 #include "parallel/parallel_model.h"
+#include "parallel/slicing.h"
 #include "test_util.h"
 
 using namespace dpt;
@@ -66,6 +67,41 @@ TEST_CASE("N replicas equal one device: weights after several steps (dropout; di
     INFO("R=" << cs.replicas << " B=" << cs.batch);
     CHECK(d <= 1e-5);
   }
+}
+
+TEST_CASE("each replica is prepared for the most rows any batch up to the global one gives it", "[parallel][slices]") {
+  for (int64_t n = 1; n <= 9; ++n)
+    for (int64_t b = 1; b <= 40; ++b)
+      for (int64_t r = 0; r < n; ++r) {
+        int64_t most = 0;  // by brute force over every batch an epoch can end with
+        for (int64_t rows = 1; rows <= b; ++rows) most = std::max(most, batch_slice(rows, n, r).count);
+        INFO("N=" << n << " B=" << b << " r=" << r);
+        CHECK(max_slice_rows(b, n, r) == most);
+      }
+  CHECK(max_slice_rows(8, 4, 3) == 4);  // a final batch of 7 over 4 replicas: 1, 1, 1, 4
+  CHECK(max_slice_rows(512, 8, 7) == 70);
+}
+
+// An epoch's last batch can give the last replica more rows than a full batch does (15 samples,
+// batch 8, 4 replicas: the last batch of 7 splits 1, 1, 1, 4). Once an error ("batch of 4 rows
+// exceeds the prepared 2"); now the same weights as one device.
+TEST_CASE("full epochs whose last batch gives the last replica more rows than a full one", "[parallel][slices]") {
+  Dataset data = make_synthetic({8, 8, 1}, 10, 15, 5);
+  auto one = find_preset("digits-cnn").make();
+  auto many = find_preset("digits-cnn").make();
+  one->build({8, 8, 1}, 11);
+  many->build({8, 8, 1}, 11);
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = 8;
+  fo.verbose = 0;
+  fo.seed = 3;
+  SGD opt(0.1, 0.9);
+  Trainer(*one, cpus(1), LossKind::categorical_crossentropy, opt, 1, {}).fit(data, nullptr, fo, {});
+  Trainer(*many, cpus(4), LossKind::categorical_crossentropy, opt, 1, {}).fit(data, nullptr, fo, {});
+  const double d = rel_diff(*one, *many);
+  std::printf("equivalence digits-cnn R=4 B=8, 15 samples (last batch 7: 1, 1, 1, 4): max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
 }
 
 TEST_CASE("synchronised batch norm: N replicas equal one device, moving statistics included",
