@@ -66,10 +66,10 @@ std::string bytes_str(double b) {
   return out;
 }
 
-void check_host_bytes(int64_t bytes, const std::string& what) {
+void check_host_bytes(int64_t bytes, const std::string& what, const std::string& hint) {
   const int64_t limit = host_memory_limit();
   DPT_CHECK(bytes <= limit, what << " needs " << bytes_str(double(bytes)) << " of memory, more than this machine's "
-                                 << bytes_str(double(limit)));
+                                 << bytes_str(double(limit)) << (hint.empty() ? "" : ": ") << hint);
 }
 
 std::string shape_str(const Shape& s) {

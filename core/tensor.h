@@ -54,8 +54,8 @@ int64_t checked_mul(int64_t a, int64_t b, const char* what);
 // it is refused with a message rather than attempted: the machine's physical memory by default.
 int64_t host_memory_limit();
 void set_host_memory_limit(int64_t bytes);  // tests and fuzzers: a smaller limit
-// An error "WHAT needs X of memory, more than this machine's Y" where bytes exceeds the limit.
-void check_host_bytes(int64_t bytes, const std::string& what);
+// An error "WHAT needs X of memory, more than this machine's Y[: HINT]" where bytes exceeds the limit.
+void check_host_bytes(int64_t bytes, const std::string& what, const std::string& hint = "");
 // Bytes in words: "3.2 GiB", "512 MiB", "40 KiB", "12 bytes".
 std::string bytes_str(double bytes);
 // How many Buffers this process has allocated (tests check the steady-state step adds none).

@@ -63,6 +63,12 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
     DPT_CHECK(idx.front() == idx.back() || std::adjacent_find(idx.begin(), idx.end()) == idx.end(),
               "GPU replicas must be on distinct GPUs (or all on one GPU), got a GPU twice among " << N);
   }
+  opt_slots_ = optimizer.num_slots();
+  if (!gpu_)  // every CPU replica's weights, gradients and optimizer state, before any is made
+    check_host_bytes(checked_mul(N, replica_bytes(0, 0), "the replicas' weights"),
+                     "model '" + model.name() + "' on " + std::to_string(N) + " CPU replica" + (N > 1 ? "s" : "") +
+                         " (weights, gradients and optimizer state in each)",
+                     "lower --replicas");
   std::vector<int> gpu_index;
   std::vector<kernels::CudaResources*> streams;
   for (int r = 0; r < N; ++r) {
@@ -181,12 +187,40 @@ Dataset Trainer::targets_for(const Dataset& d) const {
   return t;
 }
 
-void Trainer::prepare(int64_t global_batch, const Dataset& like) {
-  DPT_CHECK(global_batch >= 1, "batch size must be >= 1, got " << global_batch);
+int64_t Trainer::replica_bytes(int64_t rows, int64_t y_dim) const {
+  int64_t per_row = 2 * (shape_numel(template_.input_shape()) + y_dim), biggest = per_row / 2;
+  for (auto& l : template_.layers()) {
+    per_row += shape_numel(l->output_shape());
+    biggest = std::max(biggest, shape_numel(l->output_shape()));
+  }
+  const int64_t P = template_.num_params(), T = template_.num_trainable();
+  const int64_t fixed = P + T * int64_t(1 + opt_slots_);
+  return checked_mul(checked_mul(rows, per_row + 2 * biggest, "a replica's activations") + fixed, 4,
+                     "a replica's memory");
+}
+
+void Trainer::prepare(int64_t global_batch_in, const Dataset& like) {
+  DPT_CHECK(global_batch_in >= 1, "batch size must be >= 1, got " << global_batch_in);
+  // No batch holds more rows than the data has (a batch size past it trains on all of it at once).
+  const int64_t global_batch = std::max<int64_t>(std::min(global_batch_in, like.size()), 1);
   const int64_t N = replicas();
   // The last replica's slice is the largest (slicing.h); replicas with no rows keep one.
   const int64_t largest = std::max<int64_t>(max_slice_rows(global_batch, N, N - 1), 1);
   const bool new_y = like.y_dim != y_dim_;
+  if (!gpu_) {  // the replicas' activations and the double-buffered batches, before any is allocated
+    int64_t total = checked_mul(checked_mul(2 * global_batch, shape_numel(template_.input_shape()) + like.y_dim + 1,
+                                            "the batch buffers"),
+                                4, "the batch buffers");
+    for (int i = 0; i < int(N); ++i)
+      DPT_CHECK(!__builtin_add_overflow(total, replica_bytes(std::max<int64_t>(max_slice_rows(global_batch, N, i), 1),
+                                                             like.y_dim),
+                                        &total),
+                "a global batch of " << global_batch << " is too large to size");
+    check_host_bytes(total,
+                     "a global batch of " + std::to_string(global_batch) + " over " + std::to_string(N) + " CPU replica" +
+                         (N > 1 ? "s" : "") + " of model '" + template_.name() + "'",
+                     "lower --batch-size" + std::string(N > 1 ? " or --replicas" : ""));
+  }
   try {
     for (int i = 0; i < int(N); ++i) {
       Replica* r = replicas_[size_t(i)].get();
@@ -209,15 +243,7 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
     }
   } catch (const Error& e) {
     if (!gpu_ || std::string(e.what()).find("out of GPU memory") == std::string::npos) throw;
-    // What one replica holds: weights, gradients, optimizer slots, and per row of its slice two
-    // input slots, every layer's output and two gradient buffers.
-    int64_t per_row = 2 * (shape_numel(template_.input_shape()) + like.y_dim), biggest = per_row / 2;
-    for (auto& l : template_.layers()) {
-      per_row += shape_numel(l->output_shape());
-      biggest = std::max(biggest, shape_numel(l->output_shape()));
-    }
-    const int64_t P = template_.num_params(), T = template_.num_trainable();
-    const int64_t need = 4 * (P + T * int64_t(1 + replicas_[0]->opt->slots().size()) + largest * (per_row + 2 * biggest));
+    const int64_t need = replica_bytes(largest, like.y_dim);
     DPT_FAIL(e.what() << ". A per-replica batch of " << largest << " (global batch " << global_batch << " over " << N
                       << " GPU" << (N > 1 ? "s" : "") << ") needs about " << mib(need)
                       << " MiB per GPU for weights, optimizer state and activations (plus cuDNN workspace, "

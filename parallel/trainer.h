@@ -75,6 +75,9 @@ class Trainer : public TrainContext {
   // Returns the summed per-sample loss; adds the correct count to *correct when given.
   double train_step(int64_t rows, int64_t epoch, int64_t step, double* correct);
   void prepare(int64_t global_batch, const Dataset& like);
+  // About what one replica holds for `rows` rows of its slice: weights, gradients, optimizer slots,
+  // and per row two input slots, the labels, every layer's output and two gradient buffers.
+  int64_t replica_bytes(int64_t rows, int64_t y_dim) const;
   // Rows idx[0..n) of data into the current batch buffers (fit loads the next batch into the
   // spare buffers on its prefetch thread while the current one trains).
   void load_batch(const Dataset& data, const int64_t* idx, int64_t n);
@@ -143,6 +146,7 @@ class Trainer : public TrainContext {
   int threads_;
   ParallelOptions popt_;
   int64_t batch_cap_ = 0;
+  size_t opt_slots_ = 0;  // optimizer slots per weight
   bool gpu_ = false;
   // Double-buffered host batches (pinned for GPU replicas): slot cur_ trains, the other loads.
   Tensor x_buf_[2], y_buf_[2], w_buf_[2];

@@ -42,6 +42,7 @@ class Optimizer {
   virtual std::string tf_slot_name(size_t i) const = 0;
   // Slots by Keras-style name ("momentum", "velocity", ...), for checkpoints.
   std::vector<std::pair<std::string, Tensor*>> slots();
+  size_t num_slots() const { return slot_names().size(); }  // per weight, built or not
   std::string describe() const;
   Device device() const { return device_; }
 

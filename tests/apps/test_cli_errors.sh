@@ -41,6 +41,8 @@ expect "synthetic data of 10 samples of shape (100000, 100000, 100000) needs 363
 printf '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"name": "d", "units": "ten", "batch_input_shape": [null, 4]}}]}}' > "$dir/bad.json"
 expect "'$dir/bad.json': layer 'd' (Dense): 'units' must be a whole number, got the string \"ten\"" train --model "$dir/bad.json"
 expect "--replicas: must be > 0, got 0" train --replicas 0
+expect "model 'digits-cnn' on 1000000 CPU replicas (weights, gradients and optimizer state in each) needs 535.2 GiB of memory, more than this machine's" \
+  train --replicas 1000000
 expect "EarlyStopping monitors 'val_acc', which this run does not log (available: loss, accuracy, val_loss, val_accuracy)" \
   train --early-stopping 2 --monitor val_acc
 expect "ReduceLROnPlateau factor must be in (0, 1), got 1.5" train --reduce-lr-on-plateau 1.5:2

@@ -35,4 +35,7 @@ grep -q "Keras legacy weights (save_weights .h5)" "$dir/inspect.txt" && grep -q 
   || { echo "FAIL: inspect"; cat "$dir/inspect.txt"; exit 1; }
 # --by-name loads the same file into the same architecture
 "$bin" evaluate --weights "$dir/w.h5" --by-name | grep -q "accuracy: $got" || { echo "FAIL: --by-name"; exit 1; }
+# A batch size past the data trains on all of it in one step, as Keras does (and sizes nothing past it)
+"$bin" train --batch-size 4000000000 --epochs 1 > "$dir/big.txt" 2>&1 || { echo "FAIL: --batch-size 4000000000"; cat "$dir/big.txt"; exit 1; }
+grep -q "Epoch 1/1 - 1/1 " "$dir/big.txt" || { echo "FAIL: one step expected"; cat "$dir/big.txt"; exit 1; }
 echo "PASS"

@@ -104,6 +104,30 @@ TEST_CASE("full epochs whose last batch gives the last replica more rows than a 
   CHECK(d <= 1e-5);
 }
 
+TEST_CASE("replicas and batches beyond the machine's memory are refused before allocating", "[parallel][memory]") {
+  auto model = find_preset("digits-cnn").make();
+  model->build({8, 8, 1}, 1);
+  SGD sgd(0.1, 0.9);
+  Adam adam(0.001);
+  set_host_memory_limit(int64_t(64) << 20);
+  // digits-cnn: 35914 weights; with gradients and Adam's two slots 16 bytes each a replica.
+  CHECK_THROWS_WITH(Trainer(*model, cpus(200), LossKind::categorical_crossentropy, adam, 1, {}),
+                    "model 'digits-cnn' on 200 CPU replicas (weights, gradients and optimizer state in each) needs "
+                    "110 MiB of memory, more than this machine's 64 MiB: lower --replicas");
+  Trainer t(*model, cpus(2), LossKind::categorical_crossentropy, sgd, 1, {});
+  Dataset data = make_synthetic({8, 8, 1}, 10, 100000, 1);
+  CHECK_THROWS_WITH(t.fit(data, nullptr, [] { FitOptions f; f.batch_size = 50000; f.verbose = 0; return f; }(), {}),
+                    Contains("a global batch of 50000 over 2 CPU replicas of model 'digits-cnn' needs") &&
+                        Contains("of memory, more than this machine's 64 MiB: lower --batch-size or --replicas"));
+  set_host_memory_limit(0);
+  // A batch larger than the data trains on all of it at once, as Keras does (nothing sized past it).
+  Dataset few = make_synthetic({8, 8, 1}, 10, 20, 1);
+  FitOptions fo;
+  fo.batch_size = int64_t(1) << 40;
+  fo.verbose = 0;
+  CHECK(t.fit(few, nullptr, fo, {}).at("loss").size() == 1);
+}
+
 TEST_CASE("synchronised batch norm: N replicas equal one device, moving statistics included",
           "[parallel][equivalence][bn]") {
   Adam opt(0.01);
