@@ -102,9 +102,15 @@ std::string ParallelSetup::describe(int threads, int64_t global_batch) const {
 }
 
 int resolved_threads(int threads) {
-  if (threads > 0) return threads;
   const unsigned hc = std::thread::hardware_concurrency();
-  return hc ? int(hc) : 1;
+  const int cores = hc ? int(hc) : 1;
+  if (threads <= 0) return cores;
+  // Compute threads past the cores only take turns; far past them, thread start-up alone stalls the
+  // run (--threads 100000 once sat silent for minutes).
+  const int most = std::max(64, 8 * cores);
+  DPT_CHECK(threads <= most, "--threads " << threads << ": at most " << most << " on this machine (" << cores
+                                          << " hardware threads); threads past the cores only take turns");
+  return threads;
 }
 
 LoadedData load_data(const ModelOptions& o, const Preset& p) {

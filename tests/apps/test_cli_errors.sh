@@ -41,6 +41,7 @@ expect "synthetic data of 10 samples of shape (100000, 100000, 100000) needs 363
 printf '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"name": "d", "units": "ten", "batch_input_shape": [null, 4]}}]}}' > "$dir/bad.json"
 expect "'$dir/bad.json': layer 'd' (Dense): 'units' must be a whole number, got the string \"ten\"" train --model "$dir/bad.json"
 expect "--replicas: must be > 0, got 0" train --replicas 0
+expect "--threads 100000: at most " train --threads 100000
 expect "model 'digits-cnn' on 1000000 CPU replicas (weights, gradients and optimizer state in each) needs 535.2 GiB of memory, more than this machine's" \
   train --replicas 1000000
 expect "EarlyStopping monitors 'val_acc', which this run does not log (available: loss, accuracy, val_loss, val_accuracy)" \
