@@ -32,5 +32,6 @@ for t in "${targets[@]}"; do
   else
     grep -E "stat::number_of_executed_units|cov:" build-fuzz/fuzz_"$t".log | tail -2
   fi
+  rm -rf /tmp/dpt_fuzz_*  # the targets' scratch files (fuzz_util.h)
 done
 exit $status

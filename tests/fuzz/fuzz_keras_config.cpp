@@ -8,12 +8,10 @@
 #include "core/error.h"
 #include "core/io/keras_config.h"
 #include "core/sequential.h"
-#include "core/tensor.h"
+#include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // Sizes beyond this are refused with dptrain's message (as sizes beyond the machine's memory are).
-  static const bool limited = (dpt::set_host_memory_limit(int64_t(64) << 20), true);
-  (void)limited;
+  dpt::fuzz::limit_host_memory();
   const std::string text(reinterpret_cast<const char*>(data), size);
   try {
     auto model = dpt::model_from_keras_json(text, 1, "fuzz input");

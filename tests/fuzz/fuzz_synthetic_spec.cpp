@@ -6,12 +6,10 @@
 #include <string>
 #include "core/data/spec.h"
 #include "core/error.h"
-#include "core/tensor.h"
+#include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // Sizes beyond this are refused with dptrain's message (as sizes beyond the machine's memory are).
-  static const bool limited = (dpt::set_host_memory_limit(int64_t(64) << 20), true);
-  (void)limited;
+  dpt::fuzz::limit_host_memory();
   const std::string rest(reinterpret_cast<const char*>(data), size);
   try {
     dpt::DataSplits s = dpt::load_data_spec("synthetic:" + rest, 1);
