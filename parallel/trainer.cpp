@@ -199,10 +199,8 @@ int64_t Trainer::replica_bytes(int64_t rows, int64_t y_dim) const {
                      "a replica's memory");
 }
 
-void Trainer::prepare(int64_t global_batch_in, const Dataset& like) {
-  DPT_CHECK(global_batch_in >= 1, "batch size must be >= 1, got " << global_batch_in);
-  // No batch holds more rows than the data has (a batch size past it trains on all of it at once).
-  const int64_t global_batch = std::max<int64_t>(std::min(global_batch_in, like.size()), 1);
+void Trainer::prepare(int64_t global_batch, const Dataset& like) {
+  DPT_CHECK(global_batch >= 1, "batch size must be >= 1, got " << global_batch);
   const int64_t N = replicas();
   // The last replica's slice is the largest (slicing.h); replicas with no rows keep one.
   const int64_t largest = std::max<int64_t>(max_slice_rows(global_batch, N, N - 1), 1);

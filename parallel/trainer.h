@@ -74,6 +74,9 @@ class Trainer : public TrainContext {
   // One training step on a global batch already in the batch buffers (fit and the benchmark).
   // Returns the summed per-sample loss; adds the correct count to *correct when given.
   double train_step(int64_t rows, int64_t epoch, int64_t step, double* correct);
+  // Sizes every replica (and its device buffers) for global batches of up to `global_batch` rows
+  // of data shaped like `like`. fit, evaluate and predict pass min(batch size, samples): a batch
+  // size past the data takes all of it in one batch, as in Keras.
   void prepare(int64_t global_batch, const Dataset& like);
   // About what one replica holds for `rows` rows of its slice: weights, gradients, optimizer slots,
   // and per row two input slots, the labels, every layer's output and two gradient buffers.

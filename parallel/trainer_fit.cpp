@@ -14,6 +14,14 @@
 
 namespace dpt {
 
+namespace {
+// The rows of the largest batch over `data`: a batch size past the data takes all of it in one
+// batch, as in Keras (a batch size under 1 is passed on, for prepare's error).
+int64_t batch_rows(int64_t batch_size, const Dataset& data) {
+  return batch_size < 1 ? batch_size : std::max<int64_t>(1, std::min(batch_size, data.size()));
+}
+}  // namespace
+
 History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOptions& opt,
                      const std::vector<Callback*>& user_callbacks) {
   DPT_CHECK(opt.epochs >= 1, "epochs must be >= 1, got " << opt.epochs);
@@ -27,7 +35,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
   std::optional<Dataset> val;
   if (val_in) val = targets_for(*val_in);
   seed_ = opt.seed;
-  prepare(opt.batch_size, train);
+  prepare(batch_rows(opt.batch_size, train), train);
   if (replicas() > 1) {  // every replica starts from replica 0's weights (as multi_gpu_model's replicas share them)
     auto bcast = [&](int r) {
       Replica& rep = *replicas_[size_t(r)];
@@ -160,7 +168,7 @@ EvalResult Trainer::evaluate(const Dataset& data_in, int64_t batch_size) {
 }
 
 EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
-  prepare(batch_size, data);
+  prepare(batch_rows(batch_size, data), data);
   const int64_t n = data.size();
   const int N = replicas();
   std::vector<int64_t> idx(size_t(std::min(batch_size, n)));
@@ -195,7 +203,7 @@ std::vector<float> Trainer::predict(const Dataset& data, int64_t batch_size) {
             "samples have shape " << shape_str(data.sample_shape) << " but model '" << template_.name()
                                   << "' expects inputs of shape " << shape_str(template_.input_shape()));
   const int64_t width = shape_numel(template_.output_shape());
-  prepare(batch_size, data);
+  prepare(batch_rows(batch_size, data), data);
   const int64_t n = data.size();
   const int N = replicas();
   std::vector<float> out(size_t(n * width));

@@ -1,0 +1,495 @@
+// The CPU emulation's grid runner (block threads as ucontext fibers, barriers, shared memory) and the
+// part of the CUDA runtime, cuBLAS and cuDNN APIs the backend's own kernels and their tests call
+// (see cuda_emu.h). cuBLAS's SGEMM is emulated by a plain column-major loop, an independent
+// reference for the row-major mapping in gemm_cuda; nothing of cuDNN is computed here.
+#include "tests/emu/cuda_emu.h"
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define DPT_EMU_ASAN 1
+#endif
+
+thread_local uint3 threadIdx;
+thread_local uint3 blockIdx;
+thread_local dim3 blockDim;
+thread_local dim3 gridDim;
+
+namespace dpt::emu {
+
+namespace {
+
+thread_local cudaError_t g_last_error = cudaSuccess;
+
+// A kernel the emulator cannot run as CUDA would (UB on a GPU, or outside the model): thrown from
+// the scheduler, or from a thread called straight from it, never across a fiber switch.
+[[noreturn]] void emu_fail(const std::string& what) { throw std::logic_error("dpt CUDA emulator: " + what); }
+
+enum class State { ready, at_barrier, done };
+
+constexpr size_t kStackBytes = 128 * 1024;
+
+// Switching between the scheduler and a thread's fiber. On x86-64 a few instructions that keep the
+// callee-saved registers and the FP control words on the stack being left (ucontext's swapcontext
+// also saves the signal mask, a system call each way); elsewhere ucontext.
+#if defined(__x86_64__)
+struct Context {
+  void* sp = nullptr;
+};
+extern "C" void dpt_emu_switch(void** save_sp, void* load_sp);
+asm(R"(
+  .text
+  .p2align 4
+  .globl dpt_emu_switch
+  .type dpt_emu_switch, @function
+dpt_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size dpt_emu_switch, .-dpt_emu_switch
+)");
+void switch_context(Context* from, Context* to) { dpt_emu_switch(&from->sp, to->sp); }
+// A stack that dpt_emu_switch "returns" into entry(), entered as if called (rsp = 8 mod 16).
+void make_context(Context* c, char* stack, size_t bytes, void (*entry)()) {
+  auto top = reinterpret_cast<uintptr_t>(stack + bytes) & ~uintptr_t(15);
+  auto* slots = reinterpret_cast<uint64_t*>(top);
+  slots[-1] = 0;                                  // entry's return address: it never returns
+  slots[-2] = reinterpret_cast<uint64_t>(entry);  // popped by ret
+  for (int r = 3; r <= 8; ++r) slots[-r] = 0;     // rbp, rbx, r12..r15
+  slots[-9] = uint64_t(0x037f) << 32 | 0x1f80;    // x87 control word, MXCSR (the defaults)
+  c->sp = &slots[-9];
+}
+#else
+struct Context {
+  ucontext_t uc;
+};
+void switch_context(Context* from, Context* to) {
+  if (swapcontext(&from->uc, &to->uc) != 0) emu_fail("swapcontext failed");
+}
+void make_context(Context* c, char* stack, size_t bytes, void (*entry)()) {
+  if (getcontext(&c->uc) != 0) emu_fail("getcontext failed");
+  c->uc.uc_stack.ss_sp = stack;
+  c->uc.uc_stack.ss_size = bytes;
+  c->uc.uc_link = nullptr;
+  makecontext(&c->uc, entry, 0);
+}
+#endif
+
+struct Fiber {
+  Context ctx;
+  char* stack = nullptr;
+  State state = State::ready;
+  uint3 tid;
+};
+
+struct Block {
+  std::vector<Fiber> fibers;
+  Context scheduler;
+  int current = -1;
+  bool direct = false;  // threads called straight from the scheduler: no barrier may be reached
+  void (*body)(void*) = nullptr;
+  void* arg = nullptr;
+  std::vector<unsigned char> dynamic_shared;
+  std::vector<void*> poisoned;  // __shared__ arrays already filled with NaN bytes in this block
+#if DPT_EMU_ASAN
+  void* fake_stack = nullptr;
+  const void* sched_bottom = nullptr;  // the scheduler's stack, for the switches back to it
+  size_t sched_size = 0;
+#endif
+};
+
+thread_local Block* g_block = nullptr;
+
+// Fiber stacks, kept from launch to launch (touched pages stay mapped).
+char* fiber_stack(int t) {
+  thread_local std::vector<std::unique_ptr<char[]>> stacks;
+  while (stacks.size() <= size_t(t)) stacks.emplace_back(new char[kStackBytes]);
+  return stacks[size_t(t)].get();
+}
+
+void fiber_entry() {
+  Block* b = g_block;
+#if DPT_EMU_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &b->sched_bottom, &b->sched_size);
+#endif
+  b->body(b->arg);
+  Fiber& f = b->fibers[size_t(b->current)];
+  f.state = State::done;
+#if DPT_EMU_ASAN
+  __sanitizer_start_switch_fiber(nullptr, b->sched_bottom, b->sched_size);  // this fiber's run is over
+#endif
+  switch_context(&f.ctx, &b->scheduler);
+  std::abort();  // a finished thread is never resumed
+}
+
+void resume(Block& b, int t) {
+  Fiber& f = b.fibers[size_t(t)];
+  b.current = t;
+  threadIdx = f.tid;
+#if DPT_EMU_ASAN
+  __sanitizer_start_switch_fiber(&b.fake_stack, f.stack, kStackBytes);
+#endif
+  switch_context(&b.scheduler, &f.ctx);
+#if DPT_EMU_ASAN
+  __sanitizer_finish_switch_fiber(b.fake_stack, nullptr, nullptr);
+#endif
+}
+
+std::vector<int> turn_order(int threads, std::mt19937& rng) {
+  std::vector<int> order(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) order[size_t(t)] = t;
+  if (thread_order() == 1) std::reverse(order.begin(), order.end());
+  if (thread_order() == 2) std::shuffle(order.begin(), order.end(), rng);
+  return order;
+}
+
+std::string dims(dim3 d) {
+  return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) + ")";
+}
+
+// CUDA's limits on every current GPU (compute capability 7.0 and up): 1024 threads a block, block
+// dimensions (1024, 1024, 64), grid dimensions (2^31 - 1, 65535, 65535), 48 KiB of dynamic shared
+// memory without opting in. A launch past them fails with cudaErrorInvalidConfiguration and runs nothing.
+bool valid_launch(dim3 grid, dim3 block, size_t shmem) {
+  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
+  const bool ok = grid.x >= 1 && grid.y >= 1 && grid.z >= 1 && grid.x <= 2147483647u && grid.y <= 65535 &&
+                  grid.z <= 65535 && block.x >= 1 && block.y >= 1 && block.z >= 1 && block.x <= 1024 &&
+                  block.y <= 1024 && block.z <= 64 && threads <= 1024 && shmem <= 48 * 1024;
+  if (!ok) {
+    std::fprintf(stderr, "dpt CUDA emulator: launch refused: grid %s, block %s, %zu bytes of shared memory\n",
+                 dims(grid).c_str(), dims(block).c_str(), shmem);
+    g_last_error = cudaErrorInvalidConfiguration;
+  }
+  return ok;
+}
+
+}  // namespace
+
+namespace {
+int g_order = -1;  // -1: not read from DPT_EMU_ORDER yet
+}
+
+int thread_order() {
+  if (g_order < 0) {
+    const char* v = std::getenv("DPT_EMU_ORDER");
+    if (!v || !*v || std::strcmp(v, "forward") == 0)
+      g_order = 0;
+    else if (std::strcmp(v, "reverse") == 0)
+      g_order = 1;
+    else if (std::strcmp(v, "shuffle") == 0)
+      g_order = 2;
+    else
+      emu_fail(std::string("DPT_EMU_ORDER=") + v + ": expected forward, reverse or shuffle");
+  }
+  return g_order;
+}
+
+void set_thread_order(int order) { g_order = order; }
+
+void run_grid(dim3 grid, dim3 block, size_t shmem, void (*body)(void*), void* arg) {
+  if (g_block) emu_fail("a kernel launched a kernel (dynamic parallelism is not emulated)");
+  if (!valid_launch(grid, block, shmem)) return;
+  const int threads = int(block.x * block.y * block.z);
+  Block b;
+  b.body = body;
+  b.arg = arg;
+  b.fibers.resize(size_t(threads));
+  for (int t = 0; t < threads; ++t) {
+    b.fibers[size_t(t)].stack = fiber_stack(t);
+    b.fibers[size_t(t)].tid =
+        uint3{unsigned(t) % block.x, (unsigned(t) / block.x) % block.y, unsigned(t) / (block.x * block.y)};
+  }
+  b.dynamic_shared.resize(shmem);
+  std::mt19937 rng(12345);
+  gridDim = grid;
+  blockDim = block;
+  g_block = &b;
+  struct Clear {
+    ~Clear() { g_block = nullptr; }
+  } clear;
+  for (unsigned bz = 0; bz < grid.z; ++bz)
+    for (unsigned by = 0; by < grid.y; ++by)
+      for (unsigned bx = 0; bx < grid.x; ++bx) {
+        blockIdx = uint3{bx, by, bz};
+        std::fill(b.dynamic_shared.begin(), b.dynamic_shared.end(), 0xff);
+        b.poisoned.clear();
+        const std::vector<int> order = turn_order(threads, rng);
+        for (Fiber& f : b.fibers) f.state = State::ready;
+        // The first thread runs as a fiber. If it returns without reaching a barrier, so must every
+        // other (a barrier is reached by all of a block's threads or by none): they are called
+        // straight from here, and one that reaches a barrier all the same is reported.
+        make_context(&b.fibers[size_t(order[0])].ctx, b.fibers[size_t(order[0])].stack, kStackBytes, fiber_entry);
+        resume(b, order[0]);
+        if (b.fibers[size_t(order[0])].state == State::done) {
+          b.direct = true;
+          for (size_t i = 1; i < order.size(); ++i) {
+            b.current = order[i];
+            threadIdx = b.fibers[size_t(order[i])].tid;
+            body(arg);
+          }
+          b.direct = false;
+          continue;
+        }
+        for (size_t i = 1; i < order.size(); ++i)
+          make_context(&b.fibers[size_t(order[i])].ctx, b.fibers[size_t(order[i])].stack, kStackBytes, fiber_entry);
+        // Each round runs every ready thread to its next barrier or its end; then, if some wait at
+        // the barrier, all must (a barrier some threads of the block never reach is a bug).
+        for (;;) {
+          for (int t : order)
+            if (b.fibers[size_t(t)].state == State::ready) resume(b, t);
+          int waiting = 0;
+          for (const Fiber& f : b.fibers) waiting += f.state == State::at_barrier;
+          if (waiting == 0) break;
+          if (waiting != threads)
+            emu_fail("__syncthreads reached by " + std::to_string(waiting) + " of the " + std::to_string(threads) +
+                     " threads of block " + dims(dim3(bx, by, bz)) + ": the others had returned");
+          for (Fiber& f : b.fibers) f.state = State::ready;
+        }
+      }
+}
+
+void syncthreads() {
+  Block* b = g_block;
+  if (!b) emu_fail("__syncthreads outside a kernel");
+  if (b->direct)
+    emu_fail("__syncthreads reached by thread " + std::to_string(b->current) + " of block " +
+             dims(dim3(blockIdx.x, blockIdx.y, blockIdx.z)) + " after another thread had returned without reaching it");
+  Fiber& f = b->fibers[size_t(b->current)];
+  f.state = State::at_barrier;
+#if DPT_EMU_ASAN
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, b->sched_bottom, b->sched_size);
+#endif
+  switch_context(&f.ctx, &b->scheduler);
+#if DPT_EMU_ASAN
+  __sanitizer_finish_switch_fiber(fake, &b->sched_bottom, &b->sched_size);
+#endif
+  threadIdx = f.tid;
+}
+
+void* dynamic_shared() {
+  if (!g_block) emu_fail("extern __shared__ outside a kernel");
+  return g_block->dynamic_shared.data();
+}
+
+void poison_shared(void* p, size_t bytes) {
+  if (!g_block) emu_fail("__shared__ outside a kernel");
+  auto& seen = g_block->poisoned;
+  if (std::find(seen.begin(), seen.end(), p) != seen.end()) return;
+  seen.push_back(p);
+  std::memset(p, 0xff, bytes);
+}
+
+}  // namespace dpt::emu
+
+// ---- the CUDA runtime API: one emulated device, host memory, synchronous streams -----------------
+namespace {
+thread_local int g_device = 0;
+constexpr size_t kEmuMemory = size_t(4) << 30;  // what cudaMemGetInfo reports
+
+cudaError_t set_error(cudaError_t e) {
+  if (e != cudaSuccess) dpt::emu::g_last_error = e;
+  return e;
+}
+}  // namespace
+
+namespace dpt::emu {
+cudaError_t take_last_error() {
+  const cudaError_t e = g_last_error;
+  g_last_error = cudaSuccess;
+  return e;
+}
+}  // namespace dpt::emu
+
+cudaError_t cudaGetLastError() { return dpt::emu::take_last_error(); }
+cudaError_t cudaPeekAtLastError() { return dpt::emu::g_last_error; }
+const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    default: return "emulated CUDA error";
+  }
+}
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
+  if (device != 0) return set_error(cudaErrorInvalidDevice);
+  *p = cudaDeviceProp{};
+  std::snprintf(p->name, sizeof(p->name), "dpt CPU emulation of a CUDA device");
+  p->totalGlobalMem = kEmuMemory;
+  p->major = 9;
+  p->minor = 0;
+  p->maxThreadsPerBlock = 1024;
+  p->multiProcessorCount = 1;
+  p->warpSize = 32;
+  return cudaSuccess;
+}
+cudaError_t cudaDeviceCanAccessPeer(int* ok, int, int) {
+  *ok = 0;
+  return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int device) {
+  if (device != 0) return set_error(cudaErrorInvalidDevice);
+  g_device = device;
+  return cudaSuccess;
+}
+cudaError_t cudaGetDevice(int* device) {
+  *device = g_device;
+  return cudaSuccess;
+}
+cudaError_t cudaMalloc(void** p, size_t bytes) {
+  *p = nullptr;
+  if (bytes > kEmuMemory) return set_error(cudaErrorMemoryAllocation);
+  *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
+  return *p ? cudaSuccess : set_error(cudaErrorMemoryAllocation);
+}
+cudaError_t cudaFree(void* p) {
+  std::free(p);
+  return cudaSuccess;
+}
+cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) { return cudaMalloc(p, bytes); }
+cudaError_t cudaFreeHost(void* p) { return cudaFree(p); }
+cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
+  *free_b = kEmuMemory;
+  *total_b = kEmuMemory;
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
+  if (bytes) std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+  return cudaMemcpy(dst, src, bytes, kind);
+}
+cudaError_t cudaMemset(void* p, int v, size_t bytes) {
+  if (bytes) std::memset(p, v, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void* p, int v, size_t bytes, cudaStream_t) { return cudaMemset(p, v, bytes); }
+cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) {
+  static char streams[1];
+  *s = reinterpret_cast<cudaStream_t>(streams);  // every stream is the same synchronous one
+  return cudaSuccess;
+}
+cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned int) { return cudaSuccess; }
+
+// Events hold the host time they were recorded at (work is done when it is queued).
+struct CUevent_st {
+  std::chrono::steady_clock::time_point at;
+};
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) {
+  *e = new CUevent_st{};
+  return cudaSuccess;
+}
+cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, 0); }
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  delete e;
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+  e->at = std::chrono::steady_clock::now();
+  return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
+  *ms = std::chrono::duration<float, std::milli>(b->at - a->at).count();
+  return cudaSuccess;
+}
+cudaError_t cudaProfilerStart() { return cudaSuccess; }
+cudaError_t cudaProfilerStop() { return cudaSuccess; }
+
+// ---- cuBLAS: handles, and SGEMM as a plain column-major loop ---------------------------------------
+struct cublasContext {
+  cudaStream_t stream = nullptr;
+};
+cublasStatus_t cublasCreate_v2(cublasHandle_t* h) {
+  *h = new cublasContext{};
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasDestroy_v2(cublasHandle_t h) {
+  delete h;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasSetStream_v2(cublasHandle_t h, cudaStream_t s) {
+  h->stream = s;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
+
+// C (m x n, leading dimension ldc) = alpha op(A) op(B) + beta C, every matrix column-major:
+// element (i, j) of X is X[i + j * ldx]; op(A) is m x k, op(B) is k x n.
+cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                              const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta,
+                              float* C, int ldc) {
+  if (m < 0 || n < 0 || k < 0 || lda < std::max(1, ta == CUBLAS_OP_N ? m : k) ||
+      ldb < std::max(1, tb == CUBLAS_OP_N ? k : n) || ldc < std::max(1, m))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      float acc = 0.f;
+      for (int p = 0; p < k; ++p) {
+        const float a = ta == CUBLAS_OP_N ? A[i + size_t(p) * lda] : A[p + size_t(i) * lda];
+        const float b = tb == CUBLAS_OP_N ? B[p + size_t(j) * ldb] : B[j + size_t(p) * ldb];
+        acc += a * b;
+      }
+      float& c = C[i + size_t(j) * ldc];
+      c = *beta == 0.f ? *alpha * acc : *alpha * acc + *beta * c;  // beta 0: C is not read (cuBLAS)
+    }
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+// ---- cuDNN: handles only (its convolutions are not emulated) ----------------------------------------
+struct cudnnContext {
+  cudaStream_t stream = nullptr;
+};
+cudnnStatus_t cudnnCreate(cudnnHandle_t* h) {
+  *h = new cudnnContext{};
+  return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnDestroy(cudnnHandle_t h) {
+  delete h;
+  return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnSetStream(cudnnHandle_t h, cudaStream_t s) {
+  h->stream = s;
+  return CUDNN_STATUS_SUCCESS;
+}
+const char* cudnnGetErrorString(cudnnStatus_t) { return "emulated cuDNN status"; }
+const char* ncclGetErrorString(ncclResult_t) { return "emulated NCCL status"; }
