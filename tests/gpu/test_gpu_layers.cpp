@@ -101,11 +101,17 @@ void compare_layer(const LayerCase& c, int64_t n, uint64_t seed,
   kernels::cuda_stream_sync(*res);
   expect_close(test::to_host(gdx.data(), gctx.device, gdx.numel()),
                std::vector<float>(dx.data(), dx.data() + dx.numel()), 1e-5, 1e-4, "input gradient");
+  // A parameter's gradient sums one term per output row (sample and position): the CPU reference
+  // adds them in float32, whose rounding grows with their number (the GPU's sums are in double).
+  // At cifar10-cnn's batch 48, conv1's bias gradient sums 43200 terms and the CPU's float sum of
+  // channel 11 is 1.6e-4 from the exact -0.1259269, which the GPU gives.
+  const double terms = double(y.numel()) / double(std::max<int64_t>(ys.back(), 1));
+  const double grad_atol = 1e-4 * std::max(1.0, terms / 1e4);
   for (size_t i = 0; i < w.size(); ++i) {
     expect_close(test::to_host(dw[i].data(), gctx.device, dw[i].numel()), w[i], 1e-5, 1e-4,
                  "weight " + cpu->params()[i].name + " (moving statistics update)");
     if (cpu->params()[i].trainable) {
-      const double r = expect_close(test::to_host(dg[i].data(), gctx.device, dg[i].numel()), g[i], 1e-4, 1e-4,
+      const double r = expect_close(test::to_host(dg[i].data(), gctx.device, dg[i].numel()), g[i], grad_atol, 1e-4,
                                     "gradient of " + cpu->params()[i].name);
       if (c.what.find("cifar10-cnn") != std::string::npos)
         std::printf("%s, batch %lld: gradient of %s at %.3g of its tolerance\n", c.what.c_str(), (long long)n,

@@ -435,7 +435,7 @@ TEST_CASE("CUDA im2col and col2im give the CPU's patch matrix and sums, bit for 
   };
   // cifar10-cnn's three convolutions, TensorFlow's asymmetric 'same' at stride 2, 1x1, a 5x3
   // kernel with unequal strides, more channels than a warp has lanes.
-  for (const Case k :
+  for (const Case& k :
        {Case{4, 32, 32, 3, 3, 3, 1, 1, false}, Case{3, 15, 15, 32, 3, 3, 1, 1, false},
         Case{3, 6, 6, 64, 3, 3, 1, 1, false}, Case{2, 10, 8, 2, 3, 3, 2, 2, true}, Case{2, 5, 5, 6, 1, 1, 1, 1, false},
         Case{2, 9, 7, 3, 5, 3, 2, 1, true}, Case{1, 7, 7, 40, 3, 3, 1, 1, true}}) {
