@@ -89,7 +89,7 @@ step "machine"
 } >> "$log" 2>&1
 
 step "configure + build (CUDA ON, sm_90)"
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDPT_WITH_CUDA=ON \
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDPT_WITH_CUDA=ON -DDPT_BUILD_CUDA_EMU=OFF \
   -DCMAKE_PREFIX_PATH="$prefix" -DHDF5_ROOT="$prefix" -DHDF5_C_COMPILER_EXECUTABLE=HDF5_C_COMPILER_EXECUTABLE-NOTFOUND \
   -DCMAKE_LIBRARY_PATH="$prefix/lib;$links" -DCMAKE_INCLUDE_PATH="$prefix/include" \
   -DCMAKE_CXX_FLAGS="$extra_inc" -DCMAKE_CUDA_FLAGS="$extra_inc" \

@@ -7,14 +7,18 @@
 #include <ucontext.h>
 #endif
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
@@ -23,8 +27,8 @@
 
 thread_local uint3 threadIdx;
 thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
+thread_local uint3 blockDim;
+thread_local uint3 gridDim;
 
 namespace dpt::emu {
 
@@ -195,11 +199,11 @@ bool valid_launch(dim3 grid, dim3 block, size_t shmem) {
 }  // namespace
 
 namespace {
-int g_order = -1;  // -1: not read from DPT_EMU_ORDER yet
+std::atomic<int> g_order{-1};  // -1: not read from DPT_EMU_ORDER yet
 }
 
 int thread_order() {
-  if (g_order < 0) {
+  if (g_order.load() < 0) {
     const char* v = std::getenv("DPT_EMU_ORDER");
     if (!v || !*v || std::strcmp(v, "forward") == 0)
       g_order = 0;
@@ -210,7 +214,7 @@ int thread_order() {
     else
       emu_fail(std::string("DPT_EMU_ORDER=") + v + ": expected forward, reverse or shuffle");
   }
-  return g_order;
+  return g_order.load();
 }
 
 void set_thread_order(int order) { g_order = order; }
@@ -371,20 +375,46 @@ cudaError_t cudaGetDevice(int* device) {
   *device = g_device;
   return cudaSuccess;
 }
+// Device memory is host memory, with the device's capacity enforced: an allocation past what is
+// free fails as cudaMalloc does.
+// Replicas call from several host threads, as on a GPU.
+std::mutex g_alloc_mutex;
+std::map<void*, size_t>& allocations() {
+  static std::map<void*, size_t> a;
+  return a;
+}
+size_t g_allocated = 0;
 cudaError_t cudaMalloc(void** p, size_t bytes) {
+  const std::lock_guard<std::mutex> lock(g_alloc_mutex);
   *p = nullptr;
-  if (bytes > kEmuMemory) return set_error(cudaErrorMemoryAllocation);
-  *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
-  return *p ? cudaSuccess : set_error(cudaErrorMemoryAllocation);
+  if (bytes > kEmuMemory - g_allocated) return set_error(cudaErrorMemoryAllocation);
+  *p = std::aligned_alloc(256, std::max<size_t>(256, (bytes + 255) / 256 * 256));
+  if (!*p) return set_error(cudaErrorMemoryAllocation);
+  allocations()[*p] = bytes;
+  g_allocated += bytes;
+  return cudaSuccess;
 }
 cudaError_t cudaFree(void* p) {
+  if (!p) return cudaSuccess;
+  const std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  const auto it = allocations().find(p);
+  if (it == allocations().end()) return set_error(cudaErrorInvalidValue);  // not from cudaMalloc
+  g_allocated -= it->second;
+  allocations().erase(it);
   std::free(p);
   return cudaSuccess;
 }
-cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) { return cudaMalloc(p, bytes); }
-cudaError_t cudaFreeHost(void* p) { return cudaFree(p); }
+cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) {
+  *p = std::aligned_alloc(256, std::max<size_t>(256, (bytes + 255) / 256 * 256));
+  return *p ? cudaSuccess : set_error(cudaErrorMemoryAllocation);
+}
+cudaError_t cudaFreeHost(void* p) {
+  std::free(p);
+  return cudaSuccess;
+}
 cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
-  *free_b = kEmuMemory;
+  const std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  *free_b = kEmuMemory - g_allocated;
   *total_b = kEmuMemory;
   return cudaSuccess;
 }
@@ -435,22 +465,24 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
 cudaError_t cudaProfilerStart() { return cudaSuccess; }
 cudaError_t cudaProfilerStop() { return cudaSuccess; }
 
-// ---- cuBLAS: handles, and SGEMM as a plain column-major loop ---------------------------------------
+// ---- library handles: a stream and nothing else ---------------------------------------------------
 struct cublasContext {
   cudaStream_t stream = nullptr;
 };
-cublasStatus_t cublasCreate_v2(cublasHandle_t* h) {
-  *h = new cublasContext{};
-  return CUBLAS_STATUS_SUCCESS;
+struct cudnnContext {
+  cudaStream_t stream = nullptr;
+};
+namespace {
+template <typename H>
+void new_handle(H* h) {
+  *h = new std::remove_pointer_t<H>{};
 }
-cublasStatus_t cublasDestroy_v2(cublasHandle_t h) {
-  delete h;
-  return CUBLAS_STATUS_SUCCESS;
-}
-cublasStatus_t cublasSetStream_v2(cublasHandle_t h, cudaStream_t s) {
-  h->stream = s;
-  return CUBLAS_STATUS_SUCCESS;
-}
+}  // namespace
+
+// ---- cuBLAS: handles, and SGEMM as a plain column-major loop ---------------------------------------
+cublasStatus_t cublasCreate_v2(cublasHandle_t* h) { return new_handle(h), CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasDestroy_v2(cublasHandle_t h) { return delete h, CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetStream_v2(cublasHandle_t h, cudaStream_t s) { return h->stream = s, CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
 
 // C (m x n, leading dimension ldc) = alpha op(A) op(B) + beta C, every matrix column-major:
@@ -461,14 +493,21 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperat
   if (m < 0 || n < 0 || k < 0 || lda < std::max(1, ta == CUBLAS_OP_N ? m : k) ||
       ldb < std::max(1, tb == CUBLAS_OP_N ? k : n) || ldc < std::max(1, m))
     return CUBLAS_STATUS_INVALID_VALUE;
+  // op(A)'s rows and op(B)'s columns copied out contiguous, then one dot product per element of C,
+  // its k products added in order in float.
+  std::vector<float> a(size_t(m) * k), b(size_t(n) * k);
+  for (int i = 0; i < m; ++i)
+    for (int p = 0; p < k; ++p)
+      a[size_t(i) * k + p] = ta == CUBLAS_OP_N ? A[i + size_t(p) * lda] : A[p + size_t(i) * lda];
+  for (int j = 0; j < n; ++j)
+    for (int p = 0; p < k; ++p)
+      b[size_t(j) * k + p] = tb == CUBLAS_OP_N ? B[p + size_t(j) * ldb] : B[j + size_t(p) * ldb];
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < m; ++i) {
+      const float* ar = a.data() + size_t(i) * k;
+      const float* bc = b.data() + size_t(j) * k;
       float acc = 0.f;
-      for (int p = 0; p < k; ++p) {
-        const float a = ta == CUBLAS_OP_N ? A[i + size_t(p) * lda] : A[p + size_t(i) * lda];
-        const float b = tb == CUBLAS_OP_N ? B[p + size_t(j) * ldb] : B[j + size_t(p) * ldb];
-        acc += a * b;
-      }
+      for (int p = 0; p < k; ++p) acc += ar[p] * bc[p];
       float& c = C[i + size_t(j) * ldc];
       c = *beta == 0.f ? *alpha * acc : *alpha * acc + *beta * c;  // beta 0: C is not read (cuBLAS)
     }
@@ -476,20 +515,23 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperat
 }
 
 // ---- cuDNN: handles only (its convolutions are not emulated) ----------------------------------------
-struct cudnnContext {
-  cudaStream_t stream = nullptr;
-};
-cudnnStatus_t cudnnCreate(cudnnHandle_t* h) {
-  *h = new cudnnContext{};
-  return CUDNN_STATUS_SUCCESS;
+cudnnStatus_t cudnnCreate(cudnnHandle_t* h) { return new_handle(h), CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnDestroy(cudnnHandle_t h) { return delete h, CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnSetStream(cudnnHandle_t h, cudaStream_t s) { return h->stream = s, CUDNN_STATUS_SUCCESS; }
+const char* cudnnGetErrorString(cudnnStatus_t s) {
+  switch (s) {
+    case CUDNN_STATUS_SUCCESS: return "CUDNN_STATUS_SUCCESS";
+    case CUDNN_STATUS_BAD_PARAM: return "CUDNN_STATUS_BAD_PARAM";
+    case CUDNN_STATUS_NOT_SUPPORTED: return "CUDNN_STATUS_NOT_SUPPORTED";
+    default: return "CUDNN_STATUS (emulated)";
+  }
 }
-cudnnStatus_t cudnnDestroy(cudnnHandle_t h) {
-  delete h;
-  return CUDNN_STATUS_SUCCESS;
+// NCCL's own wording of its results.
+const char* ncclGetErrorString(ncclResult_t r) {
+  switch (r) {
+    case ncclSuccess: return "no error";
+    case ncclInvalidArgument: return "invalid argument (run with NCCL_DEBUG=WARN for details)";
+    case ncclInvalidUsage: return "invalid usage (run with NCCL_DEBUG=WARN for details)";
+    default: return "unknown result code";
+  }
 }
-cudnnStatus_t cudnnSetStream(cudnnHandle_t h, cudaStream_t s) {
-  h->stream = s;
-  return CUDNN_STATUS_SUCCESS;
-}
-const char* cudnnGetErrorString(cudnnStatus_t) { return "emulated cuDNN status"; }
-const char* ncclGetErrorString(ncclResult_t) { return "emulated NCCL status"; }

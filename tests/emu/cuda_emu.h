@@ -1,7 +1,7 @@
-// A CPU emulation of the CUDA execution model, for running dptrain's own kernels where there is no
-// GPU (tests/emu/README.md). Force-included (-include) into the backend's .cu files after
-// tests/emu/emulate.pl has rewritten their launches (k<<<grid, block, shmem, stream>>>(args) ->
-// ::dpt::emu::launch_with([](auto... a) { k(a...); }, grid, block, shmem, stream)(args)) and their
+// A CPU emulation of the CUDA execution model, for running dptrain's CUDA backend where there is
+// no GPU (tests/emu/README.md). Force-included (-include) into the backend's sources; its .cu files
+// are first rewritten by tests/emu/emulate.pl: launches (k<<<grid, block, shmem, stream>>>(args) ->
+// ::dpt::emu::launch_with([](auto... a) { k(a...); }, grid, block, shmem, stream)(args)) and
 // __shared__ declarations.
 //
 // What it models: a grid of blocks run one block at a time; a block's threads run as fibers on one
@@ -11,7 +11,7 @@
 // by cudaGetLastError, as a GPU does). Threads of a block can be run forwards, backwards or shuffled
 // (DPT_EMU_ORDER), so that a missing __syncthreads changes the result. Device memory is host memory
 // and every stream is synchronous. What it does not model: warps (no shuffles or votes are used),
-// atomics, the memory model, timing, and nvcc's code generation: kernels that pass here still have
+// atomics, the memory model, timing, and nvcc's code generation: code that passes here still has
 // to be run on a GPU.
 #pragma once
 #include <cublas_v2.h>
@@ -35,8 +35,8 @@
 
 extern thread_local uint3 threadIdx;
 extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+extern thread_local uint3 blockDim;
+extern thread_local uint3 gridDim;
 
 namespace dpt::emu {
 
