@@ -94,7 +94,7 @@ std::vector<Device> select_devices(const std::string& gpus, int replicas) {
     for (auto& g : vis) idx.push_back(g.index);
   if (first_n > 0) {
     DPT_CHECK(first_n <= int(vis.size()), "--gpus " << first_n << " asked for " << first_n << " GPUs but only "
-                                                    << vis.size() << " are visible (" << cvd() << ")");
+                                                    << vis.size() << (vis.size() == 1 ? " is" : " are") << " visible (" << cvd() << ")");
     for (int i = 0; i < first_n; ++i) idx.push_back(i);
   }
   for (int i : idx)

@@ -21,6 +21,7 @@
 #include <type_traits>
 #include <vector>
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define DPT_EMU_ASAN 1
 #endif
@@ -155,6 +156,15 @@ void fiber_entry() {
   std::abort();  // a finished thread is never resumed
 }
 
+// A fiber's stack is reused by the next launch: its last run ended by a switch, not a return,
+// so ASan's marks for that run's frames are cleared first.
+void start_fiber(Fiber& f) {
+#if DPT_EMU_ASAN
+  __asan_unpoison_memory_region(f.stack, kStackBytes);
+#endif
+  make_context(&f.ctx, f.stack, kStackBytes, fiber_entry);
+}
+
 void resume(Block& b, int t) {
   Fiber& f = b.fibers[size_t(t)];
   b.current = t;
@@ -196,11 +206,9 @@ bool valid_launch(dim3 grid, dim3 block, size_t shmem) {
   return ok;
 }
 
-}  // namespace
-
-namespace {
 std::atomic<int> g_order{-1};  // -1: not read from DPT_EMU_ORDER yet
-}
+
+}  // namespace
 
 int thread_order() {
   if (g_order.load() < 0) {
@@ -251,7 +259,7 @@ void run_grid(dim3 grid, dim3 block, size_t shmem, void (*body)(void*), void* ar
         // The first thread runs as a fiber. If it returns without reaching a barrier, so must every
         // other (a barrier is reached by all of a block's threads or by none): they are called
         // straight from here, and one that reaches a barrier all the same is reported.
-        make_context(&b.fibers[size_t(order[0])].ctx, b.fibers[size_t(order[0])].stack, kStackBytes, fiber_entry);
+        start_fiber(b.fibers[size_t(order[0])]);
         resume(b, order[0]);
         if (b.fibers[size_t(order[0])].state == State::done) {
           b.direct = true;
@@ -263,8 +271,7 @@ void run_grid(dim3 grid, dim3 block, size_t shmem, void (*body)(void*), void* ar
           b.direct = false;
           continue;
         }
-        for (size_t i = 1; i < order.size(); ++i)
-          make_context(&b.fibers[size_t(order[i])].ctx, b.fibers[size_t(order[i])].stack, kStackBytes, fiber_entry);
+        for (size_t i = 1; i < order.size(); ++i) start_fiber(b.fibers[size_t(order[i])]);
         // Each round runs every ready thread to its next barrier or its end; then, if some wait at
         // the barrier, all must (a barrier some threads of the block never reach is a bug).
         for (;;) {
@@ -343,10 +350,16 @@ const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     default: return "emulated CUDA error";
   }
 }
+// One device, hidden as the driver hides it: CUDA_VISIBLE_DEVICES lists the devices to show, up to
+// the first entry that names none (so "" and "1" show nothing, "0" and "0,1" show device 0).
 cudaError_t cudaGetDeviceCount(int* count) {
+  const char* v = std::getenv("CUDA_VISIBLE_DEVICES");
+  if (v && std::strncmp(v, "0", 1) != 0) return set_error(cudaErrorNoDevice);
+  if (v && v[1] != '\0' && v[1] != ',') return set_error(cudaErrorNoDevice);  // "01", "0x"...
   *count = 1;
   return cudaSuccess;
 }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The command line's GPU paths, on the emulated device: dptrain_emu is dptrain linked with the CUDA
+# backend running on the CPU emulation of CUDA (tests/emu; not a GPU). Device listing and hiding,
+# training on "1 GPU" printing the CPU binary's figures, weights saved there evaluated by both,
+# the benchmark skipping counts above those visible, and the errors for GPUs that are not there.
+#   test_cli_gpu_emu.sh DPTRAIN_EMU DPTRAIN
+set -uo pipefail
+emu="$1"
+cpu="$2"
+unset CUDA_VISIBLE_DEVICES
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fails=0
+check() {  # check "what" "wanted words" file
+  if grep -qF -- "$2" "$3"; then echo "ok: $1"; else echo "FAIL: $1: wanted '$2' in:"; cat "$3"; fails=$((fails+1)); fi
+}
+error() {  # error "wanted words" env/args...: one line on stderr, exit 1..2
+  env "${@:2}" > "$dir/out" 2> "$dir/err"
+  local rc=$?
+  if [ $rc -eq 0 ] || [ $rc -gt 2 ] || [ "$(wc -l < "$dir/err")" -ne 1 ] || ! grep -qF -- "$1" "$dir/err"; then
+    echo "FAIL (exit $rc): ${*:2}"; cat "$dir/err"; fails=$((fails+1))
+  else
+    echo "ok: ${*:2} -> $(cat "$dir/err")"
+  fi
+}
+
+"$emu" devices > "$dir/devices" 2>&1
+check "devices lists the emulated GPU" "1 visible GPU (CUDA_VISIBLE_DEVICES is unset)" "$dir/devices"
+check "devices gives name, memory and compute capability" \
+  "cuda:0  dpt CPU emulation of a CUDA device  4.0 GiB  compute capability 9.0" "$dir/devices"
+CUDA_VISIBLE_DEVICES= "$emu" devices > "$dir/hidden" 2>&1
+check "devices says why there is none (CUDA_VISIBLE_DEVICES empty)" \
+  "no GPU available: the CUDA runtime reports: no CUDA-capable device is detected (is the NVIDIA driver installed? CUDA_VISIBLE_DEVICES=)" \
+  "$dir/hidden"
+
+# The default training on 1 GPU prints the CPU's losses and accuracies, to their 4 decimals.
+"$emu" train --gpus 1 --epochs 3 --save-weights "$dir/w.h5" > "$dir/gpu.txt" 2>&1 || { echo "FAIL: train --gpus 1"; fails=$((fails+1)); }
+"$cpu" train --epochs 3 > "$dir/cpu.txt" 2>&1 || { echo "FAIL: CPU train"; fails=$((fails+1)); }
+check "train --gpus 1 runs one GPU replica" "1 GPU replica (cuda:0) | global batch 32" "$dir/gpu.txt"
+figures() { grep '^Epoch' "$1" | sed -E 's/ - [0-9]+s [0-9]+ms\/step//'; }
+if [ "$(figures "$dir/gpu.txt" | wc -l)" -eq 3 ] && [ "$(figures "$dir/gpu.txt")" = "$(figures "$dir/cpu.txt")" ]; then
+  echo "ok: 1 GPU and the CPU print the same figures: $(figures "$dir/gpu.txt" | tail -1)"
+else
+  echo "FAIL: 1 GPU and the CPU print different figures"; diff <(figures "$dir/gpu.txt") <(figures "$dir/cpu.txt"); fails=$((fails+1))
+fi
+"$emu" evaluate --weights "$dir/w.h5" --gpus 1 > "$dir/eval_gpu.txt" 2>&1
+"$cpu" evaluate --weights "$dir/w.h5" > "$dir/eval_cpu.txt" 2>&1
+if [ -s "$dir/eval_cpu.txt" ] && [ "$(tail -1 "$dir/eval_gpu.txt")" = "$(tail -1 "$dir/eval_cpu.txt")" ]; then
+  echo "ok: weights saved on the GPU evaluate alike on both: $(tail -1 "$dir/eval_cpu.txt")"
+else
+  echo "FAIL: evaluate differs"; cat "$dir/eval_gpu.txt" "$dir/eval_cpu.txt"; fails=$((fails+1))
+fi
+
+"$emu" bench --model digits-mlp --gpus 1,2 --steps 2 --warmup 1 --allreduce-mib 1 > "$dir/bench.txt" 2>&1
+check "bench skips GPU counts above those visible" "note: skipping 2 GPUs: only 1 visible" "$dir/bench.txt"
+check "bench runs the 1-GPU row" "allreduce        1          128" "$dir/bench.txt"
+
+error "--gpus 2 asked for 2 GPUs but only 1 is visible (CUDA_VISIBLE_DEVICES is unset)" "$emu" train --gpus 2
+error "--gpus 1 asked for GPUs, but the CUDA runtime reports: no CUDA-capable device is detected" \
+  CUDA_VISIBLE_DEVICES=1 "$emu" train --gpus 1
+error "--gpus 0,0 names GPU 0 twice" "$emu" train --gpus 0,0
+
+[ $fails -eq 0 ] && echo "cli_gpu_emu: all passed" || echo "cli_gpu_emu: $fails failed"
+[ $fails -eq 0 ]
