@@ -12,10 +12,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -190,22 +193,6 @@ std::string dims(dim3 d) {
   return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) + ")";
 }
 
-// CUDA's limits on every current GPU (compute capability 7.0 and up): 1024 threads a block, block
-// dimensions (1024, 1024, 64), grid dimensions (2^31 - 1, 65535, 65535), 48 KiB of dynamic shared
-// memory without opting in. A launch past them fails with cudaErrorInvalidConfiguration and runs nothing.
-bool valid_launch(dim3 grid, dim3 block, size_t shmem) {
-  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
-  const bool ok = grid.x >= 1 && grid.y >= 1 && grid.z >= 1 && grid.x <= 2147483647u && grid.y <= 65535 &&
-                  grid.z <= 65535 && block.x >= 1 && block.y >= 1 && block.z >= 1 && block.x <= 1024 &&
-                  block.y <= 1024 && block.z <= 64 && threads <= 1024 && shmem <= 48 * 1024;
-  if (!ok) {
-    std::fprintf(stderr, "dpt CUDA emulator: launch refused: grid %s, block %s, %zu bytes of shared memory\n",
-                 dims(grid).c_str(), dims(block).c_str(), shmem);
-    g_last_error = cudaErrorInvalidConfiguration;
-  }
-  return ok;
-}
-
 std::atomic<int> g_order{-1};  // -1: not read from DPT_EMU_ORDER yet
 
 }  // namespace
@@ -227,9 +214,25 @@ int thread_order() {
 
 void set_thread_order(int order) { g_order = order; }
 
+// CUDA's limits on every current GPU (compute capability 7.0 and up): 1024 threads a block, block
+// dimensions (1024, 1024, 64), grid dimensions (2^31 - 1, 65535, 65535), 48 KiB of dynamic shared
+// memory without opting in. A launch past them fails with cudaErrorInvalidConfiguration and runs nothing.
+bool check_launch(dim3 grid, dim3 block, size_t shmem) {
+  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
+  const bool ok = grid.x >= 1 && grid.y >= 1 && grid.z >= 1 && grid.x <= 2147483647u && grid.y <= 65535 &&
+                  grid.z <= 65535 && block.x >= 1 && block.y >= 1 && block.z >= 1 && block.x <= 1024 &&
+                  block.y <= 1024 && block.z <= 64 && threads <= 1024 && shmem <= 48 * 1024;
+  if (!ok) {
+    std::fprintf(stderr, "dpt CUDA emulator: launch refused: grid %s, block %s, %zu bytes of shared memory\n",
+                 dims(grid).c_str(), dims(block).c_str(), shmem);
+    g_last_error = cudaErrorInvalidConfiguration;
+  }
+  return ok;
+}
+
+// Runs a launch check_launch accepted.
 void run_grid(dim3 grid, dim3 block, size_t shmem, void (*body)(void*), void* arg) {
   if (g_block) emu_fail("a kernel launched a kernel (dynamic parallelism is not emulated)");
-  if (!valid_launch(grid, block, shmem)) return;
   const int threads = int(block.x * block.y * block.z);
   Block b;
   b.body = body;
@@ -322,6 +325,74 @@ void poison_shared(void* p, size_t bytes) {
 
 }  // namespace dpt::emu
 
+// ---- streams: queues of work, run when waited for ------------------------------------------------
+struct CUstream_st {
+  std::deque<std::function<void()>> work;
+  uint64_t queued = 0, done = 0;
+};
+
+namespace dpt::emu {
+namespace {
+std::recursive_mutex g_gpu;  // the one device: every queue, and the work run from them
+CUstream_st g_legacy;        // the legacy default stream (nullptr)
+std::set<CUstream_st*>& streams() {
+  static std::set<CUstream_st*> s;
+  return s;
+}
+CUstream_st* resolve(cudaStream_t s) { return s ? s : &g_legacy; }
+bool deferred() {
+  static const bool d = [] {
+    const char* v = std::getenv("DPT_EMU_STREAMS");
+    if (!v || !*v || std::strcmp(v, "deferred") == 0) return true;
+    if (std::strcmp(v, "immediate") == 0) return false;
+    emu_fail(std::string("DPT_EMU_STREAMS=") + v + ": expected deferred or immediate");
+  }();
+  return d;
+}
+}  // namespace
+
+uint64_t enqueue(cudaStream_t s, std::function<void()> work) {
+  const std::lock_guard<std::recursive_mutex> lock(g_gpu);
+  CUstream_st* st = resolve(s);
+  st->work.push_back(std::move(work));
+  const uint64_t position = ++st->queued;
+  if (!deferred()) drain(s);
+  return position;
+}
+
+void drain(cudaStream_t s, uint64_t upto) {
+  const std::lock_guard<std::recursive_mutex> lock(g_gpu);
+  CUstream_st* st = resolve(s);
+  while (st->done < upto && !st->work.empty()) {
+    std::function<void()> w = std::move(st->work.front());
+    st->work.pop_front();
+    ++st->done;  // before it runs: a wait inside it on this stream's own earlier work returns at once
+    w();
+  }
+}
+
+void drain_all() {
+  const std::lock_guard<std::recursive_mutex> lock(g_gpu);
+  drain(nullptr);
+  for (CUstream_st* st : streams()) drain(st);
+}
+
+cudaStream_t new_stream() {
+  const std::lock_guard<std::recursive_mutex> lock(g_gpu);
+  auto* st = new CUstream_st;
+  streams().insert(st);
+  return st;
+}
+
+void delete_stream(cudaStream_t s) {
+  const std::lock_guard<std::recursive_mutex> lock(g_gpu);
+  if (!s) return;
+  drain(s);
+  streams().erase(s);
+  delete s;
+}
+}  // namespace dpt::emu
+
 // ---- the CUDA runtime API: one emulated device, host memory, synchronous streams -----------------
 namespace {
 thread_local int g_device = 0;
@@ -409,6 +480,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
 }
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
+  dpt::emu::drain_all();  // cudaFree waits for the device
   const std::lock_guard<std::mutex> lock(g_alloc_mutex);
   const auto it = allocations().find(p);
   if (it == allocations().end()) return set_error(cudaErrorInvalidValue);  // not from cudaMalloc
@@ -417,11 +489,38 @@ cudaError_t cudaFree(void* p) {
   std::free(p);
   return cudaSuccess;
 }
+// Pinned host memory: the only host memory an asynchronous copy reads or writes when it runs
+// rather than when it is queued.
+std::map<void*, size_t>& pinned() {
+  static std::map<void*, size_t> a;
+  return a;
+}
+bool is_pinned(const void* p) {
+  const std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  auto it = pinned().upper_bound(const_cast<void*>(p));
+  if (it == pinned().begin()) return false;
+  --it;
+  return static_cast<const char*>(p) < static_cast<const char*>(it->first) + it->second;
+}
+bool is_device(const void* p) {
+  const std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  auto it = allocations().upper_bound(const_cast<void*>(p));
+  if (it == allocations().begin()) return false;
+  --it;
+  return static_cast<const char*>(p) < static_cast<const char*>(it->first) + std::max<size_t>(it->second, 1);
+}
 cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) {
   *p = std::aligned_alloc(256, std::max<size_t>(256, (bytes + 255) / 256 * 256));
-  return *p ? cudaSuccess : set_error(cudaErrorMemoryAllocation);
+  if (!*p) return set_error(cudaErrorMemoryAllocation);
+  const std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  pinned()[*p] = bytes;
+  return cudaSuccess;
 }
 cudaError_t cudaFreeHost(void* p) {
+  if (!p) return cudaSuccess;
+  dpt::emu::drain_all();  // as cudaFreeHost, which waits for the device
+  const std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  if (pinned().erase(p) == 0) return set_error(cudaErrorInvalidValue);
   std::free(p);
   return cudaSuccess;
 }
@@ -431,30 +530,62 @@ cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
   *total_b = kEmuMemory;
   return cudaSuccess;
 }
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
-  if (bytes) std::memmove(dst, src, bytes);
+
+// Copies as CUDA orders them (the runtime's "API synchronization behavior"): a copy to pageable
+// host memory returns once done; one from pageable host memory takes the data when it is queued;
+// pinned host memory and device memory are read and written when the copy runs on its stream.
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t s) {
+  if (bytes == 0) return cudaSuccess;
+  const bool dst_pageable = !is_device(dst) && !is_pinned(dst);
+  const bool src_pageable = !is_device(src) && !is_pinned(src);
+  if (src_pageable) {
+    auto data =
+        std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + bytes);
+    dpt::emu::enqueue(s, [dst, data] { std::memcpy(dst, data->data(), data->size()); });
+  } else {
+    dpt::emu::enqueue(s, [dst, src, bytes] { std::memmove(dst, src, bytes); });
+  }
+  if (dst_pageable) dpt::emu::drain(s);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
-  return cudaMemcpy(dst, src, bytes, kind);
+// The synchronous forms run on the legacy default stream and return when done (that stream does
+// not wait for the non-blocking streams the backend creates).
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  const cudaError_t e = cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
+  dpt::emu::drain(nullptr);
+  return e;
+}
+cudaError_t cudaMemsetAsync(void* p, int v, size_t bytes, cudaStream_t s) {
+  if (bytes) dpt::emu::enqueue(s, [p, v, bytes] { std::memset(p, v, bytes); });
+  return cudaSuccess;
 }
 cudaError_t cudaMemset(void* p, int v, size_t bytes) {
-  if (bytes) std::memset(p, v, bytes);
+  cudaMemsetAsync(p, v, bytes, nullptr);
+  dpt::emu::drain(nullptr);
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* p, int v, size_t bytes, cudaStream_t) { return cudaMemset(p, v, bytes); }
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize() {
+  dpt::emu::drain_all();
+  return cudaSuccess;
+}
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) {
-  static char streams[1];
-  *s = reinterpret_cast<cudaStream_t>(streams);  // every stream is the same synchronous one
+  *s = dpt::emu::new_stream();
   return cudaSuccess;
 }
-cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned int) { return cudaSuccess; }
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  dpt::emu::delete_stream(s);  // after its work, as CUDA does
+  return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  dpt::emu::drain(s);
+  return cudaSuccess;
+}
 
-// Events hold the host time they were recorded at (work is done when it is queued).
+// An event is a position in a stream's work (and the host time that work reached it).
 struct CUevent_st {
+  cudaStream_t stream = nullptr;
+  uint64_t position = 0;
+  bool recorded = false;
   std::chrono::steady_clock::time_point at;
 };
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) {
@@ -463,15 +594,28 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) {
 }
 cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, 0); }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  if (e->recorded) dpt::emu::drain(e->stream, e->position);  // its time stamp is still queued
   delete e;
   return cudaSuccess;
 }
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
-  e->at = std::chrono::steady_clock::now();
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+  e->stream = s;
+  e->recorded = true;
+  e->position = dpt::emu::enqueue(s, [e] { e->at = std::chrono::steady_clock::now(); });
   return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int) {
+  if (!e->recorded) return cudaSuccess;  // waits for nothing, as in CUDA
+  dpt::emu::enqueue(s, [from = e->stream, upto = e->position] { dpt::emu::drain(from, upto); });
+  return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  if (e->recorded) dpt::emu::drain(e->stream, e->position);
+  return cudaSuccess;
+}
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
+  cudaEventSynchronize(a);
+  cudaEventSynchronize(b);
   *ms = std::chrono::duration<float, std::milli>(b->at - a->at).count();
   return cudaSuccess;
 }
@@ -500,30 +644,33 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_S
 
 // C (m x n, leading dimension ldc) = alpha op(A) op(B) + beta C, every matrix column-major:
 // element (i, j) of X is X[i + j * ldx]; op(A) is m x k, op(B) is k x n.
-cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                               const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta,
                               float* C, int ldc) {
   if (m < 0 || n < 0 || k < 0 || lda < std::max(1, ta == CUBLAS_OP_N ? m : k) ||
       ldb < std::max(1, tb == CUBLAS_OP_N ? k : n) || ldc < std::max(1, m))
     return CUBLAS_STATUS_INVALID_VALUE;
-  // op(A)'s rows and op(B)'s columns copied out contiguous, then one dot product per element of C,
-  // its k products added in order in float.
-  std::vector<float> a(size_t(m) * k), b(size_t(n) * k);
-  for (int i = 0; i < m; ++i)
-    for (int p = 0; p < k; ++p)
-      a[size_t(i) * k + p] = ta == CUBLAS_OP_N ? A[i + size_t(p) * lda] : A[p + size_t(i) * lda];
-  for (int j = 0; j < n; ++j)
-    for (int p = 0; p < k; ++p)
-      b[size_t(j) * k + p] = tb == CUBLAS_OP_N ? B[p + size_t(j) * ldb] : B[j + size_t(p) * ldb];
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      const float* ar = a.data() + size_t(i) * k;
-      const float* bc = b.data() + size_t(j) * k;
-      float acc = 0.f;
-      for (int p = 0; p < k; ++p) acc += ar[p] * bc[p];
-      float& c = C[i + size_t(j) * ldc];
-      c = *beta == 0.f ? *alpha * acc : *alpha * acc + *beta * c;  // beta 0: C is not read (cuBLAS)
-    }
+  // alpha and beta are host values, read as the call is made; the product runs on the handle's stream.
+  dpt::emu::enqueue(h->stream, [=, alpha = *alpha, beta = *beta] {
+    // op(A)'s rows and op(B)'s columns copied out contiguous, then one dot product per element of C,
+    // its k products added in order in float.
+    std::vector<float> a(size_t(m) * k), b(size_t(n) * k);
+    for (int i = 0; i < m; ++i)
+      for (int p = 0; p < k; ++p)
+        a[size_t(i) * k + p] = ta == CUBLAS_OP_N ? A[i + size_t(p) * lda] : A[p + size_t(i) * lda];
+    for (int j = 0; j < n; ++j)
+      for (int p = 0; p < k; ++p)
+        b[size_t(j) * k + p] = tb == CUBLAS_OP_N ? B[p + size_t(j) * ldb] : B[j + size_t(p) * ldb];
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < m; ++i) {
+        const float* ar = a.data() + size_t(i) * k;
+        const float* bc = b.data() + size_t(j) * k;
+        float acc = 0.f;
+        for (int p = 0; p < k; ++p) acc += ar[p] * bc[p];
+        float& c = C[i + size_t(j) * ldc];
+        c = beta == 0.f ? alpha * acc : alpha * acc + beta * c;  // beta 0: C is not read (cuBLAS)
+      }
+  });
   return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -531,6 +678,7 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperat
 cudnnStatus_t cudnnCreate(cudnnHandle_t* h) { return new_handle(h), CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroy(cudnnHandle_t h) { return delete h, CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnSetStream(cudnnHandle_t h, cudaStream_t s) { return h->stream = s, CUDNN_STATUS_SUCCESS; }
+cudaStream_t dpt::emu::stream_of(cudnnHandle_t h) { return h->stream; }
 const char* cudnnGetErrorString(cudnnStatus_t s) {
   switch (s) {
     case CUDNN_STATUS_SUCCESS: return "CUDNN_STATUS_SUCCESS";

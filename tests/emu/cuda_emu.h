@@ -9,10 +9,11 @@
 // memory per block (filled with NaN bytes at each block's start, so a read of a slot no thread of
 // this block wrote shows up); dynamic shared memory; CUDA's launch-configuration limits (reported
 // by cudaGetLastError, as a GPU does). Threads of a block can be run forwards, backwards or shuffled
-// (DPT_EMU_ORDER), so that a missing __syncthreads changes the result. Device memory is host memory
-// and every stream is synchronous. What it does not model: warps (no shuffles or votes are used),
-// atomics, the memory model, timing, and nvcc's code generation: code that passes here still has
-// to be run on a GPU.
+// (DPT_EMU_ORDER), so that a missing __syncthreads changes the result. Device memory is host memory.
+// Streams hold their work until something waits for it, so a missing synchronisation reads stale
+// data. What it does not model: warps (no shuffles or votes are used), atomics, the memory model,
+// streams running at the same time, timing, and nvcc's code generation: code that passes here
+// still has to be run on a GPU.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_profiler_api.h>
@@ -21,6 +22,8 @@
 #include <nccl.h>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <tuple>
 #include <utility>
 
@@ -62,38 +65,60 @@ T* dynamic_shared_as() {
   return static_cast<T*>(dynamic_shared());
 }
 
-// The launch: the arguments are copied once, as a launch copies them, and every thread calls the
-// kernel (through `call`, a lambda emulate.pl writes, so that template arguments are deduced as
-// nvcc deduces them) on its own copy of them.
+// Streams: work queued on a stream runs, in order, when something waits for it (a stream or event
+// synchronisation, a blocking copy, cudaFree, another stream waiting on an event), on the waiting
+// host thread; DPT_EMU_STREAMS=immediate runs it as it is queued. Returns the stream's position
+// after the work (nullptr is the legacy default stream).
+uint64_t enqueue(cudaStream_t s, std::function<void()> work);
+// Runs s's queued work up to position `upto` (all of it by default).
+void drain(cudaStream_t s, uint64_t upto = UINT64_MAX);
+void drain_all();
+cudaStream_t new_stream();
+void delete_stream(cudaStream_t s);
+// The stream a cuDNN handle queues its work on.
+cudaStream_t stream_of(cudnnHandle_t h);
+// False (and the error cudaGetLastError returns recorded) for a configuration a GPU refuses.
+bool check_launch(dim3 grid, dim3 block, size_t shmem);
+
+// The launch: checked as it is made, then queued on its stream. The arguments are copied once, as
+// a launch copies them, and every thread calls the kernel (through `call`, a lambda emulate.pl
+// writes, so that template arguments are deduced as nvcc deduces them) on its own copy of them.
 template <typename F>
 class Launcher {
  public:
-  Launcher(F call, dim3 grid, dim3 block, size_t shmem) : call_(call), grid_(grid), block_(block), shmem_(shmem) {}
+  Launcher(F call, dim3 grid, dim3 block, size_t shmem, cudaStream_t stream)
+      : call_(call), grid_(grid), block_(block), shmem_(shmem), stream_(stream) {}
   template <typename... A>
   void operator()(A&&... args) const {
+    if (!check_launch(grid_, block_, shmem_)) return;
+    using Params = std::tuple<std::decay_t<A>...>;
     struct Call {
       F f;
-      std::tuple<std::decay_t<A>...> params;
-    } c{call_, std::tuple<std::decay_t<A>...>(std::forward<A>(args)...)};
-    run_grid(
-        grid_, block_, shmem_,
-        [](void* p) {
-          auto* c = static_cast<Call*>(p);
-          std::tuple<std::decay_t<A>...> mine = c->params;
-          std::apply(c->f, mine);
-        },
-        &c);
+      Params params;
+    };
+    auto c = std::make_shared<Call>(Call{call_, Params(std::forward<A>(args)...)});
+    enqueue(stream_, [c, grid = grid_, block = block_, shmem = shmem_] {
+      run_grid(
+          grid, block, shmem,
+          [](void* p) {
+            auto* call = static_cast<Call*>(p);
+            Params mine = call->params;
+            std::apply(call->f, mine);
+          },
+          c.get());
+    });
   }
 
  private:
   F call_;
   dim3 grid_, block_;
   size_t shmem_;
+  cudaStream_t stream_;
 };
 
 template <typename F>
-Launcher<F> launch_with(F call, dim3 grid, dim3 block, size_t shmem = 0, cudaStream_t = nullptr) {
-  return Launcher<F>(call, grid, block, shmem);
+Launcher<F> launch_with(F call, dim3 grid, dim3 block, size_t shmem = 0, cudaStream_t stream = nullptr) {
+  return Launcher<F>(call, grid, block, shmem, stream);
 }
 
 }  // namespace dpt::emu

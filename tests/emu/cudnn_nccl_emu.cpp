@@ -46,11 +46,19 @@ cudnnStatus_t destroy(D* d) {
 
 // The geometry a pass runs over, checked against the descriptors (cuDNN's BAD_PARAM cases that
 // matter here: shapes that do not agree, data types other than float, convolution not correlation).
+// Copies of the descriptors: a pass reads them when it is called, and runs later on its stream.
 struct ConvShape {
-  const Dims4* x;
-  const Dims4* w;
-  const cudnnConvolutionStruct* cd;
-  const Dims4* y;
+  Dims4 xv, wv;
+  cudnnConvolutionStruct cdv;
+  Dims4 yv;
+  const Dims4* x = &xv;
+  const Dims4* w = &wv;
+  const cudnnConvolutionStruct* cd = &cdv;
+  const Dims4* y = &yv;
+  ConvShape(const Dims4* x_, const Dims4* w_, const cudnnConvolutionStruct* cd_, const Dims4* y_)
+      : xv(*x_), wv(*w_), cdv(*cd_), yv(*y_) {}
+  ConvShape(const ConvShape& o) : ConvShape(o.x, o.w, o.cd, o.y) {}
+  ConvShape& operator=(const ConvShape&) = delete;
   int out_h(int h) const { return (h + 2 * cd->pad_h - ((w->d2 - 1) * cd->dil_h + 1)) / cd->u + 1; }
   int out_w(int wd) const { return (wd + 2 * cd->pad_w - ((w->d3 - 1) * cd->dil_w + 1)) / cd->v + 1; }
   bool ok() const {
@@ -82,8 +90,8 @@ struct ConvShape {
 };
 
 // out = alpha * acc + beta * out, out not read where beta is 0 (cuDNN's blending).
-void blend(float* out, const std::vector<double>& acc, const void* alpha, const void* beta) {
-  const float a = *static_cast<const float*>(alpha), b = *static_cast<const float*>(beta);
+float value(const void* scalar) { return *static_cast<const float*>(scalar); }
+void blend(float* out, const std::vector<double>& acc, float a, float b) {
   for (size_t i = 0; i < acc.size(); ++i) out[i] = b == 0.f ? float(a * acc[i]) : float(a * acc[i] + b * out[i]);
 }
 
@@ -141,7 +149,7 @@ cudnnStatus_t cudnnGetConvolutionNdForwardOutputDim(const cudnnConvolutionDescri
                                                     const cudnnTensorDescriptor_t x, const cudnnFilterDescriptor_t w,
                                                     int dims, int out[]) {
   if (dims != 4 || x->c != w->c) return CUDNN_STATUS_BAD_PARAM;
-  const ConvShape s{x, w, cd, x};
+  const ConvShape s(x, w, cd, x);
   out[0] = x->d0;
   out[1] = w->d0;
   out[2] = s.out_h(x->d2);
@@ -216,57 +224,63 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t, cons
 }
 
 // ---- the three passes -------------------------------------------------------------------------------
-cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, const cudnnTensorDescriptor_t xd, const void* x,
-                                      const cudnnFilterDescriptor_t wd, const void* w,
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void* alpha, const cudnnTensorDescriptor_t xd,
+                                      const void* x, const cudnnFilterDescriptor_t wd, const void* w,
                                       const cudnnConvolutionDescriptor_t cd, cudnnConvolutionFwdAlgo_t, void*, size_t,
                                       const void* beta, const cudnnTensorDescriptor_t yd, void* y) {
-  const ConvShape s{xd, wd, cd, yd};
+  const ConvShape s(xd, wd, cd, yd);
   if (!s.ok()) return CUDNN_STATUS_BAD_PARAM;
   const auto* xs = static_cast<const float*>(x);
   const auto* ws = static_cast<const float*>(w);
-  std::vector<double> acc(yd->elements(), 0.0);
-  const int C = xd->c;
-  s.each([&](size_t xa, size_t wa, size_t ya, size_t xc, size_t wc) {
-    double t = 0.0;
-    for (int c = 0; c < C; ++c) t += double(xs[xa + c * xc]) * ws[wa + c * wc];
-    acc[ya] += t;
+  dpt::emu::enqueue(dpt::emu::stream_of(h), [s, xs, ws, y, a = value(alpha), b = value(beta)] {
+    std::vector<double> acc(s.y->elements(), 0.0);
+    const int C = s.x->c;
+    s.each([&](size_t xa, size_t wa, size_t ya, size_t xc, size_t wc) {
+      double t = 0.0;
+      for (int c = 0; c < C; ++c) t += double(xs[xa + c * xc]) * ws[wa + c * wc];
+      acc[ya] += t;
+    });
+    blend(static_cast<float*>(y), acc, a, b);
   });
-  blend(static_cast<float*>(y), acc, alpha, beta);
   return CUDNN_STATUS_SUCCESS;
 }
-cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, const cudnnFilterDescriptor_t wd,
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void* alpha, const cudnnFilterDescriptor_t wd,
                                            const void* w, const cudnnTensorDescriptor_t dyd, const void* dy,
                                            const cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdDataAlgo_t, void*,
                                            size_t, const void* beta, const cudnnTensorDescriptor_t dxd, void* dx) {
-  const ConvShape s{dxd, wd, cd, dyd};
+  const ConvShape s(dxd, wd, cd, dyd);
   if (!s.ok()) return CUDNN_STATUS_BAD_PARAM;
   const auto* dys = static_cast<const float*>(dy);
   const auto* ws = static_cast<const float*>(w);
-  std::vector<double> acc(dxd->elements(), 0.0);
-  const int C = dxd->c;
-  s.each([&](size_t xa, size_t wa, size_t ya, size_t xc, size_t wc) {
-    const double g = dys[ya];
-    for (int c = 0; c < C; ++c) acc[xa + c * xc] += g * ws[wa + c * wc];
+  dpt::emu::enqueue(dpt::emu::stream_of(h), [s, dys, ws, dx, a = value(alpha), b = value(beta)] {
+    std::vector<double> acc(s.x->elements(), 0.0);
+    const int C = s.x->c;
+    s.each([&](size_t xa, size_t wa, size_t ya, size_t xc, size_t wc) {
+      const double g = dys[ya];
+      for (int c = 0; c < C; ++c) acc[xa + c * xc] += g * ws[wa + c * wc];
+    });
+    blend(static_cast<float*>(dx), acc, a, b);
   });
-  blend(static_cast<float*>(dx), acc, alpha, beta);
   return CUDNN_STATUS_SUCCESS;
 }
-cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void* alpha, const cudnnTensorDescriptor_t xd,
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void* alpha, const cudnnTensorDescriptor_t xd,
                                              const void* x, const cudnnTensorDescriptor_t dyd, const void* dy,
                                              const cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdFilterAlgo_t,
                                              void*, size_t, const void* beta, const cudnnFilterDescriptor_t dwd,
                                              void* dw) {
-  const ConvShape s{xd, dwd, cd, dyd};
+  const ConvShape s(xd, dwd, cd, dyd);
   if (!s.ok()) return CUDNN_STATUS_BAD_PARAM;
   const auto* xs = static_cast<const float*>(x);
   const auto* dys = static_cast<const float*>(dy);
-  std::vector<double> acc(dwd->elements(), 0.0);
-  const int C = xd->c;
-  s.each([&](size_t xa, size_t wa, size_t ya, size_t xc, size_t wc) {
-    const double g = dys[ya];
-    for (int c = 0; c < C; ++c) acc[wa + c * wc] += double(xs[xa + c * xc]) * g;
+  dpt::emu::enqueue(dpt::emu::stream_of(h), [s, xs, dys, dw, a = value(alpha), b = value(beta)] {
+    std::vector<double> acc(s.w->elements(), 0.0);
+    const int C = s.x->c;
+    s.each([&](size_t xa, size_t wa, size_t ya, size_t xc, size_t wc) {
+      const double g = dys[ya];
+      for (int c = 0; c < C; ++c) acc[wa + c * wc] += double(xs[xa + c * xc]) * g;
+    });
+    blend(static_cast<float*>(dw), acc, a, b);
   });
-  blend(static_cast<float*>(dw), acc, alpha, beta);
   return CUDNN_STATUS_SUCCESS;
 }
 
@@ -294,22 +308,23 @@ namespace {
 size_t type_bytes(ncclDataType_t t) {
   return t == ncclFloat64 || t == ncclInt64 || t == ncclUint64 ? 8 : t == ncclFloat16 || t == ncclBfloat16 ? 2 : 4;
 }
-ncclResult_t copy(const void* send, void* recv, size_t count, ncclDataType_t type) {
-  if (send != recv) std::memmove(recv, send, count * type_bytes(type));
+ncclResult_t copy(const void* send, void* recv, size_t count, ncclDataType_t type, cudaStream_t stream) {
+  const size_t bytes = count * type_bytes(type);
+  if (send != recv && bytes) dpt::emu::enqueue(stream, [send, recv, bytes] { std::memmove(recv, send, bytes); });
   return ncclSuccess;
 }
 }  // namespace
 
 // With one rank a sum, a reduction to the root and a broadcast from it are all copies.
 ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t, ncclComm_t,
-                           cudaStream_t) {
-  return copy(send, recv, count, type);
+                           cudaStream_t stream) {
+  return copy(send, recv, count, type, stream);
 }
 ncclResult_t ncclReduce(const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t, int root,
-                        ncclComm_t, cudaStream_t) {
-  return root == 0 ? copy(send, recv, count, type) : ncclInvalidArgument;
+                        ncclComm_t, cudaStream_t stream) {
+  return root == 0 ? copy(send, recv, count, type, stream) : ncclInvalidArgument;
 }
 ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, ncclDataType_t type, int root, ncclComm_t,
-                           cudaStream_t) {
-  return root == 0 ? copy(send, recv, count, type) : ncclInvalidArgument;
+                           cudaStream_t stream) {
+  return root == 0 ? copy(send, recv, count, type, stream) : ncclInvalidArgument;
 }

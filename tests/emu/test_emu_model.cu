@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <vector>
 #include "kernels/cuda_check.h"
 
@@ -63,6 +65,7 @@ TEST_CASE("emulated grids run every (block, thread) once with CUDA's indices", "
   std::vector<int> count(n, 0);
   indices_kernel<<<grid, block>>>(out.data(), count.data());
   REQUIRE(cudaGetLastError() == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   for (size_t i = 0; i < n; ++i) {
     INFO("thread " << i);
     REQUIRE(count[i] == 1);
@@ -78,6 +81,7 @@ TEST_CASE("emulated barriers and shared memory: a block reduction in every threa
     dpt::emu::set_thread_order(order);
     std::vector<float> sums(5, -1.f);
     block_sum_kernel<<<5, 128>>>(x.data(), sums.data());
+    cudaDeviceSynchronize();
     for (int b = 0; b < 5; ++b) {
       float ref = 0.f;
       for (int i = 0; i < 128; ++i) ref += x[size_t(b * 128 + i)];
@@ -95,6 +99,7 @@ TEST_CASE("emulated shared memory starts as NaN: a missing barrier reads it in o
     dpt::emu::set_thread_order(order);
     std::vector<float> out(64, 0.f);
     missing_barrier_kernel<<<1, 64>>>(out.data());
+    cudaDeviceSynchronize();
     int nans = 0;
     for (float v : out) nans += std::isnan(v);
     // Forwards every thread but the last reads a slot not yet written; backwards only the last does.
@@ -110,6 +115,7 @@ TEST_CASE("emulated dynamic shared memory is the launch's third argument", "[emu
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(i);
   dynamic_shared_kernel<<<3, 32, 32 * sizeof(float)>>>(x.data(), y.data());
   REQUIRE(cudaGetLastError() == cudaSuccess);
+  cudaDeviceSynchronize();
   for (size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == x[i / 32 * 32 + 31 - i % 32]);
 }
 
@@ -127,6 +133,7 @@ TEST_CASE("emulated launches past CUDA's limits are refused as a GPU refuses the
     REQUIRE(cudaGetLastError() == cudaErrorInvalidConfiguration);
     REQUIRE(cudaGetLastError() == cudaSuccess);  // read once, then cleared
   }
+  cudaDeviceSynchronize();
   CHECK(count == std::vector<int>(4, 0));  // nothing ran
   // Through the backend's check: a dpt::Error naming the call and CUDA's message.
   REQUIRE_THROWS_WITH(
@@ -143,16 +150,70 @@ TEST_CASE("emulated barriers that only some threads of a block reach are reporte
   // Forwards the first thread waits at the barrier and the odd ones return; backwards the first
   // thread returns without it and an even one reaches it afterwards.
   dpt::emu::set_thread_order(0);
-  REQUIRE_THROWS_WITH((divergent_barrier_kernel<<<2, 64>>>(out.data())),
+  REQUIRE_THROWS_WITH((divergent_barrier_kernel<<<2, 64>>>(out.data()), cudaDeviceSynchronize()),
                       "dpt CUDA emulator: __syncthreads reached by 32 of the 64 threads of block (0, 0, 0): the "
                       "others had returned");
   dpt::emu::set_thread_order(1);
-  REQUIRE_THROWS_WITH((divergent_barrier_kernel<<<2, 64>>>(out.data())),
+  REQUIRE_THROWS_WITH((divergent_barrier_kernel<<<2, 64>>>(out.data()), cudaDeviceSynchronize()),
                       "dpt CUDA emulator: __syncthreads reached by thread 62 of block (0, 0, 0) after another "
                       "thread had returned without reaching it");
   dpt::emu::set_thread_order(saved);
   // The emulator is usable again afterwards.
   std::vector<float> x(128, 1.f), sums(1, 0.f);
   block_sum_kernel<<<1, 128>>>(x.data(), sums.data());
+  cudaDeviceSynchronize();
   CHECK(sums[0] == 128.f);
+}
+
+namespace {
+__global__ void fill_kernel(float* x, int n, float v) {
+  const int i = int(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i < n) x[i] = v;
+}
+}  // namespace
+
+TEST_CASE("emulated streams run their work when it is waited for, in the order CUDA guarantees", "[emu]") {
+  if (std::getenv("DPT_EMU_STREAMS") && std::string(std::getenv("DPT_EMU_STREAMS")) == "immediate") return;
+  cudaStream_t a = nullptr, b = nullptr;
+  REQUIRE(cudaStreamCreateWithFlags(&a, cudaStreamNonBlocking) == cudaSuccess);
+  REQUIRE(cudaStreamCreateWithFlags(&b, cudaStreamNonBlocking) == cudaSuccess);
+  float* d = nullptr;
+  REQUIRE(cudaMalloc(&d, 64 * sizeof(float)) == cudaSuccess);
+  std::vector<float> host(64, 0.f);
+  // Queued on a and not waited for: a blocking copy on the legacy stream does not wait for a
+  // non-blocking stream, so it reads what the memory held before.
+  REQUIRE(cudaMemset(d, 0, 64 * sizeof(float)) == cudaSuccess);
+  fill_kernel<<<1, 64, 0, a>>>(d, 64, 3.f);
+  REQUIRE(cudaMemcpy(host.data(), d, 64 * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);
+  CHECK(host[5] == 0.f);
+  REQUIRE(cudaStreamSynchronize(a) == cudaSuccess);
+  REQUIRE(cudaMemcpy(host.data(), d, 64 * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);
+  CHECK(host[5] == 3.f);
+  // b waits for a's event: draining b runs a's work up to the event first, not after it.
+  cudaEvent_t e = nullptr;
+  REQUIRE(cudaEventCreateWithFlags(&e, cudaEventDisableTiming) == cudaSuccess);
+  fill_kernel<<<1, 64, 0, a>>>(d, 64, 5.f);
+  REQUIRE(cudaEventRecord(e, a) == cudaSuccess);
+  fill_kernel<<<1, 64, 0, a>>>(d, 32, 9.f);  // after the event: b does not wait for it
+  REQUIRE(cudaStreamWaitEvent(b, e, 0) == cudaSuccess);
+  float* pinned = nullptr;
+  REQUIRE(cudaHostAlloc(reinterpret_cast<void**>(&pinned), 64 * sizeof(float), cudaHostAllocPortable) == cudaSuccess);
+  REQUIRE(cudaMemcpyAsync(pinned, d, 64 * sizeof(float), cudaMemcpyDeviceToHost, b) == cudaSuccess);
+  pinned[0] = -1.f;  // the copy into pinned memory has not run yet
+  REQUIRE(cudaStreamSynchronize(b) == cudaSuccess);
+  CHECK(pinned[0] == 5.f);
+  CHECK(pinned[40] == 5.f);
+  // A copy from pageable memory takes the data as it is queued; one into pageable memory is done
+  // when it returns.
+  std::vector<float> src(64, 7.f);
+  REQUIRE(cudaMemcpyAsync(d, src.data(), 64 * sizeof(float), cudaMemcpyHostToDevice, a) == cudaSuccess);
+  src.assign(64, 8.f);
+  REQUIRE(cudaMemcpyAsync(host.data(), d, 64 * sizeof(float), cudaMemcpyDeviceToHost, a) == cudaSuccess);
+  CHECK(host[0] == 7.f);
+  CHECK(host[63] == 7.f);
+  REQUIRE(cudaFreeHost(pinned) == cudaSuccess);
+  REQUIRE(cudaFree(d) == cudaSuccess);
+  REQUIRE(cudaEventDestroy(e) == cudaSuccess);
+  REQUIRE(cudaStreamDestroy(a) == cudaSuccess);
+  REQUIRE(cudaStreamDestroy(b) == cudaSuccess);
 }
