@@ -12,7 +12,6 @@
 
 namespace dpt {
 
-
 bool built_with_cuda() {
 #ifdef DPT_HAVE_CUDA
   return true;
@@ -24,9 +23,11 @@ bool built_with_cuda() {
 std::vector<GpuInfo> visible_gpus(std::string* why_none) {
   std::vector<GpuInfo> out;
 #ifdef DPT_HAVE_CUDA
-  for (auto& d : kernels::cuda_devices(why_none)) out.push_back({d.index, d.name, d.memory_bytes, d.cc_major, d.cc_minor});
+  for (auto& d : kernels::cuda_devices(why_none))
+    out.push_back({d.index, d.name, d.memory_bytes, d.cc_major, d.cc_minor});
 #else
-  if (why_none) *why_none = "this dptrain was built without CUDA (configure with -DDPT_WITH_CUDA=ON on a machine with nvcc)";
+  if (why_none)
+    *why_none = "this dptrain was built without CUDA (configure with -DDPT_WITH_CUDA=ON on a machine with nvcc)";
 #endif
   return out;
 }
@@ -94,7 +95,8 @@ std::vector<Device> select_devices(const std::string& gpus, int replicas) {
     for (auto& g : vis) idx.push_back(g.index);
   if (first_n > 0) {
     DPT_CHECK(first_n <= int(vis.size()), "--gpus " << first_n << " asked for " << first_n << " GPUs but only "
-                                                    << vis.size() << (vis.size() == 1 ? " is" : " are") << " visible (" << cvd() << ")");
+                                                    << vis.size() << (vis.size() == 1 ? " is" : " are") << " visible ("
+                                                    << cvd() << ")");
     for (int i = 0; i < first_n; ++i) idx.push_back(i);
   }
   for (int i : idx)
