@@ -362,6 +362,8 @@ uint64_t enqueue(cudaStream_t s, std::function<void()> work) {
 
 void drain(cudaStream_t s, uint64_t upto) {
   const std::lock_guard<std::recursive_mutex> lock(g_gpu);
+  // A destroyed stream ran all its work first (an event recorded on it outlives it, as in CUDA).
+  if (s && streams().count(s) == 0) return;
   CUstream_st* st = resolve(s);
   while (st->done < upto && !st->work.empty()) {
     std::function<void()> w = std::move(st->work.front());
