@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -395,7 +396,7 @@ void delete_stream(cudaStream_t s) {
 }
 }  // namespace dpt::emu
 
-// ---- the CUDA runtime API: one emulated device, host memory, synchronous streams -----------------
+// ---- the CUDA runtime API: one emulated device, host memory, the streams above ---------------------
 namespace {
 thread_local int g_device = 0;
 constexpr size_t kEmuMemory = size_t(4) << 30;  // what cudaMemGetInfo reports
@@ -406,16 +407,7 @@ cudaError_t set_error(cudaError_t e) {
 }
 }  // namespace
 
-namespace dpt::emu {
-cudaError_t take_last_error() {
-  const cudaError_t e = g_last_error;
-  g_last_error = cudaSuccess;
-  return e;
-}
-}  // namespace dpt::emu
-
-cudaError_t cudaGetLastError() { return dpt::emu::take_last_error(); }
-cudaError_t cudaPeekAtLastError() { return dpt::emu::g_last_error; }
+cudaError_t cudaGetLastError() { return std::exchange(dpt::emu::g_last_error, cudaSuccess); }
 const char* cudaGetErrorString(cudaError_t e) {
   switch (e) {
     case cudaSuccess: return "no error";
