@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include "apps/options.h"
 #include "core/io/inspect.h"
 #include "parallel/devices.h"
@@ -54,7 +55,7 @@ void setup_info(CLI::App& app) {
                   double(g.memory_bytes) / (1 << 30), g.cc_major, g.cc_minor);
     if (gpus.size() > 1) {  // peer access matrix: can row's GPU read column's memory directly
       std::printf("peer access (row reads column):\n%8s", "");
-      for (auto& b : gpus) std::printf(" cuda:%-3d", b.index);
+      for (auto& b : gpus) std::printf(" %8s", ("cuda:" + std::to_string(b.index)).c_str());  // over its column
       std::printf("\n");
       for (auto& a : gpus) {
         std::printf("cuda:%-3d", a.index);

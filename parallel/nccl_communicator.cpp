@@ -101,6 +101,9 @@ class NcclCommunicator : public Communicator {
   template <typename F>
   void run(int rank, F call, const char* what) {
     const size_t r = size_t(rank);
+    // After abort() NCCL has freed the communicators: a replica that reaches its next collective
+    // stops as host replicas do, rather than call NCCL with a freed communicator.
+    DPT_CHECK(!aborted_, "stopped: another replica failed");
     DPT_CUDA_CHECK(cudaEventRecord(ready_[r], compute_[r]->stream()));
     DPT_CUDA_CHECK(cudaStreamWaitEvent(streams_[r], ready_[r], 0));
     const ncclResult_t rc = call(streams_[r]);

@@ -2,7 +2,8 @@
 # The command line's GPU paths, on the emulated device: dptrain_emu is dptrain linked with the CUDA
 # backend running on the CPU emulation of CUDA (tests/emu; not a GPU). Device listing and hiding,
 # training on "1 GPU" printing the CPU binary's figures, weights saved there evaluated by both,
-# the benchmark skipping counts above those visible, and the errors for GPUs that are not there.
+# the benchmark skipping counts above those visible, the errors for GPUs that are not there; then
+# four emulated GPUs: training over 2 of them through NCCL, and the benchmark over 1, 2 and 4.
 #   test_cli_gpu_emu.sh DPTRAIN_EMU DPTRAIN
 set -uo pipefail
 emu="$1"
@@ -59,6 +60,34 @@ error "--gpus 2 asked for 2 GPUs but only 1 is visible (CUDA_VISIBLE_DEVICES is 
 error "--gpus 1 asked for GPUs, but the CUDA runtime reports: no CUDA-capable device is detected" \
   CUDA_VISIBLE_DEVICES=1 "$emu" train --gpus 1
 error "--gpus 0,0 names GPU 0 twice" "$emu" train --gpus 0,0
+
+# Four emulated GPUs (DPT_EMU_DEVICES): the listing with peer access, CUDA_VISIBLE_DEVICES picking
+# two of them, training over 2 GPUs through NCCL printing the figures of 2 CPU replicas, and the
+# scaling benchmark over 1, 2 and 4 GPUs with the all-reduce bus bandwidth.
+export DPT_EMU_DEVICES=4
+"$emu" devices > "$dir/devices4" 2>&1
+check "devices lists 4 emulated GPUs" "4 visible GPUs (CUDA_VISIBLE_DEVICES is unset)" "$dir/devices4"
+check "devices lists the fourth" "cuda:3  dpt CPU emulation of a CUDA device  4.0 GiB" "$dir/devices4"
+check "devices gives the peer access matrix" "peer access (row reads column):" "$dir/devices4"
+check "the matrix's column names sit over their columns" "           cuda:0   cuda:1   cuda:2   cuda:3" "$dir/devices4"
+CUDA_VISIBLE_DEVICES=3,1 "$emu" devices > "$dir/devices2" 2>&1
+check "CUDA_VISIBLE_DEVICES=3,1 shows two, renumbered" "2 visible GPUs (CUDA_VISIBLE_DEVICES=3,1)" "$dir/devices2"
+"$emu" train --gpus 2 --epochs 2 > "$dir/gpu2.txt" 2>&1 || { echo "FAIL: train --gpus 2"; fails=$((fails+1)); }
+"$cpu" train --replicas 2 --epochs 2 > "$dir/cpu2.txt" 2>&1 || { echo "FAIL: CPU train --replicas 2"; fails=$((fails+1)); }
+check "train --gpus 2 runs two GPU replicas" "2 GPU replicas (cuda:0, cuda:1) | global batch 32" "$dir/gpu2.txt"
+if [ "$(figures "$dir/gpu2.txt" | wc -l)" -eq 2 ] && [ "$(figures "$dir/gpu2.txt")" = "$(figures "$dir/cpu2.txt")" ]; then
+  echo "ok: 2 GPUs (NCCL) and 2 CPU replicas print the same figures: $(figures "$dir/gpu2.txt" | tail -1)"
+else
+  echo "FAIL: 2 GPUs and 2 CPU replicas print different figures"; diff <(figures "$dir/gpu2.txt") <(figures "$dir/cpu2.txt"); fails=$((fails+1))
+fi
+"$emu" bench --model digits-mlp --gpus 1,2,4,8 --steps 2 --warmup 1 --allreduce-mib 1 > "$dir/bench4.txt" 2>&1
+check "bench skips 8 GPUs of 4" "note: skipping 8 GPUs: only 4 visible" "$dir/bench4.txt"
+for g in 2 4; do
+  if grep -qE "^allreduce +$g " "$dir/bench4.txt"; then echo "ok: bench all-reduce row for $g GPUs: $(grep -E "^allreduce +$g " "$dir/bench4.txt")"
+  else echo "FAIL: no all-reduce row for $g GPUs"; cat "$dir/bench4.txt"; fails=$((fails+1)); fi
+done
+error "--gpus 5 asked for 5 GPUs but only 4 are visible (CUDA_VISIBLE_DEVICES is unset)" "$emu" train --gpus 5
+unset DPT_EMU_DEVICES
 
 [ $fails -eq 0 ] && echo "cli_gpu_emu: all passed" || echo "cli_gpu_emu: $fails failed"
 [ $fails -eq 0 ]

@@ -1,7 +1,8 @@
-// The CPU emulation's grid runner (block threads as ucontext fibers, barriers, shared memory) and the
-// part of the CUDA runtime, cuBLAS and cuDNN APIs the backend's own kernels and their tests call
-// (see cuda_emu.h). cuBLAS's SGEMM is emulated by a plain column-major loop, an independent
-// reference for the row-major mapping in gemm_cuda; nothing of cuDNN is computed here.
+// The CPU emulation's grid runner (block threads as fibers, barriers, shared memory), the lock and
+// streams that host threads share, and the part of the CUDA runtime (devices, memory, streams,
+// events), cuBLAS and cuDNN APIs the backend's own kernels and their tests call (see cuda_emu.h). cuBLAS's SGEMM is
+// emulated by a plain column-major loop, an independent reference for the row-major mapping in gemm_cuda; nothing of
+// cuDNN is computed here.
 #include "tests/emu/cuda_emu.h"
 #if !defined(__x86_64__)
 #include <ucontext.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +23,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -326,21 +329,115 @@ void poison_shared(void* p, size_t bytes) {
 
 }  // namespace dpt::emu
 
+// ---- the emulated GPUs: one lock over all of them -------------------------------------------------
+namespace dpt::emu {
+
+void fail(const std::string& what) { emu_fail(what); }
+
+namespace {
+
+// A recursive lock that work waiting inside a stream (a collective waiting for its peers) can let
+// go of entirely, whatever depth it holds it at, and take back at that depth.
+class GpuLock {
+ public:
+  void lock() {
+    std::unique_lock<std::mutex> lk(m_);
+    const std::thread::id me = std::this_thread::get_id();
+    if (depth_ > 0 && owner_ == me) {
+      ++depth_;
+      return;
+    }
+    cv_.wait(lk, [&] { return depth_ == 0; });
+    owner_ = me;
+    depth_ = 1;
+  }
+  void unlock() {
+    std::unique_lock<std::mutex> lk(m_);
+    if (--depth_ > 0) return;
+    owner_ = std::thread::id();
+    lk.unlock();
+    cv_.notify_all();  // a waiter's condition may hold now
+  }
+  // Called holding the lock. ready() is evaluated under m_ while no thread holds the lock, so it
+  // reads state that only the holder changes.
+  bool wait(const std::function<bool()>& ready, std::chrono::seconds limit) {
+    std::unique_lock<std::mutex> lk(m_);
+    const int saved = depth_;
+    depth_ = 0;
+    owner_ = std::thread::id();
+    cv_.notify_all();
+    const bool ok = cv_.wait_for(lk, limit, [&] { return depth_ == 0 && ready(); });
+    cv_.wait(lk, [&] { return depth_ == 0; });
+    owner_ = std::this_thread::get_id();
+    depth_ = saved;
+    return ok;
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::thread::id owner_;
+  int depth_ = 0;
+};
+
+GpuLock g_gpu;
+
+}  // namespace
+
+GpuGuard::GpuGuard() { g_gpu.lock(); }
+GpuGuard::~GpuGuard() { g_gpu.unlock(); }
+
+// DPT_EMU_DEADLOCK_S: how long a wait may take before it is reported (300 s by default).
+void wait_until(const std::function<bool()>& ready, const std::string& what) {
+  static const long limit = [] {
+    const char* v = std::getenv("DPT_EMU_DEADLOCK_S");
+    return v && std::atol(v) > 0 ? std::atol(v) : 300L;
+  }();
+  if (!g_gpu.wait(ready, std::chrono::seconds(limit)))
+    emu_fail("waited " + std::to_string(limit) + " s for " + what + " (a deadlock)");
+}
+
+}  // namespace dpt::emu
+
 // ---- streams: queues of work, run when waited for ------------------------------------------------
+// An item is work to run, or a wait for another stream's work up to a position (cudaStreamWaitEvent),
+// which is resolved before the item is taken off the queue: a stream is "running" only while a
+// host thread is inside real work (a kernel, a copy, a collective's part).
+struct WorkItem {
+  std::function<void()> run;
+  CUstream_st* after = nullptr;
+  uint64_t upto = 0;
+};
 struct CUstream_st {
-  std::deque<std::function<void()>> work;
-  uint64_t queued = 0, done = 0;
+  std::deque<WorkItem> work;
+  uint64_t queued = 0, finished = 0;
+  int device = 0;
+  bool running = false;  // a host thread is inside the work at the queue's head
+  std::thread::id runner;
 };
 
 namespace dpt::emu {
 namespace {
-std::recursive_mutex g_gpu;  // the one device: every queue, and the work run from them
-CUstream_st g_legacy;        // the legacy default stream (nullptr)
-std::set<CUstream_st*>& streams() {
+constexpr int kMaxDevices = 8;
+thread_local int g_device = 0;       // cudaSetDevice's
+uint64_t g_progress = 0;             // work queued or finished on any stream, for waits on other streams
+std::set<CUstream_st*>& streams() {  // every live stream, the legacy ones included
   static std::set<CUstream_st*> s;
   return s;
 }
-CUstream_st* resolve(cudaStream_t s) { return s ? s : &g_legacy; }
+// Each device's legacy default stream (nullptr when that device is current).
+CUstream_st* legacy(int device) {
+  static CUstream_st* all[kMaxDevices] = {};
+  CUstream_st*& st = all[device];
+  if (!st) {
+    st = new CUstream_st;
+    st->device = device;
+    streams().insert(st);
+  }
+  return st;
+}
+CUstream_st* resolve(cudaStream_t s) { return s ? s : legacy(g_device); }
+bool alive(CUstream_st* st) { return streams().count(st) != 0; }
 bool deferred() {
   static const bool d = [] {
     const char* v = std::getenv("DPT_EMU_STREAMS");
@@ -350,61 +447,195 @@ bool deferred() {
   }();
   return d;
 }
-}  // namespace
 
-uint64_t enqueue(cudaStream_t s, std::function<void()> work) {
-  const std::lock_guard<std::recursive_mutex> lock(g_gpu);
-  CUstream_st* st = resolve(s);
-  st->work.push_back(std::move(work));
-  const uint64_t position = ++st->queued;
-  if (!deferred()) drain(s);
-  return position;
-}
-
-void drain(cudaStream_t s, uint64_t upto) {
-  const std::lock_guard<std::recursive_mutex> lock(g_gpu);
-  // A destroyed stream ran all its work first (an event recorded on it outlives it, as in CUDA).
-  if (s && streams().count(s) == 0) return;
-  CUstream_st* st = resolve(s);
-  while (st->done < upto && !st->work.empty()) {
-    std::function<void()> w = std::move(st->work.front());
+// Called holding the GPUs: runs st's work up to position `upto`, and the work of the streams it
+// waits for. Work that waits for its own stream's earlier work returns at once (that work is done:
+// positions run in order). Where another host thread is inside a stream's work (waiting in a
+// collective), a blocking drain waits for it; a non-blocking one returns false at once.
+bool drain_stream(CUstream_st* st, uint64_t upto, bool block) {
+  for (;;) {
+    if (st->finished >= upto) return true;
+    if (st->running) {
+      if (st->runner == std::this_thread::get_id()) return true;
+      if (!block) return false;
+      wait_until([st] { return !alive(st) || !st->running; }, "a stream's work another host thread is inside");
+      if (!alive(st)) return true;
+      continue;
+    }
+    if (st->work.empty()) return true;
+    WorkItem& head = st->work.front();
+    if (head.after && alive(head.after) && head.after->finished < head.upto) {
+      CUstream_st* after = head.after;
+      const uint64_t want = head.upto;
+      if (!drain_stream(after, want, block)) return false;
+      if (alive(after) && after->finished < want) {  // `after` is inside work on this thread's stack
+        if (!block) return false;
+        emu_fail("a stream waits for work that waits for it (a cycle of stream waits)");
+      }
+      continue;  // the head may have been taken meanwhile
+    }
+    std::function<void()> w = std::move(head.run);
     st->work.pop_front();
-    ++st->done;  // before it runs: a wait inside it on this stream's own earlier work returns at once
-    w();
+    st->running = true;
+    st->runner = std::this_thread::get_id();
+    struct Finish {
+      CUstream_st* st;
+      ~Finish() {
+        st->running = false;
+        st->runner = std::thread::id();
+        ++st->finished;
+        ++g_progress;
+      }
+    } finish{st};
+    if (w) w();
   }
 }
 
-void drain_all() {
-  const std::lock_guard<std::recursive_mutex> lock(g_gpu);
-  drain(nullptr);
-  for (CUstream_st* st : streams()) drain(st);
+// The streams to drain, copied: waiting inside one lets other threads create and destroy streams.
+std::vector<CUstream_st*> streams_of(int device) {
+  std::vector<CUstream_st*> out;
+  for (CUstream_st* st : streams())
+    if (device < 0 || st->device == device) out.push_back(st);
+  return out;
+}
+}  // namespace
+
+int current_device() { return g_device; }
+
+namespace {
+uint64_t push(cudaStream_t s, WorkItem item) {
+  const GpuGuard hold;
+  CUstream_st* st = resolve(s);
+  st->work.push_back(std::move(item));
+  const uint64_t position = ++st->queued;
+  ++g_progress;
+  if (!deferred()) drain_stream(st, position, true);
+  return position;
+}
+}  // namespace
+
+uint64_t enqueue(cudaStream_t s, std::function<void()> work) { return push(s, WorkItem{std::move(work), nullptr, 0}); }
+
+uint64_t enqueue_wait(cudaStream_t s, cudaStream_t after, uint64_t upto) {
+  return push(s, WorkItem{nullptr, after, upto});
 }
 
+void drain(cudaStream_t s, uint64_t upto) {
+  const GpuGuard hold;
+  // A destroyed stream ran all its work first (an event recorded on it outlives it, as in CUDA).
+  if (s && !alive(s)) return;
+  drain_stream(resolve(s), upto, true);
+}
+
+bool try_drain(cudaStream_t s, uint64_t upto) {
+  const GpuGuard hold;
+  if (s && !alive(s)) return true;
+  return drain_stream(resolve(s), upto, false);
+}
+
+uint64_t progress() { return g_progress; }
+
+void drain_device(int device) {
+  const GpuGuard hold;
+  for (CUstream_st* st : streams_of(device))
+    if (alive(st)) drain_stream(st, UINT64_MAX, true);
+}
+
+void drain_all() { drain_device(-1); }
+
 cudaStream_t new_stream() {
-  const std::lock_guard<std::recursive_mutex> lock(g_gpu);
+  const GpuGuard hold;
   auto* st = new CUstream_st;
+  st->device = g_device;
   streams().insert(st);
   return st;
 }
 
 void delete_stream(cudaStream_t s) {
-  const std::lock_guard<std::recursive_mutex> lock(g_gpu);
-  if (!s) return;
-  drain(s);
+  const GpuGuard hold;
+  if (!s || !alive(s)) return;
+  drain_stream(s, UINT64_MAX, true);
   streams().erase(s);
   delete s;
 }
+
+int device_of(cudaStream_t s) {
+  const GpuGuard hold;
+  return resolve(s)->device;
+}
+
+cudaStream_t resolve_stream(cudaStream_t s) {
+  const GpuGuard hold;
+  return resolve(s);
+}
+
+bool check_stream(cudaStream_t s) {
+  const int d = device_of(s);
+  if (d == g_device) return true;
+  std::fprintf(stderr, "dpt CUDA emulator: launch refused: a stream of cuda:%d while cuda:%d is current\n", d,
+               g_device);
+  g_last_error = cudaErrorInvalidResourceHandle;
+  return false;
+}
+
+void check_pointer_arg(const void* p, cudaStream_t s) {
+  const int owner = device_of_pointer(p);
+  const int d = device_of(s);
+  if (owner >= 0 && owner != d)
+    emu_fail("a kernel on cuda:" + std::to_string(d) + " was given a pointer into cuda:" + std::to_string(owner) +
+             "'s memory (peer access is not enabled)");
+}
 }  // namespace dpt::emu
 
-// ---- the CUDA runtime API: one emulated device, host memory, the streams above ---------------------
+// ---- the CUDA runtime API: emulated devices, host memory, the streams above ------------------------
 namespace {
-thread_local int g_device = 0;
-constexpr size_t kEmuMemory = size_t(4) << 30;  // what cudaMemGetInfo reports
+using dpt::emu::g_device;
+using dpt::emu::kMaxDevices;
+constexpr size_t kEmuMemory = size_t(4) << 30;  // each device's, as cudaMemGetInfo reports it
 
 cudaError_t set_error(cudaError_t e) {
   if (e != cudaSuccess) dpt::emu::g_last_error = e;
   return e;
 }
+
+int emulated_devices() {
+  static const int n = [] {
+    const char* v = std::getenv("DPT_EMU_DEVICES");
+    if (!v || !*v) return 1;
+    char* end = nullptr;
+    const long k = std::strtol(v, &end, 10);
+    if (*end || k < 1 || k > kMaxDevices)
+      dpt::emu::fail(std::string("DPT_EMU_DEVICES=") + v + ": expected 1 to " + std::to_string(kMaxDevices));
+    return int(k);
+  }();
+  return n;
+}
+
+// The devices CUDA_VISIBLE_DEVICES shows, as the driver reads it: a comma-separated list of device
+// indices, up to the first entry that names none (or names one again), renumbered from 0. Unset:
+// all of them.
+int visible_devices() {
+  const int all = emulated_devices();
+  const char* v = std::getenv("CUDA_VISIBLE_DEVICES");
+  if (!v) return all;
+  std::vector<bool> seen(size_t(all), false);
+  int n = 0;
+  const std::string s = v;
+  size_t at = 0;
+  while (at <= s.size()) {
+    const size_t comma = std::min(s.find(',', at), s.size());
+    const std::string entry = s.substr(at, comma - at);
+    if (entry.empty() || entry.find_first_not_of("0123456789") != std::string::npos || entry.size() > 2) break;
+    const int d = std::stoi(entry);
+    if (d >= all || seen[size_t(d)]) break;
+    seen[size_t(d)] = true;
+    ++n;
+    at = comma + 1;
+  }
+  return n;
+}
+
+bool valid_device(int d) { return d >= 0 && d < visible_devices(); }
 }  // namespace
 
 cudaError_t cudaGetLastError() { return std::exchange(dpt::emu::g_last_error, cudaSuccess); }
@@ -416,20 +647,18 @@ const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     default: return "emulated CUDA error";
   }
 }
-// One device, hidden as the driver hides it: CUDA_VISIBLE_DEVICES lists the devices to show, up to
-// the first entry that names none (so "" and "1" show nothing, "0" and "0,1" show device 0).
 cudaError_t cudaGetDeviceCount(int* count) {
-  const char* v = std::getenv("CUDA_VISIBLE_DEVICES");
-  if (v && std::strncmp(v, "0", 1) != 0) return set_error(cudaErrorNoDevice);
-  if (v && v[1] != '\0' && v[1] != ',') return set_error(cudaErrorNoDevice);  // "01", "0x"...
-  *count = 1;
+  const int n = visible_devices();
+  if (n == 0) return set_error(cudaErrorNoDevice);
+  *count = n;
   return cudaSuccess;
 }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
-  if (device != 0) return set_error(cudaErrorInvalidDevice);
+  if (!valid_device(device)) return set_error(cudaErrorInvalidDevice);
   *p = cudaDeviceProp{};
   std::snprintf(p->name, sizeof(p->name), "dpt CPU emulation of a CUDA device");
   p->totalGlobalMem = kEmuMemory;
@@ -440,12 +669,15 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   p->warpSize = 32;
   return cudaSuccess;
 }
-cudaError_t cudaDeviceCanAccessPeer(int* ok, int, int) {
-  *ok = 0;
+// Every pair of distinct devices could reach each other's memory, as over NVLink; nothing enables
+// it, so a kernel given another device's memory is still reported (check_pointer_arg).
+cudaError_t cudaDeviceCanAccessPeer(int* ok, int a, int b) {
+  if (!valid_device(a) || !valid_device(b)) return set_error(cudaErrorInvalidDevice);
+  *ok = a != b;
   return cudaSuccess;
 }
 cudaError_t cudaSetDevice(int device) {
-  if (device != 0) return set_error(cudaErrorInvalidDevice);
+  if (!valid_device(device)) return set_error(cudaErrorInvalidDevice);
   g_device = device;
   return cudaSuccess;
 }
@@ -453,38 +685,65 @@ cudaError_t cudaGetDevice(int* device) {
   *device = g_device;
   return cudaSuccess;
 }
-// Device memory is host memory, with the device's capacity enforced: an allocation past what is
-// free fails as cudaMalloc does.
-// Replicas call from several host threads, as on a GPU.
+// Device memory is host memory, with each device's capacity enforced: an allocation past what is
+// free fails as cudaMalloc does. Replicas call from several host threads, as on GPUs.
+namespace {
+struct Allocation {
+  size_t bytes;
+  int device;
+};
 std::mutex g_alloc_mutex;
-std::map<void*, size_t>& allocations() {
-  static std::map<void*, size_t> a;
+std::map<void*, Allocation>& allocations() {
+  static std::map<void*, Allocation> a;
   return a;
 }
-size_t g_allocated = 0;
+size_t g_allocated[kMaxDevices] = {};
+// The allocation p points into (the map's end where none).
+std::map<void*, Allocation>::iterator find_allocation(const void* p) {
+  auto it = allocations().upper_bound(const_cast<void*>(p));
+  if (it == allocations().begin()) return allocations().end();
+  --it;
+  const bool inside =
+      static_cast<const char*>(p) < static_cast<const char*>(it->first) + std::max<size_t>(it->second.bytes, 1);
+  return inside ? it : allocations().end();
+}
+}  // namespace
+int dpt::emu::device_of_pointer(const void* p) {
+  const std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  const auto it = find_allocation(p);
+  return it == allocations().end() ? -1 : it->second.device;
+}
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   const std::lock_guard<std::mutex> lock(g_alloc_mutex);
   *p = nullptr;
-  if (bytes > kEmuMemory - g_allocated) return set_error(cudaErrorMemoryAllocation);
+  size_t& used = g_allocated[g_device];
+  if (bytes > kEmuMemory - used) return set_error(cudaErrorMemoryAllocation);
   *p = std::aligned_alloc(256, std::max<size_t>(256, (bytes + 255) / 256 * 256));
   if (!*p) return set_error(cudaErrorMemoryAllocation);
-  allocations()[*p] = bytes;
-  g_allocated += bytes;
+  allocations()[*p] = Allocation{bytes, g_device};
+  used += bytes;
   return cudaSuccess;
 }
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
-  dpt::emu::drain_all();  // cudaFree waits for the device
+  int device = -1;
+  {
+    const std::lock_guard<std::mutex> lock(g_alloc_mutex);
+    const auto it = allocations().find(p);
+    if (it == allocations().end()) return set_error(cudaErrorInvalidValue);  // not from cudaMalloc
+    device = it->second.device;
+  }
+  dpt::emu::drain_device(device);  // cudaFree waits for the device
   const std::lock_guard<std::mutex> lock(g_alloc_mutex);
   const auto it = allocations().find(p);
-  if (it == allocations().end()) return set_error(cudaErrorInvalidValue);  // not from cudaMalloc
-  g_allocated -= it->second;
+  g_allocated[it->second.device] -= it->second.bytes;
   allocations().erase(it);
   std::free(p);
   return cudaSuccess;
 }
 // Pinned host memory: the only host memory an asynchronous copy reads or writes when it runs
 // rather than when it is queued.
+namespace {
 std::map<void*, size_t>& pinned() {
   static std::map<void*, size_t> a;
   return a;
@@ -496,13 +755,8 @@ bool is_pinned(const void* p) {
   --it;
   return static_cast<const char*>(p) < static_cast<const char*>(it->first) + it->second;
 }
-bool is_device(const void* p) {
-  const std::lock_guard<std::mutex> lock(g_alloc_mutex);
-  auto it = allocations().upper_bound(const_cast<void*>(p));
-  if (it == allocations().begin()) return false;
-  --it;
-  return static_cast<const char*>(p) < static_cast<const char*>(it->first) + std::max<size_t>(it->second, 1);
-}
+bool is_device(const void* p) { return dpt::emu::device_of_pointer(p) >= 0; }
+}  // namespace
 cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) {
   *p = std::aligned_alloc(256, std::max<size_t>(256, (bytes + 255) / 256 * 256));
   if (!*p) return set_error(cudaErrorMemoryAllocation);
@@ -512,7 +766,7 @@ cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) {
 }
 cudaError_t cudaFreeHost(void* p) {
   if (!p) return cudaSuccess;
-  dpt::emu::drain_all();  // as cudaFreeHost, which waits for the device
+  dpt::emu::drain_all();  // any device's copy may still use it
   const std::lock_guard<std::mutex> lock(g_alloc_mutex);
   if (pinned().erase(p) == 0) return set_error(cudaErrorInvalidValue);
   std::free(p);
@@ -520,7 +774,7 @@ cudaError_t cudaFreeHost(void* p) {
 }
 cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
   const std::lock_guard<std::mutex> lock(g_alloc_mutex);
-  *free_b = kEmuMemory - g_allocated;
+  *free_b = kEmuMemory - g_allocated[g_device];
   *total_b = kEmuMemory;
   return cudaSuccess;
 }
@@ -528,6 +782,7 @@ cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
 // Copies as CUDA orders them (the runtime's "API synchronization behavior"): a copy to pageable
 // host memory returns once done; one from pageable host memory takes the data when it is queued;
 // pinned host memory and device memory are read and written when the copy runs on its stream.
+// A copy may be queued on a stream of any device (memory is unified), unlike a kernel.
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t s) {
   if (bytes == 0) return cudaSuccess;
   const bool dst_pageable = !is_device(dst) && !is_pinned(dst);
@@ -542,8 +797,8 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
   if (dst_pageable) dpt::emu::drain(s);
   return cudaSuccess;
 }
-// The synchronous forms run on the legacy default stream and return when done (that stream does
-// not wait for the non-blocking streams the backend creates).
+// The synchronous forms run on the current device's legacy default stream and return when done
+// (that stream does not wait for the non-blocking streams the backend creates).
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
   const cudaError_t e = cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
   dpt::emu::drain(nullptr);
@@ -559,7 +814,7 @@ cudaError_t cudaMemset(void* p, int v, size_t bytes) {
   return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize() {
-  dpt::emu::drain_all();
+  dpt::emu::drain_device(g_device);
   return cudaSuccess;
 }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) {
@@ -575,15 +830,18 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   return cudaSuccess;
 }
 
-// An event is a position in a stream's work (and the host time that work reached it).
+// An event is a position in a stream's work (and the host time that work reached it). It belongs
+// to the device current when it was created: recording it on another device's stream fails.
 struct CUevent_st {
-  cudaStream_t stream = nullptr;
+  cudaStream_t stream = nullptr;  // resolved: never nullptr once recorded
   uint64_t position = 0;
   bool recorded = false;
+  int device = 0;
   std::chrono::steady_clock::time_point at;
 };
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) {
   *e = new CUevent_st{};
+  (*e)->device = g_device;
   return cudaSuccess;
 }
 cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, 0); }
@@ -593,14 +851,18 @@ cudaError_t cudaEventDestroy(cudaEvent_t e) {
   return cudaSuccess;
 }
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
-  e->stream = s;
+  const dpt::emu::GpuGuard hold;
+  cudaStream_t st = dpt::emu::resolve(s);
+  if (st->device != e->device) return set_error(cudaErrorInvalidResourceHandle);
+  e->stream = st;
   e->recorded = true;
-  e->position = dpt::emu::enqueue(s, [e] { e->at = std::chrono::steady_clock::now(); });
+  e->position = dpt::emu::enqueue(st, [e] { e->at = std::chrono::steady_clock::now(); });
   return cudaSuccess;
 }
+// A stream may wait for an event of any device.
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int) {
   if (!e->recorded) return cudaSuccess;  // waits for nothing, as in CUDA
-  dpt::emu::enqueue(s, [from = e->stream, upto = e->position] { dpt::emu::drain(from, upto); });
+  dpt::emu::enqueue_wait(s, e->stream, e->position);
   return cudaSuccess;
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
@@ -616,17 +878,27 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
 cudaError_t cudaProfilerStart() { return cudaSuccess; }
 cudaError_t cudaProfilerStop() { return cudaSuccess; }
 
-// ---- library handles: a stream and nothing else ---------------------------------------------------
+// ---- library handles: a stream, and the device current when they were made -------------------------
+// cuBLAS and cuDNN tie a handle to that device; using it while another is current is undefined.
 struct cublasContext {
   cudaStream_t stream = nullptr;
+  int device = 0;
 };
 struct cudnnContext {
   cudaStream_t stream = nullptr;
+  int device = 0;
 };
 namespace {
 template <typename H>
 void new_handle(H* h) {
   *h = new std::remove_pointer_t<H>{};
+  (*h)->device = g_device;
+}
+template <typename H>
+void check_handle(H h, const char* library) {
+  if (h->device != g_device)
+    dpt::emu::fail(std::string("a ") + library + " handle of cuda:" + std::to_string(h->device) +
+                   " used while cuda:" + std::to_string(g_device) + " is current");
 }
 }  // namespace
 
@@ -644,6 +916,9 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOper
   if (m < 0 || n < 0 || k < 0 || lda < std::max(1, ta == CUBLAS_OP_N ? m : k) ||
       ldb < std::max(1, tb == CUBLAS_OP_N ? k : n) || ldc < std::max(1, m))
     return CUBLAS_STATUS_INVALID_VALUE;
+  check_handle(h, "cuBLAS");
+  for (const void* p : {static_cast<const void*>(A), static_cast<const void*>(B), static_cast<const void*>(C)})
+    dpt::emu::check_pointer_arg(p, h->stream);
   // alpha and beta are host values, read as the call is made; the product runs on the handle's stream.
   dpt::emu::enqueue(h->stream, [=, alpha = *alpha, beta = *beta] {
     // op(A)'s rows and op(B)'s columns copied out contiguous, then one dot product per element of C,
@@ -672,7 +947,10 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOper
 cudnnStatus_t cudnnCreate(cudnnHandle_t* h) { return new_handle(h), CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroy(cudnnHandle_t h) { return delete h, CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnSetStream(cudnnHandle_t h, cudaStream_t s) { return h->stream = s, CUDNN_STATUS_SUCCESS; }
-cudaStream_t dpt::emu::stream_of(cudnnHandle_t h) { return h->stream; }
+cudaStream_t dpt::emu::stream_of(cudnnHandle_t h) {
+  check_handle(h, "cuDNN");
+  return h->stream;
+}
 const char* cudnnGetErrorString(cudnnStatus_t s) {
   switch (s) {
     case CUDNN_STATUS_SUCCESS: return "CUDNN_STATUS_SUCCESS";
@@ -687,6 +965,7 @@ const char* ncclGetErrorString(ncclResult_t r) {
     case ncclSuccess: return "no error";
     case ncclInvalidArgument: return "invalid argument (run with NCCL_DEBUG=WARN for details)";
     case ncclInvalidUsage: return "invalid usage (run with NCCL_DEBUG=WARN for details)";
+    case ncclUnhandledCudaError: return "unhandled cuda error (run with NCCL_DEBUG=INFO for details)";
     default: return "unknown result code";
   }
 }

@@ -9,11 +9,11 @@
 // memory per block (filled with NaN bytes at each block's start, so a read of a slot no thread of
 // this block wrote shows up); dynamic shared memory; CUDA's launch-configuration limits (reported
 // by cudaGetLastError, as a GPU does). Threads of a block can be run forwards, backwards or shuffled
-// (DPT_EMU_ORDER), so that a missing __syncthreads changes the result. Device memory is host memory.
-// Streams hold their work until something waits for it, so a missing synchronisation reads stale
-// data. What it does not model: warps (no shuffles or votes are used), atomics, the memory model,
-// streams running at the same time, timing, and nvcc's code generation: code that passes here
-// still has to be run on a GPU.
+// (DPT_EMU_ORDER), so that a missing __syncthreads changes the result. Device memory is host memory,
+// on 1 to 8 devices (DPT_EMU_DEVICES) with CUDA's rules across them. Streams hold their work until
+// something waits for it, so a missing synchronisation reads stale data. What it does not model: warps (no shuffles or
+// votes are used), atomics, the memory model, streams running at the same time, timing, and nvcc's code generation:
+// code that passes here still has to be run on a GPU.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_profiler_api.h>
@@ -24,7 +24,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #undef __global__
@@ -65,20 +67,60 @@ T* dynamic_shared_as() {
   return static_cast<T*>(dynamic_shared());
 }
 
+// A kernel or library call the emulator cannot run as CUDA would (undefined on a GPU, or outside
+// the model): throws std::logic_error("dpt CUDA emulator: " + what).
+[[noreturn]] void fail(const std::string& what);
+
+// Devices: DPT_EMU_DEVICES (1 to 8, 1 by default) emulated GPUs of 4 GiB each, hidden and
+// renumbered by CUDA_VISIBLE_DEVICES as the driver does. The device current on this host thread
+// (cudaSetDevice), and the device memory p points into (-1: none).
+int current_device();
+int device_of_pointer(const void* p);
+
 // Streams: work queued on a stream runs, in order, when something waits for it (a stream or event
 // synchronisation, a blocking copy, cudaFree, another stream waiting on an event), on the waiting
 // host thread; DPT_EMU_STREAMS=immediate runs it as it is queued. Returns the stream's position
-// after the work (nullptr is the legacy default stream).
+// after the work (nullptr is the current device's legacy default stream).
 uint64_t enqueue(cudaStream_t s, std::function<void()> work);
-// Runs s's queued work up to position `upto` (all of it by default).
+// Queues on s a wait for `after`'s work up to position `upto` (cudaStreamWaitEvent).
+uint64_t enqueue_wait(cudaStream_t s, cudaStream_t after, uint64_t upto);
+// Runs s's queued work up to position `upto` (all of it by default), and the work of the streams
+// it waits for. Where another host thread is inside a stream's work (waiting in a collective),
+// drain waits for it; try_drain returns false instead.
 void drain(cudaStream_t s, uint64_t upto = UINT64_MAX);
+bool try_drain(cudaStream_t s, uint64_t upto);
+// A count that grows whenever work is queued or finished on any stream (a wait_until condition
+// that needs another stream to move on compares it).
+uint64_t progress();
+void drain_device(int device);
 void drain_all();
 cudaStream_t new_stream();
 void delete_stream(cudaStream_t s);
-// The stream a cuDNN handle queues its work on.
+int device_of(cudaStream_t s);
+// The stream itself (nullptr: the current device's legacy stream).
+cudaStream_t resolve_stream(cudaStream_t s);
+// The stream a cuDNN handle queues its work on (a handle used off its device is reported).
 cudaStream_t stream_of(cudnnHandle_t h);
-// False (and the error cudaGetLastError returns recorded) for a configuration a GPU refuses.
+// False (and the error cudaGetLastError returns recorded) for a configuration a GPU refuses, and
+// for a launch on a stream of a device other than the current one.
 bool check_launch(dim3 grid, dim3 block, size_t shmem);
+bool check_stream(cudaStream_t s);
+// A kernel on stream s given a pointer into another device's memory (no peer access is enabled):
+// reported.
+void check_pointer_arg(const void* p, cudaStream_t s);
+
+// One host thread at a time works on the emulated GPUs: queues work, runs it, changes the state
+// of a collective. GpuGuard holds them (recursively). wait_until, from work run on a stream, lets
+// other host threads in until ready() holds (evaluated while no thread holds them), then holds
+// them again; a wait of five minutes is reported as a deadlock, naming `what`.
+class GpuGuard {
+ public:
+  GpuGuard();
+  ~GpuGuard();
+  GpuGuard(const GpuGuard&) = delete;
+  GpuGuard& operator=(const GpuGuard&) = delete;
+};
+void wait_until(const std::function<bool()>& ready, const std::string& what);
 
 // The launch: checked as it is made, then queued on its stream. The arguments are copied once, as
 // a launch copies them, and every thread calls the kernel (through `call`, a lambda emulate.pl
@@ -90,7 +132,8 @@ class Launcher {
       : call_(call), grid_(grid), block_(block), shmem_(shmem), stream_(stream) {}
   template <typename... A>
   void operator()(A&&... args) const {
-    if (!check_launch(grid_, block_, shmem_)) return;
+    if (!check_launch(grid_, block_, shmem_) || !check_stream(stream_)) return;
+    (check_arg(args), ...);
     using Params = std::tuple<std::decay_t<A>...>;
     struct Call {
       F f;
@@ -110,6 +153,12 @@ class Launcher {
   }
 
  private:
+  template <typename A>
+  void check_arg(const A& a) const {
+    if constexpr (std::is_pointer_v<A> && std::is_object_v<std::remove_pointer_t<A>>)
+      check_pointer_arg(static_cast<const void*>(a), stream_);
+  }
+
   F call_;
   dim3 grid_, block_;
   size_t shmem_;

@@ -1,13 +1,18 @@
-// The CPU emulation's cuDNN convolutions and single-rank NCCL (see cuda_emu.h): enough of both for
+// The CPU emulation's cuDNN convolutions and NCCL collectives (see cuda_emu.h): enough of both for
 // the whole CUDA backend to run its layer and training tests on the emulated device.
 //
 // cuDNN: 4-d tensor and filter descriptors in NCHW or NHWC, 2-d cross-correlation descriptors, and
 // the three convolution passes as plain loops over the descriptors' indices (an independent
 // reference for the backend's descriptors, filter copies and layout changes); the algorithm
-// queries offer one algorithm that needs no workspace. NCCL: communicators of one rank (the
-// emulation has one device), where every collective is a copy.
+// queries offer one algorithm that needs no workspace. NCCL: communicators over the emulated
+// devices (DPT_EMU_DEVICES), whose float and double sums, reductions to a root and broadcasts are
+// computed in rank order when every rank's stream has reached its part.
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <string>
 #include <vector>
 #include "tests/emu/cuda_emu.h"
 
@@ -224,6 +229,15 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t, cons
 }
 
 // ---- the three passes -------------------------------------------------------------------------------
+namespace {
+// The handle's stream, its device current and every buffer on that device.
+cudaStream_t pass_stream(cudnnHandle_t h, std::initializer_list<const void*> buffers) {
+  cudaStream_t st = dpt::emu::stream_of(h);
+  for (const void* p : buffers) dpt::emu::check_pointer_arg(p, st);
+  return st;
+}
+}  // namespace
+
 cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void* alpha, const cudnnTensorDescriptor_t xd,
                                       const void* x, const cudnnFilterDescriptor_t wd, const void* w,
                                       const cudnnConvolutionDescriptor_t cd, cudnnConvolutionFwdAlgo_t, void*, size_t,
@@ -232,7 +246,7 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void* alpha, const 
   if (!s.ok()) return CUDNN_STATUS_BAD_PARAM;
   const auto* xs = static_cast<const float*>(x);
   const auto* ws = static_cast<const float*>(w);
-  dpt::emu::enqueue(dpt::emu::stream_of(h), [s, xs, ws, y, a = value(alpha), b = value(beta)] {
+  dpt::emu::enqueue(pass_stream(h, {x, w, y}), [s, xs, ws, y, a = value(alpha), b = value(beta)] {
     std::vector<double> acc(s.y->elements(), 0.0);
     const int C = s.x->c;
     s.each([&](size_t xa, size_t wa, size_t ya, size_t xc, size_t wc) {
@@ -252,7 +266,7 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void* alpha, c
   if (!s.ok()) return CUDNN_STATUS_BAD_PARAM;
   const auto* dys = static_cast<const float*>(dy);
   const auto* ws = static_cast<const float*>(w);
-  dpt::emu::enqueue(dpt::emu::stream_of(h), [s, dys, ws, dx, a = value(alpha), b = value(beta)] {
+  dpt::emu::enqueue(pass_stream(h, {w, dy, dx}), [s, dys, ws, dx, a = value(alpha), b = value(beta)] {
     std::vector<double> acc(s.x->elements(), 0.0);
     const int C = s.x->c;
     s.each([&](size_t xa, size_t wa, size_t ya, size_t xc, size_t wc) {
@@ -272,7 +286,7 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void* alpha,
   if (!s.ok()) return CUDNN_STATUS_BAD_PARAM;
   const auto* xs = static_cast<const float*>(x);
   const auto* dys = static_cast<const float*>(dy);
-  dpt::emu::enqueue(dpt::emu::stream_of(h), [s, xs, dys, dw, a = value(alpha), b = value(beta)] {
+  dpt::emu::enqueue(pass_stream(h, {x, dy, dw}), [s, xs, dys, dw, a = value(alpha), b = value(beta)] {
     std::vector<double> acc(s.w->elements(), 0.0);
     const int C = s.x->c;
     s.each([&](size_t xa, size_t wa, size_t ya, size_t xc, size_t wc) {
@@ -284,47 +298,208 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void* alpha,
   return CUDNN_STATUS_SUCCESS;
 }
 
-// ---- NCCL: communicators of one rank ----------------------------------------------------------------
-struct ncclComm {
-  int device = 0;
+// ---- NCCL: communicators over the emulated devices ---------------------------------------------------
+// ncclCommInitAll makes a clique of communicators, one a device. Every rank calls the same
+// collectives in the same order; the k-th call of each rank is one collective (a mismatch, which
+// on GPUs hangs or corrupts, is reported). A call queues the rank's part on its stream. When the
+// stream reaches it (that rank's earlier work done), the part waits for every other rank's part to
+// be reached too, running their streams up to their parts itself where no other host thread is
+// inside them; the last part reached computes the result for all, summing in rank order. A rank's
+// stream goes past its part only once the collective is done, as behind NCCL's kernels.
+// ncclCommAbort wakes the parts waiting for a rank that will not come.
+namespace {
+struct Collective {
+  uint64_t seq = 0;
+  std::string call;
+  size_t count = 0;
+  ncclDataType_t type = ncclFloat32;
+  int root = -1;
+  std::vector<const void*> send;
+  std::vector<void*> recv;
+  std::vector<cudaStream_t> stream;
+  std::vector<uint64_t> position;
+  std::vector<char> posted, arrived;
+  bool done = false;
 };
-// NCCL refuses two ranks on one GPU with ncclInvalidUsage ("Duplicate GPU detected"); the
-// emulation has one device, so any communicator of more than one rank is that case.
-ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const int* devlist) {
-  if (ndev < 1) return ncclInvalidArgument;
-  for (int i = 0; i < ndev; ++i)
-    if (devlist && devlist[i] != 0) return ncclInvalidArgument;  // no such device
-  if (ndev > 1) return ncclInvalidUsage;
-  comms[0] = new ncclComm{0};
-  return ncclSuccess;
-}
-ncclResult_t ncclCommDestroy(ncclComm_t comm) {
-  delete comm;
-  return ncclSuccess;
-}
-ncclResult_t ncclCommAbort(ncclComm_t comm) { return ncclCommDestroy(comm); }
+struct Clique {
+  int ranks = 0;
+  std::vector<uint64_t> issued;                          // each rank's calls so far
+  std::map<uint64_t, std::shared_ptr<Collective>> open;  // by sequence number, until done
+  bool aborted = false;
+};
+}  // namespace
+
+struct ncclComm {
+  std::shared_ptr<Clique> clique;
+  int rank = 0;
+  int device = 0;
+  bool aborted = false;
+};
 
 namespace {
+// ncclCommAbort frees a communicator. The emulation keeps it, marked, so that a later call on it
+// is reported rather than read after it is freed.
+std::vector<std::unique_ptr<ncclComm>>& aborted_comms() {
+  static std::vector<std::unique_ptr<ncclComm>> c;
+  return c;
+}
+
 size_t type_bytes(ncclDataType_t t) {
   return t == ncclFloat64 || t == ncclInt64 || t == ncclUint64 ? 8 : t == ncclFloat16 || t == ncclBfloat16 ? 2 : 4;
 }
-ncclResult_t copy(const void* send, void* recv, size_t count, ncclDataType_t type, cudaStream_t stream) {
-  const size_t bytes = count * type_bytes(type);
-  if (send != recv && bytes) dpt::emu::enqueue(stream, [send, recv, bytes] { std::memmove(recv, send, bytes); });
+
+std::string describe(const std::string& call, size_t count, ncclDataType_t type, int root) {
+  return call + "(" + std::to_string(count) + (type == ncclFloat64 ? " doubles" : " floats") +
+         (root >= 0 ? ", root " + std::to_string(root) : "") + ")";
+}
+
+template <typename T>
+void compute(Collective& c) {
+  const size_t ranks = c.send.size();
+  std::vector<T> out(c.count);
+  if (c.call == "ncclBroadcast") {
+    std::memcpy(out.data(), c.send[size_t(c.root)], c.count * sizeof(T));
+  } else {
+    for (size_t i = 0; i < c.count; ++i) {
+      T s = static_cast<const T*>(c.send[0])[i];
+      for (size_t r = 1; r < ranks; ++r) s += static_cast<const T*>(c.send[r])[i];
+      out[i] = s;
+    }
+  }
+  for (size_t r = 0; r < ranks; ++r)
+    if (c.call != "ncclReduce" || int(r) == c.root) std::memcpy(c.recv[r], out.data(), c.count * sizeof(T));
+}
+
+// Rank `rank`'s part, run holding the GPUs as work on its stream. The other ranks' streams are run
+// up to their parts from here where no other host thread is inside them (or inside a stream they
+// wait for); otherwise this waits until some stream has moved on, or the collective is done.
+void take_part(const std::shared_ptr<Collective>& c, const std::shared_ptr<Clique>& clique, int rank) {
+  c->arrived[size_t(rank)] = 1;
+  for (;;) {
+    const uint64_t seen = dpt::emu::progress();
+    bool all = true;
+    for (int p = 0; p < clique->ranks && !c->done && !clique->aborted; ++p) {
+      if (c->arrived[size_t(p)]) continue;
+      all = false;
+      if (c->posted[size_t(p)]) dpt::emu::try_drain(c->stream[size_t(p)], c->position[size_t(p)]);
+    }
+    if (c->done || clique->aborted) return;  // completed by a part run from here, or given up
+    if (all) {
+      if (c->type == ncclFloat64)
+        compute<double>(*c);
+      else
+        compute<float>(*c);
+      c->done = true;
+      clique->open.erase(c->seq);
+      return;
+    }
+    if (dpt::emu::progress() == seen)
+      dpt::emu::wait_until(
+          [&] { return c->done || clique->aborted || dpt::emu::progress() != seen; },
+          "the other ranks of " + describe(c->call, c->count, c->type, c->root) + " #" + std::to_string(c->seq));
+  }
+}
+
+ncclResult_t post(const char* call, const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t op,
+                  int root, ncclComm_t comm, cudaStream_t stream) {
+  if (!comm) return ncclInvalidArgument;
+  if (comm->aborted) dpt::emu::fail(std::string(call) + " on a communicator ncclCommAbort has freed");
+  if (type != ncclFloat32 && type != ncclFloat64)
+    dpt::emu::fail(std::string(call) + ": only float and double collectives are emulated");
+  if (op != ncclSum) dpt::emu::fail(std::string(call) + ": only ncclSum is emulated");
+  const dpt::emu::GpuGuard hold;
+  Clique& clique = *comm->clique;
+  if (root < -1 || root >= clique.ranks || (count > 0 && (!send || !recv))) return ncclInvalidArgument;
+  const int r = comm->rank;
+  const std::string here =
+      std::string(call) + " of rank " + std::to_string(r) + " (cuda:" + std::to_string(comm->device) + ")";
+  if (dpt::emu::device_of(stream) != comm->device)
+    dpt::emu::fail(here + " queued on a stream of cuda:" + std::to_string(dpt::emu::device_of(stream)));
+  for (const void* p : {send, static_cast<const void*>(recv)})
+    if (count > 0 && dpt::emu::device_of_pointer(p) != comm->device)
+      dpt::emu::fail(here + " given a buffer that is not cuda:" + std::to_string(comm->device) + "'s memory");
+  const uint64_t seq = clique.issued[size_t(r)]++;
+  std::shared_ptr<Collective>& c = clique.open[seq];
+  const size_t ranks = size_t(clique.ranks);
+  if (!c) {
+    c = std::make_shared<Collective>();
+    c->seq = seq;
+    c->call = call;
+    c->count = count;
+    c->type = type;
+    c->root = root;
+    c->send.assign(ranks, nullptr);
+    c->recv.assign(ranks, nullptr);
+    c->stream.assign(ranks, nullptr);
+    c->position.assign(ranks, 0);
+    c->posted.assign(ranks, 0);
+    c->arrived.assign(ranks, 0);
+  } else if (c->call != call || c->count != count || c->type != type || c->root != root) {
+    dpt::emu::fail("collective #" + std::to_string(seq) +
+                   " of a communicator: " + describe(c->call, c->count, c->type, c->root) + " on one rank, " +
+                   describe(call, count, type, root) + " on rank " + std::to_string(r) +
+                   " (every rank must call the same collectives in the same order)");
+  }
+  c->send[size_t(r)] = send;
+  c->recv[size_t(r)] = recv;
+  c->stream[size_t(r)] = dpt::emu::resolve_stream(stream);
+  c->posted[size_t(r)] = 1;
+  // The part may run (and wait, letting other threads change `open`) before enqueue returns.
+  const std::shared_ptr<Collective> mine = c;
+  mine->position[size_t(r)] =
+      dpt::emu::enqueue(stream, [mine, clique = comm->clique, r] { take_part(mine, clique, r); });
   return ncclSuccess;
 }
 }  // namespace
 
-// With one rank a sum, a reduction to the root and a broadcast from it are all copies.
-ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t, ncclComm_t,
-                           cudaStream_t stream) {
-  return copy(send, recv, count, type, stream);
+// NCCL refuses two ranks on one GPU with ncclInvalidUsage ("Duplicate GPU detected").
+ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const int* devlist) {
+  if (!comms || ndev < 1) return ncclInvalidArgument;
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return ncclUnhandledCudaError;
+  }
+  std::vector<int> devices;
+  for (int i = 0; i < ndev; ++i) {
+    const int d = devlist ? devlist[i] : i;
+    if (d < 0 || d >= count) return ncclInvalidArgument;  // no such device
+    if (std::find(devices.begin(), devices.end(), d) != devices.end()) return ncclInvalidUsage;
+    devices.push_back(d);
+  }
+  auto clique = std::make_shared<Clique>();
+  clique->ranks = ndev;
+  clique->issued.assign(size_t(ndev), 0);
+  for (int i = 0; i < ndev; ++i) comms[i] = new ncclComm{clique, i, devices[size_t(i)], false};
+  return ncclSuccess;
 }
-ncclResult_t ncclReduce(const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t, int root,
-                        ncclComm_t, cudaStream_t stream) {
-  return root == 0 ? copy(send, recv, count, type, stream) : ncclInvalidArgument;
+ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+  if (!comm) return ncclInvalidArgument;
+  if (comm->aborted) dpt::emu::fail("ncclCommDestroy of a communicator ncclCommAbort has freed");
+  delete comm;
+  return ncclSuccess;
 }
-ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, ncclDataType_t type, int root, ncclComm_t,
+ncclResult_t ncclCommAbort(ncclComm_t comm) {
+  if (!comm) return ncclInvalidArgument;
+  const dpt::emu::GpuGuard hold;  // parts waiting for a peer see the abort when it is let go
+  if (comm->aborted) dpt::emu::fail("ncclCommAbort of a communicator ncclCommAbort has freed");
+  comm->aborted = true;
+  comm->clique->aborted = true;
+  aborted_comms().emplace_back(comm);
+  return ncclSuccess;
+}
+
+ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t op,
+                           ncclComm_t comm, cudaStream_t stream) {
+  return post("ncclAllReduce", send, recv, count, type, op, -1, comm, stream);
+}
+ncclResult_t ncclReduce(const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t op, int root,
+                        ncclComm_t comm, cudaStream_t stream) {
+  if (root < 0) return ncclInvalidArgument;
+  return post("ncclReduce", send, recv, count, type, op, root, comm, stream);
+}
+ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, ncclDataType_t type, int root, ncclComm_t comm,
                            cudaStream_t stream) {
-  return root == 0 ? copy(send, recv, count, type, stream) : ncclInvalidArgument;
+  if (root < 0) return ncclInvalidArgument;
+  return post("ncclBroadcast", send, recv, count, type, ncclSum, root, comm, stream);
 }

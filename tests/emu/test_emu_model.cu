@@ -1,6 +1,7 @@
 // The CPU emulation of CUDA (cuda_emu.h) against what a GPU does: every (block, thread) runs once
 // with its indices, barriers hold every thread of a block, shared memory is per block and starts
-// as NaN, launch limits are refused, and the misuses a GPU leaves undefined are reported. These
+// as NaN, launch limits are refused, the misuses a GPU leaves undefined are reported, and (with
+// DPT_EMU_DEVICES of 2 or more) devices, their streams, memory and NCCL follow CUDA's rules. These
 // kernels exist only for the emulator (this file is not in the GPU build).
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -216,4 +217,178 @@ TEST_CASE("emulated streams run their work when it is waited for, in the order C
   REQUIRE(cudaEventDestroy(e) == cudaSuccess);
   REQUIRE(cudaStreamDestroy(a) == cudaSuccess);
   REQUIRE(cudaStreamDestroy(b) == cudaSuccess);
+}
+
+// ---- several emulated devices (DPT_EMU_DEVICES) -------------------------------------------------
+namespace {
+
+// The emulated devices when there are 2 or more; else says the test was skipped.
+int emulated_devices() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
+  cudaGetLastError();
+  if (n < 2) WARN("SKIPPED: needs DPT_EMU_DEVICES=2 or more (the gpu_emu_devices test sets 4)");
+  return n;
+}
+
+// CUDA_VISIBLE_DEVICES set for one scope.
+struct VisibleDevices {
+  std::string saved;
+  bool had = false;
+  explicit VisibleDevices(const char* v) {
+    const char* old = std::getenv("CUDA_VISIBLE_DEVICES");
+    had = old != nullptr;
+    if (had) saved = old;
+    if (v)
+      setenv("CUDA_VISIBLE_DEVICES", v, 1);
+    else
+      unsetenv("CUDA_VISIBLE_DEVICES");
+  }
+  ~VisibleDevices() {
+    if (had)
+      setenv("CUDA_VISIBLE_DEVICES", saved.c_str(), 1);
+    else
+      unsetenv("CUDA_VISIBLE_DEVICES");
+  }
+};
+
+int visible_count(const char* v) {
+  const VisibleDevices scope(v);
+  int n = -1;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
+  cudaGetLastError();
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("emulated devices: CUDA_VISIBLE_DEVICES hides and renumbers them as the driver does; memory is per device",
+          "[emu][devices]") {
+  const int n = emulated_devices();
+  if (n < 2) return;
+  CHECK(visible_count(nullptr) == n);
+  CHECK(visible_count("1,0") == 2);
+  CHECK(visible_count("1") == 1);
+  CHECK(visible_count("0,0,1") == 1);  // up to the first entry that names no new device
+  CHECK(visible_count("1,x,0") == 1);
+  CHECK(visible_count("") == 0);
+  CHECK(visible_count(std::to_string(n).c_str()) == 0);
+  {
+    const VisibleDevices scope("1");
+    CHECK(cudaSetDevice(1) == cudaErrorInvalidDevice);
+    cudaGetLastError();
+  }
+  // An allocation on cuda:1 uses cuda:1's memory only.
+  size_t free0 = 0, free1 = 0, after0 = 0, after1 = 0, total = 0;
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
+  cudaMemGetInfo(&free0, &total);
+  REQUIRE(cudaSetDevice(1) == cudaSuccess);
+  cudaMemGetInfo(&free1, &total);
+  void* p = nullptr;
+  REQUIRE(cudaMalloc(&p, size_t(1) << 30) == cudaSuccess);
+  cudaMemGetInfo(&after1, &total);
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
+  cudaMemGetInfo(&after0, &total);
+  CHECK(after1 == free1 - (size_t(1) << 30));
+  CHECK(after0 == free0);
+  int ok = -1;
+  REQUIRE(cudaDeviceCanAccessPeer(&ok, 0, 1) == cudaSuccess);
+  CHECK(ok == 1);
+  REQUIRE(cudaFree(p) == cudaSuccess);
+}
+
+TEST_CASE("emulated devices: CUDA's rules for streams, events and memory of another device", "[emu][devices]") {
+  if (emulated_devices() < 2) return;
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
+  float* d0 = nullptr;
+  REQUIRE(cudaMalloc(&d0, 64 * sizeof(float)) == cudaSuccess);
+  cudaStream_t s0 = nullptr;
+  REQUIRE(cudaStreamCreateWithFlags(&s0, cudaStreamNonBlocking) == cudaSuccess);
+  cudaEvent_t e0 = nullptr;
+  REQUIRE(cudaEventCreateWithFlags(&e0, cudaEventDisableTiming) == cudaSuccess);
+  REQUIRE(cudaSetDevice(1) == cudaSuccess);
+  float* d1 = nullptr;
+  REQUIRE(cudaMalloc(&d1, 64 * sizeof(float)) == cudaSuccess);
+  cudaStream_t s1 = nullptr;
+  REQUIRE(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking) == cudaSuccess);
+  // A kernel launch fails on a stream of a device other than the current one.
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
+  fill_kernel<<<1, 64, 0, s1>>>(d0, 64, 1.f);
+  CHECK(cudaGetLastError() == cudaErrorInvalidResourceHandle);
+  // An event cannot be recorded on another device's stream.
+  CHECK(cudaEventRecord(e0, s1) == cudaErrorInvalidResourceHandle);
+  cudaGetLastError();
+  // A kernel given another device's memory is reported (peer access is not enabled).
+  REQUIRE(cudaSetDevice(1) == cudaSuccess);
+  REQUIRE_THROWS_WITH((fill_kernel<<<1, 64, 0, s1>>>(d0, 64, 1.f)),
+                      "dpt CUDA emulator: a kernel on cuda:1 was given a pointer into cuda:0's memory (peer access is "
+                      "not enabled)");
+  // A stream may wait for another device's event, and copy another device's memory.
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
+  fill_kernel<<<1, 64, 0, s0>>>(d0, 64, 4.f);
+  REQUIRE(cudaEventRecord(e0, s0) == cudaSuccess);
+  REQUIRE(cudaSetDevice(1) == cudaSuccess);
+  REQUIRE(cudaStreamWaitEvent(s1, e0, 0) == cudaSuccess);
+  REQUIRE(cudaMemcpyAsync(d1, d0, 64 * sizeof(float), cudaMemcpyDeviceToDevice, s1) == cudaSuccess);
+  std::vector<float> host(64, 0.f);
+  REQUIRE(cudaMemcpyAsync(host.data(), d1, 64 * sizeof(float), cudaMemcpyDeviceToHost, s1) == cudaSuccess);
+  CHECK(host[63] == 4.f);
+  REQUIRE(cudaFree(d1) == cudaSuccess);
+  REQUIRE(cudaStreamDestroy(s1) == cudaSuccess);
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
+  REQUIRE(cudaFree(d0) == cudaSuccess);
+  REQUIRE(cudaEventDestroy(e0) == cudaSuccess);
+  REQUIRE(cudaStreamDestroy(s0) == cudaSuccess);
+}
+
+TEST_CASE("emulated NCCL: a collective completes when every rank's stream reaches it; misuse is reported",
+          "[emu][devices]") {
+  if (emulated_devices() < 2) return;
+  ncclComm_t comms[2] = {nullptr, nullptr};
+  const int devs[2] = {0, 1};
+  REQUIRE(ncclCommInitAll(comms, 2, devs) == ncclSuccess);
+  float* buf[2] = {nullptr, nullptr};
+  cudaStream_t s[2] = {nullptr, nullptr};
+  for (int r = 0; r < 2; ++r) {
+    REQUIRE(cudaSetDevice(r) == cudaSuccess);
+    REQUIRE(cudaMalloc(&buf[r], 10 * sizeof(float)) == cudaSuccess);
+    REQUIRE(cudaStreamCreateWithFlags(&s[r], cudaStreamNonBlocking) == cudaSuccess);
+  }
+  // One host thread drives both ranks: rank 0's part runs rank 1's stream up to rank 1's part.
+  std::vector<float> a(10, 1.5f), b(10, 2.f), got(10, 0.f);
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
+  REQUIRE(cudaMemcpyAsync(buf[0], a.data(), 10 * sizeof(float), cudaMemcpyHostToDevice, s[0]) == cudaSuccess);
+  REQUIRE(ncclAllReduce(buf[0], buf[0], 10, ncclFloat32, ncclSum, comms[0], s[0]) == ncclSuccess);
+  REQUIRE(cudaSetDevice(1) == cudaSuccess);
+  fill_kernel<<<1, 10, 0, s[1]>>>(buf[1], 10, 2.f);  // rank 1's input is written on its stream before its part
+  REQUIRE(ncclAllReduce(buf[1], buf[1], 10, ncclFloat32, ncclSum, comms[1], s[1]) == ncclSuccess);
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
+  REQUIRE(cudaMemcpyAsync(got.data(), buf[0], 10 * sizeof(float), cudaMemcpyDeviceToHost, s[0]) == cudaSuccess);
+  CHECK(got[9] == 3.5f);
+  REQUIRE(cudaSetDevice(1) == cudaSuccess);
+  REQUIRE(cudaMemcpyAsync(got.data(), buf[1], 10 * sizeof(float), cudaMemcpyDeviceToHost, s[1]) == cudaSuccess);
+  CHECK(got[0] == 3.5f);
+  // A buffer of another device, a stream of another device.
+  REQUIRE_THROWS_WITH(ncclAllReduce(buf[1], buf[1], 10, ncclFloat32, ncclSum, comms[0], s[0]),
+                      "dpt CUDA emulator: ncclAllReduce of rank 0 (cuda:0) given a buffer that is not cuda:0's memory");
+  REQUIRE_THROWS_WITH(ncclAllReduce(buf[0], buf[0], 10, ncclFloat32, ncclSum, comms[0], s[1]),
+                      "dpt CUDA emulator: ncclAllReduce of rank 0 (cuda:0) queued on a stream of cuda:1");
+  // Ranks that call different collectives (on GPUs: a hang or wrong sums).
+  REQUIRE(ncclAllReduce(buf[0], buf[0], 10, ncclFloat32, ncclSum, comms[0], s[0]) == ncclSuccess);
+  REQUIRE_THROWS_WITH(ncclBroadcast(buf[1], buf[1], 10, ncclFloat32, 0, comms[1], s[1]),
+                      "dpt CUDA emulator: collective #1 of a communicator: ncclAllReduce(10 floats) on one rank, "
+                      "ncclBroadcast(10 floats, root 0) on rank 1 (every rank must call the same collectives in the "
+                      "same order)");
+  // Aborted, rank 0's part gives up waiting for rank 1; a call on an aborted communicator is reported.
+  REQUIRE(ncclCommAbort(comms[0]) == ncclSuccess);
+  REQUIRE(ncclCommAbort(comms[1]) == ncclSuccess);
+  REQUIRE(cudaStreamSynchronize(s[0]) == cudaSuccess);
+  REQUIRE_THROWS_WITH(ncclAllReduce(buf[0], buf[0], 10, ncclFloat32, ncclSum, comms[0], s[0]),
+                      "dpt CUDA emulator: ncclAllReduce on a communicator ncclCommAbort has freed");
+  for (int r = 0; r < 2; ++r) {
+    REQUIRE(cudaSetDevice(r) == cudaSuccess);
+    REQUIRE(cudaStreamDestroy(s[r]) == cudaSuccess);
+    REQUIRE(cudaFree(buf[r]) == cudaSuccess);
+  }
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
 }

@@ -2,7 +2,11 @@
 // a one-GPU machine checks it) and N GPUs over NCCL (as many as are visible) against one device,
 // both communicators' collectives (NCCL with one rank where one GPU is visible), and NCCL's error
 // message.
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <stdexcept>
+#include <thread>
 #include "gpu/gpu_test_util.h"
 #include "kernels/cuda_backend.h"
 #include "parallel/communicator.h"
@@ -190,6 +194,53 @@ TEST_CASE("NCCL communicator: sums, reduce to root and broadcast over the visibl
   for (int r = 0; r < n; ++r) CHECK(test::to_host(f[size_t(r)].data(), Device::cuda(r), len) == host[0]);
   std::printf("NCCL communicator over %d GPU%s: all-reduce (float, double), reduce, broadcast, barrier checked\n", n,
               n == 1 ? " (one rank)" : "s");
+}
+
+// A replica that fails before its collective: the others, waiting in theirs on their streams, are
+// woken by abort(), and stop at their next collective; the pool reports the first failure.
+TEST_CASE("NCCL: a replica that fails stops the others waiting in a collective", "[gpu][nccl]") {
+  const int n = nccl_gpus();
+  if (n < 2) return;
+  std::vector<std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter>> res;
+  std::vector<kernels::CudaResources*> streams;
+  std::vector<int> idx;
+  std::vector<Tensor> f;
+  const int64_t len = 1000;
+  for (int r = 0; r < n; ++r) {
+    res.emplace_back(kernels::cuda_resources_create(r, false));
+    streams.push_back(res.back().get());
+    idx.push_back(r);
+    f.push_back(test::to_gpu(test::random_vecf(size_t(len), 7 + r), {len}, r));
+  }
+  auto comm = make_nccl_communicator(idx, streams);
+  std::vector<int> reached(size_t(n), 0);
+  std::atomic<int> called{0};
+  auto work = [&](int r) {
+    kernels::cuda_set_device(r);
+    if (r == 0) {  // fails once every other replica has queued its part of the collective
+      const auto start = std::chrono::steady_clock::now();
+      while (called.load() < n - 1) {
+        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(60))
+          throw std::runtime_error("the other replicas' ncclAllReduce calls did not return");
+        std::this_thread::yield();
+      }
+      throw std::runtime_error("replica 0 failed");
+    }
+    comm->all_reduce_sum(r, f[size_t(r)].data(), len);
+    ++called;
+    comm->join(r);
+    kernels::cuda_stream_sync(*streams[size_t(r)]);  // returns once rank 0's failure aborts NCCL
+    reached[size_t(r)] = 1;
+    comm->all_reduce_sum(r, f[size_t(r)].data(), len);
+  };
+  try {
+    ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(work);
+    FAIL("the failure was not reported");
+  } catch (const std::exception& e) {
+    CHECK(std::string(e.what()) == "replica 0 failed");
+  }
+  comm.reset();  // after an abort: no NCCL call, the streams are waited for and released
+  for (int r = 1; r < n; ++r) CHECK(reached[size_t(r)] == 1);
 }
 
 // A failing NCCL call names ncclGetErrorString's reason and the devices. NCCL refuses two ranks on
