@@ -500,8 +500,6 @@ std::vector<CUstream_st*> streams_of(int device) {
 }
 }  // namespace
 
-int current_device() { return g_device; }
-
 namespace {
 uint64_t push(cudaStream_t s, WorkItem item) {
   const GpuGuard hold;

@@ -72,9 +72,8 @@ T* dynamic_shared_as() {
 [[noreturn]] void fail(const std::string& what);
 
 // Devices: DPT_EMU_DEVICES (1 to 8, 1 by default) emulated GPUs of 4 GiB each, hidden and
-// renumbered by CUDA_VISIBLE_DEVICES as the driver does. The device current on this host thread
-// (cudaSetDevice), and the device memory p points into (-1: none).
-int current_device();
+// renumbered by CUDA_VISIBLE_DEVICES as the driver does. The device whose memory p points into
+// (-1: none).
 int device_of_pointer(const void* p);
 
 // Streams: work queued on a stream runs, in order, when something waits for it (a stream or event

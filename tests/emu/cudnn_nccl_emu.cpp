@@ -1,5 +1,5 @@
 // The CPU emulation's cuDNN convolutions and NCCL collectives (see cuda_emu.h): enough of both for
-// the whole CUDA backend to run its layer and training tests on the emulated device.
+// the whole CUDA backend to run its layer and training tests on the emulated devices.
 //
 // cuDNN: 4-d tensor and filter descriptors in NCHW or NHWC, 2-d cross-correlation descriptors, and
 // the three convolution passes as plain loops over the descriptors' indices (an independent
