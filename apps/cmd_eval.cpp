@@ -35,7 +35,8 @@ void run_evaluate(const EvalOptions& o) {
   const Dataset& data = d.heldout ? *d.heldout : d.train;
   auto opt = make_optimizer(p.optimizer);
   const ParallelSetup par = parallel_setup(o.m);
-  Trainer trainer(*model, par.devices, loss_from_name(o.m.loss), *opt, threads, par.options);
+  const Compiled compiled = compiled_defaults(o.m, p, true);  // the loss Keras's evaluate() would use
+  Trainer trainer(*model, par.devices, loss_from_name(compiled.loss), *opt, threads, par.options);
   const EvalResult r = trainer.evaluate(data, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
   std::printf("evaluated %s on %lld %s samples of %s\nloss: %.4f - accuracy: %.4f\n", p.name.c_str(),
               (long long)data.size(), d.heldout ? d.heldout_name.c_str() : "", d.description.c_str(), r.loss, r.accuracy);

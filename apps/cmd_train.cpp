@@ -75,7 +75,9 @@ void run_train(const TrainOptions& o) {
     mo.seed = resume_from->state.seed;  // the run's randomness continues from its own seed
     mo.weights = resume_from->path;
   }
-  const Preset p = model_preset(mo.model, mo.seed);
+  Preset p = model_preset(mo.model, mo.seed);
+  const Compiled compiled = compiled_defaults(mo, p, !o.optimizer.empty());
+  p.optimizer = compiled.optimizer;
   check_writable(o.save_weights, "weights");
   check_writable(o.save_model, "model");
   check_writable(o.history, "history");
@@ -89,7 +91,7 @@ void run_train(const TrainOptions& o) {
     opt->build(model->num_trainable(), Device::cpu());
     load_optimizer_state(resume_from->path, *model, *opt);
   }
-  const LossKind loss = loss_from_name(o.m.loss);
+  const LossKind loss = loss_from_name(compiled.loss);
   const ParallelSetup par = parallel_setup(o.m);
   Trainer trainer(*model, par.devices, loss, *opt, threads, par.options);
 
@@ -117,8 +119,16 @@ void run_train(const TrainOptions& o) {
     std::printf("data: %s | train %lld samples", d.description.c_str(), (long long)d.train.size());
     if (d.heldout) std::printf(", %s %lld samples", d.heldout_name.c_str(), (long long)d.heldout->size());
     std::printf("\noptimizer: %s | loss: %s\n", opt->describe().c_str(), loss_name(loss).c_str());
+    if (!compiled.from.empty())
+      std::printf(
+          "compiled from %s's training_config, as keras.models.load_model does (the optimizer starts with "
+          "fresh state)\n",
+          compiled.from.c_str());
     std::fflush(stdout);
   }
+  for (const auto& what : compiled.ignored)
+    std::fprintf(stderr, "dptrain: warning: %s's training_config sets %s, which dptrain does not apply\n",
+                 compiled.from.c_str(), what.c_str());
   if (resume_from && o.verbose > 0)
     std::printf("resuming from %s: epoch %lld, step %lld (seed %llu)\n", resume_from->path.c_str(),
                 (long long)fo.initial_epoch, (long long)fo.initial_step, (unsigned long long)fo.seed);

@@ -43,9 +43,9 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
                    "fraction of the data held out at its end, as Keras's validation_split (default 0.2 unless the "
                    "data has a test split)")
         ->check(kFraction);
-    cmd.add_option("--loss", o.loss, "categorical_crossentropy | sparse_categorical_crossentropy | binary_crossentropy | "
-                                     "mean_squared_error")
-        ->capture_default_str();
+    cmd.add_option("--loss", o.loss,
+                   "categorical_crossentropy | sparse_categorical_crossentropy | binary_crossentropy | "
+                   "mean_squared_error (default: a Keras model file's compiled loss, else categorical_crossentropy)");
   }
   cmd.add_option("--batch-size", o.batch_size, "global batch size (default: the preset's)")->check(kPositive);
   cmd.add_option("--seed", o.seed, "seed for initial weights, shuffling and dropout")->capture_default_str();
@@ -150,6 +150,28 @@ Preset model_preset(const std::string& model, uint64_t seed) {
   p.batch_size = 32;
   p.make = [model, seed] { return load_keras_model(model, seed); };
   return p;
+}
+
+Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given) {
+  Compiled c{o.loss.empty() ? "categorical_crossentropy" : o.loss, p.optimizer, "", {}};
+  KerasCompileConfig k;
+  if (!read_compile_config(o.model, &k)) return c;
+  c.from = o.model;
+  if (o.loss.empty() && !k.file_loss.empty()) {
+    DPT_CHECK(!k.loss.empty(), "'" << o.model << "' was compiled with loss '" << k.file_loss
+                                   << "', which dptrain does not have; give --loss (categorical_crossentropy, "
+                                      "sparse_categorical_crossentropy, binary_crossentropy or mean_squared_error)");
+    c.loss = k.loss;
+  }
+  if (!k.file_optimizer.empty()) {
+    if (!k.optimizer.name.empty())
+      c.optimizer = k.optimizer;
+    else
+      DPT_CHECK(optimizer_given, "'" << o.model << "' was compiled with optimizer " << k.file_optimizer
+                                     << ", which dptrain does not have; give --optimizer sgd, rmsprop or adam");
+  }
+  c.ignored = k.ignored;
+  return c;
 }
 
 std::unique_ptr<Sequential> build_model(const ModelOptions& o, const Preset& p) {

@@ -14,7 +14,7 @@ struct ModelOptions {
   uint64_t seed = 1337;
   int threads = 0;   // 0: all cores
   int64_t batch_size = 0;  // 0: the preset's default
-  std::string loss = "categorical_crossentropy";
+  std::string loss;        // empty: a Keras model file's training_config, else categorical_crossentropy
   double validation_split = -1;  // < 0: 0.2 when the data has no test split
   std::string weights;           // initial weights (.h5)
   bool by_name = false;          // load --weights by layer name (legacy .h5)
@@ -49,6 +49,19 @@ LoadedData load_data(const ModelOptions& o, const Preset& p);
 // The preset named by --model, or for a Keras model file (FILE.h5 from model.save, FILE.json from
 // model.to_json) a preset built from it with Keras's fit defaults (rmsprop, batch 32, 1 epoch).
 Preset model_preset(const std::string& model, uint64_t seed);
+// The loss and the optimizer's defaults, compiled as keras.models.load_model compiles a model.save()
+// file: its training_config's loss (unless --loss) and optimizer class and hyperparameters (which
+// --optimizer/--lr/--momentum then override); for presets, --loss or categorical_crossentropy and
+// the preset's optimizer. Fails naming the option to give where the file's loss or optimizer is
+// one dptrain does not have (the optimizer only when !optimizer_given). The optimizer's state
+// (slots, iterations) is not taken from the file.
+struct Compiled {
+  std::string loss;
+  OptimizerConfig optimizer;
+  std::string from;                  // the file whose training_config was used ("" for none)
+  std::vector<std::string> ignored;  // what it sets that dptrain does not apply (decay, clipnorm, ...)
+};
+Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given);
 // Builds the preset's model (and loads --weights if given).
 std::unique_ptr<Sequential> build_model(const ModelOptions& o, const Preset& p);
 // Fails early (before any training) when `path` cannot be written.

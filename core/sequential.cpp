@@ -226,6 +226,16 @@ void Sequential::emit_grad_ranges(GradReadyHook* hook) const {
   }
 }
 
+// 35914 -> "35,914", as Keras's summary prints its totals ('{:,}').
+static std::string with_commas(int64_t v) {
+  std::string digits = std::to_string(v < 0 ? -v : v), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return (v < 0 ? "-" : "") + out;
+}
+
 std::string Sequential::summary() const {
   std::ostringstream os;
   auto line = [&](char c) { os << std::string(65, c) << "\n"; };
@@ -253,8 +263,8 @@ std::string Sequential::summary() const {
     if (i + 1 < layers_.size()) os << "\n";
   }
   line('=');
-  os << "Total params: " << total << "\nTrainable params: " << trainable
-     << "\nNon-trainable params: " << total - trainable << "\n";
+  os << "Total params: " << with_commas(total) << "\nTrainable params: " << with_commas(trainable)
+     << "\nNon-trainable params: " << with_commas(total - trainable) << "\n";
   line('_');
   return os.str();
 }

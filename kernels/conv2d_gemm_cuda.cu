@@ -27,7 +27,7 @@ Geom<I> geom(const Conv2dGeom& g) {
 // 32-bit indices when the patch matrix and the image, plus a grid-stride step past either, fit.
 bool fits_int32(const Conv2dGeom& g) {
   const int64_t most = std::max<int64_t>(g.n * g.oh * g.ow * g.patch(), g.n * g.h * g.w * g.c);
-  return most + 32 * kMaxGridBlocks * kBlockThreads < INT32_MAX;
+  return most + 32 * kMaxGridBlocks * kBlockThreads < INT32_MAX && !cuda_wide_indices_forced();
 }
 
 }  // namespace

@@ -37,6 +37,10 @@ int64_t cuda_malloc_count();
 // Marks the region a profiler attached with --profile-from-start off records (Nsight Compute, nsys):
 // dptrain bench brackets its timed steps. Without a profiler attached it does nothing.
 void cuda_profiler_range(bool start);
+// Kernels index in 32 bits where every index of a launch fits, in 64 bits beyond that (> 2^31
+// elements). Tests force the 64-bit instantiations on small shapes so both are checked against the
+// CPU; nothing else calls this.
+void cuda_force_wide_indices(bool on);
 void cuda_free(int device, void* p) noexcept;
 // Page-locked host memory (fast, asynchronous host <-> device copies).
 void* cuda_host_alloc(size_t bytes);

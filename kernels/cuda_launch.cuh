@@ -1,6 +1,6 @@
 // Launch shapes of the element-wise CUDA kernels: 256 threads a block and a capped grid that
 // grid-stride loops walk, so any n is covered and each element is computed the same way whatever
-// the grid. Include from .cu files only.
+// the grid. Include from the CUDA backend's files only.
 #pragma once
 #include <cstdint>
 
@@ -8,6 +8,9 @@ namespace dpt::kernels {
 
 constexpr int kBlockThreads = 256;
 constexpr int64_t kMaxGridBlocks = 16384;  // 4M threads: several waves of any GPU's resident threads
+
+// Whether cuda_force_wide_indices (cuda_backend.h) has asked for 64-bit indices everywhere.
+bool cuda_wide_indices_forced();
 
 inline unsigned grid_blocks(int64_t n) {
   const int64_t b = (n + kBlockThreads - 1) / kBlockThreads;

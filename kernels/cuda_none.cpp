@@ -32,6 +32,7 @@ void cuda_set_device(int) { no_cuda(); }
 void* cuda_malloc(int, size_t) { no_cuda(); }
 int64_t cuda_malloc_count() { return 0; }
 void cuda_profiler_range(bool) {}
+void cuda_force_wide_indices(bool) {}
 void cuda_free(int, void*) noexcept {}
 void* cuda_host_alloc(size_t) { no_cuda(); }
 void cuda_host_free(void*) noexcept {}

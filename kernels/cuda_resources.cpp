@@ -5,15 +5,20 @@
 #include <cstdio>
 #include <utility>
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.cuh"
 #include "kernels/gemm.h"
 
 namespace dpt::kernels {
 
 namespace {
 std::atomic<int64_t> g_cuda_mallocs{0};
+std::atomic<bool> g_wide_indices{false};
 }
 
 int64_t cuda_malloc_count() { return g_cuda_mallocs.load(); }
+
+void cuda_force_wide_indices(bool on) { g_wide_indices.store(on); }
+bool cuda_wide_indices_forced() { return g_wide_indices.load(std::memory_order_relaxed); }
 
 void cuda_profiler_range(bool start) { DPT_CUDA_CHECK(start ? cudaProfilerStart() : cudaProfilerStop()); }
 

@@ -147,7 +147,8 @@ void activation_bias_grad_nchw_cuda(Activation a, const float* y, float* dy, flo
   double* partial = db ? static_cast<double*>(r.scratch(cuda_reduce_scratch_bytes(cols))) : nullptr;
   const int64_t chunks = cuda_reduce_chunks(rows, cols);
   const dim3 grid(unsigned((cols + 31) / 32), unsigned(chunks)), block(32, kReduceRowsPerBlock);
-  const bool small = rows * cols + 64 * cols < INT32_MAX;  // every index, and one tile past the end
+  // every index, and one tile past the end
+  const bool small = rows * cols + 64 * cols < INT32_MAX && !cuda_wide_indices_forced();
   if (small && keep_nhwc)
     activation_grad_nchw_kernel<int, true>
         <<<grid, block, 0, r.stream()>>>(a, y, dy, dy_nchw, int(rows), int(hw), int(cols), partial);

@@ -26,7 +26,7 @@ Geom<I> geom(const Pool2dGeom& g) {
           I(g.sh), I(g.sw), I(g.pad_top), I(g.pad_left), I(g.oh), I(g.ow)};
 }
 // 32-bit indices when n elements, plus one grid-stride step past them, stay below 2^31.
-bool fits_int32(int64_t n) { return n + kMaxGridBlocks * kBlockThreads < INT32_MAX; }
+bool fits_int32(int64_t n) { return n + kMaxGridBlocks * kBlockThreads < INT32_MAX && !cuda_wide_indices_forced(); }
 
 // The window of output (oy, ox), clipped to the input.
 template <typename I>

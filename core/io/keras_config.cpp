@@ -227,13 +227,14 @@ std::unique_ptr<Sequential> model_from_keras_json(const std::string& text, uint6
   return from_json(j, seed, source);
 }
 
-std::string read_model_config(const std::string& path) {
+// A root string attribute of an HDF5 file ("" when absent).
+static std::string read_root_string_attr(const std::string& path, const char* name) {
   h5::quiet_errors();
   DPT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "'" << path << "' is not an HDF5 file (or is truncated)");
   h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   DPT_CHECK(f.valid(), "cannot open '" << path << "'");
-  if (H5Aexists(f.get(), "model_config") <= 0) return "";
-  h5::Id a(H5Aopen(f.get(), "model_config", H5P_DEFAULT), H5Aclose);
+  if (H5Aexists(f.get(), name) <= 0) return "";
+  h5::Id a(H5Aopen(f.get(), name, H5P_DEFAULT), H5Aclose);
   h5::Id t(H5Aget_type(a.get()), H5Tclose);
   std::string out;
   if (H5Tis_variable_str(t.get()) > 0) {
@@ -241,15 +242,112 @@ std::string read_model_config(const std::string& path) {
     h5::Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
     H5Tset_cset(mem.get(), H5Tget_cset(t.get()));  // ASCII or UTF-8, as the file has it
-    DPT_CHECK(H5Aread(a.get(), mem.get(), &p) >= 0 && p, "reading model_config of '" << path << "' failed");
+    DPT_CHECK(H5Aread(a.get(), mem.get(), &p) >= 0 && p, "reading " << name << " of '" << path << "' failed");
     out = p;
     H5free_memory(p);
   } else {
     out.assign(H5Tget_size(t.get()), '\0');
-    DPT_CHECK(H5Aread(a.get(), t.get(), out.data()) >= 0, "reading model_config of '" << path << "' failed");
+    DPT_CHECK(H5Aread(a.get(), t.get(), out.data()) >= 0, "reading " << name << " of '" << path << "' failed");
     out = out.substr(0, out.find('\0'));
   }
   return out;
+}
+
+std::string read_model_config(const std::string& path) { return read_root_string_attr(path, "model_config"); }
+
+namespace {
+
+// Keras's loss identifiers (the compile() strings and the Keras 3 class names) to dptrain's names.
+std::string dpt_loss_name(const json& loss) {
+  std::string n = loss.is_string() ? loss.get<std::string>()
+                  : loss.is_object() && loss.contains("class_name") && loss["class_name"].is_string()
+                      ? loss["class_name"].get<std::string>()
+                      : loss.dump();
+  if (n == "categorical_crossentropy" || n == "CategoricalCrossentropy") return "categorical_crossentropy";
+  if (n == "sparse_categorical_crossentropy" || n == "SparseCategoricalCrossentropy")
+    return "sparse_categorical_crossentropy";
+  if (n == "binary_crossentropy" || n == "BinaryCrossentropy") return "binary_crossentropy";
+  if (n == "mean_squared_error" || n == "mse" || n == "MeanSquaredError") return "mean_squared_error";
+  return "";
+}
+
+double number(const json& j, const std::string& what) {
+  DPT_CHECK(j.is_number(), what << " must be a number, got " << j.dump());
+  return j.get<double>();
+}
+
+KerasCompileConfig compile_config(const json& tc, const std::string& where) {
+  DPT_CHECK(tc.is_object(), where << " is not a JSON object");
+  KerasCompileConfig c;
+  if (tc.contains("loss") && !tc["loss"].is_null()) {
+    const json& l = tc["loss"];
+    c.loss = dpt_loss_name(l);
+    c.file_loss = l.is_string() ? l.get<std::string>() : l.value("class_name", l.dump());
+  }
+  if (tc.contains("optimizer_config") && tc["optimizer_config"].is_object()) {
+    const json& oc = tc["optimizer_config"];
+    std::string cls = oc.value("class_name", "");
+    if (cls.rfind("Custom>", 0) == 0) cls = cls.substr(7);  // tf.keras 2.11+ marks its built-ins so
+    c.file_optimizer = cls;
+    const json cfg = oc.contains("config") && oc["config"].is_object() ? oc["config"] : json::object();
+    OptimizerConfig& o = c.optimizer;
+    o.name = cls == "SGD" ? "sgd" : cls == "RMSprop" ? "rmsprop" : cls == "Adam" ? "adam" : "";
+    const std::pair<const char*, double*> numbers[] = {{"momentum", &o.momentum},
+                                                       {"rho", &o.rho},
+                                                       {"beta_1", &o.beta_1},
+                                                       {"beta_2", &o.beta_2},
+                                                       {"epsilon", &o.epsilon}};
+    const std::pair<const char*, bool*> flags[] = {
+        {"nesterov", &o.nesterov}, {"centered", &o.centered}, {"amsgrad", &o.amsgrad}};
+    for (auto it = cfg.begin(); it != cfg.end(); ++it) {
+      const std::string k = it.key(), what = where + " " + cls + "." + k;
+      const json& v = it.value();
+      if (k == "learning_rate" || k == "lr") {
+        if (v.is_object()) {  // a LearningRateSchedule: Keras would follow it, dptrain starts from its rate
+          const json sc = v.value("config", json::object());
+          DPT_CHECK(sc.contains("initial_learning_rate"), what << " is a schedule without initial_learning_rate");
+          o.learning_rate = number(sc["initial_learning_rate"], what);
+          c.ignored.push_back("the learning-rate schedule " + v.value("class_name", std::string("?")) +
+                              " (its initial_learning_rate is used throughout)");
+        } else {
+          o.learning_rate = number(v, what);
+        }
+        continue;
+      }
+      for (auto& [name, field] : numbers)
+        if (k == name) *field = number(v, what);
+      for (auto& [name, field] : flags)
+        if (k == name && v.is_boolean()) *field = v.get<bool>();
+      const bool not_applied =
+          k == "decay" || k == "weight_decay" || k == "clipnorm" || k == "clipvalue" || k == "global_clipnorm";
+      if (not_applied && v.is_number() && v.get<double>() != 0) {
+        std::ostringstream s;
+        s << k << "=" << v.get<double>();  // 6 significant digits: decay=1e-06
+        c.ignored.push_back(s.str());
+      }
+      if (k == "use_ema" && v.is_boolean() && v.get<bool>()) c.ignored.push_back("use_ema=true");
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+bool read_compile_config(const std::string& path, KerasCompileConfig* out) {
+  const bool is_h5 = path.size() > 3 && path.substr(path.size() - 3) == ".h5";
+  if (!is_h5) return false;
+  const std::string text = read_root_string_attr(path, "training_config");
+  if (text.empty()) return false;
+  *out = compile_config_from_json(text, "'" + path + "' training_config");
+  return true;
+}
+
+KerasCompileConfig compile_config_from_json(const std::string& text, const std::string& where) {
+  try {
+    return compile_config(json::parse(text), where);
+  } catch (const json::exception& e) {
+    DPT_FAIL(where << " is not what Keras writes: " << e.what());
+  }
 }
 
 std::unique_ptr<Sequential> load_keras_model(const std::string& path, uint64_t seed) {

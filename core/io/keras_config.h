@@ -5,6 +5,8 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
+#include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
 
 namespace dpt {
@@ -15,5 +17,21 @@ std::unique_ptr<Sequential> model_from_keras_json(const std::string& json, uint6
 std::unique_ptr<Sequential> load_keras_model(const std::string& path, uint64_t seed);
 // The model_config JSON of a full-model .h5 file ("" when it has none).
 std::string read_model_config(const std::string& h5_path);
+
+// What Keras's load_model (compile=True) takes from a model.save() file's training_config: the
+// loss and the optimizer's class and hyperparameters. Settings Keras would apply that dptrain has
+// not (Keras 2's decay, clipping, weight decay, EMA, a learning-rate schedule) are listed in
+// `ignored` for the caller to report.
+struct KerasCompileConfig {
+  std::string loss;            // dptrain's name for it; "" when dptrain has no such loss
+  std::string file_loss;       // as the file names it ("" when it names none)
+  OptimizerConfig optimizer;   // name "" when dptrain has no such optimizer
+  std::string file_optimizer;  // the file's class name ("" when it has no optimizer_config)
+  std::vector<std::string> ignored;
+};
+// False (out untouched) for a .json path or an .h5 file without training_config.
+bool read_compile_config(const std::string& path, KerasCompileConfig* out);
+// The same from training_config's JSON text; `where` starts error messages.
+KerasCompileConfig compile_config_from_json(const std::string& text, const std::string& where);
 
 }  // namespace dpt

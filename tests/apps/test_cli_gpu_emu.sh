@@ -3,7 +3,8 @@
 # backend running on the CPU emulation of CUDA (tests/emu; not a GPU). Device listing and hiding,
 # training on "1 GPU" printing the CPU binary's figures, weights saved there evaluated by both,
 # the benchmark skipping counts above those visible, the errors for GPUs that are not there; then
-# four emulated GPUs: training over 2 of them through NCCL, and the benchmark over 1, 2 and 4.
+# four emulated GPUs: training over 2 of them through NCCL, the benchmark over 1, 2 and 4, and
+# early stopping restoring the best weights on 2 of them.
 #   test_cli_gpu_emu.sh DPTRAIN_EMU DPTRAIN
 set -uo pipefail
 emu="$1"
@@ -87,6 +88,29 @@ for g in 2 4; do
   else echo "FAIL: no all-reduce row for $g GPUs"; cat "$dir/bench4.txt"; fails=$((fails+1)); fi
 done
 error "--gpus 5 asked for 5 GPUs but only 4 are visible (CUDA_VISIBLE_DEVICES is unset)" "$emu" train --gpus 5
+# Early stopping with --restore-best-weights over 2 GPUs (the best weights set back on every GPU
+# replica) with --check-replicas comparing the GPUs' weights after every step: the 2 CPU replicas'
+# run epoch for epoch, and saved weights that score as the best epoch did.
+rb=(train --model digits-mlp --optimizer sgd --lr 0.2 --epochs 15 --early-stopping 1 --restore-best-weights
+  --check-replicas 1 --verbose 2)
+"$emu" "${rb[@]}" --gpus 2 --save-weights "$dir/rb_gpu.h5" > "$dir/rb_gpu.txt" 2>&1 || { echo "FAIL: restore on 2 GPUs"; fails=$((fails+1)); }
+"$cpu" "${rb[@]}" --replicas 2 > "$dir/rb_cpu.txt" 2>&1 || { echo "FAIL: restore on 2 CPU replicas"; fails=$((fails+1)); }
+stops() { grep -E '^(Epoch|Restoring)' "$1" | sed -E 's/ - [0-9]+s [0-9]+ms\/step//'; }
+best=$(sed -n 's/^Restoring model weights from the end of the best epoch: \([0-9]*\)\.$/\1/p' "$dir/rb_gpu.txt")
+if [ -n "$best" ] && [ "$(stops "$dir/rb_gpu.txt")" = "$(stops "$dir/rb_cpu.txt")" ]; then
+  echo "ok: 2 GPUs stop early and restore epoch $best, as 2 CPU replicas do"
+else
+  echo "FAIL: early stopping on 2 GPUs differs from 2 CPU replicas"; diff <(stops "$dir/rb_gpu.txt") <(stops "$dir/rb_cpu.txt")
+  fails=$((fails+1))
+fi
+"$cpu" evaluate --model digits-mlp --weights "$dir/rb_gpu.h5" > "$dir/rb_eval.txt" 2>&1
+want=$(grep "^Epoch ${best:-0}/15 " "$dir/rb_gpu.txt" | sed 's/.* - \(val_loss: [0-9.]* - val_accuracy: [0-9.]*\)$/\1/')
+got=$(sed -n 's/^loss: \([0-9.]*\) - accuracy: \([0-9.]*\)$/val_loss: \1 - val_accuracy: \2/p' "$dir/rb_eval.txt")
+if [ -n "$want" ] && [ "$got" = "$want" ]; then
+  echo "ok: the weights saved from 2 GPUs are epoch $best's ($got)"
+else
+  echo "FAIL: the weights saved from 2 GPUs score '$got'; epoch ${best:-?} had '$want'"; fails=$((fails+1))
+fi
 unset DPT_EMU_DEVICES
 
 [ $fails -eq 0 ] && echo "cli_gpu_emu: all passed" || echo "cli_gpu_emu: $fails failed"

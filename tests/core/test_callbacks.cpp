@@ -1,7 +1,11 @@
 // Callbacks on scripted loss sequences (Keras 3's semantics, traced by hand).
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <thread>
 #include "core/callbacks/control.h"
+#include "core/callbacks/progbar.h"
 
 using namespace dpt;
 using Catch::Contains;
@@ -184,4 +188,45 @@ TEST_CASE("TerminateOnNaN stops at the first non-finite loss", "[callbacks]") {
   t.on_batch_end(1, logs);
   CHECK(ctx.stopped);
   CHECK(t.terminated());
+}
+
+// verbose=1 on a terminal: Keras's Progbar, redrawn in place (\r ... \x1b[K): the epoch header, an
+// ETA while the epoch runs, then the final bar with the time per step and the validation logs;
+// values below 1e-3 in Keras's %.4e.
+TEST_CASE("ProgressBar draws Keras's bar on a terminal", "[callbacks][progbar]") {
+  FILE* f = std::tmpfile();
+  REQUIRE(f);
+  ProgressBar bar(f, true);
+  TrainInfo info;
+  info.epochs = 2;
+  info.steps_per_epoch = 3;
+  info.verbose = 1;
+  bar.on_train_begin(info);
+  Logs logs;
+  logs.add("loss");
+  logs.add("val_loss");
+  bar.on_epoch_begin(0);
+  logs.set(0, 0.5);
+  bar.on_batch_end(0, logs);  // within 50 ms of the epoch's start: not drawn
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  logs.set(0, 0.25);
+  bar.on_batch_end(0, logs);  // drawn: 1 of 3
+  bar.on_batch_end(1, logs);  // within 50 ms of the last draw: not drawn
+  logs.set(0, 0.0005);
+  bar.on_batch_end(2, logs);  // the last step is always drawn
+  logs.set(1, 0.125);
+  bar.on_epoch_end(0, logs);
+  std::fflush(f);
+  std::rewind(f);
+  std::string out;
+  for (int c; (c = std::fgetc(f)) != EOF;) out += char(c);
+  std::fclose(f);
+  INFO(out);
+  // (Whether the calls inside 50 ms were skipped depends on the machine's timing: not checked.)
+  CHECK(out.rfind("Epoch 1/2\n\r", 0) == 0);
+  CHECK(out.find("\r1/3 [==========>...................] - ETA: 0s - loss: 0.2500\x1b[K\r") != std::string::npos);
+  const std::string full = "[==============================] - 0s ";
+  const size_t last = out.rfind("\r3/3 " + full);
+  REQUIRE(last != std::string::npos);
+  CHECK(out.find("ms/step - loss: 5.0000e-04 - val_loss: 0.1250\x1b[K\n", last) != std::string::npos);
 }

@@ -228,3 +228,47 @@ TEST_CASE("CUDA Conv2D on each route (cuDNN NHWC; cuDNN NCHW between transposes;
       compare_layer(inference, 6, seed += 50, layout);
     }
 }
+
+// The kernels with 32- and 64-bit index instantiations (pooling, im2col/col2im, the NCHW
+// activation gradient) take the 64-bit ones only past 2^31 elements; forced here on small shapes,
+// they must give what the 32-bit ones and the CPU give.
+TEST_CASE("CUDA kernels' 64-bit-index instantiations (forced on small shapes) match the CPU", "[gpu][layers]") {
+  if (test::gpu_count() == 0) return;
+  struct Wide {
+    Wide() { kernels::cuda_force_wide_indices(true); }
+    ~Wide() { kernels::cuda_force_wide_indices(false); }
+  } wide;
+  Pool2DConfig max_same;
+  max_same.same = true;
+  Pool2DConfig avg3;
+  avg3.ph = avg3.pw = 3;
+  avg3.sh = avg3.sw = 2;
+  avg3.same = true;
+  Pool2DConfig overlap;
+  overlap.ph = overlap.pw = 3;
+  overlap.sh = overlap.sw = 1;
+  const std::vector<LayerCase> pools = {
+      {"MaxPooling2D 2x2 on 13x13", [] { return MaxPooling2D(); }, {13, 13, 6}},
+      {"MaxPooling2D same on odd sizes", [max_same] { return MaxPooling2D(max_same); }, {7, 5, 3}},
+      {"MaxPooling2D 3x3 stride 1 (overlapping)", [overlap] { return MaxPooling2D(overlap); }, {6, 6, 2}},
+      {"AveragePooling2D 3x3 stride 2 same", [avg3] { return AveragePooling2D(avg3); }, {7, 8, 3}},
+      {"GlobalAveragePooling2D", [] { return std::make_unique<GlobalAveragePooling2D>(); }, {5, 4, 6}},
+  };
+  uint64_t seed = 20000;
+  for (const auto& c : pools) {
+    compare_layer(c, 13, seed += 50);
+    LayerCase inference = c;
+    inference.training = false;
+    compare_layer(inference, 6, seed += 50);
+  }
+  const std::vector<LayerCase> convs = {
+      {"Conv2D 3x3 same relu, 16 filters on 9x11x5",
+       [] { return std::make_unique<Conv2D>(conv(16, 3, 1, true, Activation::relu)); },
+       {9, 11, 5}},
+      {"Conv2D 3x3 stride 2 same (asymmetric padding)",
+       [] { return std::make_unique<Conv2D>(conv(6, 3, 2, true, Activation::tanh)); },
+       {10, 8, 2}},
+  };
+  for (const auto layout : {kernels::ConvLayout::nchw, kernels::ConvLayout::gemm, kernels::ConvLayout::automatic})
+    for (const auto& c : convs) compare_layer(c, 13, seed += 50, layout);
+}

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include "gpu/gpu_test_util.h"
 #include "kernels/cuda_backend.h"
@@ -116,6 +117,56 @@ TEST_CASE("Shared-GPU communicator: sums, reduce to root and broadcast between r
     copy_floats(f[size_t(r)].data(), Device::cuda(0), host[size_t(r)].data(), Device::cpu(), len);
   ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(bcast);
   for (int r = 0; r < n; ++r) CHECK(test::to_host(f[size_t(r)].data(), Device::cuda(0), len) == host[2]);
+}
+
+// The shared-GPU communicator's barrier, then a replica that fails before a collective: the others,
+// waiting for it in theirs, are woken by abort() and stop with "another replica failed" instead of
+// waiting forever; the pool reports the first failure.
+TEST_CASE("Shared-GPU communicator: barrier; a replica that fails stops the others waiting in a collective",
+          "[gpu][replicas]") {
+  if (test::gpu_count() == 0) return;
+  const int n = 3;
+  std::vector<std::unique_ptr<kernels::CudaResources, kernels::CudaResourcesDeleter>> res;
+  std::vector<kernels::CudaResources*> streams;
+  std::vector<Tensor> f;
+  const int64_t len = 1000;
+  for (int r = 0; r < n; ++r) {
+    res.emplace_back(kernels::cuda_resources_create(0, false));
+    streams.push_back(res.back().get());
+    f.push_back(test::to_gpu(test::random_vecf(size_t(len), 17 + r), {len}));
+  }
+  auto comm = make_shared_gpu_communicator(0, streams);
+  // The barrier: no replica passes it before every one has reached it.
+  std::atomic<int> arrived{0};
+  std::vector<int> seen(size_t(n), -1);
+  auto meet = [&](int r) {
+    kernels::cuda_set_device(0);
+    ++arrived;
+    comm->barrier(r);
+    seen[size_t(r)] = arrived.load();
+  };
+  ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(meet);
+  for (int r = 0; r < n; ++r) CHECK(seen[size_t(r)] == n);
+  // A failure: ranks 1 and 2 wait in all_reduce_sum for rank 0, which throws instead.
+  std::vector<std::string> why(static_cast<size_t>(n));
+  auto work = [&](int r) {
+    kernels::cuda_set_device(0);
+    try {
+      if (r == 0) throw std::runtime_error("replica 0 failed");
+      comm->all_reduce_sum(r, f[size_t(r)].data(), len);
+    } catch (const std::exception& e) {
+      why[size_t(r)] = e.what();
+      throw;
+    }
+  };
+  try {
+    ReplicaPool(n, nullptr, [&] { comm->abort(); }).run(work);
+    FAIL("the failure was not reported");
+  } catch (const std::exception& e) {
+    CHECK(std::string(e.what()) == "replica 0 failed");
+  }
+  for (int r = 1; r < n; ++r) CHECK(why[size_t(r)] == "stopped: another replica failed");
+  comm.reset();  // after an abort: the streams are waited for and released
 }
 
 // NCCL over every visible GPU; with one GPU, NCCL with one rank (its collectives copy or leave the

@@ -58,6 +58,14 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& ref, 
   }
 }
 
+// Forces the kernels' 64-bit-index instantiations (taken past 2^31 elements) while in scope.
+struct WideIndices {
+  explicit WideIndices(bool on) { cuda_force_wide_indices(on); }
+  ~WideIndices() { cuda_force_wide_indices(false); }
+  WideIndices(const WideIndices&) = delete;
+  WideIndices& operator=(const WideIndices&) = delete;
+};
+
 }  // namespace
 
 TEST_CASE("CUDA activations match the CPU reference", "[gpu][activation]") {
@@ -257,9 +265,12 @@ TEST_CASE("CUDA activation gradient + bias gradient written to NCHW (and in plac
     const int64_t rows = k.n * k.hw, total = rows * k.cols;
     res.reserve(cuda_reduce_scratch_bytes(k.cols));
     for (bool with_bias : {true, false})
-      for (bool keep : {true, false}) {
+      for (int variant = 0; variant < 4; ++variant) {
+        const bool keep = variant % 2 == 0, wide = variant >= 2;  // 32-bit indices, then 64-bit ones
+        const WideIndices indices(wide);
         INFO("n " << k.n << " hw " << k.hw << " cols " << k.cols << " activation " << int(k.a)
-                  << (with_bias ? " with bias" : "") << (keep ? ", NHWC kept" : ""));
+                  << (with_bias ? " with bias" : "") << (keep ? ", NHWC kept" : "")
+                  << (wide ? ", 64-bit indices" : ""));
         std::vector<float> y = rnd(size_t(total), 71, -2.f, 2.f);
         activation_forward_cpu(k.a, y.data(), y.data(), rows, k.cols);
         const auto dy0 = rnd(size_t(total), 72);
@@ -427,7 +438,8 @@ TEST_CASE("CUDA NHWC zero-padding and cropping place the image at (top, left)", 
 
 // The GEMM route's patch matrix and its sums back into the image (conv2d_gemm_cuda.cu) against the
 // CPU's im2col and col2im: the same copies, and the same float additions in the same order.
-TEST_CASE("CUDA im2col and col2im give the CPU's patch matrix and sums, bit for bit", "[gpu][conv][reorder]") {
+TEST_CASE("CUDA im2col and col2im give the CPU's patch matrix and sums, bit for bit (32- and 64-bit indices)",
+          "[gpu][conv][reorder]") {
   if (!have_gpu()) return;
   struct Case {
     int64_t n, h, w, c, kh, kw, sh, sw;
@@ -452,11 +464,15 @@ TEST_CASE("CUDA im2col and col2im give the CPU's patch matrix and sums, bit for 
     std::vector<float> col(cs), dx(xs);
     im2col_nhwc_cpu<float>(g, x.data(), g.n, col.data(), g.patch());
     col2im_nhwc_cpu<float>(g, dcol.data(), g.n, dx.data());
-    DevBuf gx(x), gcol(std::vector<float>(cs, -7.f)), gdcol(dcol), gdx(std::vector<float>(xs, -7.f));
-    im2col_nhwc_cuda(g, gx.p, gcol.p, nullptr);
-    col2im_nhwc_cuda(g, gdcol.p, gdx.p, nullptr);
-    DPT_CUDA_CHECK(cudaDeviceSynchronize());
-    REQUIRE(gcol.get(cs) == col);
-    REQUIRE(gdx.get(xs) == dx);
+    for (bool wide : {false, true}) {  // 32-bit indices, then the 64-bit ones taken past 2^31 elements
+      INFO((wide ? "64-bit" : "32-bit") << " indices");
+      const WideIndices indices(wide);
+      DevBuf gx(x), gcol(std::vector<float>(cs, -7.f)), gdcol(dcol), gdx(std::vector<float>(xs, -7.f));
+      im2col_nhwc_cuda(g, gx.p, gcol.p, nullptr);
+      col2im_nhwc_cuda(g, gdcol.p, gdx.p, nullptr);
+      DPT_CUDA_CHECK(cudaDeviceSynchronize());
+      REQUIRE(gcol.get(cs) == col);
+      REQUIRE(gdx.get(xs) == dx);
+    }
   }
 }

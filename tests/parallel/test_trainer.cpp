@@ -1,11 +1,13 @@
 // The training loop: learning, Keras's History, N replicas equal one device, errors.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
+#include <stdexcept>
 #include "core/callbacks/control.h"
 #include "core/data/digits.h"
 #include "core/data/readers.h"
 #include "core/presets.h"
+#include "parallel/prefetcher.h"
 #include "parallel/trainer.h"
 #include "test_util.h"
 
@@ -124,4 +126,26 @@ TEST_CASE("steady-state training steps allocate nothing", "[trainer][alloc]") {
     CHECK(news == 0);
     CHECK(buffer_allocations() == buffers);
   }
+}
+
+// The input pipeline's loader thread: jobs run one at a time; a job's error is rethrown once, by the
+// wait() (or the next start()) after it, and the thread goes on taking jobs.
+TEST_CASE("Prefetcher rethrows a loading error once and keeps working", "[trainer][prefetch]") {
+  Prefetcher p;
+  int runs = 0;
+  auto ok = [&] { ++runs; };
+  auto bad = [&]() { throw std::runtime_error("reading batch 7 failed"); };
+  p.start(ok);
+  p.wait();
+  CHECK(runs == 1);
+  p.start(bad);
+  CHECK_THROWS_WITH(p.wait(), "reading batch 7 failed");
+  p.wait();  // reported once
+  p.start(ok);
+  p.wait();
+  CHECK(runs == 2);
+  p.start(bad);
+  CHECK_THROWS_WITH(p.start(ok), "reading batch 7 failed");  // ok was not started
+  p.wait();
+  CHECK(runs == 2);
 }

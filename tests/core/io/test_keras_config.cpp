@@ -139,3 +139,55 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
   CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 4611686018427387904}})")) ==
         "layer 'd' (Dense): output: shape (8, 8, 4611686018427387904) has more elements than fit in 64 bits");
 }
+
+// What keras.models.load_model compiles a model.save() file with: training_config's loss and
+// optimizer, as Keras 2.1 ("lr"), tf.keras 2.11+ ("Custom>Adam") and Keras 3 (loss objects) write it.
+TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles with", "[io][config]") {
+  KerasCompileConfig k;
+  REQUIRE(read_compile_config(kDir + "cnn_legacy.h5", &k));  // Keras 3.15
+  CHECK(k.loss == "categorical_crossentropy");
+  CHECK(k.optimizer.name == "adam");
+  CHECK(k.optimizer.learning_rate == Approx(0.01));
+  CHECK(k.optimizer.beta_2 == Approx(0.999));
+  CHECK(k.ignored.empty());
+  REQUIRE(read_compile_config(kDir + "mlp_tfk_model.h5", &k));  // tf.keras 2.21: "Custom>Adam"
+  CHECK(k.file_optimizer == "Adam");
+  CHECK(k.optimizer.name == "adam");
+  CHECK(k.optimizer.epsilon == Approx(1e-7));
+  CHECK_FALSE(read_compile_config(kDir + "cnn_tfk.h5", &k));  // save_weights: no training_config
+  CHECK_FALSE(read_compile_config("model.json", &k));
+
+  const auto c = compile_config_from_json(
+      R"({"loss": "mse", "optimizer_config": {"class_name": "SGD", "config": {"lr": 0.05, "momentum": 0.9,
+          "nesterov": true, "decay": 1e-6, "clipnorm": 1.0}}})",
+      "t");
+  CHECK(c.loss == "mean_squared_error");
+  CHECK(c.optimizer.name == "sgd");
+  CHECK(c.optimizer.learning_rate == Approx(0.05));
+  CHECK(c.optimizer.momentum == Approx(0.9));
+  CHECK(c.optimizer.nesterov);
+  CHECK(c.ignored == std::vector<std::string>{"clipnorm=1", "decay=1e-06"});  // in key order
+  const auto k3 = compile_config_from_json(
+      R"({"loss": {"module": "keras.losses", "class_name": "SparseCategoricalCrossentropy", "config": {}},
+          "optimizer_config": {"class_name": "RMSprop", "config": {"rho": 0.8, "centered": true, "use_ema": true,
+          "learning_rate": {"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.002}}}}})",
+      "t");
+  CHECK(k3.loss == "sparse_categorical_crossentropy");
+  CHECK(k3.optimizer.name == "rmsprop");
+  CHECK(k3.optimizer.rho == Approx(0.8));
+  CHECK(k3.optimizer.centered);
+  CHECK(k3.optimizer.learning_rate == Approx(0.002));
+  CHECK(k3.ignored.size() == 2);
+  // What dptrain has not: named, for the command line to ask for --loss / --optimizer.
+  const auto other = compile_config_from_json(
+      R"({"loss": "hinge", "optimizer_config": {"class_name": "Adagrad", "config": {"learning_rate": 0.1}}})", "t");
+  CHECK(other.loss.empty());
+  CHECK(other.file_loss == "hinge");
+  CHECK(other.optimizer.name.empty());
+  CHECK(other.file_optimizer == "Adagrad");
+  CHECK_THROWS_WITH(compile_config_from_json("{", "'f.h5' training_config"),
+                    Contains("'f.h5' training_config is not what Keras writes: "));
+  CHECK_THROWS_WITH(compile_config_from_json(R"({"optimizer_config": {"class_name": "SGD", "config": {"lr": "x"}}})",
+                                             "'f.h5' training_config"),
+                    "'f.h5' training_config SGD.lr must be a number, got \"x\"");
+}

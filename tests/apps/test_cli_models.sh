@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Models on the command line: `models` and `summary` (a preset, a Keras file; Keras's totals),
+# Keras-written model files given to predict (Keras's own predictions), evaluate and train (compiled
+# from the file's training_config as keras.models.load_model does, starting from its weights), and
+# --restore-best-weights ending with the best epoch's weights, on 1 and 2 replicas.
+#   test_cli_models.sh DPTRAIN
+set -uo pipefail
+bin="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+fx="$here/../fixtures/keras_written"
+shared="$here/../../../shared/fixtures/keras"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fails=0
+check() {  # check "what" "wanted words" file
+  if grep -qF -- "$2" "$3"; then echo "ok: $1"; else echo "FAIL: $1: wanted '$2' in:"; cat "$3"; fails=$((fails+1)); fi
+}
+run() {  # run NAME args...: stdout to $dir/NAME, stderr to $dir/NAME.err; a failure is counted
+  local name="$1"; shift
+  "$bin" "$@" > "$dir/$name" 2> "$dir/$name.err" || { echo "FAIL: dptrain $* (exit $?)"; cat "$dir/$name.err"; fails=$((fails+1)); }
+}
+
+# `models`: every preset on one line, digits-cnn the one default.
+run models models
+[ "$(grep -c '(default)$' "$dir/models")" -eq 1 ] && grep -q '^digits-cnn .*(default)$' "$dir/models" &&
+  [ "$(wc -l < "$dir/models")" -eq 5 ] && echo "ok: models lists 5 presets, digits-cnn the default" ||
+  { echo "FAIL: models"; cat "$dir/models"; fails=$((fails+1)); }
+
+# `summary`: Keras's table and totals (with Keras's thousands separators).
+run summary summary
+check "summary names the default model" 'Model: "digits-cnn"' "$dir/summary"
+check "summary's total, as Keras prints it" "Total params: 35,914" "$dir/summary"
+run summary_file summary --model "$fx/cnn_legacy.h5"
+check "summary of a Keras file: its layer names" " batch_normalization (BatchN (None, 8, 8, 4)           16" "$dir/summary_file"
+check "summary of a Keras file: trainable" "Trainable params: 323" "$dir/summary_file"
+check "summary of a Keras file: BatchNormalization's moving statistics" "Non-trainable params: 8" "$dir/summary_file"
+
+# predict with a model.save() file from Keras 3 and from tf.keras 2: Keras's own predictions.
+max_diff() {  # max |a - b| over two float32 .npy files (no numpy needed)
+  python3 - "$1" "$2" <<'PY'
+import ast, struct, sys
+def load(path):
+    raw = open(path, "rb").read()
+    assert raw[:6] == b"\x93NUMPY", path
+    hlen = struct.unpack("<H", raw[8:10])[0] if raw[6] == 1 else struct.unpack("<I", raw[8:12])[0]
+    start = 10 + hlen if raw[6] == 1 else 12 + hlen
+    head = ast.literal_eval(raw[start - hlen:start].decode("latin1"))
+    assert head["descr"] == "<f4" and not head["fortran_order"], head
+    return struct.unpack("<%df" % ((len(raw) - start) // 4), raw[start:])
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert len(a) == len(b), (len(a), len(b))
+print("%.3g" % max(abs(x - y) for x, y in zip(a, b)))
+PY
+}
+for m in cnn_legacy mlp_tfk_model gap_legacy; do
+  x="$fx/${m%_legacy}_x.npy"; y="$fx/${m%_legacy}_y.npy"
+  [ "$m" = mlp_tfk_model ] && { x="$fx/mlp_tfk_x.npy"; y="$fx/mlp_tfk_y.npy"; }
+  run "pred_$m" predict --model "$fx/$m.h5" --data "npy:$x" --output "$dir/$m.npy" --show 0
+  d=$(max_diff "$dir/$m.npy" "$y") || d=1
+  if python3 -c "import sys; sys.exit(0 if float('$d') <= 1e-5 else 1)"; then
+    echo "ok: predict --model $m.h5 gives Keras's predictions (max |diff| $d)"
+  else
+    echo "FAIL: predict --model $m.h5: max |diff| $d from Keras's predictions"; fails=$((fails+1))
+  fi
+done
+
+# train compiles a Keras file as load_model does: the file's optimizer (Adam, learning rate 0.01)
+# and loss, each overridable; it starts from the file's weights: with a vanishing learning rate the
+# validation loss after one epoch is the one evaluate gives for the file (mlp: no moving statistics).
+run train_cnn train --model "$fx/cnn_legacy.h5" --data synthetic:10,10,3:3:64 --epochs 1 --verbose 2
+check "train --model FILE.h5 takes the file's optimizer" "optimizer: Adam(learning_rate=0.01, beta_1=0.9, beta_2=0.999) | loss: categorical_crossentropy" "$dir/train_cnn"
+check "train --model FILE.h5 says where the compile settings came from" \
+  "compiled from $fx/cnn_legacy.h5's training_config, as keras.models.load_model does" "$dir/train_cnn"
+run train_gap train --model "$fx/gap_legacy.h5" --data synthetic:9,9,2:2:64 --epochs 1 --verbose 2
+check "train --model FILE.h5 takes the file's loss" "| loss: binary_crossentropy" "$dir/train_gap"
+run train_over train --model "$fx/cnn_legacy.h5" --data synthetic:10,10,3:3:64 --epochs 1 --verbose 2 \
+  --optimizer sgd --loss mean_squared_error
+check "--optimizer and --loss override the file's" "optimizer: SGD(learning_rate=0.01, momentum=0) | loss: mean_squared_error" "$dir/train_over"
+run train_lr train --model "$fx/cnn_legacy.h5" --data synthetic:10,10,3:3:64 --epochs 1 --verbose 2 --lr 0.5
+check "--lr overrides the file's learning rate, keeping its optimizer" "optimizer: Adam(learning_rate=0.5," "$dir/train_lr"
+run eval_mlp evaluate --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64
+run train_mlp train --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64 --epochs 1 --lr 1e-30 --verbose 2
+want=$(sed -n 's/^loss: \([0-9.]*\) - accuracy: \([0-9.]*\)$/val_loss: \1 - val_accuracy: \2/p' "$dir/eval_mlp")
+if [ -n "$want" ] && grep -qF -- "$want" "$dir/train_mlp"; then
+  echo "ok: training starts from the file's weights ($want)"
+else
+  echo "FAIL: training from $fx/mlp_legacy.h5 did not start from its weights: wanted '$want' in:"; cat "$dir/train_mlp"; fails=$((fails+1))
+fi
+
+# Keras 2 files (../shared/fixtures/keras): RMSprop with Keras 2's decay, sparse labels.
+xent="$shared/dl4j_simple_sparse_xent/simple_sparse_xent_mlp_keras_2_model.h5"
+if [ -f "$xent" ]; then
+  run train_k2 train --model "$xent" --data synthetic:4:3:64 --epochs 1 --verbose 2
+  check "a Keras 2.3 file's optimizer and loss" "optimizer: RMSprop(learning_rate=0.0001, rho=0.9, momentum=0) | loss: sparse_categorical_crossentropy" "$dir/train_k2"
+  check "what Keras would apply and dptrain does not is said" \
+    "dptrain: warning: $xent's training_config sets decay=1e-06, which dptrain does not apply" "$dir/train_k2.err"
+else
+  echo "SKIPPED: ../shared/fixtures/keras is absent, so the Keras 2 file checks did not run"
+fi
+
+# --restore-best-weights: early stopping ends with the best epoch's weights, which evaluate then
+# scores exactly as that epoch's validation did (a learning rate that makes val_loss bounce).
+for replicas in 1 2; do
+  run "rb$replicas" train --model digits-mlp --optimizer sgd --lr 0.9 --epochs 12 --early-stopping 2 \
+    --restore-best-weights --replicas "$replicas" --verbose 2 --save-weights "$dir/rb$replicas.h5"
+  best=$(sed -n 's/^Restoring model weights from the end of the best epoch: \([0-9]*\)\.$/\1/p' "$dir/rb$replicas")
+  stopped=$(sed -n 's/^Epoch \([0-9]*\): early stopping$/\1/p' "$dir/rb$replicas")
+  if [ -z "$best" ] || [ -z "$stopped" ] || [ "$best" -ge "$stopped" ]; then
+    echo "FAIL: no early stop before the last epoch with $replicas replica(s)"; cat "$dir/rb$replicas"; fails=$((fails+1)); continue
+  fi
+  want=$(grep "^Epoch $best/12 " "$dir/rb$replicas" | sed 's/.* - \(val_loss: [0-9.]* - val_accuracy: [0-9.]*\)$/\1/')
+  last=$(grep "^Epoch $stopped/12 " "$dir/rb$replicas" | sed 's/.* - \(val_loss: [0-9.]* - val_accuracy: [0-9.]*\)$/\1/')
+  run "rb_eval$replicas" evaluate --model digits-mlp --weights "$dir/rb$replicas.h5"
+  got=$(sed -n 's/^loss: \([0-9.]*\) - accuracy: \([0-9.]*\)$/val_loss: \1 - val_accuracy: \2/p' "$dir/rb_eval$replicas")
+  if [ "$got" = "$want" ] && [ "$got" != "$last" ]; then
+    echo "ok: $replicas replica(s): stopped at epoch $stopped, saved epoch $best's weights ($got; the last epoch had $last)"
+  else
+    echo "FAIL: $replicas replica(s): saved weights score '$got', epoch $best had '$want', epoch $stopped '$last'"; fails=$((fails+1))
+  fi
+done
+
+[ $fails -eq 0 ] && echo "PASS" || { echo "$fails check(s) failed"; exit 1; }
