@@ -257,12 +257,17 @@ std::string read_model_config(const std::string& path) { return read_root_string
 
 namespace {
 
-// Keras's loss identifiers (the compile() strings and the Keras 3 class names) to dptrain's names.
-std::string dpt_loss_name(const json& loss) {
-  std::string n = loss.is_string() ? loss.get<std::string>()
-                  : loss.is_object() && loss.contains("class_name") && loss["class_name"].is_string()
-                      ? loss["class_name"].get<std::string>()
-                      : loss.dump();
+// How training_config names a loss: a compile() string, a Keras 3 loss object's class name, else
+// its JSON.
+std::string loss_identifier(const json& loss) {
+  if (loss.is_string()) return loss.get<std::string>();
+  if (loss.is_object() && loss.contains("class_name") && loss["class_name"].is_string())
+    return loss["class_name"].get<std::string>();
+  return loss.dump();
+}
+
+// Keras's loss identifiers to dptrain's names ("" for a loss dptrain does not have).
+std::string dpt_loss_name(const std::string& n) {
   if (n == "categorical_crossentropy" || n == "CategoricalCrossentropy") return "categorical_crossentropy";
   if (n == "sparse_categorical_crossentropy" || n == "SparseCategoricalCrossentropy")
     return "sparse_categorical_crossentropy";
@@ -280,9 +285,10 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where) {
   DPT_CHECK(tc.is_object(), where << " is not a JSON object");
   KerasCompileConfig c;
   if (tc.contains("loss") && !tc["loss"].is_null()) {
-    const json& l = tc["loss"];
-    c.loss = dpt_loss_name(l);
-    c.file_loss = l.is_string() ? l.get<std::string>() : l.value("class_name", l.dump());
+    // One output: the loss, or a list holding it (compile(loss=[...])).
+    const json& l = tc["loss"].is_array() && tc["loss"].size() == 1 ? tc["loss"][0] : tc["loss"];
+    c.file_loss = loss_identifier(l);
+    c.loss = dpt_loss_name(c.file_loss);
   }
   if (tc.contains("optimizer_config") && tc["optimizer_config"].is_object()) {
     const json& oc = tc["optimizer_config"];

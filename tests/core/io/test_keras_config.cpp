@@ -185,6 +185,8 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK(other.file_loss == "hinge");
   CHECK(other.optimizer.name.empty());
   CHECK(other.file_optimizer == "Adagrad");
+  CHECK(compile_config_from_json(R"({"loss": ["binary_crossentropy"]})", "t").loss == "binary_crossentropy");
+  CHECK(compile_config_from_json(R"({"loss": ["mse", "mse"]})", "t").loss.empty());  // two outputs
   CHECK_THROWS_WITH(compile_config_from_json("{", "'f.h5' training_config"),
                     Contains("'f.h5' training_config is not what Keras writes: "));
   CHECK_THROWS_WITH(compile_config_from_json(R"({"optimizer_config": {"class_name": "SGD", "config": {"lr": "x"}}})",
