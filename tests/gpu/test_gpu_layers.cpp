@@ -145,10 +145,8 @@ std::vector<LayerCase> cifar_conv_cases() {
   };
 }
 
-}  // namespace
-
-TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gradients", "[gpu][layers]") {
-  if (test::gpu_count() == 0) return;
+// Pooling: TF's 'same' padding on odd sizes, dropped edges, overlapping windows, global average.
+std::vector<LayerCase> pooling_cases() {
   Pool2DConfig max_same;
   max_same.same = true;
   Pool2DConfig avg3;
@@ -158,6 +156,20 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
   Pool2DConfig overlap;
   overlap.ph = overlap.pw = 3;
   overlap.sh = overlap.sw = 1;
+  return {
+      {"MaxPooling2D 2x2", [] { return MaxPooling2D(); }, {8, 6, 5}},
+      {"MaxPooling2D 2x2 on 13x13 (the last row and column dropped)", [] { return MaxPooling2D(); }, {13, 13, 6}},
+      {"MaxPooling2D same on odd sizes", [max_same] { return MaxPooling2D(max_same); }, {7, 5, 3}},
+      {"MaxPooling2D 3x3 stride 1 (overlapping)", [overlap] { return MaxPooling2D(overlap); }, {6, 6, 2}},
+      {"AveragePooling2D 3x3 stride 2 same", [avg3] { return AveragePooling2D(avg3); }, {7, 8, 3}},
+      {"GlobalAveragePooling2D", [] { return std::make_unique<GlobalAveragePooling2D>(); }, {5, 4, 6}},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gradients", "[gpu][layers]") {
+  if (test::gpu_count() == 0) return;
   std::vector<LayerCase> cases = {
       {"Dense relu", [] { return std::make_unique<Dense>(37, Activation::relu); }, {53}},
       {"Dense softmax on (rows, 3, 20)", [] { return std::make_unique<Dense>(11, Activation::softmax); }, {3, 20}},
@@ -175,12 +187,9 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
        [] { return std::make_unique<Conv2D>(conv(4, 2, 1, true, Activation::relu)); },
        {6, 6, 3}},
       {"Conv2D 1x1", [] { return std::make_unique<Conv2D>(conv(7, 1, 1, false, Activation::linear)); }, {5, 5, 6}},
-      {"MaxPooling2D 2x2", [] { return MaxPooling2D(); }, {8, 6, 5}},
-      {"MaxPooling2D 2x2 on 13x13 (the last row and column dropped)", [] { return MaxPooling2D(); }, {13, 13, 6}},
-      {"MaxPooling2D same on odd sizes", [max_same] { return MaxPooling2D(max_same); }, {7, 5, 3}},
-      {"MaxPooling2D 3x3 stride 1 (overlapping)", [overlap] { return MaxPooling2D(overlap); }, {6, 6, 2}},
-      {"AveragePooling2D 3x3 stride 2 same", [avg3] { return AveragePooling2D(avg3); }, {7, 8, 3}},
-      {"GlobalAveragePooling2D", [] { return std::make_unique<GlobalAveragePooling2D>(); }, {5, 4, 6}},
+  };
+  for (auto& c : pooling_cases()) cases.push_back(c);
+  const std::vector<LayerCase> rest = {
       {"Flatten", [] { return std::make_unique<Flatten>(); }, {3, 4, 5}},
       {"Dropout 0.4", [] { return std::make_unique<Dropout>(0.4); }, {33}},
       {"Activation sigmoid", [] { return std::make_unique<ActivationLayer>(Activation::sigmoid); }, {4, 9}},
@@ -188,6 +197,7 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},
       {"BatchNormalization (features)", [] { return std::make_unique<BatchNormalization>(); }, {19}},
   };
+  cases.insert(cases.end(), rest.begin(), rest.end());
   for (auto& c : cifar_conv_cases()) cases.push_back(c);
   uint64_t seed = 100;
   for (const auto& c : cases) {
@@ -238,24 +248,8 @@ TEST_CASE("CUDA kernels' 64-bit-index instantiations (forced on small shapes) ma
     Wide() { kernels::cuda_force_wide_indices(true); }
     ~Wide() { kernels::cuda_force_wide_indices(false); }
   } wide;
-  Pool2DConfig max_same;
-  max_same.same = true;
-  Pool2DConfig avg3;
-  avg3.ph = avg3.pw = 3;
-  avg3.sh = avg3.sw = 2;
-  avg3.same = true;
-  Pool2DConfig overlap;
-  overlap.ph = overlap.pw = 3;
-  overlap.sh = overlap.sw = 1;
-  const std::vector<LayerCase> pools = {
-      {"MaxPooling2D 2x2 on 13x13", [] { return MaxPooling2D(); }, {13, 13, 6}},
-      {"MaxPooling2D same on odd sizes", [max_same] { return MaxPooling2D(max_same); }, {7, 5, 3}},
-      {"MaxPooling2D 3x3 stride 1 (overlapping)", [overlap] { return MaxPooling2D(overlap); }, {6, 6, 2}},
-      {"AveragePooling2D 3x3 stride 2 same", [avg3] { return AveragePooling2D(avg3); }, {7, 8, 3}},
-      {"GlobalAveragePooling2D", [] { return std::make_unique<GlobalAveragePooling2D>(); }, {5, 4, 6}},
-  };
   uint64_t seed = 20000;
-  for (const auto& c : pools) {
+  for (const auto& c : pooling_cases()) {
     compare_layer(c, 13, seed += 50);
     LayerCase inference = c;
     inference.training = false;
