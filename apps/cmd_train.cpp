@@ -5,14 +5,15 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include "apps/options.h"
 #include "core/callbacks/control.h"
 #include "core/callbacks/progbar.h"
 #include "core/error.h"
 #include "core/io/hdf5_weights.h"
+#include "core/io/keras_model.h"
 #include "core/losses.h"
 #include "kernels/gemm.h"
-#include "core/io/keras_model.h"
 #include "parallel/checkpoint.h"
 #include "parallel/devices.h"
 #include "parallel/trainer.h"
@@ -61,7 +62,8 @@ OptimizerConfig optimizer_config(const TrainOptions& o, const Preset& p) {
   }
   if (o.lr > 0) c.learning_rate = o.lr;
   if (o.momentum >= 0) c.momentum = o.momentum;
-  c.nesterov = o.nesterov;
+  if (o.nesterov)
+    c.nesterov = true;  // the flag adds Nesterov momentum; without it the file's or preset's setting stays
   return c;
 }
 
@@ -91,9 +93,36 @@ void run_train(const TrainOptions& o) {
     opt->build(model->num_trainable(), Device::cpu());
     load_optimizer_state(resume_from->path, *model, *opt);
   }
+  // A Keras model file's optimizer state, as keras.models.load_model restores it: the optimizer
+  // continues where the file's training stopped (its moments, iteration count and learning rate).
+  // Another optimizer, or state that does not match, starts fresh, with a warning as Keras gives.
+  std::string state_note = "the optimizer starts with fresh state";
+  bool file_state = false;
+  if (!resume_from && compiled.optimizer_from_file && (o.optimizer.empty() || o.optimizer == p.optimizer.name) &&
+      has_optimizer_weights(compiled.from)) {
+    opt->build(model->num_trainable(), Device::cpu());
+    try {
+      const OptimizerState st = load_optimizer_state(compiled.from, *model, *opt);
+      if (st.learning_rate > 0 && o.lr <= 0) opt->set_learning_rate(st.learning_rate);
+      file_state = true;
+      std::ostringstream note;
+      note << "the optimizer continues from the file's state: iteration " << st.iterations << ", " << st.arrays
+           << " slot arrays (" << st.layout << " layout)";
+      state_note = note.str();
+    } catch (const Error& e) {
+      std::fprintf(stderr,
+                   "dptrain: warning: %s's optimizer state was not restored (%s); the optimizer starts with fresh "
+                   "state, as Keras does\n",
+                   compiled.from.c_str(), e.what());
+    }
+  } else if (!resume_from && !compiled.from.empty() && has_optimizer_weights(compiled.from)) {
+    state_note = "the file's optimizer state is for another optimizer: this one starts with fresh state";
+  }
   const LossKind loss = loss_from_name(compiled.loss);
   const ParallelSetup par = parallel_setup(o.m);
   Trainer trainer(*model, par.devices, loss, *opt, threads, par.options);
+
+  if (resume_from || file_state) trainer.set_optimizer_state(*opt);
 
   FitOptions fo;
   fo.epochs = o.epochs > 0 ? o.epochs : p.epochs;
@@ -107,9 +136,9 @@ void run_train(const TrainOptions& o) {
               "--resume: the checkpoint was trained with batch size " << resume_from->state.batch_size << ", not "
                                                                       << fo.batch_size << "; give --batch-size "
                                                                       << resume_from->state.batch_size);
-    DPT_CHECK(resume_from->state.epoch < fo.epochs || (resume_from->state.epoch == fo.epochs && resume_from->state.step == 0),
-              "--resume: the checkpoint is at epoch " << resume_from->state.epoch << ", past --epochs " << fo.epochs);
-    trainer.set_optimizer_state(*opt);
+    DPT_CHECK(
+        resume_from->state.epoch < fo.epochs || (resume_from->state.epoch == fo.epochs && resume_from->state.step == 0),
+        "--resume: the checkpoint is at epoch " << resume_from->state.epoch << ", past --epochs " << fo.epochs);
     fo.initial_epoch = resume_from->state.epoch;
     fo.initial_step = resume_from->state.step;
   }
@@ -120,10 +149,8 @@ void run_train(const TrainOptions& o) {
     if (d.heldout) std::printf(", %s %lld samples", d.heldout_name.c_str(), (long long)d.heldout->size());
     std::printf("\noptimizer: %s | loss: %s\n", opt->describe().c_str(), loss_name(loss).c_str());
     if (!compiled.from.empty())
-      std::printf(
-          "compiled from %s's training_config, as keras.models.load_model does (the optimizer starts with "
-          "fresh state)\n",
-          compiled.from.c_str());
+      std::printf("compiled from %s's training_config, as keras.models.load_model does (%s)\n", compiled.from.c_str(),
+                  state_note.c_str());
     std::fflush(stdout);
   }
   for (const auto& what : compiled.ignored)

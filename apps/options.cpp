@@ -153,7 +153,7 @@ Preset model_preset(const std::string& model, uint64_t seed) {
 }
 
 Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given) {
-  Compiled c{o.loss.empty() ? "categorical_crossentropy" : o.loss, p.optimizer, "", {}};
+  Compiled c{o.loss.empty() ? "categorical_crossentropy" : o.loss, p.optimizer, "", false, {}};
   KerasCompileConfig k;
   if (!read_compile_config(o.model, &k)) return c;
   c.from = o.model;
@@ -164,9 +164,10 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
     c.loss = k.loss;
   }
   if (!k.file_optimizer.empty()) {
-    if (!k.optimizer.name.empty())
+    if (!k.optimizer.name.empty()) {
       c.optimizer = k.optimizer;
-    else
+      c.optimizer_from_file = true;
+    } else
       DPT_CHECK(optimizer_given, "'" << o.model << "' was compiled with optimizer " << k.file_optimizer
                                      << ", which dptrain does not have; give --optimizer sgd, rmsprop or adam");
   }

@@ -59,6 +59,7 @@ struct Compiled {
   std::string loss;
   OptimizerConfig optimizer;
   std::string from;                  // the file whose training_config was used ("" for none)
+  bool optimizer_from_file = false;  // `optimizer` is the file's (its class and hyperparameters)
   std::vector<std::string> ignored;  // what it sets that dptrain does not apply (decay, clipnorm, ...)
 };
 Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given);

@@ -155,6 +155,10 @@ void write_string_list(hid_t obj, const char* name, const std::vector<std::strin
   write_fixed_string_array(obj, name, values, "");
 }
 
+std::vector<std::string> read_string_list(hid_t obj, const std::string& name, const std::string& path) {
+  return read_names(obj, name, path);
+}
+
 void save_weights(const Sequential& model, const std::string& path) {
   write_h5_atomically(path, "weights", [&](hid_t f) { write_weights_group(f, model, path); });
 }

@@ -31,6 +31,9 @@ void write_weights_group(hid_t group, const Sequential& model, const std::string
 void write_dataset(hid_t group, const std::string& name, const Shape& shape, const float* data, const std::string& path);
 void write_vlen_attr(hid_t obj, const char* name, const std::string& value);
 void write_string_list(hid_t obj, const char* name, const std::vector<std::string>& values);  // fixed-length
+// A list of names (weight_names, layer_names) in any encoding Keras writes, split into name0, name1, ...
+// as Keras does for long lists or not; an empty numeric array gives {}.
+std::vector<std::string> read_string_list(hid_t obj, const std::string& name, const std::string& path);
 
 enum class WeightsFormat { legacy_weights, legacy_model, keras3_weights, unknown };
 WeightsFormat weights_format(const std::string& path);

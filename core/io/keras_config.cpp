@@ -1,5 +1,6 @@
 // Keras config -> Sequential.
 #include "core/io/keras_config.h"
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -278,7 +279,14 @@ std::string dpt_loss_name(const std::string& n) {
 
 double number(const json& j, const std::string& what) {
   DPT_CHECK(j.is_number(), what << " must be a number, got " << j.dump());
-  return j.get<double>();
+  return j.get<double>();  // finite: the JSON parser refuses numbers past double's range
+}
+
+// A hyperparameter the optimizer could not train with (as --lr > 0 and --momentum >= 0 are required
+// on the command line; Keras requires SGD's momentum in [0, 1]).
+void check_range(double v, double lo, double hi, bool lo_open, const std::string& what) {
+  DPT_CHECK((lo_open ? v > lo : v >= lo) && v <= hi,
+            what << " must be in " << (lo_open ? "(" : "[") << lo << ", " << hi << "], got " << v);
 }
 
 KerasCompileConfig compile_config(const json& tc, const std::string& where) {
@@ -312,16 +320,21 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where) {
         if (v.is_object()) {  // a LearningRateSchedule: Keras would follow it, dptrain starts from its rate
           const json sc = v.value("config", json::object());
           DPT_CHECK(sc.contains("initial_learning_rate"), what << " is a schedule without initial_learning_rate");
-          o.learning_rate = number(sc["initial_learning_rate"], what);
+          o.learning_rate = number(sc["initial_learning_rate"], what + ".initial_learning_rate");
+          check_range(o.learning_rate, 0, HUGE_VAL, true, what + ".initial_learning_rate");
           c.ignored.push_back("the learning-rate schedule " + v.value("class_name", std::string("?")) +
                               " (its initial_learning_rate is used throughout)");
         } else {
           o.learning_rate = number(v, what);
+          check_range(o.learning_rate, 0, HUGE_VAL, true, what);
         }
         continue;
       }
       for (auto& [name, field] : numbers)
-        if (k == name) *field = number(v, what);
+        if (k == name) {
+          *field = number(v, what);
+          check_range(*field, 0, k == "epsilon" ? HUGE_VAL : 1.0, false, what);
+        }
       for (auto& [name, field] : flags)
         if (k == name && v.is_boolean()) *field = v.get<bool>();
       const bool not_applied =

@@ -1,9 +1,13 @@
 // model.save('m.h5') layout: config JSON, training config, weights, optimizer weights, dptrain state.
 #include "core/io/keras_model.h"
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
 #include "core/error.h"
 #include "core/io/hdf5_util.h"
 #include "core/io/hdf5_weights.h"
+#include "core/io/keras_config.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
@@ -86,20 +90,100 @@ int64_t read_int_attr(hid_t obj, const char* name, const std::string& path) {
   return v;
 }
 
-// tf.keras order: iterations, then every trainable weight's first slot, then every one's second, ...
-std::vector<std::pair<std::string, std::pair<const float*, Shape>>> optimizer_arrays(const Sequential& model,
-                                                                                    Optimizer& opt, float* iter) {
-  std::vector<std::pair<std::string, std::pair<const float*, Shape>>> out;
+// How optimizer_weights name their arrays. Each layout names the iteration counter, (Keras 3 only)
+// the learning rate, and one array per trainable weight and slot:
+//   keras3:   <opt>/iteration, <opt>/learning_rate, <opt>/<model>_<layer>_<weight>_<slot>
+//             (Keras 3's model.save; <opt> is the optimizer's name, e.g. adam, rm_sprop, adam_1)
+//   tf_keras: iteration:0, <Class>/<slot>/<layer>/<weight>:0   (tf.keras 2.11+ and tf-keras)
+//   tf_v2:    <Class>/iter:0, <Class>/<layer>/<weight>/<slot>:0 (tf.keras < 2.11; dptrain's files
+//             before it wrote Keras 3's layout)
+// Keras restores optimizer state by position; dptrain reads by name, which does not depend on the
+// order each Keras version builds its slots in.
+enum class OptLayout { keras3, tf_keras, tf_v2 };
+
+const char* layout_name(OptLayout l) {
+  return l == OptLayout::keras3 ? "Keras 3" : l == OptLayout::tf_keras ? "tf.keras 2.11+" : "tf.keras 2 (OptimizerV2)";
+}
+
+// The slot's name in `layout`; dptrain's own slot names are Keras 3's.
+std::string slot_name(const std::string& cls, const std::string& keras3, OptLayout layout) {
+  if (layout == OptLayout::keras3) return keras3;
+  if (cls == "Adam") return keras3 == "momentum" ? "m" : keras3 == "velocity" ? "v" : "vhat";
+  if (cls == "SGD") return layout == OptLayout::tf_keras ? "m" : "momentum";
+  if (layout == OptLayout::tf_keras) return keras3;  // RMSprop: velocity, momentum, average_gradient
+  return keras3 == "velocity" ? "rms" : keras3 == "average_gradient" ? "mg" : keras3;
+}
+
+// Keras 3's default name for an optimizer of this class (its snake case: RMSprop -> rm_sprop).
+std::string keras3_optimizer_name(const std::string& cls) {
+  return cls == "RMSprop" ? "rm_sprop" : cls == "SGD" ? "sgd" : "adam";
+}
+
+struct OptArray {
+  std::string name;  // without the <opt>/ prefix in the Keras 3 layout
+  float* data;
+  Shape shape;
+};
+
+// Every slot array of `opt` for `model`'s trainable weights, in Keras 3's order: its optimizers
+// build slots with one add_optimizer_variables call per group, and a call naming several slots
+// interleaves them per weight (Adam: momentum and velocity of each weight, then every velocity_hat;
+// RMSprop: every velocity, then every momentum, then every average_gradient).
+std::vector<OptArray> slot_arrays(const Sequential& model, Optimizer& opt, OptLayout layout) {
   const std::string cls = opt.class_name();
-  out.push_back({cls + "/iter:0", {iter, Shape{}}});
   auto slots = opt.slots();
-  for (size_t s = 0; s < slots.size(); ++s)
+  std::vector<std::vector<size_t>> groups;
+  for (size_t s = 0; s < slots.size(); ++s) {
+    if (cls == "Adam" && s == 1)
+      groups.back().push_back(s);
+    else
+      groups.push_back({s});
+  }
+  std::vector<OptArray> out;
+  for (auto& group : groups)
     for (auto& w : model.weights()) {
       if (!w.spec.trainable) continue;
-      const std::string name = cls + "/" + w.layer->name() + "/" + w.spec.name + "/" + opt.tf_slot_name(s) + ":0";
-      out.push_back({name, {slots[s].second->data() + w.offset, w.spec.shape}});
+      for (size_t s : group) {
+        const std::string slot = slot_name(cls, slots[s].first, layout);
+        std::string name;
+        if (layout == OptLayout::keras3)
+          name = model.name() + "_" + w.layer->name() + "_" + w.spec.name + "_" + slot;
+        else if (layout == OptLayout::tf_keras)
+          name = cls + "/" + slot + "/" + w.layer->name() + "/" + w.spec.name + ":0";
+        else
+          name = cls + "/" + w.layer->name() + "/" + w.spec.name + "/" + slot + ":0";
+        out.push_back({name, slots[s].second->data() + w.offset, w.spec.shape});
+      }
     }
   return out;
+}
+
+void write_scalar(hid_t group, const std::string& name, hid_t file_type, hid_t mem_type, const void* value,
+                  const std::string& path) {
+  h5::Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  h5::Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  h5::Id ds(H5Dcreate2(group, name.c_str(), file_type, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  DPT_CHECK(ds.valid() && H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value) >= 0,
+            "writing '" << name << "' to '" << path << "' failed (disk full?)");
+}
+
+// Keras 3's layout, in Keras 3's order: keras.models.load_model restores the iteration count and
+// the learning rate from it without a warning.
+void write_optimizer_weights(hid_t f, const Sequential& model, Optimizer& opt, const std::string& path) {
+  h5::Id ow(H5Gcreate2(f, "optimizer_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  DPT_CHECK(ow.valid(), "writing optimizer_weights to '" << path << "' failed");
+  const std::string prefix = keras3_optimizer_name(opt.class_name()) + "/";
+  std::vector<std::string> names{prefix + "iteration", prefix + "learning_rate"};
+  const int64_t it = opt.iterations();
+  write_scalar(ow.get(), names[0], H5T_STD_I64LE, H5T_NATIVE_INT64, &it, path);
+  const float lr = float(opt.learning_rate());
+  write_scalar(ow.get(), names[1], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &lr, path);
+  for (auto& a : slot_arrays(model, opt, OptLayout::keras3)) {
+    names.push_back(prefix + a.name);
+    write_dataset(ow.get(), names.back(), a.shape, a.data, path);
+  }
+  write_string_list(ow.get(), "weight_names", names);
 }
 
 }  // namespace
@@ -132,28 +216,7 @@ void save_model(const Sequential& model, const std::string& path, LossKind loss,
       DPT_CHECK(mw.valid(), "writing model_weights to '" << path << "' failed");
       write_weights_group(mw.get(), model, path);
     }
-    if (optimizer) {
-      h5::Id ow(H5Gcreate2(f, "optimizer_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
-      float iter = float(optimizer->iterations());
-      auto arrays = optimizer_arrays(model, const_cast<Optimizer&>(*optimizer), &iter);
-      std::vector<std::string> names;
-      for (auto& [name, arr] : arrays) {
-        names.push_back(name);
-        if (arr.first == &iter) {  // tf.keras keeps the step count as int64
-          h5::Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-          H5Pset_create_intermediate_group(lcpl.get(), 1);
-          h5::Id space(H5Screate(H5S_SCALAR), H5Sclose);
-          h5::Id ds(H5Dcreate2(ow.get(), name.c_str(), H5T_STD_I64LE, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
-                    H5Dclose);
-          const int64_t it = optimizer->iterations();
-          DPT_CHECK(ds.valid() && H5Dwrite(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &it) >= 0,
-                    "writing '" << name << "' to '" << path << "' failed");
-          continue;
-        }
-        write_dataset(ow.get(), name, arr.second, arr.first, path);
-      }
-      write_string_list(ow.get(), "weight_names", names);
-    }
+    if (optimizer) write_optimizer_weights(f, model, const_cast<Optimizer&>(*optimizer), path);
     if (state) {
       h5::Id d(H5Gcreate2(f, "dptrain", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
       write_int_attr(d.get(), "format_version", 1);
@@ -181,32 +244,105 @@ bool read_training_state(const std::string& path, TrainingState* state) {
   return true;
 }
 
-void load_optimizer_state(const std::string& path, const Sequential& model, Optimizer& opt) {
+bool has_optimizer_weights(const std::string& path) {
+  h5::quiet_errors();
+  if (H5Fis_hdf5(path.c_str()) <= 0) return false;
+  h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  return f.valid() && H5Lexists(f.get(), "optimizer_weights", H5P_DEFAULT) > 0;
+}
+
+OptimizerState load_optimizer_state(const std::string& path, const Sequential& model, Optimizer& opt) {
   h5::quiet_errors();
   h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   DPT_CHECK(f.valid(), "cannot open '" << path << "'");
   DPT_CHECK(H5Lexists(f.get(), "optimizer_weights", H5P_DEFAULT) > 0, "'" << path << "' has no optimizer_weights");
   h5::Id ow(H5Gopen2(f.get(), "optimizer_weights", H5P_DEFAULT), H5Gclose);
-  float iter = 0;
-  int64_t iterations = 0;
-  auto arrays = optimizer_arrays(model, opt, &iter);
-  for (auto& [name, arr] : arrays) {
-    if (arr.first == &iter) {
-      h5::Id ds(H5Dopen2(ow.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
-      DPT_CHECK(ds.valid() && H5Dread(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &iterations) >= 0,
-                "'" << path << "' has no readable '" << name << "': it was saved with another optimizer ("
-                    << opt.class_name() << " expected)");
+  DPT_CHECK(ow.valid() && (H5Aexists(ow.get(), "weight_names") > 0 || H5Aexists(ow.get(), "weight_names0") > 0),
+            "'" << path << "': optimizer_weights has no weight_names");
+  const auto names = read_string_list(ow.get(), "weight_names", path);
+  // The layout, from the name of the iteration counter.
+  OptimizerState st;
+  OptLayout layout = OptLayout::keras3;
+  std::string iteration, prefix;
+  for (const auto& n : names) {
+    const auto slash = n.find('/');
+    if (n == "iteration:0") {
+      layout = OptLayout::tf_keras;
+    } else if (slash != std::string::npos && n.compare(slash, std::string::npos, "/iter:0") == 0) {
+      layout = OptLayout::tf_v2;
+    } else if (slash != std::string::npos && n.compare(slash, std::string::npos, "/iteration") == 0) {
+      layout = OptLayout::keras3;
+      prefix = n.substr(0, slash + 1);
+    } else {
       continue;
     }
-    DPT_CHECK(H5Lexists(ow.get(), name.c_str(), H5P_DEFAULT) > 0 || name.find('/') == std::string::npos,
-              "'" << path << "' has no optimizer weight '" << name << "': it was saved with another optimizer ("
-                  << opt.class_name() << " expected) or model");
+    iteration = n;
+    break;
+  }
+  DPT_CHECK(!iteration.empty(), "'" << path
+                                    << "': optimizer_weights names no iteration counter (iteration, iter:0): "
+                                       "a layout dptrain does not know (first array: '"
+                                    << (names.empty() ? std::string() : names[0]) << "')");
+  st.layout = layout_name(layout);
+  // Slot names alone do not tell the optimizers apart (Adam's momentum and velocity are RMSprop's
+  // velocity and momentum): the class is the one training_config names, and the file holds as many
+  // slot arrays as this optimizer has (tf.keras 2.11+ SGD also keeps unused ones at momentum 0).
+  KerasCompileConfig compiled;
+  if (read_compile_config(path, &compiled) && !compiled.file_optimizer.empty())
+    DPT_CHECK(compiled.file_optimizer == opt.class_name(), "'" << path << "' holds the state of optimizer "
+                                                               << compiled.file_optimizer << ", not "
+                                                               << opt.class_name());
+  if (layout == OptLayout::tf_v2)
+    DPT_CHECK(iteration == opt.class_name() + "/iter:0", "'" << path << "' holds the state of another optimizer ('"
+                                                             << iteration << "'; " << opt.class_name() << " expected)");
+  const std::set<std::string> present(names.begin(), names.end());
+  auto arrays = slot_arrays(model, opt, layout);
+  const size_t file_slots = names.size() - 1 - (present.count(prefix + "learning_rate") ? 1 : 0);
+  const bool unused_sgd_slots = layout == OptLayout::tf_keras && opt.class_name() == "SGD" && arrays.empty();
+  DPT_CHECK(file_slots == arrays.size() || unused_sgd_slots,
+            "'" << path << "' holds " << file_slots << " optimizer slot arrays; " << opt.describe() << " has "
+                << arrays.size() << " for this model (another optimizer setting, e.g. momentum, amsgrad or "
+                << "centered?)");
+  // Read everything first: a file that does not match leaves the optimizer as it was.
+  std::vector<std::vector<float>> values(arrays.size());
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    const std::string name = prefix + arrays[i].name;
+    DPT_CHECK(present.count(name), "'" << path << "' has no optimizer weight '" << name << "': it holds the state of "
+                                       << "another optimizer or model (" << opt.describe() << " expected)");
     h5::Id ds(H5Dopen2(ow.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
     DPT_CHECK(ds.valid(), "'" << path << "': cannot open optimizer weight '" << name << "'");
-    DPT_CHECK(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, const_cast<float*>(arr.first)) >= 0,
+    auto dims = h5::dataset_dims(ds.get());
+    const Shape shape(dims.begin(), dims.end());
+    DPT_CHECK(shape == arrays[i].shape, "'" << path << "': optimizer weight '" << name << "' has shape "
+                                            << shape_str(shape) << ", the model's weight "
+                                            << shape_str(arrays[i].shape));
+    values[i].resize(size_t(shape_numel(shape)));
+    DPT_CHECK(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values[i].data()) >= 0,
               "'" << path << "': reading optimizer weight '" << name << "' failed");
   }
+  int64_t iterations = 0;
+  {
+    h5::Id ds(H5Dopen2(ow.get(), iteration.c_str(), H5P_DEFAULT), H5Dclose);
+    DPT_CHECK(ds.valid() && h5::dataset_dims(ds.get()).empty() &&
+                  H5Dread(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &iterations) >= 0,
+              "'" << path << "': cannot read the iteration counter '" << iteration << "'");
+    DPT_CHECK(iterations >= 0, "'" << path << "': the iteration counter '" << iteration << "' is " << iterations);
+  }
+  const std::string lr_name = prefix + "learning_rate";
+  if (layout == OptLayout::keras3 && present.count(lr_name)) {  // absent where Keras used a schedule
+    float lr = 0;
+    h5::Id ds(H5Dopen2(ow.get(), lr_name.c_str(), H5P_DEFAULT), H5Dclose);
+    DPT_CHECK(ds.valid() && h5::dataset_dims(ds.get()).empty() &&
+                  H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, &lr) >= 0,
+              "'" << path << "': cannot read the learning rate '" << lr_name << "'");
+    DPT_CHECK(std::isfinite(lr) && lr > 0, "'" << path << "': the saved learning rate is " << lr);
+    st.learning_rate = lr;
+  }
+  for (size_t i = 0; i < arrays.size(); ++i) std::copy(values[i].begin(), values[i].end(), arrays[i].data);
   opt.set_iterations(iterations);
+  st.iterations = iterations;
+  st.arrays = int64_t(arrays.size());
+  return st;
 }
 
 }  // namespace dpt

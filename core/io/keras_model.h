@@ -1,6 +1,7 @@
 // Full-model files in Keras's model.save('m.h5') layout: model_config (a Sequential config Keras 3's
 // load_model accepts), training_config, model_weights (the legacy weights layout) and
-// optimizer_weights (named as tf.keras names them: Adam/iter:0, Adam/dense/kernel/m:0, ...), plus a
+// optimizer_weights (as Keras 3 names them: adam/iteration, adam/learning_rate,
+// adam/<model>_dense_kernel_momentum, ...), plus a
 // `dptrain` group with what exact resumption needs. dptrain's randomness is counter-based (keyed by
 // seed, epoch, step and sample index), so the seed and the position are the whole RNG state.
 #pragma once
@@ -24,7 +25,19 @@ void save_model(const Sequential& model, const std::string& path, LossKind loss,
                 const TrainingState* state);
 // Reads the dptrain group; false when the file has none (a Keras-written file).
 bool read_training_state(const std::string& path, TrainingState* state);
-// Restores slots and iterations from optimizer_weights (same optimizer class and model required).
-void load_optimizer_state(const std::string& path, const Sequential& model, Optimizer& optimizer);
+// True when `path` is an HDF5 file with an optimizer_weights group.
+bool has_optimizer_weights(const std::string& path);
+// What load_optimizer_state found.
+struct OptimizerState {
+  std::string layout;  // "Keras 3", "tf.keras 2.11+" or "tf.keras 2 (OptimizerV2)"
+  int64_t iterations = 0;
+  int64_t arrays = 0;         // slot arrays restored
+  double learning_rate = -1;  // the saved learning rate (Keras 3 files), else < 0
+};
+// Restores the slots and the iteration count from optimizer_weights, written by dptrain or by
+// Keras 3, tf.keras 2.11+ or older tf.keras (same optimizer class and slots, and same model,
+// required). Arrays are matched by name and shape. On any mismatch it throws and leaves `optimizer`
+// untouched. It does not set the learning rate: the caller decides whether the saved one applies.
+OptimizerState load_optimizer_state(const std::string& path, const Sequential& model, Optimizer& optimizer);
 
 }  // namespace dpt

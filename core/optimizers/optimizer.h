@@ -38,9 +38,7 @@ class Optimizer {
   void copy_state_from(const Optimizer& other);
   // Keras's config: {"learning_rate": ..., "beta_1": ...} (for training_config / optimizer_config).
   virtual std::vector<std::pair<std::string, double>> config() const = 0;
-  // tf.keras's name for slot i ("m", "v", "vhat"; "rms", "momentum", "mg"; "momentum").
-  virtual std::string tf_slot_name(size_t i) const = 0;
-  // Slots by Keras-style name ("momentum", "velocity", ...), for checkpoints.
+  // Slots by Keras 3's name ("momentum", "velocity", ...), for checkpoints.
   std::vector<std::pair<std::string, Tensor*>> slots();
   size_t num_slots() const { return slot_names().size(); }  // per weight, built or not
   std::string describe() const;
@@ -69,9 +67,6 @@ class SGD : public Optimizer {
   std::vector<std::pair<std::string, double>> config() const override {
     return {{"learning_rate", lr_}, {"momentum", momentum_}, {"nesterov", nesterov_ ? 1.0 : 0.0}};
   }
-  std::string tf_slot_name(size_t i) const override {
-    return "momentum";
-  }
 
  protected:
   std::vector<std::string> slot_names() const override;
@@ -93,10 +88,6 @@ class RMSprop : public Optimizer {
   std::vector<std::pair<std::string, double>> config() const override {
     return {{"learning_rate", lr_}, {"rho", rho_}, {"momentum", momentum_}, {"epsilon", epsilon_}, {"centered", centered_ ? 1.0 : 0.0}};
   }
-  std::string tf_slot_name(size_t i) const override {
-    const auto n = slot_names()[i];
-    return n == "velocity" ? "rms" : n == "average_gradient" ? "mg" : n;
-  }
 
  protected:
   std::vector<std::string> slot_names() const override;
@@ -117,10 +108,6 @@ class Adam : public Optimizer {
   std::unique_ptr<Optimizer> clone() const override;
   std::vector<std::pair<std::string, double>> config() const override {
     return {{"learning_rate", lr_}, {"beta_1", b1_}, {"beta_2", b2_}, {"epsilon", epsilon_}, {"amsgrad", amsgrad_ ? 1.0 : 0.0}};
-  }
-  std::string tf_slot_name(size_t i) const override {
-    static const char* const names[] = {"m", "v", "vhat"};
-    return names[i];
   }
 
  protected:

@@ -4,7 +4,8 @@
 # training on "1 GPU" printing the CPU binary's figures, weights saved there evaluated by both,
 # the benchmark skipping counts above those visible, the errors for GPUs that are not there; then
 # four emulated GPUs: training over 2 of them through NCCL, the benchmark over 1, 2 and 4, and
-# early stopping restoring the best weights on 2 of them.
+# early stopping restoring the best weights on 2 of them, and a Keras file's optimizer state continued
+# on 2 of them.
 #   test_cli_gpu_emu.sh DPTRAIN_EMU DPTRAIN
 set -uo pipefail
 emu="$1"
@@ -110,6 +111,19 @@ if [ -n "$want" ] && [ "$got" = "$want" ]; then
   echo "ok: the weights saved from 2 GPUs are epoch $best's ($got)"
 else
   echo "FAIL: the weights saved from 2 GPUs score '$got'; epoch ${best:-?} had '$want'"; fails=$((fails+1))
+fi
+# A Keras file's optimizer state reaches every GPU replica: continuing it on 2 GPUs prints what
+# 2 CPU replicas print, with the replicas' weights compared after every step.
+fx="$(cd "$(dirname "$0")/../fixtures/keras_written" && pwd)"
+ks=(train --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64 --epochs 2 --verbose 2 --check-replicas 1)
+"$emu" "${ks[@]}" --gpus 2 > "$dir/ks_gpu.txt" 2>&1 || { echo "FAIL: Keras state on 2 GPUs"; fails=$((fails+1)); }
+"$cpu" "${ks[@]}" --replicas 2 > "$dir/ks_cpu.txt" 2>&1 || { echo "FAIL: Keras state on 2 CPU replicas"; fails=$((fails+1)); }
+check "2 GPUs continue the file's optimizer state" "the optimizer continues from the file's state: iteration 12" "$dir/ks_gpu.txt"
+epochs() { grep -E '^Epoch' "$1" | sed -E 's/ - [0-9]+s [0-9]+ms\/step//'; }
+if [ -n "$(epochs "$dir/ks_gpu.txt")" ] && [ "$(epochs "$dir/ks_gpu.txt")" = "$(epochs "$dir/ks_cpu.txt")" ]; then
+  echo "ok: on 2 GPUs the file's optimizer state gives the 2 CPU replicas' epochs ($(epochs "$dir/ks_gpu.txt" | tail -1))"
+else
+  echo "FAIL: the file's optimizer state on 2 GPUs"; diff <(epochs "$dir/ks_gpu.txt") <(epochs "$dir/ks_cpu.txt"); fails=$((fails+1))
 fi
 unset DPT_EMU_DEVICES
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Models on the command line: `models` and `summary` (a preset, a Keras file; Keras's totals),
 # Keras-written model files given to predict (Keras's own predictions), evaluate and train (compiled
-# from the file's training_config as keras.models.load_model does, starting from its weights), and
+# from the file's training_config as keras.models.load_model does, starting from its weights and
+# continuing its optimizer state), and
 # --restore-best-weights ending with the best epoch's weights, on 1 and 2 replicas.
 #   test_cli_models.sh DPTRAIN
 set -uo pipefail
@@ -78,6 +79,23 @@ run train_over train --model "$fx/cnn_legacy.h5" --data synthetic:10,10,3:3:64 -
 check "--optimizer and --loss override the file's" "optimizer: SGD(learning_rate=0.01, momentum=0) | loss: mean_squared_error" "$dir/train_over"
 run train_lr train --model "$fx/cnn_legacy.h5" --data synthetic:10,10,3:3:64 --epochs 1 --verbose 2 --lr 0.5
 check "--lr overrides the file's learning rate, keeping its optimizer" "optimizer: Adam(learning_rate=0.5," "$dir/train_lr"
+# ... and continues the file's optimizer state (moments, iteration count, learning rate), in Keras 3's
+# or tf.keras's layout; another optimizer, or state that does not fit, starts fresh and says so.
+check "train --model FILE.h5 continues a Keras 3 file's optimizer state" \
+  "(the optimizer continues from the file's state: iteration 12, 16 slot arrays (Keras 3 layout))" "$dir/train_cnn"
+run train_tfk train --model "$fx/mlp_tfk_model.h5" --data synthetic:6:4:64 --epochs 1 --verbose 2
+check "train --model FILE.h5 continues a tf.keras 2.21 file's optimizer state" \
+  "(the optimizer continues from the file's state: iteration 12, 16 slot arrays (tf.keras 2.11+ layout))" "$dir/train_tfk"
+check "--optimizer of another class starts fresh, saying so" \
+  "(the file's optimizer state is for another optimizer: this one starts with fresh state)" "$dir/train_over"
+run sgd_save train --model digits-mlp --optimizer sgd --momentum 0.9 --epochs 1 --steps-per-epoch 2 --verbose 0 \
+  --save-model "$dir/sgd.h5"
+run sgd_nomom train --model "$dir/sgd.h5" --data digits --epochs 1 --steps-per-epoch 2 --verbose 2 --momentum 0
+check "state that does not fit the optimizer is a warning, and training starts fresh" \
+  "dptrain: warning: $dir/sgd.h5's optimizer state was not restored (" "$dir/sgd_nomom.err"
+check "... naming what did not fit" "holds 6 optimizer slot arrays; SGD(learning_rate=0.01, momentum=0) has 0 for this model" \
+  "$dir/sgd_nomom.err"
+check "... and what happens" "the optimizer starts with fresh state, as Keras does" "$dir/sgd_nomom.err"
 run eval_mlp evaluate --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64
 run train_mlp train --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64 --epochs 1 --lr 1e-30 --verbose 2
 want=$(sed -n 's/^loss: \([0-9.]*\) - accuracy: \([0-9.]*\)$/val_loss: \1 - val_accuracy: \2/p' "$dir/eval_mlp")

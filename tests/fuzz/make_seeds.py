@@ -1,6 +1,7 @@
 """Writes the fuzzers' seed inputs in tests/fuzz/seeds/ (run from the repository root with a Python
 that has h5py and numpy, e.g. build/keras-env/bin/python):
   keras_config/  the model_config of each full-model fixture in tests/fixtures/keras_written/
+  training_config/ the training_config of each of them (Keras 3 and tf-keras 2.21)
   npy/           .npy samples and labels, joined by "\n--\n" (fuzz_npy.cpp splits them there)
   idx/           an MNIST IDX image file and label file, joined the same way
   synthetic_spec/ what follows "synthetic:" in --data
@@ -23,17 +24,19 @@ def npy(a):
 
 
 def main():
-    for d in ("keras_config", "npy", "idx", "synthetic_spec"):
+    for d in ("keras_config", "training_config", "npy", "idx", "synthetic_spec"):
         os.makedirs(OUT + d, exist_ok=True)
     for f in sorted(glob.glob("tests/fixtures/keras_written/*.h5")):
         with h5py.File(f) as h:
             c = h.attrs.get("model_config")
-        if c is None:
-            continue
-        if isinstance(c, bytes):
-            c = c.decode()
-        with open(OUT + "keras_config/" + os.path.basename(f).replace(".h5", ".json"), "w") as o:
-            o.write(c)
+            t = h.attrs.get("training_config")
+        for folder, text in (("keras_config", c), ("training_config", t)):
+            if text is None:
+                continue
+            if isinstance(text, bytes):
+                text = text.decode()
+            with open(OUT + folder + "/" + os.path.basename(f).replace(".h5", ".json"), "w") as o:
+                o.write(text)
     x = np.random.RandomState(0).rand(3, 2, 2, 1).astype(np.float32)
     sep = b"\n--\n"
     seeds = {

@@ -192,4 +192,18 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK_THROWS_WITH(compile_config_from_json(R"({"optimizer_config": {"class_name": "SGD", "config": {"lr": "x"}}})",
                                              "'f.h5' training_config"),
                     "'f.h5' training_config SGD.lr must be a number, got \"x\"");
+  // Hyperparameters no optimizer trains with (found by fuzzing, tests/fuzz/fuzz_training_config.cpp):
+  // a learning rate of 0 or below, a momentum past 1, a negative epsilon; never read as "the default".
+  const auto bad = [](const std::string& config) {
+    return compile_config_from_json(R"({"optimizer_config": {"class_name": "SGD", "config": )" + config + "}}", "t");
+  };
+  CHECK_THROWS_WITH(bad(R"({"learning_rate": 0})"), "t SGD.learning_rate must be in (0, inf], got 0");
+  CHECK_THROWS_WITH(bad(R"({"lr": -0.5})"), "t SGD.lr must be in (0, inf], got -0.5");
+  CHECK_THROWS_WITH(bad(R"({"learning_rate": {"config": {"initial_learning_rate": 0}}})"),
+                    "t SGD.learning_rate.initial_learning_rate must be in (0, inf], got 0");
+  CHECK_THROWS_WITH(bad(R"({"momentum": 1.5})"), "t SGD.momentum must be in [0, 1], got 1.5");
+  CHECK_THROWS_WITH(bad(R"({"momentum": -1})"), "t SGD.momentum must be in [0, 1], got -1");
+  CHECK_THROWS_WITH(bad(R"({"epsilon": -1e-07})"), "t SGD.epsilon must be in [0, inf], got -1e-07");
+  CHECK_THROWS_WITH(bad(R"({"learning_rate": 1e999})"), Contains("number overflow parsing '1e999'"));
+  CHECK(bad(R"({"learning_rate": 0.5, "momentum": 1, "epsilon": 0})").optimizer.momentum == 1.0);
 }

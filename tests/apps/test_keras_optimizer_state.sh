@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Optimizer state across Keras and dptrain, for Adam (amsgrad), RMSprop (momentum, centered) and SGD
+# (Nesterov momentum):
+#   1. Keras trains a model for 2 epochs and saves it (model.save('m.h5'): weights and optimizer
+#      state), then trains 1 more epoch. `dptrain train --model m.h5` for that epoch must end with
+#      Keras's weights: it continues with the file's moments, iteration count and learning rate.
+#      A fresh optimizer from the same weights ends far from them (so the comparison can fail).
+#   2. dptrain's --save-model names its optimizer arrays exactly as Keras 3 names them, in Keras 3's
+#      order, with Keras's values, and keras.models.load_model reads them without its "Error in
+#      loading the saved optimizer state" warning.
+# Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
+#   test_keras_optimizer_state.sh DPTRAIN
+set -uo pipefail
+bin="$1"
+py="${DPT_KERAS_PYTHON:-python3}"
+export KERAS_BACKEND="${KERAS_BACKEND:-jax}"
+if ! "$py" -c "import keras, h5py, numpy" 2>/dev/null; then
+  echo "SKIPPED (no Keras): no keras, h5py and numpy for $py; bash scripts/keras-env.sh installs them"
+  exit 0
+fi
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+"$py" - "$bin" "$dir" <<'PY' 2>&1 | grep -v -E "^WARNING:absl:(You are saving|Compiled the loaded)|^$"
+import logging, subprocess, sys
+import h5py, keras, numpy as np
+
+bin, d = sys.argv[1], sys.argv[2]
+print("Keras", keras.__version__, "backend", keras.backend.backend())
+rng = np.random.default_rng(3)
+x = rng.uniform(-1, 1, (32, 6)).astype("float32")
+y = np.eye(3, dtype="float32")[rng.integers(0, 3, 32)]
+np.save(f"{d}/x.npy", x)
+np.save(f"{d}/y.npy", y)
+fails = 0
+
+
+def check(ok, what):
+    global fails
+    print(("ok: " if ok else "FAIL: ") + what)
+    fails += 0 if ok else 1
+
+
+def build():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh", name="hidden"),
+                             keras.layers.Dense(3, activation="softmax", name="out")], name="mlp")
+
+
+def fit(model, epochs):
+    model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0)
+
+
+def names(path):
+    with h5py.File(path, "r") as f:
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in f["optimizer_weights"].attrs["weight_names"]]
+
+
+def arrays(path):
+    with h5py.File(path, "r") as f:
+        return {n.split("/", 1)[1]: np.array(f["optimizer_weights"][n]) for n in names(path)}
+
+
+def model_weights(path):
+    with h5py.File(path, "r") as f:
+        g = f["model_weights"]
+        return [np.array(g[layer][w]) for layer in ("hidden", "out")
+                for w in (n.decode() for n in g[layer].attrs["weight_names"])]
+
+
+class Warnings(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.seen = []
+
+    def emit(self, record):
+        self.seen.append(record.getMessage())
+
+
+cases = [
+    ("adam", lambda: keras.optimizers.Adam(0.01, amsgrad=True), "Adam(learning_rate=0.01,"),
+    ("rmsprop", lambda: keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True), "RMSprop(learning_rate=0.01,"),
+    ("sgd", lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True), "SGD(learning_rate=0.05,"),
+]
+for tag, make, described in cases:
+    m = build()
+    m.compile(optimizer=make(), loss="categorical_crossentropy")
+    fit(m, 2)
+    m.save(f"{d}/{tag}_1.h5")
+    start = [w.numpy() for w in m.weights]
+    fit(m, 1)  # Keras goes on with the same optimizer
+    m.save(f"{d}/{tag}_2.h5")
+    theirs = [w.numpy() for w in m.weights]
+    fresh = build()
+    fresh.set_weights(start)
+    fresh.compile(optimizer=make(), loss="categorical_crossentropy")
+    fit(fresh, 1)  # the same epoch with a fresh optimizer
+
+    run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.h5", "--data", f"npy:{d}/x.npy,{d}/y.npy",
+                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                          "--verbose", "2", "--save-model", f"{d}/{tag}_ours.h5"], capture_output=True, text=True)
+    check(run.returncode == 0, f"{tag}: dptrain train --model {tag}_1.h5 ran (exit {run.returncode}) {run.stderr}")
+    if run.returncode != 0:
+        continue
+    said = "the optimizer continues from the file's state: iteration 8, "
+    check(said in run.stdout and described in run.stdout,
+          f"{tag}: dptrain says it continues the file's {described.split('(')[0]} from iteration 8")
+    ours = model_weights(f"{d}/{tag}_ours.h5")
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs))
+    fresh_diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(fresh.weights, theirs))
+    check(diff <= 2e-6, f"{tag}: dptrain's epoch from the file's optimizer state gives Keras's weights "
+                        f"(max |diff| {diff:.3g})")
+    check(fresh_diff > 100 * 2e-6, f"{tag}: a fresh optimizer would not (max |diff| {fresh_diff:.3g})")
+
+    ours_names = [n.split("/", 1)[1] for n in names(f"{d}/{tag}_ours.h5")]
+    keras_names = [n.split("/", 1)[1] for n in names(f"{d}/{tag}_2.h5")]
+    check(ours_names == keras_names, f"{tag}: --save-model's optimizer arrays are Keras 3's, in Keras 3's order "
+                                     f"({len(ours_names)}: {', '.join(ours_names[:4])}, ...)")
+    a, b = arrays(f"{d}/{tag}_ours.h5"), arrays(f"{d}/{tag}_2.h5")
+    if set(a) == set(b):
+        check(int(a["iteration"]) == int(b["iteration"]) == 12, f"{tag}: iteration {int(a['iteration'])}, as Keras's")
+        slot_diff = max(float(np.abs(a[k] - b[k]).max()) for k in a if k not in ("iteration", "learning_rate"))
+        check(slot_diff <= 2e-6, f"{tag}: the saved slots are Keras's after the same epoch (max |diff| {slot_diff:.3g})")
+
+    caught = Warnings()
+    for logger in (logging.getLogger(), logging.getLogger("absl")):
+        logger.addHandler(caught)
+    loaded = keras.models.load_model(f"{d}/{tag}_ours.h5")
+    for logger in (logging.getLogger(), logging.getLogger("absl")):
+        logger.removeHandler(caught)
+    bad = [w for w in caught.seen if "optimizer" in w]
+    check(not bad, f"{tag}: keras.models.load_model reads --save-model's optimizer state without a warning {bad}")
+    check(int(loaded.optimizer.iterations.numpy()) == 12,
+          f"{tag}: Keras's loaded optimizer is at iteration {int(loaded.optimizer.iterations.numpy())}")
+print("PASS" if fails == 0 else f"{fails} FAILED")
+sys.exit(1 if fails else 0)
+PY
+exit "${PIPESTATUS[0]}"

@@ -1,0 +1,240 @@
+// Optimizer state from optimizer_weights, in each layout it is written in: Keras 3 and tf.keras 2.11+
+// (our own Keras-written fixtures, tests/fixtures/make_keras_fixtures.py), and tf.keras's older
+// OptimizerV2 names (dptrain's own checkpoints before it wrote Keras 3's). Arrays are matched by
+// name and checked against the file's datasets; a file that does not match is a clear error that
+// leaves the optimizer as it was.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstring>
+#include "core/data/readers.h"
+#include "core/io/hdf5_util.h"
+#include "core/io/hdf5_weights.h"
+#include "core/io/keras_config.h"
+#include "core/io/keras_model.h"
+#include "core/layers/dense.h"
+#include "parallel/trainer.h"
+#include "test_util.h"
+
+using namespace dpt;
+using Catch::Contains;
+
+namespace {
+
+const std::string kDir = std::string(DPT_SOURCE_DIR) + "/tests/fixtures/keras_written/";
+
+// A float dataset of the file, read directly.
+std::vector<float> dataset(const std::string& path, const std::string& name) {
+  h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  REQUIRE(f.valid());
+  h5::Id ds(H5Dopen2(f.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  REQUIRE(ds.valid());
+  int64_t n = 1;
+  for (auto d : h5::dataset_dims(ds.get())) n *= int64_t(d);
+  std::vector<float> v(size_t(n), 0.f);
+  REQUIRE(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0);
+  return v;
+}
+
+const WeightRef& weight(const Sequential& m, const std::string& layer, const std::string& name) {
+  for (auto& w : m.weights())
+    if (w.layer->name() == layer && w.spec.name == name) return w;
+  FAIL("no weight " << layer << "/" << name);
+  throw 0;
+}
+
+// Slot `slot` of the optimizer for one weight.
+std::vector<float> slot_of(Optimizer& opt, const WeightRef& w, size_t slot) {
+  const float* p = opt.slots()[slot].second->data() + w.offset;
+  return {p, p + shape_numel(w.spec.shape)};
+}
+
+bool all_zero(Optimizer& opt) {
+  for (auto& [name, t] : opt.slots())
+    for (int64_t i = 0; i < t->numel(); ++i)
+      if (t->data()[i] != 0.f) return false;
+  return opt.iterations() == 0;
+}
+
+}  // namespace
+
+TEST_CASE("Keras-written optimizer state is restored by name: Keras 3 and tf.keras 2.11+ files", "[io][optstate]") {
+  struct Case {
+    const char* file;
+    const char* layout;
+    const char* layer;  // a layer whose slots are checked against the file's datasets
+    const char* weight;
+    std::string momentum;  // the datasets of its momentum and velocity
+    std::string velocity;
+    bool has_lr;
+  };
+  const Case cases[] = {
+      {"mlp_legacy.h5", "Keras 3", "dense_1", "kernel", "optimizer_weights/adam/mlp_dense_1_kernel_momentum",
+       "optimizer_weights/adam/mlp_dense_1_kernel_velocity", true},
+      {"mlp_tfk_model.h5", "tf.keras 2.11+", "dense_3", "bias", "optimizer_weights/Adam/m/dense_3/bias:0",
+       "optimizer_weights/Adam/v/dense_3/bias:0", false},
+      {"cnn_legacy.h5", "Keras 3", "batch_normalization", "gamma",
+       "optimizer_weights/adam_1/cnn_batch_normalization_gamma_momentum",
+       "optimizer_weights/adam_1/cnn_batch_normalization_gamma_velocity", true},
+      {"cnn_tfk_model.h5", "tf.keras 2.11+", "conv2d_1", "kernel", "optimizer_weights/Adam/m/conv2d_1/kernel:0",
+       "optimizer_weights/Adam/v/conv2d_1/kernel:0", false},
+  };
+  for (const Case& c : cases) {
+    SECTION(c.file) {
+      const std::string path = kDir + c.file;
+      auto m = load_keras_model(path, 1);
+      Adam opt(0.001);
+      opt.build(m->num_trainable(), Device::cpu());
+      REQUIRE(has_optimizer_weights(path));
+      const OptimizerState st = load_optimizer_state(path, *m, opt);
+      CHECK(st.layout == c.layout);
+      CHECK(st.iterations == 12);  // 3 epochs of 4 batches
+      CHECK(opt.iterations() == 12);
+      CHECK(st.arrays == 16);  // 8 trainable weights, momentum and velocity each
+      if (c.has_lr)
+        CHECK(st.learning_rate == Approx(0.01).epsilon(1e-6));  // Keras 3 keeps the learning rate
+      else
+        CHECK(st.learning_rate < 0);
+      const WeightRef& w = weight(*m, c.layer, c.weight);
+      const auto mom = slot_of(opt, w, 0), vel = slot_of(opt, w, 1);
+      CHECK(mom == dataset(path, c.momentum));
+      CHECK(vel == dataset(path, c.velocity));
+      CHECK(std::any_of(mom.begin(), mom.end(), [](float v) { return v != 0.f; }));
+    }
+  }
+}
+
+TEST_CASE("dptrain writes Keras 3's optimizer layout and reads it back exactly", "[io][optstate]") {
+  const std::string dir = test::temp_dir("optstate");
+  auto m = test::bn_dropout_net(3);
+  RMSprop opt(0.01, 0.9, 0.5, 1e-7, true);  // velocity, momentum and average_gradient
+  Dataset data = make_synthetic({8, 8, 1}, 10, 24, 1);
+  Trainer t(*m, test::cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  FitOptions fo;
+  fo.batch_size = 8;
+  fo.verbose = 0;
+  t.fit(data, nullptr, fo, {});
+  save_model(*m, dir + "/m.h5", LossKind::categorical_crossentropy, &t.optimizer(), nullptr);
+  h5::Id f(H5Fopen((dir + "/m.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  h5::Id ow(H5Gopen2(f.get(), "optimizer_weights", H5P_DEFAULT), H5Gclose);
+  const auto names = read_string_list(ow.get(), "weight_names", dir + "/m.h5");
+  // Keras 3's RMSprop builds every velocity, then every momentum, then every average_gradient.
+  const std::string model = m->name();
+  const auto trainable = size_t(
+      std::count_if(m->weights().begin(), m->weights().end(), [](const WeightRef& w) { return w.spec.trainable; }));
+  REQUIRE(trainable + 2 == m->weights().size());  // BatchNormalization's moving statistics have no slots
+  REQUIRE(names.size() == 2 + 3 * trainable);
+  CHECK(names[0] == "rm_sprop/iteration");
+  CHECK(names[1] == "rm_sprop/learning_rate");
+  CHECK(names[2] == "rm_sprop/" + model + "_conv2d_kernel_velocity");
+  CHECK(names[3] == "rm_sprop/" + model + "_conv2d_bias_velocity");
+  const size_t n = (names.size() - 2) / 3;
+  CHECK(names[2 + n] == "rm_sprop/" + model + "_conv2d_kernel_momentum");
+  CHECK(names[2 + 2 * n] == "rm_sprop/" + model + "_conv2d_kernel_average_gradient");
+  CHECK(dataset(dir + "/m.h5", "optimizer_weights/rm_sprop/learning_rate")[0] == 0.01f);
+
+  RMSprop back(0.01, 0.9, 0.5, 1e-7, true);
+  back.build(m->num_trainable(), Device::cpu());
+  const OptimizerState st = load_optimizer_state(dir + "/m.h5", *m, back);
+  CHECK(st.layout == "Keras 3");
+  CHECK(st.iterations == 3);
+  CHECK(back.iterations() == 3);
+  CHECK(st.learning_rate == Approx(0.01));
+  auto want = const_cast<Optimizer&>(t.optimizer()).slots(), got = back.slots();
+  REQUIRE(got.size() == 3);
+  for (size_t s = 0; s < got.size(); ++s)
+    CHECK(std::memcmp(got[s].second->data(), want[s].second->data(), sizeof(float) * size_t(m->num_trainable())) == 0);
+}
+
+TEST_CASE("Checkpoints in tf.keras's OptimizerV2 names (dptrain's earlier layout) still resume", "[io][optstate]") {
+  const std::string dir = test::temp_dir("optstate_v2");
+  auto m = test::bn_dropout_net(3);
+  Adam opt(0.01);
+  opt.build(m->num_trainable(), Device::cpu());
+  // Distinct values in every slot, written as dptrain wrote them: Adam/iter:0 (int64), then every
+  // weight's m, then every weight's v, as <Class>/<layer>/<weight>/<slot>:0.
+  auto slots = opt.slots();
+  for (size_t s = 0; s < slots.size(); ++s)
+    for (int64_t i = 0; i < slots[s].second->numel(); ++i) slots[s].second->data()[i] = float(s + 1) + 1e-3f * float(i);
+  write_h5_atomically(dir + "/old.h5", "the model", [&](hid_t f) {
+    h5::Id ow(H5Gcreate2(f, "optimizer_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    std::vector<std::string> names{"Adam/iter:0"};
+    h5::Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    h5::Id space(H5Screate(H5S_SCALAR), H5Sclose);
+    h5::Id it(H5Dcreate2(ow.get(), names[0].c_str(), H5T_STD_I64LE, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+              H5Dclose);
+    const int64_t seven = 7;
+    REQUIRE(H5Dwrite(it.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &seven) >= 0);
+    for (const char* slot : {"m", "v"})
+      for (auto& w : m->weights()) {
+        if (!w.spec.trainable) continue;
+        names.push_back("Adam/" + w.layer->name() + "/" + w.spec.name + "/" + slot + ":0");
+        write_dataset(ow.get(), names.back(), w.spec.shape, slots[slot[0] == 'm' ? 0 : 1].second->data() + w.offset,
+                      dir);
+      }
+    write_string_list(ow.get(), "weight_names", names);
+  });
+  Adam back(0.01);
+  back.build(m->num_trainable(), Device::cpu());
+  const OptimizerState st = load_optimizer_state(dir + "/old.h5", *m, back);
+  CHECK(st.layout == "tf.keras 2 (OptimizerV2)");
+  CHECK(back.iterations() == 7);
+  CHECK(st.learning_rate < 0);
+  auto got = back.slots();
+  for (size_t s = 0; s < 2; ++s)
+    CHECK(std::memcmp(got[s].second->data(), slots[s].second->data(), sizeof(float) * size_t(m->num_trainable())) == 0);
+  SGD sgd(0.1, 0.9);
+  sgd.build(m->num_trainable(), Device::cpu());
+  CHECK_THROWS_WITH(load_optimizer_state(dir + "/old.h5", *m, sgd),
+                    Contains("holds the state of another optimizer ('Adam/iter:0'; SGD expected)"));
+}
+
+TEST_CASE("Optimizer state that does not match is a clear error and changes nothing", "[io][optstate]") {
+  const std::string path = kDir + "mlp_legacy.h5";  // Keras 3, Adam (no amsgrad), model "mlp"
+  auto m = load_keras_model(path, 1);
+  SECTION("another optimizer whose slots have the same names (RMSprop with momentum: velocity, momentum)") {
+    RMSprop opt(0.01, 0.9, 0.5);
+    opt.build(m->num_trainable(), Device::cpu());
+    CHECK_THROWS_WITH(load_optimizer_state(path, *m, opt),
+                      Contains("mlp_legacy.h5' holds the state of optimizer Adam, not RMSprop"));
+    CHECK(all_zero(opt));
+  }
+  SECTION("the same optimizer with another setting (amsgrad adds a slot)") {
+    Adam opt(0.01, 0.9, 0.999, 1e-7, true);
+    opt.build(m->num_trainable(), Device::cpu());
+    CHECK_THROWS_WITH(load_optimizer_state(path, *m, opt),
+                      Contains("holds 16 optimizer slot arrays; Adam(learning_rate=0.01, beta_1=0.9, beta_2=0.999, "
+                               "amsgrad=True) has 24 for this model"));
+    CHECK(all_zero(opt));
+  }
+  SECTION("another model: its weights' shapes") {
+    Sequential other("mlp");
+    other.add(std::make_unique<Dense>(8));
+    other.add(std::make_unique<Dense>(9));  // dense_1: (8, 9), the file's (8, 8)
+    other.add(std::make_unique<Dense>(5));
+    other.add(std::make_unique<Dense>(4));
+    other.build({6}, 1);
+    Adam opt(0.01);
+    opt.build(other.num_trainable(), Device::cpu());
+    CHECK_THROWS_WITH(load_optimizer_state(path, other, opt),
+                      Contains("optimizer weight 'adam/mlp_dense_1_kernel_momentum' has shape (8, 8), the model's "
+                               "weight (8, 9)"));
+    CHECK(all_zero(opt));
+  }
+  SECTION("another model: its name") {
+    Sequential other("net");
+    for (int64_t units : {8, 8, 5, 4}) other.add(std::make_unique<Dense>(units));
+    other.build({6}, 1);
+    Adam opt(0.01);
+    opt.build(other.num_trainable(), Device::cpu());
+    CHECK_THROWS_WITH(
+        load_optimizer_state(path, other, opt),
+        Contains("has no optimizer weight 'adam/net_dense_kernel_momentum': it holds the state of another "
+                 "optimizer or model"));
+    CHECK(all_zero(opt));
+  }
+  SECTION("a file without optimizer state") {
+    CHECK_FALSE(has_optimizer_weights(kDir + "mlp_tfk.h5"));
+    CHECK_FALSE(has_optimizer_weights(kDir + "mlp_x.npy"));
+  }
+}
