@@ -162,7 +162,7 @@ void run_train(const TrainOptions& o) {
   ProgressBar bar;
   std::unique_ptr<CSVLogger> csv;
   std::vector<Callback*> cbs{&bar};
-  const TrainingState base{0, 0, fo.seed, fo.batch_size};
+  const TrainingState base{0, 0, fo.seed, fo.batch_size, -1, {}};
   Checkpointer checkpoints(trainer, *model, o.checkpoint_dir.empty() ? "." : o.checkpoint_dir,
                            o.checkpoint_dir.empty() ? 0 : std::max<int64_t>(o.checkpoint_every, 1), o.keep, base);
   cbs.push_back(&checkpoints);
@@ -184,7 +184,10 @@ void run_train(const TrainOptions& o) {
   }
   const double base_lr = opt->learning_rate();
   const double target_lr = scaled_learning_rate(base_lr, o.scale_lr, trainer.replicas());
-  if (!resume_from) trainer.set_learning_rate(target_lr);  // a resumed run keeps its saved optimizer state
+  // A resumed run goes on with the rate in use when it was saved (scaled, warmed up, reduced on a
+  // plateau); checkpoints from before dptrain saved it start from the scaled rate.
+  trainer.set_learning_rate(resume_from && resume_from->state.learning_rate > 0 ? resume_from->state.learning_rate
+                                                                                : target_lr);
   if (o.warmup_epochs > 0) {
     control.push_back(std::make_unique<LearningRateWarmup>(base_lr, target_lr, o.warmup_epochs));
     fo.log_learning_rate = true;
@@ -195,6 +198,13 @@ void run_train(const TrainOptions& o) {
     control.push_back(std::make_unique<ModelCheckpoint>(o.save_best, o.monitor, MonitorMode::auto_, true, false));
   }
   for (auto it = control.rbegin(); it != control.rend(); ++it) cbs.insert(cbs.begin(), it->get());  // before the bar
+  std::vector<Callback*> stateful;
+  for (auto& cb : control) stateful.push_back(cb.get());
+  checkpoints.keep_state_of(stateful);
+  if (resume_from)  // the callbacks go on where the checkpoint left them (patience counters, best values)
+    for (auto& cb : control)
+      for (const auto& [key, state] : resume_from->state.callbacks)
+        if (key == cb->state_key()) cb->restore_state(state);
   if (!o.class_weight.empty()) {
     DPT_CHECK(d.train.y_is_index || d.train.y_dim > 1, "--class-weight needs class labels");
     std::vector<float> labels(size_t(d.train.size()));

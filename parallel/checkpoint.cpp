@@ -58,6 +58,8 @@ std::string Checkpointer::save(int64_t epochs, int64_t step) {
   TrainingState st = base_;
   st.epoch = epochs;
   st.step = step;
+  for (Callback* cb : stateful_)
+    if (!cb->state_key().empty()) st.callbacks.emplace_back(cb->state_key(), cb->save_state());
   save_model(model_, path, trainer_.loss(), &trainer_.optimizer(), &st);
   prune();
   return path;

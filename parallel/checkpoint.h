@@ -4,6 +4,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 #include "core/callbacks/callback.h"
 #include "core/io/keras_model.h"
 #include "parallel/trainer.h"
@@ -17,6 +18,8 @@ class Checkpointer : public Callback {
   void on_epoch_end(int64_t epoch, const Logs& logs) override;
   // Writes the checkpoint for `epochs` completed epochs and `step` steps into the next; returns its path.
   std::string save(int64_t epochs, int64_t step);
+  // Callbacks whose state each checkpoint keeps (those with a state_key), for --resume.
+  void keep_state_of(std::vector<Callback*> callbacks) { stateful_ = std::move(callbacks); }
 
  private:
   void prune() const;
@@ -25,6 +28,7 @@ class Checkpointer : public Callback {
   std::string dir_;
   int64_t every_, keep_;
   TrainingState base_;
+  std::vector<Callback*> stateful_;
 };
 
 struct CheckpointFile {

@@ -188,7 +188,7 @@ std::pair<std::unique_ptr<Sequential>, std::unique_ptr<Sequential>> train_and_re
   stopper.flag = &stop;
   stopper.epoch = mid_epoch ? 2 : 1;
   stopper.step = mid_epoch ? 1 : 3;
-  Checkpointer ck(tb, *b, dir, 0, 0, TrainingState{0, 0, fo.seed, fo.batch_size});
+  Checkpointer ck(tb, *b, dir, 0, 0, TrainingState{0, 0, fo.seed, fo.batch_size, -1, {}});
   FitOptions fb = fo;
   fb.stop = &stop;
   tb.fit(data, nullptr, fb, {&stopper});

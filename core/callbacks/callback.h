@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dpt {
@@ -53,9 +54,33 @@ inline int log_index(const Logs& logs, const std::string& name) {
   return -1;
 }
 
+// What a callback carries across a checkpoint so that a resumed run goes on exactly as an
+// uninterrupted one would (Keras keeps none of it in its files): named numbers (a patience
+// counter, the best value so far) and, where needed, a weights vector (the best epoch's weights).
+struct CallbackState {
+  std::vector<std::pair<std::string, double>> numbers;
+  std::vector<float> weights;
+  bool has(const std::string& name) const {
+    for (auto& [n, v] : numbers)
+      if (n == name) return true;
+    return false;
+  }
+  double get(const std::string& name) const {
+    for (auto& [n, v] : numbers)
+      if (n == name) return v;
+    return 0;
+  }
+};
+
 class Callback {
  public:
   virtual ~Callback() = default;
+  // Its name in checkpoints; "" for a callback with nothing a resumed run needs.
+  virtual std::string state_key() const { return ""; }
+  virtual CallbackState save_state() const { return {}; }
+  // Called before fit with what a checkpoint saved: the next on_train_begin keeps it rather than
+  // starting afresh.
+  virtual void restore_state(const CallbackState&) {}
   virtual void on_train_begin(const TrainInfo&) {}
   virtual void on_epoch_begin(int64_t epoch) {}
   virtual void on_batch_begin(int64_t step) {}

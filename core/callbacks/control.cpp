@@ -56,10 +56,32 @@ EarlyStopping::EarlyStopping(std::string monitor, double min_delta, int64_t pati
 
 void EarlyStopping::on_train_begin(const TrainInfo& info) {
   info_ = info;
+  const double best = monitor_.best;
   monitor_.reset();
   monitor_.check_once(info.log_names, "EarlyStopping");  // before any training
-  wait_ = stopped_epoch_ = best_epoch_ = 0;
+  stopped_epoch_ = 0;
+  if (restored_) {  // a resumed run goes on with the checkpoint's counters
+    monitor_.best = best;
+    restored_ = false;
+    return;
+  }
+  wait_ = best_epoch_ = 0;
   best_weights_.clear();
+}
+
+CallbackState EarlyStopping::save_state() const {
+  CallbackState s;
+  s.numbers = {{"wait", double(wait_)}, {"best", monitor_.best}, {"best_epoch", double(best_epoch_)}};
+  if (restore_) s.weights = best_weights_;
+  return s;
+}
+
+void EarlyStopping::restore_state(const CallbackState& s) {
+  wait_ = int64_t(s.get("wait"));
+  monitor_.best = s.has("best") ? s.get("best") : monitor_.best;
+  best_epoch_ = int64_t(s.get("best_epoch"));
+  best_weights_ = restore_ ? s.weights : std::vector<float>{};
+  restored_ = true;
 }
 
 void EarlyStopping::on_epoch_end(int64_t epoch, const Logs& logs) {
@@ -105,10 +127,27 @@ ReduceLROnPlateau::ReduceLROnPlateau(std::string monitor, double factor, int64_t
 
 void ReduceLROnPlateau::on_train_begin(const TrainInfo& info) {
   info_ = info;
+  const double best = monitor_.best;
   monitor_.reset();
   monitor_.check_once(info.log_names, "ReduceLROnPlateau");
-  wait_ = cooldown_counter_ = 0;
   reduced_at_.clear();
+  if (restored_) {  // a resumed run goes on with the checkpoint's counters
+    monitor_.best = best;
+    restored_ = false;
+    return;
+  }
+  wait_ = cooldown_counter_ = 0;
+}
+
+CallbackState ReduceLROnPlateau::save_state() const {
+  return {{{"wait", double(wait_)}, {"cooldown_counter", double(cooldown_counter_)}, {"best", monitor_.best}}, {}};
+}
+
+void ReduceLROnPlateau::restore_state(const CallbackState& s) {
+  wait_ = int64_t(s.get("wait"));
+  cooldown_counter_ = int64_t(s.get("cooldown_counter"));
+  monitor_.best = s.has("best") ? s.get("best") : monitor_.best;
+  restored_ = true;
 }
 
 void ReduceLROnPlateau::on_epoch_end(int64_t epoch, const Logs& logs) {
@@ -143,6 +182,14 @@ LearningRateScheduler::LearningRateScheduler(Schedule schedule) : schedule_(std:
 
 void LearningRateScheduler::on_train_begin(const TrainInfo& info) { info_ = info; }
 
+CallbackState LearningRateScheduler::save_state() const {
+  return {{{"initial_learning_rate", base_ ? *base_ : -1.0}}, {}};
+}
+
+void LearningRateScheduler::restore_state(const CallbackState& s) {
+  if (base_ && s.has("initial_learning_rate")) *base_ = s.get("initial_learning_rate");
+}
+
 void LearningRateScheduler::on_epoch_begin(int64_t epoch) {
   if (!info_.context) return;
   const double lr = schedule_(epoch, info_.context->learning_rate());
@@ -157,20 +204,24 @@ std::unique_ptr<LearningRateScheduler> LearningRateScheduler::from_spec(const st
     if (*base < 0) *base = lr;
     return *base;
   };
+  auto with_base = [&](Schedule f) {
+    auto sched = std::make_unique<LearningRateScheduler>(std::move(f));
+    sched->base_ = base;
+    return sched;
+  };
   if (std::regex_match(spec, m, std::regex("step:([0-9]+):([0-9.eE+-]+)"))) {
     const int64_t every = std::stoll(m[1]);
     const double gamma = std::stod(m[2]);
     DPT_CHECK(every >= 1 && gamma > 0, "--lr-schedule " << spec << ": EVERY must be >= 1 and GAMMA > 0");
-    return std::make_unique<LearningRateScheduler>(
-        [=](int64_t epoch, double lr) { return lr0(lr) * std::pow(gamma, double(epoch / every)); });
+    return with_base([=](int64_t epoch, double lr) { return lr0(lr) * std::pow(gamma, double(epoch / every)); });
   }
   if (std::regex_match(spec, m, std::regex("exp:([0-9.eE+-]+)"))) {
     const double gamma = std::stod(m[1]);
     DPT_CHECK(gamma > 0, "--lr-schedule " << spec << ": GAMMA must be > 0");
-    return std::make_unique<LearningRateScheduler>([=](int64_t epoch, double lr) { return lr0(lr) * std::pow(gamma, double(epoch)); });
+    return with_base([=](int64_t epoch, double lr) { return lr0(lr) * std::pow(gamma, double(epoch)); });
   }
   if (spec == "cosine") {
-    auto sched = std::make_unique<LearningRateScheduler>(nullptr);
+    auto sched = with_base(nullptr);
     LearningRateScheduler* self = sched.get();
     sched->schedule_ = [=](int64_t epoch, double lr) {
       const double e = double(std::max<int64_t>(self->info_.epochs, 1));
@@ -256,8 +307,18 @@ ModelCheckpoint::ModelCheckpoint(std::string filepath, std::string monitor, Moni
 
 void ModelCheckpoint::on_train_begin(const TrainInfo& info) {
   info_ = info;
+  const double best = monitor_.best;
   monitor_.reset();
   if (best_only_) monitor_.check_once(info.log_names, "ModelCheckpoint");
+  if (restored_) monitor_.best = best;  // a resumed run saves only what beats the best before it
+  restored_ = false;
+}
+
+CallbackState ModelCheckpoint::save_state() const { return {{{"best", monitor_.best}}, {}}; }
+
+void ModelCheckpoint::restore_state(const CallbackState& s) {
+  if (s.has("best")) monitor_.best = s.get("best");
+  restored_ = true;
 }
 
 void ModelCheckpoint::on_epoch_end(int64_t epoch, const Logs& logs) {

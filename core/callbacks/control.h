@@ -42,6 +42,9 @@ class EarlyStopping : public Callback {
   void on_train_end() override;
   int64_t stopped_epoch() const { return stopped_epoch_; }  // 0: did not stop (as Keras)
   int64_t best_epoch() const { return best_epoch_; }
+  std::string state_key() const override { return "EarlyStopping"; }
+  CallbackState save_state() const override;  // wait, best, best_epoch (and the best weights)
+  void restore_state(const CallbackState& s) override;
 
  private:
   Monitor monitor_;
@@ -50,6 +53,7 @@ class EarlyStopping : public Callback {
   TrainInfo info_;
   int64_t wait_ = 0, stopped_epoch_ = 0, best_epoch_ = 0;
   std::vector<float> best_weights_;
+  bool restored_ = false;
 };
 
 class ReduceLROnPlateau : public Callback {
@@ -60,6 +64,9 @@ class ReduceLROnPlateau : public Callback {
   void on_train_begin(const TrainInfo& info) override;
   void on_epoch_end(int64_t epoch, const Logs& logs) override;
   const std::vector<int64_t>& reductions() const { return reduced_at_; }  // epochs (0-based) where lr dropped
+  std::string state_key() const override { return "ReduceLROnPlateau"; }
+  CallbackState save_state() const override;  // wait, cooldown_counter, best
+  void restore_state(const CallbackState& s) override;
 
  private:
   Monitor monitor_;
@@ -68,6 +75,7 @@ class ReduceLROnPlateau : public Callback {
   TrainInfo info_;
   int64_t wait_ = 0, cooldown_counter_ = 0;
   std::vector<int64_t> reduced_at_;
+  bool restored_ = false;
 };
 
 // lr for each epoch from the schedule (epoch, current lr), set at the start of the epoch.
@@ -80,10 +88,15 @@ class LearningRateScheduler : public Callback {
   static std::unique_ptr<LearningRateScheduler> from_spec(const std::string& spec);
   void on_train_begin(const TrainInfo& info) override;
   void on_epoch_begin(int64_t epoch) override;
+  // from_spec's schedules start from the rate they first see (lr0): a resumed run keeps that one.
+  std::string state_key() const override { return base_ ? "LearningRateScheduler" : ""; }
+  CallbackState save_state() const override;  // initial_learning_rate
+  void restore_state(const CallbackState& s) override;
 
  private:
   Schedule schedule_;
   TrainInfo info_;
+  std::shared_ptr<double> base_;  // from_spec's lr0 (< 0 until the first epoch); null for others
 };
 
 // Stops training at the first batch whose loss is NaN or Inf (Keras's TerminateOnNaN). Without
@@ -128,6 +141,9 @@ class ModelCheckpoint : public Callback {
   void on_train_begin(const TrainInfo& info) override;
   void on_epoch_end(int64_t epoch, const Logs& logs) override;
   const std::vector<std::string>& saved() const { return saved_; }
+  std::string state_key() const override { return best_only_ ? "ModelCheckpoint" : ""; }
+  CallbackState save_state() const override;  // best
+  void restore_state(const CallbackState& s) override;
 
  private:
   std::string filepath_;
@@ -135,6 +151,7 @@ class ModelCheckpoint : public Callback {
   bool best_only_, weights_only_;
   TrainInfo info_;
   std::vector<std::string> saved_;
+  bool restored_ = false;
 };
 
 // "ckpt_{epoch:04d}_{val_loss:.2f}.h5" with epoch 1-based, as Keras fills it.

@@ -82,6 +82,33 @@ void write_int_attr(hid_t obj, const char* name, int64_t v) {
   DPT_CHECK(a.valid() && H5Awrite(a.get(), H5T_NATIVE_INT64, &v) >= 0, "writing attribute '" << name << "' failed");
 }
 
+void write_double_attr(hid_t obj, const char* name, double v) {
+  h5::Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  h5::Id a(H5Acreate2(obj, name, H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  DPT_CHECK(a.valid() && H5Awrite(a.get(), H5T_NATIVE_DOUBLE, &v) >= 0, "writing attribute '" << name << "' failed");
+}
+
+// Every numeric attribute of a group, as doubles, in name order.
+herr_t collect_attr_name(hid_t, const char* name, const H5A_info_t*, void* out) {
+  static_cast<std::vector<std::string>*>(out)->push_back(name);
+  return 0;
+}
+std::vector<std::pair<std::string, double>> read_double_attrs(hid_t obj, const std::string& path) {
+  std::vector<std::string> names;
+  hsize_t at = 0;
+  DPT_CHECK(H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &at, collect_attr_name, &names) >= 0,
+            "'" << path << "': cannot read the callbacks' state");
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& name : names) {
+    h5::Id a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    double v = 0;
+    DPT_CHECK(a.valid() && H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) >= 0,
+              "'" << path << "': cannot read callback state '" << name << "'");
+    out.emplace_back(name, v);
+  }
+  return out;
+}
+
 int64_t read_int_attr(hid_t obj, const char* name, const std::string& path) {
   DPT_CHECK(H5Aexists(obj, name) > 0, "'" << path << "': dptrain state has no '" << name << "' (damaged checkpoint?)");
   h5::Id a(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
@@ -225,7 +252,21 @@ void save_model(const Sequential& model, const std::string& path, LossKind loss,
       write_int_attr(d.get(), "seed", int64_t(state->seed));
       write_int_attr(d.get(), "batch_size", state->batch_size);
       write_int_attr(d.get(), "iterations", optimizer ? optimizer->iterations() : 0);
-      if (optimizer) write_vlen_attr(d.get(), "optimizer", optimizer->describe());
+      if (optimizer) {
+        write_vlen_attr(d.get(), "optimizer", optimizer->describe());
+        write_double_attr(d.get(), "learning_rate", optimizer->learning_rate());  // in full (Keras's is float32)
+      }
+      if (!state->callbacks.empty()) {
+        h5::Id cbs(H5Gcreate2(d.get(), "callbacks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+        DPT_CHECK(cbs.valid(), "writing the callbacks' state to '" << path << "' failed");
+        for (const auto& [key, cs] : state->callbacks) {
+          h5::Id g(H5Gcreate2(cbs.get(), key.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+          DPT_CHECK(g.valid(), "writing the state of " << key << " to '" << path << "' failed");
+          for (const auto& [name, v] : cs.numbers) write_double_attr(g.get(), name.c_str(), v);
+          if (!cs.weights.empty())
+            write_dataset(g.get(), "weights", Shape{int64_t(cs.weights.size())}, cs.weights.data(), path);
+        }
+      }
     }
   });
 }
@@ -241,6 +282,35 @@ bool read_training_state(const std::string& path, TrainingState* state) {
   state->step = read_int_attr(d.get(), "step", path);
   state->seed = uint64_t(read_int_attr(d.get(), "seed", path));
   state->batch_size = read_int_attr(d.get(), "batch_size", path);
+  state->learning_rate = -1;
+  if (H5Aexists(d.get(), "learning_rate") > 0) {
+    h5::Id a(H5Aopen(d.get(), "learning_rate", H5P_DEFAULT), H5Aclose);
+    DPT_CHECK(H5Aread(a.get(), H5T_NATIVE_DOUBLE, &state->learning_rate) >= 0,
+              "'" << path << "': reading the saved learning rate failed");
+  }
+  state->callbacks.clear();
+  if (H5Lexists(d.get(), "callbacks", H5P_DEFAULT) > 0) {  // absent in checkpoints before 2026-11
+    h5::Id cbs(H5Gopen2(d.get(), "callbacks", H5P_DEFAULT), H5Gclose);
+    hsize_t n = 0;
+    DPT_CHECK(cbs.valid() && H5Gget_num_objs(cbs.get(), &n) >= 0, "'" << path << "': cannot read the callbacks' state");
+    for (hsize_t i = 0; i < n; ++i) {
+      char key[256] = {0};
+      H5Lget_name_by_idx(cbs.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, key, sizeof key - 1, H5P_DEFAULT);
+      h5::Id g(H5Gopen2(cbs.get(), key, H5P_DEFAULT), H5Gclose);
+      DPT_CHECK(g.valid(), "'" << path << "': cannot read the state of " << key);
+      CallbackState cs;
+      cs.numbers = read_double_attrs(g.get(), path);
+      if (H5Lexists(g.get(), "weights", H5P_DEFAULT) > 0) {
+        h5::Id ds(H5Dopen2(g.get(), "weights", H5P_DEFAULT), H5Dclose);
+        const auto dims = h5::dataset_dims(ds.get());
+        DPT_CHECK(ds.valid() && dims.size() == 1, "'" << path << "': the weights of " << key << " are damaged");
+        cs.weights.resize(size_t(dims[0]));
+        DPT_CHECK(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, cs.weights.data()) >= 0,
+                  "'" << path << "': reading the weights of " << key << " failed");
+      }
+      state->callbacks.emplace_back(key, std::move(cs));
+    }
+  }
   return true;
 }
 

@@ -6,6 +6,9 @@
 // seed, epoch, step and sample index), so the seed and the position are the whole RNG state.
 #pragma once
 #include <string>
+#include <utility>
+#include <vector>
+#include "core/callbacks/callback.h"
 #include "core/losses.h"
 #include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
@@ -17,6 +20,10 @@ struct TrainingState {
   int64_t step = 0;         // steps completed within epoch `epoch` (0 at an epoch boundary)
   uint64_t seed = 0;
   int64_t batch_size = 0;
+  double learning_rate = -1;  // read: the rate in use when saved (written from the optimizer); < 0 if absent
+  // The callbacks' state (early stopping's patience counter, the plateau rule's best value, ...),
+  // by Callback::state_key().
+  std::vector<std::pair<std::string, CallbackState>> callbacks;
 };
 
 std::string model_to_keras_json(const Sequential& model);

@@ -2,7 +2,9 @@
 # SIGINT stops `dptrain train` after the current step with a checkpoint, a message saying where,
 # and exit status 130; `--resume` then finishes the run, and the result is bit-identical to an
 # uninterrupted run (the two predict byte-identical outputs). mnist-mlp (Dropout, RMSprop) on
-# 2 replicas.
+# 2 replicas. Then runs whose callbacks carry state (the plateau rule, early stopping with the best
+# weights, --save-best, a schedule over a warmup of a scaled rate) resumed from a middle checkpoint:
+# the same epochs, messages and final weights as the uninterrupted run.
 set -uo pipefail
 bin="$1"
 dir=$(mktemp -d)
@@ -32,6 +34,45 @@ cmp "$dir/full.npy" "$dir/resumed.npy" || { echo "FAIL: resumed run differs from
 echo "resumed run predicts byte-identical outputs"
 ck=$(ls "$dir/ck"/ckpt_*_step*.h5 | head -1)
 "$bin" inspect "$ck" | grep -E "^(.*dptrain checkpoint|resume state: 1 epochs done)" || { echo "FAIL: inspect checkpoint"; exit 1; }
+
+# Resuming runs whose callbacks carry state, from checkpoint K (or, with K = stop, the one before
+# early stopping ended the run): the epochs after K print as the uninterrupted run printed them,
+# and the final weights predict byte-identical outputs.
+after() {  # after K LOG: the epoch lines and callback messages of epochs past K, without timings
+  grep -E '^(Epoch [0-9]+|Restoring)' "$2" | sed -E 's/ - [0-9]+s [0-9]+ms\/step//' |
+    awk -v k="$1" '/^Restoring/ { print; next } { split($2, e, /[:\/]/); if (e[1] + 0 > k) print }'
+}
+resume_check() {  # resume_check NAME K args...
+  local name="$1" k="$2" r="$dir/$1"
+  shift 2
+  mkdir -p "$r/full" "$r/part"
+  "$bin" train "$@" --verbose 2 --checkpoint-dir "$r/full" --save-weights "$r/full.h5" > "$r/full.log" 2>&1 ||
+    { echo "FAIL: $name: uninterrupted run"; cat "$r/full.log"; return 1; }
+  if [ "$k" = stop ]; then
+    k=$(sed -n 's/^Epoch \([0-9]*\): early stopping$/\1/p' "$r/full.log")
+    [ -n "$k" ] || { echo "FAIL: $name: no early stop"; cat "$r/full.log"; return 1; }
+    k=$((k - 1))
+  fi
+  cp "$r/full/ckpt_$(printf %04d "$k").h5" "$r/part/"
+  "$bin" train "$@" --verbose 2 --checkpoint-dir "$r/part" --resume --save-weights "$r/part.h5" > "$r/part.log" 2>&1 ||
+    { echo "FAIL: $name: resume"; cat "$r/part.log"; return 1; }
+  for w in full part; do  # (HDF5 files hold creation times: compare what the weights predict)
+    "$bin" predict --model digits-mlp --data synthetic:8,8,1:10:256 --weights "$r/$w.h5" --output "$r/$w.npy" --show 0 > /dev/null
+  done
+  if [ -n "$(after "$k" "$r/full.log")" ] && [ "$(after "$k" "$r/full.log")" = "$(after "$k" "$r/part.log")" ] &&
+    cmp -s "$r/full.npy" "$r/part.npy"; then
+    echo "ok: $name: resumed after epoch $k as the run went on: $(after "$k" "$r/part.log" | grep -cv '^Epoch [0-9]*/') callback messages, byte-identical predictions"
+  else
+    echo "FAIL: $name: resumed after epoch $k differs"; diff <(after "$k" "$r/full.log") <(after "$k" "$r/part.log"); return 1
+  fi
+}
+mlp=(--model digits-mlp --optimizer sgd --lr 0.9)
+resume_check plateau 5 "${mlp[@]}" --epochs 8 --reduce-lr-on-plateau 0.5:1 --save-best "$dir/best.h5" || exit 1
+resume_check early_stopping stop "${mlp[@]}" --epochs 15 --early-stopping 2 --restore-best-weights || exit 1
+resume_check warmup_schedule 3 --model digits-mlp --optimizer sgd --lr 0.05 --epochs 5 --replicas 2 --scale-lr linear \
+  --warmup-epochs 1.5 --lr-schedule exp:0.7 || exit 1
+resume_check in_warmup 1 --model digits-mlp --optimizer sgd --lr 0.05 --epochs 3 --replicas 2 --scale-lr linear \
+  --warmup-epochs 1.5 || exit 1
 
 # SIGTERM: the same, exit status 143.
 "$bin" "${common[@]}" --checkpoint-dir "$dir/ck2" > /dev/null 2> "$dir/run3.err" &

@@ -2,8 +2,11 @@
 // epoch boundary or mid-epoch after a stop request) gives bit-identical final weights for 1 and 3
 // replicas, BatchNormalization and Dropout included.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include "core/callbacks/control.h"
 #include "core/data/readers.h"
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_config.h"
@@ -30,7 +33,7 @@ TEST_CASE("save_model -> file -> model: weights, config and optimizer state roun
   fo.batch_size = 8;
   fo.verbose = 0;
   t.fit(data, nullptr, fo, {});
-  TrainingState st{1, 0, 42, 8};
+  TrainingState st{1, 0, 42, 8, -1, {}};
   save_model(*m, dir + "/m.h5", LossKind::categorical_crossentropy, &t.optimizer(), &st);
   auto back = load_keras_model(dir + "/m.h5", 9);  // config + weights from the file
   REQUIRE(back->num_params() == m->num_params());
@@ -55,6 +58,53 @@ TEST_CASE("save_model -> file -> model: weights, config and optimizer state roun
                     Catch::Contains("m.h5' holds the state of optimizer Adam, not SGD"));
 }
 
+TEST_CASE("checkpoints keep the learning rate in use and the callbacks' state", "[io][model][resume]") {
+  const std::string dir = test::temp_dir("cbstate");
+  auto m = test::bn_dropout_net(3);
+  SGD opt(0.1, 0.9);
+  opt.build(m->num_trainable(), Device::cpu());
+  opt.set_learning_rate(0.0123456789012345);  // a double: Keras's float32 copy would round it
+  TrainingState st{2, 0, 7, 8, -1, {}};
+  CallbackState es;
+  es.numbers = {{"wait", 1}, {"best", 0.25}, {"best_epoch", 1}};
+  es.weights = {1.5f, -2.f, 3.25f};
+  CallbackState rl;
+  rl.numbers = {{"wait", 0}, {"cooldown_counter", 2}, {"best", std::numeric_limits<double>::infinity()}};
+  st.callbacks = {{"EarlyStopping", es}, {"ReduceLROnPlateau", rl}};
+  save_model(*m, dir + "/m.h5", LossKind::categorical_crossentropy, &opt, &st);
+  TrainingState back;
+  REQUIRE(read_training_state(dir + "/m.h5", &back));
+  CHECK(back.learning_rate == 0.0123456789012345);
+  REQUIRE(back.callbacks.size() == 2);
+  CHECK(back.callbacks[0].first == "EarlyStopping");
+  CHECK(back.callbacks[0].second.get("best") == 0.25);
+  CHECK(back.callbacks[0].second.get("best_epoch") == 1);
+  CHECK(back.callbacks[0].second.weights == es.weights);
+  CHECK(back.callbacks[1].first == "ReduceLROnPlateau");
+  CHECK(back.callbacks[1].second.get("cooldown_counter") == 2);
+  CHECK(std::isinf(back.callbacks[1].second.get("best")));
+  CHECK(back.callbacks[1].second.weights.empty());
+  // A callback restored from that state goes on from it: patience 2 with one epoch already waited
+  // stops at the first epoch that does not beat the saved best.
+  EarlyStopping stop("val_loss", 0, 2);
+  stop.restore_state(back.callbacks[0].second);
+  TrainInfo info;
+  info.log_names = {"loss", "val_loss"};
+  stop.on_train_begin(info);
+  Logs logs;
+  logs.add("loss");
+  logs.add("val_loss");
+  logs.set(0, 1.0);
+  logs.set(1, 0.3);  // worse than the saved best 0.25
+  stop.on_epoch_end(2, logs);
+  CHECK(stop.stopped_epoch() == 2);
+  CHECK(stop.save_state().get("best") == 0.25);
+  EarlyStopping fresh("val_loss", 0, 2);
+  fresh.on_train_begin(info);
+  fresh.on_epoch_end(2, logs);
+  CHECK(fresh.stopped_epoch() == 0);
+}
+
 TEST_CASE("resume from a checkpoint is bit-identical to an uninterrupted run", "[checkpoint][resume]") {
   for (int replicas : {1, 3}) {
     for (bool mid_epoch : {false, true}) {
@@ -71,7 +121,7 @@ TEST_CASE("checkpoints: every N epochs, keep K, newest complete one found", "[ch
   auto m = test::bn_dropout_net(2);
   SGD opt(0.05, 0.9);
   Trainer t(*m, cpus(2), LossKind::categorical_crossentropy, opt, 1);
-  Checkpointer ck(t, *m, dir, 2, 2, TrainingState{0, 0, 1, 8});
+  Checkpointer ck(t, *m, dir, 2, 2, TrainingState{0, 0, 1, 8, -1, {}});
   Dataset data = make_synthetic({8, 8, 1}, 10, 16, 6);
   FitOptions fo;
   fo.epochs = 7;
