@@ -90,6 +90,12 @@ check "--optimizer of another class starts fresh, saying so" \
   "(the file's optimizer state is for another optimizer: this one starts with fresh state)" "$dir/train_over"
 run sgd_save train --model digits-mlp --optimizer sgd --momentum 0.9 --epochs 1 --steps-per-epoch 2 --verbose 0 \
   --save-model "$dir/sgd.h5"
+run sgd_nesterov train --model digits-mlp --optimizer sgd --momentum 0.9 --nesterov --epochs 1 --steps-per-epoch 2 \
+  --verbose 2 --save-model "$dir/nesterov.h5"
+check "--nesterov adds Nesterov momentum" "optimizer: SGD(learning_rate=0.01, momentum=0.9, nesterov=True)" "$dir/sgd_nesterov"
+run nesterov_file train --model "$dir/nesterov.h5" --data digits --epochs 1 --steps-per-epoch 2 --verbose 2
+check "a file's Nesterov setting stays without --nesterov" "optimizer: SGD(learning_rate=0.01, momentum=0.9, nesterov=True)" \
+  "$dir/nesterov_file"
 run sgd_nomom train --model "$dir/sgd.h5" --data digits --epochs 1 --steps-per-epoch 2 --verbose 2 --momentum 0
 check "state that does not fit the optimizer is a warning, and training starts fresh" \
   "dptrain: warning: $dir/sgd.h5's optimizer state was not restored (" "$dir/sgd_nomom.err"
