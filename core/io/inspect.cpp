@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include "core/io/hdf5_util.h"
+#include "core/io/keras_config.h"
 
 namespace dpt {
 
@@ -113,6 +114,38 @@ void read_legacy(hid_t root, FileInfo& info) {
   }
 }
 
+// The loss and optimizer training_config compiles to; errors are reported, not thrown (inspect
+// describes damaged files too).
+void read_compile(const std::string& path, FileInfo& info) {
+  try {
+    KerasCompileConfig c;
+    if (!read_compile_config(path, &c)) return;
+    info.loss = !c.loss.empty() ? c.loss : c.file_loss.empty() ? "" : c.file_loss + " (not in dptrain)";
+    if (!c.optimizer.name.empty())
+      info.optimizer = make_optimizer(c.optimizer)->describe();
+    else if (!c.file_optimizer.empty())
+      info.optimizer = c.file_optimizer + " (not in dptrain)";
+    info.ignored = c.ignored;
+  } catch (const Error& e) {
+    info.compile_error = e.what();
+  }
+}
+
+void read_optimizer_state(const std::string& path, FileInfo& info) {
+  try {
+    info.optimizer_state = read_optimizer_state_info(path);
+    info.has_optimizer_state = true;
+  } catch (const Error& e) {
+    info.optimizer_state_error = e.what();
+  }
+}
+
+std::string num(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
 }  // namespace
 
 int64_t FileLayer::params() const {
@@ -152,6 +185,8 @@ FileInfo inspect_file(const std::string& path) {
         info.optimizer_weights = count_datasets(ow.get());
       }
       f.reset();
+      if (info.training_config) read_compile(path, info);
+      if (info.optimizer_weights > 0) read_optimizer_state(path, info);
       info.has_state = read_training_state(path, &info.state);
       break;
     }
@@ -193,10 +228,39 @@ std::string inspect_text(const FileInfo& info, const std::string& path) {
     for (auto& w : l.weights) os << "    " << w.name << "  " << shape_str(w.shape) << "  " << w.dtype << "\n";
   }
   os << "total params: " << info.params() << "\n";
-  os << "optimizer state: " << (info.optimizer_weights ? std::to_string(info.optimizer_weights) + " arrays" : "none") << "\n";
-  if (info.has_state)
+  if (!info.compile_error.empty()) {
+    os << "training_config: cannot be compiled: " << info.compile_error << "\n";
+  } else if (info.training_config) {
+    os << "training_config: loss " << (info.loss.empty() ? "none" : info.loss) << " | optimizer "
+       << (info.optimizer.empty() ? "none" : info.optimizer) << "\n";
+    for (auto& i : info.ignored) os << "  not applied by dptrain: " << i << "\n";
+  }
+  os << "optimizer state: " << (info.optimizer_weights ? std::to_string(info.optimizer_weights) + " arrays" : "none");
+  if (info.has_optimizer_state) {
+    const auto& o = info.optimizer_state;
+    os << " (" << o.layout << " layout" << (o.name.empty() ? "" : ", " + o.name) << "): iteration " << o.iterations;
+    if (o.learning_rate > 0) os << ", learning rate " << num(o.learning_rate);
+    os << ", " << o.arrays << " slot arrays";
+  } else if (!info.optimizer_state_error.empty()) {
+    os << " (unreadable: " << info.optimizer_state_error << ")";
+  }
+  os << "\n";
+  if (info.has_state) {
     os << "resume state: " << info.state.epoch << " epochs done, " << info.state.step << " steps into the next, seed "
-       << info.state.seed << ", batch size " << info.state.batch_size << "\n";
+       << info.state.seed << ", batch size " << info.state.batch_size;
+    if (info.state.learning_rate > 0) os << ", learning rate " << num(info.state.learning_rate);
+    os << "\n";
+    for (const auto& [key, cs] : info.state.callbacks) {
+      os << "  " << key << ":";
+      const char* sep = " ";
+      for (const auto& [name, v] : cs.numbers) {
+        os << sep << name << " " << num(v);
+        sep = ", ";
+      }
+      if (!cs.weights.empty()) os << sep << "best weights (" << cs.weights.size() << " values)";
+      os << "\n";
+    }
+  }
   return os.str();
 }
 
@@ -217,10 +281,41 @@ std::string inspect_json(const FileInfo& info, const std::string& path) {
     j["layers"].push_back(jl);
   }
   j["params"] = info.params();
+  if (info.training_config) {
+    if (!info.compile_error.empty()) {
+      j["compile_error"] = info.compile_error;
+    } else {
+      j["loss"] = info.loss;
+      j["optimizer"] = info.optimizer;
+      j["not_applied"] = info.ignored;
+    }
+  }
   j["optimizer_weights"] = info.optimizer_weights;
-  if (info.has_state)
-    j["resume_state"] = {{"epoch", info.state.epoch}, {"step", info.state.step}, {"seed", info.state.seed},
-                         {"batch_size", info.state.batch_size}};
+  if (info.has_optimizer_state) {
+    const auto& o = info.optimizer_state;
+    nlohmann::ordered_json jo{
+        {"layout", o.layout}, {"name", o.name}, {"iterations", o.iterations}, {"slot_arrays", o.arrays}};
+    if (o.learning_rate > 0) jo["learning_rate"] = o.learning_rate;
+    j["optimizer_state"] = jo;
+  } else if (!info.optimizer_state_error.empty()) {
+    j["optimizer_state_error"] = info.optimizer_state_error;
+  }
+  if (info.has_state) {
+    nlohmann::ordered_json r{{"epoch", info.state.epoch},
+                             {"step", info.state.step},
+                             {"seed", info.state.seed},
+                             {"batch_size", info.state.batch_size}};
+    if (info.state.learning_rate > 0) r["learning_rate"] = info.state.learning_rate;
+    nlohmann::ordered_json cbs = nlohmann::ordered_json::object();
+    for (const auto& [key, cs] : info.state.callbacks) {
+      nlohmann::ordered_json c = nlohmann::ordered_json::object();
+      for (const auto& [name, v] : cs.numbers) c[name] = v;
+      if (!cs.weights.empty()) c["best_weights"] = cs.weights.size();
+      cbs[key] = c;
+    }
+    r["callbacks"] = cbs;
+    j["resume_state"] = r;
+  }
   return j.dump(2);
 }
 

@@ -25,7 +25,15 @@ struct FileInfo {
   std::string keras_version, backend;
   std::string model_class;          // from model_config, when present
   bool training_config = false;
+  // From training_config: the loss and the optimizer as dptrain would compile them (Keras's names;
+  // a class dptrain lacks is named with "(not in dptrain)"), what dptrain would ignore, and the
+  // reason where training_config cannot be compiled.
+  std::string loss, optimizer, compile_error;
+  std::vector<std::string> ignored;
   int64_t optimizer_weights = 0;    // arrays of optimizer state in the file
+  bool has_optimizer_state = false;  // optimizer_state below is valid (legacy full-model files)
+  OptimizerState optimizer_state;
+  std::string optimizer_state_error;  // why optimizer_weights could not be read, where it could not
   std::vector<FileLayer> layers;
   bool has_state = false;           // a dptrain checkpoint: the resume state below is valid
   TrainingState state;

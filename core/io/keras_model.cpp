@@ -321,39 +321,110 @@ bool has_optimizer_weights(const std::string& path) {
   return f.valid() && H5Lexists(f.get(), "optimizer_weights", H5P_DEFAULT) > 0;
 }
 
-OptimizerState load_optimizer_state(const std::string& path, const Sequential& model, Optimizer& opt) {
-  h5::quiet_errors();
-  h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  DPT_CHECK(f.valid(), "cannot open '" << path << "'");
-  DPT_CHECK(H5Lexists(f.get(), "optimizer_weights", H5P_DEFAULT) > 0, "'" << path << "' has no optimizer_weights");
-  h5::Id ow(H5Gopen2(f.get(), "optimizer_weights", H5P_DEFAULT), H5Gclose);
-  DPT_CHECK(ow.valid() && (H5Aexists(ow.get(), "weight_names") > 0 || H5Aexists(ow.get(), "weight_names0") > 0),
-            "'" << path << "': optimizer_weights has no weight_names");
-  const auto names = read_string_list(ow.get(), "weight_names", path);
-  // The layout, from the name of the iteration counter.
-  OptimizerState st;
+namespace {
+
+// The names in optimizer_weights, and the layout and iteration counter they show.
+struct OptNames {
   OptLayout layout = OptLayout::keras3;
-  std::string iteration, prefix;
-  for (const auto& n : names) {
+  std::string iteration;  // the counter's name
+  std::string prefix;     // Keras 3's "<opt>/" before every name ("" in the other layouts)
+  std::vector<std::string> names;
+  std::set<std::string> present;
+  // Arrays that are not the iteration counter or the learning rate.
+  size_t slot_count() const { return names.size() - 1 - (present.count(prefix + "learning_rate") ? 1 : 0); }
+};
+
+OptNames read_opt_names(hid_t ow, const std::string& path) {
+  DPT_CHECK(H5Aexists(ow, "weight_names") > 0 || H5Aexists(ow, "weight_names0") > 0,
+            "'" << path << "': optimizer_weights has no weight_names");
+  OptNames o;
+  o.names = read_string_list(ow, "weight_names", path);
+  o.present = std::set<std::string>(o.names.begin(), o.names.end());
+  for (const auto& n : o.names) {
     const auto slash = n.find('/');
     if (n == "iteration:0") {
-      layout = OptLayout::tf_keras;
+      o.layout = OptLayout::tf_keras;
     } else if (slash != std::string::npos && n.compare(slash, std::string::npos, "/iter:0") == 0) {
-      layout = OptLayout::tf_v2;
+      o.layout = OptLayout::tf_v2;
     } else if (slash != std::string::npos && n.compare(slash, std::string::npos, "/iteration") == 0) {
-      layout = OptLayout::keras3;
-      prefix = n.substr(0, slash + 1);
+      o.layout = OptLayout::keras3;
+      o.prefix = n.substr(0, slash + 1);
     } else {
       continue;
     }
-    iteration = n;
+    o.iteration = n;
     break;
   }
-  DPT_CHECK(!iteration.empty(), "'" << path
-                                    << "': optimizer_weights names no iteration counter (iteration, iter:0): "
-                                       "a layout dptrain does not know (first array: '"
-                                    << (names.empty() ? std::string() : names[0]) << "')");
-  st.layout = layout_name(layout);
+  DPT_CHECK(!o.iteration.empty(), "'" << path
+                                      << "': optimizer_weights names no iteration counter (iteration, iter:0): "
+                                         "a layout dptrain does not know (first array: '"
+                                      << (o.names.empty() ? std::string() : o.names[0]) << "')");
+  return o;
+}
+
+int64_t read_iterations(hid_t ow, const OptNames& o, const std::string& path) {
+  int64_t iterations = 0;
+  h5::Id ds(H5Dopen2(ow, o.iteration.c_str(), H5P_DEFAULT), H5Dclose);
+  DPT_CHECK(ds.valid() && h5::dataset_dims(ds.get()).empty() &&
+                H5Dread(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &iterations) >= 0,
+            "'" << path << "': cannot read the iteration counter '" << o.iteration << "'");
+  DPT_CHECK(iterations >= 0, "'" << path << "': the iteration counter '" << o.iteration << "' is " << iterations);
+  return iterations;
+}
+
+// Keras 3's saved learning rate; < 0 in the other layouts and where Keras used a schedule.
+double read_saved_learning_rate(hid_t ow, const OptNames& o, const std::string& path) {
+  const std::string name = o.prefix + "learning_rate";
+  if (o.layout != OptLayout::keras3 || !o.present.count(name)) return -1;
+  float lr = 0;
+  h5::Id ds(H5Dopen2(ow, name.c_str(), H5P_DEFAULT), H5Dclose);
+  DPT_CHECK(ds.valid() && h5::dataset_dims(ds.get()).empty() &&
+                H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, &lr) >= 0,
+            "'" << path << "': cannot read the learning rate '" << name << "'");
+  DPT_CHECK(std::isfinite(lr) && lr > 0, "'" << path << "': the saved learning rate is " << lr);
+  return lr;
+}
+
+h5::Id open_optimizer_weights(const std::string& path, h5::Id* file) {
+  h5::quiet_errors();
+  *file = h5::Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  DPT_CHECK(file->valid(), "cannot open '" << path << "'");
+  DPT_CHECK(H5Lexists(file->get(), "optimizer_weights", H5P_DEFAULT) > 0, "'" << path << "' has no optimizer_weights");
+  h5::Id ow(H5Gopen2(file->get(), "optimizer_weights", H5P_DEFAULT), H5Gclose);
+  DPT_CHECK(ow.valid(), "'" << path << "': cannot open optimizer_weights");
+  return ow;
+}
+
+// Everything but the slot arrays (`arrays` is the file's count of them).
+OptimizerState summarise(hid_t ow, const OptNames& o, const std::string& path) {
+  OptimizerState st;
+  st.layout = layout_name(o.layout);
+  if (o.layout == OptLayout::keras3)
+    st.name = o.prefix.substr(0, o.prefix.size() - 1);
+  else if (o.layout == OptLayout::tf_v2)
+    st.name = o.iteration.substr(0, o.iteration.find('/'));
+  st.iterations = read_iterations(ow, o, path);
+  st.arrays = int64_t(o.slot_count());
+  st.learning_rate = read_saved_learning_rate(ow, o, path);
+  return st;
+}
+
+}  // namespace
+
+OptimizerState read_optimizer_state_info(const std::string& path) {
+  h5::Id f;
+  h5::Id ow = open_optimizer_weights(path, &f);
+  return summarise(ow.get(), read_opt_names(ow.get(), path), path);
+}
+
+OptimizerState load_optimizer_state(const std::string& path, const Sequential& model, Optimizer& opt) {
+  h5::Id f;
+  h5::Id ow = open_optimizer_weights(path, &f);
+  const OptNames o = read_opt_names(ow.get(), path);
+  const OptLayout layout = o.layout;
+  const std::string& prefix = o.prefix;
+  const std::string& iteration = o.iteration;
+  OptimizerState st = summarise(ow.get(), o, path);  // reads and checks the counter and the learning rate
   // Slot names alone do not tell the optimizers apart (Adam's momentum and velocity are RMSprop's
   // velocity and momentum): the class is the one training_config names, and the file holds as many
   // slot arrays as this optimizer has (tf.keras 2.11+ SGD also keeps unused ones at momentum 0).
@@ -365,9 +436,9 @@ OptimizerState load_optimizer_state(const std::string& path, const Sequential& m
   if (layout == OptLayout::tf_v2)
     DPT_CHECK(iteration == opt.class_name() + "/iter:0", "'" << path << "' holds the state of another optimizer ('"
                                                              << iteration << "'; " << opt.class_name() << " expected)");
-  const std::set<std::string> present(names.begin(), names.end());
+  const std::set<std::string>& present = o.present;
   auto arrays = slot_arrays(model, opt, layout);
-  const size_t file_slots = names.size() - 1 - (present.count(prefix + "learning_rate") ? 1 : 0);
+  const size_t file_slots = o.slot_count();
   const bool unused_sgd_slots = layout == OptLayout::tf_keras && opt.class_name() == "SGD" && arrays.empty();
   DPT_CHECK(file_slots == arrays.size() || unused_sgd_slots,
             "'" << path << "' holds " << file_slots << " optimizer slot arrays; " << opt.describe() << " has "
@@ -390,27 +461,8 @@ OptimizerState load_optimizer_state(const std::string& path, const Sequential& m
     DPT_CHECK(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values[i].data()) >= 0,
               "'" << path << "': reading optimizer weight '" << name << "' failed");
   }
-  int64_t iterations = 0;
-  {
-    h5::Id ds(H5Dopen2(ow.get(), iteration.c_str(), H5P_DEFAULT), H5Dclose);
-    DPT_CHECK(ds.valid() && h5::dataset_dims(ds.get()).empty() &&
-                  H5Dread(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &iterations) >= 0,
-              "'" << path << "': cannot read the iteration counter '" << iteration << "'");
-    DPT_CHECK(iterations >= 0, "'" << path << "': the iteration counter '" << iteration << "' is " << iterations);
-  }
-  const std::string lr_name = prefix + "learning_rate";
-  if (layout == OptLayout::keras3 && present.count(lr_name)) {  // absent where Keras used a schedule
-    float lr = 0;
-    h5::Id ds(H5Dopen2(ow.get(), lr_name.c_str(), H5P_DEFAULT), H5Dclose);
-    DPT_CHECK(ds.valid() && h5::dataset_dims(ds.get()).empty() &&
-                  H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, &lr) >= 0,
-              "'" << path << "': cannot read the learning rate '" << lr_name << "'");
-    DPT_CHECK(std::isfinite(lr) && lr > 0, "'" << path << "': the saved learning rate is " << lr);
-    st.learning_rate = lr;
-  }
   for (size_t i = 0; i < arrays.size(); ++i) std::copy(values[i].begin(), values[i].end(), arrays[i].data);
-  opt.set_iterations(iterations);
-  st.iterations = iterations;
+  opt.set_iterations(st.iterations);
   st.arrays = int64_t(arrays.size());
   return st;
 }

@@ -37,10 +37,16 @@ bool has_optimizer_weights(const std::string& path);
 // What load_optimizer_state found.
 struct OptimizerState {
   std::string layout;  // "Keras 3", "tf.keras 2.11+" or "tf.keras 2 (OptimizerV2)"
+  std::string name;    // the optimizer as the names give it (Keras 3: adam, rm_sprop, ...; OptimizerV2: its
+                       // class); "" where they do not (tf.keras 2.11+)
   int64_t iterations = 0;
   int64_t arrays = 0;         // slot arrays restored
   double learning_rate = -1;  // the saved learning rate (Keras 3 files), else < 0
 };
+// What optimizer_weights hold, read without a model (`dptrain inspect`): layout, name, iteration
+// count, slot arrays (`arrays`) and saved learning rate. Throws where there are none or the layout
+// is unknown.
+OptimizerState read_optimizer_state_info(const std::string& path);
 // Restores the slots and the iteration count from optimizer_weights, written by dptrain or by
 // Keras 3, tf.keras 2.11+ or older tf.keras (same optimizer class and slots, and same model,
 // required). Arrays are matched by name and shape. On any mismatch it throws and leaves `optimizer`

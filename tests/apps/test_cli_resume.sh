@@ -68,6 +68,18 @@ resume_check() {  # resume_check NAME K args...
 }
 mlp=(--model digits-mlp --optimizer sgd --lr 0.9)
 resume_check plateau 5 "${mlp[@]}" --epochs 8 --reduce-lr-on-plateau 0.5:1 --save-best "$dir/best.h5" || exit 1
+# inspect shows the state a checkpoint carries: the learning rate in use and the callbacks' state.
+"$bin" inspect "$dir/plateau/full/ckpt_0008.h5" > "$dir/plateau/inspect.txt"
+lr=$(sed -n 's/^Epoch [0-9]*: ReduceLROnPlateau reducing learning rate to \(.*\)\.$/\1/p' "$dir/plateau/full.log" | tail -1)
+best=$(sed -n 's/^Epoch [0-9]*: val_loss improved to \([0-9.]*\),.*/\1/p' "$dir/plateau/full.log" | tail -1)
+saved=$(sed -n 's/^  ModelCheckpoint: best \(.*\)$/\1/p' "$dir/plateau/inspect.txt")
+if grep -q "^resume state: 8 epochs done, 0 steps into the next, seed 1337, batch size 32, learning rate $lr$" \
+    "$dir/plateau/inspect.txt" && grep -q "^  ReduceLROnPlateau: best $saved, cooldown_counter 0, wait 0$" \
+    "$dir/plateau/inspect.txt" && awk -v a="$best" -v b="$saved" 'BEGIN { d = a - b; exit !(d < 5e-6 && d > -5e-6) }'; then
+  echo "ok: inspect shows the checkpoint's learning rate ($lr) and callback state (best val_loss $saved)"
+else
+  echo "FAIL: inspect of a checkpoint with callback state (log: lr $lr, best $best)"; cat "$dir/plateau/inspect.txt"; exit 1
+fi
 resume_check early_stopping stop "${mlp[@]}" --epochs 15 --early-stopping 2 --restore-best-weights || exit 1
 resume_check warmup_schedule 3 --model digits-mlp --optimizer sgd --lr 0.05 --epochs 5 --replicas 2 --scale-lr linear \
   --warmup-epochs 1.5 --lr-schedule exp:0.7 || exit 1

@@ -142,3 +142,31 @@ TEST_CASE("inspect reports format, versions, layers and parameter counts", "[io]
   CHECK_THAT(json, Contains("\"shape\": [\n            3,\n            3,\n            3,\n            4\n          ]"));
   CHECK_THROWS_WITH(inspect_file(kDir + "cnn_x.npy"), Contains("is not an HDF5 file"));
 }
+
+TEST_CASE("inspect reads training_config and the optimizer state of Keras 3 and tf-keras files", "[io][inspect]") {
+  const FileInfo k3 = inspect_file(kDir + "cnn_legacy.h5");
+  CHECK(k3.loss == "categorical_crossentropy");
+  CHECK(k3.optimizer == "Adam(learning_rate=0.01, beta_1=0.9, beta_2=0.999)");
+  CHECK(k3.ignored.empty());
+  REQUIRE(k3.has_optimizer_state);
+  CHECK(k3.optimizer_state.layout == "Keras 3");
+  CHECK(k3.optimizer_state.name == "adam_1");  // Keras numbers the optimizers of a process: cnn has the second
+  CHECK(k3.optimizer_state.iterations == 12);
+  CHECK(k3.optimizer_state.learning_rate == Approx(0.01));
+  CHECK(k3.optimizer_state.arrays == 16);  // m and v of 8 trainable arrays (BatchNormalization's moving ones are not)
+  const std::string text = inspect_text(k3, "cnn_legacy.h5");
+  CHECK_THAT(text, Contains("training_config: loss categorical_crossentropy | optimizer Adam(learning_rate=0.01, "
+                            "beta_1=0.9, beta_2=0.999)\n"));
+  CHECK_THAT(text, Contains("optimizer state: 18 arrays (Keras 3 layout, adam_1): iteration 12, learning rate 0.01, "
+                            "16 slot arrays\n"));
+  const FileInfo tfk = inspect_file(kDir + "cnn_tfk_model.h5");
+  REQUIRE(tfk.has_optimizer_state);
+  CHECK(tfk.optimizer_state.layout == "tf.keras 2.11+");
+  CHECK(tfk.optimizer_state.name.empty());
+  CHECK(tfk.optimizer_state.iterations == 12);
+  CHECK(tfk.optimizer_state.learning_rate < 0);  // tf.keras does not save it
+  CHECK(tfk.optimizer_state.arrays == 16);
+  const std::string json = inspect_json(tfk, "cnn_tfk_model.h5");
+  CHECK_THAT(json, Contains("\"optimizer_state\": {\n    \"layout\": \"tf.keras 2.11+\",\n    \"name\": \"\",\n    "
+                            "\"iterations\": 12,\n    \"slot_arrays\": 16\n  }"));
+}

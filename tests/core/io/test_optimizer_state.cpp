@@ -178,7 +178,15 @@ TEST_CASE("Checkpoints in tf.keras's OptimizerV2 names (dptrain's earlier layout
   back.build(m->num_trainable(), Device::cpu());
   const OptimizerState st = load_optimizer_state(dir + "/old.h5", *m, back);
   CHECK(st.layout == "tf.keras 2 (OptimizerV2)");
+  CHECK(st.name == "Adam");
   CHECK(back.iterations() == 7);
+  const OptimizerState info = read_optimizer_state_info(dir + "/old.h5");  // dptrain inspect's view, no model
+  CHECK(info.layout == st.layout);
+  CHECK(info.name == "Adam");
+  CHECK(info.iterations == 7);
+  const auto trainable =
+      std::count_if(m->weights().begin(), m->weights().end(), [](const WeightRef& w) { return w.spec.trainable; });
+  CHECK(info.arrays == 2 * int64_t(trainable));
   CHECK(st.learning_rate < 0);
   auto got = back.slots();
   for (size_t s = 0; s < 2; ++s)
@@ -236,5 +244,22 @@ TEST_CASE("Optimizer state that does not match is a clear error and changes noth
   SECTION("a file without optimizer state") {
     CHECK_FALSE(has_optimizer_weights(kDir + "mlp_tfk.h5"));
     CHECK_FALSE(has_optimizer_weights(kDir + "mlp_x.npy"));
+    CHECK_THROWS_WITH(read_optimizer_state_info(kDir + "mlp_tfk.h5"), Contains("mlp_tfk.h5' has no optimizer_weights"));
+  }
+  SECTION("a layout without an iteration counter") {
+    const std::string odd = test::temp_dir("optstate_odd") + "/odd.h5";
+    write_h5_atomically(odd, "the model", [&](hid_t f) {
+      h5::Id ow(H5Gcreate2(f, "optimizer_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+      const float v[2] = {1, 2};
+      write_dataset(ow.get(), "steps", Shape{2}, v, odd);
+      write_string_list(ow.get(), "weight_names", {"steps"});
+    });
+    CHECK_THROWS_WITH(read_optimizer_state_info(odd),
+                      Contains("optimizer_weights names no iteration counter (iteration, iter:0): a layout dptrain "
+                               "does not know (first array: 'steps')"));
+    Adam opt(0.01);
+    opt.build(m->num_trainable(), Device::cpu());
+    CHECK_THROWS_WITH(load_optimizer_state(odd, *m, opt), Contains("names no iteration counter"));
+    CHECK(all_zero(opt));
   }
 }
