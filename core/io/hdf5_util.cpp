@@ -17,4 +17,35 @@ std::vector<hsize_t> dataset_dims(hid_t dset) {
   return dims;
 }
 
+namespace {
+
+Id untimed(hid_t cls) {
+  Id p(H5Pcreate(cls), H5Pclose);
+  DPT_CHECK(p.valid() && H5Pset_obj_track_times(p.get(), 0) >= 0, "HDF5: cannot create a property list");
+  return p;
+}
+
+}  // namespace
+
+Id untimed_file_create() { return untimed(H5P_FILE_CREATE); }
+Id untimed_dataset_create() { return untimed(H5P_DATASET_CREATE); }
+
+void create_parents(hid_t parent, const std::string& name, const std::string& path) {
+  for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+    const std::string prefix = name.substr(0, slash);
+    if (prefix.empty() || H5Lexists(parent, prefix.c_str(), H5P_DEFAULT) > 0) continue;
+    Id gcpl = untimed(H5P_GROUP_CREATE);
+    Id g(H5Gcreate2(parent, prefix.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
+    DPT_CHECK(g.valid(), "writing group '" << prefix << "' to '" << path << "' failed");
+  }
+}
+
+Id create_group(hid_t parent, const std::string& name, const std::string& path) {
+  create_parents(parent, name, path);
+  Id gcpl = untimed(H5P_GROUP_CREATE);
+  Id g(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
+  DPT_CHECK(g.valid(), "writing group '" << name << "' to '" << path << "' failed");
+  return g;
+}
+
 }  // namespace dpt::h5

@@ -51,4 +51,16 @@ void quiet_errors();
 
 std::vector<hsize_t> dataset_dims(hid_t dset);
 
+// Files dptrain writes hold no timestamps (HDF5 records each object's creation and modification
+// times by default): the same content gives the same bytes, so saved files can be compared and
+// reproduced. These creation property lists turn the times off; groups and datasets are created
+// through them, their parent groups too (never HDF5's implicit intermediate groups).
+Id untimed_file_create();
+Id untimed_dataset_create();
+// Creates group `name` (which may hold '/') below `parent`, and its missing parents; throws with
+// `path` (the file) on failure.
+Id create_group(hid_t parent, const std::string& name, const std::string& path);
+// Creates the missing parent groups of `name` ("a/b/c": a and a/b).
+void create_parents(hid_t parent, const std::string& name, const std::string& path);
+
 }  // namespace dpt::h5

@@ -99,7 +99,8 @@ void write_h5_atomically(const std::string& path, const char* what, const std::f
   DPT_CHECK(fs::is_directory(dir), "cannot save " << what << " to '" << path << "': folder '" << dir.string() << "' does not exist");
   const std::string tmp = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(getpid()))).string();
   try {
-    h5::Id f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    h5::Id fcpl = h5::untimed_file_create();
+    h5::Id f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
     DPT_CHECK(f.valid(), "cannot save " << what << " to '" << path << "': folder '" << dir.string() << "' is not writable");
     write(f.get());
     DPT_CHECK(H5Fflush(f.get(), H5F_SCOPE_GLOBAL) >= 0, "flushing '" << tmp << "' failed (disk full?)");
@@ -126,11 +127,8 @@ void write_weights_group(hid_t root, const Sequential& model, const std::string&
   write_fixed_string_array(root, "layer_names", names, path);
   write_vlen_string_attr(root, "backend", "tensorflow", path);
   write_vlen_string_attr(root, "keras_version", kKerasVersion, path);
-  h5::Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  H5Pset_create_intermediate_group(lcpl.get(), 1);
   for (auto& l : model.layers()) {
-    h5::Id g(H5Gcreate2(root, l->name().c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
-    DPT_CHECK(g.valid(), "writing group '" << l->name() << "' to '" << path << "' failed");
+    h5::Id g = h5::create_group(root, l->name(), path);
     std::vector<std::string> wnames;
     for (auto& w : model.weights()) {
       if (w.layer != l.get()) continue;
@@ -142,11 +140,12 @@ void write_weights_group(hid_t root, const Sequential& model, const std::string&
 }
 
 void write_dataset(hid_t group, const std::string& name, const Shape& shape, const float* data, const std::string& path) {
-  h5::Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  h5::create_parents(group, name, path);
+  h5::Id dcpl = h5::untimed_dataset_create();
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   h5::Id space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
-  h5::Id ds(H5Dcreate2(group, name.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  h5::Id ds(H5Dcreate2(group, name.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+            H5Dclose);
   DPT_CHECK(ds.valid() && H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0,
             "writing '" << name << "' to '" << path << "' failed (disk full?)");
 }

@@ -187,10 +187,10 @@ std::vector<OptArray> slot_arrays(const Sequential& model, Optimizer& opt, OptLa
 
 void write_scalar(hid_t group, const std::string& name, hid_t file_type, hid_t mem_type, const void* value,
                   const std::string& path) {
-  h5::Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  h5::create_parents(group, name, path);
+  h5::Id dcpl = h5::untimed_dataset_create();
   h5::Id space(H5Screate(H5S_SCALAR), H5Sclose);
-  h5::Id ds(H5Dcreate2(group, name.c_str(), file_type, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  h5::Id ds(H5Dcreate2(group, name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose);
   DPT_CHECK(ds.valid() && H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value) >= 0,
             "writing '" << name << "' to '" << path << "' failed (disk full?)");
 }
@@ -198,8 +198,7 @@ void write_scalar(hid_t group, const std::string& name, hid_t file_type, hid_t m
 // Keras 3's layout, in Keras 3's order: keras.models.load_model restores the iteration count and
 // the learning rate from it without a warning.
 void write_optimizer_weights(hid_t f, const Sequential& model, Optimizer& opt, const std::string& path) {
-  h5::Id ow(H5Gcreate2(f, "optimizer_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
-  DPT_CHECK(ow.valid(), "writing optimizer_weights to '" << path << "' failed");
+  h5::Id ow = h5::create_group(f, "optimizer_weights", path);
   const std::string prefix = keras3_optimizer_name(opt.class_name()) + "/";
   std::vector<std::string> names{prefix + "iteration", prefix + "learning_rate"};
   const int64_t it = opt.iterations();
@@ -239,13 +238,12 @@ void save_model(const Sequential& model, const std::string& path, LossKind loss,
     if (optimizer) training["optimizer_config"] = optimizer_config(*optimizer);
     write_vlen_attr(f, "training_config", training.dump());
     {
-      h5::Id mw(H5Gcreate2(f, "model_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
-      DPT_CHECK(mw.valid(), "writing model_weights to '" << path << "' failed");
+      h5::Id mw = h5::create_group(f, "model_weights", path);
       write_weights_group(mw.get(), model, path);
     }
     if (optimizer) write_optimizer_weights(f, model, const_cast<Optimizer&>(*optimizer), path);
     if (state) {
-      h5::Id d(H5Gcreate2(f, "dptrain", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+      h5::Id d = h5::create_group(f, "dptrain", path);
       write_int_attr(d.get(), "format_version", 1);
       write_int_attr(d.get(), "epoch", state->epoch);
       write_int_attr(d.get(), "step", state->step);
@@ -257,11 +255,9 @@ void save_model(const Sequential& model, const std::string& path, LossKind loss,
         write_double_attr(d.get(), "learning_rate", optimizer->learning_rate());  // in full (Keras's is float32)
       }
       if (!state->callbacks.empty()) {
-        h5::Id cbs(H5Gcreate2(d.get(), "callbacks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
-        DPT_CHECK(cbs.valid(), "writing the callbacks' state to '" << path << "' failed");
+        h5::Id cbs = h5::create_group(d.get(), "callbacks", path);
         for (const auto& [key, cs] : state->callbacks) {
-          h5::Id g(H5Gcreate2(cbs.get(), key.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
-          DPT_CHECK(g.valid(), "writing the state of " << key << " to '" << path << "' failed");
+          h5::Id g = h5::create_group(cbs.get(), key, path);
           for (const auto& [name, v] : cs.numbers) write_double_attr(g.get(), name.c_str(), v);
           if (!cs.weights.empty())
             write_dataset(g.get(), "weights", Shape{int64_t(cs.weights.size())}, cs.weights.data(), path);

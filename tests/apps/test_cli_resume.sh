@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SIGINT stops `dptrain train` after the current step with a checkpoint, a message saying where,
 # and exit status 130; `--resume` then finishes the run, and the result is bit-identical to an
-# uninterrupted run (the two predict byte-identical outputs). mnist-mlp (Dropout, RMSprop) on
+# uninterrupted run (the two save byte-identical weights files and predict byte-identical outputs;
+# dptrain writes HDF5 files without timestamps). mnist-mlp (Dropout, RMSprop) on
 # 2 replicas. Then runs whose callbacks carry state (the plateau rule, early stopping with the best
 # weights, --save-best, a schedule over a warmup of a scaled rate) resumed from a middle checkpoint:
 # the same epochs, messages and final weights as the uninterrupted run.
@@ -31,13 +32,15 @@ for w in full resumed; do
   "$bin" predict --model mnist-mlp --data synthetic:28,28,1:10:256 --weights "$dir/$w.h5" --output "$dir/$w.npy" --show 0 > /dev/null
 done
 cmp "$dir/full.npy" "$dir/resumed.npy" || { echo "FAIL: resumed run differs from the uninterrupted one"; exit 1; }
-echo "resumed run predicts byte-identical outputs"
+cmp "$dir/full.h5" "$dir/resumed.h5" || { echo "FAIL: the resumed run's weights file differs from the uninterrupted one's"; exit 1; }
+echo "resumed run saves a byte-identical weights file and predicts byte-identical outputs"
 ck=$(ls "$dir/ck"/ckpt_*_step*.h5 | head -1)
 "$bin" inspect "$ck" | grep -E "^(.*dptrain checkpoint|resume state: 1 epochs done)" || { echo "FAIL: inspect checkpoint"; exit 1; }
 
 # Resuming runs whose callbacks carry state, from checkpoint K (or, with K = stop, the one before
 # early stopping ended the run): the epochs after K print as the uninterrupted run printed them,
-# and the final weights predict byte-identical outputs.
+# every later checkpoint (weights, optimizer state, learning rate, callbacks' state) and the final
+# weights file are byte-identical to the uninterrupted run's, and they predict the same outputs.
 after() {  # after K LOG: the epoch lines and callback messages of epochs past K, without timings
   grep -E '^(Epoch [0-9]+|Restoring)' "$2" | sed -E 's/ - [0-9]+s [0-9]+ms\/step//' |
     awk -v k="$1" '/^Restoring/ { print; next } { split($2, e, /[:\/]/); if (e[1] + 0 > k) print }'
@@ -56,12 +59,22 @@ resume_check() {  # resume_check NAME K args...
   cp "$r/full/ckpt_$(printf %04d "$k").h5" "$r/part/"
   "$bin" train "$@" --verbose 2 --checkpoint-dir "$r/part" --resume --save-weights "$r/part.h5" > "$r/part.log" 2>&1 ||
     { echo "FAIL: $name: resume"; cat "$r/part.log"; return 1; }
-  for w in full part; do  # (HDF5 files hold creation times: compare what the weights predict)
+  local ck later=0
+  for ck in "$r/part"/ckpt_*.h5; do
+    cmp -s "$ck" "$r/full/$(basename "$ck")" ||
+      { echo "FAIL: $name: $(basename "$ck") of the resumed run differs from the uninterrupted run's"; return 1; }
+    later=$((later + 1))
+  done
+  local all
+  all=$(ls "$r/full" | wc -l)  # ckpt_0001 ... ckpt_N; the resumed run has ckpt_K ... ckpt_N
+  [ "$later" -gt 1 ] && [ "$later" -eq $((all - k + 1)) ] && cmp -s "$r/full.h5" "$r/part.h5" ||
+    { echo "FAIL: $name: $later checkpoints from $k of $all, or the final weights file, differ"; return 1; }
+  for w in full part; do
     "$bin" predict --model digits-mlp --data synthetic:8,8,1:10:256 --weights "$r/$w.h5" --output "$r/$w.npy" --show 0 > /dev/null
   done
   if [ -n "$(after "$k" "$r/full.log")" ] && [ "$(after "$k" "$r/full.log")" = "$(after "$k" "$r/part.log")" ] &&
     cmp -s "$r/full.npy" "$r/part.npy"; then
-    echo "ok: $name: resumed after epoch $k as the run went on: $(after "$k" "$r/part.log" | grep -cv '^Epoch [0-9]*/') callback messages, byte-identical predictions"
+    echo "ok: $name: resumed after epoch $k as the run went on: $(after "$k" "$r/part.log" | grep -cv '^Epoch [0-9]*/') callback messages, $((later - 1)) later checkpoints and the final weights byte-identical, byte-identical predictions"
   else
     echo "FAIL: $name: resumed after epoch $k differs"; diff <(after "$k" "$r/full.log") <(after "$k" "$r/part.log"); return 1
   fi
