@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 #include "core/error.h"
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_model.h"
@@ -161,6 +162,15 @@ void Trainer::check_data(const Dataset& d, const char* what) const {
   if (d.y_is_index && width > 1)
     DPT_CHECK(d.num_classes <= width, what << " labels span " << d.num_classes << " classes but model '"
                                            << template_.name() << "' outputs " << width);
+  if (!d.y_is_index && d.y_dim == 1 && width > 1) {  // meant as class indices?
+    size_t bad = 0;
+    while (bad < d.y.size() && d.y[bad] >= 0 && d.y[bad] == std::floor(d.y[bad]) && d.y[bad] < float(INT32_MAX)) ++bad;
+    std::ostringstream which;
+    if (bad < d.y.size()) which << ": label " << d.y[bad] << " of sample " << bad << " is not";
+    DPT_FAIL(what << " labels are one column of values, not class indices (whole numbers in [0, 2^31)" << which.str()
+                  << "), but model '" << template_.name() << "' outputs " << width
+                  << ": give class indices, or targets of shape (samples, " << width << ")");
+  }
   if (!d.y_is_index)
     DPT_CHECK(d.y_dim == width, what << " targets have " << d.y_dim << " columns but model '" << template_.name()
                                      << "' outputs " << width);

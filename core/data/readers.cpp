@@ -134,21 +134,25 @@ DataSplits load_mnist(const std::string& dir) {
 }
 
 // ---- labels shared by HDF5 and npy --------------------------------------------------------------
-// Labels of shape (N,) or (N, 1) are class indices; (N, C>1) are one-hot / probability rows.
+// Labels of shape (N,) or (N, 1) are class indices where every one is a whole number in
+// [0, 2^31), else one column of targets (binary cross-entropy's soft labels, a regression's
+// values: the trainer checks them against the model's output); (N, C>1) are one-hot / probability
+// rows or targets.
 static void set_labels(Dataset& d, const std::vector<double>& y, const Shape& yshape, int64_t n, const std::string& what) {
   DPT_CHECK(!yshape.empty() && yshape[0] == n, what << ": " << n << " samples but labels of shape " << shape_str(yshape));
   const int64_t cols = n ? int64_t(y.size()) / n : 1;
   d.y.assign(y.begin(), y.end());
   if (cols == 1) {
     d.y_dim = 1;
-    d.y_is_index = true;
     double mx = 0;
+    bool indices = true;
     for (double v : y) {
-      DPT_CHECK(v >= 0 && v == std::floor(v), what << ": label " << v << " is not a class index (a whole number >= 0)");
-      DPT_CHECK(v < double(INT32_MAX), what << ": label " << v << " is too large to be a class index");
+      DPT_CHECK(std::isfinite(v), what << ": label " << v << " is not a number");
+      indices = indices && v >= 0 && v == std::floor(v) && v < double(INT32_MAX);
       mx = std::max(mx, v);
     }
-    d.num_classes = int64_t(mx) + 1;
+    d.y_is_index = indices;
+    d.num_classes = indices ? int64_t(mx) + 1 : 0;
   } else {
     d.y_dim = cols;
     d.y_is_index = false;

@@ -8,6 +8,9 @@
 #   2. dptrain's --save-model names its optimizer arrays exactly as Keras 3 names them, in Keras 3's
 #      order, with Keras's values, and keras.models.load_model reads them without its "Error in
 #      loading the saved optimizer state" warning.
+#   3. Labels that are one column of values (a regression's targets for mean squared error, soft
+#      labels for binary cross-entropy) train as in Keras: the epoch after Keras's save gives
+#      Keras's weights.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -131,6 +134,29 @@ for tag, make, described in cases:
     check(not bad, f"{tag}: keras.models.load_model reads --save-model's optimizer state without a warning {bad}")
     check(int(loaded.optimizer.iterations.numpy()) == 12,
           f"{tag}: Keras's loaded optimizer is at iteration {int(loaded.optimizer.iterations.numpy())}")
+# One column of values as labels, not class indices: a regression's targets (mean squared error)
+# and binary cross-entropy's soft labels. dptrain's epoch from Keras's file ends with Keras's weights.
+ones = {"regression": (rng.normal(0, 2, (32, 1)).astype("float32"), "linear", "mean_squared_error"),
+        "soft_binary": (rng.uniform(0.05, 0.95, (32, 1)).astype("float32"), "sigmoid", "binary_crossentropy")}
+for tag, (targets, activation, loss) in ones.items():
+    np.save(f"{d}/{tag}_y.npy", targets)
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh", name="hidden"),
+                          keras.layers.Dense(1, activation=activation, name="out")], name="mlp")
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss)
+    m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{tag}_1.h5")
+    m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = [w.numpy() for w in m.weights]
+    run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.h5", "--data", f"npy:{d}/x.npy,{d}/{tag}_y.npy",
+                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                          "--verbose", "2", "--save-model", f"{d}/{tag}_ours.h5"], capture_output=True, text=True)
+    check(run.returncode == 0, f"{tag}: dptrain trains {loss} on one column of values (exit {run.returncode}) "
+                               f"{run.stderr.strip()}")
+    if run.returncode == 0:
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(model_weights(f"{d}/{tag}_ours.h5"), theirs))
+        check(diff <= 2e-6, f"{tag}: {loss} on one column of values: dptrain's epoch gives Keras's weights "
+                            f"(max |diff| {diff:.3g})")
 print("PASS" if fails == 0 else f"{fails} FAILED")
 sys.exit(1 if fails else 0)
 PY

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Our files in Keras: keras.models.load_model reads `--save-model`, a Keras model loads
-# `--save-weights`, h5py shows Keras's structure, and Keras predicts what dptrain predicts (1e-5).
+# `--save-weights`, h5py shows Keras's structure, and Keras predicts what dptrain predicts (1e-5):
+# digits-cnn (Conv2D, MaxPooling2D, Dropout, Dense), and models dptrain trained from Keras's own files
+# (tests/fixtures/keras_written: BatchNormalization, AveragePooling2D, GlobalAveragePooling2D,
+# non-square kernels and strides, 'same' padding), so every layer config dptrain writes is read back
+# by Keras's loader.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it to build/keras-env's, made by
 # scripts/keras-env.sh), else python3. Skipped, saying so, where that has no Keras.
 set -uo pipefail
@@ -17,9 +21,16 @@ trap 'rm -rf "$dir"' EXIT
 "$py" -c "import numpy as np; np.save('$dir/x.npy', np.random.default_rng(1).uniform(0, 1, (16, 8, 8, 1)).astype('float32'))"
 "$bin" train --model digits-cnn --epochs 2 --verbose 0 --save-model "$dir/m.h5" --save-weights "$dir/w.h5" || exit 1
 "$bin" predict --model digits-cnn --weights "$dir/w.h5" --data "npy:$dir/x.npy" --output "$dir/ours.npy" --show 0 > /dev/null || exit 1
-"$py" - "$dir" <<'PY' 2>&1 | grep -v -E "WARNING|warn|^$"
+fix="$(cd "$(dirname "$0")/../fixtures/keras_written" && pwd)"
+for m in cnn gap; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
+  "$bin" train --model "$fix/${m}_legacy.h5" --data "npy:$fix/${m}_x.npy,$fix/${m}_y.npy" --validation-split 0 \
+    --batch-size 2 --epochs 1 --verbose 0 --save-model "$dir/$m.h5" || exit 1
+  "$bin" predict --model "$dir/$m.h5" --data "npy:$fix/${m}_x.npy" --output "$dir/${m}_ours.npy" --show 0 > /dev/null ||
+    exit 1
+done
+"$py" - "$dir" "$fix" <<'PY' 2>&1 | grep -v -E "WARNING|warn|^$"
 import sys, h5py, numpy as np, keras
-d = sys.argv[1]
+d, fix = sys.argv[1], sys.argv[2]
 x, ours = np.load(d + "/x.npy"), np.load(d + "/ours.npy")
 with h5py.File(d + "/m.h5", "r") as f:
     assert {"model_config", "training_config", "keras_version", "backend"} <= set(f.attrs), dict(f.attrs)
@@ -40,6 +51,16 @@ m2.load_weights(d + "/w.h5")  # Keras's loader for the legacy save_weights layou
 worst2 = float(np.abs(m2.predict(x, verbose=0) - ours).max())
 print(f"keras load_weights(--save-weights) vs dptrain predict: max |diff| = {worst2:.3g}")
 assert worst2 <= 1e-5, worst2
+for name in ("cnn", "gap"):
+    m3 = keras.models.load_model(f"{d}/{name}.h5", compile=False)
+    kinds = sorted({type(layer).__name__ for layer in m3.layers})
+    x3, ours3 = np.load(f"{fix}/{name}_x.npy"), np.load(f"{d}/{name}_ours.npy")
+    keras_file = np.load(f"{fix}/{name}_y.npy")  # what Keras predicted before dptrain's epoch
+    worst3 = float(np.abs(m3.predict(x3, verbose=0) - ours3).max())
+    moved = float(np.abs(ours3 - keras_file).max())
+    print(f"{name} ({', '.join(kinds)}) trained 1 epoch by dptrain: keras.models.load_model vs dptrain predict: "
+          f"max |diff| = {worst3:.3g} (the epoch moved the predictions by {moved:.3g})")
+    assert worst3 <= 1e-5 and moved > 1e-3, (worst3, moved)
 print("PASS")
 PY
 exit "${PIPESTATUS[0]}"

@@ -96,6 +96,14 @@ TEST_CASE("data that does not fit the model is a clear error", "[trainer][errors
                     "training samples have shape (28, 28, 1) but model 'digits-cnn' expects inputs of shape (8, 8, 1)");
   Dataset many = make_synthetic({8, 8, 1}, 12, 4, 1);
   CHECK_THROWS_WITH(t.fit(many, nullptr, fo, {}), "training labels span 12 classes but model 'digits-cnn' outputs 10");
+  Dataset values = make_synthetic({8, 8, 1}, 10, 4, 1);
+  values.y = {1, 2, 2.5f, 3};  // one column, not all whole numbers: targets, not class indices
+  values.y_is_index = false;
+  values.num_classes = 0;
+  CHECK_THROWS_WITH(t.fit(values, nullptr, fo, {}),
+                    "training labels are one column of values, not class indices (whole numbers in [0, 2^31): label "
+                    "2.5 of sample 2 is not), but model 'digits-cnn' outputs 10: give class indices, or targets of "
+                    "shape (samples, 10)");
   fo.batch_size = 0;
   Dataset ok = make_synthetic({8, 8, 1}, 10, 4, 1);
   CHECK_THROWS_WITH(t.fit(ok, nullptr, fo, {}), "batch size must be >= 1, got 0");

@@ -1,15 +1,16 @@
 // Every reader on small files written here in that format, and on truncated/corrupt ones.
-#include <catch2/catch.hpp>
 #include <hdf5.h>
 #include <zlib.h>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include "core/data/digits.h"
-#include "core/error.h"
 #include "core/data/npy.h"
 #include "core/data/readers.h"
 #include "core/data/spec.h"
+#include "core/error.h"
 #include "test_util.h"
 
 using namespace dpt;
@@ -246,12 +247,19 @@ TEST_CASE("sizes in headers and specs are checked before allocating", "[data][fu
   write_npy_raw(p, "{'descr':'|u1','fortran_order':False,'shape':(5,)}", 5);
   CHECK(read_npy(p).shape == Shape{5});
 
-  // Float labels far beyond any class count (once cast to int64 without a check).
+  // Float labels far beyond any class count (once cast to int64 without a check): one column of
+  // values (a regression's targets), never class indices.
   std::vector<float> xs{1, 2}, ys{4.7e30f, 0};
   write_npy(dir + "/x.npy", {2, 1}, xs.data());
   write_npy(dir + "/y.npy", {2}, ys.data());
+  const Dataset big = load_npy_dataset(dir + "/x.npy", dir + "/y.npy");
+  CHECK_FALSE(big.y_is_index);
+  CHECK(big.num_classes == 0);
+  CHECK(big.y == ys);
+  ys[0] = std::numeric_limits<float>::quiet_NaN();
+  write_npy(dir + "/y.npy", {2}, ys.data());
   CHECK(error_of([&] { load_npy_dataset(dir + "/x.npy", dir + "/y.npy"); }) ==
-        "'" + dir + "/y.npy': label 4.7e+30 is too large to be a class index");
+        "'" + dir + "/y.npy': label nan is not a number");
 
   // An IDX header of 2^32-1 images of 2^32-1 x 2^32-1 pixels: compared with the file, no overflow.
   std::vector<unsigned char> img, lab;
