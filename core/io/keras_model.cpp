@@ -219,8 +219,9 @@ std::string model_to_keras_json(const Sequential& model) {
   Shape batch = model.input_shape();
   json shape = json::array({nullptr});
   for (int64_t d : batch) shape.push_back(d);
-  layers.push_back({{"class_name", "InputLayer"},
-                    {"config", {{"batch_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"name", "input_layer"}}}});
+  layers.push_back(
+      {{"class_name", "InputLayer"},
+       {"config", {{"batch_input_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"name", "input_layer"}}}});
   for (auto& l : model.layers()) layers.push_back(layer_config(*l));
   json j = {{"class_name", "Sequential"},
             {"config", {{"name", model.name()}, {"trainable", true}, {"dtype", "float32"}, {"layers", layers}}}};

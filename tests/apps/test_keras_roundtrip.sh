@@ -4,7 +4,8 @@
 # digits-cnn (Conv2D, MaxPooling2D, Dropout, Dense), and models dptrain trained from Keras's own files
 # (tests/fixtures/keras_written: BatchNormalization, AveragePooling2D, GlobalAveragePooling2D,
 # non-square kernels and strides, 'same' padding), so every layer config dptrain writes is read back
-# by Keras's loader.
+# by Keras's loader. Then the same with Keras 2 (tf-keras), where build/tf-keras-env exists (made by
+# `bash scripts/keras-env.sh --tf-keras`; about 2 GB, so CI skips that part, saying so).
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it to build/keras-env's, made by
 # scripts/keras-env.sh), else python3. Skipped, saying so, where that has no Keras.
 set -uo pipefail
@@ -62,5 +63,41 @@ for name in ("cnn", "gap"):
           f"max |diff| = {worst3:.3g} (the epoch moved the predictions by {moved:.3g})")
     assert worst3 <= 1e-5 and moved > 1e-3, (worst3, moved)
 print("PASS")
+PY
+rc="${PIPESTATUS[0]}"
+[ "$rc" -eq 0 ] || exit "$rc"
+
+# Keras 2 (tf-keras): its load_model reads the same files (it cannot take Keras 3's optimizer
+# layout, which it loads by position, and says so: the model starts with a fresh optimizer).
+tfpy="${DPT_TF_KERAS_PYTHON:-$(dirname "$bin")/tf-keras-env/bin/python}"
+if ! [ -x "$tfpy" ] || ! "$tfpy" -c "import tf_keras" 2>/dev/null; then
+  echo "tf-keras part SKIPPED: no tf-keras for $tfpy (bash scripts/keras-env.sh --tf-keras makes build/tf-keras-env, ~2 GB)"
+  exit 0
+fi
+TF_CPP_MIN_LOG_LEVEL=3 "$tfpy" - "$dir" "$fix" <<'PY' 2>&1 | grep -v -E "WARNING|warn|cudart_stub|^$"
+import sys, numpy as np, tf_keras
+d, fix = sys.argv[1], sys.argv[2]
+print("tf-keras", tf_keras.__version__)
+cases = [("m", np.load(d + "/x.npy"), np.load(d + "/ours.npy"), "categorical_crossentropy")]
+cases += [(n, np.load(f"{fix}/{n}_x.npy"), np.load(f"{d}/{n}_ours.npy"), loss)
+          for n, loss in (("cnn", "categorical_crossentropy"), ("gap", "binary_crossentropy"))]
+for name, x, ours, loss in cases:
+    m = tf_keras.models.load_model(f"{d}/{name}.h5")  # compiled from training_config
+    worst = float(np.abs(m.predict(x, verbose=0) - ours).max())
+    kinds = sorted({type(layer).__name__ for layer in m.layers})
+    compiled = (getattr(m.loss, "__name__", m.loss), type(m.optimizer).__name__,
+                round(float(m.optimizer.learning_rate.numpy()), 6))
+    print(f"tf-keras load_model({name}.h5: {', '.join(kinds)}) vs dptrain predict: max |diff| = {worst:.3g}; "
+          f"compiled with {compiled}")
+    assert worst <= 1e-5, worst
+    assert compiled == (loss, "Adam", 0.001 if name == "m" else 0.01), compiled
+m = tf_keras.models.load_model(d + "/m.h5")
+for w in m.weights:
+    w.assign(np.zeros(w.shape, "float32"))
+m.load_weights(d + "/w.h5")  # Keras 2's loader for the save_weights layout
+worst = float(np.abs(m.predict(cases[0][1], verbose=0) - cases[0][2]).max())
+print(f"tf-keras load_weights(--save-weights) vs dptrain predict: max |diff| = {worst:.3g}")
+assert worst <= 1e-5, worst
+print("PASS (tf-keras)")
 PY
 exit "${PIPESTATUS[0]}"
