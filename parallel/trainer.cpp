@@ -5,6 +5,7 @@
 #include "parallel/trainer.h"
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
