@@ -28,6 +28,7 @@ void require_weights(const EvalOptions& o, const char* cmd) {
 void run_evaluate(const EvalOptions& o) {
   require_weights(o, "evaluate");
   const Preset p = model_preset(o.m.model, o.m.seed);
+  const Compiled compiled = compiled_defaults(o.m, p, true);  // the loss and metric Keras's evaluate() would use
   const int threads = resolved_threads(o.m.threads);
   kernels::set_cpu_threads(threads);
   auto model = build_model(o.m, p);
@@ -35,11 +36,13 @@ void run_evaluate(const EvalOptions& o) {
   const Dataset& data = d.heldout ? *d.heldout : d.train;
   auto opt = make_optimizer(p.optimizer);
   const ParallelSetup par = parallel_setup(o.m);
-  const Compiled compiled = compiled_defaults(o.m, p, true);  // the loss Keras's evaluate() would use
   Trainer trainer(*model, par.devices, loss_from_name(compiled.loss), *opt, threads, par.options);
+  trainer.set_metric(compiled.metric);
   const EvalResult r = trainer.evaluate(data, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
-  std::printf("evaluated %s on %lld %s samples of %s\nloss: %.4f - accuracy: %.4f\n", p.name.c_str(),
-              (long long)data.size(), d.heldout ? d.heldout_name.c_str() : "", d.description.c_str(), r.loss, r.accuracy);
+  std::printf("evaluated %s on %lld %s samples of %s\nloss: %.4f", p.name.c_str(), (long long)data.size(),
+              d.heldout ? d.heldout_name.c_str() : "", d.description.c_str(), r.loss);
+  if (trainer.metric().on()) std::printf(" - %s: %.4f", trainer.metric().name.c_str(), r.accuracy);
+  std::printf("\n");
 }
 
 void run_predict(const EvalOptions& o) {
@@ -78,7 +81,7 @@ void add_eval_options(CLI::App* cmd, EvalOptions& o) {
 
 void setup_eval(CLI::App& app) {
   auto e = std::make_shared<EvalOptions>();
-  CLI::App* ev = app.add_subcommand("evaluate", "loss and accuracy of saved weights on the held-out data");
+  CLI::App* ev = app.add_subcommand("evaluate", "loss and metric (accuracy) of saved weights on the held-out data");
   add_eval_options(ev, *e);
   ev->callback([e] { run_evaluate(*e); });
 

@@ -46,6 +46,10 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
     cmd.add_option("--loss", o.loss,
                    "categorical_crossentropy | sparse_categorical_crossentropy | binary_crossentropy | "
                    "mean_squared_error (default: a Keras model file's compiled loss, else categorical_crossentropy)");
+    cmd.add_option("--metrics", o.metrics,
+                   std::string("the metric reported beside the loss: ") + kMetricNames +
+                       " (default: a Keras model file's compiled metrics, else accuracy, or none for "
+                       "mean_squared_error)");
   }
   cmd.add_option("--batch-size", o.batch_size, "global batch size (default: the preset's)")->check(kPositive);
   cmd.add_option("--seed", o.seed, "seed for initial weights, shuffling and dropout")->capture_default_str();
@@ -153,9 +157,16 @@ Preset model_preset(const std::string& model, uint64_t seed) {
 }
 
 Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given) {
-  Compiled c{o.loss.empty() ? "categorical_crossentropy" : o.loss, p.optimizer, "", false, {}};
+  Compiled c{o.loss.empty() ? "categorical_crossentropy" : o.loss, p.optimizer, "", false, {}, {}};
+  if (!o.metrics.empty())
+    DPT_CHECK(metric_request(o.metrics, &c.metric),
+              "unknown metric '" << o.metrics << "' for --metrics; dptrain computes " << kMetricNames);
   KerasCompileConfig k;
-  if (!read_compile_config(o.model, &k)) return c;
+  if (!read_compile_config(o.model, &k)) {
+    if (o.metrics.empty()) c.metric = default_metric(loss_from_name(c.loss));
+    resolve_metric(c.metric, loss_from_name(c.loss), p.classes);  // a mismatch fails before any work
+    return c;
+  }
   c.from = o.model;
   if (o.loss.empty() && !k.file_loss.empty()) {
     DPT_CHECK(!k.loss.empty(), "'" << o.model << "' was compiled with loss '" << k.file_loss
@@ -171,7 +182,10 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
       DPT_CHECK(optimizer_given, "'" << o.model << "' was compiled with optimizer " << k.file_optimizer
                                      << ", which dptrain does not have; give --optimizer sgd, rmsprop or adam");
   }
-  c.ignored = k.ignored;
+  for (auto& what : k.ignored)  // --metrics replaces the file's metrics
+    if (o.metrics.empty() || what.rfind("the metric ", 0) != 0) c.ignored.push_back(what);
+  if (o.metrics.empty()) c.metric = k.metric;  // Keras compiles the file's metrics, none if it has none
+  resolve_metric(c.metric, loss_from_name(c.loss), p.classes);
   return c;
 }
 

@@ -1,4 +1,5 @@
-// The 'accuracy' metric, resolved as Keras resolves it from the loss and the output width.
+// The metric dptrain computes beside the loss: accuracy, resolved as Keras resolves it from the
+// loss and the output width, under the name compile(metrics=[...]) gave it.
 #pragma once
 #include <string>
 #include "core/losses.h"
@@ -9,5 +10,31 @@ namespace dpt {
 AccuracyKind accuracy_for(LossKind loss, int64_t output_width);
 // Sum over rows of per-sample accuracy.
 double accuracy_sum(AccuracyKind k, const Tensor& pred, const Tensor& target);
+
+// What a model is compiled to report: nothing, or one accuracy metric.
+struct Metric {
+  std::string name;  // the logged name ("accuracy", "acc", "categorical_accuracy", ...); "" for none
+  AccuracyKind kind = AccuracyKind::categorical;
+  bool on() const { return !name.empty(); }
+};
+
+// A metric asked for by its Keras identifier, before the loss and output width are known.
+struct MetricRequest {
+  std::string name;  // as logged; "" asks for none
+  std::string kind;  // "accuracy" (follow the loss), "categorical_accuracy", "sparse_categorical_accuracy",
+                     // "binary_accuracy"
+};
+
+// The identifiers dptrain computes, for messages.
+extern const char* const kMetricNames;
+// A Keras metric identifier (a compile() string or a Keras 3 class name) as a request; "none" asks
+// for no metric. False for one dptrain does not compute.
+bool metric_request(const std::string& id, MetricRequest* out);
+// Keras's default when compile() names no metric is none; dptrain's command line reports accuracy
+// for the cross-entropy losses (its presets are classifiers) and nothing for mean_squared_error.
+MetricRequest default_metric(LossKind loss);
+// Resolves a request against the loss (which decides the targets' form) and the output width;
+// fails where the named accuracy cannot read those targets.
+Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t output_width);
 
 }  // namespace dpt

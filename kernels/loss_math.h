@@ -86,7 +86,8 @@ DPT_HD int64_t argmax_row(const T* v, int64_t n) {
   return best;
 }
 
-// One sample's accuracy: 0 or 1, or the fraction of matching columns for binary.
+// One sample's accuracy: 0 or 1, or the fraction of matching columns for binary (Keras's
+// binary_accuracy: the thresholded prediction equals the target, so a soft target never matches).
 template <typename T>
 DPT_HD T accuracy_row(AccuracyKind kind, const T* p, const T* y, int64_t cols) {
   switch (kind) {
@@ -94,7 +95,7 @@ DPT_HD T accuracy_row(AccuracyKind kind, const T* p, const T* y, int64_t cols) {
     case AccuracyKind::sparse_categorical: return argmax_row(p, cols) == int64_t(y[0]) ? T(1) : T(0);
     default: {
       int64_t ok = 0;
-      for (int64_t c = 0; c < cols; ++c) ok += (p[c] > T(0.5)) == (y[c] > T(0.5));
+      for (int64_t c = 0; c < cols; ++c) ok += (p[c] > T(0.5) ? T(1) : T(0)) == y[c];
       return T(ok) / T(cols);
     }
   }

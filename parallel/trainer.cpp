@@ -116,7 +116,11 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
   }
   fused_ = loss_fuses_with(loss, model.layers().back()->output_activation());
   for (auto& r : replicas_) r->model->set_fused_output_grad(fused_);
-  acc_ = accuracy_for(loss, shape_numel(model.output_shape()));
+  set_metric(default_metric(loss));
+}
+
+void Trainer::set_metric(const MetricRequest& request) {
+  metric_ = resolve_metric(request, loss_, shape_numel(template_.output_shape()));
 }
 
 Trainer::~Trainer() {
@@ -319,7 +323,7 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out, const Tensor& y, flo
   const int64_t n = out.dim(0);
   if (!rep.cuda) {
     rep.loss = loss_sum(loss_, fused_, out, y, scale, grad, w);
-    rep.correct = want_accuracy ? accuracy_sum(acc_, out, y) : 0;
+    rep.correct = want_accuracy ? accuracy_sum(metric_.kind, out, y) : 0;
     return;
   }
   // One thread per row through the CPU's per-row formulas; the rows come to the host once, after
@@ -328,7 +332,7 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out, const Tensor& y, flo
   void* s = kernels::cuda_stream_of(*rep.cuda);
   float* rows = rep.rows_dev.data();
   kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale, grad ? grad->data() : nullptr, rows, w, s);
-  if (want_accuracy) kernels::accuracy_rows_cuda(acc_, out.data(), y.data(), n, cols, rows + rep.cap, s);
+  if (want_accuracy) kernels::accuracy_rows_cuda(metric_.kind, out.data(), y.data(), n, cols, rows + rep.cap, s);
   copy_floats(rep.rows_host.data(), Device::cpu(), rows, rep.ctx.device, n, rep.cuda.get());
   if (want_accuracy)
     copy_floats(rep.rows_host.data() + rep.cap, Device::cpu(), rows + rep.cap, rep.ctx.device, n, rep.cuda.get());
@@ -455,7 +459,7 @@ void Trainer::save_template(const std::string& path, bool weights_only) {
   if (weights_only)
     save_weights(template_, path);
   else
-    save_model(template_, path, loss_, &optimizer(), nullptr);  // a host copy of the state on GPUs
+    save_model(template_, path, loss_, metric_.name, &optimizer(), nullptr);  // a host copy of the state on GPUs
 }
 
 void Trainer::set_optimizer_state(const Optimizer& state) {

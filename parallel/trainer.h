@@ -52,7 +52,7 @@ struct FitOptions {
 
 struct EvalResult {
   double loss = 0;
-  double accuracy = 0;
+  double accuracy = 0;  // the metric's value (0 where the trainer has none)
 };
 
 struct StepStats {
@@ -115,7 +115,10 @@ class Trainer : public TrainContext {
   int replicas() const { return int(replicas_.size()); }
   Sequential& replica_model(int r);  // for tests
   LossKind loss() const { return loss_; }
-  AccuracyKind accuracy_kind() const { return acc_; }
+  // The metric fit logs and evaluate reports (Keras's compile(metrics=...)); by default
+  // default_metric(loss). Fails where the metric cannot read the loss's targets.
+  void set_metric(const MetricRequest& request);
+  const Metric& metric() const { return metric_; }
   // Replica 0's optimizer state, on the host (copied from the GPU for GPU replicas).
   const Optimizer& optimizer() const;
 
@@ -144,7 +147,7 @@ class Trainer : public TrainContext {
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<ReplicaPool> pool_;
   LossKind loss_;
-  AccuracyKind acc_;
+  Metric metric_;
   bool fused_;
   int threads_;
   ParallelOptions popt_;

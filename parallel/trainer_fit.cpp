@@ -61,11 +61,14 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
   const int64_t n = train.size(), B = opt.batch_size;
   const int64_t steps = opt.steps_per_epoch > 0 ? opt.steps_per_epoch : (n + B - 1) / B;
   Logs logs;
+  // Keras's order: loss, the metric, then their val_ forms.
+  const bool metric = metric_.on();
   logs.add("loss");
-  logs.add("accuracy");
+  if (metric) logs.add(metric_.name);
+  const size_t val_log = logs.names.size();
   if (val) {
     logs.add("val_loss");
-    logs.add("val_accuracy");
+    if (metric) logs.add("val_" + metric_.name);
   }
   const size_t lr_log = logs.names.size();
   if (opt.log_learning_rate) logs.add("learning_rate");
@@ -112,7 +115,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       }
       double l = 0;
       try {
-        l = train_step(rows, epoch, step, &correct);
+        l = train_step(rows, epoch, step, metric ? &correct : nullptr);
       } catch (...) {
         prefetch_->wait();
         throw;
@@ -122,7 +125,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       loss_total += l;
       seen += rows;
       logs.set(0, loss_total / double(seen));
-      logs.set(1, correct / double(seen));
+      if (metric) logs.set(1, correct / double(seen));
       if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
       for (auto* c : cbs) c->on_batch_end(step, logs);
       if (!std::isfinite(l)) {
@@ -144,8 +147,8 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     if (was_stopped_ || nan_stop) break;
     if (val) {
       const EvalResult r = evaluate_targets(*val, B);
-      logs.set(2, r.loss);
-      logs.set(3, r.accuracy);
+      logs.set(val_log, r.loss);
+      if (metric) logs.set(val_log + 1, r.accuracy);
     }
     if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
     for (auto* c : cbs) c->on_epoch_end(epoch, logs);
@@ -186,7 +189,7 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
       Tensor x = slice_for(rep, x_buf_[cur_], rep.x[cur_], s.offset, s.count);
       Tensor y = slice_for(rep, y_buf_[cur_], rep.y[cur_], s.offset, s.count);
       Tensor out = rep.model->forward(rep.ctx, x, false);
-      replica_loss(rep, out, y, 1.f, nullptr, nullptr, true);
+      replica_loss(rep, out, y, 1.f, nullptr, nullptr, metric_.on());
       finish_rows(rep, s.count);
     };
     on_replicas(work);

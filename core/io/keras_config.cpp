@@ -289,6 +289,54 @@ void check_range(double v, double lo, double hi, bool lo_open, const std::string
             what << " must be in " << (lo_open ? "(" : "[") << lo << ", " << hi << "], got " << v);
 }
 
+// The metrics of compile(metrics=...) as Keras writes them: a list, a dict per output, or (tf.keras)
+// a list per output; each one a string or a serialized metric object.
+void metric_leaves(const json& m, std::vector<const json*>* out) {
+  if (m.is_array()) {
+    for (const json& e : m) metric_leaves(e, out);
+  } else if (m.is_object() && !m.contains("class_name")) {
+    for (auto it = m.begin(); it != m.end(); ++it) metric_leaves(it.value(), out);
+  } else if (!m.is_null()) {
+    out->push_back(&m);
+  }
+}
+
+// A metric's identifier and logged name: a string is both; an object logs under its config's name,
+// and tf.keras's MeanMetricWrapper names its function in config.fn.
+std::pair<std::string, std::string> metric_identity(const json& m) {
+  if (m.is_string()) return {m.get<std::string>(), m.get<std::string>()};
+  if (!m.is_object() || !m.contains("class_name") || !m["class_name"].is_string()) return {m.dump(), m.dump()};
+  std::string id = m["class_name"].get<std::string>(), name;
+  const json cfg = m.contains("config") && m["config"].is_object() ? m["config"] : json::object();
+  if (cfg.contains("name") && cfg["name"].is_string()) name = cfg["name"].get<std::string>();
+  if (id == "MeanMetricWrapper" && cfg.contains("fn") && cfg["fn"].is_string()) id = cfg["fn"].get<std::string>();
+  return {id, name.empty() ? id : name};
+}
+
+void compile_metrics(const json& tc, KerasCompileConfig& c) {
+  std::vector<const json*> leaves;
+  if (tc.contains("metrics")) metric_leaves(tc["metrics"], &leaves);
+  for (const json* m : leaves) {
+    const auto [id, name] = metric_identity(*m);
+    MetricRequest req;
+    if (id == "none" || !metric_request(id, &req)) {
+      c.ignored.push_back("the metric '" + name + "'");
+      continue;
+    }
+    if (c.metric.name.empty()) {
+      c.metric = req;
+      c.metric.name = name;
+      // compile(metrics=['accuracy']) follows the loss; tf.keras wrote the function it chose then.
+      if (name == "accuracy" || name == "acc") c.metric.kind = "accuracy";
+    } else {
+      c.ignored.push_back("the metric '" + name + "' (dptrain reports one metric: '" + c.metric.name + "')");
+    }
+  }
+  leaves.clear();
+  if (tc.contains("weighted_metrics")) metric_leaves(tc["weighted_metrics"], &leaves);
+  for (const json* m : leaves) c.ignored.push_back("the weighted metric '" + metric_identity(*m).second + "'");
+}
+
 KerasCompileConfig compile_config(const json& tc, const std::string& where) {
   DPT_CHECK(tc.is_object(), where << " is not a JSON object");
   KerasCompileConfig c;
@@ -298,6 +346,7 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where) {
     c.file_loss = loss_identifier(l);
     c.loss = dpt_loss_name(c.file_loss);
   }
+  compile_metrics(tc, c);
   if (tc.contains("optimizer_config") && tc["optimizer_config"].is_object()) {
     const json& oc = tc["optimizer_config"];
     std::string cls = oc.value("class_name", "");

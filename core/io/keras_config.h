@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include "core/metrics.h"
 #include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
 
@@ -19,14 +20,16 @@ std::unique_ptr<Sequential> load_keras_model(const std::string& path, uint64_t s
 std::string read_model_config(const std::string& h5_path);
 
 // What Keras's load_model (compile=True) takes from a model.save() file's training_config: the
-// loss and the optimizer's class and hyperparameters. Settings Keras would apply that dptrain has
-// not (Keras 2's decay, clipping, weight decay, EMA, a learning-rate schedule) are listed in
+// loss, the metric and the optimizer's class and hyperparameters. Settings Keras would apply that dptrain has
+// not (Keras 2's decay, clipping, weight decay, EMA, a learning-rate schedule, metrics other than
+// one accuracy, weighted metrics) are listed in
 // `ignored` for the caller to report.
 struct KerasCompileConfig {
   std::string loss;            // dptrain's name for it; "" when dptrain has no such loss
   std::string file_loss;       // as the file names it ("" when it names none)
   OptimizerConfig optimizer;   // name "" when dptrain has no such optimizer
   std::string file_optimizer;  // the file's class name ("" when it has no optimizer_config)
+  MetricRequest metric;        // the first accuracy its metrics name (none when they name none)
   std::vector<std::string> ignored;
 };
 // False (out untouched) for a .json path or an .h5 file without training_config.

@@ -21,6 +21,14 @@ expect() {  # expect "words" args...
 expect "unknown model preset 'vgg' (available: digits-mlp, digits-cnn" train --model vgg
 expect "--optimizer: adagrad not in {sgd,rmsprop,adam}" train --optimizer adagrad
 expect "unknown loss 'hinge'" train --loss hinge
+expect "unknown metric 'mae' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, or none" \
+  train --metrics mae
+expect "metric 'sparse_categorical_accuracy' compares class indices, but loss categorical_crossentropy trains on one column per output; use --metrics accuracy" \
+  train --metrics sparse_categorical_accuracy --epochs 1
+expect "metric 'binary_accuracy' compares one column per output, but loss sparse_categorical_crossentropy trains on class indices; use --metrics accuracy" \
+  evaluate --model digits-mlp --weights /dev/null --loss sparse_categorical_crossentropy --metrics binary_accuracy
+expect "EarlyStopping monitors 'val_accuracy', which this run does not log (available: loss, val_loss)" \
+  train --loss mean_squared_error --early-stopping 2 --monitor val_accuracy --epochs 1
 expect "unknown subcommand 'frobnicate' (available: train, evaluate, predict, summary, models, inspect, devices, bench)" frobnicate
 expect "--batch-size: must be > 0, got 0" train --batch-size 0
 expect "--lr: must be > 0, got -0.1" train --lr=-0.1

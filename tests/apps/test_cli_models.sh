@@ -102,9 +102,18 @@ check "state that does not fit the optimizer is a warning, and training starts f
 check "... naming what did not fit" "holds 6 optimizer slot arrays; SGD(learning_rate=0.01, momentum=0) has 0 for this model" \
   "$dir/sgd_nomom.err"
 check "... and what happens" "the optimizer starts with fresh state, as Keras does" "$dir/sgd_nomom.err"
-run eval_mlp evaluate --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64
-run train_mlp train --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64 --epochs 1 --lr 1e-30 --verbose 2
-want=$(sed -n 's/^loss: \([0-9.]*\) - accuracy: \([0-9.]*\)$/val_loss: \1 - val_accuracy: \2/p' "$dir/eval_mlp")
+# The file was compiled without metrics: Keras reports the loss alone, and so does dptrain by default.
+run eval_mlp_plain evaluate --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64
+run train_mlp_plain train --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64 --epochs 1 --verbose 2
+check "a file compiled without metrics: none" "| loss: categorical_crossentropy | metrics: none" "$dir/train_mlp_plain"
+if grep -q "^loss: [0-9.]*$" "$dir/eval_mlp_plain" && ! grep -q "accuracy" "$dir/eval_mlp_plain" "$dir/train_mlp_plain"; then
+  echo "ok: ... so evaluate and fit log the loss alone"
+else
+  echo "FAIL: a file without metrics logged more than the loss:"; cat "$dir/eval_mlp_plain" "$dir/train_mlp_plain"; fails=$((fails+1))
+fi
+run eval_mlp evaluate --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64 --metrics accuracy
+run train_mlp train --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64 --epochs 1 --lr 1e-30 --verbose 2 --metrics acc
+want=$(sed -n 's/^loss: \([0-9.]*\) - accuracy: \([0-9.]*\)$/val_loss: \1 - val_acc: \2/p' "$dir/eval_mlp")
 if [ -n "$want" ] && grep -qF -- "$want" "$dir/train_mlp"; then
   echo "ok: training starts from the file's weights ($want)"
 else
@@ -115,7 +124,8 @@ fi
 xent="$shared/dl4j_simple_sparse_xent/simple_sparse_xent_mlp_keras_2_model.h5"
 if [ -f "$xent" ]; then
   run train_k2 train --model "$xent" --data synthetic:4:3:64 --epochs 1 --verbose 2
-  check "a Keras 2.3 file's optimizer and loss" "optimizer: RMSprop(learning_rate=0.0001, rho=0.9, momentum=0) | loss: sparse_categorical_crossentropy" "$dir/train_k2"
+  check "a Keras 2.3 file's optimizer, loss and metrics" "optimizer: RMSprop(learning_rate=0.0001, rho=0.9, momentum=0) | loss: sparse_categorical_crossentropy | metrics: accuracy" "$dir/train_k2"
+  check "... whose accuracy is logged" " - accuracy: " "$dir/train_k2"
   check "what Keras would apply and dptrain does not is said" \
     "dptrain: warning: $xent's training_config sets decay=1e-06, which dptrain does not apply" "$dir/train_k2.err"
 else

@@ -4,7 +4,8 @@
 # digits-cnn (Conv2D, MaxPooling2D, Dropout, Dense), and models dptrain trained from Keras's own files
 # (tests/fixtures/keras_written: BatchNormalization, AveragePooling2D, GlobalAveragePooling2D,
 # non-square kernels and strides, 'same' padding), so every layer config dptrain writes is read back
-# by Keras's loader. Then the same with Keras 2 (tf-keras), where build/tf-keras-env exists (made by
+# by Keras's loader; Keras's evaluate of each saved file (compiled from its training_config: loss and
+# metrics, none or renamed) gives what dptrain's evaluate gives. Then the same with Keras 2 (tf-keras), where build/tf-keras-env exists (made by
 # `bash scripts/keras-env.sh --tf-keras`; about 2 GB, so CI skips that part, saying so).
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it to build/keras-env's, made by
 # scripts/keras-env.sh), else python3. Skipped, saying so, where that has no Keras.
@@ -23,11 +24,20 @@ trap 'rm -rf "$dir"' EXIT
 "$bin" train --model digits-cnn --epochs 2 --verbose 0 --save-model "$dir/m.h5" --save-weights "$dir/w.h5" || exit 1
 "$bin" predict --model digits-cnn --weights "$dir/w.h5" --data "npy:$dir/x.npy" --output "$dir/ours.npy" --show 0 > /dev/null || exit 1
 fix="$(cd "$(dirname "$0")/../fixtures/keras_written" && pwd)"
+# labels: dptrain's own classes for half the samples, random ones for the rest (an accuracy near 0.5)
+"$py" -c "import numpy as np; y = np.load('$dir/ours.npy').argmax(1); y[8:] = np.random.default_rng(2).integers(0, 10, 8)
+np.save('$dir/y.npy', y.astype('float32'))"
+"$bin" evaluate --model "$dir/m.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/m.eval" || exit 1
+# cnn keeps its file's metrics (none); gap is given one under another name.
+declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy")
 for m in cnn gap; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
+  # shellcheck disable=SC2086
   "$bin" train --model "$fix/${m}_legacy.h5" --data "npy:$fix/${m}_x.npy,$fix/${m}_y.npy" --validation-split 0 \
-    --batch-size 2 --epochs 1 --verbose 0 --save-model "$dir/$m.h5" || exit 1
+    --batch-size 2 --epochs 1 --verbose 0 --save-model "$dir/$m.h5" ${metrics[$m]} || exit 1
   "$bin" predict --model "$dir/$m.h5" --data "npy:$fix/${m}_x.npy" --output "$dir/${m}_ours.npy" --show 0 > /dev/null ||
     exit 1
+  "$bin" evaluate --model "$dir/$m.h5" --data "npy:$fix/${m}_x.npy,$fix/${m}_y.npy" --validation-split 0 \
+    > "$dir/$m.eval" || exit 1
 done
 "$py" - "$dir" "$fix" <<'PY' 2>&1 | grep -v -E "WARNING|warn|^$"
 import sys, h5py, numpy as np, keras
@@ -62,6 +72,19 @@ for name in ("cnn", "gap"):
     print(f"{name} ({', '.join(kinds)}) trained 1 epoch by dptrain: keras.models.load_model vs dptrain predict: "
           f"max |diff| = {worst3:.3g} (the epoch moved the predictions by {moved:.3g})")
     assert worst3 <= 1e-5 and moved > 1e-3, (worst3, moved)
+
+def ours_eval(name):  # "loss: 0.1234 - accuracy: 0.5000" from dptrain evaluate
+    line = open(f"{d}/{name}.eval").read().splitlines()[-1]
+    return {k: float(v) for k, v in (part.split(": ") for part in line.split(" - "))}
+# Keras compiles each saved file's training_config (loss and metrics) and evaluates what dptrain did.
+y = keras.utils.to_categorical(np.load(d + "/y.npy"), 10)
+for name, xs, ys in (("m", x, y), ("cnn", np.load(f"{fix}/cnn_x.npy"), np.load(f"{fix}/cnn_y.npy")),
+                     ("gap", np.load(f"{fix}/gap_x.npy"), np.load(f"{fix}/gap_y.npy"))):
+    theirs = keras.models.load_model(f"{d}/{name}.h5").evaluate(xs, ys, verbose=0, return_dict=True)
+    ours = ours_eval(name)
+    print(f"{name}.h5: Keras's evaluate {theirs}; dptrain's {ours}")
+    assert sorted(theirs) == sorted(ours), (theirs, ours)
+    assert all(abs(theirs[k] - ours[k]) <= 1e-4 for k in ours), (theirs, ours)  # dptrain prints 4 decimals
 print("PASS")
 PY
 rc="${PIPESTATUS[0]}"

@@ -34,6 +34,37 @@ TEST_CASE("'accuracy' resolves as Keras resolves it", "[metrics]") {
   CHECK(accuracy_for(LossKind::mean_squared_error, 4) == AccuracyKind::categorical);
 }
 
+TEST_CASE("metrics: Keras's identifiers, the default, and the targets each one reads", "[metrics]") {
+  MetricRequest r;
+  REQUIRE(metric_request("acc", &r));
+  CHECK((r.name == "acc" && r.kind == "accuracy"));  // logged under the name compile() was given
+  REQUIRE(metric_request("CategoricalAccuracy", &r));
+  CHECK((r.name == "categorical_accuracy" && r.kind == "categorical_accuracy"));
+  REQUIRE(metric_request("none", &r));
+  CHECK(r.name.empty());
+  CHECK_FALSE(metric_request("mae", &r));
+  CHECK_FALSE(metric_request("Accuracy", &r));  // Keras's Accuracy class is exact equality, not argmax
+
+  CHECK(default_metric(LossKind::categorical_crossentropy).name == "accuracy");
+  CHECK(default_metric(LossKind::binary_crossentropy).name == "accuracy");
+  CHECK_FALSE(resolve_metric(default_metric(LossKind::mean_squared_error), LossKind::mean_squared_error, 1).on());
+
+  const Metric acc = resolve_metric({"accuracy", "accuracy"}, LossKind::sparse_categorical_crossentropy, 10);
+  CHECK((acc.on() && acc.name == "accuracy" && acc.kind == AccuracyKind::sparse_categorical));
+  CHECK(resolve_metric({"ba", "binary_accuracy"}, LossKind::categorical_crossentropy, 10).kind == AccuracyKind::binary);
+  CHECK(resolve_metric({"ca", "categorical_accuracy"}, LossKind::mean_squared_error, 4).kind ==
+        AccuracyKind::categorical);
+  CHECK(resolve_metric({"s", "sparse_categorical_accuracy"}, LossKind::sparse_categorical_crossentropy, 4).kind ==
+        AccuracyKind::sparse_categorical);
+  CHECK_THROWS_WITH(resolve_metric({"s", "sparse_categorical_accuracy"}, LossKind::binary_crossentropy, 4),
+                    "metric 's' compares class indices, but loss binary_crossentropy trains on one column per "
+                    "output; use --metrics accuracy");
+  CHECK_THROWS_WITH(
+      resolve_metric({"categorical_accuracy", "categorical_accuracy"}, LossKind::sparse_categorical_crossentropy, 4),
+      "metric 'categorical_accuracy' compares one column per output, but loss "
+      "sparse_categorical_crossentropy trains on class indices; use --metrics accuracy");
+}
+
 TEST_CASE("loss target shape mismatch is a clear error", "[losses]") {
   Tensor p({2, 3}), t({2, 2});
   CHECK_THROWS_WITH(loss_sum(LossKind::categorical_crossentropy, false, p, t, 1.f, nullptr),

@@ -198,6 +198,14 @@ TEST_CASE("1 GPU: evaluate and predict match the CPU; fit reports the same losse
       INFO(k << " epoch " << e);
       CHECK(std::abs(hc.at(k)[e] - hg.at(k)[e]) <= 1e-4 * std::abs(hc.at(k)[e]));
     }
+  // Without a metric only the per-row losses come back; binary_accuracy reads every column.
+  tg.set_metric({});
+  const EvalResult plain = tg.evaluate(data, 16);
+  CHECK((plain.accuracy == 0 && plain.loss == tg.evaluate(data, 16).loss));
+  CHECK(tg.fit(data, &data, fo, {}).keys() == std::vector<std::string>{"loss", "val_loss"});
+  tc.set_metric({"binary_accuracy", "binary_accuracy"});
+  tg.set_metric({"binary_accuracy", "binary_accuracy"});
+  CHECK(tc.evaluate(data, 16).accuracy == tg.evaluate(data, 16).accuracy);
 }
 
 TEST_CASE("A model saved while training on a GPU holds the optimizer state of the CPU run", "[gpu][training]") {

@@ -97,6 +97,10 @@ TEST_CASE("losses and accuracy by hand (Keras's values)", "[kernels][loss]") {
   CHECK(accuracy_sum_cpu<float>(AccuracyKind::categorical, preds.data(), oh.data(), 2, 3) == 1.0);
   std::vector<float> bpred{0.6f, 0.4f, 0.51f}, btrue{1, 1, 0};
   CHECK(accuracy_sum_cpu<float>(AccuracyKind::binary, bpred.data(), btrue.data(), 3, 1) == 1.0);
+  // Keras's binary_accuracy compares the thresholded prediction with the target itself: a soft
+  // target (0.9, 0.2) never matches, whatever side of 0.5 it is on; 0.5 itself predicts 0.
+  std::vector<float> spred{0.8f, 0.1f, 0.5f, 0.7f}, strue{0.9f, 0.2f, 0.f, 1.f};
+  CHECK(accuracy_sum_cpu<float>(AccuracyKind::binary, spred.data(), strue.data(), 1, 4) == 0.5);
 }
 
 TEST_CASE("GPU column reductions: enough row chunks to fill the GPU, scratch bounded for any rows",

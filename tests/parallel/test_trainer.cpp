@@ -51,6 +51,47 @@ TEST_CASE("fit learns the digits and records Keras's History", "[trainer]") {
   CHECK(r.loss == Catch::Detail::Approx(h.at("val_loss").back()).epsilon(1e-5));
 }
 
+TEST_CASE("the metric is logged under its compiled name, or not at all, and never changes training",
+          "[trainer][metrics]") {
+  Dataset train = load_digits(), val;
+  split_validation(train, 0.2, &val);
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = 64;
+  fo.verbose = 0;
+  struct Run {
+    std::unique_ptr<Sequential> m;
+    std::unique_ptr<Adam> opt;
+    std::unique_ptr<Trainer> t;
+    History h;
+  };
+  auto fit = [&](LossKind loss, const MetricRequest* metric) {
+    Run r;
+    r.m = build("digits-mlp", 3);
+    r.opt = std::make_unique<Adam>(0.003);
+    r.t = std::make_unique<Trainer>(*r.m, cpus(2), loss, *r.opt, 2);
+    if (metric) r.t->set_metric(*metric);
+    r.h = r.t->fit(train, &val, fo, {});
+    return r;
+  };
+  // mean_squared_error reports the loss alone by default (Keras compiles no metric unless asked).
+  const Run mse = fit(LossKind::mean_squared_error, nullptr);
+  CHECK(mse.h.keys() == std::vector<std::string>{"loss", "val_loss"});
+  CHECK_FALSE(mse.t->metric().on());
+  const EvalResult none = mse.t->evaluate(val, 100);
+  CHECK(none.loss == Catch::Detail::Approx(mse.h.at("val_loss").back()).epsilon(1e-5));
+  CHECK(none.accuracy == 0);
+  const MetricRequest acc{"acc", "accuracy"};
+  const Run with = fit(LossKind::mean_squared_error, &acc);
+  CHECK(with.h.keys() == std::vector<std::string>{"loss", "acc", "val_loss", "val_acc"});
+  CHECK(with.h.at("loss") == mse.h.at("loss"));  // the metric only reads the outputs
+  CHECK(with.h.at("val_loss") == mse.h.at("val_loss"));
+  CHECK(with.t->metric().kind == AccuracyKind::categorical);  // 10 outputs: argmax against the one-hot rows
+  CHECK(with.h.at("val_acc").back() > 0.5);
+  const MetricRequest off{};
+  CHECK(fit(LossKind::categorical_crossentropy, &off).h.keys() == std::vector<std::string>{"loss", "val_loss"});
+}
+
 TEST_CASE("evaluate and predict agree across replica counts", "[trainer][replicas]") {
   auto m = build("digits-cnn", 2);
   Dataset data = make_synthetic({8, 8, 1}, 10, 23, 9);

@@ -142,6 +142,35 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
 
 // What keras.models.load_model compiles a model.save() file with: training_config's loss and
 // optimizer, as Keras 2.1 ("lr"), tf.keras 2.11+ ("Custom>Adam") and Keras 3 (loss objects) write it.
+TEST_CASE("training_config's metrics: the accuracy Keras would log, under its name; others are named", "[io][config]") {
+  const auto metric = [](const std::string& metrics) {
+    return compile_config_from_json(R"({"loss": "categorical_crossentropy", "metrics": )" + metrics + "}", "t");
+  };
+  // Keras 3 writes compile()'s argument: strings and serialized metric objects.
+  const auto k3 = metric(R"(["acc", "mae", {"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}])");
+  CHECK((k3.metric.name == "acc" && k3.metric.kind == "accuracy"));
+  CHECK(k3.ignored ==
+        std::vector<std::string>{"the metric 'mae'", "the metric 'ca' (dptrain reports one metric: 'acc')"});
+  // tf.keras 2 writes the compiled MeanMetricWrapper per output, with the function 'accuracy' chose:
+  // it follows the loss again (a --loss that replaces the file's then keeps a matching accuracy).
+  const auto tfk = metric(R"([[{"class_name": "MeanMetricWrapper", "config": {"name": "accuracy", "dtype": "float32",
+                             "fn": "sparse_categorical_accuracy"}}]])");
+  CHECK((tfk.metric.name == "accuracy" && tfk.metric.kind == "accuracy"));
+  CHECK(tfk.ignored.empty());
+  const auto named =
+      metric(R"([[{"class_name": "MeanMetricWrapper", "config": {"name": "bin", "fn": "binary_accuracy"}}]])");
+  CHECK((named.metric.name == "bin" && named.metric.kind == "binary_accuracy"));
+  // A dict per output name; Keras 2's list of strings; none.
+  CHECK(metric(R"({"dense": "categorical_accuracy"})").metric.kind == "categorical_accuracy");
+  CHECK(metric(R"(["accuracy"])").metric.name == "accuracy");
+  CHECK(metric("null").metric.name.empty());
+  CHECK(compile_config_from_json(R"({"loss": "mse"})", "t").metric.name.empty());
+  const auto weighted = compile_config_from_json(R"({"metrics": null, "weighted_metrics": ["accuracy"]})", "t");
+  CHECK(weighted.metric.name.empty());
+  CHECK(weighted.ignored == std::vector<std::string>{"the weighted metric 'accuracy'"});
+  CHECK(metric(R"([7, "none"])").ignored == std::vector<std::string>{"the metric '7'", "the metric 'none'"});
+}
+
 TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles with", "[io][config]") {
   KerasCompileConfig k;
   REQUIRE(read_compile_config(kDir + "cnn_legacy.h5", &k));  // Keras 3.15
