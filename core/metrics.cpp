@@ -6,7 +6,7 @@
 namespace dpt {
 
 AccuracyKind accuracy_for(LossKind loss, int64_t width) {
-  if (loss == LossKind::binary_crossentropy || width == 1) return AccuracyKind::binary;
+  if (width == 1) return AccuracyKind::binary;
   if (loss == LossKind::sparse_categorical_crossentropy) return AccuracyKind::sparse_categorical;
   return AccuracyKind::categorical;
 }

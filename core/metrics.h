@@ -6,7 +6,9 @@
 
 namespace dpt {
 
-// binary_crossentropy or a 1-wide output -> binary; sparse loss -> sparse_categorical; else categorical.
+// As Keras 3 resolves 'accuracy' from the shapes: a 1-wide output -> binary; class-index targets (the
+// sparse loss) -> sparse_categorical; else categorical (binary_crossentropy on several outputs too,
+// where tf.keras 2 chose binary: ask for binary_accuracy by name).
 AccuracyKind accuracy_for(LossKind loss, int64_t output_width);
 // Sum over rows of per-sample accuracy.
 double accuracy_sum(AccuracyKind k, const Tensor& pred, const Tensor& target);

@@ -324,10 +324,8 @@ void compile_metrics(const json& tc, KerasCompileConfig& c) {
       continue;
     }
     if (c.metric.name.empty()) {
-      c.metric = req;
+      c.metric = req;  // tf.keras wrote the function its 'accuracy' chose, which both Kerases load as such
       c.metric.name = name;
-      // compile(metrics=['accuracy']) follows the loss; tf.keras wrote the function it chose then.
-      if (name == "accuracy" || name == "acc") c.metric.kind = "accuracy";
     } else {
       c.ignored.push_back("the metric '" + name + "' (dptrain reports one metric: '" + c.metric.name + "')");
     }

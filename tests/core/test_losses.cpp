@@ -29,7 +29,8 @@ TEST_CASE("fused gradient only where the last activation matches the loss", "[lo
 TEST_CASE("'accuracy' resolves as Keras resolves it", "[metrics]") {
   CHECK(accuracy_for(LossKind::categorical_crossentropy, 10) == AccuracyKind::categorical);
   CHECK(accuracy_for(LossKind::sparse_categorical_crossentropy, 10) == AccuracyKind::sparse_categorical);
-  CHECK(accuracy_for(LossKind::binary_crossentropy, 3) == AccuracyKind::binary);
+  CHECK(accuracy_for(LossKind::binary_crossentropy, 3) == AccuracyKind::categorical);  // Keras 3 (tf.keras: binary)
+  CHECK(accuracy_for(LossKind::binary_crossentropy, 1) == AccuracyKind::binary);
   CHECK(accuracy_for(LossKind::mean_squared_error, 1) == AccuracyKind::binary);
   CHECK(accuracy_for(LossKind::mean_squared_error, 4) == AccuracyKind::categorical);
 }

@@ -47,6 +47,14 @@ def main():
         + struct.pack(">II", 2049, 2) + bytes([3, 7]),
         "synthetic_spec/small": b"8,8,1:10:16",
         "synthetic_spec/rgb": b"4,4,3:2:5",
+        # compile(metrics=...) as Keras 3 writes it (strings, objects, a dict per output) and as
+        # tf.keras 2 does (a list per output of MeanMetricWrapper)
+        "training_config/keras3_metrics.json": b'{"loss": "categorical_crossentropy", "metrics": ["acc", "mae", '
+        b'{"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}, {"out": "accuracy"}], '
+        b'"weighted_metrics": ["accuracy"]}',
+        "training_config/tfkeras_metrics.json": b'{"loss": "binary_crossentropy", "metrics": [[{"class_name": '
+        b'"MeanMetricWrapper", "config": {"name": "accuracy", "dtype": "float32", "fn": "binary_accuracy"}}]], '
+        b'"weighted_metrics": null}',
     }
     for name, data in seeds.items():
         with open(OUT + name, "wb") as o:

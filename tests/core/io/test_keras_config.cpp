@@ -151,11 +151,11 @@ TEST_CASE("training_config's metrics: the accuracy Keras would log, under its na
   CHECK((k3.metric.name == "acc" && k3.metric.kind == "accuracy"));
   CHECK(k3.ignored ==
         std::vector<std::string>{"the metric 'mae'", "the metric 'ca' (dptrain reports one metric: 'acc')"});
-  // tf.keras 2 writes the compiled MeanMetricWrapper per output, with the function 'accuracy' chose:
-  // it follows the loss again (a --loss that replaces the file's then keeps a matching accuracy).
+  // tf.keras 2 writes the compiled MeanMetricWrapper per output, with the function 'accuracy' chose
+  // (which Keras 3's loader also applies).
   const auto tfk = metric(R"([[{"class_name": "MeanMetricWrapper", "config": {"name": "accuracy", "dtype": "float32",
                              "fn": "sparse_categorical_accuracy"}}]])");
-  CHECK((tfk.metric.name == "accuracy" && tfk.metric.kind == "accuracy"));
+  CHECK((tfk.metric.name == "accuracy" && tfk.metric.kind == "sparse_categorical_accuracy"));
   CHECK(tfk.ignored.empty());
   const auto named =
       metric(R"([[{"class_name": "MeanMetricWrapper", "config": {"name": "bin", "fn": "binary_accuracy"}}]])");
