@@ -41,7 +41,7 @@ void run_evaluate(const EvalOptions& o) {
   const EvalResult r = trainer.evaluate(data, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
   std::printf("evaluated %s on %lld %s samples of %s\nloss: %.4f", p.name.c_str(), (long long)data.size(),
               d.heldout ? d.heldout_name.c_str() : "", d.description.c_str(), r.loss);
-  if (trainer.metric().on()) std::printf(" - %s: %.4f", trainer.metric().name.c_str(), r.accuracy);
+  if (trainer.metric().on()) std::printf(" - %s: %.4f", trainer.metric().name.c_str(), r.metric);
   std::printf("\n");
 }
 

@@ -9,8 +9,8 @@
 
 namespace dpt {
 
-using kernels::AccuracyKind;
 using kernels::LossKind;
+using kernels::MetricKind;
 
 LossKind loss_from_name(const std::string& name);  // accepts Keras's names and aliases (mse)
 std::string loss_name(LossKind k);

@@ -1,26 +1,29 @@
-// Accuracy selection and dispatch, and the metric a model is compiled with.
+// The metric a model is compiled with: Keras identifiers, resolution against the loss, and dispatch.
 #include "core/metrics.h"
+#include <utility>
 #include "core/error.h"
 #include "kernels/loss.h"
 
 namespace dpt {
 
-AccuracyKind accuracy_for(LossKind loss, int64_t width) {
-  if (width == 1) return AccuracyKind::binary;
-  if (loss == LossKind::sparse_categorical_crossentropy) return AccuracyKind::sparse_categorical;
-  return AccuracyKind::categorical;
+MetricKind accuracy_for(LossKind loss, int64_t width) {
+  if (width == 1) return MetricKind::binary;
+  if (loss == LossKind::sparse_categorical_crossentropy) return MetricKind::sparse_categorical;
+  return MetricKind::categorical;
 }
 
-double accuracy_sum(AccuracyKind k, const Tensor& pred, const Tensor& target) {
+double metric_sum(MetricKind k, const Tensor& pred, const Tensor& target) {
   const int64_t rows = pred.dim(0), cols = rows ? pred.numel() / rows : 0;
-  return kernels::accuracy_sum_cpu<float>(k, pred.data(), target.data(), rows, cols);
+  return kernels::metric_sum_cpu<float>(k, pred.data(), target.data(), rows, cols);
 }
 
 const char* const kMetricNames =
-    "accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, or none";
+    "accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mean_absolute_error "
+    "(or mae), mean_squared_error (or mse), or none";
 
 bool metric_request(const std::string& id, MetricRequest* out) {
-  // Keras's compile() strings log under the name given; its classes log under their default names.
+  // Keras 3's compile() strings for accuracy log under the name given; other strings under the
+  // function's name ('mae' as mean_absolute_error); its classes under their default names.
   struct Known {
     const char* id;
     const char* name;
@@ -35,6 +38,12 @@ bool metric_request(const std::string& id, MetricRequest* out) {
       {"SparseCategoricalAccuracy", "sparse_categorical_accuracy", "sparse_categorical_accuracy"},
       {"binary_accuracy", "binary_accuracy", "binary_accuracy"},
       {"BinaryAccuracy", "binary_accuracy", "binary_accuracy"},
+      {"mae", "mean_absolute_error", "mean_absolute_error"},
+      {"mean_absolute_error", "mean_absolute_error", "mean_absolute_error"},
+      {"MeanAbsoluteError", "mean_absolute_error", "mean_absolute_error"},
+      {"mse", "mean_squared_error", "mean_squared_error"},
+      {"mean_squared_error", "mean_squared_error", "mean_squared_error"},
+      {"MeanSquaredError", "mean_squared_error", "mean_squared_error"},
   };
   if (id == "none") {
     *out = MetricRequest{};
@@ -66,15 +75,22 @@ Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
   if (req.kind == "sparse_categorical_accuracy") {
     DPT_CHECK(sparse, "metric '" << req.name << "' compares class indices, but loss " << loss_name(loss)
                                  << " trains on one column per output; use --metrics accuracy");
-    m.kind = AccuracyKind::sparse_categorical;
+    m.kind = MetricKind::sparse_categorical;
     return m;
   }
-  DPT_CHECK(req.kind == "categorical_accuracy" || req.kind == "binary_accuracy",
-            "unknown metric kind '" << req.kind << "'");
-  DPT_CHECK(!sparse, "metric '" << req.name << "' compares one column per output, but loss " << loss_name(loss)
-                                << " trains on class indices; use --metrics accuracy");
-  m.kind = req.kind == "binary_accuracy" ? AccuracyKind::binary : AccuracyKind::categorical;
-  return m;
+  static const std::pair<const char*, MetricKind> by_column[] = {
+      {"categorical_accuracy", MetricKind::categorical},
+      {"binary_accuracy", MetricKind::binary},
+      {"mean_absolute_error", MetricKind::mean_absolute_error},
+      {"mean_squared_error", MetricKind::mean_squared_error}};
+  for (const auto& [kind, k] : by_column)
+    if (req.kind == kind) {
+      DPT_CHECK(!sparse, "metric '" << req.name << "' compares one column per output, but loss " << loss_name(loss)
+                                    << " trains on class indices; use --metrics accuracy");
+      m.kind = k;
+      return m;
+    }
+  DPT_FAIL("unknown metric kind '" << req.kind << "'");
 }
 
 }  // namespace dpt

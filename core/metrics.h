@@ -1,5 +1,6 @@
-// The metric dptrain computes beside the loss: accuracy, resolved as Keras resolves it from the
-// loss and the output width, under the name compile(metrics=[...]) gave it.
+// The metric dptrain computes beside the loss, under the name compile(metrics=[...]) gives it in
+// Keras 3: an accuracy ('accuracy' resolved as Keras resolves it from the shapes) or a regression
+// error (mean_absolute_error, mean_squared_error).
 #pragma once
 #include <string>
 #include "core/losses.h"
@@ -9,22 +10,22 @@ namespace dpt {
 // As Keras 3 resolves 'accuracy' from the shapes: a 1-wide output -> binary; class-index targets (the
 // sparse loss) -> sparse_categorical; else categorical (binary_crossentropy on several outputs too,
 // where tf.keras 2 chose binary: ask for binary_accuracy by name).
-AccuracyKind accuracy_for(LossKind loss, int64_t output_width);
-// Sum over rows of per-sample accuracy.
-double accuracy_sum(AccuracyKind k, const Tensor& pred, const Tensor& target);
+MetricKind accuracy_for(LossKind loss, int64_t output_width);
+// Sum over rows of the per-sample metric.
+double metric_sum(MetricKind k, const Tensor& pred, const Tensor& target);
 
-// What a model is compiled to report: nothing, or one accuracy metric.
+// What a model is compiled to report: nothing, or one metric.
 struct Metric {
-  std::string name;  // the logged name ("accuracy", "acc", "categorical_accuracy", ...); "" for none
-  AccuracyKind kind = AccuracyKind::categorical;
+  std::string name;  // the logged name ("accuracy", "acc", "mean_absolute_error", ...); "" for none
+  MetricKind kind = MetricKind::categorical;
   bool on() const { return !name.empty(); }
 };
 
 // A metric asked for by its Keras identifier, before the loss and output width are known.
 struct MetricRequest {
   std::string name;  // as logged; "" asks for none
-  std::string kind;  // "accuracy" (follow the loss), "categorical_accuracy", "sparse_categorical_accuracy",
-                     // "binary_accuracy"
+  std::string kind;  // "accuracy" (follow the shapes), "categorical_accuracy", "sparse_categorical_accuracy",
+                     // "binary_accuracy", "mean_absolute_error", "mean_squared_error"
 };
 
 // The identifiers dptrain computes, for messages.
@@ -36,7 +37,7 @@ bool metric_request(const std::string& id, MetricRequest* out);
 // for the cross-entropy losses (its presets are classifiers) and nothing for mean_squared_error.
 MetricRequest default_metric(LossKind loss);
 // Resolves a request against the loss (which decides the targets' form) and the output width;
-// fails where the named accuracy cannot read those targets.
+// fails where the named metric cannot read those targets.
 Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t output_width);
 
 }  // namespace dpt

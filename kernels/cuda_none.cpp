@@ -56,7 +56,7 @@ void activation_bias_grad_cuda(Activation, const float*, float*, float*, int64_t
 void dropout_cuda(const float*, float*, int64_t, int64_t, float, const DropoutKey&, void*) { no_cuda(); }
 void loss_rows_cuda(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*, float*, const float*,
                     void*) { no_cuda(); }
-void accuracy_rows_cuda(AccuracyKind, const float*, const float*, int64_t, int64_t, float*, void*) { no_cuda(); }
+void metric_rows_cuda(MetricKind, const float*, const float*, int64_t, int64_t, float*, void*) { no_cuda(); }
 void sgd_update_cuda(float*, const float*, float*, int64_t, float, float, bool, void*) { no_cuda(); }
 void rmsprop_update_cuda(float*, const float*, float*, float*, float*, int64_t, float, float, float, float, bool,
                          void*) { no_cuda(); }

@@ -1,5 +1,5 @@
-// Losses and accuracy on (rows, cols) predictions. Targets: (rows, cols) for categorical, binary
-// and MSE; (rows, 1) class indices for sparse categorical.
+// Losses and metrics (accuracy, regression errors) on (rows, cols) predictions. Targets: (rows,
+// cols) for categorical, binary and MSE; (rows, 1) class indices for sparse categorical.
 #pragma once
 #include <cstdint>
 #include "kernels/loss_math.h"
@@ -16,15 +16,16 @@ template <typename T>
 double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64_t rows, int64_t cols, T scale,
                 T* grad, const T* row_weight = nullptr);
 
-// Sum over rows of per-sample accuracy (0/1, or a fraction of columns for binary).
+// Sum over rows of the per-sample metric (accuracy 0/1, binary's fraction of columns, or a row's
+// mean error).
 template <typename T>
-double accuracy_sum_cpu(AccuracyKind kind, const T* pred, const T* target, int64_t rows, int64_t cols);
+double metric_sum_cpu(MetricKind kind, const T* pred, const T* target, int64_t rows, int64_t cols);
 
-// CUDA: one thread per row through loss_row/accuracy_row. Writes each row's loss (and accuracy)
+// CUDA: one thread per row through loss_row/metric_row. Writes each row's loss (and metric)
 // to device arrays, so the host reads one sum per step instead of synchronising per call.
 void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows, int64_t cols,
                     float scale, float* grad, float* row_loss, const float* row_weight, void* stream);
-void accuracy_rows_cuda(AccuracyKind kind, const float* pred, const float* target, int64_t rows, int64_t cols,
-                        float* row_acc, void* stream);
+void metric_rows_cuda(MetricKind kind, const float* pred, const float* target, int64_t rows, int64_t cols,
+                      float* row_acc, void* stream);
 
 }  // namespace dpt::kernels

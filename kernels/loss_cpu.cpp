@@ -1,4 +1,4 @@
-// CPU losses and accuracy: a loop over rows of the shared per-row formulas (loss_math.h).
+// CPU losses and metrics: a loop over rows of the shared per-row formulas (loss_math.h).
 #include "kernels/loss.h"
 
 namespace dpt::kernels {
@@ -17,10 +17,10 @@ double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64
 }
 
 template <typename T>
-double accuracy_sum_cpu(AccuracyKind kind, const T* pred, const T* target, int64_t rows, int64_t cols) {
-  const int64_t tcols = kind == AccuracyKind::sparse_categorical ? 1 : cols;
+double metric_sum_cpu(MetricKind kind, const T* pred, const T* target, int64_t rows, int64_t cols) {
+  const int64_t tcols = kind == MetricKind::sparse_categorical ? 1 : cols;
   double correct = 0;
-  for (int64_t r = 0; r < rows; ++r) correct += accuracy_row(kind, pred + r * cols, target + r * tcols, cols);
+  for (int64_t r = 0; r < rows; ++r) correct += metric_row(kind, pred + r * cols, target + r * tcols, cols);
   return correct;
 }
 
@@ -28,7 +28,7 @@ template double loss_cpu<float>(LossKind, bool, const float*, const float*, int6
                                  const float*);
 template double loss_cpu<double>(LossKind, bool, const double*, const double*, int64_t, int64_t, double, double*,
                                   const double*);
-template double accuracy_sum_cpu<float>(AccuracyKind, const float*, const float*, int64_t, int64_t);
-template double accuracy_sum_cpu<double>(AccuracyKind, const double*, const double*, int64_t, int64_t);
+template double metric_sum_cpu<float>(MetricKind, const float*, const float*, int64_t, int64_t);
+template double metric_sum_cpu<double>(MetricKind, const double*, const double*, int64_t, int64_t);
 
 }  // namespace dpt::kernels

@@ -1,4 +1,4 @@
-// CUDA losses and accuracy: one thread per sample through the shared per-row formulas.
+// CUDA losses and metrics: one thread per sample through the shared per-row formulas.
 #include "kernels/cuda_check.h"
 #include "kernels/loss.h"
 
@@ -14,11 +14,11 @@ __global__ void loss_rows_kernel(LossKind kind, bool fused, const float* pred, c
       w * loss_row(kind, fused, pred + r * cols, target + r * tcols, cols, scale * w, grad ? grad + r * cols : nullptr);
 }
 
-__global__ void accuracy_rows_kernel(AccuracyKind kind, const float* pred, const float* target, int64_t rows,
-                                     int64_t cols, int64_t tcols, float* row_acc) {
+__global__ void metric_rows_kernel(MetricKind kind, const float* pred, const float* target, int64_t rows, int64_t cols,
+                                   int64_t tcols, float* row_acc) {
   const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (r >= rows) return;
-  row_acc[r] = accuracy_row(kind, pred + r * cols, target + r * tcols, cols);
+  row_acc[r] = metric_row(kind, pred + r * cols, target + r * tcols, cols);
 }
 
 void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows, int64_t cols,
@@ -30,11 +30,11 @@ void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* t
   DPT_CUDA_LAUNCH_CHECK();
 }
 
-void accuracy_rows_cuda(AccuracyKind kind, const float* pred, const float* target, int64_t rows, int64_t cols,
-                        float* row_acc, void* stream) {
+void metric_rows_cuda(MetricKind kind, const float* pred, const float* target, int64_t rows, int64_t cols,
+                      float* row_acc, void* stream) {
   if (rows == 0) return;
-  const int64_t tcols = kind == AccuracyKind::sparse_categorical ? 1 : cols;
-  accuracy_rows_kernel<<<unsigned((rows + 127) / 128), 128, 0, static_cast<cudaStream_t>(stream)>>>(
+  const int64_t tcols = kind == MetricKind::sparse_categorical ? 1 : cols;
+  metric_rows_kernel<<<unsigned((rows + 127) / 128), 128, 0, static_cast<cudaStream_t>(stream)>>>(
       kind, pred, target, rows, cols, tcols, row_acc);
   DPT_CUDA_LAUNCH_CHECK();
 }

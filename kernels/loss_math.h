@@ -6,7 +6,9 @@
 namespace dpt::kernels {
 
 enum class LossKind { categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error };
-enum class AccuracyKind { categorical, sparse_categorical, binary };
+// The metric beside the loss: an accuracy (categorical, sparse_categorical, binary) or a regression
+// error (mean_absolute_error, mean_squared_error), each a per-sample value averaged over samples.
+enum class MetricKind { categorical, sparse_categorical, binary, mean_absolute_error, mean_squared_error };
 
 constexpr double kLossEpsilon = 1e-7;  // keras.backend.epsilon()
 
@@ -86,13 +88,23 @@ DPT_HD int64_t argmax_row(const T* v, int64_t n) {
   return best;
 }
 
-// One sample's accuracy: 0 or 1, or the fraction of matching columns for binary (Keras's
-// binary_accuracy: the thresholded prediction equals the target, so a soft target never matches).
+// One sample's metric: accuracy 0 or 1, or the fraction of matching columns for binary (Keras's
+// binary_accuracy: the thresholded prediction equals the target, so a soft target never matches);
+// the mean over columns of |p - y| or (p - y)^2 for the regression errors.
 template <typename T>
-DPT_HD T accuracy_row(AccuracyKind kind, const T* p, const T* y, int64_t cols) {
+DPT_HD T metric_row(MetricKind kind, const T* p, const T* y, int64_t cols) {
   switch (kind) {
-    case AccuracyKind::categorical: return argmax_row(p, cols) == argmax_row(y, cols) ? T(1) : T(0);
-    case AccuracyKind::sparse_categorical: return argmax_row(p, cols) == int64_t(y[0]) ? T(1) : T(0);
+    case MetricKind::categorical: return argmax_row(p, cols) == argmax_row(y, cols) ? T(1) : T(0);
+    case MetricKind::sparse_categorical: return argmax_row(p, cols) == int64_t(y[0]) ? T(1) : T(0);
+    case MetricKind::mean_absolute_error:
+    case MetricKind::mean_squared_error: {
+      T s = T(0);
+      for (int64_t c = 0; c < cols; ++c) {
+        const T d = p[c] - y[c];
+        s += kind == MetricKind::mean_absolute_error ? (d < T(0) ? -d : d) : d * d;
+      }
+      return s / T(cols);
+    }
     default: {
       int64_t ok = 0;
       for (int64_t c = 0; c < cols; ++c) ok += (p[c] > T(0.5) ? T(1) : T(0)) == y[c];

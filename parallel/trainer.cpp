@@ -319,11 +319,11 @@ Tensor Trainer::slice_for(Replica& rep, const Tensor& all, Tensor& dev, int64_t 
 }
 
 void Trainer::replica_loss(Replica& rep, const Tensor& out, const Tensor& y, float scale, Tensor* grad, const float* w,
-                           bool want_accuracy) {
+                           bool want_metric) {
   const int64_t n = out.dim(0);
   if (!rep.cuda) {
     rep.loss = loss_sum(loss_, fused_, out, y, scale, grad, w);
-    rep.correct = want_accuracy ? accuracy_sum(metric_.kind, out, y) : 0;
+    rep.metric_sum = want_metric ? metric_sum(metric_.kind, out, y) : 0;
     return;
   }
   // One thread per row through the CPU's per-row formulas; the rows come to the host once, after
@@ -332,11 +332,11 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out, const Tensor& y, flo
   void* s = kernels::cuda_stream_of(*rep.cuda);
   float* rows = rep.rows_dev.data();
   kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale, grad ? grad->data() : nullptr, rows, w, s);
-  if (want_accuracy) kernels::accuracy_rows_cuda(metric_.kind, out.data(), y.data(), n, cols, rows + rep.cap, s);
+  if (want_metric) kernels::metric_rows_cuda(metric_.kind, out.data(), y.data(), n, cols, rows + rep.cap, s);
   copy_floats(rep.rows_host.data(), Device::cpu(), rows, rep.ctx.device, n, rep.cuda.get());
-  if (want_accuracy)
+  if (want_metric)
     copy_floats(rep.rows_host.data() + rep.cap, Device::cpu(), rows + rep.cap, rep.ctx.device, n, rep.cuda.get());
-  rep.want_rows = want_accuracy;
+  rep.want_rows = want_metric;
 }
 
 void Trainer::finish_rows(Replica& rep, int64_t count) {
@@ -344,12 +344,12 @@ void Trainer::finish_rows(Replica& rep, int64_t count) {
   kernels::cuda_stream_sync(*rep.cuda);
   if (count == 0) return;
   const float* h = rep.rows_host.data();
-  double loss = 0, correct = 0;
+  double loss = 0, metric_sum = 0;
   for (int64_t i = 0; i < count; ++i) loss += h[i];
   if (rep.want_rows)
-    for (int64_t i = 0; i < count; ++i) correct += h[rep.cap + i];
+    for (int64_t i = 0; i < count; ++i) metric_sum += h[rep.cap + i];
   rep.loss = loss;
-  rep.correct = correct;
+  rep.metric_sum = metric_sum;
 }
 
 void Trainer::scale_floats(Replica& rep, float* p, int64_t n, float s) {
@@ -360,7 +360,7 @@ void Trainer::scale_floats(Replica& rep, float* p, int64_t n, float s) {
   for (int64_t i = 0; i < n; ++i) p[i] *= s;
 }
 
-double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* correct) {
+double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* metric_sum) {
   const int N = replicas();
   const int64_t T = template_.num_trainable();
   const bool ps = popt_.strategy == Strategy::parameter_server;
@@ -372,7 +372,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
     rep.enter();
     Sequential& m = *rep.model;
     const Slice s = batch_slice(rows, N, r);
-    rep.loss = rep.correct = 0;
+    rep.loss = rep.metric_sum = 0;
     rep.reducer.begin_step();
     m.zero_grads(rep.ctx.cuda);
     GradReadyHook* hook = N > 1 ? &rep.reducer : nullptr;
@@ -394,7 +394,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
       }
       Tensor out = m.forward(rep.ctx, x, true);
       Tensor g = m.output_grad(s.count);
-      if (s.count > 0) replica_loss(rep, out, y, 1.f / float(rows), &g, w, correct != nullptr);
+      if (s.count > 0) replica_loss(rep, out, y, 1.f / float(rows), &g, w, metric_sum != nullptr);
       m.backward(rep.ctx, x, hook);
     } else if (hook) {
       m.emit_grad_ranges(hook);
@@ -422,7 +422,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* co
   double total = 0, comm_s = 0;
   for (auto& rep : replicas_) {  // rank order: the same sum whatever the thread timing
     total += rep->loss;
-    if (correct) *correct += rep->correct;
+    if (metric_sum) *metric_sum += rep->metric_sum;
     comm_s += rep->reducer.seconds_;
   }
   last_.comm_ms = 1000.0 * comm_s / N;

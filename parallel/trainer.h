@@ -52,7 +52,7 @@ struct FitOptions {
 
 struct EvalResult {
   double loss = 0;
-  double accuracy = 0;  // the metric's value (0 where the trainer has none)
+  double metric = 0;  // the metric's value (0 where the trainer has none)
 };
 
 struct StepStats {
@@ -72,8 +72,8 @@ class Trainer : public TrainContext {
   std::vector<float> predict(const Dataset& data, int64_t batch_size);
 
   // One training step on a global batch already in the batch buffers (fit and the benchmark).
-  // Returns the summed per-sample loss; adds the correct count to *correct when given.
-  double train_step(int64_t rows, int64_t epoch, int64_t step, double* correct);
+  // Returns the summed per-sample loss; adds the per-sample metric values to *metric_sum when given.
+  double train_step(int64_t rows, int64_t epoch, int64_t step, double* metric_sum);
   // Sizes every replica (and its device buffers) for global batches of up to `global_batch` rows
   // of data shaped like `like`. fit, evaluate and predict pass min(batch size, samples): a batch
   // size past the data takes all of it in one batch, as in Keras.
@@ -133,7 +133,7 @@ class Trainer : public TrainContext {
   // Loss (and accuracy) of a replica's outputs; on a GPU the per-row values land on the host at
   // finish_rows, after the step's last kernel.
   void replica_loss(Replica& rep, const Tensor& out, const Tensor& y, float scale, Tensor* grad, const float* w,
-                    bool want_accuracy);
+                    bool want_metric);
   void finish_rows(Replica& rep, int64_t count);
   void scale_floats(Replica& rep, float* p, int64_t n, float s);
   Dataset targets_for(const Dataset& d) const;

@@ -92,7 +92,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     }
     logs.clear();
     for (auto* c : cbs) c->on_epoch_begin(epoch);
-    double loss_total = 0, correct = 0;
+    double loss_total = 0, metric_sum = 0;
     int64_t seen = 0, cursor = 0;
     auto take = [&]() {  // the next batch: [start, start + rows) of perm (--steps-per-epoch wraps around)
       if (cursor >= n) cursor = 0;
@@ -115,7 +115,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       }
       double l = 0;
       try {
-        l = train_step(rows, epoch, step, metric ? &correct : nullptr);
+        l = train_step(rows, epoch, step, metric ? &metric_sum : nullptr);
       } catch (...) {
         prefetch_->wait();
         throw;
@@ -125,7 +125,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       loss_total += l;
       seen += rows;
       logs.set(0, loss_total / double(seen));
-      if (metric) logs.set(1, correct / double(seen));
+      if (metric) logs.set(1, metric_sum / double(seen));
       if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
       for (auto* c : cbs) c->on_batch_end(step, logs);
       if (!std::isfinite(l)) {
@@ -148,7 +148,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     if (val) {
       const EvalResult r = evaluate_targets(*val, B);
       logs.set(val_log, r.loss);
-      if (metric) logs.set(val_log + 1, r.accuracy);
+      if (metric) logs.set(val_log + 1, r.metric);
     }
     if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
     for (auto* c : cbs) c->on_epoch_end(epoch, logs);
@@ -175,7 +175,7 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
   const int64_t n = data.size();
   const int N = replicas();
   std::vector<int64_t> idx(size_t(std::min(batch_size, n)));
-  double loss_total = 0, correct = 0;
+  double loss_total = 0, metric_sum = 0;
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t rows = std::min(batch_size, n - start);
     std::iota(idx.begin(), idx.begin() + rows, start);
@@ -183,7 +183,7 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
     auto work = [&](int r) {
       Replica& rep = *replicas_[size_t(r)];
       rep.enter();
-      rep.loss = rep.correct = 0;
+      rep.loss = rep.metric_sum = 0;
       const Slice s = batch_slice(rows, N, r);
       if (s.count == 0) return;
       Tensor x = slice_for(rep, x_buf_[cur_], rep.x[cur_], s.offset, s.count);
@@ -195,10 +195,10 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
     on_replicas(work);
     for (auto& rep : replicas_) {
       loss_total += rep->loss;
-      correct += rep->correct;
+      metric_sum += rep->metric_sum;
     }
   }
-  return {loss_total / double(n), correct / double(n)};
+  return {loss_total / double(n), metric_sum / double(n)};
 }
 
 std::vector<float> Trainer::predict(const Dataset& data, int64_t batch_size) {

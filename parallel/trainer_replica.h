@@ -93,7 +93,7 @@ struct Trainer::Replica {
   Tensor x[2], y[2], w[2], rows_dev, rows_host;
   int64_t cap = 0;  // rows these hold
   bool want_rows = false;
-  double loss = 0, correct = 0;
+  double loss = 0, metric_sum = 0;
   void enter() const {  // the calling thread works on this replica's GPU
     if (cuda) kernels::cuda_set_device(ctx.device.index);
   }

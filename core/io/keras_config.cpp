@@ -301,38 +301,42 @@ void metric_leaves(const json& m, std::vector<const json*>* out) {
   }
 }
 
-// A metric's identifier and logged name: a string is both; an object logs under its config's name,
-// and tf.keras's MeanMetricWrapper names its function in config.fn.
+// A metric's identifier, and the name an object logs under (its config's; "" for a string, which
+// logs as Keras names it); tf.keras's MeanMetricWrapper names its function in config.fn.
 std::pair<std::string, std::string> metric_identity(const json& m) {
-  if (m.is_string()) return {m.get<std::string>(), m.get<std::string>()};
-  if (!m.is_object() || !m.contains("class_name") || !m["class_name"].is_string()) return {m.dump(), m.dump()};
+  if (m.is_string()) return {m.get<std::string>(), ""};
+  if (!m.is_object() || !m.contains("class_name") || !m["class_name"].is_string()) return {m.dump(), ""};
   std::string id = m["class_name"].get<std::string>(), name;
   const json cfg = m.contains("config") && m["config"].is_object() ? m["config"] : json::object();
   if (cfg.contains("name") && cfg["name"].is_string()) name = cfg["name"].get<std::string>();
   if (id == "MeanMetricWrapper" && cfg.contains("fn") && cfg["fn"].is_string()) id = cfg["fn"].get<std::string>();
-  return {id, name.empty() ? id : name};
+  return {id, name};
 }
 
 void compile_metrics(const json& tc, KerasCompileConfig& c) {
   std::vector<const json*> leaves;
   if (tc.contains("metrics")) metric_leaves(tc["metrics"], &leaves);
   for (const json* m : leaves) {
-    const auto [id, name] = metric_identity(*m);
+    const auto [id, object_name] = metric_identity(*m);
+    const std::string shown = object_name.empty() ? id : object_name;  // as the file spells it
     MetricRequest req;
     if (id == "none" || !metric_request(id, &req)) {
-      c.ignored.push_back("the metric '" + name + "'");
+      c.ignored.push_back("the metric '" + shown + "'");
       continue;
     }
     if (c.metric.name.empty()) {
       c.metric = req;  // tf.keras wrote the function its 'accuracy' chose, which both Kerases load as such
-      c.metric.name = name;
+      if (!object_name.empty()) c.metric.name = object_name;
     } else {
-      c.ignored.push_back("the metric '" + name + "' (dptrain reports one metric: '" + c.metric.name + "')");
+      c.ignored.push_back("the metric '" + shown + "' (dptrain reports one metric: '" + c.metric.name + "')");
     }
   }
   leaves.clear();
   if (tc.contains("weighted_metrics")) metric_leaves(tc["weighted_metrics"], &leaves);
-  for (const json* m : leaves) c.ignored.push_back("the weighted metric '" + metric_identity(*m).second + "'");
+  for (const json* m : leaves) {
+    const auto [id, object_name] = metric_identity(*m);
+    c.ignored.push_back("the weighted metric '" + (object_name.empty() ? id : object_name) + "'");
+  }
 }
 
 KerasCompileConfig compile_config(const json& tc, const std::string& where) {

@@ -31,6 +31,9 @@ np.save('$dir/y.npy', y.astype('float32'))"
 # binary_crossentropy on 10 outputs: Keras 3's 'accuracy' is categorical there (tf.keras 2's was binary).
 "$bin" train --model digits-mlp --loss binary_crossentropy --epochs 1 --verbose 0 --save-model "$dir/bce.h5" || exit 1
 "$bin" evaluate --model "$dir/bce.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/bce.eval" || exit 1
+# A regression error as the metric: Keras 3 logs 'mae' as mean_absolute_error.
+"$bin" train --model digits-mlp --loss mse --metrics mae --epochs 1 --verbose 0 --save-model "$dir/reg.h5" || exit 1
+"$bin" evaluate --model "$dir/reg.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/reg.eval" || exit 1
 # cnn keeps its file's metrics (none); gap is given one under another name.
 declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy")
 for m in cnn gap; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
@@ -81,7 +84,7 @@ def ours_eval(name):  # "loss: 0.1234 - accuracy: 0.5000" from dptrain evaluate
     return {k: float(v) for k, v in (part.split(": ") for part in line.split(" - "))}
 # Keras compiles each saved file's training_config (loss and metrics) and evaluates what dptrain did.
 y = keras.utils.to_categorical(np.load(d + "/y.npy"), 10)
-for name, xs, ys in (("m", x, y), ("bce", x, y), ("cnn", np.load(f"{fix}/cnn_x.npy"), np.load(f"{fix}/cnn_y.npy")),
+for name, xs, ys in (("m", x, y), ("bce", x, y), ("reg", x, y), ("cnn", np.load(f"{fix}/cnn_x.npy"), np.load(f"{fix}/cnn_y.npy")),
                      ("gap", np.load(f"{fix}/gap_x.npy"), np.load(f"{fix}/gap_y.npy"))):
     theirs = keras.models.load_model(f"{d}/{name}.h5").evaluate(xs, ys, verbose=0, return_dict=True)
     ours = ours_eval(name)

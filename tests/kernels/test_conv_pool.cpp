@@ -93,14 +93,19 @@ TEST_CASE("losses and accuracy by hand (Keras's values)", "[kernels][loss]") {
 
   std::vector<float> preds{0.1f, 0.7f, 0.2f, 0.5f, 0.3f, 0.2f};  // argmax 1, 0
   std::vector<float> idx{1, 2}, oh{0, 1, 0, 0, 0, 1};
-  CHECK(accuracy_sum_cpu<float>(AccuracyKind::sparse_categorical, preds.data(), idx.data(), 2, 3) == 1.0);
-  CHECK(accuracy_sum_cpu<float>(AccuracyKind::categorical, preds.data(), oh.data(), 2, 3) == 1.0);
+  CHECK(metric_sum_cpu<float>(MetricKind::sparse_categorical, preds.data(), idx.data(), 2, 3) == 1.0);
+  CHECK(metric_sum_cpu<float>(MetricKind::categorical, preds.data(), oh.data(), 2, 3) == 1.0);
   std::vector<float> bpred{0.6f, 0.4f, 0.51f}, btrue{1, 1, 0};
-  CHECK(accuracy_sum_cpu<float>(AccuracyKind::binary, bpred.data(), btrue.data(), 3, 1) == 1.0);
+  CHECK(metric_sum_cpu<float>(MetricKind::binary, bpred.data(), btrue.data(), 3, 1) == 1.0);
   // Keras's binary_accuracy compares the thresholded prediction with the target itself: a soft
   // target (0.9, 0.2) never matches, whatever side of 0.5 it is on; 0.5 itself predicts 0.
   std::vector<float> spred{0.8f, 0.1f, 0.5f, 0.7f}, strue{0.9f, 0.2f, 0.f, 1.f};
-  CHECK(accuracy_sum_cpu<float>(AccuracyKind::binary, spred.data(), strue.data(), 1, 4) == 0.5);
+  CHECK(metric_sum_cpu<float>(MetricKind::binary, spred.data(), strue.data(), 1, 4) == 0.5);
+  // The regression errors: the mean over columns of |p - y| and (p - y)^2, summed over rows.
+  CHECK(metric_sum_cpu<float>(MetricKind::mean_absolute_error, spred.data(), strue.data(), 2, 2) ==
+        Catch::Detail::Approx((0.1 + 0.1) / 2 + (0.5 + 0.3) / 2));
+  CHECK(metric_sum_cpu<float>(MetricKind::mean_squared_error, spred.data(), strue.data(), 1, 4) ==
+        Catch::Detail::Approx((0.01 + 0.01 + 0.25 + 0.09) / 4));
 }
 
 TEST_CASE("GPU column reductions: enough row chunks to fill the GPU, scratch bounded for any rows",

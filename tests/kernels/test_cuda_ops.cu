@@ -138,22 +138,22 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)"
   }
   struct Case {
     LossKind kind;
-    AccuracyKind acc;
+    MetricKind acc;
     const std::vector<float>* target;
   };
-  for (Case cs : {Case{LossKind::categorical_crossentropy, AccuracyKind::categorical, &onehot},
-                  Case{LossKind::sparse_categorical_crossentropy, AccuracyKind::sparse_categorical, &labels},
-                  Case{LossKind::binary_crossentropy, AccuracyKind::binary, &soft},
-                  Case{LossKind::mean_squared_error, AccuracyKind::categorical, &soft}}) {
+  for (Case cs : {Case{LossKind::categorical_crossentropy, MetricKind::categorical, &onehot},
+                  Case{LossKind::sparse_categorical_crossentropy, MetricKind::sparse_categorical, &labels},
+                  Case{LossKind::binary_crossentropy, MetricKind::binary, &soft},
+                  Case{LossKind::mean_squared_error, MetricKind::categorical, &soft}}) {
     for (bool fused : {false, true}) {
       std::vector<float> g(p.size());
       const double want =
           loss_cpu<float>(cs.kind, fused, p.data(), cs.target->data(), rows, cols, 1.f / rows, g.data());
-      const double want_acc = accuracy_sum_cpu<float>(cs.acc, p.data(), cs.target->data(), rows, cols);
+      const double want_acc = metric_sum_cpu<float>(cs.acc, p.data(), cs.target->data(), rows, cols);
       DevBuf dp(p), dt(*cs.target), dg(std::vector<float>(p.size(), -7.f)), dl(std::vector<float>(rows, -7.f)),
           da(std::vector<float>(rows, -7.f));
       loss_rows_cuda(cs.kind, fused, dp.p, dt.p, rows, cols, 1.f / rows, dg.p, dl.p, nullptr, nullptr);
-      accuracy_rows_cuda(cs.acc, dp.p, dt.p, rows, cols, da.p, nullptr);
+      metric_rows_cuda(cs.acc, dp.p, dt.p, rows, cols, da.p, nullptr);
       DPT_CUDA_CHECK(cudaDeviceSynchronize());
       double got = 0, got_acc = 0;
       for (float v : dl.get(rows)) got += v;
@@ -161,6 +161,19 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)"
       INFO("loss " << int(cs.kind) << " fused " << fused);
       CHECK(std::abs(got - want) <= 1e-4 * std::abs(want) + 1e-6);
       CHECK(got_acc == want_acc);
+      // The regression errors through the same per-row formula (sums of floats: FMA may round apart).
+      for (MetricKind mk : {MetricKind::mean_absolute_error, MetricKind::mean_squared_error}) {
+        if (cs.kind == LossKind::sparse_categorical_crossentropy) continue;  // one column per output only
+        const double want_err = metric_sum_cpu<float>(mk, p.data(), cs.target->data(), rows, cols);
+        DevBuf de(std::vector<float>(rows, -7.f));
+        metric_rows_cuda(mk, dp.p, dt.p, rows, cols, de.p, nullptr);
+        DPT_CUDA_CHECK(cudaDeviceSynchronize());
+        double got_err = 0;
+        for (float v : de.get(rows)) got_err += v;
+        INFO("metric " << int(mk));
+        CHECK(want_err > 0);
+        CHECK(std::abs(got_err - want_err) <= 1e-5 * want_err);
+      }
       expect_close(dg.get(p.size()), g, 1e-7, 1e-5);
     }
   }

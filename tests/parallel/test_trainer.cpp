@@ -47,7 +47,7 @@ TEST_CASE("fit learns the digits and records Keras's History", "[trainer]") {
   // The template holds the trained weights: evaluating it again gives the last val numbers.
   Trainer again(*m, cpus(1), LossKind::categorical_crossentropy, opt, 2);
   const EvalResult r = again.evaluate(val, 100);
-  CHECK(r.accuracy == Catch::Detail::Approx(h.at("val_accuracy").back()));
+  CHECK(r.metric == Catch::Detail::Approx(h.at("val_accuracy").back()));
   CHECK(r.loss == Catch::Detail::Approx(h.at("val_loss").back()).epsilon(1e-5));
 }
 
@@ -80,16 +80,32 @@ TEST_CASE("the metric is logged under its compiled name, or not at all, and neve
   CHECK_FALSE(mse.t->metric().on());
   const EvalResult none = mse.t->evaluate(val, 100);
   CHECK(none.loss == Catch::Detail::Approx(mse.h.at("val_loss").back()).epsilon(1e-5));
-  CHECK(none.accuracy == 0);
+  CHECK(none.metric == 0);
   const MetricRequest acc{"acc", "accuracy"};
   const Run with = fit(LossKind::mean_squared_error, &acc);
   CHECK(with.h.keys() == std::vector<std::string>{"loss", "acc", "val_loss", "val_acc"});
   CHECK(with.h.at("loss") == mse.h.at("loss"));  // the metric only reads the outputs
   CHECK(with.h.at("val_loss") == mse.h.at("val_loss"));
-  CHECK(with.t->metric().kind == AccuracyKind::categorical);  // 10 outputs: argmax against the one-hot rows
+  CHECK(with.t->metric().kind == MetricKind::categorical);  // 10 outputs: argmax against the one-hot rows
   CHECK(with.h.at("val_acc").back() > 0.5);
   const MetricRequest off{};
   CHECK(fit(LossKind::categorical_crossentropy, &off).h.keys() == std::vector<std::string>{"loss", "val_loss"});
+  // A regression error: evaluate's mean_absolute_error is the mean over samples and columns of
+  // |prediction - target|, here from predict's outputs against the one-hot rows.
+  const MetricRequest mae{"mean_absolute_error", "mean_absolute_error"};
+  const Run reg = fit(LossKind::mean_squared_error, &mae);
+  CHECK(reg.h.keys() == std::vector<std::string>{"loss", "mean_absolute_error", "val_loss", "val_mean_absolute_error"});
+  CHECK(reg.h.at("loss") == mse.h.at("loss"));
+  const std::vector<float> out = reg.t->predict(val, 100);
+  double err = 0;
+  for (int64_t i = 0; i < val.size(); ++i)
+    for (int64_t c = 0; c < 10; ++c)
+      err += std::abs(out[size_t(i * 10 + c)] - (int64_t(val.y[size_t(i)]) == c ? 1.f : 0.f));
+  err /= double(val.size() * 10);
+  const EvalResult r = reg.t->evaluate(val, 100);
+  CHECK(r.metric == Catch::Detail::Approx(err).epsilon(1e-5));
+  CHECK(r.metric == Catch::Detail::Approx(reg.h.at("val_mean_absolute_error").back()).epsilon(1e-5));
+  CHECK(r.metric > 0.01);
 }
 
 TEST_CASE("evaluate and predict agree across replica counts", "[trainer][replicas]") {
@@ -103,7 +119,7 @@ TEST_CASE("evaluate and predict agree across replica counts", "[trainer][replica
   for (size_t i = 0; i < p1.size(); ++i) CHECK(p1[i] == Catch::Detail::Approx(p3[i]).epsilon(1e-5));
   const EvalResult e1 = t1.evaluate(data, 7), e3 = t3.evaluate(data, 7);
   CHECK(e1.loss == Catch::Detail::Approx(e3.loss).epsilon(1e-5));
-  CHECK(e1.accuracy == e3.accuracy);
+  CHECK(e1.metric == e3.metric);
 }
 
 TEST_CASE("training stops with the epoch and step when the loss is not finite", "[trainer][errors]") {

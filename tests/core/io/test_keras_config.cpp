@@ -147,10 +147,16 @@ TEST_CASE("training_config's metrics: the accuracy Keras would log, under its na
     return compile_config_from_json(R"({"loss": "categorical_crossentropy", "metrics": )" + metrics + "}", "t");
   };
   // Keras 3 writes compile()'s argument: strings and serialized metric objects.
-  const auto k3 = metric(R"(["acc", "mae", {"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}])");
+  const auto k3 = metric(R"(["acc", "mae", {"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}, "auc"])");
   CHECK((k3.metric.name == "acc" && k3.metric.kind == "accuracy"));
-  CHECK(k3.ignored ==
-        std::vector<std::string>{"the metric 'mae'", "the metric 'ca' (dptrain reports one metric: 'acc')"});
+  CHECK(k3.ignored == std::vector<std::string>{"the metric 'mae' (dptrain reports one metric: 'acc')",
+                                               "the metric 'ca' (dptrain reports one metric: 'acc')",
+                                               "the metric 'auc'"});
+  // Keras 3 logs the regression strings under the function's name, objects under their own.
+  const auto mae = metric(R"(["mae"])");
+  CHECK((mae.metric.name == "mean_absolute_error" && mae.metric.kind == "mean_absolute_error"));
+  const auto mse = metric(R"([{"class_name": "MeanSquaredError", "config": {"name": "mse"}}])");
+  CHECK((mse.metric.name == "mse" && mse.metric.kind == "mean_squared_error"));
   // tf.keras 2 writes the compiled MeanMetricWrapper per output, with the function 'accuracy' chose
   // (which Keras 3's loader also applies).
   const auto tfk = metric(R"([[{"class_name": "MeanMetricWrapper", "config": {"name": "accuracy", "dtype": "float32",
