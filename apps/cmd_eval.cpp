@@ -37,11 +37,12 @@ void run_evaluate(const EvalOptions& o) {
   auto opt = make_optimizer(p.optimizer);
   const ParallelSetup par = parallel_setup(o.m);
   Trainer trainer(*model, par.devices, loss_from_name(compiled.loss), *opt, threads, par.options);
-  trainer.set_metric(compiled.metric);
+  trainer.set_metrics(compiled.metrics);
   const EvalResult r = trainer.evaluate(data, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
   std::printf("evaluated %s on %lld %s samples of %s\nloss: %.4f", p.name.c_str(), (long long)data.size(),
               d.heldout ? d.heldout_name.c_str() : "", d.description.c_str(), r.loss);
-  if (trainer.metric().on()) std::printf(" - %s: %.4f", trainer.metric().name.c_str(), r.metric);
+  for (size_t k = 0; k < r.metrics.size(); ++k)
+    std::printf(" - %s: %.4f", trainer.metrics()[k].name.c_str(), r.metrics[k]);
   std::printf("\n");
 }
 
@@ -81,7 +82,7 @@ void add_eval_options(CLI::App* cmd, EvalOptions& o) {
 
 void setup_eval(CLI::App& app) {
   auto e = std::make_shared<EvalOptions>();
-  CLI::App* ev = app.add_subcommand("evaluate", "loss and metric (accuracy) of saved weights on the held-out data");
+  CLI::App* ev = app.add_subcommand("evaluate", "loss and metrics of saved weights on the held-out data");
   add_eval_options(ev, *e);
   ev->callback([e] { run_evaluate(*e); });
 

@@ -121,7 +121,7 @@ void run_train(const TrainOptions& o) {
   const LossKind loss = loss_from_name(compiled.loss);
   const ParallelSetup par = parallel_setup(o.m);
   Trainer trainer(*model, par.devices, loss, *opt, threads, par.options);
-  trainer.set_metric(compiled.metric);
+  trainer.set_metrics(compiled.metrics);
 
   if (resume_from || file_state) trainer.set_optimizer_state(*opt);
 
@@ -149,7 +149,7 @@ void run_train(const TrainOptions& o) {
     std::printf("data: %s | train %lld samples", d.description.c_str(), (long long)d.train.size());
     if (d.heldout) std::printf(", %s %lld samples", d.heldout_name.c_str(), (long long)d.heldout->size());
     std::printf("\noptimizer: %s | loss: %s | metrics: %s\n", opt->describe().c_str(), loss_name(loss).c_str(),
-                trainer.metric().on() ? trainer.metric().name.c_str() : "none");
+                metric_list(trainer.metric_names()).c_str());
     if (!compiled.from.empty())
       std::printf("compiled from %s's training_config, as keras.models.load_model does (%s)\n", compiled.from.c_str(),
                   state_note.c_str());
@@ -244,7 +244,7 @@ void run_train(const TrainOptions& o) {
   if (!o.save_model.empty()) {
     TrainingState done = base;
     done.epoch = fo.epochs;
-    save_model(*model, o.save_model, loss, trainer.metric().name, &trainer.optimizer(), &done);
+    save_model(*model, o.save_model, loss, trainer.metric_names(), &trainer.optimizer(), &done);
     if (o.verbose > 0) std::printf("saved model to %s\n", o.save_model.c_str());
   }
 }

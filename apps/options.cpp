@@ -47,7 +47,7 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
                    "categorical_crossentropy | sparse_categorical_crossentropy | binary_crossentropy | "
                    "mean_squared_error (default: a Keras model file's compiled loss, else categorical_crossentropy)");
     cmd.add_option("--metrics", o.metrics,
-                   std::string("the metric reported beside the loss: ") + kMetricNames +
+                   std::string("the metrics reported beside the loss, separated by commas: ") + kMetricNames +
                        " (default: a Keras model file's compiled metrics, else accuracy, or none for "
                        "mean_squared_error)");
   }
@@ -158,13 +158,11 @@ Preset model_preset(const std::string& model, uint64_t seed) {
 
 Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given) {
   Compiled c{o.loss.empty() ? "categorical_crossentropy" : o.loss, p.optimizer, "", false, {}, {}};
-  if (!o.metrics.empty())
-    DPT_CHECK(metric_request(o.metrics, &c.metric),
-              "unknown metric '" << o.metrics << "' for --metrics; dptrain computes " << kMetricNames);
+  if (!o.metrics.empty()) c.metrics = parse_metrics(o.metrics);
   KerasCompileConfig k;
   if (!read_compile_config(o.model, &k)) {
-    if (o.metrics.empty()) c.metric = default_metric(loss_from_name(c.loss));
-    resolve_metric(c.metric, loss_from_name(c.loss), p.classes);  // a mismatch fails before any work
+    if (o.metrics.empty()) c.metrics = default_metrics(loss_from_name(c.loss));
+    resolve_metrics(c.metrics, loss_from_name(c.loss), p.classes);  // a mismatch fails before any work
     return c;
   }
   c.from = o.model;
@@ -184,8 +182,8 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
   }
   for (auto& what : k.ignored)  // --metrics replaces the file's metrics
     if (o.metrics.empty() || what.rfind("the metric ", 0) != 0) c.ignored.push_back(what);
-  if (o.metrics.empty()) c.metric = k.metric;  // Keras compiles the file's metrics, none if it has none
-  resolve_metric(c.metric, loss_from_name(c.loss), p.classes);
+  if (o.metrics.empty()) c.metrics = k.metrics;  // Keras compiles the file's metrics, none if it has none
+  resolve_metrics(c.metrics, loss_from_name(c.loss), p.classes);
   return c;
 }
 

@@ -15,7 +15,7 @@ struct ModelOptions {
   int threads = 0;   // 0: all cores
   int64_t batch_size = 0;  // 0: the preset's default
   std::string loss;        // empty: a Keras model file's training_config, else categorical_crossentropy
-  std::string metrics;     // empty: a Keras model file's training_config, else default_metric(loss)
+  std::string metrics;     // empty: a Keras model file's training_config, else default_metrics(loss)
   double validation_split = -1;  // < 0: 0.2 when the data has no test split
   std::string weights;           // initial weights (.h5)
   bool by_name = false;          // load --weights by layer name (legacy .h5)
@@ -62,7 +62,7 @@ struct Compiled {
   std::string from;                  // the file whose training_config was used ("" for none)
   bool optimizer_from_file = false;  // `optimizer` is the file's (its class and hyperparameters)
   std::vector<std::string> ignored;  // what it sets that dptrain does not apply (decay, clipnorm, ...)
-  MetricRequest metric;              // --metrics, else the file's, else default_metric(loss)
+  MetricRequests metrics;            // --metrics, else the file's, else default_metrics(loss)
 };
 Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given);
 // Builds the preset's model (and loads --weights if given).

@@ -45,10 +45,6 @@ bool metric_request(const std::string& id, MetricRequest* out) {
       {"mean_squared_error", "mean_squared_error", "mean_squared_error"},
       {"MeanSquaredError", "mean_squared_error", "mean_squared_error"},
   };
-  if (id == "none") {
-    *out = MetricRequest{};
-    return true;
-  }
   for (const Known& k : known)
     if (id == k.id) {
       *out = MetricRequest{k.name, k.kind};
@@ -57,14 +53,43 @@ bool metric_request(const std::string& id, MetricRequest* out) {
   return false;
 }
 
-MetricRequest default_metric(LossKind loss) {
+MetricRequests parse_metrics(const std::string& list) {
+  MetricRequests out;
+  if (list == "none") return out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = list.find(',', start);
+    const std::string id = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    MetricRequest r;
+    DPT_CHECK(metric_request(id, &r), "unknown metric '" << id << "' for --metrics; dptrain computes " << kMetricNames);
+    out.push_back(r);
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+std::string metric_list(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s.empty() ? "none" : s;
+}
+
+MetricRequests default_metrics(LossKind loss) {
   if (loss == LossKind::mean_squared_error) return {};
-  return {"accuracy", "accuracy"};
+  return {{"accuracy", "accuracy"}};
+}
+
+std::vector<Metric> resolve_metrics(const MetricRequests& reqs, LossKind loss, int64_t width) {
+  std::vector<Metric> out;
+  for (const MetricRequest& r : reqs) {
+    for (const Metric& m : out) DPT_CHECK(m.name != r.name, "metric '" << r.name << "' is asked for twice");
+    out.push_back(resolve_metric(r, loss, width));
+  }
+  return out;
 }
 
 Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
   Metric m;
-  if (req.name.empty()) return m;
   m.name = req.name;
   const bool sparse = loss == LossKind::sparse_categorical_crossentropy;
   if (req.kind == "accuracy") {

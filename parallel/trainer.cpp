@@ -116,11 +116,17 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
   }
   fused_ = loss_fuses_with(loss, model.layers().back()->output_activation());
   for (auto& r : replicas_) r->model->set_fused_output_grad(fused_);
-  set_metric(default_metric(loss));
+  set_metrics(default_metrics(loss));
 }
 
-void Trainer::set_metric(const MetricRequest& request) {
-  metric_ = resolve_metric(request, loss_, shape_numel(template_.output_shape()));
+void Trainer::set_metrics(const MetricRequests& requests) {
+  metrics_ = resolve_metrics(requests, loss_, shape_numel(template_.output_shape()));
+}
+
+std::vector<std::string> Trainer::metric_names() const {
+  std::vector<std::string> names;
+  for (const Metric& m : metrics_) names.push_back(m.name);
+  return names;
 }
 
 Trainer::~Trainer() {
@@ -250,8 +256,11 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
           r->y[b] = Tensor({r->cap, like.y_dim}, r->ctx.device);
           r->w[b] = Tensor({r->cap}, r->ctx.device);
         }
-        r->rows_dev = Tensor({2 * r->cap}, r->ctx.device);
-        r->rows_host = Tensor({2 * r->cap}, Device::cpu(), true);
+      }
+      const int64_t row_floats = (1 + int64_t(metrics_.size())) * r->cap;
+      if (r->cuda && r->rows_dev.numel() < row_floats) {  // per-row loss and metrics
+        r->rows_dev = Tensor({row_floats}, r->ctx.device);
+        r->rows_host = Tensor({row_floats}, Device::cpu(), true);
       }
     }
   } catch (const Error& e) {
@@ -319,11 +328,12 @@ Tensor Trainer::slice_for(Replica& rep, const Tensor& all, Tensor& dev, int64_t 
 }
 
 void Trainer::replica_loss(Replica& rep, const Tensor& out, const Tensor& y, float scale, Tensor* grad, const float* w,
-                           bool want_metric) {
-  const int64_t n = out.dim(0);
+                           bool want_metrics) {
+  const int64_t n = out.dim(0), K = want_metrics ? int64_t(metrics_.size()) : 0;
+  rep.metric_sums.assign(metrics_.size(), 0.0);
   if (!rep.cuda) {
     rep.loss = loss_sum(loss_, fused_, out, y, scale, grad, w);
-    rep.metric_sum = want_metric ? metric_sum(metric_.kind, out, y) : 0;
+    for (int64_t k = 0; k < K; ++k) rep.metric_sums[size_t(k)] = metric_sum(metrics_[size_t(k)].kind, out, y);
     return;
   }
   // One thread per row through the CPU's per-row formulas; the rows come to the host once, after
@@ -332,11 +342,12 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out, const Tensor& y, flo
   void* s = kernels::cuda_stream_of(*rep.cuda);
   float* rows = rep.rows_dev.data();
   kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale, grad ? grad->data() : nullptr, rows, w, s);
-  if (want_metric) kernels::metric_rows_cuda(metric_.kind, out.data(), y.data(), n, cols, rows + rep.cap, s);
-  copy_floats(rep.rows_host.data(), Device::cpu(), rows, rep.ctx.device, n, rep.cuda.get());
-  if (want_metric)
-    copy_floats(rep.rows_host.data() + rep.cap, Device::cpu(), rows + rep.cap, rep.ctx.device, n, rep.cuda.get());
-  rep.want_rows = want_metric;
+  for (int64_t k = 0; k < K; ++k)
+    kernels::metric_rows_cuda(metrics_[size_t(k)].kind, out.data(), y.data(), n, cols, rows + (1 + k) * rep.cap, s);
+  for (int64_t k = 0; k <= K; ++k)
+    copy_floats(rep.rows_host.data() + k * rep.cap, Device::cpu(), rows + k * rep.cap, rep.ctx.device, n,
+                rep.cuda.get());
+  rep.metric_rows = K;
 }
 
 void Trainer::finish_rows(Replica& rep, int64_t count) {
@@ -344,12 +355,13 @@ void Trainer::finish_rows(Replica& rep, int64_t count) {
   kernels::cuda_stream_sync(*rep.cuda);
   if (count == 0) return;
   const float* h = rep.rows_host.data();
-  double loss = 0, metric_sum = 0;
-  for (int64_t i = 0; i < count; ++i) loss += h[i];
-  if (rep.want_rows)
-    for (int64_t i = 0; i < count; ++i) metric_sum += h[rep.cap + i];
-  rep.loss = loss;
-  rep.metric_sum = metric_sum;
+  rep.loss = 0;
+  for (int64_t i = 0; i < count; ++i) rep.loss += h[i];
+  for (int64_t k = 0; k < rep.metric_rows; ++k) {
+    double sum = 0;
+    for (int64_t i = 0; i < count; ++i) sum += h[(1 + k) * rep.cap + i];
+    rep.metric_sums[size_t(k)] = sum;
+  }
 }
 
 void Trainer::scale_floats(Replica& rep, float* p, int64_t n, float s) {
@@ -360,7 +372,7 @@ void Trainer::scale_floats(Replica& rep, float* p, int64_t n, float s) {
   for (int64_t i = 0; i < n; ++i) p[i] *= s;
 }
 
-double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* metric_sum) {
+double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vector<double>* metric_sums) {
   const int N = replicas();
   const int64_t T = template_.num_trainable();
   const bool ps = popt_.strategy == Strategy::parameter_server;
@@ -372,7 +384,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* me
     rep.enter();
     Sequential& m = *rep.model;
     const Slice s = batch_slice(rows, N, r);
-    rep.loss = rep.metric_sum = 0;
+    rep.clear_sums(metrics_.size());
     rep.reducer.begin_step();
     m.zero_grads(rep.ctx.cuda);
     GradReadyHook* hook = N > 1 ? &rep.reducer : nullptr;
@@ -394,7 +406,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* me
       }
       Tensor out = m.forward(rep.ctx, x, true);
       Tensor g = m.output_grad(s.count);
-      if (s.count > 0) replica_loss(rep, out, y, 1.f / float(rows), &g, w, metric_sum != nullptr);
+      if (s.count > 0) replica_loss(rep, out, y, 1.f / float(rows), &g, w, metric_sums != nullptr);
       m.backward(rep.ctx, x, hook);
     } else if (hook) {
       m.emit_grad_ranges(hook);
@@ -422,7 +434,9 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, double* me
   double total = 0, comm_s = 0;
   for (auto& rep : replicas_) {  // rank order: the same sum whatever the thread timing
     total += rep->loss;
-    if (metric_sum) *metric_sum += rep->metric_sum;
+    if (metric_sums)
+      for (size_t k = 0; k < metric_sums->size() && k < rep->metric_sums.size(); ++k)
+        (*metric_sums)[k] += rep->metric_sums[k];
     comm_s += rep->reducer.seconds_;
   }
   last_.comm_ms = 1000.0 * comm_s / N;
@@ -459,7 +473,7 @@ void Trainer::save_template(const std::string& path, bool weights_only) {
   if (weights_only)
     save_weights(template_, path);
   else
-    save_model(template_, path, loss_, metric_.name, &optimizer(), nullptr);  // a host copy of the state on GPUs
+    save_model(template_, path, loss_, metric_names(), &optimizer(), nullptr);  // a host copy of the state on GPUs
 }
 
 void Trainer::set_optimizer_state(const Optimizer& state) {

@@ -52,7 +52,7 @@ struct FitOptions {
 
 struct EvalResult {
   double loss = 0;
-  double metric = 0;  // the metric's value (0 where the trainer has none)
+  std::vector<double> metrics;  // each metric's value, in the trainer's order
 };
 
 struct StepStats {
@@ -72,8 +72,9 @@ class Trainer : public TrainContext {
   std::vector<float> predict(const Dataset& data, int64_t batch_size);
 
   // One training step on a global batch already in the batch buffers (fit and the benchmark).
-  // Returns the summed per-sample loss; adds the per-sample metric values to *metric_sum when given.
-  double train_step(int64_t rows, int64_t epoch, int64_t step, double* metric_sum);
+  // Returns the summed per-sample loss; adds each metric's per-sample values to (*metric_sums)[k]
+  // when given (sized to the metrics).
+  double train_step(int64_t rows, int64_t epoch, int64_t step, std::vector<double>* metric_sums);
   // Sizes every replica (and its device buffers) for global batches of up to `global_batch` rows
   // of data shaped like `like`. fit, evaluate and predict pass min(batch size, samples): a batch
   // size past the data takes all of it in one batch, as in Keras.
@@ -115,10 +116,11 @@ class Trainer : public TrainContext {
   int replicas() const { return int(replicas_.size()); }
   Sequential& replica_model(int r);  // for tests
   LossKind loss() const { return loss_; }
-  // The metric fit logs and evaluate reports (Keras's compile(metrics=...)); by default
-  // default_metric(loss). Fails where the metric cannot read the loss's targets.
-  void set_metric(const MetricRequest& request);
-  const Metric& metric() const { return metric_; }
+  // The metrics fit logs and evaluate reports (Keras's compile(metrics=...)), in order; by default
+  // default_metrics(loss). Fails where one cannot read the loss's targets.
+  void set_metrics(const MetricRequests& requests);
+  const std::vector<Metric>& metrics() const { return metrics_; }
+  std::vector<std::string> metric_names() const;
   // Replica 0's optimizer state, on the host (copied from the GPU for GPU replicas).
   const Optimizer& optimizer() const;
 
@@ -133,7 +135,7 @@ class Trainer : public TrainContext {
   // Loss (and accuracy) of a replica's outputs; on a GPU the per-row values land on the host at
   // finish_rows, after the step's last kernel.
   void replica_loss(Replica& rep, const Tensor& out, const Tensor& y, float scale, Tensor* grad, const float* w,
-                    bool want_metric);
+                    bool want_metrics);
   void finish_rows(Replica& rep, int64_t count);
   void scale_floats(Replica& rep, float* p, int64_t n, float s);
   Dataset targets_for(const Dataset& d) const;
@@ -147,7 +149,7 @@ class Trainer : public TrainContext {
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<ReplicaPool> pool_;
   LossKind loss_;
-  Metric metric_;
+  std::vector<Metric> metrics_;
   bool fused_;
   int threads_;
   ParallelOptions popt_;

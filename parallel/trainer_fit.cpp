@@ -61,14 +61,14 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
   const int64_t n = train.size(), B = opt.batch_size;
   const int64_t steps = opt.steps_per_epoch > 0 ? opt.steps_per_epoch : (n + B - 1) / B;
   Logs logs;
-  // Keras's order: loss, the metric, then their val_ forms.
-  const bool metric = metric_.on();
+  // Keras's order: loss, the metrics, then their val_ forms.
+  const size_t K = metrics_.size();
   logs.add("loss");
-  if (metric) logs.add(metric_.name);
+  for (const Metric& m : metrics_) logs.add(m.name);
   const size_t val_log = logs.names.size();
   if (val) {
     logs.add("val_loss");
-    if (metric) logs.add("val_" + metric_.name);
+    for (const Metric& m : metrics_) logs.add("val_" + m.name);
   }
   const size_t lr_log = logs.names.size();
   if (opt.log_learning_rate) logs.add("learning_rate");
@@ -92,7 +92,8 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     }
     logs.clear();
     for (auto* c : cbs) c->on_epoch_begin(epoch);
-    double loss_total = 0, metric_sum = 0;
+    double loss_total = 0;
+    std::vector<double> metric_sums(K, 0.0);
     int64_t seen = 0, cursor = 0;
     auto take = [&]() {  // the next batch: [start, start + rows) of perm (--steps-per-epoch wraps around)
       if (cursor >= n) cursor = 0;
@@ -115,7 +116,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       }
       double l = 0;
       try {
-        l = train_step(rows, epoch, step, metric ? &metric_sum : nullptr);
+        l = train_step(rows, epoch, step, K ? &metric_sums : nullptr);
       } catch (...) {
         prefetch_->wait();
         throw;
@@ -125,7 +126,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       loss_total += l;
       seen += rows;
       logs.set(0, loss_total / double(seen));
-      if (metric) logs.set(1, metric_sum / double(seen));
+      for (size_t k = 0; k < K; ++k) logs.set(1 + k, metric_sums[k] / double(seen));
       if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
       for (auto* c : cbs) c->on_batch_end(step, logs);
       if (!std::isfinite(l)) {
@@ -148,7 +149,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     if (val) {
       const EvalResult r = evaluate_targets(*val, B);
       logs.set(val_log, r.loss);
-      if (metric) logs.set(val_log + 1, r.metric);
+      for (size_t k = 0; k < K; ++k) logs.set(val_log + 1 + k, r.metrics[k]);
     }
     if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
     for (auto* c : cbs) c->on_epoch_end(epoch, logs);
@@ -175,7 +176,8 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
   const int64_t n = data.size();
   const int N = replicas();
   std::vector<int64_t> idx(size_t(std::min(batch_size, n)));
-  double loss_total = 0, metric_sum = 0;
+  double loss_total = 0;
+  std::vector<double> metric_sums(metrics_.size(), 0.0);
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t rows = std::min(batch_size, n - start);
     std::iota(idx.begin(), idx.begin() + rows, start);
@@ -183,22 +185,24 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
     auto work = [&](int r) {
       Replica& rep = *replicas_[size_t(r)];
       rep.enter();
-      rep.loss = rep.metric_sum = 0;
+      rep.clear_sums(metrics_.size());
       const Slice s = batch_slice(rows, N, r);
       if (s.count == 0) return;
       Tensor x = slice_for(rep, x_buf_[cur_], rep.x[cur_], s.offset, s.count);
       Tensor y = slice_for(rep, y_buf_[cur_], rep.y[cur_], s.offset, s.count);
       Tensor out = rep.model->forward(rep.ctx, x, false);
-      replica_loss(rep, out, y, 1.f, nullptr, nullptr, metric_.on());
+      replica_loss(rep, out, y, 1.f, nullptr, nullptr, true);
       finish_rows(rep, s.count);
     };
     on_replicas(work);
-    for (auto& rep : replicas_) {
+    for (auto& rep : replicas_) {  // rank order
       loss_total += rep->loss;
-      metric_sum += rep->metric_sum;
+      for (size_t k = 0; k < metric_sums.size(); ++k) metric_sums[k] += rep->metric_sums[k];
     }
   }
-  return {loss_total / double(n), metric_sum / double(n)};
+  EvalResult r{loss_total / double(n), {}};
+  for (double s : metric_sums) r.metrics.push_back(s / double(n));
+  return r;
 }
 
 std::vector<float> Trainer::predict(const Dataset& data, int64_t batch_size) {

@@ -88,12 +88,17 @@ struct Trainer::Replica {
   Context ctx;
   detail::BucketReducer reducer;
   std::unique_ptr<detail::CommBatchSync> sync;
-  // GPU replicas: the batch slices on the GPU (one per host slot), and per-row loss | accuracy
-  // (device, pinned host).
+  // GPU replicas: the batch slices on the GPU (one per host slot), and per-row loss | metric 0 |
+  // metric 1 ... (cap rows each; device, pinned host).
   Tensor x[2], y[2], w[2], rows_dev, rows_host;
   int64_t cap = 0;  // rows these hold
-  bool want_rows = false;
-  double loss = 0, metric_sum = 0;
+  int64_t metric_rows = 0;  // metrics whose rows the step copies back
+  double loss = 0;
+  std::vector<double> metric_sums;
+  void clear_sums(size_t metrics) {
+    loss = 0;
+    metric_sums.assign(metrics, 0.0);
+  }
   void enter() const {  // the calling thread works on this replica's GPU
     if (cuda) kernels::cuda_set_device(ctx.device.index);
   }

@@ -274,15 +274,15 @@ long steady_state_news(Trainer& t, const Dataset& data, int64_t batch, int warmu
   t.prepare(batch, data);
   std::vector<int64_t> idx(static_cast<size_t>(batch));
   for (int64_t i = 0; i < batch; ++i) idx[size_t(i)] = i;
-  double correct = 0;
+  std::vector<double> metric_sums(t.metrics().size(), 0.0);
   for (int step = 0; step < warmup; ++step) {  // lazily created runtime state
     t.load_batch(data, idx.data(), batch);
-    t.train_step(batch, 0, step, &correct);
+    t.train_step(batch, 0, step, &metric_sums);
   }
   AllocationCounter counter;
   for (int step = warmup; step < warmup + steps; ++step) {
     t.load_batch(data, idx.data(), batch);
-    t.train_step(batch, 0, step, &correct);
+    t.train_step(batch, 0, step, &metric_sums);
   }
   return counter.count();
 }

@@ -125,7 +125,7 @@ void read_compile(const std::string& path, FileInfo& info) {
       info.optimizer = make_optimizer(c.optimizer)->describe();
     else if (!c.file_optimizer.empty())
       info.optimizer = c.file_optimizer + " (not in dptrain)";
-    info.metric = c.metric.name;
+    for (const MetricRequest& m : c.metrics) info.metrics.push_back(m.name);
     info.ignored = c.ignored;
   } catch (const Error& e) {
     info.compile_error = e.what();
@@ -233,8 +233,7 @@ std::string inspect_text(const FileInfo& info, const std::string& path) {
     os << "training_config: cannot be compiled: " << info.compile_error << "\n";
   } else if (info.training_config) {
     os << "training_config: loss " << (info.loss.empty() ? "none" : info.loss) << " | optimizer "
-       << (info.optimizer.empty() ? "none" : info.optimizer) << " | metrics "
-       << (info.metric.empty() ? "none" : info.metric) << "\n";
+       << (info.optimizer.empty() ? "none" : info.optimizer) << " | metrics " << metric_list(info.metrics) << "\n";
     for (auto& i : info.ignored) os << "  not applied by dptrain: " << i << "\n";
   }
   os << "optimizer state: " << (info.optimizer_weights ? std::to_string(info.optimizer_weights) + " arrays" : "none");
@@ -289,8 +288,7 @@ std::string inspect_json(const FileInfo& info, const std::string& path) {
     } else {
       j["loss"] = info.loss;
       j["optimizer"] = info.optimizer;
-      j["metrics"] =
-          info.metric.empty() ? nlohmann::ordered_json::array() : nlohmann::ordered_json::array({info.metric});
+      j["metrics"] = info.metrics;
       j["not_applied"] = info.ignored;
     }
   }

@@ -320,16 +320,17 @@ void compile_metrics(const json& tc, KerasCompileConfig& c) {
     const auto [id, object_name] = metric_identity(*m);
     const std::string shown = object_name.empty() ? id : object_name;  // as the file spells it
     MetricRequest req;
-    if (id == "none" || !metric_request(id, &req)) {
+    if (!metric_request(id, &req)) {
       c.ignored.push_back("the metric '" + shown + "'");
       continue;
     }
-    if (c.metric.name.empty()) {
-      c.metric = req;  // tf.keras wrote the function its 'accuracy' chose, which both Kerases load as such
-      if (!object_name.empty()) c.metric.name = object_name;
-    } else {
-      c.ignored.push_back("the metric '" + shown + "' (dptrain reports one metric: '" + c.metric.name + "')");
-    }
+    if (!object_name.empty()) req.name = object_name;  // tf.keras's kind is the function 'accuracy' chose
+    bool twice = false;
+    for (const MetricRequest& r : c.metrics) twice = twice || r.name == req.name;
+    if (twice)
+      c.ignored.push_back("the metric '" + shown + "' (a second '" + req.name + "')");
+    else
+      c.metrics.push_back(req);
   }
   leaves.clear();
   if (tc.contains("weighted_metrics")) metric_leaves(tc["weighted_metrics"], &leaves);

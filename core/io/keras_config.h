@@ -22,13 +22,13 @@ std::string read_model_config(const std::string& h5_path);
 // What Keras's load_model (compile=True) takes from a model.save() file's training_config: the
 // loss, the metric and the optimizer's class and hyperparameters. Settings Keras would apply that
 // dptrain has not (Keras 2's decay, clipping, weight decay, EMA, a learning-rate schedule, metrics
-// past the first dptrain computes, weighted metrics) are listed in `ignored` for the caller to report.
+// dptrain does not compute, weighted metrics) are listed in `ignored` for the caller to report.
 struct KerasCompileConfig {
   std::string loss;            // dptrain's name for it; "" when dptrain has no such loss
   std::string file_loss;       // as the file names it ("" when it names none)
   OptimizerConfig optimizer;   // name "" when dptrain has no such optimizer
   std::string file_optimizer;  // the file's class name ("" when it has no optimizer_config)
-  MetricRequest metric;        // the first metric dptrain computes that it names (none when none)
+  MetricRequests metrics;      // the metrics it names that dptrain computes, in order (none when none)
   std::vector<std::string> ignored;
 };
 // False (out untouched) for a .json path or an .h5 file without training_config.

@@ -228,14 +228,14 @@ std::string model_to_keras_json(const Sequential& model) {
   return j.dump();
 }
 
-void save_model(const Sequential& model, const std::string& path, LossKind loss, const std::string& metric,
-                const Optimizer* optimizer, const TrainingState* state) {
+void save_model(const Sequential& model, const std::string& path, LossKind loss,
+                const std::vector<std::string>& metrics, const Optimizer* optimizer, const TrainingState* state) {
   write_h5_atomically(path, "the model", [&](hid_t f) {
     write_vlen_attr(f, "keras_version", "2.15.0");
     write_vlen_attr(f, "backend", "tensorflow");
     write_vlen_attr(f, "model_config", model_to_keras_json(model));
     json training = {{"loss", loss_name(loss)},
-                     {"metrics", metric.empty() ? json(nullptr) : json::array({metric})},
+                     {"metrics", metrics.empty() ? json(nullptr) : json(metrics)},
                      {"weighted_metrics", nullptr},
                      {"loss_weights", nullptr}};
     if (optimizer) training["optimizer_config"] = optimizer_config(*optimizer);

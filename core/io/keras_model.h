@@ -28,9 +28,9 @@ struct TrainingState {
 
 std::string model_to_keras_json(const Sequential& model);
 // Written to a temporary file in the same folder, flushed, renamed (never a torn file).
-// training_config holds the loss, the metric (its logged name; "" for none) and the optimizer.
-void save_model(const Sequential& model, const std::string& path, LossKind loss, const std::string& metric,
-                const Optimizer* optimizer, const TrainingState* state);
+// training_config holds the loss, the metrics (their logged names; none: null) and the optimizer.
+void save_model(const Sequential& model, const std::string& path, LossKind loss,
+                const std::vector<std::string>& metrics, const Optimizer* optimizer, const TrainingState* state);
 // Reads the dptrain group; false when the file has none (a Keras-written file).
 bool read_training_state(const std::string& path, TrainingState* state);
 // True when `path` is an HDF5 file with an optimizer_weights group.

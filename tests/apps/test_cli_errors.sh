@@ -22,7 +22,8 @@ expect "unknown model preset 'vgg' (available: digits-mlp, digits-cnn" train --m
 expect "--optimizer: adagrad not in {sgd,rmsprop,adam}" train --optimizer adagrad
 expect "unknown loss 'hinge'" train --loss hinge
 expect "unknown metric 'auc' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), or none" \
-  train --metrics auc
+  train --metrics accuracy,auc
+expect "metric 'mean_squared_error' is asked for twice" train --metrics mse,accuracy,mean_squared_error
 expect "metric 'sparse_categorical_accuracy' compares class indices, but loss categorical_crossentropy trains on one column per output; use --metrics accuracy" \
   train --metrics sparse_categorical_accuracy --epochs 1
 expect "metric 'binary_accuracy' compares one column per output, but loss sparse_categorical_crossentropy trains on class indices; use --metrics accuracy" \

@@ -113,6 +113,15 @@ else
 fi
 run eval_mlp evaluate --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64 --metrics accuracy
 run train_mlp train --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64 --epochs 1 --lr 1e-30 --verbose 2 --metrics acc
+run train_two train --model digits-mlp --epochs 1 --verbose 2 --metrics accuracy,mse --save-model "$dir/two.h5"
+check "--metrics lists metrics" "| loss: categorical_crossentropy | metrics: accuracy, mean_squared_error" "$dir/train_two"
+if grep -qE " - loss: [0-9.]+ - accuracy: [0-9.]+ - mean_squared_error: [0-9.]+ - val_loss: [0-9.]+ - val_accuracy: [0-9.]+ - val_mean_squared_error: [0-9.]+$" "$dir/train_two"; then
+  echo "ok: ... in Keras's order"
+else
+  echo "FAIL: two metrics are not logged in Keras's order:"; cat "$dir/train_two"; fails=$((fails+1))
+fi
+run inspect_two inspect "$dir/two.h5"
+check "inspect lists the saved metrics" "| metrics accuracy, mean_squared_error" "$dir/inspect_two"
 want=$(sed -n 's/^loss: \([0-9.]*\) - accuracy: \([0-9.]*\)$/val_loss: \1 - val_acc: \2/p' "$dir/eval_mlp")
 if [ -n "$want" ] && grep -qF -- "$want" "$dir/train_mlp"; then
   echo "ok: training starts from the file's weights ($want)"

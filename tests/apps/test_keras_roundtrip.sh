@@ -31,8 +31,8 @@ np.save('$dir/y.npy', y.astype('float32'))"
 # binary_crossentropy on 10 outputs: Keras 3's 'accuracy' is categorical there (tf.keras 2's was binary).
 "$bin" train --model digits-mlp --loss binary_crossentropy --epochs 1 --verbose 0 --save-model "$dir/bce.h5" || exit 1
 "$bin" evaluate --model "$dir/bce.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/bce.eval" || exit 1
-# A regression error as the metric: Keras 3 logs 'mae' as mean_absolute_error.
-"$bin" train --model digits-mlp --loss mse --metrics mae --epochs 1 --verbose 0 --save-model "$dir/reg.h5" || exit 1
+# Two metrics, one a regression error: Keras 3 logs 'mae' as mean_absolute_error.
+"$bin" train --model digits-mlp --loss mse --metrics mae,acc --epochs 1 --verbose 0 --save-model "$dir/reg.h5" || exit 1
 "$bin" evaluate --model "$dir/reg.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/reg.eval" || exit 1
 # cnn keeps its file's metrics (none); gap is given one under another name.
 declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy")

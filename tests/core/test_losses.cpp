@@ -41,8 +41,6 @@ TEST_CASE("metrics: Keras's identifiers, the default, and the targets each one r
   CHECK((r.name == "acc" && r.kind == "accuracy"));  // logged under the name compile() was given
   REQUIRE(metric_request("CategoricalAccuracy", &r));
   CHECK((r.name == "categorical_accuracy" && r.kind == "categorical_accuracy"));
-  REQUIRE(metric_request("none", &r));
-  CHECK(r.name.empty());
   REQUIRE(metric_request("mae", &r));  // Keras 3 logs 'mae' under the function's name
   CHECK((r.name == "mean_absolute_error" && r.kind == "mean_absolute_error"));
   REQUIRE(metric_request("MeanSquaredError", &r));
@@ -50,12 +48,25 @@ TEST_CASE("metrics: Keras's identifiers, the default, and the targets each one r
   CHECK_FALSE(metric_request("auc", &r));
   CHECK_FALSE(metric_request("Accuracy", &r));  // Keras's Accuracy class is exact equality, not argmax
 
-  CHECK(default_metric(LossKind::categorical_crossentropy).name == "accuracy");
-  CHECK(default_metric(LossKind::binary_crossentropy).name == "accuracy");
-  CHECK_FALSE(resolve_metric(default_metric(LossKind::mean_squared_error), LossKind::mean_squared_error, 1).on());
+  CHECK_FALSE(metric_request("none", &r));  // --metrics none is the whole list, not an identifier
+  // --metrics: a comma-separated list in the order Keras logs them, or none.
+  const MetricRequests two = parse_metrics("acc,mse");
+  REQUIRE(two.size() == 2);
+  CHECK((two[0].name == "acc" && two[1].name == "mean_squared_error"));
+  CHECK(parse_metrics("none").empty());
+  CHECK_THROWS_WITH(parse_metrics("accuracy,"),
+                    Catch::Contains("unknown metric '' for --metrics; dptrain computes accuracy"));
+  CHECK_THROWS_WITH(resolve_metrics(parse_metrics("mae,mean_absolute_error"), LossKind::mean_squared_error, 1),
+                    "metric 'mean_absolute_error' is asked for twice");
+  CHECK(metric_list({"acc", "mean_squared_error"}) == "acc, mean_squared_error");
+  CHECK(metric_list({}) == "none");
+
+  REQUIRE(default_metrics(LossKind::categorical_crossentropy).size() == 1);
+  CHECK(default_metrics(LossKind::binary_crossentropy)[0].name == "accuracy");
+  CHECK(default_metrics(LossKind::mean_squared_error).empty());
 
   const Metric acc = resolve_metric({"accuracy", "accuracy"}, LossKind::sparse_categorical_crossentropy, 10);
-  CHECK((acc.on() && acc.name == "accuracy" && acc.kind == MetricKind::sparse_categorical));
+  CHECK((acc.name == "accuracy" && acc.kind == MetricKind::sparse_categorical));
   CHECK(resolve_metric({"ba", "binary_accuracy"}, LossKind::categorical_crossentropy, 10).kind == MetricKind::binary);
   CHECK(resolve_metric({"ca", "categorical_accuracy"}, LossKind::mean_squared_error, 4).kind ==
         MetricKind::categorical);

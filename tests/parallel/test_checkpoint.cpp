@@ -58,7 +58,7 @@ TEST_CASE("save_model -> file -> model: weights, config and optimizer state roun
   fo.verbose = 0;
   t.fit(data, nullptr, fo, {});
   TrainingState st{1, 0, 42, 8, -1, {}};
-  save_model(*m, dir + "/m.h5", LossKind::categorical_crossentropy, "accuracy", &t.optimizer(), &st);
+  save_model(*m, dir + "/m.h5", LossKind::categorical_crossentropy, {"accuracy"}, &t.optimizer(), &st);
   auto back = load_keras_model(dir + "/m.h5", 9);  // config + weights from the file
   REQUIRE(back->num_params() == m->num_params());
   CHECK(std::memcmp(back->params(), m->params(), sizeof(float) * size_t(m->num_params())) == 0);
@@ -95,7 +95,7 @@ TEST_CASE("checkpoints keep the learning rate in use and the callbacks' state", 
   CallbackState rl;
   rl.numbers = {{"wait", 0}, {"cooldown_counter", 2}, {"best", std::numeric_limits<double>::infinity()}};
   st.callbacks = {{"EarlyStopping", es}, {"ReduceLROnPlateau", rl}};
-  save_model(*m, dir + "/m.h5", LossKind::categorical_crossentropy, "accuracy", &opt, &st);
+  save_model(*m, dir + "/m.h5", LossKind::categorical_crossentropy, {"accuracy"}, &opt, &st);
   TrainingState back;
   REQUIRE(read_training_state(dir + "/m.h5", &back));
   CHECK(back.learning_rate == 0.0123456789012345);
@@ -116,7 +116,7 @@ TEST_CASE("checkpoints keep the learning rate in use and the callbacks' state", 
   }
   CHECK(stamped.objects > 30);  // root, model_weights/<layer>/<layer>/<weight>, optimizer_weights/sgd/..., dptrain/...
   CHECK(stamped.timed.empty());
-  save_model(*m, dir + "/again.h5", LossKind::categorical_crossentropy, "accuracy", &opt, &st);
+  save_model(*m, dir + "/again.h5", LossKind::categorical_crossentropy, {"accuracy"}, &opt, &st);
   CHECK(file_bytes(dir + "/again.h5") == file_bytes(dir + "/m.h5"));
   // A callback restored from that state goes on from it: patience 2 with one epoch already waited
   // stops at the first epoch that does not beat the saved best.

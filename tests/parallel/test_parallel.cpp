@@ -212,7 +212,7 @@ TEST_CASE("evaluate and predict give the same outputs for every replica count", 
     for (size_t i = 0; i < pr.size(); ++i) REQUIRE(pr[i] == Catch::Detail::Approx(p1[i]).epsilon(1e-6));
     const EvalResult er = tr.evaluate(data, 7);
     CHECK(er.loss == Catch::Detail::Approx(e1.loss).epsilon(1e-6));
-    CHECK(er.metric == e1.metric);
+    CHECK(er.metrics == e1.metrics);
   }
 }
 

@@ -47,7 +47,7 @@ TEST_CASE("fit learns the digits and records Keras's History", "[trainer]") {
   // The template holds the trained weights: evaluating it again gives the last val numbers.
   Trainer again(*m, cpus(1), LossKind::categorical_crossentropy, opt, 2);
   const EvalResult r = again.evaluate(val, 100);
-  CHECK(r.metric == Catch::Detail::Approx(h.at("val_accuracy").back()));
+  CHECK(r.metrics.at(0) == Catch::Detail::Approx(h.at("val_accuracy").back()));
   CHECK(r.loss == Catch::Detail::Approx(h.at("val_loss").back()).epsilon(1e-5));
 }
 
@@ -65,47 +65,49 @@ TEST_CASE("the metric is logged under its compiled name, or not at all, and neve
     std::unique_ptr<Trainer> t;
     History h;
   };
-  auto fit = [&](LossKind loss, const MetricRequest* metric) {
+  auto fit = [&](LossKind loss, const MetricRequests* metrics) {
     Run r;
     r.m = build("digits-mlp", 3);
     r.opt = std::make_unique<Adam>(0.003);
     r.t = std::make_unique<Trainer>(*r.m, cpus(2), loss, *r.opt, 2);
-    if (metric) r.t->set_metric(*metric);
+    if (metrics) r.t->set_metrics(*metrics);
     r.h = r.t->fit(train, &val, fo, {});
     return r;
   };
   // mean_squared_error reports the loss alone by default (Keras compiles no metric unless asked).
   const Run mse = fit(LossKind::mean_squared_error, nullptr);
   CHECK(mse.h.keys() == std::vector<std::string>{"loss", "val_loss"});
-  CHECK_FALSE(mse.t->metric().on());
+  CHECK(mse.t->metrics().empty());
   const EvalResult none = mse.t->evaluate(val, 100);
   CHECK(none.loss == Catch::Detail::Approx(mse.h.at("val_loss").back()).epsilon(1e-5));
-  CHECK(none.metric == 0);
-  const MetricRequest acc{"acc", "accuracy"};
-  const Run with = fit(LossKind::mean_squared_error, &acc);
-  CHECK(with.h.keys() == std::vector<std::string>{"loss", "acc", "val_loss", "val_acc"});
-  CHECK(with.h.at("loss") == mse.h.at("loss"));  // the metric only reads the outputs
+  CHECK(none.metrics.empty());
+  // Two metrics, logged in order under their names, never changing the losses; evaluate's
+  // mean_absolute_error is the mean over samples and columns of |prediction - target|, here from
+  // predict's outputs against the one-hot rows.
+  const MetricRequests two = parse_metrics("acc,mae");
+  const Run with = fit(LossKind::mean_squared_error, &two);
+  CHECK(with.h.keys() == std::vector<std::string>{"loss", "acc", "mean_absolute_error", "val_loss", "val_acc",
+                                                  "val_mean_absolute_error"});
+  CHECK(with.h.at("loss") == mse.h.at("loss"));  // the metrics only read the outputs
   CHECK(with.h.at("val_loss") == mse.h.at("val_loss"));
-  CHECK(with.t->metric().kind == MetricKind::categorical);  // 10 outputs: argmax against the one-hot rows
+  CHECK(with.t->metrics()[0].kind == MetricKind::categorical);  // 10 outputs: argmax against the one-hot rows
   CHECK(with.h.at("val_acc").back() > 0.5);
-  const MetricRequest off{};
+  const std::vector<float> out = with.t->predict(val, 100);
+  double err = 0, hits = 0;
+  for (int64_t i = 0; i < val.size(); ++i) {
+    const int64_t label = int64_t(val.y[size_t(i)]);
+    const float* row = out.data() + i * 10;
+    hits += std::max_element(row, row + 10) - row == label;
+    for (int64_t c = 0; c < 10; ++c) err += std::abs(row[c] - (label == c ? 1.f : 0.f));
+  }
+  const EvalResult r = with.t->evaluate(val, 100);
+  REQUIRE(r.metrics.size() == 2);
+  CHECK(r.metrics[0] == Catch::Detail::Approx(hits / double(val.size())));
+  CHECK(r.metrics[1] == Catch::Detail::Approx(err / double(val.size() * 10)).epsilon(1e-5));
+  CHECK(r.metrics[1] == Catch::Detail::Approx(with.h.at("val_mean_absolute_error").back()).epsilon(1e-5));
+  CHECK(r.metrics[1] > 0.01);
+  const MetricRequests off = parse_metrics("none");
   CHECK(fit(LossKind::categorical_crossentropy, &off).h.keys() == std::vector<std::string>{"loss", "val_loss"});
-  // A regression error: evaluate's mean_absolute_error is the mean over samples and columns of
-  // |prediction - target|, here from predict's outputs against the one-hot rows.
-  const MetricRequest mae{"mean_absolute_error", "mean_absolute_error"};
-  const Run reg = fit(LossKind::mean_squared_error, &mae);
-  CHECK(reg.h.keys() == std::vector<std::string>{"loss", "mean_absolute_error", "val_loss", "val_mean_absolute_error"});
-  CHECK(reg.h.at("loss") == mse.h.at("loss"));
-  const std::vector<float> out = reg.t->predict(val, 100);
-  double err = 0;
-  for (int64_t i = 0; i < val.size(); ++i)
-    for (int64_t c = 0; c < 10; ++c)
-      err += std::abs(out[size_t(i * 10 + c)] - (int64_t(val.y[size_t(i)]) == c ? 1.f : 0.f));
-  err /= double(val.size() * 10);
-  const EvalResult r = reg.t->evaluate(val, 100);
-  CHECK(r.metric == Catch::Detail::Approx(err).epsilon(1e-5));
-  CHECK(r.metric == Catch::Detail::Approx(reg.h.at("val_mean_absolute_error").back()).epsilon(1e-5));
-  CHECK(r.metric > 0.01);
 }
 
 TEST_CASE("evaluate and predict agree across replica counts", "[trainer][replicas]") {
@@ -119,7 +121,7 @@ TEST_CASE("evaluate and predict agree across replica counts", "[trainer][replica
   for (size_t i = 0; i < p1.size(); ++i) CHECK(p1[i] == Catch::Detail::Approx(p3[i]).epsilon(1e-5));
   const EvalResult e1 = t1.evaluate(data, 7), e3 = t3.evaluate(data, 7);
   CHECK(e1.loss == Catch::Detail::Approx(e3.loss).epsilon(1e-5));
-  CHECK(e1.metric == e3.metric);
+  CHECK(e1.metrics == e3.metrics);
 }
 
 TEST_CASE("training stops with the epoch and step when the loss is not finite", "[trainer][errors]") {

@@ -157,7 +157,7 @@ TEST_CASE("inspect reads training_config and the optimizer state of Keras 3 and 
   const std::string text = inspect_text(k3, "cnn_legacy.h5");
   CHECK_THAT(text, Contains("training_config: loss categorical_crossentropy | optimizer Adam(learning_rate=0.01, "
                             "beta_1=0.9, beta_2=0.999) | metrics none\n"));  // compiled without metrics
-  CHECK(k3.metric.empty());
+  CHECK(k3.metrics.empty());
   CHECK_THAT(text, Contains("optimizer state: 18 arrays (Keras 3 layout, adam_1): iteration 12, learning rate 0.01, "
                             "16 slot arrays\n"));
   const FileInfo tfk = inspect_file(kDir + "cnn_tfk_model.h5");

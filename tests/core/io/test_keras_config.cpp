@@ -142,37 +142,38 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
 
 // What keras.models.load_model compiles a model.save() file with: training_config's loss and
 // optimizer, as Keras 2.1 ("lr"), tf.keras 2.11+ ("Custom>Adam") and Keras 3 (loss objects) write it.
-TEST_CASE("training_config's metrics: the accuracy Keras would log, under its name; others are named", "[io][config]") {
+TEST_CASE("training_config's metrics: the ones Keras would log, under their names; others are named", "[io][config]") {
   const auto metric = [](const std::string& metrics) {
     return compile_config_from_json(R"({"loss": "categorical_crossentropy", "metrics": )" + metrics + "}", "t");
   };
-  // Keras 3 writes compile()'s argument: strings and serialized metric objects.
-  const auto k3 = metric(R"(["acc", "mae", {"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}, "auc"])");
-  CHECK((k3.metric.name == "acc" && k3.metric.kind == "accuracy"));
-  CHECK(k3.ignored == std::vector<std::string>{"the metric 'mae' (dptrain reports one metric: 'acc')",
-                                               "the metric 'ca' (dptrain reports one metric: 'acc')",
-                                               "the metric 'auc'"});
-  // Keras 3 logs the regression strings under the function's name, objects under their own.
-  const auto mae = metric(R"(["mae"])");
-  CHECK((mae.metric.name == "mean_absolute_error" && mae.metric.kind == "mean_absolute_error"));
-  const auto mse = metric(R"([{"class_name": "MeanSquaredError", "config": {"name": "mse"}}])");
-  CHECK((mse.metric.name == "mse" && mse.metric.kind == "mean_squared_error"));
+  const auto names = [](const KerasCompileConfig& c) {
+    std::vector<std::string> n;
+    for (const auto& m : c.metrics) n.push_back(m.name + ":" + m.kind);
+    return n;
+  };
+  // Keras 3 writes compile()'s argument: strings (accuracy's log under the name given, the
+  // regression ones under the function's name) and serialized metric objects (their own name).
+  const auto k3 = metric(R"(["acc", "mae", {"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}, "auc",
+                             {"class_name": "MeanSquaredError", "config": {"name": "mse"}}, "accuracy", "acc"])");
+  CHECK(names(k3) == std::vector<std::string>{"acc:accuracy", "mean_absolute_error:mean_absolute_error",
+                                              "ca:categorical_accuracy", "mse:mean_squared_error",
+                                              "accuracy:accuracy"});
+  CHECK(k3.ignored == std::vector<std::string>{"the metric 'auc'", "the metric 'acc' (a second 'acc')"});
   // tf.keras 2 writes the compiled MeanMetricWrapper per output, with the function 'accuracy' chose
   // (which Keras 3's loader also applies).
   const auto tfk = metric(R"([[{"class_name": "MeanMetricWrapper", "config": {"name": "accuracy", "dtype": "float32",
-                             "fn": "sparse_categorical_accuracy"}}]])");
-  CHECK((tfk.metric.name == "accuracy" && tfk.metric.kind == "sparse_categorical_accuracy"));
+                             "fn": "sparse_categorical_accuracy"}}, {"class_name": "MeanMetricWrapper",
+                             "config": {"name": "mae", "fn": "mean_absolute_error"}}]])");
+  CHECK(names(tfk) == std::vector<std::string>{"accuracy:sparse_categorical_accuracy", "mae:mean_absolute_error"});
   CHECK(tfk.ignored.empty());
-  const auto named =
-      metric(R"([[{"class_name": "MeanMetricWrapper", "config": {"name": "bin", "fn": "binary_accuracy"}}]])");
-  CHECK((named.metric.name == "bin" && named.metric.kind == "binary_accuracy"));
   // A dict per output name; Keras 2's list of strings; none.
-  CHECK(metric(R"({"dense": "categorical_accuracy"})").metric.kind == "categorical_accuracy");
-  CHECK(metric(R"(["accuracy"])").metric.name == "accuracy");
-  CHECK(metric("null").metric.name.empty());
-  CHECK(compile_config_from_json(R"({"loss": "mse"})", "t").metric.name.empty());
+  CHECK(names(metric(R"({"dense": "categorical_accuracy"})")) ==
+        std::vector<std::string>{"categorical_accuracy:categorical_accuracy"});
+  CHECK(names(metric(R"(["accuracy"])")) == std::vector<std::string>{"accuracy:accuracy"});
+  CHECK(metric("null").metrics.empty());
+  CHECK(compile_config_from_json(R"({"loss": "mse"})", "t").metrics.empty());
   const auto weighted = compile_config_from_json(R"({"metrics": null, "weighted_metrics": ["accuracy"]})", "t");
-  CHECK(weighted.metric.name.empty());
+  CHECK(weighted.metrics.empty());
   CHECK(weighted.ignored == std::vector<std::string>{"the weighted metric 'accuracy'"});
   CHECK(metric(R"([7, "none"])").ignored == std::vector<std::string>{"the metric '7'", "the metric 'none'"});
 }

@@ -113,7 +113,7 @@ TEST_CASE("dptrain writes Keras 3's optimizer layout and reads it back exactly",
   fo.batch_size = 8;
   fo.verbose = 0;
   t.fit(data, nullptr, fo, {});
-  save_model(*m, dir + "/m.h5", LossKind::categorical_crossentropy, "accuracy", &t.optimizer(), nullptr);
+  save_model(*m, dir + "/m.h5", LossKind::categorical_crossentropy, {"accuracy"}, &t.optimizer(), nullptr);
   h5::Id f(H5Fopen((dir + "/m.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   h5::Id ow(H5Gopen2(f.get(), "optimizer_weights", H5P_DEFAULT), H5Gclose);
   const auto names = read_string_list(ow.get(), "weight_names", dir + "/m.h5");
