@@ -127,6 +127,18 @@ m.load_weights(d + "/w.h5")  # Keras 2's loader for the save_weights layout
 worst = float(np.abs(m.predict(cases[0][1], verbose=0) - cases[0][2]).max())
 print(f"tf-keras load_weights(--save-weights) vs dptrain predict: max |diff| = {worst:.3g}")
 assert worst <= 1e-5, worst
+# Keras 2 compiles the saved metrics too and evaluates what dptrain did (bce.h5 is left out: there
+# tf.keras 2's 'accuracy' is binary, Keras 3's and dptrain's categorical).
+y = np.eye(10, dtype="float32")[np.load(d + "/y.npy").astype(int)]
+for name in ("m", "reg", "cnn"):
+    xs, ys = (cases[0][1], y) if name != "cnn" else (np.load(f"{fix}/cnn_x.npy"), np.load(f"{fix}/cnn_y.npy"))
+    theirs = tf_keras.models.load_model(f"{d}/{name}.h5").evaluate(xs, ys, verbose=0, return_dict=True)
+    ours = {}
+    for part in open(f"{d}/{name}.eval").read().splitlines()[-1].split(" - "):
+        k, v = part.split(": ")
+        ours[k] = float(v)
+    print(f"{name}.h5: tf-keras's evaluate {theirs}; dptrain's {ours}")
+    assert sorted(theirs) == sorted(ours) and all(abs(theirs[k] - ours[k]) <= 1e-4 for k in ours), (theirs, ours)
 print("PASS (tf-keras)")
 PY
 exit "${PIPESTATUS[0]}"
