@@ -330,8 +330,7 @@ Tensor Trainer::slice_for(Replica& rep, const Tensor& all, Tensor& dev, int64_t 
 void Trainer::replica_loss(Replica& rep, const Tensor& out, const Tensor& y, float scale, Tensor* grad, const float* w,
                            bool want_metrics) {
   const int64_t n = out.dim(0), K = want_metrics ? int64_t(metrics_.size()) : 0;
-  rep.metric_sums.assign(metrics_.size(), 0.0);
-  if (!rep.cuda) {
+  if (!rep.cuda) {  // rep.metric_sums: cleared by the caller (Replica::clear_sums)
     rep.loss = loss_sum(loss_, fused_, out, y, scale, grad, w);
     for (int64_t k = 0; k < K; ++k) rep.metric_sums[size_t(k)] = metric_sum(metrics_[size_t(k)].kind, out, y);
     return;

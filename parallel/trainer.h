@@ -132,8 +132,8 @@ class Trainer : public TrainContext {
   // This replica's slice of the current batch buffer, on its device (a GPU replica's slice is
   // copied on its stream).
   Tensor slice_for(Replica& rep, const Tensor& all, Tensor& dev, int64_t offset, int64_t count);
-  // Loss (and accuracy) of a replica's outputs; on a GPU the per-row values land on the host at
-  // finish_rows, after the step's last kernel.
+  // Loss (and metrics) of a replica's outputs, into sums the caller cleared (Replica::clear_sums); on a
+  // GPU the per-row values land on the host at finish_rows, after the step's last kernel.
   void replica_loss(Replica& rep, const Tensor& out, const Tensor& y, float scale, Tensor* grad, const float* w,
                     bool want_metrics);
   void finish_rows(Replica& rep, int64_t count);
