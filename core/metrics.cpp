@@ -2,6 +2,7 @@
 #include "core/metrics.h"
 #include <utility>
 #include "core/error.h"
+#include "core/strings.h"
 #include "kernels/loss.h"
 
 namespace dpt {
@@ -56,16 +57,12 @@ bool metric_request(const std::string& id, MetricRequest* out) {
 MetricRequests parse_metrics(const std::string& list) {
   MetricRequests out;
   if (list == "none") return out;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = list.find(',', start);
-    const std::string id = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+  for (const std::string& id : split(list, ',')) {
     MetricRequest r;
     DPT_CHECK(metric_request(id, &r), "unknown metric '" << id << "' for --metrics; dptrain computes " << kMetricNames);
     out.push_back(r);
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
   }
+  return out;
 }
 
 std::string metric_list(const std::vector<std::string>& names) {

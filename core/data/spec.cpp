@@ -1,23 +1,14 @@
 // Parses a data spec and loads it.
 #include "core/data/spec.h"
-#include <sstream>
 #include "core/data/digits.h"
 #include "core/data/readers.h"
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace dpt {
 
 const char* const kDataSpecHelp =
     "digits | synthetic:H,W,C:CLASSES:N | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE]";
-
-static std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string part;
-  while (std::getline(ss, part, sep)) out.push_back(part);
-  if (!s.empty() && s.back() == sep) out.push_back("");
-  return out;
-}
 
 static int64_t parse_int(const std::string& s, const std::string& spec) {
   size_t pos = 0;
