@@ -20,9 +20,9 @@ struct EvalOptions {
 };
 
 void require_weights(const EvalOptions& o, const char* cmd) {
-  const bool file_model = o.m.model.size() > 3 && o.m.model.compare(o.m.model.size() - 3, 3, ".h5") == 0;
-  DPT_CHECK(!o.m.weights.empty() || file_model, cmd << " needs trained weights: --weights FILE.h5, or --model FILE.h5 "
-                                                        "holding a whole model");
+  DPT_CHECK(!o.m.weights.empty() || holds_whole_model(o.m.model),
+            cmd << " needs trained weights: --weights FILE.h5, or --model FILE.h5 (or FILE.keras) holding a whole "
+                   "model");
 }
 
 void run_evaluate(const EvalOptions& o) {

@@ -12,7 +12,7 @@ namespace dpt::app {
 void setup_info(CLI::App& app) {
   auto model = std::make_shared<std::string>(kDefaultPreset);
   CLI::App* s = app.add_subcommand("summary", "Keras's model.summary() table for a preset");
-  s->add_option("--model", *model, "model preset, or a Keras FILE.h5 / FILE.json")->capture_default_str();
+  s->add_option("--model", *model, "model preset, or a Keras FILE.h5 / FILE.keras / FILE.json")->capture_default_str();
   s->callback([model] {
     const Preset p = model_preset(*model, 0);
     auto m = p.make();
@@ -31,8 +31,9 @@ void setup_info(CLI::App& app) {
 
   auto file = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  CLI::App* in = app.add_subcommand("inspect", "what a weights/model .h5 file holds: format, Keras version, layers");
-  in->add_option("file", *file, "the .h5 file")->required();
+  CLI::App* in = app.add_subcommand(
+      "inspect", "what a weights/model .h5 file or .keras archive holds: format, Keras version, layers");
+  in->add_option("file", *file, "the .h5 or .keras file")->required();
   in->add_flag("--json", *json, "print JSON");
   in->callback([file, json] {
     const FileInfo info = inspect_file(*file);

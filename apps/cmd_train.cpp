@@ -81,6 +81,9 @@ void run_train(const TrainOptions& o) {
   const Compiled compiled = compiled_defaults(mo, p, !o.optimizer.empty());
   p.optimizer = compiled.optimizer;
   check_writable(o.save_weights, "weights");
+  DPT_CHECK(!keras_archive_path(o.save_weights),
+            "cannot write weights '" << o.save_weights << "': a .keras archive holds a whole model; give --save-model "
+                                     << o.save_weights << ", or a .weights.h5 path for Keras 3's weights layout");
   check_writable(o.save_model, "model");
   check_writable(o.history, "history");
   check_writable(o.csv_log, "CSV log");
@@ -238,13 +241,15 @@ void run_train(const TrainOptions& o) {
     throw ExitRequest{128 + (sig ? sig : SIGINT)};
   }
   if (!o.save_weights.empty()) {
-    save_weights(*model, o.save_weights);
+    save_weights_as_keras(*model, o.save_weights, &trainer.optimizer());
     if (o.verbose > 0) std::printf("saved weights to %s\n", o.save_weights.c_str());
   }
   if (!o.save_model.empty()) {
     TrainingState done = base;
     done.epoch = fo.epochs;
-    save_model(*model, o.save_model, loss, trainer.metric_names(), &trainer.optimizer(), &done);
+    // A .keras archive is Keras's own file: it carries no resume state (checkpoints do).
+    save_model(*model, o.save_model, loss, trainer.metric_names(), &trainer.optimizer(),
+               keras_archive_path(o.save_model) ? nullptr : &done);
     if (o.verbose > 0) std::printf("saved model to %s\n", o.save_model.c_str());
   }
 }

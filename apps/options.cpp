@@ -34,8 +34,9 @@ const CLI::Validator kNonNegative = number_check(">= 0", [](double v) { return v
 const CLI::Validator kFraction = number_check("in [0, 1)", [](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
-  cmd.add_option("--model", o.model, "model preset (see `dptrain models`), or a Keras model: FILE.h5 (model.save) "
-                                     "or FILE.json (model.to_json)")
+  cmd.add_option("--model", o.model,
+                 "model preset (see `dptrain models`), or a Keras model: FILE.h5 or FILE.keras "
+                 "(model.save) or FILE.json (model.to_json)")
       ->capture_default_str();
   if (with_data) {
     cmd.add_option("--data", o.data, std::string("data spec: ") + kDataSpecHelp + " (default: the preset's)");
@@ -141,8 +142,11 @@ static bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+bool keras_archive_path(const std::string& path) { return ends_with(path, ".keras"); }
+bool holds_whole_model(const std::string& model) { return ends_with(model, ".h5") || keras_archive_path(model); }
+
 Preset model_preset(const std::string& model, uint64_t seed) {
-  if (!ends_with(model, ".h5") && !ends_with(model, ".json")) return find_preset(model);
+  if (!holds_whole_model(model) && !ends_with(model, ".json")) return find_preset(model);
   auto probe = load_keras_model(model, seed);
   Preset p;
   p.name = probe->name();

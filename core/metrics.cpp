@@ -23,8 +23,8 @@ const char* const kMetricNames =
     "(or mae), mean_squared_error (or mse), or none";
 
 bool metric_request(const std::string& id, MetricRequest* out) {
-  // Keras 3's compile() strings for accuracy log under the name given; other strings under the
-  // function's name ('mae' as mean_absolute_error); its classes under their default names.
+  // Keras 3's compile() strings log under the name given ('acc' as acc, 'mae' as mae: Keras 3.15's
+  // fit and evaluate, checked); its classes under their default names.
   struct Known {
     const char* id;
     const char* name;
@@ -39,10 +39,10 @@ bool metric_request(const std::string& id, MetricRequest* out) {
       {"SparseCategoricalAccuracy", "sparse_categorical_accuracy", "sparse_categorical_accuracy"},
       {"binary_accuracy", "binary_accuracy", "binary_accuracy"},
       {"BinaryAccuracy", "binary_accuracy", "binary_accuracy"},
-      {"mae", "mean_absolute_error", "mean_absolute_error"},
+      {"mae", "mae", "mean_absolute_error"},
       {"mean_absolute_error", "mean_absolute_error", "mean_absolute_error"},
       {"MeanAbsoluteError", "mean_absolute_error", "mean_absolute_error"},
-      {"mse", "mean_squared_error", "mean_squared_error"},
+      {"mse", "mse", "mean_squared_error"},
       {"mean_squared_error", "mean_squared_error", "mean_squared_error"},
       {"MeanSquaredError", "mean_squared_error", "mean_squared_error"},
   };

@@ -470,7 +470,7 @@ void Trainer::set_weights(const std::vector<float>& w) {
 void Trainer::save_template(const std::string& path, bool weights_only) {
   sync_template();
   if (weights_only)
-    save_weights(template_, path);
+    save_weights_as_keras(template_, path, &optimizer());
   else
     save_model(template_, path, loss_, metric_names(), &optimizer(), nullptr);  // a host copy of the state on GPUs
 }

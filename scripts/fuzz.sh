@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of user-supplied input with libFuzzer + AddressSanitizer + UBSan (clang):
-# Keras model and training configs, .npy and MNIST IDX data files, the synthetic data spec. Each must end in a
-# loaded result or in dptrain's own error (the message the command line prints); any other
-# exception, a crash, a sanitizer report, or more than 2 GB of memory is a finding.
+# Keras model and training configs, .keras archives, .npy and MNIST IDX data files, the synthetic
+# data spec. Each must end in a loaded result or in dptrain's own error (the message the command line
+# prints); any other exception, a crash, a sanitizer report, or more than 2 GB of memory is a finding.
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET (default 60)] [TARGET...]
 # Builds in ./build-fuzz (CPU-only); corpora grow in build-fuzz/corpus/<target> (seeded from
 # tests/fuzz/seeds); findings land in build-fuzz/findings/<target>/. Exit status 1 on any finding.
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(keras_config training_config npy idx synthetic_spec)
+[ ${#targets[@]} -gt 0 ] || targets=(keras_config training_config npy idx synthetic_spec keras_archive)
 bash scripts/setup.sh clang libclang-rt-14-dev libomp-dev
 san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDPT_WITH_CUDA=OFF \

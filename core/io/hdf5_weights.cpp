@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include "core/io/hdf5_util.h"
+#include "core/io/keras_archive.h"
 
 namespace fs = std::filesystem;
 
@@ -158,8 +159,40 @@ std::vector<std::string> read_string_list(hid_t obj, const std::string& name, co
   return read_names(obj, name, path);
 }
 
+// Keras 3's keys: each layer class's snake-case name, counted per class in model order (conv2d,
+// conv2d_1, ...), whatever the layers are named.
+static std::vector<std::string> keras3_keys(const Sequential& model) {
+  std::map<std::string, int> counts;
+  std::vector<std::string> keys;
+  for (auto& l : model.layers()) {
+    int& k = counts[l->default_name()];
+    keys.push_back(k == 0 ? l->default_name() : l->default_name() + "_" + std::to_string(k));
+    ++k;
+  }
+  return keys;
+}
+
+void write_keras3_weights(hid_t root, const Sequential& model, const std::string& path) {
+  const std::vector<std::string> keys = keras3_keys(model);
+  h5::create_group(root, "layers", path);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    h5::Id vars = h5::create_group(root, "layers/" + keys[i] + "/vars", path);
+    int n = 0;
+    for (auto& w : model.weights())
+      if (w.layer == model.layers()[i].get())
+        write_dataset(vars.get(), std::to_string(n++), w.spec.shape, w.data, path);
+  }
+  h5::create_group(root, "vars", path);
+}
+
 void save_weights(const Sequential& model, const std::string& path) {
-  write_h5_atomically(path, "weights", [&](hid_t f) { write_weights_group(f, model, path); });
+  const bool keras3 = path.size() >= 11 && path.compare(path.size() - 11, 11, ".weights.h5") == 0;
+  write_h5_atomically(path, "weights", [&](hid_t f) {
+    if (keras3)
+      write_keras3_weights(f, model, path);
+    else
+      write_weights_group(f, model, path);
+  });
 }
 
 namespace {
@@ -167,6 +200,7 @@ namespace {
 h5::Id open_readable(const std::string& path) {
   h5::quiet_errors();
   DPT_CHECK(fs::exists(path), "cannot load weights: '" << path << "' does not exist");
+  if (is_keras_archive(path)) return open_h5_image(read_keras_archive(path).weights, path + "/model.weights.h5");
   DPT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "cannot load weights: '" << path << "' is not an HDF5 file (or is truncated)");
   h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   DPT_CHECK(f.valid(), "cannot open '" << path << "' (corrupt or truncated?)");
@@ -241,12 +275,11 @@ void load_legacy(Sequential& model, hid_t root, const std::string& path, bool by
 
 // Keras 3: layers/<key>/vars/<0..n-1>, key = class snake name + per-class counter in model order.
 void load_keras3(Sequential& model, hid_t root, const std::string& path) {
-  std::map<std::string, int> counts;
+  const std::vector<std::string> keys = keras3_keys(model);
   int with_weights = 0;
-  for (auto& l : model.layers()) {
-    int& k = counts[l->default_name()];
-    const std::string key = k == 0 ? l->default_name() : l->default_name() + "_" + std::to_string(k);
-    ++k;
+  for (size_t li = 0; li < keys.size(); ++li) {
+    const auto& l = model.layers()[li];
+    const std::string& key = keys[li];
     auto refs = refs_of(model, l.get());
     if (refs.empty()) continue;
     ++with_weights;
@@ -283,7 +316,8 @@ void load_keras3(Sequential& model, hid_t root, const std::string& path) {
 
 WeightsFormat weights_format(const std::string& path) {
   h5::Id f = open_readable(path);
-  return detect(f.get());
+  const WeightsFormat fmt = detect(f.get());
+  return fmt == WeightsFormat::keras3_weights && is_keras_archive(path) ? WeightsFormat::keras3_archive : fmt;
 }
 
 std::string format_name(WeightsFormat f) {
@@ -291,6 +325,7 @@ std::string format_name(WeightsFormat f) {
     case WeightsFormat::legacy_weights: return "Keras legacy weights (save_weights .h5)";
     case WeightsFormat::legacy_model: return "Keras legacy full model (model.save .h5)";
     case WeightsFormat::keras3_weights: return "Keras 3 weights (.weights.h5)";
+    case WeightsFormat::keras3_archive: return "Keras 3 model archive (.keras)";
     default: return "unknown";
   }
 }
@@ -306,8 +341,10 @@ void load_weights(Sequential& model, const std::string& path, LoadOptions option
       return;
     }
     case WeightsFormat::keras3_weights:
-      DPT_CHECK(!options.by_name, "'" << path << "' is a Keras 3 .weights.h5 file, which Keras loads by structure: "
-                                          "--by-name applies to legacy .h5 files only");
+      DPT_CHECK(!options.by_name, "'" << path << "' is a Keras 3 "
+                                      << (is_keras_archive(path) ? ".keras" : ".weights.h5")
+                                      << " file, which Keras loads by structure: --by-name applies to legacy .h5 "
+                                         "files only");
       load_keras3(model, f.get(), path);
       return;
     default:

@@ -1,7 +1,9 @@
 // Weights files in Keras's legacy save_weights HDF5 layout: root attributes layer_names, backend,
 // keras_version; one group per layer with a weight_names attribute; datasets at
-// <layer>/<weight name>, e.g. dense/dense/kernel:0. Files are written to a temporary file in the
-// same folder and renamed, so a failed save never leaves a torn file or loses the previous one.
+// <layer>/<weight name>, e.g. dense/dense/kernel:0. A path ending in .weights.h5 gets Keras 3's
+// layout instead (layers/<key>/vars/<i>), which is what Keras 3's load_weights reads from such a
+// name. Files are written to a temporary file in the same folder and renamed, so a failed save
+// never leaves a torn file or loses the previous one.
 #pragma once
 #include <hdf5.h>
 #include <functional>
@@ -28,6 +30,9 @@ void load_weights(Sequential& model, const std::string& path, LoadOptions option
 void write_h5_atomically(const std::string& path, const char* what, const std::function<void(hid_t)>& write);
 // layer_names/backend/keras_version attributes and one group per layer (the legacy layout).
 void write_weights_group(hid_t group, const Sequential& model, const std::string& path);
+// Keras 3's layout: layers/<key>/vars/<i> for every layer (empty vars for layers without weights)
+// and an empty vars group for the model's own.
+void write_keras3_weights(hid_t root, const Sequential& model, const std::string& path);
 void write_dataset(hid_t group, const std::string& name, const Shape& shape, const float* data, const std::string& path);
 void write_vlen_attr(hid_t obj, const char* name, const std::string& value);
 void write_string_list(hid_t obj, const char* name, const std::vector<std::string>& values);  // fixed-length
@@ -35,7 +40,8 @@ void write_string_list(hid_t obj, const char* name, const std::vector<std::strin
 // as Keras does for long lists or not; an empty numeric array gives {}.
 std::vector<std::string> read_string_list(hid_t obj, const std::string& name, const std::string& path);
 
-enum class WeightsFormat { legacy_weights, legacy_model, keras3_weights, unknown };
+// keras3_archive: a .keras zip (model.save('m.keras')), whose model.weights.h5 is keras3_weights.
+enum class WeightsFormat { legacy_weights, legacy_model, keras3_weights, keras3_archive, unknown };
 WeightsFormat weights_format(const std::string& path);
 std::string format_name(WeightsFormat f);
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include "core/io/hdf5_util.h"
+#include "core/io/keras_archive.h"
 #include "core/io/keras_config.h"
 
 namespace dpt {
@@ -163,11 +164,27 @@ int64_t FileInfo::params() const {
 
 FileInfo inspect_file(const std::string& path) {
   FileInfo info;
-  info.format = weights_format(path);  // also checks the file exists and is HDF5
-  h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  info.format = weights_format(path);  // also checks the file exists and is HDF5 (or a .keras archive)
+  const bool archive = info.format == WeightsFormat::keras3_archive;
+  h5::Id f;
+  if (archive) {  // config.json and metadata.json, then model.weights.h5 (Keras 3's weights layout)
+    const KerasArchive a = read_keras_archive(path);
+    const auto meta = nlohmann::json::parse(a.metadata, nullptr, false);
+    if (meta.is_object() && meta.contains("keras_version") && meta["keras_version"].is_string())
+      info.keras_version = meta["keras_version"].get<std::string>();
+    const auto cfg = nlohmann::json::parse(a.config, nullptr, false);
+    if (cfg.is_object() && cfg.contains("class_name") && cfg["class_name"].is_string())
+      info.model_class = cfg["class_name"].get<std::string>();
+    info.training_config = cfg.is_object() && cfg.contains("compile_config") && cfg["compile_config"].is_object();
+    f = open_h5_image(a.weights, path + "/model.weights.h5");
+  } else {
+    f = h5::Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  }
   hid_t root = f.get();
-  info.keras_version = string_attr(root, "keras_version");
-  info.backend = string_attr(root, "backend");
+  if (!archive) {
+    info.keras_version = string_attr(root, "keras_version");
+    info.backend = string_attr(root, "backend");
+  }
   switch (info.format) {
     case WeightsFormat::legacy_weights: read_legacy(root, info); break;
     case WeightsFormat::legacy_model: {
@@ -191,7 +208,8 @@ FileInfo inspect_file(const std::string& path) {
       info.has_state = read_training_state(path, &info.state);
       break;
     }
-    case WeightsFormat::keras3_weights: {
+    case WeightsFormat::keras3_weights:
+    case WeightsFormat::keras3_archive: {
       h5::Id layers(H5Gopen2(root, "layers", H5P_DEFAULT), H5Gclose);
       for (auto& key : children(layers.get())) {
         FileLayer fl{key, {}};
@@ -207,6 +225,9 @@ FileInfo inspect_file(const std::string& path) {
         h5::Id o(H5Gopen2(root, "optimizer", H5P_DEFAULT), H5Gclose);
         info.optimizer_weights = count_datasets(o.get());
       }
+      f.reset();
+      if (archive && info.training_config) read_compile(path, info);
+      if (info.optimizer_weights > 0) read_optimizer_state(path, info);
       break;
     }
     default: break;
@@ -221,8 +242,11 @@ std::string inspect_text(const FileInfo& info, const std::string& path) {
      << "\n";
   if (!info.keras_version.empty()) os << "keras_version: " << info.keras_version << "\n";
   if (!info.backend.empty()) os << "backend: " << info.backend << "\n";
-  if (!info.model_class.empty()) os << "model: " << info.model_class << (info.training_config ? " (with training_config)" : "") << "\n";
-  if (info.format == WeightsFormat::keras3_weights)
+  // A .keras archive keeps it in config.json as compile_config; model.save .h5 files as training_config.
+  const std::string tc = info.format == WeightsFormat::keras3_archive ? "compile_config" : "training_config";
+  if (!info.model_class.empty())
+    os << "model: " << info.model_class << (info.training_config ? " (with " + tc + ")" : "") << "\n";
+  if (info.format == WeightsFormat::keras3_weights || info.format == WeightsFormat::keras3_archive)
     os << "(Keras 3 files store layers by class-derived keys, listed here in name order)\n";
   for (auto& l : info.layers) {
     os << "  " << l.name << ": " << l.params() << " params\n";
@@ -230,9 +254,9 @@ std::string inspect_text(const FileInfo& info, const std::string& path) {
   }
   os << "total params: " << info.params() << "\n";
   if (!info.compile_error.empty()) {
-    os << "training_config: cannot be compiled: " << info.compile_error << "\n";
+    os << tc << ": cannot be compiled: " << info.compile_error << "\n";
   } else if (info.training_config) {
-    os << "training_config: loss " << (info.loss.empty() ? "none" : info.loss) << " | optimizer "
+    os << tc << ": loss " << (info.loss.empty() ? "none" : info.loss) << " | optimizer "
        << (info.optimizer.empty() ? "none" : info.optimizer) << " | metrics " << metric_list(info.metrics) << "\n";
     for (auto& i : info.ignored) os << "  not applied by dptrain: " << i << "\n";
   }

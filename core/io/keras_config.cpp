@@ -1,13 +1,16 @@
 // Keras config -> Sequential.
 #include "core/io/keras_config.h"
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include "core/error.h"
 #include "core/io/hdf5_util.h"
 #include "core/io/hdf5_weights.h"
+#include "core/io/keras_archive.h"
 #include "core/layers/activation.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
@@ -171,22 +174,138 @@ Shape shape_from(const json& dims, const std::string& where) {
   return s;
 }
 
+// A Functional layer entry's name: its own "name", else its config's.
+std::string entry_name(const json& l, const std::string& at) {
+  if (l.contains("name") && !l["name"].is_null()) return as<std::string>(l["name"], at + "'s 'name'");
+  return value_or<std::string>(l["config"], "name", "", at + "'s config");
+}
+
+// The layers an inbound node reads from: Keras 2 lists [layer, node, tensor(, kwargs)] entries;
+// Keras 3 writes {"args": [...], "kwargs": {...}} with each tensor a __keras_tensor__ whose
+// keras_history starts with the layer (tensors may sit in nested lists, as Add's one list).
+void node_sources(const json& v, bool keras3, const std::string& where, std::vector<std::string>* out) {
+  if (keras3) {
+    if (v.is_object() && v.contains("class_name") && v["class_name"] == "__keras_tensor__") {
+      const json* h = v.contains("config") && v["config"].is_object() && v["config"].contains("keras_history")
+                          ? &v["config"]["keras_history"]
+                          : nullptr;
+      DPT_CHECK(h && h->is_array() && !h->empty(), where << " has a tensor without a keras_history");
+      out->push_back(as<std::string>((*h)[0], where + " keras_history[0]"));
+    } else if (v.is_array() || v.is_object()) {
+      for (const json& e : v) node_sources(e, true, where, out);
+    }
+    return;
+  }
+  DPT_CHECK(v.is_array(), where << " must be a list of inbound tensors, got " << kind_of(v));
+  for (const json& t : v) {
+    DPT_CHECK(t.is_array() && !t.empty(), where << " has an inbound tensor that is not a [layer, node, tensor] list");
+    out->push_back(as<std::string>(t[0], where + " inbound layer"));
+  }
+}
+
+// The one layer name of input_layers / output_layers: Keras 3 writes one tensor as
+// [name, node, tensor], Keras 2 a list of them.
+std::string single_endpoint(const json& cfg, const char* key, const std::string& source, const std::string& model) {
+  DPT_CHECK(cfg.contains(key) && cfg[key].is_array() && !cfg[key].empty(),
+            source << ": the Functional model '" << model << "' has no '" << key << "' list");
+  const json& v = cfg[key];
+  if (v[0].is_string()) return v[0].get<std::string>();
+  DPT_CHECK(v.size() == 1, source << ": the Functional model '" << model << "' has " << v.size() << " "
+                                  << (std::string(key) == "input_layers" ? "inputs" : "outputs")
+                                  << "; dptrain trains models with one input and one output");
+  DPT_CHECK(v[0].is_array() && !v[0].empty(), source << ": '" << key << "'[0] is not a [layer, node, tensor] list");
+  return as<std::string>(v[0][0], source + ": '" + key + "'[0][0]");
+}
+
+// A Functional model (Keras 3 and tf.keras "Functional", Keras 2's "Model") as the Sequential it
+// is when its layers form one chain: one input, one output, every layer called once on the output
+// of the one before. The layer entries in chain order; anything else is an error saying why.
+std::vector<const json*> functional_chain(const json& cfg, const std::string& source, const std::string& model) {
+  const json& layers = cfg["layers"];
+  const std::string why = source + ": the Functional model '" + model + "' is not one chain of layers (";
+  const std::string tail = "); dptrain builds Sequential models and Functional models whose layers form one chain";
+  std::map<std::string, size_t> index;
+  std::vector<std::string> names(layers.size());
+  std::vector<std::string> source_of(layers.size());  // the one layer each reads from ("" for an input)
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const json& l = layers[i];
+    const std::string at = source + ": layer " + std::to_string(i);
+    DPT_CHECK(l.is_object() && l.contains("config") && l["config"].is_object(),
+              at << " is not a {class_name, config} dict");
+    names[i] = entry_name(l, at);
+    DPT_CHECK(index.emplace(names[i], i).second, source << ": two layers are named '" << names[i] << "'");
+    const std::string cls = value_or<std::string>(l, "class_name", "", at + "'s");
+    const std::string where = source + ": layer '" + names[i] + "' (" + cls + ")";
+    const json nodes = l.contains("inbound_nodes") ? l["inbound_nodes"] : json::array();
+    DPT_CHECK(nodes.is_array(), where << ": 'inbound_nodes' must be a list, got " << kind_of(nodes));
+    if (nodes.empty()) {
+      DPT_CHECK(cls == "InputLayer", why << "layer '" << names[i] << "' (" << cls << ") is called on nothing" << tail);
+      continue;
+    }
+    DPT_CHECK(nodes.size() == 1,
+              why << "layer '" << names[i] << "' (" << cls << ") is called " << nodes.size() << " times" << tail);
+    std::vector<std::string> from;
+    node_sources(nodes[0], nodes[0].is_object(), where + ": inbound node", &from);
+    DPT_CHECK(from.size() == 1,
+              why << "layer '" << names[i] << "' (" << cls << ") takes " << from.size() << " inputs" << tail);
+    source_of[i] = from[0];
+  }
+  const std::string in = single_endpoint(cfg, "input_layers", source, model);
+  const std::string out = single_endpoint(cfg, "output_layers", source, model);
+  DPT_CHECK(index.count(in), source << ": the input layer '" << in << "' is not among the layers");
+  DPT_CHECK(index.count(out), source << ": the output layer '" << out << "' is not among the layers");
+  std::map<std::string, std::vector<std::string>> readers;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (source_of[i].empty()) continue;
+    DPT_CHECK(index.count(source_of[i]), source << ": layer '" << names[i] << "' reads from '" << source_of[i]
+                                                << "', which is not among the layers");
+    readers[source_of[i]].push_back(names[i]);
+  }
+  std::vector<const json*> chain{&layers[index[in]]};
+  for (std::string at = in; at != out;) {
+    const auto& r = readers[at];
+    DPT_CHECK(!r.empty(), why << "nothing reads the output of layer '" << at << "'" << tail);
+    DPT_CHECK(r.size() == 1, why << "the output of layer '" << at << "' feeds " << r.size() << " layers ('" << r[0]
+                                 << "', '" << r[1] << "')" << tail);
+    at = r[0];
+    chain.push_back(&layers[index[at]]);
+  }
+  DPT_CHECK(readers[out].empty(),
+            why << "the output layer '" << out << "' also feeds layer '" << readers[out][0] << "'" << tail);
+  if (chain.size() != layers.size())
+    for (size_t i = 0; i < layers.size(); ++i)
+      DPT_CHECK(std::find(chain.begin(), chain.end(), &layers[i]) != chain.end(),
+                why << "layer '" << names[i] << "' is not on the way from '" << in << "' to '" << out << "'" << tail);
+  return chain;
+}
+
 std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::string& source) {
   DPT_CHECK(j.is_object(), source << " is not a Keras model config (not a JSON object)");
   const std::string cls = value_or<std::string>(j, "class_name", "", source + ": the model's");
-  DPT_CHECK(cls == "Sequential", source << ": only Sequential models are supported, this is a '" << cls << "'");
+  const bool functional = cls == "Functional" || cls == "Model";
+  DPT_CHECK(cls == "Sequential" || functional,
+            source << ": only Sequential models and Functional models that are one chain of layers are supported, "
+                      "this is a '"
+                   << cls << "'");
   DPT_CHECK(j.contains("config") && (j["config"].is_object() || j["config"].is_array()),
             source << ": the model has no 'config' dict (or list of layers)");
   const json& cfg = j["config"];
   // Keras 2 older form: config is the list of layers.
   DPT_CHECK(cfg.is_array() || (cfg.contains("layers") && cfg["layers"].is_array()),
             source << ": the model's config has no list of 'layers'");
-  const json& layers = cfg.is_array() ? cfg : cfg["layers"];
-  const std::string name = value_or<std::string>(cfg, "name", "sequential", source + ": the model's");
+  const std::string name =
+      value_or<std::string>(cfg, "name", functional ? "functional" : "sequential", source + ": the model's");
+  std::vector<const json*> layers;
+  if (functional) {
+    DPT_CHECK(cfg.is_object(), source << ": the Functional model's config must be a dict");
+    layers = functional_chain(cfg, source, name);
+  } else {
+    for (const json& l : cfg.is_array() ? cfg : cfg["layers"]) layers.push_back(&l);
+  }
   auto model = std::make_unique<Sequential>(name);
   Shape input;
   for (size_t i = 0; i < layers.size(); ++i) {
-    const json& l = layers[i];
+    const json& l = *layers[i];
     const std::string at = source + ": layer " + std::to_string(i);
     DPT_CHECK(l.is_object() && l.contains("config") && l["config"].is_object(),
               at << " is not a {class_name, config} dict");
@@ -254,7 +373,10 @@ static std::string read_root_string_attr(const std::string& path, const char* na
   return out;
 }
 
-std::string read_model_config(const std::string& path) { return read_root_string_attr(path, "model_config"); }
+std::string read_model_config(const std::string& path) {
+  if (is_keras_archive(path)) return read_keras_archive(path).config;
+  return read_root_string_attr(path, "model_config");
+}
 
 namespace {
 
@@ -313,7 +435,10 @@ std::pair<std::string, std::string> metric_identity(const json& m) {
   return {id, name};
 }
 
-void compile_metrics(const json& tc, KerasCompileConfig& c) {
+// legacy: a model.save .h5 file's training_config. Keras 3's load_model passes its strings other
+// than accuracy's through metrics.deserialize, so 'mae' comes back as the function and logs as
+// mean_absolute_error; a .keras archive's compile_config goes to compile() as written ('mae').
+void compile_metrics(const json& tc, KerasCompileConfig& c, bool legacy) {
   std::vector<const json*> leaves;
   if (tc.contains("metrics")) metric_leaves(tc["metrics"], &leaves);
   for (const json* m : leaves) {
@@ -325,6 +450,7 @@ void compile_metrics(const json& tc, KerasCompileConfig& c) {
       continue;
     }
     if (!object_name.empty()) req.name = object_name;  // tf.keras's kind is the function 'accuracy' chose
+    if (legacy && m->is_string() && req.kind != "accuracy") req.name = req.kind;
     bool twice = false;
     for (const MetricRequest& r : c.metrics) twice = twice || r.name == req.name;
     if (twice)
@@ -340,7 +466,7 @@ void compile_metrics(const json& tc, KerasCompileConfig& c) {
   }
 }
 
-KerasCompileConfig compile_config(const json& tc, const std::string& where) {
+KerasCompileConfig compile_config(const json& tc, const std::string& where, bool legacy) {
   DPT_CHECK(tc.is_object(), where << " is not a JSON object");
   KerasCompileConfig c;
   if (tc.contains("loss") && !tc["loss"].is_null()) {
@@ -349,9 +475,11 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where) {
     c.file_loss = loss_identifier(l);
     c.loss = dpt_loss_name(c.file_loss);
   }
-  compile_metrics(tc, c);
-  if (tc.contains("optimizer_config") && tc["optimizer_config"].is_object()) {
-    const json& oc = tc["optimizer_config"];
+  compile_metrics(tc, c, legacy);
+  // model.save .h5 files name it optimizer_config; a .keras archive's compile_config, optimizer.
+  const char* okey = tc.contains("optimizer_config") ? "optimizer_config" : "optimizer";
+  if (tc.contains(okey) && tc[okey].is_object()) {
+    const json& oc = tc[okey];
     std::string cls = oc.value("class_name", "");
     if (cls.rfind("Custom>", 0) == 0) cls = cls.substr(7);  // tf.keras 2.11+ marks its built-ins so
     c.file_optimizer = cls;
@@ -406,6 +534,12 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where) {
 
 bool read_compile_config(const std::string& path, KerasCompileConfig* out) {
   const bool is_h5 = path.size() > 3 && path.substr(path.size() - 3) == ".h5";
+  if (is_keras_archive(path)) {  // config.json's compile_config (null or absent when not compiled)
+    const json j = json::parse(read_keras_archive(path).config, nullptr, false);
+    if (!j.is_object() || !j.contains("compile_config") || !j["compile_config"].is_object()) return false;
+    *out = compile_config_from_json(j["compile_config"].dump(), "'" + path + "' compile_config", false);
+    return true;
+  }
   if (!is_h5) return false;
   const std::string text = read_root_string_attr(path, "training_config");
   if (text.empty()) return false;
@@ -413,9 +547,9 @@ bool read_compile_config(const std::string& path, KerasCompileConfig* out) {
   return true;
 }
 
-KerasCompileConfig compile_config_from_json(const std::string& text, const std::string& where) {
+KerasCompileConfig compile_config_from_json(const std::string& text, const std::string& where, bool legacy) {
   try {
-    return compile_config(json::parse(text), where);
+    return compile_config(json::parse(text), where, legacy);
   } catch (const json::exception& e) {
     DPT_FAIL(where << " is not what Keras writes: " << e.what());
   }

@@ -33,7 +33,9 @@ struct KerasCompileConfig {
 };
 // False (out untouched) for a .json path or an .h5 file without training_config.
 bool read_compile_config(const std::string& path, KerasCompileConfig* out);
-// The same from training_config's JSON text; `where` starts error messages.
-KerasCompileConfig compile_config_from_json(const std::string& text, const std::string& where);
+// The same from training_config's JSON text (legacy) or a .keras archive's compile_config (not
+// legacy: its metric strings log under the names given, where Keras 3's legacy loader logs 'mae' as
+// mean_absolute_error); `where` starts error messages.
+KerasCompileConfig compile_config_from_json(const std::string& text, const std::string& where, bool legacy = true);
 
 }  // namespace dpt

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/io/hdf5_util.h"
 #include "core/io/hdf5_weights.h"
+#include "core/io/keras_archive.h"
 #include "core/io/keras_config.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
@@ -156,7 +157,9 @@ struct OptArray {
 // build slots with one add_optimizer_variables call per group, and a call naming several slots
 // interleaves them per weight (Adam: momentum and velocity of each weight, then every velocity_hat;
 // RMSprop: every velocity, then every momentum, then every average_gradient).
-std::vector<OptArray> slot_arrays(const Sequential& model, Optimizer& opt, OptLayout layout) {
+// Keras 3 names a slot after its variable's path: "<model>/<layer>/<weight>" in a Sequential model,
+// "<layer>/<weight>" in a Functional one (`functional`: the file's model was Functional).
+std::vector<OptArray> slot_arrays(const Sequential& model, Optimizer& opt, OptLayout layout, bool functional = false) {
   const std::string cls = opt.class_name();
   auto slots = opt.slots();
   std::vector<std::vector<size_t>> groups;
@@ -174,7 +177,7 @@ std::vector<OptArray> slot_arrays(const Sequential& model, Optimizer& opt, OptLa
         const std::string slot = slot_name(cls, slots[s].first, layout);
         std::string name;
         if (layout == OptLayout::keras3)
-          name = model.name() + "_" + w.layer->name() + "_" + w.spec.name + "_" + slot;
+          name = (functional ? "" : model.name() + "_") + w.layer->name() + "_" + w.spec.name + "_" + slot;
         else if (layout == OptLayout::tf_keras)
           name = cls + "/" + slot + "/" + w.layer->name() + "/" + w.spec.name + ":0";
         else
@@ -212,6 +215,63 @@ void write_optimizer_weights(hid_t f, const Sequential& model, Optimizer& opt, c
   write_string_list(ow.get(), "weight_names", names);
 }
 
+// A .keras archive's optimizer/vars: the same variables, numbered in the same order.
+void write_numbered_optimizer(hid_t f, const Sequential& model, Optimizer& opt, const std::string& path) {
+  h5::Id vars = h5::create_group(f, "optimizer/vars", path);
+  const int64_t it = opt.iterations();
+  write_scalar(vars.get(), "0", H5T_STD_I64LE, H5T_NATIVE_INT64, &it, path);
+  const float lr = float(opt.learning_rate());
+  write_scalar(vars.get(), "1", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &lr, path);
+  int n = 2;
+  for (auto& a : slot_arrays(model, opt, OptLayout::keras3))
+    write_dataset(vars.get(), std::to_string(n++), a.shape, a.data, path);
+}
+
+// Keras 3's serialized form of a built-in object ({module, class_name, config, registered_name}),
+// which its .keras loader requires.
+json keras3_object(const char* module, const json& obj) {
+  return {
+      {"module", module}, {"class_name", obj["class_name"]}, {"config", obj["config"]}, {"registered_name", nullptr}};
+}
+
+// model.save('m.keras'): config.json (the Sequential model in Keras 3's serialized form, with
+// build_config and compile_config), metadata.json, and model.weights.h5 (Keras 3's weights layout,
+// with the optimizer's variables numbered in optimizer/vars).
+void save_keras_archive(const Sequential& model, const std::string& path, LossKind loss,
+                        const std::vector<std::string>& metrics, const Optimizer* optimizer) {
+  json shape = json::array({nullptr});
+  for (int64_t d : model.input_shape()) shape.push_back(d);
+  json layers = json::array();
+  layers.push_back(
+      {{"module", "keras.layers"},
+       {"class_name", "InputLayer"},
+       {"config", {{"batch_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"name", "input_layer"}}},
+       {"registered_name", nullptr}});
+  for (auto& l : model.layers()) layers.push_back(keras3_object("keras.layers", layer_config(*l)));
+  json compile = {{"optimizer", nullptr},        {"loss", loss_name(loss)},
+                  {"loss_weights", nullptr},     {"metrics", metrics.empty() ? json(nullptr) : json(metrics)},
+                  {"weighted_metrics", nullptr}, {"run_eagerly", false},
+                  {"steps_per_execution", 1},    {"jit_compile", false}};
+  if (optimizer) compile["optimizer"] = keras3_object("keras.optimizers", optimizer_config(*optimizer));
+  const json config = {
+      {"module", "keras"},
+      {"class_name", "Sequential"},
+      {"config", {{"name", model.name()}, {"trainable", true}, {"dtype", "float32"}, {"layers", layers}}},
+      {"registered_name", nullptr},
+      {"build_config", {{"input_shape", shape}}},
+      {"compile_config", compile}};
+  KerasArchive a;
+  a.config = config.dump();
+  a.metadata = json({{"keras_version", "3.15.1"}}).dump();  // the Keras whose loader tests read these files
+  a.weights = h5_image(
+      [&](hid_t f) {
+        write_keras3_weights(f, model, path);
+        if (optimizer) write_numbered_optimizer(f, model, const_cast<Optimizer&>(*optimizer), path);
+      },
+      path + "/model.weights.h5");
+  write_file_atomically(path, "the model", keras_archive_bytes(a));
+}
+
 }  // namespace
 
 std::string model_to_keras_json(const Sequential& model) {
@@ -228,8 +288,22 @@ std::string model_to_keras_json(const Sequential& model) {
   return j.dump();
 }
 
+void save_weights_as_keras(const Sequential& model, const std::string& path, const Optimizer* optimizer) {
+  const bool keras3 = path.size() >= 11 && path.compare(path.size() - 11, 11, ".weights.h5") == 0;
+  if (!keras3 || !optimizer) return save_weights(model, path);
+  write_h5_atomically(path, "weights", [&](hid_t f) {
+    write_keras3_weights(f, model, path);
+    write_numbered_optimizer(f, model, const_cast<Optimizer&>(*optimizer), path);
+  });
+}
+
 void save_model(const Sequential& model, const std::string& path, LossKind loss,
                 const std::vector<std::string>& metrics, const Optimizer* optimizer, const TrainingState* state) {
+  if (path.size() >= 6 && path.compare(path.size() - 6, 6, ".keras") == 0) {
+    DPT_CHECK(!state, "cannot save '" << path << "': checkpoints with resume state are .h5 files");
+    save_keras_archive(model, path, loss, metrics, optimizer);
+    return;
+  }
   write_h5_atomically(path, "the model", [&](hid_t f) {
     write_vlen_attr(f, "keras_version", "2.15.0");
     write_vlen_attr(f, "backend", "tensorflow");
@@ -272,6 +346,7 @@ void save_model(const Sequential& model, const std::string& path, LossKind loss,
 
 bool read_training_state(const std::string& path, TrainingState* state) {
   h5::quiet_errors();
+  if (is_keras_archive(path)) return false;  // Keras's own file: no dptrain group
   DPT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "'" << path << "' is not an HDF5 file (or is truncated)");
   h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   DPT_CHECK(f.valid(), "cannot open '" << path << "'");
@@ -315,6 +390,13 @@ bool read_training_state(const std::string& path, TrainingState* state) {
 
 bool has_optimizer_weights(const std::string& path) {
   h5::quiet_errors();
+  if (is_keras_archive(path)) {
+    h5::Id f = open_h5_image(read_keras_archive(path).weights, path + "/model.weights.h5");
+    H5G_info_t info{};
+    h5::Id v(H5Gopen2(f.get(), "optimizer/vars", H5P_DEFAULT), H5Gclose);
+    return H5Lexists(f.get(), "optimizer", H5P_DEFAULT) > 0 && v.valid() && H5Gget_info(v.get(), &info) >= 0 &&
+           info.nlinks > 0;
+  }
   if (H5Fis_hdf5(path.c_str()) <= 0) return false;
   h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   return f.valid() && H5Lexists(f.get(), "optimizer_weights", H5P_DEFAULT) > 0;
@@ -327,10 +409,18 @@ struct OptNames {
   OptLayout layout = OptLayout::keras3;
   std::string iteration;  // the counter's name
   std::string prefix;     // Keras 3's "<opt>/" before every name ("" in the other layouts)
+  std::string lr;         // the saved learning rate's name ("" where there is none)
+  // A .keras archive's optimizer/vars: Keras 3's variables numbered in its order (0 the counter,
+  // 1 the learning rate unless a schedule set it, then the slot arrays), not named.
+  bool numbered = false;
   std::vector<std::string> names;
   std::set<std::string> present;
   // Arrays that are not the iteration counter or the learning rate.
-  size_t slot_count() const { return names.size() - 1 - (present.count(prefix + "learning_rate") ? 1 : 0); }
+  size_t slot_count() const { return names.size() - 1 - (!lr.empty() ? 1 : 0); }
+  // The dataset of slot array i, named `name` in Keras 3's layout.
+  std::string slot(size_t i, const std::string& name) const {
+    return numbered ? std::to_string(i + (lr.empty() ? 1 : 2)) : prefix + name;
+  }
 };
 
 OptNames read_opt_names(hid_t ow, const std::string& path) {
@@ -358,6 +448,29 @@ OptNames read_opt_names(hid_t ow, const std::string& path) {
                                       << "': optimizer_weights names no iteration counter (iteration, iter:0): "
                                          "a layout dptrain does not know (first array: '"
                                       << (o.names.empty() ? std::string() : o.names[0]) << "')");
+  if (o.layout == OptLayout::keras3 && o.present.count(o.prefix + "learning_rate")) o.lr = o.prefix + "learning_rate";
+  return o;
+}
+
+// A .keras archive's optimizer/vars: "0", "1", ...; "1" is the learning rate when it is a scalar
+// (slot arrays have a model weight's shape, never a scalar's).
+OptNames numbered_names(hid_t vars, const std::string& path) {
+  H5G_info_t info{};
+  DPT_CHECK(H5Gget_info(vars, &info) >= 0, "'" << path << "': cannot read optimizer/vars");
+  OptNames o;
+  o.numbered = true;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    o.names.push_back(std::to_string(i));
+    DPT_CHECK(H5Lexists(vars, o.names.back().c_str(), H5P_DEFAULT) > 0,
+              "'" << path << "': optimizer/vars is not numbered 0.." << info.nlinks - 1 << " (no '" << i << "')");
+  }
+  o.present = std::set<std::string>(o.names.begin(), o.names.end());
+  DPT_CHECK(!o.names.empty(), "'" << path << "': optimizer/vars is empty");
+  o.iteration = "0";
+  if (o.names.size() > 1) {
+    h5::Id ds(H5Dopen2(vars, "1", H5P_DEFAULT), H5Dclose);
+    if (ds.valid() && h5::dataset_dims(ds.get()).empty()) o.lr = "1";
+  }
   return o;
 }
 
@@ -373,8 +486,8 @@ int64_t read_iterations(hid_t ow, const OptNames& o, const std::string& path) {
 
 // Keras 3's saved learning rate; < 0 in the other layouts and where Keras used a schedule.
 double read_saved_learning_rate(hid_t ow, const OptNames& o, const std::string& path) {
-  const std::string name = o.prefix + "learning_rate";
-  if (o.layout != OptLayout::keras3 || !o.present.count(name)) return -1;
+  const std::string& name = o.lr;
+  if (name.empty()) return -1;
   float lr = 0;
   h5::Id ds(H5Dopen2(ow, name.c_str(), H5P_DEFAULT), H5Dclose);
   DPT_CHECK(ds.valid() && h5::dataset_dims(ds.get()).empty() &&
@@ -384,10 +497,23 @@ double read_saved_learning_rate(hid_t ow, const OptNames& o, const std::string& 
   return lr;
 }
 
-h5::Id open_optimizer_weights(const std::string& path, h5::Id* file) {
+// optimizer_weights, or the numbered optimizer/vars (`numbered`) of a .keras archive's weights (held
+// in memory) or a Keras 3 .weights.h5 file.
+h5::Id open_optimizer_weights(const std::string& path, h5::Id* file, bool* numbered) {
   h5::quiet_errors();
-  *file = h5::Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (is_keras_archive(path))
+    *file = open_h5_image(read_keras_archive(path).weights, path + "/model.weights.h5");
+  else
+    *file = h5::Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   DPT_CHECK(file->valid(), "cannot open '" << path << "'");
+  *numbered = H5Lexists(file->get(), "optimizer_weights", H5P_DEFAULT) <= 0 &&
+              H5Lexists(file->get(), "optimizer", H5P_DEFAULT) > 0 &&
+              H5Lexists(file->get(), "optimizer/vars", H5P_DEFAULT) > 0;
+  if (*numbered) {
+    h5::Id v(H5Gopen2(file->get(), "optimizer/vars", H5P_DEFAULT), H5Gclose);
+    DPT_CHECK(v.valid(), "'" << path << "': cannot open optimizer/vars");
+    return v;
+  }
   DPT_CHECK(H5Lexists(file->get(), "optimizer_weights", H5P_DEFAULT) > 0, "'" << path << "' has no optimizer_weights");
   h5::Id ow(H5Gopen2(file->get(), "optimizer_weights", H5P_DEFAULT), H5Gclose);
   DPT_CHECK(ow.valid(), "'" << path << "': cannot open optimizer_weights");
@@ -397,7 +523,7 @@ h5::Id open_optimizer_weights(const std::string& path, h5::Id* file) {
 // Everything but the slot arrays (`arrays` is the file's count of them).
 OptimizerState summarise(hid_t ow, const OptNames& o, const std::string& path) {
   OptimizerState st;
-  st.layout = layout_name(o.layout);
+  st.layout = o.numbered ? "Keras 3, numbered" : layout_name(o.layout);
   if (o.layout == OptLayout::keras3)
     st.name = o.prefix.substr(0, o.prefix.size() - 1);
   else if (o.layout == OptLayout::tf_v2)
@@ -412,16 +538,17 @@ OptimizerState summarise(hid_t ow, const OptNames& o, const std::string& path) {
 
 OptimizerState read_optimizer_state_info(const std::string& path) {
   h5::Id f;
-  h5::Id ow = open_optimizer_weights(path, &f);
-  return summarise(ow.get(), read_opt_names(ow.get(), path), path);
+  bool numbered = false;
+  h5::Id ow = open_optimizer_weights(path, &f, &numbered);
+  return summarise(ow.get(), numbered ? numbered_names(ow.get(), path) : read_opt_names(ow.get(), path), path);
 }
 
 OptimizerState load_optimizer_state(const std::string& path, const Sequential& model, Optimizer& opt) {
   h5::Id f;
-  h5::Id ow = open_optimizer_weights(path, &f);
-  const OptNames o = read_opt_names(ow.get(), path);
+  bool numbered = false;
+  h5::Id ow = open_optimizer_weights(path, &f, &numbered);
+  const OptNames o = numbered ? numbered_names(ow.get(), path) : read_opt_names(ow.get(), path);
   const OptLayout layout = o.layout;
-  const std::string& prefix = o.prefix;
   const std::string& iteration = o.iteration;
   OptimizerState st = summarise(ow.get(), o, path);  // reads and checks the counter and the learning rate
   // Slot names alone do not tell the optimizers apart (Adam's momentum and velocity are RMSprop's
@@ -436,7 +563,11 @@ OptimizerState load_optimizer_state(const std::string& path, const Sequential& m
     DPT_CHECK(iteration == opt.class_name() + "/iter:0", "'" << path << "' holds the state of another optimizer ('"
                                                              << iteration << "'; " << opt.class_name() << " expected)");
   const std::set<std::string>& present = o.present;
-  auto arrays = slot_arrays(model, opt, layout);
+  // dptrain builds a Functional file's model as a Sequential; Keras named its slots as Functional's.
+  const json file_model = json::parse(read_model_config(path), nullptr, false);
+  const bool functional = file_model.is_object() && file_model.contains("class_name") &&
+                          (file_model["class_name"] == "Functional" || file_model["class_name"] == "Model");
+  auto arrays = slot_arrays(model, opt, layout, functional);
   const size_t file_slots = o.slot_count();
   const bool unused_sgd_slots = layout == OptLayout::tf_keras && opt.class_name() == "SGD" && arrays.empty();
   DPT_CHECK(file_slots == arrays.size() || unused_sgd_slots,
@@ -446,19 +577,20 @@ OptimizerState load_optimizer_state(const std::string& path, const Sequential& m
   // Read everything first: a file that does not match leaves the optimizer as it was.
   std::vector<std::vector<float>> values(arrays.size());
   for (size_t i = 0; i < arrays.size(); ++i) {
-    const std::string name = prefix + arrays[i].name;
-    DPT_CHECK(present.count(name), "'" << path << "' has no optimizer weight '" << name << "': it holds the state of "
+    const std::string name = o.slot(i, arrays[i].name);
+    const std::string shown = o.numbered ? "optimizer/vars/" + name + " (" + arrays[i].name + ")" : name;
+    DPT_CHECK(present.count(name), "'" << path << "' has no optimizer weight '" << shown << "': it holds the state of "
                                        << "another optimizer or model (" << opt.describe() << " expected)");
     h5::Id ds(H5Dopen2(ow.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
-    DPT_CHECK(ds.valid(), "'" << path << "': cannot open optimizer weight '" << name << "'");
+    DPT_CHECK(ds.valid(), "'" << path << "': cannot open optimizer weight '" << shown << "'");
     auto dims = h5::dataset_dims(ds.get());
     const Shape shape(dims.begin(), dims.end());
-    DPT_CHECK(shape == arrays[i].shape, "'" << path << "': optimizer weight '" << name << "' has shape "
+    DPT_CHECK(shape == arrays[i].shape, "'" << path << "': optimizer weight '" << shown << "' has shape "
                                             << shape_str(shape) << ", the model's weight "
                                             << shape_str(arrays[i].shape));
     values[i].resize(size_t(shape_numel(shape)));
     DPT_CHECK(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values[i].data()) >= 0,
-              "'" << path << "': reading optimizer weight '" << name << "' failed");
+              "'" << path << "': reading optimizer weight '" << shown << "' failed");
   }
   for (size_t i = 0; i < arrays.size(); ++i) std::copy(values[i].begin(), values[i].end(), arrays[i].data);
   opt.set_iterations(st.iterations);

@@ -29,11 +29,18 @@ struct TrainingState {
 std::string model_to_keras_json(const Sequential& model);
 // Written to a temporary file in the same folder, flushed, renamed (never a torn file).
 // training_config holds the loss, the metrics (their logged names; none: null) and the optimizer.
+// A path ending in .keras gets Keras 3's archive instead (config.json with compile_config,
+// metadata.json, model.weights.h5 with the optimizer's numbered variables); it takes no `state`.
 void save_model(const Sequential& model, const std::string& path, LossKind loss,
                 const std::vector<std::string>& metrics, const Optimizer* optimizer, const TrainingState* state);
+// Weights as Keras's save_weights writes them: the legacy layout (save_weights), or for a path
+// ending in .weights.h5 Keras 3's layout with the optimizer's variables numbered in optimizer/vars
+// (when `optimizer` is given), which Keras 3's load_weights restores without a warning.
+void save_weights_as_keras(const Sequential& model, const std::string& path, const Optimizer* optimizer);
 // Reads the dptrain group; false when the file has none (a Keras-written file).
 bool read_training_state(const std::string& path, TrainingState* state);
-// True when `path` is an HDF5 file with an optimizer_weights group.
+// True when `path` is an HDF5 file with an optimizer_weights group, or a .keras archive whose
+// weights hold optimizer/vars.
 bool has_optimizer_weights(const std::string& path);
 // What load_optimizer_state found.
 struct OptimizerState {

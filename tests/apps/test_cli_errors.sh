@@ -23,7 +23,7 @@ expect "--optimizer: adagrad not in {sgd,rmsprop,adam}" train --optimizer adagra
 expect "unknown loss 'hinge'" train --loss hinge
 expect "unknown metric 'auc' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), or none" \
   train --metrics accuracy,auc
-expect "metric 'mean_squared_error' is asked for twice" train --metrics mse,accuracy,mean_squared_error
+expect "metric 'mse' is asked for twice" train --metrics mse,accuracy,mse
 expect "metric 'sparse_categorical_accuracy' compares class indices, but loss categorical_crossentropy trains on one column per output; use --metrics accuracy" \
   train --metrics sparse_categorical_accuracy --epochs 1
 expect "metric 'binary_accuracy' compares one column per output, but loss sparse_categorical_crossentropy trains on class indices; use --metrics accuracy" \
@@ -49,6 +49,22 @@ expect "synthetic data of 10 samples of shape (100000, 100000, 100000) needs 363
   train --data synthetic:100000,100000,100000:10:10
 printf '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"name": "d", "units": "ten", "batch_input_shape": [null, 4]}}]}}' > "$dir/bad.json"
 expect "'$dir/bad.json': layer 'd' (Dense): 'units' must be a whole number, got the string \"ten\"" train --model "$dir/bad.json"
+# A .keras archive holds a whole model (not weights alone); a damaged one says what is wrong; a
+# Functional model that is not one chain says why.
+expect "cannot write weights '$dir/m.keras': a .keras archive holds a whole model; give --save-model $dir/m.keras, or a .weights.h5 path for Keras 3's weights layout" \
+  train --epochs 1 --save-weights "$dir/m.keras"
+fix="$(cd "$(dirname "$0")/../fixtures/keras_written" && pwd)"
+head -c 20000 "$fix/kseq.keras" > "$dir/cut.keras"
+expect "'$dir/cut.keras' is not a zip archive (no end-of-central-directory record)" evaluate --model "$dir/cut.keras"
+cat > "$dir/branch.json" <<'JSON'
+{"class_name": "Functional", "config": {"name": "res", "layers": [
+ {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_shape": [null, 4]}, "inbound_nodes": []},
+ {"class_name": "Dense", "name": "d", "config": {"name": "d", "units": 4}, "inbound_nodes": [[["in", 0, 0, {}]]]},
+ {"class_name": "Add", "name": "add", "config": {"name": "add"}, "inbound_nodes": [[["in", 0, 0, {}], ["d", 0, 0, {}]]]}],
+ "input_layers": [["in", 0, 0]], "output_layers": [["add", 0, 0]]}}
+JSON
+expect "the Functional model 'res' is not one chain of layers (layer 'add' (Add) takes 2 inputs); dptrain builds Sequential models and Functional models whose layers form one chain" \
+  summary --model "$dir/branch.json"
 expect "--replicas: must be > 0, got 0" train --replicas 0
 expect "--threads 100000: at most " train --threads 100000
 expect "model 'digits-cnn' on 1000000 CPU replicas (weights, gradients and optimizer state in each) needs 535.2 GiB of memory, more than this machine's" \

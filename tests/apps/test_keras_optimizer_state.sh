@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Optimizer state across Keras and dptrain, for Adam (amsgrad), RMSprop (momentum, centered) and SGD
 # (Nesterov momentum):
-#   1. Keras trains a model for 2 epochs and saves it (model.save('m.h5'): weights and optimizer
-#      state), then trains 1 more epoch. `dptrain train --model m.h5` for that epoch must end with
-#      Keras's weights: it continues with the file's moments, iteration count and learning rate.
+#   1. Keras trains a model for 2 epochs and saves it (model.save('m.h5') and model.save('m.keras'):
+#      weights and optimizer state), then trains 1 more epoch. `dptrain train --model m.h5` (and
+#      m.keras) for that epoch must end with Keras's weights: it continues with the file's moments,
+#      iteration count and learning rate.
 #      A fresh optimizer from the same weights ends far from them (so the comparison can fail).
 #   2. dptrain's --save-model names its optimizer arrays exactly as Keras 3 names them, in Keras 3's
 #      order, with Keras's values, and keras.models.load_model reads them without its "Error in
@@ -70,6 +71,14 @@ def model_weights(path):
                 for w in (n.decode() for n in g[layer].attrs["weight_names"])]
 
 
+def archive_vars(path):  # every dataset of a .keras archive's model.weights.h5, by its path
+    import io, zipfile
+    out = {}
+    with zipfile.ZipFile(path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, np.array(obj)) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
 class Warnings(logging.Handler):
     def __init__(self):
         super().__init__(logging.WARNING)
@@ -88,9 +97,11 @@ for tag, make, described in cases:
     m = build()
     m.compile(optimizer=make(), loss="categorical_crossentropy")
     fit(m, 2)
+    m.save(f"{d}/{tag}_1.keras")  # before the .h5 save, which takes the optimizer out of the compile config
     m.save(f"{d}/{tag}_1.h5")
     start = [w.numpy() for w in m.weights]
     fit(m, 1)  # Keras goes on with the same optimizer
+    m.save(f"{d}/{tag}_2.keras")
     m.save(f"{d}/{tag}_2.h5")
     theirs = [w.numpy() for w in m.weights]
     fresh = build()
@@ -113,6 +124,21 @@ for tag, make, described in cases:
     check(diff <= 2e-6, f"{tag}: dptrain's epoch from the file's optimizer state gives Keras's weights "
                         f"(max |diff| {diff:.3g})")
     check(fresh_diff > 100 * 2e-6, f"{tag}: a fresh optimizer would not (max |diff| {fresh_diff:.3g})")
+    # The same from Keras 3's .keras archive: the optimizer's variables are numbered there, not named.
+    run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.keras", "--data", f"npy:{d}/x.npy,{d}/y.npy",
+                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                          "--verbose", "2", "--save-model", f"{d}/{tag}_ours.keras"], capture_output=True, text=True)
+    check(run.returncode == 0 and said in run.stdout and described in run.stdout,
+          f"{tag}: dptrain train --model {tag}_1.keras continues the archive's optimizer from iteration 8 "
+          f"(exit {run.returncode}) {run.stderr}")
+    if run.returncode == 0:  # saved as a .keras archive: every variable numbered as Keras numbers it
+        ours_k, keras_k = archive_vars(f"{d}/{tag}_ours.keras"), archive_vars(f"{d}/{tag}_2.keras")
+        check(sorted(ours_k) == sorted(keras_k), f"{tag}: --save-model m.keras holds Keras's variables "
+                                                 f"({len(ours_k)}: layers and optimizer/vars)")
+        if sorted(ours_k) == sorted(keras_k):
+            diff_k = max(float(np.abs(ours_k[k] - keras_k[k]).max()) for k in ours_k)
+            check(diff_k <= 2e-6, f"{tag}: its epoch from the .keras archive's state gives Keras's weights and "
+                                  f"optimizer variables (max |diff| {diff_k:.3g})")
 
     ours_names = [n.split("/", 1)[1] for n in names(f"{d}/{tag}_ours.h5")]
     keras_names = [n.split("/", 1)[1] for n in names(f"{d}/{tag}_2.h5")]

@@ -22,16 +22,21 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "$py" -c "import numpy as np; np.save('$dir/x.npy', np.random.default_rng(1).uniform(0, 1, (16, 8, 8, 1)).astype('float32'))"
 "$bin" train --model digits-cnn --epochs 2 --verbose 0 --save-model "$dir/m.h5" --save-weights "$dir/w.h5" || exit 1
+# The same run once more (training is deterministic), saved as Keras 3's own files: a .keras archive
+# and a .weights.h5 file, each with the optimizer's variables.
+"$bin" train --model digits-cnn --epochs 2 --verbose 0 --save-model "$dir/m.keras" --save-weights "$dir/w.weights.h5" ||
+  exit 1
 "$bin" predict --model digits-cnn --weights "$dir/w.h5" --data "npy:$dir/x.npy" --output "$dir/ours.npy" --show 0 > /dev/null || exit 1
 fix="$(cd "$(dirname "$0")/../fixtures/keras_written" && pwd)"
 # labels: dptrain's own classes for half the samples, random ones for the rest (an accuracy near 0.5)
 "$py" -c "import numpy as np; y = np.load('$dir/ours.npy').argmax(1); y[8:] = np.random.default_rng(2).integers(0, 10, 8)
 np.save('$dir/y.npy', y.astype('float32'))"
 "$bin" evaluate --model "$dir/m.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/m.eval" || exit 1
+"$bin" evaluate --model "$dir/m.keras" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/mk.eval" || exit 1
 # binary_crossentropy on 10 outputs: Keras 3's 'accuracy' is categorical there (tf.keras 2's was binary).
 "$bin" train --model digits-mlp --loss binary_crossentropy --epochs 1 --verbose 0 --save-model "$dir/bce.h5" || exit 1
 "$bin" evaluate --model "$dir/bce.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/bce.eval" || exit 1
-# Two metrics, one a regression error: Keras 3 logs 'mae' as mean_absolute_error.
+# Two metrics, one a regression error: Keras 3 logs 'mae' as mae.
 "$bin" train --model digits-mlp --loss mse --metrics mae,acc --epochs 1 --verbose 0 --save-model "$dir/reg.h5" || exit 1
 "$bin" evaluate --model "$dir/reg.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/reg.eval" || exit 1
 # cnn keeps its file's metrics (none); gap is given one under another name.
@@ -45,6 +50,19 @@ for m in cnn gap; do  # one epoch from Keras's file (BatchNormalization's statis
   "$bin" evaluate --model "$dir/$m.h5" --data "npy:$fix/${m}_x.npy,$fix/${m}_y.npy" --validation-split 0 \
     > "$dir/$m.eval" || exit 1
 done
+# Keras 3's own .keras archives (a Sequential model, and a Functional one that is a chain): dptrain
+# evaluates them with their compiled metrics; the Functional model, trained one epoch by dptrain,
+# is saved as the Sequential model it is, which Keras loads.
+"$py" -c "import numpy as np; r = np.random.default_rng(5)
+for m, k in (('kseq', 3), ('fchain', 5)): np.save(f'$dir/{m}_t.npy', np.eye(k, dtype='float32')[r.integers(0, k, 5)])"
+for m in kseq fchain; do  # random one-hot targets for Keras's inputs
+  "$bin" evaluate --model "$fix/$m.keras" --data "npy:$fix/${m}_x.npy,$dir/${m}_t.npy" --validation-split 0 \
+    > "$dir/${m}_keras.eval" || exit 1
+done
+"$bin" train --model "$fix/fchain.keras" --data "npy:$fix/fchain_x.npy,$fix/fchain_y.npy" --validation-split 0 \
+  --batch-size 2 --epochs 1 --verbose 0 --save-model "$dir/fchain.h5" || exit 1
+"$bin" predict --model "$dir/fchain.h5" --data "npy:$fix/fchain_x.npy" --output "$dir/fchain_ours.npy" --show 0 \
+  > /dev/null || exit 1
 "$py" - "$dir" "$fix" <<'PY' 2>&1 | grep -v -E "WARNING|warn|^$"
 import sys, h5py, numpy as np, keras
 d, fix = sys.argv[1], sys.argv[2]
@@ -91,6 +109,55 @@ for name, xs, ys in (("m", x, y), ("bce", x, y), ("reg", x, y), ("cnn", np.load(
     print(f"{name}.h5: Keras's evaluate {theirs}; dptrain's {ours}")
     assert sorted(theirs) == sorted(ours), (theirs, ours)
     assert all(abs(theirs[k] - ours[k]) <= 1e-4 for k in ours), (theirs, ours)  # dptrain prints 4 decimals
+# dptrain's .keras archive and .weights.h5 file, read by Keras 3's own loaders: the model, its
+# compile_config and the optimizer's variables (no "Skipping variable loading" warning).
+import logging, zipfile
+class Warnings(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.seen = []
+    def emit(self, record):
+        self.seen.append(record.getMessage())
+import warnings as pywarnings
+caught = Warnings()
+logging.getLogger().addHandler(caught)
+with pywarnings.catch_warnings(record=True) as py_seen:
+    pywarnings.simplefilter("always")
+    mk = keras.models.load_model(d + "/m.keras")
+    mw = keras.models.load_model(d + "/m.keras")
+    for w in mw.weights:
+        w.assign(np.zeros(w.shape, "float32"))
+    mw.load_weights(d + "/w.weights.h5")
+logging.getLogger().removeHandler(caught)
+bad = [w for w in caught.seen + [str(p.message) for p in py_seen] if "optimizer" in w or "Skipping" in w]
+assert zipfile.ZipFile(d + "/m.keras").testzip() is None  # every member's CRC
+predicted = np.load(d + "/ours.npy")  # dptrain's predictions from m.h5 (the same training)
+worst_k = float(np.abs(mk.predict(x, verbose=0) - predicted).max())
+worst_w = float(np.abs(mw.predict(x, verbose=0) - predicted).max())
+print(f"keras.models.load_model(--save-model m.keras): {type(mk).__name__}, optimizer {type(mk.optimizer).__name__} "
+      f"at iteration {int(mk.optimizer.iterations.numpy())}; vs dptrain predict: max |diff| = {worst_k:.3g}; "
+      f"load_weights(--save-weights w.weights.h5): {worst_w:.3g}; optimizer complaints: {bad}")
+assert worst_k <= 1e-5 and worst_w <= 1e-5 and not bad, (worst_k, worst_w, bad)
+assert int(mk.optimizer.iterations.numpy()) == int(mw.optimizer.iterations.numpy()) == 90
+theirs = mk.evaluate(x, y, verbose=0, return_dict=True)
+mine = ours_eval("mk")
+print(f"m.keras: Keras's evaluate {theirs}; dptrain's {mine}")
+assert sorted(theirs) == sorted(mine) and all(abs(theirs[k] - mine[k]) <= 1e-4 for k in mine), (theirs, mine)
+for name in ("kseq", "fchain"):  # Keras's .keras archives, compiled by Keras from their compile_config
+    xs, ys = np.load(f"{fix}/{name}_x.npy"), np.load(f"{d}/{name}_t.npy")
+    theirs = keras.models.load_model(f"{fix}/{name}.keras").evaluate(xs, ys, verbose=0, return_dict=True)
+    ours = ours_eval(f"{name}_keras")
+    print(f"{name}.keras: Keras's evaluate {theirs}; dptrain's {ours}")
+    assert sorted(theirs) == sorted(ours), (theirs, ours)
+    assert all(abs(theirs[k] - ours[k]) <= 1e-4 for k in ours), (theirs, ours)
+m4 = keras.models.load_model(d + "/fchain.h5", compile=False)
+x4, ours4, before = np.load(f"{fix}/fchain_x.npy"), np.load(f"{d}/fchain_ours.npy"), np.load(f"{fix}/fchain_y.npy")
+worst4, moved4 = float(np.abs(m4.predict(x4, verbose=0) - ours4).max()), float(np.abs(ours4 - before).max())
+print(f"fchain.keras (Functional) trained 1 epoch by dptrain, saved as {type(m4).__name__} "
+      f"{[layer.name for layer in m4.layers]}: keras.models.load_model vs dptrain predict: max |diff| = {worst4:.3g} "
+      f"(the epoch moved the predictions by {moved4:.3g})")
+assert worst4 <= 1e-5 and moved4 > 1e-3, (worst4, moved4)
+assert [layer.name for layer in m4.layers] == ["features", "pool", "flat", "drop", "scores"]
 print("PASS")
 PY
 rc="${PIPESTATUS[0]}"

@@ -5,11 +5,14 @@ that has h5py and numpy, e.g. build/keras-env/bin/python):
   npy/           .npy samples and labels, joined by "\n--\n" (fuzz_npy.cpp splits them there)
   idx/           an MNIST IDX image file and label file, joined the same way
   synthetic_spec/ what follows "synthetic:" in --data
+  keras_archive/ small .keras zip archives (config.json, metadata.json, an empty model.weights.h5),
+                 stored as Keras writes them and deflated
 """
 import glob
 import io
 import os
 import struct
+import zipfile
 
 import h5py
 import numpy as np
@@ -23,8 +26,21 @@ def npy(a):
     return b.getvalue()
 
 
+def archive(compression):
+    h5 = io.BytesIO()
+    with h5py.File(h5, "w") as f:
+        f.create_group("layers")
+        f.create_group("vars")
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", compression) as z:
+        z.writestr("metadata.json", '{"keras_version": "3.15.1"}')
+        z.writestr("config.json", '{"class_name": "Sequential", "config": {"layers": []}}')
+        z.writestr("model.weights.h5", h5.getvalue())
+    return b.getvalue()
+
+
 def main():
-    for d in ("keras_config", "training_config", "npy", "idx", "synthetic_spec"):
+    for d in ("keras_config", "training_config", "npy", "idx", "synthetic_spec", "keras_archive"):
         os.makedirs(OUT + d, exist_ok=True)
     for f in sorted(glob.glob("tests/fixtures/keras_written/*.h5")):
         with h5py.File(f) as h:
@@ -47,6 +63,8 @@ def main():
         + struct.pack(">II", 2049, 2) + bytes([3, 7]),
         "synthetic_spec/small": b"8,8,1:10:16",
         "synthetic_spec/rgb": b"4,4,3:2:5",
+        "keras_archive/stored": archive(zipfile.ZIP_STORED),
+        "keras_archive/deflated": archive(zipfile.ZIP_DEFLATED),
         # compile(metrics=...) as Keras 3 writes it (strings, objects, a dict per output) and as
         # tf.keras 2 does (a list per output of MeanMetricWrapper)
         "training_config/keras3_metrics.json": b'{"loss": "categorical_crossentropy", "metrics": ["acc", "mae", '

@@ -86,8 +86,7 @@ TEST_CASE("the metric is logged under its compiled name, or not at all, and neve
   // predict's outputs against the one-hot rows.
   const MetricRequests two = parse_metrics("acc,mae");
   const Run with = fit(LossKind::mean_squared_error, &two);
-  CHECK(with.h.keys() == std::vector<std::string>{"loss", "acc", "mean_absolute_error", "val_loss", "val_acc",
-                                                  "val_mean_absolute_error"});
+  CHECK(with.h.keys() == std::vector<std::string>{"loss", "acc", "mae", "val_loss", "val_acc", "val_mae"});
   CHECK(with.h.at("loss") == mse.h.at("loss"));  // the metrics only read the outputs
   CHECK(with.h.at("val_loss") == mse.h.at("val_loss"));
   CHECK(with.t->metrics()[0].kind == MetricKind::categorical);  // 10 outputs: argmax against the one-hot rows
@@ -104,7 +103,7 @@ TEST_CASE("the metric is logged under its compiled name, or not at all, and neve
   REQUIRE(r.metrics.size() == 2);
   CHECK(r.metrics[0] == Catch::Detail::Approx(hits / double(val.size())));
   CHECK(r.metrics[1] == Catch::Detail::Approx(err / double(val.size() * 10)).epsilon(1e-5));
-  CHECK(r.metrics[1] == Catch::Detail::Approx(with.h.at("val_mean_absolute_error").back()).epsilon(1e-5));
+  CHECK(r.metrics[1] == Catch::Detail::Approx(with.h.at("val_mae").back()).epsilon(1e-5));
   CHECK(r.metrics[1] > 0.01);
   const MetricRequests off = parse_metrics("none");
   CHECK(fit(LossKind::categorical_crossentropy, &off).h.keys() == std::vector<std::string>{"loss", "val_loss"});

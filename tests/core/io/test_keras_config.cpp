@@ -38,6 +38,106 @@ TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce
   CHECK(m->layers().back()->name() == "dense_4");  // names come from the config
 }
 
+TEST_CASE("Functional models that are one chain build as Sequential models and reproduce Keras's predictions",
+          "[io][config][functional]") {
+  // Keras 3 (model.save .h5) and tf-keras 2.21 (the Keras 2 inbound_nodes form).
+  for (const std::string name : {"fchain", "fchain_tfk"}) {
+    const bool k3 = name == "fchain";
+    auto m = load_keras_model(kDir + name + (k3 ? "_legacy.h5" : "_model.h5"), 0);
+    CHECK(m->name() == "fchain");
+    std::vector<std::string> names;
+    for (auto& l : m->layers()) names.push_back(l->name());
+    CHECK(names == std::vector<std::string>{"features", "pool", "flat", "drop", "scores"});
+    CHECK(m->input_shape() == Shape{8, 8, 1});
+    const NpyArray x = read_npy(kDir + name + "_x.npy"), y = read_npy(kDir + name + "_y.npy");
+    CHECK(worst(test::infer(*m, x.values, x.shape[0]), y.values) <= 1e-5);
+    // The weights-only files load into it: Keras 3's by class keys, tf-keras's by layer order.
+    auto w = load_keras_model(kDir + name + (k3 ? "_legacy.h5" : "_model.h5"), 7);
+    load_weights(*w, kDir + name + (k3 ? ".weights.h5" : ".h5"));
+    CHECK(std::equal(w->params(), w->params() + w->num_params(), m->params()));
+  }
+}
+
+TEST_CASE("Functional models that are not one chain are refused, saying why", "[io][config][functional]") {
+  // Keras 3's form: each call an {"args": [...], "kwargs": {...}} node of __keras_tensor__s.
+  auto t3 = [](const std::string& from) {
+    return R"({"class_name": "__keras_tensor__", "config": {"shape": [null, 4], "keras_history": [")" + from +
+           R"(", 0, 0]}})";
+  };
+  auto l3 = [&](const std::string& cls, const std::string& name, const std::vector<std::string>& from,
+                const std::string& extra = R"(, "units": 2)") {
+    std::string nodes = "[]";
+    if (!from.empty()) {
+      std::string args;
+      for (auto& f : from) args += (args.empty() ? "" : ", ") + t3(f);
+      nodes = R"([{"args": [)" + (from.size() > 1 ? "[" + args + "]" : args) + R"(], "kwargs": {}}])";
+    }
+    return R"({"class_name": ")" + cls + R"(", "name": ")" + name + R"(", "config": {"name": ")" + name + "\"" +
+           (cls == "InputLayer" ? R"(, "batch_shape": [null, 4])" : extra) + R"(}, "inbound_nodes": )" + nodes + "}";
+  };
+  auto model = [](const std::string& layers, const std::string& ins = R"(["in", 0, 0])",
+                  const std::string& outs = R"(["out", 0, 0])") {
+    return R"({"class_name": "Functional", "config": {"name": "f", "layers": [)" + layers + R"(], "input_layers": )" +
+           ins + R"(, "output_layers": )" + outs + "}}";
+  };
+  auto err = [](const std::string& text) {
+    try {
+      model_from_keras_json(text, 0, "f.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::string in = l3("InputLayer", "in", {});
+  const std::string tail = "; dptrain builds Sequential models and Functional models whose layers form one chain";
+  const std::string why = "f.json: the Functional model 'f' is not one chain of layers (";
+  // A chain, listed out of order, builds in chain order.
+  {
+    auto m = model_from_keras_json(model(l3("Dense", "out", {"mid"}) + ", " + in + ", " + l3("Dense", "mid", {"in"})),
+                                   0, "f.json");
+    REQUIRE(m->layers().size() == 2);
+    CHECK(m->layers()[0]->name() == "mid");
+    CHECK(m->layers()[1]->name() == "out");
+  }
+  // Two inputs to one layer (a residual connection).
+  CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Add", "out", {"in", "a"}, ""))) ==
+        why + "layer 'out' (Add) takes 2 inputs)" + tail);
+  // One output feeding two layers.
+  CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "b", {"a"}) + ", " +
+                  l3("Dense", "out", {"a"}))) == why + "the output of layer 'a' feeds 2 layers ('b', 'out'))" + tail);
+  // A layer called twice (a shared layer).
+  {
+    std::string shared = l3("Dense", "out", {"in"});
+    const std::string node = R"({"args": [)" + t3("in") + R"(], "kwargs": {}})";
+    shared.replace(shared.find("[{"), shared.size() - shared.find("[{") - 1, "[" + node + ", " + node + "]");
+    CHECK(err(model(in + ", " + shared)) == why + "layer 'out' (Dense) is called 2 times)" + tail);
+  }
+  // A layer off the path, a path that never reaches the output, two outputs.
+  CHECK(err(model(in + ", " + l3("Dense", "out", {"in"}) + ", " + l3("Dense", "x", {"out"}))) ==
+        why + "the output layer 'out' also feeds layer 'x')" + tail);
+  CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "out", {"b"}) + ", " +
+                  l3("Dense", "b", {"out"}))) == why + "nothing reads the output of layer 'a')" + tail);
+  CHECK(err(model(in + ", " + l3("Dense", "out", {"in"}) + ", " + l3("Dense", "o2", {"in"}), R"(["in", 0, 0])",
+                  R"([["out", 0, 0], ["o2", 0, 0]])")) ==
+        "f.json: the Functional model 'f' has 2 outputs; dptrain trains models with one input and one output");
+  CHECK(err(model(in + ", " + l3("Dense", "out", {"nowhere"}))) ==
+        "f.json: layer 'out' reads from 'nowhere', which is not among the layers");
+  CHECK(err(model(in + ", " + l3("Dense", "out", {"in"}), R"(["nothing", 0, 0])")) ==
+        "f.json: the input layer 'nothing' is not among the layers");
+  CHECK(err(model(in + ", " + l3("Dense", "out", {"in"}) + ", " + l3("Dense", "out", {"in"}))) ==
+        "f.json: two layers are named 'out'");
+  CHECK(err(R"({"class_name": "Functional", "config": {"name": "f", "layers": []}})") ==
+        "f.json: the Functional model 'f' has no 'input_layers' list");
+  // Keras 2's form: nodes are lists of [layer, node, tensor, kwargs].
+  const std::string k2 = R"({"class_name": "Model", "config": {"name": "m", "layers": [
+      {"name": "in", "class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 3]}, "inbound_nodes": []},
+      {"name": "d", "class_name": "Dense", "config": {"name": "d", "units": 2}, "inbound_nodes": [[["in", 0, 0, {}]]]},
+      {"name": "c", "class_name": "Concatenate", "config": {"name": "c"}, "inbound_nodes": [[["in", 0, 0, {}], ["d", 0, 0, {}]]]}],
+      "input_layers": [["in", 0, 0]], "output_layers": [["d", 0, 0]]}})";
+  CHECK(err(k2) ==
+        "f.json: the Functional model 'm' is not one chain of layers (layer 'c' (Concatenate) takes 2 inputs)" + tail);
+}
+
 TEST_CASE("Keras 2 configs: list form, {name, layers} form, to_json files", "[io][config][keras]") {
   const std::string fx = test::keras_fixtures();
   if (fx.empty()) {
@@ -83,7 +183,10 @@ TEST_CASE("unsupported configs name the layer and the option", "[io][config]") {
       "activation": "gelu"}})"), 0, "m.json"),
                     Contains("layer 'd' (Dense): activation 'gelu' (supported: linear, relu, sigmoid, tanh, softmax)"));
   CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Functional", "config": {}})", 0, "f.json"),
-                    "f.json: only Sequential models are supported, this is a 'Functional'");
+                    "f.json: the model's config has no list of 'layers'");
+  CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Subclassed", "config": {}})", 0, "f.json"),
+                    "f.json: only Sequential models and Functional models that are one chain of layers are "
+                    "supported, this is a 'Subclassed'");
   CHECK_THROWS_WITH(model_from_keras_json("[1, 2", 0, "bad.json"), "bad.json is not a Keras model config (not valid JSON)");
   CHECK_THROWS_WITH(model_from_keras_json("[1, 2]", 0, "bad.json"), "bad.json is not a Keras model config (not a JSON object)");
   CHECK_THROWS_WITH(load_keras_model(kDir + "cnn.weights.h5", 0), Contains("has no model_config: it holds weights only"));
@@ -151,14 +254,18 @@ TEST_CASE("training_config's metrics: the ones Keras would log, under their name
     for (const auto& m : c.metrics) n.push_back(m.name + ":" + m.kind);
     return n;
   };
-  // Keras 3 writes compile()'s argument: strings (accuracy's log under the name given, the
-  // regression ones under the function's name) and serialized metric objects (their own name).
+  // Keras 3 writes compile()'s argument: strings and serialized metric objects (logged under their
+  // own name). Its load_model of a .h5 file deserializes the strings other than accuracy's, so they
+  // log under the function's name ('mae' as mean_absolute_error); a .keras archive's log as given.
   const auto k3 = metric(R"(["acc", "mae", {"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}, "auc",
                              {"class_name": "MeanSquaredError", "config": {"name": "mse"}}, "accuracy", "acc"])");
   CHECK(names(k3) == std::vector<std::string>{"acc:accuracy", "mean_absolute_error:mean_absolute_error",
                                               "ca:categorical_accuracy", "mse:mean_squared_error",
                                               "accuracy:accuracy"});
   CHECK(k3.ignored == std::vector<std::string>{"the metric 'auc'", "the metric 'acc' (a second 'acc')"});
+  const auto archive = compile_config_from_json(R"({"metrics": ["acc", "mae", "mse", "binary_accuracy"]})", "t", false);
+  CHECK(names(archive) == std::vector<std::string>{"acc:accuracy", "mae:mean_absolute_error", "mse:mean_squared_error",
+                                                   "binary_accuracy:binary_accuracy"});
   // tf.keras 2 writes the compiled MeanMetricWrapper per output, with the function 'accuracy' chose
   // (which Keras 3's loader also applies).
   const auto tfk = metric(R"([[{"class_name": "MeanMetricWrapper", "config": {"name": "accuracy", "dtype": "float32",
