@@ -258,6 +258,13 @@ std::vector<double> numeric_grad(const std::function<double()>& f, std::vector<d
   return g;
 }
 
+double max_abs_diff(const std::vector<float>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double w = 0;
+  for (size_t i = 0; i < a.size(); ++i) w = std::max(w, std::abs(a[i] - b[i]));
+  return w;
+}
+
 double worst_ratio(const std::vector<double>& a, const std::vector<double>& b, double atol, double rtol) {
   double worst = 0;
   for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]) / (atol + rtol * std::abs(b[i])));

@@ -58,6 +58,8 @@ std::vector<float> random_vecf(size_t n, uint64_t seed, float lo = -1.f, float h
 // d f / d x[i] by central differences; x is restored.
 std::vector<double> numeric_grad(const std::function<double()>& f, std::vector<double>& x, double eps = 1e-6);
 // Largest |a - b| / (atol + rtol * |b|); <= 1 means within tolerance.
+// max |a[i] - b[i]| (a: dptrain's float outputs, b: a reference read from .npy); sizes must match.
+double max_abs_diff(const std::vector<float>& a, const std::vector<double>& b);
 double worst_ratio(const std::vector<double>& a, const std::vector<double>& b, double atol, double rtol);
 double dot(const std::vector<double>& a, const std::vector<double>& b);
 // Counts operator new calls made while counting is on (the test binary replaces operator new).

@@ -38,12 +38,7 @@ std::string archive_error(const std::string& bytes) {
   return "(no error)";
 }
 
-double worst(const std::vector<float>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double w = 0;
-  for (size_t i = 0; i < a.size(); ++i) w = std::max(w, std::abs(a[i] - b[i]));
-  return w;
-}
+double worst(const std::vector<float>& a, const std::vector<double>& b) { return test::max_abs_diff(a, b); }
 
 }  // namespace
 

@@ -13,12 +13,16 @@ using Catch::Contains;
 namespace {
 const std::string kDir = std::string(DPT_SOURCE_DIR) + "/tests/fixtures/keras_written/";
 
+double worst(const std::vector<float>& a, const std::vector<double>& b) { return test::max_abs_diff(a, b); }
 
-double worst(const std::vector<float>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double w = 0;
-  for (size_t i = 0; i < a.size(); ++i) w = std::max(w, std::abs(a[i] - b[i]));
-  return w;
+// The message model_from_keras_json throws for `text` ("(no error)" when it builds).
+std::string config_error(const std::string& text, const std::string& source) {
+  try {
+    model_from_keras_json(text, 0, source);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 }  // namespace
 
@@ -80,14 +84,7 @@ TEST_CASE("Functional models that are not one chain are refused, saying why", "[
     return R"({"class_name": "Functional", "config": {"name": "f", "layers": [)" + layers + R"(], "input_layers": )" +
            ins + R"(, "output_layers": )" + outs + "}}";
   };
-  auto err = [](const std::string& text) {
-    try {
-      model_from_keras_json(text, 0, "f.json");
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
-  };
+  auto err = [](const std::string& text) { return config_error(text, "f.json"); };
   const std::string in = l3("InputLayer", "in", {});
   const std::string tail = "; dptrain builds Sequential models and Functional models whose layers form one chain";
   const std::string why = "f.json: the Functional model 'f' is not one chain of layers (";
@@ -199,14 +196,7 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
     return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
       {"class_name": "InputLayer", "config": {"batch_shape": )" + input + R"(, "name": "input"}}, )" + layer + "]}}";
   };
-  auto err = [](const std::string& text) {
-    try {
-      model_from_keras_json(text, 0, "m.json");
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
-  };
+  auto err = [](const std::string& text) { return config_error(text, "m.json"); };
   CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": "ten"}})")) ==
         "m.json: layer 'd' (Dense): 'units' must be a whole number, got the string \"ten\"");
   CHECK(err(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 4.5}})")) ==
