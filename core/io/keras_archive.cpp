@@ -11,6 +11,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include "core/tensor.h"
 
 namespace dpt {
 
@@ -127,6 +128,7 @@ std::string extract(const Reader& r, const Member& m, const std::string& where) 
     // Deflate expands at most ~1032x: a larger claim is damage (or a zip bomb), refused before allocating.
     DPT_CHECK(m.size <= 1032 * m.packed + 64,
               what << " claims " << m.size << " bytes from " << m.packed << " compressed: damaged");
+    check_host_bytes(int64_t(m.size), what + " inflated");
     out.resize(size_t(m.size));
     z_stream z{};
     DPT_CHECK(inflateInit2(&z, -MAX_WBITS) == Z_OK, "zlib could not start inflating " << what);

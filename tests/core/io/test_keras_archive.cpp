@@ -164,6 +164,11 @@ TEST_CASE("damaged or foreign .keras archives are errors that say what is wrong"
     for (size_t i = 0; i < 64; ++i) bad[name + 16 + 100 + i] = char(0xff);
     CHECK_THAT(archive_error(bad), Contains("'m.keras' (member model.weights.h5) "));
   }
+  // A member too large to inflate in this machine's memory is refused before allocating.
+  set_host_memory_limit(10 << 10);
+  CHECK(archive_error(bytes_of(kDir + "kseq_deflated.keras")) ==
+        "'m.keras' (member model.weights.h5) inflated needs 23 KiB of memory, more than this machine's 10 KiB");
+  set_host_memory_limit(0);
   // dptrain's error, not HDF5's, for an archive whose weights are not HDF5.
   CHECK_THROWS_WITH(open_h5_image(std::vector<char>(64, 'x'), "m.keras/model.weights.h5"),
                     "m.keras/model.weights.h5 is not an HDF5 file (or is damaged)");
