@@ -5,13 +5,21 @@
 
 namespace dpt {
 
+namespace {
+constexpr Activation kActivations[] = {Activation::linear, Activation::relu,        Activation::sigmoid,
+                                       Activation::tanh,   Activation::softmax,     Activation::elu,
+                                       Activation::selu,   Activation::softplus,    Activation::softsign,
+                                       Activation::relu6,  Activation::exponential, Activation::leaky_relu};
+}  // namespace
+
+const char* const kActivationNames =
+    "linear, relu, sigmoid, tanh, softmax, elu, selu, softplus, softsign, relu6, exponential, leaky_relu";
+
 Activation activation_from_name(const std::string& n) {
-  if (n == "linear" || n.empty() || n == "None") return Activation::linear;
-  if (n == "relu") return Activation::relu;
-  if (n == "sigmoid") return Activation::sigmoid;
-  if (n == "tanh") return Activation::tanh;
-  if (n == "softmax") return Activation::softmax;
-  DPT_FAIL("unknown activation '" << n << "' (supported: linear, relu, sigmoid, tanh, softmax)");
+  if (n.empty() || n == "None") return Activation::linear;
+  for (Activation a : kActivations)
+    if (n == activation_name(a)) return a;
+  DPT_FAIL("unknown activation '" << n << "' (supported: " << kActivationNames << ")");
 }
 
 std::string activation_name(Activation a) {
@@ -20,6 +28,13 @@ std::string activation_name(Activation a) {
     case Activation::sigmoid: return "sigmoid";
     case Activation::tanh: return "tanh";
     case Activation::softmax: return "softmax";
+    case Activation::elu: return "elu";
+    case Activation::selu: return "selu";
+    case Activation::softplus: return "softplus";
+    case Activation::softsign: return "softsign";
+    case Activation::relu6: return "relu6";
+    case Activation::exponential: return "exponential";
+    case Activation::leaky_relu: return "leaky_relu";
     default: return "linear";
   }
 }

@@ -14,6 +14,7 @@ namespace dpt {
 
 using kernels::Activation;
 Activation activation_from_name(const std::string& name);  // Keras names; throws on unknown
+extern const char* const kActivationNames;                 // the names it takes, for messages
 std::string activation_name(Activation a);
 
 enum class Init { glorot_uniform, zeros, ones };

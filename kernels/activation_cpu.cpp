@@ -30,8 +30,10 @@ void activation_forward_cpu(Activation a, const T* x, T* y, int64_t rows, int64_
     case Activation::relu: parallel_elementwise(n, [=](int64_t i) { y[i] = relu_fwd(x[i]); }); break;
     case Activation::sigmoid: parallel_elementwise(n, [=](int64_t i) { y[i] = sigmoid_fwd(x[i]); }); break;
     case Activation::tanh: parallel_elementwise(n, [=](int64_t i) { y[i] = tanh_fwd(x[i]); }); break;
-    default:
+    case Activation::linear:
       if (x != y) std::copy(x, x + n, y);
+      break;
+    default: parallel_elementwise(n, [=](int64_t i) { y[i] = activation_fwd(a, x[i]); });
   }
 }
 
@@ -53,8 +55,10 @@ void activation_backward_cpu(Activation a, const T* y, const T* dy, T* dx, int64
     case Activation::relu: parallel_elementwise(n, [=](int64_t i) { dx[i] = relu_bwd(y[i], dy[i]); }); break;
     case Activation::sigmoid: parallel_elementwise(n, [=](int64_t i) { dx[i] = sigmoid_bwd(y[i], dy[i]); }); break;
     case Activation::tanh: parallel_elementwise(n, [=](int64_t i) { dx[i] = tanh_bwd(y[i], dy[i]); }); break;
-    default:
+    case Activation::linear:
       if (dx != dy) std::copy(dy, dy + n, dx);
+      break;
+    default: parallel_elementwise(n, [=](int64_t i) { dx[i] = activation_bwd(a, y[i], dy[i]); });
   }
 }
 

@@ -102,7 +102,7 @@ Activation activation_of(const LayerCtx& c) {
   try {
     return activation_from_name(name);
   } catch (const Error&) {
-    c.unsupported("activation '" + name + "' (supported: linear, relu, sigmoid, tanh, softmax)");
+    c.unsupported("activation '" + name + "' (supported: " + kActivationNames + ")");
   }
 }
 

@@ -1,4 +1,4 @@
-// Activation(name): linear, relu, sigmoid, tanh, softmax (softmax over the last axis).
+// Activation(name): any of kActivationNames (softmax over the last axis).
 #pragma once
 #include "core/layer.h"
 

@@ -66,14 +66,19 @@ struct WideIndices {
   WideIndices& operator=(const WideIndices&) = delete;
 };
 
+const Activation kAllActivations[] = {Activation::relu,    Activation::sigmoid,     Activation::tanh,
+                                      Activation::softmax, Activation::linear,      Activation::elu,
+                                      Activation::selu,    Activation::softplus,    Activation::softsign,
+                                      Activation::relu6,   Activation::exponential, Activation::leaky_relu};
+
 }  // namespace
 
 TEST_CASE("CUDA activations match the CPU reference", "[gpu][activation]") {
   if (!have_gpu()) return;
   const int64_t rows = 37, cols = 129;
-  for (Activation a :
-       {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax, Activation::linear}) {
-    const auto x = rnd(rows * cols, 1 + int(a)), dy = rnd(rows * cols, 50 + int(a));
+  for (Activation a : kAllActivations) {
+    // -7..7: relu6 reaches its cap
+    const auto x = rnd(rows * cols, 1 + int(a), -7.f, 7.f), dy = rnd(rows * cols, 50 + int(a));
     std::vector<float> y(x.size()), dx(x.size());
     activation_forward_cpu(a, x.data(), y.data(), rows, cols);
     activation_backward_cpu(a, y.data(), dy.data(), dx.data(), rows, cols);
@@ -240,8 +245,7 @@ TEST_CASE("CUDA fused epilogues: bias + activation, activation gradient + bias g
   const int64_t rows = 2053, cols = 45;  // several row chunks, a partial column block
   res.reserve(cuda_reduce_scratch_bytes(cols));
   const auto x = rnd(rows * cols, 61, -2.f, 2.f), bias = rnd(cols, 62), dyh = rnd(rows * cols, 63);
-  for (Activation a :
-       {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax})
+  for (Activation a : kAllActivations)
     for (bool with_bias : {true, false}) {
       INFO("activation " << int(a) << (with_bias ? " with bias" : " without bias"));
       // CPU: the unfused steps.

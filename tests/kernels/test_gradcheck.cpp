@@ -23,8 +23,11 @@ constexpr double kAtol = 1e-7, kRtol = 1e-6;
 
 TEST_CASE("activation gradients match finite differences (double)", "[kernels][grad]") {
   const int64_t rows = 3, cols = 5;
-  for (Activation a : {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax}) {
-    auto x = random_vec(rows * cols, 11 + int(a), -2, 2);
+  for (Activation a : {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax,
+                       Activation::elu, Activation::selu, Activation::softplus, Activation::softsign, Activation::relu6,
+                       Activation::exponential, Activation::leaky_relu}) {
+    const double span = a == Activation::relu6 ? 8 : 2;  // relu6's cap at 6 too
+    auto x = random_vec(rows * cols, 11 + int(a), -span, span);
     auto r = random_vec(rows * cols, 99);
     std::vector<double> y(x.size()), dx(x.size());
     auto f = [&] {

@@ -27,7 +27,7 @@ std::string config_error(const std::string& text, const std::string& source) {
 }  // namespace
 
 TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce Keras's predictions", "[io][config]") {
-  for (const std::string name : {"mlp", "cnn", "gap"}) {
+  for (const std::string name : {"mlp", "cnn", "gap", "acts"}) {
     auto m = load_keras_model(kDir + name + "_legacy.h5", 0);
     CHECK(m->name() == name);
     const NpyArray x = read_npy(kDir + name + "_x.npy"), y = read_npy(kDir + name + "_y.npy");
@@ -176,9 +176,12 @@ TEST_CASE("unsupported configs name the layer and the option", "[io][config]") {
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"({"class_name": "Conv2D", "config": {"name": "c", "filters": 2,
       "kernel_size": 3, "data_format": "channels_first"}})"), 0, "m.json"),
                     "m.json: layer 'c' (Conv2D): data_format='channels_first' (dptrain is channels_last) is not supported");
-  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 2,
-      "activation": "gelu"}})"), 0, "m.json"),
-                    Contains("layer 'd' (Dense): activation 'gelu' (supported: linear, relu, sigmoid, tanh, softmax)"));
+  CHECK_THROWS_WITH(
+      model_from_keras_json(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 2,
+      "activation": "gelu"}})"),
+                            0, "m.json"),
+      Contains("layer 'd' (Dense): activation 'gelu' (supported: linear, relu, sigmoid, tanh, softmax, elu, selu, "
+               "softplus, softsign, relu6, exponential, leaky_relu)"));
   CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Functional", "config": {}})", 0, "f.json"),
                     "f.json: the model's config has no list of 'layers'");
   CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Subclassed", "config": {}})", 0, "f.json"),
