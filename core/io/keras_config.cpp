@@ -268,6 +268,8 @@ std::vector<const json*> functional_chain(const json& cfg, const std::string& so
     DPT_CHECK(r.size() == 1, why << "the output of layer '" << at << "' feeds " << r.size() << " layers ('" << r[0]
                                  << "', '" << r[1] << "')" << tail);
     at = r[0];
+    // Each layer reads from one other, so only a loop back to the start comes back to a layer.
+    DPT_CHECK(chain.size() < layers.size(), why << "its layers form a loop through '" << at << "'" << tail);
     chain.push_back(&layers[index[at]]);
   }
   DPT_CHECK(readers[out].empty(),

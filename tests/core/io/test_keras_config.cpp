@@ -117,6 +117,10 @@ TEST_CASE("Functional models that are not one chain are refused, saying why", "[
   CHECK(err(model(in + ", " + l3("Dense", "out", {"in"}) + ", " + l3("Dense", "o2", {"in"}), R"(["in", 0, 0])",
                   R"([["out", 0, 0], ["o2", 0, 0]])")) ==
         "f.json: the Functional model 'f' has 2 outputs; dptrain trains models with one input and one output");
+  // input_layers naming a layer in a loop (never an InputLayer in Keras's own files).
+  CHECK(err(model(l3("Dense", "a", {"b"}) + ", " + l3("Dense", "b", {"a"}) + ", " + l3("Dense", "out", {"x"}) + ", " +
+                      l3("Dense", "x", {"out"}),
+                  R"(["a", 0, 0])")) == why + "its layers form a loop through 'a')" + tail);
   CHECK(err(model(in + ", " + l3("Dense", "out", {"nowhere"}))) ==
         "f.json: layer 'out' reads from 'nowhere', which is not among the layers");
   CHECK(err(model(in + ", " + l3("Dense", "out", {"in"}), R"(["nothing", 0, 0])")) ==
