@@ -47,12 +47,13 @@ struct LoadedData {
   std::string description;
 };
 LoadedData load_data(const ModelOptions& o, const Preset& p);
-// The preset named by --model, or for a Keras model file (FILE.h5 or FILE.keras from model.save, FILE.json from
-// model.to_json) a preset built from it with Keras's fit defaults (rmsprop, batch 32, 1 epoch).
 // A Keras model file that holds weights too: model.save's .h5 or .keras.
 bool holds_whole_model(const std::string& model);
 // A path naming a Keras 3 .keras archive.
 bool keras_archive_path(const std::string& path);
+// The preset named by --model, or for a Keras model file (FILE.h5 or FILE.keras from model.save,
+// FILE.json from model.to_json) a preset built from it with Keras's fit defaults (rmsprop, batch
+// 32, 1 epoch).
 Preset model_preset(const std::string& model, uint64_t seed);
 // The loss and the optimizer's defaults, compiled as keras.models.load_model compiles a model.save()
 // file: its training_config's loss (unless --loss) and optimizer class and hyperparameters (which

@@ -185,10 +185,13 @@ void write_keras3_weights(hid_t root, const Sequential& model, const std::string
   h5::create_group(root, "vars", path);
 }
 
+bool keras3_weights_path(const std::string& path) {
+  return path.size() >= 11 && path.compare(path.size() - 11, 11, ".weights.h5") == 0;
+}
+
 void save_weights(const Sequential& model, const std::string& path) {
-  const bool keras3 = path.size() >= 11 && path.compare(path.size() - 11, 11, ".weights.h5") == 0;
   write_h5_atomically(path, "weights", [&](hid_t f) {
-    if (keras3)
+    if (keras3_weights_path(path))
       write_keras3_weights(f, model, path);
     else
       write_weights_group(f, model, path);

@@ -14,6 +14,8 @@
 namespace dpt {
 
 void save_weights(const Sequential& model, const std::string& path);
+// A path ending in .weights.h5: Keras 3's weights layout.
+bool keras3_weights_path(const std::string& path);
 
 // Reads, in whatever layout the file has: Keras's legacy save_weights file, a legacy full-model
 // file (its model_weights group), or a Keras 3 .weights.h5 file (layers/<key>/vars/<i>, where the

@@ -289,8 +289,7 @@ std::string model_to_keras_json(const Sequential& model) {
 }
 
 void save_weights_as_keras(const Sequential& model, const std::string& path, const Optimizer* optimizer) {
-  const bool keras3 = path.size() >= 11 && path.compare(path.size() - 11, 11, ".weights.h5") == 0;
-  if (!keras3 || !optimizer) return save_weights(model, path);
+  if (!keras3_weights_path(path) || !optimizer) return save_weights(model, path);
   write_h5_atomically(path, "weights", [&](hid_t f) {
     write_keras3_weights(f, model, path);
     write_numbered_optimizer(f, model, const_cast<Optimizer&>(*optimizer), path);
