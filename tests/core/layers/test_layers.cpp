@@ -166,7 +166,10 @@ TEST_CASE("Dropout: inverted scaling, identity at inference, masks independent o
 TEST_CASE("bad layer configurations are clear errors", "[layers]") {
   CHECK_THROWS_WITH(Dense(0), "Dense units must be >= 1, got 0");
   CHECK_THROWS_WITH(activation_from_name("gelu"),
-                    "unknown activation 'gelu' (supported: linear, relu, sigmoid, tanh, softmax)");
+                    "unknown activation 'gelu' (supported: linear, relu, sigmoid, tanh, softmax, elu, selu, softplus, "
+                    "softsign, relu6, exponential, leaky_relu)");
+  for (const std::string name : {"elu", "selu", "softplus", "softsign", "relu6", "exponential", "leaky_relu"})
+    CHECK(activation_name(activation_from_name(name)) == name);
   Sequential m("tiny");
   Conv2DConfig c;
   c.kh = c.kw = 5;
