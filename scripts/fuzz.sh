@@ -2,7 +2,8 @@
 # Fuzzes the parsers of user-supplied input with libFuzzer + AddressSanitizer + UBSan (clang):
 # Keras model and training configs, .keras archives, .npy and MNIST IDX data files, the synthetic
 # data spec. Each must end in a loaded result or in dptrain's own error (the message the command line
-# prints); any other exception, a crash, a sanitizer report, or more than 2 GB of memory is a finding.
+# prints); any other exception, a crash, a sanitizer report, more than 2 GB of memory or more than
+# 10 s on one input (a hang) is a finding.
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET (default 60)] [TARGET...]
 # Builds in ./build-fuzz (CPU-only); corpora grow in build-fuzz/corpus/<target> (seeded from
 # tests/fuzz/seeds); findings land in build-fuzz/findings/<target>/. Exit status 1 on any finding.
@@ -25,7 +26,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$findings"
   echo "== fuzz_$t: ${secs}s"
   if ! build-fuzz/tests/fuzz/fuzz_"$t" "$corpus" tests/fuzz/seeds/"$t" -max_total_time="$secs" -rss_limit_mb=2048 \
-      -malloc_limit_mb=2048 -max_len=8192 -artifact_prefix="$findings/" -print_final_stats=1 2>build-fuzz/fuzz_"$t".log; then
+      -timeout=10 -malloc_limit_mb=2048 -max_len=8192 -artifact_prefix="$findings/" -print_final_stats=1 2>build-fuzz/fuzz_"$t".log; then
     status=1
     grep -E "ERROR|runtime error|terminate|Test unit written" build-fuzz/fuzz_"$t".log | head -5
     echo "   FINDING: see build-fuzz/fuzz_$t.log and $findings/"
