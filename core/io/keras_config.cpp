@@ -138,6 +138,17 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     channels_last(c);
     return std::make_unique<Flatten>();
   }
+  if (c.cls == "Reshape") {
+    DPT_CHECK(c.cfg.contains("target_shape") && c.cfg["target_shape"].is_array(),
+              c.where() << " 'target_shape' must be a list of dimensions");
+    Shape target;
+    const json& t = c.cfg["target_shape"];
+    DPT_CHECK(t.size() <= Shape::kMaxRank, c.where()
+                                               << " 'target_shape' has more than " << Shape::kMaxRank << " dimensions");
+    for (size_t i = 0; i < t.size(); ++i)
+      target.push_back(as<int64_t>(t[i], c.where() + " 'target_shape'[" + std::to_string(i) + "]"));
+    return std::make_unique<Reshape>(target);
+  }
   if (c.cls == "Dropout") {
     if (c.cfg.contains("noise_shape") && !c.cfg["noise_shape"].is_null()) c.unsupported("noise_shape");
     return std::make_unique<Dropout>(c.get<double>("rate", 0.0));
@@ -156,7 +167,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     return l;
   }
   DPT_FAIL(c.source << ": layer '" << c.name << "' (" << c.cls << ") is not supported (supported: Dense, Conv2D, "
-                    << "MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Dropout, Activation, "
+                    << "MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation, "
                     << "BatchNormalization)");
 }
 

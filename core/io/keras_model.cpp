@@ -13,6 +13,7 @@
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
 #include "core/layers/dropout.h"
+#include "core/layers/flatten.h"
 #include "core/layers/pooling.h"
 
 namespace dpt {
@@ -50,6 +51,9 @@ json layer_config(const Layer& l) {
     c["keepdims"] = false;
   } else if (cls == "Flatten") {
     c["data_format"] = "channels_last";
+  } else if (auto* r = dynamic_cast<const Reshape*>(&l)) {
+    c["target_shape"] = json::array();
+    for (int64_t d : r->target()) c["target_shape"].push_back(d);
   } else if (auto* dr = dynamic_cast<const Dropout*>(&l)) {
     c["rate"] = dr->rate();
   } else if (cls == "Activation") {

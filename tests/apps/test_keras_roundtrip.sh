@@ -43,8 +43,8 @@ np.save('$dir/y.npy', y.astype('float32'))"
 "$bin" train --model digits-mlp --loss mse --metrics mae,acc --epochs 1 --verbose 0 --save-model "$dir/reg.h5" || exit 1
 "$bin" evaluate --model "$dir/reg.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/reg.eval" || exit 1
 # cnn keeps its file's metrics (none); gap is given one under another name.
-declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="")
-for m in cnn gap acts; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
+declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="")
+for m in cnn gap acts rsh; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
   # shellcheck disable=SC2086
   "$bin" train --model "$fix/${m}_legacy.h5" --data "npy:$fix/${m}_x.npy,$fix/${m}_y.npy" --validation-split 0 \
     --batch-size 2 --epochs 1 --verbose 0 --save-model "$dir/$m.h5" ${metrics[$m]} || exit 1
@@ -89,7 +89,7 @@ m2.load_weights(d + "/w.h5")  # Keras's loader for the legacy save_weights layou
 worst2 = float(np.abs(m2.predict(x, verbose=0) - ours).max())
 print(f"keras load_weights(--save-weights) vs dptrain predict: max |diff| = {worst2:.3g}")
 assert worst2 <= 1e-5, worst2
-for name in ("cnn", "gap", "acts"):
+for name in ("cnn", "gap", "acts", "rsh"):
     m3 = keras.models.load_model(f"{d}/{name}.h5", compile=False)
     kinds = sorted({type(layer).__name__ for layer in m3.layers})
     if name == "acts":  # the activations as Keras reads them back from dptrain's config

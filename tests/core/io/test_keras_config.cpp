@@ -27,7 +27,7 @@ std::string config_error(const std::string& text, const std::string& source) {
 }  // namespace
 
 TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce Keras's predictions", "[io][config]") {
-  for (const std::string name : {"mlp", "cnn", "gap", "acts"}) {
+  for (const std::string name : {"mlp", "cnn", "gap", "acts", "rsh"}) {
     auto m = load_keras_model(kDir + name + "_legacy.h5", 0);
     CHECK(m->name() == name);
     const NpyArray x = read_npy(kDir + name + "_x.npy"), y = read_npy(kDir + name + "_y.npy");
@@ -228,6 +228,19 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
         "m.json: layer 'input' (InputLayer): 'batch_shape' must be a list [None, d1, ...] (batch, then the sample's "
         "dimensions), got 8");
   CHECK(err(cfg(R"([1, 2])")) == "m.json: layer 1 is not a {class_name, config} dict");
+  // Reshape: the target must hold the input's values, with at most one inferred dimension.
+  CHECK(err(cfg(R"({"class_name": "Reshape", "config": {"name": "r", "target_shape": [8, 25]}})")) ==
+        "layer 'r' (Reshape) cannot give input (8, 8, 3) (192 values) the shape (8, 25)");
+  CHECK(err(cfg(R"({"class_name": "Reshape", "config": {"name": "r", "target_shape": [-1, 5]}})")) ==
+        "layer 'r' (Reshape) cannot give input (8, 8, 3) (192 values) the shape (-1, 5)");
+  CHECK(err(cfg(R"({"class_name": "Reshape", "config": {"name": "r", "target_shape": [-1, -1]}})")) ==
+        "m.json: layer 'r' (Reshape): Reshape target_shape (-1, -1) has more than one -1");
+  CHECK(err(cfg(R"({"class_name": "Reshape", "config": {"name": "r", "target_shape": [0, 3]}})")) ==
+        "m.json: layer 'r' (Reshape): Reshape target_shape (0, 3) has a dimension 0 (each must be >= 1, or one of "
+        "them -1)");
+  CHECK(err(cfg(R"({"class_name": "Reshape", "config": {"name": "r"}})")) ==
+        "m.json: layer 'r' (Reshape): 'target_shape' must be a list of dimensions");
+  CHECK(err(cfg(R"({"class_name": "Reshape", "config": {"name": "r", "target_shape": [-1, 3]}})")) == "(no error)");
   CHECK(err(R"({"class_name": "Sequential"})") == "m.json: the model has no 'config' dict (or list of layers)");
   CHECK(err(R"({"class_name": "Sequential", "config": {"layers": 3}})") ==
         "m.json: the model's config has no list of 'layers'");
