@@ -32,10 +32,11 @@ def archive(compression):
         f.create_group("layers")
         f.create_group("vars")
     b = io.BytesIO()
-    with zipfile.ZipFile(b, "w", compression) as z:
-        z.writestr("metadata.json", '{"keras_version": "3.15.1"}')
-        z.writestr("config.json", '{"class_name": "Sequential", "config": {"layers": []}}')
-        z.writestr("model.weights.h5", h5.getvalue())
+    with zipfile.ZipFile(b, "w", compression) as z:  # dated 1980-01-01: the same bytes each run
+        for name, data in (("metadata.json", '{"keras_version": "3.15.1"}'),
+                           ("config.json", '{"class_name": "Sequential", "config": {"layers": []}}'),
+                           ("model.weights.h5", h5.getvalue())):
+            z.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data, compression)
     return b.getvalue()
 
 
