@@ -1,6 +1,7 @@
 // Keras config -> Sequential.
 #include "core/io/keras_config.h"
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -491,7 +492,15 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
   compile_metrics(tc, c, legacy);
   // model.save .h5 files name it optimizer_config; a .keras archive's compile_config, optimizer.
   const char* okey = tc.contains("optimizer_config") ? "optimizer_config" : "optimizer";
-  if (tc.contains(okey) && tc[okey].is_object()) {
+  if (tc.contains(okey) && tc[okey].is_string()) {  // tf.keras's .keras: compile()'s string, Keras's defaults
+    std::string id = tc[okey].get<std::string>();
+    std::transform(id.begin(), id.end(), id.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+    c.optimizer.name = id == "sgd" || id == "rmsprop" || id == "adam" ? id : "";
+    c.file_optimizer = id == "sgd"       ? "SGD"
+                       : id == "rmsprop" ? "RMSprop"
+                       : id == "adam"    ? "Adam"
+                                         : tc[okey].get<std::string>();
+  } else if (tc.contains(okey) && tc[okey].is_object()) {
     const json& oc = tc[okey];
     std::string cls = oc.value("class_name", "");
     if (cls.rfind("Custom>", 0) == 0) cls = cls.substr(7);  // tf.keras 2.11+ marks its built-ins so

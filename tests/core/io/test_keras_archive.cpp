@@ -113,6 +113,34 @@ TEST_CASE(".keras archives: compile_config and the optimizer's numbered variable
   }
 }
 
+TEST_CASE("tf.keras's own .keras archives: no learning-rate variable, compile()'s optimizer string",
+          "[io][archive][optstate]") {
+  // tf-keras 2.21's model.save('m.keras'): optimizer/vars holds the counter, then the slots.
+  const std::string path = kDir + "kseq_tfk.keras";
+  auto m = load_keras_model(path, 0);
+  const NpyArray x = read_npy(kDir + "kseq_tfk_x.npy"), y = read_npy(kDir + "kseq_tfk_y.npy");
+  CHECK(worst(test::infer(*m, x.values, x.shape[0]), y.values) <= 1e-5);
+  const OptimizerState info = read_optimizer_state_info(path);
+  CHECK(info.iterations == 12);
+  CHECK(info.learning_rate < 0);
+  CHECK(info.arrays == 12);
+  Adam from_archive(0.01), from_h5(0.01);
+  from_archive.build(m->num_trainable(), Device::cpu());
+  from_h5.build(m->num_trainable(), Device::cpu());
+  load_optimizer_state(path, *m, from_archive);
+  load_optimizer_state(kDir + "kseq_tfk_model.h5", *m, from_h5);  // by tf.keras's names
+  for (size_t s = 0; s < 2; ++s) {
+    const Tensor& a = *from_archive.slots()[s].second;
+    const Tensor& b = *from_h5.slots()[s].second;
+    CHECK(std::equal(a.data(), a.data() + a.numel(), b.data()));
+  }
+  // compile(optimizer="adam") is written as the string: Keras's defaults for that class.
+  const KerasCompileConfig c = compile_config_from_json(R"({"optimizer": "adam", "loss": "mse"})", "t", false);
+  CHECK((c.file_optimizer == "Adam" && c.optimizer.name == "adam" && c.optimizer.learning_rate < 0));
+  const KerasCompileConfig other = compile_config_from_json(R"({"optimizer": "Adagrad"})", "t", false);
+  CHECK((other.file_optimizer == "Adagrad" && other.optimizer.name.empty()));
+}
+
 TEST_CASE("damaged or foreign .keras archives are errors that say what is wrong", "[io][archive]") {
   const std::string good = bytes_of(kDir + "kseq.keras");
   REQUIRE(archive_error(good) == "(no error)");
