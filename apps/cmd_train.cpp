@@ -154,13 +154,13 @@ void run_train(const TrainOptions& o) {
     std::printf("\noptimizer: %s | loss: %s | metrics: %s\n", opt->describe().c_str(), loss_name(loss).c_str(),
                 metric_list(trainer.metric_names()).c_str());
     if (!compiled.from.empty())
-      std::printf("compiled from %s's training_config, as keras.models.load_model does (%s)\n", compiled.from.c_str(),
-                  state_note.c_str());
+      std::printf("compiled from %s's %s, as keras.models.load_model does (%s)\n", compiled.from.c_str(),
+                  keras_archive_path(compiled.from) ? "compile_config" : "training_config", state_note.c_str());
     std::fflush(stdout);
   }
   for (const auto& what : compiled.ignored)
-    std::fprintf(stderr, "dptrain: warning: %s's training_config sets %s, which dptrain does not apply\n",
-                 compiled.from.c_str(), what.c_str());
+    std::fprintf(stderr, "dptrain: warning: %s's %s sets %s, which dptrain does not apply\n", compiled.from.c_str(),
+                 keras_archive_path(compiled.from) ? "compile_config" : "training_config", what.c_str());
   if (resume_from && o.verbose > 0)
     std::printf("resuming from %s: epoch %lld, step %lld (seed %llu)\n", resume_from->path.c_str(),
                 (long long)fo.initial_epoch, (long long)fo.initial_step, (unsigned long long)fo.seed);

@@ -155,6 +155,31 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     return std::make_unique<Dropout>(c.get<double>("rate", 0.0));
   }
   if (c.cls == "Activation") return std::make_unique<ActivationLayer>(activation_of(c));
+  // Keras's activation layer classes, where their settings are one of the activations (dptrain
+  // writes them back as Activation layers of the same name).
+  if (c.cls == "ReLU") {
+    const double max_value = c.get<double>("max_value", -1);
+    if (c.get<double>("negative_slope", 0) != 0 || c.get<double>("threshold", 0) != 0 ||
+        (max_value != -1 && max_value != 6))
+      c.unsupported("a ReLU other than relu (no settings) or relu6 (max_value=6)");
+    return std::make_unique<ActivationLayer>(max_value == 6 ? Activation::relu6 : Activation::relu);
+  }
+  if (c.cls == "LeakyReLU") {  // Keras 3 names the slope negative_slope, Keras 2 alpha; both default to 0.3
+    const double slope = c.get<double>("negative_slope", c.get<double>("alpha", 0.3));
+    if (slope != kernels::kLeakySlope)
+      c.unsupported("negative_slope=" + std::to_string(slope) + " (dptrain's leaky_relu has Keras 3's 0.2)");
+    return std::make_unique<ActivationLayer>(Activation::leaky_relu);
+  }
+  if (c.cls == "ELU") {
+    if (c.get<double>("alpha", 1.0) != 1.0) c.unsupported("alpha other than 1");
+    return std::make_unique<ActivationLayer>(Activation::elu);
+  }
+  if (c.cls == "Softmax") {
+    const json& ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);
+    if (!(ax.is_number_integer() && ax.get<int64_t>() == -1))
+      c.unsupported("axis=" + ax.dump() + " (the last axis only)");
+    return std::make_unique<ActivationLayer>(Activation::softmax);
+  }
   if (c.cls == "BatchNormalization") {
     const json& ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);
     const int64_t axis = ax.is_array() ? (ax.size() == 1 ? as<int64_t>(ax[0], c.where() + " 'axis'[0]") : 0)
@@ -168,7 +193,8 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     return l;
   }
   DPT_FAIL(c.source << ": layer '" << c.name << "' (" << c.cls << ") is not supported (supported: Dense, Conv2D, "
-                    << "MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation, "
+                    << "MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation "
+                    << "(and ReLU, LeakyReLU, ELU, Softmax), "
                     << "BatchNormalization)");
 }
 

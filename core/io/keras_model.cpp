@@ -397,8 +397,13 @@ bool has_optimizer_weights(const std::string& path) {
     h5::Id f = open_h5_image(read_keras_archive(path).weights, path + "/model.weights.h5");
     H5G_info_t info{};
     h5::Id v(H5Gopen2(f.get(), "optimizer/vars", H5P_DEFAULT), H5Gclose);
-    return H5Lexists(f.get(), "optimizer", H5P_DEFAULT) > 0 && v.valid() && H5Gget_info(v.get(), &info) >= 0 &&
-           info.nlinks > 0;
+    if (H5Lexists(f.get(), "optimizer", H5P_DEFAULT) <= 0 || !v.valid() || H5Gget_info(v.get(), &info) < 0 ||
+        info.nlinks == 0)
+      return false;
+    // A model compiled but never trained: Keras saves its optimizer unbuilt (the counter at 0 and the
+    // learning rate, no slots), which holds no state to continue.
+    const OptimizerState st = read_optimizer_state_info(path);
+    return st.arrays > 0 || st.iterations > 0;
   }
   if (H5Fis_hdf5(path.c_str()) <= 0) return false;
   h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);

@@ -130,6 +130,9 @@ check "inspect names a .keras archive" "kseq.keras: Keras 3 model archive (.kera
 check "inspect reads its metadata.json" "keras_version: 3.15.1" "$dir/inspect_keras"
 check "inspect reads its compile_config" "compile_config: loss categorical_crossentropy | optimizer Adam(learning_rate=0.01, beta_1=0.9, beta_2=0.999) | metrics accuracy, mae" "$dir/inspect_keras"
 check "inspect reads its optimizer variables" "optimizer state: 14 arrays (Keras 3, numbered layout): iteration 12, learning rate 0.01, 12 slot arrays" "$dir/inspect_keras"
+run train_keras train --model "$fx/kseq.keras" --data "npy:$fx/kseq_x.npy,$fx/kseq_y.npy" --validation-split 0 --epochs 1 --verbose 2
+check "train --model FILE.keras compiles it and continues its optimizer" "compiled from $fx/kseq.keras's compile_config, as keras.models.load_model does (the optimizer continues from the file's state: iteration 12" "$dir/train_keras"
+check "... with its metrics, as compile() logs them" "| metrics: accuracy, mae" "$dir/train_keras"
 run summary_fchain summary --model "$fx/fchain.keras"
 check "summary of a Functional chain" " scores (Dense)              (None, 5)                 185" "$dir/summary_fchain"
 want=$(sed -n 's/^loss: \([0-9.]*\) - accuracy: \([0-9.]*\)$/val_loss: \1 - val_acc: \2/p' "$dir/eval_mlp")

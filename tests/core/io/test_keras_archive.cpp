@@ -260,4 +260,14 @@ TEST_CASE("dptrain writes .keras archives and Keras 3 .weights.h5 files that rea
   CHECK_THROWS_WITH(save_model(*m, dir + "/none/m.keras", LossKind::categorical_crossentropy, {}, nullptr, nullptr),
                     "cannot save the model to '" + dir + "/none/m.keras': folder '" + dir + "/none' does not exist");
   CHECK(bytes_of(path) == bytes_of(dir + "/m2.keras"));
+  // An optimizer with nothing to continue (Keras saves a compiled, never-trained model's optimizer
+  // unbuilt: the counter at 0, no slots) is no state; SGD's counter alone is.
+  SGD plain(0.1);
+  plain.build(m->num_trainable(), Device::cpu());
+  save_model(*m, dir + "/fresh.keras", LossKind::categorical_crossentropy, {}, &plain, nullptr);
+  CHECK_FALSE(has_optimizer_weights(dir + "/fresh.keras"));
+  plain.set_iterations(7);
+  save_model(*m, dir + "/sgd.keras", LossKind::categorical_crossentropy, {}, &plain, nullptr);
+  CHECK(has_optimizer_weights(dir + "/sgd.keras"));
+  CHECK(read_optimizer_state_info(dir + "/sgd.keras").iterations == 7);
 }

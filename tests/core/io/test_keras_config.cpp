@@ -228,6 +228,31 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
         "m.json: layer 'input' (InputLayer): 'batch_shape' must be a list [None, d1, ...] (batch, then the sample's "
         "dimensions), got 8");
   CHECK(err(cfg(R"([1, 2])")) == "m.json: layer 1 is not a {class_name, config} dict");
+  // Keras's activation layer classes, where their settings are one of dptrain's activations.
+  {
+    const std::string layers[] = {
+        R"({"class_name": "ReLU", "config": {"name": "a", "max_value": null, "negative_slope": 0.0, "threshold": 0.0}})",
+        R"({"class_name": "ReLU", "config": {"name": "a", "max_value": 6.0}})",
+        R"({"class_name": "LeakyReLU", "config": {"name": "a", "negative_slope": 0.2}})",
+        R"({"class_name": "LeakyReLU", "config": {"name": "a", "alpha": 0.2}})",
+        R"({"class_name": "ELU", "config": {"name": "a", "alpha": 1.0}})",
+        R"({"class_name": "Softmax", "config": {"name": "a", "axis": -1}})"};
+    const Activation want[] = {Activation::relu,       Activation::relu6, Activation::leaky_relu,
+                               Activation::leaky_relu, Activation::elu,   Activation::softmax};
+    for (size_t i = 0; i < 6; ++i) {
+      auto m = model_from_keras_json(cfg(layers[i]), 0, "m.json");
+      CHECK(m->layers().back()->class_name() == "Activation");
+      CHECK(m->layers().back()->name() == "a");
+      CHECK(m->layers().back()->output_activation() == want[i]);
+    }
+  }
+  CHECK(err(cfg(R"({"class_name": "LeakyReLU", "config": {"name": "a"}})")) ==
+        "m.json: layer 'a' (LeakyReLU): negative_slope=0.300000 (dptrain's leaky_relu has Keras 3's 0.2) is not "
+        "supported");
+  CHECK(err(cfg(R"({"class_name": "ReLU", "config": {"name": "a", "threshold": 1.0}})")) ==
+        "m.json: layer 'a' (ReLU): a ReLU other than relu (no settings) or relu6 (max_value=6) is not supported");
+  CHECK(err(cfg(R"({"class_name": "Softmax", "config": {"name": "a", "axis": 1}})")) ==
+        "m.json: layer 'a' (Softmax): axis=1 (the last axis only) is not supported");
   // Reshape: the target must hold the input's values, with at most one inferred dimension.
   CHECK(err(cfg(R"({"class_name": "Reshape", "config": {"name": "r", "target_shape": [8, 25]}})")) ==
         "layer 'r' (Reshape) cannot give input (8, 8, 3) (192 values) the shape (8, 25)");
