@@ -203,7 +203,7 @@ namespace {
 h5::Id open_readable(const std::string& path) {
   h5::quiet_errors();
   DPT_CHECK(fs::exists(path), "cannot load weights: '" << path << "' does not exist");
-  if (is_keras_archive(path)) return open_h5_image(read_keras_archive(path).weights, path + "/model.weights.h5");
+  if (is_keras_archive(path)) return open_h5_image(read_keras_archive(path)->weights, path + "/model.weights.h5");
   DPT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "cannot load weights: '" << path << "' is not an HDF5 file (or is truncated)");
   h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   DPT_CHECK(f.valid(), "cannot open '" << path << "' (corrupt or truncated?)");

@@ -168,15 +168,15 @@ FileInfo inspect_file(const std::string& path) {
   const bool archive = info.format == WeightsFormat::keras3_archive;
   h5::Id f;
   if (archive) {  // config.json and metadata.json, then model.weights.h5 (Keras 3's weights layout)
-    const KerasArchive a = read_keras_archive(path);
-    const auto meta = nlohmann::json::parse(a.metadata, nullptr, false);
+    const auto a = read_keras_archive(path);
+    const auto meta = nlohmann::json::parse(a->metadata, nullptr, false);
     if (meta.is_object() && meta.contains("keras_version") && meta["keras_version"].is_string())
       info.keras_version = meta["keras_version"].get<std::string>();
-    const auto cfg = nlohmann::json::parse(a.config, nullptr, false);
+    const auto cfg = nlohmann::json::parse(a->config, nullptr, false);
     if (cfg.is_object() && cfg.contains("class_name") && cfg["class_name"].is_string())
       info.model_class = cfg["class_name"].get<std::string>();
     info.training_config = cfg.is_object() && cfg.contains("compile_config") && cfg["compile_config"].is_object();
-    f = open_h5_image(a.weights, path + "/model.weights.h5");
+    f = open_h5_image(a->weights, path + "/model.weights.h5");
   } else {
     f = h5::Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   }

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include "core/tensor.h"
 
@@ -192,14 +194,34 @@ KerasArchive parse_keras_archive(const std::string& bytes, const std::string& wh
   return a;
 }
 
-KerasArchive read_keras_archive(const std::string& path) {
+std::shared_ptr<const KerasArchive> read_keras_archive(const std::string& path) {
   const std::string where = "'" + path + "'";
   DPT_CHECK(std::filesystem::exists(path), "cannot load model: " << where << " does not exist");
+  // Loading a model reads its archive for the config, the weights, the compile_config and the
+  // optimizer state: the last archive read is kept while the file is unchanged (same path, size and
+  // modification time), so it is read and CRC-checked once.
+  struct Last {
+    std::string path;
+    std::uintmax_t size = 0;
+    std::filesystem::file_time_type time;
+    std::shared_ptr<const KerasArchive> archive;
+  };
+  static std::mutex mu;
+  static Last last;
+  const std::uintmax_t size = std::filesystem::file_size(path);
+  const auto time = std::filesystem::last_write_time(path);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (last.archive && last.path == path && last.size == size && last.time == time) return last.archive;
+  }
   std::ifstream f(path, std::ios::binary);
   DPT_CHECK(f, "cannot open " << where);
   std::stringstream ss;
   ss << f.rdbuf();
-  return parse_keras_archive(ss.str(), where);
+  auto archive = std::make_shared<const KerasArchive>(parse_keras_archive(ss.str(), where));
+  std::lock_guard<std::mutex> lock(mu);
+  last = Last{path, size, time, archive};
+  return archive;
 }
 
 h5::Id open_h5_image(const std::vector<char>& bytes, const std::string& where) {

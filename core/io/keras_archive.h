@@ -4,6 +4,7 @@
 // optimizer's variables in optimizer/vars/<i>).
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 #include "core/io/hdf5_util.h"
@@ -20,7 +21,8 @@ struct KerasArchive {
 bool is_keras_archive(const std::string& path);
 // Reads the archive at `path`; throws naming the file and what is wrong (not a zip, a member
 // missing, a compression other than stored or deflate, a CRC that does not match, truncation).
-KerasArchive read_keras_archive(const std::string& path);
+// The last archive read is kept and returned again while the file is unchanged.
+std::shared_ptr<const KerasArchive> read_keras_archive(const std::string& path);
 // The same from the archive's bytes; `where` names it in messages (the fuzz target's entry).
 KerasArchive parse_keras_archive(const std::string& bytes, const std::string& where);
 // Opens HDF5 bytes held in memory, read-only (HDF5 keeps its own copy); `where` names them.

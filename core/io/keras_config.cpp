@@ -414,7 +414,7 @@ static std::string read_root_string_attr(const std::string& path, const char* na
 }
 
 std::string read_model_config(const std::string& path) {
-  if (is_keras_archive(path)) return read_keras_archive(path).config;
+  if (is_keras_archive(path)) return read_keras_archive(path)->config;
   return read_root_string_attr(path, "model_config");
 }
 
@@ -583,7 +583,7 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
 bool read_compile_config(const std::string& path, KerasCompileConfig* out) {
   const bool is_h5 = path.size() > 3 && path.substr(path.size() - 3) == ".h5";
   if (is_keras_archive(path)) {  // config.json's compile_config (null or absent when not compiled)
-    const json j = json::parse(read_keras_archive(path).config, nullptr, false);
+    const json j = json::parse(read_keras_archive(path)->config, nullptr, false);
     if (!j.is_object() || !j.contains("compile_config") || !j["compile_config"].is_object()) return false;
     *out = compile_config_from_json(j["compile_config"].dump(), "'" + path + "' compile_config", false);
     return true;

@@ -394,7 +394,7 @@ bool read_training_state(const std::string& path, TrainingState* state) {
 bool has_optimizer_weights(const std::string& path) {
   h5::quiet_errors();
   if (is_keras_archive(path)) {
-    h5::Id f = open_h5_image(read_keras_archive(path).weights, path + "/model.weights.h5");
+    h5::Id f = open_h5_image(read_keras_archive(path)->weights, path + "/model.weights.h5");
     H5G_info_t info{};
     h5::Id v(H5Gopen2(f.get(), "optimizer/vars", H5P_DEFAULT), H5Gclose);
     if (H5Lexists(f.get(), "optimizer", H5P_DEFAULT) <= 0 || !v.valid() || H5Gget_info(v.get(), &info) < 0 ||
@@ -510,7 +510,7 @@ double read_saved_learning_rate(hid_t ow, const OptNames& o, const std::string& 
 h5::Id open_optimizer_weights(const std::string& path, h5::Id* file, bool* numbered) {
   h5::quiet_errors();
   if (is_keras_archive(path))
-    *file = open_h5_image(read_keras_archive(path).weights, path + "/model.weights.h5");
+    *file = open_h5_image(read_keras_archive(path)->weights, path + "/model.weights.h5");
   else
     *file = h5::Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   DPT_CHECK(file->valid(), "cannot open '" << path << "'");

@@ -270,4 +270,11 @@ TEST_CASE("dptrain writes .keras archives and Keras 3 .weights.h5 files that rea
   save_model(*m, dir + "/sgd.keras", LossKind::categorical_crossentropy, {}, &plain, nullptr);
   CHECK(has_optimizer_weights(dir + "/sgd.keras"));
   CHECK(read_optimizer_state_info(dir + "/sgd.keras").iterations == 7);
+  // The archive is read once while unchanged, and again once rewritten.
+  const auto first = read_keras_archive(dir + "/sgd.keras");
+  CHECK(read_keras_archive(dir + "/sgd.keras") == first);
+  plain.set_iterations(8);
+  save_model(*m, dir + "/sgd.keras", LossKind::categorical_crossentropy, {}, &plain, nullptr);
+  CHECK(read_keras_archive(dir + "/sgd.keras") != first);
+  CHECK(read_optimizer_state_info(dir + "/sgd.keras").iterations == 8);
 }
