@@ -1,29 +1,34 @@
 // Layer's shape/device checks and dispatch.
 #include "core/layer.h"
+#include <sstream>
 #include "core/error.h"
 #include "kernels/cuda_backend.h"
 
 namespace dpt {
 
 namespace {
-constexpr Activation kActivations[] = {Activation::linear, Activation::relu,        Activation::sigmoid,
-                                       Activation::tanh,   Activation::softmax,     Activation::elu,
-                                       Activation::selu,   Activation::softplus,    Activation::softsign,
-                                       Activation::relu6,  Activation::exponential, Activation::leaky_relu};
+constexpr Activation::Kind kActivations[] = {
+    Activation::linear,   Activation::relu,  Activation::sigmoid,     Activation::tanh,
+    Activation::softmax,  Activation::elu,   Activation::selu,        Activation::softplus,
+    Activation::softsign, Activation::relu6, Activation::exponential, Activation::leaky_relu,
+    Activation::gelu,     Activation::silu,  Activation::mish,        Activation::hard_silu};
 }  // namespace
 
 const char* const kActivationNames =
-    "linear, relu, sigmoid, tanh, softmax, elu, selu, softplus, softsign, relu6, exponential, leaky_relu";
+    "linear, relu, sigmoid, tanh, softmax, elu, selu, softplus, softsign, relu6, exponential, leaky_relu, gelu, "
+    "silu (swish), mish, hard_silu (hard_swish)";
 
 Activation activation_from_name(const std::string& n) {
   if (n.empty() || n == "None") return Activation::linear;
+  if (n == "swish") return Activation::silu;  // Keras's other names for them (Keras 3 writes silu, hard_silu)
+  if (n == "hard_swish") return Activation::hard_silu;
   for (Activation a : kActivations)
     if (n == activation_name(a)) return a;
   DPT_FAIL("unknown activation '" << n << "' (supported: " << kActivationNames << ")");
 }
 
 std::string activation_name(Activation a) {
-  switch (a) {
+  switch (a.kind) {
     case Activation::relu: return "relu";
     case Activation::sigmoid: return "sigmoid";
     case Activation::tanh: return "tanh";
@@ -35,8 +40,22 @@ std::string activation_name(Activation a) {
     case Activation::relu6: return "relu6";
     case Activation::exponential: return "exponential";
     case Activation::leaky_relu: return "leaky_relu";
+    case Activation::gelu: return "gelu";
+    case Activation::silu: return "silu";
+    case Activation::mish: return "mish";
+    case Activation::hard_silu: return "hard_silu";
     default: return "linear";
   }
+}
+
+std::string activation_str(Activation a) {
+  if (a.has_default_alpha()) return activation_name(a);
+  std::ostringstream os;
+  os << (a == Activation::leaky_relu ? "leaky_relu(negative_slope="
+         : a == Activation::elu      ? "elu(alpha="
+                                     : "relu(max_value=")
+     << a.alpha << ")";
+  return os.str();
 }
 
 Shape Layer::build(const Shape& input) {
@@ -89,6 +108,24 @@ void Layer::backward(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy,
     backward_cpu(ctx, x, y, dy, dx);
   else
     backward_cuda(ctx, x, y, dy, dx);
+}
+
+void Layer::prepare_pre_activation(Activation a, int64_t max_batch, Context& ctx) {
+  if (!a.needs_input()) {
+    pre_ = Buffer();
+    return;
+  }
+  pre_ = Buffer();  // the old one first: a replica's memory holds one of them at a time
+  pre_ = Buffer(ctx.device, size_t(max_batch * shape_numel(out_)) * sizeof(float));
+}
+
+float* Layer::pre_activation(Activation a, const Tensor& y) const {
+  if (!a.needs_input()) return y.data();
+  DPT_CHECK(size_t(y.numel()) * sizeof(float) <= pre_.bytes(),
+            "layer '" << name_ << "': " << y.dim(0) << " rows exceed the prepared batch (or it was not prepared)");
+  DPT_CHECK(pre_.device().same_memory(y.device()),
+            "layer '" << name_ << "': prepared on " << pre_.device().str() << " but run on " << y.device().str());
+  return static_cast<float*>(pre_.data());
 }
 
 void* Layer::stream(Context& ctx) {

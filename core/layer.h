@@ -15,7 +15,8 @@ namespace dpt {
 using kernels::Activation;
 Activation activation_from_name(const std::string& name);  // Keras names; throws on unknown
 extern const char* const kActivationNames;                 // the names it takes, for messages
-std::string activation_name(Activation a);
+std::string activation_name(Activation a);                 // its Keras name, without its setting
+std::string activation_str(Activation a);  // for listings: the name, and a setting other than Keras's default
 
 enum class Init { glorot_uniform, zeros, ones };
 
@@ -73,6 +74,12 @@ class Layer {
   // Rows of the (rows, last dim) view a pointwise op sees.
   static int64_t rows_of(const Tensor& t) { return t.numel() / t.shape().back(); }
   static void* stream(Context& ctx);  // the replica's CUDA stream
+  // Dense and Conv2D with an activation whose gradient needs its input (a.needs_input(): gelu,
+  // silu, mish, hard_silu) keep their output before it, per replica, for up to the prepared batch:
+  // prepare_pre_activation allocates it (nothing for the other activations), and pre_activation(a, y)
+  // is where the layer writes its linear output: that buffer, or y itself (the activation in place).
+  void prepare_pre_activation(Activation a, int64_t max_batch, Context& ctx);
+  float* pre_activation(Activation a, const Tensor& y) const;
 
   std::string name_;
   Shape in_, out_;
@@ -81,6 +88,7 @@ class Layer {
   int64_t work_elems_ = 0;
   bool fused_grad_ = false;
   bool input_grad_needed_ = true;
+  Buffer pre_;
 };
 
 }  // namespace dpt

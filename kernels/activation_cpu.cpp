@@ -26,7 +26,7 @@ void activation_forward_cpu(Activation a, const T* x, T* y, int64_t rows, int64_
     return;
   }
   const int64_t n = rows * cols;
-  switch (a) {  // one loop per activation, so each vectorises
+  switch (a.kind) {  // one loop per activation, so each vectorises
     case Activation::relu: parallel_elementwise(n, [=](int64_t i) { y[i] = relu_fwd(x[i]); }); break;
     case Activation::sigmoid: parallel_elementwise(n, [=](int64_t i) { y[i] = sigmoid_fwd(x[i]); }); break;
     case Activation::tanh: parallel_elementwise(n, [=](int64_t i) { y[i] = tanh_fwd(x[i]); }); break;
@@ -38,7 +38,8 @@ void activation_forward_cpu(Activation a, const T* x, T* y, int64_t rows, int64_
 }
 
 template <typename T>
-void activation_backward_cpu(Activation a, const T* y, const T* dy, T* dx, int64_t rows, int64_t cols) {
+void activation_backward_cpu(Activation a, const typename NotDeduced<T>::type* x, const typename NotDeduced<T>::type* y,
+                             const T* dy, T* dx, int64_t rows, int64_t cols) {
   if (a == Activation::softmax) {
     for (int64_t r = 0; r < rows; ++r) {
       const T* yr = y + r * cols;
@@ -51,7 +52,11 @@ void activation_backward_cpu(Activation a, const T* y, const T* dy, T* dx, int64
     return;
   }
   const int64_t n = rows * cols;
-  switch (a) {
+  if (a.needs_input()) {
+    parallel_elementwise(n, [=](int64_t i) { dx[i] = activation_bwd_x(a, x[i], dy[i]); });
+    return;
+  }
+  switch (a.kind) {
     case Activation::relu: parallel_elementwise(n, [=](int64_t i) { dx[i] = relu_bwd(y[i], dy[i]); }); break;
     case Activation::sigmoid: parallel_elementwise(n, [=](int64_t i) { dx[i] = sigmoid_bwd(y[i], dy[i]); }); break;
     case Activation::tanh: parallel_elementwise(n, [=](int64_t i) { dx[i] = tanh_bwd(y[i], dy[i]); }); break;
@@ -64,7 +69,9 @@ void activation_backward_cpu(Activation a, const T* y, const T* dy, T* dx, int64
 
 template void activation_forward_cpu<float>(Activation, const float*, float*, int64_t, int64_t);
 template void activation_forward_cpu<double>(Activation, const double*, double*, int64_t, int64_t);
-template void activation_backward_cpu<float>(Activation, const float*, const float*, float*, int64_t, int64_t);
-template void activation_backward_cpu<double>(Activation, const double*, const double*, double*, int64_t, int64_t);
+template void activation_backward_cpu<float>(Activation, const float*, const float*, const float*, float*, int64_t,
+                                             int64_t);
+template void activation_backward_cpu<double>(Activation, const double*, const double*, const double*, double*, int64_t,
+                                              int64_t);
 
 }  // namespace dpt::kernels

@@ -15,6 +15,11 @@ __global__ void activation_backward_kernel(Activation a, const float* y, const f
   DPT_GRID_STRIDE(i, n) dx[i] = activation_bwd(a, y[i], dy[i]);
 }
 
+// gelu, silu, mish, hard_silu: the gradient from the forward input.
+__global__ void activation_backward_x_kernel(Activation a, const float* x, const float* dy, float* dx, int64_t n) {
+  DPT_GRID_STRIDE(i, n) dx[i] = activation_bwd_x(a, x[i], dy[i]);
+}
+
 // Block-wide reduction over the row; blockDim.x is a power of two <= 1024.
 template <bool kMax>
 __device__ float block_reduce(float v, float* shared) {
@@ -77,8 +82,8 @@ void activation_forward_cuda(Activation a, const float* x, float* y, int64_t row
   DPT_CUDA_LAUNCH_CHECK();
 }
 
-void activation_backward_cuda(Activation a, const float* y, const float* dy, float* dx, int64_t rows, int64_t cols,
-                              void* stream) {
+void activation_backward_cuda(Activation a, const float* x, const float* y, const float* dy, float* dx, int64_t rows,
+                              int64_t cols, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   const int64_t n = rows * cols;
   if (n == 0) return;
@@ -88,6 +93,8 @@ void activation_backward_cuda(Activation a, const float* y, const float* dy, flo
   } else if (a == Activation::linear) {
     if (dx != dy) DPT_CUDA_CHECK(cudaMemcpyAsync(dx, dy, n * sizeof(float), cudaMemcpyDeviceToDevice, s));
     return;
+  } else if (a.needs_input()) {
+    activation_backward_x_kernel<<<grid_blocks(n), kBlockThreads, 0, s>>>(a, x, dy, dx, n);
   } else {
     activation_backward_kernel<<<grid_blocks(n), kBlockThreads, 0, s>>>(a, y, dy, dx, n);
   }

@@ -46,7 +46,9 @@ void scale_cuda(float*, int64_t, float, CudaResources&) { no_cuda(); }
 void gemm_cuda(const CudaResources&, bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float,
                float*) { no_cuda(); }
 void activation_forward_cuda(Activation, const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
-void activation_backward_cuda(Activation, const float*, const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
+void activation_backward_cuda(Activation, const float*, const float*, const float*, float*, int64_t, int64_t, void*) {
+  no_cuda();
+}
 void bias_add_cuda(float*, const float*, int64_t, int64_t, void*) { no_cuda(); }
 void bias_grad_cuda(const float*, float*, int64_t, int64_t, CudaResources&) { no_cuda(); }
 void bias_activation_cuda(Activation, float*, const float*, int64_t, int64_t, CudaResources&) { no_cuda(); }

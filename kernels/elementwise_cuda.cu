@@ -69,7 +69,14 @@ void bias_grad_cuda(const float* dy, float* db, int64_t rows, int64_t cols, Cuda
   column_reduce_cuda<1>(r, LoadRows{dy, cols}, AddToFloats{db}, rows, cols);
 }
 
+// gelu and the kinds after it need the pre-activation kept for backward: their layers run the
+// epilogue linear and apply them through activation_forward_cuda.
+static void check_epilogue(Activation a, const char* where) {
+  DPT_CHECK(!a.needs_input(), where << ": an activation whose gradient needs its input is not an epilogue");
+}
+
 void bias_activation_cuda(Activation a, float* y, const float* bias, int64_t rows, int64_t cols, CudaResources& r) {
+  check_epilogue(a, "bias_activation_cuda");
   if (rows * cols == 0) return;
   if (a == Activation::softmax) {  // a row operation: the bias first, then the rows
     if (bias) bias_add_cuda(y, bias, rows, cols, r.stream());
@@ -83,11 +90,12 @@ void bias_activation_cuda(Activation a, float* y, const float* bias, int64_t row
 
 void activation_bias_grad_cuda(Activation a, const float* y, float* dy, float* db, int64_t rows, int64_t cols,
                                CudaResources& r) {
+  check_epilogue(a, "activation_bias_grad_cuda");
   if (db && a != Activation::linear && a != Activation::softmax) {  // softmax is a row operation
     column_reduce_cuda<1>(r, LoadActivationGrad{a, y, dy, cols}, AddToFloats{db}, rows, cols);
     return;
   }
-  activation_backward_cuda(a, y, dy, dy, rows, cols, r.stream());  // linear: nothing to do
+  activation_backward_cuda(a, nullptr, y, dy, dy, rows, cols, r.stream());  // linear: nothing to do
   if (db) bias_grad_cuda(dy, db, rows, cols, r);
 }
 
@@ -137,6 +145,7 @@ __global__ void activation_grad_nchw_kernel(Activation a, const float* __restric
 
 void activation_bias_grad_nchw_cuda(Activation a, const float* y, float* dy, float* db, int64_t n, int64_t hw,
                                     int64_t cols, float* dy_nchw, bool keep_nhwc, CudaResources& r) {
+  check_epilogue(a, "activation_bias_grad_nchw_cuda");
   const int64_t rows = n * hw;
   if (rows * cols == 0) return;
   if (a == Activation::softmax) {  // a row operation: its own pass, then the transpose

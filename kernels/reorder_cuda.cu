@@ -112,7 +112,9 @@ __global__ void transpose_small_kernel(const float* __restrict__ src, float* __r
 void transpose_cuda(const float* src, float* dst, int64_t n, int64_t rows, int64_t cols, void* stream,
                     const float* bias, Activation act) {
   if (n * rows * cols == 0) return;
-  DPT_CHECK(act != Activation::softmax, "transpose_cuda: softmax is not an elementwise epilogue");
+  DPT_CHECK(act != Activation::softmax && !act.needs_input(),
+            "transpose_cuda: " << (act.needs_input() ? "an activation whose gradient needs its input" : "softmax")
+                               << " is not an elementwise epilogue");
   const auto s = static_cast<cudaStream_t>(stream);
   const unsigned samples = unsigned(std::min<int64_t>(n, 65535));
   if (rows < kTile || cols < kTile) {

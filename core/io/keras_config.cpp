@@ -156,23 +156,27 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   if (c.cls == "Activation") return std::make_unique<ActivationLayer>(activation_of(c));
   // Keras's activation layer classes, where their settings are one of the activations (dptrain
-  // writes them back as Activation layers of the same name).
+  // writes them back as Activation layers where the setting is the activation's default).
   if (c.cls == "ReLU") {
-    const double max_value = c.get<double>("max_value", -1);
-    if (c.get<double>("negative_slope", 0) != 0 || c.get<double>("threshold", 0) != 0 ||
-        (max_value != -1 && max_value != 6))
-      c.unsupported("a ReLU other than relu (no settings) or relu6 (max_value=6)");
-    return std::make_unique<ActivationLayer>(max_value == 6 ? Activation::relu6 : Activation::relu);
+    const bool capped = c.cfg.contains("max_value") && !c.cfg["max_value"].is_null();
+    const double max_value = c.get<double>("max_value", 0), slope = c.get<double>("negative_slope", 0);
+    if (c.get<double>("threshold", 0) != 0) c.unsupported("threshold other than 0");
+    if (capped && slope != 0) c.unsupported("max_value with a negative_slope");
+    DPT_CHECK(slope >= 0 && (!capped || max_value > 0),
+              c.where() << " 'negative_slope' must be >= 0 and 'max_value' > 0 (or None)");
+    if (slope > 0) return std::make_unique<ActivationLayer>(Activation(Activation::leaky_relu, float(slope)));
+    if (max_value > 0) return std::make_unique<ActivationLayer>(Activation(Activation::relu6, float(max_value)));
+    return std::make_unique<ActivationLayer>(Activation::relu);
   }
   if (c.cls == "LeakyReLU") {  // Keras 3 names the slope negative_slope, Keras 2 alpha; both default to 0.3
     const double slope = c.get<double>("negative_slope", c.get<double>("alpha", 0.3));
-    if (slope != kernels::kLeakySlope)
-      c.unsupported("negative_slope=" + std::to_string(slope) + " (dptrain's leaky_relu has Keras 3's 0.2)");
-    return std::make_unique<ActivationLayer>(Activation::leaky_relu);
+    DPT_CHECK(slope >= 0, c.where() << " 'negative_slope' must be >= 0, got " << slope);
+    return std::make_unique<ActivationLayer>(Activation(Activation::leaky_relu, float(slope)));
   }
   if (c.cls == "ELU") {
-    if (c.get<double>("alpha", 1.0) != 1.0) c.unsupported("alpha other than 1");
-    return std::make_unique<ActivationLayer>(Activation::elu);
+    const double alpha = c.get<double>("alpha", 1.0);
+    if (alpha < 0) c.unsupported("alpha < 0");
+    return std::make_unique<ActivationLayer>(Activation(Activation::elu, float(alpha)));
   }
   if (c.cls == "Softmax") {
     const json& ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);

@@ -2,6 +2,8 @@
 #include "core/io/keras_model.h"
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
 #include "core/error.h"
@@ -21,6 +23,17 @@ namespace dpt {
 using json = nlohmann::ordered_json;
 
 namespace {
+
+// A float setting as the shortest decimal that reads back as it (0.3f as 0.3, as Keras's config has
+// it, not 0.30000001192092896).
+double shortest(float v) {
+  for (int digits = 1; digits < 9; ++digits) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*g", digits, double(v));
+    if (std::strtof(buf, nullptr) == v) return std::strtod(buf, nullptr);
+  }
+  return double(v);
+}
 
 json layer_config(const Layer& l) {
   json c = {{"name", l.name()}, {"trainable", true}, {"dtype", "float32"}};
@@ -58,6 +71,14 @@ json layer_config(const Layer& l) {
     c["rate"] = dr->rate();
   } else if (cls == "Activation") {
     c["activation"] = activation_name(l.output_activation());
+  } else if (cls == "LeakyReLU") {  // Keras 3's names for the settings
+    c["negative_slope"] = shortest(l.output_activation().alpha);
+  } else if (cls == "ELU") {
+    c["alpha"] = shortest(l.output_activation().alpha);
+  } else if (cls == "ReLU") {
+    c["max_value"] = shortest(l.output_activation().alpha);
+    c["negative_slope"] = 0.0;
+    c["threshold"] = 0.0;
   } else if (auto* b = dynamic_cast<const BatchNormalization*>(&l)) {
     c["axis"] = -1;
     c["momentum"] = b->config().momentum;

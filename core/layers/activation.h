@@ -1,4 +1,6 @@
-// Activation(name): any of kActivationNames (softmax over the last axis).
+// Activation(name): any of kActivationNames (softmax over the last axis). With a setting other than
+// Keras's default (leaky_relu's slope, elu's alpha, relu6's cap) it is the Keras layer that sets
+// it: LeakyReLU(negative_slope), ELU(alpha), ReLU(max_value).
 #pragma once
 #include "core/layer.h"
 
@@ -7,10 +9,10 @@ namespace dpt {
 class ActivationLayer : public Layer {
  public:
   explicit ActivationLayer(Activation act) : act_(act) {}
-  std::string class_name() const override { return "Activation"; }
-  std::string default_name() const override { return "activation"; }
+  std::string class_name() const override;
+  std::string default_name() const override;
   std::unique_ptr<Layer> clone() const override { return std::make_unique<ActivationLayer>(act_); }
-  std::string config_str() const override { return "activation=" + activation_name(act_); }
+  std::string config_str() const override { return "activation=" + activation_str(act_); }
   Activation output_activation() const override { return act_; }
 
  protected:

@@ -1,4 +1,5 @@
-// Conv2D: on the CPU NHWC im2col + GEMM, on CUDA cuDNN (kernels/conv2d); then the fused activation.
+// Conv2D: on the CPU NHWC im2col + GEMM, on CUDA cuDNN (kernels/conv2d); then the fused activation
+// (its own pass from the kept pre-activation where its gradient needs its input).
 #include "core/layers/conv2d.h"
 #include <algorithm>
 #include "core/error.h"
@@ -15,12 +16,15 @@ Conv2D::Conv2D(Conv2DConfig cfg) : cfg_(cfg) {
   DPT_CHECK(cfg.filters >= 1, "Conv2D filters must be >= 1, got " << cfg.filters);
   DPT_CHECK(cfg.kh >= 1 && cfg.kw >= 1, "Conv2D kernel_size must be >= 1, got (" << cfg.kh << ", " << cfg.kw << ")");
   DPT_CHECK(cfg.sh >= 1 && cfg.sw >= 1, "Conv2D strides must be >= 1, got (" << cfg.sh << ", " << cfg.sw << ")");
+  DPT_CHECK(cfg.activation.has_default_alpha(),
+            "Conv2D's activation " << activation_str(cfg.activation)
+                                   << " has a setting of its own: Keras puts that in a layer after it");
 }
 
 std::string Conv2D::config_str() const {
   return "filters=" + std::to_string(cfg_.filters) + ", kernel_size=(" + std::to_string(cfg_.kh) + ", " +
          std::to_string(cfg_.kw) + "), strides=(" + std::to_string(cfg_.sh) + ", " + std::to_string(cfg_.sw) +
-         "), padding=" + (cfg_.same ? "same" : "valid") + ", activation=" + activation_name(cfg_.activation);
+         "), padding=" + (cfg_.same ? "same" : "valid") + ", activation=" + activation_str(cfg_.activation);
 }
 
 Shape Conv2D::compute_output_shape(const Shape& in) {
@@ -58,6 +62,7 @@ kernels::Conv2dGeom Conv2D::geom(int64_t n) const {
 void Conv2D::prepare(int64_t max_batch, Context& ctx) {
   on_cuda_ = ctx.device.is_cuda();
   if (on_cuda_) plan_.reset(kernels::conv2d_plan_create(*ctx.cuda, geom(max_batch), input_grad_needed_));
+  prepare_pre_activation(cfg_.activation, max_batch, ctx);
 }
 
 int64_t Conv2D::workspace_elems(int64_t batch) const {
@@ -72,28 +77,39 @@ int64_t Conv2D::workspace_elems(int64_t batch) const {
 void Conv2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
   const kernels::Conv2dGeom g = geom(x.dim(0));
   DPT_CHECK(work_elems_ >= kernels::conv2d_min_workspace(g), "Conv2D '" << name_ << "': workspace not prepared");
-  kernels::conv2d_forward_cpu<float>(g, x.data(), w_[0], cfg_.use_bias ? w_[1] : nullptr, y.data(), work_,
-                                     work_elems_);
-  kernels::activation_forward_cpu(cfg_.activation, y.data(), y.data(), rows_of(y), cfg_.filters);
+  float* z = pre_activation(cfg_.activation, y);  // y itself, unless the activation's gradient needs z
+  kernels::conv2d_forward_cpu<float>(g, x.data(), w_[0], cfg_.use_bias ? w_[1] : nullptr, z, work_, work_elems_);
+  kernels::activation_forward_cpu(cfg_.activation, z, y.data(), rows_of(y), cfg_.filters);
 }
 
 void Conv2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
   const kernels::Conv2dGeom g = geom(x.dim(0));
   if (!fused_grad_)
-    kernels::activation_backward_cpu(cfg_.activation, y.data(), dy.data(), dy.data(), rows_of(y), cfg_.filters);
+    kernels::activation_backward_cpu(cfg_.activation, pre_activation(cfg_.activation, y), y.data(), dy.data(),
+                                     dy.data(), rows_of(y), cfg_.filters);
   kernels::conv2d_backward_cpu<float>(g, x.data(), w_[0], dy.data(), dx ? dx->data() : nullptr, g_[0],
                                       cfg_.use_bias ? g_[1] : nullptr, work_, work_elems_);
 }
 
+// The activation is the convolution's fused epilogue, unless its gradient needs its input: then the
+// convolution's linear output z is kept and the activation is its own pass.
 void Conv2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
   DPT_CHECK(plan_, "Conv2D '" << name_ << "': not prepared on " << ctx.device.str());
+  const Activation act = cfg_.activation;
+  float* z = pre_activation(act, y);
   kernels::conv2d_forward_cuda(*ctx.cuda, *plan_, geom(x.dim(0)), x.data(), w_[0], cfg_.use_bias ? w_[1] : nullptr,
-                               cfg_.activation, y.data());
+                               act.needs_input() ? Activation::linear : act, z);
+  if (act.needs_input()) kernels::activation_forward_cuda(act, z, y.data(), rows_of(y), cfg_.filters, stream(ctx));
 }
 
 void Conv2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
-  kernels::conv2d_backward_cuda(*ctx.cuda, *plan_, geom(x.dim(0)), x.data(), w_[0], y.data(),
-                                fused_grad_ ? kernels::Activation::linear : cfg_.activation, dy.data(),
+  Activation epilogue = fused_grad_ ? Activation::linear : cfg_.activation;
+  if (epilogue.needs_input()) {
+    kernels::activation_backward_cuda(epilogue, pre_activation(epilogue, y), nullptr, dy.data(), dy.data(), rows_of(y),
+                                      cfg_.filters, stream(ctx));
+    epilogue = Activation::linear;
+  }
+  kernels::conv2d_backward_cuda(*ctx.cuda, *plan_, geom(x.dim(0)), x.data(), w_[0], y.data(), epilogue, dy.data(),
                                 dx ? dx->data() : nullptr, g_[0], cfg_.use_bias ? g_[1] : nullptr);
 }
 

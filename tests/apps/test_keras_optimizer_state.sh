@@ -12,6 +12,8 @@
 #   3. Labels that are one column of values (a regression's targets for mean squared error, soft
 #      labels for binary cross-entropy) train as in Keras: the epoch after Keras's save gives
 #      Keras's weights.
+#   4. Activations whose gradient needs their input (gelu, silu, mish, hard_silu) and LeakyReLU, ELU
+#      and ReLU layers with settings: dptrain's epoch from Keras's file gives Keras's weights.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -183,6 +185,37 @@ for tag, (targets, activation, loss) in ones.items():
         diff = max(float(np.abs(a - b).max()) for a, b in zip(model_weights(f"{d}/{tag}_ours.h5"), theirs))
         check(diff <= 2e-6, f"{tag}: {loss} on one column of values: dptrain's epoch gives Keras's weights "
                             f"(max |diff| {diff:.3g})")
+# The activations whose gradient needs their input (gelu, silu, mish, hard_silu: dptrain keeps the
+# pre-activation) and Keras's activation layers with settings of their own: dptrain's epoch from
+# Keras's file ends with Keras's weights, and a step through any wrong gradient would not.
+keras.utils.set_random_seed(0)
+layers = keras.layers
+m = keras.Sequential([keras.Input((6,)), layers.Dense(8, activation="gelu", name="d1"), layers.LeakyReLU(name="lk"),
+                      layers.Dense(8, activation="silu", name="d2"), layers.ELU(alpha=0.5, name="el"),
+                      layers.Dense(8, activation="mish", name="d3"), layers.ReLU(max_value=1.0, name="rl"),
+                      layers.Dense(8, activation="hard_silu", name="d4"),
+                      layers.Dense(3, activation="softmax", name="out")], name="acts")
+m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+fit(m, 1)
+m.save(f"{d}/acts_1.h5")
+start = [w.numpy() for w in m.weights]
+fit(m, 1)
+theirs = [w.numpy() for w in m.weights]
+run = subprocess.run([bin, "train", "--model", f"{d}/acts_1.h5", "--data", f"npy:{d}/x.npy,{d}/y.npy",
+                      "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0",
+                      "--save-model", f"{d}/acts_ours.h5"], capture_output=True, text=True)
+check(run.returncode == 0, f"acts: dptrain trains gelu, silu, mish, hard_silu, LeakyReLU, ELU and ReLU layers "
+                           f"(exit {run.returncode}) {run.stderr.strip()}")
+if run.returncode == 0:
+    with h5py.File(f"{d}/acts_ours.h5", "r") as f:
+        g = f["model_weights"]
+        ours = [np.array(g[layer][w]) for layer in ("d1", "d2", "d3", "d4", "out")
+                for w in (n.decode() for n in g[layer].attrs["weight_names"])]
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs))
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs))
+    check(diff <= 2e-6 and moved > 100 * 2e-6,
+          f"acts: dptrain's epoch through gelu, silu, mish, hard_silu, LeakyReLU(0.3), ELU(0.5) and "
+          f"ReLU(max_value=1) gives Keras's weights (max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
 print("PASS" if fails == 0 else f"{fails} FAILED")
 sys.exit(1 if fails else 0)
 PY

@@ -66,10 +66,28 @@ struct WideIndices {
   WideIndices& operator=(const WideIndices&) = delete;
 };
 
-const Activation kAllActivations[] = {Activation::relu,    Activation::sigmoid,     Activation::tanh,
-                                      Activation::softmax, Activation::linear,      Activation::elu,
-                                      Activation::selu,    Activation::softplus,    Activation::softsign,
-                                      Activation::relu6,   Activation::exponential, Activation::leaky_relu};
+std::string act_str(Activation a) { return std::to_string(int(a.kind)) + " (" + std::to_string(a.alpha) + ")"; }
+
+// Every kind, and the settings of Keras's LeakyReLU(0.3), ELU(0.5) and ReLU(max_value=2.5) layers.
+const Activation kAllActivations[] = {Activation::relu,
+                                      Activation::sigmoid,
+                                      Activation::tanh,
+                                      Activation::softmax,
+                                      Activation::linear,
+                                      Activation::elu,
+                                      Activation::selu,
+                                      Activation::softplus,
+                                      Activation::softsign,
+                                      Activation::relu6,
+                                      Activation::exponential,
+                                      Activation::leaky_relu,
+                                      Activation::gelu,
+                                      Activation::silu,
+                                      Activation::mish,
+                                      Activation::hard_silu,
+                                      Activation(Activation::leaky_relu, 0.3f),
+                                      Activation(Activation::elu, 0.5f),
+                                      Activation(Activation::relu6, 2.5f)};
 
 }  // namespace
 
@@ -78,16 +96,16 @@ TEST_CASE("CUDA activations match the CPU reference", "[gpu][activation]") {
   const int64_t rows = 37, cols = 129;
   for (Activation a : kAllActivations) {
     // -7..7: relu6 reaches its cap
-    const auto x = rnd(rows * cols, 1 + int(a), -7.f, 7.f), dy = rnd(rows * cols, 50 + int(a));
+    const auto x = rnd(rows * cols, 1 + int(a.kind), -7.f, 7.f), dy = rnd(rows * cols, 50 + int(a.kind));
     std::vector<float> y(x.size()), dx(x.size());
     activation_forward_cpu(a, x.data(), y.data(), rows, cols);
-    activation_backward_cpu(a, y.data(), dy.data(), dx.data(), rows, cols);
+    activation_backward_cpu(a, x.data(), y.data(), dy.data(), dx.data(), rows, cols);
     DevBuf dx_in(x), dy_out(std::vector<float>(x.size(), -7.f)), ddy(dy), ddx(std::vector<float>(x.size(), -7.f));
     activation_forward_cuda(a, dx_in.p, dy_out.p, rows, cols, nullptr);
     DevBuf dyv(y);
-    activation_backward_cuda(a, dyv.p, ddy.p, ddx.p, rows, cols, nullptr);
+    activation_backward_cuda(a, dx_in.p, dyv.p, ddy.p, ddx.p, rows, cols, nullptr);
     DPT_CUDA_CHECK(cudaDeviceSynchronize());
-    INFO("activation " << int(a));
+    INFO("activation " << act_str(a));
     expect_close(dy_out.get(x.size()), y, 1e-6, 1e-5);
     expect_close(ddx.get(x.size()), dx, 1e-6, 1e-5);
   }
@@ -247,12 +265,21 @@ TEST_CASE("CUDA fused epilogues: bias + activation, activation gradient + bias g
   const auto x = rnd(rows * cols, 61, -2.f, 2.f), bias = rnd(cols, 62), dyh = rnd(rows * cols, 63);
   for (Activation a : kAllActivations)
     for (bool with_bias : {true, false}) {
-      INFO("activation " << int(a) << (with_bias ? " with bias" : " without bias"));
+      INFO("activation " << act_str(a) << (with_bias ? " with bias" : " without bias"));
+      if (a.needs_input()) {  // not an epilogue: the layer keeps its input and runs it as its own pass
+        DevBuf gy(x);
+        REQUIRE_THROWS_WITH(bias_activation_cuda(a, gy.p, nullptr, rows, cols, res),
+                            "bias_activation_cuda: an activation whose gradient needs its input is not an epilogue");
+        REQUIRE_THROWS_WITH(
+            activation_bias_grad_cuda(a, gy.p, gy.p, nullptr, rows, cols, res),
+            "activation_bias_grad_cuda: an activation whose gradient needs its input is not an epilogue");
+        continue;
+      }
       // CPU: the unfused steps.
       std::vector<float> y = x, dy = dyh, db(cols, 0.5f);
       if (with_bias) bias_add_cpu(y.data(), bias.data(), rows, cols);
       activation_forward_cpu(a, y.data(), y.data(), rows, cols);
-      activation_backward_cpu(a, y.data(), dy.data(), dy.data(), rows, cols);
+      activation_backward_cpu(a, nullptr, y.data(), dy.data(), dy.data(), rows, cols);
       if (with_bias) bias_grad_cpu(dy.data(), db.data(), rows, cols);
       // GPU: the fused ones.
       DevBuf gy(x), gb(bias), gdy(dyh), gdb(std::vector<float>(cols, 0.5f));
@@ -285,14 +312,14 @@ TEST_CASE("CUDA activation gradient + bias gradient written to NCHW (and in plac
       for (int variant = 0; variant < 4; ++variant) {
         const bool keep = variant % 2 == 0, wide = variant >= 2;  // 32-bit indices, then 64-bit ones
         const WideIndices indices(wide);
-        INFO("n " << k.n << " hw " << k.hw << " cols " << k.cols << " activation " << int(k.a)
+        INFO("n " << k.n << " hw " << k.hw << " cols " << k.cols << " activation " << act_str(k.a)
                   << (with_bias ? " with bias" : "") << (keep ? ", NHWC kept" : "")
                   << (wide ? ", 64-bit indices" : ""));
         std::vector<float> y = rnd(size_t(total), 71, -2.f, 2.f);
         activation_forward_cpu(k.a, y.data(), y.data(), rows, k.cols);
         const auto dy0 = rnd(size_t(total), 72);
         std::vector<float> dy = dy0, db(size_t(k.cols), 0.5f), nchw(static_cast<size_t>(total));
-        activation_backward_cpu(k.a, y.data(), dy.data(), dy.data(), rows, k.cols);
+        activation_backward_cpu(k.a, nullptr, y.data(), dy.data(), dy.data(), rows, k.cols);
         if (with_bias) bias_grad_cpu(dy.data(), db.data(), rows, k.cols);
         for (int64_t s = 0; s < k.n; ++s)
           for (int64_t p = 0; p < k.hw; ++p)
@@ -367,7 +394,8 @@ void check_transposes(const std::vector<TransposeCase>& cases, bool epilogues) {
         DevBuf dx(x), dy(std::vector<float>(total, -7.f)), db(bias);
         transpose_cuda(dx.p, dy.p, k.n, k.rows, k.cols, nullptr, with_bias ? db.p : nullptr, act);
         DPT_CUDA_CHECK(cudaDeviceSynchronize());
-        INFO("n " << k.n << " (" << k.rows << ", " << k.cols << ") activation " << int(act) << " bias " << with_bias);
+        INFO("n " << k.n << " (" << k.rows << ", " << k.cols << ") activation " << act_str(act) << " bias "
+                  << with_bias);
         if (act == Activation::linear) {
           const auto got = dy.get(total);
           size_t bad = 0;

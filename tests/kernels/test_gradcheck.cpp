@@ -1,6 +1,7 @@
 // Finite-difference gradient checks, in double precision, of every CPU kernel with a backward:
 // the scalar checked is L = sum(r .* forward(x)) with random r, so dL/dy = r.
 #include <catch2/catch.hpp>
+#include "core/layer.h"
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
 #include "kernels/conv2d.h"
@@ -23,11 +24,18 @@ constexpr double kAtol = 1e-7, kRtol = 1e-6;
 
 TEST_CASE("activation gradients match finite differences (double)", "[kernels][grad]") {
   const int64_t rows = 3, cols = 5;
-  for (Activation a : {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax,
-                       Activation::elu, Activation::selu, Activation::softplus, Activation::softsign, Activation::relu6,
-                       Activation::exponential, Activation::leaky_relu}) {
-    const double span = a == Activation::relu6 ? 8 : 2;  // relu6's cap at 6 too
-    auto x = random_vec(rows * cols, 11 + int(a), -span, span);
+  // Keras's LeakyReLU(0.3), ELU(0.5) and ReLU(max_value=1.5) layers' settings too.
+  for (Activation a :
+       {Activation(Activation::linear), Activation(Activation::relu), Activation(Activation::sigmoid),
+        Activation(Activation::tanh), Activation(Activation::softmax), Activation(Activation::elu),
+        Activation(Activation::selu), Activation(Activation::softplus), Activation(Activation::softsign),
+        Activation(Activation::relu6), Activation(Activation::exponential), Activation(Activation::leaky_relu),
+        Activation(Activation::gelu), Activation(Activation::silu), Activation(Activation::mish),
+        Activation(Activation::hard_silu), Activation(Activation::leaky_relu, 0.3f), Activation(Activation::elu, 0.5f),
+        Activation(Activation::relu6, 1.5f)}) {
+    // relu6's cap at 6 too; hard_silu's bends at -3 and 3
+    const double span = a == Activation::relu6 && a.has_default_alpha() ? 8 : a == Activation::hard_silu ? 4.5 : 2;
+    auto x = random_vec(rows * cols, 11 + int(a.kind), -span, span);
     auto r = random_vec(rows * cols, 99);
     std::vector<double> y(x.size()), dx(x.size());
     auto f = [&] {
@@ -35,9 +43,9 @@ TEST_CASE("activation gradients match finite differences (double)", "[kernels][g
       return dot(y, r);
     };
     f();
-    activation_backward_cpu(a, y.data(), r.data(), dx.data(), rows, cols);
+    activation_backward_cpu(a, x.data(), y.data(), r.data(), dx.data(), rows, cols);
     auto num = numeric_grad(f, x);
-    INFO("activation " << int(a));
+    INFO("activation " << activation_str(a));
     CHECK(worst_ratio(dx, num, kAtol, kRtol) <= 1.0);
   }
 }
@@ -194,7 +202,7 @@ TEST_CASE("loss gradients match finite differences (double), unfused and fused",
     // Unfused: d loss / d p, then through the activation's backward.
     std::vector<double> dp(p.size()), dz(p.size());
     loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, scale, dp.data());
-    activation_backward_cpu(cs.act, p.data(), dp.data(), dz.data(), rows, cols);
+    activation_backward_cpu(cs.act, logits.data(), p.data(), dp.data(), dz.data(), rows, cols);
     INFO("loss " << int(cs.kind));
     CHECK(worst_ratio(dz, num, kAtol, 1e-5) <= 1.0);
     if (cs.kind != LossKind::mean_squared_error) {  // fused (p - y) form at the pre-activation

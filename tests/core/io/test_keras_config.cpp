@@ -27,7 +27,8 @@ std::string config_error(const std::string& text, const std::string& source) {
 }  // namespace
 
 TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce Keras's predictions", "[io][config]") {
-  for (const std::string name : {"mlp", "cnn", "gap", "acts", "rsh"}) {
+  for (const std::string name : {"mlp", "cnn", "gap", "acts", "rsh", "acts2"}) {
+    INFO(name);
     auto m = load_keras_model(kDir + name + "_legacy.h5", 0);
     CHECK(m->name() == name);
     const NpyArray x = read_npy(kDir + name + "_x.npy"), y = read_npy(kDir + name + "_y.npy");
@@ -182,10 +183,11 @@ TEST_CASE("unsupported configs name the layer and the option", "[io][config]") {
                     "m.json: layer 'c' (Conv2D): data_format='channels_first' (dptrain is channels_last) is not supported");
   CHECK_THROWS_WITH(
       model_from_keras_json(cfg(R"({"class_name": "Dense", "config": {"name": "d", "units": 2,
-      "activation": "gelu"}})"),
+      "activation": "hard_sigmoid"}})"),
                             0, "m.json"),
-      Contains("layer 'd' (Dense): activation 'gelu' (supported: linear, relu, sigmoid, tanh, softmax, elu, selu, "
-               "softplus, softsign, relu6, exponential, leaky_relu)"));
+      Contains("layer 'd' (Dense): activation 'hard_sigmoid' (supported: linear, relu, sigmoid, tanh, softmax, elu, "
+               "selu, softplus, softsign, relu6, exponential, leaky_relu, gelu, silu (swish), mish, hard_silu "
+               "(hard_swish))"));
   CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Functional", "config": {}})", 0, "f.json"),
                     "f.json: the model's config has no list of 'layers'");
   CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Subclassed", "config": {}})", 0, "f.json"),
@@ -236,21 +238,52 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
         R"({"class_name": "LeakyReLU", "config": {"name": "a", "negative_slope": 0.2}})",
         R"({"class_name": "LeakyReLU", "config": {"name": "a", "alpha": 0.2}})",
         R"({"class_name": "ELU", "config": {"name": "a", "alpha": 1.0}})",
-        R"({"class_name": "Softmax", "config": {"name": "a", "axis": -1}})"};
-    const Activation want[] = {Activation::relu,       Activation::relu6, Activation::leaky_relu,
-                               Activation::leaky_relu, Activation::elu,   Activation::softmax};
-    for (size_t i = 0; i < 6; ++i) {
+        R"({"class_name": "Softmax", "config": {"name": "a", "axis": -1}})",
+        // settings of their own: Keras's layers of that class
+        R"({"class_name": "LeakyReLU", "config": {"name": "a"}})",
+        R"({"class_name": "LeakyReLU", "config": {"name": "a", "alpha": 0.1}})",
+        R"({"class_name": "ReLU", "config": {"name": "a", "negative_slope": 0.05}})",
+        R"({"class_name": "ReLU", "config": {"name": "a", "max_value": 1.5}})",
+        R"({"class_name": "ELU", "config": {"name": "a", "alpha": 0.5}})"};
+    const Activation want[] = {Activation::relu,
+                               Activation::relu6,
+                               Activation::leaky_relu,
+                               Activation::leaky_relu,
+                               Activation::elu,
+                               Activation::softmax,
+                               Activation(Activation::leaky_relu, 0.3f),
+                               Activation(Activation::leaky_relu, 0.1f),
+                               Activation(Activation::leaky_relu, 0.05f),
+                               Activation(Activation::relu6, 1.5f),
+                               Activation(Activation::elu, 0.5f)};
+    const std::string cls[] = {"Activation", "Activation", "Activation", "Activation", "Activation", "Activation",
+                               "LeakyReLU",  "LeakyReLU",  "LeakyReLU",  "ReLU",       "ELU"};
+    for (size_t i = 0; i < 11; ++i) {
+      INFO(layers[i]);
       auto m = model_from_keras_json(cfg(layers[i]), 0, "m.json");
-      CHECK(m->layers().back()->class_name() == "Activation");
+      CHECK(m->layers().back()->class_name() == cls[i]);
       CHECK(m->layers().back()->name() == "a");
       CHECK(m->layers().back()->output_activation() == want[i]);
     }
   }
-  CHECK(err(cfg(R"({"class_name": "LeakyReLU", "config": {"name": "a"}})")) ==
-        "m.json: layer 'a' (LeakyReLU): negative_slope=0.300000 (dptrain's leaky_relu has Keras 3's 0.2) is not "
-        "supported");
+  CHECK(err(cfg(R"({"class_name": "LeakyReLU", "config": {"name": "a", "negative_slope": -0.5}})")) ==
+        "m.json: layer 'a' (LeakyReLU): 'negative_slope' must be >= 0, got -0.5");
   CHECK(err(cfg(R"({"class_name": "ReLU", "config": {"name": "a", "threshold": 1.0}})")) ==
-        "m.json: layer 'a' (ReLU): a ReLU other than relu (no settings) or relu6 (max_value=6) is not supported");
+        "m.json: layer 'a' (ReLU): threshold other than 0 is not supported");
+  CHECK(err(cfg(R"({"class_name": "ReLU", "config": {"name": "a", "max_value": 2.0, "negative_slope": 0.1}})")) ==
+        "m.json: layer 'a' (ReLU): max_value with a negative_slope is not supported");
+  CHECK(err(cfg(R"({"class_name": "ReLU", "config": {"name": "a", "max_value": 0.0}})")) ==
+        "m.json: layer 'a' (ReLU): 'negative_slope' must be >= 0 and 'max_value' > 0 (or None)");
+  CHECK(err(cfg(R"({"class_name": "ELU", "config": {"name": "a", "alpha": -1.0}})")) ==
+        "m.json: layer 'a' (ELU): alpha < 0 is not supported");
+  // Activations whose gradient needs their input, under Keras's names for them
+  for (const char* name : {"gelu", "silu", "swish", "mish", "hard_silu", "hard_swish"}) {
+    INFO(name);
+    const std::string dense =
+        std::string(R"({"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": ")") + name + R"("}})";
+    auto m = model_from_keras_json(cfg(dense), 0, "m.json");
+    CHECK(m->layers().back()->output_activation().needs_input());
+  }
   CHECK(err(cfg(R"({"class_name": "Softmax", "config": {"name": "a", "axis": 1}})")) ==
         "m.json: layer 'a' (Softmax): axis=1 (the last axis only) is not supported");
   // Reshape: the target must hold the input's values, with at most one inferred dimension.

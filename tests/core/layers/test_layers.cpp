@@ -165,11 +165,20 @@ TEST_CASE("Dropout: inverted scaling, identity at inference, masks independent o
 
 TEST_CASE("bad layer configurations are clear errors", "[layers]") {
   CHECK_THROWS_WITH(Dense(0), "Dense units must be >= 1, got 0");
-  CHECK_THROWS_WITH(activation_from_name("gelu"),
-                    "unknown activation 'gelu' (supported: linear, relu, sigmoid, tanh, softmax, elu, selu, softplus, "
-                    "softsign, relu6, exponential, leaky_relu)");
-  for (const std::string name : {"elu", "selu", "softplus", "softsign", "relu6", "exponential", "leaky_relu"})
+  CHECK_THROWS_WITH(
+      activation_from_name("gelu_approximate"),
+      "unknown activation 'gelu_approximate' (supported: linear, relu, sigmoid, tanh, softmax, elu, selu, "
+      "softplus, softsign, relu6, exponential, leaky_relu, gelu, silu (swish), mish, hard_silu "
+      "(hard_swish))");
+  for (const std::string name : {"elu", "selu", "softplus", "softsign", "relu6", "exponential", "leaky_relu", "gelu",
+                                 "silu", "mish", "hard_silu"})
     CHECK(activation_name(activation_from_name(name)) == name);
+  CHECK(activation_from_name("swish") == Activation::silu);  // Keras's other names; Keras 3 writes these
+  CHECK(activation_from_name("hard_swish") == Activation::hard_silu);
+  CHECK(activation_from_name("leaky_relu").alpha == 0.2f);  // Keras 3's activations.leaky_relu
+  CHECK_THROWS_WITH(Dense(3, Activation(Activation::leaky_relu, 0.3f)),
+                    "Dense's activation leaky_relu(negative_slope=0.3) has a setting of its own: Keras puts that in a "
+                    "layer after it");
   Sequential m("tiny");
   Conv2DConfig c;
   c.kh = c.kw = 5;
@@ -179,24 +188,17 @@ TEST_CASE("bad layer configurations are clear errors", "[layers]") {
                         Catch::Contains("would produce an empty output (0, 0, 1) from input (3, 3, 1)"));
 }
 
-TEST_CASE("whole-model gradients (float) match finite differences of the loss", "[layers][grad][sequential]") {
-  Sequential m("gradnet");
-  Conv2DConfig c;
-  c.filters = 3;
-  c.kh = c.kw = 2;
-  c.same = true;
-  c.activation = Activation::tanh;
-  m.add(std::make_unique<Conv2D>(c));
-  m.add(std::make_unique<BatchNormalization>());
-  m.add(AveragePooling2D());
-  m.add(std::make_unique<Flatten>());
-  m.add(std::make_unique<Dense>(5, Activation::sigmoid));
-  m.add(std::make_unique<Dense>(4, Activation::softmax));
-  m.build({4, 4, 2}, 9);
+namespace {
+// m's parameter gradients on a batch of 3 (sparse categorical cross-entropy over 4 classes, fused
+// with m's last softmax) against central differences of the loss.
+void check_model_gradients(Sequential& m, const Shape& in) {
+  m.build(in, 9);
   m.prepare(3);
   m.set_fused_output_grad(true);
-  const auto xv = test::random_vecf(3 * 32, 1);
-  Tensor x = make({3, 4, 4, 2}, xv);
+  Shape xs = in;
+  xs.insert_front(3);
+  const auto xv = test::random_vecf(size_t(shape_numel(xs)), 1);
+  Tensor x = make(xs, xv);
   Tensor t = make({3, 1}, {0, 3, 1});
   Context ctx;
   auto loss = [&] {
@@ -220,4 +222,68 @@ TEST_CASE("whole-model gradients (float) match finite differences of the loss", 
     numeric[size_t(i)] = (lp - lm) / 2e-2;
   }
   CHECK(test::worst_ratio(analytic, numeric, 2e-3, 2e-2) <= 1.0);
+}
+}  // namespace
+
+TEST_CASE("whole-model gradients (float) match finite differences of the loss", "[layers][grad][sequential]") {
+  Sequential m("gradnet");
+  Conv2DConfig c;
+  c.filters = 3;
+  c.kh = c.kw = 2;
+  c.same = true;
+  c.activation = Activation::tanh;
+  m.add(std::make_unique<Conv2D>(c));
+  m.add(std::make_unique<BatchNormalization>());
+  m.add(AveragePooling2D());
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Dense>(5, Activation::sigmoid));
+  m.add(std::make_unique<Dense>(4, Activation::softmax));
+  check_model_gradients(m, {4, 4, 2});
+}
+
+TEST_CASE("whole-model gradients through kept pre-activations (gelu, silu, mish)", "[layers][grad][sequential]") {
+  // Smooth activations only: central differences across a kink (leaky_relu's, hard_silu's) are not
+  // the gradient; those are checked in double precision in test_gradcheck.
+  Sequential m("gradnet2");
+  Conv2DConfig c;
+  c.filters = 3;
+  c.kh = c.kw = 2;
+  c.same = true;
+  c.activation = Activation::gelu;
+  m.add(std::make_unique<Conv2D>(c));
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Dense>(6, Activation::silu));
+  m.add(std::make_unique<ActivationLayer>(Activation::mish));  // from its input, which the model keeps
+  m.add(std::make_unique<Dense>(5, Activation::mish, false));
+  m.add(std::make_unique<Dense>(4, Activation::softmax));
+  check_model_gradients(m, {3, 3, 2});
+  CHECK(m.layers()[2]->config_str() == "units=6, activation=silu");
+}
+
+TEST_CASE("activations with a setting of their own are Keras's LeakyReLU, ELU and ReLU layers", "[layers]") {
+  Sequential m("set");
+  m.add(std::make_unique<ActivationLayer>(Activation(Activation::leaky_relu, 0.3f)));
+  m.add(std::make_unique<ActivationLayer>(Activation(Activation::elu, 0.5f)));
+  m.add(std::make_unique<ActivationLayer>(Activation(Activation::relu6, 2.5f)));
+  m.add(std::make_unique<ActivationLayer>(Activation::leaky_relu));  // activations.leaky_relu's 0.2
+  m.build({4}, 1);
+  std::vector<std::string> got;
+  for (auto& l : m.layers()) got.push_back(l->name() + " " + l->class_name() + " " + l->config_str());
+  CHECK(got == std::vector<std::string>{"leaky_re_lu LeakyReLU activation=leaky_relu(negative_slope=0.3)",
+                                        "elu ELU activation=elu(alpha=0.5)",
+                                        "re_lu ReLU activation=relu(max_value=2.5)",
+                                        "activation Activation activation=leaky_relu"});
+  m.prepare(2);
+  Context ctx;
+  Tensor x = make({2, 4}, {-2, -0.5f, 1, 3, 4, -1, 0.25f, -8});
+  Tensor y = m.forward(ctx, x, false);
+  // leaky 0.3, then elu 0.5 (x <= 0: 0.5 (e^x - 1)), then the cap at 2.5, then leaky 0.2
+  std::vector<float> want;
+  for (float v : std::vector<float>{-2, -0.5f, 1, 3, 4, -1, 0.25f, -8}) {
+    float a = v > 0 ? v : 0.3f * v;
+    a = a > 0 ? a : 0.5f * std::expm1(a);
+    a = a > 0 ? std::min(a, 2.5f) : 0.f;
+    want.push_back(a);
+  }
+  for (size_t i = 0; i < want.size(); ++i) CHECK(y.data()[i] == Approx(want[i]).margin(1e-7));
 }
