@@ -63,8 +63,8 @@ Shape Layer::build(const Shape& input) {
   out_ = compute_output_shape(input);
   for (int64_t d : out_)
     DPT_CHECK(d > 0, "layer '" << name_ << "' (" << class_name() << ") would produce an empty output "
-                                << shape_str(out_) << " from input " << shape_str(input)
-                                << ": the input is too small for its kernel/pool size");
+                               << shape_str(out_) << " from input " << shape_str(input)
+                               << ": the input is too small for its kernel, pool or cropping size");
   // Sizes beyond 64 bits (a config's huge units or filters) are errors naming the layer.
   auto check_size = [&](const Shape& s, const std::string& what) {
     try {

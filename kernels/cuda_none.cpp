@@ -1,15 +1,17 @@
 // The CUDA backend's entry points in a build (or a binary, like the CPU test binary) without it:
 // each one says so. Linked instead of the CUDA implementation, never beside it.
-#include "kernels/error.h"
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_backend.h"
+#include "kernels/depthwise.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
+#include "kernels/error.h"
 #include "kernels/gemm.h"
 #include "kernels/loss.h"
 #include "kernels/optimizer.h"
+#include "kernels/pad2d.h"
 #include "kernels/pooling.h"
 
 namespace dpt::kernels {
@@ -42,6 +44,13 @@ void cuda_uploads_queued(CudaResources&, int) { no_cuda(); }
 void cuda_wait_uploads(CudaResources&, int) { no_cuda(); }
 void cuda_zero(void*, size_t, CudaResources*) { no_cuda(); }
 void scale_cuda(float*, int64_t, float, CudaResources&) { no_cuda(); }
+void depthwise_forward_cuda(const Conv2dGeom&, const float*, const float*, const float*, float*, void*) { no_cuda(); }
+void depthwise_backward_cuda(const Conv2dGeom&, const float*, const float*, const float*, float*, float*, float*,
+                             CudaResources&) {
+  no_cuda();
+}
+void embed2d_cuda(const Window2d&, const float*, float*, void*) { no_cuda(); }
+void extract2d_cuda(const Window2d&, const float*, float*, void*) { no_cuda(); }
 
 void gemm_cuda(const CudaResources&, bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float,
                float*) { no_cuda(); }

@@ -16,8 +16,10 @@
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
+#include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 
 namespace dpt {
@@ -94,6 +96,32 @@ void channels_last(const LayerCtx& c) {
   if (f != "channels_last") c.unsupported("data_format='" + f + "' (dptrain is channels_last)");
 }
 
+// ZeroPadding2D's padding, Cropping2D's cropping: n (all four sides), (rows, cols) (each on both
+// sides) or ((top, bottom), (left, right)).
+Padding2DConfig padding_of(const LayerCtx& c, const char* key) {
+  const std::string where = c.where() + " '" + key + "'";
+  const json& v = c.cfg.contains(key) ? c.cfg[key] : json(c.cls == "ZeroPadding2D" ? 1 : 0);
+  auto side = [&](const json& e) { return as<int64_t>(e, where); };
+  Padding2DConfig p;
+  if (v.is_number()) {
+    p.top = p.bottom = p.left = p.right = side(v);
+  } else if (v.is_array() && v.size() == 2 && v[0].is_number() && v[1].is_number()) {
+    p.top = p.bottom = side(v[0]);
+    p.left = p.right = side(v[1]);
+  } else if (v.is_array() && v.size() == 2 && v[0].is_array() && v[0].size() == 2 && v[1].is_array() &&
+             v[1].size() == 2) {
+    p.top = side(v[0][0]);
+    p.bottom = side(v[0][1]);
+    p.left = side(v[1][0]);
+    p.right = side(v[1][1]);
+  } else {
+    DPT_FAIL(where << " must be an int, (rows, cols) or ((top, bottom), (left, right)), got " << v.dump());
+  }
+  DPT_CHECK(p.top >= 0 && p.bottom >= 0 && p.left >= 0 && p.right >= 0,
+            where << " must not be negative, got " << v.dump());
+  return p;
+}
+
 Activation activation_of(const LayerCtx& c) {
   const json& a = c.cfg.contains("activation") ? c.cfg["activation"] : json("linear");
   std::string name = a.is_string() ? a.get<std::string>() : a.is_null() ? "linear" : "";
@@ -122,6 +150,24 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     k.use_bias = c.get<bool>("use_bias", true);
     return std::make_unique<Conv2D>(k);
   }
+  if (c.cls == "DepthwiseConv2D") {
+    channels_last(c);
+    if (pair_of(c, "dilation_rate", {1, 1}) != std::pair<int64_t, int64_t>{1, 1})
+      c.unsupported("dilation_rate other than 1");
+    DepthwiseConv2DConfig k;
+    std::tie(k.kh, k.kw) = pair_of(c, "kernel_size", {0, 0});
+    std::tie(k.sh, k.sw) = pair_of(c, "strides", {1, 1});
+    k.depth_multiplier = c.get<int64_t>("depth_multiplier", 1);
+    k.same = same_padding(c);
+    k.activation = activation_of(c);
+    k.use_bias = c.get<bool>("use_bias", true);
+    return std::make_unique<DepthwiseConv2D>(k);
+  }
+  if (c.cls == "ZeroPadding2D" || c.cls == "Cropping2D") {
+    channels_last(c);
+    const bool crop = c.cls == "Cropping2D";
+    return std::make_unique<Padding2D>(crop, padding_of(c, crop ? "cropping" : "padding"));
+  }
   if (c.cls == "MaxPooling2D" || c.cls == "AveragePooling2D" || c.cls == "MaxPool2D" || c.cls == "AvgPool2D") {
     channels_last(c);
     Pool2DConfig p;
@@ -132,8 +178,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   if (c.cls == "GlobalAveragePooling2D" || c.cls == "GlobalAvgPool2D") {
     channels_last(c);
-    if (c.get<bool>("keepdims", false)) c.unsupported("keepdims=True");
-    return std::make_unique<GlobalAveragePooling2D>();
+    return std::make_unique<GlobalAveragePooling2D>(c.get<bool>("keepdims", false));
   }
   if (c.cls == "Flatten") {
     channels_last(c);
@@ -197,7 +242,8 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     return l;
   }
   DPT_FAIL(c.source << ": layer '" << c.name << "' (" << c.cls << ") is not supported (supported: Dense, Conv2D, "
-                    << "MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation "
+                    << "DepthwiseConv2D, ZeroPadding2D, Cropping2D, MaxPooling2D, AveragePooling2D, "
+                       "GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation "
                     << "(and ReLU, LeakyReLU, ELU, Softmax), "
                     << "BatchNormalization)");
 }

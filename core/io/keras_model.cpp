@@ -14,8 +14,10 @@
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
+#include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 
 namespace dpt {
@@ -53,15 +55,29 @@ json layer_config(const Layer& l) {
     c["groups"] = 1;
     c["activation"] = activation_name(g.activation);
     c["use_bias"] = g.use_bias;
+  } else if (auto* dw = dynamic_cast<const DepthwiseConv2D*>(&l)) {
+    const auto& g = dw->config();
+    c["kernel_size"] = {g.kh, g.kw};
+    c["strides"] = {g.sh, g.sw};
+    c["padding"] = g.same ? "same" : "valid";
+    c["depth_multiplier"] = g.depth_multiplier;
+    c["data_format"] = "channels_last";
+    c["dilation_rate"] = {1, 1};
+    c["activation"] = activation_name(g.activation);
+    c["use_bias"] = g.use_bias;
+  } else if (auto* pad = dynamic_cast<const Padding2D*>(&l)) {
+    const auto& g = pad->config();
+    c[pad->crop() ? "cropping" : "padding"] = {{g.top, g.bottom}, {g.left, g.right}};
+    c["data_format"] = "channels_last";
   } else if (auto* p = dynamic_cast<const Pool2D*>(&l)) {
     const auto& g = p->config();
     c["pool_size"] = {g.ph, g.pw};
     c["strides"] = {g.sh, g.sw};
     c["padding"] = g.same ? "same" : "valid";
     c["data_format"] = "channels_last";
-  } else if (cls == "GlobalAveragePooling2D") {
+  } else if (auto* gap = dynamic_cast<const GlobalAveragePooling2D*>(&l)) {
     c["data_format"] = "channels_last";
-    c["keepdims"] = false;
+    c["keepdims"] = gap->keepdims();
   } else if (cls == "Flatten") {
     c["data_format"] = "channels_last";
   } else if (auto* r = dynamic_cast<const Reshape*>(&l)) {

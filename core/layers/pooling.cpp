@@ -109,6 +109,7 @@ void Pool2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor&
 
 Shape GlobalAveragePooling2D::compute_output_shape(const Shape& in) {
   DPT_CHECK(in.size() == 3, "GlobalAveragePooling2D expects (height, width, channels), got " << shape_str(in));
+  if (keepdims_) return {1, 1, in[2]};
   return {in[2]};
 }
 

@@ -50,11 +50,15 @@ class Pool2D : public Layer {
 inline std::unique_ptr<Layer> MaxPooling2D(Pool2DConfig c = {}) { return std::make_unique<Pool2D>(true, c); }
 inline std::unique_ptr<Layer> AveragePooling2D(Pool2DConfig c = {}) { return std::make_unique<Pool2D>(false, c); }
 
+// keepdims: (1, 1, channels) out, as Keras's keepdims=True (MobileNet's head), else (channels).
 class GlobalAveragePooling2D : public Layer {
  public:
+  explicit GlobalAveragePooling2D(bool keepdims = false) : keepdims_(keepdims) {}
   std::string class_name() const override { return "GlobalAveragePooling2D"; }
   std::string default_name() const override { return "global_average_pooling2d"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<GlobalAveragePooling2D>(); }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<GlobalAveragePooling2D>(keepdims_); }
+  std::string config_str() const override { return keepdims_ ? "keepdims=True" : ""; }
+  bool keepdims() const { return keepdims_; }
 
  protected:
   Shape compute_output_shape(const Shape& in) override;
@@ -62,6 +66,9 @@ class GlobalAveragePooling2D : public Layer {
   void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
   void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
   void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  bool keepdims_;
 };
 
 }  // namespace dpt

@@ -13,7 +13,9 @@
 #      labels for binary cross-entropy) train as in Keras: the epoch after Keras's save gives
 #      Keras's weights.
 #   4. Activations whose gradient needs their input (gelu, silu, mish, hard_silu) and LeakyReLU, ELU
-#      and ReLU layers with settings: dptrain's epoch from Keras's file gives Keras's weights.
+#      and ReLU layers with settings: dptrain's epoch from Keras's file gives Keras's weights; the
+#      same for MobileNet's layers (ZeroPadding2D, DepthwiseConv2D, GlobalAveragePooling2D with
+#      keepdims) and Cropping2D.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -216,6 +218,41 @@ if run.returncode == 0:
     check(diff <= 2e-6 and moved > 100 * 2e-6,
           f"acts: dptrain's epoch through gelu, silu, mish, hard_silu, LeakyReLU(0.3), ELU(0.5) and "
           f"ReLU(max_value=1) gives Keras's weights (max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
+# MobileNet's layers on small images: ZeroPadding2D, DepthwiseConv2D (stride 2 valid, depth
+# multiplier 2; 3x3 same), Cropping2D, GlobalAveragePooling2D(keepdims=True), a 1x1 Conv2D, Reshape.
+# No bias right before BatchNormalization (as in MobileNet): its gradient is zero but for rounding,
+# which Adam's step would scale up to the learning rate.
+xi = rng.uniform(-1, 1, (32, 9, 9, 2)).astype("float32")
+np.save(f"{d}/xi.npy", xi)
+keras.utils.set_random_seed(0)
+m = keras.Sequential([keras.Input((9, 9, 2)), layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad"),
+                      layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, use_bias=False, name="dw1"),
+                      layers.BatchNormalization(name="bn"), layers.ReLU(6.0, name="r6"),
+                      layers.DepthwiseConv2D(3, padding="same", activation="gelu", name="dw2"),
+                      layers.Cropping2D(((1, 0), (0, 1)), name="crop"), layers.Conv2D(6, 1, name="pw"),
+                      layers.GlobalAveragePooling2D(keepdims=True, name="gap"), layers.Conv2D(3, 1, name="head"),
+                      layers.Reshape((3,), name="flat"), layers.Activation("softmax", name="out")], name="spatial")
+m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+m.fit(xi, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/spatial_1.keras")
+start = [w.numpy() for w in m.weights]
+fit_x = lambda: m.fit(xi, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+fit_x()
+theirs = {w.path.split("/", 1)[1]: w.numpy() for w in m.weights}
+run = subprocess.run([bin, "train", "--model", f"{d}/spatial_1.keras", "--data", f"npy:{d}/xi.npy,{d}/y.npy",
+                      "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0",
+                      "--save-model", f"{d}/spatial_ours.keras"], capture_output=True, text=True)
+check(run.returncode == 0, f"spatial: dptrain trains ZeroPadding2D, DepthwiseConv2D, Cropping2D and "
+                           f"GlobalAveragePooling2D(keepdims=True) (exit {run.returncode}) {run.stderr.strip()}")
+if run.returncode == 0:
+    ours = {w.path.split("/", 1)[1]: w.numpy() for w in keras.models.load_model(f"{d}/spatial_ours.keras").weights}
+    check(sorted(ours) == sorted(theirs), f"spatial: the saved archive holds Keras's variables ({len(ours)})")
+    if sorted(ours) == sorted(theirs):
+        diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in ours)
+        moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
+        check(diff <= 2e-6 and moved > 100 * 2e-6,
+              f"spatial: dptrain's epoch from Keras's .keras archive gives Keras's weights (max |diff| {diff:.3g}; "
+              f"the epoch moved them {moved:.3g})")
 print("PASS" if fails == 0 else f"{fails} FAILED")
 sys.exit(1 if fails else 0)
 PY

@@ -10,8 +10,10 @@
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
+#include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "gpu/gpu_test_util.h"
 #include "kernels/cuda_backend.h"
@@ -120,6 +122,16 @@ void compare_layer(const LayerCase& c, int64_t n, uint64_t seed,
   }
 }
 
+DepthwiseConv2DConfig depthwise(int64_t k, int64_t s, bool same, int64_t dm) {
+  DepthwiseConv2DConfig c;
+  c.kh = c.kw = k;
+  c.sh = c.sw = s;
+  c.same = same;
+  c.depth_multiplier = dm;
+  c.activation = Activation::relu6;
+  return c;
+}
+
 Conv2DConfig conv(int64_t f, int64_t k, int64_t s, bool same, Activation a) {
   Conv2DConfig c;
   c.filters = f;
@@ -204,6 +216,39 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
       {"LeakyReLU(negative_slope=0.3)",
        [] { return std::make_unique<ActivationLayer>(Activation(Activation::leaky_relu, 0.3f)); },
        {15}},
+      {"DepthwiseConv2D 3x3 same relu6",
+       [] { return std::make_unique<DepthwiseConv2D>(depthwise(3, 1, true, 1)); },
+       {9, 8, 6}},
+      {"DepthwiseConv2D 3x3 stride 2 valid, depth_multiplier 2, no bias",
+       [] {
+         DepthwiseConv2DConfig c = depthwise(3, 2, false, 2);
+         c.use_bias = false;
+         return std::make_unique<DepthwiseConv2D>(c);
+       },
+       {9, 9, 5}},
+      {"DepthwiseConv2D 2x2 same silu (pre-activation kept), depth_multiplier 3",
+       [] {
+         DepthwiseConv2DConfig c = depthwise(2, 1, true, 3);
+         c.activation = Activation::silu;
+         return std::make_unique<DepthwiseConv2D>(c);
+       },
+       {5, 6, 4}},
+      {"ZeroPadding2D ((0, 1), (0, 1))",
+       [] {
+         return std::make_unique<Padding2D>(false, Padding2DConfig{0, 1, 0, 1});
+       },
+       {6, 5, 4}},
+      {"ZeroPadding2D ((2, 1), (3, 0))",
+       [] {
+         return std::make_unique<Padding2D>(false, Padding2DConfig{2, 1, 3, 0});
+       },
+       {4, 5, 3}},
+      {"Cropping2D ((1, 2), (0, 3))",
+       [] {
+         return std::make_unique<Padding2D>(true, Padding2DConfig{1, 2, 0, 3});
+       },
+       {7, 8, 3}},
+      {"GlobalAveragePooling2D keepdims", [] { return std::make_unique<GlobalAveragePooling2D>(true); }, {4, 5, 6}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},
       {"BatchNormalization (features)", [] { return std::make_unique<BatchNormalization>(); }, {19}},
   };

@@ -5,9 +5,11 @@
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
 #include "kernels/conv2d.h"
+#include "kernels/depthwise.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/loss.h"
+#include "kernels/pad2d.h"
 #include "kernels/pooling.h"
 #include "test_util.h"
 
@@ -113,6 +115,62 @@ TEST_CASE("conv2d gradients match finite differences (double), valid/same, strid
     CHECK(worst_ratio(dkb, both, 1e-12, 1e-10) <= 1.0);
     CHECK(worst_ratio(dx2, dx, 1e-12, 1e-12) <= 1.0);
   }
+}
+
+TEST_CASE("depthwise conv2d gradients match finite differences (double): valid/same, strides, depth multipliers",
+          "[kernels][grad]") {
+  struct Case {
+    int64_t h, w, k, s, dm;
+    bool same;
+  };
+  // MobileNet's two kinds (3x3 same stride 1; 3x3 valid stride 2 after padding), asymmetric 'same'
+  // padding, depth multipliers 2 and 3, a 1x1 kernel.
+  for (Case cs : {Case{5, 6, 3, 1, 1, true}, Case{7, 7, 3, 2, 1, false}, Case{6, 5, 3, 2, 2, true},
+                  Case{5, 5, 2, 1, 3, false}, Case{4, 4, 1, 1, 2, false}}) {
+    const Conv2dGeom g = make_conv(2, cs.h, cs.w, 3, cs.k, cs.s, cs.same, 3 * cs.dm);
+    auto x = random_vec(g.n * g.h * g.w * g.c, 15), k = random_vec(g.kh * g.kw * g.oc, 16), b = random_vec(g.oc, 17);
+    auto r = random_vec(g.n * g.oh * g.ow * g.oc, 18);
+    std::vector<double> y(r.size());
+    auto f = [&] {
+      depthwise_forward_cpu<double>(g, x.data(), k.data(), b.data(), y.data());
+      return dot(y, r);
+    };
+    std::vector<double> dk(k.size(), 0.0), db(b.size(), 0.0), dx(x.size());
+    depthwise_backward_cpu<double>(g, x.data(), k.data(), r.data(), dx.data(), dk.data(), db.data());
+    INFO("h=" << cs.h << " w=" << cs.w << " k=" << cs.k << " s=" << cs.s << " dm=" << cs.dm << " same=" << cs.same);
+    CHECK(worst_ratio(dk, numeric_grad(f, k), kAtol, kRtol) <= 1.0);
+    CHECK(worst_ratio(db, numeric_grad(f, b), kAtol, kRtol) <= 1.0);
+    CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
+    // Each output channel c * dm + m by hand at one position: its channel's input only.
+    const int64_t o = g.oh - 1, q = g.ow - 1, ch = g.oc - 1, c = ch / cs.dm;
+    double want = b[size_t(ch)];
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t ih = o * g.sh + i - g.pad_top, iw = q * g.sw + j - g.pad_left;
+        if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w)
+          want += x[size_t(((g.n - 1) * g.h + ih) * g.w * g.c + iw * g.c + c)] * k[size_t((i * g.kw + j) * g.oc + ch)];
+      }
+    f();
+    CHECK(y.back() == Approx(want).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("zero padding and cropping: values and gradients (double)", "[kernels][grad]") {
+  Window2d g;
+  g.n = 2, g.c = 3, g.h = 3, g.w = 4, g.H = 6, g.W = 5, g.top = 2, g.left = 1;
+  auto small = random_vec(g.n * g.h * g.w * g.c, 21), large = random_vec(g.n * g.H * g.W * g.c, 22);
+  std::vector<double> big(large.size(), 7.0), back(small.size(), 7.0);
+  embed2d_cpu(g, small.data(), big.data());
+  extract2d_cpu(g, big.data(), back.data());
+  CHECK(back == small);  // the window holds the small image
+  double outside = 0;
+  for (double v : big) outside += v * v;
+  for (double v : small) outside -= v * v;
+  CHECK(outside == Approx(0.0).margin(1e-12));  // zeros around it
+  // Each is the other's transpose: <embed(a), b> == <a, extract(b)>
+  std::vector<double> cut(small.size());
+  extract2d_cpu(g, large.data(), cut.data());
+  CHECK(dot(big, large) == Approx(dot(small, cut)).epsilon(1e-12));
 }
 
 TEST_CASE("pooling gradients match finite differences (double)", "[kernels][grad]") {

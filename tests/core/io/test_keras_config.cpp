@@ -286,6 +286,33 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
   }
   CHECK(err(cfg(R"({"class_name": "Softmax", "config": {"name": "a", "axis": 1}})")) ==
         "m.json: layer 'a' (Softmax): axis=1 (the last axis only) is not supported");
+  // ZeroPadding2D and Cropping2D: Keras's three forms of the sizes; DepthwiseConv2D.
+  {
+    auto shape_of = [&](const std::string& layer) {
+      return shape_str(model_from_keras_json(cfg(layer), 0, "m.json")->layers().back()->output_shape());
+    };
+    CHECK(shape_of(R"({"class_name": "ZeroPadding2D", "config": {"name": "p"}})") == "(10, 10, 3)");  // padding 1
+    CHECK(shape_of(R"({"class_name": "ZeroPadding2D", "config": {"name": "p", "padding": 2}})") == "(12, 12, 3)");
+    CHECK(shape_of(R"({"class_name": "ZeroPadding2D", "config": {"name": "p", "padding": [1, 3]}})") == "(10, 14, 3)");
+    CHECK(shape_of(R"({"class_name": "ZeroPadding2D", "config": {"name": "p", "padding": [[0, 1], [0, 1]]}})") ==
+          "(9, 9, 3)");
+    CHECK(shape_of(R"({"class_name": "Cropping2D", "config": {"name": "p", "cropping": [[2, 1], [0, 3]]}})") ==
+          "(5, 5, 3)");
+    CHECK(shape_of(R"({"class_name": "DepthwiseConv2D", "config": {"name": "d", "kernel_size": [3, 3],
+        "strides": [2, 2], "padding": "valid", "depth_multiplier": 2, "use_bias": false}})") == "(3, 3, 6)");
+    CHECK(shape_of(R"({"class_name": "GlobalAveragePooling2D", "config": {"name": "g", "keepdims": true}})") ==
+          "(1, 1, 3)");
+  }
+  CHECK(err(cfg(R"({"class_name": "ZeroPadding2D", "config": {"name": "p", "padding": [1, 2, 3]}})")) ==
+        "m.json: layer 'p' (ZeroPadding2D): 'padding' must be an int, (rows, cols) or ((top, bottom), (left, "
+        "right)), got [1,2,3]");
+  CHECK(err(cfg(R"({"class_name": "ZeroPadding2D", "config": {"name": "p", "padding": -1}})")) ==
+        "m.json: layer 'p' (ZeroPadding2D): 'padding' must not be negative, got -1");
+  CHECK(err(cfg(R"({"class_name": "Cropping2D", "config": {"name": "p", "cropping": [4, 4]}})")) ==
+        "layer 'p' (Cropping2D) would produce an empty output (0, 0, 3) from input (8, 8, 3): the input is too "
+        "small for its kernel, pool or cropping size");
+  CHECK(err(cfg(R"({"class_name": "DepthwiseConv2D", "config": {"name": "d", "kernel_size": 3,
+      "dilation_rate": 2}})")) == "m.json: layer 'd' (DepthwiseConv2D): dilation_rate other than 1 is not supported");
   // Reshape: the target must hold the input's values, with at most one inferred dimension.
   CHECK(err(cfg(R"({"class_name": "Reshape", "config": {"name": "r", "target_shape": [8, 25]}})")) ==
         "layer 'r' (Reshape) cannot give input (8, 8, 3) (192 values) the shape (8, 25)");

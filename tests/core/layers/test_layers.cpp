@@ -6,8 +6,10 @@
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
+#include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/losses.h"
 #include "core/sequential.h"
@@ -258,6 +260,37 @@ TEST_CASE("whole-model gradients through kept pre-activations (gelu, silu, mish)
   m.add(std::make_unique<Dense>(4, Activation::softmax));
   check_model_gradients(m, {3, 3, 2});
   CHECK(m.layers()[2]->config_str() == "units=6, activation=silu");
+}
+
+TEST_CASE("whole-model gradients through ZeroPadding2D, DepthwiseConv2D, Cropping2D, GlobalAveragePooling2D(keepdims)",
+          "[layers][grad][sequential]") {
+  Sequential m("mobile");
+  m.add(std::make_unique<Padding2D>(false, Padding2DConfig{0, 1, 0, 1}));
+  DepthwiseConv2DConfig d;
+  d.sh = d.sw = 2;
+  d.depth_multiplier = 2;
+  d.activation = Activation::tanh;
+  m.add(std::make_unique<DepthwiseConv2D>(d));
+  m.add(std::make_unique<Padding2D>(true, Padding2DConfig{1, 0, 0, 1}));
+  DepthwiseConv2DConfig s;
+  s.same = true;
+  s.activation = Activation::gelu;  // its pre-activation kept
+  m.add(std::make_unique<DepthwiseConv2D>(s));
+  m.add(std::make_unique<GlobalAveragePooling2D>(true));
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Dense>(4, Activation::softmax));
+  check_model_gradients(m, {6, 5, 2});
+  std::vector<std::string> got;
+  for (auto& l : m.layers()) got.push_back(l->name() + " " + shape_str(l->output_shape()) + " " + l->config_str());
+  CHECK(got == std::vector<std::string>{
+                   "zero_padding2d (7, 6, 2) padding=((0, 1), (0, 1))",
+                   "depthwise_conv2d (3, 2, 4) kernel_size=(3, 3), strides=(2, 2), padding=valid, depth_multiplier=2, "
+                   "activation=tanh",
+                   "cropping2d (2, 1, 4) cropping=((1, 0), (0, 1))",
+                   "depthwise_conv2d_1 (2, 1, 4) kernel_size=(3, 3), strides=(1, 1), padding=same, "
+                   "depth_multiplier=1, activation=gelu",
+                   "global_average_pooling2d (1, 1, 4) keepdims=True", "flatten (4,) ",
+                   "dense (4,) units=4, activation=softmax"});
 }
 
 TEST_CASE("activations with a setting of their own are Keras's LeakyReLU, ELU and ReLU layers", "[layers]") {

@@ -1,0 +1,95 @@
+// DepthwiseConv2D on the CPU and on CUDA through kernels/depthwise, then its activation.
+#include "core/layers/depthwise_conv2d.h"
+#include "core/error.h"
+#include "kernels/activation.h"
+#include "kernels/cuda_backend.h"
+#include "kernels/depthwise.h"
+#include "kernels/elementwise.h"
+
+namespace dpt {
+
+DepthwiseConv2D::DepthwiseConv2D(DepthwiseConv2DConfig cfg) : cfg_(cfg) {
+  DPT_CHECK(cfg.kh >= 1 && cfg.kw >= 1,
+            "DepthwiseConv2D kernel_size must be >= 1, got (" << cfg.kh << ", " << cfg.kw << ")");
+  DPT_CHECK(cfg.sh >= 1 && cfg.sw >= 1,
+            "DepthwiseConv2D strides must be >= 1, got (" << cfg.sh << ", " << cfg.sw << ")");
+  DPT_CHECK(cfg.depth_multiplier >= 1, "DepthwiseConv2D depth_multiplier must be >= 1, got " << cfg.depth_multiplier);
+  DPT_CHECK(cfg.activation.has_default_alpha(),
+            "DepthwiseConv2D's activation " << activation_str(cfg.activation)
+                                            << " has a setting of its own: Keras puts that in a layer after it");
+}
+
+std::string DepthwiseConv2D::config_str() const {
+  return "kernel_size=(" + std::to_string(cfg_.kh) + ", " + std::to_string(cfg_.kw) + "), strides=(" +
+         std::to_string(cfg_.sh) + ", " + std::to_string(cfg_.sw) + "), padding=" + (cfg_.same ? "same" : "valid") +
+         ", depth_multiplier=" + std::to_string(cfg_.depth_multiplier) +
+         ", activation=" + activation_str(cfg_.activation);
+}
+
+Shape DepthwiseConv2D::compute_output_shape(const Shape& in) {
+  DPT_CHECK(in.size() == 3, "DepthwiseConv2D expects inputs of shape (height, width, channels), got " << shape_str(in));
+  int64_t oh, ow;
+  kernels::conv_out_size(in[0], cfg_.kh, cfg_.sh, cfg_.same, &oh, &pad_top_);
+  kernels::conv_out_size(in[1], cfg_.kw, cfg_.sw, cfg_.same, &ow, &pad_left_);
+  return {oh, ow, checked_mul(in[2], cfg_.depth_multiplier, "DepthwiseConv2D channels")};
+}
+
+std::vector<ParamSpec> DepthwiseConv2D::params() const {
+  std::vector<ParamSpec> p{
+      {"depthwise_kernel", {cfg_.kh, cfg_.kw, in_[2], cfg_.depth_multiplier}, Init::glorot_uniform}};
+  if (cfg_.use_bias) p.push_back({"bias", {out_[2]}, Init::zeros});
+  return p;
+}
+
+kernels::Conv2dGeom DepthwiseConv2D::geom(int64_t n) const {
+  kernels::Conv2dGeom g;
+  g.n = n;
+  g.h = in_[0];
+  g.w = in_[1];
+  g.c = in_[2];
+  g.kh = cfg_.kh;
+  g.kw = cfg_.kw;
+  g.sh = cfg_.sh;
+  g.sw = cfg_.sw;
+  g.pad_top = pad_top_;
+  g.pad_left = pad_left_;
+  g.oh = out_[0];
+  g.ow = out_[1];
+  g.oc = out_[2];
+  return g;
+}
+
+void DepthwiseConv2D::prepare(int64_t max_batch, Context& ctx) {
+  if (ctx.cuda) kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(out_[2]));
+  prepare_pre_activation(cfg_.activation, max_batch, ctx);
+}
+
+void DepthwiseConv2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  float* z = pre_activation(cfg_.activation, y);  // y itself, unless the activation's gradient needs z
+  kernels::depthwise_forward_cpu<float>(geom(x.dim(0)), x.data(), w_[0], cfg_.use_bias ? w_[1] : nullptr, z);
+  kernels::activation_forward_cpu(cfg_.activation, z, y.data(), rows_of(y), out_[2]);
+}
+
+void DepthwiseConv2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  if (!fused_grad_)
+    kernels::activation_backward_cpu(cfg_.activation, pre_activation(cfg_.activation, y), y.data(), dy.data(),
+                                     dy.data(), rows_of(y), out_[2]);
+  kernels::depthwise_backward_cpu<float>(geom(x.dim(0)), x.data(), w_[0], dy.data(), dx ? dx->data() : nullptr, g_[0],
+                                         cfg_.use_bias ? g_[1] : nullptr);
+}
+
+void DepthwiseConv2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
+  float* z = pre_activation(cfg_.activation, y);
+  kernels::depthwise_forward_cuda(geom(x.dim(0)), x.data(), w_[0], cfg_.use_bias ? w_[1] : nullptr, z, stream(ctx));
+  kernels::activation_forward_cuda(cfg_.activation, z, y.data(), rows_of(y), out_[2], stream(ctx));
+}
+
+void DepthwiseConv2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  if (!fused_grad_)
+    kernels::activation_backward_cuda(cfg_.activation, pre_activation(cfg_.activation, y), y.data(), dy.data(),
+                                      dy.data(), rows_of(y), out_[2], stream(ctx));
+  kernels::depthwise_backward_cuda(geom(x.dim(0)), x.data(), w_[0], dy.data(), dx ? dx->data() : nullptr, g_[0],
+                                   cfg_.use_bias ? g_[1] : nullptr, *ctx.cuda);
+}
+
+}  // namespace dpt

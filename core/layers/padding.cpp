@@ -1,0 +1,71 @@
+// ZeroPadding2D and Cropping2D through kernels/pad2d: padding embeds the input in a larger zero
+// image and its gradient is the window; cropping the other way round.
+#include "core/layers/padding.h"
+#include "core/error.h"
+
+namespace dpt {
+
+Padding2D::Padding2D(bool crop, Padding2DConfig cfg) : crop_(crop), cfg_(cfg) {
+  DPT_CHECK(cfg.top >= 0 && cfg.bottom >= 0 && cfg.left >= 0 && cfg.right >= 0,
+            class_name() << " takes sizes >= 0, got ((" << cfg.top << ", " << cfg.bottom << "), (" << cfg.left << ", "
+                         << cfg.right << "))");
+}
+
+std::string Padding2D::config_str() const {
+  return std::string(crop_ ? "cropping" : "padding") + "=((" + std::to_string(cfg_.top) + ", " +
+         std::to_string(cfg_.bottom) + "), (" + std::to_string(cfg_.left) + ", " + std::to_string(cfg_.right) + "))";
+}
+
+Shape Padding2D::compute_output_shape(const Shape& in) {
+  DPT_CHECK(in.size() == 3,
+            class_name() << " expects inputs of shape (height, width, channels), got " << shape_str(in));
+  if (!crop_) return {in[0] + cfg_.top + cfg_.bottom, in[1] + cfg_.left + cfg_.right, in[2]};
+  return {in[0] - cfg_.top - cfg_.bottom, in[1] - cfg_.left - cfg_.right, in[2]};  // an empty one: build says so
+}
+
+kernels::Window2d Padding2D::window(int64_t n) const {
+  const Shape& small = crop_ ? out_ : in_;
+  const Shape& large = crop_ ? in_ : out_;
+  kernels::Window2d g;
+  g.n = n;
+  g.c = in_[2];
+  g.h = small[0];
+  g.w = small[1];
+  g.H = large[0];
+  g.W = large[1];
+  g.top = cfg_.top;
+  g.left = cfg_.left;
+  return g;
+}
+
+void Padding2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  if (crop_)
+    kernels::extract2d_cpu(window(x.dim(0)), x.data(), y.data());
+  else
+    kernels::embed2d_cpu(window(x.dim(0)), x.data(), y.data());
+}
+
+void Padding2D::backward_cpu(Context&, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (crop_)
+    kernels::embed2d_cpu(window(x.dim(0)), dy.data(), dx->data());
+  else
+    kernels::extract2d_cpu(window(x.dim(0)), dy.data(), dx->data());
+}
+
+void Padding2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
+  if (crop_)
+    kernels::extract2d_cuda(window(x.dim(0)), x.data(), y.data(), stream(ctx));
+  else
+    kernels::embed2d_cuda(window(x.dim(0)), x.data(), y.data(), stream(ctx));
+}
+
+void Padding2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (crop_)
+    kernels::embed2d_cuda(window(x.dim(0)), dy.data(), dx->data(), stream(ctx));
+  else
+    kernels::extract2d_cuda(window(x.dim(0)), dy.data(), dx->data(), stream(ctx));
+}
+
+}  // namespace dpt
