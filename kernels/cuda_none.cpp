@@ -50,6 +50,12 @@ void depthwise_backward_cuda(const Conv2dGeom&, const float*, const float*, cons
   no_cuda();
 }
 void embed2d_cuda(const Window2d&, const float*, float*, void*) { no_cuda(); }
+void upsample2d_forward_cuda(const Upsample2d&, const float*, float*, void*) { no_cuda(); }
+void upsample2d_backward_cuda(const Upsample2d&, const float*, float*, void*) { no_cuda(); }
+void global_max_pool_forward_cuda(const float*, float*, int64_t, int64_t, int64_t, void*) { no_cuda(); }
+void global_max_pool_backward_cuda(const float*, const float*, const float*, float*, int64_t, int64_t, int64_t, void*) {
+  no_cuda();
+}
 void extract2d_cuda(const Window2d&, const float*, float*, void*) { no_cuda(); }
 
 void gemm_cuda(const CudaResources&, bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float,

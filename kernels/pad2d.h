@@ -1,4 +1,5 @@
-// Zero padding and cropping of NHWC images (Keras's ZeroPadding2D and Cropping2D), as two moves
+// Zero padding, cropping and nearest upsampling of NHWC images (Keras's ZeroPadding2D, Cropping2D
+// and UpSampling2D). Padding and cropping are two moves
 // between a small image (n, h, w, c) and a window of a large one (n, H, W, c) whose top-left
 // corner is at (top, left): embed writes the large image (the window from the small one, zeros
 // around it), extract reads the window out. Padding is embed forward and extract backward;
@@ -22,5 +23,17 @@ void extract2d_cpu(const Window2d& g, const T* large, T* small);
 // CUDA: one thread per element written.
 void embed2d_cuda(const Window2d& g, const float* small, float* large, void* stream);
 void extract2d_cuda(const Window2d& g, const float* large, float* small, void* stream);
+
+// Nearest upsampling: (n, h, w, c) -> (n, h*sh, w*sw, c), each value repeated over an (sh, sw)
+// block; backward sums each block's gradients, in scan order (dx is overwritten).
+struct Upsample2d {
+  int64_t n = 0, h = 0, w = 0, c = 0, sh = 2, sw = 2;
+};
+template <typename T>
+void upsample2d_forward_cpu(const Upsample2d& g, const T* x, T* y);
+template <typename T>
+void upsample2d_backward_cpu(const Upsample2d& g, const T* dy, T* dx);
+void upsample2d_forward_cuda(const Upsample2d& g, const float* x, float* y, void* stream);
+void upsample2d_backward_cuda(const Upsample2d& g, const float* dy, float* dx, void* stream);
 
 }  // namespace dpt::kernels

@@ -1,4 +1,4 @@
-// Padding and cropping on the CPU: one row of w*c values at a time.
+// Padding, cropping and nearest upsampling on the CPU, a row of the output at a time.
 #include <algorithm>
 #include "kernels/pad2d.h"
 
@@ -32,6 +32,38 @@ void extract2d_cpu(const Window2d& g, const T* large, T* small) {
   }
 }
 
+template <typename T>
+void upsample2d_forward_cpu(const Upsample2d& g, const T* x, T* y) {
+  const int64_t rows = g.n * g.h * g.sh, W = g.w * g.sw;
+#pragma omp parallel for schedule(static) if (rows * W * g.c > 262144)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t s = r / (g.h * g.sh), i = r % (g.h * g.sh) / g.sh;
+    const T* xr = x + (s * g.h + i) * g.w * g.c;
+    T* yr = y + r * W * g.c;
+    for (int64_t j = 0; j < W; ++j) std::copy(xr + j / g.sw * g.c, xr + (j / g.sw + 1) * g.c, yr + j * g.c);
+  }
+}
+
+template <typename T>
+void upsample2d_backward_cpu(const Upsample2d& g, const T* dy, T* dx) {
+  const int64_t rows = g.n * g.h, W = g.w * g.sw;
+#pragma omp parallel for schedule(static) if (rows * g.sh * W * g.c > 262144)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t s = r / g.h, i = r % g.h;
+    T* dxr = dx + r * g.w * g.c;
+    std::fill(dxr, dxr + g.w * g.c, T(0));
+    for (int64_t a = 0; a < g.sh; ++a) {
+      const T* dyr = dy + ((s * g.h + i) * g.sh + a) * W * g.c;
+      for (int64_t j = 0; j < W; ++j)
+        for (int64_t k = 0; k < g.c; ++k) dxr[j / g.sw * g.c + k] += dyr[j * g.c + k];
+    }
+  }
+}
+
+template void upsample2d_forward_cpu<float>(const Upsample2d&, const float*, float*);
+template void upsample2d_forward_cpu<double>(const Upsample2d&, const double*, double*);
+template void upsample2d_backward_cpu<float>(const Upsample2d&, const float*, float*);
+template void upsample2d_backward_cpu<double>(const Upsample2d&, const double*, double*);
 template void embed2d_cpu<float>(const Window2d&, const float*, float*);
 template void embed2d_cpu<double>(const Window2d&, const double*, double*);
 template void extract2d_cpu<float>(const Window2d&, const float*, float*);

@@ -1,4 +1,4 @@
-// Padding and cropping on CUDA: one thread per element written, 64-bit indices.
+// Padding, cropping and nearest upsampling on CUDA: one thread per element written, 64-bit indices.
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_launch.cuh"
 #include "kernels/pad2d.h"
@@ -18,6 +18,40 @@ __global__ void extract2d_kernel(Window2d g, const float* __restrict__ large, fl
     const int64_t k = e % g.c, pix = e / g.c, x = pix % g.w, row = pix / g.w, y = row % g.h, s = row / g.h;
     small[e] = large[((s * g.H + y + g.top) * g.W + x + g.left) * g.c + k];
   }
+}
+
+__global__ void upsample2d_forward_kernel(Upsample2d g, const float* __restrict__ x, float* __restrict__ y) {
+  const int64_t H = g.h * g.sh, W = g.w * g.sw;
+  DPT_GRID_STRIDE(e, g.n * H * W * g.c) {
+    const int64_t k = e % g.c, pix = e / g.c, j = pix % W, row = pix / W, i = row % H, s = row / H;
+    y[e] = x[((s * g.h + i / g.sh) * g.w + j / g.sw) * g.c + k];
+  }
+}
+
+// One thread per input element: it adds its block's gradients in scan order, as the CPU does.
+__global__ void upsample2d_backward_kernel(Upsample2d g, const float* __restrict__ dy, float* __restrict__ dx) {
+  const int64_t H = g.h * g.sh, W = g.w * g.sw;
+  DPT_GRID_STRIDE(e, g.n * g.h * g.w * g.c) {
+    const int64_t k = e % g.c, pix = e / g.c, j = pix % g.w, row = pix / g.w, i = row % g.h, s = row / g.h;
+    float sum = 0.f;
+    for (int64_t a = 0; a < g.sh; ++a)
+      for (int64_t b = 0; b < g.sw; ++b) sum += dy[((s * H + i * g.sh + a) * W + j * g.sw + b) * g.c + k];
+    dx[e] = sum;
+  }
+}
+
+void upsample2d_forward_cuda(const Upsample2d& g, const float* x, float* y, void* stream) {
+  const int64_t total = g.n * g.h * g.sh * g.w * g.sw * g.c;
+  if (total == 0) return;
+  upsample2d_forward_kernel<<<grid_blocks(total), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(g, x, y);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void upsample2d_backward_cuda(const Upsample2d& g, const float* dy, float* dx, void* stream) {
+  const int64_t total = g.n * g.h * g.w * g.c;
+  if (total == 0) return;
+  upsample2d_backward_kernel<<<grid_blocks(total), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(g, dy, dx);
+  DPT_CUDA_LAUNCH_CHECK();
 }
 
 void embed2d_cuda(const Window2d& g, const float* small, float* large, void* stream) {

@@ -1,4 +1,4 @@
-// 2-D max and average pooling in NHWC, TensorFlow's padding rules; global average pooling.
+// 2-D max and average pooling in NHWC, TensorFlow's padding rules; global average and max pooling.
 #pragma once
 #include <cstdint>
 
@@ -28,6 +28,13 @@ template <typename T>
 void global_avg_pool_forward_cpu(const T* x, T* y, int64_t n, int64_t hw, int64_t c);
 template <typename T>
 void global_avg_pool_backward_cpu(const T* dy, T* dx, int64_t n, int64_t hw, int64_t c);
+// x: (N, HW, C) -> y: (N, C), the maximum; its gradient is shared equally by the positions that
+// hold the maximum (the gradient of Keras 3's ops.max under JAX and TensorFlow alike). dx is
+// overwritten.
+template <typename T>
+void global_max_pool_forward_cpu(const T* x, T* y, int64_t n, int64_t hw, int64_t c);
+template <typename T>
+void global_max_pool_backward_cpu(const T* x, const T* y, const T* dy, T* dx, int64_t n, int64_t hw, int64_t c);
 
 // CUDA: one thread per output (forward) or per input cell (backward, gathering from the outputs
 // whose windows cover it, in the CPU's order: deterministic, no atomics, the same tie rule).
@@ -37,5 +44,9 @@ void avg_pool_forward_cuda(const Pool2dGeom& g, const float* x, float* y, void* 
 void avg_pool_backward_cuda(const Pool2dGeom& g, const float* dy, float* dx, void* stream);
 void global_avg_pool_forward_cuda(const float* x, float* y, int64_t n, int64_t hw, int64_t c, void* stream);
 void global_avg_pool_backward_cuda(const float* dy, float* dx, int64_t n, int64_t hw, int64_t c, void* stream);
+// One thread per (sample, channel): coalesced along the channels, no scratch.
+void global_max_pool_forward_cuda(const float* x, float* y, int64_t n, int64_t hw, int64_t c, void* stream);
+void global_max_pool_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t n, int64_t hw,
+                                   int64_t c, void* stream);
 
 }  // namespace dpt::kernels

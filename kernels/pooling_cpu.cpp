@@ -1,6 +1,7 @@
 // CPU pooling loops (NHWC: the channel loop is innermost and contiguous).
-#include "kernels/pooling.h"
 #include <algorithm>
+#include <vector>
+#include "kernels/pooling.h"
 
 namespace dpt::kernels {
 
@@ -123,13 +124,41 @@ void global_avg_pool_backward_cpu(const T* dy, T* dx, int64_t n, int64_t hw, int
       for (int64_t k = 0; k < c; ++k) dx[(s * hw + p) * c + k] = dy[s * c + k] / T(hw);
 }
 
-#define DPT_INSTANTIATE(T)                                                                    \
-  template void max_pool_forward_cpu<T>(const Pool2dGeom&, const T*, T*, int32_t*);           \
-  template void max_pool_backward_cpu<T>(const Pool2dGeom&, const int32_t*, const T*, T*);    \
-  template void avg_pool_forward_cpu<T>(const Pool2dGeom&, const T*, T*);                     \
-  template void avg_pool_backward_cpu<T>(const Pool2dGeom&, const T*, T*);                    \
-  template void global_avg_pool_forward_cpu<T>(const T*, T*, int64_t, int64_t, int64_t);      \
-  template void global_avg_pool_backward_cpu<T>(const T*, T*, int64_t, int64_t, int64_t);
+template <typename T>
+void global_max_pool_forward_cpu(const T* x, T* y, int64_t n, int64_t hw, int64_t c) {
+  for (int64_t s = 0; s < n; ++s) {
+    T* ys = y + s * c;
+    std::copy(x + s * hw * c, x + s * hw * c + c, ys);
+    for (int64_t p = 1; p < hw; ++p)
+      for (int64_t k = 0; k < c; ++k) ys[k] = std::max(ys[k], x[(s * hw + p) * c + k]);
+  }
+}
+
+template <typename T>
+void global_max_pool_backward_cpu(const T* x, const T* y, const T* dy, T* dx, int64_t n, int64_t hw, int64_t c) {
+  std::vector<int64_t> ties(static_cast<size_t>(c));
+  for (int64_t s = 0; s < n; ++s) {
+    const T* ys = y + s * c;
+    std::fill(ties.begin(), ties.end(), 0);
+    for (int64_t p = 0; p < hw; ++p)
+      for (int64_t k = 0; k < c; ++k) ties[size_t(k)] += x[(s * hw + p) * c + k] == ys[k];
+    for (int64_t p = 0; p < hw; ++p)
+      for (int64_t k = 0; k < c; ++k) {
+        const int64_t i = (s * hw + p) * c + k;
+        dx[i] = x[i] == ys[k] ? dy[s * c + k] / T(ties[size_t(k)]) : T(0);
+      }
+  }
+}
+
+#define DPT_INSTANTIATE(T)                                                                 \
+  template void max_pool_forward_cpu<T>(const Pool2dGeom&, const T*, T*, int32_t*);        \
+  template void max_pool_backward_cpu<T>(const Pool2dGeom&, const int32_t*, const T*, T*); \
+  template void avg_pool_forward_cpu<T>(const Pool2dGeom&, const T*, T*);                  \
+  template void avg_pool_backward_cpu<T>(const Pool2dGeom&, const T*, T*);                 \
+  template void global_avg_pool_forward_cpu<T>(const T*, T*, int64_t, int64_t, int64_t);   \
+  template void global_avg_pool_backward_cpu<T>(const T*, T*, int64_t, int64_t, int64_t);  \
+  template void global_max_pool_forward_cpu<T>(const T*, T*, int64_t, int64_t, int64_t);   \
+  template void global_max_pool_backward_cpu<T>(const T*, const T*, const T*, T*, int64_t, int64_t, int64_t);
 DPT_INSTANTIATE(float)
 DPT_INSTANTIATE(double)
 #undef DPT_INSTANTIATE

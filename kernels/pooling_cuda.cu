@@ -159,6 +159,33 @@ __global__ void global_avg_pool_backward_kernel(const float* __restrict__ dy, fl
   }
 }
 
+// One thread per (sample, channel): neighbouring threads read and write neighbouring channels.
+__global__ void global_max_pool_forward_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t n,
+                                               int64_t hw, int64_t c) {
+  DPT_GRID_STRIDE(o, n * c) {
+    const int64_t s = o / c, k = o - s * c;
+    float m = x[s * hw * c + k];
+    for (int64_t p = 1; p < hw; ++p) m = fmaxf(m, x[(s * hw + p) * c + k]);
+    y[o] = m;
+  }
+}
+
+__global__ void global_max_pool_backward_kernel(const float* __restrict__ x, const float* __restrict__ y,
+                                                const float* __restrict__ dy, float* __restrict__ dx, int64_t n,
+                                                int64_t hw, int64_t c) {
+  DPT_GRID_STRIDE(o, n * c) {
+    const int64_t s = o / c, k = o - s * c;
+    const float m = y[o];
+    int64_t ties = 0;
+    for (int64_t p = 0; p < hw; ++p) ties += x[(s * hw + p) * c + k] == m;
+    const float share = dy[o] / float(ties);
+    for (int64_t p = 0; p < hw; ++p) {
+      const int64_t i = (s * hw + p) * c + k;
+      dx[i] = x[i] == m ? share : 0.f;
+    }
+  }
+}
+
 // Launches kernel<int> when every index of `total` elements fits 32 bits, kernel<int64_t> otherwise.
 #define DPT_POOL_LAUNCH(kernel, total, stream, g, ...)                                            \
   do {                                                                                            \
@@ -209,6 +236,21 @@ void global_avg_pool_backward_cuda(const float* dy, float* dx, int64_t n, int64_
   else
     global_avg_pool_backward_kernel<int64_t>
         <<<grid_blocks(n * hw * c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(dy, dx, n, hw, c);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void global_max_pool_forward_cuda(const float* x, float* y, int64_t n, int64_t hw, int64_t c, void* stream) {
+  if (n * c == 0) return;
+  global_max_pool_forward_kernel<<<grid_blocks(n * c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, n,
+                                                                                                              hw, c);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void global_max_pool_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t n, int64_t hw,
+                                   int64_t c, void* stream) {
+  if (n * c == 0) return;
+  global_max_pool_backward_kernel<<<grid_blocks(n * c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      x, y, dy, dx, n, hw, c);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

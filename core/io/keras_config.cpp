@@ -21,6 +21,7 @@
 #include "core/layers/flatten.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
+#include "core/layers/separable_conv2d.h"
 
 namespace dpt {
 
@@ -163,6 +164,27 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     k.use_bias = c.get<bool>("use_bias", true);
     return std::make_unique<DepthwiseConv2D>(k);
   }
+  if (c.cls == "SeparableConv2D" || c.cls == "SeparableConvolution2D") {
+    channels_last(c);
+    if (pair_of(c, "dilation_rate", {1, 1}) != std::pair<int64_t, int64_t>{1, 1})
+      c.unsupported("dilation_rate other than 1");
+    SeparableConv2DConfig k;
+    k.filters = c.get<int64_t>("filters", 0);
+    std::tie(k.kh, k.kw) = pair_of(c, "kernel_size", {0, 0});
+    std::tie(k.sh, k.sw) = pair_of(c, "strides", {1, 1});
+    k.depth_multiplier = c.get<int64_t>("depth_multiplier", 1);
+    k.same = same_padding(c);
+    k.activation = activation_of(c);
+    k.use_bias = c.get<bool>("use_bias", true);
+    return std::make_unique<SeparableConv2D>(k);
+  }
+  if (c.cls == "UpSampling2D") {
+    channels_last(c);
+    const std::string how = c.get<std::string>("interpolation", "nearest");
+    if (how != "nearest") c.unsupported("interpolation='" + how + "' (nearest only)");
+    const auto [rows, cols] = pair_of(c, "size", {2, 2});
+    return std::make_unique<UpSampling2D>(rows, cols);
+  }
   if (c.cls == "ZeroPadding2D" || c.cls == "Cropping2D") {
     channels_last(c);
     const bool crop = c.cls == "Cropping2D";
@@ -176,9 +198,10 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     p.same = same_padding(c);
     return std::make_unique<Pool2D>(c.cls.rfind("Max", 0) == 0, p);
   }
-  if (c.cls == "GlobalAveragePooling2D" || c.cls == "GlobalAvgPool2D") {
+  if (c.cls == "GlobalAveragePooling2D" || c.cls == "GlobalAvgPool2D" || c.cls == "GlobalMaxPooling2D" ||
+      c.cls == "GlobalMaxPool2D") {
     channels_last(c);
-    return std::make_unique<GlobalAveragePooling2D>(c.get<bool>("keepdims", false));
+    return std::make_unique<GlobalPooling2D>(c.cls.find("Max") != std::string::npos, c.get<bool>("keepdims", false));
   }
   if (c.cls == "Flatten") {
     channels_last(c);
@@ -241,11 +264,13 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     auto l = std::make_unique<BatchNormalization>(b);
     return l;
   }
-  DPT_FAIL(c.source << ": layer '" << c.name << "' (" << c.cls << ") is not supported (supported: Dense, Conv2D, "
-                    << "DepthwiseConv2D, ZeroPadding2D, Cropping2D, MaxPooling2D, AveragePooling2D, "
-                       "GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation "
-                    << "(and ReLU, LeakyReLU, ELU, Softmax), "
-                    << "BatchNormalization)");
+  DPT_FAIL(
+      c.source
+      << ": layer '" << c.name << "' (" << c.cls << ") is not supported (supported: Dense, Conv2D, "
+      << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, MaxPooling2D, AveragePooling2D, "
+         "GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, Activation "
+      << "(and ReLU, LeakyReLU, ELU, Softmax), "
+      << "BatchNormalization)");
 }
 
 // [null, d1, d2, ...] -> (d1, d2, ...), each a whole number >= 1.

@@ -19,6 +19,7 @@
 #include "core/layers/flatten.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
+#include "core/layers/separable_conv2d.h"
 
 namespace dpt {
 
@@ -65,17 +66,32 @@ json layer_config(const Layer& l) {
     c["dilation_rate"] = {1, 1};
     c["activation"] = activation_name(g.activation);
     c["use_bias"] = g.use_bias;
+  } else if (auto* sep = dynamic_cast<const SeparableConv2D*>(&l)) {
+    const auto& g = sep->config();
+    c["filters"] = g.filters;
+    c["kernel_size"] = {g.kh, g.kw};
+    c["strides"] = {g.sh, g.sw};
+    c["padding"] = g.same ? "same" : "valid";
+    c["depth_multiplier"] = g.depth_multiplier;
+    c["data_format"] = "channels_last";
+    c["dilation_rate"] = {1, 1};
+    c["activation"] = activation_name(g.activation);
+    c["use_bias"] = g.use_bias;
   } else if (auto* pad = dynamic_cast<const Padding2D*>(&l)) {
     const auto& g = pad->config();
     c[pad->crop() ? "cropping" : "padding"] = {{g.top, g.bottom}, {g.left, g.right}};
     c["data_format"] = "channels_last";
+  } else if (auto* up = dynamic_cast<const UpSampling2D*>(&l)) {
+    c["size"] = {up->rows(), up->cols()};
+    c["data_format"] = "channels_last";
+    c["interpolation"] = "nearest";
   } else if (auto* p = dynamic_cast<const Pool2D*>(&l)) {
     const auto& g = p->config();
     c["pool_size"] = {g.ph, g.pw};
     c["strides"] = {g.sh, g.sw};
     c["padding"] = g.same ? "same" : "valid";
     c["data_format"] = "channels_last";
-  } else if (auto* gap = dynamic_cast<const GlobalAveragePooling2D*>(&l)) {
+  } else if (auto* gap = dynamic_cast<const GlobalPooling2D*>(&l)) {
     c["data_format"] = "channels_last";
     c["keepdims"] = gap->keepdims();
   } else if (cls == "Flatten") {

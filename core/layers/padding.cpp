@@ -68,4 +68,33 @@ void Padding2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tens
     kernels::extract2d_cuda(window(x.dim(0)), dy.data(), dx->data(), stream(ctx));
 }
 
+UpSampling2D::UpSampling2D(int64_t rows, int64_t cols) : sh_(rows), sw_(cols) {
+  DPT_CHECK(rows >= 1 && cols >= 1, "UpSampling2D size must be >= 1, got (" << rows << ", " << cols << ")");
+}
+
+std::string UpSampling2D::config_str() const {
+  return "size=(" + std::to_string(sh_) + ", " + std::to_string(sw_) + ")";
+}
+
+Shape UpSampling2D::compute_output_shape(const Shape& in) {
+  DPT_CHECK(in.size() == 3, "UpSampling2D expects inputs of shape (height, width, channels), got " << shape_str(in));
+  return {checked_mul(in[0], sh_, "UpSampling2D height"), checked_mul(in[1], sw_, "UpSampling2D width"), in[2]};
+}
+
+void UpSampling2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  kernels::upsample2d_forward_cpu(geom(x.dim(0)), x.data(), y.data());
+}
+
+void UpSampling2D::backward_cpu(Context&, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (dx) kernels::upsample2d_backward_cpu(geom(x.dim(0)), dy.data(), dx->data());
+}
+
+void UpSampling2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
+  kernels::upsample2d_forward_cuda(geom(x.dim(0)), x.data(), y.data(), stream(ctx));
+}
+
+void UpSampling2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (dx) kernels::upsample2d_backward_cuda(geom(x.dim(0)), dy.data(), dx->data(), stream(ctx));
+}
+
 }  // namespace dpt

@@ -107,26 +107,41 @@ void Pool2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor&
     kernels::avg_pool_backward_cuda(geom(x.dim(0)), dy.data(), dx->data(), stream(ctx));
 }
 
-Shape GlobalAveragePooling2D::compute_output_shape(const Shape& in) {
-  DPT_CHECK(in.size() == 3, "GlobalAveragePooling2D expects (height, width, channels), got " << shape_str(in));
+Shape GlobalPooling2D::compute_output_shape(const Shape& in) {
+  DPT_CHECK(in.size() == 3, class_name() << " expects (height, width, channels), got " << shape_str(in));
   if (keepdims_) return {1, 1, in[2]};
   return {in[2]};
 }
 
-void GlobalAveragePooling2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
-  kernels::global_avg_pool_forward_cpu(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2]);
+void GlobalPooling2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  if (max_)
+    kernels::global_max_pool_forward_cpu(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2]);
+  else
+    kernels::global_avg_pool_forward_cpu(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2]);
 }
 
-void GlobalAveragePooling2D::backward_cpu(Context&, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
-  if (dx) kernels::global_avg_pool_backward_cpu(dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2]);
+void GlobalPooling2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (max_)
+    kernels::global_max_pool_backward_cpu(x.data(), y.data(), dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2]);
+  else
+    kernels::global_avg_pool_backward_cpu(dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2]);
 }
 
-void GlobalAveragePooling2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
-  kernels::global_avg_pool_forward_cuda(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2], stream(ctx));
+void GlobalPooling2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
+  if (max_)
+    kernels::global_max_pool_forward_cuda(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2], stream(ctx));
+  else
+    kernels::global_avg_pool_forward_cuda(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2], stream(ctx));
 }
 
-void GlobalAveragePooling2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
-  if (dx) kernels::global_avg_pool_backward_cuda(dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2], stream(ctx));
+void GlobalPooling2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (max_)
+    kernels::global_max_pool_backward_cuda(x.data(), y.data(), dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2],
+                                           stream(ctx));
+  else
+    kernels::global_avg_pool_backward_cuda(dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2], stream(ctx));
 }
 
 }  // namespace dpt

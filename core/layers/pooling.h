@@ -1,5 +1,5 @@
-// MaxPooling2D, AveragePooling2D (pool_size, strides = pool_size by default, valid/same) and
-// GlobalAveragePooling2D, channels_last.
+// MaxPooling2D, AveragePooling2D (pool_size, strides = pool_size by default, valid/same),
+// GlobalAveragePooling2D and GlobalMaxPooling2D, channels_last.
 #pragma once
 #include "core/layer.h"
 #include "kernels/pooling.h"
@@ -50,14 +50,17 @@ class Pool2D : public Layer {
 inline std::unique_ptr<Layer> MaxPooling2D(Pool2DConfig c = {}) { return std::make_unique<Pool2D>(true, c); }
 inline std::unique_ptr<Layer> AveragePooling2D(Pool2DConfig c = {}) { return std::make_unique<Pool2D>(false, c); }
 
-// keepdims: (1, 1, channels) out, as Keras's keepdims=True (MobileNet's head), else (channels).
-class GlobalAveragePooling2D : public Layer {
+// GlobalAveragePooling2D and GlobalMaxPooling2D: the mean or the maximum over the positions, per
+// channel; keepdims gives (1, 1, channels), as Keras's keepdims=True (MobileNet's head), else
+// (channels). The maximum's gradient is shared by the positions that hold it (Keras 3's ops.max).
+class GlobalPooling2D : public Layer {
  public:
-  explicit GlobalAveragePooling2D(bool keepdims = false) : keepdims_(keepdims) {}
-  std::string class_name() const override { return "GlobalAveragePooling2D"; }
-  std::string default_name() const override { return "global_average_pooling2d"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<GlobalAveragePooling2D>(keepdims_); }
+  GlobalPooling2D(bool is_max, bool keepdims) : max_(is_max), keepdims_(keepdims) {}
+  std::string class_name() const override { return max_ ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D"; }
+  std::string default_name() const override { return max_ ? "global_max_pooling2d" : "global_average_pooling2d"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<GlobalPooling2D>(max_, keepdims_); }
   std::string config_str() const override { return keepdims_ ? "keepdims=True" : ""; }
+  bool is_max() const { return max_; }
   bool keepdims() const { return keepdims_; }
 
  protected:
@@ -68,7 +71,16 @@ class GlobalAveragePooling2D : public Layer {
   void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
  private:
-  bool keepdims_;
+  bool max_, keepdims_;
+};
+
+class GlobalAveragePooling2D : public GlobalPooling2D {
+ public:
+  explicit GlobalAveragePooling2D(bool keepdims = false) : GlobalPooling2D(false, keepdims) {}
+};
+class GlobalMaxPooling2D : public GlobalPooling2D {
+ public:
+  explicit GlobalMaxPooling2D(bool keepdims = false) : GlobalPooling2D(true, keepdims) {}
 };
 
 }  // namespace dpt

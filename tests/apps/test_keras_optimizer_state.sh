@@ -15,7 +15,7 @@
 #   4. Activations whose gradient needs their input (gelu, silu, mish, hard_silu) and LeakyReLU, ELU
 #      and ReLU layers with settings: dptrain's epoch from Keras's file gives Keras's weights; the
 #      same for MobileNet's layers (ZeroPadding2D, DepthwiseConv2D, GlobalAveragePooling2D with
-#      keepdims) and Cropping2D.
+#      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -253,6 +253,35 @@ if run.returncode == 0:
         check(diff <= 2e-6 and moved > 100 * 2e-6,
               f"spatial: dptrain's epoch from Keras's .keras archive gives Keras's weights (max |diff| {diff:.3g}; "
               f"the epoch moved them {moved:.3g})")
+# SeparableConv2D, UpSampling2D and GlobalMaxPooling2D (after a relu: a channel all zeros for a sample shares its
+# gradient among its positions, as Keras 3's ops.max does).
+keras.utils.set_random_seed(0)
+m = keras.Sequential([keras.Input((9, 9, 2)), layers.Conv2D(4, 3, activation="tanh", name="c1"),
+                      layers.SeparableConv2D(5, 3, padding="same", depth_multiplier=2, activation="silu", name="sep"),
+                      layers.UpSampling2D((2, 1), name="up"), layers.Conv2D(5, 2, activation="relu", name="c2"),
+                      layers.GlobalMaxPooling2D(name="gmp"), layers.Dense(3, activation="softmax", name="out")],
+                     name="upmax")
+m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+m.fit(xi, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/upmax_1.h5")
+start = [w.numpy() for w in m.weights]
+m.fit(xi, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+theirs = {w.path.split("/", 1)[1]: w.numpy() for w in m.weights}
+run = subprocess.run([bin, "train", "--model", f"{d}/upmax_1.h5", "--data", f"npy:{d}/xi.npy,{d}/y.npy",
+                      "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0",
+                      "--save-model", f"{d}/upmax_ours.keras"], capture_output=True, text=True)
+check(run.returncode == 0, f"upmax: dptrain trains SeparableConv2D, UpSampling2D and GlobalMaxPooling2D (exit {run.returncode}) "
+                           f"{run.stderr.strip()}")
+if run.returncode == 0:
+    ours = {w.path.split("/", 1)[1]: w.numpy() for w in keras.models.load_model(f"{d}/upmax_ours.keras").weights}
+    if sorted(ours) == sorted(theirs):
+        diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in ours)
+        moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
+        check(diff <= 2e-6 and moved > 100 * 2e-6,
+              f"upmax: dptrain's epoch from Keras's .h5 file gives Keras's weights (max |diff| {diff:.3g}; the epoch "
+              f"moved them {moved:.3g})")
+    else:
+        check(False, f"upmax: the saved archive holds Keras's variables: {sorted(ours)} vs {sorted(theirs)}")
 print("PASS" if fails == 0 else f"{fails} FAILED")
 sys.exit(1 if fails else 0)
 PY

@@ -15,6 +15,7 @@
 #include "core/layers/flatten.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
+#include "core/layers/separable_conv2d.h"
 #include "gpu/gpu_test_util.h"
 #include "kernels/cuda_backend.h"
 #include "test_util.h"
@@ -79,6 +80,8 @@ void compare_layer(const LayerCase& c, int64_t n, uint64_t seed,
   gpu->prepare(std::max(n, prepared), gctx);
   Tensor cwork({std::max<int64_t>(cpu->workspace_elems(std::max(n, prepared)), 1)});
   cpu->set_workspace(cwork.data(), cwork.numel());
+  Tensor gwork({std::max<int64_t>(gpu->workspace_elems(std::max(n, prepared)), 1)}, gctx.device);  // as Sequential
+  gpu->set_workspace(gwork.data(), gwork.numel());
   Shape xs = c.in, ys = out;
   xs.insert_front(n);
   ys.insert_front(n);
@@ -249,6 +252,29 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
        },
        {7, 8, 3}},
       {"GlobalAveragePooling2D keepdims", [] { return std::make_unique<GlobalAveragePooling2D>(true); }, {4, 5, 6}},
+      {"GlobalMaxPooling2D", [] { return std::make_unique<GlobalMaxPooling2D>(); }, {5, 4, 6}},
+      {"GlobalMaxPooling2D keepdims", [] { return std::make_unique<GlobalMaxPooling2D>(true); }, {3, 3, 35}},
+      {"UpSampling2D (2, 3)", [] { return std::make_unique<UpSampling2D>(2, 3); }, {4, 3, 5}},
+      {"SeparableConv2D 3x3 same, depth_multiplier 2, relu",
+       [] {
+         SeparableConv2DConfig c;
+         c.filters = 7;
+         c.same = true;
+         c.depth_multiplier = 2;
+         c.activation = Activation::relu;
+         return std::make_unique<SeparableConv2D>(c);
+       },
+       {6, 7, 3}},
+      {"SeparableConv2D 3x3 stride 2 valid gelu, no bias",
+       [] {
+         SeparableConv2DConfig c;
+         c.filters = 4;
+         c.sh = c.sw = 2;
+         c.activation = Activation::gelu;
+         c.use_bias = false;
+         return std::make_unique<SeparableConv2D>(c);
+       },
+       {9, 8, 5}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},
       {"BatchNormalization (features)", [] { return std::make_unique<BatchNormalization>(); }, {19}},
   };

@@ -173,6 +173,37 @@ TEST_CASE("zero padding and cropping: values and gradients (double)", "[kernels]
   CHECK(dot(big, large) == Approx(dot(small, cut)).epsilon(1e-12));
 }
 
+TEST_CASE("global max pooling and nearest upsampling: gradients (double), ties shared", "[kernels][grad]") {
+  const int64_t n = 2, hw = 6, c = 3;
+  auto x = random_vec(n * hw * c, 31), r = random_vec(n * c, 32);
+  std::vector<double> y(size_t(n * c)), dx(x.size());
+  auto f = [&] {
+    global_max_pool_forward_cpu(x.data(), y.data(), n, hw, c);
+    return dot(y, r);
+  };
+  f();
+  global_max_pool_backward_cpu(x.data(), y.data(), r.data(), dx.data(), n, hw, c);
+  CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
+  // Channel 1 of sample 0 has its maximum at three positions: each takes a third of the gradient.
+  for (int64_t p = 0; p < hw; ++p) x[size_t(p * c + 1)] = p % 2 ? 0.75 : -1.0;
+  f();
+  CHECK(y[1] == 0.75);
+  global_max_pool_backward_cpu(x.data(), y.data(), r.data(), dx.data(), n, hw, c);
+  for (int64_t p = 0; p < hw; ++p) CHECK(dx[size_t(p * c + 1)] == Approx(p % 2 ? r[1] / 3 : 0.0).margin(1e-15));
+
+  const Upsample2d u{2, 3, 2, 3, 2, 3};  // (3, 2) -> (6, 6)
+  auto ux = random_vec(u.n * u.h * u.w * u.c, 33), ur = random_vec(u.n * u.h * u.sh * u.w * u.sw * u.c, 34);
+  std::vector<double> uy(ur.size()), udx(ux.size());
+  auto fu = [&] {
+    upsample2d_forward_cpu(u, ux.data(), uy.data());
+    return dot(uy, ur);
+  };
+  fu();
+  CHECK(uy[size_t(((1 * 6 + 5) * 6 + 4) * 3 + 2)] == ux[size_t(((1 * 3 + 2) * 2 + 1) * 3 + 2)]);  // (5, 4) <- (2, 1)
+  upsample2d_backward_cpu(u, ur.data(), udx.data());
+  CHECK(worst_ratio(udx, numeric_grad(fu, ux), kAtol, kRtol) <= 1.0);
+}
+
 TEST_CASE("pooling gradients match finite differences (double)", "[kernels][grad]") {
   for (bool same : {false, true}) {
     for (int64_t s : {1, 2}) {

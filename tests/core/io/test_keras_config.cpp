@@ -302,10 +302,17 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
         "strides": [2, 2], "padding": "valid", "depth_multiplier": 2, "use_bias": false}})") == "(3, 3, 6)");
     CHECK(shape_of(R"({"class_name": "GlobalAveragePooling2D", "config": {"name": "g", "keepdims": true}})") ==
           "(1, 1, 3)");
+    CHECK(shape_of(R"({"class_name": "GlobalMaxPooling2D", "config": {"name": "g"}})") == "(3,)");
+    CHECK(shape_of(R"({"class_name": "SeparableConv2D", "config": {"name": "s", "filters": 5, "kernel_size": 3,
+        "padding": "same", "strides": 2, "depth_multiplier": 2}})") == "(4, 4, 5)");
+    CHECK(shape_of(R"({"class_name": "UpSampling2D", "config": {"name": "u", "size": [2, 3]}})") == "(16, 24, 3)");
+    CHECK(shape_of(R"({"class_name": "UpSampling2D", "config": {"name": "u"}})") == "(16, 16, 3)");
   }
   CHECK(err(cfg(R"({"class_name": "ZeroPadding2D", "config": {"name": "p", "padding": [1, 2, 3]}})")) ==
         "m.json: layer 'p' (ZeroPadding2D): 'padding' must be an int, (rows, cols) or ((top, bottom), (left, "
         "right)), got [1,2,3]");
+  CHECK(err(cfg(R"({"class_name": "UpSampling2D", "config": {"name": "u", "interpolation": "bilinear"}})")) ==
+        "m.json: layer 'u' (UpSampling2D): interpolation='bilinear' (nearest only) is not supported");
   CHECK(err(cfg(R"({"class_name": "ZeroPadding2D", "config": {"name": "p", "padding": -1}})")) ==
         "m.json: layer 'p' (ZeroPadding2D): 'padding' must not be negative, got -1");
   CHECK(err(cfg(R"({"class_name": "Cropping2D", "config": {"name": "p", "cropping": [4, 4]}})")) ==

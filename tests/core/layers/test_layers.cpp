@@ -11,6 +11,7 @@
 #include "core/layers/flatten.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
+#include "core/layers/separable_conv2d.h"
 #include "core/losses.h"
 #include "core/sequential.h"
 #include "test_util.h"
@@ -262,8 +263,10 @@ TEST_CASE("whole-model gradients through kept pre-activations (gelu, silu, mish)
   CHECK(m.layers()[2]->config_str() == "units=6, activation=silu");
 }
 
-TEST_CASE("whole-model gradients through ZeroPadding2D, DepthwiseConv2D, Cropping2D, GlobalAveragePooling2D(keepdims)",
-          "[layers][grad][sequential]") {
+TEST_CASE(
+    "whole-model gradients through ZeroPadding2D, DepthwiseConv2D, Cropping2D, SeparableConv2D, UpSampling2D, "
+    "GlobalMaxPooling2D",
+    "[layers][grad][sequential]") {
   Sequential m("mobile");
   m.add(std::make_unique<Padding2D>(false, Padding2DConfig{0, 1, 0, 1}));
   DepthwiseConv2DConfig d;
@@ -276,7 +279,15 @@ TEST_CASE("whole-model gradients through ZeroPadding2D, DepthwiseConv2D, Croppin
   s.same = true;
   s.activation = Activation::gelu;  // its pre-activation kept
   m.add(std::make_unique<DepthwiseConv2D>(s));
-  m.add(std::make_unique<GlobalAveragePooling2D>(true));
+  SeparableConv2DConfig sep;
+  sep.filters = 3;
+  sep.kh = sep.kw = 2;
+  sep.same = true;
+  sep.depth_multiplier = 2;
+  sep.activation = Activation::tanh;
+  m.add(std::make_unique<SeparableConv2D>(sep));
+  m.add(std::make_unique<UpSampling2D>(2, 1));
+  m.add(std::make_unique<GlobalMaxPooling2D>(true));
   m.add(std::make_unique<Flatten>());
   m.add(std::make_unique<Dense>(4, Activation::softmax));
   check_model_gradients(m, {6, 5, 2});
@@ -289,8 +300,10 @@ TEST_CASE("whole-model gradients through ZeroPadding2D, DepthwiseConv2D, Croppin
                    "cropping2d (2, 1, 4) cropping=((1, 0), (0, 1))",
                    "depthwise_conv2d_1 (2, 1, 4) kernel_size=(3, 3), strides=(1, 1), padding=same, "
                    "depth_multiplier=1, activation=gelu",
-                   "global_average_pooling2d (1, 1, 4) keepdims=True", "flatten (4,) ",
-                   "dense (4,) units=4, activation=softmax"});
+                   "separable_conv2d (2, 1, 3) filters=3, kernel_size=(2, 2), strides=(1, 1), padding=same, "
+                   "depth_multiplier=2, activation=tanh",
+                   "up_sampling2d (4, 1, 3) size=(2, 1)", "global_max_pooling2d (1, 1, 3) keepdims=True",
+                   "flatten (3,) ", "dense (4,) units=4, activation=softmax"});
 }
 
 TEST_CASE("activations with a setting of their own are Keras's LeakyReLU, ELU and ReLU layers", "[layers]") {

@@ -1,0 +1,152 @@
+// SeparableConv2D: kernels/depthwise into t, then t @ pointwise_kernel + bias and the activation as
+// Dense does it (one GEMM forward, two backward; on CUDA through cuBLAS with the fused epilogues).
+#include "core/layers/separable_conv2d.h"
+#include "core/error.h"
+#include "kernels/activation.h"
+#include "kernels/cuda_backend.h"
+#include "kernels/depthwise.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+
+namespace dpt {
+
+SeparableConv2D::SeparableConv2D(SeparableConv2DConfig cfg) : cfg_(cfg) {
+  DPT_CHECK(cfg.filters >= 1, "SeparableConv2D filters must be >= 1, got " << cfg.filters);
+  DPT_CHECK(cfg.kh >= 1 && cfg.kw >= 1,
+            "SeparableConv2D kernel_size must be >= 1, got (" << cfg.kh << ", " << cfg.kw << ")");
+  DPT_CHECK(cfg.sh >= 1 && cfg.sw >= 1,
+            "SeparableConv2D strides must be >= 1, got (" << cfg.sh << ", " << cfg.sw << ")");
+  DPT_CHECK(cfg.depth_multiplier >= 1, "SeparableConv2D depth_multiplier must be >= 1, got " << cfg.depth_multiplier);
+  DPT_CHECK(cfg.activation.has_default_alpha(),
+            "SeparableConv2D's activation " << activation_str(cfg.activation)
+                                            << " has a setting of its own: Keras puts that in a layer after it");
+}
+
+std::string SeparableConv2D::config_str() const {
+  return "filters=" + std::to_string(cfg_.filters) + ", kernel_size=(" + std::to_string(cfg_.kh) + ", " +
+         std::to_string(cfg_.kw) + "), strides=(" + std::to_string(cfg_.sh) + ", " + std::to_string(cfg_.sw) +
+         "), padding=" + (cfg_.same ? "same" : "valid") +
+         ", depth_multiplier=" + std::to_string(cfg_.depth_multiplier) +
+         ", activation=" + activation_str(cfg_.activation);
+}
+
+Shape SeparableConv2D::compute_output_shape(const Shape& in) {
+  DPT_CHECK(in.size() == 3, "SeparableConv2D expects inputs of shape (height, width, channels), got " << shape_str(in));
+  int64_t oh, ow;
+  kernels::conv_out_size(in[0], cfg_.kh, cfg_.sh, cfg_.same, &oh, &pad_top_);
+  kernels::conv_out_size(in[1], cfg_.kw, cfg_.sw, cfg_.same, &ow, &pad_left_);
+  checked_mul(in[2], cfg_.depth_multiplier, "SeparableConv2D depthwise channels");
+  return {oh, ow, cfg_.filters};
+}
+
+std::vector<ParamSpec> SeparableConv2D::params() const {
+  const int64_t mid = in_[2] * cfg_.depth_multiplier;
+  std::vector<ParamSpec> p{
+      {"depthwise_kernel", {cfg_.kh, cfg_.kw, in_[2], cfg_.depth_multiplier}, Init::glorot_uniform},
+      {"pointwise_kernel", {1, 1, mid, cfg_.filters}, Init::glorot_uniform}};
+  if (cfg_.use_bias) p.push_back({"bias", {cfg_.filters}, Init::zeros});
+  return p;
+}
+
+kernels::Conv2dGeom SeparableConv2D::geom(int64_t n) const {
+  kernels::Conv2dGeom g;
+  g.n = n;
+  g.h = in_[0];
+  g.w = in_[1];
+  g.c = in_[2];
+  g.kh = cfg_.kh;
+  g.kw = cfg_.kw;
+  g.sh = cfg_.sh;
+  g.sw = cfg_.sw;
+  g.pad_top = pad_top_;
+  g.pad_left = pad_left_;
+  g.oh = out_[0];
+  g.ow = out_[1];
+  g.oc = in_[2] * cfg_.depth_multiplier;
+  return g;
+}
+
+void SeparableConv2D::prepare(int64_t max_batch, Context& ctx) {
+  const int64_t mid = in_[2] * cfg_.depth_multiplier;
+  if (ctx.cuda)
+    kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(std::max(mid, cfg_.filters)));
+  t_ = Buffer();
+  t_ = Buffer(ctx.device, size_t(max_batch * out_[0] * out_[1] * mid) * sizeof(float));
+  prepare_pre_activation(cfg_.activation, max_batch, ctx);
+}
+
+int64_t SeparableConv2D::workspace_elems(int64_t batch) const {
+  return batch * out_[0] * out_[1] * in_[2] * cfg_.depth_multiplier;
+}
+
+float* SeparableConv2D::depthwise_out(int64_t n) const {
+  DPT_CHECK(size_t(n * out_[0] * out_[1] * in_[2] * cfg_.depth_multiplier) * sizeof(float) <= t_.bytes(),
+            "layer '" << name_ << "': " << n << " rows exceed the prepared batch (or it was not prepared)");
+  return static_cast<float*>(t_.data());
+}
+
+float* SeparableConv2D::depthwise_grad(int64_t n) const {
+  DPT_CHECK(work_ && work_elems_ >= workspace_elems(n), "SeparableConv2D '" << name_ << "': workspace not prepared");
+  return work_;
+}
+
+void SeparableConv2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  const kernels::Conv2dGeom g = geom(x.dim(0));
+  const int64_t rows = rows_of(y);
+  float* t = depthwise_out(x.dim(0));
+  kernels::depthwise_forward_cpu<float>(g, x.data(), w_[0], nullptr, t);
+  float* z = pre_activation(cfg_.activation, y);  // y itself, unless the activation's gradient needs z
+  if (cfg_.use_bias) kernels::bias_fill_cpu(z, w_[2], rows, cfg_.filters);
+  kernels::gemm_cpu<float>(false, false, rows, cfg_.filters, g.oc, 1.f, t, w_[1], cfg_.use_bias ? 1.f : 0.f, z);
+  kernels::activation_forward_cpu(cfg_.activation, z, y.data(), rows, cfg_.filters);
+}
+
+void SeparableConv2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  const kernels::Conv2dGeom g = geom(x.dim(0));
+  const int64_t rows = rows_of(y);
+  if (!fused_grad_)
+    kernels::activation_backward_cpu(cfg_.activation, pre_activation(cfg_.activation, y), y.data(), dy.data(),
+                                     dy.data(), rows, cfg_.filters);
+  const float* t = depthwise_out(x.dim(0));
+  float* dt = depthwise_grad(x.dim(0));
+  kernels::gemm_cpu<float>(true, false, g.oc, cfg_.filters, rows, 1.f, t, dy.data(), 1.f, g_[1]);
+  if (cfg_.use_bias) kernels::bias_grad_cpu(dy.data(), g_[2], rows, cfg_.filters);
+  kernels::gemm_cpu<float>(false, true, rows, g.oc, cfg_.filters, 1.f, dy.data(), w_[1], 0.f, dt);
+  kernels::depthwise_backward_cpu<float>(g, x.data(), w_[0], dt, dx ? dx->data() : nullptr, g_[0], nullptr);
+}
+
+void SeparableConv2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
+  const kernels::Conv2dGeom g = geom(x.dim(0));
+  const int64_t rows = rows_of(y);
+  float* t = depthwise_out(x.dim(0));
+  kernels::depthwise_forward_cuda(g, x.data(), w_[0], nullptr, t, stream(ctx));
+  float* z = pre_activation(cfg_.activation, y);
+  kernels::gemm_cuda(*ctx.cuda, false, false, rows, cfg_.filters, g.oc, 1.f, t, w_[1], 0.f, z);
+  const float* bias = cfg_.use_bias ? w_[2] : nullptr;
+  if (!cfg_.activation.needs_input()) {
+    kernels::bias_activation_cuda(cfg_.activation, z, bias, rows, cfg_.filters, *ctx.cuda);  // one pass
+    return;
+  }
+  kernels::bias_activation_cuda(Activation::linear, z, bias, rows, cfg_.filters, *ctx.cuda);
+  kernels::activation_forward_cuda(cfg_.activation, z, y.data(), rows, cfg_.filters, stream(ctx));
+}
+
+void SeparableConv2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  const kernels::Conv2dGeom g = geom(x.dim(0));
+  const int64_t rows = rows_of(y);
+  Activation epilogue = fused_grad_ ? Activation::linear : cfg_.activation;
+  if (epilogue.needs_input()) {
+    kernels::activation_backward_cuda(epilogue, pre_activation(epilogue, y), nullptr, dy.data(), dy.data(), rows,
+                                      cfg_.filters, stream(ctx));
+    epilogue = Activation::linear;
+  }
+  kernels::activation_bias_grad_cuda(epilogue, y.data(), dy.data(), cfg_.use_bias ? g_[2] : nullptr, rows, cfg_.filters,
+                                     *ctx.cuda);
+  const float* t = depthwise_out(x.dim(0));
+  float* dt = depthwise_grad(x.dim(0));
+  kernels::gemm_cuda(*ctx.cuda, true, false, g.oc, cfg_.filters, rows, 1.f, t, dy.data(), 1.f, g_[1]);
+  kernels::gemm_cuda(*ctx.cuda, false, true, rows, g.oc, cfg_.filters, 1.f, dy.data(), w_[1], 0.f, dt);
+  kernels::depthwise_backward_cuda(g, x.data(), w_[0], dt, dx ? dx->data() : nullptr, g_[0], nullptr, *ctx.cuda);
+}
+
+}  // namespace dpt

@@ -1,0 +1,50 @@
+// SeparableConv2D: a DepthwiseConv2D (no bias) whose output t goes through a 1x1 convolution, as
+// Keras's: depthwise_kernel (kh, kw, in, depth_multiplier), pointwise_kernel (1, 1, in *
+// depth_multiplier, filters), bias (filters), then the activation. t is kept per replica for the
+// pointwise kernel's gradient; t's gradient lives in the model's shared workspace.
+#pragma once
+#include "core/layer.h"
+#include "kernels/conv2d.h"
+
+namespace dpt {
+
+struct SeparableConv2DConfig {
+  int64_t filters = 1;
+  int64_t kh = 3, kw = 3;
+  int64_t sh = 1, sw = 1;
+  int64_t depth_multiplier = 1;
+  bool same = false;  // padding="same"
+  Activation activation = Activation::linear;
+  bool use_bias = true;
+};
+
+class SeparableConv2D : public Layer {
+ public:
+  explicit SeparableConv2D(SeparableConv2DConfig cfg);
+  std::string class_name() const override { return "SeparableConv2D"; }
+  std::string default_name() const override { return "separable_conv2d"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<SeparableConv2D>(cfg_); }
+  std::string config_str() const override;
+  std::vector<ParamSpec> params() const override;
+  Activation output_activation() const override { return cfg_.activation; }
+  void prepare(int64_t max_batch, Context& ctx) override;
+  int64_t workspace_elems(int64_t batch) const override;
+  const SeparableConv2DConfig& config() const { return cfg_; }
+
+ protected:
+  Shape compute_output_shape(const Shape& in) override;
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  kernels::Conv2dGeom geom(int64_t n) const;  // the depthwise part: oc = in * depth_multiplier
+  float* depthwise_out(int64_t n) const;      // t, checked against the prepared batch
+  float* depthwise_grad(int64_t n) const;     // t's gradient, in the workspace
+  SeparableConv2DConfig cfg_;
+  int64_t pad_top_ = 0, pad_left_ = 0;
+  Buffer t_;
+};
+
+}  // namespace dpt
