@@ -7,13 +7,31 @@
 #include <random>
 #include <sstream>
 #include "core/error.h"
+#include "core/layers/merge.h"
+#include "kernels/cuda_backend.h"
+#include "kernels/merge.h"
 
 namespace dpt {
 
-Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
+Sequential& Sequential::add(std::unique_ptr<Layer> layer, std::vector<int> inputs) {
   DPT_CHECK(!built(), "cannot add layers to model '" << name_ << "' after it is built");
+  const int me = int(layers_.size());
+  if (inputs.empty()) inputs.push_back(me - 1);
+  for (int k : inputs)
+    DPT_CHECK(k >= -1 && k < me, "layer " << me << " of model '" << name_ << "' reads layer " << k
+                                          << ", which is not an earlier layer (or -1, the input)");
+  const bool merge = dynamic_cast<MergeLayer*>(layer.get()) != nullptr;
+  DPT_CHECK(merge || inputs.size() == 1, "layer " << me << " (" << layer->class_name() << ") of model '" << name_
+                                                  << "' takes one input, not " << inputs.size());
   layers_.push_back(std::move(layer));
+  inputs_.push_back(std::move(inputs));
   return *this;
+}
+
+bool Sequential::is_chain() const {
+  for (size_t i = 0; i < inputs_.size(); ++i)
+    if (inputs_[i].size() != 1 || inputs_[i][0] != int(i) - 1) return false;
+  return true;
 }
 
 static void init_weight(const ParamSpec& s, float* w, std::mt19937_64& rng) {
@@ -59,12 +77,24 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
       ++k;
     }
   }
-  Shape s = input_shape;
   std::vector<std::pair<Layer*, ParamSpec>> specs;
-  for (auto& l : layers_) {
-    s = l->build(s);
-    for (auto& p : l->params()) specs.push_back({l.get(), p});
+  std::vector<int> readers(layers_.size(), 0);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& l = *layers_[i];
+    std::vector<Shape> in;
+    for (int k : inputs_[i]) {
+      in.push_back(k < 0 ? input_shape : layers_[size_t(k)]->output_shape());
+      if (k >= 0) ++readers[size_t(k)];
+    }
+    if (auto* m = dynamic_cast<MergeLayer*>(&l))
+      m->build_inputs(in);
+    else
+      l.build(in[0]);
+    for (auto& p : l.params()) specs.push_back({&l, p});
   }
+  for (size_t i = 0; i + 1 < layers_.size(); ++i)
+    DPT_CHECK(readers[i] > 0, "model '" << name_ << "': nothing reads the output of layer '" << layers_[i]->name()
+                                        << "', and only the last layer is the model's output");
   int64_t trainable = 0, total = 0;
   for (auto& [l, p] : specs) {
     const int64_t n = shape_numel(p.shape);
@@ -98,17 +128,24 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
       }
     if (lo >= 0) grad_range_[i] = {lo, hi};
   }
-  // Layers before the first one with weights need no gradient (the input needs none).
+  // Layers before the first one with weights need no gradient (the input needs none); in a graph,
+  // a layer's output needs one when it or a layer it reads from has weights.
   first_weighted_ = 0;
   while (first_weighted_ < layers_.size() && layers_[first_weighted_]->params().empty()) ++first_weighted_;
+  needs_grad_.assign(layers_.size(), false);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    bool any = !layers_[i]->params().empty();
+    for (int k : inputs_[i]) any = any || (k >= 0 && needs_grad_[size_t(k)]);
+    needs_grad_[i] = any;
+  }
 }
 
 std::unique_ptr<Sequential> Sequential::clone() const {
   auto m = std::make_unique<Sequential>(name_);
-  for (auto& l : layers_) {
-    auto c = l->clone();
-    c->set_name(l->name());
-    m->add(std::move(c));
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    auto c = layers_[i]->clone();
+    c->set_name(layers_[i]->name());
+    m->add(std::move(c), inputs_[i]);
   }
   if (built()) {
     m->build(input_shape_, 0);
@@ -150,19 +187,34 @@ void Sequential::prepare(int64_t max_batch, Context* ctx_in) {
                                                    << ctx.device.str());
   max_batch_ = 0;  // until every buffer exists (an out-of-memory error leaves it unprepared)
   outputs_.clear();
+  node_grad_.clear();
+  share_.clear();
+  const bool chain = is_chain();
   int64_t biggest = shape_numel(input_shape_), work = 0;
+  size_t most_inputs = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
     Shape s = l.output_shape();
     s.insert_front(max_batch);
     outputs_.emplace_back(s, dev);
+    if (!chain) node_grad_.emplace_back(needs_grad_[i] || i + 1 == layers_.size() ? s : Shape{0}, dev);
     biggest = std::max(biggest, shape_numel(l.output_shape()));
-    l.set_input_grad_needed(i > first_weighted_);  // backward passes the first weighted layer no dx
+    most_inputs = std::max(most_inputs, inputs_[i].size());
+    bool dx = i > first_weighted_;  // backward passes the first weighted layer no dx
+    if (!chain) {
+      dx = false;
+      for (int k : inputs_[i]) dx = dx || (k >= 0 && needs_grad_[size_t(k)]);
+    }
+    l.set_input_grad_needed(dx);
     l.prepare(max_batch, ctx);
     work = std::max(work, l.workspace_elems(max_batch));
   }
-  grad_buf_[0] = Tensor({max_batch * biggest}, dev);
-  grad_buf_[1] = Tensor({max_batch * biggest}, dev);
+  if (chain) {
+    grad_buf_[0] = Tensor({max_batch * biggest}, dev);
+    grad_buf_[1] = Tensor({max_batch * biggest}, dev);
+  } else {
+    for (size_t k = 0; k < most_inputs; ++k) share_.emplace_back(Shape{max_batch * biggest}, dev);
+  }
   work_ = Tensor({std::max<int64_t>(work, 1)}, dev);
   for (auto& l : layers_) l->set_workspace(work_.data(), work_.numel());
   max_batch_ = max_batch;
@@ -182,8 +234,15 @@ Tensor Sequential::forward(Context& ctx, const Tensor& x, bool training) {
                       << " but the data has shape " << shape_str(x.shape()));
   last_n_ = n;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    Tensor in = i == 0 ? x.view() : outputs_[i - 1].rows(0, n);
     Tensor out = outputs_[i].rows(0, n);
+    if (auto* m = dynamic_cast<MergeLayer*>(layers_[i].get())) {
+      std::vector<Tensor> in;
+      for (int k : inputs_[i]) in.push_back(k < 0 ? x.view() : outputs_[size_t(k)].rows(0, n));
+      m->forward_all(ctx, in, out, training);
+      continue;
+    }
+    const int k = inputs_[i][0];
+    Tensor in = k < 0 ? x.view() : outputs_[size_t(k)].rows(0, n);
     layers_[i]->forward(ctx, in, out, training);
   }
   return outputs_.back().rows(0, n);
@@ -197,10 +256,74 @@ Tensor Sequential::output_of(size_t i) const {
 
 Tensor Sequential::output_grad(int64_t n) {
   const size_t L = layers_.size();
+  if (!node_grad_.empty()) return node_grad_[L - 1].rows(0, n);
   return with_batch(grad_buf_[0], n, layers_[L - 1]->output_shape());
 }
 
+// A graph's backward: layers in reverse order, each output's gradient summed over its readers (the
+// first writes it, each later one adds its share), the gradient ranges reported as layers finish.
+void Sequential::backward_graph(Context& ctx, const Tensor& x, GradReadyHook* hook) {
+  const int64_t n = last_n_;
+  const size_t L = layers_.size();
+  std::vector<bool> written(L, false);
+  written[L - 1] = true;  // by the loss
+  for (size_t k = 0; k < L; ++k) {
+    const size_t i = L - 1 - k;
+    Layer& l = *layers_[i];
+    if (needs_grad_[i]) {
+      DPT_CHECK(written[i], "model '" << name_ << "': layer '" << l.name() << "' got no gradient");
+      Tensor dy = node_grad_[i].rows(0, n);
+      Tensor out = outputs_[i].rows(0, n);
+      std::vector<Tensor> in, dx_store;
+      std::vector<Tensor*> dx;
+      std::vector<int> add_to;  // for each input: the layer whose gradient takes a share, or -1
+      std::vector<bool> has_dx;
+      for (size_t j = 0; j < inputs_[i].size(); ++j) {
+        const int s = inputs_[i][j];
+        in.push_back(s < 0 ? x.view() : outputs_[size_t(s)].rows(0, n));
+        has_dx.push_back(s >= 0 && needs_grad_[size_t(s)]);
+        if (!has_dx.back()) {
+          dx_store.emplace_back();
+          add_to.push_back(-1);
+          continue;
+        }
+        // An input read twice by this layer (Add(x, x)) takes its second share through scratch too.
+        bool twice = false;
+        for (size_t e = 0; e < j; ++e) twice = twice || inputs_[i][e] == s;
+        if (!written[size_t(s)] && !twice) {
+          dx_store.push_back(node_grad_[size_t(s)].rows(0, n));
+          add_to.push_back(-1);
+          written[size_t(s)] = true;
+        } else {
+          Shape sh = layers_[size_t(s)]->output_shape();
+          sh.insert_front(n);
+          dx_store.push_back(Tensor::view(share_[j].data(), sh, share_[j].device()));
+          add_to.push_back(s);
+        }
+      }
+      for (size_t j = 0; j < dx_store.size(); ++j) dx.push_back(has_dx[j] ? &dx_store[j] : nullptr);
+      if (auto* m = dynamic_cast<MergeLayer*>(&l))
+        m->backward_all(ctx, in, out, dy, dx);
+      else
+        l.backward(ctx, in[0], out, dy, dx[0]);
+      for (size_t j = 0; j < add_to.size(); ++j) {
+        if (add_to[j] < 0) continue;
+        float* into = node_grad_[size_t(add_to[j])].data();
+        if (ctx.device.is_cpu())
+          kernels::add_into_cpu(into, dx_store[j].data(), dx_store[j].numel());
+        else
+          kernels::add_into_cuda(into, dx_store[j].data(), dx_store[j].numel(), kernels::cuda_stream_of(*ctx.cuda));
+      }
+    }
+    if (hook && grad_range_[i].second > grad_range_[i].first) hook->ready(grad_range_[i].first, grad_range_[i].second);
+  }
+}
+
 void Sequential::backward(Context& ctx, const Tensor& x, GradReadyHook* hook) {
+  if (!node_grad_.empty()) {
+    backward_graph(ctx, x, hook);
+    return;
+  }
   const int64_t n = last_n_;
   const size_t L = layers_.size();
   const size_t first = first_weighted_;
@@ -237,16 +360,37 @@ static std::string with_commas(int64_t v) {
 }
 
 std::string Sequential::summary() const {
+  // Keras's table; a graph's has Keras's "Connected to" column and its InputLayer row.
+  const bool graph = !is_chain();
+  const int width = graph ? 98 : 65;
   std::ostringstream os;
-  auto line = [&](char c) { os << std::string(65, c) << "\n"; };
-  auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
-    std::string sa = a.size() > 28 ? a.substr(0, 28) : a, sb = b.size() > 25 ? b.substr(0, 25) : b;
-    os << sa << std::string(29 - sa.size(), ' ') << sb << std::string(26 - sb.size(), ' ') << c << "\n";
+  auto line = [&](char c) { os << std::string(size_t(width), c) << "\n"; };
+  auto cell = [&](const std::string& text, size_t w) {
+    const std::string t = text.size() > w - 1 ? text.substr(0, w - 1) : text;
+    os << t << std::string(w - t.size(), ' ');
   };
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d) {
+    cell(a, 29);
+    cell(b, 26);
+    if (!graph) {
+      os << c << "\n";
+      return;
+    }
+    cell(c, 12);
+    os << d << "\n";
+  };
+  auto shape_of = [](const Shape& s) {
+    return s.size() == 1 ? "(None, " + std::to_string(s[0]) + ")" : "(None, " + shape_str(s).substr(1);
+  };
+  auto source = [&](int k) { return (k < 0 ? std::string("input_layer") : layers_[size_t(k)]->name()) + "[0][0]"; };
   os << "Model: \"" << name_ << "\"\n";
   line('_');
-  row(" Layer (type)", "Output Shape", "Param #");
+  row(" Layer (type)", "Output Shape", "Param #", "Connected to");
   line('=');
+  if (graph) {
+    row(" input_layer (InputLayer)", shape_of(input_shape_), "0", "[]");
+    os << "\n";
+  }
   int64_t total = 0, trainable = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = *layers_[i];
@@ -256,10 +400,11 @@ std::string Sequential::summary() const {
       if (p.trainable) trainable += shape_numel(p.shape);
     }
     total += count;
-    std::string shape = shape_str(l.output_shape());
-    shape = "(None, " + shape.substr(1);
-    if (l.output_shape().size() == 1) shape = "(None, " + std::to_string(l.output_shape()[0]) + ")";
-    row(" " + l.name() + " (" + l.class_name() + ")", shape, std::to_string(count));
+    const std::vector<int>& reads = inputs_.empty() ? std::vector<int>{int(i) - 1} : inputs_[i];
+    row(" " + l.name() + " (" + l.class_name() + ")", shape_of(l.output_shape()), std::to_string(count),
+        graph ? "[" + source(reads[0]) + (reads.size() > 1 ? "," : "]") : "");
+    for (size_t k = 1; graph && k < reads.size(); ++k)
+      row("", "", "", " " + source(reads[k]) + (k + 1 < reads.size() ? "," : "]"));
     if (i + 1 < layers_.size()) os << "\n";
   }
   line('=');

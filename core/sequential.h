@@ -1,4 +1,6 @@
-// Sequential: an ordered stack of layers with one parameter arena and one gradient arena.
+// Sequential: an ordered stack of layers with one parameter arena and one gradient arena. Layers
+// may also read earlier layers' outputs (a Functional model's graph, in topological order: a
+// branch, a residual Add, a Concatenate); the last layer is the output.
 // Arena layout: trainable weights first (the gradient arena mirrors exactly this prefix, so one
 // all-reduce and one flat optimizer call serve them all), then non-trainable ones (BatchNorm's
 // moving statistics). A Sequential is also one replica's compute state: activation buffers,
@@ -24,7 +26,11 @@ struct WeightRef {
 class Sequential {
  public:
   explicit Sequential(std::string name = "sequential") : name_(std::move(name)) {}
-  Sequential& add(std::unique_ptr<Layer> layer);
+  // inputs: the layers (indices into layers(), -1 the model's input) this one reads; empty: the
+  // layer before it (or the model's input). A merge layer (Add, Concatenate) reads several.
+  Sequential& add(std::unique_ptr<Layer> layer, std::vector<int> inputs = {});
+  const std::vector<std::vector<int>>& inputs() const { return inputs_; }
+  bool is_chain() const;  // each layer reads the one before: a Keras Sequential model
 
   // Names layers as Keras does (dense, dense_1, ...), infers shapes, lays out the arenas and
   // initialises weights (glorot_uniform kernels, zero biases) from the seed.
@@ -73,6 +79,7 @@ class Sequential {
 
  private:
   void bind_layers();
+  void backward_graph(Context& ctx, const Tensor& x, GradReadyHook* hook);
   std::string name_;
   std::vector<std::unique_ptr<Layer>> layers_;
   Shape input_shape_;
@@ -80,7 +87,13 @@ class Sequential {
   std::vector<WeightRef> weights_;
   int64_t max_batch_ = 0;
   std::vector<Tensor> outputs_;   // per layer: (max_batch, out...)
-  Tensor grad_buf_[2];            // ping-pong for dy/dx
+  Tensor grad_buf_[2];            // a chain's ping-pong for dy/dx
+  // A graph's: per layer, the gradient of its output (summed over its readers); scratch for a
+  // second reader's share.
+  std::vector<Tensor> node_grad_;
+  std::vector<Tensor> share_;
+  std::vector<std::vector<int>> inputs_;  // per layer, resolved at build (-1: the model's input)
+  std::vector<bool> needs_grad_;          // per layer: whether its output needs a gradient
   Tensor work_;
   int64_t last_n_ = 0;
   size_t first_weighted_ = 0;  // layers before it have no weights: backward stops there

@@ -10,6 +10,7 @@
 #include "kernels/error.h"
 #include "kernels/gemm.h"
 #include "kernels/loss.h"
+#include "kernels/merge.h"
 #include "kernels/optimizer.h"
 #include "kernels/pad2d.h"
 #include "kernels/pooling.h"
@@ -50,6 +51,8 @@ void depthwise_backward_cuda(const Conv2dGeom&, const float*, const float*, cons
   no_cuda();
 }
 void embed2d_cuda(const Window2d&, const float*, float*, void*) { no_cuda(); }
+void add_into_cuda(float*, const float*, int64_t, void*) { no_cuda(); }
+void copy_columns_cuda(const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t, void*) { no_cuda(); }
 void upsample2d_forward_cuda(const Upsample2d&, const float*, float*, void*) { no_cuda(); }
 void upsample2d_backward_cuda(const Upsample2d&, const float*, float*, void*) { no_cuda(); }
 void global_max_pool_forward_cuda(const float*, float*, int64_t, int64_t, int64_t, void*) { no_cuda(); }

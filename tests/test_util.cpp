@@ -19,6 +19,7 @@
 #include "core/layers/dense.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/merge.h"
 #include "core/layers/pooling.h"
 #include "core/losses.h"
 #include "core/optimizers/optimizer.h"
@@ -136,6 +137,32 @@ std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed) {
   m->add(MaxPooling2D());
   m->add(std::make_unique<Flatten>());
   m->add(std::make_unique<Dense>(12, Activation::relu));
+  m->add(std::make_unique<Dropout>(0.25));
+  m->add(std::make_unique<Dense>(10, Activation::softmax));
+  m->build({8, 8, 1}, seed);
+  return m;
+}
+
+std::unique_ptr<Sequential> graph_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("graph-net");
+  Conv2DConfig c;
+  c.filters = 4;
+  c.kh = c.kw = 3;
+  c.same = true;
+  c.activation = Activation::relu;
+  m->add(std::make_unique<Conv2D>(c));             // 0
+  m->add(std::make_unique<BatchNormalization>());  // 1
+  Conv2DConfig p = c;
+  p.activation = Activation::tanh;
+  m->add(std::make_unique<Conv2D>(p));      // 2
+  m->add(std::make_unique<Add>(), {0, 2});  // 3: the residual
+  Conv2DConfig side = c;
+  side.filters = 2;
+  side.kh = side.kw = 1;
+  m->add(std::make_unique<Conv2D>(side), {-1});     // 4: a branch from the input
+  m->add(std::make_unique<Concatenate>(), {3, 4});  // 5
+  m->add(MaxPooling2D());
+  m->add(std::make_unique<Flatten>());
   m->add(std::make_unique<Dropout>(0.25));
   m->add(std::make_unique<Dense>(10, Activation::softmax));
   m->build({8, 8, 1}, seed);

@@ -175,6 +175,7 @@ static std::vector<std::string> keras3_keys(const Sequential& model) {
 void write_keras3_weights(hid_t root, const Sequential& model, const std::string& path) {
   const std::vector<std::string> keys = keras3_keys(model);
   h5::create_group(root, "layers", path);
+  if (!model.is_chain()) h5::create_group(root, "layers/input_layer/vars", path);  // a Functional model's, as Keras's
   for (size_t i = 0; i < keys.size(); ++i) {
     h5::Id vars = h5::create_group(root, "layers/" + keys[i] + "/vars", path);
     int n = 0;

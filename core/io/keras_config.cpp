@@ -19,6 +19,7 @@
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/layers/separable_conv2d.h"
@@ -252,6 +253,8 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
       c.unsupported("axis=" + ax.dump() + " (the last axis only)");
     return std::make_unique<ActivationLayer>(Activation::softmax);
   }
+  if (c.cls == "Add") return std::make_unique<Add>();
+  if (c.cls == "Concatenate") return std::make_unique<Concatenate>(c.get<int64_t>("axis", -1));
   if (c.cls == "BatchNormalization") {
     const json& ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);
     const int64_t axis = ax.is_array() ? (ax.size() == 1 ? as<int64_t>(ax[0], c.where() + " 'axis'[0]") : 0)
@@ -330,68 +333,92 @@ std::string single_endpoint(const json& cfg, const char* key, const std::string&
   return as<std::string>(v[0][0], source + ": '" + key + "'[0][0]");
 }
 
-// A Functional model (Keras 3 and tf.keras "Functional", Keras 2's "Model") as the Sequential it
-// is when its layers form one chain: one input, one output, every layer called once on the output
-// of the one before. The layer entries in chain order; anything else is an error saying why.
-std::vector<const json*> functional_chain(const json& cfg, const std::string& source, const std::string& model) {
+// A Functional model (Keras 3 and tf.keras "Functional", Keras 2's "Model"): its layers in an
+// order where each comes after the layers it reads (Keras lists them so; another listing is
+// sorted, keeping Keras's order where it can), each with the names of the layers it reads. One
+// input (an InputLayer), one output, every layer called once and on the way to the output;
+// anything else is an error saying why.
+struct GraphEntry {
+  const json* layer;
+  std::string name, cls;
+  std::vector<std::string> from;
+};
+
+std::vector<GraphEntry> functional_graph(const json& cfg, const std::string& source, const std::string& model) {
   const json& layers = cfg["layers"];
-  const std::string why = source + ": the Functional model '" + model + "' is not one chain of layers (";
-  const std::string tail = "); dptrain builds Sequential models and Functional models whose layers form one chain";
+  const std::string why = source + ": the Functional model '" + model + "' ";
+  const std::string tail =
+      "; dptrain builds Functional models whose layers are each called once, from one input "
+      "to one output";
   std::map<std::string, size_t> index;
-  std::vector<std::string> names(layers.size());
-  std::vector<std::string> source_of(layers.size());  // the one layer each reads from ("" for an input)
+  std::vector<GraphEntry> all(layers.size());
   for (size_t i = 0; i < layers.size(); ++i) {
     const json& l = layers[i];
     const std::string at = source + ": layer " + std::to_string(i);
     DPT_CHECK(l.is_object() && l.contains("config") && l["config"].is_object(),
               at << " is not a {class_name, config} dict");
-    names[i] = entry_name(l, at);
-    DPT_CHECK(index.emplace(names[i], i).second, source << ": two layers are named '" << names[i] << "'");
-    const std::string cls = value_or<std::string>(l, "class_name", "", at + "'s");
-    const std::string where = source + ": layer '" + names[i] + "' (" + cls + ")";
+    GraphEntry& e = all[i];
+    e.layer = &l;
+    e.name = entry_name(l, at);
+    DPT_CHECK(index.emplace(e.name, i).second, source << ": two layers are named '" << e.name << "'");
+    e.cls = value_or<std::string>(l, "class_name", "", at + "'s");
+    const std::string where = source + ": layer '" + e.name + "' (" + e.cls + ")";
     const json nodes = l.contains("inbound_nodes") ? l["inbound_nodes"] : json::array();
     DPT_CHECK(nodes.is_array(), where << ": 'inbound_nodes' must be a list, got " << kind_of(nodes));
     if (nodes.empty()) {
-      DPT_CHECK(cls == "InputLayer", why << "layer '" << names[i] << "' (" << cls << ") is called on nothing" << tail);
+      DPT_CHECK(e.cls == "InputLayer", why << "calls layer '" << e.name << "' (" << e.cls << ") on nothing" << tail);
       continue;
     }
-    DPT_CHECK(nodes.size() == 1,
-              why << "layer '" << names[i] << "' (" << cls << ") is called " << nodes.size() << " times" << tail);
-    std::vector<std::string> from;
-    node_sources(nodes[0], nodes[0].is_object(), where + ": inbound node", &from);
-    DPT_CHECK(from.size() == 1,
-              why << "layer '" << names[i] << "' (" << cls << ") takes " << from.size() << " inputs" << tail);
-    source_of[i] = from[0];
+    DPT_CHECK(nodes.size() == 1, why << "calls layer '" << e.name << "' (" << e.cls << ") " << nodes.size()
+                                     << " times (a shared layer)" << tail);
+    node_sources(nodes[0], nodes[0].is_object(), where + ": inbound node", &e.from);
   }
+  for (const GraphEntry& e : all)
+    for (const std::string& f : e.from)
+      DPT_CHECK(index.count(f),
+                source << ": layer '" << e.name << "' reads from '" << f << "', which is not among the layers");
   const std::string in = single_endpoint(cfg, "input_layers", source, model);
   const std::string out = single_endpoint(cfg, "output_layers", source, model);
   DPT_CHECK(index.count(in), source << ": the input layer '" << in << "' is not among the layers");
   DPT_CHECK(index.count(out), source << ": the output layer '" << out << "' is not among the layers");
-  std::map<std::string, std::vector<std::string>> readers;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    if (source_of[i].empty()) continue;
-    DPT_CHECK(index.count(source_of[i]), source << ": layer '" << names[i] << "' reads from '" << source_of[i]
-                                                << "', which is not among the layers");
-    readers[source_of[i]].push_back(names[i]);
+  DPT_CHECK(all[index[in]].cls == "InputLayer",
+            why << "has the input '" << in << "' (" << all[index[in]].cls << "), not an InputLayer" << tail);
+  for (const GraphEntry& e : all)
+    DPT_CHECK(e.cls != "InputLayer" || e.name == in,
+              why << "has a second input '" << e.name << "'; dptrain trains models with one input and one output");
+  // The order: repeatedly the first listed layer whose inputs are all placed.
+  std::vector<GraphEntry> order;
+  std::vector<bool> placed(all.size(), false);
+  while (order.size() < all.size()) {
+    size_t pick = all.size();
+    for (size_t i = 0; i < all.size() && pick == all.size(); ++i)
+      if (!placed[i] &&
+          std::all_of(all[i].from.begin(), all[i].from.end(), [&](const std::string& f) { return placed[index[f]]; }))
+        pick = i;
+    if (pick == all.size()) {
+      size_t first = 0;
+      while (placed[first]) ++first;
+      DPT_FAIL(why << "has layers that form a loop through '" << all[first].name << "'" << tail);
+    }
+    placed[pick] = true;
+    order.push_back(all[pick]);
   }
-  std::vector<const json*> chain{&layers[index[in]]};
-  for (std::string at = in; at != out;) {
-    const auto& r = readers[at];
-    DPT_CHECK(!r.empty(), why << "nothing reads the output of layer '" << at << "'" << tail);
-    DPT_CHECK(r.size() == 1, why << "the output of layer '" << at << "' feeds " << r.size() << " layers ('" << r[0]
-                                 << "', '" << r[1] << "')" << tail);
-    at = r[0];
-    // Each layer reads from one other, so only a loop back to the start comes back to a layer.
-    DPT_CHECK(chain.size() < layers.size(), why << "its layers form a loop through '" << at << "'" << tail);
-    chain.push_back(&layers[index[at]]);
+  // Every layer on the way to the output: walk back from it.
+  std::vector<bool> leads(all.size(), false);
+  std::vector<size_t> todo{index[out]};
+  leads[index[out]] = true;
+  while (!todo.empty()) {
+    const size_t i = todo.back();
+    todo.pop_back();
+    for (const std::string& f : all[i].from)
+      if (!leads[index[f]]) {
+        leads[index[f]] = true;
+        todo.push_back(index[f]);
+      }
   }
-  DPT_CHECK(readers[out].empty(),
-            why << "the output layer '" << out << "' also feeds layer '" << readers[out][0] << "'" << tail);
-  if (chain.size() != layers.size())
-    for (size_t i = 0; i < layers.size(); ++i)
-      DPT_CHECK(std::find(chain.begin(), chain.end(), &layers[i]) != chain.end(),
-                why << "layer '" << names[i] << "' is not on the way from '" << in << "' to '" << out << "'" << tail);
-  return chain;
+  for (size_t i = 0; i < all.size(); ++i)
+    DPT_CHECK(leads[i], why << "has layer '" << all[i].name << "' off the way to its output '" << out << "'" << tail);
+  return order;
 }
 
 std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::string& source) {
@@ -399,9 +426,7 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
   const std::string cls = value_or<std::string>(j, "class_name", "", source + ": the model's");
   const bool functional = cls == "Functional" || cls == "Model";
   DPT_CHECK(cls == "Sequential" || functional,
-            source << ": only Sequential models and Functional models that are one chain of layers are supported, "
-                      "this is a '"
-                   << cls << "'");
+            source << ": only Sequential and Functional models are supported, this is a '" << cls << "'");
   DPT_CHECK(j.contains("config") && (j["config"].is_object() || j["config"].is_array()),
             source << ": the model has no 'config' dict (or list of layers)");
   const json& cfg = j["config"];
@@ -411,14 +436,17 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
   const std::string name =
       value_or<std::string>(cfg, "name", functional ? "functional" : "sequential", source + ": the model's");
   std::vector<const json*> layers;
+  std::vector<GraphEntry> graph;
   if (functional) {
     DPT_CHECK(cfg.is_object(), source << ": the Functional model's config must be a dict");
-    layers = functional_chain(cfg, source, name);
+    graph = functional_graph(cfg, source, name);
+    for (const GraphEntry& e : graph) layers.push_back(e.layer);
   } else {
     for (const json& l : cfg.is_array() ? cfg : cfg["layers"]) layers.push_back(&l);
   }
   auto model = std::make_unique<Sequential>(name);
   Shape input;
+  std::map<std::string, int> node;  // a Functional model's layer name -> its index in the model (-1: the input)
   for (size_t i = 0; i < layers.size(); ++i) {
     const json& l = *layers[i];
     const std::string at = source + ": layer " + std::to_string(i);
@@ -431,6 +459,7 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
     if (lcls == "InputLayer") {  // Keras 3 (batch_shape) and Keras 2 (batch_input_shape)
       for (const char* k : {"batch_shape", "batch_input_shape"})
         if (lc.contains(k)) input = shape_from(lc[k], where + " '" + k + "'");
+      if (functional) node[graph[i].name] = -1;
       continue;
     }
     if (input.empty() && lc.contains("batch_input_shape"))
@@ -443,7 +472,18 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
       DPT_FAIL(where << " " << e.what());
     }
     if (!lname.empty()) layer->set_name(lname);
-    model->add(std::move(layer));
+    std::vector<int> reads;
+    if (functional) {
+      for (const std::string& f : graph[i].from) reads.push_back(node.at(f));
+      const bool merge = dynamic_cast<MergeLayer*>(layer.get()) != nullptr;
+      DPT_CHECK(merge || reads.size() == 1, where << " is called on " << reads.size()
+                                                  << " tensors; of dptrain's layers only Add and Concatenate take "
+                                                     "several");
+      DPT_CHECK(!merge || reads.size() >= 2,
+                where << " is called on " << reads.size() << " tensor; it merges 2 or more");
+      node[graph[i].name] = int(model->layers().size());
+    }
+    model->add(std::move(layer), reads);
   }
   if (input.empty() && j.contains("build_config") && j["build_config"].is_object() &&
       j["build_config"].contains("input_shape"))

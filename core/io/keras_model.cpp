@@ -111,6 +111,9 @@ json layer_config(const Layer& l) {
     c["max_value"] = shortest(l.output_activation().alpha);
     c["negative_slope"] = 0.0;
     c["threshold"] = 0.0;
+  } else if (cls == "Add") {
+  } else if (cls == "Concatenate") {
+    c["axis"] = -1;
   } else if (auto* b = dynamic_cast<const BatchNormalization*>(&l)) {
     c["axis"] = -1;
     c["momentum"] = b->config().momentum;
@@ -265,7 +268,7 @@ void write_optimizer_weights(hid_t f, const Sequential& model, Optimizer& opt, c
   write_scalar(ow.get(), names[0], H5T_STD_I64LE, H5T_NATIVE_INT64, &it, path);
   const float lr = float(opt.learning_rate());
   write_scalar(ow.get(), names[1], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &lr, path);
-  for (auto& a : slot_arrays(model, opt, OptLayout::keras3)) {
+  for (auto& a : slot_arrays(model, opt, OptLayout::keras3, !model.is_chain())) {
     names.push_back(prefix + a.name);
     write_dataset(ow.get(), names.back(), a.shape, a.data, path);
   }
@@ -280,7 +283,7 @@ void write_numbered_optimizer(hid_t f, const Sequential& model, Optimizer& opt, 
   const float lr = float(opt.learning_rate());
   write_scalar(vars.get(), "1", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &lr, path);
   int n = 2;
-  for (auto& a : slot_arrays(model, opt, OptLayout::keras3))
+  for (auto& a : slot_arrays(model, opt, OptLayout::keras3, !model.is_chain()))
     write_dataset(vars.get(), std::to_string(n++), a.shape, a.data, path);
 }
 
@@ -289,6 +292,58 @@ void write_numbered_optimizer(hid_t f, const Sequential& model, Optimizer& opt, 
 json keras3_object(const char* module, const json& obj) {
   return {
       {"module", module}, {"class_name", obj["class_name"]}, {"config", obj["config"]}, {"registered_name", nullptr}};
+}
+
+// A graph model as Keras 3 writes a Functional one: its InputLayer, then each layer with the node
+// it is called on, {"args": [tensor or list of tensors], "kwargs": {}}, each tensor naming the
+// layer that made it (keras_history); `archive`: the .keras form (with module and
+// registered_name), else model.save .h5's.
+json functional_config(const Sequential& model, bool archive) {
+  json shape = json::array({nullptr});
+  for (int64_t d : model.input_shape()) shape.push_back(d);
+  auto entry = [&](json obj, const std::string& name, json nodes) {
+    json e = archive ? keras3_object("keras.layers", obj)
+                     : json{{"class_name", obj["class_name"]}, {"config", obj["config"]}};
+    e["name"] = name;
+    e["inbound_nodes"] = std::move(nodes);
+    return e;
+  };
+  auto tensor = [&](int k) {
+    json s = json::array({nullptr});
+    for (int64_t d : k < 0 ? model.input_shape() : model.layers()[size_t(k)]->output_shape()) s.push_back(d);
+    const std::string from = k < 0 ? "input_layer" : model.layers()[size_t(k)]->name();
+    return json{{"class_name", "__keras_tensor__"},
+                {"config", {{"shape", s}, {"dtype", "float32"}, {"keras_history", {from, 0, 0}}}}};
+  };
+  json layers = json::array();
+  layers.push_back(
+      entry({{"class_name", "InputLayer"},
+             {"config", {{"batch_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"name", "input_layer"}}}},
+            "input_layer", json::array()));
+  for (size_t i = 0; i < model.layers().size(); ++i) {
+    const auto& reads = model.inputs()[i];
+    json arg;
+    if (reads.size() == 1) {
+      arg = tensor(reads[0]);
+    } else {
+      arg = json::array();
+      for (int k : reads) arg.push_back(tensor(k));
+    }
+    layers.push_back(entry(layer_config(*model.layers()[i]), model.layers()[i]->name(),
+                           json::array({{{"args", json::array({arg})}, {"kwargs", json::object()}}})));
+  }
+  json c = {{"name", model.name()},
+            {"trainable", true},
+            {"layers", layers},
+            {"input_layers", {"input_layer", 0, 0}},
+            {"output_layers", {model.layers().back()->name(), 0, 0}}};
+  if (archive)
+    return {{"module", "keras.src.models.functional"},
+            {"class_name", "Functional"},
+            {"config", c},
+            {"registered_name", "Functional"},
+            {"build_config", {{"input_shape", nullptr}}}};
+  return {{"class_name", "Functional"}, {"config", c}};
 }
 
 // model.save('m.keras'): config.json (the Sequential model in Keras 3's serialized form, with
@@ -310,13 +365,16 @@ void save_keras_archive(const Sequential& model, const std::string& path, LossKi
                   {"weighted_metrics", nullptr}, {"run_eagerly", false},
                   {"steps_per_execution", 1},    {"jit_compile", false}};
   if (optimizer) compile["optimizer"] = keras3_object("keras.optimizers", optimizer_config(*optimizer));
-  const json config = {
-      {"module", "keras"},
-      {"class_name", "Sequential"},
-      {"config", {{"name", model.name()}, {"trainable", true}, {"dtype", "float32"}, {"layers", layers}}},
-      {"registered_name", nullptr},
-      {"build_config", {{"input_shape", shape}}},
-      {"compile_config", compile}};
+  json config = {{"module", "keras"},
+                 {"class_name", "Sequential"},
+                 {"config", {{"name", model.name()}, {"trainable", true}, {"dtype", "float32"}, {"layers", layers}}},
+                 {"registered_name", nullptr},
+                 {"build_config", {{"input_shape", shape}}},
+                 {"compile_config", compile}};
+  if (!model.is_chain()) {
+    config = functional_config(model, true);
+    config["compile_config"] = compile;
+  }
   KerasArchive a;
   a.config = config.dump();
   a.metadata = json({{"keras_version", "3.15.1"}}).dump();  // the Keras whose loader tests read these files
@@ -340,6 +398,7 @@ std::string model_to_keras_json(const Sequential& model) {
       {{"class_name", "InputLayer"},
        {"config", {{"batch_input_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"name", "input_layer"}}}});
   for (auto& l : model.layers()) layers.push_back(layer_config(*l));
+  if (!model.is_chain()) return functional_config(model, false).dump();
   json j = {{"class_name", "Sequential"},
             {"config", {{"name", model.name()}, {"trainable", true}, {"dtype", "float32"}, {"layers", layers}}}};
   return j.dump();

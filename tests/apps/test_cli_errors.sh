@@ -50,7 +50,7 @@ expect "synthetic data of 10 samples of shape (100000, 100000, 100000) needs 363
 printf '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"name": "d", "units": "ten", "batch_input_shape": [null, 4]}}]}}' > "$dir/bad.json"
 expect "'$dir/bad.json': layer 'd' (Dense): 'units' must be a whole number, got the string \"ten\"" train --model "$dir/bad.json"
 # A .keras archive holds a whole model (not weights alone); a damaged one says what is wrong; a
-# Functional model that is not one chain says why.
+# Functional model with two inputs says why.
 expect "cannot write weights '$dir/m.keras': a .keras archive holds a whole model; give --save-model $dir/m.keras, or a .weights.h5 path for Keras 3's weights layout" \
   train --epochs 1 --save-weights "$dir/m.keras"
 fix="$(cd "$(dirname "$0")/../fixtures/keras_written" && pwd)"
@@ -59,11 +59,12 @@ expect "'$dir/cut.keras' is not a zip archive (no end-of-central-directory recor
 cat > "$dir/branch.json" <<'JSON'
 {"class_name": "Functional", "config": {"name": "res", "layers": [
  {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_shape": [null, 4]}, "inbound_nodes": []},
+ {"class_name": "InputLayer", "name": "in2", "config": {"name": "in2", "batch_shape": [null, 4]}, "inbound_nodes": []},
  {"class_name": "Dense", "name": "d", "config": {"name": "d", "units": 4}, "inbound_nodes": [[["in", 0, 0, {}]]]},
- {"class_name": "Add", "name": "add", "config": {"name": "add"}, "inbound_nodes": [[["in", 0, 0, {}], ["d", 0, 0, {}]]]}],
- "input_layers": [["in", 0, 0]], "output_layers": [["add", 0, 0]]}}
+ {"class_name": "Add", "name": "add", "config": {"name": "add"}, "inbound_nodes": [[["in2", 0, 0, {}], ["d", 0, 0, {}]]]}],
+ "input_layers": [["in", 0, 0], ["in2", 0, 0]], "output_layers": [["add", 0, 0]]}}
 JSON
-expect "the Functional model 'res' is not one chain of layers (layer 'add' (Add) takes 2 inputs); dptrain builds Sequential models and Functional models whose layers form one chain" \
+expect "the Functional model 'res' has 2 inputs; dptrain trains models with one input and one output" \
   summary --model "$dir/branch.json"
 expect "--replicas: must be > 0, got 0" train --replicas 0
 expect "--threads 100000: at most " train --threads 100000

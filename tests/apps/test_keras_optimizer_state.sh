@@ -16,6 +16,8 @@
 #      and ReLU layers with settings: dptrain's epoch from Keras's file gives Keras's weights; the
 #      same for MobileNet's layers (ZeroPadding2D, DepthwiseConv2D, GlobalAveragePooling2D with
 #      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D.
+#   5. A Functional model that branches (residual Adds, a Concatenate): dptrain's epoch from its
+#      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -282,6 +284,64 @@ if run.returncode == 0:
               f"moved them {moved:.3g})")
     else:
         check(False, f"upmax: the saved archive holds Keras's variables: {sorted(ours)} vs {sorted(theirs)}")
+# A Functional model that branches: residual Adds (one around a block, one of the input's own
+# projection), a Concatenate of two branches. dptrain predicts Keras's predictions, its epoch from
+# Keras's .keras archive and .h5 file gives Keras's weights, and Keras loads what dptrain saves
+# (.keras and .h5, as the Functional model it is, optimizer included).
+keras.utils.set_random_seed(0)
+inp = keras.Input((9, 9, 2), name="img")
+stem = layers.Conv2D(4, 3, padding="same", activation="relu", name="stem")(inp)
+block = layers.Conv2D(4, 3, padding="same", use_bias=False, name="b1")(stem)
+block = layers.BatchNormalization(name="bn1")(block)
+block = layers.Activation("relu", name="r1")(block)
+block = layers.Conv2D(4, 3, padding="same", name="b2")(block)
+res = layers.Add(name="res")([stem, block])
+side = layers.Conv2D(3, 1, strides=1, activation="tanh", name="side")(inp)
+cat = layers.Concatenate(name="cat")([res, side])
+pooled = layers.GlobalAveragePooling2D(name="gap")(cat)
+proj = layers.Dense(7, name="proj")(pooled)
+twice = layers.Add(name="twice")([proj, layers.Dense(7, activation="silu", name="gate")(proj)])
+out = layers.Dense(3, activation="softmax", name="out")(twice)
+m = keras.Model(inp, out, name="resnetish")
+m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy", metrics=["accuracy"])
+m.fit(xi, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/res_1.keras")
+m.save(f"{d}/res_1.h5")
+before = m.predict(xi, verbose=0)
+start = {"/".join(w.path.split("/")[-2:]): w.numpy() for w in m.weights}
+m.fit(xi, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+theirs = {"/".join(w.path.split("/")[-2:]): w.numpy() for w in m.weights}
+run = subprocess.run([bin, "predict", "--model", f"{d}/res_1.keras", "--data", f"npy:{d}/xi.npy", "--output",
+                      f"{d}/res_p.npy", "--show", "0"], capture_output=True, text=True)
+worst = float(np.abs(np.load(f"{d}/res_p.npy") - before).max()) if run.returncode == 0 else float("inf")
+check(worst <= 1e-5, f"resnetish (Add, Concatenate): dptrain predicts Keras's predictions from its .keras archive "
+                     f"(max |diff| {worst:.3g}) {run.stderr.strip()}")
+for src, dst in (("res_1.keras", "res_ours.keras"), ("res_1.h5", "res_ours.h5")):
+    run = subprocess.run([bin, "train", "--model", f"{d}/{src}", "--data", f"npy:{d}/xi.npy,{d}/y.npy",
+                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose",
+                          "0", "--save-model", f"{d}/{dst}"], capture_output=True, text=True)
+    check(run.returncode == 0, f"resnetish: dptrain trains the branching model from {src} (exit {run.returncode}) "
+                               f"{run.stderr.strip()}")
+    if run.returncode != 0:
+        continue
+    loaded = keras.models.load_model(f"{d}/{dst}")
+    ours = {"/".join(w.path.split("/")[-2:]): w.numpy() for w in loaded.weights}
+    same_vars = sorted(ours) == sorted(theirs)
+    check(same_vars and type(loaded).__name__ == "Functional",
+          f"resnetish: keras.models.load_model reads dptrain's {dst} as a {type(loaded).__name__} with Keras's "
+          f"{len(ours)} variables")
+    if same_vars:
+        diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in ours)
+        moved = max(float(np.abs(start[k] - theirs[k]).max()) for k in theirs)
+        check(diff <= 2e-6 and moved > 100 * 2e-6,
+              f"resnetish: dptrain's epoch from {src} gives Keras's weights (max |diff| {diff:.3g}; the epoch moved "
+              f"them {moved:.3g}); Keras's optimizer resumes at iteration {int(loaded.optimizer.iterations.numpy())}")
+        check(int(loaded.optimizer.iterations.numpy()) == 8, f"resnetish: {dst}'s optimizer is at iteration 8")
+        run = subprocess.run([bin, "predict", "--model", f"{d}/{dst}", "--data", f"npy:{d}/xi.npy", "--output",
+                              f"{d}/res_q.npy", "--show", "0"], capture_output=True, text=True)
+        if run.returncode == 0:
+            w2 = float(np.abs(loaded.predict(xi, verbose=0) - np.load(f"{d}/res_q.npy")).max())
+            check(w2 <= 1e-5, f"resnetish: Keras and dptrain predict alike from dptrain's {dst} (max |diff| {w2:.3g})")
 print("PASS" if fails == 0 else f"{fails} FAILED")
 sys.exit(1 if fails else 0)
 PY

@@ -17,6 +17,7 @@ std::vector<Device> on_gpu0(int replicas) { return std::vector<Device>(size_t(re
 
 std::unique_ptr<Sequential> model_for(const std::string& which) {
   if (which == "bn-net") return bn_dropout_net(11);
+  if (which == "graph-net") return graph_net(11);
   auto m = find_preset(which).make();
   m->build(find_preset(which).input, 11);
   return m;

@@ -43,6 +43,7 @@ TEST_CASE("N GPUs (NCCL) equal one device; ps and sync batch norm too", "[gpu][n
     ParallelOptions sync;
     sync.sync_batchnorm = true;
     CHECK(test::train_pair("bn-net", test::cpus(1), test::gpus(k), 24, sync) < 1e-4);
+    CHECK(test::train_pair("graph-net", test::cpus(1), test::gpus(k), 24, sync) < 1e-4);  // a residual graph
   }
 }
 

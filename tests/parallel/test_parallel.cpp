@@ -69,6 +69,29 @@ TEST_CASE("N replicas equal one device: weights after several steps (dropout; di
   }
 }
 
+TEST_CASE("N replicas equal one device for a graph model (residual Add, Concatenate, synced batch norm, dropout)",
+          "[parallel][equivalence][graph]") {
+  Dataset data = make_synthetic({8, 8, 1}, 10, 41, 5);
+  Adam opt(0.01);
+  for (const Case& cs : kCases) {
+    auto one = test::graph_net(11), many = test::graph_net(11);
+    FitOptions fo;
+    fo.epochs = 2;
+    fo.batch_size = cs.batch;
+    fo.steps_per_epoch = 3;
+    fo.verbose = 0;
+    fo.seed = 3;
+    ParallelOptions sync;  // batch statistics over the global batch, as on one device
+    sync.sync_batchnorm = true;
+    Trainer(*one, cpus(1), LossKind::categorical_crossentropy, opt, 1, sync).fit(data, nullptr, fo, {});
+    Trainer(*many, cpus(cs.replicas), LossKind::categorical_crossentropy, opt, 1, sync).fit(data, nullptr, fo, {});
+    const double d = rel_diff(*one, *many);
+    std::printf("equivalence graph-net R=%d B=%lld: max|dw|/max|w| = %.3g\n", cs.replicas, (long long)cs.batch, d);
+    INFO("R=" << cs.replicas << " B=" << cs.batch);
+    CHECK(d <= 1e-5);
+  }
+}
+
 TEST_CASE("each replica is prepared for the most rows any batch up to the global one gives it", "[parallel][slices]") {
   for (int64_t n = 1; n <= 9; ++n)
     for (int64_t b = 1; b <= 40; ++b)

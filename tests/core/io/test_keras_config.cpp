@@ -63,7 +63,8 @@ TEST_CASE("Functional models that are one chain build as Sequential models and r
   }
 }
 
-TEST_CASE("Functional models that are not one chain are refused, saying why", "[io][config][functional]") {
+TEST_CASE("Functional graphs build with their branches; what dptrain cannot build is refused, saying why",
+          "[io][config][functional]") {
   // Keras 3's form: each call an {"args": [...], "kwargs": {...}} node of __keras_tensor__s.
   auto t3 = [](const std::string& from) {
     return R"({"class_name": "__keras_tensor__", "config": {"shape": [null, 4], "keras_history": [")" + from +
@@ -87,8 +88,10 @@ TEST_CASE("Functional models that are not one chain are refused, saying why", "[
   };
   auto err = [](const std::string& text) { return config_error(text, "f.json"); };
   const std::string in = l3("InputLayer", "in", {});
-  const std::string tail = "; dptrain builds Sequential models and Functional models whose layers form one chain";
-  const std::string why = "f.json: the Functional model 'f' is not one chain of layers (";
+  const std::string tail =
+      "; dptrain builds Functional models whose layers are each called once, from one input "
+      "to one output";
+  const std::string why = "f.json: the Functional model 'f' ";
   // A chain, listed out of order, builds in chain order.
   {
     auto m = model_from_keras_json(model(l3("Dense", "out", {"mid"}) + ", " + in + ", " + l3("Dense", "mid", {"in"})),
@@ -96,32 +99,48 @@ TEST_CASE("Functional models that are not one chain are refused, saying why", "[
     REQUIRE(m->layers().size() == 2);
     CHECK(m->layers()[0]->name() == "mid");
     CHECK(m->layers()[1]->name() == "out");
+    CHECK(m->is_chain());
   }
-  // Two inputs to one layer (a residual connection).
+  // Branches: a residual Add of the input and a Dense, then a Dense reading both the Add and the
+  // first Dense through a Concatenate.
+  {
+    const std::string four = R"(, "units": 4)";
+    auto m = model_from_keras_json(
+        model(in + ", " + l3("Dense", "a", {"in"}, four) + ", " + l3("Add", "sum", {"in", "a"}, "") + ", " +
+              l3("Concatenate", "cat", {"sum", "a"}, "") + ", " + l3("Dense", "out", {"cat"})),
+        0, "f.json");
+    REQUIRE(m->layers().size() == 4);
+    CHECK_FALSE(m->is_chain());
+    CHECK(m->inputs() == std::vector<std::vector<int>>{{-1}, {-1, 0}, {1, 0}, {2}});
+    CHECK(m->layers()[2]->output_shape() == Shape{8});
+  }
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Add", "out", {"in", "a"}, ""))) ==
-        why + "layer 'out' (Add) takes 2 inputs)" + tail);
-  // One output feeding two layers.
+        "layer 'out' (Add) needs inputs of one shape, got (4,) and (2,)");
+  CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "out", {"in", "a"}))) ==
+        "f.json: layer 'out' (Dense): is called on 2 tensors; of dptrain's layers only Add and Concatenate take "
+        "several");
+  // One output feeding two layers, one of them off the way to the output.
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "b", {"a"}) + ", " +
-                  l3("Dense", "out", {"a"}))) == why + "the output of layer 'a' feeds 2 layers ('b', 'out'))" + tail);
+                  l3("Dense", "out", {"a"}))) == why + "has layer 'b' off the way to its output 'out'" + tail);
   // A layer called twice (a shared layer).
   {
     std::string shared = l3("Dense", "out", {"in"});
     const std::string node = R"({"args": [)" + t3("in") + R"(], "kwargs": {}})";
     shared.replace(shared.find("[{"), shared.size() - shared.find("[{") - 1, "[" + node + ", " + node + "]");
-    CHECK(err(model(in + ", " + shared)) == why + "layer 'out' (Dense) is called 2 times)" + tail);
+    CHECK(err(model(in + ", " + shared)) == why + "calls layer 'out' (Dense) 2 times (a shared layer)" + tail);
   }
-  // A layer off the path, a path that never reaches the output, two outputs.
+  // A layer after the output, a loop, two outputs.
   CHECK(err(model(in + ", " + l3("Dense", "out", {"in"}) + ", " + l3("Dense", "x", {"out"}))) ==
-        why + "the output layer 'out' also feeds layer 'x')" + tail);
+        why + "has layer 'x' off the way to its output 'out'" + tail);
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "out", {"b"}) + ", " +
-                  l3("Dense", "b", {"out"}))) == why + "nothing reads the output of layer 'a')" + tail);
+                  l3("Dense", "b", {"out"}))) == why + "has layers that form a loop through 'out'" + tail);
   CHECK(err(model(in + ", " + l3("Dense", "out", {"in"}) + ", " + l3("Dense", "o2", {"in"}), R"(["in", 0, 0])",
                   R"([["out", 0, 0], ["o2", 0, 0]])")) ==
         "f.json: the Functional model 'f' has 2 outputs; dptrain trains models with one input and one output");
-  // input_layers naming a layer in a loop (never an InputLayer in Keras's own files).
+  // input_layers naming a layer that is not an InputLayer (never so in Keras's own files).
   CHECK(err(model(l3("Dense", "a", {"b"}) + ", " + l3("Dense", "b", {"a"}) + ", " + l3("Dense", "out", {"x"}) + ", " +
                       l3("Dense", "x", {"out"}),
-                  R"(["a", 0, 0])")) == why + "its layers form a loop through 'a')" + tail);
+                  R"(["a", 0, 0])")) == why + "has the input 'a' (Dense), not an InputLayer" + tail);
   CHECK(err(model(in + ", " + l3("Dense", "out", {"nowhere"}))) ==
         "f.json: layer 'out' reads from 'nowhere', which is not among the layers");
   CHECK(err(model(in + ", " + l3("Dense", "out", {"in"}), R"(["nothing", 0, 0])")) ==
@@ -134,10 +153,14 @@ TEST_CASE("Functional models that are not one chain are refused, saying why", "[
   const std::string k2 = R"({"class_name": "Model", "config": {"name": "m", "layers": [
       {"name": "in", "class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 3]}, "inbound_nodes": []},
       {"name": "d", "class_name": "Dense", "config": {"name": "d", "units": 2}, "inbound_nodes": [[["in", 0, 0, {}]]]},
-      {"name": "c", "class_name": "Concatenate", "config": {"name": "c"}, "inbound_nodes": [[["in", 0, 0, {}], ["d", 0, 0, {}]]]}],
-      "input_layers": [["in", 0, 0]], "output_layers": [["d", 0, 0]]}})";
-  CHECK(err(k2) ==
-        "f.json: the Functional model 'm' is not one chain of layers (layer 'c' (Concatenate) takes 2 inputs)" + tail);
+      {"name": "c", "class_name": "Concatenate", "config": {"name": "c", "axis": -1}, "inbound_nodes": [[["in", 0, 0, {}], ["d", 0, 0, {}]]]}],
+      "input_layers": [["in", 0, 0]], "output_layers": [["c", 0, 0]]}})";
+  auto m2 = model_from_keras_json(k2, 0, "f.json");
+  CHECK(m2->inputs() == std::vector<std::vector<int>>{{-1}, {-1, 0}});
+  CHECK(m2->output_shape() == Shape{5});
+  std::string k2_axis = k2;
+  k2_axis.replace(k2_axis.find(R"("axis": -1)"), std::string(R"("axis": -1)").size(), R"("axis": 0)");
+  CHECK(err(k2_axis) == "layer 'c' (Concatenate) joins along the last axis only (axis=-1 or 1 here), got axis=0");
 }
 
 TEST_CASE("Keras 2 configs: list form, {name, layers} form, to_json files", "[io][config][keras]") {
@@ -191,8 +214,7 @@ TEST_CASE("unsupported configs name the layer and the option", "[io][config]") {
   CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Functional", "config": {}})", 0, "f.json"),
                     "f.json: the model's config has no list of 'layers'");
   CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Subclassed", "config": {}})", 0, "f.json"),
-                    "f.json: only Sequential models and Functional models that are one chain of layers are "
-                    "supported, this is a 'Subclassed'");
+                    "f.json: only Sequential and Functional models are supported, this is a 'Subclassed'");
   CHECK_THROWS_WITH(model_from_keras_json("[1, 2", 0, "bad.json"), "bad.json is not a Keras model config (not valid JSON)");
   CHECK_THROWS_WITH(model_from_keras_json("[1, 2]", 0, "bad.json"), "bad.json is not a Keras model config (not a JSON object)");
   CHECK_THROWS_WITH(load_keras_model(kDir + "cnn.weights.h5", 0), Contains("has no model_config: it holds weights only"));

@@ -9,6 +9,7 @@
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/layers/separable_conv2d.h"
@@ -304,6 +305,66 @@ TEST_CASE(
                    "depth_multiplier=2, activation=tanh",
                    "up_sampling2d (4, 1, 3) size=(2, 1)", "global_max_pooling2d (1, 1, 3) keepdims=True",
                    "flatten (3,) ", "dense (4,) units=4, activation=softmax"});
+}
+
+TEST_CASE("a graph of layers (residual Add, a second branch from the input, Concatenate, Add(x, x)): gradients",
+          "[layers][grad][sequential][graph]") {
+  Sequential m("graph");
+  Conv2DConfig c;
+  c.filters = 3;
+  c.kh = c.kw = 2;
+  c.same = true;
+  c.activation = Activation::tanh;
+  m.add(std::make_unique<Conv2D>(c));  // 0: reads the input
+  Conv2DConfig p = c;
+  p.kh = p.kw = 1;
+  p.activation = Activation::linear;
+  m.add(std::make_unique<Conv2D>(p));      // 1
+  m.add(std::make_unique<Add>(), {0, 1});  // 2: the residual
+  Conv2DConfig b = c;
+  b.filters = 2;
+  b.activation = Activation::silu;
+  m.add(std::make_unique<Conv2D>(b), {-1});        // 3: a second branch from the input
+  m.add(std::make_unique<Concatenate>(), {2, 3});  // 4: (4, 4, 5)
+  m.add(std::make_unique<Add>(), {4, 4});          // 5: one input twice
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Dense>(4, Activation::softmax));
+  CHECK_FALSE(m.is_chain());
+  check_model_gradients(m, {4, 4, 2});
+  CHECK(m.layers()[4]->output_shape() == Shape{4, 4, 5});
+  // Keras's summary of a graph: its InputLayer row and the "Connected to" column.
+  const std::string table = m.summary();
+  CHECK_THAT(table,
+             Catch::Contains(" Layer (type)                Output Shape              Param #     Connected to\n"));
+  CHECK_THAT(table, Catch::Contains(" input_layer (InputLayer)    (None, 4, 4, 2)           0           []\n"));
+  CHECK_THAT(table,
+             Catch::Contains(" add (Add)                   (None, 4, 4, 3)           0           [conv2d[0][0],\n"
+                             "                                                                    conv2d_1[0][0]]\n"));
+  CHECK_THAT(table, Catch::Contains(
+                        " conv2d_2 (Conv2D)           (None, 4, 4, 2)           18          [input_layer[0][0]]\n"));
+  // The forward by hand at one value: 2 * concat(conv0 + conv1, conv3)
+  Context ctx;
+  Tensor x({3, 4, 4, 2});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = float(std::sin(0.3 * double(i)));
+  m.forward(ctx, x, false);
+  const Tensor o0 = m.output_of(0), o1 = m.output_of(1), o3 = m.output_of(3), o5 = m.output_of(5);
+  CHECK(o5.data()[7 * 5 + 1] == Approx(2 * (o0.data()[7 * 3 + 1] + o1.data()[7 * 3 + 1])));
+  CHECK(o5.data()[7 * 5 + 4] == Approx(2 * o3.data()[7 * 2 + 1]));
+  // An unread layer, a merge layer of one input, a layer reading a later one: errors
+  Sequential bad("bad");
+  bad.add(std::make_unique<Dense>(3));
+  bad.add(std::make_unique<Dense>(3), {-1});
+  CHECK_THROWS_WITH(bad.build({4}, 1),
+                    "model 'bad': nothing reads the output of layer 'dense', and only the last "
+                    "layer is the model's output");
+  Sequential one("one");
+  one.add(std::make_unique<Dense>(3));
+  one.add(std::make_unique<Add>(), {0});
+  CHECK_THROWS_WITH(one.build({4}, 1), "layer 'add' (Add) needs at least 2 inputs, got 1");
+  CHECK_THROWS_WITH(one.add(std::make_unique<Dense>(3), {5}),
+                    "layer 2 of model 'one' reads layer 5, which is not an earlier layer (or -1, the input)");
+  CHECK_THROWS_WITH(one.add(std::make_unique<Dense>(3), {0, 1}),
+                    "layer 2 (Dense) of model 'one' takes one input, not 2");
 }
 
 TEST_CASE("activations with a setting of their own are Keras's LeakyReLU, ELU and ReLU layers", "[layers]") {

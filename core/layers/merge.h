@@ -1,0 +1,62 @@
+// Layers of several inputs, as Keras's merge layers: Add (the sum of inputs of one shape) and
+// Concatenate (along the last axis). A model with them is a graph: Sequential::add takes the
+// inputs each layer reads.
+#pragma once
+#include <vector>
+#include "core/layer.h"
+
+namespace dpt {
+
+class MergeLayer : public Layer {
+ public:
+  // Builds from every input's shape (in_ is the first); returns the output shape.
+  Shape build_inputs(const std::vector<Shape>& inputs);
+  const std::vector<Shape>& input_shapes() const { return ins_; }
+  // xs: one tensor per input, each (n, input_shapes()[k]...); y written whole.
+  void forward_all(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool training);
+  // dxs[k] (nullable: an input that needs no gradient) is overwritten with the gradient for input k.
+  void backward_all(Context& ctx, const std::vector<Tensor>& xs, const Tensor& y, Tensor& dy,
+                    const std::vector<Tensor*>& dxs);
+
+ protected:
+  virtual Shape output_shape_of(const std::vector<Shape>& inputs) = 0;
+  virtual void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) = 0;
+  virtual void backward_all_on(Context& ctx, Tensor& dy, const std::vector<Tensor*>& dxs, bool cuda) = 0;
+  // The one-input forms are not these layers' (Sequential calls the forms above).
+  Shape compute_output_shape(const Shape& in) override;
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  std::vector<Shape> ins_;
+};
+
+class Add : public MergeLayer {
+ public:
+  std::string class_name() const override { return "Add"; }
+  std::string default_name() const override { return "add"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Add>(); }
+
+ protected:
+  Shape output_shape_of(const std::vector<Shape>& inputs) override;
+  void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) override;
+  void backward_all_on(Context& ctx, Tensor& dy, const std::vector<Tensor*>& dxs, bool cuda) override;
+};
+
+class Concatenate : public MergeLayer {
+ public:
+  // axis: -1, or the last axis counted as Keras counts it (the batch is axis 0).
+  explicit Concatenate(int64_t axis = -1) : axis_(axis) {}
+  std::string class_name() const override { return "Concatenate"; }
+  std::string default_name() const override { return "concatenate"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Concatenate>(axis_); }
+  std::string config_str() const override { return "axis=-1"; }
+
+ protected:
+  Shape output_shape_of(const std::vector<Shape>& inputs) override;
+  void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) override;
+  void backward_all_on(Context& ctx, Tensor& dy, const std::vector<Tensor*>& dxs, bool cuda) override;
+
+ private:
+  int64_t axis_;
+};
+
+}  // namespace dpt

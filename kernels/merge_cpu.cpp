@@ -1,0 +1,26 @@
+// Merge arithmetic on the CPU.
+#include <algorithm>
+#include "kernels/cpu_loops.h"
+#include "kernels/merge.h"
+
+namespace dpt::kernels {
+
+template <typename T>
+void add_into_cpu(T* y, const T* x, int64_t n) {
+  parallel_elementwise(n, [=](int64_t i) { y[i] += x[i]; });
+}
+
+template <typename T>
+void copy_columns_cpu(const T* src, int64_t src_cols, int64_t src_off, T* dst, int64_t dst_cols, int64_t dst_off,
+                      int64_t rows, int64_t cols) {
+#pragma omp parallel for schedule(static) if (rows * cols > 262144)
+  for (int64_t r = 0; r < rows; ++r)
+    std::copy(src + r * src_cols + src_off, src + r * src_cols + src_off + cols, dst + r * dst_cols + dst_off);
+}
+
+template void add_into_cpu<float>(float*, const float*, int64_t);
+template void add_into_cpu<double>(double*, const double*, int64_t);
+template void copy_columns_cpu<float>(const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t);
+template void copy_columns_cpu<double>(const double*, int64_t, int64_t, double*, int64_t, int64_t, int64_t, int64_t);
+
+}  // namespace dpt::kernels

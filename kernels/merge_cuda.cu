@@ -1,0 +1,35 @@
+// Merge arithmetic on CUDA: one thread per element written, 64-bit indices.
+#include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.cuh"
+#include "kernels/merge.h"
+
+namespace dpt::kernels {
+
+__global__ void add_into_kernel(float* __restrict__ y, const float* __restrict__ x, int64_t n) {
+  DPT_GRID_STRIDE(i, n) y[i] += x[i];
+}
+
+__global__ void copy_columns_kernel(const float* __restrict__ src, int64_t src_cols, int64_t src_off,
+                                    float* __restrict__ dst, int64_t dst_cols, int64_t dst_off, int64_t rows,
+                                    int64_t cols) {
+  DPT_GRID_STRIDE(e, rows * cols) {
+    const int64_t r = e / cols, c = e - r * cols;
+    dst[r * dst_cols + dst_off + c] = src[r * src_cols + src_off + c];
+  }
+}
+
+void add_into_cuda(float* y, const float* x, int64_t n, void* stream) {
+  if (n == 0) return;
+  add_into_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(y, x, n);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void copy_columns_cuda(const float* src, int64_t src_cols, int64_t src_off, float* dst, int64_t dst_cols,
+                       int64_t dst_off, int64_t rows, int64_t cols, void* stream) {
+  if (rows * cols == 0) return;
+  copy_columns_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      src, src_cols, src_off, dst, dst_cols, dst_off, rows, cols);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace dpt::kernels
