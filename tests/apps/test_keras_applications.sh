@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# A model from keras.applications, as Keras builds it: MobileNet (alpha 0.25, 32x32x3 inputs, 5
-# classes): a Functional chain of Conv2D, BatchNormalization, ReLU(6.), ZeroPadding2D,
+# Models from keras.applications, as Keras builds them, with 5 classes: MobileNet (alpha 0.25,
+# 32x32x3): a Functional chain of Conv2D, BatchNormalization, ReLU(6.), ZeroPadding2D,
 # DepthwiseConv2D (stride 1 'same' and stride 2 'valid'), GlobalAveragePooling2D(keepdims=True),
-# Dropout, a 1x1 Conv2D head and Reshape.
+# Dropout, a 1x1 Conv2D head and Reshape; MobileNetV2 (alpha 0.35, 64x64x3): a graph, its inverted
+# residual blocks joined by Add. For each:
 #   1. Keras saves it (model.save .keras and .h5) with BatchNormalization's moving statistics set to
 #      each layer's statistics on the data (so that what it predicts depends on its input: with
 #      fresh statistics the signal fades through 27 layers); dptrain predicts what Keras predicts
 #      (within 1e-4: 28 float32 layers, each BatchNormalization dividing by its small spread).
-#   2. One SGD step from Keras's file (dropout 0: the two draw different masks) gives Keras's
-#      weights: every layer's gradient, through every layer's input gradient, is Keras's.
+#   2. One SGD step from Keras's file (dropout 0: the two draw different masks) gives the weights
+#      of the same step in float64 (Keras with JAX_ENABLE_X64) within 1e-5, or closer than Keras's
+#      own float32 step comes: every layer's gradient, through every layer's input gradient, is
+#      right. (MobileNetV2's step is sensitive to rounding: on some inputs Keras's float32 step
+#      is 1e-3 from the float64 one and dptrain's 1e-4.)
 #   3. keras.models.load_model reads dptrain's saved archive and predicts what dptrain predicts.
-# Then tf-keras's MobileNet (model.save .h5), predicted alike, where build/tf-keras-env exists (made by
+# Then tf-keras's MobileNet and MobileNetV2 (model.save .h5), predicted alike, where build/tf-keras-env exists (made by
 # `bash scripts/keras-env.sh --tf-keras`; CI skips that part, saying so).
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_applications.sh DPTRAIN
 set -uo pipefail
 bin="$1"
 py="${DPT_KERAS_PYTHON:-python3}"
-export KERAS_BACKEND="${KERAS_BACKEND:-jax}"
+export KERAS_BACKEND="${KERAS_BACKEND:-jax}" JAX_ENABLE_X64=1  # float64 for the reference step
 if ! "$py" -c "import keras, h5py, numpy" 2>/dev/null; then
   echo "SKIPPED (no Keras): no keras, h5py and numpy for $py; bash scripts/keras-env.sh installs them"
   exit 0
@@ -45,55 +49,79 @@ def dptrain(*args):
     return run.returncode == 0
 
 
-keras.utils.set_random_seed(0)
-m = keras.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None, classes=5, dropout=0.0)
 rng = np.random.default_rng(0)
-x = rng.uniform(-1, 1, (8, 32, 32, 3)).astype("float32")
 y = np.eye(5, dtype="float32")[rng.integers(0, 5, 8)]
-np.save(f"{d}/x.npy", x)
 np.save(f"{d}/y.npy", y)
-for layer in m.layers:  # each BatchNormalization's moving statistics: its input's, on x
-    if isinstance(layer, keras.layers.BatchNormalization):
-        a = keras.Model(m.inputs, layer.input).predict(x, verbose=0)
-        gamma, beta, _, _ = layer.get_weights()
-        layer.set_weights([gamma, beta, a.mean(axis=(0, 1, 2)), a.var(axis=(0, 1, 2))])
-kinds = sorted({type(layer).__name__ for layer in m.layers})
-m.compile(optimizer=keras.optimizers.SGD(0.001), loss="categorical_crossentropy")
-m.save(f"{d}/mn.keras")
-m.save(f"{d}/mn.h5")
-theirs = m.predict(x, verbose=0)
-spread = float(theirs.std(axis=0).max())
-for name in ("mn.keras", "mn.h5"):
-    if dptrain("predict", "--model", f"{d}/{name}", "--data", f"npy:{d}/x.npy", "--output", f"{d}/p.npy", "--show", "0"):
-        worst = float(np.abs(np.load(f"{d}/p.npy") - theirs).max())
-        check(worst <= 1e-4 and spread > 1e-3,
-              f"{m.name} ({m.count_params()} weights; {', '.join(kinds)}) from Keras's {name}: dptrain predicts "
-              f"Keras's predictions (max |diff| {worst:.3g}; they vary by {spread:.3g} across the inputs)")
+
 
 def by_layer(model):  # Keras 3 prefixes a Sequential model's variable paths with its name, not a Functional's
     return {"/".join(w.path.split("/")[-2:]): w.numpy() for w in model.weights}
 
 
-start = by_layer(m)
-m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)  # one step
-after = by_layer(m)
-if dptrain("train", "--model", f"{d}/mn.keras", "--data", f"npy:{d}/x.npy,{d}/y.npy", "--validation-split", "0",
-           "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0", "--save-model", f"{d}/ours.keras"):
-    mo = keras.models.load_model(f"{d}/ours.keras")
-    ours = by_layer(mo)
-    check(sorted(ours) == sorted(after), f"dptrain's archive holds Keras's {len(after)} variables")
-    if sorted(ours) == sorted(after):
-        trained = [k for k in after if "moving" not in k]
-        diff = max(float(np.abs(ours[k] - after[k]).max()) for k in trained)
-        moved = max(float(np.abs(after[k] - start[k]).max()) for k in trained)
-        check(diff <= 1e-5 and moved > 1e-3,
-              f"one SGD step from Keras's file gives Keras's weights (max |diff| {diff:.3g}; the step moved them "
-              f"{moved:.3g})")
-    if dptrain("predict", "--model", f"{d}/ours.keras", "--data", f"npy:{d}/x.npy", "--output", f"{d}/q.npy",
-               "--show", "0"):
-        worst = float(np.abs(mo.predict(x, verbose=0) - np.load(f"{d}/q.npy")).max())
-        check(worst <= 1e-4, f"keras.models.load_model reads dptrain's archive ({type(mo).__name__}) and predicts "
-                             f"what dptrain predicts (max |diff| {worst:.3g})")
+def application(make, tag):
+    keras.utils.set_random_seed(0)
+    m = make()
+    x = rng.uniform(-1, 1, (8,) + m.input_shape[1:]).astype("float32")
+    np.save(f"{d}/x.npy", x)
+    for layer in m.layers:  # each BatchNormalization's moving statistics: its input's, on x
+        if isinstance(layer, keras.layers.BatchNormalization):
+            a = keras.Model(m.inputs, layer.input).predict(x, verbose=0)
+            gamma, beta, _, _ = layer.get_weights()
+            layer.set_weights([gamma, beta, a.mean(axis=(0, 1, 2)), a.var(axis=(0, 1, 2))])
+    kinds = sorted({type(layer).__name__ for layer in m.layers})
+    m.compile(optimizer=keras.optimizers.SGD(0.001), loss="categorical_crossentropy")
+    m.save(f"{d}/{tag}.keras")
+    m.save(f"{d}/{tag}.h5")
+    theirs = m.predict(x, verbose=0)
+    spread = float(theirs.std(axis=0).max())
+    for name in (f"{tag}.keras", f"{tag}.h5"):
+        if dptrain("predict", "--model", f"{d}/{name}", "--data", f"npy:{d}/x.npy", "--output", f"{d}/p.npy",
+                   "--show", "0"):
+            worst = float(np.abs(np.load(f"{d}/p.npy") - theirs).max())
+            check(worst <= 1e-4 and spread > 1e-3,
+                  f"{m.name} ({m.count_params()} weights; {', '.join(kinds)}) from Keras's {name}: dptrain predicts "
+                  f"Keras's predictions (max |diff| {worst:.3g}; they vary by {spread:.3g} across the inputs)")
+    start = by_layer(m)
+    m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)  # one step
+    after = by_layer(m)
+    # The same step in float64 (JAX_ENABLE_X64): the reference both float32 steps are measured against.
+    keras.config.set_dtype_policy("float64")
+    m64 = make()
+    keras.config.set_dtype_policy("float32")
+    assert m64.weights[0].dtype == "float64", m64.weights[0].dtype
+    for w, v in zip(m64.weights, keras.models.load_model(f"{d}/{tag}.keras").weights):
+        w.assign(np.asarray(v.numpy(), dtype="float64"))
+    m64.compile(optimizer=keras.optimizers.SGD(0.001), loss="categorical_crossentropy")
+    m64.fit(x.astype("float64"), y.astype("float64"), batch_size=8, epochs=1, shuffle=False, verbose=0)
+    exact = by_layer(m64)
+    if dptrain("train", "--model", f"{d}/{tag}.keras", "--data", f"npy:{d}/x.npy,{d}/y.npy", "--validation-split", "0",
+               "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0", "--save-model",
+               f"{d}/{tag}_ours.keras"):
+        mo = keras.models.load_model(f"{d}/{tag}_ours.keras")
+        ours = by_layer(mo)
+        check(sorted(ours) == sorted(after), f"{m.name}: dptrain's archive holds Keras's {len(after)} variables "
+                                             f"({type(mo).__name__})")
+        if sorted(ours) == sorted(after):
+            trained = [k for k in after if "moving" not in k]
+            moved = max(float(np.abs(after[k] - start[k]).max()) for k in trained)
+            diff = max(float(np.abs(ours[k] - after[k]).max()) for k in trained)
+            ours64 = max(float(np.abs(ours[k] - exact[k]).max()) for k in trained)
+            keras64 = max(float(np.abs(after[k] - exact[k]).max()) for k in trained)
+            check(ours64 <= max(1e-5, keras64) and moved > 1e-3,
+                  f"{m.name}: one SGD step from Keras's file: dptrain's weights are within {ours64:.3g} of the step "
+                  f"in float64, Keras's float32 step within {keras64:.3g} (dptrain vs Keras: {diff:.3g}; the step "
+                  f"moved them {moved:.3g})")
+        if dptrain("predict", "--model", f"{d}/{tag}_ours.keras", "--data", f"npy:{d}/x.npy", "--output",
+                   f"{d}/q.npy", "--show", "0"):
+            worst = float(np.abs(mo.predict(x, verbose=0) - np.load(f"{d}/q.npy")).max())
+            check(worst <= 1e-4, f"{m.name}: keras.models.load_model reads dptrain's archive ({type(mo).__name__}) "
+                                 f"and predicts what dptrain predicts (max |diff| {worst:.3g})")
+
+
+application(lambda: keras.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None, classes=5,
+                                                 dropout=0.0), "mn")
+# MobileNetV2: inverted residual blocks, each an Add of a block's input and its output.
+application(lambda: keras.applications.MobileNetV2(input_shape=(64, 64, 3), alpha=0.35, weights=None, classes=5), "mn2")
 print("PASS" if fails == 0 else f"{fails} FAILED")
 sys.exit(1 if fails else 0)
 PY
@@ -112,22 +140,26 @@ import numpy as np, tf_keras as keras
 
 bin, d = sys.argv[1], sys.argv[2]
 print("tf-keras", keras.__version__)
-m = keras.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None, classes=5)
-x = np.load(f"{d}/x.npy")
-for layer in m.layers:  # as above: each BatchNormalization's moving statistics from its input on x
-    if isinstance(layer, keras.layers.BatchNormalization):
-        a = keras.Model(m.inputs, layer.input).predict(x, verbose=0)
-        gamma, beta, _, _ = layer.get_weights()
-        layer.set_weights([gamma, beta, a.mean(axis=(0, 1, 2)), a.var(axis=(0, 1, 2))])
-m.save(f"{d}/tfk.h5")
-theirs = m.predict(x, verbose=0)
-run = subprocess.run([bin, "predict", "--model", f"{d}/tfk.h5", "--data", f"npy:{d}/x.npy", "--output", f"{d}/t.npy",
-                      "--show", "0"], capture_output=True, text=True)
-worst = float(np.abs(np.load(f"{d}/t.npy") - theirs).max()) if run.returncode == 0 else float("inf")
-spread = float(theirs.std(axis=0).max())
-ok = run.returncode == 0 and worst <= 1e-4 and spread > 1e-3
-print(("ok: " if ok else "FAIL: ") + f"tf-keras {m.name} from its model.save .h5: dptrain predicts its predictions "
-      f"(max |diff| {worst:.3g}; they vary by {spread:.3g}) {run.stderr.strip()}")
+ok = True
+for m in (keras.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None, classes=5),
+          keras.applications.MobileNetV2(input_shape=(64, 64, 3), alpha=0.35, weights=None, classes=5)):
+    x = np.random.default_rng(1).uniform(-1, 1, (8,) + m.input_shape[1:]).astype("float32")
+    np.save(f"{d}/x.npy", x)
+    for layer in m.layers:  # as above: each BatchNormalization's moving statistics from its input on x
+        if isinstance(layer, keras.layers.BatchNormalization):
+            a = keras.Model(m.inputs, layer.input).predict(x, verbose=0)
+            gamma, beta, _, _ = layer.get_weights()
+            layer.set_weights([gamma, beta, a.mean(axis=(0, 1, 2)), a.var(axis=(0, 1, 2))])
+    m.save(f"{d}/tfk.h5")
+    theirs = m.predict(x, verbose=0)
+    run = subprocess.run([bin, "predict", "--model", f"{d}/tfk.h5", "--data", f"npy:{d}/x.npy", "--output",
+                          f"{d}/t.npy", "--show", "0"], capture_output=True, text=True)
+    worst = float(np.abs(np.load(f"{d}/t.npy") - theirs).max()) if run.returncode == 0 else float("inf")
+    spread = float(theirs.std(axis=0).max())
+    good = run.returncode == 0 and worst <= 1e-4 and spread > 1e-3
+    ok = ok and good
+    print(("ok: " if good else "FAIL: ") + f"tf-keras {m.name} from its model.save .h5 (Keras 2's config form): "
+          f"dptrain predicts its predictions (max |diff| {worst:.3g}; they vary by {spread:.3g}) {run.stderr.strip()}")
 print("PASS (tf-keras)" if ok else "FAILED (tf-keras)")
 sys.exit(0 if ok else 1)
 PY
