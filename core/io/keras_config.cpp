@@ -137,46 +137,39 @@ Activation activation_of(const LayerCtx& c) {
   }
 }
 
+// What Keras's convolutions share (channels_last, dilation 1): kernel_size, strides, padding,
+// activation and use_bias, into any of dptrain's convolution configs.
+template <typename Config>
+Config conv_options(const LayerCtx& c) {
+  channels_last(c);
+  if (pair_of(c, "dilation_rate", {1, 1}) != std::pair<int64_t, int64_t>{1, 1})
+    c.unsupported("dilation_rate other than 1");
+  Config k;
+  std::tie(k.kh, k.kw) = pair_of(c, "kernel_size", {0, 0});
+  std::tie(k.sh, k.sw) = pair_of(c, "strides", {1, 1});
+  k.same = same_padding(c);
+  k.activation = activation_of(c);
+  k.use_bias = c.get<bool>("use_bias", true);
+  return k;
+}
+
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   if (c.cls == "Dense") return std::make_unique<Dense>(c.get<int64_t>("units", 0), activation_of(c), c.get<bool>("use_bias", true));
   if (c.cls == "Conv2D" || c.cls == "Convolution2D") {
-    channels_last(c);
-    if (pair_of(c, "dilation_rate", {1, 1}) != std::pair<int64_t, int64_t>{1, 1}) c.unsupported("dilation_rate other than 1");
+    auto k = conv_options<Conv2DConfig>(c);
     if (c.get<int64_t>("groups", 1) != 1) c.unsupported("groups other than 1");
-    Conv2DConfig k;
     k.filters = c.get<int64_t>("filters", 0);
-    std::tie(k.kh, k.kw) = pair_of(c, "kernel_size", {0, 0});
-    std::tie(k.sh, k.sw) = pair_of(c, "strides", {1, 1});
-    k.same = same_padding(c);
-    k.activation = activation_of(c);
-    k.use_bias = c.get<bool>("use_bias", true);
     return std::make_unique<Conv2D>(k);
   }
   if (c.cls == "DepthwiseConv2D") {
-    channels_last(c);
-    if (pair_of(c, "dilation_rate", {1, 1}) != std::pair<int64_t, int64_t>{1, 1})
-      c.unsupported("dilation_rate other than 1");
-    DepthwiseConv2DConfig k;
-    std::tie(k.kh, k.kw) = pair_of(c, "kernel_size", {0, 0});
-    std::tie(k.sh, k.sw) = pair_of(c, "strides", {1, 1});
+    auto k = conv_options<DepthwiseConv2DConfig>(c);
     k.depth_multiplier = c.get<int64_t>("depth_multiplier", 1);
-    k.same = same_padding(c);
-    k.activation = activation_of(c);
-    k.use_bias = c.get<bool>("use_bias", true);
     return std::make_unique<DepthwiseConv2D>(k);
   }
   if (c.cls == "SeparableConv2D" || c.cls == "SeparableConvolution2D") {
-    channels_last(c);
-    if (pair_of(c, "dilation_rate", {1, 1}) != std::pair<int64_t, int64_t>{1, 1})
-      c.unsupported("dilation_rate other than 1");
-    SeparableConv2DConfig k;
+    auto k = conv_options<SeparableConv2DConfig>(c);
     k.filters = c.get<int64_t>("filters", 0);
-    std::tie(k.kh, k.kw) = pair_of(c, "kernel_size", {0, 0});
-    std::tie(k.sh, k.sw) = pair_of(c, "strides", {1, 1});
     k.depth_multiplier = c.get<int64_t>("depth_multiplier", 1);
-    k.same = same_padding(c);
-    k.activation = activation_of(c);
-    k.use_bias = c.get<bool>("use_bias", true);
     return std::make_unique<SeparableConv2D>(k);
   }
   if (c.cls == "UpSampling2D") {

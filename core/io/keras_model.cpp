@@ -38,6 +38,18 @@ double shortest(float v) {
   return double(v);
 }
 
+// What Keras's convolutions share, as Keras writes it.
+template <typename Config>
+void conv_options_json(const Config& g, json* c) {
+  (*c)["kernel_size"] = {g.kh, g.kw};
+  (*c)["strides"] = {g.sh, g.sw};
+  (*c)["padding"] = g.same ? "same" : "valid";
+  (*c)["data_format"] = "channels_last";
+  (*c)["dilation_rate"] = {1, 1};
+  (*c)["activation"] = activation_name(g.activation);
+  (*c)["use_bias"] = g.use_bias;
+}
+
 json layer_config(const Layer& l) {
   json c = {{"name", l.name()}, {"trainable", true}, {"dtype", "float32"}};
   const std::string cls = l.class_name();
@@ -46,37 +58,16 @@ json layer_config(const Layer& l) {
     c["activation"] = activation_name(d->output_activation());
     c["use_bias"] = d->use_bias();
   } else if (auto* k = dynamic_cast<const Conv2D*>(&l)) {
-    const auto& g = k->config();
-    c["filters"] = g.filters;
-    c["kernel_size"] = {g.kh, g.kw};
-    c["strides"] = {g.sh, g.sw};
-    c["padding"] = g.same ? "same" : "valid";
-    c["data_format"] = "channels_last";
-    c["dilation_rate"] = {1, 1};
+    c["filters"] = k->config().filters;
+    conv_options_json(k->config(), &c);
     c["groups"] = 1;
-    c["activation"] = activation_name(g.activation);
-    c["use_bias"] = g.use_bias;
   } else if (auto* dw = dynamic_cast<const DepthwiseConv2D*>(&l)) {
-    const auto& g = dw->config();
-    c["kernel_size"] = {g.kh, g.kw};
-    c["strides"] = {g.sh, g.sw};
-    c["padding"] = g.same ? "same" : "valid";
-    c["depth_multiplier"] = g.depth_multiplier;
-    c["data_format"] = "channels_last";
-    c["dilation_rate"] = {1, 1};
-    c["activation"] = activation_name(g.activation);
-    c["use_bias"] = g.use_bias;
+    c["depth_multiplier"] = dw->config().depth_multiplier;
+    conv_options_json(dw->config(), &c);
   } else if (auto* sep = dynamic_cast<const SeparableConv2D*>(&l)) {
-    const auto& g = sep->config();
-    c["filters"] = g.filters;
-    c["kernel_size"] = {g.kh, g.kw};
-    c["strides"] = {g.sh, g.sw};
-    c["padding"] = g.same ? "same" : "valid";
-    c["depth_multiplier"] = g.depth_multiplier;
-    c["data_format"] = "channels_last";
-    c["dilation_rate"] = {1, 1};
-    c["activation"] = activation_name(g.activation);
-    c["use_bias"] = g.use_bias;
+    c["filters"] = sep->config().filters;
+    c["depth_multiplier"] = sep->config().depth_multiplier;
+    conv_options_json(sep->config(), &c);
   } else if (auto* pad = dynamic_cast<const Padding2D*>(&l)) {
     const auto& g = pad->config();
     c[pad->crop() ? "cropping" : "padding"] = {{g.top, g.bottom}, {g.left, g.right}};

@@ -42,21 +42,7 @@ std::vector<ParamSpec> Conv2D::params() const {
 }
 
 kernels::Conv2dGeom Conv2D::geom(int64_t n) const {
-  kernels::Conv2dGeom g;
-  g.n = n;
-  g.h = in_[0];
-  g.w = in_[1];
-  g.c = in_[2];
-  g.kh = cfg_.kh;
-  g.kw = cfg_.kw;
-  g.sh = cfg_.sh;
-  g.sw = cfg_.sw;
-  g.pad_top = pad_top_;
-  g.pad_left = pad_left_;
-  g.oh = out_[0];
-  g.ow = out_[1];
-  g.oc = cfg_.filters;
-  return g;
+  return window_geom(n, in_, out_, cfg_, pad_top_, pad_left_, cfg_.filters);
 }
 
 void Conv2D::prepare(int64_t max_batch, Context& ctx) {

@@ -15,6 +15,28 @@ struct Conv2DConfig {
   bool use_bias = true;
 };
 
+// The geometry of a windowed layer (Conv2D, DepthwiseConv2D, SeparableConv2D's depthwise part) on n
+// (in...) images giving (out[0], out[1], oc) ones.
+template <typename Config>
+kernels::Conv2dGeom window_geom(int64_t n, const Shape& in, const Shape& out, const Config& cfg, int64_t pad_top,
+                                int64_t pad_left, int64_t oc) {
+  kernels::Conv2dGeom g;
+  g.n = n;
+  g.h = in[0];
+  g.w = in[1];
+  g.c = in[2];
+  g.kh = cfg.kh;
+  g.kw = cfg.kw;
+  g.sh = cfg.sh;
+  g.sw = cfg.sw;
+  g.pad_top = pad_top;
+  g.pad_left = pad_left;
+  g.oh = out[0];
+  g.ow = out[1];
+  g.oc = oc;
+  return g;
+}
+
 class Conv2D : public Layer {
  public:
   explicit Conv2D(Conv2DConfig cfg);

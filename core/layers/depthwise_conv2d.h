@@ -3,6 +3,7 @@
 // output; from the kept pre-activation where its gradient needs its input).
 #pragma once
 #include "core/layer.h"
+#include "core/layers/conv2d.h"
 #include "kernels/conv2d.h"
 
 namespace dpt {

@@ -49,21 +49,7 @@ std::vector<ParamSpec> SeparableConv2D::params() const {
 }
 
 kernels::Conv2dGeom SeparableConv2D::geom(int64_t n) const {
-  kernels::Conv2dGeom g;
-  g.n = n;
-  g.h = in_[0];
-  g.w = in_[1];
-  g.c = in_[2];
-  g.kh = cfg_.kh;
-  g.kw = cfg_.kw;
-  g.sh = cfg_.sh;
-  g.sw = cfg_.sw;
-  g.pad_top = pad_top_;
-  g.pad_left = pad_left_;
-  g.oh = out_[0];
-  g.ow = out_[1];
-  g.oc = in_[2] * cfg_.depth_multiplier;
-  return g;
+  return window_geom(n, in_, out_, cfg_, pad_top_, pad_left_, in_[2] * cfg_.depth_multiplier);
 }
 
 void SeparableConv2D::prepare(int64_t max_batch, Context& ctx) {

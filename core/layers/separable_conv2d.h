@@ -4,6 +4,7 @@
 // pointwise kernel's gradient; t's gradient lives in the model's shared workspace.
 #pragma once
 #include "core/layer.h"
+#include "core/layers/conv2d.h"
 #include "kernels/conv2d.h"
 
 namespace dpt {
