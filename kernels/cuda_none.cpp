@@ -52,6 +52,8 @@ void depthwise_backward_cuda(const Conv2dGeom&, const float*, const float*, cons
 }
 void embed2d_cuda(const Window2d&, const float*, float*, void*) { no_cuda(); }
 void add_into_cuda(float*, const float*, int64_t, void*) { no_cuda(); }
+void axpby_cuda(float*, float, const float*, float, int64_t, void*) { no_cuda(); }
+void multiply_into_cuda(float*, const float*, int64_t, void*) { no_cuda(); }
 void copy_columns_cuda(const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t, void*) { no_cuda(); }
 void upsample2d_forward_cuda(const Upsample2d&, const float*, float*, void*) { no_cuda(); }
 void upsample2d_backward_cuda(const Upsample2d&, const float*, float*, void*) { no_cuda(); }

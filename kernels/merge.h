@@ -1,5 +1,6 @@
 // The arithmetic of Keras's merge layers and of a model's branches: y += x over n values (a
-// branch's gradient joining another's, Add's inputs), and copies of a block of columns between
+// branch's gradient joining another's, Add's inputs), y = s y + t x and y *= x (Subtract, Average,
+// Multiply), and copies of a block of columns between
 // row-major (rows, cols) arrays (Concatenate along the last axis, and its gradient back).
 #pragma once
 #include <cstdint>
@@ -8,6 +9,11 @@ namespace dpt::kernels {
 
 template <typename T>
 void add_into_cpu(T* y, const T* x, int64_t n);
+// y = s * y + t * x over n values (Subtract, Average); y *= x (Multiply).
+template <typename T>
+void axpby_cpu(T* y, T s, const T* x, T t, int64_t n);
+template <typename T>
+void multiply_into_cpu(T* y, const T* x, int64_t n);
 // dst[r, dst_off + c] = src[r, src_off + c] for c < cols; src and dst have src_cols / dst_cols
 // columns.
 template <typename T>
@@ -15,6 +21,8 @@ void copy_columns_cpu(const T* src, int64_t src_cols, int64_t src_off, T* dst, i
                       int64_t rows, int64_t cols);
 
 void add_into_cuda(float* y, const float* x, int64_t n, void* stream);
+void axpby_cuda(float* y, float s, const float* x, float t, int64_t n, void* stream);
+void multiply_into_cuda(float* y, const float* x, int64_t n, void* stream);
 void copy_columns_cuda(const float* src, int64_t src_cols, int64_t src_off, float* dst, int64_t dst_cols,
                        int64_t dst_off, int64_t rows, int64_t cols, void* stream);
 

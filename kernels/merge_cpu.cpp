@@ -11,6 +11,16 @@ void add_into_cpu(T* y, const T* x, int64_t n) {
 }
 
 template <typename T>
+void axpby_cpu(T* y, T s, const T* x, T t, int64_t n) {
+  parallel_elementwise(n, [=](int64_t i) { y[i] = s * y[i] + t * x[i]; });
+}
+
+template <typename T>
+void multiply_into_cpu(T* y, const T* x, int64_t n) {
+  parallel_elementwise(n, [=](int64_t i) { y[i] *= x[i]; });
+}
+
+template <typename T>
 void copy_columns_cpu(const T* src, int64_t src_cols, int64_t src_off, T* dst, int64_t dst_cols, int64_t dst_off,
                       int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static) if (rows * cols > 262144)
@@ -20,6 +30,10 @@ void copy_columns_cpu(const T* src, int64_t src_cols, int64_t src_off, T* dst, i
 
 template void add_into_cpu<float>(float*, const float*, int64_t);
 template void add_into_cpu<double>(double*, const double*, int64_t);
+template void axpby_cpu<float>(float*, float, const float*, float, int64_t);
+template void axpby_cpu<double>(double*, double, const double*, double, int64_t);
+template void multiply_into_cpu<float>(float*, const float*, int64_t);
+template void multiply_into_cpu<double>(double*, const double*, int64_t);
 template void copy_columns_cpu<float>(const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t);
 template void copy_columns_cpu<double>(const double*, int64_t, int64_t, double*, int64_t, int64_t, int64_t, int64_t);
 

@@ -9,6 +9,14 @@ __global__ void add_into_kernel(float* __restrict__ y, const float* __restrict__
   DPT_GRID_STRIDE(i, n) y[i] += x[i];
 }
 
+__global__ void axpby_kernel(float* __restrict__ y, float s, const float* __restrict__ x, float t, int64_t n) {
+  DPT_GRID_STRIDE(i, n) y[i] = s * y[i] + t * x[i];
+}
+
+__global__ void multiply_into_kernel(float* __restrict__ y, const float* __restrict__ x, int64_t n) {
+  DPT_GRID_STRIDE(i, n) y[i] *= x[i];
+}
+
 __global__ void copy_columns_kernel(const float* __restrict__ src, int64_t src_cols, int64_t src_off,
                                     float* __restrict__ dst, int64_t dst_cols, int64_t dst_off, int64_t rows,
                                     int64_t cols) {
@@ -21,6 +29,18 @@ __global__ void copy_columns_kernel(const float* __restrict__ src, int64_t src_c
 void add_into_cuda(float* y, const float* x, int64_t n, void* stream) {
   if (n == 0) return;
   add_into_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(y, x, n);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void axpby_cuda(float* y, float s, const float* x, float t, int64_t n, void* stream) {
+  if (n == 0) return;
+  axpby_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(y, s, x, t, n);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void multiply_into_cuda(float* y, const float* x, int64_t n, void* stream) {
+  if (n == 0) return;
+  multiply_into_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(y, x, n);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -161,6 +161,14 @@ std::unique_ptr<Sequential> graph_net(uint64_t seed) {
   side.kh = side.kw = 1;
   m->add(std::make_unique<Conv2D>(side), {-1});     // 4: a branch from the input
   m->add(std::make_unique<Concatenate>(), {3, 4});  // 5
+  Conv2DConfig gate = c;
+  gate.filters = 6;
+  gate.kh = gate.kw = 1;
+  gate.activation = Activation::sigmoid;
+  m->add(std::make_unique<Conv2D>(gate));                                            // 6
+  m->add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::multiply), {5, 6});    // 7: gated
+  m->add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::subtract), {7, 5});    // 8
+  m->add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::average), {8, 5, 7});  // 9
   m->add(MaxPooling2D());
   m->add(std::make_unique<Flatten>());
   m->add(std::make_unique<Dropout>(0.25));

@@ -22,8 +22,9 @@ namespace dpt::test {
 // Dropout(0.25) -> Dense(10,softmax) on 8x8x1: every kind of per-replica state in one small model.
 std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed);
 // A graph on 8x8x1: Conv2D(4,relu) -> BatchNormalization -> Conv2D(4,tanh), added to the first
-// Conv2D's output (a residual), concatenated with a 1x1 Conv2D branch from the input, then
-// MaxPool -> Flatten -> Dropout -> Dense(10, softmax).
+// Conv2D's output (a residual), concatenated with a 1x1 Conv2D branch from the input, gated by a
+// 1x1 sigmoid Conv2D of it (Multiply), then Subtract and Average of those, MaxPool -> Flatten ->
+// Dropout -> Dense(10, softmax).
 std::unique_ptr<Sequential> graph_net(uint64_t seed);
 // The first `depth` layers of cifar10-cnn's conv/pool stack (Conv2D(32), MaxPooling2D, Conv2D(64),
 // MaxPooling2D, Conv2D(128), MaxPooling2D; 3x3 valid relu, 2x2 pools) then Flatten and

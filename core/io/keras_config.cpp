@@ -247,6 +247,9 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     return std::make_unique<ActivationLayer>(Activation::softmax);
   }
   if (c.cls == "Add") return std::make_unique<Add>();
+  if (c.cls == "Subtract") return std::make_unique<ElementwiseMerge>(ElementwiseMerge::subtract);
+  if (c.cls == "Multiply") return std::make_unique<ElementwiseMerge>(ElementwiseMerge::multiply);
+  if (c.cls == "Average") return std::make_unique<ElementwiseMerge>(ElementwiseMerge::average);
   if (c.cls == "Concatenate") return std::make_unique<Concatenate>(c.get<int64_t>("axis", -1));
   if (c.cls == "BatchNormalization") {
     const json& ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);
@@ -470,8 +473,8 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
       for (const std::string& f : graph[i].from) reads.push_back(node.at(f));
       const bool merge = dynamic_cast<MergeLayer*>(layer.get()) != nullptr;
       DPT_CHECK(merge || reads.size() == 1, where << " is called on " << reads.size()
-                                                  << " tensors; of dptrain's layers only Add and Concatenate take "
-                                                     "several");
+                                                  << " tensors; of dptrain's layers only the merge layers (Add, "
+                                                     "Subtract, Multiply, Average, Concatenate) take several");
       DPT_CHECK(!merge || reads.size() >= 2,
                 where << " is called on " << reads.size() << " tensor; it merges 2 or more");
       node[graph[i].name] = int(model->layers().size());

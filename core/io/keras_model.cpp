@@ -102,7 +102,7 @@ json layer_config(const Layer& l) {
     c["max_value"] = shortest(l.output_activation().alpha);
     c["negative_slope"] = 0.0;
     c["threshold"] = 0.0;
-  } else if (cls == "Add") {
+  } else if (cls == "Add" || cls == "Subtract" || cls == "Multiply" || cls == "Average") {
   } else if (cls == "Concatenate") {
     c["axis"] = -1;
   } else if (auto* b = dynamic_cast<const BatchNormalization*>(&l)) {

@@ -1,7 +1,8 @@
-// Add and Concatenate on the CPU and CUDA through kernels/merge.
+// The merge layers on the CPU and CUDA through kernels/merge.
 #include "core/layers/merge.h"
 #include <algorithm>
 #include "core/error.h"
+#include "kernels/cuda_backend.h"
 #include "kernels/merge.h"
 
 namespace dpt {
@@ -39,7 +40,7 @@ void MergeLayer::backward_all(Context& ctx, const std::vector<Tensor>& xs, const
   for (size_t k = 0; k < dxs.size(); ++k)
     DPT_CHECK(!dxs[k] || dxs[k]->numel() == xs[k].numel(),
               "layer '" << name_ << "': the gradient for input " << k << " has the wrong size");
-  backward_all_on(ctx, dy, dxs, !ctx.device.is_cpu());
+  backward_all_on(ctx, xs, dy, dxs, !ctx.device.is_cpu());
 }
 
 Shape MergeLayer::compute_output_shape(const Shape&) {
@@ -52,27 +53,62 @@ void MergeLayer::backward_cpu(Context&, const Tensor&, const Tensor&, Tensor&, T
   DPT_FAIL("layer '" << name_ << "' (" << class_name() << ") takes several inputs: call backward_all");
 }
 
-Shape Add::output_shape_of(const std::vector<Shape>& inputs) {
+std::string ElementwiseMerge::class_name() const {
+  return op_ == add ? "Add" : op_ == subtract ? "Subtract" : op_ == multiply ? "Multiply" : "Average";
+}
+
+std::string ElementwiseMerge::default_name() const {
+  return op_ == add ? "add" : op_ == subtract ? "subtract" : op_ == multiply ? "multiply" : "average";
+}
+
+Shape ElementwiseMerge::output_shape_of(const std::vector<Shape>& inputs) {
+  DPT_CHECK(op_ != subtract || inputs.size() == 2,
+            "layer '" << name_ << "' (Subtract) takes exactly 2 inputs, got " << inputs.size());
   for (const Shape& s : inputs)
-    DPT_CHECK(s == inputs[0], "layer '" << name_ << "' (Add) needs inputs of one shape, got " << shape_str(inputs[0])
-                                        << " and " << shape_str(s));
+    DPT_CHECK(s == inputs[0], "layer '" << name_ << "' (" << class_name() << ") needs inputs of one shape, got "
+                                        << shape_str(inputs[0]) << " and " << shape_str(s));
   return inputs[0];
 }
 
-void Add::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) {
+// y = s * y + t * x, or y *= x, on the replica's device.
+static void axpby(Context& ctx, bool cuda, float* y, float s, const float* x, float t, int64_t n) {
+  if (cuda)
+    kernels::axpby_cuda(y, s, x, t, n, kernels::cuda_stream_of(*ctx.cuda));
+  else
+    kernels::axpby_cpu(y, s, x, t, n);
+}
+static void multiply_into(Context& ctx, bool cuda, float* y, const float* x, int64_t n) {
+  if (cuda)
+    kernels::multiply_into_cuda(y, x, n, kernels::cuda_stream_of(*ctx.cuda));
+  else
+    kernels::multiply_into_cpu(y, x, n);
+}
+
+void ElementwiseMerge::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) {
   const int64_t n = y.numel();
   copy_floats(y.data(), ctx.device, xs[0].data(), ctx.device, n, ctx.cuda);
   for (size_t k = 1; k < xs.size(); ++k) {
-    if (cuda)
-      kernels::add_into_cuda(y.data(), xs[k].data(), n, stream(ctx));
+    if (op_ == multiply)
+      multiply_into(ctx, cuda, y.data(), xs[k].data(), n);
     else
-      kernels::add_into_cpu(y.data(), xs[k].data(), n);
+      axpby(ctx, cuda, y.data(), 1.f, xs[k].data(), op_ == subtract ? -1.f : 1.f, n);
   }
+  if (op_ == average) axpby(ctx, cuda, y.data(), 1.f / float(xs.size()), xs[0].data(), 0.f, n);
 }
 
-void Add::backward_all_on(Context& ctx, Tensor& dy, const std::vector<Tensor*>& dxs, bool) {
-  for (Tensor* dx : dxs)
-    if (dx) copy_floats(dx->data(), ctx.device, dy.data(), ctx.device, dy.numel(), ctx.cuda);
+void ElementwiseMerge::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy,
+                                       const std::vector<Tensor*>& dxs, bool cuda) {
+  const int64_t n = dy.numel();
+  for (size_t k = 0; k < dxs.size(); ++k) {
+    Tensor* dx = dxs[k];
+    if (!dx) continue;
+    copy_floats(dx->data(), ctx.device, dy.data(), ctx.device, n, ctx.cuda);
+    if (op_ == average || (op_ == subtract && k == 1))
+      axpby(ctx, cuda, dx->data(), op_ == average ? 1.f / float(xs.size()) : -1.f, dy.data(), 0.f, n);
+    if (op_ == multiply)  // the product of the other inputs
+      for (size_t j = 0; j < xs.size(); ++j)
+        if (j != k) multiply_into(ctx, cuda, dx->data(), xs[j].data(), n);
+  }
 }
 
 Shape Concatenate::output_shape_of(const std::vector<Shape>& inputs) {
@@ -103,7 +139,8 @@ void Concatenate::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Te
   }
 }
 
-void Concatenate::backward_all_on(Context& ctx, Tensor& dy, const std::vector<Tensor*>& dxs, bool cuda) {
+void Concatenate::backward_all_on(Context& ctx, const std::vector<Tensor>&, Tensor& dy, const std::vector<Tensor*>& dxs,
+                                  bool cuda) {
   const int64_t cols = out_.back(), rows = dy.numel() / cols;
   int64_t off = 0;
   for (size_t k = 0; k < dxs.size(); ++k) {

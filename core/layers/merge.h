@@ -1,5 +1,5 @@
-// Layers of several inputs, as Keras's merge layers: Add (the sum of inputs of one shape) and
-// Concatenate (along the last axis). A model with them is a graph: Sequential::add takes the
+// Layers of several inputs, as Keras's merge layers: Add, Subtract, Multiply and Average (of inputs
+// of one shape) and Concatenate (along the last axis). A model with them is a graph: Sequential::add takes the
 // inputs each layer reads.
 #pragma once
 #include <vector>
@@ -21,7 +21,8 @@ class MergeLayer : public Layer {
  protected:
   virtual Shape output_shape_of(const std::vector<Shape>& inputs) = 0;
   virtual void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) = 0;
-  virtual void backward_all_on(Context& ctx, Tensor& dy, const std::vector<Tensor*>& dxs, bool cuda) = 0;
+  virtual void backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,
+                               bool cuda) = 0;
   // The one-input forms are not these layers' (Sequential calls the forms above).
   Shape compute_output_shape(const Shape& in) override;
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
@@ -29,16 +30,30 @@ class MergeLayer : public Layer {
   std::vector<Shape> ins_;
 };
 
-class Add : public MergeLayer {
+// Add, Subtract (two inputs: the first minus the second), Multiply and Average: elementwise over
+// inputs of one shape.
+class ElementwiseMerge : public MergeLayer {
  public:
-  std::string class_name() const override { return "Add"; }
-  std::string default_name() const override { return "add"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Add>(); }
+  enum Op { add, subtract, multiply, average };
+  explicit ElementwiseMerge(Op op) : op_(op) {}
+  std::string class_name() const override;
+  std::string default_name() const override;
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<ElementwiseMerge>(op_); }
+  Op op() const { return op_; }
 
  protected:
   Shape output_shape_of(const std::vector<Shape>& inputs) override;
   void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) override;
-  void backward_all_on(Context& ctx, Tensor& dy, const std::vector<Tensor*>& dxs, bool cuda) override;
+  void backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,
+                       bool cuda) override;
+
+ private:
+  Op op_;
+};
+
+class Add : public ElementwiseMerge {
+ public:
+  Add() : ElementwiseMerge(add) {}
 };
 
 class Concatenate : public MergeLayer {
@@ -53,7 +68,8 @@ class Concatenate : public MergeLayer {
  protected:
   Shape output_shape_of(const std::vector<Shape>& inputs) override;
   void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) override;
-  void backward_all_on(Context& ctx, Tensor& dy, const std::vector<Tensor*>& dxs, bool cuda) override;
+  void backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,
+                       bool cuda) override;
 
  private:
   int64_t axis_;

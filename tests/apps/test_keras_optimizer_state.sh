@@ -284,8 +284,8 @@ if run.returncode == 0:
               f"moved them {moved:.3g})")
     else:
         check(False, f"upmax: the saved archive holds Keras's variables: {sorted(ours)} vs {sorted(theirs)}")
-# A Functional model that branches: residual Adds (one around a block, one of the input's own
-# projection), a Concatenate of two branches. dptrain predicts Keras's predictions, its epoch from
+# A Functional model that branches: residual Adds (one around a block, one of a projection and a
+# layer of it), a Concatenate of two branches, a Multiply gate, a Subtract and an Average. dptrain predicts Keras's predictions, its epoch from
 # Keras's .keras archive and .h5 file gives Keras's weights, and Keras loads what dptrain saves
 # (.keras and .h5, as the Functional model it is, optimizer included).
 keras.utils.set_random_seed(0)
@@ -300,8 +300,11 @@ side = layers.Conv2D(3, 1, strides=1, activation="tanh", name="side")(inp)
 cat = layers.Concatenate(name="cat")([res, side])
 pooled = layers.GlobalAveragePooling2D(name="gap")(cat)
 proj = layers.Dense(7, name="proj")(pooled)
-twice = layers.Add(name="twice")([proj, layers.Dense(7, activation="silu", name="gate")(proj)])
-out = layers.Dense(3, activation="softmax", name="out")(twice)
+twice = layers.Add(name="twice")([proj, layers.Dense(7, activation="silu", name="lift")(proj)])
+gated = layers.Multiply(name="gated")([twice, layers.Dense(7, activation="sigmoid", name="gate")(proj)])
+apart = layers.Subtract(name="apart")([gated, proj])
+mean = layers.Average(name="mean")([apart, twice, gated])
+out = layers.Dense(3, activation="softmax", name="out")(mean)
 m = keras.Model(inp, out, name="resnetish")
 m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy", metrics=["accuracy"])
 m.fit(xi, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
@@ -314,7 +317,7 @@ theirs = {"/".join(w.path.split("/")[-2:]): w.numpy() for w in m.weights}
 run = subprocess.run([bin, "predict", "--model", f"{d}/res_1.keras", "--data", f"npy:{d}/xi.npy", "--output",
                       f"{d}/res_p.npy", "--show", "0"], capture_output=True, text=True)
 worst = float(np.abs(np.load(f"{d}/res_p.npy") - before).max()) if run.returncode == 0 else float("inf")
-check(worst <= 1e-5, f"resnetish (Add, Concatenate): dptrain predicts Keras's predictions from its .keras archive "
+check(worst <= 1e-5, f"resnetish (Add, Concatenate, Multiply, Subtract, Average): dptrain predicts Keras's predictions from its .keras archive "
                      f"(max |diff| {worst:.3g}) {run.stderr.strip()}")
 for src, dst in (("res_1.keras", "res_ours.keras"), ("res_1.h5", "res_ours.h5")):
     run = subprocess.run([bin, "train", "--model", f"{d}/{src}", "--data", f"npy:{d}/xi.npy,{d}/y.npy",

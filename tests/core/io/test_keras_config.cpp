@@ -117,8 +117,8 @@ TEST_CASE("Functional graphs build with their branches; what dptrain cannot buil
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Add", "out", {"in", "a"}, ""))) ==
         "layer 'out' (Add) needs inputs of one shape, got (4,) and (2,)");
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "out", {"in", "a"}))) ==
-        "f.json: layer 'out' (Dense): is called on 2 tensors; of dptrain's layers only Add and Concatenate take "
-        "several");
+        "f.json: layer 'out' (Dense): is called on 2 tensors; of dptrain's layers only the merge layers (Add, "
+        "Subtract, Multiply, Average, Concatenate) take several");
   // One output feeding two layers, one of them off the way to the output.
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "b", {"a"}) + ", " +
                   l3("Dense", "out", {"a"}))) == why + "has layer 'b' off the way to its output 'out'" + tail);

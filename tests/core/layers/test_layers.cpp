@@ -332,6 +332,27 @@ TEST_CASE("a graph of layers (residual Add, a second branch from the input, Conc
   CHECK_FALSE(m.is_chain());
   check_model_gradients(m, {4, 4, 2});
   CHECK(m.layers()[4]->output_shape() == Shape{4, 4, 5});
+  {  // Subtract, Multiply (of three inputs, one of them twice) and Average
+    Sequential e("elementwise");
+    e.add(std::make_unique<Dense>(5, Activation::tanh));                               // 0
+    e.add(std::make_unique<Dense>(5, Activation::sigmoid), {-1});                      // 1
+    e.add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::subtract), {0, 1});     // 2
+    e.add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::multiply), {2, 0, 0});  // 3
+    e.add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::average), {3, 1, 2});   // 4
+    e.add(std::make_unique<Dense>(4, Activation::softmax));
+    check_model_gradients(e, {6});
+    CHECK(e.layers()[3]->class_name() == "Multiply");
+    Context c;
+    Tensor ex({3, 6});
+    for (int64_t i = 0; i < ex.numel(); ++i) ex.data()[i] = float(std::cos(0.7 * double(i)));
+    e.forward(c, ex, false);
+    const float a = e.output_of(0).data()[7], b = e.output_of(1).data()[7];
+    CHECK(e.output_of(4).data()[7] == Approx(((a - b) * a * a + b + (a - b)) / 3));
+    Sequential two("two");
+    two.add(std::make_unique<Dense>(5));
+    two.add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::subtract), {0, 0, -1});
+    CHECK_THROWS_WITH(two.build({5}, 1), "layer 'subtract' (Subtract) takes exactly 2 inputs, got 3");
+  }
   // Keras's summary of a graph: its InputLayer row and the "Connected to" column.
   const std::string table = m.summary();
   CHECK_THAT(table,
