@@ -287,10 +287,9 @@ void Sequential::backward_graph(Context& ctx, const Tensor& x, GradReadyHook* ho
           add_to.push_back(-1);
           continue;
         }
-        // An input read twice by this layer (Add(x, x)) takes its second share through scratch too.
-        bool twice = false;
-        for (size_t e = 0; e < j; ++e) twice = twice || inputs_[i][e] == s;
-        if (!written[size_t(s)] && !twice) {
+        // The first gradient for an output is written in place; later ones (another reader's, or this
+        // layer's for the same input again, as Add(x, x)) go through scratch and are added.
+        if (!written[size_t(s)]) {
           dx_store.push_back(node_grad_[size_t(s)].rows(0, n));
           add_to.push_back(-1);
           written[size_t(s)] = true;
