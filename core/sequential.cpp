@@ -138,6 +138,16 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
     for (int k : inputs_[i]) any = any || (k >= 0 && needs_grad_[size_t(k)]);
     needs_grad_[i] = any;
   }
+  std::vector<bool> written(layers_.size(), false);
+  writes_grad_.assign(layers_.size(), {});
+  for (size_t k = 0; k < layers_.size(); ++k) {  // backward's order
+    const size_t i = layers_.size() - 1 - k;
+    for (int s : inputs_[i]) {
+      const bool first = s >= 0 && needs_grad_[size_t(s)] && !written[size_t(s)];
+      writes_grad_[i].push_back(first);
+      if (first) written[size_t(s)] = true;
+    }
+  }
 }
 
 std::unique_ptr<Sequential> Sequential::clone() const {
@@ -236,9 +246,9 @@ Tensor Sequential::forward(Context& ctx, const Tensor& x, bool training) {
   for (size_t i = 0; i < layers_.size(); ++i) {
     Tensor out = outputs_[i].rows(0, n);
     if (auto* m = dynamic_cast<MergeLayer*>(layers_[i].get())) {
-      std::vector<Tensor> in;
-      for (int k : inputs_[i]) in.push_back(k < 0 ? x.view() : outputs_[size_t(k)].rows(0, n));
-      m->forward_all(ctx, in, out, training);
+      views_.clear();
+      for (int k : inputs_[i]) views_.push_back(k < 0 ? x.view() : outputs_[size_t(k)].rows(0, n));
+      m->forward_all(ctx, views_, out, training);
       continue;
     }
     const int k = inputs_[i][0];
@@ -265,53 +275,46 @@ Tensor Sequential::output_grad(int64_t n) {
 void Sequential::backward_graph(Context& ctx, const Tensor& x, GradReadyHook* hook) {
   const int64_t n = last_n_;
   const size_t L = layers_.size();
-  std::vector<bool> written(L, false);
-  written[L - 1] = true;  // by the loss
   for (size_t k = 0; k < L; ++k) {
     const size_t i = L - 1 - k;
     Layer& l = *layers_[i];
     if (needs_grad_[i]) {
-      DPT_CHECK(written[i], "model '" << name_ << "': layer '" << l.name() << "' got no gradient");
       Tensor dy = node_grad_[i].rows(0, n);
       Tensor out = outputs_[i].rows(0, n);
-      std::vector<Tensor> in, dx_store;
-      std::vector<Tensor*> dx;
-      std::vector<int> add_to;  // for each input: the layer whose gradient takes a share, or -1
-      std::vector<bool> has_dx;
-      for (size_t j = 0; j < inputs_[i].size(); ++j) {
-        const int s = inputs_[i][j];
-        in.push_back(s < 0 ? x.view() : outputs_[size_t(s)].rows(0, n));
-        has_dx.push_back(s >= 0 && needs_grad_[size_t(s)]);
-        if (!has_dx.back()) {
-          dx_store.emplace_back();
-          add_to.push_back(-1);
+      const std::vector<int>& reads = inputs_[i];
+      views_.clear();
+      dx_views_.clear();
+      dx_ptrs_.clear();
+      for (size_t j = 0; j < reads.size(); ++j) {
+        const int s = reads[j];
+        views_.push_back(s < 0 ? x.view() : outputs_[size_t(s)].rows(0, n));
+        if (s < 0 || !needs_grad_[size_t(s)]) {
+          dx_views_.emplace_back();
           continue;
         }
         // The first gradient for an output is written in place; later ones (another reader's, or this
         // layer's for the same input again, as Add(x, x)) go through scratch and are added.
-        if (!written[size_t(s)]) {
-          dx_store.push_back(node_grad_[size_t(s)].rows(0, n));
-          add_to.push_back(-1);
-          written[size_t(s)] = true;
+        if (writes_grad_[i][j]) {
+          dx_views_.push_back(node_grad_[size_t(s)].rows(0, n));
         } else {
           Shape sh = layers_[size_t(s)]->output_shape();
           sh.insert_front(n);
-          dx_store.push_back(Tensor::view(share_[j].data(), sh, share_[j].device()));
-          add_to.push_back(s);
+          dx_views_.push_back(Tensor::view(share_[j].data(), sh, share_[j].device()));
         }
       }
-      for (size_t j = 0; j < dx_store.size(); ++j) dx.push_back(has_dx[j] ? &dx_store[j] : nullptr);
+      for (size_t j = 0; j < reads.size(); ++j)
+        dx_ptrs_.push_back(reads[j] >= 0 && needs_grad_[size_t(reads[j])] ? &dx_views_[j] : nullptr);
       if (auto* m = dynamic_cast<MergeLayer*>(&l))
-        m->backward_all(ctx, in, out, dy, dx);
+        m->backward_all(ctx, views_, out, dy, dx_ptrs_);
       else
-        l.backward(ctx, in[0], out, dy, dx[0]);
-      for (size_t j = 0; j < add_to.size(); ++j) {
-        if (add_to[j] < 0) continue;
-        float* into = node_grad_[size_t(add_to[j])].data();
+        l.backward(ctx, views_[0], out, dy, dx_ptrs_[0]);
+      for (size_t j = 0; j < reads.size(); ++j) {
+        if (!dx_ptrs_[j] || writes_grad_[i][j]) continue;
+        float* into = node_grad_[size_t(reads[j])].data();
         if (ctx.device.is_cpu())
-          kernels::add_into_cpu(into, dx_store[j].data(), dx_store[j].numel());
+          kernels::add_into_cpu(into, dx_views_[j].data(), dx_views_[j].numel());
         else
-          kernels::add_into_cuda(into, dx_store[j].data(), dx_store[j].numel(), kernels::cuda_stream_of(*ctx.cuda));
+          kernels::add_into_cuda(into, dx_views_[j].data(), dx_views_[j].numel(), kernels::cuda_stream_of(*ctx.cuda));
       }
     }
     if (hook && grad_range_[i].second > grad_range_[i].first) hook->ready(grad_range_[i].first, grad_range_[i].second);

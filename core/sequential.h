@@ -94,6 +94,11 @@ class Sequential {
   std::vector<Tensor> share_;
   std::vector<std::vector<int>> inputs_;  // per layer, resolved at build (-1: the model's input)
   std::vector<bool> needs_grad_;          // per layer: whether its output needs a gradient
+  // Per layer and input: whether backward writes that input's gradient in place (the first share
+  // of it, in backward's order) or adds it through share_ (fixed by the graph: computed at build).
+  std::vector<std::vector<bool>> writes_grad_;
+  std::vector<Tensor> views_, dx_views_;  // a graph step's views, reused: no allocation per step
+  std::vector<Tensor*> dx_ptrs_;
   Tensor work_;
   int64_t last_n_ = 0;
   size_t first_weighted_ = 0;  // layers before it have no weights: backward stops there
