@@ -25,6 +25,8 @@ struct ParamSpec {
   Shape shape;
   Init init = Init::zeros;
   bool trainable = true;
+  bool constant = false;  // not trainable, and training never changes it (Normalization's mean)
+  bool integer = false;   // held as a float, saved as int32 as Keras does (Normalization's count)
 };
 
 class Layer {

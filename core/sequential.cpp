@@ -95,11 +95,12 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
   for (size_t i = 0; i + 1 < layers_.size(); ++i)
     DPT_CHECK(readers[i] > 0, "model '" << name_ << "': nothing reads the output of layer '" << layers_[i]->name()
                                         << "', and only the last layer is the model's output");
-  int64_t trainable = 0, total = 0;
+  int64_t trainable = 0, total = 0, updated = 0;
   for (auto& [l, p] : specs) {
     const int64_t n = shape_numel(p.shape);
     DPT_CHECK(!__builtin_add_overflow(total, n, &total), "model '" << name_ << "' has more weights than fit in 64 bits");
     if (p.trainable) trainable += n;
+    if (p.trainable || !p.constant) updated += n;
   }
   int64_t with_grads = 0;
   DPT_CHECK(!__builtin_add_overflow(total, trainable, &with_grads),
@@ -108,11 +109,14 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
                    "model '" + name_ + "' (" + std::to_string(total) + " weights and their gradients)");
   params_ = Tensor({total});
   grads_ = Tensor({trainable});
-  int64_t off_t = 0, off_n = trainable;
+  // The arena: trainable weights, then what training updates otherwise (moving statistics), then
+  // constants; each part in layer order.
+  num_updated_ = updated;
+  int64_t off_t = 0, off_m = trainable, off_c = updated;
   for (auto& [l, p] : specs) {
-    const int64_t n = shape_numel(p.shape);
-    int64_t off = p.trainable ? off_t : off_n;
-    (p.trainable ? off_t : off_n) += n;
+    int64_t& next = p.trainable ? off_t : p.constant ? off_c : off_m;
+    const int64_t off = next;
+    next += shape_numel(p.shape);
     weights_.push_back({l, p, params_.data() + off, p.trainable ? grads_.data() + off : nullptr, off});
   }
   bind_layers();
@@ -128,13 +132,18 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
       }
     if (lo >= 0) grad_range_[i] = {lo, hi};
   }
-  // Layers before the first one with weights need no gradient (the input needs none); in a graph,
+  // Layers before the first one with trainable weights need no gradient (the input needs none); in a graph,
   // a layer's output needs one when it or a layer it reads from has weights.
+  auto trains = [](const Layer& l) {
+    for (auto& p : l.params())
+      if (p.trainable) return true;
+    return false;
+  };
   first_weighted_ = 0;
-  while (first_weighted_ < layers_.size() && layers_[first_weighted_]->params().empty()) ++first_weighted_;
+  while (first_weighted_ < layers_.size() && !trains(*layers_[first_weighted_])) ++first_weighted_;
   needs_grad_.assign(layers_.size(), false);
   for (size_t i = 0; i < layers_.size(); ++i) {
-    bool any = !layers_[i]->params().empty();
+    bool any = trains(*layers_[i]);
     for (int k : inputs_[i]) any = any || (k >= 0 && needs_grad_[size_t(k)]);
     needs_grad_[i] = any;
   }

@@ -52,6 +52,9 @@ class Sequential {
   float* grads() const { return grads_.data(); }
   int64_t num_params() const { return params_.numel(); }
   int64_t num_trainable() const { return grads_.numel(); }
+  // The arena's first num_updated() values are what a step changes: the trainable weights, then
+  // moving statistics (merged across replicas); the constants follow.
+  int64_t num_updated() const { return num_updated_; }
   // Copies between devices as needed; with r, ordered on its stream.
   void copy_params_from(const Sequential& other, kernels::CudaResources* r = nullptr);
   void zero_grads(kernels::CudaResources* r = nullptr);
@@ -101,7 +104,8 @@ class Sequential {
   std::vector<Tensor*> dx_ptrs_;
   Tensor work_;
   int64_t last_n_ = 0;
-  size_t first_weighted_ = 0;  // layers before it have no weights: backward stops there
+  size_t first_weighted_ = 0;  // layers before it have no trainable weights: backward stops there
+  int64_t num_updated_ = 0;
   std::vector<std::pair<int64_t, int64_t>> grad_range_;  // per layer: [begin, end) in the gradient arena
 };
 

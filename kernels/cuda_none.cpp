@@ -1,6 +1,7 @@
 // The CUDA backend's entry points in a build (or a binary, like the CPU test binary) without it:
 // each one says so. Linked instead of the CUDA implementation, never beside it.
 #include "kernels/activation.h"
+#include "kernels/affine.h"
 #include "kernels/batchnorm.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_backend.h"
@@ -54,6 +55,16 @@ void embed2d_cuda(const Window2d&, const float*, float*, void*) { no_cuda(); }
 void add_into_cuda(float*, const float*, int64_t, void*) { no_cuda(); }
 void axpby_cuda(float*, float, const float*, float, int64_t, void*) { no_cuda(); }
 void multiply_into_cuda(float*, const float*, int64_t, void*) { no_cuda(); }
+void broadcast_axpby_cuda(float*, float, const float*, float, const BroadcastMap&, int64_t, void*) { no_cuda(); }
+void broadcast_multiply_into_cuda(float*, const float*, const BroadcastMap&, int64_t, void*) { no_cuda(); }
+void broadcast_sum_cuda(float*, float, const float*, const BroadcastMap&, int64_t, void*) { no_cuda(); }
+void affine_forward_cuda(AffineForm, const float*, float*, int64_t, int64_t, const float*, int64_t, const float*,
+                         int64_t, void*) {
+  no_cuda();
+}
+void affine_backward_cuda(AffineForm, const float*, float*, int64_t, int64_t, const float*, int64_t, void*) {
+  no_cuda();
+}
 void copy_columns_cuda(const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t, void*) { no_cuda(); }
 void upsample2d_forward_cuda(const Upsample2d&, const float*, float*, void*) { no_cuda(); }
 void upsample2d_backward_cuda(const Upsample2d&, const float*, float*, void*) { no_cuda(); }
@@ -75,7 +86,9 @@ void bias_activation_cuda(Activation, float*, const float*, int64_t, int64_t, Cu
 void activation_bias_grad_cuda(Activation, const float*, float*, float*, int64_t, int64_t, CudaResources&) {
   no_cuda();
 }
-void dropout_cuda(const float*, float*, int64_t, int64_t, float, const DropoutKey&, void*) { no_cuda(); }
+void dropout_cuda(const float*, float*, int64_t, int64_t, float, const DropoutKey&, const BroadcastMap*, void*) {
+  no_cuda();
+}
 void loss_rows_cuda(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*, float*, const float*,
                     void*) { no_cuda(); }
 void metric_rows_cuda(MetricKind, const float*, const float*, int64_t, int64_t, float*, void*) { no_cuda(); }

@@ -1,8 +1,11 @@
 // Dropout on (rows, cols): element (r, c) is kept when
 // uniform_in_row(row_key(seed, epoch, step, row_offset + r), c) >= rate, so a sample's mask depends
 // on its global index, never on how the batch was split. Backward applies the same mask to dy.
+// With Keras's noise_shape, column c draws column noise->source(c) of a smaller per-sample mask
+// (noise_shape (None, 1, 1, 1): one draw a sample, as EfficientNet's stochastic depth).
 #pragma once
 #include <cstdint>
+#include "kernels/broadcast_math.h"
 #include "kernels/random_math.h"
 
 namespace dpt::kernels {
@@ -13,9 +16,10 @@ struct DropoutKey {
 };
 
 template <typename T>
-void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key);
+void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
+                 const BroadcastMap* noise = nullptr);
 
 void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
-                  void* stream);
+                  const BroadcastMap* noise, void* stream);
 
 }  // namespace dpt::kernels

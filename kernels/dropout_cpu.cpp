@@ -4,7 +4,8 @@
 namespace dpt::kernels {
 
 template <typename T>
-void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key) {
+void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
+                 const BroadcastMap* noise) {
   const T scale = T(1.0 / (1.0 - double(rate)));
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)
   for (int64_t r = 0; r < rows; ++r) {
@@ -12,11 +13,16 @@ void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const
     const T* __restrict xr = x + r * cols;
     T* __restrict yr = y + r * cols;
     const int32_t n = int32_t(cols);
-    for (int32_t c = 0; c < n; ++c) yr[c] = dropout_value(xr[c], uniform_in_row(k, uint32_t(c)), rate, scale);
+    if (noise)
+      for (int32_t c = 0; c < n; ++c)
+        yr[c] = dropout_value(xr[c], uniform_in_row(k, uint32_t(noise->source(c))), rate, scale);
+    else
+      for (int32_t c = 0; c < n; ++c) yr[c] = dropout_value(xr[c], uniform_in_row(k, uint32_t(c)), rate, scale);
   }
 }
 
-template void dropout_cpu<float>(const float*, float*, int64_t, int64_t, float, const DropoutKey&);
-template void dropout_cpu<double>(const double*, double*, int64_t, int64_t, float, const DropoutKey&);
+template void dropout_cpu<float>(const float*, float*, int64_t, int64_t, float, const DropoutKey&, const BroadcastMap*);
+template void dropout_cpu<double>(const double*, double*, int64_t, int64_t, float, const DropoutKey&,
+                                  const BroadcastMap*);
 
 }  // namespace dpt::kernels

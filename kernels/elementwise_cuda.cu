@@ -49,12 +49,12 @@ __global__ void scale_kernel(float* x, int64_t n, float s) {
 }
 
 __global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t cols, float rate, float scale,
-                               DropoutKey key) {
+                               DropoutKey key, bool shared, BroadcastMap noise) {
   const int64_t n = rows * cols;
   DPT_GRID_STRIDE(i, n) {
     const int64_t r = i / cols, c = i % cols;
     const uint32_t k = row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + r));
-    y[i] = dropout_value(x[i], uniform_in_row(k, uint32_t(c)), rate, scale);
+    y[i] = dropout_value(x[i], uniform_in_row(k, uint32_t(shared ? noise.source(c) : c)), rate, scale);
   }
 }
 
@@ -183,11 +183,11 @@ void scale_cuda(float* x, int64_t n, float s, CudaResources& r) {
 }
 
 void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
-                  void* stream) {
+                  const BroadcastMap* noise, void* stream) {
   if (rows * cols == 0) return;
   const float scale = float(1.0 / (1.0 - double(rate)));
-  dropout_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, rows, cols,
-                                                                                                    rate, scale, key);
+  dropout_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      x, y, rows, cols, rate, scale, key, noise != nullptr, noise ? *noise : BroadcastMap{});
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -28,6 +28,25 @@ void copy_columns_cpu(const T* src, int64_t src_cols, int64_t src_off, T* dst, i
     std::copy(src + r * src_cols + src_off, src + r * src_cols + src_off + cols, dst + r * dst_cols + dst_off);
 }
 
+template <typename T>
+void broadcast_axpby_cpu(T* y, T s, const T* x, T t, const BroadcastMap& map, int64_t n) {
+  if (s == T(0))
+    parallel_elementwise(n, [=, &map](int64_t i) { y[i] = t * x[map.source(i)]; });
+  else
+    parallel_elementwise(n, [=, &map](int64_t i) { y[i] = s * y[i] + t * x[map.source(i)]; });
+}
+
+template <typename T>
+void broadcast_multiply_into_cpu(T* y, const T* x, const BroadcastMap& map, int64_t n) {
+  parallel_elementwise(n, [=, &map](int64_t i) { y[i] *= x[map.source(i)]; });
+}
+
+template <typename T>
+void broadcast_sum_cpu(T* small, T s, const T* large, const BroadcastMap& map, int64_t m) {
+#pragma omp parallel for schedule(static) if (m > 4096)
+  for (int64_t j = 0; j < m; ++j) small[j] = T(double(s) * map.sum_onto(large, j));
+}
+
 template void add_into_cpu<float>(float*, const float*, int64_t);
 template void add_into_cpu<double>(double*, const double*, int64_t);
 template void axpby_cpu<float>(float*, float, const float*, float, int64_t);
@@ -36,5 +55,11 @@ template void multiply_into_cpu<float>(float*, const float*, int64_t);
 template void multiply_into_cpu<double>(double*, const double*, int64_t);
 template void copy_columns_cpu<float>(const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t);
 template void copy_columns_cpu<double>(const double*, int64_t, int64_t, double*, int64_t, int64_t, int64_t, int64_t);
+template void broadcast_axpby_cpu<float>(float*, float, const float*, float, const BroadcastMap&, int64_t);
+template void broadcast_axpby_cpu<double>(double*, double, const double*, double, const BroadcastMap&, int64_t);
+template void broadcast_multiply_into_cpu<float>(float*, const float*, const BroadcastMap&, int64_t);
+template void broadcast_multiply_into_cpu<double>(double*, const double*, const BroadcastMap&, int64_t);
+template void broadcast_sum_cpu<float>(float*, float, const float*, const BroadcastMap&, int64_t);
+template void broadcast_sum_cpu<double>(double*, double, const double*, const BroadcastMap&, int64_t);
 
 }  // namespace dpt::kernels

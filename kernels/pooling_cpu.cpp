@@ -106,14 +106,20 @@ void avg_pool_backward_cpu(const Pool2dGeom& g, const T* dy, T* dx) {
   }
 }
 
+// Summed in double, in position order, as the CUDA kernel does: the same value on both, and
+// float32's rounding kept out of a mean over many positions (Keras's XLA reduction is as close).
 template <typename T>
 void global_avg_pool_forward_cpu(const T* x, T* y, int64_t n, int64_t hw, int64_t c) {
+  thread_local std::vector<double> acc;
+  acc.resize(size_t(c));
   for (int64_t s = 0; s < n; ++s) {
-    T* ys = y + s * c;
-    std::fill(ys, ys + c, T(0));
-    for (int64_t p = 0; p < hw; ++p)
-      for (int64_t k = 0; k < c; ++k) ys[k] += x[(s * hw + p) * c + k];
-    for (int64_t k = 0; k < c; ++k) ys[k] /= T(hw);
+    std::fill(acc.begin(), acc.end(), 0.0);
+    double* a = acc.data();
+    for (int64_t p = 0; p < hw; ++p) {
+      const T* xp = x + (s * hw + p) * c;
+      for (int64_t k = 0; k < c; ++k) a[k] += double(xp[k]);
+    }
+    for (int64_t k = 0; k < c; ++k) y[s * c + k] = T(a[k] / double(hw));
   }
 }
 

@@ -145,9 +145,9 @@ template <typename I>
 __global__ void global_avg_pool_forward_kernel(const float* __restrict__ x, float* __restrict__ y, I n, I hw, I c) {
   DPT_GRID_STRIDE_AS(I, o, n * c) {
     const I s = o / c, k = o - s * c;
-    float sum = 0.f;
-    for (I p = 0; p < hw; ++p) sum += __ldg(x + (s * hw + p) * c + k);
-    y[o] = sum / float(hw);
+    double sum = 0.0;  // the CPU's order and precision (pooling_cpu.cpp)
+    for (I p = 0; p < hw; ++p) sum += double(__ldg(x + (s * hw + p) * c + k));
+    y[o] = float(sum / double(hw));
   }
 }
 

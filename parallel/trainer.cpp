@@ -377,7 +377,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
   const bool ps = popt_.strategy == Strategy::parameter_server;
   // Per-replica batch statistics give per-replica moving statistics; they are merged every step,
   // so replicas stay identical (a checkpoint at any step then resumes exactly).
-  const bool merge_stats = N > 1 && !popt_.sync_batchnorm && template_.num_params() > T;
+  const bool merge_stats = N > 1 && !popt_.sync_batchnorm && template_.num_updated() > T;
   auto work = [&](int r) {
     Replica& rep = *replicas_[size_t(r)];
     rep.enter();
@@ -412,10 +412,10 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
     }
     if (hook) rep.reducer.flush();
     if (merge_stats) {  // moving statistics: every replica takes the average (rank-order sum / N)
-      const int64_t P = m.num_params();
-      comm_->all_reduce_sum(r, m.params() + T, P - T);
+      const int64_t U = m.num_updated();  // the constants after them stay as they are
+      comm_->all_reduce_sum(r, m.params() + T, U - T);
       comm_->join(r);
-      scale_floats(rep, m.params() + T, P - T, 1.f / float(N));
+      scale_floats(rep, m.params() + T, U - T, 1.f / float(N));
     }
     comm_->join(r);  // GPUs: the update waits for the last gradient bucket
     if (!ps || r == 0) rep.opt->apply(rep.ctx, m.params(), m.grads());

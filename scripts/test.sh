@@ -7,4 +7,4 @@ bash scripts/setup.sh
 bash scripts/build.sh
 bash scripts/keras-env.sh
 [ -x build/keras-env/bin/python ] && export DPT_KERAS_PYTHON="$PWD/build/keras-env/bin/python"
-cd build && ctest --output-on-failure
+cd build && ctest --output-on-failure -j2  # two at a time: the Keras tests wait on Python much of the time

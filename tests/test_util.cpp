@@ -21,6 +21,7 @@
 #include "core/layers/flatten.h"
 #include "core/layers/merge.h"
 #include "core/layers/pooling.h"
+#include "core/layers/preprocessing.h"
 #include "core/losses.h"
 #include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
@@ -145,35 +146,45 @@ std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed) {
 
 std::unique_ptr<Sequential> graph_net(uint64_t seed) {
   auto m = std::make_unique<Sequential>("graph-net");
+  m->add(std::make_unique<Rescaling>(std::vector<double>{2.0}, std::vector<double>{-0.5}));          // 0
+  m->add(std::make_unique<Normalization>(-1, std::vector<double>{}, std::vector<double>{}, false));  // 1: weights
   Conv2DConfig c;
   c.filters = 4;
   c.kh = c.kw = 3;
   c.same = true;
   c.activation = Activation::relu;
-  m->add(std::make_unique<Conv2D>(c));             // 0
-  m->add(std::make_unique<BatchNormalization>());  // 1
+  m->add(std::make_unique<Conv2D>(c));             // 2
+  m->add(std::make_unique<BatchNormalization>());  // 3
   Conv2DConfig p = c;
   p.activation = Activation::tanh;
-  m->add(std::make_unique<Conv2D>(p));      // 2
-  m->add(std::make_unique<Add>(), {0, 2});  // 3: the residual
+  m->add(std::make_unique<Conv2D>(p));      // 4
+  m->add(std::make_unique<Add>(), {2, 4});  // 5: the residual
   Conv2DConfig side = c;
   side.filters = 2;
   side.kh = side.kw = 1;
-  m->add(std::make_unique<Conv2D>(side), {-1});     // 4: a branch from the input
-  m->add(std::make_unique<Concatenate>(), {3, 4});  // 5
+  m->add(std::make_unique<Conv2D>(side), {-1});     // 6: a branch from the input
+  m->add(std::make_unique<Concatenate>(), {5, 6});  // 7
   Conv2DConfig gate = c;
   gate.filters = 6;
   gate.kh = gate.kw = 1;
   gate.activation = Activation::sigmoid;
-  m->add(std::make_unique<Conv2D>(gate));                                            // 6
-  m->add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::multiply), {5, 6});    // 7: gated
-  m->add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::subtract), {7, 5});    // 8
-  m->add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::average), {8, 5, 7});  // 9
+  m->add(std::make_unique<Conv2D>(gate));                                             // 8
+  m->add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::multiply), {7, 8});     // 9: gated
+  m->add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::subtract), {9, 7});     // 10
+  m->add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::average), {10, 7, 9});  // 11
+  // Squeeze and excite: (1, 1, 6) weights broadcast over (8, 8, 6), then stochastic depth.
+  m->add(std::make_unique<GlobalPooling2D>(false, true));                            // 12
+  m->add(std::make_unique<Conv2D>(gate));                                            // 13
+  m->add(std::make_unique<ElementwiseMerge>(ElementwiseMerge::multiply), {11, 13});  // 14
+  m->add(std::make_unique<Dropout>(0.25, Shape{1, 1, 1}));                           // 15
+  m->add(std::make_unique<Add>(), {15, 11});                                         // 16
   m->add(MaxPooling2D());
   m->add(std::make_unique<Flatten>());
   m->add(std::make_unique<Dropout>(0.25));
   m->add(std::make_unique<Dense>(10, Activation::softmax));
   m->build({8, 8, 1}, seed);
+  for (auto& w : m->weights())  // Normalization's statistics, as Keras's adapt() would set them
+    if (w.spec.name == "mean" || w.spec.name == "variance") w.data[0] = w.spec.name == "mean" ? 0.25f : 1.5f;
   return m;
 }
 
@@ -344,6 +355,43 @@ std::string keras_fixtures() {
     if (fs::is_directory(p)) return fs::canonical(p).string();
   }
   return "";
+}
+
+// m's parameter gradients on a batch of 3 (sparse categorical cross-entropy over 4 classes, fused
+// with m's last softmax) against central differences of the loss.
+void check_model_gradients(Sequential& m, const Shape& in) {
+  m.build(in, 9);
+  m.prepare(3);
+  m.set_fused_output_grad(true);
+  Shape xs = in;
+  xs.insert_front(3);
+  const auto xv = random_vecf(size_t(shape_numel(xs)), 1);
+  Tensor x(xs), t({3, 1});
+  std::copy(xv.begin(), xv.end(), x.data());
+  t.data()[1] = 3;
+  t.data()[2] = 1;
+  Context ctx;
+  auto loss = [&] {
+    Tensor out = m.forward(ctx, x, true);
+    return loss_sum(LossKind::sparse_categorical_crossentropy, true, out, t, 1.f, nullptr) / 3.0;
+  };
+  m.zero_grads();
+  Tensor out = m.forward(ctx, x, true);
+  Tensor g = m.output_grad(3);
+  loss_sum(LossKind::sparse_categorical_crossentropy, true, out, t, 1.f / 3, &g);
+  m.backward(ctx, x);
+  std::vector<double> analytic(m.grads(), m.grads() + m.num_trainable()), numeric(size_t(m.num_trainable()));
+  for (int64_t i = 0; i < m.num_trainable(); ++i) {
+    float& w = m.params()[i];
+    const float keep = w;
+    w = keep + 1e-2f;
+    const double lp = loss();
+    w = keep - 1e-2f;
+    const double lm = loss();
+    w = keep;
+    numeric[size_t(i)] = (lp - lm) / 2e-2;
+  }
+  CHECK(worst_ratio(analytic, numeric, 2e-3, 2e-2) <= 1.0);
 }
 
 }  // namespace dpt::test

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include "core/tensor.h"
 
 namespace dpt {
 class Sequential;
@@ -21,10 +22,12 @@ namespace dpt::test {
 // Conv2D(4,3,same,relu) -> BatchNormalization -> MaxPool -> Flatten -> Dense(12,relu) ->
 // Dropout(0.25) -> Dense(10,softmax) on 8x8x1: every kind of per-replica state in one small model.
 std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed);
-// A graph on 8x8x1: Conv2D(4,relu) -> BatchNormalization -> Conv2D(4,tanh), added to the first
-// Conv2D's output (a residual), concatenated with a 1x1 Conv2D branch from the input, gated by a
-// 1x1 sigmoid Conv2D of it (Multiply), then Subtract and Average of those, MaxPool -> Flatten ->
-// Dropout -> Dense(10, softmax).
+// A graph on 8x8x1: Rescaling -> Normalization (its weights set) -> Conv2D(4,relu) ->
+// BatchNormalization -> Conv2D(4,tanh), added to the first Conv2D's output (a residual),
+// concatenated with a 1x1 Conv2D branch from the input, gated by a 1x1 sigmoid Conv2D of it
+// (Multiply), then Subtract and Average of those; squeeze and excite (GlobalAveragePooling2D with
+// keepdims -> 1x1 sigmoid Conv2D, a Multiply broadcasting (1, 1, 6) over (8, 8, 6)) -> Dropout with
+// noise_shape (None, 1, 1, 1), added back; MaxPool -> Flatten -> Dropout -> Dense(10, softmax).
 std::unique_ptr<Sequential> graph_net(uint64_t seed);
 // The first `depth` layers of cifar10-cnn's conv/pool stack (Conv2D(32), MaxPooling2D, Conv2D(64),
 // MaxPooling2D, Conv2D(128), MaxPooling2D; 3x3 valid relu, 2x2 pools) then Flatten and
@@ -82,5 +85,9 @@ long steady_state_news(Trainer& t, const Dataset& data, int64_t batch, int warmu
 std::string temp_dir(const std::string& tag);
 // The shared Keras fixtures folder, or "" when absent.
 std::string keras_fixtures();
+
+// m's parameter gradients (built on input shape in, seed 9) on a batch of 3 (sparse categorical
+// cross-entropy over 4 classes, fused with m's last softmax) against central differences of the loss.
+void check_model_gradients(Sequential& m, const Shape& in);
 
 }  // namespace dpt::test

@@ -134,19 +134,22 @@ void write_weights_group(hid_t root, const Sequential& model, const std::string&
     for (auto& w : model.weights()) {
       if (w.layer != l.get()) continue;
       wnames.push_back(w.keras_name());
-      write_dataset(g.get(), w.keras_name(), w.spec.shape, w.data, path);
+      write_dataset(g.get(), w.keras_name(), w.spec.shape, w.data, path, w.spec.integer);
     }
     write_fixed_string_array(g.get(), "weight_names", wnames, path);
   }
 }
 
-void write_dataset(hid_t group, const std::string& name, const Shape& shape, const float* data, const std::string& path) {
+void write_dataset(hid_t group, const std::string& name, const Shape& shape, const float* data, const std::string& path,
+                   bool integer) {
   h5::create_parents(group, name, path);
   h5::Id dcpl = h5::untimed_dataset_create();
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   h5::Id space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
-  h5::Id ds(H5Dcreate2(group, name.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+  h5::Id ds(H5Dcreate2(group, name.c_str(), integer ? H5T_STD_I32LE : H5T_IEEE_F32LE, space.get(), H5P_DEFAULT,
+                       dcpl.get(), H5P_DEFAULT),
             H5Dclose);
+  // HDF5 converts the floats (whole numbers here) to the file's int32.
   DPT_CHECK(ds.valid() && H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0,
             "writing '" << name << "' to '" << path << "' failed (disk full?)");
 }
@@ -181,7 +184,7 @@ void write_keras3_weights(hid_t root, const Sequential& model, const std::string
     int n = 0;
     for (auto& w : model.weights())
       if (w.layer == model.layers()[i].get())
-        write_dataset(vars.get(), std::to_string(n++), w.spec.shape, w.data, path);
+        write_dataset(vars.get(), std::to_string(n++), w.spec.shape, w.data, path, w.spec.integer);
   }
   h5::create_group(root, "vars", path);
 }

@@ -35,7 +35,9 @@ void write_weights_group(hid_t group, const Sequential& model, const std::string
 // Keras 3's layout: layers/<key>/vars/<i> for every layer (empty vars for layers without weights)
 // and an empty vars group for the model's own.
 void write_keras3_weights(hid_t root, const Sequential& model, const std::string& path);
-void write_dataset(hid_t group, const std::string& name, const Shape& shape, const float* data, const std::string& path);
+// integer: stored as int32 (the floats hold whole numbers).
+void write_dataset(hid_t group, const std::string& name, const Shape& shape, const float* data, const std::string& path,
+                   bool integer = false);
 void write_vlen_attr(hid_t obj, const char* name, const std::string& value);
 void write_string_list(hid_t obj, const char* name, const std::vector<std::string>& values);  // fixed-length
 // A list of names (weight_names, layer_names) in any encoding Keras writes, split into name0, name1, ...

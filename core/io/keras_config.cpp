@@ -22,6 +22,7 @@
 #include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
+#include "core/layers/preprocessing.h"
 #include "core/layers/separable_conv2d.h"
 
 namespace dpt {
@@ -153,7 +154,50 @@ Config conv_options(const LayerCtx& c) {
   return k;
 }
 
+// Rescaling's scale and offset, Normalization's mean and variance: a number, or values along the
+// last axis (a list, nested lists whose other axes are 1, or Keras 3's serialized numpy array).
+// Empty for a missing or null key.
+std::vector<double> values_of(const LayerCtx& c, const char* key) {
+  if (!c.cfg.contains(key) || c.cfg[key].is_null()) return {};
+  const std::string where = c.where() + " '" + key + "'";
+  const json* v = &c.cfg[key];
+  if (v->is_object() && v->contains("config") && (*v)["config"].is_object() && (*v)["config"].contains("value"))
+    v = &(*v)["config"]["value"];  // {"class_name": "__numpy__", "config": {"value": ...}}
+  while (v->is_array() && v->size() == 1 && (*v)[0].is_array()) v = &(*v)[0];
+  std::vector<double> out;
+  if (v->is_number()) {
+    out.push_back(as<double>(*v, where));
+  } else if (v->is_array() && !v->empty()) {
+    for (size_t i = 0; i < v->size(); ++i) out.push_back(as<double>((*v)[i], where + "[" + std::to_string(i) + "]"));
+  } else {
+    DPT_FAIL(where << " must be a number or a list of numbers along the last axis, got " << v->dump());
+  }
+  return out;
+}
+
+std::unique_ptr<Layer> make_preprocessing(const LayerCtx& c) {
+  if (c.cls == "Rescaling") {
+    std::vector<double> scale = values_of(c, "scale"), offset = values_of(c, "offset");
+    DPT_CHECK(!scale.empty(), c.where() << " 'scale' is missing");
+    if (offset.empty()) offset = {0.0};
+    return std::make_unique<Rescaling>(scale, offset);
+  }
+  // Normalization: axis -1 / the last (Keras writes a list of one) or None.
+  const json ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);
+  int64_t axis = Normalization::kNoAxis;  // None (Keras 3 writes it as [])
+  if (ax.is_array() && ax.size() == 1)
+    axis = as<int64_t>(ax[0], c.where() + " 'axis'[0]");
+  else if (ax.is_number_integer())
+    axis = as<int64_t>(ax, c.where() + " 'axis'");
+  else if (!ax.is_null() && !(ax.is_array() && ax.empty()))
+    c.unsupported("axis=" + ax.dump() + " (the last axis, or None)");
+  if (axis == 0 && !ax.is_null() && !(ax.is_array() && ax.empty())) c.unsupported("axis=0 (the batch)");
+  return std::make_unique<Normalization>(axis, values_of(c, "mean"), values_of(c, "variance"),
+                                         c.get<bool>("invert", false));
+}
+
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
+  if (c.cls == "Rescaling" || c.cls == "Normalization") return make_preprocessing(c);
   if (c.cls == "Dense") return std::make_unique<Dense>(c.get<int64_t>("units", 0), activation_of(c), c.get<bool>("use_bias", true));
   if (c.cls == "Conv2D" || c.cls == "Convolution2D") {
     auto k = conv_options<Conv2DConfig>(c);
@@ -213,8 +257,17 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     return std::make_unique<Reshape>(target);
   }
   if (c.cls == "Dropout") {
-    if (c.cfg.contains("noise_shape") && !c.cfg["noise_shape"].is_null()) c.unsupported("noise_shape");
-    return std::make_unique<Dropout>(c.get<double>("rate", 0.0));
+    Shape noise;  // (None, d1, ...): 0 for None
+    if (c.cfg.contains("noise_shape") && !c.cfg["noise_shape"].is_null()) {
+      const json& n = c.cfg["noise_shape"];
+      const std::string where = c.where() + " 'noise_shape'";
+      DPT_CHECK(n.is_array() && n.size() >= 2 && n.size() <= Shape::kMaxRank + 1,
+                where << " must be a list (None, d1, ...), got " << n.dump());
+      if (!n[0].is_null()) c.unsupported("noise_shape with a batch entry other than None (masks are per sample)");
+      for (size_t i = 1; i < n.size(); ++i)
+        noise.push_back(n[i].is_null() ? 0 : as<int64_t>(n[i], where + "[" + std::to_string(i) + "]"));
+    }
+    return std::make_unique<Dropout>(c.get<double>("rate", 0.0), noise);
   }
   if (c.cls == "Activation") return std::make_unique<ActivationLayer>(activation_of(c));
   // Keras's activation layer classes, where their settings are one of the activations (dptrain
@@ -268,8 +321,8 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
       << ": layer '" << c.name << "' (" << c.cls << ") is not supported (supported: Dense, Conv2D, "
       << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, MaxPooling2D, AveragePooling2D, "
          "GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, Activation "
-      << "(and ReLU, LeakyReLU, ELU, Softmax), "
-      << "BatchNormalization)");
+      << "(and ReLU, LeakyReLU, ELU, Softmax), BatchNormalization, Rescaling, Normalization, "
+      << "Add, Subtract, Multiply, Average, Concatenate)");
 }
 
 // [null, d1, d2, ...] -> (d1, d2, ...), each a whole number >= 1.

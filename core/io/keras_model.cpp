@@ -19,6 +19,7 @@
 #include "core/layers/flatten.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
+#include "core/layers/preprocessing.h"
 #include "core/layers/separable_conv2d.h"
 
 namespace dpt {
@@ -48,6 +49,13 @@ void conv_options_json(const Config& g, json* c) {
   (*c)["dilation_rate"] = {1, 1};
   (*c)["activation"] = activation_name(g.activation);
   (*c)["use_bias"] = g.use_bias;
+}
+
+// One value as a number, several as a list (Rescaling's and Normalization's settings, as Keras
+// writes them).
+json values_json(const std::vector<double>& v) {
+  if (v.size() == 1) return v[0];
+  return json(v);
 }
 
 json layer_config(const Layer& l) {
@@ -92,6 +100,18 @@ json layer_config(const Layer& l) {
     for (int64_t d : r->target()) c["target_shape"].push_back(d);
   } else if (auto* dr = dynamic_cast<const Dropout*>(&l)) {
     c["rate"] = dr->rate();
+    if (!dr->noise_shape().empty()) {
+      c["noise_shape"] = json::array({nullptr});
+      for (int64_t d : dr->noise_shape()) c["noise_shape"].push_back(d == 0 ? json(nullptr) : json(d));
+    }
+  } else if (auto* rs = dynamic_cast<const Rescaling*>(&l)) {
+    c["scale"] = values_json(rs->scale());
+    c["offset"] = values_json(rs->offset());
+  } else if (auto* nm = dynamic_cast<const Normalization*>(&l)) {
+    c["axis"] = nm->axis() == Normalization::kNoAxis ? json(nullptr) : json::array({nm->axis()});
+    c["invert"] = nm->invert();
+    c["mean"] = nm->mean().empty() ? json(nullptr) : values_json(nm->mean());
+    c["variance"] = nm->variance().empty() ? json(nullptr) : values_json(nm->variance());
   } else if (cls == "Activation") {
     c["activation"] = activation_name(l.output_activation());
   } else if (cls == "LeakyReLU") {  // Keras 3's names for the settings

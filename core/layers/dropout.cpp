@@ -7,8 +7,38 @@
 
 namespace dpt {
 
-Dropout::Dropout(double rate) : rate_(rate) {
+Dropout::Dropout(double rate, Shape noise_shape) : rate_(rate), noise_(noise_shape) {
   DPT_CHECK(rate >= 0 && rate < 1, "Dropout rate must be in [0, 1), got " << rate);
+  for (int64_t d : noise_) DPT_CHECK(d >= 0, "Dropout noise_shape entries must be None or >= 1, got " << d);
+}
+
+std::string Dropout::config_str() const {
+  std::string s = "rate=" + std::to_string(rate_);
+  if (!noise_.empty()) {
+    s += ", noise_shape=(None";
+    for (int64_t d : noise_) s += ", " + (d == 0 ? std::string("None") : std::to_string(d));
+    s += ")";
+  }
+  return s;
+}
+
+Shape Dropout::compute_output_shape(const Shape& in) {
+  shared_ = false;
+  if (noise_.empty()) return in;
+  DPT_CHECK(noise_.size() == in.size(), "Dropout '" << name_ << "': noise_shape has " << noise_.size() + 1
+                                                    << " entries (the batch's included) but its input " << shape_str(in)
+                                                    << " has " << in.size() + 1 << " axes");
+  int64_t large[kernels::BroadcastMap::kMaxRank], small[kernels::BroadcastMap::kMaxRank];
+  for (size_t a = 0; a < in.size(); ++a) {
+    DPT_CHECK(noise_[a] == 0 || noise_[a] == 1 || noise_[a] == in[a],
+              "Dropout '" << name_ << "': noise_shape entry " << a + 1 << " is " << noise_[a] << " but the input "
+                          << shape_str(in) << " has " << in[a] << " there (it must be None, 1 or " << in[a] << ")");
+    large[a] = in[a];
+    small[a] = noise_[a] == 0 ? in[a] : noise_[a];
+  }
+  map_ = kernels::broadcast_map(large, small, int(in.size()));
+  shared_ = !map_.identity();
+  return in;
 }
 
 static kernels::DropoutKey key_for(const Context& ctx, const std::string& layer) {
@@ -24,7 +54,7 @@ void Dropout::forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool trainin
     return;
   }
   const int64_t cols = shape_numel(in_);
-  kernels::dropout_cpu(x.data(), y.data(), x.dim(0), cols, float(rate_), key_for(ctx, name_));
+  kernels::dropout_cpu(x.data(), y.data(), x.dim(0), cols, float(rate_), key_for(ctx, name_), noise_map());
 }
 
 void Dropout::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
@@ -33,7 +63,8 @@ void Dropout::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Tensor& d
     std::copy(dy.data(), dy.data() + dy.numel(), dx->data());
     return;
   }
-  kernels::dropout_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_));
+  kernels::dropout_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+                       noise_map());
 }
 
 void Dropout::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) {
@@ -42,7 +73,8 @@ void Dropout::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool traini
     copy_floats(y.data(), ctx.device, x.data(), ctx.device, x.numel(), ctx.cuda);
     return;
   }
-  kernels::dropout_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_), stream(ctx));
+  kernels::dropout_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_), noise_map(),
+                        stream(ctx));
 }
 
 void Dropout::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
@@ -52,7 +84,7 @@ void Dropout::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Tensor& 
     return;
   }
   kernels::dropout_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
-                        stream(ctx));
+                        noise_map(), stream(ctx));
 }
 
 }  // namespace dpt

@@ -64,50 +64,125 @@ std::string ElementwiseMerge::default_name() const {
 Shape ElementwiseMerge::output_shape_of(const std::vector<Shape>& inputs) {
   DPT_CHECK(op_ != subtract || inputs.size() == 2,
             "layer '" << name_ << "' (Subtract) takes exactly 2 inputs, got " << inputs.size());
+  // numpy's (and Keras's) broadcasting: shapes aligned on the right, an axis of 1 repeated.
+  size_t rank = 0;
+  for (const Shape& s : inputs) rank = std::max(rank, s.size());
+  Shape out;
+  for (size_t a = 0; a < rank; ++a) out.push_back(1);
   for (const Shape& s : inputs)
-    DPT_CHECK(s == inputs[0], "layer '" << name_ << "' (" << class_name() << ") needs inputs of one shape, got "
-                                        << shape_str(inputs[0]) << " and " << shape_str(s));
-  return inputs[0];
+    for (size_t a = 0; a < s.size(); ++a) {
+      int64_t& o = out[rank - s.size() + a];
+      DPT_CHECK(s[a] == o || s[a] == 1 || o == 1, "layer '" << name_ << "' (" << class_name()
+                                                            << ") cannot broadcast its inputs' shapes "
+                                                            << shape_str(inputs[0]) << " and " << shape_str(s)
+                                                            << " (each axis must match or be 1, as in numpy)");
+      o = std::max(o, s[a]);
+    }
+  broadcasts_ = false;
+  for (const Shape& s : inputs) broadcasts_ = broadcasts_ || s != out;
+  return out;
 }
 
-// y = s * y + t * x, or y *= x, on the replica's device.
-static void axpby(Context& ctx, bool cuda, float* y, float s, const float* x, float t, int64_t n) {
-  if (cuda)
+int64_t ElementwiseMerge::workspace_elems(int64_t batch) const {
+  return op_ == multiply && broadcasts_ ? batch * shape_numel(out_) : 0;  // a repeated input's full-size gradient
+}
+
+kernels::BroadcastMap ElementwiseMerge::map_of(size_t k, int64_t batch) const {
+  int64_t large[kernels::BroadcastMap::kMaxRank], small[kernels::BroadcastMap::kMaxRank];
+  const Shape& in = ins_[k];
+  const int rank = int(out_.size()) + 1;
+  large[0] = small[0] = batch;
+  for (int a = 1; a < rank; ++a) {
+    large[a] = out_[size_t(a - 1)];
+    const int from = a - 1 - (rank - 1 - int(in.size()));  // in's axis, aligned on the right
+    small[a] = from >= 0 ? in[size_t(from)] : 1;
+  }
+  return kernels::broadcast_map(large, small, rank);
+}
+
+// y = s * y + t * x, or y *= x, on the replica's device; x read through map where it repeats.
+static void axpby(Context& ctx, bool cuda, float* y, float s, const float* x, float t, int64_t n,
+                  const kernels::BroadcastMap* map = nullptr) {
+  if (map && cuda)
+    kernels::broadcast_axpby_cuda(y, s, x, t, *map, n, kernels::cuda_stream_of(*ctx.cuda));
+  else if (map)
+    kernels::broadcast_axpby_cpu(y, s, x, t, *map, n);
+  else if (cuda)
     kernels::axpby_cuda(y, s, x, t, n, kernels::cuda_stream_of(*ctx.cuda));
   else
     kernels::axpby_cpu(y, s, x, t, n);
 }
-static void multiply_into(Context& ctx, bool cuda, float* y, const float* x, int64_t n) {
-  if (cuda)
+static void multiply_into(Context& ctx, bool cuda, float* y, const float* x, int64_t n,
+                          const kernels::BroadcastMap* map = nullptr) {
+  if (map && cuda)
+    kernels::broadcast_multiply_into_cuda(y, x, *map, n, kernels::cuda_stream_of(*ctx.cuda));
+  else if (map)
+    kernels::broadcast_multiply_into_cpu(y, x, *map, n);
+  else if (cuda)
     kernels::multiply_into_cuda(y, x, n, kernels::cuda_stream_of(*ctx.cuda));
   else
     kernels::multiply_into_cpu(y, x, n);
 }
+// small = s * (large summed onto the elements that repeat).
+static void sum_onto(Context& ctx, bool cuda, float* small, float s, const float* large,
+                     const kernels::BroadcastMap& map, int64_t m) {
+  if (cuda)
+    kernels::broadcast_sum_cuda(small, s, large, map, m, kernels::cuda_stream_of(*ctx.cuda));
+  else
+    kernels::broadcast_sum_cpu(small, s, large, map, m);
+}
 
 void ElementwiseMerge::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) {
-  const int64_t n = y.numel();
-  copy_floats(y.data(), ctx.device, xs[0].data(), ctx.device, n, ctx.cuda);
-  for (size_t k = 1; k < xs.size(); ++k) {
-    if (op_ == multiply)
-      multiply_into(ctx, cuda, y.data(), xs[k].data(), n);
-    else
-      axpby(ctx, cuda, y.data(), 1.f, xs[k].data(), op_ == subtract ? -1.f : 1.f, n);
+  const int64_t n = y.numel(), batch = y.dim(0);
+  auto repeats = [&](size_t k) { return xs[k].numel() != n; };
+  kernels::BroadcastMap map;
+  if (repeats(0)) {
+    map = map_of(0, batch);
+    axpby(ctx, cuda, y.data(), 0.f, xs[0].data(), 1.f, n, &map);
+  } else {
+    copy_floats(y.data(), ctx.device, xs[0].data(), ctx.device, n, ctx.cuda);
   }
-  if (op_ == average) axpby(ctx, cuda, y.data(), 1.f / float(xs.size()), xs[0].data(), 0.f, n);
+  for (size_t k = 1; k < xs.size(); ++k) {
+    if (repeats(k)) map = map_of(k, batch);
+    const kernels::BroadcastMap* m = repeats(k) ? &map : nullptr;
+    if (op_ == multiply)
+      multiply_into(ctx, cuda, y.data(), xs[k].data(), n, m);
+    else
+      axpby(ctx, cuda, y.data(), 1.f, xs[k].data(), op_ == subtract ? -1.f : 1.f, n, m);
+  }
+  if (op_ == average) axpby(ctx, cuda, y.data(), 1.f / float(xs.size()), y.data(), 0.f, n);
 }
 
 void ElementwiseMerge::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy,
                                        const std::vector<Tensor*>& dxs, bool cuda) {
-  const int64_t n = dy.numel();
+  const int64_t n = dy.numel(), batch = dy.dim(0);
+  auto repeats = [&](size_t k) { return xs[k].numel() != n; };
   for (size_t k = 0; k < dxs.size(); ++k) {
     Tensor* dx = dxs[k];
     if (!dx) continue;
-    copy_floats(dx->data(), ctx.device, dy.data(), ctx.device, n, ctx.cuda);
-    if (op_ == average || (op_ == subtract && k == 1))
-      axpby(ctx, cuda, dx->data(), op_ == average ? 1.f / float(xs.size()) : -1.f, dy.data(), 0.f, n);
-    if (op_ == multiply)  // the product of the other inputs
-      for (size_t j = 0; j < xs.size(); ++j)
-        if (j != k) multiply_into(ctx, cuda, dx->data(), xs[j].data(), n);
+    const float scale = op_ == average ? 1.f / float(xs.size()) : op_ == subtract && k == 1 ? -1.f : 1.f;
+    if (op_ != multiply && repeats(k)) {  // dy summed over the axes where input k repeats
+      sum_onto(ctx, cuda, dx->data(), scale, dy.data(), map_of(k, batch), dx->numel());
+      continue;
+    }
+    // Multiply's gradient for input k is dy times the other inputs, at full size: written straight
+    // into dx, or into the workspace first where input k repeats and is then summed onto dx.
+    float* g = dx->data();
+    if (repeats(k)) {
+      DPT_CHECK(work_ && work_elems_ >= n, "layer '" << name_ << "': workspace not prepared");
+      g = work_;
+    }
+    copy_floats(g, ctx.device, dy.data(), ctx.device, n, ctx.cuda);
+    if (scale != 1.f) axpby(ctx, cuda, g, scale, dy.data(), 0.f, n);
+    if (op_ == multiply) {
+      kernels::BroadcastMap map;
+      for (size_t j = 0; j < xs.size(); ++j) {
+        if (j == k) continue;
+        if (repeats(j)) map = map_of(j, batch);
+        multiply_into(ctx, cuda, g, xs[j].data(), n, repeats(j) ? &map : nullptr);
+      }
+      if (repeats(k)) sum_onto(ctx, cuda, dx->data(), 1.f, g, map_of(k, batch), dx->numel());
+    }
   }
 }
 

@@ -1,9 +1,10 @@
-// Layers of several inputs, as Keras's merge layers: Add, Subtract, Multiply and Average (of inputs
-// of one shape) and Concatenate (along the last axis). A model with them is a graph: Sequential::add takes the
+// Layers of several inputs, as Keras's merge layers: Add, Subtract, Multiply and Average (broadcasting
+// as numpy does) and Concatenate (along the last axis). A model with them is a graph: Sequential::add takes the
 // inputs each layer reads.
 #pragma once
 #include <vector>
 #include "core/layer.h"
+#include "kernels/broadcast_math.h"
 
 namespace dpt {
 
@@ -30,8 +31,8 @@ class MergeLayer : public Layer {
   std::vector<Shape> ins_;
 };
 
-// Add, Subtract (two inputs: the first minus the second), Multiply and Average: elementwise over
-// inputs of one shape.
+// Add, Subtract (two inputs: the first minus the second), Multiply and Average: elementwise, with
+// numpy's broadcasting (shapes aligned on the right; an axis of 1 is repeated), as Keras's.
 class ElementwiseMerge : public MergeLayer {
  public:
   enum Op { add, subtract, multiply, average };
@@ -40,6 +41,7 @@ class ElementwiseMerge : public MergeLayer {
   std::string default_name() const override;
   std::unique_ptr<Layer> clone() const override { return std::make_unique<ElementwiseMerge>(op_); }
   Op op() const { return op_; }
+  int64_t workspace_elems(int64_t batch) const override;
 
  protected:
   Shape output_shape_of(const std::vector<Shape>& inputs) override;
@@ -48,7 +50,10 @@ class ElementwiseMerge : public MergeLayer {
                        bool cuda) override;
 
  private:
+  // How input k is read at each element of a batch of outputs.
+  kernels::BroadcastMap map_of(size_t k, int64_t batch) const;
   Op op_;
+  bool broadcasts_ = false;  // some input is smaller than the output
 };
 
 class Add : public ElementwiseMerge {

@@ -3,7 +3,8 @@
 # `--save-weights`, h5py shows Keras's structure, and Keras predicts what dptrain predicts (1e-5):
 # digits-cnn (Conv2D, MaxPooling2D, Dropout, Dense), and models dptrain trained from Keras's own files
 # (tests/fixtures/keras_written: BatchNormalization, AveragePooling2D, GlobalAveragePooling2D,
-# non-square kernels and strides, 'same' padding, gelu/silu/mish/hard_silu, LeakyReLU/ELU/ReLU settings), so every layer config dptrain writes is read back
+# non-square kernels and strides, 'same' padding, gelu/silu/mish/hard_silu, LeakyReLU/ELU/ReLU settings;
+# Rescaling, Normalization (weights and constants), a broadcasting Multiply, Dropout's noise_shape), so every layer config dptrain writes is read back
 # by Keras's loader; Keras's evaluate of each saved file (compiled from its training_config: loss and
 # metrics, none or renamed) gives what dptrain's evaluate gives. Keras 3's .keras archives both
 # ways: dptrain's `--save-model m.keras` and `--save-weights w.weights.h5` in Keras's loaders, and
@@ -43,8 +44,8 @@ np.save('$dir/y.npy', y.astype('float32'))"
 "$bin" train --model digits-mlp --loss mse --metrics mae,acc --epochs 1 --verbose 0 --save-model "$dir/reg.h5" || exit 1
 "$bin" evaluate --model "$dir/reg.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/reg.eval" || exit 1
 # cnn keeps its file's metrics (none); gap is given one under another name.
-declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="" [acts2]="")
-for m in cnn gap acts rsh acts2; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
+declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="" [acts2]="" [prep]="")
+for m in cnn gap acts rsh acts2 prep; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
   # shellcheck disable=SC2086
   "$bin" train --model "$fix/${m}_legacy.h5" --data "npy:$fix/${m}_x.npy,$fix/${m}_y.npy" --validation-split 0 \
     --batch-size 2 --epochs 1 --verbose 0 --save-model "$dir/$m.h5" ${metrics[$m]} || exit 1
@@ -89,7 +90,7 @@ m2.load_weights(d + "/w.h5")  # Keras's loader for the legacy save_weights layou
 worst2 = float(np.abs(m2.predict(x, verbose=0) - ours).max())
 print(f"keras load_weights(--save-weights) vs dptrain predict: max |diff| = {worst2:.3g}")
 assert worst2 <= 1e-5, worst2
-for name in ("cnn", "gap", "acts", "rsh", "acts2"):
+for name in ("cnn", "gap", "acts", "rsh", "acts2", "prep"):
     m3 = keras.models.load_model(f"{d}/{name}.h5", compile=False)
     kinds = sorted({type(layer).__name__ for layer in m3.layers})
     if name == "acts":  # the activations as Keras reads them back from dptrain's config

@@ -15,6 +15,7 @@
 #include "core/layers/flatten.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
+#include "core/layers/preprocessing.h"
 #include "core/layers/separable_conv2d.h"
 #include "gpu/gpu_test_util.h"
 #include "kernels/cuda_backend.h"
@@ -55,7 +56,7 @@ void compare_layer(const LayerCase& c, int64_t n, uint64_t seed,
   uint64_t s = seed;
   for (auto& p : cpu->params()) {
     const size_t k = size_t(shape_numel(p.shape));
-    const bool positive = p.name == "moving_variance" || p.name == "gamma";
+    const bool positive = p.name == "moving_variance" || p.name == "gamma" || p.name == "variance";
     w.push_back(random_vecf(k, ++s, positive ? 0.5f : -1.f, positive ? 1.5f : 1.f));
     g.push_back(random_vecf(k, ++s));
   }
@@ -275,6 +276,22 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<SeparableConv2D>(c);
        },
        {9, 8, 5}},
+      {"Dropout 0.3, noise_shape (None, 1, None, 1)",
+       [] {
+         return std::make_unique<Dropout>(0.3, Shape{1, 0, 1});
+       },
+       {4, 5, 6}},
+      {"Rescaling per channel",
+       [] {
+         return std::make_unique<Rescaling>(std::vector<double>{0.5, -2, 3}, std::vector<double>{0.25});
+       },
+       {4, 5, 3}},
+      {"Normalization (its weights)",
+       [] { return std::make_unique<Normalization>(-1, std::vector<double>{}, std::vector<double>{}, false); },
+       {3, 4, 5}},
+      {"Normalization (constants, inverted)",
+       [] { return std::make_unique<Normalization>(-1, std::vector<double>{0.5}, std::vector<double>{2.0}, true); },
+       {9}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},
       {"BatchNormalization (features)", [] { return std::make_unique<BatchNormalization>(); }, {19}},
   };

@@ -15,6 +15,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/loss.h"
+#include "kernels/merge.h"
 #include "kernels/optimizer.h"
 #include "kernels/reorder.h"
 
@@ -215,6 +216,42 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)"
   expect_close(dg.get(p.size()), g, 1e-7, 1e-5);
 }
 
+TEST_CASE("CUDA broadcasting (merge layers' repeated inputs, dropout's noise_shape) matches the CPU bit for bit",
+          "[gpu][merge]") {
+  if (!have_gpu()) return;
+  const int64_t large[4] = {5, 7, 9, 11}, small[4] = {5, 1, 9, 1};
+  const BroadcastMap map = broadcast_map(large, small, 4);
+  const int64_t n = 5 * 7 * 9 * 11, m = 5 * 9;
+  const auto y0 = rnd(n, 31), x = rnd(m, 32);
+  DevBuf dx(x), dy(y0), dsum(std::vector<float>(m, -3.f));
+  std::vector<float> y = y0, sum(m);
+  broadcast_axpby_cpu(y.data(), 0.5f, x.data(), -2.f, map, n);  // y = 0.5 y - 2 x
+  broadcast_multiply_into_cpu(y.data(), x.data(), map, n);
+  broadcast_sum_cpu(sum.data(), 0.25f, y.data(), map, m);
+  broadcast_axpby_cuda(dy.p, 0.5f, dx.p, -2.f, map, n, nullptr);
+  broadcast_multiply_into_cuda(dy.p, dx.p, map, n, nullptr);
+  broadcast_sum_cuda(dsum.p, 0.25f, dy.p, map, m, nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  expect_close(dy.get(size_t(n)), y, 0, 1e-6);
+  expect_close(dsum.get(size_t(m)), sum, 0, 0);  // the same order of the same double sums
+  std::vector<float> z(n);
+  broadcast_axpby_cpu(z.data(), 0.f, x.data(), 1.f, map, n);  // s = 0: z is written, not read
+  DevBuf dz(std::vector<float>(n, std::nanf("")));
+  broadcast_axpby_cuda(dz.p, 0.f, dx.p, 1.f, map, n, nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  expect_close(dz.get(size_t(n)), z, 0, 0);
+  // Dropout with noise_shape (None, 1, 9, 1) over (7, 9, 11) samples
+  const int64_t sample[3] = {7, 9, 11}, noise[3] = {1, 9, 1};
+  const BroadcastMap shared = broadcast_map(sample, noise, 3);
+  const DropoutKey key{99, 1, 4, 17};
+  std::vector<float> kept(n);
+  dropout_cpu(y0.data(), kept.data(), 5, 7 * 9 * 11, 0.4f, key, &shared);
+  DevBuf din(y0), dout(std::vector<float>(n, 0.f));
+  dropout_cuda(din.p, dout.p, 5, 7 * 9 * 11, 0.4f, key, &shared, nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  expect_close(dout.get(size_t(n)), kept, 0, 1e-6);
+}
+
 TEST_CASE("CUDA dropout draws the CPU's masks; bias kernels match", "[gpu][dropout]") {
   if (!have_gpu()) return;
   const int64_t rows = 65, cols = 333;
@@ -223,7 +260,7 @@ TEST_CASE("CUDA dropout draws the CPU's masks; bias kernels match", "[gpu][dropo
   std::vector<float> y(x.size());
   dropout_cpu(x.data(), y.data(), rows, cols, 0.3f, key);
   DevBuf dx(x), dy(std::vector<float>(x.size(), -7.f));
-  dropout_cuda(dx.p, dy.p, rows, cols, 0.3f, key, nullptr);
+  dropout_cuda(dx.p, dy.p, rows, cols, 0.3f, key, nullptr, nullptr);
   DPT_CUDA_CHECK(cudaDeviceSynchronize());
   expect_close(dy.get(x.size()), y, 0, 1e-6);  // the same keep/drop decisions, element by element
 

@@ -27,7 +27,7 @@ std::string config_error(const std::string& text, const std::string& source) {
 }  // namespace
 
 TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce Keras's predictions", "[io][config]") {
-  for (const std::string name : {"mlp", "cnn", "gap", "acts", "rsh", "acts2"}) {
+  for (const std::string name : {"mlp", "cnn", "gap", "acts", "rsh", "acts2", "prep"}) {
     INFO(name);
     auto m = load_keras_model(kDir + name + "_legacy.h5", 0);
     CHECK(m->name() == name);
@@ -115,7 +115,8 @@ TEST_CASE("Functional graphs build with their branches; what dptrain cannot buil
     CHECK(m->layers()[2]->output_shape() == Shape{8});
   }
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Add", "out", {"in", "a"}, ""))) ==
-        "layer 'out' (Add) needs inputs of one shape, got (4,) and (2,)");
+        "layer 'out' (Add) cannot broadcast its inputs' shapes (4,) and (2,) (each axis must match or be 1, as in "
+        "numpy)");
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "out", {"in", "a"}))) ==
         "f.json: layer 'out' (Dense): is called on 2 tensors; of dptrain's layers only the merge layers (Add, "
         "Subtract, Multiply, Average, Concatenate) take several");

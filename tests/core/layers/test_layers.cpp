@@ -192,42 +192,7 @@ TEST_CASE("bad layer configurations are clear errors", "[layers]") {
                         Catch::Contains("would produce an empty output (0, 0, 1) from input (3, 3, 1)"));
 }
 
-namespace {
-// m's parameter gradients on a batch of 3 (sparse categorical cross-entropy over 4 classes, fused
-// with m's last softmax) against central differences of the loss.
-void check_model_gradients(Sequential& m, const Shape& in) {
-  m.build(in, 9);
-  m.prepare(3);
-  m.set_fused_output_grad(true);
-  Shape xs = in;
-  xs.insert_front(3);
-  const auto xv = test::random_vecf(size_t(shape_numel(xs)), 1);
-  Tensor x = make(xs, xv);
-  Tensor t = make({3, 1}, {0, 3, 1});
-  Context ctx;
-  auto loss = [&] {
-    Tensor out = m.forward(ctx, x, true);
-    return loss_sum(LossKind::sparse_categorical_crossentropy, true, out, t, 1.f, nullptr) / 3.0;
-  };
-  m.zero_grads();
-  Tensor out = m.forward(ctx, x, true);
-  Tensor g = m.output_grad(3);
-  loss_sum(LossKind::sparse_categorical_crossentropy, true, out, t, 1.f / 3, &g);
-  m.backward(ctx, x);
-  std::vector<double> analytic(m.grads(), m.grads() + m.num_trainable()), numeric(size_t(m.num_trainable()));
-  for (int64_t i = 0; i < m.num_trainable(); ++i) {
-    float& w = m.params()[i];
-    const float keep = w;
-    w = keep + 1e-2f;
-    const double lp = loss();
-    w = keep - 1e-2f;
-    const double lm = loss();
-    w = keep;
-    numeric[size_t(i)] = (lp - lm) / 2e-2;
-  }
-  CHECK(test::worst_ratio(analytic, numeric, 2e-3, 2e-2) <= 1.0);
-}
-}  // namespace
+using test::check_model_gradients;
 
 TEST_CASE("whole-model gradients (float) match finite differences of the loss", "[layers][grad][sequential]") {
   Sequential m("gradnet");
