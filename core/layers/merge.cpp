@@ -150,7 +150,13 @@ void ElementwiseMerge::forward_all_on(Context& ctx, const std::vector<Tensor>& x
     else
       axpby(ctx, cuda, y.data(), 1.f, xs[k].data(), op_ == subtract ? -1.f : 1.f, n, m);
   }
-  if (op_ == average) axpby(ctx, cuda, y.data(), 1.f / float(xs.size()), y.data(), 0.f, n);
+  if (op_ == average) {  // y /= the number of inputs (scaled in place: axpby's x may not alias y)
+    const float s = 1.f / float(xs.size());
+    if (cuda)
+      kernels::scale_cuda(y.data(), n, s, *ctx.cuda);
+    else
+      for (int64_t i = 0; i < n; ++i) y.data()[i] *= s;
+  }
 }
 
 void ElementwiseMerge::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy,
