@@ -10,6 +10,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/error.h"
 #include "kernels/gemm.h"
+#include "kernels/layernorm.h"
 #include "kernels/loss.h"
 #include "kernels/merge.h"
 #include "kernels/optimizer.h"
@@ -63,6 +64,14 @@ void affine_forward_cuda(AffineForm, const float*, float*, int64_t, int64_t, con
   no_cuda();
 }
 void affine_backward_cuda(AffineForm, const float*, float*, int64_t, int64_t, const float*, int64_t, void*) {
+  no_cuda();
+}
+void rownorm_forward_cuda(bool, double, const float*, int64_t, int64_t, const float*, const float*, float*, float*,
+                          float*, void*) {
+  no_cuda();
+}
+void rownorm_backward_cuda(bool, const float*, const float*, int64_t, int64_t, const float*, const float*, const float*,
+                           float*, float*, float*, CudaResources&) {
   no_cuda();
 }
 void copy_columns_cuda(const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t, void*) { no_cuda(); }

@@ -13,12 +13,14 @@
 #include "core/data/dataset.h"
 #include "core/data/readers.h"
 #include "core/io/hdf5_weights.h"
+#include "core/io/keras_config.h"
 #include "core/io/keras_model.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/layer_norm.h"
 #include "core/layers/merge.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
@@ -179,8 +181,13 @@ std::unique_ptr<Sequential> graph_net(uint64_t seed) {
   m->add(std::make_unique<Dropout>(0.25, Shape{1, 1, 1}));                           // 15
   m->add(std::make_unique<Add>(), {15, 11});                                         // 16
   m->add(MaxPooling2D());
+  m->add(std::make_unique<LayerNormalization>());  // per position, over the channels
   m->add(std::make_unique<Flatten>());
   m->add(std::make_unique<Dropout>(0.25));
+  LayerNormConfig rms;
+  rms.rms = true;
+  rms.epsilon = 1e-6;
+  m->add(std::make_unique<LayerNormalization>(rms));
   m->add(std::make_unique<Dense>(10, Activation::softmax));
   m->build({8, 8, 1}, seed);
   for (auto& w : m->weights())  // Normalization's statistics, as Keras's adapt() would set them
@@ -359,8 +366,28 @@ std::string keras_fixtures() {
 
 // m's parameter gradients on a batch of 3 (sparse categorical cross-entropy over 4 classes, fused
 // with m's last softmax) against central differences of the loss.
+std::vector<std::unique_ptr<Sequential>> check_file_round_trips(const Sequential& m, const std::string& dir) {
+  for (const std::string name : {"w.weights.h5", "w.h5"}) {
+    INFO(name);
+    save_weights(m, dir + "/" + name);
+    auto copy = m.clone();
+    for (auto& w : copy->weights()) std::fill(w.data, w.data + shape_numel(w.spec.shape), 0.f);
+    load_weights(*copy, dir + "/" + name);
+    CHECK(std::equal(m.params(), m.params() + m.num_params(), copy->params()));
+  }
+  std::vector<std::unique_ptr<Sequential>> loaded;
+  for (const std::string name : {"m.keras", "m.h5"}) {  // the layers' settings through Keras's configs
+    INFO(name);
+    save_model(m, dir + "/" + name, LossKind::categorical_crossentropy, {}, nullptr, nullptr);
+    loaded.push_back(load_keras_model(dir + "/" + name, 2));
+    load_weights(*loaded.back(), dir + "/" + name);
+    CHECK(std::equal(m.params(), m.params() + m.num_params(), loaded.back()->params()));
+  }
+  return loaded;
+}
+
 void check_model_gradients(Sequential& m, const Shape& in) {
-  m.build(in, 9);
+  if (!m.built()) m.build(in, 9);
   m.prepare(3);
   m.set_fused_output_grad(true);
   Shape xs = in;

@@ -27,7 +27,8 @@ std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed);
 // concatenated with a 1x1 Conv2D branch from the input, gated by a 1x1 sigmoid Conv2D of it
 // (Multiply), then Subtract and Average of those; squeeze and excite (GlobalAveragePooling2D with
 // keepdims -> 1x1 sigmoid Conv2D, a Multiply broadcasting (1, 1, 6) over (8, 8, 6)) -> Dropout with
-// noise_shape (None, 1, 1, 1), added back; MaxPool -> Flatten -> Dropout -> Dense(10, softmax).
+// noise_shape (None, 1, 1, 1), added back; MaxPool -> LayerNormalization -> Flatten -> Dropout ->
+// RMSNormalization -> Dense(10, softmax).
 std::unique_ptr<Sequential> graph_net(uint64_t seed);
 // The first `depth` layers of cifar10-cnn's conv/pool stack (Conv2D(32), MaxPooling2D, Conv2D(64),
 // MaxPooling2D, Conv2D(128), MaxPooling2D; 3x3 valid relu, 2x2 pools) then Flatten and
@@ -86,7 +87,12 @@ std::string temp_dir(const std::string& tag);
 // The shared Keras fixtures folder, or "" when absent.
 std::string keras_fixtures();
 
-// m's parameter gradients (built on input shape in, seed 9) on a batch of 3 (sparse categorical
+// m's weights through save_weights (.weights.h5, .h5) into a fresh model, and m through save_model
+// (.keras, .h5) and back through load_keras_model and load_weights, in the folder dir: each time
+// every weight comes back bit for bit. Returns the two models rebuilt from their files' configs.
+std::vector<std::unique_ptr<Sequential>> check_file_round_trips(const Sequential& m, const std::string& dir);
+
+// m's parameter gradients (built on input shape in, seed 9, unless built already) on a batch of 3 (sparse categorical
 // cross-entropy over 4 classes, fused with m's last softmax) against central differences of the loss.
 void check_model_gradients(Sequential& m, const Shape& in);
 

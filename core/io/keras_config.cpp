@@ -19,6 +19,7 @@
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/layer_norm.h"
 #include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
@@ -316,12 +317,37 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     auto l = std::make_unique<BatchNormalization>(b);
     return l;
   }
+  if (c.cls == "LayerNormalization" || c.cls == "RMSNormalization") {
+    LayerNormConfig n;
+    n.rms = c.cls == "RMSNormalization";
+    const json ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);
+    n.axis.clear();
+    if (ax.is_array()) {
+      for (size_t i = 0; i < ax.size(); ++i)
+        n.axis.push_back(as<int64_t>(ax[i], c.where() + " 'axis'[" + std::to_string(i) + "]"));
+      DPT_CHECK(!n.axis.empty(), c.where() << " 'axis' must name at least one axis, got []");
+    } else {
+      n.axis.push_back(as<int64_t>(ax, c.where() + " 'axis'"));
+    }
+    n.epsilon = c.get<double>("epsilon", n.rms ? 1e-6 : 1e-3);
+    DPT_CHECK(n.epsilon > 0, c.where() << " 'epsilon' must be > 0, got " << n.epsilon);
+    if (!n.rms) {
+      n.center = c.get<bool>("center", true);
+      n.scale = c.get<bool>("scale", true);
+      if (c.get<bool>("rms_scaling", false))
+        c.unsupported(
+            "rms_scaling=True (deprecated by Keras, which divides by the standard deviation there without "
+            "taking out the mean; RMSNormalization is the layer for RMS scaling)");
+    }
+    return std::make_unique<LayerNormalization>(n);
+  }
   DPT_FAIL(
       c.source
       << ": layer '" << c.name << "' (" << c.cls << ") is not supported (supported: Dense, Conv2D, "
       << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, MaxPooling2D, AveragePooling2D, "
          "GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, Activation "
-      << "(and ReLU, LeakyReLU, ELU, Softmax), BatchNormalization, Rescaling, Normalization, "
+      << "(and ReLU, LeakyReLU, ELU, Softmax), BatchNormalization, LayerNormalization, RMSNormalization, "
+      << "Rescaling, Normalization, "
       << "Add, Subtract, Multiply, Average, Concatenate)");
 }
 

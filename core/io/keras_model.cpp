@@ -17,6 +17,7 @@
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/layer_norm.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
@@ -131,6 +132,13 @@ json layer_config(const Layer& l) {
     c["epsilon"] = b->config().epsilon;
     c["center"] = true;
     c["scale"] = true;
+  } else if (auto* ln = dynamic_cast<const LayerNormalization*>(&l)) {
+    c["axis"] = ln->config().axis;  // as given (Keras writes the list its build made)
+    c["epsilon"] = ln->config().epsilon;
+    if (!ln->config().rms) {
+      c["center"] = ln->config().center;
+      c["scale"] = ln->config().scale;
+    }
   } else {
     DPT_FAIL("layer '" << l.name() << "' (" << cls << ") has no Keras config writer");
   }

@@ -2,6 +2,7 @@
 #include "core/layers/preprocessing.h"
 #include <sstream>
 #include "core/error.h"
+#include "core/strings.h"
 #include "kernels/affine.h"
 
 namespace dpt {
@@ -63,25 +64,15 @@ void ChannelAffine::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Te
   kernels::affine_backward_cuda(form_, dy.data(), dx->data(), rows_of(dy), in_.back(), o.a, o.a_step, stream(ctx));
 }
 
-static std::string values_str(const std::vector<double>& v) {
-  std::ostringstream os;
-  if (v.size() == 1) {
-    os << v[0];
-    return os.str();
-  }
-  os << "[";
-  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
-  os << "]";
-  return os.str();
-}
-
 Rescaling::Rescaling(std::vector<double> scale, std::vector<double> offset)
     : ChannelAffine(kernels::AffineForm::scale_offset), scale_(std::move(scale)), offset_(std::move(offset)) {
   DPT_CHECK(!scale_.empty() && !offset_.empty(), "Rescaling needs a scale and an offset (one value, or one a channel)");
   set_constants(floats(scale_), floats(offset_));
 }
 
-std::string Rescaling::config_str() const { return "scale=" + values_str(scale_) + ", offset=" + values_str(offset_); }
+std::string Rescaling::config_str() const {
+  return "scale=" + one_or_list_str(scale_) + ", offset=" + one_or_list_str(offset_);
+}
 
 Normalization::Normalization(int64_t axis, std::vector<double> mean, std::vector<double> variance, bool invert)
     : ChannelAffine(invert ? kernels::AffineForm::denormalize : kernels::AffineForm::normalize),
@@ -124,7 +115,7 @@ ChannelAffine::Operands Normalization::operands() const {
 
 std::string Normalization::config_str() const {
   std::string s = axis_ == kNoAxis ? "axis=None" : "axis=" + std::to_string(axis_);
-  if (!mean_.empty()) s += ", mean=" + values_str(mean_) + ", variance=" + values_str(variance_);
+  if (!mean_.empty()) s += ", mean=" + one_or_list_str(mean_) + ", variance=" + one_or_list_str(variance_);
   if (invert_) s += ", invert=True";
   return s;
 }

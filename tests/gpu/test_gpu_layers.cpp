@@ -13,6 +13,7 @@
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/layer_norm.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
@@ -292,6 +293,31 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
       {"Normalization (constants, inverted)",
        [] { return std::make_unique<Normalization>(-1, std::vector<double>{0.5}, std::vector<double>{2.0}, true); },
        {9}},
+      {"LayerNormalization per position (axis -1)", [] { return std::make_unique<LayerNormalization>(); }, {5, 4, 7}},
+      {"LayerNormalization over the whole sample, gamma alone",
+       [] {
+         LayerNormConfig c;
+         c.axis = {1, 2, 3};
+         c.center = false;
+         return std::make_unique<LayerNormalization>(c);
+       },
+       {3, 4, 5}},
+      {"LayerNormalization over 1200-long rows (a block per row), beta alone",
+       [] {
+         LayerNormConfig c;
+         c.axis = {-2, -1};
+         c.scale = false;
+         return std::make_unique<LayerNormalization>(c);
+       },
+       {2, 40, 30}},
+      {"RMSNormalization",
+       [] {
+         LayerNormConfig c;
+         c.rms = true;
+         c.epsilon = 1e-6;
+         return std::make_unique<LayerNormalization>(c);
+       },
+       {3, 33}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},
       {"BatchNormalization (features)", [] { return std::make_unique<BatchNormalization>(); }, {19}},
   };

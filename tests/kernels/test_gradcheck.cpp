@@ -1,6 +1,7 @@
 // Finite-difference gradient checks, in double precision, of every CPU kernel with a backward:
 // the scalar checked is L = sum(r .* forward(x)) with random r, so dL/dy = r.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include "core/layer.h"
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
@@ -8,6 +9,7 @@
 #include "kernels/depthwise.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/layernorm.h"
 #include "kernels/loss.h"
 #include "kernels/pad2d.h"
 #include "kernels/pooling.h"
@@ -260,6 +262,50 @@ TEST_CASE("batch normalization (training mode) gradients match finite difference
   CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
   CHECK(worst_ratio(sdyx, numeric_grad(f, gamma), kAtol, kRtol) <= 1.0);  // dgamma = sum(dy * xhat)
   CHECK(worst_ratio(sdy, numeric_grad(f, beta), kAtol, kRtol) <= 1.0);    // dbeta = sum(dy)
+}
+
+TEST_CASE("layer and RMS normalization gradients match finite differences (double), with and without weights",
+          "[kernels][grad][layernorm]") {
+  const int64_t rows = 4, D = 5;
+  for (const bool centered : {true, false})
+    for (const bool weighted : {true, false}) {
+      INFO((centered ? "LayerNormalization" : "RMSNormalization") << (weighted ? " with gamma and beta" : " alone"));
+      auto x = random_vec(rows * D, 51, -2, 3), gamma = random_vec(D, 52, 0.5, 1.5), beta = random_vec(D, 53),
+           r = random_vec(rows * D, 54);
+      std::vector<double> y(x.size()), mean(rows), rstd(rows), sums(2 * D);
+      const double* g = weighted ? gamma.data() : nullptr;
+      auto f = [&] {
+        rownorm_forward_cpu(centered, 1e-3, x.data(), rows, D, g, weighted ? beta.data() : nullptr, y.data(),
+                            mean.data(), rstd.data());
+        return dot(y, r);
+      };
+      f();
+      std::vector<double> dx(x.size()), dgamma(D, 0.5), dbeta(D, -0.25);  // the gradients accumulate
+      rownorm_backward_cpu(centered, x.data(), r.data(), rows, D, g, mean.data(), rstd.data(), dx.data(), dgamma.data(),
+                           dbeta.data(), sums.data());
+      CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
+      if (weighted) {
+        for (auto& v : dgamma) v -= 0.5;
+        for (auto& v : dbeta) v += 0.25;
+        CHECK(worst_ratio(dgamma, numeric_grad(f, gamma), kAtol, kRtol) <= 1.0);
+        CHECK(worst_ratio(dbeta, numeric_grad(f, beta), kAtol, kRtol) <= 1.0);
+      }
+      // Each row comes out with mean 0 (LayerNormalization) and mean square 1 / (1 + eps / var).
+      f();  // y at x itself (numeric_grad left it at a perturbed x)
+      if (!weighted)
+        for (int64_t i = 0; i < rows; ++i) {
+          double s = 0, q = 0, v = 0, m = 0;
+          for (int64_t j = 0; j < D; ++j) m += x[size_t(i * D + j)] / double(D);
+          for (int64_t j = 0; j < D; ++j) {
+            const double xv = x[size_t(i * D + j)], d = centered ? xv - m : xv;
+            v += d * d / double(D);
+            s += y[size_t(i * D + j)];
+            q += y[size_t(i * D + j)] * y[size_t(i * D + j)] / double(D);
+          }
+          if (centered) CHECK(std::abs(s) < 1e-12);
+          CHECK(q == Approx(v / (v + 1e-3)).epsilon(1e-12));
+        }
+    }
 }
 
 TEST_CASE("loss gradients match finite differences (double), unfused and fused", "[kernels][grad][loss]") {

@@ -6,9 +6,6 @@
 #include <filesystem>
 #include "core/data/dataset.h"
 #include "core/data/readers.h"
-#include "core/io/hdf5_weights.h"
-#include "core/io/keras_config.h"
-#include "core/io/keras_model.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
 #include "core/layers/dropout.h"
@@ -117,18 +114,7 @@ TEST_CASE("Normalization's weights: Keras's mean, variance and int32 count, cons
   // The Dense layer is the first with trainable weights: backward stops there (Normalization has
   // weights, but none to train).
   const std::string dir = test::temp_dir("prep");
-  for (const std::string name : {"w.weights.h5", "w.h5"}) {
-    save_weights(m, dir + "/" + name);
-    auto copy = m.clone();
-    for (auto& w : copy->weights()) std::fill(w.data, w.data + shape_numel(w.spec.shape), 0.f);
-    load_weights(*copy, dir + "/" + name);
-    CHECK(std::equal(m.params(), m.params() + m.num_params(), copy->params()));
-  }
-  for (const std::string name : {"m.keras", "m.h5"}) {  // the layers' settings through Keras's configs
-    save_model(m, dir + "/" + name, LossKind::categorical_crossentropy, {}, nullptr, nullptr);
-    auto loaded = load_keras_model(dir + "/" + name, 2);
-    load_weights(*loaded, dir + "/" + name);
-    CHECK(std::equal(m.params(), m.params() + m.num_params(), loaded->params()));
+  for (const auto& loaded : test::check_file_round_trips(m, dir)) {
     CHECK(loaded->layers()[0]->config_str() == "scale=0.00392157, offset=0");
     CHECK(loaded->layers()[1]->config_str() == "axis=-1");
   }
