@@ -12,15 +12,19 @@ class CudaResources;
 struct Conv2dGeom {
   int64_t n = 0, h = 0, w = 0, c = 0;      // input (N, H, W, C)
   int64_t kh = 1, kw = 1, sh = 1, sw = 1;  // kernel size and strides
+  int64_t dh = 1, dw = 1;                  // dilation: tap (ky, kx) reads row ky * dh, column kx * dw
   int64_t pad_top = 0, pad_left = 0;       // 'same' padding (extra rows/cols go bottom/right, as TF)
   int64_t oh = 0, ow = 0, oc = 0;          // output (N, oh, ow, oc)
   int64_t patch() const { return kh * kw * c; }
+  int64_t span_h() const { return (kh - 1) * dh + 1; }  // the rows and columns one window covers
+  int64_t span_w() const { return (kw - 1) * dw + 1; }
   int64_t out_pixels() const { return oh * ow; }
   bool is_pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_top == 0 && pad_left == 0; }
 };
 
 // Output size and padding for one spatial dim, TensorFlow's rules: valid -> floor((in-k)/s)+1,
-// same -> ceil(in/s) with pad_total = max((out-1)*s + k - in, 0), pad_before = pad_total/2.
+// same -> ceil(in/s) with pad_total = max((out-1)*s + k - in, 0), pad_before = pad_total/2; k is
+// the window's span, (kernel size - 1) * dilation + 1.
 void conv_out_size(int64_t in, int64_t k, int64_t s, bool same, int64_t* out, int64_t* pad_before);
 
 // Elements of scratch the forward/backward need to process at least one sample at a time.

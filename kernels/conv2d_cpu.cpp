@@ -39,13 +39,13 @@ void im2col_nhwc_cpu(const Conv2dGeom& g, const T* x, int64_t samples, T* col, i
         if (ones) dst[K] = T(1);
         const int64_t x0 = ox * g.sw - g.pad_left;
         for (int64_t ky = 0; ky < g.kh; ++ky) {
-          const int64_t iy = oy * g.sh - g.pad_top + ky;
+          const int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
           T* d = dst + ky * rowlen;
           if (iy < 0 || iy >= g.h) {
             std::fill(d, d + rowlen, T(0));
             continue;
           }
-          if (x0 >= 0 && x0 + g.kw <= g.w) {  // whole kernel row inside: one contiguous copy
+          if (g.dw == 1 && x0 >= 0 && x0 + g.kw <= g.w) {  // whole kernel row inside: one contiguous copy
             const T* src = xs + (iy * g.w + x0) * g.c;
             if (rowlen <= 32) {
               for (int64_t k = 0; k < rowlen; ++k) d[k] = src[k];
@@ -55,7 +55,7 @@ void im2col_nhwc_cpu(const Conv2dGeom& g, const T* x, int64_t samples, T* col, i
             continue;
           }
           for (int64_t kx = 0; kx < g.kw; ++kx) {
-            const int64_t ix = x0 + kx;
+            const int64_t ix = x0 + kx * g.dw;
             if (ix < 0 || ix >= g.w)
               std::fill(d + kx * g.c, d + (kx + 1) * g.c, T(0));
             else
@@ -78,10 +78,10 @@ void col2im_nhwc_cpu(const Conv2dGeom& g, const T* col, int64_t samples, T* dx) 
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         const T* src = col + ((s * g.oh + oy) * g.ow + ox) * K;
         for (int64_t ky = 0; ky < g.kh; ++ky) {
-          const int64_t iy = oy * g.sh - g.pad_top + ky;
+          const int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
           if (iy < 0 || iy >= g.h) continue;
           for (int64_t kx = 0; kx < g.kw; ++kx) {
-            const int64_t ix = ox * g.sw - g.pad_left + kx;
+            const int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
             if (ix < 0 || ix >= g.w) continue;
             const T* v = src + (ky * g.kw + kx) * g.c;
             T* d = dxs + (iy * g.w + ix) * g.c;

@@ -188,8 +188,8 @@ ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g, bool needs_d
   DPT_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->wdt));
   DPT_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->cd));
   // TensorFlow: pad_total = max((out - 1) * stride + k - in, 0), the odd one at the bottom/right.
-  const int64_t pad_h = std::max<int64_t>((g.oh - 1) * g.sh + g.kh - g.h, 0);
-  const int64_t pad_w = std::max<int64_t>((g.ow - 1) * g.sw + g.kw - g.w, 0);
+  const int64_t pad_h = std::max<int64_t>((g.oh - 1) * g.sh + g.span_h() - g.h, 0);
+  const int64_t pad_w = std::max<int64_t>((g.ow - 1) * g.sw + g.span_w() - g.w, 0);
   const int64_t bottom = pad_h - g.pad_top, right = pad_w - g.pad_left;
   p->padded =
       (g.pad_top > 0 || g.pad_left > 0 || bottom > 0 || right > 0) && (bottom != g.pad_top || right != g.pad_left);
@@ -202,8 +202,8 @@ ConvPlan* conv2d_plan_create(CudaResources& r, const Conv2dGeom& g, bool needs_d
   DPT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wdt, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(g.oc), int(g.c),
                                              int(g.kh), int(g.kw)));
   DPT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->cd, p->padded ? 0 : int(g.pad_top),
-                                                  p->padded ? 0 : int(g.pad_left), int(g.sh), int(g.sw), 1, 1,
-                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+                                                  p->padded ? 0 : int(g.pad_left), int(g.sh), int(g.sw), int(g.dh),
+                                                  int(g.dw), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   // FP32 FMA math tracks the CPU; TF32 tensor cores only when --tf32 allows them.
   DPT_CUDNN_CHECK(cudnnSetConvolutionMathType(p->cd, r.tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
   const size_t kernel_bytes = size_t(g.kh * g.kw * g.c * g.oc) * sizeof(float);

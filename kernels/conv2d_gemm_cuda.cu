@@ -17,12 +17,12 @@ namespace {
 // emulated on the GPU).
 template <typename I>
 struct Geom {
-  I n, h, w, c, kh, kw, sh, sw, pad_top, pad_left, oh, ow;
+  I n, h, w, c, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow;
 };
 template <typename I>
 Geom<I> geom(const Conv2dGeom& g) {
-  return {I(g.n),  I(g.h),  I(g.w),       I(g.c),        I(g.kh), I(g.kw),
-          I(g.sh), I(g.sw), I(g.pad_top), I(g.pad_left), I(g.oh), I(g.ow)};
+  return {I(g.n),  I(g.h),  I(g.w),  I(g.c),       I(g.kh),       I(g.kw), I(g.sh),
+          I(g.sw), I(g.dh), I(g.dw), I(g.pad_top), I(g.pad_left), I(g.oh), I(g.ow)};
 }
 // 32-bit indices when the patch matrix and the image, plus a grid-stride step past either, fit.
 bool fits_int32(const Conv2dGeom& g) {
@@ -33,7 +33,7 @@ bool fits_int32(const Conv2dGeom& g) {
 }  // namespace
 
 // One warp per patch row m = (s, oy, ox): lane l writes k = l, l + 32, ... (coalesced), reading
-// x[s, oy*sh - pad_top + ky, ox*sw - pad_left + kx, ci] for k = (ky, kx, ci), or 0 outside the
+// x[s, oy*sh - pad_top + ky*dh, ox*sw - pad_left + kx*dw, ci] for k = (ky, kx, ci), or 0 outside the
 // image. A lane keeps its (ky, kx, ci) by steps of 32 rather than dividing for each element.
 template <typename I>
 __global__ void im2col_kernel(Geom<I> g, const float* __restrict__ x, float* __restrict__ col) {
@@ -47,7 +47,7 @@ __global__ void im2col_kernel(Geom<I> g, const float* __restrict__ x, float* __r
     float* dst = col + m * K;
     I ci = ci0, kx = kx0, ky = ky0;
     for (I k = lane; k < K; k += 32) {
-      const I iy = y0 + ky, ix = x0 + kx;
+      const I iy = y0 + ky * g.dh, ix = x0 + kx * g.dw;
       dst[k] = (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) ? xs[(iy * g.w + ix) * g.c + ci] : 0.f;
       for (ci += 32; ci >= g.c; ci -= g.c)
         if (++kx == g.kw) {
@@ -67,12 +67,12 @@ __global__ void col2im_kernel(Geom<I> g, const float* __restrict__ dcol, float* 
     const I ci = j % g.c, q = j / g.c, ix = q % g.w, q2 = q / g.w, iy = q2 % g.h, s = q2 / g.h;
     float acc = 0.f;
     for (I ky = g.kh - 1; ky >= 0; --ky) {
-      const I ty = iy + g.pad_top - ky;
+      const I ty = iy + g.pad_top - ky * g.dh;
       if (ty < 0 || (!kUnitStride && ty % g.sh != 0)) continue;
       const I oy = kUnitStride ? ty : ty / g.sh;
       if (oy >= g.oh) continue;
       for (I kx = g.kw - 1; kx >= 0; --kx) {
-        const I tx = ix + g.pad_left - kx;
+        const I tx = ix + g.pad_left - kx * g.dw;
         if (tx < 0 || (!kUnitStride && tx % g.sw != 0)) continue;
         const I ox = kUnitStride ? tx : tx / g.sw;
         if (ox >= g.ow) continue;

@@ -16,10 +16,10 @@ void depthwise_forward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, con
       T* yo = y + (row * g.ow + q) * g.oc;
       for (int64_t k = 0; k < g.oc; ++k) yo[k] = bias ? bias[k] : T(0);
       for (int64_t i = 0; i < g.kh; ++i) {
-        const int64_t ih = o * g.sh + i - g.pad_top;
+        const int64_t ih = o * g.sh + i * g.dh - g.pad_top;
         if (ih < 0 || ih >= g.h) continue;
         for (int64_t j = 0; j < g.kw; ++j) {
-          const int64_t iw = q * g.sw + j - g.pad_left;
+          const int64_t iw = q * g.sw + j * g.dw - g.pad_left;
           if (iw < 0 || iw >= g.w) continue;
           const T* xi = x + ((s * g.h + ih) * g.w + iw) * g.c;
           const T* kk = kernel + (i * g.kw + j) * g.oc;
@@ -43,10 +43,10 @@ void depthwise_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, co
     T* dk = dkernel + t * g.oc;
     for (int64_t s = 0; s < g.n; ++s)
       for (int64_t o = 0; o < g.oh; ++o) {
-        const int64_t ih = o * g.sh + i - g.pad_top;
+        const int64_t ih = o * g.sh + i * g.dh - g.pad_top;
         if (ih < 0 || ih >= g.h) continue;
         for (int64_t q = 0; q < g.ow; ++q) {
-          const int64_t iw = q * g.sw + j - g.pad_left;
+          const int64_t iw = q * g.sw + j * g.dw - g.pad_left;
           if (iw < 0 || iw >= g.w) continue;
           const T* xi = x + ((s * g.h + ih) * g.w + iw) * g.c;
           const T* dyo = dy + ((s * g.oh + o) * g.ow + q) * g.oc;
@@ -66,10 +66,10 @@ void depthwise_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, co
       for (int64_t q = 0; q < g.ow; ++q) {
         const T* dyo = dy + ((s * g.oh + o) * g.ow + q) * g.oc;
         for (int64_t i = 0; i < g.kh; ++i) {
-          const int64_t ih = o * g.sh + i - g.pad_top;
+          const int64_t ih = o * g.sh + i * g.dh - g.pad_top;
           if (ih < 0 || ih >= g.h) continue;
           for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t iw = q * g.sw + j - g.pad_left;
+            const int64_t iw = q * g.sw + j * g.dw - g.pad_left;
             if (iw < 0 || iw >= g.w) continue;
             T* dxi = dxs + (ih * g.w + iw) * g.c;
             const T* kk = kernel + (i * g.kw + j) * g.oc;

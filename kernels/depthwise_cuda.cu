@@ -17,10 +17,10 @@ __global__ void depthwise_forward_kernel(Conv2dGeom g, const float* __restrict__
     const int64_t c = k / dm;
     float sum = bias ? bias[k] : 0.f;
     for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t ih = o * g.sh + i - g.pad_top;
+      const int64_t ih = o * g.sh + i * g.dh - g.pad_top;
       if (ih < 0 || ih >= g.h) continue;
       for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t iw = q * g.sw + j - g.pad_left;
+        const int64_t iw = q * g.sw + j * g.dw - g.pad_left;
         if (iw < 0 || iw >= g.w) continue;
         sum += x[((s * g.h + ih) * g.w + iw) * g.c + c] * kernel[(i * g.kw + j) * g.oc + k];
       }
@@ -36,11 +36,11 @@ __global__ void depthwise_backward_data_kernel(Conv2dGeom g, const float* __rest
     const int64_t c = e % g.c, pix = e / g.c, iw = pix % g.w, row = pix / g.w, ih = row % g.h, s = row / g.h;
     float sum = 0.f;
     for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t t = ih + g.pad_top - i;  // o * sh
+      const int64_t t = ih + g.pad_top - i * g.dh;  // o * sh
       if (t < 0 || t % g.sh != 0 || t / g.sh >= g.oh) continue;
       const int64_t o = t / g.sh;
       for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t u = iw + g.pad_left - j;
+        const int64_t u = iw + g.pad_left - j * g.dw;
         if (u < 0 || u % g.sw != 0 || u / g.sw >= g.ow) continue;
         const int64_t q = u / g.sw;
         const float* dyo = dy + ((s * g.oh + o) * g.ow + q) * g.oc + c * dm;
@@ -60,7 +60,7 @@ struct LoadTapProduct {
   const float* dy;
   __device__ void operator()(int64_t r, int64_t k, double* v) const {
     const int64_t q = r % g.ow, row = r / g.ow, o = row % g.oh, s = row / g.oh;
-    const int64_t ih = o * g.sh + i - g.pad_top, iw = q * g.sw + j - g.pad_left;
+    const int64_t ih = o * g.sh + i * g.dh - g.pad_top, iw = q * g.sw + j * g.dw - g.pad_left;
     v[0] = ih < 0 || ih >= g.h || iw < 0 || iw >= g.w
                ? 0.0
                : double(x[((s * g.h + ih) * g.w + iw) * g.c + k / dm]) * double(dy[r * g.oc + k]);

@@ -139,16 +139,15 @@ Activation activation_of(const LayerCtx& c) {
   }
 }
 
-// What Keras's convolutions share (channels_last, dilation 1): kernel_size, strides, padding,
+// What Keras's convolutions share (channels_last): kernel_size, strides, dilation_rate, padding,
 // activation and use_bias, into any of dptrain's convolution configs.
 template <typename Config>
 Config conv_options(const LayerCtx& c) {
   channels_last(c);
-  if (pair_of(c, "dilation_rate", {1, 1}) != std::pair<int64_t, int64_t>{1, 1})
-    c.unsupported("dilation_rate other than 1");
   Config k;
   std::tie(k.kh, k.kw) = pair_of(c, "kernel_size", {0, 0});
   std::tie(k.sh, k.sw) = pair_of(c, "strides", {1, 1});
+  std::tie(k.dh, k.dw) = pair_of(c, "dilation_rate", {1, 1});
   k.same = same_padding(c);
   k.activation = activation_of(c);
   k.use_bias = c.get<bool>("use_bias", true);

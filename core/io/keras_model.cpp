@@ -47,7 +47,7 @@ void conv_options_json(const Config& g, json* c) {
   (*c)["strides"] = {g.sh, g.sw};
   (*c)["padding"] = g.same ? "same" : "valid";
   (*c)["data_format"] = "channels_last";
-  (*c)["dilation_rate"] = {1, 1};
+  (*c)["dilation_rate"] = {g.dh, g.dw};
   (*c)["activation"] = activation_name(g.activation);
   (*c)["use_bias"] = g.use_bias;
 }
@@ -230,7 +230,15 @@ struct OptArray {
   std::string name;  // without the <opt>/ prefix in the Keras 3 layout
   float* data;
   Shape shape;
+  std::string former;  // the name dptrain wrote before, where it differs (read where `name` is absent)
 };
+
+// A weight's variable name in Keras 3, where it differs from Keras 2's (which dptrain keeps):
+// DepthwiseConv2D's depthwise_kernel is Keras 3's "kernel".
+std::string keras3_weight_name(const WeightRef& w) {
+  if (w.spec.name == "depthwise_kernel" && w.layer->class_name() == "DepthwiseConv2D") return "kernel";
+  return w.spec.name;
+}
 
 // Every slot array of `opt` for `model`'s trainable weights, in Keras 3's order: its optimizers
 // build slots with one add_optimizer_variables call per group, and a call naming several slots
@@ -254,14 +262,17 @@ std::vector<OptArray> slot_arrays(const Sequential& model, Optimizer& opt, OptLa
       if (!w.spec.trainable) continue;
       for (size_t s : group) {
         const std::string slot = slot_name(cls, slots[s].first, layout);
-        std::string name;
-        if (layout == OptLayout::keras3)
-          name = (functional ? "" : model.name() + "_") + w.layer->name() + "_" + w.spec.name + "_" + slot;
-        else if (layout == OptLayout::tf_keras)
+        std::string name, former;
+        if (layout == OptLayout::keras3) {
+          const std::string base = (functional ? "" : model.name() + "_") + w.layer->name() + "_";
+          name = base + keras3_weight_name(w) + "_" + slot;
+          if (keras3_weight_name(w) != w.spec.name) former = base + w.spec.name + "_" + slot;
+        } else if (layout == OptLayout::tf_keras) {
           name = cls + "/" + slot + "/" + w.layer->name() + "/" + w.spec.name + ":0";
-        else
+        } else {
           name = cls + "/" + w.layer->name() + "/" + w.spec.name + "/" + slot + ":0";
-        out.push_back({name, slots[s].second->data() + w.offset, w.spec.shape});
+        }
+        out.push_back({name, slots[s].second->data() + w.offset, w.spec.shape, former});
       }
     }
   return out;
@@ -716,7 +727,9 @@ OptimizerState load_optimizer_state(const std::string& path, const Sequential& m
   // Read everything first: a file that does not match leaves the optimizer as it was.
   std::vector<std::vector<float>> values(arrays.size());
   for (size_t i = 0; i < arrays.size(); ++i) {
-    const std::string name = o.slot(i, arrays[i].name);
+    std::string name = o.slot(i, arrays[i].name);
+    if (!present.count(name) && !arrays[i].former.empty() && present.count(o.slot(i, arrays[i].former)))
+      name = o.slot(i, arrays[i].former);  // dptrain's own files before it wrote Keras 3's variable name
     const std::string shown = o.numbered ? "optimizer/vars/" + name + " (" + arrays[i].name + ")" : name;
     DPT_CHECK(present.count(name), "'" << path << "' has no optimizer weight '" << shown << "': it holds the state of "
                                        << "another optimizer or model (" << opt.describe() << " expected)");

@@ -14,24 +14,18 @@ constexpr int64_t kMaxConvWorkspace = int64_t(2) << 20;  // elements (8 MiB) of 
 
 Conv2D::Conv2D(Conv2DConfig cfg) : cfg_(cfg) {
   DPT_CHECK(cfg.filters >= 1, "Conv2D filters must be >= 1, got " << cfg.filters);
-  DPT_CHECK(cfg.kh >= 1 && cfg.kw >= 1, "Conv2D kernel_size must be >= 1, got (" << cfg.kh << ", " << cfg.kw << ")");
-  DPT_CHECK(cfg.sh >= 1 && cfg.sw >= 1, "Conv2D strides must be >= 1, got (" << cfg.sh << ", " << cfg.sw << ")");
-  DPT_CHECK(cfg.activation.has_default_alpha(),
-            "Conv2D's activation " << activation_str(cfg.activation)
-                                   << " has a setting of its own: Keras puts that in a layer after it");
+  check_window("Conv2D", cfg);
 }
 
 std::string Conv2D::config_str() const {
-  return "filters=" + std::to_string(cfg_.filters) + ", kernel_size=(" + std::to_string(cfg_.kh) + ", " +
-         std::to_string(cfg_.kw) + "), strides=(" + std::to_string(cfg_.sh) + ", " + std::to_string(cfg_.sw) +
-         "), padding=" + (cfg_.same ? "same" : "valid") + ", activation=" + activation_str(cfg_.activation);
+  return "filters=" + std::to_string(cfg_.filters) + ", " + window_str(cfg_) +
+         ", activation=" + activation_str(cfg_.activation);
 }
 
 Shape Conv2D::compute_output_shape(const Shape& in) {
   DPT_CHECK(in.size() == 3, "Conv2D expects inputs of shape (height, width, channels), got " << shape_str(in));
   int64_t oh, ow;
-  kernels::conv_out_size(in[0], cfg_.kh, cfg_.sh, cfg_.same, &oh, &pad_top_);
-  kernels::conv_out_size(in[1], cfg_.kw, cfg_.sw, cfg_.same, &ow, &pad_left_);
+  window_out(in, cfg_, &oh, &ow, &pad_top_, &pad_left_);
   return {oh, ow, cfg_.filters};
 }
 

@@ -9,28 +9,19 @@
 namespace dpt {
 
 DepthwiseConv2D::DepthwiseConv2D(DepthwiseConv2DConfig cfg) : cfg_(cfg) {
-  DPT_CHECK(cfg.kh >= 1 && cfg.kw >= 1,
-            "DepthwiseConv2D kernel_size must be >= 1, got (" << cfg.kh << ", " << cfg.kw << ")");
-  DPT_CHECK(cfg.sh >= 1 && cfg.sw >= 1,
-            "DepthwiseConv2D strides must be >= 1, got (" << cfg.sh << ", " << cfg.sw << ")");
+  check_window("DepthwiseConv2D", cfg);
   DPT_CHECK(cfg.depth_multiplier >= 1, "DepthwiseConv2D depth_multiplier must be >= 1, got " << cfg.depth_multiplier);
-  DPT_CHECK(cfg.activation.has_default_alpha(),
-            "DepthwiseConv2D's activation " << activation_str(cfg.activation)
-                                            << " has a setting of its own: Keras puts that in a layer after it");
 }
 
 std::string DepthwiseConv2D::config_str() const {
-  return "kernel_size=(" + std::to_string(cfg_.kh) + ", " + std::to_string(cfg_.kw) + "), strides=(" +
-         std::to_string(cfg_.sh) + ", " + std::to_string(cfg_.sw) + "), padding=" + (cfg_.same ? "same" : "valid") +
-         ", depth_multiplier=" + std::to_string(cfg_.depth_multiplier) +
+  return window_str(cfg_) + ", depth_multiplier=" + std::to_string(cfg_.depth_multiplier) +
          ", activation=" + activation_str(cfg_.activation);
 }
 
 Shape DepthwiseConv2D::compute_output_shape(const Shape& in) {
   DPT_CHECK(in.size() == 3, "DepthwiseConv2D expects inputs of shape (height, width, channels), got " << shape_str(in));
   int64_t oh, ow;
-  kernels::conv_out_size(in[0], cfg_.kh, cfg_.sh, cfg_.same, &oh, &pad_top_);
-  kernels::conv_out_size(in[1], cfg_.kw, cfg_.sw, cfg_.same, &ow, &pad_left_);
+  window_out(in, cfg_, &oh, &ow, &pad_top_, &pad_left_);
   return {oh, ow, checked_mul(in[2], cfg_.depth_multiplier, "DepthwiseConv2D channels")};
 }
 

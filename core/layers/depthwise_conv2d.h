@@ -11,6 +11,7 @@ namespace dpt {
 struct DepthwiseConv2DConfig {
   int64_t kh = 3, kw = 3;
   int64_t sh = 1, sw = 1;
+  int64_t dh = 1, dw = 1;  // dilation_rate
   int64_t depth_multiplier = 1;
   bool same = false;  // padding="same"
   Activation activation = Activation::linear;

@@ -12,20 +12,12 @@ namespace dpt {
 
 SeparableConv2D::SeparableConv2D(SeparableConv2DConfig cfg) : cfg_(cfg) {
   DPT_CHECK(cfg.filters >= 1, "SeparableConv2D filters must be >= 1, got " << cfg.filters);
-  DPT_CHECK(cfg.kh >= 1 && cfg.kw >= 1,
-            "SeparableConv2D kernel_size must be >= 1, got (" << cfg.kh << ", " << cfg.kw << ")");
-  DPT_CHECK(cfg.sh >= 1 && cfg.sw >= 1,
-            "SeparableConv2D strides must be >= 1, got (" << cfg.sh << ", " << cfg.sw << ")");
+  check_window("SeparableConv2D", cfg);
   DPT_CHECK(cfg.depth_multiplier >= 1, "SeparableConv2D depth_multiplier must be >= 1, got " << cfg.depth_multiplier);
-  DPT_CHECK(cfg.activation.has_default_alpha(),
-            "SeparableConv2D's activation " << activation_str(cfg.activation)
-                                            << " has a setting of its own: Keras puts that in a layer after it");
 }
 
 std::string SeparableConv2D::config_str() const {
-  return "filters=" + std::to_string(cfg_.filters) + ", kernel_size=(" + std::to_string(cfg_.kh) + ", " +
-         std::to_string(cfg_.kw) + "), strides=(" + std::to_string(cfg_.sh) + ", " + std::to_string(cfg_.sw) +
-         "), padding=" + (cfg_.same ? "same" : "valid") +
+  return "filters=" + std::to_string(cfg_.filters) + ", " + window_str(cfg_) +
          ", depth_multiplier=" + std::to_string(cfg_.depth_multiplier) +
          ", activation=" + activation_str(cfg_.activation);
 }
@@ -33,8 +25,7 @@ std::string SeparableConv2D::config_str() const {
 Shape SeparableConv2D::compute_output_shape(const Shape& in) {
   DPT_CHECK(in.size() == 3, "SeparableConv2D expects inputs of shape (height, width, channels), got " << shape_str(in));
   int64_t oh, ow;
-  kernels::conv_out_size(in[0], cfg_.kh, cfg_.sh, cfg_.same, &oh, &pad_top_);
-  kernels::conv_out_size(in[1], cfg_.kw, cfg_.sw, cfg_.same, &ow, &pad_left_);
+  window_out(in, cfg_, &oh, &ow, &pad_top_, &pad_left_);
   checked_mul(in[2], cfg_.depth_multiplier, "SeparableConv2D depthwise channels");
   return {oh, ow, cfg_.filters};
 }

@@ -13,6 +13,7 @@ struct SeparableConv2DConfig {
   int64_t filters = 1;
   int64_t kh = 3, kw = 3;
   int64_t sh = 1, sw = 1;
+  int64_t dh = 1, dw = 1;  // dilation_rate
   int64_t depth_multiplier = 1;
   bool same = false;  // padding="same"
   Activation activation = Activation::linear;

@@ -5,7 +5,8 @@
 # (tests/fixtures/keras_written: BatchNormalization, AveragePooling2D, GlobalAveragePooling2D,
 # non-square kernels and strides, 'same' padding, gelu/silu/mish/hard_silu, LeakyReLU/ELU/ReLU settings;
 # Rescaling, Normalization (weights and constants), a broadcasting Multiply, Dropout's noise_shape;
-# LayerNormalization and RMSNormalization), so every layer config dptrain writes is read back
+# LayerNormalization and RMSNormalization; dilated convolutions), so every layer config dptrain
+# writes is read back
 # by Keras's loader; Keras's evaluate of each saved file (compiled from its training_config: loss and
 # metrics, none or renamed) gives what dptrain's evaluate gives. Keras 3's .keras archives both
 # ways: dptrain's `--save-model m.keras` and `--save-weights w.weights.h5` in Keras's loaders, and
@@ -45,11 +46,11 @@ np.save('$dir/y.npy', y.astype('float32'))"
 "$bin" train --model digits-mlp --loss mse --metrics mae,acc --epochs 1 --verbose 0 --save-model "$dir/reg.h5" || exit 1
 "$bin" evaluate --model "$dir/reg.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/reg.eval" || exit 1
 # cnn keeps its file's metrics (none); gap is given one under another name.
-declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="" [acts2]="" [prep]="" [lnorm]="")
+declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="" [acts2]="" [prep]="" [lnorm]="" [dil]="")
 # lnorm is saved as a .keras archive: Keras 3's legacy .h5 loader drops a LayerNormalization's
 # axis list of more than one axis (saving_utils keeps a list of one alone), so Keras cannot load its
 # own lnorm_legacy.h5 either (dptrain reads it; test_keras_config).
-for m in cnn gap acts rsh acts2 prep lnorm; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
+for m in cnn gap acts rsh acts2 prep lnorm dil; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
   ext=h5
   [ "$m" = lnorm ] && ext=keras
   # shellcheck disable=SC2086
@@ -60,14 +61,16 @@ for m in cnn gap acts rsh acts2 prep lnorm; do  # one epoch from Keras's file (B
   "$bin" evaluate --model "$dir/$m.$ext" --data "npy:$fix/${m}_x.npy,$fix/${m}_y.npy" --validation-split 0 \
     > "$dir/$m.eval" || exit 1
 done
-# One SGD step (the 5 samples in one batch) on lnorm from Keras's archive, on one CPU and on 3 CPU
-# replicas: Keras's step on the same batch gives the same weights (LayerNormalization's and
-# RMSNormalization's gradients, through every layer's input gradient).
-"$py" -c "import numpy as np; np.save('$dir/lnorm_t.npy', np.eye(3, dtype='float32')[[0, 2, 1, 1, 0]])"
-for r in 1 3; do
-  "$bin" train --model "$fix/lnorm.keras" --data "npy:$fix/lnorm_x.npy,$dir/lnorm_t.npy" --validation-split 0 \
-    --batch-size 5 --epochs 1 --optimizer sgd --lr 0.5 --no-shuffle --replicas "$r" --verbose 0 \
-    --save-model "$dir/lnorm_step$r.keras" || exit 1
+# One SGD step (the 5 samples in one batch) on lnorm and dil from Keras's archives, on one CPU and on
+# 3 CPU replicas: Keras's step on the same batch gives the same weights (LayerNormalization's,
+# RMSNormalization's and the dilated convolutions' gradients, through every layer's input gradient).
+"$py" -c "import numpy as np; np.save('$dir/step_t.npy', np.eye(3, dtype='float32')[[0, 2, 1, 1, 0]])"
+for m in lnorm dil; do
+  for r in 1 3; do
+    "$bin" train --model "$fix/$m.keras" --data "npy:$fix/${m}_x.npy,$dir/step_t.npy" --validation-split 0 \
+      --batch-size 5 --epochs 1 --optimizer sgd --lr 0.5 --no-shuffle --replicas "$r" --verbose 0 \
+      --save-model "$dir/${m}_step$r.keras" || exit 1
+  done
 done
 # Keras 3's own .keras archives (a Sequential model, and a Functional one that is a chain): dptrain
 # evaluates them with their compiled metrics; the Functional model, trained one epoch by dptrain,
@@ -105,7 +108,7 @@ m2.load_weights(d + "/w.h5")  # Keras's loader for the legacy save_weights layou
 worst2 = float(np.abs(m2.predict(x, verbose=0) - ours).max())
 print(f"keras load_weights(--save-weights) vs dptrain predict: max |diff| = {worst2:.3g}")
 assert worst2 <= 1e-5, worst2
-for name in ("cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm"):
+for name in ("cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil"):
     m3 = keras.models.load_model(f"{d}/{name}.{'keras' if name == 'lnorm' else 'h5'}", compile=False)
     kinds = sorted({type(layer).__name__ for layer in m3.layers})
     if name == "acts":  # the activations as Keras reads them back from dptrain's config
@@ -176,17 +179,18 @@ print(f"fchain.keras (Functional) trained 1 epoch by dptrain, saved as {type(m4)
       f"(the epoch moved the predictions by {moved4:.3g})")
 assert worst4 <= 1e-5 and moved4 > 1e-3, (worst4, moved4)
 assert [layer.name for layer in m4.layers] == ["features", "pool", "flat", "drop", "scores"]
-m5 = keras.models.load_model(f"{fix}/lnorm.keras", compile=False)
-before = [w.numpy() for w in m5.weights]
-m5.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
-m5.train_on_batch(np.load(f"{fix}/lnorm_x.npy"), np.load(f"{d}/lnorm_t.npy"))  # one-hot targets
-moved5 = max(float(np.abs(w.numpy() - b).max()) for w, b in zip(m5.weights, before))
-for r in (1, 3):
-    ours5 = keras.models.load_model(f"{d}/lnorm_step{r}.keras", compile=False)
-    worst5 = max(float(np.abs(a.numpy() - b.numpy()).max()) for a, b in zip(ours5.weights, m5.weights))
-    print(f"lnorm: one SGD step by dptrain on {r} CPU replica(s) and by Keras: weights within {worst5:.3g} "
-          f"(the step moved them by {moved5:.3g})")
-    assert worst5 <= 1e-5 and moved5 > 1e-2, (worst5, moved5)
+for name in ("lnorm", "dil"):
+    m5 = keras.models.load_model(f"{fix}/{name}.keras", compile=False)
+    before = [w.numpy() for w in m5.weights]
+    m5.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
+    m5.train_on_batch(np.load(f"{fix}/{name}_x.npy"), np.load(f"{d}/step_t.npy"))  # one-hot targets
+    moved5 = max(float(np.abs(w.numpy() - b).max()) for w, b in zip(m5.weights, before))
+    for r in (1, 3):
+        ours5 = keras.models.load_model(f"{d}/{name}_step{r}.keras", compile=False)
+        worst5 = max(float(np.abs(a.numpy() - b.numpy()).max()) for a, b in zip(ours5.weights, m5.weights))
+        print(f"{name}: one SGD step by dptrain on {r} CPU replica(s) and by Keras: weights within {worst5:.3g} "
+              f"(the step moved them by {moved5:.3g})")
+        assert worst5 <= 1e-5 and moved5 > 1e-2, (worst5, moved5)
 print("PASS")
 PY
 rc="${PIPESTATUS[0]}"

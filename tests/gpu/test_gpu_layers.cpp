@@ -221,6 +221,25 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
       {"LeakyReLU(negative_slope=0.3)",
        [] { return std::make_unique<ActivationLayer>(Activation(Activation::leaky_relu, 0.3f)); },
        {15}},
+      {"DepthwiseConv2D 3x3 same, dilation (2, 3), depth_multiplier 2",
+       [] {
+         DepthwiseConv2DConfig c = depthwise(3, 1, true, 2);
+         c.dh = 2;
+         c.dw = 3;
+         return std::make_unique<DepthwiseConv2D>(c);
+       },
+       {8, 9, 3}},
+      {"SeparableConv2D 2x2 same (asymmetric), dilation 2, tanh",
+       [] {
+         SeparableConv2DConfig c;
+         c.filters = 5;
+         c.kh = c.kw = 2;
+         c.dh = c.dw = 2;
+         c.same = true;
+         c.activation = Activation::tanh;
+         return std::make_unique<SeparableConv2D>(c);
+       },
+       {7, 6, 4}},
       {"DepthwiseConv2D 3x3 same relu6",
        [] { return std::make_unique<DepthwiseConv2D>(depthwise(3, 1, true, 1)); },
        {9, 8, 6}},
@@ -354,9 +373,35 @@ TEST_CASE("CUDA Conv2D on each route (cuDNN NHWC; cuDNN NCHW between transposes;
       {"Conv2D 1x1", [] { return std::make_unique<Conv2D>(conv(7, 1, 1, false, Activation::linear)); }, {5, 5, 6}},
   };
   cases.insert(cases.end(), more.begin(), more.end());
-  uint64_t seed = 9000;
+  // Dilated convolutions (their own seeds: the cases above keep their inputs).
+  const std::vector<LayerCase> dilated = {
+      {"Conv2D 3x3 same, dilation (2, 3) (symmetric padding 2 and 3)",
+       [] {
+         Conv2DConfig c = conv(6, 3, 1, true, Activation::relu);
+         c.dh = 2;
+         c.dw = 3;
+         return std::make_unique<Conv2D>(c);
+       },
+       {9, 10, 4}},
+      {"Conv2D 2x2 same, dilation 2 (asymmetric padding: NHWC or GEMM)",
+       [] {
+         Conv2DConfig c = conv(5, 2, 1, true, Activation::linear);
+         c.dh = c.dw = 2;
+         return std::make_unique<Conv2D>(c);
+       },
+       {7, 8, 3}},
+      {"Conv2D 3x3 valid, dilation (3, 2)",
+       [] {
+         Conv2DConfig c = conv(4, 3, 1, false, Activation::tanh);
+         c.dh = 3;
+         c.dw = 2;
+         return std::make_unique<Conv2D>(c);
+       },
+       {10, 9, 5}},
+  };
+  uint64_t seed = 9000, dilated_seed = 90000;
   for (const auto layout : {kernels::ConvLayout::nhwc, kernels::ConvLayout::nchw, kernels::ConvLayout::gemm,
-                            kernels::ConvLayout::automatic})
+                            kernels::ConvLayout::automatic}) {
     for (const auto& c : cases) {
       compare_layer(c, 13, seed += 50, layout);
       compare_layer(c, 5, seed += 50, layout, 13);  // the plan's second batch size
@@ -364,6 +409,11 @@ TEST_CASE("CUDA Conv2D on each route (cuDNN NHWC; cuDNN NCHW between transposes;
       inference.training = false;
       compare_layer(inference, 6, seed += 50, layout);
     }
+    for (const auto& c : dilated) {
+      compare_layer(c, 13, dilated_seed += 50, layout);
+      compare_layer(c, 5, dilated_seed += 50, layout, 13);
+    }
+  }
 }
 
 // The kernels with 32- and 64-bit index instantiations (pooling, im2col/col2im, the NCHW
@@ -389,6 +439,14 @@ TEST_CASE("CUDA kernels' 64-bit-index instantiations (forced on small shapes) ma
       {"Conv2D 3x3 stride 2 same (asymmetric padding)",
        [] { return std::make_unique<Conv2D>(conv(6, 3, 2, true, Activation::tanh)); },
        {10, 8, 2}},
+      {"Conv2D 3x3 same, dilation (2, 3)",
+       [] {
+         Conv2DConfig c = conv(5, 3, 1, true, Activation::linear);
+         c.dh = 2;
+         c.dw = 3;
+         return std::make_unique<Conv2D>(c);
+       },
+       {8, 9, 3}},
   };
   for (const auto layout : {kernels::ConvLayout::nchw, kernels::ConvLayout::gemm, kernels::ConvLayout::automatic})
     for (const auto& c : convs) compare_layer(c, 13, seed += 50, layout);

@@ -72,22 +72,29 @@ TEST_CASE("dense (GEMM + bias) gradients match finite differences (double)", "[k
   CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
 }
 
-static Conv2dGeom make_conv(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, bool same, int64_t oc) {
+// d: the dilation along the rows (the columns take d + 1 where d > 1, so the two differ).
+static Conv2dGeom make_conv(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s, bool same, int64_t oc,
+                            int64_t d = 1) {
   Conv2dGeom g;
   g.n = n, g.h = h, g.w = w, g.c = c, g.kh = k, g.kw = k, g.sh = s, g.sw = s, g.oc = oc;
-  conv_out_size(h, k, s, same, &g.oh, &g.pad_top);
-  conv_out_size(w, k, s, same, &g.ow, &g.pad_left);
+  g.dh = d, g.dw = d > 1 ? d + 1 : 1;
+  conv_out_size(h, g.span_h(), s, same, &g.oh, &g.pad_top);
+  conv_out_size(w, g.span_w(), s, same, &g.ow, &g.pad_left);
   return g;
 }
 
-TEST_CASE("conv2d gradients match finite differences (double), valid/same, strides, 1x1", "[kernels][grad]") {
+TEST_CASE("conv2d gradients match finite differences (double), valid/same, strides, 1x1, dilations",
+          "[kernels][grad]") {
   struct Case {
     int64_t h, w, k, s;
     bool same;
+    int64_t d = 1;
   };
+  // Dilated (2, 3): 'same' padding (a 2x2 kernel spans 3x4: padding 1 left, 2 right), valid.
   for (Case cs : {Case{5, 6, 3, 1, false}, Case{5, 6, 3, 1, true}, Case{7, 5, 3, 2, true}, Case{6, 6, 2, 2, false},
-                  Case{4, 4, 1, 1, false}, Case{5, 5, 1, 2, true}}) {
-    const Conv2dGeom g = make_conv(2, cs.h, cs.w, 3, cs.k, cs.s, cs.same, 4);
+                  Case{4, 4, 1, 1, false}, Case{5, 5, 1, 2, true}, Case{6, 7, 3, 1, true, 2},
+                  Case{7, 9, 3, 1, false, 2}, Case{5, 6, 2, 1, true, 2}}) {
+    const Conv2dGeom g = make_conv(2, cs.h, cs.w, 3, cs.k, cs.s, cs.same, 4, cs.d);
     auto x = random_vec(g.n * g.h * g.w * g.c, 5), k = random_vec(g.kh * g.kw * g.c * g.oc, 6), b = random_vec(g.oc, 7);
     auto r = random_vec(g.n * g.oh * g.ow * g.oc, 8);
     std::vector<double> y(r.size());
@@ -100,7 +107,7 @@ TEST_CASE("conv2d gradients match finite differences (double), valid/same, strid
     };
     std::vector<double> dk(k.size(), 0.0), db(b.size(), 0.0), dx(x.size());
     conv2d_backward_cpu<double>(g, x.data(), k.data(), r.data(), dx.data(), dk.data(), db.data(), work.data(), ws);
-    INFO("h=" << cs.h << " w=" << cs.w << " k=" << cs.k << " s=" << cs.s << " same=" << cs.same);
+    INFO("h=" << cs.h << " w=" << cs.w << " k=" << cs.k << " s=" << cs.s << " same=" << cs.same << " d=" << cs.d);
     CHECK(worst_ratio(dk, numeric_grad(f, k), kAtol, kRtol) <= 1.0);
     CHECK(worst_ratio(db, numeric_grad(f, b), kAtol, kRtol) <= 1.0);
     CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
@@ -116,6 +123,18 @@ TEST_CASE("conv2d gradients match finite differences (double), valid/same, strid
     both.insert(both.end(), db.begin(), db.end());
     CHECK(worst_ratio(dkb, both, 1e-12, 1e-10) <= 1.0);
     CHECK(worst_ratio(dx2, dx, 1e-12, 1e-12) <= 1.0);
+    // The last output by hand: tap (i, j) reads row o * s + i * dh - pad_top, column q * s + j * dw - pad_left.
+    const int64_t o = g.oh - 1, q = g.ow - 1, ch = g.oc - 1;
+    double want = b[size_t(ch)];
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t ih = o * g.sh + i * g.dh - g.pad_top, iw = q * g.sw + j * g.dw - g.pad_left;
+        if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w)
+          for (int64_t c = 0; c < g.c; ++c)
+            want += x[size_t(((g.n - 1) * g.h + ih) * g.w * g.c + iw * g.c + c)] *
+                    k[size_t(((i * g.kw + j) * g.c + c) * g.oc + ch)];
+      }
+    CHECK(y.back() == Approx(want).epsilon(1e-12));
   }
 }
 
@@ -124,12 +143,14 @@ TEST_CASE("depthwise conv2d gradients match finite differences (double): valid/s
   struct Case {
     int64_t h, w, k, s, dm;
     bool same;
+    int64_t d = 1;  // dilation (make_conv)
   };
   // MobileNet's two kinds (3x3 same stride 1; 3x3 valid stride 2 after padding), asymmetric 'same'
   // padding, depth multipliers 2 and 3, a 1x1 kernel.
-  for (Case cs : {Case{5, 6, 3, 1, 1, true}, Case{7, 7, 3, 2, 1, false}, Case{6, 5, 3, 2, 2, true},
-                  Case{5, 5, 2, 1, 3, false}, Case{4, 4, 1, 1, 2, false}}) {
-    const Conv2dGeom g = make_conv(2, cs.h, cs.w, 3, cs.k, cs.s, cs.same, 3 * cs.dm);
+  for (Case cs :
+       {Case{5, 6, 3, 1, 1, true}, Case{7, 7, 3, 2, 1, false}, Case{6, 5, 3, 2, 2, true}, Case{5, 5, 2, 1, 3, false},
+        Case{4, 4, 1, 1, 2, false}, Case{6, 7, 3, 1, 2, true, 2}, Case{7, 9, 3, 1, 1, false, 2}}) {
+    const Conv2dGeom g = make_conv(2, cs.h, cs.w, 3, cs.k, cs.s, cs.same, 3 * cs.dm, cs.d);
     auto x = random_vec(g.n * g.h * g.w * g.c, 15), k = random_vec(g.kh * g.kw * g.oc, 16), b = random_vec(g.oc, 17);
     auto r = random_vec(g.n * g.oh * g.ow * g.oc, 18);
     std::vector<double> y(r.size());
@@ -139,7 +160,8 @@ TEST_CASE("depthwise conv2d gradients match finite differences (double): valid/s
     };
     std::vector<double> dk(k.size(), 0.0), db(b.size(), 0.0), dx(x.size());
     depthwise_backward_cpu<double>(g, x.data(), k.data(), r.data(), dx.data(), dk.data(), db.data());
-    INFO("h=" << cs.h << " w=" << cs.w << " k=" << cs.k << " s=" << cs.s << " dm=" << cs.dm << " same=" << cs.same);
+    INFO("h=" << cs.h << " w=" << cs.w << " k=" << cs.k << " s=" << cs.s << " dm=" << cs.dm << " same=" << cs.same
+              << " d=" << cs.d);
     CHECK(worst_ratio(dk, numeric_grad(f, k), kAtol, kRtol) <= 1.0);
     CHECK(worst_ratio(db, numeric_grad(f, b), kAtol, kRtol) <= 1.0);
     CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
@@ -148,7 +170,7 @@ TEST_CASE("depthwise conv2d gradients match finite differences (double): valid/s
     double want = b[size_t(ch)];
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t ih = o * g.sh + i - g.pad_top, iw = q * g.sw + j - g.pad_left;
+        const int64_t ih = o * g.sh + i * g.dh - g.pad_top, iw = q * g.sw + j * g.dw - g.pad_left;
         if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w)
           want += x[size_t(((g.n - 1) * g.h + ih) * g.w * g.c + iw * g.c + c)] * k[size_t((i * g.kw + j) * g.oc + ch)];
       }

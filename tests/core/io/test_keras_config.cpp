@@ -27,7 +27,7 @@ std::string config_error(const std::string& text, const std::string& source) {
 }  // namespace
 
 TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce Keras's predictions", "[io][config]") {
-  for (const std::string name : {"mlp", "cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm"}) {
+  for (const std::string name : {"mlp", "cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil"}) {
     INFO(name);
     auto m = load_keras_model(kDir + name + "_legacy.h5", 0);
     CHECK(m->name() == name);
@@ -200,8 +200,10 @@ TEST_CASE("unsupported configs name the layer and the option", "[io][config]") {
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"({"class_name": "LSTM", "config": {"name": "lstm", "units": 4}})"), 0, "m.json"),
                     Contains("m.json: layer 'lstm' (LSTM) is not supported (supported: Dense, Conv2D"));
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"({"class_name": "Conv2D", "config": {"name": "c", "filters": 2,
-      "kernel_size": [3, 3], "dilation_rate": [2, 2]}})"), 0, "m.json"),
-                    "m.json: layer 'c' (Conv2D): dilation_rate other than 1 is not supported");
+      "kernel_size": [3, 3], "strides": 2, "dilation_rate": [2, 2]}})"),
+                                          0, "m.json"),
+                    "m.json: layer 'c' (Conv2D): Conv2D: strides > 1 are not supported with dilation_rate > 1 (as in "
+                    "Keras), got strides=(2, 2) and dilation_rate=(2, 2)");
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"({"class_name": "Conv2D", "config": {"name": "c", "filters": 2,
       "kernel_size": 3, "data_format": "channels_first"}})"), 0, "m.json"),
                     "m.json: layer 'c' (Conv2D): data_format='channels_first' (dptrain is channels_last) is not supported");
@@ -342,7 +344,9 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
         "layer 'p' (Cropping2D) would produce an empty output (0, 0, 3) from input (8, 8, 3): the input is too "
         "small for its kernel, pool or cropping size");
   CHECK(err(cfg(R"({"class_name": "DepthwiseConv2D", "config": {"name": "d", "kernel_size": 3,
-      "dilation_rate": 2}})")) == "m.json: layer 'd' (DepthwiseConv2D): dilation_rate other than 1 is not supported");
+      "dilation_rate": [1, 0]}})")) ==
+        "m.json: layer 'd' (DepthwiseConv2D): DepthwiseConv2D dilation_rate must be >= 1, "
+        "got (1, 0)");
   // Reshape: the target must hold the input's values, with at most one inferred dimension.
   CHECK(err(cfg(R"({"class_name": "Reshape", "config": {"name": "r", "target_shape": [8, 25]}})")) ==
         "layer 'r' (Reshape) cannot give input (8, 8, 3) (192 values) the shape (8, 25)");

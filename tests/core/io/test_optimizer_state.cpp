@@ -66,6 +66,7 @@ TEST_CASE("Keras-written optimizer state is restored by name: Keras 3 and tf.ker
     std::string momentum;  // the datasets of its momentum and velocity
     std::string velocity;
     bool has_lr;
+    int arrays = 16;  // 8 trainable weights, momentum and velocity each
   };
   const Case cases[] = {
       {"mlp_legacy.h5", "Keras 3", "dense_1", "kernel", "optimizer_weights/adam/mlp_dense_1_kernel_momentum",
@@ -77,6 +78,14 @@ TEST_CASE("Keras-written optimizer state is restored by name: Keras 3 and tf.ker
        "optimizer_weights/adam_1/cnn_batch_normalization_gamma_velocity", true},
       {"cnn_tfk_model.h5", "tf.keras 2.11+", "conv2d_1", "kernel", "optimizer_weights/Adam/m/conv2d_1/kernel:0",
        "optimizer_weights/Adam/v/conv2d_1/kernel:0", false},
+      // DepthwiseConv2D's kernel: "kernel" in Keras 3 (a Functional model: no model name in front),
+      // "depthwise_kernel" in tf.keras; 11 trainable weights.
+      {"dil_legacy.h5", "Keras 3", "depthwise_conv2d", "depthwise_kernel",
+       "optimizer_weights/adam/depthwise_conv2d_kernel_momentum",
+       "optimizer_weights/adam/depthwise_conv2d_kernel_velocity", true, 22},
+      {"dil_tfk_model.h5", "tf.keras 2.11+", "depthwise_conv2d", "depthwise_kernel",
+       "optimizer_weights/Adam/m/depthwise_conv2d/depthwise_kernel:0",
+       "optimizer_weights/Adam/v/depthwise_conv2d/depthwise_kernel:0", false, 22},
   };
   for (const Case& c : cases) {
     SECTION(c.file) {
@@ -89,7 +98,7 @@ TEST_CASE("Keras-written optimizer state is restored by name: Keras 3 and tf.ker
       CHECK(st.layout == c.layout);
       CHECK(st.iterations == 12);  // 3 epochs of 4 batches
       CHECK(opt.iterations() == 12);
-      CHECK(st.arrays == 16);  // 8 trainable weights, momentum and velocity each
+      CHECK(st.arrays == c.arrays);
       if (c.has_lr)
         CHECK(st.learning_rate == Approx(0.01).epsilon(1e-6));  // Keras 3 keeps the learning rate
       else
@@ -141,6 +150,38 @@ TEST_CASE("dptrain writes Keras 3's optimizer layout and reads it back exactly",
   CHECK(st.learning_rate == Approx(0.01));
   auto want = const_cast<Optimizer&>(t.optimizer()).slots(), got = back.slots();
   REQUIRE(got.size() == 3);
+  for (size_t s = 0; s < got.size(); ++s)
+    CHECK(std::memcmp(got[s].second->data(), want[s].second->data(), sizeof(float) * size_t(m->num_trainable())) == 0);
+}
+
+TEST_CASE("DepthwiseConv2D's kernel slots under Keras 3's name (kernel); dptrain's earlier name still reads",
+          "[io][optstate]") {
+  const std::string dir = test::temp_dir("optstate_dw");
+  auto m = load_keras_model(kDir + "dil_legacy.h5", 1);
+  Adam opt(0.01);
+  opt.build(m->num_trainable(), Device::cpu());
+  load_optimizer_state(kDir + "dil_legacy.h5", *m, opt);
+  save_model(*m, dir + "/m.h5", LossKind::categorical_crossentropy, {}, &opt, nullptr);
+  const std::vector<std::string> renamed{"dil_depthwise_conv2d_kernel_momentum",
+                                         "dil_depthwise_conv2d_kernel_velocity"};
+  {  // dptrain's files before: depthwise_kernel in the slot's name
+    h5::Id f(H5Fopen((dir + "/m.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    h5::Id ow(H5Gopen2(f.get(), "optimizer_weights", H5P_DEFAULT), H5Gclose);
+    auto names = read_string_list(ow.get(), "weight_names", dir + "/m.h5");
+    for (const std::string& n : renamed) {
+      const auto at = std::find(names.begin(), names.end(), "adam/" + n);
+      REQUIRE(at != names.end());  // Keras 3's name, as Keras 3 writes it
+      const std::string old = "adam/dil_depthwise_conv2d_depthwise_kernel" + n.substr(n.rfind('_'));
+      REQUIRE(H5Lmove(ow.get(), at->c_str(), ow.get(), old.c_str(), H5P_DEFAULT, H5P_DEFAULT) >= 0);
+      *at = old;
+    }
+    REQUIRE(H5Adelete(ow.get(), "weight_names") >= 0);
+    write_string_list(ow.get(), "weight_names", names);
+  }
+  Adam back(0.01);
+  back.build(m->num_trainable(), Device::cpu());
+  load_optimizer_state(dir + "/m.h5", *m, back);
+  auto want = opt.slots(), got = back.slots();
   for (size_t s = 0; s < got.size(); ++s)
     CHECK(std::memcmp(got[s].second->data(), want[s].second->data(), sizeof(float) * size_t(m->num_trainable())) == 0);
 }
