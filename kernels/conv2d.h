@@ -38,6 +38,7 @@ template <typename T>
 void conv2d_forward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* bias, T* y, T* work,
                         int64_t work_elems);
 // dkernel += ..., dbias += ...; dx (if not null) is overwritten. work as for forward (x2 inside).
+// dkernel null: the input gradient alone (a transposed convolution's forward), x unread.
 template <typename T>
 void conv2d_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* dy, T* dx, T* dkernel, T* dbias,
                          T* work, int64_t work_elems);
@@ -71,5 +72,12 @@ void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, con
 // weights of the forward, whose filter copies it also uses. dy is scratch afterwards.
 void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* kernel,
                           const float* y, Activation act, float* dy, float* dx, float* dkernel, float* dbias);
+// The passes alone, for a transposed convolution (whose forward is this convolution's backward-data,
+// and whose backward is its forward and its backward-filter with x and dy as each other's roles):
+// dx = the input gradient from dy (dy unchanged), and dkernel += the kernel gradient from x and dy.
+void conv2d_backward_data_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* kernel, const float* dy,
+                               float* dx);
+void conv2d_backward_filter_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* dy,
+                                 float* dkernel);
 
 }  // namespace dpt::kernels

@@ -149,11 +149,37 @@ void conv2d_forward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const 
   }
 }
 
+// dx = the patch gradients dy . kernel^T summed back into the image, chunk by chunk.
+template <typename T>
+void conv2d_backward_data_cpu(const Conv2dGeom& g, const T* kernel, const T* dy, T* dx, T* work, int64_t work_elems) {
+  const int64_t P = g.out_pixels(), K = g.patch(), in_s = g.h * g.w * g.c;
+  if (g.is_pointwise()) {
+    gemm_cpu<T>(false, true, g.n * P, K, g.oc, T(1), dy, kernel, T(0), dx);
+    return;
+  }
+  const Plan pl = plan(g.n, P * K, 0, work_elems);
+#pragma omp parallel num_threads(pl.threads)
+  {
+    const int tid = omp_get_thread_num();
+    T* dcol = work + int64_t(tid) * (work_elems / pl.threads);
+    for (int64_t s0 = tid * pl.chunk; s0 < g.n; s0 += int64_t(pl.threads) * pl.chunk) {
+      const int64_t ns = std::min(pl.chunk, g.n - s0);
+      gemm_cpu<T>(false, true, ns * P, K, g.oc, T(1), dy + s0 * P * g.oc, kernel, T(0), dcol);
+      col2im_nhwc_cpu(g, dcol, ns, dx + s0 * in_s);
+    }
+  }
+}
+
 template <typename T>
 void conv2d_backward_cpu(const Conv2dGeom& g, const T* x, const T* kernel, const T* dy, T* dx, T* dkernel,
                          T* dbias, T* work, int64_t work_elems) {
   const int64_t P = g.out_pixels(), K = g.patch(), in_s = g.h * g.w * g.c;
   if (g.n == 0) return;
+  if (!dkernel) {  // backward-data alone (a transposed convolution's forward): x is not read
+    if (dbias) bias_grad_cpu(dy, dbias, g.n * P, g.oc);
+    if (dx) conv2d_backward_data_cpu(g, kernel, dy, dx, work, work_elems);
+    return;
+  }
   if (g.is_pointwise()) {
     if (dbias) bias_grad_cpu(dy, dbias, g.n * P, g.oc);
     gemm_cpu<T>(true, false, K, g.oc, g.n * P, T(1), x, dy, T(1), dkernel);

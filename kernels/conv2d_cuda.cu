@@ -276,36 +276,28 @@ void conv2d_forward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, con
   bias_activation_cuda(act, y, bias, g.n * g.oh * g.ow, g.oc, r);  // one pass for both
 }
 
-void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* kernel,
-                          const float* y, Activation act, float* dy, float* dx, float* dkernel, float* dbias) {
-  if (g.n == 0) return;
-  set_batch(r, p, g, g.n, p.reserved);
+namespace {
+
+// Backward-filter on the plan's route: dkernel += the gradient from x and dy. What earlier passes
+// of the step left in the plan's buffers: y_t_ready, dy in NCHW in y_t; x_t_ready, x in NCHW in
+// x_t; col_ready, x's patches in col; xpad_ready, x's padded copy in xpad.
+void filter_pass(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* dy, float* dkernel,
+                 bool y_t_ready, bool x_t_ready, bool col_ready, bool xpad_ready) {
   const ConvAlgos& a = p.algos;
-  DPT_CHECK(!dx || p.needs_dx, "Conv2D: an input gradient was asked of a plan made without one");
-  // The activation's gradient and the bias gradient in one pass, before cuDNN reads dy: in place, and
-  // when an NCHW pass reads dy, to y_t (n, oc, oh*ow) too (in place only if an NHWC pass reads it).
   const float one = 1.f, zero = 0.f;
   const int64_t rs = g.kh * g.kw;
-  const ConvLayoutChoice& route = a.route;
-  const bool filter_nchw = route.backward_filter == ConvRoute::nchw;
-  const bool data_nchw = dx && route.backward_data == ConvRoute::nchw;
-  if (filter_nchw || data_nchw)
-    activation_bias_grad_nchw_cuda(act, y, dy, dbias, g.n, g.oh * g.ow, g.oc, p.y_t.floats(),
-                                   !filter_nchw || (dx && !data_nchw), r);
-  else
-    activation_bias_grad_cuda(act, y, dy, dbias, g.n * g.oh * g.ow, g.oc, r);
-  if (route.backward_filter == ConvRoute::gemm) {  // straight into Keras's kernel gradient
-    conv2d_gemm_backward_filter_cuda(r, g, x, dy, p.col.floats(), route.forward == ConvRoute::gemm, dkernel);
-  } else if (filter_nchw) {
-    // x_t holds this step's x in NCHW when the forward ran NCHW.
-    if (route.forward != ConvRoute::nchw) transpose_cuda(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
+  const ConvRoute route = a.route.backward_filter;
+  if (route == ConvRoute::gemm) {  // straight into Keras's kernel gradient
+    conv2d_gemm_backward_filter_cuda(r, g, x, dy, p.col.floats(), col_ready, dkernel);
+  } else if (route == ConvRoute::nchw) {
+    if (!x_t_ready) transpose_cuda(x, p.x_t.floats(), g.n, g.h * g.w, g.c, r.stream());
+    if (!y_t_ready) transpose_cuda(dy, p.y_t.floats(), g.n, g.oh * g.ow, g.oc, r.stream());
     DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xdt, p.x_t.data(), p.ydt, p.y_t.data(), p.cd,
                                                    a.bwd_filter, r.scratch(a.bwd_filter_ws), a.bwd_filter_ws, &zero,
                                                    p.wdt, p.dfilter.data()));
     kernel_grad_add_cuda(FilterLayout::kcrs, p.dfilter.floats(), dkernel, rs, g.c, g.oc, r.stream());
   } else {
-    // The forward's padded copy of this x (made here when the forward took another route).
-    if (p.padded && route.forward != ConvRoute::nhwc)
+    if (p.padded && !xpad_ready)
       pad_nhwc_cuda(x, p.xpad.floats(), g.n, g.h, g.w, g.c, p.hp, p.wp, g.pad_top, g.pad_left, r.stream());
     const float* in = p.padded ? p.xpad.floats() : x;
     DPT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(r.cudnn(), &one, p.xd, in, p.yd, dy, p.cd, a.bwd_filter,
@@ -313,22 +305,74 @@ void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, co
                                                    p.dfilter.data()));
     kernel_grad_add_cuda(FilterLayout::krsc, p.dfilter.floats(), dkernel, rs, g.c, g.oc, r.stream());
   }
-  if (!dx) return;
-  if (route.backward_data == ConvRoute::gemm) {  // into col (backward-filter, before, was its last reader)
+}
+
+// Backward-data on the plan's route: dx = the input gradient from dy, through the filter copy the
+// route reads (refreshed by the caller). y_t_ready: dy in NCHW in y_t. x_t, col and dxpad are
+// overwritten.
+void data_pass(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* kernel, const float* dy, float* dx,
+               bool y_t_ready) {
+  const ConvAlgos& a = p.algos;
+  const float one = 1.f, zero = 0.f;
+  const ConvRoute route = a.route.backward_data;
+  if (route == ConvRoute::gemm) {
     conv2d_gemm_backward_data_cuda(r, g, dy, kernel, p.col.floats(), dx);
-    return;
-  }
-  if (data_nchw) {  // into x_t (backward-filter, before, was its last reader), then to NHWC
+  } else if (route == ConvRoute::nchw) {  // into x_t, then to NHWC
+    if (!y_t_ready) transpose_cuda(dy, p.y_t.floats(), g.n, g.oh * g.ow, g.oc, r.stream());
     DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wdt, p.filter_t.data(), p.ydt, p.y_t.data(), p.cd,
                                                  a.bwd_data, r.scratch(a.bwd_data_ws), a.bwd_data_ws, &zero, p.xdt,
                                                  p.x_t.data()));
     transpose_cuda(p.x_t.floats(), dx, g.n, g.c, g.h * g.w, r.stream());
-    return;
+  } else {
+    float* out = p.padded ? p.dxpad.floats() : dx;
+    DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wd, p.filter.data(), p.yd, dy, p.cd, a.bwd_data,
+                                                 r.scratch(a.bwd_data_ws), a.bwd_data_ws, &zero, p.xd, out));
+    if (p.padded) crop_nhwc_cuda(out, dx, g.n, g.h, g.w, g.c, p.hp, p.wp, g.pad_top, g.pad_left, r.stream());
   }
-  float* out = p.padded ? p.dxpad.floats() : dx;
-  DPT_CUDNN_CHECK(cudnnConvolutionBackwardData(r.cudnn(), &one, p.wd, p.filter.data(), p.yd, dy, p.cd, a.bwd_data,
-                                               r.scratch(a.bwd_data_ws), a.bwd_data_ws, &zero, p.xd, out));
-  if (p.padded) crop_nhwc_cuda(out, dx, g.n, g.h, g.w, g.c, p.hp, p.wp, g.pad_top, g.pad_left, r.stream());
+}
+
+}  // namespace
+
+void conv2d_backward_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* kernel,
+                          const float* y, Activation act, float* dy, float* dx, float* dkernel, float* dbias) {
+  if (g.n == 0) return;
+  set_batch(r, p, g, g.n, p.reserved);
+  DPT_CHECK(!dx || p.needs_dx, "Conv2D: an input gradient was asked of a plan made without one");
+  // The activation's gradient and the bias gradient in one pass, before cuDNN reads dy: in place, and
+  // when an NCHW pass reads dy, to y_t (n, oc, oh*ow) too (in place only if an NHWC pass reads it).
+  const ConvLayoutChoice& route = p.algos.route;
+  const bool filter_nchw = route.backward_filter == ConvRoute::nchw;
+  const bool data_nchw = dx && route.backward_data == ConvRoute::nchw;
+  if (filter_nchw || data_nchw)
+    activation_bias_grad_nchw_cuda(act, y, dy, dbias, g.n, g.oh * g.ow, g.oc, p.y_t.floats(),
+                                   !filter_nchw || (dx && !data_nchw), r);
+  else
+    activation_bias_grad_cuda(act, y, dy, dbias, g.n * g.oh * g.ow, g.oc, r);
+  // The forward left x's NCHW copy, patches or padded copy where it ran on that route; backward-data
+  // reads the filter copies the forward refreshed, and overwrites x_t and col after backward-filter.
+  filter_pass(r, p, g, x, dy, dkernel, filter_nchw || data_nchw, route.forward == ConvRoute::nchw,
+              route.forward == ConvRoute::gemm, route.forward == ConvRoute::nhwc);
+  if (dx) data_pass(r, p, g, kernel, dy, dx, filter_nchw || data_nchw);
+}
+
+void conv2d_backward_data_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* kernel, const float* dy,
+                               float* dx) {
+  if (g.n == 0) return;
+  set_batch(r, p, g, g.n, p.reserved);
+  DPT_CHECK(p.needs_dx, "Conv2D: an input gradient was asked of a plan made without one");
+  const ConvRoute route = p.algos.route.backward_data;
+  if (route == ConvRoute::nhwc)
+    filter_from_kernel_cuda(FilterLayout::krsc, kernel, p.filter.floats(), g.kh * g.kw, g.c, g.oc, r.stream());
+  if (route == ConvRoute::nchw)
+    filter_from_kernel_cuda(FilterLayout::kcrs, kernel, p.filter_t.floats(), g.kh * g.kw, g.c, g.oc, r.stream());
+  data_pass(r, p, g, kernel, dy, dx, false);
+}
+
+void conv2d_backward_filter_cuda(CudaResources& r, ConvPlan& p, const Conv2dGeom& g, const float* x, const float* dy,
+                                 float* dkernel) {
+  if (g.n == 0) return;
+  set_batch(r, p, g, g.n, p.reserved);
+  filter_pass(r, p, g, x, dy, dkernel, false, false, false, false);
 }
 
 }  // namespace dpt::kernels

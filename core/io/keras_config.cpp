@@ -15,6 +15,7 @@
 #include "core/layers/activation.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
+#include "core/layers/conv2d_transpose.h"
 #include "core/layers/dense.h"
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
@@ -205,6 +206,14 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     k.filters = c.get<int64_t>("filters", 0);
     return std::make_unique<Conv2D>(k);
   }
+  if (c.cls == "Conv2DTranspose" || c.cls == "Convolution2DTranspose") {
+    auto k = conv_options<Conv2DConfig>(c);
+    if (c.cfg.contains("output_padding") && !c.cfg["output_padding"].is_null())
+      c.unsupported("output_padding=" + c.cfg["output_padding"].dump() + " (None only)");
+    if (c.get<int64_t>("groups", 1) != 1) c.unsupported("groups other than 1");
+    k.filters = c.get<int64_t>("filters", 0);
+    return std::make_unique<Conv2DTranspose>(k);
+  }
   if (c.cls == "DepthwiseConv2D") {
     auto k = conv_options<DepthwiseConv2DConfig>(c);
     k.depth_multiplier = c.get<int64_t>("depth_multiplier", 1);
@@ -342,7 +351,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   DPT_FAIL(
       c.source
-      << ": layer '" << c.name << "' (" << c.cls << ") is not supported (supported: Dense, Conv2D, "
+      << ": layer '" << c.name << "' (" << c.cls << ") is not supported (supported: Dense, Conv2D, Conv2DTranspose, "
       << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, MaxPooling2D, AveragePooling2D, "
          "GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, Activation "
       << "(and ReLU, LeakyReLU, ELU, Softmax), BatchNormalization, LayerNormalization, RMSNormalization, "

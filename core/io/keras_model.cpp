@@ -13,6 +13,7 @@
 #include "core/io/keras_config.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
+#include "core/layers/conv2d_transpose.h"
 #include "core/layers/dense.h"
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
@@ -66,6 +67,10 @@ json layer_config(const Layer& l) {
     c["units"] = d->units();
     c["activation"] = activation_name(d->output_activation());
     c["use_bias"] = d->use_bias();
+  } else if (auto* t = dynamic_cast<const Conv2DTranspose*>(&l)) {  // before Conv2D, which it derives from
+    c["filters"] = t->config().filters;
+    conv_options_json(t->config(), &c);
+    c["output_padding"] = nullptr;
   } else if (auto* k = dynamic_cast<const Conv2D*>(&l)) {
     c["filters"] = k->config().filters;
     conv_options_json(k->config(), &c);

@@ -12,9 +12,9 @@ namespace {
 constexpr int64_t kMaxConvWorkspace = int64_t(2) << 20;  // elements (8 MiB) of im2col scratch
 }
 
-Conv2D::Conv2D(Conv2DConfig cfg) : cfg_(cfg) {
-  DPT_CHECK(cfg.filters >= 1, "Conv2D filters must be >= 1, got " << cfg.filters);
-  check_window("Conv2D", cfg);
+Conv2D::Conv2D(Conv2DConfig cfg, const char* cls) : cfg_(cfg) {
+  DPT_CHECK(cfg.filters >= 1, cls << " filters must be >= 1, got " << cfg.filters);
+  check_window(cls, cfg);
 }
 
 std::string Conv2D::config_str() const {
@@ -41,7 +41,7 @@ kernels::Conv2dGeom Conv2D::geom(int64_t n) const {
 
 void Conv2D::prepare(int64_t max_batch, Context& ctx) {
   on_cuda_ = ctx.device.is_cuda();
-  if (on_cuda_) plan_.reset(kernels::conv2d_plan_create(*ctx.cuda, geom(max_batch), input_grad_needed_));
+  if (on_cuda_) plan_.reset(kernels::conv2d_plan_create(*ctx.cuda, geom(max_batch), plan_needs_data()));
   prepare_pre_activation(cfg_.activation, max_batch, ctx);
 }
 

@@ -75,7 +75,7 @@ kernels::Conv2dGeom window_geom(int64_t n, const Shape& in, const Shape& out, co
 
 class Conv2D : public Layer {
  public:
-  explicit Conv2D(Conv2DConfig cfg);
+  explicit Conv2D(Conv2DConfig cfg) : Conv2D(cfg, "Conv2D") {}
   std::string class_name() const override { return "Conv2D"; }
   std::string default_name() const override { return "conv2d"; }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv2D>(cfg_); }
@@ -93,8 +93,12 @@ class Conv2D : public Layer {
   void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
   void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
- private:
-  kernels::Conv2dGeom geom(int64_t n) const;
+ protected:
+  Conv2D(Conv2DConfig cfg, const char* cls);  // cls: the class named in messages
+  // The convolution's geometry on n samples (Conv2DTranspose: the convolution it transposes).
+  virtual kernels::Conv2dGeom geom(int64_t n) const;
+  // Whether the plan needs backward-data (Conv2DTranspose's forward always does).
+  virtual bool plan_needs_data() const { return input_grad_needed_; }
   Conv2DConfig cfg_;
   int64_t pad_top_ = 0, pad_left_ = 0;
   bool on_cuda_ = false;

@@ -9,6 +9,7 @@
 #include "core/layers/activation.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
+#include "core/layers/conv2d_transpose.h"
 #include "core/layers/dense.h"
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
@@ -373,8 +374,26 @@ TEST_CASE("CUDA Conv2D on each route (cuDNN NHWC; cuDNN NCHW between transposes;
       {"Conv2D 1x1", [] { return std::make_unique<Conv2D>(conv(7, 1, 1, false, Activation::linear)); }, {5, 5, 6}},
   };
   cases.insert(cases.end(), more.begin(), more.end());
-  // Dilated convolutions (their own seeds: the cases above keep their inputs).
-  const std::vector<LayerCase> dilated = {
+  // Dilated and transposed convolutions (their own seeds: the cases above keep their inputs). A
+  // transposed convolution's forward is its convolution's backward-data on the plan's route, its
+  // backward that convolution's forward and backward-filter.
+  const std::vector<LayerCase> later = {
+      {"Conv2DTranspose 3x3 stride 2 same relu (its convolution's padding asymmetric: NHWC or GEMM)",
+       [] { return std::make_unique<Conv2DTranspose>(conv(7, 3, 2, true, Activation::relu)); },
+       {5, 4, 6}},
+      {"Conv2DTranspose 4x4 stride 2 same tanh",
+       [] { return std::make_unique<Conv2DTranspose>(conv(5, 4, 2, true, Activation::tanh)); },
+       {4, 5, 3}},
+      {"Conv2DTranspose 2x2 stride 2 valid gelu (the pre-activation kept)",
+       [] { return std::make_unique<Conv2DTranspose>(conv(4, 2, 2, false, Activation::gelu)); },
+       {4, 4, 5}},
+      {"Conv2DTranspose 3x3 valid, dilation 2, softmax",
+       [] {
+         Conv2DConfig c = conv(3, 3, 1, false, Activation::softmax);
+         c.dh = c.dw = 2;
+         return std::make_unique<Conv2DTranspose>(c);
+       },
+       {5, 6, 3}},
       {"Conv2D 3x3 same, dilation (2, 3) (symmetric padding 2 and 3)",
        [] {
          Conv2DConfig c = conv(6, 3, 1, true, Activation::relu);
@@ -399,7 +418,7 @@ TEST_CASE("CUDA Conv2D on each route (cuDNN NHWC; cuDNN NCHW between transposes;
        },
        {10, 9, 5}},
   };
-  uint64_t seed = 9000, dilated_seed = 90000;
+  uint64_t seed = 9000, later_seed = 90000;
   for (const auto layout : {kernels::ConvLayout::nhwc, kernels::ConvLayout::nchw, kernels::ConvLayout::gemm,
                             kernels::ConvLayout::automatic}) {
     for (const auto& c : cases) {
@@ -409,9 +428,12 @@ TEST_CASE("CUDA Conv2D on each route (cuDNN NHWC; cuDNN NCHW between transposes;
       inference.training = false;
       compare_layer(inference, 6, seed += 50, layout);
     }
-    for (const auto& c : dilated) {
-      compare_layer(c, 13, dilated_seed += 50, layout);
-      compare_layer(c, 5, dilated_seed += 50, layout, 13);
+    for (const auto& c : later) {
+      compare_layer(c, 13, later_seed += 50, layout);
+      compare_layer(c, 5, later_seed += 50, layout, 13);
+      LayerCase inference = c;
+      inference.training = false;
+      compare_layer(inference, 6, later_seed += 50, layout);
     }
   }
 }

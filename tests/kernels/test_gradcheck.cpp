@@ -138,6 +138,58 @@ TEST_CASE("conv2d gradients match finite differences (double), valid/same, strid
   }
 }
 
+TEST_CASE("transposed conv2d (a conv's backward-data) against its definition; gradients (double)",
+          "[kernels][grad][transpose]") {
+  struct Case {
+    int64_t h, w, k, s;  // the transposed convolution's input (h, w) and its kernel and strides
+    bool same;
+    int64_t d = 1;
+  };
+  for (Case cs : {Case{3, 4, 3, 2, true}, Case{3, 3, 3, 2, false}, Case{3, 2, 4, 2, true}, Case{4, 3, 2, 2, false},
+                  Case{3, 4, 2, 1, false, 2}, Case{4, 4, 3, 1, true}, Case{2, 3, 1, 3, false}}) {
+    INFO("h=" << cs.h << " w=" << cs.w << " k=" << cs.k << " s=" << cs.s << " same=" << cs.same << " d=" << cs.d);
+    // The convolution it transposes: from the output (oh, ow, 4 filters) to the input (h, w, 3).
+    int64_t oh[2];
+    const int64_t in[2] = {cs.h, cs.w}, span[2] = {(cs.k - 1) * cs.d + 1, (cs.k - 1) * (cs.d > 1 ? cs.d + 1 : 1) + 1};
+    for (int i = 0; i < 2; ++i) oh[i] = in[i] * cs.s + (cs.same ? 0 : std::max<int64_t>(span[i] - cs.s, 0));
+    const Conv2dGeom g = make_conv(2, oh[0], oh[1], 4, cs.k, cs.s, cs.same, 3, cs.d);
+    REQUIRE(g.oh == cs.h);
+    REQUIRE(g.ow == cs.w);
+    auto x = random_vec(g.n * g.oh * g.ow * g.oc, 61), k = random_vec(g.kh * g.kw * g.c * g.oc, 62);
+    auto r = random_vec(g.n * g.h * g.w * g.c, 63);
+    std::vector<double> y(r.size());
+    const int64_t ws = conv2d_min_workspace(g);
+    std::vector<double> work(size_t(std::max<int64_t>(ws, 1)));
+    auto f = [&] {
+      conv2d_backward_cpu<double>(g, nullptr, k.data(), x.data(), y.data(), nullptr, nullptr, work.data(), ws);
+      return dot(y, r);
+    };
+    f();
+    // The definition: input pixel (iy, ix) adds x . kernel[ky, kx] at output (iy*s - pad + ky*dh, ...).
+    std::vector<double> want(y.size(), 0.0);
+    for (int64_t n = 0; n < g.n; ++n)
+      for (int64_t iy = 0; iy < g.oh; ++iy)
+        for (int64_t ix = 0; ix < g.ow; ++ix)
+          for (int64_t ky = 0; ky < g.kh; ++ky)
+            for (int64_t kx = 0; kx < g.kw; ++kx) {
+              const int64_t py = iy * g.sh - g.pad_top + ky * g.dh, px = ix * g.sw - g.pad_left + kx * g.dw;
+              if (py < 0 || py >= g.h || px < 0 || px >= g.w) continue;
+              for (int64_t fo = 0; fo < g.c; ++fo)
+                for (int64_t ci = 0; ci < g.oc; ++ci)
+                  want[size_t(((n * g.h + py) * g.w + px) * g.c + fo)] +=
+                      x[size_t(((n * g.oh + iy) * g.ow + ix) * g.oc + ci)] *
+                      k[size_t(((ky * g.kw + kx) * g.c + fo) * g.oc + ci)];
+            }
+    CHECK(worst_ratio(y, want, 1e-12, 1e-12) <= 1.0);
+    // Its backward: dx is the convolution's forward of r, dkernel its backward-filter (x and dy swapped).
+    std::vector<double> dx(x.size()), dk(k.size(), 0.0);
+    conv2d_forward_cpu<double>(g, r.data(), k.data(), nullptr, dx.data(), work.data(), ws);
+    conv2d_backward_cpu<double>(g, r.data(), k.data(), x.data(), nullptr, dk.data(), nullptr, work.data(), ws);
+    CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
+    CHECK(worst_ratio(dk, numeric_grad(f, k), kAtol, kRtol) <= 1.0);
+  }
+}
+
 TEST_CASE("depthwise conv2d gradients match finite differences (double): valid/same, strides, depth multipliers",
           "[kernels][grad]") {
   struct Case {

@@ -27,7 +27,7 @@ std::string config_error(const std::string& text, const std::string& source) {
 }  // namespace
 
 TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce Keras's predictions", "[io][config]") {
-  for (const std::string name : {"mlp", "cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil"}) {
+  for (const std::string name : {"mlp", "cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil", "tconv"}) {
     INFO(name);
     auto m = load_keras_model(kDir + name + "_legacy.h5", 0);
     CHECK(m->name() == name);
@@ -343,6 +343,9 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
   CHECK(err(cfg(R"({"class_name": "Cropping2D", "config": {"name": "p", "cropping": [4, 4]}})")) ==
         "layer 'p' (Cropping2D) would produce an empty output (0, 0, 3) from input (8, 8, 3): the input is too "
         "small for its kernel, pool or cropping size");
+  CHECK(err(cfg(R"({"class_name": "Conv2DTranspose", "config": {"name": "t", "filters": 2, "kernel_size": 3,
+      "strides": 2, "output_padding": [1, 1]}})")) ==
+        "m.json: layer 't' (Conv2DTranspose): output_padding=[1,1] (None only) is not supported");
   CHECK(err(cfg(R"({"class_name": "DepthwiseConv2D", "config": {"name": "d", "kernel_size": 3,
       "dilation_rate": [1, 0]}})")) ==
         "m.json: layer 'd' (DepthwiseConv2D): DepthwiseConv2D dilation_rate must be >= 1, "
