@@ -14,6 +14,7 @@
 #include "core/io/keras_archive.h"
 #include "core/layers/activation.h"
 #include "core/layers/batch_norm.h"
+#include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/conv2d_transpose.h"
 #include "core/layers/dense.h"
@@ -87,6 +88,16 @@ std::pair<int64_t, int64_t> pair_of(const LayerCtx& c, const char* key, std::pai
   const std::string where = c.where() + " '" + key + "'";
   if (v.is_number_integer()) return {as<int64_t>(v, where), as<int64_t>(v, where)};
   if (v.is_array() && v.size() == 2) return {as<int64_t>(v[0], where + "[0]"), as<int64_t>(v[1], where + "[1]")};
+  c.unsupported(std::string(key) + "=" + v.dump());
+}
+
+// A 1-D layer's size: an int or a list of one.
+int64_t single_of(const LayerCtx& c, const char* key, int64_t fallback) {
+  if (!c.cfg.contains(key) || c.cfg[key].is_null()) return fallback;
+  const json& v = c.cfg[key];
+  const std::string where = c.where() + " '" + key + "'";
+  if (v.is_number_integer()) return as<int64_t>(v, where);
+  if (v.is_array() && v.size() == 1) return as<int64_t>(v[0], where + "[0]");
   c.unsupported(std::string(key) + "=" + v.dump());
 }
 
@@ -205,6 +216,34 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     if (c.get<int64_t>("groups", 1) != 1) c.unsupported("groups other than 1");
     k.filters = c.get<int64_t>("filters", 0);
     return std::make_unique<Conv2D>(k);
+  }
+  if (c.cls == "Conv1D" || c.cls == "Convolution1D") {
+    channels_last(c);
+    Conv2DConfig k;
+    k.filters = c.get<int64_t>("filters", 0);
+    k.kw = single_of(c, "kernel_size", 0);
+    k.sw = single_of(c, "strides", 1);
+    k.dw = single_of(c, "dilation_rate", 1);
+    const std::string p = c.get<std::string>("padding", "valid");
+    if (p != "valid" && p != "same" && p != "causal") c.unsupported("padding='" + p + "'");
+    k.same = p == "same";
+    k.activation = activation_of(c);
+    k.use_bias = c.get<bool>("use_bias", true);
+    if (c.get<int64_t>("groups", 1) != 1) c.unsupported("groups other than 1");
+    return std::make_unique<Conv1D>(k, p == "causal");
+  }
+  if (c.cls == "MaxPooling1D" || c.cls == "AveragePooling1D" || c.cls == "MaxPool1D" || c.cls == "AvgPool1D") {
+    channels_last(c);
+    Pool2DConfig p;
+    p.pw = single_of(c, "pool_size", 2);
+    p.sw = single_of(c, "strides", p.pw);
+    p.same = same_padding(c);
+    return std::make_unique<Pool2D>(c.cls.rfind("Max", 0) == 0, p, 1);
+  }
+  if (c.cls == "GlobalAveragePooling1D" || c.cls == "GlobalAvgPool1D" || c.cls == "GlobalMaxPooling1D" ||
+      c.cls == "GlobalMaxPool1D") {
+    channels_last(c);
+    return std::make_unique<GlobalPooling2D>(c.cls.find("Max") != std::string::npos, c.get<bool>("keepdims", false), 1);
   }
   if (c.cls == "Conv2DTranspose" || c.cls == "Convolution2DTranspose") {
     auto k = conv_options<Conv2DConfig>(c);
@@ -351,9 +390,11 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   DPT_FAIL(
       c.source
-      << ": layer '" << c.name << "' (" << c.cls << ") is not supported (supported: Dense, Conv2D, Conv2DTranspose, "
+      << ": layer '" << c.name << "' (" << c.cls
+      << ") is not supported (supported: Dense, Conv1D, Conv2D, Conv2DTranspose, "
       << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, MaxPooling2D, AveragePooling2D, "
-         "GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, Activation "
+         "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
+         "GlobalMaxPooling1D, Flatten, Reshape, Dropout, Activation "
       << "(and ReLU, LeakyReLU, ELU, Softmax), BatchNormalization, LayerNormalization, RMSNormalization, "
       << "Rescaling, Normalization, "
       << "Add, Subtract, Multiply, Average, Concatenate)");

@@ -12,6 +12,7 @@
 #include "core/io/keras_archive.h"
 #include "core/io/keras_config.h"
 #include "core/layers/batch_norm.h"
+#include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/conv2d_transpose.h"
 #include "core/layers/dense.h"
@@ -67,6 +68,17 @@ json layer_config(const Layer& l) {
     c["units"] = d->units();
     c["activation"] = activation_name(d->output_activation());
     c["use_bias"] = d->use_bias();
+  } else if (auto* k1 = dynamic_cast<const Conv1D*>(&l)) {  // before Conv2D, which it derives from
+    const auto& g = k1->config();
+    c["filters"] = g.filters;
+    c["kernel_size"] = json::array({g.kw});
+    c["strides"] = json::array({g.sw});
+    c["padding"] = k1->causal() ? "causal" : g.same ? "same" : "valid";
+    c["data_format"] = "channels_last";
+    c["dilation_rate"] = json::array({g.dw});
+    c["groups"] = 1;
+    c["activation"] = activation_name(g.activation);
+    c["use_bias"] = g.use_bias;
   } else if (auto* t = dynamic_cast<const Conv2DTranspose*>(&l)) {  // before Conv2D, which it derives from
     c["filters"] = t->config().filters;
     conv_options_json(t->config(), &c);
@@ -92,8 +104,8 @@ json layer_config(const Layer& l) {
     c["interpolation"] = "nearest";
   } else if (auto* p = dynamic_cast<const Pool2D*>(&l)) {
     const auto& g = p->config();
-    c["pool_size"] = {g.ph, g.pw};
-    c["strides"] = {g.sh, g.sw};
+    c["pool_size"] = p->spatial() == 1 ? json::array({g.pw}) : json::array({g.ph, g.pw});
+    c["strides"] = p->spatial() == 1 ? json::array({g.sw}) : json::array({g.sh, g.sw});
     c["padding"] = g.same ? "same" : "valid";
     c["data_format"] = "channels_last";
   } else if (auto* gap = dynamic_cast<const GlobalPooling2D*>(&l)) {

@@ -36,7 +36,7 @@ std::vector<ParamSpec> Conv2D::params() const {
 }
 
 kernels::Conv2dGeom Conv2D::geom(int64_t n) const {
-  return window_geom(n, in_, out_, cfg_, pad_top_, pad_left_, cfg_.filters);
+  return window_geom(n, image(in_), image(out_), cfg_, pad_top_, pad_left_, cfg_.filters);
 }
 
 void Conv2D::prepare(int64_t max_batch, Context& ctx) {

@@ -97,6 +97,9 @@ class Conv2D : public Layer {
   Conv2D(Conv2DConfig cfg, const char* cls);  // cls: the class named in messages
   // The convolution's geometry on n samples (Conv2DTranspose: the convolution it transposes).
   virtual kernels::Conv2dGeom geom(int64_t n) const;
+  // The layer's shapes as the (height, width, channels) images the kernels take (Conv1D: (1, steps,
+  // channels)).
+  virtual Shape image(const Shape& s) const { return s; }
   // Whether the plan needs backward-data (Conv2DTranspose's forward always does).
   virtual bool plan_needs_data() const { return input_grad_needed_; }
   Conv2DConfig cfg_;

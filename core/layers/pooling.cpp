@@ -6,7 +6,8 @@
 
 namespace dpt {
 
-Pool2D::Pool2D(bool is_max, Pool2DConfig cfg) : max_(is_max), cfg_(cfg) {
+Pool2D::Pool2D(bool is_max, Pool2DConfig cfg, int spatial) : max_(is_max), cfg_(cfg), spatial_(spatial) {
+  if (spatial_ == 1) cfg_.ph = cfg_.sh = 1;
   if (cfg_.sh == 0) cfg_.sh = cfg_.ph;
   if (cfg_.sw == 0) cfg_.sw = cfg_.pw;
   DPT_CHECK(cfg_.ph >= 1 && cfg_.pw >= 1 && cfg_.sh >= 1 && cfg_.sw >= 1,
@@ -15,33 +16,42 @@ Pool2D::Pool2D(bool is_max, Pool2DConfig cfg) : max_(is_max), cfg_(cfg) {
 }
 
 std::string Pool2D::config_str() const {
+  if (spatial_ == 1)
+    return "pool_size=" + std::to_string(cfg_.pw) + ", strides=" + std::to_string(cfg_.sw) +
+           ", padding=" + (cfg_.same ? "same" : "valid");
   return "pool_size=(" + std::to_string(cfg_.ph) + ", " + std::to_string(cfg_.pw) + "), strides=(" +
          std::to_string(cfg_.sh) + ", " + std::to_string(cfg_.sw) + "), padding=" + (cfg_.same ? "same" : "valid");
 }
 
 Shape Pool2D::compute_output_shape(const Shape& in) {
-  DPT_CHECK(in.size() == 3,
-            class_name() << " expects inputs of shape (height, width, channels), got " << shape_str(in));
+  if (spatial_ == 1)
+    DPT_CHECK(in.size() == 2, class_name() << " expects inputs of shape (steps, channels), got " << shape_str(in));
+  else
+    DPT_CHECK(in.size() == 3, class_name()
+                                  << " expects inputs of shape (height, width, channels), got " << shape_str(in));
+  const Shape im = image_of(in, spatial_);
   int64_t oh, ow;
-  kernels::conv_out_size(in[0], cfg_.ph, cfg_.sh, cfg_.same, &oh, &pad_top_);
-  kernels::conv_out_size(in[1], cfg_.pw, cfg_.sw, cfg_.same, &ow, &pad_left_);
+  kernels::conv_out_size(im[0], cfg_.ph, cfg_.sh, cfg_.same, &oh, &pad_top_);
+  kernels::conv_out_size(im[1], cfg_.pw, cfg_.sw, cfg_.same, &ow, &pad_left_);
+  if (spatial_ == 1) return {ow, in[1]};
   return {oh, ow, in[2]};
 }
 
 kernels::Pool2dGeom Pool2D::geom(int64_t n) const {
   kernels::Pool2dGeom g;
+  const Shape in = image_of(in_, spatial_), out = image_of(out_, spatial_);
   g.n = n;
-  g.h = in_[0];
-  g.w = in_[1];
-  g.c = in_[2];
+  g.h = in[0];
+  g.w = in[1];
+  g.c = in[2];
   g.ph = cfg_.ph;
   g.pw = cfg_.pw;
   g.sh = cfg_.sh;
   g.sw = cfg_.sw;
   g.pad_top = pad_top_;
   g.pad_left = pad_left_;
-  g.oh = out_[0];
-  g.ow = out_[1];
+  g.oh = out[0];
+  g.ow = out[1];
   return g;
 }
 
@@ -108,6 +118,11 @@ void Pool2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor&
 }
 
 Shape GlobalPooling2D::compute_output_shape(const Shape& in) {
+  if (spatial_ == 1) {
+    DPT_CHECK(in.size() == 2, class_name() << " expects (steps, channels), got " << shape_str(in));
+    if (keepdims_) return {1, in[1]};
+    return {in[1]};
+  }
   DPT_CHECK(in.size() == 3, class_name() << " expects (height, width, channels), got " << shape_str(in));
   if (keepdims_) return {1, 1, in[2]};
   return {in[2]};
@@ -115,33 +130,33 @@ Shape GlobalPooling2D::compute_output_shape(const Shape& in) {
 
 void GlobalPooling2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
   if (max_)
-    kernels::global_max_pool_forward_cpu(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2]);
+    kernels::global_max_pool_forward_cpu(x.data(), y.data(), x.dim(0), positions(), in_.back());
   else
-    kernels::global_avg_pool_forward_cpu(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2]);
+    kernels::global_avg_pool_forward_cpu(x.data(), y.data(), x.dim(0), positions(), in_.back());
 }
 
 void GlobalPooling2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
   if (!dx) return;
   if (max_)
-    kernels::global_max_pool_backward_cpu(x.data(), y.data(), dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2]);
+    kernels::global_max_pool_backward_cpu(x.data(), y.data(), dy.data(), dx->data(), x.dim(0), positions(), in_.back());
   else
-    kernels::global_avg_pool_backward_cpu(dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2]);
+    kernels::global_avg_pool_backward_cpu(dy.data(), dx->data(), x.dim(0), positions(), in_.back());
 }
 
 void GlobalPooling2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
   if (max_)
-    kernels::global_max_pool_forward_cuda(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2], stream(ctx));
+    kernels::global_max_pool_forward_cuda(x.data(), y.data(), x.dim(0), positions(), in_.back(), stream(ctx));
   else
-    kernels::global_avg_pool_forward_cuda(x.data(), y.data(), x.dim(0), in_[0] * in_[1], in_[2], stream(ctx));
+    kernels::global_avg_pool_forward_cuda(x.data(), y.data(), x.dim(0), positions(), in_.back(), stream(ctx));
 }
 
 void GlobalPooling2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
   if (!dx) return;
   if (max_)
-    kernels::global_max_pool_backward_cuda(x.data(), y.data(), dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2],
+    kernels::global_max_pool_backward_cuda(x.data(), y.data(), dy.data(), dx->data(), x.dim(0), positions(), in_.back(),
                                            stream(ctx));
   else
-    kernels::global_avg_pool_backward_cuda(dy.data(), dx->data(), x.dim(0), in_[0] * in_[1], in_[2], stream(ctx));
+    kernels::global_avg_pool_backward_cuda(dy.data(), dx->data(), x.dim(0), positions(), in_.back(), stream(ctx));
 }
 
 }  // namespace dpt

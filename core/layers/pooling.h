@@ -1,5 +1,6 @@
 // MaxPooling2D, AveragePooling2D (pool_size, strides = pool_size by default, valid/same),
-// GlobalAveragePooling2D and GlobalMaxPooling2D, channels_last.
+// GlobalAveragePooling2D and GlobalMaxPooling2D, channels_last; with spatial rank 1, Keras's 1-D
+// layers (MaxPooling1D, ..., GlobalMaxPooling1D) on (steps, channels), seen as (1, steps, channels).
 #pragma once
 #include "core/layer.h"
 #include "kernels/pooling.h"
@@ -12,15 +13,24 @@ struct Pool2DConfig {
   bool same = false;
 };
 
+// A 1-D layer's (steps, channels) shape as the (1, steps, channels) image the 2-D kernels take.
+inline Shape image_of(const Shape& s, int spatial) { return spatial == 1 ? Shape{1, s[0], s[1]} : s; }
+
 class Pool2D : public Layer {
  public:
-  Pool2D(bool is_max, Pool2DConfig cfg);
-  std::string class_name() const override { return max_ ? "MaxPooling2D" : "AveragePooling2D"; }
-  std::string default_name() const override { return max_ ? "max_pooling2d" : "average_pooling2d"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Pool2D>(max_, cfg_); }
+  // spatial 1: MaxPooling1D / AveragePooling1D, with cfg's ph and sh 1.
+  Pool2D(bool is_max, Pool2DConfig cfg, int spatial = 2);
+  std::string class_name() const override {
+    return std::string(max_ ? "MaxPooling" : "AveragePooling") + (spatial_ == 1 ? "1D" : "2D");
+  }
+  std::string default_name() const override {
+    return std::string(max_ ? "max_pooling" : "average_pooling") + (spatial_ == 1 ? "1d" : "2d");
+  }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Pool2D>(max_, cfg_, spatial_); }
   std::string config_str() const override;
   const Pool2DConfig& config() const { return cfg_; }
   bool is_max() const { return max_; }
+  int spatial() const { return spatial_; }
   void prepare(int64_t max_batch, Context& ctx) override;
   // Max pooling's routing in the last training forward: for each output of the first n rows,
   // the offset within its sample of the input it took (the first maximum in scan order). Where
@@ -42,6 +52,7 @@ class Pool2D : public Layer {
   kernels::Pool2dGeom geom(int64_t n) const;
   bool max_;
   Pool2DConfig cfg_;
+  int spatial_;
   int64_t pad_top_ = 0, pad_left_ = 0;
   // Per output element of the last training forward (max pooling), on the replica's device.
   Buffer argmax_;
@@ -55,13 +66,19 @@ inline std::unique_ptr<Layer> AveragePooling2D(Pool2DConfig c = {}) { return std
 // (channels). The maximum's gradient is shared by the positions that hold it (Keras 3's ops.max).
 class GlobalPooling2D : public Layer {
  public:
-  GlobalPooling2D(bool is_max, bool keepdims) : max_(is_max), keepdims_(keepdims) {}
-  std::string class_name() const override { return max_ ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D"; }
-  std::string default_name() const override { return max_ ? "global_max_pooling2d" : "global_average_pooling2d"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<GlobalPooling2D>(max_, keepdims_); }
+  // spatial 1: GlobalAveragePooling1D / GlobalMaxPooling1D over the steps.
+  GlobalPooling2D(bool is_max, bool keepdims, int spatial = 2) : max_(is_max), keepdims_(keepdims), spatial_(spatial) {}
+  std::string class_name() const override {
+    return std::string(max_ ? "GlobalMaxPooling" : "GlobalAveragePooling") + (spatial_ == 1 ? "1D" : "2D");
+  }
+  std::string default_name() const override {
+    return std::string(max_ ? "global_max_pooling" : "global_average_pooling") + (spatial_ == 1 ? "1d" : "2d");
+  }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<GlobalPooling2D>(max_, keepdims_, spatial_); }
   std::string config_str() const override { return keepdims_ ? "keepdims=True" : ""; }
   bool is_max() const { return max_; }
   bool keepdims() const { return keepdims_; }
+  int spatial() const { return spatial_; }
 
  protected:
   Shape compute_output_shape(const Shape& in) override;
@@ -71,7 +88,9 @@ class GlobalPooling2D : public Layer {
   void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
  private:
+  int64_t positions() const { return spatial_ == 1 ? in_[0] : in_[0] * in_[1]; }
   bool max_, keepdims_;
+  int spatial_;
 };
 
 class GlobalAveragePooling2D : public GlobalPooling2D {

@@ -8,6 +8,7 @@
 #include "core/context.h"
 #include "core/layers/activation.h"
 #include "core/layers/batch_norm.h"
+#include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/conv2d_transpose.h"
 #include "core/layers/dense.h"
@@ -276,6 +277,18 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
       {"GlobalAveragePooling2D keepdims", [] { return std::make_unique<GlobalAveragePooling2D>(true); }, {4, 5, 6}},
       {"GlobalMaxPooling2D", [] { return std::make_unique<GlobalMaxPooling2D>(); }, {5, 4, 6}},
       {"GlobalMaxPooling2D keepdims", [] { return std::make_unique<GlobalMaxPooling2D>(true); }, {3, 3, 35}},
+      {"MaxPooling1D 3, stride 2, same",
+       [] {
+         return std::make_unique<Pool2D>(true, Pool2DConfig{1, 3, 1, 2, true}, 1);
+       },
+       {11, 5}},
+      {"AveragePooling1D 2",
+       [] {
+         return std::make_unique<Pool2D>(false, Pool2DConfig{1, 2, 1, 2, false}, 1);
+       },
+       {9, 4}},
+      {"GlobalAveragePooling1D", [] { return std::make_unique<GlobalPooling2D>(false, false, 1); }, {13, 6}},
+      {"GlobalMaxPooling1D keepdims", [] { return std::make_unique<GlobalPooling2D>(true, true, 1); }, {7, 5}},
       {"UpSampling2D (2, 3)", [] { return std::make_unique<UpSampling2D>(2, 3); }, {4, 3, 5}},
       {"SeparableConv2D 3x3 same, depth_multiplier 2, relu",
        [] {
@@ -378,6 +391,22 @@ TEST_CASE("CUDA Conv2D on each route (cuDNN NHWC; cuDNN NCHW between transposes;
   // transposed convolution's forward is its convolution's backward-data on the plan's route, its
   // backward that convolution's forward and backward-filter.
   const std::vector<LayerCase> later = {
+      {"Conv1D 3 causal, dilation 2, relu (padding before the sequence alone: NHWC or GEMM)",
+       [] {
+         Conv2DConfig c = conv(6, 1, 1, false, Activation::relu);
+         c.kw = 3;
+         c.dw = 2;
+         return std::make_unique<Conv1D>(c, true);
+       },
+       {17, 4}},
+      {"Conv1D 4 same, stride 2, tanh",
+       [] {
+         Conv2DConfig c = conv(5, 1, 1, true, Activation::tanh);
+         c.kw = 4;
+         c.sw = 2;
+         return std::make_unique<Conv1D>(c, false);
+       },
+       {15, 3}},
       {"Conv2DTranspose 3x3 stride 2 same relu (its convolution's padding asymmetric: NHWC or GEMM)",
        [] { return std::make_unique<Conv2DTranspose>(conv(7, 3, 2, true, Activation::relu)); },
        {5, 4, 6}},
