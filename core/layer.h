@@ -20,6 +20,10 @@ std::string activation_str(Activation a);  // for listings: the name, and a sett
 
 enum class Init { glorot_uniform, zeros, ones };
 
+// A 1-D layer's (steps, channels) shape as the (1, steps, channels) image the 2-D kernels take
+// (spatial: the layer's spatial rank, 1 or 2).
+inline Shape image_of(const Shape& s, int spatial) { return spatial == 1 ? Shape{1, s[0], s[1]} : s; }
+
 struct ParamSpec {
   std::string name;   // Keras's variable name: "kernel", "bias", "gamma", "moving_mean", ...
   Shape shape;

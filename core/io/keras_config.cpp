@@ -271,6 +271,25 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     const auto [rows, cols] = pair_of(c, "size", {2, 2});
     return std::make_unique<UpSampling2D>(rows, cols);
   }
+  if (c.cls == "ZeroPadding1D" || c.cls == "Cropping1D") {  // an int (both ends) or (left, right)
+    channels_last(c);
+    const bool crop = c.cls == "Cropping1D";
+    const char* key = crop ? "cropping" : "padding";
+    const std::string where = c.where() + " '" + key + "'";
+    const json v = c.cfg.contains(key) ? c.cfg[key] : json(1);
+    Padding2DConfig p;
+    if (v.is_number_integer()) {
+      p.left = p.right = as<int64_t>(v, where);
+    } else if (v.is_array() && v.size() == 2) {
+      p.left = as<int64_t>(v[0], where + "[0]");
+      p.right = as<int64_t>(v[1], where + "[1]");
+    } else {
+      DPT_FAIL(where << " must be an int or (left, right), got " << v.dump());
+    }
+    DPT_CHECK(p.left >= 0 && p.right >= 0, where << " must not be negative, got " << v.dump());
+    return std::make_unique<Padding2D>(crop, p, 1);
+  }
+  if (c.cls == "UpSampling1D") return std::make_unique<UpSampling2D>(1, single_of(c, "size", 2), 1);
   if (c.cls == "ZeroPadding2D" || c.cls == "Cropping2D") {
     channels_last(c);
     const bool crop = c.cls == "Cropping2D";
@@ -316,6 +335,10 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
         noise.push_back(n[i].is_null() ? 0 : as<int64_t>(n[i], where + "[" + std::to_string(i) + "]"));
     }
     return std::make_unique<Dropout>(c.get<double>("rate", 0.0), noise);
+  }
+  if (c.cls == "SpatialDropout1D" || c.cls == "SpatialDropout2D") {
+    if (c.cls == "SpatialDropout2D") channels_last(c);
+    return std::make_unique<SpatialDropout>(c.get<double>("rate", 0.0), c.cls == "SpatialDropout1D" ? 1 : 2);
   }
   if (c.cls == "Activation") return std::make_unique<ActivationLayer>(activation_of(c));
   // Keras's activation layer classes, where their settings are one of the activations (dptrain
@@ -388,16 +411,16 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     }
     return std::make_unique<LayerNormalization>(n);
   }
-  DPT_FAIL(
-      c.source
-      << ": layer '" << c.name << "' (" << c.cls
-      << ") is not supported (supported: Dense, Conv1D, Conv2D, Conv2DTranspose, "
-      << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, MaxPooling2D, AveragePooling2D, "
-         "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
-         "GlobalMaxPooling1D, Flatten, Reshape, Dropout, Activation "
-      << "(and ReLU, LeakyReLU, ELU, Softmax), BatchNormalization, LayerNormalization, RMSNormalization, "
-      << "Rescaling, Normalization, "
-      << "Add, Subtract, Multiply, Average, Concatenate)");
+  DPT_FAIL(c.source
+           << ": layer '" << c.name << "' (" << c.cls
+           << ") is not supported (supported: Dense, Conv1D, Conv2D, Conv2DTranspose, "
+           << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "
+              "UpSampling1D, MaxPooling2D, AveragePooling2D, "
+              "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
+              "GlobalMaxPooling1D, Flatten, Reshape, Dropout, SpatialDropout1D, SpatialDropout2D, Activation "
+           << "(and ReLU, LeakyReLU, ELU, Softmax), BatchNormalization, LayerNormalization, RMSNormalization, "
+           << "Rescaling, Normalization, "
+           << "Add, Subtract, Multiply, Average, Concatenate)");
 }
 
 // [null, d1, d2, ...] -> (d1, d2, ...), each a whole number >= 1.

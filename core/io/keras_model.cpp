@@ -94,14 +94,22 @@ json layer_config(const Layer& l) {
     c["filters"] = sep->config().filters;
     c["depth_multiplier"] = sep->config().depth_multiplier;
     conv_options_json(sep->config(), &c);
-  } else if (auto* pad = dynamic_cast<const Padding2D*>(&l)) {
+  } else if (auto* pad = dynamic_cast<const Padding2D*>(&l)) {  // the 1-D layers as Keras 2 and 3 both read them
     const auto& g = pad->config();
-    c[pad->crop() ? "cropping" : "padding"] = {{g.top, g.bottom}, {g.left, g.right}};
-    c["data_format"] = "channels_last";
+    if (pad->spatial() == 1) {
+      c[pad->crop() ? "cropping" : "padding"] = json::array({g.left, g.right});
+    } else {
+      c[pad->crop() ? "cropping" : "padding"] = {{g.top, g.bottom}, {g.left, g.right}};
+      c["data_format"] = "channels_last";
+    }
   } else if (auto* up = dynamic_cast<const UpSampling2D*>(&l)) {
-    c["size"] = {up->rows(), up->cols()};
-    c["data_format"] = "channels_last";
-    c["interpolation"] = "nearest";
+    if (up->spatial() == 1) {
+      c["size"] = up->cols();
+    } else {
+      c["size"] = {up->rows(), up->cols()};
+      c["data_format"] = "channels_last";
+      c["interpolation"] = "nearest";
+    }
   } else if (auto* p = dynamic_cast<const Pool2D*>(&l)) {
     const auto& g = p->config();
     c["pool_size"] = p->spatial() == 1 ? json::array({g.pw}) : json::array({g.ph, g.pw});
@@ -116,6 +124,10 @@ json layer_config(const Layer& l) {
   } else if (auto* r = dynamic_cast<const Reshape*>(&l)) {
     c["target_shape"] = json::array();
     for (int64_t d : r->target()) c["target_shape"].push_back(d);
+  } else if (auto* sd = dynamic_cast<const SpatialDropout*>(&l)) {  // before Dropout, which it derives from
+    c.erase("trainable");  // Keras 3's SpatialDropout constructors take no 'trainable'
+    c["rate"] = sd->rate();
+    if (sd->spatial() == 2) c["data_format"] = "channels_last";
   } else if (auto* dr = dynamic_cast<const Dropout*>(&l)) {
     c["rate"] = dr->rate();
     if (!dr->noise_shape().empty()) {

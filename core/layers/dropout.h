@@ -3,6 +3,7 @@
 // noise_shape shares one draw along the axes where it is 1 (EfficientNet's stochastic depth:
 // (None, 1, 1, 1), one draw a sample); its batch entry must be None (masks are per sample).
 #pragma once
+#include "core/error.h"
 #include "core/layer.h"
 #include "kernels/broadcast_math.h"
 
@@ -33,6 +34,29 @@ class Dropout : public Layer {
   kernels::BroadcastMap map_;  // a sample's element -> its draw, where noise_shape shares draws
   bool shared_ = false;
   bool last_training_ = false;
+};
+
+// Keras's SpatialDropout1D and SpatialDropout2D: whole channels dropped, one draw per sample and
+// channel (Dropout with noise_shape (None, 1, C) or (None, 1, 1, C)).
+class SpatialDropout : public Dropout {
+ public:
+  SpatialDropout(double rate, int spatial)
+      : Dropout(rate, spatial == 1 ? Shape{1, 0} : Shape{1, 1, 0}), spatial_(spatial) {}
+  std::string class_name() const override { return spatial_ == 1 ? "SpatialDropout1D" : "SpatialDropout2D"; }
+  std::string default_name() const override { return spatial_ == 1 ? "spatial_dropout1d" : "spatial_dropout2d"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<SpatialDropout>(rate(), spatial_); }
+  int spatial() const { return spatial_; }
+
+ protected:
+  Shape compute_output_shape(const Shape& in) override {
+    DPT_CHECK(in.size() == size_t(spatial_) + 1, class_name() << " expects inputs of shape "
+                                                              << (spatial_ == 1 ? "(steps" : "(height, width")
+                                                              << ", channels), got " << shape_str(in));
+    return Dropout::compute_output_shape(in);
+  }
+
+ private:
+  int spatial_;
 };
 
 }  // namespace dpt

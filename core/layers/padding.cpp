@@ -5,18 +5,26 @@
 
 namespace dpt {
 
-Padding2D::Padding2D(bool crop, Padding2DConfig cfg) : crop_(crop), cfg_(cfg) {
+Padding2D::Padding2D(bool crop, Padding2DConfig cfg, int spatial) : crop_(crop), cfg_(cfg), spatial_(spatial) {
+  if (spatial_ == 1) cfg_.top = cfg_.bottom = 0;
   DPT_CHECK(cfg.top >= 0 && cfg.bottom >= 0 && cfg.left >= 0 && cfg.right >= 0,
             class_name() << " takes sizes >= 0, got ((" << cfg.top << ", " << cfg.bottom << "), (" << cfg.left << ", "
                          << cfg.right << "))");
 }
 
 std::string Padding2D::config_str() const {
+  if (spatial_ == 1)
+    return std::string(crop_ ? "cropping" : "padding") + "=(" + std::to_string(cfg_.left) + ", " +
+           std::to_string(cfg_.right) + ")";
   return std::string(crop_ ? "cropping" : "padding") + "=((" + std::to_string(cfg_.top) + ", " +
          std::to_string(cfg_.bottom) + "), (" + std::to_string(cfg_.left) + ", " + std::to_string(cfg_.right) + "))";
 }
 
 Shape Padding2D::compute_output_shape(const Shape& in) {
+  if (spatial_ == 1) {
+    DPT_CHECK(in.size() == 2, class_name() << " expects inputs of shape (steps, channels), got " << shape_str(in));
+    return {in[0] + (crop_ ? -1 : 1) * (cfg_.left + cfg_.right), in[1]};  // an empty one: build says so
+  }
   DPT_CHECK(in.size() == 3,
             class_name() << " expects inputs of shape (height, width, channels), got " << shape_str(in));
   if (!crop_) return {in[0] + cfg_.top + cfg_.bottom, in[1] + cfg_.left + cfg_.right, in[2]};
@@ -24,11 +32,10 @@ Shape Padding2D::compute_output_shape(const Shape& in) {
 }
 
 kernels::Window2d Padding2D::window(int64_t n) const {
-  const Shape& small = crop_ ? out_ : in_;
-  const Shape& large = crop_ ? in_ : out_;
+  const Shape small = image_of(crop_ ? out_ : in_, spatial_), large = image_of(crop_ ? in_ : out_, spatial_);
   kernels::Window2d g;
   g.n = n;
-  g.c = in_[2];
+  g.c = small[2];
   g.h = small[0];
   g.w = small[1];
   g.H = large[0];
@@ -68,15 +75,21 @@ void Padding2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tens
     kernels::extract2d_cuda(window(x.dim(0)), dy.data(), dx->data(), stream(ctx));
 }
 
-UpSampling2D::UpSampling2D(int64_t rows, int64_t cols) : sh_(rows), sw_(cols) {
-  DPT_CHECK(rows >= 1 && cols >= 1, "UpSampling2D size must be >= 1, got (" << rows << ", " << cols << ")");
+UpSampling2D::UpSampling2D(int64_t rows, int64_t cols, int spatial)
+    : sh_(spatial == 1 ? 1 : rows), sw_(cols), spatial_(spatial) {
+  DPT_CHECK(rows >= 1 && cols >= 1, class_name() << " size must be >= 1, got (" << rows << ", " << cols << ")");
 }
 
 std::string UpSampling2D::config_str() const {
+  if (spatial_ == 1) return "size=" + std::to_string(sw_);
   return "size=(" + std::to_string(sh_) + ", " + std::to_string(sw_) + ")";
 }
 
 Shape UpSampling2D::compute_output_shape(const Shape& in) {
+  if (spatial_ == 1) {
+    DPT_CHECK(in.size() == 2, "UpSampling1D expects inputs of shape (steps, channels), got " << shape_str(in));
+    return {checked_mul(in[0], sw_, "UpSampling1D steps"), in[1]};
+  }
   DPT_CHECK(in.size() == 3, "UpSampling2D expects inputs of shape (height, width, channels), got " << shape_str(in));
   return {checked_mul(in[0], sh_, "UpSampling2D height"), checked_mul(in[1], sw_, "UpSampling2D width"), in[2]};
 }

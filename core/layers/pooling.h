@@ -13,9 +13,6 @@ struct Pool2DConfig {
   bool same = false;
 };
 
-// A 1-D layer's (steps, channels) shape as the (1, steps, channels) image the 2-D kernels take.
-inline Shape image_of(const Shape& s, int spatial) { return spatial == 1 ? Shape{1, s[0], s[1]} : s; }
-
 class Pool2D : public Layer {
  public:
   // spatial 1: MaxPooling1D / AveragePooling1D, with cfg's ph and sh 1.

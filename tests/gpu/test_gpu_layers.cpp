@@ -288,6 +288,17 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
        },
        {9, 4}},
       {"GlobalAveragePooling1D", [] { return std::make_unique<GlobalPooling2D>(false, false, 1); }, {13, 6}},
+      {"ZeroPadding1D (2, 1)",
+       [] {
+         return std::make_unique<Padding2D>(false, Padding2DConfig{0, 0, 2, 1}, 1);
+       },
+       {7, 4}},
+      {"Cropping1D (1, 3)",
+       [] {
+         return std::make_unique<Padding2D>(true, Padding2DConfig{0, 0, 1, 3}, 1);
+       },
+       {9, 4}},
+      {"UpSampling1D 3", [] { return std::make_unique<UpSampling2D>(1, 3, 1); }, {5, 6}},
       {"GlobalMaxPooling1D keepdims", [] { return std::make_unique<GlobalPooling2D>(true, true, 1); }, {7, 5}},
       {"UpSampling2D (2, 3)", [] { return std::make_unique<UpSampling2D>(2, 3); }, {4, 3, 5}},
       {"SeparableConv2D 3x3 same, depth_multiplier 2, relu",

@@ -1,11 +1,13 @@
-// Keras's 1-D layers (Conv1D with valid/same/causal padding, strides and dilation; MaxPooling1D,
-// AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D) as the 2-D ones over (1, steps,
-// channels): output sizes, causality by hand, whole-model gradients, Keras's files.
+// Keras's 1-D layers (Conv1D with valid/same/causal padding, strides and dilation; ZeroPadding1D,
+// Cropping1D, UpSampling1D; MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
+// GlobalMaxPooling1D) as the 2-D ones over (1, steps, channels): output sizes, causality by hand,
+// whole-model gradients, Keras's files.
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include "core/layers/conv1d.h"
 #include "core/layers/dense.h"
 #include "core/layers/merge.h"
+#include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/sequential.h"
 #include "test_util.h"
@@ -59,6 +61,16 @@ TEST_CASE("Conv1D: Keras's output sizes (valid, same, causal), kernel (k, in, fi
   GlobalPooling2D gap(false, true, 1);
   CHECK(gap.class_name() == "GlobalAveragePooling1D");
   CHECK(gap.build({10, 3}) == Shape{1, 3});
+  Padding2D pad(false, Padding2DConfig{0, 0, 2, 1}, 1), crop(true, Padding2DConfig{0, 0, 1, 3}, 1);
+  CHECK(pad.class_name() == "ZeroPadding1D");
+  CHECK(pad.build({10, 3}) == Shape{13, 3});
+  CHECK(pad.config_str() == "padding=(2, 1)");
+  CHECK(crop.class_name() == "Cropping1D");
+  CHECK(crop.build({10, 3}) == Shape{6, 3});
+  UpSampling2D up(1, 3, 1);
+  CHECK(up.class_name() == "UpSampling1D");
+  CHECK(up.build({10, 3}) == Shape{30, 3});
+  CHECK(up.config_str() == "size=3");
   CHECK_THROWS_WITH(Pool2D(false, p1(2), 1).build({4, 4, 3}),
                     "AveragePooling1D expects inputs of shape (steps, channels), got (4, 4, 3)");
 }
@@ -86,15 +98,18 @@ TEST_CASE("whole-model gradients through Conv1D (causal, dilated, strided) and t
           "[layers][grad][conv1d]") {
   Sequential m("seq");
   m.add(std::make_unique<Conv1D>(c1(4, 3, 1, 2, false, Activation::tanh), true));  // (12, 4)
-  m.add(std::make_unique<Conv1D>(c1(4, 3, 2, 1, true, Activation::tanh), false));  // (6, 4)
-  m.add(std::make_unique<Pool2D>(false, p1(2, 1, true), 1));                       // (6, 4)
-  m.add(std::make_unique<Pool2D>(true, p1(2), 1));                                 // (3, 4)
-  m.add(std::make_unique<GlobalPooling2D>(false, false, 1), {3});                  // (4,)
-  m.add(std::make_unique<GlobalPooling2D>(true, false, 1), {3});                   // (4,)
-  m.add(std::make_unique<Add>(), {4, 5});
+  m.add(std::make_unique<Padding2D>(false, Padding2DConfig{0, 0, 1, 2}, 1));       // (15, 4)
+  m.add(std::make_unique<Conv1D>(c1(4, 3, 2, 1, true, Activation::tanh), false));  // (8, 4)
+  m.add(std::make_unique<UpSampling2D>(1, 2, 1));                                  // (16, 4)
+  m.add(std::make_unique<Padding2D>(true, Padding2DConfig{0, 0, 3, 1}, 1));        // (12, 4)
+  m.add(std::make_unique<Pool2D>(false, p1(2, 1, true), 1));                       // (12, 4)
+  m.add(std::make_unique<Pool2D>(true, p1(4), 1));                                 // (3, 4)
+  m.add(std::make_unique<GlobalPooling2D>(false, false, 1), {6});                  // (4,)
+  m.add(std::make_unique<GlobalPooling2D>(true, false, 1), {6});                   // (4,)
+  m.add(std::make_unique<Add>(), {7, 8});
   m.add(std::make_unique<Dense>(4, Activation::softmax));
   m.build({12, 2}, 9);
-  CHECK(m.layers()[3]->output_shape() == Shape{3, 4});
+  CHECK(m.layers()[6]->output_shape() == Shape{3, 4});
   test::check_model_gradients(m, {12, 2});
 }
 
@@ -102,6 +117,9 @@ TEST_CASE("Conv1D and the 1-D pooling layers through Keras's files", "[layers][c
   Sequential m("seq");
   m.add(std::make_unique<Conv1D>(c1(3, 3, 1, 2, false, Activation::relu), true));
   m.add(std::make_unique<Pool2D>(true, p1(2), 1));
+  m.add(std::make_unique<Padding2D>(false, Padding2DConfig{0, 0, 1, 2}, 1));
+  m.add(std::make_unique<UpSampling2D>(1, 3, 1));
+  m.add(std::make_unique<Padding2D>(true, Padding2DConfig{0, 0, 2, 0}, 1));
   m.add(std::make_unique<Conv1D>(c1(2, 2, 2, 1, true), false));
   m.add(std::make_unique<GlobalPooling2D>(false, false, 1));
   m.add(std::make_unique<Dense>(3, Activation::softmax));

@@ -225,6 +225,52 @@ TEST_CASE("Dropout's noise_shape shares one draw along its 1 axes, per sample, h
                     "there (it must be None, 1 or 3)");
 }
 
+TEST_CASE("SpatialDropout1D and SpatialDropout2D drop whole channels, and keep their Keras class in files",
+          "[layers][dropout]") {
+  SpatialDropout d2(0.5, 2), d1(0.5, 1);
+  d2.set_name("sd");
+  d1.set_name("sd1");
+  d2.build({3, 4, 6});
+  d1.build({5, 6});
+  CHECK(d2.class_name() == "SpatialDropout2D");
+  CHECK(d1.default_name() == "spatial_dropout1d");
+  CHECK(d2.config_str() == "rate=0.500000, noise_shape=(None, 1, 1, None)");
+  Context ctx;
+  ctx.key = {3, 0, 1, 0};
+  Tensor x = filled({4, 3, 4, 6}, [](int64_t i) { return 1.f + float(i % 5); }), y({4, 3, 4, 6});
+  d2.forward(ctx, x, y, true);
+  int kept = 0;
+  for (int64_t s = 0; s < 4; ++s)
+    for (int64_t c = 0; c < 6; ++c) {
+      const bool keep = y.data()[s * 72 + c] != 0.f;
+      kept += keep;
+      for (int64_t p = 0; p < 12; ++p) CHECK((y.data()[(s * 12 + p) * 6 + c] != 0.f) == keep);
+    }
+  CHECK(kept > 4);
+  CHECK(kept < 20);
+  SpatialDropout wrong(0.5, 2);
+  wrong.set_name("sd");
+  CHECK_THROWS_WITH(wrong.build({5, 6}),
+                    "SpatialDropout2D expects inputs of shape (height, width, channels), got (5, 6)");
+  Sequential m("sd");
+  m.add(std::make_unique<SpatialDropout>(0.25, 2));
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<SpatialDropout>(0.5, 1));
+  m.add(std::make_unique<Dense>(2, Activation::softmax));
+  REQUIRE_THROWS(m.build({2, 2, 3}, 1));  // SpatialDropout1D after Flatten: (12,) is not (steps, channels)
+  Sequential ok("sd");
+  ok.add(std::make_unique<SpatialDropout>(0.25, 2));
+  ok.add(std::make_unique<Flatten>());
+  ok.add(std::make_unique<Dense>(2, Activation::softmax));
+  ok.build({2, 2, 3}, 1);
+  const std::string dir = test::temp_dir("sdrop");
+  for (const auto& loaded : test::check_file_round_trips(ok, dir)) {
+    CHECK(loaded->layers()[0]->class_name() == "SpatialDropout2D");
+    CHECK(loaded->layers()[0]->config_str() == "rate=0.250000, noise_shape=(None, 1, 1, None)");
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("replicas average moving statistics, never Normalization's constants", "[parallel][preprocessing]") {
   auto model = test::graph_net(5);  // BatchNormalization and Normalization; batch norm not synchronised
   std::vector<float> before;
