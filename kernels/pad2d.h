@@ -24,10 +24,13 @@ void extract2d_cpu(const Window2d& g, const T* large, T* small);
 void embed2d_cuda(const Window2d& g, const float* small, float* large, void* stream);
 void extract2d_cuda(const Window2d& g, const float* large, float* small, void* stream);
 
-// Nearest upsampling: (n, h, w, c) -> (n, h*sh, w*sw, c), each value repeated over an (sh, sw)
-// block; backward sums each block's gradients, in scan order (dx is overwritten).
+// Upsampling: (n, h, w, c) -> (n, h*sh, w*sw, c). Nearest: each value repeated over an (sh, sw)
+// block; backward sums each block's gradients, in scan order. Bilinear (resize_math.h): each output
+// from its 2x2 taps; backward gathers, for each input, the outputs that reach it, rows then
+// columns in ascending order (the same order on every device, no atomics). dx is overwritten.
 struct Upsample2d {
   int64_t n = 0, h = 0, w = 0, c = 0, sh = 2, sw = 2;
+  bool bilinear = false;
 };
 template <typename T>
 void upsample2d_forward_cpu(const Upsample2d& g, const T* x, T* y);

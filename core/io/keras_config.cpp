@@ -267,9 +267,9 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   if (c.cls == "UpSampling2D") {
     channels_last(c);
     const std::string how = c.get<std::string>("interpolation", "nearest");
-    if (how != "nearest") c.unsupported("interpolation='" + how + "' (nearest only)");
+    if (how != "nearest" && how != "bilinear") c.unsupported("interpolation='" + how + "' (nearest or bilinear)");
     const auto [rows, cols] = pair_of(c, "size", {2, 2});
-    return std::make_unique<UpSampling2D>(rows, cols);
+    return std::make_unique<UpSampling2D>(rows, cols, 2, how == "bilinear");
   }
   if (c.cls == "ZeroPadding1D" || c.cls == "Cropping1D") {  // an int (both ends) or (left, right)
     channels_last(c);

@@ -108,7 +108,7 @@ json layer_config(const Layer& l) {
     } else {
       c["size"] = {up->rows(), up->cols()};
       c["data_format"] = "channels_last";
-      c["interpolation"] = "nearest";
+      c["interpolation"] = up->bilinear() ? "bilinear" : "nearest";
     }
   } else if (auto* p = dynamic_cast<const Pool2D*>(&l)) {
     const auto& g = p->config();

@@ -75,14 +75,16 @@ void Padding2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tens
     kernels::extract2d_cuda(window(x.dim(0)), dy.data(), dx->data(), stream(ctx));
 }
 
-UpSampling2D::UpSampling2D(int64_t rows, int64_t cols, int spatial)
-    : sh_(spatial == 1 ? 1 : rows), sw_(cols), spatial_(spatial) {
+UpSampling2D::UpSampling2D(int64_t rows, int64_t cols, int spatial, bool bilinear)
+    : sh_(spatial == 1 ? 1 : rows), sw_(cols), spatial_(spatial), bilinear_(bilinear) {
+  DPT_CHECK(!(bilinear && spatial == 1), "UpSampling1D repeats steps (no interpolation)");
   DPT_CHECK(rows >= 1 && cols >= 1, class_name() << " size must be >= 1, got (" << rows << ", " << cols << ")");
 }
 
 std::string UpSampling2D::config_str() const {
   if (spatial_ == 1) return "size=" + std::to_string(sw_);
-  return "size=(" + std::to_string(sh_) + ", " + std::to_string(sw_) + ")";
+  return "size=(" + std::to_string(sh_) + ", " + std::to_string(sw_) + ")" +
+         (bilinear_ ? ", interpolation=bilinear" : "");
 }
 
 Shape UpSampling2D::compute_output_shape(const Shape& in) {

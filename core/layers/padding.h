@@ -1,6 +1,7 @@
 // ZeroPadding2D and Cropping2D, channels_last: rows added (or removed) at the top and bottom,
 // columns at the left and right, as Keras's ((top, bottom), (left, right)). UpSampling2D: each
-// value repeated over a (rows, cols) block (interpolation 'nearest'). With spatial rank 1, Keras's
+// value repeated over a (rows, cols) block (interpolation 'nearest'), or interpolated between its
+// neighbours ('bilinear', kernels/resize_math.h). With spatial rank 1, Keras's
 // ZeroPadding1D, Cropping1D ((left, right) steps) and UpSampling1D on (steps, channels).
 #pragma once
 #include "core/layer.h"
@@ -44,14 +45,18 @@ class Padding2D : public Layer {
 
 class UpSampling2D : public Layer {
  public:
-  UpSampling2D(int64_t rows, int64_t cols, int spatial = 2);  // spatial 1: UpSampling1D(size=cols)
+  // spatial 1: UpSampling1D(size=cols), nearest only.
+  UpSampling2D(int64_t rows, int64_t cols, int spatial = 2, bool bilinear = false);
   std::string class_name() const override { return spatial_ == 1 ? "UpSampling1D" : "UpSampling2D"; }
   std::string default_name() const override { return spatial_ == 1 ? "up_sampling1d" : "up_sampling2d"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<UpSampling2D>(sh_, sw_, spatial_); }
+  std::unique_ptr<Layer> clone() const override {
+    return std::make_unique<UpSampling2D>(sh_, sw_, spatial_, bilinear_);
+  }
   std::string config_str() const override;
   int64_t rows() const { return sh_; }
   int64_t cols() const { return sw_; }
   int spatial() const { return spatial_; }
+  bool bilinear() const { return bilinear_; }
 
  protected:
   Shape compute_output_shape(const Shape& in) override;
@@ -63,10 +68,11 @@ class UpSampling2D : public Layer {
  private:
   kernels::Upsample2d geom(int64_t n) const {
     const Shape in = image_of(in_, spatial_);
-    return {n, in[0], in[1], in[2], sh_, sw_};
+    return {n, in[0], in[1], in[2], sh_, sw_, bilinear_};
   }
   int64_t sh_, sw_;
   int spatial_;
+  bool bilinear_;
 };
 
 }  // namespace dpt

@@ -299,6 +299,7 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
        },
        {9, 4}},
       {"UpSampling1D 3", [] { return std::make_unique<UpSampling2D>(1, 3, 1); }, {5, 6}},
+      {"UpSampling2D (3, 2) bilinear", [] { return std::make_unique<UpSampling2D>(3, 2, 2, true); }, {4, 5, 3}},
       {"GlobalMaxPooling1D keepdims", [] { return std::make_unique<GlobalPooling2D>(true, true, 1); }, {7, 5}},
       {"UpSampling2D (2, 3)", [] { return std::make_unique<UpSampling2D>(2, 3); }, {4, 3, 5}},
       {"SeparableConv2D 3x3 same, depth_multiplier 2, relu",

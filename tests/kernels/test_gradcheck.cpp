@@ -280,6 +280,33 @@ TEST_CASE("global max pooling and nearest upsampling: gradients (double), ties s
   CHECK(worst_ratio(udx, numeric_grad(fu, ux), kAtol, kRtol) <= 1.0);
 }
 
+TEST_CASE("bilinear upsampling (half-pixel centres): values by hand, gradients (double)", "[kernels][grad]") {
+  // One row [a, b] upsampled 4 times along its columns: sources at (o + 0.5) / 4 - 0.5 = -0.375,
+  // -0.125, 0.125, ..., 1.375: the ends repeat a and b, between them a linear blend.
+  const Upsample2d row{1, 1, 2, 1, 1, 4, true};
+  std::vector<double> ab{2.0, 10.0}, out(8);
+  upsample2d_forward_cpu(row, ab.data(), out.data());
+  const std::vector<double> want{2, 2, 3, 5, 7, 9, 10, 10};
+  CHECK(worst_ratio(out, want, 1e-12, 1e-12) <= 1.0);
+  for (const Upsample2d u :
+       {Upsample2d{2, 3, 2, 3, 2, 3, true}, Upsample2d{1, 4, 5, 2, 3, 2, true}, Upsample2d{1, 1, 3, 2, 1, 5, true}}) {
+    INFO("(" << u.h << ", " << u.w << ") upsampled (" << u.sh << ", " << u.sw << ")");
+    auto x = random_vec(u.n * u.h * u.w * u.c, 35), r = random_vec(u.n * u.h * u.sh * u.w * u.sw * u.c, 36);
+    std::vector<double> y(r.size()), dx(x.size());
+    auto f = [&] {
+      upsample2d_forward_cpu(u, x.data(), y.data());
+      return dot(y, r);
+    };
+    f();
+    upsample2d_backward_cpu(u, r.data(), dx.data());
+    CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
+    // A constant image stays constant (the weights of every output sum to 1).
+    std::fill(x.begin(), x.end(), 1.5);
+    f();
+    for (double v : y) CHECK(v == Approx(1.5).epsilon(1e-14));
+  }
+}
+
 TEST_CASE("pooling gradients match finite differences (double)", "[kernels][grad]") {
   for (bool same : {false, true}) {
     for (int64_t s : {1, 2}) {

@@ -338,8 +338,8 @@ TEST_CASE("malformed configs are errors naming the layer, the key and what was e
   CHECK(err(cfg(R"({"class_name": "ZeroPadding2D", "config": {"name": "p", "padding": [1, 2, 3]}})")) ==
         "m.json: layer 'p' (ZeroPadding2D): 'padding' must be an int, (rows, cols) or ((top, bottom), (left, "
         "right)), got [1,2,3]");
-  CHECK(err(cfg(R"({"class_name": "UpSampling2D", "config": {"name": "u", "interpolation": "bilinear"}})")) ==
-        "m.json: layer 'u' (UpSampling2D): interpolation='bilinear' (nearest only) is not supported");
+  CHECK(err(cfg(R"({"class_name": "UpSampling2D", "config": {"name": "u", "interpolation": "bicubic"}})")) ==
+        "m.json: layer 'u' (UpSampling2D): interpolation='bicubic' (nearest or bilinear) is not supported");
   CHECK(err(cfg(R"({"class_name": "ZeroPadding2D", "config": {"name": "p", "padding": -1}})")) ==
         "m.json: layer 'p' (ZeroPadding2D): 'padding' must not be negative, got -1");
   CHECK(err(cfg(R"({"class_name": "Cropping2D", "config": {"name": "p", "cropping": [4, 4]}})")) ==
