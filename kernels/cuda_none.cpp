@@ -80,6 +80,8 @@ void conv2d_backward_data_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, con
 void conv2d_backward_filter_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, float*) {
   no_cuda();
 }
+void extremum_forward_cuda(const ExtremumInputs&, float*, int64_t, void*) { no_cuda(); }
+void extremum_backward_cuda(const ExtremumInputs&, const float*, int, float*, int64_t, void*) { no_cuda(); }
 void copy_columns_cuda(const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t, int64_t, void*) { no_cuda(); }
 void upsample2d_forward_cuda(const Upsample2d&, const float*, float*, void*) { no_cuda(); }
 void upsample2d_backward_cuda(const Upsample2d&, const float*, float*, void*) { no_cuda(); }

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include "kernels/broadcast_math.h"
+#include "kernels/hd.h"
 
 namespace dpt::kernels {
 
@@ -31,6 +32,36 @@ void broadcast_multiply_into_cpu(T* y, const T* x, const BroadcastMap& map, int6
 // small[j] = s * (the sum of large over the elements that read small[j]), for the m elements of small.
 template <typename T>
 void broadcast_sum_cpu(T* small, T s, const T* large, const BroadcastMap& map, int64_t m);
+
+// Maximum and Minimum of `count` same-sized inputs: the winner of an element is the first input
+// holding the extremum (TensorFlow's gradient for ties, as Keras's TensorFlow backend gives it).
+// Forward y = the extremum; backward dx = dy where input k wins, else 0.
+constexpr int kMaxExtremumInputs = 16;
+struct ExtremumInputs {
+  const float* x[kMaxExtremumInputs];
+  int count;
+  bool is_max;
+};
+// The input that wins element i: the first holding the extremum.
+template <typename T>
+DPT_HD int extremum_winner(const T* const* xs, int count, bool is_max, int64_t i) {
+  int win = 0;
+  T best = xs[0][i];
+  for (int k = 1; k < count; ++k) {
+    const T v = xs[k][i];
+    if (is_max ? v > best : v < best) {
+      best = v;
+      win = k;
+    }
+  }
+  return win;
+}
+template <typename T>
+void extremum_forward_cpu(const T* const* xs, int count, bool is_max, T* y, int64_t n);
+template <typename T>
+void extremum_backward_cpu(const T* const* xs, int count, bool is_max, const T* dy, int k, T* dx, int64_t n);
+void extremum_forward_cuda(const ExtremumInputs& in, float* y, int64_t n, void* stream);
+void extremum_backward_cuda(const ExtremumInputs& in, const float* dy, int k, float* dx, int64_t n, void* stream);
 
 void add_into_cuda(float* y, const float* x, int64_t n, void* stream);
 void axpby_cuda(float* y, float s, const float* x, float t, int64_t n, void* stream);

@@ -47,6 +47,20 @@ void broadcast_sum_cpu(T* small, T s, const T* large, const BroadcastMap& map, i
   for (int64_t j = 0; j < m; ++j) small[j] = T(double(s) * map.sum_onto(large, j));
 }
 
+template <typename T>
+void extremum_forward_cpu(const T* const* xs, int count, bool is_max, T* y, int64_t n) {
+  parallel_elementwise(n, [=](int64_t i) { y[i] = xs[extremum_winner(xs, count, is_max, i)][i]; });
+}
+
+template <typename T>
+void extremum_backward_cpu(const T* const* xs, int count, bool is_max, const T* dy, int k, T* dx, int64_t n) {
+  parallel_elementwise(n, [=](int64_t i) { dx[i] = extremum_winner(xs, count, is_max, i) == k ? dy[i] : T(0); });
+}
+
+template void extremum_forward_cpu<float>(const float* const*, int, bool, float*, int64_t);
+template void extremum_forward_cpu<double>(const double* const*, int, bool, double*, int64_t);
+template void extremum_backward_cpu<float>(const float* const*, int, bool, const float*, int, float*, int64_t);
+template void extremum_backward_cpu<double>(const double* const*, int, bool, const double*, int, double*, int64_t);
 template void add_into_cpu<float>(float*, const float*, int64_t);
 template void add_into_cpu<double>(double*, const double*, int64_t);
 template void axpby_cpu<float>(float*, float, const float*, float, int64_t);

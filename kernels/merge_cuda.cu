@@ -89,4 +89,25 @@ void broadcast_sum_cuda(float* small, float s, const float* large, const Broadca
   DPT_CUDA_LAUNCH_CHECK();
 }
 
+__global__ void extremum_forward_kernel(ExtremumInputs in, float* __restrict__ y, int64_t n) {
+  DPT_GRID_STRIDE(i, n) y[i] = in.x[extremum_winner(in.x, in.count, in.is_max, i)][i];
+}
+
+__global__ void extremum_backward_kernel(ExtremumInputs in, const float* __restrict__ dy, int k, float* __restrict__ dx,
+                                         int64_t n) {
+  DPT_GRID_STRIDE(i, n) dx[i] = extremum_winner(in.x, in.count, in.is_max, i) == k ? dy[i] : 0.f;
+}
+
+void extremum_forward_cuda(const ExtremumInputs& in, float* y, int64_t n, void* stream) {
+  if (n == 0) return;
+  extremum_forward_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(in, y, n);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void extremum_backward_cuda(const ExtremumInputs& in, const float* dy, int k, float* dx, int64_t n, void* stream) {
+  if (n == 0) return;
+  extremum_backward_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(in, dy, k, dx, n);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
 }  // namespace dpt::kernels

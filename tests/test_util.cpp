@@ -418,7 +418,19 @@ void check_model_gradients(Sequential& m, const Shape& in) {
     w = keep;
     numeric[size_t(i)] = (lp - lm) / 2e-2;
   }
-  CHECK(worst_ratio(analytic, numeric, 2e-3, 2e-2) <= 1.0);
+  const double worst = worst_ratio(analytic, numeric, 2e-3, 2e-2);
+  if (worst > 1.0)  // say which weight
+    for (auto& w : m.weights())
+      if (w.spec.trainable)
+        for (int64_t e = 0; e < shape_numel(w.spec.shape); ++e) {
+          const size_t i = size_t(w.data - m.params() + e);
+          if (std::abs(analytic[i] - numeric[i]) > 2e-3 + 2e-2 * std::abs(numeric[i])) {
+            UNSCOPED_INFO(w.keras_name() << "[" << e << "]: backward " << analytic[i] << ", finite differences "
+                                         << numeric[i]);
+            break;
+          }
+        }
+  CHECK(worst <= 1.0);
 }
 
 }  // namespace dpt::test

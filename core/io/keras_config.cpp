@@ -374,6 +374,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   if (c.cls == "Subtract") return std::make_unique<ElementwiseMerge>(ElementwiseMerge::subtract);
   if (c.cls == "Multiply") return std::make_unique<ElementwiseMerge>(ElementwiseMerge::multiply);
   if (c.cls == "Average") return std::make_unique<ElementwiseMerge>(ElementwiseMerge::average);
+  if (c.cls == "Maximum" || c.cls == "Minimum") return std::make_unique<Extremum>(c.cls == "Maximum");
   if (c.cls == "Concatenate") return std::make_unique<Concatenate>(c.get<int64_t>("axis", -1));
   if (c.cls == "BatchNormalization") {
     const json& ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);
@@ -420,7 +421,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
               "GlobalMaxPooling1D, Flatten, Reshape, Dropout, SpatialDropout1D, SpatialDropout2D, Activation "
            << "(and ReLU, LeakyReLU, ELU, Softmax), BatchNormalization, LayerNormalization, RMSNormalization, "
            << "Rescaling, Normalization, "
-           << "Add, Subtract, Multiply, Average, Concatenate)");
+           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)");
 }
 
 // [null, d1, d2, ...] -> (d1, d2, ...), each a whole number >= 1.

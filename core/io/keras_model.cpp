@@ -152,7 +152,8 @@ json layer_config(const Layer& l) {
     c["max_value"] = shortest(l.output_activation().alpha);
     c["negative_slope"] = 0.0;
     c["threshold"] = 0.0;
-  } else if (cls == "Add" || cls == "Subtract" || cls == "Multiply" || cls == "Average") {
+  } else if (cls == "Add" || cls == "Subtract" || cls == "Multiply" || cls == "Average" || cls == "Maximum" ||
+             cls == "Minimum") {
   } else if (cls == "Concatenate") {
     c["axis"] = -1;
   } else if (auto* b = dynamic_cast<const BatchNormalization*>(&l)) {

@@ -236,4 +236,40 @@ void Concatenate::backward_all_on(Context& ctx, const std::vector<Tensor>&, Tens
   }
 }
 
+Shape Extremum::output_shape_of(const std::vector<Shape>& inputs) {
+  DPT_CHECK(inputs.size() <= size_t(kernels::kMaxExtremumInputs),
+            "layer '" << name_ << "' (" << class_name() << ") takes at most " << kernels::kMaxExtremumInputs
+                      << " inputs, got " << inputs.size());
+  for (const Shape& s : inputs)
+    DPT_CHECK(s == inputs[0], "layer '" << name_ << "' (" << class_name() << ") needs inputs of one shape, got "
+                                        << shape_str(inputs[0]) << " and " << shape_str(s));
+  return inputs[0];
+}
+
+void Extremum::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) {
+  kernels::ExtremumInputs in{};
+  in.count = int(xs.size());
+  in.is_max = max_;
+  for (size_t k = 0; k < xs.size(); ++k) in.x[k] = xs[k].data();
+  if (cuda)
+    kernels::extremum_forward_cuda(in, y.data(), y.numel(), stream(ctx));
+  else
+    kernels::extremum_forward_cpu(in.x, in.count, max_, y.data(), y.numel());
+}
+
+void Extremum::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,
+                               bool cuda) {
+  kernels::ExtremumInputs in{};
+  in.count = int(xs.size());
+  in.is_max = max_;
+  for (size_t k = 0; k < xs.size(); ++k) in.x[k] = xs[k].data();
+  for (size_t k = 0; k < dxs.size(); ++k) {
+    if (!dxs[k]) continue;
+    if (cuda)
+      kernels::extremum_backward_cuda(in, dy.data(), int(k), dxs[k]->data(), dy.numel(), stream(ctx));
+    else
+      kernels::extremum_backward_cpu(in.x, in.count, max_, dy.data(), int(k), dxs[k]->data(), dy.numel());
+  }
+}
+
 }  // namespace dpt

@@ -1,6 +1,6 @@
 // Layers of several inputs, as Keras's merge layers: Add, Subtract, Multiply and Average (broadcasting
-// as numpy does) and Concatenate (along the last axis). A model with them is a graph: Sequential::add takes the
-// inputs each layer reads.
+// as numpy does), Maximum and Minimum (same shapes) and Concatenate (along the last axis). A model with them is a
+// graph: Sequential::add takes the inputs each layer reads.
 #pragma once
 #include <vector>
 #include "core/layer.h"
@@ -59,6 +59,26 @@ class ElementwiseMerge : public MergeLayer {
 class Add : public ElementwiseMerge {
  public:
   Add() : ElementwiseMerge(add) {}
+};
+
+// Maximum and Minimum of same-shaped inputs, elementwise. The gradient goes to the first input
+// holding the extremum (ties: TensorFlow's rule, as Keras's TensorFlow backend; JAX would split it).
+class Extremum : public MergeLayer {
+ public:
+  explicit Extremum(bool is_max) : max_(is_max) {}
+  std::string class_name() const override { return max_ ? "Maximum" : "Minimum"; }
+  std::string default_name() const override { return max_ ? "maximum" : "minimum"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Extremum>(max_); }
+  bool is_max() const { return max_; }
+
+ protected:
+  Shape output_shape_of(const std::vector<Shape>& inputs) override;
+  void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) override;
+  void backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,
+                       bool cuda) override;
+
+ private:
+  bool max_;
 };
 
 class Concatenate : public MergeLayer {

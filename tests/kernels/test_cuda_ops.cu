@@ -252,6 +252,36 @@ TEST_CASE("CUDA broadcasting (merge layers' repeated inputs, dropout's noise_sha
   expect_close(dout.get(size_t(n)), kept, 0, 1e-6);
 }
 
+TEST_CASE("CUDA Maximum and Minimum (ties to the first input) match the CPU bit for bit", "[gpu][merge]") {
+  if (!have_gpu()) return;
+  const int64_t n = 3001;
+  std::vector<std::vector<float>> xs{rnd(n, 41), rnd(n, 42), rnd(n, 43)};
+  for (int64_t i = 0; i < n; i += 7) xs[2][size_t(i)] = xs[0][size_t(i)];  // ties: input 0 wins
+  const auto dy = rnd(n, 44);
+  DevBuf d0(xs[0]), d1(xs[1]), d2(xs[2]), ddy(dy), dout(std::vector<float>(n, 0.f));
+  ExtremumInputs in{};
+  in.count = 3;
+  in.x[0] = d0.p, in.x[1] = d1.p, in.x[2] = d2.p;
+  const float* host[3] = {xs[0].data(), xs[1].data(), xs[2].data()};
+  for (const bool is_max : {true, false}) {
+    in.is_max = is_max;
+    std::vector<float> y(n);
+    extremum_forward_cpu(host, 3, is_max, y.data(), n);
+    extremum_forward_cuda(in, dout.p, n, nullptr);
+    DPT_CUDA_CHECK(cudaDeviceSynchronize());
+    expect_close(dout.get(size_t(n)), y, 0, 0);
+    for (int k = 0; k < 3; ++k) {
+      std::vector<float> dx(n);
+      extremum_backward_cpu(host, 3, is_max, dy.data(), k, dx.data(), n);
+      extremum_backward_cuda(in, ddy.p, k, dout.p, n, nullptr);
+      DPT_CUDA_CHECK(cudaDeviceSynchronize());
+      expect_close(dout.get(size_t(n)), dx, 0, 0);
+      if (k == 2)
+        for (int64_t i = 0; i < n; i += 7) CHECK(dx[size_t(i)] == 0.f);  // a tie with input 0 goes to input 0
+    }
+  }
+}
+
 TEST_CASE("CUDA dropout draws the CPU's masks; bias kernels match", "[gpu][dropout]") {
   if (!have_gpu()) return;
   const int64_t rows = 65, cols = 333;

@@ -192,6 +192,65 @@ TEST_CASE("merge layers broadcast as numpy does: values by hand and gradients", 
                     "1, as in numpy)");
 }
 
+TEST_CASE("Maximum and Minimum: values by hand, ties to the first input, gradients, Keras's files",
+          "[layers][grad][graph]") {
+  Extremum mx(true), mn(false);
+  mx.set_name("maximum");
+  mn.set_name("minimum");
+  REQUIRE(mx.build_inputs({{3}, {3}, {3}}) == Shape{3});
+  mn.build_inputs({{3}, {3}});
+  Tensor a({1, 3}), b({1, 3}), c({1, 3}), y({1, 3}), dy({1, 3}), da({1, 3}), db({1, 3}), dc({1, 3});
+  const float av[] = {1, 5, 2}, bv[] = {3, 5, -1}, cv[] = {0, 4, 2}, g[] = {10, 20, 30};
+  std::copy(av, av + 3, a.data());
+  std::copy(bv, bv + 3, b.data());
+  std::copy(cv, cv + 3, c.data());
+  std::copy(g, g + 3, dy.data());
+  Context ctx;
+  std::vector<Tensor> abc, ab;
+  for (const Tensor* t : {&a, &b, &c}) abc.push_back(t->view());
+  for (const Tensor* t : {&a, &b}) ab.push_back(t->view());
+  mx.forward_all(ctx, abc, y, true);
+  CHECK(std::vector<float>(y.data(), y.data() + 3) == std::vector<float>{3, 5, 2});
+  mx.backward_all(ctx, abc, y, dy, {&da, &db, &dc});
+  // element 1: a and b tie at 5 (a wins); element 2: a and c tie at 2 (a wins)
+  CHECK(std::vector<float>(da.data(), da.data() + 3) == std::vector<float>{0, 20, 30});
+  CHECK(std::vector<float>(db.data(), db.data() + 3) == std::vector<float>{10, 0, 0});
+  CHECK(std::vector<float>(dc.data(), dc.data() + 3) == std::vector<float>{0, 0, 0});
+  mn.forward_all(ctx, ab, y, true);
+  CHECK(std::vector<float>(y.data(), y.data() + 3) == std::vector<float>{1, 5, -1});
+  Extremum bad(true);
+  bad.set_name("maximum");
+  CHECK_THROWS_WITH(bad.build_inputs({{3}, {1}}),
+                    "layer 'maximum' (Maximum) needs inputs of one shape, got (3,) and (1,)");
+  // A graph: the maximum of two branches and the minimum of three, then a classifier. The branches
+  // are apart (tanh in [-1, 1], shifted by 3 or -5), so that finite differences never cross a tie:
+  // the maximum takes the second branch, the minimum the third, and the gradient must go there alone
+  // (then shifted back, so that the classifier's softmax is not saturated).
+  Sequential m("extrema");
+  Conv2DConfig k;
+  k.filters = 3;
+  k.kh = k.kw = 3;
+  k.same = true;
+  k.activation = Activation::tanh;
+  m.add(std::make_unique<Conv2D>(k));                                                       // 0
+  m.add(std::make_unique<Conv2D>(k), {-1});                                                 // 1
+  m.add(std::make_unique<Rescaling>(std::vector<double>{1.0}, std::vector<double>{3.0}));   // 2
+  m.add(std::make_unique<Extremum>(true), {0, 2});                                          // 3
+  m.add(std::make_unique<Conv2D>(k), {-1});                                                 // 4
+  m.add(std::make_unique<Rescaling>(std::vector<double>{1.0}, std::vector<double>{-5.0}));  // 5
+  m.add(std::make_unique<Extremum>(false), {3, 0, 5});                                      // 6
+  m.add(std::make_unique<Rescaling>(std::vector<double>{1.0}, std::vector<double>{5.0}));   // back near 0
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Dense>(4, Activation::softmax));
+  test::check_model_gradients(m, {4, 4, 2});
+  const std::string dir = test::temp_dir("extrema");
+  for (const auto& loaded : test::check_file_round_trips(m, dir)) {
+    CHECK(loaded->layers()[3]->class_name() == "Maximum");
+    CHECK(loaded->layers()[6]->class_name() == "Minimum");
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("Dropout's noise_shape shares one draw along its 1 axes, per sample, however the batch is split",
           "[layers][dropout]") {
   Dropout d(0.5, Shape{1, 1, 0});  // (None, 1, 1, None): one draw per sample and channel
