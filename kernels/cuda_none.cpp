@@ -66,11 +66,11 @@ void affine_forward_cuda(AffineForm, const float*, float*, int64_t, int64_t, con
 void affine_backward_cuda(AffineForm, const float*, float*, int64_t, int64_t, const float*, int64_t, void*) {
   no_cuda();
 }
-void rownorm_forward_cuda(bool, double, const float*, int64_t, int64_t, const float*, const float*, float*, float*,
+void rownorm_forward_cuda(bool, double, const RowLayout&, const float*, const float*, const float*, float*, float*,
                           float*, void*) {
   no_cuda();
 }
-void rownorm_backward_cuda(bool, const float*, const float*, int64_t, int64_t, const float*, const float*, const float*,
+void rownorm_backward_cuda(bool, const RowLayout&, const float*, const float*, const float*, const float*, const float*,
                            float*, float*, float*, CudaResources&) {
   no_cuda();
 }

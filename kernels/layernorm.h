@@ -1,9 +1,11 @@
-// LayerNormalization and RMSNormalization over (rows, D) data: D is the product of the normalized
-// (trailing) axes, a row one sample (or one position of it). Formulas in layernorm_math.h.
-// centered: LayerNormalization (the row's mean is taken out); else RMSNormalization. gamma and
-// beta hold one value per element of a row, or are null (1 and 0).
+// LayerNormalization, RMSNormalization and GroupNormalization over rows (layernorm_math.h's
+// RowLayout: a sample's normalized values, or a group of its channels at every position).
+// Formulas in layernorm_math.h. centered: the row's mean is taken out (Layer- and
+// GroupNormalization); else RMSNormalization. gamma and beta hold one value per channel, or are
+// null (1 and 0).
 #pragma once
 #include <cstdint>
+#include "kernels/layernorm_math.h"
 
 namespace dpt::kernels {
 
@@ -11,20 +13,21 @@ class CudaResources;
 
 // y = (x - mean) * rstd * gamma + beta; each row's mean and rstd are kept for backward.
 template <typename T>
-void rownorm_forward_cpu(bool centered, double eps, const T* x, int64_t rows, int64_t D, const T* gamma, const T* beta,
-                         T* y, T* mean, T* rstd);
-// dx (null: not wanted) is overwritten; dgamma += sum_r dy * xhat and dbeta += sum_r dy (each null
-// when the layer has no such weight), summed in double in `sums` (2 * D doubles of scratch).
+void rownorm_forward_cpu(bool centered, double eps, const RowLayout& L, const T* x, const T* gamma, const T* beta, T* y,
+                         T* mean, T* rstd);
+// dx (null: not wanted) is overwritten; dgamma += the sum of dy * xhat and dbeta += the sum of dy
+// over every sample and position (each null when the layer has no such weight), summed in double in
+// `sums` (2 * L.channels() doubles of scratch).
 template <typename T>
-void rownorm_backward_cpu(bool centered, const T* x, const T* dy, int64_t rows, int64_t D, const T* gamma,
-                          const T* mean, const T* rstd, T* dx, T* dgamma, T* dbeta, double* sums);
+void rownorm_backward_cpu(bool centered, const RowLayout& L, const T* x, const T* dy, const T* gamma, const T* mean,
+                          const T* rstd, T* dx, T* dgamma, T* dbeta, double* sums);
 
-// CUDA: a row per 32 threads (D <= 1024) or per 256, its sums in double through a fixed tree in
-// shared memory; dgamma and dbeta through the deterministic column reductions (scratch reserved
-// with cuda_reduce_scratch_bytes(2 * D)). No atomics: the same bits on every run.
-void rownorm_forward_cuda(bool centered, double eps, const float* x, int64_t rows, int64_t D, const float* gamma,
+// CUDA: a row per 32 threads (rows up to 1024 long) or per 256, its sums in double through a fixed
+// tree in shared memory; dgamma and dbeta through the deterministic column reductions (scratch
+// reserved with cuda_reduce_scratch_bytes(2 * L.channels())). No atomics: the same bits every run.
+void rownorm_forward_cuda(bool centered, double eps, const RowLayout& L, const float* x, const float* gamma,
                           const float* beta, float* y, float* mean, float* rstd, void* stream);
-void rownorm_backward_cuda(bool centered, const float* x, const float* dy, int64_t rows, int64_t D, const float* gamma,
+void rownorm_backward_cuda(bool centered, const RowLayout& L, const float* x, const float* dy, const float* gamma,
                            const float* mean, const float* rstd, float* dx, float* dgamma, float* dbeta,
                            CudaResources& r);
 

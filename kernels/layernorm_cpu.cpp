@@ -1,77 +1,82 @@
-// LayerNormalization and RMSNormalization on the CPU: rows in parallel, each row's sums in double.
+// LayerNormalization, RMSNormalization and GroupNormalization on the CPU: rows in parallel, each
+// row's sums in double.
 #include <algorithm>
 #include "kernels/layernorm.h"
-#include "kernels/layernorm_math.h"
 
 namespace dpt::kernels {
 
 template <typename T>
-void rownorm_forward_cpu(bool centered, double eps, const T* x, int64_t rows, int64_t D, const T* gamma, const T* beta,
-                         T* y, T* mean, T* rstd) {
-#pragma omp parallel for schedule(static) if (rows * D >= 65536)
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * D;
+void rownorm_forward_cpu(bool centered, double eps, const RowLayout& L, const T* x, const T* gamma, const T* beta, T* y,
+                         T* mean, T* rstd) {
+  const int64_t D = L.len();
+#pragma omp parallel for schedule(static) if (L.rows * D >= 65536)
+  for (int64_t r = 0; r < L.rows; ++r) {
     double m = 0.0;
     if (centered) {
-      for (int64_t j = 0; j < D; ++j) m += double(xr[j]);
+      for (int64_t e = 0; e < D; ++e) m += double(x[L.offset(r, e)]);
       m /= double(D);
     }
     double q = 0.0;
-    for (int64_t j = 0; j < D; ++j) {
-      const double d = double(xr[j]) - m;
+    for (int64_t e = 0; e < D; ++e) {
+      const double d = double(x[L.offset(r, e)]) - m;
       q += d * d;
     }
     const T mr = T(m), rs = T(rownorm_rstd(q / double(D), eps));
     mean[r] = mr;
     rstd[r] = rs;
-    T* yr = y + r * D;
-    for (int64_t j = 0; j < D; ++j) yr[j] = rownorm_out(xr[j], mr, rs, gamma ? gamma[j] : T(1), beta ? beta[j] : T(0));
+    for (int64_t e = 0; e < D; ++e) {
+      const int64_t c = L.channel(r, e), i = L.offset(r, e);
+      y[i] = rownorm_out(x[i], mr, rs, gamma ? gamma[c] : T(1), beta ? beta[c] : T(0));
+    }
   }
 }
 
 template <typename T>
-void rownorm_backward_cpu(bool centered, const T* x, const T* dy, int64_t rows, int64_t D, const T* gamma,
-                          const T* mean, const T* rstd, T* dx, T* dgamma, T* dbeta, double* sums) {
+void rownorm_backward_cpu(bool centered, const RowLayout& L, const T* x, const T* dy, const T* gamma, const T* mean,
+                          const T* rstd, T* dx, T* dgamma, T* dbeta, double* sums) {
+  const int64_t D = L.len(), C = L.channels();
   if (dx) {
-#pragma omp parallel for schedule(static) if (rows * D >= 65536)
-    for (int64_t r = 0; r < rows; ++r) {
-      const T *xr = x + r * D, *dyr = dy + r * D;
+#pragma omp parallel for schedule(static) if (L.rows * D >= 65536)
+    for (int64_t r = 0; r < L.rows; ++r) {
       double a = 0.0, b = 0.0;
-      for (int64_t j = 0; j < D; ++j) {
-        const T g = dyr[j] * (gamma ? gamma[j] : T(1));
+      for (int64_t e = 0; e < D; ++e) {
+        const int64_t i = L.offset(r, e);
+        const T g = dy[i] * (gamma ? gamma[L.channel(r, e)] : T(1));
         a += double(g);
-        b += double(g) * double(rownorm_xhat(xr[j], mean[r], rstd[r]));
+        b += double(g) * double(rownorm_xhat(x[i], mean[r], rstd[r]));
       }
       const double mean_g = centered ? a / double(D) : 0.0, mean_gx = b / double(D);
-      T* dxr = dx + r * D;
-      for (int64_t j = 0; j < D; ++j)
-        dxr[j] = rownorm_dx(dyr[j] * (gamma ? gamma[j] : T(1)), rownorm_xhat(xr[j], mean[r], rstd[r]), mean_g, mean_gx,
-                            rstd[r]);
+      for (int64_t e = 0; e < D; ++e) {
+        const int64_t i = L.offset(r, e);
+        dx[i] = rownorm_dx(dy[i] * (gamma ? gamma[L.channel(r, e)] : T(1)), rownorm_xhat(x[i], mean[r], rstd[r]),
+                           mean_g, mean_gx, rstd[r]);
+      }
     }
   }
   if (!dgamma && !dbeta) return;
-  double *sdy = sums, *sdyx = sums + D;
-  std::fill(sums, sums + 2 * D, 0.0);
-  for (int64_t r = 0; r < rows; ++r) {
-    const T *xr = x + r * D, *dyr = dy + r * D;
-    for (int64_t j = 0; j < D; ++j) {
-      sdy[j] += double(dyr[j]);
-      sdyx[j] += double(dyr[j]) * double(rownorm_xhat(xr[j], mean[r], rstd[r]));
+  // Per channel, over every sample and position (pr), in order.
+  double *sdy = sums, *sdyx = sums + C;
+  std::fill(sums, sums + 2 * C, 0.0);
+  const int64_t prs = L.rows / L.groups * L.positions;
+  for (int64_t pr = 0; pr < prs; ++pr)
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t r = L.row_of(pr, c), i = pr * C + c;
+      sdy[c] += double(dy[i]);
+      sdyx[c] += double(dy[i]) * double(rownorm_xhat(x[i], mean[r], rstd[r]));
     }
-  }
-  for (int64_t j = 0; j < D; ++j) {
-    if (dgamma) dgamma[j] += T(sdyx[j]);
-    if (dbeta) dbeta[j] += T(sdy[j]);
+  for (int64_t c = 0; c < C; ++c) {
+    if (dgamma) dgamma[c] += T(sdyx[c]);
+    if (dbeta) dbeta[c] += T(sdy[c]);
   }
 }
 
-template void rownorm_forward_cpu<float>(bool, double, const float*, int64_t, int64_t, const float*, const float*,
+template void rownorm_forward_cpu<float>(bool, double, const RowLayout&, const float*, const float*, const float*,
                                          float*, float*, float*);
-template void rownorm_forward_cpu<double>(bool, double, const double*, int64_t, int64_t, const double*, const double*,
+template void rownorm_forward_cpu<double>(bool, double, const RowLayout&, const double*, const double*, const double*,
                                           double*, double*, double*);
-template void rownorm_backward_cpu<float>(bool, const float*, const float*, int64_t, int64_t, const float*,
+template void rownorm_backward_cpu<float>(bool, const RowLayout&, const float*, const float*, const float*,
                                           const float*, const float*, float*, float*, float*, double*);
-template void rownorm_backward_cpu<double>(bool, const double*, const double*, int64_t, int64_t, const double*,
+template void rownorm_backward_cpu<double>(bool, const RowLayout&, const double*, const double*, const double*,
                                            const double*, const double*, double*, double*, double*, double*);
 
 }  // namespace dpt::kernels

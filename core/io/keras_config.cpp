@@ -388,9 +388,13 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     auto l = std::make_unique<BatchNormalization>(b);
     return l;
   }
-  if (c.cls == "LayerNormalization" || c.cls == "RMSNormalization") {
+  if (c.cls == "LayerNormalization" || c.cls == "RMSNormalization" || c.cls == "GroupNormalization") {
     LayerNormConfig n;
     n.rms = c.cls == "RMSNormalization";
+    if (c.cls == "GroupNormalization") {
+      n.groups = c.get<int64_t>("groups", 32);
+      DPT_CHECK(n.groups >= 1 || n.groups == -1, c.where() << " 'groups' must be >= 1 or -1, got " << n.groups);
+    }
     const json ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);
     n.axis.clear();
     if (ax.is_array()) {
@@ -420,6 +424,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
               "GlobalMaxPooling1D, Flatten, Reshape, Dropout, SpatialDropout1D, SpatialDropout2D, Activation "
            << "(and ReLU, LeakyReLU, ELU, Softmax), BatchNormalization, LayerNormalization, RMSNormalization, "
+              "GroupNormalization, "
            << "Rescaling, Normalization, "
            << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)");
 }

@@ -163,7 +163,12 @@ json layer_config(const Layer& l) {
     c["center"] = true;
     c["scale"] = true;
   } else if (auto* ln = dynamic_cast<const LayerNormalization*>(&l)) {
-    c["axis"] = ln->config().axis;  // as given (Keras writes the list its build made)
+    if (ln->config().groups != 0) {  // GroupNormalization: one axis, as an int
+      c["groups"] = ln->config().groups;
+      c["axis"] = ln->config().axis[0];
+    } else {
+      c["axis"] = ln->config().axis;  // as given (Keras writes the list its build made)
+    }
     c["epsilon"] = ln->config().epsilon;
     if (!ln->config().rms) {
       c["center"] = ln->config().center;

@@ -12,12 +12,16 @@ namespace dpt {
 
 LayerNormalization::LayerNormalization(LayerNormConfig cfg) : cfg_(std::move(cfg)) {
   DPT_CHECK(!cfg_.axis.empty(), class_name() << " needs at least one axis to normalize over");
+  DPT_CHECK(cfg_.groups >= -1, "GroupNormalization groups must be >= 1 (or -1: one per channel), got " << cfg_.groups);
+  DPT_CHECK(cfg_.groups == 0 || (cfg_.axis.size() == 1 && !cfg_.rms),
+            "GroupNormalization takes its groups along one axis, the last (axis=-1)");
   DPT_CHECK(cfg_.epsilon > 0, class_name() << " epsilon must be > 0, got " << cfg_.epsilon);
   if (cfg_.rms) cfg_.center = false, cfg_.scale = true;
 }
 
 std::string LayerNormalization::config_str() const {
   std::ostringstream os;
+  if (cfg_.groups != 0) os << "groups=" << cfg_.groups << ", ";
   os << "axis=" << one_or_list_str(cfg_.axis) << ", epsilon=" << cfg_.epsilon;
   if (!cfg_.rms && !cfg_.center) os << ", center=False";
   if (!cfg_.rms && !cfg_.scale) os << ", scale=False";
@@ -45,6 +49,12 @@ Shape LayerNormalization::compute_output_shape(const Shape& in) {
                   << " is not supported: dptrain normalizes over a sample's last axes (-1, or [" << rank - 1 << ", "
                   << rank << "], ...), which must include the last");
   params_shape_ = Shape(in.begin() + (first - 1), in.end());
+  if (cfg_.groups != 0) {  // gamma and beta per channel; the channels split into groups
+    const int64_t C = in.back();
+    if (cfg_.groups == -1) cfg_.groups = C;
+    DPT_CHECK(cfg_.groups <= C && C % cfg_.groups == 0,
+              who << ": " << cfg_.groups << " groups must divide its input's " << C << " channels");
+  }
   return in;
 }
 
@@ -71,51 +81,63 @@ LayerNormalization::Weights LayerNormalization::weights() const {
   return w;
 }
 
+kernels::RowLayout LayerNormalization::layout(int64_t n) const {
+  kernels::RowLayout L;
+  if (cfg_.groups > 0) {  // a sample's (positions, channels), the channels in groups
+    L.positions = shape_numel(in_) / in_.back();
+    L.groups = cfg_.groups;
+    L.cg = in_.back() / cfg_.groups;
+    L.rows = n * cfg_.groups;
+  } else {  // one row a run of the normalized axes
+    L.cg = shape_numel(params_shape_);
+    L.rows = n * (shape_numel(in_) / L.cg);
+  }
+  return L;
+}
+
 void LayerNormalization::prepare(int64_t max_batch, Context& ctx) {
-  const int64_t D = row_len();
-  max_rows_ = checked_mul(max_batch, shape_numel(in_) / std::max<int64_t>(D, 1), "LayerNormalization rows");
+  const kernels::RowLayout L = layout(max_batch);
+  max_rows_ = L.rows;
   stats_.clear();
   device_stats_ = Buffer();
   if (ctx.device.is_cuda()) {
     device_stats_ = Buffer(ctx.device, size_t(2 * std::max<int64_t>(max_rows_, 1)) * sizeof(float));
-    kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(2 * D));
+    kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(2 * L.channels()));
     return;
   }
   stats_.assign(size_t(2 * std::max<int64_t>(max_rows_, 1)), 0.f);
-  sums_.assign(size_t(2 * D), 0.0);
+  sums_.assign(size_t(2 * L.channels()), 0.0);
 }
 
 void LayerNormalization::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
-  const int64_t D = row_len(), rows = x.numel() / D;
-  DPT_CHECK(rows <= max_rows_, class_name()
-                                   << " '" << name_ << "': " << rows << " rows exceed the prepared " << max_rows_);
+  const kernels::RowLayout L = layout(x.dim(0));
+  DPT_CHECK(L.rows <= max_rows_, class_name()
+                                     << " '" << name_ << "': " << L.rows << " rows exceed the prepared " << max_rows_);
   const Weights w = weights();
-  kernels::rownorm_forward_cpu(!cfg_.rms, cfg_.epsilon, x.data(), rows, D, w.gamma, w.beta, y.data(), stats_.data(),
+  kernels::rownorm_forward_cpu(!cfg_.rms, cfg_.epsilon, L, x.data(), w.gamma, w.beta, y.data(), stats_.data(),
                                stats_.data() + max_rows_);
 }
 
 void LayerNormalization::backward_cpu(Context&, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
-  const int64_t D = row_len(), rows = x.numel() / D;
   const Weights w = weights();
-  kernels::rownorm_backward_cpu(!cfg_.rms, x.data(), dy.data(), rows, D, w.gamma, stats_.data(),
+  kernels::rownorm_backward_cpu(!cfg_.rms, layout(x.dim(0)), x.data(), dy.data(), w.gamma, stats_.data(),
                                 stats_.data() + max_rows_, dx ? dx->data() : nullptr, w.dgamma, w.dbeta, sums_.data());
 }
 
 void LayerNormalization::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
-  const int64_t D = row_len(), rows = x.numel() / D;
-  DPT_CHECK(rows <= max_rows_, class_name()
-                                   << " '" << name_ << "': " << rows << " rows exceed the prepared " << max_rows_);
+  const kernels::RowLayout L = layout(x.dim(0));
+  DPT_CHECK(L.rows <= max_rows_, class_name()
+                                     << " '" << name_ << "': " << L.rows << " rows exceed the prepared " << max_rows_);
   const Weights w = weights();
   auto* st = static_cast<float*>(device_stats_.data());
-  kernels::rownorm_forward_cuda(!cfg_.rms, cfg_.epsilon, x.data(), rows, D, w.gamma, w.beta, y.data(), st,
-                                st + max_rows_, stream(ctx));
+  kernels::rownorm_forward_cuda(!cfg_.rms, cfg_.epsilon, L, x.data(), w.gamma, w.beta, y.data(), st, st + max_rows_,
+                                stream(ctx));
 }
 
 void LayerNormalization::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
-  const int64_t D = row_len(), rows = x.numel() / D;
   const Weights w = weights();
   auto* st = static_cast<float*>(device_stats_.data());
-  kernels::rownorm_backward_cuda(!cfg_.rms, x.data(), dy.data(), rows, D, w.gamma, st, st + max_rows_,
+  kernels::rownorm_backward_cuda(!cfg_.rms, layout(x.dim(0)), x.data(), dy.data(), w.gamma, st, st + max_rows_,
                                  dx ? dx->data() : nullptr, w.dgamma, w.dbeta, *ctx.cuda);
 }
 

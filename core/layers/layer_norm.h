@@ -1,11 +1,14 @@
 // LayerNormalization(axis=-1, epsilon=1e-3, center=True, scale=True) and Keras 3's
 // RMSNormalization(axis=-1, epsilon=1e-6): each sample normalized on its own over the axes `axis`
 // names (the last ones: -1, or [1, 2, 3] for a whole image), then scaled and shifted per element of
-// those axes (weights gamma and beta, or RMSNormalization's scale, shaped as those axes). Nothing is
-// kept between steps, so training and inference compute the same. Kernels: kernels/layernorm.
+// those axes (weights gamma and beta, or RMSNormalization's scale, shaped as those axes); and
+// GroupNormalization(groups=32, axis=-1, epsilon=1e-3): each sample's channels split into groups,
+// each group normalized over its channels at every position, gamma and beta per channel. Nothing
+// is kept between steps, so training and inference compute the same. Kernels: kernels/layernorm.
 #pragma once
 #include <vector>
 #include "core/layer.h"
+#include "kernels/layernorm_math.h"
 
 namespace dpt {
 
@@ -15,13 +18,18 @@ struct LayerNormConfig {
   bool center = true;  // beta
   bool scale = true;   // gamma
   bool rms = false;    // RMSNormalization: no mean taken out; one weight, "scale"
+  int64_t groups = 0;  // GroupNormalization(groups): > 0, or -1 (one per channel); 0: not one
 };
 
 class LayerNormalization : public Layer {
  public:
   explicit LayerNormalization(LayerNormConfig cfg = {});
-  std::string class_name() const override { return cfg_.rms ? "RMSNormalization" : "LayerNormalization"; }
-  std::string default_name() const override { return cfg_.rms ? "rms_normalization" : "layer_normalization"; }
+  std::string class_name() const override {
+    return cfg_.groups ? "GroupNormalization" : cfg_.rms ? "RMSNormalization" : "LayerNormalization";
+  }
+  std::string default_name() const override {
+    return cfg_.groups ? "group_normalization" : cfg_.rms ? "rms_normalization" : "layer_normalization";
+  }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<LayerNormalization>(cfg_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
@@ -40,7 +48,7 @@ class LayerNormalization : public Layer {
     float *gamma, *beta, *dgamma, *dbeta;  // null where the layer has no such weight
   };
   Weights weights() const;
-  int64_t row_len() const { return shape_numel(params_shape_); }
+  kernels::RowLayout layout(int64_t n) const;  // the rows of n samples
 
   LayerNormConfig cfg_;
   Shape params_shape_;  // the normalized axes of the input

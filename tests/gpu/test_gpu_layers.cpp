@@ -355,6 +355,21 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<LayerNormalization>(c);
        },
        {2, 40, 30}},
+      {"GroupNormalization, 3 groups of 2 channels over 5x4 positions",
+       [] {
+         LayerNormConfig c;
+         c.groups = 3;
+         return std::make_unique<LayerNormalization>(c);
+       },
+       {5, 4, 6}},
+      {"GroupNormalization, one group per channel, rows of 1200 (a block per row), gamma alone",
+       [] {
+         LayerNormConfig c;
+         c.groups = -1;
+         c.center = false;
+         return std::make_unique<LayerNormalization>(c);
+       },
+       {40, 30, 3}},
       {"RMSNormalization",
        [] {
          LayerNormConfig c;

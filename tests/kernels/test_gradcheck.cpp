@@ -365,48 +365,61 @@ TEST_CASE("batch normalization (training mode) gradients match finite difference
   CHECK(worst_ratio(sdy, numeric_grad(f, beta), kAtol, kRtol) <= 1.0);    // dbeta = sum(dy)
 }
 
-TEST_CASE("layer and RMS normalization gradients match finite differences (double), with and without weights",
+TEST_CASE("layer, RMS and group normalization gradients match finite differences (double), with and without weights",
           "[kernels][grad][layernorm]") {
-  const int64_t rows = 4, D = 5;
-  for (const bool centered : {true, false})
-    for (const bool weighted : {true, false}) {
-      INFO((centered ? "LayerNormalization" : "RMSNormalization") << (weighted ? " with gamma and beta" : " alone"));
-      auto x = random_vec(rows * D, 51, -2, 3), gamma = random_vec(D, 52, 0.5, 1.5), beta = random_vec(D, 53),
-           r = random_vec(rows * D, 54);
-      std::vector<double> y(x.size()), mean(rows), rstd(rows), sums(2 * D);
-      const double* g = weighted ? gamma.data() : nullptr;
-      auto f = [&] {
-        rownorm_forward_cpu(centered, 1e-3, x.data(), rows, D, g, weighted ? beta.data() : nullptr, y.data(),
-                            mean.data(), rstd.data());
-        return dot(y, r);
-      };
-      f();
-      std::vector<double> dx(x.size()), dgamma(D, 0.5), dbeta(D, -0.25);  // the gradients accumulate
-      rownorm_backward_cpu(centered, x.data(), r.data(), rows, D, g, mean.data(), rstd.data(), dx.data(), dgamma.data(),
-                           dbeta.data(), sums.data());
-      CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
-      if (weighted) {
-        for (auto& v : dgamma) v -= 0.5;
-        for (auto& v : dbeta) v += 0.25;
-        CHECK(worst_ratio(dgamma, numeric_grad(f, gamma), kAtol, kRtol) <= 1.0);
-        CHECK(worst_ratio(dbeta, numeric_grad(f, beta), kAtol, kRtol) <= 1.0);
-      }
-      // Each row comes out with mean 0 (LayerNormalization) and mean square 1 / (1 + eps / var).
-      f();  // y at x itself (numeric_grad left it at a perturbed x)
-      if (!weighted)
-        for (int64_t i = 0; i < rows; ++i) {
-          double s = 0, q = 0, v = 0, m = 0;
-          for (int64_t j = 0; j < D; ++j) m += x[size_t(i * D + j)] / double(D);
-          for (int64_t j = 0; j < D; ++j) {
-            const double xv = x[size_t(i * D + j)], d = centered ? xv - m : xv;
-            v += d * d / double(D);
-            s += y[size_t(i * D + j)];
-            q += y[size_t(i * D + j)] * y[size_t(i * D + j)] / double(D);
-          }
-          if (centered) CHECK(std::abs(s) < 1e-12);
-          CHECK(q == Approx(v / (v + 1e-3)).epsilon(1e-12));
+  // Rows of 5 (LayerNormalization's layout: one position, one group), and GroupNormalization's: 2
+  // samples of 3 positions with 6 channels in 3 groups of 2 (rows of 6 values, strided).
+  RowLayout rows;
+  rows.rows = 4, rows.cg = 5;
+  RowLayout grouped;
+  grouped.rows = 2 * 3, grouped.positions = 3, grouped.groups = 3, grouped.cg = 2;
+  for (const RowLayout& L : {rows, grouped})
+    for (const bool centered : {true, false})
+      for (const bool weighted : {true, false}) {
+        INFO((centered ? "centered" : "RMS") << (weighted ? " with gamma and beta" : " alone") << ", rows of "
+                                             << L.len() << " in " << L.groups << " group(s)");
+        const int64_t n = L.rows / L.groups * L.positions * L.channels(), C = L.channels();
+        auto x = random_vec(n, 51, -2, 3), gamma = random_vec(C, 52, 0.5, 1.5), beta = random_vec(C, 53),
+             r = random_vec(n, 54);
+        std::vector<double> y(x.size()), mean(L.rows), rstd(L.rows), sums(2 * C);
+        const double* g = weighted ? gamma.data() : nullptr;
+        auto f = [&] {
+          rownorm_forward_cpu(centered, 1e-3, L, x.data(), g, weighted ? beta.data() : nullptr, y.data(), mean.data(),
+                              rstd.data());
+          return dot(y, r);
+        };
+        f();
+        std::vector<double> dx(x.size()), dgamma(C, 0.5), dbeta(C, -0.25);  // the gradients accumulate
+        rownorm_backward_cpu(centered, L, x.data(), r.data(), g, mean.data(), rstd.data(), dx.data(), dgamma.data(),
+                             dbeta.data(), sums.data());
+        CHECK(worst_ratio(dx, numeric_grad(f, x), kAtol, kRtol) <= 1.0);
+        if (weighted) {
+          for (auto& v : dgamma) v -= 0.5;
+          for (auto& v : dbeta) v += 0.25;
+          CHECK(worst_ratio(dgamma, numeric_grad(f, gamma), kAtol, kRtol) <= 1.0);
+          CHECK(worst_ratio(dbeta, numeric_grad(f, beta), kAtol, kRtol) <= 1.0);
         }
-    }
+        // Each row comes out with mean 0 (centered) and mean square 1 / (1 + eps / var).
+        f();  // y at x itself (numeric_grad left it at a perturbed x)
+        if (!weighted)
+          for (int64_t i = 0; i < L.rows; ++i) {
+            double s = 0, q = 0, v = 0, m = 0;
+            for (int64_t e = 0; e < L.len(); ++e) m += x[size_t(L.offset(i, e))] / double(L.len());
+            for (int64_t e = 0; e < L.len(); ++e) {
+              const double xv = x[size_t(L.offset(i, e))], d = centered ? xv - m : xv, yv = y[size_t(L.offset(i, e))];
+              v += d * d / double(L.len());
+              s += yv;
+              q += yv * yv / double(L.len());
+            }
+            if (centered) CHECK(std::abs(s) < 1e-12);
+            CHECK(q == Approx(v / (v + 1e-3)).epsilon(1e-12));
+          }
+      }
+  // GroupNormalization's layout by hand: sample 1, group 2 (channels 4, 5), element 3 = position 1,
+  // channel 5.
+  CHECK(grouped.offset(1 * 3 + 2, 3) == (1 * 3 + 1) * 6 + 5);
+  CHECK(grouped.channel(5, 3) == 5);
+  CHECK(grouped.row_of(1 * 3 + 1, 5) == 5);
 }
 
 TEST_CASE("loss gradients match finite differences (double), unfused and fused", "[kernels][grad][loss]") {

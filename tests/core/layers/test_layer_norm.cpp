@@ -107,6 +107,52 @@ TEST_CASE("LayerNormalization's axes: the last ones, weights shaped as them; oth
   CHECK_THROWS_WITH(LayerNormalization(norm({})), "LayerNormalization needs at least one axis to normalize over");
 }
 
+TEST_CASE("GroupNormalization: groups of channels over every position, gamma and beta per channel",
+          "[layers][layernorm]") {
+  LayerNormConfig c;
+  c.groups = 2;
+  LayerNormalization gn(c);
+  gn.set_name("gn");
+  CHECK(gn.build({2, 3, 4}) == Shape{2, 3, 4});
+  CHECK(gn.class_name() == "GroupNormalization");
+  CHECK(gn.default_name() == "group_normalization");
+  CHECK(gn.params()[0].shape == Shape{4});
+  CHECK(gn.config_str() == "groups=2, axis=-1, epsilon=0.001");
+  std::vector<float> gamma{1, 2, 3, 4}, beta{0, 1, 0, -1}, dg(4), db(4);
+  gn.bind({gamma.data(), beta.data()}, {dg.data(), db.data()});
+  Context ctx;
+  gn.prepare(1, ctx);
+  Tensor x({1, 2, 3, 4}), y({1, 2, 3, 4});
+  for (int i = 0; i < 24; ++i) x.data()[i] = float((i * 7) % 11) - 4.f;
+  gn.forward(ctx, x, y, false);
+  for (int group = 0; group < 2; ++group) {  // channels 2g, 2g + 1 at the 6 positions
+    double m = 0, v = 0;
+    for (int p = 0; p < 6; ++p)
+      for (int j = 0; j < 2; ++j) m += x.data()[p * 4 + group * 2 + j] / 12.0;
+    for (int p = 0; p < 6; ++p)
+      for (int j = 0; j < 2; ++j) v += std::pow(x.data()[p * 4 + group * 2 + j] - m, 2) / 12.0;
+    for (int p = 0; p < 6; ++p)
+      for (int j = 0; j < 2; ++j) {
+        const int ch = group * 2 + j;
+        CHECK(y.data()[p * 4 + ch] ==
+              Approx((x.data()[p * 4 + ch] - m) / std::sqrt(v + 1e-3) * gamma[size_t(ch)] + beta[size_t(ch)])
+                  .epsilon(1e-5)
+                  .margin(1e-6));
+      }
+  }
+  LayerNormConfig each;
+  each.groups = -1;  // one group per channel (instance normalization)
+  LayerNormalization in(each);
+  in.set_name("in");
+  in.build({5, 6});
+  CHECK(in.config_str() == "groups=6, axis=-1, epsilon=0.001");
+  LayerNormConfig bad;
+  bad.groups = 4;
+  LayerNormalization wrong(bad);
+  wrong.set_name("gn");
+  CHECK_THROWS_WITH(wrong.build({3, 6}), "GroupNormalization 'gn': 4 groups must divide its input's 6 channels");
+}
+
 TEST_CASE("whole-model gradients through LayerNormalization (per position, whole sample) and RMSNormalization",
           "[layers][grad][layernorm]") {
   Sequential m("ln-net");
@@ -117,6 +163,12 @@ TEST_CASE("whole-model gradients through LayerNormalization (per position, whole
   c.activation = Activation::tanh;
   m.add(std::make_unique<Conv2D>(c));
   m.add(std::make_unique<LayerNormalization>(norm({-1})));                    // per position, over channels
+  LayerNormConfig groups;
+  groups.groups = 3;  // 3 channels in 3 groups, then in 1
+  m.add(std::make_unique<LayerNormalization>(groups));
+  groups.groups = 1;
+  groups.center = false;
+  m.add(std::make_unique<LayerNormalization>(groups));
   m.add(std::make_unique<LayerNormalization>(norm({1, 2, 3}, false, true)));  // the whole sample, gamma alone
   m.add(std::make_unique<LayerNormalization>(norm({-2, -1}, true, true, true)));
   m.add(std::make_unique<Flatten>());
@@ -131,7 +183,8 @@ TEST_CASE("whole-model gradients through LayerNormalization (per position, whole
     }
   std::vector<std::string> names;
   for (auto& l : m.layers()) names.push_back(l->name());
-  CHECK(names == std::vector<std::string>{"conv2d", "layer_normalization", "layer_normalization_1", "rms_normalization",
+  CHECK(names == std::vector<std::string>{"conv2d", "layer_normalization", "group_normalization",
+                                          "group_normalization_1", "layer_normalization_1", "rms_normalization",
                                           "flatten", "layer_normalization_2", "dense"});
   test::check_model_gradients(m, {4, 4, 2});
 }
@@ -142,6 +195,9 @@ TEST_CASE("LayerNormalization and RMSNormalization through Keras's files: settin
   m.add(std::make_unique<LayerNormalization>(norm({1, 2})));
   m.add(std::make_unique<LayerNormalization>(norm({-1}, false, true)));
   m.add(std::make_unique<LayerNormalization>(norm({-1}, true, true, true)));
+  LayerNormConfig groups;
+  groups.groups = 3;
+  m.add(std::make_unique<LayerNormalization>(groups));
   m.add(std::make_unique<Flatten>());
   m.add(std::make_unique<Dense>(3, Activation::softmax));
   m.build({2, 3}, 1);
@@ -152,6 +208,7 @@ TEST_CASE("LayerNormalization and RMSNormalization through Keras's files: settin
     CHECK(loaded->layers()[1]->config_str() == "axis=-1, epsilon=0.001, center=False");
     CHECK(loaded->layers()[2]->class_name() == "RMSNormalization");
     CHECK(loaded->layers()[2]->params()[0].shape == Shape{3});
+    CHECK(loaded->layers()[3]->config_str() == "groups=3, axis=-1, epsilon=0.001");
   }
   std::filesystem::remove_all(dir);
 }
