@@ -1,4 +1,5 @@
-// LayerNormalization and RMSNormalization through kernels/layernorm, on the CPU and CUDA.
+// LayerNormalization, RMSNormalization and GroupNormalization through kernels/layernorm, on the CPU
+// and CUDA.
 #include "core/layers/layer_norm.h"
 #include <algorithm>
 #include <sstream>
@@ -29,7 +30,8 @@ std::string LayerNormalization::config_str() const {
 }
 
 // The axes, counted as Keras does (the batch is 0), must be the input's last ones: each sample's
-// normalized elements are then one contiguous row.
+// normalized elements are then one contiguous row (GroupNormalization: its one axis is the last,
+// whose channels it splits into groups).
 Shape LayerNormalization::compute_output_shape(const Shape& in) {
   const int64_t rank = int64_t(in.size());
   const std::string who = class_name() + " '" + name_ + "'";
