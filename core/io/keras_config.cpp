@@ -631,7 +631,8 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
       const bool merge = dynamic_cast<MergeLayer*>(layer.get()) != nullptr;
       DPT_CHECK(merge || reads.size() == 1, where << " is called on " << reads.size()
                                                   << " tensors; of dptrain's layers only the merge layers (Add, "
-                                                     "Subtract, Multiply, Average, Concatenate) take several");
+                                                     "Subtract, Multiply, Average, Maximum, Minimum, Concatenate) take "
+                                                     "several");
       DPT_CHECK(!merge || reads.size() >= 2,
                 where << " is called on " << reads.size() << " tensor; it merges 2 or more");
       node[graph[i].name] = int(model->layers().size());

@@ -20,6 +20,7 @@
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
+#include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
@@ -154,8 +155,8 @@ json layer_config(const Layer& l) {
     c["threshold"] = 0.0;
   } else if (cls == "Add" || cls == "Subtract" || cls == "Multiply" || cls == "Average" || cls == "Maximum" ||
              cls == "Minimum") {
-  } else if (cls == "Concatenate") {
-    c["axis"] = -1;
+  } else if (auto* cat = dynamic_cast<const Concatenate*>(&l)) {
+    c["axis"] = cat->axis();
   } else if (auto* b = dynamic_cast<const BatchNormalization*>(&l)) {
     c["axis"] = -1;
     c["momentum"] = b->config().momentum;

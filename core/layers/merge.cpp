@@ -192,26 +192,34 @@ void ElementwiseMerge::backward_all_on(Context& ctx, const std::vector<Tensor>& 
   }
 }
 
+// Keras's axis counts the batch as 0: a sample's axis d = axis - 1 (or rank + axis for negative).
 Shape Concatenate::output_shape_of(const std::vector<Shape>& inputs) {
-  DPT_CHECK(axis_ == -1 || axis_ == int64_t(inputs[0].size()),
-            "layer '" << name_ << "' (Concatenate) joins along the last axis only (axis=-1 or " << inputs[0].size()
-                      << " here), got axis=" << axis_);
+  const int64_t rank = int64_t(inputs[0].size());
+  DPT_CHECK(axis_ != 0 && axis_ >= -rank && axis_ <= rank,
+            "layer '" << name_ << "' (Concatenate) joins along a sample's axis (1 to " << rank << ", or -" << rank
+                      << " to -1; 0 is the batch), got axis=" << axis_);
+  dim_ = size_t(axis_ < 0 ? axis_ + rank : axis_ - 1);
   Shape out = inputs[0];
-  out.back() = 0;
+  out[dim_] = 0;
   for (const Shape& s : inputs) {
-    DPT_CHECK(s.size() == out.size() && std::equal(s.begin(), s.end() - 1, out.begin()),
-              "layer '" << name_ << "' (Concatenate) needs inputs that differ in the last axis only, got "
-                        << shape_str(inputs[0]) << " and " << shape_str(s));
-    out.back() += s.back();
+    bool same = s.size() == out.size();
+    for (size_t a = 0; same && a < s.size(); ++a) same = a == dim_ || s[a] == out[a];
+    DPT_CHECK(same, "layer '" << name_ << "' (Concatenate) needs inputs that differ along axis " << axis_
+                              << " only, got " << shape_str(inputs[0]) << " and " << shape_str(s));
+    out[dim_] += s[dim_];
   }
   return out;
 }
 
+// From the joined axis on, each sample's values of input k are one block of inner(k) columns of a
+// (rows, inner(output)) array: joining along any axis is copying column blocks.
+int64_t Concatenate::inner(const Shape& s) const { return shape_numel(Shape(s.begin() + dim_, s.end())); }
+
 void Concatenate::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) {
-  const int64_t cols = out_.back(), rows = y.numel() / cols;
+  const int64_t cols = inner(out_), rows = y.numel() / cols;
   int64_t off = 0;
   for (size_t k = 0; k < xs.size(); ++k) {
-    const int64_t c = ins_[k].back();
+    const int64_t c = inner(ins_[k]);
     if (cuda)
       kernels::copy_columns_cuda(xs[k].data(), c, 0, y.data(), cols, off, rows, c, stream(ctx));
     else
@@ -222,10 +230,10 @@ void Concatenate::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Te
 
 void Concatenate::backward_all_on(Context& ctx, const std::vector<Tensor>&, Tensor& dy, const std::vector<Tensor*>& dxs,
                                   bool cuda) {
-  const int64_t cols = out_.back(), rows = dy.numel() / cols;
+  const int64_t cols = inner(out_), rows = dy.numel() / cols;
   int64_t off = 0;
   for (size_t k = 0; k < dxs.size(); ++k) {
-    const int64_t c = ins_[k].back();
+    const int64_t c = inner(ins_[k]);
     if (dxs[k]) {
       if (cuda)
         kernels::copy_columns_cuda(dy.data(), cols, off, dxs[k]->data(), c, 0, rows, c, stream(ctx));

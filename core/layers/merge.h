@@ -1,6 +1,6 @@
 // Layers of several inputs, as Keras's merge layers: Add, Subtract, Multiply and Average (broadcasting
-// as numpy does), Maximum and Minimum (same shapes) and Concatenate (along the last axis). A model with them is a
-// graph: Sequential::add takes the inputs each layer reads.
+// as numpy does), Maximum and Minimum (same shapes) and Concatenate (along any of a sample's axes). A model with them
+// is a graph: Sequential::add takes the inputs each layer reads.
 #pragma once
 #include <vector>
 #include "core/layer.h"
@@ -83,12 +83,13 @@ class Extremum : public MergeLayer {
 
 class Concatenate : public MergeLayer {
  public:
-  // axis: -1, or the last axis counted as Keras counts it (the batch is axis 0).
+  // axis: counted as Keras counts it (the batch is axis 0; negative from the end).
   explicit Concatenate(int64_t axis = -1) : axis_(axis) {}
   std::string class_name() const override { return "Concatenate"; }
   std::string default_name() const override { return "concatenate"; }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Concatenate>(axis_); }
-  std::string config_str() const override { return "axis=-1"; }
+  std::string config_str() const override { return "axis=" + std::to_string(axis_); }
+  int64_t axis() const { return axis_; }
 
  protected:
   Shape output_shape_of(const std::vector<Shape>& inputs) override;
@@ -97,7 +98,9 @@ class Concatenate : public MergeLayer {
                        bool cuda) override;
 
  private:
+  int64_t inner(const Shape& s) const;  // a sample's values from the joined axis on
   int64_t axis_;
+  size_t dim_ = 0;  // the joined axis among a sample's
 };
 
 }  // namespace dpt

@@ -119,7 +119,7 @@ TEST_CASE("Functional graphs build with their branches; what dptrain cannot buil
         "numpy)");
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "out", {"in", "a"}))) ==
         "f.json: layer 'out' (Dense): is called on 2 tensors; of dptrain's layers only the merge layers (Add, "
-        "Subtract, Multiply, Average, Concatenate) take several");
+        "Subtract, Multiply, Average, Maximum, Minimum, Concatenate) take several");
   // One output feeding two layers, one of them off the way to the output.
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "b", {"a"}) + ", " +
                   l3("Dense", "out", {"a"}))) == why + "has layer 'b' off the way to its output 'out'" + tail);
@@ -161,7 +161,8 @@ TEST_CASE("Functional graphs build with their branches; what dptrain cannot buil
   CHECK(m2->output_shape() == Shape{5});
   std::string k2_axis = k2;
   k2_axis.replace(k2_axis.find(R"("axis": -1)"), std::string(R"("axis": -1)").size(), R"("axis": 0)");
-  CHECK(err(k2_axis) == "layer 'c' (Concatenate) joins along the last axis only (axis=-1 or 1 here), got axis=0");
+  CHECK(err(k2_axis) ==
+        "layer 'c' (Concatenate) joins along a sample's axis (1 to 1, or -1 to -1; 0 is the batch), got axis=0");
 }
 
 TEST_CASE("Keras 2 configs: list form, {name, layers} form, to_json files", "[io][config][keras]") {

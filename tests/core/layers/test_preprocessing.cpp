@@ -251,6 +251,55 @@ TEST_CASE("Maximum and Minimum: values by hand, ties to the first input, gradien
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("Concatenate along any of a sample's axes: shapes, values by hand, gradients, Keras's files",
+          "[layers][grad][graph]") {
+  Concatenate rows(1), mid(-2);
+  rows.set_name("c");
+  mid.set_name("c");
+  CHECK(rows.build_inputs({{2, 3, 4}, {5, 3, 4}}) == Shape{7, 3, 4});
+  CHECK(mid.build_inputs({{2, 3, 4}, {2, 1, 4}}) == Shape{2, 4, 4});
+  CHECK(mid.config_str() == "axis=-2");
+  Tensor a({1, 2, 3, 4}), b({1, 2, 1, 4}), y({1, 2, 4, 4});
+  for (int64_t i = 0; i < 24; ++i) a.data()[i] = float(i);
+  for (int64_t i = 0; i < 8; ++i) b.data()[i] = float(100 + i);
+  Context ctx;
+  std::vector<Tensor> ab;
+  ab.push_back(a.view());
+  ab.push_back(b.view());
+  mid.forward_all(ctx, ab, y, false);
+  for (int64_t r = 0; r < 2; ++r)  // each row: a's three columns of 4, then b's one
+    for (int64_t k = 0; k < 16; ++k)
+      CHECK(y.data()[r * 16 + k] == (k < 12 ? a.data()[r * 12 + k] : b.data()[r * 4 + k - 12]));
+  Concatenate bad(3);
+  bad.set_name("c");
+  CHECK_THROWS_WITH(bad.build_inputs({{2, 3}, {2, 3}}),
+                    "layer 'c' (Concatenate) joins along a sample's axis (1 to 2, or -2 to -1; 0 is the batch), got "
+                    "axis=3");
+  CHECK_THROWS_WITH(rows.build_inputs({{2, 3, 4}, {5, 2, 4}}),
+                    "layer 'c' (Concatenate) needs inputs that differ along axis 1 only, got (2, 3, 4) and (5, 2, 4)");
+  // A graph joining two branches along the height, then along the width.
+  Sequential m("joins");
+  Conv2DConfig k;
+  k.filters = 2;
+  k.kh = k.kw = 3;
+  k.same = true;
+  k.activation = Activation::tanh;
+  m.add(std::make_unique<Conv2D>(k));                // 0: (4, 4, 2)
+  m.add(std::make_unique<Conv2D>(k), {-1});          // 1: (4, 4, 2)
+  m.add(std::make_unique<Concatenate>(1), {0, 1});   // 2: (8, 4, 2)
+  m.add(std::make_unique<Concatenate>(-2), {2, 2});  // 3: (8, 8, 2)
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Dense>(4, Activation::softmax));
+  test::check_model_gradients(m, {4, 4, 2});
+  CHECK(m.layers()[3]->output_shape() == Shape{8, 8, 2});
+  const std::string dir = test::temp_dir("joins");
+  for (const auto& loaded : test::check_file_round_trips(m, dir)) {
+    CHECK(loaded->layers()[2]->config_str() == "axis=1");
+    CHECK(loaded->layers()[3]->config_str() == "axis=-2");
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("Dropout's noise_shape shares one draw along its 1 axes, per sample, however the batch is split",
           "[layers][dropout]") {
   Dropout d(0.5, Shape{1, 1, 0});  // (None, 1, 1, None): one draw per sample and channel
