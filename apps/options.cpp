@@ -161,7 +161,7 @@ Preset model_preset(const std::string& model, uint64_t seed) {
 }
 
 Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given) {
-  Compiled c{o.loss.empty() ? "categorical_crossentropy" : o.loss, p.optimizer, "", false, {}, {}};
+  Compiled c{o.loss.empty() ? p.loss : o.loss, p.optimizer, "", false, {}, {}};
   if (!o.metrics.empty()) c.metrics = parse_metrics(o.metrics);
   KerasCompileConfig k;
   if (!read_compile_config(o.model, &k)) {

@@ -5,7 +5,8 @@ batch size, optimizer and thread count. Prints both samples/s and the ratio dptr
     python3 benchmarks/compare_pytorch_cpu.py --threads 1 2 --batch-size 128
 
 Needs `pip install torch`. Both sides train on synthetic data of the model's input shape with
-categorical cross-entropy; steps are timed after warm-up, median step time reported.
+categorical cross-entropy (imdb-cnn: word indices, binary cross-entropy); steps are timed after
+warm-up, median step time reported.
 """
 import argparse
 import json
@@ -32,7 +33,29 @@ def torch_model(name, torch):
             nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
             nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 10)), (1, 28, 28), \
             lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7)
+    if name == "imdb-cnn":  # Keras's imdb_cnn: indices (400 a review) -> positive or not
+        class ImdbCnn(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb, self.drop = nn.Embedding(5000, 50), nn.Dropout(0.2)
+                self.conv, self.fc1, self.fc2 = nn.Conv1d(50, 250, 3), nn.Linear(250, 250), nn.Linear(250, 1)
+
+            def forward(self, x):
+                h = torch.relu(self.conv(self.drop(self.emb(x)).transpose(1, 2))).amax(dim=2)
+                return self.fc2(torch.relu(self.drop(self.fc1(h))))  # logits; the loss applies the sigmoid
+
+        return ImdbCnn(), (400,), lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7)
     raise SystemExit(f"no PyTorch twin for {name}")
+
+
+def torch_batch(name, torch, batch, shape, device=None):
+    """A synthetic batch and the loss for it: images/features with 10 classes (cross-entropy over
+    softmax), or for imdb-cnn word indices with 0/1 targets (binary cross-entropy over sigmoid)."""
+    if name == "imdb-cnn":
+        x = torch.randint(0, 5000, (batch, *shape), device=device)
+        return x, torch.randint(0, 2, (batch, 1), device=device).float(), torch.nn.BCEWithLogitsLoss()
+    x = torch.rand(batch, *shape, device=device)
+    return x, torch.randint(0, 10, (batch,), device=device), torch.nn.CrossEntropyLoss()
 
 
 def bench_torch(name, threads, batch, steps, warmup, channels_last):
@@ -41,12 +64,10 @@ def bench_torch(name, threads, batch, steps, warmup, channels_last):
     torch.manual_seed(0)
     model, shape, make_opt = torch_model(name, torch)
     opt = make_opt(model.parameters())
-    x = torch.rand(batch, *shape)
-    y = torch.randint(0, 10, (batch,))
+    x, y, loss_fn = torch_batch(name, torch, batch, shape)  # the loss fused with the last activation
     if channels_last and len(shape) == 3:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    loss_fn = torch.nn.CrossEntropyLoss()  # softmax + categorical cross-entropy, fused
     model.train()
 
     def step():
@@ -85,7 +106,7 @@ def bench_dptrain(binary, name, threads, batch, steps, warmup):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", default=["cifar10-cnn", "mnist-mlp"])
+    ap.add_argument("--models", nargs="+", default=["cifar10-cnn", "mnist-mlp", "imdb-cnn"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--steps", type=int, default=20)
@@ -110,7 +131,7 @@ def main():
             p_sps, p_ms = bench_torch(m, t, a.batch_size, a.steps, a.warmup, False)
             row = {"model": m, "threads": t, "batch": a.batch_size, "dptrain_samples_per_sec": d_sps,
                    "pytorch_samples_per_sec": p_sps, "ratio": d_sps / p_sps}
-            if a.torch_channels_last and m != "mnist-mlp":
+            if a.torch_channels_last and m == "cifar10-cnn":
                 row["pytorch_channels_last_samples_per_sec"] = bench_torch(m, t, a.batch_size, a.steps, a.warmup, True)[0]
             rows.append(row)
             extra = f"  (torch channels_last {row['pytorch_channels_last_samples_per_sec']:.0f})" \

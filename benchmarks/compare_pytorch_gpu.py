@@ -6,7 +6,8 @@ at batch 512: >= 1.5x).
     python3 benchmarks/compare_pytorch_gpu.py --batch-size 512 [--tf32]
 
 Needs a CUDA GPU and PyTorch with CUDA. Both sides train on synthetic data of the model's input
-shape with categorical cross-entropy, FP32 (TF32 off on both unless --tf32); the median step time
+shape with categorical cross-entropy (imdb-cnn, `--models imdb-cnn`: word indices, binary
+cross-entropy), FP32 (TF32 off on both unless --tf32); the median step time
 after warm-up is reported, each PyTorch step timed to completion (torch.cuda.synchronize), as
 dptrain's steps are (it reads the loss back every step). PyTorch's batch stays on the GPU; dptrain's
 is fed as its fit feeds it, the next batch's upload queued on an upload stream during the step.
@@ -19,7 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_pytorch_cpu import ROOT, median_step, torch_model  # noqa: E402  (the same twins and timing)
+from compare_pytorch_cpu import ROOT, median_step, torch_batch, torch_model  # noqa: E402  (the same twins and timing)
 
 
 def bench_torch(name, batch, steps, warmup, tf32, channels_last):
@@ -31,13 +32,11 @@ def bench_torch(name, batch, steps, warmup, tf32, channels_last):
     dev = torch.device("cuda:0")
     model, shape, make_opt = torch_model(name, torch)
     model = model.to(dev)
-    x = torch.rand(batch, *shape, device=dev)
-    y = torch.randint(0, 10, (batch,), device=dev)
+    x, y, loss_fn = torch_batch(name, torch, batch, shape, dev)
     if channels_last and len(shape) == 3:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     opt = make_opt(model.parameters())
-    loss_fn = torch.nn.CrossEntropyLoss()
     model.train()
 
     def step():
@@ -97,7 +96,7 @@ def main():
     for m in a.models:
         d = bench_dptrain(a.dptrain, m, 1, a.batch_size, a.steps, a.warmup, a.tf32)
         p = bench_torch(m, a.batch_size, a.steps, a.warmup, a.tf32, False)
-        pc = bench_torch(m, a.batch_size, a.steps, a.warmup, a.tf32, True) if m != "mnist-mlp" else float("nan")
+        pc = bench_torch(m, a.batch_size, a.steps, a.warmup, a.tf32, True) if m == "cifar10-cnn" else float("nan")
         rows.append({"model": m, "batch": a.batch_size, "tf32": a.tf32, "dptrain_samples_per_sec": d,
                      "pytorch_samples_per_sec": p, "pytorch_channels_last_samples_per_sec": pc, "ratio": d / p})
         print(f"{m:12} {d:12.0f} {p:12.0f} {d / p:6.2f}x {pc:15.0f}", flush=True)

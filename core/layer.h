@@ -18,7 +18,9 @@ extern const char* const kActivationNames;                 // the names it takes
 std::string activation_name(Activation a);                 // its Keras name, without its setting
 std::string activation_str(Activation a);  // for listings: the name, and a setting other than Keras's default
 
-enum class Init { glorot_uniform, zeros, ones };
+// Keras's initializers: glorot_uniform, zeros, ones, and "uniform" (RandomUniform(-0.05, 0.05),
+// Embedding's default).
+enum class Init { glorot_uniform, zeros, ones, uniform };
 
 // A 1-D layer's (steps, channels) shape as the (1, steps, channels) image the 2-D kernels take
 // (spatial: the layer's spatial rank, 1 or 2).
@@ -48,6 +50,9 @@ class Layer {
   const Shape& input_shape() const { return in_; }
   const Shape& output_shape() const { return out_; }
   virtual std::vector<ParamSpec> params() const { return {}; }
+  // > 0 where the layer reads indices (Embedding): every input value must be a whole number in
+  // [0, limit). The data checks and synthetic data follow it.
+  virtual int64_t input_index_limit() const { return 0; }
   void bind(std::vector<float*> weights, std::vector<float*> grads);
   const std::vector<float*>& weights() const { return w_; }
   const std::vector<float*>& grads() const { return g_; }

@@ -2,9 +2,11 @@
 #include "core/presets.h"
 #include "core/error.h"
 #include "core/layers/activation.h"
+#include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
 #include "core/layers/dropout.h"
+#include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/pooling.h"
 
@@ -84,6 +86,26 @@ std::unique_ptr<Sequential> cifar10_cnn() {  // the Keras multi-GPU example's mo
   return m;
 }
 
+// Keras's imdb_cnn example (max_features 5000, maxlen 400, embedding_dims 50, filters 250,
+// kernel_size 3, hidden_dims 250): a review's word indices -> positive or not.
+std::unique_ptr<Sequential> imdb_cnn() {
+  auto m = std::make_unique<Sequential>("imdb-cnn");
+  m->add(std::make_unique<Embedding>(5000, 50));
+  m->add(std::make_unique<Dropout>(0.2));
+  Conv2DConfig c;
+  c.filters = 250;
+  c.kw = 3;
+  c.activation = Activation::relu;
+  m->add(std::make_unique<Conv1D>(c, false));
+  m->add(std::make_unique<GlobalPooling2D>(true, false, 1));
+  m->add(dense(250, Activation::linear));
+  m->add(std::make_unique<Dropout>(0.2));
+  m->add(std::make_unique<ActivationLayer>(Activation::relu));
+  m->add(dense(1, Activation::linear));
+  m->add(std::make_unique<ActivationLayer>(Activation::sigmoid));
+  return m;
+}
+
 OptimizerConfig opt(const std::string& name, double lr, double momentum = -1) {
   OptimizerConfig c;
   c.name = name;
@@ -96,16 +118,62 @@ OptimizerConfig opt(const std::string& name, double lr, double momentum = -1) {
 
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> all = {
-      {"digits-mlp", "Flatten -> Dense(64,relu) -> Dense(64,relu) -> Dense(10,softmax)", {8, 8, 1}, 10, "digits",
-       opt("adam", 0.001), 30, 32, digits_mlp},
-      {"digits-cnn", "Conv2D(32,3,same) -> MaxPool -> Conv2D(64,3,same) -> MaxPool -> Dense(64) -> Dropout(0.25) -> Dense(10)",
-       {8, 8, 1}, 10, "digits", opt("adam", 0.001), 20, 32, digits_cnn},
-      {"mnist-mlp", "Keras mnist_mlp: Flatten -> Dense(512,relu) -> Dropout(0.2) -> Dense(512,relu) -> Dropout(0.2) -> Dense(10)",
-       {28, 28, 1}, 10, "synthetic:28,28,1:10:2048", opt("rmsprop", 0.001), 20, 128, mnist_mlp},
-      {"mnist-cnn", "Keras mnist_cnn: Conv2D(32,3) -> Conv2D(64,3) -> MaxPool -> Dropout -> Dense(128) -> Dropout -> Dense(10)",
-       {28, 28, 1}, 10, "synthetic:28,28,1:10:2048", opt("adam", 0.001), 12, 128, mnist_cnn},
-      {"cifar10-cnn", "Keras multi-GPU example: 3x [Conv2D(32/64/128,3,relu) -> MaxPool] -> Dense(128,relu) -> Dense(10)",
-       {32, 32, 3}, 10, "synthetic:32,32,3:10:2048", opt("rmsprop", 1e-4, 0.9), 20, 128, cifar10_cnn},
+      {"digits-mlp",
+       "Flatten -> Dense(64,relu) -> Dense(64,relu) -> Dense(10,softmax)",
+       {8, 8, 1},
+       10,
+       "digits",
+       opt("adam", 0.001),
+       30,
+       32,
+       digits_mlp},
+      {"digits-cnn",
+       "Conv2D(32,3,same) -> MaxPool -> Conv2D(64,3,same) -> MaxPool -> Dense(64) -> Dropout(0.25) -> Dense(10)",
+       {8, 8, 1},
+       10,
+       "digits",
+       opt("adam", 0.001),
+       20,
+       32,
+       digits_cnn},
+      {"mnist-mlp",
+       "Keras mnist_mlp: Flatten -> Dense(512,relu) -> Dropout(0.2) -> Dense(512,relu) -> Dropout(0.2) -> Dense(10)",
+       {28, 28, 1},
+       10,
+       "synthetic:28,28,1:10:2048",
+       opt("rmsprop", 0.001),
+       20,
+       128,
+       mnist_mlp},
+      {"mnist-cnn",
+       "Keras mnist_cnn: Conv2D(32,3) -> Conv2D(64,3) -> MaxPool -> Dropout -> Dense(128) -> Dropout -> Dense(10)",
+       {28, 28, 1},
+       10,
+       "synthetic:28,28,1:10:2048",
+       opt("adam", 0.001),
+       12,
+       128,
+       mnist_cnn},
+      {"cifar10-cnn",
+       "Keras multi-GPU example: 3x [Conv2D(32/64/128,3,relu) -> MaxPool] -> Dense(128,relu) -> Dense(10)",
+       {32, 32, 3},
+       10,
+       "synthetic:32,32,3:10:2048",
+       opt("rmsprop", 1e-4, 0.9),
+       20,
+       128,
+       cifar10_cnn},
+      {"imdb-cnn",
+       "Keras imdb_cnn: Embedding(5000,50) -> Dropout -> Conv1D(250,3,relu) -> GlobalMaxPool1D -> Dense(250) -> "
+       "Dropout -> relu -> Dense(1) -> sigmoid",
+       {400},
+       1,
+       "synthetic:400:2:2048:5000",
+       opt("adam", 0.001),
+       2,
+       32,
+       imdb_cnn,
+       "binary_crossentropy"},
   };
   return all;
 }

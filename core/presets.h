@@ -19,6 +19,7 @@ struct Preset {
   int64_t epochs;
   int64_t batch_size;
   std::function<std::unique_ptr<Sequential>()> make;  // unbuilt model
+  std::string loss = "categorical_crossentropy";      // the default --loss
 };
 
 const std::vector<Preset>& presets();

@@ -34,11 +34,42 @@ bool Sequential::is_chain() const {
   return true;
 }
 
+int64_t Sequential::input_index_limit() const {
+  int64_t limit = 0;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const int64_t l = layers_[i]->input_index_limit();
+    if (l > 0 && std::find(inputs_[i].begin(), inputs_[i].end(), -1) != inputs_[i].end())
+      limit = limit == 0 ? l : std::min(limit, l);
+  }
+  return limit;
+}
+
+void Sequential::check_inputs(const float* x, int64_t count, const std::string& what) const {
+  const int64_t limit = input_index_limit();
+  if (limit == 0) return;
+  const int64_t per = std::max<int64_t>(shape_numel(input_shape_), 1);
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = x[i];
+    if (v >= 0.f && v < float(limit) && v == std::floor(v)) continue;
+    std::string reader;
+    for (size_t k = 0; k < layers_.size() && reader.empty(); ++k)
+      if (layers_[k]->input_index_limit() == limit) reader = layers_[k]->class_name() + " '" + layers_[k]->name() + "'";
+    DPT_FAIL(what << ": sample " << i / per << " holds " << v << ", but model '" << name_
+                  << "' reads its inputs as indices (" << reader << ", input_dim " << limit
+                  << "): every input must be a whole number in [0, " << limit << ")");
+  }
+}
+
 static void init_weight(const ParamSpec& s, float* w, std::mt19937_64& rng) {
   const int64_t n = shape_numel(s.shape);
   switch (s.init) {
     case Init::zeros: std::fill(w, w + n, 0.f); break;
     case Init::ones: std::fill(w, w + n, 1.f); break;
+    case Init::uniform: {
+      std::uniform_real_distribution<double> u(-0.05, 0.05);
+      for (int64_t i = 0; i < n; ++i) w[i] = float(u(rng));
+      break;
+    }
     case Init::glorot_uniform: {
       // Keras: fan_in = receptive * in, fan_out = receptive * out, limit = sqrt(6 / (fan_in + fan_out)).
       int64_t receptive = 1;

@@ -31,6 +31,11 @@ class Sequential {
   Sequential& add(std::unique_ptr<Layer> layer, std::vector<int> inputs = {});
   const std::vector<std::vector<int>>& inputs() const { return inputs_; }
   bool is_chain() const;  // each layer reads the one before: a Keras Sequential model
+  // The smallest Layer::input_index_limit() of the layers reading the model's input (0: none reads
+  // indices). check_inputs: n samples' inputs must then be whole numbers in [0, it); an error
+  // names the first that is not, its sample and `what` (the data).
+  int64_t input_index_limit() const;
+  void check_inputs(const float* x, int64_t count, const std::string& what) const;
 
   // Names layers as Keras does (dense, dense_1, ...), infers shapes, lays out the arenas and
   // initialises weights (glorot_uniform kernels, zero biases) from the seed.

@@ -8,6 +8,7 @@
 #include "kernels/depthwise.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
+#include "kernels/embedding.h"
 #include "kernels/error.h"
 #include "kernels/gemm.h"
 #include "kernels/layernorm.h"
@@ -70,6 +71,9 @@ void rownorm_forward_cuda(bool, double, const RowLayout&, const float*, const fl
                           float*, void*) {
   no_cuda();
 }
+int64_t embedding_cuda_scratch_bytes(int64_t) { no_cuda(); }
+void embedding_forward_cuda(const EmbeddingShape&, const float*, const float*, float*, void*) { no_cuda(); }
+void embedding_backward_cuda(const EmbeddingShape&, const float*, const float*, float*, void*, void*) { no_cuda(); }
 void rownorm_backward_cuda(bool, const RowLayout&, const float*, const float*, const float*, const float*, const float*,
                            float*, float*, float*, CudaResources&) {
   no_cuda();

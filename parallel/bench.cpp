@@ -18,9 +18,12 @@ static BenchRow bench_one(const Preset& preset, const std::vector<Device>& devic
   auto model = preset.make();
   model->build(preset.input, cfg.seed);
   auto opt = make_optimizer(preset.optimizer);
-  Trainer trainer(*model, devices, LossKind::categorical_crossentropy, *opt, cfg.threads, cfg.parallel);
-  Dataset data = make_synthetic(preset.input, preset.classes, B, cfg.seed);
-  data.to_one_hot();
+  const LossKind loss = loss_from_name(preset.loss);
+  Trainer trainer(*model, devices, loss, *opt, cfg.threads, cfg.parallel);
+  // Class indices as one-hot rows; one output (binary cross-entropy): 0 or 1 targets.
+  Dataset data =
+      make_synthetic(preset.input, std::max<int64_t>(preset.classes, 2), B, cfg.seed, model->input_index_limit());
+  if (preset.classes > 1) data.to_one_hot();
   trainer.prepare(B, data);
   DPT_CHECK(B >= N, "a global batch of " << B << " cannot be split over " << N << " replicas");
   std::vector<int64_t> idx(static_cast<size_t>(B));

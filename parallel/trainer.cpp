@@ -169,6 +169,7 @@ void Trainer::check_data(const Dataset& d, const char* what) const {
   DPT_CHECK(d.sample_shape == template_.input_shape(),
             what << " samples have shape " << shape_str(d.sample_shape) << " but model '" << template_.name()
                  << "' expects inputs of shape " << shape_str(template_.input_shape()));
+  template_.check_inputs(d.x.data(), int64_t(d.x.size()), std::string(what) + " data");
   const int64_t width = shape_numel(template_.output_shape());
   if (d.y_is_index && width > 1)
     DPT_CHECK(d.num_classes <= width, what << " labels span " << d.num_classes << " classes but model '"

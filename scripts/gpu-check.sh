@@ -182,6 +182,9 @@ if want bench; then
   limited 160 vs-tf32 "$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain-env --batch-size 512 --tf32 ||
     bench_rc=1
   section "dptrain vs PyTorch eager, TF32 (--tf32 on both):" vs-tf32
+  limited 100 vs-imdb "$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain-env --batch-size 512 \
+    --models imdb-cnn || bench_rc=1
+  section "dptrain vs PyTorch eager, imdb-cnn (Embedding: the backward's sort; Conv1D), FP32:" vs-imdb
   [ $bench_rc -eq 0 ] || printf 'SOME BENCHMARKS FAILED (see above)\n' >> "$report"
   echo >> "$report"
 fi
@@ -191,10 +194,11 @@ if want sanitize; then
   cs=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
   [ -n "$cs" ] || fail "no compute-sanitizer on this machine"
   limited 400 memcheck env LD_LIBRARY_PATH="$dpt_ld" "$cs" --tool memcheck --error-exitcode 3 \
-    ./build-gpu/tests/dpt_tests_gpu "[layers],[activation],[optimizer],[loss],[dropout],[reorder]~[big]" || san_rc=$?
-  # Shared memory: the bias-gradient reduction ([dropout]'s bias kernels) and the tiled transpose.
+    ./build-gpu/tests/dpt_tests_gpu "[layers],[activation],[optimizer],[loss],[dropout],[embedding],[reorder]~[big]" || san_rc=$?
+  # Shared memory: the bias-gradient reduction ([dropout]'s bias kernels), the tiled transpose and the
+  # Embedding backward's sort.
   limited 150 racecheck env LD_LIBRARY_PATH="$dpt_ld" "$cs" --tool racecheck --error-exitcode 3 \
-    ./build-gpu/tests/dpt_tests_gpu "[dropout],[reorder]~[big]" || san_rc=$?
+    ./build-gpu/tests/dpt_tests_gpu "[dropout],[embedding],[reorder]~[big]" || san_rc=$?
   {
     echo "## compute-sanitizer ($(date -u +%F)): $([ $san_rc -eq 0 ] && echo clean || echo "FOUND ERRORS (rc $san_rc)")"
     echo '```'

@@ -16,9 +16,11 @@
 #include "core/io/keras_config.h"
 #include "core/io/keras_model.h"
 #include "core/layers/batch_norm.h"
+#include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
 #include "core/layers/dropout.h"
+#include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
 #include "core/layers/merge.h"
@@ -143,6 +145,24 @@ std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed) {
   m->add(std::make_unique<Dropout>(0.25));
   m->add(std::make_unique<Dense>(10, Activation::softmax));
   m->build({8, 8, 1}, seed);
+  return m;
+}
+
+std::unique_ptr<Sequential> embed_net(uint64_t seed, bool max_pool) {
+  auto m = std::make_unique<Sequential>("embed");
+  m->add(std::make_unique<Embedding>(20, 6));  // 0: (12, 6)
+  Conv2DConfig c;
+  c.filters = 5;
+  c.kw = 3;
+  c.same = true;
+  c.activation = Activation::tanh;
+  m->add(std::make_unique<Conv1D>(c, false));                     // 1: (12, 5)
+  m->add(std::make_unique<GlobalPooling2D>(max_pool, false, 1));  // 2: (5,)
+  m->add(std::make_unique<Embedding>(15, 3), {-1});               // 3: (12, 3)
+  m->add(std::make_unique<GlobalPooling2D>(false, false, 1));     // 4: (3,)
+  m->add(std::make_unique<Concatenate>(), {2, 4});                // 5: (8,)
+  m->add(std::make_unique<Dense>(4, Activation::softmax));        // 6
+  m->build({12}, seed);
   return m;
 }
 
@@ -392,7 +412,9 @@ void check_model_gradients(Sequential& m, const Shape& in) {
   m.set_fused_output_grad(true);
   Shape xs = in;
   xs.insert_front(3);
-  const auto xv = random_vecf(size_t(shape_numel(xs)), 1);
+  auto xv = random_vecf(size_t(shape_numel(xs)), 1);
+  if (const int64_t limit = m.input_index_limit())  // indices (an Embedding reads the input)
+    for (float& v : xv) v = std::floor((v + 1.f) / 2.f * float(limit) * 0.999f);
   Tensor x(xs), t({3, 1});
   std::copy(xv.begin(), xv.end(), x.data());
   t.data()[1] = 3;

@@ -30,6 +30,10 @@ std::unique_ptr<Sequential> bn_dropout_net(uint64_t seed);
 // noise_shape (None, 1, 1, 1), added back; MaxPool -> LayerNormalization -> Flatten -> Dropout ->
 // RMSNormalization -> Dense(10, softmax).
 std::unique_ptr<Sequential> graph_net(uint64_t seed);
+// "embed": two Embeddings (20 x 6, 15 x 3) reading the same 12 indices a sample: one into
+// Conv1D(5, 3, same, tanh) and a global max pool (or, max_pool false, for finite differences whose
+// steps would move the maximum, an average), the other averaged; concatenated; Dense(4, softmax).
+std::unique_ptr<Sequential> embed_net(uint64_t seed, bool max_pool = true);
 // The first `depth` layers of cifar10-cnn's conv/pool stack (Conv2D(32), MaxPooling2D, Conv2D(64),
 // MaxPooling2D, Conv2D(128), MaxPooling2D; 3x3 valid relu, 2x2 pools) then Flatten and
 // Dense(10, softmax), built on 32x32x3 from `seed`.
@@ -94,6 +98,7 @@ std::vector<std::unique_ptr<Sequential>> check_file_round_trips(const Sequential
 
 // m's parameter gradients (built on input shape in, seed 9, unless built already) on a batch of 3 (sparse categorical
 // cross-entropy over 4 classes, fused with m's last softmax) against central differences of the loss.
+// Inputs are random in [-1, 1), or whole numbers in [0, m.input_index_limit()) where m reads indices.
 void check_model_gradients(Sequential& m, const Shape& in);
 
 }  // namespace dpt::test

@@ -204,8 +204,7 @@ Dataset load_hdf5_dataset(const std::string& file, const std::string& xn, const 
 // ---- npy ---------------------------------------------------------------------------------------
 Dataset load_npy_dataset(const std::string& xf, const std::string& yf) {
   NpyArray x = read_npy(xf);
-  DPT_CHECK(x.dtype == "f4" || x.dtype == "f8" || x.dtype == "u1",
-            "'" << xf << "': samples must be float32, float64 or uint8, got dtype '" << x.dtype << "'");
+  DPT_CHECK(x.dtype != "b1", "'" << xf << "': samples must be numbers (float or integer), got booleans");
   DPT_CHECK(x.shape.size() >= 2, "'" << xf << "' must be (samples, ...), got " << shape_str(x.shape));
   Dataset d;
   d.sample_shape.assign(x.shape.begin() + 1, x.shape.end());
@@ -223,7 +222,7 @@ Dataset load_npy_dataset(const std::string& xf, const std::string& yf) {
 }
 
 // ---- synthetic ---------------------------------------------------------------------------------
-Dataset make_synthetic(const Shape& shape, int64_t classes, int64_t n, uint64_t seed) {
+Dataset make_synthetic(const Shape& shape, int64_t classes, int64_t n, uint64_t seed, int64_t index_limit) {
   DPT_CHECK(classes >= 1 && n >= 1, "synthetic data needs >= 1 class and >= 1 sample");
   Dataset d;
   d.sample_shape = shape;
@@ -234,7 +233,10 @@ Dataset make_synthetic(const Shape& shape, int64_t classes, int64_t n, uint64_t 
   check_host_bytes(checked_mul(numel, int64_t(sizeof(float)), "synthetic data"),
                    "synthetic data of " + std::to_string(n) + " samples of shape " + shape_str(shape));
   d.x.resize(size_t(numel));
-  for (auto& v : d.x) v = u(rng);
+  if (index_limit > 0)
+    for (auto& v : d.x) v = float(rng() % uint64_t(index_limit));
+  else
+    for (auto& v : d.x) v = u(rng);
   d.y.resize(size_t(n));
   for (auto& v : d.y) v = float(rng() % uint64_t(classes));
   return d;

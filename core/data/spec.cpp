@@ -8,7 +8,7 @@
 namespace dpt {
 
 const char* const kDataSpecHelp =
-    "digits | synthetic:H,W,C:CLASSES:N | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE]";
+    "digits | synthetic:H,W,C:CLASSES:N[:VOCAB] | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE]";
 
 static int64_t parse_int(const std::string& s, const std::string& spec) {
   size_t pos = 0;
@@ -31,11 +31,14 @@ DataSplits load_data_spec(const std::string& spec, uint64_t seed) {
     s.description = "digits (1797 samples, 8x8x1, 10 classes; embedded)";
   } else if (kind == "synthetic") {
     auto parts = split(rest, ':');
-    DPT_CHECK(parts.size() == 3, "bad data spec '" << spec << "': expected synthetic:H,W,C:CLASSES:N");
+    DPT_CHECK(parts.size() == 3 || parts.size() == 4,
+              "bad data spec '" << spec << "': expected synthetic:H,W,C:CLASSES:N (or :VOCAB after N for indices)");
     Shape shape;
     for (auto& d : split(parts[0], ',')) shape.push_back(parse_int(d, spec));
-    s.train = make_synthetic(shape, parse_int(parts[1], spec), parse_int(parts[2], spec), seed);
+    const int64_t vocab = parts.size() == 4 ? parse_int(parts[3], spec) : 0;
+    s.train = make_synthetic(shape, parse_int(parts[1], spec), parse_int(parts[2], spec), seed, vocab);
     s.description = "synthetic " + shape_str(shape) + " x " + parts[2] + ", " + parts[1] + " classes";
+    if (vocab) s.description += ", indices in [0, " + parts[3] + ")";
   } else if (kind == "cifar10" && !rest.empty()) {
     s = load_cifar10(rest);
   } else if (kind == "mnist" && !rest.empty()) {

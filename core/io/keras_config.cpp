@@ -20,6 +20,7 @@
 #include "core/layers/dense.h"
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
+#include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
 #include "core/layers/merge.h"
@@ -210,6 +211,12 @@ std::unique_ptr<Layer> make_preprocessing(const LayerCtx& c) {
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   if (c.cls == "Rescaling" || c.cls == "Normalization") return make_preprocessing(c);
+  if (c.cls == "Embedding") {
+    if (c.get<bool>("mask_zero", false))
+      c.unsupported("mask_zero=True (dptrain's layers take no masks: index 0 is an ordinary row)");
+    if (c.get<int64_t>("lora_rank", 0) != 0) c.unsupported("lora_rank (LoRA)");
+    return std::make_unique<Embedding>(c.get<int64_t>("input_dim", 0), c.get<int64_t>("output_dim", 0));
+  }
   if (c.cls == "Dense") return std::make_unique<Dense>(c.get<int64_t>("units", 0), activation_of(c), c.get<bool>("use_bias", true));
   if (c.cls == "Conv2D" || c.cls == "Convolution2D") {
     auto k = conv_options<Conv2DConfig>(c);
@@ -418,7 +425,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   DPT_FAIL(c.source
            << ": layer '" << c.name << "' (" << c.cls
-           << ") is not supported (supported: Dense, Conv1D, Conv2D, Conv2DTranspose, "
+           << ") is not supported (supported: Dense, Embedding, Conv1D, Conv2D, Conv2DTranspose, "
            << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "
               "UpSampling1D, MaxPooling2D, AveragePooling2D, "
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "

@@ -18,6 +18,7 @@
 #include "core/layers/dense.h"
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
+#include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
 #include "core/layers/merge.h"
@@ -157,6 +158,10 @@ json layer_config(const Layer& l) {
              cls == "Minimum") {
   } else if (auto* cat = dynamic_cast<const Concatenate*>(&l)) {
     c["axis"] = cat->axis();
+  } else if (auto* e = dynamic_cast<const Embedding*>(&l)) {
+    c["input_dim"] = e->input_dim();
+    c["output_dim"] = e->output_dim();
+    c["mask_zero"] = false;
   } else if (auto* b = dynamic_cast<const BatchNormalization*>(&l)) {
     c["axis"] = -1;
     c["momentum"] = b->config().momentum;

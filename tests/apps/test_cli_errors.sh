@@ -42,6 +42,9 @@ expect "data_batch_1.bin' is truncated or not a CIFAR-10 binary batch" train --m
 expect "training samples have shape (32, 32, 3) but model 'digits-cnn' expects inputs of shape (8, 8, 1)" \
   train --data synthetic:32,32,3:10:64 --epochs 1
 expect "training labels span 12 classes but model 'digits-cnn' outputs 10" train --data synthetic:8,8,1:12:64 --epochs 1
+expect "training data: sample 0 holds 0.7" train --model imdb-cnn --data synthetic:400:2:10 --epochs 1
+expect "but model 'imdb-cnn' reads its inputs as indices (Embedding 'embedding', input_dim 5000): every input must be a whole number in [0, 5000)" \
+  train --model imdb-cnn --data synthetic:400:2:10:6000 --epochs 1
 expect "cannot write weights '/nonexistent/dir/w.h5': folder '/nonexistent/dir' does not exist" \
   train --save-weights /nonexistent/dir/w.h5
 expect "unknown data spec 'imagenet'" train --data imagenet

@@ -24,7 +24,7 @@ run() {  # run NAME args...: stdout to $dir/NAME, stderr to $dir/NAME.err; a fai
 # `models`: every preset on one line, digits-cnn the one default.
 run models models
 [ "$(grep -c '(default)$' "$dir/models")" -eq 1 ] && grep -q '^digits-cnn .*(default)$' "$dir/models" &&
-  [ "$(wc -l < "$dir/models")" -eq 5 ] && echo "ok: models lists 5 presets, digits-cnn the default" ||
+  [ "$(wc -l < "$dir/models")" -eq 6 ] && echo "ok: models lists 6 presets, digits-cnn the default" ||
   { echo "FAIL: models"; cat "$dir/models"; fails=$((fails+1)); }
 
 # `summary`: Keras's table and totals (with Keras's thousands separators).
@@ -35,6 +35,18 @@ run summary_file summary --model "$fx/cnn_legacy.h5"
 check "summary of a Keras file: its layer names" " batch_normalization (BatchN (None, 8, 8, 4)           16" "$dir/summary_file"
 check "summary of a Keras file: trainable" "Trainable params: 323" "$dir/summary_file"
 check "summary of a Keras file: BatchNormalization's moving statistics" "Non-trainable params: 8" "$dir/summary_file"
+
+# imdb-cnn, Keras's imdb_cnn example: its summary's total, and training on word indices with its
+# loss (binary cross-entropy) and metric; Keras's embed model from its .npy of int32 indices.
+run summary_imdb summary --model imdb-cnn
+check "imdb-cnn's total, as Keras's example prints it" "Total params: 350,751" "$dir/summary_imdb"
+check "imdb-cnn's table" " embedding (Embedding)       (None, 400, 50)           250000" "$dir/summary_imdb"
+run train_imdb train --model imdb-cnn --data synthetic:400:2:64:5000 --epochs 1 --verbose 1
+check "imdb-cnn trains on indices" "indices in [0, 5000) | train 51 samples, validation 13 samples" "$dir/train_imdb"
+check "imdb-cnn's loss and metric" "loss: binary_crossentropy | metrics: accuracy" "$dir/train_imdb"
+run train_embed train --model "$fx/embed.keras" --data "npy:$fx/embed_x.npy,$fx/embed_y.npy" --validation-split 0 \
+  --epochs 1 --batch-size 5 --verbose 1
+check "Keras's Embedding model trains on its int32 .npy" "Epoch 1/1 - 1/1" "$dir/train_embed"
 
 # predict with a model.save() file from Keras 3 and from tf.keras 2: Keras's own predictions.
 max_diff() {  # max |a - b| over two float32 .npy files (no numpy needed)

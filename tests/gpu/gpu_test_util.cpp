@@ -18,6 +18,7 @@ std::vector<Device> on_gpu0(int replicas) { return std::vector<Device>(size_t(re
 std::unique_ptr<Sequential> model_for(const std::string& which) {
   if (which == "bn-net") return bn_dropout_net(11);
   if (which == "graph-net") return graph_net(11);
+  if (which == "embed-net") return embed_net(11);
   auto m = find_preset(which).make();
   m->build(find_preset(which).input, 11);
   return m;
@@ -27,7 +28,7 @@ double train_pair(const std::string& which, const std::vector<Device>& a, const 
                   ParallelOptions po, const std::string& optimizer) {
   auto ma = model_for(which), mb = model_for(which);
   const Shape in = ma->input_shape();
-  Dataset data = make_synthetic(in, shape_numel(ma->output_shape()), 96, 5);
+  Dataset data = make_synthetic(in, shape_numel(ma->output_shape()), 96, 5, ma->input_index_limit());
   FitOptions fo;
   fo.epochs = 2;
   fo.batch_size = batch;

@@ -2,6 +2,7 @@
 // (never zeros), weights and accumulated gradients, float32 tolerance abs + rel*|ref|: outputs,
 // input gradients and parameter gradients (which must accumulate, +=, like the CPU's).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "core/layers/dense.h"
 #include "core/layers/depthwise_conv2d.h"
 #include "core/layers/dropout.h"
+#include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
 #include "core/layers/padding.h"
@@ -89,7 +91,9 @@ void compare_layer(const LayerCase& c, int64_t n, uint64_t seed,
   Shape xs = c.in, ys = out;
   xs.insert_front(n);
   ys.insert_front(n);
-  const auto xh = random_vecf(size_t(shape_numel(xs)), ++s, -2.f, 2.f);
+  auto xh = random_vecf(size_t(shape_numel(xs)), ++s, -2.f, 2.f);
+  if (const int64_t limit = cpu->input_index_limit())  // an Embedding's indices: whole numbers in [0, limit)
+    for (float& v : xh) v = std::floor((v + 2.f) / 4.f * float(limit) * 0.999f);
   const auto dyh = random_vecf(size_t(shape_numel(ys)), ++s);
   Tensor x(xs), y(ys), dy(ys), dx(xs);
   std::copy(xh.begin(), xh.end(), x.data());
@@ -378,6 +382,8 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<LayerNormalization>(c);
        },
        {3, 33}},
+      {"Embedding(40, 7) on (3, 5) indices", [] { return std::make_unique<Embedding>(40, 7); }, {3, 5}},
+      {"Embedding(300, 4): two passes of the backward's sort", [] { return std::make_unique<Embedding>(300, 4); }, {9}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},
       {"BatchNormalization (features)", [] { return std::make_unique<BatchNormalization>(); }, {19}},
   };

@@ -44,6 +44,7 @@ TEST_CASE("N GPUs (NCCL) equal one device; ps and sync batch norm too", "[gpu][n
     sync.sync_batchnorm = true;
     CHECK(test::train_pair("bn-net", test::cpus(1), test::gpus(k), 24, sync) < 1e-4);
     CHECK(test::train_pair("graph-net", test::cpus(1), test::gpus(k), 24, sync) < 1e-4);  // a residual graph
+    CHECK(test::train_pair("embed-net", test::cpus(1), test::gpus(k), 24, {}) < 1e-4);    // each GPU sorts its indices
   }
 }
 
@@ -70,6 +71,10 @@ TEST_CASE("Replicas sharing one GPU equal one device: buckets, ps, sync batch no
     std::printf("%d replicas on 1 GPU vs CPU bn-net sync BN: max|dw|/max|w| = %.3g\n", k, dsync);
     CHECK(dsync < 1e-4);
     // Per-replica statistics, merged every step: the same as k CPU replicas.
+    // Embedding: each replica's table gradient from its own sort, summed across replicas.
+    const double de = test::train_pair("embed-net", test::cpus(1), test::on_gpu0(k), 24, {});
+    std::printf("%d replicas on 1 GPU vs CPU embed-net: max|dw|/max|w| = %.3g\n", k, de);
+    CHECK(de < 1e-4);
     const double dbn = test::train_pair("bn-net", test::cpus(k), test::on_gpu0(k), 24, {});
     std::printf("%d replicas on 1 GPU vs %d CPU replicas bn-net: max|dw|/max|w| = %.3g\n", k, k, dbn);
     CHECK(dbn < 1e-4);

@@ -13,6 +13,7 @@
 #include "kernels/cuda_resources.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
+#include "kernels/embedding.h"
 #include "kernels/gemm.h"
 #include "kernels/loss.h"
 #include "kernels/merge.h"
@@ -279,6 +280,55 @@ TEST_CASE("CUDA Maximum and Minimum (ties to the first input) match the CPU bit 
       if (k == 2)
         for (int64_t i = 0; i < n; i += 7) CHECK(dx[size_t(i)] == 0.f);  // a tie with input 0 goes to input 0
     }
+  }
+}
+
+// The backward's radix sort over 1 to 3 passes (tables past 2^8 and 2^16 rows), several 1024-token
+// tiles, a hot index (40% of the tokens), and indices outside the table (no row: zeros forward,
+// nothing added backward; the CPU skips them too in backward and refuses them in forward).
+TEST_CASE("CUDA Embedding gathers the CPU's rows and sums repeated indices' gradients bit for bit",
+          "[gpu][embedding]") {
+  if (!have_gpu()) return;
+  struct Case {
+    int64_t tokens, vocab, dim;
+    bool outside;
+  };
+  for (const Case& c :
+       {Case{7, 5, 3, false}, Case{3000, 300, 17, false}, Case{2500, 70000, 5, false}, Case{1500, 40, 33, true}}) {
+    INFO("tokens " << c.tokens << ", vocab " << c.vocab << ", dim " << c.dim);
+    const EmbeddingShape s{c.tokens, c.vocab, c.dim};
+    std::mt19937 g(unsigned(c.tokens));
+    std::vector<float> ids(size_t(c.tokens));
+    for (auto& v : ids) v = float(g() % 10 < 4 ? 7 % c.vocab : int64_t(g() % uint32_t(c.vocab)));
+    if (c.outside)
+      for (size_t t = 0; t < ids.size(); t += 11) ids[t] = t % 2 ? float(c.vocab) : -1.f;
+    ids[ids.size() / 2] = 2.5f;  // cast toward zero: row 2
+    const auto table = rnd(size_t(c.vocab * c.dim), 51), dy = rnd(size_t(c.tokens * c.dim), 52),
+               dt0 = rnd(size_t(c.vocab * c.dim), 53);  // the gradient accumulates
+    DevBuf dids(ids), dtable(table), ddy(dy), dy_out(std::vector<float>(size_t(c.tokens * c.dim), -7.f)), ddt(dt0);
+    embedding_forward_cuda(s, dids.p, dtable.p, dy_out.p, nullptr);
+    DPT_CUDA_CHECK(cudaDeviceSynchronize());
+    const std::vector<float> y = dy_out.get(size_t(c.tokens * c.dim));
+    for (int64_t t = 0; t < c.tokens; ++t) {
+      const int64_t v = embedding_row(ids[size_t(t)], c.vocab);
+      for (int64_t j = 0; j < c.dim; ++j) {
+        INFO("token " << t << " (index " << ids[size_t(t)] << "), column " << j);
+        REQUIRE(y[size_t(t * c.dim + j)] == (v < 0 ? 0.f : table[size_t(v * c.dim + j)]));
+      }
+    }
+    if (!c.outside) {
+      std::vector<float> want(size_t(c.tokens * c.dim));
+      embedding_forward_cpu(s, ids.data(), table.data(), want.data());
+      expect_close(y, want, 0, 0);
+    }
+    void* scratch = nullptr;
+    DPT_CUDA_CHECK(cudaMalloc(&scratch, size_t(embedding_cuda_scratch_bytes(c.tokens))));
+    embedding_backward_cuda(s, dids.p, ddy.p, ddt.p, scratch, nullptr);
+    DPT_CUDA_CHECK(cudaDeviceSynchronize());
+    cudaFree(scratch);
+    std::vector<float> dt = dt0;
+    embedding_backward_cpu(s, ids.data(), dy.data(), dt.data());
+    expect_close(ddt.get(dt.size()), dt, 0, 0);
   }
 }
 

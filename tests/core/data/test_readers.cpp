@@ -181,14 +181,31 @@ TEST_CASE(".npy pairs: float32 samples, integer or one-hot labels, truncation", 
   CHECK_FALSE(unlabelled.has_labels());
 }
 
+TEST_CASE(".npy samples of integers other than uint8 are kept as they are (an Embedding's indices)", "[data][npy]") {
+  // Keras's embed fixture: int32 indices in [0, 25), 5 samples of 12.
+  const std::string x = std::string(DPT_SOURCE_DIR) + "/tests/fixtures/keras_written/embed_x.npy";
+  REQUIRE(read_npy(x).dtype == "i4");
+  const Dataset d = load_npy_dataset(x, "");
+  CHECK(d.sample_shape == Shape{12});
+  const NpyArray raw = read_npy(x);
+  REQUIRE(d.x.size() == raw.values.size());
+  double most = 0;
+  for (size_t i = 0; i < d.x.size(); ++i) {
+    CHECK(double(d.x[i]) == raw.values[i]);
+    most = std::max(most, raw.values[i]);
+  }
+  CHECK(most >= 20);  // not scaled into [0, 1] as uint8 pixels are
+}
+
 TEST_CASE("data specs: synthetic, errors with the expected forms, labels out of range", "[data][spec]") {
   DataSplits s = load_data_spec("synthetic:4,4,3:5:20", 7);
   CHECK(s.train.size() == 20);
   CHECK(s.train.sample_shape == Shape{4, 4, 3});
   CHECK(s.train.num_classes == 5);
-  CHECK_THROWS_WITH(load_data_spec("imagenet:/data", 0),
-                    "unknown data spec 'imagenet:/data' (expected digits | synthetic:H,W,C:CLASSES:N | cifar10:DIR | "
-                    "mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE])");
+  CHECK_THROWS_WITH(
+      load_data_spec("imagenet:/data", 0),
+      "unknown data spec 'imagenet:/data' (expected digits | synthetic:H,W,C:CLASSES:N[:VOCAB] | cifar10:DIR | "
+      "mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE])");
   CHECK_THROWS_WITH(load_data_spec("synthetic:4,x,3:5:20", 0), Contains("'x' is not a positive whole number"));
   Dataset d = make_synthetic({2}, 3, 4, 1);
   d.y[2] = 3;
