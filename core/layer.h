@@ -18,9 +18,10 @@ extern const char* const kActivationNames;                 // the names it takes
 std::string activation_name(Activation a);                 // its Keras name, without its setting
 std::string activation_str(Activation a);  // for listings: the name, and a setting other than Keras's default
 
-// Keras's initializers: glorot_uniform, zeros, ones, and "uniform" (RandomUniform(-0.05, 0.05),
-// Embedding's default).
-enum class Init { glorot_uniform, zeros, ones, uniform };
+// Keras's initializers: glorot_uniform, zeros, ones, "uniform" (RandomUniform(-0.05, 0.05),
+// Embedding's default), orthogonal (a recurrent kernel's), and lstm_bias (zeros, the forget gate's
+// quarter [units, 2 units) at 1: LSTM's unit_forget_bias).
+enum class Init { glorot_uniform, zeros, ones, uniform, orthogonal, lstm_bias };
 
 // A 1-D layer's (steps, channels) shape as the (1, steps, channels) image the 2-D kernels take
 // (spatial: the layer's spatial rank, 1 or 2).
@@ -40,6 +41,8 @@ class Layer {
   virtual ~Layer() = default;
   virtual std::string class_name() const = 0;    // Keras class: "Dense"
   virtual std::string default_name() const = 0;  // Keras's base name: "dense"
+  // Keras 3 keeps some layers' weights in a sublayer (LSTM's "lstm_cell"): its name there, or "".
+  virtual std::string cell_name() const { return ""; }
   virtual std::unique_ptr<Layer> clone() const = 0;  // same configuration, unbuilt
   virtual std::string config_str() const { return ""; }  // for models listings
 

@@ -65,6 +65,38 @@ static void init_weight(const ParamSpec& s, float* w, std::mt19937_64& rng) {
   switch (s.init) {
     case Init::zeros: std::fill(w, w + n, 0.f); break;
     case Init::ones: std::fill(w, w + n, 1.f); break;
+    case Init::lstm_bias: {
+      const int64_t units = n / 4;
+      std::fill(w, w + n, 0.f);
+      std::fill(w + units, w + 2 * units, 1.f);
+      break;
+    }
+    case Init::orthogonal: {
+      // Keras's Orthogonal for (rows, cols): a normal matrix, Q of its QR (columns made orthonormal
+      // in order, R's diagonal positive), as (rows, cols) with orthonormal rows or columns.
+      const int64_t cols = s.shape.back(), rows = n / std::max<int64_t>(cols, 1);
+      const int64_t tall = std::max(rows, cols), wide = std::min(rows, cols);
+      std::normal_distribution<double> g(0.0, 1.0);
+      std::vector<double> q(size_t(tall * wide));  // wide columns of length tall, column-major
+      for (auto& v : q) v = g(rng);
+      for (int64_t j = 0; j < wide; ++j) {
+        double* cj = q.data() + j * tall;
+        for (int64_t k = 0; k < j; ++k) {
+          const double* ck = q.data() + k * tall;
+          double d = 0;
+          for (int64_t i = 0; i < tall; ++i) d += ck[i] * cj[i];
+          for (int64_t i = 0; i < tall; ++i) cj[i] -= d * ck[i];
+        }
+        double norm = 0;
+        for (int64_t i = 0; i < tall; ++i) norm += cj[i] * cj[i];
+        norm = std::sqrt(norm);
+        for (int64_t i = 0; i < tall; ++i) cj[i] /= norm;
+      }
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          w[r * cols + c] = float(rows >= cols ? q[size_t(c * tall + r)] : q[size_t(r * tall + c)]);
+      break;
+    }
     case Init::uniform: {
       std::uniform_real_distribution<double> u(-0.05, 0.05);
       for (int64_t i = 0; i < n; ++i) w[i] = float(u(rng));

@@ -20,7 +20,11 @@ struct WeightRef {
   float* data;       // in the parameter arena
   float* grad;       // in the gradient arena; null when not trainable
   int64_t offset;    // element offset in the parameter arena
-  std::string keras_name() const { return layer->name() + "/" + spec.name + ":0"; }
+  // "dense/kernel:0"; with a Keras 3 cell, "lstm/lstm_cell/kernel:0" (as tf-keras names it too).
+  std::string keras_name() const {
+    const std::string cell = layer->cell_name();
+    return layer->name() + "/" + (cell.empty() ? "" : cell + "/") + spec.name + ":0";
+  }
 };
 
 class Sequential {

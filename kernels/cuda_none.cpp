@@ -17,6 +17,7 @@
 #include "kernels/optimizer.h"
 #include "kernels/pad2d.h"
 #include "kernels/pooling.h"
+#include "kernels/recurrent.h"
 
 namespace dpt::kernels {
 
@@ -72,6 +73,13 @@ void rownorm_forward_cuda(bool, double, const RowLayout&, const float*, const fl
   no_cuda();
 }
 int64_t embedding_cuda_scratch_bytes(int64_t) { no_cuda(); }
+void to_time_major_cuda(int64_t, int64_t, int64_t, bool, const float*, float*, void*) { no_cuda(); }
+void to_sequence_major_cuda(int64_t, int64_t, int64_t, bool, const float*, float*, void*) { no_cuda(); }
+void lstm_step_forward_cuda(int64_t, int64_t, float*, const float*, float*, float*, void*) { no_cuda(); }
+void lstm_step_backward_cuda(int64_t, int64_t, const float*, const float*, const float*, const float*, const float*,
+                             float*, float*, void*) {
+  no_cuda();
+}
 void embedding_forward_cuda(const EmbeddingShape&, const float*, const float*, float*, void*) { no_cuda(); }
 void embedding_backward_cuda(const EmbeddingShape&, const float*, const float*, float*, void*, void*) { no_cuda(); }
 void rownorm_backward_cuda(bool, const RowLayout&, const float*, const float*, const float*, const float*, const float*,

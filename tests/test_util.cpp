@@ -23,6 +23,7 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
+#include "core/layers/lstm.h"
 #include "core/layers/merge.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
@@ -163,6 +164,38 @@ std::unique_ptr<Sequential> embed_net(uint64_t seed, bool max_pool) {
   m->add(std::make_unique<Concatenate>(), {2, 4});                // 5: (8,)
   m->add(std::make_unique<Dense>(4, Activation::softmax));        // 6
   m->build({12}, seed);
+  return m;
+}
+
+double replicas_vs_one(const std::function<std::unique_ptr<Sequential>()>& make, const Dataset& data, int replicas,
+                       int64_t batch) {
+  auto one = make(), many = make();
+  Adam opt(0.01);
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = batch;
+  fo.verbose = 0;
+  fo.seed = 3;
+  Trainer(*one, cpus(1), LossKind::categorical_crossentropy, opt, 1, {}).fit(data, nullptr, fo, {});
+  Trainer(*many, cpus(replicas), LossKind::categorical_crossentropy, opt, 1, {}).fit(data, nullptr, fo, {});
+  return rel_diff(*one, *many);
+}
+
+std::unique_ptr<Sequential> lstm_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("rnn");
+  LSTMConfig a, b, c;
+  a.units = 5;
+  a.return_sequences = true;
+  b.units = 4;
+  b.go_backwards = true;
+  c.units = 3;
+  c.use_bias = false;
+  m->add(std::make_unique<LSTM>(a));                        // 0: (6, 5)
+  m->add(std::make_unique<LSTM>(b));                        // 1: (4,)
+  m->add(std::make_unique<LSTM>(c), {0});                   // 2: (3,)
+  m->add(std::make_unique<Concatenate>(), {1, 2});          // 3: (7,)
+  m->add(std::make_unique<Dense>(4, Activation::softmax));  // 4
+  m->build({6, 3}, seed);
   return m;
 }
 

@@ -34,6 +34,13 @@ std::unique_ptr<Sequential> graph_net(uint64_t seed);
 // Conv1D(5, 3, same, tanh) and a global max pool (or, max_pool false, for finite differences whose
 // steps would move the maximum, an average), the other averaged; concatenated; Dense(4, softmax).
 std::unique_ptr<Sequential> embed_net(uint64_t seed, bool max_pool = true);
+// "rnn" on (6, 3): LSTM(5, return_sequences) into LSTM(4, go_backwards) and LSTM(3, no bias), their
+// last states concatenated; Dense(4, softmax).
+std::unique_ptr<Sequential> lstm_net(uint64_t seed);
+// The weights after 2 epochs (Adam 0.01, categorical cross-entropy, seed 3) on one CPU device
+// against `replicas` CPU replicas, from two models make() builds alike: max|dw|/max|w|.
+double replicas_vs_one(const std::function<std::unique_ptr<Sequential>()>& make, const Dataset& data, int replicas,
+                       int64_t batch);
 // The first `depth` layers of cifar10-cnn's conv/pool stack (Conv2D(32), MaxPooling2D, Conv2D(64),
 // MaxPooling2D, Conv2D(128), MaxPooling2D; 3x3 valid relu, 2x2 pools) then Flatten and
 // Dense(10, softmax), built on 32x32x3 from `seed`.

@@ -180,7 +180,10 @@ void write_keras3_weights(hid_t root, const Sequential& model, const std::string
   h5::create_group(root, "layers", path);
   if (!model.is_chain()) h5::create_group(root, "layers/input_layer/vars", path);  // a Functional model's, as Keras's
   for (size_t i = 0; i < keys.size(); ++i) {
-    h5::Id vars = h5::create_group(root, "layers/" + keys[i] + "/vars", path);
+    // A layer with a cell (LSTM): its own vars empty, the weights in cell/vars, as Keras 3 writes.
+    const bool cell = !model.layers()[i]->cell_name().empty();
+    if (cell) h5::create_group(root, "layers/" + keys[i] + "/vars", path);
+    h5::Id vars = h5::create_group(root, "layers/" + keys[i] + (cell ? "/cell/vars" : "/vars"), path);
     int n = 0;
     for (auto& w : model.weights())
       if (w.layer == model.layers()[i].get())
@@ -290,7 +293,7 @@ void load_keras3(Sequential& model, hid_t root, const std::string& path) {
     auto refs = refs_of(model, l.get());
     if (refs.empty()) continue;
     ++with_weights;
-    const std::string vars = "layers/" + key + "/vars";
+    const std::string vars = "layers/" + key + (l->cell_name().empty() ? "/vars" : "/cell/vars");
     DPT_CHECK(has_link(root, "layers/" + key) && has_link(root, vars),
               "cannot load '" << path << "': it has no weights for layer '" << l->name() << "' (" << l->class_name()
                               << ", expected group " << vars << ")");
@@ -310,9 +313,14 @@ void load_keras3(Sequential& model, hid_t root, const std::string& path) {
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     char name[512] = {};
     H5Lget_name_by_idx(layers.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
-    h5::Id v(H5Gopen2(layers.get(), (std::string(name) + "/vars").c_str(), H5P_DEFAULT), H5Gclose);
-    H5G_info_t vi{};
-    if (v.valid() && H5Gget_info(v.get(), &vi) >= 0 && vi.nlinks > 0) ++file_with_weights;
+    bool any = false;  // in vars, or a cell's vars (LSTM)
+    for (const char* sub : {"/vars", "/cell/vars"}) {
+      if (!has_link(layers.get(), std::string(name) + sub)) continue;
+      h5::Id v(H5Gopen2(layers.get(), (std::string(name) + sub).c_str(), H5P_DEFAULT), H5Gclose);
+      H5G_info_t vi{};
+      any = any || (v.valid() && H5Gget_info(v.get(), &vi) >= 0 && vi.nlinks > 0);
+    }
+    if (any) ++file_with_weights;
   }
   DPT_CHECK(file_with_weights == with_weights, "cannot load '" << path << "': it holds weights for " << file_with_weights
                                                                << " layers but the model has " << with_weights

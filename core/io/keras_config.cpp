@@ -23,6 +23,7 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
+#include "core/layers/lstm.h"
 #include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
@@ -211,6 +212,25 @@ std::unique_ptr<Layer> make_preprocessing(const LayerCtx& c) {
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   if (c.cls == "Rescaling" || c.cls == "Normalization") return make_preprocessing(c);
+  if (c.cls == "LSTM") {
+    LSTMConfig k;
+    k.units = c.get<int64_t>("units", 0);
+    k.return_sequences = c.get<bool>("return_sequences", false);
+    k.go_backwards = c.get<bool>("go_backwards", false);
+    k.use_bias = c.get<bool>("use_bias", true);
+    const std::string a = c.get<std::string>("activation", "tanh"),
+                      ra = c.get<std::string>("recurrent_activation", "sigmoid");
+    if (a != "tanh") c.unsupported("activation='" + a + "' (LSTM runs tanh)");
+    if (ra != "sigmoid") c.unsupported("recurrent_activation='" + ra + "' (LSTM runs sigmoid)");
+    if (c.get<bool>("return_state", false)) c.unsupported("return_state=True (one output per layer)");
+    if (c.get<bool>("stateful", false)) c.unsupported("stateful=True");
+    if (c.get<bool>("time_major", false)) c.unsupported("time_major=True");
+    for (const char* key : {"dropout", "recurrent_dropout"})
+      if (c.get<double>(key, 0.0) != 0.0)
+        c.unsupported(std::string(key) + "=" + c.cfg[key].dump() +
+                      " (a Dropout layer before the LSTM drops its inputs)");
+    return std::make_unique<LSTM>(k);
+  }
   if (c.cls == "Embedding") {
     if (c.get<bool>("mask_zero", false))
       c.unsupported("mask_zero=True (dptrain's layers take no masks: index 0 is an ordinary row)");
@@ -425,7 +445,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   DPT_FAIL(c.source
            << ": layer '" << c.name << "' (" << c.cls
-           << ") is not supported (supported: Dense, Embedding, Conv1D, Conv2D, Conv2DTranspose, "
+           << ") is not supported (supported: Dense, Embedding, LSTM, Conv1D, Conv2D, Conv2DTranspose, "
            << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "
               "UpSampling1D, MaxPooling2D, AveragePooling2D, "
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "

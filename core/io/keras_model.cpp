@@ -21,6 +21,7 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
+#include "core/layers/lstm.h"
 #include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
@@ -158,6 +159,19 @@ json layer_config(const Layer& l) {
              cls == "Minimum") {
   } else if (auto* cat = dynamic_cast<const Concatenate*>(&l)) {
     c["axis"] = cat->axis();
+  } else if (auto* r = dynamic_cast<const LSTM*>(&l)) {
+    c["units"] = r->config().units;
+    c["activation"] = "tanh";
+    c["recurrent_activation"] = "sigmoid";
+    c["use_bias"] = r->config().use_bias;
+    c["unit_forget_bias"] = true;
+    c["dropout"] = 0.0;
+    c["recurrent_dropout"] = 0.0;
+    c["return_sequences"] = r->config().return_sequences;
+    c["return_state"] = false;
+    c["go_backwards"] = r->config().go_backwards;
+    c["stateful"] = false;
+    c["unroll"] = false;
   } else if (auto* e = dynamic_cast<const Embedding*>(&l)) {
     c["input_dim"] = e->input_dim();
     c["output_dim"] = e->output_dim();
@@ -278,7 +292,8 @@ struct OptArray {
 // DepthwiseConv2D's depthwise_kernel is Keras 3's "kernel".
 std::string keras3_weight_name(const WeightRef& w) {
   if (w.spec.name == "depthwise_kernel" && w.layer->class_name() == "DepthwiseConv2D") return "kernel";
-  return w.spec.name;
+  const std::string cell = w.layer->cell_name();  // LSTM: lstm_cell_kernel
+  return cell.empty() ? w.spec.name : cell + "_" + w.spec.name;
 }
 
 // Every slot array of `opt` for `model`'s trainable weights, in Keras 3's order: its optimizers
@@ -308,10 +323,11 @@ std::vector<OptArray> slot_arrays(const Sequential& model, Optimizer& opt, OptLa
           const std::string base = (functional ? "" : model.name() + "_") + w.layer->name() + "_";
           name = base + keras3_weight_name(w) + "_" + slot;
           if (keras3_weight_name(w) != w.spec.name) former = base + w.spec.name + "_" + slot;
-        } else if (layout == OptLayout::tf_keras) {
-          name = cls + "/" + slot + "/" + w.layer->name() + "/" + w.spec.name + ":0";
-        } else {
-          name = cls + "/" + w.layer->name() + "/" + w.spec.name + "/" + slot + ":0";
+        } else {  // tf.keras names a cell's weight in its path: lstm/lstm_cell/kernel
+          const std::string cell = w.layer->cell_name(),
+                            var = w.layer->name() + "/" + (cell.empty() ? "" : cell + "/") + w.spec.name;
+          name =
+              layout == OptLayout::tf_keras ? cls + "/" + slot + "/" + var + ":0" : cls + "/" + var + "/" + slot + ":0";
         }
         out.push_back({name, slots[s].second->data() + w.offset, w.spec.shape, former});
       }

@@ -18,6 +18,7 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
+#include "core/layers/lstm.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
@@ -382,6 +383,32 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<LayerNormalization>(c);
        },
        {3, 33}},
+      {"LSTM(5, return_sequences) on (6, 3)",
+       [] {
+         LSTMConfig c;
+         c.units = 5;
+         c.return_sequences = true;
+         return std::make_unique<LSTM>(c);
+       },
+       {6, 3}},
+      {"LSTM(4, go_backwards) on (7, 5)",
+       [] {
+         LSTMConfig c;
+         c.units = 4;
+         c.go_backwards = true;
+         return std::make_unique<LSTM>(c);
+       },
+       {7, 5}},
+      {"LSTM(3, no bias, go_backwards, return_sequences) on (4, 2)",
+       [] {
+         LSTMConfig c;
+         c.units = 3;
+         c.use_bias = false;
+         c.go_backwards = true;
+         c.return_sequences = true;
+         return std::make_unique<LSTM>(c);
+       },
+       {4, 2}},
       {"Embedding(40, 7) on (3, 5) indices", [] { return std::make_unique<Embedding>(40, 7); }, {3, 5}},
       {"Embedding(300, 4): two passes of the backward's sort", [] { return std::make_unique<Embedding>(300, 4); }, {9}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},

@@ -111,20 +111,15 @@ TEST_CASE("Embedding: 3 CPU replicas train as one device; the data must hold ind
           "[layers][embedding][parallel]") {
   Dataset data = make_synthetic({12}, 4, 30, 5, 15);
   for (float v : data.x) REQUIRE((v >= 0 && v < 15 && v == std::floor(v)));
-  auto one = test::embed_net(11), many = test::embed_net(11);
-  Adam opt(0.01);
-  FitOptions fo;
-  fo.epochs = 2;
-  fo.batch_size = 10;
-  fo.verbose = 0;
-  fo.seed = 3;
-  Trainer(*one, test::cpus(1), LossKind::categorical_crossentropy, opt, 1, {}).fit(data, nullptr, fo, {});
-  Trainer(*many, test::cpus(3), LossKind::categorical_crossentropy, opt, 1, {}).fit(data, nullptr, fo, {});
-  const double d = test::rel_diff(*one, *many);
+  const double d = test::replicas_vs_one([] { return test::embed_net(11); }, data, 3, 10);
   std::printf("equivalence embed-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
   CHECK(d <= 1e-5);
 
-  Trainer t(*one, test::cpus(1), LossKind::categorical_crossentropy, opt, 1, {});
+  auto m = test::embed_net(11);
+  Adam opt(0.01);
+  FitOptions fo;
+  fo.verbose = 0;
+  Trainer t(*m, test::cpus(1), LossKind::categorical_crossentropy, opt, 1, {});
   Dataset floats = make_synthetic({12}, 4, 5, 5);
   CHECK_THROWS_WITH(t.fit(floats, nullptr, fo, {}),
                     Contains("training data: sample 0 holds 0.") &&

@@ -1,0 +1,38 @@
+// Recurrent layers' pieces (Keras's LSTM): sequences moved between Keras's (samples, steps,
+// features) and time-major (steps, samples, features), so that each step's rows are contiguous
+// for its GEMM; and the LSTM cell over a step's rows (formulas in recurrent_math.h).
+#pragma once
+#include <cstdint>
+#include "kernels/recurrent_math.h"
+
+namespace dpt::kernels {
+
+// dst (steps, n, feat) from src (n, steps, feat); reverse: step t of dst is step steps-1-t of src
+// (Keras's go_backwards). to_sequence_major is its inverse (the same reverse undoes it).
+template <typename T>
+void to_time_major_cpu(int64_t n, int64_t steps, int64_t feat, bool reverse, const T* src, T* dst);
+template <typename T>
+void to_sequence_major_cpu(int64_t n, int64_t steps, int64_t feat, bool reverse, const T* src, T* dst);
+
+// One step over `rows` samples of `units` units: z (rows, 4 units) pre-activations in, gates out;
+// c_prev, c and h (rows, units).
+template <typename T>
+void lstm_step_forward_cpu(int64_t rows, int64_t units, T* z, const T* c_prev, T* c, T* h);
+// Backward of one step: gates (rows, 4 units) as forward left them; dh (rows, units) the gradient at
+// h, plus dy (nullable) the output's own gradient at this step; dc (rows, units) in: from the next
+// step, out: at c_prev. dz (rows, 4 units) written.
+template <typename T>
+void lstm_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T* c_prev, const T* c, const T* dh,
+                            const T* dy, T* dc, T* dz);
+
+// CUDA: one thread per element (the moves) or per (sample, unit) (the cell).
+void to_time_major_cuda(int64_t n, int64_t steps, int64_t feat, bool reverse, const float* src, float* dst,
+                        void* stream);
+void to_sequence_major_cuda(int64_t n, int64_t steps, int64_t feat, bool reverse, const float* src, float* dst,
+                            void* stream);
+void lstm_step_forward_cuda(int64_t rows, int64_t units, float* z, const float* c_prev, float* c, float* h,
+                            void* stream);
+void lstm_step_backward_cuda(int64_t rows, int64_t units, const float* gates, const float* c_prev, const float* c,
+                             const float* dh, const float* dy, float* dc, float* dz, void* stream);
+
+}  // namespace dpt::kernels

@@ -1,0 +1,69 @@
+// Recurrent layers' pieces on the CPU (kernels/recurrent.h).
+#include <cstring>
+#include "kernels/recurrent.h"
+
+namespace dpt::kernels {
+
+namespace {
+// Between (n, steps, feat) and (steps, n, feat): one feat row at a time, time-major row (t, s) to or
+// from sequence row (s, t or steps-1-t).
+template <typename T>
+void move_steps(int64_t n, int64_t steps, int64_t feat, bool reverse, bool to_time, const T* src, T* dst) {
+#pragma omp parallel for schedule(static) if (n * steps * feat >= 65536)
+  for (int64_t t = 0; t < steps; ++t) {
+    const int64_t q = reverse ? steps - 1 - t : t;
+    for (int64_t s = 0; s < n; ++s) {
+      const int64_t time_row = t * n + s, seq_row = s * steps + q;
+      std::memcpy(dst + (to_time ? time_row : seq_row) * feat, src + (to_time ? seq_row : time_row) * feat,
+                  size_t(feat) * sizeof(T));
+    }
+  }
+}
+}  // namespace
+
+template <typename T>
+void to_time_major_cpu(int64_t n, int64_t steps, int64_t feat, bool reverse, const T* src, T* dst) {
+  move_steps(n, steps, feat, reverse, true, src, dst);
+}
+
+template <typename T>
+void to_sequence_major_cpu(int64_t n, int64_t steps, int64_t feat, bool reverse, const T* src, T* dst) {
+  move_steps(n, steps, feat, reverse, false, src, dst);
+}
+
+template <typename T>
+void lstm_step_forward_cpu(int64_t rows, int64_t units, T* z, const T* c_prev, T* c, T* h) {
+  const int64_t U = units;
+#pragma omp parallel for schedule(static) if (rows * U >= 16384)
+  for (int64_t r = 0; r < rows; ++r) {
+    T* zr = z + r * 4 * U;
+    for (int64_t u = 0; u < U; ++u)
+      lstm_cell(zr + u, zr + U + u, zr + 2 * U + u, zr + 3 * U + u, c_prev[r * U + u], c + r * U + u, h + r * U + u);
+  }
+}
+
+template <typename T>
+void lstm_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T* c_prev, const T* c, const T* dh,
+                            const T* dy, T* dc, T* dz) {
+  const int64_t U = units;
+#pragma omp parallel for schedule(static) if (rows * U >= 16384)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* a = gates + r * 4 * U;
+    T* d = dz + r * 4 * U;
+    for (int64_t u = 0; u < U; ++u) {
+      const int64_t e = r * U + u;
+      lstm_cell_grad(a[u], a[U + u], a[2 * U + u], a[3 * U + u], c_prev[e], c[e], dy ? dh[e] + dy[e] : dh[e], dc + e,
+                     d + u, d + U + u, d + 2 * U + u, d + 3 * U + u);
+    }
+  }
+}
+
+#define DPT_RECURRENT_CPU(T)                                                             \
+  template void to_time_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);     \
+  template void to_sequence_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*); \
+  template void lstm_step_forward_cpu<T>(int64_t, int64_t, T*, const T*, T*, T*);        \
+  template void lstm_step_backward_cpu<T>(int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*);
+DPT_RECURRENT_CPU(float)
+DPT_RECURRENT_CPU(double)
+
+}  // namespace dpt::kernels

@@ -1,0 +1,131 @@
+// Keras's LSTM: shapes, weights and initializers; one step by hand; whole-model gradients (a
+// sequence into a backwards LSTM and one without a bias); Keras's files; N replicas against one.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include "core/data/readers.h"
+#include "core/io/keras_config.h"
+#include "core/layers/lstm.h"
+#include "core/sequential.h"
+#include "parallel/trainer.h"
+#include "test_util.h"
+
+using namespace dpt;
+using Catch::Contains;
+
+namespace {
+LSTMConfig lstm(int64_t units, bool seq = false, bool backwards = false, bool bias = true) {
+  LSTMConfig c;
+  c.units = units;
+  c.return_sequences = seq;
+  c.go_backwards = backwards;
+  c.use_bias = bias;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("LSTM: shapes, Keras's weights and initializers (orthogonal, unit_forget_bias)", "[layers][lstm]") {
+  LSTM l(lstm(4, true));
+  CHECK(l.class_name() == "LSTM");
+  CHECK(l.default_name() == "lstm");
+  CHECK(l.cell_name() == "lstm_cell");
+  CHECK(l.build({7, 3}) == Shape{7, 4});
+  CHECK(l.config_str() == "units=4, return_sequences=True");
+  LSTM last(lstm(4, false, true, false));
+  CHECK(last.build({7, 3}) == Shape{4});
+  CHECK(last.config_str() == "units=4, go_backwards=True, use_bias=False");
+  CHECK(last.params().size() == 2);
+  const auto p = l.params();
+  REQUIRE(p.size() == 3);
+  CHECK((p[0].name == "kernel" && p[0].shape == Shape{3, 16}));
+  CHECK((p[1].name == "recurrent_kernel" && p[1].shape == Shape{4, 16} && p[1].init == Init::orthogonal));
+  CHECK((p[2].name == "bias" && p[2].shape == Shape{16} && p[2].init == Init::lstm_bias));
+  CHECK_THROWS_WITH(LSTM(lstm(0)), "LSTM needs units >= 1, got 0");
+  LSTM bad(lstm(2));
+  CHECK_THROWS_WITH(bad.build({4, 4, 3}), "LSTM expects inputs of shape (steps, features), got (4, 4, 3)");
+
+  Sequential m("m");
+  m.add(std::make_unique<LSTM>(lstm(4)));
+  m.build({5, 3}, 2);
+  const WeightRef &rk = m.weights()[1], &b = m.weights()[2];
+  CHECK(rk.keras_name() == "lstm/lstm_cell/recurrent_kernel:0");
+  for (int i = 0; i < 4; ++i)  // rows orthonormal: R R^T = I
+    for (int j = 0; j < 4; ++j) {
+      double d = 0;
+      for (int k = 0; k < 16; ++k) d += double(rk.data[i * 16 + k]) * double(rk.data[j * 16 + k]);
+      CHECK(d == Approx(i == j ? 1.0 : 0.0).margin(1e-6));
+    }
+  for (int k = 0; k < 16; ++k) CHECK(b.data[k] == (k >= 4 && k < 8 ? 1.f : 0.f));
+}
+
+TEST_CASE("LSTM: two steps by hand, forwards and go_backwards", "[layers][lstm]") {
+  for (const bool backwards : {false, true}) {
+    INFO("go_backwards " << backwards);
+    LSTM l(lstm(1, true, backwards));
+    l.set_name("l");
+    l.build({2, 1});
+    // z = x * kernel + h * recurrent + bias, gates i, f, c, o.
+    std::vector<float> kernel{0.5f, -0.3f, 0.8f, 0.2f}, rec{0.1f, 0.4f, -0.6f, 0.7f}, bias{0.05f, 1.f, -0.1f, 0.2f};
+    std::vector<float> dk(4), dr(4), db(4);
+    l.bind({kernel.data(), rec.data(), bias.data()}, {dk.data(), dr.data(), db.data()});
+    Context ctx;
+    l.prepare(1, ctx);
+    Tensor work({std::max<int64_t>(l.workspace_elems(1), 1)});
+    l.set_workspace(work.data(), work.numel());
+    Tensor x({1, 2, 1}), y({1, 2, 1});
+    x.data()[0] = 0.7f;
+    x.data()[1] = -1.2f;
+    l.forward(ctx, x, y, false);
+    auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+    double h = 0, c = 0;
+    for (int t = 0; t < 2; ++t) {
+      const double xt = x.data()[backwards ? 1 - t : t];
+      auto z = [&](int g) { return xt * kernel[size_t(g)] + h * rec[size_t(g)] + bias[size_t(g)]; };
+      c = sig(z(1)) * c + sig(z(0)) * std::tanh(z(2));
+      h = sig(z(3)) * std::tanh(c);
+      CHECK(y.data()[t] == Approx(h).epsilon(1e-6));  // the sequence in the order it was read
+    }
+  }
+}
+
+TEST_CASE("whole-model gradients through LSTMs (a returned sequence, go_backwards, no bias)", "[layers][grad][lstm]") {
+  auto m = test::lstm_net(9);
+  test::check_model_gradients(*m, {6, 3});
+}
+
+TEST_CASE("LSTM through Keras's files", "[layers][lstm][io]") {
+  auto m = test::lstm_net(1);
+  const std::string dir = test::temp_dir("lstm");
+  for (const auto& loaded : test::check_file_round_trips(*m, dir)) {
+    for (size_t i = 0; i < m->layers().size(); ++i) {
+      CHECK(loaded->layers()[i]->class_name() == m->layers()[i]->class_name());
+      CHECK(loaded->layers()[i]->config_str() == m->layers()[i]->config_str());
+    }
+  }
+  std::filesystem::remove_all(dir);
+  // What dptrain does not run is refused, naming the option.
+  auto cfg = [](const std::string& extra) {
+    return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 3], "name": "input"}},
+      {"class_name": "LSTM", "config": {"name": "l", "units": 2)" +
+           extra + "}}]}}";
+  };
+  CHECK(model_from_keras_json(cfg(R"(, "unroll": true, "implementation": 2)"), 0, "m.json")->output_shape() ==
+        Shape{2});
+  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "dropout": 0.2)"), 0, "m.json"),
+                    "m.json: layer 'l' (LSTM): dropout=0.2 (a Dropout layer before the LSTM drops its inputs) is not "
+                    "supported");
+  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "recurrent_activation": "hard_sigmoid")"), 0, "m.json"),
+                    Contains("recurrent_activation='hard_sigmoid' (LSTM runs sigmoid) is not supported"));
+  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "return_state": true)"), 0, "m.json"),
+                    Contains("return_state=True (one output per layer) is not supported"));
+  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "stateful": true)"), 0, "m.json"),
+                    Contains("stateful=True is not supported"));
+}
+
+TEST_CASE("LSTM: 3 CPU replicas train as one device", "[layers][lstm][parallel]") {
+  Dataset data = make_synthetic({6, 3}, 4, 30, 5);
+  const double d = test::replicas_vs_one([] { return test::lstm_net(11); }, data, 3, 10);
+  std::printf("equivalence lstm-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+}
