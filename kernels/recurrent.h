@@ -1,6 +1,6 @@
-// Recurrent layers' pieces (Keras's LSTM): sequences moved between Keras's (samples, steps,
+// Recurrent layers' pieces (Keras's LSTM and GRU): sequences moved between Keras's (samples, steps,
 // features) and time-major (steps, samples, features), so that each step's rows are contiguous
-// for its GEMM; and the LSTM cell over a step's rows (formulas in recurrent_math.h).
+// for its GEMM; and the LSTM and GRU cells over a step's rows (formulas in recurrent_math.h).
 #pragma once
 #include <cstdint>
 #include "kernels/recurrent_math.h"
@@ -25,6 +25,16 @@ template <typename T>
 void lstm_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T* c_prev, const T* c, const T* dh,
                             const T* dy, T* dc, T* dz);
 
+// GRU: x (rows, 3 units) the step's input parts in, gates (z, r, hh) out; q (rows, 3 units) its
+// recurrent parts; h_prev and h (rows, units).
+template <typename T>
+void gru_step_forward_cpu(int64_t rows, int64_t units, T* x, const T* q, const T* h_prev, T* h);
+// Backward: gates and q as forward left them; dh (rows, units) the gradient at h plus dy (nullable),
+// replaced by the gradient at h_prev through the blend; dx and dq (rows, 3 units) written.
+template <typename T>
+void gru_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T* q, const T* h_prev, T* dh, const T* dy,
+                           T* dx, T* dq);
+
 // CUDA: one thread per element (the moves) or per (sample, unit) (the cell).
 void to_time_major_cuda(int64_t n, int64_t steps, int64_t feat, bool reverse, const float* src, float* dst,
                         void* stream);
@@ -34,5 +44,9 @@ void lstm_step_forward_cuda(int64_t rows, int64_t units, float* z, const float* 
                             void* stream);
 void lstm_step_backward_cuda(int64_t rows, int64_t units, const float* gates, const float* c_prev, const float* c,
                              const float* dh, const float* dy, float* dc, float* dz, void* stream);
+void gru_step_forward_cuda(int64_t rows, int64_t units, float* x, const float* q, const float* h_prev, float* h,
+                           void* stream);
+void gru_step_backward_cuda(int64_t rows, int64_t units, const float* gates, const float* q, const float* h_prev,
+                            float* dh, const float* dy, float* dx, float* dq, void* stream);
 
 }  // namespace dpt::kernels

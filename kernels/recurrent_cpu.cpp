@@ -58,11 +58,41 @@ void lstm_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T
   }
 }
 
-#define DPT_RECURRENT_CPU(T)                                                             \
-  template void to_time_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);     \
-  template void to_sequence_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*); \
-  template void lstm_step_forward_cpu<T>(int64_t, int64_t, T*, const T*, T*, T*);        \
-  template void lstm_step_backward_cpu<T>(int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*);
+template <typename T>
+void gru_step_forward_cpu(int64_t rows, int64_t units, T* x, const T* q, const T* h_prev, T* h) {
+  const int64_t U = units;
+#pragma omp parallel for schedule(static) if (rows * U >= 16384)
+  for (int64_t r = 0; r < rows; ++r) {
+    T* xr = x + r * 3 * U;
+    const T* qr = q + r * 3 * U;
+    for (int64_t u = 0; u < U; ++u)
+      gru_cell(xr + u, xr + U + u, xr + 2 * U + u, qr[u], qr[U + u], qr[2 * U + u], h_prev[r * U + u], h + r * U + u);
+  }
+}
+
+template <typename T>
+void gru_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T* q, const T* h_prev, T* dh, const T* dy,
+                           T* dx, T* dq) {
+  const int64_t U = units;
+#pragma omp parallel for schedule(static) if (rows * U >= 16384)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* a = gates + r * 3 * U;
+    T *gx = dx + r * 3 * U, *gq = dq + r * 3 * U;
+    for (int64_t u = 0; u < U; ++u) {
+      const int64_t e = r * U + u;
+      gru_cell_grad(a[u], a[U + u], a[2 * U + u], q[r * 3 * U + 2 * U + u], h_prev[e], dy ? dh[e] + dy[e] : dh[e],
+                    gx + u, gx + U + u, gx + 2 * U + u, gq + u, gq + U + u, gq + 2 * U + u, dh + e);
+    }
+  }
+}
+
+#define DPT_RECURRENT_CPU(T)                                                                                           \
+  template void to_time_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                                   \
+  template void to_sequence_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                               \
+  template void lstm_step_forward_cpu<T>(int64_t, int64_t, T*, const T*, T*, T*);                                      \
+  template void lstm_step_backward_cpu<T>(int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*); \
+  template void gru_step_forward_cpu<T>(int64_t, int64_t, T*, const T*, const T*, T*);                                 \
+  template void gru_step_backward_cpu<T>(int64_t, int64_t, const T*, const T*, const T*, T*, const T*, T*, T*);
 DPT_RECURRENT_CPU(float)
 DPT_RECURRENT_CPU(double)
 

@@ -45,6 +45,29 @@ __global__ void lstm_step_backward_kernel(int64_t rows, int64_t U, const float* 
   }
 }
 
+__global__ void gru_step_forward_kernel(int64_t rows, int64_t U, float* __restrict__ x, const float* __restrict__ q,
+                                        const float* __restrict__ h_prev, float* __restrict__ h) {
+  DPT_GRID_STRIDE(e, rows * U) {
+    const int64_t r = e / U, u = e % U;
+    float* xr = x + r * 3 * U;
+    const float* qr = q + r * 3 * U;
+    gru_cell(xr + u, xr + U + u, xr + 2 * U + u, qr[u], qr[U + u], qr[2 * U + u], h_prev[e], h + e);
+  }
+}
+
+__global__ void gru_step_backward_kernel(int64_t rows, int64_t U, const float* __restrict__ gates,
+                                         const float* __restrict__ q, const float* __restrict__ h_prev,
+                                         float* __restrict__ dh, const float* __restrict__ dy, float* __restrict__ dx,
+                                         float* __restrict__ dq) {
+  DPT_GRID_STRIDE(e, rows * U) {
+    const int64_t r = e / U, u = e % U;
+    const float* a = gates + r * 3 * U;
+    float *gx = dx + r * 3 * U, *gq = dq + r * 3 * U;
+    gru_cell_grad(a[u], a[U + u], a[2 * U + u], q[r * 3 * U + 2 * U + u], h_prev[e], dy ? dh[e] + dy[e] : dh[e], gx + u,
+                  gx + U + u, gx + 2 * U + u, gq + u, gq + U + u, gq + 2 * U + u, dh + e);
+  }
+}
+
 void to_time_major_cuda(int64_t n, int64_t steps, int64_t feat, bool reverse, const float* src, float* dst,
                         void* stream) {
   const int64_t total = n * steps * feat;
@@ -76,6 +99,22 @@ void lstm_step_backward_cuda(int64_t rows, int64_t units, const float* gates, co
   if (rows * units == 0) return;
   lstm_step_backward_kernel<<<grid_blocks(rows * units), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       rows, units, gates, c_prev, c, dh, dy, dc, dz);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void gru_step_forward_cuda(int64_t rows, int64_t units, float* x, const float* q, const float* h_prev, float* h,
+                           void* stream) {
+  if (rows * units == 0) return;
+  gru_step_forward_kernel<<<grid_blocks(rows * units), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      rows, units, x, q, h_prev, h);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void gru_step_backward_cuda(int64_t rows, int64_t units, const float* gates, const float* q, const float* h_prev,
+                            float* dh, const float* dy, float* dx, float* dq, void* stream) {
+  if (rows * units == 0) return;
+  gru_step_backward_kernel<<<grid_blocks(rows * units), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      rows, units, gates, q, h_prev, dh, dy, dx, dq);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -23,10 +23,10 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
-#include "core/layers/lstm.h"
 #include "core/layers/merge.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
+#include "core/layers/recurrent.h"
 #include "core/losses.h"
 #include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
@@ -195,6 +195,24 @@ std::unique_ptr<Sequential> lstm_net(uint64_t seed) {
   m->add(std::make_unique<LSTM>(c), {0});                   // 2: (3,)
   m->add(std::make_unique<Concatenate>(), {1, 2});          // 3: (7,)
   m->add(std::make_unique<Dense>(4, Activation::softmax));  // 4
+  m->build({6, 3}, seed);
+  return m;
+}
+
+std::unique_ptr<Sequential> gru_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("gru");
+  RecurrentConfig a, b, c;
+  a.units = 5;
+  a.return_sequences = true;
+  b.units = 4;
+  b.go_backwards = true;
+  b.return_sequences = true;
+  c.units = 3;
+  c.use_bias = false;
+  m->add(std::make_unique<GRU>(a));
+  m->add(std::make_unique<GRU>(b));
+  m->add(std::make_unique<GRU>(c));
+  m->add(std::make_unique<Dense>(4, Activation::softmax));
   m->build({6, 3}, seed);
   return m;
 }

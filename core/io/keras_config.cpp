@@ -23,11 +23,11 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
-#include "core/layers/lstm.h"
 #include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
+#include "core/layers/recurrent.h"
 #include "core/layers/separable_conv2d.h"
 
 namespace dpt {
@@ -212,24 +212,26 @@ std::unique_ptr<Layer> make_preprocessing(const LayerCtx& c) {
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   if (c.cls == "Rescaling" || c.cls == "Normalization") return make_preprocessing(c);
-  if (c.cls == "LSTM") {
-    LSTMConfig k;
+  if (c.cls == "LSTM" || c.cls == "GRU") {
+    RecurrentConfig k;
     k.units = c.get<int64_t>("units", 0);
     k.return_sequences = c.get<bool>("return_sequences", false);
     k.go_backwards = c.get<bool>("go_backwards", false);
     k.use_bias = c.get<bool>("use_bias", true);
     const std::string a = c.get<std::string>("activation", "tanh"),
                       ra = c.get<std::string>("recurrent_activation", "sigmoid");
-    if (a != "tanh") c.unsupported("activation='" + a + "' (LSTM runs tanh)");
-    if (ra != "sigmoid") c.unsupported("recurrent_activation='" + ra + "' (LSTM runs sigmoid)");
+    if (a != "tanh") c.unsupported("activation='" + a + "' (" + c.cls + " runs tanh)");
+    if (ra != "sigmoid") c.unsupported("recurrent_activation='" + ra + "' (" + c.cls + " runs sigmoid)");
     if (c.get<bool>("return_state", false)) c.unsupported("return_state=True (one output per layer)");
     if (c.get<bool>("stateful", false)) c.unsupported("stateful=True");
     if (c.get<bool>("time_major", false)) c.unsupported("time_major=True");
     for (const char* key : {"dropout", "recurrent_dropout"})
       if (c.get<double>(key, 0.0) != 0.0)
-        c.unsupported(std::string(key) + "=" + c.cfg[key].dump() +
-                      " (a Dropout layer before the LSTM drops its inputs)");
-    return std::make_unique<LSTM>(k);
+        c.unsupported(std::string(key) + "=" + c.cfg[key].dump() + " (a Dropout layer before the " + c.cls +
+                      " drops its inputs)");
+    if (c.cls == "LSTM") return std::make_unique<LSTM>(k);
+    if (!c.get<bool>("reset_after", true)) c.unsupported("reset_after=False (GRU runs Keras's default, True)");
+    return std::make_unique<GRU>(k);
   }
   if (c.cls == "Embedding") {
     if (c.get<bool>("mask_zero", false))
@@ -445,7 +447,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   DPT_FAIL(c.source
            << ": layer '" << c.name << "' (" << c.cls
-           << ") is not supported (supported: Dense, Embedding, LSTM, Conv1D, Conv2D, Conv2DTranspose, "
+           << ") is not supported (supported: Dense, Embedding, LSTM, GRU, Conv1D, Conv2D, Conv2DTranspose, "
            << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "
               "UpSampling1D, MaxPooling2D, AveragePooling2D, "
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "

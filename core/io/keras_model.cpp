@@ -21,11 +21,11 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
-#include "core/layers/lstm.h"
 #include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
+#include "core/layers/recurrent.h"
 #include "core/layers/separable_conv2d.h"
 
 namespace dpt {
@@ -159,12 +159,12 @@ json layer_config(const Layer& l) {
              cls == "Minimum") {
   } else if (auto* cat = dynamic_cast<const Concatenate*>(&l)) {
     c["axis"] = cat->axis();
-  } else if (auto* r = dynamic_cast<const LSTM*>(&l)) {
+  } else if (auto* r = dynamic_cast<const Recurrent*>(&l)) {  // LSTM, GRU
     c["units"] = r->config().units;
     c["activation"] = "tanh";
     c["recurrent_activation"] = "sigmoid";
     c["use_bias"] = r->config().use_bias;
-    c["unit_forget_bias"] = true;
+    if (cls == "LSTM") c["unit_forget_bias"] = true;
     c["dropout"] = 0.0;
     c["recurrent_dropout"] = 0.0;
     c["return_sequences"] = r->config().return_sequences;
@@ -172,6 +172,7 @@ json layer_config(const Layer& l) {
     c["go_backwards"] = r->config().go_backwards;
     c["stateful"] = false;
     c["unroll"] = false;
+    if (cls == "GRU") c["reset_after"] = true;
   } else if (auto* e = dynamic_cast<const Embedding*>(&l)) {
     c["input_dim"] = e->input_dim();
     c["output_dim"] = e->output_dim();

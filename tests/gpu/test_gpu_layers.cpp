@@ -18,10 +18,10 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
-#include "core/layers/lstm.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
+#include "core/layers/recurrent.h"
 #include "core/layers/separable_conv2d.h"
 #include "gpu/gpu_test_util.h"
 #include "kernels/cuda_backend.h"
@@ -409,6 +409,23 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<LSTM>(c);
        },
        {4, 2}},
+      {"GRU(5, return_sequences) on (6, 3)",
+       [] {
+         RecurrentConfig c;
+         c.units = 5;
+         c.return_sequences = true;
+         return std::make_unique<GRU>(c);
+       },
+       {6, 3}},
+      {"GRU(4, go_backwards, no bias) on (7, 5)",
+       [] {
+         RecurrentConfig c;
+         c.units = 4;
+         c.go_backwards = true;
+         c.use_bias = false;
+         return std::make_unique<GRU>(c);
+       },
+       {7, 5}},
       {"Embedding(40, 7) on (3, 5) indices", [] { return std::make_unique<Embedding>(40, 7); }, {3, 5}},
       {"Embedding(300, 4): two passes of the backward's sort", [] { return std::make_unique<Embedding>(300, 4); }, {9}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},

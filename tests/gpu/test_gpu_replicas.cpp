@@ -78,6 +78,9 @@ TEST_CASE("Replicas sharing one GPU equal one device: buckets, ps, sync batch no
     const double dl = test::train_pair("lstm-net", test::cpus(1), test::on_gpu0(k), 24, {});
     std::printf("%d replicas on 1 GPU vs CPU lstm-net: max|dw|/max|w| = %.3g\n", k, dl);
     CHECK(dl < 1e-4);
+    const double dg = test::train_pair("gru-net", test::cpus(1), test::on_gpu0(k), 24, {});
+    std::printf("%d replicas on 1 GPU vs CPU gru-net: max|dw|/max|w| = %.3g\n", k, dg);
+    CHECK(dg < 1e-4);
     const double dbn = test::train_pair("bn-net", test::cpus(k), test::on_gpu0(k), 24, {});
     std::printf("%d replicas on 1 GPU vs %d CPU replicas bn-net: max|dw|/max|w| = %.3g\n", k, k, dbn);
     CHECK(dbn < 1e-4);

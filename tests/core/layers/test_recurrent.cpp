@@ -1,11 +1,11 @@
-// Keras's LSTM: shapes, weights and initializers; one step by hand; whole-model gradients (a
-// sequence into a backwards LSTM and one without a bias); Keras's files; N replicas against one.
+// Keras's LSTM and GRU: shapes, weights and initializers; steps by hand; whole-model gradients (a
+// sequence into a backwards layer and one without a bias); Keras's files; N replicas against one.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include "core/data/readers.h"
 #include "core/io/keras_config.h"
-#include "core/layers/lstm.h"
+#include "core/layers/recurrent.h"
 #include "core/sequential.h"
 #include "parallel/trainer.h"
 #include "test_util.h"
@@ -22,6 +22,25 @@ LSTMConfig lstm(int64_t units, bool seq = false, bool backwards = false, bool bi
   c.use_bias = bias;
   return c;
 }
+const float kTwoSteps[2] = {0.7f, -1.2f};
+// One sample of two steps (kTwoSteps, one feature) through a 1-unit layer with the given
+// weights: its output sequence.
+std::vector<float> two_steps(Recurrent& l, std::vector<float> kernel, std::vector<float> rec, std::vector<float> bias) {
+  l.set_name("r");
+  l.build({2, 1});
+  std::vector<float> dk(kernel.size()), dr(rec.size()), db(bias.size());
+  l.bind({kernel.data(), rec.data(), bias.data()}, {dk.data(), dr.data(), db.data()});
+  Context ctx;
+  l.prepare(1, ctx);
+  Tensor work({std::max<int64_t>(l.workspace_elems(1), 1)});
+  l.set_workspace(work.data(), work.numel());
+  Tensor x({1, 2, 1}), y({1, 2, 1});
+  x.data()[0] = kTwoSteps[0];
+  x.data()[1] = kTwoSteps[1];
+  l.forward(ctx, x, y, false);
+  return {y.data()[0], y.data()[1]};
+}
+double sig(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 }  // namespace
 
 TEST_CASE("LSTM: shapes, Keras's weights and initializers (orthogonal, unit_forget_bias)", "[layers][lstm]") {
@@ -62,28 +81,17 @@ TEST_CASE("LSTM: two steps by hand, forwards and go_backwards", "[layers][lstm]"
   for (const bool backwards : {false, true}) {
     INFO("go_backwards " << backwards);
     LSTM l(lstm(1, true, backwards));
-    l.set_name("l");
-    l.build({2, 1});
     // z = x * kernel + h * recurrent + bias, gates i, f, c, o.
-    std::vector<float> kernel{0.5f, -0.3f, 0.8f, 0.2f}, rec{0.1f, 0.4f, -0.6f, 0.7f}, bias{0.05f, 1.f, -0.1f, 0.2f};
-    std::vector<float> dk(4), dr(4), db(4);
-    l.bind({kernel.data(), rec.data(), bias.data()}, {dk.data(), dr.data(), db.data()});
-    Context ctx;
-    l.prepare(1, ctx);
-    Tensor work({std::max<int64_t>(l.workspace_elems(1), 1)});
-    l.set_workspace(work.data(), work.numel());
-    Tensor x({1, 2, 1}), y({1, 2, 1});
-    x.data()[0] = 0.7f;
-    x.data()[1] = -1.2f;
-    l.forward(ctx, x, y, false);
-    auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+    const std::vector<float> kernel{0.5f, -0.3f, 0.8f, 0.2f}, rec{0.1f, 0.4f, -0.6f, 0.7f},
+        bias{0.05f, 1.f, -0.1f, 0.2f};
+    const std::vector<float> y = two_steps(l, kernel, rec, bias);
     double h = 0, c = 0;
     for (int t = 0; t < 2; ++t) {
-      const double xt = x.data()[backwards ? 1 - t : t];
+      const double xt = kTwoSteps[backwards ? 1 - t : t];
       auto z = [&](int g) { return xt * kernel[size_t(g)] + h * rec[size_t(g)] + bias[size_t(g)]; };
       c = sig(z(1)) * c + sig(z(0)) * std::tanh(z(2));
       h = sig(z(3)) * std::tanh(c);
-      CHECK(y.data()[t] == Approx(h).epsilon(1e-6));  // the sequence in the order it was read
+      CHECK(y[size_t(t)] == Approx(h).epsilon(1e-6));  // the sequence in the order it was read
     }
   }
 }
@@ -127,5 +135,62 @@ TEST_CASE("LSTM: 3 CPU replicas train as one device", "[layers][lstm][parallel]"
   Dataset data = make_synthetic({6, 3}, 4, 30, 5);
   const double d = test::replicas_vs_one([] { return test::lstm_net(11); }, data, 3, 10);
   std::printf("equivalence lstm-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+}
+
+TEST_CASE("GRU: shapes, Keras's weights (bias (2, 3 units): input, then recurrent)", "[layers][gru]") {
+  GRU l(lstm(4, true));
+  CHECK(l.class_name() == "GRU");
+  CHECK(l.cell_name() == "gru_cell");
+  CHECK(l.build({7, 3}) == Shape{7, 4});
+  const auto p = l.params();
+  REQUIRE(p.size() == 3);
+  CHECK((p[0].name == "kernel" && p[0].shape == Shape{3, 12}));
+  CHECK((p[1].name == "recurrent_kernel" && p[1].shape == Shape{4, 12} && p[1].init == Init::orthogonal));
+  CHECK((p[2].name == "bias" && p[2].shape == Shape{2, 12} && p[2].init == Init::zeros));
+  CHECK_THROWS_WITH(GRU(lstm(0)), "GRU needs units >= 1, got 0");
+}
+
+TEST_CASE("GRU: two steps by hand (reset_after), forwards and go_backwards", "[layers][gru]") {
+  for (const bool backwards : {false, true}) {
+    INFO("go_backwards " << backwards);
+    GRU l(lstm(1, true, backwards));
+    // Gates z, r, h: input part x * kernel + bias[0], recurrent part h * recurrent + bias[1].
+    const std::vector<float> kernel{0.5f, -0.3f, 0.8f}, rec{0.1f, 0.4f, -0.6f},
+        bias{0.05f, 1.f, -0.1f, 0.2f, -0.3f, 0.4f};
+    const std::vector<float> y = two_steps(l, kernel, rec, bias);
+    double h = 0;
+    for (int t = 0; t < 2; ++t) {
+      const double xt = kTwoSteps[backwards ? 1 - t : t];
+      auto xp = [&](int g) { return xt * kernel[size_t(g)] + bias[size_t(g)]; };
+      auto qp = [&](int g) { return h * rec[size_t(g)] + bias[size_t(3 + g)]; };
+      const double z = sig(xp(0) + qp(0)), r = sig(xp(1) + qp(1)), hh = std::tanh(xp(2) + r * qp(2));
+      h = z * h + (1 - z) * hh;
+      CHECK(y[size_t(t)] == Approx(h).epsilon(1e-6));
+    }
+  }
+}
+
+TEST_CASE("whole-model gradients through GRUs (sequences, go_backwards, no bias)", "[layers][grad][gru]") {
+  auto m = test::gru_net(9);
+  test::check_model_gradients(*m, {6, 3});
+}
+
+TEST_CASE("GRU through Keras's files; reset_after=False refused; 3 CPU replicas train as one device",
+          "[layers][gru][io][parallel]") {
+  auto m = test::gru_net(1);
+  const std::string dir = test::temp_dir("gru");
+  for (const auto& loaded : test::check_file_round_trips(*m, dir))
+    for (size_t i = 0; i < m->layers().size(); ++i)
+      CHECK(loaded->layers()[i]->config_str() == m->layers()[i]->config_str());
+  std::filesystem::remove_all(dir);
+  CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 3], "name": "input"}},
+      {"class_name": "GRU", "config": {"name": "g", "units": 2, "reset_after": false}}]}})",
+                                          0, "m.json"),
+                    "m.json: layer 'g' (GRU): reset_after=False (GRU runs Keras's default, True) is not supported");
+  Dataset data = make_synthetic({6, 3}, 4, 30, 5);
+  const double d = test::replicas_vs_one([] { return test::gru_net(11); }, data, 3, 10);
+  std::printf("equivalence gru-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
   CHECK(d <= 1e-5);
 }

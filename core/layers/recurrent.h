@@ -1,0 +1,88 @@
+// Keras's recurrent layers over a (steps, features) input, from a zero state; output every step's
+// h (return_sequences) or the last. go_backwards reads the steps last to first and (as Keras)
+// returns the sequence in that order. activation tanh and recurrent_activation sigmoid only;
+// dropout, recurrent_dropout, return_state, stateful and masks are refused by the config reader.
+//
+// LSTM(units): each step's pre-activations z = x_t kernel + h_{t-1} recurrent_kernel + bias
+// (Keras's gate order i, f, c, o) give c_t = f c_{t-1} + i g and h_t = o tanh(c_t). Weights:
+// kernel (features, 4 units), recurrent_kernel (units, 4 units), bias (4 units), initialised
+// glorot_uniform, orthogonal and zeros with the forget gate's at 1 (unit_forget_bias).
+// GRU(units) with reset_after=True (Keras's default; False is refused): gates z, r and candidate hh
+// from the input part x_t kernel + input bias and the recurrent part h_{t-1} recurrent_kernel +
+// recurrent bias, h_t = z h_{t-1} + (1 - z) hh (recurrent_math.h). Weights: kernel (features,
+// 3 units), recurrent_kernel (units, 3 units), bias (2, 3 units): the input bias, then the
+// recurrent one.
+// Keras 3 keeps their weights in a sublayer ("lstm_cell", "gru_cell").
+//
+// Each device runs the same steps: the sequence is moved time-major (steps, samples, features), one
+// GEMM gives every step's input part, then per step one GEMM for the recurrence and one pass of the
+// cell (kernels/recurrent). Backward runs the steps in reverse, then one GEMM per weight over all
+// steps. What backward reads (the gates, states and recurrent parts of every step) is kept per
+// replica for the prepared batch.
+#pragma once
+#include "core/layer.h"
+
+namespace dpt {
+
+struct RecurrentConfig {
+  int64_t units = 0;
+  bool return_sequences = false;
+  bool go_backwards = false;
+  bool use_bias = true;
+};
+using LSTMConfig = RecurrentConfig;
+
+class Recurrent : public Layer {
+ public:
+  std::string config_str() const override;
+  void prepare(int64_t max_batch, Context& ctx) override;
+  int64_t workspace_elems(int64_t batch) const override;
+  const RecurrentConfig& config() const { return cfg_; }
+
+ protected:
+  // gates: the pre-activation's width in units (LSTM 4, GRU 3).
+  Recurrent(RecurrentConfig cfg, int gates, const char* cls);
+  Shape compute_output_shape(const Shape& in) override;
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override { run_forward(ctx, x, y); }
+  void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override {
+    run_backward(ctx, dy, dx);
+  }
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override { run_forward(ctx, x, y); }
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override {
+    run_backward(ctx, dy, dx);
+  }
+  RecurrentConfig cfg_;
+  int gates_;
+
+ private:
+  void run_forward(Context& ctx, const Tensor& x, Tensor& y);
+  void run_backward(Context& ctx, const Tensor& dy, Tensor* dx);
+  // Per replica, for up to max_rows_ samples, time-major: the input (steps, n, features); the
+  // gates (steps, n, gates units); h (steps + 1, n, units), step 0 the zero state; and the cell's
+  // own: LSTM's c (steps + 1, n, units), GRU's recurrent parts (steps, n, 3 units).
+  Buffer xs_, pre_, hs_, state_;
+  int64_t max_rows_ = 0;
+  int64_t rows_ = 0;  // the last forward's samples
+};
+
+class LSTM : public Recurrent {
+ public:
+  explicit LSTM(RecurrentConfig cfg) : Recurrent(cfg, 4, "LSTM") {}
+  std::string class_name() const override { return "LSTM"; }
+  std::string default_name() const override { return "lstm"; }
+  std::string cell_name() const override { return "lstm_cell"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<LSTM>(cfg_); }
+  std::vector<ParamSpec> params() const override;
+};
+
+class GRU : public Recurrent {
+ public:
+  explicit GRU(RecurrentConfig cfg) : Recurrent(cfg, 3, "GRU") {}
+  std::string class_name() const override { return "GRU"; }
+  std::string default_name() const override { return "gru"; }
+  std::string cell_name() const override { return "gru_cell"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<GRU>(cfg_); }
+  std::vector<ParamSpec> params() const override;
+};
+
+}  // namespace dpt
