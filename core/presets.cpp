@@ -9,6 +9,7 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/pooling.h"
+#include "core/layers/recurrent.h"
 
 namespace dpt {
 
@@ -106,6 +107,18 @@ std::unique_ptr<Sequential> imdb_cnn() {
   return m;
 }
 
+// Keras's imdb_lstm example (max_features 20000, maxlen 80, Embedding 128, LSTM 128), less its
+// LSTM's dropout=0.2 and recurrent_dropout=0.2, which dptrain does not run.
+std::unique_ptr<Sequential> imdb_lstm() {
+  auto m = std::make_unique<Sequential>("imdb-lstm");
+  m->add(std::make_unique<Embedding>(20000, 128));
+  RecurrentConfig r;
+  r.units = 128;
+  m->add(std::make_unique<LSTM>(r));
+  m->add(dense(1, Activation::sigmoid));
+  return m;
+}
+
 OptimizerConfig opt(const std::string& name, double lr, double momentum = -1) {
   OptimizerConfig c;
   c.name = name;
@@ -173,6 +186,16 @@ const std::vector<Preset>& presets() {
        2,
        32,
        imdb_cnn,
+       "binary_crossentropy"},
+      {"imdb-lstm",
+       "Keras imdb_lstm (without the LSTM's dropout): Embedding(20000,128) -> LSTM(128) -> Dense(1,sigmoid)",
+       {80},
+       1,
+       "synthetic:80:2:2048:20000",
+       opt("adam", 0.001),
+       15,
+       32,
+       imdb_lstm,
        "binary_crossentropy"},
   };
   return all;

@@ -17,11 +17,12 @@ TEST_CASE("presets build with Keras's parameter counts", "[sequential][presets]"
   CHECK(count("mnist-mlp") == 669706);  // Keras's mnist_mlp example summary
   CHECK(count("mnist-cnn") == 1199882);  // Keras's mnist_cnn example summary
   CHECK(count("imdb-cnn") == 350751);    // Keras's imdb_cnn example summary
+  CHECK(count("imdb-lstm") == 2691713);  // Keras's imdb_lstm example summary
   CHECK(count("digits-cnn") == 35914);
   CHECK(count("digits-mlp") == 64 * 64 + 64 + 64 * 64 + 64 + 650);
   CHECK_THROWS_WITH(find_preset("resnet50"),
                     "unknown model preset 'resnet50' (available: digits-mlp, digits-cnn, mnist-mlp, mnist-cnn, "
-                    "cifar10-cnn, imdb-cnn)");
+                    "cifar10-cnn, imdb-cnn, imdb-lstm)");
 }
 
 TEST_CASE("clone copies architecture, names and weights; forward is independent of batch grouping",
