@@ -37,6 +37,7 @@ void lstm_step_forward_cpu(int64_t rows, int64_t units, T* z, const T* c_prev, T
 #pragma omp parallel for schedule(static) if (rows * U >= 16384)
   for (int64_t r = 0; r < rows; ++r) {
     T* zr = z + r * 4 * U;
+#pragma omp simd
     for (int64_t u = 0; u < U; ++u)
       lstm_cell(zr + u, zr + U + u, zr + 2 * U + u, zr + 3 * U + u, c_prev[r * U + u], c + r * U + u, h + r * U + u);
   }
@@ -50,6 +51,7 @@ void lstm_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T
   for (int64_t r = 0; r < rows; ++r) {
     const T* a = gates + r * 4 * U;
     T* d = dz + r * 4 * U;
+#pragma omp simd
     for (int64_t u = 0; u < U; ++u) {
       const int64_t e = r * U + u;
       lstm_cell_grad(a[u], a[U + u], a[2 * U + u], a[3 * U + u], c_prev[e], c[e], dy ? dh[e] + dy[e] : dh[e], dc + e,
@@ -65,6 +67,7 @@ void gru_step_forward_cpu(int64_t rows, int64_t units, T* x, const T* q, const T
   for (int64_t r = 0; r < rows; ++r) {
     T* xr = x + r * 3 * U;
     const T* qr = q + r * 3 * U;
+#pragma omp simd
     for (int64_t u = 0; u < U; ++u)
       gru_cell(xr + u, xr + U + u, xr + 2 * U + u, qr[u], qr[U + u], qr[2 * U + u], h_prev[r * U + u], h + r * U + u);
   }
@@ -78,6 +81,7 @@ void gru_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T*
   for (int64_t r = 0; r < rows; ++r) {
     const T* a = gates + r * 3 * U;
     T *gx = dx + r * 3 * U, *gq = dq + r * 3 * U;
+#pragma omp simd
     for (int64_t u = 0; u < U; ++u) {
       const int64_t e = r * U + u;
       gru_cell_grad(a[u], a[U + u], a[2 * U + u], q[r * 3 * U + 2 * U + u], h_prev[e], dy ? dh[e] + dy[e] : dh[e],
