@@ -76,6 +76,8 @@ int64_t embedding_cuda_scratch_bytes(int64_t) { no_cuda(); }
 void to_time_major_cuda(int64_t, int64_t, int64_t, bool, const float*, float*, void*) { no_cuda(); }
 void to_sequence_major_cuda(int64_t, int64_t, int64_t, bool, const float*, float*, void*) { no_cuda(); }
 void lstm_step_forward_cuda(int64_t, int64_t, float*, const float*, float*, float*, void*) { no_cuda(); }
+void simple_rnn_step_forward_cuda(int64_t, const float*, float*, void*) { no_cuda(); }
+void simple_rnn_step_backward_cuda(int64_t, const float*, const float*, const float*, float*, void*) { no_cuda(); }
 void gru_step_forward_cuda(int64_t, int64_t, float*, const float*, const float*, float*, void*) { no_cuda(); }
 void gru_step_backward_cuda(int64_t, int64_t, const float*, const float*, const float*, float*, const float*, float*,
                             float*, void*) {

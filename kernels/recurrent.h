@@ -1,6 +1,6 @@
-// Recurrent layers' pieces (Keras's LSTM and GRU): sequences moved between Keras's (samples, steps,
+// Recurrent layers' pieces (Keras's LSTM, GRU and SimpleRNN): sequences moved between Keras's (samples, steps,
 // features) and time-major (steps, samples, features), so that each step's rows are contiguous
-// for its GEMM; and the LSTM and GRU cells over a step's rows (formulas in recurrent_math.h).
+// for its GEMM; and the cells over a step's rows (formulas in recurrent_math.h).
 #pragma once
 #include <cstdint>
 #include "kernels/recurrent_math.h"
@@ -35,6 +35,12 @@ template <typename T>
 void gru_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T* q, const T* h_prev, T* dh, const T* dy,
                            T* dx, T* dq);
 
+// SimpleRNN: h = tanh(z) over n (rows x units) values; backward dz = (dh + dy) (1 - h^2), dy nullable.
+template <typename T>
+void simple_rnn_step_forward_cpu(int64_t n, const T* z, T* h);
+template <typename T>
+void simple_rnn_step_backward_cpu(int64_t n, const T* h, const T* dh, const T* dy, T* dz);
+
 // CUDA: one thread per element (the moves) or per (sample, unit) (the cell).
 void to_time_major_cuda(int64_t n, int64_t steps, int64_t feat, bool reverse, const float* src, float* dst,
                         void* stream);
@@ -44,6 +50,9 @@ void lstm_step_forward_cuda(int64_t rows, int64_t units, float* z, const float* 
                             void* stream);
 void lstm_step_backward_cuda(int64_t rows, int64_t units, const float* gates, const float* c_prev, const float* c,
                              const float* dh, const float* dy, float* dc, float* dz, void* stream);
+void simple_rnn_step_forward_cuda(int64_t n, const float* z, float* h, void* stream);
+void simple_rnn_step_backward_cuda(int64_t n, const float* h, const float* dh, const float* dy, float* dz,
+                                   void* stream);
 void gru_step_forward_cuda(int64_t rows, int64_t units, float* x, const float* q, const float* h_prev, float* h,
                            void* stream);
 void gru_step_backward_cuda(int64_t rows, int64_t units, const float* gates, const float* q, const float* h_prev,

@@ -90,13 +90,27 @@ void gru_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T*
   }
 }
 
+template <typename T>
+void simple_rnn_step_forward_cpu(int64_t n, const T* z, T* h) {
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+  for (int64_t e = 0; e < n; ++e) h[e] = rnn_tanh(z[e]);
+}
+
+template <typename T>
+void simple_rnn_step_backward_cpu(int64_t n, const T* h, const T* dh, const T* dy, T* dz) {
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+  for (int64_t e = 0; e < n; ++e) dz[e] = (dy ? dh[e] + dy[e] : dh[e]) * (T(1) - h[e] * h[e]);
+}
+
 #define DPT_RECURRENT_CPU(T)                                                                                           \
   template void to_time_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                                   \
   template void to_sequence_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                               \
   template void lstm_step_forward_cpu<T>(int64_t, int64_t, T*, const T*, T*, T*);                                      \
   template void lstm_step_backward_cpu<T>(int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*); \
   template void gru_step_forward_cpu<T>(int64_t, int64_t, T*, const T*, const T*, T*);                                 \
-  template void gru_step_backward_cpu<T>(int64_t, int64_t, const T*, const T*, const T*, T*, const T*, T*, T*);
+  template void gru_step_backward_cpu<T>(int64_t, int64_t, const T*, const T*, const T*, T*, const T*, T*, T*);        \
+  template void simple_rnn_step_forward_cpu<T>(int64_t, const T*, T*);                                                 \
+  template void simple_rnn_step_backward_cpu<T>(int64_t, const T*, const T*, const T*, T*);
 DPT_RECURRENT_CPU(float)
 DPT_RECURRENT_CPU(double)
 

@@ -45,6 +45,19 @@ __global__ void lstm_step_backward_kernel(int64_t rows, int64_t U, const float* 
   }
 }
 
+__global__ void simple_rnn_step_forward_kernel(int64_t n, const float* __restrict__ z, float* __restrict__ h) {
+  DPT_GRID_STRIDE(e, n) {
+    h[e] = rnn_tanh(z[e]);
+  }
+}
+
+__global__ void simple_rnn_step_backward_kernel(int64_t n, const float* __restrict__ h, const float* __restrict__ dh,
+                                                const float* __restrict__ dy, float* __restrict__ dz) {
+  DPT_GRID_STRIDE(e, n) {
+    dz[e] = (dy ? dh[e] + dy[e] : dh[e]) * (1.f - h[e] * h[e]);
+  }
+}
+
 __global__ void gru_step_forward_kernel(int64_t rows, int64_t U, float* __restrict__ x, const float* __restrict__ q,
                                         const float* __restrict__ h_prev, float* __restrict__ h) {
   DPT_GRID_STRIDE(e, rows * U) {
@@ -99,6 +112,20 @@ void lstm_step_backward_cuda(int64_t rows, int64_t units, const float* gates, co
   if (rows * units == 0) return;
   lstm_step_backward_kernel<<<grid_blocks(rows * units), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       rows, units, gates, c_prev, c, dh, dy, dc, dz);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void simple_rnn_step_forward_cuda(int64_t n, const float* z, float* h, void* stream) {
+  if (n == 0) return;
+  simple_rnn_step_forward_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(n, z, h);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void simple_rnn_step_backward_cuda(int64_t n, const float* h, const float* dh, const float* dy, float* dz,
+                                   void* stream) {
+  if (n == 0) return;
+  simple_rnn_step_backward_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(n, h, dh, dy,
+                                                                                                           dz);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -1,4 +1,4 @@
-// Keras's LSTM and GRU cells, one (sample, unit) at a time, for the CPU loops and the CUDA kernels
+// Keras's LSTM, GRU and SimpleRNN cells, one (sample, unit) at a time, for the CPU loops and the CUDA kernels
 // alike.
 // LSTM: a step's pre-activations z (4 units: Keras's gate order i, f, c, o) become the gates
 // i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_c), o = sigmoid(z_o); then
@@ -6,6 +6,7 @@
 // GRU (reset_after=True, Keras's default): the input part x (x kernel + input bias) and the
 // recurrent part q (h_prev recurrent_kernel + recurrent bias), 3 units each in Keras's order z, r, h:
 // z = sigmoid(x_z + q_z), r = sigmoid(x_r + q_r), hh = tanh(x_h + r q_h), h = z h_prev + (1 - z) hh.
+// SimpleRNN: h = tanh(x kernel + bias + h_prev recurrent_kernel).
 //
 // The cells' sigmoid and tanh are rnn_sigmoid and rnn_tanh: for float, branch-free polynomial forms
 // (within 2 float ulps of the correctly rounded values; tests/kernels/test_recurrent_math.cpp) that

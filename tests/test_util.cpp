@@ -217,6 +217,21 @@ std::unique_ptr<Sequential> gru_net(uint64_t seed) {
   return m;
 }
 
+std::unique_ptr<Sequential> srnn_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("srnn");
+  RecurrentConfig a, b;
+  a.units = 5;
+  a.return_sequences = true;
+  b.units = 4;
+  b.go_backwards = true;
+  b.use_bias = false;
+  m->add(std::make_unique<SimpleRNN>(a));
+  m->add(std::make_unique<SimpleRNN>(b));
+  m->add(std::make_unique<Dense>(4, Activation::softmax));
+  m->build({6, 3}, seed);
+  return m;
+}
+
 std::unique_ptr<Sequential> graph_net(uint64_t seed) {
   auto m = std::make_unique<Sequential>("graph-net");
   m->add(std::make_unique<Rescaling>(std::vector<double>{2.0}, std::vector<double>{-0.5}));          // 0

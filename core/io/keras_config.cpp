@@ -212,7 +212,7 @@ std::unique_ptr<Layer> make_preprocessing(const LayerCtx& c) {
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   if (c.cls == "Rescaling" || c.cls == "Normalization") return make_preprocessing(c);
-  if (c.cls == "LSTM" || c.cls == "GRU") {
+  if (c.cls == "LSTM" || c.cls == "GRU" || c.cls == "SimpleRNN") {
     RecurrentConfig k;
     k.units = c.get<int64_t>("units", 0);
     k.return_sequences = c.get<bool>("return_sequences", false);
@@ -230,6 +230,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
         c.unsupported(std::string(key) + "=" + c.cfg[key].dump() + " (a Dropout layer before the " + c.cls +
                       " drops its inputs)");
     if (c.cls == "LSTM") return std::make_unique<LSTM>(k);
+    if (c.cls == "SimpleRNN") return std::make_unique<SimpleRNN>(k);
     if (!c.get<bool>("reset_after", true)) c.unsupported("reset_after=False (GRU runs Keras's default, True)");
     return std::make_unique<GRU>(k);
   }
@@ -447,7 +448,7 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   DPT_FAIL(c.source
            << ": layer '" << c.name << "' (" << c.cls
-           << ") is not supported (supported: Dense, Embedding, LSTM, GRU, Conv1D, Conv2D, Conv2DTranspose, "
+           << ") is not supported (supported: Dense, Embedding, LSTM, GRU, SimpleRNN, Conv1D, Conv2D, Conv2DTranspose, "
            << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "
               "UpSampling1D, MaxPooling2D, AveragePooling2D, "
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "

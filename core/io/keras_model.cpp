@@ -159,10 +159,10 @@ json layer_config(const Layer& l) {
              cls == "Minimum") {
   } else if (auto* cat = dynamic_cast<const Concatenate*>(&l)) {
     c["axis"] = cat->axis();
-  } else if (auto* r = dynamic_cast<const Recurrent*>(&l)) {  // LSTM, GRU
+  } else if (auto* r = dynamic_cast<const Recurrent*>(&l)) {  // LSTM, GRU, SimpleRNN
     c["units"] = r->config().units;
     c["activation"] = "tanh";
-    c["recurrent_activation"] = "sigmoid";
+    if (cls != "SimpleRNN") c["recurrent_activation"] = "sigmoid";
     c["use_bias"] = r->config().use_bias;
     if (cls == "LSTM") c["unit_forget_bias"] = true;
     c["dropout"] = 0.0;

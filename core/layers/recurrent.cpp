@@ -1,4 +1,4 @@
-// LSTM and GRU on the CPU and on CUDA: the same steps on either device (GEMMs, the cells' kernels).
+// LSTM, GRU and SimpleRNN on the CPU and on CUDA: the same steps on either device (GEMMs, the cells' kernels).
 #include "core/layers/recurrent.h"
 #include "core/error.h"
 #include "kernels/cuda_backend.h"
@@ -36,6 +36,14 @@ std::vector<ParamSpec> GRU::params() const {
   return p;
 }
 
+std::vector<ParamSpec> SimpleRNN::params() const {
+  const int64_t U = cfg_.units;
+  std::vector<ParamSpec> p{{"kernel", {in_[1], U}, Init::glorot_uniform},
+                           {"recurrent_kernel", {U, U}, Init::orthogonal}};
+  if (cfg_.use_bias) p.push_back({"bias", {U}, Init::zeros});
+  return p;
+}
+
 Shape Recurrent::compute_output_shape(const Shape& in) {
   DPT_CHECK(in.size() == 2, class_name() << " expects inputs of shape (steps, features), got " << shape_str(in));
   if (cfg_.return_sequences) return {in[0], cfg_.units};
@@ -45,11 +53,11 @@ Shape Recurrent::compute_output_shape(const Shape& in) {
 void Recurrent::prepare(int64_t max_batch, Context& ctx) {
   const int64_t T = in_[0], F = in_[1], U = cfg_.units, G = gates_ * U, n = std::max<int64_t>(max_batch, 1);
   max_rows_ = n;
-  auto floats = [&](int64_t count) { return Buffer(ctx.device, size_t(count) * sizeof(float)); };
+  auto floats = [&](int64_t count) { return Buffer(ctx.device, size_t(std::max<int64_t>(count, 1)) * sizeof(float)); };
   xs_ = floats(T * n * F);
   pre_ = floats(T * n * G);
   hs_ = floats((T + 1) * n * U);
-  state_ = floats(gates_ == 4 ? (T + 1) * n * U : T * n * G);
+  state_ = floats(gates_ == 4 ? (T + 1) * n * U : gates_ == 3 ? T * n * G : 0);
   if (ctx.device.is_cuda()) kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(G));
 }
 
@@ -123,7 +131,13 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y) {
   op.linear(T * n, G, F, xs, kernel, bias, pre);  // every step's input part at once
   for (int64_t t = 0; t < T; ++t) {
     float *pt = pre + t * n * G, *h = hs + t * n * U, *h_next = hs + (t + 1) * n * U;
-    if (lstm) {
+    if (gates_ == 1) {  // SimpleRNN: h = tanh(pre + h recurrent_kernel)
+      if (t > 0) op.gemm(false, false, n, U, U, h, recurrent, 1.f, pt);
+      if (op.gpu)
+        kernels::simple_rnn_step_forward_cuda(n * U, pt, h_next, op.stream());
+      else
+        kernels::simple_rnn_step_forward_cpu(n * U, pt, h_next);
+    } else if (lstm) {
       if (t > 0) op.gemm(false, false, n, G, U, h, recurrent, 1.f, pt);  // h_0 is zero
       float *c = st + t * n * U, *c_next = st + (t + 1) * n * U;
       if (op.gpu)
@@ -150,11 +164,11 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
   DPT_CHECK(dy.dim(0) == n,
             class_name() << " '" << name_ << "': backward for " << dy.dim(0) << " rows after a forward of " << n);
   const Ops op{ctx, ctx.device.is_cuda()};
-  const bool lstm = gates_ == 4;
+  const bool lstm = gates_ == 4, gru = gates_ == 3;
   const float *xs = floats(xs_), *gates = floats(pre_), *hs = floats(hs_), *st = floats(state_);
   const float *kernel = w_[0], *recurrent = w_[1];
-  float* dzx = work_;                         // the input parts' gradients (LSTM: its only ones)
-  float* dzq = lstm ? dzx : dzx + T * n * G;  // GRU: the recurrent parts'
+  float* dzx = work_;                        // the input parts' gradients (LSTM, SimpleRNN: the only ones)
+  float* dzq = gru ? dzx + T * n * G : dzx;  // GRU: the recurrent parts'
   float* dh = dzq + T * n * G;
   float* dc = dh + n * U;
   float* seq = dc + n * U;  // the output's gradient time-major, later the input's
@@ -169,7 +183,13 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
     const float* dyt = cfg_.return_sequences ? seq + t * n * U : nullptr;
     float *dxt = dzx + t * n * G, *dqt = dzq + t * n * G;
     const float* gt = gates + t * n * G;
-    if (lstm) {
+    if (gates_ == 1) {
+      if (op.gpu)
+        kernels::simple_rnn_step_backward_cuda(n * U, hs + (t + 1) * n * U, dh, dyt, dxt, op.stream());
+      else
+        kernels::simple_rnn_step_backward_cpu(n * U, hs + (t + 1) * n * U, dh, dyt, dxt);
+      if (t > 0) op.gemm(false, true, n, U, U, dxt, recurrent, 0.f, dh);  // dh_{t-1} = dz_t recurrent^T
+    } else if (lstm) {
       const float *c = st + t * n * U, *c_next = st + (t + 1) * n * U;
       if (op.gpu)
         kernels::lstm_step_backward_cuda(n, U, gt, c, c_next, dh, dyt, dc, dxt, op.stream());
@@ -191,7 +211,7 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
   op.gemm(true, false, U, G, T * n, hs, dzq, 1.f, g_[1]);
   if (cfg_.use_bias) {
     op.bias_grad(dzx, g_[2], T * n, G);
-    if (!lstm) op.bias_grad(dzq, g_[2] + G, T * n, G);
+    if (gru) op.bias_grad(dzq, g_[2] + G, T * n, G);
   }
   if (dx) {
     op.gemm(false, true, T * n, F, G, dzx, kernel, 0.f, seq);  // dxs = dzx kernel^T

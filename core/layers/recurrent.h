@@ -12,7 +12,9 @@
 // recurrent bias, h_t = z h_{t-1} + (1 - z) hh (recurrent_math.h). Weights: kernel (features,
 // 3 units), recurrent_kernel (units, 3 units), bias (2, 3 units): the input bias, then the
 // recurrent one.
-// Keras 3 keeps their weights in a sublayer ("lstm_cell", "gru_cell").
+// SimpleRNN(units): h_t = tanh(x_t kernel + bias + h_{t-1} recurrent_kernel); kernel (features,
+// units), recurrent_kernel (units, units), bias (units).
+// Keras 3 keeps their weights in a sublayer ("lstm_cell", "gru_cell", "simple_rnn_cell").
 //
 // Each device runs the same steps: the sequence is moved time-major (steps, samples, features), one
 // GEMM gives every step's input part, then per step one GEMM for the recurrence and one pass of the
@@ -40,7 +42,7 @@ class Recurrent : public Layer {
   const RecurrentConfig& config() const { return cfg_; }
 
  protected:
-  // gates: the pre-activation's width in units (LSTM 4, GRU 3).
+  // gates: the pre-activation's width in units (LSTM 4, GRU 3, SimpleRNN 1).
   Recurrent(RecurrentConfig cfg, int gates, const char* cls);
   Shape compute_output_shape(const Shape& in) override;
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override { run_forward(ctx, x, y); }
@@ -59,7 +61,8 @@ class Recurrent : public Layer {
   void run_backward(Context& ctx, const Tensor& dy, Tensor* dx);
   // Per replica, for up to max_rows_ samples, time-major: the input (steps, n, features); the
   // gates (steps, n, gates units); h (steps + 1, n, units), step 0 the zero state; and the cell's
-  // own: LSTM's c (steps + 1, n, units), GRU's recurrent parts (steps, n, 3 units).
+  // own: LSTM's c (steps + 1, n, units), GRU's recurrent parts (steps, n, 3 units); none for
+  // SimpleRNN.
   Buffer xs_, pre_, hs_, state_;
   int64_t max_rows_ = 0;
   int64_t rows_ = 0;  // the last forward's samples
@@ -82,6 +85,16 @@ class GRU : public Recurrent {
   std::string default_name() const override { return "gru"; }
   std::string cell_name() const override { return "gru_cell"; }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<GRU>(cfg_); }
+  std::vector<ParamSpec> params() const override;
+};
+
+class SimpleRNN : public Recurrent {
+ public:
+  explicit SimpleRNN(RecurrentConfig cfg) : Recurrent(cfg, 1, "SimpleRNN") {}
+  std::string class_name() const override { return "SimpleRNN"; }
+  std::string default_name() const override { return "simple_rnn"; }
+  std::string cell_name() const override { return "simple_rnn_cell"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<SimpleRNN>(cfg_); }
   std::vector<ParamSpec> params() const override;
 };
 

@@ -426,6 +426,15 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<GRU>(c);
        },
        {7, 5}},
+      {"SimpleRNN(6, return_sequences, go_backwards) on (5, 4)",
+       [] {
+         RecurrentConfig c;
+         c.units = 6;
+         c.return_sequences = true;
+         c.go_backwards = true;
+         return std::make_unique<SimpleRNN>(c);
+       },
+       {5, 4}},
       {"Embedding(40, 7) on (3, 5) indices", [] { return std::make_unique<Embedding>(40, 7); }, {3, 5}},
       {"Embedding(300, 4): two passes of the backward's sort", [] { return std::make_unique<Embedding>(300, 4); }, {9}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},

@@ -1,4 +1,4 @@
-// Keras's LSTM and GRU: shapes, weights and initializers; steps by hand; whole-model gradients (a
+// Keras's LSTM, GRU and SimpleRNN: shapes, weights and initializers; steps by hand; whole-model gradients (a
 // sequence into a backwards layer and one without a bias); Keras's files; N replicas against one.
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -192,5 +192,32 @@ TEST_CASE("GRU through Keras's files; reset_after=False refused; 3 CPU replicas 
   Dataset data = make_synthetic({6, 3}, 4, 30, 5);
   const double d = test::replicas_vs_one([] { return test::gru_net(11); }, data, 3, 10);
   std::printf("equivalence gru-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+}
+
+TEST_CASE("SimpleRNN: weights, two steps by hand, gradients, Keras's files, 3 replicas as one device",
+          "[layers][simple_rnn]") {
+  SimpleRNN l(lstm(1, true, true));
+  CHECK(l.class_name() == "SimpleRNN");
+  CHECK(l.cell_name() == "simple_rnn_cell");
+  // h = tanh(x * kernel + bias + h_prev * recurrent), the steps read last to first.
+  const std::vector<float> y = two_steps(l, {0.5f}, {-0.7f}, {0.2f});
+  const auto p = l.params();
+  REQUIRE(p.size() == 3);
+  CHECK((p[0].shape == Shape{1, 1} && p[1].shape == Shape{1, 1} && p[2].shape == Shape{1}));
+  const double h1 = std::tanh(kTwoSteps[1] * 0.5 + 0.2), h2 = std::tanh(kTwoSteps[0] * 0.5 + 0.2 - 0.7 * h1);
+  CHECK(y[0] == Approx(h1).epsilon(1e-6));
+  CHECK(y[1] == Approx(h2).epsilon(1e-6));
+
+  auto m = test::srnn_net(9);
+  test::check_model_gradients(*m, {6, 3});
+  const std::string dir = test::temp_dir("srnn");
+  for (const auto& loaded : test::check_file_round_trips(*m, dir))
+    for (size_t i = 0; i < m->layers().size(); ++i)
+      CHECK(loaded->layers()[i]->config_str() == m->layers()[i]->config_str());
+  std::filesystem::remove_all(dir);
+  Dataset data = make_synthetic({6, 3}, 4, 30, 5);
+  const double d = test::replicas_vs_one([] { return test::srnn_net(11); }, data, 3, 10);
+  std::printf("equivalence srnn-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
   CHECK(d <= 1e-5);
 }
