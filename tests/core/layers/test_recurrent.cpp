@@ -221,3 +221,34 @@ TEST_CASE("SimpleRNN: weights, two steps by hand, gradients, Keras's files, 3 re
   std::printf("equivalence srnn-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
   CHECK(d <= 1e-5);
 }
+
+// The zero state lives at the front of the kept states, whose layout follows the batch: a smaller
+// batch before must not leave its steps where a larger one reads its zero state.
+TEST_CASE("LSTM, GRU and SimpleRNN: a larger batch after a smaller one starts from the zero state",
+          "[layers][lstm][gru][simple_rnn]") {
+  for (int kind = 0; kind < 3; ++kind) {
+    INFO("kind " << kind);
+    auto make = [&]() -> std::unique_ptr<Sequential> {
+      auto m = std::make_unique<Sequential>("m");
+      RecurrentConfig c;
+      c.units = 3;
+      if (kind == 0) m->add(std::make_unique<LSTM>(c));
+      if (kind == 1) m->add(std::make_unique<GRU>(c));
+      if (kind == 2) m->add(std::make_unique<SimpleRNN>(c));
+      m->build({5, 2}, 4);
+      return m;
+    };
+    auto used = make(), fresh = make();
+    used->prepare(4);
+    fresh->prepare(4);
+    Context ctx;
+    const auto big = test::random_vecf(4 * 10, 7), small = test::random_vecf(2 * 10, 8);
+    Tensor xb({4, 5, 2}), xs({2, 5, 2});
+    std::copy(big.begin(), big.end(), xb.data());
+    std::copy(small.begin(), small.end(), xs.data());
+    used->forward(ctx, xs, false);
+    const Tensor a = used->forward(ctx, xb, false), b = fresh->forward(ctx, xb, false);
+    REQUIRE(a.numel() == b.numel());
+    for (int64_t i = 0; i < a.numel(); ++i) CHECK(a.data()[i] == b.data()[i]);
+  }
+}
