@@ -5,7 +5,7 @@ batch size, optimizer and thread count. Prints both samples/s and the ratio dptr
     python3 benchmarks/compare_pytorch_cpu.py --threads 1 2 --batch-size 128
 
 Needs `pip install torch`. Both sides train on synthetic data of the model's input shape with
-categorical cross-entropy (imdb-cnn, imdb-lstm: word indices, binary cross-entropy); steps are timed after
+categorical cross-entropy (imdb-cnn, imdb-lstm, imdb-bilstm: word indices, binary cross-entropy); steps are timed after
 warm-up, median step time reported.
 """
 import argparse
@@ -56,14 +56,26 @@ def torch_model(name, torch):
                 return self.fc(self.lstm(self.emb(x))[0][:, -1])  # the last step's h; logits
 
         return ImdbLstm(), (80,), lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7)
+    if name == "imdb-bilstm":  # Keras's imdb_bidirectional_lstm: indices (100 a review) -> positive
+        class ImdbBiLstm(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb, self.drop, self.fc = nn.Embedding(20000, 128), nn.Dropout(0.5), nn.Linear(128, 1)
+                self.lstm = nn.LSTM(128, 64, batch_first=True, bidirectional=True)
+
+            def forward(self, x):
+                h = self.lstm(self.emb(x))[1][0]  # (2, batch, 64): each direction's last state, as Keras's concat
+                return self.fc(self.drop(torch.cat([h[0], h[1]], dim=1)))  # logits
+
+        return ImdbBiLstm(), (100,), lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7)
     raise SystemExit(f"no PyTorch twin for {name}")
 
 
 def torch_batch(name, torch, batch, shape, device=None):
     """A synthetic batch and the loss for it: images/features with 10 classes (cross-entropy over
-    softmax), or for imdb-cnn and imdb-lstm word indices with 0/1 targets (binary cross-entropy over
+    softmax), or for the imdb models word indices with 0/1 targets (binary cross-entropy over
     sigmoid)."""
-    if name in ("imdb-cnn", "imdb-lstm"):
+    if name in ("imdb-cnn", "imdb-lstm", "imdb-bilstm"):
         x = torch.randint(0, 5000 if name == "imdb-cnn" else 20000, (batch, *shape), device=device)
         return x, torch.randint(0, 2, (batch, 1), device=device).float(), torch.nn.BCEWithLogitsLoss()
     x = torch.rand(batch, *shape, device=device)

@@ -6,7 +6,7 @@ at batch 512: >= 1.5x).
     python3 benchmarks/compare_pytorch_gpu.py --batch-size 512 [--tf32]
 
 Needs a CUDA GPU and PyTorch with CUDA. Both sides train on synthetic data of the model's input
-shape with categorical cross-entropy (imdb-cnn and imdb-lstm, `--models imdb-cnn imdb-lstm`: word
+shape with categorical cross-entropy (imdb-cnn, imdb-lstm and imdb-bilstm, `--models imdb-cnn imdb-lstm imdb-bilstm`: word
 indices, binary cross-entropy; PyTorch's nn.LSTM runs cuDNN's fused LSTM), FP32 (TF32 off on both unless --tf32); the median step time
 after warm-up is reported, each PyTorch step timed to completion (torch.cuda.synchronize), as
 dptrain's steps are (it reads the loss back every step). PyTorch's batch stays on the GPU; dptrain's

@@ -3,6 +3,7 @@
 // error, never a silent fallback). Parameter gradients accumulate (+=); input gradients are
 // overwritten. Weights and gradients are views into the model's two arenas.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,13 @@ struct ParamSpec {
   bool trainable = true;
   bool constant = false;  // not trainable, and training never changes it (Normalization's mean)
   bool integer = false;   // held as a float, saved as int32 as Keras does (Normalization's count)
+  // Where Keras keeps the weight inside its layer, for layers made of sublayers ("" for the rest):
+  // scope, the sublayers in its variable name (LSTM: "lstm_cell", as in lstm/lstm_cell/kernel:0;
+  // a Bidirectional's: "forward_lstm/lstm_cell"); keras3_scope, the attributes leading to its
+  // group in a Keras 3 weights file (LSTM: "cell", as in layers/lstm/cell/vars; a Bidirectional's:
+  // "forward_layer/cell").
+  std::string scope = "";
+  std::string keras3_scope = "";
 };
 
 class Layer {
@@ -41,8 +49,6 @@ class Layer {
   virtual ~Layer() = default;
   virtual std::string class_name() const = 0;    // Keras class: "Dense"
   virtual std::string default_name() const = 0;  // Keras's base name: "dense"
-  // Keras 3 keeps some layers' weights in a sublayer (LSTM's "lstm_cell"): its name there, or "".
-  virtual std::string cell_name() const { return ""; }
   virtual std::unique_ptr<Layer> clone() const = 0;  // same configuration, unbuilt
   virtual std::string config_str() const { return ""; }  // for models listings
 
@@ -56,7 +62,11 @@ class Layer {
   // > 0 where the layer reads indices (Embedding): every input value must be a whole number in
   // [0, limit). The data checks and synthetic data follow it.
   virtual int64_t input_index_limit() const { return 0; }
-  void bind(std::vector<float*> weights, std::vector<float*> grads);
+  // Gives the layer its weights and gradients (params()'s order); a wrapper passes them on.
+  virtual void bind(std::vector<float*> weights, std::vector<float*> grads);
+  // Names the sublayers Keras would name (a Bidirectional's wrapped layer), next_name giving the next
+  // free name for a base name ("lstm", "lstm_1", ...); the model calls it once, in layer order.
+  virtual void name_sublayers(const std::function<std::string(const std::string&)>& next_name) {}
   const std::vector<float*>& weights() const { return w_; }
   const std::vector<float*>& grads() const { return g_; }
 

@@ -2,6 +2,7 @@
 #include "core/presets.h"
 #include "core/error.h"
 #include "core/layers/activation.h"
+#include "core/layers/bidirectional.h"
 #include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
@@ -119,6 +120,19 @@ std::unique_ptr<Sequential> imdb_lstm() {
   return m;
 }
 
+// Keras's imdb_bidirectional_lstm example (max_features 20000, maxlen 100, Embedding 128,
+// Bidirectional(LSTM(64)), Dropout(0.5)).
+std::unique_ptr<Sequential> imdb_bilstm() {
+  auto m = std::make_unique<Sequential>("imdb-bilstm");
+  m->add(std::make_unique<Embedding>(20000, 128));
+  RecurrentConfig r;
+  r.units = 64;
+  m->add(std::make_unique<Bidirectional>(std::make_unique<LSTM>(r)));
+  m->add(std::make_unique<Dropout>(0.5));
+  m->add(dense(1, Activation::sigmoid));
+  return m;
+}
+
 OptimizerConfig opt(const std::string& name, double lr, double momentum = -1) {
   OptimizerConfig c;
   c.name = name;
@@ -196,6 +210,17 @@ const std::vector<Preset>& presets() {
        15,
        32,
        imdb_lstm,
+       "binary_crossentropy"},
+      {"imdb-bilstm",
+       "Keras imdb_bidirectional_lstm: Embedding(20000,128) -> Bidirectional(LSTM(64)) -> Dropout(0.5) -> "
+       "Dense(1,sigmoid)",
+       {100},
+       1,
+       "synthetic:100:2:2048:20000",
+       opt("adam", 0.001),
+       4,
+       32,
+       imdb_bilstm,
        "binary_crossentropy"},
   };
   return all;

@@ -133,12 +133,13 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
   DPT_CHECK(!built(), "model '" << name_ << "' is already built");
   input_shape_ = input_shape;
   std::map<std::string, int> counts;
+  auto next_name = [&](const std::string& base) {
+    int& k = counts[base];
+    return k++ == 0 ? base : base + "_" + std::to_string(k - 1);
+  };
   for (auto& l : layers_) {
-    if (l->name().empty()) {
-      int& k = counts[l->default_name()];
-      l->set_name(k == 0 ? l->default_name() : l->default_name() + "_" + std::to_string(k));
-      ++k;
-    }
+    l->name_sublayers(next_name);  // Keras makes a wrapped layer before its wrapper
+    if (l->name().empty()) l->set_name(next_name(l->default_name()));
   }
   std::vector<std::pair<Layer*, ParamSpec>> specs;
   std::vector<int> readers(layers_.size(), 0);

@@ -20,10 +20,9 @@ struct WeightRef {
   float* data;       // in the parameter arena
   float* grad;       // in the gradient arena; null when not trainable
   int64_t offset;    // element offset in the parameter arena
-  // "dense/kernel:0"; with a Keras 3 cell, "lstm/lstm_cell/kernel:0" (as tf-keras names it too).
+  // "dense/kernel:0"; inside sublayers, "lstm/lstm_cell/kernel:0" (as tf-keras names it).
   std::string keras_name() const {
-    const std::string cell = layer->cell_name();
-    return layer->name() + "/" + (cell.empty() ? "" : cell + "/") + spec.name + ":0";
+    return layer->name() + "/" + (spec.scope.empty() ? "" : spec.scope + "/") + spec.name + ":0";
   }
 };
 

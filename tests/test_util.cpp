@@ -16,6 +16,7 @@
 #include "core/io/keras_config.h"
 #include "core/io/keras_model.h"
 #include "core/layers/batch_norm.h"
+#include "core/layers/bidirectional.h"
 #include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
@@ -38,15 +39,17 @@ std::atomic<bool> g_counting{false};
 std::atomic<long> g_news{0};
 }  // namespace
 
-// The test binary's operator new counts allocations while an AllocationCounter is alive.
-void* operator new(size_t n) {
+// The test binary's operator new counts allocations while an AllocationCounter is alive. None of
+// the three is inlined: GCC would otherwise pair malloc with delete, or new with free, and warn
+// (-Wmismatched-new-delete).
+__attribute__((noinline)) void* operator new(size_t n) {
   if (g_counting.load(std::memory_order_relaxed)) g_news.fetch_add(1, std::memory_order_relaxed);
   void* p = std::malloc(n ? n : 1);
   if (!p) throw std::bad_alloc();
   return p;
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace dpt::test {
 
@@ -227,6 +230,25 @@ std::unique_ptr<Sequential> srnn_net(uint64_t seed) {
   b.use_bias = false;
   m->add(std::make_unique<SimpleRNN>(a));
   m->add(std::make_unique<SimpleRNN>(b));
+  m->add(std::make_unique<Dense>(4, Activation::softmax));
+  m->build({6, 3}, seed);
+  return m;
+}
+
+std::unique_ptr<Sequential> bidir_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("bidir");
+  auto cfg = [](int64_t units, bool seq, bool backwards = false) {
+    RecurrentConfig c;
+    c.units = units;
+    c.return_sequences = seq;
+    c.go_backwards = backwards;
+    return c;
+  };
+  m->add(std::make_unique<Bidirectional>(std::make_unique<LSTM>(cfg(4, true))));
+  m->add(std::make_unique<Bidirectional>(std::make_unique<GRU>(cfg(3, true)), MergeMode::sum));
+  m->add(std::make_unique<Bidirectional>(std::make_unique<LSTM>(cfg(3, true)), MergeMode::ave,
+                                         std::make_unique<GRU>(cfg(3, true, true))));
+  m->add(std::make_unique<Bidirectional>(std::make_unique<SimpleRNN>(cfg(2, false)), MergeMode::mul));
   m->add(std::make_unique<Dense>(4, Activation::softmax));
   m->build({6, 3}, seed);
   return m;

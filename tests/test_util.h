@@ -43,6 +43,11 @@ std::unique_ptr<Sequential> gru_net(uint64_t seed);
 // "srnn" on (6, 3): SimpleRNN(5, return_sequences) -> SimpleRNN(4, go_backwards, no bias) ->
 // Dense(4, softmax).
 std::unique_ptr<Sequential> srnn_net(uint64_t seed);
+// "bidir" on (6, 3), the Keras fixture's model: Bidirectional(LSTM(4, return_sequences)) (concat) ->
+// Bidirectional(GRU(3, return_sequences), sum) -> Bidirectional(LSTM(3, return_sequences), ave,
+// backward_layer GRU(3, go_backwards, return_sequences)) -> Bidirectional(SimpleRNN(2), mul) ->
+// Dense(4, softmax).
+std::unique_ptr<Sequential> bidir_net(uint64_t seed);
 // The weights after 2 epochs (Adam 0.01, categorical cross-entropy, seed 3) on one CPU device
 // against `replicas` CPU replicas, from two models make() builds alike: max|dw|/max|w|.
 double replicas_vs_one(const std::function<std::unique_ptr<Sequential>()>& make, const Dataset& data, int replicas,

@@ -162,6 +162,33 @@ std::vector<std::string> read_string_list(hid_t obj, const std::string& name, co
   return read_names(obj, name, path);
 }
 
+static bool has_link(hid_t loc, const std::string& name) { return H5Lexists(loc, name.c_str(), H5P_DEFAULT) > 0; }
+
+// Whether every link of a/b/c exists (H5Lexists wants each parent there first).
+static bool has_path(hid_t loc, const std::string& path) {
+  for (size_t end = path.find('/');; end = path.find('/', end + 1)) {
+    if (!has_link(loc, path.substr(0, end))) return false;
+    if (end == std::string::npos) return true;
+  }
+}
+
+// "forward_layer/cell" -> {"forward_layer", "cell"}; "" -> {}.
+static std::vector<std::string> split_scope(const std::string& scope) {
+  std::vector<std::string> parts;
+  for (size_t at = 0; at < scope.size();) {
+    size_t end = scope.find('/', at);
+    if (end == std::string::npos) end = scope.size();
+    parts.push_back(scope.substr(at, end - at));
+    at = end + 1;
+  }
+  return parts;
+}
+
+// The Keras 3 group holding a weight: layers/<key>/vars, or inside its sublayers.
+static std::string keras3_group(const std::string& key, const ParamSpec& spec) {
+  return "layers/" + key + (spec.keras3_scope.empty() ? "" : "/" + spec.keras3_scope) + "/vars";
+}
+
 // Keras 3's keys: each layer class's snake-case name, counted per class in model order (conv2d,
 // conv2d_1, ...), whatever the layers are named.
 static std::vector<std::string> keras3_keys(const Sequential& model) {
@@ -180,14 +207,21 @@ void write_keras3_weights(hid_t root, const Sequential& model, const std::string
   h5::create_group(root, "layers", path);
   if (!model.is_chain()) h5::create_group(root, "layers/input_layer/vars", path);  // a Functional model's, as Keras's
   for (size_t i = 0; i < keys.size(); ++i) {
-    // A layer with a cell (LSTM): its own vars empty, the weights in cell/vars, as Keras 3 writes.
-    const bool cell = !model.layers()[i]->cell_name().empty();
-    if (cell) h5::create_group(root, "layers/" + keys[i] + "/vars", path);
-    h5::Id vars = h5::create_group(root, "layers/" + keys[i] + (cell ? "/cell/vars" : "/vars"), path);
-    int n = 0;
-    for (auto& w : model.weights())
-      if (w.layer == model.layers()[i].get())
-        write_dataset(vars.get(), std::to_string(n++), w.spec.shape, w.data, path, w.spec.integer);
+    // Every object on the way to a weight has its vars group, as Keras 3 writes them: an LSTM's own
+    // (empty) and its cell's; a Bidirectional's, its forward_layer's and that one's cell's.
+    const std::string base = "layers/" + keys[i];
+    h5::create_group(root, base + "/vars", path);
+    std::map<std::string, int> counts;  // weights written per group
+    for (auto& w : model.weights()) {
+      if (w.layer != model.layers()[i].get()) continue;
+      std::string at = base;
+      for (const std::string& part : split_scope(w.spec.keras3_scope)) {
+        at += "/" + part;
+        if (!has_path(root, at + "/vars")) h5::create_group(root, at + "/vars", path);
+      }
+      h5::Id vars(H5Gopen2(root, (at + "/vars").c_str(), H5P_DEFAULT), H5Gclose);
+      write_dataset(vars.get(), std::to_string(counts[at]++), w.spec.shape, w.data, path, w.spec.integer);
+    }
   }
   h5::create_group(root, "vars", path);
 }
@@ -216,8 +250,6 @@ h5::Id open_readable(const std::string& path) {
   DPT_CHECK(f.valid(), "cannot open '" << path << "' (corrupt or truncated?)");
   return f;
 }
-
-bool has_link(hid_t loc, const std::string& name) { return H5Lexists(loc, name.c_str(), H5P_DEFAULT) > 0; }
 
 WeightsFormat detect(hid_t root) {
   if (H5Aexists(root, "layer_names") > 0 || H5Aexists(root, "layer_names0") > 0) return WeightsFormat::legacy_weights;
@@ -283,27 +315,42 @@ void load_legacy(Sequential& model, hid_t root, const std::string& path, bool by
     load_layer_group(model, ours[i], root, file_layers[i].first, file_layers[i].second, path);
 }
 
-// Keras 3: layers/<key>/vars/<0..n-1>, key = class snake name + per-class counter in model order.
+// Whether the group at `name` holds a dataset anywhere below it.
+herr_t find_dataset(hid_t, const char*, const H5O_info_t* info, void* found) {
+  if (info->type == H5O_TYPE_DATASET) *static_cast<bool*>(found) = true;
+  return *static_cast<bool*>(found) ? 1 : 0;
+}
+bool holds_weights(hid_t loc, const std::string& name) {
+  h5::Id g(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), H5Gclose);
+  bool found = false;
+  return g.valid() && H5Ovisit2(g.get(), H5_INDEX_NAME, H5_ITER_INC, find_dataset, &found, H5O_INFO_BASIC) >= 0 &&
+         found;
+}
+
+// Keras 3: layers/<key>/vars/<0..n-1> (or a sublayer's vars below it: an LSTM's cell/vars), key =
+// class snake name + per-class counter in model order.
 void load_keras3(Sequential& model, hid_t root, const std::string& path) {
   const std::vector<std::string> keys = keras3_keys(model);
   int with_weights = 0;
   for (size_t li = 0; li < keys.size(); ++li) {
     const auto& l = model.layers()[li];
-    const std::string& key = keys[li];
     auto refs = refs_of(model, l.get());
     if (refs.empty()) continue;
     ++with_weights;
-    const std::string vars = "layers/" + key + (l->cell_name().empty() ? "/vars" : "/cell/vars");
-    DPT_CHECK(has_link(root, "layers/" + key) && has_link(root, vars),
-              "cannot load '" << path << "': it has no weights for layer '" << l->name() << "' (" << l->class_name()
-                              << ", expected group " << vars << ")");
-    h5::Id g(H5Gopen2(root, vars.c_str(), H5P_DEFAULT), H5Gclose);
-    H5G_info_t info{};
-    H5Gget_info(g.get(), &info);
-    DPT_CHECK(info.nlinks == refs.size(), "cannot load '" << path << "': " << vars << " holds " << info.nlinks
-                                                          << " weights but layer '" << l->name() << "' ("
-                                                          << l->class_name() << ") has " << refs.size());
-    for (size_t i = 0; i < refs.size(); ++i) read_weight(g.get(), std::to_string(i), *refs[i], path, vars);
+    std::map<std::string, std::vector<const WeightRef*>> groups;  // each vars group's weights, in order
+    for (const WeightRef* r : refs) groups[keras3_group(keys[li], r->spec)].push_back(r);
+    for (auto& [vars, in_group] : groups) {
+      DPT_CHECK(has_path(root, vars), "cannot load '" << path << "': it has no weights for layer '" << l->name()
+                                                      << "' (" << l->class_name() << ", expected group " << vars
+                                                      << ")");
+      h5::Id g(H5Gopen2(root, vars.c_str(), H5P_DEFAULT), H5Gclose);
+      H5G_info_t info{};
+      H5Gget_info(g.get(), &info);
+      DPT_CHECK(info.nlinks == in_group.size(),
+                "cannot load '" << path << "': " << vars << " holds " << info.nlinks << " weights but layer '"
+                                << l->name() << "' (" << l->class_name() << ") has " << in_group.size() << " there");
+      for (size_t i = 0; i < in_group.size(); ++i) read_weight(g.get(), std::to_string(i), *in_group[i], path, vars);
+    }
   }
   // Every layer of the file with weights must have been used.
   h5::Id layers(H5Gopen2(root, "layers", H5P_DEFAULT), H5Gclose);
@@ -313,14 +360,7 @@ void load_keras3(Sequential& model, hid_t root, const std::string& path) {
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     char name[512] = {};
     H5Lget_name_by_idx(layers.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
-    bool any = false;  // in vars, or a cell's vars (LSTM)
-    for (const char* sub : {"/vars", "/cell/vars"}) {
-      if (!has_link(layers.get(), std::string(name) + sub)) continue;
-      h5::Id v(H5Gopen2(layers.get(), (std::string(name) + sub).c_str(), H5P_DEFAULT), H5Gclose);
-      H5G_info_t vi{};
-      any = any || (v.valid() && H5Gget_info(v.get(), &vi) >= 0 && vi.nlinks > 0);
-    }
-    if (any) ++file_with_weights;
+    if (holds_weights(layers.get(), name)) ++file_with_weights;
   }
   DPT_CHECK(file_with_weights == with_weights, "cannot load '" << path << "': it holds weights for " << file_with_weights
                                                                << " layers but the model has " << with_weights

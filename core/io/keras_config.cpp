@@ -14,6 +14,7 @@
 #include "core/io/keras_archive.h"
 #include "core/layers/activation.h"
 #include "core/layers/batch_norm.h"
+#include "core/layers/bidirectional.h"
 #include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/conv2d_transpose.h"
@@ -210,9 +211,10 @@ std::unique_ptr<Layer> make_preprocessing(const LayerCtx& c) {
                                          c.get<bool>("invert", false));
 }
 
-std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
-  if (c.cls == "Rescaling" || c.cls == "Normalization") return make_preprocessing(c);
-  if (c.cls == "LSTM" || c.cls == "GRU" || c.cls == "SimpleRNN") {
+bool is_recurrent(const std::string& cls) { return cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN"; }
+
+std::unique_ptr<Recurrent> make_recurrent(const LayerCtx& c) {
+  {
     RecurrentConfig k;
     k.units = c.get<int64_t>("units", 0);
     k.return_sequences = c.get<bool>("return_sequences", false);
@@ -233,6 +235,46 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     if (c.cls == "SimpleRNN") return std::make_unique<SimpleRNN>(k);
     if (!c.get<bool>("reset_after", true)) c.unsupported("reset_after=False (GRU runs Keras's default, True)");
     return std::make_unique<GRU>(k);
+  }
+}
+
+// A Bidirectional's wrapped layer or backward_layer: a {class_name, config} dict of a recurrent
+// layer, named as its config says.
+std::unique_ptr<Recurrent> wrapped_layer(const LayerCtx& c, const char* key) {
+  const json& l = c.cfg[key];
+  const std::string at = c.where() + " '" + key + "'";
+  DPT_CHECK(l.is_object() && l.contains("config") && l["config"].is_object(),
+            at << " is not a {class_name, config} dict");
+  const std::string cls = value_or<std::string>(l, "class_name", "", at + "'s");
+  const std::string name = value_or<std::string>(l["config"], "name", "", at + " (" + cls + "):");
+  if (!is_recurrent(cls))
+    c.unsupported("wrapping a " + (cls.empty() ? std::string("layer without a class_name") : cls) +
+                  " (Bidirectional wraps LSTM, GRU or SimpleRNN)");
+  auto r = make_recurrent(LayerCtx{c.source, cls, c.name + "' > '" + name, l["config"]});
+  if (!name.empty()) r->set_name(name);
+  return r;
+}
+
+std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
+  if (c.cls == "Rescaling" || c.cls == "Normalization") return make_preprocessing(c);
+  if (is_recurrent(c.cls)) return make_recurrent(c);
+  if (c.cls == "Bidirectional") {
+    DPT_CHECK(c.cfg.contains("layer"), c.where() << " has no 'layer' to wrap");
+    const json& mm = c.cfg.contains("merge_mode") ? c.cfg["merge_mode"] : json("concat");
+    if (mm.is_null()) c.unsupported("merge_mode=None (two outputs; dptrain's layers have one)");
+    const std::string mode = as<std::string>(mm, c.where() + " 'merge_mode'");
+    if (mode != "concat" && mode != "sum" && mode != "ave" && mode != "mul")
+      DPT_FAIL(c.where() << " merge_mode '" << mode << "' is not one of 'concat', 'sum', 'ave', 'mul'");
+    auto forward = wrapped_layer(c, "layer");
+    auto backward = c.cfg.contains("backward_layer") && !c.cfg["backward_layer"].is_null()
+                        ? wrapped_layer(c, "backward_layer")
+                        : nullptr;
+    // Keras 3 writes the forward layer's name as it names it ("forward_lstm") and keeps a given
+    // backward layer's; Keras 2 (tf-keras) writes the wrapped layer's own ("lstm") and prefixes
+    // both, the backward one with "backward_". The names reach the optimizer's slot names.
+    if (backward && !forward->name().empty() && forward->name().rfind("forward_", 0) != 0)
+      backward->set_name("backward_" + backward->name());
+    return std::make_unique<Bidirectional>(std::move(forward), merge_mode_from_name(mode), std::move(backward));
   }
   if (c.cls == "Embedding") {
     if (c.get<bool>("mask_zero", false))
@@ -448,7 +490,8 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   DPT_FAIL(c.source
            << ": layer '" << c.name << "' (" << c.cls
-           << ") is not supported (supported: Dense, Embedding, LSTM, GRU, SimpleRNN, Conv1D, Conv2D, Conv2DTranspose, "
+           << ") is not supported (supported: Dense, Embedding, LSTM, GRU, SimpleRNN, Bidirectional, Conv1D, Conv2D, "
+              "Conv2DTranspose, "
            << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "
               "UpSampling1D, MaxPooling2D, AveragePooling2D, "
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "

@@ -12,6 +12,7 @@
 #include "core/io/keras_archive.h"
 #include "core/io/keras_config.h"
 #include "core/layers/batch_norm.h"
+#include "core/layers/bidirectional.h"
 #include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/conv2d_transpose.h"
@@ -173,6 +174,17 @@ json layer_config(const Layer& l) {
     c["stateful"] = false;
     c["unroll"] = false;
     if (cls == "GRU") c["reset_after"] = true;
+  } else if (auto* bi = dynamic_cast<const Bidirectional*>(&l)) {
+    // Keras 3's form: both layers' configs, as serialized objects (its loaders want their module).
+    c["merge_mode"] = merge_mode_name(bi->merge_mode());
+    for (const auto& [key, sub] : {std::pair<const char*, const Recurrent*>{"layer", &bi->forward_layer()},
+                                   std::pair<const char*, const Recurrent*>{"backward_layer", &bi->backward_layer()}}) {
+      json obj = layer_config(*sub);
+      c[key] = {{"module", "keras.layers"},
+                {"class_name", obj["class_name"]},
+                {"config", obj["config"]},
+                {"registered_name", nullptr}};
+    }
   } else if (auto* e = dynamic_cast<const Embedding*>(&l)) {
     c["input_dim"] = e->input_dim();
     c["output_dim"] = e->output_dim();
@@ -293,8 +305,9 @@ struct OptArray {
 // DepthwiseConv2D's depthwise_kernel is Keras 3's "kernel".
 std::string keras3_weight_name(const WeightRef& w) {
   if (w.spec.name == "depthwise_kernel" && w.layer->class_name() == "DepthwiseConv2D") return "kernel";
-  const std::string cell = w.layer->cell_name();  // LSTM: lstm_cell_kernel
-  return cell.empty() ? w.spec.name : cell + "_" + w.spec.name;
+  std::string scope = w.spec.scope;  // LSTM: lstm_cell_kernel; Bidirectional: forward_lstm_lstm_cell_kernel
+  std::replace(scope.begin(), scope.end(), '/', '_');
+  return scope.empty() ? w.spec.name : scope + "_" + w.spec.name;
 }
 
 // Every slot array of `opt` for `model`'s trainable weights, in Keras 3's order: its optimizers
@@ -324,9 +337,9 @@ std::vector<OptArray> slot_arrays(const Sequential& model, Optimizer& opt, OptLa
           const std::string base = (functional ? "" : model.name() + "_") + w.layer->name() + "_";
           name = base + keras3_weight_name(w) + "_" + slot;
           if (keras3_weight_name(w) != w.spec.name) former = base + w.spec.name + "_" + slot;
-        } else {  // tf.keras names a cell's weight in its path: lstm/lstm_cell/kernel
-          const std::string cell = w.layer->cell_name(),
-                            var = w.layer->name() + "/" + (cell.empty() ? "" : cell + "/") + w.spec.name;
+        } else {  // tf.keras names a sublayer's weight in its path: lstm/lstm_cell/kernel
+          const std::string var =
+              w.layer->name() + "/" + (w.spec.scope.empty() ? "" : w.spec.scope + "/") + w.spec.name;
           name =
               layout == OptLayout::tf_keras ? cls + "/" + slot + "/" + var + ":0" : cls + "/" + var + "/" + slot + ":0";
         }

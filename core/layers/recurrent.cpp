@@ -20,12 +20,20 @@ std::string Recurrent::config_str() const {
   return s;
 }
 
+std::vector<ParamSpec> Recurrent::in_cell(std::vector<ParamSpec> p) const {
+  for (ParamSpec& s : p) {
+    s.scope = cell_name();
+    s.keras3_scope = "cell";
+  }
+  return p;
+}
+
 std::vector<ParamSpec> LSTM::params() const {
   const int64_t U = cfg_.units;
   std::vector<ParamSpec> p{{"kernel", {in_[1], 4 * U}, Init::glorot_uniform},
                            {"recurrent_kernel", {U, 4 * U}, Init::orthogonal}};
   if (cfg_.use_bias) p.push_back({"bias", {4 * U}, Init::lstm_bias});
-  return p;
+  return in_cell(p);
 }
 
 std::vector<ParamSpec> GRU::params() const {
@@ -33,7 +41,7 @@ std::vector<ParamSpec> GRU::params() const {
   std::vector<ParamSpec> p{{"kernel", {in_[1], 3 * U}, Init::glorot_uniform},
                            {"recurrent_kernel", {U, 3 * U}, Init::orthogonal}};
   if (cfg_.use_bias) p.push_back({"bias", {2, 3 * U}, Init::zeros});  // input bias, then recurrent bias
-  return p;
+  return in_cell(p);
 }
 
 std::vector<ParamSpec> SimpleRNN::params() const {
@@ -41,7 +49,7 @@ std::vector<ParamSpec> SimpleRNN::params() const {
   std::vector<ParamSpec> p{{"kernel", {in_[1], U}, Init::glorot_uniform},
                            {"recurrent_kernel", {U, U}, Init::orthogonal}};
   if (cfg_.use_bias) p.push_back({"bias", {U}, Init::zeros});
-  return p;
+  return in_cell(p);
 }
 
 Shape Recurrent::compute_output_shape(const Shape& in) {
@@ -154,7 +162,7 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y) {
     }
   }
   if (cfg_.return_sequences)
-    op.to_sequence_major(n, T, U, false, hs + n * U, y.data());
+    op.to_sequence_major(n, T, U, flip_output_, hs + n * U, y.data());
   else
     op.copy(y.data(), hs + T * n * U, n * U);
 }
@@ -174,7 +182,7 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
   float* seq = dc + n * U;  // the output's gradient time-major, later the input's
   if (lstm) op.zero(dc, n * U);
   if (cfg_.return_sequences) {
-    op.to_time_major(n, T, U, false, dy.data(), seq);
+    op.to_time_major(n, T, U, flip_output_, dy.data(), seq);
     op.zero(dh, n * U);
   } else {
     op.copy(dh, dy.data(), n * U);

@@ -40,6 +40,13 @@ class Recurrent : public Layer {
   void prepare(int64_t max_batch, Context& ctx) override;
   int64_t workspace_elems(int64_t batch) const override;
   const RecurrentConfig& config() const { return cfg_; }
+  // Keras 3 keeps the weights in a sublayer, the cell: "lstm_cell", "gru_cell", "simple_rnn_cell".
+  virtual std::string cell_name() const = 0;
+  // A Bidirectional's backward layer: its returned sequence back in the input's order (Keras flips
+  // it), so that step t of the output is the state after reading input step t.
+  void set_flip_output(bool on) { flip_output_ = on; }
+  // An unbuilt copy reading the steps the other way (go_backwards flipped): Bidirectional's backward layer.
+  std::unique_ptr<Recurrent> reversed() const;
 
  protected:
   // gates: the pre-activation's width in units (LSTM 4, GRU 3, SimpleRNN 1).
@@ -53,8 +60,11 @@ class Recurrent : public Layer {
   void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override {
     run_backward(ctx, dy, dx);
   }
+  // params()'s specs with the cell's scope.
+  std::vector<ParamSpec> in_cell(std::vector<ParamSpec> p) const;
   RecurrentConfig cfg_;
   int gates_;
+  bool flip_output_ = false;
 
  private:
   void run_forward(Context& ctx, const Tensor& x, Tensor& y);

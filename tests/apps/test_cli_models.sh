@@ -24,7 +24,7 @@ run() {  # run NAME args...: stdout to $dir/NAME, stderr to $dir/NAME.err; a fai
 # `models`: every preset on one line, digits-cnn the one default.
 run models models
 [ "$(grep -c '(default)$' "$dir/models")" -eq 1 ] && grep -q '^digits-cnn .*(default)$' "$dir/models" &&
-  [ "$(wc -l < "$dir/models")" -eq 7 ] && echo "ok: models lists 7 presets, digits-cnn the default" ||
+  [ "$(wc -l < "$dir/models")" -eq 8 ] && echo "ok: models lists 8 presets, digits-cnn the default" ||
   { echo "FAIL: models"; cat "$dir/models"; fails=$((fails+1)); }
 
 # `summary`: Keras's table and totals (with Keras's thousands separators).
@@ -48,6 +48,12 @@ run summary_lstm summary --model imdb-lstm
 check "imdb-lstm's total, as Keras's imdb_lstm example prints it" "Total params: 2,691,713" "$dir/summary_lstm"
 run train_lstm train --model imdb-lstm --data synthetic:80:2:40:20000 --epochs 1 --verbose 1
 check "imdb-lstm trains" "Epoch 1/1 - 1/1" "$dir/train_lstm"
+run summary_bilstm summary --model imdb-bilstm
+check "imdb-bilstm's total, as Keras's imdb_bidirectional_lstm example prints it" "Total params: 2,658,945" \
+  "$dir/summary_bilstm"
+check "imdb-bilstm's table" " bidirectional (Bidirectiona (None, 128)               98816" "$dir/summary_bilstm"
+run train_bilstm train --model imdb-bilstm --data synthetic:100:2:40:20000 --epochs 1 --verbose 1 --replicas 2
+check "imdb-bilstm trains on 2 CPU replicas" "Epoch 1/1 - 1/1" "$dir/train_bilstm"
 run train_embed train --model "$fx/embed.keras" --data "npy:$fx/embed_x.npy,$fx/embed_y.npy" --validation-split 0 \
   --epochs 1 --batch-size 5 --verbose 1
 check "Keras's Embedding model trains on its int32 .npy" "Epoch 1/1 - 1/1" "$dir/train_embed"

@@ -18,11 +18,12 @@ TEST_CASE("presets build with Keras's parameter counts", "[sequential][presets]"
   CHECK(count("mnist-cnn") == 1199882);  // Keras's mnist_cnn example summary
   CHECK(count("imdb-cnn") == 350751);    // Keras's imdb_cnn example summary
   CHECK(count("imdb-lstm") == 2691713);  // Keras's imdb_lstm example summary
+  CHECK(count("imdb-bilstm") == 2658945);  // Keras's imdb_bidirectional_lstm example summary
   CHECK(count("digits-cnn") == 35914);
   CHECK(count("digits-mlp") == 64 * 64 + 64 + 64 * 64 + 64 + 650);
   CHECK_THROWS_WITH(find_preset("resnet50"),
                     "unknown model preset 'resnet50' (available: digits-mlp, digits-cnn, mnist-mlp, mnist-cnn, "
-                    "cifar10-cnn, imdb-cnn, imdb-lstm)");
+                    "cifar10-cnn, imdb-cnn, imdb-lstm, imdb-bilstm)");
 }
 
 TEST_CASE("clone copies architecture, names and weights; forward is independent of batch grouping",

@@ -9,6 +9,7 @@
 #include "core/context.h"
 #include "core/layers/activation.h"
 #include "core/layers/batch_norm.h"
+#include "core/layers/bidirectional.h"
 #include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/conv2d_transpose.h"
@@ -435,6 +436,32 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<SimpleRNN>(c);
        },
        {5, 4}},
+      {"Bidirectional(LSTM(4, return_sequences)), concat, on (6, 3)",
+       [] {
+         RecurrentConfig c;
+         c.units = 4;
+         c.return_sequences = true;
+         return std::make_unique<Bidirectional>(std::make_unique<LSTM>(c));
+       },
+       {6, 3}},
+      {"Bidirectional(GRU(3)), mul, on (5, 2)",
+       [] {
+         RecurrentConfig c;
+         c.units = 3;
+         return std::make_unique<Bidirectional>(std::make_unique<GRU>(c), MergeMode::mul);
+       },
+       {5, 2}},
+      {"Bidirectional(SimpleRNN(3, return_sequences)), ave, backward_layer LSTM(3, go_backwards) on (4, 5)",
+       [] {
+         RecurrentConfig c;
+         c.units = 3;
+         c.return_sequences = true;
+         RecurrentConfig b = c;
+         b.go_backwards = true;
+         return std::make_unique<Bidirectional>(std::make_unique<SimpleRNN>(c), MergeMode::ave,
+                                                std::make_unique<LSTM>(b));
+       },
+       {4, 5}},
       {"Embedding(40, 7) on (3, 5) indices", [] { return std::make_unique<Embedding>(40, 7); }, {3, 5}},
       {"Embedding(300, 4): two passes of the backward's sort", [] { return std::make_unique<Embedding>(300, 4); }, {9}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},

@@ -35,9 +35,10 @@ std::vector<float> dataset(const std::string& path, const std::string& name) {
   return v;
 }
 
-const WeightRef& weight(const Sequential& m, const std::string& layer, const std::string& name) {
+const WeightRef& weight(const Sequential& m, const std::string& layer, const std::string& name,
+                        const std::string& scope = "") {
   for (auto& w : m.weights())
-    if (w.layer->name() == layer && w.spec.name == name) return w;
+    if (w.layer->name() == layer && w.spec.name == name && (scope.empty() || w.spec.scope == scope)) return w;
   FAIL("no weight " << layer << "/" << name);
   throw 0;
 }
@@ -67,6 +68,7 @@ TEST_CASE("Keras-written optimizer state is restored by name: Keras 3 and tf.ker
     std::string velocity;
     bool has_lr;
     int arrays = 16;  // 8 trainable weights, momentum and velocity each
+    const char* scope = "";  // the weight's sublayers, where it has them
   };
   const Case cases[] = {
       {"mlp_legacy.h5", "Keras 3", "dense_1", "kernel", "optimizer_weights/adam/mlp_dense_1_kernel_momentum",
@@ -86,6 +88,15 @@ TEST_CASE("Keras-written optimizer state is restored by name: Keras 3 and tf.ker
       {"dil_tfk_model.h5", "tf.keras 2.11+", "depthwise_conv2d", "depthwise_kernel",
        "optimizer_weights/Adam/m/depthwise_conv2d/depthwise_kernel:0",
        "optimizer_weights/Adam/v/depthwise_conv2d/depthwise_kernel:0", false, 22},
+      // A Bidirectional's backward_layer of its own: Keras 3 keeps its name (gru_1), tf.keras
+      // prefixes it (backward_gru_1); 26 trainable weights.
+      {"bidir_legacy.h5", "Keras 3", "bidirectional_2", "kernel",
+       "optimizer_weights/adam/bidir_bidirectional_2_gru_1_gru_cell_kernel_momentum",
+       "optimizer_weights/adam/bidir_bidirectional_2_gru_1_gru_cell_kernel_velocity", true, 52, "gru_1/gru_cell"},
+      {"bidir_tfk_model.h5", "tf.keras 2.11+", "bidirectional_2", "kernel",
+       "optimizer_weights/Adam/m/bidirectional_2/backward_gru_1/gru_cell/kernel:0",
+       "optimizer_weights/Adam/v/bidirectional_2/backward_gru_1/gru_cell/kernel:0", false, 52,
+       "backward_gru_1/gru_cell"},
   };
   for (const Case& c : cases) {
     SECTION(c.file) {
@@ -103,7 +114,7 @@ TEST_CASE("Keras-written optimizer state is restored by name: Keras 3 and tf.ker
         CHECK(st.learning_rate == Approx(0.01).epsilon(1e-6));  // Keras 3 keeps the learning rate
       else
         CHECK(st.learning_rate < 0);
-      const WeightRef& w = weight(*m, c.layer, c.weight);
+      const WeightRef& w = weight(*m, c.layer, c.weight, c.scope);
       const auto mom = slot_of(opt, w, 0), vel = slot_of(opt, w, 1);
       CHECK(mom == dataset(path, c.momentum));
       CHECK(vel == dataset(path, c.velocity));
