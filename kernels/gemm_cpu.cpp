@@ -1,7 +1,8 @@
 // CPU GEMM through OpenBLAS's cblas (row-major), float and double.
-#include "kernels/gemm.h"
 #include <cblas.h>
 #include <omp.h>
+#include <exception>
+#include "kernels/gemm.h"
 
 namespace dpt::kernels {
 
@@ -39,5 +40,26 @@ void set_cpu_threads(int threads) {
 }
 
 int cpu_thread_count() { return omp_get_max_threads(); }
+
+void run_tasks_cpu(int count, int threads, const std::function<void(int)>& task) {
+  if (count < 2 || threads < count) {
+    for (int i = 0; i < count; ++i) task(i);
+    return;
+  }
+  std::exception_ptr first;
+#pragma omp parallel num_threads(count)
+  {
+    omp_set_num_threads(threads / count);  // this thread's own parallel regions (and OpenBLAS's)
+    for (int i = omp_get_thread_num(); i < count; i += omp_get_num_threads()) {
+      try {
+        task(i);
+      } catch (...) {
+#pragma omp critical(dpt_run_tasks)
+        if (!first) first = std::current_exception();
+      }
+    }
+  }
+  if (first) std::rethrow_exception(first);
+}
 
 }  // namespace dpt::kernels

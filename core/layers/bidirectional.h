@@ -12,7 +12,9 @@
 // layers/bidirectional/forward_layer/cell/vars in Keras 3's.
 //
 // Both devices run the same code: each sublayer's own steps (core/layers/recurrent), then the merge
-// through kernels/merge. The sublayers' outputs are kept per replica (mul's gradient reads them).
+// through kernels/merge. On the CPU with 2 or more threads the two directions run at once, a thread
+// each (the same bits as one after the other); on a GPU one after the other on the replica's stream.
+// The sublayers' outputs are kept per replica (mul's gradient reads them).
 #pragma once
 #include "core/layers/recurrent.h"
 

@@ -1,6 +1,7 @@
 // Keras's Bidirectional: names and weights as Keras 3 gives them; the output equals its two layers
 // run apart, the backward one's sequence flipped back, merged by each merge_mode; whole-model
 // gradients; Keras's files; the refusals; N replicas against one.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include "core/data/readers.h"
@@ -8,6 +9,7 @@
 #include "core/layers/bidirectional.h"
 #include "core/layers/dense.h"
 #include "core/sequential.h"
+#include "kernels/gemm.h"
 #include "test_util.h"
 
 using namespace dpt;
@@ -132,6 +134,33 @@ TEST_CASE("Bidirectional equals its two layers run apart, the backward sequence 
                 CHECK(got[size_t(at)] == want);
               }
         }
+}
+
+TEST_CASE("Bidirectional on 2 CPU threads (the directions at once) gives the 1-thread output and gradients",
+          "[layers][bidirectional]") {
+  const int64_t n = 7;
+  const std::vector<float> xv = test::random_vecf(n * 6 * 3, 3), gv = test::random_vecf(n * 4, 4);
+  std::vector<float> out[2], grads[2];
+  for (int threads : {1, 2}) {
+    auto m = test::bidir_net(5);
+    m->prepare(n);
+    Context ctx;
+    ctx.threads = threads;
+    kernels::set_cpu_threads(threads);
+    Tensor x({n, 6, 3});
+    std::copy(xv.begin(), xv.end(), x.data());
+    const Tensor y = m->forward(ctx, x, true);
+    out[threads - 1].assign(y.data(), y.data() + y.numel());
+    Tensor dy = m->output_grad(n);
+    std::copy(gv.begin(), gv.end(), dy.data());
+    m->zero_grads();
+    m->backward(ctx, x);
+    grads[threads - 1].assign(m->grads(), m->grads() + m->num_trainable());
+  }
+  kernels::set_cpu_threads(1);
+  CHECK(out[0] == out[1]);
+  CHECK(grads[0] == grads[1]);
+  CHECK(std::any_of(grads[0].begin(), grads[0].end(), [](float g) { return g != 0.f; }));
 }
 
 TEST_CASE("whole-model gradients through Bidirectional layers (each merge_mode, a backward_layer of its own)",
