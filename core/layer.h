@@ -36,12 +36,16 @@ struct ParamSpec {
   bool constant = false;  // not trainable, and training never changes it (Normalization's mean)
   bool integer = false;   // held as a float, saved as int32 as Keras does (Normalization's count)
   // Where Keras keeps the weight inside its layer, for layers made of sublayers ("" for the rest):
-  // scope, the sublayers in its variable name (LSTM: "lstm_cell", as in lstm/lstm_cell/kernel:0;
-  // a Bidirectional's: "forward_lstm/lstm_cell"); keras3_scope, the attributes leading to its
-  // group in a Keras 3 weights file (LSTM: "cell", as in layers/lstm/cell/vars; a Bidirectional's:
-  // "forward_layer/cell").
+  // scope, the sublayers in its variable name as tf-keras names it (LSTM: "lstm_cell", as in
+  // lstm/lstm_cell/kernel:0; a Bidirectional's: "forward_lstm/lstm_cell"; a TimeDistributed
+  // Dense's: none, time_distributed/kernel:0); keras3_path, the same in Keras 3's variable path,
+  // which its optimizer slots are named after (the same, but a TimeDistributed Dense's "dense", as
+  // in time_distributed/dense/kernel); keras3_group, the attributes leading to its group in a Keras
+  // 3 weights file (LSTM: "cell", as in layers/lstm/cell/vars; a Bidirectional's:
+  // "forward_layer/cell"; a TimeDistributed's: "layer").
   std::string scope = "";
-  std::string keras3_scope = "";
+  std::string keras3_path = "";
+  std::string keras3_group = "";
 };
 
 class Layer {

@@ -28,6 +28,7 @@
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
 #include "core/layers/recurrent.h"
+#include "core/layers/time_distributed.h"
 #include "core/losses.h"
 #include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
@@ -251,6 +252,28 @@ std::unique_ptr<Sequential> bidir_net(uint64_t seed) {
   m->add(std::make_unique<Bidirectional>(std::make_unique<SimpleRNN>(cfg(2, false)), MergeMode::mul));
   m->add(std::make_unique<Dense>(4, Activation::softmax));
   m->build({6, 3}, seed);
+  return m;
+}
+
+std::unique_ptr<Sequential> tdist_net(uint64_t seed, bool smooth) {
+  auto m = std::make_unique<Sequential>("tdist");
+  auto each = [](std::unique_ptr<Layer> l) { return std::make_unique<TimeDistributed>(std::move(l)); };
+  Conv2DConfig c;
+  c.filters = 3;
+  c.kh = c.kw = 3;
+  c.activation = Activation::relu;
+  m->add(each(std::make_unique<Conv2D>(c)));
+  m->add(each(std::make_unique<Pool2D>(!smooth, Pool2DConfig{})));
+  m->add(each(std::make_unique<Flatten>()));
+  RecurrentConfig r;
+  r.units = 5;
+  r.return_sequences = true;
+  m->add(std::make_unique<LSTM>(r));
+  m->add(each(std::make_unique<Dense>(4, Activation::tanh)));
+  if (!smooth) m->add(each(std::make_unique<Dropout>(0.3)));
+  m->add(std::make_unique<Flatten>());
+  m->add(std::make_unique<Dense>(4, Activation::softmax));
+  m->build({4, 6, 6, 2}, seed);
   return m;
 }
 

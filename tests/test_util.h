@@ -48,6 +48,11 @@ std::unique_ptr<Sequential> srnn_net(uint64_t seed);
 // backward_layer GRU(3, go_backwards, return_sequences)) -> Bidirectional(SimpleRNN(2), mul) ->
 // Dense(4, softmax).
 std::unique_ptr<Sequential> bidir_net(uint64_t seed);
+// "tdist" on 4 frames of (6, 6, 2), the Keras fixture's model: TimeDistributed Conv2D(3, 3x3, relu),
+// MaxPooling2D(2) and Flatten over the frames -> LSTM(5, return_sequences) -> TimeDistributed
+// Dense(4, tanh) -> TimeDistributed Dropout(0.3) -> Flatten -> Dense(4, softmax). For finite
+// differences (smooth): AveragePooling2D, no Dropout.
+std::unique_ptr<Sequential> tdist_net(uint64_t seed, bool smooth = false);
 // The weights after 2 epochs (Adam 0.01, categorical cross-entropy, seed 3) on one CPU device
 // against `replicas` CPU replicas, from two models make() builds alike: max|dw|/max|w|.
 double replicas_vs_one(const std::function<std::unique_ptr<Sequential>()>& make, const Dataset& data, int replicas,

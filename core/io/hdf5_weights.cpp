@@ -186,7 +186,7 @@ static std::vector<std::string> split_scope(const std::string& scope) {
 
 // The Keras 3 group holding a weight: layers/<key>/vars, or inside its sublayers.
 static std::string keras3_group(const std::string& key, const ParamSpec& spec) {
-  return "layers/" + key + (spec.keras3_scope.empty() ? "" : "/" + spec.keras3_scope) + "/vars";
+  return "layers/" + key + (spec.keras3_group.empty() ? "" : "/" + spec.keras3_group) + "/vars";
 }
 
 // Keras 3's keys: each layer class's snake-case name, counted per class in model order (conv2d,
@@ -215,7 +215,7 @@ void write_keras3_weights(hid_t root, const Sequential& model, const std::string
     for (auto& w : model.weights()) {
       if (w.layer != model.layers()[i].get()) continue;
       std::string at = base;
-      for (const std::string& part : split_scope(w.spec.keras3_scope)) {
+      for (const std::string& part : split_scope(w.spec.keras3_group)) {
         at += "/" + part;
         if (!has_path(root, at + "/vars")) h5::create_group(root, at + "/vars", path);
       }

@@ -30,6 +30,7 @@
 #include "core/layers/preprocessing.h"
 #include "core/layers/recurrent.h"
 #include "core/layers/separable_conv2d.h"
+#include "core/layers/time_distributed.h"
 
 namespace dpt {
 
@@ -258,6 +259,19 @@ std::unique_ptr<Recurrent> wrapped_layer(const LayerCtx& c, const char* key) {
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   if (c.cls == "Rescaling" || c.cls == "Normalization") return make_preprocessing(c);
   if (is_recurrent(c.cls)) return make_recurrent(c);
+  if (c.cls == "TimeDistributed") {
+    DPT_CHECK(c.cfg.contains("layer"), c.where() << " has no 'layer' to wrap");
+    const json& l = c.cfg["layer"];
+    const std::string at = c.where() + " 'layer'";
+    DPT_CHECK(l.is_object() && l.contains("config") && l["config"].is_object(),
+              at << " is not a {class_name, config} dict");
+    const std::string cls = value_or<std::string>(l, "class_name", "", at + "'s");
+    const std::string name = value_or<std::string>(l["config"], "name", "", at + " (" + cls + "):");
+    if (cls == "InputLayer" || cls == "TimeDistributed" || cls == "Bidirectional") c.unsupported("wrapping a " + cls);
+    auto inner = make_layer(LayerCtx{c.source, cls, c.name + "' > '" + name, l["config"]});
+    if (!name.empty()) inner->set_name(name);
+    return std::make_unique<TimeDistributed>(std::move(inner));
+  }
   if (c.cls == "Bidirectional") {
     DPT_CHECK(c.cfg.contains("layer"), c.where() << " has no 'layer' to wrap");
     const json& mm = c.cfg.contains("merge_mode") ? c.cfg["merge_mode"] : json("concat");
@@ -490,7 +504,8 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   DPT_FAIL(c.source
            << ": layer '" << c.name << "' (" << c.cls
-           << ") is not supported (supported: Dense, Embedding, LSTM, GRU, SimpleRNN, Bidirectional, Conv1D, Conv2D, "
+           << ") is not supported (supported: Dense, Embedding, LSTM, GRU, SimpleRNN, Bidirectional, TimeDistributed, "
+              "Conv1D, Conv2D, "
               "Conv2DTranspose, "
            << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "
               "UpSampling1D, MaxPooling2D, AveragePooling2D, "

@@ -28,6 +28,7 @@
 #include "core/layers/preprocessing.h"
 #include "core/layers/recurrent.h"
 #include "core/layers/separable_conv2d.h"
+#include "core/layers/time_distributed.h"
 
 namespace dpt {
 
@@ -185,6 +186,12 @@ json layer_config(const Layer& l) {
                 {"config", obj["config"]},
                 {"registered_name", nullptr}};
     }
+  } else if (auto* td = dynamic_cast<const TimeDistributed*>(&l)) {
+    json obj = layer_config(td->layer());
+    c["layer"] = {{"module", "keras.layers"},
+                  {"class_name", obj["class_name"]},
+                  {"config", obj["config"]},
+                  {"registered_name", nullptr}};
   } else if (auto* e = dynamic_cast<const Embedding*>(&l)) {
     c["input_dim"] = e->input_dim();
     c["output_dim"] = e->output_dim();
@@ -305,7 +312,7 @@ struct OptArray {
 // DepthwiseConv2D's depthwise_kernel is Keras 3's "kernel".
 std::string keras3_weight_name(const WeightRef& w) {
   if (w.spec.name == "depthwise_kernel" && w.layer->class_name() == "DepthwiseConv2D") return "kernel";
-  std::string scope = w.spec.scope;  // LSTM: lstm_cell_kernel; Bidirectional: forward_lstm_lstm_cell_kernel
+  std::string scope = w.spec.keras3_path;  // LSTM: lstm_cell_kernel; Bidirectional: forward_lstm_lstm_cell_kernel
   std::replace(scope.begin(), scope.end(), '/', '_');
   return scope.empty() ? w.spec.name : scope + "_" + w.spec.name;
 }

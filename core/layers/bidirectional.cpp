@@ -108,7 +108,8 @@ std::vector<ParamSpec> Bidirectional::params() const {
                                   std::pair<const Recurrent*, const char*>{bwd_.get(), "backward_layer"}})
     for (ParamSpec p : sub->params()) {
       p.scope = sub->name() + "/" + p.scope;
-      p.keras3_scope = std::string(attr) + "/" + p.keras3_scope;
+      p.keras3_path = sub->name() + "/" + p.keras3_path;
+      p.keras3_group = std::string(attr) + "/" + p.keras3_group;
       out.push_back(std::move(p));
     }
   return out;

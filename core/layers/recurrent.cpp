@@ -22,8 +22,8 @@ std::string Recurrent::config_str() const {
 
 std::vector<ParamSpec> Recurrent::in_cell(std::vector<ParamSpec> p) const {
   for (ParamSpec& s : p) {
-    s.scope = cell_name();
-    s.keras3_scope = "cell";
+    s.scope = s.keras3_path = cell_name();
+    s.keras3_group = "cell";
   }
   return p;
 }

@@ -24,6 +24,7 @@
 #include "core/layers/preprocessing.h"
 #include "core/layers/recurrent.h"
 #include "core/layers/separable_conv2d.h"
+#include "core/layers/time_distributed.h"
 #include "gpu/gpu_test_util.h"
 #include "kernels/cuda_backend.h"
 #include "test_util.h"
@@ -462,6 +463,18 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
                                                 std::make_unique<LSTM>(b));
        },
        {4, 5}},
+      {"TimeDistributed(Dense(5, tanh)) on (4, 6)",
+       [] { return std::make_unique<TimeDistributed>(std::make_unique<Dense>(5, Activation::tanh)); },
+       {4, 6}},
+      {"TimeDistributed(Conv2D(3, 3x3, relu)) on 3 frames of (6, 5, 2)",
+       [] {
+         Conv2DConfig c;
+         c.filters = 3;
+         c.kh = c.kw = 3;
+         c.activation = Activation::relu;
+         return std::make_unique<TimeDistributed>(std::make_unique<Conv2D>(c));
+       },
+       {3, 6, 5, 2}},
       {"Embedding(40, 7) on (3, 5) indices", [] { return std::make_unique<Embedding>(40, 7); }, {3, 5}},
       {"Embedding(300, 4): two passes of the backward's sort", [] { return std::make_unique<Embedding>(300, 4); }, {9}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},

@@ -46,6 +46,7 @@ TEST_CASE("N GPUs (NCCL) equal one device; ps and sync batch norm too", "[gpu][n
     CHECK(test::train_pair("graph-net", test::cpus(1), test::gpus(k), 24, sync) < 1e-4);  // a residual graph
     CHECK(test::train_pair("embed-net", test::cpus(1), test::gpus(k), 24, {}) < 1e-4);    // each GPU sorts its indices
     CHECK(test::train_pair("bidir-net", test::cpus(1), test::gpus(k), 24, {}) < 1e-4);    // recurrent layers, merged
+    CHECK(test::train_pair("tdist-net", test::cpus(1), test::gpus(k), 24, {}) < 1e-4);    // dropout keyed per step
   }
 }
 
@@ -85,6 +86,9 @@ TEST_CASE("Replicas sharing one GPU equal one device: buckets, ps, sync batch no
     const double dbi = test::train_pair("bidir-net", test::cpus(1), test::on_gpu0(k), 24, {});
     std::printf("%d replicas on 1 GPU vs CPU bidir-net: max|dw|/max|w| = %.3g\n", k, dbi);
     CHECK(dbi < 1e-4);
+    const double dtd = test::train_pair("tdist-net", test::cpus(1), test::on_gpu0(k), 24, {});
+    std::printf("%d replicas on 1 GPU vs CPU tdist-net: max|dw|/max|w| = %.3g\n", k, dtd);
+    CHECK(dtd < 1e-4);
     const double dbn = test::train_pair("bn-net", test::cpus(k), test::on_gpu0(k), 24, {});
     std::printf("%d replicas on 1 GPU vs %d CPU replicas bn-net: max|dw|/max|w| = %.3g\n", k, k, dbn);
     CHECK(dbn < 1e-4);

@@ -97,6 +97,13 @@ TEST_CASE("Keras-written optimizer state is restored by name: Keras 3 and tf.ker
        "optimizer_weights/Adam/m/bidirectional_2/backward_gru_1/gru_cell/kernel:0",
        "optimizer_weights/Adam/v/bidirectional_2/backward_gru_1/gru_cell/kernel:0", false, 52,
        "backward_gru_1/gru_cell"},
+      // TimeDistributed: Keras 3 names the wrapped Dense in the path, tf.keras does not; 11 weights.
+      {"tdist_legacy.h5", "Keras 3", "time_distributed_3", "kernel",
+       "optimizer_weights/adam/tdist_time_distributed_3_dense_kernel_momentum",
+       "optimizer_weights/adam/tdist_time_distributed_3_dense_kernel_velocity", true, 22},
+      {"tdist_tfk_model.h5", "tf.keras 2.11+", "time_distributed_3", "kernel",
+       "optimizer_weights/Adam/m/time_distributed_3/kernel:0", "optimizer_weights/Adam/v/time_distributed_3/kernel:0",
+       false, 22},
   };
   for (const Case& c : cases) {
     SECTION(c.file) {

@@ -65,7 +65,7 @@ TEST_CASE("Bidirectional: Keras 3's names, weights, shapes and listing", "[layer
   CHECK(b2.config_str() == "merge_mode=ave, LSTM(units=3), backward_layer=GRU(units=3, go_backwards=True)");
   std::vector<std::string> names;
   for (const WeightRef& w : m.weights())
-    if (w.layer == m.layers()[2].get()) names.push_back(w.keras_name() + " " + w.spec.keras3_scope);
+    if (w.layer == m.layers()[2].get()) names.push_back(w.keras_name() + " " + w.spec.keras3_group);
   CHECK(names ==
         std::vector<std::string>{"bidirectional_1/forward_lstm_2/lstm_cell/kernel:0 forward_layer/cell",
                                  "bidirectional_1/forward_lstm_2/lstm_cell/recurrent_kernel:0 forward_layer/cell",
