@@ -73,8 +73,9 @@ T value_or(const json& obj, const char* key, T fallback, const std::string& wher
 }
 
 struct LayerCtx {
-  std::string source, cls, name;
+  std::string source, cls, name;  // name: as messages give it
   const json& cfg;
+  std::string own_name = "";  // a wrapped layer's own name (its `name` is "wrapper' > 'own")
   std::string where() const { return source + ": layer '" + name + "' (" + cls + "):"; }
   template <typename T>
   T get(const char* key, T fallback) const {
@@ -215,44 +216,49 @@ std::unique_ptr<Layer> make_preprocessing(const LayerCtx& c) {
 bool is_recurrent(const std::string& cls) { return cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN"; }
 
 std::unique_ptr<Recurrent> make_recurrent(const LayerCtx& c) {
-  {
-    RecurrentConfig k;
-    k.units = c.get<int64_t>("units", 0);
-    k.return_sequences = c.get<bool>("return_sequences", false);
-    k.go_backwards = c.get<bool>("go_backwards", false);
-    k.use_bias = c.get<bool>("use_bias", true);
-    const std::string a = c.get<std::string>("activation", "tanh"),
-                      ra = c.get<std::string>("recurrent_activation", "sigmoid");
-    if (a != "tanh") c.unsupported("activation='" + a + "' (" + c.cls + " runs tanh)");
-    if (ra != "sigmoid") c.unsupported("recurrent_activation='" + ra + "' (" + c.cls + " runs sigmoid)");
-    if (c.get<bool>("return_state", false)) c.unsupported("return_state=True (one output per layer)");
-    if (c.get<bool>("stateful", false)) c.unsupported("stateful=True");
-    if (c.get<bool>("time_major", false)) c.unsupported("time_major=True");
-    for (const char* key : {"dropout", "recurrent_dropout"})
-      if (c.get<double>(key, 0.0) != 0.0)
-        c.unsupported(std::string(key) + "=" + c.cfg[key].dump() + " (a Dropout layer before the " + c.cls +
-                      " drops its inputs)");
-    if (c.cls == "LSTM") return std::make_unique<LSTM>(k);
-    if (c.cls == "SimpleRNN") return std::make_unique<SimpleRNN>(k);
-    if (!c.get<bool>("reset_after", true)) c.unsupported("reset_after=False (GRU runs Keras's default, True)");
-    return std::make_unique<GRU>(k);
-  }
+  RecurrentConfig k;
+  k.units = c.get<int64_t>("units", 0);
+  k.return_sequences = c.get<bool>("return_sequences", false);
+  k.go_backwards = c.get<bool>("go_backwards", false);
+  k.use_bias = c.get<bool>("use_bias", true);
+  const std::string a = c.get<std::string>("activation", "tanh"),
+                    ra = c.get<std::string>("recurrent_activation", "sigmoid");
+  if (a != "tanh") c.unsupported("activation='" + a + "' (" + c.cls + " runs tanh)");
+  if (ra != "sigmoid") c.unsupported("recurrent_activation='" + ra + "' (" + c.cls + " runs sigmoid)");
+  if (c.get<bool>("return_state", false)) c.unsupported("return_state=True (one output per layer)");
+  if (c.get<bool>("stateful", false)) c.unsupported("stateful=True");
+  if (c.get<bool>("time_major", false)) c.unsupported("time_major=True");
+  for (const char* key : {"dropout", "recurrent_dropout"})
+    if (c.get<double>(key, 0.0) != 0.0)
+      c.unsupported(std::string(key) + "=" + c.cfg[key].dump() + " (a Dropout layer before the " + c.cls +
+                    " drops its inputs)");
+  if (c.cls == "LSTM") return std::make_unique<LSTM>(k);
+  if (c.cls == "SimpleRNN") return std::make_unique<SimpleRNN>(k);
+  if (!c.get<bool>("reset_after", true)) c.unsupported("reset_after=False (GRU runs Keras's default, True)");
+  return std::make_unique<GRU>(k);
 }
 
-// A Bidirectional's wrapped layer or backward_layer: a {class_name, config} dict of a recurrent
-// layer, named as its config says.
-std::unique_ptr<Recurrent> wrapped_layer(const LayerCtx& c, const char* key) {
+// A wrapper's layer (c.cfg[key], a {class_name, config} dict): its context, named in messages as
+// "layer 'wrapper' > 'wrapped'".
+LayerCtx wrapped_ctx(const LayerCtx& c, const char* key) {
+  DPT_CHECK(c.cfg.contains(key), c.where() << " has no '" << key << "' to wrap");
   const json& l = c.cfg[key];
   const std::string at = c.where() + " '" + key + "'";
   DPT_CHECK(l.is_object() && l.contains("config") && l["config"].is_object(),
             at << " is not a {class_name, config} dict");
   const std::string cls = value_or<std::string>(l, "class_name", "", at + "'s");
   const std::string name = value_or<std::string>(l["config"], "name", "", at + " (" + cls + "):");
-  if (!is_recurrent(cls))
-    c.unsupported("wrapping a " + (cls.empty() ? std::string("layer without a class_name") : cls) +
+  return LayerCtx{c.source, cls, c.name + "' > '" + name, l["config"], name};
+}
+
+// A Bidirectional's wrapped layer or backward_layer: a recurrent layer, named as its config says.
+std::unique_ptr<Recurrent> wrapped_recurrent(const LayerCtx& c, const char* key) {
+  const LayerCtx w = wrapped_ctx(c, key);
+  if (!is_recurrent(w.cls))
+    c.unsupported("wrapping a " + (w.cls.empty() ? std::string("layer without a class_name") : w.cls) +
                   " (Bidirectional wraps LSTM, GRU or SimpleRNN)");
-  auto r = make_recurrent(LayerCtx{c.source, cls, c.name + "' > '" + name, l["config"]});
-  if (!name.empty()) r->set_name(name);
+  auto r = make_recurrent(w);
+  if (!w.own_name.empty()) r->set_name(w.own_name);
   return r;
 }
 
@@ -260,16 +266,11 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   if (c.cls == "Rescaling" || c.cls == "Normalization") return make_preprocessing(c);
   if (is_recurrent(c.cls)) return make_recurrent(c);
   if (c.cls == "TimeDistributed") {
-    DPT_CHECK(c.cfg.contains("layer"), c.where() << " has no 'layer' to wrap");
-    const json& l = c.cfg["layer"];
-    const std::string at = c.where() + " 'layer'";
-    DPT_CHECK(l.is_object() && l.contains("config") && l["config"].is_object(),
-              at << " is not a {class_name, config} dict");
-    const std::string cls = value_or<std::string>(l, "class_name", "", at + "'s");
-    const std::string name = value_or<std::string>(l["config"], "name", "", at + " (" + cls + "):");
-    if (cls == "InputLayer" || cls == "TimeDistributed" || cls == "Bidirectional") c.unsupported("wrapping a " + cls);
-    auto inner = make_layer(LayerCtx{c.source, cls, c.name + "' > '" + name, l["config"]});
-    if (!name.empty()) inner->set_name(name);
+    const LayerCtx w = wrapped_ctx(c, "layer");
+    if (w.cls == "InputLayer" || w.cls == "TimeDistributed" || w.cls == "Bidirectional")
+      c.unsupported("wrapping a " + w.cls);
+    auto inner = make_layer(w);
+    if (!w.own_name.empty()) inner->set_name(w.own_name);
     return std::make_unique<TimeDistributed>(std::move(inner));
   }
   if (c.cls == "Bidirectional") {
@@ -279,9 +280,9 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     const std::string mode = as<std::string>(mm, c.where() + " 'merge_mode'");
     if (mode != "concat" && mode != "sum" && mode != "ave" && mode != "mul")
       DPT_FAIL(c.where() << " merge_mode '" << mode << "' is not one of 'concat', 'sum', 'ave', 'mul'");
-    auto forward = wrapped_layer(c, "layer");
+    auto forward = wrapped_recurrent(c, "layer");
     auto backward = c.cfg.contains("backward_layer") && !c.cfg["backward_layer"].is_null()
-                        ? wrapped_layer(c, "backward_layer")
+                        ? wrapped_recurrent(c, "backward_layer")
                         : nullptr;
     // Keras 3 writes the forward layer's name as it names it ("forward_lstm") and keeps a given
     // backward layer's; Keras 2 (tf-keras) writes the wrapped layer's own ("lstm") and prefixes

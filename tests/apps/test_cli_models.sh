@@ -54,6 +54,10 @@ check "imdb-bilstm's total, as Keras's imdb_bidirectional_lstm example prints it
 check "imdb-bilstm's table" " bidirectional (Bidirectiona (None, 128)               98816" "$dir/summary_bilstm"
 run train_bilstm train --model imdb-bilstm --data synthetic:100:2:40:20000 --epochs 1 --verbose 1 --replicas 2
 check "imdb-bilstm trains on 2 CPU replicas" "Epoch 1/1 - 1/1" "$dir/train_bilstm"
+run summary_tdist summary --model "$fx/tdist_legacy.h5"
+check "Keras's TimeDistributed model: a wrapped Conv2D's row, as Keras's summary" \
+  " time_distributed (TimeDistr (None, 4, 4, 4, 3)        57" "$dir/summary_tdist"
+check "Keras's TimeDistributed model: its total, as Keras's summary" "Total params: 500" "$dir/summary_tdist"
 run train_embed train --model "$fx/embed.keras" --data "npy:$fx/embed_x.npy,$fx/embed_y.npy" --validation-split 0 \
   --epochs 1 --batch-size 5 --verbose 1
 check "Keras's Embedding model trains on its int32 .npy" "Epoch 1/1 - 1/1" "$dir/train_embed"
