@@ -2,7 +2,6 @@
 // A is (M,K), or (K,M) when trans_a; B is (K,N), or (N,K) when trans_b.
 #pragma once
 #include <cstdint>
-#include <functional>
 
 namespace dpt::kernels {
 
@@ -22,9 +21,11 @@ void gemm_cuda(const CudaResources& r, bool trans_a, bool trans_b, int64_t M, in
 // BLAS threads for the calling thread's GEMMs (OpenBLAS, OpenMP build: per calling thread).
 void set_cpu_threads(int threads);
 int cpu_thread_count();
-// Runs task(0), ..., task(count - 1): at once, one OpenMP thread each, where the caller may use
-// `threads` >= count (each task's own loops and GEMMs then get threads / count); else one after the
-// other. The first exception a task throws is rethrown once every task has returned.
-void run_tasks_cpu(int count, int threads, const std::function<void(int)>& task);
+// Runs task(arg, 0), ..., task(arg, count - 1): at once, one OpenMP thread each, where the caller
+// may use `threads` >= count (each task's own loops and GEMMs then get threads / count); else one
+// after the other. The first exception a task throws is rethrown once every task has returned. (A
+// plain function and its argument: a training step calls it, and a std::function may allocate.)
+using CpuTask = void (*)(void* arg, int index);
+void run_tasks_cpu(int count, int threads, CpuTask task, void* arg);
 
 }  // namespace dpt::kernels

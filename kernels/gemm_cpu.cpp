@@ -41,9 +41,9 @@ void set_cpu_threads(int threads) {
 
 int cpu_thread_count() { return omp_get_max_threads(); }
 
-void run_tasks_cpu(int count, int threads, const std::function<void(int)>& task) {
+void run_tasks_cpu(int count, int threads, CpuTask task, void* arg) {
   if (count < 2 || threads < count) {
-    for (int i = 0; i < count; ++i) task(i);
+    for (int i = 0; i < count; ++i) task(arg, i);
     return;
   }
   std::exception_ptr first;
@@ -52,7 +52,7 @@ void run_tasks_cpu(int count, int threads, const std::function<void(int)>& task)
     omp_set_num_threads(threads / count);  // this thread's own parallel regions (and OpenBLAS's)
     for (int i = omp_get_thread_num(); i < count; i += omp_get_num_threads()) {
       try {
-        task(i);
+        task(arg, i);
       } catch (...) {
 #pragma omp critical(dpt_run_tasks)
         if (!first) first = std::current_exception();

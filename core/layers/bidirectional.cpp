@@ -192,12 +192,14 @@ Tensor batch_view(float* data, const Shape& sample, int64_t n, Device device) {
 // more threads, at once, a thread each: each writes only its own buffers, and a step's GEMMs (at
 // batch 32, (32 x units) by (units x 4 units)) are too small to gain from splitting. On a GPU, one
 // after the other on the replica's stream.
-void both_directions(const Context& ctx, const std::function<void(int)>& direction) {
+template <typename F>
+void both_directions(const Context& ctx, F& direction) {
   if (ctx.device.is_cuda()) {
     direction(0);
     direction(1);
   } else {
-    kernels::run_tasks_cpu(2, ctx.threads, direction);
+    kernels::run_tasks_cpu(
+        2, ctx.threads, [](void* f, int d) { (*static_cast<F*>(f))(d); }, &direction);
   }
 }
 }  // namespace
@@ -209,12 +211,13 @@ void Bidirectional::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool t
   rows_ = n;
   Tensor yf = batch_view(floats(yf_), fwd_->output_shape(), n, ctx.device);
   Tensor yb = batch_view(floats(yb_), bwd_->output_shape(), n, ctx.device);
-  both_directions(ctx, [&](int d) {
+  auto direction = [&](int d) {
     if (d == 0)
       fwd_->forward(ctx, x, yf, training);
     else
       bwd_->forward(ctx, x, yb, training);  // its sequence already flipped back (set_flip_output)
-  });
+  };
+  both_directions(ctx, direction);
   const MergeOps op{ctx, ctx.device.is_cuda()};
   const int64_t count = yf.numel();
   switch (mode_) {
@@ -284,12 +287,13 @@ void Bidirectional::run_backward(Context& ctx, const Tensor& x, const Tensor& dy
   const Tensor tyf = batch_view(floats(yf_), fwd_->output_shape(), n, ctx.device);
   const Tensor tyb = batch_view(floats(yb_), bwd_->output_shape(), n, ctx.device);
   Tensor tdx2 = batch_view(dx2, in_, n, ctx.device);
-  both_directions(ctx, [&](int d) {
+  auto direction = [&](int d) {
     if (d == 0)
       fwd_->backward(ctx, x, tyf, tdyf, dx);
     else
       bwd_->backward(ctx, x, tyb, tdyb, dx ? &tdx2 : nullptr);
-  });
+  };
+  both_directions(ctx, direction);
   if (dx) op.add_into(dx->data(), dx2, dx->numel());  // the two layers' input gradients
 }
 

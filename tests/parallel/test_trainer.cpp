@@ -179,19 +179,22 @@ TEST_CASE("replica devices are checked before any device is touched", "[trainer]
 }
 
 TEST_CASE("steady-state training steps allocate nothing", "[trainer][alloc]") {
-  for (int replicas : {1, 3}) {
-    auto m = build("digits-cnn", 4);  // Conv2D, pooling, Dense, Dropout
-    Dataset data = make_synthetic({8, 8, 1}, 10, 64, 2);
-    data.to_one_hot();
-    Adam opt;
-    Trainer t(*m, cpus(replicas), LossKind::categorical_crossentropy, opt, 2);
-    t.prepare(32, data);
-    const int64_t buffers = buffer_allocations();
-    const long news = test::steady_state_news(t, data, 32, 3, 5);
-    INFO("replicas " << replicas);
-    CHECK(news == 0);
-    CHECK(buffer_allocations() == buffers);
-  }
+  // digits-cnn: Conv2D, pooling, Dense, Dropout; the wrappers: Bidirectional (its directions at once
+  // on 2 threads) and TimeDistributed.
+  for (const std::string which : {"digits-cnn", "bidir", "tdist"})
+    for (int replicas : {1, 3}) {
+      auto m = which == "bidir" ? test::bidir_net(4) : which == "tdist" ? test::tdist_net(4) : build("digits-cnn", 4);
+      Dataset data = make_synthetic(m->input_shape(), shape_numel(m->output_shape()), 64, 2);
+      data.to_one_hot();
+      Adam opt;
+      Trainer t(*m, cpus(replicas), LossKind::categorical_crossentropy, opt, 2 * replicas);
+      t.prepare(32, data);
+      const int64_t buffers = buffer_allocations();
+      const long news = test::steady_state_news(t, data, 32, 3, 5);
+      INFO(which << ", replicas " << replicas);
+      CHECK(news == 0);
+      CHECK(buffer_allocations() == buffers);
+    }
 }
 
 // The input pipeline's loader thread: jobs run one at a time; a job's error is rethrown once, by the
