@@ -66,6 +66,8 @@ json values_json(const std::vector<double>& v) {
   return json(v);
 }
 
+json keras3_object(const char* module, const json& obj);
+
 json layer_config(const Layer& l) {
   json c = {{"name", l.name()}, {"trainable", true}, {"dtype", "float32"}};
   const std::string cls = l.class_name();
@@ -178,20 +180,10 @@ json layer_config(const Layer& l) {
   } else if (auto* bi = dynamic_cast<const Bidirectional*>(&l)) {
     // Keras 3's form: both layers' configs, as serialized objects (its loaders want their module).
     c["merge_mode"] = merge_mode_name(bi->merge_mode());
-    for (const auto& [key, sub] : {std::pair<const char*, const Recurrent*>{"layer", &bi->forward_layer()},
-                                   std::pair<const char*, const Recurrent*>{"backward_layer", &bi->backward_layer()}}) {
-      json obj = layer_config(*sub);
-      c[key] = {{"module", "keras.layers"},
-                {"class_name", obj["class_name"]},
-                {"config", obj["config"]},
-                {"registered_name", nullptr}};
-    }
-  } else if (auto* td = dynamic_cast<const TimeDistributed*>(&l)) {
-    json obj = layer_config(td->layer());
-    c["layer"] = {{"module", "keras.layers"},
-                  {"class_name", obj["class_name"]},
-                  {"config", obj["config"]},
-                  {"registered_name", nullptr}};
+    c["layer"] = keras3_object("keras.layers", layer_config(bi->forward_layer()));
+    c["backward_layer"] = keras3_object("keras.layers", layer_config(bi->backward_layer()));
+  } else if (auto* td = dynamic_cast<const TimeDistributed*>(&l)) {  // the same form
+    c["layer"] = keras3_object("keras.layers", layer_config(td->layer()));
   } else if (auto* e = dynamic_cast<const Embedding*>(&l)) {
     c["input_dim"] = e->input_dim();
     c["output_dim"] = e->output_dim();

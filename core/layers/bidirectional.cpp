@@ -27,12 +27,6 @@ std::string merge_mode_name(MergeMode m) {
   return "?";
 }
 
-std::unique_ptr<Recurrent> Recurrent::reversed() const {
-  std::unique_ptr<Recurrent> r(static_cast<Recurrent*>(clone().release()));
-  r->cfg_.go_backwards = !cfg_.go_backwards;
-  return r;
-}
-
 namespace {
 const char* yes_no(bool b) { return b ? "True" : "False"; }
 std::string remove_prefix(const std::string& s, const std::string& prefix) {

@@ -20,6 +20,12 @@ std::string Recurrent::config_str() const {
   return s;
 }
 
+std::unique_ptr<Recurrent> Recurrent::reversed() const {
+  std::unique_ptr<Recurrent> r(static_cast<Recurrent*>(clone().release()));
+  r->cfg_.go_backwards = !cfg_.go_backwards;
+  return r;
+}
+
 std::vector<ParamSpec> Recurrent::in_cell(std::vector<ParamSpec> p) const {
   for (ParamSpec& s : p) {
     s.scope = s.keras3_path = cell_name();
