@@ -45,15 +45,32 @@ def torch_model(name, torch):
                 return self.fc2(torch.relu(self.drop(self.fc1(h))))  # logits; the loss applies the sigmoid
 
         return ImdbCnn(), (400,), lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7)
-    if name == "imdb-lstm":  # Keras's imdb_lstm without the LSTM's dropout: indices (80 a review) -> positive
+    if name == "imdb-lstm":  # Keras's imdb_lstm: indices (80 a review) -> positive
+        # LSTM(128, dropout=0.2, recurrent_dropout=0.2): nn.LSTM has no recurrent dropout, so the cell
+        # runs by hand as Keras runs it (implementation 1): a mask per gate on the input and on h,
+        # drawn once a batch, each gate's part of the kernels a (4, in, units) batch of matrices.
         class ImdbLstm(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.emb, self.lstm, self.fc = nn.Embedding(20000, 128), nn.LSTM(128, 128, batch_first=True), \
-                    nn.Linear(128, 1)
+                self.emb, self.fc = nn.Embedding(20000, 128), nn.Linear(128, 1)
+                self.w_x = nn.Parameter(torch.randn(4, 128, 128) * 0.1)
+                self.w_h = nn.Parameter(torch.randn(4, 128, 128) * 0.1)
+                self.b = nn.Parameter(torch.zeros(4, 1, 1, 128))
 
             def forward(self, x):
-                return self.fc(self.lstm(self.emb(x))[0][:, -1])  # the last step's h; logits
+                e = self.emb(x).unsqueeze(0)  # (1, batch, steps, 128)
+                n, steps = e.shape[1], e.shape[2]
+                ones_x, ones_h = e.new_ones(4, n, 1, 128), e.new_ones(4, n, 128)
+                m_x = nn.functional.dropout(ones_x, 0.2, self.training)
+                m_h = nn.functional.dropout(ones_h, 0.2, self.training)
+                xs = torch.matmul(e * m_x, self.w_x.unsqueeze(1)) + self.b  # (4, batch, steps, 128)
+                h, c = e.new_zeros(n, 128), e.new_zeros(n, 128)
+                for t in range(steps):
+                    z = xs[:, :, t] + torch.bmm(h.unsqueeze(0) * m_h, self.w_h)
+                    i, f, o = torch.sigmoid(z[0]), torch.sigmoid(z[1]), torch.sigmoid(z[3])
+                    c = f * c + i * torch.tanh(z[2])
+                    h = o * torch.tanh(c)
+                return self.fc(h)  # logits
 
         return ImdbLstm(), (80,), lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7)
     if name == "imdb-bilstm":  # Keras's imdb_bidirectional_lstm: indices (100 a review) -> positive

@@ -108,13 +108,14 @@ std::unique_ptr<Sequential> imdb_cnn() {
   return m;
 }
 
-// Keras's imdb_lstm example (max_features 20000, maxlen 80, Embedding 128, LSTM 128), less its
-// LSTM's dropout=0.2 and recurrent_dropout=0.2, which dptrain does not run.
+// Keras's imdb_lstm example (max_features 20000, maxlen 80, Embedding 128, LSTM(128, dropout=0.2,
+// recurrent_dropout=0.2)).
 std::unique_ptr<Sequential> imdb_lstm() {
   auto m = std::make_unique<Sequential>("imdb-lstm");
   m->add(std::make_unique<Embedding>(20000, 128));
   RecurrentConfig r;
   r.units = 128;
+  r.dropout = r.recurrent_dropout = 0.2;
   m->add(std::make_unique<LSTM>(r));
   m->add(dense(1, Activation::sigmoid));
   return m;
@@ -202,7 +203,8 @@ const std::vector<Preset>& presets() {
        imdb_cnn,
        "binary_crossentropy"},
       {"imdb-lstm",
-       "Keras imdb_lstm (without the LSTM's dropout): Embedding(20000,128) -> LSTM(128) -> Dense(1,sigmoid)",
+       "Keras imdb_lstm: Embedding(20000,128) -> LSTM(128, dropout=0.2, recurrent_dropout=0.2) -> "
+       "Dense(1,sigmoid)",
        {80},
        1,
        "synthetic:80:2:2048:20000",

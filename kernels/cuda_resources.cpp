@@ -214,13 +214,18 @@ void* CudaResources::scratch(size_t bytes) const {
   return scratch_.data();
 }
 
+void gemm_ld_cuda(const CudaResources& r, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  // A row-major matrix's leading dimension is its column-major transpose's: the same numbers.
+  DPT_CUBLAS_CHECK(cublasSgemm(r.cublas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(N),
+                               int(M), int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)));
+}
+
 void gemm_cuda(const CudaResources& r, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                const float* B, float beta, float* C) {
-  if (M == 0 || N == 0) return;
   // Leading dimensions of the row-major operands as stored: A is (M,K) or (K,M); B is (K,N) or (N,K).
-  const int lda = int(ta ? M : K), ldb = int(tb ? K : N), ldc = int(N);
-  DPT_CUBLAS_CHECK(cublasSgemm(r.cublas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M),
-                               int(K), &alpha, B, ldb, A, lda, &beta, C, ldc));
+  gemm_ld_cuda(r, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N);
 }
 
 }  // namespace dpt::kernels

@@ -22,4 +22,18 @@ void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const
 void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
                   const BroadcastMap* noise, void* stream);
 
+// A recurrent layer's mask (Keras's DropoutRNNCell): mask (rows, cols) of 0 or 1/(1-rate), element
+// (r, c) kept as dropout keeps it (the same draw for the same key, row and column).
+template <typename T>
+void dropout_mask_cpu(T* mask, int64_t rows, int64_t cols, float rate, const DropoutKey& key);
+void dropout_mask_cuda(float* mask, int64_t rows, int64_t cols, float rate, const DropoutKey& key, void* stream);
+
+// out[e] = (accumulate ? out[e] : 0) + in[e] * mask[e % period] for e < count: a mask repeated
+// along the leading axis (one mask for every step of a time-major sequence). Without accumulate,
+// in may be out.
+template <typename T>
+void apply_mask_cpu(int64_t count, const T* in, const T* mask, int64_t period, T* out, bool accumulate);
+void apply_mask_cuda(int64_t count, const float* in, const float* mask, int64_t period, float* out, bool accumulate,
+                     void* stream);
+
 }  // namespace dpt::kernels

@@ -58,6 +58,20 @@ __global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t c
   }
 }
 
+__global__ void dropout_mask_kernel(float* mask, int64_t rows, int64_t cols, float rate, float scale, DropoutKey key) {
+  const int64_t n = rows * cols;
+  DPT_GRID_STRIDE(i, n) {
+    const int64_t r = i / cols, c = i % cols;
+    const uint32_t k = row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + r));
+    mask[i] = dropout_value(1.f, uniform_in_row(k, uint32_t(c)), rate, scale);
+  }
+}
+
+__global__ void apply_mask_kernel(int64_t count, const float* in, const float* mask, int64_t period, float* out,
+                                  bool accumulate) {
+  DPT_GRID_STRIDE(i, count) out[i] = masked_value(out[i], in[i], mask[i % period], accumulate);
+}
+
 void bias_add_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream) {
   if (rows * cols == 0) return;
   bias_add_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(y, bias, rows,
@@ -188,6 +202,22 @@ void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float ra
   const float scale = float(1.0 / (1.0 - double(rate)));
   dropout_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       x, y, rows, cols, rate, scale, key, noise != nullptr, noise ? *noise : BroadcastMap{});
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void dropout_mask_cuda(float* mask, int64_t rows, int64_t cols, float rate, const DropoutKey& key, void* stream) {
+  if (rows * cols == 0) return;
+  const float scale = float(1.0 / (1.0 - double(rate)));
+  dropout_mask_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      mask, rows, cols, rate, scale, key);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void apply_mask_cuda(int64_t count, const float* in, const float* mask, int64_t period, float* out, bool accumulate,
+                     void* stream) {
+  if (count == 0) return;
+  apply_mask_kernel<<<grid_blocks(count), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      count, in, mask, period, out, accumulate);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -11,12 +11,21 @@ template <typename T>
 void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
               const T* B, T beta, T* C);
 
+// The same with leading dimensions (row-major: the elements from one row to the next) lda, ldb
+// and ldc, at least the stored rows' widths: blocks of columns of wider matrices (a recurrent
+// layer's per-gate parts).
+template <typename T>
+void gemm_ld_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                 const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
 // Row-major C(M,N) = alpha * op(A) * op(B) + beta * C on the GPU through cuBLAS, the same contract
 // as gemm_cpu. cuBLAS is column-major: a row-major matrix read column-major is its transpose, so
 // row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, i.e. cublasSgemm with the
 // operands swapped (B first), M and N swapped, and each operand's transpose flag kept.
 void gemm_cuda(const CudaResources& r, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, const float* B, float beta, float* C);
+void gemm_ld_cuda(const CudaResources& r, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // BLAS threads for the calling thread's GEMMs (OpenBLAS, OpenMP build: per calling thread).
 void set_cpu_threads(int threads);

@@ -41,4 +41,11 @@ DPT_HD T dropout_value(T x, float u, float rate, T scale) {
   return x * mask;
 }
 
+// A mask's element, in the same steps on every device: the masked value, added to acc when
+// accumulating (a recurrent layer's per-gate gradients summed through their masks).
+template <typename T>
+DPT_HD T masked_value(T acc, T x, T mask, bool accumulate) {
+  return accumulate ? acc + x * mask : x * mask;
+}
+
 }  // namespace dpt::kernels

@@ -43,6 +43,11 @@ std::unique_ptr<Sequential> gru_net(uint64_t seed);
 // "srnn" on (6, 3): SimpleRNN(5, return_sequences) -> SimpleRNN(4, go_backwards, no bias) ->
 // Dense(4, softmax).
 std::unique_ptr<Sequential> srnn_net(uint64_t seed);
+// "rnn_dropout" on (6, 3), Keras's dropout and recurrent_dropout in each recurrent class:
+// LSTM(5, return_sequences, dropout 0.3, recurrent_dropout 0.3) -> GRU(4, go_backwards,
+// return_sequences, dropout 0.25, implementation 1) -> SimpleRNN(3, dropout 0.2, recurrent_dropout
+// 0.2) -> Dense(4, softmax).
+std::unique_ptr<Sequential> rnn_dropout_net(uint64_t seed);
 // "bidir" on (6, 3), the Keras fixture's model: Bidirectional(LSTM(4, return_sequences)) (concat) ->
 // Bidirectional(GRU(3, return_sequences), sum) -> Bidirectional(LSTM(3, return_sequences), ave,
 // backward_layer GRU(3, go_backwards, return_sequences)) -> Bidirectional(SimpleRNN(2), mul) ->

@@ -228,10 +228,17 @@ std::unique_ptr<Recurrent> make_recurrent(const LayerCtx& c) {
   if (c.get<bool>("return_state", false)) c.unsupported("return_state=True (one output per layer)");
   if (c.get<bool>("stateful", false)) c.unsupported("stateful=True");
   if (c.get<bool>("time_major", false)) c.unsupported("time_major=True");
-  for (const char* key : {"dropout", "recurrent_dropout"})
-    if (c.get<double>(key, 0.0) != 0.0)
-      c.unsupported(std::string(key) + "=" + c.cfg[key].dump() + " (a Dropout layer before the " + c.cls +
-                    " drops its inputs)");
+  k.dropout = c.get<double>("dropout", 0.0);
+  k.recurrent_dropout = c.get<double>("recurrent_dropout", 0.0);
+  for (const char* key : {"dropout", "recurrent_dropout"}) {
+    const double v = key[0] == 'd' ? k.dropout : k.recurrent_dropout;
+    DPT_CHECK(v >= 0 && v < 1, c.where() << " " << key << "=" << c.cfg[key].dump() << " is not in [0, 1)");
+  }
+  if (c.cls != "SimpleRNN") {  // Keras's cells: 1 draws a dropout mask per gate (tf-keras writes it)
+    k.implementation = int(c.get<int64_t>("implementation", 2));
+    DPT_CHECK(k.implementation == 1 || k.implementation == 2,
+              c.where() << " implementation=" << c.cfg["implementation"].dump() << " is not 1 or 2");
+  }
   if (c.cls == "LSTM") return std::make_unique<LSTM>(k);
   if (c.cls == "SimpleRNN") return std::make_unique<SimpleRNN>(k);
   if (!c.get<bool>("reset_after", true)) c.unsupported("reset_after=False (GRU runs Keras's default, True)");

@@ -169,8 +169,9 @@ json layer_config(const Layer& l) {
     if (cls != "SimpleRNN") c["recurrent_activation"] = "sigmoid";
     c["use_bias"] = r->config().use_bias;
     if (cls == "LSTM") c["unit_forget_bias"] = true;
-    c["dropout"] = 0.0;
-    c["recurrent_dropout"] = 0.0;
+    c["dropout"] = r->config().dropout;
+    c["recurrent_dropout"] = r->config().recurrent_dropout;
+    if (cls != "SimpleRNN" && r->config().implementation == 1) c["implementation"] = 1;
     c["return_sequences"] = r->config().return_sequences;
     c["return_state"] = false;
     c["go_backwards"] = r->config().go_backwards;

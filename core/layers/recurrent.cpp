@@ -1,7 +1,9 @@
 // LSTM, GRU and SimpleRNN on the CPU and on CUDA: the same steps on either device (GEMMs, the cells' kernels).
 #include "core/layers/recurrent.h"
+#include <functional>
 #include "core/error.h"
 #include "kernels/cuda_backend.h"
+#include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/recurrent.h"
@@ -10,6 +12,11 @@ namespace dpt {
 
 Recurrent::Recurrent(RecurrentConfig cfg, int gates, const char* cls) : cfg_(cfg), gates_(gates) {
   DPT_CHECK(cfg_.units >= 1, cls << " needs units >= 1, got " << cfg_.units);
+  DPT_CHECK(cfg_.dropout >= 0 && cfg_.dropout < 1, cls << " dropout must be in [0, 1), got " << cfg_.dropout);
+  DPT_CHECK(cfg_.recurrent_dropout >= 0 && cfg_.recurrent_dropout < 1,
+            cls << " recurrent_dropout must be in [0, 1), got " << cfg_.recurrent_dropout);
+  DPT_CHECK(cfg_.implementation == 1 || cfg_.implementation == 2,
+            cls << " implementation must be 1 or 2, got " << cfg_.implementation);
 }
 
 std::string Recurrent::config_str() const {
@@ -17,7 +24,25 @@ std::string Recurrent::config_str() const {
   if (cfg_.return_sequences) s += ", return_sequences=True";
   if (cfg_.go_backwards) s += ", go_backwards=True";
   if (!cfg_.use_bias) s += ", use_bias=False";
+  auto num = [](double v) {
+    std::string t = std::to_string(v);
+    while (t.size() > 3 && t.back() == '0') t.pop_back();
+    return t;
+  };
+  if (cfg_.dropout > 0) s += ", dropout=" + num(cfg_.dropout);
+  if (cfg_.recurrent_dropout > 0) s += ", recurrent_dropout=" + num(cfg_.recurrent_dropout);
+  if (gates_ > 1 && cfg_.implementation == 1 && cfg_.recurrent_dropout == 0) s += ", implementation=1";
   return s;
+}
+
+int Recurrent::input_masks() const {
+  if (cfg_.dropout == 0) return 0;
+  return gates_ > 1 && (cfg_.implementation == 1 || cfg_.recurrent_dropout > 0) ? gates_ : 1;
+}
+
+int Recurrent::recurrent_masks() const {
+  if (cfg_.recurrent_dropout == 0) return 0;
+  return gates_;  // LSTM and GRU run implementation 1 with recurrent_dropout: a mask per gate
 }
 
 std::unique_ptr<Recurrent> Recurrent::reversed() const {
@@ -68,19 +93,24 @@ void Recurrent::prepare(int64_t max_batch, Context& ctx) {
   const int64_t T = in_[0], F = in_[1], U = cfg_.units, G = gates_ * U, n = std::max<int64_t>(max_batch, 1);
   max_rows_ = n;
   auto floats = [&](int64_t count) { return Buffer(ctx.device, size_t(std::max<int64_t>(count, 1)) * sizeof(float)); };
-  xs_ = floats(T * n * F);
+  xs_ = floats(std::max(input_masks(), 1) * T * n * F);
   pre_ = floats(T * n * G);
   hs_ = floats((T + 1) * n * U);
   state_ = floats(gates_ == 4 ? (T + 1) * n * U : gates_ == 3 ? T * n * G : 0);
+  masks_ = floats(input_masks() * n * F + recurrent_masks() * n * U);
+  hm_ = floats(recurrent_masks() * T * n * U);
   if (ctx.device.is_cuda()) kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(G));
 }
 
 // Backward's scratch: every step's gradients of the input parts (steps, n, gates units) and, for
 // GRU, of the recurrent parts; dh and LSTM's dc (n, units); the output's gradient time-major or the
-// input's (steps, n, max(units, features)), used one after the other.
+// input's (steps, n, max(units, features)), used one after the other. With recurrent masks, one
+// gate's part of dh (n, units); with an input mask per gate, one gate's part of the input's
+// gradient (steps, n, features).
 int64_t Recurrent::workspace_elems(int64_t batch) const {
   const int64_t T = in_[0], F = in_[1], U = cfg_.units, G = gates_ * U;
-  return (gates_ == 3 ? 2 : 1) * T * batch * G + 2 * batch * U + T * batch * std::max(U, F);
+  return (gates_ == 3 ? 2 : 1) * T * batch * G + 2 * batch * U + T * batch * std::max(U, F) +
+         (recurrent_masks() > 0 ? batch * U : 0) + (input_masks() > 1 ? T * batch * F : 0);
 }
 
 namespace {
@@ -95,12 +125,41 @@ struct Ops {
     else
       kernels::gemm_cpu<float>(ta, tb, M, N, K, 1.f, A, B, beta, C);
   }
+  void gemm_ld(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+               int64_t ldb, float beta, float* C, int64_t ldc) const {
+    if (gpu)
+      kernels::gemm_ld_cuda(*ctx.cuda, ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+    else
+      kernels::gemm_ld_cpu<float>(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+  }
   // C (M, N) = A (M, K) W (K, N) + bias (nullable), the bias first on the CPU (the GEMM adds to
-  // it), after on CUDA.
-  void linear(int64_t M, int64_t N, int64_t K, const float* A, const float* W, const float* bias, float* C) const {
+  // it), after on CUDA. With parts > 1, part g of C's columns (N / parts of them) comes from its
+  // own A, A + g a_stride: a gate's part from the input's copy under that gate's mask.
+  void linear(int64_t M, int64_t N, int64_t K, const float* A, const float* W, const float* bias, float* C,
+              int parts = 1, int64_t a_stride = 0) const {
     if (bias && !gpu) kernels::bias_fill_cpu(C, bias, M, N);
-    gemm(false, false, M, N, K, A, W, bias && !gpu ? 1.f : 0.f, C);
+    const float beta = bias && !gpu ? 1.f : 0.f;
+    if (parts <= 1) {
+      gemm(false, false, M, N, K, A, W, beta, C);
+    } else {
+      const int64_t P = N / parts;
+      for (int g = 0; g < parts; ++g)
+        gemm_ld(false, false, M, P, K, A + g * a_stride, K, W + g * P, N, beta, C + g * P, N);
+    }
     if (bias && gpu) kernels::bias_add_cuda(C, bias, M, N, stream());
+  }
+  void mask(float* mask, int64_t rows, int64_t cols, float rate, const kernels::DropoutKey& key) const {
+    if (gpu)
+      kernels::dropout_mask_cuda(mask, rows, cols, rate, key, stream());
+    else
+      kernels::dropout_mask_cpu(mask, rows, cols, rate, key);
+  }
+  void apply_mask(int64_t count, const float* in, const float* mask, int64_t period, float* out,
+                  bool accumulate) const {
+    if (gpu)
+      kernels::apply_mask_cuda(count, in, mask, period, out, accumulate, stream());
+    else
+      kernels::apply_mask_cpu(count, in, mask, period, out, accumulate);
   }
   void bias_grad(const float* dz, float* db, int64_t rows, int64_t cols) const {
     if (gpu)
@@ -130,29 +189,57 @@ struct Ops {
 float* floats(const Buffer& b) { return static_cast<float*>(b.data()); }
 }  // namespace
 
-void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y) {
+// Mask g of the inputs (which 0) or of the recurrent state (which 1): keyed as Dropout keys its
+// masks, the layer's name, which and g salting the seed.
+static kernels::DropoutKey mask_key(const Context& ctx, const std::string& layer, int which, int g) {
+  const uint64_t salt = kernels::mix64(std::hash<std::string>{}(layer) ^ kernels::mix64(uint64_t(which * 16 + g + 1)));
+  return {ctx.key.seed ^ salt, ctx.key.epoch, ctx.key.step, ctx.key.row_offset};
+}
+
+void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool training) {
   const int64_t n = x.dim(0), T = in_[0], F = in_[1], U = cfg_.units, G = gates_ * U;
   DPT_CHECK(n <= max_rows_,
             class_name() << " '" << name_ << "': a batch of " << n << " exceeds the prepared " << max_rows_);
   rows_ = n;
   const Ops op{ctx, ctx.device.is_cuda()};
   const bool lstm = gates_ == 4;
+  masked_ = training && (input_masks() > 0 || recurrent_masks() > 0);
+  const int kin = masked_ ? input_masks() : 0, krec = masked_ ? recurrent_masks() : 0;
   float *xs = floats(xs_), *pre = floats(pre_), *hs = floats(hs_), *st = floats(state_);
+  float *min = floats(masks_), *mrec = min + kin * n * F, *hm = floats(hm_);
   const float *kernel = w_[0], *recurrent = w_[1], *bias = cfg_.use_bias ? w_[2] : nullptr;
+  for (int g = 0; g < kin; ++g) op.mask(min + g * n * F, n, F, float(cfg_.dropout), mask_key(ctx, name_, 0, g));
+  for (int g = 0; g < krec; ++g)
+    op.mask(mrec + g * n * U, n, U, float(cfg_.recurrent_dropout), mask_key(ctx, name_, 1, g));
   op.zero(hs, n * U);  // the zero state (a larger batch before may have left steps there)
   if (lstm) op.zero(st, n * U);
-  op.to_time_major(n, T, F, cfg_.go_backwards, x.data(), xs);
-  op.linear(T * n, G, F, xs, kernel, bias, pre);  // every step's input part at once
+  // The input time-major, in the last of its copies; each mask makes its copy from it (the last in
+  // place), the same mask at every step.
+  const int64_t seq = T * n * F;
+  float* last = xs + std::max(kin - 1, 0) * seq;
+  op.to_time_major(n, T, F, cfg_.go_backwards, x.data(), last);
+  for (int g = 0; g < kin; ++g) op.apply_mask(seq, last, min + g * n * F, n * F, xs + g * seq, false);
+  op.linear(T * n, G, F, xs, kernel, bias, pre, kin, seq);  // every step's input part at once
   for (int64_t t = 0; t < T; ++t) {
     float *pt = pre + t * n * G, *h = hs + t * n * U, *h_next = hs + (t + 1) * n * U;
+    // With recurrent masks, the recurrence reads h_{t-1} times each gate's mask (kept for backward).
+    for (int g = 0; g < krec; ++g) op.apply_mask(n * U, h, mrec + g * n * U, n * U, hm + (g * T + t) * n * U, false);
+    const float* hr = krec ? hm + t * n * U : h;  // gate 0's, the others T n U apart
+    const int64_t hr_stride = T * n * U;
     if (gates_ == 1) {  // SimpleRNN: h = tanh(pre + h recurrent_kernel)
-      if (t > 0) op.gemm(false, false, n, U, U, h, recurrent, 1.f, pt);
+      if (t > 0) op.gemm(false, false, n, U, U, hr, recurrent, 1.f, pt);
       if (op.gpu)
         kernels::simple_rnn_step_forward_cuda(n * U, pt, h_next, op.stream());
       else
         kernels::simple_rnn_step_forward_cpu(n * U, pt, h_next);
     } else if (lstm) {
-      if (t > 0) op.gemm(false, false, n, G, U, h, recurrent, 1.f, pt);  // h_0 is zero
+      if (t > 0) {  // h_0 is zero
+        if (krec)
+          for (int g = 0; g < krec; ++g)
+            op.gemm_ld(false, false, n, U, U, hr + g * hr_stride, U, recurrent + g * U, G, 1.f, pt + g * U, G);
+        else
+          op.gemm(false, false, n, G, U, h, recurrent, 1.f, pt);
+      }
       float *c = st + t * n * U, *c_next = st + (t + 1) * n * U;
       if (op.gpu)
         kernels::lstm_step_forward_cuda(n, U, pt, c, c_next, h_next, op.stream());
@@ -160,7 +247,7 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y) {
         kernels::lstm_step_forward_cpu(n, U, pt, c, c_next, h_next);
     } else {
       float* q = st + t * n * G;  // h recurrent_kernel + the recurrent bias
-      op.linear(n, G, U, h, recurrent, bias ? bias + G : nullptr, q);
+      op.linear(n, G, U, hr, recurrent, bias ? bias + G : nullptr, q, krec, hr_stride);
       if (op.gpu)
         kernels::gru_step_forward_cuda(n, U, pt, q, h, h_next, op.stream());
       else
@@ -179,13 +266,29 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
             class_name() << " '" << name_ << "': backward for " << dy.dim(0) << " rows after a forward of " << n);
   const Ops op{ctx, ctx.device.is_cuda()};
   const bool lstm = gates_ == 4, gru = gates_ == 3;
+  const int kin = masked_ ? input_masks() : 0, krec = masked_ ? recurrent_masks() : 0;
   const float *xs = floats(xs_), *gates = floats(pre_), *hs = floats(hs_), *st = floats(state_);
+  const float *min = floats(masks_), *mrec = min + kin * n * F, *hm = floats(hm_);
   const float *kernel = w_[0], *recurrent = w_[1];
   float* dzx = work_;                        // the input parts' gradients (LSTM, SimpleRNN: the only ones)
   float* dzq = gru ? dzx + T * n * G : dzx;  // GRU: the recurrent parts'
   float* dh = dzq + T * n * G;
   float* dc = dh + n * U;
-  float* seq = dc + n * U;  // the output's gradient time-major, later the input's
+  float* seq = dc + n * U;                        // the output's gradient time-major, later the input's
+  float* dh_part = seq + T * n * std::max(U, F);  // with recurrent masks: one gate's part of dh
+  float* dx_part = dh_part + (recurrent_masks() > 0 ? n * U : 0);  // with a mask per gate: one gate's part of dxs
+  // dh_{t-1} += the recurrence's gradient dz_t recurrent_kernel^T (dz_t the step's gates' gradients,
+  // rows G apart); with recurrent masks, each gate's part through its mask.
+  auto recurrence_grad = [&](const float* dzt, bool accumulate) {
+    if (!krec) {
+      op.gemm(false, true, n, U, G, dzt, recurrent, accumulate ? 1.f : 0.f, dh);
+      return;
+    }
+    for (int g = 0; g < krec; ++g) {
+      op.gemm_ld(false, true, n, U, U, dzt + g * U, G, recurrent + g * U, G, 0.f, dh_part, U);
+      op.apply_mask(n * U, dh_part, mrec + g * n * U, n * U, dh, accumulate || g > 0);
+    }
+  };
   if (lstm) op.zero(dc, n * U);
   if (cfg_.return_sequences) {
     op.to_time_major(n, T, U, flip_output_, dy.data(), seq);
@@ -202,33 +305,50 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
         kernels::simple_rnn_step_backward_cuda(n * U, hs + (t + 1) * n * U, dh, dyt, dxt, op.stream());
       else
         kernels::simple_rnn_step_backward_cpu(n * U, hs + (t + 1) * n * U, dh, dyt, dxt);
-      if (t > 0) op.gemm(false, true, n, U, U, dxt, recurrent, 0.f, dh);  // dh_{t-1} = dz_t recurrent^T
+      if (t > 0) recurrence_grad(dxt, false);  // dh_{t-1} = dz_t recurrent^T
     } else if (lstm) {
       const float *c = st + t * n * U, *c_next = st + (t + 1) * n * U;
       if (op.gpu)
         kernels::lstm_step_backward_cuda(n, U, gt, c, c_next, dh, dyt, dc, dxt, op.stream());
       else
         kernels::lstm_step_backward_cpu(n, U, gt, c, c_next, dh, dyt, dc, dxt);
-      if (t > 0) op.gemm(false, true, n, U, G, dxt, recurrent, 0.f, dh);  // dh_{t-1} = dz_t recurrent^T
+      if (t > 0) recurrence_grad(dxt, false);  // dh_{t-1} = dz_t recurrent^T
     } else {
       const float *q = st + t * n * G, *h = hs + t * n * U;
       if (op.gpu)
         kernels::gru_step_backward_cuda(n, U, gt, q, h, dh, dyt, dxt, dqt, op.stream());
       else
         kernels::gru_step_backward_cpu(n, U, gt, q, h, dh, dyt, dxt, dqt);
-      if (t > 0) op.gemm(false, true, n, U, G, dqt, recurrent, 1.f, dh);  // + dq_t recurrent^T
+      if (t > 0) recurrence_grad(dqt, true);  // + dq_t recurrent^T
     }
   }
   // The weights' gradients over every step at once: kernel += xs^T dzx; recurrent += h_{t-1}^T dzq
-  // (hs's first T steps are h_{-1}..h_{T-2}); the biases += the column sums of dzx (and dzq).
-  op.gemm(true, false, F, G, T * n, xs, dzx, 1.f, g_[0]);
-  op.gemm(true, false, U, G, T * n, hs, dzq, 1.f, g_[1]);
+  // (hs's first T steps are h_{-1}..h_{T-2}); the biases += the column sums of dzx (and dzq). Under
+  // a mask per gate, each gate's columns from its own masked copy.
+  if (kin > 1)
+    for (int g = 0; g < kin; ++g)
+      op.gemm_ld(true, false, F, U, T * n, xs + g * T * n * F, F, dzx + g * U, G, 1.f, g_[0] + g * U, G);
+  else
+    op.gemm(true, false, F, G, T * n, xs, dzx, 1.f, g_[0]);
+  if (krec)
+    for (int g = 0; g < krec; ++g)
+      op.gemm_ld(true, false, U, U, T * n, hm + g * T * n * U, U, dzq + g * U, G, 1.f, g_[1] + g * U, G);
+  else
+    op.gemm(true, false, U, G, T * n, hs, dzq, 1.f, g_[1]);
   if (cfg_.use_bias) {
     op.bias_grad(dzx, g_[2], T * n, G);
     if (gru) op.bias_grad(dzq, g_[2] + G, T * n, G);
   }
   if (dx) {
-    op.gemm(false, true, T * n, F, G, dzx, kernel, 0.f, seq);  // dxs = dzx kernel^T
+    if (kin > 1) {  // dxs = the sum over gates of (dzx_g kernel_g^T) times mask g
+      for (int g = 0; g < kin; ++g) {
+        op.gemm_ld(false, true, T * n, F, U, dzx + g * U, G, kernel + g * U, G, 0.f, dx_part, F);
+        op.apply_mask(T * n * F, dx_part, min + g * n * F, n * F, seq, g > 0);
+      }
+    } else {
+      op.gemm(false, true, T * n, F, G, dzx, kernel, 0.f, seq);  // dxs = dzx kernel^T
+      if (kin == 1) op.apply_mask(T * n * F, seq, min, n * F, seq, false);
+    }
     op.to_sequence_major(n, T, F, cfg_.go_backwards, seq, dx->data());
   }
 }

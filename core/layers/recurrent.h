@@ -1,7 +1,15 @@
 // Keras's recurrent layers over a (steps, features) input, from a zero state; output every step's
 // h (return_sequences) or the last. go_backwards reads the steps last to first and (as Keras)
 // returns the sequence in that order. activation tanh and recurrent_activation sigmoid only;
-// dropout, recurrent_dropout, return_state, stateful and masks are refused by the config reader.
+// return_state, stateful and masks are refused by the config reader.
+//
+// dropout and recurrent_dropout are Keras's (DropoutRNNCell): in training, the input x_t and the
+// recurrence's h_{t-1} are multiplied by masks of 0 or 1/(1-rate), drawn once a batch for each
+// sample and used at every step. As Keras does, LSTM and GRU draw one mask per gate (its part of
+// the kernels reads its own masked copy) under implementation=1, which recurrent_dropout implies;
+// under implementation=2 one input mask serves every gate. GRU's blend z h_{t-1} keeps the
+// unmasked h_{t-1}, as Keras's does. The masks are keyed as Dropout's (the layer's name, the step
+// and each sample's global index), so they do not depend on the replica split.
 //
 // LSTM(units): each step's pre-activations z = x_t kernel + h_{t-1} recurrent_kernel + bias
 // (Keras's gate order i, f, c, o) give c_t = f c_{t-1} + i g and h_t = o tanh(c_t). Weights:
@@ -31,6 +39,9 @@ struct RecurrentConfig {
   bool return_sequences = false;
   bool go_backwards = false;
   bool use_bias = true;
+  double dropout = 0.0;            // Keras's dropout: of the inputs, in [0, 1)
+  double recurrent_dropout = 0.0;  // of the recurrent state, in [0, 1)
+  int implementation = 2;          // LSTM, GRU: 1 draws a mask per gate (recurrent_dropout implies it)
 };
 using LSTMConfig = RecurrentConfig;
 
@@ -47,16 +58,27 @@ class Recurrent : public Layer {
   void set_flip_output(bool on) { flip_output_ = on; }
   // An unbuilt copy reading the steps the other way (go_backwards flipped): Bidirectional's backward layer.
   std::unique_ptr<Recurrent> reversed() const;
+  // Dropout masks drawn per batch: on the inputs and on the recurrent state (0 without that dropout),
+  // one per gate under implementation 1 (LSTM, GRU), else one.
+  int input_masks() const;
+  int recurrent_masks() const;
+  // The last training forward's masks, in the replica's memory: the input masks (n, features) each,
+  // then the recurrent masks (n, units) each.
+  const float* masks() const { return static_cast<const float*>(masks_.data()); }
 
  protected:
   // gates: the pre-activation's width in units (LSTM 4, GRU 3, SimpleRNN 1).
   Recurrent(RecurrentConfig cfg, int gates, const char* cls);
   Shape compute_output_shape(const Shape& in) override;
-  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override { run_forward(ctx, x, y); }
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override {
+    run_forward(ctx, x, y, training);
+  }
   void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override {
     run_backward(ctx, dy, dx);
   }
-  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override { run_forward(ctx, x, y); }
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override {
+    run_forward(ctx, x, y, training);
+  }
   void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override {
     run_backward(ctx, dy, dx);
   }
@@ -67,15 +89,18 @@ class Recurrent : public Layer {
   bool flip_output_ = false;
 
  private:
-  void run_forward(Context& ctx, const Tensor& x, Tensor& y);
+  void run_forward(Context& ctx, const Tensor& x, Tensor& y, bool training);
   void run_backward(Context& ctx, const Tensor& dy, Tensor* dx);
-  // Per replica, for up to max_rows_ samples, time-major: the input (steps, n, features); the
-  // gates (steps, n, gates units); h (steps + 1, n, units), step 0 the zero state; and the cell's
-  // own: LSTM's c (steps + 1, n, units), GRU's recurrent parts (steps, n, 3 units); none for
-  // SimpleRNN.
-  Buffer xs_, pre_, hs_, state_;
+  // Per replica, for up to max_rows_ samples, time-major: the input (steps, n, features), masked,
+  // or one masked copy per input mask; the gates (steps, n, gates units); h (steps + 1, n, units),
+  // step 0 the zero state; and the cell's own: LSTM's c (steps + 1, n, units), GRU's recurrent
+  // parts (steps, n, 3 units); none for SimpleRNN. With dropout: the masks (input masks (n,
+  // features), then recurrent masks (n, units)) and h_{t-1} times each recurrent mask (masks,
+  // steps, n, units).
+  Buffer xs_, pre_, hs_, state_, masks_, hm_;
   int64_t max_rows_ = 0;
-  int64_t rows_ = 0;  // the last forward's samples
+  int64_t rows_ = 0;     // the last forward's samples
+  bool masked_ = false;  // whether the last forward drew masks (training with dropout)
 };
 
 class LSTM : public Recurrent {

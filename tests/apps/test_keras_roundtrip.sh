@@ -46,11 +46,11 @@ np.save('$dir/y.npy', y.astype('float32'))"
 "$bin" train --model digits-mlp --loss mse --metrics mae,acc --epochs 1 --verbose 0 --save-model "$dir/reg.h5" || exit 1
 "$bin" evaluate --model "$dir/reg.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/reg.eval" || exit 1
 # cnn keeps its file's metrics (none); gap is given one under another name.
-declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="" [acts2]="" [prep]="" [lnorm]="" [dil]="" [tconv]="" [seq]="" [embed]="" [rnn]="" [gru]="" [srnn]="" [bidir]="" [tdist]="")
+declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="" [acts2]="" [prep]="" [lnorm]="" [dil]="" [tconv]="" [seq]="" [embed]="" [rnn]="" [gru]="" [srnn]="" [bidir]="" [tdist]="" [rdrop]="")
 # lnorm is saved as a .keras archive: Keras 3's legacy .h5 loader drops a LayerNormalization's
 # axis list of more than one axis (saving_utils keeps a list of one alone), so Keras cannot load its
 # own lnorm_legacy.h5 either (dptrain reads it; test_keras_config).
-for m in cnn gap acts rsh acts2 prep lnorm dil tconv seq embed rnn gru srnn bidir tdist; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
+for m in cnn gap acts rsh acts2 prep lnorm dil tconv seq embed rnn gru srnn bidir tdist rdrop; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
   ext=h5
   [ "$m" = lnorm ] && ext=keras
   # shellcheck disable=SC2086
@@ -111,7 +111,7 @@ m2.load_weights(d + "/w.h5")  # Keras's loader for the legacy save_weights layou
 worst2 = float(np.abs(m2.predict(x, verbose=0) - ours).max())
 print(f"keras load_weights(--save-weights) vs dptrain predict: max |diff| = {worst2:.3g}")
 assert worst2 <= 1e-5, worst2
-for name in ("cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil", "tconv", "seq", "embed", "rnn", "gru", "srnn", "bidir", "tdist"):
+for name in ("cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil", "tconv", "seq", "embed", "rnn", "gru", "srnn", "bidir", "tdist", "rdrop"):
     m3 = keras.models.load_model(f"{d}/{name}.{'keras' if name == 'lnorm' else 'h5'}", compile=False)
     kinds = sorted({type(layer).__name__ for layer in m3.layers})
     if name == "acts":  # the activations as Keras reads them back from dptrain's config
@@ -130,6 +130,10 @@ for name in ("cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil", "tcon
     print(f"{name} ({', '.join(kinds)}) trained 1 epoch by dptrain: keras.models.load_model vs dptrain predict: "
           f"max |diff| = {worst3:.3g} (the epoch moved the predictions by {moved:.3g})")
     assert worst3 <= 1e-5 and moved > 1e-3, (worst3, moved)
+    if name == "rdrop":  # the recurrent layers' dropout, as dptrain wrote it and Keras reads it
+        rates = [(layer.dropout, layer.recurrent_dropout) for layer in (m3.layers[0], m3.layers[1], m3.layers[2].forward_layer)]
+        print(f"rdrop: Keras reads dptrain's (dropout, recurrent_dropout) as {rates}")
+        assert rates == [(0.2, 0.3), (0.25, 0.0), (0.1, 0.2)], rates
 
 def ours_eval(name):  # "loss: 0.1234 - accuracy: 0.5000" from dptrain evaluate
     line = open(f"{d}/{name}.eval").read().splitlines()[-1]
@@ -214,7 +218,8 @@ cases = [("m", np.load(d + "/x.npy"), np.load(d + "/ours.npy"), "categorical_cro
 cases += [(n, np.load(f"{fix}/{n}_x.npy"), np.load(f"{d}/{n}_ours.npy"), loss)
           for n, loss in (("cnn", "categorical_crossentropy"), ("gap", "binary_crossentropy"),
                           ("gru", "categorical_crossentropy"), ("srnn", "categorical_crossentropy"),
-                          ("bidir", "categorical_crossentropy"), ("tdist", "categorical_crossentropy"))]
+                          ("bidir", "categorical_crossentropy"), ("tdist", "categorical_crossentropy"),
+                          ("rdrop", "categorical_crossentropy"))]
 for name, x, ours, loss in cases:
     m = tf_keras.models.load_model(f"{d}/{name}.h5")  # compiled from training_config
     worst = float(np.abs(m.predict(x, verbose=0) - ours).max())

@@ -22,6 +22,7 @@ std::unique_ptr<Sequential> model_for(const std::string& which) {
   if (which == "lstm-net") return lstm_net(11);
   if (which == "gru-net") return gru_net(11);
   if (which == "srnn-net") return srnn_net(11);
+  if (which == "rnn-dropout-net") return rnn_dropout_net(11);
   if (which == "bidir-net") return bidir_net(11);
   if (which == "tdist-net") return tdist_net(11);
   auto m = find_preset(which).make();

@@ -47,6 +47,7 @@ TEST_CASE("N GPUs (NCCL) equal one device; ps and sync batch norm too", "[gpu][n
     CHECK(test::train_pair("embed-net", test::cpus(1), test::gpus(k), 24, {}) < 1e-4);    // each GPU sorts its indices
     CHECK(test::train_pair("bidir-net", test::cpus(1), test::gpus(k), 24, {}) < 1e-4);    // recurrent layers, merged
     CHECK(test::train_pair("tdist-net", test::cpus(1), test::gpus(k), 24, {}) < 1e-4);    // dropout keyed per step
+    CHECK(test::train_pair("rnn-dropout-net", test::cpus(1), test::gpus(k), 24, {}) < 1e-4);  // masks per sample
   }
 }
 
@@ -74,8 +75,9 @@ TEST_CASE("Replicas sharing one GPU equal one device: buckets, ps, sync batch no
     CHECK(dsync < 1e-4);
     // Per-replica statistics, merged every step: the same as k CPU replicas.
     // Embedding: each replica's table gradient from its own sort, summed across replicas; the
-    // recurrent layers, Bidirectional's merges, TimeDistributed's per-step Dropout.
-    for (const char* which : {"embed-net", "lstm-net", "gru-net", "bidir-net", "tdist-net"}) {
+    // recurrent layers (and their dropout masks), Bidirectional's merges, TimeDistributed's per-step
+    // Dropout.
+    for (const char* which : {"embed-net", "lstm-net", "gru-net", "rnn-dropout-net", "bidir-net", "tdist-net"}) {
       const double d = test::train_pair(which, test::cpus(1), test::on_gpu0(k), 24, {});
       std::printf("%d replicas on 1 GPU vs CPU %s: max|dw|/max|w| = %.3g\n", k, which, d);
       INFO(which);

@@ -180,10 +180,13 @@ TEST_CASE("replica devices are checked before any device is touched", "[trainer]
 
 TEST_CASE("steady-state training steps allocate nothing", "[trainer][alloc]") {
   // digits-cnn: Conv2D, pooling, Dense, Dropout; the wrappers: Bidirectional (its directions at once
-  // on 2 threads) and TimeDistributed.
-  for (const std::string which : {"digits-cnn", "bidir", "tdist"})
+  // on 2 threads) and TimeDistributed; recurrent layers drawing dropout masks.
+  for (const std::string which : {"digits-cnn", "bidir", "tdist", "rnn_dropout"})
     for (int replicas : {1, 3}) {
-      auto m = which == "bidir" ? test::bidir_net(4) : which == "tdist" ? test::tdist_net(4) : build("digits-cnn", 4);
+      auto m = which == "bidir"         ? test::bidir_net(4)
+               : which == "tdist"       ? test::tdist_net(4)
+               : which == "rnn_dropout" ? test::rnn_dropout_net(4)
+                                        : build("digits-cnn", 4);
       Dataset data = make_synthetic(m->input_shape(), shape_numel(m->output_shape()), 64, 2);
       data.to_one_hot();
       Adam opt;

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_config.h"
+#include "core/layers/recurrent.h"
 #include "test_util.h"
 
 using namespace dpt;
@@ -28,7 +29,7 @@ std::string config_error(const std::string& text, const std::string& source) {
 
 TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce Keras's predictions", "[io][config]") {
   for (const std::string name : {"mlp", "cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil", "tconv", "seq",
-                                 "embed", "rnn", "gru", "srnn", "bidir", "tdist"}) {
+                                 "embed", "rnn", "gru", "srnn", "bidir", "tdist", "rdrop"}) {
     INFO(name);
     auto m = load_keras_model(kDir + name + "_legacy.h5", 0);
     CHECK(m->name() == name);
@@ -42,6 +43,21 @@ TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce
   auto m = load_keras_model(kDir + "cnn_legacy.h5", 0);
   CHECK(m->layers()[1]->name() == "batch_normalization");
   CHECK(m->layers().back()->name() == "dense_4");  // names come from the config
+}
+
+// Keras 3 writes no implementation (recurrent_dropout implies 1); tf-keras writes LSTM's 1 and GRU's 2.
+TEST_CASE("Keras's recurrent dropout settings are read from both Kerases' files", "[io][config][dropout]") {
+  for (const std::string file : {"rdrop_legacy.h5", "rdrop_tfk_model.h5"}) {
+    INFO(file);
+    auto m = load_keras_model(kDir + file, 0);
+    const auto& lstm = dynamic_cast<const Recurrent&>(*m->layers()[0]);
+    const auto& gru = dynamic_cast<const Recurrent&>(*m->layers()[1]);
+    CHECK(lstm.config_str() == "units=4, return_sequences=True, dropout=0.2, recurrent_dropout=0.3");
+    CHECK((lstm.input_masks() == 4 && lstm.recurrent_masks() == 4));
+    CHECK(gru.config_str() == "units=3, return_sequences=True, go_backwards=True, dropout=0.25");
+    CHECK((gru.input_masks() == 1 && gru.recurrent_masks() == 0));
+    CHECK(m->layers()[2]->config_str().find("dropout=0.1, recurrent_dropout=0.2") != std::string::npos);
+  }
 }
 
 TEST_CASE("Functional models that are one chain build as Sequential models and reproduce Keras's predictions",

@@ -219,10 +219,9 @@ TEST_CASE("Bidirectional through Keras's files; what dptrain does not run is ref
       "supported");
   CHECK_THROWS_WITH(
       model_from_keras_json(
-          cfg(R"("layer": {"class_name": "GRU", "config": {"name": "g", "units": 2, "recurrent_dropout": 0.1}})"), 0,
+          cfg(R"("layer": {"class_name": "GRU", "config": {"name": "g", "units": 2, "recurrent_dropout": 1.5}})"), 0,
           "m.json"),
-      "m.json: layer 'b' > 'g' (GRU): recurrent_dropout=0.1 (a Dropout layer before the GRU drops its inputs) is not "
-      "supported");
+      "m.json: layer 'b' > 'g' (GRU): recurrent_dropout=1.5 is not in [0, 1)");
   CHECK_THROWS_WITH(model_from_keras_json(cfg(lstm + R"(, "backward_layer": {"class_name": "LSTM",
                                                  "config": {"name": "k", "units": 2}})"),
                                           0, "m.json"),

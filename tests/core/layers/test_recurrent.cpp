@@ -120,9 +120,17 @@ TEST_CASE("LSTM through Keras's files", "[layers][lstm][io]") {
   };
   CHECK(model_from_keras_json(cfg(R"(, "unroll": true, "implementation": 2)"), 0, "m.json")->output_shape() ==
         Shape{2});
-  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "dropout": 0.2)"), 0, "m.json"),
-                    "m.json: layer 'l' (LSTM): dropout=0.2 (a Dropout layer before the LSTM drops its inputs) is not "
-                    "supported");
+  const auto dropped = model_from_keras_json(cfg(R"(, "dropout": 0.2, "recurrent_dropout": 0.5)"), 0, "m.json");
+  CHECK(dropped->layers()[0]->config_str() == "units=2, dropout=0.2, recurrent_dropout=0.5");
+  const auto per_gate = model_from_keras_json(cfg(R"(, "dropout": 0.25, "implementation": 1)"), 0, "m.json");
+  CHECK(per_gate->layers()[0]->config_str() == "units=2, dropout=0.25, implementation=1");
+  CHECK(static_cast<const Recurrent&>(*per_gate->layers()[0]).input_masks() == 4);
+  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "dropout": 1.0)"), 0, "m.json"),
+                    "m.json: layer 'l' (LSTM): dropout=1.0 is not in [0, 1)");
+  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "recurrent_dropout": -0.1)"), 0, "m.json"),
+                    "m.json: layer 'l' (LSTM): recurrent_dropout=-0.1 is not in [0, 1)");
+  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "implementation": 3)"), 0, "m.json"),
+                    "m.json: layer 'l' (LSTM): implementation=3 is not 1 or 2");
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "recurrent_activation": "hard_sigmoid")"), 0, "m.json"),
                     Contains("recurrent_activation='hard_sigmoid' (LSTM runs sigmoid) is not supported"));
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "return_state": true)"), 0, "m.json"),
@@ -251,4 +259,179 @@ TEST_CASE("LSTM, GRU and SimpleRNN: a larger batch after a smaller one starts fr
     REQUIRE(a.numel() == b.numel());
     for (int64_t i = 0; i < a.numel(); ++i) CHECK(a.data()[i] == b.data()[i]);
   }
+}
+
+namespace {
+// A recurrent layer of `kind` (0 LSTM, 1 GRU, 2 SimpleRNN) on (steps, features), bound to the
+// given weights (and scratch gradients), prepared for n rows.
+struct Bound {
+  std::unique_ptr<Recurrent> layer;
+  std::vector<std::vector<float>> grads;
+  Tensor work;
+  Context ctx;
+};
+Bound bound(int kind, RecurrentConfig c, const Shape& in, std::vector<std::vector<float>>& w, int64_t n) {
+  Bound b;
+  if (kind == 0) b.layer = std::make_unique<LSTM>(c);
+  if (kind == 1) b.layer = std::make_unique<GRU>(c);
+  if (kind == 2) b.layer = std::make_unique<SimpleRNN>(c);
+  b.layer->set_name("r");
+  b.layer->build(in);
+  std::vector<float*> pw, pg;
+  for (auto& v : w) {
+    b.grads.emplace_back(v.size(), 0.f);
+    pw.push_back(v.data());
+    pg.push_back(b.grads.back().data());
+  }
+  b.layer->bind(pw, pg);
+  b.layer->prepare(n, b.ctx);
+  b.work = Tensor({std::max<int64_t>(b.layer->workspace_elems(n), 1)});
+  b.layer->set_workspace(b.work.data(), b.work.numel());
+  b.ctx.key.seed = 5;
+  b.ctx.key.epoch = 1;
+  b.ctx.key.step = 2;
+  return b;
+}
+}  // namespace
+
+// Keras's DropoutRNNCell: a sample's masks are drawn once a batch and used at every step; LSTM and
+// GRU draw one per gate under implementation 1 (which recurrent_dropout implies). The check: a
+// sample through the masked layer equals that sample alone through an unmasked layer whose
+// kernel rows are scaled by its input mask and whose recurrent_kernel rows by its recurrent mask,
+// gate by gate ((x m) W = x (diag(m) W)), so each mask must reach exactly its gate, at every step,
+// and GRU's blend z h_{t-1} must read the unmasked state.
+TEST_CASE("LSTM, GRU and SimpleRNN dropout and recurrent_dropout: Keras's masks, per gate, the same at every step",
+          "[layers][lstm][gru][simple_rnn][dropout]") {
+  const int64_t T = 5, F = 4, U = 3, n = 7;
+  for (int kind = 0; kind < 3; ++kind)
+    for (int variant = 0; variant < 4; ++variant) {
+      if (kind == 2 && variant == 1) continue;  // SimpleRNN has no implementation 1
+      RecurrentConfig c;
+      c.units = U;
+      c.return_sequences = true;
+      c.go_backwards = variant == 3;
+      if (variant != 2) c.dropout = 0.3;
+      if (variant >= 2) c.recurrent_dropout = 0.4;
+      if (variant == 1) c.implementation = 1;
+      const int gates = kind == 0 ? 4 : kind == 1 ? 3 : 1;
+      const int kin = variant == 2 ? 0 : (variant == 0 || kind == 2 ? 1 : gates), krec = variant >= 2 ? gates : 0;
+      INFO("kind " << kind << " variant " << variant);
+      std::vector<std::vector<float>> w;
+      uint64_t s = 40 + uint64_t(kind * 10 + variant);
+      w.push_back(test::random_vecf(size_t(F * gates * U), ++s));
+      w.push_back(test::random_vecf(size_t(U * gates * U), ++s));
+      w.push_back(test::random_vecf(size_t((kind == 1 ? 2 : 1) * gates * U), ++s));
+      Bound m = bound(kind, c, {T, F}, w, n);
+      CHECK(m.layer->input_masks() == kin);
+      CHECK(m.layer->recurrent_masks() == krec);
+      Tensor x({n, T, F}), y({n, T, U});
+      const auto xv = test::random_vecf(size_t(x.numel()), s + 7);
+      std::copy(xv.begin(), xv.end(), x.data());
+      m.layer->forward(m.ctx, x, y, true);
+      const float* masks = m.layer->masks();
+      const std::vector<float> mv(masks, masks + kin * n * F + krec * n * U);
+      // 0 or 1/(1-rate), some of each
+      int zeros = 0;
+      for (int64_t e = 0; e < kin * n * F; ++e) {
+        CHECK((mv[size_t(e)] == 0.f || mv[size_t(e)] == float(1.0 / 0.7)));
+        zeros += mv[size_t(e)] == 0.f;
+      }
+      for (int64_t e = kin * n * F; e < int64_t(mv.size()); ++e) {
+        CHECK((mv[size_t(e)] == 0.f || mv[size_t(e)] == float(1.0 / 0.6)));
+        zeros += mv[size_t(e)] == 0.f;
+      }
+      CHECK(zeros > 0);
+      CHECK(zeros < int64_t(mv.size()));
+      if (kin > 1)  // each gate its own draw
+        CHECK(!std::equal(mv.begin(), mv.begin() + n * F, mv.begin() + n * F));
+      // Each sample alone through the unmasked layer with its masks folded into the weights.
+      RecurrentConfig plain = c;
+      plain.dropout = plain.recurrent_dropout = 0;
+      plain.implementation = 2;
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<std::vector<float>> wi = w;
+        for (int g = 0; g < gates; ++g)
+          for (int64_t u = 0; u < U; ++u) {
+            const int64_t col = g * U + u;
+            if (kin)
+              for (int64_t f = 0; f < F; ++f)
+                wi[0][size_t(f * gates * U + col)] *= mv[size_t((kin == 1 ? 0 : g) * n * F + i * F + f)];
+            if (krec)
+              for (int64_t v = 0; v < U; ++v)
+                wi[1][size_t(v * gates * U + col)] *= mv[size_t(kin * n * F + g * n * U + i * U + v)];
+          }
+        Bound one = bound(kind, plain, {T, F}, wi, 1);
+        Tensor xi({1, T, F}), yi({1, T, U});
+        std::copy(x.data() + i * T * F, x.data() + (i + 1) * T * F, xi.data());
+        one.layer->forward(one.ctx, xi, yi, true);
+        for (int64_t e = 0; e < T * U; ++e) CHECK(y.data()[i * T * U + e] == Approx(yi.data()[e]).margin(2e-6));
+      }
+      // Inference draws nothing: the unmasked layer's output, bit for bit.
+      Bound p = bound(kind, plain, {T, F}, w, n);
+      Tensor yp({n, T, U}), yinf({n, T, U});
+      p.layer->forward(p.ctx, x, yp, true);
+      m.layer->forward(m.ctx, x, yinf, false);
+      CHECK(std::equal(yp.data(), yp.data() + yp.numel(), yinf.data()));
+    }
+}
+
+TEST_CASE("Recurrent dropout masks drop the rate's share, differ by gate, layer and step, and follow the sample",
+          "[layers][lstm][dropout]") {
+  const int64_t n = 200, F = 50, U = 40;
+  RecurrentConfig c;
+  c.units = U;
+  c.dropout = 0.3;
+  c.recurrent_dropout = 0.2;
+  std::vector<std::vector<float>> w{test::random_vecf(size_t(F * 4 * U), 1), test::random_vecf(size_t(U * 4 * U), 2),
+                                    test::random_vecf(size_t(4 * U), 3)};
+  Bound m = bound(0, c, {2, F}, w, n);
+  Tensor x({n, 2, F}), y({n, U});
+  const auto xv = test::random_vecf(size_t(x.numel()), 4);
+  std::copy(xv.begin(), xv.end(), x.data());
+  m.layer->forward(m.ctx, x, y, true);
+  const std::vector<float> first(m.layer->masks(), m.layer->masks() + 4 * n * F + 4 * n * U);
+  for (int g = 0; g < 8; ++g) {
+    const int64_t len = g < 4 ? n * F : n * U, at = g < 4 ? g * n * F : 4 * n * F + (g - 4) * n * U;
+    const double rate = g < 4 ? 0.3 : 0.2;
+    int64_t zeros = 0;
+    for (int64_t e = 0; e < len; ++e) zeros += first[size_t(at + e)] == 0.f;
+    INFO("mask " << g);
+    CHECK(double(zeros) / double(len) == Approx(rate).margin(0.015));  // 8000-10000 draws: 3 sigma < 0.015
+  }
+  // The next step draws new masks; rows 50.. of the batch, given as a batch of their own at row
+  // offset 50, draw the masks those rows drew.
+  m.ctx.key.step = 3;
+  m.layer->forward(m.ctx, x, y, true);
+  CHECK(!std::equal(first.begin(), first.begin() + n * F, m.layer->masks()));
+  m.ctx.key.step = 2;
+  m.ctx.key.row_offset = 50;
+  Tensor tail({n - 50, 2, F}), ty({n - 50, U});
+  std::copy(x.data() + 50 * 2 * F, x.data() + x.numel(), tail.data());
+  m.layer->forward(m.ctx, tail, ty, true);
+  for (int g = 0; g < 4; ++g)
+    CHECK(std::equal(first.begin() + g * n * F + 50 * F, first.begin() + (g + 1) * n * F,
+                     m.layer->masks() + g * (n - 50) * F));
+  for (int g = 0; g < 4; ++g)
+    CHECK(std::equal(first.begin() + 4 * n * F + g * n * U + 50 * U, first.begin() + 4 * n * F + (g + 1) * n * U,
+                     m.layer->masks() + 4 * (n - 50) * F + g * (n - 50) * U));
+  // Another layer name, other masks.
+  Bound other = bound(0, c, {2, F}, w, n);
+  other.layer->set_name("r2");
+  other.layer->forward(other.ctx, x, y, true);
+  CHECK(!std::equal(first.begin(), first.begin() + n * F, other.layer->masks()));
+}
+
+TEST_CASE("whole-model gradients through dropout and recurrent_dropout; files; 3 CPU replicas train as one",
+          "[layers][grad][lstm][gru][simple_rnn][dropout]") {
+  auto m = test::rnn_dropout_net(9);
+  test::check_model_gradients(*m, {6, 3});
+  const std::string dir = test::temp_dir("rnn_dropout");
+  for (const auto& loaded : test::check_file_round_trips(*m, dir))
+    for (size_t i = 0; i < m->layers().size(); ++i)
+      CHECK(loaded->layers()[i]->config_str() == m->layers()[i]->config_str());
+  std::filesystem::remove_all(dir);
+  Dataset data = make_synthetic({6, 3}, 4, 30, 5);
+  const double d = test::replicas_vs_one([] { return test::rnn_dropout_net(11); }, data, 3, 10);
+  std::printf("equivalence rnn-dropout-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
 }
