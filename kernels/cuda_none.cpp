@@ -116,6 +116,10 @@ void gemm_ld_cuda(const CudaResources&, bool, bool, int64_t, int64_t, int64_t, f
                   const float*, int64_t, float, float*, int64_t) {
   no_cuda();
 }
+void gemm_batched_cuda(const CudaResources&, bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                       int64_t, const float*, int64_t, int64_t, float, float*, int64_t, int64_t, int) {
+  no_cuda();
+}
 void activation_forward_cuda(Activation, const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
 void activation_backward_cuda(Activation, const float*, const float*, const float*, float*, int64_t, int64_t, void*) {
   no_cuda();
@@ -130,7 +134,8 @@ void dropout_cuda(const float*, float*, int64_t, int64_t, float, const DropoutKe
   no_cuda();
 }
 void dropout_mask_cuda(float*, int64_t, int64_t, float, const DropoutKey&, void*) { no_cuda(); }
-void apply_mask_cuda(int64_t, const float*, const float*, int64_t, float*, bool, void*) { no_cuda(); }
+void apply_masks_cuda(int64_t, const float*, const float*, int64_t, int, float*, int64_t, void*) { no_cuda(); }
+void masked_sum_cuda(int64_t, const float*, const float*, int64_t, int, float*, bool, void*) { no_cuda(); }
 void loss_rows_cuda(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*, float*, const float*,
                     void*) { no_cuda(); }
 void metric_rows_cuda(MetricKind, const float*, const float*, int64_t, int64_t, float*, void*) { no_cuda(); }

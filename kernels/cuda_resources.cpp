@@ -222,6 +222,15 @@ void gemm_ld_cuda(const CudaResources& r, bool ta, bool tb, int64_t M, int64_t N
                                int(M), int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)));
 }
 
+void gemm_batched_cuda(const CudaResources& r, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+                       float beta, float* C, int64_t ldc, int64_t stride_c, int count) {
+  if (M == 0 || N == 0 || count == 0) return;
+  DPT_CUBLAS_CHECK(cublasSgemmStridedBatched(r.cublas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                             int(N), int(M), int(K), &alpha, B, int(ldb), stride_b, A, int(lda),
+                                             stride_a, &beta, C, int(ldc), stride_c, count));
+}
+
 void gemm_cuda(const CudaResources& r, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                const float* B, float beta, float* C) {
   // Leading dimensions of the row-major operands as stored: A is (M,K) or (K,M); B is (K,N) or (N,K).

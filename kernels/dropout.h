@@ -28,12 +28,20 @@ template <typename T>
 void dropout_mask_cpu(T* mask, int64_t rows, int64_t cols, float rate, const DropoutKey& key);
 void dropout_mask_cuda(float* mask, int64_t rows, int64_t cols, float rate, const DropoutKey& key, void* stream);
 
-// out[e] = (accumulate ? out[e] : 0) + in[e] * mask[e % period] for e < count: a mask repeated
-// along the leading axis (one mask for every step of a time-major sequence). Without accumulate,
-// in may be out.
+// Masks of a period each, repeated along the leading axis (one mask for every step of a time-major
+// sequence), for e < count and g < copies:
+// apply_masks: out[g out_stride + e] = in[e] * masks[g period + e % period], the input's copy under
+// each mask; in may be the last copy (each element is read before its copies are written).
+// masked_sum: out[e] = (accumulate ? out[e] : 0) + the sum over g, in order, of
+// parts[g count + e] * masks[g period + e % period]: gradients back through the masks.
 template <typename T>
-void apply_mask_cpu(int64_t count, const T* in, const T* mask, int64_t period, T* out, bool accumulate);
-void apply_mask_cuda(int64_t count, const float* in, const float* mask, int64_t period, float* out, bool accumulate,
-                     void* stream);
+void apply_masks_cpu(int64_t count, const T* in, const T* masks, int64_t period, int copies, T* out,
+                     int64_t out_stride);
+template <typename T>
+void masked_sum_cpu(int64_t count, const T* parts, const T* masks, int64_t period, int copies, T* out, bool accumulate);
+void apply_masks_cuda(int64_t count, const float* in, const float* masks, int64_t period, int copies, float* out,
+                      int64_t out_stride, void* stream);
+void masked_sum_cuda(int64_t count, const float* parts, const float* masks, int64_t period, int copies, float* out,
+                     bool accumulate, void* stream);
 
 }  // namespace dpt::kernels

@@ -34,21 +34,35 @@ void dropout_mask_cpu(T* mask, int64_t rows, int64_t cols, float rate, const Dro
 }
 
 template <typename T>
-void apply_mask_cpu(int64_t count, const T* in, const T* mask, int64_t period, T* out, bool accumulate) {
-#pragma omp parallel for schedule(static) if (count >= 65536)
+void apply_masks_cpu(int64_t count, const T* in, const T* masks, int64_t period, int copies, T* out,
+                     int64_t out_stride) {
+#pragma omp parallel for schedule(static) if (count * copies >= 65536)
   for (int64_t b = 0; b < count; b += period) {
-    const T* ib = in + b;
-    T* ob = out + b;
     const int64_t n = std::min(period, count - b);
-#pragma omp simd
-    for (int64_t e = 0; e < n; ++e) ob[e] = masked_value(ob[e], ib[e], mask[e], accumulate);
+    for (int64_t e = 0; e < n; ++e) {
+      const T v = in[b + e];
+      for (int g = 0; g < copies; ++g) out[g * out_stride + b + e] = v * masks[g * period + e];
+    }
+  }
+}
+
+template <typename T>
+void masked_sum_cpu(int64_t count, const T* parts, const T* masks, int64_t period, int copies, T* out,
+                    bool accumulate) {
+#pragma omp parallel for schedule(static) if (count * copies >= 65536)
+  for (int64_t b = 0; b < count; b += period) {
+    const int64_t n = std::min(period, count - b);
+    for (int64_t e = 0; e < n; ++e)
+      out[b + e] = masked_sum_value(out[b + e], parts + b + e, count, masks + e, period, copies, accumulate);
   }
 }
 
 template void dropout_mask_cpu<float>(float*, int64_t, int64_t, float, const DropoutKey&);
 template void dropout_mask_cpu<double>(double*, int64_t, int64_t, float, const DropoutKey&);
-template void apply_mask_cpu<float>(int64_t, const float*, const float*, int64_t, float*, bool);
-template void apply_mask_cpu<double>(int64_t, const double*, const double*, int64_t, double*, bool);
+template void apply_masks_cpu<float>(int64_t, const float*, const float*, int64_t, int, float*, int64_t);
+template void apply_masks_cpu<double>(int64_t, const double*, const double*, int64_t, int, double*, int64_t);
+template void masked_sum_cpu<float>(int64_t, const float*, const float*, int64_t, int, float*, bool);
+template void masked_sum_cpu<double>(int64_t, const double*, const double*, int64_t, int, double*, bool);
 template void dropout_cpu<float>(const float*, float*, int64_t, int64_t, float, const DropoutKey&, const BroadcastMap*);
 template void dropout_cpu<double>(const double*, double*, int64_t, int64_t, float, const DropoutKey&,
                                   const BroadcastMap*);

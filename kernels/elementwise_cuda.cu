@@ -67,9 +67,20 @@ __global__ void dropout_mask_kernel(float* mask, int64_t rows, int64_t cols, flo
   }
 }
 
-__global__ void apply_mask_kernel(int64_t count, const float* in, const float* mask, int64_t period, float* out,
-                                  bool accumulate) {
-  DPT_GRID_STRIDE(i, count) out[i] = masked_value(out[i], in[i], mask[i % period], accumulate);
+__global__ void apply_masks_kernel(int64_t count, const float* in, const float* masks, int64_t period, int copies,
+                                   float* out, int64_t out_stride) {
+  DPT_GRID_STRIDE(i, count) {
+    const float v = in[i];
+    const int64_t e = i % period;
+    for (int g = 0; g < copies; ++g) out[g * out_stride + i] = v * masks[g * period + e];
+  }
+}
+
+__global__ void masked_sum_kernel(int64_t count, const float* parts, const float* masks, int64_t period, int copies,
+                                  float* out, bool accumulate) {
+  DPT_GRID_STRIDE(i, count) {
+    out[i] = masked_sum_value(out[i], parts + i, count, masks + i % period, period, copies, accumulate);
+  }
 }
 
 void bias_add_cuda(float* y, const float* bias, int64_t rows, int64_t cols, void* stream) {
@@ -213,11 +224,19 @@ void dropout_mask_cuda(float* mask, int64_t rows, int64_t cols, float rate, cons
   DPT_CUDA_LAUNCH_CHECK();
 }
 
-void apply_mask_cuda(int64_t count, const float* in, const float* mask, int64_t period, float* out, bool accumulate,
-                     void* stream) {
-  if (count == 0) return;
-  apply_mask_kernel<<<grid_blocks(count), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      count, in, mask, period, out, accumulate);
+void apply_masks_cuda(int64_t count, const float* in, const float* masks, int64_t period, int copies, float* out,
+                      int64_t out_stride, void* stream) {
+  if (count == 0 || copies == 0) return;
+  apply_masks_kernel<<<grid_blocks(count), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      count, in, masks, period, copies, out, out_stride);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void masked_sum_cuda(int64_t count, const float* parts, const float* masks, int64_t period, int copies, float* out,
+                     bool accumulate, void* stream) {
+  if (count == 0 || copies == 0) return;
+  masked_sum_kernel<<<grid_blocks(count), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      count, parts, masks, period, copies, out, accumulate);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -18,6 +18,13 @@ template <typename T>
 void gemm_ld_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
                  const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
+// count products at once (a recurrent layer's gates): for i < count, C + i stride_c = alpha
+// op(A + i stride_a) op(B + i stride_b) + beta (C + i stride_c), leading dimensions as gemm_ld's.
+template <typename T>
+void gemm_batched_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                      int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C, int64_t ldc,
+                      int64_t stride_c, int count);
+
 // Row-major C(M,N) = alpha * op(A) * op(B) + beta * C on the GPU through cuBLAS, the same contract
 // as gemm_cpu. cuBLAS is column-major: a row-major matrix read column-major is its transpose, so
 // row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, i.e. cublasSgemm with the
@@ -26,6 +33,10 @@ void gemm_cuda(const CudaResources& r, bool trans_a, bool trans_b, int64_t M, in
                const float* A, const float* B, float beta, float* C);
 void gemm_ld_cuda(const CudaResources& r, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// One cublasSgemmStridedBatched call.
+void gemm_batched_cuda(const CudaResources& r, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+                       float beta, float* C, int64_t ldc, int64_t stride_c, int count);
 
 // BLAS threads for the calling thread's GEMMs (OpenBLAS, OpenMP build: per calling thread).
 void set_cpu_threads(int threads);

@@ -40,6 +40,18 @@ template void gemm_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, cons
 template void gemm_cpu<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, const double*, double,
                                double*);
 
+template <typename T>
+void gemm_batched_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                      int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C, int64_t ldc,
+                      int64_t stride_c, int count) {
+  for (int i = 0; i < count; ++i)
+    gemm_ld_cpu<T>(ta, tb, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta, C + i * stride_c, ldc);
+}
+template void gemm_batched_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
+                                      const float*, int64_t, int64_t, float, float*, int64_t, int64_t, int);
+template void gemm_batched_cpu<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t,
+                                       const double*, int64_t, int64_t, double, double*, int64_t, int64_t, int);
+
 void set_cpu_threads(int threads) {
   if (threads < 1) threads = 1;
   // Per calling thread: the OpenMP build of OpenBLAS sizes its team from the caller's

@@ -41,11 +41,14 @@ DPT_HD T dropout_value(T x, float u, float rate, T scale) {
   return x * mask;
 }
 
-// A mask's element, in the same steps on every device: the masked value, added to acc when
-// accumulating (a recurrent layer's per-gate gradients summed through their masks).
+// masked_sum's element (kernels/dropout.h), in the same steps on every device: the gates' parts
+// through their masks, added in gate order.
 template <typename T>
-DPT_HD T masked_value(T acc, T x, T mask, bool accumulate) {
-  return accumulate ? acc + x * mask : x * mask;
+DPT_HD T masked_sum_value(T acc, const T* parts, int64_t part_stride, const T* masks, int64_t mask_stride, int copies,
+                          bool accumulate) {
+  T s = accumulate ? acc + parts[0] * masks[0] : parts[0] * masks[0];
+  for (int g = 1; g < copies; ++g) s = s + parts[g * part_stride] * masks[g * mask_stride];
+  return s;
 }
 
 }  // namespace dpt::kernels

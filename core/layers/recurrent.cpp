@@ -104,13 +104,13 @@ void Recurrent::prepare(int64_t max_batch, Context& ctx) {
 
 // Backward's scratch: every step's gradients of the input parts (steps, n, gates units) and, for
 // GRU, of the recurrent parts; dh and LSTM's dc (n, units); the output's gradient time-major or the
-// input's (steps, n, max(units, features)), used one after the other. With recurrent masks, one
-// gate's part of dh (n, units); with an input mask per gate, one gate's part of the input's
+// input's (steps, n, max(units, features)), used one after the other. With recurrent masks, each
+// gate's part of dh (n, units); with an input mask per gate, each gate's part of the input's
 // gradient (steps, n, features).
 int64_t Recurrent::workspace_elems(int64_t batch) const {
   const int64_t T = in_[0], F = in_[1], U = cfg_.units, G = gates_ * U;
   return (gates_ == 3 ? 2 : 1) * T * batch * G + 2 * batch * U + T * batch * std::max(U, F) +
-         (recurrent_masks() > 0 ? batch * U : 0) + (input_masks() > 1 ? T * batch * F : 0);
+         recurrent_masks() * batch * U + (input_masks() > 1 ? input_masks() * T * batch * F : 0);
 }
 
 namespace {
@@ -125,16 +125,21 @@ struct Ops {
     else
       kernels::gemm_cpu<float>(ta, tb, M, N, K, 1.f, A, B, beta, C);
   }
-  void gemm_ld(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-               int64_t ldb, float beta, float* C, int64_t ldc) const {
+  // count products at once, the i-th's operands and result stride_a, stride_b and stride_c on.
+  void gemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, int64_t stride_a,
+                    const float* B, int64_t ldb, int64_t stride_b, float beta, float* C, int64_t ldc, int64_t stride_c,
+                    int count) const {
     if (gpu)
-      kernels::gemm_ld_cuda(*ctx.cuda, ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+      kernels::gemm_batched_cuda(*ctx.cuda, ta, tb, M, N, K, 1.f, A, lda, stride_a, B, ldb, stride_b, beta, C, ldc,
+                                 stride_c, count);
     else
-      kernels::gemm_ld_cpu<float>(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+      kernels::gemm_batched_cpu<float>(ta, tb, M, N, K, 1.f, A, lda, stride_a, B, ldb, stride_b, beta, C, ldc, stride_c,
+                                       count);
   }
   // C (M, N) = A (M, K) W (K, N) + bias (nullable), the bias first on the CPU (the GEMM adds to
   // it), after on CUDA. With parts > 1, part g of C's columns (N / parts of them) comes from its
-  // own A, A + g a_stride: a gate's part from the input's copy under that gate's mask.
+  // own A, A + g a_stride: a gate's part from the input's copy under that gate's mask (one batched
+  // GEMM over the gates).
   void linear(int64_t M, int64_t N, int64_t K, const float* A, const float* W, const float* bias, float* C,
               int parts = 1, int64_t a_stride = 0) const {
     if (bias && !gpu) kernels::bias_fill_cpu(C, bias, M, N);
@@ -143,8 +148,7 @@ struct Ops {
       gemm(false, false, M, N, K, A, W, beta, C);
     } else {
       const int64_t P = N / parts;
-      for (int g = 0; g < parts; ++g)
-        gemm_ld(false, false, M, P, K, A + g * a_stride, K, W + g * P, N, beta, C + g * P, N);
+      gemm_batched(false, false, M, P, K, A, K, a_stride, W, N, P, beta, C, N, P, parts);
     }
     if (bias && gpu) kernels::bias_add_cuda(C, bias, M, N, stream());
   }
@@ -154,12 +158,19 @@ struct Ops {
     else
       kernels::dropout_mask_cpu(mask, rows, cols, rate, key);
   }
-  void apply_mask(int64_t count, const float* in, const float* mask, int64_t period, float* out,
+  void apply_masks(int64_t count, const float* in, const float* masks, int64_t period, int copies, float* out,
+                   int64_t out_stride) const {
+    if (gpu)
+      kernels::apply_masks_cuda(count, in, masks, period, copies, out, out_stride, stream());
+    else
+      kernels::apply_masks_cpu(count, in, masks, period, copies, out, out_stride);
+  }
+  void masked_sum(int64_t count, const float* parts, const float* masks, int64_t period, int copies, float* out,
                   bool accumulate) const {
     if (gpu)
-      kernels::apply_mask_cuda(count, in, mask, period, out, accumulate, stream());
+      kernels::masked_sum_cuda(count, parts, masks, period, copies, out, accumulate, stream());
     else
-      kernels::apply_mask_cpu(count, in, mask, period, out, accumulate);
+      kernels::masked_sum_cpu(count, parts, masks, period, copies, out, accumulate);
   }
   void bias_grad(const float* dz, float* db, int64_t rows, int64_t cols) const {
     if (gpu)
@@ -218,12 +229,12 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool train
   const int64_t seq = T * n * F;
   float* last = xs + std::max(kin - 1, 0) * seq;
   op.to_time_major(n, T, F, cfg_.go_backwards, x.data(), last);
-  for (int g = 0; g < kin; ++g) op.apply_mask(seq, last, min + g * n * F, n * F, xs + g * seq, false);
+  op.apply_masks(seq, last, min, n * F, kin, xs, seq);
   op.linear(T * n, G, F, xs, kernel, bias, pre, kin, seq);  // every step's input part at once
   for (int64_t t = 0; t < T; ++t) {
     float *pt = pre + t * n * G, *h = hs + t * n * U, *h_next = hs + (t + 1) * n * U;
     // With recurrent masks, the recurrence reads h_{t-1} times each gate's mask (kept for backward).
-    for (int g = 0; g < krec; ++g) op.apply_mask(n * U, h, mrec + g * n * U, n * U, hm + (g * T + t) * n * U, false);
+    op.apply_masks(n * U, h, mrec, n * U, krec, hm + t * n * U, T * n * U);
     const float* hr = krec ? hm + t * n * U : h;  // gate 0's, the others T n U apart
     const int64_t hr_stride = T * n * U;
     if (gates_ == 1) {  // SimpleRNN: h = tanh(pre + h recurrent_kernel)
@@ -235,8 +246,7 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool train
     } else if (lstm) {
       if (t > 0) {  // h_0 is zero
         if (krec)
-          for (int g = 0; g < krec; ++g)
-            op.gemm_ld(false, false, n, U, U, hr + g * hr_stride, U, recurrent + g * U, G, 1.f, pt + g * U, G);
+          op.gemm_batched(false, false, n, U, U, hr, U, hr_stride, recurrent, G, U, 1.f, pt, G, U, krec);
         else
           op.gemm(false, false, n, G, U, h, recurrent, 1.f, pt);
       }
@@ -275,8 +285,8 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
   float* dh = dzq + T * n * G;
   float* dc = dh + n * U;
   float* seq = dc + n * U;                        // the output's gradient time-major, later the input's
-  float* dh_part = seq + T * n * std::max(U, F);  // with recurrent masks: one gate's part of dh
-  float* dx_part = dh_part + (recurrent_masks() > 0 ? n * U : 0);  // with a mask per gate: one gate's part of dxs
+  float* dh_parts = seq + T * n * std::max(U, F);          // with recurrent masks: each gate's part of dh
+  float* dx_parts = dh_parts + recurrent_masks() * n * U;  // with a mask per gate: each gate's part of dxs
   // dh_{t-1} += the recurrence's gradient dz_t recurrent_kernel^T (dz_t the step's gates' gradients,
   // rows G apart); with recurrent masks, each gate's part through its mask.
   auto recurrence_grad = [&](const float* dzt, bool accumulate) {
@@ -284,10 +294,8 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
       op.gemm(false, true, n, U, G, dzt, recurrent, accumulate ? 1.f : 0.f, dh);
       return;
     }
-    for (int g = 0; g < krec; ++g) {
-      op.gemm_ld(false, true, n, U, U, dzt + g * U, G, recurrent + g * U, G, 0.f, dh_part, U);
-      op.apply_mask(n * U, dh_part, mrec + g * n * U, n * U, dh, accumulate || g > 0);
-    }
+    op.gemm_batched(false, true, n, U, U, dzt, G, U, recurrent, G, U, 0.f, dh_parts, U, n * U, krec);
+    op.masked_sum(n * U, dh_parts, mrec, n * U, krec, dh, accumulate);
   };
   if (lstm) op.zero(dc, n * U);
   if (cfg_.return_sequences) {
@@ -326,13 +334,11 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
   // (hs's first T steps are h_{-1}..h_{T-2}); the biases += the column sums of dzx (and dzq). Under
   // a mask per gate, each gate's columns from its own masked copy.
   if (kin > 1)
-    for (int g = 0; g < kin; ++g)
-      op.gemm_ld(true, false, F, U, T * n, xs + g * T * n * F, F, dzx + g * U, G, 1.f, g_[0] + g * U, G);
+    op.gemm_batched(true, false, F, U, T * n, xs, F, T * n * F, dzx, G, U, 1.f, g_[0], G, U, kin);
   else
     op.gemm(true, false, F, G, T * n, xs, dzx, 1.f, g_[0]);
   if (krec)
-    for (int g = 0; g < krec; ++g)
-      op.gemm_ld(true, false, U, U, T * n, hm + g * T * n * U, U, dzq + g * U, G, 1.f, g_[1] + g * U, G);
+    op.gemm_batched(true, false, U, U, T * n, hm, U, T * n * U, dzq, G, U, 1.f, g_[1], G, U, krec);
   else
     op.gemm(true, false, U, G, T * n, hs, dzq, 1.f, g_[1]);
   if (cfg_.use_bias) {
@@ -341,13 +347,11 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
   }
   if (dx) {
     if (kin > 1) {  // dxs = the sum over gates of (dzx_g kernel_g^T) times mask g
-      for (int g = 0; g < kin; ++g) {
-        op.gemm_ld(false, true, T * n, F, U, dzx + g * U, G, kernel + g * U, G, 0.f, dx_part, F);
-        op.apply_mask(T * n * F, dx_part, min + g * n * F, n * F, seq, g > 0);
-      }
+      op.gemm_batched(false, true, T * n, F, U, dzx, G, U, kernel, G, U, 0.f, dx_parts, F, T * n * F, kin);
+      op.masked_sum(T * n * F, dx_parts, min, n * F, kin, seq, false);
     } else {
       op.gemm(false, true, T * n, F, G, dzx, kernel, 0.f, seq);  // dxs = dzx kernel^T
-      if (kin == 1) op.apply_mask(T * n * F, seq, min, n * F, seq, false);
+      if (kin == 1) op.masked_sum(T * n * F, seq, min, n * F, 1, seq, false);
     }
     op.to_sequence_major(n, T, F, cfg_.go_backwards, seq, dx->data());
   }

@@ -203,6 +203,49 @@ PY
 rc="${PIPESTATUS[0]}"
 [ "$rc" -eq 0 ] || exit "$rc"
 
+# Recurrent dropout's semantics in Keras itself, the premise of dptrain's unit test ("Keras's masks,
+# per gate, the same at every step" in test_recurrent.cpp): Keras's layer, its cell handed masks of
+# our making (one per gate where recurrent_dropout is set), gives for each sample what the unmasked
+# layer gives with each gate's kernel rows scaled by that gate's input mask and recurrent_kernel rows
+# by its recurrent mask. dptrain's layer passes the same check, and the unmasked layers agree with
+# Keras's (the fixtures above), so the two run dropout alike for the same masks.
+"$py" - <<'PY' 2>&1 | grep -v -E "WARNING|warn|^$"
+import numpy as np, keras
+rng = np.random.default_rng(0)
+T, F, U, n = 5, 4, 3, 3
+for cls, gates in (("LSTM", 4), ("GRU", 3), ("SimpleRNN", 1)):
+    for rate, rec_rate in ((0.3, 0.0), (0.3, 0.4), (0.0, 0.4)):
+        layer = getattr(keras.layers, cls)(U, return_sequences=True, dropout=rate, recurrent_dropout=rec_rate)
+        layer.build((None, T, F))
+        per_gate = cls != "SimpleRNN" and rec_rate > 0  # Keras's implementation 1
+        count = gates if per_gate else 1
+        def draw(shape, r):
+            return [(rng.uniform(size=shape) >= r).astype("float32") / (1 - r) for _ in range(count)] if r > 0 else None
+        m_in, m_rec = draw((n, F), rate), draw((n, U), rec_rate)
+        layer.cell.get_dropout_mask = lambda _: None if m_in is None else (m_in if per_gate else m_in[0])
+        layer.cell.get_recurrent_dropout_mask = lambda _: None if m_rec is None else (m_rec if per_gate else m_rec[0])
+        x = rng.uniform(-1, 1, (n, T, F)).astype("float32")
+        y = np.asarray(layer(x, training=True))
+        plain = getattr(keras.layers, cls)(U, return_sequences=True)
+        plain.build((None, T, F))
+        worst = 0.0
+        for i in range(n):
+            w = [np.array(v.numpy()) for v in layer.weights]
+            for g in range(gates):
+                cols = slice(g * U, (g + 1) * U)
+                if m_in is not None:
+                    w[0][:, cols] *= m_in[g if per_gate else 0][i][:, None]
+                if m_rec is not None:
+                    w[1][:, cols] *= m_rec[g if per_gate else 0][i][:, None]
+            plain.set_weights(w)
+            worst = max(worst, float(np.abs(np.asarray(plain(x[i:i + 1])) - y[i:i + 1]).max()))
+        print(f"Keras {cls}(dropout={rate}, recurrent_dropout={rec_rate}) with given masks vs the unmasked layer "
+              f"with the masks folded into its kernels, sample by sample: max |diff| = {worst:.3g}")
+        assert worst <= 1e-6, worst
+PY
+rc="${PIPESTATUS[0]}"
+[ "$rc" -eq 0 ] || exit "$rc"
+
 # Keras 2 (tf-keras): its load_model reads the same files (it cannot take Keras 3's optimizer
 # layout, which it loads by position, and says so: the model starts with a fresh optimizer).
 tfpy="${DPT_TF_KERAS_PYTHON:-$(dirname "$bin")/tf-keras-env/bin/python}"

@@ -941,6 +941,20 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOper
   return CUBLAS_STATUS_SUCCESS;
 }
 
+// batchCount products, each a cublasSgemm on its stride's offsets, queued in order on the stream.
+cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                                         int k, const float* alpha, const float* A, int lda, long long strideA,
+                                         const float* B, int ldb, long long strideB, const float* beta, float* C,
+                                         int ldc, long long strideC, int batchCount) {
+  if (batchCount < 0) return CUBLAS_STATUS_INVALID_VALUE;
+  for (int i = 0; i < batchCount; ++i) {
+    const cublasStatus_t st = cublasSgemm_v2(h, ta, tb, m, n, k, alpha, A + i * strideA, lda, B + i * strideB, ldb,
+                                             beta, C + i * strideC, ldc);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+  }
+  return CUBLAS_STATUS_SUCCESS;
+}
+
 // ---- cuDNN: handles only (its convolutions are not emulated) ----------------------------------------
 cudnnStatus_t cudnnCreate(cudnnHandle_t* h) { return new_handle(h), CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroy(cudnnHandle_t h) { return delete h, CUDNN_STATUS_SUCCESS; }

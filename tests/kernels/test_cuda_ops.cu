@@ -458,6 +458,62 @@ TEST_CASE("CUDA activation gradient + bias gradient written to NCHW (and in plac
   }
 }
 
+// A recurrent layer's dropout: masks drawn as dropout draws them, an input's copy under each mask
+// (the masks repeated every period), and gradients summed back through them.
+TEST_CASE("CUDA recurrent dropout masks, their copies and their sums match the CPU bit for bit", "[gpu][dropout]") {
+  if (!have_gpu()) return;
+  const int64_t rows = 37, cols = 29, period = rows * cols, count = 6 * period;
+  const int copies = 4;
+  const DropoutKey key{99, 1, 5, 12};
+  std::vector<float> masks(size_t(copies * period)), ones(size_t(period), 1.f), dropped(static_cast<size_t>(period));
+  for (int g = 0; g < copies; ++g) {
+    DropoutKey kg = key;
+    kg.seed += uint64_t(g);
+    dropout_mask_cpu(masks.data() + g * period, rows, cols, 0.35f, kg);
+  }
+  dropout_cpu(ones.data(), dropped.data(), rows, cols, 0.35f, key);
+  CHECK(std::equal(dropped.begin(), dropped.end(), masks.begin()));  // dropout's own decisions
+  DevBuf dmask(std::vector<float>(masks.size(), -7.f));
+  for (int g = 0; g < copies; ++g) {
+    DropoutKey kg = key;
+    kg.seed += uint64_t(g);
+    dropout_mask_cuda(dmask.p + g * period, rows, cols, 0.35f, kg, nullptr);
+  }
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  CHECK(dmask.get(masks.size()) == masks);
+
+  const auto x = rnd(size_t(count), 41), parts = rnd(size_t(copies * count), 42), acc = rnd(size_t(count), 43);
+  std::vector<float> xs(size_t(copies * count));
+  apply_masks_cpu(count, x.data(), masks.data(), period, copies, xs.data(), count);
+  for (int64_t e = 0; e < count; e += 97)  // each copy is the input times its mask, repeated every period
+    for (int g = 0; g < copies; ++g)
+      CHECK(xs[size_t(g * count + e)] == x[size_t(e)] * masks[size_t(g * period + e % period)]);
+  std::vector<float> in_place(size_t(copies * count));  // the input in the last copy's place
+  std::copy(x.begin(), x.end(), in_place.begin() + (copies - 1) * count);
+  apply_masks_cpu(count, in_place.data() + (copies - 1) * count, masks.data(), period, copies, in_place.data(), count);
+  CHECK(in_place == xs);
+  std::vector<float> summed = acc, fresh(static_cast<size_t>(count));
+  masked_sum_cpu(count, parts.data(), masks.data(), period, copies, summed.data(), true);
+  masked_sum_cpu(count, parts.data(), masks.data(), period, copies, fresh.data(), false);
+  for (int64_t e = 0; e < count; e += 89) {
+    double want = 0;
+    for (int g = 0; g < copies; ++g)
+      want += double(parts[size_t(g * count + e)]) * masks[size_t(g * period + e % period)];
+    CHECK(fresh[size_t(e)] == Approx(want).margin(1e-6));
+    CHECK(summed[size_t(e)] == Approx(want + acc[size_t(e)]).margin(1e-6));
+  }
+  DevBuf dx(x), dxs(std::vector<float>(xs.size(), -7.f)), dparts(parts), dsum(acc),
+      dfresh(std::vector<float>(size_t(count), -7.f));
+  DevBuf dmasks(masks);
+  apply_masks_cuda(count, dx.p, dmasks.p, period, copies, dxs.p, count, nullptr);
+  masked_sum_cuda(count, dparts.p, dmasks.p, period, copies, dsum.p, true, nullptr);
+  masked_sum_cuda(count, dparts.p, dmasks.p, period, copies, dfresh.p, false, nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  CHECK(dxs.get(xs.size()) == xs);
+  expect_close(dsum.get(size_t(count)), summed, 1e-6, 1e-6);  // a fused multiply-add may round once less
+  expect_close(dfresh.get(size_t(count)), fresh, 1e-6, 1e-6);
+}
+
 TEST_CASE("cuBLAS GEMM (row-major mapping, all transposes) matches the CPU GEMM; RAII buffers round-trip",
           "[gpu][gemm]") {
   if (!have_gpu()) return;
@@ -479,6 +535,28 @@ TEST_CASE("cuBLAS GEMM (row-major mapping, all transposes) matches the CPU GEMM;
       INFO("trans_a " << ta << " trans_b " << tb);
       expect_close(got, c, 1e-4, 1e-4);  // FP32 (no TF32): sums of 129 products
     }
+  // Strided-batched on column blocks of wider matrices (a recurrent layer's gates): 3 products of
+  // (M, K) blocks of a (M, 3K) matrix by K-row blocks, into column blocks of C, against the CPU.
+  {
+    const int64_t P = 3, lda = P * K, ldc = P * N;
+    const auto a = rnd(M * lda, 34), b = rnd(P * K * N, 35), c0 = rnd(M * ldc, 36);
+    std::vector<float> c = c0;
+    gemm_batched_cpu<float>(false, false, M, N, K, 1.f, a.data(), lda, K, b.data(), N, K * N, 1.f, c.data(), ldc, N,
+                            int(P));
+    DevBuf da(a), db(b), dc(c0);
+    gemm_batched_cuda(res, false, false, M, N, K, 1.f, da.p, lda, K, db.p, N, K * N, 1.f, dc.p, ldc, N, int(P));
+    res.synchronize();
+    expect_close(dc.get(c.size()), c, 1e-4, 1e-4);
+    for (int64_t i = 0; i < M; ++i)  // the blocks' products, by hand (block 1, column 2)
+      CHECK(c[size_t(i * ldc + N + 2)] - c0[size_t(i * ldc + N + 2)] == Approx([&] {
+                                                                          double sum = 0;
+                                                                          for (int64_t k = 0; k < K; ++k)
+                                                                            sum += double(a[size_t(i * lda + K + k)]) *
+                                                                                   b[size_t(K * N + k * N + 2)];
+                                                                          return sum;
+                                                                        }())
+                                                                            .margin(1e-4));
+  }
   DeviceBuffer moved(0, 64);
   DeviceBuffer other = std::move(moved);
   CHECK(moved.data() == nullptr);
