@@ -75,16 +75,22 @@ void rownorm_forward_cuda(bool, double, const RowLayout&, const float*, const fl
 int64_t embedding_cuda_scratch_bytes(int64_t) { no_cuda(); }
 void to_time_major_cuda(int64_t, int64_t, int64_t, bool, const float*, float*, void*) { no_cuda(); }
 void to_sequence_major_cuda(int64_t, int64_t, int64_t, bool, const float*, float*, void*) { no_cuda(); }
-void lstm_step_forward_cuda(int64_t, int64_t, float*, const float*, float*, float*, void*) { no_cuda(); }
-void simple_rnn_step_forward_cuda(int64_t, const float*, float*, void*) { no_cuda(); }
-void simple_rnn_step_backward_cuda(int64_t, const float*, const float*, const float*, float*, void*) { no_cuda(); }
-void gru_step_forward_cuda(int64_t, int64_t, float*, const float*, const float*, float*, void*) { no_cuda(); }
-void gru_step_backward_cuda(int64_t, int64_t, const float*, const float*, const float*, float*, const float*, float*,
-                            float*, void*) {
+void lstm_step_forward_cuda(const CellActs&, int64_t, int64_t, float*, const float*, float*, float*, void*) {
   no_cuda();
 }
-void lstm_step_backward_cuda(int64_t, int64_t, const float*, const float*, const float*, const float*, const float*,
-                             float*, float*, void*) {
+void simple_rnn_step_forward_cuda(const CellActs&, int64_t, const float*, float*, void*) { no_cuda(); }
+void simple_rnn_step_backward_cuda(const CellActs&, int64_t, const float*, const float*, const float*, float*, void*) {
+  no_cuda();
+}
+void gru_step_forward_cuda(const CellActs&, int64_t, int64_t, float*, const float*, const float*, float*, void*) {
+  no_cuda();
+}
+void gru_step_backward_cuda(const CellActs&, int64_t, int64_t, const float*, const float*, const float*, float*,
+                            const float*, float*, float*, void*) {
+  no_cuda();
+}
+void lstm_step_backward_cuda(const CellActs&, int64_t, int64_t, const float*, const float*, const float*, const float*,
+                             const float*, float*, float*, void*) {
   no_cuda();
 }
 void embedding_forward_cuda(const EmbeddingShape&, const float*, const float*, float*, void*) { no_cuda(); }

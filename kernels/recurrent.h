@@ -14,48 +14,50 @@ void to_time_major_cpu(int64_t n, int64_t steps, int64_t feat, bool reverse, con
 template <typename T>
 void to_sequence_major_cpu(int64_t n, int64_t steps, int64_t feat, bool reverse, const T* src, T* dst);
 
+// The cells take Keras's two activations first (k: CellActs, tanh and sigmoid by default).
 // One step over `rows` samples of `units` units: z (rows, 4 units) pre-activations in, gates out;
 // c_prev, c and h (rows, units).
 template <typename T>
-void lstm_step_forward_cpu(int64_t rows, int64_t units, T* z, const T* c_prev, T* c, T* h);
+void lstm_step_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* z, const T* c_prev, T* c, T* h);
 // Backward of one step: gates (rows, 4 units) as forward left them; dh (rows, units) the gradient at
 // h, plus dy (nullable) the output's own gradient at this step; dc (rows, units) in: from the next
 // step, out: at c_prev. dz (rows, 4 units) written.
 template <typename T>
-void lstm_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T* c_prev, const T* c, const T* dh,
-                            const T* dy, T* dc, T* dz);
+void lstm_step_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* c_prev, const T* c,
+                            const T* dh, const T* dy, T* dc, T* dz);
 
 // GRU: x (rows, 3 units) the step's input parts in, gates (z, r, hh) out; q (rows, 3 units) its
 // recurrent parts; h_prev and h (rows, units).
 template <typename T>
-void gru_step_forward_cpu(int64_t rows, int64_t units, T* x, const T* q, const T* h_prev, T* h);
+void gru_step_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* x, const T* q, const T* h_prev, T* h);
 // Backward: gates and q as forward left them; dh (rows, units) the gradient at h plus dy (nullable),
 // replaced by the gradient at h_prev through the blend; dx and dq (rows, 3 units) written.
 template <typename T>
-void gru_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T* q, const T* h_prev, T* dh, const T* dy,
-                           T* dx, T* dq);
+void gru_step_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* q, const T* h_prev,
+                           T* dh, const T* dy, T* dx, T* dq);
 
-// SimpleRNN: h = tanh(z) over n (rows x units) values; backward dz = (dh + dy) (1 - h^2), dy nullable.
+// SimpleRNN: h = activation(z) over n (rows x units) values; backward dz = (dh + dy) times the
+// activation's slope at h, dy nullable.
 template <typename T>
-void simple_rnn_step_forward_cpu(int64_t n, const T* z, T* h);
+void simple_rnn_step_forward_cpu(const CellActs& k, int64_t n, const T* z, T* h);
 template <typename T>
-void simple_rnn_step_backward_cpu(int64_t n, const T* h, const T* dh, const T* dy, T* dz);
+void simple_rnn_step_backward_cpu(const CellActs& k, int64_t n, const T* h, const T* dh, const T* dy, T* dz);
 
 // CUDA: one thread per element (the moves) or per (sample, unit) (the cell).
 void to_time_major_cuda(int64_t n, int64_t steps, int64_t feat, bool reverse, const float* src, float* dst,
                         void* stream);
 void to_sequence_major_cuda(int64_t n, int64_t steps, int64_t feat, bool reverse, const float* src, float* dst,
                             void* stream);
-void lstm_step_forward_cuda(int64_t rows, int64_t units, float* z, const float* c_prev, float* c, float* h,
-                            void* stream);
-void lstm_step_backward_cuda(int64_t rows, int64_t units, const float* gates, const float* c_prev, const float* c,
-                             const float* dh, const float* dy, float* dc, float* dz, void* stream);
-void simple_rnn_step_forward_cuda(int64_t n, const float* z, float* h, void* stream);
-void simple_rnn_step_backward_cuda(int64_t n, const float* h, const float* dh, const float* dy, float* dz,
-                                   void* stream);
-void gru_step_forward_cuda(int64_t rows, int64_t units, float* x, const float* q, const float* h_prev, float* h,
-                           void* stream);
-void gru_step_backward_cuda(int64_t rows, int64_t units, const float* gates, const float* q, const float* h_prev,
-                            float* dh, const float* dy, float* dx, float* dq, void* stream);
+void lstm_step_forward_cuda(const CellActs& k, int64_t rows, int64_t units, float* z, const float* c_prev, float* c,
+                            float* h, void* stream);
+void lstm_step_backward_cuda(const CellActs& k, int64_t rows, int64_t units, const float* gates, const float* c_prev,
+                             const float* c, const float* dh, const float* dy, float* dc, float* dz, void* stream);
+void simple_rnn_step_forward_cuda(const CellActs& k, int64_t n, const float* z, float* h, void* stream);
+void simple_rnn_step_backward_cuda(const CellActs& k, int64_t n, const float* h, const float* dh, const float* dy,
+                                   float* dz, void* stream);
+void gru_step_forward_cuda(const CellActs& k, int64_t rows, int64_t units, float* x, const float* q,
+                           const float* h_prev, float* h, void* stream);
+void gru_step_backward_cuda(const CellActs& k, int64_t rows, int64_t units, const float* gates, const float* q,
+                            const float* h_prev, float* dh, const float* dy, float* dx, float* dq, void* stream);
 
 }  // namespace dpt::kernels

@@ -31,22 +31,22 @@ void to_sequence_major_cpu(int64_t n, int64_t steps, int64_t feat, bool reverse,
   move_steps(n, steps, feat, reverse, false, src, dst);
 }
 
-template <typename T>
-void lstm_step_forward_cpu(int64_t rows, int64_t units, T* z, const T* c_prev, T* c, T* h) {
-  const int64_t U = units;
+namespace {
+// The cells' loops over a step's rows, for one pair of activations (DefaultActs: vectorised).
+template <typename Acts, typename T>
+void lstm_forward_rows(const Acts& k, int64_t rows, int64_t U, T* z, const T* c_prev, T* c, T* h) {
 #pragma omp parallel for schedule(static) if (rows * U >= 16384)
   for (int64_t r = 0; r < rows; ++r) {
     T* zr = z + r * 4 * U;
 #pragma omp simd
     for (int64_t u = 0; u < U; ++u)
-      lstm_cell(zr + u, zr + U + u, zr + 2 * U + u, zr + 3 * U + u, c_prev[r * U + u], c + r * U + u, h + r * U + u);
+      lstm_cell(k, zr + u, zr + U + u, zr + 2 * U + u, zr + 3 * U + u, c_prev[r * U + u], c + r * U + u, h + r * U + u);
   }
 }
 
-template <typename T>
-void lstm_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T* c_prev, const T* c, const T* dh,
-                            const T* dy, T* dc, T* dz) {
-  const int64_t U = units;
+template <typename Acts, typename T>
+void lstm_backward_rows(const Acts& k, int64_t rows, int64_t U, const T* gates, const T* c_prev, const T* c,
+                        const T* dh, const T* dy, T* dc, T* dz) {
 #pragma omp parallel for schedule(static) if (rows * U >= 16384)
   for (int64_t r = 0; r < rows; ++r) {
     const T* a = gates + r * 4 * U;
@@ -54,29 +54,28 @@ void lstm_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T
 #pragma omp simd
     for (int64_t u = 0; u < U; ++u) {
       const int64_t e = r * U + u;
-      lstm_cell_grad(a[u], a[U + u], a[2 * U + u], a[3 * U + u], c_prev[e], c[e], dy ? dh[e] + dy[e] : dh[e], dc + e,
+      lstm_cell_grad(k, a[u], a[U + u], a[2 * U + u], a[3 * U + u], c_prev[e], c[e], dy ? dh[e] + dy[e] : dh[e], dc + e,
                      d + u, d + U + u, d + 2 * U + u, d + 3 * U + u);
     }
   }
 }
 
-template <typename T>
-void gru_step_forward_cpu(int64_t rows, int64_t units, T* x, const T* q, const T* h_prev, T* h) {
-  const int64_t U = units;
+template <typename Acts, typename T>
+void gru_forward_rows(const Acts& k, int64_t rows, int64_t U, T* x, const T* q, const T* h_prev, T* h) {
 #pragma omp parallel for schedule(static) if (rows * U >= 16384)
   for (int64_t r = 0; r < rows; ++r) {
     T* xr = x + r * 3 * U;
     const T* qr = q + r * 3 * U;
 #pragma omp simd
     for (int64_t u = 0; u < U; ++u)
-      gru_cell(xr + u, xr + U + u, xr + 2 * U + u, qr[u], qr[U + u], qr[2 * U + u], h_prev[r * U + u], h + r * U + u);
+      gru_cell(k, xr + u, xr + U + u, xr + 2 * U + u, qr[u], qr[U + u], qr[2 * U + u], h_prev[r * U + u],
+               h + r * U + u);
   }
 }
 
-template <typename T>
-void gru_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T* q, const T* h_prev, T* dh, const T* dy,
-                           T* dx, T* dq) {
-  const int64_t U = units;
+template <typename Acts, typename T>
+void gru_backward_rows(const Acts& k, int64_t rows, int64_t U, const T* gates, const T* q, const T* h_prev, T* dh,
+                       const T* dy, T* dx, T* dq) {
 #pragma omp parallel for schedule(static) if (rows * U >= 16384)
   for (int64_t r = 0; r < rows; ++r) {
     const T* a = gates + r * 3 * U;
@@ -84,33 +83,87 @@ void gru_step_backward_cpu(int64_t rows, int64_t units, const T* gates, const T*
 #pragma omp simd
     for (int64_t u = 0; u < U; ++u) {
       const int64_t e = r * U + u;
-      gru_cell_grad(a[u], a[U + u], a[2 * U + u], q[r * 3 * U + 2 * U + u], h_prev[e], dy ? dh[e] + dy[e] : dh[e],
+      gru_cell_grad(k, a[u], a[U + u], a[2 * U + u], q[r * 3 * U + 2 * U + u], h_prev[e], dy ? dh[e] + dy[e] : dh[e],
                     gx + u, gx + U + u, gx + 2 * U + u, gq + u, gq + U + u, gq + 2 * U + u, dh + e);
     }
   }
 }
 
-template <typename T>
-void simple_rnn_step_forward_cpu(int64_t n, const T* z, T* h) {
+template <typename Acts, typename T>
+void simple_rnn_forward_all(const Acts& k, int64_t n, const T* z, T* h) {
 #pragma omp parallel for simd schedule(static) if (n >= 65536)
-  for (int64_t e = 0; e < n; ++e) h[e] = rnn_tanh(z[e]);
+  for (int64_t e = 0; e < n; ++e) h[e] = k.act(z[e]);
+}
+
+template <typename Acts, typename T>
+void simple_rnn_backward_all(const Acts& k, int64_t n, const T* h, const T* dh, const T* dy, T* dz) {
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+  for (int64_t e = 0; e < n; ++e) dz[e] = (dy ? dh[e] + dy[e] : dh[e]) * k.act_slope(h[e]);
+}
+}  // namespace
+
+// Each entry runs the defaults' loops (vectorised) where the activations are tanh and sigmoid.
+template <typename T>
+void lstm_step_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* z, const T* c_prev, T* c, T* h) {
+  if (k.is_default())
+    lstm_forward_rows(DefaultActs{}, rows, units, z, c_prev, c, h);
+  else
+    lstm_forward_rows(k, rows, units, z, c_prev, c, h);
 }
 
 template <typename T>
-void simple_rnn_step_backward_cpu(int64_t n, const T* h, const T* dh, const T* dy, T* dz) {
-#pragma omp parallel for simd schedule(static) if (n >= 65536)
-  for (int64_t e = 0; e < n; ++e) dz[e] = (dy ? dh[e] + dy[e] : dh[e]) * (T(1) - h[e] * h[e]);
+void lstm_step_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* c_prev, const T* c,
+                            const T* dh, const T* dy, T* dc, T* dz) {
+  if (k.is_default())
+    lstm_backward_rows(DefaultActs{}, rows, units, gates, c_prev, c, dh, dy, dc, dz);
+  else
+    lstm_backward_rows(k, rows, units, gates, c_prev, c, dh, dy, dc, dz);
 }
 
-#define DPT_RECURRENT_CPU(T)                                                                                           \
-  template void to_time_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                                   \
-  template void to_sequence_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                               \
-  template void lstm_step_forward_cpu<T>(int64_t, int64_t, T*, const T*, T*, T*);                                      \
-  template void lstm_step_backward_cpu<T>(int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*); \
-  template void gru_step_forward_cpu<T>(int64_t, int64_t, T*, const T*, const T*, T*);                                 \
-  template void gru_step_backward_cpu<T>(int64_t, int64_t, const T*, const T*, const T*, T*, const T*, T*, T*);        \
-  template void simple_rnn_step_forward_cpu<T>(int64_t, const T*, T*);                                                 \
-  template void simple_rnn_step_backward_cpu<T>(int64_t, const T*, const T*, const T*, T*);
+template <typename T>
+void gru_step_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* x, const T* q, const T* h_prev, T* h) {
+  if (k.is_default())
+    gru_forward_rows(DefaultActs{}, rows, units, x, q, h_prev, h);
+  else
+    gru_forward_rows(k, rows, units, x, q, h_prev, h);
+}
+
+template <typename T>
+void gru_step_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* q, const T* h_prev,
+                           T* dh, const T* dy, T* dx, T* dq) {
+  if (k.is_default())
+    gru_backward_rows(DefaultActs{}, rows, units, gates, q, h_prev, dh, dy, dx, dq);
+  else
+    gru_backward_rows(k, rows, units, gates, q, h_prev, dh, dy, dx, dq);
+}
+
+template <typename T>
+void simple_rnn_step_forward_cpu(const CellActs& k, int64_t n, const T* z, T* h) {
+  if (k.is_default())
+    simple_rnn_forward_all(DefaultActs{}, n, z, h);
+  else
+    simple_rnn_forward_all(k, n, z, h);
+}
+
+template <typename T>
+void simple_rnn_step_backward_cpu(const CellActs& k, int64_t n, const T* h, const T* dh, const T* dy, T* dz) {
+  if (k.is_default())
+    simple_rnn_backward_all(DefaultActs{}, n, h, dh, dy, dz);
+  else
+    simple_rnn_backward_all(k, n, h, dh, dy, dz);
+}
+
+#define DPT_RECURRENT_CPU(T)                                                                                         \
+  template void to_time_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                                 \
+  template void to_sequence_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                             \
+  template void lstm_step_forward_cpu<T>(const CellActs&, int64_t, int64_t, T*, const T*, T*, T*);                   \
+  template void lstm_step_backward_cpu<T>(const CellActs&, int64_t, int64_t, const T*, const T*, const T*, const T*, \
+                                          const T*, T*, T*);                                                         \
+  template void gru_step_forward_cpu<T>(const CellActs&, int64_t, int64_t, T*, const T*, const T*, T*);              \
+  template void gru_step_backward_cpu<T>(const CellActs&, int64_t, int64_t, const T*, const T*, const T*, T*,        \
+                                         const T*, T*, T*);                                                          \
+  template void simple_rnn_step_forward_cpu<T>(const CellActs&, int64_t, const T*, T*);                              \
+  template void simple_rnn_step_backward_cpu<T>(const CellActs&, int64_t, const T*, const T*, const T*, T*);
 DPT_RECURRENT_CPU(float)
 DPT_RECURRENT_CPU(double)
 

@@ -8,6 +8,11 @@
 // z = sigmoid(x_z + q_z), r = sigmoid(x_r + q_r), hh = tanh(x_h + r q_h), h = z h_prev + (1 - z) hh.
 // SimpleRNN: h = tanh(x kernel + bias + h_prev recurrent_kernel).
 //
+// Keras's activation (the candidate's and the output's, tanh by default) and recurrent_activation
+// (the gates', sigmoid by default) may be any activation whose slope its output gives
+// (activation_math.h's kinds before gelu, softmax excepted): CellActs carries them, and the cells
+// take them as a template parameter, DefaultActs being the defaults fixed at compile time.
+//
 // The cells' sigmoid and tanh are rnn_sigmoid and rnn_tanh: for float, branch-free polynomial forms
 // (within 2 float ulps of the correctly rounded values; tests/kernels/test_recurrent_math.cpp) that
 // the CPU loops vectorise, where glibc's scalar expf and tanhf took a quarter of an LSTM step; CUDA
@@ -16,6 +21,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include "kernels/activation_math.h"
 #include "kernels/hd.h"
 
 namespace dpt::kernels {
@@ -71,34 +77,83 @@ DPT_HD float rnn_tanh<float>(float x) {
   return a < 0.625f ? small : (x < 0.f ? -big : big);
 }
 
+// tanh and sigmoid, the defaults: rnn_tanh and rnn_sigmoid, slopes from the outputs.
+struct DefaultActs {
+  template <typename T>
+  DPT_HD T act(T x) const {
+    return rnn_tanh(x);
+  }
+  template <typename T>
+  DPT_HD T rec(T x) const {
+    return rnn_sigmoid(x);
+  }
+  template <typename T>
+  DPT_HD T act_slope(T y) const {
+    return T(1) - y * y;
+  }
+  template <typename T>
+  DPT_HD T rec_slope(T y) const {
+    return y * (T(1) - y);
+  }
+};
+
+// Any pair: tanh and sigmoid through the same forms as DefaultActs, the others through
+// activation_math.h; each slope from the activation's output.
+struct CellActs {
+  Activation a = Activation::tanh;     // activation
+  Activation r = Activation::sigmoid;  // recurrent_activation
+  DPT_HD bool is_default() const { return a == Activation(Activation::tanh) && r == Activation(Activation::sigmoid); }
+  template <typename T>
+  DPT_HD static T apply(Activation k, T x) {
+    return k == Activation::tanh ? rnn_tanh(x) : k == Activation::sigmoid ? rnn_sigmoid(x) : activation_fwd(k, x);
+  }
+  template <typename T>
+  DPT_HD T act(T x) const {
+    return apply(a, x);
+  }
+  template <typename T>
+  DPT_HD T rec(T x) const {
+    return apply(r, x);
+  }
+  template <typename T>
+  DPT_HD T act_slope(T y) const {
+    return activation_bwd(a, y, T(1));
+  }
+  template <typename T>
+  DPT_HD T rec_slope(T y) const {
+    return activation_bwd(r, y, T(1));
+  }
+};
+
 // The gates of one unit, in place in z[0], z[U], z[2U], z[3U]; c and h of this step.
-template <typename T>
-DPT_HD void lstm_cell(T* zi, T* zf, T* zg, T* zo, T c_prev, T* c, T* h) {
-  const T i = rnn_sigmoid(*zi), f = rnn_sigmoid(*zf), g = rnn_tanh(*zg), o = rnn_sigmoid(*zo);
+template <typename Acts, typename T>
+DPT_HD void lstm_cell(const Acts& k, T* zi, T* zf, T* zg, T* zo, T c_prev, T* c, T* h) {
+  const T i = k.rec(*zi), f = k.rec(*zf), g = k.act(*zg), o = k.rec(*zo);
   *zi = i, *zf = f, *zg = g, *zo = o;
   const T cn = f * c_prev + i * g;
   *c = cn;
-  *h = o * rnn_tanh(cn);
+  *h = o * k.act(cn);
 }
 
 // Backward through one unit's step: dh is the gradient at h (from the output and the next step's
 // recurrence), *dc the gradient at c from the next step, replaced by the gradient at c_prev; the
 // pre-activations' gradients go to dz (i, f, c, o).
-template <typename T>
-DPT_HD void lstm_cell_grad(T i, T f, T g, T o, T c_prev, T c, T dh, T* dc, T* dzi, T* dzf, T* dzg, T* dzo) {
-  const T tc = rnn_tanh(c);
-  const T dcell = *dc + dh * o * (T(1) - tc * tc);
-  *dzi = dcell * g * i * (T(1) - i);
-  *dzf = dcell * c_prev * f * (T(1) - f);
-  *dzg = dcell * i * (T(1) - g * g);
-  *dzo = dh * tc * o * (T(1) - o);
+template <typename Acts, typename T>
+DPT_HD void lstm_cell_grad(const Acts& k, T i, T f, T g, T o, T c_prev, T c, T dh, T* dc, T* dzi, T* dzf, T* dzg,
+                           T* dzo) {
+  const T tc = k.act(c);
+  const T dcell = *dc + dh * o * k.act_slope(tc);
+  *dzi = dcell * g * k.rec_slope(i);
+  *dzf = dcell * c_prev * k.rec_slope(f);
+  *dzg = dcell * i * k.act_slope(g);
+  *dzo = dh * tc * k.rec_slope(o);
   *dc = dcell * f;
 }
 
 // GRU: the gates z, r and hh replace x's three parts (in place); h of this step.
-template <typename T>
-DPT_HD void gru_cell(T* xz, T* xr, T* xh, T qz, T qr, T qh, T h_prev, T* h) {
-  const T z = rnn_sigmoid(*xz + qz), r = rnn_sigmoid(*xr + qr), hh = rnn_tanh(*xh + r * qh);
+template <typename Acts, typename T>
+DPT_HD void gru_cell(const Acts& k, T* xz, T* xr, T* xh, T qz, T qr, T qh, T h_prev, T* h) {
+  const T z = k.rec(*xz + qz), r = k.rec(*xr + qr), hh = k.act(*xh + r * qh);
   *xz = z, *xr = r, *xh = hh;
   *h = z * h_prev + (T(1) - z) * hh;
 }
@@ -106,12 +161,12 @@ DPT_HD void gru_cell(T* xz, T* xr, T* xh, T qz, T qr, T qh, T h_prev, T* h) {
 // Backward through one GRU unit's step: dh the gradient at h; the gradients of x's parts (dx*) and
 // of q's (dq*) written; *dh_prev gets the gradient at h_prev through z's blend alone (the
 // recurrence's part, dq recurrent_kernel^T, is added by the caller).
-template <typename T>
-DPT_HD void gru_cell_grad(T z, T r, T hh, T qh, T h_prev, T dh, T* dxz, T* dxr, T* dxh, T* dqz, T* dqr, T* dqh,
-                          T* dh_prev) {
-  const T dpre_h = dh * (T(1) - z) * (T(1) - hh * hh);
-  const T dpre_z = dh * (h_prev - hh) * z * (T(1) - z);
-  const T dpre_r = dpre_h * qh * r * (T(1) - r);
+template <typename Acts, typename T>
+DPT_HD void gru_cell_grad(const Acts& k, T z, T r, T hh, T qh, T h_prev, T dh, T* dxz, T* dxr, T* dxh, T* dqz, T* dqr,
+                          T* dqh, T* dh_prev) {
+  const T dpre_h = dh * (T(1) - z) * k.act_slope(hh);
+  const T dpre_z = dh * (h_prev - hh) * k.rec_slope(z);
+  const T dpre_r = dpre_h * qh * k.rec_slope(r);
   *dxz = dpre_z, *dxr = dpre_r, *dxh = dpre_h;
   *dqz = dpre_z, *dqr = dpre_r, *dqh = dpre_h * r;
   *dh_prev = dh * z;

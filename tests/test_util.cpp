@@ -256,6 +256,26 @@ std::unique_ptr<Sequential> rnn_dropout_net(uint64_t seed) {
   return m;
 }
 
+std::unique_ptr<Sequential> rnn_acts_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("rnn_acts");
+  RecurrentConfig a, b, c;
+  a.units = 5;
+  a.return_sequences = true;
+  a.activation = Activation::elu;
+  a.recurrent_activation = Activation::softsign;
+  b.units = 4;
+  b.go_backwards = b.return_sequences = true;
+  b.activation = Activation::softsign;
+  c.units = 3;
+  c.activation = Activation::softplus;
+  m->add(std::make_unique<LSTM>(a));
+  m->add(std::make_unique<GRU>(b));
+  m->add(std::make_unique<SimpleRNN>(c));
+  m->add(std::make_unique<Dense>(4, Activation::softmax));
+  m->build({6, 3}, seed);
+  return m;
+}
+
 std::unique_ptr<Sequential> bidir_net(uint64_t seed) {
   auto m = std::make_unique<Sequential>("bidir");
   auto cfg = [](int64_t units, bool seq, bool backwards = false) {

@@ -48,6 +48,10 @@ std::unique_ptr<Sequential> srnn_net(uint64_t seed);
 // return_sequences, dropout 0.25, implementation 1) -> SimpleRNN(3, dropout 0.2, recurrent_dropout
 // 0.2) -> Dense(4, softmax).
 std::unique_ptr<Sequential> rnn_dropout_net(uint64_t seed);
+// "rnn_acts" on (6, 3), Keras's activation and recurrent_activation other than tanh and sigmoid:
+// LSTM(5, return_sequences, elu, softsign) -> GRU(4, go_backwards, return_sequences, softsign,
+// sigmoid) -> SimpleRNN(3, softplus) -> Dense(4, softmax).
+std::unique_ptr<Sequential> rnn_acts_net(uint64_t seed);
 // "bidir" on (6, 3), the Keras fixture's model: Bidirectional(LSTM(4, return_sequences)) (concat) ->
 // Bidirectional(GRU(3, return_sequences), sum) -> Bidirectional(LSTM(3, return_sequences), ave,
 // backward_layer GRU(3, go_backwards, return_sequences)) -> Bidirectional(SimpleRNN(2), mul) ->

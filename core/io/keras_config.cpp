@@ -143,16 +143,18 @@ Padding2DConfig padding_of(const LayerCtx& c, const char* key) {
   return p;
 }
 
-Activation activation_of(const LayerCtx& c) {
-  const json& a = c.cfg.contains("activation") ? c.cfg["activation"] : json("linear");
+// The activation under `key` ("activation", or a recurrent layer's "recurrent_activation"):
+// a name, None (linear) or a serialized function; `fallback` where the key is missing.
+Activation activation_of(const LayerCtx& c, const char* key = "activation", const char* fallback = "linear") {
+  const json& a = c.cfg.contains(key) ? c.cfg[key] : json(fallback);
   std::string name = a.is_string() ? a.get<std::string>() : a.is_null() ? "linear" : "";
   if (name.empty() && a.is_object() && a.contains("class_name"))
-    name = as<std::string>(a["class_name"], c.where() + " 'activation' class_name");
-  if (name.empty()) c.unsupported("activation=" + a.dump());
+    name = as<std::string>(a["class_name"], c.where() + " '" + key + "' class_name");
+  if (name.empty()) c.unsupported(std::string(key) + "=" + a.dump());
   try {
     return activation_from_name(name);
   } catch (const Error&) {
-    c.unsupported("activation '" + name + "' (supported: " + kActivationNames + ")");
+    c.unsupported(std::string(key) + " '" + name + "' (supported: " + kActivationNames + ")");
   }
 }
 
@@ -221,10 +223,14 @@ std::unique_ptr<Recurrent> make_recurrent(const LayerCtx& c) {
   k.return_sequences = c.get<bool>("return_sequences", false);
   k.go_backwards = c.get<bool>("go_backwards", false);
   k.use_bias = c.get<bool>("use_bias", true);
-  const std::string a = c.get<std::string>("activation", "tanh"),
-                    ra = c.get<std::string>("recurrent_activation", "sigmoid");
-  if (a != "tanh") c.unsupported("activation='" + a + "' (" + c.cls + " runs tanh)");
-  if (ra != "sigmoid") c.unsupported("recurrent_activation='" + ra + "' (" + c.cls + " runs sigmoid)");
+  k.activation = activation_of(c, "activation", "tanh");
+  if (c.cls != "SimpleRNN") k.recurrent_activation = activation_of(c, "recurrent_activation", "sigmoid");
+  for (const auto& [key, a] : {std::pair<const char*, Activation>{"activation", k.activation},
+                               std::pair<const char*, Activation>{"recurrent_activation", k.recurrent_activation}})
+    if (a.needs_input() || a == Activation::softmax)
+      c.unsupported(std::string(key) + "='" + activation_name(a) + "' (" + c.cls +
+                    " runs activations whose slope their output gives: not softmax, gelu, silu, mish or "
+                    "hard_silu)");
   if (c.get<bool>("return_state", false)) c.unsupported("return_state=True (one output per layer)");
   if (c.get<bool>("stateful", false)) c.unsupported("stateful=True");
   if (c.get<bool>("time_major", false)) c.unsupported("time_major=True");

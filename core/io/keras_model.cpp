@@ -165,8 +165,8 @@ json layer_config(const Layer& l) {
     c["axis"] = cat->axis();
   } else if (auto* r = dynamic_cast<const Recurrent*>(&l)) {  // LSTM, GRU, SimpleRNN
     c["units"] = r->config().units;
-    c["activation"] = "tanh";
-    if (cls != "SimpleRNN") c["recurrent_activation"] = "sigmoid";
+    c["activation"] = activation_name(r->config().activation);
+    if (cls != "SimpleRNN") c["recurrent_activation"] = activation_name(r->config().recurrent_activation);
     c["use_bias"] = r->config().use_bias;
     if (cls == "LSTM") c["unit_forget_bias"] = true;
     c["dropout"] = r->config().dropout;

@@ -17,6 +17,9 @@ Recurrent::Recurrent(RecurrentConfig cfg, int gates, const char* cls) : cfg_(cfg
             cls << " recurrent_dropout must be in [0, 1), got " << cfg_.recurrent_dropout);
   DPT_CHECK(cfg_.implementation == 1 || cfg_.implementation == 2,
             cls << " implementation must be 1 or 2, got " << cfg_.implementation);
+  for (const Activation a : {cfg_.activation, cfg_.recurrent_activation})
+    DPT_CHECK(!a.needs_input() && a != Activation::softmax,
+              cls << " runs activations whose slope their output gives, not " << activation_name(a));
 }
 
 std::string Recurrent::config_str() const {
@@ -32,6 +35,9 @@ std::string Recurrent::config_str() const {
   if (cfg_.dropout > 0) s += ", dropout=" + num(cfg_.dropout);
   if (cfg_.recurrent_dropout > 0) s += ", recurrent_dropout=" + num(cfg_.recurrent_dropout);
   if (gates_ > 1 && cfg_.implementation == 1 && cfg_.recurrent_dropout == 0) s += ", implementation=1";
+  if (cfg_.activation != Activation::tanh) s += ", activation=" + activation_name(cfg_.activation);
+  if (gates_ > 1 && cfg_.recurrent_activation != Activation::sigmoid)
+    s += ", recurrent_activation=" + activation_name(cfg_.recurrent_activation);
   return s;
 }
 
@@ -214,6 +220,7 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool train
   rows_ = n;
   const Ops op{ctx, ctx.device.is_cuda()};
   const bool lstm = gates_ == 4;
+  const kernels::CellActs acts{cfg_.activation, cfg_.recurrent_activation};
   masked_ = training && (input_masks() > 0 || recurrent_masks() > 0);
   const int kin = masked_ ? input_masks() : 0, krec = masked_ ? recurrent_masks() : 0;
   float *xs = floats(xs_), *pre = floats(pre_), *hs = floats(hs_), *st = floats(state_);
@@ -240,9 +247,9 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool train
     if (gates_ == 1) {  // SimpleRNN: h = tanh(pre + h recurrent_kernel)
       if (t > 0) op.gemm(false, false, n, U, U, hr, recurrent, 1.f, pt);
       if (op.gpu)
-        kernels::simple_rnn_step_forward_cuda(n * U, pt, h_next, op.stream());
+        kernels::simple_rnn_step_forward_cuda(acts, n * U, pt, h_next, op.stream());
       else
-        kernels::simple_rnn_step_forward_cpu(n * U, pt, h_next);
+        kernels::simple_rnn_step_forward_cpu(acts, n * U, pt, h_next);
     } else if (lstm) {
       if (t > 0) {  // h_0 is zero
         if (krec)
@@ -252,16 +259,16 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool train
       }
       float *c = st + t * n * U, *c_next = st + (t + 1) * n * U;
       if (op.gpu)
-        kernels::lstm_step_forward_cuda(n, U, pt, c, c_next, h_next, op.stream());
+        kernels::lstm_step_forward_cuda(acts, n, U, pt, c, c_next, h_next, op.stream());
       else
-        kernels::lstm_step_forward_cpu(n, U, pt, c, c_next, h_next);
+        kernels::lstm_step_forward_cpu(acts, n, U, pt, c, c_next, h_next);
     } else {
       float* q = st + t * n * G;  // h recurrent_kernel + the recurrent bias
       op.linear(n, G, U, hr, recurrent, bias ? bias + G : nullptr, q, krec, hr_stride);
       if (op.gpu)
-        kernels::gru_step_forward_cuda(n, U, pt, q, h, h_next, op.stream());
+        kernels::gru_step_forward_cuda(acts, n, U, pt, q, h, h_next, op.stream());
       else
-        kernels::gru_step_forward_cpu(n, U, pt, q, h, h_next);
+        kernels::gru_step_forward_cpu(acts, n, U, pt, q, h, h_next);
     }
   }
   if (cfg_.return_sequences)
@@ -276,6 +283,7 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
             class_name() << " '" << name_ << "': backward for " << dy.dim(0) << " rows after a forward of " << n);
   const Ops op{ctx, ctx.device.is_cuda()};
   const bool lstm = gates_ == 4, gru = gates_ == 3;
+  const kernels::CellActs acts{cfg_.activation, cfg_.recurrent_activation};
   const int kin = masked_ ? input_masks() : 0, krec = masked_ ? recurrent_masks() : 0;
   const float *xs = floats(xs_), *gates = floats(pre_), *hs = floats(hs_), *st = floats(state_);
   const float *min = floats(masks_), *mrec = min + kin * n * F, *hm = floats(hm_);
@@ -310,23 +318,23 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
     const float* gt = gates + t * n * G;
     if (gates_ == 1) {
       if (op.gpu)
-        kernels::simple_rnn_step_backward_cuda(n * U, hs + (t + 1) * n * U, dh, dyt, dxt, op.stream());
+        kernels::simple_rnn_step_backward_cuda(acts, n * U, hs + (t + 1) * n * U, dh, dyt, dxt, op.stream());
       else
-        kernels::simple_rnn_step_backward_cpu(n * U, hs + (t + 1) * n * U, dh, dyt, dxt);
+        kernels::simple_rnn_step_backward_cpu(acts, n * U, hs + (t + 1) * n * U, dh, dyt, dxt);
       if (t > 0) recurrence_grad(dxt, false);  // dh_{t-1} = dz_t recurrent^T
     } else if (lstm) {
       const float *c = st + t * n * U, *c_next = st + (t + 1) * n * U;
       if (op.gpu)
-        kernels::lstm_step_backward_cuda(n, U, gt, c, c_next, dh, dyt, dc, dxt, op.stream());
+        kernels::lstm_step_backward_cuda(acts, n, U, gt, c, c_next, dh, dyt, dc, dxt, op.stream());
       else
-        kernels::lstm_step_backward_cpu(n, U, gt, c, c_next, dh, dyt, dc, dxt);
+        kernels::lstm_step_backward_cpu(acts, n, U, gt, c, c_next, dh, dyt, dc, dxt);
       if (t > 0) recurrence_grad(dxt, false);  // dh_{t-1} = dz_t recurrent^T
     } else {
       const float *q = st + t * n * G, *h = hs + t * n * U;
       if (op.gpu)
-        kernels::gru_step_backward_cuda(n, U, gt, q, h, dh, dyt, dxt, dqt, op.stream());
+        kernels::gru_step_backward_cuda(acts, n, U, gt, q, h, dh, dyt, dxt, dqt, op.stream());
       else
-        kernels::gru_step_backward_cpu(n, U, gt, q, h, dh, dyt, dxt, dqt);
+        kernels::gru_step_backward_cpu(acts, n, U, gt, q, h, dh, dyt, dxt, dqt);
       if (t > 0) recurrence_grad(dqt, true);  // + dq_t recurrent^T
     }
   }

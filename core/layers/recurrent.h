@@ -1,7 +1,9 @@
 // Keras's recurrent layers over a (steps, features) input, from a zero state; output every step's
 // h (return_sequences) or the last. go_backwards reads the steps last to first and (as Keras)
-// returns the sequence in that order. activation tanh and recurrent_activation sigmoid only;
-// return_state, stateful and masks are refused by the config reader.
+// returns the sequence in that order. Keras's activation (tanh by default: the candidate's and the
+// output's) and recurrent_activation (sigmoid by default: the gates') may be any activation whose
+// slope its output gives (kernels/recurrent_math.h's CellActs); return_state, stateful and masks
+// are refused by the config reader.
 //
 // dropout and recurrent_dropout are Keras's (DropoutRNNCell): in training, the input x_t and the
 // recurrence's h_{t-1} are multiplied by masks of 0 or 1/(1-rate), drawn once a batch for each
@@ -31,6 +33,7 @@
 // replica for the prepared batch.
 #pragma once
 #include "core/layer.h"
+#include "kernels/recurrent_math.h"
 
 namespace dpt {
 
@@ -42,6 +45,8 @@ struct RecurrentConfig {
   double dropout = 0.0;            // Keras's dropout: of the inputs, in [0, 1)
   double recurrent_dropout = 0.0;  // of the recurrent state, in [0, 1)
   int implementation = 2;          // LSTM, GRU: 1 draws a mask per gate (recurrent_dropout implies it)
+  Activation activation = Activation::tanh;               // the candidate's and the output's
+  Activation recurrent_activation = Activation::sigmoid;  // the gates' (LSTM, GRU)
 };
 using LSTMConfig = RecurrentConfig;
 

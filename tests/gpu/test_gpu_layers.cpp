@@ -527,6 +527,35 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<SimpleRNN>(c);
        },
        {6, 4}},
+      {"LSTM(5, return_sequences, activation relu) on (6, 3)",
+       [] {
+         LSTMConfig c;
+         c.units = 5;
+         c.return_sequences = true;
+         c.activation = Activation::relu;
+         return std::make_unique<LSTM>(c);
+       },
+       {6, 3}},
+      {"GRU(4, go_backwards, activation elu, recurrent_activation softsign) on (5, 3)",
+       [] {
+         RecurrentConfig c;
+         c.units = 4;
+         c.go_backwards = true;
+         c.activation = Activation::elu;
+         c.recurrent_activation = Activation::softsign;
+         return std::make_unique<GRU>(c);
+       },
+       {5, 3}},
+      {"SimpleRNN(4, return_sequences, activation relu, recurrent_dropout 0.3) on (6, 3)",
+       [] {
+         RecurrentConfig c;
+         c.units = 4;
+         c.return_sequences = true;
+         c.activation = Activation::relu;
+         c.recurrent_dropout = 0.3;
+         return std::make_unique<SimpleRNN>(c);
+       },
+       {6, 3}},
       {"TimeDistributed(Dense(5, tanh)) on (4, 6)",
        [] { return std::make_unique<TimeDistributed>(std::make_unique<Dense>(5, Activation::tanh)); },
        {4, 6}},

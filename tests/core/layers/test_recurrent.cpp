@@ -132,7 +132,13 @@ TEST_CASE("LSTM through Keras's files", "[layers][lstm][io]") {
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "implementation": 3)"), 0, "m.json"),
                     "m.json: layer 'l' (LSTM): implementation=3 is not 1 or 2");
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "recurrent_activation": "hard_sigmoid")"), 0, "m.json"),
-                    Contains("recurrent_activation='hard_sigmoid' (LSTM runs sigmoid) is not supported"));
+                    Contains("m.json: layer 'l' (LSTM): recurrent_activation 'hard_sigmoid' (supported: "));
+  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "activation": "gelu")"), 0, "m.json"),
+                    "m.json: layer 'l' (LSTM): activation='gelu' (LSTM runs activations whose slope their output "
+                    "gives: not softmax, gelu, silu, mish or hard_silu) is not supported");
+  const auto relu =
+      model_from_keras_json(cfg(R"(, "activation": "relu", "recurrent_activation": "softsign")"), 0, "m.json");
+  CHECK(relu->layers()[0]->config_str() == "units=2, activation=relu, recurrent_activation=softsign");
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "return_state": true)"), 0, "m.json"),
                     Contains("return_state=True (one output per layer) is not supported"));
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"(, "stateful": true)"), 0, "m.json"),
@@ -434,4 +440,69 @@ TEST_CASE("whole-model gradients through dropout and recurrent_dropout; files; 3
   const double d = test::replicas_vs_one([] { return test::rnn_dropout_net(11); }, data, 3, 10);
   std::printf("equivalence rnn-dropout-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
   CHECK(d <= 1e-5);
+}
+
+// Keras's activation and recurrent_activation: LSTM(activation='relu') as time-series examples
+// write it, and other pairs, against the cells' formulas by hand in double.
+TEST_CASE("LSTM, GRU and SimpleRNN with other activations: two steps by hand, gradients, files, replicas",
+          "[layers][lstm][gru][simple_rnn][activations]") {
+  using kernels::activation_fwd;
+  for (const auto& [act, rec] : {std::pair<Activation, Activation>{Activation::relu, Activation::sigmoid},
+                                 std::pair<Activation, Activation>{Activation::elu, Activation::softsign},
+                                 std::pair<Activation, Activation>{Activation::linear, Activation::tanh}}) {
+    INFO("activation " << activation_name(act) << ", recurrent_activation " << activation_name(rec));
+    auto A = [&](double v) { return activation_fwd(act, v); };
+    auto R = [&](double v) { return activation_fwd(rec, v); };
+    LSTMConfig c = lstm(1, true);
+    c.activation = act;
+    c.recurrent_activation = rec;
+    {
+      LSTM l(c);
+      const std::vector<float> kernel{0.5f, -0.3f, 0.8f, 0.2f}, rk{0.1f, 0.4f, -0.6f, 0.7f},
+          bias{0.05f, 1.f, -0.1f, 0.2f};
+      const std::vector<float> y = two_steps(l, kernel, rk, bias);
+      double h = 0, cell = 0;
+      for (int t = 0; t < 2; ++t) {
+        auto z = [&](int g) { return kTwoSteps[t] * kernel[size_t(g)] + h * rk[size_t(g)] + bias[size_t(g)]; };
+        cell = R(z(1)) * cell + R(z(0)) * A(z(2));
+        h = R(z(3)) * A(cell);
+        CHECK(y[size_t(t)] == Approx(h).margin(1e-6));
+      }
+    }
+    {
+      GRU l(c);
+      const std::vector<float> kernel{0.5f, -0.3f, 0.8f}, rk{0.1f, 0.4f, -0.6f},
+          bias{0.05f, 0.3f, -0.1f, 0.2f, -0.4f, 0.15f};
+      const std::vector<float> y = two_steps(l, kernel, rk, bias);
+      double h = 0;
+      for (int t = 0; t < 2; ++t) {
+        auto x = [&](int g) { return kTwoSteps[t] * kernel[size_t(g)] + bias[size_t(g)]; };
+        auto q = [&](int g) { return h * rk[size_t(g)] + bias[size_t(3 + g)]; };
+        const double z = R(x(0) + q(0)), r = R(x(1) + q(1)), hh = A(x(2) + r * q(2));
+        h = z * h + (1 - z) * hh;
+        CHECK(y[size_t(t)] == Approx(h).margin(1e-6));
+      }
+    }
+    {
+      SimpleRNN l(c);
+      const std::vector<float> y = two_steps(l, {0.5f}, {-0.7f}, {0.2f});
+      const double h1 = A(kTwoSteps[0] * 0.5 + 0.2), h2 = A(kTwoSteps[1] * 0.5 + 0.2 - 0.7 * h1);
+      CHECK(y[0] == Approx(h1).margin(1e-6));
+      CHECK(y[1] == Approx(h2).margin(1e-6));
+    }
+  }
+  auto m = test::rnn_acts_net(9);
+  test::check_model_gradients(*m, {6, 3});
+  const std::string dir = test::temp_dir("rnn_acts");
+  for (const auto& loaded : test::check_file_round_trips(*m, dir))
+    for (size_t i = 0; i < m->layers().size(); ++i)
+      CHECK(loaded->layers()[i]->config_str() == m->layers()[i]->config_str());
+  std::filesystem::remove_all(dir);
+  Dataset data = make_synthetic({6, 3}, 4, 30, 5);
+  const double d = test::replicas_vs_one([] { return test::rnn_acts_net(11); }, data, 3, 10);
+  std::printf("equivalence rnn-acts-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+  LSTMConfig bad = lstm(2);
+  bad.activation = Activation::gelu;
+  CHECK_THROWS_WITH(LSTM(bad), "LSTM runs activations whose slope their output gives, not gelu");
 }
