@@ -93,6 +93,16 @@ void lstm_step_backward_cuda(const CellActs&, int64_t, int64_t, const float*, co
                              const float*, float*, float*, void*) {
   no_cuda();
 }
+void gru_v1_gates_forward_cuda(const CellActs&, int64_t, int64_t, float*, float*, const float*, void*) { no_cuda(); }
+void gru_v1_blend_forward_cuda(const CellActs&, int64_t, int64_t, float*, const float*, float*, void*) { no_cuda(); }
+void gru_v1_blend_backward_cuda(const CellActs&, int64_t, int64_t, const float*, const float*, float*, const float*,
+                                float*, void*) {
+  no_cuda();
+}
+void gru_v1_gates_backward_cuda(const CellActs&, int64_t, int64_t, const float*, const float*, const float*,
+                                const float*, float*, float*, void*) {
+  no_cuda();
+}
 void embedding_forward_cuda(const EmbeddingShape&, const float*, const float*, float*, void*) { no_cuda(); }
 void embedding_backward_cuda(const EmbeddingShape&, const float*, const float*, float*, void*, void*) { no_cuda(); }
 void rownorm_backward_cuda(bool, const RowLayout&, const float*, const float*, const float*, const float*, const float*,

@@ -36,6 +36,24 @@ template <typename T>
 void gru_step_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* q, const T* h_prev,
                            T* dh, const T* dy, T* dx, T* dq);
 
+// GRU with reset_after=False, a step in two halves around the GEMM x_h += (r h_src) U_h:
+// gates: x (rows, 3 units) in, z and r out in their parts; q (rows, 3 units): h_{t-1} U_z and U_r
+// in its first two parts, r h_src written to its third. blend: x's third part (x_h plus that
+// product) becomes the candidate; h (rows, units) written.
+template <typename T>
+void gru_v1_gates_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* x, T* q, const T* h_src);
+template <typename T>
+void gru_v1_blend_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* x, const T* h_prev, T* h);
+// Backward: blend: dh (rows, units) the gradient at h plus dy (nullable), replaced by h_prev's
+// through the blend; dx's z and candidate parts written. gates: drh (rows, units) the gradient at
+// r h_src; dx's r part written; dh += drh r, times mask (nullable: h_src's recurrent-dropout mask).
+template <typename T>
+void gru_v1_blend_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* h_prev, T* dh,
+                               const T* dy, T* dx);
+template <typename T>
+void gru_v1_gates_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* h_src,
+                               const T* drh, const T* mask, T* dh, T* dx);
+
 // SimpleRNN: h = activation(z) over n (rows x units) values; backward dz = (dh + dy) times the
 // activation's slope at h, dy nullable.
 template <typename T>
@@ -59,5 +77,13 @@ void gru_step_forward_cuda(const CellActs& k, int64_t rows, int64_t units, float
                            const float* h_prev, float* h, void* stream);
 void gru_step_backward_cuda(const CellActs& k, int64_t rows, int64_t units, const float* gates, const float* q,
                             const float* h_prev, float* dh, const float* dy, float* dx, float* dq, void* stream);
+void gru_v1_gates_forward_cuda(const CellActs& k, int64_t rows, int64_t units, float* x, float* q, const float* h_src,
+                               void* stream);
+void gru_v1_blend_forward_cuda(const CellActs& k, int64_t rows, int64_t units, float* x, const float* h_prev, float* h,
+                               void* stream);
+void gru_v1_blend_backward_cuda(const CellActs& k, int64_t rows, int64_t units, const float* gates, const float* h_prev,
+                                float* dh, const float* dy, float* dx, void* stream);
+void gru_v1_gates_backward_cuda(const CellActs& k, int64_t rows, int64_t units, const float* gates, const float* h_src,
+                                const float* drh, const float* mask, float* dh, float* dx, void* stream);
 
 }  // namespace dpt::kernels

@@ -90,6 +90,58 @@ void gru_backward_rows(const Acts& k, int64_t rows, int64_t U, const T* gates, c
 }
 
 template <typename Acts, typename T>
+void gru_v1_gates_rows(const Acts& k, int64_t rows, int64_t U, T* x, T* q, const T* h_src) {
+#pragma omp parallel for schedule(static) if (rows * U >= 16384)
+  for (int64_t r = 0; r < rows; ++r) {
+    T *xr = x + r * 3 * U, *qr = q + r * 3 * U;
+#pragma omp simd
+    for (int64_t u = 0; u < U; ++u)
+      gru_v1_gates(k, xr + u, xr + U + u, qr[u], qr[U + u], h_src[r * U + u], qr + 2 * U + u);
+  }
+}
+
+template <typename Acts, typename T>
+void gru_v1_blend_rows(const Acts& k, int64_t rows, int64_t U, T* x, const T* h_prev, T* h) {
+#pragma omp parallel for schedule(static) if (rows * U >= 16384)
+  for (int64_t r = 0; r < rows; ++r) {
+    T* xr = x + r * 3 * U;
+#pragma omp simd
+    for (int64_t u = 0; u < U; ++u) gru_v1_blend(k, xr[u], xr + 2 * U + u, h_prev[r * U + u], h + r * U + u);
+  }
+}
+
+template <typename Acts, typename T>
+void gru_v1_blend_backward_rows(const Acts& k, int64_t rows, int64_t U, const T* gates, const T* h_prev, T* dh,
+                                const T* dy, T* dx) {
+#pragma omp parallel for schedule(static) if (rows * U >= 16384)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* a = gates + r * 3 * U;
+    T* d = dx + r * 3 * U;
+#pragma omp simd
+    for (int64_t u = 0; u < U; ++u) {
+      const int64_t e = r * U + u;
+      gru_v1_blend_grad(k, a[u], a[2 * U + u], h_prev[e], dy ? dh[e] + dy[e] : dh[e], d + u, d + 2 * U + u, dh + e);
+    }
+  }
+}
+
+template <typename Acts, typename T>
+void gru_v1_gates_backward_rows(const Acts& k, int64_t rows, int64_t U, const T* gates, const T* h_src, const T* drh,
+                                const T* mask, T* dh, T* dx) {
+#pragma omp parallel for schedule(static) if (rows * U >= 16384)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* a = gates + r * 3 * U;
+    T* d = dx + r * 3 * U;
+#pragma omp simd
+    for (int64_t u = 0; u < U; ++u) {
+      const int64_t e = r * U + u;
+      const T share = gru_v1_gates_grad(k, a[U + u], h_src[e], drh[e], d + U + u);
+      dh[e] += mask ? share * mask[e] : share;
+    }
+  }
+}
+
+template <typename Acts, typename T>
 void simple_rnn_forward_all(const Acts& k, int64_t n, const T* z, T* h) {
 #pragma omp parallel for simd schedule(static) if (n >= 65536)
   for (int64_t e = 0; e < n; ++e) h[e] = k.act(z[e]);
@@ -138,6 +190,40 @@ void gru_step_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const
 }
 
 template <typename T>
+void gru_v1_gates_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* x, T* q, const T* h_src) {
+  if (k.is_default())
+    gru_v1_gates_rows(DefaultActs{}, rows, units, x, q, h_src);
+  else
+    gru_v1_gates_rows(k, rows, units, x, q, h_src);
+}
+
+template <typename T>
+void gru_v1_blend_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* x, const T* h_prev, T* h) {
+  if (k.is_default())
+    gru_v1_blend_rows(DefaultActs{}, rows, units, x, h_prev, h);
+  else
+    gru_v1_blend_rows(k, rows, units, x, h_prev, h);
+}
+
+template <typename T>
+void gru_v1_blend_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* h_prev, T* dh,
+                               const T* dy, T* dx) {
+  if (k.is_default())
+    gru_v1_blend_backward_rows(DefaultActs{}, rows, units, gates, h_prev, dh, dy, dx);
+  else
+    gru_v1_blend_backward_rows(k, rows, units, gates, h_prev, dh, dy, dx);
+}
+
+template <typename T>
+void gru_v1_gates_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* h_src,
+                               const T* drh, const T* mask, T* dh, T* dx) {
+  if (k.is_default())
+    gru_v1_gates_backward_rows(DefaultActs{}, rows, units, gates, h_src, drh, mask, dh, dx);
+  else
+    gru_v1_gates_backward_rows(k, rows, units, gates, h_src, drh, mask, dh, dx);
+}
+
+template <typename T>
 void simple_rnn_step_forward_cpu(const CellActs& k, int64_t n, const T* z, T* h) {
   if (k.is_default())
     simple_rnn_forward_all(DefaultActs{}, n, z, h);
@@ -153,16 +239,21 @@ void simple_rnn_step_backward_cpu(const CellActs& k, int64_t n, const T* h, cons
     simple_rnn_backward_all(k, n, h, dh, dy, dz);
 }
 
-#define DPT_RECURRENT_CPU(T)                                                                                         \
-  template void to_time_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                                 \
-  template void to_sequence_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                             \
-  template void lstm_step_forward_cpu<T>(const CellActs&, int64_t, int64_t, T*, const T*, T*, T*);                   \
-  template void lstm_step_backward_cpu<T>(const CellActs&, int64_t, int64_t, const T*, const T*, const T*, const T*, \
-                                          const T*, T*, T*);                                                         \
-  template void gru_step_forward_cpu<T>(const CellActs&, int64_t, int64_t, T*, const T*, const T*, T*);              \
-  template void gru_step_backward_cpu<T>(const CellActs&, int64_t, int64_t, const T*, const T*, const T*, T*,        \
-                                         const T*, T*, T*);                                                          \
-  template void simple_rnn_step_forward_cpu<T>(const CellActs&, int64_t, const T*, T*);                              \
+#define DPT_RECURRENT_CPU(T)                                                                                           \
+  template void to_time_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                                   \
+  template void to_sequence_major_cpu<T>(int64_t, int64_t, int64_t, bool, const T*, T*);                               \
+  template void lstm_step_forward_cpu<T>(const CellActs&, int64_t, int64_t, T*, const T*, T*, T*);                     \
+  template void lstm_step_backward_cpu<T>(const CellActs&, int64_t, int64_t, const T*, const T*, const T*, const T*,   \
+                                          const T*, T*, T*);                                                           \
+  template void gru_step_forward_cpu<T>(const CellActs&, int64_t, int64_t, T*, const T*, const T*, T*);                \
+  template void gru_step_backward_cpu<T>(const CellActs&, int64_t, int64_t, const T*, const T*, const T*, T*,          \
+                                         const T*, T*, T*);                                                            \
+  template void gru_v1_gates_forward_cpu<T>(const CellActs&, int64_t, int64_t, T*, T*, const T*);                      \
+  template void gru_v1_blend_forward_cpu<T>(const CellActs&, int64_t, int64_t, T*, const T*, T*);                      \
+  template void gru_v1_blend_backward_cpu<T>(const CellActs&, int64_t, int64_t, const T*, const T*, T*, const T*, T*); \
+  template void gru_v1_gates_backward_cpu<T>(const CellActs&, int64_t, int64_t, const T*, const T*, const T*,          \
+                                             const T*, T*, T*);                                                        \
+  template void simple_rnn_step_forward_cpu<T>(const CellActs&, int64_t, const T*, T*);                                \
   template void simple_rnn_step_backward_cpu<T>(const CellActs&, int64_t, const T*, const T*, const T*, T*);
 DPT_RECURRENT_CPU(float)
 DPT_RECURRENT_CPU(double)

@@ -89,6 +89,52 @@ __global__ void gru_step_backward_kernel(Acts k, int64_t rows, int64_t U, const 
   }
 }
 
+template <typename Acts>
+__global__ void gru_v1_gates_forward_kernel(Acts k, int64_t rows, int64_t U, float* __restrict__ x,
+                                            float* __restrict__ q, const float* __restrict__ h_src) {
+  DPT_GRID_STRIDE(e, rows * U) {
+    const int64_t r = e / U, u = e % U;
+    float *xr = x + r * 3 * U, *qr = q + r * 3 * U;
+    gru_v1_gates(k, xr + u, xr + U + u, qr[u], qr[U + u], h_src[e], qr + 2 * U + u);
+  }
+}
+
+template <typename Acts>
+__global__ void gru_v1_blend_forward_kernel(Acts k, int64_t rows, int64_t U, float* __restrict__ x,
+                                            const float* __restrict__ h_prev, float* __restrict__ h) {
+  DPT_GRID_STRIDE(e, rows * U) {
+    const int64_t r = e / U, u = e % U;
+    float* xr = x + r * 3 * U;
+    gru_v1_blend(k, xr[u], xr + 2 * U + u, h_prev[e], h + e);
+  }
+}
+
+template <typename Acts>
+__global__ void gru_v1_blend_backward_kernel(Acts k, int64_t rows, int64_t U, const float* __restrict__ gates,
+                                             const float* __restrict__ h_prev, float* __restrict__ dh,
+                                             const float* __restrict__ dy, float* __restrict__ dx) {
+  DPT_GRID_STRIDE(e, rows * U) {
+    const int64_t r = e / U, u = e % U;
+    const float* a = gates + r * 3 * U;
+    float* d = dx + r * 3 * U;
+    gru_v1_blend_grad(k, a[u], a[2 * U + u], h_prev[e], dy ? dh[e] + dy[e] : dh[e], d + u, d + 2 * U + u, dh + e);
+  }
+}
+
+template <typename Acts>
+__global__ void gru_v1_gates_backward_kernel(Acts k, int64_t rows, int64_t U, const float* __restrict__ gates,
+                                             const float* __restrict__ h_src, const float* __restrict__ drh,
+                                             const float* __restrict__ mask, float* __restrict__ dh,
+                                             float* __restrict__ dx) {
+  DPT_GRID_STRIDE(e, rows * U) {
+    const int64_t r = e / U, u = e % U;
+    const float* a = gates + r * 3 * U;
+    float* d = dx + r * 3 * U;
+    const float share = gru_v1_gates_grad(k, a[U + u], h_src[e], drh[e], d + U + u);
+    dh[e] += mask ? share * mask[e] : share;
+  }
+}
+
 void to_time_major_cuda(int64_t n, int64_t steps, int64_t feat, bool reverse, const float* src, float* dst,
                         void* stream) {
   const int64_t total = n * steps * feat;
@@ -152,6 +198,30 @@ void gru_step_backward_cuda(const CellActs& k, int64_t rows, int64_t units, cons
                             const float* h_prev, float* dh, const float* dy, float* dx, float* dq, void* stream) {
   if (rows * units == 0) return;
   DPT_LAUNCH_CELL(gru_step_backward_kernel, rows * units, rows, units, gates, q, h_prev, dh, dy, dx, dq);
+}
+
+void gru_v1_gates_forward_cuda(const CellActs& k, int64_t rows, int64_t units, float* x, float* q, const float* h_src,
+                               void* stream) {
+  if (rows * units == 0) return;
+  DPT_LAUNCH_CELL(gru_v1_gates_forward_kernel, rows * units, rows, units, x, q, h_src);
+}
+
+void gru_v1_blend_forward_cuda(const CellActs& k, int64_t rows, int64_t units, float* x, const float* h_prev, float* h,
+                               void* stream) {
+  if (rows * units == 0) return;
+  DPT_LAUNCH_CELL(gru_v1_blend_forward_kernel, rows * units, rows, units, x, h_prev, h);
+}
+
+void gru_v1_blend_backward_cuda(const CellActs& k, int64_t rows, int64_t units, const float* gates, const float* h_prev,
+                                float* dh, const float* dy, float* dx, void* stream) {
+  if (rows * units == 0) return;
+  DPT_LAUNCH_CELL(gru_v1_blend_backward_kernel, rows * units, rows, units, gates, h_prev, dh, dy, dx);
+}
+
+void gru_v1_gates_backward_cuda(const CellActs& k, int64_t rows, int64_t units, const float* gates, const float* h_src,
+                                const float* drh, const float* mask, float* dh, float* dx, void* stream) {
+  if (rows * units == 0) return;
+  DPT_LAUNCH_CELL(gru_v1_gates_backward_kernel, rows * units, rows, units, gates, h_src, drh, mask, dh, dx);
 }
 
 }  // namespace dpt::kernels

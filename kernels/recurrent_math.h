@@ -172,4 +172,37 @@ DPT_HD void gru_cell_grad(const Acts& k, T z, T r, T hh, T qh, T h_prev, T dh, T
   *dh_prev = dh * z;
 }
 
+// GRU with reset_after=False (Keras 2.0-2.2's default): the reset gate scales h_{t-1} before the
+// recurrent kernel, hh = act(x_h + (r h_{t-1}) U_h), so a step runs in two halves around that GEMM.
+// First half: z and r (in place of x's parts) from x's and q's (h_{t-1} U_z, U_r); *rh = r h_src,
+// h_src being h_{t-1} (times its recurrent-dropout mask where there is one).
+template <typename Acts, typename T>
+DPT_HD void gru_v1_gates(const Acts& k, T* xz, T* xr, T qz, T qr, T h_src, T* rh) {
+  const T z = k.rec(*xz + qz), r = k.rec(*xr + qr);
+  *xz = z, *xr = r;
+  *rh = r * h_src;
+}
+// Second half: *xh holds x_h + (r h_src) U_h; the candidate replaces it; h of this step.
+template <typename Acts, typename T>
+DPT_HD void gru_v1_blend(const Acts& k, T z, T* xh, T h_prev, T* h) {
+  const T hh = k.act(*xh);
+  *xh = hh;
+  *h = z * h_prev + (T(1) - z) * hh;
+}
+// Backward through the second half: dh the gradient at h; the pre-activations' gradients of z and
+// of the candidate written; *dh_prev the gradient at h_prev through the blend.
+template <typename Acts, typename T>
+DPT_HD void gru_v1_blend_grad(const Acts& k, T z, T hh, T h_prev, T dh, T* dxz, T* dxh, T* dh_prev) {
+  *dxh = dh * (T(1) - z) * k.act_slope(hh);
+  *dxz = dh * (h_prev - hh) * k.rec_slope(z);
+  *dh_prev = dh * z;
+}
+// Backward through the first half: drh the gradient at r h_src (dxh U_h^T): r's pre-activation's
+// gradient written; the share of h_src (times its mask) returned, for h_prev's gradient.
+template <typename Acts, typename T>
+DPT_HD T gru_v1_gates_grad(const Acts& k, T r, T h_src, T drh, T* dxr) {
+  *dxr = drh * h_src * k.rec_slope(r);
+  return drh * r;
+}
+
 }  // namespace dpt::kernels

@@ -276,6 +276,27 @@ std::unique_ptr<Sequential> rnn_acts_net(uint64_t seed) {
   return m;
 }
 
+std::unique_ptr<Sequential> gru_v1_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("gru_v1");
+  RecurrentConfig a, b, c;
+  a.units = 5;
+  a.return_sequences = true;
+  b.units = 4;
+  b.go_backwards = b.return_sequences = true;
+  b.dropout = 0.2;
+  b.recurrent_dropout = 0.3;
+  c.units = 3;
+  c.use_bias = false;
+  c.activation = Activation::elu;
+  a.reset_after = b.reset_after = c.reset_after = false;
+  m->add(std::make_unique<GRU>(a));
+  m->add(std::make_unique<GRU>(b));
+  m->add(std::make_unique<GRU>(c));
+  m->add(std::make_unique<Dense>(4, Activation::softmax));
+  m->build({6, 3}, seed);
+  return m;
+}
+
 std::unique_ptr<Sequential> bidir_net(uint64_t seed) {
   auto m = std::make_unique<Sequential>("bidir");
   auto cfg = [](int64_t units, bool seq, bool backwards = false) {

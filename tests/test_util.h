@@ -52,6 +52,9 @@ std::unique_ptr<Sequential> rnn_dropout_net(uint64_t seed);
 // LSTM(5, return_sequences, elu, softsign) -> GRU(4, go_backwards, return_sequences, softsign,
 // sigmoid) -> SimpleRNN(3, softplus) -> Dense(4, softmax).
 std::unique_ptr<Sequential> rnn_acts_net(uint64_t seed);
+// "gru_v1" on (6, 3), GRU with reset_after=False: GRU(5, return_sequences) -> GRU(4, go_backwards,
+// return_sequences, dropout 0.2, recurrent_dropout 0.3) -> GRU(3, no bias, elu) -> Dense(4, softmax).
+std::unique_ptr<Sequential> gru_v1_net(uint64_t seed);
 // "bidir" on (6, 3), the Keras fixture's model: Bidirectional(LSTM(4, return_sequences)) (concat) ->
 // Bidirectional(GRU(3, return_sequences), sum) -> Bidirectional(LSTM(3, return_sequences), ave,
 // backward_layer GRU(3, go_backwards, return_sequences)) -> Bidirectional(SimpleRNN(2), mul) ->

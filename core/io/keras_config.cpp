@@ -247,7 +247,7 @@ std::unique_ptr<Recurrent> make_recurrent(const LayerCtx& c) {
   }
   if (c.cls == "LSTM") return std::make_unique<LSTM>(k);
   if (c.cls == "SimpleRNN") return std::make_unique<SimpleRNN>(k);
-  if (!c.get<bool>("reset_after", true)) c.unsupported("reset_after=False (GRU runs Keras's default, True)");
+  k.reset_after = c.get<bool>("reset_after", true);
   return std::make_unique<GRU>(k);
 }
 

@@ -177,7 +177,7 @@ json layer_config(const Layer& l) {
     c["go_backwards"] = r->config().go_backwards;
     c["stateful"] = false;
     c["unroll"] = false;
-    if (cls == "GRU") c["reset_after"] = true;
+    if (cls == "GRU") c["reset_after"] = r->config().reset_after;
   } else if (auto* bi = dynamic_cast<const Bidirectional*>(&l)) {
     // Keras 3's form: both layers' configs, as serialized objects (its loaders want their module).
     c["merge_mode"] = merge_mode_name(bi->merge_mode());

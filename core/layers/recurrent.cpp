@@ -27,6 +27,7 @@ std::string Recurrent::config_str() const {
   if (cfg_.return_sequences) s += ", return_sequences=True";
   if (cfg_.go_backwards) s += ", go_backwards=True";
   if (!cfg_.use_bias) s += ", use_bias=False";
+  if (gates_ == 3 && !cfg_.reset_after) s += ", reset_after=False";
   auto num = [](double v) {
     std::string t = std::to_string(v);
     while (t.size() > 3 && t.back() == '0') t.pop_back();
@@ -77,7 +78,10 @@ std::vector<ParamSpec> GRU::params() const {
   const int64_t U = cfg_.units;
   std::vector<ParamSpec> p{{"kernel", {in_[1], 3 * U}, Init::glorot_uniform},
                            {"recurrent_kernel", {U, 3 * U}, Init::orthogonal}};
-  if (cfg_.use_bias) p.push_back({"bias", {2, 3 * U}, Init::zeros});  // input bias, then recurrent bias
+  if (cfg_.use_bias && cfg_.reset_after)
+    p.push_back({"bias", {2, 3 * U}, Init::zeros});  // input bias, then recurrent bias
+  else if (cfg_.use_bias)
+    p.push_back({"bias", {3 * U}, Init::zeros});  // reset_after=False: the input bias alone
   return in_cell(p);
 }
 
@@ -112,11 +116,12 @@ void Recurrent::prepare(int64_t max_batch, Context& ctx) {
 // GRU, of the recurrent parts; dh and LSTM's dc (n, units); the output's gradient time-major or the
 // input's (steps, n, max(units, features)), used one after the other. With recurrent masks, each
 // gate's part of dh (n, units); with an input mask per gate, each gate's part of the input's
-// gradient (steps, n, features).
+// gradient (steps, n, features); GRU with reset_after=False: the gradient at r h_{t-1} (n, units).
 int64_t Recurrent::workspace_elems(int64_t batch) const {
   const int64_t T = in_[0], F = in_[1], U = cfg_.units, G = gates_ * U;
-  return (gates_ == 3 ? 2 : 1) * T * batch * G + 2 * batch * U + T * batch * std::max(U, F) +
-         recurrent_masks() * batch * U + (input_masks() > 1 ? input_masks() * T * batch * F : 0);
+  const bool v1 = gates_ == 3 && !cfg_.reset_after;
+  return (gates_ == 3 && !v1 ? 2 : 1) * T * batch * G + 2 * batch * U + T * batch * std::max(U, F) +
+         recurrent_masks() * batch * U + (input_masks() > 1 ? input_masks() * T * batch * F : 0) + (v1 ? batch * U : 0);
 }
 
 namespace {
@@ -130,6 +135,14 @@ struct Ops {
       kernels::gemm_cuda(*ctx.cuda, ta, tb, M, N, K, 1.f, A, B, beta, C);
     else
       kernels::gemm_cpu<float>(ta, tb, M, N, K, 1.f, A, B, beta, C);
+  }
+  // On blocks of columns: leading dimensions lda, ldb and ldc.
+  void gemm_ld(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+               int64_t ldb, float beta, float* C, int64_t ldc) const {
+    if (gpu)
+      kernels::gemm_ld_cuda(*ctx.cuda, ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+    else
+      kernels::gemm_ld_cpu<float>(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
   }
   // count products at once, the i-th's operands and result stride_a, stride_b and stride_c on.
   void gemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, int64_t stride_a,
@@ -262,6 +275,22 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool train
         kernels::lstm_step_forward_cuda(acts, n, U, pt, c, c_next, h_next, op.stream());
       else
         kernels::lstm_step_forward_cpu(acts, n, U, pt, c, c_next, h_next);
+    } else if (!cfg_.reset_after) {  // GRU, reset gate before the recurrent kernel
+      float* q = st + t * n * G;     // h U_z and h U_r, then r h (kept for backward)
+      if (krec)
+        op.gemm_batched(false, false, n, U, U, hr, U, hr_stride, recurrent, G, U, 0.f, q, G, U, 2);
+      else
+        op.gemm_ld(false, false, n, 2 * U, U, h, U, recurrent, G, 0.f, q, G);
+      const float* h_src = krec ? hr + 2 * hr_stride : h;  // under the candidate's mask
+      if (op.gpu)
+        kernels::gru_v1_gates_forward_cuda(acts, n, U, pt, q, h_src, op.stream());
+      else
+        kernels::gru_v1_gates_forward_cpu(acts, n, U, pt, q, h_src);
+      op.gemm_ld(false, false, n, U, U, q + 2 * U, G, recurrent + 2 * U, G, 1.f, pt + 2 * U, G);  // x_h += (r h) U_h
+      if (op.gpu)
+        kernels::gru_v1_blend_forward_cuda(acts, n, U, pt, h, h_next, op.stream());
+      else
+        kernels::gru_v1_blend_forward_cpu(acts, n, U, pt, h, h_next);
     } else {
       float* q = st + t * n * G;  // h recurrent_kernel + the recurrent bias
       op.linear(n, G, U, hr, recurrent, bias ? bias + G : nullptr, q, krec, hr_stride);
@@ -282,7 +311,7 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
   DPT_CHECK(dy.dim(0) == n,
             class_name() << " '" << name_ << "': backward for " << dy.dim(0) << " rows after a forward of " << n);
   const Ops op{ctx, ctx.device.is_cuda()};
-  const bool lstm = gates_ == 4, gru = gates_ == 3;
+  const bool lstm = gates_ == 4, gru = gates_ == 3 && cfg_.reset_after, v1 = gates_ == 3 && !cfg_.reset_after;
   const kernels::CellActs acts{cfg_.activation, cfg_.recurrent_activation};
   const int kin = masked_ ? input_masks() : 0, krec = masked_ ? recurrent_masks() : 0;
   const float *xs = floats(xs_), *gates = floats(pre_), *hs = floats(hs_), *st = floats(state_);
@@ -295,6 +324,7 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
   float* seq = dc + n * U;                        // the output's gradient time-major, later the input's
   float* dh_parts = seq + T * n * std::max(U, F);          // with recurrent masks: each gate's part of dh
   float* dx_parts = dh_parts + recurrent_masks() * n * U;  // with a mask per gate: each gate's part of dxs
+  float* drh = dx_parts + (input_masks() > 1 ? input_masks() * T * n * F : 0);  // GRU reset before: at r h
   // dh_{t-1} += the recurrence's gradient dz_t recurrent_kernel^T (dz_t the step's gates' gradients,
   // rows G apart); with recurrent masks, each gate's part through its mask.
   auto recurrence_grad = [&](const float* dzt, bool accumulate) {
@@ -329,6 +359,24 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
       else
         kernels::lstm_step_backward_cpu(acts, n, U, gt, c, c_next, dh, dyt, dc, dxt);
       if (t > 0) recurrence_grad(dxt, false);  // dh_{t-1} = dz_t recurrent^T
+    } else if (v1) {
+      const float *h = hs + t * n * U, *h_src = krec ? hm + (2 * T + t) * n * U : h;
+      if (op.gpu)
+        kernels::gru_v1_blend_backward_cuda(acts, n, U, gt, h, dh, dyt, dxt, op.stream());
+      else
+        kernels::gru_v1_blend_backward_cpu(acts, n, U, gt, h, dh, dyt, dxt);
+      op.gemm_ld(false, true, n, U, U, dxt + 2 * U, G, recurrent + 2 * U, G, 0.f, drh, U);  // at r h: dx_h U_h^T
+      const float* mask_h = krec ? mrec + 2 * n * U : nullptr;
+      if (op.gpu)
+        kernels::gru_v1_gates_backward_cuda(acts, n, U, gt, h_src, drh, mask_h, dh, dxt, op.stream());
+      else
+        kernels::gru_v1_gates_backward_cpu(acts, n, U, gt, h_src, drh, mask_h, dh, dxt);
+      if (t > 0 && krec) {  // + z's and r's recurrences, each through its mask
+        op.gemm_batched(false, true, n, U, U, dxt, G, U, recurrent, G, U, 0.f, dh_parts, U, n * U, 2);
+        op.masked_sum(n * U, dh_parts, mrec, n * U, 2, dh, true);
+      } else if (t > 0) {
+        op.gemm_ld(false, true, n, U, 2 * U, dxt, G, recurrent, G, 1.f, dh, U);
+      }
     } else {
       const float *q = st + t * n * G, *h = hs + t * n * U;
       if (op.gpu)
@@ -345,10 +393,17 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
     op.gemm_batched(true, false, F, U, T * n, xs, F, T * n * F, dzx, G, U, 1.f, g_[0], G, U, kin);
   else
     op.gemm(true, false, F, G, T * n, xs, dzx, 1.f, g_[0]);
-  if (krec)
+  if (v1) {  // z's and r's columns from h_{t-1} (or its masked copies); the candidate's from r h_{t-1}
+    if (krec)
+      op.gemm_batched(true, false, U, U, T * n, hm, U, T * n * U, dzx, G, U, 1.f, g_[1], G, U, 2);
+    else
+      op.gemm_ld(true, false, U, 2 * U, T * n, hs, U, dzx, G, 1.f, g_[1], G);
+    op.gemm_ld(true, false, U, U, T * n, st + 2 * U, G, dzx + 2 * U, G, 1.f, g_[1] + 2 * U, G);
+  } else if (krec) {
     op.gemm_batched(true, false, U, U, T * n, hm, U, T * n * U, dzq, G, U, 1.f, g_[1], G, U, krec);
-  else
+  } else {
     op.gemm(true, false, U, G, T * n, hs, dzq, 1.f, g_[1]);
+  }
   if (cfg_.use_bias) {
     op.bias_grad(dzx, g_[2], T * n, G);
     if (gru) op.bias_grad(dzq, g_[2] + G, T * n, G);

@@ -17,11 +17,13 @@
 // (Keras's gate order i, f, c, o) give c_t = f c_{t-1} + i g and h_t = o tanh(c_t). Weights:
 // kernel (features, 4 units), recurrent_kernel (units, 4 units), bias (4 units), initialised
 // glorot_uniform, orthogonal and zeros with the forget gate's at 1 (unit_forget_bias).
-// GRU(units) with reset_after=True (Keras's default; False is refused): gates z, r and candidate hh
-// from the input part x_t kernel + input bias and the recurrent part h_{t-1} recurrent_kernel +
-// recurrent bias, h_t = z h_{t-1} + (1 - z) hh (recurrent_math.h). Weights: kernel (features,
-// 3 units), recurrent_kernel (units, 3 units), bias (2, 3 units): the input bias, then the
-// recurrent one.
+// GRU(units) with reset_after=True (Keras's default): gates z, r and candidate hh from the input
+// part x_t kernel + input bias and the recurrent part h_{t-1} recurrent_kernel + recurrent bias,
+// h_t = z h_{t-1} + (1 - z) hh (recurrent_math.h). Weights: kernel (features, 3 units),
+// recurrent_kernel (units, 3 units), bias (2, 3 units): the input bias, then the recurrent one.
+// With reset_after=False (Keras 2.0-2.2's default) the reset gate scales h_{t-1} before the
+// candidate's recurrent kernel, hh = act(x_h + (r h_{t-1}) U_h), and bias is (3 units), the input's
+// alone.
 // SimpleRNN(units): h_t = tanh(x_t kernel + bias + h_{t-1} recurrent_kernel); kernel (features,
 // units), recurrent_kernel (units, units), bias (units).
 // Keras 3 keeps their weights in a sublayer ("lstm_cell", "gru_cell", "simple_rnn_cell").
@@ -47,6 +49,7 @@ struct RecurrentConfig {
   int implementation = 2;          // LSTM, GRU: 1 draws a mask per gate (recurrent_dropout implies it)
   Activation activation = Activation::tanh;               // the candidate's and the output's
   Activation recurrent_activation = Activation::sigmoid;  // the gates' (LSTM, GRU)
+  bool reset_after = true;                                // GRU: Keras's default; False as Keras 2.0-2.2's
 };
 using LSTMConfig = RecurrentConfig;
 

@@ -24,6 +24,7 @@ std::unique_ptr<Sequential> model_for(const std::string& which) {
   if (which == "srnn-net") return srnn_net(11);
   if (which == "rnn-dropout-net") return rnn_dropout_net(11);
   if (which == "rnn-acts-net") return rnn_acts_net(11);
+  if (which == "gru-v1-net") return gru_v1_net(11);
   if (which == "bidir-net") return bidir_net(11);
   if (which == "tdist-net") return tdist_net(11);
   auto m = find_preset(which).make();

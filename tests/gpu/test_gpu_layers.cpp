@@ -556,6 +556,27 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<SimpleRNN>(c);
        },
        {6, 3}},
+      {"GRU(4, return_sequences, reset_after False) on (6, 3)",
+       [] {
+         RecurrentConfig c;
+         c.units = 4;
+         c.return_sequences = true;
+         c.reset_after = false;
+         return std::make_unique<GRU>(c);
+       },
+       {6, 3}},
+      {"GRU(3, go_backwards, reset_after False, dropout 0.2, recurrent_dropout 0.3, relu) on (5, 4)",
+       [] {
+         RecurrentConfig c;
+         c.units = 3;
+         c.go_backwards = true;
+         c.reset_after = false;
+         c.dropout = 0.2;
+         c.recurrent_dropout = 0.3;
+         c.activation = Activation::relu;
+         return std::make_unique<GRU>(c);
+       },
+       {5, 4}},
       {"TimeDistributed(Dense(5, tanh)) on (4, 6)",
        [] { return std::make_unique<TimeDistributed>(std::make_unique<Dense>(5, Activation::tanh)); },
        {4, 6}},

@@ -190,19 +190,19 @@ TEST_CASE("whole-model gradients through GRUs (sequences, go_backwards, no bias)
   test::check_model_gradients(*m, {6, 3});
 }
 
-TEST_CASE("GRU through Keras's files; reset_after=False refused; 3 CPU replicas train as one device",
-          "[layers][gru][io][parallel]") {
+TEST_CASE("GRU through Keras's files; 3 CPU replicas train as one device", "[layers][gru][io][parallel]") {
   auto m = test::gru_net(1);
   const std::string dir = test::temp_dir("gru");
   for (const auto& loaded : test::check_file_round_trips(*m, dir))
     for (size_t i = 0; i < m->layers().size(); ++i)
       CHECK(loaded->layers()[i]->config_str() == m->layers()[i]->config_str());
   std::filesystem::remove_all(dir);
-  CHECK_THROWS_WITH(model_from_keras_json(R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+  const auto v1 = model_from_keras_json(R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
       {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 3], "name": "input"}},
       {"class_name": "GRU", "config": {"name": "g", "units": 2, "reset_after": false}}]}})",
-                                          0, "m.json"),
-                    "m.json: layer 'g' (GRU): reset_after=False (GRU runs Keras's default, True) is not supported");
+                                        0, "m.json");
+  CHECK(v1->layers()[0]->config_str() == "units=2, reset_after=False");
+  CHECK(v1->weights()[2].spec.shape == Shape{6});  // the input bias alone
   Dataset data = make_synthetic({6, 3}, 4, 30, 5);
   const double d = test::replicas_vs_one([] { return test::gru_net(11); }, data, 3, 10);
   std::printf("equivalence gru-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
@@ -505,4 +505,44 @@ TEST_CASE("LSTM, GRU and SimpleRNN with other activations: two steps by hand, gr
   LSTMConfig bad = lstm(2);
   bad.activation = Activation::gelu;
   CHECK_THROWS_WITH(LSTM(bad), "LSTM runs activations whose slope their output gives, not gelu");
+}
+
+// reset_after=False (Keras 2.0-2.2's default): hh = act(x_h + (r h_{t-1}) U_h), bias (3 units).
+TEST_CASE("GRU with reset_after=False: two steps by hand, gradients (with dropout), files, replicas",
+          "[layers][gru][reset_before]") {
+  using kernels::activation_fwd;
+  for (const auto& [act, rec] : {std::pair<Activation, Activation>{Activation::tanh, Activation::sigmoid},
+                                 std::pair<Activation, Activation>{Activation::relu, Activation::softsign}}) {
+    for (const bool backwards : {false, true}) {
+      INFO("activation " << activation_name(act) << " go_backwards " << backwards);
+      LSTMConfig c = lstm(1, true, backwards);
+      c.reset_after = false;
+      c.activation = act;
+      c.recurrent_activation = rec;
+      GRU l(c);
+      CHECK(l.config_str().find("reset_after=False") != std::string::npos);
+      const std::vector<float> kernel{0.5f, -0.3f, 0.8f}, rk{0.1f, 0.4f, -0.6f}, bias{0.05f, 0.3f, -0.1f};
+      const std::vector<float> y = two_steps(l, kernel, rk, bias);
+      double h = 0;
+      for (int t = 0; t < 2; ++t) {
+        const double xt = kTwoSteps[backwards ? 1 - t : t];
+        auto x = [&](int g) { return xt * kernel[size_t(g)] + bias[size_t(g)]; };
+        const double z = activation_fwd(rec, x(0) + h * rk[0]), r = activation_fwd(rec, x(1) + h * rk[1]);
+        const double hh = activation_fwd(act, x(2) + (r * h) * rk[2]);
+        h = z * h + (1 - z) * hh;
+        CHECK(y[size_t(t)] == Approx(h).margin(1e-6));
+      }
+    }
+  }
+  auto m = test::gru_v1_net(9);
+  test::check_model_gradients(*m, {6, 3});
+  const std::string dir = test::temp_dir("gru_v1");
+  for (const auto& loaded : test::check_file_round_trips(*m, dir))
+    for (size_t i = 0; i < m->layers().size(); ++i)
+      CHECK(loaded->layers()[i]->config_str() == m->layers()[i]->config_str());
+  std::filesystem::remove_all(dir);
+  Dataset data = make_synthetic({6, 3}, 4, 30, 5);
+  const double d = test::replicas_vs_one([] { return test::gru_v1_net(11); }, data, 3, 10);
+  std::printf("equivalence gru-v1-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
 }
