@@ -1,5 +1,5 @@
 // Keras's LSTM, GRU and SimpleRNN cells, one (sample, unit) at a time, for the CPU loops and the CUDA kernels
-// alike.
+// alike. With the default activations (sigmoid for the gates, tanh elsewhere; see below):
 // LSTM: a step's pre-activations z (4 units: Keras's gate order i, f, c, o) become the gates
 // i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_c), o = sigmoid(z_o); then
 // c = f * c_prev + i * g and h = o * tanh(c).

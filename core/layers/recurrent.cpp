@@ -257,7 +257,7 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool train
     op.apply_masks(n * U, h, mrec, n * U, krec, hm + t * n * U, T * n * U);
     const float* hr = krec ? hm + t * n * U : h;  // gate 0's, the others T n U apart
     const int64_t hr_stride = T * n * U;
-    if (gates_ == 1) {  // SimpleRNN: h = tanh(pre + h recurrent_kernel)
+    if (gates_ == 1) {  // SimpleRNN: h = activation(pre + h recurrent_kernel)
       if (t > 0) op.gemm(false, false, n, U, U, hr, recurrent, 1.f, pt);
       if (op.gpu)
         kernels::simple_rnn_step_forward_cuda(acts, n * U, pt, h_next, op.stream());

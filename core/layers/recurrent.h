@@ -24,7 +24,7 @@
 // With reset_after=False (Keras 2.0-2.2's default) the reset gate scales h_{t-1} before the
 // candidate's recurrent kernel, hh = act(x_h + (r h_{t-1}) U_h), and bias is (3 units), the input's
 // alone.
-// SimpleRNN(units): h_t = tanh(x_t kernel + bias + h_{t-1} recurrent_kernel); kernel (features,
+// SimpleRNN(units): h_t = activation(x_t kernel + bias + h_{t-1} recurrent_kernel); kernel (features,
 // units), recurrent_kernel (units, units), bias (units).
 // Keras 3 keeps their weights in a sublayer ("lstm_cell", "gru_cell", "simple_rnn_cell").
 //
