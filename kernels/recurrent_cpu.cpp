@@ -152,91 +152,70 @@ void simple_rnn_backward_all(const Acts& k, int64_t n, const T* h, const T* dh, 
 #pragma omp parallel for simd schedule(static) if (n >= 65536)
   for (int64_t e = 0; e < n; ++e) dz[e] = (dy ? dh[e] + dy[e] : dh[e]) * k.act_slope(h[e]);
 }
+
+// Runs f with the activations: as the defaults' type, whose loops vectorise, where they are tanh
+// and sigmoid.
+template <typename F>
+void with_acts(const CellActs& k, F&& f) {
+  if (k.is_default())
+    f(DefaultActs{});
+  else
+    f(k);
+}
 }  // namespace
 
-// Each entry runs the defaults' loops (vectorised) where the activations are tanh and sigmoid.
 template <typename T>
 void lstm_step_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* z, const T* c_prev, T* c, T* h) {
-  if (k.is_default())
-    lstm_forward_rows(DefaultActs{}, rows, units, z, c_prev, c, h);
-  else
-    lstm_forward_rows(k, rows, units, z, c_prev, c, h);
+  with_acts(k, [&](const auto& a) { lstm_forward_rows(a, rows, units, z, c_prev, c, h); });
 }
 
 template <typename T>
 void lstm_step_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* c_prev, const T* c,
                             const T* dh, const T* dy, T* dc, T* dz) {
-  if (k.is_default())
-    lstm_backward_rows(DefaultActs{}, rows, units, gates, c_prev, c, dh, dy, dc, dz);
-  else
-    lstm_backward_rows(k, rows, units, gates, c_prev, c, dh, dy, dc, dz);
+  with_acts(k, [&](const auto& a) { lstm_backward_rows(a, rows, units, gates, c_prev, c, dh, dy, dc, dz); });
 }
 
 template <typename T>
 void gru_step_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* x, const T* q, const T* h_prev, T* h) {
-  if (k.is_default())
-    gru_forward_rows(DefaultActs{}, rows, units, x, q, h_prev, h);
-  else
-    gru_forward_rows(k, rows, units, x, q, h_prev, h);
+  with_acts(k, [&](const auto& a) { gru_forward_rows(a, rows, units, x, q, h_prev, h); });
 }
 
 template <typename T>
 void gru_step_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* q, const T* h_prev,
                            T* dh, const T* dy, T* dx, T* dq) {
-  if (k.is_default())
-    gru_backward_rows(DefaultActs{}, rows, units, gates, q, h_prev, dh, dy, dx, dq);
-  else
-    gru_backward_rows(k, rows, units, gates, q, h_prev, dh, dy, dx, dq);
+  with_acts(k, [&](const auto& a) { gru_backward_rows(a, rows, units, gates, q, h_prev, dh, dy, dx, dq); });
 }
 
 template <typename T>
 void gru_v1_gates_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* x, T* q, const T* h_src) {
-  if (k.is_default())
-    gru_v1_gates_rows(DefaultActs{}, rows, units, x, q, h_src);
-  else
-    gru_v1_gates_rows(k, rows, units, x, q, h_src);
+  with_acts(k, [&](const auto& a) { gru_v1_gates_rows(a, rows, units, x, q, h_src); });
 }
 
 template <typename T>
 void gru_v1_blend_forward_cpu(const CellActs& k, int64_t rows, int64_t units, T* x, const T* h_prev, T* h) {
-  if (k.is_default())
-    gru_v1_blend_rows(DefaultActs{}, rows, units, x, h_prev, h);
-  else
-    gru_v1_blend_rows(k, rows, units, x, h_prev, h);
+  with_acts(k, [&](const auto& a) { gru_v1_blend_rows(a, rows, units, x, h_prev, h); });
 }
 
 template <typename T>
 void gru_v1_blend_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* h_prev, T* dh,
                                const T* dy, T* dx) {
-  if (k.is_default())
-    gru_v1_blend_backward_rows(DefaultActs{}, rows, units, gates, h_prev, dh, dy, dx);
-  else
-    gru_v1_blend_backward_rows(k, rows, units, gates, h_prev, dh, dy, dx);
+  with_acts(k, [&](const auto& a) { gru_v1_blend_backward_rows(a, rows, units, gates, h_prev, dh, dy, dx); });
 }
 
 template <typename T>
 void gru_v1_gates_backward_cpu(const CellActs& k, int64_t rows, int64_t units, const T* gates, const T* h_src,
                                const T* drh, const T* mask, T* dh, T* dx) {
-  if (k.is_default())
-    gru_v1_gates_backward_rows(DefaultActs{}, rows, units, gates, h_src, drh, mask, dh, dx);
-  else
-    gru_v1_gates_backward_rows(k, rows, units, gates, h_src, drh, mask, dh, dx);
+  with_acts(k, [&](const auto& a) { gru_v1_gates_backward_rows(a, rows, units, gates, h_src, drh, mask, dh, dx); });
 }
 
 template <typename T>
 void simple_rnn_step_forward_cpu(const CellActs& k, int64_t n, const T* z, T* h) {
-  if (k.is_default())
-    simple_rnn_forward_all(DefaultActs{}, n, z, h);
-  else
-    simple_rnn_forward_all(k, n, z, h);
+  with_acts(k, [&](const auto& a) { simple_rnn_forward_all(a, n, z, h); });
 }
 
 template <typename T>
 void simple_rnn_step_backward_cpu(const CellActs& k, int64_t n, const T* h, const T* dh, const T* dy, T* dz) {
-  if (k.is_default())
-    simple_rnn_backward_all(DefaultActs{}, n, h, dh, dy, dz);
-  else
-    simple_rnn_backward_all(k, n, h, dh, dy, dz);
+  with_acts(k, [&](const auto& a) { simple_rnn_backward_all(a, n, h, dh, dy, dz); });
 }
 
 #define DPT_RECURRENT_CPU(T)                                                                                           \
