@@ -236,10 +236,9 @@ std::unique_ptr<Recurrent> make_recurrent(const LayerCtx& c) {
   if (c.get<bool>("time_major", false)) c.unsupported("time_major=True");
   k.dropout = c.get<double>("dropout", 0.0);
   k.recurrent_dropout = c.get<double>("recurrent_dropout", 0.0);
-  for (const char* key : {"dropout", "recurrent_dropout"}) {
-    const double v = key[0] == 'd' ? k.dropout : k.recurrent_dropout;
+  for (const auto& [key, v] : {std::pair<const char*, double>{"dropout", k.dropout},
+                               std::pair<const char*, double>{"recurrent_dropout", k.recurrent_dropout}})
     DPT_CHECK(v >= 0 && v < 1, c.where() << " " << key << "=" << c.cfg[key].dump() << " is not in [0, 1)");
-  }
   if (c.cls != "SimpleRNN") {  // Keras's cells: 1 draws a dropout mask per gate (tf-keras writes it)
     k.implementation = int(c.get<int64_t>("implementation", 2));
     DPT_CHECK(k.implementation == 1 || k.implementation == 2,
