@@ -24,6 +24,19 @@ std::string activation_str(Activation a);  // for listings: the name, and a sett
 // quarter [units, 2 units) at 1: LSTM's unit_forget_bias).
 enum class Init { glorot_uniform, zeros, ones, uniform, orthogonal, lstm_bias };
 
+// Keras's masks (Keras 3's rules): Embedding(mask_zero=True) and Masking make from their input a
+// (samples, steps) mask, 1 where the step is read and 0 where it is skipped. What a layer does with
+// a mask reaching its input:
+//   drops: the default, as Keras 3 does for a layer that does not support masking (it warns, and
+//     the mask ends there; tf-keras refuses such a model);
+//   keeps: passes it on untouched (Dense, Dropout, Activation, LayerNormalization, ...);
+//   reads: computes with it, and its output has none (GlobalAveragePooling1D; a recurrent layer
+//     returning its last state);
+//   reads_keeps: computes with it and passes it on (a recurrent layer returning sequences);
+//   refuses: Keras computes with it in a way dptrain does not (mask_refusal() says how): the model
+//     is refused.
+enum class MaskUse { drops, keeps, reads, reads_keeps, refuses };
+
 // A 1-D layer's (steps, channels) shape as the (1, steps, channels) image the 2-D kernels take
 // (spatial: the layer's spatial rank, 1 or 2).
 inline Shape image_of(const Shape& s, int spatial) { return spatial == 1 ? Shape{1, s[0], s[1]} : s; }
@@ -80,6 +93,18 @@ class Layer {
   virtual int64_t workspace_elems(int64_t batch) const { return 0; }
   void set_workspace(float* work, int64_t elems) { work_ = work; work_elems_ = elems; }
 
+  // Masks (MaskUse above). A layer that makes one: makes_mask(), the mask's shape per sample
+  // (its steps) and, after a forward, the (n, mask_shape()) mask on the replica's device.
+  virtual MaskUse mask_use() const { return MaskUse::drops; }
+  virtual std::string mask_refusal() const { return ""; }
+  virtual bool makes_mask() const { return false; }
+  virtual Shape mask_shape() const { return {}; }
+  virtual const float* mask() const { return nullptr; }
+  // The layer whose mask reaches this one's input (null: none), set by the model at build; a
+  // wrapper passes it on to the layers it wraps.
+  virtual void set_mask_source(const Layer* source) { mask_source_ = source; }
+  const Layer* mask_source() const { return mask_source_; }
+
   // The activation applied at this layer's output (Dense/Conv2D/Activation), for loss fusion.
   virtual Activation output_activation() const { return Activation::linear; }
   // When set, backward receives dy already taken with respect to the pre-activation.
@@ -102,6 +127,8 @@ class Layer {
   // Rows of the (rows, last dim) view a pointwise op sees.
   static int64_t rows_of(const Tensor& t) { return t.numel() / t.shape().back(); }
   static void* stream(Context& ctx);  // the replica's CUDA stream
+  // The last forward's mask reaching the input, (n, steps), on the replica's device; null: none.
+  const float* input_mask() const { return mask_source_ ? mask_source_->mask() : nullptr; }
   // Dense and Conv2D with an activation whose gradient needs its input (a.needs_input(): gelu,
   // silu, mish, hard_silu) keep their output before it, per replica, for up to the prepared batch:
   // prepare_pre_activation allocates it (nothing for the other activations), and pre_activation(a, y)
@@ -117,6 +144,7 @@ class Layer {
   bool fused_grad_ = false;
   bool input_grad_needed_ = true;
   Buffer pre_;
+  const Layer* mask_source_ = nullptr;
 };
 
 }  // namespace dpt

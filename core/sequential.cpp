@@ -2,6 +2,7 @@
 #include "core/sequential.h"
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <random>
@@ -156,6 +157,7 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
       l.build(in[0]);
     for (auto& p : l.params()) specs.push_back({&l, p});
   }
+  wire_masks();
   for (size_t i = 0; i + 1 < layers_.size(); ++i)
     DPT_CHECK(readers[i] > 0, "model '" << name_ << "': nothing reads the output of layer '" << layers_[i]->name()
                                         << "', and only the last layer is the model's output");
@@ -223,8 +225,53 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
   }
 }
 
+void Sequential::wire_masks() {
+  auto who = [](const Layer& l) { return "layer '" + l.name() + "' (" + l.class_name() + ")"; };
+  std::vector<const Layer*> out(layers_.size(), nullptr);  // whose mask each layer's output carries
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& l = *layers_[i];
+    const Layer* in = nullptr;
+    for (int k : inputs_[i]) {
+      const Layer* m = k < 0 ? nullptr : out[size_t(k)];
+      DPT_CHECK(!m || inputs_[i].size() == 1,
+                "model '" << name_ << "': " << who(l) << " merges inputs of which one carries the mask of " << who(*m)
+                          << "; Keras merges the masks too, dptrain does not: drop the mask before the merge");
+      in = m;
+    }
+    l.set_mask_source(nullptr);
+    const Layer* mine = nullptr;
+    if (in) {
+      const MaskUse use = l.mask_use();
+      DPT_CHECK(use != MaskUse::refuses, "model '" << name_ << "': the mask of " << who(*in) << " reaches " << who(l)
+                                                   << ", which " << l.mask_refusal());
+      if (use == MaskUse::reads || use == MaskUse::reads_keeps) {
+        const Shape steps(l.input_shape().begin(), l.input_shape().end() - 1);
+        DPT_CHECK(steps == in->mask_shape(), "model '" << name_ << "': the mask of " << who(*in) << ", of shape "
+                                                       << shape_str(in->mask_shape()) << " a sample, reaches " << who(l)
+                                                       << ", whose input " << shape_str(l.input_shape())
+                                                       << " has steps " << shape_str(steps));
+        l.set_mask_source(in);
+      }
+      if (use == MaskUse::keeps || use == MaskUse::reads_keeps) mine = in;
+      if (use == MaskUse::drops && !quiet_)
+        std::fprintf(stderr,
+                     "dptrain: warning: the mask of %s reaches %s, which does not support masking: as in Keras 3, "
+                     "the mask ends there and later layers read every step (tf-keras refuses such a model)\n",
+                     who(*in).c_str(), who(l).c_str());
+    }
+    if (l.makes_mask()) mine = &l;
+    out[i] = mine;
+  }
+  DPT_CHECK(!out.back(), "model '" << name_ << "': the mask of " << who(*out.back())
+                                   << " reaches the model's output, where Keras leaves the masked steps out of the "
+                                      "loss and the metrics; dptrain does not yet: end the model with a layer that "
+                                      "reads the mask (a recurrent layer without return_sequences, "
+                                      "GlobalAveragePooling1D)");
+}
+
 std::unique_ptr<Sequential> Sequential::clone() const {
   auto m = std::make_unique<Sequential>(name_);
+  m->quiet_ = true;
   for (size_t i = 0; i < layers_.size(); ++i) {
     auto c = layers_[i]->clone();
     c->set_name(layers_[i]->name());

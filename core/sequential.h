@@ -90,8 +90,10 @@ class Sequential {
 
  private:
   void bind_layers();
+  void wire_masks();  // at build: which layer's mask reaches each layer (core/layer.h's MaskUse)
   void backward_graph(Context& ctx, const Tensor& x, GradReadyHook* hook);
   std::string name_;
+  bool quiet_ = false;  // a clone: build's warnings were given when the original was built
   std::vector<std::unique_ptr<Layer>> layers_;
   Shape input_shape_;
   Tensor params_, grads_;

@@ -18,6 +18,7 @@
 #include "kernels/pad2d.h"
 #include "kernels/pooling.h"
 #include "kernels/recurrent.h"
+#include "kernels/seqmask.h"
 
 namespace dpt::kernels {
 
@@ -152,6 +153,14 @@ void dropout_cuda(const float*, float*, int64_t, int64_t, float, const DropoutKe
 void dropout_mask_cuda(float*, int64_t, int64_t, float, const DropoutKey&, void*) { no_cuda(); }
 void apply_masks_cuda(int64_t, const float*, const float*, int64_t, int, float*, int64_t, void*) { no_cuda(); }
 void masked_sum_cuda(int64_t, const float*, const float*, int64_t, int, float*, bool, void*) { no_cuda(); }
+void nonzero_mask_cuda(int64_t, const float*, float*, void*) { no_cuda(); }
+void masking_forward_cuda(int64_t, int64_t, float, const float*, float*, float*, void*) { no_cuda(); }
+void mask_rows_cuda(int64_t, int64_t, const float*, const float*, float*, void*) { no_cuda(); }
+void mask_carry_cuda(int64_t, int64_t, const float*, const float*, float*, const float*, float*, void*) { no_cuda(); }
+void mask_split_cuda(int64_t, int64_t, const float*, float*, float*, float*, float*, float*, void*) { no_cuda(); }
+void mask_join_cuda(int64_t, int64_t, const float*, const float*, float*, const float*, float*, void*) { no_cuda(); }
+void masked_mean_forward_cuda(int64_t, int64_t, int64_t, const float*, const float*, float*, void*) { no_cuda(); }
+void masked_mean_backward_cuda(int64_t, int64_t, int64_t, const float*, const float*, float*, void*) { no_cuda(); }
 void loss_rows_cuda(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*, float*, const float*,
                     void*) { no_cuda(); }
 void metric_rows_cuda(MetricKind, const float*, const float*, int64_t, int64_t, float*, void*) { no_cuda(); }

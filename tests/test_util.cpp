@@ -24,6 +24,7 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
+#include "core/layers/masking.h"
 #include "core/layers/merge.h"
 #include "core/layers/pooling.h"
 #include "core/layers/preprocessing.h"
@@ -316,6 +317,52 @@ std::unique_ptr<Sequential> bidir_net(uint64_t seed) {
   return m;
 }
 
+std::unique_ptr<Sequential> masked_rnn_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("masked_rnn");
+  RecurrentConfig a, b, c;
+  a.units = 5;
+  a.return_sequences = true;
+  b.units = 3;
+  b.return_sequences = true;
+  c.units = 3;
+  c.go_backwards = c.return_sequences = true;
+  c.dropout = 0.2;
+  m->add(std::make_unique<Embedding>(5, 4, true));
+  m->add(std::make_unique<LSTM>(a));
+  m->add(std::make_unique<Bidirectional>(std::make_unique<GRU>(b)));
+  m->add(std::make_unique<Dense>(4, Activation::tanh));
+  m->add(std::make_unique<SimpleRNN>(c));
+  m->add(std::make_unique<GlobalPooling2D>(false, false, 1));
+  m->add(std::make_unique<Dense>(4, Activation::softmax));
+  m->build({8}, seed);
+  return m;
+}
+
+std::unique_ptr<Sequential> masking_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("masking");
+  RecurrentConfig a, b;
+  a.units = 4;
+  a.return_sequences = true;
+  a.reset_after = false;
+  b.units = 3;
+  b.go_backwards = true;
+  m->add(std::make_unique<Masking>(0.0));
+  m->add(std::make_unique<GRU>(a));
+  m->add(std::make_unique<LSTM>(b));
+  m->add(std::make_unique<Dense>(4, Activation::softmax));
+  m->build({7, 3}, seed);
+  return m;
+}
+
+void zero_steps(float* x, int64_t n, int64_t steps, int64_t features) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t k = i % 4;  // none; the last two; the first and an inner one; every other
+      const bool skip = (k == 1 && t >= steps - 2) || (k == 2 && (t == 0 || t == steps / 2)) || (k == 3 && t % 2 == 1);
+      if (skip) std::fill(x + (i * steps + t) * features, x + (i * steps + t + 1) * features, 0.f);
+    }
+}
+
 std::unique_ptr<Sequential> tdist_net(uint64_t seed, bool smooth) {
   auto m = std::make_unique<Sequential>("tdist");
   auto each = [](std::unique_ptr<Layer> l) { return std::make_unique<TimeDistributed>(std::move(l)); };
@@ -578,7 +625,8 @@ std::vector<std::unique_ptr<Sequential>> check_file_round_trips(const Sequential
   return loaded;
 }
 
-void check_model_gradients(Sequential& m, const Shape& in) {
+void check_model_gradients(Sequential& m, const Shape& in,
+                           const std::function<void(float* x, int64_t n)>& shape_input) {
   if (!m.built()) m.build(in, 9);
   m.prepare(3);
   m.set_fused_output_grad(true);
@@ -589,6 +637,7 @@ void check_model_gradients(Sequential& m, const Shape& in) {
     for (float& v : xv) v = std::floor((v + 1.f) / 2.f * float(limit) * 0.999f);
   Tensor x(xs), t({3, 1});
   std::copy(xv.begin(), xv.end(), x.data());
+  if (shape_input) shape_input(x.data(), 3);
   t.data()[1] = 3;
   t.data()[2] = 1;
   Context ctx;

@@ -60,6 +60,16 @@ std::unique_ptr<Sequential> gru_v1_net(uint64_t seed);
 // backward_layer GRU(3, go_backwards, return_sequences)) -> Bidirectional(SimpleRNN(2), mul) ->
 // Dense(4, softmax).
 std::unique_ptr<Sequential> bidir_net(uint64_t seed);
+// "masked_rnn" on 8 indices a sample, Keras's mask from Embedding(5, 4, mask_zero=True) through
+// LSTM(5, return_sequences) -> Bidirectional(GRU(3, return_sequences)) -> Dense(4, tanh) (the
+// mask passes on) -> SimpleRNN(3, go_backwards, return_sequences, dropout 0.2) ->
+// GlobalAveragePooling1D (a masked mean) -> Dense(4, softmax).
+std::unique_ptr<Sequential> masked_rnn_net(uint64_t seed);
+// "masking" on (7, 3): Masking(0.0) -> GRU(4, return_sequences, reset_after=False) -> LSTM(3,
+// go_backwards) -> Dense(4, softmax). zero_steps: sets every feature of some steps of x (n samples)
+// to 0, the steps that model skips, a different pattern per sample (none, the last ones, inner ones).
+std::unique_ptr<Sequential> masking_net(uint64_t seed);
+void zero_steps(float* x, int64_t n, int64_t steps, int64_t features);
 // "tdist" on 4 frames of (6, 6, 2), the Keras fixture's model: TimeDistributed Conv2D(3, 3x3, relu),
 // MaxPooling2D(2) and Flatten over the frames -> LSTM(5, return_sequences) -> TimeDistributed
 // Dense(4, tanh) -> TimeDistributed Dropout(0.3) -> Flatten -> Dense(4, softmax). For finite
@@ -134,6 +144,7 @@ std::vector<std::unique_ptr<Sequential>> check_file_round_trips(const Sequential
 // m's parameter gradients (built on input shape in, seed 9, unless built already) on a batch of 3 (sparse categorical
 // cross-entropy over 4 classes, fused with m's last softmax) against central differences of the loss.
 // Inputs are random in [-1, 1), or whole numbers in [0, m.input_index_limit()) where m reads indices.
-void check_model_gradients(Sequential& m, const Shape& in);
+void check_model_gradients(Sequential& m, const Shape& in,
+                           const std::function<void(float* x, int64_t n)>& shape_input = {});
 
 }  // namespace dpt::test

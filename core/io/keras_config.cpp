@@ -24,6 +24,7 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
+#include "core/layers/masking.h"
 #include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
@@ -234,6 +235,7 @@ std::unique_ptr<Recurrent> make_recurrent(const LayerCtx& c) {
   if (c.get<bool>("return_state", false)) c.unsupported("return_state=True (one output per layer)");
   if (c.get<bool>("stateful", false)) c.unsupported("stateful=True");
   if (c.get<bool>("time_major", false)) c.unsupported("time_major=True");
+  k.zero_output_for_mask = c.get<bool>("zero_output_for_mask", false);
   k.dropout = c.get<double>("dropout", 0.0);
   k.recurrent_dropout = c.get<double>("recurrent_dropout", 0.0);
   for (const auto& [key, v] : {std::pair<const char*, double>{"dropout", k.dropout},
@@ -304,11 +306,11 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
     return std::make_unique<Bidirectional>(std::move(forward), merge_mode_from_name(mode), std::move(backward));
   }
   if (c.cls == "Embedding") {
-    if (c.get<bool>("mask_zero", false))
-      c.unsupported("mask_zero=True (dptrain's layers take no masks: index 0 is an ordinary row)");
     if (c.get<int64_t>("lora_rank", 0) != 0) c.unsupported("lora_rank (LoRA)");
-    return std::make_unique<Embedding>(c.get<int64_t>("input_dim", 0), c.get<int64_t>("output_dim", 0));
+    return std::make_unique<Embedding>(c.get<int64_t>("input_dim", 0), c.get<int64_t>("output_dim", 0),
+                                       c.get<bool>("mask_zero", false));
   }
+  if (c.cls == "Masking") return std::make_unique<Masking>(c.get<double>("mask_value", 0.0));
   if (c.cls == "Dense") return std::make_unique<Dense>(c.get<int64_t>("units", 0), activation_of(c), c.get<bool>("use_bias", true));
   if (c.cls == "Conv2D" || c.cls == "Convolution2D") {
     auto k = conv_options<Conv2DConfig>(c);
@@ -517,7 +519,8 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
   }
   DPT_FAIL(c.source
            << ": layer '" << c.name << "' (" << c.cls
-           << ") is not supported (supported: Dense, Embedding, LSTM, GRU, SimpleRNN, Bidirectional, TimeDistributed, "
+           << ") is not supported (supported: Dense, Embedding, Masking, LSTM, GRU, SimpleRNN, Bidirectional, "
+              "TimeDistributed, "
               "Conv1D, Conv2D, "
               "Conv2DTranspose, "
            << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "

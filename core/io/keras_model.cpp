@@ -22,6 +22,7 @@
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/layer_norm.h"
+#include "core/layers/masking.h"
 #include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
@@ -178,6 +179,7 @@ json layer_config(const Layer& l) {
     c["stateful"] = false;
     c["unroll"] = false;
     if (cls == "GRU") c["reset_after"] = r->config().reset_after;
+    c["zero_output_for_mask"] = r->config().zero_output_for_mask;
   } else if (auto* bi = dynamic_cast<const Bidirectional*>(&l)) {
     // Keras 3's form: both layers' configs, as serialized objects (its loaders want their module).
     c["merge_mode"] = merge_mode_name(bi->merge_mode());
@@ -188,7 +190,9 @@ json layer_config(const Layer& l) {
   } else if (auto* e = dynamic_cast<const Embedding*>(&l)) {
     c["input_dim"] = e->input_dim();
     c["output_dim"] = e->output_dim();
-    c["mask_zero"] = false;
+    c["mask_zero"] = e->mask_zero();
+  } else if (auto* mk = dynamic_cast<const Masking*>(&l)) {
+    c["mask_value"] = mk->mask_value();
   } else if (auto* b = dynamic_cast<const BatchNormalization*>(&l)) {
     c["axis"] = -1;
     c["momentum"] = b->config().momentum;

@@ -11,6 +11,11 @@ class ActivationLayer : public Layer {
   explicit ActivationLayer(Activation act) : act_(act) {}
   std::string class_name() const override;
   std::string default_name() const override;
+  // Keras's Softmax layer computes with a mask (Activation('softmax') does not: dptrain reads both alike).
+  MaskUse mask_use() const override { return act_ == Activation::softmax ? MaskUse::refuses : MaskUse::keeps; }
+  std::string mask_refusal() const override {
+    return "is a softmax: Keras's Softmax layer computes with the mask, dptrain's does not";
+  }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<ActivationLayer>(act_); }
   std::string config_str() const override { return "activation=" + activation_str(act_); }
   Activation output_activation() const override { return act_; }

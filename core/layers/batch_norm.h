@@ -16,6 +16,10 @@ class BatchNormalization : public Layer {
   explicit BatchNormalization(BatchNormConfig cfg = {});
   std::string class_name() const override { return "BatchNormalization"; }
   std::string default_name() const override { return "batch_normalization"; }
+  MaskUse mask_use() const override { return MaskUse::refuses; }
+  std::string mask_refusal() const override {
+    return "Keras computes its batch statistics over the kept steps alone; dptrain does not";
+  }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<BatchNormalization>(cfg_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;

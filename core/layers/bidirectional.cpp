@@ -53,6 +53,8 @@ Bidirectional::Bidirectional(std::unique_ptr<Recurrent> layer, MergeMode mode, s
                                              "must match; got "
                                           << f.units << " forward and " << b.units << " backward");
   bwd_->set_flip_output(true);
+  fwd_->set_zero_output_for_mask(f.return_sequences, true);  // as Keras forces it
+  bwd_->set_zero_output_for_mask(b.return_sequences, true);
   if (!fwd_->name().empty()) name_after(fwd_->name());
 }
 

@@ -38,6 +38,14 @@ class Bidirectional : public Layer {
   void name_sublayers(const std::function<std::string(const std::string&)>& next_name) override;
   void prepare(int64_t max_batch, Context& ctx) override;
   int64_t workspace_elems(int64_t batch) const override;
+  // Keras's mask reaches both layers (a sequence returned carries it on; as Keras, each layer then
+  // outputs 0 at a skipped step: zero_output_for_mask).
+  MaskUse mask_use() const override { return fwd_->mask_use(); }
+  void set_mask_source(const Layer* source) override {
+    Layer::set_mask_source(source);
+    fwd_->set_mask_source(source);
+    bwd_->set_mask_source(source);
+  }
 
   const Recurrent& forward_layer() const { return *fwd_; }
   const Recurrent& backward_layer() const { return *bwd_; }

@@ -9,6 +9,7 @@ class Dense : public Layer {
   explicit Dense(int64_t units, Activation act = Activation::linear, bool use_bias = true);
   std::string class_name() const override { return "Dense"; }
   std::string default_name() const override { return "dense"; }
+  MaskUse mask_use() const override { return MaskUse::keeps; }
   std::unique_ptr<Layer> clone() const override;
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;

@@ -15,6 +15,7 @@ class Dropout : public Layer {
   explicit Dropout(double rate, Shape noise_shape = {});
   std::string class_name() const override { return "Dropout"; }
   std::string default_name() const override { return "dropout"; }
+  MaskUse mask_use() const override { return MaskUse::keeps; }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Dropout>(rate_, noise_); }
   std::string config_str() const override;
   double rate() const { return rate_; }

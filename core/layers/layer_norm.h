@@ -31,6 +31,8 @@ class LayerNormalization : public Layer {
     return cfg_.groups ? "group_normalization" : cfg_.rms ? "rms_normalization" : "layer_normalization";
   }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<LayerNormalization>(cfg_); }
+  // Keras 3's LayerNormalization and GroupNormalization pass a mask on; RMSNormalization drops it.
+  MaskUse mask_use() const override { return cfg_.rms ? MaskUse::drops : MaskUse::keeps; }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
   void prepare(int64_t max_batch, Context& ctx) override;

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_backend.h"
+#include "kernels/seqmask.h"
 
 namespace dpt {
 
@@ -129,7 +130,9 @@ Shape GlobalPooling2D::compute_output_shape(const Shape& in) {
 }
 
 void GlobalPooling2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
-  if (max_)
+  if (const float* m = input_mask())
+    kernels::masked_mean_forward_cpu(x.dim(0), positions(), in_.back(), m, x.data(), y.data());
+  else if (max_)
     kernels::global_max_pool_forward_cpu(x.data(), y.data(), x.dim(0), positions(), in_.back());
   else
     kernels::global_avg_pool_forward_cpu(x.data(), y.data(), x.dim(0), positions(), in_.back());
@@ -137,14 +140,18 @@ void GlobalPooling2D::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
 
 void GlobalPooling2D::backward_cpu(Context&, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
   if (!dx) return;
-  if (max_)
+  if (const float* m = input_mask())
+    kernels::masked_mean_backward_cpu(x.dim(0), positions(), in_.back(), m, dy.data(), dx->data());
+  else if (max_)
     kernels::global_max_pool_backward_cpu(x.data(), y.data(), dy.data(), dx->data(), x.dim(0), positions(), in_.back());
   else
     kernels::global_avg_pool_backward_cpu(dy.data(), dx->data(), x.dim(0), positions(), in_.back());
 }
 
 void GlobalPooling2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
-  if (max_)
+  if (const float* m = input_mask())
+    kernels::masked_mean_forward_cuda(x.dim(0), positions(), in_.back(), m, x.data(), y.data(), stream(ctx));
+  else if (max_)
     kernels::global_max_pool_forward_cuda(x.data(), y.data(), x.dim(0), positions(), in_.back(), stream(ctx));
   else
     kernels::global_avg_pool_forward_cuda(x.data(), y.data(), x.dim(0), positions(), in_.back(), stream(ctx));
@@ -152,7 +159,9 @@ void GlobalPooling2D::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, boo
 
 void GlobalPooling2D::backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
   if (!dx) return;
-  if (max_)
+  if (const float* m = input_mask())
+    kernels::masked_mean_backward_cuda(x.dim(0), positions(), in_.back(), m, dy.data(), dx->data(), stream(ctx));
+  else if (max_)
     kernels::global_max_pool_backward_cuda(x.data(), y.data(), dy.data(), dx->data(), x.dim(0), positions(), in_.back(),
                                            stream(ctx));
   else

@@ -76,6 +76,9 @@ class GlobalPooling2D : public Layer {
   bool is_max() const { return max_; }
   bool keepdims() const { return keepdims_; }
   int spatial() const { return spatial_; }
+  // GlobalAveragePooling1D averages the steps Keras's mask keeps (0/0, NaN, where it keeps none, as
+  // Keras); Keras 3's GlobalMaxPooling1D and the 2-D ones do not support masking.
+  MaskUse mask_use() const override { return spatial_ == 1 && !max_ ? MaskUse::reads : MaskUse::drops; }
 
  protected:
   Shape compute_output_shape(const Shape& in) override;

@@ -45,6 +45,7 @@ class Rescaling : public ChannelAffine {
   Rescaling(std::vector<double> scale, std::vector<double> offset);
   std::string class_name() const override { return "Rescaling"; }
   std::string default_name() const override { return "rescaling"; }
+  MaskUse mask_use() const override { return MaskUse::keeps; }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Rescaling>(scale_, offset_); }
   std::string config_str() const override;
   const std::vector<double>& scale() const { return scale_; }
@@ -64,6 +65,7 @@ class Normalization : public ChannelAffine {
   Normalization(int64_t axis, std::vector<double> mean, std::vector<double> variance, bool invert);
   std::string class_name() const override { return "Normalization"; }
   std::string default_name() const override { return "normalization"; }
+  MaskUse mask_use() const override { return MaskUse::keeps; }
   std::unique_ptr<Layer> clone() const override {
     return std::make_unique<Normalization>(axis_, mean_, variance_, invert_);
   }

@@ -7,6 +7,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/recurrent.h"
+#include "kernels/seqmask.h"
 
 namespace dpt {
 
@@ -39,6 +40,7 @@ std::string Recurrent::config_str() const {
   if (cfg_.activation != Activation::tanh) s += ", activation=" + activation_name(cfg_.activation);
   if (gates_ > 1 && cfg_.recurrent_activation != Activation::sigmoid)
     s += ", recurrent_activation=" + activation_name(cfg_.recurrent_activation);
+  if (cfg_.zero_output_for_mask && !zero_output_implied_) s += ", zero_output_for_mask=True";
   return s;
 }
 
@@ -109,6 +111,8 @@ void Recurrent::prepare(int64_t max_batch, Context& ctx) {
   state_ = floats(gates_ == 4 ? (T + 1) * n * U : gates_ == 3 ? T * n * G : 0);
   masks_ = floats(input_masks() * n * F + recurrent_masks() * n * U);
   hm_ = floats(recurrent_masks() * T * n * U);
+  steps_mask_ = floats(mask_source_ ? T * n : 0);
+  out_mask_ = floats(mask_source_ && cfg_.zero_output_for_mask ? T * n : 0);
   if (ctx.device.is_cuda()) kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(G));
 }
 
@@ -116,12 +120,14 @@ void Recurrent::prepare(int64_t max_batch, Context& ctx) {
 // GRU, of the recurrent parts; dh and LSTM's dc (n, units); the output's gradient time-major or the
 // input's (steps, n, max(units, features)), used one after the other. With recurrent masks, each
 // gate's part of dh (n, units); with an input mask per gate, each gate's part of the input's
-// gradient (steps, n, features); GRU with reset_after=False: the gradient at r h_{t-1} (n, units).
+// gradient (steps, n, features); GRU with reset_after=False: the gradient at r h_{t-1} (n, units);
+// with Keras's mask, the gradients carried past a skipped step, at h and at LSTM's c (n, units each).
 int64_t Recurrent::workspace_elems(int64_t batch) const {
   const int64_t T = in_[0], F = in_[1], U = cfg_.units, G = gates_ * U;
   const bool v1 = gates_ == 3 && !cfg_.reset_after;
   return (gates_ == 3 && !v1 ? 2 : 1) * T * batch * G + 2 * batch * U + T * batch * std::max(U, F) +
-         recurrent_masks() * batch * U + (input_masks() > 1 ? input_masks() * T * batch * F : 0) + (v1 ? batch * U : 0);
+         recurrent_masks() * batch * U + (input_masks() > 1 ? input_masks() * T * batch * F : 0) +
+         (v1 ? batch * U : 0) + (mask_source_ ? 2 * batch * U : 0);
 }
 
 namespace {
@@ -198,6 +204,34 @@ struct Ops {
       kernels::bias_grad_cpu(dz, db, rows, cols);
   }
   void* stream() const { return kernels::cuda_stream_of(*ctx.cuda); }
+  // Keras's mask (kernels/seqmask.h).
+  void mask_rows(int64_t rows, int64_t cols, const float* mask, float* x) const {
+    if (gpu)
+      kernels::mask_rows_cuda(rows, cols, mask, x, x, stream());
+    else
+      kernels::mask_rows_cpu(rows, cols, mask, x, x);
+  }
+  void mask_carry(int64_t rows, int64_t units, const float* mask, const float* h_prev, float* h, const float* c_prev,
+                  float* c) const {
+    if (gpu)
+      kernels::mask_carry_cuda(rows, units, mask, h_prev, h, c_prev, c, stream());
+    else
+      kernels::mask_carry_cpu(rows, units, mask, h_prev, h, c_prev, c);
+  }
+  void mask_split(int64_t rows, int64_t units, const float* mask, float* dh, float* dy, float* dc, float* carry_h,
+                  float* carry_c) const {
+    if (gpu)
+      kernels::mask_split_cuda(rows, units, mask, dh, dy, dc, carry_h, carry_c, stream());
+    else
+      kernels::mask_split_cpu(rows, units, mask, dh, dy, dc, carry_h, carry_c);
+  }
+  void mask_join(int64_t rows, int64_t units, const float* mask, const float* carry_h, float* dh, const float* carry_c,
+                 float* dc) const {
+    if (gpu)
+      kernels::mask_join_cuda(rows, units, mask, carry_h, dh, carry_c, dc, stream());
+    else
+      kernels::mask_join_cpu(rows, units, mask, carry_h, dh, carry_c, dc);
+  }
   void to_time_major(int64_t n, int64_t T, int64_t F, bool rev, const float* src, float* dst) const {
     if (gpu)
       kernels::to_time_major_cuda(n, T, F, rev, src, dst, stream());
@@ -239,6 +273,11 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool train
   float *xs = floats(xs_), *pre = floats(pre_), *hs = floats(hs_), *st = floats(state_);
   float *min = floats(masks_), *mrec = min + kin * n * F, *hm = floats(hm_);
   const float *kernel = w_[0], *recurrent = w_[1], *bias = cfg_.use_bias ? w_[2] : nullptr;
+  // Keras's mask, time-major in the order the steps are read: a skipped step carries the state.
+  const float* seq_mask = input_mask();
+  seq_masked_ = seq_mask != nullptr;
+  float* sm = floats(steps_mask_);
+  if (seq_masked_) op.to_time_major(n, T, 1, cfg_.go_backwards, seq_mask, sm);
   for (int g = 0; g < kin; ++g) op.mask(min + g * n * F, n, F, float(cfg_.dropout), mask_key(ctx, name_, 0, g));
   for (int g = 0; g < krec; ++g)
     op.mask(mrec + g * n * U, n, U, float(cfg_.recurrent_dropout), mask_key(ctx, name_, 1, g));
@@ -299,11 +338,21 @@ void Recurrent::run_forward(Context& ctx, const Tensor& x, Tensor& y, bool train
       else
         kernels::gru_step_forward_cpu(acts, n, U, pt, q, h, h_next);
     }
+    if (seq_masked_)
+      op.mask_carry(n, U, sm + t * n, h, h_next, lstm ? st + t * n * U : nullptr,
+                    lstm ? st + (t + 1) * n * U : nullptr);
   }
-  if (cfg_.return_sequences)
+  const bool zero_out = seq_masked_ && cfg_.zero_output_for_mask;
+  if (cfg_.return_sequences) {
     op.to_sequence_major(n, T, U, flip_output_, hs + n * U, y.data());
-  else
+    if (zero_out) {  // the mask in the output's order: the same move as the states'
+      op.to_sequence_major(n, T, 1, flip_output_, sm, floats(out_mask_));
+      op.mask_rows(n * T, U, floats(out_mask_), y.data());
+    }
+  } else {
     op.copy(y.data(), hs + T * n * U, n * U);
+    if (zero_out) op.mask_rows(n, U, sm + (T - 1) * n, y.data());
+  }
 }
 
 void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
@@ -325,6 +374,9 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
   float* dh_parts = seq + T * n * std::max(U, F);          // with recurrent masks: each gate's part of dh
   float* dx_parts = dh_parts + recurrent_masks() * n * U;  // with a mask per gate: each gate's part of dxs
   float* drh = dx_parts + (input_masks() > 1 ? input_masks() * T * n * F : 0);  // GRU reset before: at r h
+  float* carry_h = drh + (v1 ? n * U : 0);  // with Keras's mask: past a skipped step, at h and at c
+  float* carry_c = carry_h + n * U;
+  const float* sm = floats(steps_mask_);
   // dh_{t-1} += the recurrence's gradient dz_t recurrent_kernel^T (dz_t the step's gates' gradients,
   // rows G apart); with recurrent masks, each gate's part through its mask.
   auto recurrence_grad = [&](const float* dzt, bool accumulate) {
@@ -342,8 +394,16 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
   } else {
     op.copy(dh, dy.data(), n * U);
   }
+  if (seq_masked_ && cfg_.zero_output_for_mask) {  // a skipped step's output was 0: it takes no gradient
+    if (cfg_.return_sequences)
+      op.mask_rows(T * n, U, sm, seq);
+    else
+      op.mask_rows(n, U, sm + (T - 1) * n, dh);
+  }
   for (int64_t t = T - 1; t >= 0; --t) {
-    const float* dyt = cfg_.return_sequences ? seq + t * n * U : nullptr;
+    float* dyt = cfg_.return_sequences ? seq + t * n * U : nullptr;
+    // A skipped step: its gradients pass to the state before it (join, below), the cell gets none.
+    if (seq_masked_) op.mask_split(n, U, sm + t * n, dh, dyt, lstm ? dc : nullptr, carry_h, lstm ? carry_c : nullptr);
     float *dxt = dzx + t * n * G, *dqt = dzq + t * n * G;
     const float* gt = gates + t * n * G;
     if (gates_ == 1) {
@@ -385,6 +445,7 @@ void Recurrent::run_backward(Context& ctx, const Tensor& dy, Tensor* dx) {
         kernels::gru_step_backward_cpu(acts, n, U, gt, q, h, dh, dyt, dxt, dqt);
       if (t > 0) recurrence_grad(dqt, true);  // + dq_t recurrent^T
     }
+    if (seq_masked_ && t > 0) op.mask_join(n, U, sm + t * n, carry_h, dh, carry_c, lstm ? dc : nullptr);
   }
   // The weights' gradients over every step at once: kernel += xs^T dzx; recurrent += h_{t-1}^T dzq
   // (hs's first T steps are h_{-1}..h_{T-2}); the biases += the column sums of dzx (and dzq). Under

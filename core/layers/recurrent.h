@@ -2,8 +2,14 @@
 // h (return_sequences) or the last. go_backwards reads the steps last to first and (as Keras)
 // returns the sequence in that order. Keras's activation (tanh by default: the candidate's and the
 // output's) and recurrent_activation (sigmoid by default: the gates') may be any activation whose
-// slope its output gives (kernels/recurrent_math.h's CellActs); return_state, stateful and masks
-// are refused by the config reader.
+// slope its output gives (kernels/recurrent_math.h's CellActs); return_state and stateful are
+// refused by the config reader.
+//
+// Keras's mask (core/layer.h; Embedding's mask_zero=True, Masking): a step the mask skips leaves
+// the state as it was (h, and LSTM's c, carried from the step before) and outputs that state, or 0
+// with zero_output_for_mask (which Bidirectional sets where it returns sequences). A sample's
+// output is then what the layer gives for the sample's kept steps alone. The returned sequence
+// carries the mask on; the last state carries none.
 //
 // dropout and recurrent_dropout are Keras's (DropoutRNNCell): in training, the input x_t and the
 // recurrence's h_{t-1} are multiplied by masks of 0 or 1/(1-rate), drawn once a batch for each
@@ -50,6 +56,7 @@ struct RecurrentConfig {
   Activation activation = Activation::tanh;               // the candidate's and the output's
   Activation recurrent_activation = Activation::sigmoid;  // the gates' (LSTM, GRU)
   bool reset_after = true;                                // GRU: Keras's default; False as Keras 2.0-2.2's
+  bool zero_output_for_mask = false;                      // a masked step outputs 0, not the carried state
 };
 using LSTMConfig = RecurrentConfig;
 
@@ -59,6 +66,12 @@ class Recurrent : public Layer {
   void prepare(int64_t max_batch, Context& ctx) override;
   int64_t workspace_elems(int64_t batch) const override;
   const RecurrentConfig& config() const { return cfg_; }
+  MaskUse mask_use() const override { return cfg_.return_sequences ? MaskUse::reads_keeps : MaskUse::reads; }
+  // implied: set by a wrapper (Bidirectional), so listings leave it out.
+  void set_zero_output_for_mask(bool on, bool implied = false) {
+    cfg_.zero_output_for_mask = on;
+    zero_output_implied_ = implied;
+  }
   // Keras 3 keeps the weights in a sublayer, the cell: "lstm_cell", "gru_cell", "simple_rnn_cell".
   virtual std::string cell_name() const = 0;
   // A Bidirectional's backward layer: its returned sequence back in the input's order (Keras flips
@@ -95,6 +108,7 @@ class Recurrent : public Layer {
   RecurrentConfig cfg_;
   int gates_;
   bool flip_output_ = false;
+  bool zero_output_implied_ = false;
 
  private:
   void run_forward(Context& ctx, const Tensor& x, Tensor& y, bool training);
@@ -105,10 +119,13 @@ class Recurrent : public Layer {
   // parts (steps, n, 3 units); none for SimpleRNN. With dropout: the masks (input masks (n,
   // features), then recurrent masks (n, units)) and h_{t-1} times each recurrent mask (masks,
   // steps, n, units).
-  Buffer xs_, pre_, hs_, state_, masks_, hm_;
+  // With Keras's mask: the mask time-major (steps, n) in the order the steps are read, and in the
+  // output's order (n, steps) for zero_output_for_mask.
+  Buffer xs_, pre_, hs_, state_, masks_, hm_, steps_mask_, out_mask_;
   int64_t max_rows_ = 0;
-  int64_t rows_ = 0;     // the last forward's samples
-  bool masked_ = false;  // whether the last forward drew masks (training with dropout)
+  int64_t rows_ = 0;         // the last forward's samples
+  bool masked_ = false;      // whether the last forward drew masks (training with dropout)
+  bool seq_masked_ = false;  // whether the last forward read Keras's mask
 };
 
 class LSTM : public Recurrent {

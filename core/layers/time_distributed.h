@@ -19,6 +19,12 @@ class TimeDistributed : public Layer {
   explicit TimeDistributed(std::unique_ptr<Layer> layer);
   std::string class_name() const override { return "TimeDistributed"; }
   std::string default_name() const override { return "time_distributed"; }
+  // Keras passes the mask on, and to the wrapped layer's call where it takes one.
+  MaskUse mask_use() const override {
+    return inner_->mask_use() == MaskUse::keeps || inner_->mask_use() == MaskUse::drops ? MaskUse::keeps
+                                                                                        : MaskUse::refuses;
+  }
+  std::string mask_refusal() const override { return "wraps a layer that computes with it; dptrain does not"; }
   std::unique_ptr<Layer> clone() const override;
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;

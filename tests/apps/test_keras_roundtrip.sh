@@ -46,11 +46,11 @@ np.save('$dir/y.npy', y.astype('float32'))"
 "$bin" train --model digits-mlp --loss mse --metrics mae,acc --epochs 1 --verbose 0 --save-model "$dir/reg.h5" || exit 1
 "$bin" evaluate --model "$dir/reg.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/reg.eval" || exit 1
 # cnn keeps its file's metrics (none); gap is given one under another name.
-declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="" [acts2]="" [prep]="" [lnorm]="" [dil]="" [tconv]="" [seq]="" [embed]="" [rnn]="" [gru]="" [srnn]="" [bidir]="" [tdist]="" [rdrop]="" [racts]="" [gruv1]="")
+declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="" [acts2]="" [prep]="" [lnorm]="" [dil]="" [tconv]="" [seq]="" [embed]="" [rnn]="" [gru]="" [srnn]="" [bidir]="" [tdist]="" [rdrop]="" [racts]="" [gruv1]="" [mask]="" [masking]="")
 # lnorm is saved as a .keras archive: Keras 3's legacy .h5 loader drops a LayerNormalization's
 # axis list of more than one axis (saving_utils keeps a list of one alone), so Keras cannot load its
 # own lnorm_legacy.h5 either (dptrain reads it; test_keras_config).
-for m in cnn gap acts rsh acts2 prep lnorm dil tconv seq embed rnn gru srnn bidir tdist rdrop racts gruv1; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
+for m in cnn gap acts rsh acts2 prep lnorm dil tconv seq embed rnn gru srnn bidir tdist rdrop racts gruv1 mask masking; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
   ext=h5
   [ "$m" = lnorm ] && ext=keras
   # shellcheck disable=SC2086
@@ -66,10 +66,10 @@ done
 # reset_after=False), on one CPU and on 3 CPU replicas: Keras's step on the same batch gives
 # the same weights (the normalizations', the dilated and transposed convolutions', the 1-D layers',
 # the Embeddings', the recurrent layers', the Bidirectional merges' and TimeDistributed's gradients, through every
-# layer's input gradient). embed's
+# layer's input gradient), mask and masking (Keras's masks: skipped steps carried, masked means). embed's
 # inputs are int32 indices.
 "$py" -c "import numpy as np; np.save('$dir/step_t.npy', np.eye(3, dtype='float32')[[0, 2, 1, 1, 0]])"
-for m in lnorm dil tconv seq embed rnn gru srnn bidir tdist racts gruv1; do
+for m in lnorm dil tconv seq embed rnn gru srnn bidir tdist racts gruv1 mask masking; do
   for r in 1 3; do
     "$bin" train --model "$fix/$m.keras" --data "npy:$fix/${m}_x.npy,$dir/step_t.npy" --validation-split 0 \
       --batch-size 5 --epochs 1 --optimizer sgd --lr 0.5 --no-shuffle --replicas "$r" --verbose 0 \
@@ -112,7 +112,7 @@ m2.load_weights(d + "/w.h5")  # Keras's loader for the legacy save_weights layou
 worst2 = float(np.abs(m2.predict(x, verbose=0) - ours).max())
 print(f"keras load_weights(--save-weights) vs dptrain predict: max |diff| = {worst2:.3g}")
 assert worst2 <= 1e-5, worst2
-for name in ("cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil", "tconv", "seq", "embed", "rnn", "gru", "srnn", "bidir", "tdist", "rdrop", "racts", "gruv1"):
+for name in ("cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil", "tconv", "seq", "embed", "rnn", "gru", "srnn", "bidir", "tdist", "rdrop", "racts", "gruv1", "mask", "masking"):
     m3 = keras.models.load_model(f"{d}/{name}.{'keras' if name == 'lnorm' else 'h5'}", compile=False)
     kinds = sorted({type(layer).__name__ for layer in m3.layers})
     if name == "acts":  # the activations as Keras reads them back from dptrain's config
@@ -187,7 +187,8 @@ print(f"fchain.keras (Functional) trained 1 epoch by dptrain, saved as {type(m4)
       f"(the epoch moved the predictions by {moved4:.3g})")
 assert worst4 <= 1e-5 and moved4 > 1e-3, (worst4, moved4)
 assert [layer.name for layer in m4.layers] == ["features", "pool", "flat", "drop", "scores"]
-for name in ("lnorm", "dil", "tconv", "seq", "embed", "rnn", "gru", "srnn", "bidir", "tdist", "racts", "gruv1"):
+for name in ("lnorm", "dil", "tconv", "seq", "embed", "rnn", "gru", "srnn", "bidir", "tdist", "racts", "gruv1", "mask",
+             "masking"):
     m5 = keras.models.load_model(f"{fix}/{name}.keras", compile=False)
     before = [w.numpy() for w in m5.weights]
     m5.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
@@ -264,7 +265,8 @@ cases += [(n, np.load(f"{fix}/{n}_x.npy"), np.load(f"{d}/{n}_ours.npy"), loss)
                           ("gru", "categorical_crossentropy"), ("srnn", "categorical_crossentropy"),
                           ("bidir", "categorical_crossentropy"), ("tdist", "categorical_crossentropy"),
                           ("rdrop", "categorical_crossentropy"), ("racts", "categorical_crossentropy"),
-                          ("gruv1", "categorical_crossentropy"))]
+                          ("gruv1", "categorical_crossentropy"), ("mask", "categorical_crossentropy"),
+                          ("masking", "categorical_crossentropy"))]
 for name, x, ours, loss in cases:
     m = tf_keras.models.load_model(f"{d}/{name}.h5")  # compiled from training_config
     worst = float(np.abs(m.predict(x, verbose=0) - ours).max())

@@ -19,6 +19,7 @@
 #include "kernels/merge.h"
 #include "kernels/optimizer.h"
 #include "kernels/reorder.h"
+#include "kernels/seqmask.h"
 
 using namespace dpt::kernels;
 
@@ -512,6 +513,73 @@ TEST_CASE("CUDA recurrent dropout masks, their copies and their sums match the C
   CHECK(dxs.get(xs.size()) == xs);
   expect_close(dsum.get(size_t(count)), summed, 1e-6, 1e-6);  // a fused multiply-add may round once less
   expect_close(dfresh.get(size_t(count)), fresh, 1e-6, 1e-6);
+}
+
+TEST_CASE("CUDA sequence-mask kernels (Keras's masks) match the CPU bit for bit", "[gpu][mask]") {
+  if (!have_gpu()) return;
+  const int64_t n = 9, steps = 11, ch = 7, rows = n * steps;
+  // Indices with zeros; Masking's input with whole steps at the mask value.
+  auto idx = rnd(size_t(rows), 61, 0.f, 4.f);
+  for (float& v : idx) v = std::floor(v);
+  auto x = rnd(size_t(rows * ch), 62);
+  for (int64_t r = 0; r < rows; r += 3) std::fill(x.begin() + r * ch, x.begin() + (r + 1) * ch, 0.5f);
+  x[size_t(6 * ch + 2)] = 1.f;  // one feature off the mask value: that step is kept
+  std::vector<float> nz(static_cast<size_t>(rows)), y(size_t(rows * ch)), mask(static_cast<size_t>(rows));
+  nonzero_mask_cpu(rows, idx.data(), nz.data());
+  masking_forward_cpu(rows, ch, 0.5f, x.data(), y.data(), mask.data());
+  CHECK(mask[0] == 0.f);
+  CHECK(mask[6] == 1.f);
+  CHECK(mask[1] == 1.f);
+  DevBuf didx(idx), dx(x), dnz(std::vector<float>(nz.size(), -7.f)), dy(std::vector<float>(y.size(), -7.f)),
+      dmask(std::vector<float>(mask.size(), -7.f));
+  nonzero_mask_cuda(rows, didx.p, dnz.p, nullptr);
+  masking_forward_cuda(rows, ch, 0.5f, dx.p, dy.p, dmask.p, nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  CHECK(dnz.get(nz.size()) == nz);
+  CHECK(dy.get(y.size()) == y);
+  CHECK(dmask.get(mask.size()) == mask);
+  // The recurrent step's carry and its backward, over n rows of ch units, with mask's first n values.
+  const auto h_prev = rnd(size_t(n * ch), 63), c_prev = rnd(size_t(n * ch), 64), dyt = rnd(size_t(n * ch), 65);
+  auto h = rnd(size_t(n * ch), 66), c = rnd(size_t(n * ch), 67), dh = rnd(size_t(n * ch), 68),
+       dc = rnd(size_t(n * ch), 69);
+  DevBuf dhp(h_prev), dcp(c_prev), dhh(h), dcc(c), ddh(dh), ddc(dc), ddy(dyt),
+      carry_h(std::vector<float>(h.size(), -7.f)), carry_c(std::vector<float>(h.size(), -7.f));
+  std::vector<float> ch_cpu(h.size(), -7.f), cc_cpu(h.size(), -7.f), dy_cpu = dyt;
+  mask_carry_cpu(n, ch, mask.data(), h_prev.data(), h.data(), c_prev.data(), c.data());
+  mask_split_cpu(n, ch, mask.data(), dh.data(), dy_cpu.data(), dc.data(), ch_cpu.data(), cc_cpu.data());
+  for (int64_t r = 0; r < n; ++r)  // a skipped row: the state carried, its gradients moved aside
+    if (mask[size_t(r)] == 0.f) {
+      CHECK(h[size_t(r * ch)] == h_prev[size_t(r * ch)]);
+      CHECK(dh[size_t(r * ch)] == 0.f);
+    }
+  mask_carry_cuda(n, ch, dmask.p, dhp.p, dhh.p, dcp.p, dcc.p, nullptr);
+  mask_split_cuda(n, ch, dmask.p, ddh.p, ddy.p, ddc.p, carry_h.p, carry_c.p, nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  CHECK(dhh.get(h.size()) == h);
+  CHECK(dcc.get(c.size()) == c);
+  CHECK(ddh.get(dh.size()) == dh);
+  CHECK(ddc.get(dc.size()) == dc);
+  CHECK(ddy.get(dy_cpu.size()) == dy_cpu);
+  CHECK(carry_h.get(h.size()) == ch_cpu);
+  CHECK(carry_c.get(h.size()) == cc_cpu);
+  mask_join_cpu(n, ch, mask.data(), ch_cpu.data(), dh.data(), cc_cpu.data(), dc.data());
+  mask_join_cuda(n, ch, dmask.p, carry_h.p, ddh.p, carry_c.p, ddc.p, nullptr);
+  mask_rows_cpu(rows, ch, mask.data(), x.data(), y.data());
+  mask_rows_cuda(rows, ch, dmask.p, dx.p, dy.p, nullptr);
+  // GlobalAveragePooling1D's masked mean: (n, steps, ch) under the (n, steps) mask.
+  const auto gy = rnd(size_t(n * ch), 70);
+  std::vector<float> mean(size_t(n * ch)), gx(size_t(rows * ch));
+  masked_mean_forward_cpu(n, steps, ch, mask.data(), x.data(), mean.data());
+  masked_mean_backward_cpu(n, steps, ch, mask.data(), gy.data(), gx.data());
+  DevBuf dmean(std::vector<float>(mean.size(), -7.f)), dgy(gy), dgx(std::vector<float>(gx.size(), -7.f));
+  masked_mean_forward_cuda(n, steps, ch, dmask.p, dx.p, dmean.p, nullptr);
+  masked_mean_backward_cuda(n, steps, ch, dmask.p, dgy.p, dgx.p, nullptr);
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  CHECK(ddh.get(dh.size()) == dh);
+  CHECK(ddc.get(dc.size()) == dc);
+  CHECK(dy.get(y.size()) == y);
+  expect_close(dmean.get(mean.size()), mean, 1e-6, 1e-6);  // a fused multiply-add may round once less
+  CHECK(dgx.get(gx.size()) == gx);
 }
 
 TEST_CASE("cuBLAS GEMM (row-major mapping, all transposes) matches the CPU GEMM; RAII buffers round-trip",

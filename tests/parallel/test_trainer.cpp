@@ -180,14 +180,15 @@ TEST_CASE("replica devices are checked before any device is touched", "[trainer]
 
 TEST_CASE("steady-state training steps allocate nothing", "[trainer][alloc]") {
   // digits-cnn: Conv2D, pooling, Dense, Dropout; the wrappers: Bidirectional (its directions at once
-  // on 2 threads) and TimeDistributed; recurrent layers drawing dropout masks.
-  for (const std::string which : {"digits-cnn", "bidir", "tdist", "rnn_dropout"})
+  // on 2 threads) and TimeDistributed; recurrent layers drawing dropout masks; Keras's masks.
+  for (const std::string which : {"digits-cnn", "bidir", "tdist", "rnn_dropout", "masked_rnn"})
     for (int replicas : {1, 3}) {
       auto m = which == "bidir"         ? test::bidir_net(4)
                : which == "tdist"       ? test::tdist_net(4)
                : which == "rnn_dropout" ? test::rnn_dropout_net(4)
+               : which == "masked_rnn"  ? test::masked_rnn_net(4)
                                         : build("digits-cnn", 4);
-      Dataset data = make_synthetic(m->input_shape(), shape_numel(m->output_shape()), 64, 2);
+      Dataset data = make_synthetic(m->input_shape(), shape_numel(m->output_shape()), 64, 2, m->input_index_limit());
       data.to_one_hot();
       Adam opt;
       Trainer t(*m, cpus(replicas), LossKind::categorical_crossentropy, opt, 2 * replicas);

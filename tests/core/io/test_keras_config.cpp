@@ -28,8 +28,9 @@ std::string config_error(const std::string& text, const std::string& source) {
 }  // namespace
 
 TEST_CASE("Keras 3 and tf-keras 2 full-model files build the model and reproduce Keras's predictions", "[io][config]") {
-  for (const std::string name : {"mlp", "cnn",   "gap", "acts", "rsh",  "acts2", "prep",  "lnorm", "dil",   "tconv",
-                                 "seq", "embed", "rnn", "gru",  "srnn", "bidir", "tdist", "rdrop", "racts", "gruv1"}) {
+  for (const std::string name :
+       {"mlp",   "cnn", "gap", "acts", "rsh",   "acts2", "prep",  "lnorm", "dil",   "tconv", "seq",
+        "embed", "rnn", "gru", "srnn", "bidir", "tdist", "rdrop", "racts", "gruv1", "mask",  "masking"}) {
     INFO(name);
     auto m = load_keras_model(kDir + name + "_legacy.h5", 0);
     CHECK(m->name() == name);
@@ -217,7 +218,8 @@ TEST_CASE("unsupported configs name the layer and the option", "[io][config]") {
   };
   CHECK_THROWS_WITH(
       model_from_keras_json(cfg(R"({"class_name": "ConvLSTM2D", "config": {"name": "c", "filters": 4}})"), 0, "m.json"),
-      Contains("m.json: layer 'c' (ConvLSTM2D) is not supported (supported: Dense, Embedding, LSTM, GRU, SimpleRNN, "
+      Contains("m.json: layer 'c' (ConvLSTM2D) is not supported (supported: Dense, Embedding, Masking, LSTM, GRU, "
+               "SimpleRNN, "
                "Bidirectional, TimeDistributed, "
                "Conv1D, Conv2D, "
                "Conv2DTranspose, DepthwiseConv2D"));
