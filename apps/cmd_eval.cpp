@@ -62,8 +62,10 @@ void run_predict(const EvalOptions& o) {
   const std::vector<float> out = trainer.predict(d.train, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
   const int64_t width = shape_numel(model->output_shape()), n = d.train.size();
   if (!o.output.empty()) {
-    write_npy(o.output, {n, width}, out.data());
-    std::printf("wrote predictions (%lld, %lld) to %s\n", (long long)n, (long long)width, o.output.c_str());
+    Shape shape = model->output_shape();  // Keras's predict shape: (samples, the output's shape)
+    shape.insert_front(n);
+    write_npy(o.output, shape, out.data());
+    std::printf("wrote predictions %s to %s\n", shape_str(shape).c_str(), o.output.c_str());
   }
   for (int64_t i = 0; i < std::min(o.show, n); ++i) {
     const float* row = out.data() + i * width;

@@ -115,12 +115,14 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
         [this] { comm_->abort(); });
   }
   fused_ = loss_fuses_with(loss, model.layers().back()->output_activation());
+  const Shape& out = template_.output_shape();
+  steps_ = out.size() >= 2 ? shape_numel(out) / std::max<int64_t>(out.back(), 1) : 1;
   for (auto& r : replicas_) r->model->set_fused_output_grad(fused_);
   set_metrics(default_metrics(loss));
 }
 
 void Trainer::set_metrics(const MetricRequests& requests) {
-  metrics_ = resolve_metrics(requests, loss_, shape_numel(template_.output_shape()));
+  metrics_ = resolve_metrics(requests, loss_, shape_numel(template_.output_shape()) / steps_);
 }
 
 std::vector<std::string> Trainer::metric_names() const {
@@ -258,7 +260,7 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
           r->w[b] = Tensor({r->cap}, r->ctx.device);
         }
       }
-      const int64_t row_floats = (1 + int64_t(metrics_.size())) * r->cap;
+      const int64_t row_floats = (1 + int64_t(metrics_.size())) * r->cap * steps_;
       if (r->cuda && r->rows_dev.numel() < row_floats) {  // per-row loss and metrics
         r->rows_dev = Tensor({row_floats}, r->ctx.device);
         r->rows_host = Tensor({row_floats}, Device::cpu(), true);
@@ -328,25 +330,32 @@ Tensor Trainer::slice_for(Replica& rep, const Tensor& all, Tensor& dev, int64_t 
   return d;
 }
 
-void Trainer::replica_loss(Replica& rep, const Tensor& out, const Tensor& y, float scale, Tensor* grad, const float* w,
-                           bool want_metrics) {
-  const int64_t n = out.dim(0), K = want_metrics ? int64_t(metrics_.size()) : 0;
+void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_in, float scale, Tensor* grad_in,
+                           const float* w, bool want_metrics) {
+  const int64_t n = out_in.dim(0) * steps_, K = want_metrics ? int64_t(metrics_.size()) : 0;
+  // The rows: a sample's, or each of its steps' (steps_ > 1), each step's share of the sample
+  // 1/steps_ (rep.loss and the metric sums stay per sample).
+  auto rows_of = [&](const Tensor& t) { return Tensor::view(t.data(), {n, n ? t.numel() / n : 0}, t.device()); };
+  const Tensor out = rows_of(out_in), y = rows_of(y_in);
+  Tensor grad_rows = grad_in ? rows_of(*grad_in) : Tensor();
+  Tensor* grad = grad_in ? &grad_rows : nullptr;
+  const float share = 1.f / float(steps_);
   if (!rep.cuda) {  // rep.metric_sums: cleared by the caller (Replica::clear_sums)
-    rep.loss = loss_sum(loss_, fused_, out, y, scale, grad, w);
-    for (int64_t k = 0; k < K; ++k) rep.metric_sums[size_t(k)] = metric_sum(metrics_[size_t(k)].kind, out, y);
+    rep.loss = loss_sum(loss_, fused_, out, y, scale * share, grad, w) * share;
+    for (int64_t k = 0; k < K; ++k) rep.metric_sums[size_t(k)] = metric_sum(metrics_[size_t(k)].kind, out, y) * share;
     return;
   }
   // One thread per row through the CPU's per-row formulas; the rows come to the host once, after
   // the step's last kernel (finish_rows), and are summed there in row order.
-  const int64_t cols = n ? out.numel() / n : 0;
+  const int64_t cols = n ? out.numel() / n : 0, cap = rep.cap * steps_;
   void* s = kernels::cuda_stream_of(*rep.cuda);
   float* rows = rep.rows_dev.data();
-  kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale, grad ? grad->data() : nullptr, rows, w, s);
+  kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale * share, grad ? grad->data() : nullptr,
+                          rows, w, s);
   for (int64_t k = 0; k < K; ++k)
-    kernels::metric_rows_cuda(metrics_[size_t(k)].kind, out.data(), y.data(), n, cols, rows + (1 + k) * rep.cap, s);
+    kernels::metric_rows_cuda(metrics_[size_t(k)].kind, out.data(), y.data(), n, cols, rows + (1 + k) * cap, s);
   for (int64_t k = 0; k <= K; ++k)
-    copy_floats(rep.rows_host.data() + k * rep.cap, Device::cpu(), rows + k * rep.cap, rep.ctx.device, n,
-                rep.cuda.get());
+    copy_floats(rep.rows_host.data() + k * cap, Device::cpu(), rows + k * cap, rep.ctx.device, n, rep.cuda.get());
   rep.metric_rows = K;
 }
 
@@ -355,12 +364,15 @@ void Trainer::finish_rows(Replica& rep, int64_t count) {
   kernels::cuda_stream_sync(*rep.cuda);
   if (count == 0) return;
   const float* h = rep.rows_host.data();
+  const int64_t rows = count * steps_, cap = rep.cap * steps_;
+  const double share = 1.0 / double(steps_);
   rep.loss = 0;
-  for (int64_t i = 0; i < count; ++i) rep.loss += h[i];
+  for (int64_t i = 0; i < rows; ++i) rep.loss += h[i];
+  rep.loss *= share;
   for (int64_t k = 0; k < rep.metric_rows; ++k) {
     double sum = 0;
-    for (int64_t i = 0; i < count; ++i) sum += h[(1 + k) * rep.cap + i];
-    rep.metric_sums[size_t(k)] = sum;
+    for (int64_t i = 0; i < rows; ++i) sum += h[(1 + k) * cap + i];
+    rep.metric_sums[size_t(k)] = sum * share;
   }
 }
 

@@ -151,6 +151,10 @@ class Trainer : public TrainContext {
   LossKind loss_;
   std::vector<Metric> metrics_;
   bool fused_;
+  // Keras's losses and metrics reduce over the output's last axis and average over the rest: an
+  // output of several steps ((steps, classes): a Dense after return_sequences) counts as its
+  // samples x steps rows, each weighing 1/steps of its sample (1: one row a sample).
+  int64_t steps_ = 1;
   int threads_;
   ParallelOptions popt_;
   int64_t batch_cap_ = 0;

@@ -47,6 +47,10 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     on_replicas(bcast);
   }
   use_w_ = !opt.class_weight.empty();
+  DPT_CHECK(!use_w_ || steps_ == 1, "class weights weigh a sample by its class, but model '"
+                                        << template_.name() << "' outputs " << steps_
+                                        << " steps a sample (Keras: class_weight is not supported for 3+ "
+                                           "dimensional targets)");
   if (use_w_) {  // each sample's class weight, from its label
     train_w_.resize(size_t(train.size()));
     for (int64_t i = 0; i < train.size(); ++i) {

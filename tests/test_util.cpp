@@ -354,6 +354,17 @@ std::unique_ptr<Sequential> masking_net(uint64_t seed) {
   return m;
 }
 
+std::unique_ptr<Sequential> seqout_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("seqout");
+  RecurrentConfig a;
+  a.units = 5;
+  a.return_sequences = true;
+  m->add(std::make_unique<LSTM>(a));
+  m->add(std::make_unique<Dense>(3, Activation::softmax));
+  m->build({6, 3}, seed);
+  return m;
+}
+
 void zero_steps(float* x, int64_t n, int64_t steps, int64_t features) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t t = 0; t < steps; ++t) {

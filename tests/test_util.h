@@ -69,6 +69,9 @@ std::unique_ptr<Sequential> masked_rnn_net(uint64_t seed);
 // go_backwards) -> Dense(4, softmax). zero_steps: sets every feature of some steps of x (n samples)
 // to 0, the steps that model skips, a different pattern per sample (none, the last ones, inner ones).
 std::unique_ptr<Sequential> masking_net(uint64_t seed);
+// "seqout" on (6, 3), an output at every step: LSTM(5, return_sequences) -> Dense(3, softmax) over
+// each step, output (6, 3).
+std::unique_ptr<Sequential> seqout_net(uint64_t seed);
 void zero_steps(float* x, int64_t n, int64_t steps, int64_t features);
 // "tdist" on 4 frames of (6, 6, 2), the Keras fixture's model: TimeDistributed Conv2D(3, 3x3, relu),
 // MaxPooling2D(2) and Flatten over the frames -> LSTM(5, return_sequences) -> TimeDistributed

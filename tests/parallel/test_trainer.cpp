@@ -109,6 +109,39 @@ TEST_CASE("the metric is logged under its compiled name, or not at all, and neve
   CHECK(fit(LossKind::categorical_crossentropy, &off).h.keys() == std::vector<std::string>{"loss", "val_loss"});
 }
 
+// Keras's losses and accuracies reduce over the last axis, then average: an output at every step
+// weighs each step 1/steps of its sample (categorical cross-entropy and accuracy over (6, 3)).
+TEST_CASE("an output at every step: loss and accuracy averaged over the steps, as Keras", "[trainer]") {
+  auto m = test::seqout_net(3);
+  Dataset data = make_synthetic({6, 3}, 18, 10, 4);
+  data.to_one_hot();
+  std::fill(data.y.begin(), data.y.end(), 0.f);
+  for (int64_t i = 0; i < data.size(); ++i)  // a class at every step
+    for (int64_t t = 0; t < 6; ++t) data.y[size_t(i * 18 + t * 3 + (i + t) % 3)] = 1.f;
+  Adam opt;
+  Trainer t(*m, cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  t.set_metrics(parse_metrics("accuracy"));
+  const EvalResult r = t.evaluate(data, 4);
+  const std::vector<float> p = t.predict(data, 4);
+  double loss = 0, correct = 0;
+  for (int64_t row = 0; row < data.size() * 6; ++row) {
+    const float* pr = p.data() + row * 3;
+    const float* yr = data.y.data() + row * 3;
+    for (int c = 0; c < 3; ++c) loss -= double(yr[c]) * std::log(std::max(double(pr[c]), 1e-7));
+    const int64_t pc = std::max_element(pr, pr + 3) - pr, tc = std::max_element(yr, yr + 3) - yr;
+    correct += pc == tc;
+  }
+  CHECK(r.loss == Approx(loss / double(data.size() * 6)).epsilon(1e-5));
+  REQUIRE(r.metrics.size() == 1);
+  CHECK(r.metrics[0] == Approx(correct / double(data.size() * 6)).epsilon(1e-6));
+  FitOptions fo;
+  fo.class_weight = {1.0, 2.0, 1.0};
+  fo.verbose = 0;
+  CHECK_THROWS_WITH(t.fit(data, nullptr, fo, {}),
+                    "class weights weigh a sample by its class, but model 'seqout' outputs 6 steps a sample (Keras: "
+                    "class_weight is not supported for 3+ dimensional targets)");
+}
+
 TEST_CASE("evaluate and predict agree across replica counts", "[trainer][replicas]") {
   auto m = build("digits-cnn", 2);
   Dataset data = make_synthetic({8, 8, 1}, 10, 23, 9);
