@@ -35,6 +35,7 @@ enum class Init { glorot_uniform, zeros, ones, uniform, orthogonal, lstm_bias };
 //   reads_keeps: computes with it and passes it on (a recurrent layer returning sequences);
 //   refuses: Keras computes with it in a way dptrain does not (mask_refusal() says how): the model
 //     is refused.
+// A mask reaching the model's output weighs the loss and the metrics (parallel/trainer.h).
 enum class MaskUse { drops, keeps, reads, reads_keeps, refuses };
 
 // A 1-D layer's (steps, channels) shape as the (1, steps, channels) image the 2-D kernels take
@@ -100,6 +101,9 @@ class Layer {
   virtual bool makes_mask() const { return false; }
   virtual Shape mask_shape() const { return {}; }
   virtual const float* mask() const { return nullptr; }
+  // The kept steps of n samples of its input x, on the host (the loss's count where the mask
+  // reaches the model's output).
+  virtual int64_t count_kept(const float* x, int64_t n) const { return 0; }
   // The layer whose mask reaches this one's input (null: none), set by the model at build; a
   // wrapper passes it on to the layers it wraps.
   virtual void set_mask_source(const Layer* source) { mask_source_ = source; }

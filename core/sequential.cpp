@@ -262,11 +262,27 @@ void Sequential::wire_masks() {
     if (l.makes_mask()) mine = &l;
     out[i] = mine;
   }
-  DPT_CHECK(!out.back(), "model '" << name_ << "': the mask of " << who(*out.back())
-                                   << " reaches the model's output, where Keras leaves the masked steps out of the "
-                                      "loss and the metrics; dptrain does not yet: end the model with a layer that "
-                                      "reads the mask (a recurrent layer without return_sequences, "
-                                      "GlobalAveragePooling1D)");
+  // At the output, Keras leaves the masked steps out of the loss and the metrics: a row of the
+  // output a step (core/layer.h's output steps), counted on the host from the model's input.
+  output_mask_ = -1;
+  if (const Layer* m = out.back()) {
+    const Shape& o = output_shape();
+    const Shape steps(o.begin(), o.end() - 1);
+    DPT_CHECK(steps == m->mask_shape(), "model '" << name_ << "': the mask of " << who(*m) << ", of shape "
+                                                  << shape_str(m->mask_shape())
+                                                  << " a sample, reaches the model's output " << shape_str(o)
+                                                  << ", whose steps " << shape_str(steps)
+                                                  << " it cannot weigh; end the model with a layer that reads the "
+                                                     "mask (a recurrent layer without return_sequences, "
+                                                     "GlobalAveragePooling1D)");
+    for (size_t i = 0; i < layers_.size(); ++i)
+      if (layers_[i].get() == m) output_mask_ = int(i);
+    DPT_CHECK(inputs_[size_t(output_mask_)] == std::vector<int>{-1},
+              "model '" << name_ << "': the mask of " << who(*m)
+                        << " reaches the model's output, where Keras leaves the masked steps out of the loss; "
+                           "dptrain counts those steps from the model's input, so the layer making the mask must "
+                           "read the input");
+  }
 }
 
 std::unique_ptr<Sequential> Sequential::clone() const {

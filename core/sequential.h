@@ -87,6 +87,9 @@ class Sequential {
   void set_fused_output_grad(bool on) { layers_.back()->set_fused_output_grad(on); }
 
   std::string summary() const;  // Keras's model.summary() table
+  // The layer whose mask reaches the model's output (-1: none), as Keras weighs the loss and the
+  // metrics by it: it reads the model's input, and the output's steps are the mask's.
+  int output_mask_layer() const { return output_mask_; }
 
  private:
   void bind_layers();
@@ -94,6 +97,7 @@ class Sequential {
   void backward_graph(Context& ctx, const Tensor& x, GradReadyHook* hook);
   std::string name_;
   bool quiet_ = false;  // a clone: build's warnings were given when the original was built
+  int output_mask_ = -1;
   std::vector<std::unique_ptr<Layer>> layers_;
   Shape input_shape_;
   Tensor params_, grads_;

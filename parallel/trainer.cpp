@@ -16,6 +16,7 @@
 #include "kernels/cuda_backend.h"
 #include "kernels/gemm.h"
 #include "kernels/loss.h"
+#include "kernels/seqmask.h"
 #include "parallel/communicator.h"
 #include "parallel/prefetcher.h"
 #include "parallel/replica_pool.h"
@@ -117,6 +118,7 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
   fused_ = loss_fuses_with(loss, model.layers().back()->output_activation());
   const Shape& out = template_.output_shape();
   steps_ = out.size() >= 2 ? shape_numel(out) / std::max<int64_t>(out.back(), 1) : 1;
+  mask_layer_ = template_.output_mask_layer();
   for (auto& r : replicas_) r->model->set_fused_output_grad(fused_);
   set_metrics(default_metrics(loss));
 }
@@ -339,10 +341,21 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   const Tensor out = rows_of(out_in), y = rows_of(y_in);
   Tensor grad_rows = grad_in ? rows_of(*grad_in) : Tensor();
   Tensor* grad = grad_in ? &grad_rows : nullptr;
-  const float share = 1.f / float(steps_);
+  // Under Keras's mask (w: the mask) the caller scales the sums; else each step is its share.
+  const float share = mask_layer_ >= 0 ? 1.f : 1.f / float(steps_);
   if (!rep.cuda) {  // rep.metric_sums: cleared by the caller (Replica::clear_sums)
     rep.loss = loss_sum(loss_, fused_, out, y, scale * share, grad, w) * share;
-    for (int64_t k = 0; k < K; ++k) rep.metric_sums[size_t(k)] = metric_sum(metrics_[size_t(k)].kind, out, y) * share;
+    for (int64_t k = 0; k < K; ++k) {
+      const MetricKind kind = metrics_[size_t(k)].kind;
+      double sum = 0;
+      if (mask_layer_ < 0) {
+        sum = metric_sum(kind, out, y);
+      } else {
+        for (int64_t r = 0; r < n; ++r)  // the kept rows alone (w is 0 or 1)
+          if (w[r] != 0.f) sum += metric_sum(kind, out.rows(r, 1), y.rows(r, 1));
+      }
+      rep.metric_sums[size_t(k)] = sum * share;
+    }
     return;
   }
   // One thread per row through the CPU's per-row formulas; the rows come to the host once, after
@@ -352,8 +365,11 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   float* rows = rep.rows_dev.data();
   kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale * share, grad ? grad->data() : nullptr,
                           rows, w, s);
-  for (int64_t k = 0; k < K; ++k)
-    kernels::metric_rows_cuda(metrics_[size_t(k)].kind, out.data(), y.data(), n, cols, rows + (1 + k) * cap, s);
+  for (int64_t k = 0; k < K; ++k) {
+    float* rk = rows + (1 + k) * cap;
+    kernels::metric_rows_cuda(metrics_[size_t(k)].kind, out.data(), y.data(), n, cols, rk, s);
+    if (mask_layer_ >= 0) kernels::mask_rows_cuda(n, 1, w, rk, rk, s);  // the kept rows alone
+  }
   for (int64_t k = 0; k <= K; ++k)
     copy_floats(rep.rows_host.data() + k * cap, Device::cpu(), rows + k * cap, rep.ctx.device, n, rep.cuda.get());
   rep.metric_rows = K;
@@ -365,7 +381,7 @@ void Trainer::finish_rows(Replica& rep, int64_t count) {
   if (count == 0) return;
   const float* h = rep.rows_host.data();
   const int64_t rows = count * steps_, cap = rep.cap * steps_;
-  const double share = 1.0 / double(steps_);
+  const double share = mask_layer_ >= 0 ? 1.0 : 1.0 / double(steps_);
   rep.loss = 0;
   for (int64_t i = 0; i < rows; ++i) rep.loss += h[i];
   rep.loss *= share;
@@ -384,8 +400,21 @@ void Trainer::scale_floats(Replica& rep, float* p, int64_t n, float s) {
   for (int64_t i = 0; i < n; ++i) p[i] *= s;
 }
 
+int64_t Trainer::kept_rows(int64_t rows) const {
+  if (mask_layer_ < 0) return 0;
+  return template_.layers()[size_t(mask_layer_)]->count_kept(x_buf_[cur_].data(), rows);
+}
+
+const float* Trainer::mask_weights(Replica& rep) const {
+  return mask_layer_ < 0 ? nullptr : rep.model->layers()[size_t(mask_layer_)]->mask();
+}
+
 double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vector<double>* metric_sums) {
   const int N = replicas();
+  // Under Keras's mask at the output: the loss over the batch's kept rows (0 where none is kept,
+  // as Keras's divide_no_nan), reported per sample as Keras's loss tracker weighs batches.
+  const int64_t kept = kept_rows(rows);
+  const float scale = mask_layer_ < 0 ? 1.f / float(rows) : kept > 0 ? 1.f / float(kept) : 0.f;
   const int64_t T = template_.num_trainable();
   const bool ps = popt_.strategy == Strategy::parameter_server;
   // Per-replica batch statistics give per-replica moving statistics; they are merged every step,
@@ -418,7 +447,8 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
       }
       Tensor out = m.forward(rep.ctx, x, true);
       Tensor g = m.output_grad(s.count);
-      if (s.count > 0) replica_loss(rep, out, y, 1.f / float(rows), &g, w, metric_sums != nullptr);
+      if (mask_layer_ >= 0) w = mask_weights(rep);
+      if (s.count > 0) replica_loss(rep, out, y, scale, &g, w, metric_sums != nullptr);
       m.backward(rep.ctx, x, hook);
     } else if (hook) {
       m.emit_grad_ranges(hook);
@@ -451,6 +481,8 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
         (*metric_sums)[k] += rep->metric_sums[k];
     comm_s += rep->reducer.seconds_;
   }
+  if (mask_layer_ >= 0) total *= kept > 0 ? double(rows) / double(kept) : 0.0;
+  metric_weight_ = mask_layer_ >= 0 ? double(kept) : double(rows);
   last_.comm_ms = 1000.0 * comm_s / N;
   last_.bytes_reduced = replicas_[0]->reducer.bytes_;
   ++steps_done_;

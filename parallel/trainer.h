@@ -75,6 +75,9 @@ class Trainer : public TrainContext {
   // Returns the summed per-sample loss; adds each metric's per-sample values to (*metric_sums)[k]
   // when given (sized to the metrics).
   double train_step(int64_t rows, int64_t epoch, int64_t step, std::vector<double>* metric_sums);
+  // What the last step's metric sums are out of: its samples, or, where Keras's mask reaches the
+  // output, its kept steps (Keras's metrics average over the kept steps of the whole epoch).
+  double last_metric_weight() const { return metric_weight_; }
   // Sizes every replica (and its device buffers) for global batches of up to `global_batch` rows
   // of data shaped like `like`. fit, evaluate and predict pass min(batch size, samples): a batch
   // size past the data takes all of it in one batch, as in Keras.
@@ -155,6 +158,15 @@ class Trainer : public TrainContext {
   // output of several steps ((steps, classes): a Dense after return_sequences) counts as its
   // samples x steps rows, each weighing 1/steps of its sample (1: one row a sample).
   int64_t steps_ = 1;
+  // Keras's mask at the output (Sequential::output_mask_layer, -1: none): each step's row weighs
+  // by it, the loss is the kept rows' sum over their count in the global batch (counted on the
+  // host from the input), a batch's loss weighs by its samples and the metrics by the kept rows.
+  int mask_layer_ = -1;
+  double metric_weight_ = 0;
+  // The kept rows of the `rows` samples in the current batch buffer (0 without a mask).
+  int64_t kept_rows(int64_t rows) const;
+  // A replica's row weights: its mask layer's mask (null without one).
+  const float* mask_weights(Replica& rep) const;
   int threads_;
   ParallelOptions popt_;
   int64_t batch_cap_ = 0;

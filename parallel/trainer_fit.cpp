@@ -99,6 +99,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     double loss_total = 0;
     std::vector<double> metric_sums(K, 0.0);
     int64_t seen = 0, cursor = 0;
+    double metric_seen = 0;  // what the metric sums are out of: samples, or kept steps under a mask
     auto take = [&]() {  // the next batch: [start, start + rows) of perm (--steps-per-epoch wraps around)
       if (cursor >= n) cursor = 0;
       const int64_t start = cursor, rows = std::min(B, n - cursor);
@@ -129,8 +130,9 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       if (step + 1 < steps) next_batch();
       loss_total += l;
       seen += rows;
+      metric_seen += last_metric_weight();
       logs.set(0, loss_total / double(seen));
-      for (size_t k = 0; k < K; ++k) logs.set(1 + k, metric_sums[k] / double(seen));
+      for (size_t k = 0; k < K; ++k) logs.set(1 + k, metric_seen > 0 ? metric_sums[k] / metric_seen : 0.0);
       if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
       for (auto* c : cbs) c->on_batch_end(step, logs);
       if (!std::isfinite(l)) {
@@ -180,12 +182,13 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
   const int64_t n = data.size();
   const int N = replicas();
   std::vector<int64_t> idx(size_t(std::min(batch_size, n)));
-  double loss_total = 0;
+  double loss_total = 0, metric_seen = 0;
   std::vector<double> metric_sums(metrics_.size(), 0.0);
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t rows = std::min(batch_size, n - start);
     std::iota(idx.begin(), idx.begin() + rows, start);
     load_batch(data, idx.data(), rows);
+    const int64_t kept = kept_rows(rows);  // under Keras's mask at the output: as train_step
     auto work = [&](int r) {
       Replica& rep = *replicas_[size_t(r)];
       rep.enter();
@@ -195,17 +198,19 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
       Tensor x = slice_for(rep, x_buf_[cur_], rep.x[cur_], s.offset, s.count);
       Tensor y = slice_for(rep, y_buf_[cur_], rep.y[cur_], s.offset, s.count);
       Tensor out = rep.model->forward(rep.ctx, x, false);
-      replica_loss(rep, out, y, 1.f, nullptr, nullptr, true);
+      replica_loss(rep, out, y, 1.f, nullptr, mask_weights(rep), true);
       finish_rows(rep, s.count);
     };
     on_replicas(work);
+    const double per = mask_layer_ < 0 ? 1.0 : kept > 0 ? double(rows) / double(kept) : 0.0;
     for (auto& rep : replicas_) {  // rank order
-      loss_total += rep->loss;
+      loss_total += rep->loss * per;
       for (size_t k = 0; k < metric_sums.size(); ++k) metric_sums[k] += rep->metric_sums[k];
     }
+    metric_seen += mask_layer_ < 0 ? double(rows) : double(kept);
   }
   EvalResult r{loss_total / double(n), {}};
-  for (double s : metric_sums) r.metrics.push_back(s / double(n));
+  for (double s : metric_sums) r.metrics.push_back(metric_seen > 0 ? s / metric_seen : 0.0);
   return r;
 }
 

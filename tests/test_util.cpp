@@ -365,6 +365,18 @@ std::unique_ptr<Sequential> seqout_net(uint64_t seed) {
   return m;
 }
 
+std::unique_ptr<Sequential> maskout_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("maskout");
+  RecurrentConfig a;
+  a.units = 4;
+  a.return_sequences = true;
+  m->add(std::make_unique<Embedding>(5, 4, true));
+  m->add(std::make_unique<GRU>(a));
+  m->add(std::make_unique<Dense>(3, Activation::softmax));
+  m->build({8}, seed);
+  return m;
+}
+
 void zero_steps(float* x, int64_t n, int64_t steps, int64_t features) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t t = 0; t < steps; ++t) {

@@ -72,6 +72,9 @@ std::unique_ptr<Sequential> masking_net(uint64_t seed);
 // "seqout" on (6, 3), an output at every step: LSTM(5, return_sequences) -> Dense(3, softmax) over
 // each step, output (6, 3).
 std::unique_ptr<Sequential> seqout_net(uint64_t seed);
+// "maskout" on 8 indices, Keras's mask at the output: Embedding(5, 4, mask_zero=True) -> GRU(4,
+// return_sequences) -> Dense(3, softmax) at every step, output (8, 3).
+std::unique_ptr<Sequential> maskout_net(uint64_t seed);
 void zero_steps(float* x, int64_t n, int64_t steps, int64_t features);
 // "tdist" on 4 frames of (6, 6, 2), the Keras fixture's model: TimeDistributed Conv2D(3, 3x3, relu),
 // MaxPooling2D(2) and Flatten over the frames -> LSTM(5, return_sequences) -> TimeDistributed

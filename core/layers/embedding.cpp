@@ -30,6 +30,11 @@ Shape Embedding::compute_output_shape(const Shape& in) {
   return out;
 }
 
+int64_t Embedding::count_kept(const float* x, int64_t n) const {
+  const int64_t count = n * shape_numel(in_);
+  return count - std::count(x, x + count, 0.f);
+}
+
 void Embedding::prepare(int64_t max_batch, Context& ctx) {
   max_tokens_ = max_batch * shape_numel(in_);
   mask_ = mask_zero_ ? Buffer(ctx.device, size_t(std::max<int64_t>(max_tokens_, 1)) * sizeof(float)) : Buffer();

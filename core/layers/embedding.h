@@ -29,6 +29,7 @@ class Embedding : public Layer {
   bool makes_mask() const override { return mask_zero_; }
   Shape mask_shape() const override { return in_; }
   const float* mask() const override { return static_cast<const float*>(mask_.data()); }
+  int64_t count_kept(const float* x, int64_t n) const override;
 
  protected:
   Shape compute_output_shape(const Shape& in) override;

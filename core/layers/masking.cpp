@@ -18,6 +18,14 @@ Shape Masking::compute_output_shape(const Shape& in) {
   return in;
 }
 
+int64_t Masking::count_kept(const float* x, int64_t n) const {
+  const int64_t f = in_.back(), rows = n * shape_numel(mask_shape());
+  int64_t kept = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    kept += std::any_of(x + r * f, x + (r + 1) * f, [&](float v) { return v != float(value_); });
+  return kept;
+}
+
 void Masking::prepare(int64_t max_batch, Context& ctx) {
   const int64_t rows = max_batch * shape_numel(mask_shape());
   mask_ = Buffer(ctx.device, size_t(std::max<int64_t>(rows, 1)) * sizeof(float));

@@ -20,6 +20,7 @@ class Masking : public Layer {
   bool makes_mask() const override { return true; }
   Shape mask_shape() const override { return Shape(in_.begin(), in_.end() - 1); }
   const float* mask() const override { return static_cast<const float*>(mask_.data()); }
+  int64_t count_kept(const float* x, int64_t n) const override;
 
  protected:
   Shape compute_output_shape(const Shape& in) override;

@@ -46,12 +46,12 @@ np.save('$dir/y.npy', y.astype('float32'))"
 "$bin" train --model digits-mlp --loss mse --metrics mae,acc --epochs 1 --verbose 0 --save-model "$dir/reg.h5" || exit 1
 "$bin" evaluate --model "$dir/reg.h5" --data "npy:$dir/x.npy,$dir/y.npy" --validation-split 0 > "$dir/reg.eval" || exit 1
 # cnn keeps its file's metrics (none); gap is given one under another name.
-declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="" [acts2]="" [prep]="" [lnorm]="" [dil]="" [tconv]="" [seq]="" [embed]="" [rnn]="" [gru]="" [srnn]="" [bidir]="" [tdist]="" [rdrop]="" [racts]="" [gruv1]="" [mask]="" [masking]="" [seqout]="")
+declare -A metrics=([cnn]="" [gap]="--metrics binary_accuracy" [acts]="" [rsh]="" [acts2]="" [prep]="" [lnorm]="" [dil]="" [tconv]="" [seq]="" [embed]="" [rnn]="" [gru]="" [srnn]="" [bidir]="" [tdist]="" [rdrop]="" [racts]="" [gruv1]="" [mask]="" [masking]="" [seqout]="" [maskout]="")
 # lnorm is saved as a .keras archive: Keras 3's legacy .h5 loader drops a LayerNormalization's
 # axis list of more than one axis (saving_utils keeps a list of one alone), so Keras cannot load its
 # own lnorm_legacy.h5 either (dptrain reads it; test_keras_config).
 for m in cnn gap acts rsh acts2 prep lnorm dil tconv seq embed rnn gru srnn bidir tdist rdrop racts gruv1 mask masking \
-  seqout; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
+  seqout maskout; do  # one epoch from Keras's file (BatchNormalization's statistics move), then saved
   ext=h5
   [ "$m" = lnorm ] && ext=keras
   # shellcheck disable=SC2086
@@ -70,7 +70,8 @@ done
 # layer's input gradient), mask and masking (Keras's masks: skipped steps carried, masked means). embed's
 # inputs are int32 indices.
 "$py" -c "import numpy as np; np.save('$dir/step_t.npy', np.eye(3, dtype='float32')[[0, 2, 1, 1, 0]])
-np.save('$dir/seqout_t.npy', np.eye(3, dtype='float32')[np.random.default_rng(7).integers(0, 3, (5, 6))])"
+r = np.random.default_rng(7)
+for m, steps in (('seqout', 6), ('maskout', 8)): np.save(f'$dir/{m}_t.npy', np.eye(3, dtype='float32')[r.integers(0, 3, (5, steps))])"
 for m in lnorm dil tconv seq embed rnn gru srnn bidir tdist racts gruv1 mask masking; do
   for r in 1 3; do
     "$bin" train --model "$fix/$m.keras" --data "npy:$fix/${m}_x.npy,$dir/step_t.npy" --validation-split 0 \
@@ -78,13 +79,19 @@ for m in lnorm dil tconv seq embed rnn gru srnn bidir tdist racts gruv1 mask mas
       --save-model "$dir/${m}_step$r.keras" || exit 1
   done
 done
-for r in 1 3; do  # an output at every step: a class a step
-  "$bin" train --model "$fix/seqout.keras" --data "npy:$fix/seqout_x.npy,$dir/seqout_t.npy" --validation-split 0 \
-    --batch-size 5 --epochs 1 --optimizer sgd --lr 0.5 --no-shuffle --replicas "$r" --verbose 0 \
-    --save-model "$dir/seqout_step$r.keras" || exit 1
+# An output at every step (a class a step), and under Keras's mask (maskout: the padded steps left
+# out of the loss and the accuracy; 3 replicas' slices keep different counts of steps).
+for m in seqout maskout; do
+  for r in 1 3; do
+    "$bin" train --model "$fix/$m.keras" --data "npy:$fix/${m}_x.npy,$dir/${m}_t.npy" --validation-split 0 \
+      --batch-size 5 --epochs 1 --optimizer sgd --lr 0.5 --no-shuffle --replicas "$r" --verbose 0 \
+      --save-model "$dir/${m}_step$r.keras" || exit 1
+  done
+  for b in 5 2; do  # Keras weighs each batch's loss by its samples
+    "$bin" evaluate --model "$dir/$m.h5" --data "npy:$fix/${m}_x.npy,$dir/${m}_t.npy" --validation-split 0 \
+      --batch-size "$b" > "$dir/${m}_t$b.eval" || exit 1
+  done
 done
-"$bin" evaluate --model "$dir/seqout.h5" --data "npy:$fix/seqout_x.npy,$dir/seqout_t.npy" --validation-split 0 \
-  > "$dir/seqout_t.eval" || exit 1
 # Keras 3's own .keras archives (a Sequential model, and a Functional one that is a chain): dptrain
 # evaluates them with their compiled metrics; the Functional model, trained one epoch by dptrain,
 # is saved as the Sequential model it is, which Keras loads.
@@ -122,7 +129,7 @@ worst2 = float(np.abs(m2.predict(x, verbose=0) - ours).max())
 print(f"keras load_weights(--save-weights) vs dptrain predict: max |diff| = {worst2:.3g}")
 assert worst2 <= 1e-5, worst2
 for name in ("cnn", "gap", "acts", "rsh", "acts2", "prep", "lnorm", "dil", "tconv", "seq", "embed", "rnn", "gru", "srnn", "bidir", "tdist", "rdrop", "racts", "gruv1", "mask", "masking",
-             "seqout"):
+             "seqout", "maskout"):
     m3 = keras.models.load_model(f"{d}/{name}.{'keras' if name == 'lnorm' else 'h5'}", compile=False)
     kinds = sorted({type(layer).__name__ for layer in m3.layers})
     if name == "acts":  # the activations as Keras reads them back from dptrain's config
@@ -153,12 +160,14 @@ def ours_eval(name):  # "loss: 0.1234 - accuracy: 0.5000" from dptrain evaluate
 y = keras.utils.to_categorical(np.load(d + "/y.npy"), 10)
 for name, xs, ys in (("m", x, y), ("bce", x, y), ("reg", x, y), ("cnn", np.load(f"{fix}/cnn_x.npy"), np.load(f"{fix}/cnn_y.npy")),
                      ("gap", np.load(f"{fix}/gap_x.npy"), np.load(f"{fix}/gap_y.npy")),
-                     ("seqout", np.load(f"{fix}/seqout_x.npy"), np.load(f"{d}/seqout_t.npy"))):  # per step
-    theirs = keras.models.load_model(f"{d}/{name}.h5").evaluate(xs, ys, verbose=0, return_dict=True)
-    ours = ours_eval(name + "_t" if name == "seqout" else name)
-    print(f"{name}.h5: Keras's evaluate {theirs}; dptrain's {ours}")
-    assert sorted(theirs) == sorted(ours), (theirs, ours)
-    assert all(abs(theirs[k] - ours[k]) <= 1e-4 for k in ours), (theirs, ours)  # dptrain prints 4 decimals
+                     ("seqout", np.load(f"{fix}/seqout_x.npy"), np.load(f"{d}/seqout_t.npy")),  # per step
+                     ("maskout", np.load(f"{fix}/maskout_x.npy"), np.load(f"{d}/maskout_t.npy"))):  # masked
+    for b in ((5, 2) if name in ("seqout", "maskout") else (32,)):
+        theirs = keras.models.load_model(f"{d}/{name}.h5").evaluate(xs, ys, batch_size=b, verbose=0, return_dict=True)
+        ours = ours_eval(f"{name}_t{b}" if name in ("seqout", "maskout") else name)
+        print(f"{name}.h5 (batch {b}): Keras's evaluate {theirs}; dptrain's {ours}")
+        assert sorted(theirs) == sorted(ours), (theirs, ours)
+        assert all(abs(theirs[k] - ours[k]) <= 1e-4 for k in ours), (theirs, ours)  # dptrain prints 4 decimals
 # dptrain's .keras archive and .weights.h5 file, read by Keras 3's own loaders: the model, its
 # compile_config and the optimizer's variables (no "Skipping variable loading" warning).
 import warnings as pywarnings, zipfile
@@ -199,11 +208,11 @@ print(f"fchain.keras (Functional) trained 1 epoch by dptrain, saved as {type(m4)
 assert worst4 <= 1e-5 and moved4 > 1e-3, (worst4, moved4)
 assert [layer.name for layer in m4.layers] == ["features", "pool", "flat", "drop", "scores"]
 for name in ("lnorm", "dil", "tconv", "seq", "embed", "rnn", "gru", "srnn", "bidir", "tdist", "racts", "gruv1", "mask",
-             "masking", "seqout"):
+             "masking", "seqout", "maskout"):
     m5 = keras.models.load_model(f"{fix}/{name}.keras", compile=False)
     before = [w.numpy() for w in m5.weights]
     m5.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
-    targets = np.load(f"{d}/seqout_t.npy" if name == "seqout" else f"{d}/step_t.npy")  # one-hot
+    targets = np.load(f"{d}/{name}_t.npy" if name in ("seqout", "maskout") else f"{d}/step_t.npy")  # one-hot
     m5.train_on_batch(np.load(f"{fix}/{name}_x.npy"), targets)
     moved5 = max(float(np.abs(w.numpy() - b).max()) for w, b in zip(m5.weights, before))
     for r in (1, 3):
@@ -278,7 +287,8 @@ cases += [(n, np.load(f"{fix}/{n}_x.npy"), np.load(f"{d}/{n}_ours.npy"), loss)
                           ("bidir", "categorical_crossentropy"), ("tdist", "categorical_crossentropy"),
                           ("rdrop", "categorical_crossentropy"), ("racts", "categorical_crossentropy"),
                           ("gruv1", "categorical_crossentropy"), ("mask", "categorical_crossentropy"),
-                          ("masking", "categorical_crossentropy"), ("seqout", "categorical_crossentropy"))]
+                          ("masking", "categorical_crossentropy"), ("seqout", "categorical_crossentropy"),
+                          ("maskout", "categorical_crossentropy"))]
 for name, x, ours, loss in cases:
     m = tf_keras.models.load_model(f"{d}/{name}.h5")  # compiled from training_config
     worst = float(np.abs(m.predict(x, verbose=0) - ours).max())

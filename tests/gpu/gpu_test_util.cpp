@@ -29,6 +29,7 @@ std::unique_ptr<Sequential> model_for(const std::string& which) {
   if (which == "tdist-net") return tdist_net(11);
   if (which == "masked-rnn-net") return masked_rnn_net(11);
   if (which == "seqout-net") return seqout_net(11);
+  if (which == "maskout-net") return maskout_net(11);
   auto m = find_preset(which).make();
   m->build(find_preset(which).input, 11);
   return m;

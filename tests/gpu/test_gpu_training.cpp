@@ -178,25 +178,29 @@ TEST_CASE("GPU fit stopped with the next batch already uploaded, then fit again,
   CHECK(d < 1e-4);
 }
 
-TEST_CASE("1 GPU: an output at every step averages its loss and accuracy over the steps, as the CPU",
+TEST_CASE("1 GPU: an output at every step averages its loss and accuracy over the (kept) steps, as the CPU",
           "[gpu][training]") {
   if (test::gpu_count() == 0) return;
-  auto mc = test::model_for("seqout-net"), mg = test::model_for("seqout-net");
-  Dataset data = make_synthetic({6, 3}, 18, 40, 9);  // one-hot over (6, 3): one step of a sample hot
-  OptimizerConfig oc;
-  auto opt = make_optimizer(oc);
-  Trainer tc(*mc, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1);
-  Trainer tg(*mg, test::gpus(1), LossKind::categorical_crossentropy, *opt, 1);
-  tc.set_metrics(parse_metrics("accuracy,mae"));
-  tg.set_metrics(parse_metrics("accuracy,mae"));
-  const EvalResult ec = tc.evaluate(data, 16), eg = tg.evaluate(data, 16);
-  CHECK(std::abs(ec.loss - eg.loss) <= 1e-5 * std::abs(ec.loss));
-  REQUIRE(eg.metrics.size() == 2);
-  CHECK(std::abs(ec.metrics[0] - eg.metrics[0]) <= 1e-6);
-  CHECK(std::abs(ec.metrics[1] - eg.metrics[1]) <= 1e-6);
-  const double d = test::train_pair("seqout-net", test::cpus(1), test::gpus(1), 24, {});
-  std::printf("1 GPU vs CPU seqout-net: max|dw|/max|w| = %.3g\n", d);
-  CHECK(d < 1e-4);
+  for (const char* which : {"seqout-net", "maskout-net"}) {
+    INFO(which);
+    auto mc = test::model_for(which), mg = test::model_for(which);
+    // one-hot over (steps, 3): one step of a sample hot; maskout's indices with zeros, its padding
+    Dataset data = make_synthetic(mc->input_shape(), shape_numel(mc->output_shape()), 40, 9, mc->input_index_limit());
+    OptimizerConfig oc;
+    auto opt = make_optimizer(oc);
+    Trainer tc(*mc, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1);
+    Trainer tg(*mg, test::gpus(1), LossKind::categorical_crossentropy, *opt, 1);
+    tc.set_metrics(parse_metrics("accuracy,mae"));
+    tg.set_metrics(parse_metrics("accuracy,mae"));
+    const EvalResult ec = tc.evaluate(data, 16), eg = tg.evaluate(data, 16);
+    CHECK(std::abs(ec.loss - eg.loss) <= 1e-5 * std::abs(ec.loss));
+    REQUIRE(eg.metrics.size() == 2);
+    CHECK(std::abs(ec.metrics[0] - eg.metrics[0]) <= 1e-6);
+    CHECK(std::abs(ec.metrics[1] - eg.metrics[1]) <= 1e-6);
+    const double d = test::train_pair(which, test::cpus(1), test::gpus(1), 24, {});
+    std::printf("1 GPU vs CPU %s: max|dw|/max|w| = %.3g\n", which, d);
+    CHECK(d < 1e-4);
+  }
 }
 
 TEST_CASE("1 GPU: evaluate and predict match the CPU; fit reports the same losses", "[gpu][training]") {

@@ -142,6 +142,47 @@ TEST_CASE("an output at every step: loss and accuracy averaged over the steps, a
                     "class_weight is not supported for 3+ dimensional targets)");
 }
 
+// Keras's mask at the output: each batch's loss is its kept steps' mean (weighed by the batch's
+// samples over the epoch), the accuracy the kept steps' over the whole data; replicas as one device.
+TEST_CASE("Keras's mask at the output: loss and accuracy over the kept steps, as Keras", "[trainer][mask]") {
+  auto m = test::maskout_net(3);
+  Dataset data = make_synthetic({8}, 24, 10, 4, 5);  // indices in [0, 5): 0 the padding
+  data.to_one_hot();
+  std::fill(data.y.begin(), data.y.end(), 0.f);
+  for (int64_t i = 0; i < data.size(); ++i)  // a class at every step
+    for (int64_t t = 0; t < 8; ++t) data.y[size_t(i * 24 + t * 3 + (i + t) % 3)] = 1.f;
+  Adam opt;
+  Trainer t(*m, cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  t.set_metrics(parse_metrics("accuracy"));
+  const std::vector<float> p = t.predict(data, 4);
+  for (const int64_t batch : {int64_t(10), int64_t(4)}) {
+    INFO("batch " << batch);
+    const EvalResult r = t.evaluate(data, batch);
+    double loss = 0, correct = 0, kept_all = 0;
+    for (int64_t start = 0; start < data.size(); start += batch) {
+      const int64_t rows = std::min(batch, data.size() - start);
+      double sum = 0, kept = 0;
+      for (int64_t row = start * 8; row < (start + rows) * 8; ++row) {
+        if (data.x[size_t(row)] == 0.f) continue;  // padding: left out
+        const float* pr = p.data() + row * 3;
+        const float* yr = data.y.data() + row * 3;
+        for (int c = 0; c < 3; ++c) sum -= double(yr[c]) * std::log(std::max(double(pr[c]), 1e-7));
+        correct += (std::max_element(pr, pr + 3) - pr) == (std::max_element(yr, yr + 3) - yr);
+        ++kept;
+      }
+      loss += kept > 0 ? double(rows) * sum / kept : 0.0;
+      kept_all += kept;
+    }
+    CHECK(r.loss == Approx(loss / double(data.size())).epsilon(1e-5));
+    REQUIRE(r.metrics.size() == 1);
+    CHECK(r.metrics[0] == Approx(correct / kept_all).epsilon(1e-6));
+  }
+  Dataset train = make_synthetic({8}, 24, 30, 5, 5);
+  const double d = test::replicas_vs_one([] { return test::maskout_net(11); }, train, 3, 10);
+  std::printf("equivalence maskout-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+}
+
 TEST_CASE("evaluate and predict agree across replica counts", "[trainer][replicas]") {
   auto m = build("digits-cnn", 2);
   Dataset data = make_synthetic({8, 8, 1}, 10, 23, 9);

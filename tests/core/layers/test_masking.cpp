@@ -225,16 +225,21 @@ TEST_CASE("Keras's masks: layers that drop them, and what is refused", "[layers]
     m.build({6}, 1);
     CHECK(m.layers()[2]->mask_source() == nullptr);
   }
-  {  // the mask reaching the output
+  {  // the mask reaching the output: the loss's weights (the Trainer's tests)
     Sequential m("m");
     m.add(embed());
     m.add(std::make_unique<LSTM>(seq));
     m.add(std::make_unique<Dense>(2, Activation::softmax));
-    CHECK_THROWS_WITH(m.build({6}, 1),
-                      "model 'm': the mask of layer 'embedding' (Embedding) reaches the model's output, where Keras "
-                      "leaves the masked steps out of the loss and the metrics; dptrain does not yet: end the model "
-                      "with a layer that reads the mask (a recurrent layer without return_sequences, "
-                      "GlobalAveragePooling1D)");
+    m.build({6}, 1);
+    CHECK(m.output_mask_layer() == 0);
+    Sequential d("d");  // the mask made after the input: its kept steps cannot be counted from the input
+    d.add(std::make_unique<Dense>(3));
+    d.add(std::make_unique<Masking>(0.0));
+    d.add(std::make_unique<LSTM>(seq));
+    CHECK_THROWS_WITH(d.build({6, 2}, 1),
+                      "model 'd': the mask of layer 'masking' (Masking) reaches the model's output, where Keras "
+                      "leaves the masked steps out of the loss; dptrain counts those steps from the model's input, "
+                      "so the layer making the mask must read the input");
   }
   {  // BatchNormalization's statistics
     Sequential m("m");
