@@ -6,16 +6,14 @@ namespace dpt::kernels {
 
 template <typename T>
 void nonzero_mask_cpu(int64_t count, const T* x, T* mask) {
-  for (int64_t i = 0; i < count; ++i) mask[i] = x[i] != T(0) ? T(1) : T(0);
+  for (int64_t i = 0; i < count; ++i) mask[i] = nonzero_flag(x[i]);
 }
 
 template <typename T>
 void masking_forward_cpu(int64_t rows, int64_t cols, float value, const T* x, T* y, T* mask) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
-    bool any = false;
-    for (int64_t c = 0; c < cols && !any; ++c) any = xr[c] != T(value);
-    mask[r] = any ? T(1) : T(0);
+    mask[r] = any_differs(xr, cols, T(value));
     for (int64_t c = 0; c < cols; ++c) y[r * cols + c] = kept_or_zero(mask[r], xr[c]);
   }
 }
@@ -76,7 +74,8 @@ void masked_mean_backward_cpu(int64_t n, int64_t steps, int64_t ch, const T* mas
   for (int64_t r = 0; r < n; ++r) {
     const T count = mask_count(mask + r * steps, steps);
     for (int64_t t = 0; t < steps; ++t)
-      for (int64_t c = 0; c < ch; ++c) dx[(r * steps + t) * ch + c] = dy[r * ch + c] * mask[r * steps + t] / count;
+      for (int64_t c = 0; c < ch; ++c)
+        dx[(r * steps + t) * ch + c] = masked_mean_grad(dy[r * ch + c], mask[r * steps + t], count);
   }
 }
 

@@ -8,15 +8,11 @@
 namespace dpt::kernels {
 
 __global__ void nonzero_mask_kernel(int64_t count, const float* x, float* mask) {
-  DPT_GRID_STRIDE(i, count) mask[i] = x[i] != 0.f ? 1.f : 0.f;
+  DPT_GRID_STRIDE(i, count) mask[i] = nonzero_flag(x[i]);
 }
 
 __global__ void masking_test_kernel(int64_t rows, int64_t cols, float value, const float* x, float* mask) {
-  DPT_GRID_STRIDE(r, rows) {
-    bool any = false;
-    for (int64_t c = 0; c < cols && !any; ++c) any = x[r * cols + c] != value;
-    mask[r] = any ? 1.f : 0.f;
-  }
+  DPT_GRID_STRIDE(r, rows) mask[r] = any_differs(x + r * cols, cols, value);
 }
 
 __global__ void mask_rows_kernel(int64_t rows, int64_t cols, const float* mask, const float* x, float* y) {
@@ -68,7 +64,7 @@ __global__ void masked_mean_backward_kernel(int64_t n, int64_t steps, int64_t ch
                                             float* dx) {
   DPT_GRID_STRIDE(i, n * steps * ch) {
     const int64_t c = i % ch, rt = i / ch, r = rt / steps;
-    dx[i] = dy[r * ch + c] * mask[rt] / mask_count(mask + r * steps, steps);
+    dx[i] = masked_mean_grad(dy[r * ch + c], mask[rt], mask_count(mask + r * steps, steps));
   }
 }
 

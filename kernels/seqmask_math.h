@@ -11,6 +11,20 @@ DPT_HD bool kept(T m) {
   return m != T(0);
 }
 
+// Embedding(mask_zero=True)'s mask value for an index.
+template <typename T>
+DPT_HD T nonzero_flag(T index) {
+  return index != T(0) ? T(1) : T(0);
+}
+
+// Masking's mask value for a step of cols features: 1 where any differs from value.
+template <typename T>
+DPT_HD T any_differs(const T* x, int64_t cols, T value) {
+  for (int64_t c = 0; c < cols; ++c)
+    if (x[c] != value) return T(1);
+  return T(0);
+}
+
 // The value, or 0 where the mask skips it (Keras's ops.where(mask, x, 0)).
 template <typename T>
 DPT_HD T kept_or_zero(T m, T x) {
@@ -42,6 +56,12 @@ DPT_HD T mask_count(const T* mask, int64_t steps) {
   T count = T(0);
   for (int64_t t = 0; t < steps; ++t) count = count + mask[t];
   return count;
+}
+
+// Its gradient at a step of mask value m, count the sample's mask_count.
+template <typename T>
+DPT_HD T masked_mean_grad(T dy, T m, T count) {
+  return dy * m / count;
 }
 
 }  // namespace dpt::kernels

@@ -351,8 +351,9 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
       if (mask_layer_ < 0) {
         sum = metric_sum(kind, out, y);
       } else {
+        const int64_t oc = out.numel() / n, yc = y.numel() / n;
         for (int64_t r = 0; r < n; ++r)  // the kept rows alone (w is 0 or 1)
-          if (w[r] != 0.f) sum += metric_sum(kind, out.rows(r, 1), y.rows(r, 1));
+          if (w[r] != 0.f) sum += kernels::metric_sum_cpu<float>(kind, out.data() + r * oc, y.data() + r * yc, 1, oc);
       }
       rep.metric_sums[size_t(k)] = sum * share;
     }
