@@ -27,6 +27,7 @@ struct TrainOptions {
   int64_t epochs = 0;  // 0: the preset's
   std::string optimizer;
   double lr = 0, momentum = -1;
+  double weight_decay = -1, clipnorm = -1, clipvalue = -1, global_clipnorm = -1;  // < 0: not given
   bool nesterov = false, no_shuffle = false;
   int64_t steps_per_epoch = 0;
   std::string save_weights, history, csv_log, save_model;
@@ -64,6 +65,13 @@ OptimizerConfig optimizer_config(const TrainOptions& o, const Preset& p) {
   if (o.momentum >= 0) c.momentum = o.momentum;
   if (o.nesterov)
     c.nesterov = true;  // the flag adds Nesterov momentum; without it the file's or preset's setting stays
+  if (o.weight_decay >= 0) c.weight_decay = o.weight_decay;
+  // Keras applies one clipping: a clipping option given replaces the file's or preset's.
+  if (o.clipnorm >= 0 || o.clipvalue >= 0 || o.global_clipnorm >= 0) {
+    c.clipnorm = std::max(o.clipnorm, 0.0);
+    c.clipvalue = std::max(o.clipvalue, 0.0);
+    c.global_clipnorm = std::max(o.global_clipnorm, 0.0);
+  }
   return c;
 }
 
@@ -262,11 +270,24 @@ void setup_train(CLI::App& app) {
   add_model_options(*cmd, o->m, true);
   add_parallel_options(*cmd, o->m);
   cmd->add_option("--epochs", o->epochs, "epochs (default: the preset's)")->check(kPositive);
-  cmd->add_option("--optimizer", o->optimizer, "sgd | rmsprop | adam (default: the preset's)")
-      ->check(CLI::IsMember({"sgd", "rmsprop", "adam"}));
+  std::vector<std::string> optimizers;
+  for (const auto& [cls, name] : kOptimizerClasses) optimizers.push_back(name);
+  cmd->add_option("--optimizer", o->optimizer,
+                  "sgd | rmsprop | adam | adamw | adagrad | adamax | nadam | adadelta | lion (default: the preset's)")
+      ->check(CLI::IsMember(optimizers));
   cmd->add_option("--lr", o->lr, "learning rate (default: the preset's, else Keras's)")->check(kPositive);
   cmd->add_option("--momentum", o->momentum, "momentum for sgd/rmsprop")->check(kNonNegative);
   cmd->add_flag("--nesterov", o->nesterov, "Nesterov momentum (sgd)");
+  cmd->add_option("--weight-decay", o->weight_decay,
+                  "decoupled weight decay, w -= w * X * lr before each step (Keras's weight_decay; adamw: 0.004)")
+      ->check(kNonNegative);
+  cmd->add_option("--clipnorm", o->clipnorm, "clip each weight's gradient to this L2 norm (Keras's clipnorm)")
+      ->check(kPositive);
+  cmd->add_option("--clipvalue", o->clipvalue, "clip every gradient element to [-X, X] (Keras's clipvalue)")
+      ->check(kPositive);
+  cmd->add_option("--global-clipnorm", o->global_clipnorm,
+                  "clip all gradients together to this L2 norm (Keras's global_clipnorm)")
+      ->check(kPositive);
   cmd->add_flag("--no-shuffle", o->no_shuffle, "keep the sample order every epoch");
   cmd->add_option("--steps-per-epoch", o->steps_per_epoch, "steps per epoch (default: all batches)")->check(kPositive);
   cmd->add_option("--weights", o->m.weights, "start from these weights (.h5, Keras save_weights layout)");

@@ -182,7 +182,7 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
       c.optimizer_from_file = true;
     } else
       DPT_CHECK(optimizer_given, "'" << o.model << "' was compiled with optimizer " << k.file_optimizer
-                                     << ", which dptrain does not have; give --optimizer sgd, rmsprop or adam");
+                                     << ", which dptrain does not have; give --optimizer (" << kOptimizerNames << ")");
   }
   for (auto& what : k.ignored)  // --metrics replaces the file's metrics
     if (o.metrics.empty() || what.rfind("the metric ", 0) != 0) c.ignored.push_back(what);

@@ -306,6 +306,22 @@ void Sequential::copy_params_from(const Sequential& other, kernels::CudaResource
   copy_floats(params(), device(), other.params(), other.device(), num_params(), r);
 }
 
+std::vector<int64_t> Sequential::trainable_sizes() const {
+  std::vector<std::pair<int64_t, int64_t>> at;  // (offset, size)
+  for (const auto& ref : weights_)
+    if (ref.spec.trainable) at.push_back({ref.offset, shape_numel(ref.spec.shape)});
+  std::sort(at.begin(), at.end());
+  std::vector<int64_t> sizes;
+  int64_t next = 0;
+  for (auto& [off, n] : at) {
+    DPT_CHECK(off == next,
+              "the trainable weights do not tile the gradient arena (at " << off << ", " << next << " expected)");
+    sizes.push_back(n);
+    next += n;
+  }
+  return sizes;
+}
+
 void Sequential::zero_grads(kernels::CudaResources* r) { zero_floats(grads(), device(), num_trainable(), r); }
 
 void Sequential::to_device(Device device) {

@@ -60,6 +60,8 @@ class Sequential {
   float* grads() const { return grads_.data(); }
   int64_t num_params() const { return params_.numel(); }
   int64_t num_trainable() const { return grads_.numel(); }
+  // The trainable weights' sizes in the gradient arena's order (they tile [0, num_trainable())).
+  std::vector<int64_t> trainable_sizes() const;
   // The arena's first num_updated() values are what a step changes: the trainable weights, then
   // moving statistics (merged across replicas); the constants follow.
   int64_t num_updated() const { return num_updated_; }

@@ -1,6 +1,7 @@
 // Optimizer updates over flat parameter/gradient arenas (n elements). Slots are arrays of n.
 #pragma once
 #include <cstdint>
+#include <vector>
 #include "kernels/optimizer_math.h"
 
 namespace dpt::kernels {
@@ -19,5 +20,32 @@ void rmsprop_update_cuda(float* w, const float* g, float* ms, float* mom, float*
                          float rho, float momentum, float eps, bool centered, void* stream);
 void adam_update_cuda(float* w, const float* g, float* m, float* v, float* vhat, int64_t n, float alpha,
                       float b1, float b2, float eps, bool amsgrad, void* stream);
+
+// One step functor of optimizer_math.h over n elements: step(w[i], g[i], slots[0][i], ...).
+template <class Step>
+void update_cpu(const Step& step, float* w, const float* g, float* const* slots, int64_t n);
+template <class Step>
+void update_cuda(const Step& step, float* w, const float* g, float* const* slots, int64_t n, void* stream);
+// The step functors both are instantiated for.
+#define DPT_OPTIMIZER_STEPS(X) X(AdagradStep) X(AdamaxStep) X(NadamStep) X(AdadeltaStep) X(LionStep) X(DecayStep)
+
+// Gradient clipping over an arena of weights, in chunks of at most kClipChunk elements that never
+// cross a weight's end: per chunk a sum of squares (double), per weight (norm) or over all
+// (global_norm) the factors of clip_factors, then every element scaled; or (value) every element
+// clamped. The plan is three tables: chunk c covers [begin[c], begin[c+1]) of weight seg[c];
+// weight k's chunks are [first[k], first[k+1]).
+constexpr int64_t kClipChunk = 16384;
+struct ClipPlan {
+  std::vector<int64_t> begin, seg, first;
+  int64_t chunks() const { return int64_t(seg.size()); }
+  int64_t weights() const { return int64_t(first.size()) - 1; }
+};
+ClipPlan make_clip_plan(const std::vector<int64_t>& weight_sizes);
+// partial: plan.chunks() doubles of scratch.
+void clip_cpu(const ClipPlan& plan, ClipMode mode, float c, float* g, double* partial);
+// The plan's tables on the device (begin, seg, first, concatenated, as make_clip_plan made them);
+// scratch: chunks() doubles, then 2 * weights() floats.
+void clip_cuda(const int64_t* plan, int64_t chunks, int64_t weights, ClipMode mode, float c, float* g, void* scratch,
+               void* stream);
 
 }  // namespace dpt::kernels

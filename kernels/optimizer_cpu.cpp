@@ -1,6 +1,7 @@
 // CPU optimizer loops: each element through the shared formula in optimizer_math.h.
-#include "kernels/optimizer.h"
+#include <algorithm>
 #include "kernels/cpu_loops.h"
+#include "kernels/optimizer.h"
 
 namespace dpt::kernels {
 
@@ -54,6 +55,67 @@ void adam_update_cpu(T* w, const T* g, T* m, T* v, T* vhat, int64_t n, T alpha, 
       T unused = 0;
       adam_step(w[i], g[i], m[i], v[i], unused, alpha, b1, b2, eps, false);
     });
+  }
+}
+
+template <class Step>
+void update_cpu(const Step& step, float* w, const float* g, float* const* slots, int64_t n) {
+  if constexpr (Step::kSlots == 0) {
+    parallel_elementwise(n, [=](int64_t i) { step(w[i], g[i]); });
+  } else if constexpr (Step::kSlots == 1) {
+    float* s0 = slots[0];
+    parallel_elementwise(n, [=](int64_t i) { step(w[i], g[i], s0[i]); });
+  } else {
+    static_assert(Step::kSlots == 2, "a step with 0, 1 or 2 slots");
+    float *s0 = slots[0], *s1 = slots[1];
+    parallel_elementwise(n, [=](int64_t i) { step(w[i], g[i], s0[i], s1[i]); });
+  }
+}
+#define DPT_INSTANTIATE(S) template void update_cpu<S>(const S&, float*, const float*, float* const*, int64_t);
+DPT_OPTIMIZER_STEPS(DPT_INSTANTIATE)
+#undef DPT_INSTANTIATE
+
+ClipPlan make_clip_plan(const std::vector<int64_t>& weight_sizes) {
+  ClipPlan p;
+  int64_t at = 0;
+  p.begin.push_back(0);
+  for (size_t k = 0; k < weight_sizes.size(); ++k) {
+    p.first.push_back(p.chunks());
+    const int64_t end = at + weight_sizes[k];
+    for (; at < end; at = std::min(at + kClipChunk, end)) {
+      p.begin.push_back(std::min(at + kClipChunk, end));
+      p.seg.push_back(int64_t(k));
+    }
+  }
+  p.first.push_back(p.chunks());
+  return p;
+}
+
+void clip_cpu(const ClipPlan& plan, ClipMode mode, float c, float* g, double* partial) {
+  const int64_t chunks = plan.chunks();
+  const int64_t* begin = plan.begin.data();
+  if (mode == ClipMode::value) {
+    parallel_elementwise(begin[chunks], [=](int64_t i) { g[i] = clip_value(g[i], c); });
+    return;
+  }
+  if (mode == ClipMode::none) return;
+#pragma omp parallel for schedule(static) if (begin[chunks] >= 65536)
+  for (int64_t k = 0; k < chunks; ++k) {
+    double s = 0.0;
+    for (int64_t i = begin[k]; i < begin[k + 1]; ++i) s += double(g[i]) * double(g[i]);
+    partial[k] = s;
+  }
+  // The factors from the partial sums in chunk order, as the CUDA kernel adds them.
+  const bool global = mode == ClipMode::global_norm;
+  const int64_t groups = global ? 1 : plan.weights();
+  for (int64_t k = 0; k < groups; ++k) {
+    const int64_t c0 = global ? 0 : plan.first[size_t(k)], c1 = global ? chunks : plan.first[size_t(k) + 1];
+    double s = 0.0;
+    for (int64_t j = c0; j < c1; ++j) s += partial[j];
+    float mul = 1.f, div = 1.f;
+    clip_factors(mode, c, s, mul, div);
+    float* gk = g + begin[c0];
+    parallel_elementwise(begin[c1] - begin[c0], [=](int64_t i) { gk[i] = gk[i] * mul / div; });
   }
 }
 

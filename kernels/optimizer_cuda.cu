@@ -30,6 +30,86 @@ __global__ void adam_update_kernel(float* w, const float* g, float* m, float* v,
   }
 }
 
+template <class Step>
+__global__ void step_kernel(Step step, float* w, const float* g, float* s0, float* s1, int64_t n) {
+  DPT_GRID_STRIDE(i, n) {
+    if constexpr (Step::kSlots == 0)
+      step(w[i], g[i]);
+    else if constexpr (Step::kSlots == 1)
+      step(w[i], g[i], s0[i]);
+    else
+      step(w[i], g[i], s0[i], s1[i]);
+  }
+}
+
+template <class Step>
+void update_cuda(const Step& step, float* w, const float* g, float* const* slots, int64_t n, void* stream) {
+  if (n == 0) return;
+  float* s0 = Step::kSlots > 0 ? slots[0] : nullptr;
+  float* s1 = Step::kSlots > 1 ? slots[1] : nullptr;
+  step_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(step, w, g, s0, s1, n);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+#define DPT_INSTANTIATE(S) template void update_cuda<S>(const S&, float*, const float*, float* const*, int64_t, void*);
+DPT_OPTIMIZER_STEPS(DPT_INSTANTIATE)
+#undef DPT_INSTANTIATE
+
+// Clipping (see clip_cpu): a block per chunk adds its squares in double, in a fixed order, so every
+// replica computes the same factors from the same gradients.
+__global__ void clip_partials_kernel(const float* g, const int64_t* begin, double* partial) {
+  __shared__ double sh[kBlockThreads];
+  const int64_t c = blockIdx.x;
+  double s = 0.0;
+  for (int64_t i = begin[c] + threadIdx.x; i < begin[c + 1]; i += kBlockThreads) s += double(g[i]) * double(g[i]);
+  sh[threadIdx.x] = s;
+  __syncthreads();
+  for (int half = kBlockThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) sh[threadIdx.x] += sh[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[c] = sh[0];
+}
+
+// A thread per weight (norm) or one thread (global_norm) adds its chunks' partials in chunk order.
+__global__ void clip_factors_kernel(ClipMode mode, float clip, const double* partial, const int64_t* first,
+                                    int64_t groups, int64_t chunks, float* mul, float* div) {
+  const int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (k >= groups) return;
+  const bool global = mode == ClipMode::global_norm;
+  const int64_t c0 = global ? 0 : first[k], c1 = global ? chunks : first[k + 1];
+  double s = 0.0;
+  for (int64_t j = c0; j < c1; ++j) s += partial[j];
+  clip_factors(mode, clip, s, mul[k], div[k]);
+}
+
+__global__ void clip_apply_kernel(ClipMode mode, float clip, float* g, const int64_t* begin, const int64_t* seg,
+                                  const float* mul, const float* div) {
+  const int64_t c = blockIdx.x;
+  const int64_t k = mode == ClipMode::global_norm ? 0 : seg[c];
+  for (int64_t i = begin[c] + threadIdx.x; i < begin[c + 1]; i += kBlockThreads)
+    g[i] = mode == ClipMode::value ? clip_value(g[i], clip) : g[i] * mul[k] / div[k];
+}
+
+void clip_cuda(const int64_t* plan, int64_t chunks, int64_t weights, ClipMode mode, float c, float* g, void* scratch,
+               void* stream) {
+  if (mode == ClipMode::none || chunks == 0) return;
+  auto s = static_cast<cudaStream_t>(stream);
+  const int64_t *begin = plan, *seg = plan + chunks + 1, *first = seg + chunks;
+  double* partial = static_cast<double*>(scratch);
+  float* mul = reinterpret_cast<float*>(partial + chunks);
+  float* div = mul + weights;
+  if (mode != ClipMode::value) {
+    clip_partials_kernel<<<unsigned(chunks), kBlockThreads, 0, s>>>(g, begin, partial);
+    DPT_CUDA_LAUNCH_CHECK();
+    const int64_t groups = mode == ClipMode::global_norm ? 1 : weights;
+    clip_factors_kernel<<<unsigned((groups + kBlockThreads - 1) / kBlockThreads), kBlockThreads, 0, s>>>(
+        mode, c, partial, first, groups, chunks, mul, div);
+    DPT_CUDA_LAUNCH_CHECK();
+  }
+  clip_apply_kernel<<<unsigned(chunks), kBlockThreads, 0, s>>>(mode, c, g, begin, seg, mul, div);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
 void sgd_update_cuda(float* w, const float* g, float* v, int64_t n, float lr, float momentum, bool nesterov,
                      void* stream) {
   if (n == 0) return;

@@ -55,4 +55,105 @@ inline double adam_alpha(double lr, double b1, double b2, long long t) {
   return lr * std::sqrt(1.0 - std::pow(b2, double(t))) / (1.0 - std::pow(b1, double(t)));
 }
 
+// The other optimizers as step functors: kSlots slot arrays each, the step's constants (computed
+// once a step on the host) as members. update_cpu and update_cuda (kernels/optimizer.h) run one over
+// the arena; every formula is Keras 3's update_step, operation for operation.
+
+// Adagrad: acc += g^2; w -= lr*g / sqrt(acc + eps). The accumulator starts at
+// initial_accumulator_value.
+struct AdagradStep {
+  static constexpr int kSlots = 1;
+  float lr, eps;
+  DPT_HD void operator()(float& w, float g, float& acc) const {
+    acc += g * g;
+    w -= lr * g / std::sqrt(acc + eps);
+  }
+};
+
+// Adamax: m += (g-m)(1-b1); u = max(b2*u, |g|); w -= lr*m / ((1-b1^t)(u+eps)).
+struct AdamaxStep {
+  static constexpr int kSlots = 2;
+  float lr, b1, b2, eps;
+  float bias;  // 1 - b1^t
+  DPT_HD void operator()(float& w, float g, float& m, float& u) const {
+    m += (g - m) * (1.f - b1);
+    const float bu = b2 * u, ag = g < 0.f ? -g : g;
+    u = bu > ag ? bu : ag;
+    w -= lr * m / (bias * (u + eps));
+  }
+};
+
+// Nadam: m += (g-m)(1-b1); v += (g^2-v)(1-b2);
+// m_hat = u_{t+1} m / (1 - P_{t+1}) + (1-u_t) g / (1 - P_t), v_hat = v / (1 - b2^t);
+// w -= m_hat*lr / (sqrt(v_hat) + eps), with u_t = b1 (1 - 0.5*0.96^t) and P_t = u_1 ... u_t.
+struct NadamStep {
+  static constexpr int kSlots = 2;
+  float lr, b1, b2, eps;
+  float u_next, p_next_c;  // u_{t+1}, 1 - P_{t+1}
+  float u_c, p_c;          // 1 - u_t, 1 - P_t
+  float v_c;               // 1 - b2^t
+  DPT_HD void operator()(float& w, float g, float& m, float& v) const {
+    m += (g - m) * (1.f - b1);
+    v += (g * g - v) * (1.f - b2);
+    const float m_hat = u_next * m / p_next_c + u_c * g / p_c;
+    const float v_hat = v / v_c;
+    w -= m_hat * lr / (std::sqrt(v_hat) + eps);
+  }
+};
+
+// u_t of Nadam's momentum schedule, and its running product P_t = u_1 ... u_t (P_0 = 1).
+inline double nadam_u(double b1, long long t) { return b1 * (1.0 - 0.5 * std::pow(0.96, double(t))); }
+
+// Adadelta: ag = rho*ag + (1-rho) g^2; d = -sqrt(ad+eps) g / sqrt(ag+eps);
+// ad = rho*ad + (1-rho) d^2; w += lr*d.
+struct AdadeltaStep {
+  static constexpr int kSlots = 2;
+  float lr, rho, eps;
+  DPT_HD void operator()(float& w, float g, float& ag, float& ad) const {
+    ag = rho * ag + (1.f - rho) * (g * g);
+    const float d = -(std::sqrt(ad + eps) * g) / std::sqrt(ag + eps);
+    ad = rho * ad + (1.f - rho) * (d * d);
+    w += lr * d;
+  }
+};
+
+// Lion: w -= lr * sign(b1*m + (1-b1) g); m = b2*m + (1-b2) g.
+struct LionStep {
+  static constexpr int kSlots = 1;
+  float lr, b1, b2;
+  DPT_HD void operator()(float& w, float g, float& m) const {
+    const float c = m * b1 + g * (1.f - b1);
+    w -= lr * (float(c > 0.f) - float(c < 0.f));
+    m = m * b2 + g * (1.f - b2);
+  }
+};
+
+// Keras's weight decay, before every optimizer's step: w = w - w*wd*lr (the gradient unused).
+struct DecayStep {
+  static constexpr int kSlots = 0;
+  float wd, lr;
+  DPT_HD void operator()(float& w, float) const { w = w - w * wd * lr; }
+};
+
+// Gradient clipping, before the weight decay and the step; Keras applies one of the three.
+enum class ClipMode : int { none, norm, global_norm, value };
+
+// What clipping multiplies and divides a gradient by, from the sum of squares of the weight's
+// gradient (norm: g*clipnorm / max(||g||, clipnorm), ||g|| 0 where the sum is 0) or of every
+// gradient (global_norm: g * clipnorm*min(1/||G||, 1/clipnorm), NaN where ||G|| is not finite).
+DPT_HD void clip_factors(ClipMode mode, float c, double sumsq, float& mul, float& div) {
+  const float norm = sumsq > 0.0 ? float(std::sqrt(sumsq)) : float(sumsq);
+  if (mode == ClipMode::norm) {
+    mul = c;
+    div = norm > c ? norm : c;
+  } else {
+    const float inv = 1.f / norm, inv_c = 1.f / c;
+    mul = c * (inv < inv_c ? inv : inv_c) + (norm - norm);
+    div = 1.f;
+  }
+}
+
+// clipvalue: g clamped to [-v, v] (NaN stays NaN).
+DPT_HD float clip_value(float g, float v) { return g < -v ? -v : g > v ? v : g; }
+
 }  // namespace dpt::kernels

@@ -88,7 +88,7 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
     rep->model = model.clone();
     rep->model->to_device(d);
     rep->opt = optimizer.clone();
-    rep->opt->build(model.num_trainable(), d);
+    rep->opt->build(model.num_trainable(), d, model.trainable_sizes());
     replicas_.push_back(std::move(rep));
   }
   // One GPU makes no NCCL call; N GPUs share one NCCL communicator; CPU replicas share memory.

@@ -483,7 +483,11 @@ struct StopAt : Callback {
 std::pair<std::unique_ptr<Sequential>, std::unique_ptr<Sequential>> train_and_resume(const std::vector<Device>& devices,
                                                                                      const ParallelOptions& po,
                                                                                      bool mid_epoch,
-                                                                                     const std::string& dir) {
+                                                                                     const std::string& dir,
+                                                                                     const OptimizerConfig* optimizer) {
+  OptimizerConfig adam;
+  adam.learning_rate = 0.005;
+  const OptimizerConfig& oc = optimizer ? *optimizer : adam;
   Dataset data = make_synthetic({8, 8, 1}, 10, 40, 6);
   FitOptions fo;
   fo.epochs = 4;
@@ -492,7 +496,8 @@ std::pair<std::unique_ptr<Sequential>, std::unique_ptr<Sequential>> train_and_re
   fo.seed = 5;
   // Uninterrupted.
   auto a = bn_dropout_net(1);
-  Adam opt(0.005);
+  auto made = make_optimizer(oc);
+  Optimizer& opt = *made;
   Trainer ta(*a, devices, LossKind::categorical_crossentropy, opt, 1, po);
   ta.fit(data, nullptr, fo, {});
   // Interrupted: at the end of epoch 2, or after step 2 of epoch 2 (0-based), then resumed.
@@ -516,11 +521,11 @@ std::pair<std::unique_ptr<Sequential>, std::unique_ptr<Sequential>> train_and_re
   // A fresh process would do this: model from the preset, weights and state from the file.
   auto c = bn_dropout_net(77);
   load_weights(*c, found->path);
-  Adam fresh(0.005);
-  fresh.build(c->num_trainable(), Device::cpu());
-  load_optimizer_state(found->path, *c, fresh);
-  Trainer tc(*c, devices, LossKind::categorical_crossentropy, fresh, 1, po);
-  tc.set_optimizer_state(fresh);
+  auto fresh = make_optimizer(oc);
+  fresh->build(c->num_trainable(), Device::cpu());
+  load_optimizer_state(found->path, *c, *fresh);
+  Trainer tc(*c, devices, LossKind::categorical_crossentropy, *fresh, 1, po);
+  tc.set_optimizer_state(*fresh);
   FitOptions fc = fo;
   fc.initial_epoch = found->state.epoch;
   fc.initial_step = found->state.step;

@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 
 namespace dpt {
+struct OptimizerConfig;
 class Sequential;
 class Trainer;
 struct Dataset;
@@ -107,10 +108,10 @@ std::vector<float> infer(Sequential& m, const std::vector<double>& x, int64_t n)
 // (40 samples, batch 10, seed 5) on `devices`, uninterrupted; and again, stopped by the stop flag at
 // the end of epoch 2 (or after its step 2 with mid_epoch), checkpointed into dir, then a new model
 // and optimizer loaded from that checkpoint and trained to the end. Returns both final models.
-std::pair<std::unique_ptr<Sequential>, std::unique_ptr<Sequential>> train_and_resume(const std::vector<Device>& devices,
-                                                                                     const ParallelOptions& po,
-                                                                                     bool mid_epoch,
-                                                                                     const std::string& dir);
+// optimizer: another optimizer's configuration than Adam's at 0.005.
+std::pair<std::unique_ptr<Sequential>, std::unique_ptr<Sequential>> train_and_resume(
+    const std::vector<Device>& devices, const ParallelOptions& po, bool mid_epoch, const std::string& dir,
+    const OptimizerConfig* optimizer = nullptr);
 
 // n CPU devices cpu:0..cpu:n-1.
 std::vector<Device> cpus(int n);

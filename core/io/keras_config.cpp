@@ -894,11 +894,13 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
   if (tc.contains(okey) && tc[okey].is_string()) {  // tf.keras's .keras: compile()'s string, Keras's defaults
     std::string id = tc[okey].get<std::string>();
     std::transform(id.begin(), id.end(), id.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
-    c.optimizer.name = id == "sgd" || id == "rmsprop" || id == "adam" ? id : "";
-    c.file_optimizer = id == "sgd"       ? "SGD"
-                       : id == "rmsprop" ? "RMSprop"
-                       : id == "adam"    ? "Adam"
-                                         : tc[okey].get<std::string>();
+    c.file_optimizer = tc[okey].get<std::string>();
+    c.optimizer.name = "";  // unless dptrain has it
+    for (const auto& [cls, name] : kOptimizerClasses)
+      if (id == name) {
+        c.optimizer.name = name;
+        c.file_optimizer = cls;
+      }
   } else if (tc.contains(okey) && tc[okey].is_object()) {
     const json& oc = tc[okey];
     std::string cls = oc.value("class_name", "");
@@ -906,12 +908,24 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
     c.file_optimizer = cls;
     const json cfg = oc.contains("config") && oc["config"].is_object() ? oc["config"] : json::object();
     OptimizerConfig& o = c.optimizer;
-    o.name = cls == "SGD" ? "sgd" : cls == "RMSprop" ? "rmsprop" : cls == "Adam" ? "adam" : "";
-    const std::pair<const char*, double*> numbers[] = {{"momentum", &o.momentum},
-                                                       {"rho", &o.rho},
-                                                       {"beta_1", &o.beta_1},
-                                                       {"beta_2", &o.beta_2},
-                                                       {"epsilon", &o.epsilon}};
+    o.name = "";
+    for (const auto& [k, name] : kOptimizerClasses)
+      if (cls == k) o.name = name;
+    struct Number {
+      const char* key;
+      double* field;
+      double hi;  // the range is [0, hi]
+    };
+    const Number numbers[] = {{"momentum", &o.momentum, 1.0},
+                              {"rho", &o.rho, 1.0},
+                              {"beta_1", &o.beta_1, 1.0},
+                              {"beta_2", &o.beta_2, 1.0},
+                              {"epsilon", &o.epsilon, HUGE_VAL},
+                              {"initial_accumulator_value", &o.initial_accumulator_value, HUGE_VAL},
+                              {"weight_decay", &o.weight_decay, HUGE_VAL},
+                              {"clipnorm", &o.clipnorm, HUGE_VAL},
+                              {"clipvalue", &o.clipvalue, HUGE_VAL},
+                              {"global_clipnorm", &o.global_clipnorm, HUGE_VAL}};
     const std::pair<const char*, bool*> flags[] = {
         {"nesterov", &o.nesterov}, {"centered", &o.centered}, {"amsgrad", &o.amsgrad}};
     for (auto it = cfg.begin(); it != cfg.end(); ++it) {
@@ -931,15 +945,15 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
         }
         continue;
       }
-      for (auto& [name, field] : numbers)
-        if (k == name) {
-          *field = number(v, what);
-          check_range(*field, 0, k == "epsilon" ? HUGE_VAL : 1.0, false, what);
+      for (const auto& n : numbers)
+        if (k == n.key && !v.is_null()) {  // null: Keras's None (not set)
+          *n.field = number(v, what);
+          check_range(*n.field, 0, n.hi, false, what);
         }
       for (auto& [name, field] : flags)
         if (k == name && v.is_boolean()) *field = v.get<bool>();
-      const bool not_applied =
-          k == "decay" || k == "weight_decay" || k == "clipnorm" || k == "clipvalue" || k == "global_clipnorm";
+      // Keras 2's decay of the learning rate, the weights' moving average and gradient accumulation.
+      const bool not_applied = k == "decay" || k == "gradient_accumulation_steps";
       if (not_applied && v.is_number() && v.get<double>() != 0) {
         std::ostringstream s;
         s << k << "=" << v.get<double>();  // 6 significant digits: decay=1e-06

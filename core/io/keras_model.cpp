@@ -1,6 +1,7 @@
 // model.save('m.h5') layout: config JSON, training config, weights, optimizer weights, dptrain state.
 #include "core/io/keras_model.h"
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -287,16 +288,34 @@ const char* layout_name(OptLayout l) {
 // The slot's name in `layout`; dptrain's own slot names are Keras 3's.
 std::string slot_name(const std::string& cls, const std::string& keras3, OptLayout layout) {
   if (layout == OptLayout::keras3) return keras3;
-  if (cls == "Adam") return keras3 == "momentum" ? "m" : keras3 == "velocity" ? "v" : "vhat";
   if (cls == "SGD") return layout == OptLayout::tf_keras ? "m" : "momentum";
-  if (layout == OptLayout::tf_keras) return keras3;  // RMSprop: velocity, momentum, average_gradient
+  if (cls == "Adam" || cls == "AdamW" || cls == "Nadam" || cls == "Adamax" || cls == "Lion") {
+    if (keras3 == "momentum") return "m";
+    if (keras3 == "velocity") return "v";
+    if (keras3 == "velocity_hat") return "vhat";
+    if (keras3 == "norm") return layout == OptLayout::tf_keras ? "u" : "v";  // Adamax's infinity norm
+  }
+  if (layout == OptLayout::tf_keras) return keras3;  // RMSprop, Adagrad, Adadelta: Keras 3's names
+  if (cls == "Adadelta") return keras3 == "accumulated_grad" ? "accum_grad" : "accum_var";
   return keras3 == "velocity" ? "rms" : keras3 == "average_gradient" ? "mg" : keras3;
 }
 
 // Keras 3's default name for an optimizer of this class (its snake case: RMSprop -> rm_sprop).
 std::string keras3_optimizer_name(const std::string& cls) {
-  return cls == "RMSprop" ? "rm_sprop" : cls == "SGD" ? "sgd" : "adam";
+  std::string out;  // an underscore before a capital that follows a lower-case letter or starts a word
+  for (size_t i = 0; i < cls.size(); ++i) {
+    const bool upper = std::isupper(static_cast<unsigned char>(cls[i])) != 0;
+    const bool after_lower = i > 0 && std::islower(static_cast<unsigned char>(cls[i - 1]));
+    const bool starts_word = i > 0 && i + 1 < cls.size() && std::islower(static_cast<unsigned char>(cls[i + 1]));
+    if (upper && (after_lower || starts_word)) out += '_';
+    out += char(std::tolower(static_cast<unsigned char>(cls[i])));
+  }
+  return out;
 }
+
+// The name Keras 3's .h5 gives a scalar it keeps beside the slots (Nadam's u_product): a variable
+// made without a name, outside the optimizer's scope.
+const char* kExtraScalarName = "variable";
 
 struct OptArray {
   std::string name;  // without the <opt>/ prefix in the Keras 3 layout
@@ -323,13 +342,7 @@ std::string keras3_weight_name(const WeightRef& w) {
 std::vector<OptArray> slot_arrays(const Sequential& model, Optimizer& opt, OptLayout layout, bool functional = false) {
   const std::string cls = opt.class_name();
   auto slots = opt.slots();
-  std::vector<std::vector<size_t>> groups;
-  for (size_t s = 0; s < slots.size(); ++s) {
-    if (cls == "Adam" && s == 1)
-      groups.back().push_back(s);
-    else
-      groups.push_back({s});
-  }
+  const auto groups = opt.slot_groups();
   std::vector<OptArray> out;
   for (auto& group : groups)
     for (auto& w : model.weights()) {
@@ -377,6 +390,11 @@ void write_optimizer_weights(hid_t f, const Sequential& model, Optimizer& opt, c
     names.push_back(prefix + a.name);
     write_dataset(ow.get(), names.back(), a.shape, a.data, path);
   }
+  for (float v : opt.extra_scalars()) {
+    DPT_CHECK(names.back() != kExtraScalarName, "an optimizer with two extra scalars has no Keras 3 names");
+    names.push_back(kExtraScalarName);
+    write_scalar(ow.get(), names.back(), H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &v, path);
+  }
   write_string_list(ow.get(), "weight_names", names);
 }
 
@@ -390,6 +408,8 @@ void write_numbered_optimizer(hid_t f, const Sequential& model, Optimizer& opt, 
   int n = 2;
   for (auto& a : slot_arrays(model, opt, OptLayout::keras3, !model.is_chain()))
     write_dataset(vars.get(), std::to_string(n++), a.shape, a.data, path);
+  for (float v : opt.extra_scalars())
+    write_scalar(vars.get(), std::to_string(n++), H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &v, path);
 }
 
 // Keras 3's serialized form of a built-in object ({module, class_name, config, registered_name}),
@@ -640,8 +660,11 @@ struct OptNames {
   bool numbered = false;
   std::vector<std::string> names;
   std::set<std::string> present;
-  // Arrays that are not the iteration counter or the learning rate.
-  size_t slot_count() const { return names.size() - 1 - (!lr.empty() ? 1 : 0); }
+  // Scalars Keras 3 keeps after the slot arrays (Nadam's u_product, which dptrain computes from the
+  // iteration count instead of reading).
+  size_t extras = 0;
+  // Arrays that are not the iteration counter, the learning rate or an extra scalar.
+  size_t slot_count() const { return names.size() - 1 - (!lr.empty() ? 1 : 0) - extras; }
   // The dataset of slot array i, named `name` in Keras 3's layout.
   std::string slot(size_t i, const std::string& name) const {
     return numbered ? std::to_string(i + (lr.empty() ? 1 : 2)) : prefix + name;
@@ -674,6 +697,8 @@ OptNames read_opt_names(hid_t ow, const std::string& path) {
                                          "a layout dptrain does not know (first array: '"
                                       << (o.names.empty() ? std::string() : o.names[0]) << "')");
   if (o.layout == OptLayout::keras3 && o.present.count(o.prefix + "learning_rate")) o.lr = o.prefix + "learning_rate";
+  if (o.layout == OptLayout::keras3)
+    for (const auto& n : o.names) o.extras += n.compare(0, o.prefix.size(), o.prefix) != 0;
   return o;
 }
 
@@ -695,6 +720,12 @@ OptNames numbered_names(hid_t vars, const std::string& path) {
   if (o.names.size() > 1) {
     h5::Id ds(H5Dopen2(vars, "1", H5P_DEFAULT), H5Dclose);
     if (ds.valid() && h5::dataset_dims(ds.get()).empty()) o.lr = "1";
+  }
+  const size_t first_slot = o.lr.empty() ? 1 : 2;  // scalars after the slot arrays are extras
+  for (size_t i = o.names.size(); i > first_slot; --i) {
+    h5::Id ds(H5Dopen2(vars, o.names[i - 1].c_str(), H5P_DEFAULT), H5Dclose);
+    if (!ds.valid() || !h5::dataset_dims(ds.get()).empty()) break;
+    ++o.extras;
   }
   return o;
 }

@@ -3,75 +3,120 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 #include "core/context.h"
 #include "core/tensor.h"
+#include "kernels/optimizer.h"
 
 namespace dpt {
 
+// Keras's base-optimizer arguments, which every optimizer takes (0: not set).
+struct OptimizerCommon {
+  double weight_decay = 0;     // before each step, w -= w * weight_decay * learning_rate
+  double clipnorm = 0;         // each weight's gradient scaled to at most this L2 norm
+  double clipvalue = 0;        // every gradient element clamped to [-clipvalue, clipvalue]
+  double global_clipnorm = 0;  // all gradients together scaled to at most this L2 norm
+};
+
+// The optimizers dptrain has, by their --optimizer names ("sgd, rmsprop, ..."), and each one's
+// Keras class name.
+extern const char* const kOptimizerNames;
+inline constexpr std::pair<const char*, const char*> kOptimizerClasses[] = {
+    {"SGD", "sgd"},       {"RMSprop", "rmsprop"}, {"Adam", "adam"},         {"AdamW", "adamw"}, {"Adagrad", "adagrad"},
+    {"Adamax", "adamax"}, {"Nadam", "nadam"},     {"Adadelta", "adadelta"}, {"Lion", "lion"}};
+
 struct OptimizerConfig {
-  std::string name = "adam";  // sgd | rmsprop | adam
+  std::string name = "adam";  // sgd | rmsprop | adam | adamw | adagrad | adamax | nadam | adadelta | lion
   double learning_rate = -1;  // < 0: Keras's default for the optimizer
   double momentum = -1;       // < 0: default (SGD 0, RMSprop 0)
   bool nesterov = false;      // SGD
-  double rho = 0.9;           // RMSprop
+  double rho = -1;            // RMSprop (default 0.9), Adadelta (0.95)
   bool centered = false;      // RMSprop
-  double beta_1 = 0.9, beta_2 = 0.999;  // Adam
-  bool amsgrad = false;       // Adam
-  double epsilon = 1e-7;      // RMSprop, Adam
+  double beta_1 = 0.9;        // Adam, AdamW, Adamax, Nadam, Lion
+  double beta_2 = -1;         // the same (default 0.999; Lion 0.99)
+  bool amsgrad = false;       // Adam, AdamW
+  double epsilon = 1e-7;      // all but SGD and Lion
+  double initial_accumulator_value = 0.1;                   // Adagrad
+  double weight_decay = -1;                                 // < 0: default (AdamW 0.004, the others none)
+  double clipnorm = 0, clipvalue = 0, global_clipnorm = 0;  // 0: not set
 };
 
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  virtual std::string class_name() const = 0;  // "SGD", "RMSprop", "Adam"
-  virtual std::unique_ptr<Optimizer> clone() const = 0;
-  // Allocates slots for n trainable elements on the device.
-  void build(int64_t n, Device device);
-  // One update of w (n elements) from g; iterations advances by one.
-  void apply(Context& ctx, float* w, const float* g);
+  virtual std::string class_name() const = 0;  // "SGD", "RMSprop", "Adam", ...
+  // A fresh optimizer of the same class and settings (no state).
+  std::unique_ptr<Optimizer> clone() const;
+  // Allocates slots for n trainable elements on the device. weight_sizes: the trainable weights'
+  // sizes in arena order (clipnorm clips each weight's gradient; empty: one weight of n).
+  void build(int64_t n, Device device, const std::vector<int64_t>& weight_sizes = {});
+  // One update of w (n elements) from g; iterations advances by one. Clipping scales g in place.
+  void apply(Context& ctx, float* w, float* g);
   double learning_rate() const { return lr_; }
   void set_learning_rate(double lr) { lr_ = lr; }
   int64_t iterations() const { return iterations_; }
   void set_iterations(int64_t n) { iterations_ = n; }
+  const OptimizerCommon& common() const { return common_; }
+  // Checks them as Keras does (one clipping at most).
+  void set_common(const OptimizerCommon& c);
   // Slots and iterations from another optimizer of the same class and size (resume, replicas).
   void copy_state_from(const Optimizer& other);
-  // Keras's config: {"learning_rate": ..., "beta_1": ...} (for training_config / optimizer_config).
-  virtual std::vector<std::pair<std::string, double>> config() const = 0;
+  // Keras's config: {"learning_rate": ..., "beta_1": ...} (for training_config / optimizer_config),
+  // with the base arguments that are set (AdamW's weight_decay always).
+  std::vector<std::pair<std::string, double>> config() const;
   // Slots by Keras 3's name ("momentum", "velocity", ...), for checkpoints.
   std::vector<std::pair<std::string, Tensor*>> slots();
   size_t num_slots() const { return slot_names().size(); }  // per weight, built or not
+  // How Keras 3 groups the slots it creates (one add_optimizer_variables call each): slot indices,
+  // the slots of a group interleaved per weight in its files.
+  virtual std::vector<std::vector<size_t>> slot_groups() const;
+  // Scalars Keras 3 keeps beside the slots (Nadam's u_product), by value, for its files.
+  virtual std::vector<float> extra_scalars() const { return {}; }
   std::string describe() const;
   Device device() const { return device_; }
 
  protected:
+  virtual std::unique_ptr<Optimizer> make_copy() const = 0;
+  virtual std::vector<std::pair<std::string, double>> class_config() const = 0;
   virtual std::vector<std::string> slot_names() const = 0;
-  virtual void update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) = 0;
-  // The same formulas as kernels on the replica's stream (kernels/optimizer_cuda.cu).
-  virtual void update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) = 0;
+  virtual float slot_initial_value(size_t) const { return 0.f; }
+  virtual bool default_weight_decay() const { return false; }  // AdamW: write weight_decay always
+  // The step (iterations_ already advanced): on the CPU where stream is null, else as kernels on
+  // the replica's stream with the same formulas (kernels/optimizer_cuda.cu).
+  virtual void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) = 0;
   virtual std::string params_str() const = 0;
+  // A step functor (kernels/optimizer_math.h) over the arena on this optimizer's device.
+  template <class Step>
+  void run_step(void* stream, const Step& step, float* w, const float* g, std::vector<float*>& s, int64_t n);
   double lr_ = 0.001;
   int64_t iterations_ = 0;
   int64_t n_ = 0;
   Device device_;
+  OptimizerCommon common_;
   std::vector<Tensor> slots_;
   std::vector<float*> slot_ptrs_;  // set by build(), so apply() never allocates
   bool built_ = false;
+
+ private:
+  void clip(Context& ctx, float* g);
+  kernels::ClipPlan clip_plan_host_;
+  std::vector<double> clip_partial_;  // CPU scratch
+  Buffer clip_plan_, clip_scratch_;   // GPU: the plan's tables and the kernels' scratch
 };
 
 class SGD : public Optimizer {
  public:
   explicit SGD(double lr = 0.01, double momentum = 0.0, bool nesterov = false);
   std::string class_name() const override { return "SGD"; }
-  std::unique_ptr<Optimizer> clone() const override;
-  std::vector<std::pair<std::string, double>> config() const override {
-    return {{"learning_rate", lr_}, {"momentum", momentum_}, {"nesterov", nesterov_ ? 1.0 : 0.0}};
-  }
 
  protected:
+  std::unique_ptr<Optimizer> make_copy() const override;
+  std::vector<std::pair<std::string, double>> class_config() const override {
+    return {{"learning_rate", lr_}, {"momentum", momentum_}, {"nesterov", nesterov_ ? 1.0 : 0.0}};
+  }
   std::vector<std::string> slot_names() const override;
-  void update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) override;
-  void update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
   std::string params_str() const override;
 
  private:
@@ -84,15 +129,18 @@ class RMSprop : public Optimizer {
   explicit RMSprop(double lr = 0.001, double rho = 0.9, double momentum = 0.0, double epsilon = 1e-7,
                    bool centered = false);
   std::string class_name() const override { return "RMSprop"; }
-  std::unique_ptr<Optimizer> clone() const override;
-  std::vector<std::pair<std::string, double>> config() const override {
-    return {{"learning_rate", lr_}, {"rho", rho_}, {"momentum", momentum_}, {"epsilon", epsilon_}, {"centered", centered_ ? 1.0 : 0.0}};
-  }
 
  protected:
+  std::unique_ptr<Optimizer> make_copy() const override;
+  std::vector<std::pair<std::string, double>> class_config() const override {
+    return {{"learning_rate", lr_},
+            {"rho", rho_},
+            {"momentum", momentum_},
+            {"epsilon", epsilon_},
+            {"centered", centered_ ? 1.0 : 0.0}};
+  }
   std::vector<std::string> slot_names() const override;
-  void update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) override;
-  void update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
   std::string params_str() const override;
 
  private:
@@ -105,20 +153,133 @@ class Adam : public Optimizer {
   explicit Adam(double lr = 0.001, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
                 bool amsgrad = false);
   std::string class_name() const override { return "Adam"; }
-  std::unique_ptr<Optimizer> clone() const override;
-  std::vector<std::pair<std::string, double>> config() const override {
-    return {{"learning_rate", lr_}, {"beta_1", b1_}, {"beta_2", b2_}, {"epsilon", epsilon_}, {"amsgrad", amsgrad_ ? 1.0 : 0.0}};
-  }
+  std::vector<std::vector<size_t>> slot_groups() const override;
 
  protected:
+  std::unique_ptr<Optimizer> make_copy() const override;
+  std::vector<std::pair<std::string, double>> class_config() const override {
+    return {{"learning_rate", lr_}, {"beta_1", b1_}, {"beta_2", b2_}, {"epsilon", epsilon_}, {"amsgrad", amsgrad_ ? 1.0 : 0.0}};
+  }
   std::vector<std::string> slot_names() const override;
-  void update_cpu(float* w, const float* g, std::vector<float*>& s, int64_t n) override;
-  void update_cuda(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  std::string params_str() const override;
+  double b1_, b2_, epsilon_;
+  bool amsgrad_;
+};
+
+// Adam with Keras's decoupled weight decay (weight_decay 0.004 unless given).
+class AdamW : public Adam {
+ public:
+  explicit AdamW(double lr = 0.001, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
+                 bool amsgrad = false)
+      : Adam(lr, beta_1, beta_2, epsilon, amsgrad) {}
+  std::string class_name() const override { return "AdamW"; }
+
+ protected:
+  std::unique_ptr<Optimizer> make_copy() const override;
+  bool default_weight_decay() const override { return true; }
+};
+
+class Adagrad : public Optimizer {
+ public:
+  explicit Adagrad(double lr = 0.001, double initial_accumulator_value = 0.1, double epsilon = 1e-7);
+  std::string class_name() const override { return "Adagrad"; }
+
+ protected:
+  std::unique_ptr<Optimizer> make_copy() const override;
+  std::vector<std::pair<std::string, double>> class_config() const override {
+    return {{"learning_rate", lr_}, {"initial_accumulator_value", initial_}, {"epsilon", epsilon_}};
+  }
+  std::vector<std::string> slot_names() const override { return {"accumulator"}; }
+  float slot_initial_value(size_t) const override { return float(initial_); }
+  void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
   std::string params_str() const override;
 
  private:
+  double initial_, epsilon_;
+};
+
+class Adamax : public Optimizer {
+ public:
+  explicit Adamax(double lr = 0.001, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7);
+  std::string class_name() const override { return "Adamax"; }
+  std::vector<std::vector<size_t>> slot_groups() const override { return {{0, 1}}; }
+
+ protected:
+  std::unique_ptr<Optimizer> make_copy() const override;
+  std::vector<std::pair<std::string, double>> class_config() const override {
+    return {{"learning_rate", lr_}, {"beta_1", b1_}, {"beta_2", b2_}, {"epsilon", epsilon_}};
+  }
+  std::vector<std::string> slot_names() const override { return {"momentum", "norm"}; }
+  void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  std::string params_str() const override;
+
+ private:
+  kernels::AdamaxStep step() const;
   double b1_, b2_, epsilon_;
-  bool amsgrad_;
+};
+
+// Nadam's momentum schedule product (u_product) follows from the iteration count; dptrain keeps it
+// in double and writes it where Keras 3 keeps its variable.
+class Nadam : public Optimizer {
+ public:
+  explicit Nadam(double lr = 0.001, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7);
+  std::string class_name() const override { return "Nadam"; }
+  std::vector<std::vector<size_t>> slot_groups() const override { return {{0, 1}}; }
+  std::vector<float> extra_scalars() const override { return {float(u_product(iterations_))}; }
+
+ protected:
+  std::unique_ptr<Optimizer> make_copy() const override;
+  std::vector<std::pair<std::string, double>> class_config() const override {
+    return {{"learning_rate", lr_}, {"beta_1", b1_}, {"beta_2", b2_}, {"epsilon", epsilon_}};
+  }
+  std::vector<std::string> slot_names() const override { return {"momentum", "velocity"}; }
+  void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  std::string params_str() const override;
+
+ private:
+  kernels::NadamStep step();
+  double u_product(int64_t t) const;  // u_1 ... u_t
+  double b1_, b2_, epsilon_;
+  mutable int64_t product_at_ = 0;  // the iteration u_product_ is the product to
+  mutable double product_ = 1.0;
+};
+
+class Adadelta : public Optimizer {
+ public:
+  explicit Adadelta(double lr = 0.001, double rho = 0.95, double epsilon = 1e-7);
+  std::string class_name() const override { return "Adadelta"; }
+  std::vector<std::vector<size_t>> slot_groups() const override { return {{0, 1}}; }
+
+ protected:
+  std::unique_ptr<Optimizer> make_copy() const override;
+  std::vector<std::pair<std::string, double>> class_config() const override {
+    return {{"learning_rate", lr_}, {"rho", rho_}, {"epsilon", epsilon_}};
+  }
+  std::vector<std::string> slot_names() const override { return {"accumulated_grad", "accumulated_delta_var"}; }
+  void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  std::string params_str() const override;
+
+ private:
+  double rho_, epsilon_;
+};
+
+class Lion : public Optimizer {
+ public:
+  explicit Lion(double lr = 0.001, double beta_1 = 0.9, double beta_2 = 0.99);
+  std::string class_name() const override { return "Lion"; }
+
+ protected:
+  std::unique_ptr<Optimizer> make_copy() const override;
+  std::vector<std::pair<std::string, double>> class_config() const override {
+    return {{"learning_rate", lr_}, {"beta_1", b1_}, {"beta_2", b2_}};
+  }
+  std::vector<std::string> slot_names() const override { return {"momentum"}; }
+  void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
+  std::string params_str() const override;
+
+ private:
+  double b1_, b2_;
 };
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& cfg);

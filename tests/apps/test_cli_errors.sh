@@ -19,7 +19,11 @@ expect() {  # expect "words" args...
   echo "ok: dptrain $* -> $(head -1 "$dir/err")"
 }
 expect "unknown model preset 'vgg' (available: digits-mlp, digits-cnn" train --model vgg
-expect "--optimizer: adagrad not in {sgd,rmsprop,adam}" train --optimizer adagrad
+expect "--optimizer: ftrl not in {sgd,rmsprop,adam,adamw,adagrad,adamax,nadam,adadelta,lion}" train --optimizer ftrl
+expect "only one of clipnorm, clipvalue and global_clipnorm can be set (as in Keras); got clipnorm=1, clipvalue=0.5, global_clipnorm=0" \
+  train --epochs 1 --clipnorm 1 --clipvalue 0.5
+expect "--clipnorm: must be > 0, got 0" train --clipnorm 0
+expect "--weight-decay: must be >= 0, got -0.1" train --weight-decay=-0.1
 expect "unknown loss 'hinge'" train --loss hinge
 expect "unknown metric 'auc' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), or none" \
   train --metrics accuracy,auc

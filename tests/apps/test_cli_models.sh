@@ -128,6 +128,25 @@ check "state that does not fit the optimizer is a warning, and training starts f
 check "... naming what did not fit" "holds 6 optimizer slot arrays; SGD(learning_rate=0.01, momentum=0) has 0 for this model" \
   "$dir/sgd_nomom.err"
 check "... and what happens" "the optimizer starts with fresh state, as Keras does" "$dir/sgd_nomom.err"
+# Keras 3's other optimizers and its base arguments: a tf-keras 2.21 AdamW file (clipnorm 0.5) keeps
+# its settings and state; a clipping option given replaces the file's (Keras applies one).
+run adamw_file train --model "$fx/opt_adamw_tfk_model.h5" --data synthetic:4:3:64 --epochs 1 --verbose 2
+check "train --model FILE.h5 takes AdamW with its weight decay and clipnorm" \
+  "optimizer: AdamW(learning_rate=0.01, weight_decay=0.05, beta_1=0.9, beta_2=0.999, clipnorm=0.5)" "$dir/adamw_file"
+check "... and continues its state" "(the optimizer continues from the file's state: iteration 4, 8 slot arrays (tf.keras 2.11+ layout))" \
+  "$dir/adamw_file"
+run adamw_clip train --model "$fx/opt_adamw_tfk_model.h5" --data synthetic:4:3:64 --epochs 1 --verbose 2 \
+  --clipvalue 0.1 --weight-decay 0
+check "--clipvalue replaces the file's clipnorm; --weight-decay sets it" \
+  "optimizer: AdamW(learning_rate=0.01, weight_decay=0, beta_1=0.9, beta_2=0.999, clipvalue=0.1)" "$dir/adamw_clip"
+run nadam_save train --model digits-mlp --optimizer nadam --global-clipnorm 1 --epochs 1 --steps-per-epoch 2 \
+  --verbose 2 --save-model "$dir/nadam.h5"
+check "--optimizer nadam --global-clipnorm 1" "optimizer: Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, global_clipnorm=1)" \
+  "$dir/nadam_save"
+run nadam_file train --model "$dir/nadam.h5" --data digits --epochs 1 --steps-per-epoch 2 --verbose 2
+check "dptrain's Nadam file continues with its settings and state" \
+  "(the optimizer continues from the file's state: iteration 2, 12 slot arrays (Keras 3 layout))" "$dir/nadam_file"
+check "... named as it was" "optimizer: Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, global_clipnorm=1)" "$dir/nadam_file"
 # The file was compiled without metrics: Keras reports the loss alone, and so does dptrain by default.
 run eval_mlp_plain evaluate --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64
 run train_mlp_plain train --model "$fx/mlp_legacy.h5" --data synthetic:6:4:64 --epochs 1 --verbose 2

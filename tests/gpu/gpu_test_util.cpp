@@ -37,6 +37,13 @@ std::unique_ptr<Sequential> model_for(const std::string& which) {
 
 double train_pair(const std::string& which, const std::vector<Device>& a, const std::vector<Device>& b, int64_t batch,
                   ParallelOptions po, const std::string& optimizer) {
+  OptimizerConfig oc;
+  oc.name = optimizer;
+  return train_pair(which, a, b, batch, po, oc);
+}
+
+double train_pair(const std::string& which, const std::vector<Device>& a, const std::vector<Device>& b, int64_t batch,
+                  ParallelOptions po, const OptimizerConfig& oc) {
   auto ma = model_for(which), mb = model_for(which);
   const Shape in = ma->input_shape();
   Dataset data = make_synthetic(in, shape_numel(ma->output_shape()), 96, 5, ma->input_index_limit());
@@ -46,8 +53,6 @@ double train_pair(const std::string& which, const std::vector<Device>& a, const 
   fo.steps_per_epoch = 4;
   fo.verbose = 0;
   fo.seed = 3;
-  OptimizerConfig oc;
-  oc.name = optimizer;
   auto opt = make_optimizer(oc);
   Trainer(*ma, a, LossKind::categorical_crossentropy, *opt, 1, po).fit(data, nullptr, fo, {});
   Trainer(*mb, b, LossKind::categorical_crossentropy, *opt, 1, po).fit(data, nullptr, fo, {});

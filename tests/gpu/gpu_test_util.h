@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
 #include "core/tensor.h"
 #include "parallel/devices.h"
@@ -62,5 +63,8 @@ std::unique_ptr<Sequential> model_for(const std::string& which);
 // synthetic data, categorical cross-entropy); returns rel_diff of the two results' weights.
 double train_pair(const std::string& which, const std::vector<Device>& a, const std::vector<Device>& b, int64_t batch,
                   ParallelOptions po, const std::string& optimizer = "adam");
+// The same with an optimizer's whole configuration (clipping, weight decay).
+double train_pair(const std::string& which, const std::vector<Device>& a, const std::vector<Device>& b, int64_t batch,
+                  ParallelOptions po, const OptimizerConfig& optimizer);
 
 }  // namespace dpt::test

@@ -152,6 +152,67 @@ TEST_CASE("CUDA optimizer updates match the CPU loops", "[gpu][optimizer]") {
   }
 }
 
+// Each step functor three steps over the same arena on both devices (the slots start from random
+// non-negative values, as after earlier steps).
+template <class Step>
+void compare_step(const Step& step, const char* what) {
+  INFO(what);
+  const int64_t n = 100003;
+  const auto w0 = rnd(n, 3), g = rnd(n, 4);
+  std::vector<float> w = w0, s0 = rnd(n, 5, 0.f, 1.f), s1 = rnd(n, 6, 0.f, 1.f);
+  DevBuf dw(w0), dg(g), ds0(s0), ds1(s1);
+  float* host_slots[2] = {s0.data(), s1.data()};
+  float* dev_slots[2] = {ds0.p, ds1.p};
+  for (int s = 0; s < 3; ++s) {
+    update_cpu(step, w.data(), g.data(), host_slots, n);
+    update_cuda(step, dw.p, dg.p, dev_slots, n, nullptr);
+  }
+  DPT_CUDA_CHECK(cudaDeviceSynchronize());
+  expect_close(dw.get(n), w, 1e-6, 1e-5);
+  expect_close(ds0.get(n), s0, 1e-6, 1e-5);
+  expect_close(ds1.get(n), s1, 1e-6, 1e-5);
+}
+
+TEST_CASE("CUDA Adagrad, Adamax, Nadam, Adadelta, Lion and weight decay steps match the CPU loops",
+          "[gpu][optimizer]") {
+  if (!have_gpu()) return;
+  compare_step(AdagradStep{0.05f, 1e-7f}, "adagrad");
+  compare_step(AdamaxStep{0.01f, 0.9f, 0.999f, 1e-7f, 0.1f}, "adamax");
+  compare_step(NadamStep{0.01f, 0.9f, 0.999f, 1e-7f, 0.45f, 0.6f, 0.55f, 0.57f, 0.001f}, "nadam");
+  compare_step(AdadeltaStep{1.f, 0.95f, 1e-7f}, "adadelta");
+  compare_step(LionStep{0.01f, 0.9f, 0.99f}, "lion");
+  compare_step(DecayStep{0.004f, 0.01f}, "weight decay");
+}
+
+TEST_CASE("CUDA gradient clipping (per weight, global, by value) matches the CPU", "[gpu][optimizer]") {
+  if (!have_gpu()) return;
+  // Weights of several chunks, of one, of none and of a partial one.
+  const ClipPlan plan = make_clip_plan({3 * kClipChunk + 17, 5, 0, kClipChunk, 1000});
+  const int64_t n = plan.begin.back();
+  std::vector<int64_t> tables = plan.begin;
+  tables.insert(tables.end(), plan.seg.begin(), plan.seg.end());
+  tables.insert(tables.end(), plan.first.begin(), plan.first.end());
+  int64_t* dplan = nullptr;
+  void* scratch = nullptr;
+  DPT_CUDA_CHECK(cudaMalloc(&dplan, tables.size() * sizeof(int64_t)));
+  DPT_CUDA_CHECK(cudaMemcpy(dplan, tables.data(), tables.size() * sizeof(int64_t), cudaMemcpyHostToDevice));
+  DPT_CUDA_CHECK(cudaMalloc(&scratch, plan.chunks() * sizeof(double) + 2 * plan.weights() * sizeof(float)));
+  std::vector<double> partial(size_t(plan.chunks()));
+  const std::pair<ClipMode, float> modes[] = {
+      {ClipMode::norm, 3.f}, {ClipMode::global_norm, 10.f}, {ClipMode::value, 0.5f}};
+  for (auto [mode, c] : modes) {
+    INFO("mode " << int(mode));
+    std::vector<float> g = rnd(n, 9);
+    DevBuf dg(g);
+    clip_cpu(plan, mode, c, g.data(), partial.data());
+    clip_cuda(dplan, plan.chunks(), plan.weights(), mode, c, dg.p, scratch, nullptr);
+    DPT_CUDA_CHECK(cudaDeviceSynchronize());
+    expect_close(dg.get(size_t(n)), g, 1e-7, 1e-6);
+  }
+  cudaFree(dplan);
+  cudaFree(scratch);
+}
+
 TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)", "[gpu][loss]") {
   if (!have_gpu()) return;
   const int64_t rows = 301, cols = 10;

@@ -70,12 +70,114 @@ struct RefAdam {
   }
 };
 
+// The rest of Keras 3's optimizers, each from its update_step.
+struct RefAdagrad {
+  double lr, init, eps;
+  std::vector<double> acc;
+  void step(std::vector<double>& w, const std::vector<double>& g) {
+    acc.resize(w.size(), init);
+    for (size_t i = 0; i < w.size(); ++i) {
+      acc[i] += g[i] * g[i];
+      w[i] -= lr * g[i] / std::sqrt(acc[i] + eps);
+    }
+  }
+};
+struct RefAdamax {
+  double lr, b1, b2, eps;
+  int t = 0;
+  std::vector<double> m, u;
+  void step(std::vector<double>& w, const std::vector<double>& g) {
+    m.resize(w.size(), 0.0), u.resize(w.size(), 0.0);
+    ++t;
+    for (size_t i = 0; i < w.size(); ++i) {
+      m[i] += (g[i] - m[i]) * (1 - b1);
+      u[i] = std::max(b2 * u[i], std::abs(g[i]));
+      w[i] -= lr * m[i] / ((1 - std::pow(b1, t)) * (u[i] + eps));
+    }
+  }
+};
+struct RefNadam {
+  double lr, b1, b2, eps;
+  int t = 0;
+  double u_product = 1.0;
+  std::vector<double> m, v;
+  void step(std::vector<double>& w, const std::vector<double>& g) {
+    m.resize(w.size(), 0.0), v.resize(w.size(), 0.0);
+    ++t;
+    const double u_t = b1 * (1 - 0.5 * std::pow(0.96, t)), u_t1 = b1 * (1 - 0.5 * std::pow(0.96, t + 1));
+    u_product *= u_t;
+    const double u_product_1 = u_product * u_t1;
+    for (size_t i = 0; i < w.size(); ++i) {
+      m[i] += (g[i] - m[i]) * (1 - b1);
+      v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
+      const double m_hat = u_t1 * m[i] / (1 - u_product_1) + (1 - u_t) * g[i] / (1 - u_product);
+      const double v_hat = v[i] / (1 - std::pow(b2, t));
+      w[i] -= m_hat * lr / (std::sqrt(v_hat) + eps);
+    }
+  }
+};
+struct RefAdadelta {
+  double lr, rho, eps;
+  std::vector<double> ag, ad;
+  void step(std::vector<double>& w, const std::vector<double>& g) {
+    ag.resize(w.size(), 0.0), ad.resize(w.size(), 0.0);
+    for (size_t i = 0; i < w.size(); ++i) {
+      ag[i] = rho * ag[i] + (1 - rho) * g[i] * g[i];
+      const double d = -std::sqrt(ad[i] + eps) * g[i] / std::sqrt(ag[i] + eps);
+      ad[i] = rho * ad[i] + (1 - rho) * d * d;
+      w[i] += lr * d;
+    }
+  }
+};
+struct RefLion {
+  double lr, b1, b2;
+  std::vector<double> m;
+  void step(std::vector<double>& w, const std::vector<double>& g) {
+    m.resize(w.size(), 0.0);
+    for (size_t i = 0; i < w.size(); ++i) {
+      const double c = b1 * m[i] + (1 - b1) * g[i];
+      w[i] -= lr * double((c > 0) - (c < 0));
+      m[i] = b2 * m[i] + (1 - b2) * g[i];
+    }
+  }
+};
+// Keras's base optimizer around any of them: clipping, then weight decay at the step's rate, then
+// the step. sizes: the weights' sizes (clipnorm is per weight).
 template <typename Ref>
-void compare(Optimizer& opt, Ref ref, const char* what) {
+struct RefBase {
+  Ref inner;
+  double lr, weight_decay = 0, clipnorm = 0, clipvalue = 0, global_clipnorm = 0;
+  std::vector<size_t> sizes;
+  void step(std::vector<double>& w, std::vector<double> g) {
+    auto norm = [&](size_t b, size_t e) {
+      double s = 0;
+      for (size_t i = b; i < e; ++i) s += g[i] * g[i];
+      return std::sqrt(s);
+    };
+    if (clipnorm > 0) {
+      size_t b = 0;
+      for (size_t n : sizes) {
+        const double d = std::max(norm(b, b + n), clipnorm);
+        for (size_t i = b; i < b + n; ++i) g[i] = g[i] * clipnorm / d;
+        b += n;
+      }
+    } else if (global_clipnorm > 0) {
+      const double scale = global_clipnorm * std::min(1 / norm(0, g.size()), 1 / global_clipnorm);
+      for (auto& x : g) x *= scale;
+    } else if (clipvalue > 0) {
+      for (auto& x : g) x = std::min(std::max(x, -clipvalue), clipvalue);
+    }
+    for (auto& x : w) x -= x * weight_decay * lr;
+    inner.step(w, g);
+  }
+};
+
+template <typename Ref>
+void compare(Optimizer& opt, Ref ref, const char* what, std::vector<int64_t> sizes = {}) {
   const size_t n = 17;
   auto wd = test::random_vec(n, 7);
   std::vector<float> w(wd.begin(), wd.end());
-  opt.build(int64_t(n), Device::cpu());
+  opt.build(int64_t(n), Device::cpu(), sizes);
   Context ctx;
   for (int step = 0; step < 6; ++step) {
     auto gd = test::random_vec(n, 100 + step, -2, 2);
@@ -147,6 +249,129 @@ TEST_CASE("optimizer first steps by hand and Keras defaults", "[optimizer]") {
   CHECK(make_optimizer(c)->learning_rate() == Catch::Detail::Approx(0.001));
   c.name = "adam";
   CHECK(make_optimizer(c)->learning_rate() == Catch::Detail::Approx(0.001));
-  c.name = "adagrad";
-  CHECK_THROWS_WITH(make_optimizer(c), "unknown optimizer 'adagrad' (supported: sgd, rmsprop, adam)");
+  c.name = "ftrl";
+  CHECK_THROWS_WITH(make_optimizer(c),
+                    "unknown optimizer 'ftrl' (supported: sgd, rmsprop, adam, adamw, adagrad, "
+                    "adamax, nadam, adadelta, lion)");
+}
+
+TEST_CASE("Adagrad, Adamax, Nadam, Adadelta and Lion match Keras 3's update steps", "[optimizer]") {
+  Adagrad adagrad(0.1);
+  compare(adagrad, RefAdagrad{0.1, 0.1, 1e-7, {}}, "adagrad");
+  Adagrad adagrad0(0.05, 0.0, 1e-3);
+  compare(adagrad0, RefAdagrad{0.05, 0.0, 1e-3, {}}, "adagrad from 0");
+  Adamax adamax(0.01, 0.8, 0.95);
+  compare(adamax, RefAdamax{0.01, 0.8, 0.95, 1e-7}, "adamax");
+  Nadam nadam(0.01);
+  compare(nadam, RefNadam{0.01, 0.9, 0.999, 1e-7}, "nadam");
+  Nadam nadam2(0.02, 0.5, 0.9, 1e-4);
+  compare(nadam2, RefNadam{0.02, 0.5, 0.9, 1e-4}, "nadam betas");
+  Adadelta adadelta(1.0);
+  compare(adadelta, RefAdadelta{1.0, 0.95, 1e-7, {}}, "adadelta");
+  Lion lion(0.01, 0.8, 0.9);
+  compare(lion, RefLion{0.01, 0.8, 0.9, {}}, "lion");
+}
+
+TEST_CASE("weight decay and gradient clipping as Keras's base optimizer applies them", "[optimizer]") {
+  const std::vector<int64_t> sizes{5, 4, 8};  // 17 elements in three weights
+  const std::vector<size_t> usizes{5, 4, 8};
+  OptimizerConfig c;
+  c.name = "adamw";  // weight_decay 0.004 unless given
+  c.learning_rate = 0.01;
+  auto adamw = make_optimizer(c);
+  CHECK(adamw->describe() == "AdamW(learning_rate=0.01, weight_decay=0.004, beta_1=0.9, beta_2=0.999)");
+  compare(*adamw, RefBase<RefAdam>{{0.01, 0.9, 0.999, 1e-7, false}, 0.01, 0.004}, "adamw", sizes);
+  // The gradients are in [-2, 2]: every norm below is under the weights' gradient norms, so each
+  // clipping acts (a clip above them would leave the step as it was).
+  c = OptimizerConfig{};
+  c.name = "sgd";
+  c.learning_rate = 0.1;
+  c.momentum = 0.9;
+  c.clipnorm = 0.5;
+  auto sgd = make_optimizer(c);
+  CHECK(sgd->describe() == "SGD(learning_rate=0.1, momentum=0.9, clipnorm=0.5)");
+  compare(*sgd, RefBase<RefSGD>{{0.1, 0.9, false, {}}, 0.1, 0, 0.5, 0, 0, usizes}, "sgd clipnorm", sizes);
+  c.clipnorm = 0;
+  c.global_clipnorm = 1.0;
+  c.weight_decay = 0.1;
+  auto sgd2 = make_optimizer(c);
+  compare(*sgd2, RefBase<RefSGD>{{0.1, 0.9, false, {}}, 0.1, 0.1, 0, 0, 1.0, usizes}, "sgd global_clipnorm", sizes);
+  c = OptimizerConfig{};
+  c.name = "rmsprop";
+  c.learning_rate = 0.01;
+  c.clipvalue = 0.3;
+  auto rms = make_optimizer(c);
+  compare(*rms, RefBase<RefRMS>{{0.01, 0.9, 0.0, 1e-7, false, {}, {}, {}}, 0.01, 0, 0, 0.3}, "rmsprop clipvalue",
+          sizes);
+  c = OptimizerConfig{};
+  c.name = "lion";
+  c.learning_rate = 0.01;
+  c.weight_decay = 0.5;
+  c.clipnorm = 0.25;
+  auto lion = make_optimizer(c);
+  compare(*lion, RefBase<RefLion>{{0.01, 0.9, 0.99, {}}, 0.01, 0.5, 0.25, 0, 0, usizes}, "lion decay clipnorm", sizes);
+
+  // By hand: one weight's gradient (3, 4) has norm 5; clipnorm 1 makes it (0.6, 0.8).
+  Context ctx;
+  float w[2] = {1.f, 1.f}, g[2] = {3.f, 4.f};
+  SGD plain(1.0);
+  plain.set_common({0, 1.0, 0, 0});
+  plain.build(2, Device::cpu());
+  plain.apply(ctx, w, g);
+  CHECK(w[0] == Catch::Detail::Approx(0.4));
+  CHECK(w[1] == Catch::Detail::Approx(0.2));
+  // A gradient under the norm is left as it is; a zero gradient stays zero (no 0/0).
+  float w2[3] = {1.f, 1.f, 1.f}, g2[3] = {0.3f, 0.f, 0.f};
+  SGD under(1.0);
+  under.set_common({0, 1.0, 0, 0});
+  under.build(3, Device::cpu(), {1, 2});
+  under.apply(ctx, w2, g2);
+  CHECK(w2[0] == Catch::Detail::Approx(0.7));
+  CHECK(w2[1] == 1.f);
+  CHECK(w2[2] == 1.f);
+
+  OptimizerCommon two;
+  two.clipnorm = 1;
+  two.clipvalue = 0.5;
+  CHECK_THROWS_WITH(plain.set_common(two),
+                    "only one of clipnorm, clipvalue and global_clipnorm can be set (as in "
+                    "Keras); got clipnorm=1, clipvalue=0.5, global_clipnorm=0");
+  OptimizerCommon negative;
+  negative.weight_decay = -1;
+  CHECK_THROWS_WITH(plain.set_common(negative), "SGD weight_decay must be >= 0, got -1");
+  c = OptimizerConfig{};
+  c.name = "lion";
+  c.beta_1 = 0;
+  CHECK_THROWS_WITH(make_optimizer(c),
+                    "Lion beta_1 must be in (0, 1] (otherwise it degenerates to SignSGD, as "
+                    "Keras says), got 0");
+}
+
+TEST_CASE("a clip plan's chunks tile each weight without crossing its end", "[optimizer]") {
+  const auto plan = kernels::make_clip_plan({3, kernels::kClipChunk * 2 + 5, 0, 7});
+  CHECK(plan.weights() == 4);
+  CHECK(plan.chunks() == 1 + 3 + 0 + 1);
+  CHECK(plan.begin == std::vector<int64_t>{0, 3, 3 + kernels::kClipChunk, 3 + 2 * kernels::kClipChunk,
+                                           8 + 2 * kernels::kClipChunk, 15 + 2 * kernels::kClipChunk});
+  CHECK(plan.seg == std::vector<int64_t>{0, 1, 1, 1, 3});
+  CHECK(plan.first == std::vector<int64_t>{0, 1, 4, 4, 5});
+}
+
+TEST_CASE("Nadam's u_product follows the iteration count, set back or forward", "[optimizer]") {
+  Nadam a(0.01), b(0.01);
+  a.build(4, Device::cpu());
+  b.build(4, Device::cpu());
+  Context ctx;
+  std::vector<float> w(4, 1.f), g{0.1f, -0.2f, 0.3f, 0.4f};
+  for (int i = 0; i < 5; ++i) {
+    std::vector<float> gi = g;
+    a.apply(ctx, w.data(), gi.data());
+  }
+  double p = 1;
+  for (int t = 1; t <= 5; ++t) p *= 0.9 * (1 - 0.5 * std::pow(0.96, t));
+  CHECK(a.extra_scalars().at(0) == Catch::Detail::Approx(p).epsilon(1e-6));
+  b.copy_state_from(a);
+  CHECK(b.extra_scalars().at(0) == a.extra_scalars().at(0));
+  b.set_iterations(2);
+  CHECK(b.extra_scalars().at(0) == Catch::Detail::Approx(0.9 * (1 - 0.5 * 0.96) * 0.9 * (1 - 0.5 * 0.96 * 0.96)));
 }

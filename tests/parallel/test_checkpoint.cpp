@@ -150,6 +150,26 @@ TEST_CASE("resume from a checkpoint is bit-identical to an uninterrupted run", "
   }
 }
 
+TEST_CASE("resume is bit-identical with Nadam (its schedule product from the count), clipping and weight decay",
+          "[checkpoint][resume][optimizer]") {
+  OptimizerConfig nadam, adamw, adagrad;
+  nadam.name = "nadam";
+  nadam.clipnorm = 0.5;
+  adamw.name = "adamw";
+  adamw.global_clipnorm = 0.5;
+  adagrad.name = "adagrad";
+  adagrad.learning_rate = 0.05;
+  adagrad.clipvalue = 0.01;
+  adagrad.weight_decay = 0.1;
+  for (const OptimizerConfig* oc : {&nadam, &adamw, &adagrad})
+    for (int replicas : {1, 3}) {
+      INFO(oc->name << ", replicas " << replicas);
+      const std::string dir = test::temp_dir("resume_" + oc->name + std::to_string(replicas));
+      const auto [a, c] = test::train_and_resume(cpus(replicas), {}, true, dir, oc);
+      CHECK(std::memcmp(a->params(), c->params(), sizeof(float) * size_t(a->num_params())) == 0);
+    }
+}
+
 TEST_CASE("checkpoints: every N epochs, keep K, newest complete one found", "[checkpoint]") {
   const std::string dir = test::temp_dir("ckpts");
   auto m = test::bn_dropout_net(2);

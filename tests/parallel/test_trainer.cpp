@@ -254,8 +254,9 @@ TEST_CASE("replica devices are checked before any device is touched", "[trainer]
 
 TEST_CASE("steady-state training steps allocate nothing", "[trainer][alloc]") {
   // digits-cnn: Conv2D, pooling, Dense, Dropout; the wrappers: Bidirectional (its directions at once
-  // on 2 threads) and TimeDistributed; recurrent layers drawing dropout masks; Keras's masks.
-  for (const std::string which : {"digits-cnn", "bidir", "tdist", "rnn_dropout", "masked_rnn"})
+  // on 2 threads) and TimeDistributed; recurrent layers drawing dropout masks; Keras's masks; an
+  // optimizer that clips each weight's gradient and decays the weights.
+  for (const std::string which : {"digits-cnn", "bidir", "tdist", "rnn_dropout", "masked_rnn", "clipping"})
     for (int replicas : {1, 3}) {
       auto m = which == "bidir"         ? test::bidir_net(4)
                : which == "tdist"       ? test::tdist_net(4)
@@ -264,8 +265,13 @@ TEST_CASE("steady-state training steps allocate nothing", "[trainer][alloc]") {
                                         : build("digits-cnn", 4);
       Dataset data = make_synthetic(m->input_shape(), shape_numel(m->output_shape()), 64, 2, m->input_index_limit());
       data.to_one_hot();
-      Adam opt;
-      Trainer t(*m, cpus(replicas), LossKind::categorical_crossentropy, opt, 2 * replicas);
+      OptimizerConfig oc;
+      if (which == "clipping") {
+        oc.name = "adamw";
+        oc.clipnorm = 0.1;
+      }
+      auto opt = make_optimizer(oc);
+      Trainer t(*m, cpus(replicas), LossKind::categorical_crossentropy, *opt, 2 * replicas);
       t.prepare(32, data);
       const int64_t buffers = buffer_allocations();
       const long news = test::steady_state_news(t, data, 32, 3, 5);

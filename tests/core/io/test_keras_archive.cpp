@@ -139,8 +139,10 @@ TEST_CASE("tf.keras's own .keras archives: no learning-rate variable, compile()'
   // compile(optimizer="adam") is written as the string: Keras's defaults for that class.
   const KerasCompileConfig c = compile_config_from_json(R"({"optimizer": "adam", "loss": "mse"})", "t", false);
   CHECK((c.file_optimizer == "Adam" && c.optimizer.name == "adam" && c.optimizer.learning_rate < 0));
-  const KerasCompileConfig other = compile_config_from_json(R"({"optimizer": "Adagrad"})", "t", false);
-  CHECK((other.file_optimizer == "Adagrad" && other.optimizer.name.empty()));
+  const KerasCompileConfig other = compile_config_from_json(R"({"optimizer": "Ftrl"})", "t", false);
+  CHECK((other.file_optimizer == "Ftrl" && other.optimizer.name.empty()));
+  const KerasCompileConfig nadam = compile_config_from_json(R"({"optimizer": "Nadam"})", "t", false);
+  CHECK((nadam.file_optimizer == "Nadam" && nadam.optimizer.name == "nadam"));
 }
 
 TEST_CASE("damaged or foreign .keras archives are errors that say what is wrong", "[io][archive]") {

@@ -465,7 +465,8 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK(c.optimizer.learning_rate == Approx(0.05));
   CHECK(c.optimizer.momentum == Approx(0.9));
   CHECK(c.optimizer.nesterov);
-  CHECK(c.ignored == std::vector<std::string>{"clipnorm=1", "decay=1e-06"});  // in key order
+  CHECK(c.optimizer.clipnorm == Approx(1.0));                   // applied, as Keras does
+  CHECK(c.ignored == std::vector<std::string>{"decay=1e-06"});  // Keras 2's learning-rate decay
   const auto k3 = compile_config_from_json(
       R"({"loss": {"module": "keras.losses", "class_name": "SparseCategoricalCrossentropy", "config": {}},
           "optimizer_config": {"class_name": "RMSprop", "config": {"rho": 0.8, "centered": true, "use_ema": true,
@@ -479,11 +480,44 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK(k3.ignored.size() == 2);
   // What dptrain has not: named, for the command line to ask for --loss / --optimizer.
   const auto other = compile_config_from_json(
-      R"({"loss": "hinge", "optimizer_config": {"class_name": "Adagrad", "config": {"learning_rate": 0.1}}})", "t");
+      R"({"loss": "hinge", "optimizer_config": {"class_name": "Ftrl", "config": {"learning_rate": 0.1}}})", "t");
   CHECK(other.loss.empty());
   CHECK(other.file_loss == "hinge");
   CHECK(other.optimizer.name.empty());
-  CHECK(other.file_optimizer == "Adagrad");
+  CHECK(other.file_optimizer == "Ftrl");
+  // Keras 3's other optimizers and base arguments; None is "not set".
+  const auto adamw = compile_config_from_json(
+      R"({"optimizer_config": {"class_name": "AdamW", "config": {"learning_rate": 0.002, "weight_decay": 0.01,
+          "clipnorm": null, "global_clipnorm": 2.0, "clipvalue": null, "amsgrad": true, "beta_2": 0.99,
+          "gradient_accumulation_steps": 4}}})",
+      "t");
+  CHECK(adamw.optimizer.name == "adamw");
+  CHECK(adamw.optimizer.weight_decay == Approx(0.01));
+  CHECK(adamw.optimizer.global_clipnorm == Approx(2.0));
+  CHECK(adamw.optimizer.clipnorm == 0);
+  CHECK(adamw.optimizer.amsgrad);
+  CHECK(make_optimizer(adamw.optimizer)->describe() ==
+        "AdamW(learning_rate=0.002, weight_decay=0.01, beta_1=0.9, beta_2=0.99, amsgrad=True, global_clipnorm=2)");
+  CHECK(adamw.ignored == std::vector<std::string>{"gradient_accumulation_steps=4"});
+  const auto adagrad = compile_config_from_json(
+      R"({"optimizer_config": {"class_name": "Custom>Adagrad", "config": {"learning_rate": 0.1,
+          "initial_accumulator_value": 0.5, "epsilon": 1e-6, "weight_decay": null}}})",
+      "t");
+  CHECK(make_optimizer(adagrad.optimizer)->describe() ==
+        "Adagrad(learning_rate=0.1, initial_accumulator_value=0.5, epsilon=1e-06)");
+  const auto lion =
+      compile_config_from_json(R"({"optimizer_config": {"class_name": "Lion", "config": {"beta_1": 0.95}}})", "t");
+  CHECK(make_optimizer(lion.optimizer)->describe() == "Lion(learning_rate=0.001, beta_1=0.95, beta_2=0.99)");
+  const auto adadelta = compile_config_from_json(R"({"optimizer": "adadelta"})", "t", false);
+  CHECK(adadelta.file_optimizer == "Adadelta");
+  CHECK(make_optimizer(adadelta.optimizer)->describe() == "Adadelta(learning_rate=0.001, rho=0.95, epsilon=1e-07)");
+  CHECK_THROWS_WITH(
+      make_optimizer(
+          compile_config_from_json(
+              R"({"optimizer_config": {"class_name": "SGD", "config": {"clipnorm": 1, "clipvalue": 2}}})", "t")
+              .optimizer),
+      "only one of clipnorm, clipvalue and global_clipnorm can be set (as in Keras); got clipnorm=1, clipvalue=2, "
+      "global_clipnorm=0");
   CHECK(compile_config_from_json(R"({"loss": ["binary_crossentropy"]})", "t").loss == "binary_crossentropy");
   CHECK(compile_config_from_json(R"({"loss": ["mse", "mse"]})", "t").loss.empty());  // two outputs
   CHECK_THROWS_WITH(compile_config_from_json("{", "'f.h5' training_config"),

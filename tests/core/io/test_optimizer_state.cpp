@@ -5,6 +5,7 @@
 // leaves the optimizer as it was.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstring>
 #include "core/data/readers.h"
 #include "core/io/hdf5_util.h"
@@ -130,6 +131,52 @@ TEST_CASE("Keras-written optimizer state is restored by name: Keras 3 and tf.ker
   }
 }
 
+// tf-keras 2.21's files of the other optimizers (tests/fixtures/make_optimizer_fixtures.py): the
+// class and settings from training_config, every slot by tf.keras's name for it.
+TEST_CASE("AdamW, Adagrad, Adamax, Nadam, Adadelta and Lion state from tf.keras's files, by its slot names",
+          "[io][optstate]") {
+  struct Case {
+    const char* name;
+    const char* described;
+    std::vector<std::string> slots;  // tf.keras's name of each dptrain slot
+  };
+  const Case cases[] = {
+      {"adamw", "AdamW(learning_rate=0.01, weight_decay=0.05, beta_1=0.9, beta_2=0.999, clipnorm=0.5)", {"m", "v"}},
+      {"adagrad", "Adagrad(learning_rate=0.1, initial_accumulator_value=0.05, epsilon=1e-07)", {"accumulator"}},
+      {"adamax", "Adamax(learning_rate=0.01, beta_1=0.9, beta_2=0.999, global_clipnorm=1)", {"m", "u"}},
+      {"nadam", "Nadam(learning_rate=0.01, beta_1=0.9, beta_2=0.999)", {"m", "v"}},
+      {"adadelta",
+       "Adadelta(learning_rate=1, rho=0.95, epsilon=1e-07, clipvalue=0.5)",
+       {"accumulated_grad", "accumulated_delta_var"}},
+      {"lion", "Lion(learning_rate=0.003, beta_1=0.9, beta_2=0.99)", {"m"}},
+  };
+  for (const Case& c : cases) {
+    SECTION(c.name) {
+      const std::string path = kDir + "opt_" + c.name + "_tfk_model.h5";
+      auto m = load_keras_model(path, 1);
+      KerasCompileConfig k;
+      REQUIRE(read_compile_config(path, &k));
+      CHECK(k.optimizer.name == c.name);
+      CHECK(k.ignored.empty());
+      auto opt = make_optimizer(k.optimizer);
+      CHECK(opt->describe() == c.described);
+      opt->build(m->num_trainable(), Device::cpu());
+      const OptimizerState st = load_optimizer_state(path, *m, *opt);
+      CHECK(st.layout == "tf.keras 2.11+");
+      CHECK(st.iterations == 4);  // 2 epochs of 2 batches
+      CHECK(st.arrays == int64_t(4 * c.slots.size()));
+      const std::string cls = opt->class_name();
+      for (const auto& w : m->weights())
+        for (size_t s = 0; s < c.slots.size(); ++s) {
+          INFO(w.keras_name() << " slot " << c.slots[s]);
+          const auto got = slot_of(*opt, w, s);
+          CHECK(got == dataset(path, "optimizer_weights/" + cls + "/" + c.slots[s] + "/" + w.keras_name()));
+          CHECK(std::any_of(got.begin(), got.end(), [](float v) { return v != 0.f; }));
+        }
+    }
+  }
+}
+
 TEST_CASE("dptrain writes Keras 3's optimizer layout and reads it back exactly", "[io][optstate]") {
   const std::string dir = test::temp_dir("optstate");
   auto m = test::bn_dropout_net(3);
@@ -170,6 +217,55 @@ TEST_CASE("dptrain writes Keras 3's optimizer layout and reads it back exactly",
   REQUIRE(got.size() == 3);
   for (size_t s = 0; s < got.size(); ++s)
     CHECK(std::memcmp(got[s].second->data(), want[s].second->data(), sizeof(float) * size_t(m->num_trainable())) == 0);
+}
+
+TEST_CASE("Nadam's u_product is written where Keras 3 keeps it and read past; Adamax's slots interleave",
+          "[io][optstate]") {
+  const std::string dir = test::temp_dir("optstate_nadam");
+  for (const char* which : {"nadam", "adamax"}) {
+    INFO(which);
+    auto m = test::bn_dropout_net(3);
+    OptimizerConfig oc;
+    oc.name = which;
+    auto opt = make_optimizer(oc);
+    Dataset data = make_synthetic({8, 8, 1}, 10, 24, 1);
+    Trainer t(*m, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1);
+    FitOptions fo;
+    fo.batch_size = 8;
+    fo.verbose = 0;
+    t.fit(data, nullptr, fo, {});
+    for (const char* file : {"m.h5", "m.keras"}) {
+      const std::string path = dir + "/" + which + "_" + file;
+      save_model(*m, path, LossKind::categorical_crossentropy, {}, &t.optimizer(), nullptr);
+      auto back = make_optimizer(oc);
+      back->build(m->num_trainable(), Device::cpu());
+      const OptimizerState st = load_optimizer_state(path, *m, *back);
+      CHECK(st.iterations == 3);
+      CHECK(back->extra_scalars() == const_cast<Optimizer&>(t.optimizer()).extra_scalars());
+      auto want = const_cast<Optimizer&>(t.optimizer()).slots(), got = back->slots();
+      REQUIRE(got.size() == 2);
+      for (size_t s = 0; s < 2; ++s)
+        CHECK(std::memcmp(got[s].second->data(), want[s].second->data(), sizeof(float) * size_t(m->num_trainable())) ==
+              0);
+    }
+    const std::string h5 = dir + "/" + which + "_m.h5";
+    h5::Id f(H5Fopen(h5.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    h5::Id ow(H5Gopen2(f.get(), "optimizer_weights", H5P_DEFAULT), H5Gclose);
+    const auto names = read_string_list(ow.get(), "weight_names", h5);
+    const std::string model = m->name();
+    if (std::string(which) == "nadam") {  // momentum and velocity of each weight, then "variable"
+      CHECK(names[2] == "nadam/" + model + "_conv2d_kernel_momentum");
+      CHECK(names[3] == "nadam/" + model + "_conv2d_kernel_velocity");
+      CHECK(names.back() == "variable");
+      double p = 1;
+      for (int k = 1; k <= 3; ++k) p *= 0.9 * (1 - 0.5 * std::pow(0.96, k));
+      CHECK(dataset(h5, "optimizer_weights/variable")[0] == Approx(p).epsilon(1e-6));
+    } else {
+      CHECK(names[2] == "adamax/" + model + "_conv2d_kernel_momentum");
+      CHECK(names[3] == "adamax/" + model + "_conv2d_kernel_norm");
+      CHECK(names.back() == "adamax/" + model + "_dense_1_bias_norm");
+    }
+  }
 }
 
 TEST_CASE("DepthwiseConv2D's kernel slots under Keras 3's name (kernel); dptrain's earlier name still reads",
