@@ -28,6 +28,7 @@ struct TrainOptions {
   std::string optimizer;
   double lr = 0, momentum = -1;
   double weight_decay = -1, clipnorm = -1, clipvalue = -1, global_clipnorm = -1;  // < 0: not given
+  int64_t gradient_accumulation_steps = -1;                                       // < 0: not given
   bool nesterov = false, no_shuffle = false;
   int64_t steps_per_epoch = 0;
   std::string save_weights, history, csv_log, save_model;
@@ -66,6 +67,7 @@ OptimizerConfig optimizer_config(const TrainOptions& o, const Preset& p) {
   if (o.nesterov)
     c.nesterov = true;  // the flag adds Nesterov momentum; without it the file's or preset's setting stays
   if (o.weight_decay >= 0) c.weight_decay = o.weight_decay;
+  if (o.gradient_accumulation_steps >= 0) c.gradient_accumulation_steps = o.gradient_accumulation_steps;
   // Keras applies one clipping: a clipping option given replaces the file's or preset's.
   if (o.clipnorm >= 0 || o.clipvalue >= 0 || o.global_clipnorm >= 0) {
     c.clipnorm = std::max(o.clipnorm, 0.0);
@@ -285,6 +287,9 @@ void setup_train(CLI::App& app) {
       ->check(kPositive);
   cmd->add_option("--clipvalue", o->clipvalue, "clip every gradient element to [-X, X] (Keras's clipvalue)")
       ->check(kPositive);
+  cmd->add_option("--gradient-accumulation-steps", o->gradient_accumulation_steps,
+                  "update every N steps from the N batches' averaged gradients (Keras's gradient_accumulation_steps)")
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 30));
   cmd->add_option("--global-clipnorm", o->global_clipnorm,
                   "clip all gradients together to this L2 norm (Keras's global_clipnorm)")
       ->check(kPositive);

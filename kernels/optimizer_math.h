@@ -135,6 +135,22 @@ struct DecayStep {
   DPT_HD void operator()(float& w, float) const { w = w - w * wd * lr; }
 };
 
+// Keras's gradient accumulation over N steps: between updates acc += g (run with the accumulator
+// as the target); at the update g = (g + acc) / N, and acc starts again from 0 (run with the
+// gradient as the target and as the input, the accumulator as the slot).
+struct AccumulateStep {
+  static constexpr int kSlots = 0;
+  DPT_HD void operator()(float& acc, float g) const { acc += g; }
+};
+struct AverageStep {
+  static constexpr int kSlots = 1;
+  float steps;
+  DPT_HD void operator()(float& out, float g, float& acc) const {
+    out = (g + acc) / steps;
+    acc = 0.f;
+  }
+};
+
 // Gradient clipping, before the weight decay and the step; Keras applies one of the three.
 enum class ClipMode : int { none, norm, global_norm, value };
 

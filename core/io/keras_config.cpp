@@ -952,8 +952,14 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
         }
       for (auto& [name, field] : flags)
         if (k == name && v.is_boolean()) *field = v.get<bool>();
-      // Keras 2's decay of the learning rate, the weights' moving average and gradient accumulation.
-      const bool not_applied = k == "decay" || k == "gradient_accumulation_steps";
+      if (k == "gradient_accumulation_steps" && !v.is_null()) {
+        const double steps = number(v, what);
+        DPT_CHECK(steps >= 2 && steps == std::floor(steps) && steps < 1e9,
+                  what << " must be an integer >= 2 (as in Keras), got " << v.dump());
+        o.gradient_accumulation_steps = int64_t(steps);
+      }
+      // Keras 2's decay of the learning rate.
+      const bool not_applied = k == "decay";
       if (not_applied && v.is_number() && v.get<double>() != 0) {
         std::ostringstream s;
         s << k << "=" << v.get<double>();  // 6 significant digits: decay=1e-06

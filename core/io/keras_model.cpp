@@ -223,6 +223,8 @@ json optimizer_config(const Optimizer& o) {
   for (auto& [k, v] : o.config()) {
     if (k == "nesterov" || k == "centered" || k == "amsgrad")
       c[k] = v != 0.0;
+    else if (k == "gradient_accumulation_steps")  // Keras requires an int
+      c[k] = int64_t(v);
     else
       c[k] = v;
   }

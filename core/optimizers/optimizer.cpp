@@ -36,6 +36,9 @@ void Optimizer::set_common(const OptimizerCommon& c) {
   DPT_CHECK(clips <= 1, "only one of clipnorm, clipvalue and global_clipnorm can be set (as in Keras); got clipnorm="
                             << c.clipnorm << ", clipvalue=" << c.clipvalue
                             << ", global_clipnorm=" << c.global_clipnorm);
+  DPT_CHECK(c.gradient_accumulation_steps == 0 || c.gradient_accumulation_steps >= 2,
+            "gradient_accumulation_steps must be an integer >= 2 (as in Keras), got " << c.gradient_accumulation_steps);
+  DPT_CHECK(!built_, class_name() << ": its settings are set before build()");
   common_ = c;
 }
 
@@ -52,6 +55,8 @@ void Optimizer::build(int64_t n, Device device, const std::vector<int64_t>& weig
       copy_floats(slots_.back().data(), device, init.data(), Device::cpu(), n);
     }
   }
+  accum_ = accumulates() ? Tensor(Shape{n}, device) : Tensor();
+  accum_ptr_ = {accum_.data()};
   const std::vector<int64_t> sizes = weight_sizes.empty() ? std::vector<int64_t>{n} : weight_sizes;
   int64_t total = 0;
   for (int64_t k : sizes) total += k;
@@ -96,11 +101,19 @@ void Optimizer::run_step(void* stream, const Step& step, float* w, const float* 
 
 void Optimizer::apply(Context& ctx, float* w, float* g) {
   DPT_CHECK(built_, class_name() << " used before build()");
-  DPT_CHECK(ctx.device.same_memory(device_), class_name() << " state lives on " << device_.str()
-                                                          << " but the replica runs on " << ctx.device.str());
-  clip(ctx, g);
+  DPT_CHECK(ctx.device.same_memory(device_),
+            class_name() << " state lives on " << device_.str() << " but the replica runs on " << ctx.device.str());
   void* stream = ctx.device.is_cuda() ? kernels::cuda_stream_of(*ctx.cuda) : nullptr;
-  if (common_.weight_decay > 0)  // before the step, at the step's learning rate (Keras's order)
+  if (accumulates()) {  // Keras's order: accumulate, or update from the average of the N steps
+    if ((iterations_ + 1) % common_.gradient_accumulation_steps != 0) {
+      run_step(stream, kernels::AccumulateStep{}, accum_.data(), g, slot_ptrs_, n_);
+      ++iterations_;
+      return;
+    }
+    run_step(stream, kernels::AverageStep{float(common_.gradient_accumulation_steps)}, g, g, accum_ptr_, n_);
+  }
+  clip(ctx, g);
+  if (common_.weight_decay > 0)  // before the step, at the step's learning rate
     run_step(stream, kernels::DecayStep{float(common_.weight_decay), float(lr_)}, w, g, slot_ptrs_, n_);
   ++iterations_;
   update(stream, w, g, slot_ptrs_, n_);
@@ -109,8 +122,11 @@ void Optimizer::apply(Context& ctx, float* w, float* g) {
 void Optimizer::copy_state_from(const Optimizer& other) {
   DPT_CHECK(other.class_name() == class_name() && other.slots_.size() == slots_.size() && other.n_ == n_,
             "cannot take the state of " << other.describe() << " into " << describe());
+  DPT_CHECK(other.accum_.numel() == accum_.numel(),
+            "cannot take the state of " << other.describe() << " into " << describe() << " (gradient accumulation)");
   for (size_t i = 0; i < slots_.size(); ++i)
     copy_floats(slots_[i].data(), device_, other.slots_[i].data(), other.device_, n_);
+  if (accumulates()) copy_floats(accum_.data(), device_, other.accum_.data(), other.device_, n_);
   iterations_ = other.iterations_;
 }
 
@@ -120,17 +136,30 @@ std::vector<std::pair<std::string, double>> Optimizer::config() const {
   if (common_.clipnorm > 0) c.push_back({"clipnorm", common_.clipnorm});
   if (common_.clipvalue > 0) c.push_back({"clipvalue", common_.clipvalue});
   if (common_.global_clipnorm > 0) c.push_back({"global_clipnorm", common_.global_clipnorm});
+  if (accumulates()) c.push_back({"gradient_accumulation_steps", double(common_.gradient_accumulation_steps)});
   return c;
 }
 
-std::vector<std::vector<size_t>> Optimizer::slot_groups() const {
+std::vector<std::vector<size_t>> Optimizer::own_slot_groups() const {
   std::vector<std::vector<size_t>> g;
-  for (size_t s = 0; s < num_slots(); ++s) g.push_back({s});
+  for (size_t s = 0; s < slot_names().size(); ++s) g.push_back({s});
+  return g;
+}
+
+std::vector<std::vector<size_t>> Optimizer::slot_groups() const {
+  auto own = own_slot_groups();
+  if (!accumulates()) return own;
+  std::vector<std::vector<size_t>> g{{0}};  // the accumulators, built first
+  for (auto& group : own) {
+    for (size_t& s : group) ++s;
+    g.push_back(group);
+  }
   return g;
 }
 
 std::vector<std::pair<std::string, Tensor*>> Optimizer::slots() {
   std::vector<std::pair<std::string, Tensor*>> r;
+  if (accumulates() && built_) r.push_back({"gradient_accumulator", &accum_});
   auto names = slot_names();
   for (size_t i = 0; i < slots_.size(); ++i) r.push_back({names[i], &slots_[i]});
   return r;
@@ -144,6 +173,7 @@ std::string Optimizer::describe() const {
   if (common_.clipnorm > 0) os << ", clipnorm=" << common_.clipnorm;
   if (common_.clipvalue > 0) os << ", clipvalue=" << common_.clipvalue;
   if (common_.global_clipnorm > 0) os << ", global_clipnorm=" << common_.global_clipnorm;
+  if (accumulates()) os << ", gradient_accumulation_steps=" << common_.gradient_accumulation_steps;
   os << ")";
   return os.str();
 }
@@ -208,7 +238,7 @@ Adam::Adam(double lr, double b1, double b2, double epsilon, bool amsgrad)
   DPT_CHECK(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1, "Adam beta_1 and beta_2 must be in [0, 1)");
 }
 std::unique_ptr<Optimizer> Adam::make_copy() const { return std::make_unique<Adam>(lr_, b1_, b2_, epsilon_, amsgrad_); }
-std::vector<std::vector<size_t>> Adam::slot_groups() const {  // momentum and velocity, then velocity_hat
+std::vector<std::vector<size_t>> Adam::own_slot_groups() const {  // momentum and velocity, then velocity_hat
   return amsgrad_ ? std::vector<std::vector<size_t>>{{0, 1}, {2}} : std::vector<std::vector<size_t>>{{0, 1}};
 }
 std::vector<std::string> Adam::slot_names() const {
@@ -217,7 +247,7 @@ std::vector<std::string> Adam::slot_names() const {
   return s;
 }
 void Adam::update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) {
-  const float alpha = float(kernels::adam_alpha(lr_, b1_, b2_, iterations_));
+  const float alpha = float(kernels::adam_alpha(lr_, b1_, b2_, updates()));
   float* vhat = amsgrad_ ? s[2] : nullptr;
   if (stream)
     kernels::adam_update_cuda(w, g, s[0], s[1], vhat, n, alpha, float(b1_), float(b2_), float(epsilon_), amsgrad_,
@@ -265,7 +295,7 @@ Adamax::Adamax(double lr, double b1, double b2, double epsilon) : b1_(b1), b2_(b
 }
 std::unique_ptr<Optimizer> Adamax::make_copy() const { return std::make_unique<Adamax>(lr_, b1_, b2_, epsilon_); }
 kernels::AdamaxStep Adamax::step() const {                            // at iteration t (already advanced)
-  const float bias = 1.f - std::pow(float(b1_), float(iterations_));  // Keras: 1 - b1^t in float32
+  const float bias = 1.f - std::pow(float(b1_), float(updates()));    // Keras: 1 - b1^t in float32
   return {float(lr_), float(b1_), float(b2_), float(epsilon_), bias};
 }
 void Adamax::update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) {
@@ -288,7 +318,7 @@ double Nadam::u_product(int64_t t) const {
   return product_;
 }
 kernels::NadamStep Nadam::step() {  // at iteration t (already advanced), as Keras's update_step
-  const int64_t t = iterations_;
+  const int64_t t = updates();
   const double u_t = kernels::nadam_u(b1_, t), u_next = kernels::nadam_u(b1_, t + 1);
   const double p_t = u_product(t), p_next = p_t * u_next;
   kernels::NadamStep st{float(lr_),       float(b1_),       float(b2_),
@@ -357,6 +387,7 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c) {
   common.clipnorm = c.clipnorm;
   common.clipvalue = c.clipvalue;
   common.global_clipnorm = c.global_clipnorm;
+  common.gradient_accumulation_steps = c.gradient_accumulation_steps;
   o->set_common(common);
   return o;
 }

@@ -17,6 +17,8 @@ struct OptimizerCommon {
   double clipnorm = 0;         // each weight's gradient scaled to at most this L2 norm
   double clipvalue = 0;        // every gradient element clamped to [-clipvalue, clipvalue]
   double global_clipnorm = 0;  // all gradients together scaled to at most this L2 norm
+  // Updates every N-th step, with the N steps' gradients averaged (0: every step; else >= 2).
+  int64_t gradient_accumulation_steps = 0;
 };
 
 // The optimizers dptrain has, by their --optimizer names ("sgd, rmsprop, ..."), and each one's
@@ -40,6 +42,7 @@ struct OptimizerConfig {
   double initial_accumulator_value = 0.1;                   // Adagrad
   double weight_decay = -1;                                 // < 0: default (AdamW 0.004, the others none)
   double clipnorm = 0, clipvalue = 0, global_clipnorm = 0;  // 0: not set
+  int64_t gradient_accumulation_steps = 0;                  // 0: not set
 };
 
 class Optimizer {
@@ -55,6 +58,7 @@ class Optimizer {
   void apply(Context& ctx, float* w, float* g);
   double learning_rate() const { return lr_; }
   void set_learning_rate(double lr) { lr_ = lr; }
+  // Steps taken, counting those that only accumulate (Keras's saved `iteration`).
   int64_t iterations() const { return iterations_; }
   void set_iterations(int64_t n) { iterations_ = n; }
   const OptimizerCommon& common() const { return common_; }
@@ -65,12 +69,13 @@ class Optimizer {
   // Keras's config: {"learning_rate": ..., "beta_1": ...} (for training_config / optimizer_config),
   // with the base arguments that are set (AdamW's weight_decay always).
   std::vector<std::pair<std::string, double>> config() const;
-  // Slots by Keras 3's name ("momentum", "velocity", ...), for checkpoints.
+  // Slots by Keras 3's name ("momentum", "velocity", ...), for checkpoints; with gradient
+  // accumulation its accumulator ("gradient_accumulator") first, as Keras 3 builds it.
   std::vector<std::pair<std::string, Tensor*>> slots();
-  size_t num_slots() const { return slot_names().size(); }  // per weight, built or not
-  // How Keras 3 groups the slots it creates (one add_optimizer_variables call each): slot indices,
-  // the slots of a group interleaved per weight in its files.
-  virtual std::vector<std::vector<size_t>> slot_groups() const;
+  size_t num_slots() const { return slot_names().size() + (accumulates() ? 1 : 0); }  // per weight, built or not
+  // How Keras 3 groups the slots it creates (one add_optimizer_variables call each): indices into
+  // slots(), the slots of a group interleaved per weight in its files.
+  std::vector<std::vector<size_t>> slot_groups() const;
   // Scalars Keras 3 keeps beside the slots (Nadam's u_product), by value, for its files.
   virtual std::vector<float> extra_scalars() const { return {}; }
   std::string describe() const;
@@ -80,7 +85,13 @@ class Optimizer {
   virtual std::unique_ptr<Optimizer> make_copy() const = 0;
   virtual std::vector<std::pair<std::string, double>> class_config() const = 0;
   virtual std::vector<std::string> slot_names() const = 0;
+  // slot_groups() of the optimizer's own slots (default: one group each).
+  virtual std::vector<std::vector<size_t>> own_slot_groups() const;
   virtual float slot_initial_value(size_t) const { return 0.f; }
+  bool accumulates() const { return common_.gradient_accumulation_steps >= 2; }
+  // The updates made so far (iterations_ where every step updates): what Keras's update steps
+  // count with (Adam's bias correction, Nadam's schedule).
+  int64_t updates() const { return accumulates() ? iterations_ / common_.gradient_accumulation_steps : iterations_; }
   virtual bool default_weight_decay() const { return false; }  // AdamW: write weight_decay always
   // The step (iterations_ already advanced): on the CPU where stream is null, else as kernels on
   // the replica's stream with the same formulas (kernels/optimizer_cuda.cu).
@@ -100,6 +111,8 @@ class Optimizer {
 
  private:
   void clip(Context& ctx, float* g);
+  Tensor accum_;                   // gradient accumulation's sums
+  std::vector<float*> accum_ptr_;  // {accum_.data()}, the average's slot
   kernels::ClipPlan clip_plan_host_;
   std::vector<double> clip_partial_;  // CPU scratch
   Buffer clip_plan_, clip_scratch_;   // GPU: the plan's tables and the kernels' scratch
@@ -153,9 +166,9 @@ class Adam : public Optimizer {
   explicit Adam(double lr = 0.001, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
                 bool amsgrad = false);
   std::string class_name() const override { return "Adam"; }
-  std::vector<std::vector<size_t>> slot_groups() const override;
 
  protected:
+  std::vector<std::vector<size_t>> own_slot_groups() const override;
   std::unique_ptr<Optimizer> make_copy() const override;
   std::vector<std::pair<std::string, double>> class_config() const override {
     return {{"learning_rate", lr_}, {"beta_1", b1_}, {"beta_2", b2_}, {"epsilon", epsilon_}, {"amsgrad", amsgrad_ ? 1.0 : 0.0}};
@@ -203,7 +216,6 @@ class Adamax : public Optimizer {
  public:
   explicit Adamax(double lr = 0.001, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7);
   std::string class_name() const override { return "Adamax"; }
-  std::vector<std::vector<size_t>> slot_groups() const override { return {{0, 1}}; }
 
  protected:
   std::unique_ptr<Optimizer> make_copy() const override;
@@ -211,6 +223,7 @@ class Adamax : public Optimizer {
     return {{"learning_rate", lr_}, {"beta_1", b1_}, {"beta_2", b2_}, {"epsilon", epsilon_}};
   }
   std::vector<std::string> slot_names() const override { return {"momentum", "norm"}; }
+  std::vector<std::vector<size_t>> own_slot_groups() const override { return {{0, 1}}; }
   void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
   std::string params_str() const override;
 
@@ -225,8 +238,7 @@ class Nadam : public Optimizer {
  public:
   explicit Nadam(double lr = 0.001, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7);
   std::string class_name() const override { return "Nadam"; }
-  std::vector<std::vector<size_t>> slot_groups() const override { return {{0, 1}}; }
-  std::vector<float> extra_scalars() const override { return {float(u_product(iterations_))}; }
+  std::vector<float> extra_scalars() const override { return {float(u_product(updates()))}; }
 
  protected:
   std::unique_ptr<Optimizer> make_copy() const override;
@@ -234,6 +246,7 @@ class Nadam : public Optimizer {
     return {{"learning_rate", lr_}, {"beta_1", b1_}, {"beta_2", b2_}, {"epsilon", epsilon_}};
   }
   std::vector<std::string> slot_names() const override { return {"momentum", "velocity"}; }
+  std::vector<std::vector<size_t>> own_slot_groups() const override { return {{0, 1}}; }
   void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
   std::string params_str() const override;
 
@@ -249,7 +262,6 @@ class Adadelta : public Optimizer {
  public:
   explicit Adadelta(double lr = 0.001, double rho = 0.95, double epsilon = 1e-7);
   std::string class_name() const override { return "Adadelta"; }
-  std::vector<std::vector<size_t>> slot_groups() const override { return {{0, 1}}; }
 
  protected:
   std::unique_ptr<Optimizer> make_copy() const override;
@@ -257,6 +269,7 @@ class Adadelta : public Optimizer {
     return {{"learning_rate", lr_}, {"rho", rho_}, {"epsilon", epsilon_}};
   }
   std::vector<std::string> slot_names() const override { return {"accumulated_grad", "accumulated_delta_var"}; }
+  std::vector<std::vector<size_t>> own_slot_groups() const override { return {{0, 1}}; }
   void update(void* stream, float* w, const float* g, std::vector<float*>& s, int64_t n) override;
   std::string params_str() const override;
 

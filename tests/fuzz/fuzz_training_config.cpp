@@ -22,8 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!o.name.empty()) {
       const double lr = o.learning_rate;
       if (!(lr < 0 || (std::isfinite(lr) && lr > 0))) __builtin_trap();
-      for (double v : {o.momentum, o.rho, o.beta_1, o.beta_2, o.epsilon})
+      for (double v : {o.momentum, o.rho, o.beta_1, o.beta_2, o.epsilon, o.initial_accumulator_value, o.weight_decay,
+                       o.clipnorm, o.clipvalue, o.global_clipnorm})
         if (!std::isfinite(v)) __builtin_trap();
+      if (o.gradient_accumulation_steps != 0 && o.gradient_accumulation_steps < 2) __builtin_trap();
     }
   } catch (const dpt::Error&) {
   }

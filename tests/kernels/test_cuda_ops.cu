@@ -182,6 +182,8 @@ TEST_CASE("CUDA Adagrad, Adamax, Nadam, Adadelta, Lion and weight decay steps ma
   compare_step(AdadeltaStep{1.f, 0.95f, 1e-7f}, "adadelta");
   compare_step(LionStep{0.01f, 0.9f, 0.99f}, "lion");
   compare_step(DecayStep{0.004f, 0.01f}, "weight decay");
+  compare_step(AccumulateStep{}, "gradient accumulation");
+  compare_step(AverageStep{3.f}, "the accumulated gradients' average");
 }
 
 TEST_CASE("CUDA gradient clipping (per weight, global, by value) matches the CPU", "[gpu][optimizer]") {

@@ -148,7 +148,21 @@ struct RefBase {
   Ref inner;
   double lr, weight_decay = 0, clipnorm = 0, clipvalue = 0, global_clipnorm = 0;
   std::vector<size_t> sizes;
+  int accumulate = 0;  // gradient_accumulation_steps: the inner optimizer counts its updates alone
+  int calls = 0;
+  std::vector<double> acc;
   void step(std::vector<double>& w, std::vector<double> g) {
+    if (accumulate) {
+      acc.resize(g.size(), 0.0);
+      if (++calls % accumulate != 0) {
+        for (size_t i = 0; i < g.size(); ++i) acc[i] += g[i];
+        return;
+      }
+      for (size_t i = 0; i < g.size(); ++i) {
+        g[i] = (g[i] + acc[i]) / accumulate;
+        acc[i] = 0;
+      }
+    }
     auto norm = [&](size_t b, size_t e) {
       double s = 0;
       for (size_t i = b; i < e; ++i) s += g[i] * g[i];
@@ -310,6 +324,31 @@ TEST_CASE("weight decay and gradient clipping as Keras's base optimizer applies 
   c.clipnorm = 0.25;
   auto lion = make_optimizer(c);
   compare(*lion, RefBase<RefLion>{{0.01, 0.9, 0.99, {}}, 0.01, 0.5, 0.25, 0, 0, usizes}, "lion decay clipnorm", sizes);
+
+  // Gradient accumulation: an update every third step, from the average; Adam's bias correction
+  // and Nadam's schedule count the updates (Keras's `iterations` is the steps over N).
+  c = OptimizerConfig{};
+  c.name = "adam";
+  c.learning_rate = 0.01;
+  c.gradient_accumulation_steps = 3;
+  auto acc_adam = make_optimizer(c);
+  CHECK(acc_adam->describe() == "Adam(learning_rate=0.01, beta_1=0.9, beta_2=0.999, gradient_accumulation_steps=3)");
+  RefBase<RefAdam> ref_adam{{0.01, 0.9, 0.999, 1e-7, false}, 0.01};
+  ref_adam.accumulate = 3;
+  compare(*acc_adam, ref_adam, "adam accumulating", sizes);
+  c.name = "nadam";
+  c.clipnorm = 0.5;
+  c.weight_decay = 0.1;
+  c.gradient_accumulation_steps = 2;
+  auto acc_nadam = make_optimizer(c);
+  RefBase<RefNadam> ref_nadam{{0.01, 0.9, 0.999, 1e-7}, 0.01, 0.1, 0.5, 0, 0, usizes};
+  ref_nadam.accumulate = 2;
+  compare(*acc_nadam, ref_nadam, "nadam accumulating, clipnorm, decay", sizes);
+  CHECK(acc_nadam->slots().at(0).first == "gradient_accumulator");
+  CHECK(acc_nadam->slot_groups() == std::vector<std::vector<size_t>>{{0}, {1, 2}});
+  CHECK(acc_nadam->num_slots() == 3);
+  c.gradient_accumulation_steps = 1;
+  CHECK_THROWS_WITH(make_optimizer(c), "gradient_accumulation_steps must be an integer >= 2 (as in Keras), got 1");
 
   // By hand: one weight's gradient (3, 4) has norm 5; clipnorm 1 makes it (0.6, 0.8).
   Context ctx;

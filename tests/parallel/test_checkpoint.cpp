@@ -150,13 +150,16 @@ TEST_CASE("resume from a checkpoint is bit-identical to an uninterrupted run", "
   }
 }
 
-TEST_CASE("resume is bit-identical with Nadam (its schedule product from the count), clipping and weight decay",
-          "[checkpoint][resume][optimizer]") {
+TEST_CASE(
+    "resume is bit-identical with Nadam (its schedule product from the count), clipping, weight decay and "
+    "gradient accumulation",
+    "[checkpoint][resume][optimizer]") {
   OptimizerConfig nadam, adamw, adagrad;
   nadam.name = "nadam";
   nadam.clipnorm = 0.5;
   adamw.name = "adamw";
   adamw.global_clipnorm = 0.5;
+  adamw.gradient_accumulation_steps = 3;  // stopped after step 10: one step's gradients accumulated
   adagrad.name = "adagrad";
   adagrad.learning_rate = 0.05;
   adagrad.clipvalue = 0.01;

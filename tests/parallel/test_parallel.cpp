@@ -61,6 +61,29 @@ double train_and_compare(const Case& cs, ParallelOptions po, const std::function
 
 }  // namespace
 
+// Every replica clips the same all-reduced gradients, accumulates them and updates on the same steps.
+TEST_CASE("N replicas equal one device with clipping, weight decay and gradient accumulation",
+          "[parallel][equivalence][optimizer]") {
+  OptimizerConfig oc;  // SGD: an adaptive optimizer magnifies the sums' rounding where g is near 0
+  oc.name = "sgd";
+  oc.learning_rate = 0.1;
+  oc.momentum = 0.9;
+  oc.clipnorm = 0.05;
+  oc.weight_decay = 0.1;
+  oc.gradient_accumulation_steps = 2;
+  auto opt = make_optimizer(oc);
+  for (const Case& cs : kCases) {
+    const double d = train_and_compare(cs, {}, digits_cnn, *opt);
+    std::printf("equivalence digits-cnn %s R=%d B=%lld: max|dw|/max|w| = %.3g\n", opt->describe().c_str(), cs.replicas,
+                (long long)cs.batch, d);
+    INFO("R=" << cs.replicas << " B=" << cs.batch);
+    CHECK(d <= 1e-5);
+  }
+  ParallelOptions ps;  // the server alone accumulates and updates; the workers take its weights
+  ps.strategy = Strategy::parameter_server;
+  CHECK(train_and_compare({3, 12}, ps, digits_cnn, *opt) <= 1e-5);
+}
+
 TEST_CASE("N replicas equal one device: weights after several steps (dropout; divisible, not, smaller than N)",
           "[parallel][equivalence]") {
   SGD opt(0.1, 0.9);

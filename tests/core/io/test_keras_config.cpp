@@ -497,8 +497,13 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK(adamw.optimizer.clipnorm == 0);
   CHECK(adamw.optimizer.amsgrad);
   CHECK(make_optimizer(adamw.optimizer)->describe() ==
-        "AdamW(learning_rate=0.002, weight_decay=0.01, beta_1=0.9, beta_2=0.99, amsgrad=True, global_clipnorm=2)");
-  CHECK(adamw.ignored == std::vector<std::string>{"gradient_accumulation_steps=4"});
+        "AdamW(learning_rate=0.002, weight_decay=0.01, beta_1=0.9, beta_2=0.99, amsgrad=True, global_clipnorm=2, "
+        "gradient_accumulation_steps=4)");
+  CHECK(adamw.ignored.empty());
+  CHECK_THROWS_WITH(
+      compile_config_from_json(
+          R"({"optimizer_config": {"class_name": "SGD", "config": {"gradient_accumulation_steps": 2.5}}})", "t"),
+      "t SGD.gradient_accumulation_steps must be an integer >= 2 (as in Keras), got 2.5");
   const auto adagrad = compile_config_from_json(
       R"({"optimizer_config": {"class_name": "Custom>Adagrad", "config": {"learning_rate": 0.1,
           "initial_accumulator_value": 0.5, "epsilon": 1e-6, "weight_decay": null}}})",
