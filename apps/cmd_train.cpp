@@ -29,6 +29,9 @@ struct TrainOptions {
   double lr = 0, momentum = -1;
   double weight_decay = -1, clipnorm = -1, clipvalue = -1, global_clipnorm = -1;  // < 0: not given
   int64_t gradient_accumulation_steps = -1;                                       // < 0: not given
+  bool use_ema = false;
+  double ema_momentum = -1;              // < 0: not given
+  int64_t ema_overwrite_frequency = -1;  // < 0: not given
   bool nesterov = false, no_shuffle = false;
   int64_t steps_per_epoch = 0;
   std::string save_weights, history, csv_log, save_model;
@@ -68,6 +71,9 @@ OptimizerConfig optimizer_config(const TrainOptions& o, const Preset& p) {
     c.nesterov = true;  // the flag adds Nesterov momentum; without it the file's or preset's setting stays
   if (o.weight_decay >= 0) c.weight_decay = o.weight_decay;
   if (o.gradient_accumulation_steps >= 0) c.gradient_accumulation_steps = o.gradient_accumulation_steps;
+  if (o.use_ema || o.ema_momentum >= 0 || o.ema_overwrite_frequency >= 0) c.use_ema = true;
+  if (o.ema_momentum >= 0) c.ema_momentum = o.ema_momentum;
+  if (o.ema_overwrite_frequency >= 0) c.ema_overwrite_frequency = o.ema_overwrite_frequency;
   // Keras applies one clipping: a clipping option given replaces the file's or preset's.
   if (o.clipnorm >= 0 || o.clipvalue >= 0 || o.global_clipnorm >= 0) {
     c.clipnorm = std::max(o.clipnorm, 0.0);
@@ -290,6 +296,13 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--gradient-accumulation-steps", o->gradient_accumulation_steps,
                   "update every N steps from the N batches' averaged gradients (Keras's gradient_accumulation_steps)")
       ->check(CLI::Range(int64_t(2), int64_t(1) << 30));
+  cmd->add_flag("--use-ema", o->use_ema,
+                "keep a moving average of the weights, which replaces them at the end of training (Keras's use_ema)");
+  cmd->add_option("--ema-momentum", o->ema_momentum, "the moving average's momentum (default 0.99; implies --use-ema)")
+      ->check(kUnitInterval);
+  cmd->add_option("--ema-overwrite-frequency", o->ema_overwrite_frequency,
+                  "also replace the weights with their moving average every N steps (implies --use-ema)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 30));
   cmd->add_option("--global-clipnorm", o->global_clipnorm,
                   "clip all gradients together to this L2 norm (Keras's global_clipnorm)")
       ->check(kPositive);

@@ -31,6 +31,8 @@ static CLI::Validator number_check(const std::string& desc, bool (*ok)(double), 
 
 const CLI::Validator kPositive = number_check("> 0", [](double v) { return v > 0; }, "> 0");
 const CLI::Validator kNonNegative = number_check(">= 0", [](double v) { return v >= 0; }, ">= 0");
+const CLI::Validator kUnitInterval = number_check(
+    "in [0, 1]", [](double v) { return v >= 0 && v <= 1; }, "in [0, 1]");
 const CLI::Validator kFraction = number_check("in [0, 1)", [](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {

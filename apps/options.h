@@ -83,6 +83,7 @@ struct ExitRequest {
 // CLI11 validators with clear messages.
 extern const CLI::Validator kPositive;
 extern const CLI::Validator kNonNegative;
+extern const CLI::Validator kUnitInterval;  // [0, 1]
 extern const CLI::Validator kFraction;  // [0, 1)
 
 void setup_train(CLI::App& app);

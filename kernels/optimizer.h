@@ -28,7 +28,13 @@ template <class Step>
 void update_cuda(const Step& step, float* w, const float* g, float* const* slots, int64_t n, void* stream);
 // The step functors both are instantiated for.
 #define DPT_OPTIMIZER_STEPS(X) \
-  X(AdagradStep) X(AdamaxStep) X(NadamStep) X(AdadeltaStep) X(LionStep) X(DecayStep) X(AccumulateStep) X(AverageStep)
+  X(AdagradStep)               \
+  X(AdamaxStep)                \
+  X(NadamStep)                 \
+  X(AdadeltaStep)              \
+  X(LionStep)                  \
+  X(DecayStep)                 \
+  X(AccumulateStep) X(AverageStep) X(EmaStep) X(OverwriteStep)
 
 // Gradient clipping over an arena of weights, in chunks of at most kClipChunk elements that never
 // cross a weight's end: per chunk a sum of squares (double), per weight (norm) or over all

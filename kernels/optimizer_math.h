@@ -151,6 +151,18 @@ struct AverageStep {
   }
 };
 
+// Keras's moving average of the weights (use_ema), after every step: avg = m*avg + (1-m)*w, with
+// m 0 before the first update (avg starts as the weights); and overwriting the weights with it.
+struct EmaStep {
+  static constexpr int kSlots = 1;
+  float momentum;
+  DPT_HD void operator()(float& w, float, float& avg) const { avg = momentum * avg + (1.f - momentum) * w; }
+};
+struct OverwriteStep {
+  static constexpr int kSlots = 1;
+  DPT_HD void operator()(float& w, float, float& avg) const { w = avg; }
+};
+
 // Gradient clipping, before the weight decay and the step; Keras applies one of the three.
 enum class ClipMode : int { none, norm, global_norm, value };
 

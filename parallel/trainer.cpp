@@ -543,6 +543,23 @@ void Trainer::check_replicas(int64_t epoch, int64_t step) const {
                                                               << bad << " differ from replica 0; training stopped");
 }
 
+void Trainer::finalize_optimizer() {
+  if (!replicas_[0]->opt->uses_ema()) return;
+  const bool ps = popt_.strategy == Strategy::parameter_server;
+  const int N = replicas();
+  const int64_t T = template_.num_trainable();
+  auto work = [&](int r) {
+    Replica& rep = *replicas_[size_t(r)];
+    rep.enter();
+    if (!ps || r == 0) rep.opt->finalize(rep.ctx, rep.model->params());
+    if (ps && N > 1) {
+      comm_->broadcast(r, rep.model->params(), T, 0);
+      comm_->join(r);
+    }
+  };
+  on_replicas(work);
+}
+
 void Trainer::sync_template() {
   // Replicas are identical (weights by construction, moving statistics merged every step).
   if (replicas_[0]->cuda) kernels::cuda_stream_sync(*replicas_[0]->cuda);

@@ -114,6 +114,9 @@ class Trainer : public TrainContext {
   // its own slice, and the moving statistics this gives are averaged across replicas every step
   // (in Keras the replicas share the template's variables), so all replicas stay identical.
   void sync_template();
+  // The optimizer's end of training on every replica (Optimizer::finalize); under ps the server's
+  // weights then go to the workers.
+  void finalize_optimizer();
   // Throws naming the replicas whose weights differ from replica 0's.
   void check_replicas(int64_t epoch, int64_t step) const;
   int replicas() const { return int(replicas_.size()); }

@@ -166,6 +166,9 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       stopped_step_ = 0;
     }
   }
+  // Keras's finalize_variable_values (use_ema: the moving average becomes the weights), but not in a
+  // run stopped to be resumed: its checkpoint must hold the weights training goes on from.
+  if (!was_stopped_) finalize_optimizer();
   sync_template();
   use_w_ = false;  // class weights apply to training only (Keras's val_loss is unweighted)
   for (auto* c : cbs) c->on_train_end();

@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 #include "core/error.h"
 #include "core/io/hdf5_util.h"
 #include "core/io/hdf5_weights.h"
@@ -925,9 +926,10 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
                               {"weight_decay", &o.weight_decay, HUGE_VAL},
                               {"clipnorm", &o.clipnorm, HUGE_VAL},
                               {"clipvalue", &o.clipvalue, HUGE_VAL},
-                              {"global_clipnorm", &o.global_clipnorm, HUGE_VAL}};
+                              {"global_clipnorm", &o.global_clipnorm, HUGE_VAL},
+                              {"ema_momentum", &o.ema_momentum, 1.0}};
     const std::pair<const char*, bool*> flags[] = {
-        {"nesterov", &o.nesterov}, {"centered", &o.centered}, {"amsgrad", &o.amsgrad}};
+        {"nesterov", &o.nesterov}, {"centered", &o.centered}, {"amsgrad", &o.amsgrad}, {"use_ema", &o.use_ema}};
     for (auto it = cfg.begin(); it != cfg.end(); ++it) {
       const std::string k = it.key(), what = where + " " + cls + "." + k;
       const json& v = it.value();
@@ -952,12 +954,14 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
         }
       for (auto& [name, field] : flags)
         if (k == name && v.is_boolean()) *field = v.get<bool>();
-      if (k == "gradient_accumulation_steps" && !v.is_null()) {
-        const double steps = number(v, what);
-        DPT_CHECK(steps >= 2 && steps == std::floor(steps) && steps < 1e9,
-                  what << " must be an integer >= 2 (as in Keras), got " << v.dump());
-        o.gradient_accumulation_steps = int64_t(steps);
-      }
+      for (auto [key, field, least] : {std::tuple{"gradient_accumulation_steps", &o.gradient_accumulation_steps, 2},
+                                       std::tuple{"ema_overwrite_frequency", &o.ema_overwrite_frequency, 1}})
+        if (k == key && !v.is_null()) {
+          const double n = number(v, what);
+          DPT_CHECK(n >= least && n == std::floor(n) && n < 1e9,
+                    what << " must be an integer >= " << least << " (as in Keras), got " << v.dump());
+          *field = int64_t(n);
+        }
       // Keras 2's decay of the learning rate.
       const bool not_applied = k == "decay";
       if (not_applied && v.is_number() && v.get<double>() != 0) {
@@ -965,7 +969,6 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
         s << k << "=" << v.get<double>();  // 6 significant digits: decay=1e-06
         c.ignored.push_back(s.str());
       }
-      if (k == "use_ema" && v.is_boolean() && v.get<bool>()) c.ignored.push_back("use_ema=true");
     }
   }
   return c;

@@ -221,9 +221,9 @@ json layer_config(const Layer& l) {
 json optimizer_config(const Optimizer& o) {
   json c = json::object();
   for (auto& [k, v] : o.config()) {
-    if (k == "nesterov" || k == "centered" || k == "amsgrad")
+    if (k == "nesterov" || k == "centered" || k == "amsgrad" || k == "use_ema")
       c[k] = v != 0.0;
-    else if (k == "gradient_accumulation_steps")  // Keras requires an int
+    else if (k == "gradient_accumulation_steps" || k == "ema_overwrite_frequency")  // Keras requires ints
       c[k] = int64_t(v);
     else
       c[k] = v;
@@ -699,8 +699,12 @@ OptNames read_opt_names(hid_t ow, const std::string& path) {
                                          "a layout dptrain does not know (first array: '"
                                       << (o.names.empty() ? std::string() : o.names[0]) << "')");
   if (o.layout == OptLayout::keras3 && o.present.count(o.prefix + "learning_rate")) o.lr = o.prefix + "learning_rate";
-  if (o.layout == OptLayout::keras3)
-    for (const auto& n : o.names) o.extras += n.compare(0, o.prefix.size(), o.prefix) != 0;
+  if (o.layout == OptLayout::keras3)  // scalars beside the counter and the rate (JAX names Nadam's
+    for (const auto& n : o.names) {   // "variable", TensorFlow "<opt>/variable_1")
+      if (n == o.iteration || n == o.lr) continue;
+      h5::Id ds(H5Dopen2(ow, n.c_str(), H5P_DEFAULT), H5Dclose);
+      o.extras += ds.valid() && h5::dataset_dims(ds.get()).empty();
+    }
   return o;
 }
 

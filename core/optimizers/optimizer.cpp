@@ -38,6 +38,10 @@ void Optimizer::set_common(const OptimizerCommon& c) {
                             << ", global_clipnorm=" << c.global_clipnorm);
   DPT_CHECK(c.gradient_accumulation_steps == 0 || c.gradient_accumulation_steps >= 2,
             "gradient_accumulation_steps must be an integer >= 2 (as in Keras), got " << c.gradient_accumulation_steps);
+  DPT_CHECK(c.ema_momentum >= 0 && c.ema_momentum <= 1,
+            "ema_momentum must be in the range [0, 1] (as in Keras), got " << c.ema_momentum);
+  DPT_CHECK(c.ema_overwrite_frequency >= 0,
+            "ema_overwrite_frequency must be an integer >= 1 (as in Keras), got " << c.ema_overwrite_frequency);
   DPT_CHECK(!built_, class_name() << ": its settings are set before build()");
   common_ = c;
 }
@@ -57,6 +61,8 @@ void Optimizer::build(int64_t n, Device device, const std::vector<int64_t>& weig
   }
   accum_ = accumulates() ? Tensor(Shape{n}, device) : Tensor();
   accum_ptr_ = {accum_.data()};
+  ema_ = common_.use_ema ? Tensor(Shape{n}, device) : Tensor();
+  ema_ptr_ = {ema_.data()};
   const std::vector<int64_t> sizes = weight_sizes.empty() ? std::vector<int64_t>{n} : weight_sizes;
   int64_t total = 0;
   for (int64_t k : sizes) total += k;
@@ -104,29 +110,47 @@ void Optimizer::apply(Context& ctx, float* w, float* g) {
   DPT_CHECK(ctx.device.same_memory(device_),
             class_name() << " state lives on " << device_.str() << " but the replica runs on " << ctx.device.str());
   void* stream = ctx.device.is_cuda() ? kernels::cuda_stream_of(*ctx.cuda) : nullptr;
+  const int64_t before = updates();  // Keras's `iterations` during this call
+  bool step = true;
   if (accumulates()) {  // Keras's order: accumulate, or update from the average of the N steps
-    if ((iterations_ + 1) % common_.gradient_accumulation_steps != 0) {
+    step = (iterations_ + 1) % common_.gradient_accumulation_steps == 0;
+    if (step)
+      run_step(stream, kernels::AverageStep{float(common_.gradient_accumulation_steps)}, g, g, accum_ptr_, n_);
+    else
       run_step(stream, kernels::AccumulateStep{}, accum_.data(), g, slot_ptrs_, n_);
-      ++iterations_;
-      return;
-    }
-    run_step(stream, kernels::AverageStep{float(common_.gradient_accumulation_steps)}, g, g, accum_ptr_, n_);
   }
-  clip(ctx, g);
-  if (common_.weight_decay > 0)  // before the step, at the step's learning rate
-    run_step(stream, kernels::DecayStep{float(common_.weight_decay), float(lr_)}, w, g, slot_ptrs_, n_);
+  if (step) {
+    clip(ctx, g);
+    if (common_.weight_decay > 0)  // before the step, at the step's learning rate
+      run_step(stream, kernels::DecayStep{float(common_.weight_decay), float(lr_)}, w, g, slot_ptrs_, n_);
+  }
   ++iterations_;
-  update(stream, w, g, slot_ptrs_, n_);
+  if (step) update(stream, w, g, slot_ptrs_, n_);
+  if (common_.use_ema) {  // after every call, as Keras's; the average starts as the weights
+    const float momentum = before != 0 ? float(common_.ema_momentum) : 0.f;
+    run_step(stream, kernels::EmaStep{momentum}, w, g, ema_ptr_, n_);
+    const int64_t every = common_.ema_overwrite_frequency;
+    if (every > 0 && (before + 1) % every == 0) run_step(stream, kernels::OverwriteStep{}, w, g, ema_ptr_, n_);
+  }
+}
+
+void Optimizer::finalize(Context& ctx, float* w) {
+  if (!common_.use_ema) return;
+  DPT_CHECK(built_, class_name() << " used before build()");
+  void* stream = ctx.device.is_cuda() ? kernels::cuda_stream_of(*ctx.cuda) : nullptr;
+  run_step(stream, kernels::OverwriteStep{}, w, w, ema_ptr_, n_);
 }
 
 void Optimizer::copy_state_from(const Optimizer& other) {
   DPT_CHECK(other.class_name() == class_name() && other.slots_.size() == slots_.size() && other.n_ == n_,
             "cannot take the state of " << other.describe() << " into " << describe());
-  DPT_CHECK(other.accum_.numel() == accum_.numel(),
-            "cannot take the state of " << other.describe() << " into " << describe() << " (gradient accumulation)");
+  DPT_CHECK(
+      other.accum_.numel() == accum_.numel() && other.ema_.numel() == ema_.numel(),
+      "cannot take the state of " << other.describe() << " into " << describe() << " (gradient accumulation, use_ema)");
   for (size_t i = 0; i < slots_.size(); ++i)
     copy_floats(slots_[i].data(), device_, other.slots_[i].data(), other.device_, n_);
   if (accumulates()) copy_floats(accum_.data(), device_, other.accum_.data(), other.device_, n_);
+  if (common_.use_ema) copy_floats(ema_.data(), device_, other.ema_.data(), other.device_, n_);
   iterations_ = other.iterations_;
 }
 
@@ -137,6 +161,12 @@ std::vector<std::pair<std::string, double>> Optimizer::config() const {
   if (common_.clipvalue > 0) c.push_back({"clipvalue", common_.clipvalue});
   if (common_.global_clipnorm > 0) c.push_back({"global_clipnorm", common_.global_clipnorm});
   if (accumulates()) c.push_back({"gradient_accumulation_steps", double(common_.gradient_accumulation_steps)});
+  if (common_.use_ema) {
+    c.push_back({"use_ema", 1.0});
+    c.push_back({"ema_momentum", common_.ema_momentum});
+    if (common_.ema_overwrite_frequency > 0)
+      c.push_back({"ema_overwrite_frequency", double(common_.ema_overwrite_frequency)});
+  }
   return c;
 }
 
@@ -147,11 +177,10 @@ std::vector<std::vector<size_t>> Optimizer::own_slot_groups() const {
 }
 
 std::vector<std::vector<size_t>> Optimizer::slot_groups() const {
-  auto own = own_slot_groups();
-  if (!accumulates()) return own;
-  std::vector<std::vector<size_t>> g{{0}};  // the accumulators, built first
-  for (auto& group : own) {
-    for (size_t& s : group) ++s;
+  std::vector<std::vector<size_t>> g;  // the averages, then the accumulators, built first
+  for (size_t s = 0; s < base_slots(); ++s) g.push_back({s});
+  for (auto group : own_slot_groups()) {
+    for (size_t& s : group) s += base_slots();
     g.push_back(group);
   }
   return g;
@@ -159,6 +188,7 @@ std::vector<std::vector<size_t>> Optimizer::slot_groups() const {
 
 std::vector<std::pair<std::string, Tensor*>> Optimizer::slots() {
   std::vector<std::pair<std::string, Tensor*>> r;
+  if (common_.use_ema && built_) r.push_back({"average", &ema_});
   if (accumulates() && built_) r.push_back({"gradient_accumulator", &accum_});
   auto names = slot_names();
   for (size_t i = 0; i < slots_.size(); ++i) r.push_back({names[i], &slots_[i]});
@@ -174,6 +204,8 @@ std::string Optimizer::describe() const {
   if (common_.clipvalue > 0) os << ", clipvalue=" << common_.clipvalue;
   if (common_.global_clipnorm > 0) os << ", global_clipnorm=" << common_.global_clipnorm;
   if (accumulates()) os << ", gradient_accumulation_steps=" << common_.gradient_accumulation_steps;
+  if (common_.use_ema) os << ", use_ema=True, ema_momentum=" << common_.ema_momentum;
+  if (common_.ema_overwrite_frequency > 0) os << ", ema_overwrite_frequency=" << common_.ema_overwrite_frequency;
   os << ")";
   return os.str();
 }
@@ -388,6 +420,9 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c) {
   common.clipvalue = c.clipvalue;
   common.global_clipnorm = c.global_clipnorm;
   common.gradient_accumulation_steps = c.gradient_accumulation_steps;
+  common.use_ema = c.use_ema;
+  common.ema_momentum = c.ema_momentum;
+  common.ema_overwrite_frequency = c.ema_overwrite_frequency;
   o->set_common(common);
   return o;
 }

@@ -19,6 +19,11 @@ struct OptimizerCommon {
   double global_clipnorm = 0;  // all gradients together scaled to at most this L2 norm
   // Updates every N-th step, with the N steps' gradients averaged (0: every step; else >= 2).
   int64_t gradient_accumulation_steps = 0;
+  // A moving average of the weights (use_ema), which replaces them at the end of fit and, with
+  // ema_overwrite_frequency N >= 1, every N steps.
+  bool use_ema = false;
+  double ema_momentum = 0.99;
+  int64_t ema_overwrite_frequency = 0;  // 0: None
 };
 
 // The optimizers dptrain has, by their --optimizer names ("sgd, rmsprop, ..."), and each one's
@@ -43,6 +48,9 @@ struct OptimizerConfig {
   double weight_decay = -1;                                 // < 0: default (AdamW 0.004, the others none)
   double clipnorm = 0, clipvalue = 0, global_clipnorm = 0;  // 0: not set
   int64_t gradient_accumulation_steps = 0;                  // 0: not set
+  bool use_ema = false;
+  double ema_momentum = 0.99;
+  int64_t ema_overwrite_frequency = 0;  // 0: None
 };
 
 class Optimizer {
@@ -56,6 +64,9 @@ class Optimizer {
   void build(int64_t n, Device device, const std::vector<int64_t>& weight_sizes = {});
   // One update of w (n elements) from g; iterations advances by one. Clipping scales g in place.
   void apply(Context& ctx, float* w, float* g);
+  // Keras's finalize_variable_values at the end of fit: with use_ema, w takes the moving average.
+  void finalize(Context& ctx, float* w);
+  bool uses_ema() const { return common_.use_ema; }
   double learning_rate() const { return lr_; }
   void set_learning_rate(double lr) { lr_ = lr; }
   // Steps taken, counting those that only accumulate (Keras's saved `iteration`).
@@ -69,10 +80,11 @@ class Optimizer {
   // Keras's config: {"learning_rate": ..., "beta_1": ...} (for training_config / optimizer_config),
   // with the base arguments that are set (AdamW's weight_decay always).
   std::vector<std::pair<std::string, double>> config() const;
-  // Slots by Keras 3's name ("momentum", "velocity", ...), for checkpoints; with gradient
-  // accumulation its accumulator ("gradient_accumulator") first, as Keras 3 builds it.
+  // Slots by Keras 3's name ("momentum", "velocity", ...), for checkpoints; first, as Keras 3 builds
+  // them, the moving average ("average") with use_ema, and the accumulator ("gradient_accumulator")
+  // with gradient accumulation.
   std::vector<std::pair<std::string, Tensor*>> slots();
-  size_t num_slots() const { return slot_names().size() + (accumulates() ? 1 : 0); }  // per weight, built or not
+  size_t num_slots() const { return slot_names().size() + base_slots(); }  // per weight, built or not
   // How Keras 3 groups the slots it creates (one add_optimizer_variables call each): indices into
   // slots(), the slots of a group interleaved per weight in its files.
   std::vector<std::vector<size_t>> slot_groups() const;
@@ -89,6 +101,7 @@ class Optimizer {
   virtual std::vector<std::vector<size_t>> own_slot_groups() const;
   virtual float slot_initial_value(size_t) const { return 0.f; }
   bool accumulates() const { return common_.gradient_accumulation_steps >= 2; }
+  size_t base_slots() const { return (common_.use_ema ? 1 : 0) + (accumulates() ? 1 : 0); }
   // The updates made so far (iterations_ where every step updates): what Keras's update steps
   // count with (Adam's bias correction, Nadam's schedule).
   int64_t updates() const { return accumulates() ? iterations_ / common_.gradient_accumulation_steps : iterations_; }
@@ -113,6 +126,8 @@ class Optimizer {
   void clip(Context& ctx, float* g);
   Tensor accum_;                   // gradient accumulation's sums
   std::vector<float*> accum_ptr_;  // {accum_.data()}, the average's slot
+  Tensor ema_;                     // use_ema's moving average of the weights
+  std::vector<float*> ema_ptr_;    // {ema_.data()}
   kernels::ClipPlan clip_plan_host_;
   std::vector<double> clip_partial_;  // CPU scratch
   Buffer clip_plan_, clip_scratch_;   // GPU: the plan's tables and the kernels' scratch

@@ -24,6 +24,7 @@ expect "only one of clipnorm, clipvalue and global_clipnorm can be set (as in Ke
   train --epochs 1 --clipnorm 1 --clipvalue 0.5
 expect "--clipnorm: must be > 0, got 0" train --clipnorm 0
 expect "--gradient-accumulation-steps: Value 1 not in range 2 to 1073741824" train --gradient-accumulation-steps 1
+expect "--ema-momentum: must be in [0, 1], got 1.5" train --ema-momentum 1.5
 expect "--weight-decay: must be >= 0, got -0.1" train --weight-decay=-0.1
 expect "unknown loss 'hinge'" train --loss hinge
 expect "unknown metric 'auc' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), or none" \

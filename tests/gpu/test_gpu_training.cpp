@@ -40,19 +40,21 @@ TEST_CASE("1 GPU trains like the CPU: weights within 1e-4 relative after 8 steps
 // lr * sign(g), and an MLP of 784 inputs has many such weights whose sign the devices' different
 // sums may flip (mnist-mlp: 0.0907 with RMSprop at 0.01); the kernels themselves are compared
 // element by element in test_cuda_ops.cu.
-TEST_CASE("Every optimizer, weight decay, gradient clipping and accumulation train on a GPU as on the CPU",
+TEST_CASE("Every optimizer, weight decay, clipping, accumulation and use_ema train on a GPU as on the CPU",
           "[gpu][training][optimizer]") {
   if (test::gpu_count() == 0) return;
   struct Case {
     const char* name;
     double lr, weight_decay, clipnorm, clipvalue, global_clipnorm;
     int64_t accumulate = 0;
+    int64_t ema_every = -1;  // >= 0: use_ema, overwriting every N steps (0: only at the end)
   };
   const Case cases[] = {
-      {"adamw", 0.01, -1, 0, 0, 0},     {"adagrad", 0.05, -1, 0, 0, 0},    {"adamax", 0.01, -1, 0, 0, 0},
-      {"nadam", 0.01, -1, 0, 0, 0},     {"adadelta", 1.0, -1, 0, 0, 0},    {"lion", 0.001, 0.1, 0, 0, 0},
-      {"sgd", 0.05, -1, 0.05, 0, 0},    {"adam", 0.01, 0.05, 0, 0, 0.1},   {"rmsprop", 0.01, -1, 0, 1e-3, 0},
-      {"adamw", 0.01, 0.2, 0.01, 0, 0}, {"nadam", 0.01, -1, 0.05, 0, 0, 3}};
+      {"adamw", 0.01, -1, 0, 0, 0},     {"adagrad", 0.05, -1, 0, 0, 0},     {"adamax", 0.01, -1, 0, 0, 0},
+      {"nadam", 0.01, -1, 0, 0, 0},     {"adadelta", 1.0, -1, 0, 0, 0},     {"lion", 0.001, 0.1, 0, 0, 0},
+      {"sgd", 0.05, -1, 0.05, 0, 0},    {"adam", 0.01, 0.05, 0, 0, 0.1},    {"rmsprop", 0.01, -1, 0, 1e-3, 0},
+      {"adamw", 0.01, 0.2, 0.01, 0, 0}, {"nadam", 0.01, -1, 0.05, 0, 0, 3}, {"sgd", 0.05, -1, 0, 0, 0, 0, 0},
+      {"adam", 0.01, -1, 0, 0, 0, 2, 3}};
   for (const char* which : {"digits-cnn"})
     for (const Case& c : cases) {
       OptimizerConfig oc;
@@ -63,6 +65,8 @@ TEST_CASE("Every optimizer, weight decay, gradient clipping and accumulation tra
       oc.clipvalue = c.clipvalue;
       oc.global_clipnorm = c.global_clipnorm;
       oc.gradient_accumulation_steps = c.accumulate;
+      oc.use_ema = c.ema_every >= 0;
+      oc.ema_overwrite_frequency = std::max<int64_t>(c.ema_every, 0);
       const std::string what = make_optimizer(oc)->describe();
       const double d1 = test::train_pair(which, test::cpus(1), test::gpus(1), 24, {}, oc);
       const double d3 = test::train_pair(which, test::cpus(1), test::on_gpu0(3), 24, {}, oc);

@@ -184,6 +184,8 @@ TEST_CASE("CUDA Adagrad, Adamax, Nadam, Adadelta, Lion and weight decay steps ma
   compare_step(DecayStep{0.004f, 0.01f}, "weight decay");
   compare_step(AccumulateStep{}, "gradient accumulation");
   compare_step(AverageStep{3.f}, "the accumulated gradients' average");
+  compare_step(EmaStep{0.9f}, "the weights' moving average");
+  compare_step(OverwriteStep{}, "the weights from their moving average");
 }
 
 TEST_CASE("CUDA gradient clipping (per weight, global, by value) matches the CPU", "[gpu][optimizer]") {

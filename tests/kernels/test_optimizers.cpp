@@ -149,15 +149,29 @@ struct RefBase {
   double lr, weight_decay = 0, clipnorm = 0, clipvalue = 0, global_clipnorm = 0;
   std::vector<size_t> sizes;
   int accumulate = 0;  // gradient_accumulation_steps: the inner optimizer counts its updates alone
+  double ema = -1;     // use_ema's momentum (< 0: no moving average)
+  int overwrite = 0;   // ema_overwrite_frequency
   int calls = 0;
-  std::vector<double> acc;
+  std::vector<double> acc, avg;
   void step(std::vector<double>& w, std::vector<double> g) {
+    const int before = accumulate ? calls / accumulate : calls;  // Keras's `iterations` in this call
+    ++calls;
+    if (!accumulate || calls % accumulate == 0) {
+      update(w, g);
+    } else {
+      acc.resize(g.size(), 0.0);
+      for (size_t i = 0; i < g.size(); ++i) acc[i] += g[i];
+    }
+    if (ema >= 0) {  // after every call; the average starts as the weights
+      avg.resize(w.size(), 0.0);
+      const double m = before != 0 ? ema : 0.0;
+      for (size_t i = 0; i < w.size(); ++i) avg[i] = m * avg[i] + (1 - m) * w[i];
+      if (overwrite && (before + 1) % overwrite == 0) w = avg;
+    }
+  }
+  void update(std::vector<double>& w, std::vector<double> g) {
     if (accumulate) {
       acc.resize(g.size(), 0.0);
-      if (++calls % accumulate != 0) {
-        for (size_t i = 0; i < g.size(); ++i) acc[i] += g[i];
-        return;
-      }
       for (size_t i = 0; i < g.size(); ++i) {
         g[i] = (g[i] + acc[i]) / accumulate;
         acc[i] = 0;
@@ -349,6 +363,45 @@ TEST_CASE("weight decay and gradient clipping as Keras's base optimizer applies 
   CHECK(acc_nadam->num_slots() == 3);
   c.gradient_accumulation_steps = 1;
   CHECK_THROWS_WITH(make_optimizer(c), "gradient_accumulation_steps must be an integer >= 2 (as in Keras), got 1");
+
+  // use_ema: the moving average after every step (0 momentum on the first), the weights replaced
+  // by it every ema_overwrite_frequency steps and by finalize(); with accumulation, as Keras counts.
+  for (int every : {0, 4})
+    for (int accumulate : {0, 2}) {
+      c = OptimizerConfig{};
+      c.name = "adam";
+      c.learning_rate = 0.01;
+      c.use_ema = true;
+      c.ema_momentum = 0.8;
+      c.ema_overwrite_frequency = every;
+      c.gradient_accumulation_steps = accumulate;
+      auto ema = make_optimizer(c);
+      RefBase<RefAdam> ref{{0.01, 0.9, 0.999, 1e-7, false}, 0.01};
+      ref.ema = 0.8;
+      ref.overwrite = every;
+      ref.accumulate = accumulate;
+      compare(*ema, ref, every ? "adam, ema overwriting every 4" : "adam, ema", sizes);
+      CHECK(ema->slots().at(0).first == "average");
+    }
+  Context ectx;
+  std::vector<float> wv(3, 1.f), gv{0.5f, -0.5f, 0.25f};
+  c = OptimizerConfig{};
+  c.name = "sgd";
+  c.learning_rate = 0.1;
+  c.use_ema = true;
+  c.ema_momentum = 0.5;
+  auto sgd_ema = make_optimizer(c);
+  CHECK(sgd_ema->describe() == "SGD(learning_rate=0.1, momentum=0, use_ema=True, ema_momentum=0.5)");
+  sgd_ema->build(3, Device::cpu());
+  sgd_ema->apply(ectx, wv.data(), gv.data());  // w 0.95; average = w (the first step)
+  std::vector<float> gv2{0.5f, -0.5f, 0.25f};
+  sgd_ema->apply(ectx, wv.data(), gv2.data());  // w 0.90; average 0.5 * 0.95 + 0.5 * 0.90
+  CHECK(wv[0] == Catch::Detail::Approx(0.90));
+  sgd_ema->finalize(ectx, wv.data());
+  CHECK(wv[0] == Catch::Detail::Approx(0.925));
+  CHECK(wv[1] == Catch::Detail::Approx(1.075));
+  c.ema_momentum = 1.5;
+  CHECK_THROWS_WITH(make_optimizer(c), "ema_momentum must be in the range [0, 1] (as in Keras), got 1.5");
 
   // By hand: one weight's gradient (3, 4) has norm 5; clipnorm 1 makes it (0.6, 0.8).
   Context ctx;

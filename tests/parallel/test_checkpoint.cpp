@@ -157,6 +157,8 @@ TEST_CASE(
   OptimizerConfig nadam, adamw, adagrad;
   nadam.name = "nadam";
   nadam.clipnorm = 0.5;
+  nadam.use_ema = true;  // the stopped run keeps its weights (no finalize); the average goes on
+  nadam.ema_overwrite_frequency = 3;
   adamw.name = "adamw";
   adamw.global_clipnorm = 0.5;
   adamw.gradient_accumulation_steps = 3;  // stopped after step 10: one step's gradients accumulated

@@ -477,7 +477,9 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK(k3.optimizer.rho == Approx(0.8));
   CHECK(k3.optimizer.centered);
   CHECK(k3.optimizer.learning_rate == Approx(0.002));
-  CHECK(k3.ignored.size() == 2);
+  CHECK(k3.optimizer.use_ema);  // applied: the weights' moving average
+  CHECK(k3.optimizer.ema_momentum == Approx(0.99));
+  CHECK(k3.ignored.size() == 1);  // the schedule
   // What dptrain has not: named, for the command line to ask for --loss / --optimizer.
   const auto other = compile_config_from_json(
       R"({"loss": "hinge", "optimizer_config": {"class_name": "Ftrl", "config": {"learning_rate": 0.1}}})", "t");
