@@ -11,6 +11,7 @@
 #include "core/callbacks/progbar.h"
 #include "core/error.h"
 #include "core/io/hdf5_weights.h"
+#include "core/io/keras_config.h"
 #include "core/io/keras_model.h"
 #include "core/losses.h"
 #include "kernels/gemm.h"
@@ -45,6 +46,7 @@ struct TrainOptions {
   bool restore_best = false;
   std::string reduce_lr;        // FACTOR:PATIENCE
   std::string lr_schedule;
+  std::string lr_decay;  // a Keras schedule as the optimizer's learning rate, or none
   std::string save_best;
   std::string class_weight;  // balanced | FILE.json
   std::string scale_lr = "none";
@@ -65,7 +67,22 @@ OptimizerConfig optimizer_config(const TrainOptions& o, const Preset& p) {
     c = OptimizerConfig{};  // another optimizer: Keras's defaults for it
     c.name = o.optimizer;
   }
-  if (o.lr > 0) c.learning_rate = o.lr;
+  if (o.lr > 0) {  // a constant rate, in place of a file's schedule (unless --lr-decay gives one)
+    c.learning_rate = o.lr;
+    c.schedule.reset();
+  }
+  if (o.lr_decay == "none") {  // the schedule's initial rate, held
+    c.schedule.reset();
+  } else if (!o.lr_decay.empty()) {
+    LearningRateSchedule s = parse_schedule_spec(o.lr_decay);
+    DPT_CHECK(o.lr <= 0 || s.class_name != "PiecewiseConstantDecay",
+              "--lr " << o.lr << " and --lr-decay " << o.lr_decay
+                      << ": PiecewiseConstantDecay's values are the learning rates; leave out --lr");
+    DPT_CHECK(o.lr <= 0 || s.initial_learning_rate < 0, "--lr "
+                                                            << o.lr << " and --lr-decay " << o.lr_decay
+                                                            << " both give the initial learning rate; give it once");
+    c.schedule = s;
+  }
   if (o.momentum >= 0) c.momentum = o.momentum;
   if (o.nesterov)
     c.nesterov = true;  // the flag adds Nesterov momentum; without it the file's or preset's setting stays
@@ -122,7 +139,7 @@ void run_train(const TrainOptions& o) {
     opt->build(model->num_trainable(), Device::cpu());
     try {
       const OptimizerState st = load_optimizer_state(compiled.from, *model, *opt);
-      if (st.learning_rate > 0 && o.lr <= 0) opt->set_learning_rate(st.learning_rate);
+      if (st.learning_rate > 0 && o.lr <= 0 && !opt->schedule()) opt->set_learning_rate(st.learning_rate);
       file_state = true;
       std::ostringstream note;
       note << "the optimizer continues from the file's state: iteration " << st.iterations << ", " << st.arrays
@@ -190,6 +207,18 @@ void run_train(const TrainOptions& o) {
   std::vector<std::unique_ptr<Callback>> control;
   if (o.early_stopping >= 0)
     control.push_back(std::make_unique<EarlyStopping>(o.monitor, 0.0, o.early_stopping, MonitorMode::auto_, o.restore_best));
+  if (opt->schedule()) {  // Keras: "its learning rate is not settable"
+    const std::pair<bool, const char*> setters[] = {{!o.reduce_lr.empty(), "--reduce-lr-on-plateau"},
+                                                    {!o.lr_schedule.empty(), "--lr-schedule"},
+                                                    {o.warmup_epochs > 0, "--warmup-epochs"},
+                                                    {o.scale_lr != "none", "--scale-lr"}};
+    for (const auto& [given, flag] : setters)
+      DPT_CHECK(!given, flag << " sets the learning rate, but the optimizer's learning rate is the schedule "
+                             << opt->schedule()->describe()
+                             << ", which is not settable (as in Keras); give a constant rate (--lr X, or --lr-decay "
+                                "none for the schedule's initial rate), or leave out "
+                             << flag);
+  }
   if (!o.reduce_lr.empty()) {
     double factor = 0;
     long long patience = -1;
@@ -206,9 +235,11 @@ void run_train(const TrainOptions& o) {
   const double base_lr = opt->learning_rate();
   const double target_lr = scaled_learning_rate(base_lr, o.scale_lr, trainer.replicas());
   // A resumed run goes on with the rate in use when it was saved (scaled, warmed up, reduced on a
-  // plateau); checkpoints from before dptrain saved it start from the scaled rate.
-  trainer.set_learning_rate(resume_from && resume_from->state.learning_rate > 0 ? resume_from->state.learning_rate
-                                                                                : target_lr);
+  // plateau); checkpoints from before dptrain saved it start from the scaled rate. A schedule's rate
+  // follows from the iteration count alone.
+  if (!opt->schedule())
+    trainer.set_learning_rate(resume_from && resume_from->state.learning_rate > 0 ? resume_from->state.learning_rate
+                                                                                  : target_lr);
   if (o.warmup_epochs > 0) {
     control.push_back(std::make_unique<LearningRateWarmup>(base_lr, target_lr, o.warmup_epochs));
     fo.log_learning_rate = true;
@@ -324,6 +355,10 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--reduce-lr-on-plateau", o->reduce_lr, "FACTOR:PATIENCE: multiply the learning rate by FACTOR "
                                                            "when --monitor has not improved for PATIENCE epochs");
   cmd->add_option("--lr-schedule", o->lr_schedule, "step:EVERY:GAMMA | exp:GAMMA | cosine (per epoch)");
+  cmd->add_option("--lr-decay", o->lr_decay,
+                  "a Keras schedule as the learning rate, computed every step: CLASS:key=value,... (ExponentialDecay, "
+                  "PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay, CosineDecayRestarts; "
+                  "initial_learning_rate defaults to --lr), or none (a file's schedule replaced by its initial rate)");
   cmd->add_option("--save-best", o->save_best, "save the model whenever --monitor improves (path may hold {epoch}, "
                                                "{val_loss:.2f}, ...)");
   cmd->add_option("--class-weight", o->class_weight, "balanced, or a JSON file {\"0\": 1.0, \"1\": 3.5}: weigh each "

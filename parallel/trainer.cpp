@@ -162,7 +162,7 @@ const Optimizer& Trainer::optimizer() const {
     host_opt_->build(template_.num_trainable(), Device::cpu());
   }
   kernels::cuda_stream_sync(*replicas_[0]->cuda);
-  host_opt_->set_learning_rate(opt.learning_rate());
+  if (!opt.schedule()) host_opt_->set_learning_rate(opt.learning_rate());
   host_opt_->copy_state_from(opt);
   return *host_opt_;
 }

@@ -33,6 +33,7 @@
 #include "core/layers/recurrent.h"
 #include "core/layers/separable_conv2d.h"
 #include "core/layers/time_distributed.h"
+#include "core/strings.h"
 
 namespace dpt {
 
@@ -825,6 +826,85 @@ void check_range(double v, double lo, double hi, bool lo_open, const std::string
             what << " must be in " << (lo_open ? "(" : "[") << lo << ", " << hi << "], got " << v);
 }
 
+// The arguments of each schedule's get_config(), in Keras's order, and those Keras requires.
+std::vector<std::string> schedule_keys(const std::string& cls) {
+  if (cls == "ExponentialDecay" || cls == "InverseTimeDecay")
+    return {"initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name"};
+  if (cls == "PiecewiseConstantDecay") return {"boundaries", "values", "name"};
+  if (cls == "PolynomialDecay")
+    return {"initial_learning_rate", "decay_steps", "end_learning_rate", "power", "cycle", "name"};
+  if (cls == "CosineDecay")
+    return {"initial_learning_rate", "decay_steps", "alpha", "name", "warmup_target", "warmup_steps"};
+  return {"initial_learning_rate", "first_decay_steps", "t_mul", "m_mul", "alpha", "name"};
+}
+
+std::vector<std::string> schedule_required(const std::string& cls) {
+  if (cls == "PiecewiseConstantDecay") return {"boundaries", "values"};
+  if (cls == "CosineDecayRestarts") return {"initial_learning_rate", "first_decay_steps"};
+  if (cls == "ExponentialDecay" || cls == "InverseTimeDecay")
+    return {"initial_learning_rate", "decay_steps", "decay_rate"};
+  return {"initial_learning_rate", "decay_steps"};
+}
+
+// A serialized Keras schedule ({class_name, config}, with Keras 3's module and registered_name or
+// without). `cli`: --lr-decay's, where initial_learning_rate may be left to the optimizer and an
+// unknown argument is an error (in a file it is listed in `ignored`).
+LearningRateSchedule schedule_from_json(const json& obj, const std::string& what, bool cli,
+                                        std::vector<std::string>* ignored) {
+  LearningRateSchedule s;
+  s.class_name = obj.value("class_name", std::string());
+  DPT_CHECK(is_schedule_class(s.class_name),
+            what << ": unknown learning-rate schedule '" << s.class_name << "' (Keras's: " << kScheduleClasses << ")");
+  const json cfg = obj.contains("config") && obj["config"].is_object() ? obj["config"] : json::object();
+  const std::vector<std::string> keys = schedule_keys(s.class_name);
+  std::string key_list;
+  for (const auto& k : keys) key_list += (key_list.empty() ? "" : ", ") + k;
+  const std::string at = what + " " + s.class_name;
+  for (auto it = cfg.begin(); it != cfg.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = it.value();
+    const std::string where = at + "." + k;
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+      DPT_CHECK(!cli, at << " has no argument '" << k << "' (Keras's: " << key_list << ")");
+      ignored->push_back(s.class_name + "'s " + k);
+      continue;
+    }
+    if (k == "name") {
+      if (!v.is_null()) s.name = as<std::string>(v, where);
+    } else if (k == "staircase" || k == "cycle") {
+      (k == "staircase" ? s.staircase : s.cycle) = as<bool>(v, where);
+    } else if (k == "warmup_target") {
+      if (!v.is_null()) s.warmup_target = number(v, where);
+    } else if (k == "boundaries" || k == "values") {
+      DPT_CHECK(v.is_array(), where << " must be a list of numbers, got " << kind_of(v));
+      auto& list = k == "boundaries" ? s.boundaries : s.values;
+      for (const json& x : v) list.push_back(number(x, where + "[" + std::to_string(list.size()) + "]"));
+    } else {
+      const double x = number(v, where);
+      if (k == "initial_learning_rate") s.initial_learning_rate = x;
+      if (k == "decay_steps" || k == "first_decay_steps") s.decay_steps = x;
+      if (k == "decay_rate") s.decay_rate = x;
+      if (k == "end_learning_rate") s.end_learning_rate = x;
+      if (k == "power") s.power = x;
+      if (k == "alpha") s.alpha = x;
+      if (k == "warmup_steps") s.warmup_steps = x;
+      if (k == "t_mul") s.t_mul = x;
+      if (k == "m_mul") s.m_mul = x;
+    }
+  }
+  for (const auto& k : schedule_required(s.class_name))
+    DPT_CHECK((cli && k == "initial_learning_rate") || (cfg.contains(k) && !cfg[k].is_null()),
+              at << " has no " << k << " (Keras requires it)");
+  LearningRateSchedule checked = s;  // --lr-decay's rate may come from the optimizer
+  if (checked.initial_learning_rate < 0 && cli) checked.initial_learning_rate = 1;
+  try {
+    checked.check();
+  } catch (const Error& e) {
+    DPT_FAIL(what << ": " << e.what());
+  }
+  return s;
+}
+
 // The metrics of compile(metrics=...) as Keras writes them: a list, a dict per output, or (tf.keras)
 // a list per output; each one a string or a serialized metric object.
 void metric_leaves(const json& m, std::vector<const json*>* out) {
@@ -928,13 +1008,18 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
                               {"clipvalue", &o.clipvalue, HUGE_VAL},
                               {"global_clipnorm", &o.global_clipnorm, HUGE_VAL},
                               {"ema_momentum", &o.ema_momentum, 1.0}};
+    double decay = 0;
     const std::pair<const char*, bool*> flags[] = {
         {"nesterov", &o.nesterov}, {"centered", &o.centered}, {"amsgrad", &o.amsgrad}, {"use_ema", &o.use_ema}};
     for (auto it = cfg.begin(); it != cfg.end(); ++it) {
       const std::string k = it.key(), what = where + " " + cls + "." + k;
       const json& v = it.value();
       if (k == "learning_rate" || k == "lr") {
-        if (v.is_object()) {  // a LearningRateSchedule: Keras would follow it, dptrain starts from its rate
+        if (v.is_object() && is_schedule_class(v.value("class_name", std::string()))) {  // one of Keras's schedules
+          o.schedule = schedule_from_json(v, what, false, &c.ignored);
+          o.learning_rate = o.schedule->class_name == "PiecewiseConstantDecay" ? o.schedule->values[0]
+                                                                               : o.schedule->initial_learning_rate;
+        } else if (v.is_object()) {  // another schedule: Keras would follow it, dptrain starts from its rate
           const json sc = v.value("config", json::object());
           DPT_CHECK(sc.contains("initial_learning_rate"), what << " is a schedule without initial_learning_rate");
           o.learning_rate = number(sc["initial_learning_rate"], what + ".initial_learning_rate");
@@ -962,13 +1047,23 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
                     what << " must be an integer >= " << least << " (as in Keras), got " << v.dump());
           *field = int64_t(n);
         }
-      // Keras 2's decay of the learning rate.
-      const bool not_applied = k == "decay";
-      if (not_applied && v.is_number() && v.get<double>() != 0) {
-        std::ostringstream s;
-        s << k << "=" << v.get<double>();  // 6 significant digits: decay=1e-06
-        c.ignored.push_back(s.str());
+      if (k == "decay" && !v.is_null()) {  // Keras 2's decay of the learning rate
+        decay = number(v, what);
+        check_range(decay, 0, HUGE_VAL, false, what);
       }
+    }
+    // Keras 2 divided the rate by 1 + decay * iterations: Keras's InverseTimeDecay(lr, 1, decay).
+    if (decay > 0 && !o.schedule) {
+      LearningRateSchedule inverse;
+      inverse.class_name = "InverseTimeDecay";
+      inverse.initial_learning_rate = o.learning_rate;  // < 0: the optimizer's default, set when it is made
+      inverse.decay_steps = 1;
+      inverse.decay_rate = decay;
+      o.schedule = inverse;
+    } else if (decay > 0) {
+      std::ostringstream s;
+      s << "decay=" << decay << " beside a schedule";  // 6 significant digits: decay=1e-06
+      c.ignored.push_back(s.str());
     }
   }
   return c;
@@ -989,6 +1084,55 @@ bool read_compile_config(const std::string& path, KerasCompileConfig* out) {
   if (text.empty()) return false;
   *out = compile_config_from_json(text, "'" + path + "' training_config");
   return true;
+}
+
+LearningRateSchedule parse_schedule_spec(const std::string& spec) {
+  const size_t colon = spec.find(':');
+  const std::string cls = spec.substr(0, colon), what = "--lr-decay " + spec;
+  DPT_CHECK(is_schedule_class(cls),
+            "--lr-decay: unknown schedule '" << cls << "' (Keras's: " << kScheduleClasses << "; or none)");
+  json cfg = json::object();
+  std::vector<std::string> args{""};  // split at the commas outside brackets
+  int depth = 0;
+  for (size_t i = colon == std::string::npos ? spec.size() : colon + 1; i < spec.size(); ++i) {
+    const char ch = spec[i];
+    depth += ch == '[' ? 1 : ch == ']' ? -1 : 0;
+    if (ch == ',' && depth == 0)
+      args.emplace_back();
+    else
+      args.back() += ch;
+  }
+  DPT_CHECK(depth == 0, what << ": a list's brackets do not match (lists are [a,b,...])");
+  auto scalar = [&](const std::string& text, const std::string& key) -> json {
+    if (text == "true" || text == "True") return true;
+    if (text == "false" || text == "False") return false;
+    if (text == "none" || text == "None" || text == "null") return nullptr;
+    if (key == "name") return text;
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    DPT_CHECK(!text.empty() && end == text.c_str() + text.size() && std::isfinite(v),
+              what << ": " << key << "=" << text << " is not a number");
+    if (v == std::floor(v) && std::fabs(v) < 1e15 && text.find_first_of(".eE") == std::string::npos) return int64_t(v);
+    return v;
+  };
+  for (const std::string& arg : args) {
+    if (arg.empty() && colon == std::string::npos) continue;
+    const size_t eq = arg.find('=');
+    DPT_CHECK(eq != std::string::npos && eq > 0,
+              what << ": '" << arg << "' is not key=value (e.g. ExponentialDecay:decay_steps=1000,decay_rate=0.9)");
+    const std::string key = arg.substr(0, eq), text = arg.substr(eq + 1);
+    DPT_CHECK(!cfg.contains(key), what << ": " << key << " is given twice");
+    if (!text.empty() && text.front() == '[') {
+      DPT_CHECK(text.back() == ']', what << ": " << key << "=" << text << " is not a list ([a,b,...])");
+      json list = json::array();
+      for (const std::string& item : split(text.substr(1, text.size() - 2), ','))
+        if (!item.empty() || text.size() > 2) list.push_back(scalar(item, key));
+      cfg[key] = list;
+    } else {
+      cfg[key] = scalar(text, key);
+    }
+  }
+  return schedule_from_json({{"class_name", cls}, {"config", cfg}}, what, true, nullptr);
 }
 
 KerasCompileConfig compile_config_from_json(const std::string& text, const std::string& where, bool legacy) {

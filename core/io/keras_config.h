@@ -21,8 +21,8 @@ std::string read_model_config(const std::string& h5_path);
 
 // What Keras's load_model (compile=True) takes from a model.save() file's training_config: the
 // loss, the metric and the optimizer's class and hyperparameters. Settings Keras would apply that
-// dptrain has not (Keras 2's decay, clipping, weight decay, EMA, a learning-rate schedule, metrics
-// dptrain does not compute, weighted metrics) are listed in `ignored` for the caller to report.
+// dptrain has not (a custom learning-rate schedule, metrics dptrain does not compute,
+// weighted metrics) are listed in `ignored` for the caller to report.
 struct KerasCompileConfig {
   std::string loss;            // dptrain's name for it; "" when dptrain has no such loss
   std::string file_loss;       // as the file names it ("" when it names none)
@@ -37,5 +37,10 @@ bool read_compile_config(const std::string& path, KerasCompileConfig* out);
 // legacy: its metric strings log under the names given, where Keras 3's legacy loader logs 'mae' as
 // mean_absolute_error); `where` starts error messages.
 KerasCompileConfig compile_config_from_json(const std::string& text, const std::string& where, bool legacy = true);
+
+// The command line's --lr-decay: "CLASS:key=value,key=value" with Keras's class and argument names,
+// lists in brackets (boundaries=[100,200]), true/false and None; initial_learning_rate may be left
+// out (< 0: the optimizer's learning rate).
+LearningRateSchedule parse_schedule_spec(const std::string& spec);
 
 }  // namespace dpt

@@ -218,10 +218,55 @@ json layer_config(const Layer& l) {
   return {{"class_name", cls}, {"config", c}};
 }
 
+// A Keras schedule as Keras 3 serializes it (in .h5 and .keras files alike): its get_config() keys
+// in Keras's order, steps as integers where they are whole (as a user gives them).
+json schedule_json(const LearningRateSchedule& s) {
+  auto steps = [](double v) { return v == std::floor(v) && std::fabs(v) < 1e15 ? json(int64_t(v)) : json(v); };
+  json c = json::object();
+  const std::string& cls = s.class_name;
+  const std::string name = s.name.empty() ? s.default_name() : s.name;
+  if (cls == "PiecewiseConstantDecay") {
+    json b = json::array(), v = json::array();
+    for (double x : s.boundaries) b.push_back(steps(x));
+    for (double x : s.values) v.push_back(x);
+    c = {{"boundaries", b}, {"values", v}, {"name", name}};
+  } else if (cls == "ExponentialDecay" || cls == "InverseTimeDecay") {
+    c = {{"initial_learning_rate", s.initial_learning_rate},
+         {"decay_steps", steps(s.decay_steps)},
+         {"decay_rate", s.decay_rate},
+         {"staircase", s.staircase},
+         {"name", name}};
+  } else if (cls == "PolynomialDecay") {
+    c = {{"initial_learning_rate", s.initial_learning_rate},
+         {"decay_steps", steps(s.decay_steps)},
+         {"end_learning_rate", s.end_learning_rate},
+         {"power", s.power},
+         {"cycle", s.cycle},
+         {"name", name}};
+  } else if (cls == "CosineDecay") {
+    c = {{"initial_learning_rate", s.initial_learning_rate},
+         {"decay_steps", steps(s.decay_steps)},
+         {"alpha", s.alpha},
+         {"name", name},
+         {"warmup_target", s.warmup_target ? json(*s.warmup_target) : json(nullptr)},
+         {"warmup_steps", steps(s.warmup_steps)}};
+  } else {
+    c = {{"initial_learning_rate", s.initial_learning_rate},
+         {"first_decay_steps", steps(s.decay_steps)},
+         {"t_mul", s.t_mul},
+         {"m_mul", s.m_mul},
+         {"alpha", s.alpha},
+         {"name", name}};
+  }
+  return {{"module", "keras.optimizers.schedules"}, {"class_name", cls}, {"config", c}, {"registered_name", nullptr}};
+}
+
 json optimizer_config(const Optimizer& o) {
   json c = json::object();
   for (auto& [k, v] : o.config()) {
-    if (k == "nesterov" || k == "centered" || k == "amsgrad" || k == "use_ema")
+    if (k == "learning_rate" && o.schedule())
+      c[k] = schedule_json(*o.schedule());
+    else if (k == "nesterov" || k == "centered" || k == "amsgrad" || k == "use_ema")
       c[k] = v != 0.0;
     else if (k == "gradient_accumulation_steps" || k == "ema_overwrite_frequency")  // Keras requires ints
       c[k] = int64_t(v);
@@ -383,11 +428,14 @@ void write_scalar(hid_t group, const std::string& name, hid_t file_type, hid_t m
 void write_optimizer_weights(hid_t f, const Sequential& model, Optimizer& opt, const std::string& path) {
   h5::Id ow = h5::create_group(f, "optimizer_weights", path);
   const std::string prefix = keras3_optimizer_name(opt.class_name()) + "/";
-  std::vector<std::string> names{prefix + "iteration", prefix + "learning_rate"};
+  std::vector<std::string> names{prefix + "iteration"};
   const int64_t it = opt.iterations();
   write_scalar(ow.get(), names[0], H5T_STD_I64LE, H5T_NATIVE_INT64, &it, path);
-  const float lr = float(opt.learning_rate());
-  write_scalar(ow.get(), names[1], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &lr, path);
+  if (!opt.schedule()) {  // a schedule is no variable in Keras 3
+    names.push_back(prefix + "learning_rate");
+    const float lr = float(opt.learning_rate());
+    write_scalar(ow.get(), names[1], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &lr, path);
+  }
   for (auto& a : slot_arrays(model, opt, OptLayout::keras3, !model.is_chain())) {
     names.push_back(prefix + a.name);
     write_dataset(ow.get(), names.back(), a.shape, a.data, path);
@@ -405,9 +453,11 @@ void write_numbered_optimizer(hid_t f, const Sequential& model, Optimizer& opt, 
   h5::Id vars = h5::create_group(f, "optimizer/vars", path);
   const int64_t it = opt.iterations();
   write_scalar(vars.get(), "0", H5T_STD_I64LE, H5T_NATIVE_INT64, &it, path);
-  const float lr = float(opt.learning_rate());
-  write_scalar(vars.get(), "1", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &lr, path);
-  int n = 2;
+  int n = 1;
+  if (!opt.schedule()) {  // a schedule is no variable in Keras 3
+    const float lr = float(opt.learning_rate());
+    write_scalar(vars.get(), std::to_string(n++).c_str(), H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &lr, path);
+  }
   for (auto& a : slot_arrays(model, opt, OptLayout::keras3, !model.is_chain()))
     write_dataset(vars.get(), std::to_string(n++), a.shape, a.data, path);
   for (float v : opt.extra_scalars())

@@ -22,7 +22,22 @@ const char* const kOptimizerNames = "sgd, rmsprop, adam, adamw, adagrad, adamax,
 std::unique_ptr<Optimizer> Optimizer::clone() const {
   auto o = make_copy();
   o->common_ = common_;
+  o->schedule_ = schedule_;
   return o;
+}
+
+void Optimizer::set_learning_rate(double lr) {
+  DPT_CHECK(!schedule_, "This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` ("
+                            << schedule_->describe()
+                            << "), hence its learning rate is not settable (as in Keras). For a settable learning "
+                               "rate, give a constant one (--lr X or --lr-decay none)");
+  lr_ = lr;
+}
+
+void Optimizer::set_schedule(const LearningRateSchedule& s) {
+  s.check();
+  schedule_ = s;
+  lr_ = s(iterations_);
 }
 
 void Optimizer::set_common(const OptimizerCommon& c) {
@@ -111,6 +126,12 @@ void Optimizer::apply(Context& ctx, float* w, float* g) {
             class_name() << " state lives on " << device_.str() << " but the replica runs on " << ctx.device.str());
   void* stream = ctx.device.is_cuda() ? kernels::cuda_stream_of(*ctx.cuda) : nullptr;
   const int64_t before = updates();  // Keras's `iterations` during this call
+  if (schedule_) {                   // Keras: the schedule at _iterations, every step counted
+    lr_ = (*schedule_)(iterations_);
+    DPT_CHECK(std::isfinite(lr_), "the learning-rate schedule " << schedule_->describe() << " gives "
+                                                                << (std::isnan(lr_) ? std::fabs(lr_) : lr_)
+                                                                << " at step " << iterations_);
+  }
   bool step = true;
   if (accumulates()) {  // Keras's order: accumulate, or update from the average of the N steps
     step = (iterations_ + 1) % common_.gradient_accumulation_steps == 0;
@@ -197,7 +218,11 @@ std::vector<std::pair<std::string, Tensor*>> Optimizer::slots() {
 
 std::string Optimizer::describe() const {
   std::ostringstream os;
-  os << class_name() << "(learning_rate=" << lr_;
+  os << class_name() << "(learning_rate=";
+  if (schedule_)
+    os << schedule_->describe();
+  else
+    os << lr_;
   if (common_.weight_decay > 0 || default_weight_decay()) os << ", weight_decay=" << common_.weight_decay;
   os << params_str();
   if (common_.clipnorm > 0) os << ", clipnorm=" << common_.clipnorm;
@@ -424,6 +449,11 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c) {
   common.ema_momentum = c.ema_momentum;
   common.ema_overwrite_frequency = c.ema_overwrite_frequency;
   o->set_common(common);
+  if (c.schedule) {
+    LearningRateSchedule s = *c.schedule;
+    if (s.initial_learning_rate < 0) s.initial_learning_rate = rate;
+    o->set_schedule(s);
+  }
   return o;
 }
 

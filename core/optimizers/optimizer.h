@@ -2,10 +2,12 @@
 // to a whole gradient arena at once. Slots (momenta etc.) are arenas of the same layout.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 #include "core/context.h"
+#include "core/optimizers/schedule.h"
 #include "core/tensor.h"
 #include "kernels/optimizer.h"
 
@@ -51,6 +53,9 @@ struct OptimizerConfig {
   bool use_ema = false;
   double ema_momentum = 0.99;
   int64_t ema_overwrite_frequency = 0;  // 0: None
+  // Keras's learning_rate=<a LearningRateSchedule>: its initial_learning_rate < 0 takes the
+  // optimizer's learning rate.
+  std::optional<LearningRateSchedule> schedule;
 };
 
 class Optimizer {
@@ -67,8 +72,14 @@ class Optimizer {
   // Keras's finalize_variable_values at the end of fit: with use_ema, w takes the moving average.
   void finalize(Context& ctx, float* w);
   bool uses_ema() const { return common_.use_ema; }
-  double learning_rate() const { return lr_; }
-  void set_learning_rate(double lr) { lr_ = lr; }
+  // The rate of the next step: with a schedule, the schedule at iterations() (Keras's
+  // optimizer.learning_rate).
+  double learning_rate() const { return schedule_ ? (*schedule_)(iterations_) : lr_; }
+  // A constant rate; refused, with Keras's message, for an optimizer that follows a schedule.
+  void set_learning_rate(double lr);
+  // Keras's learning_rate=<a LearningRateSchedule>: the rate of every step is computed from it.
+  void set_schedule(const LearningRateSchedule& s);
+  const std::optional<LearningRateSchedule>& schedule() const { return schedule_; }
   // Steps taken, counting those that only accumulate (Keras's saved `iteration`).
   int64_t iterations() const { return iterations_; }
   void set_iterations(int64_t n) { iterations_ = n; }
@@ -113,7 +124,7 @@ class Optimizer {
   // A step functor (kernels/optimizer_math.h) over the arena on this optimizer's device.
   template <class Step>
   void run_step(void* stream, const Step& step, float* w, const float* g, std::vector<float*>& s, int64_t n);
-  double lr_ = 0.001;
+  double lr_ = 0.001;  // the step's rate (with a schedule, set by apply() before each step)
   int64_t iterations_ = 0;
   int64_t n_ = 0;
   Device device_;
@@ -124,6 +135,7 @@ class Optimizer {
 
  private:
   void clip(Context& ctx, float* g);
+  std::optional<LearningRateSchedule> schedule_;
   Tensor accum_;                   // gradient accumulation's sums
   std::vector<float*> accum_ptr_;  // {accum_.data()}, the average's slot
   Tensor ema_;                     // use_ema's moving average of the weights

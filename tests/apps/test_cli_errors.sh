@@ -86,6 +86,22 @@ expect "--reduce-lr-on-plateau takes FACTOR:PATIENCE" train --reduce-lr-on-plate
 expect "ReduceLROnPlateau patience must be >= 0, got -2" train --reduce-lr-on-plateau 0.5:-2
 expect "--early-stopping: must be >= 0, got -1" train --early-stopping=-1
 expect "unknown --lr-schedule 'linear'" train --lr-schedule linear
+expect "--lr-decay: unknown schedule 'StepDecay' (Keras's: ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay, CosineDecayRestarts; or none)" \
+  train --lr-decay StepDecay:decay_steps=10
+expect "--lr-decay CosineDecay:decay_steps=0: Argument \`decay_steps\` must be > 0 (CosineDecay, as in Keras). Received: decay_steps=0" \
+  train --lr-decay CosineDecay:decay_steps=0
+expect "--lr-decay ExponentialDecay:decay_steps=10 ExponentialDecay has no decay_rate (Keras requires it)" \
+  train --lr-decay ExponentialDecay:decay_steps=10
+expect "--lr 0.1 and --lr-decay PiecewiseConstantDecay:boundaries=[5],values=[0.1,0.01]: PiecewiseConstantDecay's values are the learning rates; leave out --lr" \
+  train --lr 0.1 --lr-decay 'PiecewiseConstantDecay:boundaries=[5],values=[0.1,0.01]'
+expect "--lr 0.1 and --lr-decay CosineDecay:initial_learning_rate=0.2,decay_steps=5 both give the initial learning rate; give it once" \
+  train --lr 0.1 --lr-decay CosineDecay:initial_learning_rate=0.2,decay_steps=5
+expect "--reduce-lr-on-plateau sets the learning rate, but the optimizer's learning rate is the schedule CosineDecay(initial_learning_rate=0.001, decay_steps=100, alpha=0), which is not settable (as in Keras); give a constant rate (--lr X, or --lr-decay none for the schedule's initial rate), or leave out --reduce-lr-on-plateau" \
+  train --lr-decay CosineDecay:decay_steps=100 --reduce-lr-on-plateau 0.5:2
+expect "--scale-lr sets the learning rate, but the optimizer's learning rate is the schedule" \
+  train --replicas 2 --scale-lr linear --lr-decay InverseTimeDecay:decay_steps=1,decay_rate=0.1
+expect "--warmup-epochs sets the learning rate" train --warmup-epochs 1 --lr-decay PolynomialDecay:decay_steps=10
+expect "--lr-schedule sets the learning rate" train --lr-schedule exp:0.9 --lr-decay PolynomialDecay:decay_steps=10
 expect "--scale-lr: cubic not in {linear,sqrt,none}" train --scale-lr cubic
 echo '{"12": 2.0}' > "$dir/cw.json"
 expect "weighs class '12', but the classes are 0..9" train --class-weight "$dir/cw.json"

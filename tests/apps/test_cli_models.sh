@@ -191,10 +191,14 @@ fi
 xent="$shared/dl4j_simple_sparse_xent/simple_sparse_xent_mlp_keras_2_model.h5"
 if [ -f "$xent" ]; then
   run train_k2 train --model "$xent" --data synthetic:4:3:64 --epochs 1 --verbose 2
-  check "a Keras 2.3 file's optimizer, loss and metrics" "optimizer: RMSprop(learning_rate=0.0001, rho=0.9, momentum=0) | loss: sparse_categorical_crossentropy | metrics: accuracy" "$dir/train_k2"
+  check "a Keras 2.3 file's optimizer (its decay as Keras 2 applied it: InverseTimeDecay), loss and metrics" \
+    "optimizer: RMSprop(learning_rate=InverseTimeDecay(initial_learning_rate=0.0001, decay_steps=1, decay_rate=1e-06, staircase=False), rho=0.9, momentum=0) | loss: sparse_categorical_crossentropy | metrics: accuracy" "$dir/train_k2"
   check "... whose accuracy is logged" " - accuracy: " "$dir/train_k2"
-  check "what Keras would apply and dptrain does not is said" \
-    "dptrain: warning: $xent's training_config sets decay=1e-06, which dptrain does not apply" "$dir/train_k2.err"
+  if grep -q "warning" "$dir/train_k2.err"; then
+    echo "FAIL: a Keras 2 file with decay warns: $(cat "$dir/train_k2.err")"; fails=$((fails+1))
+  else
+    echo "ok: ... and nothing is left unapplied (no warning)"
+  fi
 else
   echo "SKIPPED: ../shared/fixtures/keras is absent, so the Keras 2 file checks did not run"
 fi

@@ -4,7 +4,7 @@
 # uninterrupted run (the two save byte-identical weights files and predict byte-identical outputs;
 # dptrain writes HDF5 files without timestamps). mnist-mlp (Dropout, RMSprop) on
 # 2 replicas. Then runs whose callbacks carry state (the plateau rule, early stopping with the best
-# weights, --save-best, a schedule over a warmup of a scaled rate) resumed from a middle checkpoint:
+# weights, --save-best, a schedule over a warmup of a scaled rate, a Keras schedule) resumed from a middle checkpoint:
 # the same epochs, messages and final weights as the uninterrupted run.
 set -uo pipefail
 bin="$1"
@@ -98,6 +98,9 @@ resume_check warmup_schedule 3 --model digits-mlp --optimizer sgd --lr 0.05 --ep
   --warmup-epochs 1.5 --lr-schedule exp:0.7 || exit 1
 resume_check in_warmup 1 --model digits-mlp --optimizer sgd --lr 0.05 --epochs 3 --replicas 2 --scale-lr linear \
   --warmup-epochs 1.5 || exit 1
+# A Keras schedule as the learning rate: it follows from the restored iteration count alone.
+resume_check keras_schedule 2 --model digits-mlp --optimizer adam --lr 0.01 --epochs 4 --replicas 3 \
+  --lr-decay CosineDecayRestarts:first_decay_steps=20,m_mul=0.7 || exit 1
 
 # SIGTERM: the same, exit status 143.
 "$bin" "${common[@]}" --checkpoint-dir "$dir/ck2" > /dev/null 2> "$dir/run3.err" &

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Optimizer state across Keras and dptrain, for Adam (amsgrad), RMSprop (momentum, centered), SGD
 # (Nesterov momentum), AdamW, Adagrad, Adamax, Nadam, Adadelta and Lion, with weight decay, each of
-# Keras's three gradient clippings, gradient accumulation and the weights' moving average (use_ema):
+# Keras's three gradient clippings, gradient accumulation, the weights' moving average (use_ema) and
+# Keras's six learning-rate schedules (keras.optimizers.schedules):
 #   1. Keras trains a model for 2 epochs and saves it (model.save('m.h5') and model.save('m.keras'):
 #      weights and optimizer state), then trains 1 more epoch. `dptrain train --model m.h5` (and
 #      m.keras) for that epoch must end with Keras's weights: it continues with the file's moments,
@@ -34,6 +35,7 @@ trap 'rm -rf "$dir"' EXIT
 "$py" - "$bin" "$dir" <<'PY' 2>&1 | grep -v -E "^WARNING:absl:(You are saving|Compiled the loaded|Error in loading the saved optimizer state)|^$"
 import logging, subprocess, sys
 import h5py, keras, numpy as np
+sched = keras.optimizers.schedules
 
 bin, d = sys.argv[1], sys.argv[2]
 print("Keras", keras.__version__, "backend", keras.backend.backend())
@@ -118,6 +120,31 @@ cases = [
      "SGD(learning_rate=0.1, momentum=0.5, use_ema=True, ema_momentum=0.7)"),
     ("ema_overwrite", lambda: keras.optimizers.RMSprop(0.01, use_ema=True, ema_overwrite_frequency=3),
      "RMSprop(learning_rate=0.01, rho=0.9, momentum=0, use_ema=True, ema_momentum=0.99, ema_overwrite_frequency=3)"),
+    # Learning-rate schedules (keras.optimizers.schedules), computed before every step from the step
+    # counter: each changes the rate within the epoch dptrain trains (steps 8 to 11).
+    ("exponential", lambda: keras.optimizers.SGD(sched.ExponentialDecay(0.2, 3, 0.5, staircase=True), momentum=0.5),
+     "SGD(learning_rate=ExponentialDecay(initial_learning_rate=0.2, decay_steps=3, decay_rate=0.5, staircase=True), "
+     "momentum=0.5)"),
+    ("piecewise", lambda: keras.optimizers.Adam(sched.PiecewiseConstantDecay([5, 9], [0.02, 0.01, 0.002])),
+     "Adam(learning_rate=PiecewiseConstantDecay(boundaries=[5, 9], values=[0.02, 0.01, 0.002]), beta_1=0.9,"),
+    ("polynomial", lambda: keras.optimizers.RMSprop(sched.PolynomialDecay(0.01, 5, 0.001, power=2.0, cycle=True)),
+     "RMSprop(learning_rate=PolynomialDecay(initial_learning_rate=0.01, decay_steps=5, end_learning_rate=0.001, "
+     "power=2, cycle=True), rho=0.9,"),
+    ("inverse_time", lambda: keras.optimizers.Adagrad(sched.InverseTimeDecay(0.1, 2, 0.7)),
+     "Adagrad(learning_rate=InverseTimeDecay(initial_learning_rate=0.1, decay_steps=2, decay_rate=0.7, "
+     "staircase=False),"),
+    ("cosine", lambda: keras.optimizers.AdamW(sched.CosineDecay(0.001, 6, alpha=0.1, warmup_target=0.02, warmup_steps=4),
+                                              weight_decay=0.05),
+     "AdamW(learning_rate=CosineDecay(initial_learning_rate=0.001, decay_steps=6, alpha=0.1, warmup_target=0.02, "
+     "warmup_steps=4), weight_decay=0.05,"),
+    ("restarts", lambda: keras.optimizers.Lion(sched.CosineDecayRestarts(0.003, 3, t_mul=2.0, m_mul=0.5, alpha=0.05)),
+     "Lion(learning_rate=CosineDecayRestarts(initial_learning_rate=0.003, first_decay_steps=3, t_mul=2, m_mul=0.5, "
+     "alpha=0.05),"),
+    # The schedule counts every step, those that only accumulate too (Keras's _iterations).
+    ("scheduled_accumulating", lambda: keras.optimizers.Adam(sched.ExponentialDecay(0.03, 2, 0.6),
+                                                             gradient_accumulation_steps=3),
+     "Adam(learning_rate=ExponentialDecay(initial_learning_rate=0.03, decay_steps=2, decay_rate=0.6, staircase=False), "
+     "beta_1=0.9, beta_2=0.999, gradient_accumulation_steps=3)"),
 ]
 if keras.backend.backend() == "jax":  # Keras 3.15 on JAX cannot fit with use_ema at all
     print("use_ema cases SKIPPED on JAX (Keras 3.15's fit fails there: 'Attempt to donate the same buffer twice'); "
@@ -161,6 +188,15 @@ for tag, make, described in cases:
     check(diff <= 2e-6, f"{tag}: dptrain's epoch from the file's optimizer state gives Keras's weights "
                         f"(max |diff| {diff:.3g})")
     check(fresh_diff > 100 * 2e-6, f"{tag}: a fresh optimizer would not (max |diff| {fresh_diff:.3g})")
+    if described.split("learning_rate=")[1][0].isalpha():  # a schedule: held at its initial rate, the epoch ends elsewhere
+        held = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.h5", "--data", f"npy:{d}/x.npy,{d}/y.npy",
+                               "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                               "--verbose", "0", "--lr-decay", "none", "--save-model", f"{d}/{tag}_held.h5"],
+                              capture_output=True, text=True)
+        held_diff = max(float(np.abs(a - b).max()) for a, b in zip(model_weights(f"{d}/{tag}_held.h5"), theirs)) \
+            if held.returncode == 0 else 0.0
+        check(held_diff > 100 * 2e-6, f"{tag}: the schedule's initial rate held (--lr-decay none) would not "
+                                      f"(max |diff| {held_diff:.3g}) {held.stderr.strip()}")
     # The same from Keras 3's .keras archive: the optimizer's variables are numbered there, not named.
     run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.keras", "--data", f"npy:{d}/x.npy,{d}/y.npy",
                           "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",

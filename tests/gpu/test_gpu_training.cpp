@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include "core/callbacks/callback.h"
 #include "core/data/readers.h"
+#include "core/io/keras_config.h"
 #include "core/io/keras_model.h"
 #include "core/layers/pooling.h"
 #include "core/optimizers/optimizer.h"
@@ -40,7 +41,7 @@ TEST_CASE("1 GPU trains like the CPU: weights within 1e-4 relative after 8 steps
 // lr * sign(g), and an MLP of 784 inputs has many such weights whose sign the devices' different
 // sums may flip (mnist-mlp: 0.0907 with RMSprop at 0.01); the kernels themselves are compared
 // element by element in test_cuda_ops.cu.
-TEST_CASE("Every optimizer, weight decay, clipping, accumulation and use_ema train on a GPU as on the CPU",
+TEST_CASE("Every optimizer, weight decay, clipping, accumulation, use_ema and a schedule train on a GPU as on the CPU",
           "[gpu][training][optimizer]") {
   if (test::gpu_count() == 0) return;
   struct Case {
@@ -48,13 +49,22 @@ TEST_CASE("Every optimizer, weight decay, clipping, accumulation and use_ema tra
     double lr, weight_decay, clipnorm, clipvalue, global_clipnorm;
     int64_t accumulate = 0;
     int64_t ema_every = -1;  // >= 0: use_ema, overwriting every N steps (0: only at the end)
+    const char* schedule = nullptr;  // a Keras schedule as the learning rate (--lr-decay's form)
   };
-  const Case cases[] = {
-      {"adamw", 0.01, -1, 0, 0, 0},     {"adagrad", 0.05, -1, 0, 0, 0},     {"adamax", 0.01, -1, 0, 0, 0},
-      {"nadam", 0.01, -1, 0, 0, 0},     {"adadelta", 1.0, -1, 0, 0, 0},     {"lion", 0.001, 0.1, 0, 0, 0},
-      {"sgd", 0.05, -1, 0.05, 0, 0},    {"adam", 0.01, 0.05, 0, 0, 0.1},    {"rmsprop", 0.01, -1, 0, 1e-3, 0},
-      {"adamw", 0.01, 0.2, 0.01, 0, 0}, {"nadam", 0.01, -1, 0.05, 0, 0, 3}, {"sgd", 0.05, -1, 0, 0, 0, 0, 0},
-      {"adam", 0.01, -1, 0, 0, 0, 2, 3}};
+  const Case cases[] = {{"adamw", 0.01, -1, 0, 0, 0},
+                        {"adagrad", 0.05, -1, 0, 0, 0},
+                        {"adamax", 0.01, -1, 0, 0, 0},
+                        {"nadam", 0.01, -1, 0, 0, 0},
+                        {"adadelta", 1.0, -1, 0, 0, 0},
+                        {"lion", 0.001, 0.1, 0, 0, 0},
+                        {"sgd", 0.05, -1, 0.05, 0, 0},
+                        {"adam", 0.01, 0.05, 0, 0, 0.1},
+                        {"rmsprop", 0.01, -1, 0, 1e-3, 0},
+                        {"adamw", 0.01, 0.2, 0.01, 0, 0},
+                        {"nadam", 0.01, -1, 0.05, 0, 0, 3},
+                        {"sgd", 0.05, -1, 0, 0, 0, 0, 0},
+                        {"adam", 0.01, -1, 0, 0, 0, 2, 3},
+                        {"adam", 0.01, -1, 0, 0, 0, 3, -1, "CosineDecayRestarts:first_decay_steps=4,m_mul=0.5"}};
   for (const char* which : {"digits-cnn"})
     for (const Case& c : cases) {
       OptimizerConfig oc;
@@ -67,6 +77,7 @@ TEST_CASE("Every optimizer, weight decay, clipping, accumulation and use_ema tra
       oc.gradient_accumulation_steps = c.accumulate;
       oc.use_ema = c.ema_every >= 0;
       oc.ema_overwrite_frequency = std::max<int64_t>(c.ema_every, 0);
+      if (c.schedule) oc.schedule = parse_schedule_spec(c.schedule);
       const std::string what = make_optimizer(oc)->describe();
       const double d1 = test::train_pair(which, test::cpus(1), test::gpus(1), 24, {}, oc);
       const double d3 = test::train_pair(which, test::cpus(1), test::on_gpu0(3), 24, {}, oc);
@@ -292,6 +303,7 @@ TEST_CASE("A model saved while training on a GPU holds the optimizer state of th
   Dataset data = make_synthetic(mc->input_shape(), 10, 64, 4);
   OptimizerConfig oc;
   oc.name = "adam";
+  oc.schedule = parse_schedule_spec("ExponentialDecay:decay_steps=3,decay_rate=0.5");  // a schedule's copy on the host
   auto opt = make_optimizer(oc);
   Trainer tc(*mc, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1);
   Trainer tg(*mg, test::gpus(1), LossKind::categorical_crossentropy, *opt, 1);
@@ -311,6 +323,7 @@ TEST_CASE("A model saved while training on a GPU holds the optimizer state of th
   load_optimizer_state(pc, *mc, *sc);
   load_optimizer_state(pg, *mg, *sg);
   CHECK(sg->iterations() == sc->iterations());
+  CHECK(tg.optimizer().learning_rate() == tc.optimizer().learning_rate());
   auto a = sc->slots(), b = sg->slots();
   REQUIRE(a.size() == b.size());
   for (size_t i = 0; i < a.size(); ++i) {

@@ -5,6 +5,7 @@
 #include "test_util.h"
 
 using namespace dpt;
+using Catch::Contains;
 
 namespace {
 
@@ -466,4 +467,196 @@ TEST_CASE("Nadam's u_product follows the iteration count, set back or forward", 
   CHECK(b.extra_scalars().at(0) == a.extra_scalars().at(0));
   b.set_iterations(2);
   CHECK(b.extra_scalars().at(0) == Catch::Detail::Approx(0.9 * (1 - 0.5 * 0.96) * 0.9 * (1 - 0.5 * 0.96 * 0.96)));
+}
+
+namespace {
+
+LearningRateSchedule schedule(const std::string& cls, double lr0, double steps) {
+  LearningRateSchedule s;
+  s.class_name = cls;
+  s.initial_learning_rate = lr0;
+  s.decay_steps = steps;
+  return s;
+}
+
+// The cosine restarts' rate from its definition (Loshchilov & Hutter): period i lasts
+// first * t_mul^i steps and starts at m_mul^i of the rate; in double, found by walking the periods.
+double sgdr(double lr0, double first, double t_mul, double m_mul, double alpha, int64_t step) {
+  double start = 0, length = first, scale = 1;
+  while (step >= start + length) {
+    start += length;
+    length *= t_mul;
+    scale *= m_mul;
+  }
+  const double frac = (step - start) / length;
+  return lr0 * ((1 - alpha) * 0.5 * scale * (1 + std::cos(M_PI * frac)) + alpha);
+}
+
+}  // namespace
+
+TEST_CASE("Keras's learning-rate schedules give Keras's formulas' rates, step by step", "[optimizer][schedule]") {
+  const auto near = [](double got, double want) {
+    INFO("got " << got << ", want " << want);
+    CHECK(std::fabs(got - want) <= 2e-6 * std::fabs(want) + 1e-12);
+  };
+  LearningRateSchedule e = schedule("ExponentialDecay", 0.2, 3);
+  e.decay_rate = 0.5;
+  for (int64_t s = 0; s < 20; ++s) near(e(s), 0.2 * std::pow(0.5, s / 3.0));
+  e.staircase = true;
+  for (int64_t s = 0; s < 20; ++s) near(e(s), 0.2 * std::pow(0.5, double(s / 3)));
+  CHECK(e(2) == e(0));
+  CHECK(e(3) < e(2));
+
+  LearningRateSchedule it = schedule("InverseTimeDecay", 0.1, 2);
+  it.decay_rate = 0.7;
+  for (int64_t s = 0; s < 20; ++s) near(it(s), 0.1 / (1 + 0.7 * s / 2.0));
+  it.staircase = true;
+  for (int64_t s = 0; s < 20; ++s) near(it(s), 0.1 / (1 + 0.7 * double(s / 2)));
+
+  LearningRateSchedule pc;  // values[i] up to and including boundaries[i]
+  pc.class_name = "PiecewiseConstantDecay";
+  pc.boundaries = {5, 9.7};  // cast to the step's integer type, as Keras does: 9
+  pc.values = {0.02, 0.01, 0.002};
+  const double want_pc[] = {0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01, 0.01, 0.01, 0.002, 0.002};
+  for (int64_t s = 0; s < 12; ++s) near(pc(s), want_pc[s]);
+
+  LearningRateSchedule p = schedule("PolynomialDecay", 0.01, 5);
+  p.end_learning_rate = 0.001;
+  p.power = 2;
+  for (int64_t s = 0; s < 12; ++s) {
+    const double f = std::min<double>(s, 5) / 5;
+    near(p(s), 0.009 * (1 - f) * (1 - f) + 0.001);
+  }
+  p.cycle = true;  // the first multiple of decay_steps at or past the step (1 at step 0)
+  for (int64_t s = 0; s < 12; ++s) {
+    const double over = 5 * (s == 0 ? 1 : std::ceil(s / 5.0)), f = s / over;
+    near(p(s), 0.009 * (1 - f) * (1 - f) + 0.001);
+  }
+  near(p(5), 0.001);
+  near(p(6), 0.009 * 0.4 * 0.4 + 0.001);
+
+  LearningRateSchedule c = schedule("CosineDecay", 0.1, 10);
+  c.alpha = 0.1;
+  for (int64_t s = 0; s < 14; ++s) {
+    const double f = std::min<double>(s, 10) / 10;
+    near(c(s), 0.1 * (0.9 * 0.5 * (1 + std::cos(M_PI * f)) + 0.1));
+  }
+  near(c(10), 0.01);
+  c.warmup_target = 0.5;  // linear from 0.1 to 0.5 over 4 steps, then the decay from 0.5
+  c.warmup_steps = 4;
+  for (int64_t s = 0; s < 18; ++s) {
+    if (s < 4) {
+      near(c(s), 0.1 + 0.4 * s / 4.0);
+    } else {
+      const double f = std::min<double>(s - 4, 10) / 10;
+      near(c(s), 0.5 * (0.9 * 0.5 * (1 + std::cos(M_PI * f)) + 0.1));
+    }
+  }
+
+  LearningRateSchedule r = schedule("CosineDecayRestarts", 0.02, 3);
+  r.alpha = 0.05;
+  r.m_mul = 0.5;  // periods of 3, 6, 12, 24 steps
+  for (int64_t s = 0; s < 50; ++s) near(r(s), sgdr(0.02, 3, 2, 0.5, 0.05, s));
+  r.t_mul = 1;  // periods of 3
+  for (int64_t s = 0; s < 20; ++s) near(r(s), sgdr(0.02, 3, 1, 0.5, 0.05, s));
+  r.t_mul = 1.5;
+  for (int64_t s = 0; s < 40; ++s) near(r(s), sgdr(0.02, 3, 1.5, 0.5, 0.05, s));
+
+  CHECK(e.describe() == "ExponentialDecay(initial_learning_rate=0.2, decay_steps=3, decay_rate=0.5, staircase=True)");
+  CHECK(pc.describe() == "PiecewiseConstantDecay(boundaries=[5, 9.7], values=[0.02, 0.01, 0.002])");
+  CHECK(c.describe() ==
+        "CosineDecay(initial_learning_rate=0.1, decay_steps=10, alpha=0.1, warmup_target=0.5, warmup_steps=4)");
+  r.name = "mine";
+  CHECK(r.describe() ==
+        "CosineDecayRestarts(initial_learning_rate=0.02, first_decay_steps=3, t_mul=1.5, m_mul=0.5, alpha=0.05, "
+        "name='mine')");
+  // Keras's checks, and ranges no schedule trains with.
+  LearningRateSchedule bad = schedule("ExponentialDecay", 0.1, 0);
+  CHECK_THROWS_WITH(bad.check(),
+                    "Argument `decay_steps` must be > 0 (ExponentialDecay, as in Keras). Received: decay_steps=0");
+  bad = schedule("CosineDecayRestarts", 0.1, -1);
+  CHECK_THROWS_WITH(
+      bad.check(),
+      "Argument `first_decay_steps` must be > 0 (CosineDecayRestarts, as in Keras). Received: first_decay_steps=-1");
+  pc.values.pop_back();
+  CHECK_THROWS_WITH(pc.check(),
+                    "The length of boundaries should be 1 less than the length of values (PiecewiseConstantDecay, "
+                    "as in Keras); got 2 boundaries and 2 values");
+  bad = schedule("PolynomialDecay", 0.1, 5);
+  bad.power = -1;
+  CHECK_THROWS_WITH(bad.check(), "PolynomialDecay's power must be >= 0, got -1");
+  bad = schedule("CosineDecay", 0.1, 5);
+  bad.warmup_target = 0.5;
+  CHECK_THROWS_WITH(bad.check(), "CosineDecay's warmup_steps must be > 0 with a warmup_target, got 0");
+  bad = schedule("StepDecay", 0.1, 5);
+  CHECK_THROWS_WITH(bad.check(),
+                    "unknown learning-rate schedule 'StepDecay' (Keras's: ExponentialDecay, PiecewiseConstantDecay, "
+                    "PolynomialDecay, InverseTimeDecay, CosineDecay, CosineDecayRestarts)");
+}
+
+TEST_CASE("an optimizer with a schedule takes each step's rate from its step counter, as Keras 3's",
+          "[optimizer][schedule]") {
+  Context ctx;
+  LearningRateSchedule e = schedule("ExponentialDecay", 0.1, 2);
+  e.decay_rate = 0.5;
+  e.staircase = true;  // 0.1, 0.1, 0.05, 0.05, 0.025, ...
+  SGD sgd(0.7);        // the constant rate is replaced
+  sgd.set_schedule(e);
+  sgd.build(1, Device::cpu());
+  float w = 0.f, g = 1.f;
+  double want = 0;
+  for (int64_t s = 0; s < 6; ++s) {
+    CHECK(sgd.learning_rate() == Catch::Detail::Approx(e(s)));  // Keras's optimizer.learning_rate
+    sgd.apply(ctx, &w, &g);
+    want -= 0.1 * std::pow(0.5, double(s / 2));
+    CHECK(w == Catch::Detail::Approx(want).epsilon(1e-6));
+  }
+  CHECK(sgd.describe() ==
+        "SGD(learning_rate=ExponentialDecay(initial_learning_rate=0.1, decay_steps=2, decay_rate=0.5, "
+        "staircase=True), momentum=0)");
+  CHECK_THROWS_WITH(sgd.set_learning_rate(0.01),
+                    Contains("This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` "
+                             "(ExponentialDecay(") &&
+                        Contains("hence its learning rate is not settable (as in Keras)"));
+  // A copy follows the same schedule from the same counter (replicas, the parameter server).
+  auto copy = sgd.clone();
+  copy->build(1, Device::cpu());
+  copy->copy_state_from(sgd);
+  CHECK(copy->learning_rate() == Catch::Detail::Approx(e(6)));
+  float w2 = w;
+  copy->apply(ctx, &w2, &g);
+  sgd.apply(ctx, &w, &g);
+  CHECK(w2 == w);
+
+  // Accumulating every 3 steps, the updates happen at steps 2, 5, 8, ... with the schedule at those
+  // steps (Keras counts every step, _iterations), not at the update count.
+  OptimizerConfig c;
+  c.name = "sgd";
+  c.learning_rate = 0.3;
+  c.gradient_accumulation_steps = 3;
+  LearningRateSchedule inv = schedule("InverseTimeDecay", -1, 1);  // the optimizer's rate, 0.3
+  inv.decay_rate = 1;
+  c.schedule = inv;
+  auto acc = make_optimizer(c);
+  CHECK(acc->schedule()->initial_learning_rate == 0.3);
+  acc->build(1, Device::cpu());
+  w = 0.f;
+  want = 0;
+  for (int64_t s = 0; s < 9; ++s) {
+    acc->apply(ctx, &w, &g);
+    if ((s + 1) % 3 == 0) want -= 0.3 / (1 + s);  // the average of three gradients of 1
+    CHECK(w == Catch::Detail::Approx(want).epsilon(1e-6));
+  }
+  // A schedule that gives no rate stops training with the step and the schedule named.
+  LearningRateSchedule restarts = schedule("CosineDecayRestarts", 0.1, 1);
+  restarts.t_mul = 0.5;  // the periods shrink to nothing after 2 steps: log of a negative number
+  SGD lost(0.1);
+  lost.set_schedule(restarts);
+  lost.build(1, Device::cpu());
+  w = 0.f;
+  lost.apply(ctx, &w, &g);
+  lost.apply(ctx, &w, &g);
+  CHECK_THROWS_WITH(lost.apply(ctx, &w, &g),
+                    "the learning-rate schedule CosineDecayRestarts(initial_learning_rate=0.1, first_decay_steps=1, "
+                    "t_mul=0.5, m_mul=1, alpha=0) gives nan at step 2");
 }

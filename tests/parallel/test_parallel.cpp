@@ -61,8 +61,9 @@ double train_and_compare(const Case& cs, ParallelOptions po, const std::function
 
 }  // namespace
 
-// Every replica clips the same all-reduced gradients, accumulates them and updates on the same steps.
-TEST_CASE("N replicas equal one device with clipping, weight decay and gradient accumulation",
+// Every replica clips the same all-reduced gradients, accumulates them and updates on the same steps,
+// at the same scheduled rate.
+TEST_CASE("N replicas equal one device with clipping, weight decay, gradient accumulation and a schedule",
           "[parallel][equivalence][optimizer]") {
   OptimizerConfig oc;  // SGD: an adaptive optimizer magnifies the sums' rounding where g is near 0
   oc.name = "sgd";
@@ -71,6 +72,11 @@ TEST_CASE("N replicas equal one device with clipping, weight decay and gradient 
   oc.clipnorm = 0.05;
   oc.weight_decay = 0.1;
   oc.gradient_accumulation_steps = 2;
+  LearningRateSchedule decay;
+  decay.class_name = "ExponentialDecay";
+  decay.decay_steps = 2;
+  decay.decay_rate = 0.7;
+  oc.schedule = decay;  // from the optimizer's 0.1
   auto opt = make_optimizer(oc);
   for (const Case& cs : kCases) {
     const double d = train_and_compare(cs, {}, digits_cnn, *opt);

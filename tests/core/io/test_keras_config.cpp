@@ -465,12 +465,17 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK(c.optimizer.learning_rate == Approx(0.05));
   CHECK(c.optimizer.momentum == Approx(0.9));
   CHECK(c.optimizer.nesterov);
-  CHECK(c.optimizer.clipnorm == Approx(1.0));                   // applied, as Keras does
-  CHECK(c.ignored == std::vector<std::string>{"decay=1e-06"});  // Keras 2's learning-rate decay
+  CHECK(c.optimizer.clipnorm == Approx(1.0));  // applied, as Keras does
+  CHECK(c.ignored.empty());
+  // Keras 2's decay: the rate over 1 + decay * iterations, Keras's InverseTimeDecay(lr, 1, decay).
+  REQUIRE(c.optimizer.schedule);
+  CHECK(c.optimizer.schedule->describe() ==
+        "InverseTimeDecay(initial_learning_rate=0.05, decay_steps=1, decay_rate=1e-06, staircase=False)");
   const auto k3 = compile_config_from_json(
       R"({"loss": {"module": "keras.losses", "class_name": "SparseCategoricalCrossentropy", "config": {}},
           "optimizer_config": {"class_name": "RMSprop", "config": {"rho": 0.8, "centered": true, "use_ema": true,
-          "learning_rate": {"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.002}}}}})",
+          "learning_rate": {"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.002,
+          "decay_steps": 100, "decay_rate": 0.9, "staircase": true, "name": "ExponentialDecay"}}}}})",
       "t");
   CHECK(k3.loss == "sparse_categorical_crossentropy");
   CHECK(k3.optimizer.name == "rmsprop");
@@ -479,7 +484,10 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK(k3.optimizer.learning_rate == Approx(0.002));
   CHECK(k3.optimizer.use_ema);  // applied: the weights' moving average
   CHECK(k3.optimizer.ema_momentum == Approx(0.99));
-  CHECK(k3.ignored.size() == 1);  // the schedule
+  CHECK(k3.ignored.empty());  // the schedule is applied
+  REQUIRE(k3.optimizer.schedule);
+  CHECK(k3.optimizer.schedule->describe() ==
+        "ExponentialDecay(initial_learning_rate=0.002, decay_steps=100, decay_rate=0.9, staircase=True)");
   // What dptrain has not: named, for the command line to ask for --loss / --optimizer.
   const auto other = compile_config_from_json(
       R"({"loss": "hinge", "optimizer_config": {"class_name": "Ftrl", "config": {"learning_rate": 0.1}}})", "t");
@@ -541,9 +549,102 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK_THROWS_WITH(bad(R"({"lr": -0.5})"), "t SGD.lr must be in (0, inf], got -0.5");
   CHECK_THROWS_WITH(bad(R"({"learning_rate": {"config": {"initial_learning_rate": 0}}})"),
                     "t SGD.learning_rate.initial_learning_rate must be in (0, inf], got 0");
+  CHECK_THROWS_WITH(bad(R"({"learning_rate": {"class_name": "CosineDecay", "config": {"initial_learning_rate": 0,
+                        "decay_steps": 10}}})"),
+                    "t SGD.learning_rate: CosineDecay's initial_learning_rate must be > 0, got 0");
   CHECK_THROWS_WITH(bad(R"({"momentum": 1.5})"), "t SGD.momentum must be in [0, 1], got 1.5");
   CHECK_THROWS_WITH(bad(R"({"momentum": -1})"), "t SGD.momentum must be in [0, 1], got -1");
   CHECK_THROWS_WITH(bad(R"({"epsilon": -1e-07})"), "t SGD.epsilon must be in [0, inf], got -1e-07");
   CHECK_THROWS_WITH(bad(R"({"learning_rate": 1e999})"), Contains("number overflow parsing '1e999'"));
   CHECK(bad(R"({"learning_rate": 0.5, "momentum": 1, "epsilon": 0})").optimizer.momentum == 1.0);
+}
+
+TEST_CASE("Keras's learning-rate schedules are read from files and from --lr-decay", "[io][config][schedule]") {
+  // Keras 3's form (module, registered_name), as model.save writes it in .h5 and .keras files.
+  const auto k = compile_config_from_json(
+      R"({"optimizer_config": {"class_name": "Adam", "config": {"learning_rate": {"module":
+          "keras.optimizers.schedules", "class_name": "CosineDecay", "config": {"initial_learning_rate": 0.1,
+          "decay_steps": 10, "alpha": 0.0, "name": "CosineDecay", "warmup_target": 0.2, "warmup_steps": 3},
+          "registered_name": null}}}})",
+      "t");
+  REQUIRE(k.optimizer.schedule);
+  CHECK(k.optimizer.learning_rate == Approx(0.1));
+  CHECK(make_optimizer(k.optimizer)->describe() ==
+        "Adam(learning_rate=CosineDecay(initial_learning_rate=0.1, decay_steps=10, alpha=0, warmup_target=0.2, "
+        "warmup_steps=3), beta_1=0.9, beta_2=0.999)");
+  // tf.keras's older form (no module); a list of boundaries; a name of the user's.
+  const auto pc = compile_config_from_json(
+      R"({"optimizer_config": {"class_name": "SGD", "config": {"learning_rate": {"class_name":
+          "PiecewiseConstantDecay", "config": {"boundaries": [100, 200], "values": [0.1, 0.05, 0.01],
+          "name": "steps"}}}}})",
+      "t");
+  CHECK(pc.optimizer.learning_rate == Approx(0.1));
+  CHECK(pc.optimizer.schedule->describe() ==
+        "PiecewiseConstantDecay(boundaries=[100, 200], values=[0.1, 0.05, 0.01], name='steps')");
+  // A schedule of the user's own class: its initial rate, held, with a warning.
+  const auto custom = compile_config_from_json(
+      R"({"optimizer_config": {"class_name": "SGD", "config": {"learning_rate": {"class_name": "WarmUp",
+          "registered_name": "my>WarmUp", "config": {"initial_learning_rate": 0.3}}}}})",
+      "t");
+  CHECK_FALSE(custom.optimizer.schedule);
+  CHECK(custom.optimizer.learning_rate == Approx(0.3));
+  CHECK(custom.ignored == std::vector<std::string>{"the learning-rate schedule WarmUp (its initial_learning_rate is "
+                                                   "used throughout)"});
+  // An argument Keras's class does not have is named; missing and malformed ones are errors.
+  const auto extra = compile_config_from_json(
+      R"({"optimizer_config": {"class_name": "SGD", "config": {"learning_rate": {"class_name": "InverseTimeDecay",
+          "config": {"initial_learning_rate": 0.1, "decay_steps": 1, "decay_rate": 0.5, "offset": 3}}}}})",
+      "t");
+  CHECK(extra.ignored == std::vector<std::string>{"InverseTimeDecay's offset"});
+  const auto sched = [](const std::string& s) {
+    return compile_config_from_json(
+        R"({"optimizer_config": {"class_name": "SGD", "config": {"learning_rate": )" + s + "}}}", "t");
+  };
+  CHECK_THROWS_WITH(sched(R"({"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.1,
+                          "decay_steps": 10}})"),
+                    "t SGD.learning_rate ExponentialDecay has no decay_rate (Keras requires it)");
+  CHECK_THROWS_WITH(sched(R"({"class_name": "PolynomialDecay", "config": {"initial_learning_rate": 0.1,
+                          "decay_steps": 10, "cycle": 1}})"),
+                    "t SGD.learning_rate PolynomialDecay.cycle must be True or False, got the integer 1");
+  CHECK_THROWS_WITH(sched(R"({"class_name": "PiecewiseConstantDecay", "config": {"boundaries": 5, "values": [1]}})"),
+                    "t SGD.learning_rate PiecewiseConstantDecay.boundaries must be a list of numbers, got the "
+                    "integer 5");
+  CHECK_THROWS_WITH(sched(R"({"class_name": "PiecewiseConstantDecay", "config": {"boundaries": [5],
+                          "values": [0.1, "x"]}})"),
+                    "t SGD.learning_rate PiecewiseConstantDecay.values[1] must be a number, got \"x\"");
+  CHECK_THROWS_WITH(sched(R"({"class_name": "CosineDecayRestarts", "config": {"initial_learning_rate": 0.1,
+                          "first_decay_steps": 0}})"),
+                    "t SGD.learning_rate: Argument `first_decay_steps` must be > 0 (CosineDecayRestarts, as in "
+                    "Keras). Received: first_decay_steps=0");
+
+  // The command line: Keras's class and argument names; the initial rate may be left to --lr.
+  LearningRateSchedule s = parse_schedule_spec("ExponentialDecay:decay_steps=1000,decay_rate=0.96,staircase=true");
+  CHECK(s.initial_learning_rate < 0);
+  s.initial_learning_rate = 0.01;
+  CHECK(s.describe() ==
+        "ExponentialDecay(initial_learning_rate=0.01, decay_steps=1000, decay_rate=0.96, staircase=True)");
+  CHECK(parse_schedule_spec("PiecewiseConstantDecay:boundaries=[10,20],values=[0.1,0.01,1e-3]").describe() ==
+        "PiecewiseConstantDecay(boundaries=[10, 20], values=[0.1, 0.01, 0.001])");
+  CHECK(parse_schedule_spec("CosineDecay:initial_learning_rate=0.5,decay_steps=10,warmup_target=None").describe() ==
+        "CosineDecay(initial_learning_rate=0.5, decay_steps=10, alpha=0)");
+  CHECK(parse_schedule_spec("CosineDecayRestarts:first_decay_steps=5,t_mul=1,m_mul=.5").m_mul == 0.5);
+  CHECK_THROWS_WITH(parse_schedule_spec("StepDecay:x=1"),
+                    "--lr-decay: unknown schedule 'StepDecay' (Keras's: ExponentialDecay, PiecewiseConstantDecay, "
+                    "PolynomialDecay, InverseTimeDecay, CosineDecay, CosineDecayRestarts; or none)");
+  CHECK_THROWS_WITH(parse_schedule_spec("ExponentialDecay:decay_steps=10,rate=0.5"),
+                    "--lr-decay ExponentialDecay:decay_steps=10,rate=0.5 ExponentialDecay has no argument 'rate' "
+                    "(Keras's: initial_learning_rate, decay_steps, decay_rate, staircase, name)");
+  CHECK_THROWS_WITH(parse_schedule_spec("ExponentialDecay:decay_steps=10"),
+                    "--lr-decay ExponentialDecay:decay_steps=10 ExponentialDecay has no decay_rate (Keras requires "
+                    "it)");
+  CHECK_THROWS_WITH(parse_schedule_spec("CosineDecay:decay_steps=ten"),
+                    "--lr-decay CosineDecay:decay_steps=ten: decay_steps=ten is not a number");
+  CHECK_THROWS_WITH(parse_schedule_spec("CosineDecay:decay_steps"),
+                    "--lr-decay CosineDecay:decay_steps: 'decay_steps' is not key=value (e.g. "
+                    "ExponentialDecay:decay_steps=1000,decay_rate=0.9)");
+  CHECK_THROWS_WITH(parse_schedule_spec("CosineDecay:decay_steps=1,decay_steps=2"),
+                    "--lr-decay CosineDecay:decay_steps=1,decay_steps=2: decay_steps is given twice");
+  CHECK_THROWS_WITH(parse_schedule_spec("PiecewiseConstantDecay:boundaries=[1,2,values=[1]"),
+                    "--lr-decay PiecewiseConstantDecay:boundaries=[1,2,values=[1]: a list's brackets do not match "
+                    "(lists are [a,b,...])");
 }

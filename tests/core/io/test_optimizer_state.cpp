@@ -50,6 +50,48 @@ std::vector<float> slot_of(Optimizer& opt, const WeightRef& w, size_t slot) {
   return {p, p + shape_numel(w.spec.shape)};
 }
 
+// A file attribute holding a variable-length string (training_config), read directly.
+std::string read_root_string_attr_for_test(const std::string& path, const char* name) {
+  h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  REQUIRE(f.valid());
+  h5::Id a(H5Aopen(f.get(), name, H5P_DEFAULT), H5Aclose);
+  REQUIRE(a.valid());
+  h5::Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  char* text = nullptr;
+  REQUIRE(H5Aread(a.get(), type.get(), &text) >= 0);
+  std::string out = text ? text : "";
+  H5free_memory(text);
+  return out;
+}
+
+// Three steps (24 samples, batch 8) of the batch-norm test net with `opt`; the trainer holds the
+// state to save.
+struct Trained {
+  std::unique_ptr<Sequential> model;
+  std::unique_ptr<Trainer> trainer;
+};
+Trained three_steps(Optimizer& opt) {
+  Trained r{test::bn_dropout_net(3), nullptr};
+  Dataset data = make_synthetic({8, 8, 1}, 10, 24, 1);
+  r.trainer = std::make_unique<Trainer>(*r.model, test::cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  FitOptions fo;
+  fo.batch_size = 8;
+  fo.verbose = 0;
+  r.trainer->fit(data, nullptr, fo, {});
+  return r;
+}
+
+// Every slot of `got` holds the bits of `want`'s (n elements each).
+void check_same_slots(const Optimizer& want, Optimizer& got, int64_t n) {
+  auto a = const_cast<Optimizer&>(want).slots(), b = got.slots();
+  REQUIRE(a.size() == b.size());
+  for (size_t s = 0; s < a.size(); ++s) {
+    INFO("slot " << a[s].first);
+    CHECK(std::memcmp(b[s].second->data(), a[s].second->data(), sizeof(float) * size_t(n)) == 0);
+  }
+}
+
 bool all_zero(Optimizer& opt) {
   for (auto& [name, t] : opt.slots())
     for (int64_t i = 0; i < t->numel(); ++i)
@@ -213,10 +255,8 @@ TEST_CASE("dptrain writes Keras 3's optimizer layout and reads it back exactly",
   CHECK(st.iterations == 3);
   CHECK(back.iterations() == 3);
   CHECK(st.learning_rate == Approx(0.01));
-  auto want = const_cast<Optimizer&>(t.optimizer()).slots(), got = back.slots();
-  REQUIRE(got.size() == 3);
-  for (size_t s = 0; s < got.size(); ++s)
-    CHECK(std::memcmp(got[s].second->data(), want[s].second->data(), sizeof(float) * size_t(m->num_trainable())) == 0);
+  REQUIRE(back.slots().size() == 3);
+  check_same_slots(t.optimizer(), back, m->num_trainable());
 }
 
 TEST_CASE("Nadam's u_product is written where Keras 3 keeps it and read past; Adamax's slots interleave",
@@ -224,29 +264,22 @@ TEST_CASE("Nadam's u_product is written where Keras 3 keeps it and read past; Ad
   const std::string dir = test::temp_dir("optstate_nadam");
   for (const char* which : {"nadam", "adamax"}) {
     INFO(which);
-    auto m = test::bn_dropout_net(3);
     OptimizerConfig oc;
     oc.name = which;
     auto opt = make_optimizer(oc);
-    Dataset data = make_synthetic({8, 8, 1}, 10, 24, 1);
-    Trainer t(*m, test::cpus(1), LossKind::categorical_crossentropy, *opt, 1);
-    FitOptions fo;
-    fo.batch_size = 8;
-    fo.verbose = 0;
-    t.fit(data, nullptr, fo, {});
+    const Trained r = three_steps(*opt);
+    const auto& m = r.model;
+    const Optimizer& trained = r.trainer->optimizer();
     for (const char* file : {"m.h5", "m.keras"}) {
       const std::string path = dir + "/" + which + "_" + file;
-      save_model(*m, path, LossKind::categorical_crossentropy, {}, &t.optimizer(), nullptr);
+      save_model(*m, path, LossKind::categorical_crossentropy, {}, &trained, nullptr);
       auto back = make_optimizer(oc);
       back->build(m->num_trainable(), Device::cpu());
       const OptimizerState st = load_optimizer_state(path, *m, *back);
       CHECK(st.iterations == 3);
-      CHECK(back->extra_scalars() == const_cast<Optimizer&>(t.optimizer()).extra_scalars());
-      auto want = const_cast<Optimizer&>(t.optimizer()).slots(), got = back->slots();
-      REQUIRE(got.size() == 2);
-      for (size_t s = 0; s < 2; ++s)
-        CHECK(std::memcmp(got[s].second->data(), want[s].second->data(), sizeof(float) * size_t(m->num_trainable())) ==
-              0);
+      CHECK(back->extra_scalars() == trained.extra_scalars());
+      REQUIRE(back->slots().size() == 2);
+      check_same_slots(trained, *back, m->num_trainable());
     }
     const std::string h5 = dir + "/" + which + "_m.h5";
     h5::Id f(H5Fopen(h5.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
@@ -266,6 +299,55 @@ TEST_CASE("Nadam's u_product is written where Keras 3 keeps it and read past; Ad
       CHECK(names.back() == "adamax/" + model + "_dense_1_bias_norm");
     }
   }
+}
+
+// Keras 3 keeps a schedule in the optimizer's config, not as a variable: no learning_rate among the
+// optimizer's arrays (so a .keras archive's numbered variables start their slots at 1).
+TEST_CASE("a learning-rate schedule is saved as Keras 3 saves it and read back", "[io][optstate][schedule]") {
+  const std::string dir = test::temp_dir("optstate_schedule");
+  OptimizerConfig oc;
+  oc.name = "nadam";
+  LearningRateSchedule pc;
+  pc.class_name = "PiecewiseConstantDecay";
+  pc.boundaries = {1, 2};
+  pc.values = {0.02, 0.01, 0.005};
+  pc.name = "steps";
+  oc.schedule = pc;
+  auto opt = make_optimizer(oc);
+  const Trained r = three_steps(*opt);
+  const auto& m = r.model;
+  const Optimizer& trained = r.trainer->optimizer();
+  CHECK(trained.learning_rate() == 0.005f);  // after 3 steps
+  for (const char* file : {"m.h5", "m.keras"}) {
+    INFO(file);
+    const std::string path = dir + "/" + file;
+    save_model(*m, path, LossKind::categorical_crossentropy, {}, &trained, nullptr);
+    KerasCompileConfig k;
+    REQUIRE(read_compile_config(path, &k));
+    CHECK(k.ignored.empty());
+    REQUIRE(k.optimizer.schedule);
+    auto back = make_optimizer(k.optimizer);
+    CHECK(back->describe() == trained.describe());
+    back->build(m->num_trainable(), Device::cpu());
+    const OptimizerState st = load_optimizer_state(path, *m, *back);
+    CHECK(st.iterations == 3);
+    CHECK(st.learning_rate < 0);  // none saved
+    CHECK(back->learning_rate() == 0.005f);
+    CHECK(back->extra_scalars() == trained.extra_scalars());
+    REQUIRE(back->slots().size() == 2);
+    check_same_slots(trained, *back, m->num_trainable());
+  }
+  const std::string h5 = dir + "/m.h5";
+  h5::Id f(H5Fopen(h5.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  h5::Id ow(H5Gopen2(f.get(), "optimizer_weights", H5P_DEFAULT), H5Gclose);
+  const auto names = read_string_list(ow.get(), "weight_names", h5);
+  CHECK(names[0] == "nadam/iteration");
+  CHECK(names[1] == "nadam/" + m->name() + "_conv2d_kernel_momentum");
+  CHECK(std::find(names.begin(), names.end(), "nadam/learning_rate") == names.end());
+  const std::string tc = read_root_string_attr_for_test(h5, "training_config");
+  CHECK_THAT(tc, Contains(R"("learning_rate":{"module":"keras.optimizers.schedules","class_name":)"
+                          R"("PiecewiseConstantDecay","config":{"boundaries":[1,2],"values":[0.02,0.01,0.005],)"
+                          R"("name":"steps"},"registered_name":null})"));
 }
 
 TEST_CASE("DepthwiseConv2D's kernel slots under Keras 3's name (kernel); dptrain's earlier name still reads",
@@ -295,9 +377,7 @@ TEST_CASE("DepthwiseConv2D's kernel slots under Keras 3's name (kernel); dptrain
   Adam back(0.01);
   back.build(m->num_trainable(), Device::cpu());
   load_optimizer_state(dir + "/m.h5", *m, back);
-  auto want = opt.slots(), got = back.slots();
-  for (size_t s = 0; s < got.size(); ++s)
-    CHECK(std::memcmp(got[s].second->data(), want[s].second->data(), sizeof(float) * size_t(m->num_trainable())) == 0);
+  check_same_slots(opt, back, m->num_trainable());
 }
 
 TEST_CASE("Checkpoints in tf.keras's OptimizerV2 names (dptrain's earlier layout) still resume", "[io][optstate]") {
