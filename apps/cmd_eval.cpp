@@ -36,7 +36,7 @@ void run_evaluate(const EvalOptions& o) {
   const Dataset& data = d.heldout ? *d.heldout : d.train;
   auto opt = make_optimizer(p.optimizer);
   const ParallelSetup par = parallel_setup(o.m);
-  Trainer trainer(*model, par.devices, loss_from_name(compiled.loss), *opt, threads, par.options);
+  Trainer trainer(*model, par.devices, loss_from_name(compiled.loss, compiled.from_logits), *opt, threads, par.options);
   trainer.set_metrics(compiled.metrics);
   const EvalResult r = trainer.evaluate(data, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
   std::printf("evaluated %s on %lld %s samples of %s\nloss: %.4f", p.name.c_str(), (long long)data.size(),

@@ -154,7 +154,15 @@ void run_train(const TrainOptions& o) {
   } else if (!resume_from && !compiled.from.empty() && has_optimizer_weights(compiled.from)) {
     state_note = "the file's optimizer state is for another optimizer: this one starts with fresh state";
   }
-  const LossKind loss = loss_from_name(compiled.loss);
+  const LossKind loss = loss_from_name(compiled.loss, compiled.from_logits);
+  if (loss_from_logits(loss)) {  // as Keras warns: the loss would take probabilities as logits
+    const kernels::Activation last = model->layers().back()->output_activation();
+    if (last == kernels::Activation::softmax || last == kernels::Activation::sigmoid)
+      std::fprintf(stderr,
+                   "dptrain: warning: %s received from_logits=True, but the model's output comes from a %s "
+                   "activation and thus does not represent logits. Was this intended?\n",
+                   loss_name(loss).c_str(), last == kernels::Activation::softmax ? "softmax" : "sigmoid");
+  }
   const ParallelSetup par = parallel_setup(o.m);
   Trainer trainer(*model, par.devices, loss, *opt, threads, par.options);
   trainer.set_metrics(compiled.metrics);
@@ -184,7 +192,7 @@ void run_train(const TrainOptions& o) {
                 par.describe(threads, fo.batch_size).c_str());
     std::printf("data: %s | train %lld samples", d.description.c_str(), (long long)d.train.size());
     if (d.heldout) std::printf(", %s %lld samples", d.heldout_name.c_str(), (long long)d.heldout->size());
-    std::printf("\noptimizer: %s | loss: %s | metrics: %s\n", opt->describe().c_str(), loss_name(loss).c_str(),
+    std::printf("\noptimizer: %s | loss: %s | metrics: %s\n", opt->describe().c_str(), loss_describe(loss).c_str(),
                 metric_list(trainer.metric_names()).c_str());
     if (!compiled.from.empty())
       std::printf("compiled from %s's %s, as keras.models.load_model does (%s)\n", compiled.from.c_str(),

@@ -49,6 +49,9 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
     cmd.add_option("--loss", o.loss,
                    "categorical_crossentropy | sparse_categorical_crossentropy | binary_crossentropy | "
                    "mean_squared_error (default: a Keras model file's compiled loss, else categorical_crossentropy)");
+    cmd.add_flag("--from-logits", o.from_logits,
+                 "the cross-entropy takes the model's outputs as logits (Keras's from_logits=True; default: a Keras "
+                 "model file's loss)");
     cmd.add_option("--metrics", o.metrics,
                    std::string("the metrics reported beside the loss, separated by commas: ") + kMetricNames +
                        " (default: a Keras model file's compiled metrics, else accuracy, or none for "
@@ -163,12 +166,12 @@ Preset model_preset(const std::string& model, uint64_t seed) {
 }
 
 Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given) {
-  Compiled c{o.loss.empty() ? p.loss : o.loss, p.optimizer, "", false, {}, {}};
+  Compiled c{o.loss.empty() ? p.loss : o.loss, o.from_logits, p.optimizer, "", false, {}, {}};
   if (!o.metrics.empty()) c.metrics = parse_metrics(o.metrics);
   KerasCompileConfig k;
   if (!read_compile_config(o.model, &k)) {
-    if (o.metrics.empty()) c.metrics = default_metrics(loss_from_name(c.loss));
-    resolve_metrics(c.metrics, loss_from_name(c.loss), p.classes);  // a mismatch fails before any work
+    if (o.metrics.empty()) c.metrics = default_metrics(loss_from_name(c.loss, c.from_logits));
+    resolve_metrics(c.metrics, loss_from_name(c.loss, c.from_logits), p.classes);  // fails before any work
     return c;
   }
   c.from = o.model;
@@ -177,6 +180,7 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
                                    << "', which dptrain does not have; give --loss (categorical_crossentropy, "
                                       "sparse_categorical_crossentropy, binary_crossentropy or mean_squared_error)");
     c.loss = k.loss;
+    c.from_logits = k.from_logits || o.from_logits;  // --loss replaces the file's loss object
   }
   if (!k.file_optimizer.empty()) {
     if (!k.optimizer.name.empty()) {
@@ -189,7 +193,7 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
   for (auto& what : k.ignored)  // --metrics replaces the file's metrics
     if (o.metrics.empty() || what.rfind("the metric ", 0) != 0) c.ignored.push_back(what);
   if (o.metrics.empty()) c.metrics = k.metrics;  // Keras compiles the file's metrics, none if it has none
-  resolve_metrics(c.metrics, loss_from_name(c.loss), p.classes);
+  resolve_metrics(c.metrics, loss_from_name(c.loss, c.from_logits), p.classes);
   return c;
 }
 

@@ -15,6 +15,7 @@ struct ModelOptions {
   int threads = 0;   // 0: all cores
   int64_t batch_size = 0;  // 0: the preset's default
   std::string loss;        // empty: a Keras model file's training_config, else categorical_crossentropy
+  bool from_logits = false;  // --from-logits: the cross-entropy takes the outputs as logits
   std::string metrics;     // empty: a Keras model file's training_config, else default_metrics(loss)
   double validation_split = -1;  // < 0: 0.2 when the data has no test split
   std::string weights;           // initial weights (.h5)
@@ -63,6 +64,7 @@ Preset model_preset(const std::string& model, uint64_t seed);
 // (slots, iterations) is not taken from the file.
 struct Compiled {
   std::string loss;
+  bool from_logits = false;  // Keras's from_logits=True (the file's loss object, or --from-logits)
   OptimizerConfig optimizer;
   std::string from;                  // the file whose training_config was used ("" for none)
   bool optimizer_from_file = false;  // `optimizer` is the file's (its class and hyperparameters)

@@ -7,23 +7,36 @@
 
 namespace dpt {
 
-LossKind loss_from_name(const std::string& n) {
-  if (n == "categorical_crossentropy") return LossKind::categorical_crossentropy;
-  if (n == "sparse_categorical_crossentropy") return LossKind::sparse_categorical_crossentropy;
-  if (n == "binary_crossentropy") return LossKind::binary_crossentropy;
-  if (n == "mean_squared_error" || n == "mse") return LossKind::mean_squared_error;
-  DPT_FAIL("unknown loss '" << n
-                            << "' (supported: categorical_crossentropy, sparse_categorical_crossentropy, "
-                               "binary_crossentropy, mean_squared_error)");
+LossKind loss_from_name(const std::string& n, bool from_logits) {
+  LossKind k;
+  if (n == "categorical_crossentropy")
+    k = from_logits ? LossKind::categorical_crossentropy_from_logits : LossKind::categorical_crossentropy;
+  else if (n == "sparse_categorical_crossentropy")
+    k = from_logits ? LossKind::sparse_categorical_crossentropy_from_logits : LossKind::sparse_categorical_crossentropy;
+  else if (n == "binary_crossentropy")
+    k = from_logits ? LossKind::binary_crossentropy_from_logits : LossKind::binary_crossentropy;
+  else if (n == "mean_squared_error" || n == "mse")
+    k = LossKind::mean_squared_error;
+  else
+    DPT_FAIL("unknown loss '" << n
+                              << "' (supported: categorical_crossentropy, sparse_categorical_crossentropy, "
+                                 "binary_crossentropy, mean_squared_error)");
+  DPT_CHECK(!from_logits || kernels::loss_from_logits(k),
+            "from_logits applies to the cross-entropies (as in Keras), not to " << n);
+  return k;
 }
 
 std::string loss_name(LossKind k) {
-  switch (k) {
+  switch (kernels::loss_base(k)) {
     case LossKind::categorical_crossentropy: return "categorical_crossentropy";
     case LossKind::sparse_categorical_crossentropy: return "sparse_categorical_crossentropy";
     case LossKind::binary_crossentropy: return "binary_crossentropy";
     default: return "mean_squared_error";
   }
+}
+
+std::string loss_describe(LossKind k) {
+  return loss_name(k) + (kernels::loss_from_logits(k) ? " (from_logits=True)" : "");
 }
 
 bool loss_fuses_with(LossKind k, kernels::Activation last) {
@@ -32,13 +45,13 @@ bool loss_fuses_with(LossKind k, kernels::Activation last) {
          (k == LossKind::binary_crossentropy && last == kernels::Activation::sigmoid);
 }
 
-bool loss_wants_one_hot(LossKind k) { return k == LossKind::categorical_crossentropy; }
+bool loss_wants_one_hot(LossKind k) { return kernels::loss_base(k) == LossKind::categorical_crossentropy; }
 
 double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad,
                 const float* row_weight) {
   const int64_t rows = pred.dim(0), cols = rows ? pred.numel() / rows : 0;
   const int64_t tcols = rows ? target.numel() / rows : 0;
-  const int64_t want = k == LossKind::sparse_categorical_crossentropy ? 1 : cols;
+  const int64_t want = kernels::loss_base(k) == LossKind::sparse_categorical_crossentropy ? 1 : cols;
   DPT_CHECK(target.dim(0) == rows && tcols == want,
             loss_name(k) << " expects targets of shape (batch, " << want << ") for predictions of shape "
                          << shape_str(pred.shape()) << ", got " << shape_str(target.shape()));

@@ -12,8 +12,12 @@ namespace dpt {
 using kernels::LossKind;
 using kernels::MetricKind;
 
-LossKind loss_from_name(const std::string& name);  // accepts Keras's names and aliases (mse)
-std::string loss_name(LossKind k);
+// Keras's names and aliases (mse); from_logits: Keras's from_logits=True (the cross-entropies).
+LossKind loss_from_name(const std::string& name, bool from_logits = false);
+std::string loss_name(LossKind k);      // Keras's name, from_logits or not
+std::string loss_describe(LossKind k);  // the name, with " (from_logits=True)" where it is
+using kernels::loss_base;
+using kernels::loss_from_logits;
 bool loss_fuses_with(LossKind k, kernels::Activation last);
 bool loss_wants_one_hot(LossKind k);
 

@@ -9,7 +9,7 @@ namespace dpt {
 
 MetricKind accuracy_for(LossKind loss, int64_t width) {
   if (width == 1) return MetricKind::binary;
-  if (loss == LossKind::sparse_categorical_crossentropy) return MetricKind::sparse_categorical;
+  if (loss_base(loss) == LossKind::sparse_categorical_crossentropy) return MetricKind::sparse_categorical;
   return MetricKind::categorical;
 }
 
@@ -88,7 +88,7 @@ std::vector<Metric> resolve_metrics(const MetricRequests& reqs, LossKind loss, i
 Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
   Metric m;
   m.name = req.name;
-  const bool sparse = loss == LossKind::sparse_categorical_crossentropy;
+  const bool sparse = loss_base(loss) == LossKind::sparse_categorical_crossentropy;
   if (req.kind == "accuracy") {
     m.kind = accuracy_for(loss, width);
     return m;

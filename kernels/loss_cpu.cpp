@@ -6,7 +6,7 @@ namespace dpt::kernels {
 template <typename T>
 double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64_t rows, int64_t cols, T scale,
                 T* grad, const T* row_weight) {
-  const int64_t tcols = kind == LossKind::sparse_categorical_crossentropy ? 1 : cols;
+  const int64_t tcols = loss_base(kind) == LossKind::sparse_categorical_crossentropy ? 1 : cols;
   double total = 0;
   for (int64_t r = 0; r < rows; ++r) {
     const T w = row_weight ? row_weight[r] : T(1);

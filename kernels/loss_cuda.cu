@@ -24,7 +24,7 @@ __global__ void metric_rows_kernel(MetricKind kind, const float* pred, const flo
 void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows, int64_t cols,
                     float scale, float* grad, float* row_loss, const float* row_weight, void* stream) {
   if (rows == 0) return;
-  const int64_t tcols = kind == LossKind::sparse_categorical_crossentropy ? 1 : cols;
+  const int64_t tcols = loss_base(kind) == LossKind::sparse_categorical_crossentropy ? 1 : cols;
   loss_rows_kernel<<<unsigned((rows + 127) / 128), 128, 0, static_cast<cudaStream_t>(stream)>>>(
       kind, fused, pred, target, rows, cols, tcols, scale, grad, row_loss, row_weight);
   DPT_CUDA_LAUNCH_CHECK();

@@ -5,7 +5,28 @@
 
 namespace dpt::kernels {
 
-enum class LossKind { categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error };
+// The *_from_logits kinds are Keras's cross-entropies with from_logits=True: the model's outputs are
+// logits, and the loss takes their log-softmax (log-sigmoid) itself, without clipping.
+enum class LossKind {
+  categorical_crossentropy,
+  sparse_categorical_crossentropy,
+  binary_crossentropy,
+  mean_squared_error,
+  categorical_crossentropy_from_logits,
+  sparse_categorical_crossentropy_from_logits,
+  binary_crossentropy_from_logits
+};
+DPT_HD constexpr bool loss_from_logits(LossKind k) {
+  return k == LossKind::categorical_crossentropy_from_logits ||
+         k == LossKind::sparse_categorical_crossentropy_from_logits || k == LossKind::binary_crossentropy_from_logits;
+}
+// The cross-entropy a from_logits kind computes (the kind itself for the others).
+DPT_HD constexpr LossKind loss_base(LossKind k) {
+  return k == LossKind::categorical_crossentropy_from_logits          ? LossKind::categorical_crossentropy
+         : k == LossKind::sparse_categorical_crossentropy_from_logits ? LossKind::sparse_categorical_crossentropy
+         : k == LossKind::binary_crossentropy_from_logits             ? LossKind::binary_crossentropy
+                                                                      : k;
+}
 // The metric beside the loss: an accuracy (categorical, sparse_categorical, binary) or a regression
 // error (mean_absolute_error, mean_squared_error), each a per-sample value averaged over samples.
 enum class MetricKind { categorical, sparse_categorical, binary, mean_absolute_error, mean_squared_error };
@@ -34,11 +55,53 @@ DPT_HD T bce_grad(T p, T y) {
 template <typename T>
 DPT_HD T sq_term(T p, T y) { return (p - y) * (p - y); }
 
+// Keras's cross-entropies with from_logits=True on a row of logits z: the loss from the log-softmax
+// (log-sigmoid for binary) and, when g is given, scale * d(loss)/dz = softmax(z) - y (sigmoid(z) - y,
+// over the columns for binary), as TensorFlow's *_cross_entropy_with_logits compute them.
+template <typename T>
+DPT_HD T logits_row(LossKind base, const T* z, const T* y, int64_t cols, T scale, T* g) {
+  T sample = 0;
+  if (base == LossKind::binary_crossentropy) {
+    for (int64_t c = 0; c < cols; ++c) {  // max(z, 0) - z y + log(1 + exp(-|z|))
+      const T a = z[c] < T(0) ? -z[c] : z[c];
+      sample += (z[c] > T(0) ? z[c] : T(0)) - z[c] * y[c] + std::log1p(std::exp(-a));
+      if (g) {
+        const T e = std::exp(-a), sig = z[c] >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+        g[c] = scale / T(cols) * (sig - y[c]);
+      }
+    }
+    return sample / T(cols);
+  }
+  T m = z[0];
+  for (int64_t c = 1; c < cols; ++c) m = z[c] > m ? z[c] : m;
+  T sum = 0;
+  for (int64_t c = 0; c < cols; ++c) sum += std::exp(z[c] - m);
+  const T lse = m + std::log(sum);  // log sum exp z: -log softmax(z)_c = lse - z_c
+  if (base == LossKind::sparse_categorical_crossentropy) {
+    const int64_t label = int64_t(y[0]);
+    sample = lse - z[label];
+    if (g) {
+      for (int64_t c = 0; c < cols; ++c) g[c] = scale * std::exp(z[c] - lse);
+      g[label] -= scale;
+    }
+    return sample;
+  }
+  T ysum = 0;
+  for (int64_t c = 0; c < cols; ++c) {
+    sample += y[c] == T(0) ? T(0) : y[c] * (lse - z[c]);
+    ysum += y[c];
+  }
+  if (g)
+    for (int64_t c = 0; c < cols; ++c) g[c] = scale * (std::exp(z[c] - lse) * ysum - y[c]);
+  return sample;
+}
+
 // One sample's loss (row of `cols` predictions p against targets y; y is one class index for sparse
 // categorical), and, when g is given, scale * d(loss)/d(p) -- or with respect to the pre-activation
 // when fused (softmax for the cross-entropies, sigmoid for binary): the stable (p - y) form.
 template <typename T>
 DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t cols, T scale, T* g) {
+  if (loss_from_logits(kind)) return logits_row(loss_base(kind), p, y, cols, scale, g);
   T sample = 0;
   switch (kind) {
     case LossKind::categorical_crossentropy: {
@@ -75,6 +138,7 @@ DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t col
         for (int64_t c = 0; c < cols; ++c) g[c] = scale * T(2) * (p[c] - y[c]) / T(cols);
       break;
     }
+    default: break;  // the from_logits kinds, above
   }
   return sample;
 }

@@ -195,7 +195,7 @@ void Trainer::check_data(const Dataset& d, const char* what) const {
 Dataset Trainer::targets_for(const Dataset& d) const {
   const int64_t width = shape_numel(template_.output_shape());
   Dataset t = d.slice(0, d.size());
-  if (loss_ == LossKind::sparse_categorical_crossentropy) {
+  if (loss_base(loss_) == LossKind::sparse_categorical_crossentropy) {
     if (!t.y_is_index) {  // one-hot rows -> class indices
       std::vector<float> idx(size_t(t.size()));
       for (int64_t i = 0; i < t.size(); ++i) {

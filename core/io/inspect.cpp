@@ -121,7 +121,9 @@ void read_compile(const std::string& path, FileInfo& info) {
   try {
     KerasCompileConfig c;
     if (!read_compile_config(path, &c)) return;
-    info.loss = !c.loss.empty() ? c.loss : c.file_loss.empty() ? "" : c.file_loss + " (not in dptrain)";
+    info.loss = !c.loss.empty()       ? c.loss + (c.from_logits ? " (from_logits=True)" : "")
+                : c.file_loss.empty() ? ""
+                                      : c.file_loss + " (not in dptrain)";
     if (!c.optimizer.name.empty())
       info.optimizer = make_optimizer(c.optimizer)->describe();
     else if (!c.file_optimizer.empty())

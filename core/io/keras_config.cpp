@@ -968,6 +968,27 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
     const json& l = tc["loss"].is_array() && tc["loss"].size() == 1 ? tc["loss"][0] : tc["loss"];
     c.file_loss = loss_identifier(l);
     c.loss = dpt_loss_name(c.file_loss);
+    if (l.is_object() && l.contains("config") && l["config"].is_object()) {  // a loss object's settings
+      const json& lc = l["config"];
+      const std::string at = where + " loss " + c.file_loss;
+      if (lc.contains("from_logits") && !lc["from_logits"].is_null())
+        c.from_logits = as<bool>(lc["from_logits"], at + ".from_logits");
+      if (c.from_logits && !c.loss.empty())
+        DPT_CHECK(c.loss != "mean_squared_error",
+                  at << " sets from_logits, which Keras has only for its cross-entropies");
+      if (lc.contains("label_smoothing") && lc["label_smoothing"].is_number() &&
+          lc["label_smoothing"].get<double>() != 0) {
+        std::ostringstream s;
+        s << "the loss's label_smoothing=" << lc["label_smoothing"].get<double>();
+        c.ignored.push_back(s.str());
+      }
+      if (lc.contains("ignore_class") && !lc["ignore_class"].is_null())
+        c.ignored.push_back("the loss's ignore_class=" + lc["ignore_class"].dump());
+      if (lc.contains("reduction") && lc["reduction"].is_string()) {
+        const std::string r = lc["reduction"].get<std::string>();
+        if (r != "sum_over_batch_size" && r != "auto") c.ignored.push_back("the loss's reduction='" + r + "'");
+      }
+    }
   }
   compile_metrics(tc, c, legacy);
   // model.save .h5 files name it optimizer_config; a .keras archive's compile_config, optimizer.

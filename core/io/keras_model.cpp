@@ -471,6 +471,25 @@ json keras3_object(const char* module, const json& obj) {
       {"module", module}, {"class_name", obj["class_name"]}, {"config", obj["config"]}, {"registered_name", nullptr}};
 }
 
+// The loss as compile() takes it: Keras's name, or for from_logits=True the loss object, as Keras 3
+// writes it (`archive`: a .keras archive's form, with module and registered_name).
+json loss_json(LossKind loss, bool archive) {
+  if (!loss_from_logits(loss)) return loss_name(loss);
+  const LossKind base = loss_base(loss);
+  json c = {{"name", loss_name(loss)}, {"reduction", "sum_over_batch_size"}, {"from_logits", true}};
+  if (base == LossKind::sparse_categorical_crossentropy) {
+    c["ignore_class"] = nullptr;
+  } else {
+    c["label_smoothing"] = 0.0;
+    c["axis"] = -1;
+  }
+  const char* cls = base == LossKind::categorical_crossentropy          ? "CategoricalCrossentropy"
+                    : base == LossKind::sparse_categorical_crossentropy ? "SparseCategoricalCrossentropy"
+                                                                        : "BinaryCrossentropy";
+  const json obj = {{"class_name", cls}, {"config", c}};
+  return archive ? keras3_object("keras.losses", obj) : obj;
+}
+
 // A graph model as Keras 3 writes a Functional one: its InputLayer, then each layer with the node
 // it is called on, {"args": [tensor or list of tensors], "kwargs": {}}, each tensor naming the
 // layer that made it (keras_history); `archive`: the .keras form (with module and
@@ -537,7 +556,7 @@ void save_keras_archive(const Sequential& model, const std::string& path, LossKi
        {"config", {{"batch_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"name", "input_layer"}}},
        {"registered_name", nullptr}});
   for (auto& l : model.layers()) layers.push_back(keras3_object("keras.layers", layer_config(*l)));
-  json compile = {{"optimizer", nullptr},        {"loss", loss_name(loss)},
+  json compile = {{"optimizer", nullptr},        {"loss", loss_json(loss, true)},
                   {"loss_weights", nullptr},     {"metrics", metrics.empty() ? json(nullptr) : json(metrics)},
                   {"weighted_metrics", nullptr}, {"run_eagerly", false},
                   {"steps_per_execution", 1},    {"jit_compile", false}};
@@ -600,7 +619,7 @@ void save_model(const Sequential& model, const std::string& path, LossKind loss,
     write_vlen_attr(f, "keras_version", "2.15.0");
     write_vlen_attr(f, "backend", "tensorflow");
     write_vlen_attr(f, "model_config", model_to_keras_json(model));
-    json training = {{"loss", loss_name(loss)},
+    json training = {{"loss", loss_json(loss, false)},
                      {"metrics", metrics.empty() ? json(nullptr) : json(metrics)},
                      {"weighted_metrics", nullptr},
                      {"loss_weights", nullptr}};

@@ -27,6 +27,8 @@ expect "--gradient-accumulation-steps: Value 1 not in range 2 to 1073741824" tra
 expect "--ema-momentum: must be in [0, 1], got 1.5" train --ema-momentum 1.5
 expect "--weight-decay: must be >= 0, got -0.1" train --weight-decay=-0.1
 expect "unknown loss 'hinge'" train --loss hinge
+expect "from_logits applies to the cross-entropies (as in Keras), not to mean_squared_error" \
+  train --loss mean_squared_error --from-logits
 expect "unknown metric 'auc' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), or none" \
   train --metrics accuracy,auc
 expect "metric 'mse' is asked for twice" train --metrics mse,accuracy,mse

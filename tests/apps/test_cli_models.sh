@@ -187,6 +187,14 @@ else
   echo "FAIL: training from $fx/mlp_legacy.h5 did not start from its weights: wanted '$want' in:"; cat "$dir/train_mlp"; fails=$((fails+1))
 fi
 
+# --from-logits: the cross-entropy takes the outputs as logits; on a softmax output, Keras's warning.
+run logits train --model digits-mlp --epochs 1 --loss sparse_categorical_crossentropy --from-logits --verbose 2
+check "--from-logits trains Keras's from_logits=True loss" \
+  "loss: sparse_categorical_crossentropy (from_logits=True) | metrics: accuracy" "$dir/logits"
+check "... warning, as Keras does, that a softmax output is not logits" \
+  "dptrain: warning: sparse_categorical_crossentropy received from_logits=True, but the model's output comes from a softmax activation and thus does not represent logits. Was this intended?" \
+  "$dir/logits.err"
+
 # Keras 2 files (../shared/fixtures/keras): RMSprop with Keras 2's decay, sparse labels.
 xent="$shared/dl4j_simple_sparse_xent/simple_sparse_xent_mlp_keras_2_model.h5"
 if [ -f "$xent" ]; then

@@ -241,6 +241,61 @@ for tag, make, described in cases:
     updates = 12 // (loaded.optimizer.gradient_accumulation_steps or 1)  # Keras's `iterations` counts updates
     at = int(keras.ops.convert_to_numpy(loaded.optimizer.iterations))
     check(at == updates, f"{tag}: Keras's loaded optimizer is at iteration {at}")
+# The cross-entropies with from_logits=True on a model whose last Dense has no activation (Keras's
+# recommended form): dptrain's epoch from Keras's .h5 and .keras files ends with Keras's weights, a
+# softmax loss on those logits would not, and Keras loads dptrain's files with the same loss and
+# evaluates them to dptrain's loss.
+labels = rng.integers(0, 3, 32)
+np.save(f"{d}/idx_y.npy", labels.astype("float32"))
+np.save(f"{d}/bin_y.npy", rng.integers(0, 2, (32, 2)).astype("float32"))
+logit_cases = {"logits_sparse": (keras.losses.SparseCategoricalCrossentropy(from_logits=True), "idx_y", 3),
+               "logits_categorical": (keras.losses.CategoricalCrossentropy(from_logits=True), "y", 3),
+               "logits_binary": (keras.losses.BinaryCrossentropy(from_logits=True), "bin_y", 2)}
+for tag, (loss, ys, units) in logit_cases.items():
+    targets = np.load(f"{d}/{ys}.npy")
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh", name="hidden"),
+                          keras.layers.Dense(units, name="out")], name="mlp")
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss, metrics=["accuracy"])
+    m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{tag}_1.keras")
+    m.save(f"{d}/{tag}_1.h5")
+    m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = [w.numpy() for w in m.weights]
+    for ext in ("h5", "keras"):
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
+                              "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                              "--verbose", "2", "--save-model", f"{d}/{tag}_ours.{ext}"], capture_output=True, text=True)
+        check(run.returncode == 0 and "(from_logits=True)" in run.stdout,
+              f"{tag}: dptrain trains {tag}_1.{ext} with the file's from_logits loss (exit {run.returncode}) "
+              f"{run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        ours = keras.models.load_model(f"{d}/{tag}_ours.{ext}")
+        diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(ours.weights, theirs))
+        check(diff <= 2e-6, f"{tag}: its epoch from the .{ext} file gives Keras's weights (max |diff| {diff:.3g})")
+        cfg = keras.losses.serialize(ours.loss) if not isinstance(ours.loss, str) else ours.loss
+        check(isinstance(cfg, dict) and cfg["config"].get("from_logits") is True,
+              f"{tag}: Keras loads dptrain's .{ext} file with {type(ours.loss).__name__}(from_logits=True)")
+        theirs_eval = ours.evaluate(x, targets, batch_size=8, verbose=0, return_dict=True)
+        ev = subprocess.run([bin, "evaluate", "--model", f"{d}/{tag}_ours.{ext}", "--data",
+                             f"npy:{d}/x.npy,{d}/{ys}.npy", "--validation-split", "0", "--batch-size", "8"],
+                            capture_output=True, text=True)
+        said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
+        ours_loss = float(said[0].split()[1]) if said else float("nan")
+        check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4,
+              f"{tag}: dptrain evaluates the .{ext} file to Keras's loss ({ours_loss} vs {theirs_eval['loss']:.6f})")
+    held = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.h5", "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
+                           "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                           "--verbose", "0", "--loss", loss.name, "--save-model", f"{d}/{tag}_probs.h5"],
+                          capture_output=True, text=True)
+    if held.returncode == 0:
+        far = max(float(np.abs(a - b).max()) for a, b in zip(model_weights(f"{d}/{tag}_probs.h5"), theirs))
+        check(far > 100 * 2e-6, f"{tag}: the loss on probabilities (--loss {loss.name}) would end elsewhere "
+                                f"(max |diff| {far:.3g})")
+    else:
+        check(False, f"{tag}: --loss {loss.name} ran {held.stderr.strip()}")
+
 # One column of values as labels, not class indices: a regression's targets (mean squared error)
 # and binary cross-entropy's soft labels. dptrain's epoch from Keras's file ends with Keras's weights.
 ones = {"regression": (rng.normal(0, 2, (32, 1)).astype("float32"), "linear", "mean_squared_error"),

@@ -17,6 +17,24 @@ TEST_CASE("loss names and aliases as Keras", "[losses]") {
                     "binary_crossentropy, mean_squared_error)");
 }
 
+TEST_CASE("from_logits: Keras's cross-entropies on logits, by name", "[losses]") {
+  CHECK(loss_from_name("sparse_categorical_crossentropy", true) ==
+        LossKind::sparse_categorical_crossentropy_from_logits);
+  CHECK(loss_from_name("categorical_crossentropy", true) == LossKind::categorical_crossentropy_from_logits);
+  CHECK(loss_from_name("binary_crossentropy", true) == LossKind::binary_crossentropy_from_logits);
+  CHECK(loss_name(LossKind::binary_crossentropy_from_logits) == "binary_crossentropy");
+  CHECK(loss_describe(LossKind::categorical_crossentropy_from_logits) == "categorical_crossentropy (from_logits=True)");
+  CHECK(loss_describe(LossKind::categorical_crossentropy) == "categorical_crossentropy");
+  CHECK(loss_wants_one_hot(LossKind::categorical_crossentropy_from_logits));
+  CHECK_THROWS_WITH(loss_from_name("mse", true),
+                    "from_logits applies to the cross-entropies (as in Keras), not to mse");
+  // The loss takes the logits itself: no activation is fused into it.
+  CHECK_FALSE(loss_fuses_with(LossKind::categorical_crossentropy_from_logits, Activation::softmax));
+  CHECK_FALSE(loss_fuses_with(LossKind::binary_crossentropy_from_logits, Activation::sigmoid));
+  // Its metrics read the targets the loss reads.
+  CHECK(accuracy_for(LossKind::sparse_categorical_crossentropy_from_logits, 10) == MetricKind::sparse_categorical);
+}
+
 TEST_CASE("fused gradient only where the last activation matches the loss", "[losses]") {
   CHECK(loss_fuses_with(LossKind::categorical_crossentropy, Activation::softmax));
   CHECK(loss_fuses_with(LossKind::sparse_categorical_crossentropy, Activation::softmax));

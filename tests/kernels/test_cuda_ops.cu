@@ -217,7 +217,7 @@ TEST_CASE("CUDA gradient clipping (per weight, global, by value) matches the CPU
   cudaFree(scratch);
 }
 
-TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)", "[gpu][loss]") {
+TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, from logits)", "[gpu][loss]") {
   if (!have_gpu()) return;
   const int64_t rows = 301, cols = 10;
   std::vector<float> p(rows * cols), onehot(rows * cols, 0.f), labels(rows), soft = rnd(rows * cols, 9, 0.05f, 0.95f);
@@ -235,7 +235,10 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)"
   for (Case cs : {Case{LossKind::categorical_crossentropy, MetricKind::categorical, &onehot},
                   Case{LossKind::sparse_categorical_crossentropy, MetricKind::sparse_categorical, &labels},
                   Case{LossKind::binary_crossentropy, MetricKind::binary, &soft},
-                  Case{LossKind::mean_squared_error, MetricKind::categorical, &soft}}) {
+                  Case{LossKind::mean_squared_error, MetricKind::categorical, &soft},
+                  Case{LossKind::categorical_crossentropy_from_logits, MetricKind::categorical, &onehot},
+                  Case{LossKind::sparse_categorical_crossentropy_from_logits, MetricKind::sparse_categorical, &labels},
+                  Case{LossKind::binary_crossentropy_from_logits, MetricKind::binary, &soft}}) {
     for (bool fused : {false, true}) {
       std::vector<float> g(p.size());
       const double want =
@@ -254,7 +257,7 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused and unfused)"
       CHECK(got_acc == want_acc);
       // The regression errors through the same per-row formula (sums of floats: FMA may round apart).
       for (MetricKind mk : {MetricKind::mean_absolute_error, MetricKind::mean_squared_error}) {
-        if (cs.kind == LossKind::sparse_categorical_crossentropy) continue;  // one column per output only
+        if (loss_base(cs.kind) == LossKind::sparse_categorical_crossentropy) continue;  // one column per output only
         const double want_err = metric_sum_cpu<float>(mk, p.data(), cs.target->data(), rows, cols);
         DevBuf de(std::vector<float>(rows, -7.f));
         metric_rows_cuda(mk, dp.p, dt.p, rows, cols, de.p, nullptr);

@@ -422,6 +422,55 @@ TEST_CASE("layer, RMS and group normalization gradients match finite differences
   CHECK(grouped.row_of(1 * 3 + 1, 5) == 5);
 }
 
+// Keras's from_logits=True: the loss of the logits is the loss of their softmax (sigmoid), its
+// gradient is the logits' finite differences, and logits far past where exp overflows stay finite.
+TEST_CASE("from_logits losses: the probabilities' loss, finite-difference gradients, large logits",
+          "[kernels][grad][loss]") {
+  const int64_t rows = 4, cols = 5;
+  const double scale = 1.0 / rows;
+  auto logits = random_vec(rows * cols, 53, -2, 2);
+  std::vector<double> onehot(rows * cols, 0.0), labels(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    labels[r] = double((r * 2) % cols);
+    onehot[r * cols + (r * 2) % cols] = 1.0;
+  }
+  onehot[1] = 0.5;  // a soft target row sums past 1: Keras's sum of -y log p
+  auto soft = random_vec(rows * cols, 54, 0.0, 1.0);
+  struct Case {
+    LossKind kind;
+    Activation act;
+    const std::vector<double>* target;
+  };
+  for (Case cs : {Case{LossKind::categorical_crossentropy_from_logits, Activation::softmax, &onehot},
+                  Case{LossKind::sparse_categorical_crossentropy_from_logits, Activation::softmax, &labels},
+                  Case{LossKind::binary_crossentropy_from_logits, Activation::sigmoid, &soft}}) {
+    INFO("loss " << int(cs.kind));
+    std::vector<double> p(logits.size());
+    activation_forward_cpu(cs.act, logits.data(), p.data(), rows, cols);
+    const double on_probs =
+        loss_cpu<double>(loss_base(cs.kind), false, p.data(), cs.target->data(), rows, cols, 1.0, nullptr);
+    const double on_logits =
+        loss_cpu<double>(cs.kind, false, logits.data(), cs.target->data(), rows, cols, 1.0, nullptr);
+    CHECK(std::abs(on_logits - on_probs) <= 1e-12 * std::abs(on_probs));
+    auto f = [&] {
+      return scale * loss_cpu<double>(cs.kind, false, logits.data(), cs.target->data(), rows, cols, 1.0, nullptr);
+    };
+    const auto num = numeric_grad(f, logits);
+    std::vector<double> dz(logits.size());
+    loss_cpu<double>(cs.kind, false, logits.data(), cs.target->data(), rows, cols, scale, dz.data());
+    CHECK(worst_ratio(dz, num, kAtol, 1e-5) <= 1.0);
+    // Logits of +-100 in float: no clipping at 1e-7 and no overflow, the loss of the true class
+    // is the margin (softmax) or the logit (sigmoid).
+    const std::vector<float> z{100.f, -100.f}, y_cat{0.f, 1.f}, y_idx{1.f}, y_bin{0.f, 1.f};
+    const std::vector<float>& y = cs.target == &labels ? y_idx : cs.target == &soft ? y_bin : y_cat;
+    std::vector<float> g(2);
+    const double big = loss_cpu<float>(cs.kind, false, z.data(), y.data(), 1, 2, 1.f, g.data());
+    CHECK(big == Approx(cs.act == Activation::softmax ? 200.0 : 100.0).epsilon(1e-6));
+    CHECK(std::isfinite(g[0]));
+    CHECK(std::isfinite(g[1]));
+  }
+}
+
 TEST_CASE("loss gradients match finite differences (double), unfused and fused", "[kernels][grad][loss]") {
   const int64_t rows = 4, cols = 5;
   const double scale = 1.0 / rows;

@@ -559,6 +559,38 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK(bad(R"({"learning_rate": 0.5, "momentum": 1, "epsilon": 0})").optimizer.momentum == 1.0);
 }
 
+TEST_CASE("a loss object's from_logits is applied; its other settings dptrain has not are named",
+          "[io][config][losses]") {
+  const auto k3 = compile_config_from_json(
+      R"({"loss": {"module": "keras.losses", "class_name": "SparseCategoricalCrossentropy", "config": {"name":
+          "sparse_categorical_crossentropy", "reduction": "sum_over_batch_size", "from_logits": true,
+          "ignore_class": null}, "registered_name": null}})",
+      "t");
+  CHECK(k3.loss == "sparse_categorical_crossentropy");
+  CHECK(k3.from_logits);
+  CHECK(k3.ignored.empty());
+  const auto tfk = compile_config_from_json(
+      R"({"loss": {"class_name": "BinaryCrossentropy", "config": {"reduction": "auto", "from_logits": false,
+          "label_smoothing": 0.1, "axis": -1}}})",
+      "t");
+  CHECK(tfk.loss == "binary_crossentropy");
+  CHECK_FALSE(tfk.from_logits);
+  CHECK(tfk.ignored == std::vector<std::string>{"the loss's label_smoothing=0.1"});
+  const auto other = compile_config_from_json(
+      R"({"loss": {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": true, "ignore_class": 0,
+          "reduction": "sum"}}})",
+      "t");
+  CHECK(other.ignored == std::vector<std::string>{"the loss's ignore_class=0", "the loss's reduction='sum'"});
+  CHECK(compile_config_from_json(R"({"loss": "categorical_crossentropy"})", "t").from_logits == false);
+  CHECK_THROWS_WITH(
+      compile_config_from_json(R"({"loss": {"class_name": "MeanSquaredError", "config": {"from_logits": true}}})", "t"),
+      "t loss MeanSquaredError sets from_logits, which Keras has only for its cross-entropies");
+  CHECK_THROWS_WITH(
+      compile_config_from_json(
+          R"({"loss": {"class_name": "CategoricalCrossentropy", "config": {"from_logits": "yes"}}})", "t"),
+      "t loss CategoricalCrossentropy.from_logits must be True or False, got the string \"yes\"");
+}
+
 TEST_CASE("Keras's learning-rate schedules are read from files and from --lr-decay", "[io][config][schedule]") {
   // Keras 3's form (module, registered_name), as model.save writes it in .h5 and .keras files.
   const auto k = compile_config_from_json(
