@@ -47,8 +47,8 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
                    "data has a test split)")
         ->check(kFraction);
     cmd.add_option("--loss", o.loss,
-                   "categorical_crossentropy | sparse_categorical_crossentropy | binary_crossentropy | "
-                   "mean_squared_error (default: a Keras model file's compiled loss, else categorical_crossentropy)");
+                   std::string(kLossNames) +
+                       " (Keras's names; default: a Keras model file's compiled loss, else categorical_crossentropy)");
     cmd.add_flag("--from-logits", o.from_logits,
                  "the cross-entropy takes the model's outputs as logits (Keras's from_logits=True; default: a Keras "
                  "model file's loss)");
@@ -177,8 +177,7 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
   c.from = o.model;
   if (o.loss.empty() && !k.file_loss.empty()) {
     DPT_CHECK(!k.loss.empty(), "'" << o.model << "' was compiled with loss '" << k.file_loss
-                                   << "', which dptrain does not have; give --loss (categorical_crossentropy, "
-                                      "sparse_categorical_crossentropy, binary_crossentropy or mean_squared_error)");
+                                   << "', which dptrain does not have; give --loss (" << kLossNames << ")");
     c.loss = k.loss;
     c.from_logits = k.from_logits || o.from_logits;  // --loss replaces the file's loss object
   }

@@ -17,22 +17,48 @@ LossKind loss_from_name(const std::string& n, bool from_logits) {
     k = from_logits ? LossKind::binary_crossentropy_from_logits : LossKind::binary_crossentropy;
   else if (n == "mean_squared_error" || n == "mse")
     k = LossKind::mean_squared_error;
+  else if (n == "mean_absolute_error" || n == "mae")
+    k = LossKind::mean_absolute_error;
+  else if (n == "huber")
+    k = LossKind::huber;
+  else if (n == "log_cosh" || n == "logcosh")
+    k = LossKind::log_cosh;
+  else if (n == "mean_squared_logarithmic_error" || n == "msle")
+    k = LossKind::mean_squared_logarithmic_error;
+  else if (n == "kl_divergence" || n == "kld" || n == "kullback_leibler_divergence")
+    k = LossKind::kl_divergence;
+  else if (n == "poisson")
+    k = LossKind::poisson;
   else
-    DPT_FAIL("unknown loss '" << n
-                              << "' (supported: categorical_crossentropy, sparse_categorical_crossentropy, "
-                                 "binary_crossentropy, mean_squared_error)");
+    DPT_FAIL("unknown loss '" << n << "' (supported: " << kLossNames << ")");
   DPT_CHECK(!from_logits || kernels::loss_from_logits(k),
             "from_logits applies to the cross-entropies (as in Keras), not to " << n);
   return k;
 }
+
+const char* const kLossNames =
+    "categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error (mse), "
+    "mean_absolute_error (mae), huber, log_cosh, mean_squared_logarithmic_error (msle), kl_divergence (kld), "
+    "poisson";
 
 std::string loss_name(LossKind k) {
   switch (kernels::loss_base(k)) {
     case LossKind::categorical_crossentropy: return "categorical_crossentropy";
     case LossKind::sparse_categorical_crossentropy: return "sparse_categorical_crossentropy";
     case LossKind::binary_crossentropy: return "binary_crossentropy";
+    case LossKind::mean_absolute_error: return "mean_absolute_error";
+    case LossKind::huber: return "huber";
+    case LossKind::log_cosh: return "log_cosh";
+    case LossKind::mean_squared_logarithmic_error: return "mean_squared_logarithmic_error";
+    case LossKind::kl_divergence: return "kl_divergence";
+    case LossKind::poisson: return "poisson";
     default: return "mean_squared_error";
   }
+}
+
+bool loss_is_regression(LossKind k) {
+  return k == LossKind::mean_squared_error || k == LossKind::mean_absolute_error || k == LossKind::huber ||
+         k == LossKind::log_cosh || k == LossKind::mean_squared_logarithmic_error || k == LossKind::poisson;
 }
 
 std::string loss_describe(LossKind k) {

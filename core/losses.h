@@ -15,6 +15,9 @@ using kernels::MetricKind;
 // Keras's names and aliases (mse); from_logits: Keras's from_logits=True (the cross-entropies).
 LossKind loss_from_name(const std::string& name, bool from_logits = false);
 std::string loss_name(LossKind k);      // Keras's name, from_logits or not
+extern const char* const kLossNames;    // every name loss_from_name takes, for messages
+// A loss on values rather than classes (mean squared error, ...): Keras logs it alone by default.
+bool loss_is_regression(LossKind k);
 std::string loss_describe(LossKind k);  // the name, with " (from_logits=True)" where it is
 using kernels::loss_base;
 using kernels::loss_from_logits;

@@ -72,7 +72,7 @@ std::string metric_list(const std::vector<std::string>& names) {
 }
 
 MetricRequests default_metrics(LossKind loss) {
-  if (loss == LossKind::mean_squared_error) return {};
+  if (loss_is_regression(loss)) return {};
   return {{"accuracy", "accuracy"}};
 }
 

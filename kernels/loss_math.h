@@ -14,7 +14,15 @@ enum class LossKind {
   mean_squared_error,
   categorical_crossentropy_from_logits,
   sparse_categorical_crossentropy_from_logits,
-  binary_crossentropy_from_logits
+  binary_crossentropy_from_logits,
+  // Keras's other losses, each the mean over the last axis (kl_divergence: the sum) of an
+  // element-wise term; huber with Keras's delta 1.
+  mean_absolute_error,
+  huber,
+  log_cosh,
+  mean_squared_logarithmic_error,
+  kl_divergence,
+  poisson
 };
 DPT_HD constexpr bool loss_from_logits(LossKind k) {
   return k == LossKind::categorical_crossentropy_from_logits ||
@@ -54,6 +62,48 @@ DPT_HD T bce_grad(T p, T y) {
 }
 template <typename T>
 DPT_HD T sq_term(T p, T y) { return (p - y) * (p - y); }
+
+// The element-wise losses: one element's term of Keras's formula and its derivative d term / d p
+// (as TensorFlow's autodiff takes it: sign(0) = 0, a clip or maximum passing the gradient at its
+// bound).
+template <typename T>
+DPT_HD void elementwise_term(LossKind kind, T p, T y, T* term, T* grad) {
+  const T eps = T(kLossEpsilon), e = p - y, a = e < T(0) ? -e : e;
+  const T sign = e > T(0) ? T(1) : (e < T(0) ? T(-1) : T(0));
+  switch (kind) {
+    case LossKind::mean_absolute_error:
+      *term = a;
+      *grad = sign;
+      return;
+    case LossKind::huber:  // delta 1: half e^2 within it, else |e| - half
+      *term = a <= T(1) ? T(0.5) * e * e : a - T(0.5);
+      *grad = a <= T(1) ? e : sign;
+      return;
+    case LossKind::log_cosh: {  // x + softplus(-2x) - log 2, stable; its derivative tanh(x)
+      const T t = T(-2) * e, at = t < T(0) ? -t : t;
+      *term = e + ((t > T(0) ? t : T(0)) + std::log1p(std::exp(-at))) - T(0.6931471805599453);
+      *grad = std::tanh(e);
+      return;
+    }
+    case LossKind::mean_squared_logarithmic_error: {
+      const T pc = p > eps ? p : eps, d = std::log(pc + T(1)) - std::log((y > eps ? y : eps) + T(1));
+      *term = d * d;
+      *grad = p >= eps ? T(2) * d / (pc + T(1)) : T(0);
+      return;
+    }
+    case LossKind::kl_divergence: {  // both clipped to [eps, 1]
+      const T yc = y < eps ? eps : (y > T(1) ? T(1) : y), pc = p < eps ? eps : (p > T(1) ? T(1) : p);
+      *term = yc * std::log(yc / pc);
+      *grad = p >= eps && p <= T(1) ? -yc / pc : T(0);
+      return;
+    }
+    default: {  // poisson
+      *term = p - y * std::log(p + eps);
+      *grad = T(1) - y / (p + eps);
+      return;
+    }
+  }
+}
 
 // Keras's cross-entropies with from_logits=True on a row of logits z: the loss from the log-softmax
 // (log-sigmoid for binary) and, when g is given, scale * d(loss)/dz = softmax(z) - y (sigmoid(z) - y,
@@ -136,6 +186,22 @@ DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t col
       sample /= T(cols);
       if (g)
         for (int64_t c = 0; c < cols; ++c) g[c] = scale * T(2) * (p[c] - y[c]) / T(cols);
+      break;
+    }
+    case LossKind::mean_absolute_error:
+    case LossKind::huber:
+    case LossKind::log_cosh:
+    case LossKind::mean_squared_logarithmic_error:
+    case LossKind::kl_divergence:
+    case LossKind::poisson: {
+      const T per = kind == LossKind::kl_divergence ? T(1) : T(1) / T(cols);  // KL: the sum, else the mean
+      for (int64_t c = 0; c < cols; ++c) {
+        T term = 0, d = 0;
+        elementwise_term(kind, p[c], y[c], &term, &d);
+        sample += term;
+        if (g) g[c] = scale * per * d;
+      }
+      sample *= per;
       break;
     }
     default: break;  // the from_logits kinds, above

@@ -811,6 +811,14 @@ std::string dpt_loss_name(const std::string& n) {
     return "sparse_categorical_crossentropy";
   if (n == "binary_crossentropy" || n == "BinaryCrossentropy") return "binary_crossentropy";
   if (n == "mean_squared_error" || n == "mse" || n == "MeanSquaredError") return "mean_squared_error";
+  if (n == "mean_absolute_error" || n == "mae" || n == "MeanAbsoluteError") return "mean_absolute_error";
+  if (n == "huber" || n == "huber_loss" || n == "Huber") return "huber";
+  if (n == "log_cosh" || n == "logcosh" || n == "LogCosh") return "log_cosh";
+  if (n == "mean_squared_logarithmic_error" || n == "msle" || n == "MeanSquaredLogarithmicError")
+    return "mean_squared_logarithmic_error";
+  if (n == "kl_divergence" || n == "kld" || n == "kullback_leibler_divergence" || n == "KLDivergence")
+    return "kl_divergence";
+  if (n == "poisson" || n == "Poisson") return "poisson";
   return "";
 }
 
@@ -982,6 +990,10 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
         s << "the loss's label_smoothing=" << lc["label_smoothing"].get<double>();
         c.ignored.push_back(s.str());
       }
+      if (c.loss == "huber" && lc.contains("delta") && !lc["delta"].is_null())
+        DPT_CHECK(number(lc["delta"], at + ".delta") == 1.0,
+                  at << ".delta is " << lc["delta"].dump()
+                     << ": dptrain has Huber with Keras's default delta 1.0 only; give --loss");
       if (lc.contains("ignore_class") && !lc["ignore_class"].is_null())
         c.ignored.push_back("the loss's ignore_class=" + lc["ignore_class"].dump());
       if (lc.contains("reduction") && lc["reduction"].is_string()) {

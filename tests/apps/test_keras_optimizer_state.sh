@@ -296,6 +296,45 @@ for tag, (loss, ys, units) in logit_cases.items():
     else:
         check(False, f"{tag}: --loss {loss.name} ran {held.stderr.strip()}")
 
+# Keras's other losses: dptrain's epoch from Keras's file ends with Keras's weights, and Keras
+# evaluates dptrain's saved file to dptrain's loss. The errors on a linear output (Huber's both sides
+# of delta 1), MSLE and Poisson on a sigmoid's values, KL divergence on a softmax's distribution.
+np.save(f"{d}/wide_y.npy", rng.normal(0, 2, (32, 3)).astype("float32"))
+np.save(f"{d}/unit_y.npy", rng.uniform(0, 1, (32, 3)).astype("float32"))
+value_losses = [("mean_absolute_error", None, "wide_y"), ("huber", None, "wide_y"), ("log_cosh", None, "wide_y"),
+                ("mean_squared_logarithmic_error", "sigmoid", "unit_y"), ("poisson", "sigmoid", "unit_y"),
+                ("kl_divergence", "softmax", "y")]
+for loss, activation, ys in value_losses:
+    targets = np.load(f"{d}/{ys}.npy")
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh", name="hidden"),
+                          keras.layers.Dense(3, activation=activation, name="out")], name="mlp")
+    m.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5), loss=loss)  # SGD: the gradients' scale shows
+    m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{loss}_1.h5")
+    start = [w.numpy() for w in m.weights]
+    m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = [w.numpy() for w in m.weights]
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs))
+    run = subprocess.run([bin, "train", "--model", f"{d}/{loss}_1.h5", "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
+                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                          "--verbose", "2", "--save-model", f"{d}/{loss}_ours.keras"], capture_output=True, text=True)
+    check(run.returncode == 0 and f"loss: {loss} |" in run.stdout,
+          f"{loss}: dptrain trains the file with its loss (exit {run.returncode}) {run.stderr.strip()}")
+    if run.returncode != 0:
+        continue
+    ours = keras.models.load_model(f"{d}/{loss}_ours.keras")
+    diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(ours.weights, theirs))
+    check(diff <= 2e-6, f"{loss}: dptrain's epoch gives Keras's weights (max |diff| {diff:.3g}; the epoch moved "
+                        f"them {moved:.3g})")
+    theirs_eval = ours.evaluate(x, targets, batch_size=8, verbose=0, return_dict=True)
+    ev = subprocess.run([bin, "evaluate", "--model", f"{d}/{loss}_ours.keras", "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
+                         "--validation-split", "0", "--batch-size", "8"], capture_output=True, text=True)
+    said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
+    ours_loss = float(said[0].split()[1]) if said else float("nan")
+    check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4 * max(1.0, abs(theirs_eval["loss"])),
+          f"{loss}: Keras loads dptrain's file and evaluates dptrain's loss ({ours_loss} vs {theirs_eval['loss']:.6f})")
+
 # One column of values as labels, not class indices: a regression's targets (mean squared error)
 # and binary cross-entropy's soft labels. dptrain's epoch from Keras's file ends with Keras's weights.
 ones = {"regression": (rng.normal(0, 2, (32, 1)).astype("float32"), "linear", "mean_squared_error"),

@@ -14,7 +14,16 @@ TEST_CASE("loss names and aliases as Keras", "[losses]") {
   CHECK(loss_name(loss_from_name("sparse_categorical_crossentropy")) == "sparse_categorical_crossentropy");
   CHECK_THROWS_WITH(loss_from_name("hinge"),
                     "unknown loss 'hinge' (supported: categorical_crossentropy, sparse_categorical_crossentropy, "
-                    "binary_crossentropy, mean_squared_error)");
+                    "binary_crossentropy, mean_squared_error (mse), mean_absolute_error (mae), huber, log_cosh, "
+                    "mean_squared_logarithmic_error (msle), kl_divergence (kld), poisson)");
+  CHECK(loss_from_name("mae") == LossKind::mean_absolute_error);
+  CHECK(loss_from_name("kullback_leibler_divergence") == LossKind::kl_divergence);
+  CHECK(loss_name(loss_from_name("logcosh")) == "log_cosh");
+  CHECK(loss_name(loss_from_name("msle")) == "mean_squared_logarithmic_error");
+  // Keras logs a loss on values alone; on distributions (KL divergence), with accuracy.
+  CHECK(default_metrics(LossKind::huber).empty());
+  CHECK(default_metrics(LossKind::poisson).empty());
+  CHECK(default_metrics(LossKind::kl_divergence).size() == 1);
 }
 
 TEST_CASE("from_logits: Keras's cross-entropies on logits, by name", "[losses]") {

@@ -74,6 +74,29 @@ TEST_CASE("pooling forward by hand, TF padding rules", "[kernels][pool]") {
   CHECK(gy == std::vector<float>{4, 25});
 }
 
+// Keras's other losses on p = (0.5, 3), y = (1, 0.5): one error inside Huber's delta, one past it.
+TEST_CASE("mean absolute error, Huber, log-cosh, MSLE, KL divergence and Poisson by hand", "[kernels][loss]") {
+  const std::vector<double> p{0.5, 3.0}, y{1.0, 0.5};
+  const double eps = 1e-7;
+  const auto loss = [&](LossKind k, std::vector<double>* g = nullptr) {
+    return loss_cpu<double>(k, false, p.data(), y.data(), 1, 2, 1.0, g ? g->data() : nullptr);
+  };
+  std::vector<double> g(2);
+  CHECK(loss(LossKind::mean_absolute_error, &g) == Approx((0.5 + 2.5) / 2));
+  CHECK(g == std::vector<double>{-0.5, 0.5});
+  CHECK(loss(LossKind::huber, &g) == Approx((0.5 * 0.25 + (2.5 - 0.5)) / 2));
+  CHECK(g == std::vector<double>{-0.25, 0.5});
+  CHECK(loss(LossKind::log_cosh, &g) == Approx((std::log(std::cosh(0.5)) + std::log(std::cosh(2.5))) / 2));
+  CHECK(g[1] == Approx(std::tanh(2.5) / 2));
+  const double l1 = std::log(1.5) - std::log(2.0), l2 = std::log(4.0) - std::log(1.5);
+  CHECK(loss(LossKind::mean_squared_logarithmic_error) == Approx((l1 * l1 + l2 * l2) / 2));
+  // KL: both clipped to [1e-7, 1] (3 -> 1), summed over the row, not averaged.
+  CHECK(loss(LossKind::kl_divergence, &g) == Approx(1.0 * std::log(1.0 / 0.5) + 0.5 * std::log(0.5 / 1.0)));
+  CHECK(g[0] == Approx(-1.0 / 0.5));
+  CHECK(g[1] == 0.0);  // past the clip
+  CHECK(loss(LossKind::poisson) == Approx((0.5 - std::log(0.5 + eps) + 3.0 - 0.5 * std::log(3.0 + eps)) / 2));
+}
+
 TEST_CASE("losses and accuracy by hand (Keras's values)", "[kernels][loss]") {
   std::vector<float> p{0.7f, 0.2f, 0.1f}, onehot{1, 0, 0}, label{0};
   CHECK(loss_cpu<float>(LossKind::categorical_crossentropy, false, p.data(), onehot.data(), 1, 3, 1.f, nullptr) ==

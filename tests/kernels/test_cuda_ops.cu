@@ -232,13 +232,19 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
     MetricKind acc;
     const std::vector<float>* target;
   };
-  for (Case cs : {Case{LossKind::categorical_crossentropy, MetricKind::categorical, &onehot},
-                  Case{LossKind::sparse_categorical_crossentropy, MetricKind::sparse_categorical, &labels},
-                  Case{LossKind::binary_crossentropy, MetricKind::binary, &soft},
-                  Case{LossKind::mean_squared_error, MetricKind::categorical, &soft},
-                  Case{LossKind::categorical_crossentropy_from_logits, MetricKind::categorical, &onehot},
-                  Case{LossKind::sparse_categorical_crossentropy_from_logits, MetricKind::sparse_categorical, &labels},
-                  Case{LossKind::binary_crossentropy_from_logits, MetricKind::binary, &soft}}) {
+  for (Case cs :
+       {Case{LossKind::categorical_crossentropy, MetricKind::categorical, &onehot},
+        Case{LossKind::sparse_categorical_crossentropy, MetricKind::sparse_categorical, &labels},
+        Case{LossKind::binary_crossentropy, MetricKind::binary, &soft},
+        Case{LossKind::mean_squared_error, MetricKind::categorical, &soft},
+        Case{LossKind::categorical_crossentropy_from_logits, MetricKind::categorical, &onehot},
+        Case{LossKind::sparse_categorical_crossentropy_from_logits, MetricKind::sparse_categorical, &labels},
+        Case{LossKind::binary_crossentropy_from_logits, MetricKind::binary, &soft},
+        Case{LossKind::mean_absolute_error, MetricKind::categorical, &soft},
+        Case{LossKind::huber, MetricKind::categorical, &soft}, Case{LossKind::log_cosh, MetricKind::categorical, &soft},
+        Case{LossKind::mean_squared_logarithmic_error, MetricKind::categorical, &soft},
+        Case{LossKind::kl_divergence, MetricKind::categorical, &soft},
+        Case{LossKind::poisson, MetricKind::categorical, &soft}}) {
     for (bool fused : {false, true}) {
       std::vector<float> g(p.size());
       const double want =

@@ -422,6 +422,46 @@ TEST_CASE("layer, RMS and group normalization gradients match finite differences
   CHECK(grouped.row_of(1 * 3 + 1, 5) == 5);
 }
 
+// Keras's element-wise losses: their gradients against finite differences, through the output's
+// activation (linear for the errors, with Huber's both sides of delta; sigmoid where the loss wants
+// values in (0, 1) or above 0; softmax for KL divergence).
+TEST_CASE("mean absolute error, Huber, log-cosh, MSLE, KL divergence and Poisson gradients (double)",
+          "[kernels][grad][loss]") {
+  const int64_t rows = 4, cols = 5;
+  const double scale = 1.0 / rows;
+  auto logits = random_vec(rows * cols, 55, -3, 3);
+  const auto wide = random_vec(rows * cols, 56, -2, 2), unit = random_vec(rows * cols, 57, 0.05, 0.95);
+  struct Case {
+    LossKind kind;
+    Activation act;
+    const std::vector<double>* target;
+  };
+  for (Case cs : {Case{LossKind::mean_absolute_error, Activation::linear, &wide},
+                  Case{LossKind::huber, Activation::linear, &wide}, Case{LossKind::log_cosh, Activation::linear, &wide},
+                  Case{LossKind::mean_squared_logarithmic_error, Activation::sigmoid, &unit},
+                  Case{LossKind::kl_divergence, Activation::softmax, &unit},
+                  Case{LossKind::poisson, Activation::sigmoid, &unit}}) {
+    INFO("loss " << int(cs.kind));
+    std::vector<double> p(logits.size());
+    auto f = [&] {
+      activation_forward_cpu(cs.act, logits.data(), p.data(), rows, cols);
+      return scale * loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, 1.0, nullptr);
+    };
+    f();
+    const auto num = numeric_grad(f, logits);
+    std::vector<double> dp(p.size()), dz(p.size());
+    loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, scale, dp.data());
+    activation_backward_cpu(cs.act, logits.data(), p.data(), dp.data(), dz.data(), rows, cols);
+    CHECK(worst_ratio(dz, num, kAtol, 1e-5) <= 1.0);
+    if (cs.kind == LossKind::huber) {  // both sides of delta 1 are exercised
+      int inside = 0, outside = 0;
+      for (size_t i = 0; i < p.size(); ++i) (std::abs(p[i] - wide[i]) <= 1 ? inside : outside)++;
+      CHECK(inside > 0);
+      CHECK(outside > 0);
+    }
+  }
+}
+
 // Keras's from_logits=True: the loss of the logits is the loss of their softmax (sigmoid), its
 // gradient is the logits' finite differences, and logits far past where exp overflows stay finite.
 TEST_CASE("from_logits losses: the probabilities' loss, finite-difference gradients, large logits",

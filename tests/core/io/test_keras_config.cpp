@@ -582,6 +582,13 @@ TEST_CASE("a loss object's from_logits is applied; its other settings dptrain ha
       "t");
   CHECK(other.ignored == std::vector<std::string>{"the loss's ignore_class=0", "the loss's reduction='sum'"});
   CHECK(compile_config_from_json(R"({"loss": "categorical_crossentropy"})", "t").from_logits == false);
+  // Keras's other losses by class and alias; Huber only at Keras's default delta.
+  CHECK(compile_config_from_json(R"({"loss": {"class_name": "Huber", "config": {"delta": 1.0}}})", "t").loss ==
+        "huber");
+  CHECK(compile_config_from_json(R"({"loss": "kld"})", "t").loss == "kl_divergence");
+  CHECK(compile_config_from_json(R"({"loss": {"class_name": "LogCosh", "config": {}}})", "t").loss == "log_cosh");
+  CHECK_THROWS_WITH(compile_config_from_json(R"({"loss": {"class_name": "Huber", "config": {"delta": 2.0}}})", "t"),
+                    "t loss Huber.delta is 2.0: dptrain has Huber with Keras's default delta 1.0 only; give --loss");
   CHECK_THROWS_WITH(
       compile_config_from_json(R"({"loss": {"class_name": "MeanSquaredError", "config": {"from_logits": true}}})", "t"),
       "t loss MeanSquaredError sets from_logits, which Keras has only for its cross-entropies");
