@@ -981,9 +981,10 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
       const std::string at = where + " loss " + c.file_loss;
       if (lc.contains("from_logits") && !lc["from_logits"].is_null())
         c.from_logits = as<bool>(lc["from_logits"], at + ".from_logits");
-      if (c.from_logits && !c.loss.empty())
-        DPT_CHECK(c.loss != "mean_squared_error",
-                  at << " sets from_logits, which Keras has only for its cross-entropies");
+      const bool crossentropy = c.loss == "categorical_crossentropy" || c.loss == "sparse_categorical_crossentropy" ||
+                                c.loss == "binary_crossentropy";
+      DPT_CHECK(!c.from_logits || c.loss.empty() || crossentropy,
+                at << " sets from_logits, which Keras has only for its cross-entropies");
       if (lc.contains("label_smoothing") && lc["label_smoothing"].is_number() &&
           lc["label_smoothing"].get<double>() != 0) {
         std::ostringstream s;

@@ -593,6 +593,9 @@ TEST_CASE("a loss object's from_logits is applied; its other settings dptrain ha
       compile_config_from_json(R"({"loss": {"class_name": "MeanSquaredError", "config": {"from_logits": true}}})", "t"),
       "t loss MeanSquaredError sets from_logits, which Keras has only for its cross-entropies");
   CHECK_THROWS_WITH(
+      compile_config_from_json(R"({"loss": {"class_name": "Poisson", "config": {"from_logits": true}}})", "t"),
+      "t loss Poisson sets from_logits, which Keras has only for its cross-entropies");
+  CHECK_THROWS_WITH(
       compile_config_from_json(
           R"({"loss": {"class_name": "CategoricalCrossentropy", "config": {"from_logits": "yes"}}})", "t"),
       "t loss CategoricalCrossentropy.from_logits must be True or False, got the string \"yes\"");
