@@ -1,8 +1,10 @@
 // `dptrain train`: fit a preset model on a data spec with Keras's semantics and progress output.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include "core/io/keras_config.h"
 #include "core/io/keras_model.h"
 #include "core/losses.h"
+#include "core/strings.h"
 #include "kernels/gemm.h"
 #include "parallel/checkpoint.h"
 #include "parallel/devices.h"
@@ -42,9 +45,10 @@ struct TrainOptions {
   int verbose = 1;
   // Training control (Keras callbacks)
   int64_t early_stopping = -1;  // patience; < 0: off
+  double min_delta = 0;         // EarlyStopping's min_delta
   std::string monitor = "val_loss";
   bool restore_best = false;
-  std::string reduce_lr;        // FACTOR:PATIENCE
+  std::string reduce_lr;  // FACTOR:PATIENCE[:min_lr=X,cooldown=N,min_delta=X]
   std::string lr_schedule;
   std::string lr_decay;  // a Keras schedule as the optimizer's learning rate, or none
   std::string save_best;
@@ -59,6 +63,47 @@ std::atomic<int> g_signal{0};
 extern "C" void on_stop_signal(int sig) {
   g_signal.store(sig);
   g_stop.store(true);
+}
+
+// --reduce-lr-on-plateau FACTOR:PATIENCE[:key=value,...], with ReduceLROnPlateau's other arguments
+// by Keras's names and defaults.
+struct PlateauSpec {
+  double factor = 0.1;
+  long long patience = 10;
+  double min_lr = 0, min_delta = 1e-4;
+  long long cooldown = 0;
+};
+PlateauSpec plateau_spec(const std::string& spec) {
+  PlateauSpec s;
+  const std::string usage =
+      "--reduce-lr-on-plateau takes FACTOR:PATIENCE[:min_lr=X,cooldown=N,min_delta=X], e.g. "
+      "0.5:3 or 0.2:5:min_lr=1e-6; got '" +
+      spec + "'";
+  const size_t second = spec.find(':', spec.find(':') + 1);
+  const std::string head = spec.substr(0, second);
+  char extra = 0;
+  DPT_CHECK(std::sscanf(head.c_str(), "%lf:%lld%c", &s.factor, &s.patience, &extra) == 2, usage);
+  if (second == std::string::npos) return s;
+  for (const std::string& arg : split(spec.substr(second + 1), ',')) {
+    const size_t eq = arg.find('=');
+    DPT_CHECK(eq != std::string::npos, usage);
+    const std::string key = arg.substr(0, eq), text = arg.substr(eq + 1);
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    DPT_CHECK(!text.empty() && end == text.c_str() + text.size() && std::isfinite(v),
+              "--reduce-lr-on-plateau: " << key << "=" << text << " is not a number");
+    if (key == "min_lr")
+      s.min_lr = v;
+    else if (key == "min_delta")
+      s.min_delta = v;
+    else if (key == "cooldown" && v == std::floor(v) && std::fabs(v) < 1e9)
+      s.cooldown = static_cast<long long>(v);
+    else
+      DPT_FAIL((key == "cooldown" ? "--reduce-lr-on-plateau: cooldown must be a whole number of epochs, got " + text
+                                  : "--reduce-lr-on-plateau has no argument '" + key +
+                                        "' (ReduceLROnPlateau's: min_lr, cooldown, min_delta)"));
+  }
+  return s;
 }
 
 OptimizerConfig optimizer_config(const TrainOptions& o, const Preset& p) {
@@ -213,8 +258,12 @@ void run_train(const TrainOptions& o) {
                            o.checkpoint_dir.empty() ? 0 : std::max<int64_t>(o.checkpoint_every, 1), o.keep, base);
   cbs.push_back(&checkpoints);
   std::vector<std::unique_ptr<Callback>> control;
+  DPT_CHECK(o.min_delta == 0 || o.early_stopping >= 0,
+            "--min-delta is early stopping's; give --early-stopping PATIENCE (the plateau rule takes "
+            "--reduce-lr-on-plateau FACTOR:PATIENCE:min_delta=X)");
   if (o.early_stopping >= 0)
-    control.push_back(std::make_unique<EarlyStopping>(o.monitor, 0.0, o.early_stopping, MonitorMode::auto_, o.restore_best));
+    control.push_back(
+        std::make_unique<EarlyStopping>(o.monitor, o.min_delta, o.early_stopping, MonitorMode::auto_, o.restore_best));
   if (opt->schedule()) {  // Keras: "its learning rate is not settable"
     const std::pair<bool, const char*> setters[] = {{!o.reduce_lr.empty(), "--reduce-lr-on-plateau"},
                                                     {!o.lr_schedule.empty(), "--lr-schedule"},
@@ -228,12 +277,9 @@ void run_train(const TrainOptions& o) {
                              << flag);
   }
   if (!o.reduce_lr.empty()) {
-    double factor = 0;
-    long long patience = -1;
-    char extra = 0;
-    DPT_CHECK(std::sscanf(o.reduce_lr.c_str(), "%lf:%lld%c", &factor, &patience, &extra) == 2,
-              "--reduce-lr-on-plateau takes FACTOR:PATIENCE, e.g. 0.5:3; got '" << o.reduce_lr << "'");
-    control.push_back(std::make_unique<ReduceLROnPlateau>(o.monitor, factor, patience));
+    const PlateauSpec s = plateau_spec(o.reduce_lr);
+    control.push_back(std::make_unique<ReduceLROnPlateau>(o.monitor, s.factor, s.patience, MonitorMode::auto_,
+                                                          s.min_delta, s.cooldown, s.min_lr));
     fo.log_learning_rate = true;
   }
   if (!o.lr_schedule.empty()) {
@@ -357,11 +403,16 @@ void setup_train(CLI::App& app) {
   cmd->add_flag("--resume", o->resume, "continue from the newest complete checkpoint in --checkpoint-dir");
   cmd->add_option("--early-stopping", o->early_stopping, "stop when --monitor has not improved for PATIENCE epochs")
       ->check(kNonNegative);
+  cmd->add_option("--min-delta", o->min_delta,
+                  "with --early-stopping: the least change of --monitor that counts as an improvement (Keras's "
+                  "min_delta, default 0)")
+      ->check(kNonNegative);
   cmd->add_option("--monitor", o->monitor, "the log early stopping, the plateau rule and --save-best watch")
       ->capture_default_str();
   cmd->add_flag("--restore-best-weights", o->restore_best, "with --early-stopping: end with the best epoch's weights");
-  cmd->add_option("--reduce-lr-on-plateau", o->reduce_lr, "FACTOR:PATIENCE: multiply the learning rate by FACTOR "
-                                                           "when --monitor has not improved for PATIENCE epochs");
+  cmd->add_option("--reduce-lr-on-plateau", o->reduce_lr,
+                  "FACTOR:PATIENCE[:min_lr=X,cooldown=N,min_delta=X]: multiply the learning rate by FACTOR when "
+                  "--monitor has not improved for PATIENCE epochs (Keras's ReduceLROnPlateau; min_delta 1e-4)");
   cmd->add_option("--lr-schedule", o->lr_schedule, "step:EVERY:GAMMA | exp:GAMMA | cosine (per epoch)");
   cmd->add_option("--lr-decay", o->lr_decay,
                   "a Keras schedule as the learning rate, computed every step: CLASS:key=value,... (ExponentialDecay, "

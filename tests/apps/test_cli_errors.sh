@@ -87,6 +87,11 @@ expect "ReduceLROnPlateau factor must be in (0, 1), got 1.5" train --reduce-lr-o
 expect "--reduce-lr-on-plateau takes FACTOR:PATIENCE" train --reduce-lr-on-plateau 0.5
 expect "ReduceLROnPlateau patience must be >= 0, got -2" train --reduce-lr-on-plateau 0.5:-2
 expect "--early-stopping: must be >= 0, got -1" train --early-stopping=-1
+expect "--reduce-lr-on-plateau has no argument 'min_rate' (ReduceLROnPlateau's: min_lr, cooldown, min_delta)" \
+  train --reduce-lr-on-plateau 0.5:2:min_rate=0.1
+expect "--reduce-lr-on-plateau: cooldown must be a whole number of epochs, got 1.5" train --reduce-lr-on-plateau 0.5:2:cooldown=1.5
+expect "ReduceLROnPlateau min_lr must be >= 0, got -1" train --reduce-lr-on-plateau 0.5:2:min_lr=-1
+expect "--min-delta is early stopping's; give --early-stopping PATIENCE" train --min-delta 0.1
 expect "unknown --lr-schedule 'linear'" train --lr-schedule linear
 expect "--lr-decay: unknown schedule 'StepDecay' (Keras's: ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay, CosineDecayRestarts; or none)" \
   train --lr-decay StepDecay:decay_steps=10

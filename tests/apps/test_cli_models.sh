@@ -195,6 +195,21 @@ check "... warning, as Keras does, that a softmax output is not logits" \
   "dptrain: warning: sparse_categorical_crossentropy received from_logits=True, but the model's output comes from a softmax activation and thus does not represent logits. Was this intended?" \
   "$dir/logits.err"
 
+# ReduceLROnPlateau's min_lr (the rate stops at it) and EarlyStopping's min_delta (an improvement
+# smaller than it does not count: with 10, only the first epoch improves, so patience 2 stops at 3).
+run plateau_min train --model digits-mlp --optimizer sgd --lr 0.9 --epochs 12 --reduce-lr-on-plateau 0.5:1:min_lr=0.3 \
+  --verbose 2
+check "--reduce-lr-on-plateau's min_lr: the rate stops at it" "ReduceLROnPlateau reducing learning rate to 0.3." \
+  "$dir/plateau_min"
+if tail -1 "$dir/plateau_min" | grep -q "learning_rate: 0.3000$" &&
+  ! grep -q "reducing learning rate to 0.15" "$dir/plateau_min"; then
+  echo "ok: ... and goes no lower"
+else
+  echo "FAIL: the rate went below min_lr"; cat "$dir/plateau_min"; fails=$((fails+1))
+fi
+run min_delta train --model digits-mlp --epochs 10 --early-stopping 2 --min-delta 10 --verbose 2
+check "--min-delta: an improvement smaller than it does not count" "Epoch 3: early stopping" "$dir/min_delta"
+
 # Keras 2 files (../shared/fixtures/keras): RMSprop with Keras 2's decay, sparse labels.
 xent="$shared/dl4j_simple_sparse_xent/simple_sparse_xent_mlp_keras_2_model.h5"
 if [ -f "$xent" ]; then
