@@ -211,6 +211,7 @@ void run_train(const TrainOptions& o) {
   const ParallelSetup par = parallel_setup(o.m);
   Trainer trainer(*model, par.devices, loss, *opt, threads, par.options);
   trainer.set_metrics(compiled.metrics);
+  trainer.set_label_smoothing(compiled.label_smoothing);
 
   if (resume_from || file_state) trainer.set_optimizer_state(*opt);
 
@@ -237,8 +238,8 @@ void run_train(const TrainOptions& o) {
                 par.describe(threads, fo.batch_size).c_str());
     std::printf("data: %s | train %lld samples", d.description.c_str(), (long long)d.train.size());
     if (d.heldout) std::printf(", %s %lld samples", d.heldout_name.c_str(), (long long)d.heldout->size());
-    std::printf("\noptimizer: %s | loss: %s | metrics: %s\n", opt->describe().c_str(), loss_describe(loss).c_str(),
-                metric_list(trainer.metric_names()).c_str());
+    std::printf("\noptimizer: %s | loss: %s | metrics: %s\n", opt->describe().c_str(),
+                loss_describe(loss, trainer.label_smoothing()).c_str(), metric_list(trainer.metric_names()).c_str());
     if (!compiled.from.empty())
       std::printf("compiled from %s's %s, as keras.models.load_model does (%s)\n", compiled.from.c_str(),
                   keras_archive_path(compiled.from) ? "compile_config" : "training_config", state_note.c_str());
@@ -349,7 +350,7 @@ void run_train(const TrainOptions& o) {
     TrainingState done = base;
     done.epoch = fo.epochs;
     // A .keras archive is Keras's own file: it carries no resume state (checkpoints do).
-    save_model(*model, o.save_model, loss, trainer.metric_names(), &trainer.optimizer(),
+    save_model(*model, o.save_model, {loss, trainer.label_smoothing()}, trainer.metric_names(), &trainer.optimizer(),
                keras_archive_path(o.save_model) ? nullptr : &done);
     if (o.verbose > 0) std::printf("saved model to %s\n", o.save_model.c_str());
   }

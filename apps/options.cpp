@@ -52,6 +52,10 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
     cmd.add_flag("--from-logits", o.from_logits,
                  "the cross-entropy takes the model's outputs as logits (Keras's from_logits=True; default: a Keras "
                  "model file's loss)");
+    cmd.add_option("--label-smoothing", o.label_smoothing,
+                   "the categorical or binary cross-entropy's targets smoothed towards uniform: y (1 - X) + X / "
+                   "classes (binary: X / 2), as Keras's label_smoothing (default: a Keras model file's loss, else 0)")
+        ->check(CLI::Range(0.0, 1.0));
     cmd.add_option("--metrics", o.metrics,
                    std::string("the metrics reported beside the loss, separated by commas: ") + kMetricNames +
                        " (default: a Keras model file's compiled metrics, else accuracy, or none for "
@@ -166,7 +170,14 @@ Preset model_preset(const std::string& model, uint64_t seed) {
 }
 
 Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given) {
-  Compiled c{o.loss.empty() ? p.loss : o.loss, o.from_logits, p.optimizer, "", false, {}, {}};
+  Compiled c{o.loss.empty() ? p.loss : o.loss,
+             o.from_logits,
+             std::max(o.label_smoothing, 0.0),
+             p.optimizer,
+             "",
+             false,
+             {},
+             {}};
   if (!o.metrics.empty()) c.metrics = parse_metrics(o.metrics);
   KerasCompileConfig k;
   if (!read_compile_config(o.model, &k)) {
@@ -180,6 +191,7 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
                                    << "', which dptrain does not have; give --loss (" << kLossNames << ")");
     c.loss = k.loss;
     c.from_logits = k.from_logits || o.from_logits;  // --loss replaces the file's loss object
+    if (o.label_smoothing < 0) c.label_smoothing = k.label_smoothing;
   }
   if (!k.file_optimizer.empty()) {
     if (!k.optimizer.name.empty()) {

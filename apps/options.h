@@ -16,6 +16,7 @@ struct ModelOptions {
   int64_t batch_size = 0;  // 0: the preset's default
   std::string loss;        // empty: a Keras model file's training_config, else categorical_crossentropy
   bool from_logits = false;  // --from-logits: the cross-entropy takes the outputs as logits
+  double label_smoothing = -1;  // --label-smoothing (< 0: a Keras model file's, else 0)
   std::string metrics;     // empty: a Keras model file's training_config, else default_metrics(loss)
   double validation_split = -1;  // < 0: 0.2 when the data has no test split
   std::string weights;           // initial weights (.h5)
@@ -65,6 +66,7 @@ Preset model_preset(const std::string& model, uint64_t seed);
 struct Compiled {
   std::string loss;
   bool from_logits = false;  // Keras's from_logits=True (the file's loss object, or --from-logits)
+  double label_smoothing = 0;  // Keras's label_smoothing (the file's loss object, or --label-smoothing)
   OptimizerConfig optimizer;
   std::string from;                  // the file whose training_config was used ("" for none)
   bool optimizer_from_file = false;  // `optimizer` is the file's (its class and hyperparameters)

@@ -2,6 +2,7 @@
 #include "core/losses.h"
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include "core/error.h"
 #include "kernels/loss.h"
 
@@ -61,8 +62,16 @@ bool loss_is_regression(LossKind k) {
          k == LossKind::log_cosh || k == LossKind::mean_squared_logarithmic_error || k == LossKind::poisson;
 }
 
-std::string loss_describe(LossKind k) {
-  return loss_name(k) + (kernels::loss_from_logits(k) ? " (from_logits=True)" : "");
+std::string loss_describe(LossKind k, double label_smoothing) {
+  std::ostringstream os;
+  os << loss_name(k);
+  if (kernels::loss_from_logits(k) || label_smoothing != 0) {
+    os << " (";
+    if (kernels::loss_from_logits(k)) os << "from_logits=True" << (label_smoothing != 0 ? ", " : "");
+    if (label_smoothing != 0) os << "label_smoothing=" << label_smoothing;
+    os << ")";
+  }
+  return os.str();
 }
 
 bool loss_fuses_with(LossKind k, kernels::Activation last) {
@@ -73,8 +82,16 @@ bool loss_fuses_with(LossKind k, kernels::Activation last) {
 
 bool loss_wants_one_hot(LossKind k) { return kernels::loss_base(k) == LossKind::categorical_crossentropy; }
 
+void check_label_smoothing(LossKind k, double s) {
+  const LossKind base = kernels::loss_base(k);
+  DPT_CHECK(
+      s == 0 || base == LossKind::categorical_crossentropy || base == LossKind::binary_crossentropy,
+      "label_smoothing applies to the categorical and binary cross-entropies (as in Keras), not to " << loss_name(k));
+  DPT_CHECK(s >= 0 && s <= 1, "label_smoothing must be in [0, 1], got " << s);
+}
+
 double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad,
-                const float* row_weight) {
+                const float* row_weight, float smoothing) {
   const int64_t rows = pred.dim(0), cols = rows ? pred.numel() / rows : 0;
   const int64_t tcols = rows ? target.numel() / rows : 0;
   const int64_t want = kernels::loss_base(k) == LossKind::sparse_categorical_crossentropy ? 1 : cols;
@@ -82,7 +99,7 @@ double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target
             loss_name(k) << " expects targets of shape (batch, " << want << ") for predictions of shape "
                          << shape_str(pred.shape()) << ", got " << shape_str(target.shape()));
   return kernels::loss_cpu<float>(k, fused, pred.data(), target.data(), rows, cols, scale,
-                                  grad ? grad->data() : nullptr, row_weight);
+                                  grad ? grad->data() : nullptr, row_weight, smoothing);
 }
 
 std::vector<double> class_weights(const std::string& spec, const std::vector<float>& labels, int64_t classes) {

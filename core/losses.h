@@ -18,16 +18,28 @@ std::string loss_name(LossKind k);      // Keras's name, from_logits or not
 extern const char* const kLossNames;    // every name loss_from_name takes, for messages
 // A loss on values rather than classes (mean squared error, ...): Keras logs it alone by default.
 bool loss_is_regression(LossKind k);
-std::string loss_describe(LossKind k);  // the name, with " (from_logits=True)" where it is
+// The name, with its settings where set: "categorical_crossentropy (from_logits=True, label_smoothing=0.1)".
+std::string loss_describe(LossKind k, double label_smoothing = 0);
 using kernels::loss_base;
 using kernels::loss_from_logits;
 bool loss_fuses_with(LossKind k, kernels::Activation last);
 bool loss_wants_one_hot(LossKind k);
 
+// Keras's label_smoothing, which its categorical and binary cross-entropies take (in [0, 1]);
+// refused for the other losses, naming the loss.
+void check_label_smoothing(LossKind k, double smoothing);
+
+// A compiled loss as files and the command line give it: the kind and its label_smoothing.
+struct LossSpec {
+  LossKind kind;
+  double label_smoothing = 0;
+  LossSpec(LossKind k, double s = 0) : kind(k), label_smoothing(s) {}  // NOLINT: a LossKind is a LossSpec
+};
+
 // Sum over the rows of per-sample losses; writes scale * d(sum)/d(pred) into grad when given.
 // row_weight (nullable): per-sample weights (class weights), one per row.
 double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad,
-                const float* row_weight = nullptr);
+                const float* row_weight = nullptr, float smoothing = 0.f);
 
 // Keras's class_weight: "balanced" (n / (classes * count_c), as scikit-learn) or a JSON file
 // {"0": 1.0, "3": 2.5} (classes not named weigh 1). labels: class indices.

@@ -162,7 +162,9 @@ void mask_join_cuda(int64_t, int64_t, const float*, const float*, float*, const 
 void masked_mean_forward_cuda(int64_t, int64_t, int64_t, const float*, const float*, float*, void*) { no_cuda(); }
 void masked_mean_backward_cuda(int64_t, int64_t, int64_t, const float*, const float*, float*, void*) { no_cuda(); }
 void loss_rows_cuda(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*, float*, const float*,
-                    void*) { no_cuda(); }
+                    void*, float) {
+  no_cuda();
+}
 void metric_rows_cuda(MetricKind, const float*, const float*, int64_t, int64_t, float*, void*) { no_cuda(); }
 void sgd_update_cuda(float*, const float*, float*, int64_t, float, float, bool, void*) { no_cuda(); }
 void rmsprop_update_cuda(float*, const float*, float*, float*, float*, int64_t, float, float, float, float, bool,

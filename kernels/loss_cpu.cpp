@@ -4,14 +4,14 @@
 namespace dpt::kernels {
 
 template <typename T>
-double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64_t rows, int64_t cols, T scale,
-                T* grad, const T* row_weight) {
+double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64_t rows, int64_t cols, T scale, T* grad,
+                const T* row_weight, T smoothing) {
   const int64_t tcols = loss_base(kind) == LossKind::sparse_categorical_crossentropy ? 1 : cols;
   double total = 0;
   for (int64_t r = 0; r < rows; ++r) {
     const T w = row_weight ? row_weight[r] : T(1);
     total += double(w) * double(loss_row(kind, fused, pred + r * cols, target + r * tcols, cols, scale * w,
-                                         grad ? grad + r * cols : nullptr));
+                                         grad ? grad + r * cols : nullptr, smoothing));
   }
   return total;
 }
@@ -25,9 +25,9 @@ double metric_sum_cpu(MetricKind kind, const T* pred, const T* target, int64_t r
 }
 
 template double loss_cpu<float>(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*,
-                                 const float*);
+                                const float*, float);
 template double loss_cpu<double>(LossKind, bool, const double*, const double*, int64_t, int64_t, double, double*,
-                                  const double*);
+                                 const double*, double);
 template double metric_sum_cpu<float>(MetricKind, const float*, const float*, int64_t, int64_t);
 template double metric_sum_cpu<double>(MetricKind, const double*, const double*, int64_t, int64_t);
 

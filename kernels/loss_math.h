@@ -105,12 +105,26 @@ DPT_HD void elementwise_term(LossKind kind, T p, T y, T* term, T* grad) {
   }
 }
 
+// A row's targets with Keras's label_smoothing s: y (1 - s) + s u, u = 1 / classes for the categorical
+// cross-entropy and 0.5 for the binary one (s = 0: y itself, exactly).
+template <typename T>
+struct Targets {
+  const T* y;
+  T keep = T(1), add = T(0);
+  DPT_HD T operator[](int64_t c) const { return y[c] * keep + add; }
+};
+template <typename T>
+DPT_HD Targets<T> smoothed(const T* y, T smoothing, T uniform) {
+  return smoothing == T(0) ? Targets<T>{y} : Targets<T>{y, T(1) - smoothing, smoothing * uniform};
+}
+
 // Keras's cross-entropies with from_logits=True on a row of logits z: the loss from the log-softmax
 // (log-sigmoid for binary) and, when g is given, scale * d(loss)/dz = softmax(z) - y (sigmoid(z) - y,
 // over the columns for binary), as TensorFlow's *_cross_entropy_with_logits compute them.
 template <typename T>
-DPT_HD T logits_row(LossKind base, const T* z, const T* y, int64_t cols, T scale, T* g) {
+DPT_HD T logits_row(LossKind base, const T* z, const T* yv, int64_t cols, T scale, T* g, T smoothing) {
   T sample = 0;
+  const Targets<T> y = smoothed(yv, smoothing, base == LossKind::binary_crossentropy ? T(0.5) : T(1) / T(cols));
   if (base == LossKind::binary_crossentropy) {
     for (int64_t c = 0; c < cols; ++c) {  // max(z, 0) - z y + log(1 + exp(-|z|))
       const T a = z[c] < T(0) ? -z[c] : z[c];
@@ -128,7 +142,7 @@ DPT_HD T logits_row(LossKind base, const T* z, const T* y, int64_t cols, T scale
   for (int64_t c = 0; c < cols; ++c) sum += std::exp(z[c] - m);
   const T lse = m + std::log(sum);  // log sum exp z: -log softmax(z)_c = lse - z_c
   if (base == LossKind::sparse_categorical_crossentropy) {
-    const int64_t label = int64_t(y[0]);
+    const int64_t label = int64_t(yv[0]);
     sample = lse - z[label];
     if (g) {
       for (int64_t c = 0; c < cols; ++c) g[c] = scale * std::exp(z[c] - lse);
@@ -149,20 +163,22 @@ DPT_HD T logits_row(LossKind base, const T* z, const T* y, int64_t cols, T scale
 // One sample's loss (row of `cols` predictions p against targets y; y is one class index for sparse
 // categorical), and, when g is given, scale * d(loss)/d(p) -- or with respect to the pre-activation
 // when fused (softmax for the cross-entropies, sigmoid for binary): the stable (p - y) form.
+// smoothing: Keras's label_smoothing of the categorical and binary cross-entropies.
 template <typename T>
-DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t cols, T scale, T* g) {
-  if (loss_from_logits(kind)) return logits_row(loss_base(kind), p, y, cols, scale, g);
+DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t cols, T scale, T* g, T smoothing = T(0)) {
+  if (loss_from_logits(kind)) return logits_row(loss_base(kind), p, y, cols, scale, g, smoothing);
   T sample = 0;
   switch (kind) {
     case LossKind::categorical_crossentropy: {
+      const Targets<T> t = smoothed(y, smoothing, T(1) / T(cols));
       T ysum = 0;
       for (int64_t c = 0; c < cols; ++c) {
-        sample += xent_term(p[c], y[c]);
-        ysum += y[c];
+        sample += xent_term(p[c], t[c]);
+        ysum += t[c];
       }
       if (g)
         for (int64_t c = 0; c < cols; ++c)
-          g[c] = fused ? scale * (p[c] * ysum - y[c]) : (y[c] == T(0) ? T(0) : -scale * y[c] / clip_prob(p[c]));
+          g[c] = fused ? scale * (p[c] * ysum - t[c]) : (t[c] == T(0) ? T(0) : -scale * t[c] / clip_prob(p[c]));
       break;
     }
     case LossKind::sparse_categorical_crossentropy: {
@@ -175,10 +191,11 @@ DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t col
       break;
     }
     case LossKind::binary_crossentropy: {
-      for (int64_t c = 0; c < cols; ++c) sample += bce_term(p[c], y[c]);
+      const Targets<T> t = smoothed(y, smoothing, T(0.5));
+      for (int64_t c = 0; c < cols; ++c) sample += bce_term(p[c], t[c]);
       sample /= T(cols);
       if (g)
-        for (int64_t c = 0; c < cols; ++c) g[c] = scale / T(cols) * (fused ? p[c] - y[c] : bce_grad(p[c], y[c]));
+        for (int64_t c = 0; c < cols; ++c) g[c] = scale / T(cols) * (fused ? p[c] - t[c] : bce_grad(p[c], t[c]));
       break;
     }
     case LossKind::mean_squared_error: {

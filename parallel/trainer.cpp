@@ -344,7 +344,7 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   // Under Keras's mask (w: the mask) the caller scales the sums; else each step is its share.
   const float share = mask_layer_ >= 0 ? 1.f : 1.f / float(steps_);
   if (!rep.cuda) {  // rep.metric_sums: cleared by the caller (Replica::clear_sums)
-    rep.loss = loss_sum(loss_, fused_, out, y, scale * share, grad, w) * share;
+    rep.loss = loss_sum(loss_, fused_, out, y, scale * share, grad, w, float(label_smoothing_)) * share;
     for (int64_t k = 0; k < K; ++k) {
       const MetricKind kind = metrics_[size_t(k)].kind;
       double sum = 0;
@@ -365,7 +365,7 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   void* s = kernels::cuda_stream_of(*rep.cuda);
   float* rows = rep.rows_dev.data();
   kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale * share, grad ? grad->data() : nullptr,
-                          rows, w, s);
+                          rows, w, s, float(label_smoothing_));
   for (int64_t k = 0; k < K; ++k) {
     float* rk = rows + (1 + k) * cap;
     kernels::metric_rows_cuda(metrics_[size_t(k)].kind, out.data(), y.data(), n, cols, rk, s);
@@ -493,6 +493,11 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
 
 double Trainer::learning_rate() const { return replicas_[0]->opt->learning_rate(); }
 
+void Trainer::set_label_smoothing(double s) {
+  check_label_smoothing(loss_, s);
+  label_smoothing_ = s;
+}
+
 void Trainer::set_learning_rate(double lr) {
   DPT_CHECK(lr > 0 && std::isfinite(lr), "learning rate must be > 0, got " << lr);
   for (auto& rep : replicas_) rep->opt->set_learning_rate(lr);
@@ -518,7 +523,8 @@ void Trainer::save_template(const std::string& path, bool weights_only) {
   if (weights_only)
     save_weights_as_keras(template_, path, &optimizer());
   else
-    save_model(template_, path, loss_, metric_names(), &optimizer(), nullptr);  // a host copy of the state on GPUs
+    save_model(template_, path, {loss_, label_smoothing_}, metric_names(), &optimizer(),
+               nullptr);  // a host copy of the state on GPUs
 }
 
 void Trainer::set_optimizer_state(const Optimizer& state) {

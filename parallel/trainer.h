@@ -122,6 +122,9 @@ class Trainer : public TrainContext {
   int replicas() const { return int(replicas_.size()); }
   Sequential& replica_model(int r);  // for tests
   LossKind loss() const { return loss_; }
+  // Keras's label_smoothing of the categorical and binary cross-entropies (checked as Keras does).
+  void set_label_smoothing(double s);
+  double label_smoothing() const { return label_smoothing_; }
   // The metrics fit logs and evaluate reports (Keras's compile(metrics=...)), in order; by default
   // default_metrics(loss). Fails where one cannot read the loss's targets.
   void set_metrics(const MetricRequests& requests);
@@ -155,6 +158,7 @@ class Trainer : public TrainContext {
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<ReplicaPool> pool_;
   LossKind loss_;
+  double label_smoothing_ = 0;
   std::vector<Metric> metrics_;
   bool fused_;
   // Keras's losses and metrics reduce over the output's last axis and average over the rest: an

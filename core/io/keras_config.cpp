@@ -985,11 +985,9 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
                                 c.loss == "binary_crossentropy";
       DPT_CHECK(!c.from_logits || c.loss.empty() || crossentropy,
                 at << " sets from_logits, which Keras has only for its cross-entropies");
-      if (lc.contains("label_smoothing") && lc["label_smoothing"].is_number() &&
-          lc["label_smoothing"].get<double>() != 0) {
-        std::ostringstream s;
-        s << "the loss's label_smoothing=" << lc["label_smoothing"].get<double>();
-        c.ignored.push_back(s.str());
+      if (lc.contains("label_smoothing") && !lc["label_smoothing"].is_null()) {
+        c.label_smoothing = number(lc["label_smoothing"], at + ".label_smoothing");
+        check_range(c.label_smoothing, 0, 1, false, at + ".label_smoothing");
       }
       if (c.loss == "huber" && lc.contains("delta") && !lc["delta"].is_null())
         DPT_CHECK(number(lc["delta"], at + ".delta") == 1.0,

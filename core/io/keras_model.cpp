@@ -471,16 +471,18 @@ json keras3_object(const char* module, const json& obj) {
       {"module", module}, {"class_name", obj["class_name"]}, {"config", obj["config"]}, {"registered_name", nullptr}};
 }
 
-// The loss as compile() takes it: Keras's name, or for from_logits=True the loss object, as Keras 3
-// writes it (`archive`: a .keras archive's form, with module and registered_name).
-json loss_json(LossKind loss, bool archive) {
-  if (!loss_from_logits(loss)) return loss_name(loss);
+// The loss as compile() takes it: Keras's name, or where from_logits or label_smoothing is set the
+// loss object, as Keras 3 writes it (`archive`: a .keras archive's form, with module and
+// registered_name).
+json loss_json(const LossSpec& spec, bool archive) {
+  const LossKind loss = spec.kind;
+  if (!loss_from_logits(loss) && spec.label_smoothing == 0) return loss_name(loss);
   const LossKind base = loss_base(loss);
-  json c = {{"name", loss_name(loss)}, {"reduction", "sum_over_batch_size"}, {"from_logits", true}};
+  json c = {{"name", loss_name(loss)}, {"reduction", "sum_over_batch_size"}, {"from_logits", loss_from_logits(loss)}};
   if (base == LossKind::sparse_categorical_crossentropy) {
     c["ignore_class"] = nullptr;
   } else {
-    c["label_smoothing"] = 0.0;
+    c["label_smoothing"] = spec.label_smoothing;
     c["axis"] = -1;
   }
   const char* cls = base == LossKind::categorical_crossentropy          ? "CategoricalCrossentropy"
@@ -545,7 +547,7 @@ json functional_config(const Sequential& model, bool archive) {
 // model.save('m.keras'): config.json (the Sequential model in Keras 3's serialized form, with
 // build_config and compile_config), metadata.json, and model.weights.h5 (Keras 3's weights layout,
 // with the optimizer's variables numbered in optimizer/vars).
-void save_keras_archive(const Sequential& model, const std::string& path, LossKind loss,
+void save_keras_archive(const Sequential& model, const std::string& path, const LossSpec& loss,
                         const std::vector<std::string>& metrics, const Optimizer* optimizer) {
   json shape = json::array({nullptr});
   for (int64_t d : model.input_shape()) shape.push_back(d);
@@ -608,7 +610,7 @@ void save_weights_as_keras(const Sequential& model, const std::string& path, con
   });
 }
 
-void save_model(const Sequential& model, const std::string& path, LossKind loss,
+void save_model(const Sequential& model, const std::string& path, const LossSpec& loss,
                 const std::vector<std::string>& metrics, const Optimizer* optimizer, const TrainingState* state) {
   if (path.size() >= 6 && path.compare(path.size() - 6, 6, ".keras") == 0) {
     DPT_CHECK(!state, "cannot save '" << path << "': checkpoints with resume state are .h5 files");

@@ -248,14 +248,22 @@ for tag, make, described in cases:
 labels = rng.integers(0, 3, 32)
 np.save(f"{d}/idx_y.npy", labels.astype("float32"))
 np.save(f"{d}/bin_y.npy", rng.integers(0, 2, (32, 2)).astype("float32"))
-logit_cases = {"logits_sparse": (keras.losses.SparseCategoricalCrossentropy(from_logits=True), "idx_y", 3),
-               "logits_categorical": (keras.losses.CategoricalCrossentropy(from_logits=True), "y", 3),
-               "logits_binary": (keras.losses.BinaryCrossentropy(from_logits=True), "bin_y", 2)}
-for tag, (loss, ys, units) in logit_cases.items():
+# label_smoothing the same way, on a softmax's probabilities and on logits; held at 0
+# (--label-smoothing 0) it ends elsewhere.
+L = keras.losses
+logit_cases = {
+    "logits_sparse": (L.SparseCategoricalCrossentropy(from_logits=True), "idx_y", 3, None, "(from_logits=True)"),
+    "logits_categorical": (L.CategoricalCrossentropy(from_logits=True), "y", 3, None, "(from_logits=True)"),
+    "logits_binary": (L.BinaryCrossentropy(from_logits=True), "bin_y", 2, None, "(from_logits=True)"),
+    "smoothing_categorical": (L.CategoricalCrossentropy(label_smoothing=0.1), "y", 3, "softmax",
+                              "(label_smoothing=0.1)"),
+    "smoothing_binary_logits": (L.BinaryCrossentropy(from_logits=True, label_smoothing=0.2), "bin_y", 2, None,
+                                "(from_logits=True, label_smoothing=0.2)")}
+for tag, (loss, ys, units, activation, described) in logit_cases.items():
     targets = np.load(f"{d}/{ys}.npy")
     keras.utils.set_random_seed(0)
     m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh", name="hidden"),
-                          keras.layers.Dense(units, name="out")], name="mlp")
+                          keras.layers.Dense(units, activation=activation, name="out")], name="mlp")
     m.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss, metrics=["accuracy"])
     m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
     m.save(f"{d}/{tag}_1.keras")
@@ -266,8 +274,8 @@ for tag, (loss, ys, units) in logit_cases.items():
         run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
                               "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
                               "--verbose", "2", "--save-model", f"{d}/{tag}_ours.{ext}"], capture_output=True, text=True)
-        check(run.returncode == 0 and "(from_logits=True)" in run.stdout,
-              f"{tag}: dptrain trains {tag}_1.{ext} with the file's from_logits loss (exit {run.returncode}) "
+        check(run.returncode == 0 and f"loss: {loss.name} {described} |" in run.stdout,
+              f"{tag}: dptrain trains {tag}_1.{ext} with the file's loss, {described} (exit {run.returncode}) "
               f"{run.stderr.strip()}")
         if run.returncode != 0:
             continue
@@ -275,26 +283,30 @@ for tag, (loss, ys, units) in logit_cases.items():
         diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(ours.weights, theirs))
         check(diff <= 2e-6, f"{tag}: its epoch from the .{ext} file gives Keras's weights (max |diff| {diff:.3g})")
         cfg = keras.losses.serialize(ours.loss) if not isinstance(ours.loss, str) else ours.loss
-        check(isinstance(cfg, dict) and cfg["config"].get("from_logits") is True,
-              f"{tag}: Keras loads dptrain's .{ext} file with {type(ours.loss).__name__}(from_logits=True)")
+        want = keras.losses.serialize(loss)["config"]
+        same = isinstance(cfg, dict) and all(cfg["config"].get(k) == want[k] for k in ("from_logits", "label_smoothing")
+                                             if k in want)
+        check(same, f"{tag}: Keras loads dptrain's .{ext} file with {type(ours.loss).__name__}{described}")
         theirs_eval = ours.evaluate(x, targets, batch_size=8, verbose=0, return_dict=True)
         ev = subprocess.run([bin, "evaluate", "--model", f"{d}/{tag}_ours.{ext}", "--data",
                              f"npy:{d}/x.npy,{d}/{ys}.npy", "--validation-split", "0", "--batch-size", "8"],
                             capture_output=True, text=True)
         said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
         ours_loss = float(said[0].split()[1]) if said else float("nan")
-        check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4,
-              f"{tag}: dptrain evaluates the .{ext} file to Keras's loss ({ours_loss} vs {theirs_eval['loss']:.6f})")
+        ours_acc = float(said[0].split("accuracy: ")[1]) if said and "accuracy: " in said[0] else float("nan")
+        check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4 and abs(ours_acc - theirs_eval["accuracy"]) <= 1e-4,
+              f"{tag}: dptrain evaluates the .{ext} file to Keras's loss and accuracy ({ours_loss} vs "
+              f"{theirs_eval['loss']:.6f}, {ours_acc} vs {theirs_eval['accuracy']:.4f})")
+    other = ["--label-smoothing", "0"] if "smoothing" in tag else ["--loss", loss.name]
     held = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.h5", "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
                            "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
-                           "--verbose", "0", "--loss", loss.name, "--save-model", f"{d}/{tag}_probs.h5"],
+                           "--verbose", "0", "--save-model", f"{d}/{tag}_other.h5"] + other,
                           capture_output=True, text=True)
     if held.returncode == 0:
-        far = max(float(np.abs(a - b).max()) for a, b in zip(model_weights(f"{d}/{tag}_probs.h5"), theirs))
-        check(far > 100 * 2e-6, f"{tag}: the loss on probabilities (--loss {loss.name}) would end elsewhere "
-                                f"(max |diff| {far:.3g})")
+        far = max(float(np.abs(a - b).max()) for a, b in zip(model_weights(f"{d}/{tag}_other.h5"), theirs))
+        check(far > 100 * 2e-6, f"{tag}: {' '.join(other)} would end elsewhere (max |diff| {far:.3g})")
     else:
-        check(False, f"{tag}: --loss {loss.name} ran {held.stderr.strip()}")
+        check(False, f"{tag}: {' '.join(other)} ran {held.stderr.strip()}")
 
 # Keras's other losses: dptrain's epoch from Keras's file ends with Keras's weights, and Keras
 # evaluates dptrain's saved file to dptrain's loss. The errors on a linear output (Huber's both sides

@@ -37,6 +37,15 @@ TEST_CASE("from_logits: Keras's cross-entropies on logits, by name", "[losses]")
   CHECK(loss_wants_one_hot(LossKind::categorical_crossentropy_from_logits));
   CHECK_THROWS_WITH(loss_from_name("mse", true),
                     "from_logits applies to the cross-entropies (as in Keras), not to mse");
+  // label_smoothing: Keras's categorical and binary cross-entropies take it, in [0, 1].
+  CHECK_NOTHROW(check_label_smoothing(LossKind::binary_crossentropy_from_logits, 0.2));
+  CHECK_THROWS_WITH(check_label_smoothing(LossKind::sparse_categorical_crossentropy, 0.1),
+                    "label_smoothing applies to the categorical and binary cross-entropies (as in Keras), not to "
+                    "sparse_categorical_crossentropy");
+  CHECK_THROWS_WITH(check_label_smoothing(LossKind::categorical_crossentropy, 1.5),
+                    "label_smoothing must be in [0, 1], got 1.5");
+  CHECK(loss_describe(LossKind::categorical_crossentropy_from_logits, 0.1) ==
+        "categorical_crossentropy (from_logits=True, label_smoothing=0.1)");
   // The loss takes the logits itself: no activation is fused into it.
   CHECK_FALSE(loss_fuses_with(LossKind::categorical_crossentropy_from_logits, Activation::softmax));
   CHECK_FALSE(loss_fuses_with(LossKind::binary_crossentropy_from_logits, Activation::sigmoid));

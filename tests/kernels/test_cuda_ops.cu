@@ -290,6 +290,21 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
   for (float v : dl.get(rows)) got += v;
   CHECK(std::abs(got - want) <= 1e-4 * std::abs(want));
   expect_close(dg.get(p.size()), g, 1e-7, 1e-5);
+  // Keras's label_smoothing, inside the loss on the device as on the host.
+  for (LossKind k : {LossKind::categorical_crossentropy, LossKind::binary_crossentropy_from_logits}) {
+    const std::vector<float>& t = k == LossKind::categorical_crossentropy ? onehot : soft;
+    std::vector<float> gs(p.size());
+    const double want_s =
+        loss_cpu<float>(k, true, p.data(), t.data(), rows, cols, 1.f / rows, gs.data(), nullptr, 0.2f);
+    DevBuf ds(t), dgs(std::vector<float>(p.size(), -7.f)), dls(std::vector<float>(rows, -7.f));
+    loss_rows_cuda(k, true, dp.p, ds.p, rows, cols, 1.f / rows, dgs.p, dls.p, nullptr, nullptr, 0.2f);
+    DPT_CUDA_CHECK(cudaDeviceSynchronize());
+    double got_s = 0;
+    for (float v : dls.get(rows)) got_s += v;
+    INFO("label_smoothing, loss " << int(k));
+    CHECK(std::abs(got_s - want_s) <= 1e-4 * std::abs(want_s));
+    expect_close(dgs.get(p.size()), gs, 1e-7, 1e-5);
+  }
 }
 
 TEST_CASE("CUDA broadcasting (merge layers' repeated inputs, dropout's noise_shape) matches the CPU bit for bit",

@@ -462,6 +462,41 @@ TEST_CASE("mean absolute error, Huber, log-cosh, MSLE, KL divergence and Poisson
   }
 }
 
+// Keras's label_smoothing is the loss (and gradient) on the smoothed targets y (1 - s) + s / classes
+// (binary: s / 2), fused or not, from probabilities or from logits.
+TEST_CASE("label_smoothing: the loss and gradient of the smoothed targets", "[kernels][grad][loss]") {
+  const int64_t rows = 3, cols = 4;
+  const double s = 0.2;
+  const auto z = random_vec(rows * cols, 58, -2, 2), soft = random_vec(rows * cols, 59, 0.0, 1.0);
+  std::vector<double> onehot(rows * cols, 0.0);
+  for (int64_t r = 0; r < rows; ++r) onehot[r * cols + r] = 1.0;
+  struct Case {
+    LossKind kind;
+    Activation act;
+    const std::vector<double>* target;
+    double uniform;
+  };
+  for (Case cs : {Case{LossKind::categorical_crossentropy, Activation::softmax, &onehot, 1.0 / cols},
+                  Case{LossKind::binary_crossentropy, Activation::sigmoid, &soft, 0.5},
+                  Case{LossKind::categorical_crossentropy_from_logits, Activation::linear, &onehot, 1.0 / cols},
+                  Case{LossKind::binary_crossentropy_from_logits, Activation::linear, &soft, 0.5}}) {
+    INFO("loss " << int(cs.kind));
+    std::vector<double> p(z.size()), smoothed(z.size());
+    activation_forward_cpu(cs.act, z.data(), p.data(), rows, cols);
+    for (size_t i = 0; i < z.size(); ++i) smoothed[i] = (*cs.target)[i] * (1 - s) + s * cs.uniform;
+    for (bool fused : {false, true}) {
+      std::vector<double> g(z.size()), want_g(z.size());
+      const double got =
+          loss_cpu<double>(cs.kind, fused, p.data(), cs.target->data(), rows, cols, 0.5, g.data(), nullptr, s);
+      const double want = loss_cpu<double>(cs.kind, fused, p.data(), smoothed.data(), rows, cols, 0.5, want_g.data());
+      CHECK(got == Approx(want).epsilon(1e-14));
+      CHECK(worst_ratio(g, want_g, 1e-15, 1e-13) <= 1.0);
+      CHECK(got != Approx(loss_cpu<double>(cs.kind, fused, p.data(), cs.target->data(), rows, cols, 1.0, nullptr) * 1.0)
+                       .epsilon(1e-3));
+    }
+  }
+}
+
 // Keras's from_logits=True: the loss of the logits is the loss of their softmax (sigmoid), its
 // gradient is the logits' finite differences, and logits far past where exp overflows stay finite.
 TEST_CASE("from_logits losses: the probabilities' loss, finite-difference gradients, large logits",

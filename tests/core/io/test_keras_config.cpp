@@ -559,7 +559,7 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
   CHECK(bad(R"({"learning_rate": 0.5, "momentum": 1, "epsilon": 0})").optimizer.momentum == 1.0);
 }
 
-TEST_CASE("a loss object's from_logits is applied; its other settings dptrain has not are named",
+TEST_CASE("a loss object's from_logits and label_smoothing are applied; settings dptrain has not are named",
           "[io][config][losses]") {
   const auto k3 = compile_config_from_json(
       R"({"loss": {"module": "keras.losses", "class_name": "SparseCategoricalCrossentropy", "config": {"name":
@@ -575,7 +575,12 @@ TEST_CASE("a loss object's from_logits is applied; its other settings dptrain ha
       "t");
   CHECK(tfk.loss == "binary_crossentropy");
   CHECK_FALSE(tfk.from_logits);
-  CHECK(tfk.ignored == std::vector<std::string>{"the loss's label_smoothing=0.1"});
+  CHECK(tfk.label_smoothing == 0.1);  // applied
+  CHECK(tfk.ignored.empty());
+  CHECK_THROWS_WITH(
+      compile_config_from_json(
+          R"({"loss": {"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 1.5}}})", "t"),
+      "t loss CategoricalCrossentropy.label_smoothing must be in [0, 1], got 1.5");
   const auto other = compile_config_from_json(
       R"({"loss": {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": true, "ignore_class": 0,
           "reduction": "sum"}}})",
