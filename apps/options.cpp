@@ -55,7 +55,7 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
     cmd.add_option("--label-smoothing", o.label_smoothing,
                    "the categorical or binary cross-entropy's targets smoothed towards uniform: y (1 - X) + X / "
                    "classes (binary: X / 2), as Keras's label_smoothing (default: a Keras model file's loss, else 0)")
-        ->check(CLI::Range(0.0, 1.0));
+        ->check(kUnitInterval);
     cmd.add_option("--metrics", o.metrics,
                    std::string("the metrics reported beside the loss, separated by commas: ") + kMetricNames +
                        " (default: a Keras model file's compiled metrics, else accuracy, or none for "

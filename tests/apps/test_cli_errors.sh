@@ -29,6 +29,9 @@ expect "--weight-decay: must be >= 0, got -0.1" train --weight-decay=-0.1
 expect "unknown loss 'hinge'" train --loss hinge
 expect "from_logits applies to the cross-entropies (as in Keras), not to mean_squared_error" \
   train --loss mean_squared_error --from-logits
+expect "label_smoothing applies to the categorical and binary cross-entropies (as in Keras), not to sparse_categorical_crossentropy" \
+  train --epochs 1 --loss sparse_categorical_crossentropy --label-smoothing 0.1
+expect "--label-smoothing: must be in [0, 1], got 1.5" train --label-smoothing 1.5
 expect "unknown metric 'auc' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), or none" \
   train --metrics accuracy,auc
 expect "metric 'mse' is asked for twice" train --metrics mse,accuracy,mse

@@ -195,6 +195,11 @@ check "... warning, as Keras does, that a softmax output is not logits" \
   "dptrain: warning: sparse_categorical_crossentropy received from_logits=True, but the model's output comes from a softmax activation and thus does not represent logits. Was this intended?" \
   "$dir/logits.err"
 
+# --label-smoothing: Keras's label_smoothing, shown with the loss.
+run smoothing train --model digits-mlp --epochs 1 --label-smoothing 0.1 --verbose 2
+check "--label-smoothing trains Keras's label_smoothing" \
+  "loss: categorical_crossentropy (label_smoothing=0.1) | metrics: accuracy" "$dir/smoothing"
+
 # ReduceLROnPlateau's min_lr (the rate stops at it) and EarlyStopping's min_delta (an improvement
 # smaller than it does not count: with 10, only the first epoch improves, so patience 2 stops at 3).
 run plateau_min train --model digits-mlp --optimizer sgd --lr 0.9 --epochs 12 --reduce-lr-on-plateau 0.5:1:min_lr=0.3 \
