@@ -422,6 +422,25 @@ TEST_CASE("layer, RMS and group normalization gradients match finite differences
   CHECK(grouped.row_of(1 * 3 + 1, 5) == 5);
 }
 
+// A loss of act(logits) (mean over rows): its gradient with respect to the logits, through the
+// unfused d loss / d p and the activation's backward, against finite differences (the worst ratio
+// of the difference to its tolerance; <= 1 passes). p: the activation's output.
+double unfused_grad_ratio(LossKind kind, Activation act, std::vector<double>& logits, const std::vector<double>& target,
+                          int64_t rows, int64_t cols, std::vector<double>* p) {
+  const double scale = 1.0 / double(rows);
+  p->assign(logits.size(), 0.0);
+  auto f = [&] {
+    activation_forward_cpu(act, logits.data(), p->data(), rows, cols);
+    return scale * loss_cpu<double>(kind, false, p->data(), target.data(), rows, cols, 1.0, nullptr);
+  };
+  f();
+  const auto num = numeric_grad(f, logits);
+  std::vector<double> dp(p->size()), dz(p->size());
+  loss_cpu<double>(kind, false, p->data(), target.data(), rows, cols, scale, dp.data());
+  activation_backward_cpu(act, logits.data(), p->data(), dp.data(), dz.data(), rows, cols);
+  return worst_ratio(dz, num, kAtol, 1e-5);
+}
+
 // Keras's element-wise losses: their gradients against finite differences, through the output's
 // activation (linear for the errors, with Huber's both sides of delta; sigmoid where the loss wants
 // values in (0, 1) or above 0; softmax for KL divergence).
@@ -442,17 +461,8 @@ TEST_CASE("mean absolute error, Huber, log-cosh, MSLE, KL divergence and Poisson
                   Case{LossKind::kl_divergence, Activation::softmax, &unit},
                   Case{LossKind::poisson, Activation::sigmoid, &unit}}) {
     INFO("loss " << int(cs.kind));
-    std::vector<double> p(logits.size());
-    auto f = [&] {
-      activation_forward_cpu(cs.act, logits.data(), p.data(), rows, cols);
-      return scale * loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, 1.0, nullptr);
-    };
-    f();
-    const auto num = numeric_grad(f, logits);
-    std::vector<double> dp(p.size()), dz(p.size());
-    loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, scale, dp.data());
-    activation_backward_cpu(cs.act, logits.data(), p.data(), dp.data(), dz.data(), rows, cols);
-    CHECK(worst_ratio(dz, num, kAtol, 1e-5) <= 1.0);
+    std::vector<double> p;
+    CHECK(unfused_grad_ratio(cs.kind, cs.act, logits, *cs.target, rows, cols, &p) <= 1.0);
     if (cs.kind == LossKind::huber) {  // both sides of delta 1 are exercised
       int inside = 0, outside = 0;
       for (size_t i = 0; i < p.size(); ++i) (std::abs(p[i] - wide[i]) <= 1 ? inside : outside)++;
@@ -565,20 +575,17 @@ TEST_CASE("loss gradients match finite differences (double), unfused and fused",
                   Case{LossKind::sparse_categorical_crossentropy, Activation::softmax, &labels},
                   Case{LossKind::binary_crossentropy, Activation::sigmoid, &soft},
                   Case{LossKind::mean_squared_error, Activation::tanh, &soft}}) {
-    std::vector<double> p(logits.size());
-    auto f = [&] {
-      activation_forward_cpu(cs.act, logits.data(), p.data(), rows, cols);
-      return scale * loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, 1.0, nullptr);
-    };
-    f();
-    const auto num = numeric_grad(f, logits);
-    // Unfused: d loss / d p, then through the activation's backward.
-    std::vector<double> dp(p.size()), dz(p.size());
-    loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, scale, dp.data());
-    activation_backward_cpu(cs.act, logits.data(), p.data(), dp.data(), dz.data(), rows, cols);
     INFO("loss " << int(cs.kind));
-    CHECK(worst_ratio(dz, num, kAtol, 1e-5) <= 1.0);
+    std::vector<double> p;  // unfused: d loss / d p, then through the activation's backward
+    CHECK(unfused_grad_ratio(cs.kind, cs.act, logits, *cs.target, rows, cols, &p) <= 1.0);
+    const auto num = numeric_grad(
+        [&] {
+          activation_forward_cpu(cs.act, logits.data(), p.data(), rows, cols);
+          return scale * loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, 1.0, nullptr);
+        },
+        logits);
     if (cs.kind != LossKind::mean_squared_error) {  // fused (p - y) form at the pre-activation
+      activation_forward_cpu(cs.act, logits.data(), p.data(), rows, cols);
       std::vector<double> dzf(p.size());
       loss_cpu<double>(cs.kind, true, p.data(), cs.target->data(), rows, cols, scale, dzf.data());
       CHECK(worst_ratio(dzf, num, kAtol, 1e-5) <= 1.0);
