@@ -350,7 +350,7 @@ void run_train(const TrainOptions& o) {
     TrainingState done = base;
     done.epoch = fo.epochs;
     // A .keras archive is Keras's own file: it carries no resume state (checkpoints do).
-    save_model(*model, o.save_model, {loss, trainer.label_smoothing()}, trainer.metric_names(), &trainer.optimizer(),
+    save_model(*model, o.save_model, {loss, trainer.label_smoothing()}, trainer.metric_requests(), &trainer.optimizer(),
                keras_archive_path(o.save_model) ? nullptr : &done);
     if (o.verbose > 0) std::printf("saved model to %s\n", o.save_model.c_str());
   }

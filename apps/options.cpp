@@ -57,9 +57,11 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
                    "classes (binary: X / 2), as Keras's label_smoothing (default: a Keras model file's loss, else 0)")
         ->check(kUnitInterval);
     cmd.add_option("--metrics", o.metrics,
-                   std::string("the metrics reported beside the loss, separated by commas: ") + kMetricNames +
-                       " (default: a Keras model file's compiled metrics, else accuracy, or none for "
-                       "mean_squared_error)");
+                   std::string("the metrics reported beside the loss, separated by commas, each with its Keras "
+                               "class's arguments after a colon (top_k_categorical_accuracy:k=3,name=top3): ") +
+                       kMetricNames +
+                       " (default: a Keras model file's compiled metrics, else accuracy beside a cross-entropy or "
+                       "kl_divergence, none beside the other losses)");
   }
   cmd.add_option("--batch-size", o.batch_size, "global batch size (default: the preset's)")->check(kPositive);
   cmd.add_option("--seed", o.seed, "seed for initial weights, shuffling and dropout")->capture_default_str();

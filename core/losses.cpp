@@ -8,58 +8,90 @@
 
 namespace dpt {
 
+namespace {
+
+// Keras's loss identifiers: the function's name, its class, its aliases.
+struct LossId {
+  LossKind kind;
+  const char* name;
+  const char* class_name;
+  const char* aliases[3];
+};
+const LossId kLosses[] = {
+    {LossKind::categorical_crossentropy, "categorical_crossentropy", "CategoricalCrossentropy", {}},
+    {LossKind::sparse_categorical_crossentropy, "sparse_categorical_crossentropy", "SparseCategoricalCrossentropy", {}},
+    {LossKind::binary_crossentropy, "binary_crossentropy", "BinaryCrossentropy", {"bce"}},
+    {LossKind::mean_squared_error, "mean_squared_error", "MeanSquaredError", {"mse"}},
+    {LossKind::mean_absolute_error, "mean_absolute_error", "MeanAbsoluteError", {"mae"}},
+    {LossKind::huber, "huber", "Huber", {"huber_loss"}},
+    {LossKind::log_cosh, "log_cosh", "LogCosh", {"logcosh"}},
+    {LossKind::mean_squared_logarithmic_error,
+     "mean_squared_logarithmic_error",
+     "MeanSquaredLogarithmicError",
+     {"msle"}},
+    {LossKind::kl_divergence, "kl_divergence", "KLDivergence", {"kld", "kullback_leibler_divergence"}},
+    {LossKind::poisson, "poisson", "Poisson", {}},
+    {LossKind::mean_absolute_percentage_error,
+     "mean_absolute_percentage_error",
+     "MeanAbsolutePercentageError",
+     {"mape"}},
+    {LossKind::hinge, "hinge", "Hinge", {}},
+    {LossKind::squared_hinge, "squared_hinge", "SquaredHinge", {}},
+    {LossKind::categorical_hinge, "categorical_hinge", "CategoricalHinge", {}},
+    {LossKind::cosine_similarity, "cosine_similarity", "CosineSimilarity", {}},
+};
+
+}  // namespace
+
+bool loss_kind_from_id(const std::string& id, LossKind* out) {
+  for (const LossId& l : kLosses) {
+    bool hit = id == l.name || id == l.class_name;
+    for (const char* a : l.aliases) hit = hit || (a && id == a);
+    if (hit) {
+      *out = l.kind;
+      return true;
+    }
+  }
+  return false;
+}
+
 LossKind loss_from_name(const std::string& n, bool from_logits) {
-  LossKind k;
-  if (n == "categorical_crossentropy")
-    k = from_logits ? LossKind::categorical_crossentropy_from_logits : LossKind::categorical_crossentropy;
-  else if (n == "sparse_categorical_crossentropy")
-    k = from_logits ? LossKind::sparse_categorical_crossentropy_from_logits : LossKind::sparse_categorical_crossentropy;
-  else if (n == "binary_crossentropy")
-    k = from_logits ? LossKind::binary_crossentropy_from_logits : LossKind::binary_crossentropy;
-  else if (n == "mean_squared_error" || n == "mse")
-    k = LossKind::mean_squared_error;
-  else if (n == "mean_absolute_error" || n == "mae")
-    k = LossKind::mean_absolute_error;
-  else if (n == "huber")
-    k = LossKind::huber;
-  else if (n == "log_cosh" || n == "logcosh")
-    k = LossKind::log_cosh;
-  else if (n == "mean_squared_logarithmic_error" || n == "msle")
-    k = LossKind::mean_squared_logarithmic_error;
-  else if (n == "kl_divergence" || n == "kld" || n == "kullback_leibler_divergence")
-    k = LossKind::kl_divergence;
-  else if (n == "poisson")
-    k = LossKind::poisson;
-  else
-    DPT_FAIL("unknown loss '" << n << "' (supported: " << kLossNames << ")");
-  DPT_CHECK(!from_logits || kernels::loss_from_logits(k),
-            "from_logits applies to the cross-entropies (as in Keras), not to " << n);
+  LossKind k = LossKind::mean_squared_error;
+  DPT_CHECK(loss_kind_from_id(n, &k), "unknown loss '" << n << "' (supported: " << kLossNames << ")");
+  if (from_logits) {
+    DPT_CHECK(k == LossKind::categorical_crossentropy || k == LossKind::sparse_categorical_crossentropy ||
+                  k == LossKind::binary_crossentropy,
+              "from_logits applies to the cross-entropies (as in Keras), not to " << n);
+    k = k == LossKind::categorical_crossentropy          ? LossKind::categorical_crossentropy_from_logits
+        : k == LossKind::sparse_categorical_crossentropy ? LossKind::sparse_categorical_crossentropy_from_logits
+                                                         : LossKind::binary_crossentropy_from_logits;
+  }
   return k;
 }
 
 const char* const kLossNames =
     "categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error (mse), "
     "mean_absolute_error (mae), huber, log_cosh, mean_squared_logarithmic_error (msle), kl_divergence (kld), "
-    "poisson";
+    "poisson, mean_absolute_percentage_error (mape), hinge, squared_hinge, categorical_hinge, cosine_similarity";
 
 std::string loss_name(LossKind k) {
-  switch (kernels::loss_base(k)) {
-    case LossKind::categorical_crossentropy: return "categorical_crossentropy";
-    case LossKind::sparse_categorical_crossentropy: return "sparse_categorical_crossentropy";
-    case LossKind::binary_crossentropy: return "binary_crossentropy";
-    case LossKind::mean_absolute_error: return "mean_absolute_error";
-    case LossKind::huber: return "huber";
-    case LossKind::log_cosh: return "log_cosh";
-    case LossKind::mean_squared_logarithmic_error: return "mean_squared_logarithmic_error";
-    case LossKind::kl_divergence: return "kl_divergence";
-    case LossKind::poisson: return "poisson";
-    default: return "mean_squared_error";
-  }
+  const LossKind base = kernels::loss_base(k);
+  for (const LossId& l : kLosses)
+    if (l.kind == base) return l.name;
+  DPT_FAIL("loss kind " << int(k) << " has no name");
+}
+
+std::string loss_class_name(LossKind k) {
+  const LossKind base = kernels::loss_base(k);
+  for (const LossId& l : kLosses)
+    if (l.kind == base) return l.class_name;
+  DPT_FAIL("loss kind " << int(k) << " has no class");
 }
 
 bool loss_is_regression(LossKind k) {
-  return k == LossKind::mean_squared_error || k == LossKind::mean_absolute_error || k == LossKind::huber ||
-         k == LossKind::log_cosh || k == LossKind::mean_squared_logarithmic_error || k == LossKind::poisson;
+  const LossKind base = kernels::loss_base(k);
+  return base != LossKind::categorical_crossentropy && base != LossKind::sparse_categorical_crossentropy &&
+         base != LossKind::binary_crossentropy && base != LossKind::kl_divergence;
 }
 
 std::string loss_describe(LossKind k, double label_smoothing) {

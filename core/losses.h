@@ -12,11 +12,16 @@ namespace dpt {
 using kernels::LossKind;
 using kernels::MetricKind;
 
-// Keras's names and aliases (mse); from_logits: Keras's from_logits=True (the cross-entropies).
+// Keras's names, aliases (mse) and class names (MeanSquaredError); from_logits: Keras's
+// from_logits=True (the cross-entropies).
 LossKind loss_from_name(const std::string& name, bool from_logits = false);
-std::string loss_name(LossKind k);      // Keras's name, from_logits or not
-extern const char* const kLossNames;    // every name loss_from_name takes, for messages
-// A loss on values rather than classes (mean squared error, ...): Keras logs it alone by default.
+// The same without failing: false for an identifier dptrain has no loss for.
+bool loss_kind_from_id(const std::string& id, LossKind* out);
+std::string loss_name(LossKind k);        // Keras's name, from_logits or not
+std::string loss_class_name(LossKind k);  // Keras's class (CategoricalCrossentropy)
+extern const char* const kLossNames;      // every name loss_from_name takes, for messages
+// A loss other than the cross-entropies and KL divergence (mean squared error, hinge, ...): dptrain
+// logs it alone by default, where it logs accuracy beside a cross-entropy.
 bool loss_is_regression(LossKind k);
 // The name, with its settings where set: "categorical_crossentropy (from_logits=True, label_smoothing=0.1)".
 std::string loss_describe(LossKind k, double label_smoothing = 0);

@@ -1,5 +1,7 @@
-// The metric a model is compiled with: Keras identifiers, resolution against the loss, and dispatch.
+// The metrics a model is compiled with: Keras identifiers and class arguments, resolution against
+// the loss, and dispatch.
 #include "core/metrics.h"
+#include <cmath>
 #include <utility>
 #include "core/error.h"
 #include "core/strings.h"
@@ -13,53 +15,269 @@ MetricKind accuracy_for(LossKind loss, int64_t width) {
   return MetricKind::categorical;
 }
 
-double metric_sum(MetricKind k, const Tensor& pred, const Tensor& target) {
+double metric_sum(const kernels::MetricFormula& f, const Tensor& pred, const Tensor& target) {
   const int64_t rows = pred.dim(0), cols = rows ? pred.numel() / rows : 0;
-  return kernels::metric_sum_cpu<float>(k, pred.data(), target.data(), rows, cols);
+  return kernels::metric_sum_cpu<float>(f, pred.data(), target.data(), rows, cols);
 }
 
+namespace {
+
+// Keras 3's metrics by the function's name (what a compile() string logs as in a .h5 file), with
+// their class, the name the class logs under, other identifiers compile() takes, the class's
+// arguments dptrain applies, and the formula.
+struct MetricInfo {
+  const char* kind;
+  const char* class_name;
+  const char* default_name;
+  const char* aliases[2];      // Keras 3's
+  const char* old_aliases[2];  // tf.keras's, which Keras 3 no longer takes (files only hold them)
+  const char* args;            // besides name and dtype
+  MetricKind formula;
+  LossKind loss;  // formula loss: whose
+};
+const MetricInfo kMetrics[] = {
+    {"categorical_accuracy", "CategoricalAccuracy", "categorical_accuracy", {}, {}, "", MetricKind::categorical, {}},
+    {"sparse_categorical_accuracy",
+     "SparseCategoricalAccuracy",
+     "sparse_categorical_accuracy",
+     {},
+     {},
+     "",
+     MetricKind::sparse_categorical,
+     {}},
+    {"binary_accuracy", "BinaryAccuracy", "binary_accuracy", {}, {}, "threshold", MetricKind::binary, {}},
+    {"top_k_categorical_accuracy",
+     "TopKCategoricalAccuracy",
+     "top_k_categorical_accuracy",
+     {},
+     {},
+     "k",
+     MetricKind::top_k_categorical,
+     {}},
+    {"sparse_top_k_categorical_accuracy",
+     "SparseTopKCategoricalAccuracy",
+     "sparse_top_k_categorical_accuracy",
+     {},
+     {},
+     "k",
+     MetricKind::sparse_top_k_categorical,
+     {}},
+    {"mean_absolute_error",
+     "MeanAbsoluteError",
+     "mean_absolute_error",
+     {"mae"},
+     {},
+     "",
+     MetricKind::mean_absolute_error,
+     {}},
+    {"mean_squared_error",
+     "MeanSquaredError",
+     "mean_squared_error",
+     {"mse"},
+     {},
+     "",
+     MetricKind::mean_squared_error,
+     {}},
+    {"root_mean_squared_error",
+     "RootMeanSquaredError",
+     "root_mean_squared_error",
+     {},
+     {},
+     "",
+     MetricKind::root_mean_squared_error,
+     {}},
+    {"mean_absolute_percentage_error",
+     "MeanAbsolutePercentageError",
+     "mean_absolute_percentage_error",
+     {"mape"},
+     {},
+     "",
+     MetricKind::loss,
+     LossKind::mean_absolute_percentage_error},
+    {"mean_squared_logarithmic_error",
+     "MeanSquaredLogarithmicError",
+     "mean_squared_logarithmic_error",
+     {"msle"},
+     {},
+     "",
+     MetricKind::loss,
+     LossKind::mean_squared_logarithmic_error},
+    // Keras 3 takes 'log_cosh_error' (its class, logged as logcosh); tf.keras's files say 'logcosh'.
+    {"log_cosh_error", "LogCoshError", "logcosh", {}, {"logcosh"}, "", MetricKind::loss, LossKind::log_cosh},
+    {"cosine_similarity", "CosineSimilarity", "cosine_similarity", {}, {}, "", MetricKind::cosine_similarity, {}},
+    {"categorical_crossentropy",
+     "CategoricalCrossentropy",
+     "categorical_crossentropy",
+     {},
+     {},
+     "from_logits,label_smoothing",
+     MetricKind::loss,
+     LossKind::categorical_crossentropy},
+    {"sparse_categorical_crossentropy",
+     "SparseCategoricalCrossentropy",
+     "sparse_categorical_crossentropy",
+     {},
+     {},
+     "from_logits",
+     MetricKind::loss,
+     LossKind::sparse_categorical_crossentropy},
+    {"binary_crossentropy",
+     "BinaryCrossentropy",
+     "binary_crossentropy",
+     {"bce"},
+     {},
+     "from_logits,label_smoothing",
+     MetricKind::loss,
+     LossKind::binary_crossentropy},
+    {"kl_divergence",
+     "KLDivergence",
+     "kl_divergence",
+     {},
+     {"kld", "kullback_leibler_divergence"},
+     "",
+     MetricKind::loss,
+     LossKind::kl_divergence},
+    {"poisson", "Poisson", "poisson", {}, {}, "", MetricKind::loss, LossKind::poisson},
+    {"hinge", "Hinge", "hinge", {}, {}, "", MetricKind::loss, LossKind::hinge},
+    {"squared_hinge", "SquaredHinge", "squared_hinge", {}, {}, "", MetricKind::loss, LossKind::squared_hinge},
+    {"categorical_hinge",
+     "CategoricalHinge",
+     "categorical_hinge",
+     {},
+     {},
+     "",
+     MetricKind::loss,
+     LossKind::categorical_hinge},
+};
+
+const MetricInfo* info_of(const std::string& kind) {
+  for (const MetricInfo& m : kMetrics)
+    if (kind == m.kind) return &m;
+  return nullptr;
+}
+
+bool takes(const MetricInfo* m, const std::string& arg) {
+  if (!m) return false;
+  for (const std::string& a : split(m->args, ','))
+    if (a == arg) return true;
+  return false;
+}
+
+}  // namespace
+
 const char* const kMetricNames =
-    "accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mean_absolute_error "
-    "(or mae), mean_squared_error (or mse), or none";
+    "accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, "
+    "top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_absolute_error (or mae), "
+    "mean_squared_error (or mse), root_mean_squared_error, mean_absolute_percentage_error (or mape), "
+    "mean_squared_logarithmic_error (or msle), log_cosh_error, cosine_similarity, categorical_crossentropy, "
+    "sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, poisson, hinge, squared_hinge, "
+    "categorical_hinge (or their Keras classes), or none";
 
 bool metric_request(const std::string& id, MetricRequest* out) {
   // Keras 3's compile() strings log under the name given ('acc' as acc, 'mae' as mae: Keras 3.15's
   // fit and evaluate, checked); its classes under their default names.
-  struct Known {
-    const char* id;
-    const char* name;
-    const char* kind;
-  };
-  static const Known known[] = {
-      {"accuracy", "accuracy", "accuracy"},
-      {"acc", "acc", "accuracy"},
-      {"categorical_accuracy", "categorical_accuracy", "categorical_accuracy"},
-      {"CategoricalAccuracy", "categorical_accuracy", "categorical_accuracy"},
-      {"sparse_categorical_accuracy", "sparse_categorical_accuracy", "sparse_categorical_accuracy"},
-      {"SparseCategoricalAccuracy", "sparse_categorical_accuracy", "sparse_categorical_accuracy"},
-      {"binary_accuracy", "binary_accuracy", "binary_accuracy"},
-      {"BinaryAccuracy", "binary_accuracy", "binary_accuracy"},
-      {"mae", "mae", "mean_absolute_error"},
-      {"mean_absolute_error", "mean_absolute_error", "mean_absolute_error"},
-      {"MeanAbsoluteError", "mean_absolute_error", "mean_absolute_error"},
-      {"mse", "mse", "mean_squared_error"},
-      {"mean_squared_error", "mean_squared_error", "mean_squared_error"},
-      {"MeanSquaredError", "mean_squared_error", "mean_squared_error"},
-  };
-  for (const Known& k : known)
-    if (id == k.id) {
-      *out = MetricRequest{k.name, k.kind};
+  if (id == "accuracy" || id == "acc") {
+    *out = MetricRequest{id, "accuracy"};
+    return true;
+  }
+  for (const MetricInfo& m : kMetrics) {
+    bool as_string = id == m.kind;
+    for (const char* a : m.aliases) as_string = as_string || (a && id == a);
+    for (const char* a : m.old_aliases) as_string = as_string || (a && id == a);
+    if (as_string || id == m.class_name) {
+      *out = MetricRequest{as_string ? id : m.default_name, m.kind};
       return true;
     }
+  }
   return false;
+}
+
+MetricRequest::MetricRequest(const char* id) {
+  DPT_CHECK(metric_request(id, this), "unknown metric '" << id << "'; dptrain computes " << kMetricNames);
+}
+
+bool MetricRequest::is_plain_string() const {
+  MetricRequest plain;
+  if (const MetricInfo* m = info_of(kind))
+    for (const char* a : m->old_aliases)
+      if (a && name == a) return false;  // Keras 3 would not take the string
+  return metric_request(name, &plain) && plain.kind == kind && plain.name == name && k == plain.k &&
+         threshold == plain.threshold && from_logits == plain.from_logits && label_smoothing == plain.label_smoothing;
+}
+
+bool metric_takes(const std::string& kind, const std::string& arg) { return takes(info_of(kind), arg); }
+
+std::string metric_class_name(const std::string& kind) {
+  const MetricInfo* m = info_of(kind);
+  return m ? m->class_name : "";
+}
+
+std::string metric_default_name(const std::string& kind) {
+  const MetricInfo* m = info_of(kind);
+  return m ? m->default_name : kind;
+}
+
+void set_metric_argument(MetricRequest& r, const std::string& key, const std::string& value, const std::string& where) {
+  const MetricInfo* m = info_of(r.kind);
+  if (key == "name") {
+    DPT_CHECK(m, where << ": '" << r.name << "' takes no arguments (Keras resolves it from the loss); "
+                       << "name the accuracy you want, for example categorical_accuracy:name=" << value);
+    DPT_CHECK(!value.empty(), where << ": a metric's name cannot be empty");
+    r.name = value;
+    return;
+  }
+  DPT_CHECK(takes(m, key),
+            where << ": metric '" << r.name << "' has no argument '" << key << "'"
+                  << (m && *m->args ? std::string(" (Keras's ") + m->class_name + " takes name, " + m->args + ")"
+                                    : std::string(" (it takes only name)")));
+  const std::string at = where + ": " + r.name + "'s " + key;
+  if (key == "from_logits") {
+    DPT_CHECK(value == "true" || value == "True" || value == "false" || value == "False",
+              at << " must be true or false, got '" << value << "'");
+    r.from_logits = value == "true" || value == "True";
+    return;
+  }
+  double v = 0;
+  size_t pos = 0;
+  try {
+    v = std::stod(value, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  DPT_CHECK(!value.empty() && pos == value.size() && std::isfinite(v),
+            at << " must be a number, got '" << value << "'");
+  if (key == "k") {
+    DPT_CHECK(v >= 1 && v == std::floor(v) && v <= 1e9, at << " must be a whole number >= 1, got '" << value << "'");
+    r.k = int(v);
+  } else if (key == "threshold") {
+    r.threshold = v;
+  } else {
+    DPT_CHECK(v >= 0 && v <= 1, at << " must be in [0, 1], got '" << value << "'");
+    r.label_smoothing = v;
+  }
 }
 
 MetricRequests parse_metrics(const std::string& list) {
   MetricRequests out;
   if (list == "none") return out;
-  for (const std::string& id : split(list, ',')) {
+  for (const std::string& token : split(list, ',')) {
+    const size_t colon = token.find(':'), eq = token.find('=');
+    if (eq != std::string::npos && colon == std::string::npos) {  // the previous metric's next argument
+      DPT_CHECK(!out.empty(), "--metrics: '" << token << "' is an argument with no metric before it");
+      set_metric_argument(out.back(), token.substr(0, eq), token.substr(eq + 1), "--metrics");
+      continue;
+    }
+    const std::string id = token.substr(0, colon);
     MetricRequest r;
     DPT_CHECK(metric_request(id, &r), "unknown metric '" << id << "' for --metrics; dptrain computes " << kMetricNames);
+    if (colon != std::string::npos) {
+      const std::string arg = token.substr(colon + 1);
+      const size_t e = arg.find('=');
+      DPT_CHECK(
+          e != std::string::npos && e > 0,
+          "--metrics: '" << token << "' should be METRIC:argument=value (for example top_k_categorical_accuracy:k=3)");
+      set_metric_argument(r, arg.substr(0, e), arg.substr(e + 1), "--metrics");
+    }
     out.push_back(r);
   }
   return out;
@@ -88,31 +306,40 @@ std::vector<Metric> resolve_metrics(const MetricRequests& reqs, LossKind loss, i
 Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
   Metric m;
   m.name = req.name;
-  const bool sparse = loss_base(loss) == LossKind::sparse_categorical_crossentropy;
+  m.request = req;
   if (req.kind == "accuracy") {
     m.kind = accuracy_for(loss, width);
     return m;
   }
-  // The targets follow the loss: class indices for the sparse loss, else one column per output.
-  if (req.kind == "sparse_categorical_accuracy") {
-    DPT_CHECK(sparse, "metric '" << req.name << "' compares class indices, but loss " << loss_name(loss)
-                                 << " trains on one column per output; use --metrics accuracy");
-    m.kind = MetricKind::sparse_categorical;
-    return m;
+  const MetricInfo* info = info_of(req.kind);
+  DPT_CHECK(info, "unknown metric kind '" << req.kind << "'");
+  m.kind = info->formula;
+  m.k = req.k;
+  m.threshold = float(req.threshold);
+  m.smoothing = float(req.label_smoothing);
+  if (m.kind == MetricKind::loss) {
+    LossKind lk = info->loss;
+    if (req.from_logits)
+      lk = lk == LossKind::categorical_crossentropy          ? LossKind::categorical_crossentropy_from_logits
+           : lk == LossKind::sparse_categorical_crossentropy ? LossKind::sparse_categorical_crossentropy_from_logits
+                                                             : LossKind::binary_crossentropy_from_logits;
+    m.loss = lk;
   }
-  static const std::pair<const char*, MetricKind> by_column[] = {
-      {"categorical_accuracy", MetricKind::categorical},
-      {"binary_accuracy", MetricKind::binary},
-      {"mean_absolute_error", MetricKind::mean_absolute_error},
-      {"mean_squared_error", MetricKind::mean_squared_error}};
-  for (const auto& [kind, k] : by_column)
-    if (req.kind == kind) {
-      DPT_CHECK(!sparse, "metric '" << req.name << "' compares one column per output, but loss " << loss_name(loss)
-                                    << " trains on class indices; use --metrics accuracy");
-      m.kind = k;
-      return m;
-    }
-  DPT_FAIL("unknown metric kind '" << req.kind << "'");
+  // The targets follow the loss: class indices for the sparse loss, else one column per output.
+  const bool sparse = loss_base(loss) == LossKind::sparse_categorical_crossentropy;
+  static const std::pair<const char*, const char*> twins[] = {
+      {"top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"},
+      {"categorical_crossentropy", "sparse_categorical_crossentropy"}};
+  std::string use = "accuracy";
+  for (const auto& [columns, indices] : twins)
+    use = req.kind == columns ? indices : req.kind == indices ? columns : use;
+  if (kernels::metric_sparse(m))
+    DPT_CHECK(sparse, "metric '" << req.name << "' compares class indices, but loss " << loss_name(loss)
+                                 << " trains on one column per output; use --metrics " << use);
+  else
+    DPT_CHECK(!sparse, "metric '" << req.name << "' compares one column per output, but loss " << loss_name(loss)
+                                  << " trains on class indices; use --metrics " << use);
+  return m;
 }
 
 }  // namespace dpt

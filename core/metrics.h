@@ -1,6 +1,7 @@
-// The metric dptrain computes beside the loss, under the name compile(metrics=[...]) gives it in
-// Keras 3: an accuracy ('accuracy' resolved as Keras resolves it from the shapes) or a regression
-// error (mean_absolute_error, mean_squared_error).
+// The metrics dptrain computes beside the loss, under the names compile(metrics=[...]) gives them in
+// Keras 3: the accuracies ('accuracy' resolved as Keras resolves it from the shapes; top-k), the
+// regression errors, the cosine similarity, and the metrics that are a loss's formula (the
+// cross-entropies, kl_divergence, poisson, the hinges, msle, mape, logcosh).
 #pragma once
 #include <string>
 #include <vector>
@@ -12,32 +13,57 @@ namespace dpt {
 // sparse loss) -> sparse_categorical; else categorical (binary_crossentropy on several outputs too,
 // where tf.keras 2 chose binary: ask for binary_accuracy by name).
 MetricKind accuracy_for(LossKind loss, int64_t output_width);
-// Sum over rows of the per-sample metric.
-double metric_sum(MetricKind k, const Tensor& pred, const Tensor& target);
 
-// One metric a model is compiled to report (a model reports none, one or several, in order).
-struct Metric {
-  std::string name;  // the logged name ("accuracy", "acc", "mean_absolute_error", ...)
-  MetricKind kind = MetricKind::categorical;
-};
-
-// A metric asked for by its Keras identifier, before the loss and output width are known.
+// A metric asked for by its Keras identifier, before the loss and output width are known, with its
+// Keras class's settings.
 struct MetricRequest {
   std::string name;  // as logged
-  std::string kind;  // "accuracy" (follow the shapes), "categorical_accuracy", "sparse_categorical_accuracy",
-                     // "binary_accuracy", "mean_absolute_error", "mean_squared_error"
+  std::string kind;  // the Keras function's name ("top_k_categorical_accuracy"), or "accuracy" (follow the shapes)
+  int k = 5;         // TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy
+  double threshold = 0.5;      // BinaryAccuracy
+  bool from_logits = false;    // the cross-entropy metrics
+  double label_smoothing = 0;  // CategoricalCrossentropy, BinaryCrossentropy
+  MetricRequest() = default;
+  MetricRequest(std::string n, std::string kd) : name(std::move(n)), kind(std::move(kd)) {}
+  // A Keras identifier as compile() takes it ("mae"); fails for one dptrain does not compute.
+  MetricRequest(const char* id);  // NOLINT: an identifier is a request
+  // Whether compile() given the string `name` asks for this same metric (so a file can hold the string).
+  bool is_plain_string() const;
 };
 using MetricRequests = std::vector<MetricRequest>;
 
+// One metric a model is compiled to report (a model reports none, one or several, in order): its
+// formula, and the request it came from (which files save).
+struct Metric : kernels::MetricFormula {
+  std::string name;  // the logged name ("accuracy", "acc", "mean_absolute_error", ...)
+  MetricRequest request;
+};
+
+// Sum over rows of the per-sample metric.
+double metric_sum(const kernels::MetricFormula& f, const Tensor& pred, const Tensor& target);
+using kernels::metric_result;
+
 // The identifiers dptrain computes, for messages.
 extern const char* const kMetricNames;
-// A Keras metric identifier (a compile() string or a Keras 3 class name) as a request. False for
-// one dptrain does not compute.
+// A Keras metric identifier (a compile() string, an alias or a Keras 3 class name) as a request
+// with the class's defaults and default name. False for one dptrain does not compute.
 bool metric_request(const std::string& id, MetricRequest* out);
-// --metrics: identifiers separated by commas ("accuracy,mae"), or "none". Fails naming an unknown one.
+// The Keras class of a request's kind ("TopKCategoricalAccuracy"); "" for "accuracy".
+std::string metric_class_name(const std::string& kind);
+// The name Keras's class logs under by default ("logcosh" for log_cosh_error).
+std::string metric_default_name(const std::string& kind);
+// Whether dptrain applies the argument `arg` of the metric kind's class (k, threshold, from_logits,
+// label_smoothing; name and dtype aside).
+bool metric_takes(const std::string& kind, const std::string& arg);
+// Sets one of a metric class's settings by Keras's argument name (k, threshold, from_logits,
+// label_smoothing, name) from its text; fails naming the metric where the class has no such
+// argument or the value is not one. `where` starts the message.
+void set_metric_argument(MetricRequest& r, const std::string& key, const std::string& value, const std::string& where);
+// --metrics: identifiers separated by commas ("accuracy,mae"), each with its class's arguments after a
+// colon ("top_k_categorical_accuracy:k=3,name=top3,mae"), or "none". Fails naming an unknown one.
 MetricRequests parse_metrics(const std::string& list);
 // Keras's default when compile() names no metric is none; dptrain's command line reports accuracy
-// for the cross-entropy losses (its presets are classifiers) and nothing for mean_squared_error.
+// for the cross-entropy losses (its presets are classifiers) and nothing for the others.
 MetricRequests default_metrics(LossKind loss);
 // Resolves a request against the loss (which decides the targets' form) and the output width;
 // fails where the named metric cannot read those targets.

@@ -17,17 +17,16 @@ template <typename T>
 double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64_t rows, int64_t cols, T scale, T* grad,
                 const T* row_weight = nullptr, T smoothing = T(0));
 
-// Sum over rows of the per-sample metric (accuracy 0/1, binary's fraction of columns, or a row's
-// mean error).
+// Sum over rows of the per-sample metric (metric_row).
 template <typename T>
-double metric_sum_cpu(MetricKind kind, const T* pred, const T* target, int64_t rows, int64_t cols);
+double metric_sum_cpu(const MetricFormula& kind, const T* pred, const T* target, int64_t rows, int64_t cols);
 
 // CUDA: one thread per row through loss_row/metric_row. Writes each row's loss (and metric)
 // to device arrays, so the host reads one sum per step instead of synchronising per call.
 void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows, int64_t cols,
                     float scale, float* grad, float* row_loss, const float* row_weight, void* stream,
                     float smoothing = 0.f);
-void metric_rows_cuda(MetricKind kind, const float* pred, const float* target, int64_t rows, int64_t cols,
+void metric_rows_cuda(const MetricFormula& kind, const float* pred, const float* target, int64_t rows, int64_t cols,
                       float* row_acc, void* stream);
 
 }  // namespace dpt::kernels

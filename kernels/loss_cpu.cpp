@@ -17,8 +17,8 @@ double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64
 }
 
 template <typename T>
-double metric_sum_cpu(MetricKind kind, const T* pred, const T* target, int64_t rows, int64_t cols) {
-  const int64_t tcols = kind == MetricKind::sparse_categorical ? 1 : cols;
+double metric_sum_cpu(const MetricFormula& kind, const T* pred, const T* target, int64_t rows, int64_t cols) {
+  const int64_t tcols = metric_sparse(kind) ? 1 : cols;
   double correct = 0;
   for (int64_t r = 0; r < rows; ++r) correct += metric_row(kind, pred + r * cols, target + r * tcols, cols);
   return correct;
@@ -28,7 +28,7 @@ template double loss_cpu<float>(LossKind, bool, const float*, const float*, int6
                                 const float*, float);
 template double loss_cpu<double>(LossKind, bool, const double*, const double*, int64_t, int64_t, double, double*,
                                  const double*, double);
-template double metric_sum_cpu<float>(MetricKind, const float*, const float*, int64_t, int64_t);
-template double metric_sum_cpu<double>(MetricKind, const double*, const double*, int64_t, int64_t);
+template double metric_sum_cpu<float>(const MetricFormula&, const float*, const float*, int64_t, int64_t);
+template double metric_sum_cpu<double>(const MetricFormula&, const double*, const double*, int64_t, int64_t);
 
 }  // namespace dpt::kernels

@@ -14,8 +14,8 @@ __global__ void loss_rows_kernel(LossKind kind, bool fused, const float* pred, c
                              grad ? grad + r * cols : nullptr, smoothing);
 }
 
-__global__ void metric_rows_kernel(MetricKind kind, const float* pred, const float* target, int64_t rows, int64_t cols,
-                                   int64_t tcols, float* row_acc) {
+__global__ void metric_rows_kernel(MetricFormula kind, const float* pred, const float* target, int64_t rows,
+                                   int64_t cols, int64_t tcols, float* row_acc) {
   const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (r >= rows) return;
   row_acc[r] = metric_row(kind, pred + r * cols, target + r * tcols, cols);
@@ -30,10 +30,10 @@ void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* t
   DPT_CUDA_LAUNCH_CHECK();
 }
 
-void metric_rows_cuda(MetricKind kind, const float* pred, const float* target, int64_t rows, int64_t cols,
+void metric_rows_cuda(const MetricFormula& kind, const float* pred, const float* target, int64_t rows, int64_t cols,
                       float* row_acc, void* stream) {
   if (rows == 0) return;
-  const int64_t tcols = kind == MetricKind::sparse_categorical ? 1 : cols;
+  const int64_t tcols = metric_sparse(kind) ? 1 : cols;
   metric_rows_kernel<<<unsigned((rows + 127) / 128), 128, 0, static_cast<cudaStream_t>(stream)>>>(
       kind, pred, target, rows, cols, tcols, row_acc);
   DPT_CUDA_LAUNCH_CHECK();

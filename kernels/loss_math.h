@@ -22,7 +22,14 @@ enum class LossKind {
   log_cosh,
   mean_squared_logarithmic_error,
   kl_divergence,
-  poisson
+  poisson,
+  mean_absolute_percentage_error,
+  // Keras's hinge losses (hinge and squared_hinge read 0/1 targets as -1/1) and its
+  // cosine_similarity loss (the negated cosine of a row's predictions and targets).
+  hinge,
+  squared_hinge,
+  categorical_hinge,
+  cosine_similarity
 };
 DPT_HD constexpr bool loss_from_logits(LossKind k) {
   return k == LossKind::categorical_crossentropy_from_logits ||
@@ -35,9 +42,38 @@ DPT_HD constexpr LossKind loss_base(LossKind k) {
          : k == LossKind::binary_crossentropy_from_logits             ? LossKind::binary_crossentropy
                                                                       : k;
 }
-// The metric beside the loss: an accuracy (categorical, sparse_categorical, binary) or a regression
-// error (mean_absolute_error, mean_squared_error), each a per-sample value averaged over samples.
-enum class MetricKind { categorical, sparse_categorical, binary, mean_absolute_error, mean_squared_error };
+// The metric beside the loss, each a per-sample value averaged over samples: an accuracy
+// (categorical, sparse_categorical, binary; top-k of one-hot or class-index targets), a regression
+// error (mean_absolute_error, mean_squared_error; root_mean_squared_error: the square root of the
+// mean, taken at the end), the cosine similarity, or a loss's own formula (`loss`: Keras's
+// cross-entropy, kl_divergence, poisson, hinge, msle, mape and logcosh metrics).
+enum class MetricKind {
+  categorical,
+  sparse_categorical,
+  binary,
+  mean_absolute_error,
+  mean_squared_error,
+  top_k_categorical,
+  sparse_top_k_categorical,
+  root_mean_squared_error,
+  cosine_similarity,
+  loss
+};
+// A metric's formula with its settings, as the kernels take it (by value).
+struct MetricFormula {
+  MetricKind kind = MetricKind::categorical;
+  LossKind loss = LossKind::mean_squared_error;  // kind loss: whose formula
+  int k = 5;                                     // the top-k accuracies
+  float threshold = 0.5f;                        // binary accuracy: a prediction above it is 1
+  float smoothing = 0.f;                         // kind loss: Keras's label_smoothing
+  DPT_HD constexpr MetricFormula() {}
+  DPT_HD constexpr MetricFormula(MetricKind kd) : kind(kd) {}  // NOLINT: a kind is a formula with the defaults
+};
+// Whether the metric reads class indices (one column of targets) rather than one column per output.
+DPT_HD constexpr bool metric_sparse(const MetricFormula& f) {
+  return f.kind == MetricKind::sparse_categorical || f.kind == MetricKind::sparse_top_k_categorical ||
+         (f.kind == MetricKind::loss && loss_base(f.loss) == LossKind::sparse_categorical_crossentropy);
+}
 
 constexpr double kLossEpsilon = 1e-7;  // keras.backend.epsilon()
 
@@ -97,12 +133,72 @@ DPT_HD void elementwise_term(LossKind kind, T p, T y, T* term, T* grad) {
       *grad = p >= eps && p <= T(1) ? -yc / pc : T(0);
       return;
     }
+    case LossKind::mean_absolute_percentage_error: {  // 100 |y - p| / max(|y|, eps)
+      const T ay = y < T(0) ? -y : y, den = ay > eps ? ay : eps;
+      *term = T(100) * a / den;
+      *grad = T(100) * sign / den;
+      return;
+    }
+    case LossKind::hinge:  // y in {-1, 1}: max(1 - y p, 0), its gradient at 0 taken as TF's maximum does
+    case LossKind::squared_hinge: {
+      const T m = T(1) - y * p, h = m > T(0) ? m : T(0);
+      *term = kind == LossKind::hinge ? h : h * h;
+      *grad = m >= T(0) ? (kind == LossKind::hinge ? -y : T(-2) * h * y) : T(0);
+      return;
+    }
     default: {  // poisson
       *term = p - y * std::log(p + eps);
       *grad = T(1) - y / (p + eps);
       return;
     }
   }
+}
+
+// Keras's hinge losses read a batch of targets that are all 0 or 1 as -1/1 (2y - 1); dptrain decides
+// per row, which is Keras's reading whenever the targets are 0/1 or -1/1 throughout.
+template <typename T>
+DPT_HD bool hinge_binary_row(const T* y, int64_t cols) {
+  for (int64_t c = 0; c < cols; ++c)
+    if (y[c] != T(0) && y[c] != T(1)) return false;
+  return true;
+}
+
+// Keras's categorical_hinge: max(max_c (1 - y_c) p_c - sum_c y_c p_c + 1, 0); the gradient of the
+// inner maximum is shared among tied columns, as TF's reduce_max shares it.
+template <typename T>
+DPT_HD T categorical_hinge_row(const T* p, const T* y, int64_t cols, T scale, T* g) {
+  T pos = 0, neg = (T(1) - y[0]) * p[0];
+  for (int64_t c = 0; c < cols; ++c) {
+    pos += y[c] * p[c];
+    const T v = (T(1) - y[c]) * p[c];
+    neg = v > neg ? v : neg;
+  }
+  const T m = neg - pos + T(1);
+  if (g) {
+    int64_t ties = 0;
+    for (int64_t c = 0; c < cols; ++c) ties += (T(1) - y[c]) * p[c] == neg ? 1 : 0;
+    for (int64_t c = 0; c < cols; ++c)
+      g[c] = m >= T(0) ? scale * (((T(1) - y[c]) * p[c] == neg ? (T(1) - y[c]) / T(ties) : T(0)) - y[c]) : T(0);
+  }
+  return m > T(0) ? m : T(0);
+}
+
+// Keras's cosine_similarity loss: -sum_c (y_c |y|^-1)(p_c |p|^-1), each inverse norm
+// min(rsqrt(sum of squares), 1 / eps) as keras.ops.normalize takes it.
+template <typename T>
+DPT_HD T cosine_row(const T* p, const T* y, int64_t cols, T scale, T* g) {
+  T pp = 0, yy = 0, py = 0;
+  for (int64_t c = 0; c < cols; ++c) {
+    pp += p[c] * p[c];
+    yy += y[c] * y[c];
+    py += p[c] * y[c];
+  }
+  const T cap = T(1) / T(kLossEpsilon);
+  const bool p_free = T(1) / std::sqrt(pp) <= cap;  // the norm, not the cap, sets the scale (TF's minimum at a tie)
+  const T ip = p_free ? T(1) / std::sqrt(pp) : cap, iy = T(1) / std::sqrt(yy) <= cap ? T(1) / std::sqrt(yy) : cap;
+  if (g)
+    for (int64_t c = 0; c < cols; ++c) g[c] = -scale * iy * (p_free ? ip * y[c] - ip * ip * ip * py * p[c] : ip * y[c]);
+  return -(py * ip * iy);
 }
 
 // A row's targets with Keras's label_smoothing s: y (1 - s) + s u, u = 1 / classes for the categorical
@@ -210,17 +306,23 @@ DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t col
     case LossKind::log_cosh:
     case LossKind::mean_squared_logarithmic_error:
     case LossKind::kl_divergence:
-    case LossKind::poisson: {
+    case LossKind::poisson:
+    case LossKind::mean_absolute_percentage_error:
+    case LossKind::hinge:
+    case LossKind::squared_hinge: {
       const T per = kind == LossKind::kl_divergence ? T(1) : T(1) / T(cols);  // KL: the sum, else the mean
+      const bool to_signs = (kind == LossKind::hinge || kind == LossKind::squared_hinge) && hinge_binary_row(y, cols);
       for (int64_t c = 0; c < cols; ++c) {
         T term = 0, d = 0;
-        elementwise_term(kind, p[c], y[c], &term, &d);
+        elementwise_term(kind, p[c], to_signs ? T(2) * y[c] - T(1) : y[c], &term, &d);
         sample += term;
         if (g) g[c] = scale * per * d;
       }
       sample *= per;
       break;
     }
+    case LossKind::categorical_hinge: return categorical_hinge_row(p, y, cols, scale, g);
+    case LossKind::cosine_similarity: return cosine_row(p, y, cols, scale, g);
     default: break;  // the from_logits kinds, above
   }
   return sample;
@@ -235,29 +337,51 @@ DPT_HD int64_t argmax_row(const T* v, int64_t n) {
   return best;
 }
 
+// Keras's in_top_k: the target's class is among the k largest predictions, counting as larger
+// only those strictly above it (ties at the boundary count as in the top k, as TF and Keras's JAX
+// backend count them).
+template <typename T>
+DPT_HD bool in_top_k(const T* p, int64_t cols, int64_t label, int k) {
+  int64_t above = 0;
+  for (int64_t c = 0; c < cols; ++c) above += p[c] > p[label] ? 1 : 0;
+  return above < int64_t(k);
+}
+
 // One sample's metric: accuracy 0 or 1, or the fraction of matching columns for binary (Keras's
 // binary_accuracy: the thresholded prediction equals the target, so a soft target never matches);
-// the mean over columns of |p - y| or (p - y)^2 for the regression errors.
+// the mean over columns of |p - y| or (p - y)^2 for the regression errors (root_mean_squared_error:
+// the squared error, its root taken of the mean, metric_result); the cosine similarity; a loss's
+// value.
 template <typename T>
-DPT_HD T metric_row(MetricKind kind, const T* p, const T* y, int64_t cols) {
-  switch (kind) {
+DPT_HD T metric_row(const MetricFormula& f, const T* p, const T* y, int64_t cols) {
+  switch (f.kind) {
     case MetricKind::categorical: return argmax_row(p, cols) == argmax_row(y, cols) ? T(1) : T(0);
     case MetricKind::sparse_categorical: return argmax_row(p, cols) == int64_t(y[0]) ? T(1) : T(0);
+    case MetricKind::top_k_categorical: return in_top_k(p, cols, argmax_row(y, cols), f.k) ? T(1) : T(0);
+    case MetricKind::sparse_top_k_categorical: return in_top_k(p, cols, int64_t(y[0]), f.k) ? T(1) : T(0);
     case MetricKind::mean_absolute_error:
-    case MetricKind::mean_squared_error: {
+    case MetricKind::mean_squared_error:
+    case MetricKind::root_mean_squared_error: {
       T s = T(0);
       for (int64_t c = 0; c < cols; ++c) {
         const T d = p[c] - y[c];
-        s += kind == MetricKind::mean_absolute_error ? (d < T(0) ? -d : d) : d * d;
+        s += f.kind == MetricKind::mean_absolute_error ? (d < T(0) ? -d : d) : d * d;
       }
       return s / T(cols);
     }
+    case MetricKind::cosine_similarity: return -cosine_row(p, y, cols, T(0), static_cast<T*>(nullptr));
+    case MetricKind::loss: return loss_row(f.loss, false, p, y, cols, T(0), static_cast<T*>(nullptr), T(f.smoothing));
     default: {
       int64_t ok = 0;
-      for (int64_t c = 0; c < cols; ++c) ok += (p[c] > T(0.5) ? T(1) : T(0)) == y[c];
+      for (int64_t c = 0; c < cols; ++c) ok += (p[c] > T(f.threshold) ? T(1) : T(0)) == y[c];
       return T(ok) / T(cols);
     }
   }
+}
+
+// The metric's value from the mean of its rows (root_mean_squared_error: the root of the mean).
+inline double metric_result(const MetricFormula& f, double mean) {
+  return f.kind == MetricKind::root_mean_squared_error ? std::sqrt(mean) : mean;
 }
 
 }  // namespace dpt::kernels

@@ -133,6 +133,12 @@ std::vector<std::string> Trainer::metric_names() const {
   return names;
 }
 
+MetricRequests Trainer::metric_requests() const {
+  MetricRequests out;
+  for (const Metric& m : metrics_) out.push_back(m.request);
+  return out;
+}
+
 Trainer::~Trainer() {
   pool_.reset();  // replica threads end before the replicas' GPU state goes
   comm_.reset();
@@ -346,7 +352,7 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   if (!rep.cuda) {  // rep.metric_sums: cleared by the caller (Replica::clear_sums)
     rep.loss = loss_sum(loss_, fused_, out, y, scale * share, grad, w, float(label_smoothing_)) * share;
     for (int64_t k = 0; k < K; ++k) {
-      const MetricKind kind = metrics_[size_t(k)].kind;
+      const kernels::MetricFormula& kind = metrics_[size_t(k)];
       double sum = 0;
       if (mask_layer_ < 0) {
         sum = metric_sum(kind, out, y);
@@ -368,7 +374,7 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
                           rows, w, s, float(label_smoothing_));
   for (int64_t k = 0; k < K; ++k) {
     float* rk = rows + (1 + k) * cap;
-    kernels::metric_rows_cuda(metrics_[size_t(k)].kind, out.data(), y.data(), n, cols, rk, s);
+    kernels::metric_rows_cuda(metrics_[size_t(k)], out.data(), y.data(), n, cols, rk, s);
     if (mask_layer_ >= 0) kernels::mask_rows_cuda(n, 1, w, rk, rk, s);  // the kept rows alone
   }
   for (int64_t k = 0; k <= K; ++k)
@@ -523,7 +529,7 @@ void Trainer::save_template(const std::string& path, bool weights_only) {
   if (weights_only)
     save_weights_as_keras(template_, path, &optimizer());
   else
-    save_model(template_, path, {loss_, label_smoothing_}, metric_names(), &optimizer(),
+    save_model(template_, path, {loss_, label_smoothing_}, metric_requests(), &optimizer(),
                nullptr);  // a host copy of the state on GPUs
 }
 

@@ -130,6 +130,7 @@ class Trainer : public TrainContext {
   void set_metrics(const MetricRequests& requests);
   const std::vector<Metric>& metrics() const { return metrics_; }
   std::vector<std::string> metric_names() const;
+  MetricRequests metric_requests() const;  // as asked for, with their arguments (what files save)
   // Replica 0's optimizer state, on the host (copied from the GPU for GPU replicas).
   const Optimizer& optimizer() const;
 

@@ -132,7 +132,8 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       seen += rows;
       metric_seen += last_metric_weight();
       logs.set(0, loss_total / double(seen));
-      for (size_t k = 0; k < K; ++k) logs.set(1 + k, metric_seen > 0 ? metric_sums[k] / metric_seen : 0.0);
+      for (size_t k = 0; k < K; ++k)
+        logs.set(1 + k, metric_result(metrics_[k], metric_seen > 0 ? metric_sums[k] / metric_seen : 0.0));
       if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
       for (auto* c : cbs) c->on_batch_end(step, logs);
       if (!std::isfinite(l)) {
@@ -213,7 +214,8 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
     metric_seen += mask_layer_ < 0 ? double(rows) : double(kept);
   }
   EvalResult r{loss_total / double(n), {}};
-  for (double s : metric_sums) r.metrics.push_back(metric_seen > 0 ? s / metric_seen : 0.0);
+  for (size_t k = 0; k < metric_sums.size(); ++k)
+    r.metrics.push_back(metric_result(metrics_[k], metric_seen > 0 ? metric_sums[k] / metric_seen : 0.0));
   return r;
 }
 

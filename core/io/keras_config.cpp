@@ -806,20 +806,8 @@ std::string loss_identifier(const json& loss) {
 
 // Keras's loss identifiers to dptrain's names ("" for a loss dptrain does not have).
 std::string dpt_loss_name(const std::string& n) {
-  if (n == "categorical_crossentropy" || n == "CategoricalCrossentropy") return "categorical_crossentropy";
-  if (n == "sparse_categorical_crossentropy" || n == "SparseCategoricalCrossentropy")
-    return "sparse_categorical_crossentropy";
-  if (n == "binary_crossentropy" || n == "BinaryCrossentropy") return "binary_crossentropy";
-  if (n == "mean_squared_error" || n == "mse" || n == "MeanSquaredError") return "mean_squared_error";
-  if (n == "mean_absolute_error" || n == "mae" || n == "MeanAbsoluteError") return "mean_absolute_error";
-  if (n == "huber" || n == "huber_loss" || n == "Huber") return "huber";
-  if (n == "log_cosh" || n == "logcosh" || n == "LogCosh") return "log_cosh";
-  if (n == "mean_squared_logarithmic_error" || n == "msle" || n == "MeanSquaredLogarithmicError")
-    return "mean_squared_logarithmic_error";
-  if (n == "kl_divergence" || n == "kld" || n == "kullback_leibler_divergence" || n == "KLDivergence")
-    return "kl_divergence";
-  if (n == "poisson" || n == "Poisson") return "poisson";
-  return "";
+  LossKind k;
+  return loss_kind_from_id(n, &k) ? loss_name(k) : "";
 }
 
 double number(const json& j, const std::string& what) {
@@ -940,7 +928,7 @@ std::pair<std::string, std::string> metric_identity(const json& m) {
 // legacy: a model.save .h5 file's training_config. Keras 3's load_model passes its strings other
 // than accuracy's through metrics.deserialize, so 'mae' comes back as the function and logs as
 // mean_absolute_error; a .keras archive's compile_config goes to compile() as written ('mae').
-void compile_metrics(const json& tc, KerasCompileConfig& c, bool legacy) {
+void compile_metrics(const json& tc, KerasCompileConfig& c, bool legacy, const std::string& where) {
   std::vector<const json*> leaves;
   if (tc.contains("metrics")) metric_leaves(tc["metrics"], &leaves);
   for (const json* m : leaves) {
@@ -952,7 +940,20 @@ void compile_metrics(const json& tc, KerasCompileConfig& c, bool legacy) {
       continue;
     }
     if (!object_name.empty()) req.name = object_name;  // tf.keras's kind is the function 'accuracy' chose
-    if (legacy && m->is_string() && req.kind != "accuracy") req.name = req.kind;
+    if (legacy && m->is_string() && req.kind != "accuracy") req.name = metric_default_name(req.kind);
+    if (m->is_object() && m->contains("config") && (*m)["config"].is_object()) {  // the class's arguments
+      for (const auto& [key, value] : (*m)["config"].items()) {
+        if (key == "name" || key == "dtype" || key == "fn" || value.is_null()) continue;
+        if (metric_takes(req.kind, key)) {
+          DPT_CHECK(value.is_number() || value.is_boolean(),
+                    where << " metrics: " << req.name << "'s " << key << " must be a number, got " << value.dump());
+          set_metric_argument(req, key, value.is_boolean() ? (value.get<bool>() ? "true" : "false") : value.dump(),
+                              where + " metrics");
+        } else if (!(key == "axis" && value == json(-1)) && !(key == "from_sorted_ids" && value == json(false))) {
+          c.ignored.push_back("the metric '" + shown + "''s " + key + "=" + value.dump());
+        }
+      }
+    }
     bool twice = false;
     for (const MetricRequest& r : c.metrics) twice = twice || r.name == req.name;
     if (twice)
@@ -1001,7 +1002,7 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
       }
     }
   }
-  compile_metrics(tc, c, legacy);
+  compile_metrics(tc, c, legacy, where);
   // model.save .h5 files name it optimizer_config; a .keras archive's compile_config, optimizer.
   const char* okey = tc.contains("optimizer_config") ? "optimizer_config" : "optimizer";
   if (tc.contains(okey) && tc[okey].is_string()) {  // tf.keras's .keras: compile()'s string, Keras's defaults

@@ -492,6 +492,28 @@ json loss_json(const LossSpec& spec, bool archive) {
   return archive ? keras3_object("keras.losses", obj) : obj;
 }
 
+// A metric as compile_config lists it: the compile() string where that string asks for the same
+// metric under the same name, else the metric object Keras 3 serializes (class and arguments).
+json metric_json(const MetricRequest& r, bool archive) {
+  if (r.kind == "accuracy" || r.is_plain_string()) return r.name;
+  json c = {{"name", r.name}, {"dtype", "float32"}};
+  if (metric_takes(r.kind, "k")) c["k"] = r.k;
+  if (metric_takes(r.kind, "threshold")) c["threshold"] = r.threshold;
+  if (metric_takes(r.kind, "from_logits")) c["from_logits"] = r.from_logits;
+  if (metric_takes(r.kind, "label_smoothing")) c["label_smoothing"] = r.label_smoothing;
+  if (r.kind == "sparse_categorical_crossentropy") c["ignore_class"] = nullptr;
+  if (r.kind == "categorical_crossentropy" || r.kind == "sparse_categorical_crossentropy") c["axis"] = -1;
+  const json obj = {{"class_name", metric_class_name(r.kind)}, {"config", c}};
+  return archive ? keras3_object("keras.metrics", obj) : obj;
+}
+
+json metrics_json(const MetricRequests& metrics, bool archive) {
+  if (metrics.empty()) return nullptr;
+  json out = json::array();
+  for (const MetricRequest& r : metrics) out.push_back(metric_json(r, archive));
+  return out;
+}
+
 // A graph model as Keras 3 writes a Functional one: its InputLayer, then each layer with the node
 // it is called on, {"args": [tensor or list of tensors], "kwargs": {}}, each tensor naming the
 // layer that made it (keras_history); `archive`: the .keras form (with module and
@@ -548,7 +570,7 @@ json functional_config(const Sequential& model, bool archive) {
 // build_config and compile_config), metadata.json, and model.weights.h5 (Keras 3's weights layout,
 // with the optimizer's variables numbered in optimizer/vars).
 void save_keras_archive(const Sequential& model, const std::string& path, const LossSpec& loss,
-                        const std::vector<std::string>& metrics, const Optimizer* optimizer) {
+                        const MetricRequests& metrics, const Optimizer* optimizer) {
   json shape = json::array({nullptr});
   for (int64_t d : model.input_shape()) shape.push_back(d);
   json layers = json::array();
@@ -559,7 +581,7 @@ void save_keras_archive(const Sequential& model, const std::string& path, const 
        {"registered_name", nullptr}});
   for (auto& l : model.layers()) layers.push_back(keras3_object("keras.layers", layer_config(*l)));
   json compile = {{"optimizer", nullptr},        {"loss", loss_json(loss, true)},
-                  {"loss_weights", nullptr},     {"metrics", metrics.empty() ? json(nullptr) : json(metrics)},
+                  {"loss_weights", nullptr},     {"metrics", metrics_json(metrics, true)},
                   {"weighted_metrics", nullptr}, {"run_eagerly", false},
                   {"steps_per_execution", 1},    {"jit_compile", false}};
   if (optimizer) compile["optimizer"] = keras3_object("keras.optimizers", optimizer_config(*optimizer));
@@ -610,8 +632,8 @@ void save_weights_as_keras(const Sequential& model, const std::string& path, con
   });
 }
 
-void save_model(const Sequential& model, const std::string& path, const LossSpec& loss,
-                const std::vector<std::string>& metrics, const Optimizer* optimizer, const TrainingState* state) {
+void save_model(const Sequential& model, const std::string& path, const LossSpec& loss, const MetricRequests& metrics,
+                const Optimizer* optimizer, const TrainingState* state) {
   if (path.size() >= 6 && path.compare(path.size() - 6, 6, ".keras") == 0) {
     DPT_CHECK(!state, "cannot save '" << path << "': checkpoints with resume state are .h5 files");
     save_keras_archive(model, path, loss, metrics, optimizer);
@@ -622,7 +644,7 @@ void save_model(const Sequential& model, const std::string& path, const LossSpec
     write_vlen_attr(f, "backend", "tensorflow");
     write_vlen_attr(f, "model_config", model_to_keras_json(model));
     json training = {{"loss", loss_json(loss, false)},
-                     {"metrics", metrics.empty() ? json(nullptr) : json(metrics)},
+                     {"metrics", metrics_json(metrics, false)},
                      {"weighted_metrics", nullptr},
                      {"loss_weights", nullptr}};
     if (optimizer) training["optimizer_config"] = optimizer_config(*optimizer);

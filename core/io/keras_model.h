@@ -10,6 +10,7 @@
 #include <vector>
 #include "core/callbacks/callback.h"
 #include "core/losses.h"
+#include "core/metrics.h"
 #include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
 
@@ -29,11 +30,12 @@ struct TrainingState {
 std::string model_to_keras_json(const Sequential& model);
 // Written to a temporary file in the same folder, flushed, renamed (never a torn file).
 // training_config holds the loss (a loss object where from_logits or label_smoothing is set), the
-// metrics (their logged names; none: null) and the optimizer.
+// metrics (the compile() string where one gives the same metric under the same name, else Keras 3's
+// serialized metric object; none: null) and the optimizer.
 // A path ending in .keras gets Keras 3's archive instead (config.json with compile_config,
 // metadata.json, model.weights.h5 with the optimizer's numbered variables); it takes no `state`.
-void save_model(const Sequential& model, const std::string& path, const LossSpec& loss,
-                const std::vector<std::string>& metrics, const Optimizer* optimizer, const TrainingState* state);
+void save_model(const Sequential& model, const std::string& path, const LossSpec& loss, const MetricRequests& metrics,
+                const Optimizer* optimizer, const TrainingState* state);
 // Weights as Keras's save_weights writes them: the legacy layout (save_weights), or for a path
 // ending in .weights.h5 Keras 3's layout with the optimizer's variables numbered in optimizer/vars
 // (when `optimizer` is given), which Keras 3's load_weights restores without a warning.

@@ -26,14 +26,18 @@ expect "--clipnorm: must be > 0, got 0" train --clipnorm 0
 expect "--gradient-accumulation-steps: Value 1 not in range 2 to 1073741824" train --gradient-accumulation-steps 1
 expect "--ema-momentum: must be in [0, 1], got 1.5" train --ema-momentum 1.5
 expect "--weight-decay: must be >= 0, got -0.1" train --weight-decay=-0.1
-expect "unknown loss 'hinge'" train --loss hinge
+expect "unknown loss 'ctc'" train --loss ctc
 expect "from_logits applies to the cross-entropies (as in Keras), not to mean_squared_error" \
   train --loss mean_squared_error --from-logits
 expect "label_smoothing applies to the categorical and binary cross-entropies (as in Keras), not to sparse_categorical_crossentropy" \
   train --epochs 1 --loss sparse_categorical_crossentropy --label-smoothing 0.1
 expect "--label-smoothing: must be in [0, 1], got 1.5" train --label-smoothing 1.5
-expect "unknown metric 'auc' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), or none" \
+expect "unknown metric 'auc' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), root_mean_squared_error, mean_absolute_percentage_error (or mape), mean_squared_logarithmic_error (or msle), log_cosh_error, cosine_similarity, categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, poisson, hinge, squared_hinge, categorical_hinge (or their Keras classes), or none" \
   train --metrics accuracy,auc
+expect "--metrics: metric 'top_k_categorical_accuracy' has no argument 'n' (Keras's TopKCategoricalAccuracy takes name, k)" \
+  train --metrics top_k_categorical_accuracy:n=3
+expect "metric 'top_k_categorical_accuracy' compares one column per output, but loss sparse_categorical_crossentropy trains on class indices; use --metrics sparse_top_k_categorical_accuracy" \
+  train --loss sparse_categorical_crossentropy --metrics top_k_categorical_accuracy --epochs 1
 expect "metric 'mse' is asked for twice" train --metrics mse,accuracy,mse
 expect "metric 'sparse_categorical_accuracy' compares class indices, but loss categorical_crossentropy trains on one column per output; use --metrics accuracy" \
   train --metrics sparse_categorical_accuracy --epochs 1

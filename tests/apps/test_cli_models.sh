@@ -165,6 +165,20 @@ if grep -qE " - loss: [0-9.]+ - accuracy: [0-9.]+ - mse: [0-9.]+ - val_loss: [0-
 else
   echo "FAIL: two metrics are not logged in Keras's order:"; cat "$dir/train_two"; fails=$((fails+1))
 fi
+# Metrics with arguments; root_mean_squared_error is the root of the epoch's mean squared error (not a
+# mean of the batches' roots), and top-2 accuracy is at least the accuracy.
+run train_more train --model digits-mlp --epochs 1 --verbose 2 \
+  --metrics accuracy,top_k_categorical_accuracy:k=2,name=top2,mse,root_mean_squared_error
+check "--metrics takes a metric's arguments" "| metrics: accuracy, top2, mse, root_mean_squared_error" "$dir/train_more"
+if awk '/ - loss: / { for (i = 1; i <= NF; ++i) v[$i] = $(i + 1);
+       a = v["accuracy:"]; t = v["top2:"]; m = v["mse:"]; r = v["root_mean_squared_error:"];
+       vm = v["val_mse:"]; vr = v["val_root_mean_squared_error:"];
+       ok = (t >= a && t > 0 && (r * r - m) ^ 2 < 1e-8 && (vr * vr - vm) ^ 2 < 1e-8 && m > 0) }
+     END { exit ok ? 0 : 1 }' "$dir/train_more"; then
+  echo "ok: ... rmse^2 is the mse and top-2 accuracy is at least the accuracy"
+else
+  echo "FAIL: the epoch's top-2 or RMSE figures are wrong:"; cat "$dir/train_more"; fails=$((fails+1))
+fi
 run inspect_two inspect "$dir/two.h5"
 # As Keras 3's load_model compiles a .h5 file's metric strings: 'mse' as mean_squared_error.
 check "inspect lists the saved metrics" "| metrics accuracy, mean_squared_error" "$dir/inspect_two"

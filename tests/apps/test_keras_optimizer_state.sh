@@ -313,15 +313,23 @@ for tag, (loss, ys, units, activation, described) in logit_cases.items():
 # of delta 1), MSLE and Poisson on a sigmoid's values, KL divergence on a softmax's distribution.
 np.save(f"{d}/wide_y.npy", rng.normal(0, 2, (32, 3)).astype("float32"))
 np.save(f"{d}/unit_y.npy", rng.uniform(0, 1, (32, 3)).astype("float32"))
+# Also MAPE (targets away from 0), the hinges on -1/1 targets and on 0/1 targets (which Keras reads as
+# -1/1), categorical_hinge on one-hot targets, and cosine_similarity.
+np.save(f"{d}/pos_y.npy", rng.uniform(0.5, 2, (32, 3)).astype("float32"))
+np.save(f"{d}/sign_y.npy", (2 * rng.integers(0, 2, (32, 3)) - 1).astype("float32"))
+np.save(f"{d}/bits_y.npy", rng.integers(0, 2, (32, 3)).astype("float32"))
 value_losses = [("mean_absolute_error", None, "wide_y"), ("huber", None, "wide_y"), ("log_cosh", None, "wide_y"),
                 ("mean_squared_logarithmic_error", "sigmoid", "unit_y"), ("poisson", "sigmoid", "unit_y"),
-                ("kl_divergence", "softmax", "y")]
+                ("kl_divergence", "softmax", "y"), ("mean_absolute_percentage_error", None, "pos_y"),
+                ("hinge", "tanh", "sign_y"), ("squared_hinge", "tanh", "bits_y"), ("categorical_hinge", None, "y"),
+                ("cosine_similarity", None, "wide_y")]
 for loss, activation, ys in value_losses:
     targets = np.load(f"{d}/{ys}.npy")
     keras.utils.set_random_seed(0)
     m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh", name="hidden"),
                           keras.layers.Dense(3, activation=activation, name="out")], name="mlp")
-    m.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5), loss=loss)  # SGD: the gradients' scale shows
+    lr = 0.002 if loss == "mean_absolute_percentage_error" else 0.1  # MAPE's gradients are a hundredfold
+    m.compile(optimizer=keras.optimizers.SGD(lr, momentum=0.5), loss=loss)  # SGD: the gradients' scale shows
     m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
     m.save(f"{d}/{loss}_1.h5")
     start = [w.numpy() for w in m.weights]
@@ -346,6 +354,98 @@ for loss, activation, ys in value_losses:
     ours_loss = float(said[0].split()[1]) if said else float("nan")
     check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4 * max(1.0, abs(theirs_eval["loss"])),
           f"{loss}: Keras loads dptrain's file and evaluates dptrain's loss ({ours_loss} vs {theirs_eval['loss']:.6f})")
+
+# Keras's other metrics: compiled into Keras's model (strings and objects with arguments), dptrain
+# evaluates Keras's .keras and .h5 files to Keras's own figures under Keras's names; dptrain trains an
+# epoch and saves, and Keras loads dptrain's files with the same metrics and evaluates them to
+# dptrain's figures.
+M = keras.metrics
+np.save(f"{d}/five_y.npy", np.eye(5, dtype="float32")[rng.integers(0, 5, 32)])
+np.save(f"{d}/five_idx.npy", rng.integers(0, 5, 32).astype("float32"))
+metric_cases = {
+    "metrics_categorical": ("categorical_crossentropy", "softmax", 5, "five_y",
+                            lambda: ["accuracy", M.TopKCategoricalAccuracy(k=2, name="top2"),
+                                     "top_k_categorical_accuracy", M.CategoricalCrossentropy(label_smoothing=0.1),
+                                     "kl_divergence", "categorical_hinge", "cosine_similarity"]),
+    "metrics_sparse": ("sparse_categorical_crossentropy", "softmax", 5, "five_idx",
+                       lambda: ["sparse_top_k_categorical_accuracy", M.SparseTopKCategoricalAccuracy(k=3, name="s3"),
+                                M.SparseCategoricalCrossentropy()]),
+    "metrics_regression": ("mean_squared_error", None, 3, "pos_y",
+                           lambda: ["mape", "log_cosh_error", M.RootMeanSquaredError(), "mae", "cosine_similarity",
+                                    "hinge", "squared_hinge"]),
+    "metrics_binary": ("binary_crossentropy", "sigmoid", 3, "bits_y",
+                       lambda: [M.BinaryAccuracy(threshold=0.6), M.BinaryCrossentropy(label_smoothing=0.2, name="bce_smooth"), "bce",
+                                "poisson", "msle", "hinge", M.SquaredHinge(name="sqh")]),
+    "metrics_logits": ("binary_crossentropy", None, 3, "bits_y",
+                       lambda: [M.BinaryCrossentropy(from_logits=True, name="bce_logits")])}
+
+
+def dpt_eval(path, ys):
+    ev = subprocess.run([bin, "evaluate", "--model", path, "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
+                         "--validation-split", "0", "--batch-size", "8"], capture_output=True, text=True)
+    said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
+    if ev.returncode != 0 or not said:
+        return {"error": ev.stderr.strip()}
+    out = {}
+    for part in said[0].split(" - "):
+        k, v = part.rsplit(": ", 1)
+        out[k] = float(v)
+    return out
+
+
+def same_figures(ours, theirs):
+    return sorted(ours) == sorted(theirs) and all(abs(ours[k] - theirs[k]) <= 1e-4 * max(1.0, abs(theirs[k]))
+                                                  for k in theirs)
+
+
+for tag, (loss, activation, units, ys, metrics) in metric_cases.items():
+    targets = np.load(f"{d}/{ys}.npy")
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh", name="hidden"),
+                          keras.layers.Dense(units, activation=activation, name="out")], name="mlp")
+    m.compile(optimizer=keras.optimizers.Adam(0.01),
+              loss=keras.losses.BinaryCrossentropy(from_logits=True) if tag == "metrics_logits" else loss,
+              metrics=metrics())
+    m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{tag}_1.keras")
+    m.save(f"{d}/{tag}_1.h5")
+    for ext in ("keras", "h5"):
+        theirs = keras.models.load_model(f"{d}/{tag}_1.{ext}").evaluate(x, targets, batch_size=8, verbose=0,
+                                                                        return_dict=True)
+        theirs = {k: float(v) for k, v in theirs.items()}
+        ours = dpt_eval(f"{d}/{tag}_1.{ext}", ys)
+        check(same_figures(ours, theirs),
+              f"{tag}: dptrain evaluates Keras's .{ext} file to Keras's figures under Keras's names "
+              f"(dptrain {ours}; Keras {theirs})")
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
+                              "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                              "--verbose", "0", "--save-model", f"{d}/{tag}_ours.{ext}"], capture_output=True, text=True)
+        check(run.returncode == 0 and "Warning" not in run.stderr,
+              f"{tag}: dptrain trains the .{ext} file with its metrics, with no warning {run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        ours = dpt_eval(f"{d}/{tag}_ours.{ext}", ys)
+        loaded = keras.models.load_model(f"{d}/{tag}_ours.{ext}")
+        theirs = {k: float(v) for k, v in loaded.evaluate(x, targets, batch_size=8, verbose=0,
+                                                          return_dict=True).items()}
+        check(same_figures(ours, theirs),
+              f"{tag}: Keras loads dptrain's .{ext} file with its metrics and evaluates it to dptrain's figures "
+              f"(dptrain {ours}; Keras {theirs})")
+# The same metrics from the command line, with their arguments, written as Keras's objects.
+run = subprocess.run([bin, "train", "--model", f"{d}/metrics_categorical_1.keras", "--data",
+                      f"npy:{d}/x.npy,{d}/five_y.npy", "--validation-split", "0", "--batch-size", "8", "--epochs", "1",
+                      "--no-shuffle", "--verbose", "0", "--metrics",
+                      "top_k_categorical_accuracy:k=3,name=top3,CategoricalCrossentropy:label_smoothing=0.3,"
+                      "categorical_accuracy", "--save-model", f"{d}/cli_metrics.keras"], capture_output=True, text=True)
+if run.returncode == 0:
+    loaded = keras.models.load_model(f"{d}/cli_metrics.keras")
+    theirs = {k: float(v) for k, v in loaded.evaluate(x, np.load(f"{d}/five_y.npy"), batch_size=8, verbose=0,
+                                                      return_dict=True).items()}
+    ours = dpt_eval(f"{d}/cli_metrics.keras", "five_y")
+    check(same_figures(ours, theirs) and "top3" in theirs,
+          f"--metrics with arguments: Keras evaluates dptrain's file to dptrain's figures (dptrain {ours}; Keras {theirs})")
+else:
+    check(False, f"--metrics with arguments: {run.stderr.strip()}")
 
 # One column of values as labels, not class indices: a regression's targets (mean squared error)
 # and binary cross-entropy's soft labels. dptrain's epoch from Keras's file ends with Keras's weights.

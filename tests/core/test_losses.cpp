@@ -12,10 +12,20 @@ using dpt::kernels::Activation;
 TEST_CASE("loss names and aliases as Keras", "[losses]") {
   CHECK(loss_from_name("mse") == LossKind::mean_squared_error);
   CHECK(loss_name(loss_from_name("sparse_categorical_crossentropy")) == "sparse_categorical_crossentropy");
-  CHECK_THROWS_WITH(loss_from_name("hinge"),
-                    "unknown loss 'hinge' (supported: categorical_crossentropy, sparse_categorical_crossentropy, "
+  CHECK_THROWS_WITH(loss_from_name("ctc"),
+                    "unknown loss 'ctc' (supported: categorical_crossentropy, sparse_categorical_crossentropy, "
                     "binary_crossentropy, mean_squared_error (mse), mean_absolute_error (mae), huber, log_cosh, "
-                    "mean_squared_logarithmic_error (msle), kl_divergence (kld), poisson)");
+                    "mean_squared_logarithmic_error (msle), kl_divergence (kld), poisson, "
+                    "mean_absolute_percentage_error (mape), hinge, squared_hinge, categorical_hinge, "
+                    "cosine_similarity)");
+  // Keras's class names too, as its files give them.
+  CHECK(loss_from_name("CategoricalHinge") == LossKind::categorical_hinge);
+  CHECK(loss_from_name("mape") == LossKind::mean_absolute_percentage_error);
+  CHECK(loss_name(LossKind::cosine_similarity) == "cosine_similarity");
+  CHECK(loss_class_name(LossKind::squared_hinge) == "SquaredHinge");
+  CHECK(loss_class_name(LossKind::binary_crossentropy_from_logits) == "BinaryCrossentropy");
+  CHECK_THROWS_WITH(loss_from_name("hinge", true),
+                    "from_logits applies to the cross-entropies (as in Keras), not to hinge");
   CHECK(loss_from_name("mae") == LossKind::mean_absolute_error);
   CHECK(loss_from_name("kullback_leibler_divergence") == LossKind::kl_divergence);
   CHECK(loss_name(loss_from_name("logcosh")) == "log_cosh");
@@ -24,6 +34,8 @@ TEST_CASE("loss names and aliases as Keras", "[losses]") {
   CHECK(default_metrics(LossKind::huber).empty());
   CHECK(default_metrics(LossKind::poisson).empty());
   CHECK(default_metrics(LossKind::kl_divergence).size() == 1);
+  CHECK(default_metrics(LossKind::hinge).empty());  // -1/1 targets: accuracy would misread them
+  CHECK(default_metrics(LossKind::cosine_similarity).empty());
 }
 
 TEST_CASE("from_logits: Keras's cross-entropies on logits, by name", "[losses]") {
@@ -125,6 +137,71 @@ TEST_CASE("metrics: Keras's identifiers, the default, and the targets each one r
       resolve_metric({"categorical_accuracy", "categorical_accuracy"}, LossKind::sparse_categorical_crossentropy, 4),
       "metric 'categorical_accuracy' compares one column per output, but loss "
       "sparse_categorical_crossentropy trains on class indices; use --metrics accuracy");
+}
+
+TEST_CASE("metrics: top-k, the regression errors, the cosine, the losses' metrics, and their arguments", "[metrics]") {
+  MetricRequest r;
+  // Keras 3's identifiers: strings log under the name given; classes under their default names.
+  REQUIRE(metric_request("mape", &r));
+  CHECK((r.name == "mape" && r.kind == "mean_absolute_percentage_error"));
+  REQUIRE(metric_request("LogCoshError", &r));
+  CHECK((r.name == "logcosh" && r.kind == "log_cosh_error"));
+  REQUIRE(metric_request("TopKCategoricalAccuracy", &r));
+  CHECK((r.name == "top_k_categorical_accuracy" && r.k == 5));
+  CHECK(metric_default_name("mean_absolute_error") == "mean_absolute_error");
+  CHECK(metric_class_name("root_mean_squared_error") == "RootMeanSquaredError");
+  CHECK_FALSE(metric_request("auc", &r));
+  CHECK_FALSE(metric_request("huber", &r));  // Keras 3 has no huber metric
+  // --metrics: a metric's arguments after a colon, further ones after commas.
+  const MetricRequests reqs = parse_metrics(
+      "accuracy,top_k_categorical_accuracy:k=3,name=top3,BinaryCrossentropy:from_logits=true,label_smoothing=0.1,mape");
+  REQUIRE(reqs.size() == 4);
+  CHECK((reqs[1].name == "top3" && reqs[1].k == 3 && reqs[1].kind == "top_k_categorical_accuracy"));
+  CHECK((reqs[2].name == "binary_crossentropy" && reqs[2].from_logits && reqs[2].label_smoothing == 0.1));
+  CHECK(reqs[3].name == "mape");
+  CHECK_FALSE(reqs[1].is_plain_string());  // a file keeps it as an object
+  CHECK(reqs[3].is_plain_string());
+  CHECK(MetricRequest("mae").is_plain_string());
+  CHECK(MetricRequest("TopKCategoricalAccuracy").is_plain_string());  // its default name is an identifier
+  CHECK_THROWS_WITH(parse_metrics("mae:k=3"), "--metrics: metric 'mae' has no argument 'k' (it takes only name)");
+  CHECK_THROWS_WITH(parse_metrics("top_k_categorical_accuracy:threshold=0.3"),
+                    "--metrics: metric 'top_k_categorical_accuracy' has no argument 'threshold' (Keras's "
+                    "TopKCategoricalAccuracy takes name, k)");
+  CHECK_THROWS_WITH(parse_metrics("top_k_categorical_accuracy:k=0"),
+                    "--metrics: top_k_categorical_accuracy's k must be a whole number >= 1, got '0'");
+  CHECK_THROWS_WITH(parse_metrics("binary_crossentropy:from_logits=yes"),
+                    "--metrics: binary_crossentropy's from_logits must be true or false, got 'yes'");
+  CHECK_THROWS_WITH(parse_metrics("binary_accuracy:threshold=x"),
+                    "--metrics: binary_accuracy's threshold must be a number, got 'x'");
+  CHECK_THROWS_WITH(parse_metrics("categorical_crossentropy:label_smoothing=2"),
+                    "--metrics: categorical_crossentropy's label_smoothing must be in [0, 1], got '2'");
+  CHECK_THROWS_WITH(parse_metrics("k=3,accuracy"), "--metrics: 'k=3' is an argument with no metric before it");
+  CHECK_THROWS_WITH(parse_metrics("accuracy:name=a"),
+                    "--metrics: 'accuracy' takes no arguments (Keras resolves it from the loss); name the accuracy "
+                    "you want, for example categorical_accuracy:name=a");
+  CHECK_THROWS_WITH(parse_metrics("mae:3"),
+                    "--metrics: 'mae:3' should be METRIC:argument=value (for example top_k_categorical_accuracy:k=3)");
+  // Resolution: the formula and its settings; the targets each reads.
+  const Metric top = resolve_metric(reqs[1], LossKind::categorical_crossentropy, 10);
+  CHECK((top.kind == MetricKind::top_k_categorical && top.k == 3 && top.name == "top3"));
+  const Metric bce = resolve_metric(reqs[2], LossKind::binary_crossentropy, 3);
+  CHECK(
+      (bce.kind == MetricKind::loss && bce.loss == LossKind::binary_crossentropy_from_logits && bce.smoothing == 0.1f));
+  CHECK(resolve_metric({"rmse", "root_mean_squared_error"}, LossKind::mean_squared_error, 2).kind ==
+        MetricKind::root_mean_squared_error);
+  CHECK(resolve_metric(MetricRequest("sparse_categorical_crossentropy"),
+                       LossKind::sparse_categorical_crossentropy_from_logits, 10)
+            .loss == LossKind::sparse_categorical_crossentropy);
+  CHECK_THROWS_WITH(resolve_metric(reqs[1], LossKind::sparse_categorical_crossentropy, 10),
+                    "metric 'top3' compares one column per output, but loss sparse_categorical_crossentropy trains on "
+                    "class indices; use --metrics sparse_top_k_categorical_accuracy");
+  CHECK_THROWS_WITH(
+      resolve_metric(MetricRequest("sparse_categorical_crossentropy"), LossKind::categorical_crossentropy, 10),
+      "metric 'sparse_categorical_crossentropy' compares class indices, but loss categorical_crossentropy "
+      "trains on one column per output; use --metrics categorical_crossentropy");
+  CHECK_THROWS_WITH(resolve_metric(MetricRequest("hinge"), LossKind::sparse_categorical_crossentropy, 10),
+                    "metric 'hinge' compares one column per output, but loss sparse_categorical_crossentropy trains on "
+                    "class indices; use --metrics accuracy");
 }
 
 TEST_CASE("loss target shape mismatch is a clear error", "[losses]") {

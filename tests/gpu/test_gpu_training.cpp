@@ -293,6 +293,22 @@ TEST_CASE("1 GPU: evaluate and predict match the CPU; fit reports the same losse
   // threshold may flip, so the accuracies agree to one sample of the 50.
   CHECK((std::abs(c3.metrics[0] - g3.metrics[0]) <= 0.021 && std::abs(c3.metrics[1] - g3.metrics[1]) <= 0.021));
   CHECK(std::abs(c3.metrics[2] - g3.metrics[2]) <= 1e-5 * c3.metrics[2]);
+  // Keras's other metrics through the device's rows: top-k, the root of the mean squared error (taken
+  // once, of the whole evaluation's mean), the cosine, and a loss's value with label_smoothing.
+  const char* more =
+      "top_k_categorical_accuracy:k=3,root_mean_squared_error,cosine_similarity,"
+      "CategoricalCrossentropy:label_smoothing=0.1,categorical_hinge";
+  tc.set_metrics(parse_metrics(more));
+  tg.set_metrics(parse_metrics(more));
+  const EvalResult c5 = tc.evaluate(data, 16), g5 = tg.evaluate(data, 16);
+  REQUIRE(g5.metrics.size() == 5);
+  CHECK(std::abs(c5.metrics[0] - g5.metrics[0]) <= 0.021);
+  for (size_t k = 1; k < 5; ++k) {
+    INFO("metric " << k);
+    CHECK(std::abs(c5.metrics[k] - g5.metrics[k]) <= 1e-5 * std::abs(c5.metrics[k]));
+  }
+  const EvalResult mse = (tc.set_metrics(parse_metrics("mse")), tc.evaluate(data, 16));
+  CHECK(c5.metrics[1] == Approx(std::sqrt(mse.metrics[0])).epsilon(1e-12));
   tg.set_metrics({});
   CHECK(tg.fit(data, &data, fo, {}).keys() == std::vector<std::string>{"loss", "val_loss"});
 }

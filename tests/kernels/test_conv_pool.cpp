@@ -97,6 +97,69 @@ TEST_CASE("mean absolute error, Huber, log-cosh, MSLE, KL divergence and Poisson
   CHECK(loss(LossKind::poisson) == Approx((0.5 - std::log(0.5 + eps) + 3.0 - 0.5 * std::log(3.0 + eps)) / 2));
 }
 
+// Keras's MAPE, hinge losses and cosine similarity by hand (its docstrings' figures where it gives them).
+TEST_CASE("mean absolute percentage error, the hinges and cosine similarity by hand", "[kernels][loss]") {
+  const auto loss = [&](LossKind k, const std::vector<double>& p, const std::vector<double>& y, int64_t rows,
+                        std::vector<double>* g = nullptr) {
+    return loss_cpu<double>(k, false, p.data(), y.data(), rows, int64_t(p.size()) / rows, 1.0, g ? g->data() : nullptr);
+  };
+  std::vector<double> g(2);
+  // 100 |y - p| / max(|y|, 1e-7): y = 0 divides by 1e-7.
+  CHECK(loss(LossKind::mean_absolute_percentage_error, {1.5, 0.5}, {2.0, -0.5}, 1, &g) ==
+        Approx((100 * 0.5 / 2.0 + 100 * 1.0 / 0.5) / 2));
+  CHECK(g == std::vector<double>{100 * -1.0 / 2.0 / 2, 100 * 1.0 / 0.5 / 2});
+  CHECK(loss(LossKind::mean_absolute_percentage_error, {1.0, 0.0}, {0.0, 0.0}, 1) == Approx(100 * 1.0 / 1e-7 / 2));
+  // hinge: 0/1 targets read as -1/1; -1/1 targets as given. y = (0, 1), p = (0.3, 0.4): mean of
+  // max(1 + 0.3, 0) and max(1 - 0.4, 0).
+  CHECK(loss(LossKind::hinge, {0.3, 0.4}, {0.0, 1.0}, 1, &g) == Approx((1.3 + 0.6) / 2));
+  CHECK(g == std::vector<double>{0.5, -0.5});
+  CHECK(loss(LossKind::hinge, {0.3, 2.0}, {-1.0, 1.0}, 1, &g) == Approx(1.3 / 2));
+  CHECK(g == std::vector<double>{0.5, 0.0});  // past the margin: no gradient
+  CHECK(loss(LossKind::squared_hinge, {0.3, 0.4}, {0.0, 1.0}, 1, &g) == Approx((1.69 + 0.36) / 2));
+  CHECK(g[0] == Approx(2 * 1.3 / 2));
+  // categorical_hinge: max(max((1 - y) p) - sum(y p) + 1, 0); Keras's docstring's y, p.
+  std::vector<double> g3(3);
+  CHECK(loss(LossKind::categorical_hinge, {0.2, 0.7, 0.1}, {0, 1, 0}, 1, &g3) == Approx(0.2 - 0.7 + 1));
+  CHECK(g3 == std::vector<double>{1, -1, 0});
+  CHECK(loss(LossKind::categorical_hinge, {0.1, 1.9, 0.1}, {0, 1, 0}, 1, &g3) == 0.0);
+  CHECK(g3 == std::vector<double>{0, 0, 0});
+  // Keras's docstring: y = [[0, 1], [1, 1], [1, 1]], p = [[1, 0], [1, 1], [-1, -1]] -> 0, -1, 1.
+  const std::vector<double> cy{0, 1, 1, 1, 1, 1}, cp{1, 0, 1, 1, -1, -1};
+  CHECK(loss(LossKind::cosine_similarity, cp, cy, 3) == Approx(0 - 1 + 1).margin(1e-12));
+  CHECK(loss(LossKind::cosine_similarity, {0, 0}, {1, 0}, 1) == 0.0);  // a zero row: the norm's cap, not NaN
+  // As metrics: the cosine itself, and the top-k accuracies (ties at the boundary count in).
+  CHECK(metric_sum_cpu<double>(MetricKind::cosine_similarity, cp.data(), cy.data(), 3, 2) ==
+        Approx(0 + 1 - 1).margin(1e-12));
+  const std::vector<double> tp{0.1, 0.4, 0.3, 0.2, 0.4, 0.1, 0.3, 0.2}, ty{0, 0, 0, 1, 0, 1, 0, 0}, ti{3, 1};
+  MetricFormula top2(MetricKind::top_k_categorical), sparse2(MetricKind::sparse_top_k_categorical);
+  top2.k = sparse2.k = 2;
+  // Row 0: class 3 (0.2) has 0.4 and 0.3 above it: out. Row 1: class 1 (0.1) has 0.4, 0.3, 0.2 above: out.
+  CHECK(metric_sum_cpu<double>(top2, tp.data(), ty.data(), 2, 4) == 0.0);
+  top2.k = 3;
+  CHECK(metric_sum_cpu<double>(top2, tp.data(), ty.data(), 2, 4) == 1.0);
+  sparse2.k = 4;
+  CHECK(metric_sum_cpu<double>(sparse2, tp.data(), ti.data(), 2, 4) == 2.0);
+  const std::vector<double> tie{0.5, 0.5, 0.5, 0.1};
+  const std::vector<double> tie_label{2};
+  sparse2.k = 1;  // three classes tie for the top: each counts as in the top 1, as in_top_k counts it
+  CHECK(metric_sum_cpu<double>(sparse2, tie.data(), tie_label.data(), 1, 4) == 1.0);
+  // binary_accuracy's threshold, and a loss as a metric (its value, no gradient).
+  MetricFormula bin(MetricKind::binary);
+  bin.threshold = 0.7f;
+  const std::vector<double> bp{0.6, 0.8}, by{0, 1};
+  CHECK(metric_sum_cpu<double>(bin, bp.data(), by.data(), 1, 2) == 1.0);
+  bin.threshold = 0.5f;
+  CHECK(metric_sum_cpu<double>(bin, bp.data(), by.data(), 1, 2) == 0.5);
+  MetricFormula bce(MetricKind::loss);
+  bce.loss = LossKind::binary_crossentropy;
+  CHECK(metric_sum_cpu<double>(bce, bp.data(), by.data(), 1, 2) ==
+        Approx(loss_cpu<double>(LossKind::binary_crossentropy, false, bp.data(), by.data(), 1, 2, 1.0, nullptr)));
+  MetricFormula rmse(MetricKind::root_mean_squared_error);  // the rows' mean squared error; its root at the end
+  CHECK(metric_sum_cpu<double>(rmse, bp.data(), by.data(), 1, 2) == Approx((0.36 + 0.04) / 2));
+  CHECK(metric_result(rmse, 0.25) == 0.5);
+  CHECK(metric_result(MetricFormula(MetricKind::mean_squared_error), 0.25) == 0.25);
+}
+
 TEST_CASE("losses and accuracy by hand (Keras's values)", "[kernels][loss]") {
   std::vector<float> p{0.7f, 0.2f, 0.1f}, onehot{1, 0, 0}, label{0};
   CHECK(loss_cpu<float>(LossKind::categorical_crossentropy, false, p.data(), onehot.data(), 1, 3, 1.f, nullptr) ==

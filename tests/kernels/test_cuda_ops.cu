@@ -227,6 +227,11 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
     labels[r] = float((r * 7) % cols);
     onehot[r * cols + (r * 7) % cols] = 1.f;
   }
+  std::vector<float> bits(rows * cols), signs(rows * cols);  // the hinges' 0/1 and -1/1 targets
+  for (size_t i = 0; i < bits.size(); ++i) {
+    bits[i] = soft[i] < 0.5f ? 0.f : 1.f;
+    signs[i] = 2 * bits[i] - 1;
+  }
   struct Case {
     LossKind kind;
     MetricKind acc;
@@ -244,7 +249,12 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
         Case{LossKind::huber, MetricKind::categorical, &soft}, Case{LossKind::log_cosh, MetricKind::categorical, &soft},
         Case{LossKind::mean_squared_logarithmic_error, MetricKind::categorical, &soft},
         Case{LossKind::kl_divergence, MetricKind::categorical, &soft},
-        Case{LossKind::poisson, MetricKind::categorical, &soft}}) {
+        Case{LossKind::poisson, MetricKind::categorical, &soft},
+        Case{LossKind::mean_absolute_percentage_error, MetricKind::categorical, &soft},
+        Case{LossKind::hinge, MetricKind::categorical, &bits}, Case{LossKind::hinge, MetricKind::categorical, &signs},
+        Case{LossKind::squared_hinge, MetricKind::categorical, &bits},
+        Case{LossKind::categorical_hinge, MetricKind::categorical, &onehot},
+        Case{LossKind::cosine_similarity, MetricKind::categorical, &soft}}) {
     for (bool fused : {false, true}) {
       std::vector<float> g(p.size());
       const double want =
@@ -276,6 +286,43 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
       }
       expect_close(dg.get(p.size()), g, 1e-7, 1e-5);
     }
+  }
+  // The other metrics' rows: top-k (one-hot and class indices), the root mean squared error's rows,
+  // the cosine, binary accuracy's threshold, and metrics that are a loss's value (with from_logits
+  // and label_smoothing).
+  std::vector<std::pair<MetricFormula, const std::vector<float>*>> metrics;
+  MetricFormula f(MetricKind::top_k_categorical);
+  f.k = 3;
+  metrics.push_back({f, &onehot});
+  f.kind = MetricKind::sparse_top_k_categorical;
+  metrics.push_back({f, &labels});
+  metrics.push_back({MetricFormula(MetricKind::root_mean_squared_error), &soft});
+  metrics.push_back({MetricFormula(MetricKind::cosine_similarity), &soft});
+  f = MetricFormula(MetricKind::binary);
+  f.threshold = 0.08f;
+  metrics.push_back({f, &bits});
+  f = MetricFormula(MetricKind::loss);
+  for (LossKind k : {LossKind::mean_absolute_percentage_error, LossKind::log_cosh, LossKind::hinge,
+                     LossKind::categorical_hinge, LossKind::kl_divergence}) {
+    f.loss = k;
+    metrics.push_back({f, k == LossKind::hinge ? &bits : &soft});
+  }
+  f.loss = LossKind::binary_crossentropy_from_logits;
+  f.smoothing = 0.2f;
+  metrics.push_back({f, &bits});
+  f.loss = LossKind::sparse_categorical_crossentropy;
+  f.smoothing = 0.f;
+  metrics.push_back({f, &labels});
+  for (const auto& [mf, t] : metrics) {
+    INFO("metric kind " << int(mf.kind) << " loss " << int(mf.loss));
+    const double want_m = metric_sum_cpu<float>(mf, p.data(), t->data(), rows, cols);
+    DevBuf dp(p), dt(*t), dm(std::vector<float>(rows, -7.f));
+    metric_rows_cuda(mf, dp.p, dt.p, rows, cols, dm.p, nullptr);
+    DPT_CUDA_CHECK(cudaDeviceSynchronize());
+    double got_m = 0;
+    for (float v : dm.get(rows)) got_m += v;
+    CHECK(want_m != 0);
+    CHECK(std::abs(got_m - want_m) <= 1e-5 * std::abs(want_m));
   }
   // Per-row weights (class weights) scale each row's loss and gradient, as on the CPU.
   const auto w = rnd(rows, 10, 0.2f, 3.f);

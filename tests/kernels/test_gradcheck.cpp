@@ -472,6 +472,48 @@ TEST_CASE("mean absolute error, Huber, log-cosh, MSLE, KL divergence and Poisson
   }
 }
 
+// MAPE, the hinge losses and cosine similarity: their gradients against finite differences, on
+// linear outputs (the hinges with 0/1 targets, read as -1/1, and with -1/1 targets; margins on both
+// sides), and the cosine with the prediction's norm far above 1e-7.
+TEST_CASE("mean absolute percentage error, hinge, squared hinge, categorical hinge and cosine gradients (double)",
+          "[kernels][grad][loss]") {
+  const int64_t rows = 4, cols = 5;
+  auto logits = random_vec(rows * cols, 60, -2, 2);
+  const auto wide = random_vec(rows * cols, 61, -2, 2);
+  std::vector<double> bits(rows * cols), signs(rows * cols), onehot(rows * cols, 0.0);
+  const auto coin = random_vec(rows * cols, 62, 0, 1);
+  for (size_t i = 0; i < bits.size(); ++i) {
+    bits[i] = coin[i] < 0.5 ? 0 : 1;
+    signs[i] = 2 * bits[i] - 1;
+  }
+  for (int64_t r = 0; r < rows; ++r) onehot[size_t(r * cols + (r * 2) % cols)] = 1;
+  struct Case {
+    LossKind kind;
+    const std::vector<double>* target;
+  };
+  for (Case cs :
+       {Case{LossKind::mean_absolute_percentage_error, &wide}, Case{LossKind::hinge, &bits},
+        Case{LossKind::hinge, &signs}, Case{LossKind::squared_hinge, &bits}, Case{LossKind::squared_hinge, &signs},
+        Case{LossKind::categorical_hinge, &onehot}, Case{LossKind::cosine_similarity, &wide}}) {
+    INFO("loss " << int(cs.kind));
+    std::vector<double> p;
+    CHECK(unfused_grad_ratio(cs.kind, Activation::linear, logits, *cs.target, rows, cols, &p) <= 1.0);
+    if (cs.kind == LossKind::hinge) {  // both sides of the margin
+      int in = 0, out = 0;
+      const bool bit = cs.target == &bits;
+      for (size_t i = 0; i < p.size(); ++i) (1 - (bit ? signs[i] : (*cs.target)[i]) * p[i] > 0 ? in : out)++;
+      CHECK(in > 0);
+      CHECK(out > 0);
+    }
+  }
+  // categorical_hinge with every row past its margin has no gradient, and the loss 0.
+  std::vector<double> sure(rows * cols, 0.0), g(rows * cols);
+  for (size_t i = 0; i < sure.size(); ++i) sure[i] = onehot[i] * 3;
+  CHECK(loss_cpu<double>(LossKind::categorical_hinge, false, sure.data(), onehot.data(), rows, cols, 1.0, g.data()) ==
+        0.0);
+  for (double v : g) CHECK(v == 0.0);
+}
+
 // Keras's label_smoothing is the loss (and gradient) on the smoothed targets y (1 - s) + s / classes
 // (binary: s / 2), fused or not, from probabilities or from logits.
 TEST_CASE("label_smoothing: the loss and gradient of the smoothed targets", "[kernels][grad][loss]") {

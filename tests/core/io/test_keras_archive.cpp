@@ -217,7 +217,10 @@ TEST_CASE("dptrain writes .keras archives and Keras 3 .weights.h5 files that rea
   fo.verbose = 0;
   t.fit(data, nullptr, fo, {});
   const std::string path = dir + "/m.keras";
-  save_model(*m, path, LossKind::categorical_crossentropy, {"accuracy", "mae"}, &t.optimizer(), nullptr);
+  MetricRequests metrics = parse_metrics(
+      "accuracy,mae,top_k_categorical_accuracy:k=3,name=top3,"
+      "CategoricalCrossentropy:label_smoothing=0.2,log_cosh_error");
+  save_model(*m, path, LossKind::categorical_crossentropy, metrics, &t.optimizer(), nullptr);
   CHECK(is_keras_archive(path));
   CHECK(weights_format(path) == WeightsFormat::keras3_archive);
   // The model, its weights (BatchNormalization's moving statistics included) and its compile_config.
@@ -230,8 +233,13 @@ TEST_CASE("dptrain writes .keras archives and Keras 3 .weights.h5 files that rea
   CHECK(c.loss == "categorical_crossentropy");
   CHECK(c.file_optimizer == "Adam");
   CHECK(c.optimizer.learning_rate == Approx(0.01));
-  REQUIRE(c.metrics.size() == 2);
+  REQUIRE(c.metrics.size() == 5);
   CHECK((c.metrics[0].name == "accuracy" && c.metrics[1].name == "mae"));  // as compile() logs them
+  // Metrics with arguments come back as the objects they were, under their names.
+  CHECK((c.metrics[2].name == "top3" && c.metrics[2].k == 3 && c.metrics[2].kind == "top_k_categorical_accuracy"));
+  CHECK((c.metrics[3].name == "categorical_crossentropy" && c.metrics[3].label_smoothing == 0.2));
+  CHECK((c.metrics[4].name == "log_cosh_error" && c.metrics[4].kind == "log_cosh_error"));
+  CHECK(c.ignored.empty());
   // The optimizer: iteration count, learning rate and every slot, by position.
   Adam again(0.01);
   again.build(back->num_trainable(), Device::cpu());
@@ -245,7 +253,7 @@ TEST_CASE("dptrain writes .keras archives and Keras 3 .weights.h5 files that rea
     CHECK(std::equal(a.data(), a.data() + a.numel(), b.data()));
   }
   // The same content gives the same bytes (no dates, no times).
-  save_model(*m, dir + "/m2.keras", LossKind::categorical_crossentropy, {"accuracy", "mae"}, &t.optimizer(), nullptr);
+  save_model(*m, dir + "/m2.keras", LossKind::categorical_crossentropy, metrics, &t.optimizer(), nullptr);
   CHECK(bytes_of(path) == bytes_of(dir + "/m2.keras"));
   // A path ending in .weights.h5: Keras 3's layout, with the optimizer's variables.
   save_weights_as_keras(*m, dir + "/w.weights.h5", &t.optimizer());

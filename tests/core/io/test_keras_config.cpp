@@ -439,6 +439,28 @@ TEST_CASE("training_config's metrics: the ones Keras would log, under their name
   CHECK(weighted.metrics.empty());
   CHECK(weighted.ignored == std::vector<std::string>{"the weighted metric 'accuracy'"});
   CHECK(metric(R"([7, "none"])").ignored == std::vector<std::string>{"the metric '7'", "the metric 'none'"});
+  // Metric objects' arguments: Keras 3's serialized TopKCategoricalAccuracy, BinaryAccuracy and
+  // cross-entropy metrics; LogCoshError logs as logcosh; an argument dptrain does not apply is named.
+  const auto args = metric(R"([{"module": "keras.metrics", "class_name": "TopKCategoricalAccuracy",
+      "config": {"name": "top3", "dtype": "float32", "k": 3}, "registered_name": null},
+      {"class_name": "BinaryAccuracy", "config": {"name": "binary_accuracy", "dtype": "float32", "threshold": 0.7}},
+      {"class_name": "CategoricalCrossentropy", "config": {"name": "cce", "from_logits": true, "label_smoothing": 0.1,
+       "axis": -1}},
+      {"class_name": "SparseTopKCategoricalAccuracy", "config": {"name": "s5", "k": 5, "from_sorted_ids": true}},
+      "log_cosh_error", "mape", {"class_name": "RootMeanSquaredError", "config": {"name": "root_mean_squared_error"}}])");
+  CHECK(names(args) == std::vector<std::string>{"top3:top_k_categorical_accuracy", "binary_accuracy:binary_accuracy",
+                                                "cce:categorical_crossentropy", "s5:sparse_top_k_categorical_accuracy",
+                                                "logcosh:log_cosh_error",
+                                                "mean_absolute_percentage_error:mean_absolute_percentage_error",
+                                                "root_mean_squared_error:root_mean_squared_error"});
+  CHECK(args.metrics[0].k == 3);
+  CHECK(args.metrics[1].threshold == 0.7);
+  CHECK((args.metrics[2].from_logits && args.metrics[2].label_smoothing == 0.1));
+  CHECK(args.ignored == std::vector<std::string>{"the metric 's5''s from_sorted_ids=true"});
+  CHECK_THROWS_WITH(metric(R"([{"class_name": "TopKCategoricalAccuracy", "config": {"name": "t", "k": 0}}])"),
+                    "t metrics: t's k must be a whole number >= 1, got '0'");
+  CHECK_THROWS_WITH(metric(R"([{"class_name": "BinaryAccuracy", "config": {"name": "b", "threshold": "high"}}])"),
+                    "t metrics: b's threshold must be a number, got \"high\"");
 }
 
 TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles with", "[io][config]") {
@@ -490,9 +512,9 @@ TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles w
         "ExponentialDecay(initial_learning_rate=0.002, decay_steps=100, decay_rate=0.9, staircase=True)");
   // What dptrain has not: named, for the command line to ask for --loss / --optimizer.
   const auto other = compile_config_from_json(
-      R"({"loss": "hinge", "optimizer_config": {"class_name": "Ftrl", "config": {"learning_rate": 0.1}}})", "t");
+      R"({"loss": "ctc", "optimizer_config": {"class_name": "Ftrl", "config": {"learning_rate": 0.1}}})", "t");
   CHECK(other.loss.empty());
-  CHECK(other.file_loss == "hinge");
+  CHECK(other.file_loss == "ctc");
   CHECK(other.optimizer.name.empty());
   CHECK(other.file_optimizer == "Ftrl");
   // Keras 3's other optimizers and base arguments; None is "not set".
