@@ -148,6 +148,10 @@ const MetricInfo kMetrics[] = {
      "",
      MetricKind::loss,
      LossKind::categorical_hinge},
+    // Keras's confusion metrics, on the outputs flattened (one label per column), one threshold.
+    {"precision", "Precision", "precision", {}, {}, "thresholds,class_id,top_k", MetricKind::precision, {}},
+    {"recall", "Recall", "recall", {}, {}, "thresholds,class_id,top_k", MetricKind::recall, {}},
+    {"auc", "AUC", "auc", {}, {}, "num_thresholds,curve,summation_method,from_logits,multi_label", MetricKind::auc, {}},
 };
 
 const MetricInfo* info_of(const std::string& kind) {
@@ -171,7 +175,7 @@ const char* const kMetricNames =
     "mean_squared_error (or mse), root_mean_squared_error, mean_absolute_percentage_error (or mape), "
     "mean_squared_logarithmic_error (or msle), log_cosh_error, cosine_similarity, categorical_crossentropy, "
     "sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, poisson, hinge, squared_hinge, "
-    "categorical_hinge (or their Keras classes), or none";
+    "categorical_hinge, precision, recall, auc (or their Keras classes), or none";
 
 bool metric_request(const std::string& id, MetricRequest* out) {
   // Keras 3's compile() strings log under the name given ('acc' as acc, 'mae' as mae: Keras 3.15's
@@ -202,7 +206,9 @@ bool MetricRequest::is_plain_string() const {
     for (const char* a : m->old_aliases)
       if (a && name == a) return false;  // Keras 3 would not take the string
   return metric_request(name, &plain) && plain.kind == kind && plain.name == name && k == plain.k &&
-         threshold == plain.threshold && from_logits == plain.from_logits && label_smoothing == plain.label_smoothing;
+         threshold == plain.threshold && from_logits == plain.from_logits && label_smoothing == plain.label_smoothing &&
+         class_id == plain.class_id && num_thresholds == plain.num_thresholds && curve == plain.curve &&
+         summation_method == plain.summation_method;
 }
 
 bool metric_takes(const std::string& kind, const std::string& arg) { return takes(info_of(kind), arg); }
@@ -231,6 +237,23 @@ void set_metric_argument(MetricRequest& r, const std::string& key, const std::st
                   << (m && *m->args ? std::string(" (Keras's ") + m->class_name + " takes name, " + m->args + ")"
                                     : std::string(" (it takes only name)")));
   const std::string at = where + ": " + r.name + "'s " + key;
+  if (key == "curve") {
+    DPT_CHECK(value == "ROC" || value == "PR", at << " must be ROC or PR, got '" << value << "'");
+    r.curve = value;
+    return;
+  }
+  if (key == "summation_method") {
+    DPT_CHECK(value == "interpolation" || value == "minoring" || value == "majoring",
+              at << " must be interpolation, minoring or majoring, got '" << value << "'");
+    r.summation_method = value;
+    return;
+  }
+  if (key == "multi_label" || key == "top_k") {  // only their defaults
+    DPT_CHECK(value == "false" || value == "False" || value == "None" || value == "null",
+              at << " is " << value << ": dptrain has " << r.name << " with " << key << "="
+                 << (key == "top_k" ? "None" : "False") << " only");
+    return;
+  }
   if (key == "from_logits") {
     DPT_CHECK(value == "true" || value == "True" || value == "false" || value == "False",
               at << " must be true or false, got '" << value << "'");
@@ -246,10 +269,12 @@ void set_metric_argument(MetricRequest& r, const std::string& key, const std::st
   }
   DPT_CHECK(!value.empty() && pos == value.size() && std::isfinite(v),
             at << " must be a number, got '" << value << "'");
-  if (key == "k") {
-    DPT_CHECK(v >= 1 && v == std::floor(v) && v <= 1e9, at << " must be a whole number >= 1, got '" << value << "'");
-    r.k = int(v);
-  } else if (key == "threshold") {
+  if (key == "k" || key == "class_id" || key == "num_thresholds") {
+    const int least = key == "k" ? 1 : key == "class_id" ? 0 : 2;
+    DPT_CHECK(v >= least && v == std::floor(v) && v <= 1e6,
+              at << " must be a whole number >= " << least << ", got '" << value << "'");
+    (key == "k" ? r.k : key == "class_id" ? r.class_id : r.num_thresholds) = int(v);
+  } else if (key == "threshold" || key == "thresholds") {
     r.threshold = v;
   } else {
     DPT_CHECK(v >= 0 && v <= 1, at << " must be in [0, 1], got '" << value << "'");
@@ -317,6 +342,11 @@ Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
   m.k = req.k;
   m.threshold = float(req.threshold);
   m.smoothing = float(req.label_smoothing);
+  m.class_id = req.class_id;
+  m.bins = req.num_thresholds;
+  m.curve = req.curve == "PR" ? 1 : 0;
+  m.summation = req.summation_method == "minoring" ? 1 : req.summation_method == "majoring" ? 2 : 0;
+  m.logits = m.kind == MetricKind::auc && req.from_logits;
   if (m.kind == MetricKind::loss) {
     LossKind lk = info->loss;
     if (req.from_logits)
@@ -333,6 +363,8 @@ Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
   std::string use = "accuracy";
   for (const auto& [columns, indices] : twins)
     use = req.kind == columns ? indices : req.kind == indices ? columns : use;
+  DPT_CHECK(req.class_id < width, "metric '" << req.name << "' reads class_id " << req.class_id
+                                             << ", but the model has " << width << " output columns");
   if (kernels::metric_sparse(m))
     DPT_CHECK(sparse, "metric '" << req.name << "' compares class indices, but loss " << loss_name(loss)
                                  << " trains on one column per output; use --metrics " << use);

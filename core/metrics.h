@@ -20,9 +20,13 @@ struct MetricRequest {
   std::string name;  // as logged
   std::string kind;  // the Keras function's name ("top_k_categorical_accuracy"), or "accuracy" (follow the shapes)
   int k = 5;         // TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy
-  double threshold = 0.5;      // BinaryAccuracy
-  bool from_logits = false;    // the cross-entropy metrics
+  double threshold = 0.5;      // BinaryAccuracy's threshold; Precision's and Recall's thresholds
+  bool from_logits = false;    // the cross-entropy metrics, AUC
   double label_smoothing = 0;  // CategoricalCrossentropy, BinaryCrossentropy
+  int class_id = -1;           // Precision, Recall (-1: None, every column)
+  int num_thresholds = 200;    // AUC
+  std::string curve = "ROC";   // AUC: ROC or PR
+  std::string summation_method = "interpolation";  // AUC: interpolation, minoring or majoring
   MetricRequest() = default;
   MetricRequest(std::string n, std::string kd) : name(std::move(n)), kind(std::move(kd)) {}
   // A Keras identifier as compile() takes it ("mae"); fails for one dptrain does not compute.
@@ -53,7 +57,8 @@ std::string metric_class_name(const std::string& kind);
 // The name Keras's class logs under by default ("logcosh" for log_cosh_error).
 std::string metric_default_name(const std::string& kind);
 // Whether dptrain applies the argument `arg` of the metric kind's class (k, threshold, from_logits,
-// label_smoothing; name and dtype aside).
+// label_smoothing, thresholds, class_id, num_thresholds, curve, summation_method, and multi_label and
+// top_k at their defaults; name and dtype aside).
 bool metric_takes(const std::string& kind, const std::string& arg);
 // Sets one of a metric class's settings by Keras's argument name (k, threshold, from_logits,
 // label_smoothing, name) from its text; fails naming the metric where the class has no such

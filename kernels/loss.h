@@ -20,13 +20,17 @@ double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64
 // Sum over rows of the per-sample metric (metric_row).
 template <typename T>
 double metric_sum_cpu(const MetricFormula& kind, const T* pred, const T* target, int64_t rows, int64_t cols);
+// Adds each of the metric's slots summed over rows (metric_row_slots) to sums[0, metric_slots(f)).
+template <typename T>
+void metric_slots_cpu(const MetricFormula& f, const T* pred, const T* target, int64_t rows, int64_t cols, double* sums);
 
 // CUDA: one thread per row through loss_row/metric_row. Writes each row's loss (and metric)
 // to device arrays, so the host reads one sum per step instead of synchronising per call.
 void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows, int64_t cols,
                     float scale, float* grad, float* row_loss, const float* row_weight, void* stream,
                     float smoothing = 0.f);
+// Each row's value of each slot of the metric: slot s of row r at row_acc[s * stride + r].
 void metric_rows_cuda(const MetricFormula& kind, const float* pred, const float* target, int64_t rows, int64_t cols,
-                      float* row_acc, void* stream);
+                      float* row_acc, void* stream, int64_t stride = 0);
 
 }  // namespace dpt::kernels

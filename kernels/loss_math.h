@@ -42,11 +42,14 @@ DPT_HD constexpr LossKind loss_base(LossKind k) {
          : k == LossKind::binary_crossentropy_from_logits             ? LossKind::binary_crossentropy
                                                                       : k;
 }
-// The metric beside the loss, each a per-sample value averaged over samples: an accuracy
+// The metric beside the loss. Most are a per-sample value averaged over samples: an accuracy
 // (categorical, sparse_categorical, binary; top-k of one-hot or class-index targets), a regression
 // error (mean_absolute_error, mean_squared_error; root_mean_squared_error: the square root of the
 // mean, taken at the end), the cosine similarity, or a loss's own formula (`loss`: Keras's
-// cross-entropy, kl_divergence, poisson, hinge, msle, mape and logcosh metrics).
+// cross-entropy, kl_divergence, poisson, hinge, msle, mape and logcosh metrics). Keras's confusion
+// metrics are counts summed over the samples, several per row (metric_slots), whose ratio is the
+// metric: precision (true positives, predicted positives), recall (true positives, positives), and
+// the AUC (each row's positives and negatives counted into the thresholds' buckets).
 enum class MetricKind {
   categorical,
   sparse_categorical,
@@ -57,7 +60,10 @@ enum class MetricKind {
   sparse_top_k_categorical,
   root_mean_squared_error,
   cosine_similarity,
-  loss
+  loss,
+  precision,
+  recall,
+  auc
 };
 // A metric's formula with its settings, as the kernels take it (by value).
 struct MetricFormula {
@@ -66,9 +72,20 @@ struct MetricFormula {
   int k = 5;                                     // the top-k accuracies
   float threshold = 0.5f;                        // binary accuracy: a prediction above it is 1
   float smoothing = 0.f;                         // kind loss: Keras's label_smoothing
+  int class_id = -1;                             // precision, recall: one column only (-1: every column)
+  int bins = 200;                                // auc: Keras's num_thresholds
+  int curve = 0;                                 // auc: 0 ROC, 1 PR
+  int summation = 0;                             // auc: 0 interpolation, 1 minoring, 2 majoring
+  bool logits = false;                           // auc: the predictions are logits (sigmoid first)
   DPT_HD constexpr MetricFormula() {}
   DPT_HD constexpr MetricFormula(MetricKind kd) : kind(kd) {}  // NOLINT: a kind is a formula with the defaults
 };
+// How many sums a metric keeps (values per row): 1, precision's and recall's 2, the AUC's 2 per
+// threshold.
+DPT_HD constexpr int metric_slots(const MetricFormula& f) {
+  return f.kind == MetricKind::auc ? 2 * f.bins
+                                   : (f.kind == MetricKind::precision || f.kind == MetricKind::recall ? 2 : 1);
+}
 // Whether the metric reads class indices (one column of targets) rather than one column per output.
 DPT_HD constexpr bool metric_sparse(const MetricFormula& f) {
   return f.kind == MetricKind::sparse_categorical || f.kind == MetricKind::sparse_top_k_categorical ||
@@ -382,6 +399,83 @@ DPT_HD T metric_row(const MetricFormula& f, const T* p, const T* y, int64_t cols
 // The metric's value from the mean of its rows (root_mean_squared_error: the root of the mean).
 inline double metric_result(const MetricFormula& f, double mean) {
   return f.kind == MetricKind::root_mean_squared_error ? std::sqrt(mean) : mean;
+}
+
+// One row's values of every slot of the metric, slot s at out[s * stride] (added to it when `add`):
+// metric_row's value, or the confusion metrics' counts. A label counts as positive where it is not 0
+// and a prediction where it is above the threshold, as Keras's confusion metrics count them (all
+// columns, flattened, or one class_id). The AUC counts each column into bucket
+// max(ceil(p (bins - 1)) - 1, 0) of p clipped to [0, 1] (positives in slots [0, bins), negatives in
+// [bins, 2 bins)): Keras's evenly spaced thresholds, a prediction counting for every threshold it is
+// strictly above.
+template <typename T, typename U>
+DPT_HD void metric_row_slots(const MetricFormula& f, const T* p, const T* y, int64_t cols, U* out, int64_t stride,
+                             bool add = false) {
+  if (f.kind == MetricKind::precision || f.kind == MetricKind::recall) {
+    T tp = 0, other = 0;
+    const int64_t c0 = f.class_id >= 0 ? f.class_id : 0, c1 = f.class_id >= 0 ? f.class_id + 1 : cols;
+    for (int64_t c = c0; c < c1; ++c) {
+      const bool pos = y[c] != T(0), said = p[c] > T(f.threshold);
+      tp += pos && said ? T(1) : T(0);
+      other += (f.kind == MetricKind::precision ? said : pos) ? T(1) : T(0);
+    }
+    out[0] = (add ? out[0] : U(0)) + U(tp);
+    out[stride] = (add ? out[stride] : U(0)) + U(other);
+    return;
+  }
+  if (f.kind == MetricKind::auc) {
+    if (!add)
+      for (int b = 0; b < 2 * f.bins; ++b) out[b * stride] = U(0);
+    for (int64_t c = 0; c < cols; ++c) {
+      T v = f.logits ? T(1) / (T(1) + std::exp(-p[c])) : p[c];
+      v = v < T(0) ? T(0) : (v > T(1) ? T(1) : v);
+      int b = int(std::ceil(v * T(f.bins - 1))) - 1;
+      b = b < 0 ? 0 : b;
+      out[((y[c] != T(0) ? 0 : f.bins) + b) * stride] += U(1);
+    }
+    return;
+  }
+  out[0] = (add ? out[0] : U(0)) + U(metric_row(f, p, y, cols));
+}
+
+// The metric's value from its slots' sums over the samples seen (`seen`: what the per-sample
+// values are averaged over). Keras's divide_no_nan: 0 where a ratio's denominator is 0.
+inline double metric_value(const MetricFormula& f, const double* sums, double seen) {
+  const auto ratio = [](double a, double b) { return b == 0 ? 0.0 : a / b; };
+  if (f.kind == MetricKind::precision || f.kind == MetricKind::recall) return ratio(sums[0], sums[1]);
+  if (f.kind != MetricKind::auc) return metric_result(f, seen > 0 ? sums[0] / seen : 0.0);
+  // tp[t], fp[t]: the positives and negatives above threshold t (the buckets from t up).
+  const int n = f.bins;
+  double P = 0, N = 0;
+  for (int b = 0; b < n; ++b) {
+    P += sums[b];
+    N += sums[n + b];
+  }
+  double tp_next = 0, fp_next = 0, area = 0;
+  for (int t = n - 1; t >= 1; --t) {  // from the highest threshold down: tp_next at t, tp_at at t - 1
+    const double tp_at = tp_next + sums[t - 1], fp_at = fp_next + sums[n + t - 1];
+    // The segment between thresholds t - 1 (tp_at) and t (tp_next), as Keras's result() sums it.
+    if (f.curve == 1 && f.summation == 0) {  // PR, interpolated (Davis and Goadrich)
+      const double dtp = tp_at - tp_next, p_at = tp_at + fp_at, p_next = tp_next + fp_next;
+      const double dp = p_at - p_next, slope = ratio(dtp, dp > 0 ? dp : 0), intercept = tp_next - slope * p_next;
+      const double safe = p_at > 0 && p_next > 0 ? ratio(p_at, p_next > 0 ? p_next : 0) : 1.0;
+      area += ratio(slope * (dtp + intercept * std::log(safe)), P);  // over tp + fn, the positives
+    } else {
+      double x0, x1, y0, y1;
+      if (f.curve == 0) {  // ROC: x the false positive rate, y the recall
+        x0 = ratio(fp_at, N), x1 = ratio(fp_next, N), y0 = ratio(tp_at, P), y1 = ratio(tp_next, P);
+      } else {  // PR: x the recall, y the precision
+        x0 = ratio(tp_at, P), x1 = ratio(tp_next, P), y0 = ratio(tp_at, tp_at + fp_at),
+        y1 = ratio(tp_next, tp_next + fp_next);
+      }
+      const double h =
+          f.summation == 0 ? (y0 + y1) / 2 : (f.summation == 1 ? (y0 < y1 ? y0 : y1) : (y0 > y1 ? y0 : y1));
+      area += (x0 - x1) * h;
+    }
+    tp_next = tp_at;
+    fp_next = fp_at;
+  }
+  return area;
 }
 
 }  // namespace dpt::kernels

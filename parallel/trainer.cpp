@@ -125,6 +125,15 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
 
 void Trainer::set_metrics(const MetricRequests& requests) {
   metrics_ = resolve_metrics(requests, loss_, shape_numel(template_.output_shape()) / steps_);
+  metric_slot_.assign(1, 0);
+  for (const Metric& m : metrics_) metric_slot_.push_back(metric_slot_.back() + kernels::metric_slots(m));
+}
+
+std::vector<double> Trainer::metric_values(const std::vector<double>& sums, double seen) const {
+  std::vector<double> out;
+  for (size_t k = 0; k < metrics_.size(); ++k)
+    out.push_back(kernels::metric_value(metrics_[k], sums.data() + metric_slot_[k], seen));
+  return out;
 }
 
 std::vector<std::string> Trainer::metric_names() const {
@@ -268,7 +277,7 @@ void Trainer::prepare(int64_t global_batch, const Dataset& like) {
           r->w[b] = Tensor({r->cap}, r->ctx.device);
         }
       }
-      const int64_t row_floats = (1 + int64_t(metrics_.size())) * r->cap * steps_;
+      const int64_t row_floats = (1 + slots()) * r->cap * steps_;
       if (r->cuda && r->rows_dev.numel() < row_floats) {  // per-row loss and metrics
         r->rows_dev = Tensor({row_floats}, r->ctx.device);
         r->rows_host = Tensor({row_floats}, Device::cpu(), true);
@@ -340,7 +349,7 @@ Tensor Trainer::slice_for(Replica& rep, const Tensor& all, Tensor& dev, int64_t 
 
 void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_in, float scale, Tensor* grad_in,
                            const float* w, bool want_metrics) {
-  const int64_t n = out_in.dim(0) * steps_, K = want_metrics ? int64_t(metrics_.size()) : 0;
+  const int64_t n = out_in.dim(0) * steps_, K = want_metrics ? int64_t(metrics_.size()) : 0, S = K ? slots() : 0;
   // The rows: a sample's, or each of its steps' (steps_ > 1), each step's share of the sample
   // 1/steps_ (rep.loss and the metric sums stay per sample).
   auto rows_of = [&](const Tensor& t) { return Tensor::view(t.data(), {n, n ? t.numel() / n : 0}, t.device()); };
@@ -351,18 +360,19 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   const float share = mask_layer_ >= 0 ? 1.f : 1.f / float(steps_);
   if (!rep.cuda) {  // rep.metric_sums: cleared by the caller (Replica::clear_sums)
     rep.loss = loss_sum(loss_, fused_, out, y, scale * share, grad, w, float(label_smoothing_)) * share;
+    std::fill(rep.metric_sums.begin(), rep.metric_sums.begin() + S, 0.0);
+    const int64_t oc = n ? out.numel() / n : 0, yc = n ? y.numel() / n : 0;
     for (int64_t k = 0; k < K; ++k) {
-      const kernels::MetricFormula& kind = metrics_[size_t(k)];
-      double sum = 0;
+      double* sums = rep.metric_sums.data() + metric_slot_[size_t(k)];
       if (mask_layer_ < 0) {
-        sum = metric_sum(kind, out, y);
+        kernels::metric_slots_cpu<float>(metrics_[size_t(k)], out.data(), y.data(), n, oc, sums);
       } else {
-        const int64_t oc = out.numel() / n, yc = y.numel() / n;
         for (int64_t r = 0; r < n; ++r)  // the kept rows alone (w is 0 or 1)
-          if (w[r] != 0.f) sum += kernels::metric_sum_cpu<float>(kind, out.data() + r * oc, y.data() + r * yc, 1, oc);
+          if (w[r] != 0.f)
+            kernels::metric_slots_cpu<float>(metrics_[size_t(k)], out.data() + r * oc, y.data() + r * yc, 1, oc, sums);
       }
-      rep.metric_sums[size_t(k)] = sum * share;
     }
+    for (int64_t s = 0; s < S; ++s) rep.metric_sums[size_t(s)] *= share;
     return;
   }
   // One thread per row through the CPU's per-row formulas; the rows come to the host once, after
@@ -373,13 +383,14 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale * share, grad ? grad->data() : nullptr,
                           rows, w, s, float(label_smoothing_));
   for (int64_t k = 0; k < K; ++k) {
-    float* rk = rows + (1 + k) * cap;
-    kernels::metric_rows_cuda(metrics_[size_t(k)], out.data(), y.data(), n, cols, rk, s);
-    if (mask_layer_ >= 0) kernels::mask_rows_cuda(n, 1, w, rk, rk, s);  // the kept rows alone
+    float* rk = rows + (1 + metric_slot_[size_t(k)]) * cap;
+    kernels::metric_rows_cuda(metrics_[size_t(k)], out.data(), y.data(), n, cols, rk, s, cap);
   }
-  for (int64_t k = 0; k <= K; ++k)
-    copy_floats(rep.rows_host.data() + k * cap, Device::cpu(), rows + k * cap, rep.ctx.device, n, rep.cuda.get());
-  rep.metric_rows = K;
+  if (mask_layer_ >= 0)
+    for (int64_t j = 1; j <= S; ++j) kernels::mask_rows_cuda(n, 1, w, rows + j * cap, rows + j * cap, s);  // kept rows
+  // One copy of every slot's rows (the loss's, then the metrics'), cap apart.
+  copy_floats(rep.rows_host.data(), Device::cpu(), rows, rep.ctx.device, S * cap + n, rep.cuda.get());
+  rep.metric_rows = S;
 }
 
 void Trainer::finish_rows(Replica& rep, int64_t count) {
@@ -432,7 +443,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
     rep.enter();
     Sequential& m = *rep.model;
     const Slice s = batch_slice(rows, N, r);
-    rep.clear_sums(metrics_.size());
+    rep.clear_sums(size_t(slots()));
     rep.reducer.begin_step();
     m.zero_grads(rep.ctx.cuda);
     GradReadyHook* hook = N > 1 ? &rep.reducer : nullptr;

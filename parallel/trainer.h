@@ -72,7 +72,7 @@ class Trainer : public TrainContext {
   std::vector<float> predict(const Dataset& data, int64_t batch_size);
 
   // One training step on a global batch already in the batch buffers (fit and the benchmark).
-  // Returns the summed per-sample loss; adds each metric's per-sample values to (*metric_sums)[k]
+  // Returns the summed per-sample loss; adds each metric slot's per-sample values to (*metric_sums)[s]
   // when given (sized to the metrics).
   double train_step(int64_t rows, int64_t epoch, int64_t step, std::vector<double>* metric_sums);
   // What the last step's metric sums are out of: its samples, or, where Keras's mask reaches the
@@ -161,6 +161,12 @@ class Trainer : public TrainContext {
   LossKind loss_;
   double label_smoothing_ = 0;
   std::vector<Metric> metrics_;
+  // Each metric's first slot among the replicas' sums (metric_slots: 1 for most, more for Keras's
+  // confusion metrics); metric_slot_.back(): every slot.
+  std::vector<int64_t> metric_slot_{0};
+  int64_t slots() const { return metric_slot_.back(); }
+  // The metrics' values from their slots' sums over `seen` samples (or kept steps).
+  std::vector<double> metric_values(const std::vector<double>& sums, double seen) const;
   bool fused_;
   // Keras's losses and metrics reduce over the output's last axis and average over the rest: an
   // output of several steps ((steps, classes): a Dense after return_sequences) counts as its

@@ -97,7 +97,7 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     logs.clear();
     for (auto* c : cbs) c->on_epoch_begin(epoch);
     double loss_total = 0;
-    std::vector<double> metric_sums(K, 0.0);
+    std::vector<double> metric_sums(size_t(slots()), 0.0);
     int64_t seen = 0, cursor = 0;
     double metric_seen = 0;  // what the metric sums are out of: samples, or kept steps under a mask
     auto take = [&]() {  // the next batch: [start, start + rows) of perm (--steps-per-epoch wraps around)
@@ -132,8 +132,10 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       seen += rows;
       metric_seen += last_metric_weight();
       logs.set(0, loss_total / double(seen));
-      for (size_t k = 0; k < K; ++k)
-        logs.set(1 + k, metric_result(metrics_[k], metric_seen > 0 ? metric_sums[k] / metric_seen : 0.0));
+      if (K) {
+        const std::vector<double> values = metric_values(metric_sums, metric_seen);
+        for (size_t k = 0; k < K; ++k) logs.set(1 + k, values[k]);
+      }
       if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
       for (auto* c : cbs) c->on_batch_end(step, logs);
       if (!std::isfinite(l)) {
@@ -187,7 +189,7 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
   const int N = replicas();
   std::vector<int64_t> idx(size_t(std::min(batch_size, n)));
   double loss_total = 0, metric_seen = 0;
-  std::vector<double> metric_sums(metrics_.size(), 0.0);
+  std::vector<double> metric_sums(size_t(slots()), 0.0);
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t rows = std::min(batch_size, n - start);
     std::iota(idx.begin(), idx.begin() + rows, start);
@@ -196,7 +198,7 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
     auto work = [&](int r) {
       Replica& rep = *replicas_[size_t(r)];
       rep.enter();
-      rep.clear_sums(metrics_.size());
+      rep.clear_sums(size_t(slots()));
       const Slice s = batch_slice(rows, N, r);
       if (s.count == 0) return;
       Tensor x = slice_for(rep, x_buf_[cur_], rep.x[cur_], s.offset, s.count);
@@ -214,8 +216,7 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
     metric_seen += mask_layer_ < 0 ? double(rows) : double(kept);
   }
   EvalResult r{loss_total / double(n), {}};
-  for (size_t k = 0; k < metric_sums.size(); ++k)
-    r.metrics.push_back(metric_result(metrics_[k], metric_seen > 0 ? metric_sums[k] / metric_seen : 0.0));
+  r.metrics = metric_values(metric_sums, metric_seen);
   return r;
 }
 

@@ -945,9 +945,13 @@ void compile_metrics(const json& tc, KerasCompileConfig& c, bool legacy, const s
       for (const auto& [key, value] : (*m)["config"].items()) {
         if (key == "name" || key == "dtype" || key == "fn" || value.is_null()) continue;
         if (metric_takes(req.kind, key)) {
-          DPT_CHECK(value.is_number() || value.is_boolean(),
-                    where << " metrics: " << req.name << "'s " << key << " must be a number, got " << value.dump());
-          set_metric_argument(req, key, value.is_boolean() ? (value.get<bool>() ? "true" : "false") : value.dump(),
+          DPT_CHECK(value.is_number() || value.is_boolean() || value.is_string(),
+                    where << " metrics: " << req.name << "'s " << key << " must be a number, got " << value.dump()
+                          << (key == "thresholds" ? " (dptrain takes one threshold)" : ""));
+          set_metric_argument(req, key,
+                              value.is_boolean()  ? (value.get<bool>() ? "true" : "false")
+                              : value.is_string() ? value.get<std::string>()
+                                                  : value.dump(),
                               where + " metrics");
         } else if (!(key == "axis" && value == json(-1)) && !(key == "from_sorted_ids" && value == json(false))) {
           c.ignored.push_back("the metric '" + shown + "''s " + key + "=" + value.dump());

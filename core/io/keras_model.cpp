@@ -497,8 +497,23 @@ json loss_json(const LossSpec& spec, bool archive) {
 json metric_json(const MetricRequest& r, bool archive) {
   if (r.kind == "accuracy" || r.is_plain_string()) return r.name;
   json c = {{"name", r.name}, {"dtype", "float32"}};
+  if (r.kind == "precision" || r.kind == "recall") {  // Keras's None: its default threshold 0.5
+    c["thresholds"] = r.threshold == 0.5 ? json(nullptr) : json(r.threshold);
+    c["top_k"] = nullptr;
+    c["class_id"] = r.class_id < 0 ? json(nullptr) : json(r.class_id);
+  } else if (r.kind == "auc") {
+    c.update({{"num_thresholds", r.num_thresholds},
+              {"curve", r.curve},
+              {"summation_method", r.summation_method},
+              {"multi_label", false},
+              {"num_labels", nullptr},
+              {"label_weights", nullptr},
+              {"from_logits", r.from_logits}});
+    const json obj = {{"class_name", "AUC"}, {"config", c}};
+    return archive ? keras3_object("keras.metrics", obj) : obj;
+  }
   if (metric_takes(r.kind, "k")) c["k"] = r.k;
-  if (metric_takes(r.kind, "threshold")) c["threshold"] = r.threshold;
+  if (metric_takes(r.kind, "threshold")) c["threshold"] = r.threshold;  // BinaryAccuracy's
   if (metric_takes(r.kind, "from_logits")) c["from_logits"] = r.from_logits;
   if (metric_takes(r.kind, "label_smoothing")) c["label_smoothing"] = r.label_smoothing;
   if (r.kind == "sparse_categorical_crossentropy") c["ignore_class"] = nullptr;

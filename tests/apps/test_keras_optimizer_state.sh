@@ -377,7 +377,15 @@ metric_cases = {
                        lambda: [M.BinaryAccuracy(threshold=0.6), M.BinaryCrossentropy(label_smoothing=0.2, name="bce_smooth"), "bce",
                                 "poisson", "msle", "hinge", M.SquaredHinge(name="sqh")]),
     "metrics_logits": ("binary_crossentropy", None, 3, "bits_y",
-                       lambda: [M.BinaryCrossentropy(from_logits=True, name="bce_logits")])}
+                       lambda: [M.BinaryCrossentropy(from_logits=True, name="bce_logits"),
+                                M.AUC(from_logits=True, name="auc_logits")]),
+    # Keras's confusion metrics: counts over the whole evaluation, not means of the batches'.
+    "metrics_confusion": ("binary_crossentropy", "sigmoid", 3, "bits_y",
+                          lambda: [M.AUC(name="auc"), M.AUC(curve="PR", num_thresholds=50, name="pr"),
+                                   M.AUC(summation_method="majoring", name="roc_maj"), M.Precision(name="precision"),
+                                   M.Recall(thresholds=0.45, class_id=1, name="r1"), "recall"]),
+    "metrics_confusion_categorical": ("categorical_crossentropy", "softmax", 5, "five_y",
+                                      lambda: ["auc", M.Precision(thresholds=0.2, name="p02")])}
 
 
 def dpt_eval(path, ys):
@@ -394,6 +402,12 @@ def dpt_eval(path, ys):
 
 
 def same_figures(ours, theirs):
+    # Keras's legacy .h5 loader makes a fresh metric of a string such as "auc" or "recall", which
+    # takes a name unique in the Python session ("recall_3" after three Recall objects); a fresh
+    # session logs it as "recall", as dptrain does.
+    import re
+    theirs = {(re.sub(r"_[0-9]+$", "", k) if k not in ours and re.sub(r"_[0-9]+$", "", k) in ours else k): v
+              for k, v in theirs.items()}
     return sorted(ours) == sorted(theirs) and all(abs(ours[k] - theirs[k]) <= 1e-4 * max(1.0, abs(theirs[k]))
                                                   for k in theirs)
 

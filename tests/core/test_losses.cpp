@@ -95,7 +95,7 @@ TEST_CASE("metrics: Keras's identifiers, the default, and the targets each one r
   CHECK((r.name == "mean_absolute_error" && r.kind == "mean_absolute_error"));
   REQUIRE(metric_request("MeanSquaredError", &r));
   CHECK((r.name == "mean_squared_error" && r.kind == "mean_squared_error"));
-  CHECK_FALSE(metric_request("auc", &r));
+  CHECK_FALSE(metric_request("f1_score", &r));
   CHECK_FALSE(metric_request("Accuracy", &r));  // Keras's Accuracy class is exact equality, not argmax
 
   CHECK_FALSE(metric_request("none", &r));  // --metrics none is the whole list, not an identifier
@@ -150,7 +150,7 @@ TEST_CASE("metrics: top-k, the regression errors, the cosine, the losses' metric
   CHECK((r.name == "top_k_categorical_accuracy" && r.k == 5));
   CHECK(metric_default_name("mean_absolute_error") == "mean_absolute_error");
   CHECK(metric_class_name("root_mean_squared_error") == "RootMeanSquaredError");
-  CHECK_FALSE(metric_request("auc", &r));
+  CHECK_FALSE(metric_request("f1_score", &r));
   CHECK_FALSE(metric_request("huber", &r));  // Keras 3 has no huber metric
   // --metrics: a metric's arguments after a colon, further ones after commas.
   const MetricRequests reqs = parse_metrics(
@@ -199,6 +199,28 @@ TEST_CASE("metrics: top-k, the regression errors, the cosine, the losses' metric
       resolve_metric(MetricRequest("sparse_categorical_crossentropy"), LossKind::categorical_crossentropy, 10),
       "metric 'sparse_categorical_crossentropy' compares class indices, but loss categorical_crossentropy "
       "trains on one column per output; use --metrics categorical_crossentropy");
+  // Keras's confusion metrics and their arguments.
+  const MetricRequests conf = parse_metrics(
+      "AUC:curve=PR,num_thresholds=50,summation_method=majoring,from_logits=true,precision:thresholds=0.3,"
+      "class_id=2,recall");
+  REQUIRE(conf.size() == 3);
+  CHECK((conf[0].name == "auc" && conf[0].curve == "PR" && conf[0].num_thresholds == 50 && conf[0].from_logits));
+  CHECK((conf[1].threshold == 0.3 && conf[1].class_id == 2));
+  CHECK(conf[2].is_plain_string());
+  CHECK_FALSE(conf[1].is_plain_string());
+  const Metric auc = resolve_metric(conf[0], LossKind::binary_crossentropy, 4);
+  CHECK((auc.kind == MetricKind::auc && auc.bins == 50 && auc.curve == 1 && auc.summation == 2 && auc.logits));
+  CHECK(kernels::metric_slots(auc) == 100);
+  CHECK(kernels::metric_slots(resolve_metric(conf[1], LossKind::binary_crossentropy, 4)) == 2);
+  CHECK_THROWS_WITH(resolve_metric(conf[1], LossKind::binary_crossentropy, 2),
+                    "metric 'precision' reads class_id 2, but the model has 2 output columns");
+  CHECK_THROWS_WITH(parse_metrics("auc:curve=PRGAIN"), "--metrics: auc's curve must be ROC or PR, got 'PRGAIN'");
+  CHECK_THROWS_WITH(parse_metrics("auc:multi_label=true"),
+                    "--metrics: auc's multi_label is true: dptrain has auc with multi_label=False only");
+  CHECK_THROWS_WITH(parse_metrics("precision:top_k=2"),
+                    "--metrics: precision's top_k is 2: dptrain has precision with top_k=None only");
+  CHECK_THROWS_WITH(parse_metrics("auc:num_thresholds=1"),
+                    "--metrics: auc's num_thresholds must be a whole number >= 2, got '1'");
   CHECK_THROWS_WITH(resolve_metric(MetricRequest("hinge"), LossKind::sparse_categorical_crossentropy, 10),
                     "metric 'hinge' compares one column per output, but loss sparse_categorical_crossentropy trains on "
                     "class indices; use --metrics accuracy");

@@ -313,17 +313,50 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
   f.loss = LossKind::sparse_categorical_crossentropy;
   f.smoothing = 0.f;
   metrics.push_back({f, &labels});
+  // Keras's confusion metrics: several counts per row (precision's and recall's two, the AUC's buckets),
+  // each slot cap apart on the device.
+  f = MetricFormula(MetricKind::precision);
+  f.threshold = 0.12f;
+  metrics.push_back({f, &onehot});
+  f.kind = MetricKind::recall;
+  f.class_id = 4;
+  metrics.push_back({f, &onehot});
+  f = MetricFormula(MetricKind::auc);
+  f.bins = 40;
+  metrics.push_back({f, &bits});
+  f.logits = true;  // the logits through a sigmoid first
+  metrics.push_back({f, &bits});
   for (const auto& [mf, t] : metrics) {
     INFO("metric kind " << int(mf.kind) << " loss " << int(mf.loss));
-    const double want_m = metric_sum_cpu<float>(mf, p.data(), t->data(), rows, cols);
-    DevBuf dp(p), dt(*t), dm(std::vector<float>(rows, -7.f));
-    metric_rows_cuda(mf, dp.p, dt.p, rows, cols, dm.p, nullptr);
+    const int slots = metric_slots(mf);
+    const int64_t cap = rows + 3;
+    std::vector<double> want_m(size_t(slots), 0.0);
+    const std::vector<float>& in = mf.logits ? logits : p;
+    metric_slots_cpu<float>(mf, in.data(), t->data(), rows, cols, want_m.data());
+    if (slots == 1) CHECK(want_m[0] == metric_sum_cpu<float>(mf, in.data(), t->data(), rows, cols));
+    DevBuf dp(in), dt(*t), dm(std::vector<float>(size_t(slots * cap), -7.f));
+    metric_rows_cuda(mf, dp.p, dt.p, rows, cols, dm.p, nullptr, cap);
     DPT_CUDA_CHECK(cudaDeviceSynchronize());
-    double got_m = 0;
-    for (float v : dm.get(rows)) got_m += v;
-    CHECK(want_m != 0);
-    CHECK(std::abs(got_m - want_m) <= 1e-5 * std::abs(want_m));
+    const std::vector<float> got = dm.get(size_t(slots * cap));
+    double total = 0;
+    for (int sl = 0; sl < slots; ++sl) {
+      double got_m = 0;
+      for (int64_t r = 0; r < rows; ++r) got_m += got[size_t(sl * cap + r)];
+      CHECK(std::abs(got_m - want_m[size_t(sl)]) <= 1e-5 * std::abs(want_m[size_t(sl)]));
+      CHECK(got[size_t(sl * cap + rows)] == -7.f);  // nothing past the rows
+      total += want_m[size_t(sl)];
+    }
+    CHECK(total != 0);
   }
+  // The AUC of these counts: the logits' through a sigmoid equals the probabilities' AUC.
+  f = MetricFormula(MetricKind::auc);
+  std::vector<float> sig(logits.size());
+  for (size_t i = 0; i < sig.size(); ++i) sig[i] = 1.f / (1.f + std::exp(-logits[i]));
+  std::vector<double> a(400, 0.0), b(400, 0.0);
+  metric_slots_cpu<float>(f, sig.data(), bits.data(), rows, cols, a.data());
+  f.logits = true;
+  metric_slots_cpu<float>(f, logits.data(), bits.data(), rows, cols, b.data());
+  CHECK(metric_value(f, b.data(), 0) == Approx(metric_value(f, a.data(), 0)).epsilon(1e-3));
   // Per-row weights (class weights) scale each row's loss and gradient, as on the CPU.
   const auto w = rnd(rows, 10, 0.2f, 3.f);
   std::vector<float> g(p.size());

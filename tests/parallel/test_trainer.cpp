@@ -109,6 +109,89 @@ TEST_CASE("the metric is logged under its compiled name, or not at all, and neve
   CHECK(fit(LossKind::categorical_crossentropy, &off).h.keys() == std::vector<std::string>{"loss", "val_loss"});
 }
 
+// Keras's confusion metrics over a whole evaluation: precision and recall (one threshold, every
+// column or one class_id) and the AUC of the ROC and PR curves, against predict's outputs counted
+// here threshold by threshold; the same figures from 1 and 3 replicas.
+TEST_CASE("precision, recall and AUC over the evaluation, on 1 and 3 replicas", "[trainer][metrics]") {
+  Dataset data = make_synthetic({8, 8, 1}, 10, 90, 6);
+  const MetricRequests asked = parse_metrics(
+      "precision:thresholds=0.2,recall:thresholds=0.15,class_id=3,name=r3,auc,AUC:curve=PR,num_thresholds=50,name=pr,"
+      "auc:summation_method=minoring,name=roc_min");
+  auto m = build("digits-mlp", 5);
+  Adam opt(0.003);
+  Trainer t(*m, cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  t.set_metrics(asked);
+  FitOptions fo;
+  fo.batch_size = 30;
+  fo.epochs = 12;  // part-way through learning the 90 samples: predictions on both sides of 0.5, some misranked
+  fo.verbose = 0;
+  t.fit(data, nullptr, fo, {});
+  const EvalResult r = t.evaluate(data, 40);
+  REQUIRE(r.metrics.size() == 5);
+  std::printf("precision(0.2) %.4f recall(class 3, 0.15) %.4f auc %.4f pr %.4f roc minoring %.4f\n", r.metrics[0],
+              r.metrics[1], r.metrics[2], r.metrics[3], r.metrics[4]);
+  const std::vector<float> p = t.predict(data, 40);
+  std::vector<float> y(p.size(), 0.f);
+  for (int64_t i = 0; i < data.size(); ++i) y[size_t(i * 10 + int64_t(data.y[size_t(i)]))] = 1.f;
+  // Precision and recall by hand.
+  double tp = 0, said = 0, tp3 = 0, pos3 = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    tp += p[i] > 0.2f && y[i] == 1.f;
+    said += p[i] > 0.2f;
+    if (i % 10 == 3) {
+      tp3 += p[i] > 0.15f && y[i] == 1.f;
+      pos3 += y[i] == 1.f;
+    }
+  }
+  CHECK((tp > 0 && tp < said && tp3 > 0 && tp3 < pos3));  // neither 0 nor 1
+  CHECK(r.metrics[0] == Approx(tp / said));
+  CHECK(r.metrics[1] == Approx(tp3 / pos3));
+  // The ROC and PR curves threshold by threshold: at threshold t of n, the predictions with
+  // p (n - 1) > t count (Keras's evenly spaced thresholds; every one at t = 0).
+  auto curve_area = [&](int n, bool roc, int summation) {
+    std::vector<double> tps(static_cast<size_t>(n), 0.0), fps(static_cast<size_t>(n), 0.0);
+    double P = 0, N = 0;
+    for (size_t i = 0; i < p.size(); ++i) (y[i] == 1.f ? P : N) += 1;
+    for (int t = 0; t < n; ++t)
+      for (size_t i = 0; i < p.size(); ++i)
+        if (t == 0 || p[i] * float(n - 1) > float(t)) (y[i] == 1.f ? tps : fps)[size_t(t)] += 1;
+    double area = 0;
+    for (size_t t = 0; t + 1 < size_t(n); ++t) {
+      double x0, x1, y0, y1;
+      if (roc) {
+        x0 = fps[t] / N, x1 = fps[t + 1] / N, y0 = tps[t] / P, y1 = tps[t + 1] / P;
+      } else {
+        x0 = tps[t] / P, x1 = tps[t + 1] / P;
+        y0 = tps[t] + fps[t] > 0 ? tps[t] / (tps[t] + fps[t]) : 0;
+        y1 = tps[t + 1] + fps[t + 1] > 0 ? tps[t + 1] / (tps[t + 1] + fps[t + 1]) : 0;
+      }
+      area += (x0 - x1) * (summation == 0 ? (y0 + y1) / 2 : std::min(y0, y1));
+    }
+    return area;
+  };
+  CHECK(r.metrics[2] == Approx(curve_area(200, true, 0)).epsilon(1e-9));
+  CHECK(r.metrics[4] == Approx(curve_area(200, true, 1)).epsilon(1e-9));
+  CHECK(r.metrics[4] < r.metrics[2]);
+  // The ROC AUC is the chance a positive outranks a negative (up to the buckets' width).
+  double above = 0, pairs = 0;
+  for (size_t i = 0; i < p.size(); ++i)
+    for (size_t j = 0; j < p.size(); ++j)
+      if (y[i] == 1.f && y[j] == 0.f) {
+        above += p[i] > p[j] ? 1 : p[i] == p[j] ? 0.5 : 0;
+        pairs += 1;
+      }
+  CHECK(r.metrics[2] == Approx(above / pairs).margin(0.01));
+  CHECK(r.metrics[2] > 0.8);
+  // PR with interpolation (Davis and Goadrich) lies between the PR curve's minoring sum and 1.
+  CHECK(r.metrics[3] >= curve_area(50, false, 1) - 1e-9);
+  CHECK(r.metrics[3] <= 1.0);
+  // The same weights on 3 replicas: the counts are sums, the same figures.
+  Trainer t3(*m, cpus(3), LossKind::categorical_crossentropy, opt, 1);
+  t3.set_metrics(asked);
+  const EvalResult r3 = t3.evaluate(data, 40);
+  for (size_t k = 0; k < 5; ++k) CHECK(r3.metrics[k] == Approx(r.metrics[k]).epsilon(1e-12));
+}
+
 // Keras's losses and accuracies reduce over the last axis, then average: an output at every step
 // weighs each step 1/steps of its sample (categorical cross-entropy and accuracy over (6, 3)).
 TEST_CASE("an output at every step: loss and accuracy averaged over the steps, as Keras", "[trainer]") {

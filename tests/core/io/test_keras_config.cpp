@@ -413,12 +413,12 @@ TEST_CASE("training_config's metrics: the ones Keras would log, under their name
   // Keras 3 writes compile()'s argument: strings and serialized metric objects (logged under their
   // own name). Its load_model of a .h5 file deserializes the strings other than accuracy's, so they
   // log under the function's name ('mae' as mean_absolute_error); a .keras archive's log as given.
-  const auto k3 = metric(R"(["acc", "mae", {"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}, "auc",
+  const auto k3 = metric(R"(["acc", "mae", {"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}, "f1_score",
                              {"class_name": "MeanSquaredError", "config": {"name": "mse"}}, "accuracy", "acc"])");
   CHECK(names(k3) == std::vector<std::string>{"acc:accuracy", "mean_absolute_error:mean_absolute_error",
                                               "ca:categorical_accuracy", "mse:mean_squared_error",
                                               "accuracy:accuracy"});
-  CHECK(k3.ignored == std::vector<std::string>{"the metric 'auc'", "the metric 'acc' (a second 'acc')"});
+  CHECK(k3.ignored == std::vector<std::string>{"the metric 'f1_score'", "the metric 'acc' (a second 'acc')"});
   const auto archive = compile_config_from_json(R"({"metrics": ["acc", "mae", "mse", "binary_accuracy"]})", "t", false);
   CHECK(names(archive) == std::vector<std::string>{"acc:accuracy", "mae:mean_absolute_error", "mse:mean_squared_error",
                                                    "binary_accuracy:binary_accuracy"});
@@ -457,10 +457,24 @@ TEST_CASE("training_config's metrics: the ones Keras would log, under their name
   CHECK(args.metrics[1].threshold == 0.7);
   CHECK((args.metrics[2].from_logits && args.metrics[2].label_smoothing == 0.1));
   CHECK(args.ignored == std::vector<std::string>{"the metric 's5''s from_sorted_ids=true"});
+  // Keras 3's serialized AUC, Precision and Recall, as get_config writes them.
+  const auto conf = metric(R"([{"class_name": "AUC", "config": {"name": "auc_1", "dtype": "float32",
+      "num_thresholds": 50, "curve": "PR", "summation_method": "interpolation", "multi_label": false,
+      "num_labels": null, "label_weights": null, "from_logits": true}},
+      {"class_name": "Precision", "config": {"name": "precision", "dtype": "float32", "thresholds": null,
+       "top_k": null, "class_id": null}},
+      {"class_name": "Recall", "config": {"name": "r", "thresholds": 0.3, "top_k": null, "class_id": 1}}])");
+  CHECK(names(conf) == std::vector<std::string>{"auc_1:auc", "precision:precision", "r:recall"});
+  CHECK((conf.metrics[0].num_thresholds == 50 && conf.metrics[0].curve == "PR" && conf.metrics[0].from_logits));
+  CHECK((conf.metrics[1].threshold == 0.5 && conf.metrics[1].class_id == -1));
+  CHECK((conf.metrics[2].threshold == 0.3 && conf.metrics[2].class_id == 1));
+  CHECK(conf.ignored.empty());
+  CHECK_THROWS_WITH(metric(R"([{"class_name": "Precision", "config": {"name": "p", "thresholds": [0.3, 0.7]}}])"),
+                    "t metrics: p's thresholds must be a number, got [0.3,0.7] (dptrain takes one threshold)");
   CHECK_THROWS_WITH(metric(R"([{"class_name": "TopKCategoricalAccuracy", "config": {"name": "t", "k": 0}}])"),
                     "t metrics: t's k must be a whole number >= 1, got '0'");
   CHECK_THROWS_WITH(metric(R"([{"class_name": "BinaryAccuracy", "config": {"name": "b", "threshold": "high"}}])"),
-                    "t metrics: b's threshold must be a number, got \"high\"");
+                    "t metrics: b's threshold must be a number, got 'high'");
 }
 
 TEST_CASE("training_config: the loss and optimizer Keras's load_model compiles with", "[io][config]") {
