@@ -152,6 +152,8 @@ const MetricInfo kMetrics[] = {
     {"precision", "Precision", "precision", {}, {}, "thresholds,class_id,top_k", MetricKind::precision, {}},
     {"recall", "Recall", "recall", {}, {}, "thresholds,class_id,top_k", MetricKind::recall, {}},
     {"auc", "AUC", "auc", {}, {}, "num_thresholds,curve,summation_method,from_logits,multi_label", MetricKind::auc, {}},
+    {"f1_score", "F1Score", "f1_score", {}, {}, "average,threshold", MetricKind::fbeta, {}},
+    {"fbeta_score", "FBetaScore", "fbeta_score", {}, {}, "average,beta,threshold", MetricKind::fbeta, {}},
 };
 
 const MetricInfo* info_of(const std::string& kind) {
@@ -175,7 +177,7 @@ const char* const kMetricNames =
     "mean_squared_error (or mse), root_mean_squared_error, mean_absolute_percentage_error (or mape), "
     "mean_squared_logarithmic_error (or msle), log_cosh_error, cosine_similarity, categorical_crossentropy, "
     "sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, poisson, hinge, squared_hinge, "
-    "categorical_hinge, precision, recall, auc (or their Keras classes), or none";
+    "categorical_hinge, precision, recall, auc, f1_score, fbeta_score (or their Keras classes), or none";
 
 bool metric_request(const std::string& id, MetricRequest* out) {
   // Keras 3's compile() strings log under the name given ('acc' as acc, 'mae' as mae: Keras 3.15's
@@ -208,7 +210,8 @@ bool MetricRequest::is_plain_string() const {
   return metric_request(name, &plain) && plain.kind == kind && plain.name == name && k == plain.k &&
          threshold == plain.threshold && from_logits == plain.from_logits && label_smoothing == plain.label_smoothing &&
          class_id == plain.class_id && num_thresholds == plain.num_thresholds && curve == plain.curve &&
-         summation_method == plain.summation_method;
+         summation_method == plain.summation_method && beta == plain.beta && average == plain.average &&
+         fbeta_threshold == plain.fbeta_threshold;
 }
 
 bool metric_takes(const std::string& kind, const std::string& arg) { return takes(info_of(kind), arg); }
@@ -248,6 +251,13 @@ void set_metric_argument(MetricRequest& r, const std::string& key, const std::st
     r.summation_method = value;
     return;
   }
+  if (key == "average") {
+    DPT_CHECK(value == "micro" || value == "macro" || value == "weighted",
+              at << " is " << value << ": dptrain logs one figure per metric; give micro, macro or weighted (" << r.name
+                 << ":average=macro)");
+    r.average = value;
+    return;
+  }
   if (key == "multi_label" || key == "top_k") {  // only their defaults
     DPT_CHECK(value == "false" || value == "False" || value == "None" || value == "null",
               at << " is " << value << ": dptrain has " << r.name << " with " << key << "="
@@ -274,6 +284,12 @@ void set_metric_argument(MetricRequest& r, const std::string& key, const std::st
     DPT_CHECK(v >= least && v == std::floor(v) && v <= 1e6,
               at << " must be a whole number >= " << least << ", got '" << value << "'");
     (key == "k" ? r.k : key == "class_id" ? r.class_id : r.num_thresholds) = int(v);
+  } else if (key == "threshold" && (r.kind == "f1_score" || r.kind == "fbeta_score")) {
+    DPT_CHECK(v > 0 && v <= 1, at << " must be in (0, 1], got '" << value << "'");
+    r.fbeta_threshold = v;
+  } else if (key == "beta") {
+    DPT_CHECK(v > 0, at << " must be above 0, got '" << value << "'");
+    r.beta = v;
   } else if (key == "threshold" || key == "thresholds") {
     r.threshold = v;
   } else {
@@ -347,6 +363,17 @@ Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
   m.curve = req.curve == "PR" ? 1 : 0;
   m.summation = req.summation_method == "minoring" ? 1 : req.summation_method == "majoring" ? 2 : 0;
   m.logits = m.kind == MetricKind::auc && req.from_logits;
+  if (m.kind == MetricKind::fbeta) {
+    DPT_CHECK(req.average != "None", "metric '"
+                                         << req.name << "' has average=None, a figure per class; dptrain logs one "
+                                         << "figure per metric: give average=micro, macro or weighted (" << req.name
+                                         << ":average=macro)");
+    DPT_CHECK(width <= 100000, "metric '" << req.name << "' counts per column, and the model has " << width);
+    m.width = int(width);
+    m.beta = float(req.beta);
+    m.average = req.average == "micro" ? 0 : req.average == "macro" ? 1 : 2;
+    m.threshold = float(req.fbeta_threshold);
+  }
   if (m.kind == MetricKind::loss) {
     LossKind lk = info->loss;
     if (req.from_logits)

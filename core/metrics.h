@@ -27,6 +27,9 @@ struct MetricRequest {
   int num_thresholds = 200;    // AUC
   std::string curve = "ROC";   // AUC: ROC or PR
   std::string summation_method = "interpolation";  // AUC: interpolation, minoring or majoring
+  double beta = 1;                                 // FBetaScore
+  std::string average = "None";                    // FBetaScore, F1Score: micro, macro or weighted
+  double fbeta_threshold = -1;                     // FBetaScore, F1Score (< 0: None, each row's largest)
   MetricRequest() = default;
   MetricRequest(std::string n, std::string kd) : name(std::move(n)), kind(std::move(kd)) {}
   // A Keras identifier as compile() takes it ("mae"); fails for one dptrain does not compute.

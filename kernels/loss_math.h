@@ -48,8 +48,9 @@ DPT_HD constexpr LossKind loss_base(LossKind k) {
 // mean, taken at the end), the cosine similarity, or a loss's own formula (`loss`: Keras's
 // cross-entropy, kl_divergence, poisson, hinge, msle, mape and logcosh metrics). Keras's confusion
 // metrics are counts summed over the samples, several per row (metric_slots), whose ratio is the
-// metric: precision (true positives, predicted positives), recall (true positives, positives), and
-// the AUC (each row's positives and negatives counted into the thresholds' buckets).
+// metric: precision (true positives, predicted positives), recall (true positives, positives), the
+// AUC (each row's positives and negatives counted into the thresholds' buckets), and the F-beta
+// score (each column's true positives, false positives, false negatives and support).
 enum class MetricKind {
   categorical,
   sparse_categorical,
@@ -63,7 +64,8 @@ enum class MetricKind {
   loss,
   precision,
   recall,
-  auc
+  auc,
+  fbeta
 };
 // A metric's formula with its settings, as the kernels take it (by value).
 struct MetricFormula {
@@ -77,14 +79,18 @@ struct MetricFormula {
   int curve = 0;                                 // auc: 0 ROC, 1 PR
   int summation = 0;                             // auc: 0 interpolation, 1 minoring, 2 majoring
   bool logits = false;                           // auc: the predictions are logits (sigmoid first)
+  int width = 1;                                 // fbeta: the output's columns
+  float beta = 1.f;                              // fbeta
+  int average = 1;                               // fbeta: 0 micro, 1 macro, 2 weighted
   DPT_HD constexpr MetricFormula() {}
   DPT_HD constexpr MetricFormula(MetricKind kd) : kind(kd) {}  // NOLINT: a kind is a formula with the defaults
 };
 // How many sums a metric keeps (values per row): 1, precision's and recall's 2, the AUC's 2 per
 // threshold.
 DPT_HD constexpr int metric_slots(const MetricFormula& f) {
-  return f.kind == MetricKind::auc ? 2 * f.bins
-                                   : (f.kind == MetricKind::precision || f.kind == MetricKind::recall ? 2 : 1);
+  return f.kind == MetricKind::auc     ? 2 * f.bins
+         : f.kind == MetricKind::fbeta ? 4 * f.width
+                                       : (f.kind == MetricKind::precision || f.kind == MetricKind::recall ? 2 : 1);
 }
 // Whether the metric reads class indices (one column of targets) rather than one column per output.
 DPT_HD constexpr bool metric_sparse(const MetricFormula& f) {
@@ -423,6 +429,17 @@ DPT_HD void metric_row_slots(const MetricFormula& f, const T* p, const T* y, int
     out[stride] = (add ? out[stride] : U(0)) + U(other);
     return;
   }
+  if (f.kind == MetricKind::fbeta) {  // Keras's FBetaScore: threshold < 0 (None) marks the row's largest
+    T top = p[0];
+    for (int64_t c = 1; c < cols; ++c) top = p[c] > top ? p[c] : top;
+    for (int64_t c = 0; c < cols; ++c) {
+      const T a = p[c] < T(0) ? -p[c] : p[c];
+      const T said = (f.threshold < 0.f ? p[c] >= top && a > T(1e-9) : p[c] > T(f.threshold)) ? T(1) : T(0);
+      const T v[4] = {said * y[c], said * (T(1) - y[c]), (T(1) - said) * y[c], y[c]};
+      for (int j = 0; j < 4; ++j) out[(j * cols + c) * stride] = (add ? out[(j * cols + c) * stride] : U(0)) + U(v[j]);
+    }
+    return;
+  }
   if (f.kind == MetricKind::auc) {
     if (!add)
       for (int b = 0; b < 2 * f.bins; ++b) out[b * stride] = U(0);
@@ -443,6 +460,25 @@ DPT_HD void metric_row_slots(const MetricFormula& f, const T* p, const T* y, int
 inline double metric_value(const MetricFormula& f, const double* sums, double seen) {
   const auto ratio = [](double a, double b) { return b == 0 ? 0.0 : a / b; };
   if (f.kind == MetricKind::precision || f.kind == MetricKind::recall) return ratio(sums[0], sums[1]);
+  if (f.kind == MetricKind::fbeta) {  // Keras's FBetaScore.result(), its epsilon 1e-7 included
+    const double eps = kLossEpsilon, b2 = double(f.beta) * double(f.beta);
+    const double *tp = sums, *fp = sums + f.width, *fn = sums + 2 * f.width, *support = sums + 3 * f.width;
+    const auto score = [&](double t, double p, double n) {
+      const double prec = t / (t + p + eps), rec = t / (t + n + eps);
+      return prec * rec / (b2 * prec + rec + eps) * (1 + b2);
+    };
+    if (f.average == 0) {  // micro: the counts of every column together
+      double t = 0, p = 0, n = 0;
+      for (int c = 0; c < f.width; ++c) t += tp[c], p += fp[c], n += fn[c];
+      return score(t, p, n);
+    }
+    double total = 0, weights = 0;
+    for (int c = 0; c < f.width; ++c) {
+      total += score(tp[c], fp[c], fn[c]) * (f.average == 2 ? support[c] : 1.0);
+      weights += support[c];
+    }
+    return f.average == 2 ? total / (weights + eps) : total / f.width;
+  }
   if (f.kind != MetricKind::auc) return metric_result(f, seen > 0 ? sums[0] / seen : 0.0);
   // tp[t], fp[t]: the positives and negatives above threshold t (the buckets from t up).
   const int n = f.bins;

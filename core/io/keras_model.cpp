@@ -501,6 +501,12 @@ json metric_json(const MetricRequest& r, bool archive) {
     c["thresholds"] = r.threshold == 0.5 ? json(nullptr) : json(r.threshold);
     c["top_k"] = nullptr;
     c["class_id"] = r.class_id < 0 ? json(nullptr) : json(r.class_id);
+  } else if (r.kind == "f1_score" || r.kind == "fbeta_score") {
+    c["average"] = r.average;
+    if (r.kind == "fbeta_score") c["beta"] = r.beta;
+    c["threshold"] = r.fbeta_threshold < 0 ? json(nullptr) : json(r.fbeta_threshold);
+    const json obj = {{"class_name", metric_class_name(r.kind)}, {"config", c}};
+    return archive ? keras3_object("keras.metrics", obj) : obj;
   } else if (r.kind == "auc") {
     c.update({{"num_thresholds", r.num_thresholds},
               {"curve", r.curve},

@@ -32,8 +32,8 @@ expect "from_logits applies to the cross-entropies (as in Keras), not to mean_sq
 expect "label_smoothing applies to the categorical and binary cross-entropies (as in Keras), not to sparse_categorical_crossentropy" \
   train --epochs 1 --loss sparse_categorical_crossentropy --label-smoothing 0.1
 expect "--label-smoothing: must be in [0, 1], got 1.5" train --label-smoothing 1.5
-expect "unknown metric 'f1_score' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), root_mean_squared_error, mean_absolute_percentage_error (or mape), mean_squared_logarithmic_error (or msle), log_cosh_error, cosine_similarity, categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, poisson, hinge, squared_hinge, categorical_hinge, precision, recall, auc (or their Keras classes), or none" \
-  train --metrics accuracy,f1_score
+expect "unknown metric 'iou' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), root_mean_squared_error, mean_absolute_percentage_error (or mape), mean_squared_logarithmic_error (or msle), log_cosh_error, cosine_similarity, categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, poisson, hinge, squared_hinge, categorical_hinge, precision, recall, auc, f1_score, fbeta_score (or their Keras classes), or none" \
+  train --metrics accuracy,iou
 expect "--metrics: metric 'top_k_categorical_accuracy' has no argument 'n' (Keras's TopKCategoricalAccuracy takes name, k)" \
   train --metrics top_k_categorical_accuracy:n=3
 expect "--metrics: auc's summation_method must be interpolation, minoring or majoring, got 'simpson'" \

@@ -385,7 +385,10 @@ metric_cases = {
                                    M.AUC(summation_method="majoring", name="roc_maj"), M.Precision(name="precision"),
                                    M.Recall(thresholds=0.45, class_id=1, name="r1"), "recall"]),
     "metrics_confusion_categorical": ("categorical_crossentropy", "softmax", 5, "five_y",
-                                      lambda: ["auc", M.Precision(thresholds=0.2, name="p02")])}
+                                      lambda: ["auc", M.Precision(thresholds=0.2, name="p02"),
+                                               M.F1Score(average="macro"),
+                                               M.FBetaScore(average="weighted", beta=2.0, threshold=0.3, name="fb2"),
+                                               M.F1Score(average="micro", name="f1_micro")])}
 
 
 def dpt_eval(path, ys):

@@ -95,7 +95,7 @@ TEST_CASE("metrics: Keras's identifiers, the default, and the targets each one r
   CHECK((r.name == "mean_absolute_error" && r.kind == "mean_absolute_error"));
   REQUIRE(metric_request("MeanSquaredError", &r));
   CHECK((r.name == "mean_squared_error" && r.kind == "mean_squared_error"));
-  CHECK_FALSE(metric_request("f1_score", &r));
+  CHECK_FALSE(metric_request("mean_iou", &r));
   CHECK_FALSE(metric_request("Accuracy", &r));  // Keras's Accuracy class is exact equality, not argmax
 
   CHECK_FALSE(metric_request("none", &r));  // --metrics none is the whole list, not an identifier
@@ -150,7 +150,7 @@ TEST_CASE("metrics: top-k, the regression errors, the cosine, the losses' metric
   CHECK((r.name == "top_k_categorical_accuracy" && r.k == 5));
   CHECK(metric_default_name("mean_absolute_error") == "mean_absolute_error");
   CHECK(metric_class_name("root_mean_squared_error") == "RootMeanSquaredError");
-  CHECK_FALSE(metric_request("f1_score", &r));
+  CHECK_FALSE(metric_request("mean_iou", &r));
   CHECK_FALSE(metric_request("huber", &r));  // Keras 3 has no huber metric
   // --metrics: a metric's arguments after a colon, further ones after commas.
   const MetricRequests reqs = parse_metrics(
@@ -215,6 +215,18 @@ TEST_CASE("metrics: top-k, the regression errors, the cosine, the losses' metric
   CHECK_THROWS_WITH(resolve_metric(conf[1], LossKind::binary_crossentropy, 2),
                     "metric 'precision' reads class_id 2, but the model has 2 output columns");
   CHECK_THROWS_WITH(parse_metrics("auc:curve=PRGAIN"), "--metrics: auc's curve must be ROC or PR, got 'PRGAIN'");
+  // F1Score and FBetaScore: one figure (an average), their threshold None or in (0, 1].
+  const MetricRequests fb = parse_metrics("f1_score:average=macro,FBetaScore:beta=2,average=weighted,threshold=0.3");
+  const Metric f1m = resolve_metric(fb[0], LossKind::categorical_crossentropy, 7);
+  CHECK((f1m.kind == MetricKind::fbeta && f1m.width == 7 && f1m.average == 1 && f1m.threshold < 0 && f1m.beta == 1));
+  CHECK(kernels::metric_slots(f1m) == 28);
+  const Metric fbw = resolve_metric(fb[1], LossKind::categorical_crossentropy, 7);
+  CHECK((fbw.name == "fbeta_score" && fbw.beta == 2 && fbw.average == 2 && fbw.threshold == 0.3f));
+  CHECK_THROWS_WITH(resolve_metric(MetricRequest("f1_score"), LossKind::categorical_crossentropy, 7),
+                    "metric 'f1_score' has average=None, a figure per class; dptrain logs one figure per metric: give "
+                    "average=micro, macro or weighted (f1_score:average=macro)");
+  CHECK_THROWS_WITH(parse_metrics("f1_score:threshold=0"),
+                    "--metrics: f1_score's threshold must be in (0, 1], got '0'");
   CHECK_THROWS_WITH(parse_metrics("auc:multi_label=true"),
                     "--metrics: auc's multi_label is true: dptrain has auc with multi_label=False only");
   CHECK_THROWS_WITH(parse_metrics("precision:top_k=2"),

@@ -154,6 +154,27 @@ TEST_CASE("mean absolute percentage error, the hinges and cosine similarity by h
   bce.loss = LossKind::binary_crossentropy;
   CHECK(metric_sum_cpu<double>(bce, bp.data(), by.data(), 1, 2) ==
         Approx(loss_cpu<double>(LossKind::binary_crossentropy, false, bp.data(), by.data(), 1, 2, 1.0, nullptr)));
+  // Keras's FBetaScore from its four counts per column. threshold None marks each row's largest:
+  // row 0 says class 0 (right), row 1 class 1 (its target is class 2).
+  const std::vector<double> fp{0.6, 0.3, 0.1, 0.2, 0.5, 0.3}, fy{1, 0, 0, 0, 0, 1};
+  MetricFormula f1(MetricKind::fbeta);
+  f1.width = 3;
+  f1.threshold = -1;
+  std::vector<double> counts(12, 0.0);
+  metric_slots_cpu<double>(f1, fp.data(), fy.data(), 2, 3, counts.data());
+  CHECK(counts == std::vector<double>{1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 1});  // tp | fp | fn | support
+  const double e = 1e-7, one = (1 / (1 + e)) * (1 / (1 + e)) / (1 / (1 + e) + 1 / (1 + e) + e) * 2;
+  f1.average = 1;  // macro: class 0's F1 (1 up to Keras's epsilons), classes 1 and 2 nothing
+  CHECK(metric_value(f1, counts.data(), 0) == Approx(one / 3).epsilon(1e-12));
+  f1.average = 2;  // weighted by the support (1, 0, 1)
+  CHECK(metric_value(f1, counts.data(), 0) == Approx(one / (2 + e)).epsilon(1e-12));
+  f1.average = 0;  // micro: precision 1/2, recall 1/2
+  CHECK(metric_value(f1, counts.data(), 0) == Approx(0.5).epsilon(1e-6));
+  f1.threshold = 0.25f;  // above 0.25: (0.6, 0.3) and (0.5, 0.3): 2 right of 4 said, both targets found
+  f1.beta = 2;           // micro F2: 5 P R / (4 P + R), P 1/2, R 1
+  std::fill(counts.begin(), counts.end(), 0.0);
+  metric_slots_cpu<double>(f1, fp.data(), fy.data(), 2, 3, counts.data());
+  CHECK(metric_value(f1, counts.data(), 0) == Approx(5 * 0.5 * 1.0 / (4 * 0.5 + 1.0)).epsilon(1e-6));
   MetricFormula rmse(MetricKind::root_mean_squared_error);  // the rows' mean squared error; its root at the end
   CHECK(metric_sum_cpu<double>(rmse, bp.data(), by.data(), 1, 2) == Approx((0.36 + 0.04) / 2));
   CHECK(metric_result(rmse, 0.25) == 0.5);

@@ -326,6 +326,10 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
   metrics.push_back({f, &bits});
   f.logits = true;  // the logits through a sigmoid first
   metrics.push_back({f, &bits});
+  f = MetricFormula(MetricKind::fbeta);  // F-beta's four counts per column, each row's largest marked
+  f.width = int(cols);
+  f.threshold = -1;
+  metrics.push_back({f, &onehot});
   for (const auto& [mf, t] : metrics) {
     INFO("metric kind " << int(mf.kind) << " loss " << int(mf.loss));
     const int slots = metric_slots(mf);

@@ -413,12 +413,12 @@ TEST_CASE("training_config's metrics: the ones Keras would log, under their name
   // Keras 3 writes compile()'s argument: strings and serialized metric objects (logged under their
   // own name). Its load_model of a .h5 file deserializes the strings other than accuracy's, so they
   // log under the function's name ('mae' as mean_absolute_error); a .keras archive's log as given.
-  const auto k3 = metric(R"(["acc", "mae", {"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}, "f1_score",
+  const auto k3 = metric(R"(["acc", "mae", {"class_name": "CategoricalAccuracy", "config": {"name": "ca"}}, "mean_iou",
                              {"class_name": "MeanSquaredError", "config": {"name": "mse"}}, "accuracy", "acc"])");
   CHECK(names(k3) == std::vector<std::string>{"acc:accuracy", "mean_absolute_error:mean_absolute_error",
                                               "ca:categorical_accuracy", "mse:mean_squared_error",
                                               "accuracy:accuracy"});
-  CHECK(k3.ignored == std::vector<std::string>{"the metric 'f1_score'", "the metric 'acc' (a second 'acc')"});
+  CHECK(k3.ignored == std::vector<std::string>{"the metric 'mean_iou'", "the metric 'acc' (a second 'acc')"});
   const auto archive = compile_config_from_json(R"({"metrics": ["acc", "mae", "mse", "binary_accuracy"]})", "t", false);
   CHECK(names(archive) == std::vector<std::string>{"acc:accuracy", "mae:mean_absolute_error", "mse:mean_squared_error",
                                                    "binary_accuracy:binary_accuracy"});
@@ -469,6 +469,12 @@ TEST_CASE("training_config's metrics: the ones Keras would log, under their name
   CHECK((conf.metrics[1].threshold == 0.5 && conf.metrics[1].class_id == -1));
   CHECK((conf.metrics[2].threshold == 0.3 && conf.metrics[2].class_id == 1));
   CHECK(conf.ignored.empty());
+  const auto fb = metric(R"([{"class_name": "F1Score", "config": {"name": "f1", "dtype": "float32",
+      "average": "micro", "threshold": null}}, {"class_name": "FBetaScore", "config": {"name": "fbeta_score",
+      "average": "weighted", "beta": 0.5, "threshold": 0.4}}])");
+  CHECK(names(fb) == std::vector<std::string>{"f1:f1_score", "fbeta_score:fbeta_score"});
+  CHECK((fb.metrics[0].average == "micro" && fb.metrics[0].fbeta_threshold < 0));
+  CHECK((fb.metrics[1].beta == 0.5 && fb.metrics[1].fbeta_threshold == 0.4));
   CHECK_THROWS_WITH(metric(R"([{"class_name": "Precision", "config": {"name": "p", "thresholds": [0.3, 0.7]}}])"),
                     "t metrics: p's thresholds must be a number, got [0.3,0.7] (dptrain takes one threshold)");
   CHECK_THROWS_WITH(metric(R"([{"class_name": "TopKCategoricalAccuracy", "config": {"name": "t", "k": 0}}])"),
