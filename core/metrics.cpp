@@ -1,11 +1,10 @@
-// The metrics a model is compiled with: Keras identifiers and class arguments, resolution against
-// the loss, and dispatch.
+// The metrics a model is compiled with: Keras identifiers and class arguments, and their resolution against
+// the loss.
 #include "core/metrics.h"
 #include <cmath>
 #include <utility>
 #include "core/error.h"
 #include "core/strings.h"
-#include "kernels/loss.h"
 
 namespace dpt {
 
@@ -13,11 +12,6 @@ MetricKind accuracy_for(LossKind loss, int64_t width) {
   if (width == 1) return MetricKind::binary;
   if (loss_base(loss) == LossKind::sparse_categorical_crossentropy) return MetricKind::sparse_categorical;
   return MetricKind::categorical;
-}
-
-double metric_sum(const kernels::MetricFormula& f, const Tensor& pred, const Tensor& target) {
-  const int64_t rows = pred.dim(0), cols = rows ? pred.numel() / rows : 0;
-  return kernels::metric_sum_cpu<float>(f, pred.data(), target.data(), rows, cols);
 }
 
 namespace {
@@ -154,6 +148,7 @@ const MetricInfo kMetrics[] = {
     {"auc", "AUC", "auc", {}, {}, "num_thresholds,curve,summation_method,from_logits,multi_label", MetricKind::auc, {}},
     {"f1_score", "F1Score", "f1_score", {}, {}, "average,threshold", MetricKind::fbeta, {}},
     {"fbeta_score", "FBetaScore", "fbeta_score", {}, {}, "average,beta,threshold", MetricKind::fbeta, {}},
+    {"r2_score", "R2Score", "r2_score", {}, {}, "class_aggregation,num_regressors", MetricKind::r2, {}},
 };
 
 const MetricInfo* info_of(const std::string& kind) {
@@ -177,7 +172,7 @@ const char* const kMetricNames =
     "mean_squared_error (or mse), root_mean_squared_error, mean_absolute_percentage_error (or mape), "
     "mean_squared_logarithmic_error (or msle), log_cosh_error, cosine_similarity, categorical_crossentropy, "
     "sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, poisson, hinge, squared_hinge, "
-    "categorical_hinge, precision, recall, auc, f1_score, fbeta_score (or their Keras classes), or none";
+    "categorical_hinge, precision, recall, auc, f1_score, fbeta_score, r2_score (or their Keras classes), or none";
 
 bool metric_request(const std::string& id, MetricRequest* out) {
   // Keras 3's compile() strings log under the name given ('acc' as acc, 'mae' as mae: Keras 3.15's
@@ -211,7 +206,8 @@ bool MetricRequest::is_plain_string() const {
          threshold == plain.threshold && from_logits == plain.from_logits && label_smoothing == plain.label_smoothing &&
          class_id == plain.class_id && num_thresholds == plain.num_thresholds && curve == plain.curve &&
          summation_method == plain.summation_method && beta == plain.beta && average == plain.average &&
-         fbeta_threshold == plain.fbeta_threshold;
+         fbeta_threshold == plain.fbeta_threshold && class_aggregation == plain.class_aggregation &&
+         num_regressors == plain.num_regressors;
 }
 
 bool metric_takes(const std::string& kind, const std::string& arg) { return takes(info_of(kind), arg); }
@@ -251,6 +247,13 @@ void set_metric_argument(MetricRequest& r, const std::string& key, const std::st
     r.summation_method = value;
     return;
   }
+  if (key == "class_aggregation") {
+    DPT_CHECK(value == "uniform_average" || value == "variance_weighted_average",
+              at << " is " << value << ": dptrain logs one figure per metric; give uniform_average or "
+                 << "variance_weighted_average");
+    r.class_aggregation = value;
+    return;
+  }
   if (key == "average") {
     DPT_CHECK(value == "micro" || value == "macro" || value == "weighted",
               at << " is " << value << ": dptrain logs one figure per metric; give micro, macro or weighted (" << r.name
@@ -279,11 +282,14 @@ void set_metric_argument(MetricRequest& r, const std::string& key, const std::st
   }
   DPT_CHECK(!value.empty() && pos == value.size() && std::isfinite(v),
             at << " must be a number, got '" << value << "'");
-  if (key == "k" || key == "class_id" || key == "num_thresholds") {
-    const int least = key == "k" ? 1 : key == "class_id" ? 0 : 2;
+  if (key == "k" || key == "class_id" || key == "num_thresholds" || key == "num_regressors") {
+    const int least = key == "k" ? 1 : key == "num_thresholds" ? 2 : 0;
     DPT_CHECK(v >= least && v == std::floor(v) && v <= 1e6,
               at << " must be a whole number >= " << least << ", got '" << value << "'");
-    (key == "k" ? r.k : key == "class_id" ? r.class_id : r.num_thresholds) = int(v);
+    (key == "k"                ? r.k
+     : key == "class_id"       ? r.class_id
+     : key == "num_thresholds" ? r.num_thresholds
+                               : r.num_regressors) = int(v);
   } else if (key == "threshold" && (r.kind == "f1_score" || r.kind == "fbeta_score")) {
     DPT_CHECK(v > 0 && v <= 1, at << " must be in (0, 1], got '" << value << "'");
     r.fbeta_threshold = v;
@@ -363,6 +369,12 @@ Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
   m.curve = req.curve == "PR" ? 1 : 0;
   m.summation = req.summation_method == "minoring" ? 1 : req.summation_method == "majoring" ? 2 : 0;
   m.logits = m.kind == MetricKind::auc && req.from_logits;
+  if (m.kind == MetricKind::r2) {
+    DPT_CHECK(width <= 100000, "metric '" << req.name << "' sums per column, and the model has " << width);
+    m.width = int(width);
+    m.average = req.class_aggregation == "uniform_average" ? 1 : 2;
+    m.regressors = req.num_regressors;
+  }
   if (m.kind == MetricKind::fbeta) {
     DPT_CHECK(req.average != "None", "metric '"
                                          << req.name << "' has average=None, a figure per class; dptrain logs one "

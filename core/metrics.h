@@ -30,6 +30,8 @@ struct MetricRequest {
   double beta = 1;                                 // FBetaScore
   std::string average = "None";                    // FBetaScore, F1Score: micro, macro or weighted
   double fbeta_threshold = -1;                     // FBetaScore, F1Score (< 0: None, each row's largest)
+  std::string class_aggregation = "uniform_average";  // R2Score: or variance_weighted_average
+  int num_regressors = 0;                             // R2Score
   MetricRequest() = default;
   MetricRequest(std::string n, std::string kd) : name(std::move(n)), kind(std::move(kd)) {}
   // A Keras identifier as compile() takes it ("mae"); fails for one dptrain does not compute.
@@ -46,9 +48,8 @@ struct Metric : kernels::MetricFormula {
   MetricRequest request;
 };
 
-// Sum over rows of the per-sample metric.
-double metric_sum(const kernels::MetricFormula& f, const Tensor& pred, const Tensor& target);
 using kernels::metric_result;
+using kernels::metric_value;
 
 // The identifiers dptrain computes, for messages.
 extern const char* const kMetricNames;

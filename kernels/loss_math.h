@@ -49,8 +49,9 @@ DPT_HD constexpr LossKind loss_base(LossKind k) {
 // cross-entropy, kl_divergence, poisson, hinge, msle, mape and logcosh metrics). Keras's confusion
 // metrics are counts summed over the samples, several per row (metric_slots), whose ratio is the
 // metric: precision (true positives, predicted positives), recall (true positives, positives), the
-// AUC (each row's positives and negatives counted into the thresholds' buckets), and the F-beta
-// score (each column's true positives, false positives, false negatives and support).
+// AUC (each row's positives and negatives counted into the thresholds' buckets), the F-beta score
+// (each column's true positives, false positives, false negatives and support), and R2 (each
+// column's sum of targets, of their squares, of the squared errors, and count).
 enum class MetricKind {
   categorical,
   sparse_categorical,
@@ -65,7 +66,8 @@ enum class MetricKind {
   precision,
   recall,
   auc,
-  fbeta
+  fbeta,
+  r2
 };
 // A metric's formula with its settings, as the kernels take it (by value).
 struct MetricFormula {
@@ -81,16 +83,18 @@ struct MetricFormula {
   bool logits = false;                           // auc: the predictions are logits (sigmoid first)
   int width = 1;                                 // fbeta: the output's columns
   float beta = 1.f;                              // fbeta
-  int average = 1;                               // fbeta: 0 micro, 1 macro, 2 weighted
+  int average = 1;                               // fbeta: 0 micro, 1 macro, 2 weighted; r2: 1 uniform, 2 by variance
+  int regressors = 0;                            // r2: Keras's num_regressors (0: not adjusted)
   DPT_HD constexpr MetricFormula() {}
   DPT_HD constexpr MetricFormula(MetricKind kd) : kind(kd) {}  // NOLINT: a kind is a formula with the defaults
 };
 // How many sums a metric keeps (values per row): 1, precision's and recall's 2, the AUC's 2 per
 // threshold.
 DPT_HD constexpr int metric_slots(const MetricFormula& f) {
-  return f.kind == MetricKind::auc     ? 2 * f.bins
-         : f.kind == MetricKind::fbeta ? 4 * f.width
-                                       : (f.kind == MetricKind::precision || f.kind == MetricKind::recall ? 2 : 1);
+  return f.kind == MetricKind::auc ? 2 * f.bins
+         : f.kind == MetricKind::fbeta || f.kind == MetricKind::r2
+             ? 4 * f.width
+             : (f.kind == MetricKind::precision || f.kind == MetricKind::recall ? 2 : 1);
 }
 // Whether the metric reads class indices (one column of targets) rather than one column per output.
 DPT_HD constexpr bool metric_sparse(const MetricFormula& f) {
@@ -440,6 +444,13 @@ DPT_HD void metric_row_slots(const MetricFormula& f, const T* p, const T* y, int
     }
     return;
   }
+  if (f.kind == MetricKind::r2) {  // Keras's R2Score: sum y, sum y^2, sum (y - p)^2, count, per column
+    for (int64_t c = 0; c < cols; ++c) {
+      const T v[4] = {y[c], y[c] * y[c], (y[c] - p[c]) * (y[c] - p[c]), T(1)};
+      for (int j = 0; j < 4; ++j) out[(j * cols + c) * stride] = (add ? out[(j * cols + c) * stride] : U(0)) + U(v[j]);
+    }
+    return;
+  }
   if (f.kind == MetricKind::auc) {
     if (!add)
       for (int b = 0; b < 2 * f.bins; ++b) out[b * stride] = U(0);
@@ -478,6 +489,23 @@ inline double metric_value(const MetricFormula& f, const double* sums, double se
       weights += support[c];
     }
     return f.average == 2 ? total / (weights + eps) : total / f.width;
+  }
+  if (f.kind == MetricKind::r2) {  // Keras's R2Score.result()
+    const double *sy = sums, *syy = sums + f.width, *res = sums + 2 * f.width, *count = sums + 3 * f.width;
+    double score = 0, weighted = 0, weights = 0, samples = 0;
+    for (int c = 0; c < f.width; ++c) {
+      const double total = syy[c] - sy[c] * (sy[c] / count[c]);
+      double raw = 1 - res[c] / total;
+      raw = std::isinf(raw) ? 0.0 : raw;
+      score += raw / f.width;
+      weighted += total * raw;
+      weights += total;
+      samples += count[c];
+    }
+    if (f.average == 2) score = weighted / weights;
+    if (f.regressors != 0 && f.regressors < samples - 1)  // adjusted, over every value (Keras's ops.size)
+      score = 1 - (1 - score) * (samples - 1) / (samples - f.regressors - 1);
+    return score;
   }
   if (f.kind != MetricKind::auc) return metric_result(f, seen > 0 ? sums[0] / seen : 0.0);
   // tp[t], fp[t]: the positives and negatives above threshold t (the buckets from t up).

@@ -125,6 +125,11 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
 
 void Trainer::set_metrics(const MetricRequests& requests) {
   metrics_ = resolve_metrics(requests, loss_, shape_numel(template_.output_shape()) / steps_);
+  for (const Metric& m : metrics_)  // as Keras's: its classes take (batch, columns) alone
+    DPT_CHECK(steps_ == 1 || (m.kind != MetricKind::r2 && m.kind != MetricKind::fbeta),
+              "metric '" << m.name << "' expects an output of shape (batch, columns), as Keras's "
+                         << metric_class_name(m.request.kind) << " does; this model's output is "
+                         << shape_str(template_.output_shape()) << " per sample");
   metric_slot_.assign(1, 0);
   for (const Metric& m : metrics_) metric_slot_.push_back(metric_slot_.back() + kernels::metric_slots(m));
 }

@@ -73,7 +73,7 @@ class Trainer : public TrainContext {
 
   // One training step on a global batch already in the batch buffers (fit and the benchmark).
   // Returns the summed per-sample loss; adds each metric slot's per-sample values to (*metric_sums)[s]
-  // when given (sized to the metrics).
+  // when given (sized to the metrics' slots, Trainer::slots()).
   double train_step(int64_t rows, int64_t epoch, int64_t step, std::vector<double>* metric_sums);
   // What the last step's metric sums are out of: its samples, or, where Keras's mask reaches the
   // output, its kept steps (Keras's metrics average over the kept steps of the whole epoch).

@@ -501,6 +501,11 @@ json metric_json(const MetricRequest& r, bool archive) {
     c["thresholds"] = r.threshold == 0.5 ? json(nullptr) : json(r.threshold);
     c["top_k"] = nullptr;
     c["class_id"] = r.class_id < 0 ? json(nullptr) : json(r.class_id);
+  } else if (r.kind == "r2_score") {
+    c["class_aggregation"] = r.class_aggregation;
+    c["num_regressors"] = r.num_regressors;
+    const json obj = {{"class_name", "R2Score"}, {"config", c}};
+    return archive ? keras3_object("keras.metrics", obj) : obj;
   } else if (r.kind == "f1_score" || r.kind == "fbeta_score") {
     c["average"] = r.average;
     if (r.kind == "fbeta_score") c["beta"] = r.beta;

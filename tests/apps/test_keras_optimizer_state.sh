@@ -372,7 +372,9 @@ metric_cases = {
                                 M.SparseCategoricalCrossentropy()]),
     "metrics_regression": ("mean_squared_error", None, 3, "pos_y",
                            lambda: ["mape", "log_cosh_error", M.RootMeanSquaredError(), "mae", "cosine_similarity",
-                                    "hinge", "squared_hinge"]),
+                                    "hinge", "squared_hinge", M.R2Score(),
+                                    # (num_regressors is unit-tested only: Keras's own result() fails under JAX's jit)
+                                    M.R2Score(class_aggregation="variance_weighted_average", name="r2w")]),
     "metrics_binary": ("binary_crossentropy", "sigmoid", 3, "bits_y",
                        lambda: [M.BinaryAccuracy(threshold=0.6), M.BinaryCrossentropy(label_smoothing=0.2, name="bce_smooth"), "bce",
                                 "poisson", "msle", "hinge", M.SquaredHinge(name="sqh")]),

@@ -227,6 +227,13 @@ TEST_CASE("metrics: top-k, the regression errors, the cosine, the losses' metric
                     "average=micro, macro or weighted (f1_score:average=macro)");
   CHECK_THROWS_WITH(parse_metrics("f1_score:threshold=0"),
                     "--metrics: f1_score's threshold must be in (0, 1], got '0'");
+  const Metric r2 =
+      resolve_metric(parse_metrics("R2Score:class_aggregation=variance_weighted_average,num_regressors=3")[0],
+                     LossKind::mean_squared_error, 4);
+  CHECK((r2.kind == MetricKind::r2 && r2.name == "r2_score" && r2.width == 4 && r2.average == 2 && r2.regressors == 3));
+  CHECK_THROWS_WITH(parse_metrics("r2_score:class_aggregation=None"),
+                    "--metrics: r2_score's class_aggregation is None: dptrain logs one figure per metric; give "
+                    "uniform_average or variance_weighted_average");
   CHECK_THROWS_WITH(parse_metrics("auc:multi_label=true"),
                     "--metrics: auc's multi_label is true: dptrain has auc with multi_label=False only");
   CHECK_THROWS_WITH(parse_metrics("precision:top_k=2"),

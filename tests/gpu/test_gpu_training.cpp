@@ -298,14 +298,15 @@ TEST_CASE("1 GPU: evaluate and predict match the CPU; fit reports the same losse
   const char* more =
       "top_k_categorical_accuracy:k=3,root_mean_squared_error,cosine_similarity,"
       "CategoricalCrossentropy:label_smoothing=0.1,categorical_hinge,auc,precision:thresholds=0.2,"
-      "AUC:curve=PR,name=pr,f1_score:average=weighted";
+      "AUC:curve=PR,name=pr,f1_score:average=weighted,r2_score";
   tc.set_metrics(parse_metrics(more));
   tg.set_metrics(parse_metrics(more));
   const EvalResult c5 = tc.evaluate(data, 16), g5 = tg.evaluate(data, 16);
-  REQUIRE(g5.metrics.size() == 9);
+  REQUIRE(g5.metrics.size() == 10);
   CHECK(std::abs(c5.metrics[0] - g5.metrics[0]) <= 0.021);
   // The confusion metrics count predictions against thresholds: one near a threshold may land apart.
   for (size_t k = 5; k < 9; ++k) CHECK(std::abs(c5.metrics[k] - g5.metrics[k]) <= 0.02);
+  CHECK(std::abs(c5.metrics[9] - g5.metrics[9]) <= 1e-5 * std::abs(c5.metrics[9]));  // R2's sums
   for (size_t k = 1; k < 5; ++k) {
     INFO("metric " << k);
     CHECK(std::abs(c5.metrics[k] - g5.metrics[k]) <= 1e-5 * std::abs(c5.metrics[k]));

@@ -175,6 +175,20 @@ TEST_CASE("mean absolute percentage error, the hinges and cosine similarity by h
   std::fill(counts.begin(), counts.end(), 0.0);
   metric_slots_cpu<double>(f1, fp.data(), fy.data(), 2, 3, counts.data());
   CHECK(metric_value(f1, counts.data(), 0) == Approx(5 * 0.5 * 1.0 / (4 * 0.5 + 1.0)).epsilon(1e-6));
+  // Keras's R2Score from four sums per column: 1 - SS_res / SS_tot per column, averaged (uniformly or
+  // by the columns' variance), and adjusted for num_regressors over every value.
+  const std::vector<double> rp{1.0, 10.0, 2.5, 12.0, 2.0, 11.0}, ry{1.0, 9.0, 2.0, 13.0, 3.0, 11.0};  // 3 rows, 2 cols
+  MetricFormula r2(MetricKind::r2);
+  r2.width = 2;
+  std::vector<double> r2s(8, 0.0);
+  metric_slots_cpu<double>(r2, rp.data(), ry.data(), 3, 2, r2s.data());
+  const double r2a = 1 - (0 + 0.25 + 1) / 2.0, r2b = 1 - (1 + 1 + 0) / 8.0;  // SS_tot: 2 and 8
+  r2.average = 1;
+  CHECK(metric_value(r2, r2s.data(), 0) == Approx((r2a + r2b) / 2));
+  r2.average = 2;
+  CHECK(metric_value(r2, r2s.data(), 0) == Approx((2 * r2a + 8 * r2b) / 10));
+  r2.regressors = 2;  // 6 values: 1 - (1 - R2) (6 - 1) / (6 - 2 - 1)
+  CHECK(metric_value(r2, r2s.data(), 0) == Approx(1 - (1 - (2 * r2a + 8 * r2b) / 10) * 5 / 3));
   MetricFormula rmse(MetricKind::root_mean_squared_error);  // the rows' mean squared error; its root at the end
   CHECK(metric_sum_cpu<double>(rmse, bp.data(), by.data(), 1, 2) == Approx((0.36 + 0.04) / 2));
   CHECK(metric_result(rmse, 0.25) == 0.5);

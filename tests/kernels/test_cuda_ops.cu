@@ -330,6 +330,9 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
   f.width = int(cols);
   f.threshold = -1;
   metrics.push_back({f, &onehot});
+  f = MetricFormula(MetricKind::r2);  // R2's four sums per column
+  f.width = int(cols);
+  metrics.push_back({f, &soft});
   for (const auto& [mf, t] : metrics) {
     INFO("metric kind " << int(mf.kind) << " loss " << int(mf.loss));
     const int slots = metric_slots(mf);

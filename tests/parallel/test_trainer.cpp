@@ -203,6 +203,10 @@ TEST_CASE("an output at every step: loss and accuracy averaged over the steps, a
     for (int64_t t = 0; t < 6; ++t) data.y[size_t(i * 18 + t * 3 + (i + t) % 3)] = 1.f;
   Adam opt;
   Trainer t(*m, cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  // Keras's R2Score and F-scores take (batch, columns) alone, and so does dptrain.
+  CHECK_THROWS_WITH(t.set_metrics(parse_metrics("r2_score")),
+                    "metric 'r2_score' expects an output of shape (batch, columns), as Keras's R2Score does; this "
+                    "model's output is (6, 3) per sample");
   t.set_metrics(parse_metrics("accuracy"));
   const EvalResult r = t.evaluate(data, 4);
   const std::vector<float> p = t.predict(data, 4);
