@@ -386,14 +386,7 @@ Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
     m.average = req.average == "micro" ? 0 : req.average == "macro" ? 1 : 2;
     m.threshold = float(req.fbeta_threshold);
   }
-  if (m.kind == MetricKind::loss) {
-    LossKind lk = info->loss;
-    if (req.from_logits)
-      lk = lk == LossKind::categorical_crossentropy          ? LossKind::categorical_crossentropy_from_logits
-           : lk == LossKind::sparse_categorical_crossentropy ? LossKind::sparse_categorical_crossentropy_from_logits
-                                                             : LossKind::binary_crossentropy_from_logits;
-    m.loss = lk;
-  }
+  if (m.kind == MetricKind::loss) m.loss = req.from_logits ? loss_from_name(loss_name(info->loss), true) : info->loss;
   // The targets follow the loss: class indices for the sparse loss, else one column per output.
   const bool sparse = loss_base(loss) == LossKind::sparse_categorical_crossentropy;
   static const std::pair<const char*, const char*> twins[] = {

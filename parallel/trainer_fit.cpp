@@ -132,10 +132,8 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
       seen += rows;
       metric_seen += last_metric_weight();
       logs.set(0, loss_total / double(seen));
-      if (K) {
-        const std::vector<double> values = metric_values(metric_sums, metric_seen);
-        for (size_t k = 0; k < K; ++k) logs.set(1 + k, values[k]);
-      }
+      for (size_t k = 0; k < K; ++k)  // every step: nothing allocated
+        logs.set(1 + k, metric_value(metrics_[k], metric_sums.data() + metric_slot_[k], metric_seen));
       if (opt.log_learning_rate) logs.set(lr_log, learning_rate());
       for (auto* c : cbs) c->on_batch_end(step, logs);
       if (!std::isfinite(l)) {
