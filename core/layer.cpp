@@ -58,6 +58,22 @@ std::string activation_str(Activation a) {
   return os.str();
 }
 
+std::unique_ptr<Layer> Layer::clone() const {
+  auto c = make_clone();
+  c->regularizers_ = regularizers_;
+  c->refusals_ = refusals_;
+  return c;
+}
+
+std::vector<Regularizer> Layer::param_regularizers() const {
+  std::vector<Regularizer> out;
+  for (const ParamSpec& p : params()) {
+    auto it = regularizers_.find(p.name);
+    out.push_back(it != regularizers_.end() && p.trainable ? it->second : Regularizer{});
+  }
+  return out;
+}
+
 Shape Layer::build(const Shape& input) {
   in_ = input;
   out_ = compute_output_shape(input);

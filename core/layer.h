@@ -4,6 +4,7 @@
 // overwritten. Weights and gradients are views into the model's two arenas.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,16 @@ std::string activation_str(Activation a);  // for listings: the name, and a sett
 // Embedding's default), orthogonal (a recurrent kernel's), and lstm_bias (zeros, the forget gate's
 // quarter [units, 2 units) at 1: LSTM's unit_forget_bias).
 enum class Init { glorot_uniform, zeros, ones, uniform, orthogonal, lstm_bias };
+
+// Keras's weight regularizers (kernel_regularizer=L2(0.01), ...): the loss gains
+// l1 * sum(|w|) + l2 * sum(w^2) for the weight, and its gradient l1 * sign(w) + 2 * l2 * w.
+// cls: the Keras class it came as ("L1", "L2" or "L1L2"), which files write back.
+struct Regularizer {
+  std::string cls = "L1L2";
+  double l1 = 0, l2 = 0;
+  bool active() const { return l1 != 0 || l2 != 0; }
+  bool operator==(const Regularizer& o) const { return cls == o.cls && l1 == o.l1 && l2 == o.l2; }
+};
 
 // Keras's masks (Keras 3's rules): Embedding(mask_zero=True) and Masking make from their input a
 // (samples, steps) mask, 1 where the step is read and 0 where it is skipped. What a layer does with
@@ -60,6 +71,7 @@ struct ParamSpec {
   std::string scope = "";
   std::string keras3_path = "";
   std::string keras3_group = "";
+  Regularizer regularizer = {};  // set by the model at build (Layer::param_regularizers)
 };
 
 class Layer {
@@ -67,7 +79,8 @@ class Layer {
   virtual ~Layer() = default;
   virtual std::string class_name() const = 0;    // Keras class: "Dense"
   virtual std::string default_name() const = 0;  // Keras's base name: "dense"
-  virtual std::unique_ptr<Layer> clone() const = 0;  // same configuration, unbuilt
+  // The same configuration (regularizers and refusals included), unbuilt.
+  std::unique_ptr<Layer> clone() const;
   virtual std::string config_str() const { return ""; }  // for models listings
 
   const std::string& name() const { return name_; }
@@ -77,6 +90,22 @@ class Layer {
   const Shape& input_shape() const { return in_; }
   const Shape& output_shape() const { return out_; }
   virtual std::vector<ParamSpec> params() const { return {}; }
+  // Keras's regularizer of each weight, by its name in params() ("kernel", "recurrent_kernel",
+  // "gamma", ...); one set for a weight the layer does not have is kept (and written back) but
+  // has no effect, as in Keras (bias_regularizer with use_bias=False).
+  void set_regularizer(const std::string& weight, const Regularizer& r) { regularizers_[weight] = r; }
+  const std::map<std::string, Regularizer>& regularizers() const { return regularizers_; }
+  // params()'s regularizers, in its order (a wrapper: its layers').
+  virtual std::vector<Regularizer> param_regularizers() const;
+  // What the layer's Keras config asks of training that dptrain does not do (a weight constraint,
+  // an activity regularizer), for fit to refuse the model with; `in_loss`: also changes the loss
+  // that evaluate reports. A wrapper adds its layers'.
+  struct Refusal {
+    std::string what;
+    bool in_loss = false;
+  };
+  void refuse_training(const std::string& what, bool in_loss) { refusals_.push_back({what, in_loss}); }
+  virtual std::vector<Refusal> training_refusals() const { return refusals_; }
   // > 0 where the layer reads indices (Embedding): every input value must be a whole number in
   // [0, limit). The data checks and synthetic data follow it.
   virtual int64_t input_index_limit() const { return 0; }
@@ -123,6 +152,7 @@ class Layer {
   void backward(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx);
 
  protected:
+  virtual std::unique_ptr<Layer> make_clone() const = 0;  // same configuration, unbuilt
   virtual Shape compute_output_shape(const Shape& in) = 0;
   virtual void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) = 0;
   virtual void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) = 0;
@@ -149,6 +179,8 @@ class Layer {
   bool input_grad_needed_ = true;
   Buffer pre_;
   const Layer* mask_source_ = nullptr;
+  std::map<std::string, Regularizer> regularizers_;
+  std::vector<Refusal> refusals_;
 };
 
 }  // namespace dpt

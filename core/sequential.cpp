@@ -155,7 +155,12 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
       m->build_inputs(in);
     else
       l.build(in[0]);
-    for (auto& p : l.params()) specs.push_back({&l, p});
+    const std::vector<ParamSpec> ps = l.params();
+    const std::vector<Regularizer> regs = l.param_regularizers();
+    for (size_t k = 0; k < ps.size(); ++k) {
+      specs.push_back({&l, ps[k]});
+      if (k < regs.size()) specs.back().second.regularizer = regs[k];
+    }
   }
   wire_masks();
   for (size_t i = 0; i + 1 < layers_.size(); ++i)

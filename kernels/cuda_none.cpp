@@ -182,6 +182,7 @@ void update_cuda(const Step&, float*, const float*, float* const*, int64_t, void
 DPT_OPTIMIZER_STEPS(DPT_INSTANTIATE)
 #undef DPT_INSTANTIATE
 void clip_cuda(const int64_t*, int64_t, int64_t, ClipMode, float, float*, void*, void*) { no_cuda(); }
+void penalty_cuda(const PenaltyChunk*, int64_t, const float*, float*, double*, void*) { no_cuda(); }
 ConvPlan* conv2d_plan_create(CudaResources&, const Conv2dGeom&, bool) { no_cuda(); }
 void conv2d_plan_destroy(ConvPlan*) noexcept {}
 void conv2d_forward_cuda(CudaResources&, ConvPlan&, const Conv2dGeom&, const float*, const float*, const float*,

@@ -55,4 +55,21 @@ void clip_cpu(const ClipPlan& plan, ClipMode mode, float c, float* g, double* pa
 void clip_cuda(const int64_t* plan, int64_t chunks, int64_t weights, ClipMode mode, float c, float* g, void* scratch,
                void* stream);
 
+// Keras's weight regularizers over an arena of weights, in chunks of at most kClipChunk elements
+// inside one regularized weight: chunk c is [begin, end) of the arena with that weight's rates.
+// For each chunk, partial[c] = the sum of penalty_value over it (double, in a fixed order, so
+// every run and every replica gives the same bits); with g (not null), g[i] += penalty_slope.
+struct PenaltyChunk {
+  int64_t begin = 0, end = 0;
+  float l1 = 0.f, l2 = 0.f;
+};
+struct PenaltyWeight {  // one regularized weight: its place in the arena and rates
+  int64_t offset = 0, size = 0;
+  float l1 = 0.f, l2 = 0.f;
+};
+std::vector<PenaltyChunk> make_penalty_chunks(const std::vector<PenaltyWeight>& weights);
+void penalty_cpu(const PenaltyChunk* chunks, int64_t count, const float* w, float* g, double* partial);
+// chunks and partial in the device's memory.
+void penalty_cuda(const PenaltyChunk* chunks, int64_t count, const float* w, float* g, double* partial, void* stream);
+
 }  // namespace dpt::kernels

@@ -119,6 +119,27 @@ void clip_cpu(const ClipPlan& plan, ClipMode mode, float c, float* g, double* pa
   }
 }
 
+std::vector<PenaltyChunk> make_penalty_chunks(const std::vector<PenaltyWeight>& weights) {
+  std::vector<PenaltyChunk> out;
+  for (const PenaltyWeight& p : weights)
+    for (int64_t b = p.offset; b < p.offset + p.size; b += kClipChunk)
+      out.push_back({b, std::min(b + kClipChunk, p.offset + p.size), p.l1, p.l2});
+  return out;
+}
+
+void penalty_cpu(const PenaltyChunk* chunks, int64_t count, const float* w, float* g, double* partial) {
+#pragma omp parallel for schedule(static) if (count >= 4)
+  for (int64_t c = 0; c < count; ++c) {
+    const PenaltyChunk k = chunks[c];
+    double s = 0.0;
+    for (int64_t i = k.begin; i < k.end; ++i) {
+      s += penalty_value(w[i], k.l1, k.l2);
+      if (g) g[i] += penalty_slope(w[i], k.l1, k.l2);
+    }
+    partial[c] = s;
+  }
+}
+
 template void sgd_update_cpu<float>(float*, const float*, float*, int64_t, float, float, bool);
 template void sgd_update_cpu<double>(double*, const double*, double*, int64_t, double, double, bool);
 template void rmsprop_update_cpu<float>(float*, const float*, float*, float*, float*, int64_t, float, float, float,

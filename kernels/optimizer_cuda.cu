@@ -110,6 +110,32 @@ void clip_cuda(const int64_t* plan, int64_t chunks, int64_t weights, ClipMode mo
   DPT_CUDA_LAUNCH_CHECK();
 }
 
+// A block per chunk (see penalty_cpu): the penalty added in double in a fixed tree, so the sum
+// comes out the same on every run.
+__global__ void penalty_kernel(const PenaltyChunk* chunks, const float* w, float* g, double* partial) {
+  __shared__ double sh[kBlockThreads];
+  const PenaltyChunk k = chunks[blockIdx.x];
+  double s = 0.0;
+  for (int64_t i = k.begin + threadIdx.x; i < k.end; i += kBlockThreads) {
+    const float wi = w[i];
+    s += penalty_value(wi, k.l1, k.l2);
+    if (g) g[i] += penalty_slope(wi, k.l1, k.l2);
+  }
+  sh[threadIdx.x] = s;
+  __syncthreads();
+  for (int half = kBlockThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) sh[threadIdx.x] += sh[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[blockIdx.x] = sh[0];
+}
+
+void penalty_cuda(const PenaltyChunk* chunks, int64_t count, const float* w, float* g, double* partial, void* stream) {
+  if (count == 0) return;
+  penalty_kernel<<<unsigned(count), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(chunks, w, g, partial);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
 void sgd_update_cuda(float* w, const float* g, float* v, int64_t n, float lr, float momentum, bool nesterov,
                      void* stream) {
   if (n == 0) return;

@@ -181,6 +181,15 @@ DPT_HD void clip_factors(ClipMode mode, float c, double sumsq, float& mul, float
   }
 }
 
+// Keras's L1/L2 weight regularizers: the penalty l1 |w| + l2 w^2 (summed in double) and its slope
+// l1 sign(w) + 2 l2 w, which the weight's gradient gains. sign(0) is 0, as the gradient of |w| in
+// TensorFlow and PyTorch (JAX takes 1 there).
+DPT_HD double penalty_value(float w, float l1, float l2) {
+  const double a = w < 0.f ? -double(w) : double(w);
+  return double(l1) * a + double(l2) * a * a;
+}
+DPT_HD float penalty_slope(float w, float l1, float l2) { return l1 * float((w > 0.f) - (w < 0.f)) + 2.f * l2 * w; }
+
 // clipvalue: g clamped to [-v, v] (NaN stays NaN).
 DPT_HD float clip_value(float g, float v) { return g < -v ? -v : g > v ? v : g; }
 

@@ -121,6 +121,46 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
   mask_layer_ = template_.output_mask_layer();
   for (auto& r : replicas_) r->model->set_fused_output_grad(fused_);
   set_metrics(default_metrics(loss));
+  std::vector<kernels::PenaltyWeight> weights;
+  for (const WeightRef& w : template_.weights())
+    if (w.spec.trainable && w.spec.regularizer.active())
+      weights.push_back(
+          {w.offset, shape_numel(w.spec.shape), float(w.spec.regularizer.l1), float(w.spec.regularizer.l2)});
+  penalty_chunks_ = kernels::make_penalty_chunks(weights);
+  const size_t chunk_bytes = penalty_chunks_.size() * sizeof(kernels::PenaltyChunk);
+  for (auto& r : replicas_) {
+    r->penalty_cpu.assign(penalty_chunks_.size(), 0.0);
+    if (r->cuda && penalized()) {
+      r->enter();
+      r->penalty_chunks = Buffer(r->ctx.device, chunk_bytes);
+      kernels::cuda_copy(r->penalty_chunks.data(), penalty_chunks_.data(), chunk_bytes, nullptr);
+      r->penalty_dev = Buffer(r->ctx.device, penalty_chunks_.size() * sizeof(double));
+      r->penalty_host = Buffer(Device::cpu(), penalty_chunks_.size() * sizeof(double), true);
+    }
+  }
+}
+
+void Trainer::replica_penalty(Replica& rep, bool grads) {
+  if (!penalized()) return;
+  float* g = grads ? rep.model->grads() : nullptr;
+  const int64_t count = int64_t(penalty_chunks_.size());
+  if (!rep.cuda) {
+    kernels::penalty_cpu(penalty_chunks_.data(), count, rep.model->params(), g, rep.penalty_cpu.data());
+    return;
+  }
+  void* s = kernels::cuda_stream_of(*rep.cuda);
+  double* dev = static_cast<double*>(rep.penalty_dev.data());
+  kernels::penalty_cuda(static_cast<const kernels::PenaltyChunk*>(rep.penalty_chunks.data()), count,
+                        rep.model->params(), g, dev, s);
+  kernels::cuda_copy(rep.penalty_host.data(), dev, size_t(count) * sizeof(double), rep.cuda.get());
+}
+
+double Trainer::penalty_sum(Replica& rep) const {
+  if (!penalized()) return 0.0;
+  const double* p = rep.cuda ? static_cast<const double*>(rep.penalty_host.data()) : rep.penalty_cpu.data();
+  double sum = 0.0;
+  for (size_t c = 0; c < penalty_chunks_.size(); ++c) sum += p[c];
+  return sum;
 }
 
 void Trainer::set_metrics(const MetricRequests& requests) {
@@ -484,7 +524,10 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
       scale_floats(rep, m.params() + T, U - T, 1.f / float(N));
     }
     comm_->join(r);  // GPUs: the update waits for the last gradient bucket
-    if (!ps || r == 0) rep.opt->apply(rep.ctx, m.params(), m.grads());
+    if (!ps || r == 0) {
+      replica_penalty(rep, true);  // Keras's regularizers: the summed gradient gains their slopes
+      rep.opt->apply(rep.ctx, m.params(), m.grads());
+    }
     if (ps && N > 1) {  // the server's updated weights go back to every worker
       const auto t = Clock::now();
       comm_->broadcast(r, m.params(), T, 0);
@@ -493,6 +536,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
       rep.reducer.bytes_ += T * int64_t(sizeof(float));
     }
     finish_rows(rep, s.count);
+    if (r == 0) rep.penalty = penalty_sum(rep);  // at the weights the step started from (finish_rows synced)
   };
   on_replicas(work);
   uploaded_[cur_] = false;  // consumed: a batch is uploaded once per step, as in fit
@@ -505,6 +549,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
     comm_s += rep->reducer.seconds_;
   }
   if (mask_layer_ >= 0) total *= kept > 0 ? double(rows) / double(kept) : 0.0;
+  total += replicas_[0]->penalty * double(rows);  // Keras's loss adds the regularizers' penalty
   metric_weight_ = mask_layer_ >= 0 ? double(kept) : double(rows);
   last_.comm_ms = 1000.0 * comm_s / N;
   last_.bytes_reduced = replicas_[0]->reducer.bytes_;

@@ -148,6 +148,15 @@ class Trainer : public TrainContext {
                     bool want_metrics);
   void finish_rows(Replica& rep, int64_t count);
   void scale_floats(Replica& rep, float* p, int64_t n, float s);
+  // Keras's weight regularizers (kernel_regularizer, ...): on the replica's weights, each chunk's
+  // penalty and, with grads, their slopes added to the gradients (GPU: enqueued on its stream);
+  // penalty_sum then adds the chunks' penalties in order (GPU: after the stream is synchronised).
+  void replica_penalty(Replica& rep, bool grads);
+  double penalty_sum(Replica& rep) const;
+  bool penalized() const { return !penalty_chunks_.empty(); }
+  // What the model's layers ask of training that dptrain does not do (Layer::training_refusals):
+  // fit refuses every such model, evaluate those whose loss it changes.
+  void check_refusals(bool fitting) const;
   Dataset targets_for(const Dataset& d) const;
   void check_data(const Dataset& d, const char* what) const;
   EvalResult evaluate_targets(const Dataset& data, int64_t batch_size);
@@ -167,6 +176,7 @@ class Trainer : public TrainContext {
   int64_t slots() const { return metric_slot_.back(); }
   // The metrics' values from their slots' sums over `seen` samples (or kept steps).
   std::vector<double> metric_values(const std::vector<double>& sums, double seen) const;
+  std::vector<kernels::PenaltyChunk> penalty_chunks_;
   bool fused_;
   // Keras's losses and metrics reduce over the output's last axis and average over the rest: an
   // output of several steps ((steps, classes): a Dense after return_sequences) counts as its

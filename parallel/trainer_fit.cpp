@@ -24,6 +24,7 @@ int64_t batch_rows(int64_t batch_size, const Dataset& data) {
 
 History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOptions& opt,
                      const std::vector<Callback*>& user_callbacks) {
+  check_refusals(true);
   DPT_CHECK(opt.epochs >= 1, "epochs must be >= 1, got " << opt.epochs);
   DPT_CHECK(opt.batch_size >= 1, "batch size must be >= 1, got " << opt.batch_size);
   DPT_CHECK(opt.steps_per_epoch >= 0, "steps per epoch must be >= 0, got " << opt.steps_per_epoch);
@@ -176,8 +177,18 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
   return history;
 }
 
+void Trainer::check_refusals(bool fitting) const {
+  for (const auto& l : template_.layers())
+    for (const Layer::Refusal& r : l->training_refusals())
+      DPT_CHECK(!fitting && !r.in_loss,
+                "layer '" << l->name() << "' (" << l->class_name() << ") has " << r.what << ", which dptrain does not "
+                          << (r.in_loss ? "add to the loss" : "apply in training") << " as Keras does; take it out of "
+                          << "the model to " << (fitting ? "train" : "evaluate") << " it with dptrain");
+}
+
 EvalResult Trainer::evaluate(const Dataset& data_in, int64_t batch_size) {
   check_data(data_in, "evaluation");
+  check_refusals(false);
   return evaluate_targets(targets_for(data_in), batch_size);
 }
 
@@ -213,7 +224,15 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
     }
     metric_seen += mask_layer_ < 0 ? double(rows) : double(kept);
   }
-  EvalResult r{loss_total / double(n), {}};
+  double penalty = 0;  // Keras's evaluate adds the regularizers' penalty to every batch's loss
+  if (penalized()) {
+    Replica& rep = *replicas_[0];
+    rep.enter();
+    replica_penalty(rep, false);
+    if (rep.cuda) kernels::cuda_stream_sync(*rep.cuda);
+    penalty = penalty_sum(rep);
+  }
+  EvalResult r{loss_total / double(n) + penalty, {}};
   r.metrics = metric_values(metric_sums, metric_seen);
   return r;
 }

@@ -93,6 +93,11 @@ struct Trainer::Replica {
   Tensor x[2], y[2], w[2], rows_dev, rows_host;
   int64_t cap = 0;  // rows these hold
   int64_t metric_rows = 0;  // metrics whose rows the step copies back
+  // Keras's weight regularizers: the chunks on the GPU, and each chunk's penalty (CPU: a vector;
+  // GPU: on the device, then pinned on the host); penalty, their sum at the last step's weights.
+  Buffer penalty_chunks, penalty_dev, penalty_host;
+  std::vector<double> penalty_cpu;
+  double penalty = 0;
   double loss = 0;
   std::vector<double> metric_sums;
   void clear_sums(size_t metrics) {

@@ -254,6 +254,86 @@ std::unique_ptr<Recurrent> make_recurrent(const LayerCtx& c) {
   return std::make_unique<GRU>(k);
 }
 
+// Keras's regularizer and constraint arguments, and the weight (params()'s name) each is for.
+constexpr std::pair<const char*, const char*> kWeightArgs[] = {{"kernel", "kernel"},
+                                                               {"bias", "bias"},
+                                                               {"recurrent", "recurrent_kernel"},
+                                                               {"depthwise", "depthwise_kernel"},
+                                                               {"pointwise", "pointwise_kernel"},
+                                                               {"embeddings", "embeddings"},
+                                                               {"gamma", "gamma"},
+                                                               {"beta", "beta"}};
+
+// A serialized Keras regularizer: a name Keras's regularizers.get takes ("l1", "l2", "l1l2", or a
+// class name: the class's defaults, L1 and L2 0.01, L1L2 none) or {class_name, config}. False for
+// a class other than L1, L2 and L1L2 (*cls names it).
+bool regularizer_from_json(const json& v, const std::string& where, Regularizer* r, std::string* cls) {
+  std::string name;
+  const json* cfg = nullptr;
+  if (v.is_string()) {
+    name = v.get<std::string>();
+  } else {
+    DPT_CHECK(v.is_object() && v.contains("class_name") && v["class_name"].is_string(),
+              where << " must be a regularizer's name or a {class_name, config} dict, got " << v.dump());
+    name = v["class_name"].get<std::string>();
+    if (v.contains("config") && !v["config"].is_null()) {
+      cfg = &v["config"];
+      DPT_CHECK(cfg->is_object(), where << " config must be a dict, got " << cfg->dump());
+    }
+  }
+  *cls = name;
+  if (name == "l1" || name == "L1")
+    *r = {"L1", 0.01, 0.0};
+  else if (name == "l2" || name == "L2")
+    *r = {"L2", 0.0, 0.01};
+  else if (name == "l1l2" || name == "L1L2")
+    *r = {"L1L2", 0.0, 0.0};
+  else
+    return false;
+  for (const char* key : {"l1", "l2"}) {
+    if (!cfg || !cfg->contains(key)) continue;
+    const json& x = (*cfg)[key];
+    double val = 0;  // Keras's L1L2 takes None as 0
+    if (!x.is_null()) {
+      DPT_CHECK(x.is_number() && x.get<double>() >= 0, where << " " << r->cls << "'s " << key
+                                                             << " must be a non-negative number (as Keras's), got "
+                                                             << x.dump());
+      val = x.get<double>();
+    }
+    DPT_CHECK(key[1] == '2' || r->cls != "L2", where << " L2 takes no l1 (got " << x.dump() << ")");
+    DPT_CHECK(key[1] == '1' || r->cls != "L1", where << " L1 takes no l2 (got " << x.dump() << ")");
+    (key[1] == '1' ? r->l1 : r->l2) = val;
+  }
+  return true;
+}
+
+// The layer's weight regularizers (kernel_regularizer, ...) onto it; a weight constraint, an
+// activity regularizer or a regularizer other than L1/L2 as what fit refuses (the model still
+// loads for evaluate and predict).
+void read_weight_settings(const LayerCtx& c, Layer& layer) {
+  for (const auto& [arg, weight] : kWeightArgs) {
+    const std::string reg_key = std::string(arg) + "_regularizer", con_key = std::string(arg) + "_constraint";
+    if (c.cfg.contains(reg_key) && !c.cfg[reg_key].is_null()) {
+      Regularizer r;
+      std::string cls;
+      if (regularizer_from_json(c.cfg[reg_key], c.where() + " '" + reg_key + "'", &r, &cls))
+        layer.set_regularizer(weight, r);
+      else
+        layer.refuse_training(reg_key + " " + cls + " (dptrain has L1, L2 and L1L2)", true);
+    }
+    if (c.cfg.contains(con_key) && !c.cfg[con_key].is_null()) {
+      const json& v = c.cfg[con_key];
+      const std::string cls = v.is_string() ? v.get<std::string>()
+                              : v.is_object() && v.contains("class_name") && v["class_name"].is_string()
+                                  ? v["class_name"].get<std::string>()
+                                  : v.dump();
+      layer.refuse_training(con_key + " " + cls + " (a weight constraint)", false);
+    }
+  }
+  if (c.cfg.contains("activity_regularizer") && !c.cfg["activity_regularizer"].is_null())
+    layer.refuse_training("an activity_regularizer", true);
+}
+
 // A wrapper's layer (c.cfg[key], a {class_name, config} dict): its context, named in messages as
 // "layer 'wrapper' > 'wrapped'".
 LayerCtx wrapped_ctx(const LayerCtx& c, const char* key) {
@@ -274,11 +354,14 @@ std::unique_ptr<Recurrent> wrapped_recurrent(const LayerCtx& c, const char* key)
     c.unsupported("wrapping a " + (w.cls.empty() ? std::string("layer without a class_name") : w.cls) +
                   " (Bidirectional wraps LSTM, GRU or SimpleRNN)");
   auto r = make_recurrent(w);
+  read_weight_settings(w, *r);
   if (!w.own_name.empty()) r->set_name(w.own_name);
   return r;
 }
 
-std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
+std::unique_ptr<Layer> make_layer(const LayerCtx& c);
+
+std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
   if (c.cls == "Rescaling" || c.cls == "Normalization") return make_preprocessing(c);
   if (is_recurrent(c.cls)) return make_recurrent(c);
   if (c.cls == "TimeDistributed") {
@@ -535,6 +618,12 @@ std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
            << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)");
 }
 
+std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
+  auto layer = make_layer_only(c);
+  read_weight_settings(c, *layer);
+  return layer;
+}
+
 // [null, d1, d2, ...] -> (d1, d2, ...), each a whole number >= 1.
 Shape shape_from(const json& dims, const std::string& where) {
   DPT_CHECK(dims.is_array() && dims.size() >= 2,
@@ -755,6 +844,12 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
 }
 
 }  // namespace
+
+std::string regularizer_argument(const std::string& weight) {
+  for (const auto& [arg, w] : kWeightArgs)
+    if (weight == w) return std::string(arg) + "_regularizer";
+  DPT_FAIL("no Keras regularizer argument for a weight named '" << weight << "'");
+}
 
 std::unique_ptr<Sequential> model_from_keras_json(const std::string& text, uint64_t seed, const std::string& source) {
   const json j = json::parse(text, nullptr, false);

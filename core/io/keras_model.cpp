@@ -215,6 +215,12 @@ json layer_config(const Layer& l) {
   } else {
     DPT_FAIL("layer '" << l.name() << "' (" << cls << ") has no Keras config writer");
   }
+  for (const auto& [weight, r] : l.regularizers()) {  // as Keras 3 serializes them
+    json rc = json::object();
+    if (r.cls != "L2") rc["l1"] = r.l1;
+    if (r.cls != "L1") rc["l2"] = r.l2;
+    c[regularizer_argument(weight)] = keras3_object("keras.regularizers", {{"class_name", r.cls}, {"config", rc}});
+  }
   return {{"class_name", cls}, {"config", c}};
 }
 

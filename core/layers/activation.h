@@ -16,7 +16,7 @@ class ActivationLayer : public Layer {
   std::string mask_refusal() const override {
     return "is a softmax: Keras's Softmax layer computes with the mask, dptrain's does not";
   }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<ActivationLayer>(act_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<ActivationLayer>(act_); }
   std::string config_str() const override { return "activation=" + activation_str(act_); }
   Activation output_activation() const override { return act_; }
 

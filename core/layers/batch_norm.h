@@ -20,7 +20,7 @@ class BatchNormalization : public Layer {
   std::string mask_refusal() const override {
     return "Keras computes its batch statistics over the kept steps alone; dptrain does not";
   }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<BatchNormalization>(cfg_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<BatchNormalization>(cfg_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
   void prepare(int64_t max_batch, Context& ctx) override;

@@ -68,7 +68,7 @@ void Bidirectional::name_sublayers(const std::function<std::string(const std::st
   if (bwd_->name().empty()) bwd_->set_name(next_name(bwd_->default_name()));
 }
 
-std::unique_ptr<Layer> Bidirectional::clone() const {
+std::unique_ptr<Layer> Bidirectional::make_clone() const {
   auto copy = [](const Recurrent& r) {
     return std::unique_ptr<Recurrent>(static_cast<Recurrent*>(r.clone().release()));
   };
@@ -95,6 +95,19 @@ Shape Bidirectional::compute_output_shape(const Shape& in) {
   bwd_->build(in);
   Shape out = fwd_->output_shape();
   if (mode_ == MergeMode::concat) out[out.size() - 1] += bwd_->output_shape()[out.size() - 1];
+  return out;
+}
+
+std::vector<Regularizer> Bidirectional::param_regularizers() const {
+  std::vector<Regularizer> out = fwd_->param_regularizers(), b = bwd_->param_regularizers();
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+
+std::vector<Layer::Refusal> Bidirectional::training_refusals() const {
+  std::vector<Refusal> out = Layer::training_refusals();
+  for (const Recurrent* sub : {fwd_.get(), bwd_.get()})
+    for (const Refusal& r : sub->training_refusals()) out.push_back(r);
   return out;
 }
 

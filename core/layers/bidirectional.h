@@ -31,9 +31,11 @@ class Bidirectional : public Layer {
                          std::unique_ptr<Recurrent> backward = nullptr);
   std::string class_name() const override { return "Bidirectional"; }
   std::string default_name() const override { return "bidirectional"; }
-  std::unique_ptr<Layer> clone() const override;
+  std::unique_ptr<Layer> make_clone() const override;
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
+  std::vector<Regularizer> param_regularizers() const override;
+  std::vector<Refusal> training_refusals() const override;
   void bind(std::vector<float*> weights, std::vector<float*> grads) override;
   void name_sublayers(const std::function<std::string(const std::string&)>& next_name) override;
   void prepare(int64_t max_batch, Context& ctx) override;

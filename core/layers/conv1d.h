@@ -13,7 +13,7 @@ class Conv1D : public Conv2D {
   Conv1D(Conv2DConfig cfg, bool causal);
   std::string class_name() const override { return "Conv1D"; }
   std::string default_name() const override { return "conv1d"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv1D>(cfg_, causal_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Conv1D>(cfg_, causal_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
   bool causal() const { return causal_; }

@@ -78,7 +78,7 @@ class Conv2D : public Layer {
   explicit Conv2D(Conv2DConfig cfg) : Conv2D(cfg, "Conv2D") {}
   std::string class_name() const override { return "Conv2D"; }
   std::string default_name() const override { return "conv2d"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv2D>(cfg_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Conv2D>(cfg_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
   Activation output_activation() const override { return cfg_.activation; }

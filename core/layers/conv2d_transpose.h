@@ -13,7 +13,7 @@ class Conv2DTranspose : public Conv2D {
   explicit Conv2DTranspose(Conv2DConfig cfg);
   std::string class_name() const override { return "Conv2DTranspose"; }
   std::string default_name() const override { return "conv2d_transpose"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv2DTranspose>(cfg_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Conv2DTranspose>(cfg_); }
   std::vector<ParamSpec> params() const override;
 
  protected:

@@ -15,7 +15,7 @@ Dense::Dense(int64_t units, Activation act, bool use_bias) : units_(units), act_
                                          << " has a setting of its own: Keras puts that in a layer after it");
 }
 
-std::unique_ptr<Layer> Dense::clone() const { return std::make_unique<Dense>(units_, act_, use_bias_); }
+std::unique_ptr<Layer> Dense::make_clone() const { return std::make_unique<Dense>(units_, act_, use_bias_); }
 
 std::string Dense::config_str() const {
   return "units=" + std::to_string(units_) + ", activation=" + activation_str(act_);

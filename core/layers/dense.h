@@ -10,7 +10,7 @@ class Dense : public Layer {
   std::string class_name() const override { return "Dense"; }
   std::string default_name() const override { return "dense"; }
   MaskUse mask_use() const override { return MaskUse::keeps; }
-  std::unique_ptr<Layer> clone() const override;
+  std::unique_ptr<Layer> make_clone() const override;
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
   Activation output_activation() const override { return act_; }

@@ -23,7 +23,7 @@ class DepthwiseConv2D : public Layer {
   explicit DepthwiseConv2D(DepthwiseConv2DConfig cfg);
   std::string class_name() const override { return "DepthwiseConv2D"; }
   std::string default_name() const override { return "depthwise_conv2d"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<DepthwiseConv2D>(cfg_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<DepthwiseConv2D>(cfg_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
   Activation output_activation() const override { return cfg_.activation; }

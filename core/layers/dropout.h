@@ -16,7 +16,7 @@ class Dropout : public Layer {
   std::string class_name() const override { return "Dropout"; }
   std::string default_name() const override { return "dropout"; }
   MaskUse mask_use() const override { return MaskUse::keeps; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Dropout>(rate_, noise_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Dropout>(rate_, noise_); }
   std::string config_str() const override;
   double rate() const { return rate_; }
   const Shape& noise_shape() const { return noise_; }  // empty: None
@@ -45,7 +45,7 @@ class SpatialDropout : public Dropout {
       : Dropout(rate, spatial == 1 ? Shape{1, 0} : Shape{1, 1, 0}), spatial_(spatial) {}
   std::string class_name() const override { return spatial_ == 1 ? "SpatialDropout1D" : "SpatialDropout2D"; }
   std::string default_name() const override { return spatial_ == 1 ? "spatial_dropout1d" : "spatial_dropout2d"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<SpatialDropout>(rate(), spatial_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<SpatialDropout>(rate(), spatial_); }
   int spatial() const { return spatial_; }
 
  protected:

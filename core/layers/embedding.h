@@ -16,7 +16,7 @@ class Embedding : public Layer {
   Embedding(int64_t input_dim, int64_t output_dim, bool mask_zero = false);
   std::string class_name() const override { return "Embedding"; }
   std::string default_name() const override { return "embedding"; }
-  std::unique_ptr<Layer> clone() const override {
+  std::unique_ptr<Layer> make_clone() const override {
     return std::make_unique<Embedding>(input_dim_, output_dim_, mask_zero_);
   }
   std::string config_str() const override;

@@ -20,7 +20,7 @@ class Flatten : public ShapeOnlyLayer {
  public:
   std::string class_name() const override { return "Flatten"; }
   std::string default_name() const override { return "flatten"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Flatten>(); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Flatten>(); }
 
  protected:
   Shape compute_output_shape(const Shape& in) override { return {shape_numel(in)}; }
@@ -31,7 +31,7 @@ class Reshape : public ShapeOnlyLayer {
   explicit Reshape(Shape target);  // each dimension >= 1, or one -1
   std::string class_name() const override { return "Reshape"; }
   std::string default_name() const override { return "reshape"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Reshape>(target_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Reshape>(target_); }
   std::string config_str() const override;
   const Shape& target() const { return target_; }  // as given (with its -1)
 

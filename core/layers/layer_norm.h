@@ -30,7 +30,7 @@ class LayerNormalization : public Layer {
   std::string default_name() const override {
     return cfg_.groups ? "group_normalization" : cfg_.rms ? "rms_normalization" : "layer_normalization";
   }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<LayerNormalization>(cfg_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<LayerNormalization>(cfg_); }
   // Keras 3's LayerNormalization and GroupNormalization pass a mask on; RMSNormalization drops it.
   MaskUse mask_use() const override { return cfg_.rms ? MaskUse::drops : MaskUse::keeps; }
   std::string config_str() const override;

@@ -12,7 +12,7 @@ class Masking : public Layer {
   explicit Masking(double mask_value = 0.0) : value_(mask_value) {}
   std::string class_name() const override { return "Masking"; }
   std::string default_name() const override { return "masking"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Masking>(value_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Masking>(value_); }
   std::string config_str() const override;
   double mask_value() const { return value_; }
   void prepare(int64_t max_batch, Context& ctx) override;

@@ -39,7 +39,7 @@ class ElementwiseMerge : public MergeLayer {
   explicit ElementwiseMerge(Op op) : op_(op) {}
   std::string class_name() const override;
   std::string default_name() const override;
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<ElementwiseMerge>(op_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<ElementwiseMerge>(op_); }
   Op op() const { return op_; }
   int64_t workspace_elems(int64_t batch) const override;
 
@@ -68,7 +68,7 @@ class Extremum : public MergeLayer {
   explicit Extremum(bool is_max) : max_(is_max) {}
   std::string class_name() const override { return max_ ? "Maximum" : "Minimum"; }
   std::string default_name() const override { return max_ ? "maximum" : "minimum"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Extremum>(max_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Extremum>(max_); }
   bool is_max() const { return max_; }
 
  protected:
@@ -87,7 +87,7 @@ class Concatenate : public MergeLayer {
   explicit Concatenate(int64_t axis = -1) : axis_(axis) {}
   std::string class_name() const override { return "Concatenate"; }
   std::string default_name() const override { return "concatenate"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Concatenate>(axis_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Concatenate>(axis_); }
   std::string config_str() const override { return "axis=" + std::to_string(axis_); }
   int64_t axis() const { return axis_; }
 

@@ -23,7 +23,7 @@ class Padding2D : public Layer {
   std::string default_name() const override {
     return std::string(crop_ ? "cropping" : "zero_padding") + (spatial_ == 1 ? "1d" : "2d");
   }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Padding2D>(crop_, cfg_, spatial_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Padding2D>(crop_, cfg_, spatial_); }
   std::string config_str() const override;
   bool crop() const { return crop_; }
   int spatial() const { return spatial_; }
@@ -49,7 +49,7 @@ class UpSampling2D : public Layer {
   UpSampling2D(int64_t rows, int64_t cols, int spatial = 2, bool bilinear = false);
   std::string class_name() const override { return spatial_ == 1 ? "UpSampling1D" : "UpSampling2D"; }
   std::string default_name() const override { return spatial_ == 1 ? "up_sampling1d" : "up_sampling2d"; }
-  std::unique_ptr<Layer> clone() const override {
+  std::unique_ptr<Layer> make_clone() const override {
     return std::make_unique<UpSampling2D>(sh_, sw_, spatial_, bilinear_);
   }
   std::string config_str() const override;

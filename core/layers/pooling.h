@@ -23,7 +23,7 @@ class Pool2D : public Layer {
   std::string default_name() const override {
     return std::string(max_ ? "max_pooling" : "average_pooling") + (spatial_ == 1 ? "1d" : "2d");
   }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Pool2D>(max_, cfg_, spatial_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Pool2D>(max_, cfg_, spatial_); }
   std::string config_str() const override;
   const Pool2DConfig& config() const { return cfg_; }
   bool is_max() const { return max_; }
@@ -71,7 +71,9 @@ class GlobalPooling2D : public Layer {
   std::string default_name() const override {
     return std::string(max_ ? "global_max_pooling" : "global_average_pooling") + (spatial_ == 1 ? "1d" : "2d");
   }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<GlobalPooling2D>(max_, keepdims_, spatial_); }
+  std::unique_ptr<Layer> make_clone() const override {
+    return std::make_unique<GlobalPooling2D>(max_, keepdims_, spatial_);
+  }
   std::string config_str() const override { return keepdims_ ? "keepdims=True" : ""; }
   bool is_max() const { return max_; }
   bool keepdims() const { return keepdims_; }

@@ -46,7 +46,7 @@ class Rescaling : public ChannelAffine {
   std::string class_name() const override { return "Rescaling"; }
   std::string default_name() const override { return "rescaling"; }
   MaskUse mask_use() const override { return MaskUse::keeps; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Rescaling>(scale_, offset_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Rescaling>(scale_, offset_); }
   std::string config_str() const override;
   const std::vector<double>& scale() const { return scale_; }
   const std::vector<double>& offset() const { return offset_; }
@@ -66,7 +66,7 @@ class Normalization : public ChannelAffine {
   std::string class_name() const override { return "Normalization"; }
   std::string default_name() const override { return "normalization"; }
   MaskUse mask_use() const override { return MaskUse::keeps; }
-  std::unique_ptr<Layer> clone() const override {
+  std::unique_ptr<Layer> make_clone() const override {
     return std::make_unique<Normalization>(axis_, mean_, variance_, invert_);
   }
   std::string config_str() const override;

@@ -134,7 +134,7 @@ class LSTM : public Recurrent {
   std::string class_name() const override { return "LSTM"; }
   std::string default_name() const override { return "lstm"; }
   std::string cell_name() const override { return "lstm_cell"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<LSTM>(cfg_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<LSTM>(cfg_); }
   std::vector<ParamSpec> params() const override;
 };
 
@@ -144,7 +144,7 @@ class GRU : public Recurrent {
   std::string class_name() const override { return "GRU"; }
   std::string default_name() const override { return "gru"; }
   std::string cell_name() const override { return "gru_cell"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<GRU>(cfg_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<GRU>(cfg_); }
   std::vector<ParamSpec> params() const override;
 };
 
@@ -154,7 +154,7 @@ class SimpleRNN : public Recurrent {
   std::string class_name() const override { return "SimpleRNN"; }
   std::string default_name() const override { return "simple_rnn"; }
   std::string cell_name() const override { return "simple_rnn_cell"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<SimpleRNN>(cfg_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<SimpleRNN>(cfg_); }
   std::vector<ParamSpec> params() const override;
 };
 

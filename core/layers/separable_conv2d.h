@@ -25,7 +25,7 @@ class SeparableConv2D : public Layer {
   explicit SeparableConv2D(SeparableConv2DConfig cfg);
   std::string class_name() const override { return "SeparableConv2D"; }
   std::string default_name() const override { return "separable_conv2d"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<SeparableConv2D>(cfg_); }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<SeparableConv2D>(cfg_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
   Activation output_activation() const override { return cfg_.activation; }

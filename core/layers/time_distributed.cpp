@@ -11,7 +11,7 @@ TimeDistributed::TimeDistributed(std::unique_ptr<Layer> layer) : inner_(std::mov
             "TimeDistributed wraps a layer of one input; " << inner_->class_name() << " merges several");
 }
 
-std::unique_ptr<Layer> TimeDistributed::clone() const {
+std::unique_ptr<Layer> TimeDistributed::make_clone() const {
   auto inner = inner_->clone();
   inner->set_name(inner_->name());
   return std::make_unique<TimeDistributed>(std::move(inner));
@@ -28,6 +28,14 @@ Shape TimeDistributed::compute_output_shape(const Shape& in) {
   for (size_t a = 1; a < in.size(); ++a) step.push_back(in[a]);
   Shape out = inner_->build(step);
   out.insert_front(in[0]);
+  return out;
+}
+
+std::vector<Regularizer> TimeDistributed::param_regularizers() const { return inner_->param_regularizers(); }
+
+std::vector<Layer::Refusal> TimeDistributed::training_refusals() const {
+  std::vector<Refusal> out = Layer::training_refusals();
+  for (const Refusal& r : inner_->training_refusals()) out.push_back(r);
   return out;
 }
 

@@ -25,9 +25,11 @@ class TimeDistributed : public Layer {
                                                                                         : MaskUse::refuses;
   }
   std::string mask_refusal() const override { return "wraps a layer that computes with it; dptrain does not"; }
-  std::unique_ptr<Layer> clone() const override;
+  std::unique_ptr<Layer> make_clone() const override;
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
+  std::vector<Regularizer> param_regularizers() const override;
+  std::vector<Refusal> training_refusals() const override;
   int64_t input_index_limit() const override { return inner_->input_index_limit(); }
   void bind(std::vector<float*> weights, std::vector<float*> grads) override;
   void name_sublayers(const std::function<std::string(const std::string&)>& next_name) override;

@@ -20,6 +20,8 @@
 #      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D.
 #   5. A Functional model that branches (residual Adds, a Concatenate): dptrain's epoch from its
 #      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves.
+#   6. Keras's weight regularizers: dptrain's epoch gives Keras's weights and logs Keras's loss with
+#      the penalty; Keras loads dptrain's files with them and evaluates to dptrain's loss.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -645,6 +647,87 @@ for src, dst in (("res_1.keras", "res_ours.keras"), ("res_1.h5", "res_ours.h5"))
         if run.returncode == 0:
             w2 = float(np.abs(loaded.predict(xi, verbose=0) - np.load(f"{d}/res_q.npy")).max())
             check(w2 <= 1e-5, f"resnetish: Keras and dptrain predict alike from dptrain's {dst} (max |diff| {w2:.3g})")
+# Keras's weight regularizers (kernel_, bias_, recurrent_, gamma_ and beta_regularizer; L1, L2, L1L2
+# and Keras's names for them) on Conv1D, BatchNormalization, a Bidirectional LSTM and Dense layers:
+# dptrain's epoch from Keras's .keras and .h5 files ends with Keras's weights (the same weights
+# trained without the regularizers end elsewhere) and logs Keras's loss, the penalty included; Keras
+# loads dptrain's files with the same regularizers and evaluates them to dptrain's loss.
+R = keras.regularizers
+
+
+def reg_net(on):
+    keras.utils.set_random_seed(0)
+    g = (lambda r: r) if on else (lambda r: None)
+    return keras.Sequential([
+        keras.Input((6,)), layers.Reshape((6, 1)),
+        layers.Conv1D(4, 3, activation="relu", kernel_regularizer=g(R.L2(0.05)), bias_regularizer=g(R.L1(0.01)),
+                      name="conv"),
+        layers.BatchNormalization(gamma_regularizer=g(R.L2(0.1)), beta_regularizer=g(R.L1L2(0.01, 0.02)), name="bn"),
+        layers.Bidirectional(layers.LSTM(3, kernel_regularizer=g(R.L1L2(0.01, 0.01)), recurrent_regularizer=g("l2"),
+                                         bias_regularizer=g(R.L2(0.03))), name="bi"),
+        layers.Dense(8, activation="tanh", kernel_regularizer=g(R.L1L2(0.01, 0.02)), bias_regularizer=g("l1"),
+                     name="hidden"),
+        layers.Dense(3, activation="softmax", kernel_regularizer=g("l2"), name="out")], name="regularized")
+
+
+def regularizers_of(cfg, at=""):  # every *_regularizer in a (nested) layer config, by where it sits
+    out = {}
+    if isinstance(cfg, dict):
+        for k, v in cfg.items():
+            if k.endswith("_regularizer") and v is not None:
+                out[at + k] = (v["class_name"], {a: round(float(b), 9) for a, b in v["config"].items()})
+            else:
+                out.update(regularizers_of(v, at + k + "/"))
+    elif isinstance(cfg, list):
+        for i, v in enumerate(cfg):
+            out.update(regularizers_of(v, at + str(i) + "/"))
+    return out
+
+
+m = reg_net(True)
+m.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy")
+m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/reg_1.keras")
+m.save(f"{d}/reg_1.h5")
+start = [w.numpy() for w in m.weights]
+theirs_loss = m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+theirs = [w.numpy() for w in m.weights]
+their_regs = {k: v for layer in m.layers for k, v in regularizers_of(layer.get_config(), layer.name + "/").items()}
+plain = reg_net(False)
+plain.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy")
+plain.set_weights(start)
+plain.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+apart = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(plain.weights, theirs))
+check(apart > 100 * 2e-6 and len(their_regs) == 13,
+      f"regularized: without its {len(their_regs)} regularizers the epoch ends elsewhere (max |diff| {apart:.3g})")
+for src in ("reg_1.keras", "reg_1.h5"):
+    dst = src.replace("_1", "_ours")
+    run = subprocess.run([bin, "train", "--model", f"{d}/{src}", "--data", f"npy:{d}/x.npy,{d}/y.npy",
+                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose",
+                          "0", "--save-model", f"{d}/{dst}", "--history", f"{d}/reg_history.json"],
+                         capture_output=True, text=True)
+    check(run.returncode == 0, f"regularized: dptrain trains {src} (exit {run.returncode}) {run.stderr.strip()}")
+    if run.returncode != 0:
+        continue
+    import json
+    ours_loss = json.load(open(f"{d}/reg_history.json"))["loss"][0]
+    check(abs(ours_loss - theirs_loss) <= 1e-5 * theirs_loss,
+          f"regularized: dptrain's epoch from {src} logs Keras's loss with the penalty ({ours_loss:.7f} vs "
+          f"{theirs_loss:.7f})")
+    loaded = keras.models.load_model(f"{d}/{dst}")
+    diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(loaded.weights, theirs))
+    check(diff <= 2e-6, f"regularized: dptrain's epoch from {src} gives Keras's weights (max |diff| {diff:.3g})")
+    regs = {k: v for layer in loaded.layers for k, v in regularizers_of(layer.get_config(), layer.name + "/").items()}
+    check(regs == their_regs, f"regularized: keras.models.load_model reads dptrain's {dst} with Keras's "
+                              f"{len(their_regs)} regularizers" + ("" if regs == their_regs else f": {regs}"))
+    theirs_eval = loaded.evaluate(x, y, batch_size=8, verbose=0)
+    ev = subprocess.run([bin, "evaluate", "--model", f"{d}/{dst}", "--data", f"npy:{d}/x.npy,{d}/y.npy",
+                         "--validation-split", "0", "--batch-size", "8"], capture_output=True, text=True)
+    said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
+    ours_eval = float(said[0].split()[1]) if said else float("nan")
+    check(abs(ours_eval - theirs_eval) <= 1e-4 * theirs_eval,
+          f"regularized: Keras evaluates dptrain's {dst} to dptrain's loss, the penalty included ({ours_eval} vs "
+          f"{theirs_eval:.6f})")
 print("PASS" if fails == 0 else f"{fails} FAILED")
 sys.exit(1 if fails else 0)
 PY

@@ -317,6 +317,44 @@ TEST_CASE("1 GPU: evaluate and predict match the CPU; fit reports the same losse
   CHECK(tg.fit(data, &data, fo, {}).keys() == std::vector<std::string>{"loss", "val_loss"});
 }
 
+TEST_CASE("Keras's weight regularizers train on a GPU as on the CPU: weights, logged losses, evaluate",
+          "[gpu][training][regularizer]") {
+  if (test::gpu_count() == 0) return;
+  auto make = [] {
+    const Preset& p = find_preset("digits-cnn");
+    auto m = p.make();
+    m->layers()[0]->set_regularizer("kernel", {"L2", 0, 0.01});
+    m->layers().back()->set_regularizer("kernel", {"L1L2", 0.001, 0.01});
+    m->layers().back()->set_regularizer("bias", {"L1", 0.01, 0});
+    m->build(p.input, 7);
+    return m;
+  };
+  Dataset data = make_synthetic({8, 8, 1}, 10, 50, 9);
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = 16;
+  fo.verbose = 0;
+  Adam opt(0.01);
+  auto mc = make();
+  Trainer tc(*mc, test::cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  const History hc = tc.fit(data, &data, fo, {});
+  const double ec = tc.evaluate(data, 16).loss;
+  for (const auto& devices : {test::gpus(1), test::on_gpu0(3)}) {
+    auto mg = make();
+    Trainer tg(*mg, devices, LossKind::categorical_crossentropy, opt, 1);
+    const History hg = tg.fit(data, &data, fo, {});
+    const double d = test::rel_diff(*mc, *mg);
+    std::printf("regularized digits-cnn, %zu GPU replica(s) vs CPU: max|dw|/max|w| = %.3g\n", devices.size(), d);
+    CHECK(d < 1e-4);
+    for (const char* k : {"loss", "val_loss"})
+      for (size_t e = 0; e < 2; ++e) {
+        INFO(k << " epoch " << e);
+        CHECK(std::abs(hc.at(k)[e] - hg.at(k)[e]) <= 1e-4 * std::abs(hc.at(k)[e]));
+      }
+    CHECK(std::abs(tg.evaluate(data, 16).loss - ec) <= 1e-4 * ec);
+  }
+}
+
 TEST_CASE("A model saved while training on a GPU holds the optimizer state of the CPU run", "[gpu][training]") {
   if (test::gpu_count() == 0) return;
   auto mc = test::model_for("mnist-mlp"), mg = test::model_for("mnist-mlp");

@@ -217,6 +217,39 @@ TEST_CASE("CUDA gradient clipping (per weight, global, by value) matches the CPU
   cudaFree(scratch);
 }
 
+TEST_CASE("CUDA weight penalties (Keras's L1/L2 regularizers) and their slopes match the CPU", "[gpu][optimizer]") {
+  if (!have_gpu()) return;
+  // Weights of several chunks, of one and of a partial one, at offsets in an arena, with zeros
+  // (the L1 slope's sign(0) = 0); one weight between them is not regularized.
+  const std::vector<PenaltyChunk> chunks = make_penalty_chunks({{7, 2 * kClipChunk + 5, 0.01f, 0.02f},
+                                                                {2 * kClipChunk + 40, 300, 0.f, 0.5f},
+                                                                {2 * kClipChunk + 400, 33, 0.1f, 0.f}});
+  REQUIRE(chunks.size() == 5);
+  const int64_t n = 2 * kClipChunk + 500, count = int64_t(chunks.size());
+  std::vector<float> w = rnd(n, 12, -2.f, 2.f), g = rnd(n, 13);
+  for (int64_t i = 0; i < n; i += 9) w[size_t(i)] = 0.f;
+  DevBuf dw(w), dg(g), dg_none(g);
+  std::vector<double> partial(static_cast<size_t>(count));
+  penalty_cpu(chunks.data(), count, w.data(), g.data(), partial.data());
+  PenaltyChunk* dchunks = nullptr;
+  double* dpartial = nullptr;
+  DPT_CUDA_CHECK(cudaMalloc(&dchunks, chunks.size() * sizeof(PenaltyChunk)));
+  DPT_CUDA_CHECK(cudaMemcpy(dchunks, chunks.data(), chunks.size() * sizeof(PenaltyChunk), cudaMemcpyHostToDevice));
+  DPT_CUDA_CHECK(cudaMalloc(&dpartial, chunks.size() * sizeof(double)));
+  penalty_cuda(dchunks, count, dw.p, dg.p, dpartial, nullptr);
+  std::vector<double> got(static_cast<size_t>(count));
+  DPT_CUDA_CHECK(cudaMemcpy(got.data(), dpartial, got.size() * sizeof(double), cudaMemcpyDeviceToHost));
+  expect_close(dg.get(size_t(n)), g, 1e-7, 1e-6);  // the same formula per element (FMA aside)
+  for (int64_t c = 0; c < count; ++c) CHECK(got[size_t(c)] == Approx(partial[size_t(c)]).epsilon(1e-12));
+  penalty_cuda(dchunks, count, dw.p, nullptr, dpartial, nullptr);  // the penalty alone (evaluate)
+  std::vector<double> again(static_cast<size_t>(count));
+  DPT_CUDA_CHECK(cudaMemcpy(again.data(), dpartial, again.size() * sizeof(double), cudaMemcpyDeviceToHost));
+  CHECK(again == got);
+  CHECK(dg_none.get(size_t(n)) == rnd(n, 13));
+  cudaFree(dchunks);
+  cudaFree(dpartial);
+}
+
 TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, from logits)", "[gpu][loss]") {
   if (!have_gpu()) return;
   const int64_t rows = 301, cols = 10;

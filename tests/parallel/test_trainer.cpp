@@ -6,6 +6,7 @@
 #include "core/callbacks/control.h"
 #include "core/data/digits.h"
 #include "core/data/readers.h"
+#include "core/io/keras_config.h"
 #include "core/presets.h"
 #include "parallel/prefetcher.h"
 #include "parallel/trainer.h"
@@ -144,8 +145,8 @@ TEST_CASE("precision, recall and AUC over the evaluation, on 1 and 3 replicas", 
     }
   }
   CHECK((tp > 0 && tp < said && tp3 > 0 && tp3 < pos3));  // neither 0 nor 1
-  CHECK(r.metrics[0] == Approx(tp / said));
-  CHECK(r.metrics[1] == Approx(tp3 / pos3));
+  CHECK(r.metrics[0] == Catch::Detail::Approx(tp / said));
+  CHECK(r.metrics[1] == Catch::Detail::Approx(tp3 / pos3));
   // The ROC and PR curves threshold by threshold: at threshold t of n, the predictions with
   // p (n - 1) > t count (Keras's evenly spaced thresholds; every one at t = 0).
   auto curve_area = [&](int n, bool roc, int summation) {
@@ -169,8 +170,8 @@ TEST_CASE("precision, recall and AUC over the evaluation, on 1 and 3 replicas", 
     }
     return area;
   };
-  CHECK(r.metrics[2] == Approx(curve_area(200, true, 0)).epsilon(1e-9));
-  CHECK(r.metrics[4] == Approx(curve_area(200, true, 1)).epsilon(1e-9));
+  CHECK(r.metrics[2] == Catch::Detail::Approx(curve_area(200, true, 0)).epsilon(1e-9));
+  CHECK(r.metrics[4] == Catch::Detail::Approx(curve_area(200, true, 1)).epsilon(1e-9));
   CHECK(r.metrics[4] < r.metrics[2]);
   // The ROC AUC is the chance a positive outranks a negative (up to the buckets' width).
   double above = 0, pairs = 0;
@@ -180,7 +181,7 @@ TEST_CASE("precision, recall and AUC over the evaluation, on 1 and 3 replicas", 
         above += p[i] > p[j] ? 1 : p[i] == p[j] ? 0.5 : 0;
         pairs += 1;
       }
-  CHECK(r.metrics[2] == Approx(above / pairs).margin(0.01));
+  CHECK(r.metrics[2] == Catch::Detail::Approx(above / pairs).margin(0.01));
   CHECK(r.metrics[2] > 0.8);
   // PR with interpolation (Davis and Goadrich) lies between the PR curve's minoring sum and 1.
   CHECK(r.metrics[3] >= curve_area(50, false, 1) - 1e-9);
@@ -189,7 +190,7 @@ TEST_CASE("precision, recall and AUC over the evaluation, on 1 and 3 replicas", 
   Trainer t3(*m, cpus(3), LossKind::categorical_crossentropy, opt, 1);
   t3.set_metrics(asked);
   const EvalResult r3 = t3.evaluate(data, 40);
-  for (size_t k = 0; k < 5; ++k) CHECK(r3.metrics[k] == Approx(r.metrics[k]).epsilon(1e-12));
+  for (size_t k = 0; k < 5; ++k) CHECK(r3.metrics[k] == Catch::Detail::Approx(r.metrics[k]).epsilon(1e-12));
 }
 
 // Keras's losses and accuracies reduce over the last axis, then average: an output at every step
@@ -218,9 +219,9 @@ TEST_CASE("an output at every step: loss and accuracy averaged over the steps, a
     const int64_t pc = std::max_element(pr, pr + 3) - pr, tc = std::max_element(yr, yr + 3) - yr;
     correct += pc == tc;
   }
-  CHECK(r.loss == Approx(loss / double(data.size() * 6)).epsilon(1e-5));
+  CHECK(r.loss == Catch::Detail::Approx(loss / double(data.size() * 6)).epsilon(1e-5));
   REQUIRE(r.metrics.size() == 1);
-  CHECK(r.metrics[0] == Approx(correct / double(data.size() * 6)).epsilon(1e-6));
+  CHECK(r.metrics[0] == Catch::Detail::Approx(correct / double(data.size() * 6)).epsilon(1e-6));
   FitOptions fo;
   fo.class_weight = {1.0, 2.0, 1.0};
   fo.verbose = 0;
@@ -260,9 +261,9 @@ TEST_CASE("Keras's mask at the output: loss and accuracy over the kept steps, as
       loss += kept > 0 ? double(rows) * sum / kept : 0.0;
       kept_all += kept;
     }
-    CHECK(r.loss == Approx(loss / double(data.size())).epsilon(1e-5));
+    CHECK(r.loss == Catch::Detail::Approx(loss / double(data.size())).epsilon(1e-5));
     REQUIRE(r.metrics.size() == 1);
-    CHECK(r.metrics[0] == Approx(correct / kept_all).epsilon(1e-6));
+    CHECK(r.metrics[0] == Catch::Detail::Approx(correct / kept_all).epsilon(1e-6));
   }
   Dataset train = make_synthetic({8}, 24, 30, 5, 5);
   const double d = test::replicas_vs_one([] { return test::maskout_net(11); }, train, 3, 10);
@@ -388,4 +389,124 @@ TEST_CASE("Prefetcher rethrows a loading error once and keeps working", "[traine
   CHECK_THROWS_WITH(p.start(ok), "reading batch 7 failed");  // ok was not started
   p.wait();
   CHECK(runs == 2);
+}
+
+TEST_CASE("Keras's weight regularizers: the gradient gains their slopes, the loss their penalty, on 1 and 3 replicas",
+          "[trainer][regularizer]") {
+  const Preset& p = find_preset("digits-mlp");
+  auto make = [&](bool reg) {
+    auto m = p.make();  // Flatten, Dense(64), Dense(64), Dense(10)
+    if (reg) {
+      m->layers()[1]->set_regularizer("kernel", {"L1L2", 0.01, 0.02});
+      m->layers()[3]->set_regularizer("bias", {"L2", 0, 0.5});
+      m->layers()[3]->set_regularizer("gamma", {"L2", 0, 1});  // a weight Dense has not: nothing
+    }
+    m->build(p.input, 5);
+    return m;
+  };
+  // Biases start at 0, where the L1 slope is 0; give them values first.
+  auto plain = make(false), reg = make(true);
+  for (int64_t i = 0; i < plain->num_params(); ++i)
+    if (plain->params()[i] == 0.f) plain->params()[i] = reg->params()[i] = 0.01f * float(i % 7 + 1);
+  const Dataset data = make_synthetic({8, 8, 1}, 10, 40, 4);
+  auto penalty = [](const Sequential& m) {
+    double s = 0;
+    for (const WeightRef& w : m.weights())
+      for (int64_t i = 0; i < shape_numel(w.spec.shape); ++i) {
+        const double v = w.data[i];
+        s += w.spec.regularizer.l1 * std::fabs(v) + w.spec.regularizer.l2 * v * v;
+      }
+    return s;
+  };
+  const double p0 = penalty(*reg);
+  REQUIRE(p0 > 0.1);
+  std::vector<float> w0(reg->params(), reg->params() + reg->num_params());
+  FitOptions fo;
+  fo.batch_size = 40;
+  fo.epochs = 1;
+  fo.shuffle = false;
+  fo.verbose = 0;
+  SGD sgd(0.1);
+  const History hp =
+      Trainer(*plain, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).fit(data, nullptr, fo, {});
+  const History hr =
+      Trainer(*reg, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).fit(data, nullptr, fo, {});
+  // One step: the regularized weights moved by a further -lr * (l1 sign(w) + 2 l2 w); the others alike.
+  int64_t moved = 0;
+  for (const WeightRef& w : reg->weights()) {
+    const Regularizer& r = w.spec.regularizer;
+    for (int64_t i = 0; i < shape_numel(w.spec.shape); ++i) {
+      const float before = w0[size_t(w.offset + i)];
+      const double slope = r.l1 * ((before > 0) - (before < 0)) + 2 * r.l2 * before;
+      const double want = plain->params()[w.offset + i] - 0.1 * slope;
+      INFO(w.keras_name() << "[" << i << "]");
+      REQUIRE(std::fabs(w.data[i] - want) <= 1e-6);
+      moved += slope != 0;
+    }
+  }
+  CHECK(moved == 64 * 64 + 10);
+  // Its loss: the data's, plus the penalty at the weights the step started from (as Keras logs it).
+  CHECK(hr.at("loss")[0] == Catch::Detail::Approx(hp.at("loss")[0] + p0).epsilon(1e-6));
+  // evaluate adds the penalty at the weights evaluated.
+  auto same = make(false);
+  std::copy(reg->params(), reg->params() + reg->num_params(), same->params());
+  const double er = Trainer(*reg, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).evaluate(data, 16).loss;
+  const double ep = Trainer(*same, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).evaluate(data, 16).loss;
+  CHECK(er == Catch::Detail::Approx(ep + penalty(*reg)).epsilon(1e-6));
+  // N replicas train as one device (the slopes added once, after the gradients are summed).
+  fo.epochs = 2;
+  fo.batch_size = 8;
+  for (Strategy s : {Strategy::allreduce, Strategy::parameter_server}) {
+    auto one = make(true), many = make(true);
+    ParallelOptions po;
+    po.strategy = s;
+    Adam adam(0.01);
+    const History h1 =
+        Trainer(*one, cpus(1), LossKind::sparse_categorical_crossentropy, adam, 1).fit(data, &data, fo, {});
+    const History h3 =
+        Trainer(*many, cpus(3), LossKind::sparse_categorical_crossentropy, adam, 1, po).fit(data, &data, fo, {});
+    INFO(strategy_name(s));
+    CHECK(rel_diff(*one, *many) < 1e-5);
+    for (const char* k : {"loss", "val_loss"})
+      for (size_t e = 0; e < 2; ++e) CHECK(h3.at(k)[e] == Catch::Detail::Approx(h1.at(k)[e]).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("a weight constraint or activity regularizer from a Keras file: fit refuses, saying which",
+          "[trainer][regularizer][errors]") {
+  auto cfg = [](const std::string& extra) {
+    return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1], "name": "input"}},
+      {"class_name": "Flatten", "config": {"name": "f"}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 10, "activation": "softmax", )" +
+           extra + "}}]}}";
+  };
+  const Dataset data = make_synthetic({8, 8, 1}, 10, 12, 4);
+  FitOptions fo;
+  fo.verbose = 0;
+  SGD sgd(0.1);
+  {
+    auto m = model_from_keras_json(
+        cfg(R"("kernel_constraint": {"module": "keras.constraints", "class_name": "MaxNorm", "config": {"max_value": 2}})"),
+        0, "m.json");
+    Trainer t(*m, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1);
+    CHECK_THROWS_WITH(t.fit(data, nullptr, fo, {}),
+                      "layer 'd' (Dense) has kernel_constraint MaxNorm (a weight constraint), which dptrain does not "
+                      "apply in training as Keras does; take it out of the model to train it with dptrain");
+    CHECK(std::isfinite(t.evaluate(data, 4).loss));  // a constraint does not change the loss
+  }
+  for (const char* extra :
+       {R"("activity_regularizer": "l2")", R"("kernel_regularizer": {"class_name": "OrthogonalRegularizer"})"}) {
+    auto m = model_from_keras_json(cfg(extra), 0, "m.json");
+    Trainer t(*m, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1);
+    CHECK_THROWS_WITH(t.fit(data, nullptr, fo, {}), Contains("take it out of the model to train it with dptrain"));
+    CHECK_THROWS_WITH(t.evaluate(data, 4),
+                      Contains("which dptrain does not add to the loss as Keras does; take it out of the model to "
+                               "evaluate it with dptrain"));
+  }
+  auto m = model_from_keras_json(cfg(R"("activity_regularizer": "l2")"), 0, "m.json");
+  CHECK_THROWS_WITH(Trainer(*m, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).evaluate(data, 4),
+                    "layer 'd' (Dense) has an activity_regularizer, which dptrain does not add to the loss as Keras "
+                    "does; take it out of the model to evaluate it with dptrain");
+  CHECK(Trainer(*m, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).predict(data, 4).size() == 120);
 }

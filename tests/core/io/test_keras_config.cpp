@@ -1,10 +1,12 @@
 // Models built from Keras configs: Keras 3 (our fixtures), Keras 2.1.3 (config list form), Keras
 // 2.3.1 ({name, layers} form, model.to_json()), tf.keras 2.2.4; predictions match Keras's.
 #include <catch2/catch.hpp>
+#include <map>
 #include "core/data/npy.h"
 #include "core/error.h"
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_config.h"
+#include "core/io/keras_model.h"
 #include "core/layers/recurrent.h"
 #include "test_util.h"
 
@@ -736,4 +738,77 @@ TEST_CASE("Keras's learning-rate schedules are read from files and from --lr-dec
   CHECK_THROWS_WITH(parse_schedule_spec("PiecewiseConstantDecay:boundaries=[1,2,values=[1]"),
                     "--lr-decay PiecewiseConstantDecay:boundaries=[1,2,values=[1]: a list's brackets do not match "
                     "(lists are [a,b,...])");
+}
+
+TEST_CASE("Keras's weight regularizers are read from configs, every form, and written back",
+          "[io][config][regularizer]") {
+  const std::string text = R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_shape": [null, 6, 2], "name": "input"}},
+    {"class_name": "Conv1D", "config": {"name": "conv", "filters": 3, "kernel_size": 2,
+      "kernel_regularizer": {"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.05},
+                             "registered_name": null},
+      "bias_regularizer": "l1", "kernel_constraint": null, "activity_regularizer": null}},
+    {"class_name": "BatchNormalization", "config": {"name": "bn",
+      "gamma_regularizer": {"class_name": "L1L2", "config": {"l1": null, "l2": 0.3}}, "beta_regularizer": "L1L2"}},
+    {"class_name": "Bidirectional", "config": {"name": "bi", "layer": {"class_name": "LSTM", "config": {"name": "lstm",
+      "units": 2, "recurrent_regularizer": "l2", "kernel_regularizer": {"class_name": "L1L2",
+      "config": {"l1": 0.01, "l2": 0.02}}}}}},
+    {"class_name": "Dense", "config": {"name": "d", "units": 3, "use_bias": false, "bias_regularizer": "l2"}},
+    {"class_name": "Dense", "config": {"name": "out", "units": 2,
+      "kernel_regularizer": {"class_name": "L2", "config": {"l2": 0.009999999776482582}}}}]}})";
+  auto m = model_from_keras_json(text, 0, "m.json");
+  auto regs = [](const Sequential& s) {
+    std::map<std::string, Regularizer> out;
+    for (const WeightRef& w : s.weights())
+      if (w.spec.regularizer.active()) out[w.keras_name()] = w.spec.regularizer;
+    return out;
+  };
+  const auto got = regs(*m);
+  auto is = [&](const std::string& name, const char* cls, double l1, double l2) {
+    INFO(name);
+    REQUIRE(got.count(name));
+    CHECK(got.at(name).cls == cls);
+    CHECK(got.at(name).l1 == l1);
+    CHECK(got.at(name).l2 == l2);
+  };
+  CHECK(got.size() == 8);  // d's bias_regularizer: d has no bias, as Keras ignores it
+  is("conv/kernel:0", "L2", 0, 0.05);
+  is("conv/bias:0", "L1", 0.01, 0);  // a name: the class's default
+  is("bn/gamma:0", "L1L2", 0, 0.3);  // L1L2's l1=None is 0; the moving statistics are not trainable
+  is("bi/forward_lstm/lstm_cell/kernel:0", "L1L2", 0.01, 0.02);
+  is("bi/forward_lstm/lstm_cell/recurrent_kernel:0", "L2", 0, 0.01);
+  is("bi/backward_lstm/lstm_cell/kernel:0", "L1L2", 0.01, 0.02);  // the backward copy has the same
+  is("bi/backward_lstm/lstm_cell/recurrent_kernel:0", "L2", 0, 0.01);
+  is("out/kernel:0", "L2", 0, 0.009999999776482582);  // Keras 2's float32 value
+  // model.save() writes them as Keras 3 serializes them, and they come back.
+  const std::string dir = test::temp_dir("regularizers");
+  for (const std::string name : {"m.keras", "m.h5"}) {
+    INFO(name);
+    save_model(*m, dir + "/" + name, LossKind::categorical_crossentropy, {}, nullptr, nullptr);
+    const std::string written = read_model_config(dir + "/" + name);
+    CHECK_THAT(written, Contains(R"("kernel_regularizer":{"module":"keras.regularizers","class_name":"L2",)"
+                                 R"("config":{"l2":0.05},"registered_name":null})"));
+    CHECK_THAT(written, Contains(R"("beta_regularizer":{"module":"keras.regularizers","class_name":"L1L2",)"
+                                 R"("config":{"l1":0.0,"l2":0.0},"registered_name":null})"));
+    CHECK(regs(*load_keras_model(dir + "/" + name, 0)) == got);
+  }
+  auto cfg = [](const std::string& reg) {
+    return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 4], "name": "input"}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 2, "kernel_regularizer": )" +
+           reg + "}}]}}";
+  };
+  CHECK(config_error(cfg(R"({"class_name": "L2", "config": {"l2": -1}})"), "m.json") ==
+        "m.json: layer 'd' (Dense): 'kernel_regularizer' L2's l2 must be a non-negative number (as Keras's), got -1");
+  CHECK(config_error(cfg(R"({"class_name": "L2", "config": {"l1": 0.1}})"), "m.json") ==
+        "m.json: layer 'd' (Dense): 'kernel_regularizer' L2 takes no l1 (got 0.1)");
+  CHECK(config_error(cfg("7"), "m.json") ==
+        "m.json: layer 'd' (Dense): 'kernel_regularizer' must be a regularizer's name or a {class_name, config} "
+        "dict, got 7");
+  // Another regularizer class loads (for evaluate and predict); training refuses it (parallel tests).
+  auto ortho =
+      model_from_keras_json(cfg(R"({"class_name": "OrthogonalRegularizer", "config": {"factor": 0.01}})"), 0, "m.json");
+  REQUIRE(ortho->layers()[0]->training_refusals().size() == 1);
+  CHECK(ortho->layers()[0]->training_refusals()[0].what ==
+        "kernel_regularizer OrthogonalRegularizer (dptrain has L1, L2 and L1L2)");
 }
