@@ -60,16 +60,17 @@ std::string activation_str(Activation a) {
 
 std::unique_ptr<Layer> Layer::clone() const {
   auto c = make_clone();
-  c->regularizers_ = regularizers_;
+  c->options_ = options_;
   c->refusals_ = refusals_;
   return c;
 }
 
-std::vector<Regularizer> Layer::param_regularizers() const {
-  std::vector<Regularizer> out;
+std::vector<Layer::WeightOptions> Layer::param_options() const {
+  std::vector<WeightOptions> out;
   for (const ParamSpec& p : params()) {
-    auto it = regularizers_.find(p.name);
-    out.push_back(it != regularizers_.end() && p.trainable ? it->second : Regularizer{});
+    auto it = options_.find(p.name);
+    out.push_back(it != options_.end() ? it->second : WeightOptions{});
+    if (!p.trainable) out.back().regularizer.reset();
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 #include "core/context.h"
@@ -33,6 +34,28 @@ struct Regularizer {
   double l1 = 0, l2 = 0;
   bool active() const { return l1 != 0 || l2 != 0; }
   bool operator==(const Regularizer& o) const { return cls == o.cls && l1 == o.l1 && l2 == o.l2; }
+};
+
+// Keras's initializers, as a Keras file's layers give them (kernel_initializer="he_normal", ...),
+// in place of the layer's own (ParamSpec::init). variance_scaling: Keras's VarianceScaling and the
+// classes made of it (GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal,
+// LecunUniform): scale over fan_in, fan_out or their mean (Keras's compute_fans, or the given
+// axes), drawn from a normal truncated at 2 standard deviations (stddev sqrt(scale) / 0.8796...),
+// an untruncated normal or a uniform of limit sqrt(3 scale). The others: RandomNormal and
+// TruncatedNormal (a: mean, b: stddev), RandomUniform (a: minval, b: maxval), Constant (a; Zeros,
+// Ones), Orthogonal (a: gain) and Identity (a: gain, 2-D weights). `written`: the JSON the file
+// gave (a name or a {class_name, config} object), which model files write back.
+struct Initializer {
+  enum Kind { variance_scaling, normal, truncated_normal, uniform, constant, orthogonal, identity };
+  enum Mode { fan_in, fan_out, fan_avg };
+  enum Distribution { truncated, untruncated, uniform_values };
+  Kind kind = constant;
+  double scale = 1.0;
+  Mode mode = fan_avg;
+  Distribution distribution = truncated;
+  std::vector<int64_t> input_axes, output_axes;  // variance_scaling: the fans' axes (empty: Keras's rule)
+  double a = 0, b = 0;
+  std::string written;
 };
 
 // Keras's masks (Keras 3's rules): Embedding(mask_zero=True) and Masking make from their input a
@@ -71,7 +94,10 @@ struct ParamSpec {
   std::string scope = "";
   std::string keras3_path = "";
   std::string keras3_group = "";
-  Regularizer regularizer = {};  // set by the model at build (Layer::param_regularizers)
+  // Set by the model at build from Layer::param_options: Keras's regularizer (inactive: none) and
+  // initializer (none: `init`) for the weight.
+  Regularizer regularizer = {};
+  std::optional<Initializer> initializer = {};
 };
 
 class Layer {
@@ -90,13 +116,19 @@ class Layer {
   const Shape& input_shape() const { return in_; }
   const Shape& output_shape() const { return out_; }
   virtual std::vector<ParamSpec> params() const { return {}; }
-  // Keras's regularizer of each weight, by its name in params() ("kernel", "recurrent_kernel",
-  // "gamma", ...); one set for a weight the layer does not have is kept (and written back) but
-  // has no effect, as in Keras (bias_regularizer with use_bias=False).
-  void set_regularizer(const std::string& weight, const Regularizer& r) { regularizers_[weight] = r; }
-  const std::map<std::string, Regularizer>& regularizers() const { return regularizers_; }
-  // params()'s regularizers, in its order (a wrapper: its layers').
-  virtual std::vector<Regularizer> param_regularizers() const;
+  // Keras's regularizer and initializer of each weight, by its name in params() ("kernel",
+  // "recurrent_kernel", "gamma", ...); one set for a weight the layer does not have is kept (and
+  // written back) but has no effect, as in Keras (bias_regularizer with use_bias=False).
+  struct WeightOptions {
+    std::optional<Regularizer> regularizer;
+    std::optional<Initializer> initializer;
+  };
+  void set_regularizer(const std::string& weight, const Regularizer& r) { options_[weight].regularizer = r; }
+  void set_initializer(const std::string& weight, const Initializer& i) { options_[weight].initializer = i; }
+  const std::map<std::string, WeightOptions>& weight_options() const { return options_; }
+  // params()'s options, in its order (a wrapper: its layers'); a regularizer only for a trainable
+  // weight, as Keras regularizes its trainable weights alone.
+  virtual std::vector<WeightOptions> param_options() const;
   // What the layer's Keras config asks of training that dptrain does not do (a weight constraint,
   // an activity regularizer), for fit to refuse the model with; `in_loss`: also changes the loss
   // that evaluate reports. A wrapper adds its layers'.
@@ -179,7 +211,7 @@ class Layer {
   bool input_grad_needed_ = true;
   Buffer pre_;
   const Layer* mask_source_ = nullptr;
-  std::map<std::string, Regularizer> regularizers_;
+  std::map<std::string, WeightOptions> options_;
   std::vector<Refusal> refusals_;
 };
 

@@ -61,8 +61,136 @@ void Sequential::check_inputs(const float* x, int64_t count, const std::string& 
   }
 }
 
-static void init_weight(const ParamSpec& s, float* w, std::mt19937_64& rng) {
+namespace {
+
+// Keras's Orthogonal for (rows, cols) (a weight of more axes: all but the last as rows): a normal
+// matrix, Q of its QR (columns made orthonormal in order, R's diagonal positive), as (rows, cols)
+// with orthonormal rows or columns, times gain.
+void fill_orthogonal(const Shape& shape, float* w, double gain, std::mt19937_64& rng) {
+  const int64_t n = shape_numel(shape);
+  const int64_t cols = shape.back(), rows = n / std::max<int64_t>(cols, 1);
+  const int64_t tall = std::max(rows, cols), wide = std::min(rows, cols);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> q(size_t(tall * wide));  // wide columns of length tall, column-major
+  for (auto& v : q) v = g(rng);
+  for (int64_t j = 0; j < wide; ++j) {
+    double* cj = q.data() + j * tall;
+    for (int64_t k = 0; k < j; ++k) {
+      const double* ck = q.data() + k * tall;
+      double d = 0;
+      for (int64_t i = 0; i < tall; ++i) d += ck[i] * cj[i];
+      for (int64_t i = 0; i < tall; ++i) cj[i] -= d * ck[i];
+    }
+    double norm = 0;
+    for (int64_t i = 0; i < tall; ++i) norm += cj[i] * cj[i];
+    norm = std::sqrt(norm);
+    for (int64_t i = 0; i < tall; ++i) cj[i] /= norm;
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      w[r * cols + c] = float(gain * (rows >= cols ? q[size_t(c * tall + r)] : q[size_t(r * tall + c)]));
+}
+
+// Keras's compute_fans: over the given axes, else (1-D) the size both ways, (2-D) rows and
+// columns, (more) the last two axes times the receptive field (the others' product).
+std::pair<double, double> fans_of(const Shape& shape, const Initializer& i, const std::string& what) {
+  if (!i.input_axes.empty()) {
+    const int64_t rank = int64_t(shape.size());
+    auto product = [&](const std::vector<int64_t>& axes) {
+      double p = 1;
+      for (int64_t a : axes) {
+        const int64_t k = a < 0 ? a + rank : a;
+        DPT_CHECK(k >= 0 && k < rank, "weight '" << what << "' of shape " << shape_str(shape) << " has no axis " << a
+                                                 << " for its initializer's fans");
+        p *= double(shape[size_t(k)]);
+      }
+      return p;
+    };
+    return {product(i.input_axes), product(i.output_axes)};
+  }
+  if (shape.empty()) return {1, 1};
+  if (shape.size() == 1) return {double(shape[0]), double(shape[0])};
+  double receptive = 1;
+  for (size_t k = 0; k + 2 < shape.size(); ++k) receptive *= double(shape[k]);
+  return {double(shape[shape.size() - 2]) * receptive, double(shape.back()) * receptive};
+}
+
+// n draws of a normal (mean, stddev) truncated as TensorFlow's and JAX's: a draw more than two
+// standard deviations from the mean is drawn again.
+void fill_truncated(float* w, int64_t n, double mean, double stddev, std::mt19937_64& rng) {
+  std::normal_distribution<double> g(0.0, 1.0);
+  for (int64_t k = 0; k < n; ++k) {
+    double z = g(rng);
+    while (std::fabs(z) > 2.0) z = g(rng);
+    w[k] = float(mean + stddev * z);
+  }
+}
+
+void fill_initializer(const Initializer& i, const Shape& shape, float* w, std::mt19937_64& rng,
+                      const std::string& what) {
+  const int64_t n = shape_numel(shape);
+  switch (i.kind) {
+    case Initializer::constant: std::fill(w, w + n, float(i.a)); break;
+    case Initializer::normal: {
+      std::normal_distribution<double> g(i.a, i.b);
+      for (int64_t k = 0; k < n; ++k) w[k] = float(g(rng));
+      break;
+    }
+    case Initializer::truncated_normal: fill_truncated(w, n, i.a, i.b, rng); break;
+    case Initializer::uniform: {
+      std::uniform_real_distribution<double> u(i.a, i.b);
+      for (int64_t k = 0; k < n; ++k) w[k] = float(u(rng));
+      break;
+    }
+    case Initializer::orthogonal:
+      DPT_CHECK(shape.size() >= 2, "weight '" << what
+                                              << "': the Orthogonal initializer needs a weight of at least two "
+                                                 "dimensions, as Keras's, got shape "
+                                              << shape_str(shape));
+      fill_orthogonal(shape, w, i.a, rng);
+      break;
+    case Initializer::identity:
+      DPT_CHECK(shape.size() == 2, "weight '" << what
+                                              << "': the Identity initializer needs a 2-D weight, as Keras's, "
+                                                 "got shape "
+                                              << shape_str(shape));
+      std::fill(w, w + n, 0.f);
+      for (int64_t k = 0; k < std::min(shape[0], shape[1]); ++k) w[k * shape[1] + k] = float(i.a);
+      break;
+    case Initializer::variance_scaling: {
+      const auto [fan_in, fan_out] = fans_of(shape, i, what);
+      const double fan = i.mode == Initializer::fan_in    ? fan_in
+                         : i.mode == Initializer::fan_out ? fan_out
+                                                          : (fan_in + fan_out) / 2.0;
+      const double scale = i.scale / std::max(1.0, fan);
+      if (i.distribution == Initializer::uniform_values) {
+        const double limit = std::sqrt(3.0 * scale);
+        std::uniform_real_distribution<double> u(-limit, limit);
+        for (int64_t k = 0; k < n; ++k) w[k] = float(u(rng));
+      } else if (i.distribution == Initializer::untruncated) {
+        std::normal_distribution<double> g(0.0, std::sqrt(scale));
+        for (int64_t k = 0; k < n; ++k) w[k] = float(g(rng));
+      } else {  // Keras's constant: the standard deviation of a unit normal truncated at 2
+        fill_truncated(w, n, 0.0, std::sqrt(scale) / 0.87962566103423978, rng);
+      }
+      break;
+    }
+  }
+}
+
+void init_weight(const ParamSpec& s, float* w, std::mt19937_64& rng, const std::string& what) {
   const int64_t n = shape_numel(s.shape);
+  if (s.initializer) {
+    if (s.init == Init::lstm_bias) {  // as Keras's LSTM: the initializer, the forget gate's at 1
+      const int64_t units = n / 4;
+      fill_initializer(*s.initializer, {units}, w, rng, what);
+      std::fill(w + units, w + 2 * units, 1.f);
+      fill_initializer(*s.initializer, {2 * units}, w + 2 * units, rng, what);
+    } else {
+      fill_initializer(*s.initializer, s.shape, w, rng, what);
+    }
+    return;
+  }
   switch (s.init) {
     case Init::zeros: std::fill(w, w + n, 0.f); break;
     case Init::ones: std::fill(w, w + n, 1.f); break;
@@ -72,32 +200,7 @@ static void init_weight(const ParamSpec& s, float* w, std::mt19937_64& rng) {
       std::fill(w + units, w + 2 * units, 1.f);
       break;
     }
-    case Init::orthogonal: {
-      // Keras's Orthogonal for (rows, cols): a normal matrix, Q of its QR (columns made orthonormal
-      // in order, R's diagonal positive), as (rows, cols) with orthonormal rows or columns.
-      const int64_t cols = s.shape.back(), rows = n / std::max<int64_t>(cols, 1);
-      const int64_t tall = std::max(rows, cols), wide = std::min(rows, cols);
-      std::normal_distribution<double> g(0.0, 1.0);
-      std::vector<double> q(size_t(tall * wide));  // wide columns of length tall, column-major
-      for (auto& v : q) v = g(rng);
-      for (int64_t j = 0; j < wide; ++j) {
-        double* cj = q.data() + j * tall;
-        for (int64_t k = 0; k < j; ++k) {
-          const double* ck = q.data() + k * tall;
-          double d = 0;
-          for (int64_t i = 0; i < tall; ++i) d += ck[i] * cj[i];
-          for (int64_t i = 0; i < tall; ++i) cj[i] -= d * ck[i];
-        }
-        double norm = 0;
-        for (int64_t i = 0; i < tall; ++i) norm += cj[i] * cj[i];
-        norm = std::sqrt(norm);
-        for (int64_t i = 0; i < tall; ++i) cj[i] /= norm;
-      }
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c)
-          w[r * cols + c] = float(rows >= cols ? q[size_t(c * tall + r)] : q[size_t(r * tall + c)]);
-      break;
-    }
+    case Init::orthogonal: fill_orthogonal(s.shape, w, 1.0, rng); break;
     case Init::uniform: {
       std::uniform_real_distribution<double> u(-0.05, 0.05);
       for (int64_t i = 0; i < n; ++i) w[i] = float(u(rng));
@@ -116,6 +219,8 @@ static void init_weight(const ParamSpec& s, float* w, std::mt19937_64& rng) {
     }
   }
 }
+
+}  // namespace
 
 void Sequential::bind_layers() {  // each layer's views into the arenas
   for (auto& l : layers_) {
@@ -156,10 +261,12 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
     else
       l.build(in[0]);
     const std::vector<ParamSpec> ps = l.params();
-    const std::vector<Regularizer> regs = l.param_regularizers();
+    const std::vector<Layer::WeightOptions> options = l.param_options();
     for (size_t k = 0; k < ps.size(); ++k) {
       specs.push_back({&l, ps[k]});
-      if (k < regs.size()) specs.back().second.regularizer = regs[k];
+      if (k >= options.size()) continue;
+      if (options[k].regularizer) specs.back().second.regularizer = *options[k].regularizer;
+      specs.back().second.initializer = options[k].initializer;
     }
   }
   wire_masks();
@@ -192,7 +299,7 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
   }
   bind_layers();
   std::mt19937_64 rng(seed);
-  for (auto& ref : weights_) init_weight(ref.spec, ref.data, rng);
+  for (auto& ref : weights_) init_weight(ref.spec, ref.data, rng, ref.keras_name());
   grad_range_.assign(layers_.size(), {0, 0});
   for (size_t i = 0; i < layers_.size(); ++i) {
     int64_t lo = -1, hi = -1;

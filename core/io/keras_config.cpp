@@ -248,13 +248,17 @@ std::unique_ptr<Recurrent> make_recurrent(const LayerCtx& c) {
     DPT_CHECK(k.implementation == 1 || k.implementation == 2,
               c.where() << " implementation=" << c.cfg["implementation"].dump() << " is not 1 or 2");
   }
-  if (c.cls == "LSTM") return std::make_unique<LSTM>(k);
+  if (c.cls == "LSTM") {
+    k.unit_forget_bias = c.get<bool>("unit_forget_bias", true);
+    return std::make_unique<LSTM>(k);
+  }
   if (c.cls == "SimpleRNN") return std::make_unique<SimpleRNN>(k);
   k.reset_after = c.get<bool>("reset_after", true);
   return std::make_unique<GRU>(k);
 }
 
-// Keras's regularizer and constraint arguments, and the weight (params()'s name) each is for.
+// The start of Keras's regularizer, constraint and initializer arguments ("kernel" as in
+// kernel_regularizer), and the weight (params()'s name) each is for.
 constexpr std::pair<const char*, const char*> kWeightArgs[] = {{"kernel", "kernel"},
                                                                {"bias", "bias"},
                                                                {"recurrent", "recurrent_kernel"},
@@ -262,7 +266,136 @@ constexpr std::pair<const char*, const char*> kWeightArgs[] = {{"kernel", "kerne
                                                                {"pointwise", "pointwise_kernel"},
                                                                {"embeddings", "embeddings"},
                                                                {"gamma", "gamma"},
-                                                               {"beta", "beta"}};
+                                                               {"beta", "beta"},
+                                                               {"moving_mean", "moving_mean"},
+                                                               {"moving_variance", "moving_variance"}};
+
+// Keras's initializer classes and the snake_case names its initializers.get takes, with their
+// other names (Keras 3's aliases: normal, uniform, zero, one, and the *Initializer classes).
+struct InitializerName {
+  const char* cls;
+  const char* name;
+  const char* alias;
+};
+constexpr InitializerName kInitializers[] = {{"GlorotUniform", "glorot_uniform", ""},
+                                             {"GlorotNormal", "glorot_normal", ""},
+                                             {"HeNormal", "he_normal", ""},
+                                             {"HeUniform", "he_uniform", ""},
+                                             {"LecunNormal", "lecun_normal", ""},
+                                             {"LecunUniform", "lecun_uniform", ""},
+                                             {"VarianceScaling", "variance_scaling", ""},
+                                             {"RandomNormal", "random_normal", "normal"},
+                                             {"TruncatedNormal", "truncated_normal", ""},
+                                             {"RandomUniform", "random_uniform", "uniform"},
+                                             {"Zeros", "zeros", "zero"},
+                                             {"Ones", "ones", "one"},
+                                             {"Constant", "constant", ""},
+                                             {"Orthogonal", "orthogonal", "OrthogonalInitializer"},
+                                             {"Identity", "identity", "IdentityInitializer"}};
+
+// A serialized Keras initializer: a name (the class's defaults) or {class_name, config}.
+Initializer initializer_from_json(const json& v, const std::string& where) {
+  std::string given;
+  json cfg = json::object();
+  if (v.is_string()) {
+    given = v.get<std::string>();
+  } else {
+    DPT_CHECK(v.is_object() && v.contains("class_name") && v["class_name"].is_string(),
+              where << " must be an initializer's name or a {class_name, config} dict, got " << v.dump());
+    given = v["class_name"].get<std::string>();
+    if (v.contains("config") && !v["config"].is_null()) {
+      cfg = v["config"];
+      DPT_CHECK(cfg.is_object(), where << " config must be a dict, got " << cfg.dump());
+    }
+  }
+  std::string cls;
+  for (const InitializerName& n : kInitializers)
+    if (given == n.cls || given == n.name || (*n.alias && given == n.alias)) cls = n.cls;
+  if (cls.empty()) {
+    std::string names;
+    for (const InitializerName& n : kInitializers) names += std::string(names.empty() ? "" : ", ") + n.name;
+    DPT_FAIL(where << " initializer '" << given << "' is not supported (supported: " << names << ")");
+  }
+  auto num = [&](const char* key, double fallback) {
+    if (!cfg.contains(key) || cfg[key].is_null()) return fallback;
+    DPT_CHECK(cfg[key].is_number(),
+              where << " " << cls << "'s " << key << " must be a number, got " << cfg[key].dump());
+    return cfg[key].get<double>();
+  };
+  auto axes = [&](const char* key) {
+    std::vector<int64_t> out;
+    if (!cfg.contains(key) || cfg[key].is_null()) return out;
+    const json& a = cfg[key];
+    for (const json& e : a.is_array() ? a : json::array({a})) {
+      DPT_CHECK(e.is_number_integer(),
+                where << " " << cls << "'s " << key << " must be a list of axes, got " << a.dump());
+      out.push_back(e.get<int64_t>());
+    }
+    return out;
+  };
+  Initializer i;
+  i.written = v.dump();
+  using I = Initializer;
+  auto scaling = [&](double scale, I::Mode mode, I::Distribution d) {
+    i.kind = I::variance_scaling;
+    i.scale = scale;
+    i.mode = mode;
+    i.distribution = d;
+    i.input_axes = axes("input_axes");
+    i.output_axes = axes("output_axes");
+    DPT_CHECK(i.input_axes.empty() == i.output_axes.empty(),
+              where << " " << cls << " takes input_axes and output_axes together");
+  };
+  if (cls == "GlorotUniform") {
+    scaling(1, I::fan_avg, I::uniform_values);
+  } else if (cls == "GlorotNormal") {
+    scaling(1, I::fan_avg, I::truncated);
+  } else if (cls == "HeNormal") {
+    scaling(2, I::fan_in, I::truncated);
+  } else if (cls == "HeUniform") {
+    scaling(2, I::fan_in, I::uniform_values);
+  } else if (cls == "LecunNormal") {
+    scaling(1, I::fan_in, I::truncated);
+  } else if (cls == "LecunUniform") {
+    scaling(1, I::fan_in, I::uniform_values);
+  } else if (cls == "VarianceScaling") {
+    const double scale = num("scale", 1.0);
+    DPT_CHECK(scale > 0, where << " VarianceScaling's scale must be > 0, got " << scale);
+    const std::string mode = value_or<std::string>(cfg, "mode", "fan_in", where + " VarianceScaling's");
+    const std::string dist =
+        value_or<std::string>(cfg, "distribution", "truncated_normal", where + " VarianceScaling's");
+    DPT_CHECK(mode == "fan_in" || mode == "fan_out" || mode == "fan_avg",
+              where << " VarianceScaling's mode must be 'fan_in', 'fan_out' or 'fan_avg', got '" << mode << "'");
+    DPT_CHECK(dist == "truncated_normal" || dist == "normal" || dist == "untruncated_normal" || dist == "uniform",
+              where << " VarianceScaling's distribution must be 'truncated_normal', 'untruncated_normal' or "
+                       "'uniform', got '"
+                    << dist << "'");
+    scaling(scale,
+            mode == "fan_in"    ? I::fan_in
+            : mode == "fan_out" ? I::fan_out
+                                : I::fan_avg,
+            dist == "uniform"              ? I::uniform_values
+            : dist == "untruncated_normal" ? I::untruncated
+                                           : I::truncated);
+  } else if (cls == "RandomNormal" || cls == "TruncatedNormal") {
+    i.kind = cls == "RandomNormal" ? I::normal : I::truncated_normal;
+    i.a = num("mean", 0.0);
+    i.b = num("stddev", 0.05);
+    DPT_CHECK(i.b >= 0, where << " " << cls << "'s stddev must be >= 0, got " << i.b);
+  } else if (cls == "RandomUniform") {
+    i.kind = I::uniform;
+    i.a = num("minval", -0.05);
+    i.b = num("maxval", 0.05);
+    DPT_CHECK(i.a <= i.b, where << " RandomUniform's minval " << i.a << " is above its maxval " << i.b);
+  } else if (cls == "Zeros" || cls == "Ones" || cls == "Constant") {
+    i.kind = I::constant;
+    i.a = cls == "Ones" ? 1.0 : cls == "Zeros" ? 0.0 : num("value", 0.0);
+  } else {  // Orthogonal, Identity
+    i.kind = cls == "Orthogonal" ? I::orthogonal : I::identity;
+    i.a = num("gain", 1.0);
+  }
+  return i;
+}
 
 // A serialized Keras regularizer: a name Keras's regularizers.get takes ("l1", "l2", "l1l2", or a
 // class name: the class's defaults, L1 and L2 0.01, L1L2 none) or {class_name, config}. False for
@@ -313,6 +446,9 @@ bool regularizer_from_json(const json& v, const std::string& where, Regularizer*
 void read_weight_settings(const LayerCtx& c, Layer& layer) {
   for (const auto& [arg, weight] : kWeightArgs) {
     const std::string reg_key = std::string(arg) + "_regularizer", con_key = std::string(arg) + "_constraint";
+    const std::string init_key = std::string(arg) + "_initializer";
+    if (c.cfg.contains(init_key) && !c.cfg[init_key].is_null())
+      layer.set_initializer(weight, initializer_from_json(c.cfg[init_key], c.where() + " '" + init_key + "'"));
     if (c.cfg.contains(reg_key) && !c.cfg[reg_key].is_null()) {
       Regularizer r;
       std::string cls;
@@ -845,10 +981,10 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
 
 }  // namespace
 
-std::string regularizer_argument(const std::string& weight) {
+std::string weight_argument(const std::string& weight, const std::string& what) {
   for (const auto& [arg, w] : kWeightArgs)
-    if (weight == w) return std::string(arg) + "_regularizer";
-  DPT_FAIL("no Keras regularizer argument for a weight named '" << weight << "'");
+    if (weight == w) return std::string(arg) + "_" + what;
+  DPT_FAIL("no Keras " << what << " argument for a weight named '" << weight << "'");
 }
 
 std::unique_ptr<Sequential> model_from_keras_json(const std::string& text, uint64_t seed, const std::string& source) {

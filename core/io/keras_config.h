@@ -19,9 +19,10 @@ std::unique_ptr<Sequential> load_keras_model(const std::string& path, uint64_t s
 // The model_config JSON of a full-model .h5 file ("" when it has none).
 std::string read_model_config(const std::string& h5_path);
 
-// The Keras layer argument holding a weight's regularizer: "kernel_regularizer" for "kernel",
-// "recurrent_regularizer" for "recurrent_kernel", ... (params()'s names).
-std::string regularizer_argument(const std::string& weight);
+// The Keras layer argument holding a weight's regularizer or initializer (what: "regularizer",
+// "initializer"): "kernel_regularizer" for "kernel", "recurrent_initializer" for
+// "recurrent_kernel", ... (params()'s names).
+std::string weight_argument(const std::string& weight, const std::string& what);
 
 // What Keras's load_model (compile=True) takes from a model.save() file's training_config: the
 // loss, the metric and the optimizer's class and hyperparameters. Settings Keras would apply that

@@ -170,7 +170,7 @@ json layer_config(const Layer& l) {
     c["activation"] = activation_name(r->config().activation);
     if (cls != "SimpleRNN") c["recurrent_activation"] = activation_name(r->config().recurrent_activation);
     c["use_bias"] = r->config().use_bias;
-    if (cls == "LSTM") c["unit_forget_bias"] = true;
+    if (cls == "LSTM") c["unit_forget_bias"] = r->config().unit_forget_bias;
     c["dropout"] = r->config().dropout;
     c["recurrent_dropout"] = r->config().recurrent_dropout;
     if (cls != "SimpleRNN" && r->config().implementation == 1) c["implementation"] = 1;
@@ -215,11 +215,19 @@ json layer_config(const Layer& l) {
   } else {
     DPT_FAIL("layer '" << l.name() << "' (" << cls << ") has no Keras config writer");
   }
-  for (const auto& [weight, r] : l.regularizers()) {  // as Keras 3 serializes them
-    json rc = json::object();
-    if (r.cls != "L2") rc["l1"] = r.l1;
-    if (r.cls != "L1") rc["l2"] = r.l2;
-    c[regularizer_argument(weight)] = keras3_object("keras.regularizers", {{"class_name", r.cls}, {"config", rc}});
+  for (const auto& [weight, o] : l.weight_options()) {  // as Keras 3 serializes them
+    if (const auto& r = o.regularizer) {
+      json rc = json::object();
+      if (r->cls != "L2") rc["l1"] = r->l1;
+      if (r->cls != "L1") rc["l2"] = r->l2;
+      c[weight_argument(weight, "regularizer")] =
+          keras3_object("keras.regularizers", {{"class_name", r->cls}, {"config", rc}});
+    }
+    if (o.initializer) {  // as the file gave it; a Keras 2 object in Keras 3's form
+      json i = json::parse(o.initializer->written);
+      if (i.is_object() && !i.contains("module")) i = keras3_object("keras.initializers", i);
+      c[weight_argument(weight, "initializer")] = i;
+    }
   }
   return {{"class_name", cls}, {"config", c}};
 }

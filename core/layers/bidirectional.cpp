@@ -98,8 +98,8 @@ Shape Bidirectional::compute_output_shape(const Shape& in) {
   return out;
 }
 
-std::vector<Regularizer> Bidirectional::param_regularizers() const {
-  std::vector<Regularizer> out = fwd_->param_regularizers(), b = bwd_->param_regularizers();
+std::vector<Layer::WeightOptions> Bidirectional::param_options() const {
+  std::vector<WeightOptions> out = fwd_->param_options(), b = bwd_->param_options();
   out.insert(out.end(), b.begin(), b.end());
   return out;
 }

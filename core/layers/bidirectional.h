@@ -34,7 +34,7 @@ class Bidirectional : public Layer {
   std::unique_ptr<Layer> make_clone() const override;
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
-  std::vector<Regularizer> param_regularizers() const override;
+  std::vector<WeightOptions> param_options() const override;
   std::vector<Refusal> training_refusals() const override;
   void bind(std::vector<float*> weights, std::vector<float*> grads) override;
   void name_sublayers(const std::function<std::string(const std::string&)>& next_name) override;

@@ -72,7 +72,7 @@ std::vector<ParamSpec> LSTM::params() const {
   const int64_t U = cfg_.units;
   std::vector<ParamSpec> p{{"kernel", {in_[1], 4 * U}, Init::glorot_uniform},
                            {"recurrent_kernel", {U, 4 * U}, Init::orthogonal}};
-  if (cfg_.use_bias) p.push_back({"bias", {4 * U}, Init::lstm_bias});
+  if (cfg_.use_bias) p.push_back({"bias", {4 * U}, cfg_.unit_forget_bias ? Init::lstm_bias : Init::zeros});
   return in_cell(p);
 }
 

@@ -22,7 +22,8 @@
 // LSTM(units): each step's pre-activations z = x_t kernel + h_{t-1} recurrent_kernel + bias
 // (Keras's gate order i, f, c, o) give c_t = f c_{t-1} + i g and h_t = o tanh(c_t). Weights:
 // kernel (features, 4 units), recurrent_kernel (units, 4 units), bias (4 units), initialised
-// glorot_uniform, orthogonal and zeros with the forget gate's at 1 (unit_forget_bias).
+// glorot_uniform, orthogonal and zeros with the forget gate's at 1 (unit_forget_bias, Keras's
+// default; without it, zeros).
 // GRU(units) with reset_after=True (Keras's default): gates z, r and candidate hh from the input
 // part x_t kernel + input bias and the recurrent part h_{t-1} recurrent_kernel + recurrent bias,
 // h_t = z h_{t-1} + (1 - z) hh (recurrent_math.h). Weights: kernel (features, 3 units),
@@ -57,6 +58,7 @@ struct RecurrentConfig {
   Activation recurrent_activation = Activation::sigmoid;  // the gates' (LSTM, GRU)
   bool reset_after = true;                                // GRU: Keras's default; False as Keras 2.0-2.2's
   bool zero_output_for_mask = false;                      // a masked step outputs 0, not the carried state
+  bool unit_forget_bias = true;                           // LSTM: the forget gate's bias starts at 1
 };
 using LSTMConfig = RecurrentConfig;
 

@@ -31,7 +31,7 @@ Shape TimeDistributed::compute_output_shape(const Shape& in) {
   return out;
 }
 
-std::vector<Regularizer> TimeDistributed::param_regularizers() const { return inner_->param_regularizers(); }
+std::vector<Layer::WeightOptions> TimeDistributed::param_options() const { return inner_->param_options(); }
 
 std::vector<Layer::Refusal> TimeDistributed::training_refusals() const {
   std::vector<Refusal> out = Layer::training_refusals();

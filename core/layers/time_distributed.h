@@ -28,7 +28,7 @@ class TimeDistributed : public Layer {
   std::unique_ptr<Layer> make_clone() const override;
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
-  std::vector<Regularizer> param_regularizers() const override;
+  std::vector<WeightOptions> param_options() const override;
   std::vector<Refusal> training_refusals() const override;
   int64_t input_index_limit() const override { return inner_->input_index_limit(); }
   void bind(std::vector<float*> weights, std::vector<float*> grads) override;

@@ -22,6 +22,7 @@
 #      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves.
 #   6. Keras's weight regularizers: dptrain's epoch gives Keras's weights and logs Keras's loss with
 #      the penalty; Keras loads dptrain's files with them and evaluates to dptrain's loss.
+#   7. Keras's initializers: a fresh model from model.to_json() draws its weights as Keras's draw.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -728,6 +729,48 @@ for src in ("reg_1.keras", "reg_1.h5"):
     check(abs(ours_eval - theirs_eval) <= 1e-4 * theirs_eval,
           f"regularized: Keras evaluates dptrain's {dst} to dptrain's loss, the penalty included ({ours_eval} vs "
           f"{theirs_eval:.6f})")
+# Keras's initializers, from model.to_json(): the weights dptrain draws for a fresh model have the
+# spread Keras's draws have (each layer's own fans: a Conv2D's, a DepthwiseConv2D's, a
+# Conv2DTranspose's, a Dense's, an LSTM's), Keras's constants and its LSTM bias exactly.
+keras.utils.set_random_seed(0)
+fresh = keras.Sequential([
+    keras.Input((12, 12, 16)),
+    layers.Conv2D(48, 3, kernel_initializer="he_normal", bias_initializer=keras.initializers.Constant(0.3), name="c"),
+    layers.DepthwiseConv2D(3, depthwise_initializer="lecun_uniform", name="dw"),
+    layers.Conv2DTranspose(24, 3, kernel_initializer=keras.initializers.VarianceScaling(2.5, "fan_out", "uniform"),
+                           name="tc"),
+    layers.Conv2D(64, 1, kernel_initializer=keras.initializers.TruncatedNormal(0.05, 0.3), name="p"),
+    layers.Reshape((100, 64)),
+    layers.LSTM(32, kernel_initializer="glorot_normal", recurrent_initializer=keras.initializers.Orthogonal(1.5),
+                bias_initializer=keras.initializers.Constant(0.2), name="l"),
+    layers.Dense(64, kernel_initializer=keras.initializers.RandomNormal(0.0, 0.2), bias_initializer="ones", name="d"),
+    layers.Dense(64, kernel_initializer=keras.initializers.Identity(2.0), name="i")], name="fresh")
+with open(f"{d}/fresh.json", "w") as f:
+    f.write(fresh.to_json())
+np.save(f"{d}/fresh_x.npy", np.zeros((4, 12, 12, 16), "float32"))
+np.save(f"{d}/fresh_y.npy", np.eye(64, dtype="float32")[:4])
+# One SGD step at a negligible rate (zeros move by 1e-30 at most): dptrain saves the weights it drew.
+run = subprocess.run([bin, "train", "--model", f"{d}/fresh.json", "--data", f"npy:{d}/fresh_x.npy,{d}/fresh_y.npy",
+                      "--validation-split", "0", "--batch-size", "4", "--epochs", "1", "--optimizer", "sgd", "--lr",
+                      "1e-30", "--verbose", "0", "--save-weights", f"{d}/fresh.weights.h5"], capture_output=True, text=True)
+check(run.returncode == 0, f"fresh: dptrain builds and trains the to_json model (exit {run.returncode}) {run.stderr.strip()}")
+if run.returncode == 0:
+    # Keras's own model from the file (Keras 3.15 writes Identity without its gain: both draw gain 1).
+    rebuilt = keras.models.model_from_json(open(f"{d}/fresh.json").read())
+    ours = keras.models.model_from_json(open(f"{d}/fresh.json").read())
+    ours.load_weights(f"{d}/fresh.weights.h5")
+    for theirs_w, ours_w in zip(rebuilt.weights, ours.weights):
+        a, b = theirs_w.numpy(), ours_w.numpy()
+        what = theirs_w.path
+        if a.std() == 0 or "bias" in what and "l/" in what:  # constants and the LSTM bias: exactly Keras's
+            check(np.abs(a - b).max() <= 1e-20, f"fresh: {what} is Keras's {np.unique(a)[:3]} (but the 1e-30 step)")
+        else:
+            # The truncated normals and uniforms have a largest value; RandomNormal's and Orthogonal's have none.
+            bounded = not what.startswith("d/") and "recurrent" not in what
+            close = abs(b.std() / a.std() - 1) < 0.12 and abs(b.mean() - a.mean()) < 0.2 * a.std() + 1e-3 and \
+                (not bounded or abs(np.abs(b).max() / np.abs(a).max() - 1) < 0.1)
+            check(close, f"fresh: {what} {a.shape} is spread as Keras's (sd {b.std():.4f} vs {a.std():.4f}, mean "
+                         f"{b.mean():.4f} vs {a.mean():.4f}, max |w| {np.abs(b).max():.4f} vs {np.abs(a).max():.4f})")
 print("PASS" if fails == 0 else f"{fails} FAILED")
 sys.exit(1 if fails else 0)
 PY

@@ -812,3 +812,145 @@ TEST_CASE("Keras's weight regularizers are read from configs, every form, and wr
   CHECK(ortho->layers()[0]->training_refusals()[0].what ==
         "kernel_regularizer OrthogonalRegularizer (dptrain has L1, L2 and L1L2)");
 }
+
+TEST_CASE("Keras's initializers from configs: each class's values, Keras's fans, written back",
+          "[io][config][initializer]") {
+  const std::string text = R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_shape": [null, 6, 6, 32], "name": "input"}},
+    {"class_name": "Conv2D", "config": {"name": "c", "filters": 64, "kernel_size": 3, "kernel_initializer": "he_normal",
+      "bias_initializer": {"module": "keras.initializers", "class_name": "Constant", "config": {"value": 0.25},
+                           "registered_name": null}}},
+    {"class_name": "DepthwiseConv2D", "config": {"name": "dw", "kernel_size": 3,
+      "depthwise_initializer": {"class_name": "LecunUniform", "config": {"seed": null}}}},
+    {"class_name": "BatchNormalization", "config": {"name": "bn", "gamma_initializer": "zeros",
+      "moving_variance_initializer": {"class_name": "Constant", "config": {"value": 2.0}}}},
+    {"class_name": "Flatten", "config": {"name": "f"}},
+    {"class_name": "Dense", "config": {"name": "d", "units": 300, "kernel_initializer": {"class_name": "VarianceScaling",
+      "config": {"scale": 3.0, "mode": "fan_out", "distribution": "uniform", "seed": null}},
+      "bias_initializer": {"class_name": "RandomNormal", "config": {"mean": 1.0, "stddev": 0.5}}}},
+    {"class_name": "Dense", "config": {"name": "o", "units": 256, "kernel_initializer": {"class_name": "Orthogonal",
+      "config": {"gain": 2.0}}, "bias_initializer": "ones"}},
+    {"class_name": "Dense", "config": {"name": "t", "units": 60, "kernel_initializer": {"class_name":
+      "TruncatedNormal", "config": {"mean": 0.1, "stddev": 0.2}}, "bias_initializer": {"class_name": "RandomUniform",
+      "config": {"minval": -1.0, "maxval": 2.0}}}},
+    {"class_name": "Dense", "config": {"name": "i", "units": 60, "use_bias": false, "kernel_initializer":
+      {"class_name": "Identity", "config": {"gain": 3.0}}}},
+    {"class_name": "Dense", "config": {"name": "g", "units": 40, "kernel_initializer": "glorot_normal"}}]}})";
+  auto m = model_from_keras_json(text, 3, "m.json");
+  auto values = [&](const Sequential& s, const std::string& name) {
+    for (const WeightRef& w : s.weights())
+      if (w.keras_name() == name) return std::vector<double>(w.data, w.data + shape_numel(w.spec.shape));
+    FAIL("no weight " << name);
+    return std::vector<double>{};
+  };
+  struct Stats {
+    double mean = 0, sd = 0, lo = 1e30, hi = -1e30;
+  };
+  auto stats = [](const std::vector<double>& v) {
+    Stats s;
+    for (double x : v) {
+      s.mean += x / double(v.size());
+      s.lo = std::min(s.lo, x);
+      s.hi = std::max(s.hi, x);
+    }
+    for (double x : v) s.sd += (x - s.mean) * (x - s.mean) / double(v.size());
+    s.sd = std::sqrt(s.sd);
+    return s;
+  };
+  // he_normal on (3, 3, 32, 64): fan_in 3*3*32 = 288, a normal truncated at 2 sd of sqrt(2/288)/0.8796.
+  const Stats he = stats(values(*m, "c/kernel:0"));
+  CHECK(he.sd == Approx(std::sqrt(2.0 / 288)).epsilon(0.02));
+  CHECK(std::abs(he.mean) < 0.002);
+  CHECK(std::max(-he.lo, he.hi) <= 2 * std::sqrt(2.0 / 288) / 0.87962566103423978 + 1e-7);
+  CHECK(std::max(-he.lo, he.hi) > 0.95 * 2 * std::sqrt(2.0 / 288) / 0.87962566103423978);
+  CHECK(values(*m, "c/bias:0") == std::vector<double>(64, 0.25));
+  // lecun_uniform on the depthwise kernel (3, 3, 64, 1): fan_in 3*3*64 = 576, limit sqrt(3/576).
+  const Stats lu = stats(values(*m, "dw/depthwise_kernel:0"));
+  CHECK(std::max(-lu.lo, lu.hi) <= std::sqrt(3.0 / 576) + 1e-7);
+  CHECK(lu.sd == Approx(std::sqrt(1.0 / 576)).epsilon(0.1));
+  CHECK(values(*m, "bn/gamma:0") == std::vector<double>(64, 0.0));
+  CHECK(values(*m, "bn/moving_variance:0") == std::vector<double>(64, 2.0));
+  CHECK(values(*m, "bn/beta:0") == std::vector<double>(64, 0.0));  // the layer's own
+  // VarianceScaling(3, fan_out, uniform) on (256, 300): limit sqrt(3 * 3 / 300).
+  const Stats vs = stats(values(*m, "d/kernel:0"));
+  CHECK(std::max(-vs.lo, vs.hi) <= std::sqrt(9.0 / 300) + 1e-7);
+  CHECK(std::max(-vs.lo, vs.hi) > 0.99 * std::sqrt(9.0 / 300));
+  CHECK(vs.sd == Approx(std::sqrt(3.0 / 300)).epsilon(0.02));
+  const Stats rn = stats(values(*m, "d/bias:0"));
+  CHECK(rn.mean == Approx(1.0).margin(0.1));
+  CHECK(rn.sd == Approx(0.5).epsilon(0.15));
+  // Orthogonal(gain=2) on (300, 256): its columns orthogonal, each of norm 2.
+  const std::vector<double> o = values(*m, "o/kernel:0");
+  for (int a = 0; a < 256; a += 51)
+    for (int b = a; b < 256; b += 37) {
+      double d = 0;
+      for (int r = 0; r < 300; ++r) d += o[size_t(r * 256 + a)] * o[size_t(r * 256 + b)];
+      CHECK(d == Approx(a == b ? 4.0 : 0.0).margin(1e-5));
+    }
+  CHECK(values(*m, "o/bias:0") == std::vector<double>(256, 1.0));
+  const Stats tn = stats(values(*m, "t/kernel:0")), ru = stats(values(*m, "t/bias:0"));
+  CHECK((tn.lo >= 0.1 - 0.4 - 1e-7 && tn.hi <= 0.1 + 0.4 + 1e-7));
+  CHECK(tn.mean == Approx(0.1).margin(0.01));
+  CHECK(tn.sd == Approx(0.2 * 0.87962566103423978).epsilon(0.05));
+  CHECK((ru.lo >= -1.0 && ru.hi <= 2.0 && ru.hi - ru.lo > 2.5));
+  const std::vector<double> eye = values(*m, "i/kernel:0");
+  for (int r = 0; r < 60; ++r)
+    for (int c = 0; c < 60; ++c) CHECK(eye[size_t(r * 60 + c)] == (r == c ? 3.0 : 0.0));
+  const Stats gn = stats(values(*m, "g/kernel:0"));  // glorot_normal: 2 / (fan_in + fan_out)
+  CHECK(gn.sd == Approx(std::sqrt(2.0 / 100)).epsilon(0.1));
+  // Written back as given (a Keras 2 object in Keras 3's form): loading dptrain's file with the same
+  // seed draws the same weights.
+  const std::string dir = test::temp_dir("initializers");
+  for (const std::string name : {"m.keras", "m.h5"}) {
+    INFO(name);
+    save_model(*m, dir + "/" + name, LossKind::categorical_crossentropy, {}, nullptr, nullptr);
+    const std::string written = read_model_config(dir + "/" + name);
+    CHECK_THAT(written, Contains(R"("kernel_initializer":"he_normal")"));
+    CHECK_THAT(written,
+               Contains(R"("depthwise_initializer":{"module":"keras.initializers","class_name":"LecunUniform",)"
+                        R"("config":{"seed":null},"registered_name":null})"));
+    auto again = load_keras_model(dir + "/" + name, 3);
+    CHECK(std::equal(m->params(), m->params() + m->num_params(), again->params()));
+  }
+  // Keras's default initializers given by name draw what the layers' own draw.
+  auto plain = [](const std::string& extra) {
+    return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 3], "name": "input"}},
+      {"class_name": "LSTM", "config": {"name": "l", "units": 4)" +
+           extra + R"(}},
+      {"class_name": "Embedding", "config": {"name": "e", "input_dim": 9, "output_dim": 2)" +
+           (extra.empty() ? "" : R"(, "embeddings_initializer": {"class_name": "RandomUniform", "config": {}})") +
+           "}}]}}";
+  };
+  auto a = model_from_keras_json(plain(""), 5, "a.json");
+  auto b = model_from_keras_json(plain(R"(, "kernel_initializer": {"class_name": "GlorotUniform", "config": {}},
+      "recurrent_initializer": "orthogonal", "bias_initializer": "zeros")"),
+                                 5, "b.json");
+  REQUIRE(a->num_params() == b->num_params());
+  CHECK(std::equal(a->params(), a->params() + a->num_params(), b->params()));
+  // LSTM's bias: the initializer, the forget gate's quarter at 1 (unit_forget_bias), or the
+  // initializer alone without it.
+  auto lstm_bias = [&](const std::string& extra) {
+    return values(*model_from_keras_json(plain(extra), 5, "l.json"), "l/lstm_cell/bias:0");
+  };
+  std::vector<double> want(16, 0.5);
+  std::fill(want.begin() + 4, want.begin() + 8, 1.0);
+  CHECK(lstm_bias(R"(, "bias_initializer": {"class_name": "Constant", "config": {"value": 0.5}})") == want);
+  CHECK(lstm_bias(R"(, "unit_forget_bias": false)") == std::vector<double>(16, 0.0));
+  // Errors: a class dptrain has not, a 4-D Identity, a bad setting.
+  auto cfg = [](const std::string& init) {
+    return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 4, 4, 2], "name": "input"}},
+      {"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": 3, "kernel_initializer": )" +
+           init + "}}]}}";
+  };
+  CHECK(config_error(cfg(R"("STFT")"), "m.json") ==
+        "m.json: layer 'c' (Conv2D): 'kernel_initializer' initializer 'STFT' is not supported (supported: "
+        "glorot_uniform, glorot_normal, he_normal, he_uniform, lecun_normal, lecun_uniform, variance_scaling, "
+        "random_normal, truncated_normal, random_uniform, zeros, ones, constant, orthogonal, identity)");
+  CHECK(config_error(cfg(R"("identity")"), "m.json") ==
+        "weight 'c/kernel:0': the Identity initializer needs a 2-D weight, as Keras's, got shape (3, 3, 2, 2)");
+  CHECK(config_error(cfg(R"({"class_name": "VarianceScaling", "config": {"mode": "fan_sum"}})"), "m.json") ==
+        "m.json: layer 'c' (Conv2D): 'kernel_initializer' VarianceScaling's mode must be 'fan_in', 'fan_out' or "
+        "'fan_avg', got 'fan_sum'");
+}
