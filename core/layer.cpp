@@ -70,7 +70,10 @@ std::vector<Layer::WeightOptions> Layer::param_options() const {
   for (const ParamSpec& p : params()) {
     auto it = options_.find(p.name);
     out.push_back(it != options_.end() ? it->second : WeightOptions{});
-    if (!p.trainable) out.back().regularizer.reset();
+    if (!p.trainable) {
+      out.back().regularizer.reset();
+      out.back().constraint.reset();
+    }
   }
   return out;
 }

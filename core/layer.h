@@ -12,6 +12,7 @@
 #include "core/context.h"
 #include "core/tensor.h"
 #include "kernels/activation_math.h"
+#include "kernels/optimizer_math.h"
 
 namespace dpt {
 
@@ -34,6 +35,18 @@ struct Regularizer {
   double l1 = 0, l2 = 0;
   bool active() const { return l1 != 0 || l2 != 0; }
   bool operator==(const Regularizer& o) const { return cls == o.cls && l1 == o.l1 && l2 == o.l2; }
+};
+
+// Keras's weight constraints (kernel_constraint=MaxNorm(3), ...), applied after every update:
+// MaxNorm (max_value, default 2), MinMaxNorm (min_value 0, max_value 1, rate 1), UnitNorm, each
+// over the norms along `axis` (Keras's default 0; all_axes: None, every axis), and NonNeg.
+// `written`: the JSON the file gave, which model files write back.
+struct Constraint {
+  kernels::ConstraintKind kind = kernels::ConstraintKind::max_norm;
+  double min_value = 0, max_value = 2, rate = 1;
+  std::vector<int64_t> axis{0};
+  bool all_axes = false;
+  std::string written;
 };
 
 // Keras's initializers, as a Keras file's layers give them (kernel_initializer="he_normal", ...),
@@ -98,6 +111,7 @@ struct ParamSpec {
   // initializer (none: `init`) for the weight.
   Regularizer regularizer = {};
   std::optional<Initializer> initializer = {};
+  std::optional<Constraint> constraint = {};  // trainable weights alone, as Keras's optimizers apply them
 };
 
 class Layer {
@@ -122,12 +136,14 @@ class Layer {
   struct WeightOptions {
     std::optional<Regularizer> regularizer;
     std::optional<Initializer> initializer;
+    std::optional<Constraint> constraint;
   };
   void set_regularizer(const std::string& weight, const Regularizer& r) { options_[weight].regularizer = r; }
   void set_initializer(const std::string& weight, const Initializer& i) { options_[weight].initializer = i; }
+  void set_constraint(const std::string& weight, const Constraint& c) { options_[weight].constraint = c; }
   const std::map<std::string, WeightOptions>& weight_options() const { return options_; }
-  // params()'s options, in its order (a wrapper: its layers'); a regularizer only for a trainable
-  // weight, as Keras regularizes its trainable weights alone.
+  // params()'s options, in its order (a wrapper: its layers'); a regularizer and a constraint only
+  // for a trainable weight, as Keras regularizes and constrains its trainable weights alone.
   virtual std::vector<WeightOptions> param_options() const;
   // What the layer's Keras config asks of training that dptrain does not do (a weight constraint,
   // an activity regularizer), for fit to refuse the model with; `in_loss`: also changes the loss

@@ -267,6 +267,7 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
       if (k >= options.size()) continue;
       if (options[k].regularizer) specs.back().second.regularizer = *options[k].regularizer;
       specs.back().second.initializer = options[k].initializer;
+      specs.back().second.constraint = options[k].constraint;
     }
   }
   wire_masks();

@@ -72,4 +72,37 @@ void penalty_cpu(const PenaltyChunk* chunks, int64_t count, const float* w, floa
 // chunks and partial in the device's memory.
 void penalty_cuda(const PenaltyChunk* chunks, int64_t count, const float* w, float* g, double* partial, void* stream);
 
+// A weight constraint over one weight of an arena: its values in `groups` groups of `group_size`
+// (the elements sharing their coordinates on the `kept` axes; the constraint's axes are the
+// `reduced` ones), each element at offset + the kept coordinates' and the reduced ones' strides.
+// Each group's norm is its sum of squares (double, in a fixed order), then every value takes
+// `constrained`. NonNeg has no groups (one of every element).
+constexpr int kConstraintRank = 8;
+struct ConstraintPlan {
+  ConstraintKind kind = ConstraintKind::max_norm;
+  float min_value = 0.f, max_value = 0.f, rate = 1.f;
+  int64_t offset = 0, groups = 0, group_size = 0;
+  int kept = 0, reduced = 0;
+  int64_t kept_dim[kConstraintRank] = {}, kept_stride[kConstraintRank] = {};
+  int64_t red_dim[kConstraintRank] = {}, red_stride[kConstraintRank] = {};
+};
+// shape: the weight's (row-major) shape; axes: the constraint's, each in [0, rank) (empty: all).
+ConstraintPlan make_constraint_plan(ConstraintKind kind, float min_value, float max_value, float rate, int64_t offset,
+                                    const std::vector<int64_t>& shape, const std::vector<int64_t>& axes);
+// The arena index of a group's k-th element.
+DPT_HD int64_t constraint_index(const ConstraintPlan& p, int64_t group, int64_t k) {
+  int64_t at = p.offset;
+  for (int d = p.kept - 1; d >= 0; --d) {
+    at += (group % p.kept_dim[d]) * p.kept_stride[d];
+    group /= p.kept_dim[d];
+  }
+  for (int d = p.reduced - 1; d >= 0; --d) {
+    at += (k % p.red_dim[d]) * p.red_stride[d];
+    k /= p.red_dim[d];
+  }
+  return at;
+}
+void constrain_cpu(const ConstraintPlan& p, float* w);
+void constrain_cuda(const ConstraintPlan& p, float* w, void* stream);
+
 }  // namespace dpt::kernels

@@ -1,5 +1,6 @@
 // CPU optimizer loops: each element through the shared formula in optimizer_math.h.
 #include <algorithm>
+#include <cmath>
 #include "kernels/cpu_loops.h"
 #include "kernels/optimizer.h"
 
@@ -137,6 +138,59 @@ void penalty_cpu(const PenaltyChunk* chunks, int64_t count, const float* w, floa
       if (g) g[i] += penalty_slope(w[i], k.l1, k.l2);
     }
     partial[c] = s;
+  }
+}
+
+ConstraintPlan make_constraint_plan(ConstraintKind kind, float min_value, float max_value, float rate, int64_t offset,
+                                    const std::vector<int64_t>& shape, const std::vector<int64_t>& axes) {
+  ConstraintPlan p;
+  p.kind = kind;
+  p.min_value = min_value;
+  p.max_value = max_value;
+  p.rate = rate;
+  p.offset = offset;
+  const int rank = int(shape.size());
+  std::vector<int64_t> stride(size_t(rank), 1);
+  for (int d = rank - 2; d >= 0; --d) stride[size_t(d)] = stride[size_t(d) + 1] * shape[size_t(d) + 1];
+  p.groups = p.group_size = 1;
+  for (int d = 0; d < rank; ++d) {
+    const bool reduce = axes.empty() || std::find(axes.begin(), axes.end(), int64_t(d)) != axes.end();
+    if (reduce) {
+      p.red_dim[p.reduced] = shape[size_t(d)];
+      p.red_stride[p.reduced++] = stride[size_t(d)];
+      p.group_size *= shape[size_t(d)];
+    } else {
+      p.kept_dim[p.kept] = shape[size_t(d)];
+      p.kept_stride[p.kept++] = stride[size_t(d)];
+      p.groups *= shape[size_t(d)];
+    }
+  }
+  if (kind == ConstraintKind::non_neg) {  // every element alone: one group of all, no norm
+    p.groups = 1;
+    p.group_size = 1;
+    for (int64_t d : shape) p.group_size *= d;
+    p.kept = 0;
+    p.reduced = 1;
+    p.red_dim[0] = p.group_size;
+    p.red_stride[0] = 1;
+  }
+  return p;
+}
+
+void constrain_cpu(const ConstraintPlan& p, float* w) {
+#pragma omp parallel for schedule(static) if (p.groups * p.group_size >= 65536 && p.groups > 1)
+  for (int64_t g = 0; g < p.groups; ++g) {
+    double s = 0.0;
+    if (p.kind != ConstraintKind::non_neg)
+      for (int64_t k = 0; k < p.group_size; ++k) {
+        const double v = w[constraint_index(p, g, k)];
+        s += v * v;
+      }
+    const float norm = float(std::sqrt(s));
+    for (int64_t k = 0; k < p.group_size; ++k) {
+      float& v = w[constraint_index(p, g, k)];
+      v = constrained(p.kind, v, norm, p.min_value, p.max_value, p.rate);
+    }
   }
 }
 

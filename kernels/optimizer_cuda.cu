@@ -136,6 +136,46 @@ void penalty_cuda(const PenaltyChunk* chunks, int64_t count, const float* w, flo
   DPT_CUDA_LAUNCH_CHECK();
 }
 
+// A block per group (see constrain_cpu): its sum of squares through a fixed shared-memory tree,
+// then its values scaled; NonNeg's values each alone.
+__global__ void constrain_kernel(ConstraintPlan p, float* w) {
+  __shared__ double sh[kBlockThreads];
+  const int64_t g = blockIdx.x;
+  double s = 0.0;
+  for (int64_t k = threadIdx.x; k < p.group_size; k += kBlockThreads) {
+    const double v = w[constraint_index(p, g, k)];
+    s += v * v;
+  }
+  sh[threadIdx.x] = s;
+  __syncthreads();
+  for (int half = kBlockThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) sh[threadIdx.x] += sh[threadIdx.x + half];
+    __syncthreads();
+  }
+  const float norm = float(sqrt(sh[0]));
+  for (int64_t k = threadIdx.x; k < p.group_size; k += kBlockThreads) {
+    float& v = w[constraint_index(p, g, k)];
+    v = constrained(p.kind, v, norm, p.min_value, p.max_value, p.rate);
+  }
+}
+
+__global__ void non_neg_kernel(float* w, int64_t n) {
+  DPT_GRID_STRIDE(i, n) w[i] = constrained(ConstraintKind::non_neg, w[i], 0.f, 0.f, 0.f, 0.f);
+}
+
+void constrain_cuda(const ConstraintPlan& p, float* w, void* stream) {
+  if (p.groups * p.group_size == 0) return;
+  auto s = static_cast<cudaStream_t>(stream);
+  if (p.kind == ConstraintKind::non_neg) {
+    non_neg_kernel<<<grid_blocks(p.group_size), kBlockThreads, 0, s>>>(w + p.offset, p.group_size);
+  } else {
+    DPT_CHECK(p.groups <= 2147483647,
+              "a weight constraint over " << p.groups << " groups is more than one launch takes");
+    constrain_kernel<<<unsigned(p.groups), kBlockThreads, 0, s>>>(p, w);
+  }
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
 void sgd_update_cuda(float* w, const float* g, float* v, int64_t n, float lr, float momentum, bool nesterov,
                      void* stream) {
   if (n == 0) return;

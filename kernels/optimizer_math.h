@@ -190,6 +190,20 @@ DPT_HD double penalty_value(float w, float l1, float l2) {
 }
 DPT_HD float penalty_slope(float w, float l1, float l2) { return l1 * float((w > 0.f) - (w < 0.f)) + 2.f * l2 * w; }
 
+// Keras's weight constraints, applied after each update: MaxNorm, MinMaxNorm and UnitNorm scale a
+// group of values (those sharing their coordinates off the constraint's axes) by their norm's
+// factor, in float as Keras computes it (epsilon 1e-7); NonNeg takes max(w, 0).
+enum class ConstraintKind : int { max_norm, min_max_norm, non_neg, unit_norm };
+DPT_HD float constrained(ConstraintKind kind, float w, float norm, float min_value, float max_value, float rate) {
+  const float eps = 1e-7f;
+  if (kind == ConstraintKind::non_neg) return w > 0.f ? w : 0.f;
+  if (kind == ConstraintKind::unit_norm) return w / (eps + norm);
+  const float lo = kind == ConstraintKind::max_norm ? 0.f : min_value;
+  const float clipped = norm < lo ? lo : norm > max_value ? max_value : norm;
+  const float desired = kind == ConstraintKind::max_norm ? clipped : rate * clipped + (1.f - rate) * norm;
+  return w * (desired / (eps + norm));
+}
+
 // clipvalue: g clamped to [-v, v] (NaN stays NaN).
 DPT_HD float clip_value(float g, float v) { return g < -v ? -v : g > v ? v : g; }
 

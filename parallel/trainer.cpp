@@ -127,6 +127,21 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
       weights.push_back(
           {w.offset, shape_numel(w.spec.shape), float(w.spec.regularizer.l1), float(w.spec.regularizer.l2)});
   penalty_chunks_ = kernels::make_penalty_chunks(weights);
+  for (const WeightRef& w : template_.weights()) {
+    if (!w.spec.trainable || !w.spec.constraint) continue;
+    const Constraint& c = *w.spec.constraint;
+    const int64_t rank = int64_t(w.spec.shape.size());
+    std::vector<int64_t> axes;  // empty: every axis (None)
+    for (int64_t a : c.all_axes ? std::vector<int64_t>{} : c.axis) {
+      const int64_t k = a < 0 ? a + rank : a;
+      DPT_CHECK(k >= 0 && k < rank, "weight '" << w.keras_name() << "' of shape " << shape_str(w.spec.shape)
+                                               << " has no axis " << a << " for its constraint");
+      axes.push_back(k);
+    }
+    const std::vector<int64_t> shape(w.spec.shape.begin(), w.spec.shape.end());
+    constraints_.push_back(kernels::make_constraint_plan(c.kind, float(c.min_value), float(c.max_value), float(c.rate),
+                                                         w.offset, shape, axes));
+  }
   const size_t chunk_bytes = penalty_chunks_.size() * sizeof(kernels::PenaltyChunk);
   for (auto& r : replicas_) {
     r->penalty_cpu.assign(penalty_chunks_.size(), 0.0);
@@ -137,6 +152,15 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
       r->penalty_dev = Buffer(r->ctx.device, penalty_chunks_.size() * sizeof(double));
       r->penalty_host = Buffer(Device::cpu(), penalty_chunks_.size() * sizeof(double), true);
     }
+  }
+}
+
+void Trainer::replica_constraints(Replica& rep) {
+  for (const kernels::ConstraintPlan& p : constraints_) {
+    if (rep.cuda)
+      kernels::constrain_cuda(p, rep.model->params(), kernels::cuda_stream_of(*rep.cuda));
+    else
+      kernels::constrain_cpu(p, rep.model->params());
   }
 }
 
@@ -527,6 +551,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
     if (!ps || r == 0) {
       replica_penalty(rep, true);  // Keras's regularizers: the summed gradient gains their slopes
       rep.opt->apply(rep.ctx, m.params(), m.grads());
+      replica_constraints(rep);  // after every update, as Keras's optimizers apply them
     }
     if (ps && N > 1) {  // the server's updated weights go back to every worker
       const auto t = Clock::now();

@@ -177,6 +177,8 @@ class Trainer : public TrainContext {
   // The metrics' values from their slots' sums over `seen` samples (or kept steps).
   std::vector<double> metric_values(const std::vector<double>& sums, double seen) const;
   std::vector<kernels::PenaltyChunk> penalty_chunks_;
+  std::vector<kernels::ConstraintPlan> constraints_;  // Keras's weight constraints, after every update
+  void replica_constraints(Replica& rep);
   bool fused_;
   // Keras's losses and metrics reduce over the output's last axis and average over the rest: an
   // output of several steps ((steps, classes): a Dense after return_sequences) counts as its

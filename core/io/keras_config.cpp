@@ -440,9 +440,72 @@ bool regularizer_from_json(const json& v, const std::string& where, Regularizer*
   return true;
 }
 
-// The layer's weight regularizers (kernel_regularizer, ...) onto it; a weight constraint, an
-// activity regularizer or a regularizer other than L1/L2 as what fit refuses (the model still
-// loads for evaluate and predict).
+// A serialized Keras constraint: a name (the class's defaults) or {class_name, config}. False for
+// a class other than MaxNorm, MinMaxNorm, NonNeg and UnitNorm.
+bool constraint_from_json(const json& v, const std::string& where, Constraint* out) {
+  std::string name;
+  json cfg = json::object();
+  if (v.is_string()) {
+    name = v.get<std::string>();
+  } else {
+    DPT_CHECK(v.is_object() && v.contains("class_name") && v["class_name"].is_string(),
+              where << " must be a constraint's name or a {class_name, config} dict, got " << v.dump());
+    name = v["class_name"].get<std::string>();
+    if (v.contains("config") && !v["config"].is_null()) {
+      cfg = v["config"];
+      DPT_CHECK(cfg.is_object(), where << " config must be a dict, got " << cfg.dump());
+    }
+  }
+  using kernels::ConstraintKind;
+  Constraint k;
+  std::string cls;
+  if (name == "MaxNorm" || name == "max_norm" || name == "maxnorm") {
+    k.kind = ConstraintKind::max_norm;
+    cls = "MaxNorm";
+  } else if (name == "MinMaxNorm" || name == "min_max_norm") {
+    k.kind = ConstraintKind::min_max_norm;
+    k.max_value = 1;
+    cls = "MinMaxNorm";
+  } else if (name == "NonNeg" || name == "non_neg" || name == "nonneg") {
+    k.kind = ConstraintKind::non_neg;
+    cls = "NonNeg";
+  } else if (name == "UnitNorm" || name == "unit_norm" || name == "unitnorm") {
+    k.kind = ConstraintKind::unit_norm;
+    cls = "UnitNorm";
+  } else {
+    return false;
+  }
+  auto num = [&](const char* key, double fallback) {
+    if (!cfg.contains(key) || cfg[key].is_null()) return fallback;
+    DPT_CHECK(cfg[key].is_number(),
+              where << " " << cls << "'s " << key << " must be a number, got " << cfg[key].dump());
+    return cfg[key].get<double>();
+  };
+  k.min_value = num("min_value", k.min_value);
+  k.max_value = num("max_value", k.max_value);
+  k.rate = num("rate", k.rate);
+  DPT_CHECK(k.min_value >= 0 && k.max_value >= k.min_value,
+            where << " " << cls << "'s norms must satisfy 0 <= min_value <= max_value, got min_value " << k.min_value
+                  << " and max_value " << k.max_value);
+  if (cfg.contains("axis")) {
+    const json& a = cfg["axis"];
+    k.axis.clear();
+    k.all_axes = a.is_null();
+    for (const json& e : a.is_array() ? a : a.is_null() ? json::array() : json::array({a})) {
+      DPT_CHECK(e.is_number_integer(),
+                where << " " << cls << "'s axis must be an axis, a list of them or None, got " << a.dump());
+      k.axis.push_back(e.get<int64_t>());
+    }
+    DPT_CHECK(k.all_axes || !k.axis.empty(), where << " " << cls << "'s axis must name an axis, got []");
+  }
+  k.written = v.dump();
+  *out = k;
+  return true;
+}
+
+// The layer's weight initializers, regularizers and constraints (kernel_initializer, ...) onto it;
+// a regularizer or constraint class dptrain has not, or an activity regularizer, as what fit
+// refuses (the model still loads for evaluate and predict).
 void read_weight_settings(const LayerCtx& c, Layer& layer) {
   for (const auto& [arg, weight] : kWeightArgs) {
     const std::string reg_key = std::string(arg) + "_regularizer", con_key = std::string(arg) + "_constraint";
@@ -459,11 +522,16 @@ void read_weight_settings(const LayerCtx& c, Layer& layer) {
     }
     if (c.cfg.contains(con_key) && !c.cfg[con_key].is_null()) {
       const json& v = c.cfg[con_key];
+      Constraint k;
+      if (constraint_from_json(v, c.where() + " '" + con_key + "'", &k)) {
+        layer.set_constraint(weight, k);
+        continue;
+      }
       const std::string cls = v.is_string() ? v.get<std::string>()
                               : v.is_object() && v.contains("class_name") && v["class_name"].is_string()
                                   ? v["class_name"].get<std::string>()
                                   : v.dump();
-      layer.refuse_training(con_key + " " + cls + " (a weight constraint)", false);
+      layer.refuse_training(con_key + " " + cls + " (dptrain has MaxNorm, MinMaxNorm, NonNeg and UnitNorm)", false);
     }
   }
   if (c.cfg.contains("activity_regularizer") && !c.cfg["activity_regularizer"].is_null())

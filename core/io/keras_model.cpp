@@ -223,11 +223,13 @@ json layer_config(const Layer& l) {
       c[weight_argument(weight, "regularizer")] =
           keras3_object("keras.regularizers", {{"class_name", r->cls}, {"config", rc}});
     }
-    if (o.initializer) {  // as the file gave it; a Keras 2 object in Keras 3's form
-      json i = json::parse(o.initializer->written);
-      if (i.is_object() && !i.contains("module")) i = keras3_object("keras.initializers", i);
-      c[weight_argument(weight, "initializer")] = i;
-    }
+    // An initializer or constraint as the file gave it; a Keras 2 object in Keras 3's form.
+    auto given = [](const std::string& written, const char* module) {
+      json v = json::parse(written);
+      return v.is_object() && !v.contains("module") ? keras3_object(module, v) : v;
+    };
+    if (o.initializer) c[weight_argument(weight, "initializer")] = given(o.initializer->written, "keras.initializers");
+    if (o.constraint) c[weight_argument(weight, "constraint")] = given(o.constraint->written, "keras.constraints");
   }
   return {{"class_name", cls}, {"config", c}};
 }

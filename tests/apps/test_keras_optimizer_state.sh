@@ -649,34 +649,43 @@ for src, dst in (("res_1.keras", "res_ours.keras"), ("res_1.h5", "res_ours.h5"))
             w2 = float(np.abs(loaded.predict(xi, verbose=0) - np.load(f"{d}/res_q.npy")).max())
             check(w2 <= 1e-5, f"resnetish: Keras and dptrain predict alike from dptrain's {dst} (max |diff| {w2:.3g})")
 # Keras's weight regularizers (kernel_, bias_, recurrent_, gamma_ and beta_regularizer; L1, L2, L1L2
-# and Keras's names for them) on Conv1D, BatchNormalization, a Bidirectional LSTM and Dense layers:
+# and Keras's names for them) and constraints (MaxNorm over two axes and over all, UnitNorm,
+# MinMaxNorm, NonNeg) on Conv1D, BatchNormalization, a Bidirectional LSTM and Dense layers:
 # dptrain's epoch from Keras's .keras and .h5 files ends with Keras's weights (the same weights
-# trained without the regularizers end elsewhere) and logs Keras's loss, the penalty included; Keras
-# loads dptrain's files with the same regularizers and evaluates them to dptrain's loss.
+# trained without the regularizers, or without the constraints, end elsewhere) and logs Keras's
+# loss, the penalty included; Keras loads dptrain's files with the same regularizers and evaluates
+# them to dptrain's loss.
 R = keras.regularizers
 
 
-def reg_net(on):
+def reg_net(on, constrain=True):
     keras.utils.set_random_seed(0)
     g = (lambda r: r) if on else (lambda r: None)
+    k = (lambda c: c) if constrain else (lambda c: None)
+    C = keras.constraints
     return keras.Sequential([
         keras.Input((6,)), layers.Reshape((6, 1)),
         layers.Conv1D(4, 3, activation="relu", kernel_regularizer=g(R.L2(0.05)), bias_regularizer=g(R.L1(0.01)),
-                      name="conv"),
+                      kernel_constraint=k(C.MaxNorm(0.5, axis=[0, 1])), name="conv"),
         layers.BatchNormalization(gamma_regularizer=g(R.L2(0.1)), beta_regularizer=g(R.L1L2(0.01, 0.02)), name="bn"),
         layers.Bidirectional(layers.LSTM(3, kernel_regularizer=g(R.L1L2(0.01, 0.01)), recurrent_regularizer=g("l2"),
-                                         bias_regularizer=g(R.L2(0.03))), name="bi"),
-        layers.Dense(8, activation="tanh", kernel_regularizer=g(R.L1L2(0.01, 0.02)), bias_regularizer=g("l1"),
+                                         bias_regularizer=g(R.L2(0.03)), recurrent_constraint=k(C.UnitNorm(axis=0))),
+                             name="bi"),
+        # (Not L1 on the bias NonNeg holds at 0: JAX's slope of |w| at 0 is 1, TensorFlow's and dptrain's 0.)
+        layers.Dense(8, activation="tanh", kernel_regularizer=g(R.L1L2(0.01, 0.02)), bias_regularizer=g("l2"),
+                     kernel_constraint=k(C.MinMaxNorm(0.3, 0.6, rate=0.5)), bias_constraint=k(C.NonNeg()),
                      name="hidden"),
-        layers.Dense(3, activation="softmax", kernel_regularizer=g("l2"), name="out")], name="regularized")
+        layers.Dense(3, activation="softmax", kernel_regularizer=g("l2"), kernel_constraint=k(C.MaxNorm(1.0, axis=None)),
+                     name="out")], name="regularized")
 
 
-def regularizers_of(cfg, at=""):  # every *_regularizer in a (nested) layer config, by where it sits
+def regularizers_of(cfg, at=""):  # every *_regularizer and *_constraint in a (nested) layer config, by place
     out = {}
     if isinstance(cfg, dict):
         for k, v in cfg.items():
-            if k.endswith("_regularizer") and v is not None:
-                out[at + k] = (v["class_name"], {a: round(float(b), 9) for a, b in v["config"].items()})
+            if k.endswith(("_regularizer", "_constraint")) and v is not None:
+                out[at + k] = (v["class_name"], {a: b if b is None or isinstance(b, list) else round(float(b), 9)
+                                                 for a, b in v["config"].items()})
             else:
                 out.update(regularizers_of(v, at + k + "/"))
     elif isinstance(cfg, list):
@@ -699,8 +708,15 @@ plain.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentrop
 plain.set_weights(start)
 plain.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
 apart = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(plain.weights, theirs))
-check(apart > 100 * 2e-6 and len(their_regs) == 13,
-      f"regularized: without its {len(their_regs)} regularizers the epoch ends elsewhere (max |diff| {apart:.3g})")
+check(apart > 100 * 2e-6 and len(their_regs) == 13 + 6,
+      f"regularized: without its 13 regularizers the epoch ends elsewhere (max |diff| {apart:.3g})")
+free = reg_net(True, constrain=False)
+free.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy")
+free.set_weights(start)
+free.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+apart = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(free.weights, theirs))
+check(apart > 100 * 2e-6, f"regularized: without its 6 constraints (MaxNorm, UnitNorm, MinMaxNorm, NonNeg) the epoch "
+                          f"ends elsewhere (max |diff| {apart:.3g})")
 for src in ("reg_1.keras", "reg_1.h5"):
     dst = src.replace("_1", "_ours")
     run = subprocess.run([bin, "train", "--model", f"{d}/{src}", "--data", f"npy:{d}/x.npy,{d}/y.npy",
@@ -720,7 +736,7 @@ for src in ("reg_1.keras", "reg_1.h5"):
     check(diff <= 2e-6, f"regularized: dptrain's epoch from {src} gives Keras's weights (max |diff| {diff:.3g})")
     regs = {k: v for layer in loaded.layers for k, v in regularizers_of(layer.get_config(), layer.name + "/").items()}
     check(regs == their_regs, f"regularized: keras.models.load_model reads dptrain's {dst} with Keras's "
-                              f"{len(their_regs)} regularizers" + ("" if regs == their_regs else f": {regs}"))
+                              f"{len(their_regs)} regularizers and constraints" + ("" if regs == their_regs else f": {regs}"))
     theirs_eval = loaded.evaluate(x, y, batch_size=8, verbose=0)
     ev = subprocess.run([bin, "evaluate", "--model", f"{d}/{dst}", "--data", f"npy:{d}/x.npy,{d}/y.npy",
                          "--validation-split", "0", "--batch-size", "8"], capture_output=True, text=True)

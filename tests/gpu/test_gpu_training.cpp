@@ -317,7 +317,7 @@ TEST_CASE("1 GPU: evaluate and predict match the CPU; fit reports the same losse
   CHECK(tg.fit(data, &data, fo, {}).keys() == std::vector<std::string>{"loss", "val_loss"});
 }
 
-TEST_CASE("Keras's weight regularizers train on a GPU as on the CPU: weights, logged losses, evaluate",
+TEST_CASE("Keras's weight regularizers and constraints train on a GPU as on the CPU: weights, losses, evaluate",
           "[gpu][training][regularizer]") {
   if (test::gpu_count() == 0) return;
   auto make = [] {
@@ -326,6 +326,8 @@ TEST_CASE("Keras's weight regularizers train on a GPU as on the CPU: weights, lo
     m->layers()[0]->set_regularizer("kernel", {"L2", 0, 0.01});
     m->layers().back()->set_regularizer("kernel", {"L1L2", 0.001, 0.01});
     m->layers().back()->set_regularizer("bias", {"L1", 0.01, 0});
+    m->layers()[2]->set_constraint("kernel", {kernels::ConstraintKind::max_norm, 0, 0.5, 1, {0, 1, 2}});
+    m->layers().back()->set_constraint("bias", {kernels::ConstraintKind::non_neg});
     m->build(p.input, 7);
     return m;
   };
@@ -344,7 +346,8 @@ TEST_CASE("Keras's weight regularizers train on a GPU as on the CPU: weights, lo
     Trainer tg(*mg, devices, LossKind::categorical_crossentropy, opt, 1);
     const History hg = tg.fit(data, &data, fo, {});
     const double d = test::rel_diff(*mc, *mg);
-    std::printf("regularized digits-cnn, %zu GPU replica(s) vs CPU: max|dw|/max|w| = %.3g\n", devices.size(), d);
+    std::printf("regularized and constrained digits-cnn, %zu GPU replica(s) vs CPU: max|dw|/max|w| = %.3g\n",
+                devices.size(), d);
     CHECK(d < 1e-4);
     for (const char* k : {"loss", "val_loss"})
       for (size_t e = 0; e < 2; ++e) {

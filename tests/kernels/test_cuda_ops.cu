@@ -250,6 +250,30 @@ TEST_CASE("CUDA weight penalties (Keras's L1/L2 regularizers) and their slopes m
   cudaFree(dpartial);
 }
 
+TEST_CASE("CUDA weight constraints (Keras's MaxNorm, MinMaxNorm, UnitNorm, NonNeg) match the CPU", "[gpu][optimizer]") {
+  if (!have_gpu()) return;
+  using K = ConstraintKind;
+  const std::vector<int64_t> shape{3, 3, 40, 300};  // a Conv2D kernel, at an offset in an arena
+  const int64_t n = 3 * 3 * 40 * 300, offset = 17;
+  struct Case {
+    K kind;
+    std::vector<int64_t> axes;
+  };
+  for (const Case& c : {Case{K::max_norm, {0, 1, 2}}, Case{K::unit_norm, {3}}, Case{K::min_max_norm, {1}},
+                        Case{K::max_norm, {}}, Case{K::non_neg, {}}}) {
+    INFO("kind " << int(c.kind) << ", " << c.axes.size() << " axes");
+    const ConstraintPlan p = make_constraint_plan(c.kind, 0.3f, 0.8f, 0.7f, offset, shape, c.axes);
+    std::vector<float> w = rnd(n + offset + 5, 21, -1.f, 1.f);
+    DevBuf dw(w);
+    const std::vector<float> before = w;
+    constrain_cpu(p, w.data());
+    constrain_cuda(p, dw.p, nullptr);
+    const std::vector<float> got = dw.get(w.size());
+    expect_close(got, w, 1e-7, 2e-6);
+    for (int64_t i : {int64_t(0), offset - 1, n + offset, n + offset + 4}) CHECK(got[size_t(i)] == before[size_t(i)]);
+  }
+}
+
 TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, from logits)", "[gpu][loss]") {
   if (!have_gpu()) return;
   const int64_t rows = 301, cols = 10;

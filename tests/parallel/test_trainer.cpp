@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <map>
 #include <stdexcept>
 #include "core/callbacks/control.h"
 #include "core/data/digits.h"
@@ -472,7 +473,7 @@ TEST_CASE("Keras's weight regularizers: the gradient gains their slopes, the los
   }
 }
 
-TEST_CASE("a weight constraint or activity regularizer from a Keras file: fit refuses, saying which",
+TEST_CASE("a constraint or regularizer class dptrain has not, or an activity regularizer: fit refuses, saying which",
           "[trainer][regularizer][errors]") {
   auto cfg = [](const std::string& extra) {
     return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
@@ -486,13 +487,14 @@ TEST_CASE("a weight constraint or activity regularizer from a Keras file: fit re
   fo.verbose = 0;
   SGD sgd(0.1);
   {
-    auto m = model_from_keras_json(
-        cfg(R"("kernel_constraint": {"module": "keras.constraints", "class_name": "MaxNorm", "config": {"max_value": 2}})"),
-        0, "m.json");
+    auto m = model_from_keras_json(cfg(R"("kernel_constraint": {"class_name": "RadialConstraint", "config": {}})"), 0,
+                                   "m.json");
     Trainer t(*m, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1);
-    CHECK_THROWS_WITH(t.fit(data, nullptr, fo, {}),
-                      "layer 'd' (Dense) has kernel_constraint MaxNorm (a weight constraint), which dptrain does not "
-                      "apply in training as Keras does; take it out of the model to train it with dptrain");
+    CHECK_THROWS_WITH(
+        t.fit(data, nullptr, fo, {}),
+        "layer 'd' (Dense) has kernel_constraint RadialConstraint (dptrain has MaxNorm, MinMaxNorm, NonNeg "
+        "and UnitNorm), which dptrain does not apply in training as Keras does; take it out of the model "
+        "to train it with dptrain");
     CHECK(std::isfinite(t.evaluate(data, 4).loss));  // a constraint does not change the loss
   }
   for (const char* extra :
@@ -509,4 +511,98 @@ TEST_CASE("a weight constraint or activity regularizer from a Keras file: fit re
                     "layer 'd' (Dense) has an activity_regularizer, which dptrain does not add to the loss as Keras "
                     "does; take it out of the model to evaluate it with dptrain");
   CHECK(Trainer(*m, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).predict(data, 4).size() == 120);
+}
+
+namespace {
+// Keras's constraint on a weight of `shape` (row-major), by hand in double: each group of values
+// sharing their coordinates off `axes` (empty: all axes) scaled by its norm's factor.
+std::vector<double> constrained_by_hand(const std::vector<double>& w, const Shape& shape, const Constraint& c) {
+  std::vector<double> out = w;
+  if (c.kind == kernels::ConstraintKind::non_neg) {
+    for (double& v : out) v = std::max(v, 0.0);
+    return out;
+  }
+  const int64_t rank = int64_t(shape.size());
+  std::vector<int64_t> axes;
+  for (int64_t a : c.axis) axes.push_back(a < 0 ? a + rank : a);
+  auto group_of = [&](int64_t i) {  // the coordinates off the axes, as one number
+    int64_t key = 0, rest = i;
+    std::vector<int64_t> coord(static_cast<size_t>(rank));
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      coord[size_t(d)] = rest % shape[size_t(d)];
+      rest /= shape[size_t(d)];
+    }
+    for (int64_t d = 0; d < rank; ++d)
+      if (!c.all_axes && std::find(axes.begin(), axes.end(), d) == axes.end())
+        key = key * shape[size_t(d)] + coord[size_t(d)];
+    return key;
+  };
+  std::map<int64_t, double> sums;
+  for (size_t i = 0; i < w.size(); ++i) sums[group_of(int64_t(i))] += w[i] * w[i];
+  for (size_t i = 0; i < w.size(); ++i) {
+    const double norm = std::sqrt(sums[group_of(int64_t(i))]);
+    const double lo = c.kind == kernels::ConstraintKind::max_norm ? 0.0 : c.min_value;
+    const double clipped = std::min(std::max(norm, lo), c.max_value);
+    const double desired =
+        c.kind == kernels::ConstraintKind::min_max_norm ? c.rate * clipped + (1 - c.rate) * norm : clipped;
+    out[i] = c.kind == kernels::ConstraintKind::unit_norm ? w[i] / (1e-7 + norm) : w[i] * desired / (1e-7 + norm);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("Keras's weight constraints: each update ends with them, on 1 and 3 replicas", "[trainer][constraint]") {
+  using kernels::ConstraintKind;
+  const Preset& p = find_preset("digits-cnn");  // Conv2D, MaxPool, Conv2D, MaxPool, Flatten, Dense, Dropout, Dense
+  auto make = [&](bool constrained) {
+    auto m = p.make();
+    if (constrained) {
+      m->layers()[0]->set_constraint("kernel", {ConstraintKind::max_norm, 0, 0.3, 1, {0, 1, 2}});
+      m->layers()[2]->set_constraint("kernel", {ConstraintKind::unit_norm, 0, 2, 1, {-1}});
+      m->layers()[5]->set_constraint("kernel", {ConstraintKind::min_max_norm, 0.9, 1.1, 0.6, {0}});
+      m->layers()[7]->set_constraint("kernel", {ConstraintKind::max_norm, 0, 1.5, 1, {}, true});
+      m->layers()[7]->set_constraint("bias", {ConstraintKind::non_neg});
+    }
+    m->build(p.input, 4);
+    return m;
+  };
+  const Dataset data = make_synthetic({8, 8, 1}, 10, 24, 6);
+  FitOptions fo;
+  fo.batch_size = 24;
+  fo.epochs = 1;
+  fo.shuffle = false;
+  fo.verbose = 0;
+  SGD sgd(0.5);
+  auto plain = make(false), con = make(true);
+  Trainer(*plain, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).fit(data, nullptr, fo, {});
+  Trainer(*con, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).fit(data, nullptr, fo, {});
+  int constrained = 0;
+  for (size_t k = 0; k < con->weights().size(); ++k) {
+    const WeightRef &w = con->weights()[k], &q = plain->weights()[k];
+    const int64_t n = shape_numel(w.spec.shape);
+    std::vector<double> want(q.data, q.data + n);
+    if (w.spec.constraint) {
+      want = constrained_by_hand(want, w.spec.shape, *w.spec.constraint);
+      ++constrained;
+    }
+    INFO(w.keras_name());
+    for (int64_t i = 0; i < n; ++i)
+      REQUIRE(std::fabs(w.data[i] - want[size_t(i)]) <= 2e-6 * (1 + std::fabs(want[size_t(i)])));
+  }
+  CHECK(constrained == 5);
+  // The step moved the bias below 0 somewhere, and the conv kernel's filters past their norm.
+  CHECK(*std::min_element(plain->weights().back().data, plain->weights().back().data + 10) < 0);
+  // N replicas as one device: the same constraint on every replica after the same update.
+  fo.epochs = 2;
+  fo.batch_size = 8;
+  for (Strategy s : {Strategy::allreduce, Strategy::parameter_server}) {
+    auto one = make(true), many = make(true);
+    ParallelOptions po;
+    po.strategy = s;
+    SGD momentum(0.1, 0.9);  // (Adam turns the sums' last bits into steps of lr * sign)
+    Trainer(*one, cpus(1), LossKind::sparse_categorical_crossentropy, momentum, 1).fit(data, nullptr, fo, {});
+    Trainer(*many, cpus(3), LossKind::sparse_categorical_crossentropy, momentum, 1, po).fit(data, nullptr, fo, {});
+    INFO(strategy_name(s));
+    CHECK(rel_diff(*one, *many) < 1e-5);
+  }
 }

@@ -954,3 +954,59 @@ TEST_CASE("Keras's initializers from configs: each class's values, Keras's fans,
         "m.json: layer 'c' (Conv2D): 'kernel_initializer' VarianceScaling's mode must be 'fan_in', 'fan_out' or "
         "'fan_avg', got 'fan_sum'");
 }
+
+TEST_CASE("Keras's weight constraints are read from configs and written back as given", "[io][config][constraint]") {
+  const std::string text = R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_shape": [null, 6, 6, 2], "name": "input"}},
+    {"class_name": "Conv2D", "config": {"name": "c", "filters": 3, "kernel_size": 3, "kernel_constraint": {"module":
+      "keras.constraints", "class_name": "MaxNorm", "config": {"max_value": 3, "axis": [0, 1, 2]},
+      "registered_name": null}, "bias_constraint": "non_neg"}},
+    {"class_name": "Flatten", "config": {"name": "f"}},
+    {"class_name": "Dense", "config": {"name": "d", "units": 4, "kernel_constraint": {"class_name": "MinMaxNorm",
+      "config": {"min_value": 0.5, "max_value": 2.0, "rate": 0.25, "axis": null}},
+      "bias_constraint": {"class_name": "UnitNorm", "config": {"axis": -1}}}}]}})";
+  auto m = model_from_keras_json(text, 0, "m.json");
+  std::map<std::string, Constraint> got;
+  for (const WeightRef& w : m->weights())
+    if (w.spec.constraint) got[w.keras_name()] = *w.spec.constraint;
+  REQUIRE(got.size() == 4);
+  using K = kernels::ConstraintKind;
+  CHECK((got["c/kernel:0"].kind == K::max_norm && got["c/kernel:0"].max_value == 3 &&
+         got["c/kernel:0"].axis == std::vector<int64_t>{0, 1, 2}));
+  CHECK((got["c/bias:0"].kind == K::non_neg && got["c/bias:0"].axis == std::vector<int64_t>{0}));
+  CHECK((got["d/kernel:0"].kind == K::min_max_norm && got["d/kernel:0"].min_value == 0.5 &&
+         got["d/kernel:0"].max_value == 2 && got["d/kernel:0"].rate == 0.25 && got["d/kernel:0"].all_axes));
+  CHECK((got["d/bias:0"].kind == K::unit_norm && got["d/bias:0"].axis == std::vector<int64_t>{-1}));
+  const std::string dir = test::temp_dir("constraints");
+  for (const std::string name : {"m.keras", "m.h5"}) {
+    INFO(name);
+    save_model(*m, dir + "/" + name, LossKind::categorical_crossentropy, {}, nullptr, nullptr);
+    const std::string written = read_model_config(dir + "/" + name);
+    CHECK_THAT(written, Contains(R"("bias_constraint":"non_neg")"));
+    CHECK_THAT(written, Contains(R"("kernel_constraint":{"module":"keras.constraints","class_name":"MinMaxNorm",)"
+                                 R"("config":{"axis":null,"max_value":2.0,"min_value":0.5,"rate":0.25},)"
+                                 R"("registered_name":null})"));
+    auto loaded = load_keras_model(dir + "/" + name, 0);
+    std::map<std::string, Constraint> again;
+    for (const WeightRef& w : loaded->weights())
+      if (w.spec.constraint) again[w.keras_name()] = *w.spec.constraint;
+    REQUIRE(again.size() == got.size());
+    for (const auto& [k, c] : got) {
+      const Constraint& a = again[k];
+      CHECK((a.kind == c.kind && a.axis == c.axis && a.all_axes == c.all_axes && a.min_value == c.min_value &&
+             a.max_value == c.max_value && a.rate == c.rate));
+    }
+  }
+  auto cfg = [](const std::string& con) {
+    return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 4], "name": "input"}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 2, "kernel_constraint": )" +
+           con + "}}]}}";
+  };
+  CHECK(config_error(cfg(R"({"class_name": "MinMaxNorm", "config": {"min_value": 2, "max_value": 1}})"), "m.json") ==
+        "m.json: layer 'd' (Dense): 'kernel_constraint' MinMaxNorm's norms must satisfy 0 <= min_value <= max_value, "
+        "got min_value 2 and max_value 1");
+  CHECK(config_error(cfg(R"({"class_name": "MaxNorm", "config": {"axis": "rows"}})"), "m.json") ==
+        "m.json: layer 'd' (Dense): 'kernel_constraint' MaxNorm's axis must be an axis, a list of them or None, got "
+        "\"rows\"");
+}
