@@ -404,7 +404,7 @@ void Trainer::load_into(int slot, const Dataset& data, const int64_t* idx, int64
   for (int64_t i = 0; i < n; ++i) {
     std::memcpy(x + i * s, data.x.data() + idx[i] * s, sizeof(float) * size_t(s));
     if (!data.y.empty()) std::memcpy(y + i * y_dim_, data.y.data() + idx[i] * y_dim_, sizeof(float) * size_t(y_dim_));
-    w[i] = use_w_ ? train_w_[size_t(idx[i])] : 1.f;
+    w[i] = use_w_ ? (*w_src_)[size_t(idx[i])] : 1.f;
   }
 }
 

@@ -205,8 +205,13 @@ class Trainer : public TrainContext {
   bool uploaded_[2] = {false, false};
   std::unique_ptr<Prefetcher> prefetch_;
   mutable std::unique_ptr<Optimizer> host_opt_;
-  std::vector<float> train_w_;  // per-sample class weights of the training set
+  std::vector<float> train_w_;  // per-sample weights of the training set (class weights or the data's own)
+  // The batches' sample weights come from (*w_src_)[sample] where use_w_ (else 1): the training set's
+  // in fit, the evaluated data's own (Keras's sample_weight) in evaluate.
   bool use_w_ = false;
+  const std::vector<float>* w_src_ = &train_w_;
+  // Samples are weighed where the loss has one row a sample and no mask at the output.
+  void check_weighable(const char* what) const;
   int64_t y_dim_ = 0;
   uint64_t seed_ = 0;
   int64_t steps_done_ = 0;

@@ -48,11 +48,19 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
     on_replicas(bcast);
   }
   use_w_ = !opt.class_weight.empty();
+  w_src_ = &train_w_;
   DPT_CHECK(!use_w_ || steps_ == 1, "class weights weigh a sample by its class, but model '"
                                         << template_.name() << "' outputs " << steps_
                                         << " steps a sample (Keras: class_weight is not supported for 3+ "
                                            "dimensional targets)");
-  if (use_w_) {  // each sample's class weight, from its label
+  if (!train.weight.empty()) {  // Keras's sample_weight
+    DPT_CHECK(!use_w_,
+              "You cannot `class_weight` and `sample_weight` at the same time (as in Keras): the training "
+              "data has sample weights; drop --class-weight or the data's weights");
+    check_weighable("the training data's sample weights");
+    train_w_ = train.weight;
+    use_w_ = true;
+  } else if (use_w_) {  // each sample's class weight, from its label
     train_w_.resize(size_t(train.size()));
     for (int64_t i = 0; i < train.size(); ++i) {
       const float* row = train.y.data() + i * train.y_dim;
@@ -173,8 +181,16 @@ History Trainer::fit(const Dataset& train_in, const Dataset* val_in, const FitOp
   if (!was_stopped_) finalize_optimizer();
   sync_template();
   use_w_ = false;  // class weights apply to training only (Keras's val_loss is unweighted)
+  w_src_ = &train_w_;
   for (auto* c : cbs) c->on_train_end();
   return history;
+}
+
+void Trainer::check_weighable(const char* what) const {
+  DPT_CHECK(steps_ == 1 && mask_layer_ < 0,
+            what << " weigh each sample's loss, but model '" << template_.name() << "' outputs "
+                 << shape_str(template_.output_shape()) << " a sample" << (mask_layer_ >= 0 ? " under a mask" : "")
+                 << "; dptrain weighs samples whose output is one row (batch, columns)");
 }
 
 void Trainer::check_refusals(bool fitting) const {
@@ -194,6 +210,20 @@ EvalResult Trainer::evaluate(const Dataset& data_in, int64_t batch_size) {
 
 EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
   prepare(batch_rows(batch_size, data), data);
+  // Keras's evaluate weighs the loss (not the compiled metrics) by the data's sample weights; fit's
+  // weights come back after (validation runs between epochs, with no batch loading).
+  struct Restore {
+    Trainer& t;
+    bool use;
+    const std::vector<float>* src;
+    ~Restore() {
+      t.use_w_ = use;
+      t.w_src_ = src;
+    }
+  } restore{*this, use_w_, w_src_};
+  use_w_ = !data.weight.empty();
+  w_src_ = &data.weight;
+  if (use_w_) check_weighable("the evaluated data's sample weights");
   const int64_t n = data.size();
   const int N = replicas();
   std::vector<int64_t> idx(size_t(std::min(batch_size, n)));
@@ -212,8 +242,9 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
       if (s.count == 0) return;
       Tensor x = slice_for(rep, x_buf_[cur_], rep.x[cur_], s.offset, s.count);
       Tensor y = slice_for(rep, y_buf_[cur_], rep.y[cur_], s.offset, s.count);
+      const float* w = use_w_ ? slice_for(rep, w_buf_[cur_], rep.w[cur_], s.offset, s.count).data() : nullptr;
       Tensor out = rep.model->forward(rep.ctx, x, false);
-      replica_loss(rep, out, y, 1.f, nullptr, mask_weights(rep), true);
+      replica_loss(rep, out, y, 1.f, nullptr, use_w_ ? w : mask_weights(rep), true);
       finish_rows(rep, s.count);
     };
     on_replicas(work);

@@ -20,6 +20,7 @@ Dataset Dataset::slice(int64_t begin, int64_t end) const {
   const int64_t s = sample_numel();
   d.x.assign(x.begin() + begin * s, x.begin() + end * s);
   d.y.assign(y.begin() + begin * y_dim, y.begin() + end * y_dim);
+  if (!weight.empty()) d.weight.assign(weight.begin() + begin, weight.begin() + end);
   return d;
 }
 
@@ -38,6 +39,14 @@ void Dataset::validate(const std::string& what) const {
   DPT_CHECK(s > 0, what << ": samples have an empty shape " << shape_str(sample_shape));
   DPT_CHECK(int64_t(x.size()) % s == 0, what << ": data size " << x.size() << " is not a multiple of the sample size " << s);
   DPT_CHECK(size() > 0, what << ": no samples");
+  if (!weight.empty()) {
+    DPT_CHECK(int64_t(weight.size()) == size(),
+              what << ": " << size() << " samples but " << weight.size() << " sample weights");
+    for (size_t i = 0; i < weight.size(); ++i)
+      DPT_CHECK(std::isfinite(weight[i]) && weight[i] >= 0, what << ": the weight of sample " << i << " is "
+                                                                 << weight[i]
+                                                                 << "; sample weights must be finite and >= 0");
+  }
   if (!has_labels()) return;  // samples only (predict)
   DPT_CHECK(int64_t(y.size()) == size() * y_dim,
             what << ": " << size() << " samples but " << y.size() / std::max<int64_t>(y_dim, 1) << " labels");

@@ -16,6 +16,8 @@ struct Dataset {
   int64_t y_dim = 1;
   bool y_is_index = true;   // y holds class indices 0..num_classes-1
   int64_t num_classes = 0;  // 0 when unknown / regression
+  // Keras's sample_weight: one weight a sample, each sample's loss times it (empty: none).
+  std::vector<float> weight;
   bool has_labels() const { return y_dim > 0; }
 
   int64_t size() const;
@@ -24,7 +26,7 @@ struct Dataset {
   Dataset slice(int64_t begin, int64_t end) const;
   // Class indices -> one-hot rows of width num_classes.
   void to_one_hot();
-  // Checks sizes, label range and finiteness; `what` names the source in errors.
+  // Checks sizes, label range and finiteness (and the weights'); `what` names the source in errors.
   void validate(const std::string& what) const;
 };
 

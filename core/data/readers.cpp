@@ -202,7 +202,7 @@ Dataset load_hdf5_dataset(const std::string& file, const std::string& xn, const 
 }
 
 // ---- npy ---------------------------------------------------------------------------------------
-Dataset load_npy_dataset(const std::string& xf, const std::string& yf) {
+Dataset load_npy_dataset(const std::string& xf, const std::string& yf, const std::string& wf) {
   NpyArray x = read_npy(xf);
   DPT_CHECK(x.dtype != "b1", "'" << xf << "': samples must be numbers (float or integer), got booleans");
   DPT_CHECK(x.shape.size() >= 2, "'" << xf << "' must be (samples, ...), got " << shape_str(x.shape));
@@ -218,6 +218,13 @@ Dataset load_npy_dataset(const std::string& xf, const std::string& yf) {
   }
   NpyArray y = read_npy(yf);
   set_labels(d, y.values, y.shape, x.shape[0], "'" + yf + "'");
+  if (!wf.empty()) {  // Keras's sample_weight: (samples,) or (samples, 1)
+    NpyArray w = read_npy(wf);
+    DPT_CHECK(w.dtype != "b1", "'" << wf << "': sample weights must be numbers, got booleans");
+    DPT_CHECK((w.shape.size() == 1 || (w.shape.size() == 2 && w.shape[1] == 1)) && w.shape[0] == x.shape[0],
+              "'" << wf << "' must hold one weight a sample, (" << x.shape[0] << ",), got " << shape_str(w.shape));
+    d.weight.assign(w.values.begin(), w.values.end());
+  }
   return d;
 }
 

@@ -16,7 +16,8 @@ Dataset load_hdf5_dataset(const std::string& file, const std::string& x_name = "
 // NumPy .npy files: x float32/float64, uint8 (pixels: scaled by 1/255) or other integers (kept as they
 // are: an Embedding's indices); y integer labels or one-hot (y_file empty: samples without labels,
 // for predict).
-Dataset load_npy_dataset(const std::string& x_file, const std::string& y_file);
+// w_file: Keras's sample_weight, one weight a sample ("": none).
+Dataset load_npy_dataset(const std::string& x_file, const std::string& y_file, const std::string& w_file = "");
 // Random samples in [0, 1) with random labels, for benchmarks; with index_limit > 0, whole numbers
 // in [0, index_limit) instead (the indices an Embedding reads).
 Dataset make_synthetic(const Shape& sample_shape, int64_t classes, int64_t n, uint64_t seed, int64_t index_limit = 0);

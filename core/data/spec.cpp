@@ -8,7 +8,8 @@
 namespace dpt {
 
 const char* const kDataSpecHelp =
-    "digits | synthetic:H,W,C:CLASSES:N[:VOCAB] | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE]";
+    "digits | synthetic:H,W,C:CLASSES:N[:VOCAB] | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME] | "
+    "npy:XFILE[,YFILE[,WFILE]]";
 
 static int64_t parse_int(const std::string& s, const std::string& spec) {
   size_t pos = 0;
@@ -57,8 +58,9 @@ DataSplits load_data_spec(const std::string& spec, uint64_t seed) {
     s.description = "h5 " + file;
   } else if (kind == "npy" && !rest.empty()) {
     auto files = split(rest, ',');
-    DPT_CHECK(files.size() == 1 || files.size() == 2, "bad data spec '" << spec << "': expected npy:XFILE,YFILE (or npy:XFILE to predict)");
-    s.train = load_npy_dataset(files[0], files.size() == 2 ? files[1] : "");
+    DPT_CHECK(files.size() >= 1 && files.size() <= 3,
+              "bad data spec '" << spec << "': expected npy:XFILE,YFILE[,WFILE] (or npy:XFILE to predict)");
+    s.train = load_npy_dataset(files[0], files.size() >= 2 ? files[1] : "", files.size() == 3 ? files[2] : "");
     s.description = "npy " + files[0];
   } else {
     DPT_FAIL("unknown data spec '" << spec << "' (expected " << kDataSpecHelp << ")");

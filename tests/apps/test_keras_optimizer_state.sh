@@ -23,6 +23,7 @@
 #   6. Keras's weight regularizers: dptrain's epoch gives Keras's weights and logs Keras's loss with
 #      the penalty; Keras loads dptrain's files with them and evaluates to dptrain's loss.
 #   7. Keras's initializers: a fresh model from model.to_json() draws its weights as Keras's draw.
+#   8. Keras's sample_weight: dptrain's epoch from Keras's file gives Keras's weights and losses.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -787,6 +788,33 @@ if run.returncode == 0:
                 (not bounded or abs(np.abs(b).max() / np.abs(a).max() - 1) < 0.1)
             check(close, f"fresh: {what} {a.shape} is spread as Keras's (sd {b.std():.4f} vs {a.std():.4f}, mean "
                          f"{b.mean():.4f} vs {a.mean():.4f}, max |w| {np.abs(b).max():.4f} vs {np.abs(a).max():.4f})")
+# Keras's sample_weight (a third .npy file): dptrain's epoch from Keras's file gives Keras's weights and
+# losses, val_loss over validation_split's share of the weights included; unweighted it ends elsewhere.
+sw = rng.uniform(0, 3, 32).astype("float32")
+np.save(f"{d}/sw.npy", sw)
+m = build()
+m.compile(optimizer=keras.optimizers.SGD(0.2, momentum=0.5), loss="categorical_crossentropy", metrics=["accuracy"])
+m.fit(x, y, sample_weight=sw, validation_split=0.25, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/sw_1.h5")
+h = m.fit(x, y, sample_weight=sw, validation_split=0.25, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+theirs = [w.numpy() for w in m.weights]
+for data, tag in ((f"npy:{d}/x.npy,{d}/y.npy,{d}/sw.npy", "weighted"), (f"npy:{d}/x.npy,{d}/y.npy", "unweighted")):
+    run = subprocess.run([bin, "train", "--model", f"{d}/sw_1.h5", "--data", data, "--validation-split", "0.25",
+                          "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0", "--save-model",
+                          f"{d}/sw_ours.h5", "--history", f"{d}/sw_history.json"], capture_output=True, text=True)
+    check(run.returncode == 0, f"sample_weight: dptrain trains with {tag} data (exit {run.returncode}) {run.stderr.strip()}")
+    if run.returncode != 0:
+        continue
+    import json
+    ours_h = json.load(open(f"{d}/sw_history.json"))
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(model_weights(f"{d}/sw_ours.h5"), theirs))
+    if tag == "weighted":
+        check(diff <= 2e-6, f"sample_weight: dptrain's epoch gives Keras's weights (max |diff| {diff:.3g})")
+        for k in ("loss", "val_loss", "accuracy", "val_accuracy"):
+            check(abs(ours_h[k][0] - h[k][0]) <= 1e-5 * max(1.0, abs(h[k][0])),
+                  f"sample_weight: {k} is Keras's ({ours_h[k][0]:.6f} vs {h[k][0]:.6f})")
+    else:
+        check(diff > 100 * 2e-6, f"sample_weight: without the weights the epoch ends elsewhere (max |diff| {diff:.3g})")
 print("PASS" if fails == 0 else f"{fails} FAILED")
 sys.exit(1 if fails else 0)
 PY

@@ -356,6 +356,20 @@ TEST_CASE("Keras's weight regularizers and constraints train on a GPU as on the 
       }
     CHECK(std::abs(tg.evaluate(data, 16).loss - ec) <= 1e-4 * ec);
   }
+  // Keras's sample_weight: the weights' slices go to the GPU with the batch, in fit and evaluate.
+  Dataset weighted = data;
+  for (int64_t i = 0; i < data.size(); ++i) weighted.weight.push_back(0.25f * float(i % 7));
+  auto wc = make(), wg = make();
+  Trainer twc(*wc, test::cpus(1), LossKind::categorical_crossentropy, opt, 1);
+  Trainer twg(*wg, test::gpus(1), LossKind::categorical_crossentropy, opt, 1);
+  const History hwc = twc.fit(weighted, &weighted, fo, {}), hwg = twg.fit(weighted, &weighted, fo, {});
+  CHECK(test::rel_diff(*wc, *wg) < 1e-4);
+  for (const char* k : {"loss", "val_loss"})
+    for (size_t e = 0; e < 2; ++e) {
+      INFO("sample weights: " << k << " epoch " << e);
+      CHECK(std::abs(hwc.at(k)[e] - hwg.at(k)[e]) <= 1e-4 * std::abs(hwc.at(k)[e]));
+    }
+  CHECK(std::abs(hwc.at("val_loss")[1] - hc.at("val_loss")[1]) > 1e-3);  // the weights changed it
 }
 
 TEST_CASE("A model saved while training on a GPU holds the optimizer state of the CPU run", "[gpu][training]") {

@@ -606,3 +606,60 @@ TEST_CASE("Keras's weight constraints: each update ends with them, on 1 and 3 re
     CHECK(rel_diff(*one, *many) < 1e-5);
   }
 }
+
+TEST_CASE("Keras's sample_weight: the loss weighed per sample in fit and evaluate, on 1 and 3 replicas",
+          "[trainer][sample_weight]") {
+  const Preset& p = find_preset("digits-mlp");
+  auto make = [&] {
+    auto m = p.make();
+    m->build(p.input, 8);
+    return m;
+  };
+  Dataset data = make_synthetic({8, 8, 1}, 10, 36, 7);
+  const std::vector<double> class_weight = {1, 2, 0.5, 1, 3, 1, 1, 0.25, 1, 1};
+  Dataset weighted = data;  // each sample's weight its class's: the same training as class_weight
+  for (float y : data.y) weighted.weight.push_back(float(class_weight[size_t(y)]));
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = 8;
+  fo.verbose = 0;
+  fo.seed = 2;
+  SGD sgd(0.1, 0.9);
+  auto by_class = make(), by_sample = make(), plain = make();
+  FitOptions cw = fo;
+  cw.class_weight = class_weight;
+  const History hc =
+      Trainer(*by_class, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).fit(data, nullptr, cw, {});
+  Trainer ts(*by_sample, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1);
+  const History hs = ts.fit(weighted, &weighted, fo, {});
+  Trainer(*plain, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).fit(data, nullptr, fo, {});
+  CHECK(rel_diff(*by_class, *by_sample) == 0);
+  CHECK(rel_diff(*plain, *by_sample) > 1e-3);
+  CHECK(hs.at("loss") == hc.at("loss"));
+  // evaluate (and val_loss): the mean over the samples of weight x loss; the accuracy unweighted.
+  Trainer te(*by_sample, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1);
+  const EvalResult ew = te.evaluate(weighted, 5), eu = te.evaluate(data, 5);
+  const std::vector<float> probs = te.predict(data, 5);
+  double want = 0;
+  for (int64_t i = 0; i < data.size(); ++i)
+    want -= weighted.weight[size_t(i)] * std::log(double(probs[size_t(i * 10 + int64_t(data.y[size_t(i)]))]));
+  want /= double(data.size());
+  CHECK(ew.loss == Catch::Detail::Approx(want).epsilon(1e-5));
+  CHECK(std::abs(ew.loss - eu.loss) > 1e-3);
+  CHECK(ew.metrics == eu.metrics);
+  CHECK(hs.at("val_loss").back() == Catch::Detail::Approx(ew.loss).epsilon(1e-6));
+  // 3 replicas train and evaluate as one device.
+  auto many = make();
+  ParallelOptions po;
+  Trainer t3(*many, cpus(3), LossKind::sparse_categorical_crossentropy, sgd, 1, po);
+  const History h3 = t3.fit(weighted, &weighted, fo, {});
+  CHECK(rel_diff(*by_sample, *many) < 1e-5);
+  for (size_t e = 0; e < 2; ++e)
+    CHECK(h3.at("val_loss")[e] == Catch::Detail::Approx(hs.at("val_loss")[e]).epsilon(1e-5));
+  // Both at once is Keras's error; a negative weight is refused as data.
+  CHECK_THROWS_WITH(ts.fit(weighted, nullptr, cw, {}),
+                    Contains("You cannot `class_weight` and `sample_weight` at the same time"));
+  weighted.weight[3] = -1;
+  CHECK_THROWS_WITH(weighted.validate("w.npy"),
+                    "w.npy: the weight of sample 3 is -1; sample weights must be finite and >= 0");
+}

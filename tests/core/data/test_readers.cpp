@@ -179,6 +179,17 @@ TEST_CASE(".npy pairs: float32 samples, integer or one-hot labels, truncation", 
   Dataset unlabelled = load_npy_dataset(dir + "/x.npy", "");  // enough to predict
   CHECK(unlabelled.size() == 3);
   CHECK_FALSE(unlabelled.has_labels());
+  // Keras's sample_weight as a third file, (samples,) or (samples, 1); kept through slices.
+  std::vector<float> w{0.5f, 2.f, 0.f};
+  write_npy(dir + "/w.npy", {3}, w.data());
+  write_npy(dir + "/w1.npy", {3, 1}, w.data());
+  write_npy(dir + "/w2.npy", {1, 3}, w.data());
+  CHECK(load_npy_dataset(dir + "/x.npy", dir + "/y.npy", dir + "/w.npy").weight == w);
+  const Dataset dw = load_data_spec("npy:" + dir + "/x.npy," + dir + "/y.npy," + dir + "/w1.npy", 0).train;
+  CHECK(dw.weight == w);
+  CHECK(dw.slice(1, 3).weight == std::vector<float>{2.f, 0.f});
+  CHECK_THROWS_WITH(load_npy_dataset(dir + "/x.npy", dir + "/y.npy", dir + "/w2.npy"),
+                    Contains("w2.npy' must hold one weight a sample, (3,), got (1, 3)"));
 }
 
 TEST_CASE(".npy samples of integers other than uint8 are kept as they are (an Embedding's indices)", "[data][npy]") {
@@ -205,7 +216,7 @@ TEST_CASE("data specs: synthetic, errors with the expected forms, labels out of 
   CHECK_THROWS_WITH(
       load_data_spec("imagenet:/data", 0),
       "unknown data spec 'imagenet:/data' (expected digits | synthetic:H,W,C:CLASSES:N[:VOCAB] | cifar10:DIR | "
-      "mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE])");
+      "mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE[,WFILE]])");
   CHECK_THROWS_WITH(load_data_spec("synthetic:4,x,3:5:20", 0), Contains("'x' is not a positive whole number"));
   Dataset d = make_synthetic({2}, 3, 4, 1);
   d.y[2] = 3;
