@@ -257,6 +257,36 @@ std::unique_ptr<Recurrent> make_recurrent(const LayerCtx& c) {
   return std::make_unique<GRU>(k);
 }
 
+// A Keras object as a layer argument gives it (an initializer, a regularizer, a constraint): a
+// name, or {class_name, config} (with Keras 3's module and registered_name beside them). `what`
+// names its kind in messages ("an initializer").
+struct KerasObject {
+  std::string name;
+  json config = json::object();
+};
+KerasObject keras_object(const json& v, const std::string& where, const char* what) {
+  KerasObject o;
+  if (v.is_string()) {
+    o.name = v.get<std::string>();
+    return o;
+  }
+  DPT_CHECK(v.is_object() && v.contains("class_name") && v["class_name"].is_string(),
+            where << " must be " << what << "'s name or a {class_name, config} dict, got " << v.dump());
+  o.name = v["class_name"].get<std::string>();
+  if (v.contains("config") && !v["config"].is_null()) {
+    o.config = v["config"];
+    DPT_CHECK(o.config.is_object(), where << " config must be a dict, got " << o.config.dump());
+  }
+  return o;
+}
+
+// config[key] as a number; fallback where it is missing or None. `owner`: "<where> MaxNorm's".
+double config_number(const json& config, const char* key, double fallback, const std::string& owner) {
+  if (!config.contains(key) || config[key].is_null()) return fallback;
+  DPT_CHECK(config[key].is_number(), owner << " " << key << " must be a number, got " << config[key].dump());
+  return config[key].get<double>();
+}
+
 // The start of Keras's regularizer, constraint and initializer arguments ("kernel" as in
 // kernel_regularizer), and the weight (params()'s name) each is for.
 constexpr std::pair<const char*, const char*> kWeightArgs[] = {{"kernel", "kernel"},
@@ -295,19 +325,9 @@ constexpr InitializerName kInitializers[] = {{"GlorotUniform", "glorot_uniform",
 
 // A serialized Keras initializer: a name (the class's defaults) or {class_name, config}.
 Initializer initializer_from_json(const json& v, const std::string& where) {
-  std::string given;
-  json cfg = json::object();
-  if (v.is_string()) {
-    given = v.get<std::string>();
-  } else {
-    DPT_CHECK(v.is_object() && v.contains("class_name") && v["class_name"].is_string(),
-              where << " must be an initializer's name or a {class_name, config} dict, got " << v.dump());
-    given = v["class_name"].get<std::string>();
-    if (v.contains("config") && !v["config"].is_null()) {
-      cfg = v["config"];
-      DPT_CHECK(cfg.is_object(), where << " config must be a dict, got " << cfg.dump());
-    }
-  }
+  const KerasObject o = keras_object(v, where, "an initializer");
+  const std::string& given = o.name;
+  const json& cfg = o.config;
   std::string cls;
   for (const InitializerName& n : kInitializers)
     if (given == n.cls || given == n.name || (*n.alias && given == n.alias)) cls = n.cls;
@@ -317,10 +337,7 @@ Initializer initializer_from_json(const json& v, const std::string& where) {
     DPT_FAIL(where << " initializer '" << given << "' is not supported (supported: " << names << ")");
   }
   auto num = [&](const char* key, double fallback) {
-    if (!cfg.contains(key) || cfg[key].is_null()) return fallback;
-    DPT_CHECK(cfg[key].is_number(),
-              where << " " << cls << "'s " << key << " must be a number, got " << cfg[key].dump());
-    return cfg[key].get<double>();
+    return config_number(cfg, key, fallback, where + " " + cls + "'s");
   };
   auto axes = [&](const char* key) {
     std::vector<int64_t> out;
@@ -401,19 +418,8 @@ Initializer initializer_from_json(const json& v, const std::string& where) {
 // class name: the class's defaults, L1 and L2 0.01, L1L2 none) or {class_name, config}. False for
 // a class other than L1, L2 and L1L2 (*cls names it).
 bool regularizer_from_json(const json& v, const std::string& where, Regularizer* r, std::string* cls) {
-  std::string name;
-  const json* cfg = nullptr;
-  if (v.is_string()) {
-    name = v.get<std::string>();
-  } else {
-    DPT_CHECK(v.is_object() && v.contains("class_name") && v["class_name"].is_string(),
-              where << " must be a regularizer's name or a {class_name, config} dict, got " << v.dump());
-    name = v["class_name"].get<std::string>();
-    if (v.contains("config") && !v["config"].is_null()) {
-      cfg = &v["config"];
-      DPT_CHECK(cfg->is_object(), where << " config must be a dict, got " << cfg->dump());
-    }
-  }
+  const KerasObject o = keras_object(v, where, "a regularizer");
+  const std::string& name = o.name;
   *cls = name;
   if (name == "l1" || name == "L1")
     *r = {"L1", 0.01, 0.0};
@@ -424,8 +430,8 @@ bool regularizer_from_json(const json& v, const std::string& where, Regularizer*
   else
     return false;
   for (const char* key : {"l1", "l2"}) {
-    if (!cfg || !cfg->contains(key)) continue;
-    const json& x = (*cfg)[key];
+    if (!o.config.contains(key)) continue;
+    const json& x = o.config[key];
     double val = 0;  // Keras's L1L2 takes None as 0
     if (!x.is_null()) {
       DPT_CHECK(x.is_number() && x.get<double>() >= 0, where << " " << r->cls << "'s " << key
@@ -443,19 +449,9 @@ bool regularizer_from_json(const json& v, const std::string& where, Regularizer*
 // A serialized Keras constraint: a name (the class's defaults) or {class_name, config}. False for
 // a class other than MaxNorm, MinMaxNorm, NonNeg and UnitNorm.
 bool constraint_from_json(const json& v, const std::string& where, Constraint* out) {
-  std::string name;
-  json cfg = json::object();
-  if (v.is_string()) {
-    name = v.get<std::string>();
-  } else {
-    DPT_CHECK(v.is_object() && v.contains("class_name") && v["class_name"].is_string(),
-              where << " must be a constraint's name or a {class_name, config} dict, got " << v.dump());
-    name = v["class_name"].get<std::string>();
-    if (v.contains("config") && !v["config"].is_null()) {
-      cfg = v["config"];
-      DPT_CHECK(cfg.is_object(), where << " config must be a dict, got " << cfg.dump());
-    }
-  }
+  const KerasObject o = keras_object(v, where, "a constraint");
+  const std::string& name = o.name;
+  const json& cfg = o.config;
   using kernels::ConstraintKind;
   Constraint k;
   std::string cls;
@@ -476,10 +472,7 @@ bool constraint_from_json(const json& v, const std::string& where, Constraint* o
     return false;
   }
   auto num = [&](const char* key, double fallback) {
-    if (!cfg.contains(key) || cfg[key].is_null()) return fallback;
-    DPT_CHECK(cfg[key].is_number(),
-              where << " " << cls << "'s " << key << " must be a number, got " << cfg[key].dump());
-    return cfg[key].get<double>();
+    return config_number(cfg, key, fallback, where + " " + cls + "'s");
   };
   k.min_value = num("min_value", k.min_value);
   k.max_value = num("max_value", k.max_value);
