@@ -160,6 +160,14 @@ static void set_labels(Dataset& d, const std::vector<double>& y, const Shape& ys
   }
 }
 
+// Keras's sample_weight: one weight a sample, (samples,) or (samples, 1); `what` names the source.
+static void set_weights(Dataset& d, const std::vector<double>& w, const Shape& shape, int64_t samples,
+                        const std::string& what) {
+  DPT_CHECK((shape.size() == 1 || (shape.size() == 2 && shape[1] == 1)) && shape[0] == samples,
+            what << " must hold one weight a sample, (" << samples << ",), got " << shape_str(shape));
+  d.weight.assign(w.begin(), w.end());
+}
+
 // ---- HDF5 --------------------------------------------------------------------------------------
 static std::vector<double> read_h5_doubles(hid_t file, const std::string& name, const std::string& path, Shape* shape,
                                            bool* is_u8) {
@@ -182,7 +190,8 @@ static std::vector<double> read_h5_doubles(hid_t file, const std::string& name, 
   return v;
 }
 
-Dataset load_hdf5_dataset(const std::string& file, const std::string& xn, const std::string& yn) {
+Dataset load_hdf5_dataset(const std::string& file, const std::string& xn, const std::string& yn,
+                          const std::string& wn) {
   h5::quiet_errors();
   DPT_CHECK(fs::exists(file), "cannot open '" << file << "': no such file");
   DPT_CHECK(H5Fis_hdf5(file.c_str()) > 0, "'" << file << "' is not an HDF5 file (or is truncated)");
@@ -198,6 +207,12 @@ Dataset load_hdf5_dataset(const std::string& file, const std::string& xn, const 
   d.x.resize(x.size());
   for (size_t i = 0; i < x.size(); ++i) d.x[i] = float(xu8 ? x[i] / 255.0 : x[i]);
   set_labels(d, y, ys, xs[0], "'" + file + "'");
+  if (!wn.empty()) {
+    Shape ws;
+    bool wu8 = false;
+    const auto w = read_h5_doubles(f.get(), wn, file, &ws, &wu8);
+    set_weights(d, w, ws, xs[0], "dataset '" + wn + "' in '" + file + "'");
+  }
   return d;
 }
 
@@ -221,9 +236,7 @@ Dataset load_npy_dataset(const std::string& xf, const std::string& yf, const std
   if (!wf.empty()) {  // Keras's sample_weight: (samples,) or (samples, 1)
     NpyArray w = read_npy(wf);
     DPT_CHECK(w.dtype != "b1", "'" << wf << "': sample weights must be numbers, got booleans");
-    DPT_CHECK((w.shape.size() == 1 || (w.shape.size() == 2 && w.shape[1] == 1)) && w.shape[0] == x.shape[0],
-              "'" << wf << "' must hold one weight a sample, (" << x.shape[0] << ",), got " << shape_str(w.shape));
-    d.weight.assign(w.values.begin(), w.values.end());
+    set_weights(d, w.values, w.shape, x.shape[0], "'" + wf + "'");
   }
   return d;
 }

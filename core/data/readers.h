@@ -12,7 +12,9 @@ DataSplits load_cifar10(const std::string& dir);
 // MNIST IDX files in DIR: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-* (plain or .gz).
 DataSplits load_mnist(const std::string& dir);
 // HDF5 file with datasets `x_name` (samples) and `y_name` (class indices or one-hot rows).
-Dataset load_hdf5_dataset(const std::string& file, const std::string& x_name = "x", const std::string& y_name = "y");
+// w_name: Keras's sample_weight, a dataset of one weight a sample ("": none).
+Dataset load_hdf5_dataset(const std::string& file, const std::string& x_name = "x", const std::string& y_name = "y",
+                          const std::string& w_name = "");
 // NumPy .npy files: x float32/float64, uint8 (pixels: scaled by 1/255) or other integers (kept as they
 // are: an Embedding's indices); y integer labels or one-hot (y_file empty: samples without labels,
 // for predict).

@@ -8,7 +8,7 @@
 namespace dpt {
 
 const char* const kDataSpecHelp =
-    "digits | synthetic:H,W,C:CLASSES:N[:VOCAB] | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME] | "
+    "digits | synthetic:H,W,C:CLASSES:N[:VOCAB] | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME[,WNAME]] | "
     "npy:XFILE[,YFILE[,WFILE]]";
 
 static int64_t parse_int(const std::string& s, const std::string& spec) {
@@ -45,16 +45,19 @@ DataSplits load_data_spec(const std::string& spec, uint64_t seed) {
   } else if (kind == "mnist" && !rest.empty()) {
     s = load_mnist(rest);
   } else if (kind == "h5" && !rest.empty()) {
-    std::string file = rest, xn = "x", yn = "y";
+    std::string file = rest, xn = "x", yn = "y", wn;
     const size_t c = rest.rfind(':');
     if (c != std::string::npos && rest.find(',', c) != std::string::npos) {
       auto names = split(rest.substr(c + 1), ',');
-      DPT_CHECK(names.size() == 2 && !names[0].empty() && !names[1].empty(), "bad data spec '" << spec << "': expected h5:FILE:XNAME,YNAME");
+      DPT_CHECK((names.size() == 2 || names.size() == 3) && !names[0].empty() && !names[1].empty() &&
+                    (names.size() == 2 || !names[2].empty()),
+                "bad data spec '" << spec << "': expected h5:FILE:XNAME,YNAME[,WNAME]");
       file = rest.substr(0, c);
       xn = names[0];
       yn = names[1];
+      if (names.size() == 3) wn = names[2];
     }
-    s.train = load_hdf5_dataset(file, xn, yn);
+    s.train = load_hdf5_dataset(file, xn, yn, wn);
     s.description = "h5 " + file;
   } else if (kind == "npy" && !rest.empty()) {
     auto files = split(rest, ',');

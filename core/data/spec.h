@@ -1,5 +1,5 @@
 // Data specs on the command line: digits | synthetic:H,W,C:CLASSES:N | cifar10:DIR | mnist:DIR |
-// h5:FILE[:XNAME,YNAME] | npy:XFILE,YFILE
+// h5:FILE[:XNAME,YNAME[,WNAME]] | npy:XFILE[,YFILE[,WFILE]] (W: Keras's sample_weight)
 #pragma once
 #include <string>
 #include "core/data/dataset.h"

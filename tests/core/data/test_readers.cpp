@@ -144,6 +144,13 @@ TEST_CASE("HDF5 x/y datasets, uint8 scaled, selectable names, errors", "[data][h
   CHECK(d.num_classes == 3);
   DataSplits s = load_data_spec("h5:" + path + ":images,labels", 0);
   CHECK(s.train.size() == 3);
+  CHECK(s.train.weight.empty());
+  // A third name: Keras's sample_weight, one a sample.
+  CHECK(load_data_spec("h5:" + path + ":images,labels,y", 0).train.weight == std::vector<float>{2, 0, 1});
+  CHECK_THROWS_WITH(load_hdf5_dataset(path, "x", "y", "images"),
+                    "dataset 'images' in '" + path + "' must hold one weight a sample, (3,), got (3, 2, 2, 1)");
+  CHECK_THROWS_WITH(load_data_spec("h5:" + path + ":x,y,", 0),
+                    "bad data spec 'h5:" + path + ":x,y,': expected h5:FILE:XNAME,YNAME[,WNAME]");
   CHECK_THROWS_WITH(load_hdf5_dataset(path, "pixels", "y"), Contains("has no dataset 'pixels'"));
   write_bytes(dir + "/bad.h5", {1, 2, 3, 4});
   CHECK_THROWS_WITH(load_hdf5_dataset(dir + "/bad.h5"), Contains("is not an HDF5 file"));
@@ -216,7 +223,7 @@ TEST_CASE("data specs: synthetic, errors with the expected forms, labels out of 
   CHECK_THROWS_WITH(
       load_data_spec("imagenet:/data", 0),
       "unknown data spec 'imagenet:/data' (expected digits | synthetic:H,W,C:CLASSES:N[:VOCAB] | cifar10:DIR | "
-      "mnist:DIR | h5:FILE[:XNAME,YNAME] | npy:XFILE[,YFILE[,WFILE]])");
+      "mnist:DIR | h5:FILE[:XNAME,YNAME[,WNAME]] | npy:XFILE[,YFILE[,WFILE]])");
   CHECK_THROWS_WITH(load_data_spec("synthetic:4,x,3:5:20", 0), Contains("'x' is not a positive whole number"));
   Dataset d = make_synthetic({2}, 3, 4, 1);
   d.y[2] = 3;
