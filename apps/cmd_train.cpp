@@ -421,8 +421,9 @@ void setup_train(CLI::App& app) {
                   "initial_learning_rate defaults to --lr), or none (a file's schedule replaced by its initial rate)");
   cmd->add_option("--save-best", o->save_best, "save the model whenever --monitor improves (path may hold {epoch}, "
                                                "{val_loss:.2f}, ...)");
-  cmd->add_option("--class-weight", o->class_weight, "balanced, or a JSON file {\"0\": 1.0, \"1\": 3.5}: weigh each "
-                                                     "sample's loss by its class, as Keras's class_weight");
+  cmd->add_option("--class-weight", o->class_weight,
+                  "balanced, or a JSON file {\"0\": 1.0, \"1\": 3.5}: weigh each "
+                  "sample's loss (and weighted metrics) by its class, as Keras's class_weight");
   cmd->add_option("--scale-lr", o->scale_lr, "large batches: scale the learning rate by the replica count (linear) "
                                              "or its square root (sqrt)")
       ->check(CLI::IsMember({"linear", "sqrt", "none"}))

@@ -1,6 +1,7 @@
 // Shared option handling: data selection, model building, validators.
 #include "apps/options.h"
 #include <unistd.h>
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 #include "core/data/spec.h"
@@ -62,6 +63,10 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
                        kMetricNames +
                        " (default: a Keras model file's compiled metrics, else accuracy beside a cross-entropy or "
                        "kl_divergence, none beside the other losses)");
+    cmd.add_option("--weighted-metrics", o.weighted_metrics,
+                   "metrics as --metrics, each sample counted by its weight (the data's sample weights, or "
+                   "--class-weight), as Keras's compile(weighted_metrics=...); one named as a --metrics one logs as "
+                   "weighted_NAME (default: a Keras model file's weighted_metrics, else none)");
   }
   cmd.add_option("--batch-size", o.batch_size, "global batch size (default: the preset's)")->check(kPositive);
   cmd.add_option("--seed", o.seed, "seed for initial weights, shuffling and dropout")->capture_default_str();
@@ -181,9 +186,12 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
              {},
              {}};
   if (!o.metrics.empty()) c.metrics = parse_metrics(o.metrics);
+  const MetricRequests weighted =
+      o.weighted_metrics.empty() ? MetricRequests() : parse_metrics(o.weighted_metrics, true);
   KerasCompileConfig k;
   if (!read_compile_config(o.model, &k)) {
     if (o.metrics.empty()) c.metrics = default_metrics(loss_from_name(c.loss, c.from_logits));
+    c.metrics.insert(c.metrics.end(), weighted.begin(), weighted.end());
     resolve_metrics(c.metrics, loss_from_name(c.loss, c.from_logits), p.classes);  // fails before any work
     return c;
   }
@@ -203,9 +211,20 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
       DPT_CHECK(optimizer_given, "'" << o.model << "' was compiled with optimizer " << k.file_optimizer
                                      << ", which dptrain does not have; give --optimizer (" << kOptimizerNames << ")");
   }
-  for (auto& what : k.ignored)  // --metrics replaces the file's metrics
-    if (o.metrics.empty() || what.rfind("the metric ", 0) != 0) c.ignored.push_back(what);
+  for (auto& what : k.ignored)  // --metrics replaces the file's metrics, --weighted-metrics its weighted ones
+    if ((o.metrics.empty() || what.rfind("the metric ", 0) != 0) &&
+        (o.weighted_metrics.empty() || what.rfind("the weighted metric ", 0) != 0))
+      c.ignored.push_back(what);
   if (o.metrics.empty()) c.metrics = k.metrics;  // Keras compiles the file's metrics, none if it has none
+  else                                           // the file's weighted ones stay
+    for (const MetricRequest& r : k.metrics)
+      if (r.weighted) c.metrics.push_back(r);
+  if (!o.weighted_metrics.empty()) {
+    c.metrics.erase(
+        std::remove_if(c.metrics.begin(), c.metrics.end(), [](const MetricRequest& r) { return r.weighted; }),
+        c.metrics.end());
+    c.metrics.insert(c.metrics.end(), weighted.begin(), weighted.end());
+  }
   resolve_metrics(c.metrics, loss_from_name(c.loss, c.from_logits), p.classes);
   return c;
 }

@@ -18,6 +18,7 @@ struct ModelOptions {
   bool from_logits = false;  // --from-logits: the cross-entropy takes the outputs as logits
   double label_smoothing = -1;  // --label-smoothing (< 0: a Keras model file's, else 0)
   std::string metrics;     // empty: a Keras model file's training_config, else default_metrics(loss)
+  std::string weighted_metrics;  // empty: a Keras model file's weighted_metrics, else none
   double validation_split = -1;  // < 0: 0.2 when the data has no test split
   std::string weights;           // initial weights (.h5)
   bool by_name = false;          // load --weights by layer name (legacy .h5)
@@ -71,7 +72,8 @@ struct Compiled {
   std::string from;                  // the file whose training_config was used ("" for none)
   bool optimizer_from_file = false;  // `optimizer` is the file's (its class and hyperparameters)
   std::vector<std::string> ignored;  // what it sets that dptrain does not apply (decay, clipnorm, ...)
-  MetricRequests metrics;            // --metrics, else the file's, else default_metrics(loss)
+  MetricRequests metrics;            // --metrics, else the file's, else default_metrics(loss); then the
+                                     // weighted ones: --weighted-metrics, else the file's
 };
 Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given);
 // Builds the preset's model (and loads --weights if given).

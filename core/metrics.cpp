@@ -145,7 +145,14 @@ const MetricInfo kMetrics[] = {
     // Keras's confusion metrics, on the outputs flattened (one label per column), one threshold.
     {"precision", "Precision", "precision", {}, {}, "thresholds,class_id,top_k", MetricKind::precision, {}},
     {"recall", "Recall", "recall", {}, {}, "thresholds,class_id,top_k", MetricKind::recall, {}},
-    {"auc", "AUC", "auc", {}, {}, "num_thresholds,curve,summation_method,from_logits,multi_label", MetricKind::auc, {}},
+    {"auc",
+     "AUC",
+     "auc",
+     {},
+     {},
+     "num_thresholds,curve,summation_method,from_logits,multi_label,num_labels,label_weights",
+     MetricKind::auc,
+     {}},
     {"f1_score", "F1Score", "f1_score", {}, {}, "average,threshold", MetricKind::fbeta, {}},
     {"fbeta_score", "FBetaScore", "fbeta_score", {}, {}, "average,beta,threshold", MetricKind::fbeta, {}},
     {"r2_score", "R2Score", "r2_score", {}, {}, "class_aggregation,num_regressors", MetricKind::r2, {}},
@@ -207,7 +214,8 @@ bool MetricRequest::is_plain_string() const {
          class_id == plain.class_id && num_thresholds == plain.num_thresholds && curve == plain.curve &&
          summation_method == plain.summation_method && beta == plain.beta && average == plain.average &&
          fbeta_threshold == plain.fbeta_threshold && class_aggregation == plain.class_aggregation &&
-         num_regressors == plain.num_regressors;
+         num_regressors == plain.num_regressors && multi_label == plain.multi_label && num_labels == plain.num_labels &&
+         label_weights == plain.label_weights;
 }
 
 bool metric_takes(const std::string& kind, const std::string& arg) { return takes(info_of(kind), arg); }
@@ -261,16 +269,38 @@ void set_metric_argument(MetricRequest& r, const std::string& key, const std::st
     r.average = value;
     return;
   }
-  if (key == "multi_label" || key == "top_k") {  // only their defaults
-    DPT_CHECK(value == "false" || value == "False" || value == "None" || value == "null",
-              at << " is " << value << ": dptrain has " << r.name << " with " << key << "="
-                 << (key == "top_k" ? "None" : "False") << " only");
+  if (key == "top_k") {  // only its default
+    DPT_CHECK(value == "None" || value == "null",
+              at << " is " << value << ": dptrain has " << r.name << " with top_k=None only");
     return;
   }
-  if (key == "from_logits") {
+  if (key == "from_logits" || key == "multi_label") {
     DPT_CHECK(value == "true" || value == "True" || value == "false" || value == "False",
               at << " must be true or false, got '" << value << "'");
-    r.from_logits = value == "true" || value == "True";
+    (key == "from_logits" ? r.from_logits : r.multi_label) = value == "true" || value == "True";
+    return;
+  }
+  if (key == "label_weights") {  // a list: [1, 0.5, 2] (commas inside brackets stay with it)
+    std::string list = value;
+    DPT_CHECK(list.size() >= 2 && list.front() == '[' && list.back() == ']',
+              at << " must be a list of weights, one per label, as [1,0.5,2]; got '" << value << "'");
+    list = list.substr(1, list.size() - 2);
+    r.label_weights.clear();
+    for (std::string item : split(list, ',')) {
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      size_t pos = 0;
+      double v = std::nan("");
+      try {
+        v = std::stod(item, &pos);
+      } catch (...) {
+        pos = 0;
+      }
+      DPT_CHECK(!item.empty() && pos == item.size() && std::isfinite(v) && v >= 0,
+                at << " must hold numbers >= 0, got '" << item << "' in '" << value << "'");
+      r.label_weights.push_back(v);
+    }
+    DPT_CHECK(!r.label_weights.empty(), at << " is an empty list");
     return;
   }
   double v = 0;
@@ -282,13 +312,14 @@ void set_metric_argument(MetricRequest& r, const std::string& key, const std::st
   }
   DPT_CHECK(!value.empty() && pos == value.size() && std::isfinite(v),
             at << " must be a number, got '" << value << "'");
-  if (key == "k" || key == "class_id" || key == "num_thresholds" || key == "num_regressors") {
-    const int least = key == "k" ? 1 : key == "num_thresholds" ? 2 : 0;
+  if (key == "k" || key == "class_id" || key == "num_thresholds" || key == "num_regressors" || key == "num_labels") {
+    const int least = key == "k" || key == "num_labels" ? 1 : key == "num_thresholds" ? 2 : 0;
     DPT_CHECK(v >= least && v == std::floor(v) && v <= 1e6,
               at << " must be a whole number >= " << least << ", got '" << value << "'");
     (key == "k"                ? r.k
      : key == "class_id"       ? r.class_id
      : key == "num_thresholds" ? r.num_thresholds
+     : key == "num_labels"     ? r.num_labels
                                : r.num_regressors) = int(v);
   } else if (key == "threshold" && (r.kind == "f1_score" || r.kind == "fbeta_score")) {
     DPT_CHECK(v > 0 && v <= 1, at << " must be in (0, 1], got '" << value << "'");
@@ -304,26 +335,39 @@ void set_metric_argument(MetricRequest& r, const std::string& key, const std::st
   }
 }
 
-MetricRequests parse_metrics(const std::string& list) {
+MetricRequests parse_metrics(const std::string& list, bool weighted) {
   MetricRequests out;
   if (list == "none") return out;
-  for (const std::string& token : split(list, ',')) {
+  const std::string option = weighted ? "--weighted-metrics" : "--metrics";
+  std::vector<std::string> tokens;  // split at the commas outside brackets (label_weights=[1,2])
+  int depth = 0;
+  tokens.emplace_back();
+  for (char ch : list) {
+    depth += ch == '[' ? 1 : ch == ']' ? -1 : 0;
+    if (ch == ',' && depth == 0)
+      tokens.emplace_back();
+    else
+      tokens.back() += ch;
+  }
+  for (const std::string& token : tokens) {
     const size_t colon = token.find(':'), eq = token.find('=');
     if (eq != std::string::npos && colon == std::string::npos) {  // the previous metric's next argument
-      DPT_CHECK(!out.empty(), "--metrics: '" << token << "' is an argument with no metric before it");
-      set_metric_argument(out.back(), token.substr(0, eq), token.substr(eq + 1), "--metrics");
+      DPT_CHECK(!out.empty(), option << ": '" << token << "' is an argument with no metric before it");
+      set_metric_argument(out.back(), token.substr(0, eq), token.substr(eq + 1), option);
       continue;
     }
     const std::string id = token.substr(0, colon);
     MetricRequest r;
-    DPT_CHECK(metric_request(id, &r), "unknown metric '" << id << "' for --metrics; dptrain computes " << kMetricNames);
+    DPT_CHECK(metric_request(id, &r),
+              "unknown metric '" << id << "' for " << option << "; dptrain computes " << kMetricNames);
+    r.weighted = weighted;
     if (colon != std::string::npos) {
       const std::string arg = token.substr(colon + 1);
       const size_t e = arg.find('=');
       DPT_CHECK(
           e != std::string::npos && e > 0,
-          "--metrics: '" << token << "' should be METRIC:argument=value (for example top_k_categorical_accuracy:k=3)");
-      set_metric_argument(r, arg.substr(0, e), arg.substr(e + 1), "--metrics");
+          option << ": '" << token << "' should be METRIC:argument=value (for example top_k_categorical_accuracy:k=3)");
+      set_metric_argument(r, arg.substr(0, e), arg.substr(e + 1), option);
     }
     out.push_back(r);
   }
@@ -343,10 +387,19 @@ MetricRequests default_metrics(LossKind loss) {
 
 std::vector<Metric> resolve_metrics(const MetricRequests& reqs, LossKind loss, int64_t width) {
   std::vector<Metric> out;
-  for (const MetricRequest& r : reqs) {
-    for (const Metric& m : out) DPT_CHECK(m.name != r.name, "metric '" << r.name << "' is asked for twice");
-    out.push_back(resolve_metric(r, loss, width));
-  }
+  const auto logged = [&](const std::string& name) {
+    for (const Metric& m : out)
+      if (m.name == name) return true;
+    return false;
+  };
+  for (const bool weighted : {false, true})  // Keras logs the metrics, then the weighted metrics
+    for (const MetricRequest& r : reqs) {
+      if (r.weighted != weighted) continue;
+      Metric m = resolve_metric(r, loss, width);
+      if (weighted && logged(m.name)) m.name = "weighted_" + m.name;
+      DPT_CHECK(!logged(m.name), (weighted ? "weighted metric '" : "metric '") << m.name << "' is asked for twice");
+      out.push_back(m);
+    }
   return out;
 }
 
@@ -354,6 +407,7 @@ Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
   Metric m;
   m.name = req.name;
   m.request = req;
+  m.weighted = req.weighted;
   if (req.kind == "accuracy") {
     m.kind = accuracy_for(loss, width);
     return m;
@@ -369,6 +423,25 @@ Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
   m.curve = req.curve == "PR" ? 1 : 0;
   m.summation = req.summation_method == "minoring" ? 1 : req.summation_method == "majoring" ? 2 : 0;
   m.logits = m.kind == MetricKind::auc && req.from_logits;
+  if (m.kind == MetricKind::auc) {
+    DPT_CHECK(req.label_weights.empty() || req.multi_label,
+              "metric '" << req.name << "' has label_weights without multi_label=True; dptrain applies an AUC's "
+                         << "label_weights to the average of its labels' AUCs (multi_label=True) only");
+    m.multi_label = req.multi_label;
+  }
+  if (m.multi_label) {  // a curve per column: 2 x num_thresholds counts per column
+    DPT_CHECK(req.num_labels == 0 || req.num_labels == width,
+              "metric '" << req.name << "' has num_labels=" << req.num_labels << ", but the model has " << width
+                         << " output columns");
+    DPT_CHECK(req.label_weights.empty() || int64_t(req.label_weights.size()) == width,
+              "metric '" << req.name << "' has " << req.label_weights.size() << " label_weights, but the model has "
+                         << width << " output columns (labels)");
+    DPT_CHECK(2 * int64_t(req.num_thresholds) * width <= 65536,
+              "metric '" << req.name << "' with multi_label=True counts 2 x " << req.num_thresholds << " thresholds x "
+                         << width << " labels = " << 2 * int64_t(req.num_thresholds) * width
+                         << " sums a sample; dptrain keeps at most 65536: give fewer num_thresholds");
+    m.width = int(width);
+  }
   if (m.kind == MetricKind::r2) {
     DPT_CHECK(width <= 100000, "metric '" << req.name << "' sums per column, and the model has " << width);
     m.width = int(width);
@@ -397,12 +470,13 @@ Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t width) {
     use = req.kind == columns ? indices : req.kind == indices ? columns : use;
   DPT_CHECK(req.class_id < width, "metric '" << req.name << "' reads class_id " << req.class_id
                                              << ", but the model has " << width << " output columns");
+  const char* option = req.weighted ? "--weighted-metrics" : "--metrics";
   if (kernels::metric_sparse(m))
     DPT_CHECK(sparse, "metric '" << req.name << "' compares class indices, but loss " << loss_name(loss)
-                                 << " trains on one column per output; use --metrics " << use);
+                                 << " trains on one column per output; use " << option << " " << use);
   else
     DPT_CHECK(!sparse, "metric '" << req.name << "' compares one column per output, but loss " << loss_name(loss)
-                                  << " trains on class indices; use --metrics " << use);
+                                  << " trains on class indices; use " << option << " " << use);
   return m;
 }
 

@@ -27,11 +27,15 @@ struct MetricRequest {
   int num_thresholds = 200;    // AUC
   std::string curve = "ROC";   // AUC: ROC or PR
   std::string summation_method = "interpolation";  // AUC: interpolation, minoring or majoring
+  bool multi_label = false;                        // AUC: a curve per column, their areas averaged
+  int num_labels = 0;                              // AUC: Keras's num_labels (0: None, the output's)
+  std::vector<double> label_weights;               // AUC (multi_label): the labels' weights in the average
   double beta = 1;                                 // FBetaScore
   std::string average = "None";                    // FBetaScore, F1Score: micro, macro or weighted
   double fbeta_threshold = -1;                     // FBetaScore, F1Score (< 0: None, each row's largest)
   std::string class_aggregation = "uniform_average";  // R2Score: or variance_weighted_average
   int num_regressors = 0;                             // R2Score
+  bool weighted = false;  // one of compile(weighted_metrics=...): weighed by the sample weights
   MetricRequest() = default;
   MetricRequest(std::string n, std::string kd) : name(std::move(n)), kind(std::move(kd)) {}
   // A Keras identifier as compile() takes it ("mae"); fails for one dptrain does not compute.
@@ -50,6 +54,11 @@ struct Metric : kernels::MetricFormula {
 
 using kernels::metric_result;
 using kernels::metric_value;
+// metric_value of a compiled metric, with its request's label weights (a multi-label AUC's).
+inline double metric_value(const Metric& m, const double* sums, double seen) {
+  return kernels::metric_value(m, sums, seen,
+                               m.request.label_weights.empty() ? nullptr : m.request.label_weights.data());
+}
 
 // The identifiers dptrain computes, for messages.
 extern const char* const kMetricNames;
@@ -70,7 +79,8 @@ bool metric_takes(const std::string& kind, const std::string& arg);
 void set_metric_argument(MetricRequest& r, const std::string& key, const std::string& value, const std::string& where);
 // --metrics: identifiers separated by commas ("accuracy,mae"), each with its class's arguments after a
 // colon ("top_k_categorical_accuracy:k=3,name=top3,mae"), or "none". Fails naming an unknown one.
-MetricRequests parse_metrics(const std::string& list);
+// weighted: --weighted-metrics, Keras's weighted_metrics (each request marked weighted).
+MetricRequests parse_metrics(const std::string& list, bool weighted = false);
 // Keras's default when compile() names no metric is none; dptrain's command line reports accuracy
 // for the cross-entropy losses (its presets are classifiers) and nothing for the others.
 MetricRequests default_metrics(LossKind loss);
@@ -79,7 +89,8 @@ MetricRequests default_metrics(LossKind loss);
 Metric resolve_metric(const MetricRequest& req, LossKind loss, int64_t output_width);
 // "accuracy, mean_absolute_error", or "none", for messages.
 std::string metric_list(const std::vector<std::string>& names);
-// Every request resolved; a name logged twice fails.
+// Every request resolved; a name logged twice fails. A weighted metric whose name an earlier metric
+// logs under logs as "weighted_" + its name, as Keras's CompileMetrics names it.
 std::vector<Metric> resolve_metrics(const MetricRequests& reqs, LossKind loss, int64_t output_width);
 
 }  // namespace dpt

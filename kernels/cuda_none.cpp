@@ -165,7 +165,8 @@ void loss_rows_cuda(LossKind, bool, const float*, const float*, int64_t, int64_t
                     void*, float) {
   no_cuda();
 }
-void metric_rows_cuda(const MetricFormula&, const float*, const float*, int64_t, int64_t, float*, void*, int64_t) {
+void metric_rows_cuda(const MetricFormula&, const float*, const float*, int64_t, int64_t, float*, void*, int64_t,
+                      const float*) {
   no_cuda();
 }
 void sgd_update_cuda(float*, const float*, float*, int64_t, float, float, bool, void*) { no_cuda(); }

@@ -21,16 +21,19 @@ double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64
 template <typename T>
 double metric_sum_cpu(const MetricFormula& kind, const T* pred, const T* target, int64_t rows, int64_t cols);
 // Adds each of the metric's slots summed over rows (metric_row_slots) to sums[0, metric_slots(f)).
+// row_weight (nullable): each row's sample weight, which a weighted metric (f.weighted) applies.
 template <typename T>
-void metric_slots_cpu(const MetricFormula& f, const T* pred, const T* target, int64_t rows, int64_t cols, double* sums);
+void metric_slots_cpu(const MetricFormula& f, const T* pred, const T* target, int64_t rows, int64_t cols, double* sums,
+                      const T* row_weight = nullptr);
 
 // CUDA: one thread per row through loss_row/metric_row. Writes each row's loss (and metric)
 // to device arrays, so the host reads one sum per step instead of synchronising per call.
 void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows, int64_t cols,
                     float scale, float* grad, float* row_loss, const float* row_weight, void* stream,
                     float smoothing = 0.f);
-// Each row's value of each slot of the metric: slot s of row r at row_acc[s * stride + r].
+// Each row's value of each slot of the metric: slot s of row r at row_acc[s * stride + r]; row_weight
+// (nullable) as metric_slots_cpu's.
 void metric_rows_cuda(const MetricFormula& kind, const float* pred, const float* target, int64_t rows, int64_t cols,
-                      float* row_acc, void* stream, int64_t stride = 0);
+                      float* row_acc, void* stream, int64_t stride = 0, const float* row_weight = nullptr);
 
 }  // namespace dpt::kernels

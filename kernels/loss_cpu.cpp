@@ -25,10 +25,11 @@ double metric_sum_cpu(const MetricFormula& kind, const T* pred, const T* target,
 }
 
 template <typename T>
-void metric_slots_cpu(const MetricFormula& f, const T* pred, const T* target, int64_t rows, int64_t cols,
-                      double* sums) {
+void metric_slots_cpu(const MetricFormula& f, const T* pred, const T* target, int64_t rows, int64_t cols, double* sums,
+                      const T* row_weight) {
   const int64_t tcols = metric_sparse(f) ? 1 : cols;
-  for (int64_t r = 0; r < rows; ++r) metric_row_slots(f, pred + r * cols, target + r * tcols, cols, sums, 1, true);
+  for (int64_t r = 0; r < rows; ++r)
+    metric_row_slots(f, pred + r * cols, target + r * tcols, cols, sums, 1, true, row_weight ? row_weight[r] : T(1));
 }
 
 template double loss_cpu<float>(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*,
@@ -37,7 +38,9 @@ template double loss_cpu<double>(LossKind, bool, const double*, const double*, i
                                  const double*, double);
 template double metric_sum_cpu<float>(const MetricFormula&, const float*, const float*, int64_t, int64_t);
 template double metric_sum_cpu<double>(const MetricFormula&, const double*, const double*, int64_t, int64_t);
-template void metric_slots_cpu<float>(const MetricFormula&, const float*, const float*, int64_t, int64_t, double*);
-template void metric_slots_cpu<double>(const MetricFormula&, const double*, const double*, int64_t, int64_t, double*);
+template void metric_slots_cpu<float>(const MetricFormula&, const float*, const float*, int64_t, int64_t, double*,
+                                      const float*);
+template void metric_slots_cpu<double>(const MetricFormula&, const double*, const double*, int64_t, int64_t, double*,
+                                       const double*);
 
 }  // namespace dpt::kernels

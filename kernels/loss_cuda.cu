@@ -15,10 +15,12 @@ __global__ void loss_rows_kernel(LossKind kind, bool fused, const float* pred, c
 }
 
 __global__ void metric_rows_kernel(MetricFormula kind, const float* pred, const float* target, int64_t rows,
-                                   int64_t cols, int64_t tcols, float* row_acc, int64_t stride) {
+                                   int64_t cols, int64_t tcols, float* row_acc, int64_t stride,
+                                   const float* row_weight) {
   const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (r >= rows) return;
-  metric_row_slots(kind, pred + r * cols, target + r * tcols, cols, row_acc + r, stride);
+  metric_row_slots(kind, pred + r * cols, target + r * tcols, cols, row_acc + r, stride, false,
+                   row_weight ? row_weight[r] : 1.f);
 }
 
 void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows, int64_t cols,
@@ -31,11 +33,11 @@ void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* t
 }
 
 void metric_rows_cuda(const MetricFormula& kind, const float* pred, const float* target, int64_t rows, int64_t cols,
-                      float* row_acc, void* stream, int64_t stride) {
+                      float* row_acc, void* stream, int64_t stride, const float* row_weight) {
   if (rows == 0) return;
   const int64_t tcols = metric_sparse(kind) ? 1 : cols;
   metric_rows_kernel<<<unsigned((rows + 127) / 128), 128, 0, static_cast<cudaStream_t>(stream)>>>(
-      kind, pred, target, rows, cols, tcols, row_acc, stride > 0 ? stride : rows);
+      kind, pred, target, rows, cols, tcols, row_acc, stride > 0 ? stride : rows, row_weight);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -81,20 +81,32 @@ struct MetricFormula {
   int curve = 0;                                 // auc: 0 ROC, 1 PR
   int summation = 0;                             // auc: 0 interpolation, 1 minoring, 2 majoring
   bool logits = false;                           // auc: the predictions are logits (sigmoid first)
+  bool multi_label = false;                      // auc: each column's curve apart (width columns), averaged
   int width = 1;                                 // fbeta: the output's columns
   float beta = 1.f;                              // fbeta
   int average = 1;                               // fbeta: 0 micro, 1 macro, 2 weighted; r2: 1 uniform, 2 by variance
   int regressors = 0;                            // r2: Keras's num_regressors (0: not adjusted)
+  bool weighted = false;  // compile(weighted_metrics=...): each row's counts times its sample weight
   DPT_HD constexpr MetricFormula() {}
   DPT_HD constexpr MetricFormula(MetricKind kd) : kind(kd) {}  // NOLINT: a kind is a formula with the defaults
 };
+// Where a weighted metric keeps what it divides by, as Keras's weighted metrics do: a mean's sum of
+// the rows' weights (its count), R2's count of values (num_samples, which Keras does not weigh);
+// -1 for the others (the confusion metrics' ratios are of weighted counts alone).
+DPT_HD constexpr int metric_weight_slot(const MetricFormula& f) {
+  return !f.weighted || f.kind == MetricKind::auc || f.kind == MetricKind::fbeta || f.kind == MetricKind::precision ||
+                 f.kind == MetricKind::recall
+             ? -1
+             : (f.kind == MetricKind::r2 ? 4 * f.width : 1);
+}
 // How many sums a metric keeps (values per row): 1, precision's and recall's 2, the AUC's 2 per
-// threshold.
+// threshold, the F-beta score's and R2's 4 per column; a weighted metric's weight slot after them.
 DPT_HD constexpr int metric_slots(const MetricFormula& f) {
-  return f.kind == MetricKind::auc ? 2 * f.bins
-         : f.kind == MetricKind::fbeta || f.kind == MetricKind::r2
-             ? 4 * f.width
-             : (f.kind == MetricKind::precision || f.kind == MetricKind::recall ? 2 : 1);
+  return (f.kind == MetricKind::auc ? 2 * f.bins * (f.multi_label ? f.width : 1)
+          : f.kind == MetricKind::fbeta || f.kind == MetricKind::r2
+              ? 4 * f.width
+              : (f.kind == MetricKind::precision || f.kind == MetricKind::recall ? 2 : 1)) +
+         (metric_weight_slot(f) >= 0 ? 1 : 0);
 }
 // Whether the metric reads class indices (one column of targets) rather than one column per output.
 DPT_HD constexpr bool metric_sparse(const MetricFormula& f) {
@@ -417,10 +429,14 @@ inline double metric_result(const MetricFormula& f, double mean) {
 // columns, flattened, or one class_id). The AUC counts each column into bucket
 // max(ceil(p (bins - 1)) - 1, 0) of p clipped to [0, 1] (positives in slots [0, bins), negatives in
 // [bins, 2 bins)): Keras's evenly spaced thresholds, a prediction counting for every threshold it is
-// strictly above.
+// strictly above. A weighted metric's values are each times the row's weight `w` (Keras's
+// sample_weight), and its weight slot (metric_weight_slot) gains w, or R2's the row's columns.
 template <typename T, typename U>
 DPT_HD void metric_row_slots(const MetricFormula& f, const T* p, const T* y, int64_t cols, U* out, int64_t stride,
-                             bool add = false) {
+                             bool add = false, T w = T(1)) {
+  const T m = f.weighted ? w : T(1);
+  const int ws = metric_weight_slot(f);
+  if (ws >= 0) out[ws * stride] = (add ? out[ws * stride] : U(0)) + U(f.kind == MetricKind::r2 ? T(cols) : m);
   if (f.kind == MetricKind::precision || f.kind == MetricKind::recall) {
     T tp = 0, other = 0;
     const int64_t c0 = f.class_id >= 0 ? f.class_id : 0, c1 = f.class_id >= 0 ? f.class_id + 1 : cols;
@@ -429,8 +445,8 @@ DPT_HD void metric_row_slots(const MetricFormula& f, const T* p, const T* y, int
       tp += pos && said ? T(1) : T(0);
       other += (f.kind == MetricKind::precision ? said : pos) ? T(1) : T(0);
     }
-    out[0] = (add ? out[0] : U(0)) + U(tp);
-    out[stride] = (add ? out[stride] : U(0)) + U(other);
+    out[0] = (add ? out[0] : U(0)) + U(m * tp);
+    out[stride] = (add ? out[stride] : U(0)) + U(m * other);
     return;
   }
   if (f.kind == MetricKind::fbeta) {  // Keras's FBetaScore: threshold < 0 (None) marks the row's largest
@@ -439,75 +455,38 @@ DPT_HD void metric_row_slots(const MetricFormula& f, const T* p, const T* y, int
     for (int64_t c = 0; c < cols; ++c) {
       const T a = p[c] < T(0) ? -p[c] : p[c];
       const T said = (f.threshold < 0.f ? p[c] >= top && a > T(1e-9) : p[c] > T(f.threshold)) ? T(1) : T(0);
-      const T v[4] = {said * y[c], said * (T(1) - y[c]), (T(1) - said) * y[c], y[c]};
+      const T v[4] = {m * said * y[c], m * said * (T(1) - y[c]), m * (T(1) - said) * y[c], m * y[c]};
       for (int j = 0; j < 4; ++j) out[(j * cols + c) * stride] = (add ? out[(j * cols + c) * stride] : U(0)) + U(v[j]);
     }
     return;
   }
   if (f.kind == MetricKind::r2) {  // Keras's R2Score: sum y, sum y^2, sum (y - p)^2, count, per column
     for (int64_t c = 0; c < cols; ++c) {
-      const T v[4] = {y[c], y[c] * y[c], (y[c] - p[c]) * (y[c] - p[c]), T(1)};
+      const T v[4] = {m * y[c], m * y[c] * y[c], m * (y[c] - p[c]) * (y[c] - p[c]), m};
       for (int j = 0; j < 4; ++j) out[(j * cols + c) * stride] = (add ? out[(j * cols + c) * stride] : U(0)) + U(v[j]);
     }
     return;
   }
-  if (f.kind == MetricKind::auc) {
+  if (f.kind == MetricKind::auc) {  // multi_label: column c's buckets from 2 bins c on
     if (!add)
-      for (int b = 0; b < 2 * f.bins; ++b) out[b * stride] = U(0);
+      for (int64_t b = 0; b < 2 * int64_t(f.bins) * (f.multi_label ? cols : 1); ++b) out[b * stride] = U(0);
     for (int64_t c = 0; c < cols; ++c) {
       T v = f.logits ? T(1) / (T(1) + std::exp(-p[c])) : p[c];
       v = v < T(0) ? T(0) : (v > T(1) ? T(1) : v);
       int b = int(std::ceil(v * T(f.bins - 1))) - 1;
       b = b < 0 ? 0 : b;
-      out[((y[c] != T(0) ? 0 : f.bins) + b) * stride] += U(1);
+      const int64_t base = f.multi_label ? 2 * int64_t(f.bins) * c : 0;
+      out[(base + (y[c] != T(0) ? 0 : f.bins) + b) * stride] += U(m);
     }
     return;
   }
-  out[0] = (add ? out[0] : U(0)) + U(metric_row(f, p, y, cols));
+  out[0] = (add ? out[0] : U(0)) + U(m * metric_row(f, p, y, cols));
 }
 
-// The metric's value from its slots' sums over the samples seen (`seen`: what the per-sample
-// values are averaged over). Keras's divide_no_nan: 0 where a ratio's denominator is 0.
-inline double metric_value(const MetricFormula& f, const double* sums, double seen) {
+// The area under one curve of the AUC's counts (2 bins: the positives' buckets, the negatives'), as
+// Keras's AUC.result() sums it.
+inline double auc_area(const MetricFormula& f, const double* sums) {
   const auto ratio = [](double a, double b) { return b == 0 ? 0.0 : a / b; };
-  if (f.kind == MetricKind::precision || f.kind == MetricKind::recall) return ratio(sums[0], sums[1]);
-  if (f.kind == MetricKind::fbeta) {  // Keras's FBetaScore.result(), its epsilon 1e-7 included
-    const double eps = kLossEpsilon, b2 = double(f.beta) * double(f.beta);
-    const double *tp = sums, *fp = sums + f.width, *fn = sums + 2 * f.width, *support = sums + 3 * f.width;
-    const auto score = [&](double t, double p, double n) {
-      const double prec = t / (t + p + eps), rec = t / (t + n + eps);
-      return prec * rec / (b2 * prec + rec + eps) * (1 + b2);
-    };
-    if (f.average == 0) {  // micro: the counts of every column together
-      double t = 0, p = 0, n = 0;
-      for (int c = 0; c < f.width; ++c) t += tp[c], p += fp[c], n += fn[c];
-      return score(t, p, n);
-    }
-    double total = 0, weights = 0;
-    for (int c = 0; c < f.width; ++c) {
-      total += score(tp[c], fp[c], fn[c]) * (f.average == 2 ? support[c] : 1.0);
-      weights += support[c];
-    }
-    return f.average == 2 ? total / (weights + eps) : total / f.width;
-  }
-  if (f.kind == MetricKind::r2) {  // Keras's R2Score.result()
-    const double *sy = sums, *syy = sums + f.width, *res = sums + 2 * f.width, *count = sums + 3 * f.width;
-    double score = 0, weighted = 0, weights = 0, samples = 0;
-    for (int c = 0; c < f.width; ++c) {
-      const double total = syy[c] - sy[c] * (sy[c] / count[c]);
-      double raw = 1 - res[c] / total;
-      raw = std::isinf(raw) ? 0.0 : raw;
-      score += raw / f.width;
-      weighted += total * raw;
-      weights += total;
-      samples += count[c];
-    }
-    if (f.average == 2) score = weighted / weights;
-    if (f.regressors != 0 && f.regressors < samples - 1)  // adjusted, over every value (Keras's ops.size)
-      score = 1 - (1 - score) * (samples - 1) / (samples - f.regressors - 1);
-    return score;
-  }
-  if (f.kind != MetricKind::auc) return metric_result(f, seen > 0 ? sums[0] / seen : 0.0);
   // tp[t], fp[t]: the positives and negatives above threshold t (the buckets from t up).
   const int n = f.bins;
   double P = 0, N = 0;
@@ -540,6 +519,62 @@ inline double metric_value(const MetricFormula& f, const double* sums, double se
     fp_next = fp_at;
   }
   return area;
+}
+
+// The metric's value from its slots' sums over the samples seen (`seen`: what the per-sample
+// values are averaged over; a weighted metric's weight slot instead). Keras's divide_no_nan: 0 where
+// a ratio's denominator is 0. label_weights (nullable): a multi-label AUC's weights of its labels.
+inline double metric_value(const MetricFormula& f, const double* sums, double seen,
+                           const double* label_weights = nullptr) {
+  const auto ratio = [](double a, double b) { return b == 0 ? 0.0 : a / b; };
+  if (metric_weight_slot(f) >= 0 && f.kind != MetricKind::r2) seen = sums[metric_weight_slot(f)];
+  if (f.kind == MetricKind::precision || f.kind == MetricKind::recall) return ratio(sums[0], sums[1]);
+  if (f.kind == MetricKind::fbeta) {  // Keras's FBetaScore.result(), its epsilon 1e-7 included
+    const double eps = kLossEpsilon, b2 = double(f.beta) * double(f.beta);
+    const double *tp = sums, *fp = sums + f.width, *fn = sums + 2 * f.width, *support = sums + 3 * f.width;
+    const auto score = [&](double t, double p, double n) {
+      const double prec = t / (t + p + eps), rec = t / (t + n + eps);
+      return prec * rec / (b2 * prec + rec + eps) * (1 + b2);
+    };
+    if (f.average == 0) {  // micro: the counts of every column together
+      double t = 0, p = 0, n = 0;
+      for (int c = 0; c < f.width; ++c) t += tp[c], p += fp[c], n += fn[c];
+      return score(t, p, n);
+    }
+    double total = 0, weights = 0;
+    for (int c = 0; c < f.width; ++c) {
+      total += score(tp[c], fp[c], fn[c]) * (f.average == 2 ? support[c] : 1.0);
+      weights += support[c];
+    }
+    return f.average == 2 ? total / (weights + eps) : total / f.width;
+  }
+  if (f.kind == MetricKind::r2) {  // Keras's R2Score.result()
+    const double *sy = sums, *syy = sums + f.width, *res = sums + 2 * f.width, *count = sums + 3 * f.width;
+    double score = 0, weighted = 0, weights = 0, samples = 0;
+    for (int c = 0; c < f.width; ++c) {
+      const double total = syy[c] - sy[c] * (sy[c] / count[c]);
+      double raw = 1 - res[c] / total;
+      raw = std::isinf(raw) ? 0.0 : raw;
+      score += raw / f.width;
+      weighted += total * raw;
+      weights += total;
+      samples += count[c];
+    }
+    if (f.weighted) samples = sums[metric_weight_slot(f)];  // Keras's num_samples: the values, unweighted
+    if (f.average == 2) score = weighted / weights;
+    if (f.regressors != 0 && f.regressors < samples - 1)  // adjusted, over every value (Keras's ops.size)
+      score = 1 - (1 - score) * (samples - 1) / (samples - f.regressors - 1);
+    return score;
+  }
+  if (f.kind != MetricKind::auc) return metric_result(f, seen > 0 ? sums[0] / seen : 0.0);
+  if (!f.multi_label) return auc_area(f, sums);
+  double total = 0, weights = 0;  // Keras's multi_label: the labels' AUCs averaged (by label_weights)
+  for (int c = 0; c < f.width; ++c) {
+    const double lw = label_weights ? label_weights[c] : 1.0;
+    total += lw * auc_area(f, sums + 2 * int64_t(f.bins) * c);
+    weights += lw;
+  }
+  return ratio(total, weights);
 }
 
 }  // namespace dpt::kernels

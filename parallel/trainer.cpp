@@ -201,7 +201,7 @@ void Trainer::set_metrics(const MetricRequests& requests) {
 std::vector<double> Trainer::metric_values(const std::vector<double>& sums, double seen) const {
   std::vector<double> out;
   for (size_t k = 0; k < metrics_.size(); ++k)
-    out.push_back(kernels::metric_value(metrics_[k], sums.data() + metric_slot_[k], seen));
+    out.push_back(metric_value(metrics_[k], sums.data() + metric_slot_[k], seen));
   return out;
 }
 
@@ -427,6 +427,8 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   Tensor* grad = grad_in ? &grad_rows : nullptr;
   // Under Keras's mask (w: the mask) the caller scales the sums; else each step is its share.
   const float share = mask_layer_ >= 0 ? 1.f : 1.f / float(steps_);
+  // Keras's weighted_metrics take the sample (or class) weights; a mask keeps rows instead (below).
+  const float* metric_w = mask_layer_ < 0 ? w : nullptr;
   if (!rep.cuda) {  // rep.metric_sums: cleared by the caller (Replica::clear_sums)
     rep.loss = loss_sum(loss_, fused_, out, y, scale * share, grad, w, float(label_smoothing_)) * share;
     std::fill(rep.metric_sums.begin(), rep.metric_sums.begin() + S, 0.0);
@@ -434,7 +436,7 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
     for (int64_t k = 0; k < K; ++k) {
       double* sums = rep.metric_sums.data() + metric_slot_[size_t(k)];
       if (mask_layer_ < 0) {
-        kernels::metric_slots_cpu<float>(metrics_[size_t(k)], out.data(), y.data(), n, oc, sums);
+        kernels::metric_slots_cpu<float>(metrics_[size_t(k)], out.data(), y.data(), n, oc, sums, metric_w);
       } else {
         for (int64_t r = 0; r < n; ++r)  // the kept rows alone (w is 0 or 1)
           if (w[r] != 0.f)
@@ -453,7 +455,7 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
                           rows, w, s, float(label_smoothing_));
   for (int64_t k = 0; k < K; ++k) {
     float* rk = rows + (1 + metric_slot_[size_t(k)]) * cap;
-    kernels::metric_rows_cuda(metrics_[size_t(k)], out.data(), y.data(), n, cols, rk, s, cap);
+    kernels::metric_rows_cuda(metrics_[size_t(k)], out.data(), y.data(), n, cols, rk, s, cap, metric_w);
   }
   if (mask_layer_ >= 0)
     for (int64_t j = 1; j <= S; ++j) kernels::mask_rows_cuda(n, 1, w, rows + j * cap, rows + j * cap, s);  // kept rows

@@ -128,7 +128,7 @@ void read_compile(const std::string& path, FileInfo& info) {
       info.optimizer = make_optimizer(c.optimizer)->describe();
     else if (!c.file_optimizer.empty())
       info.optimizer = c.file_optimizer + " (not in dptrain)";
-    for (const MetricRequest& m : c.metrics) info.metrics.push_back(m.name);
+    for (const MetricRequest& m : c.metrics) (m.weighted ? info.weighted_metrics : info.metrics).push_back(m.name);
     info.ignored = c.ignored;
   } catch (const Error& e) {
     info.compile_error = e.what();
@@ -259,7 +259,8 @@ std::string inspect_text(const FileInfo& info, const std::string& path) {
     os << tc << ": cannot be compiled: " << info.compile_error << "\n";
   } else if (info.training_config) {
     os << tc << ": loss " << (info.loss.empty() ? "none" : info.loss) << " | optimizer "
-       << (info.optimizer.empty() ? "none" : info.optimizer) << " | metrics " << metric_list(info.metrics) << "\n";
+       << (info.optimizer.empty() ? "none" : info.optimizer) << " | metrics " << metric_list(info.metrics)
+       << (info.weighted_metrics.empty() ? "" : " | weighted metrics " + metric_list(info.weighted_metrics)) << "\n";
     for (auto& i : info.ignored) os << "  not applied by dptrain: " << i << "\n";
   }
   os << "optimizer state: " << (info.optimizer_weights ? std::to_string(info.optimizer_weights) + " arrays" : "none");
@@ -315,6 +316,7 @@ std::string inspect_json(const FileInfo& info, const std::string& path) {
       j["loss"] = info.loss;
       j["optimizer"] = info.optimizer;
       j["metrics"] = info.metrics;
+      j["weighted_metrics"] = info.weighted_metrics;
       j["not_applied"] = info.ignored;
     }
   }

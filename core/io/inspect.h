@@ -29,7 +29,8 @@ struct FileInfo {
   // a class dptrain lacks is named with "(not in dptrain)"), what dptrain would ignore, and the
   // reason where training_config cannot be compiled.
   std::string loss, optimizer, compile_error;
-  std::vector<std::string> metrics;  // their logged names
+  std::vector<std::string> metrics;           // their logged names
+  std::vector<std::string> weighted_metrics;  // compile(weighted_metrics=...)'s
   std::vector<std::string> ignored;
   int64_t optimizer_weights = 0;    // arrays of optimizer state in the file
   bool has_optimizer_state = false;  // optimizer_state below is valid (legacy full-model files)

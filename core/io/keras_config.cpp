@@ -1217,27 +1217,32 @@ std::pair<std::string, std::string> metric_identity(const json& m) {
   return {id, name};
 }
 
-// legacy: a model.save .h5 file's training_config. Keras 3's load_model passes its strings other
-// than accuracy's through metrics.deserialize, so 'mae' comes back as the function and logs as
+// The metrics of one list (weighted: compile(weighted_metrics=...)), in order, a second of one name
+// ignored. legacy: a model.save .h5 file's training_config. Keras 3's load_model passes its strings
+// other than accuracy's through metrics.deserialize, so 'mae' comes back as the function and logs as
 // mean_absolute_error; a .keras archive's compile_config goes to compile() as written ('mae').
-void compile_metrics(const json& tc, KerasCompileConfig& c, bool legacy, const std::string& where) {
+void compile_metric_list(const json& list, bool weighted, KerasCompileConfig& c, bool legacy,
+                         const std::string& where) {
+  const std::string what = weighted ? "the weighted metric '" : "the metric '";
   std::vector<const json*> leaves;
-  if (tc.contains("metrics")) metric_leaves(tc["metrics"], &leaves);
+  metric_leaves(list, &leaves);
   for (const json* m : leaves) {
     const auto [id, object_name] = metric_identity(*m);
     const std::string shown = object_name.empty() ? id : object_name;  // as the file spells it
     MetricRequest req;
     if (!metric_request(id, &req)) {
-      c.ignored.push_back("the metric '" + shown + "'");
+      c.ignored.push_back(what + shown + "'");
       continue;
     }
+    req.weighted = weighted;
     if (!object_name.empty()) req.name = object_name;  // tf.keras's kind is the function 'accuracy' chose
     if (legacy && m->is_string() && req.kind != "accuracy") req.name = metric_default_name(req.kind);
     if (m->is_object() && m->contains("config") && (*m)["config"].is_object()) {  // the class's arguments
       for (const auto& [key, value] : (*m)["config"].items()) {
         if (key == "name" || key == "dtype" || key == "fn" || value.is_null()) continue;
         if (metric_takes(req.kind, key)) {
-          DPT_CHECK(value.is_number() || value.is_boolean() || value.is_string(),
+          DPT_CHECK(value.is_number() || value.is_boolean() || value.is_string() ||
+                        (key == "label_weights" && value.is_array()),
                     where << " metrics: " << req.name << "'s " << key << " must be a number, got " << value.dump()
                           << (key == "thresholds" ? " (dptrain takes one threshold)" : ""));
           set_metric_argument(req, key,
@@ -1246,23 +1251,22 @@ void compile_metrics(const json& tc, KerasCompileConfig& c, bool legacy, const s
                                                   : value.dump(),
                               where + " metrics");
         } else if (!(key == "axis" && value == json(-1)) && !(key == "from_sorted_ids" && value == json(false))) {
-          c.ignored.push_back("the metric '" + shown + "''s " + key + "=" + value.dump());
+          c.ignored.push_back(what + shown + "''s " + key + "=" + value.dump());
         }
       }
     }
-    bool twice = false;
-    for (const MetricRequest& r : c.metrics) twice = twice || r.name == req.name;
+    bool twice = false;  // within the list (a weighted one may share an unweighted one's name)
+    for (const MetricRequest& r : c.metrics) twice = twice || (r.name == req.name && r.weighted == weighted);
     if (twice)
-      c.ignored.push_back("the metric '" + shown + "' (a second '" + req.name + "')");
+      c.ignored.push_back(what + shown + "' (a second '" + req.name + "')");
     else
       c.metrics.push_back(req);
   }
-  leaves.clear();
-  if (tc.contains("weighted_metrics")) metric_leaves(tc["weighted_metrics"], &leaves);
-  for (const json* m : leaves) {
-    const auto [id, object_name] = metric_identity(*m);
-    c.ignored.push_back("the weighted metric '" + (object_name.empty() ? id : object_name) + "'");
-  }
+}
+
+void compile_metrics(const json& tc, KerasCompileConfig& c, bool legacy, const std::string& where) {
+  if (tc.contains("metrics")) compile_metric_list(tc["metrics"], false, c, legacy, where);
+  if (tc.contains("weighted_metrics")) compile_metric_list(tc["weighted_metrics"], true, c, legacy, where);
 }
 
 KerasCompileConfig compile_config(const json& tc, const std::string& where, bool legacy) {

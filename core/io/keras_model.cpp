@@ -223,9 +223,14 @@ json layer_config(const Layer& l) {
       c[weight_argument(weight, "regularizer")] =
           keras3_object("keras.regularizers", {{"class_name", r->cls}, {"config", rc}});
     }
-    // An initializer or constraint as the file gave it; a Keras 2 object in Keras 3's form.
+    // An initializer or constraint as the file gave it; a Keras 2 object in Keras 3's form. Keras
+    // 3.15's input_axes and output_axes (VarianceScaling's) at their default None are left out:
+    // Keras before 3.15 and tf-keras 2 take no such arguments.
     auto given = [](const std::string& written, const char* module) {
       json v = json::parse(written);
+      if (v.is_object() && v.contains("config") && v["config"].is_object())
+        for (const char* axes : {"input_axes", "output_axes"})
+          if (v["config"].contains(axes) && v["config"][axes].is_null()) v["config"].erase(axes);
       return v.is_object() && !v.contains("module") ? keras3_object(module, v) : v;
     };
     if (o.initializer) c[weight_argument(weight, "initializer")] = given(o.initializer->written, "keras.initializers");
@@ -532,9 +537,9 @@ json metric_json(const MetricRequest& r, bool archive) {
     c.update({{"num_thresholds", r.num_thresholds},
               {"curve", r.curve},
               {"summation_method", r.summation_method},
-              {"multi_label", false},
-              {"num_labels", nullptr},
-              {"label_weights", nullptr},
+              {"multi_label", r.multi_label},
+              {"num_labels", r.num_labels > 0 ? json(r.num_labels) : json(nullptr)},
+              {"label_weights", r.label_weights.empty() ? json(nullptr) : json(r.label_weights)},
               {"from_logits", r.from_logits}});
     const json obj = {{"class_name", "AUC"}, {"config", c}};
     return archive ? keras3_object("keras.metrics", obj) : obj;
@@ -549,11 +554,12 @@ json metric_json(const MetricRequest& r, bool archive) {
   return archive ? keras3_object("keras.metrics", obj) : obj;
 }
 
-json metrics_json(const MetricRequests& metrics, bool archive) {
-  if (metrics.empty()) return nullptr;
+// compile(metrics=...) (weighted false) or compile(weighted_metrics=...): the requests of that kind.
+json metrics_json(const MetricRequests& metrics, bool archive, bool weighted) {
   json out = json::array();
-  for (const MetricRequest& r : metrics) out.push_back(metric_json(r, archive));
-  return out;
+  for (const MetricRequest& r : metrics)
+    if (r.weighted == weighted) out.push_back(metric_json(r, archive));
+  return out.empty() ? json(nullptr) : out;
 }
 
 // A graph model as Keras 3 writes a Functional one: its InputLayer, then each layer with the node
@@ -622,10 +628,14 @@ void save_keras_archive(const Sequential& model, const std::string& path, const 
        {"config", {{"batch_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"name", "input_layer"}}},
        {"registered_name", nullptr}});
   for (auto& l : model.layers()) layers.push_back(keras3_object("keras.layers", layer_config(*l)));
-  json compile = {{"optimizer", nullptr},        {"loss", loss_json(loss, true)},
-                  {"loss_weights", nullptr},     {"metrics", metrics_json(metrics, true)},
-                  {"weighted_metrics", nullptr}, {"run_eagerly", false},
-                  {"steps_per_execution", 1},    {"jit_compile", false}};
+  json compile = {{"optimizer", nullptr},
+                  {"loss", loss_json(loss, true)},
+                  {"loss_weights", nullptr},
+                  {"metrics", metrics_json(metrics, true, false)},
+                  {"weighted_metrics", metrics_json(metrics, true, true)},
+                  {"run_eagerly", false},
+                  {"steps_per_execution", 1},
+                  {"jit_compile", false}};
   if (optimizer) compile["optimizer"] = keras3_object("keras.optimizers", optimizer_config(*optimizer));
   json config = {{"module", "keras"},
                  {"class_name", "Sequential"},
@@ -686,8 +696,8 @@ void save_model(const Sequential& model, const std::string& path, const LossSpec
     write_vlen_attr(f, "backend", "tensorflow");
     write_vlen_attr(f, "model_config", model_to_keras_json(model));
     json training = {{"loss", loss_json(loss, false)},
-                     {"metrics", metrics_json(metrics, false)},
-                     {"weighted_metrics", nullptr},
+                     {"metrics", metrics_json(metrics, false, false)},
+                     {"weighted_metrics", metrics_json(metrics, false, true)},
                      {"loss_weights", nullptr}};
     if (optimizer) training["optimizer_config"] = optimizer_config(*optimizer);
     write_vlen_attr(f, "training_config", training.dump());

@@ -41,6 +41,11 @@ expect "--metrics: auc's summation_method must be interpolation, minoring or maj
 expect "metric 'top_k_categorical_accuracy' compares one column per output, but loss sparse_categorical_crossentropy trains on class indices; use --metrics sparse_top_k_categorical_accuracy" \
   train --loss sparse_categorical_crossentropy --metrics top_k_categorical_accuracy --epochs 1
 expect "metric 'mse' is asked for twice" train --metrics mse,accuracy,mse
+expect "unknown metric 'iou' for --weighted-metrics; dptrain computes" train --weighted-metrics accuracy,iou
+expect "weighted metric 'weighted_accuracy' is asked for twice" \
+  train --metrics accuracy --weighted-metrics accuracy,accuracy
+expect "metric 'top_k_categorical_accuracy' compares one column per output, but loss sparse_categorical_crossentropy trains on class indices; use --weighted-metrics sparse_top_k_categorical_accuracy" \
+  train --loss sparse_categorical_crossentropy --weighted-metrics top_k_categorical_accuracy --epochs 1
 expect "metric 'sparse_categorical_accuracy' compares class indices, but loss categorical_crossentropy trains on one column per output; use --metrics accuracy" \
   train --metrics sparse_categorical_accuracy --epochs 1
 expect "metric 'binary_accuracy' compares one column per output, but loss sparse_categorical_crossentropy trains on class indices; use --metrics accuracy" \

@@ -23,7 +23,9 @@
 #   6. Keras's weight regularizers: dptrain's epoch gives Keras's weights and logs Keras's loss with
 #      the penalty; Keras loads dptrain's files with them and evaluates to dptrain's loss.
 #   7. Keras's initializers: a fresh model from model.to_json() draws its weights as Keras's draw.
-#   8. Keras's sample_weight: dptrain's epoch from Keras's file gives Keras's weights and losses.
+#   8. Keras's sample_weight: dptrain's epoch from Keras's file gives Keras's weights and losses, and
+#      its weighted_metrics (accuracy, MAE, AUC, precision, R2, F1, a cross-entropy) Keras's figures,
+#      in fit, validation and evaluate; the same with class_weight.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -37,7 +39,7 @@ fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "$py" - "$bin" "$dir" <<'PY' 2>&1 | grep -v -E "^WARNING:absl:(You are saving|Compiled the loaded|Error in loading the saved optimizer state)|^$"
-import logging, subprocess, sys
+import json, logging, subprocess, sys
 import h5py, keras, numpy as np
 sched = keras.optimizers.schedules
 
@@ -389,12 +391,16 @@ metric_cases = {
     "metrics_confusion": ("binary_crossentropy", "sigmoid", 3, "bits_y",
                           lambda: [M.AUC(name="auc"), M.AUC(curve="PR", num_thresholds=50, name="pr"),
                                    M.AUC(summation_method="majoring", name="roc_maj"), M.Precision(name="precision"),
-                                   M.Recall(thresholds=0.45, class_id=1, name="r1"), "recall"]),
+                                   M.Recall(thresholds=0.45, class_id=1, name="r1"), "recall",
+                                   # multi_label: each column's AUC apart, averaged (by label_weights)
+                                   M.AUC(multi_label=True, name="auc_ml"),
+                                   M.AUC(multi_label=True, curve="PR", num_thresholds=30, name="pr_ml")]),
     "metrics_confusion_categorical": ("categorical_crossentropy", "softmax", 5, "five_y",
                                       lambda: ["auc", M.Precision(thresholds=0.2, name="p02"),
                                                M.F1Score(average="macro"),
                                                M.FBetaScore(average="weighted", beta=2.0, threshold=0.3, name="fb2"),
-                                               M.F1Score(average="micro", name="f1_micro")])}
+                                               M.F1Score(average="micro", name="f1_micro"),
+                                               M.AUC(multi_label=True, summation_method="minoring", name="auc_ml5")])}
 
 
 def dpt_eval(path, ys):
@@ -469,6 +475,27 @@ if run.returncode == 0:
           f"--metrics with arguments: Keras evaluates dptrain's file to dptrain's figures (dptrain {ours}; Keras {theirs})")
 else:
     check(False, f"--metrics with arguments: {run.stderr.strip()}")
+# AUC's label_weights (multi_label): Keras 3.15 cannot save them (its get_config returns an array),
+# but it loads dptrain's file, which holds them as a list, and evaluates it to dptrain's figure.
+run = subprocess.run([bin, "train", "--model", f"{d}/metrics_confusion_1.keras", "--data",
+                      f"npy:{d}/x.npy,{d}/bits_y.npy", "--validation-split", "0", "--batch-size", "8", "--epochs", "1",
+                      "--no-shuffle", "--verbose", "0", "--metrics",
+                      "AUC:multi_label=true,curve=PR,num_thresholds=30,label_weights=[1,0.5,2],name=pr_lw,"
+                      "AUC:multi_label=true,label_weights=[0,1,3],name=roc_lw", "--save-model", f"{d}/label_weights.keras"],
+                     capture_output=True, text=True)
+if run.returncode == 0:
+    loaded = keras.models.load_model(f"{d}/label_weights.keras")
+    theirs = {k: float(v) for k, v in loaded.evaluate(x, np.load(f"{d}/bits_y.npy"), batch_size=8, verbose=0,
+                                                      return_dict=True).items()}
+    ours = dpt_eval(f"{d}/label_weights.keras", "bits_y")
+    plain = {k: float(v) for k, v in zip(("pr", "roc"), [
+        float(M.AUC(multi_label=True, curve=c, num_thresholds=n)(np.load(f"{d}/bits_y.npy"), loaded.predict(x, verbose=0)))
+        for c, n in (("PR", 30), ("ROC", 200))])}
+    check(same_figures(ours, theirs) and abs(ours["pr_lw"] - plain["pr"]) > 1e-3 and abs(ours["roc_lw"] - plain["roc"]) > 1e-3,
+          f"AUC label_weights: Keras evaluates dptrain's file to dptrain's figures, not the unweighted averages "
+          f"(dptrain {ours}; Keras {theirs}; unweighted {plain})")
+else:
+    check(False, f"AUC label_weights: {run.stderr.strip()}")
 
 # One column of values as labels, not class indices: a regression's targets (mean squared error)
 # and binary cross-entropy's soft labels. dptrain's epoch from Keras's file ends with Keras's weights.
@@ -727,7 +754,6 @@ for src in ("reg_1.keras", "reg_1.h5"):
     check(run.returncode == 0, f"regularized: dptrain trains {src} (exit {run.returncode}) {run.stderr.strip()}")
     if run.returncode != 0:
         continue
-    import json
     ours_loss = json.load(open(f"{d}/reg_history.json"))["loss"][0]
     check(abs(ours_loss - theirs_loss) <= 1e-5 * theirs_loss,
           f"regularized: dptrain's epoch from {src} logs Keras's loss with the penalty ({ours_loss:.7f} vs "
@@ -790,10 +816,16 @@ if run.returncode == 0:
                          f"{b.mean():.4f} vs {a.mean():.4f}, max |w| {np.abs(b).max():.4f} vs {np.abs(a).max():.4f})")
 # Keras's sample_weight (a third .npy file): dptrain's epoch from Keras's file gives Keras's weights and
 # losses, val_loss over validation_split's share of the weights included; unweighted it ends elsewhere.
+# The file's weighted_metrics log Keras's figures (weighted_accuracy: the accuracy again, weighed).
 sw = rng.uniform(0, 3, 32).astype("float32")
 np.save(f"{d}/sw.npy", sw)
 m = build()
-m.compile(optimizer=keras.optimizers.SGD(0.2, momentum=0.5), loss="categorical_crossentropy", metrics=["accuracy"])
+weighted_metrics = ["accuracy", keras.metrics.MeanAbsoluteError(name="wmae"),
+                    keras.metrics.AUC(name="wauc", num_thresholds=50), keras.metrics.Precision(name="wprec"),
+                    keras.metrics.R2Score(name="wr2"), keras.metrics.F1Score(average="macro", name="wf1"),
+                    keras.metrics.CategoricalCrossentropy(name="wce")]
+m.compile(optimizer=keras.optimizers.SGD(0.2, momentum=0.5), loss="categorical_crossentropy", metrics=["accuracy"],
+          weighted_metrics=weighted_metrics)
 m.fit(x, y, sample_weight=sw, validation_split=0.25, batch_size=8, epochs=1, shuffle=False, verbose=0)
 m.save(f"{d}/sw_1.h5")
 h = m.fit(x, y, sample_weight=sw, validation_split=0.25, batch_size=8, epochs=1, shuffle=False, verbose=0).history
@@ -805,16 +837,55 @@ for data, tag in ((f"npy:{d}/x.npy,{d}/y.npy,{d}/sw.npy", "weighted"), (f"npy:{d
     check(run.returncode == 0, f"sample_weight: dptrain trains with {tag} data (exit {run.returncode}) {run.stderr.strip()}")
     if run.returncode != 0:
         continue
-    import json
     ours_h = json.load(open(f"{d}/sw_history.json"))
     diff = max(float(np.abs(a - b).max()) for a, b in zip(model_weights(f"{d}/sw_ours.h5"), theirs))
     if tag == "weighted":
         check(diff <= 2e-6, f"sample_weight: dptrain's epoch gives Keras's weights (max |diff| {diff:.3g})")
-        for k in ("loss", "val_loss", "accuracy", "val_accuracy"):
+        check(sorted(ours_h) == sorted(h), f"sample_weight: dptrain logs Keras's names {sorted(ours_h)} vs {sorted(h)}")
+        for k in sorted(set(h) & set(ours_h)):
             check(abs(ours_h[k][0] - h[k][0]) <= 1e-5 * max(1.0, abs(h[k][0])),
                   f"sample_weight: {k} is Keras's ({ours_h[k][0]:.6f} vs {h[k][0]:.6f})")
+        # evaluate with the weights: Keras's load_model compiles the file's weighted_metrics too.
+        theirs_e = keras.models.load_model(f"{d}/sw_ours.h5").evaluate(x, y, sample_weight=sw, return_dict=True,
+                                                                      verbose=0)
+        run = subprocess.run([bin, "evaluate", "--model", f"{d}/sw_ours.h5", "--data", data, "--validation-split",
+                              "0"], capture_output=True, text=True)
+        said = [line for line in run.stdout.splitlines() if line.startswith("loss: ")]
+        check(run.returncode == 0 and len(said) == 1, f"sample_weight: dptrain evaluates (exit {run.returncode})")
+        if said:
+            ours_e = {k: float(v) for k, v in (part.rsplit(": ", 1) for part in said[0].split(" - "))}
+            check(sorted(ours_e) == sorted(theirs_e), f"sample_weight: evaluate's names {sorted(ours_e)}")
+            for k in sorted(set(ours_e) & set(theirs_e)):
+                check(abs(ours_e[k] - theirs_e[k]) <= 1e-4,
+                      f"sample_weight: evaluate's {k} is Keras's ({ours_e[k]:.4f} vs {theirs_e[k]:.4f})")
     else:
         check(diff > 100 * 2e-6, f"sample_weight: without the weights the epoch ends elsewhere (max |diff| {diff:.3g})")
+        check(abs(ours_h["weighted_accuracy"][0] - ours_h["accuracy"][0]) < 1e-12,
+              "sample_weight: unweighted data, the weighted metrics are the metrics")
+# class_weight weighs the weighted metrics in training (Keras turns it into sample weights), not in
+# validation (Keras gives the validation split no class weights).
+m = build()
+m.compile(optimizer=keras.optimizers.SGD(0.2, momentum=0.5), loss="categorical_crossentropy", metrics=["accuracy"],
+          weighted_metrics=weighted_metrics)
+cw = {0: 0.5, 1: 2.0, 2: 1.25}
+m.fit(x, y, class_weight=cw, validation_split=0.25, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/cw_1.h5")
+h = m.fit(x, y, class_weight=cw, validation_split=0.25, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+theirs = [w.numpy() for w in m.weights]
+with open(f"{d}/cw.json", "w") as f:
+    json.dump({str(k): v for k, v in cw.items()}, f)
+run = subprocess.run([bin, "train", "--model", f"{d}/cw_1.h5", "--data", f"npy:{d}/x.npy,{d}/y.npy",
+                      "--class-weight", f"{d}/cw.json", "--validation-split", "0.25", "--batch-size", "8", "--epochs",
+                      "1", "--no-shuffle", "--verbose", "0", "--save-model", f"{d}/cw_ours.h5", "--history",
+                      f"{d}/cw_history.json"], capture_output=True, text=True)
+check(run.returncode == 0, f"class_weight: dptrain trains (exit {run.returncode}) {run.stderr.strip()}")
+if run.returncode == 0:
+    ours_h = json.load(open(f"{d}/cw_history.json"))
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(model_weights(f"{d}/cw_ours.h5"), theirs))
+    check(diff <= 2e-6, f"class_weight: dptrain's epoch gives Keras's weights (max |diff| {diff:.3g})")
+    for k in sorted(h):
+        check(k in ours_h and abs(ours_h[k][0] - h[k][0]) <= 1e-5 * max(1.0, abs(h[k][0])),
+              f"class_weight: {k} is Keras's ({ours_h.get(k, [float('nan')])[0]:.6f} vs {h[k][0]:.6f})")
 print("PASS" if fails == 0 else f"{fails} FAILED")
 sys.exit(1 if fails else 0)
 PY

@@ -5,6 +5,7 @@
 #include <fstream>
 #include "core/losses.h"
 #include "core/metrics.h"
+#include "kernels/loss.h"
 
 using namespace dpt;
 using dpt::kernels::Activation;
@@ -234,8 +235,29 @@ TEST_CASE("metrics: top-k, the regression errors, the cosine, the losses' metric
   CHECK_THROWS_WITH(parse_metrics("r2_score:class_aggregation=None"),
                     "--metrics: r2_score's class_aggregation is None: dptrain logs one figure per metric; give "
                     "uniform_average or variance_weighted_average");
-  CHECK_THROWS_WITH(parse_metrics("auc:multi_label=true"),
-                    "--metrics: auc's multi_label is true: dptrain has auc with multi_label=False only");
+  // AUC's multi_label: a curve per column (2 x num_thresholds counts each), label_weights for the average.
+  const MetricRequests ml = parse_metrics("AUC:multi_label=true,label_weights=[1, 0.5,2],num_thresholds=20,auc");
+  REQUIRE(ml.size() == 2);
+  CHECK((ml[0].multi_label && ml[0].label_weights == std::vector<double>{1, 0.5, 2} && !ml[0].is_plain_string()));
+  const Metric aml = resolve_metric(ml[0], LossKind::binary_crossentropy, 3);
+  CHECK((aml.multi_label && aml.width == 3 && kernels::metric_slots(aml) == 120));
+  CHECK_THROWS_WITH(resolve_metric(ml[0], LossKind::binary_crossentropy, 4),
+                    "metric 'auc' has 3 label_weights, but the model has 4 output columns (labels)");
+  CHECK_THROWS_WITH(resolve_metric(parse_metrics("auc:label_weights=[1,2]")[0], LossKind::binary_crossentropy, 2),
+                    "metric 'auc' has label_weights without multi_label=True; dptrain applies an AUC's label_weights "
+                    "to the average of its labels' AUCs (multi_label=True) only");
+  CHECK_THROWS_WITH(
+      resolve_metric(parse_metrics("auc:multi_label=true,num_labels=2")[0], LossKind::binary_crossentropy, 3),
+      "metric 'auc' has num_labels=2, but the model has 3 output columns");
+  CHECK_THROWS_WITH(resolve_metric(parse_metrics("auc:multi_label=true")[0], LossKind::binary_crossentropy, 200),
+                    "metric 'auc' with multi_label=True counts 2 x 200 thresholds x 200 labels = 80000 sums a sample; "
+                    "dptrain keeps at most 65536: give fewer num_thresholds");
+  CHECK_THROWS_WITH(parse_metrics("auc:label_weights=[1,-2]"),
+                    "--metrics: auc's label_weights must hold numbers >= 0, got '-2' in '[1,-2]'");
+  CHECK_THROWS_WITH(parse_metrics("auc:label_weights=2"),
+                    "--metrics: auc's label_weights must be a list of weights, one per label, as [1,0.5,2]; got '2'");
+  CHECK_THROWS_WITH(parse_metrics("auc:multi_label=yes"),
+                    "--metrics: auc's multi_label must be true or false, got 'yes'");
   CHECK_THROWS_WITH(parse_metrics("precision:top_k=2"),
                     "--metrics: precision's top_k is 2: dptrain has precision with top_k=None only");
   CHECK_THROWS_WITH(parse_metrics("auc:num_thresholds=1"),
@@ -243,6 +265,45 @@ TEST_CASE("metrics: top-k, the regression errors, the cosine, the losses' metric
   CHECK_THROWS_WITH(resolve_metric(MetricRequest("hinge"), LossKind::sparse_categorical_crossentropy, 10),
                     "metric 'hinge' compares one column per output, but loss sparse_categorical_crossentropy trains on "
                     "class indices; use --metrics accuracy");
+}
+
+TEST_CASE("AUC multi_label: each column's AUC apart, averaged (by label_weights), as Keras's", "[losses][metrics]") {
+  // 6 samples, 3 labels; the multi-label AUC is the mean of each column's own AUC.
+  const std::vector<float> p = {0.9f, 0.2f, 0.6f, 0.3f, 0.8f, 0.1f, 0.7f, 0.4f, 0.5f,
+                                0.2f, 0.9f, 0.3f, 0.6f, 0.1f, 0.8f, 0.4f, 0.7f, 0.2f};
+  const std::vector<float> y = {1, 0, 1, 0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1};
+  MetricRequest req("auc");
+  req.num_thresholds = 25;
+  for (const std::string curve : {"ROC", "PR"}) {
+    req.curve = curve;
+    req.multi_label = false;
+    const Metric single = resolve_metric(req, LossKind::binary_crossentropy, 1);
+    double each[3];
+    for (int c = 0; c < 3; ++c) {  // the column alone, as a one-column AUC
+      std::vector<float> pc, yc;
+      for (int r = 0; r < 6; ++r) pc.push_back(p[size_t(r * 3 + c)]), yc.push_back(y[size_t(r * 3 + c)]);
+      std::vector<double> sums(size_t(kernels::metric_slots(single)), 0.0);
+      kernels::metric_slots_cpu<float>(single, pc.data(), yc.data(), 6, 1, sums.data());
+      each[c] = metric_value(single, sums.data(), 6);
+    }
+    req.multi_label = true;
+    const Metric multi = resolve_metric(req, LossKind::binary_crossentropy, 3);
+    std::vector<double> sums(size_t(kernels::metric_slots(multi)), 0.0);
+    kernels::metric_slots_cpu<float>(multi, p.data(), y.data(), 6, 3, sums.data());
+    INFO(curve);
+    CHECK(metric_value(multi, sums.data(), 6) == Approx((each[0] + each[1] + each[2]) / 3).epsilon(1e-12));
+    req.label_weights = {1, 0.5, 2};
+    const Metric by_label = resolve_metric(req, LossKind::binary_crossentropy, 3);
+    CHECK(metric_value(by_label, sums.data(), 6) ==
+          Approx((each[0] + 0.5 * each[1] + 2 * each[2]) / 3.5).epsilon(1e-12));
+    req.label_weights.clear();
+    // Not the flattened AUC (every column's counts together).
+    req.multi_label = false;
+    const Metric flat = resolve_metric(req, LossKind::binary_crossentropy, 3);
+    std::vector<double> flat_sums(size_t(kernels::metric_slots(flat)), 0.0);
+    kernels::metric_slots_cpu<float>(flat, p.data(), y.data(), 6, 3, flat_sums.data());
+    CHECK(std::abs(metric_value(flat, flat_sums.data(), 6) - metric_value(multi, sums.data(), 6)) > 1e-3);
+  }
 }
 
 TEST_CASE("loss target shape mismatch is a clear error", "[losses]") {

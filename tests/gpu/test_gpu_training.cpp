@@ -362,13 +362,19 @@ TEST_CASE("Keras's weight regularizers and constraints train on a GPU as on the 
   auto wc = make(), wg = make();
   Trainer twc(*wc, test::cpus(1), LossKind::categorical_crossentropy, opt, 1);
   Trainer twg(*wg, test::gpus(1), LossKind::categorical_crossentropy, opt, 1);
+  // Keras's weighted_metrics: each row's counts times its weight in the metric kernel (mae, AUC).
+  MetricRequests asked = parse_metrics("mae");
+  for (const MetricRequest& r : parse_metrics("mae,auc", true)) asked.push_back(r);
+  twc.set_metrics(asked);
+  twg.set_metrics(asked);
   const History hwc = twc.fit(weighted, &weighted, fo, {}), hwg = twg.fit(weighted, &weighted, fo, {});
   CHECK(test::rel_diff(*wc, *wg) < 1e-4);
-  for (const char* k : {"loss", "val_loss"})
+  for (const char* k : {"loss", "val_loss", "weighted_mae", "val_weighted_mae", "auc", "val_auc"})
     for (size_t e = 0; e < 2; ++e) {
       INFO("sample weights: " << k << " epoch " << e);
       CHECK(std::abs(hwc.at(k)[e] - hwg.at(k)[e]) <= 1e-4 * std::abs(hwc.at(k)[e]));
     }
+  CHECK(std::abs(hwc.at("val_weighted_mae")[1] - hwc.at("val_mae")[1]) > 1e-4);
   CHECK(std::abs(hwc.at("val_loss")[1] - hc.at("val_loss")[1]) > 1e-3);  // the weights changed it
 }
 

@@ -383,6 +383,10 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
   metrics.push_back({f, &bits});
   f.logits = true;  // the logits through a sigmoid first
   metrics.push_back({f, &bits});
+  f.logits = false;  // multi_label: each column's buckets apart
+  f.multi_label = true;
+  f.width = int(cols);
+  metrics.push_back({f, &bits});
   f = MetricFormula(MetricKind::fbeta);  // F-beta's four counts per column, each row's largest marked
   f.width = int(cols);
   f.threshold = -1;
@@ -390,28 +394,51 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
   f = MetricFormula(MetricKind::r2);  // R2's four sums per column
   f.width = int(cols);
   metrics.push_back({f, &soft});
-  for (const auto& [mf, t] : metrics) {
-    INFO("metric kind " << int(mf.kind) << " loss " << int(mf.loss));
-    const int slots = metric_slots(mf);
-    const int64_t cap = rows + 3;
-    std::vector<double> want_m(size_t(slots), 0.0);
-    const std::vector<float>& in = mf.logits ? logits : p;
-    metric_slots_cpu<float>(mf, in.data(), t->data(), rows, cols, want_m.data());
-    if (slots == 1) CHECK(want_m[0] == metric_sum_cpu<float>(mf, in.data(), t->data(), rows, cols));
-    DevBuf dp(in), dt(*t), dm(std::vector<float>(size_t(slots * cap), -7.f));
-    metric_rows_cuda(mf, dp.p, dt.p, rows, cols, dm.p, nullptr, cap);
-    DPT_CUDA_CHECK(cudaDeviceSynchronize());
-    const std::vector<float> got = dm.get(size_t(slots * cap));
-    double total = 0;
-    for (int sl = 0; sl < slots; ++sl) {
-      double got_m = 0;
-      for (int64_t r = 0; r < rows; ++r) got_m += got[size_t(sl * cap + r)];
-      CHECK(std::abs(got_m - want_m[size_t(sl)]) <= 1e-5 * std::abs(want_m[size_t(sl)]));
-      CHECK(got[size_t(sl * cap + rows)] == -7.f);  // nothing past the rows
-      total += want_m[size_t(sl)];
+  // Each again as a weighted metric (Keras's weighted_metrics): every count times the row's sample
+  // weight, and the weights' sum (R2: the values' count) in a slot of its own.
+  const auto sample_w = rnd(rows, 12, 0.f, 2.5f);
+  DevBuf dsw(sample_w);
+  for (auto [mf, t] : metrics)
+    for (const bool weighted : {false, true}) {
+      INFO("metric kind " << int(mf.kind) << " loss " << int(mf.loss) << (weighted ? " weighted" : ""));
+      mf.weighted = weighted;
+      const int slots = metric_slots(mf);
+      const int64_t cap = rows + 3;
+      std::vector<double> want_m(size_t(slots), 0.0);
+      const std::vector<float>& in = mf.logits ? logits : p;
+      metric_slots_cpu<float>(mf, in.data(), t->data(), rows, cols, want_m.data(),
+                              weighted ? sample_w.data() : nullptr);
+      if (slots == 1) CHECK(want_m[0] == metric_sum_cpu<float>(mf, in.data(), t->data(), rows, cols));
+      if (weighted && metric_weight_slot(mf) >= 0) {
+        double sum_w = 0;
+        for (float v : sample_w) sum_w += v;
+        CHECK(want_m[size_t(metric_weight_slot(mf))] ==
+              Approx(mf.kind == MetricKind::r2 ? double(rows * cols) : sum_w).epsilon(1e-12));
+      }
+      if (weighted && mf.kind != MetricKind::r2 && mf.kind != MetricKind::fbeta && mf.kind != MetricKind::auc) {
+        double first = 0;  // the first count: each row's, times its weight
+        for (int64_t r = 0; r < rows; ++r) {
+          std::vector<double> one(size_t(slots), 0.0);
+          metric_slots_cpu<float>(mf, in.data() + r * cols, t->data() + r * (metric_sparse(mf) ? 1 : cols), 1, cols,
+                                  one.data());
+          first += double(sample_w[size_t(r)]) * one[0];
+        }
+        CHECK(want_m[0] == Approx(first).epsilon(1e-6));  // the product in float
+      }
+      DevBuf dp(in), dt(*t), dm(std::vector<float>(size_t(slots * cap), -7.f));
+      metric_rows_cuda(mf, dp.p, dt.p, rows, cols, dm.p, nullptr, cap, weighted ? dsw.p : nullptr);
+      DPT_CUDA_CHECK(cudaDeviceSynchronize());
+      const std::vector<float> got = dm.get(size_t(slots * cap));
+      double total = 0;
+      for (int sl = 0; sl < slots; ++sl) {
+        double got_m = 0;
+        for (int64_t r = 0; r < rows; ++r) got_m += got[size_t(sl * cap + r)];
+        CHECK(std::abs(got_m - want_m[size_t(sl)]) <= 1e-5 * std::abs(want_m[size_t(sl)]));
+        CHECK(got[size_t(sl * cap + rows)] == -7.f);  // nothing past the rows
+        total += want_m[size_t(sl)];
+      }
+      CHECK(total != 0);
     }
-    CHECK(total != 0);
-  }
   // The AUC of these counts: the logits' through a sigmoid equals the probabilities' AUC.
   f = MetricFormula(MetricKind::auc);
   std::vector<float> sig(logits.size());

@@ -663,3 +663,82 @@ TEST_CASE("Keras's sample_weight: the loss weighed per sample in fit and evaluat
   CHECK_THROWS_WITH(weighted.validate("w.npy"),
                     "w.npy: the weight of sample 3 is -1; sample weights must be finite and >= 0");
 }
+
+TEST_CASE("Keras's weighted_metrics: each sample counted by its weight, in fit, validation and evaluate",
+          "[trainer][sample_weight][metrics]") {
+  const Preset& p = find_preset("digits-mlp");
+  auto make = [&] {
+    auto m = p.make();
+    m->build(p.input, 8);
+    return m;
+  };
+  Dataset data = make_synthetic({8, 8, 1}, 10, 36, 7);
+  const std::vector<double> class_weight = {1, 2, 0.5, 1, 3, 1, 1, 0.25, 1, 1};
+  Dataset weighted = data;
+  for (float y : data.y) weighted.weight.push_back(float(class_weight[size_t(y)]));
+  // accuracy twice (the weighted one logs as weighted_accuracy), a weighted cross-entropy and top-3.
+  MetricRequests asked = parse_metrics("accuracy");
+  for (const MetricRequest& r : parse_metrics("accuracy,sparse_categorical_crossentropy,sparse_top_k_categorical_"
+                                              "accuracy:k=3",
+                                              true))
+    asked.push_back(r);
+  FitOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = 8;
+  fo.verbose = 0;
+  fo.seed = 2;
+  SGD sgd(0.1, 0.9);
+  auto one = make(), three = make(), by_class = make();
+  Trainer t1(*one, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1);
+  t1.set_metrics(asked);
+  CHECK(t1.metric_names() == std::vector<std::string>{"accuracy", "weighted_accuracy",
+                                                      "sparse_categorical_crossentropy",
+                                                      "sparse_top_k_categorical_accuracy"});
+  const History h1 = t1.fit(weighted, &weighted, fo, {});
+  // evaluate: sum(w * value) / sum(w), from the predictions.
+  const EvalResult ew = t1.evaluate(weighted, 5), eu = t1.evaluate(data, 5);
+  const std::vector<float> probs = t1.predict(data, 5);
+  double correct = 0, weighted_correct = 0, xent = 0, sum_w = 0;
+  for (int64_t i = 0; i < data.size(); ++i) {
+    const float* row = probs.data() + i * 10;
+    const int64_t label = int64_t(data.y[size_t(i)]);
+    const double w = weighted.weight[size_t(i)], hit = std::max_element(row, row + 10) - row == label ? 1 : 0;
+    correct += hit;
+    weighted_correct += w * hit;
+    xent -= w * std::log(double(row[label]));
+    sum_w += w;
+  }
+  REQUIRE(ew.metrics.size() == 4);
+  CHECK(ew.metrics[0] == Catch::Detail::Approx(correct / double(data.size())).epsilon(1e-12));
+  CHECK(ew.metrics[1] == Catch::Detail::Approx(weighted_correct / sum_w).epsilon(1e-12));
+  CHECK(ew.metrics[2] == Catch::Detail::Approx(xent / sum_w).epsilon(1e-5));
+  CHECK(std::abs(ew.metrics[1] - ew.metrics[0]) > 1e-3);
+  // Without weights, the weighted metrics are the metrics.
+  CHECK(eu.metrics[1] == Catch::Detail::Approx(eu.metrics[0]).epsilon(1e-12));
+  CHECK(h1.at("val_weighted_accuracy").back() == Catch::Detail::Approx(ew.metrics[1]).epsilon(1e-6));
+  // 3 replicas: the same figures.
+  Trainer t3(*three, cpus(3), LossKind::sparse_categorical_crossentropy, sgd, 1);
+  t3.set_metrics(asked);
+  const History h3 = t3.fit(weighted, &weighted, fo, {});
+  for (const char* k : {"weighted_accuracy", "sparse_categorical_crossentropy", "val_weighted_accuracy",
+                        "val_sparse_top_k_categorical_accuracy"})
+    for (size_t e = 0; e < 2; ++e) {
+      INFO(k << " epoch " << e);
+      CHECK(h3.at(k)[e] == Catch::Detail::Approx(h1.at(k)[e]).epsilon(1e-5));
+    }
+  // class_weight weighs them in training as those sample weights do, but not in validation.
+  FitOptions cw = fo;
+  cw.class_weight = class_weight;
+  Trainer tc(*by_class, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1);
+  tc.set_metrics(asked);
+  const History hc = tc.fit(data, &data, cw, {});
+  CHECK(hc.at("weighted_accuracy") == h1.at("weighted_accuracy"));
+  CHECK(hc.at("sparse_categorical_crossentropy") == h1.at("sparse_categorical_crossentropy"));
+  CHECK(hc.at("val_weighted_accuracy") == hc.at("val_accuracy"));
+  // Names: a second weighted accuracy would log as weighted_accuracy again.
+  MetricRequests twice = asked;
+  twice.push_back(parse_metrics("accuracy", true)[0]);
+  CHECK_THROWS_WITH(tc.set_metrics(twice), "weighted metric 'weighted_accuracy' is asked for twice");
+  CHECK_THROWS_WITH(parse_metrics("acuracy", true),
+                    Contains("unknown metric 'acuracy' for --weighted-metrics; dptrain computes"));
+}

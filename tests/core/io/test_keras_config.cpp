@@ -437,9 +437,27 @@ TEST_CASE("training_config's metrics: the ones Keras would log, under their name
   CHECK(names(metric(R"(["accuracy"])")) == std::vector<std::string>{"accuracy:accuracy"});
   CHECK(metric("null").metrics.empty());
   CHECK(compile_config_from_json(R"({"loss": "mse"})", "t").metrics.empty());
-  const auto weighted = compile_config_from_json(R"({"metrics": null, "weighted_metrics": ["accuracy"]})", "t");
-  CHECK(weighted.metrics.empty());
-  CHECK(weighted.ignored == std::vector<std::string>{"the weighted metric 'accuracy'"});
+  // weighted_metrics: after the metrics, marked weighted; one may share an unweighted one's name (it
+  // logs as weighted_NAME, resolve_metrics), a second of one name within the list is ignored.
+  const auto weighted = compile_config_from_json(
+      R"({"metrics": ["accuracy"], "weighted_metrics": ["accuracy", "mae", "mean_iou", "accuracy",
+          {"class_name": "AUC", "config": {"name": "auc", "num_thresholds": 50, "multi_label": true,
+                                                "label_weights": [1, 2, 0.5, 1]}}]})",
+      "t");
+  CHECK(names(weighted) == std::vector<std::string>{"accuracy:accuracy", "accuracy:accuracy",
+                                                    "mean_absolute_error:mean_absolute_error", "auc:auc"});
+  CHECK(!weighted.metrics[0].weighted);
+  CHECK((weighted.metrics[1].weighted && weighted.metrics[2].weighted && weighted.metrics[3].weighted));
+  CHECK((weighted.metrics[3].num_thresholds == 50 && weighted.metrics[3].multi_label &&
+         weighted.metrics[3].label_weights == std::vector<double>{1, 2, 0.5, 1}));
+  CHECK(weighted.ignored == std::vector<std::string>{"the weighted metric 'mean_iou'",
+                                                     "the weighted metric 'accuracy' (a second 'accuracy')"});
+  const auto logged = resolve_metrics(weighted.metrics, LossKind::categorical_crossentropy, 4);
+  std::vector<std::string> logged_names;
+  for (const auto& m : logged) logged_names.push_back(m.name);
+  CHECK(logged_names == std::vector<std::string>{"accuracy", "weighted_accuracy", "mean_absolute_error", "auc"});
+  CHECK((!logged[0].weighted && logged[1].weighted && kernels::metric_slots(logged[1]) == 2));
+  CHECK((logged[3].multi_label && kernels::metric_slots(logged[3]) == 2 * 50 * 4));
   CHECK(metric(R"([7, "none"])").ignored == std::vector<std::string>{"the metric '7'", "the metric 'none'"});
   // Metric objects' arguments: Keras 3's serialized TopKCategoricalAccuracy, BinaryAccuracy and
   // cross-entropy metrics; LogCoshError logs as logcosh; an argument dptrain does not apply is named.
@@ -821,7 +839,8 @@ TEST_CASE("Keras's initializers from configs: each class's values, Keras's fans,
       "bias_initializer": {"module": "keras.initializers", "class_name": "Constant", "config": {"value": 0.25},
                            "registered_name": null}}},
     {"class_name": "DepthwiseConv2D", "config": {"name": "dw", "kernel_size": 3,
-      "depthwise_initializer": {"class_name": "LecunUniform", "config": {"seed": null}}}},
+      "depthwise_initializer": {"class_name": "LecunUniform", "config": {"seed": null, "input_axes": null,
+                                "output_axes": null}}}},
     {"class_name": "BatchNormalization", "config": {"name": "bn", "gamma_initializer": "zeros",
       "moving_variance_initializer": {"class_name": "Constant", "config": {"value": 2.0}}}},
     {"class_name": "Flatten", "config": {"name": "f"}},
@@ -898,7 +917,8 @@ TEST_CASE("Keras's initializers from configs: each class's values, Keras's fans,
     for (int c = 0; c < 60; ++c) CHECK(eye[size_t(r * 60 + c)] == (r == c ? 3.0 : 0.0));
   const Stats gn = stats(values(*m, "g/kernel:0"));  // glorot_normal: 2 / (fan_in + fan_out)
   CHECK(gn.sd == Approx(std::sqrt(2.0 / 100)).epsilon(0.1));
-  // Written back as given (a Keras 2 object in Keras 3's form): loading dptrain's file with the same
+  // Written back as given (a Keras 2 object in Keras 3's form; Keras 3.15's input_axes and
+  // output_axes at None left out, which tf-keras 2 cannot take): loading dptrain's file with the same
   // seed draws the same weights.
   const std::string dir = test::temp_dir("initializers");
   for (const std::string name : {"m.keras", "m.h5"}) {
