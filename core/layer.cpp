@@ -62,6 +62,7 @@ std::unique_ptr<Layer> Layer::clone() const {
   auto c = make_clone();
   c->options_ = options_;
   c->refusals_ = refusals_;
+  c->activity_ = activity_;
   return c;
 }
 

@@ -142,12 +142,16 @@ class Layer {
   void set_initializer(const std::string& weight, const Initializer& i) { options_[weight].initializer = i; }
   void set_constraint(const std::string& weight, const Constraint& c) { options_[weight].constraint = c; }
   const std::map<std::string, WeightOptions>& weight_options() const { return options_; }
+  // Keras's activity_regularizer: its penalty of the layer's output, over the batch size, joins the
+  // loss (the model computes it in forward and adds its slope to the output's gradient in backward).
+  void set_activity_regularizer(const std::optional<Regularizer>& r) { activity_ = r; }
+  const std::optional<Regularizer>& activity_regularizer() const { return activity_; }
   // params()'s options, in its order (a wrapper: its layers'); a regularizer and a constraint only
   // for a trainable weight, as Keras regularizes and constrains its trainable weights alone.
   virtual std::vector<WeightOptions> param_options() const;
-  // What the layer's Keras config asks of training that dptrain does not do (a weight constraint,
-  // an activity regularizer), for fit to refuse the model with; `in_loss`: also changes the loss
-  // that evaluate reports. A wrapper adds its layers'.
+  // What the layer's Keras config asks of training that dptrain does not do (a constraint or
+  // regularizer class it has not, a wrapped layer's activity regularizer), for fit to refuse the model with; `in_loss`:
+  // also changes the loss that evaluate reports. A wrapper adds its layers'.
   struct Refusal {
     std::string what;
     bool in_loss = false;
@@ -229,6 +233,7 @@ class Layer {
   const Layer* mask_source_ = nullptr;
   std::map<std::string, WeightOptions> options_;
   std::vector<Refusal> refusals_;
+  std::optional<Regularizer> activity_;
 };
 
 }  // namespace dpt

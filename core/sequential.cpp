@@ -11,6 +11,7 @@
 #include "core/layers/merge.h"
 #include "kernels/cuda_backend.h"
 #include "kernels/merge.h"
+#include "kernels/optimizer.h"
 
 namespace dpt {
 
@@ -492,7 +493,57 @@ void Sequential::prepare(int64_t max_batch, Context* ctx_in) {
   }
   work_ = Tensor({std::max<int64_t>(work, 1)}, dev);
   for (auto& l : layers_) l->set_workspace(work_.data(), work_.numel());
+  activity_.clear();
+  activity_of_.assign(layers_.size(), -1);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const auto& r = layers_[i]->activity_regularizer();
+    if (!r || !r->active()) continue;
+    const size_t bytes =
+        size_t(kernels::activity_chunks(max_batch * shape_numel(layers_[i]->output_shape()))) * sizeof(double);
+    activity_of_[i] = int(activity_.size());
+    activity_.push_back({i, float(r->l1), float(r->l2), Buffer(dev, bytes),
+                         dev.is_cpu() ? Buffer() : Buffer(Device::cpu(), bytes, true), 0});
+  }
   max_batch_ = max_batch;
+}
+
+bool Sequential::has_activity_regularizers() const {
+  for (const auto& l : layers_)
+    if (l->activity_regularizer() && l->activity_regularizer()->active()) return true;
+  return false;
+}
+
+void Sequential::activity_forward(Context& ctx, size_t i, const Tensor& out) {
+  if (activity_of_.empty() || activity_of_[i] < 0) return;
+  Activity& a = activity_[size_t(activity_of_[i])];
+  a.chunks = kernels::activity_chunks(out.numel());
+  auto* partial = static_cast<double*>(a.partial.data());
+  if (ctx.device.is_cpu()) {
+    kernels::activity_cpu(out.data(), out.numel(), a.l1, a.l2, 0.f, nullptr, partial);
+    return;
+  }
+  kernels::activity_cuda(out.data(), out.numel(), a.l1, a.l2, 0.f, nullptr, partial,
+                         kernels::cuda_stream_of(*ctx.cuda));
+  kernels::cuda_copy(a.host.data(), partial, size_t(a.chunks) * sizeof(double), ctx.cuda);
+}
+
+void Sequential::activity_backward(Context& ctx, size_t i, const Tensor& out, Tensor& dy) {
+  if (activity_scale_ == 0.f || activity_of_.empty() || activity_of_[i] < 0) return;
+  const Activity& a = activity_[size_t(activity_of_[i])];
+  if (ctx.device.is_cpu())
+    kernels::activity_cpu(out.data(), out.numel(), a.l1, a.l2, activity_scale_, dy.data(), nullptr);
+  else
+    kernels::activity_cuda(out.data(), out.numel(), a.l1, a.l2, activity_scale_, dy.data(), nullptr,
+                           kernels::cuda_stream_of(*ctx.cuda));
+}
+
+double Sequential::activity_penalty() const {
+  double sum = 0;  // layer order, chunk order: the same bits every run
+  for (const Activity& a : activity_) {
+    const auto* p = static_cast<const double*>(a.host.data() ? a.host.data() : a.partial.data());
+    for (int64_t c = 0; c < a.chunks; ++c) sum += p[c];
+  }
+  return sum;
 }
 
 static Tensor with_batch(const Tensor& buf, int64_t n, const Shape& sample) {
@@ -514,11 +565,13 @@ Tensor Sequential::forward(Context& ctx, const Tensor& x, bool training) {
       views_.clear();
       for (int k : inputs_[i]) views_.push_back(k < 0 ? x.view() : outputs_[size_t(k)].rows(0, n));
       m->forward_all(ctx, views_, out, training);
+      activity_forward(ctx, i, out);
       continue;
     }
     const int k = inputs_[i][0];
     Tensor in = k < 0 ? x.view() : outputs_[size_t(k)].rows(0, n);
     layers_[i]->forward(ctx, in, out, training);
+    activity_forward(ctx, i, out);
   }
   return outputs_.back().rows(0, n);
 }
@@ -546,6 +599,7 @@ void Sequential::backward_graph(Context& ctx, const Tensor& x, GradReadyHook* ho
     if (needs_grad_[i]) {
       Tensor dy = node_grad_[i].rows(0, n);
       Tensor out = outputs_[i].rows(0, n);
+      activity_backward(ctx, i, out, dy);
       const std::vector<int>& reads = inputs_[i];
       views_.clear();
       dx_views_.clear();
@@ -599,6 +653,7 @@ void Sequential::backward(Context& ctx, const Tensor& x, GradReadyHook* hook) {
     Tensor dy = with_batch(grad_buf_[k % 2], n, layers_[i]->output_shape());
     Tensor in = i == 0 ? x.view() : outputs_[i - 1].rows(0, n);
     Tensor out = outputs_[i].rows(0, n);
+    activity_backward(ctx, i, out, dy);
     if (i == first) {
       layers_[i]->backward(ctx, in, out, dy, nullptr);
     } else {

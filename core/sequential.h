@@ -87,6 +87,14 @@ class Sequential {
   void emit_grad_ranges(GradReadyHook* hook) const;
   // Ask the last layer to take the loss's gradient as already w.r.t. its pre-activation.
   void set_fused_output_grad(bool on) { layers_.back()->set_fused_output_grad(on); }
+  // Keras's activity regularizers (Layer::activity_regularizer): forward sums each one's penalty of
+  // its layer's output; backward adds scale x its slope to the output's gradient (scale: 1 / the
+  // global batch size, as Keras divides the penalty; 0: none, as for evaluate).
+  bool has_activity_regularizers() const;
+  void set_activity_scale(float scale) { activity_scale_ = scale; }
+  // The last forward's penalty, summed over its rows and every regularized layer (not yet over the
+  // batch size). On a GPU, valid once the stream has reached the end of that forward.
+  double activity_penalty() const;
 
   std::string summary() const;  // Keras's model.summary() table
   // The layer whose mask reaches the model's output (-1: none), as Keras weighs the loss and the
@@ -120,6 +128,20 @@ class Sequential {
   std::vector<Tensor*> dx_ptrs_;
   Tensor work_;
   int64_t last_n_ = 0;
+  // Per layer with an activity regularizer: its partial sums per chunk of the output (on the
+  // model's device; a GPU's copied to pinned host memory after forward), and how many the last
+  // forward wrote.
+  struct Activity {
+    size_t layer = 0;
+    float l1 = 0.f, l2 = 0.f;
+    Buffer partial, host;
+    int64_t chunks = 0;
+  };
+  std::vector<Activity> activity_;
+  std::vector<int> activity_of_;  // per layer: its index in activity_ (-1: none)
+  float activity_scale_ = 0.f;
+  void activity_forward(Context& ctx, size_t i, const Tensor& out);
+  void activity_backward(Context& ctx, size_t i, const Tensor& out, Tensor& dy);
   size_t first_weighted_ = 0;  // layers before it have no trainable weights: backward stops there
   int64_t num_updated_ = 0;
   std::vector<std::pair<int64_t, int64_t>> grad_range_;  // per layer: [begin, end) in the gradient arena

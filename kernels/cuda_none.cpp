@@ -184,6 +184,7 @@ DPT_OPTIMIZER_STEPS(DPT_INSTANTIATE)
 #undef DPT_INSTANTIATE
 void clip_cuda(const int64_t*, int64_t, int64_t, ClipMode, float, float*, void*, void*) { no_cuda(); }
 void penalty_cuda(const PenaltyChunk*, int64_t, const float*, float*, double*, void*) { no_cuda(); }
+void activity_cuda(const float*, int64_t, float, float, float, float*, double*, void*) { no_cuda(); }
 void constrain_cuda(const ConstraintPlan&, float*, void*) { no_cuda(); }
 ConvPlan* conv2d_plan_create(CudaResources&, const Conv2dGeom&, bool) { no_cuda(); }
 void conv2d_plan_destroy(ConvPlan*) noexcept {}

@@ -72,6 +72,16 @@ void penalty_cpu(const PenaltyChunk* chunks, int64_t count, const float* w, floa
 // chunks and partial in the device's memory.
 void penalty_cuda(const PenaltyChunk* chunks, int64_t count, const float* w, float* g, double* partial, void* stream);
 
+// Keras's activity regularizer of a layer's output y (n values): partial[c] (not null) = the sum of
+// penalty_value over the values of chunk c (kClipChunk values each, activity_chunks(n) of them, in a
+// fixed order); with dy (not null), dy[i] += scale * penalty_slope(y[i]) (scale: 1 / the batch size,
+// as Keras divides the penalty).
+constexpr int64_t activity_chunks(int64_t n) { return (n + kClipChunk - 1) / kClipChunk; }
+void activity_cpu(const float* y, int64_t n, float l1, float l2, float scale, float* dy, double* partial);
+// partial in the device's memory.
+void activity_cuda(const float* y, int64_t n, float l1, float l2, float scale, float* dy, double* partial,
+                   void* stream);
+
 // A weight constraint over one weight of an arena: its values in `groups` groups of `group_size`
 // (the elements sharing their coordinates on the `kept` axes; the constraint's axes are the
 // `reduced` ones), each element at offset + the kept coordinates' and the reduced ones' strides.

@@ -141,6 +141,20 @@ void penalty_cpu(const PenaltyChunk* chunks, int64_t count, const float* w, floa
   }
 }
 
+void activity_cpu(const float* y, int64_t n, float l1, float l2, float scale, float* dy, double* partial) {
+  const int64_t chunks = activity_chunks(n);
+#pragma omp parallel for schedule(static) if (chunks >= 4)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t end = std::min(n, (c + 1) * kClipChunk);
+    double s = 0.0;
+    for (int64_t i = c * kClipChunk; i < end; ++i) {
+      if (partial) s += penalty_value(y[i], l1, l2);
+      if (dy) dy[i] += scale * penalty_slope(y[i], l1, l2);
+    }
+    if (partial) partial[c] = s;
+  }
+}
+
 ConstraintPlan make_constraint_plan(ConstraintKind kind, float min_value, float max_value, float rate, int64_t offset,
                                     const std::vector<int64_t>& shape, const std::vector<int64_t>& axes) {
   ConstraintPlan p;

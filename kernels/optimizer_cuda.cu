@@ -136,6 +136,37 @@ void penalty_cuda(const PenaltyChunk* chunks, int64_t count, const float* w, flo
   DPT_CUDA_LAUNCH_CHECK();
 }
 
+// A block per chunk of the output, as penalty_kernel (the same sums as activity_cpu's chunks).
+__global__ void activity_kernel(const float* y, int64_t n, float l1, float l2, float scale, float* dy,
+                                double* partial) {
+  __shared__ double sh[kBlockThreads];
+  const int64_t begin = int64_t(blockIdx.x) * kClipChunk, end = begin + kClipChunk < n ? begin + kClipChunk : n;
+  double s = 0.0;
+  for (int64_t i = begin + threadIdx.x; i < end; i += kBlockThreads) {
+    const float yi = y[i];
+    s += penalty_value(yi, l1, l2);
+    if (dy) dy[i] += scale * penalty_slope(yi, l1, l2);
+  }
+  if (!partial) return;
+  sh[threadIdx.x] = s;
+  __syncthreads();
+  for (int half = kBlockThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) sh[threadIdx.x] += sh[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[blockIdx.x] = sh[0];
+}
+
+void activity_cuda(const float* y, int64_t n, float l1, float l2, float scale, float* dy, double* partial,
+                   void* stream) {
+  if (n == 0) return;
+  const int64_t blocks = activity_chunks(n);
+  DPT_CHECK(blocks <= 2147483647, "an activity regularizer over " << n << " values is more than one launch takes");
+  activity_kernel<<<unsigned(blocks), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(y, n, l1, l2, scale, dy,
+                                                                                             partial);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
 // A block per group (see constrain_cpu): its sum of squares through a fixed shared-memory tree,
 // then its values scaled; NonNeg's values each alone.
 __global__ void constrain_kernel(ConstraintPlan p, float* w) {

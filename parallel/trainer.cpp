@@ -115,7 +115,10 @@ Trainer::Trainer(Sequential& model, std::vector<Device> devices, LossKind loss, 
         N, [this](int r) { kernels::set_cpu_threads(replicas_[size_t(r)]->ctx.threads); },
         [this] { comm_->abort(); });
   }
-  fused_ = loss_fuses_with(loss, model.layers().back()->output_activation());
+  // (An activity regularizer on the last layer reads its output's gradient: not the fused one.)
+  const auto& last_activity = model.layers().back()->activity_regularizer();
+  fused_ =
+      loss_fuses_with(loss, model.layers().back()->output_activation()) && !(last_activity && last_activity->active());
   const Shape& out = template_.output_shape();
   steps_ = out.size() >= 2 ? shape_numel(out) / std::max<int64_t>(out.back(), 1) : 1;
   mask_layer_ = template_.output_mask_layer();
@@ -538,6 +541,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
       Tensor g = m.output_grad(s.count);
       if (mask_layer_ >= 0) w = mask_weights(rep);
       if (s.count > 0) replica_loss(rep, out, y, scale, &g, w, metric_sums != nullptr);
+      m.set_activity_scale(1.f / float(rows));  // Keras divides the penalty by the batch's size
       m.backward(rep.ctx, x, hook);
     } else if (hook) {
       m.emit_grad_ranges(hook);
@@ -563,13 +567,15 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
       rep.reducer.bytes_ += T * int64_t(sizeof(float));
     }
     finish_rows(rep, s.count);
-    if (r == 0) rep.penalty = penalty_sum(rep);  // at the weights the step started from (finish_rows synced)
+    if (s.count > 0 || rep.ctx.batch_sync) rep.activity = m.activity_penalty();  // (finish_rows synced)
+    if (r == 0) rep.penalty = penalty_sum(rep);                                  // at the weights the step started from
   };
   on_replicas(work);
   uploaded_[cur_] = false;  // consumed: a batch is uploaded once per step, as in fit
-  double total = 0, comm_s = 0;
+  double total = 0, comm_s = 0, activity = 0;
   for (auto& rep : replicas_) {  // rank order: the same sum whatever the thread timing
     total += rep->loss;
+    activity += rep->activity;
     if (metric_sums)
       for (size_t k = 0; k < metric_sums->size() && k < rep->metric_sums.size(); ++k)
         (*metric_sums)[k] += rep->metric_sums[k];
@@ -577,6 +583,7 @@ double Trainer::train_step(int64_t rows, int64_t epoch, int64_t step, std::vecto
   }
   if (mask_layer_ >= 0) total *= kept > 0 ? double(rows) / double(kept) : 0.0;
   total += replicas_[0]->penalty * double(rows);  // Keras's loss adds the regularizers' penalty
+  total += activity;                              // and the activity regularizers' (over rows, later)
   metric_weight_ = mask_layer_ >= 0 ? double(kept) : double(rows);
   last_.comm_ms = 1000.0 * comm_s / N;
   last_.bytes_reduced = replicas_[0]->reducer.bytes_;

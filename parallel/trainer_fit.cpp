@@ -246,11 +246,12 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
       Tensor out = rep.model->forward(rep.ctx, x, false);
       replica_loss(rep, out, y, 1.f, nullptr, use_w_ ? w : mask_weights(rep), true);
       finish_rows(rep, s.count);
+      rep.activity = rep.model->activity_penalty();  // Keras's evaluate adds it to each batch's loss
     };
     on_replicas(work);
     const double per = mask_layer_ < 0 ? 1.0 : kept > 0 ? double(rows) / double(kept) : 0.0;
     for (auto& rep : replicas_) {  // rank order
-      loss_total += rep->loss * per;
+      loss_total += rep->loss * per + rep->activity;
       for (size_t k = 0; k < metric_sums.size(); ++k) metric_sums[k] += rep->metric_sums[k];
     }
     metric_seen += mask_layer_ < 0 ? double(rows) : double(kept);

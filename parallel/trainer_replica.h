@@ -99,9 +99,11 @@ struct Trainer::Replica {
   std::vector<double> penalty_cpu;
   double penalty = 0;
   double loss = 0;
+  double activity = 0;  // Keras's activity regularizers' penalty of this replica's rows, summed
   std::vector<double> metric_sums;
   void clear_sums(size_t metrics) {
     loss = 0;
+    activity = 0;
     metric_sums.assign(metrics, 0.0);
   }
   void enter() const {  // the calling thread works on this replica's GPU

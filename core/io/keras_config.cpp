@@ -496,10 +496,10 @@ bool constraint_from_json(const json& v, const std::string& where, Constraint* o
   return true;
 }
 
-// The layer's weight initializers, regularizers and constraints (kernel_initializer, ...) onto it;
-// a regularizer or constraint class dptrain has not, or an activity regularizer, as what fit
-// refuses (the model still loads for evaluate and predict).
-void read_weight_settings(const LayerCtx& c, Layer& layer) {
+// The layer's weight initializers, regularizers and constraints (kernel_initializer, ...) and its
+// activity regularizer onto it; a regularizer or constraint class dptrain has not, or a wrapped
+// layer's activity regularizer, as what fit refuses (the model still loads for evaluate and predict).
+void read_weight_settings(const LayerCtx& c, Layer& layer, bool wrapped = false) {
   for (const auto& [arg, weight] : kWeightArgs) {
     const std::string reg_key = std::string(arg) + "_regularizer", con_key = std::string(arg) + "_constraint";
     const std::string init_key = std::string(arg) + "_initializer";
@@ -527,8 +527,16 @@ void read_weight_settings(const LayerCtx& c, Layer& layer) {
       layer.refuse_training(con_key + " " + cls + " (dptrain has MaxNorm, MinMaxNorm, NonNeg and UnitNorm)", false);
     }
   }
-  if (c.cfg.contains("activity_regularizer") && !c.cfg["activity_regularizer"].is_null())
-    layer.refuse_training("an activity_regularizer", true);
+  if (c.cfg.contains("activity_regularizer") && !c.cfg["activity_regularizer"].is_null()) {
+    Regularizer r;
+    std::string cls;
+    if (wrapped)  // a wrapper's own activity_regularizer is read; its layer's, inside it, is not
+      layer.refuse_training("an activity_regularizer on a wrapped layer", true);
+    else if (regularizer_from_json(c.cfg["activity_regularizer"], c.where() + " 'activity_regularizer'", &r, &cls))
+      layer.set_activity_regularizer(r);
+    else
+      layer.refuse_training("activity_regularizer " + cls + " (dptrain has L1, L2 and L1L2)", true);
+  }
 }
 
 // A wrapper's layer (c.cfg[key], a {class_name, config} dict): its context, named in messages as
@@ -551,7 +559,7 @@ std::unique_ptr<Recurrent> wrapped_recurrent(const LayerCtx& c, const char* key)
     c.unsupported("wrapping a " + (w.cls.empty() ? std::string("layer without a class_name") : w.cls) +
                   " (Bidirectional wraps LSTM, GRU or SimpleRNN)");
   auto r = make_recurrent(w);
-  read_weight_settings(w, *r);
+  read_weight_settings(w, *r, true);
   if (!w.own_name.empty()) r->set_name(w.own_name);
   return r;
 }
@@ -565,7 +573,8 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     const LayerCtx w = wrapped_ctx(c, "layer");
     if (w.cls == "InputLayer" || w.cls == "TimeDistributed" || w.cls == "Bidirectional")
       c.unsupported("wrapping a " + w.cls);
-    auto inner = make_layer(w);
+    auto inner = make_layer_only(w);
+    read_weight_settings(w, *inner, true);
     if (!w.own_name.empty()) inner->set_name(w.own_name);
     return std::make_unique<TimeDistributed>(std::move(inner));
   }

@@ -215,14 +215,15 @@ json layer_config(const Layer& l) {
   } else {
     DPT_FAIL("layer '" << l.name() << "' (" << cls << ") has no Keras config writer");
   }
-  for (const auto& [weight, o] : l.weight_options()) {  // as Keras 3 serializes them
-    if (const auto& r = o.regularizer) {
-      json rc = json::object();
-      if (r->cls != "L2") rc["l1"] = r->l1;
-      if (r->cls != "L1") rc["l2"] = r->l2;
-      c[weight_argument(weight, "regularizer")] =
-          keras3_object("keras.regularizers", {{"class_name", r->cls}, {"config", rc}});
-    }
+  auto regularizer_json = [](const Regularizer& r) {  // as Keras 3 serializes one
+    json rc = json::object();
+    if (r.cls != "L2") rc["l1"] = r.l1;
+    if (r.cls != "L1") rc["l2"] = r.l2;
+    return keras3_object("keras.regularizers", {{"class_name", r.cls}, {"config", rc}});
+  };
+  if (const auto& a = l.activity_regularizer()) c["activity_regularizer"] = regularizer_json(*a);
+  for (const auto& [weight, o] : l.weight_options()) {
+    if (const auto& r = o.regularizer) c[weight_argument(weight, "regularizer")] = regularizer_json(*r);
     // An initializer or constraint as the file gave it; a Keras 2 object in Keras 3's form. Keras
     // 3.15's input_axes and output_axes (VarianceScaling's) at their default None are left out:
     // Keras before 3.15 and tf-keras 2 take no such arguments.

@@ -20,8 +20,9 @@
 #      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D.
 #   5. A Functional model that branches (residual Adds, a Concatenate): dptrain's epoch from its
 #      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves.
-#   6. Keras's weight regularizers: dptrain's epoch gives Keras's weights and logs Keras's loss with
-#      the penalty; Keras loads dptrain's files with them and evaluates to dptrain's loss.
+#   6. Keras's weight regularizers, and its activity regularizers (Sequential and Functional):
+#      dptrain's epoch gives Keras's weights and logs Keras's loss with the penalty; Keras loads
+#      dptrain's files with them and evaluates to dptrain's loss.
 #   7. Keras's initializers: a fresh model from model.to_json() draws its weights as Keras's draw.
 #   8. Keras's sample_weight: dptrain's epoch from Keras's file gives Keras's weights and losses, and
 #      its weighted_metrics (accuracy, MAE, AUC, precision, R2, F1, a cross-entropy) Keras's figures,
@@ -772,6 +773,61 @@ for src in ("reg_1.keras", "reg_1.h5"):
     check(abs(ours_eval - theirs_eval) <= 1e-4 * theirs_eval,
           f"regularized: Keras evaluates dptrain's {dst} to dptrain's loss, the penalty included ({ours_eval} vs "
           f"{theirs_eval:.6f})")
+# Keras's activity regularizers (L2, L1 and L1L2 on Dense layers' outputs, the softmax's included,
+# and L1 on a Functional model's Add): the penalty of each output over the batch size joins the
+# loss. dptrain's epoch from Keras's .keras and .h5 files ends with Keras's weights and logs Keras's
+# loss (without the regularizers it ends elsewhere), and Keras evaluates dptrain's files to
+# dptrain's loss.
+def act_net(on, graph=False):
+    keras.utils.set_random_seed(0)
+    g = (lambda r: r) if on else (lambda r: None)
+    if graph:
+        inp = keras.Input((6,))
+        a = layers.Dense(8, activation="tanh", activity_regularizer=g(R.L2(0.05)), name="a")(inp)
+        b = layers.Dense(8, activation="tanh", name="b")(a)
+        s = layers.Add(activity_regularizer=g(R.L1(0.02)), name="add")([a, b])
+        return keras.Model(inp, layers.Dense(3, activation="softmax", name="out")(s), name="active_graph")
+    return keras.Sequential([
+        keras.Input((6,)), layers.Dense(8, activation="tanh", activity_regularizer=g(R.L2(0.05)), name="hidden"),
+        layers.Dense(5, activation="relu", activity_regularizer=g("l1"), name="mid"),
+        layers.Dense(3, activation="softmax", activity_regularizer=g(R.L1L2(0.01, 0.1)), name="out")], name="active")
+
+
+for graph in (False, True):
+    tag = "act_graph" if graph else "act"
+    m = act_net(True, graph)
+    m.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5), loss="categorical_crossentropy")
+    m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{tag}_1.keras")
+    m.save(f"{d}/{tag}_1.h5")
+    start = [w.numpy() for w in m.weights]
+    theirs_loss = m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+    theirs = [w.numpy() for w in m.weights]
+    plain = act_net(False, graph)
+    plain.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5), loss="categorical_crossentropy")
+    plain.set_weights(start)
+    plain.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    apart = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(plain.weights, theirs))
+    check(apart > 100 * 2e-6, f"{tag}: without its activity regularizers the epoch ends elsewhere (max |diff| {apart:.3g})")
+    for ext in ("keras", "h5"):
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", f"npy:{d}/x.npy,{d}/y.npy",
+                              "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                              "--verbose", "0", "--save-model", f"{d}/{tag}_ours.{ext}", "--history",
+                              f"{d}/act_history.json"], capture_output=True, text=True)
+        check(run.returncode == 0, f"{tag}: dptrain trains {tag}_1.{ext} (exit {run.returncode}) {run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        ours_loss = json.load(open(f"{d}/act_history.json"))["loss"][0]
+        loaded = keras.models.load_model(f"{d}/{tag}_ours.{ext}")
+        diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(loaded.weights, theirs))
+        check(diff <= 2e-6, f"{tag}: dptrain's epoch from the .{ext} file gives Keras's weights (max |diff| {diff:.3g})")
+        check(abs(ours_loss - theirs_loss) <= 1e-5 * theirs_loss,
+              f"{tag}: dptrain logs Keras's loss with the activity penalty ({ours_loss:.7f} vs {theirs_loss:.7f})")
+        theirs_eval = loaded.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)["loss"]
+        ours_eval = dpt_eval(f"{d}/{tag}_ours.{ext}", "y").get("loss", float("nan"))
+        check(abs(ours_eval - theirs_eval) <= 1e-4 * max(1.0, theirs_eval),
+              f"{tag}: Keras loads dptrain's .{ext} file with its activity regularizers and evaluates it to dptrain's "
+              f"loss ({ours_eval} vs {theirs_eval:.6f})")
 # Keras's initializers, from model.to_json(): the weights dptrain draws for a fresh model have the
 # spread Keras's draws have (each layer's own fans: a Conv2D's, a DepthwiseConv2D's, a
 # Conv2DTranspose's, a Dense's, an LSTM's), Keras's constants and its LSTM bias exactly.

@@ -317,7 +317,7 @@ TEST_CASE("1 GPU: evaluate and predict match the CPU; fit reports the same losse
   CHECK(tg.fit(data, &data, fo, {}).keys() == std::vector<std::string>{"loss", "val_loss"});
 }
 
-TEST_CASE("Keras's weight regularizers and constraints train on a GPU as on the CPU: weights, losses, evaluate",
+TEST_CASE("Keras's weight and activity regularizers and constraints train on a GPU as on the CPU",
           "[gpu][training][regularizer]") {
   if (test::gpu_count() == 0) return;
   auto make = [] {
@@ -328,6 +328,8 @@ TEST_CASE("Keras's weight regularizers and constraints train on a GPU as on the 
     m->layers().back()->set_regularizer("bias", {"L1", 0.01, 0});
     m->layers()[2]->set_constraint("kernel", {kernels::ConstraintKind::max_norm, 0, 0.5, 1, {0, 1, 2}});
     m->layers().back()->set_constraint("bias", {kernels::ConstraintKind::non_neg});
+    m->layers()[0]->set_activity_regularizer(Regularizer{"L2", 0, 0.001});  // Keras's activity regularizers
+    m->layers().back()->set_activity_regularizer(Regularizer{"L1L2", 0.01, 0.05});
     m->build(p.input, 7);
     return m;
   };

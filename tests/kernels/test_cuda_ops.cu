@@ -250,6 +250,37 @@ TEST_CASE("CUDA weight penalties (Keras's L1/L2 regularizers) and their slopes m
   cudaFree(dpartial);
 }
 
+TEST_CASE("CUDA activity regularizers (a layer output's penalty and slope) match the CPU", "[gpu][optimizer]") {
+  if (!have_gpu()) return;
+  const int64_t n = 3 * kClipChunk + 1234;  // several chunks and a short last one
+  const std::vector<float> y = rnd(n, 31, -2.f, 2.f), dy0 = rnd(n, 32);
+  const int64_t chunks = activity_chunks(n);
+  REQUIRE(chunks == 4);
+  std::vector<double> partial(size_t(chunks), -1.0);
+  std::vector<float> dy = dy0;
+  activity_cpu(y.data(), n, 0.02f, 0.3f, 1.f / 48.f, dy.data(), partial.data());
+  double by_hand = 0;
+  for (int64_t i = 0; i < n; ++i)
+    by_hand += double(0.02f) * std::fabs(double(y[size_t(i)])) + double(0.3f) * double(y[size_t(i)]) * y[size_t(i)];
+  double sum = 0;
+  for (double v : partial) sum += v;
+  CHECK(sum == Approx(by_hand).epsilon(1e-12));
+  CHECK(dy[7] == Approx(dy0[7] + (0.02f * (y[7] > 0 ? 1.f : -1.f) + 0.6f * y[7]) / 48.f).epsilon(1e-6));
+  DevBuf dyv(y), ddy(dy0);
+  double* dpartial = nullptr;
+  DPT_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&dpartial), size_t(chunks) * sizeof(double)));
+  activity_cuda(dyv.p, n, 0.02f, 0.3f, 1.f / 48.f, ddy.p, dpartial, nullptr);
+  std::vector<double> got(static_cast<size_t>(chunks));
+  DPT_CUDA_CHECK(cudaMemcpy(got.data(), dpartial, got.size() * sizeof(double), cudaMemcpyDeviceToHost));
+  expect_close(ddy.get(size_t(n)), dy, 1e-7, 1e-6);
+  for (int64_t c = 0; c < chunks; ++c) CHECK(got[size_t(c)] == Approx(partial[size_t(c)]).epsilon(1e-12));
+  activity_cuda(dyv.p, n, 0.02f, 0.3f, 0.f, nullptr, dpartial, nullptr);
+  std::vector<double> again(static_cast<size_t>(chunks));  // the penalty alone (forward), the same sums
+  DPT_CUDA_CHECK(cudaMemcpy(again.data(), dpartial, again.size() * sizeof(double), cudaMemcpyDeviceToHost));
+  CHECK(again == got);
+  cudaFree(dpartial);
+}
+
 TEST_CASE("CUDA weight constraints (Keras's MaxNorm, MinMaxNorm, UnitNorm, NonNeg) match the CPU", "[gpu][optimizer]") {
   if (!have_gpu()) return;
   using K = ConstraintKind;

@@ -473,7 +473,7 @@ TEST_CASE("Keras's weight regularizers: the gradient gains their slopes, the los
   }
 }
 
-TEST_CASE("a constraint or regularizer class dptrain has not, or an activity regularizer: fit refuses, saying which",
+TEST_CASE("A constraint or regularizer class dptrain has not: fit refuses the model, naming it",
           "[trainer][regularizer][errors]") {
   auto cfg = [](const std::string& extra) {
     return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
@@ -497,8 +497,8 @@ TEST_CASE("a constraint or regularizer class dptrain has not, or an activity reg
         "to train it with dptrain");
     CHECK(std::isfinite(t.evaluate(data, 4).loss));  // a constraint does not change the loss
   }
-  for (const char* extra :
-       {R"("activity_regularizer": "l2")", R"("kernel_regularizer": {"class_name": "OrthogonalRegularizer"})"}) {
+  for (const char* extra : {R"("activity_regularizer": {"class_name": "OrthogonalRegularizer"})",
+                            R"("kernel_regularizer": {"class_name": "OrthogonalRegularizer"})"}) {
     auto m = model_from_keras_json(cfg(extra), 0, "m.json");
     Trainer t(*m, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1);
     CHECK_THROWS_WITH(t.fit(data, nullptr, fo, {}), Contains("take it out of the model to train it with dptrain"));
@@ -506,11 +506,87 @@ TEST_CASE("a constraint or regularizer class dptrain has not, or an activity reg
                       Contains("which dptrain does not add to the loss as Keras does; take it out of the model to "
                                "evaluate it with dptrain"));
   }
-  auto m = model_from_keras_json(cfg(R"("activity_regularizer": "l2")"), 0, "m.json");
+  auto m =
+      model_from_keras_json(cfg(R"("activity_regularizer": {"class_name": "OrthogonalRegularizer"})"), 0, "m.json");
   CHECK_THROWS_WITH(Trainer(*m, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).evaluate(data, 4),
-                    "layer 'd' (Dense) has an activity_regularizer, which dptrain does not add to the loss as Keras "
-                    "does; take it out of the model to evaluate it with dptrain");
+                    "layer 'd' (Dense) has activity_regularizer OrthogonalRegularizer (dptrain has L1, L2 and L1L2), "
+                    "which dptrain does not add to the loss as Keras does; take it out of the model to evaluate it "
+                    "with dptrain");
   CHECK(Trainer(*m, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).predict(data, 4).size() == 120);
+}
+
+TEST_CASE("Keras's activity regularizers: the penalty over the batch size in the loss, its slope in backward",
+          "[trainer][regularizer][activity]") {
+  const Preset& p = find_preset("digits-mlp");  // Flatten, Dense(64, relu), Dense(64, relu), Dense(10, softmax)
+  auto make = [&](bool reg) {
+    auto m = p.make();
+    if (reg) {
+      m->layers()[1]->set_activity_regularizer(Regularizer{"L2", 0, 0.05});
+      m->layers()[3]->set_activity_regularizer(Regularizer{"L1L2", 0.01, 0.1});  // on the softmax: not fused
+    }
+    m->build(p.input, 5);
+    return m;
+  };
+  const Dataset data = make_synthetic({8, 8, 1}, 10, 12, 4);
+  FitOptions fo;
+  fo.batch_size = 12;
+  fo.epochs = 1;
+  fo.shuffle = false;
+  fo.verbose = 0;
+  SGD sgd(1.0);  // one step of rate 1: the weights move by minus the gradient
+  auto reg = make(true), plain = make(false);
+  const std::vector<float> w0(reg->params(), reg->params() + reg->num_params());
+  Trainer tr(*reg, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1);
+  const History hr = tr.fit(data, nullptr, fo, {});
+  Trainer(*plain, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1).fit(data, nullptr, fo, {});
+  // The gradient against central differences of evaluate's loss (the data's plus the penalty over
+  // the batch size: one batch of 12, the training objective itself).
+  auto at = make(true);
+  Trainer te(*at, cpus(1), LossKind::sparse_categorical_crossentropy, sgd, 1);
+  te.set_weights(w0);
+  const double loss0 = te.evaluate(data, 12).loss;
+  CHECK(hr.at("loss")[0] == Catch::Detail::Approx(loss0).epsilon(1e-6));  // logged at the start weights
+  double moved_by_activity = 0;
+  const WeightRef& k1 = reg->weights()[0];  // the first Dense's kernel (64, 64)
+  for (int64_t i = 5; i < shape_numel(k1.spec.shape); i += 397) {
+    const size_t j = size_t(k1.offset + i);
+    const double g = double(w0[j]) - double(reg->params()[j]), g_plain = double(w0[j]) - double(plain->params()[j]);
+    const float h = 1e-3f;
+    std::vector<float> w = w0;
+    w[j] = w0[j] + h;
+    te.set_weights(w);
+    const double up = te.evaluate(data, 12).loss;
+    w[j] = w0[j] - h;
+    te.set_weights(w);
+    const double down = te.evaluate(data, 12).loss;
+    const double fd = (up - down) / (double(w0[j] + h) - double(w0[j] - h));
+    INFO("kernel[" << i << "]: gradient " << g << ", differences " << fd << ", without the regularizers " << g_plain);
+    CHECK(std::abs(g - fd) <= 2e-3 + 0.02 * std::abs(fd));
+    moved_by_activity += std::abs(g - g_plain);
+  }
+  CHECK(moved_by_activity > 0.02);
+  // evaluate's loss over several batches: each batch's penalty over its size, weighted by it (the
+  // whole penalty over the samples), whatever the batch size.
+  te.set_weights(w0);
+  CHECK(te.evaluate(data, 5).loss == Catch::Detail::Approx(loss0).epsilon(1e-5));
+  // N replicas train as one device: each adds its rows' slopes (over the global batch size) and sums
+  // its rows' penalty.
+  fo.epochs = 2;
+  fo.batch_size = 5;
+  for (Strategy s : {Strategy::allreduce, Strategy::parameter_server}) {
+    auto one = make(true), many = make(true);
+    ParallelOptions po;
+    po.strategy = s;
+    SGD momentum(0.05, 0.9);
+    const History h1 =
+        Trainer(*one, cpus(1), LossKind::sparse_categorical_crossentropy, momentum, 1).fit(data, &data, fo, {});
+    const History h3 =
+        Trainer(*many, cpus(3), LossKind::sparse_categorical_crossentropy, momentum, 1, po).fit(data, &data, fo, {});
+    INFO(strategy_name(s));
+    CHECK(rel_diff(*one, *many) < 1e-5);
+    for (const char* k : {"loss", "val_loss"})
+      for (size_t e = 0; e < 2; ++e) CHECK(h3.at(k)[e] == Catch::Detail::Approx(h1.at(k)[e]).epsilon(1e-5));
+  }
 }
 
 namespace {

@@ -829,6 +829,34 @@ TEST_CASE("Keras's weight regularizers are read from configs, every form, and wr
   REQUIRE(ortho->layers()[0]->training_refusals().size() == 1);
   CHECK(ortho->layers()[0]->training_refusals()[0].what ==
         "kernel_regularizer OrthogonalRegularizer (dptrain has L1, L2 and L1L2)");
+  // activity_regularizer: a layer's (a wrapper's too) is read and written back; one inside a
+  // wrapper is refused (the wrapper passes the refusal on).
+  auto td = model_from_keras_json(R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 3], "name": "input"}},
+      {"class_name": "TimeDistributed", "config": {"name": "td", "activity_regularizer": {"class_name": "L2",
+        "config": {"l2": 0.5}}, "layer": {"class_name": "Dense", "config": {"name": "in", "units": 2,
+        "activity_regularizer": "l1"}}}},
+      {"class_name": "Flatten", "config": {"name": "f"}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 2, "activity_regularizer": {"class_name": "L1L2",
+        "config": {"l1": 0.1, "l2": 0.2}}}}]}})",
+                                  0, "td.json");
+  REQUIRE(td->layers()[0]->activity_regularizer());
+  CHECK(*td->layers()[0]->activity_regularizer() == Regularizer{"L2", 0, 0.5});
+  CHECK(*td->layers()[2]->activity_regularizer() == Regularizer{"L1L2", 0.1, 0.2});
+  REQUIRE(td->layers()[0]->training_refusals().size() == 1);
+  CHECK(td->layers()[0]->training_refusals()[0].what == "an activity_regularizer on a wrapped layer");
+  CHECK(td->layers()[2]->training_refusals().empty());
+  CHECK(td->has_activity_regularizers());
+  for (const std::string name : {"td.keras", "td.h5"}) {
+    INFO(name);
+    save_model(*td, dir + "/" + name, LossKind::categorical_crossentropy, {}, nullptr, nullptr);
+    CHECK_THAT(read_model_config(dir + "/" + name),
+               Contains(R"("activity_regularizer":{"module":"keras.regularizers","class_name":"L1L2",)"
+                        R"("config":{"l1":0.1,"l2":0.2},"registered_name":null})"));
+    auto again = load_keras_model(dir + "/" + name, 0);
+    CHECK(*again->layers()[2]->activity_regularizer() == Regularizer{"L1L2", 0.1, 0.2});
+    CHECK(*again->layers()[0]->activity_regularizer() == Regularizer{"L2", 0, 0.5});
+  }
 }
 
 TEST_CASE("Keras's initializers from configs: each class's values, Keras's fans, written back",
