@@ -54,20 +54,29 @@ void update_cuda(const Step& step, float* w, const float* g, float* const* slots
 DPT_OPTIMIZER_STEPS(DPT_INSTANTIATE)
 #undef DPT_INSTANTIATE
 
-// Clipping (see clip_cpu): a block per chunk adds its squares in double, in a fixed order, so every
-// replica computes the same factors from the same gradients.
-__global__ void clip_partials_kernel(const float* g, const int64_t* begin, double* partial) {
+// The block's kBlockThreads sums added through a fixed shared-memory tree (the same bits on every
+// run); every thread gets the total. Called by every thread of the block.
+__device__ double block_tree_sum(double s) {
   __shared__ double sh[kBlockThreads];
-  const int64_t c = blockIdx.x;
-  double s = 0.0;
-  for (int64_t i = begin[c] + threadIdx.x; i < begin[c + 1]; i += kBlockThreads) s += double(g[i]) * double(g[i]);
   sh[threadIdx.x] = s;
   __syncthreads();
   for (int half = kBlockThreads / 2; half > 0; half /= 2) {
     if (threadIdx.x < half) sh[threadIdx.x] += sh[threadIdx.x + half];
     __syncthreads();
   }
-  if (threadIdx.x == 0) partial[c] = sh[0];
+  const double total = sh[0];
+  __syncthreads();  // every thread has read it: sh is free for a later call
+  return total;
+}
+
+// Clipping (see clip_cpu): a block per chunk adds its squares in double, in a fixed order, so every
+// replica computes the same factors from the same gradients.
+__global__ void clip_partials_kernel(const float* g, const int64_t* begin, double* partial) {
+  const int64_t c = blockIdx.x;
+  double s = 0.0;
+  for (int64_t i = begin[c] + threadIdx.x; i < begin[c + 1]; i += kBlockThreads) s += double(g[i]) * double(g[i]);
+  const double total = block_tree_sum(s);
+  if (threadIdx.x == 0) partial[c] = total;
 }
 
 // A thread per weight (norm) or one thread (global_norm) adds its chunks' partials in chunk order.
@@ -113,7 +122,6 @@ void clip_cuda(const int64_t* plan, int64_t chunks, int64_t weights, ClipMode mo
 // A block per chunk (see penalty_cpu): the penalty added in double in a fixed tree, so the sum
 // comes out the same on every run.
 __global__ void penalty_kernel(const PenaltyChunk* chunks, const float* w, float* g, double* partial) {
-  __shared__ double sh[kBlockThreads];
   const PenaltyChunk k = chunks[blockIdx.x];
   double s = 0.0;
   for (int64_t i = k.begin + threadIdx.x; i < k.end; i += kBlockThreads) {
@@ -121,13 +129,8 @@ __global__ void penalty_kernel(const PenaltyChunk* chunks, const float* w, float
     s += penalty_value(wi, k.l1, k.l2);
     if (g) g[i] += penalty_slope(wi, k.l1, k.l2);
   }
-  sh[threadIdx.x] = s;
-  __syncthreads();
-  for (int half = kBlockThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) sh[threadIdx.x] += sh[threadIdx.x + half];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) partial[blockIdx.x] = sh[0];
+  const double total = block_tree_sum(s);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
 void penalty_cuda(const PenaltyChunk* chunks, int64_t count, const float* w, float* g, double* partial, void* stream) {
@@ -139,7 +142,6 @@ void penalty_cuda(const PenaltyChunk* chunks, int64_t count, const float* w, flo
 // A block per chunk of the output, as penalty_kernel (the same sums as activity_cpu's chunks).
 __global__ void activity_kernel(const float* y, int64_t n, float l1, float l2, float scale, float* dy,
                                 double* partial) {
-  __shared__ double sh[kBlockThreads];
   const int64_t begin = int64_t(blockIdx.x) * kClipChunk, end = begin + kClipChunk < n ? begin + kClipChunk : n;
   double s = 0.0;
   for (int64_t i = begin + threadIdx.x; i < end; i += kBlockThreads) {
@@ -147,14 +149,9 @@ __global__ void activity_kernel(const float* y, int64_t n, float l1, float l2, f
     s += penalty_value(yi, l1, l2);
     if (dy) dy[i] += scale * penalty_slope(yi, l1, l2);
   }
-  if (!partial) return;
-  sh[threadIdx.x] = s;
-  __syncthreads();
-  for (int half = kBlockThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) sh[threadIdx.x] += sh[threadIdx.x + half];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) partial[blockIdx.x] = sh[0];
+  if (!partial) return;  // (the same for the whole block)
+  const double total = block_tree_sum(s);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
 void activity_cuda(const float* y, int64_t n, float l1, float l2, float scale, float* dy, double* partial,
@@ -170,20 +167,13 @@ void activity_cuda(const float* y, int64_t n, float l1, float l2, float scale, f
 // A block per group (see constrain_cpu): its sum of squares through a fixed shared-memory tree,
 // then its values scaled; NonNeg's values each alone.
 __global__ void constrain_kernel(ConstraintPlan p, float* w) {
-  __shared__ double sh[kBlockThreads];
   const int64_t g = blockIdx.x;
   double s = 0.0;
   for (int64_t k = threadIdx.x; k < p.group_size; k += kBlockThreads) {
     const double v = w[constraint_index(p, g, k)];
     s += v * v;
   }
-  sh[threadIdx.x] = s;
-  __syncthreads();
-  for (int half = kBlockThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) sh[threadIdx.x] += sh[threadIdx.x + half];
-    __syncthreads();
-  }
-  const float norm = float(sqrt(sh[0]));
+  const float norm = float(sqrt(block_tree_sum(s)));
   for (int64_t k = threadIdx.x; k < p.group_size; k += kBlockThreads) {
     float& v = w[constraint_index(p, g, k)];
     v = constrained(p.kind, v, norm, p.min_value, p.max_value, p.rate);
