@@ -1,7 +1,6 @@
 // Shared option handling: data selection, model building, validators.
 #include "apps/options.h"
 #include <unistd.h>
-#include <algorithm>
 #include <filesystem>
 #include <thread>
 #include "core/data/spec.h"
@@ -215,16 +214,14 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
     if ((o.metrics.empty() || what.rfind("the metric ", 0) != 0) &&
         (o.weighted_metrics.empty() || what.rfind("the weighted metric ", 0) != 0))
       c.ignored.push_back(what);
-  if (o.metrics.empty()) c.metrics = k.metrics;  // Keras compiles the file's metrics, none if it has none
-  else                                           // the file's weighted ones stay
-    for (const MetricRequest& r : k.metrics)
-      if (r.weighted) c.metrics.push_back(r);
-  if (!o.weighted_metrics.empty()) {
-    c.metrics.erase(
-        std::remove_if(c.metrics.begin(), c.metrics.end(), [](const MetricRequest& r) { return r.weighted; }),
-        c.metrics.end());
-    c.metrics.insert(c.metrics.end(), weighted.begin(), weighted.end());
-  }
+  // Keras compiles the file's metrics and weighted metrics (none where it has none); the options
+  // replace each list.
+  MetricRequests both;
+  for (const MetricRequest& r : o.metrics.empty() ? k.metrics : c.metrics)
+    if (!r.weighted) both.push_back(r);
+  for (const MetricRequest& r : o.weighted_metrics.empty() ? k.metrics : weighted)
+    if (r.weighted) both.push_back(r);
+  c.metrics = both;
   resolve_metrics(c.metrics, loss_from_name(c.loss, c.from_logits), p.classes);
   return c;
 }

@@ -914,6 +914,16 @@ for data, tag in ((f"npy:{d}/x.npy,{d}/y.npy,{d}/sw.npy", "weighted"), (f"npy:{d
             for k in sorted(set(ours_e) & set(theirs_e)):
                 check(abs(ours_e[k] - theirs_e[k]) <= 1e-4,
                       f"sample_weight: evaluate's {k} is Keras's ({ours_e[k]:.4f} vs {theirs_e[k]:.4f})")
+        # --metrics replaces the file's metrics and keeps its weighted ones; --weighted-metrics the reverse.
+        for opts, want in ((["--metrics", "mae"], ["loss", "mae", "accuracy", "wmae", "wauc", "wprec", "wr2", "wf1",
+                                                   "wce"]),
+                           (["--weighted-metrics", "mae"], ["loss", "accuracy", "mae"]),
+                           (["--metrics", "none", "--weighted-metrics", "none"], ["loss"])):
+            run = subprocess.run([bin, "evaluate", "--model", f"{d}/sw_ours.h5", "--data", data, "--validation-split",
+                                  "0"] + opts, capture_output=True, text=True)
+            said = [line for line in run.stdout.splitlines() if line.startswith("loss: ")]
+            names = [part.rsplit(": ", 1)[0] for part in said[0].split(" - ")] if said else run.stderr.strip()
+            check(names == want, f"sample_weight: evaluate {' '.join(opts)} logs {names}")
     else:
         check(diff > 100 * 2e-6, f"sample_weight: without the weights the epoch ends elsewhere (max |diff| {diff:.3g})")
         check(abs(ours_h["weighted_accuracy"][0] - ours_h["accuracy"][0]) < 1e-12,
