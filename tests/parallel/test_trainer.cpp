@@ -683,18 +683,31 @@ TEST_CASE("Keras's weight constraints: each update ends with them, on 1 and 3 re
   }
 }
 
-TEST_CASE("Keras's sample_weight: the loss weighed per sample in fit and evaluate, on 1 and 3 replicas",
-          "[trainer][sample_weight]") {
+namespace {
+// digits-mlp and 36 samples, and the same samples each weighed by its class's weight (sample
+// weights that train as class_weight does).
+struct ClassWeighted {
   const Preset& p = find_preset("digits-mlp");
-  auto make = [&] {
+  Dataset data = make_synthetic({8, 8, 1}, 10, 36, 7);
+  std::vector<double> class_weight = {1, 2, 0.5, 1, 3, 1, 1, 0.25, 1, 1};
+  Dataset weighted = data;
+  ClassWeighted() {
+    for (float y : data.y) weighted.weight.push_back(float(class_weight[size_t(y)]));
+  }
+  std::unique_ptr<Sequential> make() const {
     auto m = p.make();
     m->build(p.input, 8);
     return m;
-  };
-  Dataset data = make_synthetic({8, 8, 1}, 10, 36, 7);
-  const std::vector<double> class_weight = {1, 2, 0.5, 1, 3, 1, 1, 0.25, 1, 1};
-  Dataset weighted = data;  // each sample's weight its class's: the same training as class_weight
-  for (float y : data.y) weighted.weight.push_back(float(class_weight[size_t(y)]));
+  }
+};
+}  // namespace
+
+TEST_CASE("Keras's sample_weight: the loss weighed per sample in fit and evaluate, on 1 and 3 replicas",
+          "[trainer][sample_weight]") {
+  ClassWeighted f;
+  Dataset &data = f.data, &weighted = f.weighted;
+  const std::vector<double>& class_weight = f.class_weight;
+  auto make = [&] { return f.make(); };
   FitOptions fo;
   fo.epochs = 2;
   fo.batch_size = 8;
@@ -742,16 +755,10 @@ TEST_CASE("Keras's sample_weight: the loss weighed per sample in fit and evaluat
 
 TEST_CASE("Keras's weighted_metrics: each sample counted by its weight, in fit, validation and evaluate",
           "[trainer][sample_weight][metrics]") {
-  const Preset& p = find_preset("digits-mlp");
-  auto make = [&] {
-    auto m = p.make();
-    m->build(p.input, 8);
-    return m;
-  };
-  Dataset data = make_synthetic({8, 8, 1}, 10, 36, 7);
-  const std::vector<double> class_weight = {1, 2, 0.5, 1, 3, 1, 1, 0.25, 1, 1};
-  Dataset weighted = data;
-  for (float y : data.y) weighted.weight.push_back(float(class_weight[size_t(y)]));
+  ClassWeighted f;
+  Dataset &data = f.data, &weighted = f.weighted;
+  const std::vector<double>& class_weight = f.class_weight;
+  auto make = [&] { return f.make(); };
   // accuracy twice (the weighted one logs as weighted_accuracy), a weighted cross-entropy and top-3.
   MetricRequests asked = parse_metrics("accuracy");
   for (const MetricRequest& r : parse_metrics("accuracy,sparse_categorical_crossentropy,sparse_top_k_categorical_"
