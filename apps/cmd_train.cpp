@@ -212,6 +212,7 @@ void run_train(const TrainOptions& o) {
   Trainer trainer(*model, par.devices, loss, *opt, threads, par.options);
   trainer.set_metrics(compiled.metrics);
   trainer.set_label_smoothing(compiled.label_smoothing);
+  trainer.set_huber_delta(compiled.huber_delta);
 
   if (resume_from || file_state) trainer.set_optimizer_state(*opt);
 
@@ -239,7 +240,8 @@ void run_train(const TrainOptions& o) {
     std::printf("data: %s | train %lld samples", d.description.c_str(), (long long)d.train.size());
     if (d.heldout) std::printf(", %s %lld samples", d.heldout_name.c_str(), (long long)d.heldout->size());
     std::printf("\noptimizer: %s | loss: %s | metrics: %s\n", opt->describe().c_str(),
-                loss_describe(loss, trainer.label_smoothing()).c_str(), metric_list(trainer.metric_names()).c_str());
+                loss_describe(loss, trainer.label_smoothing(), trainer.huber_delta()).c_str(),
+                metric_list(trainer.metric_names()).c_str());
     if (!compiled.from.empty())
       std::printf("compiled from %s's %s, as keras.models.load_model does (%s)\n", compiled.from.c_str(),
                   keras_archive_path(compiled.from) ? "compile_config" : "training_config", state_note.c_str());
@@ -350,7 +352,7 @@ void run_train(const TrainOptions& o) {
     TrainingState done = base;
     done.epoch = fo.epochs;
     // A .keras archive is Keras's own file: it carries no resume state (checkpoints do).
-    save_model(*model, o.save_model, {loss, trainer.label_smoothing()}, trainer.metric_requests(), &trainer.optimizer(),
+    save_model(*model, o.save_model, trainer.loss_spec(), trainer.metric_requests(), &trainer.optimizer(),
                keras_archive_path(o.save_model) ? nullptr : &done);
     if (o.verbose > 0) std::printf("saved model to %s\n", o.save_model.c_str());
   }

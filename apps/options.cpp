@@ -56,6 +56,10 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
                    "the categorical or binary cross-entropy's targets smoothed towards uniform: y (1 - X) + X / "
                    "classes (binary: X / 2), as Keras's label_smoothing (default: a Keras model file's loss, else 0)")
         ->check(kUnitInterval);
+    cmd.add_option("--huber-delta", o.huber_delta,
+                   "the huber loss's delta: half e^2 where |e| <= X, else X (|e| - X / 2), as Keras's Huber(delta=X) "
+                   "(default: a Keras model file's loss, else 1)")
+        ->check(kPositive);
     cmd.add_option("--metrics", o.metrics,
                    std::string("the metrics reported beside the loss, separated by commas, each with its Keras "
                                "class's arguments after a colon (top_k_categorical_accuracy:k=3,name=top3): ") +
@@ -179,6 +183,7 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
   Compiled c{o.loss.empty() ? p.loss : o.loss,
              o.from_logits,
              std::max(o.label_smoothing, 0.0),
+             o.huber_delta > 0 ? o.huber_delta : 1.0,
              p.optimizer,
              "",
              false,
@@ -201,6 +206,7 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
     c.loss = k.loss;
     c.from_logits = k.from_logits || o.from_logits;  // --loss replaces the file's loss object
     if (o.label_smoothing < 0) c.label_smoothing = k.label_smoothing;
+    if (o.huber_delta < 0) c.huber_delta = k.delta;
   }
   if (!k.file_optimizer.empty()) {
     if (!k.optimizer.name.empty()) {

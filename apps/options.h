@@ -17,6 +17,7 @@ struct ModelOptions {
   std::string loss;        // empty: a Keras model file's training_config, else categorical_crossentropy
   bool from_logits = false;  // --from-logits: the cross-entropy takes the outputs as logits
   double label_smoothing = -1;  // --label-smoothing (< 0: a Keras model file's, else 0)
+  double huber_delta = -1;      // --huber-delta (< 0: a Keras model file's, else 1)
   std::string metrics;     // empty: a Keras model file's training_config, else default_metrics(loss)
   std::string weighted_metrics;  // empty: a Keras model file's weighted_metrics, else none
   double validation_split = -1;  // < 0: 0.2 when the data has no test split
@@ -68,6 +69,7 @@ struct Compiled {
   std::string loss;
   bool from_logits = false;  // Keras's from_logits=True (the file's loss object, or --from-logits)
   double label_smoothing = 0;  // Keras's label_smoothing (the file's loss object, or --label-smoothing)
+  double huber_delta = 1;      // Keras's Huber(delta=...) (the file's loss object, or --huber-delta)
   OptimizerConfig optimizer;
   std::string from;                  // the file whose training_config was used ("" for none)
   bool optimizer_from_file = false;  // `optimizer` is the file's (its class and hyperparameters)

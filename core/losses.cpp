@@ -1,8 +1,10 @@
 // Loss names and dispatch to kernels/loss.
 #include "core/losses.h"
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 #include "core/error.h"
 #include "kernels/loss.h"
 
@@ -94,15 +96,14 @@ bool loss_is_regression(LossKind k) {
          base != LossKind::binary_crossentropy && base != LossKind::kl_divergence;
 }
 
-std::string loss_describe(LossKind k, double label_smoothing) {
+std::string loss_describe(LossKind k, double label_smoothing, double delta) {
   std::ostringstream os;
   os << loss_name(k);
-  if (kernels::loss_from_logits(k) || label_smoothing != 0) {
-    os << " (";
-    if (kernels::loss_from_logits(k)) os << "from_logits=True" << (label_smoothing != 0 ? ", " : "");
-    if (label_smoothing != 0) os << "label_smoothing=" << label_smoothing;
-    os << ")";
-  }
+  std::string sep = " (";
+  if (kernels::loss_from_logits(k)) os << std::exchange(sep, ", ") << "from_logits=True";
+  if (label_smoothing != 0) os << std::exchange(sep, ", ") << "label_smoothing=" << label_smoothing;
+  if (delta != 1) os << std::exchange(sep, ", ") << "delta=" << delta;
+  if (sep != " (") os << ")";
   return os.str();
 }
 
@@ -122,8 +123,14 @@ void check_label_smoothing(LossKind k, double s) {
   DPT_CHECK(s >= 0 && s <= 1, "label_smoothing must be in [0, 1], got " << s);
 }
 
+void check_huber_delta(LossKind k, double delta) {
+  DPT_CHECK(delta == 1 || k == LossKind::huber,
+            "delta applies to the huber loss (Keras's Huber(delta=...)), not to " << loss_name(k));
+  DPT_CHECK(delta > 0 && std::isfinite(delta), "huber's delta must be a number > 0, got " << delta);
+}
+
 double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad,
-                const float* row_weight, float smoothing) {
+                const float* row_weight, float smoothing, float delta) {
   const int64_t rows = pred.dim(0), cols = rows ? pred.numel() / rows : 0;
   const int64_t tcols = rows ? target.numel() / rows : 0;
   const int64_t want = kernels::loss_base(k) == LossKind::sparse_categorical_crossentropy ? 1 : cols;
@@ -131,7 +138,7 @@ double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target
             loss_name(k) << " expects targets of shape (batch, " << want << ") for predictions of shape "
                          << shape_str(pred.shape()) << ", got " << shape_str(target.shape()));
   return kernels::loss_cpu<float>(k, fused, pred.data(), target.data(), rows, cols, scale,
-                                  grad ? grad->data() : nullptr, row_weight, smoothing);
+                                  grad ? grad->data() : nullptr, row_weight, smoothing, delta);
 }
 
 std::vector<double> class_weights(const std::string& spec, const std::vector<float>& labels, int64_t classes) {

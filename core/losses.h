@@ -23,8 +23,9 @@ extern const char* const kLossNames;      // every name loss_from_name takes, fo
 // A loss other than the cross-entropies and KL divergence (mean squared error, hinge, ...): dptrain
 // logs it alone by default, where it logs accuracy beside a cross-entropy.
 bool loss_is_regression(LossKind k);
-// The name, with its settings where set: "categorical_crossentropy (from_logits=True, label_smoothing=0.1)".
-std::string loss_describe(LossKind k, double label_smoothing = 0);
+// The name, with its settings where set: "categorical_crossentropy (from_logits=True, label_smoothing=0.1)",
+// "huber (delta=2.5)".
+std::string loss_describe(LossKind k, double label_smoothing = 0, double delta = 1);
 using kernels::loss_base;
 using kernels::loss_from_logits;
 bool loss_fuses_with(LossKind k, kernels::Activation last);
@@ -33,18 +34,22 @@ bool loss_wants_one_hot(LossKind k);
 // Keras's label_smoothing, which its categorical and binary cross-entropies take (in [0, 1]);
 // refused for the other losses, naming the loss.
 void check_label_smoothing(LossKind k, double smoothing);
+// Keras's Huber(delta=...): > 0 and finite, and only for Huber (delta 1, Keras's default, for any loss).
+void check_huber_delta(LossKind k, double delta);
 
-// A compiled loss as files and the command line give it: the kind and its label_smoothing.
+// A compiled loss as files and the command line give it: the kind, its label_smoothing and Huber's delta.
 struct LossSpec {
   LossKind kind;
   double label_smoothing = 0;
-  LossSpec(LossKind k, double s = 0) : kind(k), label_smoothing(s) {}  // NOLINT: a LossKind is a LossSpec
+  double delta = 1;
+  LossSpec(LossKind k, double s = 0, double d = 1)  // NOLINT: a LossKind is a LossSpec
+      : kind(k), label_smoothing(s), delta(d) {}
 };
 
 // Sum over the rows of per-sample losses; writes scale * d(sum)/d(pred) into grad when given.
 // row_weight (nullable): per-sample weights (class weights), one per row.
 double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad,
-                const float* row_weight = nullptr, float smoothing = 0.f);
+                const float* row_weight = nullptr, float smoothing = 0.f, float delta = 1.f);
 
 // Keras's class_weight: "balanced" (n / (classes * count_c), as scikit-learn) or a JSON file
 // {"0": 1.0, "3": 2.5} (classes not named weigh 1). labels: class indices.

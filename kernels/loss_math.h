@@ -16,7 +16,7 @@ enum class LossKind {
   sparse_categorical_crossentropy_from_logits,
   binary_crossentropy_from_logits,
   // Keras's other losses, each the mean over the last axis (kl_divergence: the sum) of an
-  // element-wise term; huber with Keras's delta 1.
+  // element-wise term; huber with Keras's delta (1 by default).
   mean_absolute_error,
   huber,
   log_cosh,
@@ -140,9 +140,9 @@ DPT_HD T sq_term(T p, T y) { return (p - y) * (p - y); }
 
 // The element-wise losses: one element's term of Keras's formula and its derivative d term / d p
 // (as TensorFlow's autodiff takes it: sign(0) = 0, a clip or maximum passing the gradient at its
-// bound).
+// bound). delta: Huber's (Keras's Huber(delta=...), > 0).
 template <typename T>
-DPT_HD void elementwise_term(LossKind kind, T p, T y, T* term, T* grad) {
+DPT_HD void elementwise_term(LossKind kind, T p, T y, T* term, T* grad, T delta = T(1)) {
   const T eps = T(kLossEpsilon), e = p - y, a = e < T(0) ? -e : e;
   const T sign = e > T(0) ? T(1) : (e < T(0) ? T(-1) : T(0));
   switch (kind) {
@@ -150,9 +150,9 @@ DPT_HD void elementwise_term(LossKind kind, T p, T y, T* term, T* grad) {
       *term = a;
       *grad = sign;
       return;
-    case LossKind::huber:  // delta 1: half e^2 within it, else |e| - half
-      *term = a <= T(1) ? T(0.5) * e * e : a - T(0.5);
-      *grad = a <= T(1) ? e : sign;
+    case LossKind::huber:  // half e^2 within delta, else delta (|e| - delta / 2)
+      *term = a <= delta ? T(0.5) * e * e : delta * a - T(0.5) * delta * delta;
+      *grad = a <= delta ? e : delta * sign;
       return;
     case LossKind::log_cosh: {  // x + softplus(-2x) - log 2, stable; its derivative tanh(x)
       const T t = T(-2) * e, at = t < T(0) ? -t : t;
@@ -298,9 +298,10 @@ DPT_HD T logits_row(LossKind base, const T* z, const T* yv, int64_t cols, T scal
 // One sample's loss (row of `cols` predictions p against targets y; y is one class index for sparse
 // categorical), and, when g is given, scale * d(loss)/d(p) -- or with respect to the pre-activation
 // when fused (softmax for the cross-entropies, sigmoid for binary): the stable (p - y) form.
-// smoothing: Keras's label_smoothing of the categorical and binary cross-entropies.
+// smoothing: Keras's label_smoothing of the categorical and binary cross-entropies; delta: Huber's.
 template <typename T>
-DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t cols, T scale, T* g, T smoothing = T(0)) {
+DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t cols, T scale, T* g, T smoothing = T(0),
+                  T delta = T(1)) {
   if (loss_from_logits(kind)) return logits_row(loss_base(kind), p, y, cols, scale, g, smoothing);
   T sample = 0;
   switch (kind) {
@@ -353,7 +354,7 @@ DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t col
       const bool to_signs = (kind == LossKind::hinge || kind == LossKind::squared_hinge) && hinge_binary_row(y, cols);
       for (int64_t c = 0; c < cols; ++c) {
         T term = 0, d = 0;
-        elementwise_term(kind, p[c], to_signs ? T(2) * y[c] - T(1) : y[c], &term, &d);
+        elementwise_term(kind, p[c], to_signs ? T(2) * y[c] - T(1) : y[c], &term, &d, delta);
         sample += term;
         if (g) g[c] = scale * per * d;
       }

@@ -60,8 +60,7 @@ std::string Checkpointer::save(int64_t epochs, int64_t step) {
   st.step = step;
   for (Callback* cb : stateful_)
     if (!cb->state_key().empty()) st.callbacks.emplace_back(cb->state_key(), cb->save_state());
-  save_model(model_, path, {trainer_.loss(), trainer_.label_smoothing()}, trainer_.metric_requests(),
-             &trainer_.optimizer(), &st);
+  save_model(model_, path, trainer_.loss_spec(), trainer_.metric_requests(), &trainer_.optimizer(), &st);
   prune();
   return path;
 }

@@ -433,7 +433,8 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   // Keras's weighted_metrics take the sample (or class) weights; a mask keeps rows instead (below).
   const float* metric_w = mask_layer_ < 0 ? w : nullptr;
   if (!rep.cuda) {  // rep.metric_sums: cleared by the caller (Replica::clear_sums)
-    rep.loss = loss_sum(loss_, fused_, out, y, scale * share, grad, w, float(label_smoothing_)) * share;
+    rep.loss =
+        loss_sum(loss_, fused_, out, y, scale * share, grad, w, float(label_smoothing_), float(huber_delta_)) * share;
     std::fill(rep.metric_sums.begin(), rep.metric_sums.begin() + S, 0.0);
     const int64_t oc = n ? out.numel() / n : 0, yc = n ? y.numel() / n : 0;
     for (int64_t k = 0; k < K; ++k) {
@@ -455,7 +456,7 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   void* s = kernels::cuda_stream_of(*rep.cuda);
   float* rows = rep.rows_dev.data();
   kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale * share, grad ? grad->data() : nullptr,
-                          rows, w, s, float(label_smoothing_));
+                          rows, w, s, float(label_smoothing_), float(huber_delta_));
   for (int64_t k = 0; k < K; ++k) {
     float* rk = rows + (1 + metric_slot_[size_t(k)]) * cap;
     kernels::metric_rows_cuda(metrics_[size_t(k)], out.data(), y.data(), n, cols, rk, s, cap, metric_w);
@@ -599,6 +600,11 @@ void Trainer::set_label_smoothing(double s) {
   label_smoothing_ = s;
 }
 
+void Trainer::set_huber_delta(double delta) {
+  check_huber_delta(loss_, delta);
+  huber_delta_ = delta;
+}
+
 void Trainer::set_learning_rate(double lr) {
   DPT_CHECK(lr > 0 && std::isfinite(lr), "learning rate must be > 0, got " << lr);
   for (auto& rep : replicas_) rep->opt->set_learning_rate(lr);
@@ -624,7 +630,7 @@ void Trainer::save_template(const std::string& path, bool weights_only) {
   if (weights_only)
     save_weights_as_keras(template_, path, &optimizer());
   else
-    save_model(template_, path, {loss_, label_smoothing_}, metric_requests(), &optimizer(),
+    save_model(template_, path, loss_spec(), metric_requests(), &optimizer(),
                nullptr);  // a host copy of the state on GPUs
 }
 

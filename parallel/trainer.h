@@ -125,6 +125,11 @@ class Trainer : public TrainContext {
   // Keras's label_smoothing of the categorical and binary cross-entropies (checked as Keras does).
   void set_label_smoothing(double s);
   double label_smoothing() const { return label_smoothing_; }
+  // Keras's Huber(delta=...) (checked: huber only, > 0).
+  void set_huber_delta(double delta);
+  double huber_delta() const { return huber_delta_; }
+  // The loss with its settings, as files save it.
+  LossSpec loss_spec() const { return {loss_, label_smoothing_, huber_delta_}; }
   // The metrics fit logs and evaluate reports (Keras's compile(metrics=...)), in order; by default
   // default_metrics(loss). Fails where one cannot read the loss's targets.
   void set_metrics(const MetricRequests& requests);
@@ -169,6 +174,7 @@ class Trainer : public TrainContext {
   std::unique_ptr<ReplicaPool> pool_;
   LossKind loss_;
   double label_smoothing_ = 0;
+  double huber_delta_ = 1;
   std::vector<Metric> metrics_;
   // Each metric's first slot among the replicas' sums (metric_slots: 1 for most, more for Keras's
   // confusion metrics); metric_slot_.back(): every slot.

@@ -1299,10 +1299,11 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
         c.label_smoothing = number(lc["label_smoothing"], at + ".label_smoothing");
         check_range(c.label_smoothing, 0, 1, false, at + ".label_smoothing");
       }
-      if (c.loss == "huber" && lc.contains("delta") && !lc["delta"].is_null())
-        DPT_CHECK(number(lc["delta"], at + ".delta") == 1.0,
-                  at << ".delta is " << lc["delta"].dump()
-                     << ": dptrain has Huber with Keras's default delta 1.0 only; give --loss");
+      if (c.loss == "huber" && lc.contains("delta") && !lc["delta"].is_null()) {
+        c.delta = number(lc["delta"], at + ".delta");
+        DPT_CHECK(c.delta > 0 && std::isfinite(c.delta),
+                  at << ".delta is " << lc["delta"].dump() << ": it must be > 0");
+      }
       if (lc.contains("ignore_class") && !lc["ignore_class"].is_null())
         c.ignored.push_back("the loss's ignore_class=" + lc["ignore_class"].dump());
       if (lc.contains("reduction") && lc["reduction"].is_string()) {

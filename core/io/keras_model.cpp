@@ -493,13 +493,19 @@ json keras3_object(const char* module, const json& obj) {
       {"module", module}, {"class_name", obj["class_name"]}, {"config", obj["config"]}, {"registered_name", nullptr}};
 }
 
-// The loss as compile() takes it: Keras's name, or where from_logits or label_smoothing is set the
-// loss object, as Keras 3 writes it (`archive`: a .keras archive's form, with module and
-// registered_name).
+// The loss as compile() takes it: Keras's name, or where from_logits, label_smoothing or Huber's delta
+// is set the loss object, as Keras 3 writes it (`archive`: a .keras archive's form, with module and
+// registered_name). Keras 3.15's Huber leaves its delta out of get_config; its from_config takes it.
 json loss_json(const LossSpec& spec, bool archive) {
   const LossKind loss = spec.kind;
-  if (!loss_from_logits(loss) && spec.label_smoothing == 0) return loss_name(loss);
+  if (!loss_from_logits(loss) && spec.label_smoothing == 0 && spec.delta == 1) return loss_name(loss);
   const LossKind base = loss_base(loss);
+  if (base == LossKind::huber) {
+    const json obj = {
+        {"class_name", "Huber"},
+        {"config", {{"name", "huber_loss"}, {"reduction", "sum_over_batch_size"}, {"delta", spec.delta}}}};
+    return archive ? keras3_object("keras.losses", obj) : obj;
+  }
   json c = {{"name", loss_name(loss)}, {"reduction", "sum_over_batch_size"}, {"from_logits", loss_from_logits(loss)}};
   if (base == LossKind::sparse_categorical_crossentropy) {
     c["ignore_class"] = nullptr;

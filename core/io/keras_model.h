@@ -29,7 +29,7 @@ struct TrainingState {
 
 std::string model_to_keras_json(const Sequential& model);
 // Written to a temporary file in the same folder, flushed, renamed (never a torn file).
-// training_config holds the loss (a loss object where from_logits or label_smoothing is set), the
+// training_config holds the loss (a loss object where from_logits, label_smoothing or delta is set), the
 // metrics (the compile() string where one gives the same metric under the same name, else Keras 3's
 // serialized metric object; none: null) and the optimizer.
 // A path ending in .keras gets Keras 3's archive instead (config.json with compile_config,

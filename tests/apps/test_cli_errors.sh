@@ -32,6 +32,9 @@ expect "from_logits applies to the cross-entropies (as in Keras), not to mean_sq
 expect "label_smoothing applies to the categorical and binary cross-entropies (as in Keras), not to sparse_categorical_crossentropy" \
   train --epochs 1 --loss sparse_categorical_crossentropy --label-smoothing 0.1
 expect "--label-smoothing: must be in [0, 1], got 1.5" train --label-smoothing 1.5
+expect "delta applies to the huber loss (Keras's Huber(delta=...)), not to categorical_crossentropy" \
+  train --epochs 1 --huber-delta 2
+expect "--huber-delta: must be > 0, got 0" train --loss huber --huber-delta 0
 expect "unknown metric 'iou' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), root_mean_squared_error, mean_absolute_percentage_error (or mape), mean_squared_logarithmic_error (or msle), log_cosh_error, cosine_similarity, categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, poisson, hinge, squared_hinge, categorical_hinge, precision, recall, auc, f1_score, fbeta_score, r2_score (or their Keras classes), or none" \
   train --metrics accuracy,iou
 expect "--metrics: metric 'top_k_categorical_accuracy' has no argument 'n' (Keras's TopKCategoricalAccuracy takes name, k)" \

@@ -214,6 +214,17 @@ run smoothing train --model digits-mlp --epochs 1 --label-smoothing 0.1 --verbos
 check "--label-smoothing trains Keras's label_smoothing" \
   "loss: categorical_crossentropy (label_smoothing=0.1) | metrics: accuracy" "$dir/smoothing"
 
+# --huber-delta: Keras's Huber(delta=...), shown with the loss, saved with it (Keras 3.15's own files
+# leave it out), read back by inspect and by training from the file; --loss replaces the file's loss.
+run huber train --model digits-mlp --epochs 1 --loss huber --huber-delta 0.5 --verbose 2 --save-model "$dir/huber.keras"
+check "--huber-delta trains Keras's Huber(delta=0.5)" "loss: huber (delta=0.5) | metrics: none" "$dir/huber"
+run huber_inspect inspect "$dir/huber.keras"
+check "... saved with the file's loss" "compile_config: loss huber (delta=0.5) |" "$dir/huber_inspect"
+run huber_again train --model "$dir/huber.keras" --data digits --epochs 1 --verbose 2
+check "... and trained again from it" "loss: huber (delta=0.5) | metrics: none" "$dir/huber_again"
+run huber_replaced train --model "$dir/huber.keras" --data digits --epochs 1 --verbose 2 --loss huber
+check "... where --loss huber is Keras's default delta" "loss: huber | metrics: none" "$dir/huber_replaced"
+
 # ReduceLROnPlateau's min_lr (the rate stops at it) and EarlyStopping's min_delta (an improvement
 # smaller than it does not count: with 10, only the first epoch improves, so patience 2 stops at 3).
 run plateau_min train --model digits-mlp --optimizer sgd --lr 0.9 --epochs 12 --reduce-lr-on-plateau 0.5:1:min_lr=0.3 \

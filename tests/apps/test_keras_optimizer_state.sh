@@ -27,6 +27,8 @@
 #   8. Keras's sample_weight: dptrain's epoch from Keras's file gives Keras's weights and losses, and
 #      its weighted_metrics (accuracy, MAE, AUC, precision, R2, F1, a cross-entropy) Keras's figures,
 #      in fit, validation and evaluate; the same with class_weight.
+#   9. (with the losses) Huber's delta, which Keras 3.15 leaves out of its own files: given as
+#      --huber-delta, dptrain's epoch gives Keras's weights, and Keras loads dptrain's files with it.
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -361,6 +363,56 @@ for loss, activation, ys in value_losses:
     ours_loss = float(said[0].split()[1]) if said else float("nan")
     check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4 * max(1.0, abs(theirs_eval["loss"])),
           f"{loss}: Keras loads dptrain's file and evaluates dptrain's loss ({ours_loss} vs {theirs_eval['loss']:.6f})")
+
+# Huber's delta (0.4: the errors fall on both sides of it). Keras 3.15 leaves it out of its own files
+# (Huber.get_config drops it), so dptrain is told it (--huber-delta): dptrain's epoch from Keras's file
+# gives Keras's weights, and Keras loads dptrain's files, which hold it, with it, and evaluates them to
+# dptrain's loss. Without --huber-delta (delta 1) the epoch ends elsewhere.
+targets = np.load(f"{d}/wide_y.npy")
+keras.utils.set_random_seed(0)
+m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh", name="hidden"),
+                      keras.layers.Dense(3, name="out")], name="mlp")
+m.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5), loss=keras.losses.Huber(delta=0.4))
+m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/huber_delta_1.h5")
+m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+theirs = [w.numpy() for w in m.weights]
+errors = np.abs(m.predict(x, verbose=0) - targets)
+check(0.1 < float((errors <= 0.4).mean()) < 0.9, f"huber delta 0.4: errors on both sides of it "
+                                                 f"({float((errors <= 0.4).mean()):.2f} within)")
+for ext in ("h5", "keras"):
+    run = subprocess.run([bin, "train", "--model", f"{d}/huber_delta_1.h5", "--data", f"npy:{d}/x.npy,{d}/wide_y.npy",
+                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                          "--verbose", "2", "--huber-delta", "0.4", "--save-model", f"{d}/huber_delta_ours.{ext}"],
+                         capture_output=True, text=True)
+    check(run.returncode == 0 and "loss: huber (delta=0.4) |" in run.stdout,
+          f"huber delta: dptrain trains Keras's file with --huber-delta 0.4 (exit {run.returncode}) "
+          f"{run.stderr.strip()}")
+    if run.returncode != 0:
+        continue
+    ours = keras.models.load_model(f"{d}/huber_delta_ours.{ext}")
+    diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(ours.weights, theirs))
+    check(diff <= 2e-6, f"huber delta: dptrain's epoch gives Keras's weights (max |diff| {diff:.3g})")
+    loaded_delta = getattr(ours.loss, "_fn_kwargs", {}).get("delta")
+    check(isinstance(ours.loss, keras.losses.Huber) and loaded_delta == 0.4,
+          f"huber delta: Keras loads dptrain's .{ext} file with Huber(delta={loaded_delta})")
+    theirs_eval = ours.evaluate(x, targets, batch_size=8, verbose=0, return_dict=True)
+    ev = subprocess.run([bin, "evaluate", "--model", f"{d}/huber_delta_ours.{ext}", "--data",
+                         f"npy:{d}/x.npy,{d}/wide_y.npy", "--validation-split", "0", "--batch-size", "8"],
+                        capture_output=True, text=True)
+    said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
+    ours_loss = float(said[0].split()[1]) if said else float("nan")
+    check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4 * max(1.0, abs(theirs_eval["loss"])),
+          f"huber delta: Keras evaluates dptrain's .{ext} file to dptrain's loss ({ours_loss} vs "
+          f"{theirs_eval['loss']:.6f})")
+held = subprocess.run([bin, "train", "--model", f"{d}/huber_delta_1.h5", "--data", f"npy:{d}/x.npy,{d}/wide_y.npy",
+                       "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0",
+                       "--save-model", f"{d}/huber_delta_other.h5"], capture_output=True, text=True)
+if held.returncode == 0:
+    far = max(float(np.abs(a - b).max()) for a, b in zip(model_weights(f"{d}/huber_delta_other.h5"), theirs))
+    check(far > 100 * 2e-6, f"huber delta: delta 1 would end elsewhere (max |diff| {far:.3g})")
+else:
+    check(False, f"huber delta: training without --huber-delta ran {held.stderr.strip()}")
 
 # Keras's other metrics: compiled into Keras's model (strings and objects with arguments), dptrain
 # evaluates Keras's .keras and .h5 files to Keras's own figures under Keras's names; dptrain trains an

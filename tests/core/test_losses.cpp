@@ -59,6 +59,16 @@ TEST_CASE("from_logits: Keras's cross-entropies on logits, by name", "[losses]")
                     "label_smoothing must be in [0, 1], got 1.5");
   CHECK(loss_describe(LossKind::categorical_crossentropy_from_logits, 0.1) ==
         "categorical_crossentropy (from_logits=True, label_smoothing=0.1)");
+  CHECK(loss_describe(LossKind::binary_crossentropy, 0.2) == "binary_crossentropy (label_smoothing=0.2)");
+  // Huber's delta: Keras's Huber(delta=...), > 0; delta 1 (Keras's default) stands for any loss.
+  CHECK(loss_describe(LossKind::huber, 0, 2.5) == "huber (delta=2.5)");
+  CHECK(loss_describe(LossKind::huber) == "huber");
+  CHECK_NOTHROW(check_huber_delta(LossKind::huber, 0.25));
+  CHECK_NOTHROW(check_huber_delta(LossKind::mean_squared_error, 1));
+  CHECK_THROWS_WITH(check_huber_delta(LossKind::mean_squared_error, 2),
+                    "delta applies to the huber loss (Keras's Huber(delta=...)), not to mean_squared_error");
+  CHECK_THROWS_WITH(check_huber_delta(LossKind::huber, 0), "huber's delta must be a number > 0, got 0");
+  CHECK_THROWS_WITH(check_huber_delta(LossKind::huber, -1), "huber's delta must be a number > 0, got -1");
   // The loss takes the logits itself: no activation is fused into it.
   CHECK_FALSE(loss_fuses_with(LossKind::categorical_crossentropy_from_logits, Activation::softmax));
   CHECK_FALSE(loss_fuses_with(LossKind::binary_crossentropy_from_logits, Activation::sigmoid));

@@ -326,8 +326,13 @@ TEST_CASE("Keras's weight and activity regularizers and constraints train on a G
     m->layers()[0]->set_regularizer("kernel", {"L2", 0, 0.01});
     m->layers().back()->set_regularizer("kernel", {"L1L2", 0.001, 0.01});
     m->layers().back()->set_regularizer("bias", {"L1", 0.01, 0});
-    m->layers()[2]->set_constraint("kernel", {kernels::ConstraintKind::max_norm, 0, 0.5, 1, {0, 1, 2}});
-    m->layers().back()->set_constraint("bias", {kernels::ConstraintKind::non_neg});
+    Constraint max_norm;
+    max_norm.max_value = 0.5;
+    max_norm.axis = {0, 1, 2};
+    m->layers()[2]->set_constraint("kernel", max_norm);
+    Constraint non_neg;
+    non_neg.kind = kernels::ConstraintKind::non_neg;
+    m->layers().back()->set_constraint("bias", non_neg);
     m->layers()[0]->set_activity_regularizer(Regularizer{"L2", 0, 0.001});  // Keras's activity regularizers
     m->layers().back()->set_activity_regularizer(Regularizer{"L1L2", 0.01, 0.05});
     m->build(p.input, 7);

@@ -324,39 +324,42 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
     LossKind kind;
     MetricKind acc;
     const std::vector<float>* target;
+    float delta = 1.f;  // Huber's
   };
-  for (Case cs :
-       {Case{LossKind::categorical_crossentropy, MetricKind::categorical, &onehot},
-        Case{LossKind::sparse_categorical_crossentropy, MetricKind::sparse_categorical, &labels},
-        Case{LossKind::binary_crossentropy, MetricKind::binary, &soft},
-        Case{LossKind::mean_squared_error, MetricKind::categorical, &soft},
-        Case{LossKind::categorical_crossentropy_from_logits, MetricKind::categorical, &onehot},
-        Case{LossKind::sparse_categorical_crossentropy_from_logits, MetricKind::sparse_categorical, &labels},
-        Case{LossKind::binary_crossentropy_from_logits, MetricKind::binary, &soft},
-        Case{LossKind::mean_absolute_error, MetricKind::categorical, &soft},
-        Case{LossKind::huber, MetricKind::categorical, &soft}, Case{LossKind::log_cosh, MetricKind::categorical, &soft},
-        Case{LossKind::mean_squared_logarithmic_error, MetricKind::categorical, &soft},
-        Case{LossKind::kl_divergence, MetricKind::categorical, &soft},
-        Case{LossKind::poisson, MetricKind::categorical, &soft},
-        Case{LossKind::mean_absolute_percentage_error, MetricKind::categorical, &soft},
-        Case{LossKind::hinge, MetricKind::categorical, &bits}, Case{LossKind::hinge, MetricKind::categorical, &signs},
-        Case{LossKind::squared_hinge, MetricKind::categorical, &bits},
-        Case{LossKind::categorical_hinge, MetricKind::categorical, &onehot},
-        Case{LossKind::cosine_similarity, MetricKind::categorical, &soft}}) {
+  for (Case cs : {Case{LossKind::categorical_crossentropy, MetricKind::categorical, &onehot},
+                  Case{LossKind::sparse_categorical_crossentropy, MetricKind::sparse_categorical, &labels},
+                  Case{LossKind::binary_crossentropy, MetricKind::binary, &soft},
+                  Case{LossKind::mean_squared_error, MetricKind::categorical, &soft},
+                  Case{LossKind::categorical_crossentropy_from_logits, MetricKind::categorical, &onehot},
+                  Case{LossKind::sparse_categorical_crossentropy_from_logits, MetricKind::sparse_categorical, &labels},
+                  Case{LossKind::binary_crossentropy_from_logits, MetricKind::binary, &soft},
+                  Case{LossKind::mean_absolute_error, MetricKind::categorical, &soft},
+                  Case{LossKind::huber, MetricKind::categorical, &soft},
+                  Case{LossKind::huber, MetricKind::categorical, &soft, 0.3f},
+                  Case{LossKind::log_cosh, MetricKind::categorical, &soft},
+                  Case{LossKind::mean_squared_logarithmic_error, MetricKind::categorical, &soft},
+                  Case{LossKind::kl_divergence, MetricKind::categorical, &soft},
+                  Case{LossKind::poisson, MetricKind::categorical, &soft},
+                  Case{LossKind::mean_absolute_percentage_error, MetricKind::categorical, &soft},
+                  Case{LossKind::hinge, MetricKind::categorical, &bits},
+                  Case{LossKind::hinge, MetricKind::categorical, &signs},
+                  Case{LossKind::squared_hinge, MetricKind::categorical, &bits},
+                  Case{LossKind::categorical_hinge, MetricKind::categorical, &onehot},
+                  Case{LossKind::cosine_similarity, MetricKind::categorical, &soft}}) {
     for (bool fused : {false, true}) {
       std::vector<float> g(p.size());
-      const double want =
-          loss_cpu<float>(cs.kind, fused, p.data(), cs.target->data(), rows, cols, 1.f / rows, g.data());
+      const double want = loss_cpu<float>(cs.kind, fused, p.data(), cs.target->data(), rows, cols, 1.f / rows, g.data(),
+                                          nullptr, 0.f, cs.delta);
       const double want_acc = metric_sum_cpu<float>(cs.acc, p.data(), cs.target->data(), rows, cols);
       DevBuf dp(p), dt(*cs.target), dg(std::vector<float>(p.size(), -7.f)), dl(std::vector<float>(rows, -7.f)),
           da(std::vector<float>(rows, -7.f));
-      loss_rows_cuda(cs.kind, fused, dp.p, dt.p, rows, cols, 1.f / rows, dg.p, dl.p, nullptr, nullptr);
+      loss_rows_cuda(cs.kind, fused, dp.p, dt.p, rows, cols, 1.f / rows, dg.p, dl.p, nullptr, nullptr, 0.f, cs.delta);
       metric_rows_cuda(cs.acc, dp.p, dt.p, rows, cols, da.p, nullptr);
       DPT_CUDA_CHECK(cudaDeviceSynchronize());
       double got = 0, got_acc = 0;
       for (float v : dl.get(rows)) got += v;
       for (float v : da.get(rows)) got_acc += v;
-      INFO("loss " << int(cs.kind) << " fused " << fused);
+      INFO("loss " << int(cs.kind) << " fused " << fused << " delta " << cs.delta);
       CHECK(std::abs(got - want) <= 1e-4 * std::abs(want) + 1e-6);
       CHECK(got_acc == want_acc);
       // The regression errors through the same per-row formula (sums of floats: FMA may round apart).

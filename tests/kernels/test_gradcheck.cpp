@@ -426,17 +426,18 @@ TEST_CASE("layer, RMS and group normalization gradients match finite differences
 // unfused d loss / d p and the activation's backward, against finite differences (the worst ratio
 // of the difference to its tolerance; <= 1 passes). p: the activation's output.
 double unfused_grad_ratio(LossKind kind, Activation act, std::vector<double>& logits, const std::vector<double>& target,
-                          int64_t rows, int64_t cols, std::vector<double>* p) {
+                          int64_t rows, int64_t cols, std::vector<double>* p, double delta = 1) {
   const double scale = 1.0 / double(rows);
   p->assign(logits.size(), 0.0);
   auto f = [&] {
     activation_forward_cpu(act, logits.data(), p->data(), rows, cols);
-    return scale * loss_cpu<double>(kind, false, p->data(), target.data(), rows, cols, 1.0, nullptr);
+    return scale *
+           loss_cpu<double>(kind, false, p->data(), target.data(), rows, cols, 1.0, nullptr, nullptr, 0.0, delta);
   };
   f();
   const auto num = numeric_grad(f, logits);
   std::vector<double> dp(p->size()), dz(p->size());
-  loss_cpu<double>(kind, false, p->data(), target.data(), rows, cols, scale, dp.data());
+  loss_cpu<double>(kind, false, p->data(), target.data(), rows, cols, scale, dp.data(), nullptr, 0.0, delta);
   activation_backward_cpu(act, logits.data(), p->data(), dp.data(), dz.data(), rows, cols);
   return worst_ratio(dz, num, kAtol, 1e-5);
 }
@@ -469,6 +470,34 @@ TEST_CASE("mean absolute error, Huber, log-cosh, MSLE, KL divergence and Poisson
       CHECK(inside > 0);
       CHECK(outside > 0);
     }
+  }
+}
+
+// Huber with Keras's delta other than 1: half e^2 within delta, delta (|e| - delta / 2) past it; its
+// value by hand at errors on both sides, its gradient (e within, delta sign(e) past) against finite
+// differences with errors on both sides of each delta.
+TEST_CASE("Huber's delta: the loss by hand and its gradient (double)", "[kernels][grad][loss]") {
+  const double p[4] = {0.5, -3.0, 1.0, 2.0}, y[4] = {0.0, 0.0, 3.5, 2.0};  // errors 0.5, -3, -2.5, 0
+  // delta 2.5: 0.125, 2.5 * 3 - 3.125 = 4.375, 3.125 (at delta: half e^2), 0; mean over the 4 columns.
+  CHECK(loss_cpu<double>(LossKind::huber, false, p, y, 1, 4, 1.0, nullptr, nullptr, 0.0, 2.5) ==
+        Approx((0.125 + 4.375 + 3.125) / 4).epsilon(1e-15));
+  // delta 0.3: 0.3 * 0.5 - 0.045, 0.3 * 3 - 0.045, 0.3 * 2.5 - 0.045, 0.
+  CHECK(loss_cpu<double>(LossKind::huber, false, p, y, 1, 4, 1.0, nullptr, nullptr, 0.0, 0.3) ==
+        Approx((0.105 + 0.855 + 0.705) / 4).epsilon(1e-14));
+  double g[4];
+  loss_cpu<double>(LossKind::huber, false, p, y, 1, 4, 4.0, g, nullptr, 0.0, 2.5);  // scale 4 undoes the mean
+  CHECK(std::vector<double>(g, g + 4) == std::vector<double>{0.5, -2.5, -2.5, 0.0});
+  const int64_t rows = 4, cols = 5;
+  const auto wide = random_vec(rows * cols, 56, -3, 3);
+  for (double delta : {0.3, 2.5}) {
+    INFO("delta " << delta);
+    auto logits = random_vec(rows * cols, 63, -3, 3);
+    std::vector<double> out;
+    CHECK(unfused_grad_ratio(LossKind::huber, Activation::linear, logits, wide, rows, cols, &out, delta) <= 1.0);
+    int inside = 0, outside = 0;
+    for (size_t i = 0; i < out.size(); ++i) (std::abs(out[i] - wide[i]) <= delta ? inside : outside)++;
+    CHECK(inside > 0);
+    CHECK(outside > 0);
   }
 }
 

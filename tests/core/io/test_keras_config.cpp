@@ -649,13 +649,26 @@ TEST_CASE("a loss object's from_logits and label_smoothing are applied; settings
       "t");
   CHECK(other.ignored == std::vector<std::string>{"the loss's ignore_class=0", "the loss's reduction='sum'"});
   CHECK(compile_config_from_json(R"({"loss": "categorical_crossentropy"})", "t").from_logits == false);
-  // Keras's other losses by class and alias; Huber only at Keras's default delta.
-  CHECK(compile_config_from_json(R"({"loss": {"class_name": "Huber", "config": {"delta": 1.0}}})", "t").loss ==
-        "huber");
+  // Keras's other losses by class and alias; Huber's delta as tf-keras writes it (Keras 3.15 leaves it
+  // out: 1), and as dptrain writes it (which Keras 3's from_config takes).
+  const auto huber1 = compile_config_from_json(R"({"loss": {"class_name": "Huber", "config": {"delta": 1.0}}})", "t");
+  CHECK((huber1.loss == "huber" && huber1.delta == 1.0));
+  const auto keras3 = compile_config_from_json(
+      R"({"loss": {"module": "keras.losses", "class_name": "Huber", "config": {"name": "huber_loss", "reduction":
+          "sum_over_batch_size"}, "registered_name": null}})",
+      "t");
+  CHECK((keras3.loss == "huber" && keras3.delta == 1.0 && keras3.ignored.empty()));
+  const auto tf2 = compile_config_from_json(
+      R"({"loss": {"class_name": "Huber", "config": {"reduction": "auto", "name": "huber_loss", "delta": 2.5,
+          "fn": "huber"}}})",
+      "t");
+  CHECK((tf2.loss == "huber" && tf2.delta == 2.5 && tf2.ignored.empty()));
   CHECK(compile_config_from_json(R"({"loss": "kld"})", "t").loss == "kl_divergence");
   CHECK(compile_config_from_json(R"({"loss": {"class_name": "LogCosh", "config": {}}})", "t").loss == "log_cosh");
-  CHECK_THROWS_WITH(compile_config_from_json(R"({"loss": {"class_name": "Huber", "config": {"delta": 2.0}}})", "t"),
-                    "t loss Huber.delta is 2.0: dptrain has Huber with Keras's default delta 1.0 only; give --loss");
+  CHECK_THROWS_WITH(compile_config_from_json(R"({"loss": {"class_name": "Huber", "config": {"delta": 0}}})", "t"),
+                    "t loss Huber.delta is 0: it must be > 0");
+  CHECK_THROWS_WITH(compile_config_from_json(R"({"loss": {"class_name": "Huber", "config": {"delta": "2"}}})", "t"),
+                    "t loss Huber.delta must be a number, got \"2\"");
   CHECK_THROWS_WITH(
       compile_config_from_json(R"({"loss": {"class_name": "MeanSquaredError", "config": {"from_logits": true}}})", "t"),
       "t loss MeanSquaredError sets from_logits, which Keras has only for its cross-entropies");
