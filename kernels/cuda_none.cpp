@@ -17,6 +17,7 @@
 #include "kernels/optimizer.h"
 #include "kernels/pad2d.h"
 #include "kernels/pooling.h"
+#include "kernels/prelu.h"
 #include "kernels/recurrent.h"
 #include "kernels/seqmask.h"
 
@@ -62,6 +63,10 @@ void multiply_into_cuda(float*, const float*, int64_t, void*) { no_cuda(); }
 void broadcast_axpby_cuda(float*, float, const float*, float, const BroadcastMap&, int64_t, void*) { no_cuda(); }
 void broadcast_multiply_into_cuda(float*, const float*, const BroadcastMap&, int64_t, void*) { no_cuda(); }
 void broadcast_sum_cuda(float*, float, const float*, const BroadcastMap&, int64_t, void*) { no_cuda(); }
+void prelu_forward_cuda(const float*, const float*, const BroadcastMap&, int64_t, int64_t, float*, void*) { no_cuda(); }
+void prelu_backward_cuda(const float*, const float*, const BroadcastMap&, int64_t, int64_t, float*, float*, void*) {
+  no_cuda();
+}
 void affine_forward_cuda(AffineForm, const float*, float*, int64_t, int64_t, const float*, int64_t, const float*,
                          int64_t, void*) {
   no_cuda();
@@ -151,6 +156,8 @@ void dropout_cuda(const float*, float*, int64_t, int64_t, float, const DropoutKe
   no_cuda();
 }
 void dropout_mask_cuda(float*, int64_t, int64_t, float, const DropoutKey&, void*) { no_cuda(); }
+void random_flip_cuda(const Flip2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
+void gaussian_noise_cuda(const float*, float*, int64_t, int64_t, float, bool, const DropoutKey&, void*) { no_cuda(); }
 void apply_masks_cuda(int64_t, const float*, const float*, int64_t, int, float*, int64_t, void*) { no_cuda(); }
 void masked_sum_cuda(int64_t, const float*, const float*, int64_t, int, float*, bool, void*) { no_cuda(); }
 void nonzero_mask_cuda(int64_t, const float*, float*, void*) { no_cuda(); }

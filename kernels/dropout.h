@@ -22,6 +22,24 @@ void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const
 void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
                   const BroadcastMap* noise, void* stream);
 
+// Keras's GaussianNoise (multiply false: y = x + stddev z) and GaussianDropout (multiply: y = x (1 +
+// stddev z)), z drawn per element as dropout's masks are (normal_in_row, keyed by the row's global
+// index). GaussianDropout's backward is the same call on dy.
+void gaussian_noise_cpu(const float* x, float* y, int64_t rows, int64_t cols, float stddev, bool multiply,
+                        const DropoutKey& key);
+void gaussian_noise_cuda(const float* x, float* y, int64_t rows, int64_t cols, float stddev, bool multiply,
+                         const DropoutKey& key, void* stream);
+
+// Keras 3's RandomFlip on NHWC images (n, h, w, c): a sample drawn to flip (flip_drawn) is reversed
+// along the width (horizontal) and/or the height (vertical), both with its one draw, as Keras 3
+// flips; y must not alias x. The gradient is the same move of dy (a flip is its own inverse).
+struct Flip2d {
+  int64_t n = 0, h = 0, w = 0, c = 0;
+  bool horizontal = true, vertical = false;
+};
+void random_flip_cpu(const Flip2d& g, const DropoutKey& key, const float* x, float* y);
+void random_flip_cuda(const Flip2d& g, const DropoutKey& key, const float* x, float* y, void* stream);
+
 // A recurrent layer's mask (Keras's DropoutRNNCell): mask (rows, cols) of 0 or 1/(1-rate), element
 // (r, c) kept as dropout keeps it (the same draw for the same key, row and column).
 template <typename T>

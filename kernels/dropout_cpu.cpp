@@ -22,6 +22,30 @@ void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const
   }
 }
 
+void gaussian_noise_cpu(const float* x, float* y, int64_t rows, int64_t cols, float stddev, bool multiply,
+                        const DropoutKey& key) {
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint32_t k = row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + r));
+    for (int64_t c = 0; c < cols; ++c)
+      y[r * cols + c] = gaussian_noise_value(x[r * cols + c], normal_in_row(k, uint32_t(c)), stddev, multiply);
+  }
+}
+
+void random_flip_cpu(const Flip2d& g, const DropoutKey& key, const float* x, float* y) {
+  const int64_t plane = g.h * g.w * g.c;
+  for (int64_t s = 0; s < g.n; ++s) {
+    const bool flip = flip_drawn(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + s));
+    const float* xs = x + s * plane;
+    float* ys = y + s * plane;
+    for (int64_t i = 0; i < g.h; ++i)
+      for (int64_t j = 0; j < g.w; ++j) {
+        const int64_t si = flip && g.vertical ? g.h - 1 - i : i, sj = flip && g.horizontal ? g.w - 1 - j : j;
+        std::copy(xs + (si * g.w + sj) * g.c, xs + (si * g.w + sj + 1) * g.c, ys + (i * g.w + j) * g.c);
+      }
+  }
+}
+
 template <typename T>
 void dropout_mask_cpu(T* mask, int64_t rows, int64_t cols, float rate, const DropoutKey& key) {
   const T scale = T(1.0 / (1.0 - double(rate)));

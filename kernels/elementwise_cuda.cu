@@ -58,6 +58,26 @@ __global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t c
   }
 }
 
+__global__ void gaussian_noise_kernel(const float* x, float* y, int64_t rows, int64_t cols, float stddev, bool multiply,
+                                      DropoutKey key) {
+  const int64_t n = rows * cols;
+  DPT_GRID_STRIDE(i, n) {
+    const int64_t r = i / cols, c = i % cols;
+    const uint32_t k = row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + r));
+    y[i] = gaussian_noise_value(x[i], normal_in_row(k, uint32_t(c)), stddev, multiply);
+  }
+}
+
+__global__ void random_flip_kernel(Flip2d g, DropoutKey key, const float* __restrict__ x, float* __restrict__ y) {
+  const int64_t n = g.n * g.h * g.w * g.c;
+  DPT_GRID_STRIDE(e, n) {
+    const int64_t k = e % g.c, p = e / g.c, j = p % g.w, q = p / g.w, i = q % g.h, s = q / g.h;
+    const bool flip = flip_drawn(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + s));
+    const int64_t si = flip && g.vertical ? g.h - 1 - i : i, sj = flip && g.horizontal ? g.w - 1 - j : j;
+    y[e] = x[((s * g.h + si) * g.w + sj) * g.c + k];
+  }
+}
+
 __global__ void dropout_mask_kernel(float* mask, int64_t rows, int64_t cols, float rate, float scale, DropoutKey key) {
   const int64_t n = rows * cols;
   DPT_GRID_STRIDE(i, n) {
@@ -213,6 +233,21 @@ void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float ra
   const float scale = float(1.0 / (1.0 - double(rate)));
   dropout_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       x, y, rows, cols, rate, scale, key, noise != nullptr, noise ? *noise : BroadcastMap{});
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void gaussian_noise_cuda(const float* x, float* y, int64_t rows, int64_t cols, float stddev, bool multiply,
+                         const DropoutKey& key, void* stream) {
+  if (rows * cols == 0) return;
+  gaussian_noise_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      x, y, rows, cols, stddev, multiply, key);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void random_flip_cuda(const Flip2d& g, const DropoutKey& key, const float* x, float* y, void* stream) {
+  const int64_t n = g.n * g.h * g.w * g.c;
+  if (n == 0) return;
+  random_flip_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(g, key, x, y);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

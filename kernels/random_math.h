@@ -1,6 +1,7 @@
 // Counter-based randomness: a draw is a pure function of its key (seed, epoch, step, index), so
 // the same sample gets the same dropout mask however the batch is split across replicas.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include "kernels/hd.h"
 
@@ -31,6 +32,27 @@ DPT_HD uint32_t row_key(uint64_t seed, uint64_t epoch, uint64_t step, uint64_t g
 DPT_HD float uniform_in_row(uint32_t key, uint32_t col) {
   // via int32 (exact: < 2^24) so the conversion vectorises (AVX2 has no unsigned convert)
   return float(int32_t(fmix32(key ^ (col * 0x9e3779b9u)) >> 8)) * (1.0f / 16777216.0f);
+}
+
+// A standard normal draw for column `col` of a row keyed by row_key: Box-Muller on the row's
+// uniforms 2 col and 2 col + 1 (the first taken as 1 - u, in (0, 1], so its log is finite). In float:
+// the CPU's and the GPU's logf, sqrtf and cosf may round their last bit apart.
+DPT_HD float normal_in_row(uint32_t key, uint32_t col) {
+  const float u1 = 1.0f - uniform_in_row(key, 2u * col), u2 = uniform_in_row(key, 2u * col + 1u);
+  return sqrtf(-2.0f * logf(u1)) * cosf(6.283185307179586f * u2);
+}
+
+// Keras 3's RandomFlip: whether sample `row` (its global index) of a step is flipped, one uniform
+// draw a sample, flipped where it is <= 0.5 (Keras's less_equal(uniform, 0.5)).
+DPT_HD bool flip_drawn(uint64_t seed, uint64_t epoch, uint64_t step, uint64_t global_row) {
+  return uniform_in_row(row_key(seed, epoch, step, global_row), 0u) <= 0.5f;
+}
+
+// Keras's GaussianNoise (x + stddev z) and GaussianDropout (x (1 + stddev z), stddev
+// sqrt(rate / (1 - rate))), z normal_in_row; the multiplicative one's gradient is dy times the same
+// factor, the additive one's dy itself.
+DPT_HD float gaussian_noise_value(float x, float z, float stddev, bool multiply) {
+  return multiply ? x * (1.0f + stddev * z) : x + stddev * z;
 }
 
 // Inverted dropout: kept elements are scaled by scale = 1/(1-rate) so inference needs no change.

@@ -29,8 +29,10 @@
 #include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
+#include "core/layers/prelu.h"
 #include "core/layers/preprocessing.h"
 #include "core/layers/recurrent.h"
+#include "core/layers/reshaping.h"
 #include "core/layers/separable_conv2d.h"
 #include "core/layers/time_distributed.h"
 #include "core/strings.h"
@@ -97,6 +99,23 @@ std::pair<int64_t, int64_t> pair_of(const LayerCtx& c, const char* key, std::pai
   if (v.is_number_integer()) return {as<int64_t>(v, where), as<int64_t>(v, where)};
   if (v.is_array() && v.size() == 2) return {as<int64_t>(v[0], where + "[0]"), as<int64_t>(v[1], where + "[1]")};
   c.unsupported(std::string(key) + "=" + v.dump());
+}
+
+// A list of whole numbers (Permute's dims, PReLU's shared_axes); an int is a list of one.
+std::vector<int> ints_of(const LayerCtx& c, const char* key) {
+  std::vector<int> out;
+  if (!c.cfg.contains(key) || c.cfg[key].is_null()) return out;
+  const json& v = c.cfg[key];
+  const std::string where = c.where() + " '" + key + "'";
+  if (v.is_number_integer()) return {int(as<int64_t>(v, where))};
+  DPT_CHECK(v.is_array() && v.size() <= Shape::kMaxRank, where << " must be a list of axes, got " << v.dump());
+  for (size_t i = 0; i < v.size(); ++i) {
+    const int64_t a = as<int64_t>(v[i], where + "[" + std::to_string(i) + "]");
+    DPT_CHECK(a >= 1 && a <= int64_t(Shape::kMaxRank),
+              where << " " << v.dump() << " names axis " << a << " (a sample's axes are counted from 1)");
+    out.push_back(int(a));
+  }
+  return out;
 }
 
 // A 1-D layer's size: an int or a list of one.
@@ -298,7 +317,8 @@ constexpr std::pair<const char*, const char*> kWeightArgs[] = {{"kernel", "kerne
                                                                {"gamma", "gamma"},
                                                                {"beta", "beta"},
                                                                {"moving_mean", "moving_mean"},
-                                                               {"moving_variance", "moving_variance"}};
+                                                               {"moving_variance", "moving_variance"},
+                                                               {"alpha", "alpha"}};
 
 // Keras's initializer classes and the snake_case names its initializers.get takes, with their
 // other names (Keras 3's aliases: normal, uniform, zero, one, and the *Initializer classes).
@@ -728,11 +748,47 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     }
     return std::make_unique<Dropout>(c.get<double>("rate", 0.0), noise);
   }
+  if (c.cls == "RandomFlip") {
+    channels_last(c);
+    const std::string mode = c.get<std::string>("mode", "horizontal_and_vertical");
+    DPT_CHECK(mode == "horizontal" || mode == "vertical" || mode == "horizontal_and_vertical",
+              c.where() << " mode must be 'horizontal', 'vertical' or 'horizontal_and_vertical', got '" << mode << "'");
+    return std::make_unique<RandomFlip>(mode);
+  }
+  if (c.cls == "GaussianNoise" || c.cls == "GaussianDropout") {
+    const bool multiplies = c.cls == "GaussianDropout";
+    const double v = c.get<double>(multiplies ? "rate" : "stddev", 0.0);
+    DPT_CHECK(v >= 0 && (!multiplies || v < 1),
+              c.where() << (multiplies ? " 'rate' must be in [0, 1), got " : " 'stddev' must be >= 0, got ") << v);
+    return std::make_unique<GaussianNoise>(v, multiplies);
+  }
   if (c.cls == "SpatialDropout1D" || c.cls == "SpatialDropout2D") {
     if (c.cls == "SpatialDropout2D") channels_last(c);
     return std::make_unique<SpatialDropout>(c.get<double>("rate", 0.0), c.cls == "SpatialDropout1D" ? 1 : 2);
   }
   if (c.cls == "Activation") return std::make_unique<ActivationLayer>(activation_of(c));
+  if (c.cls == "Identity") return std::make_unique<Identity>();
+  if (c.cls == "ActivityRegularization") {
+    const double l1 = c.get<double>("l1", 0.0), l2 = c.get<double>("l2", 0.0);
+    DPT_CHECK(l1 >= 0 && l2 >= 0, c.where() << " l1 and l2 must be >= 0, got l1=" << l1 << ", l2=" << l2);
+    return std::make_unique<ActivityRegularization>(l1, l2);
+  }
+  if (c.cls == "RepeatVector") {
+    const int64_t n = c.get<int64_t>("n", 0);
+    DPT_CHECK(n >= 1, c.where() << " 'n' must be >= 1, got " << n);
+    return std::make_unique<RepeatVector>(n);
+  }
+  if (c.cls == "Permute") {
+    const std::vector<int> dims = ints_of(c, "dims");
+    std::vector<int> sorted = dims;
+    std::sort(sorted.begin(), sorted.end());
+    bool ok = !dims.empty();
+    for (size_t k = 0; ok && k < sorted.size(); ++k) ok = sorted[k] == int(k) + 1;
+    DPT_CHECK(ok, c.where() << " 'dims' must be a permutation of 1.." << dims.size() << ", got "
+                            << (c.cfg.contains("dims") ? c.cfg["dims"].dump() : std::string("none")));
+    return std::make_unique<Permute>(dims);
+  }
+  if (c.cls == "PReLU") return std::make_unique<PReLU>(ints_of(c, "shared_axes"));
   // Keras's activation layer classes, where their settings are one of the activations (dptrain
   // writes them back as Activation layers where the setting is the activation's default).
   if (c.cls == "ReLU") {
@@ -817,8 +873,9 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
            << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "
               "UpSampling1D, MaxPooling2D, AveragePooling2D, "
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
-              "GlobalMaxPooling1D, Flatten, Reshape, Dropout, SpatialDropout1D, SpatialDropout2D, Activation "
-           << "(and ReLU, LeakyReLU, ELU, Softmax), BatchNormalization, LayerNormalization, RMSNormalization, "
+              "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "
+              "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, RandomFlip, Activation "
+           << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "
            << "Rescaling, Normalization, "
            << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)");

@@ -27,8 +27,10 @@
 #include "core/layers/merge.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
+#include "core/layers/prelu.h"
 #include "core/layers/preprocessing.h"
 #include "core/layers/recurrent.h"
+#include "core/layers/reshaping.h"
 #include "core/layers/separable_conv2d.h"
 #include "core/layers/time_distributed.h"
 
@@ -133,6 +135,23 @@ json layer_config(const Layer& l) {
   } else if (auto* r = dynamic_cast<const Reshape*>(&l)) {
     c["target_shape"] = json::array();
     for (int64_t d : r->target()) c["target_shape"].push_back(d);
+  } else if (auto* ar = dynamic_cast<const ActivityRegularization*>(&l)) {  // before Identity
+    c["l1"] = ar->l1();
+    c["l2"] = ar->l2();
+  } else if (cls == "Identity") {
+  } else if (auto* rv = dynamic_cast<const RepeatVector*>(&l)) {
+    c["n"] = rv->n();
+  } else if (auto* pm = dynamic_cast<const Permute*>(&l)) {
+    c["dims"] = pm->dims();
+  } else if (auto* pr = dynamic_cast<const PReLU*>(&l)) {
+    c["shared_axes"] = pr->shared_axes().empty() ? json(nullptr) : json(pr->shared_axes());
+  } else if (auto* rf = dynamic_cast<const RandomFlip*>(&l)) {
+    c["mode"] = rf->mode();
+    c["seed"] = nullptr;
+    c["data_format"] = "channels_last";
+  } else if (auto* gn = dynamic_cast<const GaussianNoise*>(&l)) {
+    c[gn->multiplies() ? "rate" : "stddev"] = gn->value();
+    c["seed"] = nullptr;                                            // dptrain draws from --seed
   } else if (auto* sd = dynamic_cast<const SpatialDropout*>(&l)) {  // before Dropout, which it derives from
     c.erase("trainable");  // Keras 3's SpatialDropout constructors take no 'trainable'
     c["rate"] = sd->rate();
@@ -221,7 +240,9 @@ json layer_config(const Layer& l) {
     if (r.cls != "L1") rc["l2"] = r.l2;
     return keras3_object("keras.regularizers", {{"class_name", r.cls}, {"config", rc}});
   };
-  if (const auto& a = l.activity_regularizer()) c["activity_regularizer"] = regularizer_json(*a);
+  // (ActivityRegularization's is its l1 and l2, as Keras writes it.)
+  if (const auto& a = l.activity_regularizer(); a && !dynamic_cast<const ActivityRegularization*>(&l))
+    c["activity_regularizer"] = regularizer_json(*a);
   for (const auto& [weight, o] : l.weight_options()) {
     if (const auto& r = o.regularizer) c[weight_argument(weight, "regularizer")] = regularizer_json(*r);
     // An initializer or constraint as the file gave it; a Keras 2 object in Keras 3's form. Keras

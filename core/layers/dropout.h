@@ -37,6 +37,60 @@ class Dropout : public Layer {
   bool last_training_ = false;
 };
 
+// Keras's GaussianNoise(stddev) (multiplies false: x + stddev z) and GaussianDropout(rate) (x (1 +
+// sqrt(rate / (1 - rate)) z)) in training, z a standard normal per element keyed as Dropout's masks
+// (a sample draws the same noise however the batch is split); the identity at inference.
+class GaussianNoise : public Layer {
+ public:
+  GaussianNoise(double value, bool multiplies);  // value: stddev, or GaussianDropout's rate
+  std::string class_name() const override { return multiplies_ ? "GaussianDropout" : "GaussianNoise"; }
+  std::string default_name() const override { return multiplies_ ? "gaussian_dropout" : "gaussian_noise"; }
+  MaskUse mask_use() const override { return MaskUse::keeps; }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<GaussianNoise>(value_, multiplies_); }
+  std::string config_str() const override;
+  double value() const { return value_; }
+  bool multiplies() const { return multiplies_; }
+
+ protected:
+  Shape compute_output_shape(const Shape& in) override { return in; }
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  float stddev() const;
+  double value_;
+  bool multiplies_;
+  bool last_training_ = false;
+};
+
+// Keras 3's RandomFlip(mode) on (height, width, channels) images, in training: each sample, with one
+// draw, reversed along the width ("horizontal"), the height ("vertical") or both
+// ("horizontal_and_vertical": both or neither, as Keras 3 flips; tf-keras drew each apart); the
+// identity at inference.
+class RandomFlip : public Layer {
+ public:
+  explicit RandomFlip(const std::string& mode);
+  std::string class_name() const override { return "RandomFlip"; }
+  std::string default_name() const override { return "random_flip"; }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<RandomFlip>(mode()); }
+  std::string config_str() const override { return "mode=" + mode(); }
+  std::string mode() const;
+
+ protected:
+  Shape compute_output_shape(const Shape& in) override;
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  void move(Context& ctx, bool cuda, const float* from, float* to, int64_t n) const;
+  bool horizontal_ = true, vertical_ = false;
+  bool last_training_ = false;
+};
+
 // Keras's SpatialDropout1D and SpatialDropout2D: whole channels dropped, one draw per sample and
 // channel (Dropout with noise_shape (None, 1, C) or (None, 1, 1, C)).
 class SpatialDropout : public Dropout {

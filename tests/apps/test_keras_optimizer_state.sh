@@ -17,7 +17,10 @@
 #   4. Activations whose gradient needs their input (gelu, silu, mish, hard_silu) and LeakyReLU, ELU
 #      and ReLU layers with settings: dptrain's epoch from Keras's file gives Keras's weights; the
 #      same for MobileNet's layers (ZeroPadding2D, DepthwiseConv2D, GlobalAveragePooling2D with
-#      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D.
+#      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D; and for PReLU,
+#      RepeatVector, Permute, Identity and ActivityRegularization, which Keras loads back (and
+#      GaussianNoise, GaussianDropout and RandomFlip, whose draws are dptrain's own: evaluate and
+#      loading alone).
 #   5. A Functional model that branches (residual Adds, a Concatenate): dptrain's epoch from its
 #      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves.
 #   6. Keras's weight regularizers, and its activity regularizers (Sequential and Functional):
@@ -80,6 +83,19 @@ def names(path):
 def arrays(path):
     with h5py.File(path, "r") as f:
         return {n.split("/", 1)[-1]: np.array(f["optimizer_weights"][n]) for n in names(path)}
+
+
+def dpt_eval(path, ys, xs="x"):  # `dptrain evaluate`'s figures by name ({"error": ...} where it fails)
+    ev = subprocess.run([bin, "evaluate", "--model", path, "--data", f"npy:{d}/{xs}.npy,{d}/{ys}.npy",
+                         "--validation-split", "0", "--batch-size", "8"], capture_output=True, text=True)
+    said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
+    if ev.returncode != 0 or not said:
+        return {"error": ev.stderr.strip()}
+    out = {}
+    for part in said[0].split(" - "):
+        k, v = part.rsplit(": ", 1)
+        out[k] = float(v)
+    return out
 
 
 def model_weights(path):
@@ -297,12 +313,8 @@ for tag, (loss, ys, units, activation, described) in logit_cases.items():
                                              if k in want)
         check(same, f"{tag}: Keras loads dptrain's .{ext} file with {type(ours.loss).__name__}{described}")
         theirs_eval = ours.evaluate(x, targets, batch_size=8, verbose=0, return_dict=True)
-        ev = subprocess.run([bin, "evaluate", "--model", f"{d}/{tag}_ours.{ext}", "--data",
-                             f"npy:{d}/x.npy,{d}/{ys}.npy", "--validation-split", "0", "--batch-size", "8"],
-                            capture_output=True, text=True)
-        said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
-        ours_loss = float(said[0].split()[1]) if said else float("nan")
-        ours_acc = float(said[0].split("accuracy: ")[1]) if said and "accuracy: " in said[0] else float("nan")
+        ev = dpt_eval(f"{d}/{tag}_ours.{ext}", ys)
+        ours_loss, ours_acc = ev.get("loss", float("nan")), ev.get("accuracy", float("nan"))
         check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4 and abs(ours_acc - theirs_eval["accuracy"]) <= 1e-4,
               f"{tag}: dptrain evaluates the .{ext} file to Keras's loss and accuracy ({ours_loss} vs "
               f"{theirs_eval['loss']:.6f}, {ours_acc} vs {theirs_eval['accuracy']:.4f})")
@@ -357,10 +369,7 @@ for loss, activation, ys in value_losses:
     check(diff <= 2e-6, f"{loss}: dptrain's epoch gives Keras's weights (max |diff| {diff:.3g}; the epoch moved "
                         f"them {moved:.3g})")
     theirs_eval = ours.evaluate(x, targets, batch_size=8, verbose=0, return_dict=True)
-    ev = subprocess.run([bin, "evaluate", "--model", f"{d}/{loss}_ours.keras", "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
-                         "--validation-split", "0", "--batch-size", "8"], capture_output=True, text=True)
-    said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
-    ours_loss = float(said[0].split()[1]) if said else float("nan")
+    ours_loss = dpt_eval(f"{d}/{loss}_ours.keras", ys).get("loss", float("nan"))
     check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4 * max(1.0, abs(theirs_eval["loss"])),
           f"{loss}: Keras loads dptrain's file and evaluates dptrain's loss ({ours_loss} vs {theirs_eval['loss']:.6f})")
 
@@ -397,11 +406,7 @@ for ext in ("h5", "keras"):
     check(isinstance(ours.loss, keras.losses.Huber) and loaded_delta == 0.4,
           f"huber delta: Keras loads dptrain's .{ext} file with Huber(delta={loaded_delta})")
     theirs_eval = ours.evaluate(x, targets, batch_size=8, verbose=0, return_dict=True)
-    ev = subprocess.run([bin, "evaluate", "--model", f"{d}/huber_delta_ours.{ext}", "--data",
-                         f"npy:{d}/x.npy,{d}/wide_y.npy", "--validation-split", "0", "--batch-size", "8"],
-                        capture_output=True, text=True)
-    said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
-    ours_loss = float(said[0].split()[1]) if said else float("nan")
+    ours_loss = dpt_eval(f"{d}/huber_delta_ours.{ext}", "wide_y").get("loss", float("nan"))
     check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4 * max(1.0, abs(theirs_eval["loss"])),
           f"huber delta: Keras evaluates dptrain's .{ext} file to dptrain's loss ({ours_loss} vs "
           f"{theirs_eval['loss']:.6f})")
@@ -455,18 +460,6 @@ metric_cases = {
                                                M.F1Score(average="micro", name="f1_micro"),
                                                M.AUC(multi_label=True, summation_method="minoring", name="auc_ml5")])}
 
-
-def dpt_eval(path, ys):
-    ev = subprocess.run([bin, "evaluate", "--model", path, "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
-                         "--validation-split", "0", "--batch-size", "8"], capture_output=True, text=True)
-    said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
-    if ev.returncode != 0 or not said:
-        return {"error": ev.stderr.strip()}
-    out = {}
-    for part in said[0].split(" - "):
-        k, v = part.rsplit(": ", 1)
-        out[k] = float(v)
-    return out
 
 
 def same_figures(ours, theirs):
@@ -604,6 +597,92 @@ if run.returncode == 0:
     check(diff <= 2e-6 and moved > 100 * 2e-6,
           f"acts: dptrain's epoch through gelu, silu, mish, hard_silu, LeakyReLU(0.3), ELU(0.5) and "
           f"ReLU(max_value=1) gives Keras's weights (max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
+# PReLU (alpha per unit, and shared along axes), RepeatVector, Permute, Identity and
+# ActivityRegularization, on vectors (into an LSTM) and on images: dptrain's epoch from Keras's .keras
+# and .h5 files gives Keras's weights (alpha included), and Keras loads dptrain's files and evaluates
+# them to dptrain's loss (ActivityRegularization's penalty in it).
+xe = rng.uniform(-1, 1, (32, 5, 5, 2)).astype("float32")
+np.save(f"{d}/xe.npy", xe)
+extras = {
+    "extras_vec": ("x", [keras.Input((6,)), layers.Dense(8, name="d1"),
+                         layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), name="pr1"),
+                         layers.RepeatVector(3, name="rep"), layers.Permute((2, 1), name="perm"),
+                         layers.PReLU(shared_axes=[1], name="pr2"), layers.Identity(name="same"),
+                         layers.ActivityRegularization(l1=0.01, l2=0.02, name="act"), layers.LSTM(4, name="lstm"),
+                         layers.Dense(3, activation="softmax", name="out")]),
+    "extras_img": ("xe", [keras.Input((5, 5, 2)), layers.Conv2D(4, 3, padding="same", name="c1"),
+                          layers.PReLU(alpha_initializer=keras.initializers.Constant(-0.2), shared_axes=[1, 2],
+                                       name="pr"),
+                          layers.Permute((3, 1, 2), name="perm"), layers.Conv2D(3, 2, name="c2"),
+                          layers.Flatten(name="flat"), layers.Dense(3, activation="softmax", name="out")])}
+for tag, (xs, stack) in extras.items():
+    xv = np.load(f"{d}/{xs}.npy")
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential(stack, name=tag)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    m.fit(xv, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{tag}_1.keras")  # (the .keras first: Keras 3.15 may leave the optimizer out of one saved after an .h5)
+    m.save(f"{d}/{tag}_1.h5")
+    start = [w.numpy() for w in m.weights]
+    m.fit(xv, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = [w.numpy() for w in m.weights]
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs))
+    for ext in ("keras", "h5"):
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", f"npy:{d}/{xs}.npy,{d}/y.npy",
+                              "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                              "--verbose", "0", "--save-model", f"{d}/{tag}_ours.{ext}"], capture_output=True, text=True)
+        check(run.returncode == 0, f"{tag}: dptrain trains the .{ext} file (exit {run.returncode}) {run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        ours = keras.models.load_model(f"{d}/{tag}_ours.{ext}")
+        diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(ours.weights, theirs))
+        check(len(ours.weights) == len(theirs) and diff <= 2e-6 and moved > 100 * 2e-6,
+              f"{tag}: dptrain's epoch from the .{ext} file gives Keras's weights (max |diff| {diff:.3g}; the epoch "
+              f"moved them {moved:.3g})")
+        theirs_eval = ours.evaluate(xv, y, batch_size=8, verbose=0, return_dict=True)
+        ours_loss = dpt_eval(f"{d}/{tag}_ours.{ext}", "y", xs).get("loss", float("nan"))
+        check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4,
+              f"{tag}: Keras loads dptrain's .{ext} file and evaluates dptrain's loss ({ours_loss} vs "
+              f"{theirs_eval['loss']:.6f})")
+# GaussianNoise, GaussianDropout and RandomFlip: the identity at inference, so dptrain evaluates
+# Keras's files to Keras's loss; noise and flips in training (their draws are dptrain's own: checked
+# in test_reshaping.cpp), and Keras loads the files dptrain saves after an epoch with the same layers
+# and settings.
+noisy = {"noise": ("x", [keras.Input((6,)), layers.Dense(8, name="d1"), layers.GaussianNoise(0.3, name="gn"),
+                         layers.Dense(8, activation="tanh", name="d2"), layers.GaussianDropout(0.2, name="gd"),
+                         layers.Dense(3, activation="softmax", name="out")],
+                   {"gn": ("GaussianNoise", "stddev", 0.3), "gd": ("GaussianDropout", "rate", 0.2)}),
+         "flip": ("xe", [keras.Input((5, 5, 2)), layers.RandomFlip("horizontal", name="rf"),
+                         layers.Conv2D(3, 3, activation="tanh", name="c1"), layers.Flatten(name="flat"),
+                         layers.Dense(3, activation="softmax", name="out")],
+                  {"rf": ("RandomFlip", "mode", "horizontal")})}
+for tag, (xs, stack, kept_want) in noisy.items():
+    xv = np.load(f"{d}/{xs}.npy")
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential(stack, name=tag)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    m.fit(xv, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{tag}_1.keras")
+    m.save(f"{d}/{tag}_1.h5")
+    want = m.evaluate(xv, y, batch_size=8, verbose=0)
+    for ext in ("keras", "h5"):
+        got = dpt_eval(f"{d}/{tag}_1.{ext}", "y", xs).get("loss", float("nan"))
+        check(abs(got - want) <= 1e-4, f"{tag}: dptrain evaluates Keras's .{ext} file to Keras's loss ({got} vs "
+                                       f"{want:.6f})")
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", f"npy:{d}/{xs}.npy,{d}/y.npy",
+                              "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--verbose", "0",
+                              "--save-model", f"{d}/{tag}_ours.{ext}"], capture_output=True, text=True)
+        check(run.returncode == 0, f"{tag}: dptrain trains the .{ext} file (exit {run.returncode}) {run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        ours = keras.models.load_model(f"{d}/{tag}_ours.{ext}")
+        kept = {l.name: (type(l).__name__, k, getattr(l, k, None)) for l in ours.layers
+                for name, (_, k, _) in kept_want.items() if l.name == name}
+        check(kept == kept_want, f"{tag}: Keras loads dptrain's .{ext} file with its layers' settings ({kept})")
+        got = dpt_eval(f"{d}/{tag}_ours.{ext}", "y", xs).get("loss", float("nan"))
+        theirs = ours.evaluate(xv, y, batch_size=8, verbose=0)
+        check(abs(got - theirs) <= 1e-4, f"{tag}: Keras evaluates dptrain's .{ext} file to dptrain's loss ({got} vs "
+                                         f"{theirs:.6f})")
 # MobileNet's layers on small images: ZeroPadding2D, DepthwiseConv2D (stride 2 valid, depth
 # multiplier 2; 3x3 same), Cropping2D, GlobalAveragePooling2D(keepdims=True), a 1x1 Conv2D, Reshape.
 # No bias right before BatchNormalization (as in MobileNet): its gradient is zero but for rounding,
@@ -818,10 +897,7 @@ for src in ("reg_1.keras", "reg_1.h5"):
     check(regs == their_regs, f"regularized: keras.models.load_model reads dptrain's {dst} with Keras's "
                               f"{len(their_regs)} regularizers and constraints" + ("" if regs == their_regs else f": {regs}"))
     theirs_eval = loaded.evaluate(x, y, batch_size=8, verbose=0)
-    ev = subprocess.run([bin, "evaluate", "--model", f"{d}/{dst}", "--data", f"npy:{d}/x.npy,{d}/y.npy",
-                         "--validation-split", "0", "--batch-size", "8"], capture_output=True, text=True)
-    said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
-    ours_eval = float(said[0].split()[1]) if said else float("nan")
+    ours_eval = dpt_eval(f"{d}/{dst}", "y").get("loss", float("nan"))
     check(abs(ours_eval - theirs_eval) <= 1e-4 * theirs_eval,
           f"regularized: Keras evaluates dptrain's {dst} to dptrain's loss, the penalty included ({ours_eval} vs "
           f"{theirs_eval:.6f})")

@@ -21,8 +21,10 @@
 #include "core/layers/layer_norm.h"
 #include "core/layers/padding.h"
 #include "core/layers/pooling.h"
+#include "core/layers/prelu.h"
 #include "core/layers/preprocessing.h"
 #include "core/layers/recurrent.h"
+#include "core/layers/reshaping.h"
 #include "core/layers/separable_conv2d.h"
 #include "core/layers/time_distributed.h"
 #include "gpu/gpu_test_util.h"
@@ -345,6 +347,31 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<SeparableConv2D>(c);
        },
        {9, 8, 5}},
+      {"PReLU (an alpha per element)", [] { return std::make_unique<PReLU>(); }, {4, 7}},
+      {"PReLU shared_axes [1, 2] (an alpha per channel)",
+       [] {
+         return std::make_unique<PReLU>(std::vector<int>{1, 2});
+       },
+       {5, 6, 4}},
+      {"PReLU shared_axes [2] (rows of alpha)", [] { return std::make_unique<PReLU>(std::vector<int>{2}); }, {3, 70}},
+      {"RepeatVector 4", [] { return std::make_unique<RepeatVector>(4); }, {9}},
+      {"Permute (3, 1, 2)",
+       [] {
+         return std::make_unique<Permute>(std::vector<int>{3, 1, 2});
+       },
+       {3, 4, 5}},
+      {"Permute (2, 1)",
+       [] {
+         return std::make_unique<Permute>(std::vector<int>{2, 1});
+       },
+       {6, 7}},
+      {"RandomFlip horizontal_and_vertical (training)",
+       [] { return std::make_unique<RandomFlip>("horizontal_and_vertical"); },
+       {5, 4, 3}},
+      {"RandomFlip horizontal (training)", [] { return std::make_unique<RandomFlip>("horizontal"); }, {3, 7, 2}},
+      {"GaussianNoise 0.3 (training)", [] { return std::make_unique<GaussianNoise>(0.3, false); }, {5, 6}},
+      {"GaussianDropout 0.4 (training)", [] { return std::make_unique<GaussianNoise>(0.4, true); }, {41}},
+      {"ActivityRegularization (an identity)", [] { return std::make_unique<ActivityRegularization>(0.1, 0.2); }, {8}},
       {"Dropout 0.3, noise_shape (None, 1, None, 1)",
        [] {
          return std::make_unique<Dropout>(0.3, Shape{1, 0, 1});

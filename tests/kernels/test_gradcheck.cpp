@@ -13,6 +13,7 @@
 #include "kernels/loss.h"
 #include "kernels/pad2d.h"
 #include "kernels/pooling.h"
+#include "kernels/prelu.h"
 #include "test_util.h"
 
 using namespace dpt;
@@ -662,4 +663,31 @@ TEST_CASE("loss gradients match finite differences (double), unfused and fused",
       CHECK(worst_ratio(dzf, num, kAtol, 1e-5) <= 1.0);
     }
   }
+}
+
+// PReLU (Keras's relu(x) - alpha relu(-x)): dx and alpha's terms against finite differences of
+// sum(c * y), with alpha shared along the first axis of each (4, 5) sample (alpha (1, 5)); inputs off
+// the kink at 0.
+TEST_CASE("PReLU: input and alpha gradients (double)", "[kernels][grad]") {
+  const int64_t n = 3, rows = 4, cols = 5, per = rows * cols;
+  auto x = random_vec(n * per, 64, -2, 2);
+  for (double& v : x) v = v < 0 ? v - 0.1 : v + 0.1;
+  auto alpha = random_vec(cols, 65, -0.5, 1.5);
+  const auto c = random_vec(n * per, 66, -1, 1);
+  const int64_t large[2] = {rows, cols}, small[2] = {1, cols};
+  const BroadcastMap map = broadcast_map(large, small, 2);
+  std::vector<double> y(x.size());
+  auto f = [&] {
+    prelu_forward_cpu<double>(x.data(), alpha.data(), map, per, n * per, y.data());
+    return dot(c, y);
+  };
+  const auto num_x = numeric_grad(f, x), num_a = numeric_grad(f, alpha);
+  std::vector<double> dy = c, dx(x.size()), da(size_t(cols), 0.0);
+  prelu_backward_cpu<double>(x.data(), alpha.data(), map, per, n * per, dy.data(), dx.data());
+  for (size_t i = 0; i < dy.size(); ++i) da[i % size_t(cols)] += dy[i];  // alpha's terms, summed as the layer does
+  CHECK(worst_ratio(dx, num_x, 1e-7, 1e-6) <= 1.0);
+  CHECK(worst_ratio(da, num_a, 1e-7, 1e-6) <= 1.0);
+  int negative = 0;
+  for (double v : x) negative += v < 0;
+  CHECK((negative > 10 && negative < 50));
 }

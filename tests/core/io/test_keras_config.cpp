@@ -213,6 +213,47 @@ TEST_CASE("Keras 2 configs: list form, {name, layers} form, to_json files", "[io
   }
 }
 
+TEST_CASE("PReLU, RepeatVector, Permute, Identity and ActivityRegularization from a Keras config", "[io][config]") {
+  auto cfg = [](const std::string& layers) {
+    return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 6], "name": "input"}}, )" +
+           layers + "]}}";
+  };
+  auto m = model_from_keras_json(
+      cfg(R"({"class_name": "PReLU", "config": {"name": "p", "alpha_initializer": {"class_name": "Constant",
+          "config": {"value": 0.25}}, "alpha_regularizer": null, "alpha_constraint": null, "shared_axes": null}},
+        {"class_name": "RepeatVector", "config": {"name": "r", "n": 3}},
+        {"class_name": "Permute", "config": {"name": "t", "dims": [2, 1]}},
+        {"class_name": "PReLU", "config": {"name": "q", "shared_axes": [1]}},
+        {"class_name": "Identity", "config": {"name": "i"}},
+        {"class_name": "ActivityRegularization", "config": {"name": "a", "l1": 0.01, "l2": 0.5}})"),
+      0, "m.json");
+  std::vector<std::string> got;
+  for (auto& l : m->layers())
+    got.push_back(l->class_name() + " " + shape_str(l->output_shape()) + " " + l->config_str());
+  CHECK(got == std::vector<std::string>{"PReLU (6,) ", "RepeatVector (3, 6) n=3", "Permute (6, 3) dims=(2, 1)",
+                                        "PReLU (6, 3) shared_axes=[1]", "Identity (6, 3) ",
+                                        "ActivityRegularization (6, 3) l1=0.01, l2=0.5"});
+  CHECK(m->weights()[0].data[0] == 0.25f);  // alpha_initializer
+  CHECK(m->weights()[1].spec.shape == Shape{1, 3});
+  REQUIRE(m->layers()[5]->activity_regularizer());
+  CHECK(*m->layers()[5]->activity_regularizer() == (Regularizer{"L1L2", 0.01, 0.5}));
+  CHECK_THROWS_WITH(
+      model_from_keras_json(cfg(R"({"class_name": "RepeatVector", "config": {"name": "r", "n": 0}})"), 0, "m.json"),
+      "m.json: layer 'r' (RepeatVector): 'n' must be >= 1, got 0");
+  CHECK_THROWS_WITH(model_from_keras_json(cfg(R"({"class_name": "RepeatVector", "config": {"name": "r", "n": 2}},
+        {"class_name": "Permute", "config": {"name": "t", "dims": [1, 1]}})"),
+                                          0, "m.json"),
+                    "m.json: layer 't' (Permute): 'dims' must be a permutation of 1..2, got [1,1]");
+  CHECK_THROWS_WITH(model_from_keras_json(
+                        cfg(R"({"class_name": "PReLU", "config": {"name": "p", "shared_axes": [0]}})"), 0, "m.json"),
+                    "m.json: layer 'p' (PReLU): 'shared_axes' [0] names axis 0 (a sample's axes are counted from 1)");
+  CHECK_THROWS_WITH(
+      model_from_keras_json(cfg(R"({"class_name": "ActivityRegularization", "config": {"name": "a", "l1": -0.1}})"), 0,
+                            "m.json"),
+      "m.json: layer 'a' (ActivityRegularization): l1 and l2 must be >= 0, got l1=-0.1, l2=0");
+}
+
 TEST_CASE("unsupported configs name the layer and the option", "[io][config]") {
   auto cfg = [](const std::string& layer) {
     return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
