@@ -20,6 +20,7 @@
 #include "kernels/prelu.h"
 #include "kernels/recurrent.h"
 #include "kernels/seqmask.h"
+#include "kernels/unit_norm.h"
 
 namespace dpt::kernels {
 
@@ -63,6 +64,8 @@ void multiply_into_cuda(float*, const float*, int64_t, void*) { no_cuda(); }
 void broadcast_axpby_cuda(float*, float, const float*, float, const BroadcastMap&, int64_t, void*) { no_cuda(); }
 void broadcast_multiply_into_cuda(float*, const float*, const BroadcastMap&, int64_t, void*) { no_cuda(); }
 void broadcast_sum_cuda(float*, float, const float*, const BroadcastMap&, int64_t, void*) { no_cuda(); }
+void unit_norm_forward_cuda(const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
+void unit_norm_backward_cuda(const float*, const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
 void prelu_forward_cuda(const float*, const float*, const BroadcastMap&, int64_t, int64_t, float*, void*) { no_cuda(); }
 void prelu_backward_cuda(const float*, const float*, const BroadcastMap&, int64_t, int64_t, float*, float*, void*) {
   no_cuda();
@@ -157,6 +160,10 @@ void dropout_cuda(const float*, float*, int64_t, int64_t, float, const DropoutKe
 }
 void dropout_mask_cuda(float*, int64_t, int64_t, float, const DropoutKey&, void*) { no_cuda(); }
 void random_flip_cuda(const Flip2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
+void alpha_dropout_cuda(const float*, float*, int64_t, int64_t, float, const DropoutKey&, const BroadcastMap*, bool,
+                        void*) {
+  no_cuda();
+}
 void gaussian_noise_cuda(const float*, float*, int64_t, int64_t, float, bool, const DropoutKey&, void*) { no_cuda(); }
 void apply_masks_cuda(int64_t, const float*, const float*, int64_t, int, float*, int64_t, void*) { no_cuda(); }
 void masked_sum_cuda(int64_t, const float*, const float*, int64_t, int, float*, bool, void*) { no_cuda(); }

@@ -22,6 +22,13 @@ void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const
 void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
                   const BroadcastMap* noise, void* stream);
 
+// Keras's AlphaDropout (alpha_dropout_value) on the draws dropout would take (the same keys, noise
+// map and rule); grad: the backward, dy to dx.
+void alpha_dropout_cpu(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
+                       const BroadcastMap* noise, bool grad);
+void alpha_dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
+                        const BroadcastMap* noise, bool grad, void* stream);
+
 // Keras's GaussianNoise (multiply false: y = x + stddev z) and GaussianDropout (multiply: y = x (1 +
 // stddev z)), z drawn per element as dropout's masks are (normal_in_row, keyed by the row's global
 // index). GaussianDropout's backward is the same call on dy.

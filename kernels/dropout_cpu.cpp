@@ -22,6 +22,18 @@ void dropout_cpu(const T* x, T* y, int64_t rows, int64_t cols, float rate, const
   }
 }
 
+void alpha_dropout_cpu(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
+                       const BroadcastMap* noise, bool grad) {
+  const AlphaDropoutForm f = alpha_dropout_form(rate);
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint32_t k = row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + r));
+    for (int64_t c = 0; c < cols; ++c)
+      y[r * cols + c] = alpha_dropout_value(x[r * cols + c], uniform_in_row(k, uint32_t(noise ? noise->source(c) : c)),
+                                            rate, f, grad);
+  }
+}
+
 void gaussian_noise_cpu(const float* x, float* y, int64_t rows, int64_t cols, float stddev, bool multiply,
                         const DropoutKey& key) {
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)

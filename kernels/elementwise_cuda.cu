@@ -58,6 +58,16 @@ __global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t c
   }
 }
 
+__global__ void alpha_dropout_kernel(const float* x, float* y, int64_t rows, int64_t cols, float rate,
+                                     AlphaDropoutForm f, DropoutKey key, bool shared, BroadcastMap noise, bool grad) {
+  const int64_t n = rows * cols;
+  DPT_GRID_STRIDE(i, n) {
+    const int64_t r = i / cols, c = i % cols;
+    const uint32_t k = row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + r));
+    y[i] = alpha_dropout_value(x[i], uniform_in_row(k, uint32_t(shared ? noise.source(c) : c)), rate, f, grad);
+  }
+}
+
 __global__ void gaussian_noise_kernel(const float* x, float* y, int64_t rows, int64_t cols, float stddev, bool multiply,
                                       DropoutKey key) {
   const int64_t n = rows * cols;
@@ -233,6 +243,14 @@ void dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float ra
   const float scale = float(1.0 / (1.0 - double(rate)));
   dropout_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       x, y, rows, cols, rate, scale, key, noise != nullptr, noise ? *noise : BroadcastMap{});
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void alpha_dropout_cuda(const float* x, float* y, int64_t rows, int64_t cols, float rate, const DropoutKey& key,
+                        const BroadcastMap* noise, bool grad, void* stream) {
+  if (rows * cols == 0) return;
+  alpha_dropout_kernel<<<grid_blocks(rows * cols), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      x, y, rows, cols, rate, alpha_dropout_form(rate), key, noise != nullptr, noise ? *noise : BroadcastMap{}, grad);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -55,6 +55,24 @@ DPT_HD float gaussian_noise_value(float x, float z, float stddev, bool multiply)
   return multiply ? x * (1.0f + stddev * z) : x + stddev * z;
 }
 
+// Keras's AlphaDropout: with SELU's alpha_p = -alpha scale, a kept element (u >= rate, as
+// dropout keeps) becomes a x + b and a dropped one a alpha_p + b, a = ((1 - rate)(1 + rate alpha_p^2))^-1/2
+// and b = -a alpha_p rate (so SELU's mean and variance are kept); the gradient is a dy where kept,
+// else 0.
+struct AlphaDropoutForm {
+  float a = 1, b = 0, alpha_p = 0;
+};
+inline AlphaDropoutForm alpha_dropout_form(double rate) {
+  const double alpha_p = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946;
+  const double a = 1.0 / std::sqrt((1.0 - rate) * (1.0 + rate * alpha_p * alpha_p));
+  return {float(a), float(-a * alpha_p * rate), float(alpha_p)};
+}
+DPT_HD float alpha_dropout_value(float x, float u, float rate, const AlphaDropoutForm& f, bool grad) {
+  const bool keep = u >= rate;
+  if (grad) return keep ? f.a * x : 0.0f;
+  return f.a * (keep ? x : f.alpha_p) + f.b;
+}
+
 // Inverted dropout: kept elements are scaled by scale = 1/(1-rate) so inference needs no change.
 // Written as a multiply by the 0-or-scale mask (as Keras applies it), so the loop vectorises.
 template <typename T>

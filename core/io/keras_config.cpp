@@ -35,6 +35,7 @@
 #include "core/layers/reshaping.h"
 #include "core/layers/separable_conv2d.h"
 #include "core/layers/time_distributed.h"
+#include "core/layers/unit_normalization.h"
 #include "core/strings.h"
 
 namespace dpt {
@@ -735,7 +736,7 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
       target.push_back(as<int64_t>(t[i], c.where() + " 'target_shape'[" + std::to_string(i) + "]"));
     return std::make_unique<Reshape>(target);
   }
-  if (c.cls == "Dropout") {
+  if (c.cls == "Dropout" || c.cls == "AlphaDropout") {
     Shape noise;  // (None, d1, ...): 0 for None
     if (c.cfg.contains("noise_shape") && !c.cfg["noise_shape"].is_null()) {
       const json& n = c.cfg["noise_shape"];
@@ -746,7 +747,10 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
       for (size_t i = 1; i < n.size(); ++i)
         noise.push_back(n[i].is_null() ? 0 : as<int64_t>(n[i], where + "[" + std::to_string(i) + "]"));
     }
-    return std::make_unique<Dropout>(c.get<double>("rate", 0.0), noise);
+    const double rate = c.get<double>("rate", 0.0);
+    DPT_CHECK(rate >= 0 && rate < 1, c.where() << " 'rate' must be in [0, 1), got " << rate);
+    if (c.cls == "AlphaDropout") return std::make_unique<AlphaDropout>(rate, noise);
+    return std::make_unique<Dropout>(rate, noise);
   }
   if (c.cls == "RandomFlip") {
     channels_last(c);
@@ -768,6 +772,21 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
   }
   if (c.cls == "Activation") return std::make_unique<ActivationLayer>(activation_of(c));
   if (c.cls == "Identity") return std::make_unique<Identity>();
+  if (c.cls == "UnitNormalization") {
+    const json ax = c.cfg.contains("axis") && !c.cfg["axis"].is_null() ? c.cfg["axis"] : json(-1);
+    const std::string where = c.where() + " 'axis'";
+    std::vector<int> axes;
+    if (ax.is_number_integer()) {
+      axes.push_back(int(as<int64_t>(ax, where)));
+    } else {
+      DPT_CHECK(ax.is_array() && !ax.empty() && ax.size() <= Shape::kMaxRank,
+                where << " must be an axis or a list of axes, got " << ax.dump());
+      for (size_t i = 0; i < ax.size(); ++i)
+        axes.push_back(int(as<int64_t>(ax[i], where + "[" + std::to_string(i) + "]")));
+    }
+    for (int a : axes) DPT_CHECK(a != 0, where << " " << ax.dump() << " names the batch axis 0");
+    return std::make_unique<UnitNormalization>(axes, ax.is_array());
+  }
   if (c.cls == "ActivityRegularization") {
     const double l1 = c.get<double>("l1", 0.0), l2 = c.get<double>("l2", 0.0);
     DPT_CHECK(l1 >= 0 && l2 >= 0, c.where() << " l1 and l2 must be >= 0, got l1=" << l1 << ", l2=" << l2);
@@ -874,7 +893,8 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
               "UpSampling1D, MaxPooling2D, AveragePooling2D, "
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
               "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "
-              "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, RandomFlip, Activation "
+              "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip, "
+              "UnitNormalization, Activation "
            << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "
            << "Rescaling, Normalization, "

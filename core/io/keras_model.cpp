@@ -33,6 +33,7 @@
 #include "core/layers/reshaping.h"
 #include "core/layers/separable_conv2d.h"
 #include "core/layers/time_distributed.h"
+#include "core/layers/unit_normalization.h"
 
 namespace dpt {
 
@@ -139,6 +140,8 @@ json layer_config(const Layer& l) {
     c["l1"] = ar->l1();
     c["l2"] = ar->l2();
   } else if (cls == "Identity") {
+  } else if (auto* un = dynamic_cast<const UnitNormalization*>(&l)) {
+    c["axis"] = un->axis_is_list() ? json(un->axis()) : json(un->axis()[0]);
   } else if (auto* rv = dynamic_cast<const RepeatVector*>(&l)) {
     c["n"] = rv->n();
   } else if (auto* pm = dynamic_cast<const Permute*>(&l)) {
@@ -156,8 +159,9 @@ json layer_config(const Layer& l) {
     c.erase("trainable");  // Keras 3's SpatialDropout constructors take no 'trainable'
     c["rate"] = sd->rate();
     if (sd->spatial() == 2) c["data_format"] = "channels_last";
-  } else if (auto* dr = dynamic_cast<const Dropout*>(&l)) {
+  } else if (auto* dr = dynamic_cast<const Dropout*>(&l)) {  // and AlphaDropout
     c["rate"] = dr->rate();
+    if (cls == "AlphaDropout") c["seed"] = nullptr;
     if (!dr->noise_shape().empty()) {
       c["noise_shape"] = json::array({nullptr});
       for (int64_t d : dr->noise_shape()) c["noise_shape"].push_back(d == 0 ? json(nullptr) : json(d));

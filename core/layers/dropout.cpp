@@ -56,7 +56,11 @@ void Dropout::forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool trainin
     return;
   }
   const int64_t cols = shape_numel(in_);
-  kernels::dropout_cpu(x.data(), y.data(), x.dim(0), cols, float(rate_), key_for(ctx, name_), noise_map());
+  if (alpha_)
+    kernels::alpha_dropout_cpu(x.data(), y.data(), x.dim(0), cols, float(rate_), key_for(ctx, name_), noise_map(),
+                               false);
+  else
+    kernels::dropout_cpu(x.data(), y.data(), x.dim(0), cols, float(rate_), key_for(ctx, name_), noise_map());
 }
 
 void Dropout::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
@@ -65,8 +69,12 @@ void Dropout::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Tensor& d
     std::copy(dy.data(), dy.data() + dy.numel(), dx->data());
     return;
   }
-  kernels::dropout_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
-                       noise_map());
+  if (alpha_)
+    kernels::alpha_dropout_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+                               noise_map(), true);
+  else
+    kernels::dropout_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+                         noise_map());
 }
 
 void Dropout::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) {
@@ -75,8 +83,12 @@ void Dropout::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool traini
     copy_floats(y.data(), ctx.device, x.data(), ctx.device, x.numel(), ctx.cuda);
     return;
   }
-  kernels::dropout_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_), noise_map(),
-                        stream(ctx));
+  if (alpha_)
+    kernels::alpha_dropout_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+                                noise_map(), false, stream(ctx));
+  else
+    kernels::dropout_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+                          noise_map(), stream(ctx));
 }
 
 void Dropout::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
@@ -85,8 +97,12 @@ void Dropout::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Tensor& 
     copy_floats(dx->data(), ctx.device, dy.data(), ctx.device, dy.numel(), ctx.cuda);
     return;
   }
-  kernels::dropout_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
-                        noise_map(), stream(ctx));
+  if (alpha_)
+    kernels::alpha_dropout_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+                                noise_map(), true, stream(ctx));
+  else
+    kernels::dropout_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+                          noise_map(), stream(ctx));
 }
 
 RandomFlip::RandomFlip(const std::string& mode) {

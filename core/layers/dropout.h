@@ -22,6 +22,7 @@ class Dropout : public Layer {
   const Shape& noise_shape() const { return noise_; }  // empty: None
 
  protected:
+  bool alpha_ = false;  // AlphaDropout's values in place of the scaled ones
   Shape compute_output_shape(const Shape& in) override;
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
   void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
@@ -35,6 +36,17 @@ class Dropout : public Layer {
   kernels::BroadcastMap map_;  // a sample's element -> its draw, where noise_shape shares draws
   bool shared_ = false;
   bool last_training_ = false;
+};
+
+// Keras's AlphaDropout(rate, noise_shape), for SELU networks: the elements Dropout would drop set to
+// SELU's saturation alpha_p = -1.7581, then a x + b to keep the mean and variance
+// (kernels::alpha_dropout_value); the gradient a dy where kept. The identity at inference.
+class AlphaDropout : public Dropout {
+ public:
+  explicit AlphaDropout(double rate, Shape noise_shape = {}) : Dropout(rate, std::move(noise_shape)) { alpha_ = true; }
+  std::string class_name() const override { return "AlphaDropout"; }
+  std::string default_name() const override { return "alpha_dropout"; }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<AlphaDropout>(rate(), noise_shape()); }
 };
 
 // Keras's GaussianNoise(stddev) (multiplies false: x + stddev z) and GaussianDropout(rate) (x (1 +

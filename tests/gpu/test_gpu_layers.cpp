@@ -27,6 +27,7 @@
 #include "core/layers/reshaping.h"
 #include "core/layers/separable_conv2d.h"
 #include "core/layers/time_distributed.h"
+#include "core/layers/unit_normalization.h"
 #include "gpu/gpu_test_util.h"
 #include "kernels/cuda_backend.h"
 #include "test_util.h"
@@ -369,6 +370,17 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
        [] { return std::make_unique<RandomFlip>("horizontal_and_vertical"); },
        {5, 4, 3}},
       {"RandomFlip horizontal (training)", [] { return std::make_unique<RandomFlip>("horizontal"); }, {3, 7, 2}},
+      {"AlphaDropout 0.3, noise_shape (None, 1, None)",
+       [] {
+         return std::make_unique<AlphaDropout>(0.3, Shape{1, 0});
+       },
+       {4, 9}},
+      {"UnitNormalization axis -1", [] { return std::make_unique<UnitNormalization>(); }, {3, 40}},
+      {"UnitNormalization axis [2, 3]",
+       [] {
+         return std::make_unique<UnitNormalization>(std::vector<int>{2, 3}, true);
+       },
+       {3, 4, 5}},
       {"GaussianNoise 0.3 (training)", [] { return std::make_unique<GaussianNoise>(0.3, false); }, {5, 6}},
       {"GaussianDropout 0.4 (training)", [] { return std::make_unique<GaussianNoise>(0.4, true); }, {41}},
       {"ActivityRegularization (an identity)", [] { return std::make_unique<ActivityRegularization>(0.1, 0.2); }, {8}},

@@ -226,14 +226,17 @@ TEST_CASE("PReLU, RepeatVector, Permute, Identity and ActivityRegularization fro
         {"class_name": "Permute", "config": {"name": "t", "dims": [2, 1]}},
         {"class_name": "PReLU", "config": {"name": "q", "shared_axes": [1]}},
         {"class_name": "Identity", "config": {"name": "i"}},
-        {"class_name": "ActivityRegularization", "config": {"name": "a", "l1": 0.01, "l2": 0.5}})"),
+        {"class_name": "ActivityRegularization", "config": {"name": "a", "l1": 0.01, "l2": 0.5}},
+        {"class_name": "UnitNormalization", "config": {"name": "u", "axis": [1, 2]}},
+        {"class_name": "AlphaDropout", "config": {"name": "ad", "rate": 0.1, "seed": null, "noise_shape": null}})"),
       0, "m.json");
   std::vector<std::string> got;
   for (auto& l : m->layers())
     got.push_back(l->class_name() + " " + shape_str(l->output_shape()) + " " + l->config_str());
   CHECK(got == std::vector<std::string>{"PReLU (6,) ", "RepeatVector (3, 6) n=3", "Permute (6, 3) dims=(2, 1)",
                                         "PReLU (6, 3) shared_axes=[1]", "Identity (6, 3) ",
-                                        "ActivityRegularization (6, 3) l1=0.01, l2=0.5"});
+                                        "ActivityRegularization (6, 3) l1=0.01, l2=0.5",
+                                        "UnitNormalization (6, 3) axis=[1, 2]", "AlphaDropout (6, 3) rate=0.100000"});
   CHECK(m->weights()[0].data[0] == 0.25f);  // alpha_initializer
   CHECK(m->weights()[1].spec.shape == Shape{1, 3});
   REQUIRE(m->layers()[5]->activity_regularizer());
@@ -248,6 +251,12 @@ TEST_CASE("PReLU, RepeatVector, Permute, Identity and ActivityRegularization fro
   CHECK_THROWS_WITH(model_from_keras_json(
                         cfg(R"({"class_name": "PReLU", "config": {"name": "p", "shared_axes": [0]}})"), 0, "m.json"),
                     "m.json: layer 'p' (PReLU): 'shared_axes' [0] names axis 0 (a sample's axes are counted from 1)");
+  CHECK_THROWS_WITH(model_from_keras_json(
+                        cfg(R"({"class_name": "UnitNormalization", "config": {"name": "u", "axis": 0}})"), 0, "m.json"),
+                    "m.json: layer 'u' (UnitNormalization): 'axis' 0 names the batch axis 0");
+  CHECK_THROWS_WITH(
+      model_from_keras_json(cfg(R"({"class_name": "AlphaDropout", "config": {"name": "ad", "rate": 1}})"), 0, "m.json"),
+      "m.json: layer 'ad' (AlphaDropout): 'rate' must be in [0, 1), got 1");
   CHECK_THROWS_WITH(
       model_from_keras_json(cfg(R"({"class_name": "ActivityRegularization", "config": {"name": "a", "l1": -0.1}})"), 0,
                             "m.json"),

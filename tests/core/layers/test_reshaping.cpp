@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
+#include <random>
 #include "core/data/readers.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
@@ -11,9 +12,11 @@
 #include "core/layers/flatten.h"
 #include "core/layers/prelu.h"
 #include "core/layers/reshaping.h"
+#include "core/layers/unit_normalization.h"
 #include "core/optimizers/optimizer.h"
 #include "core/sequential.h"
 #include "kernels/random_math.h"
+#include "kernels/unit_norm.h"
 #include "parallel/trainer.h"
 #include "test_util.h"
 
@@ -100,7 +103,8 @@ TEST_CASE("PReLU: alpha where x < 0, its gradient summed over the batch and the 
   CHECK_THROWS_WITH(far.build({4, 5}), "layer 'p_re_lu_1' (PReLU) shares axis 3 of its input (4, 5), which has 2 axes");
 }
 
-TEST_CASE("whole-model gradients through RepeatVector, Permute and Identity", "[layers][grad][sequential]") {
+TEST_CASE("whole-model gradients through RepeatVector, Permute, Identity and UnitNormalization",
+          "[layers][grad][sequential]") {
   // (PReLU's kink at 0 is left to the by-hand test above and to test_gradcheck's double-precision
   // check: central differences in float across it are not its gradient.)
   Sequential m("vec");
@@ -108,6 +112,7 @@ TEST_CASE("whole-model gradients through RepeatVector, Permute and Identity", "[
   m.add(std::make_unique<RepeatVector>(3));
   m.add(std::make_unique<Permute>(std::vector<int>{2, 1}));
   m.add(std::make_unique<Identity>());
+  m.add(std::make_unique<UnitNormalization>());
   m.add(std::make_unique<Flatten>());
   m.add(std::make_unique<Dense>(4, Activation::softmax));
   test::check_model_gradients(m, {6});
@@ -119,6 +124,7 @@ TEST_CASE("whole-model gradients through RepeatVector, Permute and Identity", "[
   k.activation = Activation::tanh;
   c.add(std::make_unique<Conv2D>(k));
   c.add(std::make_unique<Permute>(std::vector<int>{3, 1, 2}));
+  c.add(std::make_unique<UnitNormalization>(std::vector<int>{2, 3}, true));
   c.add(std::make_unique<Flatten>());
   c.add(std::make_unique<Dense>(4, Activation::softmax));
   test::check_model_gradients(c, {3, 4, 2});
@@ -245,4 +251,76 @@ TEST_CASE("RandomFlip: Keras 3's flips of whole samples in training, per sample,
   CHECK_THROWS_WITH(flat.build({6}),
                     "layer 'random_flip' (RandomFlip) expects images of shape (height, width, "
                     "channels), got (6,)");
+}
+
+TEST_CASE("AlphaDropout: Dropout's draws, dropped values at SELU's saturation, mean and variance kept",
+          "[layers][dropout]") {
+  const int64_t rows = 40, cols = 250;
+  std::vector<float> xv(size_t(rows * cols));
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (float& v : xv) v = normal(gen);
+  AlphaDropout ad(0.2);
+  Dropout plain(0.2);
+  ad.set_name("drop");
+  plain.set_name("drop");  // the same name: the same draws
+  ad.build({cols});
+  plain.build({cols});
+  Context ctx;
+  ctx.key = {3, 1, 2, 0};
+  Tensor x = filled({rows, cols}, xv), y({rows, cols}), yp({rows, cols}), dx({rows, cols});
+  ad.forward(ctx, x, y, false);
+  CHECK(values(y) == xv);
+  ad.forward(ctx, x, y, true);
+  plain.forward(ctx, x, yp, true);
+  const double alpha_p = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946;
+  const double a = 1.0 / std::sqrt(0.8 * (1 + 0.2 * alpha_p * alpha_p)), b = -a * alpha_p * 0.2;
+  double sum = 0, sq = 0;
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const bool kept = yp.data()[i] != 0.f;
+    CHECK(y.data()[i] == Approx(kept ? a * xv[i] + b : a * alpha_p + b).epsilon(1e-6).margin(1e-6));
+    sum += y.data()[i];
+    sq += double(y.data()[i]) * y.data()[i];
+  }
+  const double n = double(xv.size()), mean = sum / n;
+  CHECK(std::abs(mean) < 0.05);  // a standard normal input keeps mean 0 and variance 1
+  CHECK(std::abs(sq / n - mean * mean - 1) < 0.08);
+  Tensor dy = filled({rows, cols}, std::vector<float>(xv.size(), 3.f));
+  ad.backward(ctx, x, y, dy, &dx);
+  for (size_t i = 0; i < xv.size(); i += 7)
+    CHECK(dx.data()[i] == Approx(yp.data()[i] != 0.f ? 3 * a : 0.0).epsilon(1e-6));
+  CHECK(ad.class_name() == "AlphaDropout");
+}
+
+TEST_CASE("UnitNormalization: unit rows, Keras's clip at 1e12, and its gradient (double)", "[layers][grad]") {
+  const int64_t rows = 3, cols = 5;
+  auto x = test::random_vec(rows * cols, 70, -2, 2);
+  std::fill(x.begin() + 2 * cols, x.end(), 0.0);  // a row of zeros: 0 out, 1e12 dy back
+  std::vector<double> y(x.size()), dx(x.size());
+  kernels::unit_norm_forward_cpu(x.data(), y.data(), rows, cols);
+  for (int64_t r = 0; r < 2; ++r) {
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += y[size_t(r * cols + c)] * y[size_t(r * cols + c)];
+    CHECK(s == Approx(1.0).epsilon(1e-14));
+  }
+  for (int64_t c = 0; c < cols; ++c) CHECK(y[size_t(2 * cols + c)] == 0.0);
+  const auto w = test::random_vec(rows * cols, 71, -1, 1);
+  std::vector<double> head(x.begin(), x.begin() + 2 * cols);
+  auto f = [&] {
+    std::vector<double> out(head.size());
+    kernels::unit_norm_forward_cpu(head.data(), out.data(), 2, cols);
+    double v = 0;
+    for (size_t i = 0; i < out.size(); ++i) v += w[i] * out[i];
+    return v;
+  };
+  const auto num = test::numeric_grad(f, head);
+  kernels::unit_norm_backward_cpu(x.data(), w.data(), dx.data(), rows, cols);
+  CHECK(test::worst_ratio(std::vector<double>(dx.begin(), dx.begin() + 2 * cols), num, 1e-8, 1e-6) <= 1.0);
+  for (int64_t c = 0; c < cols; ++c) CHECK(dx[size_t(2 * cols + c)] == 1e12 * w[size_t(2 * cols + c)]);
+  UnitNormalization u({1}, true);
+  u.set_name("unit_normalization");
+  CHECK_THROWS_WITH(u.build({3, 4}),
+                    "layer 'unit_normalization' (UnitNormalization) axis=[1] on input (3, 4): "
+                    "dptrain normalizes a run of trailing axes (-1, or such as [1, 2, 3])");
+  CHECK(UnitNormalization().config_str() == "axis=-1");
 }
