@@ -658,6 +658,22 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     channels_last(c);
     return std::make_unique<GlobalPooling2D>(c.cls.find("Max") != std::string::npos, c.get<bool>("keepdims", false), 1);
   }
+  if (c.cls == "Conv1DTranspose" || c.cls == "Convolution1DTranspose") {
+    channels_last(c);
+    Conv2DConfig k;
+    k.filters = c.get<int64_t>("filters", 0);
+    k.kw = single_of(c, "kernel_size", 0);
+    k.sw = single_of(c, "strides", 1);
+    k.dw = single_of(c, "dilation_rate", 1);
+    const std::string p = c.get<std::string>("padding", "valid");
+    if (p != "valid" && p != "same") c.unsupported("padding='" + p + "'");
+    k.same = p == "same";
+    k.activation = activation_of(c);
+    k.use_bias = c.get<bool>("use_bias", true);
+    if (c.cfg.contains("output_padding") && !c.cfg["output_padding"].is_null())
+      c.unsupported("output_padding=" + c.cfg["output_padding"].dump() + " (None only)");
+    return std::make_unique<Conv1DTranspose>(k);
+  }
   if (c.cls == "Conv2DTranspose" || c.cls == "Convolution2DTranspose") {
     auto k = conv_options<Conv2DConfig>(c);
     if (c.cfg.contains("output_padding") && !c.cfg["output_padding"].is_null())
@@ -888,7 +904,7 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
            << ") is not supported (supported: Dense, Embedding, Masking, LSTM, GRU, SimpleRNN, Bidirectional, "
               "TimeDistributed, "
               "Conv1D, Conv2D, "
-              "Conv2DTranspose, "
+              "Conv2DTranspose, Conv1DTranspose, "
            << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "
               "UpSampling1D, MaxPooling2D, AveragePooling2D, "
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "

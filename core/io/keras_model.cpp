@@ -91,6 +91,17 @@ json layer_config(const Layer& l) {
     c["groups"] = 1;
     c["activation"] = activation_name(g.activation);
     c["use_bias"] = g.use_bias;
+  } else if (auto* t1 = dynamic_cast<const Conv1DTranspose*>(&l)) {  // before Conv2DTranspose
+    const auto& g = t1->config();
+    c["filters"] = g.filters;
+    c["kernel_size"] = json::array({g.kw});
+    c["strides"] = json::array({g.sw});
+    c["padding"] = g.same ? "same" : "valid";
+    c["output_padding"] = nullptr;
+    c["data_format"] = "channels_last";
+    c["dilation_rate"] = json::array({g.dw});
+    c["activation"] = activation_name(g.activation);
+    c["use_bias"] = g.use_bias;
   } else if (auto* t = dynamic_cast<const Conv2DTranspose*>(&l)) {  // before Conv2D, which it derives from
     c["filters"] = t->config().filters;
     conv_options_json(t->config(), &c);

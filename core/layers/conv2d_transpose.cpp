@@ -37,7 +37,41 @@ std::vector<ParamSpec> Conv2DTranspose::params() const {
 
 // The transposed convolution: from this layer's output shape (filters channels) to its input's.
 kernels::Conv2dGeom Conv2DTranspose::geom(int64_t n) const {
-  return window_geom(n, out_, in_, cfg_, pad_top_, pad_left_, in_[2]);
+  return window_geom(n, image(out_), image(in_), cfg_, pad_top_, pad_left_, in_.back());
+}
+
+static Conv2DConfig one_row(Conv2DConfig cfg) {
+  cfg.kh = cfg.sh = cfg.dh = 1;
+  return cfg;
+}
+
+Conv1DTranspose::Conv1DTranspose(Conv2DConfig cfg) : Conv2DTranspose(one_row(cfg)) {}
+
+std::string Conv1DTranspose::config_str() const {
+  std::string s = "filters=" + std::to_string(cfg_.filters) + ", kernel_size=" + std::to_string(cfg_.kw) +
+                  ", strides=" + std::to_string(cfg_.sw) + ", padding=" + (cfg_.same ? "same" : "valid");
+  if (cfg_.dw != 1) s += ", dilation_rate=" + std::to_string(cfg_.dw);
+  return s + ", activation=" + activation_str(cfg_.activation);
+}
+
+// As Conv2DTranspose's along the steps.
+Shape Conv1DTranspose::compute_output_shape(const Shape& in) {
+  DPT_CHECK(in.size() == 2, "Conv1DTranspose expects inputs of shape (steps, channels), got " << shape_str(in));
+  const int64_t span = (cfg_.kw - 1) * cfg_.dw + 1;
+  const int64_t out = checked_mul(in[0], cfg_.sw, "Conv1DTranspose output size") +
+                      (cfg_.same ? 0 : std::max<int64_t>(span - cfg_.sw, 0));
+  int64_t back = 0;
+  pad_top_ = 0;
+  kernels::conv_out_size(out, span, cfg_.sw, cfg_.same, &back, &pad_left_);
+  DPT_CHECK(back == in[0],
+            "Conv1DTranspose '" << name_ << "': output size " << out << " does not convolve back to " << in[0]);
+  return {out, cfg_.filters};
+}
+
+std::vector<ParamSpec> Conv1DTranspose::params() const {
+  std::vector<ParamSpec> p{{"kernel", {cfg_.kw, cfg_.filters, in_[1]}, Init::glorot_uniform}};
+  if (cfg_.use_bias) p.push_back({"bias", {cfg_.filters}, Init::zeros});
+  return p;
 }
 
 void Conv2DTranspose::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {

@@ -18,8 +18,8 @@
 #      and ReLU layers with settings: dptrain's epoch from Keras's file gives Keras's weights; the
 #      same for MobileNet's layers (ZeroPadding2D, DepthwiseConv2D, GlobalAveragePooling2D with
 #      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D; and for PReLU,
-#      RepeatVector, Permute, Identity, ActivityRegularization and UnitNormalization, which Keras
-#      loads back (and GaussianNoise, GaussianDropout, AlphaDropout and RandomFlip, whose draws are
+#      RepeatVector, Permute, Identity, ActivityRegularization, UnitNormalization and
+#      Conv1DTranspose, which Keras loads back (and GaussianNoise, GaussianDropout, AlphaDropout and RandomFlip, whose draws are
 #      dptrain's own: evaluate and loading alone).
 #   5. A Functional model that branches (residual Adds, a Concatenate): dptrain's epoch from its
 #      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves.
@@ -598,11 +598,13 @@ if run.returncode == 0:
           f"acts: dptrain's epoch through gelu, silu, mish, hard_silu, LeakyReLU(0.3), ELU(0.5) and "
           f"ReLU(max_value=1) gives Keras's weights (max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
 # PReLU (alpha per unit, and shared along axes), RepeatVector, Permute, Identity,
-# ActivityRegularization and UnitNormalization, on vectors (into an LSTM) and on images: dptrain's epoch from Keras's .keras
+# ActivityRegularization and UnitNormalization, on vectors (into an LSTM) and on images, and
+# Conv1DTranspose ('same' with stride 2, dilated, a stride past the kernel) on sequences: dptrain's epoch from Keras's .keras
 # and .h5 files gives Keras's weights (alpha included), and Keras loads dptrain's files and evaluates
 # them to dptrain's loss (ActivityRegularization's penalty in it).
 xe = rng.uniform(-1, 1, (32, 5, 5, 2)).astype("float32")
 np.save(f"{d}/xe.npy", xe)
+np.save(f"{d}/xq.npy", rng.uniform(-1, 1, (32, 6, 3)).astype("float32"))
 extras = {
     "extras_vec": ("x", [keras.Input((6,)), layers.Dense(8, name="d1"),
                          layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), name="pr1"),
@@ -615,7 +617,12 @@ extras = {
                                        name="pr"),
                           layers.Permute((3, 1, 2), name="perm"), layers.UnitNormalization([2, 3], name="unit"),
                           layers.Conv2D(3, 2, name="c2"),
-                          layers.Flatten(name="flat"), layers.Dense(3, activation="softmax", name="out")])}
+                          layers.Flatten(name="flat"), layers.Dense(3, activation="softmax", name="out")]),
+    "extras_seq": ("xq", [keras.Input((6, 3)),
+                          layers.Conv1DTranspose(4, 3, strides=2, padding="same", activation="tanh", name="up"),
+                          layers.Conv1DTranspose(2, 2, dilation_rate=2, name="dil"),
+                          layers.Conv1DTranspose(2, 2, strides=3, name="wide"), layers.Flatten(name="flat"),
+                          layers.Dense(3, activation="softmax", name="out")])}
 for tag, (xs, stack) in extras.items():
     xv = np.load(f"{d}/{xs}.npy")
     keras.utils.set_random_seed(0)

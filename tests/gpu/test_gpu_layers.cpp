@@ -375,6 +375,22 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<AlphaDropout>(0.3, Shape{1, 0});
        },
        {4, 9}},
+      {"Conv1DTranspose 3, stride 2, same, tanh",
+       [] {
+         Conv2DConfig c = conv(5, 1, 1, true, Activation::tanh);
+         c.kw = 3;
+         c.sw = 2;
+         return std::make_unique<Conv1DTranspose>(c);
+       },
+       {7, 4}},
+      {"Conv1DTranspose 2, dilation 2, valid",
+       [] {
+         Conv2DConfig c = conv(3, 1, 1, false, Activation::linear);
+         c.kw = 2;
+         c.dw = 2;
+         return std::make_unique<Conv1DTranspose>(c);
+       },
+       {6, 3}},
       {"UnitNormalization axis -1", [] { return std::make_unique<UnitNormalization>(); }, {3, 40}},
       {"UnitNormalization axis [2, 3]",
        [] {

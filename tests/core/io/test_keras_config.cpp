@@ -274,7 +274,7 @@ TEST_CASE("unsupported configs name the layer and the option", "[io][config]") {
                "SimpleRNN, "
                "Bidirectional, TimeDistributed, "
                "Conv1D, Conv2D, "
-               "Conv2DTranspose, DepthwiseConv2D"));
+               "Conv2DTranspose, Conv1DTranspose, DepthwiseConv2D"));
   CHECK_THROWS_WITH(model_from_keras_json(cfg(R"({"class_name": "Conv2D", "config": {"name": "c", "filters": 2,
       "kernel_size": [3, 3], "strides": 2, "dilation_rate": [2, 2]}})"),
                                           0, "m.json"),

@@ -6,7 +6,9 @@
 #include <functional>
 #include <random>
 #include "core/data/readers.h"
+#include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
+#include "core/layers/conv2d_transpose.h"
 #include "core/layers/dense.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
@@ -323,4 +325,40 @@ TEST_CASE("UnitNormalization: unit rows, Keras's clip at 1e12, and its gradient 
                     "layer 'unit_normalization' (UnitNormalization) axis=[1] on input (3, 4): "
                     "dptrain normalizes a run of trailing axes (-1, or such as [1, 2, 3])");
   CHECK(UnitNormalization().config_str() == "axis=-1");
+}
+
+TEST_CASE("Conv1DTranspose: Keras's output lengths, and whole-model gradients through it", "[layers][grad]") {
+  Sequential m("up1d");
+  Conv2DConfig a;
+  a.filters = 3;
+  a.kw = 2;
+  a.activation = Activation::tanh;
+  m.add(std::make_unique<Conv1D>(a, false));
+  Conv2DConfig t;
+  t.filters = 4;
+  t.kw = 3;
+  t.sw = 2;
+  t.same = true;
+  t.activation = Activation::tanh;
+  m.add(std::make_unique<Conv1DTranspose>(t));  // 5 steps -> 10
+  Conv2DConfig v;
+  v.filters = 2;
+  v.kw = 2;
+  v.dw = 2;
+  m.add(std::make_unique<Conv1DTranspose>(v));  // valid, dilation 2: 10 + 2 = 12
+  Conv2DConfig s3;
+  s3.filters = 2;
+  s3.kw = 2;
+  s3.sw = 3;
+  m.add(std::make_unique<Conv1DTranspose>(s3));  // valid, stride past the kernel: 12 * 3 = 36
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Dense>(4, Activation::softmax));
+  test::check_model_gradients(m, {6, 2});
+  CHECK(m.layers()[1]->output_shape() == Shape{10, 4});
+  CHECK(m.layers()[2]->output_shape() == Shape{12, 2});
+  CHECK(m.layers()[3]->output_shape() == Shape{36, 2});
+  CHECK(m.layers()[1]->params()[0].shape == Shape{3, 4, 3});  // Keras's (k, filters, in)
+  CHECK(m.layers()[1]->name() == "conv1d_transpose");
+  CHECK(m.layers()[2]->config_str() ==
+        "filters=2, kernel_size=2, strides=1, padding=valid, dilation_rate=2, activation=linear");
 }
