@@ -815,12 +815,9 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
   }
   if (c.cls == "Permute") {
     const std::vector<int> dims = ints_of(c, "dims");
-    std::vector<int> sorted = dims;
-    std::sort(sorted.begin(), sorted.end());
-    bool ok = !dims.empty();
-    for (size_t k = 0; ok && k < sorted.size(); ++k) ok = sorted[k] == int(k) + 1;
-    DPT_CHECK(ok, c.where() << " 'dims' must be a permutation of 1.." << dims.size() << ", got "
-                            << (c.cfg.contains("dims") ? c.cfg["dims"].dump() : std::string("none")));
+    DPT_CHECK(is_permutation_of_axes(dims),
+              c.where() << " 'dims' must be a permutation of 1.." << dims.size() << ", got "
+                        << (c.cfg.contains("dims") ? c.cfg["dims"].dump() : std::string("none")));
     return std::make_unique<Permute>(dims);
   }
   if (c.cls == "PReLU") return std::make_unique<PReLU>(ints_of(c, "shared_axes"));

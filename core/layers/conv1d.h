@@ -17,13 +17,14 @@ class Conv1D : public Conv2D {
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
   bool causal() const { return causal_; }
+  // cfg with its height 1: kh, sh and dh set to 1 (Conv1D's and Conv1DTranspose's one-row images).
+  static Conv2DConfig one_row(Conv2DConfig cfg);
 
  protected:
   Shape compute_output_shape(const Shape& in) override;
   Shape image(const Shape& s) const override { return {1, s[0], s[1]}; }
 
  private:
-  static Conv2DConfig one_row(Conv2DConfig cfg);
   bool causal_;
 };
 

@@ -2,6 +2,7 @@
 // forward, its forward and backward-filter backward; bias and activation as Conv2D's.
 #include "core/layers/conv2d_transpose.h"
 #include "core/error.h"
+#include "core/layers/conv1d.h"
 #include "kernels/activation.h"
 #include "kernels/elementwise.h"
 
@@ -40,12 +41,7 @@ kernels::Conv2dGeom Conv2DTranspose::geom(int64_t n) const {
   return window_geom(n, image(out_), image(in_), cfg_, pad_top_, pad_left_, in_.back());
 }
 
-static Conv2DConfig one_row(Conv2DConfig cfg) {
-  cfg.kh = cfg.sh = cfg.dh = 1;
-  return cfg;
-}
-
-Conv1DTranspose::Conv1DTranspose(Conv2DConfig cfg) : Conv2DTranspose(one_row(cfg)) {}
+Conv1DTranspose::Conv1DTranspose(Conv2DConfig cfg) : Conv2DTranspose(Conv1D::one_row(cfg)) {}
 
 std::string Conv1DTranspose::config_str() const {
   std::string s = "filters=" + std::to_string(cfg_.filters) + ", kernel_size=" + std::to_string(cfg_.kw) +

@@ -1,6 +1,7 @@
 // Identity, ActivityRegularization, RepeatVector and Permute: copies, and gathers through strides.
 #include "core/layers/reshaping.h"
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 #include "core/error.h"
 #include "kernels/cuda_backend.h"
@@ -61,13 +62,18 @@ void RepeatVector::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, T
                                 kernels::cuda_stream_of(*ctx.cuda));
 }
 
-Permute::Permute(std::vector<int> dims) : dims_(std::move(dims)) {
-  std::vector<int> sorted = dims_;
+bool is_permutation_of_axes(const std::vector<int>& dims) {
+  std::vector<int> sorted = dims;
   std::sort(sorted.begin(), sorted.end());
-  bool ok = !dims_.empty() && dims_.size() <= Shape::kMaxRank;
+  bool ok = !dims.empty() && dims.size() <= Shape::kMaxRank;
   for (size_t k = 0; ok && k < sorted.size(); ++k) ok = sorted[k] == int(k) + 1;
-  DPT_CHECK(ok, "Permute's dims must be a permutation of 1.." << dims_.size() << " (the sample's axes), got "
-                                                              << config_str().substr(5));
+  return ok;
+}
+
+Permute::Permute(std::vector<int> dims) : dims_(std::move(dims)) {
+  DPT_CHECK(is_permutation_of_axes(dims_), "Permute's dims must be a permutation of 1.." << dims_.size()
+                                                                                         << " (the sample's axes), got "
+                                                                                         << config_str().substr(5));
 }
 
 std::string Permute::config_str() const {

@@ -60,6 +60,9 @@ class RepeatVector : public Layer {
   int64_t n_;
 };
 
+// Whether dims is a permutation of 1..dims.size() (Keras's Permute dims).
+bool is_permutation_of_axes(const std::vector<int>& dims);
+
 class Permute : public Layer {
  public:
   // dims: a permutation of 1..rank (Keras's: output axis k is input axis dims[k - 1]).
