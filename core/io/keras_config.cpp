@@ -585,6 +585,24 @@ std::unique_ptr<Recurrent> wrapped_recurrent(const LayerCtx& c, const char* key)
   return r;
 }
 
+// A 1-D convolution's settings (Conv1D, Conv1DTranspose) as the one-row Conv2DConfig; `causal`
+// (null: 'causal' refused) is set where padding is 'causal'.
+Conv2DConfig conv1d_options(const LayerCtx& c, bool* causal) {
+  channels_last(c);
+  Conv2DConfig k;
+  k.filters = c.get<int64_t>("filters", 0);
+  k.kw = single_of(c, "kernel_size", 0);
+  k.sw = single_of(c, "strides", 1);
+  k.dw = single_of(c, "dilation_rate", 1);
+  const std::string p = c.get<std::string>("padding", "valid");
+  if (p != "valid" && p != "same" && !(causal && p == "causal")) c.unsupported("padding='" + p + "'");
+  k.same = p == "same";
+  if (causal) *causal = p == "causal";
+  k.activation = activation_of(c);
+  k.use_bias = c.get<bool>("use_bias", true);
+  return k;
+}
+
 std::unique_ptr<Layer> make_layer(const LayerCtx& c);
 
 std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
@@ -631,19 +649,10 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     return std::make_unique<Conv2D>(k);
   }
   if (c.cls == "Conv1D" || c.cls == "Convolution1D") {
-    channels_last(c);
-    Conv2DConfig k;
-    k.filters = c.get<int64_t>("filters", 0);
-    k.kw = single_of(c, "kernel_size", 0);
-    k.sw = single_of(c, "strides", 1);
-    k.dw = single_of(c, "dilation_rate", 1);
-    const std::string p = c.get<std::string>("padding", "valid");
-    if (p != "valid" && p != "same" && p != "causal") c.unsupported("padding='" + p + "'");
-    k.same = p == "same";
-    k.activation = activation_of(c);
-    k.use_bias = c.get<bool>("use_bias", true);
+    bool causal = false;
+    const Conv2DConfig k = conv1d_options(c, &causal);
     if (c.get<int64_t>("groups", 1) != 1) c.unsupported("groups other than 1");
-    return std::make_unique<Conv1D>(k, p == "causal");
+    return std::make_unique<Conv1D>(k, causal);
   }
   if (c.cls == "MaxPooling1D" || c.cls == "AveragePooling1D" || c.cls == "MaxPool1D" || c.cls == "AvgPool1D") {
     channels_last(c);
@@ -659,17 +668,7 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     return std::make_unique<GlobalPooling2D>(c.cls.find("Max") != std::string::npos, c.get<bool>("keepdims", false), 1);
   }
   if (c.cls == "Conv1DTranspose" || c.cls == "Convolution1DTranspose") {
-    channels_last(c);
-    Conv2DConfig k;
-    k.filters = c.get<int64_t>("filters", 0);
-    k.kw = single_of(c, "kernel_size", 0);
-    k.sw = single_of(c, "strides", 1);
-    k.dw = single_of(c, "dilation_rate", 1);
-    const std::string p = c.get<std::string>("padding", "valid");
-    if (p != "valid" && p != "same") c.unsupported("padding='" + p + "'");
-    k.same = p == "same";
-    k.activation = activation_of(c);
-    k.use_bias = c.get<bool>("use_bias", true);
+    const Conv2DConfig k = conv1d_options(c, nullptr);
     if (c.cfg.contains("output_padding") && !c.cfg["output_padding"].is_null())
       c.unsupported("output_padding=" + c.cfg["output_padding"].dump() + " (None only)");
     return std::make_unique<Conv1DTranspose>(k);
