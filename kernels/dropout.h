@@ -44,6 +44,11 @@ struct Flip2d {
   int64_t n = 0, h = 0, w = 0, c = 0;
   bool horizontal = true, vertical = false;
 };
+// Where output pixel (i, j) of a sample reads its input (the pixel's offset in the sample), flipped or not.
+DPT_HD int64_t flip_source(const Flip2d& g, bool flip, int64_t i, int64_t j) {
+  const int64_t si = flip && g.vertical ? g.h - 1 - i : i, sj = flip && g.horizontal ? g.w - 1 - j : j;
+  return (si * g.w + sj) * g.c;
+}
 void random_flip_cpu(const Flip2d& g, const DropoutKey& key, const float* x, float* y);
 void random_flip_cuda(const Flip2d& g, const DropoutKey& key, const float* x, float* y, void* stream);
 

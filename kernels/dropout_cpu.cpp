@@ -52,8 +52,8 @@ void random_flip_cpu(const Flip2d& g, const DropoutKey& key, const float* x, flo
     float* ys = y + s * plane;
     for (int64_t i = 0; i < g.h; ++i)
       for (int64_t j = 0; j < g.w; ++j) {
-        const int64_t si = flip && g.vertical ? g.h - 1 - i : i, sj = flip && g.horizontal ? g.w - 1 - j : j;
-        std::copy(xs + (si * g.w + sj) * g.c, xs + (si * g.w + sj + 1) * g.c, ys + (i * g.w + j) * g.c);
+        const int64_t from = flip_source(g, flip, i, j);
+        std::copy(xs + from, xs + from + g.c, ys + (i * g.w + j) * g.c);
       }
   }
 }

@@ -83,8 +83,7 @@ __global__ void random_flip_kernel(Flip2d g, DropoutKey key, const float* __rest
   DPT_GRID_STRIDE(e, n) {
     const int64_t k = e % g.c, p = e / g.c, j = p % g.w, q = p / g.w, i = q % g.h, s = q / g.h;
     const bool flip = flip_drawn(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + s));
-    const int64_t si = flip && g.vertical ? g.h - 1 - i : i, sj = flip && g.horizontal ? g.w - 1 - j : j;
-    y[e] = x[((s * g.h + si) * g.w + sj) * g.c + k];
+    y[e] = x[s * g.h * g.w * g.c + flip_source(g, flip, i, j) + k];
   }
 }
 
