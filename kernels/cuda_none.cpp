@@ -6,6 +6,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/cuda_backend.h"
 #include "kernels/depthwise.h"
+#include "kernels/dot.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/embedding.h"
@@ -64,8 +65,9 @@ void multiply_into_cuda(float*, const float*, int64_t, void*) { no_cuda(); }
 void broadcast_axpby_cuda(float*, float, const float*, float, const BroadcastMap&, int64_t, void*) { no_cuda(); }
 void broadcast_multiply_into_cuda(float*, const float*, const BroadcastMap&, int64_t, void*) { no_cuda(); }
 void broadcast_sum_cuda(float*, float, const float*, const BroadcastMap&, int64_t, void*) { no_cuda(); }
-void unit_norm_forward_cuda(const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
-void unit_norm_backward_cuda(const float*, const float*, float*, int64_t, int64_t, void*) { no_cuda(); }
+void unit_norm_forward_cuda(const float*, float*, const NormRows&, void*) { no_cuda(); }
+void unit_norm_backward_cuda(const float*, const float*, float*, const NormRows&, void*) { no_cuda(); }
+void contract_cuda(const float*, const float*, float*, int64_t, const Contraction&, void*) { no_cuda(); }
 void prelu_forward_cuda(const float*, const float*, const BroadcastMap&, int64_t, int64_t, float*, void*) { no_cuda(); }
 void prelu_backward_cuda(const float*, const float*, const BroadcastMap&, int64_t, int64_t, float*, float*, void*) {
   no_cuda();

@@ -20,6 +20,7 @@
 #include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
+#include "core/layers/dot.h"
 #include "core/layers/dropout.h"
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
@@ -169,6 +170,24 @@ std::unique_ptr<Sequential> embed_net(uint64_t seed, bool max_pool) {
   m->add(std::make_unique<Concatenate>(), {2, 4});                // 5: (8,)
   m->add(std::make_unique<Dense>(4, Activation::softmax));        // 6
   m->build({12}, seed);
+  return m;
+}
+
+std::unique_ptr<Sequential> dot_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("dot");
+  m->add(std::make_unique<Dense>(5, Activation::tanh));                            // 0: (6, 5)
+  m->add(std::make_unique<Dense>(5, Activation::sigmoid), {-1});                   // 1: (6, 5)
+  m->add(std::make_unique<Dot>(std::vector<int64_t>{2}, false, false), {0, 1});    // 2: (6, 6)
+  m->add(std::make_unique<Dot>(std::vector<int64_t>{2, 1}, false, true), {2, 0});  // 3: (6, 5)
+  m->add(std::make_unique<Dot>(std::vector<int64_t>{1}, true, false), {0, 1});     // 4: (5, 5)
+  m->add(std::make_unique<Flatten>(), {3});                                        // 5: (30,)
+  m->add(std::make_unique<Flatten>(), {4});                                        // 6: (25,)
+  m->add(std::make_unique<Dense>(4, Activation::tanh), {5});                       // 7
+  m->add(std::make_unique<Dense>(4, Activation::tanh), {6});                       // 8
+  m->add(std::make_unique<Dot>(std::vector<int64_t>{-1}, true, false), {7, 8});    // 9: (1,)
+  m->add(std::make_unique<Concatenate>(), {5, 6, 9});                              // 10: (56,)
+  m->add(std::make_unique<Dense>(4, Activation::softmax));                         // 11
+  m->build({6, 4}, seed);
   return m;
 }
 

@@ -35,6 +35,11 @@ std::unique_ptr<Sequential> graph_net(uint64_t seed);
 // Conv1D(5, 3, same, tanh) and a global max pool (or, max_pool false, for finite differences whose
 // steps would move the maximum, an average), the other averaged; concatenated; Dense(4, softmax).
 std::unique_ptr<Sequential> embed_net(uint64_t seed, bool max_pool = true);
+// "dot" on (6, 4): Dense(5, tanh) a and Dense(5, sigmoid) b of the input; Dot(axes=2) of them
+// (6 x 6 scores s), Dot(axes=(2, 1)) of s and a (6, 5), and Dot(axes=1, normalize) of a and b along
+// the steps (a strided normalization, 5 x 5); each flattened into a Dense(4, tanh), whose cosine
+// (Dot(axes=-1, normalize)) is concatenated to both flattened; Dense(4, softmax).
+std::unique_ptr<Sequential> dot_net(uint64_t seed);
 // "rnn" on (6, 3): LSTM(5, return_sequences) into LSTM(4, go_backwards) and LSTM(3, no bias), their
 // last states concatenated; Dense(4, softmax).
 std::unique_ptr<Sequential> lstm_net(uint64_t seed);

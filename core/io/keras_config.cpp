@@ -21,6 +21,7 @@
 #include "core/layers/conv2d_transpose.h"
 #include "core/layers/dense.h"
 #include "core/layers/depthwise_conv2d.h"
+#include "core/layers/dot.h"
 #include "core/layers/dropout.h"
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
@@ -855,6 +856,19 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
   if (c.cls == "Average") return std::make_unique<ElementwiseMerge>(ElementwiseMerge::average);
   if (c.cls == "Maximum" || c.cls == "Minimum") return std::make_unique<Extremum>(c.cls == "Maximum");
   if (c.cls == "Concatenate") return std::make_unique<Concatenate>(c.get<int64_t>("axis", -1));
+  if (c.cls == "Dot") {
+    DPT_CHECK(c.cfg.contains("axes"), c.where() << " has no 'axes'");
+    const json& ax = c.cfg["axes"];
+    std::vector<int64_t> axes;
+    if (ax.is_array()) {
+      DPT_CHECK(ax.size() == 2, c.where() << " 'axes' must be one axis or a pair, got " << ax.dump());
+      for (size_t i = 0; i < 2; ++i)
+        axes.push_back(as<int64_t>(ax[i], c.where() + " 'axes'[" + std::to_string(i) + "]"));
+    } else {
+      axes.push_back(as<int64_t>(ax, c.where() + " 'axes'"));
+    }
+    return std::make_unique<Dot>(axes, c.get<bool>("normalize", false), ax.is_array());
+  }
   if (c.cls == "BatchNormalization") {
     const json& ax = c.cfg.contains("axis") ? c.cfg["axis"] : json(-1);
     const int64_t axis = ax.is_array() ? (ax.size() == 1 ? as<int64_t>(ax[0], c.where() + " 'axis'[0]") : 0)
@@ -910,7 +924,7 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
            << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "
            << "Rescaling, Normalization, "
-           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)");
+           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)");
 }
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
@@ -1119,10 +1133,11 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
     if (functional) {
       for (const std::string& f : graph[i].from) reads.push_back(node.at(f));
       const bool merge = dynamic_cast<MergeLayer*>(layer.get()) != nullptr;
-      DPT_CHECK(merge || reads.size() == 1, where << " is called on " << reads.size()
-                                                  << " tensors; of dptrain's layers only the merge layers (Add, "
-                                                     "Subtract, Multiply, Average, Maximum, Minimum, Concatenate) take "
-                                                     "several");
+      DPT_CHECK(merge || reads.size() == 1,
+                where << " is called on " << reads.size()
+                      << " tensors; of dptrain's layers only the merge layers (Add, "
+                         "Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot) take "
+                         "several");
       DPT_CHECK(!merge || reads.size() >= 2,
                 where << " is called on " << reads.size() << " tensor; it merges 2 or more");
       node[graph[i].name] = int(model->layers().size());

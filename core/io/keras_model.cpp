@@ -19,6 +19,7 @@
 #include "core/layers/conv2d_transpose.h"
 #include "core/layers/dense.h"
 #include "core/layers/depthwise_conv2d.h"
+#include "core/layers/dot.h"
 #include "core/layers/dropout.h"
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
@@ -199,6 +200,9 @@ json layer_config(const Layer& l) {
              cls == "Minimum") {
   } else if (auto* cat = dynamic_cast<const Concatenate*>(&l)) {
     c["axis"] = cat->axis();
+  } else if (auto* dot = dynamic_cast<const Dot*>(&l)) {
+    c["axes"] = dot->axes_is_pair() ? json(dot->axes()) : json(dot->axes()[0]);
+    c["normalize"] = dot->normalize();
   } else if (auto* r = dynamic_cast<const Recurrent*>(&l)) {  // LSTM, GRU, SimpleRNN
     c["units"] = r->config().units;
     c["activation"] = activation_name(r->config().activation);

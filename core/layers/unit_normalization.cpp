@@ -32,17 +32,21 @@ Shape UnitNormalization::compute_output_shape(const Shape& in) {
   return in;
 }
 
+kernels::NormRows UnitNormalization::rows(const Tensor& x) const {
+  return kernels::NormRows::contiguous(x.numel() / cols_, cols_);
+}
+
 void UnitNormalization::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
-  kernels::unit_norm_forward_cpu(x.data(), y.data(), x.numel() / cols_, cols_);
+  kernels::unit_norm_forward_cpu(x.data(), y.data(), rows(x));
 }
 void UnitNormalization::backward_cpu(Context&, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
-  if (dx) kernels::unit_norm_backward_cpu(x.data(), dy.data(), dx->data(), x.numel() / cols_, cols_);
+  if (dx) kernels::unit_norm_backward_cpu(x.data(), dy.data(), dx->data(), rows(x));
 }
 void UnitNormalization::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
-  kernels::unit_norm_forward_cuda(x.data(), y.data(), x.numel() / cols_, cols_, stream(ctx));
+  kernels::unit_norm_forward_cuda(x.data(), y.data(), rows(x), stream(ctx));
 }
 void UnitNormalization::backward_cuda(Context& ctx, const Tensor& x, const Tensor&, Tensor& dy, Tensor* dx) {
-  if (dx) kernels::unit_norm_backward_cuda(x.data(), dy.data(), dx->data(), x.numel() / cols_, cols_, stream(ctx));
+  if (dx) kernels::unit_norm_backward_cuda(x.data(), dy.data(), dx->data(), rows(x), stream(ctx));
 }
 
 }  // namespace dpt

@@ -5,6 +5,7 @@
 #pragma once
 #include <vector>
 #include "core/layer.h"
+#include "kernels/unit_norm.h"
 
 namespace dpt {
 
@@ -29,6 +30,7 @@ class UnitNormalization : public Layer {
   void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
  private:
+  kernels::NormRows rows(const Tensor& x) const;  // x's rows of cols_ values
   std::vector<int> axis_;
   bool axis_is_list_;
   int64_t cols_ = 1;  // the values normalized together: the product of the axes' extents

@@ -19,6 +19,7 @@ std::unique_ptr<Sequential> model_for(const std::string& which) {
   if (which == "bn-net") return bn_dropout_net(11);
   if (which == "graph-net") return graph_net(11);
   if (which == "embed-net") return embed_net(11);
+  if (which == "dot-net") return dot_net(11);
   if (which == "lstm-net") return lstm_net(11);
   if (which == "gru-net") return gru_net(11);
   if (which == "srnn-net") return srnn_net(11);

@@ -2,11 +2,14 @@
 // BatchNormalization's two modes, dropout's split-independence, and a whole-model gradient check.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <filesystem>
+#include "core/data/readers.h"
 #include "core/layers/activation.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dense.h"
 #include "core/layers/depthwise_conv2d.h"
+#include "core/layers/dot.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
 #include "core/layers/merge.h"
@@ -351,6 +354,114 @@ TEST_CASE("a graph of layers (residual Add, a second branch from the input, Conc
                     "layer 2 of model 'one' reads layer 5, which is not an earlier layer (or -1, the input)");
   CHECK_THROWS_WITH(one.add(std::make_unique<Dense>(3), {0, 1}),
                     "layer 2 (Dense) of model 'one' takes one input, not 2");
+}
+
+TEST_CASE("Dot: Keras's batch_dot by hand, its cosine, gradients, replicas and errors", "[layers][grad][graph][dot]") {
+  // Vectors: the dot product, and with normalize their cosine.
+  auto vec = [](bool normalize) {
+    auto m = std::make_unique<Sequential>("vec");
+    m->add(std::make_unique<Dense>(3), {-1});
+    m->add(std::make_unique<Dense>(3), {-1});
+    m->add(std::make_unique<Dot>(std::vector<int64_t>{1}, normalize, false), {0, 1});
+    m->build({3}, 4);
+    return m;
+  };
+  Context ctx;
+  Tensor x({2, 3});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = float(std::sin(1.3 * double(i) + 0.2));
+  for (bool normalize : {false, true}) {
+    auto m = vec(normalize);
+    CHECK(m->output_shape() == Shape{1});
+    m->prepare(2);
+    const Tensor y = m->forward(ctx, x, false);
+    for (int64_t n = 0; n < 2; ++n) {
+      const float* a = m->output_of(0).data() + n * 3;
+      const float* b = m->output_of(1).data() + n * 3;
+      double d = 0, na = 0, nb = 0;
+      for (int k = 0; k < 3; ++k) {
+        d += double(a[k]) * b[k];
+        na += double(a[k]) * a[k];
+        nb += double(b[k]) * b[k];
+      }
+      CHECK(y.data()[n] == Approx(normalize ? d / std::sqrt(na * nb) : d).epsilon(1e-6));
+    }
+  }
+  // (steps, features) inputs: Dot(axes=2) is a @ b^T a sample, Dot(axes=(2, 1)) s @ a, and
+  // Dot(axes=1) sums over the steps: a^T b.
+  auto m = test::dot_net(3);
+  CHECK(m->layers()[2]->output_shape() == Shape{6, 6});
+  CHECK(m->layers()[3]->output_shape() == Shape{6, 5});
+  CHECK(m->layers()[4]->output_shape() == Shape{5, 5});
+  CHECK(m->layers()[9]->output_shape() == Shape{1});
+  CHECK(m->layers()[3]->config_str() == "axes=(2, 1)");
+  CHECK(m->layers()[9]->config_str() == "axes=-1, normalize=True");
+  Tensor xs({2, 6, 4});
+  for (int64_t i = 0; i < xs.numel(); ++i) xs.data()[i] = float(std::cos(0.37 * double(i)));
+  m->prepare(2);
+  m->forward(ctx, xs, false);
+  const int64_t n = 1;
+  const float* a = m->output_of(0).data() + n * 30;
+  const float* b = m->output_of(1).data() + n * 30;
+  const float* s = m->output_of(2).data() + n * 36;
+  const float* sa = m->output_of(3).data() + n * 30;
+  const float* c = m->output_of(4).data() + n * 25;
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 6; ++j) {
+      double v = 0;
+      for (int k = 0; k < 5; ++k) v += double(a[i * 5 + k]) * b[j * 5 + k];
+      CHECK(s[i * 6 + j] == Approx(v).epsilon(1e-6));
+    }
+  for (int i = 0; i < 6; ++i)
+    for (int f = 0; f < 5; ++f) {
+      double v = 0;
+      for (int j = 0; j < 6; ++j) v += double(s[i * 6 + j]) * a[j * 5 + f];
+      CHECK(sa[i * 5 + f] == Approx(v).epsilon(1e-5));
+    }
+  for (int p = 0; p < 5; ++p)
+    for (int q = 0; q < 5; ++q) {
+      double v = 0, np = 0, nq = 0;
+      for (int t = 0; t < 6; ++t) {
+        v += double(a[t * 5 + p]) * b[t * 5 + q];
+        np += double(a[t * 5 + p]) * a[t * 5 + p];
+        nq += double(b[t * 5 + q]) * b[t * 5 + q];
+      }
+      CHECK(c[p * 5 + q] == Approx(v / std::sqrt(np * nq)).epsilon(1e-5));
+    }
+  auto g = test::dot_net(5);
+  check_model_gradients(*g, {6, 4});
+  // Through Keras's files: the settings (a pair of axes written back as a pair) and every weight.
+  const std::string dir = test::temp_dir("dot");
+  for (const auto& loaded : test::check_file_round_trips(*m, dir))
+    for (size_t i = 0; i < m->layers().size(); ++i) {
+      CHECK(loaded->layers()[i]->config_str() == m->layers()[i]->config_str());
+      CHECK(loaded->inputs()[i] == m->inputs()[i]);
+    }
+  std::filesystem::remove_all(dir);
+  // 3 CPU replicas train as one device.
+  Dataset data = make_synthetic({6, 4}, 4, 30, 5);
+  const double d = test::replicas_vs_one([] { return test::dot_net(11); }, data, 3, 10);
+  std::printf("equivalence dot-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+  // Errors: a third input, the batch axis, sizes that differ, samples of 3 axes.
+  auto build = [](std::vector<int64_t> axes, bool pair, const Shape& in, std::vector<int> reads = {0, 1}) {
+    Sequential e("e");
+    e.add(std::make_unique<Dense>(3), {-1});
+    e.add(std::make_unique<Dense>(4), {-1});
+    e.add(std::make_unique<Dot>(axes, false, pair), reads);
+    e.build(in, 1);
+  };
+  CHECK_THROWS_WITH(build({1}, false, {2}, {0, 0, 0}), "layer 'dot' (Dot) takes exactly 2 inputs, got 3");
+  CHECK_THROWS_WITH(build({1}, false, {2}),
+                    "layer 'dot' (Dot) axes=1: the inputs' dot axes differ in size (input 0 (None, 3) has 3, input 1 "
+                    "(None, 4) has 4)");
+  CHECK_THROWS_WITH(
+      build({0}, false, {2}),
+      "layer 'dot' (Dot) axes=0: input 0 of shape (None, 3) has no axis 0 to sum over (axis 0 is the batch)");
+  CHECK_THROWS_WITH(build({1, 3}, true, {5, 2}),
+                    "layer 'dot' (Dot) axes=(1, 3): input 1 of shape (None, 5, 4) has no axis 3");
+  CHECK_THROWS_WITH(build({-1}, false, {2, 2, 2}),
+                    "layer 'dot' (Dot): input 0 has samples of shape (2, 2, 3); dptrain's Dot takes samples of 1 or 2 "
+                    "axes (Keras tensors of rank 2 or 3)");
 }
 
 TEST_CASE("activations with a setting of their own are Keras's LeakyReLU, ELU and ReLU layers", "[layers]") {

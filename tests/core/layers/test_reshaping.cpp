@@ -299,7 +299,7 @@ TEST_CASE("UnitNormalization: unit rows, Keras's clip at 1e12, and its gradient 
   auto x = test::random_vec(rows * cols, 70, -2, 2);
   std::fill(x.begin() + 2 * cols, x.end(), 0.0);  // a row of zeros: 0 out, 1e12 dy back
   std::vector<double> y(x.size()), dx(x.size());
-  kernels::unit_norm_forward_cpu(x.data(), y.data(), rows, cols);
+  kernels::unit_norm_forward_cpu(x.data(), y.data(), kernels::NormRows::contiguous(rows, cols));
   for (int64_t r = 0; r < 2; ++r) {
     double s = 0;
     for (int64_t c = 0; c < cols; ++c) s += y[size_t(r * cols + c)] * y[size_t(r * cols + c)];
@@ -310,13 +310,13 @@ TEST_CASE("UnitNormalization: unit rows, Keras's clip at 1e12, and its gradient 
   std::vector<double> head(x.begin(), x.begin() + 2 * cols);
   auto f = [&] {
     std::vector<double> out(head.size());
-    kernels::unit_norm_forward_cpu(head.data(), out.data(), 2, cols);
+    kernels::unit_norm_forward_cpu(head.data(), out.data(), kernels::NormRows::contiguous(2, cols));
     double v = 0;
     for (size_t i = 0; i < out.size(); ++i) v += w[i] * out[i];
     return v;
   };
   const auto num = test::numeric_grad(f, head);
-  kernels::unit_norm_backward_cpu(x.data(), w.data(), dx.data(), rows, cols);
+  kernels::unit_norm_backward_cpu(x.data(), w.data(), dx.data(), kernels::NormRows::contiguous(rows, cols));
   CHECK(test::worst_ratio(std::vector<double>(dx.begin(), dx.begin() + 2 * cols), num, 1e-8, 1e-6) <= 1.0);
   for (int64_t c = 0; c < cols; ++c) CHECK(dx[size_t(2 * cols + c)] == 1e12 * w[size_t(2 * cols + c)]);
   UnitNormalization u({1}, true);
