@@ -41,8 +41,8 @@ void run_evaluate(const EvalOptions& o) {
   trainer.set_label_smoothing(compiled.label_smoothing);
   trainer.set_huber_delta(compiled.huber_delta);
   const EvalResult r = trainer.evaluate(data, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
-  std::printf("evaluated %s on %lld %s samples of %s\nloss: %.4f", p.name.c_str(), (long long)data.size(),
-              d.heldout ? d.heldout_name.c_str() : "", d.description.c_str(), r.loss);
+  std::printf("evaluated %s on %lld %ssamples of %s\nloss: %.4f", p.name.c_str(), (long long)data.size(),
+              d.heldout ? (d.heldout_name + " ").c_str() : "", d.description.c_str(), r.loss);
   for (size_t k = 0; k < r.metrics.size(); ++k)
     std::printf(" - %s: %.4f", trainer.metrics()[k].name.c_str(), r.metrics[k]);
   std::printf("\n");

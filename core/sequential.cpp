@@ -20,8 +20,8 @@ Sequential& Sequential::add(std::unique_ptr<Layer> layer, std::vector<int> input
   const int me = int(layers_.size());
   if (inputs.empty()) inputs.push_back(me - 1);
   for (int k : inputs)
-    DPT_CHECK(k >= -1 && k < me, "layer " << me << " of model '" << name_ << "' reads layer " << k
-                                          << ", which is not an earlier layer (or -1, the input)");
+    DPT_CHECK(k < me, "layer " << me << " of model '" << name_ << "' reads layer " << k
+                               << ", which is not an earlier layer (or -1, the input)");
   const bool merge = dynamic_cast<MergeLayer*>(layer.get()) != nullptr;
   DPT_CHECK(merge || inputs.size() == 1, "layer " << me << " (" << layer->class_name() << ") of model '" << name_
                                                   << "' takes one input, not " << inputs.size());
@@ -36,29 +36,49 @@ bool Sequential::is_chain() const {
   return true;
 }
 
-int64_t Sequential::input_index_limit() const {
+int64_t Sequential::index_limit_of(size_t input) const {
   int64_t limit = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const int64_t l = layers_[i]->input_index_limit();
-    if (l > 0 && std::find(inputs_[i].begin(), inputs_[i].end(), -1) != inputs_[i].end())
+    if (l > 0 && std::find(inputs_[i].begin(), inputs_[i].end(), -1 - int(input)) != inputs_[i].end())
       limit = limit == 0 ? l : std::min(limit, l);
   }
   return limit;
 }
 
+int64_t Sequential::input_index_limit() const {
+  int64_t limit = 0;
+  for (size_t k = 0; k < std::max<size_t>(num_inputs(), 1); ++k) {
+    const int64_t l = index_limit_of(k);
+    if (l > 0) limit = limit == 0 ? l : std::min(limit, l);
+  }
+  return limit;
+}
+
 void Sequential::check_inputs(const float* x, int64_t count, const std::string& what) const {
-  const int64_t limit = input_index_limit();
-  if (limit == 0) return;
+  const size_t inputs = std::max<size_t>(num_inputs(), 1);
   const int64_t per = std::max<int64_t>(shape_numel(input_shape_), 1);
-  for (int64_t i = 0; i < count; ++i) {
-    const float v = x[i];
-    if (v >= 0.f && v < float(limit) && v == std::floor(v)) continue;
-    std::string reader;
-    for (size_t k = 0; k < layers_.size() && reader.empty(); ++k)
-      if (layers_[k]->input_index_limit() == limit) reader = layers_[k]->class_name() + " '" + layers_[k]->name() + "'";
-    DPT_FAIL(what << ": sample " << i / per << " holds " << v << ", but model '" << name_
-                  << "' reads its inputs as indices (" << reader << ", input_dim " << limit
-                  << "): every input must be a whole number in [0, " << limit << ")");
+  for (size_t k = 0; k < inputs; ++k) {
+    const int64_t limit = index_limit_of(k);
+    if (limit == 0) continue;
+    const int64_t from = inputs > 1 ? input_offsets_[k] : 0;
+    const int64_t width = inputs > 1 ? shape_numel(input_shapes_[k]) : per;
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t col = i % per;
+      if (col < from || col >= from + width) continue;
+      const float v = x[i];
+      if (v >= 0.f && v < float(limit) && v == std::floor(v)) continue;
+      std::string reader;
+      for (size_t l = 0; l < layers_.size() && reader.empty(); ++l)
+        if (layers_[l]->input_index_limit() == limit &&
+            std::find(inputs_[l].begin(), inputs_[l].end(), -1 - int(k)) != inputs_[l].end())
+          reader = layers_[l]->class_name() + " '" + layers_[l]->name() + "'";
+      DPT_FAIL(what << ": sample " << i / per << " holds " << v
+                    << (inputs > 1 ? " in input '" + input_names_[k] + "'" : "") << ", but model '" << name_
+                    << "' reads " << (inputs > 1 ? "it" : "its inputs") << " as indices (" << reader << ", input_dim "
+                    << limit << "): every " << (inputs > 1 ? "value" : "input") << " must be a whole number in [0, "
+                    << limit << ")");
+    }
   }
 }
 
@@ -235,10 +255,35 @@ void Sequential::bind_layers() {  // each layer's views into the arenas
   }
 }
 
-void Sequential::build(const Shape& input_shape, uint64_t seed) {
+void Sequential::build_inputs(const std::vector<Shape>& input_shapes, uint64_t seed, std::vector<std::string> names) {
   DPT_CHECK(!layers_.empty(), "model '" << name_ << "' has no layers");
   DPT_CHECK(!built(), "model '" << name_ << "' is already built");
-  input_shape_ = input_shape;
+  DPT_CHECK(!input_shapes.empty(), "model '" << name_ << "' needs at least one input");
+  DPT_CHECK(names.empty() || names.size() == input_shapes.size(),
+            "model '" << name_ << "' has " << input_shapes.size() << " inputs but " << names.size() << " input names");
+  if (names.empty())
+    for (size_t k = 0; k < input_shapes.size(); ++k)
+      names.push_back(k == 0 ? "input_layer" : "input_layer_" + std::to_string(k));
+  input_shapes_ = input_shapes;
+  input_names_ = std::move(names);
+  input_offsets_.clear();
+  int64_t packed = 0;
+  for (const Shape& s : input_shapes_) {
+    input_offsets_.push_back(packed);
+    packed += shape_numel(s);
+  }
+  input_shape_ = input_shapes_.size() == 1 ? input_shapes_[0] : Shape{packed};
+  std::vector<bool> input_read(input_shapes_.size(), false);
+  for (size_t i = 0; i < layers_.size(); ++i)
+    for (int k : inputs_[i])
+      if (k < 0) {
+        DPT_CHECK(size_t(-1 - k) < input_shapes_.size(),
+                  "layer " << i << " of model '" << name_ << "' reads input " << -1 - k << ", but the model has "
+                           << input_shapes_.size() << " input" << (input_shapes_.size() == 1 ? "" : "s"));
+        input_read[size_t(-1 - k)] = true;
+      }
+  for (size_t k = 0; k < input_read.size(); ++k)
+    DPT_CHECK(input_read[k], "model '" << name_ << "': no layer reads its input '" << input_names_[k] << "'");
   std::map<std::string, int> counts;
   auto next_name = [&](const std::string& base) {
     int& k = counts[base];
@@ -254,7 +299,7 @@ void Sequential::build(const Shape& input_shape, uint64_t seed) {
     Layer& l = *layers_[i];
     std::vector<Shape> in;
     for (int k : inputs_[i]) {
-      in.push_back(k < 0 ? input_shape : layers_[size_t(k)]->output_shape());
+      in.push_back(k < 0 ? input_shapes_[size_t(-1 - k)] : layers_[size_t(k)]->output_shape());
       if (k >= 0) ++readers[size_t(k)];
     }
     if (auto* m = dynamic_cast<MergeLayer*>(&l))
@@ -391,11 +436,11 @@ void Sequential::wire_masks() {
                                                      "GlobalAveragePooling1D)");
     for (size_t i = 0; i < layers_.size(); ++i)
       if (layers_[i].get() == m) output_mask_ = int(i);
-    DPT_CHECK(inputs_[size_t(output_mask_)] == std::vector<int>{-1},
+    DPT_CHECK(inputs_[size_t(output_mask_)] == std::vector<int>{-1} && input_shapes_.size() == 1,
               "model '" << name_ << "': the mask of " << who(*m)
                         << " reaches the model's output, where Keras leaves the masked steps out of the loss; "
                            "dptrain counts those steps from the model's input, so the layer making the mask must "
-                           "read the input");
+                           "read the input (of a model of one input)");
   }
 }
 
@@ -408,7 +453,7 @@ std::unique_ptr<Sequential> Sequential::clone() const {
     m->add(std::move(c), inputs_[i]);
   }
   if (built()) {
-    m->build(input_shape_, 0);
+    m->build_inputs(input_shapes_, 0, input_names_);
     m->copy_params_from(*this);
   }
   return m;
@@ -463,6 +508,13 @@ void Sequential::prepare(int64_t max_batch, Context* ctx_in) {
                                                    << ctx.device.str());
   max_batch_ = 0;  // until every buffer exists (an out-of-memory error leaves it unprepared)
   outputs_.clear();
+  input_bufs_.clear();
+  if (input_shapes_.size() > 1)
+    for (const Shape& in : input_shapes_) {
+      Shape s = in;
+      s.insert_front(max_batch);
+      input_bufs_.emplace_back(s, dev);
+    }
   node_grad_.clear();
   share_.clear();
   const bool chain = is_chain();
@@ -559,21 +611,36 @@ Tensor Sequential::forward(Context& ctx, const Tensor& x, bool training) {
             "model '" << name_ << "' expects input of shape (batch, " << shape_str(input_shape_).substr(1)
                       << " but the data has shape " << shape_str(x.shape()));
   last_n_ = n;
+  // Several inputs: each one's columns of the rows, copied out for the layers reading it.
+  const int64_t packed = shape_numel(input_shape_);
+  for (size_t k = 0; k < input_bufs_.size(); ++k) {
+    const int64_t w = shape_numel(input_shapes_[k]);
+    if (ctx.device.is_cpu())
+      kernels::copy_columns_cpu(x.data(), packed, input_offsets_[k], input_bufs_[k].data(), w, 0, n, w);
+    else
+      kernels::copy_columns_cuda(x.data(), packed, input_offsets_[k], input_bufs_[k].data(), w, 0, n, w,
+                                 kernels::cuda_stream_of(*ctx.cuda));
+  }
   for (size_t i = 0; i < layers_.size(); ++i) {
     Tensor out = outputs_[i].rows(0, n);
     if (auto* m = dynamic_cast<MergeLayer*>(layers_[i].get())) {
       views_.clear();
-      for (int k : inputs_[i]) views_.push_back(k < 0 ? x.view() : outputs_[size_t(k)].rows(0, n));
+      for (int k : inputs_[i]) views_.push_back(k < 0 ? model_input(k, x, n) : outputs_[size_t(k)].rows(0, n));
       m->forward_all(ctx, views_, out, training);
       activity_forward(ctx, i, out);
       continue;
     }
     const int k = inputs_[i][0];
-    Tensor in = k < 0 ? x.view() : outputs_[size_t(k)].rows(0, n);
+    Tensor in = k < 0 ? model_input(k, x, n) : outputs_[size_t(k)].rows(0, n);
     layers_[i]->forward(ctx, in, out, training);
     activity_forward(ctx, i, out);
   }
   return outputs_.back().rows(0, n);
+}
+
+Tensor Sequential::model_input(int k, const Tensor& x, int64_t n) const {
+  if (input_bufs_.empty()) return x.view();
+  return input_bufs_[size_t(-1 - k)].rows(0, n);
 }
 
 Tensor Sequential::output_of(size_t i) const {
@@ -606,7 +673,7 @@ void Sequential::backward_graph(Context& ctx, const Tensor& x, GradReadyHook* ho
       dx_ptrs_.clear();
       for (size_t j = 0; j < reads.size(); ++j) {
         const int s = reads[j];
-        views_.push_back(s < 0 ? x.view() : outputs_[size_t(s)].rows(0, n));
+        views_.push_back(s < 0 ? model_input(s, x, n) : outputs_[size_t(s)].rows(0, n));
         if (s < 0 || !needs_grad_[size_t(s)]) {
           dx_views_.emplace_back();
           continue;
@@ -704,13 +771,13 @@ std::string Sequential::summary() const {
   auto shape_of = [](const Shape& s) {
     return s.size() == 1 ? "(None, " + std::to_string(s[0]) + ")" : "(None, " + shape_str(s).substr(1);
   };
-  auto source = [&](int k) { return (k < 0 ? std::string("input_layer") : layers_[size_t(k)]->name()) + "[0][0]"; };
+  auto source = [&](int k) { return (k < 0 ? input_names_[size_t(-1 - k)] : layers_[size_t(k)]->name()) + "[0][0]"; };
   os << "Model: \"" << name_ << "\"\n";
   line('_');
   row(" Layer (type)", "Output Shape", "Param #", "Connected to");
   line('=');
-  if (graph) {
-    row(" input_layer (InputLayer)", shape_of(input_shape_), "0", "[]");
+  for (size_t k = 0; graph && k < input_shapes_.size(); ++k) {
+    row(" " + input_names_[k] + " (InputLayer)", shape_of(input_shapes_[k]), "0", "[]");
     os << "\n";
   }
   int64_t total = 0, trainable = 0;

@@ -29,20 +29,28 @@ struct WeightRef {
 class Sequential {
  public:
   explicit Sequential(std::string name = "sequential") : name_(std::move(name)) {}
-  // inputs: the layers (indices into layers(), -1 the model's input) this one reads; empty: the
-  // layer before it (or the model's input). A merge layer (Add, Concatenate) reads several.
+  // inputs: the layers (indices into layers(), -1 the model's input; in a model of several inputs,
+  // -1 - k its input k) this one reads; empty: the layer before it (or the model's input). A merge
+  // layer (Add, Concatenate, Dot) reads several.
   Sequential& add(std::unique_ptr<Layer> layer, std::vector<int> inputs = {});
   const std::vector<std::vector<int>>& inputs() const { return inputs_; }
   bool is_chain() const;  // each layer reads the one before: a Keras Sequential model
-  // The smallest Layer::input_index_limit() of the layers reading the model's input (0: none reads
-  // indices). check_inputs: n samples' inputs must then be whole numbers in [0, it); an error
-  // names the first that is not, its sample and `what` (the data).
+  // The smallest Layer::input_index_limit() of the layers reading the model's inputs (0: none reads
+  // indices). check_inputs: the values of each input such layers read must then be whole numbers
+  // below theirs; an error names the first that is not, its sample and `what` (the data).
   int64_t input_index_limit() const;
   void check_inputs(const float* x, int64_t count, const std::string& what) const;
 
   // Names layers as Keras does (dense, dense_1, ...), infers shapes, lays out the arenas and
   // initialises weights (glorot_uniform kernels, zero biases) from the seed.
-  void build(const Shape& input_shape, uint64_t seed);
+  void build(const Shape& input_shape, uint64_t seed) { build_inputs({input_shape}, seed); }
+  // A model of several inputs (a Keras Functional model of several InputLayers, named as given, else
+  // input_layer, input_layer_1, ...): a row of its data holds each sample's inputs one after
+  // another, so input_shape() is their total, flat.
+  void build_inputs(const std::vector<Shape>& inputs, uint64_t seed, std::vector<std::string> names = {});
+  size_t num_inputs() const { return input_shapes_.size(); }
+  const std::vector<Shape>& input_shapes() const { return input_shapes_; }
+  const std::vector<std::string>& input_names() const { return input_names_; }
   bool built() const { return !params_.shape().empty(); }
   std::unique_ptr<Sequential> clone() const;  // same layers and weights (on the CPU), no replica buffers
   // Moves the arenas to a device (after build, before prepare): a GPU replica's weights and
@@ -105,11 +113,19 @@ class Sequential {
   void bind_layers();
   void wire_masks();  // at build: which layer's mask reaches each layer (core/layer.h's MaskUse)
   void backward_graph(Context& ctx, const Tensor& x, GradReadyHook* hook);
+  // What layer input k (< 0: one of the model's) reads in the last forward's n rows: x itself, or
+  // with several inputs the copy of its columns the forward made.
+  Tensor model_input(int k, const Tensor& x, int64_t n) const;
+  int64_t index_limit_of(size_t input) const;  // the smallest of the layers reading that input
   std::string name_;
   bool quiet_ = false;  // a clone: build's warnings were given when the original was built
   int output_mask_ = -1;
   std::vector<std::unique_ptr<Layer>> layers_;
   Shape input_shape_;
+  std::vector<Shape> input_shapes_;
+  std::vector<std::string> input_names_;
+  std::vector<int64_t> input_offsets_;  // where each input starts in a data row
+  std::vector<Tensor> input_bufs_;      // several inputs: each one's columns of the batch
   Tensor params_, grads_;
   std::vector<WeightRef> weights_;
   int64_t max_batch_ = 0;

@@ -255,11 +255,34 @@ const Optimizer& Trainer::optimizer() const {
 }
 Sequential& Trainer::replica_model(int r) { return *replicas_.at(size_t(r))->model; }
 
+void Trainer::check_input_shapes(const Dataset& d, const std::string& whose) const {
+  const std::vector<Shape> want = template_.input_shapes(), got = d.input_shapes();
+  if (want.size() == 1 && got.size() == 1) {
+    DPT_CHECK(got[0] == want[0], whose << "samples have shape " << shape_str(got[0]) << " but model '"
+                                       << template_.name() << "' expects inputs of shape " << shape_str(want[0]));
+    return;
+  }
+  if (got == want) return;
+  auto list = [](const std::vector<Shape>& shapes, const std::vector<std::string>* names) {
+    std::string out;
+    for (size_t k = 0; k < shapes.size(); ++k)
+      out += (k ? ", " : "") + (names ? "'" + (*names)[k] + "' " : std::string()) + shape_str(shapes[k]);
+    return out;
+  };
+  std::string spec;
+  for (size_t k = 0; k < want.size(); ++k) spec += (k ? "+" : "") + template_.input_names()[k];
+  DPT_FAIL((whose.empty() ? "the " : whose)
+           << "data gives " << got.size() << (got.size() == 1 ? " input " : " inputs ") << list(got, nullptr)
+           << " but model '" << template_.name() << "' takes " << want.size()
+           << (want.size() == 1 ? " input " : " inputs ") << list(want, &template_.input_names())
+           << (want.size() > 1
+                   ? ": give one array an input, in this order (npy:" + spec + " files,Y or h5:FILE:" + spec + ",y)"
+                   : std::string()));
+}
+
 void Trainer::check_data(const Dataset& d, const char* what) const {
   DPT_CHECK(d.has_labels(), what << " data has no labels: give them (for .npy data: npy:XFILE,YFILE)");
-  DPT_CHECK(d.sample_shape == template_.input_shape(),
-            what << " samples have shape " << shape_str(d.sample_shape) << " but model '" << template_.name()
-                 << "' expects inputs of shape " << shape_str(template_.input_shape()));
+  check_input_shapes(d, std::string(what) + " ");
   template_.check_inputs(d.x.data(), int64_t(d.x.size()), std::string(what) + " data");
   const int64_t width = shape_numel(template_.output_shape());
   if (d.y_is_index && width > 1)

@@ -163,6 +163,9 @@ class Trainer : public TrainContext {
   // fit refuses every such model, evaluate those whose loss it changes.
   void check_refusals(bool fitting) const;
   Dataset targets_for(const Dataset& d) const;
+  // The data's inputs against the model's: their number and each one's sample shape (whose: "training ",
+  // "validation ", or "" for predict's, starting the error).
+  void check_input_shapes(const Dataset& d, const std::string& whose) const;
   void check_data(const Dataset& d, const char* what) const;
   EvalResult evaluate_targets(const Dataset& data, int64_t batch_size);
   template <typename F>

@@ -270,9 +270,7 @@ EvalResult Trainer::evaluate_targets(const Dataset& data, int64_t batch_size) {
 }
 
 std::vector<float> Trainer::predict(const Dataset& data, int64_t batch_size) {
-  DPT_CHECK(data.sample_shape == template_.input_shape(),
-            "samples have shape " << shape_str(data.sample_shape) << " but model '" << template_.name()
-                                  << "' expects inputs of shape " << shape_str(template_.input_shape()));
+  check_input_shapes(data, "");
   template_.check_inputs(data.x.data(), int64_t(data.x.size()), "the data");
   const int64_t width = shape_numel(template_.output_shape());
   prepare(batch_rows(batch_size, data), data);

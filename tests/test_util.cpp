@@ -191,6 +191,28 @@ std::unique_ptr<Sequential> dot_net(uint64_t seed) {
   return m;
 }
 
+std::unique_ptr<Sequential> two_tower_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("two-tower");
+  m->add(std::make_unique<Embedding>(10, 4), {-1});                              // 0: (1, 4)
+  m->add(std::make_unique<Flatten>());                                           // 1: (4,)
+  m->add(std::make_unique<Embedding>(12, 4), {-2});                              // 2: (3, 4)
+  m->add(std::make_unique<GlobalPooling2D>(false, false, 1));                    // 3: (4,)
+  m->add(std::make_unique<Dense>(4, Activation::tanh), {-3});                    // 4: (4,)
+  m->add(std::make_unique<Add>(), {3, 4});                                       // 5: (4,)
+  m->add(std::make_unique<Dot>(std::vector<int64_t>{1}, true, false), {1, 5});   // 6: (1,)
+  m->add(std::make_unique<Dot>(std::vector<int64_t>{1}, false, false), {1, 5});  // 7: (1,)
+  m->add(std::make_unique<Concatenate>(), {6, 7, 4});                            // 8: (6,)
+  m->add(std::make_unique<Dense>(4, Activation::softmax));                       // 9
+  m->build_inputs({{1}, {3}, {4}}, seed, {"user", "item", "context"});
+  return m;
+}
+
+Dataset two_tower_data(int64_t n, uint64_t seed) {
+  Dataset d = make_synthetic({8}, 4, n, seed, 10);
+  d.inputs = {{1}, {3}, {4}};
+  return d;
+}
+
 double replicas_vs_one(const std::function<std::unique_ptr<Sequential>()>& make, const Dataset& data, int replicas,
                        int64_t batch) {
   auto one = make(), many = make();

@@ -40,6 +40,13 @@ std::unique_ptr<Sequential> embed_net(uint64_t seed, bool max_pool = true);
 // the steps (a strided normalization, 5 x 5); each flattened into a Dense(4, tanh), whose cosine
 // (Dot(axes=-1, normalize)) is concatenated to both flattened; Dense(4, softmax).
 std::unique_ptr<Sequential> dot_net(uint64_t seed);
+// "two-tower", a model of three inputs: user (1,) an index into Embedding(10, 4), flattened; item
+// (3,) indices into Embedding(12, 4), averaged, plus Dense(4, tanh) of context (4,); the towers'
+// cosine (Dot(axes=1, normalize)) and dot product, concatenated with the context's Dense;
+// Dense(4, softmax).
+std::unique_ptr<Sequential> two_tower_net(uint64_t seed);
+// Synthetic data for it: indices below 10 in every input (the user's limit), packed rows.
+Dataset two_tower_data(int64_t n, uint64_t seed);
 // "rnn" on (6, 3): LSTM(5, return_sequences) into LSTM(4, go_backwards) and LSTM(3, no bias), their
 // last states concatenated; Dense(4, softmax).
 std::unique_ptr<Sequential> lstm_net(uint64_t seed);

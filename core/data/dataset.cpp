@@ -17,11 +17,39 @@ Dataset Dataset::slice(int64_t begin, int64_t end) const {
   d.y_dim = y_dim;
   d.y_is_index = y_is_index;
   d.num_classes = num_classes;
+  d.inputs = inputs;
   const int64_t s = sample_numel();
   d.x.assign(x.begin() + begin * s, x.begin() + end * s);
   d.y.assign(y.begin() + begin * y_dim, y.begin() + end * y_dim);
   if (!weight.empty()) d.weight.assign(weight.begin() + begin, weight.begin() + end);
   return d;
+}
+
+void Dataset::set_inputs(const std::vector<std::vector<float>>& xs, const std::vector<Shape>& shapes) {
+  DPT_CHECK(!xs.empty() && xs.size() == shapes.size(), "set_inputs needs one shape per input");
+  if (xs.size() == 1) {
+    sample_shape = shapes[0];
+    inputs.clear();
+    x = xs[0];
+    return;
+  }
+  int64_t width = 0;
+  for (const Shape& s : shapes) width += shape_numel(s);
+  const int64_t n = int64_t(xs[0].size()) / std::max<int64_t>(shape_numel(shapes[0]), 1);
+  for (size_t k = 0; k < xs.size(); ++k)
+    DPT_CHECK(int64_t(xs[k].size()) == n * shape_numel(shapes[k]),
+              "input " << k << " holds " << int64_t(xs[k].size()) / std::max<int64_t>(shape_numel(shapes[k]), 1)
+                       << " samples but input 0 holds " << n << ": every input needs one row a sample");
+  sample_shape = {width};
+  inputs = shapes;
+  x.assign(size_t(n * width), 0.f);
+  int64_t off = 0;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    const int64_t w = shape_numel(shapes[k]);
+    for (int64_t i = 0; i < n; ++i)
+      std::copy(xs[k].begin() + i * w, xs[k].begin() + (i + 1) * w, x.begin() + i * width + off);
+    off += w;
+  }
 }
 
 void Dataset::to_one_hot() {

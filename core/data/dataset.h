@@ -18,6 +18,12 @@ struct Dataset {
   int64_t num_classes = 0;  // 0 when unknown / regression
   // Keras's sample_weight: one weight a sample, each sample's loss times it (empty: none).
   std::vector<float> weight;
+  // Several inputs (a model's x=[a, b, ...]): each one's sample shape. A row of x then holds a
+  // sample's inputs one after another, and sample_shape is their total, flat. Empty: one input.
+  std::vector<Shape> inputs;
+  std::vector<Shape> input_shapes() const { return inputs.empty() ? std::vector<Shape>{sample_shape} : inputs; }
+  // Sets x from several inputs' arrays (each n samples of its shape), packed row by row.
+  void set_inputs(const std::vector<std::vector<float>>& xs, const std::vector<Shape>& shapes);
   bool has_labels() const { return y_dim > 0; }
 
   int64_t size() const;

@@ -190,6 +190,32 @@ static std::vector<double> read_h5_doubles(hid_t file, const std::string& name, 
   return v;
 }
 
+// "a+b+c" -> {a, b, c}: a model's several inputs, each named in turn.
+static std::vector<std::string> input_parts(const std::string& list, const std::string& what) {
+  std::vector<std::string> parts;
+  size_t at = 0;
+  while (true) {
+    const size_t plus = list.find('+', at);
+    parts.push_back(list.substr(at, plus == std::string::npos ? std::string::npos : plus - at));
+    DPT_CHECK(!parts.back().empty(), "bad " << what << " '" << list << "': an empty name among the inputs (A+B+...)");
+    if (plus == std::string::npos) return parts;
+    at = plus + 1;
+  }
+}
+
+// Each input's values (uint8 pixels scaled by 1/255), checked to hold n samples.
+static void add_input(std::vector<std::vector<float>>& xs, std::vector<Shape>& shapes, const std::vector<double>& v,
+                      const Shape& shape, bool u8, const std::string& what, int64_t* n) {
+  DPT_CHECK(shape.size() >= 2, what << " must be (samples, ...), got " << shape_str(shape));
+  DPT_CHECK(*n < 0 || shape[0] == *n, what << " holds " << shape[0] << " samples but the first input holds " << *n
+                                           << ": every input needs one row a sample");
+  *n = shape[0];
+  std::vector<float> x(v.size());
+  for (size_t i = 0; i < v.size(); ++i) x[i] = float(u8 ? v[i] / 255.0 : v[i]);
+  xs.push_back(std::move(x));
+  shapes.emplace_back(Shape(shape.begin() + 1, shape.end()));
+}
+
 Dataset load_hdf5_dataset(const std::string& file, const std::string& xn, const std::string& yn,
                           const std::string& wn) {
   h5::quiet_errors();
@@ -197,51 +223,57 @@ Dataset load_hdf5_dataset(const std::string& file, const std::string& xn, const 
   DPT_CHECK(H5Fis_hdf5(file.c_str()) > 0, "'" << file << "' is not an HDF5 file (or is truncated)");
   h5::Id f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   DPT_CHECK(f.valid(), "cannot open HDF5 file '" << file << "' (corrupt or truncated?)");
-  Shape xs, ys;
-  bool xu8 = false, yu8 = false;
-  auto x = read_h5_doubles(f.get(), xn, file, &xs, &xu8);
+  std::vector<std::vector<float>> xs;
+  std::vector<Shape> shapes;
+  int64_t n = -1;
+  for (const std::string& name : input_parts(xn, "list of datasets")) {
+    Shape s;
+    bool u8 = false;
+    const auto v = read_h5_doubles(f.get(), name, file, &s, &u8);
+    add_input(xs, shapes, v, s, u8, "dataset '" + name + "' in '" + file + "'", &n);
+  }
+  Shape ys;
+  bool yu8 = false;
   auto y = read_h5_doubles(f.get(), yn, file, &ys, &yu8);
-  DPT_CHECK(xs.size() >= 2, "dataset '" << xn << "' in '" << file << "' must be (samples, ...), got " << shape_str(xs));
   Dataset d;
-  d.sample_shape.assign(xs.begin() + 1, xs.end());
-  d.x.resize(x.size());
-  for (size_t i = 0; i < x.size(); ++i) d.x[i] = float(xu8 ? x[i] / 255.0 : x[i]);
-  set_labels(d, y, ys, xs[0], "'" + file + "'");
+  d.set_inputs(xs, shapes);
+  set_labels(d, y, ys, n, "'" + file + "'");
   if (!wn.empty()) {
     Shape ws;
     bool wu8 = false;
     const auto w = read_h5_doubles(f.get(), wn, file, &ws, &wu8);
-    set_weights(d, w, ws, xs[0], "dataset '" + wn + "' in '" + file + "'");
+    set_weights(d, w, ws, n, "dataset '" + wn + "' in '" + file + "'");
   }
   return d;
 }
 
 // ---- npy ---------------------------------------------------------------------------------------
 Dataset load_npy_dataset(const std::string& xf, const std::string& yf, const std::string& wf) {
-  NpyArray x = read_npy(xf);
-  DPT_CHECK(x.dtype != "b1", "'" << xf << "': samples must be numbers (float or integer), got booleans");
-  DPT_CHECK(x.shape.size() >= 2, "'" << xf << "' must be (samples, ...), got " << shape_str(x.shape));
+  std::vector<std::vector<float>> xs;
+  std::vector<Shape> shapes;
+  int64_t n = -1;
+  for (const std::string& file : input_parts(xf, "list of files")) {
+    NpyArray x = read_npy(file);
+    DPT_CHECK(x.dtype != "b1", "'" << file << "': samples must be numbers (float or integer), got booleans");
+    add_input(xs, shapes, x.values, x.shape, x.dtype == "u1", "'" + file + "'", &n);
+  }
   Dataset d;
-  d.sample_shape.assign(x.shape.begin() + 1, x.shape.end());
-  d.x.resize(x.values.size());
-  const bool u8 = x.dtype == "u1";
-  for (size_t i = 0; i < x.values.size(); ++i) d.x[i] = float(u8 ? x.values[i] / 255.0 : x.values[i]);
+  d.set_inputs(xs, shapes);
   if (yf.empty()) {  // samples only: enough to predict
     d.y_dim = 0;
     d.y_is_index = false;
     return d;
   }
   NpyArray y = read_npy(yf);
-  set_labels(d, y.values, y.shape, x.shape[0], "'" + yf + "'");
+  set_labels(d, y.values, y.shape, n, "'" + yf + "'");
   if (!wf.empty()) {  // Keras's sample_weight: (samples,) or (samples, 1)
     NpyArray w = read_npy(wf);
     DPT_CHECK(w.dtype != "b1", "'" << wf << "': sample weights must be numbers, got booleans");
-    set_weights(d, w.values, w.shape, x.shape[0], "'" + wf + "'");
+    set_weights(d, w.values, w.shape, n, "'" + wf + "'");
   }
   return d;
 }
 
-// ---- synthetic ---------------------------------------------------------------------------------
 Dataset make_synthetic(const Shape& shape, int64_t classes, int64_t n, uint64_t seed, int64_t index_limit) {
   DPT_CHECK(classes >= 1 && n >= 1, "synthetic data needs >= 1 class and >= 1 sample");
   Dataset d;

@@ -11,13 +11,14 @@ namespace dpt {
 DataSplits load_cifar10(const std::string& dir);
 // MNIST IDX files in DIR: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-* (plain or .gz).
 DataSplits load_mnist(const std::string& dir);
-// HDF5 file with datasets `x_name` (samples) and `y_name` (class indices or one-hot rows).
+// HDF5 file with datasets `x_name` (samples) and `y_name` (class indices or one-hot rows). A model
+// of several inputs reads several datasets: x_name "a+b" (Dataset::inputs).
 // w_name: Keras's sample_weight, a dataset of one weight a sample ("": none).
 Dataset load_hdf5_dataset(const std::string& file, const std::string& x_name = "x", const std::string& y_name = "y",
                           const std::string& w_name = "");
 // NumPy .npy files: x float32/float64, uint8 (pixels: scaled by 1/255) or other integers (kept as they
 // are: an Embedding's indices); y integer labels or one-hot (y_file empty: samples without labels,
-// for predict).
+// for predict). A model of several inputs reads several files: x_file "a.npy+b.npy".
 // w_file: Keras's sample_weight, one weight a sample ("": none).
 Dataset load_npy_dataset(const std::string& x_file, const std::string& y_file, const std::string& w_file = "");
 // Random samples in [0, 1) with random labels, for benchmarks; with index_limit > 0, whole numbers

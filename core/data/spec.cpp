@@ -9,7 +9,7 @@ namespace dpt {
 
 const char* const kDataSpecHelp =
     "digits | synthetic:H,W,C:CLASSES:N[:VOCAB] | cifar10:DIR | mnist:DIR | h5:FILE[:XNAME,YNAME[,WNAME]] | "
-    "npy:XFILE[,YFILE[,WFILE]]";
+    "npy:XFILE[,YFILE[,WFILE]] (a model of several inputs: XNAME or XFILE as A+B+...)";
 
 static int64_t parse_int(const std::string& s, const std::string& spec) {
   size_t pos = 0;

@@ -205,7 +205,9 @@ static std::vector<std::string> keras3_keys(const Sequential& model) {
 void write_keras3_weights(hid_t root, const Sequential& model, const std::string& path) {
   const std::vector<std::string> keys = keras3_keys(model);
   h5::create_group(root, "layers", path);
-  if (!model.is_chain()) h5::create_group(root, "layers/input_layer/vars", path);  // a Functional model's, as Keras's
+  if (!model.is_chain())  // a Functional model's InputLayers, as Keras's: input_layer, input_layer_1, ...
+    for (size_t k = 0; k < model.num_inputs(); ++k)
+      h5::create_group(root, "layers/input_layer" + (k ? "_" + std::to_string(k) : std::string()) + "/vars", path);
   for (size_t i = 0; i < keys.size(); ++i) {
     // Every object on the way to a weight has its vars group, as Keras 3 writes them: an LSTM's own
     // (empty) and its cell's; a Bidirectional's, its forward_layer's and that one's cell's.

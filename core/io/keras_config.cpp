@@ -976,36 +976,40 @@ void node_sources(const json& v, bool keras3, const std::string& where, std::vec
   }
 }
 
-// The one layer name of input_layers / output_layers: Keras 3 writes one tensor as
-// [name, node, tensor], Keras 2 a list of them.
-std::string single_endpoint(const json& cfg, const char* key, const std::string& source, const std::string& model) {
+// The layer names of input_layers / output_layers: Keras 3 writes one tensor as [name, node,
+// tensor], several (and Keras 2 any number) as a list of them.
+std::vector<std::string> endpoints(const json& cfg, const char* key, const std::string& source,
+                                   const std::string& model) {
   DPT_CHECK(cfg.contains(key) && cfg[key].is_array() && !cfg[key].empty(),
             source << ": the Functional model '" << model << "' has no '" << key << "' list");
   const json& v = cfg[key];
-  if (v[0].is_string()) return v[0].get<std::string>();
-  DPT_CHECK(v.size() == 1, source << ": the Functional model '" << model << "' has " << v.size() << " "
-                                  << (std::string(key) == "input_layers" ? "inputs" : "outputs")
-                                  << "; dptrain trains models with one input and one output");
-  DPT_CHECK(v[0].is_array() && !v[0].empty(), source << ": '" << key << "'[0] is not a [layer, node, tensor] list");
-  return as<std::string>(v[0][0], source + ": '" + key + "'[0][0]");
+  if (v[0].is_string()) return {v[0].get<std::string>()};
+  std::vector<std::string> names;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string at = source + ": '" + key + "'[" + std::to_string(i) + "]";
+    DPT_CHECK(v[i].is_array() && !v[i].empty(), at << " is not a [layer, node, tensor] list");
+    names.push_back(as<std::string>(v[i][0], at + "[0]"));
+  }
+  return names;
 }
 
 // A Functional model (Keras 3 and tf.keras "Functional", Keras 2's "Model"): its layers in an
 // order where each comes after the layers it reads (Keras lists them so; another listing is
-// sorted, keeping Keras's order where it can), each with the names of the layers it reads. One
-// input (an InputLayer), one output, every layer called once and on the way to the output;
-// anything else is an error saying why.
+// sorted, keeping Keras's order where it can), each with the names of the layers it reads. Its
+// inputs (InputLayers, in input_layers' order), one output, every layer called once and on the way
+// to the output; anything else is an error saying why.
 struct GraphEntry {
   const json* layer;
   std::string name, cls;
   std::vector<std::string> from;
 };
 
-std::vector<GraphEntry> functional_graph(const json& cfg, const std::string& source, const std::string& model) {
+std::vector<GraphEntry> functional_graph(const json& cfg, const std::string& source, const std::string& model,
+                                         std::vector<std::string>* inputs) {
   const json& layers = cfg["layers"];
   const std::string why = source + ": the Functional model '" + model + "' ";
   const std::string tail =
-      "; dptrain builds Functional models whose layers are each called once, from one input "
+      "; dptrain builds Functional models whose layers are each called once, from their inputs "
       "to one output";
   std::map<std::string, size_t> index;
   std::vector<GraphEntry> all(layers.size());
@@ -1034,15 +1038,22 @@ std::vector<GraphEntry> functional_graph(const json& cfg, const std::string& sou
     for (const std::string& f : e.from)
       DPT_CHECK(index.count(f),
                 source << ": layer '" << e.name << "' reads from '" << f << "', which is not among the layers");
-  const std::string in = single_endpoint(cfg, "input_layers", source, model);
-  const std::string out = single_endpoint(cfg, "output_layers", source, model);
-  DPT_CHECK(index.count(in), source << ": the input layer '" << in << "' is not among the layers");
+  *inputs = endpoints(cfg, "input_layers", source, model);
+  const std::vector<std::string> outs = endpoints(cfg, "output_layers", source, model);
+  DPT_CHECK(outs.size() == 1, source << ": the Functional model '" << model << "' has " << outs.size()
+                                     << " outputs; dptrain trains models with one output");
+  const std::string out = outs[0];
+  for (const std::string& in : *inputs) {
+    DPT_CHECK(index.count(in), source << ": the input layer '" << in << "' is not among the layers");
+    DPT_CHECK(all[index[in]].cls == "InputLayer",
+              why << "has the input '" << in << "' (" << all[index[in]].cls << "), not an InputLayer" << tail);
+    DPT_CHECK(std::count(inputs->begin(), inputs->end(), in) == 1,
+              why << "lists the input '" << in << "' twice" << tail);
+  }
   DPT_CHECK(index.count(out), source << ": the output layer '" << out << "' is not among the layers");
-  DPT_CHECK(all[index[in]].cls == "InputLayer",
-            why << "has the input '" << in << "' (" << all[index[in]].cls << "), not an InputLayer" << tail);
   for (const GraphEntry& e : all)
-    DPT_CHECK(e.cls != "InputLayer" || e.name == in,
-              why << "has a second input '" << e.name << "'; dptrain trains models with one input and one output");
+    DPT_CHECK(e.cls != "InputLayer" || std::count(inputs->begin(), inputs->end(), e.name) == 1,
+              why << "has an InputLayer '" << e.name << "' that is not among its inputs" << tail);
   // The order: repeatedly the first listed layer whose inputs are all placed.
   std::vector<GraphEntry> order;
   std::vector<bool> placed(all.size(), false);
@@ -1073,8 +1084,12 @@ std::vector<GraphEntry> functional_graph(const json& cfg, const std::string& sou
         todo.push_back(index[f]);
       }
   }
-  for (size_t i = 0; i < all.size(); ++i)
+  for (size_t i = 0; i < all.size(); ++i) {
+    DPT_CHECK(leads[i] || all[i].cls != "InputLayer", why << "has the input '" << all[i].name
+                                                          << "', which no layer on the way to its output '" << out
+                                                          << "' reads" << tail);
     DPT_CHECK(leads[i], why << "has layer '" << all[i].name << "' off the way to its output '" << out << "'" << tail);
+  }
   return order;
 }
 
@@ -1094,16 +1109,19 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
       value_or<std::string>(cfg, "name", functional ? "functional" : "sequential", source + ": the model's");
   std::vector<const json*> layers;
   std::vector<GraphEntry> graph;
+  std::vector<std::string> input_names;  // a Functional model's, in input_layers' order
   if (functional) {
     DPT_CHECK(cfg.is_object(), source << ": the Functional model's config must be a dict");
-    graph = functional_graph(cfg, source, name);
+    graph = functional_graph(cfg, source, name, &input_names);
     for (const GraphEntry& e : graph) layers.push_back(e.layer);
   } else {
     for (const json& l : cfg.is_array() ? cfg : cfg["layers"]) layers.push_back(&l);
   }
   auto model = std::make_unique<Sequential>(name);
   Shape input;
-  std::map<std::string, int> node;  // a Functional model's layer name -> its index in the model (-1: the input)
+  std::vector<Shape> inputs(std::max<size_t>(input_names.size(), 1));
+  // A Functional model's layer name -> its index in the model (-1 - k: its input k).
+  std::map<std::string, int> node;
   for (size_t i = 0; i < layers.size(); ++i) {
     const json& l = *layers[i];
     const std::string at = source + ": layer " + std::to_string(i);
@@ -1114,9 +1132,16 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
     const std::string lname = value_or<std::string>(lc, "name", "", at + " (" + lcls + "):");
     const std::string where = source + ": layer '" + lname + "' (" + lcls + "):";
     if (lcls == "InputLayer") {  // Keras 3 (batch_shape) and Keras 2 (batch_input_shape)
+      Shape shape;
       for (const char* k : {"batch_shape", "batch_input_shape"})
-        if (lc.contains(k)) input = shape_from(lc[k], where + " '" + k + "'");
-      if (functional) node[graph[i].name] = -1;
+        if (lc.contains(k)) shape = shape_from(lc[k], where + " '" + k + "'");
+      size_t which = 0;
+      if (functional) {
+        which = size_t(std::find(input_names.begin(), input_names.end(), graph[i].name) - input_names.begin());
+        node[graph[i].name] = -1 - int(which);
+      }
+      inputs[which] = shape;
+      if (which == 0) input = shape;
       continue;
     }
     if (input.empty() && lc.contains("batch_input_shape"))
@@ -1149,7 +1174,13 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
     input = shape_from(j["build_config"]["input_shape"], source + ": build_config 'input_shape'");
   DPT_CHECK(!input.empty(), source << ": the config gives no input shape (no InputLayer, batch_input_shape or build_config)");
   DPT_CHECK(!model->layers().empty(), source << ": the model has no layers");
-  model->build(input, seed);
+  if (input_names.size() > 1) {
+    for (size_t k = 0; k < inputs.size(); ++k)
+      DPT_CHECK(!inputs[k].empty(), source << ": the input '" << input_names[k] << "' has no shape (batch_shape)");
+    model->build_inputs(inputs, seed, input_names);
+    return model;
+  }
+  model->build_inputs({input}, seed, input_names);
   return model;
 }
 

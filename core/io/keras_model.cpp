@@ -614,8 +614,11 @@ json metrics_json(const MetricRequests& metrics, bool archive, bool weighted) {
 // layer that made it (keras_history); `archive`: the .keras form (with module and
 // registered_name), else model.save .h5's.
 json functional_config(const Sequential& model, bool archive) {
-  json shape = json::array({nullptr});
-  for (int64_t d : model.input_shape()) shape.push_back(d);
+  auto batch_shape = [](const Shape& s) {
+    json shape = json::array({nullptr});
+    for (int64_t d : s) shape.push_back(d);
+    return shape;
+  };
   auto entry = [&](json obj, const std::string& name, json nodes) {
     json e = archive ? keras3_object("keras.layers", obj)
                      : json{{"class_name", obj["class_name"]}, {"config", obj["config"]}};
@@ -624,17 +627,24 @@ json functional_config(const Sequential& model, bool archive) {
     return e;
   };
   auto tensor = [&](int k) {
-    json s = json::array({nullptr});
-    for (int64_t d : k < 0 ? model.input_shape() : model.layers()[size_t(k)]->output_shape()) s.push_back(d);
-    const std::string from = k < 0 ? "input_layer" : model.layers()[size_t(k)]->name();
+    const json s =
+        batch_shape(k < 0 ? model.input_shapes()[size_t(-1 - k)] : model.layers()[size_t(k)]->output_shape());
+    const std::string from = k < 0 ? model.input_names()[size_t(-1 - k)] : model.layers()[size_t(k)]->name();
     return json{{"class_name", "__keras_tensor__"},
                 {"config", {{"shape", s}, {"dtype", "float32"}, {"keras_history", {from, 0, 0}}}}};
   };
-  json layers = json::array();
-  layers.push_back(
-      entry({{"class_name", "InputLayer"},
-             {"config", {{"batch_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"name", "input_layer"}}}},
-            "input_layer", json::array()));
+  json layers = json::array(), inputs = json::array();
+  for (size_t k = 0; k < model.num_inputs(); ++k) {
+    const std::string& name = model.input_names()[k];
+    layers.push_back(entry({{"class_name", "InputLayer"},
+                            {"config",
+                             {{"batch_shape", batch_shape(model.input_shapes()[k])},
+                              {"dtype", "float32"},
+                              {"sparse", false},
+                              {"name", name}}}},
+                           name, json::array()));
+    inputs.push_back({name, 0, 0});
+  }
   for (size_t i = 0; i < model.layers().size(); ++i) {
     const auto& reads = model.inputs()[i];
     json arg;
@@ -650,7 +660,7 @@ json functional_config(const Sequential& model, bool archive) {
   json c = {{"name", model.name()},
             {"trainable", true},
             {"layers", layers},
-            {"input_layers", {"input_layer", 0, 0}},
+            {"input_layers", model.num_inputs() == 1 ? inputs[0] : inputs},  // Keras 3: one tensor, or a list
             {"output_layers", {model.layers().back()->name(), 0, 0}}};
   if (archive)
     return {{"module", "keras.src.models.functional"},

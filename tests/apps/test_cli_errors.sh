@@ -78,7 +78,7 @@ expect "synthetic data of 10 samples of shape (100000, 100000, 100000) needs 363
 printf '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"name": "d", "units": "ten", "batch_input_shape": [null, 4]}}]}}' > "$dir/bad.json"
 expect "'$dir/bad.json': layer 'd' (Dense): 'units' must be a whole number, got the string \"ten\"" train --model "$dir/bad.json"
 # A .keras archive holds a whole model (not weights alone); a damaged one says what is wrong; a
-# Functional model with two inputs says why.
+# Functional model with two inputs wants data with two.
 expect "cannot write weights '$dir/m.keras': a .keras archive holds a whole model; give --save-model $dir/m.keras, or a .weights.h5 path for Keras 3's weights layout" \
   train --epochs 1 --save-weights "$dir/m.keras"
 fix="$(cd "$(dirname "$0")/../fixtures/keras_written" && pwd)"
@@ -92,8 +92,8 @@ cat > "$dir/branch.json" <<'JSON'
  {"class_name": "Add", "name": "add", "config": {"name": "add"}, "inbound_nodes": [[["in2", 0, 0, {}], ["d", 0, 0, {}]]]}],
  "input_layers": [["in", 0, 0], ["in2", 0, 0]], "output_layers": [["add", 0, 0]]}}
 JSON
-expect "the Functional model 'res' has 2 inputs; dptrain trains models with one input and one output" \
-  summary --model "$dir/branch.json"
+expect "training data gives 1 input (8, 8, 1) but model 'res' takes 2 inputs 'in' (4,), 'in2' (4,): give one array an input, in this order (npy:in+in2 files,Y or h5:FILE:in+in2,y)" \
+  train --model "$dir/branch.json" --data digits --epochs 1
 expect "--replicas: must be > 0, got 0" train --replicas 0
 expect "--threads 100000: at most " train --threads 100000
 expect "model 'digits-cnn' on 1000000 CPU replicas (weights, gradients and optimizer state in each) needs 535.2 GiB of memory, more than this machine's" \

@@ -256,6 +256,51 @@ else
   echo "SKIPPED: ../shared/fixtures/keras is absent, so the Keras 2 file checks did not run"
 fi
 
+# A model of two inputs (Keras 2's Functional form, written by hand): summary's InputLayer rows; it
+# trains from two .npy files joined by "+", on 1 and 2 replicas to the same weights, saves a .keras
+# archive that evaluate reads back with the same loss.
+cat > "$dir/two.json" <<'JSON'
+{"class_name": "Model", "config": {"name": "pair", "layers": [
+ {"class_name": "InputLayer", "name": "user", "config": {"name": "user", "batch_input_shape": [null, 1]}, "inbound_nodes": []},
+ {"class_name": "InputLayer", "name": "ctx", "config": {"name": "ctx", "batch_input_shape": [null, 3]}, "inbound_nodes": []},
+ {"class_name": "Embedding", "name": "emb", "config": {"name": "emb", "input_dim": 6, "output_dim": 3}, "inbound_nodes": [[["user", 0, 0, {}]]]},
+ {"class_name": "Flatten", "name": "flat", "config": {"name": "flat"}, "inbound_nodes": [[["emb", 0, 0, {}]]]},
+ {"class_name": "Dense", "name": "proj", "config": {"name": "proj", "units": 3, "activation": "tanh"}, "inbound_nodes": [[["ctx", 0, 0, {}]]]},
+ {"class_name": "Dot", "name": "cos", "config": {"name": "cos", "axes": 1, "normalize": true}, "inbound_nodes": [[["flat", 0, 0, {}], ["proj", 0, 0, {}]]]},
+ {"class_name": "Concatenate", "name": "cat", "config": {"name": "cat"}, "inbound_nodes": [[["cos", 0, 0, {}], ["proj", 0, 0, {}]]]},
+ {"class_name": "Dense", "name": "out", "config": {"name": "out", "units": 2, "activation": "softmax"}, "inbound_nodes": [[["cat", 0, 0, {}]]]}],
+ "input_layers": [["user", 0, 0], ["ctx", 0, 0]], "output_layers": [["out", 0, 0]]}}
+JSON
+python3 - "$dir" <<'PY'
+import random, struct, sys
+def npy(path, descr, shape, fmt, values):  # a .npy file without numpy
+    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, str(tuple(shape)))
+    head += " " * (63 - (len(head) + 10) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
+        f.write(struct.pack("<%d%s" % (len(values), fmt), *values))
+r = random.Random(3)
+npy(sys.argv[1] + "/user.npy", "<i4", (40, 1), "i", [r.randrange(6) for _ in range(40)])
+npy(sys.argv[1] + "/ctx.npy", "<f4", (40, 3), "f", [r.uniform(-1, 1) for _ in range(120)])
+npy(sys.argv[1] + "/pair_y.npy", "<i8", (40,), "q", [r.randrange(2) for _ in range(40)])
+PY
+run sum_two summary --model "$dir/two.json"
+check "summary of two inputs: both InputLayer rows" " ctx (InputLayer)            (None, 3)                 0           []" "$dir/sum_two"
+check "summary of two inputs: the Dot reads both towers" " cos (Dot)                   (None, 1)                 0           [flat[0][0]," "$dir/sum_two"
+two_data="npy:$dir/user.npy+$dir/ctx.npy,$dir/pair_y.npy"
+for replicas in 1 2; do
+  run "train_two$replicas" train --model "$dir/two.json" --data "$two_data" --validation-split 0.25 --epochs 2 \
+    --batch-size 10 --optimizer adam --replicas "$replicas" --verbose 2 --save-model "$dir/two$replicas.keras" \
+    --save-weights "$dir/two$replicas.h5"
+done
+check "two inputs train from npy A+B" "data: npy $dir/user.npy+$dir/ctx.npy" "$dir/train_two1"
+l1=$(grep '^Epoch 2/2' "$dir/train_two1"); l2=$(grep '^Epoch 2/2' "$dir/train_two2")
+if [ -n "$l1" ] && [ "${l1#*step - }" = "${l2#*step - }" ]; then echo "ok: two inputs: 1 and 2 replicas end the same (${l1#*step - })"
+else echo "FAIL: two inputs: 1 replica '$l1', 2 replicas '$l2'"; fails=$((fails+1)); fi
+run eval_two evaluate --model "$dir/two1.keras" --data "$two_data" --validation-split 0.25
+val=$(grep '^Epoch 2/2' "$dir/train_two1" | sed -n 's/.* - val_loss: \([0-9.]*\).*/\1/p')
+check "the saved two-input .keras evaluates the last epoch's val_loss" "loss: $val" "$dir/eval_two"
+
 # --restore-best-weights: early stopping ends with the best epoch's weights, which evaluate then
 # scores exactly as that epoch's validation did (a learning rate that makes val_loss bounce).
 for replicas in 1 2; do

@@ -22,7 +22,9 @@
 #      Conv1DTranspose, which Keras loads back (and GaussianNoise, GaussianDropout, AlphaDropout and RandomFlip, whose draws are
 #      dptrain's own: evaluate and loading alone).
 #   5. A Functional model that branches (residual Adds, a Concatenate): dptrain's epoch from its
-#      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves.
+#      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves; the same for a
+#      model of four inputs (npy:A+B+C+D) with Dot (a two-tower recommender, attention-like Dots),
+#      and from tf_keras's .h5 where tf_keras is installed.
 #   6. Keras's weight regularizers, and its activity regularizers (Sequential and Functional):
 #      dptrain's epoch gives Keras's weights and logs Keras's loss with the penalty; Keras loads
 #      dptrain's files with them and evaluates to dptrain's loss.
@@ -659,6 +661,98 @@ for tag, (xs, stack) in extras.items():
         check(abs(ours_loss - theirs_eval["loss"]) <= 1e-4,
               f"{tag}: Keras loads dptrain's .{ext} file and evaluates dptrain's loss ({ours_loss} vs "
               f"{theirs_eval['loss']:.6f})")
+# A model of four inputs (Keras's x=[user, item, context, seq]: one .npy file an input, joined by
+# "+"): a two-tower recommender (Embeddings, an Add, their cosine and dot product through Dot) and
+# attention-like Dots over a sequence (scores a.b^T, scores.a, and a normalized Dot along the steps).
+# dptrain's epoch from Keras's .keras and .h5 files gives Keras's weights, and Keras loads dptrain's
+# files and evaluates them to dptrain's loss; where tf_keras is installed, the same from its .h5.
+# Keras 3's TensorFlow backend gives Adam an Embedding's gradient as IndexedSlices and squares each
+# repeat of an index in a batch apart (its JAX backend and tf_keras, as dptrain, square their sum):
+# there the indices are drawn without repeats in a batch, so the three agree to be compared.
+tower_x = {"tu": rng.integers(0, 10, (32, 1)).astype("int32"), "ti": rng.integers(0, 30, (32, 3)).astype("int32"),
+           "tc": rng.uniform(-1, 1, (32, 4)).astype("float32"), "tq": rng.uniform(-1, 1, (32, 5, 4)).astype("float32")}
+if keras.backend.backend() == "tensorflow":
+    tower_x["tu"] = np.concatenate([rng.permutation(10)[:8] for _ in range(4)]).reshape(32, 1).astype("int32")
+    tower_x["ti"] = np.concatenate([rng.permutation(30)[:24] for _ in range(4)]).reshape(32, 3).astype("int32")
+    print("note: tower: Keras 3's TensorFlow backend: user and item indices without repeats in a batch")
+for n, v in tower_x.items():
+    np.save(f"{d}/{n}.npy", v)
+tower_spec = "npy:" + "+".join(f"{d}/{n}.npy" for n in tower_x) + f",{d}/y.npy"
+
+
+def tower_model(k):
+    L = k.layers
+    u, i, c, q = (k.Input((1,), name="user"), k.Input((3,), name="item"), k.Input((4,), name="context"),
+                  k.Input((5, 4), name="seq"))
+    eu = L.Flatten(name="fu")(L.Embedding(10, 4, name="eu")(u))
+    ec = L.Dense(4, activation="tanh", name="dc")(c)
+    it = L.Add(name="tower")([L.GlobalAveragePooling1D(name="avg")(L.Embedding(30, 4, name="ei")(i)), ec])
+    qa, qb = L.Dense(4, name="qa")(q), L.Dense(4, activation="sigmoid", name="qb")(q)
+    mix = L.Dot(axes=(2, 1), name="mix")([L.Dot(axes=2, name="att")([qa, qb]), qa])
+    steps = L.Dot(axes=1, normalize=True, name="steps")([qa, qb])
+    joined = L.Concatenate(name="cat")([L.Dot(axes=1, normalize=True, name="cos")([eu, it]),
+                                        L.Dot(axes=1, name="dot")([eu, it]), ec, L.Flatten(name="fm")(mix),
+                                        L.Flatten(name="fs")(steps)])
+    m = k.Model([u, i, c, q], L.Dense(3, activation="softmax", name="out")(joined), name="tower")
+    m.compile(optimizer=k.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    return m
+
+
+def tower_epoch(tag, k, path):  # dptrain's epoch from Keras's file -> dptrain's file
+    run = subprocess.run([bin, "train", "--model", path, "--data", tower_spec, "--validation-split", "0",
+                          "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0", "--save-model",
+                          f"{d}/{tag}_ours.{path.rsplit('.', 1)[1]}"], capture_output=True, text=True)
+    check(run.returncode == 0, f"{tag}: dptrain trains {path} on four inputs (exit {run.returncode}) {run.stderr.strip()}")
+    return run.returncode == 0
+
+
+txs = list(tower_x.values())
+keras.utils.set_random_seed(0)
+m = tower_model(keras)
+m.fit(txs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/tower_1.keras")
+m.save(f"{d}/tower_1.h5")
+start = [w.numpy() for w in m.weights]
+m.fit(txs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+theirs = [w.numpy() for w in m.weights]
+moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs))
+for ext in ("keras", "h5"):
+    if not tower_epoch("tower", keras, f"{d}/tower_1.{ext}"):
+        continue
+    ours = keras.models.load_model(f"{d}/tower_ours.{ext}")
+    diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(ours.weights, theirs))
+    check([t.name for t in ours.inputs] == ["user", "item", "context", "seq"] and len(ours.weights) == len(theirs)
+          and diff <= 2e-6 and moved > 100 * 2e-6,
+          f"tower: dptrain's epoch from the .{ext} file on four inputs gives Keras's weights (max |diff| {diff:.3g}; "
+          f"the epoch moved them {moved:.3g})")
+    theirs_eval = ours.evaluate(txs, y, batch_size=8, verbose=0)
+    ev = subprocess.run([bin, "evaluate", "--model", f"{d}/tower_ours.{ext}", "--data", tower_spec,
+                         "--validation-split", "0", "--batch-size", "8"], capture_output=True, text=True)
+    said = [ln for ln in ev.stdout.splitlines() if ln.startswith("loss: ")]
+    got = float(said[0].split(": ")[1]) if ev.returncode == 0 and said else float("nan")
+    check(abs(got - theirs_eval) <= 1e-4, f"tower: Keras loads dptrain's .{ext} file and evaluates dptrain's loss "
+                                          f"({got} vs {theirs_eval:.6f})")
+try:
+    import tf_keras
+except ImportError:
+    tf_keras = None
+if tf_keras is None:
+    print("note: no tf_keras here: the four-input model from tf_keras's .h5 is not checked")
+else:
+    tf_keras.utils.set_random_seed(0)
+    m = tower_model(tf_keras)
+    m.fit(txs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/tower_tfk_1.h5")
+    m.fit(txs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = {w.name: w.numpy() for w in m.weights}
+    if tower_epoch("tower_tfk", tf_keras, f"{d}/tower_tfk_1.h5"):
+        with h5py.File(f"{d}/tower_tfk_ours.h5", "r") as f:
+            g = f["model_weights"]
+            ours = {w.decode(): np.array(g[n.decode()][w.decode()]) for n in g.attrs["layer_names"]
+                    for w in g[n.decode()].attrs["weight_names"]}
+        diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in theirs) if sorted(ours) == sorted(theirs) else 1.0
+        check(diff <= 2e-6, f"tower: dptrain's epoch from tf_keras {tf_keras.__version__}'s .h5 on four inputs gives "
+                            f"its weights (max |diff| {diff:.3g})")
 # GaussianNoise, GaussianDropout, AlphaDropout and RandomFlip: the identity at inference, so dptrain evaluates
 # Keras's files to Keras's loss; noise and flips in training (their draws are dptrain's own: checked
 # in test_reshaping.cpp), and Keras loads the files dptrain saves after an epoch with the same layers

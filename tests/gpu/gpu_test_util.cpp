@@ -20,6 +20,7 @@ std::unique_ptr<Sequential> model_for(const std::string& which) {
   if (which == "graph-net") return graph_net(11);
   if (which == "embed-net") return embed_net(11);
   if (which == "dot-net") return dot_net(11);
+  if (which == "two-tower-net") return two_tower_net(11);
   if (which == "lstm-net") return lstm_net(11);
   if (which == "gru-net") return gru_net(11);
   if (which == "srnn-net") return srnn_net(11);
@@ -48,6 +49,7 @@ double train_pair(const std::string& which, const std::vector<Device>& a, const 
   auto ma = model_for(which), mb = model_for(which);
   const Shape in = ma->input_shape();
   Dataset data = make_synthetic(in, shape_numel(ma->output_shape()), 96, 5, ma->input_index_limit());
+  if (ma->num_inputs() > 1) data.inputs = ma->input_shapes();  // packed rows, one part an input
   FitOptions fo;
   fo.epochs = 2;
   fo.batch_size = batch;

@@ -152,6 +152,17 @@ TEST_CASE("HDF5 x/y datasets, uint8 scaled, selectable names, errors", "[data][h
   CHECK_THROWS_WITH(load_data_spec("h5:" + path + ":x,y,", 0),
                     "bad data spec 'h5:" + path + ":x,y,': expected h5:FILE:XNAME,YNAME[,WNAME]");
   CHECK_THROWS_WITH(load_hdf5_dataset(path, "pixels", "y"), Contains("has no dataset 'pixels'"));
+  // A model of several inputs: datasets joined by "+", each sample's inputs packed in its row.
+  const Dataset two = load_data_spec("h5:" + path + ":x+images,y", 0).train;
+  CHECK(two.inputs == std::vector<Shape>{{2, 2, 1}, {2, 2, 1}});
+  CHECK(two.sample_shape == Shape{8});
+  CHECK(two.x[8] == Catch::Detail::Approx(40 / 255.0));   // sample 1's first pixel in its first input
+  CHECK(two.x[15] == Catch::Detail::Approx(70 / 255.0));  // and its last in its second
+  CHECK(two.slice(1, 2).inputs == two.inputs);
+  CHECK_THROWS_WITH(load_data_spec("h5:" + path + ":x+labels,y", 0),
+                    "dataset 'labels' in '" + path + "' must be (samples, ...), got (3,)");
+  CHECK_THROWS_WITH(load_data_spec("h5:" + path + ":x++labels,y", 0),
+                    "bad list of datasets 'x++labels': an empty name among the inputs (A+B+...)");
   write_bytes(dir + "/bad.h5", {1, 2, 3, 4});
   CHECK_THROWS_WITH(load_hdf5_dataset(dir + "/bad.h5"), Contains("is not an HDF5 file"));
 }
@@ -197,6 +208,16 @@ TEST_CASE(".npy pairs: float32 samples, integer or one-hot labels, truncation", 
   CHECK(dw.slice(1, 3).weight == std::vector<float>{2.f, 0.f});
   CHECK_THROWS_WITH(load_npy_dataset(dir + "/x.npy", dir + "/y.npy", dir + "/w2.npy"),
                     Contains("w2.npy' must hold one weight a sample, (3,), got (1, 3)"));
+  // A model of several inputs: one file an input, joined by "+"; each must hold every sample.
+  const Dataset two = load_data_spec("npy:" + dir + "/x.npy+" + dir + "/w1.npy," + dir + "/y.npy", 0).train;
+  CHECK(two.input_shapes() == std::vector<Shape>{{2}, {1}});
+  CHECK(two.x == std::vector<float>{0.f, 0.5f, 0.5f, 1.f, 0.25f, 2.f, 0.75f, 0.1f, 0.f});
+  CHECK(two.size() == 3);
+  write_npy(dir + "/x4.npy", {2, 3}, x.data());
+  CHECK_THROWS_WITH(load_npy_dataset(dir + "/x.npy+" + dir + "/x4.npy", dir + "/y.npy"),
+                    "'" + dir +
+                        "/x4.npy' holds 2 samples but the first input holds 3: every input needs one row a "
+                        "sample");
 }
 
 TEST_CASE(".npy samples of integers other than uint8 are kept as they are (an Embedding's indices)", "[data][npy]") {
@@ -223,7 +244,8 @@ TEST_CASE("data specs: synthetic, errors with the expected forms, labels out of 
   CHECK_THROWS_WITH(
       load_data_spec("imagenet:/data", 0),
       "unknown data spec 'imagenet:/data' (expected digits | synthetic:H,W,C:CLASSES:N[:VOCAB] | cifar10:DIR | "
-      "mnist:DIR | h5:FILE[:XNAME,YNAME[,WNAME]] | npy:XFILE[,YFILE[,WFILE]])");
+      "mnist:DIR | h5:FILE[:XNAME,YNAME[,WNAME]] | npy:XFILE[,YFILE[,WFILE]] (a model of several inputs: "
+      "XNAME or XFILE as A+B+...))");
   CHECK_THROWS_WITH(load_data_spec("synthetic:4,x,3:5:20", 0), Contains("'x' is not a positive whole number"));
   Dataset d = make_synthetic({2}, 3, 4, 1);
   d.y[2] = 3;

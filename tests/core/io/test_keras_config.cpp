@@ -109,7 +109,7 @@ TEST_CASE("Functional graphs build with their branches; what dptrain cannot buil
   auto err = [](const std::string& text) { return config_error(text, "f.json"); };
   const std::string in = l3("InputLayer", "in", {});
   const std::string tail =
-      "; dptrain builds Functional models whose layers are each called once, from one input "
+      "; dptrain builds Functional models whose layers are each called once, from their inputs "
       "to one output";
   const std::string why = "f.json: the Functional model 'f' ";
   // A chain, listed out of order, builds in chain order.
@@ -157,7 +157,27 @@ TEST_CASE("Functional graphs build with their branches; what dptrain cannot buil
                   l3("Dense", "b", {"out"}))) == why + "has layers that form a loop through 'out'" + tail);
   CHECK(err(model(in + ", " + l3("Dense", "out", {"in"}) + ", " + l3("Dense", "o2", {"in"}), R"(["in", 0, 0])",
                   R"([["out", 0, 0], ["o2", 0, 0]])")) ==
-        "f.json: the Functional model 'f' has 2 outputs; dptrain trains models with one input and one output");
+        "f.json: the Functional model 'f' has 2 outputs; dptrain trains models with one output");
+  // Several inputs: each InputLayer is the model's input in input_layers' order (-1, -2, ...).
+  {
+    const std::string ab = l3("InputLayer", "b", {}) + ", " + l3("InputLayer", "a", {}) + ", " +
+                           l3("Dense", "da", {"a"}) + ", " + l3("Dense", "db", {"b"}) + ", " +
+                           l3("Dot", "out", {"da", "db"}, R"(, "axes": 1)");
+    auto m = model_from_keras_json(model(ab, R"([["a", 0, 0], ["b", 0, 0]])"), 0, "f.json");
+    REQUIRE(m->num_inputs() == 2);
+    CHECK(m->input_names() == std::vector<std::string>{"a", "b"});
+    CHECK(m->input_shapes() == std::vector<Shape>{{4}, {4}});
+    CHECK(m->input_shape() == Shape{8});
+    CHECK(m->layers()[0]->name() == "da");
+    CHECK(m->inputs() == std::vector<std::vector<int>>{{-1}, {-2}, {0, 1}});
+    CHECK(m->output_shape() == Shape{1});
+    CHECK(err(model(ab, R"([["a", 0, 0]])")) == why + "has an InputLayer 'b' that is not among its inputs" + tail);
+    const std::string unread =
+        l3("InputLayer", "b", {}) + ", " + l3("InputLayer", "a", {}) + ", " + l3("Dense", "out", {"a"});
+    CHECK(err(model(unread, R"([["a", 0, 0], ["b", 0, 0]])")) ==
+          why + "has the input 'b', which no layer on the way to its output 'out' reads" + tail);
+    CHECK(err(model(ab, R"([["a", 0, 0], ["b", 0, 0], ["a", 0, 0]])")) == why + "lists the input 'a' twice" + tail);
+  }
   // input_layers naming a layer that is not an InputLayer (never so in Keras's own files).
   CHECK(err(model(l3("Dense", "a", {"b"}) + ", " + l3("Dense", "b", {"a"}) + ", " + l3("Dense", "out", {"x"}) + ", " +
                       l3("Dense", "x", {"out"}),

@@ -239,7 +239,7 @@ TEST_CASE("Keras's masks: layers that drop them, and what is refused", "[layers]
     CHECK_THROWS_WITH(d.build({6, 2}, 1),
                       "model 'd': the mask of layer 'masking' (Masking) reaches the model's output, where Keras "
                       "leaves the masked steps out of the loss; dptrain counts those steps from the model's input, "
-                      "so the layer making the mask must read the input");
+                      "so the layer making the mask must read the input (of a model of one input)");
   }
   {  // BatchNormalization's statistics
     Sequential m("m");
