@@ -2,6 +2,7 @@
 // each one says so. Linked instead of the CUDA implementation, never beside it.
 #include "kernels/activation.h"
 #include "kernels/affine.h"
+#include "kernels/augment.h"
 #include "kernels/batchnorm.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_backend.h"
@@ -67,6 +68,14 @@ void broadcast_multiply_into_cuda(float*, const float*, const BroadcastMap&, int
 void broadcast_sum_cuda(float*, float, const float*, const BroadcastMap&, int64_t, void*) { no_cuda(); }
 void unit_norm_forward_cuda(const float*, float*, const NormRows&, void*) { no_cuda(); }
 void unit_norm_backward_cuda(const float*, const float*, float*, const NormRows&, void*) { no_cuda(); }
+void random_warp_cuda(const Warp2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
+void random_warp_backward_cuda(const Warp2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
+void resize_cuda(const Resize2d&, const float*, float*, void*) { no_cuda(); }
+void resize_backward_cuda(const Resize2d&, const float*, float*, void*) { no_cuda(); }
+void random_contrast_cuda(const Contrast2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
+void random_contrast_backward_cuda(const Contrast2d&, const DropoutKey&, const float*, const float*, float*, void*) {
+  no_cuda();
+}
 void contract_cuda(const float*, const float*, float*, int64_t, const Contraction&, void*) { no_cuda(); }
 void prelu_forward_cuda(const float*, const float*, const BroadcastMap&, int64_t, int64_t, float*, void*) { no_cuda(); }
 void prelu_backward_cuda(const float*, const float*, const BroadcastMap&, int64_t, int64_t, float*, float*, void*) {

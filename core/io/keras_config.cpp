@@ -14,6 +14,7 @@
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_archive.h"
 #include "core/layers/activation.h"
+#include "core/layers/augment.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/bidirectional.h"
 #include "core/layers/conv1d.h"
@@ -775,6 +776,60 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
               c.where() << " mode must be 'horizontal', 'vertical' or 'horizontal_and_vertical', got '" << mode << "'");
     return std::make_unique<RandomFlip>(mode);
   }
+  if (c.cls == "Resizing") {
+    channels_last(c);
+    ResizeConfig r;
+    r.height = c.get<int64_t>("height", 0);
+    r.width = c.get<int64_t>("width", 0);
+    r.interpolation = c.get<std::string>("interpolation", "bilinear");
+    r.crop_to_aspect_ratio = c.get<bool>("crop_to_aspect_ratio", false);
+    r.pad_to_aspect_ratio = c.get<bool>("pad_to_aspect_ratio", false);
+    r.antialias = c.get<bool>("antialias", false);
+    r.fill_value = c.get<double>("fill_value", 0.0);
+    const std::string fill = c.get<std::string>("fill_mode", "constant");
+    if (fill != "constant") c.unsupported("fill_mode='" + fill + "' (Keras pads with fill_value: 'constant')");
+    return std::make_unique<Resizing>(r);
+  }
+  if (c.cls == "RandomRotation" || c.cls == "RandomZoom" || c.cls == "RandomTranslation" || c.cls == "RandomContrast") {
+    channels_last(c);
+    // A factor: a number or a pair (lower, upper); None (RandomZoom's width_factor) as none given.
+    auto factor = [&](const char* key, bool optional, double floor) {
+      const json v = c.cfg.contains(key) ? c.cfg[key] : json(nullptr);
+      std::vector<double> given;
+      if (v.is_array()) {
+        for (size_t i = 0; i < v.size(); ++i)
+          given.push_back(as<double>(v[i], c.where() + " '" + key + "'[" + std::to_string(i) + "]"));
+        DPT_CHECK(given.size() == 2, c.where() << " '" << key << "' must be a number or a pair, got " << v.dump());
+      } else if (!v.is_null()) {
+        given.push_back(as<double>(v, c.where() + " '" + key + "'"));
+      } else {
+        DPT_CHECK(optional, c.where() << " has no '" << key << "'");
+      }
+      return augment_factor(given, floor, 1.0, c.where() + " '" + key + "'");
+    };
+    if (c.cls == "RandomContrast") {
+      const json vr = c.cfg.contains("value_range") ? c.cfg["value_range"] : json::array({0, 255});
+      DPT_CHECK(vr.is_array() && vr.size() == 2, c.where()
+                                                     << " 'value_range' must be a pair (low, high), got " << vr.dump());
+      return std::make_unique<RandomContrast>(factor("factor", false, 0.0),
+                                              as<double>(vr[0], c.where() + " 'value_range'[0]"),
+                                              as<double>(vr[1], c.where() + " 'value_range'[1]"));
+    }
+    const std::string fill = c.get<std::string>("fill_mode", "reflect");
+    const std::string interp = c.get<std::string>("interpolation", "bilinear");
+    DPT_CHECK(fill == "reflect" || fill == "wrap" || fill == "constant" || fill == "nearest",
+              c.where() << " fill_mode must be 'reflect', 'wrap', 'constant' or 'nearest', got '" << fill << "'");
+    DPT_CHECK(interp == "bilinear" || interp == "nearest",
+              c.where() << " interpolation must be 'bilinear' or 'nearest', got '" << interp << "'");
+    const double fill_value = c.get<double>("fill_value", 0.0);
+    if (c.cls == "RandomRotation")
+      return std::make_unique<RandomAffine>(kernels::WarpKind::rotation, factor("factor", false, -1.0), AugmentFactor{},
+                                            fill, interp, fill_value);
+    const bool zoom = c.cls == "RandomZoom";
+    return std::make_unique<RandomAffine>(zoom ? kernels::WarpKind::zoom : kernels::WarpKind::translation,
+                                          factor("height_factor", false, -1.0), factor("width_factor", zoom, -1.0),
+                                          fill, interp, fill_value);
+  }
   if (c.cls == "GaussianNoise" || c.cls == "GaussianDropout") {
     const bool multiplies = c.cls == "GaussianDropout";
     const double v = c.get<double>(multiplies ? "rate" : "stddev", 0.0);
@@ -920,6 +975,7 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
               "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "
               "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip, "
+              "RandomRotation, RandomZoom, RandomTranslation, RandomContrast, Resizing, "
               "UnitNormalization, Activation "
            << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "

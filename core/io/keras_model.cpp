@@ -12,6 +12,7 @@
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_archive.h"
 #include "core/io/keras_config.h"
+#include "core/layers/augment.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/bidirectional.h"
 #include "core/layers/conv1d.h"
@@ -164,6 +165,36 @@ json layer_config(const Layer& l) {
     c["mode"] = rf->mode();
     c["seed"] = nullptr;
     c["data_format"] = "channels_last";
+  } else if (auto* ra = dynamic_cast<const RandomAffine*>(&l)) {
+    auto factor = [](const AugmentFactor& f) {
+      return f.given.empty() ? json(nullptr) : f.given.size() == 1 ? json(f.given[0]) : json(f.given);
+    };
+    if (ra->kind() == kernels::WarpKind::rotation) {
+      c["factor"] = factor(ra->height_factor());
+    } else {
+      c["height_factor"] = factor(ra->height_factor());
+      c["width_factor"] = factor(ra->width_factor());
+    }
+    c["fill_mode"] = ra->fill_mode();
+    c["interpolation"] = ra->interpolation();
+    c["seed"] = nullptr;  // dptrain draws from --seed
+    c["fill_value"] = ra->fill_value();
+    c["data_format"] = "channels_last";
+  } else if (auto* rs = dynamic_cast<const Resizing*>(&l)) {
+    const ResizeConfig& r = rs->config();
+    c["height"] = r.height;
+    c["width"] = r.width;
+    c["interpolation"] = r.interpolation;
+    c["crop_to_aspect_ratio"] = r.crop_to_aspect_ratio;
+    c["pad_to_aspect_ratio"] = r.pad_to_aspect_ratio;
+    c["fill_mode"] = "constant";
+    c["fill_value"] = r.fill_value;
+    c["antialias"] = r.antialias;
+    c["data_format"] = "channels_last";
+  } else if (auto* rc = dynamic_cast<const RandomContrast*>(&l)) {
+    c["factor"] = rc->factor().given.size() == 1 ? json(rc->factor().given[0]) : json(rc->factor().given);
+    c["value_range"] = {rc->value_lo(), rc->value_hi()};
+    c["seed"] = nullptr;
   } else if (auto* gn = dynamic_cast<const GaussianNoise*>(&l)) {
     c[gn->multiplies() ? "rate" : "stddev"] = gn->value();
     c["seed"] = nullptr;                                            // dptrain draws from --seed

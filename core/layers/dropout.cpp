@@ -43,7 +43,7 @@ Shape Dropout::compute_output_shape(const Shape& in) {
   return in;
 }
 
-static kernels::DropoutKey key_for(const Context& ctx, const std::string& layer) {
+kernels::DropoutKey draw_key(const Context& ctx, const std::string& layer) {
   // The layer's name salts the seed, so two Dropout layers draw different masks.
   return {ctx.key.seed ^ kernels::mix64(std::hash<std::string>{}(layer)), ctx.key.epoch, ctx.key.step,
           ctx.key.row_offset};
@@ -57,10 +57,10 @@ void Dropout::forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool trainin
   }
   const int64_t cols = shape_numel(in_);
   if (alpha_)
-    kernels::alpha_dropout_cpu(x.data(), y.data(), x.dim(0), cols, float(rate_), key_for(ctx, name_), noise_map(),
+    kernels::alpha_dropout_cpu(x.data(), y.data(), x.dim(0), cols, float(rate_), draw_key(ctx, name_), noise_map(),
                                false);
   else
-    kernels::dropout_cpu(x.data(), y.data(), x.dim(0), cols, float(rate_), key_for(ctx, name_), noise_map());
+    kernels::dropout_cpu(x.data(), y.data(), x.dim(0), cols, float(rate_), draw_key(ctx, name_), noise_map());
 }
 
 void Dropout::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
@@ -70,10 +70,10 @@ void Dropout::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Tensor& d
     return;
   }
   if (alpha_)
-    kernels::alpha_dropout_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+    kernels::alpha_dropout_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), draw_key(ctx, name_),
                                noise_map(), true);
   else
-    kernels::dropout_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+    kernels::dropout_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), draw_key(ctx, name_),
                          noise_map());
 }
 
@@ -84,10 +84,10 @@ void Dropout::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool traini
     return;
   }
   if (alpha_)
-    kernels::alpha_dropout_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+    kernels::alpha_dropout_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), float(rate_), draw_key(ctx, name_),
                                 noise_map(), false, stream(ctx));
   else
-    kernels::dropout_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+    kernels::dropout_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), float(rate_), draw_key(ctx, name_),
                           noise_map(), stream(ctx));
 }
 
@@ -98,10 +98,10 @@ void Dropout::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Tensor& 
     return;
   }
   if (alpha_)
-    kernels::alpha_dropout_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+    kernels::alpha_dropout_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), draw_key(ctx, name_),
                                 noise_map(), true, stream(ctx));
   else
-    kernels::dropout_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), key_for(ctx, name_),
+    kernels::dropout_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), float(rate_), draw_key(ctx, name_),
                           noise_map(), stream(ctx));
 }
 
@@ -133,9 +133,9 @@ void RandomFlip::move(Context& ctx, bool cuda, const float* from, float* to, int
   g.horizontal = horizontal_;
   g.vertical = vertical_;
   if (cuda)
-    kernels::random_flip_cuda(g, key_for(ctx, name_), from, to, stream(ctx));
+    kernels::random_flip_cuda(g, draw_key(ctx, name_), from, to, stream(ctx));
   else
-    kernels::random_flip_cpu(g, key_for(ctx, name_), from, to);
+    kernels::random_flip_cpu(g, draw_key(ctx, name_), from, to);
 }
 
 void RandomFlip::forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) {
@@ -192,7 +192,7 @@ void GaussianNoise::forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool t
     return;
   }
   kernels::gaussian_noise_cpu(x.data(), y.data(), x.dim(0), shape_numel(in_), stddev(), multiplies_,
-                              key_for(ctx, name_));
+                              draw_key(ctx, name_));
 }
 
 void GaussianNoise::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
@@ -201,7 +201,7 @@ void GaussianNoise::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Ten
     std::copy(dy.data(), dy.data() + dy.numel(), dx->data());
     return;
   }
-  kernels::gaussian_noise_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), stddev(), true, key_for(ctx, name_));
+  kernels::gaussian_noise_cpu(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), stddev(), true, draw_key(ctx, name_));
 }
 
 void GaussianNoise::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) {
@@ -211,7 +211,7 @@ void GaussianNoise::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool 
     return;
   }
   kernels::gaussian_noise_cuda(x.data(), y.data(), x.dim(0), shape_numel(in_), stddev(), multiplies_,
-                               key_for(ctx, name_), stream(ctx));
+                               draw_key(ctx, name_), stream(ctx));
 }
 
 void GaussianNoise::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
@@ -220,7 +220,7 @@ void GaussianNoise::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Te
     copy_floats(dx->data(), ctx.device, dy.data(), ctx.device, dy.numel(), ctx.cuda);
     return;
   }
-  kernels::gaussian_noise_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), stddev(), true, key_for(ctx, name_),
+  kernels::gaussian_noise_cuda(dy.data(), dx->data(), dy.dim(0), shape_numel(in_), stddev(), true, draw_key(ctx, name_),
                                stream(ctx));
 }
 

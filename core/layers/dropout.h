@@ -6,8 +6,13 @@
 #include "core/error.h"
 #include "core/layer.h"
 #include "kernels/broadcast_math.h"
+#include "kernels/dropout.h"
 
 namespace dpt {
+
+// The key of a layer's draws in this step: the context's (seed, epoch, step, the slice's first
+// global row), the seed salted by the layer's name, so two layers draw apart.
+kernels::DropoutKey draw_key(const Context& ctx, const std::string& layer);
 
 class Dropout : public Layer {
  public:

@@ -18,9 +18,10 @@
 #      and ReLU layers with settings: dptrain's epoch from Keras's file gives Keras's weights; the
 #      same for MobileNet's layers (ZeroPadding2D, DepthwiseConv2D, GlobalAveragePooling2D with
 #      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D; and for PReLU,
-#      RepeatVector, Permute, Identity, ActivityRegularization, UnitNormalization and
-#      Conv1DTranspose, which Keras loads back (and GaussianNoise, GaussianDropout, AlphaDropout and RandomFlip, whose draws are
-#      dptrain's own: evaluate and loading alone).
+#      RepeatVector, Permute, Identity, ActivityRegularization, UnitNormalization,
+#      Conv1DTranspose and Resizing, which Keras loads back (and GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip,
+#      RandomRotation, RandomZoom, RandomTranslation and RandomContrast, whose draws are dptrain's own:
+#      evaluate and loading alone).
 #   5. A Functional model that branches (residual Adds, a Concatenate): dptrain's epoch from its
 #      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves; the same for a
 #      model of four inputs (npy:A+B+C+D) with Dot (a two-tower recommender, attention-like Dots),
@@ -601,12 +602,13 @@ if run.returncode == 0:
           f"ReLU(max_value=1) gives Keras's weights (max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
 # PReLU (alpha per unit, and shared along axes), RepeatVector, Permute, Identity,
 # ActivityRegularization and UnitNormalization, on vectors (into an LSTM) and on images, and
-# Conv1DTranspose ('same' with stride 2, dilated, a stride past the kernel) on sequences: dptrain's epoch from Keras's .keras
+# Conv1DTranspose ('same' with stride 2, dilated, a stride past the kernel) on sequences, and Resizing: dptrain's epoch from Keras's .keras
 # and .h5 files gives Keras's weights (alpha included), and Keras loads dptrain's files and evaluates
 # them to dptrain's loss (ActivityRegularization's penalty in it).
 xe = rng.uniform(-1, 1, (32, 5, 5, 2)).astype("float32")
 np.save(f"{d}/xe.npy", xe)
 np.save(f"{d}/xq.npy", rng.uniform(-1, 1, (32, 6, 3)).astype("float32"))
+np.save(f"{d}/xr.npy", rng.uniform(-1, 1, (32, 5, 7, 2)).astype("float32"))
 extras = {
     "extras_vec": ("x", [keras.Input((6,)), layers.Dense(8, name="d1"),
                          layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), name="pr1"),
@@ -624,7 +626,15 @@ extras = {
                           layers.Conv1DTranspose(4, 3, strides=2, padding="same", activation="tanh", name="up"),
                           layers.Conv1DTranspose(2, 2, dilation_rate=2, name="dil"),
                           layers.Conv1DTranspose(2, 2, strides=3, name="wide"), layers.Flatten(name="flat"),
-                          layers.Dense(3, activation="softmax", name="out")])}
+                          layers.Dense(3, activation="softmax", name="out")]),
+    # Resizing: bilinear up (from crop_to_aspect_ratio's centred crop) and down, nearest, and
+    # pad_to_aspect_ratio's frame of fill_value, between convolutions (gradients through each).
+    "resize": ("xr", [keras.Input((5, 7, 2)), layers.Resizing(8, 6, crop_to_aspect_ratio=True, name="up"),
+                      layers.Conv2D(3, 3, activation="tanh", name="c1"),
+                      layers.Resizing(3, 5, interpolation="nearest", name="near"),
+                      layers.Resizing(5, 5, pad_to_aspect_ratio=True, fill_value=0.25, name="pad"),
+                      layers.Conv2D(2, 2, name="c2"), layers.Resizing(2, 3, name="down"), layers.Flatten(name="flat"),
+                      layers.Dense(3, activation="softmax", name="out")])}
 for tag, (xs, stack) in extras.items():
     xv = np.load(f"{d}/{xs}.npy")
     keras.utils.set_random_seed(0)
@@ -753,7 +763,8 @@ else:
         diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in theirs) if sorted(ours) == sorted(theirs) else 1.0
         check(diff <= 2e-6, f"tower: dptrain's epoch from tf_keras {tf_keras.__version__}'s .h5 on four inputs gives "
                             f"its weights (max |diff| {diff:.3g})")
-# GaussianNoise, GaussianDropout, AlphaDropout and RandomFlip: the identity at inference, so dptrain evaluates
+# GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip and Keras 3's RandomRotation, RandomZoom,
+# RandomTranslation and RandomContrast (one after a Conv2D, so a gradient goes through it): the identity at inference, so dptrain evaluates
 # Keras's files to Keras's loss; noise and flips in training (their draws are dptrain's own: checked
 # in test_reshaping.cpp), and Keras loads the files dptrain saves after an epoch with the same layers
 # and settings.
@@ -766,7 +777,17 @@ noisy = {"noise": ("x", [keras.Input((6,)), layers.Dense(8, name="d1"), layers.G
          "flip": ("xe", [keras.Input((5, 5, 2)), layers.RandomFlip("horizontal", name="rf"),
                          layers.Conv2D(3, 3, activation="tanh", name="c1"), layers.Flatten(name="flat"),
                          layers.Dense(3, activation="softmax", name="out")],
-                  {"rf": ("RandomFlip", "mode", "horizontal")})}
+                  {"rf": ("RandomFlip", "mode", "horizontal")}),
+         "augment": ("xe", [keras.Input((5, 5, 2)), layers.RandomRotation(0.1, name="rr"),
+                            layers.RandomZoom(0.2, fill_mode="constant", fill_value=0.5, name="rz"),
+                            layers.RandomTranslation(0.1, (-0.1, 0.2), fill_mode="wrap", interpolation="nearest",
+                                                     name="rt"),
+                            layers.Conv2D(3, 3, activation="tanh", name="c1"),
+                            layers.RandomContrast((0.2, 0.5), value_range=(-1, 1), name="rc"),
+                            layers.Flatten(name="flat"), layers.Dense(3, activation="softmax", name="out")],
+                     {"rr": ("RandomRotation", "factor", (-0.1, 0.1)), "rz": ("RandomZoom", "fill_value", 0.5),
+                      "rt": ("RandomTranslation", "width_factor", [-0.1, 0.2]),
+                      "rc": ("RandomContrast", "value_range", [-1, 1])})}
 for tag, (xs, stack, kept_want) in noisy.items():
     xv = np.load(f"{d}/{xs}.npy")
     keras.utils.set_random_seed(0)

@@ -8,6 +8,7 @@
 #include <memory>
 #include "core/context.h"
 #include "core/layers/activation.h"
+#include "core/layers/augment.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/bidirectional.h"
 #include "core/layers/conv1d.h"
@@ -399,6 +400,57 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
        {3, 4, 5}},
       {"GaussianNoise 0.3 (training)", [] { return std::make_unique<GaussianNoise>(0.3, false); }, {5, 6}},
       {"GaussianDropout 0.4 (training)", [] { return std::make_unique<GaussianNoise>(0.4, true); }, {41}},
+      {"RandomRotation 0.2, reflect, bilinear (training)",
+       [] {
+         return std::make_unique<RandomAffine>(kernels::WarpKind::rotation, augment_factor({0.2}, -1, 1, "f"),
+                                               AugmentFactor{}, "reflect", "bilinear", 0);
+       },
+       {6, 7, 3}},
+      {"RandomZoom (-0.3, 0.2) x 0.25, constant, nearest (training)",
+       [] {
+         return std::make_unique<RandomAffine>(kernels::WarpKind::zoom, augment_factor({-0.3, 0.2}, -1, 1, "f"),
+                                               augment_factor({0.25}, -1, 1, "f"), "constant", "nearest", 0.5);
+       },
+       {5, 8, 2}},
+      {"RandomTranslation 0.2 x (-0.1, 0.3), wrap, bilinear (training)",
+       [] {
+         return std::make_unique<RandomAffine>(kernels::WarpKind::translation, augment_factor({0.2}, -1, 1, "f"),
+                                               augment_factor({-0.1, 0.3}, -1, 1, "f"), "wrap", "bilinear", 0);
+       },
+       {6, 6, 2}},
+      {"RandomContrast (0.2, 0.6) in (-1.5, 1.5) (training)",
+       [] {
+         return std::make_unique<RandomContrast>(augment_factor({0.2, 0.6}, 0, 1, "f"), -1.5, 1.5);
+       },
+       {4, 5, 3}},
+      {"Resizing (5, 7) -> (8, 3) bilinear",
+       [] {
+         ResizeConfig r;
+         r.height = 8;
+         r.width = 3;
+         return std::make_unique<Resizing>(r);
+       },
+       {5, 7, 2}},
+      {"Resizing nearest, crop_to_aspect_ratio",
+       [] {
+         ResizeConfig r;
+         r.height = 4;
+         r.width = 6;
+         r.interpolation = "nearest";
+         r.crop_to_aspect_ratio = true;
+         return std::make_unique<Resizing>(r);
+       },
+       {7, 5, 3}},
+      {"Resizing pad_to_aspect_ratio, fill 0.5",
+       [] {
+         ResizeConfig r;
+         r.height = 6;
+         r.width = 6;
+         r.pad_to_aspect_ratio = true;
+         r.fill_value = 0.5;
+         return std::make_unique<Resizing>(r);
+       },
+       {3, 5, 2}},
       {"ActivityRegularization (an identity)", [] { return std::make_unique<ActivityRegularization>(0.1, 0.2); }, {8}},
       {"Dropout 0.3, noise_shape (None, 1, None, 1)",
        [] {

@@ -1,0 +1,123 @@
+// Keras 3's image augmentation and Resizing on CUDA (augment.h): forward one thread an output
+// value; the backward passes one thread a sample and channel through the CPU's loops (the same
+// order, no atomics: the same sums on every run).
+#include "kernels/augment.h"
+#include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.cuh"
+
+namespace dpt::kernels {
+
+__device__ uint32_t sample_key_of(const DropoutKey& key, int64_t s) {
+  return row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + s));
+}
+
+// One thread an output value.
+template <typename Tapper>
+__global__ void taps_forward_kernel(Tapper t, int64_t n, int64_t in_per, int64_t oh, int64_t ow, int64_t c,
+                                    const float* __restrict__ x, float* __restrict__ y) {
+  const int64_t out_per = oh * ow * c, total = n * out_per;
+  DPT_GRID_STRIDE(e, total) {
+    const int64_t k = e % c, p = (e / c) % (oh * ow), s = e / out_per;
+    const WarpTaps tp = t.at(t.sample(s), p / ow, p % ow);
+    float v = tp.outside * t.fill();
+    for (int q = 0; q < tp.count; ++q) v += tp.weight[q] * x[s * in_per + tp.at[q] + k];
+    y[e] = v;
+  }
+}
+
+// One thread a sample and channel, its output pixels in the CPU's order.
+template <typename Tapper>
+__global__ void taps_backward_kernel(Tapper t, int64_t n, int64_t in_per, int64_t oh, int64_t ow, int64_t c,
+                                     const float* __restrict__ dy, float* __restrict__ dx) {
+  const int64_t out_per = oh * ow * c;
+  DPT_GRID_STRIDE(sk, n * c) {
+    const int64_t s = sk / c, k = sk % c;
+    const auto state = t.sample(s);
+    float* dxs = dx + s * in_per + k;
+    const float* dys = dy + s * out_per + k;
+    for (int64_t p = 0; p < in_per / c; ++p) dxs[p * c] = 0.f;
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j) {
+        const WarpTaps tp = t.at(state, i, j);
+        const float d = dys[(i * ow + j) * c];
+        for (int q = 0; q < tp.count; ++q) dxs[tp.at[q]] += tp.weight[q] * d;
+      }
+  }
+}
+
+template <typename Tapper>
+static void taps_forward(const Tapper& t, int64_t n, int64_t in_per, int64_t oh, int64_t ow, int64_t c, const float* x,
+                         float* y, void* stream) {
+  const int64_t total = n * oh * ow * c;
+  if (total == 0) return;
+  taps_forward_kernel<<<grid_blocks(total), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(t, n, in_per, oh, ow,
+                                                                                                   c, x, y);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+template <typename Tapper>
+static void taps_backward(const Tapper& t, int64_t n, int64_t in_per, int64_t oh, int64_t ow, int64_t c,
+                          const float* dy, float* dx, void* stream) {
+  if (n * in_per == 0) return;
+  taps_backward_kernel<<<grid_blocks(n * c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(t, n, in_per, oh,
+                                                                                                    ow, c, dy, dx);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+__global__ void random_contrast_kernel(Contrast2d g, DropoutKey key, const float* __restrict__ x, float* __restrict__ y,
+                                       bool backward, const float* __restrict__ dy) {
+  const int64_t pixels = g.h * g.w, per = pixels * g.c;
+  DPT_GRID_STRIDE(sk, g.n * g.c) {
+    const int64_t s = sk / g.c, k = sk % g.c;
+    const float f = contrast_factor(g, sample_key_of(key, s));
+    const float* xs = x + s * per + k;
+    float* out = y + s * per + k;
+    const float mean = float(contrast_mean(xs, pixels, g.c));
+    if (!backward) {
+      for (int64_t p = 0; p < pixels; ++p)
+        out[p * g.c] = fminf(fmaxf((xs[p * g.c] - mean) * f + mean, g.value_lo), g.value_hi);
+      continue;
+    }
+    const float* ds = dy + s * per + k;
+    double kept = 0;
+    for (int64_t p = 0; p < pixels; ++p) {
+      const float v = (xs[p * g.c] - mean) * f + mean;
+      if (v >= g.value_lo && v <= g.value_hi) kept += double(ds[p * g.c]);
+    }
+    const float spread = float((1.0 - double(f)) * kept / double(pixels));
+    for (int64_t p = 0; p < pixels; ++p) {
+      const float v = (xs[p * g.c] - mean) * f + mean;
+      out[p * g.c] = (v >= g.value_lo && v <= g.value_hi ? f * ds[p * g.c] : 0.f) + spread;
+    }
+  }
+}
+
+void random_warp_cuda(const Warp2d& g, const DropoutKey& key, const float* x, float* y, void* stream) {
+  taps_forward(WarpTapper{g, key}, g.n, g.h * g.w * g.c, g.h, g.w, g.c, x, y, stream);
+}
+void random_warp_backward_cuda(const Warp2d& g, const DropoutKey& key, const float* dy, float* dx, void* stream) {
+  taps_backward(WarpTapper{g, key}, g.n, g.h * g.w * g.c, g.h, g.w, g.c, dy, dx, stream);
+}
+void resize_cuda(const Resize2d& g, const float* x, float* y, void* stream) {
+  taps_forward(ResizeTapper{g}, g.n, g.h * g.w * g.c, g.oh, g.ow, g.c, x, y, stream);
+}
+void resize_backward_cuda(const Resize2d& g, const float* dy, float* dx, void* stream) {
+  taps_backward(ResizeTapper{g}, g.n, g.h * g.w * g.c, g.oh, g.ow, g.c, dy, dx, stream);
+}
+
+void random_contrast_cuda(const Contrast2d& g, const DropoutKey& key, const float* x, float* y, void* stream) {
+  if (g.n * g.h * g.w * g.c == 0) return;
+  random_contrast_kernel<<<grid_blocks(g.n * g.c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      g, key, x, y, false, nullptr);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void random_contrast_backward_cuda(const Contrast2d& g, const DropoutKey& key, const float* x, const float* dy,
+                                   float* dx, void* stream) {
+  if (g.n * g.h * g.w * g.c == 0) return;
+  random_contrast_kernel<<<grid_blocks(g.n * g.c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(g, key, x, dx,
+                                                                                                          true, dy);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace dpt::kernels
