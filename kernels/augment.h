@@ -12,7 +12,8 @@
 //
 // RandomContrast: (x - mean) f + mean per sample and channel (mean over the image, in double), f
 // drawn in [1 - lower, 1 + upper], clipped to value_range; its gradient f dy where the value was
-// within the range, plus (1 - f) times the mean of those dy over the image.
+// within the range, plus (1 - f) times the mean of those dy over the image. RandomBrightness: x +
+// delta per sample, clipped the same way.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -237,10 +238,21 @@ struct Contrast2d {
   int64_t n = 0, h = 0, w = 0, c = 0;
   float lower = 0, upper = 0;          // the factor drawn in [1 - lower, 1 + upper]
   float value_lo = 0, value_hi = 255;  // Keras's value_range: the output clipped to it
+  // RandomBrightness instead: x + delta, delta drawn in [lower, upper] times the value range's width,
+  // clipped; its gradient dy where the value was within the range (no mean).
+  bool brightness = false;
 };
 
+// The sample's draw: contrast's factor, or brightness's delta.
 DPT_HD float contrast_factor(const Contrast2d& g, uint32_t key) {
-  return 1.0f - g.lower + uniform_in_row(key, 0u) * (g.upper + g.lower);
+  const float u = uniform_in_row(key, 0u);
+  if (g.brightness) return fmaf(u, g.upper - g.lower, g.lower) * (g.value_hi - g.value_lo);
+  return fmaf(u, g.upper + g.lower, 1.0f - g.lower);
+}
+
+// The value before the clip: brightness's x + delta, contrast's (x - mean) f + mean (f: the draw).
+DPT_HD float tone_value(const Contrast2d& g, float x, float mean, float f) {
+  return g.brightness ? x + f : fmaf(x - mean, f, mean);
 }
 
 // One sample and channel (`x` at its first pixel, pixels c apart): the mean over the image in double.

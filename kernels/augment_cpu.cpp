@@ -74,9 +74,9 @@ void random_contrast_cpu(const Contrast2d& g, const DropoutKey& key, const float
     for (int64_t k = 0; k < g.c; ++k) {
       const float* xs = x + s * per + k;
       float* ys = y + s * per + k;
-      const float mean = float(contrast_mean(xs, pixels, g.c));
+      const float mean = g.brightness ? 0.f : float(contrast_mean(xs, pixels, g.c));
       for (int64_t p = 0; p < pixels; ++p)
-        ys[p * g.c] = std::min(std::max((xs[p * g.c] - mean) * f + mean, g.value_lo), g.value_hi);
+        ys[p * g.c] = std::min(std::max(tone_value(g, xs[p * g.c], mean, f), g.value_lo), g.value_hi);
     }
   }
 }
@@ -91,16 +91,16 @@ void random_contrast_backward_cpu(const Contrast2d& g, const DropoutKey& key, co
       const float* xs = x + s * per + k;
       const float* ds = dy + s * per + k;
       float* out = dx + s * per + k;
-      const float mean = float(contrast_mean(xs, pixels, g.c));
+      const float mean = g.brightness ? 0.f : float(contrast_mean(xs, pixels, g.c));
       double kept = 0;  // the dy that passed the clip, summed over the image
       for (int64_t p = 0; p < pixels; ++p) {
-        const float v = (xs[p * g.c] - mean) * f + mean;
+        const float v = tone_value(g, xs[p * g.c], mean, f);
         if (v >= g.value_lo && v <= g.value_hi) kept += double(ds[p * g.c]);
       }
-      const float spread = float((1.0 - double(f)) * kept / double(pixels));
+      const float spread = g.brightness ? 0.f : float((1.0 - double(f)) * kept / double(pixels));
       for (int64_t p = 0; p < pixels; ++p) {
-        const float v = (xs[p * g.c] - mean) * f + mean;
-        out[p * g.c] = (v >= g.value_lo && v <= g.value_hi ? f * ds[p * g.c] : 0.f) + spread;
+        const float v = tone_value(g, xs[p * g.c], mean, f);
+        out[p * g.c] = (v >= g.value_lo && v <= g.value_hi ? (g.brightness ? 1.f : f) * ds[p * g.c] : 0.f) + spread;
       }
     }
   }

@@ -72,22 +72,22 @@ __global__ void random_contrast_kernel(Contrast2d g, DropoutKey key, const float
     const float f = contrast_factor(g, sample_key_of(key, s));
     const float* xs = x + s * per + k;
     float* out = y + s * per + k;
-    const float mean = float(contrast_mean(xs, pixels, g.c));
+    const float mean = g.brightness ? 0.f : float(contrast_mean(xs, pixels, g.c));
     if (!backward) {
       for (int64_t p = 0; p < pixels; ++p)
-        out[p * g.c] = fminf(fmaxf((xs[p * g.c] - mean) * f + mean, g.value_lo), g.value_hi);
+        out[p * g.c] = fminf(fmaxf(tone_value(g, xs[p * g.c], mean, f), g.value_lo), g.value_hi);
       continue;
     }
     const float* ds = dy + s * per + k;
     double kept = 0;
     for (int64_t p = 0; p < pixels; ++p) {
-      const float v = (xs[p * g.c] - mean) * f + mean;
+      const float v = tone_value(g, xs[p * g.c], mean, f);
       if (v >= g.value_lo && v <= g.value_hi) kept += double(ds[p * g.c]);
     }
-    const float spread = float((1.0 - double(f)) * kept / double(pixels));
+    const float spread = g.brightness ? 0.f : float((1.0 - double(f)) * kept / double(pixels));
     for (int64_t p = 0; p < pixels; ++p) {
-      const float v = (xs[p * g.c] - mean) * f + mean;
-      out[p * g.c] = (v >= g.value_lo && v <= g.value_hi ? f * ds[p * g.c] : 0.f) + spread;
+      const float v = tone_value(g, xs[p * g.c], mean, f);
+      out[p * g.c] = (v >= g.value_lo && v <= g.value_hi ? (g.brightness ? 1.f : f) * ds[p * g.c] : 0.f) + spread;
     }
   }
 }

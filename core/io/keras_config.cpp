@@ -776,6 +776,14 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
               c.where() << " mode must be 'horizontal', 'vertical' or 'horizontal_and_vertical', got '" << mode << "'");
     return std::make_unique<RandomFlip>(mode);
   }
+  if (c.cls == "CenterCrop") {
+    channels_last(c);
+    ResizeConfig r;
+    r.height = c.get<int64_t>("height", 0);
+    r.width = c.get<int64_t>("width", 0);
+    r.center_crop = true;
+    return std::make_unique<Resizing>(r);
+  }
   if (c.cls == "Resizing") {
     channels_last(c);
     ResizeConfig r;
@@ -790,7 +798,8 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     if (fill != "constant") c.unsupported("fill_mode='" + fill + "' (Keras pads with fill_value: 'constant')");
     return std::make_unique<Resizing>(r);
   }
-  if (c.cls == "RandomRotation" || c.cls == "RandomZoom" || c.cls == "RandomTranslation" || c.cls == "RandomContrast") {
+  if (c.cls == "RandomRotation" || c.cls == "RandomZoom" || c.cls == "RandomTranslation" || c.cls == "RandomContrast" ||
+      c.cls == "RandomBrightness") {
     channels_last(c);
     // A factor: a number or a pair (lower, upper); None (RandomZoom's width_factor) as none given.
     auto factor = [&](const char* key, bool optional, double floor) {
@@ -807,13 +816,15 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
       }
       return augment_factor(given, floor, 1.0, c.where() + " '" + key + "'");
     };
-    if (c.cls == "RandomContrast") {
+    if (c.cls == "RandomContrast" || c.cls == "RandomBrightness") {
+      const bool brightness = c.cls == "RandomBrightness";
       const json vr = c.cfg.contains("value_range") ? c.cfg["value_range"] : json::array({0, 255});
       DPT_CHECK(vr.is_array() && vr.size() == 2, c.where()
                                                      << " 'value_range' must be a pair (low, high), got " << vr.dump());
-      return std::make_unique<RandomContrast>(factor("factor", false, 0.0),
-                                              as<double>(vr[0], c.where() + " 'value_range'[0]"),
-                                              as<double>(vr[1], c.where() + " 'value_range'[1]"));
+      double lo = as<double>(vr[0], c.where() + " 'value_range'[0]");
+      double hi = as<double>(vr[1], c.where() + " 'value_range'[1]");
+      if (brightness && lo > hi) std::swap(lo, hi);  // Keras sorts RandomBrightness's
+      return std::make_unique<RandomContrast>(factor("factor", false, brightness ? -1.0 : 0.0), lo, hi, brightness);
     }
     const std::string fill = c.get<std::string>("fill_mode", "reflect");
     const std::string interp = c.get<std::string>("interpolation", "bilinear");
@@ -975,7 +986,7 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
               "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "
               "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip, "
-              "RandomRotation, RandomZoom, RandomTranslation, RandomContrast, Resizing, "
+              "RandomRotation, RandomZoom, RandomTranslation, RandomContrast, RandomBrightness, Resizing, CenterCrop, "
               "UnitNormalization, Activation "
            << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "

@@ -184,13 +184,15 @@ json layer_config(const Layer& l) {
     const ResizeConfig& r = rs->config();
     c["height"] = r.height;
     c["width"] = r.width;
-    c["interpolation"] = r.interpolation;
-    c["crop_to_aspect_ratio"] = r.crop_to_aspect_ratio;
-    c["pad_to_aspect_ratio"] = r.pad_to_aspect_ratio;
-    c["fill_mode"] = "constant";
-    c["fill_value"] = r.fill_value;
-    c["antialias"] = r.antialias;
     c["data_format"] = "channels_last";
+    if (!r.center_crop) {  // CenterCrop's config is its height and width
+      c["interpolation"] = r.interpolation;
+      c["crop_to_aspect_ratio"] = r.crop_to_aspect_ratio;
+      c["pad_to_aspect_ratio"] = r.pad_to_aspect_ratio;
+      c["fill_mode"] = "constant";
+      c["fill_value"] = r.fill_value;
+      c["antialias"] = r.antialias;
+    }
   } else if (auto* rc = dynamic_cast<const RandomContrast*>(&l)) {
     c["factor"] = rc->factor().given.size() == 1 ? json(rc->factor().given[0]) : json(rc->factor().given);
     c["value_range"] = {rc->value_lo(), rc->value_hi()};

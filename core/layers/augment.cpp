@@ -143,11 +143,11 @@ void RandomAffine::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Ten
     copy_floats(dx->data(), ctx.device, dy.data(), ctx.device, dy.numel(), ctx.cuda);
 }
 
-RandomContrast::RandomContrast(AugmentFactor factor, double value_lo, double value_hi)
-    : factor_(std::move(factor)), value_lo_(value_lo), value_hi_(value_hi) {
-  DPT_CHECK(!factor_.given.empty(), "RandomContrast needs its factor");
-  DPT_CHECK(value_lo_ < value_hi_, "RandomContrast value_range must be (low, high) with low < high, got ("
-                                       << value_lo_ << ", " << value_hi_ << ")");
+RandomContrast::RandomContrast(AugmentFactor factor, double value_lo, double value_hi, bool brightness)
+    : factor_(std::move(factor)), value_lo_(value_lo), value_hi_(value_hi), brightness_(brightness) {
+  DPT_CHECK(!factor_.given.empty(), class_name() << " needs its factor");
+  DPT_CHECK(value_lo_ < value_hi_, class_name() << " value_range must be (low, high) with low < high, got ("
+                                                << value_lo_ << ", " << value_hi_ << ")");
 }
 
 std::string RandomContrast::config_str() const {
@@ -157,9 +157,8 @@ std::string RandomContrast::config_str() const {
 }
 
 Shape RandomContrast::compute_output_shape(const Shape& in) {
-  DPT_CHECK(in.size() == 3, "layer '" << name()
-                                      << "' (RandomContrast) expects images of shape (height, width, channels), got "
-                                      << shape_str(in));
+  DPT_CHECK(in.size() == 3, "layer '" << name() << "' (" << class_name()
+                                      << ") expects images of shape (height, width, channels), got " << shape_str(in));
   return in;
 }
 
@@ -173,6 +172,7 @@ kernels::Contrast2d RandomContrast::shape_of(int64_t n) const {
   g.upper = float(factor_.upper);
   g.value_lo = float(value_lo_);
   g.value_hi = float(value_hi_);
+  g.brightness = brightness_;
   return g;
 }
 
@@ -221,7 +221,9 @@ Resizing::Resizing(ResizeConfig c) : c_(std::move(c)) {
 
 std::string Resizing::config_str() const {
   std::ostringstream os;
-  os << "height=" << c_.height << ", width=" << c_.width << ", interpolation=" << c_.interpolation;
+  os << "height=" << c_.height << ", width=" << c_.width;
+  if (c_.center_crop) return os.str();
+  os << ", interpolation=" << c_.interpolation;
   if (c_.crop_to_aspect_ratio) os << ", crop_to_aspect_ratio=True";
   if (c_.pad_to_aspect_ratio) os << ", pad_to_aspect_ratio=True, fill_value=" << c_.fill_value;
   return os.str();
@@ -235,7 +237,12 @@ Shape Resizing::compute_output_shape(const Shape& in) {
   top_ = left_ = 0;
   bh_ = h;
   bw_ = w;
-  if (c_.crop_to_aspect_ratio) {  // Keras's centred crop to the target's aspect ratio
+  if (c_.center_crop && h >= th && w >= tw) {  // Keras's CenterCrop of a large enough image: a crop
+    top_ = (h - th) / 2;
+    left_ = (w - tw) / 2;
+    bh_ = th;
+    bw_ = tw;
+  } else if (c_.crop_to_aspect_ratio || c_.center_crop) {  // Keras's centred crop to the target's aspect ratio
     bh_ = std::max<int64_t>(std::min<int64_t>(h, int64_t(double(w * th) / double(tw))), 1);
     bw_ = std::max<int64_t>(std::min<int64_t>(w, int64_t(double(h * tw) / double(th))), 1);
     top_ = int64_t(double(h - bh_) / 2);

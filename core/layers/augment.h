@@ -1,9 +1,9 @@
 // Keras 3's image augmentation layers (keras.layers.RandomRotation, RandomZoom, RandomTranslation,
-// RandomContrast), and Resizing below, on NHWC images: the identity at inference, and in training each sample's own
-// random transform (kernels/augment.h), drawn as Dropout's masks are (keyed by the layer, the step
-// and the sample's global index: the same for a sample however the batch is split). The draws are
-// dptrain's; the transforms are Keras's (its affine matrices, JAX's fill modes and interpolation,
-// its contrast formula and clip). Gradients flow through them, as Keras's autodiff takes them.
+// RandomContrast, RandomBrightness), and Resizing and CenterCrop below, on NHWC images: the identity at inference, and
+// in training each sample's own random transform (kernels/augment.h), drawn as Dropout's masks are (keyed by the layer,
+// the step and the sample's global index: the same for a sample however the batch is split). The draws are dptrain's;
+// the transforms are Keras's (its affine matrices, JAX's fill modes and interpolation, its contrast formula and clip).
+// Gradients flow through them, as Keras's autodiff takes them.
 #pragma once
 #include <string>
 #include <vector>
@@ -54,14 +54,17 @@ class RandomAffine : public Layer {
   bool last_training_ = false;
 };
 
+// RandomContrast, or (brightness) RandomBrightness: x + delta, delta drawn in the factor's range
+// times value_range's width, clipped to value_range.
 class RandomContrast : public Layer {
  public:
-  RandomContrast(AugmentFactor factor, double value_lo = 0, double value_hi = 255);
-  std::string class_name() const override { return "RandomContrast"; }
-  std::string default_name() const override { return "random_contrast"; }
+  RandomContrast(AugmentFactor factor, double value_lo = 0, double value_hi = 255, bool brightness = false);
+  std::string class_name() const override { return brightness_ ? "RandomBrightness" : "RandomContrast"; }
+  std::string default_name() const override { return brightness_ ? "random_brightness" : "random_contrast"; }
   std::unique_ptr<Layer> make_clone() const override {
-    return std::make_unique<RandomContrast>(factor_, value_lo_, value_hi_);
+    return std::make_unique<RandomContrast>(factor_, value_lo_, value_hi_, brightness_);
   }
+  bool brightness() const { return brightness_; }
   std::string config_str() const override;
   const AugmentFactor& factor() const { return factor_; }
   double value_lo() const { return value_lo_; }
@@ -78,6 +81,7 @@ class RandomContrast : public Layer {
   kernels::Contrast2d shape_of(int64_t n) const;
   AugmentFactor factor_;
   double value_lo_, value_hi_;
+  bool brightness_;
   bool last_training_ = false;
 };
 
@@ -87,6 +91,10 @@ class RandomContrast : public Layer {
 // taken where it changes nothing (no axis shrinks).
 struct ResizeConfig {
   int64_t height = 0, width = 0;
+  // Keras's CenterCrop(height, width) instead: the centred (height, width) crop of an image at least
+  // that large, starting at half the difference (rounded down); a smaller one resized through
+  // crop_to_aspect_ratio's crop, as Keras's smart_resize.
+  bool center_crop = false;
   std::string interpolation = "bilinear";
   bool crop_to_aspect_ratio = false, pad_to_aspect_ratio = false, antialias = false;
   double fill_value = 0;
@@ -95,8 +103,8 @@ struct ResizeConfig {
 class Resizing : public Layer {
  public:
   explicit Resizing(ResizeConfig c);
-  std::string class_name() const override { return "Resizing"; }
-  std::string default_name() const override { return "resizing"; }
+  std::string class_name() const override { return c_.center_crop ? "CenterCrop" : "Resizing"; }
+  std::string default_name() const override { return c_.center_crop ? "center_crop" : "resizing"; }
   std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Resizing>(c_); }
   std::string config_str() const override;
   const ResizeConfig& config() const { return c_; }

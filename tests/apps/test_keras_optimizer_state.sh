@@ -19,8 +19,8 @@
 #      same for MobileNet's layers (ZeroPadding2D, DepthwiseConv2D, GlobalAveragePooling2D with
 #      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D; and for PReLU,
 #      RepeatVector, Permute, Identity, ActivityRegularization, UnitNormalization,
-#      Conv1DTranspose and Resizing, which Keras loads back (and GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip,
-#      RandomRotation, RandomZoom, RandomTranslation and RandomContrast, whose draws are dptrain's own:
+#      Conv1DTranspose, Resizing and CenterCrop, which Keras loads back (and GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip,
+#      RandomRotation, RandomZoom, RandomTranslation, RandomContrast and RandomBrightness, whose draws are dptrain's own:
 #      evaluate and loading alone).
 #   5. A Functional model that branches (residual Adds, a Concatenate): dptrain's epoch from its
 #      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves; the same for a
@@ -628,12 +628,13 @@ extras = {
                           layers.Conv1DTranspose(2, 2, strides=3, name="wide"), layers.Flatten(name="flat"),
                           layers.Dense(3, activation="softmax", name="out")]),
     # Resizing: bilinear up (from crop_to_aspect_ratio's centred crop) and down, nearest, and
-    # pad_to_aspect_ratio's frame of fill_value, between convolutions (gradients through each).
+    # pad_to_aspect_ratio's frame of fill_value, and a CenterCrop, between convolutions (gradients through each).
     "resize": ("xr", [keras.Input((5, 7, 2)), layers.Resizing(8, 6, crop_to_aspect_ratio=True, name="up"),
                       layers.Conv2D(3, 3, activation="tanh", name="c1"),
                       layers.Resizing(3, 5, interpolation="nearest", name="near"),
                       layers.Resizing(5, 5, pad_to_aspect_ratio=True, fill_value=0.25, name="pad"),
-                      layers.Conv2D(2, 2, name="c2"), layers.Resizing(2, 3, name="down"), layers.Flatten(name="flat"),
+                      layers.CenterCrop(4, 4, name="center"), layers.Conv2D(2, 2, name="c2"),
+                      layers.Resizing(2, 3, name="down"), layers.Flatten(name="flat"),
                       layers.Dense(3, activation="softmax", name="out")])}
 for tag, (xs, stack) in extras.items():
     xv = np.load(f"{d}/{xs}.npy")
@@ -764,7 +765,7 @@ else:
         check(diff <= 2e-6, f"tower: dptrain's epoch from tf_keras {tf_keras.__version__}'s .h5 on four inputs gives "
                             f"its weights (max |diff| {diff:.3g})")
 # GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip and Keras 3's RandomRotation, RandomZoom,
-# RandomTranslation and RandomContrast (one after a Conv2D, so a gradient goes through it): the identity at inference, so dptrain evaluates
+# RandomTranslation, RandomContrast and RandomBrightness (after a Conv2D, so a gradient goes through them): the identity at inference, so dptrain evaluates
 # Keras's files to Keras's loss; noise and flips in training (their draws are dptrain's own: checked
 # in test_reshaping.cpp), and Keras loads the files dptrain saves after an epoch with the same layers
 # and settings.
@@ -784,10 +785,12 @@ noisy = {"noise": ("x", [keras.Input((6,)), layers.Dense(8, name="d1"), layers.G
                                                      name="rt"),
                             layers.Conv2D(3, 3, activation="tanh", name="c1"),
                             layers.RandomContrast((0.2, 0.5), value_range=(-1, 1), name="rc"),
+                            layers.RandomBrightness(0.2, value_range=(-1, 1), name="rb"),
                             layers.Flatten(name="flat"), layers.Dense(3, activation="softmax", name="out")],
                      {"rr": ("RandomRotation", "factor", (-0.1, 0.1)), "rz": ("RandomZoom", "fill_value", 0.5),
                       "rt": ("RandomTranslation", "width_factor", [-0.1, 0.2]),
-                      "rc": ("RandomContrast", "value_range", [-1, 1])})}
+                      "rc": ("RandomContrast", "value_range", [-1, 1]),
+                      "rb": ("RandomBrightness", "value_range", [-1, 1])})}
 for tag, (xs, stack, kept_want) in noisy.items():
     xv = np.load(f"{d}/{xs}.npy")
     keras.utils.set_random_seed(0)

@@ -451,6 +451,20 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<Resizing>(r);
        },
        {3, 5, 2}},
+      {"RandomBrightness (-0.2, 0.3) in (-1, 1.5) (training)",
+       [] {
+         return std::make_unique<RandomContrast>(augment_factor({-0.2, 0.3}, -1, 1, "f"), -1, 1.5, true);
+       },
+       {4, 5, 3}},
+      {"CenterCrop (3, 4) of (6, 7)",
+       [] {
+         ResizeConfig r;
+         r.height = 3;
+         r.width = 4;
+         r.center_crop = true;
+         return std::make_unique<Resizing>(r);
+       },
+       {6, 7, 2}},
       {"ActivityRegularization (an identity)", [] { return std::make_unique<ActivityRegularization>(0.1, 0.2); }, {8}},
       {"Dropout 0.3, noise_shape (None, 1, None, 1)",
        [] {

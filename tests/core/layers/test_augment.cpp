@@ -202,6 +202,30 @@ TEST_CASE("RandomContrast: (x - mean) f + mean per image and channel, clipped; i
   }
   CHECK_THROWS_WITH(RandomContrast(augment_factor({0.2}, 0, 1, "f"), 1, 1),
                     "RandomContrast value_range must be (low, high) with low < high, got (1, 1)");
+  // RandomBrightness: x + delta, delta in the factor's range times the value range's width, clipped.
+  RandomContrast rb(augment_factor({-0.3, 0.1}, -1, 1, "factor"), 0, 2, true);
+  built(rb, {h, w, c});
+  CHECK(rb.class_name() == "RandomBrightness");
+  CHECK(rb.config_str() == "factor=(-0.3, 0.1), value_range=(0, 2)");
+  rb.forward(ctx, x, y, false);
+  CHECK(std::equal(x.data(), x.data() + x.numel(), y.data()));
+  rb.forward(ctx, x, y, true);
+  for (int64_t s = 0; s < n; ++s) {
+    double delta = 0;  // from an unclipped value
+    for (int64_t p = 0; p < plane; ++p) {
+      const double v = y.data()[s * plane + p];
+      if (v > 0 && v < 2) delta = v - xv[size_t(s * plane + p)];
+    }
+    CHECK((delta >= -0.6 - 1e-6 && delta <= 0.2 + 1e-6));
+    for (int64_t p = 0; p < plane; ++p)
+      CHECK(y.data()[s * plane + p] ==
+            Approx(std::min(std::max(xv[size_t(s * plane + p)] + delta, 0.0), 2.0)).margin(1e-5));
+  }
+  rb.backward(ctx, x, y, dy, &dx);
+  for (int64_t e = 0; e < x.numel(); ++e) {
+    const float out = y.data()[e];
+    CHECK(dx.data()[e] == (out > 0.f && out < 2.f ? dy.data()[e] : 0.f));
+  }
 }
 
 TEST_CASE("augmentation layers through Keras's files; a model with them trains on 3 CPU replicas as on one",
@@ -226,6 +250,12 @@ TEST_CASE("augmentation layers through Keras's files; a model with them trains o
     rc.width = 3;
     rc.crop_to_aspect_ratio = true;
     m->add(std::make_unique<Resizing>(rc));
+    m->add(std::make_unique<RandomContrast>(augment_factor({0.2}, -1, 1, "f"), -1, 1, true));  // RandomBrightness
+    ResizeConfig crop;
+    crop.height = 5;
+    crop.width = 2;
+    crop.center_crop = true;
+    m->add(std::make_unique<Resizing>(crop));
     m->add(std::make_unique<Flatten>());
     m->add(std::make_unique<Dense>(4, Activation::softmax));
     m->build({7, 6, 2}, 3);
@@ -320,6 +350,22 @@ TEST_CASE("Resizing: jax.image.resize's bilinear and nearest, Keras's crop and p
       for (int64_t e = 0; e < x.numel(); ++e) rhs += double(xv[size_t(e)]) * g.data()[e];
       CHECK(lhs == Approx(rhs).epsilon(1e-5));
     }
+  }
+  {  // CenterCrop: a crop from half the difference (rounded down); a smaller image resized as smart_resize
+    ResizeConfig cc;
+    cc.height = 2;
+    cc.width = 3;
+    cc.center_crop = true;
+    const std::vector<float> c1 = resized(cc, {4, 6, 1}, wide);  // rows 1..2, columns 1..3
+    CHECK(c1 == std::vector<float>{7, 8, 9, 13, 14, 15});
+    Resizing named(cc);
+    CHECK(named.class_name() == "CenterCrop");
+    CHECK(named.config_str() == "height=2, width=3");
+    ResizeConfig big = cc;
+    big.height = 4;
+    big.width = 4;
+    ResizeConfig same = up;  // (2, 2) -> (4, 4) through the aspect crop (the whole image): bilinear
+    CHECK(resized(big, {2, 2, 1}, {0, 1, 2, 3}) == resized(same, {2, 2, 1}, {0, 1, 2, 3}));
   }
   ResizeConfig bad = down;
   bad.interpolation = "bicubic";
