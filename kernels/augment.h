@@ -263,6 +263,31 @@ DPT_HD double contrast_mean(const T* x, int64_t pixels, int64_t c) {
   return s / double(pixels);
 }
 
+// One sample and channel (x at its first value, values c apart; f the sample's draw): forward (dy
+// null) writes the clipped values to out; backward writes dx there.
+DPT_HD void tone_channel(const Contrast2d& g, float f, const float* x, const float* dy, float* out) {
+  const int64_t pixels = g.h * g.w, c = g.c;
+  const float mean = g.brightness ? 0.0f : float(contrast_mean(x, pixels, c));
+  if (!dy) {
+    for (int64_t p = 0; p < pixels; ++p) {
+      const float v = tone_value(g, x[p * c], mean, f);
+      out[p * c] = v < g.value_lo ? g.value_lo : v > g.value_hi ? g.value_hi : v;
+    }
+    return;
+  }
+  double kept = 0;  // the dy that passed the clip, summed over the image (contrast's mean takes a share)
+  for (int64_t p = 0; p < pixels; ++p) {
+    const float v = tone_value(g, x[p * c], mean, f);
+    if (v >= g.value_lo && v <= g.value_hi) kept += double(dy[p * c]);
+  }
+  const float spread = g.brightness ? 0.0f : float((1.0 - double(f)) * kept / double(pixels));
+  const float slope = g.brightness ? 1.0f : f;
+  for (int64_t p = 0; p < pixels; ++p) {
+    const float v = tone_value(g, x[p * c], mean, f);
+    out[p * c] = (v >= g.value_lo && v <= g.value_hi ? slope * dy[p * c] : 0.0f) + spread;
+  }
+}
+
 void random_contrast_cpu(const Contrast2d& g, const DropoutKey& key, const float* x, float* y);
 void random_contrast_backward_cpu(const Contrast2d& g, const DropoutKey& key, const float* x, const float* dy,
                                   float* dx);

@@ -66,44 +66,24 @@ void resize_backward_cpu(const Resize2d& g, const float* dy, float* dx) {
   taps_backward(ResizeTapper{g}, g.n, g.h * g.w * g.c, g.oh, g.ow, g.c, dy, dx);
 }
 
-void random_contrast_cpu(const Contrast2d& g, const DropoutKey& key, const float* x, float* y) {
-  const int64_t pixels = g.h * g.w, per = pixels * g.c;
+// Each sample and channel through tone_channel; dy null: forward.
+static void tone(const Contrast2d& g, const DropoutKey& key, const float* x, const float* dy, float* out) {
+  const int64_t per = g.h * g.w * g.c;
 #pragma omp parallel for schedule(static) if (g.n * per > 65536)
   for (int64_t s = 0; s < g.n; ++s) {
     const float f = contrast_factor(g, sample_key(key, s));
-    for (int64_t k = 0; k < g.c; ++k) {
-      const float* xs = x + s * per + k;
-      float* ys = y + s * per + k;
-      const float mean = g.brightness ? 0.f : float(contrast_mean(xs, pixels, g.c));
-      for (int64_t p = 0; p < pixels; ++p)
-        ys[p * g.c] = std::min(std::max(tone_value(g, xs[p * g.c], mean, f), g.value_lo), g.value_hi);
-    }
+    for (int64_t k = 0; k < g.c; ++k)
+      tone_channel(g, f, x + s * per + k, dy ? dy + s * per + k : nullptr, out + s * per + k);
   }
+}
+
+void random_contrast_cpu(const Contrast2d& g, const DropoutKey& key, const float* x, float* y) {
+  tone(g, key, x, nullptr, y);
 }
 
 void random_contrast_backward_cpu(const Contrast2d& g, const DropoutKey& key, const float* x, const float* dy,
                                   float* dx) {
-  const int64_t pixels = g.h * g.w, per = pixels * g.c;
-#pragma omp parallel for schedule(static) if (g.n * per > 65536)
-  for (int64_t s = 0; s < g.n; ++s) {
-    const float f = contrast_factor(g, sample_key(key, s));
-    for (int64_t k = 0; k < g.c; ++k) {
-      const float* xs = x + s * per + k;
-      const float* ds = dy + s * per + k;
-      float* out = dx + s * per + k;
-      const float mean = g.brightness ? 0.f : float(contrast_mean(xs, pixels, g.c));
-      double kept = 0;  // the dy that passed the clip, summed over the image
-      for (int64_t p = 0; p < pixels; ++p) {
-        const float v = tone_value(g, xs[p * g.c], mean, f);
-        if (v >= g.value_lo && v <= g.value_hi) kept += double(ds[p * g.c]);
-      }
-      const float spread = g.brightness ? 0.f : float((1.0 - double(f)) * kept / double(pixels));
-      for (int64_t p = 0; p < pixels; ++p) {
-        const float v = tone_value(g, xs[p * g.c], mean, f);
-        out[p * g.c] = (v >= g.value_lo && v <= g.value_hi ? (g.brightness ? 1.f : f) * ds[p * g.c] : 0.f) + spread;
-      }
-    }
-  }
+  tone(g, key, x, dy, dx);
 }
 
 }  // namespace dpt::kernels

@@ -64,31 +64,14 @@ static void taps_backward(const Tapper& t, int64_t n, int64_t in_per, int64_t oh
   DPT_CUDA_LAUNCH_CHECK();
 }
 
-__global__ void random_contrast_kernel(Contrast2d g, DropoutKey key, const float* __restrict__ x, float* __restrict__ y,
-                                       bool backward, const float* __restrict__ dy) {
-  const int64_t pixels = g.h * g.w, per = pixels * g.c;
+// One thread a sample and channel through tone_channel (dy null: forward).
+__global__ void random_contrast_kernel(Contrast2d g, DropoutKey key, const float* __restrict__ x,
+                                       const float* __restrict__ dy, float* __restrict__ out) {
+  const int64_t per = g.h * g.w * g.c;
   DPT_GRID_STRIDE(sk, g.n * g.c) {
     const int64_t s = sk / g.c, k = sk % g.c;
     const float f = contrast_factor(g, sample_key_of(key, s));
-    const float* xs = x + s * per + k;
-    float* out = y + s * per + k;
-    const float mean = g.brightness ? 0.f : float(contrast_mean(xs, pixels, g.c));
-    if (!backward) {
-      for (int64_t p = 0; p < pixels; ++p)
-        out[p * g.c] = fminf(fmaxf(tone_value(g, xs[p * g.c], mean, f), g.value_lo), g.value_hi);
-      continue;
-    }
-    const float* ds = dy + s * per + k;
-    double kept = 0;
-    for (int64_t p = 0; p < pixels; ++p) {
-      const float v = tone_value(g, xs[p * g.c], mean, f);
-      if (v >= g.value_lo && v <= g.value_hi) kept += double(ds[p * g.c]);
-    }
-    const float spread = g.brightness ? 0.f : float((1.0 - double(f)) * kept / double(pixels));
-    for (int64_t p = 0; p < pixels; ++p) {
-      const float v = tone_value(g, xs[p * g.c], mean, f);
-      out[p * g.c] = (v >= g.value_lo && v <= g.value_hi ? (g.brightness ? 1.f : f) * ds[p * g.c] : 0.f) + spread;
-    }
+    tone_channel(g, f, x + s * per + k, dy ? dy + s * per + k : nullptr, out + s * per + k);
   }
 }
 
@@ -107,16 +90,16 @@ void resize_backward_cuda(const Resize2d& g, const float* dy, float* dx, void* s
 
 void random_contrast_cuda(const Contrast2d& g, const DropoutKey& key, const float* x, float* y, void* stream) {
   if (g.n * g.h * g.w * g.c == 0) return;
-  random_contrast_kernel<<<grid_blocks(g.n * g.c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      g, key, x, y, false, nullptr);
+  random_contrast_kernel<<<grid_blocks(g.n * g.c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(g, key, x,
+                                                                                                          nullptr, y);
   DPT_CUDA_LAUNCH_CHECK();
 }
 
 void random_contrast_backward_cuda(const Contrast2d& g, const DropoutKey& key, const float* x, const float* dy,
                                    float* dx, void* stream) {
   if (g.n * g.h * g.w * g.c == 0) return;
-  random_contrast_kernel<<<grid_blocks(g.n * g.c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(g, key, x, dx,
-                                                                                                          true, dy);
+  random_contrast_kernel<<<grid_blocks(g.n * g.c), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(g, key, x, dy,
+                                                                                                          dx);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -134,20 +134,24 @@ void Dot::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& d
   }
   const float* use_a = normalize_ ? an : a;
   const float* use_b = normalize_ ? bn : b;
+  // An input's gradient: the contraction d of dC with the other input, into dx or (normalize) into
+  // scratch dn and back through the normalization of x.
+  auto input_grad = [&](const kernels::Contraction& d, const float* other, const float* x, float* dn, Tensor* dx,
+                        const Side& side) {
+    contract(ctx, cuda, dy.data(), other, normalize_ ? dn : dx->data(), n, d);
+    if (!normalize_) return;
+    if (cuda)
+      kernels::unit_norm_backward_cuda(x, dn, dx->data(), rows_of(side, n), s);
+    else
+      kernels::unit_norm_backward_cpu(x, dn, dx->data(), rows_of(side, n));
+  };
   if (dxs[0]) {  // dA[p, k] = sum over q of dC[p, q] B[q, k]
     kernels::Contraction d;
     d.I = P, d.J = x_.k, d.T = Q;
     d.sa = P * Q, d.ai = Q, d.at = 1;
     d.sb = y_.numel, d.bj = y_.k_stride, d.bt = y_.other_stride;
     d.sc = x_.numel, d.ci = x_.other_stride, d.cj = x_.k_stride;
-    float* into = normalize_ ? dan : dxs[0]->data();
-    contract(ctx, cuda, dy.data(), use_b, into, n, d);
-    if (normalize_) {
-      if (cuda)
-        kernels::unit_norm_backward_cuda(a, dan, dxs[0]->data(), rows_of(x_, n), s);
-      else
-        kernels::unit_norm_backward_cpu(a, dan, dxs[0]->data(), rows_of(x_, n));
-    }
+    input_grad(d, use_b, a, dan, dxs[0], x_);
   }
   if (dxs[1]) {  // dB[q, k] = sum over p of dC[p, q] A[p, k]
     kernels::Contraction d;
@@ -155,14 +159,7 @@ void Dot::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& d
     d.sa = P * Q, d.ai = 1, d.at = Q;
     d.sb = x_.numel, d.bj = x_.k_stride, d.bt = x_.other_stride;
     d.sc = y_.numel, d.ci = y_.other_stride, d.cj = y_.k_stride;
-    float* into = normalize_ ? dbn : dxs[1]->data();
-    contract(ctx, cuda, dy.data(), use_a, into, n, d);
-    if (normalize_) {
-      if (cuda)
-        kernels::unit_norm_backward_cuda(b, dbn, dxs[1]->data(), rows_of(y_, n), s);
-      else
-        kernels::unit_norm_backward_cpu(b, dbn, dxs[1]->data(), rows_of(y_, n));
-    }
+    input_grad(d, use_a, b, dbn, dxs[1], y_);
   }
 }
 
