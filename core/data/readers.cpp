@@ -203,17 +203,19 @@ static std::vector<std::string> input_parts(const std::string& list, const std::
   }
 }
 
-// Each input's values (uint8 pixels scaled by 1/255), checked to hold n samples.
+// Each input's values (uint8 pixels scaled by 1/255), checked to hold n samples; an array of one
+// axis is one value a sample.
 static void add_input(std::vector<std::vector<float>>& xs, std::vector<Shape>& shapes, const std::vector<double>& v,
                       const Shape& shape, bool u8, const std::string& what, int64_t* n) {
-  DPT_CHECK(shape.size() >= 2, what << " must be (samples, ...), got " << shape_str(shape));
+  DPT_CHECK(shape.size() >= 1, what << " must be (samples, ...), got " << shape_str(shape));
   DPT_CHECK(*n < 0 || shape[0] == *n, what << " holds " << shape[0] << " samples but the first input holds " << *n
                                            << ": every input needs one row a sample");
   *n = shape[0];
   std::vector<float> x(v.size());
   for (size_t i = 0; i < v.size(); ++i) x[i] = float(u8 ? v[i] / 255.0 : v[i]);
   xs.push_back(std::move(x));
-  shapes.emplace_back(Shape(shape.begin() + 1, shape.end()));
+  // (samples,): one value a sample, as (samples, 1) (Keras adds the axis for an input of shape (1,))
+  shapes.emplace_back(shape.size() == 1 ? Shape{1} : Shape(shape.begin() + 1, shape.end()));
 }
 
 Dataset load_hdf5_dataset(const std::string& file, const std::string& xn, const std::string& yn,

@@ -280,7 +280,7 @@ def npy(path, descr, shape, fmt, values):  # a .npy file without numpy
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
         f.write(struct.pack("<%d%s" % (len(values), fmt), *values))
 r = random.Random(3)
-npy(sys.argv[1] + "/user.npy", "<i4", (40, 1), "i", [r.randrange(6) for _ in range(40)])
+npy(sys.argv[1] + "/user.npy", "<i4", (40,), "i", [r.randrange(6) for _ in range(40)])  # one id a sample, (40,)
 npy(sys.argv[1] + "/ctx.npy", "<f4", (40, 3), "f", [r.uniform(-1, 1) for _ in range(120)])
 npy(sys.argv[1] + "/pair_y.npy", "<i8", (40,), "q", [r.randrange(2) for _ in range(40)])
 PY

@@ -159,8 +159,12 @@ TEST_CASE("HDF5 x/y datasets, uint8 scaled, selectable names, errors", "[data][h
   CHECK(two.x[8] == Catch::Detail::Approx(40 / 255.0));   // sample 1's first pixel in its first input
   CHECK(two.x[15] == Catch::Detail::Approx(70 / 255.0));  // and its last in its second
   CHECK(two.slice(1, 2).inputs == two.inputs);
-  CHECK_THROWS_WITH(load_data_spec("h5:" + path + ":x+labels,y", 0),
-                    "dataset 'labels' in '" + path + "' must be (samples, ...), got (3,)");
+  // An array of one axis is one value a sample, (samples, 1), as Keras feeds it to an input of shape (1,).
+  const Dataset ids = load_data_spec("h5:" + path + ":x+labels,y", 0).train;
+  CHECK(ids.inputs == std::vector<Shape>{{2, 2, 1}, {1}});
+  CHECK(ids.x[4] == 2.f);  // each row ends with the sample's value of it: 2, 0, 1
+  CHECK(ids.x[9] == 0.f);
+  CHECK(ids.x[14] == 1.f);
   CHECK_THROWS_WITH(load_data_spec("h5:" + path + ":x++labels,y", 0),
                     "bad list of datasets 'x++labels': an empty name among the inputs (A+B+...)");
   write_bytes(dir + "/bad.h5", {1, 2, 3, 4});
