@@ -2,8 +2,9 @@
 // are the identity). Each sample draws its own transform from counter-based uniforms keyed by its
 // global index (random_math.h), so a sample is augmented alike however the batch is split.
 //
-// RandomRotation, RandomZoom and RandomTranslation: an affine map from output to input pixel
-// coordinates, as Keras's _compute_affine_matrix and its zoom and translation matrices build it:
+// RandomRotation, RandomZoom, RandomTranslation and RandomShear: an affine map from output to input
+// pixel coordinates, as Keras's _compute_affine_matrix and its zoom, translation and shear matrices
+// build it:
 // output pixel (i, j) (row, column) reads the input at x = a0 j + a1 i + a2, y = b0 j + b1 i + b2,
 // through bilinear or nearest interpolation, with points outside the image taken by the fill mode
 // as JAX's map_coordinates takes them (Keras's JAX backend): reflect (d c b a | a b c d | d c b a),
@@ -23,14 +24,15 @@
 
 namespace dpt::kernels {
 
-enum class WarpKind : int { rotation, zoom, translation };
+enum class WarpKind : int { rotation, zoom, translation, shear };
 enum class FillMode : int { reflect, wrap, constant, nearest };
 
 struct Warp2d {
   int64_t n = 0, h = 0, w = 0, c = 0;
   WarpKind kind = WarpKind::rotation;
   // rotation: the factor's range (lower, upper) in turns, as height's; zoom and translation: the
-  // height's and width's ranges (zoom: -0.2 is 20% in, translation: fractions of the size).
+  // height's and width's ranges (zoom: -0.2 is 20% in, translation: fractions of the size); shear:
+  // y_factor's and x_factor's (the slope added to y per column, to x per row; the sign drawn apart).
   float h_lo = 0, h_hi = 0, w_lo = 0, w_hi = 0;
   bool width_from_height = false;  // RandomZoom without width_factor: one zoom for both axes
   FillMode fill = FillMode::reflect;
@@ -65,6 +67,10 @@ DPT_HD AffineMap warp_map(const Warp2d& g, uint32_t key) {
     m.a2 = 0.5f * float(g.w - 1) * (1.0f - zx);
     m.b1 = zy;
     m.b2 = 0.5f * float(g.h - 1) * (1.0f - zy);
+  } else if (g.kind == WarpKind::shear) {  // Keras's: a sign drawn first, then y's, then x's
+    const float sign = u0 > 0.5f ? -1.0f : 1.0f, u2 = uniform_in_row(key, 2u);
+    m.a1 = fmaf(u2, g.w_hi - g.w_lo, g.w_lo) * sign;
+    m.b0 = fmaf(u1, g.h_hi - g.h_lo, g.h_lo) * sign;
   } else {
     const float ty = fmaf(u0, g.h_hi - g.h_lo, g.h_lo) * float(g.h);
     const float tx = fmaf(u1, g.w_hi - g.w_lo, g.w_lo) * float(g.w);

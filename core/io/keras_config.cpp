@@ -798,8 +798,8 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     if (fill != "constant") c.unsupported("fill_mode='" + fill + "' (Keras pads with fill_value: 'constant')");
     return std::make_unique<Resizing>(r);
   }
-  if (c.cls == "RandomRotation" || c.cls == "RandomZoom" || c.cls == "RandomTranslation" || c.cls == "RandomContrast" ||
-      c.cls == "RandomBrightness") {
+  if (c.cls == "RandomRotation" || c.cls == "RandomZoom" || c.cls == "RandomTranslation" || c.cls == "RandomShear" ||
+      c.cls == "RandomContrast" || c.cls == "RandomBrightness") {
     channels_last(c);
     // A factor: a number or a pair (lower, upper); None (RandomZoom's width_factor) as none given.
     auto factor = [&](const char* key, bool optional, double floor) {
@@ -836,6 +836,14 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     if (c.cls == "RandomRotation")
       return std::make_unique<RandomAffine>(kernels::WarpKind::rotation, factor("factor", false, -1.0), AugmentFactor{},
                                             fill, interp, fill_value);
+    if (c.cls == "RandomShear") {  // factors default 0; Keras writes a number f back as (-f, f)
+      auto shear = [&](const char* key) {
+        return c.cfg.contains(key) && !c.cfg[key].is_null() ? factor(key, false, -1.0)
+                                                            : augment_factor({0.0}, -1.0, 1.0, key);
+      };
+      return std::make_unique<RandomAffine>(kernels::WarpKind::shear, shear("y_factor"), shear("x_factor"), fill,
+                                            interp, fill_value);
+    }
     const bool zoom = c.cls == "RandomZoom";
     return std::make_unique<RandomAffine>(zoom ? kernels::WarpKind::zoom : kernels::WarpKind::translation,
                                           factor("height_factor", false, -1.0), factor("width_factor", zoom, -1.0),
@@ -986,7 +994,8 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
               "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "
               "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip, "
-              "RandomRotation, RandomZoom, RandomTranslation, RandomContrast, RandomBrightness, Resizing, CenterCrop, "
+              "RandomRotation, RandomZoom, RandomTranslation, RandomShear, RandomContrast, RandomBrightness, Resizing, "
+              "CenterCrop, "
               "UnitNormalization, Activation "
            << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "

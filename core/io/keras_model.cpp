@@ -171,6 +171,14 @@ json layer_config(const Layer& l) {
     };
     if (ra->kind() == kernels::WarpKind::rotation) {
       c["factor"] = factor(ra->height_factor());
+    } else if (ra->kind() == kernels::WarpKind::shear) {
+      // Keras 3.15 writes a number f as (-f, f) but refuses a negative value when it reads the pair
+      // back: a symmetric pair is written as the number, which reads to the same range.
+      auto shear = [&](const AugmentFactor& f) {
+        return f.given.size() == 2 && f.given[1] >= 0 && f.given[0] == -f.given[1] ? json(f.given[1]) : factor(f);
+      };
+      c["x_factor"] = shear(ra->width_factor());
+      c["y_factor"] = shear(ra->height_factor());
     } else {
       c["height_factor"] = factor(ra->height_factor());
       c["width_factor"] = factor(ra->width_factor());

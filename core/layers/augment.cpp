@@ -50,21 +50,26 @@ RandomAffine::RandomAffine(kernels::WarpKind kind, AugmentFactor height, Augment
   DPT_CHECK(interpolation == "bilinear" || interpolation == "nearest",
             class_name() << " interpolation must be 'bilinear' or 'nearest', got '" << interpolation << "'");
   bilinear_ = interpolation == "bilinear";
-  DPT_CHECK(!height_.given.empty(),
-            class_name() << " needs its " << (kind == kernels::WarpKind::rotation ? "factor" : "height_factor"));
-  DPT_CHECK(kind != kernels::WarpKind::translation || !width_.given.empty(),
-            "RandomTranslation needs its width_factor");
+  const bool shear = kind == kernels::WarpKind::shear;
+  DPT_CHECK(!height_.given.empty(), class_name() << " needs its "
+                                                 << (kind == kernels::WarpKind::rotation ? "factor"
+                                                     : shear                             ? "y_factor"
+                                                                                         : "height_factor"));
+  DPT_CHECK((kind != kernels::WarpKind::translation && !shear) || !width_.given.empty(),
+            class_name() << " needs its " << (shear ? "x_factor" : "width_factor"));
 }
 
 std::string RandomAffine::class_name() const {
   return kind_ == kernels::WarpKind::rotation ? "RandomRotation"
          : kind_ == kernels::WarpKind::zoom   ? "RandomZoom"
+         : kind_ == kernels::WarpKind::shear  ? "RandomShear"
                                               : "RandomTranslation";
 }
 
 std::string RandomAffine::default_name() const {
   return kind_ == kernels::WarpKind::rotation ? "random_rotation"
          : kind_ == kernels::WarpKind::zoom   ? "random_zoom"
+         : kind_ == kernels::WarpKind::shear  ? "random_shear"
                                               : "random_translation";
 }
 
@@ -80,6 +85,8 @@ std::string RandomAffine::config_str() const {
   std::ostringstream os;
   if (kind_ == kernels::WarpKind::rotation)
     os << "factor=" << factor_str(height_);
+  else if (kind_ == kernels::WarpKind::shear)
+    os << "x_factor=" << factor_str(width_) << ", y_factor=" << factor_str(height_);
   else
     os << "height_factor=" << factor_str(height_) << ", width_factor=" << factor_str(width_);
   os << ", fill_mode=" << fill_mode() << ", interpolation=" << interpolation();

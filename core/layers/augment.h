@@ -1,9 +1,9 @@
 // Keras 3's image augmentation layers (keras.layers.RandomRotation, RandomZoom, RandomTranslation,
-// RandomContrast, RandomBrightness), and Resizing and CenterCrop below, on NHWC images: the identity at inference, and
-// in training each sample's own random transform (kernels/augment.h), drawn as Dropout's masks are (keyed by the layer,
-// the step and the sample's global index: the same for a sample however the batch is split). The draws are dptrain's;
-// the transforms are Keras's (its affine matrices, JAX's fill modes and interpolation, its contrast formula and clip).
-// Gradients flow through them, as Keras's autodiff takes them.
+// RandomShear, RandomContrast, RandomBrightness), and Resizing and CenterCrop below, on NHWC images: the identity at
+// inference, and in training each sample's own random transform (kernels/augment.h), drawn as Dropout's masks are
+// (keyed by the layer, the step and the sample's global index: the same for a sample however the batch is split). The
+// draws are dptrain's; the transforms are Keras's (its affine matrices, JAX's fill modes and interpolation, its
+// contrast formula and clip). Gradients flow through them, as Keras's autodiff takes them.
 #pragma once
 #include <string>
 #include <vector>
@@ -21,7 +21,8 @@ struct AugmentFactor {
 
 class RandomAffine : public Layer {
  public:
-  // kind rotation: height the factor (turns); zoom: width may be None (given empty); translation: both.
+  // kind rotation: height the factor (turns); zoom: width may be None (given empty); translation: both;
+  // shear: height y_factor, width x_factor.
   RandomAffine(kernels::WarpKind kind, AugmentFactor height, AugmentFactor width, const std::string& fill_mode,
                const std::string& interpolation, double fill_value);
   std::string class_name() const override;

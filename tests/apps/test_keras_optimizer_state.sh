@@ -20,7 +20,8 @@
 #      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D; and for PReLU,
 #      RepeatVector, Permute, Identity, ActivityRegularization, UnitNormalization,
 #      Conv1DTranspose, Resizing and CenterCrop, which Keras loads back (and GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip,
-#      RandomRotation, RandomZoom, RandomTranslation, RandomContrast and RandomBrightness, whose draws are dptrain's own:
+#      RandomRotation, RandomZoom, RandomTranslation, RandomShear, RandomContrast and RandomBrightness, whose draws
+#      are dptrain's own:
 #      evaluate and loading alone).
 #   5. A Functional model that branches (residual Adds, a Concatenate): dptrain's epoch from its
 #      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves; the same for a
@@ -765,7 +766,7 @@ else:
         check(diff <= 2e-6, f"tower: dptrain's epoch from tf_keras {tf_keras.__version__}'s .h5 on four inputs gives "
                             f"its weights (max |diff| {diff:.3g})")
 # GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip and Keras 3's RandomRotation, RandomZoom,
-# RandomTranslation, RandomContrast and RandomBrightness (each of the last two after a Conv2D, so a gradient goes
+# RandomTranslation, RandomShear, RandomContrast and RandomBrightness (each of the last two after a Conv2D, so a gradient goes
 # through it): the identity at inference, so dptrain evaluates
 # Keras's files to Keras's loss; noise and flips in training (their draws are dptrain's own: checked
 # in test_reshaping.cpp), and Keras loads the files dptrain saves after an epoch with the same layers
@@ -784,11 +785,13 @@ noisy = {"noise": ("x", [keras.Input((6,)), layers.Dense(8, name="d1"), layers.G
                             layers.RandomZoom(0.2, fill_mode="constant", fill_value=0.5, name="rz"),
                             layers.RandomTranslation(0.1, (-0.1, 0.2), fill_mode="wrap", interpolation="nearest",
                                                      name="rt"),
+                            layers.RandomShear(0.2, (0.05, 0.1), fill_mode="nearest", name="rs"),
                             layers.Conv2D(3, 3, activation="tanh", name="c1"),
                             layers.RandomContrast((0.2, 0.5), value_range=(-1, 1), name="rc"),
                             layers.Flatten(name="flat"), layers.Dense(3, activation="softmax", name="out")],
                      {"rr": ("RandomRotation", "factor", (-0.1, 0.1)), "rz": ("RandomZoom", "fill_value", 0.5),
                       "rt": ("RandomTranslation", "width_factor", [-0.1, 0.2]),
+                      "rs": ("RandomShear", "x_factor", (-0.2, 0.2)),
                       "rc": ("RandomContrast", "value_range", [-1, 1])}),
          # Keras 3.15 cannot write RandomBrightness to an .h5 file (its save raises "cannot pickle
          # 'module' object"): from its .keras archive alone.

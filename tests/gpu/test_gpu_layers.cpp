@@ -418,6 +418,12 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
                                                augment_factor({-0.1, 0.3}, -1, 1, "f"), "wrap", "bilinear", 0);
        },
        {6, 6, 2}},
+      {"RandomShear x 0.3, y (0.1, 0.2), nearest fill (training)",
+       [] {
+         return std::make_unique<RandomAffine>(kernels::WarpKind::shear, augment_factor({0.1, 0.2}, -1, 1, "f"),
+                                               augment_factor({0.3}, -1, 1, "f"), "nearest", "bilinear", 0);
+       },
+       {6, 5, 2}},
       {"RandomContrast (0.2, 0.6) in (-1.5, 1.5) (training)",
        [] {
          return std::make_unique<RandomContrast>(augment_factor({0.2, 0.6}, 0, 1, "f"), -1.5, 1.5);

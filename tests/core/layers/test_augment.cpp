@@ -94,13 +94,30 @@ TEST_CASE("RandomRotation, RandomZoom, RandomTranslation: Keras's maps, JAX's fi
     CHECK(at(y, 0, 0, 1) == Approx(at(x, 0, 0, 3)).margin(1e-4));
     CHECK(at(y, 0, 2, 4) == Approx(at(x, 0, 1, 4)).margin(1e-4));
   }
+  {  // Shear x by 0.5 a row, its sign drawn per sample: (y, x) = (i, j +- 0.5 i) (a linear ramp inside).
+    RandomAffine sh(WarpKind::shear, both(0.0), both(0.5), "reflect", "bilinear", 0);
+    built(sh, {h, w, 2});
+    CHECK(sh.class_name() == "RandomShear");
+    CHECK(sh.config_str() == "x_factor=(0.5, 0.5), y_factor=(0, 0), fill_mode=reflect, interpolation=bilinear");
+    Tensor many = ramp(8, h, w, 2), out({8, h, w, 2});
+    sh.forward(ctx, many, out, true);
+    int minus = 0;
+    for (int64_t s = 0; s < 8; ++s) {
+      const float v = at(out, s, 2, 2);
+      CHECK((v == Approx(21).margin(1e-4) || v == Approx(23).margin(1e-4)));
+      minus += v < 22;
+      const double sign = v < 22 ? -1 : 1;
+      CHECK(at(out, s, 4, 2, 1) == Approx(100 + 40 + 2 + sign * 2).margin(1e-4));
+    }
+    CHECK((minus > 0 && minus < 8));
+  }
   // Random draws: each sample its own, the same for a sample however the batch is split; the
   // gradient the transpose of the map (<warp x, v> = <x, warp^T v>).
   const int64_t n = 6;
   const auto xv = test::random_vecf(size_t(n * 6 * 7 * 3), 4), vv = test::random_vecf(xv.size(), 5);
   for (const char* fill : {"reflect", "wrap", "constant", "nearest"})
     for (const char* interp : {"bilinear", "nearest"})
-      for (WarpKind kind : {WarpKind::rotation, WarpKind::zoom, WarpKind::translation}) {
+      for (WarpKind kind : {WarpKind::rotation, WarpKind::zoom, WarpKind::translation, WarpKind::shear}) {
         INFO(fill << " " << interp << " kind " << int(kind));
         RandomAffine a(kind, augment_factor({0.3}, -1, 1, "f"), augment_factor({-0.2, 0.1}, -1, 1, "f"), fill, interp,
                        0.5);
@@ -238,6 +255,8 @@ TEST_CASE("augmentation layers through Keras's files; a model with them trains o
                                           augment_factor({0.15}, -1, 1, "f"), "constant", "nearest", 0.25));
     m->add(std::make_unique<RandomAffine>(WarpKind::translation, augment_factor({0.1}, -1, 1, "f"),
                                           augment_factor({-0.1, 0.2}, -1, 1, "f"), "wrap", "bilinear", 0));
+    m->add(std::make_unique<RandomAffine>(WarpKind::shear, augment_factor({0.0}, -1, 1, "f"),
+                                          augment_factor({0.3}, -1, 1, "f"), "nearest", "bilinear", 0));
     Conv2DConfig cc;
     cc.filters = 3;
     cc.kh = cc.kw = 3;
