@@ -1,6 +1,6 @@
 // Keras 3's image augmentation layers on NHWC images (n, h, w, c), in training (at inference they
-// are the identity). Each sample draws its own transform from counter-based uniforms keyed by its
-// global index (random_math.h), so a sample is augmented alike however the batch is split.
+// are the identity, but for RandomCrop's resize). Each sample draws its own transform from counter-based uniforms keyed
+// by its global index (random_math.h), so a sample is augmented alike however the batch is split.
 //
 // RandomRotation, RandomZoom, RandomTranslation and RandomShear: an affine map from output to input
 // pixel coordinates, as Keras's _compute_affine_matrix and its zoom, translation and shear matrices
@@ -233,6 +233,64 @@ struct ResizeTapper {
   DPT_HD WarpTaps at(int, int64_t i, int64_t j) const { return resize_taps(g, i, j); }
   DPT_HD float fill() const { return g.fill_value; }
 };
+
+// Keras's RandomCrop in training, on an image at least (oh, ow): each sample's (oh, ow) window at
+// an offset drawn in [0, h - oh] x [0, w - ow] (Keras draws the rows', then the columns'; one offset
+// a batch, dptrain one a sample). The window's first pixel is the sample's state.
+DPT_HD int64_t crop_offset(const Resize2d& g, uint32_t key) {
+  const int64_t dh = g.h - g.oh, dw = g.w - g.ow;
+  int64_t top = int64_t(uniform_in_row(key, 0u) * float(dh + 1)),
+          left = int64_t(uniform_in_row(key, 1u) * float(dw + 1));
+  top = top > dh ? dh : top;
+  left = left > dw ? dw : left;
+  return top * g.w + left;
+}
+struct CropTapper {
+  Resize2d g;
+  DropoutKey key;
+  DPT_HD int64_t sample(int64_t s) const {
+    return crop_offset(g, row_key(key.seed, uint64_t(key.epoch), uint64_t(key.step), uint64_t(key.row_offset + s)));
+  }
+  DPT_HD WarpTaps at(int64_t origin, int64_t i, int64_t j) const {
+    WarpTaps t;
+    t.at[0] = (origin + i * g.w + j) * g.c;
+    t.weight[0] = 1.0f;
+    t.count = 1;
+    return t;
+  }
+  DPT_HD float fill() const { return 0.0f; }
+};
+
+void random_crop_cpu(const Resize2d& g, const DropoutKey& key, const float* x, float* y);
+void random_crop_backward_cpu(const Resize2d& g, const DropoutKey& key, const float* dy, float* dx);
+void random_crop_cuda(const Resize2d& g, const DropoutKey& key, const float* x, float* y, void* stream);
+void random_crop_backward_cuda(const Resize2d& g, const DropoutKey& key, const float* dy, float* dx, void* stream);
+
+// Keras 3's RandomGrayscale on RGB images (c == 3; one channel is left as it is): each sample, where
+// its uniform draw is below `factor`, becomes its luma 0.2989 R + 0.5870 G + 0.1140 B (as
+// tf.image.rgb_to_grayscale weighs them) in all three channels. The gradient of a grey pixel: each
+// channel's weight times the sum of the three dy.
+struct Grayscale2d {
+  int64_t n = 0, pixels = 0, c = 3;
+  float factor = 0.5f;
+};
+DPT_HD bool grayscale_drawn(const Grayscale2d& g, uint32_t key) { return uniform_in_row(key, 0u) < g.factor; }
+DPT_HD float grayscale_weight(int k) { return k == 0 ? 0.2989f : k == 1 ? 0.5870f : 0.1140f; }
+// One pixel's three values (x) into out: forward (dy null) the luma, backward the gradient.
+DPT_HD void grayscale_pixel(const float* x, const float* dy, float* out) {
+  if (!dy) {
+    const float v = fmaf(x[2], 0.1140f, fmaf(x[1], 0.5870f, x[0] * 0.2989f));
+    out[0] = out[1] = out[2] = v;
+    return;
+  }
+  const float sum = dy[0] + dy[1] + dy[2];
+  for (int k = 0; k < 3; ++k) out[k] = grayscale_weight(k) * sum;
+}
+
+// dy null: forward from x, else backward from dy (x unused); out must not alias the input.
+void random_grayscale_cpu(const Grayscale2d& g, const DropoutKey& key, const float* x, const float* dy, float* out);
+void random_grayscale_cuda(const Grayscale2d& g, const DropoutKey& key, const float* x, const float* dy, float* out,
+                           void* stream);
 
 // y must not alias x; dx is overwritten.
 void random_warp_cpu(const Warp2d& g, const DropoutKey& key, const float* x, float* y);

@@ -1,4 +1,4 @@
-// Keras 3's image augmentation and Resizing on the CPU (augment.h), in parallel over samples.
+// Keras 3's image augmentation, RandomCrop and Resizing on the CPU (augment.h), in parallel over samples.
 #include <algorithm>
 #include "kernels/augment.h"
 
@@ -64,6 +64,28 @@ void resize_cpu(const Resize2d& g, const float* x, float* y) {
 }
 void resize_backward_cpu(const Resize2d& g, const float* dy, float* dx) {
   taps_backward(ResizeTapper{g}, g.n, g.h * g.w * g.c, g.oh, g.ow, g.c, dy, dx);
+}
+
+void random_crop_cpu(const Resize2d& g, const DropoutKey& key, const float* x, float* y) {
+  taps_forward(CropTapper{g, key}, g.n, g.h * g.w * g.c, g.oh, g.ow, g.c, x, y);
+}
+void random_crop_backward_cpu(const Resize2d& g, const DropoutKey& key, const float* dy, float* dx) {
+  taps_backward(CropTapper{g, key}, g.n, g.h * g.w * g.c, g.oh, g.ow, g.c, dy, dx);
+}
+
+void random_grayscale_cpu(const Grayscale2d& g, const DropoutKey& key, const float* x, const float* dy, float* out) {
+  const int64_t per = g.pixels * g.c;
+  const float* in = dy ? dy : x;
+#pragma omp parallel for schedule(static) if (g.n * per > 65536)
+  for (int64_t s = 0; s < g.n; ++s) {
+    const float* src = in + s * per;
+    float* dst = out + s * per;
+    if (g.c != 3 || !grayscale_drawn(g, sample_key(key, s))) {
+      std::copy(src, src + per, dst);
+      continue;
+    }
+    for (int64_t p = 0; p < g.pixels; ++p) grayscale_pixel(src + p * 3, dy ? src + p * 3 : nullptr, dst + p * 3);
+  }
 }
 
 // Each sample and channel through tone_channel; dy null: forward.

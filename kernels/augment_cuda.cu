@@ -1,6 +1,6 @@
-// Keras 3's image augmentation and Resizing on CUDA (augment.h): forward one thread an output
-// value; the backward passes one thread a sample and channel through the CPU's loops (the same
-// order, no atomics: the same sums on every run).
+// Keras 3's image augmentation, RandomCrop and Resizing on CUDA (augment.h): forward one thread an
+// output value; the backward passes one thread a sample and channel through the CPU's loops (the
+// same order, no atomics: the same sums on every run); RandomGrayscale one thread a pixel both ways.
 #include "kernels/augment.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_launch.cuh"
@@ -73,6 +73,35 @@ __global__ void random_contrast_kernel(Contrast2d g, DropoutKey key, const float
     const float f = contrast_factor(g, sample_key_of(key, s));
     tone_channel(g, f, x + s * per + k, dy ? dy + s * per + k : nullptr, out + s * per + k);
   }
+}
+
+// One thread a pixel (all of a sample's channels).
+__global__ void random_grayscale_kernel(Grayscale2d g, DropoutKey key, const float* __restrict__ x,
+                                        const float* __restrict__ dy, float* __restrict__ out) {
+  const float* in = dy ? dy : x;
+  DPT_GRID_STRIDE(e, g.n * g.pixels) {
+    const int64_t s = e / g.pixels, at = e * g.c;
+    if (g.c == 3 && grayscale_drawn(g, sample_key_of(key, s))) {
+      grayscale_pixel(in + at, dy ? in + at : nullptr, out + at);
+    } else {
+      for (int64_t k = 0; k < g.c; ++k) out[at + k] = in[at + k];
+    }
+  }
+}
+
+void random_crop_cuda(const Resize2d& g, const DropoutKey& key, const float* x, float* y, void* stream) {
+  taps_forward(CropTapper{g, key}, g.n, g.h * g.w * g.c, g.oh, g.ow, g.c, x, y, stream);
+}
+void random_crop_backward_cuda(const Resize2d& g, const DropoutKey& key, const float* dy, float* dx, void* stream) {
+  taps_backward(CropTapper{g, key}, g.n, g.h * g.w * g.c, g.oh, g.ow, g.c, dy, dx, stream);
+}
+
+void random_grayscale_cuda(const Grayscale2d& g, const DropoutKey& key, const float* x, const float* dy, float* out,
+                           void* stream) {
+  if (g.n * g.pixels == 0) return;
+  random_grayscale_kernel<<<grid_blocks(g.n * g.pixels), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      g, key, x, dy, out);
+  DPT_CUDA_LAUNCH_CHECK();
 }
 
 void random_warp_cuda(const Warp2d& g, const DropoutKey& key, const float* x, float* y, void* stream) {

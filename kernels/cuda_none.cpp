@@ -72,6 +72,11 @@ void random_warp_cuda(const Warp2d&, const DropoutKey&, const float*, float*, vo
 void random_warp_backward_cuda(const Warp2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
 void resize_cuda(const Resize2d&, const float*, float*, void*) { no_cuda(); }
 void resize_backward_cuda(const Resize2d&, const float*, float*, void*) { no_cuda(); }
+void random_crop_cuda(const Resize2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
+void random_crop_backward_cuda(const Resize2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
+void random_grayscale_cuda(const Grayscale2d&, const DropoutKey&, const float*, const float*, float*, void*) {
+  no_cuda();
+}
 void random_contrast_cuda(const Contrast2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
 void random_contrast_backward_cuda(const Contrast2d&, const DropoutKey&, const float*, const float*, float*, void*) {
   no_cuda();

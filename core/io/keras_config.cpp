@@ -776,13 +776,18 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
               c.where() << " mode must be 'horizontal', 'vertical' or 'horizontal_and_vertical', got '" << mode << "'");
     return std::make_unique<RandomFlip>(mode);
   }
-  if (c.cls == "CenterCrop") {
+  if (c.cls == "CenterCrop" || c.cls == "RandomCrop") {  // (RandomCrop's seed: dptrain draws from --seed)
     channels_last(c);
     ResizeConfig r;
     r.height = c.get<int64_t>("height", 0);
     r.width = c.get<int64_t>("width", 0);
-    r.center_crop = true;
+    r.center_crop = c.cls == "CenterCrop";
+    r.random_crop = !r.center_crop;
     return std::make_unique<Resizing>(r);
+  }
+  if (c.cls == "RandomGrayscale") {
+    channels_last(c);
+    return std::make_unique<RandomGrayscale>(c.get<double>("factor", 0.5));
   }
   if (c.cls == "Resizing") {
     channels_last(c);
@@ -994,8 +999,8 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
               "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "
               "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip, "
-              "RandomRotation, RandomZoom, RandomTranslation, RandomShear, RandomContrast, RandomBrightness, Resizing, "
-              "CenterCrop, "
+              "RandomRotation, RandomZoom, RandomTranslation, RandomShear, RandomContrast, RandomBrightness, "
+              "RandomGrayscale, Resizing, CenterCrop, RandomCrop, "
               "UnitNormalization, Activation "
            << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "

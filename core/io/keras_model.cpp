@@ -193,7 +193,8 @@ json layer_config(const Layer& l) {
     c["height"] = r.height;
     c["width"] = r.width;
     c["data_format"] = "channels_last";
-    if (!r.center_crop) {  // CenterCrop's config is its height and width
+    if (r.random_crop) c["seed"] = nullptr;  // dptrain draws from --seed
+    if (!r.center_crop && !r.random_crop) {  // CenterCrop's and RandomCrop's config is their height and width
       c["interpolation"] = r.interpolation;
       c["crop_to_aspect_ratio"] = r.crop_to_aspect_ratio;
       c["pad_to_aspect_ratio"] = r.pad_to_aspect_ratio;
@@ -201,6 +202,10 @@ json layer_config(const Layer& l) {
       c["fill_value"] = r.fill_value;
       c["antialias"] = r.antialias;
     }
+  } else if (auto* rg = dynamic_cast<const RandomGrayscale*>(&l)) {
+    c["factor"] = rg->factor();
+    c["seed"] = nullptr;
+    c["data_format"] = "channels_last";
   } else if (auto* rc = dynamic_cast<const RandomContrast*>(&l)) {
     c["factor"] = rc->factor().given.size() == 1 ? json(rc->factor().given[0]) : json(rc->factor().given);
     c["value_range"] = {rc->value_lo(), rc->value_hi()};

@@ -218,7 +218,11 @@ void RandomContrast::backward_cuda(Context& ctx, const Tensor& x, const Tensor&,
 
 Resizing::Resizing(ResizeConfig c) : c_(std::move(c)) {
   DPT_CHECK(c_.height >= 1 && c_.width >= 1,
-            "Resizing needs a height and width >= 1, got (" << c_.height << ", " << c_.width << ")");
+            class_name() << " needs a height and width >= 1, got (" << c_.height << ", " << c_.width << ")");
+  if (c_.random_crop) {  // at inference (or an image too small): tf_keras's smart_resize
+    c_.interpolation = "bilinear";
+    c_.crop_to_aspect_ratio = true;
+  }
   DPT_CHECK(c_.interpolation == "bilinear" || c_.interpolation == "nearest",
             "Resizing interpolation '" << c_.interpolation
                                        << "' is not supported (dptrain resizes with 'bilinear' or 'nearest')");
@@ -229,7 +233,7 @@ Resizing::Resizing(ResizeConfig c) : c_(std::move(c)) {
 std::string Resizing::config_str() const {
   std::ostringstream os;
   os << "height=" << c_.height << ", width=" << c_.width;
-  if (c_.center_crop) return os.str();
+  if (c_.center_crop || c_.random_crop) return os.str();
   os << ", interpolation=" << c_.interpolation;
   if (c_.crop_to_aspect_ratio) os << ", crop_to_aspect_ratio=True";
   if (c_.pad_to_aspect_ratio) os << ", pad_to_aspect_ratio=True, fill_value=" << c_.fill_value;
@@ -237,9 +241,8 @@ std::string Resizing::config_str() const {
 }
 
 Shape Resizing::compute_output_shape(const Shape& in) {
-  DPT_CHECK(in.size() == 3, "layer '" << name()
-                                      << "' (Resizing) expects images of shape (height, width, channels), got "
-                                      << shape_str(in));
+  DPT_CHECK(in.size() == 3, "layer '" << name() << "' (" << class_name()
+                                      << ") expects images of shape (height, width, channels), got " << shape_str(in));
   const int64_t h = in[0], w = in[1], th = c_.height, tw = c_.width;
   top_ = left_ = 0;
   bh_ = h;
@@ -289,17 +292,97 @@ kernels::Resize2d Resizing::geom(int64_t n) const {
   return g;
 }
 
-void Resizing::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
-  kernels::resize_cpu(geom(x.dim(0)), x.data(), y.data());
+bool Resizing::crops(bool training) const {
+  return c_.random_crop && training && in_[0] >= c_.height && in_[1] >= c_.width;
 }
-void Resizing::backward_cpu(Context&, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
-  if (dx) kernels::resize_backward_cpu(geom(dy.dim(0)), dy.data(), dx->data());
+
+void Resizing::forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) {
+  last_training_ = training;
+  if (crops(training))
+    kernels::random_crop_cpu(geom(x.dim(0)), draw_key(ctx, name_), x.data(), y.data());
+  else
+    kernels::resize_cpu(geom(x.dim(0)), x.data(), y.data());
 }
-void Resizing::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
-  kernels::resize_cuda(geom(x.dim(0)), x.data(), y.data(), stream(ctx));
+void Resizing::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (crops(last_training_))
+    kernels::random_crop_backward_cpu(geom(dy.dim(0)), draw_key(ctx, name_), dy.data(), dx->data());
+  else
+    kernels::resize_backward_cpu(geom(dy.dim(0)), dy.data(), dx->data());
+}
+void Resizing::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) {
+  last_training_ = training;
+  if (crops(training))
+    kernels::random_crop_cuda(geom(x.dim(0)), draw_key(ctx, name_), x.data(), y.data(), stream(ctx));
+  else
+    kernels::resize_cuda(geom(x.dim(0)), x.data(), y.data(), stream(ctx));
 }
 void Resizing::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
-  if (dx) kernels::resize_backward_cuda(geom(dy.dim(0)), dy.data(), dx->data(), stream(ctx));
+  if (!dx) return;
+  if (crops(last_training_))
+    kernels::random_crop_backward_cuda(geom(dy.dim(0)), draw_key(ctx, name_), dy.data(), dx->data(), stream(ctx));
+  else
+    kernels::resize_backward_cuda(geom(dy.dim(0)), dy.data(), dx->data(), stream(ctx));
+}
+
+RandomGrayscale::RandomGrayscale(double factor) : factor_(factor) {
+  DPT_CHECK(std::isfinite(factor) && factor >= 0 && factor <= 1,
+            "RandomGrayscale factor should be between 0 and 1, got " << factor);
+}
+
+std::string RandomGrayscale::config_str() const {
+  std::ostringstream os;
+  os << "factor=" << factor_;
+  return os.str();
+}
+
+Shape RandomGrayscale::compute_output_shape(const Shape& in) {
+  DPT_CHECK(in.size() == 3 && (in[2] == 1 || in[2] == 3),
+            "layer '" << name() << "' (RandomGrayscale) expects images of shape (height, width, 3) or (height, "
+                      << "width, 1), as Keras's rgb_to_grayscale, got " << shape_str(in));
+  return in;
+}
+
+kernels::Grayscale2d RandomGrayscale::shape_of(int64_t n) const {
+  kernels::Grayscale2d g;
+  g.n = n;
+  g.pixels = in_[0] * in_[1];
+  g.c = in_[2];
+  g.factor = float(factor_);
+  return g;
+}
+
+void RandomGrayscale::forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) {
+  last_training_ = training;
+  if (training)
+    kernels::random_grayscale_cpu(shape_of(x.dim(0)), draw_key(ctx, name_), x.data(), nullptr, y.data());
+  else
+    std::copy(x.data(), x.data() + x.numel(), y.data());
+}
+
+void RandomGrayscale::backward_cpu(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (last_training_)
+    kernels::random_grayscale_cpu(shape_of(dy.dim(0)), draw_key(ctx, name_), nullptr, dy.data(), dx->data());
+  else
+    std::copy(dy.data(), dy.data() + dy.numel(), dx->data());
+}
+
+void RandomGrayscale::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) {
+  last_training_ = training;
+  if (training)
+    kernels::random_grayscale_cuda(shape_of(x.dim(0)), draw_key(ctx, name_), x.data(), nullptr, y.data(), stream(ctx));
+  else
+    copy_floats(y.data(), ctx.device, x.data(), ctx.device, x.numel(), ctx.cuda);
+}
+
+void RandomGrayscale::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (last_training_)
+    kernels::random_grayscale_cuda(shape_of(dy.dim(0)), draw_key(ctx, name_), nullptr, dy.data(), dx->data(),
+                                   stream(ctx));
+  else
+    copy_floats(dx->data(), ctx.device, dy.data(), ctx.device, dy.numel(), ctx.cuda);
 }
 
 }  // namespace dpt

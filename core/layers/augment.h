@@ -1,9 +1,9 @@
 // Keras 3's image augmentation layers (keras.layers.RandomRotation, RandomZoom, RandomTranslation,
-// RandomShear, RandomContrast, RandomBrightness), and Resizing and CenterCrop below, on NHWC images: the identity at
-// inference, and in training each sample's own random transform (kernels/augment.h), drawn as Dropout's masks are
-// (keyed by the layer, the step and the sample's global index: the same for a sample however the batch is split). The
-// draws are dptrain's; the transforms are Keras's (its affine matrices, JAX's fill modes and interpolation, its
-// contrast formula and clip). Gradients flow through them, as Keras's autodiff takes them.
+// RandomShear, RandomContrast, RandomBrightness, RandomGrayscale), and Resizing, CenterCrop and RandomCrop below, on
+// NHWC images: the identity at inference, and in training each sample's own random transform (kernels/augment.h), drawn
+// as Dropout's masks are (keyed by the layer, the step and the sample's global index: the same for a sample however the
+// batch is split). The draws are dptrain's; the transforms are Keras's (its affine matrices, JAX's fill modes and
+// interpolation, its contrast formula and clip). Gradients flow through them, as Keras's autodiff takes them.
 #pragma once
 #include <string>
 #include <vector>
@@ -96,6 +96,12 @@ struct ResizeConfig {
   // that large, starting at half the difference (rounded down); a smaller one resized through
   // crop_to_aspect_ratio's crop, as Keras's smart_resize.
   bool center_crop = false;
+  // Keras's RandomCrop(height, width) instead: in training, an image at least that large gives a
+  // (height, width) window at an offset each sample draws (Keras draws one a batch); at inference, or
+  // an image smaller on an axis, a bilinear resize through crop_to_aspect_ratio's crop (tf_keras's
+  // smart_resize, as Keras's documentation says: Keras 3.15 instead returns the image unchanged at
+  // inference, a shape its next layers refuse, keras-team/keras#21868).
+  bool random_crop = false;
   std::string interpolation = "bilinear";
   bool crop_to_aspect_ratio = false, pad_to_aspect_ratio = false, antialias = false;
   double fill_value = 0;
@@ -104,8 +110,12 @@ struct ResizeConfig {
 class Resizing : public Layer {
  public:
   explicit Resizing(ResizeConfig c);
-  std::string class_name() const override { return c_.center_crop ? "CenterCrop" : "Resizing"; }
-  std::string default_name() const override { return c_.center_crop ? "center_crop" : "resizing"; }
+  std::string class_name() const override {
+    return c_.center_crop ? "CenterCrop" : c_.random_crop ? "RandomCrop" : "Resizing";
+  }
+  std::string default_name() const override {
+    return c_.center_crop ? "center_crop" : c_.random_crop ? "random_crop" : "resizing";
+  }
   std::unique_ptr<Layer> make_clone() const override { return std::make_unique<Resizing>(c_); }
   std::string config_str() const override;
   const ResizeConfig& config() const { return c_; }
@@ -119,8 +129,35 @@ class Resizing : public Layer {
 
  private:
   kernels::Resize2d geom(int64_t n) const;
+  bool crops(bool training) const;  // RandomCrop's random window this pass
   ResizeConfig c_;
   int64_t top_ = 0, left_ = 0, bh_ = 0, bw_ = 0;  // the source box (set at build)
+  bool last_training_ = false;
+};
+
+// Keras 3's RandomGrayscale(factor): in training each sample, with probability factor, becomes its
+// luma in all three channels (kernels/augment.h); images of one channel pass unchanged; the
+// identity at inference.
+class RandomGrayscale : public Layer {
+ public:
+  explicit RandomGrayscale(double factor = 0.5);
+  std::string class_name() const override { return "RandomGrayscale"; }
+  std::string default_name() const override { return "random_grayscale"; }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<RandomGrayscale>(factor_); }
+  std::string config_str() const override;
+  double factor() const { return factor_; }
+
+ protected:
+  Shape compute_output_shape(const Shape& in) override;
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  kernels::Grayscale2d shape_of(int64_t n) const;
+  double factor_;
+  bool last_training_ = false;
 };
 
 // Keras's reading of a factor: a number f gives (max(-|f|, floor), |f|), a pair its sorted values;

@@ -19,7 +19,8 @@
 #      same for MobileNet's layers (ZeroPadding2D, DepthwiseConv2D, GlobalAveragePooling2D with
 #      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D; and for PReLU,
 #      RepeatVector, Permute, Identity, ActivityRegularization, UnitNormalization,
-#      Conv1DTranspose, Resizing and CenterCrop, which Keras loads back (and GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip,
+#      Conv1DTranspose, Resizing, CenterCrop and RandomGrayscale(1.0), which Keras loads back (and RandomCrop
+#      from tf_keras: an epoch where it resizes, evaluate where it crops; and GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip,
 #      RandomRotation, RandomZoom, RandomTranslation, RandomShear, RandomContrast and RandomBrightness, whose draws
 #      are dptrain's own:
 #      evaluate and loading alone).
@@ -610,6 +611,7 @@ xe = rng.uniform(-1, 1, (32, 5, 5, 2)).astype("float32")
 np.save(f"{d}/xe.npy", xe)
 np.save(f"{d}/xq.npy", rng.uniform(-1, 1, (32, 6, 3)).astype("float32"))
 np.save(f"{d}/xr.npy", rng.uniform(-1, 1, (32, 5, 7, 2)).astype("float32"))
+np.save(f"{d}/xg.npy", rng.uniform(0, 1, (32, 5, 5, 3)).astype("float32"))
 extras = {
     "extras_vec": ("x", [keras.Input((6,)), layers.Dense(8, name="d1"),
                          layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), name="pr1"),
@@ -636,7 +638,12 @@ extras = {
                       layers.Resizing(5, 5, pad_to_aspect_ratio=True, fill_value=0.25, name="pad"),
                       layers.CenterCrop(4, 4, name="center"), layers.Conv2D(2, 2, name="c2"),
                       layers.Resizing(2, 3, name="down"), layers.Flatten(name="flat"),
-                      layers.Dense(3, activation="softmax", name="out")])}
+                      layers.Dense(3, activation="softmax", name="out")]),
+    # RandomGrayscale(1.0) greys every image in training (a draw that cannot differ): on RGB images
+    # and after a Conv2D of 3 filters (its gradient through the luma).
+    "gray": ("xg", [keras.Input((5, 5, 3)), layers.RandomGrayscale(1.0, name="gray"),
+                    layers.Conv2D(3, 3, activation="tanh", name="c1"), layers.RandomGrayscale(1.0, name="gray2"),
+                    layers.Flatten(name="flat"), layers.Dense(3, activation="softmax", name="out")])}
 for tag, (xs, stack) in extras.items():
     xv = np.load(f"{d}/{xs}.npy")
     keras.utils.set_random_seed(0)
@@ -827,6 +834,58 @@ for tag, (xs, stack, kept_want) in noisy.items():
         theirs = ours.evaluate(xv, y, batch_size=8, verbose=0)
         check(abs(got - theirs) <= 1e-4, f"{tag}: Keras evaluates dptrain's .{ext} file to dptrain's loss ({got} vs "
                                          f"{theirs:.6f})")
+# RandomCrop, from tf_keras (where installed): Keras 3.15's returns the image unchanged at inference
+# (keras-team/keras#21868), so a model with it cannot evaluate there; dptrain does what tf_keras
+# does and Keras's documentation says: a random window in training, and at inference (or in
+# training where an axis is too short) a bilinear resize from the centred crop of the target's
+# aspect ratio (smart_resize). A model growing its images (resized in training too): dptrain's epoch
+# from tf_keras's .h5 gives its weights; one cropping after a Conv2D: dptrain evaluates tf_keras's
+# .h5 to its loss; Keras 3 loads the file dptrain saves with the crop's size.
+if tf_keras is None:
+    print("note: no tf_keras here: RandomCrop is not checked against a live Keras")
+else:
+    TL = tf_keras.layers
+    crops = {"crop_grow": [TL.Input((5, 7, 2)), TL.RandomCrop(6, 4, name="grow"),
+                           TL.Conv2D(3, 2, activation="tanh", name="c1"), TL.Flatten(name="flat"),
+                           TL.Dense(3, activation="softmax", name="out")],
+             "crop": [TL.Input((5, 7, 2)), TL.Conv2D(3, 2, activation="tanh", name="c1"),
+                      TL.RandomCrop(3, 4, name="crop"), TL.Flatten(name="flat"),
+                      TL.Dense(3, activation="softmax", name="out")]}
+    xr = np.load(f"{d}/xr.npy")
+    for tag, stack in crops.items():
+        tf_keras.utils.set_random_seed(0)
+        m = tf_keras.Sequential(stack, name=tag)
+        m.compile(optimizer=tf_keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+        m.fit(xr, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        m.save(f"{d}/{tag}_1.h5")
+        want = m.evaluate(xr, y, batch_size=8, verbose=0)
+        got = dpt_eval(f"{d}/{tag}_1.h5", "y", "xr").get("loss", float("nan"))
+        check(abs(got - want) <= 1e-4, f"{tag}: dptrain evaluates tf_keras's .h5 to its loss ({got} vs {want:.6f})")
+        start = [w.numpy() for w in m.weights]
+        m.fit(xr, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        theirs = {w.name: w.numpy() for w in m.weights}
+        moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.h5", "--data", f"npy:{d}/xr.npy,{d}/y.npy",
+                              "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                              "--verbose", "0", "--save-model", f"{d}/{tag}_ours.h5"], capture_output=True, text=True)
+        check(run.returncode == 0, f"{tag}: dptrain trains tf_keras's .h5 (exit {run.returncode}) {run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        if tag == "crop_grow":
+            with h5py.File(f"{d}/{tag}_ours.h5", "r") as f:
+                g = f["model_weights"]
+                ours = {w.decode(): np.array(g[n.decode()][w.decode()]) for n in g.attrs["layer_names"]
+                        for w in g[n.decode()].attrs["weight_names"]}
+            diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in theirs) if sorted(ours) == sorted(theirs) \
+                else 1.0
+            check(diff <= 2e-6 and moved > 100 * 2e-6,
+                  f"{tag}: dptrain's epoch from tf_keras {tf_keras.__version__}'s .h5 gives its weights (max |diff| "
+                  f"{diff:.3g}; the epoch moved them {moved:.3g})")
+        else:
+            ours = keras.models.load_model(f"{d}/{tag}_ours.h5")
+            kept = [(type(l).__name__, l.height, l.width) for l in ours.layers if l.name == "crop"]
+            check(kept == [("RandomCrop", 3, 4)], f"{tag}: Keras {keras.__version__} loads dptrain's .h5 with its "
+                                                  f"RandomCrop ({kept})")
 # MobileNet's layers on small images: ZeroPadding2D, DepthwiseConv2D (stride 2 valid, depth
 # multiplier 2; 3x3 same), Cropping2D, GlobalAveragePooling2D(keepdims=True), a 1x1 Conv2D, Reshape.
 # No bias right before BatchNormalization (as in MobileNet): its gradient is zero but for rounding,

@@ -471,6 +471,25 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<Resizing>(r);
        },
        {6, 7, 2}},
+      {"RandomCrop (3, 4) of (6, 7) (training: each sample's window)",
+       [] {
+         ResizeConfig r;
+         r.height = 3;
+         r.width = 4;
+         r.random_crop = true;
+         return std::make_unique<Resizing>(r);
+       },
+       {6, 7, 2}},
+      {"RandomCrop (8, 4) of (6, 7) (an axis too short: smart_resize)",
+       [] {
+         ResizeConfig r;
+         r.height = 8;
+         r.width = 4;
+         r.random_crop = true;
+         return std::make_unique<Resizing>(r);
+       },
+       {6, 7, 2}},
+      {"RandomGrayscale 0.5 (training)", [] { return std::make_unique<RandomGrayscale>(0.5); }, {4, 5, 3}},
       {"ActivityRegularization (an identity)", [] { return std::make_unique<ActivityRegularization>(0.1, 0.2); }, {8}},
       {"Dropout 0.3, noise_shape (None, 1, None, 1)",
        [] {

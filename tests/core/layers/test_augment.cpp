@@ -1,10 +1,11 @@
 // Keras 3's image augmentation layers: RandomRotation, RandomZoom, RandomTranslation (Keras's affine
-// maps, JAX's fill modes and interpolation), RandomContrast; the identity at inference, per-sample
-// draws whatever the batch split, gradients (the warp's transpose, the contrast's through its mean
-// and clip), Keras's files, errors.
+// maps, JAX's fill modes and interpolation), RandomContrast, RandomCrop, RandomGrayscale; the identity at inference,
+// per-sample draws whatever the batch split, gradients (the warp's transpose, the contrast's through its mean and
+// clip), Keras's files, errors.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <set>
 #include <tuple>
 #include "core/data/readers.h"
 #include "core/layers/augment.h"
@@ -269,9 +270,15 @@ TEST_CASE("augmentation layers through Keras's files; a model with them trains o
     rc.width = 3;
     rc.crop_to_aspect_ratio = true;
     m->add(std::make_unique<Resizing>(rc));
+    m->add(std::make_unique<RandomGrayscale>(0.5));  // after the Conv2D's 3 channels
+    ResizeConfig random;
+    random.height = 4;
+    random.width = 3;
+    random.random_crop = true;
+    m->add(std::make_unique<Resizing>(random));
     m->add(std::make_unique<RandomContrast>(augment_factor({0.2}, -1, 1, "f"), -1, 1, true));  // RandomBrightness
     ResizeConfig crop;
-    crop.height = 5;
+    crop.height = 3;
     crop.width = 2;
     crop.center_crop = true;
     m->add(std::make_unique<Resizing>(crop));
@@ -402,4 +409,137 @@ TEST_CASE("Resizing: jax.image.resize's bilinear and nearest, Keras's crop and p
   Resizing fine(aa);  // antialias changes nothing when no axis shrinks
   built(fine, {4, 4, 1});
   CHECK(fine.output_shape() == Shape{6, 6, 1});
+}
+
+TEST_CASE("RandomCrop: each sample's window in training, tf_keras's smart_resize at inference; RandomGrayscale",
+          "[layers][augment][crop]") {
+  Context ctx;
+  ctx.key = {7, 1, 3, 40};
+  ResizeConfig rc;
+  rc.height = 3;
+  rc.width = 4;
+  rc.random_crop = true;
+  Resizing crop(rc);
+  built(crop, {5, 7, 2});
+  CHECK(crop.class_name() == "RandomCrop");
+  CHECK(crop.default_name() == "random_crop");
+  CHECK(crop.config_str() == "height=3, width=4");
+  CHECK(crop.output_shape() == Shape{3, 4, 2});
+  const int64_t n = 24;
+  Tensor x = ramp(n, 5, 7, 2), y({n, 3, 4, 2});
+  crop.forward(ctx, x, y, true);
+  std::set<std::pair<int, int>> offsets;
+  for (int64_t s = 0; s < n; ++s) {  // a window of the ramp: at (top, left) in [0, 2] x [0, 3]
+    const float origin = at(y, s, 0, 0);
+    const int top = int(origin) / 10, left = int(origin) % 10;
+    CHECK((top >= 0 && top <= 2 && left >= 0 && left <= 3));
+    offsets.insert({top, left});
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 4; ++j)
+        for (int64_t k = 0; k < 2; ++k) CHECK(at(y, s, i, j, k) == origin + float(10 * i + j + 100 * k));
+  }
+  CHECK(offsets.size() >= 6);  // each sample draws its own (12 possible)
+  {                            // the same for a sample however the batch is split
+    Tensor tail = Tensor::view(x.data() + 20 * 70, {4, 5, 7, 2}, x.device()), yt({4, 3, 4, 2});
+    Context c2 = ctx;
+    c2.key.row_offset = 60;
+    crop.forward(c2, tail, yt, true);
+    CHECK(std::equal(yt.data(), yt.data() + yt.numel(), y.data() + 20 * 24));
+  }
+  {  // its gradient is the window's transpose: dy back in place, zeros elsewhere
+    const auto vv = test::random_vecf(size_t(y.numel()), 6);
+    Tensor v({n, 3, 4, 2}), g({n, 5, 7, 2});
+    std::copy(vv.begin(), vv.end(), v.data());
+    crop.backward(ctx, x, y, v, &g);
+    double lhs = 0, rhs = 0, mass = 0;
+    for (int64_t e = 0; e < y.numel(); ++e) lhs += double(y.data()[e]) * vv[size_t(e)];
+    for (int64_t e = 0; e < x.numel(); ++e) {
+      rhs += double(x.data()[e]) * g.data()[e];
+      mass += g.data()[e] != 0.f;
+    }
+    CHECK(lhs == Approx(rhs).epsilon(1e-6));
+    CHECK(mass == double(y.numel()));
+  }
+  // At inference (and in training where the image is smaller on an axis): a bilinear resize from
+  // the centred crop of the target's aspect ratio, as Resizing(crop_to_aspect_ratio=True).
+  ResizeConfig smart;
+  smart.height = 3;
+  smart.width = 4;
+  smart.crop_to_aspect_ratio = true;
+  Resizing resize(smart);
+  built(resize, {5, 7, 2});
+  Tensor want({n, 3, 4, 2}), got({n, 3, 4, 2});
+  resize.forward(ctx, x, want, false);
+  crop.forward(ctx, x, got, false);
+  CHECK(std::equal(got.data(), got.data() + got.numel(), want.data()));
+  rc.height = 6;  // taller than the image: resized in training too
+  Resizing tall(rc);
+  built(tall, {5, 7, 2});
+  smart.height = 6;
+  Resizing tall_resize(smart);
+  built(tall_resize, {5, 7, 2});
+  Tensor a({n, 6, 4, 2}), b({n, 6, 4, 2});
+  tall.forward(ctx, x, a, true);
+  tall_resize.forward(ctx, x, b, true);
+  CHECK(std::equal(a.data(), a.data() + a.numel(), b.data()));
+  rc.height = 0;
+  CHECK_THROWS_WITH(Resizing(rc), "RandomCrop needs a height and width >= 1, got (0, 4)");
+
+  // RandomGrayscale: the luma in all three channels where a sample draws below the factor.
+  RandomGrayscale gray(0.5);
+  built(gray, {2, 3, 3});
+  CHECK(gray.class_name() == "RandomGrayscale");
+  CHECK(gray.config_str() == "factor=0.5");
+  const auto rgb = test::random_vecf(size_t(n * 2 * 3 * 3), 8);
+  Tensor in({n, 2, 3, 3}), out({n, 2, 3, 3});
+  std::copy(rgb.begin(), rgb.end(), in.data());
+  gray.forward(ctx, in, out, true);
+  int greyed = 0;
+  for (int64_t s = 0; s < n; ++s) {
+    const float* xs = in.data() + s * 18;
+    const float* ys = out.data() + s * 18;
+    const bool g = ys[0] == ys[1] && ys[1] == ys[2];
+    greyed += g;
+    for (int64_t p = 0; p < 6; ++p) {
+      const float* px = xs + p * 3;
+      const float* py = ys + p * 3;
+      if (g) {
+        for (int k = 0; k < 3; ++k) CHECK(py[k] == Approx(0.2989 * px[0] + 0.5870 * px[1] + 0.1140 * px[2]));
+      } else {
+        CHECK(std::equal(px, px + 3, py));
+      }
+    }
+  }
+  CHECK((greyed > 4 && greyed < 20));
+  {  // its gradient is the transpose
+    const auto vv = test::random_vecf(rgb.size(), 9);
+    Tensor v({n, 2, 3, 3}), g({n, 2, 3, 3});
+    std::copy(vv.begin(), vv.end(), v.data());
+    gray.backward(ctx, in, out, v, &g);
+    double lhs = 0, rhs = 0;
+    for (int64_t e = 0; e < out.numel(); ++e) {
+      lhs += double(out.data()[e]) * vv[size_t(e)];
+      rhs += double(rgb[size_t(e)]) * g.data()[e];
+    }
+    CHECK(lhs == Approx(rhs).epsilon(1e-6));
+  }
+  gray.forward(ctx, in, out, false);  // the identity at inference
+  CHECK(std::equal(out.data(), out.data() + out.numel(), in.data()));
+  RandomGrayscale always(1.0), never(0.0), one(1.0);
+  built(always, {2, 3, 3});
+  built(never, {2, 3, 3});
+  built(one, {2, 3, 1});
+  always.forward(ctx, in, out, true);
+  for (int64_t p = 0; p < n * 6; ++p) CHECK(out.data()[p * 3] == out.data()[p * 3 + 2]);
+  never.forward(ctx, in, out, true);
+  CHECK(std::equal(out.data(), out.data() + out.numel(), in.data()));
+  Tensor mono = Tensor::view(in.data(), {n, 2, 3, 1}, in.device()), mono_out({n, 2, 3, 1});
+  one.forward(ctx, mono, mono_out, true);  // one channel: already grey
+  CHECK(std::equal(mono_out.data(), mono_out.data() + mono_out.numel(), mono.data()));
+  CHECK_THROWS_WITH(RandomGrayscale(1.5), "RandomGrayscale factor should be between 0 and 1, got 1.5");
+  RandomGrayscale two(0.5);
+  two.set_name("g");
+  CHECK_THROWS_WITH(two.build({4, 4, 2}),
+                    "layer 'g' (RandomGrayscale) expects images of shape (height, width, 3) or (height, width, 1), "
+                    "as Keras's rgb_to_grayscale, got (4, 4, 2)");
 }
