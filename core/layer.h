@@ -173,6 +173,9 @@ class Layer {
   // reserve their scratch on ctx.cuda here, so a step never allocates); scratch shared by all layers.
   virtual void prepare(int64_t max_batch, Context& ctx) {}
   virtual int64_t workspace_elems(int64_t batch) const { return 0; }
+  // The floats of the buffers prepare makes for `batch` rows and keeps from forward to backward
+  // (beyond the output the model holds), for the memory estimate.
+  virtual int64_t kept_elems(int64_t batch) const { return 0; }
   void set_workspace(float* work, int64_t elems) { work_ = work; work_elems_ = elems; }
 
   // Masks (MaskUse above). A layer that makes one: makes_mask(), the mask's shape per sample

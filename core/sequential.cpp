@@ -393,8 +393,10 @@ void Sequential::wire_masks() {
     for (int k : inputs_[i]) {
       const Layer* m = k < 0 ? nullptr : out[size_t(k)];
       DPT_CHECK(!m || inputs_[i].size() == 1,
-                "model '" << name_ << "': " << who(l) << " merges inputs of which one carries the mask of " << who(*m)
-                          << "; Keras merges the masks too, dptrain does not: drop the mask before the merge");
+                "model '" << name_ << "': " << who(l) << " reads several inputs of which one carries the mask of "
+                          << who(*m)
+                          << "; Keras combines the masks too (MultiHeadAttention: into its attention mask), dptrain "
+                             "does not: drop the mask before the layer");
       in = m;
     }
     l.set_mask_source(nullptr);

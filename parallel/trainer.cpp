@@ -324,11 +324,13 @@ Dataset Trainer::targets_for(const Dataset& d) const {
 }
 
 int64_t Trainer::replica_bytes(int64_t rows, int64_t y_dim) const {
-  int64_t per_row = 2 * (shape_numel(template_.input_shape()) + y_dim), biggest = per_row / 2;
+  int64_t per_row = 2 * (shape_numel(template_.input_shape()) + y_dim), biggest = per_row / 2, work = 0;
   for (auto& l : template_.layers()) {
-    per_row += shape_numel(l->output_shape());
+    per_row += shape_numel(l->output_shape()) + l->kept_elems(1);
     biggest = std::max(biggest, shape_numel(l->output_shape()));
+    work = std::max(work, l->workspace_elems(1));
   }
+  per_row += work;  // the layers' shared scratch
   const int64_t P = template_.num_params(), T = template_.num_trainable();
   const int64_t fixed = P + T * int64_t(1 + opt_slots_);
   return checked_mul(checked_mul(rows, per_row + 2 * biggest, "a replica's activations") + fixed, 4,

@@ -83,7 +83,8 @@ class Trainer : public TrainContext {
   // size past the data takes all of it in one batch, as in Keras.
   void prepare(int64_t global_batch, const Dataset& like);
   // About what one replica holds for `rows` rows of its slice: weights, gradients, optimizer slots,
-  // and per row two input slots, the labels, every layer's output and two gradient buffers.
+  // and per row two input slots, the labels, every layer's output, the buffers layers keep
+  // (attention's probabilities), the layers' shared scratch and two gradient buffers.
   int64_t replica_bytes(int64_t rows, int64_t y_dim) const;
   // Rows idx[0..n) of data into the current batch buffers (fit loads the next batch into the
   // spare buffers on its prefetch thread while the current one trains).

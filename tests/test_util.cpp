@@ -15,6 +15,7 @@
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_config.h"
 #include "core/io/keras_model.h"
+#include "core/layers/attention.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/bidirectional.h"
 #include "core/layers/conv1d.h"
@@ -205,6 +206,40 @@ std::unique_ptr<Sequential> two_tower_net(uint64_t seed) {
   m->add(std::make_unique<Dense>(4, Activation::softmax));                       // 9
   m->build_inputs({{1}, {3}, {4}}, seed, {"user", "item", "context"});
   return m;
+}
+
+std::unique_ptr<Sequential> attention_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("attention");
+  AttentionConfig self;
+  self.num_heads = 2;
+  self.key_dim = 3;
+  self.causal = true;
+  m->add(std::make_unique<MultiHeadAttention>(self), {-1, -1});  // 0: (6, 4)
+  m->add(std::make_unique<Add>(), {-1, 0});                      // 1: (6, 4)
+  m->add(std::make_unique<Dense>(3, Activation::tanh));          // 2: (6, 3), a key
+  AttentionConfig keyed;
+  keyed.num_heads = 3;
+  keyed.key_dim = 2;
+  keyed.value_dim = 3;
+  keyed.output_dim = 5;
+  keyed.use_bias = false;
+  keyed.dropout = 0.25;
+  m->add(std::make_unique<MultiHeadAttention>(keyed), {1, 1, 2});  // 3: (6, 5)
+  AttentionConfig cross;
+  cross.num_heads = 2;
+  cross.key_dim = 2;
+  cross.causal = true;
+  m->add(std::make_unique<MultiHeadAttention>(cross), {3, -2});  // 4: (6, 5) over (3, 5)
+  m->add(std::make_unique<GlobalPooling2D>(false, false, 1));    // 5: (5,)
+  m->add(std::make_unique<Dense>(4, Activation::softmax));       // 6
+  m->build_inputs({{6, 4}, {3, 5}}, seed, {"seq", "ctx"});
+  return m;
+}
+
+Dataset attention_data(int64_t n, uint64_t seed) {
+  Dataset d = make_synthetic({39}, 4, n, seed);
+  d.inputs = {{6, 4}, {3, 5}};
+  return d;
 }
 
 Dataset two_tower_data(int64_t n, uint64_t seed) {

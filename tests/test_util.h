@@ -45,6 +45,11 @@ std::unique_ptr<Sequential> dot_net(uint64_t seed);
 // cosine (Dot(axes=1, normalize)) and dot product, concatenated with the context's Dense;
 // Dense(4, softmax).
 std::unique_ptr<Sequential> two_tower_net(uint64_t seed);
+// Inputs 'seq' (6, 4) and 'ctx' (3, 5): a causal self-attention with a residual Add, an attention
+// with a key of its own (3 heads, value_dim, output_shape, no bias, dropout 0.25), a causal cross
+// attention over the context (6 query steps, 3 value steps), average pooling, a softmax of 4.
+std::unique_ptr<Sequential> attention_net(uint64_t seed);
+Dataset attention_data(int64_t n, uint64_t seed);
 // Synthetic data for it: indices below 10 in every input (the user's limit), packed rows.
 Dataset two_tower_data(int64_t n, uint64_t seed);
 // "rnn" on (6, 3): LSTM(5, return_sequences) into LSTM(4, go_backwards) and LSTM(3, no bias), their

@@ -14,6 +14,7 @@
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_archive.h"
 #include "core/layers/activation.h"
+#include "core/layers/attention.h"
 #include "core/layers/augment.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/bidirectional.h"
@@ -84,6 +85,7 @@ struct LayerCtx {
   std::string source, cls, name;  // name: as messages give it
   const json& cfg;
   std::string own_name = "";  // a wrapped layer's own name (its `name` is "wrapper' > 'own")
+  const json* node = nullptr;  // a Functional model's inbound node (the call, with its arguments)
   std::string where() const { return source + ": layer '" + name + "' (" + cls + "):"; }
   template <typename T>
   T get(const char* key, T fallback) const {
@@ -605,6 +607,61 @@ Conv2DConfig conv1d_options(const LayerCtx& c, bool* causal) {
   return k;
 }
 
+// A call's keyword arguments: Keras 3's node {"args": [...], "kwargs": {...}}; Keras 2's node, a
+// list of [layer, node, tensor, kwargs] entries, keeps them with its first tensor. Empty: none.
+json call_kwargs(const json* node) {
+  if (!node) return json::object();
+  if (node->is_object())
+    return node->contains("kwargs") && (*node)["kwargs"].is_object() ? (*node)["kwargs"] : json::object();
+  if (node->is_array() && !node->empty() && (*node)[0].is_array() && (*node)[0].size() >= 4 &&
+      (*node)[0][3].is_object())
+    return (*node)[0][3];
+  return json::object();
+}
+
+// A tensor in a call's arguments (Keras 3's __keras_tensor__, Keras 2's [layer, node, tensor]).
+bool is_tensor_arg(const json& v) {
+  return (v.is_object() && v.value("class_name", "") == "__keras_tensor__") ||
+         (v.is_array() && v.size() >= 3 && v[0].is_string() && v[1].is_number_integer());
+}
+
+// MultiHeadAttention(num_heads, key_dim, value_dim, dropout, use_bias, output_shape) on sequences,
+// and its call's use_causal_mask.
+std::unique_ptr<Layer> make_attention(const LayerCtx& c) {
+  AttentionConfig a;
+  a.num_heads = c.get<int64_t>("num_heads", 0);
+  a.key_dim = c.get<int64_t>("key_dim", 0);
+  if (c.cfg.contains("value_dim") && !c.cfg["value_dim"].is_null()) a.value_dim = c.get<int64_t>("value_dim", 0);
+  a.dropout = c.get<double>("dropout", 0.0);
+  a.use_bias = c.get<bool>("use_bias", true);
+  if (c.cfg.contains("output_shape") && !c.cfg["output_shape"].is_null()) {
+    const json& o = c.cfg["output_shape"];
+    const std::string where = c.where() + " 'output_shape'";
+    if (o.is_number_integer())
+      a.output_dim = as<int64_t>(o, where);
+    else if (o.is_array() && o.size() == 1)
+      a.output_dim = as<int64_t>(o[0], where + "[0]");
+    else
+      c.unsupported("output_shape=" + o.dump() + " (one axis: an int or a list of one)");
+  }
+  if (c.cfg.contains("attention_axes") && !c.cfg["attention_axes"].is_null()) {
+    const json& ax = c.cfg["attention_axes"];  // on (batch, steps, features) tensors: the steps, 1 or -2
+    const bool steps = (ax.is_number_integer() && (ax == 1 || ax == -2)) ||
+                       (ax.is_array() && ax.size() == 1 && ax[0].is_number_integer() && (ax[0] == 1 || ax[0] == -2));
+    if (!steps) c.unsupported("attention_axes=" + ax.dump() + " (the steps of (batch, steps, features) tensors: [1])");
+  }
+  if (c.cfg.contains("sliding_window") && !c.cfg["sliding_window"].is_null())
+    c.unsupported("sliding_window=" + c.cfg["sliding_window"].dump());
+  if (c.get<bool>("use_gate", false)) c.unsupported("use_gate=True");
+  const json kw = call_kwargs(c.node);
+  for (const char* k : {"attention_mask", "query_mask", "value_mask", "key_mask"})
+    if (kw.contains(k) && !kw[k].is_null()) c.unsupported(std::string("its call's ") + k);
+  if (kw.contains("return_attention_scores") && kw["return_attention_scores"] == true)
+    c.unsupported("return_attention_scores=True (a second output)");
+  a.causal = kw.contains("use_causal_mask") && kw["use_causal_mask"] == true;
+  return std::make_unique<MultiHeadAttention>(a);
+}
+
 std::unique_ptr<Layer> make_layer(const LayerCtx& c);
 
 std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
@@ -935,6 +992,7 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
   if (c.cls == "Average") return std::make_unique<ElementwiseMerge>(ElementwiseMerge::average);
   if (c.cls == "Maximum" || c.cls == "Minimum") return std::make_unique<Extremum>(c.cls == "Maximum");
   if (c.cls == "Concatenate") return std::make_unique<Concatenate>(c.get<int64_t>("axis", -1));
+  if (c.cls == "MultiHeadAttention") return make_attention(c);
   if (c.cls == "Dot") {
     DPT_CHECK(c.cfg.contains("axes"), c.where() << " has no 'axes'");
     const json& ax = c.cfg["axes"];
@@ -1005,7 +1063,7 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
            << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "
            << "Rescaling, Normalization, "
-           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)");
+           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention)");
 }
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
@@ -1055,6 +1113,37 @@ void node_sources(const json& v, bool keras3, const std::string& where, std::vec
     DPT_CHECK(t.is_array() && !t.empty(), where << " has an inbound tensor that is not a [layer, node, tensor] list");
     out->push_back(as<std::string>(t[0], where + " inbound layer"));
   }
+}
+
+// MultiHeadAttention's inputs in its order, query, value, key (where given), from its call:
+// Keras 3 passes them as args or by name; Keras 2 the query as the node's tensor, the value and key
+// in its kwargs.
+std::vector<std::string> attention_sources(const json& node, const std::string& where) {
+  const bool keras3 = node.is_object();
+  std::vector<std::string> out;
+  auto name_of = [&](const json& t) {
+    if (!keras3) return as<std::string>(t[0], where + " inbound layer");
+    std::vector<std::string> one;
+    node_sources(t, true, where, &one);
+    DPT_CHECK(one.size() == 1, where << " passes MultiHeadAttention something other than one tensor an argument");
+    return one[0];
+  };
+  const json kw = call_kwargs(&node);
+  std::vector<const json*> given(3, nullptr);  // query, value, key
+  const json args = keras3 && node.contains("args") && node["args"].is_array() ? node["args"] : json::array();
+  if (keras3) {
+    for (size_t k = 0; k < args.size() && k < 3; ++k) given[k] = &args[k];
+  } else {
+    DPT_CHECK(node.is_array() && !node.empty() && node[0].is_array(), where << " has no inbound tensor");
+    given[0] = &node[0];
+  }
+  const char* names[] = {"query", "value", "key"};
+  for (size_t k = 0; k < 3; ++k)
+    if (kw.contains(names[k]) && is_tensor_arg(kw[names[k]])) given[k] = &kw[names[k]];
+  DPT_CHECK(given[0] && given[1], where << " calls MultiHeadAttention without a query and a value");
+  for (size_t k = 0; k < 3; ++k)
+    if (given[k]) out.push_back(name_of(*given[k]));
+  return out;
 }
 
 // The layer names of input_layers / output_layers: Keras 3 writes one tensor as [name, node,
@@ -1114,6 +1203,7 @@ std::vector<GraphEntry> functional_graph(const json& cfg, const std::string& sou
     DPT_CHECK(nodes.size() == 1, why << "calls layer '" << e.name << "' (" << e.cls << ") " << nodes.size()
                                      << " times (a shared layer)" << tail);
     node_sources(nodes[0], nodes[0].is_object(), where + ": inbound node", &e.from);
+    if (e.cls == "MultiHeadAttention") e.from = attention_sources(nodes[0], where + ": inbound node");
   }
   for (const GraphEntry& e : all)
     for (const std::string& f : e.from)
@@ -1229,7 +1319,10 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
       input = shape_from(lc["batch_input_shape"], where + " 'batch_input_shape'");
     std::unique_ptr<Layer> layer;
     try {
-      layer = make_layer(LayerCtx{source, lcls, lname, lc});
+      LayerCtx ctx{source, lcls, lname, lc};
+      if (functional && l.contains("inbound_nodes") && l["inbound_nodes"].is_array() && !l["inbound_nodes"].empty())
+        ctx.node = &l["inbound_nodes"][0];
+      layer = make_layer(ctx);
     } catch (const Error& e) {  // the layer's own checks (units >= 1, ...): say which layer
       if (std::string(e.what()).rfind(source, 0) == 0) throw;
       DPT_FAIL(where << " " << e.what());
@@ -1242,7 +1335,7 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
       DPT_CHECK(merge || reads.size() == 1,
                 where << " is called on " << reads.size()
                       << " tensors; of dptrain's layers only the merge layers (Add, "
-                         "Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot) take "
+                         "Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot) and MultiHeadAttention take "
                          "several");
       DPT_CHECK(!merge || reads.size() >= 2,
                 where << " is called on " << reads.size() << " tensor; it merges 2 or more");

@@ -12,6 +12,7 @@
 #include "core/io/hdf5_weights.h"
 #include "core/io/keras_archive.h"
 #include "core/io/keras_config.h"
+#include "core/layers/attention.h"
 #include "core/layers/augment.h"
 #include "core/layers/batch_norm.h"
 #include "core/layers/bidirectional.h"
@@ -246,6 +247,16 @@ json layer_config(const Layer& l) {
              cls == "Minimum") {
   } else if (auto* cat = dynamic_cast<const Concatenate*>(&l)) {
     c["axis"] = cat->axis();
+  } else if (auto* mha = dynamic_cast<const MultiHeadAttention*>(&l)) {  // (use_causal_mask: in its call)
+    const AttentionConfig& a = mha->config();
+    c["num_heads"] = a.num_heads;
+    c["key_dim"] = a.key_dim;
+    c["value_dim"] = mha->value_dim();
+    c["dropout"] = a.dropout;
+    c["use_bias"] = a.use_bias;
+    c["output_shape"] = a.output_dim ? json::array({a.output_dim}) : json(nullptr);
+    c["attention_axes"] = json::array({1});
+    c["seed"] = nullptr;  // dptrain draws from --seed
   } else if (auto* dot = dynamic_cast<const Dot*>(&l)) {
     c["axes"] = dot->axes_is_pair() ? json(dot->axes()) : json(dot->axes()[0]);
     c["normalize"] = dot->normalize();
@@ -693,15 +704,19 @@ json functional_config(const Sequential& model, bool archive) {
   }
   for (size_t i = 0; i < model.layers().size(); ++i) {
     const auto& reads = model.inputs()[i];
-    json arg;
-    if (reads.size() == 1) {
-      arg = tensor(reads[0]);
+    json args = json::array(), kwargs = json::object();
+    if (auto* mha = dynamic_cast<const MultiHeadAttention*>(model.layers()[i].get())) {
+      for (int k : reads) args.push_back(tensor(k));  // (query, value, key)
+      if (mha->config().causal) kwargs["use_causal_mask"] = true;
+    } else if (reads.size() == 1) {
+      args.push_back(tensor(reads[0]));
     } else {
-      arg = json::array();
-      for (int k : reads) arg.push_back(tensor(k));
+      json list = json::array();  // a merge layer's one list
+      for (int k : reads) list.push_back(tensor(k));
+      args.push_back(list);
     }
     layers.push_back(entry(layer_config(*model.layers()[i]), model.layers()[i]->name(),
-                           json::array({{{"args", json::array({arg})}, {"kwargs", json::object()}}})));
+                           json::array({{{"args", args}, {"kwargs", kwargs}}})));
   }
   json c = {{"name", model.name()},
             {"trainable", true},

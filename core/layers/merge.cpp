@@ -18,7 +18,8 @@ Shape MergeLayer::build_inputs(const std::vector<Shape>& inputs) {
 
 static bool same_memory(const Tensor& t, const Context& ctx) { return t.device().same_memory(ctx.device); }
 
-void MergeLayer::forward_all(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool) {
+void MergeLayer::forward_all(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool training) {
+  training_ = training;
   DPT_CHECK(xs.size() == ins_.size(), "layer '" << name_ << "' takes " << ins_.size() << " inputs, got " << xs.size());
   for (size_t k = 0; k < xs.size(); ++k) {
     const Tensor& x = xs[k];

@@ -29,6 +29,7 @@ class MergeLayer : public Layer {
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
   void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
   std::vector<Shape> ins_;
+  bool training_ = false;  // the last forward_all's
 };
 
 // Add, Subtract (two inputs: the first minus the second), Multiply and Average: elementwise, with

@@ -31,6 +31,7 @@ class SeparableConv2D : public Layer {
   Activation output_activation() const override { return cfg_.activation; }
   void prepare(int64_t max_batch, Context& ctx) override;
   int64_t workspace_elems(int64_t batch) const override;
+  int64_t kept_elems(int64_t batch) const override { return workspace_elems(batch); }  // t, as big as its gradient
   const SeparableConv2DConfig& config() const { return cfg_; }
 
  protected:

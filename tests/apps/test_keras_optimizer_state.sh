@@ -27,7 +27,8 @@
 #   5. A Functional model that branches (residual Adds, a Concatenate): dptrain's epoch from its
 #      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves; the same for a
 #      model of four inputs (npy:A+B+C+D) with Dot (a two-tower recommender, attention-like Dots),
-#      and from tf_keras's .h5 where tf_keras is installed.
+#      and from tf_keras's .h5 where tf_keras is installed; and for MultiHeadAttention (causal self-attention
+#      in a transformer block, cross-attention, a key of its own).
 #   6. Keras's weight regularizers, and its activity regularizers (Sequential and Functional):
 #      dptrain's epoch gives Keras's weights and logs Keras's loss with the penalty; Keras loads
 #      dptrain's files with them and evaluates to dptrain's loss.
@@ -772,6 +773,93 @@ else:
         diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in theirs) if sorted(ours) == sorted(theirs) else 1.0
         check(diff <= 2e-6, f"tower: dptrain's epoch from tf_keras {tf_keras.__version__}'s .h5 on four inputs gives "
                             f"its weights (max |diff| {diff:.3g})")
+# MultiHeadAttention, a transformer block's way (inputs seq and ctx): a causal self-attention with a
+# residual Add and LayerNormalization, a feed-forward pair; a cross-attention over the context with
+# output_shape; one with a key of its own (a Dense of the context) and no bias. dptrain's epoch from
+# Keras's .keras and .h5 files gives Keras's weights, and Keras loads dptrain's files and evaluates
+# them to dptrain's loss; the same from tf_keras's .h5 where tf_keras is installed. A key's bias
+# adds the same to every score of a query's row, which the softmax takes away: its gradient is 0,
+# which dptrain keeps, while Keras moves it by its rounding noise (Adam scales that up): those are
+# compared apart, within 1e-4.
+np.save(f"{d}/aq.npy", rng.normal(size=(32, 6, 4)).astype("float32"))
+np.save(f"{d}/ac.npy", rng.normal(size=(32, 3, 5)).astype("float32"))
+attn_x = [np.load(f"{d}/aq.npy"), np.load(f"{d}/ac.npy")]
+attn_spec = f"npy:{d}/aq.npy+{d}/ac.npy,{d}/y.npy"
+
+
+def attention_model(k):
+    L = k.layers
+    q, c = k.Input((6, 4), name="seq"), k.Input((3, 5), name="ctx")
+    a = L.MultiHeadAttention(2, 3, name="self")(q, q, use_causal_mask=True)
+    h = L.LayerNormalization(name="ln1")(L.Add(name="res1")([q, a]))
+    f = L.Dense(4, name="ff")(L.Dense(8, activation="relu", name="ff1")(h))
+    h = L.LayerNormalization(name="ln2")(L.Add(name="res2")([h, f]))
+    b = L.MultiHeadAttention(2, 2, output_shape=5, name="cross")(h, c)
+    key = L.Dense(3, activation="tanh", name="kd")(c)
+    o = L.MultiHeadAttention(1, 4, use_bias=False, name="keyed")(b, c, key)
+    out = L.Dense(3, activation="softmax", name="out")(L.GlobalAveragePooling1D(name="gap")(o))
+    return k.Model([q, c], out, name="attn")
+
+
+def attention_diffs(ours, theirs):  # (max |diff| of the weights, of the key biases) by name
+    rest = [float(np.abs(ours[n] - theirs[n]).max()) for n in theirs if "/key/bias" not in n]
+    keyb = [float(np.abs(ours[n] - theirs[n]).max()) for n in theirs if "/key/bias" in n]
+    return max(rest), max(keyb)
+
+
+keras.utils.set_random_seed(0)
+m = attention_model(keras)
+m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+m.fit(attn_x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/attn_1.keras")
+m.save(f"{d}/attn_1.h5")
+start = [w.numpy() for w in m.weights]
+m.fit(attn_x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+theirs = {w.path: w.numpy() for w in m.weights}
+moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
+for ext in ("keras", "h5"):
+    run = subprocess.run([bin, "train", "--model", f"{d}/attn_1.{ext}", "--data", attn_spec, "--validation-split", "0",
+                          "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0", "--save-model",
+                          f"{d}/attn_ours.{ext}"], capture_output=True, text=True)
+    check(run.returncode == 0, f"attn: dptrain trains the .{ext} file (exit {run.returncode}) {run.stderr.strip()}")
+    if run.returncode != 0:
+        continue
+    ours = keras.models.load_model(f"{d}/attn_ours.{ext}")
+    got = {w.path: w.numpy() for w in ours.weights}
+    diff, keyb = attention_diffs(got, theirs) if sorted(got) == sorted(theirs) else (1.0, 1.0)
+    check(diff <= 2e-6 and keyb <= 1e-4 and moved > 100 * 2e-6,
+          f"attn: dptrain's epoch from the .{ext} file through three MultiHeadAttentions gives Keras's weights (max "
+          f"|diff| {diff:.3g}, the key biases {keyb:.3g}; the epoch moved them {moved:.3g})")
+    theirs_eval = ours.evaluate(attn_x, y, batch_size=8, verbose=0)
+    got_loss = dpt_eval(f"{d}/attn_ours.{ext}", "y", "aq.npy+" + d + "/ac").get("loss", float("nan"))
+    check(abs(got_loss - theirs_eval) <= 1e-4, f"attn: Keras loads dptrain's .{ext} file and evaluates dptrain's loss "
+                                               f"({got_loss} vs {theirs_eval:.6f})")
+if tf_keras is None:
+    print("note: no tf_keras here: MultiHeadAttention from tf_keras's .h5 is not checked")
+else:
+    tf_keras.utils.set_random_seed(0)
+    m = attention_model(tf_keras)
+    m.compile(optimizer=tf_keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    m.fit(attn_x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/attn_tfk_1.h5")
+    want = m.evaluate(attn_x, y, batch_size=8, verbose=0)
+    got_loss = dpt_eval(f"{d}/attn_tfk_1.h5", "y", "aq.npy+" + d + "/ac").get("loss", float("nan"))
+    check(abs(got_loss - want) <= 1e-4, f"attn: dptrain evaluates tf_keras's .h5 to its loss ({got_loss} vs {want:.6f})")
+    m.fit(attn_x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = {w.name: w.numpy() for w in m.weights}
+    run = subprocess.run([bin, "train", "--model", f"{d}/attn_tfk_1.h5", "--data", attn_spec, "--validation-split", "0",
+                          "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0", "--save-model",
+                          f"{d}/attn_tfk_ours.h5"], capture_output=True, text=True)
+    check(run.returncode == 0, f"attn: dptrain trains tf_keras's .h5 (exit {run.returncode}) {run.stderr.strip()}")
+    if run.returncode == 0:
+        with h5py.File(f"{d}/attn_tfk_ours.h5", "r") as f:
+            g = f["model_weights"]
+            got = {w.decode(): np.array(g[n.decode()][w.decode()]) for n in g.attrs["layer_names"]
+                   for w in g[n.decode()].attrs["weight_names"]}
+        diff, keyb = attention_diffs(got, theirs) if sorted(got) == sorted(theirs) else (1.0, 1.0)
+        check(diff <= 2e-6 and keyb <= 1e-4,
+              f"attn: dptrain's epoch from tf_keras {tf_keras.__version__}'s .h5 gives its weights (max |diff| "
+              f"{diff:.3g}, the key biases {keyb:.3g})")
 # GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip and Keras 3's RandomRotation, RandomZoom,
 # RandomTranslation, RandomShear, RandomContrast and RandomBrightness (each of the last two after a Conv2D, so a gradient goes
 # through it): the identity at inference, so dptrain evaluates

@@ -259,9 +259,9 @@ TEST_CASE("Keras's masks: layers that drop them, and what is refused", "[layers]
     m.add(std::make_unique<Add>(), {1, 2});
     m.add(std::make_unique<GlobalPooling2D>(false, false, 1));
     CHECK_THROWS_WITH(m.build({6}, 1),
-                      "model 'm': layer 'add' (Add) merges inputs of which one carries the mask of "
-                      "layer 'embedding' (Embedding); Keras merges the masks too, dptrain does not: "
-                      "drop the mask before the merge");
+                      "model 'm': layer 'add' (Add) reads several inputs of which one carries the mask of "
+                      "layer 'embedding' (Embedding); Keras combines the masks too (MultiHeadAttention: into its "
+                      "attention mask), dptrain does not: drop the mask before the layer");
   }
 }
 

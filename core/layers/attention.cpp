@@ -1,0 +1,280 @@
+// MultiHeadAttention through GEMMs (the projections) and strided batched GEMMs (each head's scores
+// and their product with the values), softmax, dropout and the causal mask: one code path, each
+// primitive on the CPU (OpenBLAS, the CPU kernels) or on a GPU (cuBLAS, the CUDA kernels).
+#include "core/layers/attention.h"
+#include <cmath>
+#include <sstream>
+#include "core/error.h"
+#include "core/layers/dropout.h"
+#include "kernels/activation.h"
+#include "kernels/attention.h"
+#include "kernels/cuda_backend.h"
+#include "kernels/dropout.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+
+namespace dpt {
+
+namespace {
+
+// The primitives, on the CPU or on the replica's GPU.
+struct Ops {
+  Context& ctx;
+  bool cuda;
+  void* stream() const { return kernels::cuda_stream_of(*ctx.cuda); }
+  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b, float beta,
+            float* c) const {
+    if (cuda)
+      kernels::gemm_cuda(*ctx.cuda, ta, tb, m, n, k, alpha, a, b, beta, c);
+    else
+      kernels::gemm_cpu<float>(ta, tb, m, n, k, alpha, a, b, beta, c);
+  }
+  // count products, the operands' matrices stride_* apart, rows ld* apart (row-major).
+  void batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, int64_t sa,
+               const float* b, int64_t ldb, int64_t sb, float* c, int64_t ldc, int64_t sc, int64_t count) const {
+    if (count == 0) return;
+    if (cuda)
+      kernels::gemm_batched_cuda(*ctx.cuda, ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, 0.f, c, ldc, sc,
+                                 int(count));
+    else
+      kernels::gemm_batched_cpu<float>(ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, 0.f, c, ldc, sc, int(count));
+  }
+  // out (rows, cols) = x (rows, in) w (in, cols) + bias (nullable).
+  void project(const float* x, int64_t rows, int64_t in, const float* w, const float* bias, float* out,
+               int64_t cols) const {
+    if (cuda) {
+      gemm(false, false, rows, cols, in, 1.f, x, w, 0.f, out);
+      if (bias) kernels::bias_add_cuda(out, bias, rows, cols, stream());
+      return;
+    }
+    if (bias) kernels::bias_fill_cpu(out, bias, rows, cols);
+    gemm(false, false, rows, cols, in, 1.f, x, w, bias ? 1.f : 0.f, out);
+  }
+  // The projection's gradients from d(out): dw += x^T dout, db += its column sums, dx = dout w^T
+  // (+ dx where accumulate). Each of dw, db, dx nullable.
+  void project_back(const float* x, int64_t rows, int64_t in, const float* w, float* dw, float* db, const float* dout,
+                    int64_t cols, float* dx, bool accumulate) const {
+    if (dw) gemm(true, false, in, cols, rows, 1.f, x, dout, 1.f, dw);
+    if (db) {
+      if (cuda)
+        kernels::bias_grad_cuda(dout, db, rows, cols, *ctx.cuda);
+      else
+        kernels::bias_grad_cpu(dout, db, rows, cols);
+    }
+    if (dx) gemm(false, true, rows, in, cols, 1.f, dout, w, accumulate ? 1.f : 0.f, dx);
+  }
+  void softmax(float* p, int64_t rows, int64_t cols) const {
+    if (cuda)
+      kernels::activation_forward_cuda(Activation::softmax, p, p, rows, cols, stream());
+    else
+      kernels::activation_forward_cpu<float>(Activation::softmax, p, p, rows, cols);
+  }
+  // dp = softmax's gradient from the probabilities p and d(p) (in place).
+  void softmax_back(const float* p, float* dp, int64_t rows, int64_t cols) const {
+    if (cuda)
+      kernels::activation_backward_cuda(Activation::softmax, nullptr, p, dp, dp, rows, cols, stream());
+    else
+      kernels::activation_backward_cpu<float>(Activation::softmax, nullptr, p, dp, dp, rows, cols);
+  }
+  void dropout(const float* x, float* y, int64_t rows, int64_t cols, float rate, const kernels::DropoutKey& key) const {
+    if (cuda)
+      kernels::dropout_cuda(x, y, rows, cols, rate, key, nullptr, stream());
+    else
+      kernels::dropout_cpu<float>(x, y, rows, cols, rate, key);
+  }
+  void causal(float* scores, int64_t blocks, int64_t t, int64_t s) const {
+    if (cuda)
+      kernels::causal_fill_cuda(scores, blocks, t, s, stream());
+    else
+      kernels::causal_fill_cpu(scores, blocks, t, s);
+  }
+};
+
+}  // namespace
+
+MultiHeadAttention::MultiHeadAttention(AttentionConfig cfg) : cfg_(cfg) {
+  DPT_CHECK(cfg_.num_heads >= 1, "MultiHeadAttention num_heads must be a positive integer, got " << cfg_.num_heads);
+  DPT_CHECK(cfg_.key_dim >= 1, "MultiHeadAttention key_dim must be a positive integer, got " << cfg_.key_dim);
+  DPT_CHECK(cfg_.value_dim >= 0, "MultiHeadAttention value_dim must be a positive integer, got " << cfg_.value_dim);
+  DPT_CHECK(cfg_.output_dim >= 0,
+            "MultiHeadAttention output_shape must be a positive integer, got " << cfg_.output_dim);
+  DPT_CHECK(std::isfinite(cfg_.dropout) && cfg_.dropout >= 0 && cfg_.dropout < 1,
+            "MultiHeadAttention dropout must be in [0, 1), got " << cfg_.dropout);
+}
+
+std::string MultiHeadAttention::config_str() const {
+  std::ostringstream os;
+  os << "num_heads=" << cfg_.num_heads << ", key_dim=" << cfg_.key_dim;
+  if (cfg_.value_dim && cfg_.value_dim != cfg_.key_dim) os << ", value_dim=" << cfg_.value_dim;
+  if (cfg_.output_dim) os << ", output_shape=" << cfg_.output_dim;
+  if (cfg_.dropout > 0) os << ", dropout=" << cfg_.dropout;
+  if (!cfg_.use_bias) os << ", use_bias=False";
+  if (cfg_.causal) os << ", use_causal_mask=True";
+  return os.str();
+}
+
+Shape MultiHeadAttention::output_shape_of(const std::vector<Shape>& in) {
+  const std::string who = "layer '" + name_ + "' (MultiHeadAttention)";
+  DPT_CHECK(in.size() == 2 || in.size() == 3,
+            who << " is called on a query and a value (and a key), not " << in.size() << " tensors");
+  const char* what[] = {"query", "value", "key"};
+  for (size_t k = 0; k < in.size(); ++k)
+    DPT_CHECK(in[k].size() == 2, who << " expects a " << what[k] << " of shape (steps, features), got "
+                                     << shape_str(in[k])
+                                     << " (dptrain attends over one axis of sequences: Keras's attention_axes None)");
+  if (in.size() == 3)
+    DPT_CHECK(in[2][0] == in[1][0], who << " has a key of " << in[2][0] << " steps but a value of " << in[1][0]
+                                        << "; they must have the same steps");
+  t_ = in[0][0];
+  s_ = in[1][0];
+  return {t_, cfg_.output_dim ? cfg_.output_dim : in[0][1]};
+}
+
+std::vector<ParamSpec> MultiHeadAttention::params() const {
+  const int64_t H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim();
+  const int64_t key_in = (ins_.size() == 3 ? ins_[2] : ins_[1])[1];
+  std::vector<ParamSpec> p;
+  // (Keras's scope in the variable names, its Keras 3 attribute in the weights file)
+  auto dense = [&](const char* scope, const char* group, Shape kernel, Shape bias) {
+    ParamSpec k{"kernel", kernel, Init::glorot_uniform};
+    k.scope = k.keras3_path = scope;
+    k.keras3_group = group;
+    p.push_back(k);
+    if (!cfg_.use_bias) return;
+    ParamSpec b{"bias", bias, Init::zeros};
+    b.scope = b.keras3_path = scope;
+    b.keras3_group = group;
+    p.push_back(b);
+  };
+  dense("query", "query_dense", {ins_[0][1], H, D}, {H, D});
+  dense("key", "key_dense", {key_in, H, D}, {H, D});
+  dense("value", "value_dense", {ins_[1][1], H, Dv}, {H, Dv});
+  dense("attention_output", "output_dense", {H, Dv, out_.back()}, {out_.back()});
+  return p;
+}
+
+void MultiHeadAttention::prepare(int64_t max_batch, Context& ctx) {
+  const int64_t H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim();
+  if (ctx.cuda)
+    kernels::cuda_reserve_scratch(*ctx.cuda,
+                                  kernels::cuda_reduce_scratch_bytes(std::max({H * D, H * Dv, out_.back()})));
+  auto floats = [&](int64_t per) { return Buffer(ctx.device, size_t(max_batch * per) * sizeof(float)); };
+  for (Buffer* b : {&q_, &k_, &v_, &p_, &pd_, &c_}) *b = Buffer();  // the old ones go first
+  max_batch_ = 0;
+  q_ = floats(t_ * H * D);
+  k_ = floats(s_ * H * D);
+  v_ = floats(s_ * H * Dv);
+  p_ = floats(H * t_ * s_);
+  pd_ = floats(H * t_ * s_);
+  c_ = floats(t_ * H * Dv);
+  max_batch_ = max_batch;
+}
+
+int64_t MultiHeadAttention::workspace_elems(int64_t batch) const {
+  const int64_t H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim();
+  return batch * (t_ * H * D + s_ * H * D + s_ * H * Dv + H * t_ * s_ + t_ * H * Dv);
+}
+
+int64_t MultiHeadAttention::kept_elems(int64_t batch) const {  // Q, K, V, P twice, C
+  const int64_t H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim();
+  return batch * (t_ * H * D + s_ * H * D + s_ * H * Dv + 2 * H * t_ * s_ + t_ * H * Dv);
+}
+
+float* MultiHeadAttention::buf(const Buffer& b, int64_t n, int64_t per) const {
+  DPT_CHECK(n <= max_batch_ && size_t(n * per) * sizeof(float) <= b.bytes(),
+            "layer '" << name_ << "': " << n << " rows exceed the prepared batch (or it was not prepared)");
+  return static_cast<float*>(b.data());
+}
+
+void MultiHeadAttention::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) {
+  const Ops op{ctx, cuda};
+  const int64_t n = y.dim(0), H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim(), O = out_.back();
+  const int64_t T = t_, S = s_;
+  const Tensor& query = xs[0];
+  const Tensor& value = xs[1];
+  const Tensor& key = xs.size() == 3 ? xs[2] : xs[1];
+  float *q = buf(q_, n, T * H * D), *k = buf(k_, n, S * H * D), *v = buf(v_, n, S * H * Dv);
+  float *p = buf(p_, n, H * T * S), *pd = buf(pd_, n, H * T * S), *c = buf(c_, n, T * H * Dv);
+  auto bias = [&](int w) { return cfg_.use_bias ? w_[bias_at(w)] : nullptr; };
+  op.project(query.data(), n * T, ins_[0][1], w_[kernel_at(0)], bias(0), q, H * D);
+  op.project(key.data(), n * S, (xs.size() == 3 ? ins_[2] : ins_[1])[1], w_[kernel_at(1)], bias(1), k, H * D);
+  op.project(value.data(), n * S, ins_[1][1], w_[kernel_at(2)], bias(2), v, H * Dv);
+  // Scores per head, for every sample at once: P[b, h] (T, S) = Q[b, :, h] K[b, :, h]^T / sqrt(D).
+  const float scale = float(1.0 / std::sqrt(double(D)));
+  for (int64_t h = 0; h < H; ++h)
+    op.batched(false, true, T, S, D, scale, q + h * D, H * D, T * H * D, k + h * D, H * D, S * H * D, p + h * T * S, S,
+               H * T * S, n);
+  if (cfg_.causal) op.causal(p, n * H, T, S);
+  op.softmax(p, n * H * T, S);
+  last_training_ = training_ && cfg_.dropout > 0;
+  const float* used = p;
+  if (last_training_) {
+    op.dropout(p, pd, n, H * T * S, float(cfg_.dropout), draw_key(ctx, name_));
+    used = pd;
+  }
+  // C[b, :, h] (T, Dv) = P[b, h] V[b, :, h]; the output C Wo + bo over every step.
+  for (int64_t h = 0; h < H; ++h)
+    op.batched(false, false, T, Dv, S, 1.f, used + h * T * S, S, H * T * S, v + h * Dv, H * Dv, S * H * Dv, c + h * Dv,
+               H * Dv, T * H * Dv, n);
+  op.project(c, n * T, H * Dv, w_[kernel_at(3)], bias(3), y.data(), O);
+}
+
+void MultiHeadAttention::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy,
+                                         const std::vector<Tensor*>& dxs, bool cuda) {
+  const Ops op{ctx, cuda};
+  const int64_t n = dy.dim(0), H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim(), O = out_.back();
+  const int64_t T = t_, S = s_;
+  DPT_CHECK(work_ && work_elems_ >= workspace_elems(n), "MultiHeadAttention '" << name_ << "': workspace not prepared");
+  const bool own_key = xs.size() == 3;
+  const Tensor& query = xs[0];
+  const Tensor& value = xs[1];
+  const Tensor& key = own_key ? xs[2] : xs[1];
+  const float *q = buf(q_, n, T * H * D), *k = buf(k_, n, S * H * D), *v = buf(v_, n, S * H * Dv);
+  const float *p = buf(p_, n, H * T * S), *c = buf(c_, n, T * H * Dv);
+  float* pd = buf(pd_, n, H * T * S);
+  const float* used = last_training_ ? pd : p;
+  float* dq = work_;
+  float* dk = dq + n * T * H * D;
+  float* dv = dk + n * S * H * D;
+  float* dp = dv + n * S * H * Dv;
+  float* dc = dp + n * H * T * S;
+  auto grad = [&](size_t at) { return at < g_.size() ? g_[at] : nullptr; };
+  auto dbias = [&](int w) { return cfg_.use_bias ? grad(bias_at(w)) : nullptr; };
+  // The output projection: dWo, dbo, and d(C).
+  op.project_back(c, n * T, H * Dv, w_[kernel_at(3)], grad(kernel_at(3)), dbias(3), dy.data(), O, dc, false);
+  // Per head: d(P used) = dC V^T, dV = (P used)^T dC.
+  for (int64_t h = 0; h < H; ++h) {
+    op.batched(false, true, T, S, Dv, 1.f, dc + h * Dv, H * Dv, T * H * Dv, v + h * Dv, H * Dv, S * H * Dv,
+               dp + h * T * S, S, H * T * S, n);
+    op.batched(true, false, S, Dv, T, 1.f, used + h * T * S, S, H * T * S, dc + h * Dv, H * Dv, T * H * Dv, dv + h * Dv,
+               H * Dv, S * H * Dv, n);
+  }
+  float* ds = dp;
+  if (last_training_) {  // through dropout's mask (the same draws), into the probabilities' buffer it no longer needs
+    op.dropout(dp, pd, n, H * T * S, float(cfg_.dropout), draw_key(ctx, name_));
+    ds = pd;
+  }
+  op.softmax_back(p, ds, n * H * T, S);  // masked entries have p = 0: no gradient
+  // dQ = dS K / sqrt(D), dK = dS^T Q / sqrt(D), per head.
+  const float scale = float(1.0 / std::sqrt(double(D)));
+  for (int64_t h = 0; h < H; ++h) {
+    op.batched(false, false, T, D, S, scale, ds + h * T * S, S, H * T * S, k + h * D, H * D, S * H * D, dq + h * D,
+               H * D, T * H * D, n);
+    op.batched(true, false, S, D, T, scale, ds + h * T * S, S, H * T * S, q + h * D, H * D, T * H * D, dk + h * D,
+               H * D, S * H * D, n);
+  }
+  float* dquery = dxs[0] ? dxs[0]->data() : nullptr;
+  float* dvalue = dxs[1] ? dxs[1]->data() : nullptr;
+  float* dkey = own_key ? (dxs[2] ? dxs[2]->data() : nullptr) : dvalue;  // no key of its own: the value's
+  op.project_back(query.data(), n * T, ins_[0][1], w_[kernel_at(0)], grad(kernel_at(0)), dbias(0), dq, H * D, dquery,
+                  false);
+  op.project_back(value.data(), n * S, ins_[1][1], w_[kernel_at(2)], grad(kernel_at(2)), dbias(2), dv, H * Dv, dvalue,
+                  false);
+  // The key's bias adds q . b to every score of a query's row, which the softmax takes away: its
+  // gradient is 0 in exact arithmetic, and left at 0 (the sum of dK's rows would be rounding noise,
+  // which Adam's step, dividing by its own size, would turn into moves of about the learning rate).
+  op.project_back(key.data(), n * S, (own_key ? ins_[2] : ins_[1])[1], w_[kernel_at(1)], grad(kernel_at(1)), nullptr,
+                  dk, H * D, dkey, !own_key);
+}
+
+}  // namespace dpt

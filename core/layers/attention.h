@@ -1,0 +1,69 @@
+// Keras's MultiHeadAttention(num_heads, key_dim, value_dim, dropout, use_bias, output_shape) on
+// sequences (Keras tensors of rank 3: samples of (steps, features)), called on a query (T, Eq) and a
+// value (S, Ev), and a key (S, Ek) when given (else the value is the key too); use_causal_mask
+// (a call argument in Keras) keeps query step i from steps after i.
+//
+// As Keras computes it, H heads of key_dim D (value_dim Dv), per sample:
+//   Q = query Wq + bq (T, H, D), K = key Wk + bk (S, H, D), V = value Wv + bv (S, H, Dv)
+//   per head h: P_h = softmax(Q_h K_h^T / sqrt(D)) (T, S), its masked entries 0; dropout on P_h in
+//   training (dptrain's draws, keyed per sample as Dropout's)
+//   C_h = P_h V_h (T, Dv), output = C Wo + bo (T, O), O = output_shape or Eq.
+// Keras's weights: query/kernel (Eq, H, D), query/bias (H, D), key/..., value/... (Ev, H, Dv),
+// attention_output/kernel (H, Dv, O), attention_output/bias (O), each projection an EinsumDense
+// (Keras 3's .weights.h5: query_dense, key_dense, value_dense, output_dense).
+//
+// The projections are GEMMs over every step of the batch; the per-head products are strided
+// batched GEMMs over the samples, one call a head (the heads sit side by side in a step's row, so
+// no transposes). The key's bias has no gradient (the softmax is blind to it: see backward). Q, K, V, the probabilities
+// (before and after dropout) and C are kept per replica for backward; their gradients live in the model's shared
+// workspace.
+#pragma once
+#include "core/layers/merge.h"
+#include "core/tensor.h"
+
+namespace dpt {
+
+struct AttentionConfig {
+  int64_t num_heads = 1, key_dim = 1;
+  int64_t value_dim = 0;   // 0: key_dim (Keras's None)
+  int64_t output_dim = 0;  // 0: the query's features (Keras's output_shape None)
+  double dropout = 0;
+  bool use_bias = true;
+  bool causal = false;  // use_causal_mask=True at the call
+};
+
+class MultiHeadAttention : public MergeLayer {
+ public:
+  explicit MultiHeadAttention(AttentionConfig cfg);
+  std::string class_name() const override { return "MultiHeadAttention"; }
+  std::string default_name() const override { return "multi_head_attention"; }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<MultiHeadAttention>(cfg_); }
+  std::string config_str() const override;
+  std::vector<ParamSpec> params() const override;
+  const AttentionConfig& config() const { return cfg_; }
+  int64_t value_dim() const { return cfg_.value_dim ? cfg_.value_dim : cfg_.key_dim; }
+  int64_t output_dim() const { return out_.back(); }
+  bool has_key() const { return ins_.size() == 3; }  // called on a key of its own
+  void prepare(int64_t max_batch, Context& ctx) override;
+  int64_t workspace_elems(int64_t batch) const override;
+  int64_t kept_elems(int64_t batch) const override;
+
+ protected:
+  Shape output_shape_of(const std::vector<Shape>& inputs) override;
+  void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) override;
+  void backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,
+                       bool cuda) override;
+
+ private:
+  // Weight k (0 query, 1 key, 2 value, 3 output): its kernel's and bias's index in w_ / g_.
+  size_t kernel_at(int k) const { return size_t(cfg_.use_bias ? 2 * k : k); }
+  size_t bias_at(int k) const { return size_t(2 * k + 1); }
+  float* buf(const Buffer& b, int64_t n, int64_t per) const;  // checked against the prepared batch
+  AttentionConfig cfg_;
+  int64_t t_ = 0, s_ = 0;  // query and value steps
+  Buffer q_, k_, v_, p_, pd_, c_;
+  int64_t max_batch_ = 0;
+  bool last_training_ = false;
+};
+
+}  // namespace dpt

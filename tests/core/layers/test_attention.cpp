@@ -1,0 +1,222 @@
+// Keras's MultiHeadAttention: forward against a plain double-precision reference (self-attention,
+// a key of its own, value_dim and output_shape, no bias, the causal mask over equal and unequal
+// steps), gradients against finite differences (dropout included), 3 CPU replicas as one, Keras's
+// files (settings, the call's inputs and use_causal_mask), errors.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include "core/data/readers.h"
+#include "core/io/keras_config.h"
+#include "core/layers/attention.h"
+#include "core/sequential.h"
+#include "test_util.h"
+
+using namespace dpt;
+
+namespace {
+
+// out (n, T, O) of one attention layer from its model's weights, in double.
+std::vector<double> reference(const Sequential& m, const AttentionConfig& a, const std::vector<float>& q,
+                              const std::vector<float>& v, const std::vector<float>& k, int64_t n, int64_t T, int64_t S,
+                              int64_t Eq, int64_t Ev, int64_t Ek, int64_t O) {
+  const int64_t H = a.num_heads, D = a.key_dim, Dv = a.value_dim ? a.value_dim : a.key_dim;
+  const auto& w = m.weights();
+  size_t at = 0;
+  auto next = [&] { return w[at++].data; };
+  const float* wq = next();
+  const float* bq = a.use_bias ? next() : nullptr;
+  const float* wk = next();
+  const float* bk = a.use_bias ? next() : nullptr;
+  const float* wv = next();
+  const float* bv = a.use_bias ? next() : nullptr;
+  const float* wo = next();
+  const float* bo = a.use_bias ? next() : nullptr;
+  auto proj = [](const std::vector<float>& x, int64_t rows, int64_t in, const float* W, const float* b, int64_t cols) {
+    std::vector<double> out(size_t(rows * cols));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        double s = b ? b[c] : 0.0;
+        for (int64_t i = 0; i < in; ++i) s += double(x[size_t(r * in + i)]) * W[i * cols + c];
+        out[size_t(r * cols + c)] = s;
+      }
+    return out;
+  };
+  const auto Q = proj(q, n * T, Eq, wq, bq, H * D), K = proj(k, n * S, Ek, wk, bk, H * D);
+  const auto V = proj(v, n * S, Ev, wv, bv, H * Dv);
+  std::vector<double> C(size_t(n * T * H * Dv), 0.0), out(size_t(n * T * O));
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < T; ++i) {
+        std::vector<double> s(static_cast<size_t>(S));
+        double top = -1e300;
+        for (int64_t j = 0; j < S; ++j) {
+          double d = 0;
+          for (int64_t e = 0; e < D; ++e)
+            d += Q[size_t(((b * T + i) * H + h) * D + e)] * K[size_t(((b * S + j) * H + h) * D + e)];
+          s[size_t(j)] = a.causal && j > i ? -1e300 : d / std::sqrt(double(D));
+          top = std::max(top, s[size_t(j)]);
+        }
+        double z = 0;
+        for (double& e : s) z += (e = e < -1e299 ? 0.0 : std::exp(e - top));
+        for (int64_t j = 0; j < S; ++j)
+          for (int64_t e = 0; e < Dv; ++e)
+            C[size_t(((b * T + i) * H + h) * Dv + e)] += s[size_t(j)] / z * V[size_t(((b * S + j) * H + h) * Dv + e)];
+      }
+  for (int64_t r = 0; r < n * T; ++r)
+    for (int64_t o = 0; o < O; ++o) {
+      double s = bo ? bo[o] : 0.0;
+      for (int64_t i = 0; i < H * Dv; ++i) s += C[size_t(r * H * Dv + i)] * wo[i * O + o];
+      out[size_t(r * O + o)] = s;
+    }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("MultiHeadAttention: Keras's attention by hand, the causal mask, a key of its own", "[layers][attention]") {
+  struct Case {
+    const char* what;
+    AttentionConfig a;
+    int64_t T, S, Eq, Ev, Ek;  // Ek 0: no key of its own
+  };
+  auto cfg = [](int64_t heads, int64_t key_dim, int64_t value_dim, int64_t out, bool bias, bool causal) {
+    AttentionConfig a;
+    a.num_heads = heads;
+    a.key_dim = key_dim;
+    a.value_dim = value_dim;
+    a.output_dim = out;
+    a.use_bias = bias;
+    a.causal = causal;
+    return a;
+  };
+  const Case cases[] = {
+      {"self-attention, causal", cfg(2, 3, 0, 0, true, true), 5, 5, 4, 4, 0},
+      {"cross, value_dim and output_shape", cfg(3, 2, 4, 6, true, false), 4, 7, 5, 3, 0},
+      {"a key of its own, no bias, causal over fewer value steps", cfg(1, 4, 0, 0, false, true), 6, 3, 2, 5, 3}};
+  for (const Case& c : cases) {
+    INFO(c.what);
+    const bool keyed = c.Ek > 0;
+    Sequential m("m");
+    std::vector<int> reads = {-1, -2};
+    if (keyed) reads.push_back(-3);
+    m.add(std::make_unique<MultiHeadAttention>(c.a), reads);
+    std::vector<Shape> ins = {{c.T, c.Eq}, {c.S, c.Ev}};
+    if (keyed) ins.push_back({c.S, c.Ek});
+    m.build_inputs(ins, 7);
+    for (auto& w : m.weights())  // biases away from zero too
+      for (int64_t i = 0; i < shape_numel(w.spec.shape); ++i)
+        w.data[i] = float(0.6 * std::sin(1.3 * double(i) + double(w.offset)));
+    const int64_t n = 3, O = m.output_shape().back();
+    const auto q = test::random_vecf(size_t(n * c.T * c.Eq), 1), v = test::random_vecf(size_t(n * c.S * c.Ev), 2);
+    const auto k = keyed ? test::random_vecf(size_t(n * c.S * c.Ek), 3) : v;
+    const int64_t row = c.T * c.Eq + c.S * c.Ev + (keyed ? c.S * c.Ek : 0);
+    Tensor x({n, row});
+    for (int64_t b = 0; b < n; ++b) {
+      float* r = x.data() + b * row;
+      r = std::copy(q.begin() + b * c.T * c.Eq, q.begin() + (b + 1) * c.T * c.Eq, r);
+      r = std::copy(v.begin() + b * c.S * c.Ev, v.begin() + (b + 1) * c.S * c.Ev, r);
+      if (keyed) std::copy(k.begin() + b * c.S * c.Ek, k.begin() + (b + 1) * c.S * c.Ek, r);
+    }
+    m.prepare(n);
+    Context ctx;
+    const Tensor y = m.forward(ctx, x, false);
+    const auto want = reference(m, c.a, q, v, k, n, c.T, c.S, c.Eq, c.Ev, keyed ? c.Ek : c.Ev, O);
+    REQUIRE(y.numel() == int64_t(want.size()));
+    for (size_t e = 0; e < want.size(); ++e) CHECK(y.data()[e] == Approx(want[e]).epsilon(1e-5).margin(1e-6));
+  }
+  // The causal mask: a later query step changes nothing before it (self-attention reads x as the
+  // value too, so each step sees only the steps up to it).
+  Sequential m("causal");
+  m.add(std::make_unique<MultiHeadAttention>(cfg(2, 3, 0, 0, true, true)), {-1, -1});
+  m.build({5, 4}, 3);
+  m.prepare(1);
+  Context ctx;
+  Tensor x({1, 5, 4});
+  for (int64_t i = 0; i < 20; ++i) x.data()[i] = float(std::cos(0.7 * double(i)));
+  const Tensor y1 = m.forward(ctx, x, false);
+  const std::vector<float> before(y1.data(), y1.data() + 20);
+  x.data()[17] += 1.f;  // step 4
+  const Tensor y2 = m.forward(ctx, x, false);
+  CHECK(std::equal(before.begin(), before.begin() + 16, y2.data()));
+  CHECK(before[16] != y2.data()[16]);
+}
+
+TEST_CASE("MultiHeadAttention in a model: gradients, 3 CPU replicas as one, Keras's files, errors",
+          "[layers][attention][io][parallel]") {
+  auto m = test::attention_net(3);
+  CHECK(m->layers()[0]->config_str() == "num_heads=2, key_dim=3, use_causal_mask=True");
+  CHECK(m->layers()[3]->config_str() ==
+        "num_heads=3, key_dim=2, value_dim=3, output_shape=5, dropout=0.25, use_bias=False");
+  CHECK(m->layers()[3]->output_shape() == Shape{6, 5});
+  CHECK(m->layers()[4]->output_shape() == Shape{6, 5});
+  // Keras's weights: query/kernel (Eq, H, D), ..., attention_output/kernel (H, Dv, O).
+  std::vector<std::string> names;
+  for (const WeightRef& w : m->weights())
+    if (w.layer == m->layers()[3].get()) names.push_back(w.keras_name() + " " + shape_str(w.spec.shape));
+  CHECK(names == std::vector<std::string>{"multi_head_attention_1/query/kernel:0 (4, 3, 2)",
+                                          "multi_head_attention_1/key/kernel:0 (3, 3, 2)",
+                                          "multi_head_attention_1/value/kernel:0 (4, 3, 3)",
+                                          "multi_head_attention_1/attention_output/kernel:0 (3, 3, 5)"});
+  {  // gradients through the three, dropout's draws (training) included
+    auto g = test::attention_net(5);
+    test::check_model_gradients(*g, {39});
+  }
+  const std::string dir = test::temp_dir("attention");
+  for (const auto& loaded : test::check_file_round_trips(*m, dir))
+    for (size_t i = 0; i < m->layers().size(); ++i) {
+      CHECK(loaded->layers()[i]->config_str() == m->layers()[i]->config_str());
+      CHECK(loaded->inputs()[i] == m->inputs()[i]);
+    }
+  std::filesystem::remove_all(dir);
+  const double d = test::replicas_vs_one([] { return test::attention_net(11); }, test::attention_data(30, 5), 3, 10);
+  std::printf("equivalence attention-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+
+  // Errors: the inputs' shapes, and what dptrain does not take from a Keras config.
+  AttentionConfig a;
+  a.num_heads = 2;
+  a.key_dim = 2;
+  {
+    Sequential e("e");
+    e.add(std::make_unique<MultiHeadAttention>(a), {-1, -1});
+    CHECK_THROWS_WITH(e.build({8}, 1),
+                      "layer 'multi_head_attention' (MultiHeadAttention) expects a query of shape "
+                      "(steps, features), got (8,) (dptrain attends over one axis of sequences: "
+                      "Keras's attention_axes None)");
+  }
+  {
+    Sequential e("e");
+    e.add(std::make_unique<MultiHeadAttention>(a), {-1, -2, -1});
+    CHECK_THROWS_WITH(e.build_inputs({{5, 4}, {3, 4}}, 1),
+                      "layer 'multi_head_attention' (MultiHeadAttention) has a key of 5 steps but a value of 3; they "
+                      "must have the same steps");
+  }
+  a.dropout = 1;
+  CHECK_THROWS_WITH(MultiHeadAttention(a), "MultiHeadAttention dropout must be in [0, 1), got 1");
+  auto config = [](const std::string& layer_cfg, const std::string& kwargs) {
+    const std::string t = R"({"class_name": "__keras_tensor__", "config": {"shape": [null, 5, 4], "dtype": "float32",
+                              "keras_history": ["x", 0, 0]}})";
+    return R"({"class_name": "Functional", "config": {"name": "f", "layers": [
+      {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [null, 5, 4]}, "inbound_nodes": []},
+      {"class_name": "MultiHeadAttention", "name": "mha", "config": {"name": "mha", "num_heads": 2, "key_dim": 3)" +
+           layer_cfg + R"(}, "inbound_nodes": [{"args": [)" + t + ", " + t + R"(], "kwargs": {)" + kwargs +
+           R"(}}]}],
+      "input_layers": ["x", 0, 0], "output_layers": ["mha", 0, 0]}})";
+  };
+  auto m1 = model_from_keras_json(
+      config(R"(, "output_shape": [7], "attention_axes": [1])", R"("use_causal_mask": true)"), 1, "f.json");
+  CHECK(m1->layers()[0]->config_str() == "num_heads=2, key_dim=3, output_shape=7, use_causal_mask=True");
+  CHECK(m1->inputs()[0] == std::vector<int>{-1, -1});
+  CHECK_THROWS_WITH(model_from_keras_json(config(R"(, "attention_axes": [1, 2])", ""), 1, "f.json"),
+                    "f.json: layer 'mha' (MultiHeadAttention): attention_axes=[1,2] (the steps of (batch, steps, "
+                    "features) tensors: [1]) is not supported");
+  CHECK_THROWS_WITH(model_from_keras_json(config(R"(, "use_gate": true)", ""), 1, "f.json"),
+                    "f.json: layer 'mha' (MultiHeadAttention): use_gate=True is not supported");
+  CHECK_THROWS_WITH(model_from_keras_json(config("", R"("return_attention_scores": true)"), 1, "f.json"),
+                    "f.json: layer 'mha' (MultiHeadAttention): return_attention_scores=True (a second output) is not "
+                    "supported");
+  const std::string mask = R"({"class_name": "__keras_tensor__", "config": {"shape": [null, 5, 5], "dtype": "float32",
+                              "keras_history": ["x", 0, 0]}})";
+  CHECK_THROWS_WITH(model_from_keras_json(config("", R"("attention_mask": )" + mask), 1, "f.json"),
+                    "f.json: layer 'mha' (MultiHeadAttention): its call's attention_mask is not supported");
+}
