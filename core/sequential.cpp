@@ -389,16 +389,13 @@ void Sequential::wire_masks() {
   std::vector<const Layer*> out(layers_.size(), nullptr);  // whose mask each layer's output carries
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
-    const Layer* in = nullptr;
-    for (int k : inputs_[i]) {
-      const Layer* m = k < 0 ? nullptr : out[size_t(k)];
-      DPT_CHECK(!m || inputs_[i].size() == 1,
-                "model '" << name_ << "': " << who(l) << " reads several inputs of which one carries the mask of "
-                          << who(*m)
-                          << "; Keras combines the masks too (MultiHeadAttention: into its attention mask), dptrain "
-                             "does not: drop the mask before the layer");
-      in = m;
+    if (auto* merge = dynamic_cast<MergeLayer*>(&l)) {  // several inputs: the layer says what it makes of their masks
+      std::vector<const Layer*> sources;
+      for (int k : inputs_[i]) sources.push_back(k < 0 ? nullptr : out[size_t(k)]);
+      out[i] = merge->wire_input_masks(sources, name_);
+      continue;
     }
+    const Layer* in = inputs_[i][0] < 0 ? nullptr : out[size_t(inputs_[i][0])];
     l.set_mask_source(nullptr);
     const Layer* mine = nullptr;
     if (in) {

@@ -1,12 +1,32 @@
-// Keras's causal mask on attention scores: blocks of (t, s) scores (one per sample and head), entry
-// (i, j) with j > i set to -1e9 (Keras's large negative for float32), so the softmax after it gives
-// exactly 0 there: query step i attends to steps 0..i (Keras's lower-triangular mask, also for t != s).
+// Keras's masks on attention scores: blocks of (t, s) scores, one per sample and head (h heads a
+// sample). Score (i, j) is masked where the causal mask keeps query step i from a later step j (j >
+// i: Keras's lower-triangular mask, also for t != s), where the query's mask drops step i, or where
+// the value's (or key's) mask drops step j: Keras's attention mask, query_mask[:, :, None] &
+// value_mask[:, None, :] (& key_mask) & causal. Masked scores are set to `value`: -1e9 before the
+// softmax (Keras's large negative for float32, which the softmax turns into exactly 0; a row masked
+// throughout, a dropped query step, becomes uniform, as under Keras), 0 in the softmax's gradient (a
+// masked score is a constant). The masks are (n, t) and (n, s) floats, 1 kept, 0 dropped; nullable.
 #pragma once
 #include <cstdint>
+#include "kernels/hd.h"
 
 namespace dpt::kernels {
 
-void causal_fill_cpu(float* scores, int64_t blocks, int64_t t, int64_t s);
-void causal_fill_cuda(float* scores, int64_t blocks, int64_t t, int64_t s, void* stream);
+struct AttentionMask {
+  int64_t n = 0, heads = 1, t = 0, s = 0;
+  bool causal = false;
+  const float* query = nullptr;
+  const float* value = nullptr;
+  const float* key = nullptr;
+  bool any() const { return causal || query || value || key; }
+};
+
+DPT_HD bool attention_masked(const AttentionMask& m, int64_t b, int64_t i, int64_t j) {
+  return (m.causal && j > i) || (m.query && m.query[b * m.t + i] == 0.f) || (m.value && m.value[b * m.s + j] == 0.f) ||
+         (m.key && m.key[b * m.s + j] == 0.f);
+}
+
+void attention_fill_cpu(const AttentionMask& m, float* scores, float value);
+void attention_fill_cuda(const AttentionMask& m, float* scores, float value, void* stream);
 
 }  // namespace dpt::kernels

@@ -1,13 +1,16 @@
-// The causal mask on attention scores on the CPU (attention.h).
+// Keras's masks on attention scores on the CPU (attention.h).
 #include "kernels/attention.h"
 
 namespace dpt::kernels {
 
-void causal_fill_cpu(float* scores, int64_t blocks, int64_t t, int64_t s) {
-#pragma omp parallel for schedule(static) if (blocks * t * s > 65536)
-  for (int64_t b = 0; b < blocks; ++b)
-    for (int64_t i = 0; i < t; ++i)
-      for (int64_t j = i + 1; j < s; ++j) scores[(b * t + i) * s + j] = -1e9f;
+void attention_fill_cpu(const AttentionMask& m, float* scores, float value) {
+  const int64_t rows = m.n * m.heads * m.t;
+#pragma omp parallel for schedule(static) if (rows * m.s > 65536)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t b = r / (m.heads * m.t), i = r % m.t;
+    for (int64_t j = 0; j < m.s; ++j)
+      if (attention_masked(m, b, i, j)) scores[r * m.s + j] = value;
+  }
 }
 
 }  // namespace dpt::kernels

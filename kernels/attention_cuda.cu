@@ -1,21 +1,22 @@
-// The causal mask on attention scores on CUDA (attention.h): one thread a score.
+// Keras's masks on attention scores on CUDA (attention.h): one thread a score.
 #include "kernels/attention.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_launch.cuh"
 
 namespace dpt::kernels {
 
-__global__ void causal_fill_kernel(float* __restrict__ scores, int64_t total, int64_t t, int64_t s) {
+__global__ void attention_fill_kernel(AttentionMask m, float* __restrict__ scores, float value, int64_t total) {
   DPT_GRID_STRIDE(e, total) {
-    const int64_t j = e % s, i = (e / s) % t;
-    if (j > i) scores[e] = -1e9f;
+    const int64_t j = e % m.s, i = (e / m.s) % m.t, b = e / (m.s * m.t * m.heads);
+    if (attention_masked(m, b, i, j)) scores[e] = value;
   }
 }
 
-void causal_fill_cuda(float* scores, int64_t blocks, int64_t t, int64_t s, void* stream) {
-  const int64_t total = blocks * t * s;
+void attention_fill_cuda(const AttentionMask& m, float* scores, float value, void* stream) {
+  const int64_t total = m.n * m.heads * m.t * m.s;
   if (total == 0) return;
-  causal_fill_kernel<<<grid_blocks(total), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(scores, total, t, s);
+  attention_fill_kernel<<<grid_blocks(total), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(m, scores, value,
+                                                                                                     total);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

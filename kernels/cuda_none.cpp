@@ -73,7 +73,7 @@ void random_warp_cuda(const Warp2d&, const DropoutKey&, const float*, float*, vo
 void random_warp_backward_cuda(const Warp2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
 void resize_cuda(const Resize2d&, const float*, float*, void*) { no_cuda(); }
 void resize_backward_cuda(const Resize2d&, const float*, float*, void*) { no_cuda(); }
-void causal_fill_cuda(float*, int64_t, int64_t, int64_t, void*) { no_cuda(); }
+void attention_fill_cuda(const AttentionMask&, float*, float, void*) { no_cuda(); }
 void random_crop_cuda(const Resize2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
 void random_crop_backward_cuda(const Resize2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
 void random_grayscale_cuda(const Grayscale2d&, const DropoutKey&, const float*, const float*, float*, void*) {

@@ -236,6 +236,22 @@ std::unique_ptr<Sequential> attention_net(uint64_t seed) {
   return m;
 }
 
+std::unique_ptr<Sequential> masked_attention_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("masked-attention");
+  m->add(std::make_unique<Embedding>(10, 4, true));  // 0: (6, 4), its mask (6,)
+  AttentionConfig a;
+  a.num_heads = 2;
+  a.key_dim = 3;
+  a.causal = true;
+  m->add(std::make_unique<MultiHeadAttention>(a), {0, 0});     // 1: (6, 4)
+  m->add(std::make_unique<Add>(), {0, 1});                     // 2
+  m->add(std::make_unique<LayerNormalization>());              // 3
+  m->add(std::make_unique<GlobalPooling2D>(false, false, 1));  // 4: (4,), over the kept steps
+  m->add(std::make_unique<Dense>(4, Activation::softmax));     // 5
+  m->build({6}, seed);
+  return m;
+}
+
 Dataset attention_data(int64_t n, uint64_t seed) {
   Dataset d = make_synthetic({39}, 4, n, seed);
   d.inputs = {{6, 4}, {3, 5}};

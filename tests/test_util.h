@@ -50,6 +50,10 @@ std::unique_ptr<Sequential> two_tower_net(uint64_t seed);
 // attention over the context (6 query steps, 3 value steps), average pooling, a softmax of 4.
 std::unique_ptr<Sequential> attention_net(uint64_t seed);
 Dataset attention_data(int64_t n, uint64_t seed);
+// Token ids (6,) below 10 through Embedding(mask_zero=True), a causal self-attention reading its
+// mask (query and value), a residual Add and LayerNormalization keeping it, GlobalAveragePooling1D
+// over the kept steps, a softmax of 4.
+std::unique_ptr<Sequential> masked_attention_net(uint64_t seed);
 // Synthetic data for it: indices below 10 in every input (the user's limit), packed rows.
 Dataset two_tower_data(int64_t n, uint64_t seed);
 // "rnn" on (6, 3): LSTM(5, return_sequences) into LSTM(4, go_backwards) and LSTM(3, no bias), their

@@ -1172,7 +1172,21 @@ struct GraphEntry {
   const json* layer;
   std::string name, cls;
   std::vector<std::string> from;
+  std::vector<std::string> mask_from;  // Keras 3: the tensors its call takes as masks (mask=, query_mask=, ...)
 };
+
+// The operations Keras 3 writes into a Functional config to compute the masks it passes on
+// explicitly (an Embedding's mask_zero as NotEqual(ids, 0), Masking's Any(NotEqual(x, v)), a merge's
+// LogicalOr or LogicalAnd of its inputs' masks): dptrain derives the same masks itself from its
+// layers, and takes these only where they feed masks.
+bool is_mask_op(const std::string& cls) {
+  for (const char* op : {"NotEqual", "Equal", "LogicalOr", "LogicalAnd", "LogicalNot", "Any", "All"})
+    if (cls == op) return true;
+  return false;
+}
+bool is_mask_kwarg(const std::string& key) {
+  return key == "mask" || key == "query_mask" || key == "value_mask" || key == "key_mask";
+}
 
 std::vector<GraphEntry> functional_graph(const json& cfg, const std::string& source, const std::string& model,
                                          std::vector<std::string>* inputs) {
@@ -1202,8 +1216,40 @@ std::vector<GraphEntry> functional_graph(const json& cfg, const std::string& sou
     }
     DPT_CHECK(nodes.size() == 1, why << "calls layer '" << e.name << "' (" << e.cls << ") " << nodes.size()
                                      << " times (a shared layer)" << tail);
-    node_sources(nodes[0], nodes[0].is_object(), where + ": inbound node", &e.from);
-    if (e.cls == "MultiHeadAttention") e.from = attention_sources(nodes[0], where + ": inbound node");
+    const json& node = nodes[0];
+    if (node.is_object() && node.contains("kwargs") && node["kwargs"].is_object()) {  // Keras 3: masks apart
+      json data = node;
+      for (auto it = node["kwargs"].begin(); it != node["kwargs"].end(); ++it)
+        if (is_mask_kwarg(it.key())) {
+          node_sources(it.value(), true, where + ": " + it.key(), &e.mask_from);
+          data["kwargs"].erase(it.key());
+        }
+      node_sources(data, true, where + ": inbound node", &e.from);
+    } else {
+      node_sources(node, node.is_object(), where + ": inbound node", &e.from);
+    }
+    if (e.cls == "MultiHeadAttention") e.from = attention_sources(node, where + ": inbound node");
+  }
+  // Keras 3's mask operations: taken where they feed masks alone (and other mask operations), then
+  // left out of the graph.
+  {
+    std::map<std::string, const GraphEntry*> by_name;
+    for (const GraphEntry& e : all) by_name[e.name] = &e;
+    for (const GraphEntry& e : all) {
+      if (is_mask_op(e.cls)) continue;
+      for (const std::string& f : e.from)
+        DPT_CHECK(!by_name.count(f) || !is_mask_op(by_name[f]->cls),
+                  source << ": layer '" << e.name << "' (" << e.cls << ") reads '" << f << "' (" << by_name[f]->cls
+                         << "), an operation dptrain takes only as one computing a Keras mask");
+      for (const std::string& f : e.mask_from)
+        DPT_CHECK(by_name.count(f) && is_mask_op(by_name[f]->cls),
+                  source << ": layer '" << e.name << "' (" << e.cls << ") is given the mask '" << f
+                         << "', which no Keras mask operation (NotEqual, LogicalOr, ...) computes; dptrain derives "
+                            "the masks of its layers (an Embedding's mask_zero, Masking) and takes no other");
+    }
+    all.erase(std::remove_if(all.begin(), all.end(), [](const GraphEntry& e) { return is_mask_op(e.cls); }), all.end());
+    index.clear();
+    for (size_t i = 0; i < all.size(); ++i) index[all[i].name] = i;
   }
   for (const GraphEntry& e : all)
     for (const std::string& f : e.from)
@@ -1352,9 +1398,19 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
     for (size_t k = 0; k < inputs.size(); ++k)
       DPT_CHECK(!inputs[k].empty(), source << ": the input '" << input_names[k] << "' has no shape (batch_shape)");
     model->build_inputs(inputs, seed, input_names);
-    return model;
+  } else {
+    model->build_inputs({input}, seed, input_names);
   }
-  model->build_inputs({input}, seed, input_names);
+  // A mask Keras 3's config passes a layer explicitly is one dptrain derives too.
+  for (const GraphEntry& e : graph) {
+    if (e.mask_from.empty()) continue;
+    for (const auto& l : model->layers())
+      if (l->name() == e.name && !dynamic_cast<const MergeLayer*>(l.get()))
+        DPT_CHECK(l->mask_source(), source << ": layer '" << e.name << "' (" << e.cls << ") is given the mask '"
+                                           << e.mask_from[0]
+                                           << "', but no mask of dptrain's layers (an Embedding's mask_zero, "
+                                              "Masking) reaches it");
+  }
   return model;
 }
 

@@ -82,11 +82,11 @@ struct Ops {
     else
       kernels::dropout_cpu<float>(x, y, rows, cols, rate, key);
   }
-  void causal(float* scores, int64_t blocks, int64_t t, int64_t s) const {
+  void fill(const kernels::AttentionMask& m, float* scores, float value) const {
     if (cuda)
-      kernels::causal_fill_cuda(scores, blocks, t, s, stream());
+      kernels::attention_fill_cuda(m, scores, value, stream());
     else
-      kernels::causal_fill_cpu(scores, blocks, t, s);
+      kernels::attention_fill_cpu(m, scores, value);
   }
 };
 
@@ -175,6 +175,34 @@ int64_t MultiHeadAttention::workspace_elems(int64_t batch) const {
   return batch * (t_ * H * D + s_ * H * D + s_ * H * Dv + H * t_ * s_ + t_ * H * Dv);
 }
 
+const Layer* MultiHeadAttention::wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model) {
+  mask_sources_ = sources;
+  const char* what[] = {"query", "value", "key"};
+  for (size_t k = 0; k < sources.size(); ++k) {
+    const Layer* m = sources[k];
+    if (!m) continue;
+    DPT_CHECK(m->mask_shape() == Shape{ins_[k][0]},
+              "model '" << model << "': the mask of layer '" << m->name() << "' (" << m->class_name() << "), of shape "
+                        << shape_str(m->mask_shape()) << " a sample, reaches the " << what[k] << " of layer '" << name_
+                        << "' (MultiHeadAttention), of " << ins_[k][0] << " steps");
+  }
+  return sources[0];  // Keras's compute_mask: the query's mask
+}
+
+kernels::AttentionMask MultiHeadAttention::masks(int64_t n) const {
+  kernels::AttentionMask m;
+  m.n = n;
+  m.heads = cfg_.num_heads;
+  m.t = t_;
+  m.s = s_;
+  m.causal = cfg_.causal;
+  auto of = [&](size_t k) { return k < mask_sources_.size() && mask_sources_[k] ? mask_sources_[k]->mask() : nullptr; };
+  m.query = of(0);
+  m.value = of(1);
+  m.key = of(2);
+  return m;
+}
+
 int64_t MultiHeadAttention::kept_elems(int64_t batch) const {  // Q, K, V, P twice, C
   const int64_t H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim();
   return batch * (t_ * H * D + s_ * H * D + s_ * H * Dv + 2 * H * t_ * s_ + t_ * H * Dv);
@@ -204,7 +232,8 @@ void MultiHeadAttention::forward_all_on(Context& ctx, const std::vector<Tensor>&
   for (int64_t h = 0; h < H; ++h)
     op.batched(false, true, T, S, D, scale, q + h * D, H * D, T * H * D, k + h * D, H * D, S * H * D, p + h * T * S, S,
                H * T * S, n);
-  if (cfg_.causal) op.causal(p, n * H, T, S);
+  const kernels::AttentionMask mask = masks(n);
+  if (mask.any()) op.fill(mask, p, -1e9f);
   op.softmax(p, n * H * T, S);
   last_training_ = training_ && cfg_.dropout > 0;
   const float* used = p;
@@ -254,7 +283,9 @@ void MultiHeadAttention::backward_all_on(Context& ctx, const std::vector<Tensor>
     op.dropout(dp, pd, n, H * T * S, float(cfg_.dropout), draw_key(ctx, name_));
     ds = pd;
   }
-  op.softmax_back(p, ds, n * H * T, S);  // masked entries have p = 0: no gradient
+  op.softmax_back(p, ds, n * H * T, S);
+  const kernels::AttentionMask mask = masks(n);
+  if (mask.any()) op.fill(mask, ds, 0.f);  // a masked score is a constant (in a row masked throughout, p is not 0)
   // dQ = dS K / sqrt(D), dK = dS^T Q / sqrt(D), per head.
   const float scale = float(1.0 / std::sqrt(double(D)));
   for (int64_t h = 0; h < H; ++h) {

@@ -1,7 +1,8 @@
 // Keras's MultiHeadAttention(num_heads, key_dim, value_dim, dropout, use_bias, output_shape) on
 // sequences (Keras tensors of rank 3: samples of (steps, features)), called on a query (T, Eq) and a
 // value (S, Ev), and a key (S, Ek) when given (else the value is the key too); use_causal_mask
-// (a call argument in Keras) keeps query step i from steps after i.
+// (a call argument in Keras) keeps query step i from steps after i, and masks reaching the inputs
+// (an Embedding's mask_zero) drop the steps they drop, as Keras's attention mask.
 //
 // As Keras computes it, H heads of key_dim D (value_dim Dv), per sample:
 //   Q = query Wq + bq (T, H, D), K = key Wk + bk (S, H, D), V = value Wv + bv (S, H, Dv)
@@ -20,6 +21,7 @@
 #pragma once
 #include "core/layers/merge.h"
 #include "core/tensor.h"
+#include "kernels/attention.h"
 
 namespace dpt {
 
@@ -45,6 +47,9 @@ class MultiHeadAttention : public MergeLayer {
   int64_t output_dim() const { return out_.back(); }
   bool has_key() const { return ins_.size() == 3; }  // called on a key of its own
   void prepare(int64_t max_batch, Context& ctx) override;
+  // Keras's masks: the query's and the value's (and key's) masks make the attention mask; the
+  // output carries the query's.
+  const Layer* wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model) override;
   int64_t workspace_elems(int64_t batch) const override;
   int64_t kept_elems(int64_t batch) const override;
 
@@ -58,9 +63,11 @@ class MultiHeadAttention : public MergeLayer {
   // Weight k (0 query, 1 key, 2 value, 3 output): its kernel's and bias's index in w_ / g_.
   size_t kernel_at(int k) const { return size_t(cfg_.use_bias ? 2 * k : k); }
   size_t bias_at(int k) const { return size_t(2 * k + 1); }
+  kernels::AttentionMask masks(int64_t n) const;  // the causal mask and the inputs' masks of the last forward
   float* buf(const Buffer& b, int64_t n, int64_t per) const;  // checked against the prepared batch
   AttentionConfig cfg_;
   int64_t t_ = 0, s_ = 0;  // query and value steps
+  std::vector<const Layer*> mask_sources_;  // per input: the layer whose mask reaches it (null: none)
   Buffer q_, k_, v_, p_, pd_, c_;
   int64_t max_batch_ = 0;
   bool last_training_ = false;

@@ -44,6 +44,25 @@ void MergeLayer::backward_all(Context& ctx, const std::vector<Tensor>& xs, const
   backward_all_on(ctx, xs, dy, dxs, !ctx.device.is_cpu());
 }
 
+const Layer* MergeLayer::wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model) {
+  auto who = [](const Layer& l) { return "layer '" + l.name() + "' (" + l.class_name() + ")"; };
+  const Layer* m = nullptr;
+  for (const Layer* s : sources) {
+    if (!s) continue;
+    DPT_CHECK(!m || s == m, "model '" << model << "': " << who(*this) << " reads inputs carrying the masks of "
+                                      << who(*m) << " and of " << who(*s)
+                                      << "; Keras combines them, dptrain does not: drop one before the layer");
+    m = s;
+  }
+  if (!m) return nullptr;
+  const Shape steps(out_.begin(), out_.end() - 1);
+  DPT_CHECK(keeps_masks() && steps == m->mask_shape(),
+            "model '" << model << "': the mask of " << who(*m) << " reaches " << who(*this) << ", whose output "
+                      << shape_str(out_) << " does not keep its steps " << shape_str(m->mask_shape())
+                      << "; drop the mask before the layer");
+  return m;
+}
+
 Shape MergeLayer::compute_output_shape(const Shape&) {
   DPT_FAIL("layer '" << name_ << "' (" << class_name() << ") takes several inputs: build it with build_inputs");
 }

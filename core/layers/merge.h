@@ -18,12 +18,19 @@ class MergeLayer : public Layer {
   // dxs[k] (nullable: an input that needs no gradient) is overwritten with the gradient for input k.
   void backward_all(Context& ctx, const std::vector<Tensor>& xs, const Tensor& y, Tensor& dy,
                     const std::vector<Tensor*>& dxs);
+  // At build: the layers whose masks reach each input (null: none); returns the one its output
+  // carries. A merge passes on the mask its masked inputs share (Keras ANDs their masks: one mask,
+  // or one where the other inputs have none, is itself) where its output keeps the steps
+  // (keeps_masks); different masks, or a mask it cannot keep, are errors naming them (model: its
+  // name, for them).
+  virtual const Layer* wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model);
 
  protected:
   virtual Shape output_shape_of(const std::vector<Shape>& inputs) = 0;
   virtual void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) = 0;
   virtual void backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,
                                bool cuda) = 0;
+  virtual bool keeps_masks() const { return false; }
   // The one-input forms are not these layers' (Sequential calls the forms above).
   Shape compute_output_shape(const Shape& in) override;
   void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
@@ -45,6 +52,7 @@ class ElementwiseMerge : public MergeLayer {
   int64_t workspace_elems(int64_t batch) const override;
 
  protected:
+  bool keeps_masks() const override { return true; }
   Shape output_shape_of(const std::vector<Shape>& inputs) override;
   void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) override;
   void backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,
@@ -73,6 +81,7 @@ class Extremum : public MergeLayer {
   bool is_max() const { return max_; }
 
  protected:
+  bool keeps_masks() const override { return true; }
   Shape output_shape_of(const std::vector<Shape>& inputs) override;
   void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) override;
   void backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,
@@ -93,6 +102,7 @@ class Concatenate : public MergeLayer {
   int64_t axis() const { return axis_; }
 
  protected:
+  bool keeps_masks() const override { return dim_ + 1 == out_.size(); }  // joined along the features
   Shape output_shape_of(const std::vector<Shape>& inputs) override;
   void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) override;
   void backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,

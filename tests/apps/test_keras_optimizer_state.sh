@@ -28,7 +28,8 @@
 #      .keras and .h5 files gives Keras's weights, and Keras loads what dptrain saves; the same for a
 #      model of four inputs (npy:A+B+C+D) with Dot (a two-tower recommender, attention-like Dots),
 #      and from tf_keras's .h5 where tf_keras is installed; and for MultiHeadAttention (causal self-attention
-#      in a transformer block, cross-attention, a key of its own).
+#      in a transformer block, cross-attention, a key of its own; a padded text block through
+#      Embedding(mask_zero=True), whose Keras 3 config writes the masks as operations).
 #   6. Keras's weight regularizers, and its activity regularizers (Sequential and Functional):
 #      dptrain's epoch gives Keras's weights and logs Keras's loss with the penalty; Keras loads
 #      dptrain's files with them and evaluates to dptrain's loss.
@@ -109,6 +110,13 @@ def model_weights(path):
         g = f["model_weights"]
         return [np.array(g[layer][w]) for layer in ("hidden", "out")
                 for w in (n.decode() for n in g[layer].attrs["weight_names"])]
+
+
+def h5_weights_by_name(path):  # a legacy .h5's weights by their names ("dense/kernel:0")
+    with h5py.File(path, "r") as f:
+        g = f["model_weights"]
+        return {w.decode(): np.array(g[n.decode()][w.decode()]) for n in g.attrs["layer_names"]
+                for w in g[n.decode()].attrs["weight_names"]}
 
 
 def archive_vars(path):  # every dataset of a .keras archive's model.weights.h5, by its path
@@ -766,10 +774,7 @@ else:
     m.fit(txs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     theirs = {w.name: w.numpy() for w in m.weights}
     if tower_epoch("tower_tfk", tf_keras, f"{d}/tower_tfk_1.h5"):
-        with h5py.File(f"{d}/tower_tfk_ours.h5", "r") as f:
-            g = f["model_weights"]
-            ours = {w.decode(): np.array(g[n.decode()][w.decode()]) for n in g.attrs["layer_names"]
-                    for w in g[n.decode()].attrs["weight_names"]}
+        ours = h5_weights_by_name(f"{d}/tower_tfk_ours.h5")
         diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in theirs) if sorted(ours) == sorted(theirs) else 1.0
         check(diff <= 2e-6, f"tower: dptrain's epoch from tf_keras {tf_keras.__version__}'s .h5 on four inputs gives "
                             f"its weights (max |diff| {diff:.3g})")
@@ -852,14 +857,70 @@ else:
                           f"{d}/attn_tfk_ours.h5"], capture_output=True, text=True)
     check(run.returncode == 0, f"attn: dptrain trains tf_keras's .h5 (exit {run.returncode}) {run.stderr.strip()}")
     if run.returncode == 0:
-        with h5py.File(f"{d}/attn_tfk_ours.h5", "r") as f:
-            g = f["model_weights"]
-            got = {w.decode(): np.array(g[n.decode()][w.decode()]) for n in g.attrs["layer_names"]
-                   for w in g[n.decode()].attrs["weight_names"]}
+        got = h5_weights_by_name(f"{d}/attn_tfk_ours.h5")
         diff, keyb = attention_diffs(got, theirs) if sorted(got) == sorted(theirs) else (1.0, 1.0)
         check(diff <= 2e-6 and keyb <= 1e-4,
               f"attn: dptrain's epoch from tf_keras {tf_keras.__version__}'s .h5 gives its weights (max |diff| "
               f"{diff:.3g}, the key biases {keyb:.3g})")
+# A text transformer's block with padding: Embedding(mask_zero=True) into a self-attention, which
+# reads the mask on its query and value (Keras's attention mask), a residual Add and
+# LayerNormalization that keep it, GlobalAveragePooling1D over the kept steps. Keras 3 writes the
+# masks it passes on into its config as operations (NotEqual, LogicalOr), which dptrain takes as
+# its own masks. Tokens without repeats in a batch (Keras 3's TensorFlow backend: see the towers).
+ids = np.concatenate([rng.permutation(np.arange(1, 60))[:48] for _ in range(4)]).reshape(32, 6).astype("int32")
+for r, n in enumerate(rng.integers(1, 7, 32)):
+    ids[r, n:] = 0
+np.save(f"{d}/tok.npy", ids)
+
+
+def masked_attention_model(k):
+    L = k.layers
+    t = k.Input((6,), dtype="int32", name="tokens")
+    e = L.Embedding(60, 8, mask_zero=True, name="emb")(t)
+    a = L.MultiHeadAttention(2, 4, name="mha")(e, e)
+    h = L.Dense(8, activation="relu", name="ff")(L.LayerNormalization(name="ln")(L.Add(name="res")([e, a])))
+    return k.Model(t, L.Dense(3, activation="softmax", name="out")(L.GlobalAveragePooling1D(name="gap")(h)),
+                   name="masked_attn")
+
+
+for k in (keras, tf_keras):
+    if k is None:
+        print("note: no tf_keras here: the masked attention from tf_keras's .h5 is not checked")
+        continue
+    tag = "mattn" if k is keras else "mattn_tfk"
+    k.utils.set_random_seed(0)
+    m = masked_attention_model(k)
+    m.compile(optimizer=k.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    m.fit(ids, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    exts = ("keras", "h5") if k is keras else ("h5",)
+    for ext in exts:
+        m.save(f"{d}/{tag}_1.{ext}")
+    want = m.evaluate(ids, y, batch_size=8, verbose=0)
+    m.fit(ids, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = {(w.path if k is keras else w.name): w.numpy() for w in m.weights}
+    for ext in exts:
+        got_loss = dpt_eval(f"{d}/{tag}_1.{ext}", "y", "tok").get("loss", float("nan"))
+        check(abs(got_loss - want) <= 1e-4, f"{tag}: dptrain evaluates the .{ext} file to Keras's loss ({got_loss} vs "
+                                            f"{want:.6f})")
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", f"npy:{d}/tok.npy,{d}/y.npy",
+                              "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                              "--verbose", "0", "--save-model", f"{d}/{tag}_ours.{ext}"], capture_output=True, text=True)
+        check(run.returncode == 0, f"{tag}: dptrain trains the .{ext} file (exit {run.returncode}) {run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        if k is keras:
+            ours = keras.models.load_model(f"{d}/{tag}_ours.{ext}")
+            got = {w.path: w.numpy() for w in ours.weights}
+            theirs_eval = ours.evaluate(ids, y, batch_size=8, verbose=0)
+            got_loss = dpt_eval(f"{d}/{tag}_ours.{ext}", "y", "tok").get("loss", float("nan"))
+            check(abs(got_loss - theirs_eval) <= 1e-4, f"{tag}: Keras loads dptrain's .{ext} file and evaluates "
+                                                       f"dptrain's loss ({got_loss} vs {theirs_eval:.6f})")
+        else:
+            got = h5_weights_by_name(f"{d}/{tag}_ours.h5")
+        diff, keyb = attention_diffs(got, theirs) if sorted(got) == sorted(theirs) else (1.0, 1.0)
+        check(diff <= 2e-6 and keyb <= 1e-4,
+              f"{tag}: dptrain's epoch from the .{ext} file through the masked attention gives Keras {k.__version__}'s "
+              f"weights (max |diff| {diff:.3g}, the key biases {keyb:.3g})")
 # GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip and Keras 3's RandomRotation, RandomZoom,
 # RandomTranslation, RandomShear, RandomContrast and RandomBrightness (each of the last two after a Conv2D, so a gradient goes
 # through it): the identity at inference, so dptrain evaluates
@@ -960,10 +1021,7 @@ else:
         if run.returncode != 0:
             continue
         if tag == "crop_grow":
-            with h5py.File(f"{d}/{tag}_ours.h5", "r") as f:
-                g = f["model_weights"]
-                ours = {w.decode(): np.array(g[n.decode()][w.decode()]) for n in g.attrs["layer_names"]
-                        for w in g[n.decode()].attrs["weight_names"]}
+            ours = h5_weights_by_name(f"{d}/{tag}_ours.h5")
             diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in theirs) if sorted(ours) == sorted(theirs) \
                 else 1.0
             check(diff <= 2e-6 and moved > 100 * 2e-6,

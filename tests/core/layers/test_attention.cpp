@@ -8,6 +8,9 @@
 #include "core/data/readers.h"
 #include "core/io/keras_config.h"
 #include "core/layers/attention.h"
+#include "core/layers/embedding.h"
+#include "core/layers/merge.h"
+#include "core/layers/pooling.h"
 #include "core/sequential.h"
 #include "test_util.h"
 
@@ -16,12 +19,15 @@ using namespace dpt;
 namespace {
 
 // out (n, T, O) of one attention layer from its model's weights, in double.
+// qmask (n, T) and vmask (n, S), where given: Keras's attention mask (a query step masked
+// throughout attends to every step alike). first_weight: the layer's first in the model's weights.
 std::vector<double> reference(const Sequential& m, const AttentionConfig& a, const std::vector<float>& q,
                               const std::vector<float>& v, const std::vector<float>& k, int64_t n, int64_t T, int64_t S,
-                              int64_t Eq, int64_t Ev, int64_t Ek, int64_t O) {
+                              int64_t Eq, int64_t Ev, int64_t Ek, int64_t O, const std::vector<float>& qmask = {},
+                              const std::vector<float>& vmask = {}, size_t first_weight = 0) {
   const int64_t H = a.num_heads, D = a.key_dim, Dv = a.value_dim ? a.value_dim : a.key_dim;
   const auto& w = m.weights();
-  size_t at = 0;
+  size_t at = first_weight;
   auto next = [&] { return w[at++].data; };
   const float* wq = next();
   const float* bq = a.use_bias ? next() : nullptr;
@@ -53,10 +59,16 @@ std::vector<double> reference(const Sequential& m, const AttentionConfig& a, con
           double d = 0;
           for (int64_t e = 0; e < D; ++e)
             d += Q[size_t(((b * T + i) * H + h) * D + e)] * K[size_t(((b * S + j) * H + h) * D + e)];
-          s[size_t(j)] = a.causal && j > i ? -1e300 : d / std::sqrt(double(D));
+          const bool masked = (a.causal && j > i) || (!qmask.empty() && qmask[size_t(b * T + i)] == 0.f) ||
+                              (!vmask.empty() && vmask[size_t(b * S + j)] == 0.f);
+          s[size_t(j)] = masked ? -1e300 : d / std::sqrt(double(D));
           top = std::max(top, s[size_t(j)]);
         }
         double z = 0;
+        if (top < -1e299) {  // masked throughout: uniform
+          for (double& e : s) e = 0.0;
+          top = 0.0;
+        }
         for (double& e : s) z += (e = e < -1e299 ? 0.0 : std::exp(e - top));
         for (int64_t j = 0; j < S; ++j)
           for (int64_t e = 0; e < Dv; ++e)
@@ -219,4 +231,60 @@ TEST_CASE("MultiHeadAttention in a model: gradients, 3 CPU replicas as one, Kera
                               "keras_history": ["x", 0, 0]}})";
   CHECK_THROWS_WITH(model_from_keras_json(config("", R"("attention_mask": )" + mask), 1, "f.json"),
                     "f.json: layer 'mha' (MultiHeadAttention): its call's attention_mask is not supported");
+}
+
+TEST_CASE("MultiHeadAttention reads Keras's masks: an Embedding's mask_zero on the query and the value",
+          "[layers][attention][mask]") {
+  auto m = test::masked_attention_net(3);
+  CHECK(m->layers()[4]->mask_source() == m->layers()[0].get());  // through the attention, Add and LayerNormalization
+  const int64_t n = 3, T = 6;
+  // padding (zeros) at the end, in the middle, and a sample of one kept step, its last
+  const std::vector<float> ids = {3, 5, 1, 0, 0, 0, 2, 0, 7, 9, 4, 6, 0, 0, 0, 0, 0, 8};
+  Tensor x({n, T});
+  std::copy(ids.begin(), ids.end(), x.data());
+  for (auto& w : m->weights())  // biases away from zero, embeddings of unit scale
+    for (int64_t i = 0; i < shape_numel(w.spec.shape); ++i)
+      w.data[i] = float(0.8 * std::sin(0.9 * double(i) + double(w.offset)));
+  m->prepare(n);
+  Context ctx;
+  m->forward(ctx, x, false);
+  const Tensor e = m->output_of(0), y = m->output_of(1);
+  const std::vector<float> emb(e.data(), e.data() + e.numel());
+  std::vector<float> mask;
+  for (float id : ids) mask.push_back(id != 0.f ? 1.f : 0.f);
+  const auto& mha = dynamic_cast<const MultiHeadAttention&>(*m->layers()[1]);
+  const auto want = reference(*m, mha.config(), emb, emb, emb, n, T, T, 4, 4, 4, 4, mask, mask, 1);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t f = 0; f < 4; ++f) {
+        INFO("sample " << b << " step " << i);
+        const size_t at = size_t((b * T + i) * 4 + f);
+        CHECK(y.data()[at] == Approx(want[at]).epsilon(1e-5).margin(1e-6));
+      }
+  // Gradients (the embeddings scaled up from Keras's 0.05 for the finite differences), and 3 CPU
+  // replicas as one.
+  auto g = test::masked_attention_net(5);
+  for (auto& wr : g->weights())
+    if (wr.spec.name == "embeddings")
+      for (int64_t i = 0; i < shape_numel(wr.spec.shape); ++i) wr.data[i] *= 20.f;
+  test::check_model_gradients(*g, {T});
+  const double d =
+      test::replicas_vs_one([] { return test::masked_attention_net(11); }, make_synthetic({T}, 4, 30, 5, 10), 3, 10);
+  std::printf("equivalence masked-attention-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+  const std::string dir = test::temp_dir("masked_attention");
+  for (const auto& loaded : test::check_file_round_trips(*m, dir))
+    CHECK(loaded->layers()[4]->mask_source() == loaded->layers()[0].get());
+  std::filesystem::remove_all(dir);
+  // The query's mask is the output's: none where only the value is masked.
+  Sequential v("v");
+  v.add(std::make_unique<Embedding>(10, 4, true), {-1});
+  v.add(std::make_unique<Embedding>(10, 4, false), {-2});
+  AttentionConfig a;
+  a.num_heads = 1;
+  a.key_dim = 2;
+  v.add(std::make_unique<MultiHeadAttention>(a), {1, 0});
+  v.add(std::make_unique<GlobalPooling2D>(false, false, 1));
+  v.build_inputs({{6}, {4}}, 1);
+  CHECK(v.layers()[3]->mask_source() == nullptr);
 }

@@ -251,17 +251,34 @@ TEST_CASE("Keras's masks: layers that drop them, and what is refused", "[layers]
                       "'batch_normalization' (BatchNormalization), which Keras computes its batch "
                       "statistics over the kept steps alone; dptrain does not");
   }
-  {  // a merge
+  {  // a merge passes on the one mask its inputs carry (Keras ANDs them: the same mask is itself)
     Sequential m("m");
     m.add(embed());
     m.add(std::make_unique<LSTM>(seq));
     m.add(std::make_unique<LSTM>(seq), {0});
     m.add(std::make_unique<Add>(), {1, 2});
+    m.add(std::make_unique<Concatenate>(), {3, 0});
     m.add(std::make_unique<GlobalPooling2D>(false, false, 1));
-    CHECK_THROWS_WITH(m.build({6}, 1),
-                      "model 'm': layer 'add' (Add) reads several inputs of which one carries the mask of "
-                      "layer 'embedding' (Embedding); Keras combines the masks too (MultiHeadAttention: into its "
-                      "attention mask), dptrain does not: drop the mask before the layer");
+    m.build({6}, 1);
+    CHECK(m.layers()[5]->mask_source() == m.layers()[0].get());
+    Sequential two("two");  // two masks: Keras would AND them, dptrain refuses
+    two.add(embed(), {-1});
+    two.add(embed(), {-1});
+    two.add(std::make_unique<Add>(), {0, 1});
+    two.add(std::make_unique<GlobalPooling2D>(false, false, 1));
+    CHECK_THROWS_WITH(two.build({6}, 1),
+                      "model 'two': layer 'add' (Add) reads inputs carrying the masks of layer 'embedding' "
+                      "(Embedding) and of layer 'embedding_1' (Embedding); Keras combines them, dptrain does not: "
+                      "drop one before the layer");
+    Sequential steps("steps");  // joined along the steps: the masks would have to be joined too
+    steps.add(embed());
+    steps.add(std::make_unique<LSTM>(seq));
+    steps.add(std::make_unique<Concatenate>(1), {0, 0});
+    steps.add(std::make_unique<GlobalPooling2D>(false, false, 1));
+    CHECK_THROWS_WITH(steps.build({6}, 1),
+                      "model 'steps': the mask of layer 'embedding' (Embedding) reaches layer 'concatenate' "
+                      "(Concatenate), whose output (12, 4) does not keep its steps (6,); drop the mask before the "
+                      "layer");
   }
 }
 
@@ -292,4 +309,47 @@ TEST_CASE("Keras configs with masks: mask_zero, Masking, zero_output_for_mask; B
   auto k = model_from_keras_json(masking, 0, "k.json");
   CHECK(k->layers()[0]->config_str() == "mask_value=-1");
   CHECK(k->layers()[1]->mask_source() == k->layers()[0].get());
+}
+
+TEST_CASE("Keras 3's Functional configs write the masks they pass on as operations: taken as dptrain's own masks",
+          "[layers][mask][io]") {
+  // Embedding(mask_zero) -> Dense, and the residual Add's mask as LogicalOr of NotEqual(ids, 0) with
+  // itself, passed to GlobalAveragePooling1D as mask= (as Keras 3.15 writes such a model).
+  auto t = [](const std::string& from, const std::string& shape) {
+    return R"({"class_name": "__keras_tensor__", "config": {"shape": )" + shape +
+           R"(, "dtype": "float32", "keras_history": [")" + from + R"(", 0, 0]}})";
+  };
+  auto model = [&](const std::string& gap_mask_from, bool dense_reads_op, bool mask_zero = true) {
+    return R"({"class_name": "Functional", "config": {"name": "f", "layers": [
+      {"class_name": "InputLayer", "name": "ids", "config": {"name": "ids", "batch_shape": [null, 6]}, "inbound_nodes": []},
+      {"class_name": "Embedding", "name": "e", "config": {"name": "e", "input_dim": 9, "output_dim": 3, "mask_zero": )" +
+           std::string(mask_zero ? "true" : "false") + R"(},
+       "inbound_nodes": [{"args": [)" +
+           t("ids", "[null, 6]") + R"(], "kwargs": {}}]},
+      {"class_name": "Dense", "name": "d", "config": {"name": "d", "units": 3}, "inbound_nodes": [{"args": [)" +
+           t(dense_reads_op ? "not_equal" : "e", "[null, 6, 3]") + R"(], "kwargs": {}}]},
+      {"class_name": "NotEqual", "name": "not_equal", "config": {"name": "not_equal"}, "inbound_nodes": [{"args": [)" +
+           t("ids", "[null, 6]") + R"(, 0], "kwargs": {}}]},
+      {"class_name": "Add", "name": "res", "config": {"name": "res"}, "inbound_nodes": [{"args": [[)" +
+           t("e", "[null, 6, 3]") + ", " + t("d", "[null, 6, 3]") + R"(]], "kwargs": {}}]},
+      {"class_name": "LogicalOr", "name": "logical_or", "config": {"name": "logical_or"}, "inbound_nodes": [{"args": [)" +
+           t("not_equal", "[null, 6]") + ", " + t("not_equal", "[null, 6]") + R"(], "kwargs": {}}]},
+      {"class_name": "GlobalAveragePooling1D", "name": "gap", "config": {"name": "gap"}, "inbound_nodes": [{"args": [)" +
+           t("res", "[null, 6, 3]") + R"(], "kwargs": {"mask": )" + t(gap_mask_from, "[null, 6]") + R"(}}]}],
+      "input_layers": ["ids", 0, 0], "output_layers": ["gap", 0, 0]}})";
+  };
+  auto m = model_from_keras_json(model("logical_or", false), 0, "f.json");
+  REQUIRE(m->layers().size() == 4);  // the operations left out
+  CHECK(m->layers()[3]->mask_source() == m->layers()[0].get());
+  CHECK(m->inputs()[2] == std::vector<int>{0, 1});
+  CHECK_THROWS_WITH(model_from_keras_json(model("d", false), 0, "f.json"),
+                    "f.json: layer 'gap' (GlobalAveragePooling1D) is given the mask 'd', which no Keras mask operation "
+                    "(NotEqual, LogicalOr, ...) computes; dptrain derives the masks of its layers (an Embedding's "
+                    "mask_zero, Masking) and takes no other");
+  CHECK_THROWS_WITH(model_from_keras_json(model("logical_or", true), 0, "f.json"),
+                    "f.json: layer 'd' (Dense) reads 'not_equal' (NotEqual), an operation dptrain takes only as one "
+                    "computing a Keras mask");
+  CHECK_THROWS_WITH(model_from_keras_json(model("logical_or", false, false), 0, "f.json"),
+                    "f.json: layer 'gap' (GlobalAveragePooling1D) is given the mask 'logical_or', but no mask of "
+                    "dptrain's layers (an Embedding's mask_zero, Masking) reaches it");
 }
