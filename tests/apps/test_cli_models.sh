@@ -301,6 +301,52 @@ run eval_two evaluate --model "$dir/two1.keras" --data "$two_data" --validation-
 val=$(grep '^Epoch 2/2' "$dir/train_two1" | sed -n 's/.* - val_loss: \([0-9.]*\).*/\1/p')
 check "the saved two-input .keras evaluates the last epoch's val_loss" "loss: $val" "$dir/eval_two"
 
+# A transformer block on padded token ids (tf_keras's Functional form, written by hand: the value and
+# use_causal_mask in the call's kwargs): Embedding(mask_zero) into a causal self-attention, a
+# residual Add and LayerNormalization, GlobalAveragePooling1D over the kept steps. summary's row; 1
+# and 2 replicas train to the same figures; the saved .keras evaluates to the last val_loss.
+cat > "$dir/attn.json" <<'JSON'
+{"class_name": "Functional", "config": {"name": "block", "layers": [
+ {"class_name": "InputLayer", "name": "ids", "config": {"name": "ids", "batch_input_shape": [null, 5]}, "inbound_nodes": []},
+ {"class_name": "Embedding", "name": "emb", "config": {"name": "emb", "input_dim": 7, "output_dim": 4, "mask_zero": true}, "inbound_nodes": [[["ids", 0, 0, {}]]]},
+ {"class_name": "MultiHeadAttention", "name": "mha", "config": {"name": "mha", "num_heads": 2, "key_dim": 2, "value_dim": 2, "dropout": 0.1, "use_bias": true, "output_shape": null, "attention_axes": [1]},
+  "inbound_nodes": [[["emb", 0, 0, {"value": ["emb", 0, 0], "use_causal_mask": true}]]]},
+ {"class_name": "Add", "name": "res", "config": {"name": "res"}, "inbound_nodes": [[["emb", 0, 0, {}], ["mha", 0, 0, {}]]]},
+ {"class_name": "LayerNormalization", "name": "ln", "config": {"name": "ln", "axis": -1}, "inbound_nodes": [[["res", 0, 0, {}]]]},
+ {"class_name": "GlobalAveragePooling1D", "name": "gap", "config": {"name": "gap"}, "inbound_nodes": [[["ln", 0, 0, {}]]]},
+ {"class_name": "Dense", "name": "out", "config": {"name": "out", "units": 2, "activation": "softmax"}, "inbound_nodes": [[["gap", 0, 0, {}]]]}],
+ "input_layers": [["ids", 0, 0]], "output_layers": [["out", 0, 0]]}}
+JSON
+python3 - "$dir" <<'PY'
+import random, struct, sys
+def npy(path, descr, shape, fmt, values):
+    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, str(tuple(shape)))
+    head += " " * (63 - (len(head) + 10) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
+        f.write(struct.pack("<%d%s" % (len(values), fmt), *values))
+r = random.Random(5)
+ids = []
+for _ in range(40):  # 1 to 5 tokens, then padding
+    n = r.randrange(1, 6)
+    ids += [r.randrange(1, 7) for _ in range(n)] + [0] * (5 - n)
+npy(sys.argv[1] + "/ids.npy", "<i4", (40, 5), "i", ids)
+npy(sys.argv[1] + "/ids_y.npy", "<i8", (40,), "q", [r.randrange(2) for _ in range(40)])
+PY
+run sum_attn summary --model "$dir/attn.json"
+check "summary: the attention reads the embedding as query and value" " mha (MultiHeadAttention)    (None, 5, 4)              80          [emb[0][0]," "$dir/sum_attn"
+attn_data="npy:$dir/ids.npy,$dir/ids_y.npy"
+for replicas in 1 2; do
+  run "train_attn$replicas" train --model "$dir/attn.json" --data "$attn_data" --validation-split 0.25 --epochs 2 \
+    --batch-size 10 --optimizer adam --replicas "$replicas" --verbose 2 --save-model "$dir/attn$replicas.keras"
+done
+l1=$(grep '^Epoch 2/2' "$dir/train_attn1"); l2=$(grep '^Epoch 2/2' "$dir/train_attn2")
+if [ -n "$l1" ] && [ "${l1#*step - }" = "${l2#*step - }" ]; then echo "ok: attention: 1 and 2 replicas end the same (${l1#*step - })"
+else echo "FAIL: attention: 1 replica '$l1', 2 replicas '$l2'"; fails=$((fails+1)); fi
+run eval_attn evaluate --model "$dir/attn1.keras" --data "$attn_data" --validation-split 0.25
+val=$(grep '^Epoch 2/2' "$dir/train_attn1" | sed -n 's/.* - val_loss: \([0-9.]*\).*/\1/p')
+check "the saved attention .keras evaluates the last epoch's val_loss" "loss: $val" "$dir/eval_attn"
+
 # --restore-best-weights: early stopping ends with the best epoch's weights, which evaluate then
 # scores exactly as that epoch's validation did (a learning rate that makes val_loss bounce).
 for replicas in 1 2; do
