@@ -20,4 +20,30 @@ void attention_fill_cuda(const AttentionMask& m, float* scores, float value, voi
   DPT_CUDA_LAUNCH_CHECK();
 }
 
+__global__ void scale_by_kernel(float* __restrict__ x, int64_t n, const float* __restrict__ s) {
+  const float v = s[0];
+  DPT_GRID_STRIDE(e, n) {
+    x[e] *= v;
+  }
+}
+
+__global__ void multiply_kernel(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ prod,
+                                int64_t n) {
+  DPT_GRID_STRIDE(e, n) {
+    prod[e] = a[e] * b[e];
+  }
+}
+
+void scale_by_cuda(float* x, int64_t n, const float* s, void* stream) {
+  if (n == 0) return;
+  scale_by_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, n, s);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
+void multiply_cuda(const float* a, const float* b, float* prod, int64_t n, void* stream) {
+  if (n == 0) return;
+  multiply_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(a, b, prod, n);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
 }  // namespace dpt::kernels

@@ -252,6 +252,23 @@ std::unique_ptr<Sequential> masked_attention_net(uint64_t seed) {
   return m;
 }
 
+std::unique_ptr<Sequential> luong_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("luong");
+  m->add(std::make_unique<Dense>(4, Activation::tanh), {-2});  // 0: (6, 4), a key
+  DotAttentionConfig a;
+  a.use_scale = true;
+  a.causal = true;
+  a.dropout = 0.2;
+  m->add(std::make_unique<DotAttention>(a), {-1, -2, 0});                // 1: (5, 3)
+  m->add(std::make_unique<Dense>(3), {-1});                              // 2: (5, 3)
+  m->add(std::make_unique<DotAttention>(DotAttentionConfig{}), {2, 1});  // 3: (5, 3), the value its key
+  m->add(std::make_unique<Concatenate>(), {1, 3});                       // 4: (5, 6)
+  m->add(std::make_unique<Flatten>());                                   // 5: (30,)
+  m->add(std::make_unique<Dense>(4, Activation::softmax));               // 6
+  m->build_inputs({{5, 4}, {6, 3}}, seed, {"q", "v"});
+  return m;
+}
+
 Dataset attention_data(int64_t n, uint64_t seed) {
   Dataset d = make_synthetic({39}, 4, n, seed);
   d.inputs = {{6, 4}, {3, 5}};

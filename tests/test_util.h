@@ -54,6 +54,10 @@ Dataset attention_data(int64_t n, uint64_t seed);
 // mask (query and value), a residual Add and LayerNormalization keeping it, GlobalAveragePooling1D
 // over the kept steps, a softmax of 4.
 std::unique_ptr<Sequential> masked_attention_net(uint64_t seed);
+// Keras's Attention (dot scores): inputs 'q' (5, 4) and 'v' (6, 3); one with use_scale, a causal
+// mask, dropout 0.2 and a key of its own (a Dense of v), one whose value is its key; their outputs
+// joined, flattened, a softmax of 4. Data: attention_data's rows of 38.
+std::unique_ptr<Sequential> luong_net(uint64_t seed);
 // Synthetic data for it: indices below 10 in every input (the user's limit), packed rows.
 Dataset two_tower_data(int64_t n, uint64_t seed);
 // "rnn" on (6, 3): LSTM(5, return_sequences) into LSTM(4, go_backwards) and LSTM(3, no bias), their

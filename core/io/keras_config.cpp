@@ -993,6 +993,18 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
   if (c.cls == "Maximum" || c.cls == "Minimum") return std::make_unique<Extremum>(c.cls == "Maximum");
   if (c.cls == "Concatenate") return std::make_unique<Concatenate>(c.get<int64_t>("axis", -1));
   if (c.cls == "MultiHeadAttention") return make_attention(c);
+  if (c.cls == "Attention") {
+    const std::string mode = c.get<std::string>("score_mode", "dot");
+    if (mode != "dot") c.unsupported("score_mode='" + mode + "' (dot)");
+    DotAttentionConfig a;
+    a.use_scale = c.get<bool>("use_scale", false);
+    a.dropout = c.get<double>("dropout", 0.0);
+    const json kw = call_kwargs(c.node);
+    if (kw.contains("return_attention_scores") && kw["return_attention_scores"] == true)
+      c.unsupported("return_attention_scores=True (a second output)");
+    a.causal = (kw.contains("use_causal_mask") && kw["use_causal_mask"] == true) || c.get<bool>("causal", false);
+    return std::make_unique<DotAttention>(a);
+  }
   if (c.cls == "Dot") {
     DPT_CHECK(c.cfg.contains("axes"), c.where() << " has no 'axes'");
     const json& ax = c.cfg["axes"];
@@ -1063,7 +1075,7 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
            << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "
            << "Rescaling, Normalization, "
-           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention)");
+           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention, Attention)");
 }
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
@@ -1177,10 +1189,10 @@ struct GraphEntry {
 
 // The operations Keras 3 writes into a Functional config to compute the masks it passes on
 // explicitly (an Embedding's mask_zero as NotEqual(ids, 0), Masking's Any(NotEqual(x, v)), a merge's
-// LogicalOr or LogicalAnd of its inputs' masks): dptrain derives the same masks itself from its
-// layers, and takes these only where they feed masks.
+// LogicalOr or LogicalAnd of its inputs' masks, Attention's ConvertToTensor of its query's): dptrain derives the same
+// masks itself from its layers, and takes these only where they feed masks.
 bool is_mask_op(const std::string& cls) {
-  for (const char* op : {"NotEqual", "Equal", "LogicalOr", "LogicalAnd", "LogicalNot", "Any", "All"})
+  for (const char* op : {"NotEqual", "Equal", "LogicalOr", "LogicalAnd", "LogicalNot", "Any", "All", "ConvertToTensor"})
     if (cls == op) return true;
   return false;
 }
@@ -1378,11 +1390,11 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
     if (functional) {
       for (const std::string& f : graph[i].from) reads.push_back(node.at(f));
       const bool merge = dynamic_cast<MergeLayer*>(layer.get()) != nullptr;
-      DPT_CHECK(merge || reads.size() == 1,
-                where << " is called on " << reads.size()
-                      << " tensors; of dptrain's layers only the merge layers (Add, "
-                         "Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot) and MultiHeadAttention take "
-                         "several");
+      DPT_CHECK(merge || reads.size() == 1, where << " is called on " << reads.size()
+                                                  << " tensors; of dptrain's layers only the merge layers (Add, "
+                                                     "Subtract, Multiply, Average, Maximum, Minimum, Concatenate, "
+                                                     "Dot), MultiHeadAttention and Attention take "
+                                                     "several");
       DPT_CHECK(!merge || reads.size() >= 2,
                 where << " is called on " << reads.size() << " tensor; it merges 2 or more");
       node[graph[i].name] = int(model->layers().size());

@@ -257,6 +257,11 @@ json layer_config(const Layer& l) {
     c["output_shape"] = a.output_dim ? json::array({a.output_dim}) : json(nullptr);
     c["attention_axes"] = json::array({1});
     c["seed"] = nullptr;  // dptrain draws from --seed
+  } else if (auto* at = dynamic_cast<const DotAttention*>(&l)) {  // (use_causal_mask: in its call)
+    c["use_scale"] = at->config().use_scale;
+    c["score_mode"] = "dot";
+    c["dropout"] = at->config().dropout;
+    c["seed"] = nullptr;
   } else if (auto* dot = dynamic_cast<const Dot*>(&l)) {
     c["axes"] = dot->axes_is_pair() ? json(dot->axes()) : json(dot->axes()[0]);
     c["normalize"] = dot->normalize();
@@ -711,9 +716,11 @@ json functional_config(const Sequential& model, bool archive) {
     } else if (reads.size() == 1) {
       args.push_back(tensor(reads[0]));
     } else {
-      json list = json::array();  // a merge layer's one list
+      json list = json::array();  // a merge layer's (and Attention's) one list
       for (int k : reads) list.push_back(tensor(k));
       args.push_back(list);
+      if (auto* at = dynamic_cast<const DotAttention*>(model.layers()[i].get()); at && at->config().causal)
+        kwargs["use_causal_mask"] = true;
     }
     layers.push_back(entry(layer_config(*model.layers()[i]), model.layers()[i]->name(),
                            json::array({{{"args", args}, {"kwargs", kwargs}}})));
@@ -1093,7 +1100,12 @@ OptimizerState load_optimizer_state(const std::string& path, const Sequential& m
   const bool functional = file_model.is_object() && file_model.contains("class_name") &&
                           (file_model["class_name"] == "Functional" || file_model["class_name"] == "Model");
   auto arrays = slot_arrays(model, opt, layout, functional);
-  const size_t file_slots = o.slot_count();
+  // Scalars beside the counter and the rate are Nadam's extras, or the slots of the model's scalar
+  // weights (Attention's scale): as many as the model has are taken as its slots.
+  size_t file_slots = o.slot_count();
+  const size_t scalar_slots =
+      size_t(std::count_if(arrays.begin(), arrays.end(), [](const auto& a) { return a.shape.empty(); }));
+  if (file_slots < arrays.size()) file_slots += std::min({o.extras, scalar_slots, arrays.size() - file_slots});
   const bool unused_sgd_slots = layout == OptLayout::tf_keras && opt.class_name() == "SGD" && arrays.empty();
   DPT_CHECK(file_slots == arrays.size() || unused_sgd_slots,
             "'" << path << "' holds " << file_slots << " optimizer slot arrays; " << opt.describe() << " has "

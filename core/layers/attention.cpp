@@ -12,6 +12,8 @@
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/merge.h"
+#include "kernels/seqmask.h"
 
 namespace dpt {
 
@@ -81,6 +83,29 @@ struct Ops {
       kernels::dropout_cuda(x, y, rows, cols, rate, key, nullptr, stream());
     else
       kernels::dropout_cpu<float>(x, y, rows, cols, rate, key);
+  }
+  void scale_by(float* x, int64_t n, const float* scale) const {
+    if (cuda)
+      kernels::scale_by_cuda(x, n, scale, stream());
+    else
+      kernels::scale_by_cpu(x, n, scale);
+  }
+  // *into += sum(a b) over n values (work: n floats of scratch).
+  void dot_into(const float* a, const float* b, int64_t n, float* work, float* into) const {
+    if (cuda) {
+      kernels::multiply_cuda(a, b, work, n, stream());
+      kernels::bias_grad_cuda(work, into, n, 1, *ctx.cuda);
+      return;
+    }
+    kernels::multiply_cpu(a, b, work, n);
+    kernels::bias_grad_cpu(work, into, n, 1);
+  }
+  // rows of x zeroed where mask is 0 (in place).
+  void mask_rows(float* x, int64_t rows, int64_t cols, const float* mask) const {
+    if (cuda)
+      kernels::mask_rows_cuda(rows, cols, mask, x, x, stream());
+    else
+      kernels::mask_rows_cpu(rows, cols, mask, x, x);
   }
   void fill(const kernels::AttentionMask& m, float* scores, float value) const {
     if (cuda)
@@ -306,6 +331,161 @@ void MultiHeadAttention::backward_all_on(Context& ctx, const std::vector<Tensor>
   // which Adam's step, dividing by its own size, would turn into moves of about the learning rate).
   op.project_back(key.data(), n * S, (own_key ? ins_[2] : ins_[1])[1], w_[kernel_at(1)], grad(kernel_at(1)), nullptr,
                   dk, H * D, dkey, !own_key);
+}
+
+DotAttention::DotAttention(DotAttentionConfig cfg) : cfg_(cfg) {
+  DPT_CHECK(std::isfinite(cfg_.dropout) && cfg_.dropout >= 0 && cfg_.dropout < 1,
+            "Attention dropout must be in [0, 1), got " << cfg_.dropout);
+}
+
+std::string DotAttention::config_str() const {
+  std::ostringstream os;
+  os << "score_mode=dot";
+  if (cfg_.use_scale) os << ", use_scale=True";
+  if (cfg_.dropout > 0) os << ", dropout=" << cfg_.dropout;
+  if (cfg_.causal) os << ", use_causal_mask=True";
+  return os.str();
+}
+
+Shape DotAttention::output_shape_of(const std::vector<Shape>& in) {
+  const std::string who = "layer '" + name_ + "' (Attention)";
+  DPT_CHECK(in.size() == 2 || in.size() == 3,
+            who << " is called on [query, value] or [query, value, key], not " << in.size() << " tensors");
+  const char* what[] = {"query", "value", "key"};
+  for (size_t k = 0; k < in.size(); ++k)
+    DPT_CHECK(in[k].size() == 2,
+              who << " expects a " << what[k] << " of shape (steps, features), got " << shape_str(in[k]));
+  const Shape& key = in.size() == 3 ? in[2] : in[1];
+  DPT_CHECK(key[0] == in[1][0], who << " has a key of " << key[0] << " steps but a value of " << in[1][0]
+                                    << "; they must have the same steps");
+  DPT_CHECK(key[1] == in[0][1], who << " has a query of " << in[0][1] << " features but a key of " << key[1]
+                                    << "; their dot products need the same");
+  t_ = in[0][0];
+  s_ = in[1][0];
+  dim_ = in[0][1];
+  dv_ = in[1][1];
+  return {t_, dv_};
+}
+
+std::vector<ParamSpec> DotAttention::params() const {
+  if (!cfg_.use_scale) return {};
+  return {{"scale", {}, Init::ones}};
+}
+
+void DotAttention::prepare(int64_t max_batch, Context& ctx) {
+  if (ctx.cuda) kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(1));
+  auto floats = [&](int64_t per) { return Buffer(ctx.device, size_t(max_batch * per) * sizeof(float)); };
+  for (Buffer* b : {&r_, &p_, &pd_}) *b = Buffer();
+  max_batch_ = 0;
+  if (cfg_.use_scale) r_ = floats(t_ * s_);
+  p_ = floats(t_ * s_);
+  pd_ = floats(t_ * s_);
+  max_batch_ = max_batch;
+}
+
+int64_t DotAttention::workspace_elems(int64_t batch) const {  // dP, then scratch (the scale's products, or dK)
+  return batch * (t_ * s_ + std::max(t_ * s_, s_ * dim_));
+}
+
+int64_t DotAttention::kept_elems(int64_t batch) const { return batch * (cfg_.use_scale ? 3 : 2) * t_ * s_; }
+
+const Layer* DotAttention::wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model) {
+  mask_sources_ = sources;
+  const char* what[] = {"query", "value"};
+  for (size_t k = 0; k < 2; ++k)  // (Keras reads the query's and the value's masks)
+    if (const Layer* m = sources[k])
+      DPT_CHECK(m->mask_shape() == Shape{ins_[k][0]},
+                "model '" << model << "': the mask of layer '" << m->name() << "' (" << m->class_name()
+                          << "), of shape " << shape_str(m->mask_shape()) << " a sample, reaches the " << what[k]
+                          << " of layer '" << name_ << "' (Attention), of " << ins_[k][0] << " steps");
+  return sources[0];
+}
+
+kernels::AttentionMask DotAttention::masks(int64_t n) const {
+  kernels::AttentionMask m;
+  m.n = n;
+  m.t = t_;
+  m.s = s_;
+  m.causal = cfg_.causal;
+  m.value = mask_sources_.size() > 1 && mask_sources_[1] ? mask_sources_[1]->mask() : nullptr;
+  return m;
+}
+
+void DotAttention::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) {
+  const Ops op{ctx, cuda};
+  const int64_t n = y.dim(0), T = t_, S = s_;
+  DPT_CHECK(n <= max_batch_, "layer '" << name_ << "': " << n << " rows exceed the prepared batch");
+  const float* q = xs[0].data();
+  const float* v = xs[1].data();
+  const float* k = (xs.size() == 3 ? xs[2] : xs[1]).data();
+  float* p = static_cast<float*>(p_.data());
+  float* raw = cfg_.use_scale ? static_cast<float*>(r_.data()) : p;
+  op.batched(false, true, T, S, dim_, 1.f, q, dim_, T * dim_, k, dim_, S * dim_, raw, S, T * S, n);
+  if (cfg_.use_scale) {  // Keras: (q k^T) scale
+    copy_floats(p, ctx.device, raw, ctx.device, n * T * S, ctx.cuda);
+    op.scale_by(p, n * T * S, w_[0]);
+  }
+  const kernels::AttentionMask mask = masks(n);
+  if (mask.any()) op.fill(mask, p, -1e9f);
+  op.softmax(p, n * T, S);
+  last_training_ = training_ && cfg_.dropout > 0;
+  const float* used = p;
+  if (last_training_) {
+    op.dropout(p, static_cast<float*>(pd_.data()), n, T * S, float(cfg_.dropout), draw_key(ctx, name_));
+    used = static_cast<float*>(pd_.data());
+  }
+  op.batched(false, false, T, dv_, S, 1.f, used, S, T * S, v, dv_, S * dv_, y.data(), dv_, T * dv_, n);
+  if (const Layer* qm = mask_sources_.empty() ? nullptr : mask_sources_[0])
+    op.mask_rows(y.data(), n * T, dv_, qm->mask());
+}
+
+void DotAttention::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy,
+                                   const std::vector<Tensor*>& dxs, bool cuda) {
+  const Ops op{ctx, cuda};
+  const int64_t n = dy.dim(0), T = t_, S = s_;
+  DPT_CHECK(work_ && work_elems_ >= workspace_elems(n), "Attention '" << name_ << "': workspace not prepared");
+  const bool own_key = xs.size() == 3;
+  const float* q = xs[0].data();
+  const float* v = xs[1].data();
+  const float* k = (own_key ? xs[2] : xs[1]).data();
+  const float* p = static_cast<const float*>(p_.data());
+  float* pd = static_cast<float*>(pd_.data());
+  const float* used = last_training_ ? pd : p;
+  float* dp = work_;
+  float* scratch = dp + n * T * S;
+  if (const Layer* qm = mask_sources_.empty() ? nullptr : mask_sources_[0])
+    op.mask_rows(dy.data(), n * T, dv_, qm->mask());
+  // d(P used) = dY V^T; dV = (P used)^T dY.
+  op.batched(false, true, T, S, dv_, 1.f, dy.data(), dv_, T * dv_, v, dv_, S * dv_, dp, S, T * S, n);
+  float* dvalue = dxs[1] ? dxs[1]->data() : nullptr;
+  if (dvalue) op.batched(true, false, S, dv_, T, 1.f, used, S, T * S, dy.data(), dv_, T * dv_, dvalue, dv_, S * dv_, n);
+  float* ds = dp;
+  if (last_training_) {
+    op.dropout(dp, pd, n, T * S, float(cfg_.dropout), draw_key(ctx, name_));
+    ds = pd;
+  }
+  op.softmax_back(p, ds, n * T, S);
+  const kernels::AttentionMask mask = masks(n);
+  if (mask.any()) op.fill(mask, ds, 0.f);
+  if (cfg_.use_scale) {  // d(scale) = sum(dS . q k^T); then dS scale is the raw scores' gradient
+    if (g_.size() && g_[0]) op.dot_into(ds, static_cast<const float*>(r_.data()), n * T * S, scratch, g_[0]);
+    op.scale_by(ds, n * T * S, w_[0]);
+  }
+  // dQ = dS K; dK = dS^T Q (into the value's gradient where the value is the key).
+  if (dxs[0])
+    op.batched(false, false, T, dim_, S, 1.f, ds, S, T * S, k, dim_, S * dim_, dxs[0]->data(), dim_, T * dim_, n);
+  float* dkey = own_key ? (dxs[2] ? dxs[2]->data() : nullptr) : dvalue;
+  if (!dkey) return;
+  if (own_key || !dvalue) {
+    op.batched(true, false, S, dim_, T, 1.f, ds, S, T * S, q, dim_, T * dim_, dkey, dim_, S * dim_, n);
+    return;
+  }
+  // the value is the key too: add dS^T Q to dV (through scratch: batched GEMMs here overwrite)
+  op.batched(true, false, S, dim_, T, 1.f, ds, S, T * S, q, dim_, T * dim_, scratch, dim_, S * dim_, n);
+  if (cuda)
+    kernels::add_into_cuda(dvalue, scratch, n * S * dim_, op.stream());
+  else
+    kernels::add_into_cpu(dvalue, scratch, n * S * dim_);
 }
 
 }  // namespace dpt

@@ -73,4 +73,46 @@ class MultiHeadAttention : public MergeLayer {
   bool last_training_ = false;
 };
 
+// Keras's Attention(use_scale, score_mode="dot", dropout) (Luong's): called on [query, value] or
+// [query, value, key] of (steps, features) samples, the key's features the query's: per sample
+// P = softmax(Q K^T, times the trainable scalar `scale` where use_scale), its masked scores less
+// 1e9 (the value's mask and use_causal_mask), dropout on P in training, output P V (T, value
+// features), zeroed at the steps the query's mask drops, which it passes on (Keras's compute_mask).
+// score_mode="concat" is refused.
+struct DotAttentionConfig {
+  bool use_scale = false;
+  double dropout = 0;
+  bool causal = false;
+};
+
+class DotAttention : public MergeLayer {
+ public:
+  explicit DotAttention(DotAttentionConfig cfg);
+  std::string class_name() const override { return "Attention"; }
+  std::string default_name() const override { return "attention"; }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<DotAttention>(cfg_); }
+  std::string config_str() const override;
+  std::vector<ParamSpec> params() const override;
+  const DotAttentionConfig& config() const { return cfg_; }
+  void prepare(int64_t max_batch, Context& ctx) override;
+  int64_t workspace_elems(int64_t batch) const override;
+  int64_t kept_elems(int64_t batch) const override;
+  const Layer* wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model) override;
+
+ protected:
+  Shape output_shape_of(const std::vector<Shape>& inputs) override;
+  void forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) override;
+  void backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy, const std::vector<Tensor*>& dxs,
+                       bool cuda) override;
+
+ private:
+  kernels::AttentionMask masks(int64_t n) const;
+  DotAttentionConfig cfg_;
+  int64_t t_ = 0, s_ = 0, dim_ = 0, dv_ = 0;
+  std::vector<const Layer*> mask_sources_;
+  Buffer r_, p_, pd_;  // the scores before the scale (use_scale), the probabilities, after dropout
+  int64_t max_batch_ = 0;
+  bool last_training_ = false;
+};
+
 }  // namespace dpt

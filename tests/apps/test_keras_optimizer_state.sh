@@ -29,7 +29,8 @@
 #      model of four inputs (npy:A+B+C+D) with Dot (a two-tower recommender, attention-like Dots),
 #      and from tf_keras's .h5 where tf_keras is installed; and for MultiHeadAttention (causal self-attention
 #      in a transformer block, cross-attention, a key of its own; a padded text block through
-#      Embedding(mask_zero=True), whose Keras 3 config writes the masks as operations).
+#      Embedding(mask_zero=True), whose Keras 3 config writes the masks as operations; Keras's
+#      Attention with use_scale, a causal mask, a key of its own and an Embedding's mask).
 #   6. Keras's weight regularizers, and its activity regularizers (Sequential and Functional):
 #      dptrain's epoch gives Keras's weights and logs Keras's loss with the penalty; Keras loads
 #      dptrain's files with them and evaluates to dptrain's loss.
@@ -921,6 +922,76 @@ for k in (keras, tf_keras):
         check(diff <= 2e-6 and keyb <= 1e-4,
               f"{tag}: dptrain's epoch from the .{ext} file through the masked attention gives Keras {k.__version__}'s "
               f"weights (max |diff| {diff:.3g}, the key biases {keyb:.3g})")
+# Keras's Attention (Luong's dot scores): one with use_scale (its scalar weight), a causal mask and
+# a key of its own, one whose value is its key; and one reading an Embedding's mask (the value's
+# drops keys, the query's zeroes the output and reaches GlobalAveragePooling1D). dptrain's epoch
+# from Keras's .keras archive gives Keras's weights, and Keras evaluates dptrain's .keras to
+# dptrain's loss; the same epoch from Keras's .h5 (the scale's Adam slots are scalars beside
+# Keras's own). Keras 3.15 cannot load an .h5 file with Attention, its own included (its legacy
+# loader reads score_mode "dot" as the function ops.dot): dptrain's .h5 is read by weight name.
+np.save(f"{d}/lq.npy", rng.normal(size=(32, 5, 4)).astype("float32"))
+np.save(f"{d}/lv.npy", rng.normal(size=(32, 6, 3)).astype("float32"))
+
+
+def luong_model():
+    L = keras.layers
+    q, v = keras.Input((5, 4), name="q"), keras.Input((6, 3), name="v")
+    a = L.Attention(use_scale=True, name="att")([q, v, L.Dense(4, activation="tanh", name="kd")(v)],
+                                                use_causal_mask=True)
+    b = L.Attention(name="self")([L.Dense(3, name="qd")(q), a])
+    return keras.Model([q, v], L.Dense(3, activation="softmax", name="out")(
+        L.Flatten(name="fl")(L.Concatenate(name="cat")([a, b]))), name="luong")
+
+
+def luong_masked_model():
+    L = keras.layers
+    t = keras.Input((6,), dtype="int32", name="tokens")
+    e = L.Embedding(60, 8, mask_zero=True, name="emb")(t)
+    a = L.Attention(use_scale=True, name="att")([e, e])
+    return keras.Model(t, L.Dense(3, activation="softmax", name="out")(L.GlobalAveragePooling1D(name="gap")(a)),
+                       name="luong_masked")
+
+
+for tag, make, xs, spec in (("luong", luong_model, [np.load(f"{d}/lq.npy"), np.load(f"{d}/lv.npy")],
+                             ("lq.npy+" + d + "/lv", f"npy:{d}/lq.npy+{d}/lv.npy,{d}/y.npy")),
+                            ("luong_masked", luong_masked_model, ids, ("tok", f"npy:{d}/tok.npy,{d}/y.npy"))):
+    keras.utils.set_random_seed(0)
+    m = make()
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    m.fit(xs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{tag}_1.keras")
+    m.save(f"{d}/{tag}_1.h5")
+    want = m.evaluate(xs, y, batch_size=8, verbose=0)
+    for ext in ("keras", "h5"):
+        got_loss = dpt_eval(f"{d}/{tag}_1.{ext}", "y", spec[0]).get("loss", float("nan"))
+        check(abs(got_loss - want) <= 1e-4, f"{tag}: dptrain evaluates Keras's .{ext} file to its loss ({got_loss} vs "
+                                            f"{want:.6f})")
+    start = [w.numpy() for w in m.weights]
+    m.fit(xs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = {w.path: w.numpy() for w in m.weights}
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
+    for ext in ("keras", "h5"):
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", spec[1], "--validation-split",
+                              "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0",
+                              "--save-model", f"{d}/{tag}_ours.{ext}"], capture_output=True, text=True)
+        check(run.returncode == 0 and "warning" not in run.stderr,
+              f"{tag}: dptrain trains the .{ext} file, its optimizer state included (exit {run.returncode}) "
+              f"{run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        if ext == "keras":
+            ours = keras.models.load_model(f"{d}/{tag}_ours.keras")
+            got = {w.path: w.numpy() for w in ours.weights}
+            theirs_eval = ours.evaluate(xs, y, batch_size=8, verbose=0)
+            got_loss = dpt_eval(f"{d}/{tag}_ours.keras", "y", spec[0]).get("loss", float("nan"))
+            check(abs(got_loss - theirs_eval) <= 1e-4, f"{tag}: Keras loads dptrain's .keras file and evaluates "
+                                                       f"dptrain's loss ({got_loss} vs {theirs_eval:.6f})")
+        else:  # (the legacy names end in ":0")
+            got = {n.removesuffix(":0"): v for n, v in h5_weights_by_name(f"{d}/{tag}_ours.h5").items()}
+        diff = max(float(np.abs(got[n] - theirs[n]).max()) for n in theirs) if sorted(got) == sorted(theirs) else 1.0
+        check(diff <= 2e-6 and moved > 100 * 2e-6, f"{tag}: dptrain's epoch from the .{ext} file through Attention "
+                                                   f"gives Keras's weights, the scale included (max |diff| {diff:.3g}; "
+                                                   f"the epoch moved them {moved:.3g})")
 # GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip and Keras 3's RandomRotation, RandomZoom,
 # RandomTranslation, RandomShear, RandomContrast and RandomBrightness (each of the last two after a Conv2D, so a gradient goes
 # through it): the identity at inference, so dptrain evaluates

@@ -9,6 +9,7 @@
 #include "core/io/keras_config.h"
 #include "core/layers/attention.h"
 #include "core/layers/embedding.h"
+#include "core/layers/flatten.h"
 #include "core/layers/merge.h"
 #include "core/layers/pooling.h"
 #include "core/sequential.h"
@@ -287,4 +288,84 @@ TEST_CASE("MultiHeadAttention reads Keras's masks: an Embedding's mask_zero on t
   v.add(std::make_unique<GlobalPooling2D>(false, false, 1));
   v.build_inputs({{6}, {4}}, 1);
   CHECK(v.layers()[3]->mask_source() == nullptr);
+}
+
+TEST_CASE("Keras's Attention (dot scores): use_scale, the causal mask, the query's and value's masks; gradients",
+          "[layers][attention]") {
+  // By hand on one sample: a query (2, 2), a value (3, 1) its own key (3, 2), the scale 0.5.
+  Sequential m("m");
+  DotAttentionConfig a;
+  a.use_scale = true;
+  a.causal = true;
+  m.add(std::make_unique<DotAttention>(a), {-1, -2, -3});
+  m.build_inputs({{2, 2}, {3, 1}, {3, 2}}, 1);
+  CHECK(m.layers()[0]->config_str() == "score_mode=dot, use_scale=True, use_causal_mask=True");
+  CHECK(m.output_shape() == Shape{2, 1});
+  REQUIRE(m.weights().size() == 1);
+  CHECK(m.weights()[0].spec.shape == Shape{});
+  CHECK(m.weights()[0].data[0] == 1.f);  // Keras's ones
+  m.weights()[0].data[0] = 0.5f;
+  const std::vector<float> q = {1, 0, 0.5f, 2}, v = {1, 2, 4}, k = {2, 1, 0, 1, 1, 1};
+  Tensor x({1, 13});
+  std::copy(q.begin(), q.end(), x.data());
+  std::copy(v.begin(), v.end(), x.data() + 4);
+  std::copy(k.begin(), k.end(), x.data() + 7);
+  m.prepare(1);
+  Context ctx;
+  const Tensor y = m.forward(ctx, x, false);
+  // step 0 sees key 0 alone (causal): v0 = 1; step 1 sees keys 0, 1: scores 0.5 (1 + 4) and 0.5 (2)
+  const double s0 = 0.5 * (0.5 * 2 + 2 * 1), s1 = 0.5 * (0.5 * 0 + 2 * 1);
+  CHECK(y.data()[0] == Approx(1.0));
+  CHECK(y.data()[1] == Approx((std::exp(s0) * 1 + std::exp(s1) * 2) / (std::exp(s0) + std::exp(s1))));
+  // In models: gradients (the scale's too, dropout's draws included), 3 CPU replicas as one, files.
+  auto g = test::luong_net(5);
+  test::check_model_gradients(*g, {38});
+  const double d = test::replicas_vs_one([] { return test::luong_net(11); },
+                                         [] {
+                                           Dataset data = make_synthetic({38}, 4, 30, 5);
+                                           data.inputs = {{5, 4}, {6, 3}};
+                                           return data;
+                                         }(),
+                                         3, 10);
+  std::printf("equivalence luong-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+  auto l = test::luong_net(3);
+  const std::string dir = test::temp_dir("luong");
+  for (const auto& loaded : test::check_file_round_trips(*l, dir))
+    for (size_t i = 0; i < l->layers().size(); ++i) {
+      CHECK(loaded->layers()[i]->config_str() == l->layers()[i]->config_str());
+      CHECK(loaded->inputs()[i] == l->inputs()[i]);
+    }
+  std::filesystem::remove_all(dir);
+  // Masks: the value's drops keys, the query's zeroes the output's steps and is passed on.
+  Sequential mk("mk");
+  mk.add(std::make_unique<Embedding>(10, 3, true));
+  mk.add(std::make_unique<DotAttention>(DotAttentionConfig{}), {0, 0});
+  mk.add(std::make_unique<GlobalPooling2D>(false, false, 1));
+  mk.build({4}, 2);
+  CHECK(mk.layers()[2]->mask_source() == mk.layers()[0].get());
+  Tensor ids({1, 4});
+  const std::vector<float> t = {4, 0, 7, 0};
+  std::copy(t.begin(), t.end(), ids.data());
+  mk.prepare(1);
+  mk.forward(ctx, ids, false);
+  const Tensor e = mk.output_of(0), o = mk.output_of(1);
+  for (int f = 0; f < 3; ++f) {
+    CHECK(o.data()[3 + f] == 0.f);  // step 1: the query's mask
+    CHECK(o.data()[9 + f] == 0.f);
+    // step 0 attends to steps 0 and 2 alone
+    const double a00 =
+        double(e.data()[0]) * e.data()[0] + double(e.data()[1]) * e.data()[1] + double(e.data()[2]) * e.data()[2];
+    const double a02 =
+        double(e.data()[0]) * e.data()[6] + double(e.data()[1]) * e.data()[7] + double(e.data()[2]) * e.data()[8];
+    const double w0 = 1 / (1 + std::exp(a02 - a00));
+    CHECK(o.data()[f] == Approx(w0 * e.data()[f] + (1 - w0) * e.data()[6 + f]).epsilon(1e-5));
+  }
+  CHECK_THROWS_WITH(DotAttention(DotAttentionConfig{false, 1.5, false}),
+                    "Attention dropout must be in [0, 1), got 1.5");
+  Sequential bad("bad");
+  bad.add(std::make_unique<DotAttention>(DotAttentionConfig{}), {-1, -2});
+  CHECK_THROWS_WITH(bad.build_inputs({{5, 4}, {6, 3}}, 1),
+                    "layer 'attention' (Attention) has a query of 4 features but a key of 3; their dot products "
+                    "need the same");
 }
