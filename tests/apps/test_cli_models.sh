@@ -283,6 +283,13 @@ r = random.Random(3)
 npy(sys.argv[1] + "/user.npy", "<i4", (40,), "i", [r.randrange(6) for _ in range(40)])  # one id a sample, (40,)
 npy(sys.argv[1] + "/ctx.npy", "<f4", (40, 3), "f", [r.uniform(-1, 1) for _ in range(120)])
 npy(sys.argv[1] + "/pair_y.npy", "<i8", (40,), "q", [r.randrange(2) for _ in range(40)])
+r = random.Random(5)  # the attention block's token ids (below): 1 to 5 tokens, then padding
+ids = []
+for _ in range(40):
+    n = r.randrange(1, 6)
+    ids += [r.randrange(1, 7) for _ in range(n)] + [0] * (5 - n)
+npy(sys.argv[1] + "/ids.npy", "<i4", (40, 5), "i", ids)
+npy(sys.argv[1] + "/ids_y.npy", "<i8", (40,), "q", [r.randrange(2) for _ in range(40)])
 PY
 run sum_two summary --model "$dir/two.json"
 check "summary of two inputs: both InputLayer rows" " ctx (InputLayer)            (None, 3)                 0           []" "$dir/sum_two"
@@ -317,22 +324,6 @@ cat > "$dir/attn.json" <<'JSON'
  {"class_name": "Dense", "name": "out", "config": {"name": "out", "units": 2, "activation": "softmax"}, "inbound_nodes": [[["gap", 0, 0, {}]]]}],
  "input_layers": [["ids", 0, 0]], "output_layers": [["out", 0, 0]]}}
 JSON
-python3 - "$dir" <<'PY'
-import random, struct, sys
-def npy(path, descr, shape, fmt, values):
-    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, str(tuple(shape)))
-    head += " " * (63 - (len(head) + 10) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
-        f.write(struct.pack("<%d%s" % (len(values), fmt), *values))
-r = random.Random(5)
-ids = []
-for _ in range(40):  # 1 to 5 tokens, then padding
-    n = r.randrange(1, 6)
-    ids += [r.randrange(1, 7) for _ in range(n)] + [0] * (5 - n)
-npy(sys.argv[1] + "/ids.npy", "<i4", (40, 5), "i", ids)
-npy(sys.argv[1] + "/ids_y.npy", "<i8", (40,), "q", [r.randrange(2) for _ in range(40)])
-PY
 run sum_attn summary --model "$dir/attn.json"
 check "summary: the attention reads the embedding as query and value" " mha (MultiHeadAttention)    (None, 5, 4)              80          [emb[0][0]," "$dir/sum_attn"
 attn_data="npy:$dir/ids.npy,$dir/ids_y.npy"
