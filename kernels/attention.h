@@ -29,10 +29,11 @@ DPT_HD bool attention_masked(const AttentionMask& m, int64_t b, int64_t i, int64
 void attention_fill_cpu(const AttentionMask& m, float* scores, float value);
 void attention_fill_cuda(const AttentionMask& m, float* scores, float value, void* stream);
 
-// Keras's Attention(use_scale=True): x[e] *= s[0] for n values (s: the scale, on x's device); and
-// prod[e] = a[e] b[e], whose sum (a column sum of one column) is the scale's gradient.
-void scale_by_cpu(float* x, int64_t n, const float* s);
-void scale_by_cuda(float* x, int64_t n, const float* s, void* stream);
+// Keras's Attention(use_scale=True): y[e] = x[e] s[0] for n values (s: the scale, on x's device;
+// y may be x); and prod[e] = a[e] b[e], whose sum (a column sum of one column) is the scale's
+// gradient.
+void scale_by_cpu(const float* x, float* y, int64_t n, const float* s);
+void scale_by_cuda(const float* x, float* y, int64_t n, const float* s, void* stream);
 void multiply_cpu(const float* a, const float* b, float* prod, int64_t n);
 void multiply_cuda(const float* a, const float* b, float* prod, int64_t n, void* stream);
 

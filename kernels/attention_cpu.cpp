@@ -13,10 +13,10 @@ void attention_fill_cpu(const AttentionMask& m, float* scores, float value) {
   }
 }
 
-void scale_by_cpu(float* x, int64_t n, const float* s) {
+void scale_by_cpu(const float* x, float* y, int64_t n, const float* s) {
   const float v = s[0];
 #pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t e = 0; e < n; ++e) x[e] *= v;
+  for (int64_t e = 0; e < n; ++e) y[e] = x[e] * v;
 }
 
 void multiply_cpu(const float* a, const float* b, float* prod, int64_t n) {

@@ -20,10 +20,10 @@ void attention_fill_cuda(const AttentionMask& m, float* scores, float value, voi
   DPT_CUDA_LAUNCH_CHECK();
 }
 
-__global__ void scale_by_kernel(float* __restrict__ x, int64_t n, const float* __restrict__ s) {
+__global__ void scale_by_kernel(const float* x, float* y, int64_t n, const float* __restrict__ s) {
   const float v = s[0];
   DPT_GRID_STRIDE(e, n) {
-    x[e] *= v;
+    y[e] = x[e] * v;
   }
 }
 
@@ -34,9 +34,9 @@ __global__ void multiply_kernel(const float* __restrict__ a, const float* __rest
   }
 }
 
-void scale_by_cuda(float* x, int64_t n, const float* s, void* stream) {
+void scale_by_cuda(const float* x, float* y, int64_t n, const float* s, void* stream) {
   if (n == 0) return;
-  scale_by_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, n, s);
+  scale_by_kernel<<<grid_blocks(n), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, n, s);
   DPT_CUDA_LAUNCH_CHECK();
 }
 

@@ -84,11 +84,11 @@ struct Ops {
     else
       kernels::dropout_cpu<float>(x, y, rows, cols, rate, key);
   }
-  void scale_by(float* x, int64_t n, const float* scale) const {
+  void scale_by(const float* x, float* y, int64_t n, const float* scale) const {
     if (cuda)
-      kernels::scale_by_cuda(x, n, scale, stream());
+      kernels::scale_by_cuda(x, y, n, scale, stream());
     else
-      kernels::scale_by_cpu(x, n, scale);
+      kernels::scale_by_cpu(x, y, n, scale);
   }
   // *into += sum(a b) over n values (work: n floats of scratch).
   void dot_into(const float* a, const float* b, int64_t n, float* work, float* into) const {
@@ -421,10 +421,7 @@ void DotAttention::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, T
   float* p = static_cast<float*>(p_.data());
   float* raw = cfg_.use_scale ? static_cast<float*>(r_.data()) : p;
   op.batched(false, true, T, S, dim_, 1.f, q, dim_, T * dim_, k, dim_, S * dim_, raw, S, T * S, n);
-  if (cfg_.use_scale) {  // Keras: (q k^T) scale
-    copy_floats(p, ctx.device, raw, ctx.device, n * T * S, ctx.cuda);
-    op.scale_by(p, n * T * S, w_[0]);
-  }
+  if (cfg_.use_scale) op.scale_by(raw, p, n * T * S, w_[0]);  // Keras: (q k^T) scale
   const kernels::AttentionMask mask = masks(n);
   if (mask.any()) op.fill(mask, p, -1e9f);
   op.softmax(p, n * T, S);
@@ -469,7 +466,7 @@ void DotAttention::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, 
   if (mask.any()) op.fill(mask, ds, 0.f);
   if (cfg_.use_scale) {  // d(scale) = sum(dS . q k^T); then dS scale is the raw scores' gradient
     if (g_.size() && g_[0]) op.dot_into(ds, static_cast<const float*>(r_.data()), n * T * S, scratch, g_[0]);
-    op.scale_by(ds, n * T * S, w_[0]);
+    op.scale_by(ds, ds, n * T * S, w_[0]);
   }
   // dQ = dS K; dK = dS^T Q (into the value's gradient where the value is the key).
   if (dxs[0])
