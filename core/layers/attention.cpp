@@ -115,6 +115,19 @@ struct Ops {
   }
 };
 
+// The masks reaching an attention layer's first `count` inputs (query, value, key) must have their steps.
+void check_mask_steps(const Layer& layer, const std::vector<const Layer*>& sources, const std::vector<Shape>& ins,
+                      size_t count, const std::string& model) {
+  const char* what[] = {"query", "value", "key"};
+  for (size_t k = 0; k < count && k < sources.size(); ++k)
+    if (const Layer* m = sources[k])
+      DPT_CHECK(m->mask_shape() == Shape{ins[k][0]},
+                "model '" << model << "': the mask of layer '" << m->name() << "' (" << m->class_name()
+                          << "), of shape " << shape_str(m->mask_shape()) << " a sample, reaches the " << what[k]
+                          << " of layer '" << layer.name() << "' (" << layer.class_name() << "), of " << ins[k][0]
+                          << " steps");
+}
+
 }  // namespace
 
 MultiHeadAttention::MultiHeadAttention(AttentionConfig cfg) : cfg_(cfg) {
@@ -202,15 +215,7 @@ int64_t MultiHeadAttention::workspace_elems(int64_t batch) const {
 
 const Layer* MultiHeadAttention::wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model) {
   mask_sources_ = sources;
-  const char* what[] = {"query", "value", "key"};
-  for (size_t k = 0; k < sources.size(); ++k) {
-    const Layer* m = sources[k];
-    if (!m) continue;
-    DPT_CHECK(m->mask_shape() == Shape{ins_[k][0]},
-              "model '" << model << "': the mask of layer '" << m->name() << "' (" << m->class_name() << "), of shape "
-                        << shape_str(m->mask_shape()) << " a sample, reaches the " << what[k] << " of layer '" << name_
-                        << "' (MultiHeadAttention), of " << ins_[k][0] << " steps");
-  }
+  check_mask_steps(*this, sources, ins_, sources.size(), model);
   return sources[0];  // Keras's compute_mask: the query's mask
 }
 
@@ -391,13 +396,7 @@ int64_t DotAttention::kept_elems(int64_t batch) const { return batch * (cfg_.use
 
 const Layer* DotAttention::wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model) {
   mask_sources_ = sources;
-  const char* what[] = {"query", "value"};
-  for (size_t k = 0; k < 2; ++k)  // (Keras reads the query's and the value's masks)
-    if (const Layer* m = sources[k])
-      DPT_CHECK(m->mask_shape() == Shape{ins_[k][0]},
-                "model '" << model << "': the mask of layer '" << m->name() << "' (" << m->class_name()
-                          << "), of shape " << shape_str(m->mask_shape()) << " a sample, reaches the " << what[k]
-                          << " of layer '" << name_ << "' (Attention), of " << ins_[k][0] << " steps");
+  check_mask_steps(*this, sources, ins_, 2, model);  // (Keras reads the query's and the value's masks)
   return sources[0];
 }
 
