@@ -228,11 +228,9 @@ void init_weight(const ParamSpec& s, float* w, std::mt19937_64& rng, const std::
       break;
     }
     case Init::glorot_uniform: {
-      // Keras: fan_in = receptive * in, fan_out = receptive * out, limit = sqrt(6 / (fan_in + fan_out)).
-      int64_t receptive = 1;
-      for (size_t i = 0; i + 2 < s.shape.size(); ++i) receptive *= s.shape[i];
-      const double fan_in = double(receptive * s.shape[s.shape.size() - 2]);
-      const double fan_out = double(receptive * s.shape.back());
+      // Keras: fan_in = receptive * in, fan_out = receptive * out (a vector's both its length),
+      // limit = sqrt(6 / (fan_in + fan_out)).
+      const auto [fan_in, fan_out] = fans_of(s.shape, Initializer{}, what);
       const double limit = std::sqrt(6.0 / (fan_in + fan_out));
       std::uniform_real_distribution<double> u(-limit, limit);
       for (int64_t i = 0; i < n; ++i) w[i] = float(u(rng));

@@ -7,6 +7,7 @@
 // throughout, a dropped query step, becomes uniform, as under Keras), 0 in the softmax's gradient (a
 // masked score is a constant). The masks are (n, t) and (n, s) floats, 1 kept, 0 dropped; nullable.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include "kernels/hd.h"
 
@@ -36,5 +37,42 @@ void scale_by_cpu(const float* x, float* y, int64_t n, const float* s);
 void scale_by_cuda(const float* x, float* y, int64_t n, const float* s, void* stream);
 void multiply_cpu(const float* a, const float* b, float* prod, int64_t n);
 void multiply_cuda(const float* a, const float* b, float* prod, int64_t n, void* stream);
+
+// Keras's concatenation scores (Bahdanau's) for n samples of t query steps and s key steps of d
+// features: S[b,i,j] = c sum_f w[f] tanh(a (q[b,i,f] + k[b,j,f])). Attention(score_mode="concat")
+// has the scalar c (its concat_score_weight) and, with use_scale, the scalar a (its scale);
+// AdditiveAttention has, with use_scale, the vector w (its scale, d values). Each is nullable (1).
+struct ConcatScores {
+  int64_t n = 0, t = 0, s = 0, d = 0;
+  const float* q = nullptr;  // (n, t, d)
+  const float* k = nullptr;  // (n, s, d)
+  const float* a = nullptr;
+  const float* w = nullptr;
+  const float* c = nullptr;
+};
+
+DPT_HD float concat_tanh(const ConcatScores& m, int64_t b, int64_t i, int64_t j, int64_t f) {
+  const float sum = m.q[(b * m.t + i) * m.d + f] + m.k[(b * m.s + j) * m.d + f];
+  return tanhf(m.a ? m.a[0] * sum : sum);
+}
+
+// scores (n, t, s) written.
+void concat_scores_cpu(const ConcatScores& m, float* scores);
+void concat_scores_cuda(const ConcatScores& m, float* scores, void* stream);
+// From dS (n, t, s): dq (n, t, d) written (nullable); dk (n, s, d) written, or added to where add_dk
+// (nullable); and where the weights have gradients (dw, da, dc each nullable) their sums added:
+// dw[f] += c sum dS tanh, dc += sum dS w[f] tanh, da += c sum dS w[f] (1 - tanh^2)(q + k). work:
+// 2 n d floats (the per-sample sums before they are added across samples, in a fixed order).
+struct ConcatGrads {
+  float* dq = nullptr;
+  float* dk = nullptr;
+  bool add_dk = false;
+  float* da = nullptr;
+  float* dw = nullptr;
+  float* dc = nullptr;
+};
+void concat_scores_backward_cpu(const ConcatScores& m, const float* ds, const ConcatGrads& g, float* work);
+void concat_scores_backward_cuda(const ConcatScores& m, const float* ds, const ConcatGrads& g, float* work,
+                                 void* stream);
 
 }  // namespace dpt::kernels

@@ -76,6 +76,8 @@ void resize_backward_cuda(const Resize2d&, const float*, float*, void*) { no_cud
 void attention_fill_cuda(const AttentionMask&, float*, float, void*) { no_cuda(); }
 void scale_by_cuda(const float*, float*, int64_t, const float*, void*) { no_cuda(); }
 void multiply_cuda(const float*, const float*, float*, int64_t, void*) { no_cuda(); }
+void concat_scores_cuda(const ConcatScores&, float*, void*) { no_cuda(); }
+void concat_scores_backward_cuda(const ConcatScores&, const float*, const ConcatGrads&, float*, void*) { no_cuda(); }
 void random_crop_cuda(const Resize2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
 void random_crop_backward_cuda(const Resize2d&, const DropoutKey&, const float*, float*, void*) { no_cuda(); }
 void random_grayscale_cuda(const Grayscale2d&, const DropoutKey&, const float*, const float*, float*, void*) {

@@ -255,16 +255,40 @@ std::unique_ptr<Sequential> masked_attention_net(uint64_t seed) {
 std::unique_ptr<Sequential> luong_net(uint64_t seed) {
   auto m = std::make_unique<Sequential>("luong");
   m->add(std::make_unique<Dense>(4, Activation::tanh), {-2});  // 0: (6, 4), a key
-  DotAttentionConfig a;
+  ScoreAttentionConfig a;
   a.use_scale = true;
   a.causal = true;
   a.dropout = 0.2;
-  m->add(std::make_unique<DotAttention>(a), {-1, -2, 0});                // 1: (5, 3)
+  m->add(std::make_unique<ScoreAttention>(a), {-1, -2, 0});              // 1: (5, 3)
   m->add(std::make_unique<Dense>(3), {-1});                              // 2: (5, 3)
-  m->add(std::make_unique<DotAttention>(DotAttentionConfig{}), {2, 1});  // 3: (5, 3), the value its key
+  m->add(std::make_unique<ScoreAttention>(ScoreAttentionConfig{}), {2, 1});  // 3: (5, 3), the value its key
   m->add(std::make_unique<Concatenate>(), {1, 3});                       // 4: (5, 6)
   m->add(std::make_unique<Flatten>());                                   // 5: (30,)
   m->add(std::make_unique<Dense>(4, Activation::softmax));               // 6
+  m->build_inputs({{5, 4}, {6, 3}}, seed, {"q", "v"});
+  return m;
+}
+
+std::unique_ptr<Sequential> bahdanau_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("bahdanau");
+  m->add(std::make_unique<Dense>(4, Activation::tanh), {-2});  // 0: (6, 4), a key
+  ScoreAttentionConfig a;
+  a.score = ScoreAttentionConfig::concat;
+  a.use_scale = true;
+  a.causal = true;
+  a.dropout = 0.2;
+  m->add(std::make_unique<ScoreAttention>(a), {-1, -2, 0});  // 1: (5, 3), scale and concat_score_weight
+  m->add(std::make_unique<Dense>(4), {-1});                  // 2: (5, 4)
+  ScoreAttentionConfig add;
+  add.score = ScoreAttentionConfig::additive;
+  add.use_scale = true;
+  m->add(std::make_unique<ScoreAttention>(add), {2, 0});  // 3: (5, 4), the value its key; scale (4,)
+  ScoreAttentionConfig plain;
+  plain.score = ScoreAttentionConfig::concat;
+  m->add(std::make_unique<ScoreAttention>(plain), {-1, 0});  // 4: (5, 4), concat_score_weight alone
+  m->add(std::make_unique<Concatenate>(), {1, 3, 4});        // 5: (5, 11)
+  m->add(std::make_unique<Flatten>());                       // 6: (55,)
+  m->add(std::make_unique<Dense>(4, Activation::softmax));   // 7
   m->build_inputs({{5, 4}, {6, 3}}, seed, {"q", "v"});
   return m;
 }

@@ -58,6 +58,10 @@ std::unique_ptr<Sequential> masked_attention_net(uint64_t seed);
 // mask, dropout 0.2 and a key of its own (a Dense of v), one whose value is its key; their outputs
 // joined, flattened, a softmax of 4. Data: attention_data's rows of 38.
 std::unique_ptr<Sequential> luong_net(uint64_t seed);
+// luong_net's inputs, Keras's concatenation scores: Attention(score_mode="concat") with a scale, a
+// causal mask and dropout, AdditiveAttention with its scale vector (the value its key), and
+// Attention(score_mode="concat") without a scale.
+std::unique_ptr<Sequential> bahdanau_net(uint64_t seed);
 // Synthetic data for it: indices below 10 in every input (the user's limit), packed rows.
 Dataset two_tower_data(int64_t n, uint64_t seed);
 // "rnn" on (6, 3): LSTM(5, return_sequences) into LSTM(4, go_backwards) and LSTM(3, no bias), their

@@ -993,17 +993,23 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
   if (c.cls == "Maximum" || c.cls == "Minimum") return std::make_unique<Extremum>(c.cls == "Maximum");
   if (c.cls == "Concatenate") return std::make_unique<Concatenate>(c.get<int64_t>("axis", -1));
   if (c.cls == "MultiHeadAttention") return make_attention(c);
-  if (c.cls == "Attention") {
-    const std::string mode = c.get<std::string>("score_mode", "dot");
-    if (mode != "dot") c.unsupported("score_mode='" + mode + "' (dot)");
-    DotAttentionConfig a;
-    a.use_scale = c.get<bool>("use_scale", false);
+  if (c.cls == "Attention" || c.cls == "AdditiveAttention") {
+    ScoreAttentionConfig a;
+    if (c.cls == "AdditiveAttention") {
+      a.score = ScoreAttentionConfig::additive;
+    } else {
+      const std::string mode = c.get<std::string>("score_mode", "dot");
+      DPT_CHECK(mode == "dot" || mode == "concat",
+                c.where() << " has score_mode='" << mode << "'; Keras's are 'dot' and 'concat'");
+      if (mode == "concat") a.score = ScoreAttentionConfig::concat;
+    }
+    a.use_scale = c.get<bool>("use_scale", c.cls == "AdditiveAttention");  // Keras's defaults
     a.dropout = c.get<double>("dropout", 0.0);
     const json kw = call_kwargs(c.node);
     if (kw.contains("return_attention_scores") && kw["return_attention_scores"] == true)
       c.unsupported("return_attention_scores=True (a second output)");
     a.causal = (kw.contains("use_causal_mask") && kw["use_causal_mask"] == true) || c.get<bool>("causal", false);
-    return std::make_unique<DotAttention>(a);
+    return std::make_unique<ScoreAttention>(a);
   }
   if (c.cls == "Dot") {
     DPT_CHECK(c.cfg.contains("axes"), c.where() << " has no 'axes'");
@@ -1075,7 +1081,8 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
            << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "
            << "Rescaling, Normalization, "
-           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention, Attention)");
+           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention, Attention, "
+              "AdditiveAttention)");
 }
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
@@ -1393,7 +1400,7 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
       DPT_CHECK(merge || reads.size() == 1, where << " is called on " << reads.size()
                                                   << " tensors; of dptrain's layers only the merge layers (Add, "
                                                      "Subtract, Multiply, Average, Maximum, Minimum, Concatenate, "
-                                                     "Dot), MultiHeadAttention and Attention take "
+                                                     "Dot), MultiHeadAttention, Attention and AdditiveAttention take "
                                                      "several");
       DPT_CHECK(!merge || reads.size() >= 2,
                 where << " is called on " << reads.size() << " tensor; it merges 2 or more");

@@ -257,9 +257,10 @@ json layer_config(const Layer& l) {
     c["output_shape"] = a.output_dim ? json::array({a.output_dim}) : json(nullptr);
     c["attention_axes"] = json::array({1});
     c["seed"] = nullptr;  // dptrain draws from --seed
-  } else if (auto* at = dynamic_cast<const DotAttention*>(&l)) {  // (use_causal_mask: in its call)
+  } else if (auto* at = dynamic_cast<const ScoreAttention*>(&l)) {  // (use_causal_mask: in its call)
     c["use_scale"] = at->config().use_scale;
-    c["score_mode"] = "dot";
+    if (at->config().score != ScoreAttentionConfig::additive)
+      c["score_mode"] = at->config().score == ScoreAttentionConfig::concat ? "concat" : "dot";
     c["dropout"] = at->config().dropout;
     c["seed"] = nullptr;
   } else if (auto* dot = dynamic_cast<const Dot*>(&l)) {
@@ -719,7 +720,7 @@ json functional_config(const Sequential& model, bool archive) {
       json list = json::array();  // a merge layer's (and Attention's) one list
       for (int k : reads) list.push_back(tensor(k));
       args.push_back(list);
-      if (auto* at = dynamic_cast<const DotAttention*>(model.layers()[i].get()); at && at->config().causal)
+      if (auto* at = dynamic_cast<const ScoreAttention*>(model.layers()[i].get()); at && at->config().causal)
         kwargs["use_causal_mask"] = true;
     }
     layers.push_back(entry(layer_config(*model.layers()[i]), model.layers()[i]->name(),

@@ -338,22 +338,28 @@ void MultiHeadAttention::backward_all_on(Context& ctx, const std::vector<Tensor>
                   dk, H * D, dkey, !own_key);
 }
 
-DotAttention::DotAttention(DotAttentionConfig cfg) : cfg_(cfg) {
+ScoreAttention::ScoreAttention(ScoreAttentionConfig cfg) : cfg_(cfg) {
   DPT_CHECK(std::isfinite(cfg_.dropout) && cfg_.dropout >= 0 && cfg_.dropout < 1,
             "Attention dropout must be in [0, 1), got " << cfg_.dropout);
 }
 
-std::string DotAttention::config_str() const {
-  std::ostringstream os;
-  os << "score_mode=dot";
-  if (cfg_.use_scale) os << ", use_scale=True";
-  if (cfg_.dropout > 0) os << ", dropout=" << cfg_.dropout;
-  if (cfg_.causal) os << ", use_causal_mask=True";
-  return os.str();
+std::string ScoreAttention::config_str() const {
+  std::vector<std::string> parts;  // the settings other than Keras's defaults (use_scale: True for AdditiveAttention)
+  if (!additive()) parts.push_back(cfg_.score == ScoreAttentionConfig::concat ? "score_mode=concat" : "score_mode=dot");
+  if (cfg_.use_scale != additive()) parts.push_back(cfg_.use_scale ? "use_scale=True" : "use_scale=False");
+  if (cfg_.dropout > 0) {
+    std::ostringstream d;
+    d << "dropout=" << cfg_.dropout;
+    parts.push_back(d.str());
+  }
+  if (cfg_.causal) parts.push_back("use_causal_mask=True");
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out;
 }
 
-Shape DotAttention::output_shape_of(const std::vector<Shape>& in) {
-  const std::string who = "layer '" + name_ + "' (Attention)";
+Shape ScoreAttention::output_shape_of(const std::vector<Shape>& in) {
+  const std::string who = "layer '" + name_ + "' (" + class_name() + ")";
   DPT_CHECK(in.size() == 2 || in.size() == 3,
             who << " is called on [query, value] or [query, value, key], not " << in.size() << " tensors");
   const char* what[] = {"query", "value", "key"};
@@ -364,7 +370,8 @@ Shape DotAttention::output_shape_of(const std::vector<Shape>& in) {
   DPT_CHECK(key[0] == in[1][0], who << " has a key of " << key[0] << " steps but a value of " << in[1][0]
                                     << "; they must have the same steps");
   DPT_CHECK(key[1] == in[0][1], who << " has a query of " << in[0][1] << " features but a key of " << key[1]
-                                    << "; their dot products need the same");
+                                    << (cfg_.score == ScoreAttentionConfig::dot ? "; their dot products need the same"
+                                                                                : "; their sums need the same"));
   t_ = in[0][0];
   s_ = in[1][0];
   dim_ = in[0][1];
@@ -372,35 +379,59 @@ Shape DotAttention::output_shape_of(const std::vector<Shape>& in) {
   return {t_, dv_};
 }
 
-std::vector<ParamSpec> DotAttention::params() const {
-  if (!cfg_.use_scale) return {};
-  return {{"scale", {}, Init::ones}};
+std::vector<ParamSpec> ScoreAttention::params() const {
+  std::vector<ParamSpec> p;
+  if (cfg_.use_scale)
+    p.push_back(additive() ? ParamSpec{"scale", {dim_}, Init::glorot_uniform} : ParamSpec{"scale", {}, Init::ones});
+  if (cfg_.score == ScoreAttentionConfig::concat) p.push_back({"concat_score_weight", {}, Init::ones});
+  return p;
 }
 
-void DotAttention::prepare(int64_t max_batch, Context& ctx) {
+void ScoreAttention::prepare(int64_t max_batch, Context& ctx) {
   if (ctx.cuda) kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(1));
   auto floats = [&](int64_t per) { return Buffer(ctx.device, size_t(max_batch * per) * sizeof(float)); };
   for (Buffer* b : {&r_, &p_, &pd_}) *b = Buffer();
   max_batch_ = 0;
-  if (cfg_.use_scale) r_ = floats(t_ * s_);
+  if (cfg_.use_scale && cfg_.score == ScoreAttentionConfig::dot) r_ = floats(t_ * s_);
   p_ = floats(t_ * s_);
   pd_ = floats(t_ * s_);
   max_batch_ = max_batch;
 }
 
-int64_t DotAttention::workspace_elems(int64_t batch) const {  // dP, then scratch (the scale's products, or dK)
+// dP, then scratch: dot scores' (the scale's products, or dK), or the concatenation scores' weights' sums.
+int64_t ScoreAttention::workspace_elems(int64_t batch) const {
+  if (cfg_.score != ScoreAttentionConfig::dot) return batch * (t_ * s_ + 2 * dim_);
   return batch * (t_ * s_ + std::max(t_ * s_, s_ * dim_));
 }
 
-int64_t DotAttention::kept_elems(int64_t batch) const { return batch * (cfg_.use_scale ? 3 : 2) * t_ * s_; }
+int64_t ScoreAttention::kept_elems(int64_t batch) const {
+  return batch * (cfg_.use_scale && cfg_.score == ScoreAttentionConfig::dot ? 3 : 2) * t_ * s_;
+}
 
-const Layer* DotAttention::wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model) {
+kernels::ConcatScores ScoreAttention::concat_scores(const float* q, const float* k, int64_t n) const {
+  kernels::ConcatScores m;
+  m.n = n;
+  m.t = t_;
+  m.s = s_;
+  m.d = dim_;
+  m.q = q;
+  m.k = k;
+  if (additive()) {
+    if (cfg_.use_scale) m.w = w_[0];
+  } else {
+    if (cfg_.use_scale) m.a = w_[0];
+    m.c = w_[cfg_.use_scale ? 1 : 0];
+  }
+  return m;
+}
+
+const Layer* ScoreAttention::wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model) {
   mask_sources_ = sources;
   check_mask_steps(*this, sources, ins_, 2, model);  // (Keras reads the query's and the value's masks)
   return sources[0];
 }
 
-kernels::AttentionMask DotAttention::masks(int64_t n) const {
+kernels::AttentionMask ScoreAttention::masks(int64_t n) const {
   kernels::AttentionMask m;
   m.n = n;
   m.t = t_;
@@ -410,7 +441,7 @@ kernels::AttentionMask DotAttention::masks(int64_t n) const {
   return m;
 }
 
-void DotAttention::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) {
+void ScoreAttention::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) {
   const Ops op{ctx, cuda};
   const int64_t n = y.dim(0), T = t_, S = s_;
   DPT_CHECK(n <= max_batch_, "layer '" << name_ << "': " << n << " rows exceed the prepared batch");
@@ -418,9 +449,17 @@ void DotAttention::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, T
   const float* v = xs[1].data();
   const float* k = (xs.size() == 3 ? xs[2] : xs[1]).data();
   float* p = static_cast<float*>(p_.data());
-  float* raw = cfg_.use_scale ? static_cast<float*>(r_.data()) : p;
-  op.batched(false, true, T, S, dim_, 1.f, q, dim_, T * dim_, k, dim_, S * dim_, raw, S, T * S, n);
-  if (cfg_.use_scale) op.scale_by(raw, p, n * T * S, w_[0]);  // Keras: (q k^T) scale
+  if (cfg_.score != ScoreAttentionConfig::dot) {
+    const kernels::ConcatScores cs = concat_scores(q, k, n);
+    if (cuda)
+      kernels::concat_scores_cuda(cs, p, op.stream());
+    else
+      kernels::concat_scores_cpu(cs, p);
+  } else {
+    float* raw = cfg_.use_scale ? static_cast<float*>(r_.data()) : p;
+    op.batched(false, true, T, S, dim_, 1.f, q, dim_, T * dim_, k, dim_, S * dim_, raw, S, T * S, n);
+    if (cfg_.use_scale) op.scale_by(raw, p, n * T * S, w_[0]);  // Keras: (q k^T) scale
+  }
   const kernels::AttentionMask mask = masks(n);
   if (mask.any()) op.fill(mask, p, -1e9f);
   op.softmax(p, n * T, S);
@@ -435,8 +474,8 @@ void DotAttention::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, T
     op.mask_rows(y.data(), n * T, dv_, qm->mask());
 }
 
-void DotAttention::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy,
-                                   const std::vector<Tensor*>& dxs, bool cuda) {
+void ScoreAttention::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy,
+                                     const std::vector<Tensor*>& dxs, bool cuda) {
   const Ops op{ctx, cuda};
   const int64_t n = dy.dim(0), T = t_, S = s_;
   DPT_CHECK(work_ && work_elems_ >= workspace_elems(n), "Attention '" << name_ << "': workspace not prepared");
@@ -463,6 +502,26 @@ void DotAttention::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, 
   op.softmax_back(p, ds, n * T, S);
   const kernels::AttentionMask mask = masks(n);
   if (mask.any()) op.fill(mask, ds, 0.f);
+  float* dkey = own_key ? (dxs[2] ? dxs[2]->data() : nullptr) : dvalue;
+  if (cfg_.score != ScoreAttentionConfig::dot) {
+    const kernels::ConcatScores cs = concat_scores(q, k, n);
+    kernels::ConcatGrads g;
+    g.dq = dxs[0] ? dxs[0]->data() : nullptr;
+    g.dk = dkey;
+    g.add_dk = !own_key;  // the value is the key: dV is there already
+    auto grad = [&](size_t i) { return i < g_.size() ? g_[i] : nullptr; };
+    if (additive()) {
+      if (cfg_.use_scale) g.dw = grad(0);
+    } else {
+      if (cfg_.use_scale) g.da = grad(0);
+      g.dc = grad(cfg_.use_scale ? 1 : 0);
+    }
+    if (cuda)
+      kernels::concat_scores_backward_cuda(cs, ds, g, scratch, op.stream());
+    else
+      kernels::concat_scores_backward_cpu(cs, ds, g, scratch);
+    return;
+  }
   if (cfg_.use_scale) {  // d(scale) = sum(dS . q k^T); then dS scale is the raw scores' gradient
     if (g_.size() && g_[0]) op.dot_into(ds, static_cast<const float*>(r_.data()), n * T * S, scratch, g_[0]);
     op.scale_by(ds, ds, n * T * S, w_[0]);
@@ -470,7 +529,6 @@ void DotAttention::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, 
   // dQ = dS K; dK = dS^T Q (into the value's gradient where the value is the key).
   if (dxs[0])
     op.batched(false, false, T, dim_, S, 1.f, ds, S, T * S, k, dim_, S * dim_, dxs[0]->data(), dim_, T * dim_, n);
-  float* dkey = own_key ? (dxs[2] ? dxs[2]->data() : nullptr) : dvalue;
   if (!dkey) return;
   if (own_key || !dvalue) {
     op.batched(true, false, S, dim_, T, 1.f, ds, S, T * S, q, dim_, T * dim_, dkey, dim_, S * dim_, n);

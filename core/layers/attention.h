@@ -73,27 +73,35 @@ class MultiHeadAttention : public MergeLayer {
   bool last_training_ = false;
 };
 
-// Keras's Attention(use_scale, score_mode="dot", dropout) (Luong's): called on [query, value] or
-// [query, value, key] of (steps, features) samples, the key's features the query's: per sample
-// P = softmax(Q K^T, times the trainable scalar `scale` where use_scale), its masked scores less
-// 1e9 (the value's mask and use_causal_mask), dropout on P in training, output P V (T, value
-// features), zeroed at the steps the query's mask drops, which it passes on (Keras's compute_mask).
-// score_mode="concat" is refused.
-struct DotAttentionConfig {
+// Keras's Attention(use_scale, score_mode, dropout) and AdditiveAttention(use_scale, dropout),
+// called on [query, value] or [query, value, key] of (steps, features) samples, the key's features
+// the query's. Per sample, the scores S (T, S) are
+//   Attention, score_mode="dot" (Luong's): Q K^T, times the trainable scalar `scale` where use_scale
+//     (ones);
+//   Attention, score_mode="concat": c sum_f tanh(a (Q[i,f] + K[j,f])), c the trainable scalar
+//     `concat_score_weight` (ones) and a the scalar `scale` where use_scale (ones), else 1;
+//   AdditiveAttention (Bahdanau's): sum_f w[f] tanh(Q[i,f] + K[j,f]), w the trainable vector
+//     `scale` (features, glorot_uniform) where use_scale (its default), else 1;
+// then P = softmax(S), its masked scores less 1e9 (the value's mask and use_causal_mask), dropout
+// on P in training, output P V (T, value features), zeroed at the steps the query's mask drops,
+// which it passes on (Keras's compute_mask).
+struct ScoreAttentionConfig {
   bool use_scale = false;
   double dropout = 0;
   bool causal = false;
+  enum Score { dot, concat, additive };
+  Score score = dot;  // Attention's score_mode "dot" or "concat", or AdditiveAttention
 };
 
-class DotAttention : public MergeLayer {
+class ScoreAttention : public MergeLayer {
  public:
-  explicit DotAttention(DotAttentionConfig cfg);
-  std::string class_name() const override { return "Attention"; }
-  std::string default_name() const override { return "attention"; }
-  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<DotAttention>(cfg_); }
+  explicit ScoreAttention(ScoreAttentionConfig cfg);
+  std::string class_name() const override { return additive() ? "AdditiveAttention" : "Attention"; }
+  std::string default_name() const override { return additive() ? "additive_attention" : "attention"; }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<ScoreAttention>(cfg_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
-  const DotAttentionConfig& config() const { return cfg_; }
+  const ScoreAttentionConfig& config() const { return cfg_; }
   void prepare(int64_t max_batch, Context& ctx) override;
   int64_t workspace_elems(int64_t batch) const override;
   int64_t kept_elems(int64_t batch) const override;
@@ -107,10 +115,14 @@ class DotAttention : public MergeLayer {
 
  private:
   kernels::AttentionMask masks(int64_t n) const;
-  DotAttentionConfig cfg_;
+  bool additive() const { return cfg_.score == ScoreAttentionConfig::additive; }
+  // The concatenation scores' operands (concat and additive) for n samples.
+  kernels::ConcatScores concat_scores(const float* q, const float* k, int64_t n) const;
+  ScoreAttentionConfig cfg_;
   int64_t t_ = 0, s_ = 0, dim_ = 0, dv_ = 0;
   std::vector<const Layer*> mask_sources_;
-  Buffer r_, p_, pd_;  // the scores before the scale (use_scale), the probabilities, after dropout
+  // The dot scores before the scale (use_scale), the probabilities, after dropout.
+  Buffer r_, p_, pd_;
   int64_t max_batch_ = 0;
   bool last_training_ = false;
 };

@@ -952,9 +952,35 @@ def luong_masked_model():
                        name="luong_masked")
 
 
-for tag, make, xs, spec in (("luong", luong_model, [np.load(f"{d}/lq.npy"), np.load(f"{d}/lv.npy")],
+# Keras's concatenation scores (Bahdanau's): Attention(score_mode="concat") with use_scale (two
+# scalar weights), a causal mask and a key of its own, AdditiveAttention (its scale a vector) on
+# it, Attention(score_mode="concat") without a scale; and AdditiveAttention on an Embedding's mask.
+def bahdanau_model(k=keras):
+    L = k.layers
+    q, v = k.Input((5, 4), name="q"), k.Input((6, 3), name="v")
+    kd = L.Dense(4, activation="tanh", name="kd")(v)
+    a = L.Attention(use_scale=True, score_mode="concat", name="att")([q, v, kd], use_causal_mask=True)
+    b = L.AdditiveAttention(name="add")([L.Dense(3, name="qd")(q), a])
+    c = L.Attention(score_mode="concat", name="plain")([q, kd])
+    return k.Model([q, v], L.Dense(3, activation="softmax", name="out")(
+        L.Flatten(name="fl")(L.Concatenate(name="cat")([a, b, c]))), name="bahdanau")
+
+
+def bahdanau_masked_model():
+    L = keras.layers
+    t = keras.Input((6,), dtype="int32", name="tokens")
+    e = L.Embedding(60, 8, mask_zero=True, name="emb")(t)
+    a = L.AdditiveAttention(name="add")([e, e])
+    return keras.Model(t, L.Dense(3, activation="softmax", name="out")(L.GlobalAveragePooling1D(name="gap")(a)),
+                       name="bahdanau_masked")
+
+
+lqv = [np.load(f"{d}/lq.npy"), np.load(f"{d}/lv.npy")]
+for tag, make, xs, spec in (("luong", luong_model, lqv, ("lq.npy+" + d + "/lv", f"npy:{d}/lq.npy+{d}/lv.npy,{d}/y.npy")),
+                            ("luong_masked", luong_masked_model, ids, ("tok", f"npy:{d}/tok.npy,{d}/y.npy")),
+                            ("bahdanau", bahdanau_model, lqv,
                              ("lq.npy+" + d + "/lv", f"npy:{d}/lq.npy+{d}/lv.npy,{d}/y.npy")),
-                            ("luong_masked", luong_masked_model, ids, ("tok", f"npy:{d}/tok.npy,{d}/y.npy"))):
+                            ("bahdanau_masked", bahdanau_masked_model, ids, ("tok", f"npy:{d}/tok.npy,{d}/y.npy"))):
     keras.utils.set_random_seed(0)
     m = make()
     m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
@@ -989,9 +1015,33 @@ for tag, make, xs, spec in (("luong", luong_model, [np.load(f"{d}/lq.npy"), np.l
         else:  # (the legacy names end in ":0")
             got = {n.removesuffix(":0"): v for n, v in h5_weights_by_name(f"{d}/{tag}_ours.h5").items()}
         diff = max(float(np.abs(got[n] - theirs[n]).max()) for n in theirs) if sorted(got) == sorted(theirs) else 1.0
-        check(diff <= 2e-6 and moved > 100 * 2e-6, f"{tag}: dptrain's epoch from the .{ext} file through Attention "
-                                                   f"gives Keras's weights, the scale included (max |diff| {diff:.3g}; "
-                                                   f"the epoch moved them {moved:.3g})")
+        check(diff <= 2e-6 and moved > 100 * 2e-6, f"{tag}: dptrain's epoch from the .{ext} file through the "
+                                                   f"attention gives Keras's weights, its scales included (max |diff| "
+                                                   f"{diff:.3g}; the epoch moved them {moved:.3g})")
+if tf_keras is None:
+    print("note: no tf_keras here: the concatenation scores from tf_keras's .h5 are not checked")
+else:
+    tf_keras.utils.set_random_seed(0)
+    m = bahdanau_model(tf_keras)
+    m.compile(optimizer=tf_keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    m.fit(lqv, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/bahdanau_tfk_1.h5")
+    want = m.evaluate(lqv, y, batch_size=8, verbose=0)
+    got_loss = dpt_eval(f"{d}/bahdanau_tfk_1.h5", "y", "lq.npy+" + d + "/lv").get("loss", float("nan"))
+    check(abs(got_loss - want) <= 1e-4,
+          f"bahdanau: dptrain evaluates tf_keras's .h5 to its loss ({got_loss} vs {want:.6f})")
+    m.fit(lqv, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = {w.name: w.numpy() for w in m.weights}
+    run = subprocess.run([bin, "train", "--model", f"{d}/bahdanau_tfk_1.h5", "--data",
+                          f"npy:{d}/lq.npy+{d}/lv.npy,{d}/y.npy", "--validation-split", "0", "--batch-size", "8",
+                          "--epochs", "1", "--no-shuffle", "--verbose", "0", "--save-model",
+                          f"{d}/bahdanau_tfk_ours.h5"], capture_output=True, text=True)
+    check(run.returncode == 0, f"bahdanau: dptrain trains tf_keras's .h5 (exit {run.returncode}) {run.stderr.strip()}")
+    if run.returncode == 0:
+        got = h5_weights_by_name(f"{d}/bahdanau_tfk_ours.h5")
+        diff = max(float(np.abs(got[n] - theirs[n]).max()) for n in theirs) if sorted(got) == sorted(theirs) else 1.0
+        check(diff <= 2e-6, f"bahdanau: dptrain's epoch from tf_keras {tf_keras.__version__}'s .h5 gives its weights, "
+                            f"the scales included (max |diff| {diff:.3g})")
 # GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip and Keras 3's RandomRotation, RandomZoom,
 # RandomTranslation, RandomShear, RandomContrast and RandomBrightness (each of the last two after a Conv2D, so a gradient goes
 # through it): the identity at inference, so dptrain evaluates

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include "core/data/readers.h"
 #include "core/io/keras_config.h"
 #include "core/layers/attention.h"
@@ -294,10 +295,10 @@ TEST_CASE("Keras's Attention (dot scores): use_scale, the causal mask, the query
           "[layers][attention]") {
   // By hand on one sample: a query (2, 2), a value (3, 1) its own key (3, 2), the scale 0.5.
   Sequential m("m");
-  DotAttentionConfig a;
+  ScoreAttentionConfig a;
   a.use_scale = true;
   a.causal = true;
-  m.add(std::make_unique<DotAttention>(a), {-1, -2, -3});
+  m.add(std::make_unique<ScoreAttention>(a), {-1, -2, -3});
   m.build_inputs({{2, 2}, {3, 1}, {3, 2}}, 1);
   CHECK(m.layers()[0]->config_str() == "score_mode=dot, use_scale=True, use_causal_mask=True");
   CHECK(m.output_shape() == Shape{2, 1});
@@ -340,7 +341,7 @@ TEST_CASE("Keras's Attention (dot scores): use_scale, the causal mask, the query
   // Masks: the value's drops keys, the query's zeroes the output's steps and is passed on.
   Sequential mk("mk");
   mk.add(std::make_unique<Embedding>(10, 3, true));
-  mk.add(std::make_unique<DotAttention>(DotAttentionConfig{}), {0, 0});
+  mk.add(std::make_unique<ScoreAttention>(ScoreAttentionConfig{}), {0, 0});
   mk.add(std::make_unique<GlobalPooling2D>(false, false, 1));
   mk.build({4}, 2);
   CHECK(mk.layers()[2]->mask_source() == mk.layers()[0].get());
@@ -361,11 +362,125 @@ TEST_CASE("Keras's Attention (dot scores): use_scale, the causal mask, the query
     const double w0 = 1 / (1 + std::exp(a02 - a00));
     CHECK(o.data()[f] == Approx(w0 * e.data()[f] + (1 - w0) * e.data()[6 + f]).epsilon(1e-5));
   }
-  CHECK_THROWS_WITH(DotAttention(DotAttentionConfig{false, 1.5, false}),
+  CHECK_THROWS_WITH(ScoreAttention(ScoreAttentionConfig{false, 1.5, false}),
                     "Attention dropout must be in [0, 1), got 1.5");
   Sequential bad("bad");
-  bad.add(std::make_unique<DotAttention>(DotAttentionConfig{}), {-1, -2});
+  bad.add(std::make_unique<ScoreAttention>(ScoreAttentionConfig{}), {-1, -2});
   CHECK_THROWS_WITH(bad.build_inputs({{5, 4}, {6, 3}}, 1),
                     "layer 'attention' (Attention) has a query of 4 features but a key of 3; their dot products "
                     "need the same");
+}
+
+TEST_CASE("Keras's concatenation scores: Attention(score_mode='concat') and AdditiveAttention; gradients",
+          "[layers][attention]") {
+  // By hand on one sample: a query (1, 2), a value (2, 1), a key (2, 2).
+  const std::vector<float> q = {0.5f, -1.f}, v = {1.f, 3.f}, k = {1.f, 0.5f, -0.5f, 2.f};
+  Tensor x({1, 8});
+  std::copy(q.begin(), q.end(), x.data());
+  std::copy(v.begin(), v.end(), x.data() + 2);
+  std::copy(k.begin(), k.end(), x.data() + 4);
+  auto expect = [&](const std::function<double(int)>& score) {  // softmax over the two keys, times v
+    const double e0 = std::exp(score(0)), e1 = std::exp(score(1));
+    return (e0 * v[0] + e1 * v[1]) / (e0 + e1);
+  };
+  Context ctx;
+  {  // AdditiveAttention: sum_f w[f] tanh(q[f] + k[j, f])
+    Sequential m("m");
+    ScoreAttentionConfig a;
+    a.score = ScoreAttentionConfig::additive;
+    a.use_scale = true;
+    m.add(std::make_unique<ScoreAttention>(a), {-1, -2, -3});
+    m.build_inputs({{1, 2}, {2, 1}, {2, 2}}, 1);
+    CHECK(m.layers()[0]->class_name() == "AdditiveAttention");
+    CHECK(m.layers()[0]->name() == "additive_attention");
+    CHECK(m.layers()[0]->config_str().empty());  // Keras's defaults
+    REQUIRE(m.weights().size() == 1);
+    CHECK(m.weights()[0].keras_name() == "additive_attention/scale:0");
+    CHECK(m.weights()[0].spec.shape == Shape{2});
+    // Keras's glorot_uniform of a vector: fan_in = fan_out = its length, limit sqrt(6 / 4)
+    CHECK(std::abs(m.weights()[0].data[0]) <= std::sqrt(1.5));
+    CHECK(m.weights()[0].data[0] != m.weights()[0].data[1]);
+    m.weights()[0].data[0] = 0.3f;
+    m.weights()[0].data[1] = -0.7f;
+    m.prepare(1);
+    const Tensor y = m.forward(ctx, x, false);
+    CHECK(y.data()[0] == Approx(expect([&](int j) {
+                           return 0.3 * std::tanh(q[0] + k[2 * j]) - 0.7 * std::tanh(q[1] + k[2 * j + 1]);
+                         })).epsilon(1e-6));
+  }
+  {  // Attention(score_mode="concat", use_scale=True): c sum_f tanh(a (q[f] + k[j, f]))
+    Sequential m("m");
+    ScoreAttentionConfig a;
+    a.score = ScoreAttentionConfig::concat;
+    a.use_scale = true;
+    m.add(std::make_unique<ScoreAttention>(a), {-1, -2, -3});
+    m.build_inputs({{1, 2}, {2, 1}, {2, 2}}, 1);
+    CHECK(m.layers()[0]->config_str() == "score_mode=concat, use_scale=True");
+    REQUIRE(m.weights().size() == 2);
+    CHECK(m.weights()[0].keras_name() == "attention/scale:0");
+    CHECK(m.weights()[1].keras_name() == "attention/concat_score_weight:0");
+    CHECK(m.weights()[1].spec.shape == Shape{});
+    CHECK(m.weights()[0].data[0] == 1.f);  // Keras's ones
+    CHECK(m.weights()[1].data[0] == 1.f);
+    m.weights()[0].data[0] = 0.5f;
+    m.weights()[1].data[0] = 2.f;
+    m.prepare(1);
+    const Tensor y = m.forward(ctx, x, false);
+    CHECK(y.data()[0] == Approx(expect([&](int j) {
+                           return 2 * (std::tanh(0.5 * (q[0] + k[2 * j])) + std::tanh(0.5 * (q[1] + k[2 * j + 1])));
+                         })).epsilon(1e-6));
+  }
+  // In models: gradients (every weight: the scales, concat_score_weight; dropout's draws included),
+  // 3 CPU replicas as one, files.
+  auto g = test::bahdanau_net(5);
+  test::check_model_gradients(*g, {38});
+  const double d = test::replicas_vs_one([] { return test::bahdanau_net(11); },
+                                         [] {
+                                           Dataset data = make_synthetic({38}, 4, 30, 5);
+                                           data.inputs = {{5, 4}, {6, 3}};
+                                           return data;
+                                         }(),
+                                         3, 10);
+  std::printf("equivalence bahdanau-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
+  CHECK(d <= 1e-5);
+  auto l = test::bahdanau_net(3);
+  const std::string dir = test::temp_dir("bahdanau");
+  for (const auto& loaded : test::check_file_round_trips(*l, dir))
+    for (size_t i = 0; i < l->layers().size(); ++i) {
+      CHECK(loaded->layers()[i]->class_name() == l->layers()[i]->class_name());
+      CHECK(loaded->layers()[i]->config_str() == l->layers()[i]->config_str());
+      CHECK(loaded->inputs()[i] == l->inputs()[i]);
+    }
+  std::filesystem::remove_all(dir);
+  // From Keras's configs: AdditiveAttention (use_scale True unless said), Attention's score_mode.
+  auto config = [](const std::string& cls, const std::string& layer_cfg) {
+    const std::string t = R"({"class_name": "__keras_tensor__", "config": {"shape": [null, 5, 4], "dtype": "float32",
+                              "keras_history": ["x", 0, 0]}})";
+    return R"({"class_name": "Functional", "config": {"name": "f", "layers": [
+      {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [null, 5, 4]}, "inbound_nodes": []},
+      {"class_name": ")" +
+           cls + R"(", "name": "att", "config": {"name": "att")" + layer_cfg + R"(}, "inbound_nodes": [{"args": [[)" +
+           t + ", " + t + R"(]], "kwargs": {"use_causal_mask": true}}]}],
+      "input_layers": ["x", 0, 0], "output_layers": ["att", 0, 0]}})";
+  };
+  auto m1 = model_from_keras_json(config("AdditiveAttention", R"(, "dropout": 0.25)"), 1, "f.json");
+  CHECK(m1->layers()[0]->class_name() == "AdditiveAttention");
+  CHECK(m1->layers()[0]->config_str() == "dropout=0.25, use_causal_mask=True");
+  CHECK(m1->weights().size() == 1);
+  auto m2 = model_from_keras_json(config("AdditiveAttention", R"(, "use_scale": false)"), 1, "f.json");
+  CHECK(m2->layers()[0]->config_str() == "use_scale=False, use_causal_mask=True");
+  CHECK(m2->weights().empty());
+  auto m3 = model_from_keras_json(config("Attention", R"(, "score_mode": "concat")"), 1, "f.json");
+  CHECK(m3->layers()[0]->config_str() == "score_mode=concat, use_causal_mask=True");
+  REQUIRE(m3->weights().size() == 1);
+  CHECK(m3->weights()[0].keras_name() == "att/concat_score_weight:0");
+  CHECK_THROWS_WITH(model_from_keras_json(config("Attention", R"(, "score_mode": "general")"), 1, "f.json"),
+                    "f.json: layer 'att' (Attention): has score_mode='general'; Keras's are 'dot' and 'concat'");
+  Sequential bad("bad");
+  ScoreAttentionConfig a;
+  a.score = ScoreAttentionConfig::additive;
+  bad.add(std::make_unique<ScoreAttention>(a), {-1, -2});
+  CHECK_THROWS_WITH(bad.build_inputs({{5, 4}, {6, 3}}, 1),
+                    "layer 'additive_attention' (AdditiveAttention) has a query of 4 features but a key of 3; their "
+                    "sums need the same");
 }
