@@ -269,6 +269,32 @@ std::unique_ptr<Sequential> luong_net(uint64_t seed) {
   return m;
 }
 
+std::unique_ptr<Sequential> gqa_net(uint64_t seed) {
+  auto m = std::make_unique<Sequential>("gqa");
+  AttentionConfig self;
+  self.grouped = true;
+  self.num_heads = 4;
+  self.kv_heads = 2;
+  self.key_dim = 3;
+  self.causal = true;
+  self.dropout = 0.1;
+  m->add(std::make_unique<MultiHeadAttention>(self), {-1, -1});  // 0: (6, 4), 2 query heads a key head
+  m->add(std::make_unique<Add>(), {-1, 0});                      // 1: (6, 4)
+  m->add(std::make_unique<LayerNormalization>());                // 2
+  m->add(std::make_unique<Dense>(5, Activation::tanh), {-2});    // 3: (3, 5), a key
+  AttentionConfig cross;
+  cross.grouped = true;
+  cross.num_heads = 3;
+  cross.kv_heads = 1;
+  cross.key_dim = 2;
+  cross.use_bias = false;
+  m->add(std::make_unique<MultiHeadAttention>(cross), {2, -2, 3});  // 4: (6, 4) over (3, 4), one key head
+  m->add(std::make_unique<GlobalPooling2D>(false, false, 1));       // 5: (4,)
+  m->add(std::make_unique<Dense>(4, Activation::softmax));          // 6
+  m->build_inputs({{6, 4}, {3, 4}}, seed, {"seq", "ctx"});
+  return m;
+}
+
 std::unique_ptr<Sequential> bahdanau_net(uint64_t seed) {
   auto m = std::make_unique<Sequential>("bahdanau");
   m->add(std::make_unique<Dense>(4, Activation::tanh), {-2});  // 0: (6, 4), a key

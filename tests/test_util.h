@@ -58,6 +58,11 @@ std::unique_ptr<Sequential> masked_attention_net(uint64_t seed);
 // mask, dropout 0.2 and a key of its own (a Dense of v), one whose value is its key; their outputs
 // joined, flattened, a softmax of 4. Data: attention_data's rows of 38.
 std::unique_ptr<Sequential> luong_net(uint64_t seed);
+// Keras 3's GroupQueryAttention: inputs 'seq' (6, 4) and 'ctx' (3, 4); a causal self-attention
+// of 4 query heads over 2 key and value heads with dropout, a residual Add and LayerNormalization, a
+// cross-attention of 3 query heads over one, without biases, its key a Dense of ctx; average
+// pooling, a softmax of 4. Data: rows of 36.
+std::unique_ptr<Sequential> gqa_net(uint64_t seed);
 // luong_net's inputs, Keras's concatenation scores: Attention(score_mode="concat") with a scale, a
 // causal mask and dropout, AdditiveAttention with its scale vector (the value its key), and
 // Attention(score_mode="concat") without a scale.

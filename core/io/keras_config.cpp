@@ -626,11 +626,19 @@ bool is_tensor_arg(const json& v) {
 }
 
 // MultiHeadAttention(num_heads, key_dim, value_dim, dropout, use_bias, output_shape) on sequences,
-// and its call's use_causal_mask.
+// or Keras 3's GroupQueryAttention (its class GroupedQueryAttention)(head_dim, num_query_heads, num_key_value_heads,
+// dropout, use_bias), and the call's use_causal_mask.
 std::unique_ptr<Layer> make_attention(const LayerCtx& c) {
   AttentionConfig a;
-  a.num_heads = c.get<int64_t>("num_heads", 0);
-  a.key_dim = c.get<int64_t>("key_dim", 0);
+  a.grouped = c.cls == "GroupQueryAttention" || c.cls == "GroupedQueryAttention";
+  if (a.grouped) {
+    a.num_heads = c.get<int64_t>("num_query_heads", 0);
+    a.kv_heads = c.get<int64_t>("num_key_value_heads", 0);
+    a.key_dim = c.get<int64_t>("head_dim", 0);
+  } else {
+    a.num_heads = c.get<int64_t>("num_heads", 0);
+    a.key_dim = c.get<int64_t>("key_dim", 0);
+  }
   if (c.cfg.contains("value_dim") && !c.cfg["value_dim"].is_null()) a.value_dim = c.get<int64_t>("value_dim", 0);
   a.dropout = c.get<double>("dropout", 0.0);
   a.use_bias = c.get<bool>("use_bias", true);
@@ -992,7 +1000,8 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
   if (c.cls == "Average") return std::make_unique<ElementwiseMerge>(ElementwiseMerge::average);
   if (c.cls == "Maximum" || c.cls == "Minimum") return std::make_unique<Extremum>(c.cls == "Maximum");
   if (c.cls == "Concatenate") return std::make_unique<Concatenate>(c.get<int64_t>("axis", -1));
-  if (c.cls == "MultiHeadAttention") return make_attention(c);
+  if (c.cls == "MultiHeadAttention" || c.cls == "GroupQueryAttention" || c.cls == "GroupedQueryAttention")
+    return make_attention(c);
   if (c.cls == "Attention" || c.cls == "AdditiveAttention") {
     ScoreAttentionConfig a;
     if (c.cls == "AdditiveAttention") {
@@ -1081,8 +1090,9 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
            << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
               "GroupNormalization, "
            << "Rescaling, Normalization, "
-           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention, Attention, "
-              "AdditiveAttention)");
+           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention, "
+              "GroupQueryAttention, "
+              "Attention, AdditiveAttention)");
 }
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {
@@ -1144,7 +1154,7 @@ std::vector<std::string> attention_sources(const json& node, const std::string& 
     if (!keras3) return as<std::string>(t[0], where + " inbound layer");
     std::vector<std::string> one;
     node_sources(t, true, where, &one);
-    DPT_CHECK(one.size() == 1, where << " passes MultiHeadAttention something other than one tensor an argument");
+    DPT_CHECK(one.size() == 1, where << " passes an attention layer something other than one tensor an argument");
     return one[0];
   };
   const json kw = call_kwargs(&node);
@@ -1159,7 +1169,7 @@ std::vector<std::string> attention_sources(const json& node, const std::string& 
   const char* names[] = {"query", "value", "key"};
   for (size_t k = 0; k < 3; ++k)
     if (kw.contains(names[k]) && is_tensor_arg(kw[names[k]])) given[k] = &kw[names[k]];
-  DPT_CHECK(given[0] && given[1], where << " calls MultiHeadAttention without a query and a value");
+  DPT_CHECK(given[0] && given[1], where << " calls an attention layer without a query and a value");
   for (size_t k = 0; k < 3; ++k)
     if (given[k]) out.push_back(name_of(*given[k]));
   return out;
@@ -1247,7 +1257,8 @@ std::vector<GraphEntry> functional_graph(const json& cfg, const std::string& sou
     } else {
       node_sources(node, node.is_object(), where + ": inbound node", &e.from);
     }
-    if (e.cls == "MultiHeadAttention") e.from = attention_sources(node, where + ": inbound node");
+    if (e.cls == "MultiHeadAttention" || e.cls == "GroupQueryAttention" || e.cls == "GroupedQueryAttention")
+      e.from = attention_sources(node, where + ": inbound node");
   }
   // Keras 3's mask operations: taken where they feed masks alone (and other mask operations), then
   // left out of the graph.
@@ -1397,11 +1408,12 @@ std::unique_ptr<Sequential> from_json(const json& j, uint64_t seed, const std::s
     if (functional) {
       for (const std::string& f : graph[i].from) reads.push_back(node.at(f));
       const bool merge = dynamic_cast<MergeLayer*>(layer.get()) != nullptr;
-      DPT_CHECK(merge || reads.size() == 1, where << " is called on " << reads.size()
-                                                  << " tensors; of dptrain's layers only the merge layers (Add, "
-                                                     "Subtract, Multiply, Average, Maximum, Minimum, Concatenate, "
-                                                     "Dot), MultiHeadAttention, Attention and AdditiveAttention take "
-                                                     "several");
+      DPT_CHECK(merge || reads.size() == 1,
+                where << " is called on " << reads.size()
+                      << " tensors; of dptrain's layers only the merge layers (Add, "
+                         "Subtract, Multiply, Average, Maximum, Minimum, Concatenate, "
+                         "Dot), MultiHeadAttention, GroupQueryAttention, Attention and AdditiveAttention take "
+                         "several");
       DPT_CHECK(!merge || reads.size() >= 2,
                 where << " is called on " << reads.size() << " tensor; it merges 2 or more");
       node[graph[i].name] = int(model->layers().size());

@@ -247,6 +247,16 @@ json layer_config(const Layer& l) {
              cls == "Minimum") {
   } else if (auto* cat = dynamic_cast<const Concatenate*>(&l)) {
     c["axis"] = cat->axis();
+  } else if (auto* gqa = dynamic_cast<const MultiHeadAttention*>(&l); gqa && gqa->config().grouped) {
+    const AttentionConfig& a = gqa->config();  // (use_causal_mask: in its call)
+    c["head_dim"] = a.key_dim;
+    c["num_query_heads"] = a.num_heads;
+    c["num_key_value_heads"] = a.kv_heads;
+    c["dropout"] = a.dropout;
+    c["use_bias"] = a.use_bias;
+    c["sliding_window"] = nullptr;
+    c["use_gate"] = false;
+    c["seed"] = nullptr;                                                 // dptrain draws from --seed
   } else if (auto* mha = dynamic_cast<const MultiHeadAttention*>(&l)) {  // (use_causal_mask: in its call)
     const AttentionConfig& a = mha->config();
     c["num_heads"] = a.num_heads;

@@ -32,14 +32,16 @@ struct Ops {
       kernels::gemm_cpu<float>(ta, tb, m, n, k, alpha, a, b, beta, c);
   }
   // count products, the operands' matrices stride_* apart, rows ld* apart (row-major).
+  // beta: 0 writes c, 1 adds to it.
   void batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, int64_t sa,
-               const float* b, int64_t ldb, int64_t sb, float* c, int64_t ldc, int64_t sc, int64_t count) const {
+               const float* b, int64_t ldb, int64_t sb, float* c, int64_t ldc, int64_t sc, int64_t count,
+               float beta = 0.f) const {
     if (count == 0) return;
     if (cuda)
-      kernels::gemm_batched_cuda(*ctx.cuda, ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, 0.f, c, ldc, sc,
+      kernels::gemm_batched_cuda(*ctx.cuda, ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc,
                                  int(count));
     else
-      kernels::gemm_batched_cpu<float>(ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, 0.f, c, ldc, sc, int(count));
+      kernels::gemm_batched_cpu<float>(ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, int(count));
   }
   // out (rows, cols) = x (rows, in) w (in, cols) + bias (nullable).
   void project(const float* x, int64_t rows, int64_t in, const float* w, const float* bias, float* out,
@@ -131,6 +133,22 @@ void check_mask_steps(const Layer& layer, const std::vector<const Layer*>& sourc
 }  // namespace
 
 MultiHeadAttention::MultiHeadAttention(AttentionConfig cfg) : cfg_(cfg) {
+  if (cfg_.grouped) {  // Keras's names and checks
+    DPT_CHECK(cfg_.num_heads >= 1,
+              "GroupQueryAttention num_query_heads must be a positive integer, got " << cfg_.num_heads);
+    DPT_CHECK(cfg_.kv_heads >= 1,
+              "GroupQueryAttention num_key_value_heads must be a positive integer, got " << cfg_.kv_heads);
+    DPT_CHECK(cfg_.num_heads % cfg_.kv_heads == 0,
+              "GroupQueryAttention num_query_heads ("
+                  << cfg_.num_heads << ") must be divisible by num_key_value_heads (" << cfg_.kv_heads << ")");
+    DPT_CHECK(cfg_.key_dim >= 1, "GroupQueryAttention head_dim must be a positive integer, got " << cfg_.key_dim);
+    DPT_CHECK(cfg_.value_dim == 0 && cfg_.output_dim == 0,
+              "GroupQueryAttention's values are head_dim wide and its output the query's features");
+    DPT_CHECK(std::isfinite(cfg_.dropout) && cfg_.dropout >= 0 && cfg_.dropout < 1,
+              "GroupQueryAttention dropout must be in [0, 1), got " << cfg_.dropout);
+    return;
+  }
+  DPT_CHECK(cfg_.kv_heads == 0, "MultiHeadAttention has as many key and value heads as query heads");
   DPT_CHECK(cfg_.num_heads >= 1, "MultiHeadAttention num_heads must be a positive integer, got " << cfg_.num_heads);
   DPT_CHECK(cfg_.key_dim >= 1, "MultiHeadAttention key_dim must be a positive integer, got " << cfg_.key_dim);
   DPT_CHECK(cfg_.value_dim >= 0, "MultiHeadAttention value_dim must be a positive integer, got " << cfg_.value_dim);
@@ -142,7 +160,11 @@ MultiHeadAttention::MultiHeadAttention(AttentionConfig cfg) : cfg_(cfg) {
 
 std::string MultiHeadAttention::config_str() const {
   std::ostringstream os;
-  os << "num_heads=" << cfg_.num_heads << ", key_dim=" << cfg_.key_dim;
+  if (cfg_.grouped)
+    os << "head_dim=" << cfg_.key_dim << ", num_query_heads=" << cfg_.num_heads
+       << ", num_key_value_heads=" << cfg_.kv_heads;
+  else
+    os << "num_heads=" << cfg_.num_heads << ", key_dim=" << cfg_.key_dim;
   if (cfg_.value_dim && cfg_.value_dim != cfg_.key_dim) os << ", value_dim=" << cfg_.value_dim;
   if (cfg_.output_dim) os << ", output_shape=" << cfg_.output_dim;
   if (cfg_.dropout > 0) os << ", dropout=" << cfg_.dropout;
@@ -152,7 +174,7 @@ std::string MultiHeadAttention::config_str() const {
 }
 
 Shape MultiHeadAttention::output_shape_of(const std::vector<Shape>& in) {
-  const std::string who = "layer '" + name_ + "' (MultiHeadAttention)";
+  const std::string who = "layer '" + name_ + "' (" + class_name() + ")";
   DPT_CHECK(in.size() == 2 || in.size() == 3,
             who << " is called on a query and a value (and a key), not " << in.size() << " tensors");
   const char* what[] = {"query", "value", "key"};
@@ -163,13 +185,16 @@ Shape MultiHeadAttention::output_shape_of(const std::vector<Shape>& in) {
   if (in.size() == 3)
     DPT_CHECK(in[2][0] == in[1][0], who << " has a key of " << in[2][0] << " steps but a value of " << in[1][0]
                                         << "; they must have the same steps");
+  if (cfg_.grouped)
+    DPT_CHECK(in[0][1] == in[1][1], who << " has a query of " << in[0][1] << " features but a value of " << in[1][1]
+                                        << "; Keras's GroupQueryAttention needs the same");
   t_ = in[0][0];
   s_ = in[1][0];
   return {t_, cfg_.output_dim ? cfg_.output_dim : in[0][1]};
 }
 
 std::vector<ParamSpec> MultiHeadAttention::params() const {
-  const int64_t H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim();
+  const int64_t H = cfg_.num_heads, G = kv_heads(), D = cfg_.key_dim, Dv = value_dim();
   const int64_t key_in = (ins_.size() == 3 ? ins_[2] : ins_[1])[1];
   std::vector<ParamSpec> p;
   // (Keras's scope in the variable names, its Keras 3 attribute in the weights file)
@@ -184,15 +209,17 @@ std::vector<ParamSpec> MultiHeadAttention::params() const {
     b.keras3_group = group;
     p.push_back(b);
   };
-  dense("query", "query_dense", {ins_[0][1], H, D}, {H, D});
-  dense("key", "key_dense", {key_in, H, D}, {H, D});
-  dense("value", "value_dense", {ins_[1][1], H, Dv}, {H, Dv});
-  dense("attention_output", "output_dense", {H, Dv, out_.back()}, {out_.back()});
+  // (GroupQueryAttention's weights file keeps its attributes' underscore: _query_dense, ...)
+  const bool u = cfg_.grouped;
+  dense("query", u ? "_query_dense" : "query_dense", {ins_[0][1], H, D}, {H, D});
+  dense("key", u ? "_key_dense" : "key_dense", {key_in, G, D}, {G, D});
+  dense("value", u ? "_value_dense" : "value_dense", {ins_[1][1], G, Dv}, {G, Dv});
+  dense("attention_output", u ? "_output_dense" : "output_dense", {H, Dv, out_.back()}, {out_.back()});
   return p;
 }
 
 void MultiHeadAttention::prepare(int64_t max_batch, Context& ctx) {
-  const int64_t H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim();
+  const int64_t H = cfg_.num_heads, G = kv_heads(), D = cfg_.key_dim, Dv = value_dim();
   if (ctx.cuda)
     kernels::cuda_reserve_scratch(*ctx.cuda,
                                   kernels::cuda_reduce_scratch_bytes(std::max({H * D, H * Dv, out_.back()})));
@@ -200,8 +227,8 @@ void MultiHeadAttention::prepare(int64_t max_batch, Context& ctx) {
   for (Buffer* b : {&q_, &k_, &v_, &p_, &pd_, &c_}) *b = Buffer();  // the old ones go first
   max_batch_ = 0;
   q_ = floats(t_ * H * D);
-  k_ = floats(s_ * H * D);
-  v_ = floats(s_ * H * Dv);
+  k_ = floats(s_ * G * D);
+  v_ = floats(s_ * G * Dv);
   p_ = floats(H * t_ * s_);
   pd_ = floats(H * t_ * s_);
   c_ = floats(t_ * H * Dv);
@@ -209,8 +236,8 @@ void MultiHeadAttention::prepare(int64_t max_batch, Context& ctx) {
 }
 
 int64_t MultiHeadAttention::workspace_elems(int64_t batch) const {
-  const int64_t H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim();
-  return batch * (t_ * H * D + s_ * H * D + s_ * H * Dv + H * t_ * s_ + t_ * H * Dv);
+  const int64_t H = cfg_.num_heads, G = kv_heads(), D = cfg_.key_dim, Dv = value_dim();
+  return batch * (t_ * H * D + s_ * G * D + s_ * G * Dv + H * t_ * s_ + t_ * H * Dv);
 }
 
 const Layer* MultiHeadAttention::wire_input_masks(const std::vector<const Layer*>& sources, const std::string& model) {
@@ -234,8 +261,8 @@ kernels::AttentionMask MultiHeadAttention::masks(int64_t n) const {
 }
 
 int64_t MultiHeadAttention::kept_elems(int64_t batch) const {  // Q, K, V, P twice, C
-  const int64_t H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim();
-  return batch * (t_ * H * D + s_ * H * D + s_ * H * Dv + 2 * H * t_ * s_ + t_ * H * Dv);
+  const int64_t H = cfg_.num_heads, G = kv_heads(), D = cfg_.key_dim, Dv = value_dim();
+  return batch * (t_ * H * D + s_ * G * D + s_ * G * Dv + 2 * H * t_ * s_ + t_ * H * Dv);
 }
 
 float* MultiHeadAttention::buf(const Buffer& b, int64_t n, int64_t per) const {
@@ -246,22 +273,22 @@ float* MultiHeadAttention::buf(const Buffer& b, int64_t n, int64_t per) const {
 
 void MultiHeadAttention::forward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& y, bool cuda) {
   const Ops op{ctx, cuda};
-  const int64_t n = y.dim(0), H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim(), O = out_.back();
-  const int64_t T = t_, S = s_;
+  const int64_t n = y.dim(0), H = cfg_.num_heads, G = kv_heads(), D = cfg_.key_dim, Dv = value_dim(), O = out_.back();
+  const int64_t T = t_, S = s_, R = H / G;  // R query heads a key and value head
   const Tensor& query = xs[0];
   const Tensor& value = xs[1];
   const Tensor& key = xs.size() == 3 ? xs[2] : xs[1];
-  float *q = buf(q_, n, T * H * D), *k = buf(k_, n, S * H * D), *v = buf(v_, n, S * H * Dv);
+  float *q = buf(q_, n, T * H * D), *k = buf(k_, n, S * G * D), *v = buf(v_, n, S * G * Dv);
   float *p = buf(p_, n, H * T * S), *pd = buf(pd_, n, H * T * S), *c = buf(c_, n, T * H * Dv);
   auto bias = [&](int w) { return cfg_.use_bias ? w_[bias_at(w)] : nullptr; };
   op.project(query.data(), n * T, ins_[0][1], w_[kernel_at(0)], bias(0), q, H * D);
-  op.project(key.data(), n * S, (xs.size() == 3 ? ins_[2] : ins_[1])[1], w_[kernel_at(1)], bias(1), k, H * D);
-  op.project(value.data(), n * S, ins_[1][1], w_[kernel_at(2)], bias(2), v, H * Dv);
-  // Scores per head, for every sample at once: P[b, h] (T, S) = Q[b, :, h] K[b, :, h]^T / sqrt(D).
+  op.project(key.data(), n * S, (xs.size() == 3 ? ins_[2] : ins_[1])[1], w_[kernel_at(1)], bias(1), k, G * D);
+  op.project(value.data(), n * S, ins_[1][1], w_[kernel_at(2)], bias(2), v, G * Dv);
+  // Scores per head, for every sample at once: P[b, h] (T, S) = Q[b, :, h] K[b, :, h / R]^T / sqrt(D).
   const float scale = float(1.0 / std::sqrt(double(D)));
   for (int64_t h = 0; h < H; ++h)
-    op.batched(false, true, T, S, D, scale, q + h * D, H * D, T * H * D, k + h * D, H * D, S * H * D, p + h * T * S, S,
-               H * T * S, n);
+    op.batched(false, true, T, S, D, scale, q + h * D, H * D, T * H * D, k + (h / R) * D, G * D, S * G * D,
+               p + h * T * S, S, H * T * S, n);
   const kernels::AttentionMask mask = masks(n);
   if (mask.any()) op.fill(mask, p, -1e9f);
   op.softmax(p, n * H * T, S);
@@ -271,42 +298,42 @@ void MultiHeadAttention::forward_all_on(Context& ctx, const std::vector<Tensor>&
     op.dropout(p, pd, n, H * T * S, float(cfg_.dropout), draw_key(ctx, name_));
     used = pd;
   }
-  // C[b, :, h] (T, Dv) = P[b, h] V[b, :, h]; the output C Wo + bo over every step.
+  // C[b, :, h] (T, Dv) = P[b, h] V[b, :, h / R]; the output C Wo + bo over every step.
   for (int64_t h = 0; h < H; ++h)
-    op.batched(false, false, T, Dv, S, 1.f, used + h * T * S, S, H * T * S, v + h * Dv, H * Dv, S * H * Dv, c + h * Dv,
-               H * Dv, T * H * Dv, n);
+    op.batched(false, false, T, Dv, S, 1.f, used + h * T * S, S, H * T * S, v + (h / R) * Dv, G * Dv, S * G * Dv,
+               c + h * Dv, H * Dv, T * H * Dv, n);
   op.project(c, n * T, H * Dv, w_[kernel_at(3)], bias(3), y.data(), O);
 }
 
 void MultiHeadAttention::backward_all_on(Context& ctx, const std::vector<Tensor>& xs, Tensor& dy,
                                          const std::vector<Tensor*>& dxs, bool cuda) {
   const Ops op{ctx, cuda};
-  const int64_t n = dy.dim(0), H = cfg_.num_heads, D = cfg_.key_dim, Dv = value_dim(), O = out_.back();
-  const int64_t T = t_, S = s_;
-  DPT_CHECK(work_ && work_elems_ >= workspace_elems(n), "MultiHeadAttention '" << name_ << "': workspace not prepared");
+  const int64_t n = dy.dim(0), H = cfg_.num_heads, G = kv_heads(), D = cfg_.key_dim, Dv = value_dim(), O = out_.back();
+  const int64_t T = t_, S = s_, R = H / G;
+  DPT_CHECK(work_ && work_elems_ >= workspace_elems(n), class_name() << " '" << name_ << "': workspace not prepared");
   const bool own_key = xs.size() == 3;
   const Tensor& query = xs[0];
   const Tensor& value = xs[1];
   const Tensor& key = own_key ? xs[2] : xs[1];
-  const float *q = buf(q_, n, T * H * D), *k = buf(k_, n, S * H * D), *v = buf(v_, n, S * H * Dv);
+  const float *q = buf(q_, n, T * H * D), *k = buf(k_, n, S * G * D), *v = buf(v_, n, S * G * Dv);
   const float *p = buf(p_, n, H * T * S), *c = buf(c_, n, T * H * Dv);
   float* pd = buf(pd_, n, H * T * S);
   const float* used = last_training_ ? pd : p;
   float* dq = work_;
   float* dk = dq + n * T * H * D;
-  float* dv = dk + n * S * H * D;
-  float* dp = dv + n * S * H * Dv;
+  float* dv = dk + n * S * G * D;
+  float* dp = dv + n * S * G * Dv;
   float* dc = dp + n * H * T * S;
   auto grad = [&](size_t at) { return at < g_.size() ? g_[at] : nullptr; };
   auto dbias = [&](int w) { return cfg_.use_bias ? grad(bias_at(w)) : nullptr; };
   // The output projection: dWo, dbo, and d(C).
   op.project_back(c, n * T, H * Dv, w_[kernel_at(3)], grad(kernel_at(3)), dbias(3), dy.data(), O, dc, false);
-  // Per head: d(P used) = dC V^T, dV = (P used)^T dC.
+  // Per head: d(P used) = dC V^T, dV = (P used)^T dC (a group's heads add theirs to the first's).
   for (int64_t h = 0; h < H; ++h) {
-    op.batched(false, true, T, S, Dv, 1.f, dc + h * Dv, H * Dv, T * H * Dv, v + h * Dv, H * Dv, S * H * Dv,
+    op.batched(false, true, T, S, Dv, 1.f, dc + h * Dv, H * Dv, T * H * Dv, v + (h / R) * Dv, G * Dv, S * G * Dv,
                dp + h * T * S, S, H * T * S, n);
-    op.batched(true, false, S, Dv, T, 1.f, used + h * T * S, S, H * T * S, dc + h * Dv, H * Dv, T * H * Dv, dv + h * Dv,
-               H * Dv, S * H * Dv, n);
+    op.batched(true, false, S, Dv, T, 1.f, used + h * T * S, S, H * T * S, dc + h * Dv, H * Dv, T * H * Dv,
+               dv + (h / R) * Dv, G * Dv, S * G * Dv, n, h % R ? 1.f : 0.f);
   }
   float* ds = dp;
   if (last_training_) {  // through dropout's mask (the same draws), into the probabilities' buffer it no longer needs
@@ -319,23 +346,23 @@ void MultiHeadAttention::backward_all_on(Context& ctx, const std::vector<Tensor>
   // dQ = dS K / sqrt(D), dK = dS^T Q / sqrt(D), per head.
   const float scale = float(1.0 / std::sqrt(double(D)));
   for (int64_t h = 0; h < H; ++h) {
-    op.batched(false, false, T, D, S, scale, ds + h * T * S, S, H * T * S, k + h * D, H * D, S * H * D, dq + h * D,
-               H * D, T * H * D, n);
-    op.batched(true, false, S, D, T, scale, ds + h * T * S, S, H * T * S, q + h * D, H * D, T * H * D, dk + h * D,
-               H * D, S * H * D, n);
+    op.batched(false, false, T, D, S, scale, ds + h * T * S, S, H * T * S, k + (h / R) * D, G * D, S * G * D,
+               dq + h * D, H * D, T * H * D, n);
+    op.batched(true, false, S, D, T, scale, ds + h * T * S, S, H * T * S, q + h * D, H * D, T * H * D, dk + (h / R) * D,
+               G * D, S * G * D, n, h % R ? 1.f : 0.f);
   }
   float* dquery = dxs[0] ? dxs[0]->data() : nullptr;
   float* dvalue = dxs[1] ? dxs[1]->data() : nullptr;
   float* dkey = own_key ? (dxs[2] ? dxs[2]->data() : nullptr) : dvalue;  // no key of its own: the value's
   op.project_back(query.data(), n * T, ins_[0][1], w_[kernel_at(0)], grad(kernel_at(0)), dbias(0), dq, H * D, dquery,
                   false);
-  op.project_back(value.data(), n * S, ins_[1][1], w_[kernel_at(2)], grad(kernel_at(2)), dbias(2), dv, H * Dv, dvalue,
+  op.project_back(value.data(), n * S, ins_[1][1], w_[kernel_at(2)], grad(kernel_at(2)), dbias(2), dv, G * Dv, dvalue,
                   false);
   // The key's bias adds q . b to every score of a query's row, which the softmax takes away: its
   // gradient is 0 in exact arithmetic, and left at 0 (the sum of dK's rows would be rounding noise,
   // which Adam's step, dividing by its own size, would turn into moves of about the learning rate).
   op.project_back(key.data(), n * S, (own_key ? ins_[2] : ins_[1])[1], w_[kernel_at(1)], grad(kernel_at(1)), nullptr,
-                  dk, H * D, dkey, !own_key);
+                  dk, G * D, dkey, !own_key);
 }
 
 ScoreAttention::ScoreAttention(ScoreAttentionConfig cfg) : cfg_(cfg) {

@@ -12,6 +12,9 @@
 // Keras's weights: query/kernel (Eq, H, D), query/bias (H, D), key/..., value/... (Ev, H, Dv),
 // attention_output/kernel (H, Dv, O), attention_output/bias (O), each projection an EinsumDense
 // (Keras 3's .weights.h5: query_dense, key_dense, value_dense, output_dense).
+// Keras 3's GroupQueryAttention is the same with G key and value heads (K, V: (S, G, D)), query
+// head h reading K_g and V_g, g = h / (H / G); its key and value kernels (E, G, D), its output
+// kernel (H, D, Eq). Backward adds the group's heads' dK_g, dV_g in place (beta 1 after the first).
 //
 // The projections are GEMMs over every step of the batch; the per-head products are strided
 // batched GEMMs over the samples, one call a head (the heads sit side by side in a step's row, so
@@ -27,6 +30,12 @@ namespace dpt {
 
 struct AttentionConfig {
   int64_t num_heads = 1, key_dim = 1;
+  // Keras 3's GroupQueryAttention(head_dim, num_query_heads, num_key_value_heads): num_heads query
+  // heads of key_dim (its head_dim) share kv_heads key and value heads, query head h reading key and
+  // value head h / (num_heads / kv_heads) (Keras's ops.repeat); its values are key_dim wide and its
+  // output the query's features.
+  bool grouped = false;
+  int64_t kv_heads = 0;    // 0: num_heads
   int64_t value_dim = 0;   // 0: key_dim (Keras's None)
   int64_t output_dim = 0;  // 0: the query's features (Keras's output_shape None)
   double dropout = 0;
@@ -37,13 +46,16 @@ struct AttentionConfig {
 class MultiHeadAttention : public MergeLayer {
  public:
   explicit MultiHeadAttention(AttentionConfig cfg);
-  std::string class_name() const override { return "MultiHeadAttention"; }
-  std::string default_name() const override { return "multi_head_attention"; }
+  std::string class_name() const override { return cfg_.grouped ? "GroupQueryAttention" : "MultiHeadAttention"; }
+  std::string default_name() const override {
+    return cfg_.grouped ? "grouped_query_attention" : "multi_head_attention";
+  }
   std::unique_ptr<Layer> make_clone() const override { return std::make_unique<MultiHeadAttention>(cfg_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
   const AttentionConfig& config() const { return cfg_; }
   int64_t value_dim() const { return cfg_.value_dim ? cfg_.value_dim : cfg_.key_dim; }
+  int64_t kv_heads() const { return cfg_.kv_heads ? cfg_.kv_heads : cfg_.num_heads; }
   int64_t output_dim() const { return out_.back(); }
   bool has_key() const { return ins_.size() == 3; }  // called on a key of its own
   void prepare(int64_t max_batch, Context& ctx) override;

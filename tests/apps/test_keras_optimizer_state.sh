@@ -922,6 +922,75 @@ for k in (keras, tf_keras):
         check(diff <= 2e-6 and keyb <= 1e-4,
               f"{tag}: dptrain's epoch from the .{ext} file through the masked attention gives Keras {k.__version__}'s "
               f"weights (max |diff| {diff:.3g}, the key biases {keyb:.3g})")
+# Keras 3's GroupQueryAttention: a causal self-attention of 4 query heads over 2 key and value
+# heads, a residual Add and LayerNormalization, a cross-attention of 3 query heads over one without
+# biases and with a key of its own; and one on an Embedding's mask. dptrain evaluates Keras's files
+# to Keras's loss, its Adam epoch from them gives Keras's weights (the key biases apart, as above),
+# and Keras evaluates dptrain's .keras to dptrain's loss.
+np.save(f"{d}/gc.npy", rng.normal(size=(32, 3, 4)).astype("float32"))
+
+
+def gqa_model():
+    L = keras.layers
+    s, c = keras.Input((6, 4), name="seq"), keras.Input((3, 4), name="ctx")
+    a = L.GroupQueryAttention(3, 4, 2, name="self")(s, s, use_causal_mask=True)
+    h = L.LayerNormalization(name="ln")(L.Add(name="res")([s, a]))
+    key = L.Dense(5, activation="tanh", name="kd")(c)
+    b = L.GroupQueryAttention(2, 3, 1, use_bias=False, name="cross")(h, c, key)
+    return keras.Model([s, c], L.Dense(3, activation="softmax", name="out")(L.GlobalAveragePooling1D(name="gap")(b)),
+                       name="gqa")
+
+
+def gqa_masked_model():
+    L = keras.layers
+    t = keras.Input((6,), dtype="int32", name="tokens")
+    e = L.Embedding(60, 8, mask_zero=True, name="emb")(t)
+    a = L.GroupQueryAttention(4, 4, 2, name="self")(e, e, use_causal_mask=True)
+    h = L.LayerNormalization(name="ln")(L.Add(name="res")([e, a]))
+    return keras.Model(t, L.Dense(3, activation="softmax", name="out")(L.GlobalAveragePooling1D(name="gap")(h)),
+                       name="gqa_masked")
+
+
+for tag, make, xs, spec in (("gqa", gqa_model, [np.load(f"{d}/aq.npy"), np.load(f"{d}/gc.npy")],
+                             ("aq.npy+" + d + "/gc", f"npy:{d}/aq.npy+{d}/gc.npy,{d}/y.npy")),
+                            ("gqa_masked", gqa_masked_model, ids, ("tok", f"npy:{d}/tok.npy,{d}/y.npy"))):
+    keras.utils.set_random_seed(0)
+    m = make()
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    m.fit(xs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{tag}_1.keras")
+    m.save(f"{d}/{tag}_1.h5")
+    want = m.evaluate(xs, y, batch_size=8, verbose=0)
+    for ext in ("keras", "h5"):
+        got_loss = dpt_eval(f"{d}/{tag}_1.{ext}", "y", spec[0]).get("loss", float("nan"))
+        check(abs(got_loss - want) <= 1e-4, f"{tag}: dptrain evaluates Keras's .{ext} file to its loss ({got_loss} vs "
+                                            f"{want:.6f})")
+    start = [w.numpy() for w in m.weights]
+    m.fit(xs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = {w.path: w.numpy() for w in m.weights}
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
+    for ext in ("keras", "h5"):
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", spec[1], "--validation-split",
+                              "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0",
+                              "--save-model", f"{d}/{tag}_ours.{ext}"], capture_output=True, text=True)
+        check(run.returncode == 0 and "warning" not in run.stderr,
+              f"{tag}: dptrain trains the .{ext} file, its optimizer state included (exit {run.returncode}) "
+              f"{run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        if ext == "keras":
+            ours = keras.models.load_model(f"{d}/{tag}_ours.keras")
+            got = {w.path: w.numpy() for w in ours.weights}
+            theirs_eval = ours.evaluate(xs, y, batch_size=8, verbose=0)
+            got_loss = dpt_eval(f"{d}/{tag}_ours.keras", "y", spec[0]).get("loss", float("nan"))
+            check(abs(got_loss - theirs_eval) <= 1e-4, f"{tag}: Keras loads dptrain's .keras file and evaluates "
+                                                       f"dptrain's loss ({got_loss} vs {theirs_eval:.6f})")
+        else:
+            got = {n.removesuffix(":0"): v for n, v in h5_weights_by_name(f"{d}/{tag}_ours.h5").items()}
+        diff, keyb = attention_diffs(got, theirs) if sorted(got) == sorted(theirs) else (1.0, 1.0)
+        check(diff <= 2e-6 and keyb <= 1e-4 and moved > 100 * 2e-6,
+              f"{tag}: dptrain's epoch from the .{ext} file through GroupQueryAttention gives Keras's weights (max "
+              f"|diff| {diff:.3g}, the key biases {keyb:.3g}; the epoch moved them {moved:.3g})")
 # Keras's Attention (Luong's dot scores): one with use_scale (its scalar weight), a causal mask and
 # a key of its own, one whose value is its key; and one reading an Embedding's mask (the value's
 # drops keys, the query's zeroes the output and reaches GlobalAveragePooling1D). dptrain's epoch

@@ -25,6 +25,7 @@ std::unique_ptr<Sequential> model_for(const std::string& which) {
   if (which == "masked-attention-net") return masked_attention_net(11);
   if (which == "luong-net") return luong_net(11);
   if (which == "bahdanau-net") return bahdanau_net(11);
+  if (which == "gqa-net") return gqa_net(11);
   if (which == "lstm-net") return lstm_net(11);
   if (which == "gru-net") return gru_net(11);
   if (which == "srnn-net") return srnn_net(11);

@@ -78,8 +78,8 @@ TEST_CASE("Replicas sharing one GPU equal one device: buckets, ps, sync batch no
     // recurrent layers (and their dropout masks), Bidirectional's merges, TimeDistributed's per-step
     // Dropout.
     for (const char* which : {"embed-net", "dot-net", "two-tower-net", "attention-net", "masked-attention-net",
-                              "luong-net", "bahdanau-net", "lstm-net", "gru-net", "rnn-dropout-net", "gru-v1-net",
-                              "bidir-net", "tdist-net", "masked-rnn-net", "maskout-net"}) {
+                              "luong-net", "bahdanau-net", "gqa-net", "lstm-net", "gru-net", "rnn-dropout-net",
+                              "gru-v1-net", "bidir-net", "tdist-net", "masked-rnn-net", "maskout-net"}) {
       const double d = test::train_pair(which, test::cpus(1), test::on_gpu0(k), 24, {});
       std::printf("%d replicas on 1 GPU vs CPU %s: max|dw|/max|w| = %.3g\n", k, which, d);
       INFO(which);

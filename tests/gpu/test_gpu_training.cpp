@@ -24,13 +24,13 @@ using Catch::Contains;
 
 TEST_CASE("1 GPU trains like the CPU: weights within 1e-4 relative after 8 steps", "[gpu][training]") {
   if (test::gpu_count() == 0) return;
-  for (const char* which : {"digits-cnn",    "bn-net",        "mnist-mlp",
-                            "graph-net",     "embed-net",     "dot-net",
-                            "two-tower-net", "attention-net", "masked-attention-net",
-                            "luong-net",     "bahdanau-net",  "lstm-net",
-                            "gru-net",       "srnn-net",      "rnn-dropout-net",
-                            "rnn-acts-net",  "gru-v1-net",    "bidir-net",
-                            "tdist-net",     "masked-rnn-net"})
+  for (const char* which : {"digits-cnn",      "bn-net",        "mnist-mlp",
+                            "graph-net",       "embed-net",     "dot-net",
+                            "two-tower-net",   "attention-net", "masked-attention-net",
+                            "luong-net",       "bahdanau-net",  "gqa-net",
+                            "lstm-net",        "gru-net",       "srnn-net",
+                            "rnn-dropout-net", "rnn-acts-net",  "gru-v1-net",
+                            "bidir-net",       "tdist-net",     "masked-rnn-net"})
     for (const char* opt : {"adam", "sgd", "rmsprop"}) {
       const double d = test::train_pair(which, test::cpus(1), test::gpus(1), 24, {}, opt);
       std::printf("1 GPU vs CPU %s (%s): max|dw|/max|w| = %.3g\n", which, opt, d);

@@ -139,8 +139,8 @@ TEST_CASE("Functional graphs build with their branches; what dptrain cannot buil
         "numpy)");
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "out", {"in", "a"}))) ==
         "f.json: layer 'out' (Dense): is called on 2 tensors; of dptrain's layers only the merge layers (Add, "
-        "Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot), MultiHeadAttention, Attention and "
-        "AdditiveAttention take several");
+        "Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot), MultiHeadAttention, GroupQueryAttention, "
+        "Attention and AdditiveAttention take several");
   // One output feeding two layers, one of them off the way to the output.
   CHECK(err(model(in + ", " + l3("Dense", "a", {"in"}) + ", " + l3("Dense", "b", {"a"}) + ", " +
                   l3("Dense", "out", {"a"}))) == why + "has layer 'b' off the way to its output 'out'" + tail);

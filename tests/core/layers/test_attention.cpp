@@ -484,3 +484,141 @@ TEST_CASE("Keras's concatenation scores: Attention(score_mode='concat') and Addi
                     "layer 'additive_attention' (AdditiveAttention) has a query of 4 features but a key of 3; their "
                     "sums need the same");
 }
+
+TEST_CASE("Keras 3's GroupQueryAttention: MultiHeadAttention with each key and value head repeated; gradients",
+          "[layers][attention]") {
+  // 4 query heads over 2 key and value heads against MultiHeadAttention with the same weights, each
+  // key and value head given to 2 query heads (Keras's ops.repeat): the same outputs, the same
+  // query and output gradients, and each shared head's gradient the sum of its query heads'.
+  const int64_t n = 3, H = 4, G = 2, D = 3, E = 4;
+  AttentionConfig g;
+  g.grouped = true;
+  g.num_heads = H;
+  g.kv_heads = G;
+  g.key_dim = D;
+  g.causal = true;
+  AttentionConfig f;
+  f.num_heads = H;
+  f.key_dim = D;
+  f.causal = true;
+  Sequential gm("g"), fm("f");
+  gm.add(std::make_unique<MultiHeadAttention>(g), {-1, -1});
+  fm.add(std::make_unique<MultiHeadAttention>(f), {-1, -1});
+  gm.build({5, E}, 1);
+  fm.build({5, E}, 2);
+  CHECK(gm.layers()[0]->class_name() == "GroupQueryAttention");
+  CHECK(gm.layers()[0]->name() == "grouped_query_attention");
+  CHECK(gm.layers()[0]->config_str() == "head_dim=3, num_query_heads=4, num_key_value_heads=2, use_causal_mask=True");
+  REQUIRE(gm.weights().size() == 8);
+  CHECK(gm.weights()[2].keras_name() == "grouped_query_attention/key/kernel:0");
+  CHECK(gm.weights()[2].spec.shape == Shape{E, G, D});
+  CHECK(gm.weights()[3].spec.shape == Shape{G, D});
+  CHECK(gm.weights()[4].spec.shape == Shape{E, G, D});
+  CHECK(gm.weights()[6].spec.shape == Shape{H, D, E});
+  CHECK(gm.weights()[2].spec.keras3_group == "_key_dense");  // (Keras 3 keeps the underscore there)
+  for (size_t w = 0; w < 8; ++w) {
+    const WeightRef& from = gm.weights()[w];
+    const WeightRef& to = fm.weights()[w];
+    if (w == 2 || w == 3 || w == 4 || w == 5) {  // (rows, G, D) -> (rows, H, D): head h reads head h / 2
+      const int64_t rows = shape_numel(from.spec.shape) / (G * D);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t d = 0; d < D; ++d) {
+            to.data[(r * H + h) * D + d] = from.data[(r * G + h / 2) * D + d];
+            if (w == 3 || w == 5) from.data[(r * G + h / 2) * D + d] = 0.1f * float(h / 2 + d);  // nonzero biases
+          }
+      if (w == 3 || w == 5)
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t h = 0; h < H; ++h)
+            for (int64_t d = 0; d < D; ++d) to.data[(r * H + h) * D + d] = from.data[(r * G + h / 2) * D + d];
+    } else {
+      REQUIRE(from.spec.shape == to.spec.shape);
+      std::copy(from.data, from.data + shape_numel(from.spec.shape), to.data);
+    }
+  }
+  const std::vector<float> xv = test::random_vecf(n * 5 * E, 3), gv = test::random_vecf(n * 5 * E, 4);
+  Tensor x({n, 5, E});
+  std::copy(xv.begin(), xv.end(), x.data());
+  Context ctx;
+  std::vector<float> out[2];
+  Sequential* models[2] = {&gm, &fm};
+  for (int k = 0; k < 2; ++k) {
+    Sequential& m = *models[k];
+    m.prepare(n);
+    const Tensor y = m.forward(ctx, x, true);
+    out[k].assign(y.data(), y.data() + y.numel());
+    Tensor dy = m.output_grad(n);
+    std::copy(gv.begin(), gv.end(), dy.data());
+    m.zero_grads();
+    m.backward(ctx, x);
+  }
+  for (size_t i = 0; i < out[0].size(); ++i) CHECK(out[0][i] == Approx(out[1][i]).margin(1e-6));
+  for (size_t w : {0, 1, 6, 7})
+    for (int64_t e = 0; e < shape_numel(gm.weights()[w].spec.shape); ++e)
+      CHECK(gm.weights()[w].grad[e] == Approx(fm.weights()[w].grad[e]).margin(1e-5));
+  for (size_t w : {2, 4}) {  // a shared head's gradient: its two query heads' summed
+    const int64_t rows = shape_numel(gm.weights()[w].spec.shape) / (G * D);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t kv = 0; kv < G; ++kv)
+        for (int64_t d = 0; d < D; ++d) {
+          const float* fg = fm.weights()[w].grad;
+          CHECK(gm.weights()[w].grad[(r * G + kv) * D + d] ==
+                Approx(fg[(r * H + 2 * kv) * D + d] + fg[(r * H + 2 * kv + 1) * D + d]).margin(1e-5));
+        }
+  }
+  CHECK(gm.weights()[3].grad[0] == 0.f);  // the key's bias: none (the softmax is blind to it)
+  // In models: gradients (dropout's draws included), 3 CPU replicas as one, files.
+  auto net = test::gqa_net(5);
+  test::check_model_gradients(*net, {36});
+  const double dd = test::replicas_vs_one([] { return test::gqa_net(11); },
+                                          [] {
+                                            Dataset data = make_synthetic({36}, 4, 30, 5);
+                                            data.inputs = {{6, 4}, {3, 4}};
+                                            return data;
+                                          }(),
+                                          3, 10);
+  std::printf("equivalence gqa-net R=3 B=10: max|dw|/max|w| = %.3g\n", dd);
+  CHECK(dd <= 1e-5);
+  auto l = test::gqa_net(3);
+  const std::string dir = test::temp_dir("gqa");
+  for (const auto& loaded : test::check_file_round_trips(*l, dir))
+    for (size_t i = 0; i < l->layers().size(); ++i) {
+      CHECK(loaded->layers()[i]->class_name() == l->layers()[i]->class_name());
+      CHECK(loaded->layers()[i]->config_str() == l->layers()[i]->config_str());
+      CHECK(loaded->inputs()[i] == l->inputs()[i]);
+    }
+  std::filesystem::remove_all(dir);
+  // From Keras 3's config (its class GroupQueryAttention; the Python class's name read too).
+  for (const char* cls : {"GroupQueryAttention", "GroupedQueryAttention"}) {
+    const std::string t = R"({"class_name": "__keras_tensor__", "config": {"shape": [null, 5, 4], "dtype": "float32",
+                              "keras_history": ["x", 0, 0]}})";
+    auto json_of = [&](const std::string& extra) {
+      return R"({"class_name": "Functional", "config": {"name": "f", "layers": [
+      {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [null, 5, 4]}, "inbound_nodes": []},
+      {"class_name": ")" +
+             std::string(cls) +
+             R"(", "name": "g", "config": {"name": "g", "head_dim": 2, "num_query_heads": 6, "num_key_value_heads": 3,
+       "use_bias": false, "sliding_window": null, "use_gate": false, "dropout": 0.0)" +
+             extra + R"(}, "inbound_nodes": [{"args": [)" + t + ", " + t +
+             R"(], "kwargs": {"use_causal_mask": true}}]}],
+      "input_layers": ["x", 0, 0], "output_layers": ["g", 0, 0]}})";
+    };
+    auto m = model_from_keras_json(json_of(""), 1, "f.json");
+    CHECK(m->layers()[0]->class_name() == "GroupQueryAttention");
+    CHECK(m->layers()[0]->config_str() ==
+          "head_dim=2, num_query_heads=6, num_key_value_heads=3, use_bias=False, use_causal_mask=True");
+    CHECK(m->weights()[1].spec.shape == Shape{4, 3, 2});
+    CHECK_THROWS_WITH(model_from_keras_json(json_of(R"(, "sliding_window": 4)"), 1, "f.json"),
+                      "f.json: layer 'g' (" + std::string(cls) + "): sliding_window=4 is not supported");
+  }
+  // Keras's checks.
+  AttentionConfig bad = g;
+  bad.kv_heads = 3;
+  CHECK_THROWS_WITH(MultiHeadAttention(bad),
+                    "GroupQueryAttention num_query_heads (4) must be divisible by num_key_value_heads (3)");
+  Sequential e("e");
+  e.add(std::make_unique<MultiHeadAttention>(g), {-1, -2});
+  CHECK_THROWS_WITH(e.build_inputs({{5, 4}, {6, 3}}, 1),
+                    "layer 'grouped_query_attention' (GroupQueryAttention) has a query of 4 features but a value of "
+                    "3; Keras's GroupQueryAttention needs the same");
+}
