@@ -607,6 +607,22 @@ Conv2DConfig conv1d_options(const LayerCtx& c, bool* causal) {
   return k;
 }
 
+// DepthwiseConv1D's and SeparableConv1D's window (padding valid or same) as a one-row image's.
+template <typename Config>
+Config conv1d_window(const LayerCtx& c) {
+  channels_last(c);
+  Config k;
+  k.spatial = 1;
+  k.kh = k.sh = k.dh = 1;
+  k.kw = single_of(c, "kernel_size", 0);
+  k.sw = single_of(c, "strides", 1);
+  k.dw = single_of(c, "dilation_rate", 1);
+  k.same = same_padding(c);
+  k.activation = activation_of(c);
+  k.use_bias = c.get<bool>("use_bias", true);
+  return k;
+}
+
 // A call's keyword arguments: Keras 3's node {"args": [...], "kwargs": {...}}; Keras 2's node, a
 // list of [layer, node, tensor, kwargs] entries, keeps them with its first tensor. Empty: none.
 json call_kwargs(const json* node) {
@@ -752,6 +768,17 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     auto k = conv_options<DepthwiseConv2DConfig>(c);
     k.depth_multiplier = c.get<int64_t>("depth_multiplier", 1);
     return std::make_unique<DepthwiseConv2D>(k);
+  }
+  if (c.cls == "DepthwiseConv1D") {
+    auto k = conv1d_window<DepthwiseConv2DConfig>(c);
+    k.depth_multiplier = c.get<int64_t>("depth_multiplier", 1);
+    return std::make_unique<DepthwiseConv2D>(k);
+  }
+  if (c.cls == "SeparableConv1D" || c.cls == "SeparableConvolution1D") {
+    auto k = conv1d_window<SeparableConv2DConfig>(c);
+    k.filters = c.get<int64_t>("filters", 0);
+    k.depth_multiplier = c.get<int64_t>("depth_multiplier", 1);
+    return std::make_unique<SeparableConv2D>(k);
   }
   if (c.cls == "SeparableConv2D" || c.cls == "SeparableConvolution2D") {
     auto k = conv_options<SeparableConv2DConfig>(c);
@@ -1079,7 +1106,8 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
               "TimeDistributed, "
               "Conv1D, Conv2D, "
               "Conv2DTranspose, Conv1DTranspose, "
-           << "DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Cropping2D, UpSampling2D, ZeroPadding1D, Cropping1D, "
+           << "DepthwiseConv2D, SeparableConv2D, DepthwiseConv1D, SeparableConv1D, ZeroPadding2D, Cropping2D, "
+              "UpSampling2D, ZeroPadding1D, Cropping1D, "
               "UpSampling1D, MaxPooling2D, AveragePooling2D, "
               "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
               "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 #include "core/error.h"
 #include "core/io/hdf5_util.h"
 #include "core/io/hdf5_weights.h"
@@ -55,14 +56,29 @@ double shortest(float v) {
   return double(v);
 }
 
+// Whether a convolution's config has `spatial` (the depthwise and separable ones: 1 for their 1-D forms).
+template <typename Config, typename = void>
+struct has_spatial : std::false_type {};
+template <typename Config>
+struct has_spatial<Config, std::void_t<decltype(Config::spatial)>> : std::true_type {};
+
 // What Keras's convolutions share, as Keras writes it.
 template <typename Config>
 void conv_options_json(const Config& g, json* c) {
-  (*c)["kernel_size"] = {g.kh, g.kw};
-  (*c)["strides"] = {g.sh, g.sw};
+  if constexpr (has_spatial<Config>::value) {
+    if (g.spatial == 1) {  // DepthwiseConv1D, SeparableConv1D
+      (*c)["kernel_size"] = json::array({g.kw});
+      (*c)["strides"] = json::array({g.sw});
+      (*c)["dilation_rate"] = json::array({g.dw});
+    }
+  }
+  if (!c->contains("kernel_size")) {
+    (*c)["kernel_size"] = {g.kh, g.kw};
+    (*c)["strides"] = {g.sh, g.sw};
+    (*c)["dilation_rate"] = {g.dh, g.dw};
+  }
   (*c)["padding"] = g.same ? "same" : "valid";
   (*c)["data_format"] = "channels_last";
-  (*c)["dilation_rate"] = {g.dh, g.dw};
   (*c)["activation"] = activation_name(g.activation);
   (*c)["use_bias"] = g.use_bias;
 }
@@ -507,9 +523,11 @@ struct OptArray {
 };
 
 // A weight's variable name in Keras 3, where it differs from Keras 2's (which dptrain keeps):
-// DepthwiseConv2D's depthwise_kernel is Keras 3's "kernel".
+// DepthwiseConv2D's (and DepthwiseConv1D's) depthwise_kernel is Keras 3's "kernel".
 std::string keras3_weight_name(const WeightRef& w) {
-  if (w.spec.name == "depthwise_kernel" && w.layer->class_name() == "DepthwiseConv2D") return "kernel";
+  if (w.spec.name == "depthwise_kernel" &&
+      (w.layer->class_name() == "DepthwiseConv2D" || w.layer->class_name() == "DepthwiseConv1D"))
+    return "kernel";
   std::string scope = w.spec.keras3_path;  // LSTM: lstm_cell_kernel; Bidirectional: forward_lstm_lstm_cell_kernel
   std::replace(scope.begin(), scope.end(), '/', '_');
   return scope.empty() ? w.spec.name : scope + "_" + w.spec.name;

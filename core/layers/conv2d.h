@@ -41,6 +41,15 @@ std::string window_str(const Config& c) {
   return s;
 }
 
+// The same along one axis (Conv1D's family): "kernel_size=3, strides=1, padding=same".
+template <typename Config>
+std::string window_str_1d(const Config& c) {
+  std::string s = "kernel_size=" + std::to_string(c.kw) + ", strides=" + std::to_string(c.sw) +
+                  ", padding=" + (c.same ? "same" : "valid");
+  if (c.dw != 1) s += ", dilation_rate=" + std::to_string(c.dw);
+  return s;
+}
+
 // The output rows and columns of a window over an (h, w, ...) input, and the padding before them
 // (TensorFlow's rules, the window spanning (k - 1) * dilation + 1 rows or columns).
 template <typename Config>

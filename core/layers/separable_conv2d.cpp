@@ -11,59 +11,67 @@
 namespace dpt {
 
 SeparableConv2D::SeparableConv2D(SeparableConv2DConfig cfg) : cfg_(cfg) {
-  DPT_CHECK(cfg.filters >= 1, "SeparableConv2D filters must be >= 1, got " << cfg.filters);
-  check_window("SeparableConv2D", cfg);
-  DPT_CHECK(cfg.depth_multiplier >= 1, "SeparableConv2D depth_multiplier must be >= 1, got " << cfg.depth_multiplier);
+  const std::string cls = class_name();
+  DPT_CHECK(cfg.filters >= 1, cls << " filters must be >= 1, got " << cfg.filters);
+  DPT_CHECK(cfg.spatial == 2 || (cfg.spatial == 1 && cfg.kh == 1 && cfg.sh == 1 && cfg.dh == 1),
+            cls << ": one spatial axis has a kernel, strides and dilation of 1 along its height");
+  check_window(cls.c_str(), cfg);
+  DPT_CHECK(cfg.depth_multiplier >= 1, cls << " depth_multiplier must be >= 1, got " << cfg.depth_multiplier);
 }
 
 std::string SeparableConv2D::config_str() const {
-  return "filters=" + std::to_string(cfg_.filters) + ", " + window_str(cfg_) +
+  return "filters=" + std::to_string(cfg_.filters) + ", " +
+         (cfg_.spatial == 1 ? window_str_1d(cfg_) : window_str(cfg_)) +
          ", depth_multiplier=" + std::to_string(cfg_.depth_multiplier) +
          ", activation=" + activation_str(cfg_.activation);
 }
 
 Shape SeparableConv2D::compute_output_shape(const Shape& in) {
-  DPT_CHECK(in.size() == 3, "SeparableConv2D expects inputs of shape (height, width, channels), got " << shape_str(in));
+  DPT_CHECK(in.size() == size_t(cfg_.spatial) + 1,
+            class_name() << " expects inputs of shape "
+                         << (cfg_.spatial == 1 ? "(steps, channels)" : "(height, width, channels)") << ", got "
+                         << shape_str(in));
   int64_t oh, ow;
-  window_out(in, cfg_, &oh, &ow, &pad_top_, &pad_left_);
-  checked_mul(in[2], cfg_.depth_multiplier, "SeparableConv2D depthwise channels");
-  return {oh, ow, cfg_.filters};
+  window_out(image(in), cfg_, &oh, &ow, &pad_top_, &pad_left_);
+  checked_mul(in.back(), cfg_.depth_multiplier, (class_name() + " depthwise channels").c_str());
+  return cfg_.spatial == 1 ? Shape{ow, cfg_.filters} : Shape{oh, ow, cfg_.filters};
 }
 
 std::vector<ParamSpec> SeparableConv2D::params() const {
-  const int64_t mid = in_[2] * cfg_.depth_multiplier;
+  const int64_t in = in_.back(), dm = cfg_.depth_multiplier, mid = in * dm;
+  const bool one = cfg_.spatial == 1;
   std::vector<ParamSpec> p{
-      {"depthwise_kernel", {cfg_.kh, cfg_.kw, in_[2], cfg_.depth_multiplier}, Init::glorot_uniform},
-      {"pointwise_kernel", {1, 1, mid, cfg_.filters}, Init::glorot_uniform}};
+      {"depthwise_kernel", one ? Shape{cfg_.kw, in, dm} : Shape{cfg_.kh, cfg_.kw, in, dm}, Init::glorot_uniform},
+      {"pointwise_kernel", one ? Shape{1, mid, cfg_.filters} : Shape{1, 1, mid, cfg_.filters}, Init::glorot_uniform}};
   if (cfg_.use_bias) p.push_back({"bias", {cfg_.filters}, Init::zeros});
   return p;
 }
 
 kernels::Conv2dGeom SeparableConv2D::geom(int64_t n) const {
-  return window_geom(n, in_, out_, cfg_, pad_top_, pad_left_, in_[2] * cfg_.depth_multiplier);
+  return window_geom(n, image(in_), image(out_), cfg_, pad_top_, pad_left_, in_.back() * cfg_.depth_multiplier);
 }
 
 void SeparableConv2D::prepare(int64_t max_batch, Context& ctx) {
-  const int64_t mid = in_[2] * cfg_.depth_multiplier;
+  const int64_t mid = in_.back() * cfg_.depth_multiplier;
   if (ctx.cuda)
     kernels::cuda_reserve_scratch(*ctx.cuda, kernels::cuda_reduce_scratch_bytes(std::max(mid, cfg_.filters)));
   t_ = Buffer();
-  t_ = Buffer(ctx.device, size_t(max_batch * out_[0] * out_[1] * mid) * sizeof(float));
+  t_ = Buffer(ctx.device, size_t(max_batch * pixels() * mid) * sizeof(float));
   prepare_pre_activation(cfg_.activation, max_batch, ctx);
 }
 
 int64_t SeparableConv2D::workspace_elems(int64_t batch) const {
-  return batch * out_[0] * out_[1] * in_[2] * cfg_.depth_multiplier;
+  return batch * pixels() * in_.back() * cfg_.depth_multiplier;
 }
 
 float* SeparableConv2D::depthwise_out(int64_t n) const {
-  DPT_CHECK(size_t(n * out_[0] * out_[1] * in_[2] * cfg_.depth_multiplier) * sizeof(float) <= t_.bytes(),
+  DPT_CHECK(size_t(n * pixels() * in_.back() * cfg_.depth_multiplier) * sizeof(float) <= t_.bytes(),
             "layer '" << name_ << "': " << n << " rows exceed the prepared batch (or it was not prepared)");
   return static_cast<float*>(t_.data());
 }
 
 float* SeparableConv2D::depthwise_grad(int64_t n) const {
-  DPT_CHECK(work_ && work_elems_ >= workspace_elems(n), "SeparableConv2D '" << name_ << "': workspace not prepared");
+  DPT_CHECK(work_ && work_elems_ >= workspace_elems(n), class_name() << " '" << name_ << "': workspace not prepared");
   return work_;
 }
 

@@ -1,7 +1,9 @@
 // SeparableConv2D: a DepthwiseConv2D (no bias) whose output t goes through a 1x1 convolution, as
 // Keras's: depthwise_kernel (kh, kw, in, depth_multiplier), pointwise_kernel (1, 1, in *
 // depth_multiplier, filters), bias (filters), then the activation. t is kept per replica for the
-// pointwise kernel's gradient; t's gradient lives in the model's shared workspace.
+// pointwise kernel's gradient; t's gradient lives in the model's shared workspace. With spatial 1,
+// Keras's SeparableConv1D on (steps, channels): the same on (1, steps, channels) images, its
+// kernels (k, in, depth_multiplier) and (1, in * depth_multiplier, filters).
 #pragma once
 #include "core/layer.h"
 #include "core/layers/conv2d.h"
@@ -18,13 +20,14 @@ struct SeparableConv2DConfig {
   bool same = false;  // padding="same"
   Activation activation = Activation::linear;
   bool use_bias = true;
+  int spatial = 2;  // 1: SeparableConv1D (kh, sh and dh 1)
 };
 
 class SeparableConv2D : public Layer {
  public:
   explicit SeparableConv2D(SeparableConv2DConfig cfg);
-  std::string class_name() const override { return "SeparableConv2D"; }
-  std::string default_name() const override { return "separable_conv2d"; }
+  std::string class_name() const override { return cfg_.spatial == 1 ? "SeparableConv1D" : "SeparableConv2D"; }
+  std::string default_name() const override { return cfg_.spatial == 1 ? "separable_conv1d" : "separable_conv2d"; }
   std::unique_ptr<Layer> make_clone() const override { return std::make_unique<SeparableConv2D>(cfg_); }
   std::string config_str() const override;
   std::vector<ParamSpec> params() const override;
@@ -43,6 +46,8 @@ class SeparableConv2D : public Layer {
 
  private:
   kernels::Conv2dGeom geom(int64_t n) const;  // the depthwise part: oc = in * depth_multiplier
+  Shape image(const Shape& s) const { return cfg_.spatial == 1 ? Shape{1, s[0], s[1]} : s; }
+  int64_t pixels() const { return shape_numel(out_) / out_.back(); }  // output positions a sample
   float* depthwise_out(int64_t n) const;      // t, checked against the prepared batch
   float* depthwise_grad(int64_t n) const;     // t's gradient, in the workspace
   SeparableConv2DConfig cfg_;

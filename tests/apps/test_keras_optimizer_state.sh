@@ -1286,6 +1286,47 @@ if run.returncode == 0:
               f"moved them {moved:.3g})")
     else:
         check(False, f"upmax: the saved archive holds Keras's variables: {sorted(ours)} vs {sorted(theirs)}")
+# SeparableConv1D and DepthwiseConv1D (strided with a depth multiplier; dilated, no bias) on
+# sequences: dptrain's epoch from Keras's .keras and .h5 files gives Keras's weights, and Keras
+# evaluates dptrain's .keras to dptrain's loss.
+xs1 = rng.uniform(-1, 1, (32, 12, 3)).astype("float32")
+np.save(f"{d}/xs1.npy", xs1)
+keras.utils.set_random_seed(0)
+m = keras.Sequential([keras.Input((12, 3)), layers.Conv1D(4, 3, activation="tanh", name="c1"),
+                      layers.SeparableConv1D(5, 3, padding="same", depth_multiplier=2, activation="silu", name="sep"),
+                      layers.DepthwiseConv1D(3, strides=2, depth_multiplier=2, activation="tanh", name="dw1"),
+                      layers.DepthwiseConv1D(2, padding="same", dilation_rate=2, use_bias=False, name="dw2"),
+                      layers.GlobalAveragePooling1D(name="gap"), layers.Dense(3, activation="softmax", name="out")],
+                     name="sep1d")
+m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+m.fit(xs1, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/sep1d_1.keras")
+m.save(f"{d}/sep1d_1.h5")
+want = m.evaluate(xs1, y, batch_size=8, verbose=0)
+start = [w.numpy() for w in m.weights]
+m.fit(xs1, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+theirs = {w.path.split("/", 1)[1]: w.numpy() for w in m.weights}
+moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
+for ext in ("keras", "h5"):
+    got_loss = dpt_eval(f"{d}/sep1d_1.{ext}", "y", "xs1").get("loss", float("nan"))
+    check(abs(got_loss - want) <= 1e-4, f"sep1d: dptrain evaluates Keras's .{ext} file to its loss ({got_loss} vs "
+                                        f"{want:.6f})")
+    run = subprocess.run([bin, "train", "--model", f"{d}/sep1d_1.{ext}", "--data", f"npy:{d}/xs1.npy,{d}/y.npy",
+                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose",
+                          "0", "--save-model", f"{d}/sep1d_ours.keras"], capture_output=True, text=True)
+    check(run.returncode == 0, f"sep1d: dptrain trains SeparableConv1D and DepthwiseConv1D from the .{ext} file "
+                               f"(exit {run.returncode}) {run.stderr.strip()}")
+    if run.returncode != 0:
+        continue
+    back = keras.models.load_model(f"{d}/sep1d_ours.keras")
+    ours = {w.path.split("/", 1)[1]: w.numpy() for w in back.weights}
+    diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in ours) if sorted(ours) == sorted(theirs) else 1.0
+    check(diff <= 2e-6 and moved > 100 * 2e-6, f"sep1d: dptrain's epoch from the .{ext} file gives Keras's weights "
+                                               f"(max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
+    theirs_eval = back.evaluate(xs1, y, batch_size=8, verbose=0)
+    got_loss = dpt_eval(f"{d}/sep1d_ours.keras", "y", "xs1").get("loss", float("nan"))
+    check(abs(got_loss - theirs_eval) <= 1e-4, f"sep1d: Keras evaluates dptrain's .keras file to dptrain's loss "
+                                               f"({got_loss} vs {theirs_eval:.6f})")
 # A Functional model that branches: residual Adds (one around a block, one of a projection and a
 # layer of it), a Concatenate of two branches, a Multiply gate, a Subtract and an Average. dptrain predicts Keras's predictions, its epoch from
 # Keras's .keras archive and .h5 file gives Keras's weights, and Keras loads what dptrain saves

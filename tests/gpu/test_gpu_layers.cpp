@@ -269,6 +269,27 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
          return std::make_unique<SeparableConv2D>(c);
        },
        {7, 6, 4}},
+      {"DepthwiseConv1D 3 stride 2 valid, depth_multiplier 2",
+       [] {
+         DepthwiseConv2DConfig c = depthwise(3, 2, false, 2);
+         c.spatial = 1;
+         c.kh = c.sh = 1;
+         return std::make_unique<DepthwiseConv2D>(c);
+       },
+       {11, 3}},
+      {"SeparableConv1D 3 same, dilation 2, gelu",
+       [] {
+         SeparableConv2DConfig c;
+         c.spatial = 1;
+         c.filters = 4;
+         c.kh = 1;
+         c.kw = 3;
+         c.dw = 2;
+         c.same = true;
+         c.activation = Activation::gelu;
+         return std::make_unique<SeparableConv2D>(c);
+       },
+       {9, 5}},
       {"DepthwiseConv2D 3x3 same relu6",
        [] { return std::make_unique<DepthwiseConv2D>(depthwise(3, 1, true, 1)); },
        {9, 8, 6}},

@@ -275,6 +275,89 @@ TEST_CASE(
                    "flatten (3,) ", "dense (4,) units=4, activation=softmax"});
 }
 
+TEST_CASE("DepthwiseConv1D and SeparableConv1D: the 2-D ones on one-row images; gradients, Keras's shapes, files",
+          "[layers][grad][sequential]") {
+  Sequential m("sep1d");
+  DepthwiseConv2DConfig d;
+  d.spatial = 1;
+  d.kh = d.sh = d.dh = 1;
+  d.kw = 3;
+  d.sw = 2;
+  d.depth_multiplier = 2;
+  d.activation = Activation::tanh;
+  m.add(std::make_unique<DepthwiseConv2D>(d));  // (9, 2) -> (4, 4)
+  SeparableConv2DConfig s;
+  s.spatial = 1;
+  s.kh = s.sh = s.dh = 1;
+  s.filters = 3;
+  s.kw = 2;
+  s.dw = 2;
+  s.same = true;
+  s.activation = Activation::gelu;              // its pre-activation kept
+  m.add(std::make_unique<SeparableConv2D>(s));  // (4, 3)
+  DepthwiseConv2DConfig u = d;
+  u.sw = 1;
+  u.same = true;
+  u.depth_multiplier = 1;
+  u.use_bias = false;
+  u.activation = Activation::linear;
+  m.add(std::make_unique<DepthwiseConv2D>(u));  // (4, 3)
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Dense>(4, Activation::softmax));
+  check_model_gradients(m, {9, 2});
+  std::vector<std::string> got;
+  for (auto& l : m.layers()) got.push_back(l->name() + " " + shape_str(l->output_shape()) + " " + l->config_str());
+  CHECK(got == std::vector<std::string>{
+                   "depthwise_conv1d (4, 4) kernel_size=3, strides=2, padding=valid, depth_multiplier=2, "
+                   "activation=tanh",
+                   "separable_conv1d (4, 3) filters=3, kernel_size=2, strides=1, padding=same, dilation_rate=2, "
+                   "depth_multiplier=1, activation=gelu",
+                   "depthwise_conv1d_1 (4, 3) kernel_size=3, strides=1, padding=same, depth_multiplier=1, "
+                   "activation=linear",
+                   "flatten (12,) ", "dense (4,) units=4, activation=softmax"});
+  CHECK(m.layers()[0]->class_name() == "DepthwiseConv1D");
+  CHECK(m.layers()[1]->class_name() == "SeparableConv1D");
+  CHECK(m.weights()[0].spec.shape == Shape{3, 2, 2});  // Keras's (k, in, depth_multiplier)
+  CHECK(m.weights()[2].spec.shape == Shape{2, 4, 1});
+  CHECK(m.weights()[3].spec.shape == Shape{1, 4, 3});  // (1, in * depth_multiplier, filters)
+  // Against the 2-D layers on (1, steps, channels) images with the same weights.
+  Sequential two("two");
+  DepthwiseConv2DConfig d2 = d;
+  d2.spatial = 2;
+  two.add(std::make_unique<DepthwiseConv2D>(d2));
+  SeparableConv2DConfig s2 = s;
+  s2.spatial = 2;
+  two.add(std::make_unique<SeparableConv2D>(s2));
+  two.build({1, 9, 2}, 7);
+  Sequential one("one");
+  one.add(std::make_unique<DepthwiseConv2D>(d));
+  one.add(std::make_unique<SeparableConv2D>(s));
+  one.build({9, 2}, 8);
+  REQUIRE(one.num_params() == two.num_params());
+  std::copy(two.params(), two.params() + two.num_params(), one.params());
+  const std::vector<float> xv = test::random_vecf(2 * 9 * 2, 3);
+  Tensor x1({2, 9, 2}), x2({2, 1, 9, 2});
+  std::copy(xv.begin(), xv.end(), x1.data());
+  std::copy(xv.begin(), xv.end(), x2.data());
+  Context ctx;
+  one.prepare(2);
+  two.prepare(2);
+  const Tensor y1 = one.forward(ctx, x1, false), y2 = two.forward(ctx, x2, false);
+  REQUIRE(y1.numel() == y2.numel());
+  for (int64_t i = 0; i < y1.numel(); ++i) CHECK(y1.data()[i] == y2.data()[i]);
+  const std::string dir = test::temp_dir("sep1d");
+  for (const auto& loaded : test::check_file_round_trips(m, dir))
+    for (size_t i = 0; i < m.layers().size(); ++i) {
+      CHECK(loaded->layers()[i]->class_name() == m.layers()[i]->class_name());
+      CHECK(loaded->layers()[i]->config_str() == m.layers()[i]->config_str());
+    }
+  std::filesystem::remove_all(dir);
+  Sequential bad("bad");
+  bad.add(std::make_unique<DepthwiseConv2D>(d));
+  CHECK_THROWS_WITH(bad.build({9, 9, 2}, 1),
+                    "DepthwiseConv1D expects inputs of shape (steps, channels), got (9, 9, 2)");
+}
+
 TEST_CASE("a graph of layers (residual Add, a second branch from the input, Concatenate, Add(x, x)): gradients",
           "[layers][grad][sequential][graph]") {
   Sequential m("graph");
