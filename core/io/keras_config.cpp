@@ -724,6 +724,24 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
                                        c.get<bool>("mask_zero", false));
   }
   if (c.cls == "Masking") return std::make_unique<Masking>(c.get<double>("mask_value", 0.0));
+  if (c.cls == "EinsumDense") {
+    if (c.get<int64_t>("lora_rank", 0) != 0) c.unsupported("lora_rank (LoRA)");
+    if (c.cfg.contains("quantization_config") && !c.cfg["quantization_config"].is_null())
+      c.unsupported("quantization_config (a quantized kernel)");
+    DPT_CHECK(c.cfg.contains("output_shape"), c.where() << " has no 'output_shape'");
+    const json& o = c.cfg["output_shape"];
+    const std::string where = c.where() + " 'output_shape'";
+    std::vector<int64_t> shape;  // -1: None
+    if (o.is_array()) {
+      for (size_t k = 0; k < o.size(); ++k)
+        shape.push_back(o[k].is_null() ? -1 : as<int64_t>(o[k], where + "[" + std::to_string(k) + "]"));
+    } else {
+      shape.push_back(as<int64_t>(o, where));
+    }
+    const json& b = c.cfg.contains("bias_axes") ? c.cfg["bias_axes"] : json(nullptr);
+    const std::string bias = b.is_null() ? "" : as<std::string>(b, c.where() + " 'bias_axes'");
+    return std::make_unique<EinsumDense>(c.get<std::string>("equation", ""), shape, bias, activation_of(c));
+  }
   if (c.cls == "Dense") return std::make_unique<Dense>(c.get<int64_t>("units", 0), activation_of(c), c.get<bool>("use_bias", true));
   if (c.cls == "Conv2D" || c.cls == "Convolution2D") {
     auto k = conv_options<Conv2DConfig>(c);
@@ -1100,27 +1118,28 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     }
     return std::make_unique<LayerNormalization>(n);
   }
-  DPT_FAIL(c.source
-           << ": layer '" << c.name << "' (" << c.cls
-           << ") is not supported (supported: Dense, Embedding, Masking, LSTM, GRU, SimpleRNN, Bidirectional, "
-              "TimeDistributed, "
-              "Conv1D, Conv2D, "
-              "Conv2DTranspose, Conv1DTranspose, "
-           << "DepthwiseConv2D, SeparableConv2D, DepthwiseConv1D, SeparableConv1D, ZeroPadding2D, Cropping2D, "
-              "UpSampling2D, ZeroPadding1D, Cropping1D, "
-              "UpSampling1D, MaxPooling2D, AveragePooling2D, "
-              "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
-              "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "
-              "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip, "
-              "RandomRotation, RandomZoom, RandomTranslation, RandomShear, RandomContrast, RandomBrightness, "
-              "RandomGrayscale, Resizing, CenterCrop, RandomCrop, "
-              "UnitNormalization, Activation "
-           << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
-              "GroupNormalization, "
-           << "Rescaling, Normalization, "
-           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention, "
-              "GroupQueryAttention, "
-              "Attention, AdditiveAttention)");
+  DPT_FAIL(
+      c.source
+      << ": layer '" << c.name << "' (" << c.cls
+      << ") is not supported (supported: Dense, EinsumDense, Embedding, Masking, LSTM, GRU, SimpleRNN, Bidirectional, "
+         "TimeDistributed, "
+         "Conv1D, Conv2D, "
+         "Conv2DTranspose, Conv1DTranspose, "
+      << "DepthwiseConv2D, SeparableConv2D, DepthwiseConv1D, SeparableConv1D, ZeroPadding2D, Cropping2D, "
+         "UpSampling2D, ZeroPadding1D, Cropping1D, "
+         "UpSampling1D, MaxPooling2D, AveragePooling2D, "
+         "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
+         "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "
+         "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip, "
+         "RandomRotation, RandomZoom, RandomTranslation, RandomShear, RandomContrast, RandomBrightness, "
+         "RandomGrayscale, Resizing, CenterCrop, RandomCrop, "
+         "UnitNormalization, Activation "
+      << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
+         "GroupNormalization, "
+      << "Rescaling, Normalization, "
+      << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention, "
+         "GroupQueryAttention, "
+         "Attention, AdditiveAttention)");
 }
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {

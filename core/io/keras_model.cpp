@@ -95,7 +95,14 @@ json keras3_object(const char* module, const json& obj);
 json layer_config(const Layer& l) {
   json c = {{"name", l.name()}, {"trainable", true}, {"dtype", "float32"}};
   const std::string cls = l.class_name();
-  if (auto* d = dynamic_cast<const Dense*>(&l)) {
+  if (auto* e = dynamic_cast<const EinsumDense*>(&l)) {  // before Dense, which it derives from
+    json shape = json::array();
+    for (int64_t v : e->partial_output_shape()) shape.push_back(v < 0 ? json(nullptr) : json(v));
+    c["output_shape"] = shape;
+    c["equation"] = e->equation();
+    c["activation"] = activation_name(e->output_activation());
+    c["bias_axes"] = e->bias_axes().empty() ? json(nullptr) : json(e->bias_axes());
+  } else if (auto* d = dynamic_cast<const Dense*>(&l)) {
     c["units"] = d->units();
     c["activation"] = activation_name(d->output_activation());
     c["use_bias"] = d->use_bias();

@@ -1327,6 +1327,49 @@ for ext in ("keras", "h5"):
     got_loss = dpt_eval(f"{d}/sep1d_ours.keras", "y", "xs1").get("loss", float("nan"))
     check(abs(got_loss - theirs_eval) <= 1e-4, f"sep1d: Keras evaluates dptrain's .keras file to dptrain's loss "
                                                f"({got_loss} vs {theirs_eval:.6f})")
+# EinsumDense, as transformer code builds its projections: into heads ("abc,cde->abde", a bias on
+# both new axes), out of them ("abcd,cde->abe"), over elided axes without a bias ("...b,bc->...c"):
+# dptrain's epoch from Keras's .keras and .h5 files gives Keras's weights, and Keras evaluates
+# dptrain's .keras to dptrain's loss.
+keras.utils.set_random_seed(0)
+m = keras.Sequential([keras.Input((6, 4)),
+                      layers.EinsumDense("abc,cde->abde", (None, 2, 3), bias_axes="de", activation="tanh",
+                                         name="heads"),
+                      layers.EinsumDense("abcd,cde->abe", (None, 5), bias_axes="e", name="merge"),
+                      layers.EinsumDense("...b,bc->...c", 4, activation="gelu", name="nobias"),
+                      layers.GlobalAveragePooling1D(name="gap"), layers.Dense(3, activation="softmax", name="out")],
+                     name="einsum")
+xe6 = rng.uniform(-1, 1, (32, 6, 4)).astype("float32")
+np.save(f"{d}/xe6.npy", xe6)
+m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+m.fit(xe6, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+m.save(f"{d}/einsum_1.keras")
+m.save(f"{d}/einsum_1.h5")
+want = m.evaluate(xe6, y, batch_size=8, verbose=0)
+start = [w.numpy() for w in m.weights]
+m.fit(xe6, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+theirs = {w.path.split("/", 1)[1]: w.numpy() for w in m.weights}
+moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
+for ext in ("keras", "h5"):
+    got_loss = dpt_eval(f"{d}/einsum_1.{ext}", "y", "xe6").get("loss", float("nan"))
+    check(abs(got_loss - want) <= 1e-4, f"einsum: dptrain evaluates Keras's .{ext} file to its loss ({got_loss} vs "
+                                        f"{want:.6f})")
+    run = subprocess.run([bin, "train", "--model", f"{d}/einsum_1.{ext}", "--data", f"npy:{d}/xe6.npy,{d}/y.npy",
+                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose",
+                          "0", "--save-model", f"{d}/einsum_ours.keras"], capture_output=True, text=True)
+    check(run.returncode == 0, f"einsum: dptrain trains EinsumDense from the .{ext} file (exit {run.returncode}) "
+                               f"{run.stderr.strip()}")
+    if run.returncode != 0:
+        continue
+    back = keras.models.load_model(f"{d}/einsum_ours.keras")
+    ours = {w.path.split("/", 1)[1]: w.numpy() for w in back.weights}
+    diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in ours) if sorted(ours) == sorted(theirs) else 1.0
+    check(diff <= 2e-6 and moved > 100 * 2e-6, f"einsum: dptrain's epoch from the .{ext} file gives Keras's weights "
+                                               f"(max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
+    theirs_eval = back.evaluate(xe6, y, batch_size=8, verbose=0)
+    got_loss = dpt_eval(f"{d}/einsum_ours.keras", "y", "xe6").get("loss", float("nan"))
+    check(abs(got_loss - theirs_eval) <= 1e-4, f"einsum: Keras evaluates dptrain's .keras file to dptrain's loss "
+                                               f"({got_loss} vs {theirs_eval:.6f})")
 # A Functional model that branches: residual Adds (one around a block, one of a projection and a
 # layer of it), a Concatenate of two branches, a Multiply gate, a Subtract and an Average. dptrain predicts Keras's predictions, its epoch from
 # Keras's .keras archive and .h5 file gives Keras's weights, and Keras loads what dptrain saves

@@ -222,6 +222,16 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
       {"Dense tanh no bias", [] { return std::make_unique<Dense>(9, Activation::tanh, false); }, {17}},
       // gelu and silu keep their pre-activation (their gradient needs it)
       {"Dense gelu", [] { return std::make_unique<Dense>(21, Activation::gelu); }, {30}},
+      {"EinsumDense abcd,cde->abe gelu (two contracted axes)",
+       [] {
+         return std::make_unique<EinsumDense>("abcd,cde->abe", std::vector<int64_t>{-1, 7}, "e", Activation::gelu);
+       },
+       {5, 3, 4}},
+      {"EinsumDense abc,cde->abde tanh (two new axes)",
+       [] {
+         return std::make_unique<EinsumDense>("abc,cde->abde", std::vector<int64_t>{-1, 2, 5}, "de", Activation::tanh);
+       },
+       {4, 6}},
       {"Dense silu no bias", [] { return std::make_unique<Dense>(8, Activation::silu, false); }, {2, 11}},
       {"Conv2D 3x3 same mish",
        [] { return std::make_unique<Conv2D>(conv(6, 3, 1, true, Activation::mish)); },

@@ -574,3 +574,70 @@ TEST_CASE("activations with a setting of their own are Keras's LeakyReLU, ELU an
   }
   for (size_t i = 0; i < want.size(); ++i) CHECK(y.data()[i] == Approx(want[i]).margin(1e-7));
 }
+
+TEST_CASE("Keras's EinsumDense: one matrix product (Dense's) over its contracted axes; gradients, files, refusals",
+          "[layers][grad][sequential]") {
+  Sequential m("einsum");
+  m.add(std::make_unique<EinsumDense>("abc,cde->abde", std::vector<int64_t>{-1, 2, 3}, "de", Activation::tanh));
+  m.add(std::make_unique<EinsumDense>("abcd,cde->abe", std::vector<int64_t>{-1, 5}, "e"));
+  m.add(std::make_unique<EinsumDense>("...b,bc->...c", std::vector<int64_t>{4}, "", Activation::gelu));
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<EinsumDense>("ab,bc->ac", std::vector<int64_t>{4}, "c", Activation::softmax));
+  check_model_gradients(m, {6, 4});
+  std::vector<std::string> got;
+  for (auto& l : m.layers()) got.push_back(l->name() + " " + shape_str(l->output_shape()) + " " + l->config_str());
+  CHECK(got == std::vector<std::string>{
+                   "einsum_dense (6, 2, 3) equation=abc,cde->abde, output_shape=(None, 2, 3), bias_axes=de, "
+                   "activation=tanh",
+                   "einsum_dense_1 (6, 5) equation=abcd,cde->abe, output_shape=(None, 5), bias_axes=e, "
+                   "activation=linear",
+                   "einsum_dense_2 (6, 4) equation=...b,bc->...c, output_shape=(4,), activation=gelu", "flatten (24,) ",
+                   "einsum_dense_3 (4,) equation=ab,bc->ac, output_shape=(4,), bias_axes=c, activation=softmax"});
+  // Keras's kernel and bias shapes: (contracted..., new...), (new...)
+  CHECK(m.weights()[0].spec.shape == Shape{4, 2, 3});
+  CHECK(m.weights()[1].spec.shape == Shape{2, 3});
+  CHECK(m.weights()[2].spec.shape == Shape{2, 3, 5});
+  CHECK(m.weights()[3].spec.shape == Shape{5});
+  CHECK(m.weights()[4].spec.shape == Shape{5, 4});
+  // "abcd,cde->abe" is Dense on the flattened contracted axes, with the same numbers.
+  Sequential e("e"), d("d");
+  e.add(std::make_unique<EinsumDense>("abcd,cde->abe", std::vector<int64_t>{-1, 5}, "e", Activation::tanh));
+  e.build({3, 2, 4}, 1);
+  d.add(std::make_unique<Reshape>(Shape{3, 8}));
+  d.add(std::make_unique<Dense>(5, Activation::tanh));
+  d.build({3, 2, 4}, 2);
+  std::copy(e.params(), e.params() + e.num_params(), d.params());
+  const std::vector<float> xv = test::random_vecf(2 * 24, 3);
+  Tensor x({2, 3, 2, 4});
+  std::copy(xv.begin(), xv.end(), x.data());
+  Context ctx;
+  e.prepare(2);
+  d.prepare(2);
+  const Tensor ye = e.forward(ctx, x, false), yd = d.forward(ctx, x, false);
+  REQUIRE(ye.numel() == yd.numel());
+  for (int64_t i = 0; i < ye.numel(); ++i) CHECK(ye.data()[i] == yd.data()[i]);
+  const std::string dir = test::temp_dir("einsum");
+  for (const auto& loaded : test::check_file_round_trips(m, dir))
+    for (size_t i = 0; i < m.layers().size(); ++i)
+      CHECK(loaded->layers()[i]->config_str() == m.layers()[i]->config_str());
+  std::filesystem::remove_all(dir);
+  // What is not one matrix product, and Keras's own checks.
+  const std::string form =
+      "dptrain runs EinsumDense equations that are one matrix product: the input's axes kept (the batch first), then "
+      "the contracted ones; the kernel's contracted axes in the input's order, then the new ones; the output's the "
+      "kept "
+      "axes, then the new ones in the kernel's order (as 'abc,cd->abd', 'abc,cde->abde', 'abcd,cde->abe', "
+      "'...b,bc->...c'); got ";
+  CHECK_THROWS_WITH(EinsumDense("abc,dc->abd", {-1, 4}, ""), form + "'abc,dc->abd'");
+  CHECK_THROWS_WITH(EinsumDense("abc,cd->adb", {4, -1}, ""), form + "'abc,cd->adb'");
+  CHECK_THROWS_WITH(EinsumDense("abc,bcd->abd", {-1, 4}, ""), form + "'abc,bcd->abd'");
+  CHECK_THROWS_WITH(EinsumDense("abc,cde->abde", {-1, 2, 3}, "e"),
+                    "EinsumDense bias_axes 'e' of equation 'abc,cde->abde': dptrain adds a bias over every new axis "
+                    "('de') or none");
+  CHECK_THROWS_WITH(EinsumDense("abc,cd->abd", {-1, -1}, ""),
+                    "EinsumDense output_shape must give the size of new axis 'd' of equation 'abc,cd->abd', got None");
+  Sequential bad("bad");
+  bad.add(std::make_unique<EinsumDense>("abc,cd->abd", std::vector<int64_t>{7, 4}, "d"));
+  CHECK_THROWS_WITH(bad.build({6, 3}, 1),
+                    "EinsumDense equation 'abc,cd->abd': the input and output_shape differ at axis 'b' (6 and 7)");
+}
