@@ -5,7 +5,8 @@ batch size, optimizer and thread count. Prints both samples/s and the ratio dptr
     python3 benchmarks/compare_pytorch_cpu.py --threads 1 2 --batch-size 128
 
 Needs `pip install torch`. Both sides train on synthetic data of the model's input shape with
-categorical cross-entropy (imdb-cnn, imdb-lstm, imdb-bilstm: word indices, binary cross-entropy); steps are timed after
+categorical cross-entropy (imdb-cnn, imdb-lstm, imdb-bilstm: word indices, binary cross-entropy; imdb-transformer: word
+indices, 2 classes, its attention through PyTorch's scaled_dot_product_attention); steps are timed after
 warm-up, median step time reported.
 """
 import argparse
@@ -85,6 +86,29 @@ def torch_model(name, torch):
                 return self.fc(self.drop(torch.cat([h[0], h[1]], dim=1)))  # logits
 
         return ImdbBiLstm(), (100,), lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7)
+    if name == "imdb-transformer":  # Keras's text-classification transformer (no position embedding), as the preset
+        class ImdbTransformer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb, self.drop = nn.Embedding(20000, 32), nn.Dropout(0.1)
+                # Keras's MultiHeadAttention(2, key_dim=32): projections to 2 x 32, then back to 32
+                self.q, self.k, self.v, self.o = nn.Linear(32, 64), nn.Linear(32, 64), nn.Linear(32, 64), nn.Linear(64, 32)
+                self.ln1, self.ln2 = nn.LayerNorm(32, eps=1e-6), nn.LayerNorm(32, eps=1e-6)
+                self.ff1, self.ff2 = nn.Linear(32, 32), nn.Linear(32, 32)
+                self.fc1, self.fc2 = nn.Linear(32, 20), nn.Linear(20, 2)
+
+            def forward(self, x):
+                e = self.emb(x)  # (batch, 200, 32)
+                n, t = e.shape[0], e.shape[1]
+                heads = [f(e).view(n, t, 2, 32).transpose(1, 2) for f in (self.q, self.k, self.v)]
+                a = nn.functional.scaled_dot_product_attention(*heads)  # (batch, 2, 200, 32)
+                a = self.o(a.transpose(1, 2).reshape(n, t, 64))
+                h = self.ln1(e + self.drop(a))
+                h = self.ln2(h + self.drop(self.ff2(torch.relu(self.ff1(h)))))
+                h = self.drop(h.mean(dim=1))
+                return self.fc2(self.drop(torch.relu(self.fc1(h))))  # logits; the loss applies the softmax
+
+        return ImdbTransformer(), (200,), lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7)
     raise SystemExit(f"no PyTorch twin for {name}")
 
 
@@ -92,6 +116,9 @@ def torch_batch(name, torch, batch, shape, device=None):
     """A synthetic batch and the loss for it: images/features with 10 classes (cross-entropy over
     softmax), or for the imdb models word indices with 0/1 targets (binary cross-entropy over
     sigmoid)."""
+    if name == "imdb-transformer":  # word indices, 2 classes (sparse categorical cross-entropy)
+        x = torch.randint(0, 20000, (batch, *shape), device=device)
+        return x, torch.randint(0, 2, (batch,), device=device), torch.nn.CrossEntropyLoss()
     if name in ("imdb-cnn", "imdb-lstm", "imdb-bilstm"):
         x = torch.randint(0, 5000 if name == "imdb-cnn" else 20000, (batch, *shape), device=device)
         return x, torch.randint(0, 2, (batch, 1), device=device).float(), torch.nn.BCEWithLogitsLoss()

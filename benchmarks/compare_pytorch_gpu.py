@@ -7,7 +7,8 @@ at batch 512: >= 1.5x).
 
 Needs a CUDA GPU and PyTorch with CUDA. Both sides train on synthetic data of the model's input
 shape with categorical cross-entropy (imdb-cnn, imdb-lstm and imdb-bilstm, `--models imdb-cnn imdb-lstm imdb-bilstm`: word
-indices, binary cross-entropy; PyTorch's nn.LSTM runs cuDNN's fused LSTM), FP32 (TF32 off on both unless --tf32); the median step time
+indices, binary cross-entropy; PyTorch's nn.LSTM runs cuDNN's fused LSTM; imdb-transformer: 2 classes, PyTorch's
+attention its fused scaled_dot_product_attention), FP32 (TF32 off on both unless --tf32); the median step time
 after warm-up is reported, each PyTorch step timed to completion (torch.cuda.synchronize), as
 dptrain's steps are (it reads the loss back every step). PyTorch's batch stays on the GPU; dptrain's
 is fed as its fit feeds it, the next batch's upload queued on an upload stream during the step.

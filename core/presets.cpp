@@ -2,6 +2,7 @@
 #include "core/presets.h"
 #include "core/error.h"
 #include "core/layers/activation.h"
+#include "core/layers/attention.h"
 #include "core/layers/bidirectional.h"
 #include "core/layers/conv1d.h"
 #include "core/layers/conv2d.h"
@@ -9,6 +10,8 @@
 #include "core/layers/dropout.h"
 #include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
+#include "core/layers/layer_norm.h"
+#include "core/layers/merge.h"
 #include "core/layers/pooling.h"
 #include "core/layers/recurrent.h"
 
@@ -134,6 +137,36 @@ std::unique_ptr<Sequential> imdb_bilstm() {
   return m;
 }
 
+// Keras's "Text classification with Transformer" example (maxlen 200, vocabulary 20000, embed_dim
+// 32, 2 heads of key_dim 32, ff_dim 32) without its position embedding: a token Embedding, one
+// transformer block (self-attention, Dropout(0.1), residual Add, LayerNormalization(epsilon=1e-6),
+// Dense(32, relu) -> Dense(32), Dropout(0.1), Add, LayerNormalization), GlobalAveragePooling1D,
+// Dropout(0.1), Dense(20, relu), Dropout(0.1), Dense(2, softmax).
+std::unique_ptr<Sequential> imdb_transformer() {
+  auto m = std::make_unique<Sequential>("imdb-transformer");
+  m->add(std::make_unique<Embedding>(20000, 32));  // 0
+  AttentionConfig a;
+  a.num_heads = 2;
+  a.key_dim = 32;
+  m->add(std::make_unique<MultiHeadAttention>(a), {0, 0});  // 1
+  m->add(std::make_unique<Dropout>(0.1));                   // 2
+  m->add(std::make_unique<Add>(), {0, 2});                  // 3
+  LayerNormConfig ln;
+  ln.epsilon = 1e-6;
+  m->add(std::make_unique<LayerNormalization>(ln));  // 4
+  m->add(dense(32, Activation::relu));               // 5
+  m->add(dense(32, Activation::linear));             // 6
+  m->add(std::make_unique<Dropout>(0.1));            // 7
+  m->add(std::make_unique<Add>(), {4, 7});           // 8
+  m->add(std::make_unique<LayerNormalization>(ln));  // 9
+  m->add(std::make_unique<GlobalPooling2D>(false, false, 1));
+  m->add(std::make_unique<Dropout>(0.1));
+  m->add(dense(20, Activation::relu));
+  m->add(std::make_unique<Dropout>(0.1));
+  m->add(dense(2, Activation::softmax));
+  return m;
+}
+
 OptimizerConfig opt(const std::string& name, double lr, double momentum = -1) {
   OptimizerConfig c;
   c.name = name;
@@ -224,6 +257,18 @@ const std::vector<Preset>& presets() {
        32,
        imdb_bilstm,
        "binary_crossentropy"},
+      {"imdb-transformer",
+       "Keras's text classification with Transformer (no position embedding): Embedding(20000,32) -> "
+       "MultiHeadAttention(2 heads, key_dim 32) -> Dropout -> Add -> LayerNorm -> Dense(32,relu) -> Dense(32) -> "
+       "Dropout -> Add -> LayerNorm -> GlobalAvgPool1D -> Dropout -> Dense(20,relu) -> Dropout -> Dense(2)",
+       {200},
+       2,
+       "synthetic:200:2:2048:20000",
+       opt("adam", 0.001),
+       2,
+       32,
+       imdb_transformer,
+       "sparse_categorical_crossentropy"},
   };
   return all;
 }

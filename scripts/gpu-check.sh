@@ -185,6 +185,9 @@ if want bench; then
   limited 150 vs-imdb "$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain-env --batch-size 512 \
     --models imdb-cnn imdb-lstm imdb-bilstm || bench_rc=1
   section "dptrain vs PyTorch eager, imdb-cnn (Embedding: the backward's sort; Conv1D), imdb-lstm and imdb-bilstm (per-step GEMMs against cuDNN's LSTM), FP32:" vs-imdb
+  limited 90 vs-transformer "$py" benchmarks/compare_pytorch_gpu.py --dptrain build-gpu/dptrain-env --batch-size 512 \
+    --models imdb-transformer || bench_rc=1
+  section "dptrain vs PyTorch eager, imdb-transformer (MultiHeadAttention: per-head strided batched GEMMs against PyTorch's fused scaled_dot_product_attention), FP32:" vs-transformer
   [ $bench_rc -eq 0 ] || printf 'SOME BENCHMARKS FAILED (see above)\n' >> "$report"
   echo >> "$report"
 fi

@@ -24,7 +24,7 @@ run() {  # run NAME args...: stdout to $dir/NAME, stderr to $dir/NAME.err; a fai
 # `models`: every preset on one line, digits-cnn the one default.
 run models models
 [ "$(grep -c '(default)$' "$dir/models")" -eq 1 ] && grep -q '^digits-cnn .*(default)$' "$dir/models" &&
-  [ "$(wc -l < "$dir/models")" -eq 8 ] && echo "ok: models lists 8 presets, digits-cnn the default" ||
+  [ "$(wc -l < "$dir/models")" -eq 9 ] && echo "ok: models lists 9 presets, digits-cnn the default" ||
   { echo "FAIL: models"; cat "$dir/models"; fails=$((fails+1)); }
 
 # `summary`: Keras's table and totals (with Keras's thousands separators).
@@ -54,6 +54,11 @@ check "imdb-bilstm's total, as Keras's imdb_bidirectional_lstm example prints it
 check "imdb-bilstm's table" " bidirectional (Bidirectiona (None, 128)               98816" "$dir/summary_bilstm"
 run train_bilstm train --model imdb-bilstm --data synthetic:100:2:40:20000 --epochs 1 --verbose 1 --replicas 2
 check "imdb-bilstm trains on 2 CPU replicas" "Epoch 1/1 - 1/1" "$dir/train_bilstm"
+run summary_transformer summary --model imdb-transformer
+check "imdb-transformer's total, Keras's count of the same layers" "Total params: 651,358" "$dir/summary_transformer"
+run train_transformer train --model imdb-transformer --data synthetic:200:2:40:20000 --epochs 1 --verbose 1 --replicas 2
+check "imdb-transformer trains on 2 CPU replicas" "Epoch 1/1 - 1/1" "$dir/train_transformer"
+check "imdb-transformer's loss" "loss: sparse_categorical_crossentropy | metrics: accuracy" "$dir/train_transformer"
 run summary_tdist summary --model "$fx/tdist_legacy.h5"
 check "Keras's TimeDistributed model: a wrapped Conv2D's row, as Keras's summary" \
   " time_distributed (TimeDistr (None, 4, 4, 4, 3)        57" "$dir/summary_tdist"

@@ -25,11 +25,12 @@ TEST_CASE("presets build with Keras's parameter counts", "[sequential][presets]"
   CHECK(count("imdb-cnn") == 350751);    // Keras's imdb_cnn example summary
   CHECK(count("imdb-lstm") == 2691713);  // Keras's imdb_lstm example summary
   CHECK(count("imdb-bilstm") == 2658945);  // Keras's imdb_bidirectional_lstm example summary
+  CHECK(count("imdb-transformer") == 651358);  // Keras's count of the same layers
   CHECK(count("digits-cnn") == 35914);
   CHECK(count("digits-mlp") == 64 * 64 + 64 + 64 * 64 + 64 + 650);
   CHECK_THROWS_WITH(find_preset("resnet50"),
                     "unknown model preset 'resnet50' (available: digits-mlp, digits-cnn, mnist-mlp, mnist-cnn, "
-                    "cifar10-cnn, imdb-cnn, imdb-lstm, imdb-bilstm)");
+                    "cifar10-cnn, imdb-cnn, imdb-lstm, imdb-bilstm, imdb-transformer)");
 }
 
 TEST_CASE("clone copies architecture, names and weights; forward is independent of batch grouping",
