@@ -40,7 +40,8 @@ void activation_forward_cpu(Activation a, const T* x, T* y, int64_t rows, int64_
 template <typename T>
 void activation_backward_cpu(Activation a, const typename NotDeduced<T>::type* x, const typename NotDeduced<T>::type* y,
                              const T* dy, T* dx, int64_t rows, int64_t cols) {
-  if (a == Activation::softmax) {
+  if (a == Activation::softmax) {  // each row its own: the rows in parallel give the same bits
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
     for (int64_t r = 0; r < rows; ++r) {
       const T* yr = y + r * cols;
       const T* dyr = dy + r * cols;

@@ -20,11 +20,12 @@ static BenchRow bench_one(const Preset& preset, const std::vector<Device>& devic
   auto opt = make_optimizer(preset.optimizer);
   const LossKind loss = loss_from_name(preset.loss);
   Trainer trainer(*model, devices, loss, *opt, cfg.threads, cfg.parallel);
-  // Class indices as one-hot rows; one output (binary cross-entropy): 0 or 1 targets.
+  // Class indices as one-hot rows (as the sparse losses take them, indices); one output (binary
+  // cross-entropy): 0 or 1 targets.
   Dataset data = make_synthetic(model->input_shape(), std::max<int64_t>(preset.classes, 2), B, cfg.seed,
                                 model->input_index_limit());
   if (model->num_inputs() > 1) data.inputs = model->input_shapes();  // packed rows, one part an input
-  if (preset.classes > 1) data.to_one_hot();
+  if (preset.classes > 1 && loss_wants_one_hot(loss)) data.to_one_hot();
   trainer.prepare(B, data);
   DPT_CHECK(B >= N, "a global batch of " << B << " cannot be split over " << N << " replicas");
   std::vector<int64_t> idx(static_cast<size_t>(B));

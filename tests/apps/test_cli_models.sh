@@ -59,6 +59,10 @@ check "imdb-transformer's total, Keras's count of the same layers" "Total params
 run train_transformer train --model imdb-transformer --data synthetic:200:2:40:20000 --epochs 1 --verbose 1 --replicas 2
 check "imdb-transformer trains on 2 CPU replicas" "Epoch 1/1 - 1/1" "$dir/train_transformer"
 check "imdb-transformer's loss" "loss: sparse_categorical_crossentropy | metrics: accuracy" "$dir/train_transformer"
+run bench_transformer bench --model imdb-transformer --replicas 2 --batch-size-per-replica 4 --steps 2 --warmup 1 \
+  --allreduce-mib 1
+check "imdb-transformer benchmarks (class indices for its sparse loss)" "allreduce        2            8" \
+  "$dir/bench_transformer"
 run summary_tdist summary --model "$fx/tdist_legacy.h5"
 check "Keras's TimeDistributed model: a wrapped Conv2D's row, as Keras's summary" \
   " time_distributed (TimeDistr (None, 4, 4, 4, 3)        57" "$dir/summary_tdist"
