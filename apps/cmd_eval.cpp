@@ -40,6 +40,7 @@ void run_evaluate(const EvalOptions& o) {
   trainer.set_metrics(compiled.metrics);
   trainer.set_label_smoothing(compiled.label_smoothing);
   trainer.set_huber_delta(compiled.huber_delta);
+  trainer.set_focal(compiled.focal);
   const EvalResult r = trainer.evaluate(data, o.m.batch_size > 0 ? o.m.batch_size : p.batch_size);
   std::printf("evaluated %s on %lld %ssamples of %s\nloss: %.4f", p.name.c_str(), (long long)data.size(),
               d.heldout ? (d.heldout_name + " ").c_str() : "", d.description.c_str(), r.loss);

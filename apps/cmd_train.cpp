@@ -213,6 +213,7 @@ void run_train(const TrainOptions& o) {
   trainer.set_metrics(compiled.metrics);
   trainer.set_label_smoothing(compiled.label_smoothing);
   trainer.set_huber_delta(compiled.huber_delta);
+  trainer.set_focal(compiled.focal);
 
   if (resume_from || file_state) trainer.set_optimizer_state(*opt);
 
@@ -240,7 +241,7 @@ void run_train(const TrainOptions& o) {
     std::printf("data: %s | train %lld samples", d.description.c_str(), (long long)d.train.size());
     if (d.heldout) std::printf(", %s %lld samples", d.heldout_name.c_str(), (long long)d.heldout->size());
     std::printf("\noptimizer: %s | loss: %s | metrics: %s\n", opt->describe().c_str(),
-                loss_describe(loss, trainer.label_smoothing(), trainer.huber_delta()).c_str(),
+                loss_describe(loss, trainer.label_smoothing(), trainer.huber_delta(), trainer.focal()).c_str(),
                 metric_list(trainer.metric_names()).c_str());
     if (!compiled.from.empty())
       std::printf("compiled from %s's %s, as keras.models.load_model does (%s)\n", compiled.from.c_str(),

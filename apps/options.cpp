@@ -60,6 +60,18 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool with_data) {
                    "the huber loss's delta: half e^2 where |e| <= X, else X (|e| - X / 2), as Keras's Huber(delta=X) "
                    "(default: a Keras model file's loss, else 1)")
         ->check(kPositive);
+    cmd.add_option("--focal-gamma", o.focal_gamma,
+                   "the focal cross-entropies' gamma: each term weighed by (1 - p_t)^X, as Keras's "
+                   "BinaryFocalCrossentropy(gamma=X) and CategoricalFocalCrossentropy (default: a Keras model file's "
+                   "loss, else 2)")
+        ->check(CLI::NonNegativeNumber);
+    cmd.add_option("--focal-alpha", o.focal_alpha,
+                   "the focal cross-entropies' alpha, in [0, 1] (the binary one's with --apply-class-balancing) "
+                   "(default: a Keras model file's loss, else 0.25)")
+        ->check(kUnitInterval);
+    cmd.add_flag("--apply-class-balancing", o.class_balancing,
+                 "binary_focal_crossentropy weighs positives by alpha and negatives by 1 - alpha (Keras's "
+                 "apply_class_balancing=True; default: a Keras model file's loss)");
     cmd.add_option("--metrics", o.metrics,
                    std::string("the metrics reported beside the loss, separated by commas, each with its Keras "
                                "class's arguments after a colon (top_k_categorical_accuracy:k=3,name=top3): ") +
@@ -189,6 +201,13 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
              false,
              {},
              {}};
+  auto focal_options = [&](FocalParams f) {  // the options over f
+    if (o.focal_gamma >= 0) f.gamma = float(o.focal_gamma);
+    if (o.focal_alpha >= 0) f.alpha = float(o.focal_alpha);
+    if (o.class_balancing) f.balance = true;
+    return f;
+  };
+  c.focal = focal_options(FocalParams());
   if (!o.metrics.empty()) c.metrics = parse_metrics(o.metrics);
   const MetricRequests weighted =
       o.weighted_metrics.empty() ? MetricRequests() : parse_metrics(o.weighted_metrics, true);
@@ -207,6 +226,7 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
     c.from_logits = k.from_logits || o.from_logits;  // --loss replaces the file's loss object
     if (o.label_smoothing < 0) c.label_smoothing = k.label_smoothing;
     if (o.huber_delta < 0) c.huber_delta = k.delta;
+    c.focal = focal_options(k.focal);
   }
   if (!k.file_optimizer.empty()) {
     if (!k.optimizer.name.empty()) {

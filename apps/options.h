@@ -18,6 +18,8 @@ struct ModelOptions {
   bool from_logits = false;  // --from-logits: the cross-entropy takes the outputs as logits
   double label_smoothing = -1;  // --label-smoothing (< 0: a Keras model file's, else 0)
   double huber_delta = -1;      // --huber-delta (< 0: a Keras model file's, else 1)
+  double focal_gamma = -1, focal_alpha = -1;  // --focal-gamma, --focal-alpha (< 0: a Keras model file's, else Keras's)
+  bool class_balancing = false;               // --apply-class-balancing
   std::string metrics;     // empty: a Keras model file's training_config, else default_metrics(loss)
   std::string weighted_metrics;  // empty: a Keras model file's weighted_metrics, else none
   double validation_split = -1;  // < 0: 0.2 when the data has no test split
@@ -76,6 +78,7 @@ struct Compiled {
   std::vector<std::string> ignored;  // what it sets that dptrain does not apply (decay, clipnorm, ...)
   MetricRequests metrics;            // --metrics, else the file's, else default_metrics(loss); then the
                                      // weighted ones: --weighted-metrics, else the file's
+  FocalParams focal;                 // the focal cross-entropies' (the file's loss object, or --focal-*)
 };
 Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimizer_given);
 // Builds the preset's model (and loads --weights if given).

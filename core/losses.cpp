@@ -41,6 +41,8 @@ const LossId kLosses[] = {
     {LossKind::squared_hinge, "squared_hinge", "SquaredHinge", {}},
     {LossKind::categorical_hinge, "categorical_hinge", "CategoricalHinge", {}},
     {LossKind::cosine_similarity, "cosine_similarity", "CosineSimilarity", {}},
+    {LossKind::binary_focal_crossentropy, "binary_focal_crossentropy", "BinaryFocalCrossentropy", {}},
+    {LossKind::categorical_focal_crossentropy, "categorical_focal_crossentropy", "CategoricalFocalCrossentropy", {}},
 };
 
 }  // namespace
@@ -62,10 +64,12 @@ LossKind loss_from_name(const std::string& n, bool from_logits) {
   DPT_CHECK(loss_kind_from_id(n, &k), "unknown loss '" << n << "' (supported: " << kLossNames << ")");
   if (from_logits) {
     DPT_CHECK(k == LossKind::categorical_crossentropy || k == LossKind::sparse_categorical_crossentropy ||
-                  k == LossKind::binary_crossentropy,
+                  k == LossKind::binary_crossentropy || loss_is_focal(k),
               "from_logits applies to the cross-entropies (as in Keras), not to " << n);
     k = k == LossKind::categorical_crossentropy          ? LossKind::categorical_crossentropy_from_logits
         : k == LossKind::sparse_categorical_crossentropy ? LossKind::sparse_categorical_crossentropy_from_logits
+        : k == LossKind::binary_focal_crossentropy       ? LossKind::binary_focal_crossentropy_from_logits
+        : k == LossKind::categorical_focal_crossentropy  ? LossKind::categorical_focal_crossentropy_from_logits
                                                          : LossKind::binary_crossentropy_from_logits;
   }
   return k;
@@ -74,7 +78,8 @@ LossKind loss_from_name(const std::string& n, bool from_logits) {
 const char* const kLossNames =
     "categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error (mse), "
     "mean_absolute_error (mae), huber, log_cosh, mean_squared_logarithmic_error (msle), kl_divergence (kld), "
-    "poisson, mean_absolute_percentage_error (mape), hinge, squared_hinge, categorical_hinge, cosine_similarity";
+    "poisson, mean_absolute_percentage_error (mape), hinge, squared_hinge, categorical_hinge, cosine_similarity, "
+    "binary_focal_crossentropy, categorical_focal_crossentropy";
 
 std::string loss_name(LossKind k) {
   const LossKind base = kernels::loss_base(k);
@@ -93,16 +98,22 @@ std::string loss_class_name(LossKind k) {
 bool loss_is_regression(LossKind k) {
   const LossKind base = kernels::loss_base(k);
   return base != LossKind::categorical_crossentropy && base != LossKind::sparse_categorical_crossentropy &&
-         base != LossKind::binary_crossentropy && base != LossKind::kl_divergence;
+         base != LossKind::binary_crossentropy && base != LossKind::kl_divergence && !loss_is_focal(base);
 }
 
-std::string loss_describe(LossKind k, double label_smoothing, double delta) {
+std::string loss_describe(LossKind k, double label_smoothing, double delta, FocalParams focal) {
   std::ostringstream os;
   os << loss_name(k);
   std::string sep = " (";
   if (kernels::loss_from_logits(k)) os << std::exchange(sep, ", ") << "from_logits=True";
   if (label_smoothing != 0) os << std::exchange(sep, ", ") << "label_smoothing=" << label_smoothing;
   if (delta != 1) os << std::exchange(sep, ", ") << "delta=" << delta;
+  if (loss_is_focal(k)) {
+    const FocalParams d;
+    if (focal.balance) os << std::exchange(sep, ", ") << "apply_class_balancing=True";
+    if (focal.alpha != d.alpha) os << std::exchange(sep, ", ") << "alpha=" << focal.alpha;
+    if (focal.gamma != d.gamma) os << std::exchange(sep, ", ") << "gamma=" << focal.gamma;
+  }
   if (sep != " (") os << ")";
   return os.str();
 }
@@ -113,12 +124,15 @@ bool loss_fuses_with(LossKind k, kernels::Activation last) {
          (k == LossKind::binary_crossentropy && last == kernels::Activation::sigmoid);
 }
 
-bool loss_wants_one_hot(LossKind k) { return kernels::loss_base(k) == LossKind::categorical_crossentropy; }
+bool loss_wants_one_hot(LossKind k) {
+  return kernels::loss_base(k) == LossKind::categorical_crossentropy ||
+         kernels::loss_base(k) == LossKind::categorical_focal_crossentropy;
+}
 
 void check_label_smoothing(LossKind k, double s) {
   const LossKind base = kernels::loss_base(k);
   DPT_CHECK(
-      s == 0 || base == LossKind::categorical_crossentropy || base == LossKind::binary_crossentropy,
+      s == 0 || base == LossKind::categorical_crossentropy || base == LossKind::binary_crossentropy || loss_is_focal(k),
       "label_smoothing applies to the categorical and binary cross-entropies (as in Keras), not to " << loss_name(k));
   DPT_CHECK(s >= 0 && s <= 1, "label_smoothing must be in [0, 1], got " << s);
 }
@@ -129,8 +143,20 @@ void check_huber_delta(LossKind k, double delta) {
   DPT_CHECK(delta > 0 && std::isfinite(delta), "huber's delta must be a number > 0, got " << delta);
 }
 
+void check_focal(LossKind k, const FocalParams& f) {
+  const FocalParams d;
+  DPT_CHECK(loss_is_focal(k) || (f.alpha == d.alpha && f.gamma == d.gamma && !f.balance),
+            "alpha, gamma and apply_class_balancing apply to the focal cross-entropies (as in Keras), not to "
+                << loss_name(k));
+  DPT_CHECK(!f.balance || kernels::loss_base(k) == LossKind::binary_focal_crossentropy,
+            "apply_class_balancing is BinaryFocalCrossentropy's (as in Keras), not " << loss_name(k) << "'s");
+  DPT_CHECK(std::isfinite(f.gamma) && f.gamma >= 0, "the focal gamma must be a number >= 0, got " << f.gamma);
+  DPT_CHECK(std::isfinite(f.alpha) && f.alpha >= 0 && f.alpha <= 1,
+            "the focal alpha must be in [0, 1], got " << f.alpha);
+}
+
 double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad,
-                const float* row_weight, float smoothing, float delta) {
+                const float* row_weight, float smoothing, float delta, FocalParams focal) {
   const int64_t rows = pred.dim(0), cols = rows ? pred.numel() / rows : 0;
   const int64_t tcols = rows ? target.numel() / rows : 0;
   const int64_t want = kernels::loss_base(k) == LossKind::sparse_categorical_crossentropy ? 1 : cols;
@@ -138,7 +164,7 @@ double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target
             loss_name(k) << " expects targets of shape (batch, " << want << ") for predictions of shape "
                          << shape_str(pred.shape()) << ", got " << shape_str(target.shape()));
   return kernels::loss_cpu<float>(k, fused, pred.data(), target.data(), rows, cols, scale,
-                                  grad ? grad->data() : nullptr, row_weight, smoothing, delta);
+                                  grad ? grad->data() : nullptr, row_weight, smoothing, delta, focal);
 }
 
 std::vector<double> class_weights(const std::string& spec, const std::vector<float>& labels, int64_t classes) {

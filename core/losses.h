@@ -9,6 +9,7 @@
 
 namespace dpt {
 
+using kernels::FocalParams;
 using kernels::LossKind;
 using kernels::MetricKind;
 
@@ -25,7 +26,7 @@ extern const char* const kLossNames;      // every name loss_from_name takes, fo
 bool loss_is_regression(LossKind k);
 // The name, with its settings where set: "categorical_crossentropy (from_logits=True, label_smoothing=0.1)",
 // "huber (delta=2.5)".
-std::string loss_describe(LossKind k, double label_smoothing = 0, double delta = 1);
+std::string loss_describe(LossKind k, double label_smoothing = 0, double delta = 1, FocalParams focal = {});
 using kernels::loss_base;
 using kernels::loss_from_logits;
 bool loss_fuses_with(LossKind k, kernels::Activation last);
@@ -36,20 +37,25 @@ bool loss_wants_one_hot(LossKind k);
 void check_label_smoothing(LossKind k, double smoothing);
 // Keras's Huber(delta=...): > 0 and finite, and only for Huber (delta 1, Keras's default, for any loss).
 void check_huber_delta(LossKind k, double delta);
+// The focal cross-entropies' settings: gamma >= 0, alpha in [0, 1]; other than Keras's defaults
+// (alpha 0.25, gamma 2, no balancing) only for those losses, and balancing only for the binary one.
+void check_focal(LossKind k, const FocalParams& f);
+using kernels::loss_is_focal;
 
 // A compiled loss as files and the command line give it: the kind, its label_smoothing and Huber's delta.
 struct LossSpec {
   LossKind kind;
   double label_smoothing = 0;
   double delta = 1;
-  LossSpec(LossKind k, double s = 0, double d = 1)  // NOLINT: a LossKind is a LossSpec
-      : kind(k), label_smoothing(s), delta(d) {}
+  FocalParams focal;                                                    // the focal cross-entropies'
+  LossSpec(LossKind k, double s = 0, double d = 1, FocalParams f = {})  // NOLINT: a LossKind is a LossSpec
+      : kind(k), label_smoothing(s), delta(d), focal(f) {}
 };
 
 // Sum over the rows of per-sample losses; writes scale * d(sum)/d(pred) into grad when given.
 // row_weight (nullable): per-sample weights (class weights), one per row.
 double loss_sum(LossKind k, bool fused, const Tensor& pred, const Tensor& target, float scale, Tensor* grad,
-                const float* row_weight = nullptr, float smoothing = 0.f, float delta = 1.f);
+                const float* row_weight = nullptr, float smoothing = 0.f, float delta = 1.f, FocalParams focal = {});
 
 // Keras's class_weight: "balanced" (n / (classes * count_c), as scikit-learn) or a JSON file
 // {"0": 1.0, "3": 2.5} (classes not named weigh 1). labels: class indices.

@@ -198,7 +198,7 @@ void mask_join_cuda(int64_t, int64_t, const float*, const float*, float*, const 
 void masked_mean_forward_cuda(int64_t, int64_t, int64_t, const float*, const float*, float*, void*) { no_cuda(); }
 void masked_mean_backward_cuda(int64_t, int64_t, int64_t, const float*, const float*, float*, void*) { no_cuda(); }
 void loss_rows_cuda(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*, float*, const float*,
-                    void*, float, float) {
+                    void*, float, float, FocalParams) {
   no_cuda();
 }
 void metric_rows_cuda(const MetricFormula&, const float*, const float*, int64_t, int64_t, float*, void*, int64_t,

@@ -12,10 +12,11 @@ namespace dpt::kernels {
 // the numerically stable (p - y) form.
 // row_weight (nullable): each sample's loss and gradient are multiplied by its weight (Keras's
 // class_weight / sample_weight; the sum is still over the batch size, as Keras reduces it).
-// smoothing: Keras's label_smoothing (the categorical and binary cross-entropies); delta: Huber's.
+// smoothing: Keras's label_smoothing (the categorical and binary cross-entropies); delta: Huber's;
+// focal: the focal cross-entropies' alpha, gamma and class balancing.
 template <typename T>
 double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64_t rows, int64_t cols, T scale, T* grad,
-                const T* row_weight = nullptr, T smoothing = T(0), T delta = T(1));
+                const T* row_weight = nullptr, T smoothing = T(0), T delta = T(1), FocalParams focal = FocalParams());
 
 // Sum over rows of the per-sample metric (metric_row).
 template <typename T>
@@ -30,7 +31,7 @@ void metric_slots_cpu(const MetricFormula& f, const T* pred, const T* target, in
 // to device arrays, so the host reads one sum per step instead of synchronising per call.
 void loss_rows_cuda(LossKind kind, bool fused, const float* pred, const float* target, int64_t rows, int64_t cols,
                     float scale, float* grad, float* row_loss, const float* row_weight, void* stream,
-                    float smoothing = 0.f, float delta = 1.f);
+                    float smoothing = 0.f, float delta = 1.f, FocalParams focal = FocalParams());
 // Each row's value of each slot of the metric: slot s of row r at row_acc[s * stride + r]; row_weight
 // (nullable) as metric_slots_cpu's.
 void metric_rows_cuda(const MetricFormula& kind, const float* pred, const float* target, int64_t rows, int64_t cols,

@@ -5,13 +5,13 @@ namespace dpt::kernels {
 
 template <typename T>
 double loss_cpu(LossKind kind, bool fused, const T* pred, const T* target, int64_t rows, int64_t cols, T scale, T* grad,
-                const T* row_weight, T smoothing, T delta) {
+                const T* row_weight, T smoothing, T delta, FocalParams focal) {
   const int64_t tcols = loss_base(kind) == LossKind::sparse_categorical_crossentropy ? 1 : cols;
   double total = 0;
   for (int64_t r = 0; r < rows; ++r) {
     const T w = row_weight ? row_weight[r] : T(1);
     total += double(w) * double(loss_row(kind, fused, pred + r * cols, target + r * tcols, cols, scale * w,
-                                         grad ? grad + r * cols : nullptr, smoothing, delta));
+                                         grad ? grad + r * cols : nullptr, smoothing, delta, focal));
   }
   return total;
 }
@@ -33,9 +33,9 @@ void metric_slots_cpu(const MetricFormula& f, const T* pred, const T* target, in
 }
 
 template double loss_cpu<float>(LossKind, bool, const float*, const float*, int64_t, int64_t, float, float*,
-                                const float*, float, float);
+                                const float*, float, float, FocalParams);
 template double loss_cpu<double>(LossKind, bool, const double*, const double*, int64_t, int64_t, double, double*,
-                                 const double*, double, double);
+                                 const double*, double, double, FocalParams);
 template double metric_sum_cpu<float>(const MetricFormula&, const float*, const float*, int64_t, int64_t);
 template double metric_sum_cpu<double>(const MetricFormula&, const double*, const double*, int64_t, int64_t);
 template void metric_slots_cpu<float>(const MetricFormula&, const float*, const float*, int64_t, int64_t, double*,

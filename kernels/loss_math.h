@@ -29,19 +29,39 @@ enum class LossKind {
   hinge,
   squared_hinge,
   categorical_hinge,
-  cosine_similarity
+  cosine_similarity,
+  // Keras's focal cross-entropies (FocalParams: alpha, gamma, apply_class_balancing), and with
+  // from_logits=True.
+  binary_focal_crossentropy,
+  categorical_focal_crossentropy,
+  binary_focal_crossentropy_from_logits,
+  categorical_focal_crossentropy_from_logits
 };
 DPT_HD constexpr bool loss_from_logits(LossKind k) {
   return k == LossKind::categorical_crossentropy_from_logits ||
-         k == LossKind::sparse_categorical_crossentropy_from_logits || k == LossKind::binary_crossentropy_from_logits;
+         k == LossKind::sparse_categorical_crossentropy_from_logits || k == LossKind::binary_crossentropy_from_logits ||
+         k == LossKind::binary_focal_crossentropy_from_logits ||
+         k == LossKind::categorical_focal_crossentropy_from_logits;
 }
 // The cross-entropy a from_logits kind computes (the kind itself for the others).
 DPT_HD constexpr LossKind loss_base(LossKind k) {
   return k == LossKind::categorical_crossentropy_from_logits          ? LossKind::categorical_crossentropy
          : k == LossKind::sparse_categorical_crossentropy_from_logits ? LossKind::sparse_categorical_crossentropy
          : k == LossKind::binary_crossentropy_from_logits             ? LossKind::binary_crossentropy
+         : k == LossKind::binary_focal_crossentropy_from_logits       ? LossKind::binary_focal_crossentropy
+         : k == LossKind::categorical_focal_crossentropy_from_logits  ? LossKind::categorical_focal_crossentropy
                                                                       : k;
 }
+DPT_HD constexpr bool loss_is_focal(LossKind k) {
+  return loss_base(k) == LossKind::binary_focal_crossentropy ||
+         loss_base(k) == LossKind::categorical_focal_crossentropy;
+}
+// Keras's BinaryFocalCrossentropy(alpha, gamma, apply_class_balancing) and
+// CategoricalFocalCrossentropy(alpha, gamma) (the binary one's alpha applies only with balancing).
+struct FocalParams {
+  float alpha = 0.25f, gamma = 2.f;
+  bool balance = false;
+};
 // The metric beside the loss. Most are a per-sample value averaged over samples: an accuracy
 // (categorical, sparse_categorical, binary; top-k of one-hot or class-index targets), a regression
 // error (mean_absolute_error, mean_squared_error; root_mean_squared_error: the square root of the
@@ -295,13 +315,79 @@ DPT_HD T logits_row(LossKind base, const T* z, const T* yv, int64_t cols, T scal
   return sample;
 }
 
+// Keras's focal cross-entropies on a row (logits: the model's outputs are logits, taken through the
+// sigmoid or softmax first, as Keras does), and, when g is given, scale * d(loss)/d(outputs).
+//   binary: the mean over columns of w (1 - p_t)^gamma bce, p_t = y p + (1 - y)(1 - p), bce on p
+//     clipped to [eps, 1 - eps], w = y alpha + (1 - y)(1 - alpha) with balancing, else 1;
+//   categorical: o = p / sum(p) clipped to [eps, 1 - eps], the sum over columns of
+//     alpha (1 - o)^gamma (-y log o).
+// Targets smoothed as the cross-entropies' (label_smoothing). The clips pass their gradient, as
+// the cross-entropies' here do.
+template <typename T>
+DPT_HD T sigmoid_of(T z) {
+  const T a = z < T(0) ? -z : z, e = std::exp(-a);
+  return z >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}
+template <typename T>
+DPT_HD T focal_row(LossKind base, bool logits, const T* v, const T* yv, int64_t cols, T scale, T* g, T smoothing,
+                   FocalParams f) {
+  const T gamma = T(f.gamma), alpha = T(f.alpha);
+  T sample = 0;
+  if (base == LossKind::binary_focal_crossentropy) {
+    const Targets<T> y = smoothed(yv, smoothing, T(0.5));
+    for (int64_t c = 0; c < cols; ++c) {
+      const T p = logits ? sigmoid_of(v[c]) : v[c], yc = y[c];
+      const T bce = bce_term(p, yc), pt = yc * p + (T(1) - yc) * (T(1) - p), base_ = T(1) - pt;
+      const T focal = std::pow(base_, gamma), w = f.balance ? yc * alpha + (T(1) - yc) * (T(1) - alpha) : T(1);
+      sample += w * focal * bce;
+      if (g) {  // d/dp of w (1 - p_t)^gamma bce; d(1 - p_t)/dp = 1 - 2y
+        const T dfocal = gamma * std::pow(base_, gamma - T(1)) * (T(1) - T(2) * yc);
+        T d = w * (dfocal * bce + focal * bce_grad(p, yc));
+        if (logits) d *= p * (T(1) - p);
+        g[c] = scale / T(cols) * d;
+      }
+    }
+    return sample / T(cols);
+  }
+  const Targets<T> y = smoothed(yv, smoothing, T(1) / T(cols));
+  T lse = 0;  // logits: softmax's log-normaliser
+  if (logits) {
+    T m = v[0];
+    for (int64_t c = 1; c < cols; ++c) m = v[c] > m ? v[c] : m;
+    T sum = 0;
+    for (int64_t c = 0; c < cols; ++c) sum += std::exp(v[c] - m);
+    lse = m + std::log(sum);
+  }
+  auto prob = [&](int64_t c) { return logits ? std::exp(v[c] - lse) : v[c]; };
+  T total = 0;
+  for (int64_t c = 0; c < cols; ++c) total += prob(c);
+  // G_c = d(term_c)/d(o_c); A = sum_c G_c o_c: d/dp_j = (G_j - A) / total, and with logits
+  // p_j (G_j - A) / total (the softmax's Jacobian: sum_k p_k (G_k - A) / total is 0).
+  T a_sum = 0;
+  for (int64_t c = 0; c < cols; ++c) {
+    const T o = prob(c) / total, oc = clip_prob(o), yc = y[c];
+    const T cce = yc == T(0) ? T(0) : -yc * std::log(oc), mod = std::pow(T(1) - oc, gamma);
+    sample += alpha * mod * cce;
+    if (g) {
+      const T gc = alpha * (-gamma * std::pow(T(1) - oc, gamma - T(1)) * cce + (yc == T(0) ? T(0) : -mod * yc / oc));
+      a_sum += gc * o;
+      g[c] = gc;  // G_c, finished below
+    }
+  }
+  if (g)
+    for (int64_t c = 0; c < cols; ++c) g[c] = scale * (logits ? prob(c) : T(1)) * (g[c] - a_sum) / total;
+  return sample;
+}
+
 // One sample's loss (row of `cols` predictions p against targets y; y is one class index for sparse
 // categorical), and, when g is given, scale * d(loss)/d(p) -- or with respect to the pre-activation
 // when fused (softmax for the cross-entropies, sigmoid for binary): the stable (p - y) form.
 // smoothing: Keras's label_smoothing of the categorical and binary cross-entropies; delta: Huber's.
 template <typename T>
 DPT_HD T loss_row(LossKind kind, bool fused, const T* p, const T* y, int64_t cols, T scale, T* g, T smoothing = T(0),
-                  T delta = T(1)) {
+                  T delta = T(1), FocalParams focal = FocalParams()) {
+  if (loss_is_focal(kind))
+    return focal_row(loss_base(kind), loss_from_logits(kind), p, y, cols, scale, g, smoothing, focal);
   if (loss_from_logits(kind)) return logits_row(loss_base(kind), p, y, cols, scale, g, smoothing);
   T sample = 0;
   switch (kind) {

@@ -459,7 +459,8 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   const float* metric_w = mask_layer_ < 0 ? w : nullptr;
   if (!rep.cuda) {  // rep.metric_sums: cleared by the caller (Replica::clear_sums)
     rep.loss =
-        loss_sum(loss_, fused_, out, y, scale * share, grad, w, float(label_smoothing_), float(huber_delta_)) * share;
+        loss_sum(loss_, fused_, out, y, scale * share, grad, w, float(label_smoothing_), float(huber_delta_), focal_) *
+        share;
     std::fill(rep.metric_sums.begin(), rep.metric_sums.begin() + S, 0.0);
     const int64_t oc = n ? out.numel() / n : 0, yc = n ? y.numel() / n : 0;
     for (int64_t k = 0; k < K; ++k) {
@@ -481,7 +482,7 @@ void Trainer::replica_loss(Replica& rep, const Tensor& out_in, const Tensor& y_i
   void* s = kernels::cuda_stream_of(*rep.cuda);
   float* rows = rep.rows_dev.data();
   kernels::loss_rows_cuda(loss_, fused_, out.data(), y.data(), n, cols, scale * share, grad ? grad->data() : nullptr,
-                          rows, w, s, float(label_smoothing_), float(huber_delta_));
+                          rows, w, s, float(label_smoothing_), float(huber_delta_), focal_);
   for (int64_t k = 0; k < K; ++k) {
     float* rk = rows + (1 + metric_slot_[size_t(k)]) * cap;
     kernels::metric_rows_cuda(metrics_[size_t(k)], out.data(), y.data(), n, cols, rk, s, cap, metric_w);
@@ -628,6 +629,11 @@ void Trainer::set_label_smoothing(double s) {
 void Trainer::set_huber_delta(double delta) {
   check_huber_delta(loss_, delta);
   huber_delta_ = delta;
+}
+
+void Trainer::set_focal(const FocalParams& f) {
+  check_focal(loss_, f);
+  focal_ = f;
 }
 
 void Trainer::set_learning_rate(double lr) {

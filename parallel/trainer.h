@@ -129,8 +129,11 @@ class Trainer : public TrainContext {
   // Keras's Huber(delta=...) (checked: huber only, > 0).
   void set_huber_delta(double delta);
   double huber_delta() const { return huber_delta_; }
+  // Keras's focal cross-entropies' alpha, gamma and apply_class_balancing (checked: check_focal).
+  void set_focal(const FocalParams& f);
+  const FocalParams& focal() const { return focal_; }
   // The loss with its settings, as files save it.
-  LossSpec loss_spec() const { return {loss_, label_smoothing_, huber_delta_}; }
+  LossSpec loss_spec() const { return {loss_, label_smoothing_, huber_delta_, focal_}; }
   // The metrics fit logs and evaluate reports (Keras's compile(metrics=...)), in order; by default
   // default_metrics(loss). Fails where one cannot read the loss's targets.
   void set_metrics(const MetricRequests& requests);
@@ -179,6 +182,7 @@ class Trainer : public TrainContext {
   LossKind loss_;
   double label_smoothing_ = 0;
   double huber_delta_ = 1;
+  FocalParams focal_;
   std::vector<Metric> metrics_;
   // Each metric's first slot among the replicas' sums (metric_slots: 1 for most, more for Keras's
   // confusion metrics); metric_slot_.back(): every slot.

@@ -121,7 +121,8 @@ void read_compile(const std::string& path, FileInfo& info) {
   try {
     KerasCompileConfig c;
     if (!read_compile_config(path, &c)) return;
-    info.loss = !c.loss.empty()       ? loss_describe(loss_from_name(c.loss, c.from_logits), c.label_smoothing, c.delta)
+    info.loss = !c.loss.empty()
+                    ? loss_describe(loss_from_name(c.loss, c.from_logits), c.label_smoothing, c.delta, c.focal)
                 : c.file_loss.empty() ? ""
                                       : c.file_loss + " (not in dptrain)";
     if (!c.optimizer.name.empty())

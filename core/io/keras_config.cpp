@@ -1734,8 +1734,9 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
       const std::string at = where + " loss " + c.file_loss;
       if (lc.contains("from_logits") && !lc["from_logits"].is_null())
         c.from_logits = as<bool>(lc["from_logits"], at + ".from_logits");
+      const bool focal = c.loss == "binary_focal_crossentropy" || c.loss == "categorical_focal_crossentropy";
       const bool crossentropy = c.loss == "categorical_crossentropy" || c.loss == "sparse_categorical_crossentropy" ||
-                                c.loss == "binary_crossentropy";
+                                c.loss == "binary_crossentropy" || focal;
       DPT_CHECK(!c.from_logits || c.loss.empty() || crossentropy,
                 at << " sets from_logits, which Keras has only for its cross-entropies");
       if (lc.contains("label_smoothing") && !lc["label_smoothing"].is_null()) {
@@ -1746,6 +1747,19 @@ KerasCompileConfig compile_config(const json& tc, const std::string& where, bool
         c.delta = number(lc["delta"], at + ".delta");
         DPT_CHECK(c.delta > 0 && std::isfinite(c.delta),
                   at << ".delta is " << lc["delta"].dump() << ": it must be > 0");
+      }
+      if (focal) {  // Keras's defaults where not given
+        if (lc.contains("alpha") && !lc["alpha"].is_null()) {
+          c.focal.alpha = float(number(lc["alpha"], at + ".alpha"));
+          check_range(c.focal.alpha, 0, 1, false, at + ".alpha");
+        }
+        if (lc.contains("gamma") && !lc["gamma"].is_null()) {
+          c.focal.gamma = float(number(lc["gamma"], at + ".gamma"));
+          DPT_CHECK(c.focal.gamma >= 0 && std::isfinite(c.focal.gamma),
+                    at << ".gamma is " << lc["gamma"].dump() << ": it must be >= 0");
+        }
+        if (lc.contains("apply_class_balancing") && !lc["apply_class_balancing"].is_null())
+          c.focal.balance = as<bool>(lc["apply_class_balancing"], at + ".apply_class_balancing");
       }
       if (lc.contains("ignore_class") && !lc["ignore_class"].is_null())
         c.ignored.push_back("the loss's ignore_class=" + lc["ignore_class"].dump());

@@ -34,6 +34,7 @@ struct KerasCompileConfig {
   bool from_logits = false;    // the loss object's from_logits=True
   double label_smoothing = 0;  // the loss object's label_smoothing
   double delta = 1;            // the Huber object's delta (Keras 3.15 leaves it out of its own files)
+  FocalParams focal;           // the focal cross-entropies' alpha, gamma, apply_class_balancing
   OptimizerConfig optimizer;   // name "" when dptrain has no such optimizer
   std::string file_optimizer;  // the file's class name ("" when it has no optimizer_config)
   MetricRequests metrics;      // the metrics it names that dptrain computes, in order (none when none)

@@ -636,7 +636,9 @@ json keras3_object(const char* module, const json& obj) {
 // registered_name). Keras 3.15's Huber leaves its delta out of get_config; its from_config takes it.
 json loss_json(const LossSpec& spec, bool archive) {
   const LossKind loss = spec.kind;
-  if (!loss_from_logits(loss) && spec.label_smoothing == 0 && spec.delta == 1) return loss_name(loss);
+  const FocalParams d;
+  const bool focal_default = spec.focal.alpha == d.alpha && spec.focal.gamma == d.gamma && !spec.focal.balance;
+  if (!loss_from_logits(loss) && spec.label_smoothing == 0 && spec.delta == 1 && focal_default) return loss_name(loss);
   const LossKind base = loss_base(loss);
   if (base == LossKind::huber) {
     const json obj = {
@@ -651,8 +653,15 @@ json loss_json(const LossSpec& spec, bool archive) {
     c["label_smoothing"] = spec.label_smoothing;
     c["axis"] = -1;
   }
+  if (base == LossKind::binary_focal_crossentropy) c["apply_class_balancing"] = spec.focal.balance;
+  if (loss_is_focal(base)) {
+    c["alpha"] = spec.focal.alpha;
+    c["gamma"] = spec.focal.gamma;
+  }
   const char* cls = base == LossKind::categorical_crossentropy          ? "CategoricalCrossentropy"
                     : base == LossKind::sparse_categorical_crossentropy ? "SparseCategoricalCrossentropy"
+                    : base == LossKind::binary_focal_crossentropy       ? "BinaryFocalCrossentropy"
+                    : base == LossKind::categorical_focal_crossentropy  ? "CategoricalFocalCrossentropy"
                                                                         : "BinaryCrossentropy";
   const json obj = {{"class_name", cls}, {"config", c}};
   return archive ? keras3_object("keras.losses", obj) : obj;

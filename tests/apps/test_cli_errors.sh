@@ -35,6 +35,10 @@ expect "--label-smoothing: must be in [0, 1], got 1.5" train --label-smoothing 1
 expect "delta applies to the huber loss (Keras's Huber(delta=...)), not to categorical_crossentropy" \
   train --epochs 1 --huber-delta 2
 expect "--huber-delta: must be > 0, got 0" train --loss huber --huber-delta 0
+expect "alpha, gamma and apply_class_balancing apply to the focal cross-entropies (as in Keras), not to \
+categorical_crossentropy" train --epochs 1 --focal-gamma 1
+expect "apply_class_balancing is BinaryFocalCrossentropy's (as in Keras), not categorical_focal_crossentropy's" \
+  train --epochs 1 --loss categorical_focal_crossentropy --apply-class-balancing
 expect "unknown metric 'iou' for --metrics; dptrain computes accuracy (or acc), categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_absolute_error (or mae), mean_squared_error (or mse), root_mean_squared_error, mean_absolute_percentage_error (or mape), mean_squared_logarithmic_error (or msle), log_cosh_error, cosine_similarity, categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, poisson, hinge, squared_hinge, categorical_hinge, precision, recall, auc, f1_score, fbeta_score, r2_score (or their Keras classes), or none" \
   train --metrics accuracy,iou
 expect "--metrics: metric 'top_k_categorical_accuracy' has no argument 'n' (Keras's TopKCategoricalAccuracy takes name, k)" \

@@ -231,6 +231,17 @@ run huber_inspect inspect "$dir/huber.keras"
 check "... saved with the file's loss" "compile_config: loss huber (delta=0.5) |" "$dir/huber_inspect"
 run huber_again train --model "$dir/huber.keras" --data digits --epochs 1 --verbose 2
 check "... and trained again from it" "loss: huber (delta=0.5) | metrics: none" "$dir/huber_again"
+# The focal cross-entropies' settings: --focal-gamma, --focal-alpha, --apply-class-balancing, shown
+# with the loss, saved with it, and read back from the file.
+run focal train --model digits-mlp --epochs 1 --loss categorical_focal_crossentropy --focal-gamma 1.5 \
+  --focal-alpha 0.5 --verbose 2 --save-model "$dir/focal.keras"
+check "--focal-gamma and --focal-alpha train Keras's CategoricalFocalCrossentropy(alpha=0.5, gamma=1.5)" \
+  "loss: categorical_focal_crossentropy (alpha=0.5, gamma=1.5) | metrics: accuracy" "$dir/focal"
+run focal_inspect inspect "$dir/focal.keras"
+check "... saved with the file's loss" "compile_config: loss categorical_focal_crossentropy (alpha=0.5, gamma=1.5) |" \
+  "$dir/focal_inspect"
+run focal_again train --model "$dir/focal.keras" --data digits --epochs 1 --verbose 2
+check "... and trained again from it" "loss: categorical_focal_crossentropy (alpha=0.5, gamma=1.5)" "$dir/focal_again"
 run huber_replaced train --model "$dir/huber.keras" --data digits --epochs 1 --verbose 2 --loss huber
 check "... where --loss huber is Keras's default delta" "loss: huber | metrics: none" "$dir/huber_replaced"
 

@@ -434,6 +434,64 @@ if held.returncode == 0:
 else:
     check(False, f"huber delta: training without --huber-delta ran {held.stderr.strip()}")
 
+# Keras's focal cross-entropies as loss objects with their settings: BinaryFocalCrossentropy with
+# class balancing, alpha, gamma and label smoothing on a sigmoid's 0/1 columns, and from logits;
+# CategoricalFocalCrossentropy on a softmax, and from logits with its own alpha and gamma. dptrain
+# evaluates Keras's .keras and .h5 files to Keras's loss, its epoch from them gives Keras's weights,
+# and Keras loads dptrain's file with the same loss object and evaluates it to dptrain's loss.
+focal_cases = [
+    ("bfocal", "sigmoid", "bits_y",
+     lambda: keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.3, gamma=1.5,
+                                                  label_smoothing=0.1)),
+    ("bfocal_logits", None, "bits_y", lambda: keras.losses.BinaryFocalCrossentropy(from_logits=True, gamma=2.5)),
+    ("cfocal", "softmax", "y", lambda: keras.losses.CategoricalFocalCrossentropy()),
+    ("cfocal_logits", None, "y",
+     lambda: keras.losses.CategoricalFocalCrossentropy(from_logits=True, alpha=0.5, gamma=1.0, label_smoothing=0.2)),
+]
+for tag, activation, ys, make_loss in focal_cases:
+    targets = np.load(f"{d}/{ys}.npy")
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh", name="hidden"),
+                          keras.layers.Dense(3, activation=activation, name="out")], name="mlp")
+    m.compile(optimizer=keras.optimizers.SGD(0.5, momentum=0.5), loss=make_loss())
+    m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{tag}_1.keras")
+    m.save(f"{d}/{tag}_1.h5")
+    want = m.evaluate(x, targets, batch_size=8, verbose=0)
+    start = [w.numpy() for w in m.weights]
+    m.fit(x, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = [w.numpy() for w in m.weights]
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs))
+    want_cfg = {k: v for k, v in make_loss().get_config().items() if k not in ("name", "reduction")}
+    for ext in ("keras", "h5"):
+        got_loss = dpt_eval(f"{d}/{tag}_1.{ext}", ys).get("loss", float("nan"))
+        check(abs(got_loss - want) <= 1e-4, f"{tag}: dptrain evaluates Keras's .{ext} file to its loss ({got_loss} vs "
+                                            f"{want:.6f})")
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", f"npy:{d}/x.npy,{d}/{ys}.npy",
+                              "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                              "--verbose", "2", "--save-model", f"{d}/{tag}_ours.keras"], capture_output=True, text=True)
+        check(run.returncode == 0, f"{tag}: dptrain trains the .{ext} file with its loss (exit {run.returncode}) "
+                                   f"{run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        ours = keras.models.load_model(f"{d}/{tag}_ours.keras")
+        diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(ours.weights, theirs))
+        check(diff <= 2e-6 and moved > 100 * 2e-6, f"{tag}: dptrain's epoch from the .{ext} file gives Keras's "
+                                                   f"weights (max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
+        if isinstance(ours.loss, str):  # Keras's defaults: dptrain writes the loss's name, as compile(loss=name)
+            default = {k: v for k, v in type(make_loss())().get_config().items() if k not in ("name", "reduction")}
+            check(ours.loss == make_loss().name and want_cfg == default,
+                  f"{tag}: Keras loads dptrain's file with the loss '{ours.loss}' (Keras's defaults)")
+        else:
+            got_cfg = {k: v for k, v in ours.loss.get_config().items() if k not in ("name", "reduction")}
+            check(type(ours.loss) is type(make_loss()) and all(abs(got_cfg.get(k, -1) - v) < 1e-6 for k, v in
+                                                               want_cfg.items()),
+                  f"{tag}: Keras loads dptrain's file with the loss {type(ours.loss).__name__}({got_cfg})")
+        theirs_eval = ours.evaluate(x, targets, batch_size=8, verbose=0)
+        ours_loss = dpt_eval(f"{d}/{tag}_ours.keras", ys).get("loss", float("nan"))
+        check(abs(ours_loss - theirs_eval) <= 1e-4, f"{tag}: Keras evaluates dptrain's file to dptrain's loss "
+                                                    f"({ours_loss} vs {theirs_eval:.6f})")
+
 # Keras's other metrics: compiled into Keras's model (strings and objects with arguments), dptrain
 # evaluates Keras's .keras and .h5 files to Keras's own figures under Keras's names; dptrain trains an
 # epoch and saves, and Keras loads dptrain's files with the same metrics and evaluates them to

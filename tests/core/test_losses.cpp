@@ -18,7 +18,25 @@ TEST_CASE("loss names and aliases as Keras", "[losses]") {
                     "binary_crossentropy, mean_squared_error (mse), mean_absolute_error (mae), huber, log_cosh, "
                     "mean_squared_logarithmic_error (msle), kl_divergence (kld), poisson, "
                     "mean_absolute_percentage_error (mape), hinge, squared_hinge, categorical_hinge, "
-                    "cosine_similarity)");
+                    "cosine_similarity, binary_focal_crossentropy, categorical_focal_crossentropy)");
+  // The focal cross-entropies: their classes, from_logits, their settings, and accuracy beside them.
+  CHECK(loss_from_name("BinaryFocalCrossentropy", true) == LossKind::binary_focal_crossentropy_from_logits);
+  CHECK(loss_class_name(LossKind::categorical_focal_crossentropy_from_logits) == "CategoricalFocalCrossentropy");
+  CHECK(loss_wants_one_hot(LossKind::categorical_focal_crossentropy));
+  CHECK_FALSE(loss_fuses_with(LossKind::binary_focal_crossentropy, kernels::Activation::sigmoid));
+  CHECK(default_metrics(LossKind::binary_focal_crossentropy).size() == 1);
+  FocalParams f;
+  f.gamma = 3;
+  f.balance = true;
+  CHECK(loss_describe(LossKind::binary_focal_crossentropy_from_logits, 0.1, 1, f) ==
+        "binary_focal_crossentropy (from_logits=True, label_smoothing=0.1, apply_class_balancing=True, gamma=3)");
+  CHECK_THROWS_WITH(check_focal(LossKind::categorical_focal_crossentropy, f),
+                    "apply_class_balancing is BinaryFocalCrossentropy's (as in Keras), not "
+                    "categorical_focal_crossentropy's");
+  f.balance = false;
+  f.alpha = 1.5f;
+  CHECK_THROWS_WITH(check_focal(LossKind::categorical_focal_crossentropy, f),
+                    "the focal alpha must be in [0, 1], got 1.5");
   // Keras's class names too, as its files give them.
   CHECK(loss_from_name("CategoricalHinge") == LossKind::categorical_hinge);
   CHECK(loss_from_name("mape") == LossKind::mean_absolute_percentage_error);

@@ -325,35 +325,50 @@ TEST_CASE("CUDA losses and accuracy match the CPU reference (fused, unfused, fro
     MetricKind acc;
     const std::vector<float>* target;
     float delta = 1.f;  // Huber's
+    bool other = false;  // focal: gamma 1.5, alpha 0.4 (binary: with class balancing)
   };
-  for (Case cs : {Case{LossKind::categorical_crossentropy, MetricKind::categorical, &onehot},
-                  Case{LossKind::sparse_categorical_crossentropy, MetricKind::sparse_categorical, &labels},
-                  Case{LossKind::binary_crossentropy, MetricKind::binary, &soft},
-                  Case{LossKind::mean_squared_error, MetricKind::categorical, &soft},
-                  Case{LossKind::categorical_crossentropy_from_logits, MetricKind::categorical, &onehot},
-                  Case{LossKind::sparse_categorical_crossentropy_from_logits, MetricKind::sparse_categorical, &labels},
-                  Case{LossKind::binary_crossentropy_from_logits, MetricKind::binary, &soft},
-                  Case{LossKind::mean_absolute_error, MetricKind::categorical, &soft},
-                  Case{LossKind::huber, MetricKind::categorical, &soft},
-                  Case{LossKind::huber, MetricKind::categorical, &soft, 0.3f},
-                  Case{LossKind::log_cosh, MetricKind::categorical, &soft},
-                  Case{LossKind::mean_squared_logarithmic_error, MetricKind::categorical, &soft},
-                  Case{LossKind::kl_divergence, MetricKind::categorical, &soft},
-                  Case{LossKind::poisson, MetricKind::categorical, &soft},
-                  Case{LossKind::mean_absolute_percentage_error, MetricKind::categorical, &soft},
-                  Case{LossKind::hinge, MetricKind::categorical, &bits},
-                  Case{LossKind::hinge, MetricKind::categorical, &signs},
-                  Case{LossKind::squared_hinge, MetricKind::categorical, &bits},
-                  Case{LossKind::categorical_hinge, MetricKind::categorical, &onehot},
-                  Case{LossKind::cosine_similarity, MetricKind::categorical, &soft}}) {
+  for (Case cs :
+       {Case{LossKind::categorical_crossentropy, MetricKind::categorical, &onehot},
+        Case{LossKind::sparse_categorical_crossentropy, MetricKind::sparse_categorical, &labels},
+        Case{LossKind::binary_crossentropy, MetricKind::binary, &soft},
+        Case{LossKind::mean_squared_error, MetricKind::categorical, &soft},
+        Case{LossKind::categorical_crossentropy_from_logits, MetricKind::categorical, &onehot},
+        Case{LossKind::sparse_categorical_crossentropy_from_logits, MetricKind::sparse_categorical, &labels},
+        Case{LossKind::binary_crossentropy_from_logits, MetricKind::binary, &soft},
+        Case{LossKind::mean_absolute_error, MetricKind::categorical, &soft},
+        Case{LossKind::huber, MetricKind::categorical, &soft},
+        Case{LossKind::huber, MetricKind::categorical, &soft, 0.3f},
+        Case{LossKind::log_cosh, MetricKind::categorical, &soft},
+        Case{LossKind::mean_squared_logarithmic_error, MetricKind::categorical, &soft},
+        Case{LossKind::kl_divergence, MetricKind::categorical, &soft},
+        Case{LossKind::poisson, MetricKind::categorical, &soft},
+        Case{LossKind::mean_absolute_percentage_error, MetricKind::categorical, &soft},
+        Case{LossKind::hinge, MetricKind::categorical, &bits},
+        Case{LossKind::hinge, MetricKind::categorical, &signs},
+        Case{LossKind::squared_hinge, MetricKind::categorical, &bits},
+        Case{LossKind::categorical_hinge, MetricKind::categorical, &onehot},
+        Case{LossKind::cosine_similarity, MetricKind::categorical, &soft},
+        Case{LossKind::binary_focal_crossentropy, MetricKind::binary, &soft},
+        Case{LossKind::binary_focal_crossentropy, MetricKind::binary, &bits, 1.f, true},
+        Case{LossKind::binary_focal_crossentropy_from_logits, MetricKind::binary, &soft},
+        Case{LossKind::categorical_focal_crossentropy, MetricKind::categorical, &onehot},
+        Case{LossKind::categorical_focal_crossentropy_from_logits, MetricKind::categorical, &onehot, 1.f, true}}) {
+    FocalParams focal;  // the second of a focal kind: other settings
+    if (cs.other) {
+      focal.gamma = 1.5f;
+      focal.alpha = 0.4f;
+      focal.balance = loss_base(cs.kind) == LossKind::binary_focal_crossentropy;
+    }
     for (bool fused : {false, true}) {
+      if (fused && loss_is_focal(cs.kind)) continue;  // (never fused)
       std::vector<float> g(p.size());
       const double want = loss_cpu<float>(cs.kind, fused, p.data(), cs.target->data(), rows, cols, 1.f / rows, g.data(),
-                                          nullptr, 0.f, cs.delta);
+                                          nullptr, 0.f, cs.delta, focal);
       const double want_acc = metric_sum_cpu<float>(cs.acc, p.data(), cs.target->data(), rows, cols);
       DevBuf dp(p), dt(*cs.target), dg(std::vector<float>(p.size(), -7.f)), dl(std::vector<float>(rows, -7.f)),
           da(std::vector<float>(rows, -7.f));
-      loss_rows_cuda(cs.kind, fused, dp.p, dt.p, rows, cols, 1.f / rows, dg.p, dl.p, nullptr, nullptr, 0.f, cs.delta);
+      loss_rows_cuda(cs.kind, fused, dp.p, dt.p, rows, cols, 1.f / rows, dg.p, dl.p, nullptr, nullptr, 0.f, cs.delta,
+                     focal);
       metric_rows_cuda(cs.acc, dp.p, dt.p, rows, cols, da.p, nullptr);
       DPT_CUDA_CHECK(cudaDeviceSynchronize());
       double got = 0, got_acc = 0;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include "core/layer.h"
+#include "core/losses.h"
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
 #include "kernels/conv2d.h"
@@ -690,4 +691,80 @@ TEST_CASE("PReLU: input and alpha gradients (double)", "[kernels][grad]") {
   int negative = 0;
   for (double v : x) negative += v < 0;
   CHECK((negative > 10 && negative < 50));
+}
+
+// Keras's focal cross-entropies: the loss by hand (Keras's formulas), finite-difference gradients
+// on probabilities and on logits, with label smoothing, class balancing and a gamma of 1.5.
+TEST_CASE("focal cross-entropies: the loss by hand, gradients by finite differences (double)",
+          "[kernels][grad][loss]") {
+  // Binary, one row: p = (0.8, 0.3), y = (1, 0), gamma 2, balancing alpha 0.25.
+  {
+    const std::vector<double> p{0.8, 0.3}, y{1.0, 0.0};
+    FocalParams f;
+    f.balance = true;
+    const double want = (0.25 * 0.2 * 0.2 * -std::log(0.8) + 0.75 * 0.3 * 0.3 * -std::log(0.7)) / 2;
+    CHECK(loss_cpu<double>(LossKind::binary_focal_crossentropy, false, p.data(), y.data(), 1, 2, 1.0, nullptr, nullptr,
+                           0.0, 1.0, f) == Approx(want).epsilon(1e-12));
+    // Categorical, one row: p = (0.7, 0.2, 0.1), y = (0, 1, 0): alpha (1 - 0.2)^2 (-log 0.2)
+    const std::vector<double> pc{0.7, 0.2, 0.1}, yc{0.0, 1.0, 0.0};
+    CHECK(loss_cpu<double>(LossKind::categorical_focal_crossentropy, false, pc.data(), yc.data(), 1, 3, 1.0, nullptr) ==
+          Approx(0.25 * 0.8 * 0.8 * -std::log(0.2)).epsilon(1e-12));
+    // unnormalised probabilities are normalised first, as Keras does
+    const std::vector<double> twice{1.4, 0.4, 0.2};
+    CHECK(loss_cpu<double>(LossKind::categorical_focal_crossentropy, false, twice.data(), yc.data(), 1, 3, 1.0,
+                           nullptr) == Approx(0.25 * 0.8 * 0.8 * -std::log(0.2)).epsilon(1e-12));
+  }
+  const int64_t rows = 4, cols = 5;
+  const double scale = 1.0 / rows;
+  auto logits = random_vec(rows * cols, 57, -2, 2);
+  std::vector<double> onehot(rows * cols, 0.0);
+  for (int64_t r = 0; r < rows; ++r) onehot[r * cols + (r * 3) % cols] = 1.0;
+  auto soft = random_vec(rows * cols, 58, 0.0, 1.0);
+  auto bits = soft;
+  for (double& v : bits) v = v < 0.5 ? 0.0 : 1.0;
+  struct Case {
+    LossKind kind;
+    Activation act;
+    const std::vector<double>* target;
+    double smoothing;
+    FocalParams focal;
+  };
+  FocalParams balanced;
+  balanced.balance = true;
+  balanced.alpha = 0.4f;
+  FocalParams g15;
+  g15.gamma = 1.5f;
+  g15.alpha = 0.6f;
+  for (Case cs : {Case{LossKind::binary_focal_crossentropy, Activation::sigmoid, &soft, 0.0, {}},
+                  Case{LossKind::binary_focal_crossentropy, Activation::sigmoid, &bits, 0.1, balanced},
+                  Case{LossKind::categorical_focal_crossentropy, Activation::softmax, &onehot, 0.0, {}},
+                  Case{LossKind::categorical_focal_crossentropy, Activation::softmax, &onehot, 0.2, g15}}) {
+    INFO("loss " << int(cs.kind) << " smoothing " << cs.smoothing << " gamma " << cs.focal.gamma);
+    // on probabilities: d loss / d p through the activation's backward against finite differences at z
+    std::vector<double> p(logits.size());
+    auto on_probs = [&](const std::vector<double>& z) {
+      activation_forward_cpu(cs.act, z.data(), p.data(), rows, cols);
+      return scale * loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, 1.0, nullptr, nullptr,
+                                      cs.smoothing, 1.0, cs.focal);
+    };
+    const auto num = numeric_grad([&] { return on_probs(logits); }, logits);
+    activation_forward_cpu(cs.act, logits.data(), p.data(), rows, cols);
+    std::vector<double> dp(p.size()), dz(p.size());
+    loss_cpu<double>(cs.kind, false, p.data(), cs.target->data(), rows, cols, scale, dp.data(), nullptr, cs.smoothing,
+                     1.0, cs.focal);
+    activation_backward_cpu(cs.act, nullptr, p.data(), dp.data(), dz.data(), rows, cols);
+    CHECK(worst_ratio(dz, num, kAtol, 1e-5) <= 1.0);
+    // from_logits: the same loss, and its gradient at the logits directly
+    const LossKind lk = loss_from_name(
+        cs.kind == LossKind::binary_focal_crossentropy ? "binary_focal_crossentropy" : "categorical_focal_crossentropy",
+        true);
+    const double a = on_probs(logits) / scale;
+    const double b = loss_cpu<double>(lk, false, logits.data(), cs.target->data(), rows, cols, 1.0, nullptr, nullptr,
+                                      cs.smoothing, 1.0, cs.focal);
+    CHECK(b == Approx(a).epsilon(1e-12));
+    std::vector<double> dl(p.size());
+    loss_cpu<double>(lk, false, logits.data(), cs.target->data(), rows, cols, scale, dl.data(), nullptr, cs.smoothing,
+                     1.0, cs.focal);
+    CHECK(worst_ratio(dl, num, kAtol, 1e-5) <= 1.0);
+  }
 }
