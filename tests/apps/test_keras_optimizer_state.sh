@@ -17,7 +17,8 @@
 #   4. Activations whose gradient needs their input (gelu, silu, mish, hard_silu) and LeakyReLU, ELU
 #      and ReLU layers with settings: dptrain's epoch from Keras's file gives Keras's weights; the
 #      same for MobileNet's layers (ZeroPadding2D, DepthwiseConv2D, GlobalAveragePooling2D with
-#      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D; and for PReLU,
+#      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D, SeparableConv1D,
+#      DepthwiseConv1D and EinsumDense (into and out of heads); and for PReLU,
 #      RepeatVector, Permute, Identity, ActivityRegularization, UnitNormalization,
 #      Conv1DTranspose, Resizing, CenterCrop and RandomGrayscale(1.0), which Keras loads back (and RandomCrop
 #      from tf_keras: an epoch where it resizes, evaluate where it crops; and GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip,
@@ -30,7 +31,8 @@
 #      and from tf_keras's .h5 where tf_keras is installed; and for MultiHeadAttention (causal self-attention
 #      in a transformer block, cross-attention, a key of its own; a padded text block through
 #      Embedding(mask_zero=True), whose Keras 3 config writes the masks as operations; Keras's
-#      Attention with use_scale, a causal mask, a key of its own and an Embedding's mask).
+#      Attention with use_scale, a causal mask, a key of its own and an Embedding's mask; its
+#      score_mode="concat" and AdditiveAttention, also from tf_keras; Keras 3's GroupQueryAttention).
 #   6. Keras's weight regularizers, and its activity regularizers (Sequential and Functional):
 #      dptrain's epoch gives Keras's weights and logs Keras's loss with the penalty; Keras loads
 #      dptrain's files with them and evaluates to dptrain's loss.
@@ -39,7 +41,8 @@
 #      its weighted_metrics (accuracy, MAE, AUC, precision, R2, F1, a cross-entropy) Keras's figures,
 #      in fit, validation and evaluate; the same with class_weight.
 #   9. (with the losses) Huber's delta, which Keras 3.15 leaves out of its own files: given as
-#      --huber-delta, dptrain's epoch gives Keras's weights, and Keras loads dptrain's files with it.
+#      --huber-delta, dptrain's epoch gives Keras's weights, and Keras loads dptrain's files with it;
+#      the focal cross-entropies' loss objects (alpha, gamma, class balancing, from logits).
 # Python: $DPT_KERAS_PYTHON (scripts/test.sh sets it), else python3. Skipped, saying so, without Keras.
 #   test_keras_optimizer_state.sh DPTRAIN
 set -uo pipefail
@@ -1344,90 +1347,65 @@ if run.returncode == 0:
               f"moved them {moved:.3g})")
     else:
         check(False, f"upmax: the saved archive holds Keras's variables: {sorted(ours)} vs {sorted(theirs)}")
+def sequential_epochs(tag, m, xs, xname, what):
+    """Keras's .keras and .h5 files of m after an Adam epoch: dptrain evaluates each to Keras's loss,
+    its epoch from each gives Keras's next epoch's weights, and Keras evaluates dptrain's .keras to
+    dptrain's loss."""
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    m.fit(xs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    m.save(f"{d}/{tag}_1.keras")
+    m.save(f"{d}/{tag}_1.h5")
+    want = m.evaluate(xs, y, batch_size=8, verbose=0)
+    start = [w.numpy() for w in m.weights]
+    m.fit(xs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    theirs = {w.path.split("/", 1)[1]: w.numpy() for w in m.weights}
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
+    for ext in ("keras", "h5"):
+        got_loss = dpt_eval(f"{d}/{tag}_1.{ext}", "y", xname).get("loss", float("nan"))
+        check(abs(got_loss - want) <= 1e-4, f"{tag}: dptrain evaluates Keras's .{ext} file to its loss ({got_loss} vs "
+                                            f"{want:.6f})")
+        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", f"npy:{d}/{xname}.npy,{d}/y.npy",
+                              "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle",
+                              "--verbose", "0", "--save-model", f"{d}/{tag}_ours.keras"], capture_output=True, text=True)
+        check(run.returncode == 0, f"{tag}: dptrain trains {what} from the .{ext} file (exit {run.returncode}) "
+                                   f"{run.stderr.strip()}")
+        if run.returncode != 0:
+            continue
+        back = keras.models.load_model(f"{d}/{tag}_ours.keras")
+        ours = {w.path.split("/", 1)[1]: w.numpy() for w in back.weights}
+        diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in ours) if sorted(ours) == sorted(theirs) else 1.0
+        check(diff <= 2e-6 and moved > 100 * 2e-6, f"{tag}: dptrain's epoch from the .{ext} file gives Keras's "
+                                                   f"weights (max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
+        theirs_eval = back.evaluate(xs, y, batch_size=8, verbose=0)
+        got_loss = dpt_eval(f"{d}/{tag}_ours.keras", "y", xname).get("loss", float("nan"))
+        check(abs(got_loss - theirs_eval) <= 1e-4, f"{tag}: Keras evaluates dptrain's .keras file to dptrain's loss "
+                                                   f"({got_loss} vs {theirs_eval:.6f})")
+
+
 # SeparableConv1D and DepthwiseConv1D (strided with a depth multiplier; dilated, no bias) on
-# sequences: dptrain's epoch from Keras's .keras and .h5 files gives Keras's weights, and Keras
-# evaluates dptrain's .keras to dptrain's loss.
+# sequences.
 xs1 = rng.uniform(-1, 1, (32, 12, 3)).astype("float32")
 np.save(f"{d}/xs1.npy", xs1)
 keras.utils.set_random_seed(0)
-m = keras.Sequential([keras.Input((12, 3)), layers.Conv1D(4, 3, activation="tanh", name="c1"),
-                      layers.SeparableConv1D(5, 3, padding="same", depth_multiplier=2, activation="silu", name="sep"),
-                      layers.DepthwiseConv1D(3, strides=2, depth_multiplier=2, activation="tanh", name="dw1"),
-                      layers.DepthwiseConv1D(2, padding="same", dilation_rate=2, use_bias=False, name="dw2"),
-                      layers.GlobalAveragePooling1D(name="gap"), layers.Dense(3, activation="softmax", name="out")],
-                     name="sep1d")
-m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
-m.fit(xs1, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-m.save(f"{d}/sep1d_1.keras")
-m.save(f"{d}/sep1d_1.h5")
-want = m.evaluate(xs1, y, batch_size=8, verbose=0)
-start = [w.numpy() for w in m.weights]
-m.fit(xs1, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-theirs = {w.path.split("/", 1)[1]: w.numpy() for w in m.weights}
-moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
-for ext in ("keras", "h5"):
-    got_loss = dpt_eval(f"{d}/sep1d_1.{ext}", "y", "xs1").get("loss", float("nan"))
-    check(abs(got_loss - want) <= 1e-4, f"sep1d: dptrain evaluates Keras's .{ext} file to its loss ({got_loss} vs "
-                                        f"{want:.6f})")
-    run = subprocess.run([bin, "train", "--model", f"{d}/sep1d_1.{ext}", "--data", f"npy:{d}/xs1.npy,{d}/y.npy",
-                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose",
-                          "0", "--save-model", f"{d}/sep1d_ours.keras"], capture_output=True, text=True)
-    check(run.returncode == 0, f"sep1d: dptrain trains SeparableConv1D and DepthwiseConv1D from the .{ext} file "
-                               f"(exit {run.returncode}) {run.stderr.strip()}")
-    if run.returncode != 0:
-        continue
-    back = keras.models.load_model(f"{d}/sep1d_ours.keras")
-    ours = {w.path.split("/", 1)[1]: w.numpy() for w in back.weights}
-    diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in ours) if sorted(ours) == sorted(theirs) else 1.0
-    check(diff <= 2e-6 and moved > 100 * 2e-6, f"sep1d: dptrain's epoch from the .{ext} file gives Keras's weights "
-                                               f"(max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
-    theirs_eval = back.evaluate(xs1, y, batch_size=8, verbose=0)
-    got_loss = dpt_eval(f"{d}/sep1d_ours.keras", "y", "xs1").get("loss", float("nan"))
-    check(abs(got_loss - theirs_eval) <= 1e-4, f"sep1d: Keras evaluates dptrain's .keras file to dptrain's loss "
-                                               f"({got_loss} vs {theirs_eval:.6f})")
+sequential_epochs("sep1d", keras.Sequential(
+    [keras.Input((12, 3)), layers.Conv1D(4, 3, activation="tanh", name="c1"),
+     layers.SeparableConv1D(5, 3, padding="same", depth_multiplier=2, activation="silu", name="sep"),
+     layers.DepthwiseConv1D(3, strides=2, depth_multiplier=2, activation="tanh", name="dw1"),
+     layers.DepthwiseConv1D(2, padding="same", dilation_rate=2, use_bias=False, name="dw2"),
+     layers.GlobalAveragePooling1D(name="gap"), layers.Dense(3, activation="softmax", name="out")], name="sep1d"),
+    xs1, "xs1", "SeparableConv1D and DepthwiseConv1D")
 # EinsumDense, as transformer code builds its projections: into heads ("abc,cde->abde", a bias on
-# both new axes), out of them ("abcd,cde->abe"), over elided axes without a bias ("...b,bc->...c"):
-# dptrain's epoch from Keras's .keras and .h5 files gives Keras's weights, and Keras evaluates
-# dptrain's .keras to dptrain's loss.
-keras.utils.set_random_seed(0)
-m = keras.Sequential([keras.Input((6, 4)),
-                      layers.EinsumDense("abc,cde->abde", (None, 2, 3), bias_axes="de", activation="tanh",
-                                         name="heads"),
-                      layers.EinsumDense("abcd,cde->abe", (None, 5), bias_axes="e", name="merge"),
-                      layers.EinsumDense("...b,bc->...c", 4, activation="gelu", name="nobias"),
-                      layers.GlobalAveragePooling1D(name="gap"), layers.Dense(3, activation="softmax", name="out")],
-                     name="einsum")
+# both new axes), out of them ("abcd,cde->abe"), over elided axes without a bias ("...b,bc->...c").
 xe6 = rng.uniform(-1, 1, (32, 6, 4)).astype("float32")
 np.save(f"{d}/xe6.npy", xe6)
-m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
-m.fit(xe6, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-m.save(f"{d}/einsum_1.keras")
-m.save(f"{d}/einsum_1.h5")
-want = m.evaluate(xe6, y, batch_size=8, verbose=0)
-start = [w.numpy() for w in m.weights]
-m.fit(xe6, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-theirs = {w.path.split("/", 1)[1]: w.numpy() for w in m.weights}
-moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
-for ext in ("keras", "h5"):
-    got_loss = dpt_eval(f"{d}/einsum_1.{ext}", "y", "xe6").get("loss", float("nan"))
-    check(abs(got_loss - want) <= 1e-4, f"einsum: dptrain evaluates Keras's .{ext} file to its loss ({got_loss} vs "
-                                        f"{want:.6f})")
-    run = subprocess.run([bin, "train", "--model", f"{d}/einsum_1.{ext}", "--data", f"npy:{d}/xe6.npy,{d}/y.npy",
-                          "--validation-split", "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose",
-                          "0", "--save-model", f"{d}/einsum_ours.keras"], capture_output=True, text=True)
-    check(run.returncode == 0, f"einsum: dptrain trains EinsumDense from the .{ext} file (exit {run.returncode}) "
-                               f"{run.stderr.strip()}")
-    if run.returncode != 0:
-        continue
-    back = keras.models.load_model(f"{d}/einsum_ours.keras")
-    ours = {w.path.split("/", 1)[1]: w.numpy() for w in back.weights}
-    diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in ours) if sorted(ours) == sorted(theirs) else 1.0
-    check(diff <= 2e-6 and moved > 100 * 2e-6, f"einsum: dptrain's epoch from the .{ext} file gives Keras's weights "
-                                               f"(max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
-    theirs_eval = back.evaluate(xe6, y, batch_size=8, verbose=0)
-    got_loss = dpt_eval(f"{d}/einsum_ours.keras", "y", "xe6").get("loss", float("nan"))
-    check(abs(got_loss - theirs_eval) <= 1e-4, f"einsum: Keras evaluates dptrain's .keras file to dptrain's loss "
-                                               f"({got_loss} vs {theirs_eval:.6f})")
+keras.utils.set_random_seed(0)
+sequential_epochs("einsum", keras.Sequential(
+    [keras.Input((6, 4)),
+     layers.EinsumDense("abc,cde->abde", (None, 2, 3), bias_axes="de", activation="tanh", name="heads"),
+     layers.EinsumDense("abcd,cde->abe", (None, 5), bias_axes="e", name="merge"),
+     layers.EinsumDense("...b,bc->...c", 4, activation="gelu", name="nobias"),
+     layers.GlobalAveragePooling1D(name="gap"), layers.Dense(3, activation="softmax", name="out")], name="einsum"),
+    xe6, "xe6", "EinsumDense")
 # A Functional model that branches: residual Adds (one around a block, one of a projection and a
 # layer of it), a Concatenate of two branches, a Multiply gate, a Subtract and an Average. dptrain predicts Keras's predictions, its epoch from
 # Keras's .keras archive and .h5 file gives Keras's weights, and Keras loads what dptrain saves

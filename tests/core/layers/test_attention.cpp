@@ -20,6 +20,30 @@ using namespace dpt;
 
 namespace {
 
+// A test net of two packed inputs: whole-model gradients against finite differences (dropout's
+// draws included), 3 CPU replicas train as one, and its files round-trip (classes, settings, graph).
+void check_two_input_net(const char* tag, std::unique_ptr<Sequential> (*make)(uint64_t),
+                         const std::vector<Shape>& ins) {
+  int64_t cols = 0;
+  for (const Shape& s : ins) cols += shape_numel(s);
+  auto g = make(5);
+  test::check_model_gradients(*g, {cols});
+  Dataset data = make_synthetic({cols}, 4, 30, 5);
+  data.inputs = ins;
+  const double d = test::replicas_vs_one([make] { return make(11); }, data, 3, 10);
+  std::printf("equivalence %s R=3 B=10: max|dw|/max|w| = %.3g\n", tag, d);
+  CHECK(d <= 1e-5);
+  auto l = make(3);
+  const std::string dir = test::temp_dir(tag);
+  for (const auto& loaded : test::check_file_round_trips(*l, dir))
+    for (size_t i = 0; i < l->layers().size(); ++i) {
+      CHECK(loaded->layers()[i]->class_name() == l->layers()[i]->class_name());
+      CHECK(loaded->layers()[i]->config_str() == l->layers()[i]->config_str());
+      CHECK(loaded->inputs()[i] == l->inputs()[i]);
+    }
+  std::filesystem::remove_all(dir);
+}
+
 // out (n, T, O) of one attention layer from its model's weights, in double.
 // qmask (n, T) and vmask (n, S), where given: Keras's attention mask (a query step masked
 // throughout attends to every step alike). first_weight: the layer's first in the model's weights.
@@ -319,25 +343,7 @@ TEST_CASE("Keras's Attention (dot scores): use_scale, the causal mask, the query
   CHECK(y.data()[0] == Approx(1.0));
   CHECK(y.data()[1] == Approx((std::exp(s0) * 1 + std::exp(s1) * 2) / (std::exp(s0) + std::exp(s1))));
   // In models: gradients (the scale's too, dropout's draws included), 3 CPU replicas as one, files.
-  auto g = test::luong_net(5);
-  test::check_model_gradients(*g, {38});
-  const double d = test::replicas_vs_one([] { return test::luong_net(11); },
-                                         [] {
-                                           Dataset data = make_synthetic({38}, 4, 30, 5);
-                                           data.inputs = {{5, 4}, {6, 3}};
-                                           return data;
-                                         }(),
-                                         3, 10);
-  std::printf("equivalence luong-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
-  CHECK(d <= 1e-5);
-  auto l = test::luong_net(3);
-  const std::string dir = test::temp_dir("luong");
-  for (const auto& loaded : test::check_file_round_trips(*l, dir))
-    for (size_t i = 0; i < l->layers().size(); ++i) {
-      CHECK(loaded->layers()[i]->config_str() == l->layers()[i]->config_str());
-      CHECK(loaded->inputs()[i] == l->inputs()[i]);
-    }
-  std::filesystem::remove_all(dir);
+  check_two_input_net("luong-net", test::luong_net, {{5, 4}, {6, 3}});
   // Masks: the value's drops keys, the query's zeroes the output's steps and is passed on.
   Sequential mk("mk");
   mk.add(std::make_unique<Embedding>(10, 3, true));
@@ -432,26 +438,7 @@ TEST_CASE("Keras's concatenation scores: Attention(score_mode='concat') and Addi
   }
   // In models: gradients (every weight: the scales, concat_score_weight; dropout's draws included),
   // 3 CPU replicas as one, files.
-  auto g = test::bahdanau_net(5);
-  test::check_model_gradients(*g, {38});
-  const double d = test::replicas_vs_one([] { return test::bahdanau_net(11); },
-                                         [] {
-                                           Dataset data = make_synthetic({38}, 4, 30, 5);
-                                           data.inputs = {{5, 4}, {6, 3}};
-                                           return data;
-                                         }(),
-                                         3, 10);
-  std::printf("equivalence bahdanau-net R=3 B=10: max|dw|/max|w| = %.3g\n", d);
-  CHECK(d <= 1e-5);
-  auto l = test::bahdanau_net(3);
-  const std::string dir = test::temp_dir("bahdanau");
-  for (const auto& loaded : test::check_file_round_trips(*l, dir))
-    for (size_t i = 0; i < l->layers().size(); ++i) {
-      CHECK(loaded->layers()[i]->class_name() == l->layers()[i]->class_name());
-      CHECK(loaded->layers()[i]->config_str() == l->layers()[i]->config_str());
-      CHECK(loaded->inputs()[i] == l->inputs()[i]);
-    }
-  std::filesystem::remove_all(dir);
+  check_two_input_net("bahdanau-net", test::bahdanau_net, {{5, 4}, {6, 3}});
   // From Keras's configs: AdditiveAttention (use_scale True unless said), Attention's score_mode.
   auto config = [](const std::string& cls, const std::string& layer_cfg) {
     const std::string t = R"({"class_name": "__keras_tensor__", "config": {"shape": [null, 5, 4], "dtype": "float32",
@@ -568,26 +555,7 @@ TEST_CASE("Keras 3's GroupQueryAttention: MultiHeadAttention with each key and v
   }
   CHECK(gm.weights()[3].grad[0] == 0.f);  // the key's bias: none (the softmax is blind to it)
   // In models: gradients (dropout's draws included), 3 CPU replicas as one, files.
-  auto net = test::gqa_net(5);
-  test::check_model_gradients(*net, {36});
-  const double dd = test::replicas_vs_one([] { return test::gqa_net(11); },
-                                          [] {
-                                            Dataset data = make_synthetic({36}, 4, 30, 5);
-                                            data.inputs = {{6, 4}, {3, 4}};
-                                            return data;
-                                          }(),
-                                          3, 10);
-  std::printf("equivalence gqa-net R=3 B=10: max|dw|/max|w| = %.3g\n", dd);
-  CHECK(dd <= 1e-5);
-  auto l = test::gqa_net(3);
-  const std::string dir = test::temp_dir("gqa");
-  for (const auto& loaded : test::check_file_round_trips(*l, dir))
-    for (size_t i = 0; i < l->layers().size(); ++i) {
-      CHECK(loaded->layers()[i]->class_name() == l->layers()[i]->class_name());
-      CHECK(loaded->layers()[i]->config_str() == l->layers()[i]->config_str());
-      CHECK(loaded->inputs()[i] == l->inputs()[i]);
-    }
-  std::filesystem::remove_all(dir);
+  check_two_input_net("gqa-net", test::gqa_net, {{6, 4}, {3, 4}});
   // From Keras 3's config (its class GroupQueryAttention; the Python class's name read too).
   for (const char* cls : {"GroupQueryAttention", "GroupedQueryAttention"}) {
     const std::string t = R"({"class_name": "__keras_tensor__", "config": {"shape": [null, 5, 4], "dtype": "float32",
