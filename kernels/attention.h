@@ -51,9 +51,31 @@ struct ConcatScores {
   const float* c = nullptr;
 };
 
+DPT_HD float concat_sum(const ConcatScores& m, int64_t b, int64_t i, int64_t j, int64_t f) {  // q + k
+  return m.q[(b * m.t + i) * m.d + f] + m.k[(b * m.s + j) * m.d + f];
+}
 DPT_HD float concat_tanh(const ConcatScores& m, int64_t b, int64_t i, int64_t j, int64_t f) {
-  const float sum = m.q[(b * m.t + i) * m.d + f] + m.k[(b * m.s + j) * m.d + f];
+  const float sum = concat_sum(m, b, i, j, f);
   return tanhf(m.a ? m.a[0] * sum : sum);
+}
+// Score (i, j) of sample b, its features in order.
+DPT_HD float concat_score(const ConcatScores& m, int64_t b, int64_t i, int64_t j) {
+  float sum = 0.f;
+  for (int64_t f = 0; f < m.d; ++f) sum += (m.w ? m.w[f] : 1.f) * concat_tanh(m, b, i, j, f);
+  return (m.c ? m.c[0] : 1.f) * sum;
+}
+// d S(i, j) / d q(i, f) = d S(i, j) / d k(j, f) = c w[f] a (1 - tanh^2), from tanh th.
+DPT_HD float concat_input_slope(const ConcatScores& m, int64_t f, float th) {
+  return (m.c ? m.c[0] : 1.f) * (m.w ? m.w[f] : 1.f) * (m.a ? m.a[0] : 1.f) * (1.f - th * th);
+}
+// A feature's weight gradients from its sums over the samples, sw = sum dS tanh and
+// sa = sum dS (1 - tanh^2)(q + k): dw[f] += c sw; its shares of dc (w[f] sw) and da (c w[f] sa).
+DPT_HD void concat_weight_shares(const ConcatScores& m, int64_t f, double sw, double sa, float* dw, double* dc,
+                                 double* da) {
+  const double c = m.c ? m.c[0] : 1.0, wf = m.w ? m.w[f] : 1.0;
+  if (dw) dw[f] += float(c * sw);
+  *dc += wf * sw;
+  *da += c * wf * sa;
 }
 
 // scores (n, t, s) written.

@@ -27,20 +27,12 @@ void multiply_cpu(const float* a, const float* b, float* prod, int64_t n) {
 
 void concat_scores_cpu(const ConcatScores& m, float* scores) {
   const int64_t rows = m.n * m.t;
-  const float c = m.c ? m.c[0] : 1.f;
 #pragma omp parallel for schedule(static) if (rows * m.s * m.d > 65536)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t b = r / m.t, i = r % m.t;
-    for (int64_t j = 0; j < m.s; ++j) {
-      float sum = 0.f;
-      for (int64_t f = 0; f < m.d; ++f) sum += (m.w ? m.w[f] : 1.f) * concat_tanh(m, b, i, j, f);
-      scores[r * m.s + j] = c * sum;
-    }
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < m.s; ++j) scores[r * m.s + j] = concat_score(m, r / m.t, r % m.t, j);
 }
 
 void concat_scores_backward_cpu(const ConcatScores& m, const float* ds, const ConcatGrads& g, float* work) {
-  const float a = m.a ? m.a[0] : 1.f, c = m.c ? m.c[0] : 1.f;
   const bool weights = g.da || g.dw || g.dc;
   float* pw = work;              // (n, d): sum over (i, j) of dS tanh
   float* pa = work + m.n * m.d;  // (n, d): sum over (i, j) of dS (1 - tanh^2)(q + k)
@@ -60,13 +52,12 @@ void concat_scores_backward_cpu(const ConcatScores& m, const float* ds, const Co
         const float dsij = ds[(b * m.t + i) * m.s + j];
         if (dsij == 0.f) continue;  // a masked score's
         for (int64_t f = 0; f < m.d; ++f) {
-          const float th = concat_tanh(m, b, i, j, f), slope = 1.f - th * th;
-          const float gin = dsij * c * (m.w ? m.w[f] : 1.f) * a * slope;  // d/d(q + k)
+          const float th = concat_tanh(m, b, i, j, f), gin = dsij * concat_input_slope(m, f, th);
           if (dq) dq[i * m.d + f] += gin;
           if (dk) dk[j * m.d + f] += gin;
           if (weights) {
             pw[b * m.d + f] += dsij * th;
-            pa[b * m.d + f] += dsij * slope * (m.q[(b * m.t + i) * m.d + f] + m.k[(b * m.s + j) * m.d + f]);
+            pa[b * m.d + f] += dsij * (1.f - th * th) * concat_sum(m, b, i, j, f);
           }
         }
       }
@@ -79,10 +70,7 @@ void concat_scores_backward_cpu(const ConcatScores& m, const float* ds, const Co
       sw += pw[b * m.d + f];
       sa += pa[b * m.d + f];
     }
-    const double wf = m.w ? m.w[f] : 1.0;
-    if (g.dw) g.dw[f] += float(c * sw);
-    dc += wf * sw;
-    da += c * wf * sa;
+    concat_weight_shares(m, f, sw, sa, g.dw, &dc, &da);
   }
   if (g.dc) g.dc[0] += float(dc);
   if (g.da) g.da[0] += float(da);

@@ -48,12 +48,8 @@ void multiply_cuda(const float* a, const float* b, float* prod, int64_t n, void*
 
 // Concatenation scores: one thread a score, its features in order.
 __global__ void concat_scores_kernel(ConcatScores m, float* __restrict__ scores, int64_t total) {
-  const float c = m.c ? m.c[0] : 1.f;
   DPT_GRID_STRIDE(e, total) {
-    const int64_t j = e % m.s, i = (e / m.s) % m.t, b = e / (m.s * m.t);
-    float sum = 0.f;
-    for (int64_t f = 0; f < m.d; ++f) sum += (m.w ? m.w[f] : 1.f) * concat_tanh(m, b, i, j, f);
-    scores[e] = c * sum;
+    scores[e] = concat_score(m, e / (m.s * m.t), (e / m.s) % m.t, e % m.s);
   }
 }
 
@@ -61,18 +57,14 @@ __global__ void concat_scores_kernel(ConcatScores m, float* __restrict__ scores,
 // f), over the queries i. Neighbouring threads read neighbouring features.
 __global__ void concat_input_grad_kernel(ConcatScores m, const float* __restrict__ ds, float* __restrict__ dx,
                                          bool key_side, bool add, int64_t total) {
-  const float a = m.a ? m.a[0] : 1.f, c = m.c ? m.c[0] : 1.f;
   const int64_t steps = key_side ? m.s : m.t, over = key_side ? m.t : m.s;
   DPT_GRID_STRIDE(e, total) {
     const int64_t f = e % m.d, x = (e / m.d) % steps, b = e / (m.d * steps);
-    float acc = 0.f;
+    float g = 0.f;
     for (int64_t y = 0; y < over; ++y) {
       const int64_t i = key_side ? y : x, j = key_side ? x : y;
-      const float dsij = ds[(b * m.t + i) * m.s + j];
-      const float th = concat_tanh(m, b, i, j, f);
-      acc += dsij * (1.f - th * th);
+      g += ds[(b * m.t + i) * m.s + j] * concat_input_slope(m, f, concat_tanh(m, b, i, j, f));
     }
-    const float g = acc * c * (m.w ? m.w[f] : 1.f) * a;
     dx[e] = add ? dx[e] + g : g;
   }
 }
@@ -88,7 +80,7 @@ __global__ void concat_partials_kernel(ConcatScores m, const float* __restrict__
         const float dsij = ds[(b * m.t + i) * m.s + j];
         const float th = concat_tanh(m, b, i, j, f);
         sw += dsij * th;
-        sa += dsij * (1.f - th * th) * (m.q[(b * m.t + i) * m.d + f] + m.k[(b * m.s + j) * m.d + f]);
+        sa += dsij * (1.f - th * th) * concat_sum(m, b, i, j, f);
       }
     pw[e] = sw;
     pa[e] = sa;
@@ -100,7 +92,6 @@ __global__ void concat_partials_kernel(ConcatScores m, const float* __restrict__
 __global__ void concat_weight_grads_kernel(ConcatScores m, const float* __restrict__ pw, const float* __restrict__ pa,
                                            float* da, float* dw, float* dc) {
   __shared__ double sh_c[kBlockThreads], sh_a[kBlockThreads];
-  const float c = m.c ? m.c[0] : 1.f;
   double pc = 0, pa_sum = 0;
   for (int64_t f = threadIdx.x; f < m.d; f += kBlockThreads) {
     double sw = 0, sa = 0;
@@ -108,10 +99,7 @@ __global__ void concat_weight_grads_kernel(ConcatScores m, const float* __restri
       sw += pw[b * m.d + f];
       sa += pa[b * m.d + f];
     }
-    const double wf = m.w ? m.w[f] : 1.0;
-    if (dw) dw[f] += float(c * sw);
-    pc += wf * sw;
-    pa_sum += c * wf * sa;
+    concat_weight_shares(m, f, sw, sa, dw, &pc, &pa_sum);
   }
   sh_c[threadIdx.x] = pc;
   sh_a[threadIdx.x] = pa_sum;

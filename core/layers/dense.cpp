@@ -124,8 +124,10 @@ EinsumParts parse_einsum(const std::string& eq, const std::vector<int64_t>& outp
     p.out = p.out.substr(3);
   }
   for (const std::string* part : {&p.in, &p.kernel, &p.out})
-    for (char ch : *part)
-      DPT_CHECK(std::isalpha(static_cast<unsigned char>(ch)), form << " (an axis must be a letter)");
+    for (size_t k = 0; k < part->size(); ++k) {
+      DPT_CHECK(std::isalpha(static_cast<unsigned char>((*part)[k])), form << " (an axis must be a letter)");
+      DPT_CHECK(part->find((*part)[k], k + 1) == std::string::npos, form << " (a letter twice in one operand)");
+    }
   auto has = [](const std::string& s, char ch) { return s.find(ch) != std::string::npos; };
   // The kept axes: a prefix of the input and of the output (not in the kernel); the contracted: the
   // rest of the input, the kernel's prefix; the new: the rest of the kernel, the rest of the output.

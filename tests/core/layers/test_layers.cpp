@@ -631,6 +631,7 @@ TEST_CASE("Keras's EinsumDense: one matrix product (Dense's) over its contracted
   CHECK_THROWS_WITH(EinsumDense("abc,dc->abd", {-1, 4}, ""), form + "'abc,dc->abd'");
   CHECK_THROWS_WITH(EinsumDense("abc,cd->adb", {4, -1}, ""), form + "'abc,cd->adb'");
   CHECK_THROWS_WITH(EinsumDense("abc,bcd->abd", {-1, 4}, ""), form + "'abc,bcd->abd'");
+  CHECK_THROWS_WITH(EinsumDense("abb,bc->abc", {-1, 4}, ""), form + "'abb,bc->abc' (a letter twice in one operand)");
   CHECK_THROWS_WITH(EinsumDense("abc,cde->abde", {-1, 2, 3}, "e"),
                     "EinsumDense bias_axes 'e' of equation 'abc,cde->abde': dptrain adds a bias over every new axis "
                     "('de') or none");
