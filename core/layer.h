@@ -161,6 +161,7 @@ class Layer {
   // > 0 where the layer reads indices (Embedding): every input value must be a whole number in
   // [0, limit). The data checks and synthetic data follow it.
   virtual int64_t input_index_limit() const { return 0; }
+  virtual const char* index_limit_name() const { return "input_dim"; }  // the limit's Keras argument
   // Gives the layer its weights and gradients (params()'s order); a wrapper passes them on.
   virtual void bind(std::vector<float*> weights, std::vector<float*> grads);
   // Names the sublayers Keras would name (a Bidirectional's wrapped layer), next_name giving the next

@@ -72,12 +72,12 @@ void Sequential::check_inputs(const float* x, int64_t count, const std::string& 
       for (size_t l = 0; l < layers_.size() && reader.empty(); ++l)
         if (layers_[l]->input_index_limit() == limit &&
             std::find(inputs_[l].begin(), inputs_[l].end(), -1 - int(k)) != inputs_[l].end())
-          reader = layers_[l]->class_name() + " '" + layers_[l]->name() + "'";
+          reader = layers_[l]->class_name() + " '" + layers_[l]->name() + "', " + layers_[l]->index_limit_name();
       DPT_FAIL(what << ": sample " << i / per << " holds " << v
                     << (inputs > 1 ? " in input '" + input_names_[k] + "'" : "") << ", but model '" << name_
-                    << "' reads " << (inputs > 1 ? "it" : "its inputs") << " as indices (" << reader << ", input_dim "
-                    << limit << "): every " << (inputs > 1 ? "value" : "input") << " must be a whole number in [0, "
-                    << limit << ")");
+                    << "' reads " << (inputs > 1 ? "it" : "its inputs") << " as indices (" << reader << " " << limit
+                    << "): every " << (inputs > 1 ? "value" : "input") << " must be a whole number in [0, " << limit
+                    << ")");
     }
   }
 }

@@ -74,6 +74,7 @@ void random_warp_backward_cuda(const Warp2d&, const DropoutKey&, const float*, f
 void resize_cuda(const Resize2d&, const float*, float*, void*) { no_cuda(); }
 void resize_backward_cuda(const Resize2d&, const float*, float*, void*) { no_cuda(); }
 void attention_fill_cuda(const AttentionMask&, float*, float, void*) { no_cuda(); }
+void category_encode_cuda(const CategoryEncode&, const float*, float*, void*) { no_cuda(); }
 void scale_by_cuda(const float*, float*, int64_t, const float*, void*) { no_cuda(); }
 void multiply_cuda(const float*, const float*, float*, int64_t, void*) { no_cuda(); }
 void concat_scores_cuda(const ConcatScores&, float*, void*) { no_cuda(); }

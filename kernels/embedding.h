@@ -35,6 +35,24 @@ void embedding_backward_cpu(const EmbeddingShape& s, const T* ids, const T* dy, 
 // thread per (index, column) adds its tokens' rows in token order, as the CPU does: the same bits.
 // scratch: embedding_cuda_scratch_bytes(tokens) bytes of device memory.
 int64_t embedding_cuda_scratch_bytes(int64_t tokens);
+// Keras's CategoryEncoding: y (rows, classes) row r marks the classes of indices x[r * group, (r +
+// 1) * group): 1 where present (one_hot: group 1; multi_hot), or how many times (count). Indices
+// outside [0, classes) mark nothing (the data check refuses them first). CUDA: one thread a row.
+struct CategoryEncode {
+  int64_t rows = 0, group = 1, classes = 0;
+  bool count = false;
+};
+template <typename T>
+DPT_HD void category_encode_row(const CategoryEncode& e, const T* x, T* y, int64_t r) {
+  T* yr = y + r * e.classes;
+  for (int64_t c = 0; c < e.classes; ++c) yr[c] = T(0);
+  for (int64_t k = 0; k < e.group; ++k) {
+    const int64_t c = embedding_row(x[r * e.group + k], e.classes);
+    if (c >= 0) yr[c] = e.count ? yr[c] + T(1) : T(1);
+  }
+}
+void category_encode_cpu(const CategoryEncode& e, const float* x, float* y);
+void category_encode_cuda(const CategoryEncode& e, const float* x, float* y, void* stream);
 void embedding_forward_cuda(const EmbeddingShape& s, const float* ids, const float* table, float* y, void* stream);
 void embedding_backward_cuda(const EmbeddingShape& s, const float* ids, const float* dy, float* dtable, void* scratch,
                              void* stream);

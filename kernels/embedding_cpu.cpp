@@ -41,4 +41,9 @@ template void embedding_forward_cpu<double>(const EmbeddingShape&, const double*
 template void embedding_backward_cpu<float>(const EmbeddingShape&, const float*, const float*, float*);
 template void embedding_backward_cpu<double>(const EmbeddingShape&, const double*, const double*, double*);
 
+void category_encode_cpu(const CategoryEncode& e, const float* x, float* y) {
+#pragma omp parallel for schedule(static) if (e.rows * e.classes > 65536)
+  for (int64_t r = 0; r < e.rows; ++r) category_encode_row(e, x, y, r);
+}
+
 }  // namespace dpt::kernels

@@ -164,4 +164,16 @@ void embedding_backward_cuda(const EmbeddingShape& s, const float* ids, const fl
   DPT_CUDA_LAUNCH_CHECK();
 }
 
+__global__ void category_encode_kernel(CategoryEncode e, const float* __restrict__ x, float* __restrict__ y) {
+  DPT_GRID_STRIDE(r, e.rows) {
+    category_encode_row(e, x, y, r);
+  }
+}
+
+void category_encode_cuda(const CategoryEncode& e, const float* x, float* y, void* stream) {
+  if (e.rows == 0) return;
+  category_encode_kernel<<<grid_blocks(e.rows), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(e, x, y);
+  DPT_CUDA_LAUNCH_CHECK();
+}
+
 }  // namespace dpt::kernels

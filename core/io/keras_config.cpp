@@ -724,6 +724,16 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
                                        c.get<bool>("mask_zero", false));
   }
   if (c.cls == "Masking") return std::make_unique<Masking>(c.get<double>("mask_value", 0.0));
+  if (c.cls == "CategoryEncoding") {
+    const std::string mode = c.get<std::string>("output_mode", "multi_hot");
+    if (c.get<bool>("sparse", false)) c.unsupported("sparse=True");
+    DPT_CHECK(mode == "one_hot" || mode == "multi_hot" || mode == "count",
+              c.where() << " has output_mode='" << mode << "'; Keras's are 'one_hot', 'multi_hot' and 'count'");
+    return std::make_unique<CategoryEncoding>(c.get<int64_t>("num_tokens", 0),
+                                              mode == "one_hot"     ? CategoryEncoding::one_hot
+                                              : mode == "multi_hot" ? CategoryEncoding::multi_hot
+                                                                    : CategoryEncoding::count);
+  }
   if (c.cls == "EinsumDense") {
     if (c.get<int64_t>("lora_rank", 0) != 0) c.unsupported("lora_rank (LoRA)");
     if (c.cfg.contains("quantization_config") && !c.cfg["quantization_config"].is_null())
@@ -1118,28 +1128,28 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
     }
     return std::make_unique<LayerNormalization>(n);
   }
-  DPT_FAIL(
-      c.source
-      << ": layer '" << c.name << "' (" << c.cls
-      << ") is not supported (supported: Dense, EinsumDense, Embedding, Masking, LSTM, GRU, SimpleRNN, Bidirectional, "
-         "TimeDistributed, "
-         "Conv1D, Conv2D, "
-         "Conv2DTranspose, Conv1DTranspose, "
-      << "DepthwiseConv2D, SeparableConv2D, DepthwiseConv1D, SeparableConv1D, ZeroPadding2D, Cropping2D, "
-         "UpSampling2D, ZeroPadding1D, Cropping1D, "
-         "UpSampling1D, MaxPooling2D, AveragePooling2D, "
-         "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
-         "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "
-         "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip, "
-         "RandomRotation, RandomZoom, RandomTranslation, RandomShear, RandomContrast, RandomBrightness, "
-         "RandomGrayscale, Resizing, CenterCrop, RandomCrop, "
-         "UnitNormalization, Activation "
-      << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
-         "GroupNormalization, "
-      << "Rescaling, Normalization, "
-      << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention, "
-         "GroupQueryAttention, "
-         "Attention, AdditiveAttention)");
+  DPT_FAIL(c.source
+           << ": layer '" << c.name << "' (" << c.cls
+           << ") is not supported (supported: Dense, EinsumDense, Embedding, CategoryEncoding, Masking, LSTM, GRU, "
+              "SimpleRNN, Bidirectional, "
+              "TimeDistributed, "
+              "Conv1D, Conv2D, "
+              "Conv2DTranspose, Conv1DTranspose, "
+           << "DepthwiseConv2D, SeparableConv2D, DepthwiseConv1D, SeparableConv1D, ZeroPadding2D, Cropping2D, "
+              "UpSampling2D, ZeroPadding1D, Cropping1D, "
+              "UpSampling1D, MaxPooling2D, AveragePooling2D, "
+              "GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, "
+              "GlobalMaxPooling1D, Flatten, Reshape, Permute, RepeatVector, Identity, ActivityRegularization, "
+              "Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip, "
+              "RandomRotation, RandomZoom, RandomTranslation, RandomShear, RandomContrast, RandomBrightness, "
+              "RandomGrayscale, Resizing, CenterCrop, RandomCrop, "
+              "UnitNormalization, Activation "
+           << "(and ReLU, LeakyReLU, ELU, Softmax), PReLU, BatchNormalization, LayerNormalization, RMSNormalization, "
+              "GroupNormalization, "
+           << "Rescaling, Normalization, "
+           << "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, MultiHeadAttention, "
+              "GroupQueryAttention, "
+              "Attention, AdditiveAttention)");
 }
 
 std::unique_ptr<Layer> make_layer(const LayerCtx& c) {

@@ -95,7 +95,11 @@ json keras3_object(const char* module, const json& obj);
 json layer_config(const Layer& l) {
   json c = {{"name", l.name()}, {"trainable", true}, {"dtype", "float32"}};
   const std::string cls = l.class_name();
-  if (auto* e = dynamic_cast<const EinsumDense*>(&l)) {  // before Dense, which it derives from
+  if (auto* ce = dynamic_cast<const CategoryEncoding*>(&l)) {
+    c["num_tokens"] = ce->num_tokens();
+    c["output_mode"] = CategoryEncoding::mode_name(ce->mode());
+    c["sparse"] = false;
+  } else if (auto* e = dynamic_cast<const EinsumDense*>(&l)) {  // before Dense, which it derives from
     json shape = json::array();
     for (int64_t v : e->partial_output_shape()) shape.push_back(v < 0 ? json(nullptr) : json(v));
     c["output_shape"] = shape;

@@ -120,4 +120,51 @@ std::string Normalization::config_str() const {
   return s;
 }
 
+CategoryEncoding::CategoryEncoding(int64_t num_tokens, Mode mode) : tokens_(num_tokens), mode_(mode) {
+  DPT_CHECK(num_tokens >= 1, "CategoryEncoding num_tokens must be a positive integer, got " << num_tokens);
+}
+
+const char* CategoryEncoding::mode_name(Mode m) {
+  return m == one_hot ? "one_hot" : m == multi_hot ? "multi_hot" : "count";
+}
+
+std::string CategoryEncoding::config_str() const {
+  return "num_tokens=" + std::to_string(tokens_) + ", output_mode=" + mode_name(mode_);
+}
+
+Shape CategoryEncoding::compute_output_shape(const Shape& in) {
+  DPT_CHECK(!in.empty(), "CategoryEncoding expects samples of at least one axis of indices, got " << shape_str(in));
+  Shape out = in;
+  if (mode_ == one_hot && in.back() != 1)
+    out.push_back(tokens_);  // each index its row
+  else
+    out.back() = tokens_;  // a row of the last axis (one_hot on a last axis of 1: Keras squeezes it)
+  return out;
+}
+
+kernels::CategoryEncode CategoryEncoding::encode(const Tensor& x) const {
+  kernels::CategoryEncode e;
+  e.group = mode_ == one_hot ? 1 : in_.back();
+  e.rows = x.numel() / e.group;
+  e.classes = tokens_;
+  e.count = mode_ == count;
+  return e;
+}
+
+void CategoryEncoding::forward_cpu(Context&, const Tensor& x, Tensor& y, bool) {
+  kernels::category_encode_cpu(encode(x), x.data(), y.data());
+}
+
+void CategoryEncoding::backward_cpu(Context&, const Tensor&, const Tensor&, Tensor&, Tensor* dx) {
+  if (dx) zero_floats(dx->data(), dx->device(), dx->numel());
+}
+
+void CategoryEncoding::forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool) {
+  kernels::category_encode_cuda(encode(x), x.data(), y.data(), stream(ctx));
+}
+
+void CategoryEncoding::backward_cuda(Context& ctx, const Tensor&, const Tensor&, Tensor&, Tensor* dx) {
+  if (dx) zero_floats(dx->data(), dx->device(), dx->numel(), ctx.cuda);
+}
+
 }  // namespace dpt

@@ -6,6 +6,7 @@
 #include <vector>
 #include "core/layer.h"
 #include "kernels/affine_math.h"
+#include "kernels/embedding.h"
 
 namespace dpt {
 
@@ -84,6 +85,39 @@ class Normalization : public ChannelAffine {
   int64_t axis_;
   std::vector<double> mean_, variance_;
   bool invert_;
+};
+
+// Keras's CategoryEncoding(num_tokens, output_mode): the input holds indices (whole numbers in
+// [0, num_tokens), as floats); one_hot: each index becomes its row of num_tokens (an input whose
+// last axis is 1 gives one row a sample: Keras squeezes it); multi_hot: each row of the input's
+// last axis becomes one row of num_tokens, 1 at every index in it; count: how many times each
+// index is in it. No weights; indices have no gradient (a layer before gets zeros, as before an
+// Embedding). Kernels: kernels/embedding's category_encode.
+class CategoryEncoding : public Layer {
+ public:
+  enum Mode { one_hot, multi_hot, count };
+  CategoryEncoding(int64_t num_tokens, Mode mode);
+  std::string class_name() const override { return "CategoryEncoding"; }
+  std::string default_name() const override { return "category_encoding"; }
+  std::unique_ptr<Layer> make_clone() const override { return std::make_unique<CategoryEncoding>(tokens_, mode_); }
+  std::string config_str() const override;
+  int64_t input_index_limit() const override { return tokens_; }
+  const char* index_limit_name() const override { return "num_tokens"; }
+  int64_t num_tokens() const { return tokens_; }
+  Mode mode() const { return mode_; }
+  static const char* mode_name(Mode m);
+
+ protected:
+  Shape compute_output_shape(const Shape& in) override;
+  void forward_cpu(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cpu(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  void forward_cuda(Context& ctx, const Tensor& x, Tensor& y, bool training) override;
+  void backward_cuda(Context& ctx, const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  kernels::CategoryEncode encode(const Tensor& x) const;
+  int64_t tokens_;
+  Mode mode_;
 };
 
 }  // namespace dpt

@@ -18,7 +18,7 @@
 #      and ReLU layers with settings: dptrain's epoch from Keras's file gives Keras's weights; the
 #      same for MobileNet's layers (ZeroPadding2D, DepthwiseConv2D, GlobalAveragePooling2D with
 #      keepdims), Cropping2D, SeparableConv2D, UpSampling2D and GlobalMaxPooling2D, SeparableConv1D,
-#      DepthwiseConv1D and EinsumDense (into and out of heads); and for PReLU,
+#      DepthwiseConv1D, EinsumDense (into and out of heads) and CategoryEncoding; and for PReLU,
 #      RepeatVector, Permute, Identity, ActivityRegularization, UnitNormalization,
 #      Conv1DTranspose, Resizing, CenterCrop and RandomGrayscale(1.0), which Keras loads back (and RandomCrop
 #      from tf_keras: an epoch where it resizes, evaluate where it crops; and GaussianNoise, GaussianDropout, AlphaDropout, RandomFlip,
@@ -1348,7 +1348,7 @@ if run.returncode == 0:
     else:
         check(False, f"upmax: the saved archive holds Keras's variables: {sorted(ours)} vs {sorted(theirs)}")
 def sequential_epochs(tag, m, xs, xname, what):
-    """Keras's .keras and .h5 files of m after an Adam epoch: dptrain evaluates each to Keras's loss,
+    """Keras's .keras and .h5 files of m (its weights named layer/variable) after an Adam epoch: dptrain evaluates each to Keras's loss,
     its epoch from each gives Keras's next epoch's weights, and Keras evaluates dptrain's .keras to
     dptrain's loss."""
     m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
@@ -1358,7 +1358,7 @@ def sequential_epochs(tag, m, xs, xname, what):
     want = m.evaluate(xs, y, batch_size=8, verbose=0)
     start = [w.numpy() for w in m.weights]
     m.fit(xs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    theirs = {w.path.split("/", 1)[1]: w.numpy() for w in m.weights}
+    theirs = {"/".join(w.path.split("/")[-2:]): w.numpy() for w in m.weights}
     moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
     for ext in ("keras", "h5"):
         got_loss = dpt_eval(f"{d}/{tag}_1.{ext}", "y", xname).get("loss", float("nan"))
@@ -1372,7 +1372,7 @@ def sequential_epochs(tag, m, xs, xname, what):
         if run.returncode != 0:
             continue
         back = keras.models.load_model(f"{d}/{tag}_ours.keras")
-        ours = {w.path.split("/", 1)[1]: w.numpy() for w in back.weights}
+        ours = {"/".join(w.path.split("/")[-2:]): w.numpy() for w in back.weights}
         diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in ours) if sorted(ours) == sorted(theirs) else 1.0
         check(diff <= 2e-6 and moved > 100 * 2e-6, f"{tag}: dptrain's epoch from the .{ext} file gives Keras's "
                                                    f"weights (max |diff| {diff:.3g}; the epoch moved them {moved:.3g})")
@@ -1406,6 +1406,16 @@ sequential_epochs("einsum", keras.Sequential(
      layers.EinsumDense("...b,bc->...c", 4, activation="gelu", name="nobias"),
      layers.GlobalAveragePooling1D(name="gap"), layers.Dense(3, activation="softmax", name="out")], name="einsum"),
     xe6, "xe6", "EinsumDense")
+# CategoryEncoding on token ids as a model's first layers: counts, and one-hot rows flattened.
+ce = rng.integers(0, 12, (32, 6)).astype("int32")
+np.save(f"{d}/ce.npy", ce)
+keras.utils.set_random_seed(0)
+ce_in = keras.Input((6,), dtype="int32", name="ids")
+ce_out = layers.Concatenate(name="cat")([layers.CategoryEncoding(12, output_mode="count", name="counts")(ce_in),
+                                         layers.Flatten(name="flat")(layers.CategoryEncoding(
+                                             12, output_mode="one_hot", name="onehot")(ce_in))])
+ce_out = layers.Dense(3, activation="softmax", name="out")(layers.Dense(8, activation="tanh", name="hidden")(ce_out))
+sequential_epochs("catenc", keras.Model(ce_in, ce_out, name="catenc"), ce, "ce", "CategoryEncoding")
 # A Functional model that branches: residual Adds (one around a block, one of a projection and a
 # layer of it), a Concatenate of two branches, a Multiply gate, a Subtract and an Average. dptrain predicts Keras's predictions, its epoch from
 # Keras's .keras archive and .h5 file gives Keras's weights, and Keras loads what dptrain saves

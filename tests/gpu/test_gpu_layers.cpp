@@ -768,6 +768,12 @@ TEST_CASE("CUDA layers match the CPU reference: forward, input and parameter gra
        {3, 6, 5, 2}},
       {"Embedding(40, 7) on (3, 5) indices", [] { return std::make_unique<Embedding>(40, 7); }, {3, 5}},
       {"Embedding(300, 4): two passes of the backward's sort", [] { return std::make_unique<Embedding>(300, 4); }, {9}},
+      {"CategoryEncoding(6, count) on (4, 3) indices",
+       [] { return std::make_unique<CategoryEncoding>(6, CategoryEncoding::count); },
+       {4, 3}},
+      {"CategoryEncoding(5, one_hot) on (3, 2) indices",
+       [] { return std::make_unique<CategoryEncoding>(5, CategoryEncoding::one_hot); },
+       {3, 2}},
       {"BatchNormalization (images)", [] { return std::make_unique<BatchNormalization>(); }, {5, 4, 7}},
       {"BatchNormalization (features)", [] { return std::make_unique<BatchNormalization>(); }, {19}},
   };

@@ -291,7 +291,8 @@ TEST_CASE("unsupported configs name the layer and the option", "[io][config]") {
   };
   CHECK_THROWS_WITH(
       model_from_keras_json(cfg(R"({"class_name": "ConvLSTM2D", "config": {"name": "c", "filters": 4}})"), 0, "m.json"),
-      Contains("m.json: layer 'c' (ConvLSTM2D) is not supported (supported: Dense, EinsumDense, Embedding, Masking, "
+      Contains("m.json: layer 'c' (ConvLSTM2D) is not supported (supported: Dense, EinsumDense, Embedding, "
+               "CategoryEncoding, Masking, "
                "LSTM, GRU, "
                "SimpleRNN, "
                "Bidirectional, TimeDistributed, "

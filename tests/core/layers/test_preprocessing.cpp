@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 #include "core/data/dataset.h"
 #include "core/data/readers.h"
 #include "core/layers/conv2d.h"
@@ -84,6 +85,56 @@ TEST_CASE("Rescaling and Normalization by hand: forms, per channel or one value,
   CHECK_THROWS_WITH(per_channel.build({2, 3}),
                     "Rescaling 'rescaling' has 2 values per channel but its input (2, 3) has 3 channels on its last "
                     "axis");
+}
+
+TEST_CASE("CategoryEncoding: one_hot, multi_hot and count by hand, Keras's shapes, gradients behind it, files",
+          "[layers][preprocessing]") {
+  const std::vector<float> ids = {1, 3, 3, 0, 4, 0};  // two samples of 3 indices
+  Context ctx;
+  auto run = [&](CategoryEncoding::Mode mode, const Shape& in) {
+    Sequential m("m");
+    m.add(std::make_unique<CategoryEncoding>(5, mode));
+    m.build(in, 1);
+    m.prepare(2);
+    Tensor xi({2, in[0]});
+    std::copy(ids.begin(), ids.begin() + 2 * in[0], xi.data());
+    const Tensor y = m.forward(ctx, xi, false);
+    return std::make_pair(m.output_shape(), std::vector<float>(y.data(), y.data() + y.numel()));
+  };
+  auto [cs, counts] = run(CategoryEncoding::count, {3});
+  CHECK(cs == Shape{5});
+  CHECK(counts == std::vector<float>{0, 1, 0, 2, 0, 2, 0, 0, 0, 1});  // Keras's own output on these
+  auto [ms, multi] = run(CategoryEncoding::multi_hot, {3});
+  CHECK(multi == std::vector<float>{0, 1, 0, 1, 0, 1, 0, 0, 0, 1});
+  auto [os, one] = run(CategoryEncoding::one_hot, {3});
+  CHECK(os == Shape{3, 5});
+  CHECK(one[0 * 5 + 1] == 1.f);
+  CHECK(one[2 * 5 + 3] == 1.f);
+  CHECK(one[4 * 5 + 4] == 1.f);
+  CHECK(std::accumulate(one.begin(), one.end(), 0.f) == 6.f);
+  auto [squeezed, unused] = run(CategoryEncoding::one_hot, {1});  // a last axis of 1: one row a sample
+  (void)unused;
+  CHECK(squeezed == Shape{5});
+  // In a model: the indices of the data checked against num_tokens; gradients of what follows.
+  Sequential m("enc");
+  m.add(std::make_unique<CategoryEncoding>(7, CategoryEncoding::count));
+  m.add(std::make_unique<Dense>(6, Activation::tanh));
+  m.add(std::make_unique<Dense>(4, Activation::softmax));
+  m.build({4}, 3);
+  CHECK(m.input_index_limit() == 7);
+  test::check_model_gradients(m, {4});
+  Tensor bad({1, 4});
+  const std::vector<float> b = {1, 2, 7, 0};
+  std::copy(b.begin(), b.end(), bad.data());
+  CHECK_THROWS_WITH(m.check_inputs(bad.data(), 4, "the data"),
+                    "the data: sample 0 holds 7, but model 'enc' reads its inputs as indices (CategoryEncoding "
+                    "'category_encoding', num_tokens 7): every input must be a whole number in [0, 7)");
+  const std::string dir = test::temp_dir("category");
+  for (const auto& loaded : test::check_file_round_trips(m, dir))
+    CHECK(loaded->layers()[0]->config_str() == "num_tokens=7, output_mode=count");
+  std::filesystem::remove_all(dir);
+  CHECK_THROWS_WITH(CategoryEncoding(0, CategoryEncoding::one_hot),
+                    "CategoryEncoding num_tokens must be a positive integer, got 0");
 }
 
 TEST_CASE("Normalization's weights: Keras's mean, variance and int32 count, constants of the arena",
