@@ -591,10 +591,13 @@ std::unique_ptr<Recurrent> wrapped_recurrent(const LayerCtx& c, const char* key)
 
 // A 1-D convolution's settings (Conv1D, Conv1DTranspose) as the one-row Conv2DConfig; `causal`
 // (null: 'causal' refused) is set where padding is 'causal'.
-Conv2DConfig conv1d_options(const LayerCtx& c, bool* causal) {
+// The 1-D convolutions' window as a one-row image's (kh, sh, dh 1): padding valid or same, or with
+// `causal` given (Conv1D) also causal.
+template <typename Config>
+Config conv1d_window(const LayerCtx& c, bool* causal = nullptr) {
   channels_last(c);
-  Conv2DConfig k;
-  k.filters = c.get<int64_t>("filters", 0);
+  Config k;
+  k.kh = k.sh = k.dh = 1;
   k.kw = single_of(c, "kernel_size", 0);
   k.sw = single_of(c, "strides", 1);
   k.dw = single_of(c, "dilation_rate", 1);
@@ -607,19 +610,9 @@ Conv2DConfig conv1d_options(const LayerCtx& c, bool* causal) {
   return k;
 }
 
-// DepthwiseConv1D's and SeparableConv1D's window (padding valid or same) as a one-row image's.
-template <typename Config>
-Config conv1d_window(const LayerCtx& c) {
-  channels_last(c);
-  Config k;
-  k.spatial = 1;
-  k.kh = k.sh = k.dh = 1;
-  k.kw = single_of(c, "kernel_size", 0);
-  k.sw = single_of(c, "strides", 1);
-  k.dw = single_of(c, "dilation_rate", 1);
-  k.same = same_padding(c);
-  k.activation = activation_of(c);
-  k.use_bias = c.get<bool>("use_bias", true);
+Conv2DConfig conv1d_options(const LayerCtx& c, bool* causal) {
+  Conv2DConfig k = conv1d_window<Conv2DConfig>(c, causal);
+  k.filters = c.get<int64_t>("filters", 0);
   return k;
 }
 
@@ -799,11 +792,13 @@ std::unique_ptr<Layer> make_layer_only(const LayerCtx& c) {
   }
   if (c.cls == "DepthwiseConv1D") {
     auto k = conv1d_window<DepthwiseConv2DConfig>(c);
+    k.spatial = 1;
     k.depth_multiplier = c.get<int64_t>("depth_multiplier", 1);
     return std::make_unique<DepthwiseConv2D>(k);
   }
   if (c.cls == "SeparableConv1D" || c.cls == "SeparableConvolution1D") {
     auto k = conv1d_window<SeparableConv2DConfig>(c);
+    k.spatial = 1;
     k.filters = c.get<int64_t>("filters", 0);
     k.depth_multiplier = c.get<int64_t>("depth_multiplier", 1);
     return std::make_unique<SeparableConv2D>(k);
