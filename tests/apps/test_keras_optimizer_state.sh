@@ -871,7 +871,7 @@ def attention_model(k):
 def attention_diffs(ours, theirs):  # (max |diff| of the weights, of the key biases) by name
     rest = [float(np.abs(ours[n] - theirs[n]).max()) for n in theirs if "/key/bias" not in n]
     keyb = [float(np.abs(ours[n] - theirs[n]).max()) for n in theirs if "/key/bias" in n]
-    return max(rest), max(keyb)
+    return max(rest), max(keyb, default=0.0)
 
 
 keras.utils.set_random_seed(0)
@@ -1012,9 +1012,11 @@ def gqa_masked_model():
                        name="gqa_masked")
 
 
-for tag, make, xs, spec in (("gqa", gqa_model, [np.load(f"{d}/aq.npy"), np.load(f"{d}/gc.npy")],
-                             ("aq.npy+" + d + "/gc", f"npy:{d}/aq.npy+{d}/gc.npy,{d}/y.npy")),
-                            ("gqa_masked", gqa_masked_model, ids, ("tok", f"npy:{d}/tok.npy,{d}/y.npy"))):
+def attention_epochs(tag, make, xs, spec, what):
+    """Keras 3's .keras and .h5 files of make() after an Adam epoch: dptrain evaluates each to Keras's
+    loss, its epoch from each gives Keras's next epoch's weights (a key's bias apart: see
+    attention_diffs), and Keras evaluates dptrain's .keras to dptrain's loss. spec: the evaluate
+    --data's inputs, and the train --data."""
     keras.utils.set_random_seed(0)
     m = make()
     m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
@@ -1046,12 +1048,17 @@ for tag, make, xs, spec in (("gqa", gqa_model, [np.load(f"{d}/aq.npy"), np.load(
             got_loss = dpt_eval(f"{d}/{tag}_ours.keras", "y", spec[0]).get("loss", float("nan"))
             check(abs(got_loss - theirs_eval) <= 1e-4, f"{tag}: Keras loads dptrain's .keras file and evaluates "
                                                        f"dptrain's loss ({got_loss} vs {theirs_eval:.6f})")
-        else:
+        else:  # (the legacy names end in ":0")
             got = {n.removesuffix(":0"): v for n, v in h5_weights_by_name(f"{d}/{tag}_ours.h5").items()}
         diff, keyb = attention_diffs(got, theirs) if sorted(got) == sorted(theirs) else (1.0, 1.0)
         check(diff <= 2e-6 and keyb <= 1e-4 and moved > 100 * 2e-6,
-              f"{tag}: dptrain's epoch from the .{ext} file through GroupQueryAttention gives Keras's weights (max "
-              f"|diff| {diff:.3g}, the key biases {keyb:.3g}; the epoch moved them {moved:.3g})")
+              f"{tag}: dptrain's epoch from the .{ext} file through {what} gives Keras's weights (max |diff| "
+              f"{diff:.3g}, the key biases {keyb:.3g}; the epoch moved them {moved:.3g})")
+
+
+attention_epochs("gqa", gqa_model, [np.load(f"{d}/aq.npy"), np.load(f"{d}/gc.npy")],
+                 ("aq.npy+" + d + "/gc", f"npy:{d}/aq.npy+{d}/gc.npy,{d}/y.npy"), "GroupQueryAttention")
+attention_epochs("gqa_masked", gqa_masked_model, ids, ("tok", f"npy:{d}/tok.npy,{d}/y.npy"), "GroupQueryAttention")
 # Keras's Attention (Luong's dot scores): one with use_scale (its scalar weight), a causal mask and
 # a key of its own, one whose value is its key; and one reading an Embedding's mask (the value's
 # drops keys, the query's zeroes the output and reaches GlobalAveragePooling1D). dptrain's epoch
@@ -1106,48 +1113,13 @@ def bahdanau_masked_model():
 
 
 lqv = [np.load(f"{d}/lq.npy"), np.load(f"{d}/lv.npy")]
-for tag, make, xs, spec in (("luong", luong_model, lqv, ("lq.npy+" + d + "/lv", f"npy:{d}/lq.npy+{d}/lv.npy,{d}/y.npy")),
-                            ("luong_masked", luong_masked_model, ids, ("tok", f"npy:{d}/tok.npy,{d}/y.npy")),
-                            ("bahdanau", bahdanau_model, lqv,
-                             ("lq.npy+" + d + "/lv", f"npy:{d}/lq.npy+{d}/lv.npy,{d}/y.npy")),
-                            ("bahdanau_masked", bahdanau_masked_model, ids, ("tok", f"npy:{d}/tok.npy,{d}/y.npy"))):
-    keras.utils.set_random_seed(0)
-    m = make()
-    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
-    m.fit(xs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    m.save(f"{d}/{tag}_1.keras")
-    m.save(f"{d}/{tag}_1.h5")
-    want = m.evaluate(xs, y, batch_size=8, verbose=0)
-    for ext in ("keras", "h5"):
-        got_loss = dpt_eval(f"{d}/{tag}_1.{ext}", "y", spec[0]).get("loss", float("nan"))
-        check(abs(got_loss - want) <= 1e-4, f"{tag}: dptrain evaluates Keras's .{ext} file to its loss ({got_loss} vs "
-                                            f"{want:.6f})")
-    start = [w.numpy() for w in m.weights]
-    m.fit(xs, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    theirs = {w.path: w.numpy() for w in m.weights}
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(start, theirs.values()))
-    for ext in ("keras", "h5"):
-        run = subprocess.run([bin, "train", "--model", f"{d}/{tag}_1.{ext}", "--data", spec[1], "--validation-split",
-                              "0", "--batch-size", "8", "--epochs", "1", "--no-shuffle", "--verbose", "0",
-                              "--save-model", f"{d}/{tag}_ours.{ext}"], capture_output=True, text=True)
-        check(run.returncode == 0 and "warning" not in run.stderr,
-              f"{tag}: dptrain trains the .{ext} file, its optimizer state included (exit {run.returncode}) "
-              f"{run.stderr.strip()}")
-        if run.returncode != 0:
-            continue
-        if ext == "keras":
-            ours = keras.models.load_model(f"{d}/{tag}_ours.keras")
-            got = {w.path: w.numpy() for w in ours.weights}
-            theirs_eval = ours.evaluate(xs, y, batch_size=8, verbose=0)
-            got_loss = dpt_eval(f"{d}/{tag}_ours.keras", "y", spec[0]).get("loss", float("nan"))
-            check(abs(got_loss - theirs_eval) <= 1e-4, f"{tag}: Keras loads dptrain's .keras file and evaluates "
-                                                       f"dptrain's loss ({got_loss} vs {theirs_eval:.6f})")
-        else:  # (the legacy names end in ":0")
-            got = {n.removesuffix(":0"): v for n, v in h5_weights_by_name(f"{d}/{tag}_ours.h5").items()}
-        diff = max(float(np.abs(got[n] - theirs[n]).max()) for n in theirs) if sorted(got) == sorted(theirs) else 1.0
-        check(diff <= 2e-6 and moved > 100 * 2e-6, f"{tag}: dptrain's epoch from the .{ext} file through the "
-                                                   f"attention gives Keras's weights, its scales included (max |diff| "
-                                                   f"{diff:.3g}; the epoch moved them {moved:.3g})")
+lqv_spec = ("lq.npy+" + d + "/lv", f"npy:{d}/lq.npy+{d}/lv.npy,{d}/y.npy")
+tok_spec = ("tok", f"npy:{d}/tok.npy,{d}/y.npy")
+attention_epochs("luong", luong_model, lqv, lqv_spec, "Attention (its scale included)")
+attention_epochs("luong_masked", luong_masked_model, ids, tok_spec, "Attention on a mask (its scale included)")
+attention_epochs("bahdanau", bahdanau_model, lqv, lqv_spec, "the concatenation scores (their scales included)")
+attention_epochs("bahdanau_masked", bahdanau_masked_model, ids, tok_spec, "AdditiveAttention on a mask (its scale "
+                 "included)")
 if tf_keras is None:
     print("note: no tf_keras here: the concatenation scores from tf_keras's .h5 are not checked")
 else:
