@@ -3,12 +3,15 @@
 # .carry/gpu-deps.tar.xz (git-ignored, ~13 MB): a prefix with the headers of HDF5, OpenBLAS, CLI11,
 # Catch2, nlohmann-json and zlib, their CMake package configs, and the non-CUDA shared libraries
 # dptrain links (HDF5 and its dependencies, OpenBLAS, libgfortran, ...). The GPU machine builds
-# dptrain itself against that prefix (scripts/gpu-check.sh): no binary built here has to run there.
+# dptrain itself against that prefix (scripts/gpu-check.sh) unless the binaries built here run there:
+# they go in .carry/gpu-bin.tar.xz (dptrain and the GPU tests, ~8 MB), and gpu-check.sh tries them
+# first (a start-up check), which saves the GPU machine's build (minutes of its device time).
 #   bash scripts/gpu-prepare.sh      then, with the device tool:  carry [".carry"],
 #   command "bash scripts/gpu-check.sh"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x build/dptrain ] || { echo "gpu-prepare: build first (bash scripts/build.sh)"; exit 1; }
+[ -x build/tests/dpt_tests_gpu ] || { echo "gpu-prepare: no build/tests/dpt_tests_gpu (a build with CUDA)"; exit 1; }
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 p="$stage/prefix"
@@ -34,9 +37,15 @@ done | sort -u | grep -vE '/(libc|libm|libstdc\+\+|libgcc_s|libdl|libpthread|lib
 (cd "$p/lib" && ln -sf libhdf5_serial.so.103 libhdf5.so && ln -sf libhdf5_serial.so.103 libhdf5_serial.so &&
   ln -sf libopenblas.so.0 libopenblas.so && ln -sf libz.so.1 libz.so)
 mkdir -p .carry
-rm -f .carry/gpu-deps.tar.xz
+rm -f .carry/gpu-deps.tar.xz .carry/gpu-bin.tar.xz
 tar -C "$stage" -cJf .carry/gpu-deps.tar.xz prefix
-size=$(stat -c %s .carry/gpu-deps.tar.xz)
-echo "gpu-prepare: wrote .carry/gpu-deps.tar.xz ($((size / 1048576)) MiB)"
+# The binaries, as they are now (build them first: ninja -C build dptrain tests/dpt_tests_gpu), with
+# the commit they were built from (gpu-check.sh reports it).
+mkdir -p "$stage/bin"
+cp build/dptrain build/tests/dpt_tests_gpu "$stage/bin/"
+{ git rev-parse --short HEAD; git status --short | grep -q . && echo "(with uncommitted changes)"; } > "$stage/bin/built-from" 2>/dev/null || true
+tar -C "$stage" -cJf .carry/gpu-bin.tar.xz bin
+size=$(( $(stat -c %s .carry/gpu-deps.tar.xz) + $(stat -c %s .carry/gpu-bin.tar.xz) ))
+echo "gpu-prepare: wrote .carry/gpu-deps.tar.xz and .carry/gpu-bin.tar.xz ($((size / 1048576)) MiB)"
 # The device tool carries at most 64 MiB, the working tree included.
 [ "$size" -lt $((48 * 1048576)) ] || { echo "gpu-prepare: .carry/gpu-deps.tar.xz is too large to carry (limit 64 MiB with the tree)"; exit 1; }
