@@ -242,12 +242,14 @@ if want sanitize; then
   step "compute-sanitizer"
   cs=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
   [ -n "$cs" ] || fail "no compute-sanitizer on this machine"
-  limited 400 memcheck env LD_LIBRARY_PATH="$dpt_ld" "$cs" --tool memcheck --error-exitcode 3 \
-    "$tgpu" "[layers],[activation],[optimizer],[loss],[dropout],[embedding],[reorder]~[big]" || san_rc=$?
-  # Shared memory: the bias-gradient reduction ([dropout]'s bias kernels), the tiled transpose and the
-  # Embedding backward's sort.
-  limited 150 racecheck env LD_LIBRARY_PATH="$dpt_ld" "$cs" --tool racecheck --error-exitcode 3 \
-    "$tgpu" "[dropout],[embedding],[reorder]~[big]" || san_rc=$?
+  limited 260 memcheck env LD_LIBRARY_PATH="$dpt_ld" "$cs" --tool memcheck --error-exitcode 3 \
+    "$tgpu" "[layers],[conv],[mask],[merge],[activation],[optimizer],[loss],[dropout],[embedding],[reorder]~[big]" ||
+    san_rc=$?
+  # Shared memory: the bias-gradient reduction ([dropout]'s bias kernels), the tiled transpose, the
+  # Embedding backward's sort, and the layers' (softmax, LayerNormalization, the attention scores'
+  # weight gradients, the optimizers' norms).
+  limited 180 racecheck env LD_LIBRARY_PATH="$dpt_ld" "$cs" --tool racecheck --error-exitcode 3 \
+    "$tgpu" "[dropout],[embedding],[reorder],[optimizer],[layers]~[big]" || san_rc=$?
   {
     echo "## compute-sanitizer ($(date -u +%F)): $([ $san_rc -eq 0 ] && echo clean || echo "FOUND ERRORS (rc $san_rc)")"
     echo '```'
