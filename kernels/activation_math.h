@@ -138,15 +138,17 @@ DPT_HD T leaky_relu_bwd(T y, T dy, T slope = T(0.2)) {
 }
 
 // The activations whose gradient needs the input x (dptrain keeps the pre-activation for them).
-// gelu, exact (Keras's default, approximate=False): x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2));
-// its slope is Phi(x) + x * phi(x), phi the standard normal density.
+// gelu, exact (Keras's default, approximate=False): x * Phi(x), Phi(x) = 0.5 erfc(-x / sqrt 2) as
+// JAX and TensorFlow write it (never 0.5 (1 + erf(x / sqrt 2)): below about -5.5 that 1 + erf
+// cancels to exactly 0, one ulp of erf apart on the CPU and CUDA); its slope is Phi(x) + x phi(x),
+// phi the standard normal density.
 template <typename T>
 DPT_HD T gelu_fwd(T x) {
-  return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+  return T(0.5) * x * std::erfc(x * T(-0.70710678118654752440));
 }
 template <typename T>
 DPT_HD T gelu_bwd(T x, T dy) {
-  const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
+  const T cdf = T(0.5) * std::erfc(x * T(-0.70710678118654752440));
   const T pdf = T(0.39894228040143267794) * std::exp(T(-0.5) * x * x);
   return dy * (cdf + x * pdf);
 }
