@@ -200,6 +200,7 @@ Compiled compiled_defaults(const ModelOptions& o, const Preset& p, bool optimize
              "",
              false,
              {},
+             {},
              {}};
   auto focal_options = [&](FocalParams f) {  // the options over f
     if (o.focal_gamma >= 0) f.gamma = float(o.focal_gamma);

@@ -1,8 +1,11 @@
-// CPU activations: pointwise through activation_math.h; softmax row by row (max-subtracted).
-#include "kernels/activation.h"
-#include "kernels/cpu_loops.h"
+// CPU activations: pointwise through activation_math.h; softmax row by row (max-subtracted; in float
+// through exp_math.h's poly_expf, which vectorises).
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
+#include "kernels/activation.h"
+#include "kernels/cpu_loops.h"
+#include "kernels/exp_math.h"
 
 namespace dpt::kernels {
 
@@ -14,13 +17,24 @@ void activation_forward_cpu(Activation a, const T* x, T* y, int64_t rows, int64_
     for (int64_t r = 0; r < rows; ++r) {
       const T* xr = x + r * cols;
       T* yr = y + r * cols;
-      T m = *std::max_element(xr, xr + cols);
+      T m = xr[0];  // the max in lanes: exact, so the same value in any order
+#pragma omp simd reduction(max : m)
+      for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
       T s = 0;
-      for (int64_t c = 0; c < cols; ++c) {
-        yr[c] = std::exp(xr[c] - m);
-        s += yr[c];
+      if constexpr (std::is_same_v<T, float>) {  // vector code: poly_expf, the sum in lanes
+#pragma omp simd reduction(+ : s)
+        for (int64_t c = 0; c < cols; ++c) {
+          yr[c] = poly_expf(xr[c] - m);
+          s += yr[c];
+        }
+      } else {
+        for (int64_t c = 0; c < cols; ++c) {
+          yr[c] = std::exp(xr[c] - m);
+          s += yr[c];
+        }
       }
       T inv = T(1) / s;
+#pragma omp simd
       for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
     }
     return;
@@ -47,7 +61,9 @@ void activation_backward_cpu(Activation a, const typename NotDeduced<T>::type* x
       const T* dyr = dy + r * cols;
       T* dxr = dx + r * cols;
       T dot = 0;
+#pragma omp simd reduction(+ : dot)
       for (int64_t c = 0; c < cols; ++c) dot += yr[c] * dyr[c];
+#pragma omp simd
       for (int64_t c = 0; c < cols; ++c) dxr[c] = yr[c] * (dyr[c] - dot);
     }
     return;

@@ -22,33 +22,10 @@
 #include <cstdint>
 #include <cstring>
 #include "kernels/activation_math.h"
+#include "kernels/exp_math.h"
 #include "kernels/hd.h"
 
 namespace dpt::kernels {
-
-// exp(x) for float: x = k ln2 + r with |r| <= ln2 / 2 (ln2 split in two parts so that k ln2 is
-// exact), e^r by a degree-7 polynomial (Cephes's expf coefficients), times 2^k made in the exponent
-// bits. x is clamped to [-87, 88], where 2^k stays a normal float.
-DPT_HD float rnn_expf(float x) {
-  x = x < -87.f ? -87.f : (x > 88.f ? 88.f : x);
-  const float k = std::floor(x * 1.44269504088896341f + 0.5f);
-  const float r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const int32_t bits = (int32_t(k) + 127) << 23;
-  float scale;
-#if defined(__CUDA_ARCH__)
-  scale = __int_as_float(bits);
-#else
-  std::memcpy(&scale, &bits, sizeof scale);
-#endif
-  return p * scale;
-}
 
 template <typename T>
 DPT_HD T rnn_sigmoid(T x) {
@@ -56,7 +33,7 @@ DPT_HD T rnn_sigmoid(T x) {
 }
 template <>
 DPT_HD float rnn_sigmoid<float>(float x) {  // e = exp(-|x|) never overflows: 1 / (1 + e), or e / (1 + e)
-  const float e = rnn_expf(-(x < 0.f ? -x : x));
+  const float e = poly_expf(-(x < 0.f ? -x : x));
   return (x < 0.f ? e : 1.f) / (1.f + e);
 }
 
@@ -73,7 +50,7 @@ DPT_HD float rnn_tanh<float>(float x) {
        3.33332819422e-1f) *
           s * x +
       x;
-  const float e = rnn_expf(-2.f * a), big = (1.f - e) / (1.f + e);
+  const float e = poly_expf(-2.f * a), big = (1.f - e) / (1.f + e);
   return a < 0.625f ? small : (x < 0.f ? -big : big);
 }
 

@@ -19,10 +19,11 @@ using Catch::Contains;
 
 namespace {
 
-// The visible GPUs when NCCL can run across them (2 or more); else says the test was skipped.
+// The visible GPUs when NCCL can run across them (2 or more); else says the test was skipped. On
+// one GPU the reason is "one GPU", not "no GPU": CTest marks a whole run skipped only for the latter.
 int nccl_gpus() {
   const int n = test::gpu_count();
-  if (n == 1) WARN("SKIPPED (no GPU): NCCL across GPUs needs 2 visible GPUs, this machine has 1");
+  if (n == 1) WARN("SKIPPED (one GPU): NCCL across GPUs needs 2 visible GPUs, this machine has 1");
   return n;
 }
 
